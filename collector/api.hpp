@@ -1,0 +1,43 @@
+#pragma once
+// The collector's HTTP API as a table of handlers (api.cpp): a parsed request in, a
+// response out, no socket in sight. The server calls handle() from a worker thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "collector/http.hpp"
+#include "collector/storage.hpp"
+#include "common/protocol.hpp"
+
+namespace vigie::collector {
+
+struct ApiOptions {
+  // Largest decompressed report body, bytes (default 32 MiB). The compressed body is
+  // bounded by the server (ServerOptions::max_body).
+  std::size_t max_inflated_body = 32 * 1024 * 1024;
+  protocol::Limits limits;
+  std::function<std::int64_t()> now_ms;  // wall clock; vigie::wall_ms when empty
+};
+
+class Api {
+ public:
+  // `storage` must outlive the Api.
+  Api(Storage& storage, ApiOptions options);
+
+  // Routes the request and calls `respond` exactly once, possibly later and from
+  // another thread (ingest answers after the storage commit).
+  void handle(const HttpRequest& request, Respond respond) const;
+
+ private:
+  void post_report(const HttpRequest& request, Respond respond) const;
+  void get_checks(const HttpRequest& request, Respond respond) const;
+  void get_problems(const HttpRequest& request, Respond respond) const;
+  void get_health(const HttpRequest& request, Respond respond) const;
+  void list(const CheckQuery& query, Respond respond) const;
+
+  Storage& storage_;
+  ApiOptions options_;
+};
+
+}  // namespace vigie::collector

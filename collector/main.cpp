@@ -1,0 +1,3 @@
+#include "collector/collector.hpp"
+
+int main(int argc, char** argv) { return vigie::collector::run(argc, argv); }

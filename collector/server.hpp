@@ -1,0 +1,47 @@
+#pragma once
+// The collector's HTTP server (Boost.Beast on Asio; server.cpp is the only file that
+// includes them). It parses requests under size limits and deadlines, hands each to
+// the handler on a worker thread (so that no handler ever blocks an I/O thread), and
+// writes the response when the handler calls Respond, from whatever thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "collector/http.hpp"
+#include "common/status.hpp"
+
+namespace vigie::collector {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (see Server::port())
+  int io_threads = 1;
+  int worker_threads = 2;
+  // Time allowed to receive one whole request (headers and body): a client sending
+  // one byte a second is cut off here. Default 30 s.
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};  // default 30 s
+  std::size_t max_body = 16 * 1024 * 1024;           // bytes on the wire; 413 past it
+  std::size_t max_header = 16 * 1024;                // bytes
+};
+
+using Handler = std::function<void(HttpRequest, Respond)>;
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  // The port actually bound (useful with port 0).
+  virtual std::uint16_t port() const = 0;
+  // Stops accepting, waits up to `drain` for requests in progress to be answered,
+  // then closes every connection and joins the threads. Idempotent.
+  virtual void shutdown(std::chrono::milliseconds drain) = 0;
+};
+
+// Binds, listens and starts serving; kUnavailable when the address cannot be bound.
+Result<std::unique_ptr<Server>> start_server(const ServerOptions& options, Handler handler);
+
+}  // namespace vigie::collector

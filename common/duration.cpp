@@ -1,0 +1,57 @@
+#include "common/duration.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+namespace vigie {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  std::int64_t ms;
+};
+
+// Longest suffixes first, so that "ms" is not read as "m" followed by junk.
+constexpr Unit kUnits[] = {{"ms", 1},           {"s", 1000},          {"m", 60'000},
+                           {"h", 3'600'000},    {"d", 86'400'000},    {"w", 604'800'000}};
+
+}  // namespace
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const auto quoted = "\"" + std::string(text) + "\"";
+  // A digit first: from_chars alone would take a sign, and "-0s" would pass.
+  if (text.empty() || text[0] < '0' || text[0] > '9') {
+    return Status::invalid(quoted +
+                           ": expected a duration such as \"90s\", \"5m\", \"26h\", \"7d\"");
+  }
+  std::int64_t number = 0;
+  const char* last = text.data() + text.size();
+  const auto [end, ec] = std::from_chars(text.data(), last, number);
+  if (ec == std::errc::result_out_of_range) return Status::invalid(quoted + ": number too large");
+  const std::string_view suffix(end, static_cast<std::size_t>(last - end));
+  if (suffix.empty()) return Status::invalid(quoted + ": missing unit (ms, s, m, h, d or w)");
+  if (suffix[0] == '.') {
+    return Status::invalid(quoted + ": not a whole number (use a smaller unit: \"90m\" rather than \"1.5h\")");
+  }
+  for (const auto& unit : kUnits) {
+    if (suffix == unit.suffix) {
+      if (number > std::numeric_limits<std::int64_t>::max() / unit.ms)
+        return Status::invalid(quoted + ": duration too large");
+      return std::chrono::milliseconds(number * unit.ms);
+    }
+  }
+  return Status::invalid(quoted + ": unknown unit \"" + std::string(suffix) +
+                         "\" (ms, s, m, h, d or w)");
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0s";
+  for (auto it = std::rbegin(kUnits); it != std::rend(kUnits); ++it) {
+    if (ms % it->ms == 0) return std::to_string(ms / it->ms) + std::string(it->suffix);
+  }
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace vigie

@@ -1,0 +1,77 @@
+#pragma once
+// Wire protocol v1, agent -> collector (docs/protocol.md is the reference):
+//
+//   POST /api/v1/reports   Authorization: Bearer <agent token>
+//   { "protocol": 1,
+//     "agent":   { "id", "site", "hostname", "version" },
+//     "seq":     N,                 // +1 per batch and per agent
+//     "results": [ CheckResult... ] }
+//
+// Decoding is strict: every required field is present and of the right type and
+// range, or the whole report is refused with a message that names the field by its
+// path (e.g. "results[3].status: expected an integer 0..3, got \"warn\"").
+// Unknown fields are ignored, so that a newer agent can talk to an older collector.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/check_result.hpp"
+#include "common/status.hpp"
+
+namespace vigie::protocol {
+
+inline constexpr int kVersion = 1;
+
+struct AgentInfo {
+  std::string id;        // unique per agent, e.g. "onesse-mairie-01"
+  std::string site;      // the member site it watches, e.g. "onesse-et-laharie"
+  std::string hostname;
+  std::string version;   // the agent's software version
+  bool operator==(const AgentInfo&) const = default;
+};
+
+struct Report {
+  int protocol = kVersion;
+  AgentInfo agent;
+  std::uint64_t seq = 0;
+  std::vector<CheckResult> results;
+  bool operator==(const Report&) const = default;
+};
+
+// Bounds a decoder enforces; a report past one is refused as kTooLarge.
+struct Limits {
+  std::size_t max_results = 5000;         // results in one report
+  std::size_t max_metrics = 256;          // metrics in one result
+  std::size_t max_string = 1024;          // ids, names, labels, units (bytes)
+  std::size_t max_summary = 4096;         // bytes
+  std::size_t max_details = 64 * 1024;    // bytes
+  std::size_t max_depth = 16;             // JSON nesting
+};
+
+std::string encode_report(const Report& report);
+// Parses and validates a report body (already decompressed).
+// kInvalidArgument: malformed JSON, a missing or mistyped field, an unknown protocol
+// version; kTooLarge: a limit is exceeded. The message names the field.
+Result<Report> decode_report(std::string_view body, const Limits& limits = {});
+
+// The field path at the start of an error from decode_report() or *_from_json()
+// ("results[3].status" for "results[3].status: expected an integer 0..3, got ..."), or
+// "" when the error is not about one field (malformed JSON, nesting too deep) or OK.
+// The collector sends it as the "field" member of its error reply.
+std::string error_field(const Status& status);
+
+// The JSON form of one result, as in a report (also used by the query API).
+nlohmann::json result_to_json(const CheckResult& result);
+// Validates one result object; `path` prefixes every error ("results[3]").
+Result<CheckResult> result_from_json(const nlohmann::json& json, std::string_view path,
+                                     const Limits& limits = {});
+nlohmann::json metric_to_json(const Metric& metric);
+Result<Metric> metric_from_json(const nlohmann::json& json, std::string_view path,
+                                const Limits& limits = {});
+
+}  // namespace vigie::protocol

@@ -1,0 +1,51 @@
+#pragma once
+// The interface every built-in check implements, and what a run gets and gives.
+//
+// Life of a check: the agent creates it from the registry (registry.hpp), calls
+// configure() once with the check's block from the config file, then calls run()
+// once per interval, possibly from a worker thread. run() must return before the
+// deadline in its context and must not throw (the runner still catches, and turns an
+// exception into UNKNOWN with its message).
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/check_result.hpp"
+#include "common/status.hpp"
+
+namespace vigie::plugins {
+
+// What a run produces; the agent adds name, check id, timestamps and interval.
+struct Outcome {
+  State status = State::kUnknown;
+  std::string summary;
+  std::string details;
+  std::vector<Metric> metrics;
+};
+
+struct RunContext {
+  std::chrono::steady_clock::time_point deadline;  // run() must be done by then
+};
+
+class Check {
+ public:
+  virtual ~Check() = default;
+
+  // Validates the check's parameters (the whole check object from the config, so
+  // that it can read its own keys) once, before any run. An error message names the
+  // parameter, e.g. "command: must be a non-empty array of strings".
+  virtual Status configure(const nlohmann::json& params) = 0;
+
+  // The part after ':' in the check id ("/srv" in "system/disk:/srv"), or "" when a
+  // check of this type has a single instance per agent.
+  virtual std::string instance() const { return {}; }
+
+  // One run. Never throws; a failure to check is State::kUnknown with the reason.
+  virtual Outcome run(const RunContext& context) = 0;
+};
+
+}  // namespace vigie::plugins

@@ -1,0 +1,57 @@
+#pragma once
+// Runs a program without a shell and collects what it prints, under a deadline.
+//
+// The child gets its own process group, stdin from /dev/null, stdout and stderr on
+// pipes, no other open file descriptor, default signal dispositions and an empty
+// signal mask. When the timeout passes the whole group is killed (SIGKILL), so
+// grandchildren started by a plugin do not outlive it. Output beyond the cap is read
+// and discarded (the child never blocks on a full pipe) and the result says it was
+// truncated.
+//
+// When the program itself exits, its output is read until both pipes close; if a
+// process it left behind still holds them open 100 ms later, reading stops. Either
+// way the group is then killed, so a run never leaves a process of its group behind
+// (a process that moved to another group or session, e.g. with setsid, escapes this).
+//
+// Blocking: call it from a worker thread. Thread-safe: runs may overlap.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace vigie::plugins {
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{10'000};  // default 10 s
+  std::size_t max_output = 64 * 1024;         // bytes kept of stdout, and of stderr
+  // The child's whole environment ("NAME=value"); empty means default_environment().
+  std::vector<std::string> environment;
+};
+
+struct ProcessResult {
+  enum class Ending { kExited, kSignaled, kTimedOut };
+  Ending ending = Ending::kExited;
+  int exit_code = 0;  // when kExited
+  int signal = 0;     // when kSignaled
+  std::string out;    // stdout, at most max_output bytes
+  std::string err;    // stderr, at most max_output bytes
+  bool truncated = false;
+  std::chrono::milliseconds elapsed{0};
+};
+
+// The minimal environment a child gets by default:
+// PATH=/usr/local/bin:/usr/bin:/bin and LANG=C.
+std::vector<std::string> default_environment();
+
+// argv[0] is the program: a path, or a bare name (no '/') looked up in the PATH of
+// the child's environment. kInvalidArgument for an empty argv, an argument or
+// environment entry holding a NUL byte, or an entry without '='; kNotFound /
+// kPermissionDenied when the program does not exist or cannot be executed (the
+// message names it and says why); kIoError when the system refuses a pipe or a fork.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options);
+
+}  // namespace vigie::plugins

@@ -1,0 +1,177 @@
+#include "collector/api.hpp"
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "common/gzip.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using nlohmann::json;
+
+json valid_report(std::uint64_t seq = 1) {
+  return {{"protocol", 1},
+          {"agent", {{"id", "mairie-01"}, {"site", "onesse"}, {"hostname", "h"}, {"version", "0.1"}}},
+          {"seq", seq},
+          {"results",
+           {{{"name", "load"},
+             {"check", "system/load"},
+             {"status", 1},
+             {"summary", "load high"},
+             {"metrics", {{{"name", "load1"}, {"value", 3.5}, {"warn", "3"}, {"crit", "6"}}}},
+             {"ts", 1'700'000'000'000},
+             {"duration_ms", 4},
+             {"interval_s", 60}},
+            {{"name", "disk"},
+             {"check", "system/disk:/"},
+             {"status", 0},
+             {"summary", "/ 40% used"},
+             {"metrics", json::array()},
+             {"ts", 1'700'000'000'000},
+             {"duration_ms", 1},
+             {"interval_s", 60}}}}};
+}
+
+// Runs one request through the Api and waits for its single response.
+class Fixture {
+ public:
+  Fixture() {
+    auto s = open_sqlite_storage({.path = dir_ / "collector.db"});
+    REQUIRE(s.is_ok());
+    storage_ = std::move(*s);
+    api_ = std::make_unique<Api>(*storage_, ApiOptions{.now_ms = [] { return 1'700'000'001'000; }});
+  }
+
+  HttpResponse call(std::string method, std::string path, std::string body = {},
+                    std::string encoding = {}) {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.path = std::move(path);
+    request.body = std::move(body);
+    request.content_encoding = std::move(encoding);
+    std::promise<HttpResponse> promise;
+    auto future = promise.get_future();
+    int calls = 0;
+    api_->handle(request, [&](HttpResponse r) {
+      ++calls;
+      promise.set_value(std::move(r));
+    });
+    REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    auto response = future.get();
+    CHECK(calls == 1);
+    return response;
+  }
+
+  json checks() {
+    auto r = call("GET", "/api/v1/checks");
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["checks"];
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Api> api_;
+};
+
+TEST_CASE("Api: a valid report is stored and listed", "[api]") {
+  Fixture f;
+  auto r = f.call("POST", "/api/v1/reports", valid_report().dump());
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"status", "stored"}, {"results", 2}});
+
+  const json checks = f.checks();
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0]["check"] == "system/load");  // WARNING sorts before OK
+  CHECK(checks[0]["state"] == "WARNING");
+  CHECK(checks[0]["site"] == "onesse");
+  CHECK(checks[0]["agent"] == "mairie-01");
+  CHECK(checks[0]["received"] == 1'700'000'001'000);
+  CHECK(checks[0]["metrics"][0]["name"] == "load1");
+  CHECK(checks[0]["metrics"][0]["warn"] == "3");
+  CHECK(checks[1]["check"] == "system/disk:/");
+}
+
+TEST_CASE("Api: problems lists only non-OK checks", "[api]") {
+  Fixture f;
+  REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
+  auto r = f.call("GET", "/api/v1/problems");
+  REQUIRE(r.status == 200);
+  const json problems = json::parse(r.body)["checks"];
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0]["name"] == "load");
+}
+
+TEST_CASE("Api: a replayed (agent, seq) is answered with success and stored once", "[api]") {
+  Fixture f;
+  REQUIRE(f.call("POST", "/api/v1/reports", valid_report(7).dump()).status == 200);
+  json replay = valid_report(7);
+  replay["results"][0]["summary"] = "changed by a replay";
+  replay["results"][0]["ts"] = 1'700'000'060'000;
+  auto r = f.call("POST", "/api/v1/reports", replay.dump());
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "duplicate");
+  CHECK(f.checks()[0]["summary"] == "load high");
+}
+
+TEST_CASE("Api: gzip bodies are accepted", "[api]") {
+  Fixture f;
+  auto r = f.call("POST", "/api/v1/reports", gzip_compress(valid_report().dump()), "gzip");
+  CHECK(r.status == 200);
+  CHECK(f.checks().size() == 2);
+}
+
+TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[api]") {
+  Fixture f;
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string encoding;
+    int status;
+    std::string mentions;
+  };
+  json wrong_type = valid_report();
+  wrong_type["results"][1]["status"] = "ok";
+  json missing = valid_report();
+  missing["agent"].erase("id");
+  json version = valid_report();
+  version["protocol"] = 99;
+  const std::vector<Case> cases = {
+      {"malformed JSON", "{\"protocol\": 1,", "", 400, "malformed JSON"},
+      {"mistyped field in the second result", wrong_type.dump(), "", 400, "results[1].status"},
+      {"missing field", missing.dump(), "", 400, "agent.id"},
+      {"unknown protocol version", version.dump(), "", 400, "protocol"},
+      {"corrupt gzip", "not gzip at all", "gzip", 400, "gzip"},
+      {"unknown encoding", valid_report().dump(), "br", 415, "Content-Encoding"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto r = f.call("POST", "/api/v1/reports", c.body, c.encoding);
+    CHECK(r.status == c.status);
+    const json error = json::parse(r.body);
+    CHECK_THAT(error["error"].get<std::string>(), Catch::Contains(c.mentions));
+  }
+  CHECK(f.checks().empty());
+}
+
+TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
+  Fixture f;
+  // 64 MiB of one byte compress to ~64 KiB: past the 32 MiB inflated limit.
+  const std::string bomb = gzip_compress(std::string(64 * 1024 * 1024, ' '));
+  auto r = f.call("POST", "/api/v1/reports", bomb, "gzip");
+  CHECK(r.status == 413);
+  CHECK(f.checks().empty());
+}
+
+TEST_CASE("Api: unknown paths are 404 and wrong methods 405", "[api]") {
+  Fixture f;
+  CHECK(f.call("GET", "/api/v1/nothing").status == 404);
+  CHECK(f.call("DELETE", "/api/v1/checks").status == 405);
+  CHECK(f.call("GET", "/healthz").status == 200);
+}
+
+}  // namespace
+}  // namespace vigie::collector

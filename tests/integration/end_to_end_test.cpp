@@ -1,0 +1,219 @@
+// End to end on loopback: the real vigie-collector, vigie-agent and vigie-console
+// binaries, with Debian's monitoring-plugins as external checks.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugins/process.hpp"
+#include "tests/support/child.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kPlugins = "/usr/lib/nagios/plugins";
+
+// A collector on 127.0.0.1 with a free port and its database in `dir`.
+class Collector {
+ public:
+  explicit Collector(const testing::TempDir& dir)
+      : child_({VIGIE_COLLECTOR_BIN, "--listen", "127.0.0.1:0", "--db",
+                (dir / "collector.db").string(), "--port-file", (dir / "port").string()},
+               dir / "collector.log") {
+    auto port = testing::wait_for_port_file(dir / "port", 10s);
+    if (!port) FAIL("collector did not start:\n" << child_.log());
+    url_ = "http://127.0.0.1:" + std::to_string(*port);
+  }
+  const std::string& url() const { return url_; }
+  testing::Child& child() { return child_; }
+
+ private:
+  testing::Child child_;
+  std::string url_;
+};
+
+plugins::ProcessResult run(std::vector<std::string> argv) {
+  auto r = plugins::run_process(argv, {.timeout = 20s, .max_output = 4 * 1024 * 1024});
+  REQUIRE(r.is_ok());
+  return std::move(*r);
+}
+
+json console_json(const std::string& url) {
+  auto r = run({VIGIE_CONSOLE_BIN, "--url", url, "--once", "--json"});
+  if (r.ending != plugins::ProcessResult::Ending::kExited || r.exit_code != 0) return nullptr;
+  return json::parse(r.out, nullptr, false);
+}
+
+std::string agent_config(const std::string& url) {
+  json config = {
+      {"agent", {{"id", "it-agent-01"}, {"site", "it-site"}}},
+      {"collector", {{"url", url}, {"send_interval", "1s"}}},
+      {"defaults", {{"interval", "1s"}, {"timeout", "5s"}}},
+      {"checks",
+       {{{"name", "dummy-ok"},
+         {"type", "external"},
+         {"command", {std::string(kPlugins) + "/check_dummy", "0", "all fine"}}},
+        {{"name", "dummy-critical"},
+         {"type", "external"},
+         {"command", {std::string(kPlugins) + "/check_dummy", "2", "disk on fire"}}},
+        {{"name", "nagios-load"},
+         {"type", "external"},
+         {"command",
+          {std::string(kPlugins) + "/check_load", "-w", "1000,1000,1000", "-c",
+           "2000,2000,2000"}}},
+        {{"name", "load"}, {"type", "system/load"}}}}};
+  // Comments are allowed in the agent's configuration: make sure they stay so.
+  return "// written by the end-to-end test\n" + config.dump(2);
+}
+
+const json* find_check(const json& checks, const std::string& name) {
+  for (const auto& c : checks)
+    if (c.value("name", "") == name) return &c;
+  return nullptr;
+}
+
+TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e2e]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const auto config = dir.write("agent.json", agent_config(collector.url()));
+  testing::Child agent({VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir",
+                        dir.path().string()},
+                       dir / "agent.log");
+
+  json checks;
+  const bool all_there = testing::eventually(
+      [&] {
+        checks = console_json(collector.url());
+        return checks.is_array() && checks.size() == 4;
+      },
+      15s);
+  INFO("collector log:\n" << collector.child().log() << "\nagent log:\n" << agent.log());
+  REQUIRE(all_there);
+
+  // Most severe first.
+  CHECK(checks[0]["name"] == "dummy-critical");
+  CHECK(checks[0]["state"] == "CRITICAL");
+  CHECK(checks[0]["summary"].get<std::string>().find("disk on fire") != std::string::npos);
+  CHECK(checks[0]["site"] == "it-site");
+  CHECK(checks[0]["agent"] == "it-agent-01");
+
+  const json* ok = find_check(checks, "dummy-ok");
+  REQUIRE(ok);
+  CHECK((*ok)["status"] == 0);
+  CHECK((*ok)["check"] == "external:dummy-ok");
+
+  const json* nagios_load = find_check(checks, "nagios-load");
+  REQUIRE(nagios_load);
+  CHECK((*nagios_load)["state"] == "OK");
+  bool has_load1 = false;
+  for (const auto& m : (*nagios_load)["metrics"]) has_load1 |= m["name"] == "load1";
+  CHECK(has_load1);
+
+  const json* builtin = find_check(checks, "load");
+  REQUIRE(builtin);
+  CHECK((*builtin)["check"] == "system/load");
+
+  // The plain-text table shows the same thing for a human.
+  auto text = run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--once"});
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("dummy-critical") && Catch::Contains("CRITICAL"));
+
+  // SIGTERM stops both cleanly.
+  auto agent_status = agent.stop(SIGTERM);
+  REQUIRE(agent_status);
+  CHECK(WIFEXITED(*agent_status));
+  CHECK(WEXITSTATUS(*agent_status) == 0);
+  auto collector_status = collector.child().stop(SIGTERM);
+  REQUIRE(collector_status);
+  CHECK(WEXITSTATUS(*collector_status) == 0);
+}
+
+json report(std::uint64_t seq, const std::string& summary) {
+  return {{"protocol", 1},
+          {"agent", {{"id", "replayer"}, {"site", "it-site"}}},
+          {"seq", seq},
+          {"results",
+           {{{"name", "backup"},
+             {"check", "external:backup"},
+             {"status", 1},
+             {"summary", summary},
+             {"metrics", json::array()},
+             {"ts", 1'700'000'000'000},
+             {"duration_ms", 5},
+             {"interval_s", 60}}}}};
+}
+
+TEST_CASE("EndToEnd: a replayed batch is answered with success and stored once", "[e2e]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string url = collector.url() + "/api/v1/reports";
+  const std::vector<std::string> headers = {"Content-Type: application/json"};
+
+  auto first = testing::http_request("POST", url, report(1, "first").dump(), headers);
+  REQUIRE(first.status == 200);
+  CHECK(json::parse(first.body)["status"] == "stored");
+  auto replay = testing::http_request("POST", url, report(1, "replayed").dump(), headers);
+  REQUIRE(replay.status == 200);
+  CHECK(json::parse(replay.body)["status"] == "duplicate");
+
+  auto checks = testing::http_request("GET", collector.url() + "/api/v1/checks");
+  REQUIRE(checks.status == 200);
+  const json list = json::parse(checks.body)["checks"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["summary"] == "first");
+}
+
+TEST_CASE("EndToEnd: bad requests get a JSON error and the collector stays up", "[e2e]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string url = collector.url() + "/api/v1/reports";
+
+  auto garbage = testing::http_request("POST", url, "{\"protocol\":1,\"agent\":");
+  CHECK(garbage.status == 400);
+  CHECK_THAT(json::parse(garbage.body)["error"].get<std::string>(),
+             Catch::Contains("malformed JSON"));
+
+  auto oversized = testing::http_request("POST", url, std::string(17 * 1024 * 1024, '['));
+  // The server may answer 413 or, having answered, close before the body is sent.
+  if (oversized.status != 0) CHECK(oversized.status == 413);
+
+  json no_seq = report(1, "x");
+  no_seq.erase("seq");
+  auto missing = testing::http_request("POST", url, no_seq.dump());
+  CHECK(missing.status == 400);
+  CHECK_THAT(json::parse(missing.body)["error"].get<std::string>(), Catch::Contains("seq"));
+
+  auto health = testing::http_request("GET", collector.url() + "/healthz");
+  CHECK(health.status == 200);
+  auto checks = testing::http_request("GET", collector.url() + "/api/v1/checks");
+  CHECK(json::parse(checks.body)["checks"].empty());
+}
+
+TEST_CASE("EndToEnd: the agent refuses an invalid configuration with file, field and reason",
+          "[e2e]") {
+  testing::TempDir dir;
+  const auto config = dir.write("agent.json", R"({
+    "agent": {"id": "a", "site": "s"},
+    "collector": {"url": "http://127.0.0.1:1"},
+    "checks": [ {"name": "x", "type": "sytem/load"} ]
+  })");
+  auto r = run({VIGIE_AGENT_BIN, "run", "--config", config.string()});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains(config.string()) && Catch::Contains("checks[0].type") &&
+                        Catch::Contains("system/load"));
+}
+
+TEST_CASE("EndToEnd: the console says clearly when the collector cannot be reached", "[e2e]") {
+  auto r = run({VIGIE_CONSOLE_BIN, "--url", "http://127.0.0.1:1", "--once"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("127.0.0.1:1"));
+}
+
+}  // namespace
+}  // namespace vigie
