@@ -27,6 +27,8 @@ options:
   --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
                         port 0 picks a free port)
   --db PATH             SQLite database (default /var/lib/vigie/collector.db)
+  --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
+  --tls-key PEM         the certificate's private key
   --allow-plain-http    allow plain HTTP on a non-loopback address (not recommended)
   --port-file PATH      write the bound port to PATH once listening
   --read-timeout DUR    time allowed to receive one request (default 30s)
@@ -78,7 +80,7 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     } else if (a == "--verbose") {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
-               a == "--threads") {
+               a == "--threads" || a == "--tls-cert" || a == "--tls-key") {
       auto v = value();
       if (!v) return v.status();
       if (a == "--listen") {
@@ -87,6 +89,10 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
         o.db = std::string(*v);
       } else if (a == "--port-file") {
         o.port_file = std::string(*v);
+      } else if (a == "--tls-cert") {
+        o.server.tls_cert = std::string(*v);
+      } else if (a == "--tls-key") {
+        o.server.tls_key = std::string(*v);
       } else if (a == "--read-timeout") {
         auto d = parse_duration(*v);
         if (!d) return d.status().with_context("--read-timeout");
@@ -102,7 +108,10 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
       return Status::invalid("unknown argument \"" + std::string(a) + "\"");
     }
   }
-  if (!o.allow_plain_http && !is_loopback(o.server.address)) {
+  if (o.server.tls_cert.empty() != o.server.tls_key.empty())
+    return Status::invalid("--tls-cert and --tls-key go together");
+  const bool tls = !o.server.tls_cert.empty();
+  if (!tls && !o.allow_plain_http && !is_loopback(o.server.address)) {
     return Status::invalid("refusing plain HTTP on " + o.server.address +
                            ": listen on a loopback address behind a TLS proxy, or pass "
                            "--allow-plain-http");
@@ -152,7 +161,9 @@ int serve(const Options& options) {
       return 1;
     }
   }
-  log::notice("listening on " + options.server.address + ":" + std::to_string(port) +
+  log::notice(std::string("listening on ") +
+              (options.server.tls_cert.empty() ? "http://" : "https://") +
+              options.server.address + ":" + std::to_string(port) +
               ", database " + options.db.string());
 
   int signal_number = 0;

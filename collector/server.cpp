@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using beast::error_code;
 
@@ -45,27 +47,29 @@ struct Shared {
         workers(static_cast<std::size_t>(std::max(1, options.worker_threads))) {}
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// The HTTP logic shared by plain and TLS sessions (CRTP, as in Beast's
+// advanced_server_flex): Derived provides stream() and do_close().
+template <class Derived>
+class HttpSession {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+  explicit HttpSession(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
-  void start() {
-    // Run on the session's strand (the socket was accepted onto it).
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
-  }
+ protected:
+  Derived& derived() { return static_cast<Derived&>(*this); }
 
- private:
   void do_read() {
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body);
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header));
-    stream_.expires_after(shared_->options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.read_timeout);
+    http::async_read(derived().stream(), buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
   }
 
+  beast::flat_buffer buffer_;
+  std::shared_ptr<Shared> shared_;
+
+ private:
   void on_read(error_code ec, std::size_t) {
     if (ec == http::error::body_limit) {
       return reply_and_close(error_response(
@@ -82,7 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return reply_and_close(error_response(400, "malformed HTTP request: " + ec.message()));
       }
       fail(ec, "read");
-      return do_close();
+      return derived().do_close();
     }
 
     auto& msg = parser_->get();
@@ -97,37 +101,33 @@ class Session : public std::enable_shared_from_this<Session> {
     request.content_type = std::string(msg[http::field::content_type]);
     request.body = std::move(msg.body());
     error_code peer_ec;
-    const auto peer = stream_.socket().remote_endpoint(peer_ec);
+    const auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);
     if (!peer_ec) request.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
 
     // The handler runs on a worker: it may parse, wait on storage, or answer later.
     ++shared_->in_flight;
-    asio::post(shared_->workers, [self = shared_from_this(), request = std::move(request)]() mutable {
-      Respond respond = [self](HttpResponse response) {
-        asio::post(self->stream_.get_executor(),
-                   [self, response = std::move(response)]() mutable {
-                     self->send(std::move(response), !self->keep_alive_);
-                   });
-      };
+    asio::post(shared_->workers, [self = derived().shared_from_this(),
+                                  request = std::move(request)]() mutable {
+      Respond respond = [self](HttpResponse response) { self->post_send(std::move(response)); };
       try {
         self->shared_->handler(std::move(request), std::move(respond));
       } catch (const std::exception& e) {
         log::error(std::string("http: handler failed: ") + e.what());
-        self->send_from_worker(error_response(500, "internal error"));
+        self->post_send(error_response(500, "internal error"));
       }
     });
   }
 
-  void send_from_worker(HttpResponse response) {
-    asio::post(stream_.get_executor(),
-               [self = shared_from_this(), response = std::move(response)]() mutable {
-                 self->send(std::move(response), true);
+  // Any thread: hands the response to the session's strand.
+  void post_send(HttpResponse response) {
+    asio::post(derived().stream().get_executor(),
+               [self = derived().shared_from_this(), response = std::move(response)]() mutable {
+                 self->send(std::move(response), !self->keep_alive_);
                });
   }
 
   void reply_and_close(HttpResponse response) {
     ++shared_->in_flight;
-    version_ = 11;
     send(std::move(response), true);
   }
 
@@ -141,30 +141,77 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = std::move(response.body);
     response_.keep_alive(!close);
     response_.prepare_payload();
-    stream_.expires_after(shared_->options.write_timeout);
-    http::async_write(stream_, response_,
-                      beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
+    beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.write_timeout);
+    http::async_write(derived().stream(), response_,
+                      beast::bind_front_handler(&HttpSession::on_write,
+                                                derived().shared_from_this(), close));
   }
 
   void on_write(bool close, error_code ec, std::size_t) {
     --shared_->in_flight;
     if (ec) return fail(ec, "write");
-    if (close) return do_close();
+    if (close) return derived().do_close();
     do_read();
   }
 
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+};
+
+class PlainSession : public HttpSession<PlainSession>,
+                     public std::enable_shared_from_this<PlainSession> {
+ public:
+  PlainSession(tcp::socket&& socket, std::shared_ptr<Shared> shared)
+      : HttpSession(std::move(shared)), stream_(std::move(socket)) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&PlainSession::do_read, shared_from_this()));
+  }
+  beast::tcp_stream& stream() { return stream_; }
   void do_close() {
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
+ private:
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::shared_ptr<Shared> shared_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
-  bool keep_alive_ = false;
-  unsigned version_ = 11;
+};
+
+class TlsSession : public HttpSession<TlsSession>,
+                   public std::enable_shared_from_this<TlsSession> {
+ public:
+  TlsSession(tcp::socket&& socket, ssl::context& context, std::shared_ptr<Shared> shared)
+      : HttpSession(std::move(shared)), stream_(std::move(socket), context) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&TlsSession::do_handshake, shared_from_this()));
+  }
+  beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+
+  void do_close() {
+    beast::get_lowest_layer(stream_).expires_after(shared_->options.write_timeout);
+    stream_.async_shutdown(beast::bind_front_handler(&TlsSession::on_shutdown, shared_from_this()));
+  }
+
+ private:
+  void do_handshake() {
+    beast::get_lowest_layer(stream_).expires_after(shared_->options.read_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&TlsSession::on_handshake, shared_from_this()));
+  }
+  void on_handshake(error_code ec) {
+    if (ec) return fail(ec, "TLS handshake");
+    do_read();
+  }
+  void on_shutdown(error_code ec) {
+    if (ec) fail(ec, "TLS shutdown");
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
 };
 
 class BeastServer final : public Server {
@@ -177,6 +224,9 @@ class BeastServer final : public Server {
 
   Status listen() {
     error_code ec;
+    if (!shared_->options.tls_cert.empty()) {
+      if (Status s = load_tls(); !s) return s;
+    }
     const auto address = asio::ip::make_address(shared_->options.address, ec);
     if (ec) return Status::invalid("bad listen address \"" + shared_->options.address + "\"");
     const tcp::endpoint endpoint(address, shared_->options.port);
@@ -197,6 +247,20 @@ class BeastServer final : public Server {
   }
 
   std::uint16_t port() const override { return port_; }
+
+  Status load_tls() {
+    const auto& o = shared_->options;
+    tls_.emplace(ssl::context::tls_server);
+    tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                      ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    error_code ec;
+    tls_->use_certificate_chain_file(o.tls_cert.string(), ec);
+    if (ec) return Status::invalid("--tls-cert " + o.tls_cert.string() + ": " + ec.message());
+    tls_->use_private_key_file(o.tls_key.string(), ssl::context::pem, ec);
+    if (ec) return Status::invalid("--tls-key " + o.tls_key.string() + ": " + ec.message());
+    return Status::ok();
+  }
 
   void shutdown(std::chrono::milliseconds drain) override {
     if (stopped_.exchange(true)) return;
@@ -219,8 +283,10 @@ class BeastServer final : public Server {
       if (ec) {
         fail(ec, "accept");
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      } else if (tls_) {
+        std::make_shared<TlsSession>(std::move(socket), *tls_, shared_)->start();
       } else {
-        std::make_shared<Session>(std::move(socket), shared_)->start();
+        std::make_shared<PlainSession>(std::move(socket), shared_)->start();
       }
       do_accept();
     });
@@ -232,6 +298,7 @@ class BeastServer final : public Server {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
+  std::optional<ssl::context> tls_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};  // default 30 s
   std::size_t max_body = 16 * 1024 * 1024;           // bytes on the wire; 413 past it
   std::size_t max_header = 16 * 1024;                // bytes
+  // HTTPS when both are set: PEM certificate chain and private key.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
 };
 
 using Handler = std::function<void(HttpRequest, Respond)>;
