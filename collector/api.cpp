@@ -9,12 +9,6 @@
 namespace vigie::collector {
 namespace {
 
-struct Route {
-  std::string_view method;
-  std::string_view path;
-  void (Api::*handler)(const HttpRequest&, Respond) const;
-};
-
 nlohmann::json row_to_json(const CheckRow& row) {
   nlohmann::json j = protocol::result_to_json(row.result);
   j["agent"] = row.agent;
@@ -26,22 +20,37 @@ nlohmann::json row_to_json(const CheckRow& row) {
 
 }  // namespace
 
+struct Api::Route {
+  std::string_view method;
+  std::string_view path;
+  std::optional<Role> need;  // nullopt: no token needed
+  void (Api::*handler)(const HttpRequest&, const TokenRecord&, Respond) const;
+};
+
 Api::Api(Storage& storage, ApiOptions options) : storage_(storage), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
 
 void Api::handle(const HttpRequest& request, Respond respond) const {
   static constexpr Route kRoutes[] = {
-      {"POST", "/api/v1/reports", &Api::post_report},
-      {"GET", "/api/v1/checks", &Api::get_checks},
-      {"GET", "/api/v1/problems", &Api::get_problems},
-      {"GET", "/healthz", &Api::get_health},
+      {"POST", "/api/v1/reports", Role::kAgent, &Api::post_report},
+      {"POST", "/api/v1/enroll", std::nullopt, &Api::post_enroll},
+      {"GET", "/api/v1/checks", Role::kViewer, &Api::get_checks},
+      {"GET", "/api/v1/problems", Role::kViewer, &Api::get_problems},
+      {"GET", "/healthz", std::nullopt, &Api::get_health},
   };
   bool path_known = false;
   for (const auto& route : kRoutes) {
     if (route.path != request.path) continue;
     path_known = true;
-    if (route.method == request.method) return (this->*route.handler)(request, std::move(respond));
+    if (route.method != request.method) continue;
+    TokenRecord caller;
+    if (route.need) {
+      auto token = authenticate(request, *route.need);
+      if (!token) return respond(error_response(token.status()));
+      caller = std::move(*token);
+    }
+    return (this->*route.handler)(request, caller, std::move(respond));
   }
   if (path_known) {
     return respond(error_response(405, "method " + request.method + " not allowed on " +
@@ -50,7 +59,29 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
   respond(error_response(404, "no such endpoint: " + request.path));
 }
 
-void Api::post_report(const HttpRequest& request, Respond respond) const {
+Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) const {
+  const std::string secret = bearer_token(request.authorization);
+  if (secret.empty())
+    return Status(Code::kUnauthenticated, "missing \"Authorization: Bearer <token>\" header");
+  auto token = storage_.find_token(hash_secret(secret));
+  if (!token) {
+    if (token.status().code() == Code::kNotFound)
+      return Status(Code::kUnauthenticated, "unknown token");
+    return token.status();
+  }
+  if (token->revoked_ms != 0) return Status(Code::kUnauthenticated, "token revoked");
+  if (token->expires_ms != 0 && token->expires_ms <= options_.now_ms())
+    return Status(Code::kUnauthenticated, "token expired");
+  if (!role_allows(token->role, need)) {
+    return Status(Code::kPermissionDenied, "this endpoint needs a token of role " +
+                                               std::string(role_name(need)) + ", not " +
+                                               std::string(role_name(token->role)));
+  }
+  return token;
+}
+
+void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
+                      Respond respond) const {
   std::string inflated;
   std::string_view body = request.body;
   if (!request.content_encoding.empty() && request.content_encoding != "identity") {
@@ -72,6 +103,12 @@ void Api::post_report(const HttpRequest& request, Respond respond) const {
     log::notice("ingest from " + request.peer + " refused: " + report.status().message());
     return respond(error_response(report.status()));
   }
+  if (report->agent.id != caller.agent || report->agent.site != caller.site) {
+    return respond(error_response(
+        403, "agent.id: this token reports for agent \"" + caller.agent + "\" of site \"" +
+                 caller.site + "\", not \"" + report->agent.id + "\" of \"" +
+                 report->agent.site + "\""));
+  }
   const std::size_t count = report->results.size();
   storage_.submit(std::move(*report), options_.now_ms(),
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
@@ -90,15 +127,55 @@ void Api::list(const CheckQuery& query, Respond respond) const {
   respond(json_response(200, {{"now", options_.now_ms()}, {"checks", std::move(checks)}}));
 }
 
-void Api::get_checks(const HttpRequest&, Respond respond) const {
+void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string enroll_secret = bearer_token(request.authorization);
+  if (enroll_secret.empty()) {
+    return respond(error_response(
+        401, "missing \"Authorization: Bearer <enrollment token>\" header"));
+  }
+  if (request.body.size() > 64 * 1024) return respond(error_response(413, "body too large"));
+  const auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return respond(error_response(400, "malformed JSON: expected an object"));
+  const auto agent = body.find("agent");
+  if (agent == body.end() || !agent->is_object())
+    return respond(error_response(400, "agent: missing or not an object"));
+  // The same rules as the report's agent block: reuse the protocol's validation.
+  nlohmann::json probe = {{"protocol", protocol::kVersion},
+                          {"agent", *agent},
+                          {"seq", 1},
+                          {"results", nlohmann::json::array()}};
+  auto checked = protocol::decode_report(probe.dump(), options_.limits);
+  if (!checked) return respond(error_response(checked.status()));
+
+  const std::string agent_secret = new_secret(Role::kAgent);
+  Enrollment enrollment{.enroll_hash = hash_secret(enroll_secret),
+                        .agent = checked->agent.id,
+                        .site = checked->agent.site,
+                        .agent_token_hash = hash_secret(agent_secret),
+                        .now_ms = options_.now_ms()};
+  auto issued = storage_.enroll(enrollment);
+  if (!issued) {
+    log::warning("enrollment of agent \"" + enrollment.agent + "\" from " + request.peer +
+                 " refused: " + issued.status().message());
+    return respond(error_response(issued.status()));
+  }
+  log::notice("agent \"" + issued->agent + "\" of site \"" + issued->site + "\" enrolled from " +
+              request.peer);
+  respond(json_response(200, {{"token", agent_secret},
+                              {"agent", issued->agent},
+                              {"site", issued->site}}));
+}
+
+void Api::get_checks(const HttpRequest&, const TokenRecord&, Respond respond) const {
   list(CheckQuery{}, std::move(respond));
 }
 
-void Api::get_problems(const HttpRequest&, Respond respond) const {
+void Api::get_problems(const HttpRequest&, const TokenRecord&, Respond respond) const {
   list(CheckQuery{.problems_only = true}, std::move(respond));
 }
 
-void Api::get_health(const HttpRequest&, Respond respond) const {
+void Api::get_health(const HttpRequest&, const TokenRecord&, Respond respond) const {
   respond(json_response(200, {{"status", "ok"}}));
 }
 

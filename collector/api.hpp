@@ -1,6 +1,11 @@
 #pragma once
 // The collector's HTTP API as a table of handlers (api.cpp): a parsed request in, a
 // response out, no socket in sight. The server calls handle() from a worker thread.
+//
+// Every route but /healthz and /api/v1/enroll needs "Authorization: Bearer <token>";
+// the table says which role each route needs (tokens.hpp). 401: no, unknown, revoked
+// or expired token; 403: a token of the wrong role, or an agent token used for
+// another agent.
 
 #include <cstddef>
 #include <cstdint>
@@ -30,10 +35,16 @@ class Api {
   void handle(const HttpRequest& request, Respond respond) const;
 
  private:
-  void post_report(const HttpRequest& request, Respond respond) const;
-  void get_checks(const HttpRequest& request, Respond respond) const;
-  void get_problems(const HttpRequest& request, Respond respond) const;
-  void get_health(const HttpRequest& request, Respond respond) const;
+  struct Route;
+
+  // The caller's token, or the error response to send.
+  Result<TokenRecord> authenticate(const HttpRequest& request, Role need) const;
+
+  void post_report(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_enroll(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_checks(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_problems(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void list(const CheckQuery& query, Respond respond) const;
 
   Storage& storage_;

@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -153,6 +154,20 @@ CREATE TABLE samples (
   value     REAL NOT NULL
 );
 CREATE INDEX samples_by_series ON samples (series_id, ts_ms);
+-- Every kind of token; only the SHA-256 of a secret is kept.
+CREATE TABLE tokens (
+  id         INTEGER PRIMARY KEY,
+  hash       TEXT NOT NULL UNIQUE,
+  role       TEXT NOT NULL,
+  agent      TEXT NOT NULL DEFAULT '',
+  site       TEXT NOT NULL DEFAULT '',
+  label      TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL DEFAULT 0,
+  used_ms    INTEGER NOT NULL DEFAULT 0,
+  revoked_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent != '';
 )sql";
 
 Status migrate(sqlite3* db) {
@@ -196,9 +211,11 @@ class SqliteStorage final : public Storage {
          "ON CONFLICT (name) DO UPDATE SET site = excluded.site, hostname = excluded.hostname, "
          "version = excluded.version, last_seen_ms = max(last_seen_ms, excluded.last_seen_ms) "
          "RETURNING id"},
+        {&find_batch_,
+         "SELECT 1 FROM batches b JOIN agents a ON a.id = b.agent_id"
+         " WHERE a.name = ?1 AND b.seq = ?2"},
         {&insert_batch_,
-         "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES (?1,?2,?3,?4) "
-         "ON CONFLICT DO NOTHING"},
+         "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES (?1,?2,?3,?4)"},
         // Only a newer result replaces the current state: a late one (replayed from an
         // agent's spool) must not overwrite it. since_ms moves only on a status change.
         {&upsert_check_,
@@ -229,18 +246,27 @@ class SqliteStorage final : public Storage {
   void start() { writer_ = std::thread([this] { writer_loop(); }); }
 
   void submit(protocol::Report report, std::int64_t received_ms, Done done) override {
-    {
-      std::lock_guard lock(mu_);
-      if (!closing_) {
-        queue_.push_back({std::move(report), received_ms, std::move(done)});
-        cv_.notify_one();
-        return;
-      }
-    }
-    done(Status::unavailable("the collector is shutting down"));
+    auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
+    auto shared_report = std::make_shared<protocol::Report>(std::move(report));
+    enqueue({[this, shared_report, received_ms, outcome] {
+               auto stored = store(*shared_report, received_ms);
+               if (!stored) return stored.status();
+               *outcome = *stored;
+               return Status::ok();
+             },
+             [done = std::move(done), outcome](Status status) {
+               if (!status) return done(status);
+               done(*outcome);
+             }});
   }
 
   Result<std::vector<CheckRow>> checks(const CheckQuery& query) override;
+
+  Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
+  Result<TokenRecord> find_token(const std::string& hash) override;
+  Result<std::vector<TokenRecord>> list_tokens() override;
+  Status revoke_token(std::int64_t id, std::int64_t now_ms) override;
+  Result<TokenRecord> enroll(const Enrollment& enrollment) override;
 
   void close() override {
     {
@@ -253,15 +279,20 @@ class SqliteStorage final : public Storage {
   }
 
  private:
-  struct Pending {
-    protocol::Report report;
-    std::int64_t received_ms;
-    Done done;
+  // A unit of work for the writer: apply() runs inside the group's transaction, in a
+  // savepoint of its own (an error rolls back this job only); done() runs after the
+  // commit with the job's status, or the commit's error.
+  struct Job {
+    std::function<Status()> apply;
+    std::function<void(Status)> done;
   };
 
+  void enqueue(Job job);
+  // enqueue() and wait for the commit.
+  Status write(std::function<Status()> apply);
   void writer_loop();
-  void commit_group(std::vector<Pending>& group);
-  Result<IngestOutcome> store(const Pending& pending);
+  void commit_group(std::vector<Job>& group);
+  Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
   Status store_result(std::int64_t agent_id, const CheckResult& r, std::int64_t received_ms);
 
   Result<Db> take_reader();
@@ -269,12 +300,12 @@ class SqliteStorage final : public Storage {
 
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
-  Statement upsert_agent_, insert_batch_, upsert_check_, select_check_, upsert_series_,
+  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, select_check_, upsert_series_,
       insert_sample_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;
+  std::deque<Job> queue_;
   bool closing_ = false;
   std::thread writer_;
 
@@ -282,8 +313,27 @@ class SqliteStorage final : public Storage {
   std::vector<Db> readers_;
 };
 
+void SqliteStorage::enqueue(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      queue_.push_back(std::move(job));
+      cv_.notify_one();
+      return;
+    }
+  }
+  job.done(Status::unavailable("the collector is shutting down"));
+}
+
+Status SqliteStorage::write(std::function<Status()> apply) {
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  enqueue({std::move(apply), [&committed](Status s) { committed.set_value(std::move(s)); }});
+  return future.get();
+}
+
 void SqliteStorage::writer_loop() {
-  std::vector<Pending> group;
+  std::vector<Job> group;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -300,41 +350,46 @@ void SqliteStorage::writer_loop() {
   }
 }
 
-void SqliteStorage::commit_group(std::vector<Pending>& group) {
-  std::vector<Result<IngestOutcome>> outcomes;
+void SqliteStorage::commit_group(std::vector<Job>& group) {
+  std::vector<Status> outcomes;
   outcomes.reserve(group.size());
   Status tx = exec(db_.get(), "BEGIN IMMEDIATE");
   if (tx) {
-    for (const auto& pending : group) {
-      (void)exec(db_.get(), "SAVEPOINT report");
-      auto outcome = store(pending);
-      // A duplicate stores nothing either: roll back the agent's last-seen update.
-      if (!outcome || *outcome == IngestOutcome::kDuplicate)
-        (void)exec(db_.get(), "ROLLBACK TO report");
-      (void)exec(db_.get(), "RELEASE report");
-      outcomes.push_back(std::move(outcome));
+    for (const auto& job : group) {
+      (void)exec(db_.get(), "SAVEPOINT job");
+      Status status;
+      try {
+        status = job.apply();
+      } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
+        status = Status::internal(e.what());
+      }
+      if (!status) (void)exec(db_.get(), "ROLLBACK TO job");
+      (void)exec(db_.get(), "RELEASE job");
+      outcomes.push_back(std::move(status));
     }
     tx = exec(db_.get(), "COMMIT");
     if (!tx) (void)exec(db_.get(), "ROLLBACK");
   }
-  for (std::size_t i = 0; i < group.size(); ++i) {
-    if (!tx) {
-      log::error("storage: commit failed: " + tx.message());
-      group[i].done(tx);
-    } else {
-      group[i].done(std::move(outcomes[i]));
-    }
-  }
+  if (!tx) log::error("storage: commit failed: " + tx.message());
+  for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
 
-Result<IngestOutcome> SqliteStorage::store(const Pending& pending) {
-  const auto& report = pending.report;
+Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
+                                           std::int64_t received_ms) {
+  // A replay stores nothing, not even the agent's last-seen time.
+  find_batch_.reset();
+  find_batch_.bind(1, report.agent.id).bind(2, static_cast<std::int64_t>(report.seq));
+  const int found = find_batch_.step();
+  find_batch_.reset();
+  if (found == SQLITE_ROW) return IngestOutcome::kDuplicate;
+  if (found != SQLITE_DONE) return db_error(db_.get(), "look up batch");
+
   upsert_agent_.reset();
   upsert_agent_.bind(1, report.agent.id)
       .bind(2, report.agent.site)
       .bind(3, report.agent.hostname)
       .bind(4, report.agent.version)
-      .bind(5, pending.received_ms);
+      .bind(5, received_ms);
   if (upsert_agent_.step() != SQLITE_ROW) return db_error(db_.get(), "store agent");
   const std::int64_t agent_id = upsert_agent_.int64(0);
   upsert_agent_.reset();
@@ -342,13 +397,12 @@ Result<IngestOutcome> SqliteStorage::store(const Pending& pending) {
   insert_batch_.reset();
   insert_batch_.bind(1, agent_id)
       .bind(2, static_cast<std::int64_t>(report.seq))
-      .bind(3, pending.received_ms)
+      .bind(3, received_ms)
       .bind(4, static_cast<std::int64_t>(report.results.size()));
   if (insert_batch_.step() != SQLITE_DONE) return db_error(db_.get(), "store batch");
-  if (sqlite3_changes(db_.get()) == 0) return IngestOutcome::kDuplicate;
 
   for (const auto& result : report.results) {
-    if (Status s = store_result(agent_id, result, pending.received_ms); !s) return s;
+    if (Status s = store_result(agent_id, result, received_ms); !s) return s;
   }
   return IngestOutcome::kStored;
 }
@@ -459,7 +513,157 @@ Result<std::vector<CheckRow>> SqliteStorage::checks(const CheckQuery& query) {
   return rows;
 }
 
+constexpr const char* kTokenColumns =
+    "id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms";
+
+TokenRecord token_from_row(const Statement& row) {
+  TokenRecord t;
+  t.id = row.int64(0);
+  t.role = role_from_name(row.text(1)).value_or(Role::kViewer);
+  t.agent = row.text(2);
+  t.site = row.text(3);
+  t.label = row.text(4);
+  t.created_ms = row.int64(5);
+  t.expires_ms = row.int64(6);
+  t.used_ms = row.int64(7);
+  t.revoked_ms = row.int64(8);
+  return t;
+}
+
+// Runs `sql` with `bind` applied and collects every row as a token.
+template <class Bind>
+Result<std::vector<TokenRecord>> select_tokens(sqlite3* db, const std::string& sql, Bind bind) {
+  auto stmt = Statement::prepare(db, sql);
+  if (!stmt) return stmt.status();
+  bind(*stmt);
+  std::vector<TokenRecord> tokens;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) tokens.push_back(token_from_row(*stmt));
+  if (rc != SQLITE_DONE) return db_error(db, "read tokens");
+  return tokens;
+}
+
+Status insert_token(sqlite3* db, const TokenRecord& t, const std::string& hash,
+                    std::int64_t* id) {
+  auto stmt = Statement::prepare(
+      db,
+      "INSERT INTO tokens (hash, role, agent, site, label, created_ms, expires_ms)"
+      " VALUES (?1,?2,?3,?4,?5,?6,?7) RETURNING id");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, hash)
+      .bind(2, role_name(t.role))
+      .bind(3, t.agent)
+      .bind(4, t.site)
+      .bind(5, t.label)
+      .bind(6, t.created_ms)
+      .bind(7, t.expires_ms);
+  if (stmt->step() != SQLITE_ROW) return db_error(db, "store token");
+  *id = stmt->int64(0);
+  return Status::ok();
+}
+
+// Runs a statement that returns no row, with `bind` applied.
+template <class Bind>
+Status exec_with(sqlite3* db, const char* sql, Bind bind) {
+  auto stmt = Statement::prepare(db, sql);
+  if (!stmt) return stmt.status();
+  bind(*stmt);
+  if (stmt->step() != SQLITE_DONE) return db_error(db, "update tokens");
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const std::string& hash) {
+  std::int64_t id = 0;
+  Status s = write([&] { return insert_token(db_.get(), record, hash, &id); });
+  if (!s) return s;
+  return id;
+}
+
+Result<TokenRecord> SqliteStorage::find_token(const std::string& hash) {
+  auto db = take_reader();
+  if (!db) return db.status();
+  auto tokens = select_tokens(db->get(),
+                              std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1",
+                              [&](Statement& st) { st.bind(1, hash); });
+  give_back(std::move(*db));
+  if (!tokens) return tokens.status();
+  if (tokens->empty()) return Status::not_found("no such token");
+  return tokens->front();
+}
+
+Result<std::vector<TokenRecord>> SqliteStorage::list_tokens() {
+  auto db = take_reader();
+  if (!db) return db.status();
+  auto tokens = select_tokens(db->get(),
+                              std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY id",
+                              [](Statement&) {});
+  give_back(std::move(*db));
+  return tokens;
+}
+
+Status SqliteStorage::revoke_token(std::int64_t id, std::int64_t now_ms) {
+  return write([&]() -> Status {
+    auto found = select_tokens(db_.get(),
+                               std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?1",
+                               [&](Statement& st) { st.bind(1, id); });
+    if (!found) return found.status();
+    if (found->empty()) return Status::not_found("no token with id " + std::to_string(id));
+    return exec_with(db_.get(), "UPDATE tokens SET revoked_ms = ?1 WHERE id = ?2 AND revoked_ms = 0",
+                     [&](Statement& st) { st.bind(1, now_ms).bind(2, id); });
+  });
+}
+
+Result<TokenRecord> SqliteStorage::enroll(const Enrollment& e) {
+  TokenRecord issued;
+  Status s = write([&]() -> Status {
+    sqlite3* db = db_.get();
+    auto found = select_tokens(
+        db, std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1 AND role = 'enroll'",
+        [&](Statement& st) { st.bind(1, e.enroll_hash); });
+    if (!found) return found.status();
+    if (found->empty()) return {Code::kUnauthenticated, "unknown enrollment token"};
+    const TokenRecord& token = found->front();
+    if (token.revoked_ms != 0) return {Code::kPermissionDenied, "enrollment token revoked"};
+    if (token.used_ms != 0)
+      return {Code::kPermissionDenied, "enrollment token already used (by agent \"" +
+                                           token.agent + "\")"};
+    if (token.expires_ms != 0 && token.expires_ms <= e.now_ms)
+      return {Code::kPermissionDenied, "enrollment token expired"};
+    if (!e.site.empty() && e.site != token.site)
+      return {Code::kPermissionDenied,
+              "enrollment token is for site \"" + token.site + "\", not \"" + e.site + "\""};
+
+    // An agent id belongs to one site: a token for site A cannot take over B's agent.
+    auto owner = select_tokens(
+        db, std::string("SELECT ") + kTokenColumns +
+                " FROM tokens WHERE role = 'agent' AND agent = ?1 AND site != ?2",
+        [&](Statement& st) { st.bind(1, e.agent).bind(2, token.site); });
+    if (!owner) return owner.status();
+    if (!owner->empty())
+      return {Code::kAlreadyExists, "agent id \"" + e.agent + "\" belongs to site \"" +
+                                        owner->front().site + "\""};
+
+    Status u = exec_with(db, "UPDATE tokens SET used_ms = ?1, agent = ?2 WHERE id = ?3",
+                         [&](Statement& st) { st.bind(1, e.now_ms).bind(2, e.agent).bind(3, token.id); });
+    if (!u) return u;
+    // A re-installed agent enrolls again: its older tokens stop working.
+    u = exec_with(db,
+                  "UPDATE tokens SET revoked_ms = ?1"
+                  " WHERE role = 'agent' AND agent = ?2 AND revoked_ms = 0",
+                  [&](Statement& st) { st.bind(1, e.now_ms).bind(2, e.agent); });
+    if (!u) return u;
+    issued.role = Role::kAgent;
+    issued.agent = e.agent;
+    issued.site = token.site;
+    issued.label = "enrolled with token " + std::to_string(token.id);
+    issued.created_ms = e.now_ms;
+    return insert_token(db, issued, e.agent_token_hash, &issued.id);
+  });
+  if (!s) return s;
+  return issued;
+}
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {
   if (options.path.has_parent_path()) {

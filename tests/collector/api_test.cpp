@@ -42,12 +42,28 @@ class Fixture {
     auto s = open_sqlite_storage({.path = dir_ / "collector.db"});
     REQUIRE(s.is_ok());
     storage_ = std::move(*s);
-    api_ = std::make_unique<Api>(*storage_, ApiOptions{.now_ms = [] { return 1'700'000'001'000; }});
+    api_ = std::make_unique<Api>(*storage_, ApiOptions{.now_ms = [] { return kNow; }});
+    agent_token_ = add_token({.role = Role::kAgent, .agent = "mairie-01", .site = "onesse"});
+    viewer_token_ = add_token({.role = Role::kViewer});
   }
 
+  static constexpr std::int64_t kNow = 1'700'000'001'000;
+
+  std::string add_token(TokenRecord record) {
+    const std::string secret = new_secret(record.role);
+    record.created_ms = kNow;
+    REQUIRE(storage_->add_token(record, hash_secret(secret)).is_ok());
+    return secret;
+  }
+  Storage& storage() { return *storage_; }
+
+  // A request with the token that fits the path: the agent's for reports, the
+  // viewer's for the rest; `token` overrides it ("" sends none).
   HttpResponse call(std::string method, std::string path, std::string body = {},
-                    std::string encoding = {}) {
+                    std::string encoding = {}, std::optional<std::string> token = {}) {
     HttpRequest request;
+    if (!token) token = path == "/api/v1/reports" ? agent_token_ : viewer_token_;
+    if (!token->empty()) request.authorization = "Bearer " + *token;
     request.method = std::move(method);
     request.path = std::move(path);
     request.body = std::move(body);
@@ -75,6 +91,8 @@ class Fixture {
   testing::TempDir dir_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Api> api_;
+  std::string agent_token_;
+  std::string viewer_token_;
 };
 
 TEST_CASE("Api: a valid report is stored and listed", "[api]") {
@@ -89,7 +107,7 @@ TEST_CASE("Api: a valid report is stored and listed", "[api]") {
   CHECK(checks[0]["state"] == "WARNING");
   CHECK(checks[0]["site"] == "onesse");
   CHECK(checks[0]["agent"] == "mairie-01");
-  CHECK(checks[0]["received"] == 1'700'000'001'000);
+  CHECK(checks[0]["received"] == Fixture::kNow);
   CHECK(checks[0]["metrics"][0]["name"] == "load1");
   CHECK(checks[0]["metrics"][0]["warn"] == "3");
   CHECK(checks[1]["check"] == "system/disk:/");
@@ -171,6 +189,108 @@ TEST_CASE("Api: unknown paths are 404 and wrong methods 405", "[api]") {
   CHECK(f.call("GET", "/api/v1/nothing").status == 404);
   CHECK(f.call("DELETE", "/api/v1/checks").status == 405);
   CHECK(f.call("GET", "/healthz").status == 200);
+}
+
+}  // namespace
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+TEST_CASE("Api: every route but health and enroll needs a valid token", "[api][auth]") {
+  Fixture f;
+  const std::string body = valid_report().dump();
+  CHECK(f.call("POST", "/api/v1/reports", body, "", "").status == 401);
+  CHECK(f.call("POST", "/api/v1/reports", body, "", "vga_0000").status == 401);
+  CHECK(f.call("GET", "/api/v1/checks", "", "", "").status == 401);
+  CHECK(f.call("GET", "/api/v1/problems", "", "", "not-a-token").status == 401);
+  CHECK(f.call("GET", "/healthz", "", "", "").status == 200);
+}
+
+TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
+  Fixture f;
+  const std::string viewer = f.add_token({.role = Role::kViewer});
+  const std::string admin = f.add_token({.role = Role::kAdmin});
+  const std::string agent = f.add_token({.role = Role::kAgent, .agent = "mairie-01", .site = "onesse"});
+  // A technician's token cannot post results; an agent's cannot read the API.
+  auto r = f.call("POST", "/api/v1/reports", valid_report().dump(), "", admin);
+  CHECK(r.status == 403);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(), Catch::Contains("agent"));
+  CHECK(f.call("GET", "/api/v1/checks", "", "", agent).status == 403);
+  CHECK(f.call("GET", "/api/v1/checks", "", "", viewer).status == 200);
+  CHECK(f.call("GET", "/api/v1/checks", "", "", admin).status == 200);
+}
+
+TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]") {
+  Fixture f;
+  json other = valid_report();
+  other["agent"]["id"] = "someone-else";
+  auto r = f.call("POST", "/api/v1/reports", other.dump());
+  CHECK(r.status == 403);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(), Catch::Contains("someone-else"));
+  CHECK(f.checks().empty());
+}
+
+TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
+  Fixture f;
+  const std::string expired =
+      f.add_token({.role = Role::kViewer, .expires_ms = Fixture::kNow - 1});
+  CHECK(f.call("GET", "/api/v1/checks", "", "", expired).status == 401);
+
+  const std::string revoked = f.add_token({.role = Role::kViewer});
+  auto tokens = f.storage().list_tokens();
+  REQUIRE(tokens.is_ok());
+  REQUIRE(f.storage().revoke_token(tokens->back().id, Fixture::kNow).is_ok());
+  auto r = f.call("GET", "/api/v1/checks", "", "", revoked);
+  CHECK(r.status == 401);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(), Catch::Contains("revoked"));
+}
+
+TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api][auth]") {
+  Fixture f;
+  const std::string enroll =
+      f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow + 60'000});
+  const json request = {{"agent", {{"id", "mairie-02"}, {"site", "onesse"}, {"hostname", "pc"}}}};
+
+  auto r = f.call("POST", "/api/v1/enroll", request.dump(), "", enroll);
+  REQUIRE(r.status == 200);
+  const json issued = json::parse(r.body);
+  CHECK(issued["agent"] == "mairie-02");
+  CHECK(issued["site"] == "onesse");
+  const std::string agent_token = issued["token"];
+  CHECK(agent_token.rfind("vga_", 0) == 0);
+
+  // The new token reports for its agent.
+  json report = valid_report();
+  report["agent"]["id"] = "mairie-02";
+  CHECK(f.call("POST", "/api/v1/reports", report.dump(), "", agent_token).status == 200);
+
+  SECTION("the enrollment token cannot be used twice") {
+    auto again = f.call("POST", "/api/v1/enroll", request.dump(), "", enroll);
+    CHECK(again.status == 403);
+    CHECK_THAT(json::parse(again.body)["error"].get<std::string>(), Catch::Contains("already used"));
+  }
+  SECTION("an enrollment token is not an API token") {
+    CHECK(f.call("GET", "/api/v1/checks", "", "", enroll).status == 403);
+  }
+}
+
+TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[api][auth]") {
+  Fixture f;
+  const json request = {{"agent", {{"id", "mairie-03"}, {"site", "onesse"}}}};
+  const std::string expired =
+      f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow - 1});
+  auto r = f.call("POST", "/api/v1/enroll", request.dump(), "", expired);
+  CHECK(r.status == 403);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(), Catch::Contains("expired"));
+
+  const std::string other_site = f.add_token({.role = Role::kEnroll, .site = "laharie"});
+  r = f.call("POST", "/api/v1/enroll", request.dump(), "", other_site);
+  CHECK(r.status == 403);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(), Catch::Contains("laharie"));
+
+  CHECK(f.call("POST", "/api/v1/enroll", request.dump(), "", "vge_nope").status == 401);
+  CHECK(f.call("POST", "/api/v1/enroll", "{", "", other_site).status == 400);
 }
 
 }  // namespace

@@ -19,41 +19,90 @@ using namespace std::chrono_literals;
 
 constexpr const char* kPlugins = "/usr/lib/nagios/plugins";
 
-// A collector on 127.0.0.1 with a free port and its database in `dir`.
-class Collector {
- public:
-  explicit Collector(const testing::TempDir& dir)
-      : child_({VIGIE_COLLECTOR_BIN, "--listen", "127.0.0.1:0", "--db",
-                (dir / "collector.db").string(), "--port-file", (dir / "port").string()},
-               dir / "collector.log") {
-    auto port = testing::wait_for_port_file(dir / "port", 10s);
-    if (!port) FAIL("collector did not start:\n" << child_.log());
-    url_ = "http://127.0.0.1:" + std::to_string(*port);
-  }
-  const std::string& url() const { return url_; }
-  testing::Child& child() { return child_; }
-
- private:
-  testing::Child child_;
-  std::string url_;
-};
-
 plugins::ProcessResult run(std::vector<std::string> argv) {
   auto r = plugins::run_process(argv, {.timeout = 20s, .max_output = 4 * 1024 * 1024});
   REQUIRE(r.is_ok());
   return std::move(*r);
 }
 
-json console_json(const std::string& url) {
-  auto r = run({VIGIE_CONSOLE_BIN, "--url", url, "--once", "--json"});
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A collector on 127.0.0.1 over HTTPS, with a free port, its own test CA and its
+// database in `dir`; it hands out tokens the way an administrator would.
+class Collector {
+ public:
+  explicit Collector(const testing::TempDir& dir) : dir_(dir) {
+    auto certs = run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
+    REQUIRE(certs.exit_code == 0);
+    child_.emplace(std::vector<std::string>{VIGIE_COLLECTOR_BIN, "--listen", "127.0.0.1:0", "--db",
+                                            db(), "--port-file", (dir / "port").string(),
+                                            "--tls-cert", (dir / "tls/server.crt").string(),
+                                            "--tls-key", (dir / "tls/server.key").string()},
+                   dir / "collector.log");
+    auto port = testing::wait_for_port_file(dir / "port", 10s);
+    if (!port) FAIL("collector did not start:\n" << child_->log());
+    url_ = "https://127.0.0.1:" + std::to_string(*port);
+  }
+
+  const std::string& url() const { return url_; }
+  std::string db() const { return (dir_ / "collector.db").string(); }
+  std::string ca() const { return (dir_ / "tls/ca.crt").string(); }
+  testing::Child& child() { return *child_; }
+
+  // `vigie-collector token create --role ROLE`, written to a 0600 file.
+  std::filesystem::path token_file(const std::string& role) {
+    auto r = run({VIGIE_COLLECTOR_BIN, "token", "create", "--role", role, "--db", db()});
+    REQUIRE(r.exit_code == 0);
+    return dir_.write(role + ".token", r.out);
+  }
+
+  // Enrolls `agent` of `site` as the agent would: a one-time enrollment token from the
+  // command line, exchanged at /api/v1/enroll. Returns the agent token.
+  std::string enroll(const std::string& agent, const std::string& site) {
+    auto created = run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", site, "--db", db()});
+    REQUIRE(created.exit_code == 0);
+    const json request = {{"agent", {{"id", agent}, {"site", site}}}};
+    auto reply = testing::http_request("POST", url_ + "/api/v1/enroll", request.dump(),
+                                       {"Authorization: Bearer " + trim(created.out)}, ca());
+    REQUIRE(reply.status == 200);
+    return json::parse(reply.body)["token"];
+  }
+
+  testing::HttpReply get(const std::string& path, const std::string& token) {
+    return testing::http_request("GET", url_ + path, {}, {"Authorization: Bearer " + token}, ca());
+  }
+  testing::HttpReply post(const std::string& path, const std::string& body,
+                          const std::string& token) {
+    return testing::http_request("POST", url_ + path, body,
+                                 {"Authorization: Bearer " + token,
+                                  "Content-Type: application/json"},
+                                 ca());
+  }
+
+ private:
+  const testing::TempDir& dir_;
+  std::optional<testing::Child> child_;
+  std::string url_;
+};
+
+json console_json(Collector& collector, const std::filesystem::path& token) {
+  auto r = run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--ca-file", collector.ca(),
+                "--token-file", token.string(), "--once", "--json"});
   if (r.ending != plugins::ProcessResult::Ending::kExited || r.exit_code != 0) return nullptr;
   return json::parse(r.out, nullptr, false);
 }
 
-std::string agent_config(const std::string& url) {
+std::string agent_config(const Collector& collector, const std::filesystem::path& token) {
   json config = {
       {"agent", {{"id", "it-agent-01"}, {"site", "it-site"}}},
-      {"collector", {{"url", url}, {"send_interval", "1s"}}},
+      {"collector",
+       {{"url", collector.url()},
+        {"ca_file", collector.ca()},
+        {"token_file", token.string()},
+        {"send_interval", "1s"}}},
       {"defaults", {{"interval", "1s"}, {"timeout", "5s"}}},
       {"checks",
        {{{"name", "dummy-ok"},
@@ -81,7 +130,10 @@ const json* find_check(const json& checks, const std::string& name) {
 TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e2e]") {
   testing::TempDir dir;
   Collector collector(dir);
-  const auto config = dir.write("agent.json", agent_config(collector.url()));
+  const auto agent_token = dir.write("agent.token", collector.enroll("it-agent-01", "it-site"));
+  std::filesystem::permissions(agent_token, std::filesystem::perms(0600));
+  const auto viewer = collector.token_file("viewer");
+  const auto config = dir.write("agent.json", agent_config(collector, agent_token));
   testing::Child agent({VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir",
                         dir.path().string()},
                        dir / "agent.log");
@@ -89,7 +141,7 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   json checks;
   const bool all_there = testing::eventually(
       [&] {
-        checks = console_json(collector.url());
+        checks = console_json(collector, viewer);
         return checks.is_array() && checks.size() == 4;
       },
       15s);
@@ -120,7 +172,8 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   CHECK((*builtin)["check"] == "system/load");
 
   // The plain-text table shows the same thing for a human.
-  auto text = run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--once"});
+  auto text = run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--ca-file", collector.ca(),
+                   "--token-file", viewer.string(), "--once"});
   CHECK(text.exit_code == 0);
   CHECK_THAT(text.out, Catch::Contains("dummy-critical") && Catch::Contains("CRITICAL"));
 
@@ -152,17 +205,18 @@ json report(std::uint64_t seq, const std::string& summary) {
 TEST_CASE("EndToEnd: a replayed batch is answered with success and stored once", "[e2e]") {
   testing::TempDir dir;
   Collector collector(dir);
-  const std::string url = collector.url() + "/api/v1/reports";
-  const std::vector<std::string> headers = {"Content-Type: application/json"};
+  const std::string token = collector.enroll("replayer", "it-site");
+  const std::string viewer = trim(run({VIGIE_COLLECTOR_BIN, "token", "create", "--role",
+                                       "viewer", "--db", collector.db()}).out);
 
-  auto first = testing::http_request("POST", url, report(1, "first").dump(), headers);
+  auto first = collector.post("/api/v1/reports", report(1, "first").dump(), token);
   REQUIRE(first.status == 200);
   CHECK(json::parse(first.body)["status"] == "stored");
-  auto replay = testing::http_request("POST", url, report(1, "replayed").dump(), headers);
+  auto replay = collector.post("/api/v1/reports", report(1, "replayed").dump(), token);
   REQUIRE(replay.status == 200);
   CHECK(json::parse(replay.body)["status"] == "duplicate");
 
-  auto checks = testing::http_request("GET", collector.url() + "/api/v1/checks");
+  auto checks = collector.get("/api/v1/checks", viewer);
   REQUIRE(checks.status == 200);
   const json list = json::parse(checks.body)["checks"];
   REQUIRE(list.size() == 1);
@@ -172,26 +226,31 @@ TEST_CASE("EndToEnd: a replayed batch is answered with success and stored once",
 TEST_CASE("EndToEnd: bad requests get a JSON error and the collector stays up", "[e2e]") {
   testing::TempDir dir;
   Collector collector(dir);
-  const std::string url = collector.url() + "/api/v1/reports";
+  const std::string token = collector.enroll("replayer", "it-site");
 
-  auto garbage = testing::http_request("POST", url, "{\"protocol\":1,\"agent\":");
+  auto garbage = collector.post("/api/v1/reports", "{\"protocol\":1,\"agent\":", token);
   CHECK(garbage.status == 400);
   CHECK_THAT(json::parse(garbage.body)["error"].get<std::string>(),
              Catch::Contains("malformed JSON"));
 
-  auto oversized = testing::http_request("POST", url, std::string(17 * 1024 * 1024, '['));
+  auto oversized = collector.post("/api/v1/reports", std::string(17 * 1024 * 1024, '['), token);
   // The server may answer 413 or, having answered, close before the body is sent.
   if (oversized.status != 0) CHECK(oversized.status == 413);
 
   json no_seq = report(1, "x");
   no_seq.erase("seq");
-  auto missing = testing::http_request("POST", url, no_seq.dump());
+  auto missing = collector.post("/api/v1/reports", no_seq.dump(), token);
   CHECK(missing.status == 400);
   CHECK_THAT(json::parse(missing.body)["error"].get<std::string>(), Catch::Contains("seq"));
 
-  auto health = testing::http_request("GET", collector.url() + "/healthz");
+  auto unauthenticated = collector.post("/api/v1/reports", report(2, "x").dump(), "");
+  CHECK(unauthenticated.status == 401);
+
+  auto health = testing::http_request("GET", collector.url() + "/healthz", {}, {}, collector.ca());
   CHECK(health.status == 200);
-  auto checks = testing::http_request("GET", collector.url() + "/api/v1/checks");
+  const std::string viewer = trim(run({VIGIE_COLLECTOR_BIN, "token", "create", "--role",
+                                       "viewer", "--db", collector.db()}).out);
+  auto checks = collector.get("/api/v1/checks", viewer);
   CHECK(json::parse(checks.body)["checks"].empty());
 }
 

@@ -87,7 +87,7 @@ std::size_t append(char* data, std::size_t size, std::size_t n, void* out) {
 }  // namespace
 
 HttpReply http_request(const std::string& method, const std::string& url, const std::string& body,
-                       const std::vector<std::string>& headers) {
+                       const std::vector<std::string>& headers, const std::string& ca_file) {
   HttpReply reply;
   CURL* curl = curl_easy_init();
   if (!curl) return {0, {}, "curl_easy_init failed"};
@@ -104,6 +104,7 @@ HttpReply http_request(const std::string& method, const std::string& url, const 
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
   const CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);

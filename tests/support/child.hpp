@@ -57,9 +57,11 @@ struct HttpReply {
   std::string error;
 };
 
-// Plain HTTP from the test side (libcurl), for requests the test shapes itself.
+// HTTP(S) from the test side (libcurl), for requests the test shapes itself. For
+// https URLs the server must be signed by `ca_file`.
 HttpReply http_request(const std::string& method, const std::string& url,
                        const std::string& body = {},
-                       const std::vector<std::string>& headers = {});
+                       const std::vector<std::string>& headers = {},
+                       const std::string& ca_file = {});
 
 }  // namespace vigie::testing
