@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/protocol.hpp"
+
 namespace vigie::collector {
 namespace {
 
@@ -62,7 +64,10 @@ HttpResponse error_response(int http_status, std::string_view message) {
 }
 
 HttpResponse error_response(const Status& status) {
-  return error_response(http_status_for(status.code()), status.message());
+  nlohmann::json body = {{"error", status.message()}};
+  // A decoder error starts with the path of the bad field: give it on its own too.
+  if (std::string field = protocol::error_field(status); !field.empty()) body["field"] = field;
+  return json_response(http_status_for(status.code()), body);
 }
 
 void split_target(std::string_view target, std::string& path,

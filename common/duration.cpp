@@ -32,7 +32,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   const std::string_view suffix(end, static_cast<std::size_t>(last - end));
   if (suffix.empty()) return Status::invalid(quoted + ": missing unit (ms, s, m, h, d or w)");
   if (suffix[0] == '.') {
-    return Status::invalid(quoted + ": not a whole number (use a smaller unit: \"90m\" rather than \"1.5h\")");
+    return Status::invalid(
+        quoted + ": not a whole number (use a smaller unit: \"90m\" rather than \"1.5h\")");
   }
   for (const auto& unit : kUnits) {
     if (suffix == unit.suffix) {

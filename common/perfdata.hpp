@@ -7,6 +7,9 @@
 // inside a quoted label is written twice (''). UOM is one of s, ms, us, %, B, KB, MB,
 // GB, TB, c, or empty. warn and crit are ranges (see Range); min and max plain numbers;
 // trailing fields may be dropped and inner ones left empty. The value may be "U".
+// Numbers are read locale-independently ('.' decimal point, optional '-'); an exponent
+// ("1.5e-3") is accepted though the guidelines do not show one, and never written:
+// format_* write the shortest fixed-point text that reads back to the same double.
 
 #include <string>
 #include <string_view>

@@ -172,6 +172,10 @@ TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[a
     const json error = json::parse(r.body);
     CHECK_THAT(error["error"].get<std::string>(), Catch::Contains(c.mentions));
   }
+  json bad_metric = valid_report();
+  bad_metric["results"][0]["metrics"][0]["unit"] = "parsecs";
+  const json error = json::parse(f.call("POST", "/api/v1/reports", bad_metric.dump()).body);
+  CHECK(error["field"] == "results[0].metrics[0].unit");
   CHECK(f.checks().empty());
 }
 
