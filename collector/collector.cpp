@@ -25,7 +25,7 @@ constexpr const char* kUsage = R"(usage: vigie-collector [serve] [options]
        vigie-collector token create --role viewer|operator|admin [--label TEXT] [--ttl DUR]
        vigie-collector token list
        vigie-collector token revoke ID
-       vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT]
+       vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] [--count N]
   (every command takes --db PATH)
 
 Receives check results from vigie agents, stores them and serves the query API.
@@ -196,19 +196,26 @@ struct TokenArgs {
   std::string label;
   std::chrono::milliseconds ttl{0};
   std::int64_t id = 0;
+  std::int64_t count = 1;
 };
 
 Result<TokenArgs> parse_token_args(const std::vector<std::string_view>& args, std::size_t first) {
   TokenArgs t;
   for (std::size_t i = first; i < args.size(); ++i) {
     const std::string_view a = args[i];
-    if (a == "--db" || a == "--role" || a == "--site" || a == "--label" || a == "--ttl") {
+    if (a == "--db" || a == "--role" || a == "--site" || a == "--label" || a == "--ttl" ||
+        a == "--count") {
       if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
       const std::string v(args[++i]);
       if (a == "--db") t.db = v;
       if (a == "--role") t.role = v;
       if (a == "--site") t.site = v;
       if (a == "--label") t.label = v;
+      if (a == "--count") {
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), t.count);
+        if (ec != std::errc() || end != v.data() + v.size() || t.count < 1 || t.count > 100000)
+          return Status::invalid("--count: expected a number 1..100000");
+      }
       if (a == "--ttl") {
         auto d = parse_duration(v);
         if (!d) return d.status().with_context("--ttl");
@@ -279,17 +286,31 @@ int token_command(const std::vector<std::string_view>& args) {
       record.role = *role;
       record.expires_ms = t.ttl.count() > 0 ? now + t.ttl.count() : 0;
     }
-    const std::string secret = new_secret(record.role);
-    auto id = (*storage)->add_token(record, hash_secret(secret));
-    if (!id) {
-      std::cerr << "vigie-collector: " << id.status().message() << "\n";
-      return 1;
+    if (!enroll && t.count != 1) {
+      std::cerr << "vigie-collector: token create: --count is for enrollment tokens\n";
+      return 2;
     }
-    std::cout << secret << "\n";
-    std::cerr << (enroll ? "enrollment token " : "token ") << *id << " created ("
-              << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
+    // One per line: `--count` prepares a whole rollout of sites at once.
+    Result<std::int64_t> id = Status::internal("no token created");
+    for (std::int64_t i = 0; i < t.count; ++i) {
+      const std::string secret = new_secret(record.role);
+      id = (*storage)->add_token(record, hash_secret(secret));
+      if (!id) {
+        std::cerr << "vigie-collector: " << id.status().message() << "\n";
+        return 1;
+      }
+      std::cout << secret << "\n";
+    }
+    const std::string what = enroll ? "enrollment token" : "token";
+    if (t.count > 1) {
+      std::cerr << t.count << " " << what << "s created, ids " << (*id - t.count + 1) << " to "
+                << *id;
+    } else {
+      std::cerr << what << " " << *id << " created";
+    }
+    std::cerr << " (" << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
               << (record.expires_ms ? ", expires " + format_time(record.expires_ms) + " UTC" : "")
-              << "); it is shown only now\n";
+              << "); shown only now\n";
     return 0;
   }
   if (verb == "list" && !enroll) {

@@ -9,6 +9,7 @@
 
 #include "plugins/process.hpp"
 #include "tests/support/child.hpp"
+#include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie {
@@ -16,77 +17,11 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using testing::Collector;
+using testing::run;
+using testing::trim;
 
 constexpr const char* kPlugins = "/usr/lib/nagios/plugins";
-
-plugins::ProcessResult run(std::vector<std::string> argv) {
-  auto r = plugins::run_process(argv, {.timeout = 20s, .max_output = 4 * 1024 * 1024});
-  REQUIRE(r.is_ok());
-  return std::move(*r);
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// A collector on 127.0.0.1 over HTTPS, with a free port, its own test CA and its
-// database in `dir`; it hands out tokens the way an administrator would.
-class Collector {
- public:
-  explicit Collector(const testing::TempDir& dir) : dir_(dir) {
-    auto certs = run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
-    REQUIRE(certs.exit_code == 0);
-    child_.emplace(std::vector<std::string>{VIGIE_COLLECTOR_BIN, "--listen", "127.0.0.1:0", "--db",
-                                            db(), "--port-file", (dir / "port").string(),
-                                            "--tls-cert", (dir / "tls/server.crt").string(),
-                                            "--tls-key", (dir / "tls/server.key").string()},
-                   dir / "collector.log");
-    auto port = testing::wait_for_port_file(dir / "port", 10s);
-    if (!port) FAIL("collector did not start:\n" << child_->log());
-    url_ = "https://127.0.0.1:" + std::to_string(*port);
-  }
-
-  const std::string& url() const { return url_; }
-  std::string db() const { return (dir_ / "collector.db").string(); }
-  std::string ca() const { return (dir_ / "tls/ca.crt").string(); }
-  testing::Child& child() { return *child_; }
-
-  // `vigie-collector token create --role ROLE`, written to a 0600 file.
-  std::filesystem::path token_file(const std::string& role) {
-    auto r = run({VIGIE_COLLECTOR_BIN, "token", "create", "--role", role, "--db", db()});
-    REQUIRE(r.exit_code == 0);
-    return dir_.write(role + ".token", r.out);
-  }
-
-  // Enrolls `agent` of `site` as the agent would: a one-time enrollment token from the
-  // command line, exchanged at /api/v1/enroll. Returns the agent token.
-  std::string enroll(const std::string& agent, const std::string& site) {
-    auto created = run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", site, "--db", db()});
-    REQUIRE(created.exit_code == 0);
-    const json request = {{"agent", {{"id", agent}, {"site", site}}}};
-    auto reply = testing::http_request("POST", url_ + "/api/v1/enroll", request.dump(),
-                                       {"Authorization: Bearer " + trim(created.out)}, ca());
-    REQUIRE(reply.status == 200);
-    return json::parse(reply.body)["token"];
-  }
-
-  testing::HttpReply get(const std::string& path, const std::string& token) {
-    return testing::http_request("GET", url_ + path, {}, {"Authorization: Bearer " + token}, ca());
-  }
-  testing::HttpReply post(const std::string& path, const std::string& body,
-                          const std::string& token) {
-    return testing::http_request("POST", url_ + path, body,
-                                 {"Authorization: Bearer " + token,
-                                  "Content-Type: application/json"},
-                                 ca());
-  }
-
- private:
-  const testing::TempDir& dir_;
-  std::optional<testing::Child> child_;
-  std::string url_;
-};
 
 json console_json(Collector& collector, const std::filesystem::path& token) {
   auto r = run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--ca-file", collector.ca(),
@@ -206,8 +141,7 @@ TEST_CASE("EndToEnd: a replayed batch is answered with success and stored once",
   testing::TempDir dir;
   Collector collector(dir);
   const std::string token = collector.enroll("replayer", "it-site");
-  const std::string viewer = trim(run({VIGIE_COLLECTOR_BIN, "token", "create", "--role",
-                                       "viewer", "--db", collector.db()}).out);
+  const std::string viewer = collector.token("viewer");
 
   auto first = collector.post("/api/v1/reports", report(1, "first").dump(), token);
   REQUIRE(first.status == 200);
@@ -248,8 +182,7 @@ TEST_CASE("EndToEnd: bad requests get a JSON error and the collector stays up", 
 
   auto health = testing::http_request("GET", collector.url() + "/healthz", {}, {}, collector.ca());
   CHECK(health.status == 200);
-  const std::string viewer = trim(run({VIGIE_COLLECTOR_BIN, "token", "create", "--role",
-                                       "viewer", "--db", collector.db()}).out);
+  const std::string viewer = collector.token("viewer");
   auto checks = collector.get("/api/v1/checks", viewer);
   CHECK(json::parse(checks.body)["checks"].empty());
 }

@@ -1,0 +1,247 @@
+#include "agent/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+constexpr const char* kFile = "/etc/vigie/agent.json";
+
+// A valid file whose "checks" array is `checks` and whose other parts can be replaced.
+std::string document(const std::string& checks,
+                     const std::string& agent = R"({"id": "a-1", "site": "s"})",
+                     const std::string& collector = R"({"url": "https://c.example.org"})",
+                     const std::string& extra = "") {
+  return "{\n  \"agent\": " + agent + ",\n  \"collector\": " + collector + ",\n" + extra +
+         "  \"checks\": " + checks + "\n}\n";
+}
+
+// The error message for `text`, which must be refused.
+std::string error_of(const std::string& text) {
+  auto config = parse_config(text, kFile);
+  REQUIRE_FALSE(config.is_ok());
+  CHECK(config.status().code() == Code::kInvalidArgument);
+  return config.status().message();
+}
+
+const ConfiguredCheck& find(const Config& config, const std::string& name) {
+  const auto it = std::find_if(config.checks.begin(), config.checks.end(),
+                               [&](const ConfiguredCheck& c) { return c.name == name; });
+  REQUIRE(it != config.checks.end());
+  return *it;
+}
+
+TEST_CASE("Config: the demo configuration loads", "[config]") {
+  auto config = load_config(VIGIE_SOURCE_DIR "/config/agent.demo.json");
+  REQUIRE(config.is_ok());
+  CHECK(config->agent_id == "demo-mairie-01");
+  CHECK(config->site == "demo-site");
+  CHECK(config->collector.url == "http://127.0.0.1:8080");
+  CHECK(config->collector.token_file.empty());
+  CHECK(config->collector.batch_max == 500);
+  CHECK(config->collector.send_interval == 5s);
+  REQUIRE(config->checks.size() >= 5);
+
+  const auto& load = find(*config, "load");
+  CHECK(load.id == "system/load");
+  CHECK(load.interval == 5s);
+  CHECK(load.timeout == 5s);
+  CHECK(load.splay == 500ms);
+  CHECK(find(*config, "disk-root").id == "system/disk:/");
+  CHECK(find(*config, "certificate").id == "external:certificate");
+  for (const auto& check : config->checks) {
+    CHECK(check.check != nullptr);
+    CHECK(check.interval >= 5s);
+    CHECK(check.interval <= 10s);
+    CHECK(check.timeout <= check.interval);
+  }
+}
+
+TEST_CASE("Config: the commented example configuration loads", "[config]") {
+  auto config = load_config(VIGIE_SOURCE_DIR "/config/agent.example.json");
+  REQUIRE(config.is_ok());
+  CHECK(config->agent_id == "onesse-mairie-01");
+  CHECK(config->collector.url == "https://supervision.example.org:8443");
+  CHECK(config->collector.ca_file == "/etc/vigie/ca.crt");
+  CHECK(config->devices.contains("fw"));
+  const auto& load = find(*config, "load");
+  CHECK(load.interval == 60s);
+  CHECK(load.timeout == 10s);
+  CHECK(load.splay == 6s);
+  CHECK(find(*config, "ntp").splay == 60s);  // a tenth of 15 min, capped at 1 min
+  CHECK(find(*config, "disk-backup").id == "system/disk:/srv");
+  CHECK(find(*config, "ping-gw").id == "external:ping-gw");
+}
+
+TEST_CASE("Config: malformed JSON gives file:line:column and the parser's reason", "[config]") {
+  const std::string text = "{\n  \"agent\": {\"id\": \"a\"\n  \"site\": \"s\"}\n}\n";
+  const std::string message = error_of(text);
+  // The position is the last character the parser read: the end of the unexpected token.
+  CHECK_THAT(message, StartsWith(std::string(kFile) + ":3:8: "));
+  CHECK_THAT(message, Contains("syntax error while parsing object"));
+  CHECK_THAT(message, !Contains("json.exception"));
+
+  CHECK_THAT(error_of("{\"agent\": "), StartsWith(std::string(kFile) + ":1:11: "));
+  CHECK_THAT(error_of(""), StartsWith(std::string(kFile) + ":1:1: "));
+}
+
+TEST_CASE("Config: comments are allowed", "[config]") {
+  auto config = parse_config(document("[ /* none yet */ {\"name\": \"load\", // the load\n"
+                                      "\"type\": \"system/load\"} ]"),
+                             kFile);
+  REQUIRE(config.is_ok());
+  CHECK(config->checks.size() == 1);
+  CHECK(config->path == kFile);
+}
+
+TEST_CASE("Config: an unknown check type is refused with a suggestion", "[config]") {
+  const std::string message =
+      error_of(document(R"([{"name": "disk", "type": "system/disk", "path": "/"},
+                   {"name": "load", "type": "sytem/load"}])"));
+  CHECK_THAT(message, StartsWith(std::string(kFile) +
+                                 ": checks[1].type: unknown check type \"sytem/load\""));
+  CHECK_THAT(message, Contains("did you mean \"system/load\"?"));
+}
+
+TEST_CASE("Config: a check without a name is refused", "[config]") {
+  CHECK(error_of(document(R"([{"type": "system/load"}])")) ==
+        std::string(kFile) + ": checks[0].name: required");
+  CHECK(error_of(document(R"([{"name": 7, "type": "system/load"}])")) ==
+        std::string(kFile) + ": checks[0].name: expected a string, got number");
+  CHECK_THAT(error_of(document(R"([{"name": "a b", "type": "system/load"}])")),
+             StartsWith(std::string(kFile) + ": checks[0].name: \"a b\": only letters"));
+}
+
+TEST_CASE("Config: duplicate check names and ids are refused", "[config]") {
+  CHECK(error_of(document(R"([{"name": "load", "type": "system/load"},
+                              {"name": "load", "type": "system/disk", "path": "/"}])")) ==
+        std::string(kFile) + ": checks[1].name: duplicate name \"load\" (also checks[0])");
+  CHECK_THAT(error_of(document(R"([{"name": "load", "type": "system/load"},
+                                   {"name": "load2", "type": "system/load"}])")),
+             StartsWith(std::string(kFile) +
+                        ": checks[1]: check id \"system/load\" is also the id of checks[0]"));
+}
+
+TEST_CASE("Config: intervals and timeouts are checked", "[config]") {
+  const auto with = [](const std::string& fields) {
+    return document(R"([{"name": "disk", "type": "system/disk", "path": "/"},
+                        {"name": "users", "type": "external", "command": ["check_users"]},
+                        {"name": "load", "type": "system/load", )" +
+                    fields + "}]");
+  };
+  CHECK(error_of(with(R"("interval": "0s")")) ==
+        std::string(kFile) + ": checks[2].interval: \"0s\": must be at least 1s");
+  CHECK_THAT(error_of(with(R"("interval": "10")")),
+             StartsWith(std::string(kFile) + ": checks[2].interval: \"10\": missing unit"));
+  CHECK_THAT(error_of(with(R"("interval": 10)")),
+             StartsWith(std::string(kFile) + ": checks[2].interval: expected a duration string"));
+  CHECK_THAT(error_of(with(R"("interval": "1y")")),
+             StartsWith(std::string(kFile) + ": checks[2].interval: \"1y\": unknown unit"));
+  CHECK(error_of(with(R"("interval": "30s", "timeout": "1m")")) ==
+        std::string(kFile) +
+            ": checks[2].timeout: \"1m\": longer than the check's interval (every 30s)");
+  CHECK(error_of(with(R"("interval": "30s", "splay": "31s")")) ==
+        std::string(kFile) +
+            ": checks[2].splay: \"31s\": longer than the check's interval (every 30s)");
+}
+
+TEST_CASE("Config: the default timeout is clamped to a shorter interval", "[config]") {
+  auto config =
+      parse_config(document(R"([{"name": "load", "type": "system/load", "interval": "3s"},
+                   {"name": "disk", "type": "system/disk", "path": "/", "splay": "0s"}])",
+                            R"({"id": "a", "site": "s"})", R"({"url": "https://c"})",
+                            R"(  "defaults": {"interval": "2m", "timeout": "20s", "splay": "5s"},)"
+                            "\n"),
+                   kFile);
+  REQUIRE(config.is_ok());
+  CHECK(config->checks[0].interval == 3s);
+  CHECK(config->checks[0].timeout == 3s);
+  CHECK(config->checks[0].splay == 3s);
+  CHECK(config->checks[1].interval == 2min);
+  CHECK(config->checks[1].timeout == 20s);
+  CHECK(config->checks[1].splay == 0s);
+}
+
+TEST_CASE("Config: the collector url must be http(s), plain http only on loopback", "[config]") {
+  const auto url = [](const std::string& u) {
+    return document(R"([{"name": "load", "type": "system/load"}])", R"({"id": "a", "site": "s"})",
+                    R"({"url": ")" + u + R"("})");
+  };
+  CHECK_THAT(error_of(url("ftp://c.example.org")),
+             StartsWith(std::string(kFile) +
+                        ": collector.url: \"ftp://c.example.org\": must start with https://"));
+  CHECK_THAT(error_of(url("http://c.example.org")),
+             Contains("plain http is only allowed to a collector on this machine"));
+  CHECK_THAT(error_of(url("https://")), Contains("missing host"));
+  CHECK_THAT(error_of(url("https://c.example.org:99999")), Contains("port must be"));
+  CHECK_THAT(error_of(url("https://c.example.org/x?y=1")), Contains("query"));
+  CHECK_THAT(error_of(url("https://user:pw@c.example.org")), Contains("credentials"));
+
+  for (const std::string ok : {"http://127.0.0.1:8080/", "http://localhost", "http://[::1]:80",
+                               "https://[2001:db8::1]:8443/vigie"}) {
+    INFO(ok);
+    auto config = parse_config(url(ok), kFile);
+    REQUIRE(config.is_ok());
+    CHECK(config->collector.url.back() != '/');
+  }
+}
+
+TEST_CASE("Config: agent, collector and top-level keys are validated", "[config]") {
+  const std::string checks = R"([{"name": "load", "type": "system/load"}])";
+  CHECK_THAT(error_of(document(checks, R"({"id": "mairie 1", "site": "s"})")),
+             StartsWith(std::string(kFile) + ": agent.id: \"mairie 1\": only letters"));
+  CHECK(error_of(document(checks, R"({"id": "a"})")) ==
+        std::string(kFile) + ": agent.site: required");
+  CHECK_THAT(error_of(document(checks, R"({"id": "-a", "site": "s"})")),
+             Contains("must start with a letter or a digit"));
+  CHECK_THAT(error_of(document(checks, R"({"id": "a", "site": "s"})",
+                               R"({"url": "https://c", "tokn_file": "/t"})")),
+             StartsWith(std::string(kFile) +
+                        ": collector.tokn_file: unknown key (did you mean \"token_file\"?)"));
+  CHECK_THAT(error_of(document(checks, R"({"id": "a", "site": "s"})",
+                               R"({"url": "https://c", "token_file": "agent.token"})")),
+             Contains("collector.token_file: \"agent.token\": must be an absolute path"));
+  CHECK(error_of(document(checks, R"({"id": "a", "site": "s"})",
+                          R"({"url": "https://c", "batch_max": 0})")) ==
+        std::string(kFile) + ": collector.batch_max: 0: must be in 1..5000");
+  CHECK_THAT(error_of(document(checks, R"({"id": "a", "site": "s"})", R"({"url": "https://c"})",
+                               "  \"devices\": [],\n")),
+             StartsWith(std::string(kFile) + ": devices: expected an object, got array"));
+  CHECK_THAT(error_of(document(checks, R"({"id": "a", "site": "s"})", R"({"url": "https://c"})",
+                               "  \"chekcs\": [],\n")),
+             StartsWith(std::string(kFile) + ": chekcs: unknown key (did you mean \"checks\"?)"));
+  CHECK(error_of(document("[]")) == std::string(kFile) + ": checks: lists no check");
+  CHECK_THAT(error_of("[1, 2]"), Contains("expected an object at the top level, got array"));
+}
+
+TEST_CASE("Config: a check's own parameter errors are reported with its path", "[config]") {
+  CHECK_THAT(error_of(document(R"([{"name": "load", "type": "system/load"},
+                                   {"name": "ping", "type": "external"}])")),
+             StartsWith(std::string(kFile) + ": checks[1].command: "));
+}
+
+TEST_CASE("Config: a missing file is kNotFound and names the file", "[config]") {
+  testing::TempDir dir;
+  auto config = load_config(dir / "agent.json");
+  REQUIRE_FALSE(config.is_ok());
+  CHECK(config.status().code() == Code::kNotFound);
+  CHECK_THAT(config.status().message(), StartsWith((dir / "agent.json").string() + ": "));
+
+  const auto file = dir.write("agent.json", "{ \"agent\": ");
+  auto broken = load_config(file);
+  REQUIRE_FALSE(broken.is_ok());
+  CHECK_THAT(broken.status().message(), StartsWith(file.string() + ":1:"));
+}
+
+}  // namespace
+}  // namespace vigie::agent

@@ -1,0 +1,245 @@
+#include "console/model.hpp"
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/console/rows.hpp"
+
+namespace vigie::console {
+namespace {
+
+using nlohmann::json;
+using testing::make_row;
+
+json check_json() {
+  return json::parse(R"json({
+    "agent": "demo-agent", "site": "demo-site", "name": "load", "check": "system/load",
+    "status": 0, "state": "OK", "summary": "load 0.10, 0.20, 0.30 (2 CPUs)",
+    "details": "per CPU",
+    "metrics": [{"name": "load1", "value": 0.1, "unit": "", "warn": "2", "crit": "4",
+                 "min": 0}],
+    "ts": 1700000000000, "received": 1700000000100, "since": 1699990000000,
+    "interval_s": 60, "duration_ms": 3})json");
+}
+
+std::string reply_with(const json& check) {
+  return json{{"now", 1700000001000}, {"checks", json::array({check})}}.dump();
+}
+
+// The error of parsing a reply whose only check is check_json() changed by `edit`.
+std::string error_after(const std::function<void(json&)>& edit) {
+  json check = check_json();
+  edit(check);
+  const auto reply = parse_checks_reply(reply_with(check));
+  REQUIRE_FALSE(reply.is_ok());
+  CHECK(reply.status().code() == Code::kInvalidArgument);
+  return reply.status().message();
+}
+
+TEST_CASE("parse_checks_reply: reads every field of a valid reply", "[model]") {
+  const auto reply = parse_checks_reply(reply_with(check_json()));
+  REQUIRE(reply.is_ok());
+  CHECK(reply->now_ms == 1700000001000);
+  REQUIRE(reply->rows.size() == 1);
+  const CheckRow& row = reply->rows[0];
+  CHECK(row.agent == "demo-agent");
+  CHECK(row.site == "demo-site");
+  CHECK(row.result.name == "load");
+  CHECK(row.result.check == "system/load");
+  CHECK(row.result.status == State::kOk);
+  CHECK(row.result.summary == "load 0.10, 0.20, 0.30 (2 CPUs)");
+  CHECK(row.result.details == "per CPU");
+  CHECK(row.result.ts_ms == 1700000000000);
+  CHECK(row.received_ms == 1700000000100);
+  CHECK(row.since_ms == 1699990000000);
+  CHECK(row.result.interval_s == 60);
+  CHECK(row.result.duration_ms == 3);
+  REQUIRE(row.result.metrics.size() == 1);
+  CHECK(row.result.metrics[0].label == "load1");
+  CHECK(row.result.metrics[0].value == Approx(0.1));
+  REQUIRE(row.result.metrics[0].crit.has_value());
+  CHECK(row.result.metrics[0].crit->end == 4);
+}
+
+TEST_CASE("parse_checks_reply: details, metrics and duration may be absent", "[model]") {
+  json check = check_json();
+  check.erase("details");
+  check.erase("duration_ms");
+  check["metrics"] = nullptr;
+  const auto reply = parse_checks_reply(reply_with(check));
+  REQUIRE(reply.is_ok());
+  CHECK(reply->rows[0].result.details.empty());
+  CHECK(reply->rows[0].result.metrics.empty());
+  CHECK(reply->rows[0].result.duration_ms == 0);
+}
+
+TEST_CASE("parse_checks_reply: an empty list is valid", "[model]") {
+  const auto reply = parse_checks_reply(R"({"now": 5, "checks": []})");
+  REQUIRE(reply.is_ok());
+  CHECK(reply->rows.empty());
+  CHECK(reply->now_ms == 5);
+}
+
+TEST_CASE("parse_checks_reply: unknown fields are ignored", "[model]") {
+  json check = check_json();
+  check["acknowledged"] = true;
+  json document = json::parse(reply_with(check));
+  document["next_cursor"] = "abc";
+  CHECK(parse_checks_reply(document.dump()).is_ok());
+}
+
+TEST_CASE("parse_checks_reply: malformed JSON is a Status", "[model]") {
+  for (const std::string_view body :
+       {"", "{", "not json", R"({"now": 1, "checks": [})", "{\"now\": 1} trailing",
+        "{\"now\": 1, \"checks\": [], \"x\": \"\xff\"}"}) {
+    INFO(body);
+    const auto reply = parse_checks_reply(body);
+    REQUIRE_FALSE(reply.is_ok());
+    CHECK(reply.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(reply.status().message(), Catch::StartsWith("malformed JSON"));
+  }
+}
+
+TEST_CASE("parse_checks_reply: a wrong document shape names what is wrong", "[model]") {
+  const auto message = [](std::string_view body) {
+    const auto reply = parse_checks_reply(body);
+    REQUIRE_FALSE(reply.is_ok());
+    return reply.status().message();
+  };
+  CHECK(message("[]") == "reply: expected an object, got an array");
+  CHECK(message(R"({"checks": []})") == "now: missing");
+  CHECK(message(R"({"now": "soon", "checks": []})") ==
+        "now: expected an integer >= 0, got \"soon\"");
+  CHECK(message(R"({"now": 1})") == "checks: missing");
+  CHECK(message(R"({"now": 1, "checks": {}})") == "checks: expected an array, got an object");
+  CHECK(message(R"({"now": 1, "checks": [7]})") == "checks[0]: expected an object, got 7");
+}
+
+TEST_CASE("parse_checks_reply: a field of the wrong type names its path", "[model]") {
+  CHECK(error_after([](json& c) { c["status"] = "warn"; }) ==
+        "checks[0].status: expected an integer 0..3, got \"warn\"");
+  CHECK(error_after([](json& c) { c["status"] = 4; }) ==
+        "checks[0].status: expected an integer 0..3, got 4");
+  CHECK(error_after([](json& c) { c["status"] = 1.5; }) ==
+        "checks[0].status: expected an integer 0..3, got 1.5");
+  CHECK(error_after([](json& c) { c["site"] = 12; }) ==
+        "checks[0].site: expected a string, got 12");
+  CHECK(error_after([](json& c) { c["summary"] = nullptr; }) ==
+        "checks[0].summary: expected a string, got null");
+  CHECK(error_after([](json& c) { c.erase("agent"); }) == "checks[0].agent: missing");
+  CHECK(error_after([](json& c) { c["received"] = -1; }) ==
+        "checks[0].received: expected an integer >= 0, got -1");
+  CHECK(error_after([](json& c) { c["since"] = 18446744073709551615ULL; }) ==
+        "checks[0].since: expected an integer >= 0, got 18446744073709551615");
+  CHECK(error_after([](json& c) { c["interval_s"] = "60s"; }) ==
+        "checks[0].interval_s: expected an integer >= 0, got \"60s\"");
+  CHECK(error_after([](json& c) { c["metrics"] = "load1=0.1"; }) ==
+        "checks[0].metrics: expected an array, got \"load1=0.1\"");
+  CHECK_THAT(error_after([](json& c) { c["metrics"][0]["value"] = "high"; }),
+             Catch::StartsWith("checks[0].metrics[0].value"));
+}
+
+TEST_CASE("parse_checks_reply: a long bad value is quoted cut", "[model]") {
+  const std::string message = error_after([](json& c) { c["status"] = std::string(500, 'x'); });
+  CHECK(message.size() < 120);
+  CHECK_THAT(message, Catch::EndsWith("..."));
+}
+
+TEST_CASE("parse_checks_reply: rows come back in the console's order", "[model]") {
+  json ok = check_json();
+  json critical = check_json();
+  critical["name"] = "disk";
+  critical["status"] = 2;
+  json document = {{"now", 1}, {"checks", {ok, critical}}};
+  const auto reply = parse_checks_reply(document.dump());
+  REQUIRE(reply.is_ok());
+  REQUIRE(reply->rows.size() == 2);
+  CHECK(reply->rows[0].result.name == "disk");
+  CHECK(reply->rows[1].result.name == "load");
+}
+
+TEST_CASE("sort_rows: most severe first, then oldest change, then site and name", "[model]") {
+  std::vector<CheckRow> rows = {
+      make_row("b-site", "load", State::kOk, 10),
+      make_row("a-site", "load", State::kWarning, 50),
+      make_row("a-site", "disk", State::kUnknown, 90),
+      make_row("z-site", "fw", State::kCritical, 80),
+      make_row("a-site", "wifi", State::kCritical, 20),
+      make_row("a-site", "backup", State::kWarning, 50),
+      make_row("a-site", "av", State::kOk, 10),
+  };
+  sort_rows(rows);
+  std::vector<std::string> order;
+  for (const CheckRow& row : rows) order.push_back(row.site + "/" + row.result.name);
+  CHECK(order == std::vector<std::string>{"a-site/wifi", "z-site/fw", "a-site/disk",
+                                          "a-site/backup", "a-site/load", "a-site/av",
+                                          "b-site/load"});
+}
+
+TEST_CASE("is_stale: older than three intervals", "[model]") {
+  const CheckRow row = make_row("s", "load", State::kOk, 0, 100'000);  // every 60 s
+  CHECK_FALSE(is_stale(row, 100'000));
+  CHECK_FALSE(is_stale(row, 100'000 + 180'000));
+  CHECK(is_stale(row, 100'000 + 180'001));
+  CheckRow unscheduled = row;
+  unscheduled.result.interval_s = 0;
+  CHECK_FALSE(is_stale(unscheduled, 100'000'000));
+  CheckRow absurd = row;
+  absurd.result.interval_s = std::numeric_limits<std::int64_t>::max();
+  CHECK_FALSE(is_stale(absurd, std::numeric_limits<std::int64_t>::max()));
+}
+
+TEST_CASE("rows_to_json: the API's fields, and parse_checks_reply reads them back", "[model]") {
+  const auto reply = parse_checks_reply(reply_with(check_json()));
+  REQUIRE(reply.is_ok());
+  const json array = json::parse(rows_to_json(reply->rows));
+  REQUIRE(array.is_array());
+  REQUIRE(array.size() == 1);
+  CHECK(array[0]["state"] == "OK");
+  CHECK(array[0]["status"] == 0);
+  CHECK(array[0]["received"] == 1700000000100);
+  CHECK(array[0]["metrics"][0]["name"] == "load1");
+  const auto again = parse_checks_reply(json{{"now", 1}, {"checks", array}}.dump());
+  REQUIRE(again.is_ok());
+  CHECK(again->rows == reply->rows);
+}
+
+TEST_CASE("next_snapshot: a good reply replaces the rows", "[model]") {
+  const Snapshot first = next_snapshot({}, reply_with(check_json()), 5'000);
+  CHECK(first.error.is_ok());
+  CHECK(first.rows.size() == 1);
+  CHECK(first.fetched_at_ms == 5'000);
+  CHECK(first.collector_now_ms == 1700000001000);
+  CHECK(first.collector_time(7'000) == 1700000003000);
+}
+
+TEST_CASE("next_snapshot: a failure keeps the last rows and says why", "[model]") {
+  const Snapshot good = next_snapshot({}, reply_with(check_json()), 5'000);
+  const Snapshot unreachable =
+      next_snapshot(good, Status::unavailable("cannot reach the collector"), 9'000);
+  CHECK(unreachable.error.code() == Code::kUnavailable);
+  CHECK(unreachable.rows == good.rows);
+  CHECK(unreachable.fetched_at_ms == 5'000);
+  CHECK(unreachable.collector_time(9'000) == 1700000005000);
+
+  const Snapshot malformed = next_snapshot(good, std::string("{"), 9'000);
+  CHECK(malformed.error.code() == Code::kInvalidArgument);
+  CHECK_THAT(malformed.error.message(),
+             Catch::StartsWith("the collector's reply is malformed: malformed JSON"));
+  CHECK(malformed.rows == good.rows);
+
+  const Snapshot recovered = next_snapshot(malformed, reply_with(check_json()), 10'000);
+  CHECK(recovered.error.is_ok());
+}
+
+TEST_CASE("Snapshot: before any fetch the collector's clock is the local one", "[model]") {
+  CHECK(Snapshot{}.collector_time(42) == 42);
+}
+
+}  // namespace
+}  // namespace vigie::console

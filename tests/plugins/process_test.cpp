@@ -1,0 +1,255 @@
+#include "plugins/process.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::plugins {
+namespace {
+
+using namespace std::chrono_literals;
+using Ending = ProcessResult::Ending;
+
+ProcessResult run_ok(const std::vector<std::string>& argv, ProcessOptions options = {}) {
+  auto result = run_process(argv, options);
+  INFO(result.status().to_string());
+  REQUIRE(result.is_ok());
+  return *std::move(result);
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// True while the process exists and is not a zombie (a SIGKILLed grandchild is
+// reparented and may wait a while for its new parent to reap it).
+bool running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z' &&
+         stat[paren + 2] != 'X';
+}
+
+bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (running(pid)) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+pid_t read_pid(const std::filesystem::path& file) { return std::stoi(read_text(file)); }
+
+TEST_CASE("run_process: reports the exit code", "[process]") {
+  testing::TempDir dir;
+  const auto script = dir.write("exit.sh", "#!/bin/sh\necho \"status $1\"\nexit \"$1\"\n", true);
+  for (int code : {0, 1, 2, 3, 4, 42, 255}) {
+    const auto result = run_ok({script.string(), std::to_string(code)});
+    CHECK(result.ending == Ending::kExited);
+    CHECK(result.exit_code == code);
+    CHECK(result.out == "status " + std::to_string(code) + "\n");
+    CHECK_FALSE(result.truncated);
+  }
+}
+
+TEST_CASE("run_process: reports death by signal", "[process]") {
+  testing::TempDir dir;
+  const auto script = dir.write("segv.sh", "#!/bin/sh\necho before\nkill -SEGV $$\n", true);
+  const auto result = run_ok({script.string()});
+  CHECK(result.ending == Ending::kSignaled);
+  CHECK(result.signal == SIGSEGV);
+  CHECK(result.out == "before\n");
+}
+
+TEST_CASE("run_process: a timeout kills the whole process group", "[process]") {
+  testing::TempDir dir;
+  const auto script = dir.write("hang.sh",
+                                "#!/bin/sh\n"
+                                "echo $$ > \"$1/leader.pid\"\n"
+                                "sleep 300 &\n"
+                                "echo $! > \"$1/child.pid\"\n"
+                                "echo started\n"
+                                "sleep 300\n",
+                                true);
+  ProcessOptions options;
+  options.timeout = 1s;
+  const auto result = run_ok({script.string(), dir.path().string()}, options);
+  CHECK(result.ending == Ending::kTimedOut);
+  CHECK(result.out == "started\n");
+  CHECK(result.elapsed >= 1s);
+  CHECK(result.elapsed < 1500ms);
+  CHECK_FALSE(running(read_pid(dir / "leader.pid")));
+  CHECK(gone_within(read_pid(dir / "child.pid"), 1s));
+}
+
+TEST_CASE("run_process: a child left holding the pipes does not delay the result", "[process]") {
+  testing::TempDir dir;
+  const auto script = dir.write("leave.sh",
+                                "#!/bin/sh\n"
+                                "sleep 300 &\n"
+                                "echo $! > \"$1/child.pid\"\n"
+                                "echo done\n",
+                                true);
+  const auto result = run_ok({script.string(), dir.path().string()});
+  CHECK(result.ending == Ending::kExited);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == "done\n");
+  CHECK(result.elapsed < 1s);
+  CHECK(gone_within(read_pid(dir / "child.pid"), 1s));
+}
+
+TEST_CASE("run_process: waits for a program that closed its output", "[process]") {
+  const auto result = run_ok({"/bin/sh", "-c", "exec >&- 2>&-; sleep 0.2; exit 5"});
+  CHECK(result.ending == Ending::kExited);
+  CHECK(result.exit_code == 5);
+  CHECK(result.elapsed >= 200ms);
+}
+
+TEST_CASE("run_process: output past the cap is discarded with bounded memory", "[process]") {
+  ProcessOptions options;
+  options.max_output = 64 * 1024;
+  const auto result = run_ok({"/bin/sh", "-c",
+                              "head -c 10000000 /dev/zero; head -c 10000000 /dev/zero >&2; "
+                              "exit 1"},
+                             options);
+  CHECK(result.ending == Ending::kExited);
+  CHECK(result.exit_code == 1);
+  CHECK(result.out.size() == options.max_output);
+  CHECK(result.err.size() == options.max_output);
+  CHECK(result.truncated);
+  CHECK(result.elapsed < 2s);
+}
+
+TEST_CASE("run_process: captures stderr apart from stdout", "[process]") {
+  const auto result = run_ok({"/bin/sh", "-c", "echo to-out; echo to-err >&2"});
+  CHECK(result.out == "to-out\n");
+  CHECK(result.err == "to-err\n");
+}
+
+TEST_CASE("run_process: the environment is the minimal one or exactly the given one", "[process]") {
+  ::setenv("VIGIE_TEST_SECRET", "leak", 1);
+  CHECK(run_ok({"/usr/bin/env"}).out == "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C\n");
+  testing::TempDir dir;
+  const auto script = dir.write("env.sh", "#!/bin/sh\nenv\n", true);
+  const auto from_script = run_ok({script.string()}).out;
+  ::unsetenv("VIGIE_TEST_SECRET");
+  CHECK_THAT(from_script, Catch::Contains("PATH=/usr/local/bin:/usr/bin:/bin\n"));
+  CHECK_THAT(from_script, !Catch::Contains("VIGIE_TEST_SECRET"));
+  CHECK_THAT(from_script, !Catch::Contains("HOME="));
+
+  ProcessOptions options;
+  options.environment = {"FOO=bar baz", "PATH=/usr/bin:/bin"};
+  CHECK(run_ok({"/usr/bin/env"}, options).out == "FOO=bar baz\nPATH=/usr/bin:/bin\n");
+}
+
+TEST_CASE("run_process: the child has /dev/null as stdin and no other inherited fd", "[process]") {
+  const int leaked = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  REQUIRE(leaked > 2);
+  // ls opens /proc/self/fd itself: fd 3 is its own directory handle.
+  CHECK(run_ok({"/bin/ls", "/proc/self/fd"}).out == "0\n1\n2\n3\n");
+  CHECK(run_ok({"/bin/readlink", "/proc/self/fd/0"}).out == "/dev/null\n");
+  ::close(leaked);
+}
+
+TEST_CASE("run_process: the child runs in its own process group", "[process]") {
+  // Field 5 of /proc/<pid>/stat is the process group id.
+  const auto result = run_ok({"/bin/sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"});
+  const auto newline = result.out.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK(result.out.substr(0, newline + 1) == result.out.substr(newline + 1));
+}
+
+TEST_CASE("run_process: the child gets default signal dispositions and no mask", "[process]") {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigset_t old_mask;
+  REQUIRE(::pthread_sigmask(SIG_BLOCK, &block, &old_mask) == 0);
+
+  const auto result = run_ok({"/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"});
+
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGPIPE, &previous, nullptr);
+  // Hex masks, bit n-1 for signal n. Only the standard signals 1..31 are looked at: glibc
+  // keeps its two internal real-time signals (32, 33) ignored across posix_spawn.
+  std::istringstream lines(result.out);
+  std::string name;
+  std::string mask;
+  int seen = 0;
+  while (lines >> name >> mask) {
+    INFO(name << " " << mask);
+    CHECK((std::stoull(mask, nullptr, 16) & 0x7fffffffULL) == 0);
+    ++seen;
+  }
+  CHECK(seen == 2);
+}
+
+TEST_CASE("run_process: finds a bare program name in PATH", "[process]") {
+  const auto result = run_ok({"echo", "hello"});
+  CHECK(result.out == "hello\n");
+}
+
+TEST_CASE("run_process: a missing program is kNotFound", "[process]") {
+  testing::TempDir dir;
+  auto result = run_process({(dir / "nope").string()}, {});
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kNotFound);
+  CHECK_THAT(result.status().message(), Catch::Contains((dir / "nope").string()));
+
+  result = run_process({"vigie-no-such-program"}, {});
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kNotFound);
+  CHECK_THAT(result.status().message(), Catch::Contains("not found in PATH"));
+}
+
+TEST_CASE("run_process: a file that cannot be executed is kPermissionDenied", "[process]") {
+  testing::TempDir dir;
+  const auto plain = dir.write("plain.sh", "#!/bin/sh\necho hi\n");  // mode 0644
+  auto result = run_process({plain.string()}, {});
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kPermissionDenied);
+  CHECK_THAT(result.status().message(), Catch::Contains(plain.string()));
+
+  const auto garbage = dir.write("garbage", "not a program\n", true);
+  result = run_process({garbage.string()}, {});
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kPermissionDenied);
+
+  result = run_process({dir.path().string()}, {});
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kPermissionDenied);
+}
+
+TEST_CASE("run_process: refuses an empty command and NUL bytes", "[process]") {
+  CHECK(run_process({}, {}).status().code() == Code::kInvalidArgument);
+  CHECK(run_process({""}, {}).status().code() == Code::kInvalidArgument);
+  CHECK(run_process({"/bin/echo", std::string("a\0b", 3)}, {}).status().code() ==
+        Code::kInvalidArgument);
+  ProcessOptions options;
+  options.environment = {"NOEQUALS"};
+  CHECK(run_process({"/bin/true"}, options).status().code() == Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vigie::plugins

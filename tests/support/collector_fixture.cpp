@@ -1,0 +1,89 @@
+#include "tests/support/collector_fixture.hpp"
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace vigie::testing {
+
+using namespace std::chrono_literals;
+
+plugins::ProcessResult run(std::vector<std::string> argv) {
+  auto r = plugins::run_process(argv, {.timeout = 20s, .max_output = 4 * 1024 * 1024});
+  REQUIRE(r.is_ok());
+  return std::move(*r);
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Collector::Collector(const TempDir& dir, std::vector<std::string> extra)
+    : dir_(dir), extra_(std::move(extra)) {
+  auto certs = run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
+  REQUIRE(certs.exit_code == 0);
+  start();
+}
+
+void Collector::start() {
+  std::filesystem::remove(dir_ / "port");
+  std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "--listen",
+                                   "127.0.0.1:" + std::to_string(port_), "--db", db(),
+                                   "--port-file", (dir_ / "port").string(), "--tls-cert",
+                                   (dir_ / "tls/server.crt").string(), "--tls-key",
+                                   (dir_ / "tls/server.key").string()};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  child_.emplace(argv, dir_ / "collector.log");
+  auto port = wait_for_port_file(dir_ / "port", 10s);
+  if (!port) FAIL("collector did not start:\n" << child_->log());
+  port_ = *port;
+  url_ = "https://127.0.0.1:" + std::to_string(port_);
+}
+
+void Collector::restart(bool kill) {
+  REQUIRE(child_->stop(kill ? SIGKILL : SIGTERM, 10s).has_value());
+  child_.reset();
+  start();
+}
+
+std::string Collector::token(const std::string& role) {
+  auto r = run({VIGIE_COLLECTOR_BIN, "token", "create", "--role", role, "--db", db()});
+  REQUIRE(r.exit_code == 0);
+  return trim(r.out);
+}
+
+std::filesystem::path Collector::token_file(const std::string& role) {
+  const auto file = dir_.write(role + ".token", token(role) + "\n");
+  std::filesystem::permissions(file, std::filesystem::perms(0600));
+  return file;
+}
+
+std::string Collector::enroll_token(const std::string& site) {
+  auto r = run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", site, "--db", db()});
+  REQUIRE(r.exit_code == 0);
+  return trim(r.out);
+}
+
+std::string Collector::enroll(const std::string& agent, const std::string& site) {
+  const nlohmann::json request = {{"agent", {{"id", agent}, {"site", site}}}};
+  auto reply = http_request("POST", url_ + "/api/v1/enroll", request.dump(),
+                            {"Authorization: Bearer " + enroll_token(site)}, ca());
+  INFO(reply.body << reply.error);
+  REQUIRE(reply.status == 200);
+  return nlohmann::json::parse(reply.body)["token"];
+}
+
+HttpReply Collector::get(const std::string& path, const std::string& token) {
+  return http_request("GET", url_ + path, {}, {"Authorization: Bearer " + token}, ca());
+}
+
+HttpReply Collector::post(const std::string& path, const std::string& body,
+                          const std::string& token, const std::vector<std::string>& headers) {
+  std::vector<std::string> all = headers;
+  if (!token.empty()) all.push_back("Authorization: Bearer " + token);
+  return http_request("POST", url_ + path, body, all, ca());
+}
+
+}  // namespace vigie::testing
