@@ -1,13 +1,30 @@
 #include "collector/api.hpp"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
+#include "common/duration.hpp"
 #include "common/gzip.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 
 namespace vigie::collector {
 namespace {
+
+// A point in time given as ms since the epoch ("1700000000000") or as an age
+// before `now` ("24h", "90m").
+Result<std::int64_t> parse_time(std::string_view name, const std::string& text, std::int64_t now) {
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  auto age = parse_duration(text);
+  if (!age) {
+    return Status::invalid(std::string(name) + ": expected ms since the epoch or an age such as \"24h\", got \"" +
+                           text + "\"");
+  }
+  return now - age->count();
+}
 
 nlohmann::json row_to_json(const CheckRow& row) {
   nlohmann::json j = protocol::result_to_json(row.result);
@@ -37,6 +54,7 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
       {"POST", "/api/v1/enroll", std::nullopt, &Api::post_enroll},
       {"GET", "/api/v1/checks", Role::kViewer, &Api::get_checks},
       {"GET", "/api/v1/problems", Role::kViewer, &Api::get_problems},
+      {"GET", "/api/v1/series", Role::kViewer, &Api::get_series},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
   };
   bool path_known = false;
@@ -173,6 +191,52 @@ void Api::get_checks(const HttpRequest&, const TokenRecord&, Respond respond) co
 
 void Api::get_problems(const HttpRequest&, const TokenRecord&, Respond respond) const {
   list(CheckQuery{.problems_only = true}, std::move(respond));
+}
+
+void Api::get_series(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const auto param = [&](const char* name) {
+    const auto it = request.query.find(name);
+    return it == request.query.end() ? std::string() : it->second;
+  };
+  SeriesQuery query{.agent = param("agent"),
+                    .check = param("check"),
+                    .metric = param("metric"),
+                    .tier = param("tier")};
+  for (const auto& [name, value] :
+       {std::pair{"agent", query.agent}, {"check", query.check}, {"metric", query.metric}}) {
+    if (value.empty()) return respond(error_response(400, std::string(name) + ": required"));
+  }
+  const std::int64_t now = options_.now_ms();
+  const std::string from = param("from");
+  const std::string to = param("to");
+  auto from_ms = parse_time("from", from.empty() ? "24h" : from, now);
+  auto to_ms = parse_time("to", to.empty() ? std::to_string(now) : to, now);
+  if (!from_ms) return respond(error_response(from_ms.status()));
+  if (!to_ms) return respond(error_response(to_ms.status()));
+  query.from_ms = *from_ms;
+  query.to_ms = *to_ms;
+  if (const std::string step = param("step"); !step.empty() && step != "0") {
+    auto d = parse_duration(step);
+    if (!d) return respond(error_response(d.status().with_context("step")));
+    query.step_ms = d->count();
+  }
+
+  auto data = storage_.series(query);
+  if (!data) return respond(error_response(data.status()));
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : data->points) {
+    points.push_back({{"ts", p.ts_ms}, {"min", p.min}, {"max", p.max}, {"avg", p.avg},
+                      {"count", p.count}});
+  }
+  respond(json_response(200, {{"agent", query.agent},
+                              {"check", query.check},
+                              {"metric", query.metric},
+                              {"unit", data->unit},
+                              {"tier", data->tier},
+                              {"step_ms", data->step_ms},
+                              {"from", query.from_ms},
+                              {"to", query.to_ms},
+                              {"points", std::move(points)}}));
 }
 
 void Api::get_health(const HttpRequest&, const TokenRecord&, Respond respond) const {

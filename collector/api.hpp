@@ -45,6 +45,7 @@ class Api {
   void get_checks(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_problems(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void list(const CheckQuery& query, Respond respond) const;
 
   Storage& storage_;

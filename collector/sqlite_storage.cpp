@@ -8,16 +8,22 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
+#include <limits>
+#include <map>
 #include <thread>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
+#include "collector/sample_block.hpp"
 #include "collector/storage.hpp"
 #include "common/log.hpp"
+#include "common/time.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -59,6 +65,11 @@ class Statement {
     sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // The bytes must stay alive until the statement is reset.
+  Statement& bind_blob(int i, std::string_view v) {
+    sqlite3_bind_blob(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
 
   // SQLITE_ROW, SQLITE_DONE, or an error code.
   int step() { return sqlite3_step(stmt_.get()); }
@@ -68,6 +79,14 @@ class Statement {
   }
 
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  double real(int col) const { return sqlite3_column_double(stmt_.get(), col); }
+  // Valid until the next step() or reset().
+  std::string_view blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_.get(), col);
+    return p ? std::string_view(static_cast<const char*>(p),
+                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+             : std::string_view();
+  }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(stmt_.get(), col);
     return p ? std::string(reinterpret_cast<const char*>(p),
@@ -91,6 +110,17 @@ Status exec(sqlite3* db, const char* sql) {
   }
   return Status::ok();
 }
+
+// Runs a statement that returns no row, with `bind` applied.
+template <class Bind>
+Status exec_with(sqlite3* db, const char* sql, Bind bind) {
+  auto stmt = Statement::prepare(db, sql);
+  if (!stmt) return stmt.status();
+  bind(*stmt);
+  if (stmt->step() != SQLITE_DONE) return db_error(db, std::string_view(sql).substr(0, 40));
+  return Status::ok();
+}
+
 
 Result<Db> open_db(const std::filesystem::path& path, int flags) {
   sqlite3* raw = nullptr;
@@ -124,6 +154,7 @@ CREATE TABLE batches (
   results     INTEGER NOT NULL,
   PRIMARY KEY (agent_id, seq)
 ) WITHOUT ROWID;
+CREATE INDEX batches_by_time ON batches (received_ms);
 -- The current state of each check of each agent.
 CREATE TABLE checks (
   id          INTEGER PRIMARY KEY,
@@ -141,19 +172,43 @@ CREATE TABLE checks (
   since_ms    INTEGER NOT NULL,
   UNIQUE (agent_id, check_id)
 );
+-- A time series per (agent, check, metric).
 CREATE TABLE series (
-  id        INTEGER PRIMARY KEY,
-  check_row INTEGER NOT NULL,
-  metric    TEXT NOT NULL,
-  unit      TEXT NOT NULL,
-  UNIQUE (check_row, metric)
+  id       INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL,
+  check_id TEXT NOT NULL,
+  metric   TEXT NOT NULL,
+  unit     TEXT NOT NULL,
+  UNIQUE (agent_id, check_id, metric)
 );
-CREATE TABLE samples (
+-- Raw samples, packed: one row holds every sample of one stored report
+-- (sample_block.hpp), so that ingest appends one row per report, not per sample.
+CREATE TABLE sample_blocks (
+  id       INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL,
+  t_min    INTEGER NOT NULL,
+  t_max    INTEGER NOT NULL,
+  samples  BLOB NOT NULL
+);
+CREATE INDEX sample_blocks_by_agent ON sample_blocks (agent_id, t_max);
+CREATE INDEX sample_blocks_by_time ON sample_blocks (t_max);
+-- Rolled-up samples: tier is the bucket width in ms (300000: 5 minutes, 3600000: 1 hour).
+CREATE TABLE rollups (
+  tier      INTEGER NOT NULL,
   series_id INTEGER NOT NULL,
-  ts_ms     INTEGER NOT NULL,
-  value     REAL NOT NULL
-);
-CREATE INDEX samples_by_series ON samples (series_id, ts_ms);
+  bucket_ms INTEGER NOT NULL,
+  min_value REAL NOT NULL,
+  max_value REAL NOT NULL,
+  sum_value REAL NOT NULL,
+  n         INTEGER NOT NULL,
+  PRIMARY KEY (tier, series_id, bucket_ms)
+) WITHOUT ROWID;
+CREATE INDEX rollups_by_time ON rollups (tier, bucket_ms);
+-- Progress of background work, e.g. the last sample block rolled up.
+CREATE TABLE housekeeping (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
 -- Every kind of token; only the SHA-256 of a secret is kept.
 CREATE TABLE tokens (
   id         INTEGER PRIMARY KEY,
@@ -229,11 +284,12 @@ class SqliteStorage final : public Storage {
          " duration_ms = excluded.duration_ms, interval_s = excluded.interval_s,"
          " received_ms = excluded.received_ms"
          " WHERE excluded.ts_ms >= ts_ms"},
-        {&select_check_, "SELECT id FROM checks WHERE agent_id = ?1 AND check_id = ?2"},
         {&upsert_series_,
-         "INSERT INTO series (check_row, metric, unit) VALUES (?1,?2,?3) "
-         "ON CONFLICT (check_row, metric) DO UPDATE SET unit = excluded.unit RETURNING id"},
-        {&insert_sample_, "INSERT INTO samples (series_id, ts_ms, value) VALUES (?1,?2,?3)"},
+         "INSERT INTO series (agent_id, check_id, metric, unit) VALUES (?1,?2,?3,?4)"
+         " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
+         " RETURNING id"},
+        {&insert_block_,
+         "INSERT INTO sample_blocks (agent_id, t_min, t_max, samples) VALUES (?1,?2,?3,?4)"},
     };
     for (const auto& entry : table) {
       auto stmt = Statement::prepare(db_.get(), entry.sql);
@@ -261,6 +317,8 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::vector<CheckRow>> checks(const CheckQuery& query) override;
+  Result<SeriesData> series(const SeriesQuery& query) override;
+  Status housekeep() override;
 
   Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
   Result<TokenRecord> find_token(const std::string& hash) override;
@@ -292,16 +350,31 @@ class SqliteStorage final : public Storage {
   Status write(std::function<Status()> apply);
   void writer_loop();
   void commit_group(std::vector<Job>& group);
+  // One slice of rollups and retention, inside the writer's transaction; sets *more
+  // when work is left for another slice.
+  Status housekeeping_slice(bool* more);
+  Job housekeeping_job(std::shared_ptr<bool> more);
+  std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
-  Status store_result(std::int64_t agent_id, const CheckResult& r, std::int64_t received_ms);
+  Status store_check(std::int64_t agent_id, const CheckResult& r, std::int64_t received_ms);
+  Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
+                                 const Metric& metric);
 
   Result<Db> take_reader();
   void give_back(Db db);
 
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
-  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, select_check_, upsert_series_,
-      insert_sample_;
+  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, upsert_series_,
+      insert_block_;
+
+  // Writer thread only: series ids by "agent id \x1f check \x1f metric", and their unit.
+  // Cleared when a transaction or a job rolls back, as it may hold rolled-back ids.
+  struct SeriesEntry {
+    std::int64_t id;
+    std::string unit;
+  };
+  std::unordered_map<std::string, SeriesEntry> series_cache_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -333,21 +406,201 @@ Status SqliteStorage::write(std::function<Status()> apply) {
 }
 
 void SqliteStorage::writer_loop() {
+  using Clock = std::chrono::steady_clock;
   std::vector<Job> group;
+  auto last_housekeeping = Clock::now();
+  auto more = std::make_shared<bool>(false);
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing, and everything is committed
+      // With housekeeping left to do, come back as soon as the queue is idle.
+      cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
+                   [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty() && closing_) return;  // everything is committed
       // Group commit: everything that queued up while the last transaction ran.
       while (!queue_.empty() && group.size() < options_.max_batch_reports) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    commit_group(group);
-    group.clear();
+    if (!group.empty()) {
+      commit_group(group);
+      group.clear();
+    }
+    // One slice per housekeeping_every under load; back to back when idle.
+    const bool idle = [&] {
+      std::lock_guard lock(mu_);
+      return queue_.empty();
+    }();
+    if ((*more && idle) || Clock::now() - last_housekeeping >= options_.housekeeping_every) {
+      group.push_back(housekeeping_job(more));
+      commit_group(group);
+      group.clear();
+      last_housekeeping = Clock::now();
+    }
   }
+}
+
+SqliteStorage::Job SqliteStorage::housekeeping_job(std::shared_ptr<bool> more) {
+  return {[this, more] { return housekeeping_slice(more.get()); },
+          [more](Status status) {
+            if (!status) {
+              log::error("storage: housekeeping failed: " + status.message());
+              *more = false;  // try again at the next period, not in a tight loop
+            }
+          }};
+}
+
+Status SqliteStorage::housekeep() {
+  auto more = std::make_shared<bool>(true);
+  while (*more) {
+    std::promise<Status> committed;
+    auto future = committed.get_future();
+    Job job = housekeeping_job(more);
+    job.done = [&committed, done = std::move(job.done)](Status s) {
+      done(s);
+      committed.set_value(std::move(s));
+    };
+    enqueue(std::move(job));
+    if (Status s = future.get(); !s) return s;
+  }
+  return Status::ok();
+}
+
+namespace {
+
+struct Aggregate {
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  double sum = 0;
+  std::int64_t n = 0;
+  void add(double v, std::int64_t count = 1) {
+    min = std::min(min, v);
+    max = std::max(max, v);
+    sum += v * static_cast<double>(count);
+    n += count;
+  }
+};
+
+struct BucketKey {
+  std::int64_t tier, series, bucket;
+  bool operator==(const BucketKey&) const = default;
+};
+struct BucketKeyHash {
+  std::size_t operator()(const BucketKey& k) const {
+    return std::hash<std::int64_t>()(k.series * 1'000'003 + k.bucket / 1000 + k.tier);
+  }
+};
+
+std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
+  const std::int64_t b = ts / width * width;
+  return ts < 0 && b != ts ? b - width : b;  // floor, also before 1970
+}
+
+}  // namespace
+
+Status SqliteStorage::housekeeping_slice(bool* more) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto over_budget = [&] {
+    return std::chrono::steady_clock::now() - start >= options_.housekeeping_budget;
+  };
+  sqlite3* db = db_.get();
+  *more = false;
+
+  // 1. Roll up the sample blocks stored since the last slice, in id order, into the
+  //    5-minute and 1-hour tiers (merging with buckets already there: late samples too).
+  std::int64_t cursor = 0;
+  {
+    auto get = Statement::prepare(db, "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
+    if (!get) return get.status();
+    if (get->step() == SQLITE_ROW) cursor = get->int64(0);
+  }
+  std::unordered_map<BucketKey, Aggregate, BucketKeyHash> buckets;
+  {
+    auto blocks = Statement::prepare(
+        db, "SELECT id, t_min, samples FROM sample_blocks WHERE id > ?1 ORDER BY id LIMIT 256");
+    if (!blocks) return blocks.status();
+    std::vector<Sample> samples;
+    for (;;) {
+      blocks->reset();
+      blocks->bind(1, cursor);
+      int rows = 0;
+      int rc;
+      while ((rc = blocks->step()) == SQLITE_ROW) {
+        ++rows;
+        cursor = blocks->int64(0);
+        samples.clear();
+        // A damaged block cannot be rolled up; say so and move past it.
+        if (Status d = decode_samples(blocks->blob(2), blocks->int64(1), samples); !d)
+          log::error("storage: sample block " + std::to_string(cursor) + ": " + d.message());
+        for (const auto& sample : samples) {
+          for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
+            buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
+        }
+      }
+      if (rc != SQLITE_DONE) return db_error(db, "read sample blocks");
+      if (rows < 256) break;
+      // Leave half the budget for writing what was read.
+      if (std::chrono::steady_clock::now() - start >= options_.housekeeping_budget / 2) {
+        *more = true;
+        break;
+      }
+    }
+  }
+  if (!buckets.empty()) {
+    auto upsert = Statement::prepare(
+        db,
+        "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
+        " min_value = min(min_value, excluded.min_value),"
+        " max_value = max(max_value, excluded.max_value),"
+        " sum_value = sum_value + excluded.sum_value, n = n + excluded.n");
+    if (!upsert) return upsert.status();
+    for (const auto& [key, agg] : buckets) {
+      upsert->reset();
+      upsert->bind(1, key.tier).bind(2, key.series).bind(3, key.bucket);
+      upsert->bind(4, agg.min).bind(5, agg.max).bind(6, agg.sum).bind(7, agg.n);
+      if (upsert->step() != SQLITE_DONE) return db_error(db, "store rollup");
+    }
+    Status c = exec_with(db,
+                         "INSERT INTO housekeeping (key, value) VALUES ('rollup_cursor', ?1)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         [&](Statement& st) { st.bind(1, cursor); });
+    if (!c) return c;
+  }
+
+  // 2. Retention, oldest first, in bounded deletes. Raw blocks go only once rolled up.
+  const std::int64_t now = now_ms();
+  constexpr int kDeleteChunk = 2000;
+  const struct {
+    const char* sql;
+    std::int64_t cutoff;
+    std::int64_t extra;
+  } deletes[] = {
+      {"DELETE FROM sample_blocks WHERE id IN (SELECT id FROM sample_blocks"
+       " WHERE t_max < ?1 AND id <= ?2 ORDER BY t_max LIMIT 2000)",
+       now - options_.retention.raw.count(), cursor},
+      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+       " bucket_ms FROM rollups WHERE tier = ?2 AND bucket_ms < ?1 LIMIT 2000)",
+       now - options_.retention.five_minutes.count(), kFiveMinutesMs},
+      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+       " bucket_ms FROM rollups WHERE tier = ?2 AND bucket_ms < ?1 LIMIT 2000)",
+       now - options_.retention.hour.count(), kHourMs},
+      // Replay protection only needs to outlive the agents' spools (7 days at most).
+      {"DELETE FROM batches WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM batches"
+       " WHERE received_ms < ?1 LIMIT 2000)",
+       now - options_.retention.raw.count(), 0},
+  };
+  for (const auto& d : deletes) {
+    if (over_budget()) {
+      *more = true;
+      break;
+    }
+    Status s = exec_with(db, d.sql, [&](Statement& st) { st.bind(1, d.cutoff).bind(2, d.extra); });
+    if (!s) return s;
+    if (sqlite3_changes(db) >= kDeleteChunk) *more = true;
+  }
+  return Status::ok();
 }
 
 void SqliteStorage::commit_group(std::vector<Job>& group) {
@@ -363,13 +616,17 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
       } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
         status = Status::internal(e.what());
       }
-      if (!status) (void)exec(db_.get(), "ROLLBACK TO job");
+      if (!status) {
+        (void)exec(db_.get(), "ROLLBACK TO job");
+        series_cache_.clear();
+      }
       (void)exec(db_.get(), "RELEASE job");
       outcomes.push_back(std::move(status));
     }
     tx = exec(db_.get(), "COMMIT");
     if (!tx) (void)exec(db_.get(), "ROLLBACK");
   }
+  if (!tx) series_cache_.clear();
   if (!tx) log::error("storage: commit failed: " + tx.message());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
@@ -401,14 +658,31 @@ Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
       .bind(4, static_cast<std::int64_t>(report.results.size()));
   if (insert_batch_.step() != SQLITE_DONE) return db_error(db_.get(), "store batch");
 
+  std::vector<Sample> samples;
+  std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
+  std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
   for (const auto& result : report.results) {
-    if (Status s = store_result(agent_id, result, received_ms); !s) return s;
+    if (Status s = store_check(agent_id, result, received_ms); !s) return s;
+    for (const auto& m : result.metrics) {
+      if (!m.value) continue;  // "U": nothing to plot
+      auto series = series_id(agent_id, result.check, m);
+      if (!series) return series.status();
+      samples.push_back({*series, result.ts_ms, *m.value});
+      t_min = std::min(t_min, result.ts_ms);
+      t_max = std::max(t_max, result.ts_ms);
+    }
+  }
+  if (!samples.empty()) {
+    const std::string block = encode_samples(samples, t_min);
+    insert_block_.reset();
+    insert_block_.bind(1, agent_id).bind(2, t_min).bind(3, t_max).bind_blob(4, block);
+    if (insert_block_.step() != SQLITE_DONE) return db_error(db_.get(), "store samples");
   }
   return IngestOutcome::kStored;
 }
 
-Status SqliteStorage::store_result(std::int64_t agent_id, const CheckResult& r,
-                                   std::int64_t received_ms) {
+Status SqliteStorage::store_check(std::int64_t agent_id, const CheckResult& r,
+                                  std::int64_t received_ms) {
   nlohmann::json metrics = nlohmann::json::array();
   for (const auto& m : r.metrics) metrics.push_back(protocol::metric_to_json(m));
   const std::string metrics_text =
@@ -427,27 +701,26 @@ Status SqliteStorage::store_result(std::int64_t agent_id, const CheckResult& r,
       .bind(10, r.interval_s)
       .bind(11, received_ms);
   if (upsert_check_.step() != SQLITE_DONE) return db_error(db_.get(), "store check state");
-  upsert_check_.reset();
-
-  select_check_.reset();
-  select_check_.bind(1, agent_id).bind(2, r.check);
-  if (select_check_.step() != SQLITE_ROW) return db_error(db_.get(), "find check");
-  const std::int64_t check_row = select_check_.int64(0);
-  select_check_.reset();
-
-  for (const auto& m : r.metrics) {
-    if (!m.value) continue;  // "U": nothing to plot
-    upsert_series_.reset();
-    upsert_series_.bind(1, check_row).bind(2, m.label).bind(3, m.unit);
-    if (upsert_series_.step() != SQLITE_ROW) return db_error(db_.get(), "store series");
-    const std::int64_t series = upsert_series_.int64(0);
-    upsert_series_.reset();
-
-    insert_sample_.reset();
-    insert_sample_.bind(1, series).bind(2, r.ts_ms).bind(3, *m.value);
-    if (insert_sample_.step() != SQLITE_DONE) return db_error(db_.get(), "store sample");
-  }
   return Status::ok();
+}
+
+Result<std::int64_t> SqliteStorage::series_id(std::int64_t agent_id, const std::string& check,
+                                              const Metric& metric) {
+  std::string key = std::to_string(agent_id);
+  key += '\x1f';
+  key += check;
+  key += '\x1f';
+  key += metric.label;
+  const auto it = series_cache_.find(key);
+  if (it != series_cache_.end() && it->second.unit == metric.unit) return it->second.id;
+
+  upsert_series_.reset();
+  upsert_series_.bind(1, agent_id).bind(2, check).bind(3, metric.label).bind(4, metric.unit);
+  if (upsert_series_.step() != SQLITE_ROW) return db_error(db_.get(), "store series");
+  const std::int64_t id = upsert_series_.int64(0);
+  upsert_series_.reset();
+  series_cache_[std::move(key)] = {id, metric.unit};
+  return id;
 }
 
 Result<Db> SqliteStorage::take_reader() {
@@ -562,17 +835,103 @@ Status insert_token(sqlite3* db, const TokenRecord& t, const std::string& hash,
   return Status::ok();
 }
 
-// Runs a statement that returns no row, with `bind` applied.
-template <class Bind>
-Status exec_with(sqlite3* db, const char* sql, Bind bind) {
-  auto stmt = Statement::prepare(db, sql);
-  if (!stmt) return stmt.status();
-  bind(*stmt);
-  if (stmt->step() != SQLITE_DONE) return db_error(db, "update tokens");
-  return Status::ok();
-}
-
 }  // namespace
+
+Result<SeriesData> SqliteStorage::series(const SeriesQuery& q) {
+  if (q.to_ms <= q.from_ms) return Status::invalid("to: must be after from");
+  if (q.step_ms < 0) return Status::invalid("step: must not be negative");
+  const std::int64_t now = now_ms();
+  SeriesData data;
+  const auto& retention = options_.retention;
+  if (!q.tier.empty() && q.tier != "raw" && q.tier != "5m" && q.tier != "1h")
+    return Status::invalid("tier: expected raw, 5m or 1h, got \"" + q.tier + "\"");
+  std::int64_t tier = 0;
+  if (q.tier == "raw" ||
+      (q.tier.empty() && q.step_ms < kFiveMinutesMs && q.from_ms >= now - retention.raw.count())) {
+    data.tier = "raw";
+    data.step_ms = q.step_ms;
+  } else {
+    const bool five = q.tier == "5m" || (q.tier.empty() && q.step_ms < kHourMs &&
+                                          q.from_ms >= now - retention.five_minutes.count());
+    tier = five ? kFiveMinutesMs : kHourMs;
+    data.tier = five ? "5m" : "1h";
+    // A whole number of the tier's buckets, at least one.
+    data.step_ms = std::max<std::int64_t>(1, (q.step_ms + tier - 1) / tier) * tier;
+  }
+  constexpr std::int64_t kMaxPoints = 100'000;
+  if (data.step_ms > 0 && (q.to_ms - q.from_ms) / data.step_ms > kMaxPoints)
+    return Status::invalid("step: more than 100000 points; use a larger step");
+
+  auto db = take_reader();
+  if (!db) return db.status();
+  // Gives the connection back whatever path returns.
+  struct Return {
+    SqliteStorage* self;
+    Db* db;
+    ~Return() { self->give_back(std::move(*db)); }
+  } give_back_on_return{this, &*db};
+
+  auto find = Statement::prepare(db->get(),
+                                 "SELECT s.id, s.agent_id, s.unit FROM series s"
+                                 " JOIN agents a ON a.id = s.agent_id"
+                                 " WHERE a.name = ?1 AND s.check_id = ?2 AND s.metric = ?3");
+  if (!find) return find.status();
+  find->bind(1, q.agent).bind(2, q.check).bind(3, q.metric);
+  if (find->step() != SQLITE_ROW) {
+    return Status::not_found("no series for agent \"" + q.agent + "\", check \"" + q.check +
+                             "\", metric \"" + q.metric + "\"");
+  }
+  const std::int64_t series = find->int64(0);
+  const std::int64_t agent_id = find->int64(1);
+  data.unit = find->text(2);
+
+  // Merge (bucket start, aggregate) pairs into the answer, in time order.
+  std::map<std::int64_t, Aggregate> merged;
+  auto add = [&](std::int64_t ts, double min, double max, double sum, std::int64_t n) {
+    Aggregate& a = merged[data.step_ms > 0 ? bucket_of(ts, data.step_ms) : ts];
+    a.min = std::min(a.min, min);
+    a.max = std::max(a.max, max);
+    a.sum += sum;
+    a.n += n;
+  };
+
+  if (tier == 0) {
+    auto blocks = Statement::prepare(db->get(),
+                                     "SELECT t_min, samples FROM sample_blocks"
+                                     " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3");
+    if (!blocks) return blocks.status();
+    blocks->bind(1, agent_id).bind(2, q.from_ms).bind(3, q.to_ms);
+    std::vector<Sample> samples;
+    int rc;
+    while ((rc = blocks->step()) == SQLITE_ROW) {
+      samples.clear();
+      if (Status d = decode_samples(blocks->blob(1), blocks->int64(0), samples); !d) return d;
+      for (const auto& sample : samples) {
+        if (sample.series != series || sample.ts_ms < q.from_ms || sample.ts_ms > q.to_ms) continue;
+        add(sample.ts_ms, sample.value, sample.value, sample.value, 1);
+      }
+      if (data.step_ms == 0 && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
+        return Status::invalid("more than 100000 raw samples in range; give a step");
+    }
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read samples");
+  } else {
+    auto rows = Statement::prepare(
+        db->get(),
+        "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
+        " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms <= ?4");
+    if (!rows) return rows.status();
+    rows->bind(1, tier).bind(2, series).bind(3, bucket_of(q.from_ms, tier)).bind(4, q.to_ms);
+    int rc;
+    while ((rc = rows->step()) == SQLITE_ROW)
+      add(rows->int64(0), rows->real(1), rows->real(2), rows->real(3), rows->int64(4));
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read rollups");
+  }
+
+  data.points.reserve(merged.size());
+  for (const auto& [ts, a] : merged)
+    data.points.push_back({ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
+  return data;
+}
 
 Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const std::string& hash) {
   std::int64_t id = 0;

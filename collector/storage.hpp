@@ -8,6 +8,7 @@
 // each `done` (on the writer thread). Read functions may be called from any thread at
 // the same time as writes; they never wait for the writer.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -35,6 +36,43 @@ struct CheckRow {
 
 struct CheckQuery {
   bool problems_only = false;  // only status != OK
+};
+
+// How long each tier of samples is kept.
+struct Retention {
+  std::chrono::milliseconds raw{std::chrono::hours(24 * 8)};          // default 8 days
+  std::chrono::milliseconds five_minutes{std::chrono::hours(24 * 90)};  // default 90 days
+  std::chrono::milliseconds hour{std::chrono::hours(24 * 730)};        // default 2 years
+};
+
+inline constexpr std::int64_t kFiveMinutesMs = 300'000;
+inline constexpr std::int64_t kHourMs = 3'600'000;
+
+struct SeriesQuery {
+  std::string agent;   // agent id
+  std::string check;   // check id, e.g. "system/disk:/srv"
+  std::string metric;  // perfdata label
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  // Width of the returned buckets; 0 returns raw samples when the raw tier is used.
+  std::int64_t step_ms = 0;
+  std::string tier;  // "raw", "5m" or "1h" to force a tier; "" picks one
+};
+
+struct SeriesPoint {
+  std::int64_t ts_ms = 0;  // start of the bucket (or the sample's time)
+  double min = 0;
+  double max = 0;
+  double avg = 0;
+  std::int64_t count = 0;
+  bool operator==(const SeriesPoint&) const = default;
+};
+
+struct SeriesData {
+  std::string tier;          // "raw", "5m" or "1h": where the points come from
+  std::int64_t step_ms = 0;  // the bucket width used (0: raw samples)
+  std::string unit;
+  std::vector<SeriesPoint> points;  // in time order
 };
 
 // A stored token, without its secret.
@@ -73,6 +111,15 @@ class Storage {
   // Current states, most severe first, then oldest change first, then site and name.
   virtual Result<std::vector<CheckRow>> checks(const CheckQuery& query) = 0;
 
+  // Samples of one series between from and to, from the finest tier that still covers
+  // `from` and is no finer than `step`: raw (8 days), 5-minute (90 days), 1-hour.
+  // kNotFound for an unknown series; kInvalidArgument for a bad range or too many points.
+  virtual Result<SeriesData> series(const SeriesQuery& query) = 0;
+
+  // Runs housekeeping (rollups, then retention in every tier) until nothing is left,
+  // in the same slices the writer runs in the background. For tests and maintenance.
+  virtual Status housekeep() = 0;
+
   // Tokens. Writes go through the writer and wait for their commit: call them from a
   // worker or a command-line thread, never from an I/O thread.
   // Stores a new token under `hash`; returns its id.
@@ -95,8 +142,14 @@ class Storage {
 };
 
 struct SqliteOptions {
-  std::filesystem::path path;          // the database file; created when missing
+  std::filesystem::path path;           // the database file; created when missing
   std::size_t max_batch_reports = 512;  // reports the writer commits in one transaction
+  Retention retention;
+  // Background housekeeping: one slice at most this often (default 1 s), each holding
+  // the writer for at most `housekeeping_budget` (default 50 ms).
+  std::chrono::milliseconds housekeeping_every{1000};
+  std::chrono::milliseconds housekeeping_budget{50};
+  std::function<std::int64_t()> now_ms;  // wall clock for retention; vigie::wall_ms if empty
 };
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options);

@@ -1,6 +1,7 @@
 #include "collector/storage.hpp"
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <future>
 
 #include "tests/support/temp_dir.hpp"
@@ -94,6 +95,161 @@ TEST_CASE("SqliteStorage: a database that is not SQLite is refused with a clear 
   auto storage = open_sqlite_storage({.path = path});
   REQUIRE_FALSE(storage.is_ok());
   CHECK_THAT(storage.status().message(), Catch::Contains("not a database"));
+}
+
+}  // namespace
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+// A day-aligned "now" so that bucket boundaries are easy to reason about.
+constexpr std::int64_t kDay = 86'400'000;
+constexpr std::int64_t kT0 = 20'000 * kDay;
+
+protocol::Report load_report(std::uint64_t seq, std::int64_t ts, double load) {
+  protocol::Report r;
+  r.agent = {"agent-1", "site-a", "host", "0.1"};
+  r.seq = seq;
+  CheckResult c;
+  c.name = "load";
+  c.check = "system/load";
+  c.status = State::kOk;
+  c.ts_ms = ts;
+  c.interval_s = 60;
+  c.metrics.push_back(Metric{.label = "load1", .value = load});
+  c.metrics.push_back(Metric{.label = "cpus", .value = std::nullopt});  // "U": not stored
+  r.results.push_back(c);
+  return r;
+}
+
+struct SeriesFixture {
+  testing::TempDir dir;
+  std::atomic<std::int64_t> now{kT0};
+  std::unique_ptr<Storage> storage;
+
+  SeriesFixture() {
+    SqliteOptions options{.path = dir / "db.sqlite"};
+    options.now_ms = [this] { return now.load(); };
+    options.housekeeping_every = std::chrono::hours(1);  // only when the test asks
+    auto s = open_sqlite_storage(options);
+    REQUIRE(s.is_ok());
+    storage = std::move(*s);
+  }
+
+  SeriesData query(std::string tier, std::int64_t from, std::int64_t to, std::int64_t step = 0) {
+    auto data = storage->series({.agent = "agent-1",
+                                 .check = "system/load",
+                                 .metric = "load1",
+                                 .from_ms = from,
+                                 .to_ms = to,
+                                 .step_ms = step,
+                                 .tier = std::move(tier)});
+    REQUIRE(data.is_ok());
+    return *data;
+  }
+};
+
+TEST_CASE("SqliteStorage: samples are kept raw and rolled up into 5-minute and 1-hour tiers",
+          "[storage][series]") {
+  SeriesFixture f;
+  // One sample a minute for an hour: values 0..59.
+  for (int i = 0; i < 60; ++i)
+    REQUIRE(submit(*f.storage, load_report(i + 1, kT0 - kDay + i * 60'000, i)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+
+  const std::int64_t from = kT0 - kDay;
+  const std::int64_t to = kT0 - kDay + 3'600'000 - 1;
+  const SeriesData raw = f.query("", from, to);
+  CHECK(raw.tier == "raw");
+  REQUIRE(raw.points.size() == 60);
+  CHECK(raw.points[7] == SeriesPoint{from + 7 * 60'000, 7, 7, 7, 1});
+
+  const SeriesData five = f.query("5m", from, to);
+  CHECK(five.step_ms == kFiveMinutesMs);
+  REQUIRE(five.points.size() == 12);
+  CHECK(five.points[1] == SeriesPoint{from + kFiveMinutesMs, 5, 9, 7, 5});
+
+  const SeriesData hour = f.query("", from, to, kHourMs);
+  CHECK(hour.tier == "1h");
+  REQUIRE(hour.points.size() == 1);
+  CHECK(hour.points[0] == SeriesPoint{from, 0, 59, 29.5, 60});
+
+  // A step on raw data buckets it the same way the tiers do.
+  const SeriesData raw_10m = f.query("raw", from, to, 600'000);
+  REQUIRE(raw_10m.points.size() == 6);
+  CHECK(raw_10m.points[0] == SeriesPoint{from, 0, 9, 4.5, 10});
+}
+
+TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolled up",
+          "[storage][series]") {
+  SeriesFixture f;
+  const std::int64_t bucket = kT0 - kDay;
+  REQUIRE(submit(*f.storage, load_report(1, bucket + 60'000, 10)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  REQUIRE(submit(*f.storage, load_report(2, bucket + 120'000, 30)).is_ok());  // backfill
+  REQUIRE(f.storage->housekeep().is_ok());
+  const SeriesData five = f.query("5m", bucket, bucket + kFiveMinutesMs - 1);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0] == SeriesPoint{bucket, 10, 30, 20, 2});
+}
+
+TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the range",
+          "[storage][series]") {
+  SeriesFixture f;
+  REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(f.query("", kT0 - kDay, kT0).tier == "raw");
+  CHECK(f.query("", kT0 - kDay, kT0, kFiveMinutesMs).tier == "5m");
+  CHECK(f.query("", kT0 - 9 * kDay, kT0).tier == "5m");
+  CHECK(f.query("", kT0 - 100 * kDay, kT0).tier == "1h");
+  CHECK(f.query("", kT0 - kDay, kT0, kDay).step_ms == kDay);
+}
+
+TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][series]") {
+  SeriesFixture f;
+  const std::int64_t ts = kT0 - 1000;
+  REQUIRE(submit(*f.storage, load_report(1, ts, 42)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  const auto count = [&](const char* tier) {
+    return f.query(tier, ts - kDay, ts + kDay, 0).points.size();
+  };
+  REQUIRE(count("raw") == 1);
+  REQUIRE(count("5m") == 1);
+  REQUIRE(count("1h") == 1);
+
+  f.now = kT0 + 8 * kDay + kDay / 2;  // raw is kept 8 days
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("raw") == 0);
+  CHECK(count("5m") == 1);
+
+  f.now = kT0 + 90 * kDay + kDay / 2;  // 5-minute buckets 90 days
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("5m") == 0);
+  CHECK(count("1h") == 1);
+
+  f.now = kT0 + 730 * kDay + kDay / 2;  // hours 2 years
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("1h") == 0);
+}
+
+TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
+  SeriesFixture f;
+  REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
+  auto unknown = f.storage->series({.agent = "agent-1", .check = "system/load", .metric = "nope",
+                                    .from_ms = kT0 - kDay, .to_ms = kT0});
+  CHECK(unknown.status().code() == Code::kNotFound);
+  auto inverted = f.storage->series({.agent = "agent-1", .check = "system/load",
+                                     .metric = "load1", .from_ms = kT0, .to_ms = kT0 - 1});
+  CHECK(inverted.status().code() == Code::kInvalidArgument);
+  auto too_many = f.storage->series({.agent = "agent-1", .check = "system/load",
+                                     .metric = "load1", .from_ms = kT0 - kDay, .to_ms = kT0,
+                                     .step_ms = 1});
+  CHECK(too_many.status().code() == Code::kInvalidArgument);
+  auto bad_tier = f.storage->series({.agent = "agent-1", .check = "system/load",
+                                     .metric = "load1", .from_ms = kT0 - kDay, .to_ms = kT0,
+                                     .tier = "10s"});
+  CHECK(bad_tier.status().code() == Code::kInvalidArgument);
 }
 
 }  // namespace
