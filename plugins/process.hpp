@@ -13,7 +13,8 @@
 // way the group is then killed, so a run never leaves a process of its group behind
 // (a process that moved to another group or session, e.g. with setsid, escapes this).
 //
-// Blocking: call it from a worker thread. Thread-safe: runs may overlap.
+// Blocking: call it from a worker thread. Thread-safe: runs may overlap. The process
+// must leave its children to their owners: SIGCHLD not ignored, no waitpid(-1).
 
 #include <chrono>
 #include <cstddef>
@@ -50,7 +51,8 @@ std::vector<std::string> default_environment();
 // the child's environment. kInvalidArgument for an empty argv, an argument or
 // environment entry holding a NUL byte, or an entry without '='; kNotFound /
 // kPermissionDenied when the program does not exist or cannot be executed (the
-// message names it and says why); kIoError when the system refuses a pipe or a fork.
+// message names it and says why); kIoError when the system refuses a pipe or a fork;
+// kInternal when someone else reaped the child.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options);
 

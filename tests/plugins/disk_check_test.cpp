@@ -38,7 +38,7 @@ std::string configure_error(const json& params) {
   return status.message();
 }
 
-TEST_CASE("DiskCheck: OK below the thresholds, with the metrics", "[disk]") {
+TEST_CASE("DiskCheck: OK below the thresholds with the metrics", "[disk]") {
   testing::TempDir dir;
   const auto path = dir.path().string();
   const auto outcome = run_disk(
@@ -63,7 +63,7 @@ TEST_CASE("DiskCheck: OK below the thresholds, with the metrics", "[disk]") {
   CHECK(used_pct->crit == Range{0, 100});
 }
 
-TEST_CASE("DiskCheck: CRITICAL past crit, and the summary says so", "[disk]") {
+TEST_CASE("DiskCheck: CRITICAL past crit and the summary says so", "[disk]") {
   testing::TempDir dir;
   const auto outcome = run_disk({{"path", dir.path().string()}, {"warn", 0}, {"crit", 0}});
   CHECK(outcome.status == State::kCritical);
@@ -111,7 +111,7 @@ TEST_CASE("DiskCheck: a missing path is UNKNOWN with the reason", "[disk]") {
   CHECK(outcome.metrics.empty());
 }
 
-TEST_CASE("DiskCheck: the instance is the path, spelled one way", "[disk]") {
+TEST_CASE("DiskCheck: the instance is the path spelled one way", "[disk]") {
   CHECK(configured({{"path", "/srv/backup/"}})->instance() == "/srv/backup");
   CHECK(configured({{"path", "/srv//data/./"}})->instance() == "/srv/data");
   CHECK(configured({{"path", "/"}})->instance() == "/");

@@ -82,7 +82,7 @@ TEST_CASE("LoadCheck: CRITICAL names every average past crit", "[load]") {
   CHECK(outcome.metrics[2].warn == Range{0, 1});
 }
 
-TEST_CASE("LoadCheck: thresholds as [1-min, 5-min, 15-min]", "[load]") {
+TEST_CASE("LoadCheck: thresholds as an array per average", "[load]") {
   FakeProc proc("1.00 1.00 1.00 1/50 42\n", 2);
   const auto outcome = run_load(proc, {{"warn", {1, 0.75, 0.4}}, {"crit", {2, 1, 0.6}}});
   CHECK(outcome.status == State::kWarning);

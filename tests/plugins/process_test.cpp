@@ -168,6 +168,25 @@ TEST_CASE("run_process: the child has /dev/null as stdin and no other inherited 
   ::close(leaked);
 }
 
+TEST_CASE("run_process: works when the caller's stdin and stderr are closed", "[process]") {
+  // The new pipes then land on 0 and 2, the very descriptors the child's stdio replaces.
+  const int saved_in = ::dup(STDIN_FILENO);
+  const int saved_err = ::dup(STDERR_FILENO);
+  REQUIRE(saved_in >= 0);
+  REQUIRE(saved_err >= 0);
+  ::close(STDIN_FILENO);
+  ::close(STDERR_FILENO);
+  auto result =
+      run_process({"/bin/sh", "-c", "echo out; echo err >&2; readlink /proc/self/fd/0"}, {});
+  ::dup2(saved_in, STDIN_FILENO);
+  ::dup2(saved_err, STDERR_FILENO);
+  ::close(saved_in);
+  ::close(saved_err);
+  REQUIRE(result.is_ok());
+  CHECK(result->out == "out\n/dev/null\n");
+  CHECK(result->err == "err\n");
+}
+
 TEST_CASE("run_process: the child runs in its own process group", "[process]") {
   // Field 5 of /proc/<pid>/stat is the process group id.
   const auto result = run_ok({"/bin/sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"});
@@ -205,6 +224,24 @@ TEST_CASE("run_process: the child gets default signal dispositions and no mask",
   CHECK(seen == 2);
 }
 
+TEST_CASE("run_process: runs overlap from several threads", "[process]") {
+  constexpr int kThreads = 8;
+  constexpr int kRuns = 10;
+  std::vector<std::thread> threads;
+  std::vector<int> correct(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &correct] {
+      for (int i = 0; i < kRuns; ++i) {
+        const auto text = std::to_string(t) + "-" + std::to_string(i);
+        const auto result = run_process({"/bin/echo", text}, {});
+        if (result.is_ok() && result->out == text + "\n") ++correct[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) CHECK(correct[t] == kRuns);
+}
+
 TEST_CASE("run_process: finds a bare program name in PATH", "[process]") {
   const auto result = run_ok({"echo", "hello"});
   CHECK(result.out == "hello\n");
@@ -239,6 +276,18 @@ TEST_CASE("run_process: a file that cannot be executed is kPermissionDenied", "[
   result = run_process({dir.path().string()}, {});
   REQUIRE_FALSE(result.is_ok());
   CHECK(result.status().code() == Code::kPermissionDenied);
+}
+
+TEST_CASE("run_process: says so when SIGCHLD is ignored and the child is lost", "[process]") {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  REQUIRE(::sigaction(SIGCHLD, &ignore, &previous) == 0);
+  const auto result = run_process({"/bin/true"}, {});
+  ::sigaction(SIGCHLD, &previous, nullptr);
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kInternal);
+  CHECK_THAT(result.status().message(), Catch::Contains("SIGCHLD"));
 }
 
 TEST_CASE("run_process: refuses an empty command and NUL bytes", "[process]") {

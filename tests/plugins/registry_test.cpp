@@ -19,7 +19,7 @@ std::string not_found_message(std::string_view name) {
   return result.status().message();
 }
 
-TEST_CASE("Registry: lists the built-in types once each, each with a factory", "[registry]") {
+TEST_CASE("Registry: lists each built-in type once with a factory", "[registry]") {
   std::vector<std::string> names;
   for (const auto& type : check_types()) {
     names.emplace_back(type.name);

@@ -1,0 +1,359 @@
+#include "plugins/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace vigie::plugins {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+// How long the output pipes may stay open after the program exits (a process it left
+// behind holds them) before reading stops.
+constexpr milliseconds kExitGrace{100};
+// Without a pidfd (kernels before 5.3, some seccomp profiles) the program's exit is
+// noticed by polling at this period.
+constexpr milliseconds kExitPollPeriod{20};
+constexpr std::size_t kReadChunk = 32 * 1024;
+
+std::string errno_text(int error) { return std::generic_category().message(error); }
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Descriptors 0..2 become the child's stdio through dup2. One meant for the child that
+// sits there (when the agent runs with a standard descriptor closed) could be overwritten
+// before it is copied, so those are kept at 3 and above.
+Status raise_above_stdio(Fd& fd) {
+  if (fd.get() > STDERR_FILENO) return Status::ok();
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  if (moved < 0) return Status::io_error("fcntl: " + errno_text(errno));
+  fd = Fd(moved);
+  return Status::ok();
+}
+
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+Result<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::io_error("pipe: " + errno_text(errno));
+  Pipe pipe{Fd(fds[0]), Fd(fds[1])};
+  if (Status s = raise_above_stdio(pipe.write); !s) return s;
+  return pipe;
+}
+
+Result<Fd> open_dev_null() {
+  Fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::io_error("/dev/null: " + errno_text(errno));
+  if (Status s = raise_above_stdio(fd); !s) return s;
+  return fd;
+}
+
+// Pointers into `strings` for exec, NULL-terminated. `strings` must outlive them.
+std::vector<char*> c_array(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+Status validate(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  if (argv.empty() || argv[0].empty()) return Status::invalid("empty command");
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i].find('\0') != std::string::npos)
+      return Status::invalid("argument " + std::to_string(i) + " contains a NUL byte");
+  }
+  for (const auto& entry : env) {
+    const auto eq = entry.find('=');
+    if (eq == 0 || eq == std::string::npos || entry.find('\0') != std::string::npos)
+      return Status::invalid("environment entry \"" + entry.substr(0, entry.find('\0')) +
+                             "\" is not NAME=value");
+  }
+  return Status::ok();
+}
+
+std::string_view search_path(const std::vector<std::string>& env) {
+  for (const auto& entry : env) {
+    if (entry.starts_with("PATH=")) return std::string_view(entry).substr(5);
+  }
+  return kDefaultPath;
+}
+
+// The files to try for argv[0], in order: itself when it holds a '/', else the name in
+// each directory of PATH. Empty PATH entries (the current directory) are skipped: an
+// agent's working directory is no place to pick programs from.
+std::vector<std::string> candidates(const std::string& program, std::string_view path) {
+  if (program.find('/') != std::string::npos) return {program};
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    const auto colon = path.find(':');
+    const auto dir = path.substr(0, colon);
+    if (!dir.empty()) out.push_back(std::string(dir) + "/" + program);
+    path = colon == std::string_view::npos ? std::string_view() : path.substr(colon + 1);
+  }
+  return out;
+}
+
+Status exec_error(const std::string& program, const std::string& file, int error) {
+  std::string message = "cannot execute " + file + ": " + errno_text(error);
+  if (program != file) message += " (\"" + program + "\" found in PATH)";
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return Status::not_found(std::move(message));
+    case EACCES:
+    case EPERM:
+    case ENOEXEC:
+    case EISDIR:
+      return {Code::kPermissionDenied, std::move(message)};
+    default:
+      return Status::io_error(std::move(message));
+  }
+}
+
+// Starts the program in a new process group with /dev/null, out and err as its stdio and
+// nothing else open. glibc's posix_spawn reports exec failures (ENOENT, EACCES...) as
+// its return value, so no error pipe is needed.
+Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    int in, int out, int err) {
+  posix_spawn_file_actions_t actions;
+  if (int rc = posix_spawn_file_actions_init(&actions); rc != 0)
+    return Status::io_error("posix_spawn_file_actions_init: " + errno_text(rc));
+  posix_spawnattr_t attr;
+  if (int rc = posix_spawnattr_init(&attr); rc != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return Status::io_error("posix_spawnattr_init: " + errno_text(rc));
+  }
+  struct Cleanup {
+    posix_spawn_file_actions_t* actions;
+    posix_spawnattr_t* attr;
+    ~Cleanup() {
+      posix_spawn_file_actions_destroy(actions);
+      posix_spawnattr_destroy(attr);
+    }
+  } cleanup{&actions, &attr};
+
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  // An agent that blocks or ignores signals (SIGPIPE, SIGTERM...) must not hand that
+  // down: ignored dispositions and the mask survive exec.
+  int rc = posix_spawnattr_setflags(
+      &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in, STDIN_FILENO);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+  if (rc != 0) return Status::io_error("posix_spawn set-up: " + errno_text(rc));
+
+  auto args = c_array(argv);
+  auto envp = c_array(env);
+  const auto files = candidates(argv[0], search_path(env));
+  if (files.empty()) return Status::not_found("\"" + argv[0] + "\" not found: PATH is empty");
+  // Like execvp: a file that is missing or not executable in one PATH directory does not
+  // hide the program in the next one; "permission denied" wins over "not found".
+  const bool from_path = argv[0].find('/') == std::string::npos;
+  const std::string* denied = nullptr;
+  for (const auto& file : files) {
+    pid_t pid = 0;
+    rc = posix_spawn(&pid, file.c_str(), &actions, &attr, args.data(), envp.data());
+    if (rc == 0) return pid;
+    if (!from_path) return exec_error(argv[0], file, rc);
+    if (rc == EACCES) {
+      if (denied == nullptr) denied = &file;
+    } else if (rc != ENOENT && rc != ENOTDIR) {
+      return exec_error(argv[0], file, rc);
+    }
+  }
+  if (denied != nullptr) return exec_error(argv[0], *denied, EACCES);
+  return Status::not_found("\"" + argv[0] + "\" not found in PATH (" +
+                           std::string(search_path(env)) + ")");
+}
+
+// True once the process has ended. WNOWAIT leaves it a zombie: its pid, and so its
+// process group id, cannot be reused before we kill the group and reap it. `lost` is set
+// when someone else reaped it (SIGCHLD ignored, a stray waitpid(-1)): its group id may
+// then belong to strangers already.
+bool has_exited(pid_t pid, bool& lost) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    lost = errno == ECHILD;
+    return lost;
+  }
+  return info.si_pid != 0;
+}
+
+void keep(std::string& text, std::string_view chunk, std::size_t cap, bool& truncated) {
+  const std::size_t room = cap - std::min(cap, text.size());
+  if (chunk.size() > room) truncated = true;
+  text.append(chunk.substr(0, std::min(room, chunk.size())));
+}
+
+int poll_timeout(Clock::time_point now, Clock::time_point until, bool cap_at_period) {
+  auto wait = std::chrono::ceil<milliseconds>(until - now);
+  if (cap_at_period) wait = std::min(wait, kExitPollPeriod);
+  return static_cast<int>(std::clamp<milliseconds::rep>(wait.count(), 0, INT_MAX));
+}
+
+}  // namespace
+
+std::vector<std::string> default_environment() {
+  return {"PATH=" + std::string(kDefaultPath), "LANG=C"};
+}
+
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options) {
+  const auto start = Clock::now();
+  const auto deadline = start + options.timeout;
+  const auto env = options.environment.empty() ? default_environment() : options.environment;
+  if (Status s = validate(argv, env); !s) return s;
+
+  auto out_pipe = make_pipe();
+  if (!out_pipe) return out_pipe.status();
+  auto err_pipe = make_pipe();
+  if (!err_pipe) return err_pipe.status();
+  auto dev_null = open_dev_null();
+  if (!dev_null) return dev_null.status();
+  auto spawned = spawn(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get());
+  if (!spawned) return spawned.status();
+  const pid_t pid = *spawned;
+  // The child has its copies; ours would keep the pipes from ever reaching end of file.
+  dev_null->reset();
+  out_pipe->write.reset();
+  err_pipe->write.reset();
+
+  ProcessResult result;
+  struct Stream {
+    Fd fd;
+    std::string* text;
+  };
+  std::array<Stream, 2> streams{Stream{std::move(out_pipe->read), &result.out},
+                                Stream{std::move(err_pipe->read), &result.err}};
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C": call the system call directly.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  bool exited = false;
+  bool lost = false;
+  bool timed_out = false;
+  Status failure;
+  auto stop_reading = deadline;
+  std::array<char, kReadChunk> buffer;
+
+  for (;;) {
+    const auto now = Clock::now();
+    const bool reading = streams[0].fd.valid() || streams[1].fd.valid();
+    if (!exited && has_exited(pid, lost)) {
+      exited = true;
+      stop_reading = std::min(deadline, now + kExitGrace);
+    }
+    if (exited && !reading) break;
+    if (now >= stop_reading) {
+      timed_out = !exited;
+      break;
+    }
+
+    std::array<pollfd, 3> fds{};
+    std::array<Stream*, 3> owners{};
+    nfds_t count = 0;
+    for (auto& stream : streams) {
+      if (!stream.fd.valid()) continue;
+      owners[count] = &stream;
+      fds[count++] = pollfd{stream.fd.get(), POLLIN, 0};
+    }
+    const bool watch_exit = !exited && pidfd.valid();
+    if (watch_exit) fds[count++] = pollfd{pidfd.get(), POLLIN, 0};
+
+    const int ready =
+        ::poll(fds.data(), count, poll_timeout(now, stop_reading, !exited && !pidfd.valid()));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      failure = Status::io_error("poll: " + errno_text(errno));
+      break;
+    }
+    for (nfds_t i = 0; i < count; ++i) {
+      if (owners[i] == nullptr || fds[i].revents == 0) continue;
+      Stream& stream = *owners[i];
+      const ssize_t n = ::read(stream.fd.get(), buffer.data(), buffer.size());
+      if (n > 0) {
+        keep(*stream.text, std::string_view(buffer.data(), static_cast<std::size_t>(n)),
+             options.max_output, result.truncated);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        stream.fd.reset();
+      }
+    }
+  }
+
+  if (lost) {
+    return Status::internal("lost track of " + argv[0] +
+                            ": reaped elsewhere (is SIGCHLD ignored?)");
+  }
+  // The program is still running (timeout, poll failure) or a zombie holding the group
+  // id: either way the group is still ours to kill. Whatever it left behind goes too.
+  ::kill(-pid, SIGKILL);
+  int wait_status = 0;
+  pid_t reaped;
+  do {
+    reaped = ::waitpid(pid, &wait_status, 0);
+  } while (reaped < 0 && errno == EINTR);
+  result.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+
+  if (!failure) return failure;
+  if (reaped < 0) return Status::internal("lost track of " + argv[0] + ": " + errno_text(errno));
+  if (timed_out) {
+    result.ending = ProcessResult::Ending::kTimedOut;
+  } else if (WIFEXITED(wait_status)) {
+    result.ending = ProcessResult::Ending::kExited;
+    result.exit_code = WEXITSTATUS(wait_status);
+  } else {
+    result.ending = ProcessResult::Ending::kSignaled;
+    result.signal = WTERMSIG(wait_status);
+  }
+  return result;
+}
+
+}  // namespace vigie::plugins
