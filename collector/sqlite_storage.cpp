@@ -28,7 +28,6 @@
 namespace vigie::collector {
 namespace {
 
-constexpr int kSchemaVersion = 1;
 
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -135,8 +134,7 @@ Result<Db> open_db(const std::filesystem::path& path, int flags) {
   return db;
 }
 
-// Version 1. A later version adds a migration step from the one before it, run in one
-// transaction with the user_version bump.
+// Version 1, the first schema.
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE agents (
   id           INTEGER PRIMARY KEY,
@@ -225,6 +223,13 @@ CREATE TABLE tokens (
 CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent != '';
 )sql";
 
+// The schema's history: entry N-1 takes a database from version N-1 to N. A new
+// version appends its step here and never edits an earlier one; each step runs in one
+// transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
+// every released version, and a test migrates each to the current one.
+constexpr const char* kMigrations[] = {kSchemaV1};
+constexpr std::int64_t kSchemaVersion = std::size(kMigrations);
+
 Status migrate(sqlite3* db) {
   std::int64_t current = 0;
   {
@@ -240,13 +245,16 @@ Status migrate(sqlite3* db) {
                       " is newer than this collector's (" + std::to_string(kSchemaVersion) +
                       "): upgrade the collector");
   }
-  if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
-  Status s = exec(db, kSchemaV1);
-  if (s) s = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
-  if (s) s = exec(db, "COMMIT");
-  if (!s) {
-    (void)exec(db, "ROLLBACK");
-    return s.with_context("create schema");
+  for (std::int64_t version = current + 1; version <= kSchemaVersion; ++version) {
+    if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
+    Status s = exec(db, kMigrations[version - 1]);
+    if (s) s = exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str());
+    if (s) s = exec(db, "COMMIT");
+    if (!s) {
+      (void)exec(db, "ROLLBACK");
+      return s.with_context("migrate the database to schema version " + std::to_string(version));
+    }
+    if (current > 0) log::notice("database migrated to schema version " + std::to_string(version));
   }
   return Status::ok();
 }

@@ -1,0 +1,65 @@
+// Upgrades are safe: a database of every released schema version opens with today's
+// collector, keeps its data, and a database newer than the collector is refused.
+
+#include "collector/storage.hpp"
+
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "tests/support/collector_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::collector {
+namespace {
+
+// Builds a database from a fixture written with `sqlite3 DB .dump`.
+std::filesystem::path database_from(const testing::TempDir& dir, const std::string& fixture) {
+  const auto db = dir / "collector.db";
+  const std::string sql = std::string(VIGIE_SOURCE_DIR) + "/tests/fixtures/schema/" + fixture;
+  auto r = testing::run({"/usr/bin/sqlite3", db.string(), ".read " + sql});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return db;
+}
+
+TEST_CASE("Migration: a version 1 database opens and keeps its data", "[migration]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = database_from(dir, "v1.sql")});
+  REQUIRE(storage.is_ok());
+
+  auto checks = (*storage)->checks({});
+  REQUIRE(checks.is_ok());
+  REQUIRE_FALSE(checks->empty());
+  CHECK((*checks)[0].site == "fixture-site");
+
+  auto tokens = (*storage)->list_tokens();
+  REQUIRE(tokens.is_ok());
+  CHECK_FALSE(tokens->empty());
+
+  // Samples written by that version are still readable, and ingest goes on.
+  const auto& row = (*checks)[0];
+  REQUIRE_FALSE(row.result.metrics.empty());
+  auto series = (*storage)->series({.agent = row.agent,
+                                    .check = row.result.check,
+                                    .metric = row.result.metrics[0].label,
+                                    .from_ms = row.result.ts_ms - 86'400'000,
+                                    .to_ms = row.result.ts_ms + 1,
+                                    .tier = "raw"});
+  REQUIRE(series.is_ok());
+  CHECK_FALSE(series->points.empty());
+}
+
+TEST_CASE("Migration: a database from a newer collector is refused, not damaged",
+          "[migration]") {
+  testing::TempDir dir;
+  const auto db = database_from(dir, "v1.sql");
+  REQUIRE(testing::run({"/usr/bin/sqlite3", db.string(), "PRAGMA user_version = 99"}).exit_code == 0);
+  auto storage = open_sqlite_storage({.path = db});
+  REQUIRE_FALSE(storage.is_ok());
+  CHECK_THAT(storage.status().message(), Catch::Contains("newer") && Catch::Contains("99"));
+  auto version = testing::run({"/usr/bin/sqlite3", db.string(), "PRAGMA user_version"});
+  CHECK(testing::trim(version.out) == "99");
+}
+
+}  // namespace
+}  // namespace vigie::collector
