@@ -108,7 +108,11 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                                              request.content_encoding + "\" (use gzip)"));
     }
     auto plain = gzip_decompress(request.body, options_.max_inflated_body);
-    if (!plain) return respond(error_response(plain.status()));
+    // Not about a field of the report: no "field" in the reply.
+    if (!plain) {
+      return respond(error_response(http_status_for(plain.status().code()),
+                                    "request body: " + plain.status().message()));
+    }
     inflated = std::move(*plain);
     body = inflated;
   } else if (body.size() > options_.max_inflated_body) {

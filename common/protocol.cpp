@@ -1,5 +1,6 @@
 #include "common/protocol.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -23,12 +24,20 @@ constexpr std::int64_t kMaxIntervalS = 366 * 86'400;
 // Longer values are cut when quoted in an error message.
 constexpr std::size_t kQuoteMax = 40;
 
-// Builds the document as json::parse() would, but stops at the first container nested
-// deeper than the limit. (nlohmann's parser callback can only discard such a container
-// after reading it, and discarding many siblings takes quadratic time.)
+// Builds the document as json::parse() would, but stops as soon as it goes past a
+// bound: a container nested too deep, an array longer than any the protocol allows,
+// or more values in all than a report of the largest allowed shape holds. A small
+// gzip body that inflates to millions of tiny values is thus refused before it is
+// built, not after. (nlohmann's parser callback can only discard a value after
+// reading it, and discarding many siblings takes quadratic time.)
 class BoundedBuilder final : public nlohmann::json_sax<json> {
  public:
-  explicit BoundedBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+  explicit BoundedBuilder(const Limits& limits)
+      : max_depth_(limits.max_depth),
+        // One past the protocol's own limits, so that the decoder, which knows what
+        // each array is, names the field when an array is just too long.
+        max_array_(std::max(limits.max_results, limits.max_metrics) + 1),
+        max_values_(limits.max_values) {}
 
   bool null() override { return add(nullptr); }
   bool boolean(bool value) override { return add(value); }
@@ -62,7 +71,8 @@ class BoundedBuilder final : public nlohmann::json_sax<json> {
   }
 
   json& root() { return root_; }
-  bool too_deep() const { return too_deep_; }
+  // Why the builder stopped the parser, "" if it did not.
+  const std::string& too_large() const { return too_large_; }
   const std::string& error() const { return error_; }
 
  private:
@@ -82,41 +92,71 @@ class BoundedBuilder final : public nlohmann::json_sax<json> {
     slot = std::move(value);
     return &slot;
   }
+  // False (which stops the parser) when one more value would break a bound.
+  bool room_for_one_more() {
+    if (++values_ > max_values_) {
+      too_large_ = "JSON document has more than " + std::to_string(max_values_) + " values";
+      return false;
+    }
+    if (!open_.empty() && open_.back()->is_array() && open_.back()->size() >= max_array_) {
+      too_large_ = (paths_.back().empty() ? "JSON array" : paths_.back()) + ": more than " +
+                   std::to_string(max_array_) + " elements";
+      return false;
+    }
+    return true;
+  }
   bool add(json value) {
+    if (!room_for_one_more()) return false;
     place(std::move(value));
     return true;
   }
   bool open(json container) {
     if (open_.size() >= max_depth_) {
-      too_deep_ = true;
-      return false;  // stops the parser
+      too_large_ = "JSON nested deeper than " + std::to_string(max_depth_) + " levels";
+      return false;
+    }
+    if (!room_for_one_more()) return false;
+    // The container's path, as error messages name fields: results[3].metrics
+    std::string path;
+    if (!open_.empty()) {
+      path = paths_.back();
+      if (open_.back()->is_array()) {
+        path += "[" + std::to_string(open_.back()->size()) + "]";
+      } else {
+        if (!path.empty()) path += '.';
+        path += key_;
+      }
     }
     open_.push_back(place(std::move(container)));
+    paths_.push_back(std::move(path));
     return true;
   }
   bool close() {
     open_.pop_back();
+    paths_.pop_back();
     return true;
   }
 
   const std::size_t max_depth_;
+  const std::size_t max_array_;
+  const std::size_t max_values_;
+  std::size_t values_ = 0;
   json root_;
   std::vector<json*> open_;  // the containers being filled, innermost last
+  std::vector<std::string> paths_;  // their paths, "" for the root
   std::string key_;          // the key of the next member of the innermost object
-  bool too_deep_ = false;
+  std::string too_large_;
   std::string error_;
 };
 
-Result<json> parse_json(std::string_view body, std::size_t max_depth) {
-  BoundedBuilder builder(max_depth);
+Result<json> parse_json(std::string_view body, const Limits& limits) {
+  BoundedBuilder builder(limits);
   try {
     if (json::sax_parse(body.begin(), body.end(), &builder)) return std::move(builder.root());
   } catch (const std::bad_alloc&) {
     return Status::too_large("JSON document too large to hold in memory");
   }
-  if (builder.too_deep()) {
-    return Status::too_large("JSON nested deeper than " + std::to_string(max_depth) + " levels");
-  }
+  if (!builder.too_large().empty()) return Status::too_large(builder.too_large());
   return Status::invalid("malformed JSON: " + builder.error());
 }
 
@@ -361,7 +401,7 @@ std::string encode_report(const Report& report) {
 }
 
 Result<Report> decode_report(std::string_view body, const Limits& limits) {
-  auto parsed = parse_json(body, limits.max_depth);
+  auto parsed = parse_json(body, limits);
   if (!parsed) return parsed.status();
   const json& root = *parsed;
   if (!root.is_object()) {

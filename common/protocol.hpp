@@ -51,6 +51,10 @@ struct Limits {
   std::size_t max_summary = 4096;         // bytes
   std::size_t max_details = 64 * 1024;    // bytes
   std::size_t max_depth = 16;             // JSON nesting
+  // JSON values in the whole document (each string, number, object... counts one):
+  // bounds the memory a report can cost while it is parsed. 5,000 results of 3
+  // metrics are about 160,000 values.
+  std::size_t max_values = 500'000;
 };
 
 std::string encode_report(const Report& report);
