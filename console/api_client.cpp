@@ -1,0 +1,179 @@
+#include "console/api_client.hpp"
+
+#include <atomic>
+#include <utility>
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include "console/text.hpp"
+
+namespace vigie::console {
+namespace {
+
+constexpr std::size_t kMaxErrorMessage = 200;  // columns of the reply's "error" we quote
+
+struct CurlCleanup {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct SlistCleanup {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+// libcurl's global state, set up once, before the first handle, whatever the thread.
+bool curl_ready() {
+  static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  return ready;
+}
+
+struct Transfer {
+  std::string body;
+  std::size_t max_body = 0;
+  bool too_large = false;
+};
+
+std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  if (n > transfer->max_body - transfer->body.size()) {
+    transfer->too_large = true;
+    return 0;  // any count other than n aborts the transfer
+  }
+  transfer->body.append(data, n);
+  return n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
+// The "error" message of a {"error": "..."} reply, cut and made printable; "" if the
+// body is not such a reply (an HTML page from a proxy, say).
+std::string error_message(std::string_view body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return "";
+  const auto it = json.find("error");
+  if (it == json.end() || !it->is_string()) return "";
+  return std::string(cut(sanitize(it->get<std::string>()), kMaxErrorMessage));
+}
+
+Status http_error(long code, std::string_view body, bool sent_token) {
+  const std::string status = "(" + std::to_string(code) + ")";
+  if (code == 401) {
+    return {Code::kUnauthenticated, sent_token ? "the collector refused the token " + status
+                                               : "the collector requires a token " + status +
+                                                     ": give --token-file or set VIGIE_TOKEN"};
+  }
+  std::string message = "the collector answered HTTP " + std::to_string(code);
+  if (const std::string detail = error_message(body); !detail.empty()) message += ": " + detail;
+  if (code == 403) return {Code::kPermissionDenied, message};
+  if (code == 404) return Status::not_found(message);
+  if (code >= 500) return Status::unavailable(message);
+  return Status::invalid(message);
+}
+
+}  // namespace
+
+struct ApiClient::Impl {
+  ClientOptions options;
+  std::string base;  // options.url without a trailing '/'
+  std::atomic<bool> cancelled{false};
+  std::unique_ptr<CURL, CurlCleanup> curl;
+  std::unique_ptr<curl_slist, SlistCleanup> headers;
+  char error[CURL_ERROR_SIZE] = {};
+
+  // Creates the handle and sets what every request shares, on first use.
+  Status prepare();
+};
+
+Status ApiClient::Impl::prepare() {
+  if (curl) return Status::ok();
+  if (!curl_ready()) return Status::internal("libcurl failed to initialise");
+  std::unique_ptr<CURL, CurlCleanup> handle(curl_easy_init());
+  if (!handle) return Status::internal("libcurl failed to create a handle");
+
+  std::unique_ptr<curl_slist, SlistCleanup> list;
+  const auto add_header = [&](const std::string& header) {
+    curl_slist* grown = curl_slist_append(list.get(), header.c_str());
+    if (grown == nullptr) return false;
+    list.release();  // now owned by `grown`, which is the same list
+    list.reset(grown);
+    return true;
+  };
+  if (!add_header("Accept: application/json") ||
+      (!options.token.empty() && !add_header("Authorization: Bearer " + options.token))) {
+    return Status::internal("out of memory for the request headers");
+  }
+
+  CURL* h = handle.get();
+  CURLcode rc = CURLE_OK;
+  const auto set = [&](CURLoption option, auto value) {
+    if (rc == CURLE_OK) rc = curl_easy_setopt(h, option, value);
+  };
+  set(CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: we run in a thread
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 0L);  // a redirect would carry the token elsewhere
+  set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_body));
+  set(CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl decodes; max_body counts decoded
+  set(CURLOPT_USERAGENT, "vigie-console/" VIGIE_VERSION);
+  set(CURLOPT_HTTPHEADER, list.get());
+  set(CURLOPT_ERRORBUFFER, error);
+  set(CURLOPT_WRITEFUNCTION, on_write);
+  set(CURLOPT_NOPROGRESS, 0L);
+  set(CURLOPT_XFERINFOFUNCTION, on_progress);
+  set(CURLOPT_XFERINFODATA, static_cast<void*>(&cancelled));
+  if (!options.ca_file.empty()) set(CURLOPT_CAINFO, options.ca_file.c_str());
+  if (rc != CURLE_OK) {
+    return Status::internal(std::string("libcurl refused an option: ") + curl_easy_strerror(rc));
+  }
+  curl = std::move(handle);
+  headers = std::move(list);
+  return Status::ok();
+}
+
+ApiClient::ApiClient(ClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->base = options.url;
+  while (!impl_->base.empty() && impl_->base.back() == '/') impl_->base.pop_back();
+  impl_->options = std::move(options);
+}
+
+ApiClient::~ApiClient() = default;
+
+void ApiClient::cancel() { impl_->cancelled = true; }
+
+Result<std::string> ApiClient::get(std::string_view path) {
+  Impl& d = *impl_;
+  if (d.cancelled) return Status::unavailable("the request was cancelled");
+  if (Status s = d.prepare(); !s.is_ok()) return s;
+
+  Transfer transfer;
+  transfer.max_body = d.options.max_body;
+  const std::string url = d.base + std::string(path);
+  CURL* h = d.curl.get();
+  if (curl_easy_setopt(h, CURLOPT_URL, url.c_str()) != CURLE_OK ||
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer)) != CURLE_OK) {
+    return Status::internal("libcurl refused the URL " + sanitize(url));
+  }
+  d.error[0] = '\0';
+  const CURLcode rc = curl_easy_perform(h);
+
+  if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    return Status::too_large("the collector's reply is longer than " +
+                             std::to_string(d.options.max_body) + " bytes");
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::unavailable("the request was cancelled");
+  if (rc != CURLE_OK) {
+    const std::string why = sanitize(d.error[0] != '\0' ? d.error : curl_easy_strerror(rc));
+    std::string message = "cannot reach the collector at " + sanitize(d.base) + ": " + why;
+    if (rc == CURLE_OPERATION_TIMEDOUT) return Status::timeout(std::move(message));
+    return Status::unavailable(std::move(message));
+  }
+  long code = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK) code = 0;
+  if (code >= 200 && code < 300) return std::move(transfer.body);
+  return http_error(code, transfer.body, !d.options.token.empty());
+}
+
+}  // namespace vigie::console

@@ -1,0 +1,140 @@
+#include "console/curses_screen.hpp"
+
+#include <langinfo.h>
+#include <unistd.h>
+
+#include <clocale>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <ncurses.h>
+
+#include "console/keys.hpp"
+#include "console/text.hpp"
+
+namespace vigie::console {
+namespace {
+
+enum ColorPair : short { kPairOk = 1, kPairWarning, kPairCritical, kPairUnknown };
+
+bool no_color_requested() {
+  const char* value = std::getenv("NO_COLOR");
+  return value != nullptr && value[0] != '\0';
+}
+
+class CursesScreen final : public Screen {
+ public:
+  CursesScreen(SCREEN* screen, bool utf8) : screen_(screen), utf8_(utf8) {}
+  ~CursesScreen() override {
+    endwin();
+    delscreen(screen_);
+  }
+  CursesScreen(const CursesScreen&) = delete;
+  CursesScreen& operator=(const CursesScreen&) = delete;
+
+  // Sets the terminal modes, and colours when the terminal has them and they are wanted.
+  void setup(int key_timeout_ms) {
+    cbreak();
+    noecho();
+    nonl();
+    intrflush(stdscr, FALSE);
+    keypad(stdscr, TRUE);
+    curs_set(0);  // fails on terminals that cannot hide the cursor: harmless
+    wtimeout(stdscr, key_timeout_ms);
+    if (has_colors() && !no_color_requested() && start_color() == OK) {
+      // The terminal's own background, or black where it cannot keep it.
+      const short background = use_default_colors() == OK ? -1 : COLOR_BLACK;
+      color_ = init_pair(kPairOk, COLOR_GREEN, background) == OK &&
+               init_pair(kPairWarning, COLOR_YELLOW, background) == OK &&
+               init_pair(kPairCritical, COLOR_RED, background) == OK &&
+               init_pair(kPairUnknown, COLOR_MAGENTA, background) == OK;
+    }
+  }
+
+  int width() const override { return getmaxx(stdscr); }
+  int height() const override { return getmaxy(stdscr); }
+
+  void put(int x, int y, std::string_view text, Style style) override {
+    if (x < 0 || y < 0 || x >= width() || y >= height()) return;
+    std::string shown(cut(text, static_cast<std::size_t>(width() - x)));
+    if (!utf8_) {
+      // Each non-ASCII character becomes one '?', so that columns still line up.
+      std::string ascii;
+      for (const std::string_view c : characters(shown)) {
+        ascii += static_cast<unsigned char>(c[0]) < 0x80 ? c : std::string_view("?");
+      }
+      shown = std::move(ascii);
+    }
+    wattrset(stdscr, static_cast<int>(attributes(style)));
+    // At the bottom-right cell the cursor cannot advance and ncurses reports an error
+    // although the text is drawn: nothing to handle.
+    mvwaddnstr(stdscr, y, x, shown.data(), static_cast<int>(shown.size()));
+    wattrset(stdscr, A_NORMAL);
+  }
+
+  void begin_frame() override { werase(stdscr); }
+  void present() override { wrefresh(stdscr); }
+
+  std::optional<int> read_key() override {
+    const int c = wgetch(stdscr);
+    switch (c) {
+      case ERR: return std::nullopt;
+      case KEY_UP: return key::kUp;
+      case KEY_DOWN: return key::kDown;
+      case KEY_PPAGE: return key::kPageUp;
+      case KEY_NPAGE: return key::kPageDown;
+      case KEY_HOME: return key::kHome;
+      case KEY_END: return key::kEnd;
+      case KEY_RESIZE: return key::kResize;
+      default: break;
+    }
+    if (c >= 0 && c < KEY_MIN) return c;
+    return std::nullopt;
+  }
+
+ private:
+  attr_t attributes(Style style) const {
+    attr_t a = A_NORMAL;
+    switch (style.tone) {
+      case Tone::kNormal: break;
+      case Tone::kDim: a = A_DIM; break;
+      case Tone::kBold: a = A_BOLD; break;
+      case Tone::kOk: a = color_ ? COLOR_PAIR(kPairOk) : A_NORMAL; break;
+      case Tone::kWarning: a = color_ ? COLOR_PAIR(kPairWarning) | A_BOLD : A_BOLD; break;
+      case Tone::kCritical:
+        a = color_ ? COLOR_PAIR(kPairCritical) | A_BOLD : A_BOLD | A_UNDERLINE;
+        break;
+      case Tone::kUnknown: a = color_ ? COLOR_PAIR(kPairUnknown) : A_UNDERLINE; break;
+    }
+    if (style.reverse) a |= A_REVERSE;
+    return a;
+  }
+
+  SCREEN* screen_;
+  bool utf8_;
+  bool color_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Screen>> open_screen(const ScreenOptions& options) {
+  if (isatty(STDIN_FILENO) == 0 || isatty(STDOUT_FILENO) == 0) {
+    return Status::invalid("the console needs a terminal (use --once for plain text)");
+  }
+  // Only the character type: ncurses needs it for UTF-8, while a numeric locale would
+  // change how numbers are printed elsewhere.
+  std::setlocale(LC_CTYPE, "");
+  const bool utf8 = std::strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+  SCREEN* screen = newterm(nullptr, stdout, stdin);
+  if (screen == nullptr) {
+    const char* term = std::getenv("TERM");
+    return Status::invalid("cannot drive the terminal \"" +
+                           std::string(term != nullptr ? term : "") + "\" (check $TERM)");
+  }
+  auto curses = std::make_unique<CursesScreen>(screen, utf8);
+  curses->setup(static_cast<int>(options.key_timeout.count()));
+  return std::unique_ptr<Screen>(std::move(curses));
+}
+
+}  // namespace vigie::console

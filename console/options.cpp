@@ -1,0 +1,180 @@
+#include "console/options.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "common/duration.hpp"
+
+namespace vigie::console {
+namespace {
+
+constexpr std::size_t kMaxToken = 4096;  // bytes
+constexpr std::chrono::milliseconds kMinRefresh{200};
+constexpr int kMinColumns = 20;
+constexpr int kMaxColumns = 1000;
+
+std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kBlank = " \t\r\n";
+  const std::size_t first = text.find_first_not_of(kBlank);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kBlank) - first + 1);
+}
+
+Status check_url(std::string_view url, std::string_view origin) {
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (url.starts_with(scheme) && url.size() > scheme.size()) return Status::ok();
+  }
+  return Status::invalid(std::string(origin) + " " + quoted(url) +
+                         ": expected http://HOST[:PORT] or https://HOST[:PORT]");
+}
+
+// A token goes into an HTTP header: visible ASCII only, so it cannot add a header.
+Status check_token(std::string_view token, std::string_view origin) {
+  if (token.empty()) return Status::invalid(std::string(origin) + ": the token is empty");
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return Status::invalid(std::string(origin) +
+                             ": the token may hold visible ASCII characters only");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Options> parse_options(std::span<const std::string_view> args, const GetEnv& env) {
+  Options options;
+  std::string url_origin = "the default URL";
+  if (const char* url = env("VIGIE_URL"); url != nullptr && url[0] != '\0') {
+    options.url = url;
+    url_origin = "VIGIE_URL";
+  }
+  if (const char* token = env("VIGIE_TOKEN"); token != nullptr) options.token = trim(token);
+  if (const char* text = env("COLUMNS"); text != nullptr) {
+    int columns = 0;
+    const char* end = text + std::strlen(text);
+    const auto [ptr, ec] = std::from_chars(text, end, columns);
+    if (ec == std::errc() && ptr == end && columns >= kMinColumns && columns <= kMaxColumns) {
+      options.columns = columns;
+    }
+  }
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view name = args[i];
+    std::optional<std::string_view> inline_value;
+    if (const std::size_t eq = name.find('='); name.starts_with("--") && eq != name.npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const auto flag = [&](bool& target) -> Status {
+      if (inline_value) return Status::invalid(std::string(name) + " takes no value");
+      target = true;
+      return Status::ok();
+    };
+    const auto value = [&](std::string& target) -> Status {
+      if (inline_value) {
+        target = *inline_value;
+      } else if (i + 1 < args.size()) {
+        target = args[++i];
+      } else {
+        return Status::invalid(std::string(name) + " needs a value");
+      }
+      if (target.empty()) return Status::invalid(std::string(name) + " needs a value");
+      return Status::ok();
+    };
+
+    Status status;
+    std::string refresh;
+    if (name == "--help" || name == "-h") {
+      options.help = true;
+      return options;
+    } else if (name == "--once") {
+      status = flag(options.once);
+    } else if (name == "--json") {
+      status = flag(options.json);
+    } else if (name == "--url") {
+      status = value(options.url);
+      url_origin = "--url";
+    } else if (name == "--token-file") {
+      status = value(options.token_file);
+    } else if (name == "--ca-file") {
+      status = value(options.ca_file);
+    } else if (name == "--refresh") {
+      status = value(refresh);
+      if (status.is_ok()) {
+        auto parsed = parse_duration(refresh);
+        if (!parsed) return parsed.status().with_context("--refresh");
+        if (*parsed < kMinRefresh) {
+          return Status::invalid("--refresh " + quoted(refresh) + ": at least " +
+                                 format_duration(kMinRefresh));
+        }
+        options.refresh = *parsed;
+      }
+    } else if (name.starts_with("-")) {
+      return Status::invalid("unknown option " + quoted(name));
+    } else {
+      return Status::invalid("unexpected argument " + quoted(name));
+    }
+    if (!status.is_ok()) return status;
+  }
+
+  if (options.json && !options.once) return Status::invalid("--json goes with --once");
+  if (Status s = check_url(options.url, url_origin); !s.is_ok()) return s;
+  if (!options.token_file.empty()) {
+    options.token.clear();  // the file wins over the environment
+  } else if (!options.token.empty()) {
+    if (Status s = check_token(options.token, "VIGIE_TOKEN"); !s.is_ok()) return s;
+  }
+  return options;
+}
+
+std::string usage() {
+  return R"(usage: vigie-console [options]
+
+Shows every check the vigie collector knows, most severe first, and keeps the list
+up to date.
+
+options:
+  --url URL           the collector (default: $VIGIE_URL, else http://127.0.0.1:8080)
+  --token-file FILE   read the bearer token from FILE (default: $VIGIE_TOKEN)
+  --ca-file FILE      CA certificates that sign an https collector's certificate
+  --refresh DURATION  how often to ask the collector: 500ms, 2s, 1m (default: 2s)
+  --once              print the list once as a plain table and exit ($COLUMNS wide,
+                      else 120)
+  --json              with --once: print the checks as a JSON array instead
+  -h, --help          show this help and exit
+
+keys: Up/Down or j/k move, PgUp/PgDn page, Home/End first/last, r refresh, q quit
+
+exit status: 0 success, 1 the collector cannot be reached or refused the request,
+2 bad usage
+)";
+}
+
+Result<std::string> read_token_file(const std::string& path) {
+  const std::string where = "token file " + quoted(path);
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) return Status::io_error("cannot read the " + where + ": " + std::strerror(errno));
+  std::string content(kMaxToken + 1, '\0');
+  const std::size_t n = std::fread(content.data(), 1, content.size(), file.get());
+  if (std::ferror(file.get()) != 0) {
+    return Status::io_error("cannot read the " + where + ": " + std::strerror(errno));
+  }
+  if (n > kMaxToken) {
+    return Status::too_large("the " + where + " is larger than " + std::to_string(kMaxToken) +
+                             " bytes");
+  }
+  content.resize(n);
+  std::string token(trim(content));
+  if (Status s = check_token(token, where); !s.is_ok()) return s;
+  return token;
+}
+
+}  // namespace vigie::console

@@ -1,0 +1,41 @@
+#pragma once
+// The command line of vigie-console.
+
+#include <chrono>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+
+namespace vigie::console {
+
+struct Options {
+  std::string url = "http://127.0.0.1:8080";  // --url, else $VIGIE_URL
+  std::string token_file;                     // --token-file
+  std::string token;                          // $VIGIE_TOKEN, when no --token-file
+  std::string ca_file;                        // --ca-file
+  std::chrono::milliseconds refresh{2000};    // --refresh
+  bool once = false;                          // --once: print the table and exit
+  bool json = false;                          // --json (with --once): print JSON
+  bool help = false;                          // --help
+  int columns = 120;                          // width of the --once table: $COLUMNS
+};
+
+// Reads an environment variable: its value, or nullptr when it is not set.
+using GetEnv = std::function<const char*(const char*)>;
+
+// Parses the arguments (without the program's name). Options take their value as the
+// next argument or after '=' ("--url=URL"). kInvalidArgument names the bad argument.
+Result<Options> parse_options(std::span<const std::string_view> args, const GetEnv& env);
+
+// The --help text.
+std::string usage();
+
+// The token in `path`: the file's content without surrounding whitespace. Fails when
+// the file cannot be read, is empty, is larger than 4 KiB, or holds other characters
+// than visible ASCII.
+Result<std::string> read_token_file(const std::string& path);
+
+}  // namespace vigie::console

@@ -1,0 +1,144 @@
+#include "console/text.hpp"
+
+namespace vigie::console {
+namespace {
+
+constexpr char32_t kInvalid = 0xFFFFFFFF;
+
+// Decodes the code point at text[i] and advances i past it. On an invalid sequence
+// (truncated, overlong, surrogate, past U+10FFFF) returns kInvalid and advances one byte.
+char32_t decode(std::string_view text, std::size_t& i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) {
+    ++i;
+    return lead;
+  }
+  std::size_t length = 0;
+  char32_t cp = 0;
+  char32_t min = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    cp = lead & 0x1F;
+    min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    cp = lead & 0x0F;
+    min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    cp = lead & 0x07;
+    min = 0x10000;
+  } else {
+    ++i;
+    return kInvalid;
+  }
+  if (i + length > text.size()) {
+    ++i;
+    return kInvalid;
+  }
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) {
+      ++i;
+      return kInvalid;
+    }
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++i;
+    return kInvalid;
+  }
+  i += length;
+  return cp;
+}
+
+bool is_control(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// The ranges follow Unicode's East Asian Width (W, F) and the general category Mn,
+// reduced to the blocks a check summary may plausibly contain.
+int width_of(char32_t cp) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+      (cp >= 0xFE00 && cp <= 0xFE0F)) {
+    return 0;
+  }
+  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0x303E) ||
+      (cp >= 0x3041 && cp <= 0x33FF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+      (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xA000 && cp <= 0xA4CF) ||
+      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
+    return 2;
+  }
+  return 1;
+}
+
+}  // namespace
+
+std::string sanitize(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t cp = decode(text, i);
+    if (cp == kInvalid) {
+      out += '?';
+    } else if (is_control(cp)) {
+      out += ' ';
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
+std::size_t columns(std::string_view text) {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const char32_t cp = decode(text, i);
+    total += cp == kInvalid ? 1 : static_cast<std::size_t>(width_of(cp));
+  }
+  return total;
+}
+
+std::string_view cut(std::string_view text, std::size_t width) {
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t cp = decode(text, i);
+    used += cp == kInvalid ? 1 : static_cast<std::size_t>(width_of(cp));
+    if (used > width) return text.substr(0, start);
+  }
+  return text;
+}
+
+std::vector<std::string_view> characters(std::string_view text) {
+  std::vector<std::string_view> out;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    decode(text, i);
+    out.push_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
+std::string pad(std::string_view text, std::size_t width) {
+  const std::string_view fitted = cut(text, width);
+  std::string out(fitted);
+  out.append(width - columns(fitted), ' ');
+  return out;
+}
+
+std::string humanize_age(std::int64_t ms) {
+  if (ms < 0) ms = 0;
+  const std::int64_t s = ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m";
+  if (s < 86400) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+}  // namespace vigie::console
