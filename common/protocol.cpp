@@ -100,7 +100,7 @@ class BoundedBuilder final : public nlohmann::json_sax<json> {
     }
     if (!open_.empty() && open_.back()->is_array() && open_.back()->size() >= max_array_) {
       too_large_ = (paths_.back().empty() ? "JSON array" : paths_.back()) + ": more than " +
-                   std::to_string(max_array_) + " elements";
+                   std::to_string(max_array_ - 1) + " elements";
       return false;
     }
     return true;

@@ -182,6 +182,7 @@ TEST_CASE("Config: the collector url must be http(s), plain http only on loopbac
                         ": collector.url: \"ftp://c.example.org\": must start with https://"));
   CHECK_THAT(error_of(url("http://c.example.org")),
              Contains("plain http is only allowed to a collector on this machine"));
+  CHECK_THAT(error_of(url("http://127.example.org")), Contains("plain http is only allowed"));
   CHECK_THAT(error_of(url("https://")), Contains("missing host"));
   CHECK_THAT(error_of(url("https://c.example.org:99999")), Contains("port must be"));
   CHECK_THAT(error_of(url("https://c.example.org/x?y=1")), Contains("query"));

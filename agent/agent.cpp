@@ -1,0 +1,340 @@
+#include "agent/agent.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+
+#include "agent/config.hpp"
+#include "agent/scheduler.hpp"
+#include "agent/shipper.hpp"
+#include "agent/spool.hpp"
+#include "common/log.hpp"
+#include "common/protocol.hpp"
+#include "plugins/registry.hpp"
+
+namespace vigie::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // bad configuration or environment
+constexpr int kExitUsage = 2;
+constexpr int kExitCheckCannotRun = static_cast<int>(State::kUnknown);
+
+constexpr std::string_view kDefaultStateDir = "/var/lib/vigie";
+constexpr std::string_view kSeqFile = "report.seq";
+constexpr milliseconds kFlushDeadline{5000};
+
+constexpr std::string_view kUsage = R"(usage: vigie-agent <command> [options]
+
+commands:
+  run [--config FILE] [--state-dir DIR] [--verbose]
+      Run the checks on schedule and send their results to the collector, until
+      SIGTERM or SIGINT (then send what is queued, for at most 5 s).
+  check [NAME...|--all] [--config FILE] [--json] [--verbose]
+      Run the named checks (all by default) once, in parallel, and print their
+      results; send nothing. Exit status: the worst state (0 OK, 1 WARNING,
+      2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
+  config check [--config FILE]
+      Validate the configuration: prints "config OK: N checks", or the error.
+  checks [--markdown]
+      List the built-in check types.
+  --version   Print the version.
+  --help      Print this help.
+
+defaults: --config /etc/vigie/agent.json, --state-dir /var/lib/vigie
+exit status (but for check): 0 success, 1 bad configuration or environment, 2 bad usage
+)";
+
+struct Options {
+  std::string config{kDefaultConfigPath};
+  std::string state_dir{kDefaultStateDir};
+  bool all = false;
+  bool json = false;
+  bool markdown = false;
+  bool verbose = false;
+  std::vector<std::string> names;  // positional arguments
+};
+
+// Reads `args` (what follows the command). `flags` lists the options the command
+// takes; `positional` says whether it takes plain arguments.
+Result<Options> parse_options(std::span<char* const> args,
+                              std::initializer_list<std::string_view> flags, bool positional) {
+  Options options;
+  const auto allowed = [&](std::string_view flag) {
+    return std::find(flags.begin(), flags.end(), flag) != flags.end();
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (!arg.starts_with("--")) {
+      if (!positional || arg.starts_with('-')) {
+        return Status::invalid("unexpected argument \"" + std::string(arg) + "\"");
+      }
+      options.names.emplace_back(arg);
+      continue;
+    }
+    std::optional<std::string_view> value;
+    if (const std::size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    if (!allowed(arg)) return Status::invalid("unknown option " + std::string(arg));
+    const bool takes_value = arg == "--config" || arg == "--state-dir";
+    if (takes_value && !value) {
+      if (i + 1 == args.size()) return Status::invalid(std::string(arg) + " needs a value");
+      value = args[++i];
+    }
+    if (!takes_value && value) return Status::invalid(std::string(arg) + " takes no value");
+    if (takes_value && value->empty()) return Status::invalid(std::string(arg) + ": empty value");
+    if (arg == "--config") options.config = *value;
+    if (arg == "--state-dir") options.state_dir = *value;
+    if (arg == "--all") options.all = true;
+    if (arg == "--json") options.json = true;
+    if (arg == "--markdown") options.markdown = true;
+    if (arg == "--verbose") options.verbose = true;
+  }
+  return options;
+}
+
+int usage_error(const Status& status, int code = kExitUsage) {
+  std::cerr << "vigie-agent: " << status.message() << "\n\n" << kUsage;
+  return code;
+}
+
+std::string hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown";
+  return name;
+}
+
+// One line of text for a table cell.
+std::string one_line(std::string_view text) {
+  std::string line(text.substr(0, text.find('\n')));
+  std::replace(line.begin(), line.end(), '\t', ' ');
+  return line;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+int cmd_checks(const Options& options) {
+  if (options.markdown) {
+    std::cout << plugins::checks_markdown();
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"TYPE", "DESCRIPTION"}};
+  for (const auto& type : plugins::check_types()) {
+    rows.push_back({std::string(type.name), std::string(type.description)});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int cmd_config_check(const Options& options) {
+  auto config = load_config(options.config);
+  if (!config) {
+    std::cerr << config.status().message() << '\n';
+    return kExitFailure;
+  }
+  const std::size_t n = config->checks.size();
+  std::cout << "config OK: " << n << (n == 1 ? " check" : " checks") << '\n';
+  return kExitOk;
+}
+
+int cmd_check(const Options& options) {
+  if (options.all && !options.names.empty()) {
+    return usage_error(Status::invalid("give check names or --all, not both"), kExitCheckCannotRun);
+  }
+  auto config = load_config(options.config);
+  if (!config) {
+    std::cerr << config.status().message() << '\n';
+    return kExitCheckCannotRun;
+  }
+  std::vector<ConfiguredCheck> selected;
+  if (options.names.empty()) {
+    selected = std::move(config->checks);
+  } else {
+    for (const std::string& name : options.names) {
+      const auto it = std::find_if(config->checks.begin(), config->checks.end(),
+                                   [&](const ConfiguredCheck& c) { return c.name == name; });
+      if (it != config->checks.end()) {
+        selected.push_back(std::move(*it));
+        config->checks.erase(it);
+        continue;
+      }
+      const bool repeated = std::any_of(selected.begin(), selected.end(),
+                                        [&](const ConfiguredCheck& c) { return c.name == name; });
+      if (repeated) continue;
+      std::string known;
+      for (const auto& c : config->checks) known += " " + c.name;
+      for (const auto& c : selected) known += " " + c.name;
+      std::cerr << config->path << ": no check named \"" << name << "\"; its checks:" << known
+                << '\n';
+      return kExitCheckCannotRun;
+    }
+  }
+
+  const std::vector<CheckResult> results = run_checks_once(selected);
+  State worst_state = State::kOk;
+  for (const auto& result : results) worst_state = worst(worst_state, result.status);
+
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& result : results) {
+      nlohmann::json item = protocol::result_to_json(result);
+      item["details"] = result.details;
+      out.push_back(std::move(item));
+    }
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  } else {
+    std::vector<std::vector<std::string>> rows = {{"NAME", "CHECK", "STATE", "SUMMARY"}};
+    for (const auto& result : results) {
+      rows.push_back({result.name, result.check, std::string(state_name(result.status)),
+                      one_line(result.summary)});
+    }
+    print_table(rows);
+  }
+  return static_cast<int>(worst_state);
+}
+
+int cmd_run(const Options& options) {
+  auto config = load_config(options.config);
+  if (!config) {
+    std::cerr << config.status().message() << '\n';
+    return kExitFailure;
+  }
+  const std::filesystem::path state_dir(options.state_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) {
+    std::cerr << "state folder " << options.state_dir << ": " << ec.message() << '\n';
+    return kExitFailure;
+  }
+  auto spool = open_memory_spool(state_dir / kSeqFile);
+  if (!spool) {
+    std::cerr << spool.status().message() << '\n';
+    return kExitFailure;
+  }
+  protocol::AgentInfo agent{config->agent_id, config->site, hostname(), VIGIE_VERSION};
+  ShipperOptions shipping;
+  shipping.url = config->collector.url;
+  shipping.ca_file = config->collector.ca_file;
+  shipping.token_file = config->collector.token_file;
+  shipping.batch_max = config->collector.batch_max;
+  shipping.send_interval = config->collector.send_interval;
+  auto shipper = Shipper::create(agent, std::move(shipping), std::move(*spool));
+  if (!shipper) {
+    std::cerr << config->path << ": collector: " << shipper.status().message() << '\n';
+    return kExitFailure;
+  }
+
+  // A peer closing a connection must give an error, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io;
+  Scheduler scheduler(io, config->checks, [&](CheckResult result) {
+    log::debug("check " + result.name + ": " + std::string(state_name(result.status)) + ": " +
+               result.summary);
+    (*shipper)->submit(std::move(result));
+  });
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
+    if (error) return;
+    log::notice(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+                ": stopping");
+    scheduler.stop();
+    io.stop();
+  });
+  scheduler.start();
+  log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
+              " at site " + agent.site + ", " + std::to_string(config->checks.size()) +
+              " checks, reporting to " + config->collector.url);
+  io.run();
+  (*shipper)->stop(kFlushDeadline);
+  log::notice("vigie-agent stopped");
+  return kExitOk;
+}
+
+int dispatch(std::span<char* const> args) {
+  if (args.empty()) return usage_error(Status::invalid("missing command"));
+  const std::string_view command = args[0];
+  const auto rest = args.subspan(1);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "--version") {
+    std::cout << "vigie-agent " << VIGIE_VERSION << '\n';
+    return kExitOk;
+  }
+  if (command == "run") {
+    auto options = parse_options(rest, {"--config", "--state-dir", "--verbose"}, false);
+    if (!options) return usage_error(options.status());
+    if (options->verbose) log::set_level(log::Level::kDebug);
+    return cmd_run(*options);
+  }
+  if (command == "check") {
+    auto options = parse_options(rest, {"--config", "--all", "--json", "--verbose"}, true);
+    if (!options) return usage_error(options.status(), kExitCheckCannotRun);
+    // The results are the output; timeouts and such are in them already.
+    log::set_level(options->verbose ? log::Level::kDebug : log::Level::kError);
+    return cmd_check(*options);
+  }
+  if (command == "config") {
+    if (rest.empty() || std::string_view(rest[0]) != "check") {
+      return usage_error(Status::invalid("expected \"config check\""));
+    }
+    auto options = parse_options(rest.subspan(1), {"--config"}, false);
+    if (!options) return usage_error(options.status());
+    return cmd_config_check(*options);
+  }
+  if (command == "checks") {
+    auto options = parse_options(rest, {"--markdown"}, false);
+    if (!options) return usage_error(options.status());
+    return cmd_checks(*options);
+  }
+  return usage_error(Status::invalid("unknown command \"" + std::string(command) + "\""));
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  try {
+    return dispatch(std::span<char* const>(argv + (argc > 0 ? 1 : 0),
+                                           static_cast<std::size_t>(std::max(argc - 1, 0))));
+  } catch (const std::exception& e) {  // main's boundary
+    std::cerr << "vigie-agent: internal error: " << e.what() << '\n';
+  } catch (...) {
+    std::cerr << "vigie-agent: internal error\n";
+  }
+  return kExitFailure;
+}
+
+}  // namespace vigie::agent

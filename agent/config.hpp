@@ -1,0 +1,80 @@
+#pragma once
+// The agent's configuration file (/etc/vigie/agent.json by default): JSON with
+// comments, loaded and validated in one go.
+//
+//   { "agent":     { "id": "onesse-mairie-01", "site": "onesse-et-laharie" },
+//     "collector": { "url": "https://supervision.example.org:8443",
+//                    "ca_file": "...", "token_file": "...",
+//                    "batch_max": 500, "send_interval": "5s" },
+//     "defaults":  { "interval": "60s", "timeout": "10s", "splay": "6s" },
+//     "devices":   { ... },
+//     "checks":    [ { "name": "load", "type": "system/load", "interval": "30s" }, ... ] }
+//
+// Every error names the file, the field by its path and the reason, e.g.
+//   /etc/vigie/agent.json: checks[2].interval: "0s": must be at least 1s
+//   /etc/vigie/agent.json:4:17: syntax error while parsing object - ...
+// Unknown keys in "agent", "collector", "defaults" and at the top level are refused
+// (a typo must not silently fall back to a default); a check's own parameters are
+// validated by the check's configure().
+//
+// Decisions worth knowing:
+// - A check's timeout may not exceed its interval. A timeout written on the check
+//   itself that does is an error; the default timeout is clamped to the interval, so
+//   "defaults.timeout": "10s" and a check every "5s" run with a 5 s timeout.
+// - splay (how late, at random, the first run may start, so that the checks of an
+//   agent do not all start at once) defaults to a tenth of the interval, at most 1 min,
+//   and may not exceed the interval.
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.hpp"
+#include "plugins/check.hpp"
+
+namespace vigie::agent {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/vigie/agent.json";
+
+struct CollectorConfig {
+  std::string url;              // http(s)://host[:port][/base], no trailing '/'
+  std::string ca_file;          // PEM bundle the collector's certificate must chain to; "": system
+  std::string token_file;       // file holding the agent's bearer token; "": none sent
+  std::size_t batch_max = 500;  // results per report, 1..5000
+  std::chrono::milliseconds send_interval{5000};  // how long results gather before a send
+};
+
+// One configured check, ready to run.
+struct ConfiguredCheck {
+  std::string name;  // unique in the file, e.g. "ping-gw"
+  std::string type;  // registry type name, e.g. "system/disk"
+  std::string id;    // type[:instance], e.g. "system/disk:/srv"; "external:<name>" for external
+  std::chrono::milliseconds interval{60'000};
+  std::chrono::milliseconds timeout{10'000};  // <= interval
+  std::chrono::milliseconds splay{6'000};     // <= interval
+  std::unique_ptr<plugins::Check> check;      // configured, never null
+};
+
+struct Config {
+  std::string path;  // the file it came from, as given
+  std::string agent_id;
+  std::string site;
+  CollectorConfig collector;
+  nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
+  std::vector<ConfiguredCheck> checks;                // in file order, at least one
+};
+
+// Reads and validates `path`. kNotFound when the file does not exist, kIoError when it
+// cannot be read, kInvalidArgument for anything wrong inside (message as above).
+Result<Config> load_config(const std::filesystem::path& path);
+
+// Validates the text of a config file; `origin` names it in error messages.
+Result<Config> parse_config(std::string_view text, std::string_view origin);
+
+}  // namespace vigie::agent

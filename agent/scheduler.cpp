@@ -1,0 +1,246 @@
+#include "agent/scheduler.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "common/log.hpp"
+#include "common/time.hpp"
+
+namespace vigie::agent {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxOnceWorkers = 32;
+
+// "1 s", "2.5 s", "0.25 s".
+std::string seconds_text(milliseconds d) {
+  std::string text = std::to_string(d.count() / 1000);
+  if (const auto ms = d.count() % 1000; ms != 0) {
+    std::string fraction = std::to_string(1000 + ms).substr(1);
+    while (fraction.back() == '0') fraction.pop_back();
+    text += "." + fraction;
+  }
+  return text + " s";
+}
+
+std::int64_t interval_seconds(milliseconds interval) {
+  return std::max<std::int64_t>(1, (interval.count() + 999) / 1000);
+}
+
+plugins::Outcome guarded_run(plugins::Check& check, const plugins::RunContext& context) {
+  try {
+    return check.run(context);
+  } catch (const std::exception& e) {  // a check invocation is a boundary
+    return {State::kUnknown, std::string("check failed: ") + e.what(), {}, {}};
+  } catch (...) {
+    return {State::kUnknown, "check failed: unknown exception", {}, {}};
+  }
+}
+
+// One check's timers and the state of its latest run. Touched only on the io thread.
+struct Entry {
+  Entry(asio::io_context& io, ConfiguredCheck& configured)
+      : check(configured), timer(io), deadline(io) {}
+
+  ConfiguredCheck& check;
+  asio::steady_timer timer;     // the next periodic run
+  asio::steady_timer deadline;  // the timeout of the run in progress
+  Clock::time_point due;        // when the next periodic run is due
+  std::uint64_t run = 0;        // number of the latest run
+  bool running = false;         // a worker is inside check.run()
+  bool reported = false;        // the latest run's result, or its timeout, went out
+  std::int64_t started_ms = 0;  // wall clock when the latest run started
+};
+
+}  // namespace
+
+// Handlers hold a weak_ptr to their Entry: the entries die with the scheduler, so a
+// handler that still finds its entry may use `this`; one that runs after the
+// scheduler is gone (a timer's cancellation, a late result) does nothing.
+struct Scheduler::Impl {
+  Impl(asio::io_context& context, std::span<ConfiguredCheck> checks, ResultSink result_sink,
+       SchedulerOptions options)
+      : io(context),
+        sink(std::move(result_sink)),
+        pool(std::max<std::size_t>(1, options.workers)),
+        random(options.seed != 0 ? options.seed : std::random_device{}()) {
+    entries.reserve(checks.size());
+    for (ConfiguredCheck& check : checks) entries.push_back(std::make_shared<Entry>(io, check));
+  }
+
+  ~Impl() {
+    stop();
+    pool.stop();  // runs not started yet are dropped
+    pool.join();
+  }
+
+  void stop() {
+    stopped = true;
+    for (const auto& entry : entries) {
+      entry->timer.cancel();
+      entry->deadline.cancel();
+    }
+  }
+
+  void arm(const std::shared_ptr<Entry>& entry) {
+    entry->timer.expires_at(entry->due);
+    entry->timer.async_wait(
+        [this, weak = std::weak_ptr(entry)](const boost::system::error_code& ec) {
+          const auto e = weak.lock();
+          if (ec || !e || stopped) return;
+          if (e->running) {
+            log::debug("check " + e->check.name + ": the previous run is still in progress; " +
+                       "skipping this one");
+          } else {
+            dispatch(e);
+          }
+          e->due = next_due(e->due, e->check.interval, Clock::now());
+          arm(e);
+        });
+  }
+
+  void dispatch(const std::shared_ptr<Entry>& entry) {
+    entry->running = true;
+    entry->reported = false;
+    const std::uint64_t run = ++entry->run;
+    plugins::Check* check = entry->check.check.get();
+    const milliseconds timeout = entry->check.timeout;
+    // The work guard keeps io.run() from returning while the run waits for a worker;
+    // once the run has started, its deadline timer is the io_context's work.
+    asio::post(pool, [this, weak = std::weak_ptr(entry), run, check, timeout,
+                      guard = asio::make_work_guard(io)]() mutable {
+      const Clock::time_point start = Clock::now();
+      const Clock::time_point deadline = start + timeout;
+      const std::int64_t started_ms = wall_ms();
+      asio::post(io, [this, weak, run, deadline, started_ms, guard = std::move(guard)] {
+        if (const auto e = weak.lock()) on_started(e, run, deadline, started_ms);
+      });
+      plugins::Outcome outcome = guarded_run(*check, {deadline});
+      const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+      asio::post(io,
+                 [this, weak, run, outcome = std::move(outcome), started_ms, elapsed]() mutable {
+                   if (const auto e = weak.lock())
+                     on_finished(*e, run, std::move(outcome), started_ms, elapsed);
+                 });
+    });
+  }
+
+  void on_started(const std::shared_ptr<Entry>& entry, std::uint64_t run,
+                  Clock::time_point deadline, std::int64_t started_ms) {
+    if (run != entry->run || entry->reported || stopped) return;
+    entry->started_ms = started_ms;
+    entry->deadline.expires_at(deadline);
+    entry->deadline.async_wait(
+        [this, weak = std::weak_ptr(entry), run](const boost::system::error_code& ec) {
+          if (ec) return;
+          if (const auto e = weak.lock()) on_timeout(*e, run);
+        });
+  }
+
+  void on_finished(Entry& entry, std::uint64_t run, plugins::Outcome outcome,
+                   std::int64_t started_ms, milliseconds elapsed) {
+    entry.running = false;
+    if (run != entry.run || entry.reported) {
+      log::debug("check " + entry.check.name + ": the result of a run that timed out came " +
+                 seconds_text(elapsed) + " after its start; ignored");
+      return;
+    }
+    entry.reported = true;
+    entry.deadline.cancel();
+    if (!stopped) emit(entry, std::move(outcome), started_ms, elapsed);
+  }
+
+  void on_timeout(Entry& entry, std::uint64_t run) {
+    if (run != entry.run || entry.reported || stopped) return;
+    entry.reported = true;
+    const std::string summary = "timed out after " + seconds_text(entry.check.timeout);
+    log::warning("check " + entry.check.name + ": " + summary);
+    emit(entry, {State::kUnknown, summary, {}, {}}, entry.started_ms, entry.check.timeout);
+  }
+
+  void emit(const Entry& entry, plugins::Outcome outcome, std::int64_t started_ms,
+            milliseconds duration) {
+    CheckResult result;
+    result.name = entry.check.name;
+    result.check = entry.check.id;
+    result.status = outcome.status;
+    result.summary = std::move(outcome.summary);
+    result.details = std::move(outcome.details);
+    result.metrics = std::move(outcome.metrics);
+    result.ts_ms = started_ms;
+    result.duration_ms = duration.count();
+    result.interval_s = interval_seconds(entry.check.interval);
+    sink(std::move(result));
+  }
+
+  asio::io_context& io;
+  ResultSink sink;
+  asio::thread_pool pool;
+  std::mt19937_64 random;
+  std::vector<std::shared_ptr<Entry>> entries;
+  bool stopped = false;
+};
+
+Scheduler::Scheduler(asio::io_context& io, std::span<ConfiguredCheck> checks, ResultSink sink,
+                     SchedulerOptions options)
+    : impl_(std::make_unique<Impl>(io, checks, std::move(sink), options)) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::start() {
+  const Clock::time_point now = Clock::now();
+  for (const auto& entry : impl_->entries) {
+    std::uniform_int_distribution<milliseconds::rep> splay(0, entry->check.splay.count());
+    entry->due = now + milliseconds(splay(impl_->random));
+    impl_->arm(entry);
+  }
+}
+
+void Scheduler::run_all_once() {
+  for (const auto& entry : impl_->entries) {
+    if (!entry->running) impl_->dispatch(entry);
+  }
+}
+
+void Scheduler::stop() { impl_->stop(); }
+
+std::vector<CheckResult> run_checks_once(std::span<ConfiguredCheck> checks) {
+  std::vector<CheckResult> results;
+  asio::io_context io;
+  {
+    SchedulerOptions options;
+    options.workers = std::clamp<std::size_t>(checks.size(), 1, kMaxOnceWorkers);
+    Scheduler scheduler(
+        io, checks, [&](CheckResult r) { results.push_back(std::move(r)); }, options);
+    scheduler.run_all_once();
+    io.run();
+  }
+  std::map<std::string, std::size_t, std::less<>> position;
+  for (std::size_t i = 0; i < checks.size(); ++i) position.emplace(checks[i].name, i);
+  std::stable_sort(results.begin(), results.end(), [&](const auto& a, const auto& b) {
+    return position[a.name] < position[b.name];
+  });
+  return results;
+}
+
+Clock::time_point next_due(Clock::time_point due, milliseconds interval, Clock::time_point now) {
+  interval = std::max(interval, milliseconds(1));
+  Clock::time_point next = due + interval;
+  if (next < now) next += interval * ((now - next) / interval + 1);
+  return next;
+}
+
+}  // namespace vigie::agent

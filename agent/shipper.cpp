@@ -1,0 +1,462 @@
+#include "agent/shipper.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/gzip.hpp"
+#include "common/log.hpp"
+
+namespace vigie::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kReportsPath = "/api/v1/reports";
+constexpr std::size_t kMaxReplyBytes = 16 * 1024;  // of a reply body, kept for the logs
+constexpr std::size_t kMaxReasonBytes = 500;       // of a reason quoted in a log line
+constexpr std::size_t kMaxTokenBytes = 4096;
+
+// `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
+std::string cut_utf8(std::string text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text;
+}
+
+std::string seconds_text(milliseconds d) {
+  const auto tenths = (d.count() + 50) / 100;
+  return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +
+         " s";
+}
+
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
+  const auto failure = [&](int error) {
+    const std::string m = path + ": " + std::generic_category().message(error);
+    return error == ENOENT ? Status::not_found(m) : Status::io_error(m);
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failure(errno);
+  std::string text;
+  char buffer[4096];
+  while (text.size() <= max_bytes) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return failure(error);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (text.size() > max_bytes) {
+    return Status::too_large(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  return text;
+}
+
+Result<std::string> read_token(const std::string& path) {
+  auto text = read_small_file(path, kMaxTokenBytes);
+  if (!text) return text.status().with_context("token file");
+  std::string_view token = *text;
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
+    token.remove_prefix(1);
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.remove_suffix(1);
+  }
+  if (token.empty()) return Status::invalid("token file " + path + ": empty");
+  for (unsigned char c : token) {
+    if (c <= ' ' || c >= 0x7f) {
+      return Status::invalid("token file " + path +
+                             ": the token may only hold printable ASCII characters");
+    }
+  }
+  return std::string(token);
+}
+
+// The reason in a collector's error reply: {"error": "..."} or {"error": {"message":
+// "..."}}, else the reply itself.
+std::string collector_reason(const std::string& body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string reason = body;
+  if (json.is_object() && json.contains("error")) {
+    const auto& error = json["error"];
+    if (error.is_string()) {
+      reason = error.get<std::string>();
+    } else if (error.is_object() && error.contains("message") && error["message"].is_string()) {
+      reason = error["message"].get<std::string>();
+    }
+  }
+  if (reason.empty()) return "(no reason given)";
+  return cut_utf8(std::move(reason), kMaxReasonBytes);
+}
+
+struct Reply {
+  long status = 0;    // HTTP status; 0 when there was no answer
+  std::string body;   // at most kMaxReplyBytes
+  std::string error;  // why there was no answer
+};
+
+// One libcurl easy handle, reused so that the connection is kept alive between
+// reports. Used by the sending thread only, except abort_after().
+class HttpClient {
+ public:
+  static Result<std::unique_ptr<HttpClient>> create(const ShipperOptions& options,
+                                                    const std::string& token) {
+    static std::once_flag global_init;
+    std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    std::unique_ptr<HttpClient> client(new HttpClient());
+    CURL* curl = client->curl_.get();
+    if (curl == nullptr) return Status::internal("cannot create a libcurl handle");
+    const std::string url = options.url + std::string(kReportsPath);
+    const std::string user_agent = std::string("vigie-agent/") + VIGIE_VERSION;
+    bool ok = true;
+    const auto set = [&](CURLcode rc) { ok = ok && rc == CURLE_OK; };
+    // libcurl copies string options: the locals may go.
+    set(curl_easy_setopt(curl, CURLOPT_URL, url.c_str()));
+    set(curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"));
+    set(curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L));  // we are multi-threaded
+    set(curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str()));
+    set(curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         static_cast<long>(options.connect_timeout.count())));
+    set(curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->error_));
+    set(curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &HttpClient::on_data));
+    set(curl_easy_setopt(curl, CURLOPT_WRITEDATA, client.get()));
+    set(curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L));
+    set(curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &HttpClient::on_progress));
+    set(curl_easy_setopt(curl, CURLOPT_XFERINFODATA, client.get()));
+    if (!options.ca_file.empty())
+      set(curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str()));
+    if (!ok) return Status::internal("libcurl refused an option (built without http/https?)");
+
+    // "Expect:" turns off curl's 100-continue handshake, a round trip for nothing.
+    std::vector<std::string> headers = {"Content-Type: application/json", "Expect:"};
+    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+    client->plain_headers_ = make_headers(headers);
+    headers.push_back("Content-Encoding: gzip");
+    client->gzip_headers_ = make_headers(headers);
+    if (!client->plain_headers_ || !client->gzip_headers_) {
+      return Status::internal("cannot build the request headers");
+    }
+    return client;
+  }
+
+  // POSTs `body`, giving the whole request at most `timeout`.
+  Reply post(const Body& body, milliseconds timeout) {
+    CURL* curl = curl_.get();
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
+                     body.gzipped ? gzip_headers_.get() : plain_headers_.get());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.data.size()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max<milliseconds::rep>(1, timeout.count())));
+    reply_.clear();
+    error_[0] = '\0';
+    const CURLcode rc = curl_easy_perform(curl);
+    Reply reply;
+    if (rc != CURLE_OK) {
+      reply.error = rc == CURLE_ABORTED_BY_CALLBACK ? "aborted at shutdown"
+                    : error_[0] != '\0'             ? error_
+                                                    : curl_easy_strerror(rc);
+      return reply;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    reply.body = std::move(reply_);
+    return reply;
+  }
+
+  // Aborts the request in flight, and any later one, once `when` has passed. Any thread.
+  void abort_after(Clock::time_point when) {
+    abort_at_.store(when.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+
+ private:
+  HttpClient() : curl_(curl_easy_init(), &curl_easy_cleanup) {}
+
+  static std::size_t on_data(char* data, std::size_t size, std::size_t count, void* self) {
+    auto& reply = static_cast<HttpClient*>(self)->reply_;
+    const std::size_t bytes = size * count;
+    reply.append(data, std::min(bytes, kMaxReplyBytes - std::min(kMaxReplyBytes, reply.size())));
+    return bytes;  // the rest is read and discarded
+  }
+
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto abort_at = static_cast<HttpClient*>(self)->abort_at_.load(std::memory_order_relaxed);
+    return Clock::now().time_since_epoch().count() >= abort_at ? 1 : 0;
+  }
+
+  using SlistPtr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+  static SlistPtr make_headers(const std::vector<std::string>& headers) {
+    curl_slist* head = nullptr;
+    for (const std::string& header : headers) {
+      curl_slist* appended = curl_slist_append(head, header.c_str());
+      if (appended == nullptr) {
+        curl_slist_free_all(head);
+        return SlistPtr(nullptr, &curl_slist_free_all);
+      }
+      head = appended;
+    }
+    return SlistPtr(head, &curl_slist_free_all);
+  }
+
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl_;
+  SlistPtr plain_headers_{nullptr, &curl_slist_free_all};
+  SlistPtr gzip_headers_{nullptr, &curl_slist_free_all};
+  std::string reply_;
+  char error_[CURL_ERROR_SIZE] = {};
+  std::atomic<Clock::rep> abort_at_{Clock::time_point::max().time_since_epoch().count()};
+};
+
+}  // namespace
+
+struct Shipper::Impl {
+  Impl(protocol::AgentInfo agent_info, ShipperOptions shipper_options,
+       std::unique_ptr<Spool> result_spool, std::unique_ptr<HttpClient> client)
+      : agent(std::move(agent_info)),
+        options(std::move(shipper_options)),
+        spool(std::move(result_spool)),
+        http(std::move(client)) {}
+
+  void run() {
+    try {
+      loop();
+    } catch (const std::exception& e) {  // thread entry: nowhere else to go
+      log::error(std::string("shipper: stopped sending reports: ") + e.what());
+    }
+  }
+
+  void loop();
+  // Sends the next batch, if any; returns when to try again and updates `failures`.
+  Clock::time_point send_next(bool flushing, Clock::time_point flush_deadline, int& failures);
+
+  const protocol::AgentInfo agent;
+  const ShipperOptions options;
+  const std::unique_ptr<Spool> spool;
+  const std::unique_ptr<HttpClient> http;
+  std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t dropped_logged = 0;
+
+  std::mutex mutex;  // guards stopping and flush_deadline
+  std::condition_variable wake;
+  bool stopping = false;
+  Clock::time_point flush_deadline;
+  std::thread thread;
+};
+
+void Shipper::Impl::loop() {
+  int failures = 0;  // consecutive failed sends of the batch at the head of the spool
+  Clock::time_point next_try = Clock::now() + options.send_interval;
+  while (true) {
+    std::unique_lock lock(mutex);
+    if (!stopping) {
+      wake.wait_until(lock, next_try, [&] {
+        return stopping || (failures == 0 && spool->size() >= options.batch_max);
+      });
+    }
+    if (stopping) {
+      // Flushing: send at once rather than at the next send_interval, but keep the
+      // backoff of a failing collector, and give up at the deadline.
+      if (spool->size() == 0 || Clock::now() >= flush_deadline) return;
+      if (failures > 0) {
+        if (next_try >= flush_deadline) return;
+        wake.wait_until(lock, next_try, [] { return false; });
+      }
+    }
+    const bool flushing = stopping;
+    const Clock::time_point deadline = flush_deadline;
+    lock.unlock();
+    next_try = send_next(flushing, deadline, failures);
+    if (const std::uint64_t dropped = spool->dropped(); dropped > dropped_logged) {
+      log::warning("shipper: the queue is full: " + std::to_string(dropped - dropped_logged) +
+                   " oldest results dropped (" + std::to_string(dropped) + " in all)");
+      dropped_logged = dropped;
+    }
+  }
+}
+
+Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point deadline,
+                                           int& failures) {
+  const auto retry_later = [&] {
+    ++failures;
+    const milliseconds delay =
+        backoff_delay(failures, options.backoff_initial, options.backoff_max,
+                      std::uniform_real_distribution<double>(0.0, 1.0)(random));
+    return std::pair(Clock::now() + delay, delay);
+  };
+  const auto next_send = [&] {
+    failures = 0;
+    return spool->size() >= options.batch_max ? Clock::now() : Clock::now() + options.send_interval;
+  };
+
+  auto next = spool->next_batch(options.batch_max);
+  if (!next) {
+    const auto [when, delay] = retry_later();
+    log::error("shipper: " + next.status().message() + "; retry in " + seconds_text(delay));
+    return when;
+  }
+  if (!next->has_value()) return next_send();
+  const Batch& batch = **next;
+  const std::string what = "batch seq " + std::to_string(batch.seq) + " (" +
+                           std::to_string(batch.results.size()) + " results)";
+
+  protocol::Report report;
+  report.agent = agent;
+  report.seq = batch.seq;
+  report.results = batch.results;
+  const Body body = encode_body(report, options.gzip_above);
+  milliseconds timeout = options.request_timeout;
+  if (flushing) {
+    timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  }
+  const Reply reply = http->post(body, timeout);
+
+  switch (judge_response(reply.status)) {
+    case Verdict::kDelivered:
+      if (failures > 0) {
+        log::notice("shipper: " + what + " delivered after " + std::to_string(failures) +
+                    " failed attempts");
+      }
+      spool->remove(batch.seq);
+      return next_send();
+    case Verdict::kRefused:
+      log::error("shipper: the collector REFUSED " + what + " with HTTP " +
+                 std::to_string(reply.status) + ": " + collector_reason(reply.body) +
+                 "; the batch is dropped");
+      spool->remove(batch.seq);
+      return next_send();
+    case Verdict::kRetry:
+      break;
+  }
+  const std::string why = reply.status == 0 ? reply.error
+                                            : "HTTP " + std::to_string(reply.status) + ": " +
+                                                  collector_reason(reply.body);
+  const auto [when, delay] = retry_later();
+  log::warning("shipper: sending " + what + " to " + options.url + " failed: " + why + "; retry #" +
+               std::to_string(failures) + " in " + seconds_text(delay));
+  return when;
+}
+
+Shipper::Shipper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Shipper::~Shipper() { stop(milliseconds(0)); }
+
+Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, ShipperOptions options,
+                                                 std::unique_ptr<Spool> spool) {
+  std::string token;
+  if (!options.token_file.empty()) {
+    auto read = read_token(options.token_file);
+    if (!read) return read.status();
+    token = std::move(*read);
+  }
+  if (!options.ca_file.empty()) {
+    auto ca = read_small_file(options.ca_file, 16 * 1024 * 1024);
+    if (!ca) return ca.status().with_context("CA file");
+  }
+  auto http = HttpClient::create(options, token);
+  if (!http) return http.status();
+  auto impl = std::make_unique<Impl>(std::move(agent), std::move(options), std::move(spool),
+                                     std::move(*http));
+  Impl* raw = impl.get();
+  std::unique_ptr<Shipper> shipper(new Shipper(std::move(impl)));
+  raw->thread = std::thread([raw] { raw->run(); });
+  return shipper;
+}
+
+void Shipper::submit(CheckResult result) {
+  impl_->spool->add(fit_to_protocol(std::move(result)));
+  if (impl_->spool->size() >= impl_->options.batch_max) {
+    // Taking the mutex orders this with the sender's check-then-wait: no lost wakeup.
+    { std::lock_guard lock(impl_->mutex); }
+    impl_->wake.notify_one();
+  }
+}
+
+std::size_t Shipper::stop(milliseconds flush_deadline) {
+  if (impl_->thread.joinable()) {
+    const auto deadline = Clock::now() + flush_deadline;
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->stopping = true;
+      impl_->flush_deadline = deadline;
+    }
+    impl_->http->abort_after(deadline);
+    impl_->wake.notify_one();
+    impl_->thread.join();
+    if (const std::size_t left = impl_->spool->size(); left > 0) {
+      log::warning("shipper: stopped with " + std::to_string(left) + " results not sent");
+    }
+  }
+  return impl_->spool->size();
+}
+
+Verdict judge_response(long http_status) {
+  if (http_status >= 200 && http_status < 300) return Verdict::kDelivered;
+  // These say nothing about the batch: a token or url problem an operator fixes, or
+  // a collector asking us to slow down. Dropping data for them would lose it all.
+  constexpr long kRetryable4xx[] = {401, 403, 404, 408, 429};
+  if (http_status >= 400 && http_status < 500 &&
+      std::find(std::begin(kRetryable4xx), std::end(kRetryable4xx), http_status) ==
+          std::end(kRetryable4xx)) {
+    return Verdict::kRefused;
+  }
+  return Verdict::kRetry;
+}
+
+milliseconds backoff_delay(int attempt, milliseconds initial, milliseconds max, double random) {
+  milliseconds base = std::min(initial, max);
+  for (int i = 1; i < attempt && base < max; ++i) base = std::min(base * 2, max);
+  const milliseconds half = base / 2;
+  const double r = std::clamp(random, 0.0, 1.0);
+  return half + milliseconds(
+                    static_cast<milliseconds::rep>(static_cast<double>((base - half).count()) * r));
+}
+
+Body encode_body(const protocol::Report& report, std::size_t gzip_above) {
+  Body body{protocol::encode_report(report), false};
+  if (body.data.size() > gzip_above) {
+    std::string compressed = gzip_compress(body.data);
+    if (!compressed.empty()) body = {std::move(compressed), true};
+  }
+  return body;
+}
+
+CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits) {
+  result.summary = cut_utf8(std::move(result.summary), limits.max_summary);
+  result.details = cut_utf8(std::move(result.details), limits.max_details);
+  if (result.metrics.size() > limits.max_metrics) result.metrics.resize(limits.max_metrics);
+  const auto valid = protocol::result_from_json(protocol::result_to_json(result), "result", limits);
+  if (valid) return result;
+  CheckResult fallback;
+  fallback.name = std::move(result.name);
+  fallback.check = std::move(result.check);
+  fallback.status = State::kUnknown;
+  fallback.summary = cut_utf8("the check's result cannot be reported: " + valid.status().message(),
+                              limits.max_summary);
+  fallback.ts_ms = result.ts_ms;
+  fallback.duration_ms = result.duration_ms;
+  fallback.interval_s = result.interval_s;
+  return fallback;
+}
+
+}  // namespace vigie::agent

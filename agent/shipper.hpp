@@ -1,0 +1,92 @@
+#pragma once
+// Sends check results to the collector: POST <url>/api/v1/reports (protocol.hpp).
+//
+// Results go into a Spool (spool.hpp). A sending thread of its own (libcurl blocks)
+// takes a batch of at most batch_max results every send_interval (at once when a full
+// batch waits), posts it, and removes it from the spool only after a 2xx. A failed
+// send is retried with the same seq after an exponential backoff with jitter; a batch
+// the collector refuses for good (see judge_response) is dropped with an error log
+// that quotes the collector's reason. Nothing here ever blocks the scheduler's loop.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/spool.hpp"
+#include "common/check_result.hpp"
+#include "common/protocol.hpp"
+#include "common/status.hpp"
+
+namespace vigie::agent {
+
+struct ShipperOptions {
+  std::string url;              // collector base URL, e.g. "https://sup.example.org:8443"
+  std::string ca_file;          // PEM CA bundle for https; "": the system's store
+  std::string token_file;       // file holding the agent's bearer token; "": none sent
+  std::size_t batch_max = 500;  // results per report
+  std::chrono::milliseconds send_interval{5000};  // results gather this long
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30'000};  // whole request, connect included
+  std::chrono::milliseconds backoff_initial{1000};    // first retry after ~1 s
+  std::chrono::milliseconds backoff_max{300'000};     // doubling up to ~5 min
+  std::size_t gzip_above = 1024;                      // gzip bodies larger than this (bytes)
+};
+
+// Owns the sending thread. submit() may be called from any thread; stop() and the
+// destructor from the thread that created it.
+class Shipper {
+ public:
+  // Reads the token file and checks the CA file, then starts the sending thread.
+  // kNotFound / kIoError / kInvalidArgument name the file that is wrong.
+  static Result<std::unique_ptr<Shipper>> create(protocol::AgentInfo agent, ShipperOptions options,
+                                                 std::unique_ptr<Spool> spool);
+  ~Shipper();  // stop(0) unless stopped already
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
+
+  // Queues a result (made to fit the protocol first, see fit_to_protocol). Never
+  // blocks on the network.
+  void submit(CheckResult result);
+
+  // Sends what is queued, giving up at `flush_deadline` from now (a request in flight
+  // is aborted then), and stops the thread. Returns how many results were left unsent.
+  std::size_t stop(std::chrono::milliseconds flush_deadline);
+
+ private:
+  struct Impl;
+  explicit Shipper(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// What becomes of a batch after the collector answered with `http_status` (0: no
+// answer at all: DNS, connection, TLS or timeout failure).
+enum class Verdict {
+  kDelivered,  // 2xx: stored (or a replay the collector already had)
+  kRetry,      // no answer, 1xx/3xx, 5xx, and 4xx that do not depend on the batch:
+               // 401/403 (token), 404 (url), 408, 429
+  kRefused,    // any other 4xx: this batch will never be accepted; it is dropped
+};
+Verdict judge_response(long http_status);
+
+// The wait before retry number `attempt` (1 = first retry): initial * 2^(attempt-1),
+// at most `max`, with "equal jitter": half of it fixed, the other half scaled by
+// `random` in [0, 1), so agents that failed together do not retry together.
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, double random);
+
+// A report's HTTP body: JSON, gzipped when longer than `gzip_above` bytes.
+struct Body {
+  std::string data;
+  bool gzipped = false;
+};
+Body encode_body(const protocol::Report& report, std::size_t gzip_above);
+
+// Makes a result acceptable to the collector, so that one bad result cannot get a
+// whole batch refused: summary and details are cut (at a UTF-8 boundary) to the
+// limits, metrics past the limit are dropped; a result that still fails validation
+// becomes UNKNOWN with the reason and no metrics.
+CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits = {});
+
+}  // namespace vigie::agent

@@ -1,0 +1,179 @@
+#include "agent/agent.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::agent {
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+constexpr const char* kDemo = VIGIE_SOURCE_DIR "/config/agent.demo.json";
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the command line `vigie-agent <args>` in this process, capturing its output.
+Outcome agent(std::vector<std::string> args) {
+  args.insert(args.begin(), "vigie-agent");
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::ostringstream out;
+  std::ostringstream err;
+  std::streambuf* const old_out = std::cout.rdbuf(out.rdbuf());
+  std::streambuf* const old_err = std::cerr.rdbuf(err.rdbuf());
+  Outcome outcome;
+  outcome.code = run(static_cast<int>(args.size()), argv.data());
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  outcome.out = out.str();
+  outcome.err = err.str();
+  return outcome;
+}
+
+// A config whose checks are check_dummy with the given states.
+std::string dummy_config(const testing::TempDir& dir) {
+  return dir
+      .write("agent.json", R"({
+        "agent": {"id": "t-1", "site": "test"},
+        "collector": {"url": "http://127.0.0.1:9"},
+        "checks": [
+          {"name": "fine", "type": "external",
+           "command": ["/usr/lib/nagios/plugins/check_dummy", "0", "all good"]},
+          {"name": "broken", "type": "external",
+           "command": ["/usr/lib/nagios/plugins/check_dummy", "2", "all bad"]},
+          {"name": "meh", "type": "external",
+           "command": ["/usr/lib/nagios/plugins/check_dummy", "1", "so so"]}
+        ]})")
+      .string();
+}
+
+TEST_CASE("Agent: --version, --help and checks print and exit 0", "[agent]") {
+  const auto version = agent({"--version"});
+  CHECK(version.code == 0);
+  CHECK(version.out == std::string("vigie-agent ") + VIGIE_VERSION + "\n");
+
+  const auto help = agent({"--help"});
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out, StartsWith("usage: vigie-agent"));
+
+  const auto checks = agent({"checks"});
+  CHECK(checks.code == 0);
+  CHECK_THAT(checks.out, StartsWith("TYPE"));
+  CHECK_THAT(checks.out, Contains("system/load"));
+  CHECK_THAT(checks.out, Contains("external"));
+
+  const auto markdown = agent({"checks", "--markdown"});
+  CHECK(markdown.code == 0);
+  CHECK_THAT(markdown.out, Contains("system/disk"));
+}
+
+TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {"frobnicate"},
+                                               {"run", "--bogus"},
+                                               {"run", "--config"},
+                                               {"config"},
+                                               {"config", "check", "extra"},
+                                               {"checks", "--json"}}) {
+    INFO(args.size());
+    const auto outcome = agent(args);
+    CHECK(outcome.code == 2);
+    CHECK_THAT(outcome.err, Contains("usage: vigie-agent"));
+    CHECK(outcome.out.empty());
+  }
+}
+
+TEST_CASE("Agent: config check counts the checks, or prints the error and exits 1", "[agent]") {
+  const auto good = agent({"config", "check", "--config", kDemo});
+  CHECK(good.code == 0);
+  CHECK(good.out == "config OK: 7 checks\n");
+
+  testing::TempDir dir;
+  const auto bad = dir.write("agent.json", R"({"agent": {"id": "a", "site": "s"},
+    "collector": {"url": "https://c"}, "checks": [{"name": "x", "type": "sytem/load"}]})");
+  const auto refused = agent({"config", "check", "--config=" + bad.string()});
+  CHECK(refused.code == 1);
+  CHECK_THAT(refused.err, StartsWith(bad.string() + ": checks[0].type: unknown check type"));
+
+  const auto missing = agent({"config", "check", "--config", (dir / "none.json").string()});
+  CHECK(missing.code == 1);
+  CHECK_THAT(missing.err, Contains("No such file or directory"));
+}
+
+TEST_CASE("Agent: check prints a table and exits with the worst state", "[agent]") {
+  testing::TempDir dir;
+  const std::string config = dummy_config(dir);
+
+  const auto all = agent({"check", "--config", config});
+  CHECK(all.code == 2);
+  CHECK_THAT(all.out, StartsWith("NAME    CHECK            STATE     SUMMARY\n"));
+  CHECK_THAT(all.out, Contains("broken  external:broken  CRITICAL  CRITICAL: all bad\n"));
+
+  CHECK(agent({"check", "fine", "--config", config}).code == 0);
+  CHECK(agent({"check", "fine", "meh", "--config", config}).code == 1);
+  CHECK(agent({"check", "--all", "--config", config}).code == 2);
+}
+
+TEST_CASE("Agent: check --json prints every field a script needs", "[agent]") {
+  testing::TempDir dir;
+  const auto outcome = agent({"check", "meh", "fine", "--json", "--config", dummy_config(dir)});
+  CHECK(outcome.code == 1);
+  const auto json = nlohmann::json::parse(outcome.out);
+  REQUIRE(json.is_array());
+  REQUIRE(json.size() == 2);
+  CHECK(json[0]["name"] == "meh");
+  CHECK(json[0]["check"] == "external:meh");
+  CHECK(json[0]["status"] == 1);
+  CHECK(json[0]["state"] == "WARNING");
+  CHECK(json[0]["summary"] == "WARNING: so so");
+  CHECK(json[0]["details"].is_string());
+  CHECK(json[0]["metrics"].is_array());
+  CHECK(json[0]["duration_ms"].is_number_integer());
+  CHECK(json[1]["name"] == "fine");
+}
+
+TEST_CASE("Agent: check exits 3 when it cannot run the checks", "[agent]") {
+  testing::TempDir dir;
+  const std::string config = dummy_config(dir);
+  const auto unknown = agent({"check", "nope", "--config", config});
+  CHECK(unknown.code == 3);
+  CHECK_THAT(unknown.err, Contains("no check named \"nope\""));
+  CHECK(agent({"check", "--config", (dir / "none.json").string()}).code == 3);
+  CHECK(agent({"check", "fine", "--all", "--config", config}).code == 3);
+  CHECK(agent({"check", "--bogus"}).code == 3);
+}
+
+TEST_CASE("Agent: run refuses to start without its state folder or token", "[agent]") {
+  testing::TempDir dir;
+  const std::string config = dummy_config(dir);
+  dir.write("file", "");
+  const auto no_state = agent({"run", "--config", config, "--state-dir", (dir / "file").string()});
+  CHECK(no_state.code == 1);
+  CHECK_THAT(no_state.err, StartsWith("state folder " + (dir / "file").string()));
+
+  const auto token_config = dir.write("token.json", R"({"agent": {"id": "a", "site": "s"},
+    "collector": {"url": "http://127.0.0.1:9", "token_file": ")" +
+                                                        (dir / "agent.token").string() + R"("},
+    "checks": [{"name": "load", "type": "system/load"}]})");
+  const auto no_token =
+      agent({"run", "--config", token_config.string(), "--state-dir", dir.path().string()});
+  CHECK(no_token.code == 1);
+  CHECK_THAT(no_token.err, Contains("token file: " + (dir / "agent.token").string()));
+}
+
+}  // namespace
+}  // namespace vigie::agent
