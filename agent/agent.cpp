@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config.hpp"
+#include "agent/enroll.hpp"
 #include "agent/scheduler.hpp"
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
@@ -54,6 +55,11 @@ commands:
       Validate the configuration: prints "config OK: N checks", or the error.
   checks [--markdown]
       List the built-in check types.
+  enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
+         [--agent-id ID] [--ca-file FILE] [--token-file FILE] [--enroll-token-file FILE]
+      Exchange a one-time enrollment token (vigie-collector enroll-token create) for
+      this agent's own token, written to the token file with mode 0600. What is not
+      given comes from the configuration file.
   --version   Print the version.
   --help      Print this help.
 
@@ -315,6 +321,7 @@ int dispatch(std::span<char* const> args) {
     if (!options) return usage_error(options.status());
     return cmd_config_check(*options);
   }
+  if (command == "enroll") return enroll_command(rest);
   if (command == "checks") {
     auto options = parse_options(rest, {"--markdown"}, false);
     if (!options) return usage_error(options.status());

@@ -111,24 +111,20 @@ std::string collector_reason(const std::string& body) {
   return cut_utf8(std::move(reason), kMaxReasonBytes);
 }
 
-struct Reply {
-  long status = 0;    // HTTP status; 0 when there was no answer
-  std::string body;   // at most kMaxReplyBytes
-  std::string error;  // why there was no answer
-};
-
 // One libcurl easy handle, reused so that the connection is kept alive between
 // reports. Used by the sending thread only, except abort_after().
 class HttpClient {
  public:
+  // A client for POSTs to options.url + path.
   static Result<std::unique_ptr<HttpClient>> create(const ShipperOptions& options,
+                                                    std::string_view path,
                                                     const std::string& token) {
     static std::once_flag global_init;
     std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     std::unique_ptr<HttpClient> client(new HttpClient());
     CURL* curl = client->curl_.get();
     if (curl == nullptr) return Status::internal("cannot create a libcurl handle");
-    const std::string url = options.url + std::string(kReportsPath);
+    const std::string url = options.url + std::string(path);
     const std::string user_agent = std::string("vigie-agent/") + VIGIE_VERSION;
     bool ok = true;
     const auto set = [&](CURLcode rc) { ok = ok && rc == CURLE_OK; };
@@ -162,7 +158,7 @@ class HttpClient {
   }
 
   // POSTs `body`, giving the whole request at most `timeout`.
-  Reply post(const Body& body, milliseconds timeout) {
+  HttpReply post(const Body& body, milliseconds timeout) {
     CURL* curl = curl_.get();
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
                      body.gzipped ? gzip_headers_.get() : plain_headers_.get());
@@ -173,7 +169,7 @@ class HttpClient {
     reply_.clear();
     error_[0] = '\0';
     const CURLcode rc = curl_easy_perform(curl);
-    Reply reply;
+    HttpReply reply;
     if (rc != CURLE_OK) {
       reply.error = rc == CURLE_ABORTED_BY_CALLBACK ? "aborted at shutdown"
                     : error_[0] != '\0'             ? error_
@@ -329,7 +325,7 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
-  const Reply reply = http->post(body, timeout);
+  const HttpReply reply = http->post(body, timeout);
 
   switch (judge_response(reply.status)) {
     case Verdict::kDelivered:
@@ -373,7 +369,7 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
     auto ca = read_small_file(options.ca_file, 16 * 1024 * 1024);
     if (!ca) return ca.status().with_context("CA file");
   }
-  auto http = HttpClient::create(options, token);
+  auto http = HttpClient::create(options, kReportsPath, token);
   if (!http) return http.status();
   auto impl = std::make_unique<Impl>(std::move(agent), std::move(options), std::move(spool),
                                      std::move(*http));
@@ -409,6 +405,15 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
   }
   return impl_->spool->size();
 }
+
+HttpReply post_once(const ShipperOptions& options, std::string_view path,
+                    const std::string& json_body, const std::string& token) {
+  auto http = HttpClient::create(options, path, token);
+  if (!http) return {0, {}, http.status().message()};
+  return (*http)->post(Body{json_body, false}, options.request_timeout);
+}
+
+std::string reply_reason(const std::string& body) { return collector_reason(body); }
 
 Verdict judge_response(long http_status) {
   if (http_status >= 200 && http_status < 300) return Verdict::kDelivered;

@@ -60,6 +60,21 @@ class Shipper {
   std::unique_ptr<Impl> impl_;
 };
 
+struct HttpReply {
+  long status = 0;    // HTTP status; 0 when there was no answer
+  std::string body;   // the reply's first 16 KiB
+  std::string error;  // why there was no answer
+};
+
+// One POST of a JSON body to options.url + path, with the same TLS settings and
+// timeouts as reports: for one-off requests such as enrollment. Blocking.
+HttpReply post_once(const ShipperOptions& options, std::string_view path,
+                    const std::string& json_body, const std::string& token);
+
+// The collector's reason in an error reply ({"error": "..."}), or the body itself,
+// cut to a log line.
+std::string reply_reason(const std::string& body);
+
 // What becomes of a batch after the collector answered with `http_status` (0: no
 // answer at all: DNS, connection, TLS or timeout failure).
 enum class Verdict {
