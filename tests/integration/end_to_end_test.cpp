@@ -65,10 +65,16 @@ const json* find_check(const json& checks, const std::string& name) {
 TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e2e]") {
   testing::TempDir dir;
   Collector collector(dir);
-  const auto agent_token = dir.write("agent.token", collector.enroll("it-agent-01", "it-site"));
-  std::filesystem::permissions(agent_token, std::filesystem::perms(0600));
+  // The agent enrolls itself with a one-time token, as a technician does on site.
+  const auto agent_token = dir / "agent.token";
   const auto viewer = collector.token_file("viewer");
   const auto config = dir.write("agent.json", agent_config(collector, agent_token));
+  auto enrolled = run({VIGIE_AGENT_BIN, "enroll", "--config", config.string(), "--enroll-token",
+                       collector.enroll_token("it-site")});
+  INFO(enrolled.err);
+  REQUIRE(enrolled.exit_code == 0);
+  CHECK((std::filesystem::status(agent_token).permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms(0600));
   testing::Child agent({VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir",
                         dir.path().string()},
                        dir / "agent.log");
@@ -185,6 +191,22 @@ TEST_CASE("EndToEnd: bad requests get a JSON error and the collector stays up", 
   const std::string viewer = collector.token("viewer");
   auto checks = collector.get("/api/v1/checks", viewer);
   CHECK(json::parse(checks.body)["checks"].empty());
+}
+
+TEST_CASE("EndToEnd: enrollment refuses a used token and says why", "[e2e]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string once = collector.enroll_token("it-site");
+  const auto enroll = [&](const std::string& agent) {
+    return run({VIGIE_AGENT_BIN, "enroll", "--collector", collector.url(), "--ca-file",
+                collector.ca(), "--token-file", (dir / (agent + ".token")).string(),
+                "--agent-id", agent, "--site", "it-site", "--enroll-token", once});
+  };
+  CHECK(enroll("first").exit_code == 0);
+  auto second = enroll("second");
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("403") && Catch::Contains("already used"));
+  CHECK_FALSE(std::filesystem::exists(dir / "second.token"));
 }
 
 TEST_CASE("EndToEnd: the agent refuses an invalid configuration with file, field and reason",
