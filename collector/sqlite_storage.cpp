@@ -311,9 +311,19 @@ class SqliteStorage final : public Storage {
 
   void submit(protocol::Report report, std::int64_t received_ms, Done done) override {
     auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
-    auto shared_report = std::make_shared<protocol::Report>(std::move(report));
-    enqueue({[this, shared_report, received_ms, outcome] {
-               auto stored = store(*shared_report, received_ms);
+    // What needs no database is done here, on the caller's thread: the single writer
+    // is the bottleneck of ingest, so it gets only SQL to run.
+    auto prepared = std::make_shared<PreparedReport>();
+    prepared->metrics_text.reserve(report.results.size());
+    for (const auto& result : report.results) {
+      nlohmann::json metrics = nlohmann::json::array();
+      for (const auto& m : result.metrics) metrics.push_back(protocol::metric_to_json(m));
+      prepared->metrics_text.push_back(
+          metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    prepared->report = std::move(report);
+    enqueue({[this, prepared, received_ms, outcome] {
+               auto stored = store(*prepared, received_ms);
                if (!stored) return stored.status();
                *outcome = *stored;
                return Status::ok();
@@ -363,8 +373,14 @@ class SqliteStorage final : public Storage {
   Status housekeeping_slice(bool* more);
   Job housekeeping_job(std::shared_ptr<bool> more);
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
-  Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
-  Status store_check(std::int64_t agent_id, const CheckResult& r, std::int64_t received_ms);
+  // A report with its metrics already in their stored (JSON) form.
+  struct PreparedReport {
+    protocol::Report report;
+    std::vector<std::string> metrics_text;  // one per result
+  };
+  Result<IngestOutcome> store(const PreparedReport& prepared, std::int64_t received_ms);
+  Status store_check(std::int64_t agent_id, const CheckResult& r, const std::string& metrics_text,
+                     std::int64_t received_ms);
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
 
@@ -639,8 +655,9 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
 
-Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
+Result<IngestOutcome> SqliteStorage::store(const PreparedReport& prepared,
                                            std::int64_t received_ms) {
+  const protocol::Report& report = prepared.report;
   // A replay stores nothing, not even the agent's last-seen time.
   find_batch_.reset();
   find_batch_.bind(1, report.agent.id).bind(2, static_cast<std::int64_t>(report.seq));
@@ -669,8 +686,10 @@ Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
   std::vector<Sample> samples;
   std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
-  for (const auto& result : report.results) {
-    if (Status s = store_check(agent_id, result, received_ms); !s) return s;
+  for (std::size_t i = 0; i < report.results.size(); ++i) {
+    const CheckResult& result = report.results[i];
+    if (Status s = store_check(agent_id, result, prepared.metrics_text[i], received_ms); !s)
+      return s;
     for (const auto& m : result.metrics) {
       if (!m.value) continue;  // "U": nothing to plot
       auto series = series_id(agent_id, result.check, m);
@@ -690,12 +709,7 @@ Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
 }
 
 Status SqliteStorage::store_check(std::int64_t agent_id, const CheckResult& r,
-                                  std::int64_t received_ms) {
-  nlohmann::json metrics = nlohmann::json::array();
-  for (const auto& m : r.metrics) metrics.push_back(protocol::metric_to_json(m));
-  const std::string metrics_text =
-      metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-
+                                  const std::string& metrics_text, std::int64_t received_ms) {
   upsert_check_.reset();
   upsert_check_.bind(1, agent_id)
       .bind(2, r.check)
