@@ -292,6 +292,15 @@ class SqliteStorage final : public Storage {
          " duration_ms = excluded.duration_ms, interval_s = excluded.interval_s,"
          " received_ms = excluded.received_ms"
          " WHERE excluded.ts_ms >= ts_ms"},
+        // The same by row id, for checks the writer has seen: no unique-index probe and
+        // no failed insert first.
+        {&update_check_,
+         "UPDATE checks SET"
+         " since_ms = CASE WHEN ?4 != status THEN ?8 ELSE since_ms END,"
+         " name = ?3, status = ?4, summary = ?5, details = ?6, metrics = ?7, ts_ms = ?8,"
+         " duration_ms = ?9, interval_s = ?10, received_ms = ?11"
+         " WHERE id = ?1 AND ?8 >= ts_ms AND ?2 = check_id"},
+        {&find_check_, "SELECT id FROM checks WHERE agent_id = ?1 AND check_id = ?2"},
         {&upsert_series_,
          "INSERT INTO series (agent_id, check_id, metric, unit) VALUES (?1,?2,?3,?4)"
          " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
@@ -389,7 +398,8 @@ class SqliteStorage final : public Storage {
 
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
-  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, upsert_series_,
+  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, update_check_, find_check_,
+      upsert_series_,
       insert_block_;
 
   // Writer thread only: series ids by "agent id \x1f check \x1f metric", and their unit.
@@ -399,6 +409,8 @@ class SqliteStorage final : public Storage {
     std::string unit;
   };
   std::unordered_map<std::string, SeriesEntry> series_cache_;
+  // Writer thread only, cleared with series_cache_: checks' row ids by "agent id \x1f check".
+  std::unordered_map<std::string, std::int64_t> check_rows_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -643,6 +655,7 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
       if (!status) {
         (void)exec(db_.get(), "ROLLBACK TO job");
         series_cache_.clear();
+        check_rows_.clear();
       }
       (void)exec(db_.get(), "RELEASE job");
       outcomes.push_back(std::move(status));
@@ -650,7 +663,10 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
     tx = exec(db_.get(), "COMMIT");
     if (!tx) (void)exec(db_.get(), "ROLLBACK");
   }
-  if (!tx) series_cache_.clear();
+  if (!tx) {
+    series_cache_.clear();
+    check_rows_.clear();
+  }
   if (!tx) log::error("storage: commit failed: " + tx.message());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
@@ -710,8 +726,13 @@ Result<IngestOutcome> SqliteStorage::store(const PreparedReport& prepared,
 
 Status SqliteStorage::store_check(std::int64_t agent_id, const CheckResult& r,
                                   const std::string& metrics_text, std::int64_t received_ms) {
-  upsert_check_.reset();
-  upsert_check_.bind(1, agent_id)
+  std::string key = std::to_string(agent_id);
+  key += '\x1f';
+  key += r.check;
+  const auto known = check_rows_.find(key);
+  Statement& stmt = known != check_rows_.end() ? update_check_ : upsert_check_;
+  stmt.reset();
+  stmt.bind(1, known != check_rows_.end() ? known->second : agent_id)
       .bind(2, r.check)
       .bind(3, r.name)
       .bind(4, static_cast<std::int64_t>(r.status))
@@ -722,7 +743,14 @@ Status SqliteStorage::store_check(std::int64_t agent_id, const CheckResult& r,
       .bind(9, r.duration_ms)
       .bind(10, r.interval_s)
       .bind(11, received_ms);
-  if (upsert_check_.step() != SQLITE_DONE) return db_error(db_.get(), "store check state");
+  if (stmt.step() != SQLITE_DONE) return db_error(db_.get(), "store check state");
+  if (known == check_rows_.end()) {
+    find_check_.reset();
+    find_check_.bind(1, agent_id).bind(2, r.check);
+    if (find_check_.step() != SQLITE_ROW) return db_error(db_.get(), "find check");
+    check_rows_.emplace(std::move(key), find_check_.int64(0));
+    find_check_.reset();
+  }
   return Status::ok();
 }
 
