@@ -1,7 +1,5 @@
 #include "agent/config.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include <utility>
 
 #include "common/duration.hpp"
+#include "common/file.hpp"
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
 
@@ -478,43 +477,9 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
 }
 
 Result<Config> load_config(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  const auto failure = [&](int error) {
-    const std::string m = name + ": " + std::generic_category().message(error);
-    return error == ENOENT ? Status::not_found(m) : Status::io_error(m);
-  };
-  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failure(errno);
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return failure(error);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return Status::io_error(name + ": not a regular file");
-  }
-  std::string text;
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return failure(error);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > kMaxFileBytes) {
-      ::close(fd);
-      return Status::too_large(name + ": larger than " + std::to_string(kMaxFileBytes >> 20) +
-                               " MiB");
-    }
-  }
-  ::close(fd);
-  return parse_config(text, name);
+  auto text = read_file(path.string(), kMaxFileBytes);
+  if (!text) return text.status();
+  return parse_config(*text, path.string());
 }
 
 }  // namespace vigie::agent

@@ -3,16 +3,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/config.hpp"
 #include "agent/shipper.hpp"
+#include "common/file.hpp"
 #include "common/protocol.hpp"
 
 namespace vigie::agent {
@@ -123,14 +124,12 @@ int enroll_command(std::span<char* const> args) {
     if (o.site.empty()) o.site = config->site;
   }
   if (!enroll_token_file.empty()) {
-    std::ifstream in(enroll_token_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      std::cerr << "vigie-agent enroll: cannot read " << enroll_token_file << "\n";
+    auto text = read_file(enroll_token_file, 4096);
+    if (!text) {
+      std::cerr << "vigie-agent enroll: " << text.status().message() << "\n";
       return 1;
     }
-    o.enroll_token = trim(text.str());
+    o.enroll_token = trim(*text);
   }
   if (Status s = enroll(o); !s) {
     std::cerr << "vigie-agent enroll: " << s.message() << "\n";

@@ -1,7 +1,6 @@
 #include "agent/shipper.hpp"
 
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/file.hpp"
 #include "common/gzip.hpp"
 #include "common/log.hpp"
 
@@ -47,35 +47,8 @@ std::string seconds_text(milliseconds d) {
          " s";
 }
 
-Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
-  const auto failure = [&](int error) {
-    const std::string m = path + ": " + std::generic_category().message(error);
-    return error == ENOENT ? Status::not_found(m) : Status::io_error(m);
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failure(errno);
-  std::string text;
-  char buffer[4096];
-  while (text.size() <= max_bytes) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return failure(error);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (text.size() > max_bytes) {
-    return Status::too_large(path + ": larger than " + std::to_string(max_bytes) + " bytes");
-  }
-  return text;
-}
-
 Result<std::string> read_token(const std::string& path) {
-  auto text = read_small_file(path, kMaxTokenBytes);
+  auto text = read_file(path, kMaxTokenBytes);
   if (!text) return text.status().with_context("token file");
   std::string_view token = *text;
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
@@ -366,7 +339,7 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
     token = std::move(*read);
   }
   if (!options.ca_file.empty()) {
-    auto ca = read_small_file(options.ca_file, 16 * 1024 * 1024);
+    auto ca = read_file(options.ca_file, 16 * 1024 * 1024);
     if (!ca) return ca.status().with_context("CA file");
   }
   auto http = HttpClient::create(options, kReportsPath, token);
