@@ -393,7 +393,24 @@ class SqliteStorage final : public Storage {
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
 
-  Result<Db> take_reader();
+  // A read connection borrowed from the pool; it goes back when the lease ends, after
+  // the statements declared after the lease are finalized.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStorage* owner, Db db) : owner_(owner), db_(std::move(db)) {}
+    ReaderLease(ReaderLease&& other) noexcept = default;
+    ReaderLease& operator=(ReaderLease&&) = delete;
+    ~ReaderLease() {
+      if (db_) owner_->give_back(std::move(db_));
+    }
+    sqlite3* get() const { return db_.get(); }
+
+   private:
+    SqliteStorage* owner_;
+    Db db_;
+  };
+
+  Result<ReaderLease> take_reader();
   void give_back(Db db);
 
   const SqliteOptions options_;
@@ -773,16 +790,18 @@ Result<std::int64_t> SqliteStorage::series_id(std::int64_t agent_id, const std::
   return id;
 }
 
-Result<Db> SqliteStorage::take_reader() {
+Result<SqliteStorage::ReaderLease> SqliteStorage::take_reader() {
   {
     std::lock_guard lock(readers_mu_);
     if (!readers_.empty()) {
       Db db = std::move(readers_.back());
       readers_.pop_back();
-      return db;
+      return ReaderLease(this, std::move(db));
     }
   }
-  return open_db(options_.path, SQLITE_OPEN_READONLY);
+  auto db = open_db(options_.path, SQLITE_OPEN_READONLY);
+  if (!db) return db.status();
+  return ReaderLease(this, std::move(*db));
 }
 
 void SqliteStorage::give_back(Db db) {
@@ -829,10 +848,7 @@ Result<std::vector<CheckRow>> SqliteStorage::checks(const CheckQuery& query) {
     row.since_ms = stmt->int64(12);
     rows.push_back(std::move(row));
   }
-  const Status status = rc == SQLITE_DONE ? Status::ok() : db_error(db->get(), "read checks");
-  stmt = Statement();
-  give_back(std::move(*db));
-  if (!status) return status;
+  if (rc != SQLITE_DONE) return db_error(db->get(), "read checks");
   return rows;
 }
 
@@ -914,12 +930,6 @@ Result<SeriesData> SqliteStorage::series(const SeriesQuery& q) {
 
   auto db = take_reader();
   if (!db) return db.status();
-  // Gives the connection back whatever path returns.
-  struct Return {
-    SqliteStorage* self;
-    Db* db;
-    ~Return() { self->give_back(std::move(*db)); }
-  } give_back_on_return{this, &*db};
 
   auto find = Statement::prepare(db->get(),
                                  "SELECT s.id, s.agent_id, s.unit FROM series s"
@@ -996,7 +1006,6 @@ Result<TokenRecord> SqliteStorage::find_token(const std::string& hash) {
   auto tokens = select_tokens(db->get(),
                               std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1",
                               [&](Statement& st) { st.bind(1, hash); });
-  give_back(std::move(*db));
   if (!tokens) return tokens.status();
   if (tokens->empty()) return Status::not_found("no such token");
   return tokens->front();
@@ -1008,7 +1017,6 @@ Result<std::vector<TokenRecord>> SqliteStorage::list_tokens() {
   auto tokens = select_tokens(db->get(),
                               std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY id",
                               [](Statement&) {});
-  give_back(std::move(*db));
   return tokens;
 }
 
