@@ -1,17 +1,14 @@
 #include "plugins/system/load_check.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <utility>
+
+#include "common/file.hpp"
 
 namespace vigie::plugins::system {
 namespace {
@@ -23,29 +20,6 @@ constexpr Loads kDefaultWarn = {3.0, 2.0, 1.5};
 constexpr Loads kDefaultCrit = {6.0, 4.0, 3.0};
 // /proc/stat holds a few lines per CPU: even a very large machine stays far below this.
 constexpr std::size_t kMaxProcFile = 4 << 20;
-
-std::string errno_text(int error) { return std::generic_category().message(error); }
-
-Result<std::string> read_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::io_error("cannot read " + path.string() + ": " + errno_text(errno));
-  std::string text;
-  std::array<char, 8192> buffer;
-  ssize_t n;
-  while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-    if (text.size() > kMaxProcFile) break;
-  }
-  const int error = errno;
-  ::close(fd);
-  if (n < 0) return Status::io_error("cannot read " + path.string() + ": " + errno_text(error));
-  if (n > 0) return Status::too_large(path.string() + ": larger than expected");
-  return text;
-}
 
 std::optional<double> parse_load(std::string_view token) {
   double value = 0;
@@ -150,7 +124,7 @@ Outcome LoadCheck::run(const RunContext&) {
   Outcome outcome;
   outcome.status = State::kUnknown;
   const auto loadavg_path = proc_root_ / "loadavg";
-  const auto loadavg = read_file(loadavg_path);
+  const auto loadavg = read_file(loadavg_path.string(), kMaxProcFile);
   if (!loadavg) {
     outcome.summary = loadavg.status().message();
     return outcome;
@@ -162,7 +136,7 @@ Outcome LoadCheck::run(const RunContext&) {
     return outcome;
   }
   const auto stat_path = proc_root_ / "stat";
-  const auto stat = read_file(stat_path);
+  const auto stat = read_file(stat_path.string(), kMaxProcFile);
   if (!stat) {
     outcome.summary = stat.status().message();
     return outcome;
