@@ -1,9 +1,12 @@
 #include "collector/api.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
+#include "collector/downtime.hpp"
 #include "common/duration.hpp"
 #include "common/gzip.hpp"
 #include "common/log.hpp"
@@ -26,13 +29,165 @@ Result<std::int64_t> parse_time(std::string_view name, const std::string& text, 
   return now - age->count();
 }
 
-nlohmann::json row_to_json(const CheckRow& row) {
-  nlohmann::json j = protocol::result_to_json(row.result);
-  j["agent"] = row.agent;
-  j["site"] = row.site;
-  j["received"] = row.received_ms;
-  j["since"] = row.since_ms;
+using nlohmann::json;
+
+json check_to_json(const CheckState& c) {
+  json j = protocol::result_to_json(c.last);
+  // What to show: stale reads as UNKNOWN; the last reported status stays beside it.
+  j["status"] = static_cast<int>(c.effective());
+  j["state"] = state_name(c.effective());
+  j["last_status"] = static_cast<int>(c.last.status);
+  j["agent"] = c.agent;
+  j["site"] = c.site;
+  j["family"] = check_family(c.last.check);
+  j["received"] = c.received_ms;
+  j["since"] = c.since_ms;
+  j["hard_state"] = state_name(c.effective_hard());
+  j["hard_status"] = static_cast<int>(c.effective_hard());
+  j["hard_since"] = c.hard_since_ms;
+  j["state_type"] = state_type_name(c.type);
+  j["attempt"] = c.attempt;
+  j["max_attempts"] = c.max_attempts;
+  j["flapping"] = c.flapping;
+  j["flap_percent"] = c.flap_percent;
+  j["stale"] = c.stale;
+  if (c.stale) {
+    j["stale_reason"] = c.stale_reason;
+    j["stale_since"] = c.stale_since_ms;
+  }
+  j["agent_lost"] = c.agent_lost;
+  j["in_downtime"] = c.in_downtime;
+  if (c.ack) {
+    j["ack"] = {{"author", c.ack->author},
+                {"comment", c.ack->comment},
+                {"sticky", c.ack->sticky},
+                {"created", c.ack->created_ms},
+                {"expires", c.ack->expires_ms}};
+  } else {
+    j["ack"] = nullptr;
+  }
   return j;
+}
+
+json agent_to_json(const AgentState& a) {
+  json j = {{"id", a.id},          {"site", a.site},
+            {"hostname", a.hostname}, {"version", a.version},
+            {"first_seen", a.first_seen_ms}, {"last_seen", a.last_seen_ms},
+            {"last_seq", a.last_seq}, {"lost", a.lost}};
+  j["clock_skew_ms"] = a.skew_known ? json(a.clock_skew_ms) : json(nullptr);
+  j["spool_depth"] = a.spool_depth >= 0 ? json(a.spool_depth) : json(nullptr);
+  j["spool_oldest"] = a.spool_oldest_ms > 0 ? json(a.spool_oldest_ms) : json(nullptr);
+  j["spool_dropped"] = a.spool_dropped >= 0 ? json(a.spool_dropped) : json(nullptr);
+  if (a.lost) j["lost_since"] = a.lost_since_ms;
+  return j;
+}
+
+json site_to_json(const SiteSummary& s) {
+  json families = json::object();
+  for (const auto& [family, state] : s.families) families[family] = state_name(state);
+  return {{"name", s.name},
+          {"state", state_name(s.worst)},
+          {"status", static_cast<int>(s.worst)},
+          {"counts",
+           {{"OK", s.counts[0]}, {"WARNING", s.counts[1]}, {"CRITICAL", s.counts[2]},
+            {"UNKNOWN", s.counts[3]}}},
+          {"families", std::move(families)},
+          {"agents", s.agents},
+          {"agents_lost", s.agents_lost},
+          {"last_report", s.last_report_ms},
+          {"unreachable", s.unreachable},
+          {"unreachable_since", s.unreachable ? json(s.unreachable_since_ms) : json(nullptr)},
+          {"in_downtime", s.in_downtime},
+          {"problems", s.problems},
+          {"acknowledged", s.acknowledged}};
+}
+
+json event_to_json(const Event& e) {
+  return {{"id", e.id},
+          {"ts", e.ts_ms},
+          {"recorded", e.recorded_ms},
+          {"kind", event_kind_name(e.kind)},
+          {"site", e.site},
+          {"agent", e.agent},
+          {"check", e.check},
+          {"from", state_name(e.from)},
+          {"to", state_name(e.to)},
+          {"state_type", state_type_name(e.type)},
+          {"attempt", e.attempt},
+          {"summary", e.summary},
+          {"author", e.author},
+          {"notify", e.notify},
+          {"backfill", e.backfill}};
+}
+
+json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
+  json j = {{"id", d.id},          {"site", d.site},       {"agent", d.agent},
+            {"check", d.check},    {"start", d.start_ms},  {"end", d.end_ms},
+            {"comment", d.comment}, {"author", d.author},   {"created", d.created_ms},
+            {"active", downtime_active(d, now_ms)}};
+  if (d.recurring()) {
+    char at[16];
+    std::snprintf(at, sizeof at, "%02d:%02d", d.start_minute / 60, d.start_minute % 60);
+    j["weekly"] = {{"days", weekdays_text(d.weekdays)},
+                   {"at", at},
+                   {"duration", human_duration(std::chrono::minutes(d.duration_minutes))},
+                   {"duration_minutes", d.duration_minutes},
+                   {"time_zone", d.time_zone}};
+  }
+  return j;
+}
+
+// Who a token speaks for in the audit trail: its label, else its id.
+std::string author_of(const TokenRecord& token) {
+  if (!token.label.empty()) return token.label;
+  return "token " + std::to_string(token.id);
+}
+
+std::string param(const HttpRequest& request, const char* name) {
+  const auto it = request.query.find(name);
+  return it == request.query.end() ? std::string() : it->second;
+}
+
+// The request's JSON object body, or the error reply to send.
+Result<json> object_body(const HttpRequest& request) {
+  if (request.body.size() > 64 * 1024) return Status::too_large("body larger than 64 KiB");
+  auto body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return Status::invalid("malformed JSON: expected an object");
+  return body;
+}
+
+Status read_string(const json& body, const char* key, bool required, std::size_t max,
+                   std::string& out) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    return required ? Status::invalid(std::string(key) + ": required") : Status::ok();
+  }
+  if (!it->is_string()) return Status::invalid(std::string(key) + ": expected a string");
+  out = it->get<std::string>();
+  if (out.size() > max)
+    return Status::too_large(std::string(key) + ": longer than " + std::to_string(max) + " bytes");
+  if (required && out.empty()) return Status::invalid(std::string(key) + ": must not be empty");
+  return Status::ok();
+}
+
+// A time given as ms since the epoch (number) or an age/delay ("2h") from now; 0 if absent.
+Status read_time(const json& body, const char* key, std::int64_t now, bool future,
+                 std::int64_t& out) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return Status::ok();
+  if (it->is_number_integer()) {
+    out = it->get<std::int64_t>();
+    return Status::ok();
+  }
+  if (it->is_string()) {
+    auto d = parse_duration(it->get<std::string>());
+    if (!d) return d.status().with_context(key);
+    out = future ? now + d->count() : now - d->count();
+    return Status::ok();
+  }
+  return Status::invalid(std::string(key) +
+                         ": expected ms since the epoch or a duration such as \"2h\"");
 }
 
 }  // namespace
@@ -44,7 +199,8 @@ struct Api::Route {
   void (Api::*handler)(const HttpRequest&, const TokenRecord&, Respond) const;
 };
 
-Api::Api(Storage& storage, ApiOptions options) : storage_(storage), options_(std::move(options)) {
+Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
+    : storage_(storage), monitor_(monitor), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
 
@@ -52,9 +208,21 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
   static constexpr Route kRoutes[] = {
       {"POST", "/api/v1/reports", Role::kAgent, &Api::post_report},
       {"POST", "/api/v1/enroll", std::nullopt, &Api::post_enroll},
+      {"GET", "/api/v1/overview", Role::kViewer, &Api::get_overview},
       {"GET", "/api/v1/checks", Role::kViewer, &Api::get_checks},
       {"GET", "/api/v1/problems", Role::kViewer, &Api::get_problems},
+      {"GET", "/api/v1/check", Role::kViewer, &Api::get_check},
+      {"GET", "/api/v1/sites", Role::kViewer, &Api::get_sites},
+      {"GET", "/api/v1/site", Role::kViewer, &Api::get_site},
+      {"GET", "/api/v1/agents", Role::kViewer, &Api::get_agents},
+      {"GET", "/api/v1/events", Role::kViewer, &Api::get_events},
       {"GET", "/api/v1/series", Role::kViewer, &Api::get_series},
+      {"POST", "/api/v1/acks", Role::kOperator, &Api::post_ack},
+      {"DELETE", "/api/v1/acks", Role::kOperator, &Api::delete_ack},
+      {"GET", "/api/v1/downtimes", Role::kViewer, &Api::get_downtimes},
+      {"POST", "/api/v1/downtimes", Role::kOperator, &Api::post_downtime},
+      {"DELETE", "/api/v1/downtimes", Role::kOperator, &Api::delete_downtime},
+      {"GET", "/api/v1/audit", Role::kOperator, &Api::get_audit},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
   };
   bool path_known = false;
@@ -132,7 +300,7 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                  report->agent.site + "\""));
   }
   const std::size_t count = report->results.size();
-  storage_.submit(std::move(*report), options_.now_ms(),
+  monitor_.ingest(std::move(*report), options_.now_ms(),
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
                     if (!outcome) return respond(error_response(outcome.status()));
                     if (*outcome == IngestOutcome::kDuplicate)
@@ -141,12 +309,12 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                   });
 }
 
-void Api::list(const CheckQuery& query, Respond respond) const {
-  auto rows = storage_.checks(query);
-  if (!rows) return respond(error_response(rows.status()));
-  nlohmann::json checks = nlohmann::json::array();
-  for (const auto& row : *rows) checks.push_back(row_to_json(row));
-  respond(json_response(200, {{"now", options_.now_ms()}, {"checks", std::move(checks)}}));
+void Api::list(const CheckFilter& filter, Respond respond) const {
+  json checks = json::array();
+  for (const auto& c : monitor_.engine().checks(filter)) checks.push_back(check_to_json(c));
+  respond(json_response(200, {{"now", options_.now_ms()},
+                              {"cursor", monitor_.published_cursor()},
+                              {"checks", std::move(checks)}}));
 }
 
 void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
@@ -189,37 +357,275 @@ void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond re
                               {"site", issued->site}}));
 }
 
-void Api::get_checks(const HttpRequest&, const TokenRecord&, Respond respond) const {
-  list(CheckQuery{}, std::move(respond));
+void Api::get_checks(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  list({.site = param(request, "site"), .agent = param(request, "agent")}, std::move(respond));
 }
 
-void Api::get_problems(const HttpRequest&, const TokenRecord&, Respond respond) const {
-  list(CheckQuery{.problems_only = true}, std::move(respond));
+void Api::get_problems(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  list({.site = param(request, "site"), .agent = param(request, "agent"), .problems_only = true},
+       std::move(respond));
+}
+
+void Api::get_overview(const HttpRequest&, const TokenRecord&, Respond respond) const {
+  const auto sites = monitor_.engine().sites();
+  const auto agents = monitor_.engine().agents();
+  int counts[4] = {0, 0, 0, 0};
+  int by_site[4] = {0, 0, 0, 0};
+  int problems = 0, acknowledged = 0, unreachable = 0;
+  for (const auto& s : sites) {
+    for (int i = 0; i < 4; ++i) counts[i] += s.counts[i];
+    ++by_site[static_cast<int>(s.worst)];
+    problems += s.problems;
+    acknowledged += s.acknowledged;
+    unreachable += s.unreachable ? 1 : 0;
+  }
+  const auto lost = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
+  respond(json_response(
+      200, {{"now", options_.now_ms()},
+            {"cursor", monitor_.published_cursor()},
+            {"checks", {{"OK", counts[0]}, {"WARNING", counts[1]}, {"CRITICAL", counts[2]},
+                        {"UNKNOWN", counts[3]}}},
+            {"sites", {{"total", sites.size()}, {"OK", by_site[0]}, {"WARNING", by_site[1]},
+                       {"CRITICAL", by_site[2]}, {"UNKNOWN", by_site[3]},
+                       {"unreachable", unreachable}}},
+            {"agents", {{"total", agents.size()}, {"lost", lost}}},
+            {"problems", problems},
+            {"acknowledged", acknowledged}}));
+}
+
+void Api::get_check(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string agent = param(request, "agent");
+  const std::string check = param(request, "check");
+  if (agent.empty()) return respond(error_response(400, "agent: required"));
+  if (check.empty()) return respond(error_response(400, "check: required"));
+  const auto state = monitor_.engine().check(agent, check);
+  if (!state) {
+    return respond(error_response(404, "agent \"" + agent + "\" has no check \"" + check + "\""));
+  }
+  auto history = storage_.events({.limit = 100, .agent = agent, .check = check});
+  if (!history) return respond(error_response(history.status()));
+  json events = json::array();
+  for (const auto& e : *history) events.push_back(event_to_json(e));
+  json out = check_to_json(*state);
+  out["history"] = std::move(events);
+  out["now"] = options_.now_ms();
+  respond(json_response(200, out));
+}
+
+void Api::get_sites(const HttpRequest&, const TokenRecord&, Respond respond) const {
+  json sites = json::array();
+  for (const auto& s : monitor_.engine().sites()) sites.push_back(site_to_json(s));
+  respond(json_response(200, {{"now", options_.now_ms()},
+                              {"cursor", monitor_.published_cursor()},
+                              {"sites", std::move(sites)}}));
+}
+
+void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string name = param(request, "name");
+  if (name.empty()) return respond(error_response(400, "name: required"));
+  const auto sites = monitor_.engine().sites();
+  const auto it = std::find_if(sites.begin(), sites.end(), [&](const auto& s) { return s.name == name; });
+  if (it == sites.end()) return respond(error_response(404, "no site \"" + name + "\""));
+  json out = site_to_json(*it);
+  json checks = json::array();
+  for (const auto& c : monitor_.engine().checks({.site = name})) checks.push_back(check_to_json(c));
+  json agents = json::array();
+  for (const auto& a : monitor_.engine().agents(name)) agents.push_back(agent_to_json(a));
+  json downtimes = json::array();
+  const std::int64_t now = options_.now_ms();
+  for (const auto& d : monitor_.engine().downtimes()) {
+    if (d.site == name) downtimes.push_back(downtime_to_json(d, now));
+  }
+  out["checks"] = std::move(checks);
+  out["agent_list"] = std::move(agents);
+  out["downtimes"] = std::move(downtimes);
+  out["now"] = now;
+  respond(json_response(200, out));
+}
+
+void Api::get_agents(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  json agents = json::array();
+  for (const auto& a : monitor_.engine().agents(param(request, "site"))) agents.push_back(agent_to_json(a));
+  respond(json_response(200, {{"now", options_.now_ms()}, {"agents", std::move(agents)}}));
+}
+
+void Api::get_events(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  std::int64_t after = 0;
+  if (const std::string text = param(request, "after"); !text.empty()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
+    if (ec != std::errc() || end != text.data() + text.size() || after < 0)
+      return respond(error_response(400, "after: expected an event id >= 0"));
+  } else {
+    after = monitor_.published_cursor();  // no cursor: from now on
+  }
+  std::size_t limit = 1000;
+  if (const std::string text = param(request, "limit"); !text.empty()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 10'000)
+      return respond(error_response(400, "limit: expected 1..10000"));
+  }
+  std::chrono::milliseconds timeout = options_.max_poll;
+  if (const std::string text = param(request, "timeout"); !text.empty()) {
+    auto d = parse_duration(text);
+    if (!d) return respond(error_response(d.status().with_context("timeout")));
+    timeout = std::min(*d, options_.max_poll);
+  }
+  monitor_.wait_events(after, limit, timeout,
+                       [respond = std::move(respond)](std::vector<Event> events, std::int64_t cursor) {
+                         json list = json::array();
+                         for (const auto& e : events) list.push_back(event_to_json(e));
+                         respond(json_response(200, {{"cursor", cursor}, {"events", std::move(list)}}));
+                       });
+}
+
+void Api::post_ack(const HttpRequest& request, const TokenRecord& caller, Respond respond) const {
+  auto body = object_body(request);
+  if (!body) return respond(error_response(body.status()));
+  std::string agent, check;
+  Ack ack;
+  ack.author = author_of(caller);
+  const std::int64_t now = options_.now_ms();
+  Status s = read_string(*body, "agent", true, 1024, agent);
+  if (s) s = read_string(*body, "check", true, 1024, check);
+  if (s) s = read_string(*body, "comment", true, 4096, ack.comment);
+  if (s) s = read_time(*body, "expires", now, true, ack.expires_ms);
+  if (s) {
+    if (const auto it = body->find("sticky"); it != body->end() && !it->is_null()) {
+      if (!it->is_boolean()) s = Status::invalid("sticky: expected true or false");
+      else ack.sticky = it->get<bool>();
+    }
+  }
+  if (!s) return respond(error_response(s));
+  auto done = monitor_.acknowledge(agent, check, ack);
+  if (!done) return respond(error_response(done.status()));
+  const auto state = monitor_.engine().check(agent, check);
+  respond(json_response(200, state ? check_to_json(*state) : json::object()));
+}
+
+void Api::delete_ack(const HttpRequest& request, const TokenRecord& caller, Respond respond) const {
+  const std::string agent = param(request, "agent");
+  const std::string check = param(request, "check");
+  if (agent.empty()) return respond(error_response(400, "agent: required"));
+  if (check.empty()) return respond(error_response(400, "check: required"));
+  auto done = monitor_.unacknowledge(agent, check, author_of(caller), param(request, "comment"));
+  if (!done) return respond(error_response(done.status()));
+  const auto state = monitor_.engine().check(agent, check);
+  respond(json_response(200, state ? check_to_json(*state) : json::object()));
+}
+
+void Api::get_downtimes(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string site = param(request, "site");
+  const std::int64_t now = options_.now_ms();
+  json list = json::array();
+  for (const auto& d : monitor_.engine().downtimes()) {
+    if (site.empty() || d.site == site) list.push_back(downtime_to_json(d, now));
+  }
+  respond(json_response(200, {{"now", now}, {"downtimes", std::move(list)}}));
+}
+
+void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
+                        Respond respond) const {
+  auto body = object_body(request);
+  if (!body) return respond(error_response(body.status()));
+  const std::int64_t now = options_.now_ms();
+  Downtime d;
+  d.author = author_of(caller);
+  Status s = read_string(*body, "site", true, 1024, d.site);
+  if (s) s = read_string(*body, "agent", false, 1024, d.agent);
+  if (s) s = read_string(*body, "check", false, 1024, d.check);
+  if (s) s = read_string(*body, "comment", true, 4096, d.comment);
+  if (s) s = read_time(*body, "start", now, true, d.start_ms);
+  if (s) s = read_time(*body, "end", now, true, d.end_ms);
+  if (s && d.start_ms == 0) d.start_ms = now;
+  if (s) {
+    if (const auto it = body->find("duration"); it != body->end() && !it->is_null()) {
+      auto length = it->is_string() ? parse_duration(it->get<std::string>())
+                                    : Result<std::chrono::milliseconds>(Status::invalid("expected a duration such as \"2h\""));
+      if (!length) s = length.status().with_context("duration");
+      else if (body->contains("weekly")) d.duration_minutes = static_cast<int>(length->count() / 60'000);
+      else d.end_ms = d.start_ms + length->count();
+    }
+  }
+  if (s) {
+    if (const auto it = body->find("weekly"); it != body->end() && !it->is_null()) {
+      if (!it->is_object()) {
+        s = Status::invalid("weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": \"Europe/Paris\"}");
+      } else {
+        std::string days, at;
+        s = read_string(*it, "days", true, 64, days);
+        if (s) s = read_string(*it, "at", true, 8, at);
+        if (s) s = read_string(*it, "time_zone", true, 128, d.time_zone);
+        if (s) {
+          auto bits = parse_weekdays(days);
+          if (!bits) s = bits.status().with_context("weekly");
+          else d.weekdays = *bits;
+        }
+        int hours = -1, minutes = -1;
+        if (s && (std::sscanf(at.c_str(), "%2d:%2d", &hours, &minutes) != 2 || at.size() != 5 ||
+                  hours < 0 || hours > 23 || minutes < 0 || minutes > 59)) {
+          s = Status::invalid("weekly.at: expected a time of day HH:MM, got \"" + at + "\"");
+        }
+        d.start_minute = hours * 60 + minutes;
+        if (s && d.duration_minutes == 0) s = Status::invalid("duration: required for a weekly downtime");
+      }
+    } else if (s && d.end_ms == 0) {
+      s = Status::invalid("end or duration: required");
+    }
+  }
+  if (!s) return respond(error_response(s));
+  auto added = monitor_.add_downtime(std::move(d));
+  if (!added) return respond(error_response(added.status()));
+  respond(json_response(201, downtime_to_json(*added, options_.now_ms())));
+}
+
+void Api::delete_downtime(const HttpRequest& request, const TokenRecord& caller,
+                          Respond respond) const {
+  const std::string text = param(request, "id");
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id <= 0)
+    return respond(error_response(400, "id: expected a downtime id"));
+  auto done = monitor_.remove_downtime(id, author_of(caller), param(request, "comment"));
+  if (!done) return respond(error_response(done.status()));
+  respond(json_response(200, {{"deleted", id}}));
+}
+
+void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  std::int64_t after = 0;
+  if (const std::string text = param(request, "after"); !text.empty()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
+    if (ec != std::errc() || end != text.data() + text.size())
+      return respond(error_response(400, "after: expected an audit entry id"));
+  }
+  auto entries = storage_.audit({.after = after, .limit = 1000});
+  if (!entries) return respond(error_response(entries.status()));
+  json list = json::array();
+  for (const auto& e : *entries) {
+    list.push_back({{"id", e.id}, {"ts", e.ts_ms}, {"author", e.author}, {"action", e.action},
+                    {"target", e.target}, {"comment", e.comment}});
+  }
+  respond(json_response(200, {{"audit", std::move(list)}}));
 }
 
 void Api::get_series(const HttpRequest& request, const TokenRecord&, Respond respond) const {
-  const auto param = [&](const char* name) {
-    const auto it = request.query.find(name);
-    return it == request.query.end() ? std::string() : it->second;
-  };
-  SeriesQuery query{.agent = param("agent"),
-                    .check = param("check"),
-                    .metric = param("metric"),
-                    .tier = param("tier")};
+  SeriesQuery query{.agent = param(request, "agent"),
+                    .check = param(request, "check"),
+                    .metric = param(request, "metric"),
+                    .tier = param(request, "tier")};
   for (const auto& [name, value] :
        {std::pair{"agent", query.agent}, {"check", query.check}, {"metric", query.metric}}) {
     if (value.empty()) return respond(error_response(400, std::string(name) + ": required"));
   }
   const std::int64_t now = options_.now_ms();
-  const std::string from = param("from");
-  const std::string to = param("to");
+  const std::string from = param(request, "from");
+  const std::string to = param(request, "to");
   auto from_ms = parse_time("from", from.empty() ? "24h" : from, now);
   auto to_ms = parse_time("to", to.empty() ? std::to_string(now) : to, now);
   if (!from_ms) return respond(error_response(from_ms.status()));
   if (!to_ms) return respond(error_response(to_ms.status()));
   query.from_ms = *from_ms;
   query.to_ms = *to_ms;
-  if (const std::string step = param("step"); !step.empty() && step != "0") {
+  if (const std::string step = param(request, "step"); !step.empty() && step != "0") {
     auto d = parse_duration(step);
     if (!d) return respond(error_response(d.status().with_context("step")));
     query.step_ms = d->count();

@@ -7,11 +7,13 @@
 // or expired token; 403: a token of the wrong role, or an agent token used for
 // another agent.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 
 #include "collector/http.hpp"
+#include "collector/monitor.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
 
@@ -23,12 +25,14 @@ struct ApiOptions {
   std::size_t max_inflated_body = 32 * 1024 * 1024;
   protocol::Limits limits;
   std::function<std::int64_t()> now_ms;  // wall clock; vigie::wall_ms when empty
+  // The longest GET /api/v1/events waits for an event (default 25 s).
+  std::chrono::milliseconds max_poll{25'000};
 };
 
 class Api {
  public:
-  // `storage` must outlive the Api.
-  Api(Storage& storage, ApiOptions options);
+  // `storage` and `monitor` must outlive the Api.
+  Api(Storage& storage, Monitor& monitor, ApiOptions options);
 
   // Routes the request and calls `respond` exactly once, possibly later and from
   // another thread (ingest answers after the storage commit).
@@ -40,15 +44,30 @@ class Api {
   // The caller's token, or the error response to send.
   Result<TokenRecord> authenticate(const HttpRequest& request, Role need) const;
 
+  using Handler = void (Api::*)(const HttpRequest&, const TokenRecord&, Respond) const;
   void post_report(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void post_enroll(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_overview(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_checks(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_problems(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_check(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_sites(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_site(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_agents(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_events(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_ack(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void delete_ack(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_downtimes(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_downtime(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void delete_downtime(const HttpRequest& request, const TokenRecord& caller,
+                       Respond respond) const;
+  void get_audit(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
-  void list(const CheckQuery& query, Respond respond) const;
+  void list(const CheckFilter& filter, Respond respond) const;
 
   Storage& storage_;
+  Monitor& monitor_;
   ApiOptions options_;
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collector/api.hpp"
+#include "collector/monitor.hpp"
 #include "collector/server.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
@@ -44,6 +45,9 @@ serve options:
   --port-file PATH      write the bound port to PATH once listening
   --read-timeout DUR    time allowed to receive one request (default 30s)
   --threads N           HTTP worker threads (default 2)
+  --max-attempts N      failures in a row before a state is hard, for checks that do not
+                        say (default 3)
+  --agent-timeout DUR   an agent silent this long is lost (default 3m)
   --verbose             log debug messages
   --version, --help
 )";
@@ -53,6 +57,7 @@ struct Options {
   std::filesystem::path db = "/var/lib/vigie/collector.db";
   std::filesystem::path port_file;
   bool allow_plain_http = false;
+  MonitorOptions monitor;
 };
 
 Status parse_listen(std::string_view text, ServerOptions& server) {
@@ -91,7 +96,8 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     } else if (a == "--verbose") {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
-               a == "--threads" || a == "--tls-cert" || a == "--tls-key") {
+               a == "--threads" || a == "--tls-cert" || a == "--tls-key" ||
+               a == "--max-attempts" || a == "--agent-timeout") {
       auto v = value();
       if (!v) return v.status();
       if (a == "--listen") {
@@ -108,6 +114,16 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
         auto d = parse_duration(*v);
         if (!d) return d.status().with_context("--read-timeout");
         o.server.read_timeout = *d;
+      } else if (a == "--agent-timeout") {
+        auto d = parse_duration(*v);
+        if (!d || d->count() < 1000) return Status::invalid("--agent-timeout: expected a duration of 1s or more");
+        o.monitor.engine.agent_timeout_ms = d->count();
+      } else if (a == "--max-attempts") {
+        int n = 0;
+        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 100)
+          return Status::invalid("--max-attempts: expected a number 1..100");
+        o.monitor.engine.max_attempts = n;
       } else {
         int n = 0;
         auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -157,7 +173,12 @@ int serve(const Options& options) {
     log::error(storage.status().message());
     return 1;
   }
-  Api api(**storage, ApiOptions{});
+  auto monitor = Monitor::open(**storage, options.monitor);
+  if (!monitor) {
+    log::error(monitor.status().message());
+    return 1;
+  }
+  Api api(**storage, **monitor, ApiOptions{});
   auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
     api.handle(request, std::move(respond));
   });
@@ -182,7 +203,10 @@ int serve(const Options& options) {
   log::notice(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
               ", shutting down");
   // Answer what is in flight (ingest replies come after their commit), then flush.
+  // Live readers get their (empty) answer at once rather than holding the drain.
+  (*monitor)->end_polls();
   (*server)->shutdown(std::chrono::seconds(10));
+  (*monitor)->stop();
   (*storage)->close();
   log::notice("stopped");
   return 0;

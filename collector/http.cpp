@@ -48,7 +48,8 @@ int http_status_for(Code code) {
     case Code::kUnauthenticated: return 401;
     case Code::kPermissionDenied: return 403;
     case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition: return 409;
     case Code::kTooLarge: return 413;
     case Code::kTimeout: return 504;
     case Code::kUnavailable: return 503;

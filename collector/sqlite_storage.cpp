@@ -223,11 +223,82 @@ CREATE TABLE tokens (
 CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent != '';
 )sql";
 
+// Version 2: the state engine's columns and tables.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE checks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE checks ADD COLUMN state_type INTEGER NOT NULL DEFAULT 1;  -- 0 soft, 1 hard
+ALTER TABLE checks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE checks ADD COLUMN hard_state INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN hard_since_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN history INTEGER NOT NULL DEFAULT 0;  -- 2 bits a result
+ALTER TABLE checks ADD COLUMN history_len INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN flap_percent REAL NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN stale_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE checks ADD COLUMN stale_since_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN agent_lost INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN ack TEXT NOT NULL DEFAULT '';  -- JSON object, '' if none
+UPDATE checks SET hard_state = status, hard_since_ms = since_ms;
+ALTER TABLE agents ADD COLUMN first_seen_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN clock_skew_ms INTEGER;  -- NULL: unknown
+ALTER TABLE agents ADD COLUMN spool_depth INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE agents ADD COLUMN spool_oldest_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN spool_dropped INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE agents ADD COLUMN lost_since_ms INTEGER NOT NULL DEFAULT 0;  -- 0: not lost
+UPDATE agents SET first_seen_ms = last_seen_ms;
+-- Every state change; id is the cursor of GET /api/v1/events.
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  ts_ms       INTEGER NOT NULL,
+  recorded_ms INTEGER NOT NULL,
+  kind        TEXT NOT NULL,
+  site        TEXT NOT NULL,
+  agent       TEXT NOT NULL,
+  check_id    TEXT NOT NULL,
+  from_state  INTEGER NOT NULL,
+  to_state    INTEGER NOT NULL,
+  state_type  INTEGER NOT NULL,
+  attempt     INTEGER NOT NULL,
+  summary     TEXT NOT NULL,
+  author      TEXT NOT NULL,
+  notify      INTEGER NOT NULL,
+  backfill    INTEGER NOT NULL
+);
+CREATE INDEX events_by_check ON events (agent, check_id, id);
+CREATE INDEX events_by_time ON events (recorded_ms);
+CREATE TABLE downtimes (
+  id               INTEGER PRIMARY KEY,
+  site             TEXT NOT NULL,
+  agent            TEXT NOT NULL,
+  check_id         TEXT NOT NULL,
+  start_ms         INTEGER NOT NULL,
+  end_ms           INTEGER NOT NULL,  -- recurring: 0 for ever
+  comment          TEXT NOT NULL,
+  author           TEXT NOT NULL,
+  created_ms       INTEGER NOT NULL,
+  weekdays         INTEGER NOT NULL,  -- bit 0 Monday; 0: one-off
+  start_minute     INTEGER NOT NULL,
+  duration_minutes INTEGER NOT NULL,
+  time_zone        TEXT NOT NULL
+);
+-- Who acknowledged or scheduled what, when and why.
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY,
+  ts_ms   INTEGER NOT NULL,
+  author  TEXT NOT NULL,
+  action  TEXT NOT NULL,
+  target  TEXT NOT NULL,
+  comment TEXT NOT NULL
+);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 constexpr std::int64_t kSchemaVersion = std::size(kMigrations);
 
 Status migrate(sqlite3* db) {
@@ -269,38 +340,54 @@ class SqliteStorage final : public Storage {
       Statement* stmt;
       const char* sql;
     } table[] = {
-        {&upsert_agent_,
-         "INSERT INTO agents (name, site, hostname, version, last_seen_ms) VALUES (?1,?2,?3,?4,?5) "
-         "ON CONFLICT (name) DO UPDATE SET site = excluded.site, hostname = excluded.hostname, "
-         "version = excluded.version, last_seen_ms = max(last_seen_ms, excluded.last_seen_ms) "
-         "RETURNING id"},
-        {&find_batch_,
-         "SELECT 1 FROM batches b JOIN agents a ON a.id = b.agent_id"
-         " WHERE a.name = ?1 AND b.seq = ?2"},
+        {&insert_agent_,
+         "INSERT INTO agents (name, site, hostname, version, first_seen_ms, last_seen_ms)"
+         " VALUES (?1,?2,?3,?4,?5,?5) ON CONFLICT (name) DO UPDATE SET site = excluded.site"
+         " RETURNING id"},
+        {&update_agent_,
+         "UPDATE agents SET site = ?2, hostname = ?3, version = ?4, first_seen_ms = ?5,"
+         " last_seen_ms = ?6, last_seq = ?7, clock_skew_ms = ?8, spool_depth = ?9,"
+         " spool_oldest_ms = ?10, spool_dropped = ?11, lost_since_ms = ?12 WHERE id = ?1"},
+        {&find_batch_, "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2"},
         {&insert_batch_,
          "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES (?1,?2,?3,?4)"},
-        // Only a newer result replaces the current state: a late one (replayed from an
-        // agent's spool) must not overwrite it. since_ms moves only on a status change.
         {&upsert_check_,
          "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
-         " duration_ms, interval_s, received_ms, since_ms)"
-         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?8)"
-         " ON CONFLICT (agent_id, check_id) DO UPDATE SET"
-         " since_ms = CASE WHEN excluded.status != status THEN excluded.ts_ms ELSE since_ms END,"
-         " name = excluded.name, status = excluded.status, summary = excluded.summary,"
-         " details = excluded.details, metrics = excluded.metrics, ts_ms = excluded.ts_ms,"
-         " duration_ms = excluded.duration_ms, interval_s = excluded.interval_s,"
-         " received_ms = excluded.received_ms"
-         " WHERE excluded.ts_ms >= ts_ms"},
-        // The same by row id, for checks the writer has seen: no unique-index probe and
-        // no failed insert first.
+         " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
+         " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
+         " stale_reason, stale_since_ms, agent_lost, ack)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+         "?22,?23,?24,?25,?26)"
+         " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
+         " status = excluded.status, summary = excluded.summary, details = excluded.details,"
+         " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
+         " interval_s = excluded.interval_s, received_ms = excluded.received_ms,"
+         " since_ms = excluded.since_ms, max_attempts = excluded.max_attempts,"
+         " state_type = excluded.state_type, attempt = excluded.attempt,"
+         " hard_state = excluded.hard_state, hard_since_ms = excluded.hard_since_ms,"
+         " history = excluded.history, history_len = excluded.history_len,"
+         " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
+         " stale = excluded.stale, stale_reason = excluded.stale_reason,"
+         " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
+         " ack = excluded.ack RETURNING id"},
+        // The same by row id, for checks the writer has seen: no unique-index probe.
         {&update_check_,
-         "UPDATE checks SET"
-         " since_ms = CASE WHEN ?4 != status THEN ?8 ELSE since_ms END,"
-         " name = ?3, status = ?4, summary = ?5, details = ?6, metrics = ?7, ts_ms = ?8,"
-         " duration_ms = ?9, interval_s = ?10, received_ms = ?11"
-         " WHERE id = ?1 AND ?8 >= ts_ms AND ?2 = check_id"},
-        {&find_check_, "SELECT id FROM checks WHERE agent_id = ?1 AND check_id = ?2"},
+         "UPDATE checks SET name = ?3, status = ?4, summary = ?5, details = ?6, metrics = ?7,"
+         " ts_ms = ?8, duration_ms = ?9, interval_s = ?10, received_ms = ?11, since_ms = ?12,"
+         " max_attempts = ?13, state_type = ?14, attempt = ?15, hard_state = ?16,"
+         " hard_since_ms = ?17, history = ?18, history_len = ?19, flapping = ?20,"
+         " flap_percent = ?21, stale = ?22, stale_reason = ?23, stale_since_ms = ?24,"
+         " agent_lost = ?25, ack = ?26 WHERE id = ?1 AND check_id = ?2"},
+        {&insert_event_,
+         "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state,"
+         " to_state, state_type, attempt, summary, author, notify, backfill)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
+        {&upsert_downtime_,
+         "INSERT OR REPLACE INTO downtimes (id, site, agent, check_id, start_ms, end_ms, comment,"
+         " author, created_ms, weekdays, start_minute, duration_minutes, time_zone)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"},
+        {&insert_audit_,
+         "INSERT INTO audit (ts_ms, author, action, target, comment) VALUES (?1,?2,?3,?4,?5)"},
         {&upsert_series_,
          "INSERT INTO series (agent_id, check_id, metric, unit) VALUES (?1,?2,?3,?4)"
          " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
@@ -318,23 +405,16 @@ class SqliteStorage final : public Storage {
 
   void start() { writer_ = std::thread([this] { writer_loop(); }); }
 
-  void submit(protocol::Report report, std::int64_t received_ms, Done done) override {
+  void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+              Done done) override {
     auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
-    // What needs no database is done here, on the caller's thread: the single writer
-    // is the bottleneck of ingest, so it gets only SQL to run.
-    auto prepared = std::make_shared<PreparedReport>();
-    prepared->metrics_text.reserve(report.results.size());
-    for (const auto& result : report.results) {
-      nlohmann::json metrics = nlohmann::json::array();
-      for (const auto& m : result.metrics) metrics.push_back(protocol::metric_to_json(m));
-      prepared->metrics_text.push_back(
-          metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
-    prepared->report = std::move(report);
-    enqueue({[this, prepared, received_ms, outcome] {
-               auto stored = store(*prepared, received_ms);
+    auto shared = std::make_shared<protocol::Report>(std::move(report));
+    enqueue({[this, shared, received_ms, outcome, on_stored = std::move(on_stored)] {
+               auto stored = store(*shared, received_ms);
                if (!stored) return stored.status();
                *outcome = *stored;
+               if (*stored == IngestOutcome::kStored && on_stored)
+                 return persist(on_stored(*shared, received_ms));
                return Status::ok();
              },
              [done = std::move(done), outcome](Status status) {
@@ -343,7 +423,23 @@ class SqliteStorage final : public Storage {
              }});
   }
 
-  Result<std::vector<CheckRow>> checks(const CheckQuery& query) override;
+  void change(Change make, ChangeDone done) override {
+    auto delta = std::make_shared<StateDelta>();
+    enqueue({[this, delta, make = std::move(make)]() -> Status {
+               auto made = make();
+               if (!made) return made.status();
+               *delta = std::move(*made);
+               return persist(*delta);
+             },
+             [delta, done = std::move(done)](Status status) {
+               if (!status) return done(status);
+               done(std::move(*delta));
+             }});
+  }
+
+  Result<StateSnapshot> load_state(std::int64_t now_ms) override;
+  Result<std::vector<Event>> events(const EventQuery& query) override;
+  Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override;
   Result<SeriesData> series(const SeriesQuery& query) override;
   Status housekeep() override;
 
@@ -382,14 +478,16 @@ class SqliteStorage final : public Storage {
   Status housekeeping_slice(bool* more);
   Job housekeeping_job(std::shared_ptr<bool> more);
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
-  // A report with its metrics already in their stored (JSON) form.
-  struct PreparedReport {
-    protocol::Report report;
-    std::vector<std::string> metrics_text;  // one per result
-  };
-  Result<IngestOutcome> store(const PreparedReport& prepared, std::int64_t received_ms);
-  Status store_check(std::int64_t agent_id, const CheckResult& r, const std::string& metrics_text,
-                     std::int64_t received_ms);
+  Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
+  // Writes what the state engine changed (inside the current transaction).
+  Status persist(const StateDelta& delta);
+  Status store_check(const CheckState& check);
+  Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  void forget_cached_ids() {
+    series_cache_.clear();
+    check_rows_.clear();
+    agent_ids_.clear();
+  }
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
 
@@ -415,9 +513,8 @@ class SqliteStorage final : public Storage {
 
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
-  Statement find_batch_, upsert_agent_, insert_batch_, upsert_check_, update_check_, find_check_,
-      upsert_series_,
-      insert_block_;
+  Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
+      update_check_, insert_event_, upsert_downtime_, insert_audit_, upsert_series_, insert_block_;
 
   // Writer thread only: series ids by "agent id \x1f check \x1f metric", and their unit.
   // Cleared when a transaction or a job rolls back, as it may hold rolled-back ids.
@@ -426,8 +523,10 @@ class SqliteStorage final : public Storage {
     std::string unit;
   };
   std::unordered_map<std::string, SeriesEntry> series_cache_;
-  // Writer thread only, cleared with series_cache_: checks' row ids by "agent id \x1f check".
+  // Writer thread only, cleared with series_cache_: checks' row ids by "agent \x1f check",
+  // agents' row ids by name.
   std::unordered_map<std::string, std::int64_t> check_rows_;
+  std::unordered_map<std::string, std::int64_t> agent_ids_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -671,8 +770,7 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
       }
       if (!status) {
         (void)exec(db_.get(), "ROLLBACK TO job");
-        series_cache_.clear();
-        check_rows_.clear();
+        forget_cached_ids();
       }
       (void)exec(db_.get(), "RELEASE job");
       outcomes.push_back(std::move(status));
@@ -680,37 +778,41 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
     tx = exec(db_.get(), "COMMIT");
     if (!tx) (void)exec(db_.get(), "ROLLBACK");
   }
-  if (!tx) {
-    series_cache_.clear();
-    check_rows_.clear();
-  }
+  if (!tx) forget_cached_ids();
   if (!tx) log::error("storage: commit failed: " + tx.message());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
 
-Result<IngestOutcome> SqliteStorage::store(const PreparedReport& prepared,
+Result<std::int64_t> SqliteStorage::agent_id(const protocol::AgentInfo& agent,
+                                             std::int64_t received_ms) {
+  if (const auto it = agent_ids_.find(agent.id); it != agent_ids_.end()) return it->second;
+  insert_agent_.reset();
+  insert_agent_.bind(1, agent.id)
+      .bind(2, agent.site)
+      .bind(3, agent.hostname)
+      .bind(4, agent.version)
+      .bind(5, received_ms);
+  if (insert_agent_.step() != SQLITE_ROW) return db_error(db_.get(), "store agent");
+  const std::int64_t id = insert_agent_.int64(0);
+  insert_agent_.reset();
+  agent_ids_.emplace(agent.id, id);
+  return id;
+}
+
+Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
                                            std::int64_t received_ms) {
-  const protocol::Report& report = prepared.report;
-  // A replay stores nothing, not even the agent's last-seen time.
+  auto agent = agent_id(report.agent, received_ms);
+  if (!agent) return agent.status();
+  // A replay stores nothing.
   find_batch_.reset();
-  find_batch_.bind(1, report.agent.id).bind(2, static_cast<std::int64_t>(report.seq));
+  find_batch_.bind(1, *agent).bind(2, static_cast<std::int64_t>(report.seq));
   const int found = find_batch_.step();
   find_batch_.reset();
   if (found == SQLITE_ROW) return IngestOutcome::kDuplicate;
   if (found != SQLITE_DONE) return db_error(db_.get(), "look up batch");
 
-  upsert_agent_.reset();
-  upsert_agent_.bind(1, report.agent.id)
-      .bind(2, report.agent.site)
-      .bind(3, report.agent.hostname)
-      .bind(4, report.agent.version)
-      .bind(5, received_ms);
-  if (upsert_agent_.step() != SQLITE_ROW) return db_error(db_.get(), "store agent");
-  const std::int64_t agent_id = upsert_agent_.int64(0);
-  upsert_agent_.reset();
-
   insert_batch_.reset();
-  insert_batch_.bind(1, agent_id)
+  insert_batch_.bind(1, *agent)
       .bind(2, static_cast<std::int64_t>(report.seq))
       .bind(3, received_ms)
       .bind(4, static_cast<std::int64_t>(report.results.size()));
@@ -719,13 +821,10 @@ Result<IngestOutcome> SqliteStorage::store(const PreparedReport& prepared,
   std::vector<Sample> samples;
   std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
-  for (std::size_t i = 0; i < report.results.size(); ++i) {
-    const CheckResult& result = report.results[i];
-    if (Status s = store_check(agent_id, result, prepared.metrics_text[i], received_ms); !s)
-      return s;
+  for (const CheckResult& result : report.results) {
     for (const auto& m : result.metrics) {
       if (!m.value) continue;  // "U": nothing to plot
-      auto series = series_id(agent_id, result.check, m);
+      auto series = series_id(*agent, result.check, m);
       if (!series) return series.status();
       samples.push_back({*series, result.ts_ms, *m.value});
       t_min = std::min(t_min, result.ts_ms);
@@ -735,38 +834,161 @@ Result<IngestOutcome> SqliteStorage::store(const PreparedReport& prepared,
   if (!samples.empty()) {
     const std::string block = encode_samples(samples, t_min);
     insert_block_.reset();
-    insert_block_.bind(1, agent_id).bind(2, t_min).bind(3, t_max).bind_blob(4, block);
+    insert_block_.bind(1, *agent).bind(2, t_min).bind(3, t_max).bind_blob(4, block);
     if (insert_block_.step() != SQLITE_DONE) return db_error(db_.get(), "store samples");
   }
   return IngestOutcome::kStored;
 }
 
-Status SqliteStorage::store_check(std::int64_t agent_id, const CheckResult& r,
-                                  const std::string& metrics_text, std::int64_t received_ms) {
-  std::string key = std::to_string(agent_id);
+namespace {
+
+std::string ack_text(const std::optional<Ack>& ack) {
+  if (!ack) return {};
+  return nlohmann::json{{"author", ack->author},
+                        {"comment", ack->comment},
+                        {"sticky", ack->sticky},
+                        {"created", ack->created_ms},
+                        {"expires", ack->expires_ms}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<Ack> ack_from_text(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  Ack ack;
+  ack.author = j.value("author", "");
+  ack.comment = j.value("comment", "");
+  ack.sticky = j.value("sticky", false);
+  ack.created_ms = j.value("created", std::int64_t{0});
+  ack.expires_ms = j.value("expires", std::int64_t{0});
+  return ack;
+}
+
+std::string metrics_text(const std::vector<Metric>& metrics) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : metrics) out.push_back(protocol::metric_to_json(m));
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Status SqliteStorage::store_check(const CheckState& c) {
+  protocol::AgentInfo info{.id = c.agent, .site = c.site};
+  auto agent = agent_id(info, c.received_ms);
+  if (!agent) return agent.status();
+  std::string key = c.agent;
   key += '\x1f';
-  key += r.check;
+  key += c.last.check;
   const auto known = check_rows_.find(key);
   Statement& stmt = known != check_rows_.end() ? update_check_ : upsert_check_;
+  const std::string metrics = metrics_text(c.last.metrics);
+  const std::string ack = ack_text(c.ack);
   stmt.reset();
-  stmt.bind(1, known != check_rows_.end() ? known->second : agent_id)
-      .bind(2, r.check)
-      .bind(3, r.name)
-      .bind(4, static_cast<std::int64_t>(r.status))
-      .bind(5, r.summary)
-      .bind(6, r.details)
-      .bind(7, metrics_text)
-      .bind(8, r.ts_ms)
-      .bind(9, r.duration_ms)
-      .bind(10, r.interval_s)
-      .bind(11, received_ms);
-  if (stmt.step() != SQLITE_DONE) return db_error(db_.get(), "store check state");
+  stmt.bind(1, known != check_rows_.end() ? known->second : *agent)
+      .bind(2, c.last.check)
+      .bind(3, c.last.name)
+      .bind(4, static_cast<std::int64_t>(c.last.status))
+      .bind(5, c.last.summary)
+      .bind(6, c.last.details)
+      .bind(7, metrics)
+      .bind(8, c.last.ts_ms)
+      .bind(9, c.last.duration_ms)
+      .bind(10, c.last.interval_s)
+      .bind(11, c.received_ms)
+      .bind(12, c.since_ms)
+      .bind(13, static_cast<std::int64_t>(c.max_attempts))
+      .bind(14, static_cast<std::int64_t>(c.type == StateType::kHard ? 1 : 0))
+      .bind(15, static_cast<std::int64_t>(c.attempt))
+      .bind(16, static_cast<std::int64_t>(c.hard_state))
+      .bind(17, c.hard_since_ms)
+      .bind(18, static_cast<std::int64_t>(c.history))
+      .bind(19, static_cast<std::int64_t>(c.history_len))
+      .bind(20, static_cast<std::int64_t>(c.flapping))
+      .bind(21, c.flap_percent)
+      .bind(22, static_cast<std::int64_t>(c.stale))
+      .bind(23, c.stale_reason)
+      .bind(24, c.stale_since_ms)
+      .bind(25, static_cast<std::int64_t>(c.agent_lost))
+      .bind(26, ack);
+  const int rc = stmt.step();
   if (known == check_rows_.end()) {
-    find_check_.reset();
-    find_check_.bind(1, agent_id).bind(2, r.check);
-    if (find_check_.step() != SQLITE_ROW) return db_error(db_.get(), "find check");
-    check_rows_.emplace(std::move(key), find_check_.int64(0));
-    find_check_.reset();
+    if (rc != SQLITE_ROW) return db_error(db_.get(), "store check state");
+    check_rows_.emplace(std::move(key), stmt.int64(0));
+  } else if (rc != SQLITE_DONE) {
+    return db_error(db_.get(), "store check state");
+  }
+  stmt.reset();
+  return Status::ok();
+}
+
+Status SqliteStorage::persist(const StateDelta& delta) {
+  for (const auto& a : delta.agents) {
+    auto id = agent_id({.id = a.id, .site = a.site, .hostname = a.hostname, .version = a.version},
+                       a.last_seen_ms);
+    if (!id) return id.status();
+    update_agent_.reset();
+    update_agent_.bind(1, *id)
+        .bind(2, a.site)
+        .bind(3, a.hostname)
+        .bind(4, a.version)
+        .bind(5, a.first_seen_ms)
+        .bind(6, a.last_seen_ms)
+        .bind(7, a.last_seq)
+        .bind(9, a.spool_depth)
+        .bind(10, a.spool_oldest_ms)
+        .bind(11, a.spool_dropped)
+        .bind(12, a.lost ? a.lost_since_ms : std::int64_t{0});
+    if (a.skew_known) update_agent_.bind(8, a.clock_skew_ms);  // unbound: NULL
+    if (update_agent_.step() != SQLITE_DONE) return db_error(db_.get(), "store agent");
+  }
+  for (const auto& c : delta.checks) {
+    if (Status s = store_check(c); !s) return s;
+  }
+  for (const auto& e : delta.events) {
+    insert_event_.reset();
+    insert_event_.bind(1, e.id)
+        .bind(2, e.ts_ms)
+        .bind(3, e.recorded_ms)
+        .bind(4, event_kind_name(e.kind))
+        .bind(5, e.site)
+        .bind(6, e.agent)
+        .bind(7, e.check)
+        .bind(8, static_cast<std::int64_t>(e.from))
+        .bind(9, static_cast<std::int64_t>(e.to))
+        .bind(10, static_cast<std::int64_t>(e.type == StateType::kHard ? 1 : 0))
+        .bind(11, static_cast<std::int64_t>(e.attempt))
+        .bind(12, e.summary)
+        .bind(13, e.author)
+        .bind(14, static_cast<std::int64_t>(e.notify))
+        .bind(15, static_cast<std::int64_t>(e.backfill));
+    if (insert_event_.step() != SQLITE_DONE) return db_error(db_.get(), "store event");
+  }
+  for (const auto& d : delta.downtimes) {
+    upsert_downtime_.reset();
+    upsert_downtime_.bind(1, d.id)
+        .bind(2, d.site)
+        .bind(3, d.agent)
+        .bind(4, d.check)
+        .bind(5, d.start_ms)
+        .bind(6, d.end_ms)
+        .bind(7, d.comment)
+        .bind(8, d.author)
+        .bind(9, d.created_ms)
+        .bind(10, static_cast<std::int64_t>(d.weekdays))
+        .bind(11, static_cast<std::int64_t>(d.start_minute))
+        .bind(12, static_cast<std::int64_t>(d.duration_minutes))
+        .bind(13, d.time_zone);
+    if (upsert_downtime_.step() != SQLITE_DONE) return db_error(db_.get(), "store downtime");
+  }
+  for (const auto& entry : delta.audit) {
+    insert_audit_.reset();
+    insert_audit_.bind(1, entry.ts_ms)
+        .bind(2, entry.author)
+        .bind(3, entry.action)
+        .bind(4, entry.target)
+        .bind(5, entry.comment);
+    if (insert_audit_.step() != SQLITE_DONE) return db_error(db_.get(), "store audit entry");
   }
   return Status::ok();
 }
@@ -809,47 +1031,182 @@ void SqliteStorage::give_back(Db db) {
   readers_.push_back(std::move(db));
 }
 
-Result<std::vector<CheckRow>> SqliteStorage::checks(const CheckQuery& query) {
+Result<StateSnapshot> SqliteStorage::load_state(std::int64_t now_ms) {
   auto db = take_reader();
   if (!db) return db.status();
-  // Severity order: CRITICAL, UNKNOWN, WARNING, OK (vigie::severity()).
+  StateSnapshot snapshot;
+  {
+    auto stmt = Statement::prepare(
+        db->get(),
+        "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, last_seq,"
+        " clock_skew_ms, clock_skew_ms IS NOT NULL, spool_depth, spool_oldest_ms, spool_dropped,"
+        " lost_since_ms FROM agents");
+    if (!stmt) return stmt.status();
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      AgentState a;
+      a.id = stmt->text(0);
+      a.site = stmt->text(1);
+      a.hostname = stmt->text(2);
+      a.version = stmt->text(3);
+      a.first_seen_ms = stmt->int64(4);
+      a.last_seen_ms = stmt->int64(5);
+      a.last_seq = stmt->int64(6);
+      a.clock_skew_ms = stmt->int64(7);
+      a.skew_known = stmt->int64(8) != 0;
+      a.spool_depth = stmt->int64(9);
+      a.spool_oldest_ms = stmt->int64(10);
+      a.spool_dropped = stmt->int64(11);
+      a.lost_since_ms = stmt->int64(12);
+      a.lost = a.lost_since_ms != 0;
+      snapshot.agents.push_back(std::move(a));
+    }
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read agents");
+  }
+  {
+    auto stmt = Statement::prepare(
+        db->get(),
+        "SELECT a.name, a.site, c.check_id, c.name, c.status, c.summary, c.details, c.metrics,"
+        " c.ts_ms, c.duration_ms, c.interval_s, c.received_ms, c.since_ms, c.max_attempts,"
+        " c.state_type, c.attempt, c.hard_state, c.hard_since_ms, c.history, c.history_len,"
+        " c.flapping, c.flap_percent, c.stale, c.stale_reason, c.stale_since_ms, c.agent_lost,"
+        " c.ack FROM checks c JOIN agents a ON a.id = c.agent_id");
+    if (!stmt) return stmt.status();
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      CheckState c;
+      c.agent = stmt->text(0);
+      c.site = stmt->text(1);
+      c.last.check = stmt->text(2);
+      c.last.name = stmt->text(3);
+      c.last.status = state_from_code(stmt->int64(4)).value_or(State::kUnknown);
+      c.last.summary = stmt->text(5);
+      c.last.details = stmt->text(6);
+      const auto metrics = nlohmann::json::parse(stmt->text(7), nullptr, false);
+      if (metrics.is_array()) {
+        for (const auto& m : metrics) {
+          if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
+            c.last.metrics.push_back(std::move(*metric));
+        }
+      }
+      c.last.ts_ms = stmt->int64(8);
+      c.last.duration_ms = stmt->int64(9);
+      c.last.interval_s = stmt->int64(10);
+      c.received_ms = stmt->int64(11);
+      c.since_ms = stmt->int64(12);
+      c.max_attempts = static_cast<int>(stmt->int64(13));
+      c.type = stmt->int64(14) != 0 ? StateType::kHard : StateType::kSoft;
+      c.attempt = static_cast<int>(stmt->int64(15));
+      c.hard_state = state_from_code(stmt->int64(16)).value_or(State::kUnknown);
+      c.hard_since_ms = stmt->int64(17);
+      c.history = static_cast<std::uint64_t>(stmt->int64(18));
+      c.history_len = static_cast<int>(stmt->int64(19));
+      c.flapping = stmt->int64(20) != 0;
+      c.flap_percent = stmt->real(21);
+      c.stale = stmt->int64(22) != 0;
+      c.stale_reason = stmt->text(23);
+      c.stale_since_ms = stmt->int64(24);
+      c.agent_lost = stmt->int64(25) != 0;
+      c.ack = ack_from_text(stmt->text(26));
+      snapshot.checks.push_back(std::move(c));
+    }
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read checks");
+  }
+  {
+    auto stmt = Statement::prepare(
+        db->get(),
+        "SELECT id, site, agent, check_id, start_ms, end_ms, comment, author, created_ms,"
+        " weekdays, start_minute, duration_minutes, time_zone FROM downtimes"
+        " WHERE end_ms = 0 OR end_ms > ?1 ORDER BY id");
+    if (!stmt) return stmt.status();
+    stmt->bind(1, now_ms);
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      Downtime d;
+      d.id = stmt->int64(0);
+      d.site = stmt->text(1);
+      d.agent = stmt->text(2);
+      d.check = stmt->text(3);
+      d.start_ms = stmt->int64(4);
+      d.end_ms = stmt->int64(5);
+      d.comment = stmt->text(6);
+      d.author = stmt->text(7);
+      d.created_ms = stmt->int64(8);
+      d.weekdays = static_cast<int>(stmt->int64(9));
+      d.start_minute = static_cast<int>(stmt->int64(10));
+      d.duration_minutes = static_cast<int>(stmt->int64(11));
+      d.time_zone = stmt->text(12);
+      snapshot.downtimes.push_back(std::move(d));
+    }
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read downtimes");
+  }
+  {
+    auto stmt = Statement::prepare(db->get(), "SELECT coalesce(max(id), 0) FROM events");
+    if (!stmt) return stmt.status();
+    if (stmt->step() != SQLITE_ROW) return db_error(db->get(), "read events");
+    snapshot.last_event_id = stmt->int64(0);
+  }
+  return snapshot;
+}
+
+Result<std::vector<Event>> SqliteStorage::events(const EventQuery& q) {
+  auto db = take_reader();
+  if (!db) return db.status();
+  const bool one_check = !q.agent.empty() || !q.check.empty();
   std::string sql =
-      "SELECT a.name, a.site, c.name, c.check_id, c.status, c.summary, c.details, c.metrics,"
-      " c.ts_ms, c.duration_ms, c.interval_s, c.received_ms, c.since_ms"
-      " FROM checks c JOIN agents a ON a.id = c.agent_id";
-  if (query.problems_only) sql += " WHERE c.status != 0";
-  sql += " ORDER BY CASE c.status WHEN 2 THEN 0 WHEN 3 THEN 1 WHEN 1 THEN 2 ELSE 3 END,"
-         " c.since_ms, a.site, c.name";
+      "SELECT id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state, to_state,"
+      " state_type, attempt, summary, author, notify, backfill FROM events";
+  sql += one_check ? " WHERE agent = ?3 AND check_id = ?4 AND id > ?1 ORDER BY id DESC LIMIT ?2"
+                   : " WHERE id > ?1 ORDER BY id LIMIT ?2";
   auto stmt = Statement::prepare(db->get(), sql);
   if (!stmt) return stmt.status();
-
-  std::vector<CheckRow> rows;
+  stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));
+  if (one_check) stmt->bind(3, q.agent).bind(4, q.check);
+  std::vector<Event> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    CheckRow row;
-    row.agent = stmt->text(0);
-    row.site = stmt->text(1);
-    row.result.name = stmt->text(2);
-    row.result.check = stmt->text(3);
-    row.result.status = state_from_code(stmt->int64(4)).value_or(State::kUnknown);
-    row.result.summary = stmt->text(5);
-    row.result.details = stmt->text(6);
-    const auto metrics = nlohmann::json::parse(stmt->text(7), nullptr, false);
-    if (metrics.is_array()) {
-      for (const auto& m : metrics) {
-        if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
-          row.result.metrics.push_back(std::move(*metric));
-      }
-    }
-    row.result.ts_ms = stmt->int64(8);
-    row.result.duration_ms = stmt->int64(9);
-    row.result.interval_s = stmt->int64(10);
-    row.received_ms = stmt->int64(11);
-    row.since_ms = stmt->int64(12);
-    rows.push_back(std::move(row));
+    Event e;
+    e.id = stmt->int64(0);
+    e.ts_ms = stmt->int64(1);
+    e.recorded_ms = stmt->int64(2);
+    e.kind = event_kind_from_name(stmt->text(3)).value_or(EventKind::kState);
+    e.site = stmt->text(4);
+    e.agent = stmt->text(5);
+    e.check = stmt->text(6);
+    e.from = state_from_code(stmt->int64(7)).value_or(State::kUnknown);
+    e.to = state_from_code(stmt->int64(8)).value_or(State::kUnknown);
+    e.type = stmt->int64(9) != 0 ? StateType::kHard : StateType::kSoft;
+    e.attempt = static_cast<int>(stmt->int64(10));
+    e.summary = stmt->text(11);
+    e.author = stmt->text(12);
+    e.notify = stmt->int64(13) != 0;
+    e.backfill = stmt->int64(14) != 0;
+    out.push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return db_error(db->get(), "read checks");
-  return rows;
+  if (rc != SQLITE_DONE) return db_error(db->get(), "read events");
+  return out;
+}
+
+Result<std::vector<AuditEntry>> SqliteStorage::audit(const AuditQuery& q) {
+  auto db = take_reader();
+  if (!db) return db.status();
+  auto stmt = Statement::prepare(db->get(),
+                                 "SELECT id, ts_ms, author, action, target, comment FROM audit"
+                                 " WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));
+  std::vector<AuditEntry> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    out.push_back({.id = stmt->int64(0),
+                   .ts_ms = stmt->int64(1),
+                   .author = stmt->text(2),
+                   .action = stmt->text(3),
+                   .target = stmt->text(4),
+                   .comment = stmt->text(5)});
+  }
+  if (rc != SQLITE_DONE) return db_error(db->get(), "read audit");
+  return out;
 }
 
 constexpr const char* kTokenColumns =

@@ -18,25 +18,13 @@
 
 #include "common/check_result.hpp"
 #include "common/protocol.hpp"
+#include "collector/state.hpp"
 #include "collector/tokens.hpp"
 #include "common/status.hpp"
 
 namespace vigie::collector {
 
 enum class IngestOutcome { kStored, kDuplicate };
-
-// The current state of one check, as the query API shows it.
-struct CheckRow {
-  std::string agent;
-  std::string site;
-  CheckResult result;          // the latest result (by agent timestamp)
-  std::int64_t received_ms = 0;  // when the collector received that result
-  std::int64_t since_ms = 0;     // agent time of the last change of status
-};
-
-struct CheckQuery {
-  bool problems_only = false;  // only status != OK
-};
 
 // How long each tier of samples is kept.
 struct Retention {
@@ -97,19 +85,46 @@ struct Enrollment {
   std::int64_t now_ms = 0;
 };
 
+struct EventQuery {
+  std::int64_t after = 0;  // events with a larger id
+  std::size_t limit = 1000;
+  std::string agent;  // with check: one check's history, newest first
+  std::string check;
+};
+
+struct AuditQuery {
+  std::int64_t after = 0;
+  std::size_t limit = 1000;
+};
+
 class Storage {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
+  // Runs on the writer thread, inside the transaction that stores a report, once the
+  // report is known not to be a duplicate; what it returns is stored in the same
+  // transaction (the state engine's reaction to the report).
+  using OnStored = std::function<StateDelta(const protocol::Report&, std::int64_t received_ms)>;
+  using Change = std::function<Result<StateDelta>()>;
+  using ChangeDone = std::function<void(Result<StateDelta>)>;
 
   virtual ~Storage() = default;
 
   // Stores a validated report once per (agent id, seq): a report already stored gives
   // kDuplicate and changes nothing. `done` runs after the commit, or with the error
-  // that prevented it; nothing of a failed report is kept.
-  virtual void submit(protocol::Report report, std::int64_t received_ms, Done done) = 0;
+  // that prevented it; nothing of a failed report is kept. `on_stored` may be empty.
+  virtual void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+                      Done done) = 0;
 
-  // Current states, most severe first, then oldest change first, then site and name.
-  virtual Result<std::vector<CheckRow>> checks(const CheckQuery& query) = 0;
+  // Runs `change` on the writer thread inside a transaction, stores the delta it
+  // returns, commits, then calls `done` with it (or with the error). Mutations of the
+  // state engine go through here, so that they are applied in commit order.
+  virtual void change(Change change, ChangeDone done) = 0;
+
+  // What the state engine resumes from: agents, checks, downtimes not over at now_ms.
+  virtual Result<StateSnapshot> load_state(std::int64_t now_ms) = 0;
+  // Stored events, oldest first; with agent and check, that check's newest first.
+  virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
+  virtual Result<std::vector<AuditEntry>> audit(const AuditQuery& query) = 0;
 
   // Samples of one series between from and to, from the finest tier that still covers
   // `from` and is no finer than `step`: raw (8 days), 5-minute (90 days), 1-hour.

@@ -60,6 +60,7 @@ struct CheckResult {
   std::int64_t ts_ms = 0;   // when the run started, ms since the epoch, agent clock
   std::int64_t duration_ms = 0;
   std::int64_t interval_s = 0;  // how often the agent runs it (staleness needs it)
+  int max_attempts = 0;         // failures in a row before a hard state; 0: the collector's
   bool operator==(const CheckResult&) const = default;
 };
 

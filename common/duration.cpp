@@ -1,6 +1,8 @@
 #include "common/duration.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 
@@ -56,6 +58,18 @@ std::string format_duration(std::chrono::milliseconds d) {
     if (ms % it->ms == 0) return std::to_string(ms / it->ms) + std::string(it->suffix);
   }
   return std::to_string(ms) + "ms";
+}
+
+std::string human_duration(std::chrono::milliseconds d) {
+  const std::int64_t total = std::max<std::int64_t>(0, d.count() / 1000);
+  const std::int64_t days = total / 86400, hours = total / 3600 % 24, minutes = total / 60 % 60,
+                     seconds = total % 60;
+  char buffer[48];
+  if (days > 0) std::snprintf(buffer, sizeof buffer, "%lldd %lldh", static_cast<long long>(days), static_cast<long long>(hours));
+  else if (hours > 0) std::snprintf(buffer, sizeof buffer, "%lldh %02lldm", static_cast<long long>(hours), static_cast<long long>(minutes));
+  else if (minutes > 0) std::snprintf(buffer, sizeof buffer, "%lldm %02llds", static_cast<long long>(minutes), static_cast<long long>(seconds));
+  else std::snprintf(buffer, sizeof buffer, "%llds", static_cast<long long>(seconds));
+  return buffer;
 }
 
 }  // namespace vigie

@@ -310,7 +310,12 @@ class Reader {
   // A required integer in [min, max]; `expected` says so in the error message.
   void integer(const char* key, std::int64_t min, std::int64_t max, std::string_view expected,
                std::int64_t& out) {
-    const json* value = find(key, Need::kRequired);
+    integer(key, Need::kRequired, min, max, expected, out);
+  }
+  // The same, optional: absent or null leaves `out` as it is.
+  void integer(const char* key, Need need, std::int64_t min, std::int64_t max,
+               std::string_view expected, std::int64_t& out) {
+    const json* value = find(key, need);
     if (value == nullptr) return;
     std::optional<std::int64_t> number;
     if (value->is_number_unsigned()) {
@@ -395,6 +400,12 @@ std::string encode_report(const Report& report) {
   body["protocol"] = report.protocol;
   body["agent"] = std::move(agent);
   body["seq"] = report.seq;
+  if (report.sent_ms != 0) body["sent"] = report.sent_ms;
+  if (report.spool) {
+    body["spool"] = {{"depth", report.spool->depth},
+                     {"oldest", report.spool->oldest_ms},
+                     {"dropped", report.spool->dropped}};
+  }
   body["results"] = std::move(results);
   // Invalid UTF-8 (from a plugin's output) becomes U+FFFD instead of throwing.
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -434,8 +445,22 @@ Result<Report> decode_report(std::string_view body, const Limits& limits) {
   Reader in_root(root, "");
   std::int64_t seq = 0;
   in_root.integer("seq", 1, kInt64Max, "an integer >= 1", seq);
+  in_root.integer("sent", Need::kOptional, 0, kMaxTsMs,
+                  "an integer >= 0 (ms since the epoch, before year 10000)", report.sent_ms);
   if (!in_root.status()) return in_root.status();
   report.seq = static_cast<std::uint64_t>(seq);
+
+  if (const auto spool = root.find("spool"); spool != root.end() && !spool->is_null()) {
+    if (!spool->is_object()) return wrong("spool", "an object", *spool);
+    Reader in_spool(*spool, "spool");
+    SpoolInfo info;
+    in_spool.integer("depth", Need::kOptional, 0, kInt64Max, "an integer >= 0", info.depth);
+    in_spool.integer("oldest", Need::kOptional, 0, kMaxTsMs,
+                     "an integer >= 0 (ms since the epoch)", info.oldest_ms);
+    in_spool.integer("dropped", Need::kOptional, 0, kInt64Max, "an integer >= 0", info.dropped);
+    if (!in_spool.status()) return in_spool.status();
+    report.spool = info;
+  }
 
   const auto results = root.find("results");
   if (results == root.end()) return missing("results");
@@ -482,6 +507,7 @@ json result_to_json(const CheckResult& result) {
   out["ts"] = result.ts_ms;
   out["duration_ms"] = result.duration_ms;
   out["interval_s"] = result.interval_s;
+  if (result.max_attempts != 0) out["max_attempts"] = result.max_attempts;
   return out;
 }
 
@@ -503,8 +529,11 @@ Result<CheckResult> result_from_json(const json& object, std::string_view path,
   in.integer("duration_ms", 0, kInt64Max, "an integer >= 0", result.duration_ms);
   in.integer("interval_s", 1, kMaxIntervalS, "an integer 1.." + std::to_string(kMaxIntervalS),
              result.interval_s);
+  std::int64_t max_attempts = 0;
+  in.integer("max_attempts", Need::kOptional, 1, 100, "an integer 1..100", max_attempts);
   if (!in.status()) return in.status();
   result.status = static_cast<State>(status);
+  result.max_attempts = static_cast<int>(max_attempts);
 
   const auto metrics = object.find("metrics");
   if (metrics == object.end() || metrics->is_null()) return result;

@@ -5,6 +5,8 @@
 //   { "protocol": 1,
 //     "agent":   { "id", "site", "hostname", "version" },
 //     "seq":     N,                 // +1 per batch and per agent
+//     "sent":    ms,                // optional: agent clock when sent
+//     "spool":   { "depth", "oldest", "dropped" },   // optional
 //     "results": [ CheckResult... ] }
 //
 // Decoding is strict: every required field is present and of the right type and
@@ -14,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,10 +38,20 @@ struct AgentInfo {
   bool operator==(const AgentInfo&) const = default;
 };
 
+// The agent's store-and-forward queue when it sent the report (optional).
+struct SpoolInfo {
+  std::int64_t depth = 0;      // results waiting, this report's included
+  std::int64_t oldest_ms = 0;  // agent time of the oldest waiting result; 0 none
+  std::int64_t dropped = 0;    // results dropped past the spool's bound, since start
+  bool operator==(const SpoolInfo&) const = default;
+};
+
 struct Report {
   int protocol = kVersion;
   AgentInfo agent;
   std::uint64_t seq = 0;
+  std::int64_t sent_ms = 0;  // agent clock when sent (optional, 0: unknown): clock skew
+  std::optional<SpoolInfo> spool;
   std::vector<CheckResult> results;
   bool operator==(const Report&) const = default;
 };

@@ -8,6 +8,7 @@ std::string_view code_name(Code code) {
     case Code::kInvalidArgument: return "invalid argument";
     case Code::kNotFound: return "not found";
     case Code::kAlreadyExists: return "already exists";
+    case Code::kFailedPrecondition: return "failed precondition";
     case Code::kPermissionDenied: return "permission denied";
     case Code::kUnauthenticated: return "unauthenticated";
     case Code::kTooLarge: return "too large";

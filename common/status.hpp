@@ -15,6 +15,7 @@ enum class Code {
   kInvalidArgument,  // the caller's input is wrong: the message names what and why
   kNotFound,
   kAlreadyExists,
+  kFailedPrecondition,  // valid, but not in this state (acknowledging an OK check)
   kPermissionDenied,
   kUnauthenticated,
   kTooLarge,

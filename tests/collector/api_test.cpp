@@ -21,6 +21,7 @@ json valid_report(std::uint64_t seq = 1) {
              {"check", "system/load"},
              {"status", 1},
              {"summary", "load high"},
+             {"max_attempts", 1},
              {"metrics", {{{"name", "load1"}, {"value", 3.5}, {"warn", "3"}, {"crit", "6"}}}},
              {"ts", 1'700'000'000'000},
              {"duration_ms", 4},
@@ -42,7 +43,10 @@ class Fixture {
     auto s = open_sqlite_storage({.path = dir_ / "collector.db"});
     REQUIRE(s.is_ok());
     storage_ = std::move(*s);
-    api_ = std::make_unique<Api>(*storage_, ApiOptions{.now_ms = [] { return kNow; }});
+    auto m = Monitor::open(*storage_, {.now_ms = [] { return kNow; }, .run_thread = false});
+    REQUIRE(m.is_ok());
+    monitor_ = std::move(*m);
+    api_ = std::make_unique<Api>(*storage_, *monitor_, ApiOptions{.now_ms = [] { return kNow; }});
     agent_token_ = add_token({.role = Role::kAgent, .agent = "mairie-01", .site = "onesse"});
     viewer_token_ = add_token({.role = Role::kViewer});
   }
@@ -81,15 +85,22 @@ class Fixture {
     return response;
   }
 
+  // The checks agents reported (without each agent's heartbeat row).
   json checks() {
     auto r = call("GET", "/api/v1/checks");
     REQUIRE(r.status == 200);
-    return json::parse(r.body)["checks"];
+    json out = json::array();
+    const json body = json::parse(r.body);
+    for (const auto& row : body["checks"]) {
+      if (row["check"] != "vigie/heartbeat") out.push_back(row);
+    }
+    return out;
   }
 
  private:
   testing::TempDir dir_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<Api> api_;
   std::string agent_token_;
   std::string viewer_token_;

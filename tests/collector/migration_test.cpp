@@ -27,23 +27,26 @@ TEST_CASE("Migration: a version 1 database opens and keeps its data", "[migratio
   auto storage = open_sqlite_storage({.path = database_from(dir, "v1.sql")});
   REQUIRE(storage.is_ok());
 
-  auto checks = (*storage)->checks({});
-  REQUIRE(checks.is_ok());
-  REQUIRE_FALSE(checks->empty());
-  CHECK((*checks)[0].site == "fixture-site");
+  auto state = (*storage)->load_state(0);
+  REQUIRE(state.is_ok());
+  REQUIRE_FALSE(state->checks.empty());
+  CHECK(state->checks[0].site == "fixture-site");
+  // Version 2 starts each check's hard state from its status.
+  CHECK(state->checks[0].hard_state == state->checks[0].last.status);
+  CHECK(state->checks[0].type == StateType::kHard);
 
   auto tokens = (*storage)->list_tokens();
   REQUIRE(tokens.is_ok());
   CHECK_FALSE(tokens->empty());
 
   // Samples written by that version are still readable, and ingest goes on.
-  const auto& row = (*checks)[0];
-  REQUIRE_FALSE(row.result.metrics.empty());
+  const auto& row = state->checks[0];
+  REQUIRE_FALSE(row.last.metrics.empty());
   auto series = (*storage)->series({.agent = row.agent,
-                                    .check = row.result.check,
-                                    .metric = row.result.metrics[0].label,
-                                    .from_ms = row.result.ts_ms - 86'400'000,
-                                    .to_ms = row.result.ts_ms + 1,
+                                    .check = row.last.check,
+                                    .metric = row.last.metrics[0].label,
+                                    .from_ms = row.last.ts_ms - 86'400'000,
+                                    .to_ms = row.last.ts_ms + 1,
                                     .tier = "raw"});
   REQUIRE(series.is_ok());
   CHECK_FALSE(series->points.empty());

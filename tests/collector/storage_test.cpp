@@ -1,4 +1,5 @@
 #include "collector/storage.hpp"
+#include "collector/state_engine.hpp"
 
 #include <catch2/catch.hpp>
 #include <atomic>
@@ -25,38 +26,68 @@ protocol::Report report(std::uint64_t seq, State status, std::int64_t ts) {
   return r;
 }
 
-Result<IngestOutcome> submit(Storage& storage, protocol::Report r) {
+Result<IngestOutcome> submit(Storage& storage, protocol::Report r,
+                             StateEngine* engine = nullptr) {
   std::promise<Result<IngestOutcome>> done;
   auto future = done.get_future();
-  storage.submit(std::move(r), 1000, [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  Storage::OnStored on_stored;
+  if (engine != nullptr) {
+    on_stored = [engine](const protocol::Report& stored, std::int64_t at) {
+      return engine->apply(stored, at);
+    };
+  }
+  storage.submit(std::move(r), 1000, on_stored,
+                 [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
   return future.get();
 }
 
-TEST_CASE("SqliteStorage: state since moves only when the status changes", "[storage]") {
+TEST_CASE("SqliteStorage: the engine's changes are stored with the report", "[storage]") {
   testing::TempDir dir;
   auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
   REQUIRE(storage.is_ok());
-  REQUIRE(submit(**storage, report(1, State::kOk, 1000)).is_ok());
-  REQUIRE(submit(**storage, report(2, State::kCritical, 2000)).is_ok());
-  REQUIRE(submit(**storage, report(3, State::kCritical, 3000)).is_ok());
-  auto rows = (*storage)->checks({});
-  REQUIRE(rows.is_ok());
-  REQUIRE(rows->size() == 1);
-  CHECK((*rows)[0].result.status == State::kCritical);
-  CHECK((*rows)[0].since_ms == 2000);
-  CHECK((*rows)[0].result.ts_ms == 3000);
+  StateEngine engine;
+  REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
+  REQUIRE(submit(**storage, report(2, State::kCritical, 2000), &engine).is_ok());
+  REQUIRE(submit(**storage, report(3, State::kCritical, 3000), &engine).is_ok());
+  auto state = (*storage)->load_state(5000);
+  REQUIRE(state.is_ok());
+  REQUIRE(state->checks.size() == 1);
+  const CheckState& c = state->checks[0];
+  CHECK(c.last.status == State::kCritical);
+  CHECK(c.type == StateType::kSoft);
+  CHECK(c.attempt == 2);
+  CHECK(c.since_ms == 2000);
+  CHECK(c.last.ts_ms == 3000);
+  CHECK(c.last.metrics.size() == 1);
+  REQUIRE(state->agents.size() == 1);
+  CHECK(state->agents[0].site == "site-a");
+  CHECK(state->last_event_id == engine.last_event_id());
+
+  auto events = (*storage)->events({});
+  REQUIRE(events.is_ok());
+  REQUIRE(events->size() == 1);  // OK -> CRITICAL, soft
+  CHECK((*events)[0].to == State::kCritical);
+  CHECK((*events)[0].type == StateType::kSoft);
 }
 
-TEST_CASE("SqliteStorage: a late result does not overwrite a newer state", "[storage]") {
+TEST_CASE("SqliteStorage: a checkpoint stores results that changed no state", "[storage]") {
   testing::TempDir dir;
   auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
   REQUIRE(storage.is_ok());
-  REQUIRE(submit(**storage, report(2, State::kOk, 5000)).is_ok());
-  REQUIRE(submit(**storage, report(1, State::kCritical, 4000)).is_ok());  // backfill
-  auto rows = (*storage)->checks({});
-  REQUIRE(rows.is_ok());
-  CHECK((*rows)[0].result.status == State::kOk);
-  CHECK((*rows)[0].result.ts_ms == 5000);
+  StateEngine engine;
+  REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
+  REQUIRE(submit(**storage, report(2, State::kOk, 5000), &engine).is_ok());
+  auto before = (*storage)->load_state(6000);
+  REQUIRE(before.is_ok());
+  CHECK(before->checks.at(0).last.ts_ms == 1000);  // not written yet
+
+  std::promise<Result<StateDelta>> done;
+  (*storage)->change([&]() -> Result<StateDelta> { return engine.checkpoint(); },
+                     [&](Result<StateDelta> d) { done.set_value(std::move(d)); });
+  REQUIRE(done.get_future().get().is_ok());
+  auto after = (*storage)->load_state(6000);
+  REQUIRE(after.is_ok());
+  CHECK(after->checks.at(0).last.ts_ms == 5000);
 }
 
 TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", "[storage]") {
@@ -70,12 +101,11 @@ TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", 
   }
   auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
   REQUIRE(storage.is_ok());
-  auto again = submit(**storage, report(1, State::kWarning, 1000));
+  StateEngine engine;
+  auto again = submit(**storage, report(1, State::kWarning, 1000), &engine);
   REQUIRE(again.is_ok());
   CHECK(*again == IngestOutcome::kDuplicate);
-  auto rows = (*storage)->checks({.problems_only = true});
-  REQUIRE(rows.is_ok());
-  CHECK(rows->size() == 1);
+  CHECK(engine.agents().empty());  // a duplicate never reaches the engine
 }
 
 TEST_CASE("SqliteStorage: after close, submit fails instead of losing data silently",

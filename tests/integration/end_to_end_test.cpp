@@ -83,7 +83,8 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   const bool all_there = testing::eventually(
       [&] {
         checks = console_json(collector, viewer);
-        return checks.is_array() && checks.size() == 4;
+        // The four checks, and the collector's heartbeat row for the agent.
+        return checks.is_array() && checks.size() == 5;
       },
       15s);
   INFO("collector log:\n" << collector.child().log() << "\nagent log:\n" << agent.log());
@@ -107,6 +108,11 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   bool has_load1 = false;
   for (const auto& m : (*nagios_load)["metrics"]) has_load1 |= m["name"] == "load1";
   CHECK(has_load1);
+
+  const json* heartbeat = find_check(checks, "heartbeat");
+  REQUIRE(heartbeat);
+  CHECK((*heartbeat)["check"] == "vigie/heartbeat");
+  CHECK((*heartbeat)["state"] == "OK");
 
   const json* builtin = find_check(checks, "load");
   REQUIRE(builtin);
@@ -156,11 +162,12 @@ TEST_CASE("EndToEnd: a replayed batch is answered with success and stored once",
   REQUIRE(replay.status == 200);
   CHECK(json::parse(replay.body)["status"] == "duplicate");
 
-  auto checks = collector.get("/api/v1/checks", viewer);
+  auto checks = collector.get("/api/v1/checks?agent=replayer", viewer);
   REQUIRE(checks.status == 200);
   const json list = json::parse(checks.body)["checks"];
-  REQUIRE(list.size() == 1);
-  CHECK(list[0]["summary"] == "first");
+  REQUIRE(list.size() == 2);  // the check and the agent's heartbeat
+  const json& row = list[0]["check"] == "vigie/heartbeat" ? list[1] : list[0];
+  CHECK(row["summary"] == "first");
 }
 
 TEST_CASE("EndToEnd: bad requests get a JSON error and the collector stays up", "[e2e]") {

@@ -1,0 +1,303 @@
+#include "collector/monitor.hpp"
+
+#include <algorithm>
+#include <future>
+
+#include "common/log.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector {
+
+Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions options) {
+  if (!options.now_ms) options.now_ms = wall_ms;
+  auto snapshot = storage.load_state(options.now_ms());
+  if (!snapshot) return snapshot.status().with_context("load the stored state");
+  std::unique_ptr<Monitor> monitor(new Monitor(storage, std::move(options)));
+  monitor->published_ = snapshot->last_event_id;
+  monitor->engine_.restore(std::move(*snapshot), monitor->options_.now_ms());
+  if (monitor->options_.run_thread) monitor->thread_ = std::thread([m = monitor.get()] { m->run(); });
+  return monitor;
+}
+
+Monitor::Monitor(Storage& storage, MonitorOptions options)
+    : storage_(storage), options_(std::move(options)), engine_(options_.engine) {}
+
+Monitor::~Monitor() { stop(); }
+
+void Monitor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (Status s = checkpoint(); !s) log::error("state checkpoint at shutdown failed: " + s.message());
+  serve_waiters(true);
+}
+
+void Monitor::end_polls() {
+  {
+    std::lock_guard lock(mu_);
+    polls_ended_ = true;
+  }
+  serve_waiters(true);
+}
+
+void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage::Done done) {
+  auto events = std::make_shared<std::vector<Event>>();
+  const auto results = static_cast<std::int64_t>(report.results.size());
+  std::int64_t samples = 0;
+  for (const auto& r : report.results) {
+    for (const auto& m : r.metrics) samples += m.value ? 1 : 0;
+  }
+  storage_.submit(
+      std::move(report), received_ms,
+      [this, events](const protocol::Report& stored, std::int64_t at) {
+        StateDelta delta = engine_.apply(stored, at);
+        *events = delta.events;
+        return delta;
+      },
+      [this, events, done = std::move(done), results, samples](Result<IngestOutcome> outcome) {
+        if (!outcome) {
+          if (!events->empty()) resync();
+        } else {
+          {
+            std::lock_guard lock(mu_);
+            if (*outcome == IngestOutcome::kStored) {
+              ++stats_.reports_stored;
+              stats_.results_stored += results;
+              stats_.samples_stored += samples;
+            } else {
+              ++stats_.reports_duplicate;
+            }
+          }
+          publish(*events);
+        }
+        done(std::move(outcome));
+      });
+}
+
+Result<StateDelta> Monitor::change_and_wait(std::function<Result<StateDelta>()> make) {
+  std::promise<Result<StateDelta>> committed;
+  auto future = committed.get_future();
+  storage_.change(std::move(make), [this, &committed](Result<StateDelta> delta) {
+    if (delta) publish(delta->events);
+    else resync();
+    committed.set_value(std::move(delta));
+  });
+  return future.get();
+}
+
+void Monitor::submit_change(std::function<Result<StateDelta>()> make) {
+  storage_.change(std::move(make), [this](Result<StateDelta> delta) {
+    if (delta) return publish(delta->events);
+    if (delta.status().code() == Code::kUnavailable) return;  // shutting down
+    log::error("state change not stored: " + delta.status().message());
+    resync();
+  });
+}
+
+namespace {
+std::string target_of(const std::string& agent, const std::string& check) {
+  return agent + " " + check;
+}
+}  // namespace
+
+Result<StateDelta> Monitor::acknowledge(const std::string& agent, const std::string& check,
+                                        Ack ack) {
+  return change_and_wait([&]() -> Result<StateDelta> {
+    const std::int64_t now = now_ms();
+    auto delta = engine_.acknowledge(agent, check, ack, now);
+    if (!delta) return delta;
+    std::string comment = ack.comment;
+    if (ack.sticky) comment += " [sticky]";
+    if (ack.expires_ms != 0) comment += " [expires " + std::to_string(ack.expires_ms) + "]";
+    delta->audit.push_back({.ts_ms = now,
+                            .author = ack.author,
+                            .action = "acknowledge",
+                            .target = target_of(agent, check),
+                            .comment = comment});
+    return delta;
+  });
+}
+
+Result<StateDelta> Monitor::unacknowledge(const std::string& agent, const std::string& check,
+                                          const std::string& author, const std::string& comment) {
+  return change_and_wait([&]() -> Result<StateDelta> {
+    const std::int64_t now = now_ms();
+    auto delta = engine_.unacknowledge(agent, check, author, now);
+    if (!delta) return delta;
+    delta->audit.push_back({.ts_ms = now,
+                            .author = author,
+                            .action = "unacknowledge",
+                            .target = target_of(agent, check),
+                            .comment = comment});
+    return delta;
+  });
+}
+
+Result<Downtime> Monitor::add_downtime(Downtime downtime) {
+  auto delta = change_and_wait([&]() -> Result<StateDelta> {
+    const std::int64_t now = now_ms();
+    auto made = engine_.add_downtime(downtime, now);
+    if (!made) return made;
+    const Downtime& d = made->downtimes.front();
+    std::string target = "site " + d.site;
+    if (!d.agent.empty()) target += " agent " + d.agent;
+    if (!d.check.empty()) target += " check " + d.check;
+    made->audit.push_back({.ts_ms = now,
+                           .author = d.author,
+                           .action = "downtime " + std::to_string(d.id),
+                           .target = target,
+                           .comment = d.comment});
+    // Start it at once rather than at the next tick.
+    made->append(engine_.tick(now));
+    return made;
+  });
+  if (!delta) return delta.status();
+  return delta->downtimes.front();
+}
+
+Result<StateDelta> Monitor::remove_downtime(std::int64_t id, const std::string& author,
+                                            const std::string& comment) {
+  return change_and_wait([&]() -> Result<StateDelta> {
+    const std::int64_t now = now_ms();
+    auto delta = engine_.remove_downtime(id, author, now);
+    if (!delta) return delta;
+    delta->audit.push_back({.ts_ms = now,
+                            .author = author,
+                            .action = "delete downtime " + std::to_string(id),
+                            .target = "site " + delta->downtimes.front().site,
+                            .comment = comment});
+    delta->append(engine_.tick(now));
+    return delta;
+  });
+}
+
+Status Monitor::tick() {
+  auto delta = change_and_wait([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); });
+  return delta ? Status::ok() : delta.status();
+}
+
+Status Monitor::checkpoint() {
+  auto delta = change_and_wait([this]() -> Result<StateDelta> { return engine_.checkpoint(); });
+  return delta ? Status::ok() : delta.status();
+}
+
+void Monitor::publish(const std::vector<Event>& events) {
+  if (events.empty()) return;
+  std::lock_guard lock(mu_);
+  for (const auto& e : events) {
+    recent_.push_back(e);
+    published_ = std::max(published_, e.id);
+  }
+  stats_.events += static_cast<std::int64_t>(events.size());
+  while (recent_.size() > options_.recent_events) recent_.pop_front();
+  cv_.notify_all();
+}
+
+void Monitor::resync() {
+  auto snapshot = storage_.load_state(now_ms());
+  if (!snapshot) {
+    log::error("cannot reload the state after a failed commit: " + snapshot.status().message());
+    return;
+  }
+  log::warning("state reloaded from the database after a failed commit");
+  engine_.restore(std::move(*snapshot), now_ms());
+}
+
+std::int64_t Monitor::published_cursor() const {
+  std::lock_guard lock(mu_);
+  return published_;
+}
+
+MonitorStats Monitor::stats() const {
+  std::lock_guard lock(mu_);
+  MonitorStats s = stats_;
+  s.waiting_polls = static_cast<std::int64_t>(waiters_.size());
+  return s;
+}
+
+std::optional<std::vector<Event>> Monitor::recent_after(std::int64_t after,
+                                                         std::size_t limit) const {
+  std::vector<Event> out;
+  if (after >= published_) return out;
+  if (recent_.empty() || recent_.front().id > after + 1) return std::nullopt;
+  auto it = std::upper_bound(recent_.begin(), recent_.end(), after,
+                             [](std::int64_t id, const Event& e) { return id < e.id; });
+  for (; it != recent_.end() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+void Monitor::wait_events(std::int64_t after, std::size_t limit,
+                          std::chrono::milliseconds timeout, EventsReply reply) {
+  limit = std::max<std::size_t>(1, limit);
+  std::optional<std::vector<Event>> ready;
+  {
+    std::lock_guard lock(mu_);
+    ready = recent_after(after, limit);
+    if (ready && ready->empty() && timeout.count() > 0 && !stopping_ && !polls_ended_) {
+      waiters_.push_back({after, limit, std::chrono::steady_clock::now() + timeout,
+                          std::move(reply)});
+      cv_.notify_all();
+      return;
+    }
+  }
+  if (!ready) {  // older than memory holds: from the database
+    auto stored = storage_.events({.after = after, .limit = limit});
+    if (stored) ready = std::move(*stored);
+    else ready.emplace();
+  }
+  const std::int64_t cursor = ready->empty() ? std::max(after, std::int64_t{0}) : ready->back().id;
+  reply(std::move(*ready), cursor);
+}
+
+void Monitor::serve_waiters(bool all) {
+  std::vector<std::pair<Waiter, std::vector<Event>>> ready;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      auto events = recent_after(it->after, it->limit);
+      const bool has = !events || !events->empty();
+      if (has || all || now >= it->deadline) {
+        ready.emplace_back(std::move(*it), events ? std::move(*events) : std::vector<Event>{});
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [waiter, events] : ready) {
+    const std::int64_t cursor = events.empty() ? waiter.after : events.back().id;
+    waiter.reply(std::move(events), cursor);
+  }
+}
+
+void Monitor::run() {
+  using Clock = std::chrono::steady_clock;
+  auto next_tick = Clock::now() + options_.tick;
+  auto next_checkpoint = Clock::now() + options_.checkpoint;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      auto wake = std::min(next_tick, next_checkpoint);
+      for (const auto& w : waiters_) wake = std::min(wake, w.deadline);
+      cv_.wait_until(lock, wake);
+      if (stopping_) return;
+    }
+    serve_waiters(false);
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      submit_change([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); });
+      next_tick = now + options_.tick;
+    }
+    if (now >= next_checkpoint) {
+      submit_change([this]() -> Result<StateDelta> { return engine_.checkpoint(); });
+      next_checkpoint = now + options_.checkpoint;
+    }
+  }
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,121 @@
+#pragma once
+// Ties the state engine to storage and time: every change of state happens on the
+// storage's writer thread, inside the transaction that stores its cause, so that
+// states, events and reports on disk always agree; events are published to live
+// readers (GET /api/v1/events) only once committed, in id order.
+//
+// A thread of its own ticks the engine (staleness, downtimes, expiries) every
+// second, checkpoints checks whose state did not change but whose latest result did
+// (every 10 s by default: after a crash, a summary may be that much behind, a state
+// never), and answers long-polls.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "collector/state_engine.hpp"
+#include "collector/storage.hpp"
+
+namespace vigie::collector {
+
+struct MonitorOptions {
+  EngineOptions engine;
+  std::chrono::milliseconds tick{1000};
+  std::chrono::milliseconds checkpoint{10'000};
+  std::size_t recent_events = 10'000;     // kept in memory for live readers
+  std::function<std::int64_t()> now_ms;   // wall clock; vigie::wall_ms when empty
+  bool run_thread = true;                 // false: tests call tick() themselves
+};
+
+// Counters for /metrics.
+struct MonitorStats {
+  std::int64_t reports_stored = 0;
+  std::int64_t reports_duplicate = 0;
+  std::int64_t results_stored = 0;
+  std::int64_t samples_stored = 0;
+  std::int64_t events = 0;
+  std::int64_t waiting_polls = 0;
+};
+
+class Monitor {
+ public:
+  using EventsReply = std::function<void(std::vector<Event> events, std::int64_t cursor)>;
+
+  // Loads the stored state and starts ticking. `storage` must outlive the monitor.
+  static Result<std::unique_ptr<Monitor>> open(Storage& storage, MonitorOptions options);
+  ~Monitor();
+
+  // Commits what is pending (a last checkpoint), answers waiting polls, stops the thread.
+  void stop();
+  // Answers every waiting long-poll now, and later ones at once (shutdown).
+  void end_polls();
+
+  // Stores a report and applies it to the state engine in one transaction.
+  void ingest(protocol::Report report, std::int64_t received_ms, Storage::Done done);
+
+  // Operator actions: applied and committed before they return (call them from a
+  // worker thread). Each leaves an audit entry.
+  Result<StateDelta> acknowledge(const std::string& agent, const std::string& check, Ack ack);
+  Result<StateDelta> unacknowledge(const std::string& agent, const std::string& check,
+                                   const std::string& author, const std::string& comment);
+  Result<Downtime> add_downtime(Downtime downtime);
+  Result<StateDelta> remove_downtime(std::int64_t id, const std::string& author,
+                                     const std::string& comment);
+
+  // Events after `after`: at once if there are some, else when the next ones are
+  // committed or at `timeout`, with none. `reply` gets the events (at most `limit`)
+  // and the cursor to ask from next time. It may run on another thread.
+  void wait_events(std::int64_t after, std::size_t limit, std::chrono::milliseconds timeout,
+                   EventsReply reply);
+
+  // One tick and one checkpoint now, committed before it returns (tests, shutdown).
+  Status tick();
+  Status checkpoint();
+
+  const StateEngine& engine() const { return engine_; }
+  Storage& storage() const { return storage_; }
+  std::int64_t now_ms() const { return options_.now_ms(); }
+  std::int64_t published_cursor() const;
+  MonitorStats stats() const;
+
+ private:
+  struct Waiter {
+    std::int64_t after;
+    std::size_t limit;
+    std::chrono::steady_clock::time_point deadline;
+    EventsReply reply;
+  };
+
+  Monitor(Storage& storage, MonitorOptions options);
+  void run();
+  // Runs `make` on the writer and waits for the commit.
+  Result<StateDelta> change_and_wait(std::function<Result<StateDelta>()> make);
+  void submit_change(std::function<Result<StateDelta>()> make);
+  void publish(const std::vector<Event>& events);
+  void resync();  // after a failed commit: memory back to what is stored
+  // Events after `after` from memory, or nullopt when memory no longer has them all.
+  std::optional<std::vector<Event>> recent_after(std::int64_t after, std::size_t limit) const;
+  void serve_waiters(bool all);
+
+  Storage& storage_;
+  MonitorOptions options_;
+  StateEngine engine_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> recent_;
+  std::int64_t published_ = 0;  // id of the last committed event
+  std::vector<Waiter> waiters_;
+  MonitorStats stats_;
+  bool stopping_ = false;
+  bool polls_ended_ = false;
+  std::thread thread_;
+};
+
+}  // namespace vigie::collector

@@ -1,0 +1,809 @@
+#include "collector/state_engine.hpp"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "collector/downtime.hpp"
+#include "common/duration.hpp"
+
+namespace vigie::collector {
+namespace {
+
+constexpr int kHistorySize = 21;
+constexpr std::uint64_t kHistoryMask = (std::uint64_t{1} << (2 * kHistorySize)) - 1;
+// The synthetic check that stands for an agent's reports arriving.
+constexpr const char* kHeartbeatCheck = "vigie/heartbeat";
+
+int status_at(std::uint64_t history, int age) {  // age 0: newest
+  return static_cast<int>((history >> (2 * age)) & 3);
+}
+
+// Nagios' flap detection: state changes between consecutive results, the newest
+// weighing 1.2 and the oldest 0.8, as a percentage of the 20 possible changes. Few
+// results give a low figure, so that a new check does not start out flapping.
+double flap_percent(std::uint64_t history, int len) {
+  double changes = 0;
+  for (int age = 0; age + 1 < len; ++age) {
+    if (status_at(history, age) == status_at(history, age + 1)) continue;
+    const int index = (kHistorySize - 2) - age;  // 19 for the newest change, 0 oldest
+    changes += 0.8 + 0.4 * index / (kHistorySize - 2);
+  }
+  return changes * 100.0 / (kHistorySize - 1);
+}
+
+std::string ago(std::int64_t ms) { return human_duration(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+std::string check_family(std::string_view check_id) {
+  const auto end = check_id.find_first_of("/:");
+  return std::string(check_id.substr(0, end));
+}
+
+struct StateEngine::AgentEntry {
+  AgentState state;
+  std::map<std::string, CheckState, std::less<>> checks;  // by check id
+  bool dirty = false;                                       // state row behind memory
+  std::set<std::string> dirty_checks;
+};
+
+struct StateEngine::Site {
+  std::vector<AgentEntry*> agents;
+  bool unreachable = false;
+  std::int64_t unreachable_since_ms = 0;
+};
+
+struct StateEngine::DowntimeEntry {
+  Downtime downtime;
+  bool active = false;
+};
+
+StateEngine::StateEngine(EngineOptions options) : options_(options) {}
+StateEngine::~StateEngine() = default;
+
+void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  agents_.clear();
+  sites_.clear();
+  downtimes_.clear();
+  now_ms_ = now_ms;
+  last_event_id_ = snapshot.last_event_id;
+  last_downtime_id_ = 0;
+  for (auto& agent : snapshot.agents) {
+    auto entry = std::make_unique<AgentEntry>();
+    entry->state = std::move(agent);
+    auto& site = sites_[entry->state.site];
+    if (!site) site = std::make_unique<Site>();
+    site->agents.push_back(entry.get());
+    agents_[entry->state.id] = std::move(entry);
+  }
+  for (auto& check : snapshot.checks) {
+    auto it = agents_.find(check.agent);
+    if (it == agents_.end()) continue;  // a check without its agent row: ignore it
+    std::string id = check.last.check;
+    it->second->checks.emplace(std::move(id), std::move(check));
+  }
+  for (auto& [name, site] : sites_) {
+    site->unreachable = !site->agents.empty() &&
+                        std::all_of(site->agents.begin(), site->agents.end(),
+                                    [](const AgentEntry* a) { return a->state.lost; });
+    if (site->unreachable) {
+      for (const auto* a : site->agents)
+        site->unreachable_since_ms = std::max(site->unreachable_since_ms, a->state.lost_since_ms);
+    }
+  }
+  for (auto& downtime : snapshot.downtimes) {
+    last_downtime_id_ = std::max(last_downtime_id_, downtime.id);
+    auto entry = std::make_unique<DowntimeEntry>();
+    entry->downtime = std::move(downtime);
+    entry->active = downtime_active(entry->downtime, now_ms);
+    downtimes_[entry->downtime.id] = std::move(entry);
+  }
+  refresh_downtime_flags(now_ms);
+}
+
+Event& StateEngine::push_event(StateDelta& delta, Event event) {
+  event.id = ++last_event_id_;
+  if (event.recorded_ms == 0) event.recorded_ms = now_ms_;
+  if (event.ts_ms == 0) event.ts_ms = now_ms_;
+  delta.events.push_back(std::move(event));
+  return delta.events.back();
+}
+
+void StateEngine::mark_state_changed(StateDelta& delta, const CheckState& check) {
+  delta.checks.push_back(check);
+  auto it = agents_.find(check.agent);
+  if (it != agents_.end()) it->second->dirty_checks.erase(check.last.check);
+}
+
+bool StateEngine::quiet(const CheckState& check) const {
+  if (check.ack || check.in_downtime || check.flapping || check.agent_lost) return true;
+  return site_unreachable(check.site);
+}
+
+bool StateEngine::site_unreachable(const std::string& site) const {
+  const auto it = sites_.find(site);
+  return it != sites_.end() && it->second->unreachable;
+}
+
+bool StateEngine::site_in_downtime(const std::string& site, std::int64_t) const {
+  for (const auto& [id, entry] : downtimes_) {
+    const Downtime& d = entry->downtime;
+    if (entry->active && d.site == site && d.agent.empty() && d.check.empty()) return true;
+  }
+  return false;
+}
+
+bool StateEngine::downtime_covers_check(const CheckState& check, std::int64_t) const {
+  for (const auto& [id, entry] : downtimes_) {
+    if (entry->active && entry->downtime.covers(check.site, check.agent, check.last.check))
+      return true;
+  }
+  return false;
+}
+
+void StateEngine::refresh_downtime_flags(std::int64_t now_ms) {
+  for (auto& [id, agent] : agents_) {
+    for (auto& [check_id, check] : agent->checks) check.in_downtime = downtime_covers_check(check, now_ms);
+  }
+}
+
+StateDelta StateEngine::apply(const protocol::Report& report, std::int64_t received_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, received_ms);
+  StateDelta delta;
+
+  auto& slot = agents_[report.agent.id];
+  const bool new_agent = !slot;
+  if (new_agent) {
+    slot = std::make_unique<AgentEntry>();
+    slot->state.id = report.agent.id;
+    slot->state.first_seen_ms = received_ms;
+  }
+  AgentEntry& agent = *slot;
+  AgentState& a = agent.state;
+  if (new_agent || a.site != report.agent.site) {
+    if (!new_agent) {
+      auto& old_site = sites_[a.site];
+      if (old_site) std::erase(old_site->agents, &agent);
+    }
+    a.site = report.agent.site;
+    auto& site = sites_[a.site];
+    if (!site) site = std::make_unique<Site>();
+    site->agents.push_back(&agent);
+  }
+  const bool identity_changed = new_agent || a.hostname != report.agent.hostname ||
+                                a.version != report.agent.version;
+  a.hostname = report.agent.hostname;
+  a.version = report.agent.version;
+  a.last_seen_ms = std::max(a.last_seen_ms, received_ms);
+  a.last_seq = static_cast<std::int64_t>(report.seq);
+  if (report.sent_ms != 0) {
+    a.clock_skew_ms = report.sent_ms - received_ms;
+    a.skew_known = true;
+  }
+  if (report.spool) {
+    a.spool_depth = report.spool->depth;
+    a.spool_oldest_ms = report.spool->oldest_ms;
+    a.spool_dropped = report.spool->dropped;
+  }
+
+  Site& site = *sites_[a.site];
+  if (a.lost) {
+    a.lost = false;
+    const bool site_back = site.unreachable;
+    site.unreachable = false;
+    const bool downtime = site_in_downtime(a.site, received_ms);
+    push_event(delta, {.kind = EventKind::kAgentBack,
+                       .site = a.site,
+                       .agent = a.id,
+                       .from = State::kCritical,
+                       .to = State::kOk,
+                       .summary = "reporting again after " + ago(received_ms - a.lost_since_ms),
+                       .notify = !site_back && !downtime});
+    if (site_back) {
+      push_event(delta, {.kind = EventKind::kSiteReachable,
+                         .site = a.site,
+                         .from = State::kCritical,
+                         .to = State::kOk,
+                         .summary = "site reachable again after " +
+                                    ago(received_ms - site.unreachable_since_ms),
+                         .notify = !downtime});
+    }
+    a.lost_since_ms = 0;
+    for (auto& [id, check] : agent.checks) {
+      if (!check.agent_lost) continue;
+      check.agent_lost = false;
+      check.stale_reason = "no result since the agent came back";
+      mark_state_changed(delta, check);
+    }
+  }
+  if (identity_changed) delta.agents.push_back(a);
+  else agent.dirty = true;
+
+  for (const auto& result : report.results) apply_result(agent, result, received_ms, delta);
+  return delta;
+}
+
+void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
+                               std::int64_t received_ms, StateDelta& delta) {
+  auto it = agent.checks.find(result.check);
+  const bool is_new = it == agent.checks.end();
+  if (is_new) {
+    CheckState fresh;
+    fresh.agent = agent.state.id;
+    fresh.site = agent.state.site;
+    fresh.last.check = result.check;
+    fresh.last.status = State::kOk;
+    fresh.hard_state = State::kOk;
+    fresh.since_ms = result.ts_ms;
+    fresh.hard_since_ms = result.ts_ms;
+    it = agent.checks.emplace(result.check, std::move(fresh)).first;
+    it->second.in_downtime = downtime_covers_check(it->second, received_ms);
+  } else if (result.ts_ms <= it->second.last.ts_ms) {
+    ++late_results_;  // older than what we show: history (samples) only
+    return;
+  }
+  CheckState& c = it->second;
+  c.site = agent.state.site;
+  c.max_attempts = result.max_attempts > 0 ? result.max_attempts : options_.max_attempts;
+  const State before = c.effective();
+  const State prev = is_new ? State::kOk : c.last.status;
+  const State prev_hard = c.hard_state;
+  const StateType prev_type = c.type;
+  const int prev_attempt = c.attempt;
+  const std::int64_t late_by = received_ms - result.ts_ms;
+  const bool backfill =
+      late_by > std::max(options_.backfill_after_ms, 2 * result.interval_s * 1000);
+  bool changed = is_new;
+
+  if (c.stale) {
+    c.stale = false;
+    c.agent_lost = false;
+    c.stale_reason.clear();
+    c.stale_since_ms = 0;
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kFresh,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = State::kUnknown,
+                       .to = result.status,
+                       .summary = "reporting again: " + result.summary,
+                       .backfill = backfill});
+    changed = true;
+  }
+
+  c.last = result;
+  c.received_ms = received_ms;
+
+  // Flapping, with hysteresis.
+  c.history = ((c.history << 2) | static_cast<std::uint64_t>(result.status)) & kHistoryMask;
+  c.history_len = std::min(c.history_len + 1, kHistorySize);
+  c.flap_percent = flap_percent(c.history, c.history_len);
+  if (!c.flapping && c.flap_percent >= options_.flap_high) {
+    c.flapping = true;
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kFlappingStart,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = prev,
+                       .to = result.status,
+                       .summary = "flapping: " + std::to_string(static_cast<int>(c.flap_percent)) +
+                                  "% state changes",
+                       .notify = !backfill && !c.ack && !c.in_downtime,
+                       .backfill = backfill});
+    changed = true;
+  } else if (c.flapping && c.flap_percent < options_.flap_low) {
+    c.flapping = false;
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kFlappingStop,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = prev,
+                       .to = result.status,
+                       .summary = "stopped flapping; now " + std::string(state_name(result.status)),
+                       .notify = !backfill && !c.ack && !c.in_downtime && result.status != State::kOk,
+                       .backfill = backfill});
+    changed = true;
+  }
+
+  // Soft and hard states.
+  const State now_status = result.status;
+  bool hard_change = false;
+  bool soft_change = false;
+  if (now_status == State::kOk) {
+    if (prev_hard != State::kOk) hard_change = true;
+    else if (prev_type == StateType::kSoft) soft_change = true;
+    c.type = StateType::kHard;
+    c.attempt = 1;
+    c.hard_state = State::kOk;
+  } else if (prev_type == StateType::kHard && prev_hard == State::kOk) {
+    c.attempt = 1;
+    if (c.max_attempts <= 1) {
+      hard_change = true;
+      c.hard_state = now_status;
+    } else {
+      c.type = StateType::kSoft;
+      soft_change = true;
+    }
+  } else if (prev_type == StateType::kSoft) {
+    c.attempt = prev_attempt + 1;
+    if (c.attempt >= c.max_attempts) {
+      c.attempt = c.max_attempts;
+      c.type = StateType::kHard;
+      c.hard_state = now_status;
+      hard_change = true;
+    } else if (now_status != prev) {
+      soft_change = true;
+    }
+  } else if (now_status != prev_hard) {  // hard and failing, in another way
+    c.hard_state = now_status;
+    hard_change = true;
+  }
+  if (now_status != prev || is_new) c.since_ms = result.ts_ms;
+  if (hard_change) c.hard_since_ms = result.ts_ms;
+
+  if (hard_change && c.ack && !c.ack->sticky) {
+    c.ack.reset();
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kAckRemoved,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = prev_hard,
+                       .to = c.hard_state,
+                       .summary = "acknowledgement cleared by the change to " +
+                                  std::string(state_name(c.hard_state)),
+                       .backfill = backfill});
+  }
+  if (hard_change) {
+    const bool recovery = c.hard_state == State::kOk;
+    const bool silenced = recovery ? (c.in_downtime || c.flapping || site_unreachable(c.site))
+                                   : quiet(c);
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kState,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = before == State::kUnknown && !is_new ? before : prev_hard,
+                       .to = c.hard_state,
+                       .type = StateType::kHard,
+                       .attempt = c.attempt,
+                       .summary = result.summary,
+                       .notify = !backfill && !silenced,
+                       .backfill = backfill});
+  } else if (soft_change || (is_new && now_status != State::kOk)) {
+    push_event(delta, {.ts_ms = result.ts_ms,
+                       .kind = EventKind::kState,
+                       .site = c.site,
+                       .agent = c.agent,
+                       .check = result.check,
+                       .from = prev,
+                       .to = now_status,
+                       .type = StateType::kSoft,
+                       .attempt = c.attempt,
+                       .summary = result.summary,
+                       .backfill = backfill});
+  }
+  changed = changed || hard_change || soft_change || c.attempt != prev_attempt ||
+            c.type != prev_type;
+  if (changed) mark_state_changed(delta, c);
+  else agent.dirty_checks.insert(result.check);
+}
+
+StateDelta StateEngine::tick(std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  StateDelta delta;
+
+  // Downtimes first: what starts now silences what the rest of this tick finds.
+  std::vector<std::int64_t> finished;
+  std::vector<const Downtime*> ended;
+  bool downtimes_changed = false;
+  for (auto& [id, entry] : downtimes_) {
+    const bool active = downtime_active(entry->downtime, now_ms);
+    const Downtime& d = entry->downtime;
+    if (active != entry->active) {
+      entry->active = active;
+      downtimes_changed = true;
+      push_event(delta, {.kind = active ? EventKind::kDowntimeStart : EventKind::kDowntimeEnd,
+                         .site = d.site,
+                         .agent = d.agent,
+                         .check = d.check,
+                         .summary = (active ? "downtime " : "downtime ended ") +
+                                    std::to_string(d.id) + ": " + d.comment,
+                         .author = d.author});
+      if (!active) ended.push_back(&d);
+    }
+    if (!d.recurring() && now_ms >= d.end_ms) finished.push_back(id);
+    if (d.recurring() && d.end_ms != 0 && now_ms >= d.end_ms) finished.push_back(id);
+  }
+  if (downtimes_changed) {
+    for (auto& [agent_id, agent] : agents_) {
+      for (auto& [check_id, c] : agent->checks) {
+        const bool was = c.in_downtime;
+        c.in_downtime = downtime_covers_check(c, now_ms);
+        if (was == c.in_downtime) continue;
+        mark_state_changed(delta, c);
+        if (was && c.problem() && !c.ack && !c.flapping && !c.agent_lost &&
+            !site_unreachable(c.site)) {
+          push_event(delta, {.kind = EventKind::kDowntimeEnd,
+                             .site = c.site,
+                             .agent = c.agent,
+                             .check = check_id,
+                             .from = c.effective_hard(),
+                             .to = c.effective_hard(),
+                             .summary = "downtime over, still " +
+                                        std::string(state_name(c.effective_hard())) + ": " +
+                                        (c.stale ? c.stale_reason : c.last.summary),
+                             .notify = true});
+        }
+      }
+    }
+  }
+
+  // Lost agents, then unreachable sites: a site whose every agent is lost is one
+  // problem, and its agents' own events stay quiet.
+  std::set<std::string> sites_touched;
+  std::vector<std::size_t> lost_events;  // indexes in delta.events
+  for (auto& [agent_id, agent] : agents_) {
+    AgentState& a = agent->state;
+    if (a.lost || now_ms - a.last_seen_ms <= options_.agent_timeout_ms) continue;
+    a.lost = true;
+    a.lost_since_ms = now_ms;
+    delta.agents.push_back(a);
+    push_event(delta, {.kind = EventKind::kAgentLost,
+                       .site = a.site,
+                       .agent = a.id,
+                       .check = kHeartbeatCheck,
+                       .from = State::kOk,
+                       .to = State::kCritical,
+                       .summary = "no report for " + ago(now_ms - a.last_seen_ms)});
+    lost_events.push_back(delta.events.size() - 1);
+    sites_touched.insert(a.site);
+    for (auto& [check_id, c] : agent->checks) {
+      const State before = c.effective();
+      c.agent_lost = true;
+      c.stale_reason = "agent unreachable";
+      if (!c.stale) {
+        c.stale = true;
+        c.stale_since_ms = now_ms;
+        push_event(delta, {.kind = EventKind::kStale,
+                           .site = c.site,
+                           .agent = c.agent,
+                           .check = check_id,
+                           .from = before,
+                           .to = State::kUnknown,
+                           .summary = "stale: agent unreachable"});
+      }
+      mark_state_changed(delta, c);
+    }
+  }
+  for (const auto& name : sites_touched) {
+    Site& site = *sites_[name];
+    const bool all_lost = std::all_of(site.agents.begin(), site.agents.end(),
+                                      [](const AgentEntry* a) { return a->state.lost; });
+    const bool downtime = site_in_downtime(name, now_ms);
+    if (all_lost && !site.unreachable) {
+      site.unreachable = true;
+      site.unreachable_since_ms = now_ms;
+      std::int64_t last_seen = 0;
+      for (const auto* a : site.agents) last_seen = std::max(last_seen, a->state.last_seen_ms);
+      push_event(delta, {.kind = EventKind::kSiteUnreachable,
+                         .site = name,
+                         .from = State::kOk,
+                         .to = State::kCritical,
+                         .summary = "site unreachable: no report from its " +
+                                    std::string(site.agents.size() == 1 ? "agent" : "agents") +
+                                    " for " + ago(now_ms - last_seen),
+                         .notify = !downtime});
+    }
+    for (std::size_t index : lost_events) {
+      Event& e = delta.events[index];
+      if (e.site != name) continue;
+      e.notify = !site.unreachable && !downtime &&
+                 !std::any_of(downtimes_.begin(), downtimes_.end(), [&](const auto& d) {
+                   return d.second->active && d.second->downtime.covers(e.site, e.agent, e.check);
+                 });
+    }
+  }
+
+  // Checks that stopped on their own, and acknowledgements that ran out.
+  for (auto& [agent_id, agent] : agents_) {
+    if (agent->state.lost) continue;
+    for (auto& [check_id, c] : agent->checks) {
+      bool changed = false;
+      const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
+      if (!c.stale && c.last.interval_s > 0 && now_ms - c.received_ms > limit) {
+        const State before = c.effective();
+        c.stale = true;
+        c.stale_since_ms = now_ms;
+        c.stale_reason = "no result for " + ago(now_ms - c.received_ms) + " (runs every " +
+                         ago(c.last.interval_s * 1000) + ")";
+        push_event(delta, {.kind = EventKind::kStale,
+                           .site = c.site,
+                           .agent = c.agent,
+                           .check = check_id,
+                           .from = before,
+                           .to = State::kUnknown,
+                           .summary = "stale: " + c.stale_reason,
+                           .notify = !quiet(c)});
+        changed = true;
+      }
+      if (c.ack && c.ack->expires_ms != 0 && now_ms >= c.ack->expires_ms) {
+        const Ack expired = *c.ack;
+        c.ack.reset();
+        push_event(delta, {.kind = EventKind::kAckExpired,
+                           .site = c.site,
+                           .agent = c.agent,
+                           .check = check_id,
+                           .from = c.effective_hard(),
+                           .to = c.effective_hard(),
+                           .summary = "acknowledgement by " + expired.author +
+                                      " expired; still " +
+                                      std::string(state_name(c.effective_hard())),
+                           .author = expired.author,
+                           .notify = c.problem() && !quiet(c)});
+        changed = true;
+      }
+      if (changed) mark_state_changed(delta, c);
+    }
+  }
+  for (std::int64_t id : finished) downtimes_.erase(id);
+  return delta;
+}
+
+StateDelta StateEngine::checkpoint() {
+  std::unique_lock lock(mu_);
+  StateDelta delta;
+  for (auto& [id, agent] : agents_) {
+    if (agent->dirty) {
+      delta.agents.push_back(agent->state);
+      agent->dirty = false;
+    }
+    for (const auto& check_id : agent->dirty_checks) {
+      const auto it = agent->checks.find(check_id);
+      if (it != agent->checks.end()) delta.checks.push_back(it->second);
+    }
+    agent->dirty_checks.clear();
+  }
+  return delta;
+}
+
+Result<StateDelta> StateEngine::acknowledge(const std::string& agent, const std::string& check,
+                                            Ack ack, std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  const auto a = agents_.find(agent);
+  if (a == agents_.end()) return Status::not_found("no agent \"" + agent + "\"");
+  const auto c = a->second->checks.find(check);
+  if (c == a->second->checks.end())
+    return Status::not_found("agent \"" + agent + "\" has no check \"" + check + "\"");
+  CheckState& state = c->second;
+  if (!state.problem() && state.effective() == State::kOk) {
+    return Status(Code::kFailedPrecondition,
+                  "check \"" + check + "\" of agent \"" + agent + "\" is OK: nothing to acknowledge");
+  }
+  if (ack.expires_ms != 0 && ack.expires_ms <= now_ms)
+    return Status::invalid("expires: already in the past");
+  ack.created_ms = now_ms;
+  StateDelta delta;
+  state.ack = ack;
+  push_event(delta, {.kind = EventKind::kAcknowledged,
+                     .site = state.site,
+                     .agent = agent,
+                     .check = check,
+                     .from = state.effective_hard(),
+                     .to = state.effective_hard(),
+                     .summary = ack.comment,
+                     .author = ack.author});
+  mark_state_changed(delta, state);
+  return delta;
+}
+
+Result<StateDelta> StateEngine::unacknowledge(const std::string& agent, const std::string& check,
+                                              const std::string& author, std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  const auto a = agents_.find(agent);
+  if (a == agents_.end()) return Status::not_found("no agent \"" + agent + "\"");
+  const auto c = a->second->checks.find(check);
+  if (c == a->second->checks.end() || !c->second.ack) {
+    return Status::not_found("check \"" + check + "\" of agent \"" + agent +
+                             "\" is not acknowledged");
+  }
+  CheckState& state = c->second;
+  StateDelta delta;
+  state.ack.reset();
+  push_event(delta, {.kind = EventKind::kAckRemoved,
+                     .site = state.site,
+                     .agent = agent,
+                     .check = check,
+                     .from = state.effective_hard(),
+                     .to = state.effective_hard(),
+                     .summary = "acknowledgement removed",
+                     .author = author,
+                     .notify = state.problem() && !quiet(state)});
+  mark_state_changed(delta, state);
+  return delta;
+}
+
+Result<StateDelta> StateEngine::add_downtime(Downtime downtime, std::int64_t now_ms) {
+  if (Status s = validate_downtime(downtime); !s) return s;
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  if (downtime.id == 0) downtime.id = ++last_downtime_id_;
+  last_downtime_id_ = std::max(last_downtime_id_, downtime.id);
+  downtime.created_ms = now_ms;
+  auto entry = std::make_unique<DowntimeEntry>();
+  entry->downtime = downtime;
+  downtimes_[downtime.id] = std::move(entry);
+  StateDelta delta;
+  delta.downtimes.push_back(downtime);
+  return delta;  // the next tick starts it, with its event
+}
+
+Result<StateDelta> StateEngine::remove_downtime(std::int64_t id, const std::string& author,
+                                                std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  auto it = downtimes_.find(id);
+  if (it == downtimes_.end()) return Status::not_found("no downtime " + std::to_string(id));
+  StateDelta delta;
+  Downtime d = it->second->downtime;
+  // Ends it now: the next tick sees it inactive and sends what an end sends.
+  d.end_ms = now_ms;
+  if (d.start_ms >= now_ms) d.start_ms = now_ms - 1;
+  d.comment += " (removed by " + author + ")";
+  it->second->downtime = d;
+  delta.downtimes.push_back(d);
+  return delta;
+}
+
+std::vector<CheckState> StateEngine::checks(const CheckFilter& filter) const {
+  std::shared_lock lock(mu_);
+  std::vector<CheckState> out;
+  std::set<std::string> site_rows;  // unreachable sites already shown once
+  for (const auto& [agent_id, agent] : agents_) {
+    const AgentState& a = agent->state;
+    if (!filter.site.empty() && a.site != filter.site) continue;
+    if (!filter.agent.empty() && a.id != filter.agent) continue;
+    const bool unreachable = site_unreachable(a.site);
+    // The heartbeat: one row per agent, standing for the agent's reports.
+    CheckState beat;
+    beat.agent = a.id;
+    beat.site = a.site;
+    beat.last.name = "heartbeat";
+    beat.last.check = kHeartbeatCheck;
+    beat.last.ts_ms = a.last_seen_ms;
+    // Reads as stale (three intervals) exactly when the agent is lost.
+    beat.last.interval_s = std::max<std::int64_t>(1, options_.agent_timeout_ms / 3000);
+    beat.received_ms = a.last_seen_ms;
+    beat.since_ms = a.lost ? a.lost_since_ms : a.first_seen_ms;
+    beat.hard_since_ms = beat.since_ms;
+    beat.in_downtime = std::any_of(downtimes_.begin(), downtimes_.end(), [&](const auto& d) {
+      return d.second->active && d.second->downtime.covers(a.site, a.id, kHeartbeatCheck);
+    });
+    if (a.lost) {
+      beat.last.status = beat.hard_state = State::kCritical;
+      beat.last.summary = (unreachable ? "site unreachable: no report for " : "no report for ") +
+                          ago(now_ms_ - a.last_seen_ms);
+    } else {
+      beat.last.status = beat.hard_state = State::kOk;
+      beat.last.summary = "last report " + ago(std::max<std::int64_t>(0, now_ms_ - a.last_seen_ms)) + " ago";
+    }
+    const bool show_beat = !filter.problems_only ||
+                           (a.lost && (!unreachable || site_rows.insert(a.site).second));
+    if (show_beat) out.push_back(std::move(beat));
+    for (const auto& [check_id, c] : agent->checks) {
+      if (filter.problems_only && (!c.problem() || c.agent_lost)) continue;
+      out.push_back(c);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const CheckState& x, const CheckState& y) {
+    const int sx = severity(x.effective_hard()), sy = severity(y.effective_hard());
+    if (sx != sy) return sx > sy;
+    const int ex = severity(x.effective()), ey = severity(y.effective());
+    if (ex != ey) return ex > ey;
+    if (x.hard_since_ms != y.hard_since_ms) return x.hard_since_ms < y.hard_since_ms;
+    if (x.site != y.site) return x.site < y.site;
+    if (x.agent != y.agent) return x.agent < y.agent;
+    return x.last.check < y.last.check;
+  });
+  return out;
+}
+
+std::optional<CheckState> StateEngine::check(const std::string& agent,
+                                             const std::string& check) const {
+  std::shared_lock lock(mu_);
+  const auto a = agents_.find(agent);
+  if (a == agents_.end()) return std::nullopt;
+  const auto c = a->second->checks.find(check);
+  if (c == a->second->checks.end()) return std::nullopt;
+  return c->second;
+}
+
+std::vector<AgentState> StateEngine::agents(const std::string& site) const {
+  std::shared_lock lock(mu_);
+  std::vector<AgentState> out;
+  for (const auto& [id, agent] : agents_) {
+    if (site.empty() || agent->state.site == site) out.push_back(agent->state);
+  }
+  // Lost first (longest lost first), then by site and id.
+  std::sort(out.begin(), out.end(), [](const AgentState& x, const AgentState& y) {
+    if (x.lost != y.lost) return x.lost;
+    if (x.lost && x.last_seen_ms != y.last_seen_ms) return x.last_seen_ms < y.last_seen_ms;
+    if (x.site != y.site) return x.site < y.site;
+    return x.id < y.id;
+  });
+  return out;
+}
+
+std::vector<SiteSummary> StateEngine::sites() const {
+  std::shared_lock lock(mu_);
+  std::vector<SiteSummary> out;
+  for (const auto& [name, site] : sites_) {
+    if (site->agents.empty()) continue;
+    SiteSummary s;
+    s.name = name;
+    s.unreachable = site->unreachable;
+    s.unreachable_since_ms = site->unreachable_since_ms;
+    s.in_downtime = site_in_downtime(name, now_ms_);
+    for (const AgentEntry* agent : site->agents) {
+      ++s.agents;
+      if (agent->state.lost) {
+        ++s.agents_lost;
+        s.worst = worst(s.worst, State::kCritical);
+      }
+      s.last_report_ms = std::max(s.last_report_ms, agent->state.last_seen_ms);
+      for (const auto& [check_id, c] : agent->checks) {
+        const State state = c.effective();
+        ++s.counts[static_cast<int>(state)];
+        s.worst = worst(s.worst, c.effective_hard());
+        auto [family, inserted] = s.families.emplace(check_family(check_id), c.effective_hard());
+        if (!inserted) family->second = worst(family->second, c.effective_hard());
+        if (c.problem()) {
+          ++s.problems;
+          if (c.ack) ++s.acknowledged;
+        }
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const SiteSummary& x, const SiteSummary& y) {
+    const int sx = severity(x.worst), sy = severity(y.worst);
+    if (sx != sy) return sx > sy;
+    return x.name < y.name;
+  });
+  return out;
+}
+
+std::vector<Downtime> StateEngine::downtimes() const {
+  std::shared_lock lock(mu_);
+  std::vector<Downtime> out;
+  for (const auto& [id, entry] : downtimes_) out.push_back(entry->downtime);
+  return out;
+}
+
+std::optional<Downtime> StateEngine::downtime(std::int64_t id) const {
+  std::shared_lock lock(mu_);
+  const auto it = downtimes_.find(id);
+  if (it == downtimes_.end()) return std::nullopt;
+  return it->second->downtime;
+}
+
+std::int64_t StateEngine::last_event_id() const {
+  std::shared_lock lock(mu_);
+  return last_event_id_;
+}
+
+std::int64_t StateEngine::late_results() const {
+  std::shared_lock lock(mu_);
+  return late_results_;
+}
+
+}  // namespace vigie::collector

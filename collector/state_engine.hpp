@@ -1,0 +1,141 @@
+#pragma once
+// The state engine: turns results into states a technician can trust.
+//
+// - Soft and hard states: a failure must repeat `max_attempts` times (default 3)
+//   before it is hard, i.e. alert-worthy; a change between failing states while hard
+//   is hard at once; a recovery from a hard failure is a hard recovery.
+// - Flapping: the weighted share of state changes over the last 21 results; it starts
+//   above flap_high percent and stops below flap_low (hysteresis).
+// - Staleness: a check without a result for `stale_intervals` of its interval is shown
+//   UNKNOWN "stale"; an agent without a report for `agent_timeout` is lost, and its
+//   checks are stale under it ("agent unreachable"). A site whose agents are all lost
+//   is unreachable: one site-level problem, not one per check. Missing data is never
+//   a recovery: a stale check keeps its last real state underneath.
+// - Late results (a replayed spool) older than the check's latest are history only;
+//   newer ones received long after they ran change the state but notify no one.
+// - Acknowledgements, downtimes (one-off and weekly) and an event for every change.
+//
+// Every mutating call returns a StateDelta that the caller persists; the engine is
+// meant to be mutated from one thread at a time (the storage's writer) and read from
+// any thread. It never reads a clock: time is always passed in.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/state.hpp"
+#include "common/protocol.hpp"
+#include "common/status.hpp"
+
+namespace vigie::collector {
+
+struct EngineOptions {
+  int max_attempts = 3;                 // for results that do not say
+  std::int64_t agent_timeout_ms = 180'000;
+  int stale_intervals = 3;
+  double flap_low = 20;   // percent
+  double flap_high = 30;  // percent
+  // A result is backfill when it reaches the collector this much (or two of its
+  // intervals, if longer) after it ran.
+  std::int64_t backfill_after_ms = 300'000;
+};
+
+// One line per site for the overview.
+struct SiteSummary {
+  std::string name;
+  State worst = State::kOk;              // of its checks' effective states and agents
+  int counts[4] = {0, 0, 0, 0};          // checks by effective state
+  std::map<std::string, State> families;  // "firewall" -> worst state of its checks
+  int agents = 0;
+  int agents_lost = 0;
+  std::int64_t last_report_ms = 0;
+  bool unreachable = false;
+  std::int64_t unreachable_since_ms = 0;
+  bool in_downtime = false;              // a downtime covers the whole site now
+  int problems = 0;                      // checks with a non-OK hard state
+  int acknowledged = 0;                  // of which acknowledged
+};
+
+struct CheckFilter {
+  std::string site;   // "" : all
+  std::string agent;  // "" : all
+  bool problems_only = false;
+};
+
+// The family of a check id: "firewall" for "firewall/sophos", "external" for "external".
+std::string check_family(std::string_view check_id);
+
+class StateEngine {
+ public:
+  explicit StateEngine(EngineOptions options = {});
+  ~StateEngine();
+  StateEngine(const StateEngine&) = delete;
+  StateEngine& operator=(const StateEngine&) = delete;
+
+  // Replaces everything with a stored snapshot (start-up, or after a failed commit).
+  void restore(StateSnapshot snapshot, std::int64_t now_ms);
+
+  // A stored report. Results older than a check's latest change nothing but count.
+  StateDelta apply(const protocol::Report& report, std::int64_t received_ms);
+
+  // Staleness, lost agents, unreachable sites, expired acknowledgements, downtimes
+  // that start or end.
+  StateDelta tick(std::int64_t now_ms);
+
+  // Checks and agents whose stored row is behind memory (results that changed no
+  // state); clears the marks.
+  StateDelta checkpoint();
+
+  // kNotFound: no such check; kFailedPrecondition: it is OK (nothing to acknowledge).
+  Result<StateDelta> acknowledge(const std::string& agent, const std::string& check, Ack ack,
+                                 std::int64_t now_ms);
+  Result<StateDelta> unacknowledge(const std::string& agent, const std::string& check,
+                                   const std::string& author, std::int64_t now_ms);
+  // Gives the downtime its id (when 0) and applies it at once.
+  Result<StateDelta> add_downtime(Downtime downtime, std::int64_t now_ms);
+  Result<StateDelta> remove_downtime(std::int64_t id, const std::string& author,
+                                     std::int64_t now_ms);
+
+  // Reads; each returns a copy taken under a shared lock.
+  std::vector<CheckState> checks(const CheckFilter& filter) const;
+  std::optional<CheckState> check(const std::string& agent, const std::string& check) const;
+  std::vector<AgentState> agents(const std::string& site = {}) const;
+  std::vector<SiteSummary> sites() const;
+  std::vector<Downtime> downtimes() const;
+  std::optional<Downtime> downtime(std::int64_t id) const;
+  std::int64_t last_event_id() const;
+  std::int64_t late_results() const;
+
+ private:
+  struct Site;
+  struct AgentEntry;
+  struct DowntimeEntry;
+
+  Event& push_event(StateDelta& delta, Event event);
+  void mark_state_changed(StateDelta& delta, const CheckState& check);
+  void apply_result(AgentEntry& agent, const CheckResult& result, std::int64_t received_ms,
+                    StateDelta& delta);
+  bool downtime_covers_check(const CheckState& check, std::int64_t now_ms) const;
+  void refresh_downtime_flags(std::int64_t now_ms);
+  bool quiet(const CheckState& check) const;  // acknowledged, in downtime, flapping, lost
+  bool site_unreachable(const std::string& site) const;
+  bool site_in_downtime(const std::string& site, std::int64_t now_ms) const;
+
+  const EngineOptions options_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<AgentEntry>> agents_;
+  std::map<std::string, std::unique_ptr<Site>> sites_;
+  std::map<std::int64_t, std::unique_ptr<DowntimeEntry>> downtimes_;
+  std::int64_t last_event_id_ = 0;
+  std::int64_t last_downtime_id_ = 0;
+  std::int64_t late_results_ = 0;
+  std::int64_t now_ms_ = 0;  // the latest time the engine was given
+};
+
+}  // namespace vigie::collector
