@@ -1,0 +1,468 @@
+// The state engine with a fake clock: every time is passed in, nothing sleeps.
+
+#include "collector/state_engine.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "collector/downtime.hpp"
+
+namespace vigie::collector {
+namespace {
+
+constexpr std::int64_t kT0 = 1'790'000'000'000;  // 2026-09-21
+constexpr std::int64_t kMinute = 60'000;
+
+struct Fake {
+  StateEngine engine;
+  std::int64_t now = kT0;
+  std::uint64_t seq = 0;
+
+  explicit Fake(EngineOptions options = {}) : engine(options) {}
+
+  // One report from `agent` of `site` with one result, received now, run `late_ms` ago.
+  StateDelta report(const std::string& check, State status, const std::string& agent = "a1",
+                    const std::string& site = "s1", std::int64_t late_ms = 0,
+                    int max_attempts = 0) {
+    protocol::Report r;
+    r.agent = {agent, site, "host", "1.0"};
+    r.seq = ++seq;
+    CheckResult c;
+    c.name = check;
+    c.check = check;
+    c.status = status;
+    c.summary = std::string(state_name(status)) + " summary";
+    c.ts_ms = now - late_ms;
+    c.interval_s = 60;
+    c.max_attempts = max_attempts;
+    r.results.push_back(c);
+    return engine.apply(r, now);
+  }
+  // Advances the clock and ticks.
+  StateDelta after(std::int64_t ms) {
+    now += ms;
+    return engine.tick(now);
+  }
+  CheckState state(const std::string& check, const std::string& agent = "a1") {
+    auto c = engine.check(agent, check);
+    REQUIRE(c);
+    return *c;
+  }
+};
+
+std::vector<const Event*> of_kind(const StateDelta& d, EventKind kind) {
+  std::vector<const Event*> out;
+  for (const auto& e : d.events) {
+    if (e.kind == kind) out.push_back(&e);
+  }
+  return out;
+}
+
+const Event& only(const StateDelta& d, EventKind kind) {
+  const auto found = of_kind(d, kind);
+  INFO("events of kind " << event_kind_name(kind));
+  REQUIRE(found.size() == 1);
+  return *found[0];
+}
+
+TEST_CASE("Engine: a failure turns hard after max_attempts results, then recovers hard",
+          "[engine]") {
+  Fake f;
+  CHECK(f.report("backup/restic", State::kOk).events.empty());
+
+  f.now += kMinute;
+  auto d = f.report("backup/restic", State::kCritical);
+  const Event& soft = only(d, EventKind::kState);
+  CHECK(soft.type == StateType::kSoft);
+  CHECK(soft.attempt == 1);
+  CHECK_FALSE(soft.notify);
+  CHECK(f.state("backup/restic").hard_state == State::kOk);
+
+  f.now += kMinute;
+  d = f.report("backup/restic", State::kCritical);
+  CHECK(d.events.empty());  // attempt 2 of 3: no change to tell
+  CHECK(f.state("backup/restic").attempt == 2);
+  REQUIRE(d.checks.size() == 1);  // but the attempt is stored
+
+  f.now += kMinute;
+  d = f.report("backup/restic", State::kCritical);
+  const Event& hard = only(d, EventKind::kState);
+  CHECK(hard.type == StateType::kHard);
+  CHECK(hard.from == State::kOk);
+  CHECK(hard.to == State::kCritical);
+  CHECK(hard.notify);
+  CHECK(f.state("backup/restic").hard_since_ms == f.now);
+  CHECK(f.state("backup/restic").since_ms == f.now - 2 * kMinute);
+
+  f.now += kMinute;
+  d = f.report("backup/restic", State::kOk);
+  const Event& recovery = only(d, EventKind::kState);
+  CHECK(recovery.type == StateType::kHard);
+  CHECK(recovery.from == State::kCritical);
+  CHECK(recovery.to == State::kOk);
+  CHECK(recovery.notify);
+}
+
+TEST_CASE("Engine: a soft failure that recovers notifies no one", "[engine]") {
+  Fake f;
+  f.report("c", State::kOk);
+  f.now += kMinute;
+  f.report("c", State::kWarning);
+  f.now += kMinute;
+  auto d = f.report("c", State::kOk);
+  const Event& e = only(d, EventKind::kState);
+  CHECK(e.type == StateType::kSoft);
+  CHECK_FALSE(e.notify);
+  CHECK(f.state("c").attempt == 1);
+}
+
+TEST_CASE("Engine: a hard failure that changes severity is a hard change at once", "[engine]") {
+  Fake f;
+  f.report("c", State::kWarning, "a1", "s1", 0, 1);  // max_attempts 1: hard at once
+  CHECK(f.state("c").hard_state == State::kWarning);
+  f.now += kMinute;
+  auto d = f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  const Event& e = only(d, EventKind::kState);
+  CHECK(e.type == StateType::kHard);
+  CHECK(e.from == State::kWarning);
+  CHECK(e.to == State::kCritical);
+  CHECK(e.notify);
+}
+
+TEST_CASE("Engine: flapping starts above the high threshold and stops below the low one",
+          "[engine]") {
+  Fake f;
+  bool started = false;
+  int results = 0;
+  // Alternating states: the change ratio climbs until it crosses 30 %.
+  for (; results < 21 && !started; ++results) {
+    f.now += kMinute;
+    auto d = f.report("c", results % 2 == 0 ? State::kOk : State::kCritical);
+    started = !of_kind(d, EventKind::kFlappingStart).empty();
+  }
+  REQUIRE(started);
+  CHECK(f.state("c").flapping);
+  CHECK(f.state("c").flap_percent >= 30);
+
+  // Steady OK: the ratio falls; between 20 % and 30 % it is still flapping (hysteresis).
+  bool stopped = false;
+  bool seen_in_band = false;
+  for (int i = 0; i < 21 && !stopped; ++i) {
+    f.now += kMinute;
+    auto d = f.report("c", State::kOk);
+    const CheckState s = f.state("c");
+    if (s.flap_percent < 30 && s.flap_percent >= 20) {
+      seen_in_band = true;
+      CHECK(s.flapping);
+    }
+    stopped = !of_kind(d, EventKind::kFlappingStop).empty();
+    if (stopped) CHECK(s.flap_percent < 20);
+  }
+  CHECK(seen_in_band);
+  CHECK(stopped);
+  CHECK_FALSE(f.state("c").flapping);
+}
+
+TEST_CASE("Engine: hard changes while flapping do not notify", "[engine]") {
+  Fake f;
+  for (int i = 0; i < 12; ++i) {
+    f.now += kMinute;
+    f.report("c", i % 2 == 0 ? State::kOk : State::kCritical, "a1", "s1", 0, 1);
+  }
+  REQUIRE(f.state("c").flapping);
+  f.now += kMinute;
+  auto d = f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  for (const auto* e : of_kind(d, EventKind::kState)) CHECK_FALSE(e->notify);
+}
+
+TEST_CASE("Engine: a check that alone stops reporting goes stale after 3 intervals",
+          "[engine]") {
+  Fake f;
+  f.report("quiet", State::kOk);
+  f.report("busy", State::kOk);
+  for (int i = 0; i < 3; ++i) {
+    auto d = f.after(kMinute);
+    CHECK(of_kind(d, EventKind::kStale).empty());
+    f.report("busy", State::kOk);  // the agent keeps reporting its other check
+  }
+  auto d = f.after(1000);  // 3 minutes and 1 s since "quiet" last reported
+  const Event& stale = only(d, EventKind::kStale);
+  CHECK(stale.check == "quiet");
+  CHECK(stale.to == State::kUnknown);
+  CHECK(stale.notify);
+  const CheckState s = f.state("quiet");
+  CHECK(s.stale);
+  CHECK(s.effective() == State::kUnknown);
+  CHECK(s.problem());
+  CHECK_THAT(s.stale_reason, Catch::Contains("no result for 3m 01s"));
+  CHECK_FALSE(f.state("busy").stale);
+
+  // It reports again: fresh, and OK as before, which is no recovery.
+  f.now += 1000;
+  d = f.report("quiet", State::kOk);
+  CHECK(only(d, EventKind::kFresh).to == State::kOk);
+  CHECK(of_kind(d, EventKind::kState).empty());
+  CHECK_FALSE(f.state("quiet").stale);
+}
+
+TEST_CASE("Engine: a silent agent makes one site-level problem, its checks stale under it",
+          "[engine]") {
+  Fake g;
+  g.report("firewall/sophos", State::kOk);
+  g.report("backup/restic", State::kOk);
+  g.report("other", State::kOk, "b1", "s2");  // another site keeps reporting
+  StateDelta all;
+  for (int i = 0; i < 4; ++i) {
+    all.append(g.after(kMinute));
+    g.report("other", State::kOk, "b1", "s2");
+  }
+  const Event& site = only(all, EventKind::kSiteUnreachable);
+  CHECK(site.site == "s1");
+  CHECK(site.notify);
+  CHECK_THAT(site.summary, Catch::Contains("site unreachable"));
+  const Event& lost = only(all, EventKind::kAgentLost);
+  CHECK_FALSE(lost.notify);  // the site's event speaks for it
+  for (const auto* e : of_kind(all, EventKind::kStale)) CHECK_FALSE(e->notify);
+  CHECK(of_kind(all, EventKind::kStale).size() == 2);
+
+  // Problems: one row for the site, none per check.
+  const auto problems = g.engine.checks({.problems_only = true});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].last.check == "vigie/heartbeat");
+  CHECK_THAT(problems[0].last.summary, Catch::Contains("site unreachable"));
+  const auto sites = g.engine.sites();
+  REQUIRE(sites.size() == 2);
+  CHECK(sites[0].name == "s1");  // worst first
+  CHECK(sites[0].unreachable);
+  CHECK(sites[0].worst == State::kCritical);
+  CHECK(sites[1].name == "s2");
+  CHECK_FALSE(sites[1].unreachable);
+}
+
+TEST_CASE("Engine: missing data never counts as a recovery", "[engine]") {
+  Fake f;
+  f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  REQUIRE(f.state("c").hard_state == State::kCritical);
+  StateDelta d;
+  for (int i = 0; i < 5; ++i) d.append(f.after(kMinute));
+  REQUIRE(f.state("c").stale);
+  CHECK(of_kind(d, EventKind::kState).empty());
+  CHECK(f.state("c").hard_state == State::kCritical);  // kept underneath
+
+  // Back, still CRITICAL: reachable again, fresh, and no state change at all.
+  f.now += kMinute;
+  d = f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  CHECK(of_kind(d, EventKind::kState).empty());
+  CHECK(only(d, EventKind::kSiteReachable).notify);
+  CHECK(only(d, EventKind::kFresh).to == State::kCritical);
+  CHECK_FALSE(f.state("c").stale);
+}
+
+TEST_CASE("Engine: one lost agent of a site with two is an agent problem, not a site one",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kOk, "a1", "s1");
+  f.report("c", State::kOk, "a2", "s1");
+  StateDelta d;
+  for (int i = 0; i < 4; ++i) {
+    d.append(f.after(kMinute));
+    f.report("c", State::kOk, "a2", "s1");
+  }
+  const Event& lost = only(d, EventKind::kAgentLost);
+  CHECK(lost.agent == "a1");
+  CHECK(lost.notify);
+  CHECK(of_kind(d, EventKind::kSiteUnreachable).empty());
+  const auto problems = f.engine.checks({.problems_only = true});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].agent == "a1");
+  CHECK(problems[0].last.check == "vigie/heartbeat");
+}
+
+TEST_CASE("Engine: late results go to history without notifying, older ones change nothing",
+          "[engine]") {
+  // A replayed spool: results that ran two hours and one hour ago arrive now.
+  Fake g;
+  g.now = kT0 + 2 * 3'600'000;
+  g.report("c", State::kOk, "a1", "s1", 2 * 3'600'000);  // ran at kT0
+  auto d = g.report("c", State::kCritical, "a1", "s1", 3'600'000, 1);  // an hour later
+  const Event& e = only(d, EventKind::kState);
+  CHECK(e.backfill);
+  CHECK_FALSE(e.notify);
+  CHECK(e.ts_ms == kT0 + 3'600'000);
+  CHECK(g.state("c").hard_state == State::kCritical);
+
+  // Older than what is shown: ignored by the state, counted.
+  d = g.report("c", State::kOk, "a1", "s1", 2 * 3'600'000 - 1);
+  CHECK(d.events.empty());
+  CHECK(g.state("c").last.status == State::kCritical);
+  CHECK(g.engine.late_results() == 1);
+}
+
+TEST_CASE("Engine: acknowledgements: cleared on recovery, sticky kept, expiry notifies",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  CHECK(f.engine.acknowledge("a1", "nope", {.author = "x", .comment = "y"}, f.now)
+            .status()
+            .code() == Code::kNotFound);
+
+  SECTION("plain: cleared by the recovery") {
+    auto d = f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "on it"}, f.now);
+    REQUIRE(d.is_ok());
+    CHECK(only(*d, EventKind::kAcknowledged).author == "alice");
+    REQUIRE(f.state("c").ack);
+    f.now += kMinute;
+    auto r = f.report("c", State::kOk, "a1", "s1", 0, 1);
+    CHECK(only(r, EventKind::kAckRemoved).summary.find("cleared") != std::string::npos);
+    CHECK_FALSE(f.state("c").ack);
+  }
+  SECTION("plain: silences the check while it holds") {
+    REQUIRE(f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "on it", .sticky = true},
+                                 f.now)
+                .is_ok());
+    f.now += kMinute;
+    auto r = f.report("c", State::kWarning, "a1", "s1", 0, 1);
+    CHECK_FALSE(only(r, EventKind::kState).notify);
+  }
+  SECTION("sticky: kept through the recovery") {
+    REQUIRE(f.engine.acknowledge("a1", "c", {.author = "bob", .comment = "known", .sticky = true},
+                                 f.now)
+                .is_ok());
+    f.now += kMinute;
+    auto r = f.report("c", State::kOk, "a1", "s1", 0, 1);
+    CHECK(of_kind(r, EventKind::kAckRemoved).empty());
+    CHECK(f.state("c").ack);
+  }
+  SECTION("expiry: the check still fails, so it notifies again") {
+    REQUIRE(f.engine.acknowledge("a1", "c",
+                                 {.author = "carol", .comment = "later", .expires_ms = f.now + 5 * kMinute},
+                                 f.now)
+                .is_ok());
+    for (int i = 0; i < 4; ++i) {
+      CHECK(of_kind(f.after(kMinute), EventKind::kAckExpired).empty());
+      f.report("c", State::kCritical, "a1", "s1", 0, 1);
+    }
+    auto d = f.after(kMinute);
+    const Event& expired = only(d, EventKind::kAckExpired);
+    CHECK(expired.notify);
+    CHECK_FALSE(f.state("c").ack);
+  }
+  SECTION("an OK check cannot be acknowledged") {
+    f.report("ok", State::kOk);
+    CHECK(f.engine.acknowledge("a1", "ok", {.author = "x", .comment = "y"}, f.now)
+              .status()
+              .code() == Code::kFailedPrecondition);
+  }
+}
+
+TEST_CASE("Engine: a downtime silences what breaks in it and notifies what still fails after",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kOk, "a1", "s1", 0, 1);
+  f.report("other", State::kOk, "a9", "s9", 0, 1);
+  auto added = f.engine.add_downtime({.site = "s1",
+                                      .start_ms = f.now,
+                                      .end_ms = f.now + 30 * kMinute,
+                                      .comment = "firmware upgrade",
+                                      .author = "dave"},
+                                     f.now);
+  REQUIRE(added.is_ok());
+  const std::int64_t id = added->downtimes.at(0).id;
+  auto d = f.after(1000);
+  CHECK(only(d, EventKind::kDowntimeStart).author == "dave");
+  CHECK(f.state("c").in_downtime);
+  CHECK_FALSE(f.state("other", "a9").in_downtime);
+
+  f.now += kMinute;
+  d = f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  CHECK_FALSE(only(d, EventKind::kState).notify);
+  d = f.report("other", State::kCritical, "a9", "s9", 0, 1);
+  CHECK(only(d, EventKind::kState).notify);
+
+  // Past its end, still CRITICAL: a notification.
+  StateDelta all;
+  for (int i = 0; i < 30; ++i) {
+    all.append(f.after(kMinute));
+    f.report("c", State::kCritical, "a1", "s1", 0, 1);
+    f.report("other", State::kCritical, "a9", "s9", 0, 1);
+  }
+  const auto ends = of_kind(all, EventKind::kDowntimeEnd);
+  REQUIRE(ends.size() == 2);  // the downtime's own, and the check's "still CRITICAL"
+  bool notified = false;
+  for (const auto* e : ends) notified |= e->check == "c" && e->notify;
+  CHECK(notified);
+  CHECK_FALSE(f.state("c").in_downtime);
+  CHECK_FALSE(f.engine.downtime(id));  // over: no longer listed
+}
+
+TEST_CASE("Downtime: a weekly window follows Europe/Paris across daylight-saving changes",
+          "[engine][downtime]") {
+  // Every Sunday 01:00-04:00 local time, in Paris.
+  Downtime d{.site = "s1",
+             .start_ms = 0,
+             .end_ms = 0,
+             .comment = "backup window",
+             .weekdays = 1 << 6,
+             .start_minute = 60,
+             .duration_minutes = 180,
+             .time_zone = "Europe/Paris"};
+  REQUIRE(validate_downtime(d).is_ok());
+  // 2026-03-29: clocks go from 02:00 CET to 03:00 CEST. 01:00 CET = 00:00 UTC,
+  // 04:00 CEST = 02:00 UTC: a window of two real hours.
+  constexpr std::int64_t kMar29 = 1'774'742'400'000;  // 2026-03-29T00:00:00Z
+  constexpr std::int64_t kHour = 3'600'000;
+  CHECK_FALSE(downtime_active(d, kMar29 - 1));
+  CHECK(downtime_active(d, kMar29));
+  CHECK(downtime_active(d, kMar29 + 2 * kHour - 1));
+  CHECK_FALSE(downtime_active(d, kMar29 + 2 * kHour));
+  // 2026-10-25: clocks go from 03:00 CEST back to 02:00 CET. 01:00 CEST = 23:00 UTC
+  // the day before, 04:00 CET = 03:00 UTC: four real hours.
+  constexpr std::int64_t kOct25 = 1'792'886'400'000;  // 2026-10-25T00:00:00Z
+  CHECK_FALSE(downtime_active(d, kOct25 - kHour - 1));
+  CHECK(downtime_active(d, kOct25 - kHour));
+  CHECK(downtime_active(d, kOct25 + 3 * kHour - 1));
+  CHECK_FALSE(downtime_active(d, kOct25 + 3 * kHour));
+  // An ordinary Sunday in winter: 01:00 CET = 00:00 UTC to 03:00 UTC; Monday never.
+  constexpr std::int64_t kNov29 = 1'795'910'400'000;  // 2026-11-29T00:00:00Z, a Sunday
+  CHECK(downtime_active(d, kNov29 + kHour));
+  CHECK_FALSE(downtime_active(d, kNov29 + 3 * kHour));
+  CHECK_FALSE(downtime_active(d, kNov29 + 24 * kHour + kHour));
+}
+
+TEST_CASE("Downtime: bad ones are refused with the reason", "[engine][downtime]") {
+  Downtime d{.site = "s1", .start_ms = 10, .end_ms = 5, .comment = "x"};
+  CHECK_THAT(validate_downtime(d).message(), Catch::Contains("end"));
+  d.end_ms = 20;
+  d.comment.clear();
+  CHECK_THAT(validate_downtime(d).message(), Catch::Contains("comment"));
+  d.comment = "x";
+  d.weekdays = 1;
+  d.duration_minutes = 60;
+  d.time_zone = "Mars/Olympus_Mons";
+  CHECK_THAT(validate_downtime(d).message(), Catch::Contains("unknown time zone"));
+  CHECK_THAT(parse_weekdays("mon,funday").status().message(), Catch::Contains("funday"));
+  CHECK(*parse_weekdays("mon,sun") == 0x41);
+  CHECK(weekdays_text(0x41) == "mon,sun");
+}
+
+TEST_CASE("Engine: restore brings back states, acknowledgements and lost agents", "[engine]") {
+  Fake f;
+  f.report("c", State::kCritical, "a1", "s1", 0, 1);
+  REQUIRE(f.engine.acknowledge("a1", "c", {.author = "e", .comment = "f"}, f.now).is_ok());
+  StateSnapshot snapshot;
+  snapshot.agents = f.engine.agents();
+  for (const auto& c : f.engine.checks({})) {
+    if (c.last.check != "vigie/heartbeat") snapshot.checks.push_back(c);
+  }
+  snapshot.last_event_id = f.engine.last_event_id();
+  StateEngine again;
+  again.restore(snapshot, f.now);
+  auto c = again.check("a1", "c");
+  REQUIRE(c);
+  CHECK(c->hard_state == State::kCritical);
+  REQUIRE(c->ack);
+  CHECK(c->ack->author == "e");
+  CHECK(again.last_event_id() == f.engine.last_event_id());
+}
+
+}  // namespace
+}  // namespace vigie::collector
