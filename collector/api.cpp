@@ -224,6 +224,18 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
       {"DELETE", "/api/v1/downtimes", Role::kOperator, &Api::delete_downtime},
       {"GET", "/api/v1/audit", Role::kOperator, &Api::get_audit},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
+      {"GET", "/metrics", Role::kViewer, &Api::get_metrics},
+  };
+  // Latency per known route (unknown paths share one label: no unbounded series).
+  const auto started = std::chrono::steady_clock::now();
+  std::string_view route_label = "other";
+  for (const auto& route : kRoutes) {
+    if (route.path == request.path) route_label = route.path;
+  }
+  respond = [this, started, route_label, respond = std::move(respond)](HttpResponse response) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    requests_.observe(route_label, response.status, took.count());
+    respond(std::move(response));
   };
   bool path_known = false;
   for (const auto& route : kRoutes) {
@@ -647,6 +659,67 @@ void Api::get_series(const HttpRequest& request, const TokenRecord&, Respond res
                               {"from", query.from_ms},
                               {"to", query.to_ms},
                               {"points", std::move(points)}}));
+}
+
+void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) const {
+  std::string out;
+  const MonitorStats m = monitor_.stats();
+  const StorageStats s = storage_.stats();
+  append_metric(out, "vigie_reports_stored_total", "counter", "Reports stored.",
+                static_cast<double>(m.reports_stored));
+  append_metric(out, "vigie_reports_duplicate_total", "counter",
+                "Reports answered as duplicates (an agent's replay), stored once before.",
+                static_cast<double>(m.reports_duplicate));
+  append_metric(out, "vigie_results_stored_total", "counter", "Check results stored.",
+                static_cast<double>(m.results_stored));
+  append_metric(out, "vigie_samples_stored_total", "counter", "Metric samples stored.",
+                static_cast<double>(m.samples_stored));
+  append_metric(out, "vigie_late_results_total", "counter",
+                "Results older than their check's latest: history only.",
+                static_cast<double>(monitor_.engine().late_results()));
+  append_metric(out, "vigie_events_total", "counter", "State-change events recorded.",
+                static_cast<double>(m.events));
+  append_metric(out, "vigie_event_polls_waiting", "gauge", "Live readers waiting for events.",
+                static_cast<double>(m.waiting_polls));
+  append_metric(out, "vigie_writer_queue_depth", "gauge",
+                "Jobs (reports, state changes) waiting for the database writer.",
+                static_cast<double>(s.queue_depth));
+  append_metric(out, "vigie_database_bytes", "gauge", "Database size on disk, WAL included.",
+                static_cast<double>(s.database_bytes));
+  append_metric(out, "vigie_commits_total", "counter", "Database transactions committed.",
+                static_cast<double>(s.commits));
+  append_metric(out, "vigie_commit_failures_total", "counter", "Database transactions that failed.",
+                static_cast<double>(s.commit_failures));
+
+  int counts[4] = {0, 0, 0, 0};
+  int problems = 0, acknowledged = 0, unreachable = 0;
+  for (const auto& site : monitor_.engine().sites()) {
+    for (int i = 0; i < 4; ++i) counts[i] += site.counts[i];
+    problems += site.problems;
+    acknowledged += site.acknowledged;
+    unreachable += site.unreachable ? 1 : 0;
+  }
+  out += "# HELP vigie_checks Checks by the state shown (stale ones as UNKNOWN).\n"
+         "# TYPE vigie_checks gauge\n";
+  for (int i = 0; i < 4; ++i) {
+    out += "vigie_checks{state=\"" + std::string(state_name(static_cast<State>(i))) + "\"} " +
+           std::to_string(counts[i]) + "\n";
+  }
+  append_metric(out, "vigie_problems", "gauge", "Checks with a non-OK hard state.", problems);
+  append_metric(out, "vigie_problems_acknowledged", "gauge", "Problems acknowledged.",
+                acknowledged);
+  append_metric(out, "vigie_sites_unreachable", "gauge", "Sites whose every agent is lost.",
+                unreachable);
+  const auto agents = monitor_.engine().agents();
+  const auto lost = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
+  append_metric(out, "vigie_agents", "gauge", "Agents known.", static_cast<double>(agents.size()));
+  append_metric(out, "vigie_agents_lost", "gauge", "Agents without a report within the timeout.",
+                static_cast<double>(lost));
+  requests_.render(out);
+  HttpResponse response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = std::move(out);
+  respond(std::move(response));
 }
 
 void Api::get_health(const HttpRequest&, const TokenRecord&, Respond respond) const {

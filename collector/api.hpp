@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "collector/http.hpp"
+#include "collector/metrics.hpp"
 #include "collector/monitor.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
@@ -63,11 +64,13 @@ class Api {
                        Respond respond) const;
   void get_audit(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_metrics(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void list(const CheckFilter& filter, Respond respond) const;
 
   Storage& storage_;
   Monitor& monitor_;
+  mutable RequestMetrics requests_;
   ApiOptions options_;
 };
 

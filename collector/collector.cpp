@@ -2,18 +2,22 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <charconv>
 #include <ctime>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "collector/api.hpp"
 #include "collector/monitor.hpp"
 #include "collector/server.hpp"
+#include "common/systemd.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
@@ -198,8 +202,33 @@ int serve(const Options& options) {
               options.server.address + ":" + std::to_string(port) +
               ", database " + options.db.string());
 
+  systemd::notify_ready("listening on port " + std::to_string(port));
+  // The watchdog keep-alive proves the writer is alive: it waits for a (no-op) commit.
+  std::atomic<bool> stopping{false};
+  std::thread watchdog;
+  if (const auto period = systemd::watchdog_period()) {
+    watchdog = std::thread([&, period = *period] {
+      while (!stopping.load()) {
+        std::promise<void> committed;
+        auto future = committed.get_future();
+        (*storage)->change([] { return Result<StateDelta>(StateDelta{}); },
+                           [&committed](Result<StateDelta>) { committed.set_value(); });
+        if (future.wait_for(period) == std::future_status::ready) systemd::notify_watchdog();
+        else log::warning("the database writer did not answer within " +
+                          human_duration(period) + ": no watchdog keep-alive");
+        future.wait();  // the promise must outlive its callback
+        for (auto waited = std::chrono::milliseconds(0); waited < period && !stopping.load();
+             waited += std::chrono::milliseconds(100))
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  systemd::notify_stopping();
+  stopping = true;
+  if (watchdog.joinable()) watchdog.join();
   log::notice(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
               ", shutting down");
   // Answer what is in flight (ingest replies come after their commit), then flush.

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -437,6 +438,22 @@ class SqliteStorage final : public Storage {
              }});
   }
 
+  StorageStats stats() override {
+    StorageStats s;
+    {
+      std::lock_guard lock(mu_);
+      s.queue_depth = queue_.size();
+    }
+    s.commits = commits_.load(std::memory_order_relaxed);
+    s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
+      if (!ec) s.database_bytes += static_cast<std::int64_t>(size);
+    }
+    return s;
+  }
+
   Result<StateSnapshot> load_state(std::int64_t now_ms) override;
   Result<std::vector<Event>> events(const EventQuery& query) override;
   Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override;
@@ -527,6 +544,9 @@ class SqliteStorage final : public Storage {
   // agents' row ids by name.
   std::unordered_map<std::string, std::int64_t> check_rows_;
   std::unordered_map<std::string, std::int64_t> agent_ids_;
+
+  std::atomic<std::int64_t> commits_{0};
+  std::atomic<std::int64_t> commit_failures_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -779,6 +799,7 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
     if (!tx) (void)exec(db_.get(), "ROLLBACK");
   }
   if (!tx) forget_cached_ids();
+  (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);
   if (!tx) log::error("storage: commit failed: " + tx.message());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }

@@ -97,6 +97,13 @@ struct AuditQuery {
   std::size_t limit = 1000;
 };
 
+struct StorageStats {
+  std::size_t queue_depth = 0;       // jobs waiting for the writer
+  std::int64_t database_bytes = 0;   // on disk, write-ahead log included
+  std::int64_t commits = 0;          // transactions committed since start
+  std::int64_t commit_failures = 0;
+};
+
 class Storage {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
@@ -125,6 +132,8 @@ class Storage {
   // Stored events, oldest first; with agent and check, that check's newest first.
   virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
   virtual Result<std::vector<AuditEntry>> audit(const AuditQuery& query) = 0;
+
+  virtual StorageStats stats() = 0;
 
   // Samples of one series between from and to, from the finest tier that still covers
   // `from` and is no finer than `step`: raw (8 days), 5-minute (90 days), 1-hour.

@@ -79,6 +79,13 @@ HttpReply Collector::get(const std::string& path, const std::string& token) {
   return http_request("GET", url_ + path, {}, {"Authorization: Bearer " + token}, ca());
 }
 
+HttpReply Collector::call(const std::string& method, const std::string& path,
+                          const std::string& token, const std::string& body) {
+  std::vector<std::string> headers = {"Content-Type: application/json"};
+  if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+  return http_request(method, url_ + path, body, headers, ca());
+}
+
 HttpReply Collector::post(const std::string& path, const std::string& body,
                           const std::string& token, const std::vector<std::string>& headers) {
   std::vector<std::string> all = headers;

@@ -44,6 +44,9 @@ class Collector {
   std::string enroll(const std::string& agent, const std::string& site);
 
   HttpReply get(const std::string& path, const std::string& token);
+  // Any method, a JSON body (may be empty).
+  HttpReply call(const std::string& method, const std::string& path, const std::string& token,
+                 const std::string& body = {});
   HttpReply post(const std::string& path, const std::string& body, const std::string& token,
                  const std::vector<std::string>& headers = {"Content-Type: application/json"});
 
