@@ -20,6 +20,7 @@
 #include "common/file.hpp"
 #include "common/gzip.hpp"
 #include "common/log.hpp"
+#include "common/time.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -293,6 +294,15 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   report.agent = agent;
   report.seq = batch.seq;
   report.results = batch.results;
+  // What the collector shows as this agent's health: its clock and its backlog.
+  report.sent_ms = wall_ms();
+  protocol::SpoolInfo backlog;
+  backlog.depth = static_cast<std::int64_t>(spool->size());  // this batch included
+  for (const auto& r : batch.results) {
+    if (backlog.oldest_ms == 0 || r.ts_ms < backlog.oldest_ms) backlog.oldest_ms = r.ts_ms;
+  }
+  backlog.dropped = static_cast<std::int64_t>(spool->dropped());
+  report.spool = backlog;
   const Body body = encode_body(report, options.gzip_above);
   milliseconds timeout = options.request_timeout;
   if (flushing) {

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fstream>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -113,6 +115,18 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   REQUIRE(heartbeat);
   CHECK((*heartbeat)["check"] == "vigie/heartbeat");
   CHECK((*heartbeat)["state"] == "OK");
+
+  // The agent's health as it reported it: its backlog and its clock.
+  std::string viewer_secret;
+  std::getline(std::ifstream(viewer), viewer_secret);
+  const auto agents = collector.get("/api/v1/agents", viewer_secret);
+  REQUIRE(agents.status == 200);
+  const json agent_list = json::parse(agents.body)["agents"];
+  REQUIRE(agent_list.size() == 1);
+  CHECK(agent_list[0]["version"] == VIGIE_VERSION);
+  CHECK(agent_list[0]["spool_depth"].is_number());
+  CHECK(agent_list[0]["spool_dropped"] == 0);
+  CHECK(std::abs(agent_list[0]["clock_skew_ms"].get<std::int64_t>()) < 5000);
 
   const json* builtin = find_check(checks, "load");
   REQUIRE(builtin);
