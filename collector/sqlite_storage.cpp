@@ -604,7 +604,9 @@ void SqliteStorage::writer_loop() {
       std::lock_guard lock(mu_);
       return queue_.empty();
     }();
-    if ((*more && idle) || Clock::now() - last_housekeeping >= options_.housekeeping_every) {
+    // With a backlog (a slice ran out of budget), slices come four times as often.
+    const auto period = *more ? options_.housekeeping_every / 4 : options_.housekeeping_every;
+    if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
       group.push_back(housekeeping_job(more));
       commit_group(group);
       group.clear();
@@ -664,6 +666,10 @@ struct BucketKeyHash {
   }
 };
 
+// How far ahead of the collector an agent's clock may be before its samples are
+// rolled up without waiting for their bucket to close.
+constexpr std::int64_t kFutureSlackMs = 600'000;
+
 std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
   const std::int64_t b = ts / width * width;
   return ts < 0 && b != ts ? b - width : b;  // floor, also before 1970
@@ -681,6 +687,10 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
 
   // 1. Roll up the sample blocks stored since the last slice, in id order, into the
   //    5-minute and 1-hour tiers (merging with buckets already there: late samples too).
+  //    Only blocks whose 5-minute buckets are over: a series' bucket is then written
+  //    once, not once a slice while it fills. Queries add the blocks not rolled up yet.
+  const std::int64_t now = now_ms();
+  const std::int64_t closed_before = bucket_of(now, kFiveMinutesMs);
   std::int64_t cursor = 0;
   {
     auto get = Statement::prepare(db, "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
@@ -690,26 +700,35 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
   std::unordered_map<BucketKey, Aggregate, BucketKeyHash> buckets;
   {
     auto blocks = Statement::prepare(
-        db, "SELECT id, t_min, samples FROM sample_blocks WHERE id > ?1 ORDER BY id LIMIT 256");
+        db, "SELECT id, t_min, t_max, samples FROM sample_blocks WHERE id > ?1 ORDER BY id LIMIT 256");
     if (!blocks) return blocks.status();
     std::vector<Sample> samples;
+    bool open_bucket = false;
     for (;;) {
       blocks->reset();
       blocks->bind(1, cursor);
       int rows = 0;
       int rc;
       while ((rc = blocks->step()) == SQLITE_ROW) {
+        // A block in a bucket still filling waits, and every block after it (the cursor
+        // is an id). A clock far ahead must not hold the tiers back for ever.
+        const std::int64_t t_max = blocks->int64(2);
+        if (t_max >= closed_before && t_max <= now + kFutureSlackMs) {
+          open_bucket = true;
+          break;
+        }
         ++rows;
         cursor = blocks->int64(0);
         samples.clear();
         // A damaged block cannot be rolled up; say so and move past it.
-        if (Status d = decode_samples(blocks->blob(2), blocks->int64(1), samples); !d)
+        if (Status d = decode_samples(blocks->blob(3), blocks->int64(1), samples); !d)
           log::error("storage: sample block " + std::to_string(cursor) + ": " + d.message());
         for (const auto& sample : samples) {
           for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
             buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
         }
       }
+      if (open_bucket) break;
       if (rc != SQLITE_DONE) return db_error(db, "read sample blocks");
       if (rows < 256) break;
       // Leave half the budget for writing what was read.
@@ -742,7 +761,6 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
   }
 
   // 2. Retention, oldest first, in bounded deletes. Raw blocks go only once rolled up.
-  const std::int64_t now = now_ms();
   constexpr int kDeleteChunk = 2000;
   const struct {
     const char* sql;
@@ -1363,6 +1381,32 @@ Result<SeriesData> SqliteStorage::series(const SeriesQuery& q) {
     while ((rc = rows->step()) == SQLITE_ROW)
       add(rows->int64(0), rows->real(1), rows->real(2), rows->real(3), rows->int64(4));
     if (rc != SQLITE_DONE) return db_error(db->get(), "read rollups");
+
+    // Blocks after the rollup cursor are not in the tiers yet (the last minutes, at
+    // least): bucket them here, so that the newest bucket is never missing.
+    std::int64_t cursor = 0;
+    {
+      auto get = Statement::prepare(db->get(), "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
+      if (!get) return get.status();
+      if (get->step() == SQLITE_ROW) cursor = get->int64(0);
+    }
+    auto tail = Statement::prepare(db->get(),
+                                   "SELECT t_min, samples FROM sample_blocks"
+                                   " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
+    if (!tail) return tail.status();
+    tail->bind(1, agent_id).bind(2, bucket_of(q.from_ms, tier)).bind(3, q.to_ms).bind(4, cursor);
+    std::vector<Sample> samples;
+    while ((rc = tail->step()) == SQLITE_ROW) {
+      samples.clear();
+      if (Status d = decode_samples(tail->blob(1), tail->int64(0), samples); !d) return d;
+      for (const auto& sample : samples) {
+        if (sample.series != series || sample.ts_ms < bucket_of(q.from_ms, tier) ||
+            sample.ts_ms > q.to_ms)
+          continue;
+        add(bucket_of(sample.ts_ms, tier), sample.value, sample.value, sample.value, 1);
+      }
+    }
+    if (rc != SQLITE_DONE) return db_error(db->get(), "read samples");
   }
 
   data.points.reserve(merged.size());

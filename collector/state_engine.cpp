@@ -557,19 +557,21 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
   return delta;
 }
 
-StateDelta StateEngine::checkpoint() {
+StateDelta StateEngine::checkpoint(std::size_t max_checks) {
   std::unique_lock lock(mu_);
   StateDelta delta;
   for (auto& [id, agent] : agents_) {
+    if (delta.checks.size() >= max_checks) break;
     if (agent->dirty) {
       delta.agents.push_back(agent->state);
       agent->dirty = false;
     }
-    for (const auto& check_id : agent->dirty_checks) {
-      const auto it = agent->checks.find(check_id);
+    while (!agent->dirty_checks.empty() && delta.checks.size() < max_checks) {
+      const auto first = agent->dirty_checks.begin();
+      const auto it = agent->checks.find(*first);
       if (it != agent->checks.end()) delta.checks.push_back(it->second);
+      agent->dirty_checks.erase(first);
     }
-    agent->dirty_checks.clear();
   }
   return delta;
 }

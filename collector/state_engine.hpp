@@ -19,6 +19,7 @@
 // meant to be mutated from one thread at a time (the storage's writer) and read from
 // any thread. It never reads a clock: time is always passed in.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,8 +90,9 @@ class StateEngine {
   StateDelta tick(std::int64_t now_ms);
 
   // Checks and agents whose stored row is behind memory (results that changed no
-  // state); clears the marks.
-  StateDelta checkpoint();
+  // state), at most `max_checks` of them; clears their marks. Call again until it
+  // returns fewer than asked for.
+  StateDelta checkpoint(std::size_t max_checks = SIZE_MAX);
 
   // kNotFound: no such check; kFailedPrecondition: it is OK (nothing to acknowledge).
   Result<StateDelta> acknowledge(const std::string& agent, const std::string& check, Ack ack,

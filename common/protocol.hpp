@@ -76,6 +76,14 @@ std::string encode_report(const Report& report);
 // version; kTooLarge: a limit is exceeded. The message names the field.
 Result<Report> decode_report(std::string_view body, const Limits& limits = {});
 
+namespace detail {
+// The two decoders behind decode_report(), for tests that compare them: the fast one
+// (simdjson, no document built) gives nullopt whenever it is not sure, and the careful
+// one (a bounded nlohmann document) then decides, with the error message.
+std::optional<Report> decode_report_fast(std::string_view body, const Limits& limits = {});
+Result<Report> decode_report_careful(std::string_view body, const Limits& limits = {});
+}  // namespace detail
+
 // The field path at the start of an error from decode_report() or *_from_json()
 // ("results[3].status" for "results[3].status: expected an integer 0..3, got ..."), or
 // "" when the error is not about one field (malformed JSON, nesting too deep) or OK.

@@ -224,6 +224,28 @@ TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolle
   CHECK(five.points[0] == SeriesPoint{bucket, 10, 30, 20, 2});
 }
 
+TEST_CASE("SqliteStorage: a bucket still filling is rolled up once it closes, and shown before",
+          "[storage][series]") {
+  SeriesFixture f;
+  const std::int64_t bucket = kT0 / kFiveMinutesMs * kFiveMinutesMs;  // the current one
+  f.now = bucket + 60'000;
+  REQUIRE(submit(*f.storage, load_report(1, bucket + 30'000, 10)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  // Not rolled up yet (its bucket is open), but the 5-minute view has it.
+  SeriesData five = f.query("5m", bucket - kHourMs, bucket + kFiveMinutesMs);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0] == SeriesPoint{bucket, 10, 10, 10, 1});
+
+  f.now = bucket + 2 * kFiveMinutesMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  five = f.query("5m", bucket - kHourMs, bucket + kFiveMinutesMs);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0] == SeriesPoint{bucket, 10, 10, 10, 1});  // once, not twice
+  const SeriesData hour = f.query("1h", bucket - kHourMs, bucket + kFiveMinutesMs);
+  REQUIRE(hour.points.size() == 1);
+  CHECK(hour.points[0].count == 1);
+}
+
 TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the range",
           "[storage][series]") {
   SeriesFixture f;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -486,4 +487,113 @@ TEST_CASE("protocol: error_field extracts the path", "[protocol]") {
   CHECK(error_field(Status::ok()) == "");
 }
 
+}  // namespace vigie::protocol
+
+namespace vigie::protocol {
+namespace {
+
+// The fast decoder must agree with the careful one on every valid report and give up
+// (nullopt) on anything it is not sure of, so that the careful one decides.
+TEST_CASE("Protocol: the fast decoder builds the same report as the careful one",
+          "[protocol][fast]") {
+  const std::vector<std::string> bodies = {
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})",
+      R"({"results":[],"seq":9223372036854775807,"agent":{"site":"s","id":"a-1.b_c","hostname":null,"version":"2"},"protocol":1,"extra":"ignored","n":3.5,"t":true,"z":null})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":2,"sent":1700000000000,
+          "spool":{"depth":3,"oldest":1699999999000,"dropped":0},
+          "results":[{"name":"disk \u00e9t\u00e9 \"x\"","check":"system/disk:/srv","status":2,
+          "summary":"caf\u00e9 \ud83d\ude00 line","details":null,"ts":0,"duration_ms":0,"interval_s":1,
+          "max_attempts":5,"metrics":[{"name":"used","value":-0.0,"unit":"%","warn":"80","crit":"@10:20",
+          "min":0,"max":100},{"name":"u","value":null},{"name":"big","value":1e300,"min":null,"other":1}]},
+          {"name":"n","check":"external","status":0,"summary":"","ts":253402300799999,
+           "duration_ms":5,"interval_s":31622400,"metrics":null}]})",
+  };
+  for (const auto& body : bodies) {
+    INFO(body);
+    auto careful = detail::decode_report_careful(body);
+    REQUIRE(careful.is_ok());
+    auto fast = detail::decode_report_fast(body);
+    REQUIRE(fast.has_value());
+    CHECK(*fast == *careful);
+  }
+
+  // Random reports, encoded as agents do.
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200; ++i) {
+    Report r;
+    r.agent = {"agent-" + std::to_string(rng() % 1000), "site", "host\t\"" + std::to_string(i), ""};
+    r.seq = 1 + rng() % 1'000'000;
+    if (rng() % 2) r.sent_ms = static_cast<std::int64_t>(rng() % 2'000'000'000'000);
+    const int n = static_cast<int>(rng() % 5);
+    for (int k = 0; k < n; ++k) {
+      CheckResult c;
+      c.name = "check " + std::to_string(k) + (rng() % 2 ? "\xc3\xa9" : "");
+      c.check = "family/type:inst" + std::to_string(k);
+      c.status = static_cast<State>(rng() % 4);
+      c.summary = std::string(rng() % 50, 'x') + "\\\x01";
+      c.ts_ms = static_cast<std::int64_t>(rng() % 2'000'000'000'000);
+      c.interval_s = 1 + static_cast<std::int64_t>(rng() % 3600);
+      for (int m = 0; m < static_cast<int>(rng() % 4); ++m) {
+        Metric metric;
+        metric.label = "m" + std::to_string(m);
+        if (rng() % 4) metric.value = std::ldexp(static_cast<double>(rng() % 100000) - 50000, static_cast<int>(rng() % 40) - 20);
+        if (rng() % 2) metric.warn = Range{0, static_cast<double>(rng() % 100)};
+        if (rng() % 2) metric.min = 0;
+        c.metrics.push_back(metric);
+      }
+      r.results.push_back(c);
+    }
+    const std::string body = encode_report(r);
+    INFO(body);
+    auto fast = detail::decode_report_fast(body);
+    REQUIRE(fast.has_value());
+    auto careful = detail::decode_report_careful(body);
+    REQUIRE(careful.is_ok());
+    CHECK(*fast == *careful);
+  }
+}
+
+TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judge",
+          "[protocol][fast]") {
+  const std::string ok = R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})";
+  REQUIRE(detail::decode_report_fast(ok).has_value());
+  const std::vector<std::string> unsure = {
+      ok + " x",                                                                 // trailing
+      R"({"protocol":1,"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s","id":"b"},"seq":1,"results":[]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[],"x":{"deep":[1]}})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1.0,"results":[]})",
+      R"({"protocol":2,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":0,"results":[]})",
+      R"({"protocol":1,"agent":{"id":"-a","site":"s"},"seq":1,"results":[]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[],"x":tru})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[],"x":01})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n"}]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n","check":"BAD","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1}]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1,"metrics":[{"name":"m","value":1,"unit":"parsecs"}]}]})",
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1,"metrics":[{"name":"m","value":1e999}]}]})",
+      "[1,2]",
+      "",
+      "{\"protocol\":1,\"agent\":{\"id\":\"a\",\"site\":\"s\"},\"seq\":1,\"results\":[],\"x\":\"\xff\"}",
+  };
+  for (const auto& body : unsure) {
+    INFO(body);
+    CHECK_FALSE(detail::decode_report_fast(body).has_value());
+    // The careful decoder refuses each of them (the duplicates and the nested
+    // unknown member, which it accepts, aside).
+  }
+  Limits tight;
+  tight.max_results = 1;
+  const std::string two = R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[)"
+                          R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1},)"
+                          R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1}]})";
+  CHECK_FALSE(detail::decode_report_fast(two, tight).has_value());
+  CHECK(decode_report(two, tight).status().code() == Code::kTooLarge);
+  tight = Limits{};
+  tight.max_values = 10;
+  CHECK_FALSE(detail::decode_report_fast(two, tight).has_value());
+}
+
+}  // namespace
 }  // namespace vigie::protocol
