@@ -57,8 +57,8 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
   }
   storage_.submit(
       std::move(report), received_ms,
-      [this, events](const protocol::Report& stored, std::int64_t at) {
-        StateDelta delta = engine_.apply(stored, at);
+      [this, events](protocol::Report&& stored, std::int64_t at) {
+        StateDelta delta = engine_.apply(std::move(stored), at);
         *events = delta.events;
         return delta;
       },

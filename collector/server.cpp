@@ -41,6 +41,9 @@ struct Shared {
   Handler handler;
   asio::thread_pool workers;
   std::atomic<int> in_flight{0};  // requests handed to the handler, not yet written
+  // Shutting down: every response closes its connection, so that clients that keep
+  // sending cannot hold the drain open.
+  std::atomic<bool> draining{false};
 
   Shared(ServerOptions o, Handler h)
       : options(std::move(o)), handler(std::move(h)),
@@ -132,6 +135,7 @@ class HttpSession {
   }
 
   void send(HttpResponse response, bool close) {
+    close = close || shared_->draining.load();
     response_ = {};
     response_.version(version_);
     response_.result(static_cast<unsigned>(response.status));
@@ -241,6 +245,10 @@ class BeastServer final : public Server {
       return Status::unavailable("listen " + where + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     do_accept();
+    // Handlers run on the workers: while every session waits for one, the io_context
+    // has nothing of its own to do, and must not return from run() (their answers
+    // come back to it).
+    work_.emplace(asio::make_work_guard(ioc_));
     for (int i = 0; i < std::max(1, shared_->options.io_threads); ++i)
       threads_.emplace_back([this] { ioc_.run(); });
     return Status::ok();
@@ -264,6 +272,7 @@ class BeastServer final : public Server {
 
   void shutdown(std::chrono::milliseconds drain) override {
     if (stopped_.exchange(true)) return;
+    shared_->draining = true;
     asio::post(acceptor_.get_executor(), [this] {
       error_code ec;
       acceptor_.close(ec);
@@ -271,6 +280,9 @@ class BeastServer final : public Server {
     const auto deadline = std::chrono::steady_clock::now() + drain;
     while (shared_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (const int left = shared_->in_flight.load(); left > 0)
+      log::warning("http: " + std::to_string(left) + " request(s) still unanswered after the drain");
+    work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -293,6 +305,7 @@ class BeastServer final : public Server {
   }
 
   asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;

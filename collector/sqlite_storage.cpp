@@ -414,8 +414,9 @@ class SqliteStorage final : public Storage {
                auto stored = store(*shared, received_ms);
                if (!stored) return stored.status();
                *outcome = *stored;
+               // The samples are stored: the engine may take the results over.
                if (*stored == IngestOutcome::kStored && on_stored)
-                 return persist(on_stored(*shared, received_ms));
+                 return persist(on_stored(std::move(*shared), received_ms));
                return Status::ok();
              },
              [done = std::move(done), outcome](Status status) {
@@ -533,13 +534,46 @@ class SqliteStorage final : public Storage {
   Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, upsert_series_, insert_block_;
 
-  // Writer thread only: series ids by "agent id \x1f check \x1f metric", and their unit.
-  // Cleared when a transaction or a job rolls back, as it may hold rolled-back ids.
+  // Writer thread only: series ids by (agent id, check, metric), and their unit, looked
+  // up without building a key. Cleared when a transaction or a job rolls back, as it
+  // may hold rolled-back ids.
+  struct SeriesKey {
+    std::int64_t agent;
+    std::string check;
+    std::string metric;
+  };
+  struct SeriesKeyView {
+    std::int64_t agent;
+    std::string_view check;
+    std::string_view metric;
+  };
+  struct SeriesHash {
+    using is_transparent = void;
+    std::size_t operator()(const SeriesKeyView& k) const {
+      const std::size_t h = std::hash<std::string_view>()(k.check);
+      return (h ^ (std::hash<std::string_view>()(k.metric) + 0x9e3779b97f4a7c15ULL + (h << 6) +
+                   (h >> 2))) +
+             static_cast<std::size_t>(k.agent) * 0x100000001b3ULL;
+    }
+    std::size_t operator()(const SeriesKey& k) const {
+      return (*this)(SeriesKeyView{k.agent, k.check, k.metric});
+    }
+  };
+  struct SeriesEqual {
+    using is_transparent = void;
+    static SeriesKeyView view(const SeriesKey& k) { return {k.agent, k.check, k.metric}; }
+    static SeriesKeyView view(const SeriesKeyView& k) { return k; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      const SeriesKeyView x = view(a), y = view(b);
+      return x.agent == y.agent && x.check == y.check && x.metric == y.metric;
+    }
+  };
   struct SeriesEntry {
     std::int64_t id;
     std::string unit;
   };
-  std::unordered_map<std::string, SeriesEntry> series_cache_;
+  std::unordered_map<SeriesKey, SeriesEntry, SeriesHash, SeriesEqual> series_cache_;
   // Writer thread only, cleared with series_cache_: checks' row ids by "agent \x1f check",
   // agents' row ids by name.
   std::unordered_map<std::string, std::int64_t> check_rows_;
@@ -1034,12 +1068,7 @@ Status SqliteStorage::persist(const StateDelta& delta) {
 
 Result<std::int64_t> SqliteStorage::series_id(std::int64_t agent_id, const std::string& check,
                                               const Metric& metric) {
-  std::string key = std::to_string(agent_id);
-  key += '\x1f';
-  key += check;
-  key += '\x1f';
-  key += metric.label;
-  const auto it = series_cache_.find(key);
+  const auto it = series_cache_.find(SeriesKeyView{agent_id, check, metric.label});
   if (it != series_cache_.end() && it->second.unit == metric.unit) return it->second.id;
 
   upsert_series_.reset();
@@ -1047,7 +1076,8 @@ Result<std::int64_t> SqliteStorage::series_id(std::int64_t agent_id, const std::
   if (upsert_series_.step() != SQLITE_ROW) return db_error(db_.get(), "store series");
   const std::int64_t id = upsert_series_.int64(0);
   upsert_series_.reset();
-  series_cache_[std::move(key)] = {id, metric.unit};
+  series_cache_.insert_or_assign(SeriesKey{agent_id, check, metric.label},
+                                 SeriesEntry{id, metric.unit});
   return id;
 }
 

@@ -149,7 +149,7 @@ void StateEngine::refresh_downtime_flags(std::int64_t now_ms) {
   }
 }
 
-StateDelta StateEngine::apply(const protocol::Report& report, std::int64_t received_ms) {
+StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms) {
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, received_ms);
   StateDelta delta;
@@ -222,12 +222,12 @@ StateDelta StateEngine::apply(const protocol::Report& report, std::int64_t recei
   if (identity_changed) delta.agents.push_back(a);
   else agent.dirty = true;
 
-  for (const auto& result : report.results) apply_result(agent, result, received_ms, delta);
+  for (auto& result : report.results) apply_result(agent, std::move(result), received_ms, delta);
   return delta;
 }
 
-void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
-                               std::int64_t received_ms, StateDelta& delta) {
+void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64_t received_ms,
+                               StateDelta& delta) {
   auto it = agent.checks.find(result.check);
   const bool is_new = it == agent.checks.end();
   if (is_new) {
@@ -275,22 +275,23 @@ void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
     changed = true;
   }
 
-  c.last = result;
+  c.last = std::move(result);
+  const CheckResult& r = c.last;
   c.received_ms = received_ms;
 
   // Flapping, with hysteresis.
-  c.history = ((c.history << 2) | static_cast<std::uint64_t>(result.status)) & kHistoryMask;
+  c.history = ((c.history << 2) | static_cast<std::uint64_t>(r.status)) & kHistoryMask;
   c.history_len = std::min(c.history_len + 1, kHistorySize);
   c.flap_percent = flap_percent(c.history, c.history_len);
   if (!c.flapping && c.flap_percent >= options_.flap_high) {
     c.flapping = true;
-    push_event(delta, {.ts_ms = result.ts_ms,
+    push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kFlappingStart,
                        .site = c.site,
                        .agent = c.agent,
-                       .check = result.check,
+                       .check = r.check,
                        .from = prev,
-                       .to = result.status,
+                       .to = r.status,
                        .summary = "flapping: " + std::to_string(static_cast<int>(c.flap_percent)) +
                                   "% state changes",
                        .notify = !backfill && !c.ack && !c.in_downtime,
@@ -298,21 +299,21 @@ void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
     changed = true;
   } else if (c.flapping && c.flap_percent < options_.flap_low) {
     c.flapping = false;
-    push_event(delta, {.ts_ms = result.ts_ms,
+    push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kFlappingStop,
                        .site = c.site,
                        .agent = c.agent,
-                       .check = result.check,
+                       .check = r.check,
                        .from = prev,
-                       .to = result.status,
-                       .summary = "stopped flapping; now " + std::string(state_name(result.status)),
-                       .notify = !backfill && !c.ack && !c.in_downtime && result.status != State::kOk,
+                       .to = r.status,
+                       .summary = "stopped flapping; now " + std::string(state_name(r.status)),
+                       .notify = !backfill && !c.ack && !c.in_downtime && r.status != State::kOk,
                        .backfill = backfill});
     changed = true;
   }
 
   // Soft and hard states.
-  const State now_status = result.status;
+  const State now_status = r.status;
   bool hard_change = false;
   bool soft_change = false;
   if (now_status == State::kOk) {
@@ -344,16 +345,16 @@ void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
     c.hard_state = now_status;
     hard_change = true;
   }
-  if (now_status != prev || is_new) c.since_ms = result.ts_ms;
-  if (hard_change) c.hard_since_ms = result.ts_ms;
+  if (now_status != prev || is_new) c.since_ms = r.ts_ms;
+  if (hard_change) c.hard_since_ms = r.ts_ms;
 
   if (hard_change && c.ack && !c.ack->sticky) {
     c.ack.reset();
-    push_event(delta, {.ts_ms = result.ts_ms,
+    push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kAckRemoved,
                        .site = c.site,
                        .agent = c.agent,
-                       .check = result.check,
+                       .check = r.check,
                        .from = prev_hard,
                        .to = c.hard_state,
                        .summary = "acknowledgement cleared by the change to " +
@@ -364,35 +365,35 @@ void StateEngine::apply_result(AgentEntry& agent, const CheckResult& result,
     const bool recovery = c.hard_state == State::kOk;
     const bool silenced = recovery ? (c.in_downtime || c.flapping || site_unreachable(c.site))
                                    : quiet(c);
-    push_event(delta, {.ts_ms = result.ts_ms,
+    push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kState,
                        .site = c.site,
                        .agent = c.agent,
-                       .check = result.check,
+                       .check = r.check,
                        .from = before == State::kUnknown && !is_new ? before : prev_hard,
                        .to = c.hard_state,
                        .type = StateType::kHard,
                        .attempt = c.attempt,
-                       .summary = result.summary,
+                       .summary = r.summary,
                        .notify = !backfill && !silenced,
                        .backfill = backfill});
   } else if (soft_change || (is_new && now_status != State::kOk)) {
-    push_event(delta, {.ts_ms = result.ts_ms,
+    push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kState,
                        .site = c.site,
                        .agent = c.agent,
-                       .check = result.check,
+                       .check = r.check,
                        .from = prev,
                        .to = now_status,
                        .type = StateType::kSoft,
                        .attempt = c.attempt,
-                       .summary = result.summary,
+                       .summary = r.summary,
                        .backfill = backfill});
   }
   changed = changed || hard_change || soft_change || c.attempt != prev_attempt ||
             c.type != prev_type;
   if (changed) mark_state_changed(delta, c);
-  else agent.dirty_checks.insert(result.check);
+  else agent.dirty_checks.insert(r.check);
 }
 
 StateDelta StateEngine::tick(std::int64_t now_ms) {

@@ -83,7 +83,7 @@ class StateEngine {
   void restore(StateSnapshot snapshot, std::int64_t now_ms);
 
   // A stored report. Results older than a check's latest change nothing but count.
-  StateDelta apply(const protocol::Report& report, std::int64_t received_ms);
+  StateDelta apply(protocol::Report report, std::int64_t received_ms);
 
   // Staleness, lost agents, unreachable sites, expired acknowledgements, downtimes
   // that start or end.
@@ -121,7 +121,7 @@ class StateEngine {
 
   Event& push_event(StateDelta& delta, Event event);
   void mark_state_changed(StateDelta& delta, const CheckState& check);
-  void apply_result(AgentEntry& agent, const CheckResult& result, std::int64_t received_ms,
+  void apply_result(AgentEntry& agent, CheckResult result, std::int64_t received_ms,
                     StateDelta& delta);
   bool downtime_covers_check(const CheckState& check, std::int64_t now_ms) const;
   void refresh_downtime_flags(std::int64_t now_ms);

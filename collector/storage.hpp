@@ -110,7 +110,7 @@ class Storage {
   // Runs on the writer thread, inside the transaction that stores a report, once the
   // report is known not to be a duplicate; what it returns is stored in the same
   // transaction (the state engine's reaction to the report).
-  using OnStored = std::function<StateDelta(const protocol::Report&, std::int64_t received_ms)>;
+  using OnStored = std::function<StateDelta(protocol::Report&&, std::int64_t received_ms)>;
   using Change = std::function<Result<StateDelta>()>;
   using ChangeDone = std::function<void(Result<StateDelta>)>;
 

@@ -32,8 +32,8 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r,
   auto future = done.get_future();
   Storage::OnStored on_stored;
   if (engine != nullptr) {
-    on_stored = [engine](const protocol::Report& stored, std::int64_t at) {
-      return engine->apply(stored, at);
+    on_stored = [engine](protocol::Report&& stored, std::int64_t at) {
+      return engine->apply(std::move(stored), at);
     };
   }
   storage.submit(std::move(r), 1000, on_stored,
