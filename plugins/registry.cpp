@@ -4,6 +4,8 @@
 #include <iterator>
 #include <vector>
 
+#include "plugins/backup/freshness.hpp"
+#include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
@@ -22,6 +24,10 @@ constexpr CheckType kCheckTypes[] = {
      system::kLoadMetrics, &system::make_load_check},
     {"system/disk", "Space and inodes used on one filesystem.", system::kDiskMetrics,
      &system::make_disk_check},
+    {"backup/restic",
+     "Age of the newest restic snapshot, snapshot count, size and its change from the "
+     "previous snapshot.",
+     backup::kSnapshotMetrics, &backup::make_restic_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

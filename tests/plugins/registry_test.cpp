@@ -10,7 +10,14 @@
 namespace vigie::plugins {
 namespace {
 
-const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk"};
+const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
+                                            "backup/restic"};
+
+std::string known_types() {
+  std::string out = "known types: ";
+  for (const auto& name : kBuiltIn) out += (name == kBuiltIn.front() ? "" : ", ") + name;
+  return out;
+}
 
 std::string not_found_message(std::string_view name) {
   const auto result = find_check_type(name);
@@ -45,8 +52,7 @@ TEST_CASE("Registry: finds a type by its exact name", "[registry]") {
 
 TEST_CASE("Registry: an unknown type suggests the closest and lists the known ones", "[registry]") {
   CHECK(not_found_message("sytem/load") ==
-        "unknown check type \"sytem/load\" (did you mean \"system/load\"?); "
-        "known types: external, system/load, system/disk");
+        "unknown check type \"sytem/load\" (did you mean \"system/load\"?); " + known_types());
   CHECK_THAT(not_found_message("system/dsik"), Catch::Contains("did you mean \"system/disk\"?"));
   CHECK_THAT(not_found_message("extrenal"), Catch::Contains("did you mean \"external\"?"));
   CHECK_THAT(not_found_message("System/Disk"), Catch::Contains("did you mean \"system/disk\"?"));
@@ -55,7 +61,7 @@ TEST_CASE("Registry: an unknown type suggests the closest and lists the known on
 TEST_CASE("Registry: no suggestion when nothing is close", "[registry]") {
   const auto message = not_found_message("firewall/sophos");
   CHECK_THAT(message, !Catch::Contains("did you mean"));
-  CHECK_THAT(message, Catch::EndsWith("known types: external, system/load, system/disk"));
+  CHECK_THAT(message, Catch::EndsWith(known_types()));
   CHECK_THAT(not_found_message(""), !Catch::Contains("did you mean"));
   CHECK_THAT(not_found_message("load"), !Catch::Contains("did you mean"));
 }
