@@ -4,6 +4,7 @@
 #include <iterator>
 #include <vector>
 
+#include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
@@ -28,6 +29,10 @@ constexpr CheckType kCheckTypes[] = {
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
      backup::kSnapshotMetrics, &backup::make_restic_check},
+    {"backup/borg",
+     "Age of the newest borg archive, archive count, size and its change from the previous "
+     "archive.",
+     backup::kSnapshotMetrics, &backup::make_borg_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

@@ -93,4 +93,37 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
   return outcome;
 }
 
+Result<ProcessResult> run_backup_program(const std::vector<std::string>& argv,
+                                         const std::string& what,
+                                         std::chrono::steady_clock::time_point deadline,
+                                         const std::vector<std::string>& environment,
+                                         std::size_t max_output, int max_ok_exit,
+                                         std::string (*reason)(std::string_view err),
+                                         Outcome& failed) {
+  constexpr std::size_t kMaxErrorDetails = 4 << 10;
+  auto process = run_until(argv, deadline, environment, max_output);
+  if (!process) {
+    failed = unknown_outcome(process.status().message());
+    return process.status();
+  }
+  if (process->ending == ProcessResult::Ending::kSignaled) {
+    failed = unknown_outcome(what + " killed by signal " + std::to_string(process->signal),
+                             process->err.substr(0, kMaxErrorDetails));
+    return Status::io_error(failed.summary);
+  }
+  if (process->exit_code > max_ok_exit) {
+    failed = Outcome{};
+    failed.status = State::kCritical;
+    failed.summary = what + " failed: " + reason(process->err);
+    failed.details = process->err.substr(0, kMaxErrorDetails);
+    return Status::unavailable(failed.summary);
+  }
+  if (process->truncated) {
+    failed = unknown_outcome(what + ": output larger than " +
+                             size_text(static_cast<double>(max_output)) + ", not read");
+    return Status::too_large(failed.summary);
+  }
+  return process;
+}
+
 }  // namespace vigie::plugins::backup

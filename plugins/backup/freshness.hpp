@@ -14,6 +14,7 @@
 
 #include "common/status.hpp"
 #include "plugins/check.hpp"
+#include "plugins/process.hpp"
 #include "plugins/registry.hpp"
 
 namespace vigie::plugins::backup {
@@ -48,5 +49,18 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
                         const std::optional<Snapshot>& latest,
                         const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
                         std::int64_t now);
+
+// Runs a backup program (`what` names the call in messages, "restic snapshots") and
+// returns its output when it exits with a code up to `max_ok_exit`. Otherwise sets
+// `failed`: CRITICAL with `reason(stderr)` when it exits with a higher code (it cannot
+// read the repository: the backup cannot be trusted), UNKNOWN when it cannot run, is
+// killed, runs past the deadline or prints more than `max_output`.
+Result<ProcessResult> run_backup_program(const std::vector<std::string>& argv,
+                                         const std::string& what,
+                                         std::chrono::steady_clock::time_point deadline,
+                                         const std::vector<std::string>& environment,
+                                         std::size_t max_output, int max_ok_exit,
+                                         std::string (*reason)(std::string_view err),
+                                         Outcome& failed);
 
 }  // namespace vigie::plugins::backup

@@ -17,7 +17,6 @@ using nlohmann::json;
 // this holds tens of thousands of them.
 constexpr std::size_t kMaxSnapshotsOutput = 16 << 20;
 constexpr std::size_t kMaxStatsOutput = 64 << 10;
-constexpr std::size_t kMaxErrorDetails = 4 << 10;
 
 struct Listed {
   std::string id;
@@ -157,29 +156,8 @@ Result<ProcessResult> ResticCheck::run_restic(std::vector<std::string> args,
                                               const RunContext& context, std::size_t max_output,
                                               Outcome& failed) const {
   const std::string what = "restic " + args.front();
-  auto process = run_until(command(std::move(args)), context.deadline, environment_, max_output);
-  if (!process) {
-    failed = unknown_outcome(process.status().message());
-    return process.status();
-  }
-  if (process->ending == ProcessResult::Ending::kSignaled) {
-    failed = unknown_outcome(what + " killed by signal " + std::to_string(process->signal),
-                             process->err.substr(0, kMaxErrorDetails));
-    return Status::io_error(failed.summary);
-  }
-  if (process->exit_code != 0) {
-    // restic could not open or read the repository: the backup cannot be trusted.
-    failed.status = State::kCritical;
-    failed.summary = what + " failed: " + restic_reason(process->err);
-    failed.details = process->err.substr(0, kMaxErrorDetails);
-    return Status::unavailable(failed.summary);
-  }
-  if (process->truncated) {
-    failed = unknown_outcome(what + ": output larger than " + size_text(double(max_output)) +
-                             ", not read");
-    return Status::too_large(failed.summary);
-  }
-  return process;
+  return run_backup_program(command(std::move(args)), what, context.deadline, environment_,
+                            max_output, 0, &restic_reason, failed);
 }
 
 Outcome ResticCheck::run(const RunContext& context) {

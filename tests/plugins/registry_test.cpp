@@ -11,7 +11,7 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
-                                            "backup/restic"};
+                                            "backup/restic", "backup/borg"};
 
 std::string known_types() {
   std::string out = "known types: ";
