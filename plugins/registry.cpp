@@ -4,6 +4,7 @@
 #include <iterator>
 #include <vector>
 
+#include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
@@ -33,6 +34,10 @@ constexpr CheckType kCheckTypes[] = {
      "Age of the newest borg archive, archive count, size and its change from the previous "
      "archive.",
      backup::kSnapshotMetrics, &backup::make_borg_check},
+    {"antivirus/clamd",
+     "The ClamAV daemon answers PING over its socket, and its signatures are recent "
+     "(VERSION).",
+     antivirus::kClamdMetrics, &antivirus::make_clamd_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

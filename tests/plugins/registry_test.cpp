@@ -11,7 +11,8 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
-                                            "backup/restic", "backup/borg"};
+                                            "backup/restic", "backup/borg",
+                                            "antivirus/clamd"};
 
 std::string known_types() {
   std::string out = "known types: ";
