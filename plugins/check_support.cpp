@@ -119,6 +119,36 @@ Status read_number(const nlohmann::json& params, const std::string& key, double 
   return Status::ok();
 }
 
+Status read_size(const nlohmann::json& params, const std::string& key, double& out) {
+  const auto it = params.find(key);
+  if (it == params.end()) return Status::ok();
+  const auto usage = key + ": must be a size in bytes (a number >= 0) or a string such as " +
+                     "\"10MB\" or \"2GiB\"";
+  if (it->is_number()) {
+    const double value = it->get<double>();
+    if (!(value >= 0) || !std::isfinite(value)) return Status::invalid(usage);
+    out = value;
+    return Status::ok();
+  }
+  if (!it->is_string()) return Status::invalid(usage);
+  const std::string_view text = it->get_ref<const std::string&>();
+  double number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || !(number >= 0) || !std::isfinite(number)) return Status::invalid(usage);
+  const std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"B", 1},          {"kB", 1e3},       {"KB", 1e3},       {"MB", 1e6},
+      {"GB", 1e9},       {"TB", 1e12},      {"KiB", 1024.0},   {"MiB", 1048576.0},
+      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      out = number * factor;
+      return Status::ok();
+    }
+  }
+  return Status::invalid(usage);
+}
+
 Status read_count(const nlohmann::json& params, const std::string& key, std::uint64_t& out) {
   const auto it = params.find(key);
   if (it == params.end()) return Status::ok();

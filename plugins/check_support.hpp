@@ -36,6 +36,9 @@ Status read_duration(const nlohmann::json& params, const std::string& key,
 // A number within [min, max].
 Status read_number(const nlohmann::json& params, const std::string& key, double min, double max,
                    double& out);
+// A size in bytes: a number, or a string with a unit: "500B", "10kB", "10MB", "2GB",
+// "1TB" (powers of 1000) or "10KiB", "10MiB", "2GiB", "1TiB" (powers of 1024).
+Status read_size(const nlohmann::json& params, const std::string& key, double& out);
 // A non-negative integer.
 Status read_count(const nlohmann::json& params, const std::string& key, std::uint64_t& out);
 // A boolean.

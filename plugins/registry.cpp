@@ -6,6 +6,7 @@
 
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/backup/borg_check.hpp"
+#include "plugins/backup/file_age_check.hpp"
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
@@ -34,6 +35,10 @@ constexpr CheckType kCheckTypes[] = {
      "Age of the newest borg archive, archive count, size and its change from the previous "
      "archive.",
      backup::kSnapshotMetrics, &backup::make_borg_check},
+    {"backup/file-age",
+     "The newest file matching a pattern in a folder (dumps left by other tools): its age, "
+     "size floor, count and size change.",
+     backup::kFileAgeMetrics, &backup::make_file_age_check},
     {"antivirus/clamd",
      "The ClamAV daemon answers PING over its socket, and its signatures are recent "
      "(VERSION).",

@@ -11,7 +11,7 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
-                                            "backup/restic", "backup/borg",
+                                            "backup/restic", "backup/borg", "backup/file-age",
                                             "antivirus/clamd"};
 
 std::string known_types() {
