@@ -221,6 +221,31 @@ Status read_environment(const nlohmann::json& params, const std::string& key,
   return Status::ok();
 }
 
+Status read_percent_thresholds(const nlohmann::json& params, double& warn, double& crit) {
+  double w = warn;
+  double c = crit;
+  if (Status s = read_number(params, "warn", 0, 100, w); !s) return s;
+  if (Status s = read_number(params, "crit", 0, 100, c); !s) return s;
+  if (w > c)
+    return Status::invalid("warn: " + number_text(w) + "% is above crit (" + number_text(c) + "%)");
+  warn = w;
+  crit = c;
+  return Status::ok();
+}
+
+State above(double value, double warn, double crit, std::string_view unit, std::string& note) {
+  if (value > crit) {
+    note = " (CRITICAL > " + number_text(crit) + std::string(unit) + ")";
+    return State::kCritical;
+  }
+  if (value > warn) {
+    note = " (WARNING > " + number_text(warn) + std::string(unit) + ")";
+    return State::kWarning;
+  }
+  note.clear();
+  return State::kOk;
+}
+
 Status check_order(std::chrono::seconds warn, std::chrono::seconds crit,
                    const std::string& warn_key, const std::string& crit_key) {
   if (warn <= crit) return Status::ok();

@@ -50,6 +50,8 @@ Status read_command(const nlohmann::json& params, const std::string& key,
 // An object of NAME: "value" strings, added to (or replacing entries of) `environment`.
 Status read_environment(const nlohmann::json& params, const std::string& key,
                         std::vector<std::string>& environment);
+// "warn" and "crit" as percentages 0..100, warn <= crit.
+Status read_percent_thresholds(const nlohmann::json& params, double& warn, double& crit);
 // warn <= crit, else "<warn_key>: 30h is above <crit_key> (26h)".
 Status check_order(std::chrono::seconds warn, std::chrono::seconds crit,
                    const std::string& warn_key, const std::string& crit_key);
@@ -96,6 +98,9 @@ std::string age_text(std::int64_t seconds);
 std::string utc_text(std::int64_t epoch_seconds);
 // Shortest "%g"-like text of a number: 2.5 -> "2.5", 26 -> "26".
 std::string number_text(double value);
+
+// The state a value above "warn" / "crit" gives, and " (WARNING > 90%)" or "" to say so.
+State above(double value, double warn, double crit, std::string_view unit, std::string& note);
 
 // An UNKNOWN outcome with `summary`.
 Outcome unknown_outcome(std::string summary, std::string details = {});

@@ -10,8 +10,11 @@
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
+#include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
+#include "plugins/system/memory_check.hpp"
+#include "plugins/system/uptime_check.hpp"
 
 namespace vigie::plugins {
 namespace {
@@ -27,6 +30,13 @@ constexpr CheckType kCheckTypes[] = {
      system::kLoadMetrics, &system::make_load_check},
     {"system/disk", "Space and inodes used on one filesystem.", system::kDiskMetrics,
      &system::make_disk_check},
+    {"system/cpu", "How busy the CPUs were since the previous run (busy, iowait, steal).",
+     system::kCpuMetrics, &system::make_cpu_check},
+    {"system/memory", "Memory in use: total minus what the kernel could still make available.",
+     system::kMemoryMetrics, &system::make_memory_check},
+    {"system/swap", "Swap space in use.", system::kSwapMetrics, &system::make_swap_check},
+    {"system/uptime", "Time since the machine started; a recent reboot is a WARNING.",
+     system::kUptimeMetrics, &system::make_uptime_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",

@@ -11,6 +11,8 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
+                                            "system/cpu", "system/memory", "system/swap",
+                                            "system/uptime",
                                             "backup/restic", "backup/borg", "backup/file-age",
                                             "antivirus/clamd"};
 
