@@ -10,10 +10,12 @@
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
+#include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
 #include "plugins/system/memory_check.hpp"
+#include "plugins/system/unit_check.hpp"
 #include "plugins/system/uptime_check.hpp"
 
 namespace vigie::plugins {
@@ -37,6 +39,12 @@ constexpr CheckType kCheckTypes[] = {
     {"system/swap", "Swap space in use.", system::kSwapMetrics, &system::make_swap_check},
     {"system/uptime", "Time since the machine started; a recent reboot is a WARNING.",
      system::kUptimeMetrics, &system::make_uptime_check},
+    {"system/unit", "The state of one systemd unit (systemctl show).", system::kUnitMetrics,
+     &system::make_unit_check},
+    {"system/clock",
+     "The system clock is synchronized by a time daemon, and its maximum error (kernel "
+     "ntp_adjtime).",
+     system::kClockMetrics, &system::make_clock_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",

@@ -12,7 +12,7 @@ namespace {
 
 const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
                                             "system/cpu", "system/memory", "system/swap",
-                                            "system/uptime",
+                                            "system/uptime", "system/unit", "system/clock",
                                             "backup/restic", "backup/borg", "backup/file-age",
                                             "antivirus/clamd"};
 
