@@ -10,6 +10,7 @@
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
+#include "plugins/firewall/host_firewall_check.hpp"
 #include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
@@ -45,6 +46,10 @@ constexpr CheckType kCheckTypes[] = {
      "The system clock is synchronized by a time daemon, and its maximum error (kernel "
      "ntp_adjtime).",
      system::kClockMetrics, &system::make_clock_check},
+    {"firewall/host",
+     "The host's own firewall (nftables, else iptables) is on, filters input, and its "
+     "ruleset has not changed since it was accepted.",
+     firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
