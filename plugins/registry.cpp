@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "plugins/antivirus/clamd_check.hpp"
+#include "plugins/antivirus/signature_age_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
 #include "plugins/backup/freshness.hpp"
@@ -66,6 +67,10 @@ constexpr CheckType kCheckTypes[] = {
      "The ClamAV daemon answers PING over its socket, and its signatures are recent "
      "(VERSION).",
      antivirus::kClamdMetrics, &antivirus::make_clamd_check},
+    {"antivirus/signature-age",
+     "Age of an antivirus engine's signatures on disk: file times, or ClamAV's database "
+     "headers.",
+     antivirus::kSignatureAgeMetrics, &antivirus::make_signature_age_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

@@ -15,7 +15,7 @@ const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/di
                                             "system/uptime", "system/unit", "system/clock",
                                             "firewall/host", "backup/restic", "backup/borg",
                                             "backup/file-age",
-                                            "antivirus/clamd"};
+                                            "antivirus/clamd", "antivirus/signature-age"};
 
 std::string known_types() {
   std::string out = "known types: ";
