@@ -6,6 +6,7 @@
 
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
+#include "plugins/backup/avamar_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
 #include "plugins/backup/freshness.hpp"
@@ -63,6 +64,10 @@ constexpr CheckType kCheckTypes[] = {
      "The newest file matching a pattern in a folder (dumps left by other tools): its age, "
      "size floor, count and size change.",
      backup::kFileAgeMetrics, &backup::make_file_age_check},
+    {"backup/avamar",
+     "The last backups of an Avamar client from `mccli activity show`: status, error code, "
+     "age, size.",
+     backup::kAvamarMetrics, &backup::make_avamar_check},
     {"antivirus/clamd",
      "The ClamAV daemon answers PING over its socket, and its signatures are recent "
      "(VERSION).",

@@ -14,7 +14,7 @@ const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/di
                                             "system/cpu", "system/memory", "system/swap",
                                             "system/uptime", "system/unit", "system/clock",
                                             "firewall/host", "backup/restic", "backup/borg",
-                                            "backup/file-age",
+                                            "backup/file-age", "backup/avamar",
                                             "antivirus/clamd", "antivirus/signature-age"};
 
 std::string known_types() {
