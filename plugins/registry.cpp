@@ -6,6 +6,7 @@
 
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
+#include "plugins/antivirus/sophos_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
@@ -76,6 +77,10 @@ constexpr CheckType kCheckTypes[] = {
      "Age of an antivirus engine's signatures on disk: file times, or ClamAV's database "
      "headers.",
      antivirus::kSignatureAgeMetrics, &antivirus::make_signature_age_check},
+    {"antivirus/sophos",
+     "Sophos Protection for Linux: installed, running, last successful update, recent "
+     "detections.",
+     antivirus::kSophosMetrics, &antivirus::make_sophos_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

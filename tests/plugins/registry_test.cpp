@@ -15,7 +15,8 @@ const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/di
                                             "system/uptime", "system/unit", "system/clock",
                                             "firewall/host", "backup/restic", "backup/borg",
                                             "backup/file-age", "backup/avamar",
-                                            "antivirus/clamd", "antivirus/signature-age"};
+                                            "antivirus/clamd", "antivirus/signature-age",
+                                            "antivirus/sophos"};
 
 std::string known_types() {
   std::string out = "known types: ";
