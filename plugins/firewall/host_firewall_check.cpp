@@ -311,7 +311,9 @@ Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const
     auto argv = nft_;
     argv.insert(argv.end(), {"-j", "list", "ruleset"});
     auto out = run(argv, "nft -j list ruleset");
-    const bool missing = !out && out.status().code() == Code::kNotFound;
+    // Only nft itself missing means "no nftables here": a missing prefix (sudo) is an
+    // error to report, not a reason to read another tool.
+    const bool missing = !out && out.status().code() == Code::kNotFound && nft_.size() == 1;
     if (!(missing && backend_ == Backend::kAuto)) {
       if (!out) return out.status();
       return parse_nft(*out);

@@ -214,6 +214,16 @@ TEST_CASE("HostFirewallCheck: unreadable output is UNKNOWN with the reason", "[f
   outcome = run_firewall({{"backend", "nftables"}, {"nft", "/nonexistent/nft"}});
   CHECK(outcome.status == State::kUnknown);
   CHECK_THAT(outcome.summary, Catch::Contains("/nonexistent/nft: No such file or directory"));
+  // auto reads iptables only when nft itself is missing, not a prefix such as sudo.
+  outcome = run_firewall({{"nft", {"/nonexistent/sudo", "-n", "nft"}},
+                          {"iptables_save", "/bin/true"}});
+  CHECK(outcome.status == State::kUnknown);
+  CHECK_THAT(outcome.summary, Catch::Contains("/nonexistent/sudo: No such file or directory"));
+  testing::TempDir dir;
+  outcome = run_firewall({{"nft", "/nonexistent/nft"},
+                          {"iptables_save", "/bin/true"},
+                          {"state_file", (dir / "state").string()}});
+  CHECK(outcome.summary == "no iptables ruleset: the host firewall is off");
 }
 
 TEST_CASE("HostFirewallCheck: a broken state file is a WARNING that says what to do",
