@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,17 @@ struct Listed {
   std::int64_t time = 0;
 };
 
-// borg prints its error last (after warnings, or at the end of a traceback).
+// borg prints its error first: alone, or before a traceback and a platform report. Python
+// warnings (GetPassWarning...) may come before it.
 std::string borg_reason(std::string_view err) {
-  const auto last = last_line(err);
-  return last.empty() ? std::string("no reason given") : last;
+  while (!err.empty()) {
+    const auto newline = err.find('\n');
+    const auto line = first_line(err.substr(0, newline));
+    err.remove_prefix(newline == std::string_view::npos ? err.size() : newline + 1);
+    if (line.empty() || line.find("Warning") != std::string::npos) continue;
+    return line;
+  }
+  return "no reason given";
 }
 
 // The "archives" array of `borg list --json` / `borg info --json`, checked.
@@ -115,6 +123,9 @@ class BorgCheck final : public Check {
   std::vector<std::string> borg_{"borg"};
   std::vector<std::string> environment_;
   FreshnessPolicy policy_;
+  std::chrono::seconds verify_every_{0};
+  std::mutex mutex_;  // guards verified_: runs may overlap
+  std::optional<Verification> verified_;
 };
 
 Status BorgCheck::configure(const json& params) {
@@ -139,7 +150,10 @@ Status BorgCheck::configure(const json& params) {
   if (Status s = read_environment(params, "env", environment); !s) return s;
   FreshnessPolicy policy;
   if (Status s = read_policy(params, policy); !s) return s;
+  std::chrono::seconds verify_every{0};
+  if (Status s = read_verify_every(params, verify_every); !s) return s;
 
+  verify_every_ = verify_every;
   repository_ = std::move(repository);
   passphrase_file_ = std::move(passphrase_file);
   archives_ = std::move(archives);
@@ -178,13 +192,45 @@ Outcome BorgCheck::run(const RunContext& context) {
   const auto archives = parse_list(listing->out);
   if (!archives) return unknown_outcome(archives.status().message());
 
+  // The repository check, when due, comes before `borg info`: a damaged repository may
+  // fail it, and the check says why. It needs the repository's lock: while a backup holds
+  // it, the check waits for a later run.
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::optional<Verification> verified;
+  std::string unfinished;
+  {
+    std::lock_guard lock(mutex_);
+    verified = verified_;
+  }
+  if (verify_every_.count() > 0 && (!verified || now - verified->time >= verify_every_.count())) {
+    auto argv = borg_;
+    argv.insert(argv.end(), {"check", "--repository-only", "--lock-wait", "1", repository_});
+    auto process = run_until(argv, context.deadline, environment, 64 << 10);
+    if (!process) {
+      unfinished = "repository check did not finish: " + process.status().message();
+    } else if (process->ending != ProcessResult::Ending::kExited) {
+      unfinished = "borg check killed by signal " + std::to_string(process->signal);
+    } else if (process->exit_code != 0 &&
+               process->err.find("Failed to create/acquire the lock") != std::string::npos) {
+      unfinished = "repository check postponed: the repository is locked (a backup running?)";
+    } else {
+      verified = Verification{static_cast<std::int64_t>(std::time(nullptr)),
+                              process->exit_code == 0, borg_reason(process->err)};
+      std::lock_guard lock(mutex_);
+      verified_ = verified;
+    }
+  }
+
   std::optional<Snapshot> latest;
   std::optional<Snapshot> previous;
   if (!archives->empty()) {
     const auto info =
         run_backup_program(command({"info", "--last", "2"}), "borg info", context.deadline,
                            environment, kMaxInfoOutput, 1, &borg_reason, failed);
-    if (!info) return failed;
+    if (!info) {
+      if (verified && !verified->ok) add_verification(failed, verified, now);
+      return failed;
+    }
     const auto newest = parse_info(info->out);
     if (!newest) return unknown_outcome(newest.status().message());
     if (newest->empty())
@@ -197,6 +243,11 @@ Outcome BorgCheck::run(const RunContext& context) {
                                  static_cast<std::int64_t>(std::time(nullptr)));
   if (!latest && !archives_.empty()) outcome.summary += " matching " + excerpt(archives_);
   if (!latest) outcome.summary += " in " + repository_;
+  add_verification(outcome, verified, now);
+  if (!unfinished.empty()) {
+    outcome.status = worst(outcome.status, State::kWarning);
+    outcome.summary += "; " + unfinished + " (WARNING)";
+  }
   return outcome;
 }
 

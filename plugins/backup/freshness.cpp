@@ -93,6 +93,23 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
   return outcome;
 }
 
+Status read_verify_every(const nlohmann::json& params, std::chrono::seconds& every) {
+  return read_duration(params, "verify_every", every);
+}
+
+void add_verification(Outcome& outcome, const std::optional<Verification>& verification,
+                      std::int64_t now) {
+  if (!verification) return;
+  const std::string when = age_text(std::max<std::int64_t>(now - verification->time, 0)) + " ago";
+  if (verification->ok) {
+    outcome.summary += "; checked " + when + ": no errors";
+    return;
+  }
+  outcome.status = State::kCritical;
+  outcome.summary = "repository check failed " + when + ": " + verification->reason + "; " +
+                    outcome.summary;
+}
+
 Result<ProcessResult> run_backup_program(const std::vector<std::string>& argv,
                                          const std::string& what,
                                          std::chrono::steady_clock::time_point deadline,

@@ -50,6 +50,22 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
                         const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
                         std::int64_t now);
 
+// What the last repository check (restic check, borg check) said. The checks keep it
+// between runs, as such a check is run far less often than the backup is looked at.
+struct Verification {
+  std::int64_t time = 0;  // when it finished, seconds since the epoch
+  bool ok = false;
+  std::string reason;     // why it failed
+};
+
+// Reads "verify_every": how often to run the repository check (0: never, the default).
+Status read_verify_every(const nlohmann::json& params, std::chrono::seconds& every);
+
+// Adds the last repository check to `outcome`: "; checked 2h ago: no errors", or, when
+// it failed, CRITICAL with "repository check failed 2h ago: <reason>; " in front.
+void add_verification(Outcome& outcome, const std::optional<Verification>& verification,
+                      std::int64_t now);
+
 // Runs a backup program (`what` names the call in messages, "restic snapshots") and
 // returns its output when it exits with a code up to `max_ok_exit`. Otherwise sets
 // `failed`: CRITICAL with `reason(stderr)` when it exits with a higher code (it cannot

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -103,6 +105,12 @@ class ResticCheck final : public Check {
   std::vector<std::string> restic_{"restic"};
   std::vector<std::string> environment_ = default_environment();
   FreshnessPolicy policy_;
+  std::chrono::seconds verify_every_{0};
+  std::mutex mutex_;  // guards verified_ and sizes_: runs may overlap
+  std::optional<Verification> verified_;
+  // Snapshots never change: the sizes `restic stats` gave for the newest two, by id,
+  // spare walking their trees again at the next run.
+  std::map<std::string, double> sizes_;
 };
 
 Status ResticCheck::configure(const json& params) {
@@ -128,7 +136,10 @@ Status ResticCheck::configure(const json& params) {
   if (Status s = read_environment(params, "env", environment); !s) return s;
   FreshnessPolicy policy;
   if (Status s = read_policy(params, policy); !s) return s;
+  std::chrono::seconds verify_every{0};
+  if (Status s = read_verify_every(params, verify_every); !s) return s;
 
+  verify_every_ = verify_every;
   repository_ = std::move(repository);
   password_file_ = std::move(password_file);
   cache_dir_ = std::move(cache_dir);
@@ -170,25 +181,69 @@ Outcome ResticCheck::run(const RunContext& context) {
   auto snapshots = parse_snapshots(listing->out);
   if (!snapshots) return unknown_outcome(snapshots.status().message());
 
+  // The repository check, when due, comes before the sizes: a damaged repository may
+  // fail `restic stats`, and the check says why.
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::optional<Verification> verified;
+  std::string unfinished;
+  {
+    std::lock_guard lock(mutex_);
+    verified = verified_;
+  }
+  if (verify_every_.count() > 0 && (!verified || now - verified->time >= verify_every_.count())) {
+    auto process = run_until(command({"check"}), context.deadline, environment_, 64 << 10);
+    if (!process) {
+      unfinished = "repository check did not finish: " + process.status().message();
+    } else if (process->ending != ProcessResult::Ending::kExited) {
+      unfinished = "restic check killed by signal " + std::to_string(process->signal);
+    } else {
+      verified = Verification{static_cast<std::int64_t>(std::time(nullptr)),
+                              process->exit_code == 0, restic_reason(process->err)};
+      std::lock_guard lock(mutex_);
+      verified_ = verified;
+    }
+  }
+  const auto damaged = [&](Outcome failed) {
+    if (verified && !verified->ok) add_verification(failed, verified, now);
+    return failed;
+  };
+
   std::sort(snapshots->begin(), snapshots->end(),
             [](const Listed& a, const Listed& b) { return a.time > b.time; });
   std::optional<Snapshot> latest;
   std::optional<Snapshot> previous;
+  std::map<std::string, double> known;
+  {
+    std::lock_guard lock(mutex_);
+    known = sizes_;
+  }
+  std::map<std::string, double> sizes;
   for (std::size_t i = 0; i < std::min<std::size_t>(2, snapshots->size()); ++i) {
     Listed& listed = (*snapshots)[i];
+    if (!listed.size && known.contains(listed.id)) listed.size = known.at(listed.id);
     if (!listed.size) {
       const auto stats = run_restic({"stats", listed.id}, context, kMaxStatsOutput, failed);
-      if (!stats) return failed;
+      if (!stats) return damaged(failed);
       auto size = parse_stats(stats->out);
       if (!size) return unknown_outcome(size.status().message());
       listed.size = *size;
     }
+    sizes[listed.id] = *listed.size;
     (i == 0 ? latest : previous) = Snapshot{listed.time, listed.size};
+  }
+  {
+    std::lock_guard lock(mutex_);
+    sizes_ = std::move(sizes);
   }
   auto outcome = judge_freshness("snapshot", snapshots->size(), latest, previous, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
   if (!latest && !filters_.empty()) outcome.summary += " matching the filters";
   if (!latest) outcome.summary += " in " + repository_;
+  add_verification(outcome, verified, now);
+  if (!unfinished.empty()) {
+    outcome.status = worst(outcome.status, State::kWarning);
+    outcome.summary += "; " + unfinished + " (WARNING)";
+  }
   return outcome;
 }
 

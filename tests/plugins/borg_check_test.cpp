@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -162,6 +163,42 @@ TEST_CASE("BorgCheck: empty repository, wrong passphrase, deleted repository are
         "borg list failed: Repository " + repo.repository().string() + " does not exist.");
 }
 
+TEST_CASE("BorgCheck: verify_every runs borg check; a damaged repository is CRITICAL",
+          "[borg]") {
+  BorgRepo repo;
+  repo.dir().write("data/a.txt", std::string(3000, 'a'));
+  repo.backup("mairie-1", 2h);
+  repo.backup("mairie-2", 60s);
+  auto params = repo.params();
+  params["verify_every"] = "1d";
+  auto outcome = run_borg(params);
+  INFO(outcome.summary << "\n" << outcome.details);
+  CHECK(outcome.status == State::kOk);
+  CHECK_THAT(outcome.summary, Catch::EndsWith("; checked 0s ago: no errors"));
+
+  // One flipped byte in the first segment holding data: the manifest, in a later
+  // segment, still lists the archives; borg check finds the damage.
+  std::filesystem::path segment;
+  for (int i = 0; i < 50 && segment.empty(); ++i) {
+    const auto candidate = repo.repository() / "data" / "0" / std::to_string(i);
+    if (std::filesystem::exists(candidate) && std::filesystem::file_size(candidate) > 100)
+      segment = candidate;
+  }
+  REQUIRE_FALSE(segment.empty());
+  {
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(-5, std::ios::end);
+    char byte = 0;
+    file.get(byte);
+    file.seekp(-5, std::ios::end);
+    file.put(static_cast<char>(byte ^ 0xff));
+  }
+  outcome = run_borg(params);
+  CHECK(outcome.status == State::kCritical);
+  CHECK_THAT(outcome.summary, Catch::StartsWith("repository check failed 0s ago: Data integrity "
+                                                "error: "));
+}
+
 // borg's output replaced by a script's, to feed the parser what a real borg never
 // prints (or prints when broken).
 Outcome run_fake(const std::string& list, const std::string& info, const std::string& extra = "") {
@@ -224,6 +261,16 @@ TEST_CASE("BorgCheck: unreadable output is UNKNOWN with the reason", "[borg]") {
   auto outcome = run_fake("", "", "[ \"$1\" = list ] && exec cat '" + big.string() + "'\n");
   CHECK(outcome.status == State::kUnknown);
   CHECK(outcome.summary == "borg list: output larger than 16 MiB, not read");
+}
+
+TEST_CASE("BorgCheck: a traceback gives borg's error, not its platform report", "[borg]") {
+  const auto outcome = run_fake("", "", "cat >&2 <<'EOF'\nData integrity error: Segment entry "
+                                "checksum mismatch [segment 8, offset 8]\nTraceback (most recent "
+                                "call last):\n  File \"borg/archiver.py\", line 5213\n"
+                                "Platform: Linux vm\nSSH_ORIGINAL_COMMAND: None\nEOF\nexit 2\n");
+  CHECK(outcome.status == State::kCritical);
+  CHECK(outcome.summary == "borg list failed: Data integrity error: Segment entry checksum "
+                           "mismatch [segment 8, offset 8]");
 }
 
 TEST_CASE("BorgCheck: configure names the bad parameter", "[borg]") {

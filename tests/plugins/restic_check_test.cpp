@@ -77,7 +77,9 @@ TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARN
   repo.backup(2h);
   repo.backup(60s);
 
-  auto outcome = run_restic(repo.params());
+  // One check for the two runs: it keeps the sizes of the snapshots it has seen.
+  const auto check = testing::configured(make_restic_check, repo.params());
+  auto outcome = check->run(testing::context(15s));
   INFO(outcome.summary << "\n" << outcome.details);
   CHECK(outcome.status == State::kOk);
   CHECK_THAT(outcome.summary, Catch::StartsWith("last snapshot 1m ago (") &&
@@ -93,17 +95,12 @@ TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARN
   std::filesystem::remove(repo.data() / "b.bin");
   std::filesystem::remove(repo.data() / "c.bin");
   repo.backup(0s);
-  outcome = run_restic(repo.params());
+  outcome = check->run(testing::context(15s));
   CHECK(outcome.status == State::kWarning);
   CHECK_THAT(outcome.summary, Catch::EndsWith(", 3 snapshots, 20 KiB, 67% smaller than the "
                                               "previous one (WARNING > 50%)"));
   CHECK(find_metric(outcome, "size_change").value == -66.67);
   CHECK(find_metric(outcome, "size_change").warn == Range{-50, INFINITY});
-
-  // shrink_warn 0 turns the size rule off.
-  auto params = repo.params();
-  params["shrink_warn"] = 0;
-  CHECK(run_restic(params).status == State::kOk);
 }
 
 TEST_CASE("ResticCheck: an old snapshot is WARNING, then CRITICAL; filters apply", "[restic]") {
@@ -152,6 +149,27 @@ TEST_CASE("ResticCheck: empty repository, wrong password, deleted repository are
   CHECK_THAT(outcome.summary, Catch::StartsWith("restic snapshots failed: ") &&
                                   Catch::Contains("no such file or directory"));
   CHECK_THAT(outcome.details, Catch::Contains("Is there a repository"));
+}
+
+TEST_CASE("ResticCheck: verify_every runs restic check; a damaged repository is CRITICAL",
+          "[restic]") {
+  ResticRepo repo;
+  repo.dir().write("data/a.txt", "hello\n");
+  repo.backup(60s);
+  auto params = repo.params();
+  params["verify_every"] = "1d";
+  auto outcome = run_restic(params);
+  INFO(outcome.summary << "\n" << outcome.details);
+  CHECK(outcome.status == State::kOk);
+  CHECK_THAT(outcome.summary, Catch::EndsWith("; checked 0s ago: no errors"));
+
+  // Without its index the repository is damaged: restic stats fails, restic check says so.
+  for (const auto& entry : std::filesystem::directory_iterator(repo.repository() / "index"))
+    std::filesystem::remove(entry.path());
+  outcome = run_restic(params);
+  CHECK(outcome.status == State::kCritical);
+  CHECK_THAT(outcome.summary, Catch::StartsWith("repository check failed 0s ago: repository "
+                                                "contains errors; restic stats failed: "));
 }
 
 // restic's output replaced by a script's, to feed the parser what a real restic never
