@@ -83,13 +83,14 @@ Status read_string(const nlohmann::json& params, const std::string& key, std::st
   return Status::ok();
 }
 
-Status read_absolute_path(const nlohmann::json& params, const std::string& key,
-                          std::string& out, bool required) {
+Status read_absolute_path(const nlohmann::json& params, const std::string& key, std::string& out,
+                          bool required) {
   if (params.find(key) == params.end())
     return required ? Status::invalid(key + ": required, an absolute path") : Status::ok();
   std::string text;
   if (Status s = read_string(params, key, text); !s) return s;
-  if (text[0] != '/') return Status::invalid(key + ": " + excerpt(text) + " is not an absolute path");
+  if (text[0] != '/')
+    return Status::invalid(key + ": " + excerpt(text) + " is not an absolute path");
   out = std::move(text);
   return Status::ok();
 }
@@ -111,7 +112,8 @@ Status read_number(const nlohmann::json& params, const std::string& key, double 
                    double& out) {
   const auto it = params.find(key);
   if (it == params.end()) return Status::ok();
-  const auto usage = key + ": must be a number from " + number_text(min) + " to " + number_text(max);
+  const auto usage =
+      key + ": must be a number from " + number_text(min) + " to " + number_text(max);
   if (!it->is_number()) return Status::invalid(usage);
   const double value = it->get<double>();
   if (!(value >= min && value <= max)) return Status::invalid(usage);
@@ -136,10 +138,16 @@ Status read_size(const nlohmann::json& params, const std::string& key, double& o
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (ec != std::errc() || !(number >= 0) || !std::isfinite(number)) return Status::invalid(usage);
   const std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
-  static constexpr std::pair<std::string_view, double> kUnits[] = {
-      {"B", 1},          {"kB", 1e3},       {"KB", 1e3},       {"MB", 1e6},
-      {"GB", 1e9},       {"TB", 1e12},      {"KiB", 1024.0},   {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  static constexpr std::pair<std::string_view, double> kUnits[] = {{"B", 1},
+                                                                   {"kB", 1e3},
+                                                                   {"KB", 1e3},
+                                                                   {"MB", 1e6},
+                                                                   {"GB", 1e9},
+                                                                   {"TB", 1e12},
+                                                                   {"KiB", 1024.0},
+                                                                   {"MiB", 1048576.0},
+                                                                   {"GiB", 1073741824.0},
+                                                                   {"TiB", 1099511627776.0}};
   for (const auto& [name, factor] : kUnits) {
     if (unit == name) {
       out = number * factor;
@@ -169,8 +177,8 @@ Status read_command(const nlohmann::json& params, const std::string& key,
                     std::vector<std::string>& out) {
   const auto it = params.find(key);
   if (it == params.end()) return Status::ok();
-  const auto usage = key + ": must be a program (a name or an absolute path) or a non-empty " +
-                     "array of strings";
+  const auto usage =
+      key + ": must be a program (a name or an absolute path) or a non-empty " + "array of strings";
   std::vector<std::string> argv;
   if (it->is_string()) {
     argv.push_back(it->get<std::string>());
@@ -259,8 +267,7 @@ Result<ProcessResult> run_until(const std::vector<std::string>& argv,
                                 std::size_t max_output) {
   const auto now = Clock::now();
   const std::string program = argv.empty() ? std::string("program") : argv[0];
-  if (deadline <= now)
-    return Status::timeout("no time left before the deadline to run " + program);
+  if (deadline <= now) return Status::timeout("no time left before the deadline to run " + program);
   ProcessOptions options;
   options.timeout = std::chrono::duration_cast<milliseconds>(deadline - now);
   options.max_output = max_output;
@@ -300,8 +307,8 @@ Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view
     return Status(Code::kCorruption, std::string(what) + ": JSON nested deeper than " +
                                          std::to_string(max_depth) + " levels");
   } catch (const std::exception& e) {
-    return Status(Code::kCorruption, std::string(what) + ": not valid JSON (" +
-                                         cut(e.what(), 200) + ")");
+    return Status(Code::kCorruption,
+                  std::string(what) + ": not valid JSON (" + cut(e.what(), 200) + ")");
   }
 }
 
@@ -314,8 +321,8 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if
   const int hour = digits(text, 11, 2);
   const int minute = digits(text, 14, 2);
   const int second = digits(text, 17, 2);
-  if (text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-      text[13] != ':' || text[16] != ':')
+  if (text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') || text[13] != ':' ||
+      text[16] != ':')
     return std::nullopt;
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
       second > 60)
@@ -327,9 +334,9 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
     if (pos == start) return std::nullopt;
   }
-  const std::int64_t civil = days_from_civil(year, static_cast<unsigned>(month),
-                                             static_cast<unsigned>(day)) * 86400 +
-                             hour * 3600 + minute * 60 + second;
+  const std::int64_t civil =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second;
   const auto zone = text.substr(pos);
   if (zone.empty()) {
     if (!local_if_no_zone) return std::nullopt;

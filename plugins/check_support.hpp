@@ -7,12 +7,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.hpp"
 #include "plugins/check.hpp"
@@ -28,8 +27,8 @@ namespace vigie::plugins {
 Status read_string(const nlohmann::json& params, const std::string& key, std::string& out,
                    bool required = false);
 // An absolute path (a string starting with '/').
-Status read_absolute_path(const nlohmann::json& params, const std::string& key,
-                          std::string& out, bool required = false);
+Status read_absolute_path(const nlohmann::json& params, const std::string& key, std::string& out,
+                          bool required = false);
 // A duration with a unit ("26h", "7d"), at least 1 s.
 Status read_duration(const nlohmann::json& params, const std::string& key,
                      std::chrono::seconds& out);

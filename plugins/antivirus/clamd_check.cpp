@@ -26,8 +26,8 @@ namespace vigie::plugins::antivirus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 using nlohmann::json;
+using std::chrono::milliseconds;
 
 constexpr std::string_view kDefaultSocket = "/run/clamav/clamd.ctl";
 constexpr int kDefaultPort = 3310;
@@ -70,9 +70,7 @@ struct Endpoint {
   std::string socket;  // unix socket path, or "" for TCP
   std::string host;
   int port = kDefaultPort;
-  std::string name() const {
-    return socket.empty() ? host + ":" + std::to_string(port) : socket;
-  }
+  std::string name() const { return socket.empty() ? host + ":" + std::to_string(port) : socket; }
 };
 
 // A failed exchange: kUnavailable when clamd is not there (refused, missing socket),
@@ -103,14 +101,15 @@ Result<Socket> connect_to(const Endpoint& endpoint, Clock::time_point deadline) 
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(endpoint.host.c_str(), std::to_string(endpoint.port).c_str(),
-                               &hints, &found);
-  if (rc != 0) return Status::unavailable("cannot resolve " + endpoint.host + ": " + gai_strerror(rc));
+  const int rc =
+      ::getaddrinfo(endpoint.host.c_str(), std::to_string(endpoint.port).c_str(), &hints, &found);
+  if (rc != 0)
+    return Status::unavailable("cannot resolve " + endpoint.host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
   Status last = Status::unavailable("no address for " + endpoint.host);
   for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
-    Socket sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                         a->ai_protocol));
+    Socket sock(
+        ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
     if (sock.get() < 0) {
       last = Status::io_error("socket: " + errno_text(errno));
       continue;
@@ -307,7 +306,8 @@ Outcome ClamdCheck::run(const RunContext& context) {
     const auto code = ping.status().code();
     if (code == Code::kUnavailable || code == Code::kTimeout) {
       outcome.status = State::kCritical;
-      outcome.summary = "clamd not answering on " + endpoint_.name() + ": " + ping.status().message();
+      outcome.summary =
+          "clamd not answering on " + endpoint_.name() + ": " + ping.status().message();
       return outcome;
     }
     return unknown_outcome("clamd on " + endpoint_.name() + ": " + ping.status().message());
@@ -322,8 +322,8 @@ Outcome ClamdCheck::run(const RunContext& context) {
 
   const auto reply = exchange(endpoint_, "VERSION", context.deadline);
   if (!reply) {
-    auto failed = unknown_outcome("clamd answered PING but not VERSION: " +
-                                  reply.status().message());
+    auto failed =
+        unknown_outcome("clamd answered PING but not VERSION: " + reply.status().message());
     failed.metrics = std::move(outcome.metrics);
     return failed;
   }
@@ -353,8 +353,8 @@ Outcome ClamdCheck::run(const RunContext& context) {
       outcome.metrics.begin(),
       {threshold_metric("signature_age", static_cast<double>(std::max<std::int64_t>(age, 0)), "s",
                         static_cast<double>(warn_.count()), static_cast<double>(crit_.count())),
-       threshold_metric("signature_version", static_cast<double>(*version->daily), "",
-                        std::nullopt, std::nullopt)});
+       threshold_metric("signature_version", static_cast<double>(*version->daily), "", std::nullopt,
+                        std::nullopt)});
   outcome.status = State::kOk;
   outcome.summary = "ClamAV " + version->engine + " up, signatures " +
                     std::to_string(*version->daily) + " of " + utc_text(*version->time) + " (" +

@@ -41,7 +41,8 @@ Result<Signatures> read_clamav_header(const fs::path& file) {
   const auto bad = [&](const std::string& why) {
     return Status(Code::kCorruption, file.string() + ": " + why);
   };
-  if (!header.starts_with("ClamAV-VDB:")) return bad("not a ClamAV database (no ClamAV-VDB header)");
+  if (!header.starts_with("ClamAV-VDB:"))
+    return bad("not a ClamAV database (no ClamAV-VDB header)");
   if (header.size() < kHeaderSize) return bad("header cut short");
   std::vector<std::string_view> fields;
   std::string_view rest(header);
@@ -51,7 +52,8 @@ Result<Signatures> read_clamav_header(const fs::path& file) {
     if (colon == std::string_view::npos) break;
     rest.remove_prefix(colon + 1);
   }
-  if (fields.size() < 9) return bad("header has " + std::to_string(fields.size()) + " fields, not 9");
+  if (fields.size() < 9)
+    return bad("header has " + std::to_string(fields.size()) + " fields, not 9");
   const auto number = [](std::string_view text) -> std::optional<long long> {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\0' || text.back() == '\n'))
       text.remove_suffix(1);
@@ -143,13 +145,12 @@ Result<Signatures> SignatureAgeCheck::newest(const RunContext& context) const {
     auto found = one(it->path());
     if (!found) return found.status();
     // ClamAV: the loaded database is the highest version (.cld is patched from .cvd).
-    const bool better = !best || (clamav_ ? *found->version > *best->version
-                                          : found->time > best->time);
+    const bool better =
+        !best || (clamav_ ? *found->version > *best->version : found->time > best->time);
     if (better) best = std::move(*found);
   }
   if (ec) return Status::io_error(path_ + ": cannot list: " + ec.message());
-  if (!best)
-    return Status::not_found("no file matching " + excerpt(pattern_) + " in " + path_);
+  if (!best) return Status::not_found("no file matching " + excerpt(pattern_) + " in " + path_);
   return *best;
 }
 
@@ -170,13 +171,12 @@ Outcome SignatureAgeCheck::run(const RunContext& context) {
                                              static_cast<double>(crit_.count())));
   std::string what = "signatures";
   if (found->version) {
-    outcome.metrics.push_back(threshold_metric("signature_version",
-                                               static_cast<double>(*found->version), "",
-                                               std::nullopt, std::nullopt));
+    outcome.metrics.push_back(threshold_metric(
+        "signature_version", static_cast<double>(*found->version), "", std::nullopt, std::nullopt));
     what += " " + std::to_string(*found->version);
   }
-  outcome.summary = what + " of " + utc_text(found->time) + " (" + age_text(shown) + " old) in " +
-                    found->file;
+  outcome.summary =
+      what + " of " + utc_text(found->time) + " (" + age_text(shown) + " old) in " + found->file;
   outcome.status = State::kOk;
   if (age > crit_.count()) {
     outcome.status = State::kCritical;
@@ -190,8 +190,6 @@ Outcome SignatureAgeCheck::run(const RunContext& context) {
 
 }  // namespace
 
-std::unique_ptr<Check> make_signature_age_check() {
-  return std::make_unique<SignatureAgeCheck>();
-}
+std::unique_ptr<Check> make_signature_age_check() { return std::make_unique<SignatureAgeCheck>(); }
 
 }  // namespace vigie::plugins::antivirus

@@ -152,8 +152,8 @@ Outcome SophosCheck::run(const RunContext&) {
   }
   if (!fs::is_directory(root_ + "/plugins/av", ec)) {
     outcome.status = State::kCritical;
-    outcome.summary = "Sophos Protection for Linux has no anti-virus plugin (no " + root_ +
-                      "/plugins/av)";
+    outcome.summary =
+        "Sophos Protection for Linux has no anti-virus plugin (no " + root_ + "/plugins/av)";
     return outcome;
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
@@ -161,8 +161,8 @@ Outcome SophosCheck::run(const RunContext&) {
   std::vector<std::string> parts;
 
   const auto missing = missing_processes();
-  outcome.metrics.push_back(threshold_metric("processes_missing", static_cast<double>(missing.size()),
-                                             "", std::nullopt, 0));
+  outcome.metrics.push_back(threshold_metric(
+      "processes_missing", static_cast<double>(missing.size()), "", std::nullopt, 0));
   if (missing.empty()) {
     parts.push_back("running");
   } else {
@@ -184,7 +184,8 @@ Outcome SophosCheck::run(const RunContext&) {
       if (line.message.starts_with("Update success")) {
         success = std::max(success.value_or(line.time), line.time);
       } else if (line.message.starts_with("Update failed")) {
-        if (!failure || line.time >= failure->first) failure = {line.time, std::string(line.message)};
+        if (!failure || line.time >= failure->first)
+          failure = {line.time, std::string(line.message)};
       }
     });
   }
@@ -238,7 +239,8 @@ Outcome SophosCheck::run(const RunContext&) {
 
   outcome.status = state;
   outcome.summary = "Sophos Protection for Linux";
-  for (std::size_t i = 0; i < parts.size(); ++i) outcome.summary += (i == 0 ? " " : ", ") + parts[i];
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    outcome.summary += (i == 0 ? " " : ", ") + parts[i];
   return outcome;
 }
 

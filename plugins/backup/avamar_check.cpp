@@ -64,17 +64,24 @@ std::optional<double> parse_bytes(std::string_view text) {
   text = trim(text);
   std::string digits;
   std::size_t i = 0;
-  for (; i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == ',');
+  for (;
+       i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == ',');
        ++i) {
     if (text[i] != ',') digits += text[i];
   }
   double value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
+    return std::nullopt;
   const std::string_view unit = trim(text.substr(i));
-  static constexpr std::pair<std::string_view, double> kUnits[] = {
-      {"", 1}, {"B", 1}, {"bytes", 1}, {"KB", 1024.0}, {"MB", 1048576.0}, {"GB", 1073741824.0},
-      {"TB", 1099511627776.0}, {"PB", 1125899906842624.0}};
+  static constexpr std::pair<std::string_view, double> kUnits[] = {{"", 1},
+                                                                   {"B", 1},
+                                                                   {"bytes", 1},
+                                                                   {"KB", 1024.0},
+                                                                   {"MB", 1048576.0},
+                                                                   {"GB", 1073741824.0},
+                                                                   {"TB", 1099511627776.0},
+                                                                   {"PB", 1125899906842624.0}};
   for (const auto& [name, factor] : kUnits) {
     if (unit == name) return value * factor;
   }
@@ -119,15 +126,16 @@ Result<Activities> parse_activities(std::string_view out) {
     return bad("the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
   const auto code = status_line.substr(0, comma);
   if (code != "0") {
-    return Status(Code::kUnavailable, "mccli failed: " + std::string(trim(status_line.substr(second + 1))) +
-                                          " (code " + std::string(code) + ", event " +
-                                          std::string(status_line.substr(comma + 1, second - comma - 1)) +
-                                          ")");
+    return Status(Code::kUnavailable,
+                  "mccli failed: " + std::string(trim(status_line.substr(second + 1))) + " (code " +
+                      std::string(code) + ", event " +
+                      std::string(status_line.substr(comma + 1, second - comma - 1)) + ")");
   }
   if (lines.size() < 3) return bad("no table after the status line");
   const auto header = lines[1];
   const auto dashes = lines[2];
-  if (dashes.find_first_not_of("- ") != std::string_view::npos || dashes.find('-') == std::string_view::npos)
+  if (dashes.find_first_not_of("- ") != std::string_view::npos ||
+      dashes.find('-') == std::string_view::npos)
     return bad("no dashed line under the header " + excerpt(header));
   // Column i spans from the start of its dashes to the start of the next column's.
   std::vector<std::size_t> starts;
@@ -166,7 +174,8 @@ Result<Activities> parse_activities(std::string_view out) {
       return bad(where + ": error code " + excerpt(code_text) + " is not a number");
     const auto start = parse_time(cell(line, columns.at("Start Time")));
     if (!start)
-      return bad(where + ": unreadable start time " + excerpt(cell(line, columns.at("Start Time"))));
+      return bad(where + ": unreadable start time " +
+                 excerpt(cell(line, columns.at("Start Time"))));
     row.start = *start;
     const auto end_text = cell(line, columns.at("End Time"));
     if (!end_text.empty() && end_text != "N/A") {
@@ -202,8 +211,9 @@ Status AvamarCheck::configure(const json& params) {
   std::vector<std::string> command;
   if (Status s = read_command(params, "command", command); !s) return s;
   if (command.empty())
-    return Status::invalid("command: required, e.g. [\"ssh\", \"admin@avamar\", \"mccli\", "
-                           "\"activity\", \"show\"]");
+    return Status::invalid(
+        "command: required, e.g. [\"ssh\", \"admin@avamar\", \"mccli\", "
+        "\"activity\", \"show\"]");
   std::string client;
   if (Status s = read_string(params, "client", client); !s) return s;
   FreshnessPolicy policy;
@@ -265,8 +275,9 @@ Outcome AvamarCheck::run(const RunContext& context) {
   if (!latest) outcome.summary += whose;
 
   if (finished != nullptr) {
-    outcome.metrics.push_back(threshold_metric("error_code", static_cast<double>(finished->error_code),
-                                               "", std::nullopt, std::nullopt, std::nullopt));
+    outcome.metrics.push_back(threshold_metric("error_code",
+                                               static_cast<double>(finished->error_code), "",
+                                               std::nullopt, std::nullopt, std::nullopt));
     std::string verdict;
     State state = State::kOk;
     if (finished->outcome == Kind::kFailed) {

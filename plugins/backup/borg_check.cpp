@@ -41,8 +41,7 @@ std::string borg_reason(std::string_view err) {
 
 // The "archives" array of `borg list --json` / `borg info --json`, checked.
 Result<const json*> archives_of(const json& document, const std::string& what) {
-  if (!document.is_object())
-    return Status(Code::kCorruption, what + ": expected a JSON object");
+  if (!document.is_object()) return Status(Code::kCorruption, what + ": expected a JSON object");
   const auto archives = document.find("archives");
   if (archives == document.end() || !archives->is_array())
     return Status(Code::kCorruption, what + ": no \"archives\" array");
@@ -143,10 +142,9 @@ Status BorgCheck::configure(const json& params) {
   // borg must never wait for an answer: a question it would ask is answered here, and
   // the passphrase is always given (empty for an unencrypted repository).
   std::vector<std::string> environment = default_environment();
-  environment.insert(environment.end(), {"BORG_BASE_DIR=" + base_dir,
-                                         "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes",
-                                         "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes",
-                                         "BORG_DISPLAY_PASSPHRASE=no"});
+  environment.insert(environment.end(),
+                     {"BORG_BASE_DIR=" + base_dir, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes",
+                      "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "BORG_DISPLAY_PASSPHRASE=no"});
   if (Status s = read_environment(params, "env", environment); !s) return s;
   FreshnessPolicy policy;
   if (Status s = read_policy(params, policy); !s) return s;

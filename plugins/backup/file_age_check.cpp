@@ -29,9 +29,7 @@ struct Found {
 class FileAgeCheck final : public Check {
  public:
   Status configure(const json& params) override;
-  std::string instance() const override {
-    return pattern_ == "*" ? path_ : path_ + "/" + pattern_;
-  }
+  std::string instance() const override { return pattern_ == "*" ? path_ : path_ + "/" + pattern_; }
   Outcome run(const RunContext& context) override;
 
  private:

@@ -42,8 +42,8 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
   }
 
   const std::int64_t age = now - latest->time;
-  outcome.metrics.push_back(
-      threshold_metric("age", static_cast<double>(std::max<std::int64_t>(age, 0)), "s", warn, crit));
+  outcome.metrics.push_back(threshold_metric(
+      "age", static_cast<double>(std::max<std::int64_t>(age, 0)), "s", warn, crit));
   outcome.metrics.push_back(
       threshold_metric("count", static_cast<double>(count), "", std::nullopt, std::nullopt));
 
@@ -106,8 +106,8 @@ void add_verification(Outcome& outcome, const std::optional<Verification>& verif
     return;
   }
   outcome.status = State::kCritical;
-  outcome.summary = "repository check failed " + when + ": " + verification->reason + "; " +
-                    outcome.summary;
+  outcome.summary =
+      "repository check failed " + when + ": " + verification->reason + "; " + outcome.summary;
 }
 
 Result<ProcessResult> run_backup_program(const std::vector<std::string>& argv,

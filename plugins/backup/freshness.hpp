@@ -6,11 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.hpp"
 #include "plugins/check.hpp"
@@ -55,7 +54,7 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
 struct Verification {
   std::int64_t time = 0;  // when it finished, seconds since the epoch
   bool ok = false;
-  std::string reason;     // why it failed
+  std::string reason;  // why it failed
 };
 
 // Reads "verify_every": how often to run the repository check (0: never, the default).

@@ -78,7 +78,8 @@ Result<std::vector<Listed>> parse_snapshots(std::string_view out) {
 Result<double> parse_stats(std::string_view out) {
   auto parsed = parse_json_output(out, "restic stats");
   if (!parsed) return parsed.status();
-  if (!parsed->is_object()) return Status(Code::kCorruption, "restic stats: expected a JSON object");
+  if (!parsed->is_object())
+    return Status(Code::kCorruption, "restic stats: expected a JSON object");
   const auto size = parsed->find("total_size");
   if (size == parsed->end() || !size->is_number() || size->get<double>() < 0)
     return Status(Code::kCorruption, "restic stats: no \"total_size\" number");
@@ -152,8 +153,8 @@ Status ResticCheck::configure(const json& params) {
 
 std::vector<std::string> ResticCheck::command(std::vector<std::string> args) const {
   std::vector<std::string> argv = restic_;
-  argv.insert(argv.end(), {"--repo", repository_, "--password-file", password_file_,
-                           "--no-lock", "--json", "--quiet"});
+  argv.insert(argv.end(), {"--repo", repository_, "--password-file", password_file_, "--no-lock",
+                           "--json", "--quiet"});
   if (cache_dir_.empty()) {
     argv.push_back("--no-cache");
   } else {

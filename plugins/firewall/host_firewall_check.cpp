@@ -28,17 +28,18 @@ constexpr std::size_t kMaxRulesetOutput = 16 << 20;
 constexpr std::size_t kMaxStateFile = 64 << 10;
 constexpr std::string_view kDefaultStateFile = "/var/lib/vigie/firewall-host.state";
 // nft and iptables-save live in sbin, which the default PATH of a child leaves out.
-constexpr std::string_view kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr std::string_view kPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 enum class Backend { kAuto, kNftables, kIptables };
 
 // What a ruleset amounts to, whichever tool printed it.
 struct Ruleset {
-  std::string tool;             // "nftables" or "iptables"
+  std::string tool;  // "nftables" or "iptables"
   std::size_t rules = 0;
   std::size_t input_chains = 0;
   std::vector<std::string> filtering;  // why input is filtered: "inet filter input: policy drop"
-  std::string canonical;        // the text the fingerprint is made of
+  std::string canonical;               // the text the fingerprint is made of
 };
 
 std::string sha256_hex(std::string_view text) {
@@ -65,12 +66,12 @@ void canonicalize(json& value) {
   if (!value.is_object()) return;
   for (const char* key : {"handle", "packets", "bytes", "used", "expires"}) value.erase(key);
   const auto flags = value.find("flags");
-  const bool dynamic =
-      value.contains("timeout") ||
-      (flags != value.end() &&
-       ((flags->is_string() && (*flags == "dynamic" || *flags == "timeout")) ||
-        (flags->is_array() && (std::find(flags->begin(), flags->end(), "dynamic") != flags->end() ||
-                               std::find(flags->begin(), flags->end(), "timeout") != flags->end()))));
+  const bool dynamic = value.contains("timeout") ||
+                       (flags != value.end() &&
+                        ((flags->is_string() && (*flags == "dynamic" || *flags == "timeout")) ||
+                         (flags->is_array() &&
+                          (std::find(flags->begin(), flags->end(), "dynamic") != flags->end() ||
+                           std::find(flags->begin(), flags->end(), "timeout") != flags->end()))));
   if (dynamic) value.erase("elem");
   for (auto& [key, item] : value.items()) canonicalize(item);
 }
@@ -174,8 +175,8 @@ Result<Ruleset> parse_iptables_save(std::string_view out) {
     ++number;
     if (line.empty() || line[0] == '#') continue;
     const auto bad = [&](const std::string& why) {
-      return Status(Code::kCorruption,
-                    "iptables-save: line " + std::to_string(number) + " " + excerpt(line) + ": " + why);
+      return Status(Code::kCorruption, "iptables-save: line " + std::to_string(number) + " " +
+                                           excerpt(line) + ": " + why);
     };
     if (line[0] == '*') {
       table = line.substr(1);
@@ -189,7 +190,8 @@ Result<Ruleset> parse_iptables_save(std::string_view out) {
       if (space == std::string::npos) return bad("no policy");
       if (table == "filter" && line.substr(1, space - 1) == "INPUT") {
         ruleset.input_chains = 1;
-        if (line.substr(space + 1) == "DROP") ruleset.filtering.push_back("filter INPUT: policy DROP");
+        if (line.substr(space + 1) == "DROP")
+          ruleset.filtering.push_back("filter INPUT: policy DROP");
       }
     } else if (line.starts_with("-A ")) {
       if (table.empty()) return bad("a rule outside a table");
@@ -197,8 +199,8 @@ Result<Ruleset> parse_iptables_save(std::string_view out) {
       if (table == "filter" && line.starts_with("-A INPUT ") &&
           (line.find(" -j DROP") != std::string::npos ||
            line.find(" -j REJECT") != std::string::npos) &&
-          std::find(ruleset.filtering.begin(), ruleset.filtering.end(), "filter INPUT: drop rules") ==
-              ruleset.filtering.end()) {
+          std::find(ruleset.filtering.begin(), ruleset.filtering.end(),
+                    "filter INPUT: drop rules") == ruleset.filtering.end()) {
         ruleset.filtering.push_back("filter INPUT: drop rules");
       }
     } else if (line == "COMMIT") {
@@ -295,8 +297,8 @@ Status HostFirewallCheck::configure(const json& params) {
 Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const {
   const auto run = [&](std::vector<std::string> argv,
                        const std::string& what) -> Result<std::string> {
-    auto process = run_until(argv, context.deadline, {std::string(kPath), "LANG=C"},
-                             kMaxRulesetOutput);
+    auto process =
+        run_until(argv, context.deadline, {std::string(kPath), "LANG=C"}, kMaxRulesetOutput);
     if (!process) return process.status();
     if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
       const auto why = last_line(process->err);
@@ -329,12 +331,13 @@ Outcome HostFirewallCheck::run(const RunContext& context) {
   if (!ruleset) return unknown_outcome(ruleset.status().message());
 
   Outcome outcome;
-  outcome.metrics = {
-      threshold_metric("rules", static_cast<double>(ruleset->rules), "", std::nullopt, std::nullopt),
-      threshold_metric("input_chains", static_cast<double>(ruleset->input_chains), "", std::nullopt,
-                       std::nullopt)};
+  outcome.metrics = {threshold_metric("rules", static_cast<double>(ruleset->rules), "",
+                                      std::nullopt, std::nullopt),
+                     threshold_metric("input_chains", static_cast<double>(ruleset->input_chains),
+                                      "", std::nullopt, std::nullopt)};
   const std::string fingerprint = "sha256:" + sha256_hex(ruleset->canonical);
-  const std::string rules = std::to_string(ruleset->rules) + (ruleset->rules == 1 ? " rule" : " rules");
+  const std::string rules =
+      std::to_string(ruleset->rules) + (ruleset->rules == 1 ? " rule" : " rules");
   outcome.details = "fingerprint " + fingerprint;
 
   if (ruleset->filtering.empty()) {
@@ -356,8 +359,9 @@ Outcome HostFirewallCheck::run(const RunContext& context) {
   const auto state = read_state(state_file_);
   if (!state) {
     outcome.status = State::kWarning;
-    outcome.summary = filtered + "; cannot compare with the accepted ruleset: " +
-                      state.status().message() + " (delete it to accept the current ruleset)";
+    outcome.summary = filtered +
+                      "; cannot compare with the accepted ruleset: " + state.status().message() +
+                      " (delete it to accept the current ruleset)";
     return outcome;
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));

@@ -37,10 +37,12 @@ class ClockCheck final : public Check {
   std::chrono::milliseconds crit_{2000};
 };
 
-Status read_ms(const nlohmann::json& params, const std::string& key, std::chrono::milliseconds& out) {
+Status read_ms(const nlohmann::json& params, const std::string& key,
+               std::chrono::milliseconds& out) {
   const auto it = params.find(key);
   if (it == params.end()) return Status::ok();
-  if (!it->is_string()) return Status::invalid(key + ": must be a duration with a unit, e.g. \"500ms\"");
+  if (!it->is_string())
+    return Status::invalid(key + ": must be a duration with a unit, e.g. \"500ms\"");
   const auto parsed = parse_duration(it->get_ref<const std::string&>());
   if (!parsed) return Status::invalid(key + ": " + parsed.status().message());
   out = *parsed;
@@ -83,8 +85,10 @@ Outcome ClockCheck::run(const RunContext&) {
                       ", max error " + seconds_text(clock->max_error_s) + note;
   } else {
     outcome.status = worst(outcome.status, State::kWarning);
-    outcome.summary = "clock not synchronized (no time daemon, or it lost its servers), max "
-                      "error " + seconds_text(clock->max_error_s) + note;
+    outcome.summary =
+        "clock not synchronized (no time daemon, or it lost its servers), max "
+        "error " +
+        seconds_text(clock->max_error_s) + note;
   }
   return outcome;
 }
@@ -95,8 +99,7 @@ Result<KernelClock> read_kernel_clock() {
   timex tx{};
   tx.modes = 0;  // read only
   const int state = ::ntp_adjtime(&tx);
-  if (state < 0)
-    return Status::io_error("ntp_adjtime: " + std::generic_category().message(errno));
+  if (state < 0) return Status::io_error("ntp_adjtime: " + std::generic_category().message(errno));
   KernelClock clock;
   clock.synchronized = state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
   const double unit = (tx.status & STA_NANO) != 0 ? 1e-9 : 1e-6;

@@ -20,7 +20,8 @@ namespace vigie::plugins::system {
 
 inline constexpr MetricSpec kClockMetrics[] = {
     {"offset", "s", "offset the kernel is still slewing away (0 under chrony, which slews itself)"},
-    {"max_error", "s", "maximum error of the clock as the time daemon estimates it, with warn/crit"},
+    {"max_error", "s",
+     "maximum error of the clock as the time daemon estimates it, with warn/crit"},
     {"synchronized", "", "1 when a time daemon synchronizes the clock, 0 otherwise"},
 };
 

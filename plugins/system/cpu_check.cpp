@@ -47,7 +47,8 @@ Result<CpuTimes> parse_stat(std::string_view stat, const std::string& path) {
     line.remove_prefix(start);
     const auto end = line.find(' ');
     const auto token = line.substr(0, end);
-    const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), fields[count]);
+    const auto [ptr, ec] =
+        std::from_chars(token.data(), token.data() + token.size(), fields[count]);
     if (ec != std::errc() || ptr != token.data() + token.size())
       return bad("unexpected field " + excerpt(token) + " on the \"cpu\" line");
     ++count;
@@ -134,9 +135,10 @@ Outcome CpuCheck::run(const RunContext& context) {
   const double steal = percent(std::min(now->steal - before->steal, total), total);
 
   Outcome outcome;
-  outcome.metrics = {threshold_metric("busy_pct", busy, "%", warn_, crit_, 0, 100),
-                     threshold_metric("iowait_pct", iowait, "%", std::nullopt, std::nullopt, 0, 100),
-                     threshold_metric("steal_pct", steal, "%", std::nullopt, std::nullopt, 0, 100)};
+  outcome.metrics = {
+      threshold_metric("busy_pct", busy, "%", warn_, crit_, 0, 100),
+      threshold_metric("iowait_pct", iowait, "%", std::nullopt, std::nullopt, 0, 100),
+      threshold_metric("steal_pct", steal, "%", std::nullopt, std::nullopt, 0, 100)};
   std::string note;
   outcome.status = above(busy, warn_, crit_, "%", note);
   outcome.summary = "CPU " + one_decimal(busy) + "% busy" + note + ", iowait " +

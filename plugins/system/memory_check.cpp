@@ -86,8 +86,7 @@ Outcome MemoryCheck::run(const RunContext&) {
   const double total = values->at(memory ? "MemTotal" : "SwapTotal");
   const double free = values->at(memory ? "MemAvailable" : "SwapFree");
   const std::string what = memory ? "memory" : "swap";
-  if (free > total)
-    return unknown_outcome(path + ": more " + what + " free than there is");
+  if (free > total) return unknown_outcome(path + ": more " + what + " free than there is");
 
   Outcome outcome;
   const double used = total - free;

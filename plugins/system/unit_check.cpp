@@ -95,7 +95,8 @@ Outcome UnitCheck::run(const RunContext& context) {
   Outcome outcome;
   if (const auto restarts = get("NRestarts"); !restarts.empty()) {
     unsigned long long count = 0;
-    const auto [end, ec] = std::from_chars(restarts.data(), restarts.data() + restarts.size(), count);
+    const auto [end, ec] =
+        std::from_chars(restarts.data(), restarts.data() + restarts.size(), count);
     if (ec == std::errc() && end == restarts.data() + restarts.size()) {
       Metric metric;
       metric.label = "restarts";
@@ -126,8 +127,8 @@ Outcome UnitCheck::run(const RunContext& context) {
     outcome.status = expect_active_ ? State::kOk : State::kWarning;
     outcome.summary = summary + (expect_active_ ? "" : " (expected inactive)");
   } else if (active == "inactive") {
-    outcome.status = expect_active_ || (!result.empty() && result != "success") ? State::kCritical
-                                                                                : State::kOk;
+    outcome.status =
+        expect_active_ || (!result.empty() && result != "success") ? State::kCritical : State::kOk;
     outcome.summary = summary;
   } else {
     // activating, deactivating, reloading, refreshing: passing through.

@@ -74,8 +74,8 @@ Outcome UptimeCheck::run(const RunContext&) {
                       format_duration(min_) + ")";
   } else if (max_ && up > max_->count()) {
     outcome.status = State::kWarning;
-    outcome.summary += ": not restarted for updates for too long (WARNING > " +
-                       format_duration(*max_) + ")";
+    outcome.summary +=
+        ": not restarted for updates for too long (WARNING > " + format_duration(*max_) + ")";
   }
   return outcome;
 }

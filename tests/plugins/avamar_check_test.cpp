@@ -38,7 +38,8 @@ std::string row(const std::string& status, int code, std::chrono::seconds starte
                 std::chrono::seconds ended, const std::string& bytes,
                 const std::string& client = "mairie-srv") {
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-24s %-10d %-20s %-11s %-20s %-16s %-14s %-9s %-12s %s\n",
+  std::snprintf(line, sizeof line,
+                "%-16s %-24s %-10d %-20s %-11s %-20s %-16s %-14s %-9s %-12s %s\n",
                 "9164831100012345", status.c_str(), code, utc(started).c_str(), "00h:12m:31s",
                 ended.count() == 0 ? "N/A" : utc(ended).c_str(), "Scheduled Backup", bytes.c_str(),
                 "0.8%", client.c_str(), "/clients");
@@ -115,8 +116,9 @@ TEST_CASE("AvamarCheck: the documented layout, per client", "[avamar]") {
   params["client"] = "ecole-srv";
   outcome = run_fixture("two-clients.txt", params);
   CHECK(outcome.status == State::kCritical);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("last backup for ecole-srv Failed (error code 10007, "
-                                                "started 2026-11-27 23:00 UTC) (CRITICAL); "));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("last backup for ecole-srv Failed (error code 10007, "
+                               "started 2026-11-27 23:00 UTC) (CRITICAL); "));
 
   params["client"] = "nowhere";
   outcome = run_fixture("two-clients.txt", params);
@@ -134,7 +136,8 @@ TEST_CASE("AvamarCheck: an unknown format is UNKNOWN, never OK", "[avamar]") {
   CHECK(outcome.summary == "mccli failed: Client does not exist. (code 1, event 22241)");
   outcome = run_fixture("no-dashes.txt");
   CHECK(outcome.status == State::kUnknown);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("mccli activity show: no dashed line under the header"));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("mccli activity show: no dashed line under the header"));
 
   const std::string good = kHead + row("Completed", 0, 3h, 2h, "12.6 GB");
   const std::vector<std::pair<std::string, std::string>> cases = {

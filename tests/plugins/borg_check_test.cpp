@@ -84,8 +84,9 @@ TEST_CASE("BorgCheck: fresh archives are OK; one that shrinks by half is WARNING
   auto outcome = run_borg(repo.params());
   INFO(outcome.summary << "\n" << outcome.details);
   CHECK(outcome.status == State::kOk);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("last archive 1m ago (") &&
-                                  Catch::EndsWith(", 2 archives, 59 KiB (+0% from the previous one)"));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("last archive 1m ago (") &&
+                 Catch::EndsWith(", 2 archives, 59 KiB (+0% from the previous one)"));
   CHECK(find_metric(outcome, "age").value >= 60);
   CHECK(find_metric(outcome, "age").value < 120);
   CHECK(find_metric(outcome, "count").value == 2);
@@ -153,8 +154,7 @@ TEST_CASE("BorgCheck: empty repository, wrong passphrase, deleted repository are
   params["passphrase_file"] = (repo.dir() / "missing").string();
   outcome = run_borg(params);
   CHECK(outcome.status == State::kUnknown);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("passphrase_file: ") &&
-                                  Catch::Contains("missing"));
+  CHECK_THAT(outcome.summary, Catch::StartsWith("passphrase_file: ") && Catch::Contains("missing"));
 
   std::filesystem::remove_all(repo.repository());
   outcome = run_borg(repo.params());
@@ -163,8 +163,7 @@ TEST_CASE("BorgCheck: empty repository, wrong passphrase, deleted repository are
         "borg list failed: Repository " + repo.repository().string() + " does not exist.");
 }
 
-TEST_CASE("BorgCheck: verify_every runs borg check; a damaged repository is CRITICAL",
-          "[borg]") {
+TEST_CASE("BorgCheck: verify_every runs borg check; a damaged repository is CRITICAL", "[borg]") {
   BorgRepo repo;
   repo.dir().write("data/a.txt", std::string(3000, 'a'));
   repo.backup("mairie-1", 2h);
@@ -205,11 +204,11 @@ Outcome run_fake(const std::string& list, const std::string& info, const std::st
   testing::TempDir dir;
   const auto list_file = dir.write("list.out", list);
   const auto info_file = dir.write("info.out", info);
-  const auto script = dir.write("borg",
-                                "#!/bin/sh\n" + extra + "case $1 in\n  list) exec cat '" +
-                                    list_file.string() + "';;\n  info) exec cat '" +
-                                    info_file.string() + "';;\nesac\nexit 9\n",
-                                true);
+  const auto script =
+      dir.write("borg",
+                "#!/bin/sh\n" + extra + "case $1 in\n  list) exec cat '" + list_file.string() +
+                    "';;\n  info) exec cat '" + info_file.string() + "';;\nesac\nexit 9\n",
+                true);
   return run_borg({{"repository", "/srv/borg"}, {"borg", script.string()}});
 }
 
@@ -218,7 +217,8 @@ std::string archives_json(const std::string& archive) {
 }
 
 TEST_CASE("BorgCheck: unreadable output is UNKNOWN with the reason", "[borg]") {
-  const std::string good_list = archives_json(R"({"name":"a","start":"2026-11-27T10:00:00.000000"})");
+  const std::string good_list =
+      archives_json(R"({"name":"a","start":"2026-11-27T10:00:00.000000"})");
   const std::string good_info = archives_json(
       R"({"name":"a","start":"2026-11-27T10:00:00.000000","stats":{"original_size":5}})");
   REQUIRE(run_fake(good_list, good_info).status != State::kUnknown);
@@ -264,13 +264,15 @@ TEST_CASE("BorgCheck: unreadable output is UNKNOWN with the reason", "[borg]") {
 }
 
 TEST_CASE("BorgCheck: a traceback gives borg's error, not its platform report", "[borg]") {
-  const auto outcome = run_fake("", "", "cat >&2 <<'EOF'\nData integrity error: Segment entry "
+  const auto outcome = run_fake("", "",
+                                "cat >&2 <<'EOF'\nData integrity error: Segment entry "
                                 "checksum mismatch [segment 8, offset 8]\nTraceback (most recent "
                                 "call last):\n  File \"borg/archiver.py\", line 5213\n"
                                 "Platform: Linux vm\nSSH_ORIGINAL_COMMAND: None\nEOF\nexit 2\n");
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary == "borg list failed: Data integrity error: Segment entry checksum "
-                           "mismatch [segment 8, offset 8]");
+  CHECK(outcome.summary ==
+        "borg list failed: Data integrity error: Segment entry checksum "
+        "mismatch [segment 8, offset 8]");
 }
 
 TEST_CASE("BorgCheck: configure names the bad parameter", "[borg]") {

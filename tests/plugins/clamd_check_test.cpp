@@ -14,8 +14,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -48,8 +48,8 @@ std::string run_ok(const std::vector<std::string>& argv) {
 // container (a 512-byte "ClamAV-VDB:..." header, then a tar.gz holding daily.info, which
 // repeats the header and lists each file's size and SHA-256, and one hash signature).
 // libclamav loads such a container without a digital signature.
-void write_database(const testing::TempDir& dir, const std::filesystem::path& db,
-                    long long version, std::time_t built) {
+void write_database(const testing::TempDir& dir, const std::filesystem::path& db, long long version,
+                    std::time_t built) {
   const auto build = dir.path() / "cud";
   std::filesystem::create_directories(build);
   std::filesystem::create_directories(db);
@@ -63,7 +63,8 @@ void write_database(const testing::TempDir& dir, const std::filesystem::path& db
   const std::string hdb = "b1946ac92492d2347c6235b4d2611184:6:Vigie.Test.Signature\n";
   dir.write("cud/daily.hdb", hdb);
   const std::string sum = run_ok({"sha256sum", (build / "daily.hdb").string()}).substr(0, 64);
-  dir.write("cud/daily.info", header + "\ndaily.hdb:" + std::to_string(hdb.size()) + ":" + sum + "\n");
+  dir.write("cud/daily.info",
+            header + "\ndaily.hdb:" + std::to_string(hdb.size()) + ":" + sum + "\n");
   run_ok({"tar", "--format=ustar", "-czf", (build / "daily.tar.gz").string(), "-C", build.string(),
           "daily.info", "daily.hdb"});
   std::ifstream tar(build / "daily.tar.gz", std::ios::binary);
@@ -108,7 +109,9 @@ TEST_CASE("ClamdCheck: a real clamd, its signature age, then stopped", "[clamd]"
                               "\nMaxThreads 2\nBytecode no\n");
   testing::Child clamd({kClamd, "-c", (dir / "clamd.conf").string()}, dir / "clamd.log");
   const bool up = testing::eventually(
-      [&] { return run_clamd({{"socket", socket}}).status != State::kCritical || !clamd.running(); },
+      [&] {
+        return run_clamd({{"socket", socket}}).status != State::kCritical || !clamd.running();
+      },
       20s);
   INFO(clamd.log());
   REQUIRE(up);
@@ -145,8 +148,8 @@ TEST_CASE("ClamdCheck: a real clamd, its signature age, then stopped", "[clamd]"
   REQUIRE(clamd.stop(SIGTERM, 10s).has_value());
   outcome = run_clamd({{"socket", socket}});
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary == "clamd not answering on " + socket +
-                               ": connect: No such file or directory");
+  CHECK(outcome.summary ==
+        "clamd not answering on " + socket + ": connect: No such file or directory");
   outcome = run_clamd(tcp);
   CHECK(outcome.status == State::kCritical);
   CHECK(outcome.summary == "clamd not answering on 127.0.0.1:" + std::to_string(port) +
@@ -203,9 +206,8 @@ Outcome run_against(const std::string& ping, const std::string& version,
                     std::chrono::milliseconds budget = 2s) {
   testing::TempDir dir;
   const auto socket = (dir / "fake.sock").string();
-  FakeClamd fake(socket, [&](const std::string& command) {
-    return command == "zPING" ? ping : version;
-  });
+  FakeClamd fake(socket,
+                 [&](const std::string& command) { return command == "zPING" ? ping : version; });
   return run_clamd({{"socket", socket}}, budget);
 }
 
@@ -218,14 +220,16 @@ TEST_CASE("ClamdCheck: unexpected, truncated and oversized replies are UNKNOWN",
       {std::string("ClamAV 1.4.6\0", 13),
        "ClamAV 1.4.6 is up but reports no signature database (VERSION \"ClamAV 1.4.6\")"},
       {std::string("COMMAND UNAVAILABLE\0", 20), "clamd is up but refuses VERSION"},
-      {"ClamAV 1.4.6/27837/Thu Nov", "unexpected VERSION reply \"ClamAV 1.4.6/27837/Thu Nov\": "
-                                     "unreadable database date"},
+      {"ClamAV 1.4.6/27837/Thu Nov",
+       "unexpected VERSION reply \"ClamAV 1.4.6/27837/Thu Nov\": "
+       "unreadable database date"},
       {"ClamAV 1.4.6/abc/Thu Nov 26 02:14:24 2026", "unexpected VERSION reply"},
       {"ClamAV 1.4.6/27837", "unexpected VERSION reply \"ClamAV 1.4.6/27837\": no database date"},
       {"HTTP/1.1 400 Bad Request\r\n", "unexpected VERSION reply \"HTTP/1.1 400 Bad Request\": "},
       {std::string("\xff\xfe\0", 3), "unexpected VERSION reply \"\\xff\\xfe\""},
-      {std::string(5000, 'A'), "clamd answered PING but not VERSION: reply to VERSION longer "
-                               "than 1024 bytes"},
+      {std::string(5000, 'A'),
+       "clamd answered PING but not VERSION: reply to VERSION longer "
+       "than 1024 bytes"},
   };
   for (const auto& [reply, reason] : version_cases) {
     INFO(reply.substr(0, 60));

@@ -38,7 +38,7 @@ TEST_CASE("FileAgeCheck: the newest matching file, its age, size and change", "[
   dump(dir, "mairie-1.sql.gz", 3000, 50h);
   dump(dir, "mairie-2.sql.gz", 3000, 26h);
   dump(dir, "mairie-3.sql.gz", 4500, 2h);
-  dump(dir, "notes.txt", 10, 60s);      // newer, but not a dump
+  dump(dir, "notes.txt", 10, 60s);       // newer, but not a dump
   dump(dir, ".partial.sql.gz", 10, 0s);  // hidden: a copy in progress
   const json params = {{"path", dir.path().string()}, {"pattern", "*.sql.gz"}};
 
@@ -75,12 +75,14 @@ TEST_CASE("FileAgeCheck: a dump below min_size is CRITICAL, an empty one by defa
   dump(dir, "base.dump", 0, 60s);
   auto outcome = run_file_age({{"path", dir.path().string()}});
   CHECK(outcome.status == State::kCritical);
-  CHECK_THAT(outcome.summary, Catch::EndsWith(", 1 file, 0 B; newest: base.dump, below min_size 1 B "
-                                              "(CRITICAL)"));
+  CHECK_THAT(outcome.summary,
+             Catch::EndsWith(", 1 file, 0 B; newest: base.dump, below min_size 1 B "
+                             "(CRITICAL)"));
   dump(dir, "base.dump", 5000, 60s);
   outcome = run_file_age({{"path", dir.path().string()}, {"min_size", "1MB"}});
   CHECK(outcome.status == State::kCritical);
-  CHECK_THAT(outcome.summary, Catch::EndsWith("4.9 KiB; newest: base.dump, below min_size 977 KiB (CRITICAL)"));
+  CHECK_THAT(outcome.summary,
+             Catch::EndsWith("4.9 KiB; newest: base.dump, below min_size 977 KiB (CRITICAL)"));
   CHECK(run_file_age({{"path", dir.path().string()}, {"min_size", 4096}}).status == State::kOk);
 }
 
@@ -97,8 +99,8 @@ TEST_CASE("FileAgeCheck: no file, no folder, subfolders", "[file-age]") {
   dump(dir, "2026/11/site.tar", 100, 3h);
   CHECK(run_file_age({{"path", dir.path().string()}, {"pattern", "*.tar"}}).status ==
         State::kCritical);
-  outcome = run_file_age(
-      {{"path", dir.path().string()}, {"pattern", "*.tar"}, {"recursive", true}});
+  outcome =
+      run_file_age({{"path", dir.path().string()}, {"pattern", "*.tar"}, {"recursive", true}});
   CHECK(outcome.status == State::kOk);
   CHECK_THAT(outcome.summary, Catch::EndsWith("newest: 2026/11/site.tar"));
 }

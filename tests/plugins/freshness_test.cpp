@@ -19,8 +19,9 @@ TEST_CASE("Freshness: the size rule, and shrink_warn 0 turns it off", "[freshnes
   const Snapshot previous{kNow - 90000, 1000};
   auto outcome = judge_freshness("snapshot", 2, latest, previous, policy, kNow);
   CHECK(outcome.status == State::kWarning);
-  CHECK(outcome.summary == "last snapshot 1h ago (2027-01-15 07:00 UTC), 2 snapshots, 400 B, 60% "
-                           "smaller than the previous one (WARNING > 50%)");
+  CHECK(outcome.summary ==
+        "last snapshot 1h ago (2027-01-15 07:00 UTC), 2 snapshots, 400 B, 60% "
+        "smaller than the previous one (WARNING > 50%)");
   CHECK(find_metric(outcome, "size_change").value == -60);
   CHECK(find_metric(outcome, "size_change").warn == Range{-50, INFINITY});
 
@@ -40,10 +41,12 @@ TEST_CASE("Freshness: ages, a snapshot from the future, none at all", "[freshnes
   auto outcome = judge_freshness("archive", 1, Snapshot{kNow - 27 * 3600, std::nullopt},
                                  std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kWarning);
-  CHECK(outcome.summary == "last archive 27h ago (2027-01-14 05:00 UTC) (WARNING > 26h), 1 archive");
+  CHECK(outcome.summary ==
+        "last archive 27h ago (2027-01-14 05:00 UTC) (WARNING > 26h), 1 archive");
   CHECK_FALSE(find_metric(outcome, "size").value.has_value());
 
-  outcome = judge_freshness("archive", 9, Snapshot{kNow - 4 * 86400, 1}, std::nullopt, policy, kNow);
+  outcome =
+      judge_freshness("archive", 9, Snapshot{kNow - 4 * 86400, 1}, std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kCritical);
   CHECK_THAT(outcome.summary, Catch::Contains("4d ago") && Catch::Contains("(CRITICAL > 50h)"));
 

@@ -89,15 +89,17 @@ TEST_CASE("HostFirewallCheck: nftables in a network namespace: off, drop policy,
   ns.nft("add chain inet filter input { type filter hook input priority 0; policy accept; }");
   outcome = run_firewall(params);
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary == "input not filtered: no input chain has a drop policy or drop rules "
-                           "(nftables, 0 rules)");
+  CHECK(outcome.summary ==
+        "input not filtered: no input chain has a drop policy or drop rules "
+        "(nftables, 0 rules)");
 
   ns.nft("add chain inet filter input { type filter hook input priority 0; policy drop; }");
   ns.nft("add rule inet filter input ct state established,related counter accept");
   outcome = run_firewall(params);
   CHECK(outcome.status == State::kOk);
-  CHECK(outcome.summary == "input filtered (inet filter input: policy drop), nftables, 1 rule; "
-                           "ruleset recorded as accepted");
+  CHECK(outcome.summary ==
+        "input filtered (inet filter input: policy drop), nftables, 1 rule; "
+        "ruleset recorded as accepted");
   CHECK(find_metric(outcome, "rules").value == 1);
   CHECK(find_metric(outcome, "input_chains").value == 1);
   REQUIRE(std::filesystem::exists(state));
@@ -119,7 +121,8 @@ TEST_CASE("HostFirewallCheck: nftables in a network namespace: off, drop policy,
   CHECK_THAT(outcome.summary,
              Catch::StartsWith("ruleset changed since it was accepted on ") &&
                  Catch::EndsWith(" (2 rules, 1 then), input filtered (inet filter input: policy "
-                                 "drop); to accept it, delete " + state));
+                                 "drop); to accept it, delete " +
+                                 state));
   CHECK(run_firewall(params).status == State::kWarning);  // until accepted
 
   std::filesystem::remove(state);  // accepted
@@ -153,13 +156,16 @@ TEST_CASE("HostFirewallCheck: iptables-save in a network namespace", "[firewall]
   CHECK(outcome.summary == "no iptables ruleset: the host firewall is off");
 
   REQUIRE(run_command(ns.exec({"iptables", "-P", "INPUT", "DROP"})).exit_code == 0);
-  REQUIRE(run_command(ns.exec({"iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"})).exit_code == 0);
+  REQUIRE(run_command(ns.exec({"iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"})).exit_code ==
+          0);
   outcome = run_firewall(params);
   CHECK(outcome.status == State::kOk);
-  CHECK(outcome.summary == "input filtered (filter INPUT: policy DROP), iptables, 1 rule; "
-                           "ruleset recorded as accepted");
-  REQUIRE(run_command(ns.exec({"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j",
-                               "ACCEPT"})).exit_code == 0);
+  CHECK(outcome.summary ==
+        "input filtered (filter INPUT: policy DROP), iptables, 1 rule; "
+        "ruleset recorded as accepted");
+  REQUIRE(run_command(
+              ns.exec({"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"}))
+              .exit_code == 0);
   outcome = run_firewall(params);
   CHECK(outcome.status == State::kWarning);
   CHECK_THAT(outcome.summary, Catch::Contains("(2 rules, 1 then)"));
@@ -182,7 +188,8 @@ TEST_CASE("HostFirewallCheck: unreadable output is UNKNOWN with the reason", "[f
       {"{\"nftables\": [{\"metainfo\": {}}, {\"table\"", "nft -j list ruleset: not valid JSON"},
       {"[]", "nft -j list ruleset: expected {\"nftables\": [...]}"},
       {"{\"nftables\": [42]}", "nft -j list ruleset: element 0 is not an object with one key"},
-      {"{\"nftables\": [{\"chain\": 1}]}", "nft -j list ruleset: element 0 (\"chain\") is not an object"},
+      {"{\"nftables\": [{\"chain\": 1}]}",
+       "nft -j list ruleset: element 0 (\"chain\") is not an object"},
       {"{\"nftables\": [{\"rule\": {\"chain\": \"input\"}}]}",
        "nft -j list ruleset: a rule of \"input\" has no \"expr\" array"},
       {"{\"nftables\": " + std::string(10000, '[') + std::string(10000, ']') + "}",
@@ -199,7 +206,8 @@ TEST_CASE("HostFirewallCheck: unreadable output is UNKNOWN with the reason", "[f
 
   const std::vector<std::pair<std::string, std::string>> iptables_cases = {
       {"hello\n", "iptables-save: line 1 \"hello\": not a line iptables-save writes"},
-      {":INPUT DROP [0:0]\n", "iptables-save: line 1 \":INPUT DROP [0:0]\": a chain outside a table"},
+      {":INPUT DROP [0:0]\n",
+       "iptables-save: line 1 \":INPUT DROP [0:0]\": a chain outside a table"},
       {"*filter\n:INPUT\n", "iptables-save: line 2 \":INPUT\": no policy"},
       {"-A INPUT -j DROP\n", "a rule outside a table"},
       {"*\n", "no table name"},
@@ -215,8 +223,8 @@ TEST_CASE("HostFirewallCheck: unreadable output is UNKNOWN with the reason", "[f
   CHECK(outcome.status == State::kUnknown);
   CHECK_THAT(outcome.summary, Catch::Contains("/nonexistent/nft: No such file or directory"));
   // auto reads iptables only when nft itself is missing, not a prefix such as sudo.
-  outcome = run_firewall({{"nft", {"/nonexistent/sudo", "-n", "nft"}},
-                          {"iptables_save", "/bin/true"}});
+  outcome =
+      run_firewall({{"nft", {"/nonexistent/sudo", "-n", "nft"}}, {"iptables_save", "/bin/true"}});
   CHECK(outcome.status == State::kUnknown);
   CHECK_THAT(outcome.summary, Catch::Contains("/nonexistent/sudo: No such file or directory"));
   testing::TempDir dir;
@@ -232,8 +240,9 @@ TEST_CASE("HostFirewallCheck: a broken state file is a WARNING that says what to
   const auto out = dir.write("out", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n");
   const auto script = dir.write("tool", "#!/bin/sh\nexec cat '" + out.string() + "'\n", true);
   const auto state = dir.write("state", "{\"fingerprint\": ");
-  const auto outcome = run_firewall(
-      {{"backend", "iptables"}, {"iptables_save", script.string()}, {"state_file", state.string()}});
+  const auto outcome = run_firewall({{"backend", "iptables"},
+                                     {"iptables_save", script.string()},
+                                     {"state_file", state.string()}});
   CHECK(outcome.status == State::kWarning);
   CHECK_THAT(outcome.summary, Catch::StartsWith("input filtered (filter INPUT: policy DROP), "
                                                 "iptables, 0 rules; cannot compare with the "

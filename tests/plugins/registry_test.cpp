@@ -10,13 +10,12 @@
 namespace vigie::plugins {
 namespace {
 
-const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk",
-                                            "system/cpu", "system/memory", "system/swap",
-                                            "system/uptime", "system/unit", "system/clock",
-                                            "firewall/host", "backup/restic", "backup/borg",
-                                            "backup/file-age", "backup/avamar",
-                                            "antivirus/clamd", "antivirus/signature-age",
-                                            "antivirus/sophos"};
+const std::vector<std::string> kBuiltIn = {
+    "external",        "system/load",   "system/disk",     "system/cpu",
+    "system/memory",   "system/swap",   "system/uptime",   "system/unit",
+    "system/clock",    "firewall/host", "backup/restic",   "backup/borg",
+    "backup/file-age", "backup/avamar", "antivirus/clamd", "antivirus/signature-age",
+    "antivirus/sophos"};
 
 std::string known_types() {
   std::string out = "known types: ";

@@ -48,8 +48,9 @@ class ResticRepo {
   }
 
   void restic(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"restic", "--repo", repository().string(), "--password-file",
-                                     password_file().string(), "--no-cache", "--quiet"};
+    std::vector<std::string> argv = {
+        "restic",     "--repo", repository().string(), "--password-file", password_file().string(),
+        "--no-cache", "--quiet"};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions options;
     options.timeout = 20s;
@@ -68,8 +69,7 @@ Outcome run_restic(const json& params) {
   return testing::configured(make_restic_check, params)->run(testing::context(15s));
 }
 
-TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARNING",
-          "[restic]") {
+TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARNING", "[restic]") {
   ResticRepo repo;
   repo.dir().write("data/a.bin", std::string(20000, 'a'));
   repo.dir().write("data/b.bin", std::string(20000, 'b'));
@@ -82,8 +82,9 @@ TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARN
   auto outcome = check->run(testing::context(15s));
   INFO(outcome.summary << "\n" << outcome.details);
   CHECK(outcome.status == State::kOk);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("last snapshot 1m ago (") &&
-                                  Catch::Contains(", 2 snapshots, 59 KiB (+0% from the previous one)"));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("last snapshot 1m ago (") &&
+                 Catch::Contains(", 2 snapshots, 59 KiB (+0% from the previous one)"));
   CHECK(find_metric(outcome, "age").value >= 60);
   CHECK(find_metric(outcome, "age").value < 120);
   CHECK(find_metric(outcome, "age").warn == Range{0, 26 * 3600});
@@ -110,8 +111,8 @@ TEST_CASE("ResticCheck: an old snapshot is WARNING, then CRITICAL; filters apply
 
   auto outcome = run_restic(repo.params());
   CHECK(outcome.status == State::kWarning);
-  CHECK_THAT(outcome.summary,
-             Catch::StartsWith("last snapshot 30h ago (") && Catch::Contains(") (WARNING > 26h), "));
+  CHECK_THAT(outcome.summary, Catch::StartsWith("last snapshot 30h ago (") &&
+                                  Catch::Contains(") (WARNING > 26h), "));
 
   auto params = repo.params();
   params["warn"] = "12h";
@@ -125,8 +126,7 @@ TEST_CASE("ResticCheck: an old snapshot is WARNING, then CRITICAL; filters apply
   params["host"] = "no-such-host";
   outcome = run_restic(params);
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary ==
-        "no snapshot matching the filters in " + repo.repository().string());
+  CHECK(outcome.summary == "no snapshot matching the filters in " + repo.repository().string());
 }
 
 TEST_CASE("ResticCheck: empty repository, wrong password, deleted repository are CRITICAL",
@@ -183,8 +183,12 @@ Outcome run_fake(const std::string& snapshots, const std::string& stats = "{\"to
                                 "#!/bin/sh\n" + extra +
                                     "for a in \"$@\"; do\n"
                                     "  case $a in\n"
-                                    "    snapshots) exec cat '" + snapshots_file.string() + "';;\n"
-                                    "    stats) exec cat '" + stats_file.string() + "';;\n"
+                                    "    snapshots) exec cat '" +
+                                    snapshots_file.string() +
+                                    "';;\n"
+                                    "    stats) exec cat '" +
+                                    stats_file.string() +
+                                    "';;\n"
                                     "  esac\n"
                                     "done\nexit 9\n",
                                 true);
@@ -232,7 +236,8 @@ TEST_CASE("ResticCheck: oversized output, a crash and a hang are UNKNOWN", "[res
   testing::TempDir dir;
   // 17 MiB of snapshot-looking text, past the 16 MiB the check reads.
   const auto big = dir.write("big", "[" + std::string(17 << 20, ' ') + "]");
-  auto outcome = run_fake("", "", "case \"$*\" in *snapshots*) exec cat '" + big.string() + "';; esac\n");
+  auto outcome =
+      run_fake("", "", "case \"$*\" in *snapshots*) exec cat '" + big.string() + "';; esac\n");
   CHECK(outcome.status == State::kUnknown);
   CHECK(outcome.summary == "restic snapshots: output larger than 16 MiB, not read");
 

@@ -21,9 +21,9 @@ using testing::find_metric;
 // A ClamAV database as freshclam writes it: a 512-byte header padded with spaces, then
 // the signatures (a few bytes stand for them: the check reads the header only).
 std::string database(long long version, std::time_t built) {
-  std::string header = "ClamAV-VDB:28 Nov 2026 09-35 +0000:" + std::to_string(version) +
-                       ":2072433:90:b4b3b4e5a0b2f1e2d3c4b5a6978877aa:dsigdsigdsig:raynman:" +
-                       std::to_string(built);
+  std::string header =
+      "ClamAV-VDB:28 Nov 2026 09-35 +0000:" + std::to_string(version) +
+      ":2072433:90:b4b3b4e5a0b2f1e2d3c4b5a6978877aa:dsigdsigdsig:raynman:" + std::to_string(built);
   header.resize(512, ' ');
   return header + std::string(64, '\x1f');
 }
@@ -57,8 +57,8 @@ TEST_CASE("SignatureAgeCheck: ClamAV headers, the highest daily version wins", "
   // Only the old .cvd: CRITICAL past 7 days.
   outcome = run_age({{"path", (dir / "daily.cvd").string()}, {"format", "clamav"}});
   CHECK(outcome.status == State::kCritical);
-  CHECK_THAT(outcome.summary, Catch::EndsWith(" (9d old) in " + (dir / "daily.cvd").string() +
-                                              " (CRITICAL > 1w)"));
+  CHECK_THAT(outcome.summary,
+             Catch::EndsWith(" (9d old) in " + (dir / "daily.cvd").string() + " (CRITICAL > 1w)"));
   outcome = run_age({{"path", dir.path().string()}, {"format", "clamav"}, {"warn", "1h"}});
   CHECK(outcome.status == State::kWarning);
 }
@@ -70,8 +70,9 @@ TEST_CASE("SignatureAgeCheck: modification times, for any engine", "[signature-a
   touch(dir.write("readme.txt", "x"), 1h);
   auto outcome = run_age({{"path", dir.path().string()}, {"pattern", "*.vdb"}});
   CHECK(outcome.status == State::kOk);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("signatures of ") &&
-                                  Catch::EndsWith(" (30h old) in " + (dir / "vdl00124.vdb").string()));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("signatures of ") &&
+                 Catch::EndsWith(" (30h old) in " + (dir / "vdl00124.vdb").string()));
   CHECK_FALSE(find_metric(outcome, "signature_version").value.has_value());
   outcome = run_age({{"path", dir.path().string()}, {"pattern", "*.vdb"}, {"warn", "1d"}});
   CHECK(outcome.status == State::kWarning);
@@ -95,7 +96,8 @@ TEST_CASE("SignatureAgeCheck: missing and malformed databases", "[signature-age]
       {"PK\x03\x04 zip", "not a ClamAV database (no ClamAV-VDB header)"},
       {database(1, now).substr(0, 100), "header cut short"},
       {"ClamAV-VDB:a:b" + std::string(600, ' '), "header has 3 fields, not 9"},
-      {"ClamAV-VDB:t:x1:2:90:m:d:b:1700000000" + std::string(600, ' '), "version \"x1\" is not a number"},
+      {"ClamAV-VDB:t:x1:2:90:m:d:b:1700000000" + std::string(600, ' '),
+       "version \"x1\" is not a number"},
       {no_seconds, "build time \"yesterday!\" is not a number"},
       {std::string(1 << 20, 'A'), "not a ClamAV database (no ClamAV-VDB header)"},
   };

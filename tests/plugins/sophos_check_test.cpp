@@ -81,13 +81,16 @@ TEST_CASE("SophosCheck: running, updated, no recent detection", "[sophos]") {
   spl.start("base/bin/sophos_watchdog");
   spl.start("plugins/av/sbin/sophos_threat_detector");
   const bool both = testing::eventually(
-      [&] { return find_metric(run_sophos({{"root", spl.root()}}), "processes_missing").value == 0; },
+      [&] {
+        return find_metric(run_sophos({{"root", spl.root()}}), "processes_missing").value == 0;
+      },
       2s);
   REQUIRE(both);
   auto outcome = run_sophos({{"root", spl.root()}});
   CHECK(outcome.status == State::kOk);
-  CHECK(outcome.summary == "Sophos Protection for Linux running, updated 2h1m ago, no detection "
-                           "in the last 1d");
+  CHECK(outcome.summary ==
+        "Sophos Protection for Linux running, updated 2h1m ago, no detection "
+        "in the last 1d");
   CHECK(find_metric(outcome, "update_age").value >= 7290);
   CHECK(find_metric(outcome, "detections").value == 0);
 
@@ -115,8 +118,8 @@ TEST_CASE("SophosCheck: not installed, not running, never updated", "[sophos]") 
   testing::TempDir dir;
   auto outcome = run_sophos({{"root", (dir / "none").string()}});
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary == "Sophos Protection for Linux is not installed (no " +
-                               (dir / "none").string() + ")");
+  CHECK(outcome.summary ==
+        "Sophos Protection for Linux is not installed (no " + (dir / "none").string() + ")");
   std::filesystem::create_directories(dir / "spl");
   outcome = run_sophos({{"root", (dir / "spl").string()}});
   CHECK(outcome.status == State::kCritical);
@@ -143,7 +146,8 @@ TEST_CASE("SophosCheck: not installed, not running, never updated", "[sophos]") 
   outcome = run_sophos({{"root", spl.root()}, {"processes", json::array()}});
   CHECK(outcome.status == State::kCritical);
   CHECK(outcome.summary == "Sophos Protection for Linux running, no successful update in " +
-                               spl.root() + "/logs/base/suldownloader.log (CRITICAL), no "
+                               spl.root() +
+                               "/logs/base/suldownloader.log (CRITICAL), no "
                                "detection in the last 1d");
 }
 

@@ -1,12 +1,11 @@
-#include "plugins/system/cpu_check.hpp"
-#include "plugins/system/memory_check.hpp"
-#include "plugins/system/uptime_check.hpp"
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <string>
 
+#include "plugins/system/cpu_check.hpp"
+#include "plugins/system/memory_check.hpp"
+#include "plugins/system/uptime_check.hpp"
 #include "tests/plugins/check_test_util.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -19,7 +18,8 @@ using testing::find_metric;
 
 Outcome run_once(Check& check) { return check.run(testing::context(5s)); }
 
-std::unique_ptr<Check> configured(std::unique_ptr<Check> check, const json& params = json::object()) {
+std::unique_ptr<Check> configured(std::unique_ptr<Check> check,
+                                  const json& params = json::object()) {
   const Status status = check->configure(params);
   INFO(status.to_string());
   REQUIRE(status.is_ok());
@@ -174,8 +174,8 @@ TEST_CASE("UptimeCheck: a recent reboot and a long uptime are WARNINGs", "[syste
   proc.write("uptime", "300.00 10.00\n");
   outcome = run_once(*configured(make_uptime_check(proc.path())));
   CHECK(outcome.status == State::kWarning);
-  CHECK_THAT(outcome.summary, Catch::StartsWith("rebooted 5m ago (") &&
-                                  Catch::EndsWith(") (WARNING < 15m)"));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith("rebooted 5m ago (") && Catch::EndsWith(") (WARNING < 15m)"));
 
   for (const std::string text : {"", "abc 1", "-5 1", "1e999 2", "nan 1"}) {
     proc.write("uptime", text);
@@ -187,7 +187,8 @@ TEST_CASE("UptimeCheck: a recent reboot and a long uptime are WARNINGs", "[syste
 }
 
 TEST_CASE("System checks: configure names the bad parameter", "[system]") {
-  CHECK(testing::configure_error(make_cpu_check, {{"warn", 99}}) == "warn: 99% is above crit (98%)");
+  CHECK(testing::configure_error(make_cpu_check, {{"warn", 99}}) ==
+        "warn: 99% is above crit (98%)");
   CHECK(testing::configure_error(make_memory_check, {{"crit", 101}}) ==
         "crit: must be a number from 0 to 100");
   CHECK(testing::configure_error(make_swap_check, {{"warn", "50%"}}) ==

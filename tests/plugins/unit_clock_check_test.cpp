@@ -1,6 +1,3 @@
-#include "plugins/system/clock_check.hpp"
-#include "plugins/system/unit_check.hpp"
-
 #include <sys/timex.h>
 
 #include <catch2/catch.hpp>
@@ -8,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "plugins/system/clock_check.hpp"
+#include "plugins/system/unit_check.hpp"
 #include "tests/plugins/check_test_util.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -31,8 +30,10 @@ Outcome run_fake_systemctl(const std::string& output, json params = {{"unit", "c
   testing::TempDir dir;
   const auto out = dir.write("out", output);
   params["systemctl"] = dir.write("systemctl",
-                                  "#!/bin/sh\ncat '" + out.string() + "'\necho 'Failed to show' >&2\n"
-                                  "exit " + std::to_string(exit_code) + "\n",
+                                  "#!/bin/sh\ncat '" + out.string() +
+                                      "'\necho 'Failed to show' >&2\n"
+                                      "exit " +
+                                      std::to_string(exit_code) + "\n",
                                   true)
                             .string();
   return testing::configured(make_unit_check, params)->run(testing::context(5s));
@@ -61,7 +62,8 @@ TEST_CASE("UnitCheck: the unit's states from systemctl show", "[unit]") {
 
   outcome = run_fake_systemctl(show("loaded", "activating", "auto-restart", "exit-code"));
   CHECK(outcome.status == State::kWarning);
-  CHECK(outcome.summary == "clamav-daemon.service activating (auto-restart), last result exit-code");
+  CHECK(outcome.summary ==
+        "clamav-daemon.service activating (auto-restart), last result exit-code");
 
   outcome = run_fake_systemctl(show("not-found", "inactive", "dead"));
   CHECK(outcome.status == State::kCritical);
@@ -78,8 +80,8 @@ TEST_CASE("UnitCheck: unexpected systemctl output is UNKNOWN with the reason", "
         "systemctl show: unexpected line \"hello world\"");
   CHECK(run_fake_systemctl(std::string(100 << 10, 'x')).summary ==
         "systemctl show: output larger than 64 KiB");
-  const auto outcome = run_fake_systemctl(show("loaded", "active", "running"),
-                                          {{"unit", "cron"}}, 1);
+  const auto outcome =
+      run_fake_systemctl(show("loaded", "active", "running"), {{"unit", "cron"}}, 1);
   CHECK(outcome.status == State::kUnknown);
   CHECK(outcome.summary == "systemctl show failed: Failed to show");
 }
@@ -126,12 +128,14 @@ TEST_CASE("ClockCheck: synchronized, its error bound, or not synchronized", "[cl
 
   outcome = clock_check(KernelClock{true, 0, 0.8, 0.1})->run(testing::context(1s));
   CHECK(outcome.status == State::kWarning);
-  CHECK(outcome.summary == "clock synchronized, offset 0.0 ms, max error 800.0 ms (WARNING > 500ms)");
+  CHECK(outcome.summary ==
+        "clock synchronized, offset 0.0 ms, max error 800.0 ms (WARNING > 500ms)");
 
   outcome = clock_check(KernelClock{false, 0, 16, 16})->run(testing::context(1s));
   CHECK(outcome.status == State::kCritical);
-  CHECK(outcome.summary == "clock not synchronized (no time daemon, or it lost its servers), "
-                           "max error 16.00 s (CRITICAL > 2s)");
+  CHECK(outcome.summary ==
+        "clock not synchronized (no time daemon, or it lost its servers), "
+        "max error 16.00 s (CRITICAL > 2s)");
   outcome = clock_check(KernelClock{false, 0, 0.1, 0.1})->run(testing::context(1s));
   CHECK(outcome.status == State::kWarning);
   CHECK(find_metric(outcome, "synchronized").value == 0);
@@ -154,8 +158,8 @@ TEST_CASE("ClockCheck: the real kernel clock", "[clock]") {
   const auto outcome = make_clock_check()->run(testing::context(1s));
   CHECK(outcome.status != State::kUnknown);
   CHECK(find_metric(outcome, "synchronized").value == (synchronized ? 1 : 0));
-  CHECK_THAT(outcome.summary, Catch::StartsWith(synchronized ? "clock synchronized"
-                                                             : "clock not synchronized"));
+  CHECK_THAT(outcome.summary,
+             Catch::StartsWith(synchronized ? "clock synchronized" : "clock not synchronized"));
 }
 
 }  // namespace
