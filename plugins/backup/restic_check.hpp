@@ -12,7 +12,7 @@
 //                    more than this percentage. Default 50; 0 turns it off.
 //   "host", "path", "tag"  only count snapshots with that host name / path / tag.
 //   "restic"         the program: a name or absolute path, or an array (a prefix such as
-//                    ["sudo", "-u", "backup", "restic"]). Default "restic".
+//                    ["nice", "-n", "10", "restic"]). Default "restic".
 //   "cache_dir"      restic's cache folder; without it restic runs with --no-cache.
 //   "env"            extra environment for restic (credentials of a cloud repository).
 // restic runs with --no-lock, so read access to the repository is enough and a running

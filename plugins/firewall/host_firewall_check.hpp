@@ -14,13 +14,13 @@
 //
 // Parameters (all optional):
 //   "backend"      "auto" (default: nftables, else iptables), "nftables" or "iptables".
-//   "nft"          the nft program or a prefix array (["sudo", "-n", "nft"], or
-//                  ["ip", "netns", "exec", "lan", "nft"]). Default "nft".
+//   "nft"          the nft program or a prefix array (["ip", "netns", "exec", "lan",
+//                  "nft"], ["sudo", "-n", "/usr/sbin/nft"]). Default "nft".
 //   "iptables_save"  the same for iptables-save. Default "iptables-save".
 //   "state_file"   where the accepted fingerprint is kept. Default
 //                  /var/lib/vigie/firewall-host.state.
-// Reading the ruleset needs CAP_NET_ADMIN: an unprivileged agent uses sudo (see
-// docs/checks.md). instance() is "": one per agent.
+// Reading the ruleset needs CAP_NET_ADMIN: the service gets it as an ambient capability,
+// or runs nft through sudo (docs/checks.md). instance() is "": one per agent.
 
 #include <memory>
 
