@@ -73,7 +73,7 @@ Outcome run_borg(const json& params) {
   return testing::configured(make_borg_check, params)->run(testing::context(15s));
 }
 
-TEST_CASE("BorgCheck: fresh archives are OK; one that shrinks by half is WARNING", "[borg]") {
+TEST_CASE("BorgCheck: fresh archives are OK, one that shrinks by half is WARNING", "[borg]") {
   BorgRepo repo;
   repo.dir().write("data/a.bin", std::string(20000, 'a'));
   repo.dir().write("data/b.bin", std::string(20000, 'b'));
@@ -103,7 +103,7 @@ TEST_CASE("BorgCheck: fresh archives are OK; one that shrinks by half is WARNING
   CHECK(find_metric(outcome, "size_change").value == -66.67);
 }
 
-TEST_CASE("BorgCheck: an old archive is WARNING, then CRITICAL; the glob applies", "[borg]") {
+TEST_CASE("BorgCheck: an old archive is WARNING, then CRITICAL, the glob applies", "[borg]") {
   BorgRepo repo;
   repo.dir().write("data/a.txt", "hello\n");
   repo.backup("mairie-old", 30h);
@@ -163,7 +163,7 @@ TEST_CASE("BorgCheck: empty repository, wrong passphrase, deleted repository are
         "borg list failed: Repository " + repo.repository().string() + " does not exist.");
 }
 
-TEST_CASE("BorgCheck: verify_every runs borg check; a damaged repository is CRITICAL", "[borg]") {
+TEST_CASE("BorgCheck: verify_every runs borg check, a damaged repository is CRITICAL", "[borg]") {
   BorgRepo repo;
   repo.dir().write("data/a.txt", std::string(3000, 'a'));
   repo.backup("mairie-1", 2h);

@@ -69,7 +69,7 @@ Outcome run_restic(const json& params) {
   return testing::configured(make_restic_check, params)->run(testing::context(15s));
 }
 
-TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARNING", "[restic]") {
+TEST_CASE("ResticCheck: fresh snapshots are OK, one that shrinks by half is WARNING", "[restic]") {
   ResticRepo repo;
   repo.dir().write("data/a.bin", std::string(20000, 'a'));
   repo.dir().write("data/b.bin", std::string(20000, 'b'));
@@ -104,7 +104,7 @@ TEST_CASE("ResticCheck: fresh snapshots are OK; one that shrinks by half is WARN
   CHECK(find_metric(outcome, "size_change").warn == Range{-50, INFINITY});
 }
 
-TEST_CASE("ResticCheck: an old snapshot is WARNING, then CRITICAL; filters apply", "[restic]") {
+TEST_CASE("ResticCheck: an old snapshot is WARNING, then CRITICAL, filters apply", "[restic]") {
   ResticRepo repo;
   repo.dir().write("data/a.txt", "hello\n");
   repo.backup(30h);
@@ -151,7 +151,7 @@ TEST_CASE("ResticCheck: empty repository, wrong password, deleted repository are
   CHECK_THAT(outcome.details, Catch::Contains("Is there a repository"));
 }
 
-TEST_CASE("ResticCheck: verify_every runs restic check; a damaged repository is CRITICAL",
+TEST_CASE("ResticCheck: verify_every runs restic check, a damaged repository is CRITICAL",
           "[restic]") {
   ResticRepo repo;
   repo.dir().write("data/a.txt", "hello\n");
