@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ constexpr std::string_view kDefaultBaseDir = "/var/lib/vigie/borg";
 struct Listed {
   std::string name;
   std::int64_t time = 0;
+  std::string id;  // "" when borg did not give one
+};
+
+struct Sized {
+  std::string id;
+  Snapshot snapshot;
 };
 
 // borg prints its error first: alone, or before a traceback and a platform report. Python
@@ -77,18 +84,20 @@ Result<std::vector<Listed>> parse_list(std::string_view out) {
     const auto name = archive.find("name");
     if (name == archive.end() || !name->is_string())
       return Status(Code::kCorruption, where + " has no \"name\"");
-    listed.push_back(Listed{name->get<std::string>(), *time});
+    const auto id = archive.find("id");
+    listed.push_back(Listed{name->get<std::string>(), *time,
+                            id != archive.end() && id->is_string() ? id->get<std::string>() : ""});
   }
   return listed;
 }
 
 // The newest two archives of `borg info --json --last 2`, newest first.
-Result<std::vector<Snapshot>> parse_info(std::string_view out) {
+Result<std::vector<Sized>> parse_info(std::string_view out) {
   auto parsed = parse_json_output(out, "borg info");
   if (!parsed) return parsed.status();
   auto archives = archives_of(*parsed, "borg info");
   if (!archives) return archives.status();
-  std::vector<Snapshot> snapshots;
+  std::vector<Sized> snapshots;
   for (std::size_t i = 0; i < (*archives)->size(); ++i) {
     const auto& archive = (**archives)[i];
     const std::string where = "borg info: archive " + std::to_string(i);
@@ -100,10 +109,12 @@ Result<std::vector<Snapshot>> parse_info(std::string_view out) {
     const auto size = stats->find("original_size");
     if (size == stats->end() || !size->is_number() || size->get<double>() < 0)
       return Status(Code::kCorruption, where + " has no \"stats.original_size\" number");
-    snapshots.push_back(Snapshot{*time, size->get<double>()});
+    const auto id = archive.find("id");
+    snapshots.push_back(Sized{id != archive.end() && id->is_string() ? id->get<std::string>() : "",
+                              Snapshot{*time, size->get<double>()}});
   }
   std::sort(snapshots.begin(), snapshots.end(),
-            [](const Snapshot& a, const Snapshot& b) { return a.time > b.time; });
+            [](const Sized& a, const Sized& b) { return a.snapshot.time > b.snapshot.time; });
   return snapshots;
 }
 
@@ -123,8 +134,11 @@ class BorgCheck final : public Check {
   std::vector<std::string> environment_;
   FreshnessPolicy policy_;
   std::chrono::seconds verify_every_{0};
-  std::mutex mutex_;  // guards verified_: runs may overlap
+  std::mutex mutex_;  // guards verified_ and sizes_: runs may overlap
   std::optional<Verification> verified_;
+  // Archives never change: the sizes `borg info` gave for the newest two, by archive id,
+  // spare the next runs that call while no new archive comes.
+  std::map<std::string, double> sizes_;
 };
 
 Status BorgCheck::configure(const json& params) {
@@ -221,7 +235,24 @@ Outcome BorgCheck::run(const RunContext& context) {
 
   std::optional<Snapshot> latest;
   std::optional<Snapshot> previous;
-  if (!archives->empty()) {
+  // Newest first; the sizes of the newest two may be known from a previous run.
+  std::vector<Listed> newest_listed = *archives;
+  std::sort(newest_listed.begin(), newest_listed.end(),
+            [](const Listed& a, const Listed& b) { return a.time > b.time; });
+  if (newest_listed.size() > 2) newest_listed.resize(2);
+  std::map<std::string, double> known;
+  {
+    std::lock_guard lock(mutex_);
+    known = sizes_;
+  }
+  const bool all_known =
+      !newest_listed.empty() && std::all_of(newest_listed.begin(), newest_listed.end(),
+                                            [&](const Listed& a) { return known.contains(a.id); });
+  if (all_known) {
+    latest = Snapshot{newest_listed[0].time, known.at(newest_listed[0].id)};
+    if (newest_listed.size() > 1)
+      previous = Snapshot{newest_listed[1].time, known.at(newest_listed[1].id)};
+  } else if (!archives->empty()) {
     const auto info =
         run_backup_program(command({"info", "--last", "2"}), "borg info", context.deadline,
                            environment, kMaxInfoOutput, 1, &borg_reason, failed);
@@ -234,8 +265,14 @@ Outcome BorgCheck::run(const RunContext& context) {
     if (newest->empty())
       return unknown_outcome("borg info: no archive, though borg list showed " +
                              std::to_string(archives->size()));
-    latest = (*newest)[0];
-    if (newest->size() > 1) previous = (*newest)[1];
+    latest = (*newest)[0].snapshot;
+    if (newest->size() > 1) previous = (*newest)[1].snapshot;
+    std::map<std::string, double> sizes;
+    for (const auto& sized : *newest) {
+      if (!sized.id.empty()) sizes[sized.id] = *sized.snapshot.size;
+    }
+    std::lock_guard lock(mutex_);
+    sizes_ = std::move(sizes);
   }
   auto outcome = judge_freshness("archive", archives->size(), latest, previous, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
