@@ -4,9 +4,23 @@
 #include <iterator>
 #include <vector>
 
+#include "plugins/antivirus/clamd_check.hpp"
+#include "plugins/antivirus/signature_age_check.hpp"
+#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/backup/avamar_check.hpp"
+#include "plugins/backup/borg_check.hpp"
+#include "plugins/backup/file_age_check.hpp"
+#include "plugins/backup/freshness.hpp"
+#include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
+#include "plugins/firewall/host_firewall_check.hpp"
+#include "plugins/system/clock_check.hpp"
+#include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
+#include "plugins/system/memory_check.hpp"
+#include "plugins/system/unit_check.hpp"
+#include "plugins/system/uptime_check.hpp"
 
 namespace vigie::plugins {
 namespace {
@@ -22,6 +36,51 @@ constexpr CheckType kCheckTypes[] = {
      system::kLoadMetrics, &system::make_load_check},
     {"system/disk", "Space and inodes used on one filesystem.", system::kDiskMetrics,
      &system::make_disk_check},
+    {"system/cpu", "How busy the CPUs were since the previous run (busy, iowait, steal).",
+     system::kCpuMetrics, &system::make_cpu_check},
+    {"system/memory", "Memory in use: total minus what the kernel could still make available.",
+     system::kMemoryMetrics, &system::make_memory_check},
+    {"system/swap", "Swap space in use.", system::kSwapMetrics, &system::make_swap_check},
+    {"system/uptime", "Time since the machine started; a recent reboot is a WARNING.",
+     system::kUptimeMetrics, &system::make_uptime_check},
+    {"system/unit", "The state of one systemd unit (systemctl show).", system::kUnitMetrics,
+     &system::make_unit_check},
+    {"system/clock",
+     "The system clock is synchronized by a time daemon, and its maximum error (kernel "
+     "ntp_adjtime).",
+     system::kClockMetrics, &system::make_clock_check},
+    {"firewall/host",
+     "The host's own firewall (nftables, else iptables) is on, filters input, and its "
+     "ruleset has not changed since it was accepted.",
+     firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
+    {"backup/restic",
+     "Age of the newest restic snapshot, snapshot count, size and its change from the "
+     "previous snapshot.",
+     backup::kSnapshotMetrics, &backup::make_restic_check},
+    {"backup/borg",
+     "Age of the newest borg archive, archive count, size and its change from the previous "
+     "archive.",
+     backup::kSnapshotMetrics, &backup::make_borg_check},
+    {"backup/file-age",
+     "The newest file matching a pattern in a folder (dumps left by other tools): its age, "
+     "size floor, count and size change.",
+     backup::kFileAgeMetrics, &backup::make_file_age_check},
+    {"backup/avamar",
+     "The last backups of an Avamar client from `mccli activity show`: status, error code, "
+     "age, size.",
+     backup::kAvamarMetrics, &backup::make_avamar_check},
+    {"antivirus/clamd",
+     "The ClamAV daemon answers PING over its socket, and its signatures are recent "
+     "(VERSION).",
+     antivirus::kClamdMetrics, &antivirus::make_clamd_check},
+    {"antivirus/signature-age",
+     "Age of an antivirus engine's signatures on disk: file times, or ClamAV's database "
+     "headers.",
+     antivirus::kSignatureAgeMetrics, &antivirus::make_signature_age_check},
+    {"antivirus/sophos",
+     "Sophos Protection for Linux: installed, running, last successful update, recent "
+     "detections.",
+     antivirus::kSophosMetrics, &antivirus::make_sophos_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

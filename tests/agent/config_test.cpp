@@ -79,6 +79,12 @@ TEST_CASE("Config: the commented example configuration loads", "[config]") {
   CHECK(find(*config, "ntp").splay == 60s);  // a tenth of 15 min, capped at 1 min
   CHECK(find(*config, "disk-backup").id == "system/disk:/srv");
   CHECK(find(*config, "ping-gw").id == "external:ping-gw");
+  CHECK(find(*config, "backup").id == "backup/restic:/srv/restic");
+  CHECK(find(*config, "backup-offsite").id ==
+        "backup/borg:ssh://vigie@backup.example.org/./mairie");
+  CHECK(find(*config, "dump-accounting").id == "backup/file-age:/srv/dumps/compta-*.sql.gz");
+  CHECK(find(*config, "antivirus").id == "antivirus/clamd:/run/clamav/clamd.ctl");
+  CHECK(find(*config, "host-firewall").id == "firewall/host");
 }
 
 TEST_CASE("Config: malformed JSON gives file:line:column and the parser's reason", "[config]") {

@@ -1,0 +1,112 @@
+#pragma once
+// What several built-in checks share: reading their parameters in configure(),
+// running a program under the run's deadline, reading what programs print (JSON,
+// timestamps) without trusting it, and writing sizes and ages for people.
+//
+// Every function here is thread-safe and never throws.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+#include "plugins/check.hpp"
+#include "plugins/process.hpp"
+
+namespace vigie::plugins {
+
+// --- parameters (configure) -----------------------------------------------------------
+// Each reader leaves `out` untouched when the key is absent, and returns an
+// kInvalidArgument Status naming the key and the expected form otherwise.
+
+// A string without NUL bytes; `required` makes an absent key an error too.
+Status read_string(const nlohmann::json& params, const std::string& key, std::string& out,
+                   bool required = false);
+// An absolute path (a string starting with '/').
+Status read_absolute_path(const nlohmann::json& params, const std::string& key, std::string& out,
+                          bool required = false);
+// A duration with a unit ("26h", "7d"), at least 1 s.
+Status read_duration(const nlohmann::json& params, const std::string& key,
+                     std::chrono::seconds& out);
+// A number within [min, max].
+Status read_number(const nlohmann::json& params, const std::string& key, double min, double max,
+                   double& out);
+// A size in bytes: a number, or a string with a unit: "500B", "10kB", "10MB", "2GB",
+// "1TB" (powers of 1000) or "10KiB", "10MiB", "2GiB", "1TiB" (powers of 1024).
+Status read_size(const nlohmann::json& params, const std::string& key, double& out);
+// A non-negative integer.
+Status read_count(const nlohmann::json& params, const std::string& key, std::uint64_t& out);
+// A boolean.
+Status read_bool(const nlohmann::json& params, const std::string& key, bool& out);
+// A command: a program name or absolute path, or an array of strings (the program and
+// leading arguments, e.g. ["ip", "netns", "exec", "lan", "nft"]).
+Status read_command(const nlohmann::json& params, const std::string& key,
+                    std::vector<std::string>& out);
+// An object of NAME: "value" strings, added to (or replacing entries of) `environment`.
+Status read_environment(const nlohmann::json& params, const std::string& key,
+                        std::vector<std::string>& environment);
+// "warn" and "crit" as percentages 0..100, warn <= crit.
+Status read_percent_thresholds(const nlohmann::json& params, double& warn, double& crit);
+// warn <= crit, else "<warn_key>: 30h is above <crit_key> (26h)".
+Status check_order(std::chrono::seconds warn, std::chrono::seconds crit,
+                   const std::string& warn_key, const std::string& crit_key);
+
+// --- running programs -------------------------------------------------------------------
+
+// Runs `argv` with the time left before `deadline` as its timeout. kTimeout when no time is
+// left, or when the program ran out of it ("restic timed out after 10 s"); the errors of
+// run_process otherwise. A program that exits, whatever its code, is a value.
+Result<ProcessResult> run_until(const std::vector<std::string>& argv,
+                                std::chrono::steady_clock::time_point deadline,
+                                const std::vector<std::string>& environment,
+                                std::size_t max_output);
+
+// The last non-blank line of `text`, trimmed and at most 300 bytes: what a failing
+// program says last is usually why.
+std::string last_line(std::string_view text);
+// The first non-blank line of `text`, trimmed and at most 300 bytes.
+std::string first_line(std::string_view text);
+
+// --- reading what programs print ------------------------------------------------------
+
+// Parses JSON that a program printed. kCorruption naming `what` on a syntax error, an
+// empty text, or nesting deeper than `max_depth` (deep nesting would cost stack).
+Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view what,
+                                         int max_depth = 32);
+
+// Seconds since the epoch of an ISO 8601 / RFC 3339 date and time:
+// "2026-11-27T10:00:00Z", "2026-11-27T10:00:00.123456789+01:00", and, when
+// `local_if_no_zone`, "2026-11-27T10:00:00.000000" read as local time (borg writes
+// that). A space may replace the 'T'. nullopt for anything else.
+std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if_no_zone);
+
+// The quoted start of `text` for an error message: "\"abc...\"" (at most 60 bytes).
+std::string excerpt(std::string_view text);
+
+// --- writing for people -----------------------------------------------------------------
+
+// "512 B", "3.4 GiB", "120 GiB".
+std::string size_text(double bytes);
+// "45s", "12m", "3h12m", "30h", "4d3h", "41d": hours up to three days.
+std::string age_text(std::int64_t seconds);
+// "2026-11-27 10:00 UTC".
+std::string utc_text(std::int64_t epoch_seconds);
+// Shortest "%g"-like text of a number: 2.5 -> "2.5", 26 -> "26".
+std::string number_text(double value);
+
+// The state a value above "warn" / "crit" gives, and " (WARNING > 90%)" or "" to say so.
+State above(double value, double warn, double crit, std::string_view unit, std::string& note);
+
+// An UNKNOWN outcome with `summary`.
+Outcome unknown_outcome(std::string summary, std::string details = {});
+
+// A metric with the usual thresholds: warn and crit as "above" ranges (0:threshold).
+Metric threshold_metric(std::string label, double value, std::string unit,
+                        std::optional<double> warn, std::optional<double> crit,
+                        std::optional<double> min = 0, std::optional<double> max = std::nullopt);
+
+}  // namespace vigie::plugins
