@@ -9,7 +9,7 @@
 namespace vigie::collector {
 namespace {
 // Check rows written by one checkpoint job.
-constexpr std::size_t kCheckpointSlice = 2000;
+constexpr std::size_t kCheckpointSlice = 250;
 }  // namespace
 
 Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions options) {
