@@ -563,46 +563,41 @@ class SqliteStorage final : public Storage {
   Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, upsert_series_, insert_block_;
 
-  // Writer thread only: series ids by (agent id, check, metric), and their unit, looked
-  // up without building a key. Cleared when a transaction or a job rolls back, as it
-  // may hold rolled-back ids.
+  // Writer thread only: series ids by (agent id, check, metric) and their unit, keyed by
+  // two independent 64-bit hashes of the three instead of the strings themselves: a
+  // fleet has hundreds of thousands of series, and this keeps each entry at 32 bytes.
+  // (Two different ids colliding on 128 bits is not a practical concern.) Cleared
+  // when a transaction or a job rolls back, as it may hold rolled-back ids.
   struct SeriesKey {
-    std::int64_t agent;
-    std::string check;
-    std::string metric;
-  };
-  struct SeriesKeyView {
-    std::int64_t agent;
-    std::string_view check;
-    std::string_view metric;
+    std::uint64_t a, b;
+    bool operator==(const SeriesKey&) const = default;
   };
   struct SeriesHash {
-    using is_transparent = void;
-    std::size_t operator()(const SeriesKeyView& k) const {
-      const std::size_t h = std::hash<std::string_view>()(k.check);
-      return (h ^ (std::hash<std::string_view>()(k.metric) + 0x9e3779b97f4a7c15ULL + (h << 6) +
-                   (h >> 2))) +
-             static_cast<std::size_t>(k.agent) * 0x100000001b3ULL;
-    }
-    std::size_t operator()(const SeriesKey& k) const {
-      return (*this)(SeriesKeyView{k.agent, k.check, k.metric});
-    }
-  };
-  struct SeriesEqual {
-    using is_transparent = void;
-    static SeriesKeyView view(const SeriesKey& k) { return {k.agent, k.check, k.metric}; }
-    static SeriesKeyView view(const SeriesKeyView& k) { return k; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      const SeriesKeyView x = view(a), y = view(b);
-      return x.agent == y.agent && x.check == y.check && x.metric == y.metric;
-    }
+    std::size_t operator()(const SeriesKey& k) const { return static_cast<std::size_t>(k.a); }
   };
   struct SeriesEntry {
     std::int64_t id;
-    std::string unit;
+    std::uint64_t unit;  // hash of the unit: a new unit updates the series row
   };
-  std::unordered_map<SeriesKey, SeriesEntry, SeriesHash, SeriesEqual> series_cache_;
+  static std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 0xcbf29ce484222325ULL) {
+    for (const char c : text) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 0x100000001b3ULL;
+    }
+    return h;
+  }
+  static SeriesKey series_key(std::int64_t agent, std::string_view check, std::string_view metric) {
+    const std::string_view agent_bytes(reinterpret_cast<const char*>(&agent), sizeof agent);
+    std::uint64_t a = std::hash<std::string_view>()(check);
+    a = a * 31 + std::hash<std::string_view>()(metric);
+    a ^= static_cast<std::uint64_t>(agent) * 0x9e3779b97f4a7c15ULL;
+    std::uint64_t b = fnv1a(agent_bytes);
+    b = fnv1a(check, b);
+    b = fnv1a(std::string_view("\x1f", 1), b);
+    b = fnv1a(metric, b);
+    return {a, b};
+  }
+  std::unordered_map<SeriesKey, SeriesEntry, SeriesHash> series_cache_;
   // Writer thread only, cleared with series_cache_: checks' row ids by "agent \x1f check",
   // agents' row ids by name.
   std::unordered_map<std::string, std::int64_t> check_rows_;
@@ -946,7 +941,7 @@ Result<IngestOutcome> SqliteStorage::store(const protocol::Report& report,
 
 namespace {
 
-std::string ack_text(const std::optional<Ack>& ack) {
+std::string ack_text(const std::shared_ptr<const Ack>& ack) {
   if (!ack) return {};
   return nlohmann::json{{"author", ack->author},
                         {"comment", ack->comment},
@@ -1099,16 +1094,17 @@ Status SqliteStorage::persist(const StateDelta& delta) {
 
 Result<std::int64_t> SqliteStorage::series_id(std::int64_t agent_id, const std::string& check,
                                               const Metric& metric) {
-  const auto it = series_cache_.find(SeriesKeyView{agent_id, check, metric.label});
-  if (it != series_cache_.end() && it->second.unit == metric.unit) return it->second.id;
+  const SeriesKey key = series_key(agent_id, check, metric.label);
+  const std::uint64_t unit = fnv1a(metric.unit);
+  const auto it = series_cache_.find(key);
+  if (it != series_cache_.end() && it->second.unit == unit) return it->second.id;
 
   upsert_series_.reset();
   upsert_series_.bind(1, agent_id).bind(2, check).bind(3, metric.label).bind(4, metric.unit);
   if (upsert_series_.step() != SQLITE_ROW) return db_error(db_.get(), "store series");
   const std::int64_t id = upsert_series_.int64(0);
   upsert_series_.reset();
-  series_cache_.insert_or_assign(SeriesKey{agent_id, check, metric.label},
-                                 SeriesEntry{id, metric.unit});
+  series_cache_.insert_or_assign(key, SeriesEntry{id, unit});
   return id;
 }
 
@@ -1207,7 +1203,7 @@ Result<StateSnapshot> SqliteStorage::load_state(std::int64_t now_ms) {
       c.stale_reason = stmt->text(23);
       c.stale_since_ms = stmt->int64(24);
       c.agent_lost = stmt->int64(25) != 0;
-      c.ack = ack_from_text(stmt->text(26));
+      if (auto ack = ack_from_text(stmt->text(26))) c.ack = std::make_shared<const Ack>(std::move(*ack));
       snapshot.checks.push_back(std::move(c));
     }
     if (rc != SQLITE_DONE) return db_error(db->get(), "read checks");

@@ -4,6 +4,7 @@
 // and the audit trail. Storage persists these; the query API shows them.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,7 +77,7 @@ struct CheckState {
   std::string stale_reason;    // "" when fresh; "no result for 4m" or "agent unreachable"
   std::int64_t stale_since_ms = 0;  // collector time it went stale
   bool agent_lost = false;     // stale because its agent stopped reporting
-  std::optional<Ack> ack;
+  std::shared_ptr<const Ack> ack;  // none when null; shared: states are copied often
   bool in_downtime = false;    // computed on every change and tick
 
   // What a technician should see: UNKNOWN when stale, else the last status.

@@ -595,15 +595,15 @@ Result<StateDelta> StateEngine::acknowledge(const std::string& agent, const std:
     return Status::invalid("expires: already in the past");
   ack.created_ms = now_ms;
   StateDelta delta;
-  state.ack = ack;
+  state.ack = std::make_shared<const Ack>(std::move(ack));
   push_event(delta, {.kind = EventKind::kAcknowledged,
                      .site = state.site,
                      .agent = agent,
                      .check = check,
                      .from = state.effective_hard(),
                      .to = state.effective_hard(),
-                     .summary = ack.comment,
-                     .author = ack.author});
+                     .summary = state.ack->comment,
+                     .author = state.ack->author});
   mark_state_changed(delta, state);
   return delta;
 }
