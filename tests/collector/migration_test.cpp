@@ -52,6 +52,35 @@ TEST_CASE("Migration: a version 1 database opens and keeps its data", "[migratio
   CHECK_FALSE(series->points.empty());
 }
 
+TEST_CASE("Migration: a version 2 database keeps its states, acknowledgements and downtimes",
+          "[migration]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = database_from(dir, "v2.sql")});
+  REQUIRE(storage.is_ok());
+  auto state = (*storage)->load_state(0);
+  REQUIRE(state.is_ok());
+  REQUIRE(state->checks.size() == 1);
+  const CheckState& c = state->checks[0];
+  CHECK(c.agent == "fixture-agent");
+  CHECK(c.hard_state == State::kCritical);
+  REQUIRE(c.ack);
+  CHECK(c.ack->author == "fixture operator");
+  CHECK(c.ack->sticky);
+  REQUIRE(state->agents.size() == 1);
+  CHECK(state->agents[0].version == "0.2.0");
+  CHECK(state->agents[0].spool_depth == 1);
+  REQUIRE(state->downtimes.size() == 1);
+  CHECK(state->downtimes[0].time_zone == "Europe/Paris");
+  CHECK(state->downtimes[0].weekdays == 0x7f);
+  CHECK(state->last_event_id >= 2);
+  auto events = (*storage)->events({});
+  REQUIRE(events.is_ok());
+  CHECK(events->size() == static_cast<std::size_t>(state->last_event_id));
+  auto audit = (*storage)->audit({});
+  REQUIRE(audit.is_ok());
+  CHECK(audit->size() == 2);
+}
+
 TEST_CASE("Migration: a database from a newer collector is refused, not damaged",
           "[migration]") {
   testing::TempDir dir;
