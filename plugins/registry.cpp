@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "plugins/external/external_check.hpp"
+#include "plugins/firewall/sophos_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
 
@@ -22,6 +23,9 @@ constexpr CheckType kCheckTypes[] = {
      system::kLoadMetrics, &system::make_load_check},
     {"system/disk", "Space and inodes used on one filesystem.", system::kDiskMetrics,
      &system::make_disk_check},
+    {"firewall/sophos",
+     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
+     firewall::kSophosMetrics, &firewall::make_sophos_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and
