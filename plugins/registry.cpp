@@ -8,6 +8,8 @@
 #include "plugins/firewall/sophos_check.hpp"
 #include "plugins/system/disk_check.hpp"
 #include "plugins/system/load_check.hpp"
+#include "plugins/wifi/snmp_generic_check.hpp"
+#include "plugins/wifi/unifi_check.hpp"
 
 namespace vigie::plugins {
 namespace {
@@ -26,6 +28,12 @@ constexpr CheckType kCheckTypes[] = {
     {"firewall/sophos",
      "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
      firewall::kSophosMetrics, &firewall::make_sophos_check},
+    {"wifi/unifi",
+     "A UniFi access point over SNMP: SSIDs, stations, radios, channel utilisation, uplink.",
+     wifi::kUnifiMetrics, &wifi::make_unifi_check},
+    {"wifi/snmp-generic",
+     "Any access point over SNMP through IF-MIB: its 802.11 interfaces and their traffic.",
+     wifi::kGenericMetrics, &wifi::make_snmp_generic_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

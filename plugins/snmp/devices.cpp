@@ -66,29 +66,39 @@ Status read_duration(const json& object, std::string_view prefix, const char* ke
   return Status::ok();
 }
 
-// A secret given inline or in a file (the file wins over nothing, both is an error).
+// A secret given inline or in a file; the file is read when a session opens, so
+// that the agent's configuration loads where the file is not readable yet.
 Status read_secret(const json& object, std::string_view prefix, const std::string& key,
-                   std::string& out) {
+                   std::string& value, std::string& file) {
   std::optional<std::string> inline_value;
-  std::optional<std::string> file;
+  std::optional<std::string> path;
   if (Status s = read_string(object, prefix, key.c_str(), inline_value); !s) return s;
-  if (Status s = read_string(object, prefix, (key + "_file").c_str(), file); !s) return s;
-  if (inline_value && file)
+  if (Status s = read_string(object, prefix, (key + "_file").c_str(), path); !s) return s;
+  if (inline_value && path)
     return Status::invalid(std::string(prefix) + key + ": give " + key + " or " + key +
                            "_file, not both");
-  if (inline_value) out = *inline_value;
-  if (file) {
-    auto text = read_file(*file, 4096);
-    if (!text) return Status::invalid(std::string(prefix) + key + "_file: " + text.status().message());
-    std::string value = *text;
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-    if (value.empty()) return Status::invalid(std::string(prefix) + key + "_file: " + *file + " is empty");
-    out = value;
+  if (inline_value) value = *inline_value;
+  if (path) {
+    if (path->empty() || path->front() != '/')
+      return Status::invalid(std::string(prefix) + key + "_file: must be an absolute path");
+    file = *path;
   }
   return Status::ok();
 }
 
-Status parse_snmp(const json& snmp, std::string_view prefix, Target& target) {
+Status load_secret(const std::string& key, const std::string& file, std::string& out) {
+  if (file.empty()) return Status::ok();
+  auto text = read_file(file, 4096);
+  if (!text) return Status::invalid("snmp." + key + "_file: " + text.status().message());
+  std::string value = *text;
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  if (value.empty()) return Status::invalid("snmp." + key + "_file: " + file + " is empty");
+  out = std::move(value);
+  return Status::ok();
+}
+
+Status parse_snmp(const json& snmp, std::string_view prefix, DeviceOptions& options) {
+  Target& target = options.target;
   if (!snmp.is_object())
     return Status::invalid(std::string(prefix) + ": expected an object, got " + snmp.type_name());
   const std::string p = std::string(prefix) + ".";
@@ -107,7 +117,8 @@ Status parse_snmp(const json& snmp, std::string_view prefix, Target& target) {
                             "priv_pass_file"}) {
       if (snmp.contains(key)) return Status::invalid(p + key + ": only for SNMP version \"3\"");
     }
-    if (Status s = read_secret(snmp, p, "community", target.community); !s) return s;
+    if (Status s = read_secret(snmp, p, "community", target.community, options.community_file); !s)
+      return s;
     if (target.community.empty()) return Status::invalid(p + "community: must not be empty");
   } else {
     if (snmp.contains("community") || snmp.contains("community_file"))
@@ -129,13 +140,16 @@ Status parse_snmp(const json& snmp, std::string_view prefix, Target& target) {
                              "\": must be MD5, SHA, SHA-256 or SHA-512");
     if (std::find(std::begin(kPriv), std::end(kPriv), target.priv_protocol) == std::end(kPriv))
       return Status::invalid(p + "priv: \"" + target.priv_protocol + "\": must be AES or DES");
-    if (Status s = read_secret(snmp, p, "auth_pass", target.auth_pass); !s) return s;
-    if (Status s = read_secret(snmp, p, "priv_pass", target.priv_pass); !s) return s;
+    if (Status s = read_secret(snmp, p, "auth_pass", target.auth_pass, options.auth_pass_file); !s)
+      return s;
+    if (Status s = read_secret(snmp, p, "priv_pass", target.priv_pass, options.priv_pass_file); !s)
+      return s;
     if (!target.auth_pass.empty() && target.auth_pass.size() < 8)
       return Status::invalid(p + "auth_pass: at least 8 characters (RFC 3414)");
     if (!target.priv_pass.empty() && target.priv_pass.size() < 8)
       return Status::invalid(p + "priv_pass: at least 8 characters (RFC 3414)");
-    if (!target.priv_pass.empty() && target.auth_pass.empty())
+    if ((!target.priv_pass.empty() || !options.priv_pass_file.empty()) &&
+        target.auth_pass.empty() && options.auth_pass_file.empty())
       return Status::invalid(p + "priv_pass: privacy needs auth_pass as well");
   }
   if (Status s = read_duration(snmp, p, "timeout", milliseconds(100), milliseconds(60'000),
@@ -174,7 +188,7 @@ Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& 
   }
   const auto snmp = object.find("snmp");
   if (snmp == object.end()) return Status::invalid("snmp: required (at least {\"version\": \"2c\"})");
-  if (Status s = parse_snmp(*snmp, "snmp", options.target); !s) return s;
+  if (Status s = parse_snmp(*snmp, "snmp", options); !s) return s;
   return options;
 }
 
@@ -267,7 +281,19 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   std::vector<std::pair<Device*, Status>> failed_open;
   for (Device* d : batch) {
     if (!d->session) {
-      auto session = open_session(d->options.target);
+      Target& target = d->options.target;
+      Status secrets = load_secret("community", d->options.community_file, target.community);
+      if (secrets) secrets = load_secret("auth_pass", d->options.auth_pass_file, target.auth_pass);
+      if (secrets) secrets = load_secret("priv_pass", d->options.priv_pass_file, target.priv_pass);
+      if (secrets && !target.auth_pass.empty() && target.auth_pass.size() < 8)
+        secrets = Status::invalid("snmp.auth_pass: fewer than 8 characters (RFC 3414)");
+      if (secrets && !target.priv_pass.empty() && target.priv_pass.size() < 8)
+        secrets = Status::invalid("snmp.priv_pass: fewer than 8 characters (RFC 3414)");
+      if (!secrets) {
+        failed_open.emplace_back(d, secrets);
+        continue;
+      }
+      auto session = open_session(target);
       if (!session) {
         failed_open.emplace_back(d, session.status());
         continue;

@@ -42,11 +42,13 @@ struct DeviceOptions {
   std::string name;
   Target target;
   std::chrono::milliseconds max_age{30'000};  // a poll younger than this is shared
+  // Secrets kept in files, read (again) each time a session opens; "" for none.
+  std::string community_file, auth_pass_file, priv_pass_file;
 };
 
 // Validates one device of the block ("devices.fw" in messages is the caller's job:
 // messages name the key, e.g. "snmp.version: \"2\": must be \"2c\" or \"3\"").
-// Reads the passphrase files.
+// Passphrase files are read when a session opens, not here.
 Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& object);
 
 class Devices {

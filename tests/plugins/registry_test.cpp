@@ -10,7 +10,8 @@
 namespace vigie::plugins {
 namespace {
 
-const std::vector<std::string> kBuiltIn = {"external", "system/load", "system/disk"};
+const std::vector<std::string> kBuiltIn = {"external",        "system/load", "system/disk",
+                                           "firewall/sophos", "wifi/unifi",  "wifi/snmp-generic"};
 
 std::string not_found_message(std::string_view name) {
   const auto result = find_check_type(name);
@@ -46,16 +47,18 @@ TEST_CASE("Registry: finds a type by its exact name", "[registry]") {
 TEST_CASE("Registry: an unknown type suggests the closest and lists the known ones", "[registry]") {
   CHECK(not_found_message("sytem/load") ==
         "unknown check type \"sytem/load\" (did you mean \"system/load\"?); "
-        "known types: external, system/load, system/disk");
+        "known types: external, system/load, system/disk, firewall/sophos, wifi/unifi, "
+        "wifi/snmp-generic");
   CHECK_THAT(not_found_message("system/dsik"), Catch::Contains("did you mean \"system/disk\"?"));
   CHECK_THAT(not_found_message("extrenal"), Catch::Contains("did you mean \"external\"?"));
   CHECK_THAT(not_found_message("System/Disk"), Catch::Contains("did you mean \"system/disk\"?"));
 }
 
 TEST_CASE("Registry: no suggestion when nothing is close", "[registry]") {
-  const auto message = not_found_message("firewall/sophos");
+  const auto message = not_found_message("printer/toner");
   CHECK_THAT(message, !Catch::Contains("did you mean"));
-  CHECK_THAT(message, Catch::EndsWith("known types: external, system/load, system/disk"));
+  CHECK_THAT(message, Catch::EndsWith("known types: external, system/load, system/disk, "
+                                      "firewall/sophos, wifi/unifi, wifi/snmp-generic"));
   CHECK_THAT(not_found_message(""), !Catch::Contains("did you mean"));
   CHECK_THAT(not_found_message("load"), !Catch::Contains("did you mean"));
 }
