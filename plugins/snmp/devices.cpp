@@ -279,6 +279,7 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   std::vector<PollJob> jobs;
   std::vector<Device*> polled;
   std::vector<std::pair<Device*, Status>> failed_open;
+  std::vector<Device*> to_close;
   for (Device* d : batch) {
     if (!d->session) {
       Target& target = d->options.target;
@@ -308,7 +309,9 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
     d->polling = false;
     const bool cut_short = !result && result.status().code() == Code::kTimeout &&
                            Clock::now() >= deadline;
-    if (!result && d->options.target.version == Target::Version::kV3) d->session.reset();
+    // A v3 session that failed discovers the engine again next time (closed below,
+    // after poll(): closing needs the library, which poll() holds).
+    if (!result && d->options.target.version == Target::Version::kV3) to_close.push_back(d);
     if (cut_short) {
       // Our deadline, not the device, ended this poll: do not record it as the
       // device's answer; the next check of this device polls again.
@@ -326,6 +329,17 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   poll(jobs, deadline, [&](std::size_t i, Result<Snapshot> result) {
     publish(polled[i], std::move(result));
   });
+  // Only this thread touches a device's session while the device is being polled,
+  // and the device is no longer marked polling: take the lock before closing.
+  // Closing takes the SNMP library's lock, which poll() holds while it takes ours:
+  // close outside ours.
+  std::vector<std::unique_ptr<Session>> closing;
+  lock.lock();
+  for (Device* d : to_close) {
+    if (!d->polling) closing.push_back(std::move(d->session));
+  }
+  lock.unlock();
+  closing.clear();
   lock.lock();
 }
 

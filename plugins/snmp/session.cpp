@@ -5,6 +5,7 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
+#include <net-snmp/library/snmpusm.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,13 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kGetBatch = 32;
+
+// net-snmp keeps its SNMPv3 users in one process-wide list that is not locked: every
+// use of the library (open, poll, close) holds this. Concurrency lives inside poll().
+std::timed_mutex& library_mutex() {
+  static std::timed_mutex mutex;
+  return mutex;
+}
 
 void init_library() {
   static std::once_flag once;
@@ -133,7 +141,22 @@ struct Job;
 // so a late answer to a request of an earlier poll finds `job` null and is dropped.
 struct SessionImpl final : Session {
   ~SessionImpl() override {
-    if (handle != nullptr) snmp_sess_close(handle);
+    if (handle == nullptr) return;
+    std::lock_guard lock(library_mutex());
+    // The user the session created stays in net-snmp's list, keys and all, and a
+    // later session for the same engine and name would reuse it: a changed (or
+    // wrong) passphrase would then go unnoticed. Remove it with the session.
+    netsnmp_session* session = snmp_sess_session(handle);
+    if (session != nullptr && session->version == SNMP_VERSION_3 &&
+        session->securityEngineIDLen > 0 && session->securityName != nullptr) {
+      usmUser* user = usm_get_user(session->securityEngineID, session->securityEngineIDLen,
+                                   session->securityName);
+      if (user != nullptr) {
+        usm_remove_user(user);
+        usm_free_user(user);
+      }
+    }
+    snmp_sess_close(handle);
   }
   void* handle = nullptr;
   Job* job = nullptr;
@@ -238,7 +261,13 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
 int on_event(int operation, netsnmp_session*, int reqid, netsnmp_pdu* pdu, void* magic) {
   auto* session = static_cast<SessionImpl*>(magic);
   Job* job = session->job;
-  if (job == nullptr || job->finished || job->failure || reqid != job->reqid) return 1;
+  if (job == nullptr || job->finished || job->failure) return 1;
+  if (operation == NETSNMP_CALLBACK_OP_RESEND) return 1;  // a retry went out: keep waiting
+  // SNMPv3 reports (wrong digest, unknown user...) come with request id 0; a job has
+  // one request in flight, so they are about it.
+  const bool report = operation == NETSNMP_CALLBACK_OP_SEC_ERROR ||
+                      (pdu != nullptr && pdu->command == SNMP_MSG_REPORT);
+  if (reqid != job->reqid && !report) return 1;
   job->reqid = 0;
   switch (operation) {
     case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
@@ -252,7 +281,11 @@ int on_event(int operation, netsnmp_session*, int reqid, netsnmp_pdu* pdu, void*
       break;
     }
     case NETSNMP_CALLBACK_OP_SEC_ERROR:
-      job->failure = Status(Code::kUnauthenticated, "authentication failed (security error)");
+      job->failure = pdu != nullptr && pdu->command == SNMP_MSG_REPORT
+                         ? report_status(pdu)
+                         : Status(Code::kUnauthenticated, "authentication failed (security error)");
+      if (job->failure->code() != Code::kUnauthenticated)
+        job->failure = Status(Code::kUnauthenticated, "authentication failed: " + job->failure->message());
       break;
     default:
       job->failure = Status::unavailable("request to " + session->endpoint + " failed");
@@ -394,6 +427,7 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
       return Status::invalid("priv: privacy needs authentication (auth_pass) as well");
     }
   }
+  std::lock_guard lock(library_mutex());
   impl->handle = snmp_sess_open(&settings);
   if (impl->handle == nullptr) return session_error(&settings, impl->endpoint);
   return std::unique_ptr<Session>(std::move(impl));
@@ -402,6 +436,12 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
 void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
           const std::function<void(std::size_t, Result<Snapshot>)>& done,
           std::size_t max_varbinds) {
+  std::unique_lock lock(library_mutex(), std::defer_lock);
+  if (!lock.try_lock_until(deadline)) {
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      done(i, Status::timeout("another poll kept the SNMP library busy until the deadline"));
+    return;
+  }
   std::vector<Job> work(jobs.size());
   std::size_t open = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
