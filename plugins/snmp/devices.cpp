@@ -309,9 +309,10 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
     d->polling = false;
     const bool cut_short = !result && result.status().code() == Code::kTimeout &&
                            Clock::now() >= deadline;
-    // A v3 session that failed discovers the engine again next time (closed below,
+    // A session that failed opens again next time, rereading the secrets and, for v3,
+    // discovering the engine again (closed below,
     // after poll(): closing needs the library, which poll() holds).
-    if (!result && d->options.target.version == Target::Version::kV3) to_close.push_back(d);
+    if (!result) to_close.push_back(d);
     if (cut_short) {
       // Our deadline, not the device, ended this poll: do not record it as the
       // device's answer; the next check of this device polls again.
