@@ -162,6 +162,32 @@ TEST_CASE("Devices: one poll shared by the checks of a device until max_age", "[
   CHECK(c->get() != a->get());
 }
 
+TEST_CASE("Devices: table columns walked side by side, over several round trips", "[snmp]") {
+  // snmpd's own tables, with 2 rows per GETBULK: every column must come back whole.
+  auto devices = devices_from(
+      {{"gw", {{"host", "127.0.0.1"},
+               {"port", snmpd().port()},
+               {"snmp", {{"community", "v2-test"}, {"max_repetitions", 2}}}}}});
+  Request request;
+  request.scalars = {oid("1.3.6.1.2.1.2.1.0")};  // ifNumber
+  request.subtrees = {oid("1.3.6.1.2.1.2.2.1.1"), oid("1.3.6.1.2.1.2.2.1.2"),
+                      oid("1.3.6.1.2.1.2.2.1.3"), oid("1.3.6.1.2.1.2.2.1.8"),
+                      oid("1.3.6.1.2.1.25.1")};  // a subtree of scalars too
+  REQUIRE(devices->subscribe("gw", request).is_ok());
+  auto snapshot = devices->snapshot("gw", Clock::now() + 5s);
+  INFO(snapshot.status().to_string());
+  REQUIRE(snapshot.is_ok());
+  const auto count = (*snapshot)->integer(oid("1.3.6.1.2.1.2.1.0"));
+  REQUIRE(count.is_ok());
+  REQUIRE(*count >= 1);
+  for (const char* column : {"1.3.6.1.2.1.2.2.1.1", "1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3",
+                             "1.3.6.1.2.1.2.2.1.8"}) {
+    INFO(column);
+    CHECK(static_cast<std::int64_t>((*snapshot)->column(oid(column)).size()) == *count);
+  }
+  CHECK((*snapshot)->integer(oid("1.3.6.1.2.1.25.1.1.0")).is_ok());  // hrSystemUptime
+}
+
 TEST_CASE("Devices: many devices are polled at once, not one after the other", "[snmp]") {
   // 40 devices that never answer (no one listens on their port), 500 ms each: polled
   // one by one that would be 20 s.
