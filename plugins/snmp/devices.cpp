@@ -247,8 +247,11 @@ Result<std::shared_ptr<const Snapshot>> Devices::snapshot(std::string_view name,
   const auto it = devices_.find(name);
   if (it == devices_.end()) return Status::not_found("no device named \"" + std::string(name) + "\"");
   Device& device = *it->second;
-  const auto stale = [](const Device& d, Clock::time_point now) {
-    return !d.latest || now - d.latest_at >= d.options.max_age;
+  // A poll of every device that lasts longer than max_age must not make each later
+  // check start another: a result stays fresh for twice the last batch's length too.
+  const auto stale = [this](const Device& d, Clock::time_point now) {
+    return !d.latest || now - d.latest_at >= std::max<Clock::duration>(d.options.max_age,
+                                                                       2 * last_batch_);
   };
   while (true) {
     const Clock::time_point now = Clock::now();
@@ -327,6 +330,7 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
     polled_.notify_all();
   };
   for (auto& [d, status] : failed_open) publish(d, status);
+  const Clock::time_point start = Clock::now();
   poll(jobs, deadline, [&](std::size_t i, Result<Snapshot> result) {
     publish(polled[i], std::move(result));
   });
@@ -336,6 +340,7 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   // close outside ours.
   std::vector<std::unique_ptr<Session>> closing;
   lock.lock();
+  last_batch_ = Clock::now() - start;
   for (Device* d : to_close) {
     if (!d->polling) closing.push_back(std::move(d->session));
   }

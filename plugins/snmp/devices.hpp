@@ -79,6 +79,7 @@ class Devices {
   mutable std::mutex mutex_;
   std::condition_variable polled_;
   std::map<std::string, std::unique_ptr<Device>, std::less<>> devices_;
+  std::chrono::steady_clock::duration last_batch_{};  // how long the latest poll lasted
 };
 
 }  // namespace vigie::plugins::snmp

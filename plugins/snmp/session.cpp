@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <utility>
 
@@ -164,6 +165,9 @@ struct SessionImpl final : Session {
   void* handle = nullptr;
   Job* job = nullptr;
   std::string endpoint;
+  // Values each subtree had at the previous poll: the next GETBULK asks for that many
+  // rows and one more, not max-repetitions rows of which most fall past the table.
+  std::map<Oid, std::size_t> rows_hint;
 };
 
 struct Job {
@@ -176,6 +180,7 @@ struct Job {
   std::vector<Oid> cursors;
   std::vector<bool> walked;
   std::vector<std::size_t> in_flight;  // the subtrees asked in the GETBULK in flight
+  std::vector<std::size_t> rows;       // values received per subtree
   int reqid = 0;
   bool want_send = true;
   bool finished = false;
@@ -250,6 +255,7 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
         return;
       }
       job.cursors[i] = name;
+      ++job.rows[i];
       job.snapshot.add(std::move(name), convert(*var));
       if (++job.received > job.max_varbinds) {
         job.failure = Status::too_large("more than " + std::to_string(job.max_varbinds) +
@@ -271,6 +277,7 @@ int on_event(int operation, netsnmp_session*, int reqid, netsnmp_pdu* pdu, void*
   Job* job = session->job;
   if (job == nullptr || job->finished || job->failure) return 1;
   if (operation == NETSNMP_CALLBACK_OP_RESEND) return 1;  // a retry went out: keep waiting
+  if (job->reqid == 0) return 1;  // nothing in flight: a late answer to an earlier poll
   // SNMPv3 reports (wrong digest, unknown user...) come with request id 0; a job has
   // one request in flight, so they are about it.
   const bool report = operation == NETSNMP_CALLBACK_OP_SEC_ERROR ||
@@ -315,14 +322,21 @@ netsnmp_pdu* next_pdu(Job& job) {
   }
   netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GETBULK);
   pdu->non_repeaters = 0;
-  pdu->max_repetitions = std::clamp(job.target->bulk_size, 1, 1000);
+  const auto bulk = static_cast<std::size_t>(std::clamp(job.target->bulk_size, 1, 1000));
+  std::size_t repetitions = 1;
   job.in_flight.clear();
   for (std::size_t i = 0; i < job.walked.size() && job.in_flight.size() < kWalkBatch; ++i) {
     if (job.walked[i]) continue;
     job.in_flight.push_back(i);
     std::vector<::oid> name(job.cursors[i].begin(), job.cursors[i].end());
     snmp_add_null_var(pdu, name.data(), name.size());
+    const auto hint = job.session->rows_hint.find(job.request->subtrees[i]);
+    const std::size_t left = hint == job.session->rows_hint.end()
+                                 ? bulk
+                                 : (hint->second > job.rows[i] ? hint->second - job.rows[i] : 0) + 1;
+    repetitions = std::max(repetitions, left);
   }
+  pdu->max_repetitions = static_cast<long>(std::min(repetitions, bulk));
   return pdu;
 }
 
@@ -448,7 +462,8 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
 
 void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
           const std::function<void(std::size_t, Result<Snapshot>)>& done,
-          std::size_t max_varbinds) {
+          std::size_t max_varbinds, std::size_t max_in_flight) {
+  max_in_flight = std::max<std::size_t>(1, max_in_flight);
   std::unique_lock lock(library_mutex(), std::defer_lock);
   if (!lock.try_lock_until(deadline)) {
     for (std::size_t i = 0; i < jobs.size(); ++i)
@@ -466,18 +481,27 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
     job.session->job = &job;
     job.cursors = job.request->subtrees;
     job.walked.assign(job.request->subtrees.size(), false);
+    job.rows.assign(job.request->subtrees.size(), 0);
     if (job.request->scalars.empty() && job.request->subtrees.empty()) job.finished = true;
     ++open;
   }
   std::vector<bool> reported(jobs.size(), false);
+  // A window of jobs in flight: a slow agent answering a flood of requests late makes
+  // every one of them retry, and the retries make it later still.
+  std::size_t started = 0;
+  std::size_t in_flight = 0;
+  const auto live = [&](std::size_t i) { return i < started && !reported[i]; };
   const auto finish = [&](std::size_t i) {
     Job& job = work[i];
     job.session->job = nullptr;
     reported[i] = true;
     --open;
+    if (i < started) --in_flight;
     if (job.failure) {
       done(i, *job.failure);
     } else {
+      for (std::size_t k = 0; k < job.rows.size(); ++k)
+        job.session->rows_hint[job.request->subtrees[k]] = job.rows[k];
       job.snapshot.taken = Clock::now();
       job.snapshot.taken_wall = std::chrono::system_clock::now();
       done(i, std::move(job.snapshot));
@@ -487,13 +511,18 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
   netsnmp_large_fd_set fds;
   netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
   while (open > 0) {
+    while (in_flight < max_in_flight && started < work.size()) {
+      if (!reported[started]) ++in_flight;
+      ++started;
+    }
     for (std::size_t i = 0; i < work.size(); ++i) {
-      if (reported[i]) continue;
+      if (!live(i)) continue;
       Job& job = work[i];
       if (!job.finished && !job.failure && job.want_send) send_next(job);
       if (job.finished || job.failure) finish(i);
     }
     if (open == 0) break;
+    if (in_flight < max_in_flight && started < work.size()) continue;  // fill the window
     const Clock::time_point now = Clock::now();
     if (now >= deadline) {
       for (std::size_t i = 0; i < work.size(); ++i) {
@@ -509,7 +538,7 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
     int block = 1;
     timeval tv{};
     for (std::size_t i = 0; i < work.size(); ++i) {
-      if (!reported[i]) snmp_sess_select_info2(work[i].session->handle, &nfds, &fds, &tv, &block);
+      if (live(i)) snmp_sess_select_info2(work[i].session->handle, &nfds, &fds, &tv, &block);
     }
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
     const auto wait = std::chrono::microseconds(tv.tv_sec * 1'000'000LL + tv.tv_usec);
@@ -528,7 +557,7 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
       break;
     }
     for (std::size_t i = 0; i < work.size(); ++i) {
-      if (reported[i]) continue;
+      if (!live(i)) continue;
       if (ready > 0) snmp_sess_read2(work[i].session->handle, &fds);
       snmp_sess_timeout(work[i].session->handle);
     }

@@ -127,6 +127,10 @@ class Session {
 // credentials the device refuses.
 Result<std::unique_ptr<Session>> open_session(const Target& target);
 
+// Devices polled at the same time by default: enough to overlap the round trips of a
+// site's devices, few enough not to swamp a slow agent, or the network, with retries.
+inline constexpr std::size_t kMaxInFlight = 32;
+
 struct PollJob {
   Session* session = nullptr;  // from open_session(), not null
   const Target* target = nullptr;
@@ -138,9 +142,10 @@ struct PollJob {
 // ends, in any order: a Snapshot, or kTimeout ("no answer from HOST:PORT after ..."),
 // kUnauthenticated ("authentication failed"), kCorruption (an answer that makes no
 // sense, e.g. OIDs not increasing), kUnavailable (the device answered an error).
-// Bounded: at most `max_varbinds` values per job (the walk stops there with kTooLarge).
+// Bounded: at most `max_varbinds` values per job (the walk stops there with kTooLarge),
+// at most `max_in_flight` jobs at a time (the others start as those end).
 void poll(std::span<const PollJob> jobs, std::chrono::steady_clock::time_point deadline,
           const std::function<void(std::size_t, Result<Snapshot>)>& done,
-          std::size_t max_varbinds = 20000);
+          std::size_t max_varbinds = 20000, std::size_t max_in_flight = kMaxInFlight);
 
 }  // namespace vigie::plugins::snmp

@@ -1,6 +1,13 @@
 #include "plugins/snmp/devices.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <thread>
 #include <chrono>
 #include <string>
 
@@ -214,6 +221,69 @@ TEST_CASE("Devices: many devices are polled at once, not one after the other", "
     CHECK_THAT(dead.status().message(), Catch::StartsWith("no answer from 127.0.0.1:"));
   }
   CHECK(Clock::now() - start < 2s);
+}
+
+// A UDP peer on loopback that answers every datagram with bytes that are not SNMP,
+// until the test ends (bounded: 10 s at most).
+class GarbagePeer {
+ public:
+  GarbagePeer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+    timeval tv{0, 100'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this] {
+      const auto end = Clock::now() + 10s;
+      while (!stop_ && Clock::now() < end) {
+        char buffer[2048];
+        sockaddr_in from{};
+        socklen_t from_length = sizeof from;
+        const ssize_t n = ::recvfrom(fd_, buffer, sizeof buffer, 0,
+                                     reinterpret_cast<sockaddr*>(&from), &from_length);
+        if (n <= 0) continue;
+        // A BER SEQUENCE that claims more than it holds, then noise.
+        const char garbage[] = "\x30\x82\xff\xff\x02\x01\x01\x04\x06public\xa2\x05garbage";
+        ::sendto(fd_, garbage, sizeof garbage, 0, reinterpret_cast<sockaddr*>(&from), from_length);
+        ++answered_;
+      }
+    });
+  }
+  ~GarbagePeer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  int answered() const { return answered_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+TEST_CASE("Devices: a device answering garbage is UNKNOWN, not a crash nor a hang", "[snmp]") {
+  GarbagePeer peer;
+  auto devices = devices_from(
+      {{"junk", {{"host", "127.0.0.1"},
+                 {"port", peer.port()},
+                 {"snmp", {{"community", "public"}, {"timeout", "300ms"}, {"retries", 1}}}}}});
+  REQUIRE(devices->subscribe("junk", sys_name()).is_ok());
+  const auto start = Clock::now();
+  auto result = devices->snapshot("junk", Clock::now() + 5s);
+  CHECK(Clock::now() - start < 2s);
+  CHECK(peer.answered() >= 1);
+  REQUIRE_FALSE(result.is_ok());
+  CHECK(result.status().code() == Code::kTimeout);
+  CHECK_THAT(result.status().message(), Catch::StartsWith("no answer from 127.0.0.1:"));
 }
 
 TEST_CASE("Devices: a deadline shorter than the device's timeout is kept", "[snmp]") {
