@@ -104,6 +104,7 @@ int poll_with_vigie(const Options& o) {
   using namespace vigie;
   const auto devices_names = names(o);
   std::vector<double> rates;
+  int failures = 0;
   for (int round = 0; round <= o.rounds; ++round) {  // round 0 warms up: not counted
     auto set = fleet(o, devices_names);
     if (!set) {
@@ -119,12 +120,13 @@ int poll_with_vigie(const Options& o) {
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double rate = static_cast<double>(set->checks.size()) / seconds;
-    std::printf("vigie round %d: %zu devices in %.3f s, %.1f devices/s, %d failed%s\n", round,
+    const double rate = static_cast<double>(set->checks.size() - static_cast<std::size_t>(failed)) / seconds;
+    std::printf("vigie round %d: %zu devices in %.3f s, %.1f devices/s read, %d failed%s\n", round,
                 set->checks.size(), seconds, rate, failed, round == 0 ? " (warm-up)" : "");
-    if (round > 0) rates.push_back(failed == 0 ? rate : 0);
+    if (round > 0) rates.push_back(rate);
+    if (round > 0) failures += failed;
   }
-  std::printf("vigie median: %.1f devices/s\n", median(rates));
+  std::printf("vigie median: %.1f devices/s read, %d failed in all\n", median(rates), failures);
   return 0;
 }
 
@@ -138,6 +140,7 @@ int exporter(const Options& o) {
   const auto devices_names = names(o);
   const int workers = o.concurrency > 0 ? o.concurrency : static_cast<int>(devices_names.size());
   std::vector<double> rates;
+  int failures = 0;
   for (int round = 0; round <= o.rounds; ++round) {
     std::atomic<std::size_t> next{0};
     std::atomic<int> failed{0};
@@ -172,13 +175,14 @@ int exporter(const Options& o) {
     }
     for (auto& t : threads) t.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double rate = static_cast<double>(devices_names.size()) / seconds;
-    std::printf("exporter round %d: %zu devices in %.3f s, %.1f devices/s, %d failed%s\n", round,
+    const double rate = static_cast<double>(devices_names.size() - static_cast<std::size_t>(failed.load())) / seconds;
+    std::printf("exporter round %d: %zu devices in %.3f s, %.1f devices/s read, %d failed%s\n", round,
                 devices_names.size(), seconds, rate, failed.load(), round == 0 ? " (warm-up)" : "");
-    if (round > 0) rates.push_back(failed == 0 ? rate : 0);
+    if (round > 0) rates.push_back(rate);
+    if (round > 0) failures += failed.load();
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   }
-  std::printf("exporter median: %.1f devices/s\n", median(rates));
+  std::printf("exporter median: %.1f devices/s read, %d failed in all\n", median(rates), failures);
   curl_global_cleanup();
   return 0;
 }
