@@ -17,6 +17,7 @@
 #include "common/file.hpp"
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
+#include "plugins/snmp/devices.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -335,7 +336,7 @@ Status configure_check(plugins::Check& check, const json& params, std::string_vi
 }
 
 Status parse_check(const json& item, const std::string& path, const Defaults& defaults,
-                   ConfiguredCheck* out) {
+                   const plugins::Environment& env, ConfiguredCheck* out) {
   if (!item.is_object()) {
     return field_error(path, std::string("expected an object, got ") + item.type_name());
   }
@@ -367,6 +368,7 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
       defaults.splay.value_or(std::min(out->interval / 10, kMaxDefaultSplay)), out->interval));
 
   out->check = (*type)->make();
+  out->check->attach(env);
   if (Status s = configure_check(*out->check, item, path); !s) return s;
   if (out->type == "external") {
     out->id = "external:" + out->name;
@@ -383,7 +385,7 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   return Status::ok();
 }
 
-Status parse_checks(const json& root, const Defaults& defaults,
+Status parse_checks(const json& root, const Defaults& defaults, const plugins::Environment& env,
                     std::vector<ConfiguredCheck>* checks) {
   const auto it = root.find("checks");
   if (it == root.end()) return field_error("checks", "required");
@@ -396,7 +398,7 @@ Status parse_checks(const json& root, const Defaults& defaults,
   for (std::size_t i = 0; i < it->size(); ++i) {
     const std::string path = "checks[" + std::to_string(i) + "]";
     ConfiguredCheck check;
-    if (Status s = parse_check((*it)[i], path, defaults, &check); !s) return s;
+    if (Status s = parse_check((*it)[i], path, defaults, env, &check); !s) return s;
     if (const auto [dup, added] = by_name.emplace(check.name, i); !added) {
       return field_error(member_path(path, "name"), "duplicate name " + in_quotes(check.name) +
                                                         " (also checks[" +
@@ -428,8 +430,13 @@ Result<Config> parse_document(const json& root) {
       return field_error("devices", std::string("expected an object, got ") + it->type_name());
     }
     config.devices = *it;
+    auto devices = plugins::snmp::Devices::create(*it);
+    if (!devices) return devices.status();
+    config.snmp_devices = std::move(*devices);
   }
-  if (Status s = parse_checks(root, defaults, &config.checks); !s) return s;
+  plugins::Environment env;
+  env.devices = config.snmp_devices;
+  if (Status s = parse_checks(root, defaults, env, &config.checks); !s) return s;
   return config;
 }
 

@@ -67,6 +67,8 @@ struct Config {
   std::string site;
   CollectorConfig collector;
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
+  // The same, validated and shared by the checks that read them; null when none.
+  std::shared_ptr<plugins::snmp::Devices> snmp_devices;
   std::vector<ConfiguredCheck> checks;                // in file order, at least one
 };
 

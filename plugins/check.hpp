@@ -8,6 +8,7 @@
 // exception into UNKNOWN with its message).
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,18 @@
 #include "common/status.hpp"
 
 namespace vigie::plugins {
+
+namespace snmp {
+class Devices;
+}
+
+// What the agent shares with the checks it configures.
+struct Environment {
+  // The config's "devices" (plugins/snmp/devices.hpp); null when it declares none.
+  std::shared_ptr<snmp::Devices> devices;
+  // The wall clock; null: std::chrono::system_clock::now. Tests pin it.
+  std::function<std::chrono::system_clock::time_point()> now;
+};
 
 // What a run produces; the agent adds name, check id, timestamps and interval.
 struct Outcome {
@@ -34,6 +47,10 @@ struct RunContext {
 class Check {
  public:
   virtual ~Check() = default;
+
+  // Called once, before configure(), by the agent. Checks that read shared things
+  // (SNMP devices, the clock) keep what they need; others ignore it.
+  virtual void attach(const Environment&) {}
 
   // Validates the check's parameters (the whole check object from the config, so
   // that it can read its own keys) once, before any run. An error message names the

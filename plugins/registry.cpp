@@ -14,6 +14,7 @@
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
 #include "plugins/firewall/host_firewall_check.hpp"
+#include "plugins/firewall/sophos_check.hpp"
 #include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
@@ -21,6 +22,8 @@
 #include "plugins/system/memory_check.hpp"
 #include "plugins/system/unit_check.hpp"
 #include "plugins/system/uptime_check.hpp"
+#include "plugins/wifi/snmp_generic_check.hpp"
+#include "plugins/wifi/unifi_check.hpp"
 
 namespace vigie::plugins {
 namespace {
@@ -53,6 +56,9 @@ constexpr CheckType kCheckTypes[] = {
      "The host's own firewall (nftables, else iptables) is on, filters input, and its "
      "ruleset has not changed since it was accepted.",
      firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
+    {"firewall/sophos",
+     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
+     firewall::kSophosMetrics, &firewall::make_sophos_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
@@ -81,6 +87,12 @@ constexpr CheckType kCheckTypes[] = {
      "Sophos Protection for Linux: installed, running, last successful update, recent "
      "detections.",
      antivirus::kSophosMetrics, &antivirus::make_sophos_check},
+    {"wifi/unifi",
+     "A UniFi access point over SNMP: SSIDs, stations, radios, channel utilisation, uplink.",
+     wifi::kUnifiMetrics, &wifi::make_unifi_check},
+    {"wifi/snmp-generic",
+     "Any access point over SNMP through IF-MIB: its 802.11 interfaces and their traffic.",
+     wifi::kGenericMetrics, &wifi::make_snmp_generic_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

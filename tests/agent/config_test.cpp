@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 
+#include "plugins/snmp/devices.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::agent {
@@ -246,6 +247,38 @@ TEST_CASE("Config: a missing file is kNotFound and names the file", "[config]") 
   auto broken = load_config(file);
   REQUIRE_FALSE(broken.is_ok());
   CHECK_THAT(broken.status().message(), StartsWith(file.string() + ":1:"));
+}
+
+TEST_CASE("Config: SNMP checks read the devices block", "[config]") {
+  const std::string devices =
+      R"(  "devices": {"fw": {"host": "192.0.2.1", "snmp": {"version": "2c"}}},
+)";
+  auto config = parse_config(
+      document(R"([{"name": "fw", "type": "firewall/sophos", "device": "fw"},
+                   {"name": "ap", "type": "wifi/snmp-generic", "device": "fw"}])",
+               R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})", devices),
+      kFile);
+  INFO(config.status().to_string());
+  REQUIRE(config.is_ok());
+  REQUIRE(config->snmp_devices != nullptr);
+  CHECK(config->snmp_devices->names() == std::vector<std::string>{"fw"});
+  CHECK(find(*config, "fw").id == "firewall/sophos:fw");
+  CHECK(find(*config, "ap").id == "wifi/snmp-generic:fw");
+
+  CHECK(error_of(document(R"([{"name": "fw", "type": "firewall/sophos", "device": "gw"}])",
+                          R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})",
+                          devices)) ==
+        std::string(kFile) +
+            ": checks[0].device: no device named \"gw\" in \"devices\"; known devices: fw");
+  CHECK(error_of(document(R"([{"name": "fw", "type": "firewall/sophos", "device": "fw"}])")) ==
+        std::string(kFile) +
+            ": checks[0].device: \"fw\": the configuration declares no \"devices\"");
+  CHECK_THAT(error_of(document(R"([{"name": "load", "type": "system/load"}])",
+                               R"({"id": "a-1", "site": "s"})",
+                               R"({"url": "https://c.example.org"})",
+                               R"(  "devices": {"fw": {"host": "h", "snmp": {"version": "1"}}},
+)")),
+             StartsWith(std::string(kFile) + ": devices.fw: snmp.version: \"1\": must be"));
 }
 
 }  // namespace

@@ -11,11 +11,11 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {
-    "external",        "system/load",   "system/disk",     "system/cpu",
-    "system/memory",   "system/swap",   "system/uptime",   "system/unit",
-    "system/clock",    "firewall/host", "backup/restic",   "backup/borg",
-    "backup/file-age", "backup/avamar", "antivirus/clamd", "antivirus/signature-age",
-    "antivirus/sophos"};
+    "external",        "system/load",     "system/disk",      "system/cpu",
+    "system/memory",   "system/swap",     "system/uptime",    "system/unit",
+    "system/clock",    "firewall/host",   "firewall/sophos",  "backup/restic",
+    "backup/borg",     "backup/file-age", "backup/avamar",    "antivirus/clamd",
+    "antivirus/signature-age", "antivirus/sophos", "wifi/unifi", "wifi/snmp-generic"};
 
 std::string known_types() {
   std::string out = "known types: ";
@@ -63,7 +63,7 @@ TEST_CASE("Registry: an unknown type suggests the closest and lists the known on
 }
 
 TEST_CASE("Registry: no suggestion when nothing is close", "[registry]") {
-  const auto message = not_found_message("hotspot/captive-portal");
+  const auto message = not_found_message("printer/toner");
   CHECK_THAT(message, !Catch::Contains("did you mean"));
   CHECK_THAT(message, Catch::EndsWith(known_types()));
   CHECK_THAT(not_found_message(""), !Catch::Contains("did you mean"));
