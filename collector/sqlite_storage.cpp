@@ -840,6 +840,9 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
       {"DELETE FROM batches WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM batches"
        " WHERE received_ms < ?1 LIMIT 2000)",
        now - options_.retention.raw.count(), 0},
+      {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_ms < ?1"
+       " ORDER BY recorded_ms LIMIT 2000)",
+       now - options_.retention.events.count(), 0},
   };
   for (const auto& d : deletes) {
     if (over_budget()) {

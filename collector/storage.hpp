@@ -31,6 +31,9 @@ struct Retention {
   std::chrono::milliseconds raw{std::chrono::hours(24 * 8)};          // default 8 days
   std::chrono::milliseconds five_minutes{std::chrono::hours(24 * 90)};  // default 90 days
   std::chrono::milliseconds hour{std::chrono::hours(24 * 730)};        // default 2 years
+  // State-change events (a check's history, the events API): default 400 days, so that
+  // a year's backup-health report still finds last year's failures.
+  std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
 };
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;

@@ -285,6 +285,29 @@ TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][
   CHECK(count("1h") == 0);
 }
 
+TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
+  SeriesFixture f;
+  StateEngine engine;
+  protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
+  std::promise<Result<IngestOutcome>> done;
+  f.storage->submit(std::move(failing), kT0,
+                    [&](protocol::Report&& r, std::int64_t at) { return engine.apply(std::move(r), at); },
+                    [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  REQUIRE(done.get_future().get().is_ok());
+  const auto events = [&] {
+    auto e = f.storage->events({});
+    REQUIRE(e.is_ok());
+    return e->size();
+  };
+  REQUIRE(events() == 1);
+  f.now = kT0 + 399 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(events() == 1);
+  f.now = kT0 + 401 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(events() == 0);
+}
+
 TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
   SeriesFixture f;
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
