@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -16,6 +17,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "agent/config.hpp"
@@ -24,6 +26,7 @@
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
 #include "common/log.hpp"
+#include "common/systemd.hpp"
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
 
@@ -275,13 +278,30 @@ int cmd_run(const Options& options) {
     if (error) return;
     log::notice(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
                 ": stopping");
+    systemd::notify_stopping();
     scheduler.stop();
     io.stop();
   });
+  // Under systemd's watchdog, the keep-alive comes from the scheduling loop itself: if
+  // it stops turning, systemd restarts the agent.
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> keep_alive;
+  if (const auto period = systemd::watchdog_period()) {
+    keep_alive = [&, period = *period] {
+      systemd::notify_watchdog();
+      watchdog.expires_after(period);
+      watchdog.async_wait([&](const boost::system::error_code& error) {
+        if (!error) keep_alive();
+      });
+    };
+    keep_alive();
+  }
   scheduler.start();
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
               " at site " + agent.site + ", " + std::to_string(config->checks.size()) +
               " checks, reporting to " + config->collector.url);
+  systemd::notify_ready(std::to_string(config->checks.size()) + " checks, reporting to " +
+                        config->collector.url);
   io.run();
   (*shipper)->stop(kFlushDeadline);
   log::notice("vigie-agent stopped");

@@ -90,5 +90,31 @@ TEST_CASE("Collector: tells systemd it is ready, keeps its watchdog fed, says wh
   CHECK(WEXITSTATUS(*status) == 0);
 }
 
+TEST_CASE("Agent: tells systemd it is ready and keeps its watchdog fed from its loop",
+          "[systemd]") {
+  testing::TempDir dir;
+  NotifySocket systemd(dir / "notify.sock");
+  // A collector that is never there: the agent runs and spools all the same.
+  const auto config = dir.write("agent.json", R"({
+    "agent": { "id": "notify-agent", "site": "notify-site" },
+    "collector": { "url": "http://127.0.0.1:9" },
+    "checks": [ { "name": "load", "type": "system/load", "interval": "10s" } ]
+  })");
+  testing::Child agent({"/usr/bin/env", "NOTIFY_SOCKET=" + (dir / "notify.sock").string(),
+                        "WATCHDOG_USEC=1000000", VIGIE_AGENT_BIN, "run", "--config",
+                        config.string(), "--state-dir", dir.path().string()},
+                       dir / "agent.log");
+  const auto ready = systemd.until("READY=1", 10s);
+  INFO(agent.log());
+  REQUIRE(any_has(ready, "READY=1"));
+  CHECK(any_has(systemd.until("WATCHDOG=1", 3s), "WATCHDOG=1"));
+  CHECK(any_has(systemd.until("WATCHDOG=1", 3s), "WATCHDOG=1"));
+  ::kill(agent.pid(), SIGTERM);
+  CHECK(any_has(systemd.until("STOPPING=1", 5s), "STOPPING=1"));
+  auto status = agent.stop(SIGTERM);
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+}
+
 }  // namespace
 }  // namespace vigie
