@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,7 +13,6 @@ namespace {
 
 TEST_CASE("Tests: no test case name contains a semicolon", "[meta]") {
   const std::filesystem::path root = std::filesystem::path(VIGIE_SOURCE_DIR) / "tests";
-  const std::regex test_case(R"re(TEST_CASE\(\s*"((?:[^"\\]|\\.)*)")re");
   std::vector<std::string> bad;
   int seen = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
@@ -24,10 +22,18 @@ TEST_CASE("Tests: no test case name contains a semicolon", "[meta]") {
     std::stringstream text;
     text << in.rdbuf();
     const std::string source = text.str();
-    for (std::sregex_iterator it(source.begin(), source.end(), test_case), end; it != end; ++it) {
+    // Each TEST_CASE("name": the name runs to the first unescaped quote. (Plain
+    // scanning: GCC 12 warns falsely inside std::regex under the sanitizers.)
+    for (auto at = source.find("TEST_CASE(\""); at != std::string::npos;
+         at = source.find("TEST_CASE(\"", at + 1)) {
+      std::string test_name;
+      for (auto i = at + 11; i < source.size() && source[i] != '"'; ++i) {
+        if (source[i] == '\\' && i + 1 < source.size()) ++i;
+        test_name += source[i];
+      }
       ++seen;
-      if ((*it)[1].str().find(';') != std::string::npos)
-        bad.push_back(entry.path().filename().string() + ": " + (*it)[1].str());
+      if (test_name.find(';') != std::string::npos)
+        bad.push_back(entry.path().filename().string() + ": " + test_name);
     }
   }
   CHECK(seen > 100);
