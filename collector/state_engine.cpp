@@ -403,7 +403,6 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
 
   // Downtimes first: what starts now silences what the rest of this tick finds.
   std::vector<std::int64_t> finished;
-  std::vector<const Downtime*> ended;
   bool downtimes_changed = false;
   for (auto& [id, entry] : downtimes_) {
     const bool active = downtime_active(entry->downtime, now_ms);
@@ -418,7 +417,6 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                          .summary = (active ? "downtime " : "downtime ended ") +
                                     std::to_string(d.id) + ": " + d.comment,
                          .author = d.author});
-      if (!active) ended.push_back(&d);
     }
     if (!d.recurring() && now_ms >= d.end_ms) finished.push_back(id);
     if (d.recurring() && d.end_ms != 0 && now_ms >= d.end_ms) finished.push_back(id);
