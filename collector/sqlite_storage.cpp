@@ -395,6 +395,9 @@ class SqliteStorage final : public Storage {
          " RETURNING id"},
         {&insert_block_,
          "INSERT INTO sample_blocks (agent_id, t_min, t_max, samples) VALUES (?1,?2,?3,?4)"},
+        {&savepoint_, "SAVEPOINT job"},
+        {&release_, "RELEASE job"},
+        {&rollback_to_, "ROLLBACK TO job"},
     };
     for (const auto& entry : table) {
       auto stmt = Statement::prepare(db_.get(), entry.sql);
@@ -402,6 +405,13 @@ class SqliteStorage final : public Storage {
       *entry.stmt = std::move(*stmt);
     }
     return Status::ok();
+  }
+
+  // Steps a statement that returns no row, and resets it.
+  Status run_once(Statement& stmt, std::string_view what) {
+    Status status = stmt.step() == SQLITE_DONE ? Status::ok() : db_error(db_.get(), what);
+    stmt.reset();
+    return status;
   }
 
   void start() {
@@ -562,6 +572,8 @@ class SqliteStorage final : public Storage {
   Db db_;  // the writer's connection; only the writer thread touches it after start()
   Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, upsert_series_, insert_block_;
+  // Each job of a group commit runs in a savepoint: prepared once, not parsed per report.
+  Statement savepoint_, release_, rollback_to_;
 
   // Writer thread only: series ids by (agent id, check, metric) and their unit, keyed by
   // two independent 64-bit hashes of the three instead of the strings themselves: a
@@ -862,18 +874,19 @@ void SqliteStorage::commit_group(std::vector<Job>& group) {
   Status tx = exec(db_.get(), "BEGIN IMMEDIATE");
   if (tx) {
     for (const auto& job : group) {
-      (void)exec(db_.get(), "SAVEPOINT job");
-      Status status;
-      try {
-        status = job.apply();
-      } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
-        status = Status::internal(e.what());
+      Status status = run_once(savepoint_, "begin a savepoint");
+      if (status) {
+        try {
+          status = job.apply();
+        } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
+          status = Status::internal(e.what());
+        }
+        if (!status) {
+          (void)run_once(rollback_to_, "roll back a savepoint");
+          forget_cached_ids();
+        }
+        (void)run_once(release_, "release a savepoint");
       }
-      if (!status) {
-        (void)exec(db_.get(), "ROLLBACK TO job");
-        forget_cached_ids();
-      }
-      (void)exec(db_.get(), "RELEASE job");
       outcomes.push_back(std::move(status));
     }
     tx = exec(db_.get(), "COMMIT");
