@@ -403,8 +403,9 @@ TEST_CASE("Alerts: templates fill placeholders, JSON-escaped in JSON bodies", "[
   CHECK(d["alerts"].size() == 2);
 }
 
-TEST_CASE("Alerts config: the example parses; each error names the file, key and reason",
-          "[notifier]") {
+TEST_CASE(
+    "Alerts config: the example parses, and each error names the file, key and reason",
+    "[notifier]") {
   testing::TempDir dir;
   const auto pass = dir / "smtp.pass";
   std::ofstream(pass) << "secret\n";

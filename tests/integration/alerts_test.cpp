@@ -172,6 +172,7 @@ TEST_CASE("Alerts: a hard failure reaches the webhook over HTTPS and the SMTP se
   CHECK(s.notifications("?site=elsewhere").empty());
   CHECK(s.collector->get("/api/v1/notifications?limit=0", s.viewer).status == 400);
   CHECK(s.collector->get("/api/v1/notifications", "").status == 401);
+  CHECK(s.collector->get("/api/v1/notifications", s.agent_tokens["mairie-01"]).status == 403);
 
   // The recovery goes to both as well.
   s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
@@ -250,7 +251,7 @@ TEST_CASE("Alerts: 200 checks failing in the same minute give one digest", "[ale
   CHECK(s.notifications("?site=mairie-2&limit=1000").size() == 100);  // 50 checks, 2 channels
 }
 
-TEST_CASE("Alerts: acknowledged or in-downtime checks send nothing; an ack that expires does",
+TEST_CASE("Alerts: acknowledged or in-downtime checks send nothing, an ack that expires does",
           "[alerts]") {
   Setup s({.mail = false});
   // Acknowledged while soft (3 attempts), then hard: nothing sent.
