@@ -223,6 +223,7 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
       {"POST", "/api/v1/downtimes", Role::kOperator, &Api::post_downtime},
       {"DELETE", "/api/v1/downtimes", Role::kOperator, &Api::delete_downtime},
       {"GET", "/api/v1/audit", Role::kOperator, &Api::get_audit},
+      {"GET", "/api/v1/notifications", Role::kViewer, &Api::get_notifications},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
       {"GET", "/metrics", Role::kViewer, &Api::get_metrics},
   };
@@ -715,11 +716,54 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
   append_metric(out, "vigie_agents", "gauge", "Agents known.", static_cast<double>(agents.size()));
   append_metric(out, "vigie_agents_lost", "gauge", "Agents without a report within the timeout.",
                 static_cast<double>(lost));
+  if (options_.notifier) {
+    const NotifierStats n = options_.notifier->stats();
+    out += "# HELP vigie_notifications_total Alert messages by channel and outcome (a digest"
+           " is one message).\n# TYPE vigie_notifications_total counter\n";
+    const char* channels[] = {"webhook", "email"};
+    for (int k = 0; k < 2; ++k) {
+      const std::pair<const char*, std::int64_t> rows[] = {
+          {"sent", n.sent[k]}, {"failed", n.failed[k]}, {"digest", n.digests[k]}};
+      for (const auto& [status, value] : rows) {
+        out += std::string("vigie_notifications_total{channel=\"") + channels[k] +
+               "\",status=\"" + status + "\"} " + std::to_string(value) + "\n";
+      }
+    }
+    append_metric(out, "vigie_notifications_suppressed_total", "counter",
+                  "Alerts held back (acknowledged, in downtime, flapping, site unreachable).",
+                  static_cast<double>(n.suppressed));
+  }
   requests_.render(out);
   HttpResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   response.body = std::move(out);
   respond(std::move(response));
+}
+
+void Api::get_notifications(const HttpRequest& request, const TokenRecord&,
+                            Respond respond) const {
+  NotificationQuery query{.site = param(request, "site"),
+                          .agent = param(request, "agent"),
+                          .check = param(request, "check")};
+  if (const std::string text = param(request, "limit"); !text.empty()) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), query.limit);
+    if (ec != std::errc() || end != text.data() + text.size() || query.limit < 1 ||
+        query.limit > 10'000)
+      return respond(error_response(400, "limit: expected 1..10000"));
+  }
+  auto found = storage_.notifications(query);
+  if (!found) return respond(error_response(found.status()));
+  json list = json::array();
+  for (const auto& n : *found) {
+    json j = {{"time", n.ts_ms},          {"site", n.site},     {"agent", n.agent},
+              {"check", n.check},         {"channel", n.channel}, {"target", n.target},
+              {"kind", n.kind},           {"state", state_name(n.state)},
+              {"status", n.status}};
+    if (n.status == "failed") j["error"] = n.detail;
+    else if (!n.detail.empty()) j["reason"] = n.detail;
+    list.push_back(std::move(j));
+  }
+  respond(json_response(200, {{"notifications", std::move(list)}}));
 }
 
 void Api::get_health(const HttpRequest&, const TokenRecord&, Respond respond) const {

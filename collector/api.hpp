@@ -15,6 +15,7 @@
 #include "collector/http.hpp"
 #include "collector/metrics.hpp"
 #include "collector/monitor.hpp"
+#include "collector/notifier.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
 
@@ -28,6 +29,8 @@ struct ApiOptions {
   std::function<std::int64_t()> now_ms;  // wall clock; vigie::wall_ms when empty
   // The longest GET /api/v1/events waits for an event (default 25 s).
   std::chrono::milliseconds max_poll{25'000};
+  // For /metrics; null when no alerts are configured. Must outlive the Api.
+  const Notifier* notifier = nullptr;
 };
 
 class Api {
@@ -63,6 +66,8 @@ class Api {
   void delete_downtime(const HttpRequest& request, const TokenRecord& caller,
                        Respond respond) const;
   void get_audit(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void get_notifications(const HttpRequest& request, const TokenRecord& caller,
+                         Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_metrics(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;

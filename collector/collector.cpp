@@ -9,6 +9,8 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -16,6 +18,7 @@
 
 #include "collector/api.hpp"
 #include "collector/monitor.hpp"
+#include "collector/notifier.hpp"
 #include "collector/server.hpp"
 #include "common/systemd.hpp"
 #include "collector/storage.hpp"
@@ -52,6 +55,8 @@ serve options:
   --max-attempts N      failures in a row before a state is hard, for checks that do not
                         say (default 3)
   --agent-timeout DUR   an agent silent this long is lost (default 3m)
+  --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
+                        see config/alerts.example.json); a bad file stops the start
   --verbose             log debug messages
   --version, --help
 )";
@@ -62,6 +67,7 @@ struct Options {
   std::filesystem::path port_file;
   bool allow_plain_http = false;
   MonitorOptions monitor;
+  std::optional<AlertConfig> alerts;
 };
 
 Status parse_listen(std::string_view text, ServerOptions& server) {
@@ -101,13 +107,17 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
                a == "--threads" || a == "--tls-cert" || a == "--tls-key" ||
-               a == "--max-attempts" || a == "--agent-timeout") {
+               a == "--max-attempts" || a == "--agent-timeout" || a == "--alerts") {
       auto v = value();
       if (!v) return v.status();
       if (a == "--listen") {
         if (Status s = parse_listen(*v, o.server); !s) return s;
       } else if (a == "--db") {
         o.db = std::string(*v);
+      } else if (a == "--alerts") {
+        auto config = load_alert_config(std::string(*v));
+        if (!config) return config.status().with_context("--alerts");
+        o.alerts = std::move(*config);
       } else if (a == "--port-file") {
         o.port_file = std::string(*v);
       } else if (a == "--tls-cert") {
@@ -182,7 +192,14 @@ int serve(const Options& options) {
     log::error(monitor.status().message());
     return 1;
   }
-  Api api(**storage, **monitor, ApiOptions{});
+  std::unique_ptr<Notifier> notifier;
+  if (options.alerts) {
+    notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
+    (*monitor)->set_listener([n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
+    log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
+                std::to_string(options.alerts->rules.size()) + " rules");
+  }
+  Api api(**storage, **monitor, ApiOptions{.notifier = notifier.get()});
   auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
     api.handle(request, std::move(respond));
   });
@@ -236,6 +253,10 @@ int serve(const Options& options) {
   (*monitor)->end_polls();
   (*server)->shutdown(std::chrono::seconds(10));
   (*monitor)->stop();
+  if (notifier) {
+    (*monitor)->set_listener({});
+    notifier->stop();
+  }
   (*storage)->close();
   log::notice("stopped");
   return 0;

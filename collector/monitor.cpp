@@ -193,16 +193,26 @@ Status Monitor::checkpoint() {
   }
 }
 
+void Monitor::set_listener(std::function<void(const std::vector<Event>&)> listener) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(listener);
+}
+
 void Monitor::publish(const std::vector<Event>& events) {
   if (events.empty()) return;
-  std::lock_guard lock(mu_);
-  for (const auto& e : events) {
-    recent_.push_back(e);
-    published_ = std::max(published_, e.id);
+  std::function<void(const std::vector<Event>&)> listener;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : events) {
+      recent_.push_back(e);
+      published_ = std::max(published_, e.id);
+    }
+    stats_.events += static_cast<std::int64_t>(events.size());
+    while (recent_.size() > options_.recent_events) recent_.pop_front();
+    cv_.notify_all();
+    listener = listener_;
   }
-  stats_.events += static_cast<std::int64_t>(events.size());
-  while (recent_.size() > options_.recent_events) recent_.pop_front();
-  cv_.notify_all();
+  if (listener) listener(events);
 }
 
 void Monitor::resync() {

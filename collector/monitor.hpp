@@ -74,6 +74,10 @@ class Monitor {
   void wait_events(std::int64_t after, std::size_t limit, std::chrono::milliseconds timeout,
                    EventsReply reply);
 
+  // Called with each batch of events once committed, in commit order, on the storage's
+  // writer thread: it must return at once (the notifier only queues them).
+  void set_listener(std::function<void(const std::vector<Event>&)> listener);
+
   // One tick and one checkpoint now, committed before it returns (tests, shutdown).
   Status tick();
   Status checkpoint();
@@ -112,6 +116,7 @@ class Monitor {
   std::deque<Event> recent_;
   std::int64_t published_ = 0;  // id of the last committed event
   std::vector<Waiter> waiters_;
+  std::function<void(const std::vector<Event>&)> listener_;
   MonitorStats stats_;
   bool stopping_ = false;
   bool polls_ended_ = false;

@@ -295,11 +295,31 @@ CREATE TABLE audit (
 );
 )sql";
 
+// Version 3: the notification history.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE notifications (
+  id       INTEGER PRIMARY KEY,
+  ts_ms    INTEGER NOT NULL,
+  site     TEXT NOT NULL,
+  agent    TEXT NOT NULL,
+  check_id TEXT NOT NULL,
+  channel  TEXT NOT NULL,  -- email, webhook
+  target   TEXT NOT NULL,
+  kind     TEXT NOT NULL,  -- problem, recovery, reminder, ...
+  state    INTEGER NOT NULL,
+  status   TEXT NOT NULL,  -- sent, failed, suppressed, digest
+  detail   TEXT NOT NULL
+);
+CREATE INDEX notifications_by_check ON notifications (check_id, id);
+CREATE INDEX notifications_by_site ON notifications (site, id);
+CREATE INDEX notifications_by_time ON notifications (ts_ms);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 constexpr std::int64_t kSchemaVersion = std::size(kMigrations);
 
 Status migrate(sqlite3* db) {
@@ -389,6 +409,9 @@ class SqliteStorage final : public Storage {
          " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"},
         {&insert_audit_,
          "INSERT INTO audit (ts_ms, author, action, target, comment) VALUES (?1,?2,?3,?4,?5)"},
+        {&insert_notification_,
+         "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind, state,"
+         " status, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
         {&upsert_series_,
          "INSERT INTO series (agent_id, check_id, metric, unit) VALUES (?1,?2,?3,?4)"
          " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
@@ -495,6 +518,7 @@ class SqliteStorage final : public Storage {
   Result<StateSnapshot> load_state(std::int64_t now_ms) override;
   Result<std::vector<Event>> events(const EventQuery& query) override;
   Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override;
+  Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override;
   Result<SeriesData> series(const SeriesQuery& query) override;
   Status housekeep() override;
 
@@ -571,7 +595,8 @@ class SqliteStorage final : public Storage {
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
   Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
-      update_check_, insert_event_, upsert_downtime_, insert_audit_, upsert_series_, insert_block_;
+      update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
+      upsert_series_, insert_block_;
   // Each job of a group commit runs in a savepoint: prepared once, not parsed per report.
   Statement savepoint_, release_, rollback_to_;
 
@@ -855,6 +880,9 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
       {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_ms < ?1"
        " ORDER BY recorded_ms LIMIT 2000)",
        now - options_.retention.events.count(), 0},
+      {"DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE ts_ms < ?1"
+       " ORDER BY ts_ms LIMIT 2000)",
+       now - options_.retention.notifications.count(), 0},
   };
   for (const auto& d : deletes) {
     if (over_budget()) {
@@ -1105,6 +1133,21 @@ Status SqliteStorage::persist(const StateDelta& delta) {
         .bind(5, entry.comment);
     if (insert_audit_.step() != SQLITE_DONE) return db_error(db_.get(), "store audit entry");
   }
+  for (const auto& n : delta.notifications) {
+    insert_notification_.reset();
+    insert_notification_.bind(1, n.ts_ms)
+        .bind(2, n.site)
+        .bind(3, n.agent)
+        .bind(4, n.check)
+        .bind(5, n.channel)
+        .bind(6, n.target)
+        .bind(7, n.kind)
+        .bind(8, static_cast<std::int64_t>(n.state))
+        .bind(9, n.status)
+        .bind(10, n.detail);
+    if (insert_notification_.step() != SQLITE_DONE)
+      return db_error(db_.get(), "store notification");
+  }
   return Status::ok();
 }
 
@@ -1318,6 +1361,36 @@ Result<std::vector<AuditEntry>> SqliteStorage::audit(const AuditQuery& q) {
                    .comment = stmt->text(5)});
   }
   if (rc != SQLITE_DONE) return db_error(db->get(), "read audit");
+  return out;
+}
+
+Result<std::vector<NotificationRecord>> SqliteStorage::notifications(
+    const NotificationQuery& q) {
+  auto db = take_reader();
+  if (!db) return db.status();
+  auto stmt = Statement::prepare(
+      db->get(),
+      "SELECT id, ts_ms, site, agent, check_id, channel, target, kind, state, status, detail"
+      " FROM notifications WHERE (?1 = '' OR site = ?1) AND (?2 = '' OR agent = ?2)"
+      " AND (?3 = '' OR check_id = ?3) ORDER BY id DESC LIMIT ?4");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, q.site).bind(2, q.agent).bind(3, q.check).bind(4, static_cast<std::int64_t>(q.limit));
+  std::vector<NotificationRecord> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    out.push_back({.id = stmt->int64(0),
+                   .ts_ms = stmt->int64(1),
+                   .site = stmt->text(2),
+                   .agent = stmt->text(3),
+                   .check = stmt->text(4),
+                   .channel = stmt->text(5),
+                   .target = stmt->text(6),
+                   .kind = stmt->text(7),
+                   .state = state_from_code(stmt->int64(8)).value_or(State::kUnknown),
+                   .status = stmt->text(9),
+                   .detail = stmt->text(10)});
+  }
+  if (rc != SQLITE_DONE) return db_error(db->get(), "read notifications");
   return out;
 }
 

@@ -53,6 +53,7 @@ void StateDelta::append(StateDelta other) {
   move_append(agents, other.agents);
   move_append(downtimes, other.downtimes);
   move_append(audit, other.audit);
+  move_append(notifications, other.notifications);
 }
 
 }  // namespace vigie::collector

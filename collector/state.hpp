@@ -159,6 +159,23 @@ struct AuditEntry {
   bool operator==(const AuditEntry&) const = default;
 };
 
+// One alert notification, or one that was held back: the notification history
+// (GET /api/v1/notifications).
+struct NotificationRecord {
+  std::int64_t id = 0;
+  std::int64_t ts_ms = 0;  // collector time of the attempt (or of the decision)
+  std::string site;
+  std::string agent;   // "" for a site alert
+  std::string check;   // "" for site and agent alerts
+  std::string channel;  // "email" or "webhook"
+  std::string target;   // the channel's name and where it goes (addresses, host)
+  std::string kind;     // "problem", "recovery", "reminder", "ack expired", ...
+  State state = State::kOk;
+  std::string status;  // "sent", "failed", "suppressed" or "digest"
+  std::string detail;  // suppressed: the reason; failed: the error; digest: its size
+  bool operator==(const NotificationRecord&) const = default;
+};
+
 // What one engine step changed, for storage to persist in the same transaction as
 // the report that caused it.
 struct StateDelta {
@@ -167,9 +184,10 @@ struct StateDelta {
   std::vector<AgentState> agents;  // agents whose stored row changed
   std::vector<Downtime> downtimes;  // added or changed (ended early)
   std::vector<AuditEntry> audit;
+  std::vector<NotificationRecord> notifications;  // from the notifier, not the engine
   bool empty() const {
     return events.empty() && checks.empty() && agents.empty() && downtimes.empty() &&
-           audit.empty();
+           audit.empty() && notifications.empty();
   }
   void append(StateDelta other);
 };

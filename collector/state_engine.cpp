@@ -68,6 +68,7 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
   sites_.clear();
   downtimes_.clear();
   now_ms_ = now_ms;
+  restored_ms_ = now_ms;
   last_event_id_ = snapshot.last_event_id;
   last_downtime_id_ = 0;
   for (auto& agent : snapshot.agents) {
@@ -348,7 +349,11 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
   if (now_status != prev || is_new) c.since_ms = r.ts_ms;
   if (hard_change) c.hard_since_ms = r.ts_ms;
 
-  if (hard_change && c.ack && !c.ack->sticky) {
+  // A failure turning hard is what was acknowledged (one can acknowledge a soft
+  // state): only a recovery or a change between failing states ends a plain ack.
+  const bool ack_ending_change =
+      hard_change && (c.hard_state == State::kOk || prev_hard != State::kOk);
+  if (ack_ending_change && c.ack && !c.ack->sticky) {
     c.ack.reset();
     push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kAckRemoved,
@@ -403,6 +408,7 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
 
   // Downtimes first: what starts now silences what the rest of this tick finds.
   std::vector<std::int64_t> finished;
+  std::vector<std::string> sites_out_of_downtime;
   bool downtimes_changed = false;
   for (auto& [id, entry] : downtimes_) {
     const bool active = downtime_active(entry->downtime, now_ms);
@@ -410,6 +416,7 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
     if (active != entry->active) {
       entry->active = active;
       downtimes_changed = true;
+      if (!active && d.agent.empty() && d.check.empty()) sites_out_of_downtime.push_back(d.site);
       push_event(delta, {.kind = active ? EventKind::kDowntimeStart : EventKind::kDowntimeEnd,
                          .site = d.site,
                          .agent = d.agent,
@@ -422,6 +429,18 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
     if (d.recurring() && d.end_ms != 0 && now_ms >= d.end_ms) finished.push_back(id);
   }
   if (downtimes_changed) {
+    // A site downtime over while the site is still unreachable: say so, once.
+    std::set<std::string> said;
+    for (const auto& site : sites_out_of_downtime) {
+      if (!site_unreachable(site) || site_in_downtime(site, now_ms) || !said.insert(site).second)
+        continue;
+      push_event(delta, {.kind = EventKind::kDowntimeEnd,
+                         .site = site,
+                         .from = State::kCritical,
+                         .to = State::kCritical,
+                         .summary = "downtime over, site still unreachable",
+                         .notify = true});
+    }
     for (auto& [agent_id, agent] : agents_) {
       for (auto& [check_id, c] : agent->checks) {
         const bool was = c.in_downtime;
@@ -451,7 +470,10 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
   std::vector<std::size_t> lost_events;  // indexes in delta.events
   for (auto& [agent_id, agent] : agents_) {
     AgentState& a = agent->state;
-    if (a.lost || now_ms - a.last_seen_ms <= options_.agent_timeout_ms) continue;
+    // Silence while the collector itself was down is not the agent's: after a restart
+    // each agent gets a full timeout to report again.
+    if (a.lost || now_ms - std::max(a.last_seen_ms, restored_ms_) <= options_.agent_timeout_ms)
+      continue;
     a.lost = true;
     a.lost_since_ms = now_ms;
     delta.agents.push_back(a);
@@ -517,7 +539,8 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
     for (auto& [check_id, c] : agent->checks) {
       bool changed = false;
       const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
-      if (!c.stale && c.last.interval_s > 0 && now_ms - c.received_ms > limit) {
+      if (!c.stale && c.last.interval_s > 0 &&
+          now_ms - std::max(c.received_ms, restored_ms_) > limit) {
         const State before = c.effective();
         c.stale = true;
         c.stale_since_ms = now_ms;
@@ -530,7 +553,10 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                            .from = before,
                            .to = State::kUnknown,
                            .summary = "stale: " + c.stale_reason,
-                           .notify = !quiet(c)});
+                           // When the whole agent has been silent as long, it is the
+                           // agent (or its site) that is down: that alert comes once,
+                           // when the agent is declared lost, not once per check.
+                           .notify = !quiet(c) && now_ms - agent->state.last_seen_ms <= limit});
         changed = true;
       }
       if (c.ack && c.ack->expires_ms != 0 && now_ms >= c.ack->expires_ms) {

@@ -10,7 +10,9 @@
 //   UNKNOWN "stale"; an agent without a report for `agent_timeout` is lost, and its
 //   checks are stale under it ("agent unreachable"). A site whose agents are all lost
 //   is unreachable: one site-level problem, not one per check. Missing data is never
-//   a recovery: a stale check keeps its last real state underneath.
+//   a recovery: a stale check keeps its last real state underneath. After a restart,
+//   agents and checks get their full timeout again: the collector's own downtime is
+//   not theirs.
 // - Late results (a replayed spool) older than the check's latest are history only;
 //   newer ones received long after they ran change the state but notify no one.
 // - Acknowledgements, downtimes (one-off and weekly) and an event for every change.
@@ -138,6 +140,7 @@ class StateEngine {
   std::int64_t last_downtime_id_ = 0;
   std::int64_t late_results_ = 0;
   std::int64_t now_ms_ = 0;  // the latest time the engine was given
+  std::int64_t restored_ms_ = 0;  // when restore() last ran: staleness counts from there
 };
 
 }  // namespace vigie::collector

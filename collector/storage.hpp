@@ -34,6 +34,8 @@ struct Retention {
   // State-change events (a check's history, the events API): default 400 days, so that
   // a year's backup-health report still finds last year's failures.
   std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
+  // The notification history: as long as the events it tells of (default 400 days).
+  std::chrono::milliseconds notifications{std::chrono::hours(24 * 400)};
 };
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
@@ -95,6 +97,14 @@ struct EventQuery {
   std::string check;
 };
 
+// The notification history, newest first; empty fields match everything.
+struct NotificationQuery {
+  std::string site;
+  std::string agent;
+  std::string check;
+  std::size_t limit = 100;
+};
+
 struct AuditQuery {
   std::int64_t after = 0;
   std::size_t limit = 1000;
@@ -135,6 +145,9 @@ class Storage {
   // Stored events, oldest first; with agent and check, that check's newest first.
   virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
   virtual Result<std::vector<AuditEntry>> audit(const AuditQuery& query) = 0;
+  // Stored notifications (StateDelta::notifications), newest first.
+  virtual Result<std::vector<NotificationRecord>> notifications(
+      const NotificationQuery& query) = 0;
 
   virtual StorageStats stats() = 0;
 

@@ -81,6 +81,36 @@ TEST_CASE("Migration: a version 2 database keeps its states, acknowledgements an
   CHECK(audit->size() == 2);
 }
 
+TEST_CASE("Migration: a version 3 database keeps its notification history", "[migration]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = database_from(dir, "v3.sql")});
+  REQUIRE(storage.is_ok());
+  auto state = (*storage)->load_state(0);
+  REQUIRE(state.is_ok());
+  CHECK(state->checks.size() == 1);
+  auto history = (*storage)->notifications({});
+  REQUIRE(history.is_ok());
+  REQUIRE(history->size() == 2);
+  CHECK((*history)[0].status == "failed");
+  CHECK((*history)[0].channel == "webhook");
+  CHECK((*history)[1].status == "sent");
+  CHECK((*history)[1].channel == "email");
+  CHECK((*history)[1].check == "backup/restic:/srv");
+  CHECK((*history)[1].state == State::kCritical);
+}
+
+TEST_CASE("Migration: an older database gets an empty notification history", "[migration]") {
+  for (const char* fixture : {"v1.sql", "v2.sql"}) {
+    INFO(fixture);
+    testing::TempDir dir;
+    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    REQUIRE(storage.is_ok());
+    auto history = (*storage)->notifications({});
+    REQUIRE(history.is_ok());
+    CHECK(history->empty());
+  }
+}
+
 TEST_CASE("Migration: a database from a newer collector is refused, not damaged",
           "[migration]") {
   testing::TempDir dir;

@@ -464,5 +464,90 @@ TEST_CASE("Engine: restore brings back states, acknowledgements and lost agents"
   CHECK(again.last_event_id() == f.engine.last_event_id());
 }
 
+TEST_CASE("Engine: an acknowledgement of a soft failure holds when it turns hard",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kWarning, "a1", "s1", 0, 3);
+  REQUIRE(f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "known"}, f.now).is_ok());
+  StateDelta all;
+  for (int i = 0; i < 2; ++i) {
+    f.now += kMinute;
+    all.append(f.report("c", State::kWarning, "a1", "s1", 0, 3));
+  }
+  const Event& hard = only(all, EventKind::kState);
+  CHECK(hard.type == StateType::kHard);
+  CHECK_FALSE(hard.notify);  // acknowledged: quiet
+  CHECK(of_kind(all, EventKind::kAckRemoved).empty());
+  REQUIRE(f.state("c").ack);
+  // WARNING turning CRITICAL is another problem: the plain acknowledgement ends.
+  f.now += kMinute;
+  auto d = f.report("c", State::kCritical, "a1", "s1", 0, 3);
+  CHECK(only(d, EventKind::kState).notify);
+  CHECK_FALSE(f.state("c").ack);
+}
+
+TEST_CASE("Engine: checks of a silent agent go stale without notifying, before it is lost",
+          "[engine]") {
+  // Checks every 20 s are stale after 1 minute; the agent is lost after 3.
+  Fake f;
+  for (const char* check : {"a", "b", "c"}) {
+    protocol::Report r;
+    r.agent = {"a1", "s1", "host", "1.0"};
+    r.seq = ++f.seq;
+    r.results = {{.name = check, .check = check, .status = State::kOk, .summary = "ok",
+                  .ts_ms = f.now, .interval_s = 20}};
+    f.engine.apply(r, f.now);
+  }
+  StateDelta all;
+  for (int i = 0; i < 4; ++i) all.append(f.after(kMinute));
+  CHECK(of_kind(all, EventKind::kStale).size() == 3);
+  for (const auto* e : of_kind(all, EventKind::kStale)) CHECK_FALSE(e->notify);
+  CHECK(only(all, EventKind::kSiteUnreachable).notify);  // the one alert
+}
+
+TEST_CASE("Engine: a site downtime that ends while the site is unreachable says so once",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kOk, "a1", "s1");
+  REQUIRE(f.engine.add_downtime({.site = "s1", .start_ms = f.now, .end_ms = f.now + 10 * kMinute,
+                                 .comment = "power cut", .author = "dave"},
+                                f.now)
+              .is_ok());
+  StateDelta all;
+  for (int i = 0; i < 5; ++i) all.append(f.after(kMinute));
+  CHECK_FALSE(only(all, EventKind::kSiteUnreachable).notify);
+  all = {};
+  for (int i = 0; i < 6; ++i) all.append(f.after(kMinute));
+  int notified = 0;
+  for (const auto* e : of_kind(all, EventKind::kDowntimeEnd)) {
+    if (!e->notify) continue;
+    ++notified;
+    CHECK(e->site == "s1");
+    CHECK(e->check.empty());
+    CHECK(e->to == State::kCritical);
+    CHECK_THAT(e->summary, Catch::Contains("site still unreachable"));
+  }
+  CHECK(notified == 1);
+}
+
+TEST_CASE("Engine: after a restart, agents get a full timeout before they are lost",
+          "[engine]") {
+  Fake f;
+  f.report("c", State::kOk);
+  StateSnapshot snapshot;
+  snapshot.agents = f.engine.agents();
+  for (const auto& c : f.engine.checks({})) {
+    if (c.last.check != "vigie/heartbeat") snapshot.checks.push_back(c);
+  }
+  // The collector was down 10 minutes: longer than the agent timeout.
+  const std::int64_t restart = f.now + 10 * kMinute;
+  StateEngine again;
+  again.restore(snapshot, restart);
+  auto d = again.tick(restart + 1000);
+  CHECK(d.events.empty());
+  d = again.tick(restart + 3 * kMinute + 1000);
+  CHECK(of_kind(d, EventKind::kSiteUnreachable).size() == 1);
+}
+
 }  // namespace
 }  // namespace vigie::collector

@@ -308,6 +308,49 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
   CHECK(events() == 0);
 }
 
+TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 400 days",
+          "[storage]") {
+  SeriesFixture f;
+  auto store = [&](std::vector<NotificationRecord> records) {
+    std::promise<Result<StateDelta>> done;
+    f.storage->change(
+        [&]() -> Result<StateDelta> {
+          StateDelta d;
+          d.notifications = records;
+          return d;
+        },
+        [&](Result<StateDelta> r) { done.set_value(std::move(r)); });
+    REQUIRE(done.get_future().get().is_ok());
+  };
+  store({{.ts_ms = kT0, .site = "s1", .agent = "a1", .check = "backup/borg", .channel = "email",
+          .target = "oncall (x@example.org)", .kind = "problem", .state = State::kCritical,
+          .status = "sent"},
+         {.ts_ms = kT0 + 1, .site = "s1", .agent = "a1", .check = "backup/borg",
+          .channel = "webhook", .target = "chat (chat.example.org)", .kind = "problem",
+          .state = State::kCritical, .status = "failed", .detail = "HTTP 500"}});
+  store({{.ts_ms = kT0 + 2, .site = "s2", .channel = "webhook", .target = "chat (chat.example.org)",
+          .kind = "problem", .state = State::kCritical, .status = "suppressed",
+          .detail = "in downtime"}});
+  auto all = f.storage->notifications({});
+  REQUIRE(all.is_ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].site == "s2");  // newest first
+  CHECK((*all)[0].detail == "in downtime");
+  CHECK((*all)[1].status == "failed");
+  CHECK((*all)[1].state == State::kCritical);
+  CHECK((*all)[2].target == "oncall (x@example.org)");
+  CHECK(f.storage->notifications({.site = "s1"})->size() == 2);
+  CHECK(f.storage->notifications({.check = "backup/borg", .limit = 1})->size() == 1);
+  CHECK(f.storage->notifications({.agent = "a2"})->empty());
+
+  f.now = kT0 + 399 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(f.storage->notifications({})->size() == 3);
+  f.now = kT0 + 401 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(f.storage->notifications({})->empty());
+}
+
 TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
   SeriesFixture f;
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());

@@ -1,0 +1,331 @@
+// Alert notifications end to end: a real collector started with --alerts, real
+// reports over HTTPS, a real webhook receiver (Python's http.server, over HTTPS with
+// its own CA) and a real SMTP server (python3-aiosmtpd) on loopback; the history read
+// back through GET /api/v1/notifications.
+
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "tests/support/collector_fixture.hpp"
+#include "tests/support/smtp_server.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/webhook_receiver.hpp"
+
+namespace vigie {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using testing::Collector;
+using testing::HttpReply;
+using testing::SmtpServer;
+using testing::WebhookReceiver;
+
+json body_of(const HttpReply& reply) {
+  INFO(reply.status << " " << reply.body << reply.error);
+  REQUIRE(reply.status == 200);
+  auto j = json::parse(reply.body, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+json result(const std::string& check, int status, int max_attempts = 1) {
+  return {{"name", check},
+          {"check", check},
+          {"status", status},
+          {"summary", status == 0 ? "fine" : "broken: \"quoted\" \\ text"},
+          {"ts", wall_ms()},
+          {"duration_ms", 3},
+          {"interval_s", 60},
+          {"max_attempts", max_attempts}};
+}
+
+// A collector with alerts, a webhook receiver over HTTPS and, optionally, an SMTP server.
+struct Setup {
+  testing::TempDir dir;
+  std::unique_ptr<WebhookReceiver> hook;
+  std::unique_ptr<SmtpServer> smtp;
+  std::unique_ptr<Collector> collector;
+  std::string viewer;
+  std::string operator_;
+  std::map<std::string, std::string> agent_tokens;
+  std::map<std::string, std::uint64_t> seqs;
+
+  struct Options {
+    WebhookReceiver::Options hook;
+    bool mail = true;
+    json channel_extra = json::object();  // added to the webhook channel
+    json top_extra = json::object();      // added to the file's top level
+    std::vector<std::string> collector_args;
+  };
+
+  explicit Setup(Options o) {
+    auto certs = testing::run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs",
+                               (dir / "hook-tls").string()});
+    REQUIRE(certs.exit_code == 0);
+    o.hook.cert = (dir / "hook-tls/server.crt").string();
+    o.hook.key = (dir / "hook-tls/server.key").string();
+    std::filesystem::create_directories(dir / "hook");
+    hook = std::make_unique<WebhookReceiver>(dir / "hook", o.hook);
+    json channel = {{"name", "chat"},
+                    {"type", "webhook"},
+                    {"url", hook->url("/hooks/chat")},
+                    {"ca_file", (dir / "hook-tls/ca.crt").string()},
+                    {"body", {{"text", "{{state}} {{site}} {{check}}: {{summary}} ({{kind}})"}}},
+                    {"attempts", 3},
+                    {"retry_wait", "300ms"}};
+    channel.update(o.channel_extra);
+    json config = {{"channels", json::array({channel})},
+                   {"rules", json::array({{{"channels", {"chat"}}}})},
+                   {"storm", {{"hold", "300ms"}}}};
+    if (o.mail) {
+      std::filesystem::create_directories(dir / "smtp");
+      smtp = std::make_unique<SmtpServer>(dir / "smtp");
+      config["smtp"] = {{"url", "smtp://127.0.0.1:" + std::to_string(smtp->port())},
+                        {"tls", "none"},
+                        {"from", "vigie@example.org"},
+                        {"timeout", "10s"}};
+      config["channels"].push_back(
+          {{"name", "oncall"}, {"type", "email"}, {"to", {"astreinte@example.org"}}});
+      config["rules"].push_back(
+          {{"families", {"backup", "site"}}, {"min_state", "critical"}, {"channels", {"oncall"}}});
+    }
+    config.update(o.top_extra);
+    const auto file = dir.write("alerts.json", "// written by the test\n" + config.dump(2));
+    std::vector<std::string> args = {"--alerts", file.string()};
+    args.insert(args.end(), o.collector_args.begin(), o.collector_args.end());
+    collector = std::make_unique<Collector>(dir, args);
+    viewer = collector->token("viewer");
+    operator_ = collector->token("operator");
+  }
+
+  void send(const std::string& agent, const std::string& site, const json& results) {
+    if (!agent_tokens.count(agent)) agent_tokens[agent] = collector->enroll(agent, site);
+    const json report = {{"protocol", 1},
+                         {"agent", {{"id", agent}, {"site", site}}},
+                         {"seq", ++seqs[agent]},
+                         {"sent", wall_ms()},
+                         {"results", results}};
+    const HttpReply r = collector->post("/api/v1/reports", report.dump(), agent_tokens[agent]);
+    INFO(r.body << r.error);
+    REQUIRE(r.status == 200);
+  }
+
+  json notifications(const std::string& query) {
+    return body_of(collector->get("/api/v1/notifications" + query, viewer))["notifications"];
+  }
+
+  std::string logs() const {
+    return "collector:\n" + collector->child().log() + "\nwebhook:\n" + hook->log();
+  }
+};
+
+std::size_t count_status(const json& list, const std::string& status) {
+  std::size_t n = 0;
+  for (const auto& item : list) n += item["status"] == status ? 1 : 0;
+  return n;
+}
+
+TEST_CASE("Alerts: a hard failure reaches the webhook over HTTPS and the SMTP server",
+          "[alerts]") {
+  Setup s({});
+  s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
+  s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 2)}));
+
+  INFO(s.logs());
+  REQUIRE(s.hook->wait_for(1, 15s));
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  const auto request = s.hook->requests().at(0);
+  CHECK(request.path == "/hooks/chat");
+  CHECK(request.content_type == "application/json");
+  const json chat = json::parse(request.body);
+  CHECK(chat["text"] ==
+        "CRITICAL mairie-onesse backup/restic:/srv: broken: \"quoted\" \\ text (problem)");
+  const std::string mail = s.smtp->messages().at(0);
+  CHECK_THAT(mail, Catch::Contains("astreinte@example.org"));
+  CHECK_THAT(mail, Catch::Contains("[CRITICAL] mairie-onesse mairie-01 backup/restic:/srv"));
+
+  // The history, newest first, in the shape the console shows.
+  json history;
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?site=mairie-onesse&check=backup/restic:/srv");
+        return history.size() == 2;
+      },
+      10s));
+  for (const auto& n : history) {
+    CHECK(n["status"] == "sent");
+    CHECK(n["state"] == "CRITICAL");
+    CHECK(n["check"] == "backup/restic:/srv");
+    CHECK(n["site"] == "mairie-onesse");
+    CHECK(n["time"].get<std::int64_t>() > 0);
+  }
+  std::set<std::string> channels;
+  for (const auto& n : history) channels.insert(n["channel"].get<std::string>());
+  CHECK(channels == std::set<std::string>{"email", "webhook"});
+  CHECK(s.notifications("?site=elsewhere").empty());
+  CHECK(s.collector->get("/api/v1/notifications?limit=0", s.viewer).status == 400);
+  CHECK(s.collector->get("/api/v1/notifications", "").status == 401);
+  CHECK(s.collector->get("/api/v1/notifications", s.agent_tokens["mairie-01"]).status == 403);
+
+  // The recovery goes to both as well.
+  s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
+  REQUIRE(s.hook->wait_for(2, 15s));
+  CHECK(json::parse(s.hook->requests().at(1).body)["text"] ==
+        "OK mairie-onesse backup/restic:/srv: fine (recovery)");
+  REQUIRE(s.smtp->wait_for(2, 15s));
+  CHECK_THAT(s.smtp->messages().at(1), Catch::Contains("[RECOVERED]"));
+  REQUIRE(testing::eventually([&] { return s.notifications("?limit=1").size() == 1 &&
+                                           s.notifications("").size() == 4; },
+                              10s));
+  const std::string metrics = s.collector->get("/metrics", s.viewer).body;
+  CHECK_THAT(metrics, Catch::Contains("vigie_notifications_total{channel=\"webhook\",status=\"sent\"} 2"));
+  CHECK_THAT(metrics, Catch::Contains("vigie_notifications_total{channel=\"email\",status=\"sent\"} 2"));
+}
+
+TEST_CASE("Alerts: a failing receiver is retried with backoff, then logged as failed",
+          "[alerts]") {
+  Setup s({.hook = {.always_fail = true}, .mail = false});
+  s.send("a1", "ecole-x", json::array({result("firewall/sophos", 2)}));
+  INFO(s.logs());
+  REQUIRE(s.hook->wait_for(3, 15s));
+  json history;
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?check=firewall/sophos");
+        return history.size() == 1;
+      },
+      10s));
+  CHECK(history[0]["status"] == "failed");
+  CHECK_THAT(history[0]["error"].get<std::string>(), Catch::Contains("HTTP 500"));
+  const auto requests = s.hook->requests();
+  CHECK(requests.size() == 3);  // attempts: 3, no more
+  // Waits of 300 ms, then 600 ms (lower bounds: a loaded machine only adds to them).
+  CHECK(requests[1].time_ms - requests[0].time_ms >= 250);
+  CHECK(requests[2].time_ms - requests[1].time_ms >= 550);
+  CHECK_THAT(s.collector->get("/metrics", s.viewer).body,
+             Catch::Contains("vigie_notifications_total{channel=\"webhook\",status=\"failed\"} 1"));
+
+  // A receiver that fails twice and then answers: delivered, once.
+  Setup t({.hook = {.fail_first = 2}, .mail = false});
+  t.send("a1", "ecole-y", json::array({result("wifi/unifi", 1)}));
+  REQUIRE(t.hook->wait_for(3, 15s));
+  REQUIRE(testing::eventually([&] { return t.notifications("").size() == 1; }, 10s));
+  CHECK(t.notifications("")[0]["status"] == "sent");
+  std::this_thread::sleep_for(500ms);
+  CHECK(t.hook->requests().size() == 3);
+}
+
+TEST_CASE("Alerts: 200 checks failing in the same minute give one digest", "[alerts]") {
+  // A 2 s hold: the four reports are one burst even on a loaded machine.
+  Setup s({.top_extra = {{"storm", {{"hold", "2s"}}}}});
+  // 50 checks on each of 4 sites: every agent enrolled and reporting OK first, then
+  // 4 failing reports (results made now: a result no newer than the last changes nothing).
+  for (int status : {0, 2}) {
+    for (int site = 0; site < 4; ++site) {
+      json part = json::array();
+      for (int i = site * 50; i < site * 50 + 50; ++i)
+        part.push_back(result("backup/restic:/vol" + std::to_string(i), status));
+      s.send("agent-" + std::to_string(site), "mairie-" + std::to_string(site), part);
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  INFO(s.logs());
+  REQUIRE(s.hook->wait_for(1, 15s));
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  std::this_thread::sleep_for(1500ms);  // nothing else follows
+  REQUIRE(s.hook->requests().size() == 1);
+  REQUIRE(s.smtp->messages().size() == 1);
+  const std::string text = json::parse(s.hook->requests()[0].body)["text"];
+  CHECK_THAT(text, Catch::StartsWith("CRITICAL 4 sites : [CRITICAL] 200 alerts on 4 sites"));
+  const std::string mail = s.smtp->messages()[0];
+  CHECK_THAT(mail, Catch::Contains("200 alerts on 4 sites"));
+  REQUIRE(testing::eventually([&] { return s.notifications("?limit=1000").size() == 400; }, 10s));
+  CHECK(count_status(s.notifications("?limit=1000"), "digest") == 400);
+  CHECK(s.notifications("?site=mairie-2&limit=1000").size() == 100);  // 50 checks, 2 channels
+}
+
+TEST_CASE("Alerts: acknowledged or in-downtime checks send nothing, an ack that expires does",
+          "[alerts]") {
+  Setup s({.mail = false});
+  // Acknowledged while soft (3 attempts), then hard: nothing sent.
+  s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
+  const json ack = {{"agent", "a1"}, {"check", "antivirus/clamd"},
+                    {"comment", "signatures updating"}, {"expires", "4s"}};
+  REQUIRE(s.collector->call("POST", "/api/v1/acks", s.operator_, ack.dump()).status == 200);
+  // In downtime: nothing sent either.
+  s.send("b1", "mairie-b", json::array({result("firewall/sophos", 0)}));
+  const json downtime = {{"site", "mairie-b"}, {"duration", "1h"}, {"comment", "firmware"}};
+  REQUIRE(s.collector->call("POST", "/api/v1/downtimes", s.operator_, downtime.dump()).status == 201);
+  s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
+  s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
+  s.send("b1", "mairie-b", json::array({result("firewall/sophos", 2)}));
+
+  INFO(s.logs());
+  json history;
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("");
+        return history.size() == 2;
+      },
+      10s));
+  for (const auto& n : history) {
+    CHECK(n["status"] == "suppressed");
+    if (n["site"] == "mairie-a") CHECK_THAT(n["reason"].get<std::string>(), Catch::StartsWith("acknowledged by token"));
+    else CHECK(n["reason"] == "in downtime");
+  }
+
+  // The acknowledgement runs out, the check still fails: told again.
+  REQUIRE(s.hook->wait_for(1, 15s));
+  const json chat = json::parse(s.hook->requests()[0].body);
+  CHECK_THAT(chat["text"].get<std::string>(),
+             Catch::StartsWith("WARNING mairie-a antivirus/clamd: acknowledgement by token") &&
+                 Catch::EndsWith("expired; still WARNING (ack expired)"));
+  std::this_thread::sleep_for(1s);
+  CHECK(s.hook->requests().size() == 1);  // the check in downtime stays quiet
+}
+
+TEST_CASE("Alerts: a site going unreachable gives one alert, not one per check", "[alerts]") {
+  Setup s({.mail = true, .collector_args = {"--agent-timeout", "2s"}});
+  json checks = json::array();
+  for (int i = 0; i < 30; ++i) checks.push_back(result("wifi/ap:" + std::to_string(i), 0));
+  s.send("hotspot-1", "mairie-c", checks);
+  INFO(s.logs());
+  REQUIRE(s.hook->wait_for(1, 15s));
+  REQUIRE(s.smtp->wait_for(1, 15s));  // family "site", critical: the on-call mail too
+  std::this_thread::sleep_for(1500ms);
+  REQUIRE(s.hook->requests().size() == 1);
+  CHECK_THAT(json::parse(s.hook->requests()[0].body)["text"].get<std::string>(),
+             Catch::StartsWith("CRITICAL mairie-c : site unreachable"));
+  CHECK(s.smtp->messages().size() == 1);
+
+  s.send("hotspot-1", "mairie-c", checks);
+  REQUIRE(s.hook->wait_for(2, 15s));
+  CHECK_THAT(json::parse(s.hook->requests()[1].body)["text"].get<std::string>(),
+             Catch::StartsWith("OK mairie-c : site reachable again"));
+}
+
+TEST_CASE("Alerts: a bad alerts file stops the start and says where and why", "[alerts]") {
+  testing::TempDir dir;
+  const auto file = dir.write(
+      "alerts.json", R"({"channels": [{"name": "chat", "type": "webhook", "url": "ftp://x"}],
+                        "rules": [{"channels": ["chat"]}]})");
+  auto r = testing::run({VIGIE_COLLECTOR_BIN, "--alerts", file.string(), "--db",
+                         (dir / "c.db").string(), "--listen", "127.0.0.1:0"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(file.string() + ": channels[0].url: expected an http:// or "
+                                                    "https:// URL"));
+  auto missing = testing::run({VIGIE_COLLECTOR_BIN, "--alerts", (dir / "none.json").string(),
+                               "--db", (dir / "c.db").string()});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("none.json"));
+}
+
+}  // namespace
+}  // namespace vigie
