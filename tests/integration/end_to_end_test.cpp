@@ -53,7 +53,8 @@ std::string agent_config(const Collector& collector, const std::filesystem::path
          {"command",
           {std::string(kPlugins) + "/check_load", "-w", "1000,1000,1000", "-c",
            "2000,2000,2000"}}},
-        {{"name", "load"}, {"type", "system/load"}}}}};
+        // Thresholds no busy test machine reaches: the order below expects one problem.
+        {{"name", "load"}, {"type", "system/load"}, {"warn", 500}, {"crit", 1000}}}}};
   // Comments are allowed in the agent's configuration: make sure they stay so.
   return "// written by the end-to-end test\n" + config.dump(2);
 }

@@ -209,9 +209,11 @@ TEST_CASE("SophosCheck: a WAN port down is CRITICAL, another port WARNING", "[so
 }
 
 TEST_CASE("SophosCheck: a device that stops answering is UNKNOWN", "[sophos][snmp]") {
+  // The check gives up after the configured timeout (500 ms, no retry here), well
+  // inside its deadline; a loaded machine may add a little, never ten seconds.
   const auto start = std::chrono::steady_clock::now();
   const Outcome outcome = run_on("nobody-home");
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
   CHECK(outcome.status == State::kUnknown);
   CHECK_THAT(outcome.summary, Catch::StartsWith("device fw (127.0.0.1:") &&
                                   Catch::Contains("no answer from 127.0.0.1:"));
