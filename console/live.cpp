@@ -265,14 +265,16 @@ void Live::feed_loop() {
 }
 
 void Live::events_loop() {
-  std::optional<std::int64_t> cursor;
+  std::int64_t cursor = -1;  // -1: none yet, from now on
   std::unique_lock lock(mutex_);
   while (!stop_) {
+    // The first call after a start or a failure answers at once: the console knows it
+    // is live again without waiting for an event.
+    const bool confirmed = events_live_;
     lock.unlock();
-    // The first call answers at once with the cursor: the console knows it is live.
     std::string path =
-        "/api/v1/events?timeout=" + (cursor ? options_.poll_timeout : std::string("0s"));
-    if (cursor) path += "&after=" + std::to_string(*cursor);
+        "/api/v1/events?timeout=" + (confirmed ? options_.poll_timeout : std::string("0s"));
+    if (cursor >= 0) path += "&after=" + std::to_string(cursor);
     Result<std::string> body = Status::internal("not asked");
     try {
       body = events_->call("GET", path, {});
@@ -289,7 +291,7 @@ void Live::events_loop() {
       const bool was_live = events_live_;
       events_live_ = false;
       // A cursor the collector refuses (400) is dropped: from now on.
-      if (body.status().code() == Code::kInvalidArgument) cursor.reset();
+      if (body.status().code() == Code::kInvalidArgument) cursor = -1;
       if (was_live) {
         refresh_ = true;  // the feed says soon whether the collector is gone
         wake_feed_.notify_all();
