@@ -57,21 +57,25 @@ class FieldReader {
                Need need = Need::kRequired) {
     const json* value = find(key, need);
     if (value == nullptr) return;
-    const std::string expected =
-        max == std::numeric_limits<std::int64_t>::max()
-            ? "an integer >= " + std::to_string(min)
-            : "an integer " + std::to_string(min) + ".." + std::to_string(max);
+    // The message is built only on failure: this runs for every field of every row.
+    const auto bad = [&] {
+      const std::string expected =
+          max == std::numeric_limits<std::int64_t>::max()
+              ? "an integer >= " + std::to_string(min)
+              : "an integer " + std::to_string(min) + ".." + std::to_string(max);
+      fail(wrong(where(key), expected, *value));
+    };
     std::int64_t v = 0;
     if (value->is_number_unsigned()) {
       const auto u = value->get<std::uint64_t>();
-      if (u > static_cast<std::uint64_t>(max)) return fail(wrong(where(key), expected, *value));
+      if (u > static_cast<std::uint64_t>(max)) return bad();
       v = static_cast<std::int64_t>(u);
     } else if (value->is_number_integer()) {
       v = value->get<std::int64_t>();
     } else {
-      return fail(wrong(where(key), expected, *value));
+      return bad();
     }
-    if (v < min || v > max) return fail(wrong(where(key), expected, *value));
+    if (v < min || v > max) return bad();
     out = v;
   }
 

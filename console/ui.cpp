@@ -499,6 +499,29 @@ std::span<const std::string_view> sort_modes(View view) {
   return kNoSorts;
 }
 
+namespace {
+
+// item_matches() with the needle already lower-case: the search runs over every line.
+bool matches_folded(const Item& item, std::string_view folded, std::string_view family) {
+  if (!family.empty() && item.family != family) {
+    if (item.site == nullptr || item.site->families.count(std::string(family)) == 0) return false;
+  }
+  if (folded.empty()) return true;
+  if (contains_folded(item.site_name, folded) || contains_folded(item.name, folded)) return true;
+  if (item.check != nullptr) {
+    return contains_folded(item.check->result.check, folded) ||
+           contains_folded(item.check->agent, folded) ||
+           contains_folded(item.check->result.summary, folded);
+  }
+  if (item.agent != nullptr) {
+    return contains_folded(item.agent->hostname, folded) ||
+           contains_folded(item.agent->version, folded);
+  }
+  return false;
+}
+
+}  // namespace
+
 bool item_matches(const Item& item, std::string_view needle, std::string_view family) {
   if (!family.empty() && item.family != family) {
     // A site matches a family it has a check of.
@@ -519,14 +542,15 @@ bool item_matches(const Item& item, std::string_view needle, std::string_view fa
   return false;
 }
 
-std::vector<Item> build_items(const World& world, const Want& want, std::string_view search,
+std::vector<Item> build_items(const World& world, const Want& want, std::string_view needle,
                               std::string_view family, std::string_view sort) {
+  const std::string search = lower(needle);
   std::vector<Item> items;
   const auto add_checks = [&](const std::vector<CheckRow>& rows, bool problems) {
     items.reserve(rows.size());
     for (const CheckRow& row : rows) {
       Item item = check_item(row, problems);
-      if (item_matches(item, search, family)) items.push_back(std::move(item));
+      if (matches_folded(item, search, family)) items.push_back(std::move(item));
     }
   };
   switch (want.view) {
@@ -557,7 +581,7 @@ std::vector<Item> build_items(const World& world, const Want& want, std::string_
           item.time_ms = site.last_report_ms;
           item.site_name = site.name;
           item.name = site.name;
-          if (item_matches(item, search, family)) items.push_back(std::move(item));
+          if (matches_folded(item, search, family)) items.push_back(std::move(item));
         }
       }
       break;
@@ -571,7 +595,7 @@ std::vector<Item> build_items(const World& world, const Want& want, std::string_
           item.time_ms = agent.last_seen_ms;
           item.site_name = agent.site;
           item.name = agent.id;
-          if (item_matches(item, search, family)) items.push_back(std::move(item));
+          if (matches_folded(item, search, family)) items.push_back(std::move(item));
         }
       }
       break;
