@@ -893,6 +893,17 @@ const std::vector<Item>& Ui::items(const World& world) {
   }
   const ListState& l = list();
   const std::string search = prompt_ == PromptKind::kSearch ? input_ : l.search;
+  const bool same_lines = cache_.valid && cache_.data == data &&
+                          cache_.generation == world.generation && cache_.want == want_ &&
+                          cache_.family == l.family && cache_.sort == l.sort;
+  if (same_lines && search.size() > cache_.search.size() && search.starts_with(cache_.search)) {
+    // The search only grew: narrow the lines already found rather than scan them all.
+    const std::string folded = lower(search);
+    std::erase_if(cache_.items,
+                  [&](const Item& item) { return !matches_folded(item, folded, l.family); });
+    cache_.search = search;
+    return cache_.items;
+  }
   if (!cache_.valid || cache_.data != data || cache_.generation != world.generation ||
       !(cache_.want == want_) || cache_.search != search || cache_.family != l.family ||
       cache_.sort != l.sort) {

@@ -186,6 +186,14 @@ TEST_CASE("Ui: '/' searches as one types; Enter keeps it, Esc clears it", "[ui]"
   press(ui, world, key::kEscape);
   CHECK(ui.search().empty());
   CHECK(ui.items(world).size() == 4);
+  // Growing, then shrinking the search: the lines narrow and come back.
+  press(ui, world, '/');
+  type(ui, world, "o");
+  CHECK(ui.items(world).size() == 3);  // onesse, "AP down", "HA lost"
+  type(ui, world, "n");
+  CHECK(ui.items(world).size() == 1);
+  press(ui, world, key::kBackspace);
+  CHECK(ui.items(world).size() == 3);
 }
 
 TEST_CASE("Ui: Enter drills down, Esc goes back, Tab cycles the views", "[ui]") {
