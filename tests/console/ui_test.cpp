@@ -171,7 +171,7 @@ TEST_CASE("Ui: while the collector cannot be reached, old data is shown as doubt
   CHECK_THAT(canvas.line(23), Catch::Contains("cannot reach the collector"));
 }
 
-TEST_CASE("Ui: '/' searches as one types; Enter keeps it, Esc clears it", "[ui]") {
+TEST_CASE("Ui: '/' searches as one types, Enter keeps it, Esc clears it", "[ui]") {
   Ui ui(true);
   const World world = sample_world();
   press(ui, world, '/');
