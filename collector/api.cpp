@@ -322,9 +322,12 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                   });
 }
 
-void Api::list(const CheckFilter& filter, Respond respond) const {
+void Api::list(const CheckFilter& filter, const std::string& family, Respond respond) const {
   json checks = json::array();
-  for (const auto& c : monitor_.engine().checks(filter)) checks.push_back(check_to_json(c));
+  for (const auto& c : monitor_.engine().checks(filter)) {
+    if (!family.empty() && check_family(c.last.check) != family) continue;
+    checks.push_back(check_to_json(c));
+  }
   respond(json_response(200, {{"now", options_.now_ms()},
                               {"cursor", monitor_.published_cursor()},
                               {"checks", std::move(checks)}}));
@@ -371,12 +374,13 @@ void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond re
 }
 
 void Api::get_checks(const HttpRequest& request, const TokenRecord&, Respond respond) const {
-  list({.site = param(request, "site"), .agent = param(request, "agent")}, std::move(respond));
+  list({.site = param(request, "site"), .agent = param(request, "agent")},
+       param(request, "family"), std::move(respond));
 }
 
 void Api::get_problems(const HttpRequest& request, const TokenRecord&, Respond respond) const {
   list({.site = param(request, "site"), .agent = param(request, "agent"), .problems_only = true},
-       std::move(respond));
+       param(request, "family"), std::move(respond));
 }
 
 void Api::get_overview(const HttpRequest&, const TokenRecord&, Respond respond) const {

@@ -71,7 +71,8 @@ class Api {
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_metrics(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
-  void list(const CheckFilter& filter, Respond respond) const;
+  // The checks `filter` selects, of one `family` ("backup") unless it is empty.
+  void list(const CheckFilter& filter, const std::string& family, Respond respond) const;
 
   Storage& storage_;
   Monitor& monitor_;

@@ -143,7 +143,10 @@ ApiClient::~ApiClient() = default;
 
 void ApiClient::cancel() { impl_->cancelled = true; }
 
-Result<std::string> ApiClient::get(std::string_view path) {
+Result<std::string> ApiClient::get(std::string_view path) { return call("GET", path); }
+
+Result<std::string> ApiClient::call(std::string_view method, std::string_view path,
+                                    std::string_view body) {
   Impl& d = *impl_;
   if (d.cancelled) return Status::unavailable("the request was cancelled");
   if (Status s = d.prepare(); !s.is_ok()) return s;
@@ -152,10 +155,37 @@ Result<std::string> ApiClient::get(std::string_view path) {
   transfer.max_body = d.options.max_body;
   const std::string url = d.base + std::string(path);
   CURL* h = d.curl.get();
-  if (curl_easy_setopt(h, CURLOPT_URL, url.c_str()) != CURLE_OK ||
-      curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer)) != CURLE_OK) {
-    return Status::internal("libcurl refused the URL " + sanitize(url));
+  const std::string verb(method);
+  // The handle is reused: every request sets its method and body afresh.
+  std::unique_ptr<curl_slist, SlistCleanup> headers;
+  const curl_slist* header_list = d.headers.get();
+  if (!body.empty()) {
+    for (const curl_slist* h = d.headers.get(); h != nullptr; h = h->next) {
+      curl_slist* grown = curl_slist_append(headers.get(), h->data);
+      if (grown == nullptr) return Status::internal("out of memory for the request headers");
+      headers.release();
+      headers.reset(grown);
+    }
+    curl_slist* grown = curl_slist_append(headers.get(), "Content-Type: application/json");
+    if (grown == nullptr) return Status::internal("out of memory for the request headers");
+    headers.release();
+    headers.reset(grown);
+    header_list = headers.get();
   }
+  bool set_ok = curl_easy_setopt(h, CURLOPT_URL, url.c_str()) == CURLE_OK &&
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer)) == CURLE_OK &&
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list) == CURLE_OK;
+  // HTTPGET drops what an earlier POST left on the handle.
+  set_ok = set_ok && curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+           curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, verb == "GET" ? nullptr : verb.c_str()) ==
+               CURLE_OK;
+  if (!body.empty()) {
+    set_ok = set_ok &&
+             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                              static_cast<curl_off_t>(body.size())) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, std::string(body).c_str()) == CURLE_OK;
+  }
+  if (!set_ok) return Status::internal("libcurl refused the request " + sanitize(url));
   d.error[0] = '\0';
   const CURLcode rc = curl_easy_perform(h);
 

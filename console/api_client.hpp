@@ -39,6 +39,10 @@ class ApiClient {
   //   kTooLarge                the reply is longer than max_body
   Result<std::string> get(std::string_view path);
 
+  // The same for any method ("POST", "DELETE"), with a JSON body when not empty.
+  Result<std::string> call(std::string_view method, std::string_view path,
+                           std::string_view body = {});
+
   // Makes the request in progress, and every later one, fail at once (within about a
   // second: libcurl checks between two reads). Used to quit without waiting.
   void cancel();

@@ -7,15 +7,17 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/time.hpp"
 #include "console/api_client.hpp"
 #include "console/curses_screen.hpp"
-#include "console/fetcher.hpp"
-#include "console/keys.hpp"
-#include "console/list_view.hpp"
+#include "console/live.hpp"
+#include "console/memory_canvas.hpp"
 #include "console/model.hpp"
 #include "console/options.hpp"
 #include "console/table.hpp"
+#include "console/ui.hpp"
 
 namespace vigie::console {
 namespace {
@@ -58,7 +60,81 @@ int run_once(ApiClient& client, const Options& options) {
   return kExitSuccess;
 }
 
-int run_interactive(ApiClient& client, const Options& options) {
+// ApiClient as the live threads' Transport.
+class ClientTransport final : public Transport {
+ public:
+  explicit ClientTransport(ClientOptions options) : client_(std::move(options)) {}
+  Result<std::string> call(std::string_view method, std::string_view path,
+                           std::string_view body) override {
+    return client_.call(method, path, body);
+  }
+  void cancel() override { client_.cancel(); }
+
+ private:
+  ApiClient client_;
+};
+
+// The path of the query API that a command prints with --json, and the member of the
+// reply that holds what it is about ("" for the whole reply).
+std::pair<std::string, std::string> json_source(const Options& options) {
+  if (options.command == "problems") return {"/api/v1/problems", "checks"};
+  if (options.command == "sites") return {"/api/v1/sites", "sites"};
+  if (options.command == "site") return {"/api/v1/site?name=" + url_encode(options.argument), ""};
+  const std::size_t slash = options.argument.find('/');
+  return {"/api/v1/check?agent=" + url_encode(options.argument.substr(0, slash)) +
+              "&check=" + url_encode(options.argument.substr(slash + 1)),
+          ""};
+}
+
+int run_command(const ClientOptions& client_options, const Options& options) {
+  ClientTransport transport(client_options);
+  if (options.json) {
+    const auto [path, member] = json_source(options);
+    const auto body = transport.call("GET", path, {});
+    if (!body) {
+      print_error(body.status().message());
+      return kExitFailure;
+    }
+    auto document = nlohmann::json::parse(*body, nullptr, false);
+    if (document.is_discarded() || !document.is_object() ||
+        (!member.empty() && !document.contains(member))) {
+      print_error("the collector's reply is malformed");
+      return kExitFailure;
+    }
+    const nlohmann::json& shown = member.empty() ? document : document[member];
+    std::cout << shown.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    return std::cout.flush() ? kExitSuccess : kExitFailure;
+  }
+
+  Want want;
+  if (options.command == "sites") want.view = View::kSites;
+  if (options.command == "site") want = {.view = View::kSite, .site = options.argument};
+  if (options.command == "check") {
+    const std::size_t slash = options.argument.find('/');
+    want = {.view = View::kCheck,
+            .agent = options.argument.substr(0, slash),
+            .check = options.argument.substr(slash + 1)};
+  }
+  const std::int64_t now = wall_ms();
+  const World world = fetch_world(transport, World{}, want, now);
+  if (!world.error.is_ok()) {
+    print_error(world.error.message());
+    return kExitFailure;
+  }
+  // The view as the console draws it, on a canvas tall enough for every line, printed
+  // without the header and the footer.
+  Ui printer(false);
+  printer.show(want);
+  const std::size_t lines = std::max<std::size_t>(printer.items(world).size(), 200) + 4;
+  MemoryCanvas canvas(options.columns, static_cast<int>(lines));
+  printer.render(world, {}, now, canvas);
+  int last = canvas.height() - 2;
+  while (last > 1 && canvas.line(last).empty()) --last;
+  for (int y = 1; y <= last; ++y) std::cout << canvas.line(y) << '\n';
+  return std::cout.flush() ? kExitSuccess : kExitFailure;
+}
+
+int run_interactive(const ClientOptions& client_options, const Options& options) {
   // Before the screen opens: ncurses installs its own handlers only where none is set.
   std::signal(SIGINT, on_quit_signal);
   std::signal(SIGTERM, on_quit_signal);
@@ -68,43 +144,56 @@ int run_interactive(ApiClient& client, const Options& options) {
     return kExitUsage;
   }
   std::unique_ptr<Screen> screen = std::move(opened).value();
-  Fetcher fetcher([&client] { return client.get(kChecksPath); }, options.refresh);
+  Ui ui(screen->utf8());
+  ClientOptions poll_options = client_options;
+  // The long-poll waits up to 25 s for an event: its requests may take longer.
+  poll_options.timeout = std::chrono::seconds(40);
+  LiveOptions live_options;
+  live_options.refresh = options.refresh;
+  Live live(std::make_unique<ClientTransport>(client_options),
+            std::make_unique<ClientTransport>(poll_options),
+            std::make_unique<ClientTransport>(client_options), ui.want(), live_options);
 
-  std::shared_ptr<const Snapshot> shown = fetcher.snapshot();
-  ListCursor cursor;
+  std::shared_ptr<const World> shown = live.world();
   bool dirty = true;
   std::int64_t drawn_at = 0;
   for (;;) {
-    if (auto latest = fetcher.snapshot(); latest != shown) {
-      cursor.selected = follow_selection(shown->rows, latest->rows, cursor.selected);
+    if (auto latest = live.world(); latest != shown) {
+      ui.follow(*shown, *latest);
       shown = std::move(latest);
       dirty = true;
     }
+    for (const Live::Message& m : live.take_messages()) {
+      ui.message(m.text, m.failed, wall_ms());
+      dirty = true;
+    }
     const std::int64_t now = wall_ms();
-    const std::size_t page = list_page(screen->height());
     if (dirty || now - drawn_at >= kTickMs) {
-      cursor.clamp(shown->rows.size(), page);
       screen->begin_frame();
-      render_check_list(*shown, cursor, now, *screen);
+      ui.render(*shown, {live.events_live(), live.pending()}, now, *screen);
       screen->present();
       drawn_at = now;
       dirty = false;
     }
     const std::optional<int> key = screen->read_key();
-    Action action = Action::kNone;
+    Outcome outcome = Outcome::kNone;
     if (g_quit_signal != 0) {
-      action = Action::kQuit;
+      outcome = Outcome::kQuit;
     } else if (key) {
-      KeyContext context{cursor, shown->rows.size(), page};
-      action = handle_key(*key, context);
+      std::vector<Request> requests;
+      outcome = ui.on_key(*key, *shown, screen->height(), wall_ms(), requests);
+      for (Request& r : requests) live.send(std::move(r));
+      live.set_want(ui.want());
     }
-    switch (action) {
-      case Action::kNone: break;
-      case Action::kRedraw: dirty = true; break;
-      case Action::kRefetch: fetcher.refresh(); break;
-      case Action::kQuit:
-        screen.reset();   // give the terminal back first,
-        client.cancel();  // then end a fetch in progress, which ~Fetcher waits for
+    switch (outcome) {
+      case Outcome::kNone: break;
+      case Outcome::kRedraw: dirty = true; break;
+      case Outcome::kRefetch:
+        live.refresh();
+        dirty = true;
+        break;
+      case Outcome::kQuit:
+        screen.reset();  // give the terminal back first; ~Live cancels and joins
         return kExitSuccess;
     }
   }
@@ -136,8 +225,12 @@ int run(int argc, char** argv) {
       }
       client_options.token = std::move(token).value();
     }
-    ApiClient client(std::move(client_options));
-    return options->once ? run_once(client, *options) : run_interactive(client, *options);
+    if (!options->command.empty()) return run_command(client_options, *options);
+    if (options->once) {
+      ApiClient client(std::move(client_options));
+      return run_once(client, *options);
+    }
+    return run_interactive(client_options, *options);
   } catch (const std::exception& e) {
     print_error(std::string("unexpected error: ") + e.what());
     return kExitFailure;

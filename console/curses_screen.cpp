@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+// The wide-character API (wget_wch) for keys beyond ASCII.
+#define NCURSES_WIDECHAR 1
 #include <ncurses.h>
 
 #include "console/keys.hpp"
@@ -42,6 +44,7 @@ class CursesScreen final : public Screen {
     keypad(stdscr, TRUE);
     curs_set(0);  // fails on terminals that cannot hide the cursor: harmless
     wtimeout(stdscr, key_timeout_ms);
+    set_escdelay(25);  // Esc goes back at once, not after ncurses' default second
     if (has_colors() && !no_color_requested() && start_color() == OK) {
       // The terminal's own background, or black where it cannot keep it.
       const short background = use_default_colors() == OK ? -1 : COLOR_BLACK;
@@ -73,13 +76,20 @@ class CursesScreen final : public Screen {
     wattrset(stdscr, A_NORMAL);
   }
 
+  bool utf8() const override { return utf8_; }
   void begin_frame() override { werase(stdscr); }
   void present() override { wrefresh(stdscr); }
 
   std::optional<int> read_key() override {
-    const int c = wgetch(stdscr);
-    switch (c) {
-      case ERR: return std::nullopt;
+    wint_t c = 0;
+    const int kind = wget_wch(stdscr, &c);
+    if (kind == ERR) return std::nullopt;
+    if (kind == OK) {
+      if (c == '\n' || c == '\r') return key::kEnter;
+      if (c == 8) return key::kBackspace;
+      return static_cast<int>(c);
+    }
+    switch (static_cast<int>(c)) {
       case KEY_UP: return key::kUp;
       case KEY_DOWN: return key::kDown;
       case KEY_PPAGE: return key::kPageUp;
@@ -87,9 +97,13 @@ class CursesScreen final : public Screen {
       case KEY_HOME: return key::kHome;
       case KEY_END: return key::kEnd;
       case KEY_RESIZE: return key::kResize;
+      case KEY_LEFT: return key::kLeft;
+      case KEY_RIGHT: return key::kRight;
+      case KEY_BTAB: return key::kBackTab;
+      case KEY_ENTER: return key::kEnter;
+      case KEY_BACKSPACE: return key::kBackspace;
       default: break;
     }
-    if (c >= 0 && c < KEY_MIN) return c;
     return std::nullopt;
   }
 

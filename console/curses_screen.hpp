@@ -26,6 +26,8 @@ class Screen : public Canvas {
   virtual void begin_frame() = 0;
   // Shows on the terminal what was drawn since begin_frame().
   virtual void present() = 0;
+  // True when the terminal's character set is UTF-8; else views draw ASCII only.
+  virtual bool utf8() const = 0;
   // Waits up to the key timeout for a key: a character, or one of key::k* (keys.hpp);
   // nullopt when none came or the key has no meaning to the console.
   virtual std::optional<int> read_key() = 0;

@@ -35,6 +35,11 @@ Status wrong(std::string_view path, std::string_view expected, const json& got) 
 
 enum class Need { kRequired, kOptional };
 
+std::string family_of(std::string_view check) {
+  const std::size_t end = check.find_first_of("/:");
+  return std::string(check.substr(0, end));
+}
+
 // Reads the fields of one JSON object into typed variables, naming each field by its
 // path in errors. The first error sticks: later reads do nothing.
 class FieldReader {
@@ -52,22 +57,62 @@ class FieldReader {
                Need need = Need::kRequired) {
     const json* value = find(key, need);
     if (value == nullptr) return;
-    const std::string expected =
-        max == std::numeric_limits<std::int64_t>::max()
-            ? "an integer >= " + std::to_string(min)
-            : "an integer " + std::to_string(min) + ".." + std::to_string(max);
+    // The message is built only on failure: this runs for every field of every row.
+    const auto bad = [&] {
+      const std::string expected =
+          max == std::numeric_limits<std::int64_t>::max()
+              ? "an integer >= " + std::to_string(min)
+              : "an integer " + std::to_string(min) + ".." + std::to_string(max);
+      fail(wrong(where(key), expected, *value));
+    };
     std::int64_t v = 0;
     if (value->is_number_unsigned()) {
       const auto u = value->get<std::uint64_t>();
-      if (u > static_cast<std::uint64_t>(max)) return fail(wrong(where(key), expected, *value));
+      if (u > static_cast<std::uint64_t>(max)) return bad();
       v = static_cast<std::int64_t>(u);
     } else if (value->is_number_integer()) {
       v = value->get<std::int64_t>();
     } else {
-      return fail(wrong(where(key), expected, *value));
+      return bad();
     }
-    if (v < min || v > max) return fail(wrong(where(key), expected, *value));
+    if (v < min || v > max) return bad();
     out = v;
+  }
+
+  void boolean(std::string_view key, bool& out, Need need = Need::kOptional) {
+    const json* value = find(key, need);
+    if (value == nullptr || value->is_null()) return;
+    if (!value->is_boolean()) return fail(wrong(where(key), "true or false", *value));
+    out = value->get<bool>();
+  }
+
+  void number(std::string_view key, double& out, Need need = Need::kRequired) {
+    const json* value = find(key, need);
+    if (value == nullptr || value->is_null()) return;
+    if (!value->is_number()) return fail(wrong(where(key), "a number", *value));
+    out = value->get<double>();
+  }
+
+  void small(std::string_view key, int& out, Need need = Need::kOptional) {
+    std::int64_t v = out;
+    integer(key, 0, std::numeric_limits<int>::max(), v, need);
+    out = static_cast<int>(v);
+  }
+
+  // A state by name ("OK".."UNKNOWN").
+  void state(std::string_view key, State& out, Need need = Need::kOptional) {
+    std::string name;
+    const json* value = find(key, need);
+    if (value == nullptr) return;
+    if (!value->is_string()) return fail(wrong(where(key), "a state name", *value));
+    name = value->get<std::string>();
+    for (int i = 0; i < 4; ++i) {
+      if (state_name(static_cast<State>(i)) == name) {
+        out = static_cast<State>(i);
+        return;
+      }
+    }
+    fail(wrong(where(key), "OK, WARNING, CRITICAL or UNKNOWN", *value));
   }
 
   // The member `key`, or nullptr when it is absent (an error if required) or when an
@@ -125,9 +170,126 @@ Result<CheckRow> row_from_json(const json& object, const std::string& path) {
       r.metrics.push_back(std::move(metric).value());
     }
   }
-  if (!in.status().is_ok()) return in.status();
+  in.string("family", row.family, Need::kOptional);
+  in.integer("hard_since", 0, kMax, row.hard_since_ms, Need::kOptional);
+  in.small("attempt", row.attempt);
+  in.small("max_attempts", row.max_attempts);
+  in.boolean("stale", row.stale);
+  in.string("stale_reason", row.stale_reason, Need::kOptional);
+  in.boolean("agent_lost", row.agent_lost);
+  in.boolean("flapping", row.flapping);
+  in.boolean("in_downtime", row.in_downtime);
+  std::string state_type;
+  in.string("state_type", state_type, Need::kOptional);
+  row.soft = state_type == "soft";
   r.status = static_cast<State>(status);
+  row.hard = r.status;
+  in.state("hard_state", row.hard);
+  if (const json* ack = in.find("ack", Need::kOptional); ack != nullptr && !ack->is_null()) {
+    if (!ack->is_object()) return wrong(in.where("ack"), "an object or null", *ack);
+    AckInfo info;
+    FieldReader a(*ack, in.where("ack"));
+    a.string("author", info.author);
+    a.string("comment", info.comment);
+    a.integer("created", 0, kMax, info.created_ms, Need::kOptional);
+    a.integer("expires", 0, kMax, info.expires_ms, Need::kOptional);
+    a.boolean("sticky", info.sticky);
+    if (!a.status().is_ok()) return a.status();
+    row.ack = std::move(info);
+  }
+  if (!in.status().is_ok()) return in.status();
+  if (row.family.empty()) row.family = family_of(r.check);
   return row;
+}
+
+// The rows of a JSON array member `key` of `object`.
+Result<std::vector<CheckRow>> rows_from_json(const json& object, std::string_view key) {
+  const auto it = object.find(key);
+  if (it == object.end()) return Status::invalid(std::string(key) + ": missing");
+  if (!it->is_array()) return wrong(key, "an array", *it);
+  std::vector<CheckRow> rows;
+  rows.reserve(it->size());
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    auto row = row_from_json((*it)[i], std::string(key) + "[" + std::to_string(i) + "]");
+    if (!row) return row.status();
+    rows.push_back(std::move(row).value());
+  }
+  return rows;
+}
+
+Result<SiteRow> site_from_json(const json& object, const std::string& path) {
+  if (!object.is_object()) return wrong(path, "an object", object);
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  SiteRow site;
+  FieldReader in(object, path);
+  in.string("name", site.name);
+  in.state("state", site.worst, Need::kRequired);
+  in.small("agents", site.agents);
+  in.small("agents_lost", site.agents_lost);
+  in.integer("last_report", 0, kMax, site.last_report_ms, Need::kOptional);
+  in.boolean("unreachable", site.unreachable);
+  in.boolean("in_downtime", site.in_downtime);
+  in.small("problems", site.problems);
+  in.small("acknowledged", site.acknowledged);
+  if (const json* counts = in.find("counts", Need::kOptional); counts != nullptr) {
+    if (!counts->is_object()) return wrong(in.where("counts"), "an object", *counts);
+    FieldReader c(*counts, in.where("counts"));
+    for (int i = 0; i < 4; ++i) {
+      c.small(state_name(static_cast<State>(i)), site.counts[static_cast<std::size_t>(i)]);
+    }
+    if (!c.status().is_ok()) return c.status();
+  }
+  if (const json* families = in.find("families", Need::kOptional); families != nullptr) {
+    if (!families->is_object()) return wrong(in.where("families"), "an object", *families);
+    FieldReader f(*families, in.where("families"));
+    for (const auto& [family, state] : families->items()) {
+      State s = State::kUnknown;
+      f.state(family, s, Need::kRequired);
+      site.families[family] = s;
+    }
+    if (!f.status().is_ok()) return f.status();
+  }
+  if (!in.status().is_ok()) return in.status();
+  return site;
+}
+
+Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
+  if (!object.is_object()) return wrong(path, "an object", object);
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  AgentRow agent;
+  FieldReader in(object, path);
+  in.string("id", agent.id);
+  in.string("site", agent.site);
+  in.string("hostname", agent.hostname, Need::kOptional);
+  in.string("version", agent.version, Need::kOptional);
+  in.integer("last_seen", 0, kMax, agent.last_seen_ms, Need::kOptional);
+  in.boolean("lost", agent.lost);
+  if (const json* skew = in.find("clock_skew_ms", Need::kOptional); skew && !skew->is_null()) {
+    std::int64_t v = 0;
+    in.integer("clock_skew_ms", kMin, kMax, v);
+    agent.clock_skew_ms = v;
+  }
+  if (const json* depth = in.find("spool_depth", Need::kOptional); depth && !depth->is_null()) {
+    std::int64_t v = 0;
+    in.integer("spool_depth", 0, kMax, v);
+    agent.spool_depth = v;
+  }
+  if (!in.status().is_ok()) return in.status();
+  return agent;
+}
+
+// Parses `body` as JSON and hands the document to `read`, turning the library's
+// exceptions into a Status.
+template <class Read>
+auto parse_with(std::string_view body, Read read) -> decltype(read(json())) {
+  try {
+    const json document = json::parse(body);
+    if (!document.is_object()) return wrong("reply", "an object", document);
+    return read(document);
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("malformed JSON: ") + e.what());
+  }
 }
 
 Result<ChecksReply> reply_from_json(const json& document) {
@@ -158,6 +320,14 @@ bool is_stale(const CheckRow& row, std::int64_t now_ms) {
                                     ? std::numeric_limits<std::int64_t>::max()
                                     : interval_s * 3000;
   return now_ms - row.received_ms > limit_ms;
+}
+
+bool problem_before(const CheckRow& a, const CheckRow& b) {
+  const int severity_a = severity(a.hard);
+  const int severity_b = severity(b.hard);
+  if (severity_a != severity_b) return severity_a > severity_b;
+  return std::tie(a.hard_since_ms, a.site, a.result.name, a.agent, a.result.check) <
+         std::tie(b.hard_since_ms, b.site, b.result.name, b.agent, b.result.check);
 }
 
 bool row_before(const CheckRow& a, const CheckRow& b) {
@@ -226,6 +396,231 @@ Snapshot next_snapshot(const Snapshot& previous, const Result<std::string>& body
   next.fetched_at_ms = previous.fetched_at_ms;
   next.collector_now_ms = previous.collector_now_ms;
   return next;
+}
+
+}  // namespace vigie::console
+
+namespace vigie::console {
+namespace {
+constexpr auto kMaxMs = std::numeric_limits<std::int64_t>::max();
+}  // namespace
+
+Result<CheckDetail> parse_check_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<CheckDetail> {
+    CheckDetail detail;
+    auto row = row_from_json(document, "check");
+    if (!row) return row.status();
+    detail.row = std::move(row).value();
+    FieldReader in(document, "");
+    in.integer("now", 0, kMaxMs, detail.now_ms, Need::kOptional);
+    if (const json* history = in.find("history", Need::kOptional); history != nullptr) {
+      if (!history->is_array()) return wrong("history", "an array", *history);
+      for (std::size_t i = 0; i < history->size(); ++i) {
+        const json& e = (*history)[i];
+        if (!e.is_object()) return wrong("history[" + std::to_string(i) + "]", "an object", e);
+        HistoryEvent event;
+        FieldReader h(e, "history[" + std::to_string(i) + "]");
+        h.integer("id", 0, kMaxMs, event.id, Need::kOptional);
+        h.integer("ts", 0, kMaxMs, event.ts_ms);
+        h.string("kind", event.kind);
+        h.string("from", event.from, Need::kOptional);
+        h.string("to", event.to, Need::kOptional);
+        h.string("state_type", event.state_type, Need::kOptional);
+        h.string("summary", event.summary, Need::kOptional);
+        h.string("author", event.author, Need::kOptional);
+        if (!h.status().is_ok()) return h.status();
+        detail.history.push_back(std::move(event));
+      }
+    }
+    if (!in.status().is_ok()) return in.status();
+    return detail;
+  });
+}
+
+Result<SitesReply> parse_sites_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<SitesReply> {
+    SitesReply reply;
+    FieldReader in(document, "");
+    in.integer("now", 0, kMaxMs, reply.now_ms);
+    const json* sites = in.find("sites", Need::kRequired);
+    if (!in.status().is_ok()) return in.status();
+    if (!sites->is_array()) return wrong("sites", "an array", *sites);
+    reply.sites.reserve(sites->size());
+    for (std::size_t i = 0; i < sites->size(); ++i) {
+      auto site = site_from_json((*sites)[i], "sites[" + std::to_string(i) + "]");
+      if (!site) return site.status();
+      reply.sites.push_back(std::move(site).value());
+    }
+    return reply;
+  });
+}
+
+Result<AgentsReply> parse_agents_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<AgentsReply> {
+    AgentsReply reply;
+    FieldReader in(document, "");
+    in.integer("now", 0, kMaxMs, reply.now_ms);
+    const json* agents = in.find("agents", Need::kRequired);
+    if (!in.status().is_ok()) return in.status();
+    if (!agents->is_array()) return wrong("agents", "an array", *agents);
+    for (std::size_t i = 0; i < agents->size(); ++i) {
+      auto agent = agent_from_json((*agents)[i], "agents[" + std::to_string(i) + "]");
+      if (!agent) return agent.status();
+      reply.agents.push_back(std::move(agent).value());
+    }
+    return reply;
+  });
+}
+
+Result<SiteDetail> parse_site_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<SiteDetail> {
+    SiteDetail detail;
+    auto site = site_from_json(document, "site");
+    if (!site) return site.status();
+    detail.site = std::move(site).value();
+    auto checks = rows_from_json(document, "checks");
+    if (!checks) return checks.status();
+    detail.checks = std::move(checks).value();
+    FieldReader in(document, "");
+    in.integer("now", 0, kMaxMs, detail.now_ms, Need::kOptional);
+    if (const json* agents = in.find("agent_list", Need::kOptional); agents != nullptr) {
+      if (!agents->is_array()) return wrong("agent_list", "an array", *agents);
+      for (std::size_t i = 0; i < agents->size(); ++i) {
+        auto agent = agent_from_json((*agents)[i], "agent_list[" + std::to_string(i) + "]");
+        if (!agent) return agent.status();
+        detail.agents.push_back(std::move(agent).value());
+      }
+    }
+    if (const json* downtimes = in.find("downtimes", Need::kOptional); downtimes != nullptr) {
+      if (!downtimes->is_array()) return wrong("downtimes", "an array", *downtimes);
+      for (std::size_t i = 0; i < downtimes->size(); ++i) {
+        const json& d = (*downtimes)[i];
+        const std::string path = "downtimes[" + std::to_string(i) + "]";
+        if (!d.is_object()) return wrong(path, "an object", d);
+        SiteDowntime downtime;
+        FieldReader r(d, path);
+        r.integer("id", 0, kMaxMs, downtime.id, Need::kOptional);
+        r.string("agent", downtime.agent, Need::kOptional);
+        r.string("check", downtime.check, Need::kOptional);
+        r.string("comment", downtime.comment, Need::kOptional);
+        r.string("author", downtime.author, Need::kOptional);
+        r.integer("start", 0, kMaxMs, downtime.start_ms, Need::kOptional);
+        r.integer("end", 0, kMaxMs, downtime.end_ms, Need::kOptional);
+        r.boolean("active", downtime.active);
+        if (!r.status().is_ok()) return r.status();
+        detail.downtimes.push_back(std::move(downtime));
+      }
+    }
+    if (!in.status().is_ok()) return in.status();
+    return detail;
+  });
+}
+
+Result<Overview> parse_overview_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<Overview> {
+    Overview o;
+    FieldReader in(document, "");
+    in.integer("now", 0, kMaxMs, o.now_ms);
+    in.integer("cursor", 0, kMaxMs, o.cursor);
+    in.small("problems", o.problems);
+    in.small("acknowledged", o.acknowledged);
+    for (const char* key : {"checks", "sites", "agents"}) {
+      const json* value = in.find(key, Need::kRequired);
+      if (value != nullptr && !value->is_object()) return wrong(key, "an object", *value);
+    }
+    if (!in.status().is_ok()) return in.status();
+    const auto object = [&](const char* key) { return &document.at(key); };
+    if (const json* checks = object("checks")) {
+      FieldReader c(*checks, "checks");
+      for (int i = 0; i < 4; ++i) {
+        c.small(state_name(static_cast<State>(i)), o.checks[static_cast<std::size_t>(i)]);
+      }
+      if (!c.status().is_ok()) return c.status();
+    }
+    if (const json* sites = object("sites")) {
+      FieldReader c(*sites, "sites");
+      c.small("total", o.sites);
+      c.small("unreachable", o.sites_unreachable);
+      if (!c.status().is_ok()) return c.status();
+    }
+    if (const json* agents = object("agents")) {
+      FieldReader c(*agents, "agents");
+      c.small("total", o.agents);
+      c.small("lost", o.agents_lost);
+      if (!c.status().is_ok()) return c.status();
+    }
+    if (!in.status().is_ok()) return in.status();
+    return o;
+  });
+}
+
+Result<Series> parse_series_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<Series> {
+    Series series;
+    FieldReader in(document, "");
+    in.string("metric", series.metric);
+    in.string("unit", series.unit, Need::kOptional);
+    const json* points = in.find("points", Need::kRequired);
+    if (!in.status().is_ok()) return in.status();
+    if (!points->is_array()) return wrong("points", "an array", *points);
+    for (std::size_t i = 0; i < points->size(); ++i) {
+      const json& p = (*points)[i];
+      const std::string path = "points[" + std::to_string(i) + "]";
+      if (!p.is_object()) return wrong(path, "an object", p);
+      SeriesPoint point;
+      FieldReader r(p, path);
+      r.integer("ts", 0, kMaxMs, point.ts_ms);
+      r.number("avg", point.value);
+      if (!r.status().is_ok()) return r.status();
+      series.points.push_back(point);
+    }
+    return series;
+  });
+}
+
+Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<std::vector<NotificationRow>> {
+    std::vector<NotificationRow> rows;
+    FieldReader in(document, "");
+    const json* list = in.find("notifications", Need::kRequired);
+    if (!in.status().is_ok()) return in.status();
+    if (!list->is_array()) return wrong("notifications", "an array", *list);
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const json& n = (*list)[i];
+      const std::string path = "notifications[" + std::to_string(i) + "]";
+      if (!n.is_object()) return wrong(path, "an object", n);
+      NotificationRow row;
+      FieldReader r(n, path);
+      r.integer("time", 0, kMaxMs, row.time_ms);
+      r.string("channel", row.channel, Need::kOptional);
+      if (const json* target = r.find("target", Need::kOptional);
+          target != nullptr && !target->is_null()) {
+        row.target = target->is_string() ? target->get<std::string>() : target->dump();
+      }
+      r.string("state", row.state, Need::kOptional);
+      r.string("status", row.status, Need::kOptional);
+      if (const json* error = r.find("error", Need::kOptional);
+          error != nullptr && error->is_string()) {
+        row.error = error->get<std::string>();
+      }
+      if (!r.status().is_ok()) return r.status();
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  });
+}
+
+Result<EventsReply> parse_events_reply(std::string_view body) {
+  return parse_with(body, [](const json& document) -> Result<EventsReply> {
+    EventsReply reply;
+    FieldReader in(document, "");
+    in.integer("cursor", 0, kMaxMs, reply.cursor);
+    const json* events = in.find("events", Need::kRequired);
+    if (!in.status().is_ok()) return in.status();
+    if (!events->is_array()) return wrong("events", "an array", *events);
+    reply.events = events->size();
+    return reply;
+  });
 }
 
 }  // namespace vigie::console

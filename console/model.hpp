@@ -8,7 +8,10 @@
 //                   "details", "metrics", "ts", "received", "since", "interval_s",
 //                   "duration_ms" } ] }
 
+#include <array>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,23 +21,53 @@
 
 namespace vigie::console {
 
+// An acknowledgement: a technician said "known, being handled".
+struct AckInfo {
+  std::string author;
+  std::string comment;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;  // 0: until the check recovers
+  bool sticky = false;
+  bool operator==(const AckInfo&) const = default;
+};
+
 // One check as the query API lists it: the agent's last result plus what the
-// collector knows about it. Times are ms since the epoch.
+// collector knows about it. Times are ms since the epoch. The members after `since_ms`
+// are optional in a reply (older collectors did not send them) and keep their defaults.
 struct CheckRow {
   std::string agent;  // the agent's id
   std::string site;   // the member site the agent watches
-  // The last result: name, check id, status, summary, details, metrics, ts (agent
-  // clock), duration_ms, interval_s.
+  // The last result: name, check id, status (what to show: UNKNOWN when stale),
+  // summary, details, metrics, ts (agent clock), duration_ms, interval_s.
   CheckResult result;
   std::int64_t received_ms = 0;  // when the collector received the result (its clock)
   std::int64_t since_ms = 0;     // the last state change (collector clock)
+  std::string family;            // "backup", "firewall"...: the check id before '/' or ':'
+  State hard = State::kOk;       // the state alerts are about; `status` when not sent
+  std::int64_t hard_since_ms = 0;
+  bool soft = false;  // a failure not yet confirmed max_attempts times
+  int attempt = 0;
+  int max_attempts = 0;
+  bool stale = false;  // the collector says no result came in time
+  std::string stale_reason;
+  bool agent_lost = false;
+  bool flapping = false;
+  bool in_downtime = false;
+  std::optional<AckInfo> ack;
   bool operator==(const CheckRow&) const = default;
+
+  // "agent/check", how the console names a check on its command line.
+  std::string id() const { return agent + "/" + result.check; }
 };
 
 // True when the last result is older than three intervals at `now_ms` (collector clock):
 // the agent, or the path to it, stopped reporting and the state is no longer current.
 // A row without an interval is never stale.
 bool is_stale(const CheckRow& row, std::int64_t now_ms);
+
+// The Problems view's order: the most severe hard state first, then the oldest
+// problem, then site, name, agent and check id.
+bool problem_before(const CheckRow& a, const CheckRow& b);
 
 // The console's order: most severe first (vigie::severity), then the oldest state
 // change, then site, name, agent and check id, so that the order is total.
@@ -51,6 +84,120 @@ struct ChecksReply {
 // path, e.g. `checks[3].status: expected an integer 0..3, got "warn"`. "details" and
 // "metrics" may be absent; "state" is derived from "status"; unknown fields are ignored.
 Result<ChecksReply> parse_checks_reply(std::string_view body);
+
+// The first check of a reply in the shape of GET /api/v1/check: one check object with
+// its "history" (newest first) and "now".
+struct HistoryEvent {
+  std::int64_t id = 0;
+  std::int64_t ts_ms = 0;
+  std::string kind;  // "state", "stale", "acknowledged"...
+  std::string from, to;
+  std::string state_type;  // "soft" or "hard"
+  std::string summary;
+  std::string author;
+};
+
+struct CheckDetail {
+  CheckRow row;
+  std::vector<HistoryEvent> history;  // newest first
+  std::int64_t now_ms = 0;
+};
+Result<CheckDetail> parse_check_reply(std::string_view body);
+
+// One line of GET /api/v1/sites.
+struct SiteRow {
+  std::string name;
+  State worst = State::kOk;
+  std::array<int, 4> counts{};             // checks by state, indexed by State
+  std::map<std::string, State> families;  // worst state per family
+  int agents = 0;
+  int agents_lost = 0;
+  std::int64_t last_report_ms = 0;
+  bool unreachable = false;
+  bool in_downtime = false;
+  int problems = 0;
+  int acknowledged = 0;
+};
+
+struct SitesReply {
+  std::int64_t now_ms = 0;
+  std::vector<SiteRow> sites;  // as the collector orders them: worst first
+};
+Result<SitesReply> parse_sites_reply(std::string_view body);
+
+// One agent of GET /api/v1/agents.
+struct AgentRow {
+  std::string id;
+  std::string site;
+  std::string hostname;
+  std::string version;
+  std::int64_t last_seen_ms = 0;
+  bool lost = false;
+  std::optional<std::int64_t> clock_skew_ms;
+  std::optional<std::int64_t> spool_depth;
+};
+
+struct AgentsReply {
+  std::int64_t now_ms = 0;
+  std::vector<AgentRow> agents;
+};
+Result<AgentsReply> parse_agents_reply(std::string_view body);
+
+// GET /api/v1/site?name=S: its line, checks, agents and the downtimes not over yet.
+struct SiteDowntime {
+  std::int64_t id = 0;
+  std::string agent, check, comment, author;
+  std::int64_t start_ms = 0, end_ms = 0;
+  bool active = false;
+};
+struct SiteDetail {
+  SiteRow site;
+  std::vector<CheckRow> checks;
+  std::vector<AgentRow> agents;
+  std::vector<SiteDowntime> downtimes;
+  std::int64_t now_ms = 0;
+};
+Result<SiteDetail> parse_site_reply(std::string_view body);
+
+// GET /api/v1/overview: the header's counts and the events cursor.
+struct Overview {
+  std::int64_t now_ms = 0;
+  std::int64_t cursor = 0;
+  std::array<int, 4> checks{};  // by state, indexed by State
+  int sites = 0;
+  int sites_unreachable = 0;
+  int agents = 0;
+  int agents_lost = 0;
+  int problems = 0;
+  int acknowledged = 0;
+};
+Result<Overview> parse_overview_reply(std::string_view body);
+
+// GET /api/v1/series: one metric's points (the average of each bucket).
+struct SeriesPoint {
+  std::int64_t ts_ms = 0;
+  double value = 0;
+};
+struct Series {
+  std::string metric;
+  std::string unit;
+  std::vector<SeriesPoint> points;
+};
+Result<Series> parse_series_reply(std::string_view body);
+
+// GET /api/v1/notifications?check=ID: the alerts sent about a check.
+struct NotificationRow {
+  std::int64_t time_ms = 0;
+  std::string channel, target, state, status, error;
+};
+Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view body);
+
+// GET /api/v1/events: the cursor to ask from next, and how many events came.
+struct EventsReply {
+  std::int64_t cursor = 0;
+  std::size_t events = 0;
+};
+Result<EventsReply> parse_events_reply(std::string_view body);
 
 // The JSON array that `vigie-console --once --json` prints: one object per row with
 // the query API's fields, in the order given.

@@ -56,6 +56,8 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
     url_origin = "VIGIE_URL";
   }
   if (const char* token = env("VIGIE_TOKEN"); token != nullptr) options.token = trim(token);
+  if (const char* file = env("VIGIE_TOKEN_FILE"); file != nullptr) options.token_file = file;
+  if (const char* file = env("VIGIE_CA_FILE"); file != nullptr) options.ca_file = file;
   if (const char* text = env("COLUMNS"); text != nullptr) {
     int columns = 0;
     const char* end = text + std::strlen(text);
@@ -118,13 +120,33 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
       }
     } else if (name.starts_with("-")) {
       return Status::invalid("unknown option " + quoted(name));
+    } else if (options.command.empty() &&
+               (name == "problems" || name == "sites" || name == "site" || name == "check")) {
+      options.command = name;
+      if (name == "site" || name == "check") {
+        if (i + 1 >= args.size() || args[i + 1].starts_with("-")) {
+          return Status::invalid(std::string(name) + " needs " +
+                                 (name == "site" ? "a site's name" : "AGENT/CHECK"));
+        }
+        options.argument = args[++i];
+        if (name == "check" && options.argument.find('/') == std::string::npos) {
+          return Status::invalid("check " + quoted(options.argument) +
+                                 ": expected AGENT/CHECK, e.g. mairie-01/backup/restic:/srv");
+        }
+      }
     } else {
-      return Status::invalid("unexpected argument " + quoted(name));
+      return Status::invalid("unexpected argument " + quoted(name) +
+                             " (commands: problems, sites, site NAME, check AGENT/CHECK)");
     }
     if (!status.is_ok()) return status;
   }
 
-  if (options.json && !options.once) return Status::invalid("--json goes with --once");
+  if (options.json && !options.once && options.command.empty()) {
+    return Status::invalid("--json goes with --once or a command");
+  }
+  if (options.once && !options.command.empty()) {
+    return Status::invalid("--once and a command do not go together");
+  }
   if (Status s = check_url(options.url, url_origin); !s.is_ok()) return s;
   if (!options.token_file.empty()) {
     options.token.clear();  // the file wins over the environment
@@ -135,22 +157,32 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
 }
 
 std::string usage() {
-  return R"(usage: vigie-console [options]
+  return R"(usage: vigie-console [options] [problems | sites | site NAME | check AGENT/CHECK]
 
-Shows every check the vigie collector knows, most severe first, and keeps the list
-up to date.
+Without a command: the technicians' console, live. With one: prints it once as text
+(or JSON with --json) and exits, for scripts and tickets.
+
+  problems            checks whose hard state is not OK, most severe then oldest first
+  sites               one line a site: worst state, state per family, last report
+  site NAME           the site's checks, agents and downtimes
+  check AGENT/CHECK   one check with its history, e.g. mairie-01/backup/restic:/srv
 
 options:
   --url URL           the collector (default: $VIGIE_URL, else http://127.0.0.1:8080)
-  --token-file FILE   read the bearer token from FILE (default: $VIGIE_TOKEN)
+  --token-file FILE   read the bearer token from FILE (default: $VIGIE_TOKEN_FILE,
+                      else the token in $VIGIE_TOKEN)
   --ca-file FILE      CA certificates that sign an https collector's certificate
-  --refresh DURATION  how often to ask the collector: 500ms, 2s, 1m (default: 2s)
-  --once              print the list once as a plain table and exit ($COLUMNS wide,
-                      else 120)
-  --json              with --once: print the checks as a JSON array instead
+                      (default: $VIGIE_CA_FILE, else the system's)
+  --refresh DURATION  ask the collector at least this often: 500ms, 2s, 1m (default: 5s;
+                      changes arrive at once through the events long-poll anyway)
+  --once              print every check once as a plain table and exit ($COLUMNS
+                      wide, else 120)
+  --json              with --once or a command: print JSON instead
   -h, --help          show this help and exit
 
-keys: Up/Down or j/k move, PgUp/PgDn page, Home/End first/last, r refresh, q quit
+keys: Up/Down j/k PgUp/PgDn Home/End move, Enter open, Esc back, Tab next view,
+/ search, f family, s sort, Space mark, a acknowledge, A acknowledge marked (or all
+shown), d downtime, r refresh, ? help, q quit
 
 exit status: 0 success, 1 the collector cannot be reached or refused the request,
 2 bad usage

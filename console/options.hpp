@@ -13,12 +13,16 @@ namespace vigie::console {
 
 struct Options {
   std::string url = "http://127.0.0.1:8080";  // --url, else $VIGIE_URL
-  std::string token_file;                     // --token-file
+  std::string token_file;                     // --token-file, else $VIGIE_TOKEN_FILE
   std::string token;                          // $VIGIE_TOKEN, when no --token-file
-  std::string ca_file;                        // --ca-file
-  std::chrono::milliseconds refresh{2000};    // --refresh
+  std::string ca_file;                        // --ca-file, else $VIGIE_CA_FILE
+  std::chrono::milliseconds refresh{5000};    // --refresh
   bool once = false;                          // --once: print the table and exit
-  bool json = false;                          // --json (with --once): print JSON
+  bool json = false;  // --json (with --once or a command): print JSON
+  // A non-interactive command: "problems", "sites", "site" (with `argument`, a site's
+  // name) or "check" (with `argument`, AGENT/CHECK); empty: the interactive console.
+  std::string command;
+  std::string argument;
   bool help = false;                          // --help
   int columns = 120;                          // width of the --once table: $COLUMNS
 };

@@ -69,7 +69,7 @@ class Fixture {
     if (!token) token = path == "/api/v1/reports" ? agent_token_ : viewer_token_;
     if (!token->empty()) request.authorization = "Bearer " + *token;
     request.method = std::move(method);
-    request.path = std::move(path);
+    split_target(path, request.path, request.query);
     request.body = std::move(body);
     request.content_encoding = std::move(encoding);
     std::promise<HttpResponse> promise;
@@ -306,6 +306,25 @@ TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[
 
   CHECK(f.call("POST", "/api/v1/enroll", request.dump(), "", "vge_nope").status == 401);
   CHECK(f.call("POST", "/api/v1/enroll", "{", "", other_site).status == 400);
+}
+
+TEST_CASE("Api: family= keeps the checks of one family", "[api]") {
+  Fixture f;
+  REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
+  const auto names = [&](const std::string& target) {
+    HttpResponse r = f.call("GET", target);
+    REQUIRE(r.status == 200);
+    std::vector<std::string> out;
+    const json body = json::parse(r.body);
+    for (const auto& row : body["checks"]) out.push_back(row["check"]);
+    return out;
+  };
+  CHECK(names("/api/v1/checks").size() == 3);  // two checks and the agent's heartbeat
+  CHECK(names("/api/v1/checks?family=system") ==
+        std::vector<std::string>{"system/load", "system/disk:/"});
+  CHECK(names("/api/v1/checks?family=backup").empty());
+  CHECK(names("/api/v1/problems?family=system") == std::vector<std::string>{"system/load"});
+  CHECK(names("/api/v1/problems?family=backup").empty());
 }
 
 }  // namespace

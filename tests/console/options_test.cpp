@@ -33,7 +33,8 @@ TEST_CASE("parse_options: defaults", "[options]") {
   CHECK(options->url == "http://127.0.0.1:8080");
   CHECK(options->token.empty());
   CHECK(options->token_file.empty());
-  CHECK(options->refresh == std::chrono::seconds(2));
+  CHECK(options->refresh == std::chrono::seconds(5));
+  CHECK(options->command.empty());
   CHECK_FALSE(options->once);
   CHECK_FALSE(options->json);
   CHECK(options->columns == 120);
@@ -83,13 +84,42 @@ TEST_CASE("parse_options: --help stops the parse", "[options]") {
   CHECK_THAT(usage(), Catch::Contains("--token-file"));
 }
 
+TEST_CASE("parse_options: the non-interactive commands", "[options]") {
+  const auto problems = parse({"problems", "--json"});
+  REQUIRE(problems.is_ok());
+  CHECK(problems->command == "problems");
+  CHECK(problems->json);
+  const auto site = parse({"site", "mairie"});
+  REQUIRE(site.is_ok());
+  CHECK(site->command == "site");
+  CHECK(site->argument == "mairie");
+  const auto check = parse({"check", "mairie-01/backup/restic:/srv"});
+  REQUIRE(check.is_ok());
+  CHECK(check->argument == "mairie-01/backup/restic:/srv");
+}
+
+TEST_CASE("parse_options: the CA and token files from the environment", "[options]") {
+  const auto options =
+      parse({}, {{"VIGIE_CA_FILE", "/etc/vigie/ca.crt"}, {"VIGIE_TOKEN_FILE", "/etc/t"}});
+  REQUIRE(options.is_ok());
+  CHECK(options->ca_file == "/etc/vigie/ca.crt");
+  CHECK(options->token_file == "/etc/t");
+  const auto flag_wins = parse({"--ca-file", "/x.crt"}, {{"VIGIE_CA_FILE", "/etc/vigie/ca.crt"}});
+  REQUIRE(flag_wins.is_ok());
+  CHECK(flag_wins->ca_file == "/x.crt");
+}
+
 TEST_CASE("parse_options: bad usage names the argument", "[options]") {
   CHECK(error_of({"--bogus"}) == "unknown option \"--bogus\"");
-  CHECK(error_of({"extra"}) == "unexpected argument \"extra\"");
+  CHECK_THAT(error_of({"extra"}), Catch::StartsWith("unexpected argument \"extra\""));
   CHECK(error_of({"--url"}) == "--url needs a value");
   CHECK(error_of({"--url="}) == "--url needs a value");
   CHECK(error_of({"--once=yes"}) == "--once takes no value");
-  CHECK(error_of({"--json"}) == "--json goes with --once");
+  CHECK(error_of({"--json"}) == "--json goes with --once or a command");
+  CHECK(error_of({"site"}) == "site needs a site's name");
+  CHECK(error_of({"check", "--json"}) == "check needs AGENT/CHECK");
+  CHECK_THAT(error_of({"check", "load"}), Catch::Contains("expected AGENT/CHECK"));
+  CHECK(error_of({"problems", "--once"}) == "--once and a command do not go together");
   CHECK(error_of({"--url", "collector:8080"}) ==
         "--url \"collector:8080\": expected http://HOST[:PORT] or https://HOST[:PORT]");
   CHECK_THAT(error_of({}, {{"VIGIE_URL", "ftp://x"}}), Catch::StartsWith("VIGIE_URL"));

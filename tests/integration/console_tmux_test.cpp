@@ -1,0 +1,351 @@
+// The interactive console as a technician uses it: the real vigie-console in a real
+// terminal (tmux, on a server of the test's own), against a real collector over HTTPS
+// seeded with reports. Keys go in with send-keys; the screen comes back with
+// capture-pane.
+
+#include <unistd.h>
+
+#include <atomic>
+#include <signal.h>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "tests/support/child.hpp"
+#include "tests/support/collector_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using testing::Collector;
+using testing::run;
+
+constexpr std::int64_t kMinute = 60'000;
+
+// One tmux server for one test, on a socket of its own, killed at the end.
+class Tmux {
+ public:
+  Tmux(const testing::TempDir& dir, const std::string& command, int width, int height)
+      : socket_((dir / "tmux.sock").string()) {
+    auto r = run({"tmux", "-S", socket_, "-f", "/dev/null", "new-session", "-d", "-x",
+                  std::to_string(width), "-y", std::to_string(height), command});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  ~Tmux() { (void)run({"tmux", "-S", socket_, "kill-server"}); }
+  Tmux(const Tmux&) = delete;
+  Tmux& operator=(const Tmux&) = delete;
+
+  void keys(std::vector<std::string> keys) {
+    std::vector<std::string> argv = {"tmux", "-S", socket_, "send-keys", "-t", "0"};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    REQUIRE(run(argv).exit_code == 0);
+  }
+  // Text typed as is (no key names).
+  void type(const std::string& text) {
+    REQUIRE(run({"tmux", "-S", socket_, "send-keys", "-t", "0", "-l", text}).exit_code == 0);
+  }
+  // The screen; with `escapes`, with the SGR sequences that give each cell's style.
+  std::string screen(bool escapes = false) {
+    std::vector<std::string> argv = {"tmux", "-S", socket_, "capture-pane", "-p", "-t", "0"};
+    if (escapes) argv.push_back("-e");
+    return run(argv).out;
+  }
+  std::vector<std::string> lines(bool escapes = false) {
+    std::vector<std::string> out;
+    std::string text = screen(escapes);
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      out.push_back(text.substr(start, end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    return out;
+  }
+  void resize(int width, int height) {
+    REQUIRE(run({"tmux", "-S", socket_, "resize-window", "-t", "0", "-x",
+                 std::to_string(width), "-y", std::to_string(height)})
+                .exit_code == 0);
+  }
+  // Waits (up to 10 s) until the screen shows `text`.
+  bool shows(const std::string& text, std::chrono::milliseconds limit = 10s) {
+    return testing::eventually([&] { return screen().find(text) != std::string::npos; }, limit);
+  }
+  bool hides(const std::string& text, std::chrono::milliseconds limit = 10s) {
+    return testing::eventually([&] { return screen().find(text) == std::string::npos; }, limit);
+  }
+
+ private:
+  std::string socket_;
+};
+
+json result(const std::string& name, const std::string& check, int status,
+            const std::string& summary, std::int64_t ts) {
+  return {{"name", name},       {"check", check},   {"status", status},
+          {"summary", summary}, {"ts", ts},         {"duration_ms", 3},
+          {"interval_s", 3600}, {"max_attempts", 1}};
+}
+
+// A collector with four sites: three problems that began at different times and one
+// site where all is well.
+struct Seeded {
+  testing::TempDir dir;
+  Collector collector{dir};
+  std::string operator_ = collector.token("operator");
+  std::filesystem::path token_file = dir.write("console.token", operator_ + "\n");
+
+  Seeded() {
+    const std::int64_t now = wall_ms();
+    send("onesse", result("backup", "backup/restic:/srv", 2, "last snapshot 3 days ago",
+                          now - 30 * kMinute));
+    send("mimizan", result("wifi", "wifi/unifi:ap-plage", 1, "ap-plage offline",
+                           now - 20 * kMinute));
+    send("labenne", result("firewall", "firewall/sophos:fw", 2, "HA peer lost",
+                           now - 10 * kMinute));
+    send("sabres", result("load", "system/load", 0, "load 0.2", now - 5 * kMinute));
+  }
+
+  void send(const std::string& site, json one) {
+    const std::string agent = site + "-01";
+    const std::string token = collector.enroll(agent, site);
+    const json report = {{"protocol", 1},
+                         {"agent", {{"id", agent}, {"site", site}}},
+                         {"seq", 1},
+                         {"sent", wall_ms()},
+                         {"results", json::array({std::move(one)})}};
+    const auto reply = collector.post("/api/v1/reports", report.dump(), token);
+    INFO(reply.body << reply.error);
+    REQUIRE(reply.status == 200);
+  }
+
+  std::string console_command() const {
+    return std::string(VIGIE_CONSOLE_BIN) + " --url " + collector.url() + " --ca-file " +
+           collector.ca() + " --token-file " + token_file.string() + " 2>" +
+           (dir / "console.err").string();
+  }
+};
+
+// Whether `word` is drawn dim (SGR 2) on `line`, a line captured with its escapes.
+bool dim_at(const std::string& line, const std::string& word) {
+  bool dim = false;
+  for (std::size_t i = 0; i < line.size();) {
+    if (line[i] == '\x1b' && i + 1 < line.size() && line[i + 1] == '[') {
+      const std::size_t end = line.find('m', i);
+      if (end == std::string::npos) break;
+      std::string params = line.substr(i + 2, end - i - 2);
+      std::size_t start = 0;
+      while (start <= params.size()) {
+        std::size_t semi = params.find(';', start);
+        if (semi == std::string::npos) semi = params.size();
+        const std::string p = params.substr(start, semi - start);
+        if (p == "2") dim = true;
+        if (p == "0" || p.empty() || p == "22") dim = false;
+        start = semi + 1;
+      }
+      i = end + 1;
+      continue;
+    }
+    if (line.compare(i, word.size(), word) == 0) return dim;
+    ++i;
+  }
+  return false;
+}
+
+// The index of the first line containing `needle`; -1 if none.
+int line_of(const std::vector<std::string>& lines, const std::string& needle) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find(needle) != std::string::npos) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+TEST_CASE("Console in tmux: the default view lists the problems, worst and oldest first",
+          "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  const auto lines = tmux.lines();
+  INFO(tmux.screen());
+  CHECK(lines[0].starts_with("CRIT 2  WARN 1  UNKN 0"));
+  CHECK(lines[1].starts_with("Problems 3"));
+  const int onesse = line_of(lines, "onesse");
+  const int labenne = line_of(lines, "labenne");
+  const int mimizan = line_of(lines, "mimizan");
+  CHECK(onesse == 3);   // CRITICAL for 30 min
+  CHECK(labenne == 4);  // CRITICAL for 10 min
+  CHECK(mimizan == 5);  // WARNING
+  CHECK(line_of(lines, "sabres") == -1);
+  CHECK_THAT(lines[onesse], Catch::Contains("CRITICAL") && Catch::Contains("30m"));
+  CHECK(tmux.shows("live"));
+}
+
+TEST_CASE("Console in tmux: navigation and drill-down", "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  tmux.keys({"Down"});
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Check labenne-01/firewall/sophos:fw"));
+  CHECK(tmux.shows("History (newest first)"));
+  CHECK(tmux.shows("CRITICAL (hard)"));
+  tmux.keys({"Escape"});
+  REQUIRE(tmux.shows("Problems 3"));
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Sites 4"));
+  const auto sites = tmux.lines();
+  CHECK(line_of(sites, "sabres") > line_of(sites, "mimizan"));  // worst first
+  // The Sites view puts the worst sites first; open the first one.
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Site "));
+  CHECK(tmux.shows("last report"));
+  tmux.keys({"BSpace"});
+  CHECK(tmux.shows("Sites 4"));
+  tmux.keys({"Tab"});
+  CHECK(tmux.shows("Agents 4"));
+  tmux.keys({"Tab"});
+  CHECK(tmux.shows("Backups 1"));
+  CHECK(tmux.shows("onesse"));
+  tmux.keys({"q"});
+  CHECK(tmux.hides("Backups 1"));
+}
+
+TEST_CASE("Console in tmux: '/' narrows the list as one types", "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  tmux.type("/mimi");
+  REQUIRE(tmux.shows("Problems 1"));
+  CHECK(tmux.hides("onesse"));
+  CHECK(tmux.shows("ap-plage offline"));
+  tmux.keys({"Enter"});
+  CHECK(tmux.shows("search \"mimi\""));
+  tmux.keys({"Escape"});
+  CHECK(tmux.shows("Problems 3"));
+  CHECK(tmux.shows("onesse"));
+}
+
+TEST_CASE("Console in tmux: an acknowledgement typed in the console reaches the API and "
+          "dims the line",
+          "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  tmux.keys({"Down"});  // labenne
+  tmux.keys({"a"});
+  REQUIRE(tmux.shows("Comment (required)"));
+  tmux.keys({"Enter"});
+  CHECK(tmux.shows("a comment is required"));
+  tmux.type("ISP called, ticket 4521");
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Expires after"));
+  tmux.type("4h");
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("[ack token"));
+
+  const json problems = json::parse(s.collector.get("/api/v1/problems", s.operator_).body);
+  bool found = false;
+  for (const auto& row : problems["checks"]) {
+    if (row["site"] != "labenne") continue;
+    found = true;
+    REQUIRE(row["ack"].is_object());
+    CHECK(row["ack"]["comment"] == "ISP called, ticket 4521");
+    CHECK(row["ack"]["expires"].get<std::int64_t>() > wall_ms() + 3 * 60 * kMinute);
+  }
+  CHECK(found);
+
+  // Away from the selection, the acknowledged line is dim (SGR 2), the others not.
+  tmux.keys({"Down"});
+  REQUIRE(testing::eventually(
+      [&] {
+        const auto styled = tmux.lines(true);
+        const int acked = line_of(styled, "labenne");
+        const int other = line_of(styled, "onesse");
+        return acked > 0 && other > 0 && dim_at(styled[acked], "labenne") &&
+               !dim_at(styled[other], "onesse");
+      },
+      10s));
+}
+
+TEST_CASE("Console in tmux: a resize to 80x24 keeps the header and the selected line",
+          "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  tmux.keys({"Down", "Down"});  // mimizan
+  tmux.resize(80, 24);
+  REQUIRE(testing::eventually([&] { return tmux.lines().size() == 24; }, 10s));
+  REQUIRE(tmux.shows("mimizan"));
+  const auto lines = tmux.lines();
+  const auto styled = tmux.lines(true);
+  INFO(tmux.screen());
+  CHECK(lines[0].starts_with("CRIT 2  WARN 1"));
+  CHECK(lines[1].starts_with("Problems 3"));
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+  const int selected = line_of(styled, "mimizan");
+  REQUIRE(selected > 0);
+  CHECK(styled[selected].find("7m") != std::string::npos);  // reverse video
+  CHECK_THAT(lines[23], Catch::Contains("3/3"));
+}
+
+TEST_CASE("Console in tmux: a stopped collector shows a lost connection, and a restarted "
+          "one is found again",
+          "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, s.console_command(), 120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  REQUIRE(tmux.shows("live"));
+  REQUIRE(s.collector.child().stop(SIGTERM, 10s).has_value());
+  REQUIRE(tmux.shows("CONNECTION LOST"));
+  CHECK(tmux.shows("cannot reach the collector"));
+  CHECK(tmux.shows("HA peer lost"));  // the last data stays on screen
+  s.collector.restart(false);
+  REQUIRE(tmux.hides("CONNECTION LOST", 15s));
+  CHECK(tmux.shows("live"));
+  CHECK(tmux.shows("Problems 3"));
+}
+
+TEST_CASE("Console: the commands print a view for a ticket, or JSON for a script",
+          "[console-tmux]") {
+  Seeded s;
+  const std::vector<std::string> common = {"--url", s.collector.url(), "--ca-file",
+                                           s.collector.ca(), "--token-file",
+                                           s.token_file.string()};
+  const auto console = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {VIGIE_CONSOLE_BIN};
+    argv.insert(argv.end(), common.begin(), common.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  };
+  auto problems = console({"problems"});
+  INFO(problems.err);
+  REQUIRE(problems.exit_code == 0);
+  CHECK(problems.out.find("onesse") < problems.out.find("labenne"));
+  CHECK(problems.out.find("labenne") < problems.out.find("mimizan"));
+  auto sites = console({"sites", "--json"});
+  REQUIRE(sites.exit_code == 0);
+  CHECK(json::parse(sites.out).size() == 4);
+  auto site = console({"site", "labenne"});
+  REQUIRE(site.exit_code == 0);
+  CHECK_THAT(site.out, Catch::Contains("HA peer lost"));
+  auto check = console({"check", "onesse-01/backup/restic:/srv"});
+  REQUIRE(check.exit_code == 0);
+  CHECK_THAT(check.out, Catch::Contains("last snapshot 3 days ago") && Catch::Contains("History"));
+  auto missing = console({"site", "nowhere"});
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("no site"));
+  // A refused token is said plainly.
+  auto refused = run({VIGIE_CONSOLE_BIN, "--url", s.collector.url(), "--ca-file",
+                      s.collector.ca(), "problems"});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("requires a token"));
+}
+
+}  // namespace
+}  // namespace vigie
