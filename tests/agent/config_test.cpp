@@ -320,7 +320,7 @@ TEST_CASE("Config: the spool block, retry_max and the client certificate", "[con
   CHECK_THAT(spool("[]"), Contains("spool: expected an object"));
 
   CHECK_THAT(error_of(document(checks, agent, "{" + url + R"(, "client_cert": "/a.crt"})")),
-             Contains("collector.client_key: client_cert and client_key go together"));
+             Contains("collector.client_cert: client_cert and client_key go together"));
   CHECK_THAT(error_of(document(checks, agent, "{" + url + R"(, "retry_max": "2h"})")),
              Contains("collector.retry_max: \"2h\": must be at most"));
 }
