@@ -8,6 +8,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +29,8 @@
 #include "common/log.hpp"
 #include "common/systemd.hpp"
 #include "common/protocol.hpp"
+#include "common/time.hpp"
+#include "plugins/agent/self_check.hpp"
 #include "plugins/registry.hpp"
 
 namespace vigie::agent {
@@ -41,8 +44,10 @@ constexpr int kExitUsage = 2;
 constexpr int kExitCheckCannotRun = static_cast<int>(State::kUnknown);
 
 constexpr std::string_view kDefaultStateDir = "/var/lib/vigie";
-constexpr std::string_view kSeqFile = "report.seq";
+constexpr std::string_view kSpoolFile = "spool.db";
 constexpr milliseconds kFlushDeadline{5000};
+// Check durations kept between two agent/self runs (30 checks every second is 1,800).
+constexpr std::size_t kMaxDurations = 10'000;
 
 constexpr std::string_view kUsage = R"(usage: vigie-agent <command> [options]
 
@@ -234,6 +239,19 @@ int cmd_check(const Options& options) {
   return static_cast<int>(worst_state);
 }
 
+// The agent/self check, every minute.
+ConfiguredCheck make_self_check(std::function<plugins::agent::AgentHealth()> health) {
+  ConfiguredCheck self;
+  self.name = std::string(kSelfCheckType);
+  self.type = std::string(kSelfCheckType);
+  self.id = std::string(kSelfCheckType);
+  self.interval = std::chrono::minutes(1);
+  self.timeout = std::chrono::seconds(10);
+  self.splay = std::chrono::seconds(5);
+  self.check = plugins::agent::make_self_check(std::move(health));
+  return self;
+}
+
 int cmd_run(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
@@ -247,7 +265,12 @@ int cmd_run(const Options& options) {
     std::cerr << "state folder " << options.state_dir << ": " << ec.message() << '\n';
     return kExitFailure;
   }
-  auto spool = open_memory_spool(state_dir / kSeqFile);
+  SpoolOptions spool_options;
+  spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
+  spool_options.max_age = config->spool.max_age;
+  const std::filesystem::path spool_path =
+      config->spool.path.empty() ? state_dir / kSpoolFile : std::filesystem::path(config->spool.path);
+  auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
     std::cerr << spool.status().message() << '\n';
     return kExitFailure;
@@ -257,13 +280,36 @@ int cmd_run(const Options& options) {
   shipping.url = config->collector.url;
   shipping.ca_file = config->collector.ca_file;
   shipping.token_file = config->collector.token_file;
+  shipping.client_cert = config->collector.client_cert;
+  shipping.client_key = config->collector.client_key;
   shipping.batch_max = config->collector.batch_max;
   shipping.send_interval = config->collector.send_interval;
+  shipping.backoff_max = config->collector.retry_max;
   auto shipper = Shipper::create(agent, std::move(shipping), std::move(*spool));
   if (!shipper) {
     std::cerr << config->path << ": collector: " << shipper.status().message() << '\n';
     return kExitFailure;
   }
+
+  // The agent's own check, built in: its figures come from the shipper and from the
+  // durations of the check runs seen since its previous run.
+  const std::int64_t started_ms = wall_ms();
+  std::mutex durations_mutex;
+  std::vector<std::int64_t> durations;
+  Shipper& sender = **shipper;
+  config->checks.push_back(make_self_check([&] {
+    plugins::agent::AgentHealth health;
+    const ShipperStats stats = sender.stats();
+    health.spool_depth = stats.depth;
+    health.spool_oldest_ms = stats.oldest_ms;
+    health.spool_dropped = stats.dropped;
+    health.last_sent_ms = stats.last_sent_ms;
+    health.sending_halted = stats.halted;
+    health.started_ms = started_ms;
+    std::lock_guard lock(durations_mutex);
+    health.check_durations_ms.swap(durations);
+    return health;
+  }));
 
   // A peer closing a connection must give an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -271,7 +317,11 @@ int cmd_run(const Options& options) {
   Scheduler scheduler(io, config->checks, [&](CheckResult result) {
     log::debug("check " + result.name + ": " + std::string(state_name(result.status)) + ": " +
                result.summary);
-    (*shipper)->submit(std::move(result));
+    if (result.check != kSelfCheckType) {
+      std::lock_guard lock(durations_mutex);
+      if (durations.size() < kMaxDurations) durations.push_back(result.duration_ms);
+    }
+    sender.submit(std::move(result));
   });
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
@@ -297,10 +347,12 @@ int cmd_run(const Options& options) {
     keep_alive();
   }
   scheduler.start();
+  const std::size_t configured = config->checks.size() - 1;  // agent/self aside
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
-              " at site " + agent.site + ", " + std::to_string(config->checks.size()) +
-              " checks, reporting to " + config->collector.url);
-  systemd::notify_ready(std::to_string(config->checks.size()) + " checks, reporting to " +
+              " at site " + agent.site + ", " + std::to_string(configured) +
+              " checks, reporting to " + config->collector.url + ", spool " +
+              spool_path.string());
+  systemd::notify_ready(std::to_string(configured) + " checks, reporting to " +
                         config->collector.url);
   io.run();
   (*shipper)->stop(kFlushDeadline);

@@ -34,10 +34,14 @@ constexpr std::size_t kMaxCheckId = protocol::Limits{}.max_string;
 constexpr std::size_t kMaxQuoted = 60;  // bytes of a value quoted in an error message
 constexpr milliseconds kMaxDefaultSplay{60'000};
 
-constexpr std::string_view kTopKeys[] = {"agent", "collector", "defaults", "devices", "checks"};
+constexpr std::string_view kTopKeys[] = {"agent", "collector", "spool", "defaults", "devices",
+                                         "checks"};
+constexpr std::string_view kSpoolKeys[] = {"path", "max_mb", "max_age"};
+constexpr std::size_t kMaxSpoolMb = 1024 * 1024;
 constexpr std::string_view kAgentKeys[] = {"id", "site"};
-constexpr std::string_view kCollectorKeys[] = {"url", "ca_file", "token_file", "batch_max",
-                                               "send_interval"};
+constexpr std::string_view kCollectorKeys[] = {"url",         "ca_file",    "token_file",
+                                               "client_cert", "client_key", "batch_max",
+                                               "send_interval", "retry_max"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "splay"};
 
 struct Defaults {
@@ -294,6 +298,52 @@ Status parse_collector(const json& root, CollectorConfig* collector) {
     return s;
   }
   if (send_interval) collector->send_interval = *send_interval;
+  std::optional<milliseconds> retry_max;
+  if (Status s = read_duration(object, "collector", "retry_max", kMinPeriod, &retry_max,
+                               std::chrono::hours(1));
+      !s) {
+    return s;
+  }
+  if (retry_max) collector->retry_max = *retry_max;
+  if (Status s = read_path(object, "collector", "client_cert", &collector->client_cert); !s) {
+    return s;
+  }
+  if (Status s = read_path(object, "collector", "client_key", &collector->client_key); !s) {
+    return s;
+  }
+  if (collector->client_cert.empty() != collector->client_key.empty()) {
+    return field_error(collector->client_cert.empty() ? "collector.client_key"
+                                                      : "collector.client_cert",
+                       "client_cert and client_key go together: give both or neither");
+  }
+  return Status::ok();
+}
+
+Status parse_spool(const json& root, SpoolConfig* spool) {
+  const auto it = root.find("spool");
+  if (it == root.end()) return Status::ok();
+  if (!it->is_object()) {
+    return field_error("spool", std::string("expected an object, got ") + it->type_name());
+  }
+  const json& object = *it;
+  if (Status s = check_keys(object, "spool", kSpoolKeys); !s) return s;
+  if (Status s = read_path(object, "spool", "path", &spool->path); !s) return s;
+  if (const auto mb = object.find("max_mb"); mb != object.end()) {
+    // Fractions allowed: a small box may spare only a few hundred kilobytes.
+    if (!mb->is_number() || mb->get<double>() < 0.01 ||
+        mb->get<double>() > static_cast<double>(kMaxSpoolMb)) {
+      return field_error("spool.max_mb", mb->dump() + ": must be a number of megabytes in 0.01.." +
+                                             std::to_string(kMaxSpoolMb));
+    }
+    spool->max_mb = mb->get<double>();
+  }
+  std::optional<milliseconds> max_age;
+  if (Status s = read_duration(object, "spool", "max_age", std::chrono::minutes(1), &max_age,
+                               milliseconds(3650LL * 86'400'000));
+      !s) {
+    return s;
+  }
+  if (max_age) spool->max_age = *max_age;
   return Status::ok();
 }
 
@@ -344,6 +394,10 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   if (Status s = read_string(item, path, "type", true, &out->type); !s) return s;
   auto type = plugins::find_check_type(out->type);
   if (!type) return field_error(member_path(path, "type"), type.status().message());
+  if (out->type == kSelfCheckType) {
+    return field_error(member_path(path, "type"),
+                       "\"agent/self\" is built in and always on: remove this check");
+  }
 
   std::optional<milliseconds> interval;
   std::optional<milliseconds> timeout;
@@ -424,6 +478,7 @@ Result<Config> parse_document(const json& root) {
   if (Status s = check_keys(root, "", kTopKeys); !s) return s;
   if (Status s = parse_agent(root, &config); !s) return s;
   if (Status s = parse_collector(root, &config.collector); !s) return s;
+  if (Status s = parse_spool(root, &config.spool); !s) return s;
   if (Status s = parse_defaults(root, &defaults); !s) return s;
   if (const auto it = root.find("devices"); it != root.end()) {
     if (!it->is_object()) {

@@ -5,7 +5,9 @@
 //   { "agent":     { "id": "onesse-mairie-01", "site": "onesse-et-laharie" },
 //     "collector": { "url": "https://supervision.example.org:8443",
 //                    "ca_file": "...", "token_file": "...",
-//                    "batch_max": 500, "send_interval": "5s" },
+//                    "client_cert": "...", "client_key": "...",
+//                    "batch_max": 500, "send_interval": "5s", "retry_max": "5m" },
+//     "spool":     { "path": "/var/lib/vigie/spool.db", "max_mb": 64, "max_age": "7d" },
 //     "defaults":  { "interval": "60s", "timeout": "10s", "splay": "6s" },
 //     "devices":   { ... },
 //     "checks":    [ { "name": "load", "type": "system/load", "interval": "30s" }, ... ] }
@@ -41,6 +43,8 @@
 namespace vigie::agent {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/vigie/agent.json";
+// The agent's own check: added by the agent, refused in a configuration.
+inline constexpr std::string_view kSelfCheckType = "agent/self";
 
 struct CollectorConfig {
   std::string url;              // http(s)://host[:port][/base], no trailing '/'
@@ -48,6 +52,17 @@ struct CollectorConfig {
   std::string token_file;       // file holding the agent's bearer token; "": none sent
   std::size_t batch_max = 500;  // results per report, 1..5000
   std::chrono::milliseconds send_interval{5000};  // how long results gather before a send
+  std::chrono::milliseconds retry_max{300'000};  // longest wait between retries, 1 s..1 h
+  // PEM certificate and key the agent shows when the collector asks for one; both or none.
+  std::string client_cert;
+  std::string client_key;
+};
+
+// Where results wait while the collector cannot be reached (agent/spool.hpp).
+struct SpoolConfig {
+  std::string path;         // "": spool.db in the state folder (--state-dir)
+  double max_mb = 64;       // of stored results (MiB), 0.01..1048576
+  std::chrono::milliseconds max_age{7LL * 86'400'000};  // at least 1 minute
 };
 
 // One configured check, ready to run.
@@ -66,6 +81,7 @@ struct Config {
   std::string agent_id;
   std::string site;
   CollectorConfig collector;
+  SpoolConfig spool;
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
   // The same, validated and shared by the checks that read them; null when none.
   std::shared_ptr<plugins::snmp::Devices> snmp_devices;

@@ -67,7 +67,8 @@ Status enroll(const EnrollOptions& o) {
   const nlohmann::json request = {
       {"agent",
        {{"id", o.agent_id}, {"site", o.site}, {"hostname", hostname()}, {"version", VIGIE_VERSION}}}};
-  ShipperOptions http{.url = o.url, .ca_file = o.ca_file};
+  ShipperOptions http{.url = o.url, .ca_file = o.ca_file, .client_cert = o.client_cert,
+                      .client_key = o.client_key};
   const HttpReply reply = post_once(http, "/api/v1/enroll", request.dump(), o.enroll_token);
   if (reply.status == 0)
     return Status::unavailable("cannot reach the collector at " + o.url + ": " + reply.error);
@@ -120,6 +121,8 @@ int enroll_command(std::span<char* const> args) {
     if (o.url.empty()) o.url = config->collector.url;
     if (o.ca_file.empty()) o.ca_file = config->collector.ca_file;
     if (o.token_file.empty()) o.token_file = config->collector.token_file;
+    o.client_cert = config->collector.client_cert;
+    o.client_key = config->collector.client_key;
     if (o.agent_id.empty()) o.agent_id = config->agent_id;
     if (o.site.empty()) o.site = config->site;
   }

@@ -13,6 +13,8 @@ namespace vigie::agent {
 struct EnrollOptions {
   std::string url;           // collector base URL
   std::string ca_file;       // CA the collector's certificate must chain to; "": system
+  std::string client_cert;   // PEM client certificate and key, when the collector asks
+  std::string client_key;    // for one (from the configuration only)
   std::string token_file;    // where the agent token goes
   std::string enroll_token;  // the one-time secret ("vge_...")
   std::string agent_id;

@@ -117,6 +117,10 @@ class HttpClient {
     set(curl_easy_setopt(curl, CURLOPT_XFERINFODATA, client.get()));
     if (!options.ca_file.empty())
       set(curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str()));
+    if (!options.client_cert.empty()) {
+      set(curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str()));
+      set(curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str()));
+    }
     if (!ok) return Status::internal("libcurl refused an option (built without http/https?)");
 
     // "Expect:" turns off curl's 100-continue handshake, a round trip for nothing.
@@ -151,6 +155,12 @@ class HttpClient {
       return reply;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    // Seconds, from either form of the header (a delay or an HTTP date).
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0) {
+      reply.retry_after = std::chrono::seconds(retry_after);
+    }
     reply.body = std::move(reply_);
     return reply;
   }
@@ -217,15 +227,19 @@ struct Shipper::Impl {
   }
 
   void loop();
+  // After a 401: true (and sending resumes) when the token file holds a new token.
+  bool reread_token();
   // Sends the next batch, if any; returns when to try again and updates `failures`.
   Clock::time_point send_next(bool flushing, Clock::time_point flush_deadline, int& failures);
 
   const protocol::AgentInfo agent;
   const ShipperOptions options;
   const std::unique_ptr<Spool> spool;
-  const std::unique_ptr<HttpClient> http;
+  std::unique_ptr<HttpClient> http;  // replaced when a new token is read after a 401
+  std::string token;
   std::mt19937_64 random{std::random_device{}()};
-  std::uint64_t dropped_logged = 0;
+  std::atomic<std::int64_t> last_sent_ms{0};
+  std::atomic<bool> halted{false};  // a 401: sending stopped until the token changes
 
   std::mutex mutex;  // guards stopping and flush_deadline
   std::condition_variable wake;
@@ -255,14 +269,39 @@ void Shipper::Impl::loop() {
     }
     const bool flushing = stopping;
     const Clock::time_point deadline = flush_deadline;
-    lock.unlock();
-    next_try = send_next(flushing, deadline, failures);
-    if (const std::uint64_t dropped = spool->dropped(); dropped > dropped_logged) {
-      log::warning("shipper: the queue is full: " + std::to_string(dropped - dropped_logged) +
-                   " oldest results dropped (" + std::to_string(dropped) + " in all)");
-      dropped_logged = dropped;
+    if (halted.load(std::memory_order_relaxed)) {
+      if (flushing) return;
+      lock.unlock();
+      next_try = Clock::now() + options.token_recheck;
+      if (!reread_token()) continue;
+      failures = 0;
+      lock.lock();
+      if (stopping) return;
+      lock.unlock();
+    } else {
+      lock.unlock();
     }
+    next_try = send_next(flushing, deadline, failures);
   }
+}
+
+bool Shipper::Impl::reread_token() {
+  if (options.token_file.empty()) return false;
+  auto read = read_token(options.token_file);
+  if (!read || *read == token) return false;
+  auto client = HttpClient::create(options, kReportsPath, *read);
+  if (!client) {
+    log::error("shipper: " + client.status().message());
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex);
+    http = std::move(*client);
+  }
+  token = std::move(*read);
+  halted.store(false, std::memory_order_relaxed);
+  log::notice("shipper: " + options.token_file + " holds a new token: sending resumes");
+  return true;
 }
 
 Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point deadline,
@@ -304,6 +343,11 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
   report.spool = backlog;
   const Body body = encode_body(report, options.gzip_above);
+  {
+    // stop() may set an abort time on the client in use: it must not be swapped then.
+    std::lock_guard lock(mutex);
+    if (stopping) http->abort_after(flush_deadline);
+  }
   milliseconds timeout = options.request_timeout;
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
@@ -317,6 +361,7 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
                     " failed attempts");
       }
       spool->remove(batch.seq);
+      last_sent_ms.store(wall_ms(), std::memory_order_relaxed);
       return next_send();
     case Verdict::kRefused:
       log::error("shipper: the collector REFUSED " + what + " with HTTP " +
@@ -330,6 +375,29 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   const std::string why = reply.status == 0 ? reply.error
                                             : "HTTP " + std::to_string(reply.status) + ": " +
                                                   collector_reason(reply.body);
+  if (reply.status == 401) {
+    ++failures;  // keeps a full spool from waking the loop before the recheck
+    halted.store(true, std::memory_order_relaxed);
+    log::error("shipper: THE COLLECTOR REJECTS THIS AGENT'S TOKEN (" + why +
+               "): sending STOPS; results are kept in the spool. Enroll the agent again "
+               "(vigie-agent enroll), which rewrites " + options.token_file +
+               ": sending resumes when that file changes.");
+    return Clock::now() + options.token_recheck;
+  }
+  if ((reply.status == 429 || reply.status == 503) && reply.retry_after.count() > 0) {
+    ++failures;
+    // Not earlier than asked; a little later at random, so that the agents told the
+    // same moment do not all come back at once.
+    const milliseconds asked = std::min<milliseconds>(reply.retry_after, options.retry_after_max);
+    const milliseconds delay =
+        asked + milliseconds(static_cast<milliseconds::rep>(
+                    static_cast<double>(asked.count()) * 0.1 *
+                    std::uniform_real_distribution<double>(0.0, 1.0)(random)));
+    log::warning("shipper: sending " + what + " to " + options.url + " failed: " + why +
+                 "; retry #" + std::to_string(failures) + " in " + seconds_text(delay) +
+                 " as the collector asked (Retry-After)");
+    return Clock::now() + delay;
+  }
   const auto [when, delay] = retry_later();
   log::warning("shipper: sending " + what + " to " + options.url + " failed: " + why + "; retry #" +
                std::to_string(failures) + " in " + seconds_text(delay));
@@ -354,8 +422,15 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
   }
   auto http = HttpClient::create(options, kReportsPath, token);
   if (!http) return http.status();
+  if (!options.client_cert.empty()) {
+    auto cert = read_file(options.client_cert, 1024 * 1024);
+    if (!cert) return cert.status().with_context("client certificate");
+    auto key = read_file(options.client_key, 1024 * 1024);
+    if (!key) return key.status().with_context("client key");
+  }
   auto impl = std::make_unique<Impl>(std::move(agent), std::move(options), std::move(spool),
                                      std::move(*http));
+  impl->token = std::move(token);
   Impl* raw = impl.get();
   std::unique_ptr<Shipper> shipper(new Shipper(std::move(impl)));
   raw->thread = std::thread([raw] { raw->run(); });
@@ -379,7 +454,10 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
       impl_->stopping = true;
       impl_->flush_deadline = deadline;
     }
-    impl_->http->abort_after(deadline);
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->http->abort_after(deadline);
+    }
     impl_->wake.notify_one();
     impl_->thread.join();
     if (const std::size_t left = impl_->spool->size(); left > 0) {
@@ -387,6 +465,16 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
     }
   }
   return impl_->spool->size();
+}
+
+ShipperStats Shipper::stats() const {
+  ShipperStats stats;
+  stats.depth = impl_->spool->size();
+  stats.oldest_ms = impl_->spool->oldest_ms();
+  stats.dropped = impl_->spool->dropped();
+  stats.last_sent_ms = impl_->last_sent_ms.load(std::memory_order_relaxed);
+  stats.halted = impl_->halted.load(std::memory_order_relaxed);
+  return stats;
 }
 
 HttpReply post_once(const ShipperOptions& options, std::string_view path,

@@ -4,12 +4,16 @@
 // Results go into a Spool (spool.hpp). A sending thread of its own (libcurl blocks)
 // takes a batch of at most batch_max results every send_interval (at once when a full
 // batch waits), posts it, and removes it from the spool only after a 2xx. A failed
-// send is retried with the same seq after an exponential backoff with jitter; a batch
-// the collector refuses for good (see judge_response) is dropped with an error log
-// that quotes the collector's reason. Nothing here ever blocks the scheduler's loop.
+// send is retried with the same seq after an exponential backoff with jitter, or after
+// the collector's Retry-After on a 429 or 503; a batch the collector refuses for good
+// (see judge_response) is dropped with an error log that quotes the collector's reason.
+// A 401 (the token was revoked, or is unknown) stops sending with a loud error: results
+// keep going to the spool, and sending resumes when the token file changes (a new
+// enrollment) or the agent restarts. Nothing here ever blocks the scheduler's loop.
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +29,8 @@ struct ShipperOptions {
   std::string url;              // collector base URL, e.g. "https://sup.example.org:8443"
   std::string ca_file;          // PEM CA bundle for https; "": the system's store
   std::string token_file;       // file holding the agent's bearer token; "": none sent
+  std::string client_cert;      // PEM client certificate for TLS; "": none
+  std::string client_key;       // its PEM private key (required with client_cert)
   std::size_t batch_max = 500;  // results per report
   std::chrono::milliseconds send_interval{5000};  // results gather this long
   std::chrono::milliseconds connect_timeout{5000};
@@ -32,6 +38,17 @@ struct ShipperOptions {
   std::chrono::milliseconds backoff_initial{1000};    // first retry after ~1 s
   std::chrono::milliseconds backoff_max{300'000};     // doubling up to ~5 min
   std::size_t gzip_above = 1024;                      // gzip bodies larger than this (bytes)
+  std::chrono::milliseconds retry_after_max{3'600'000};  // a longer Retry-After is cut to this
+  std::chrono::milliseconds token_recheck{5000};  // after a 401: how often the token file is read
+};
+
+// What the agent's own check reports about sending.
+struct ShipperStats {
+  std::size_t depth = 0;          // results in the spool
+  std::int64_t oldest_ms = 0;     // the oldest one's timestamp; 0: none
+  std::uint64_t dropped = 0;      // dropped by the spool since it was created
+  std::int64_t last_sent_ms = 0;  // last 2xx (wall clock); 0: none since the start
+  bool halted = false;            // sending stopped on a 401
 };
 
 // Owns the sending thread. submit() may be called from any thread; stop() and the
@@ -50,6 +67,9 @@ class Shipper {
   // blocks on the network.
   void submit(CheckResult result);
 
+  // Any thread.
+  ShipperStats stats() const;
+
   // Sends what is queued, giving up at `flush_deadline` from now (a request in flight
   // is aborted then), and stops the thread. Returns how many results were left unsent.
   std::size_t stop(std::chrono::milliseconds flush_deadline);
@@ -64,6 +84,7 @@ struct HttpReply {
   long status = 0;    // HTTP status; 0 when there was no answer
   std::string body;   // the reply's first 16 KiB
   std::string error;  // why there was no answer
+  std::chrono::seconds retry_after{0};  // the reply's Retry-After; 0: none
 };
 
 // One POST of a JSON body to options.url + path, with the same TLS settings and

@@ -1,19 +1,28 @@
+// The SQLite spool. The only file of the agent that includes sqlite3.h.
+//
+// One connection, guarded by one mutex: the agent adds a few results a second at most,
+// so there is nothing to gain from more. Layout:
+//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON
+//   state(key, value)           next_seq, dropped, head_seq, head_last_id
+// The batch handed out ("head") is the rows with id <= head_last_id, under head_seq
+// (0: none handed out).
+
 #include "agent/spool.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sqlite3.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <deque>
-#include <iterator>
+#include <ctime>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/protocol.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -21,166 +30,676 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kMaxSeqFileBytes = 64;
+// 'vigS' in the file header, so that another SQLite file given as spool is recognised.
+constexpr int kApplicationId = 0x76696753;
+constexpr int kSchemaVersion = 1;
+// Per-row cost beyond the JSON, so that the bound also holds for tiny results.
+constexpr std::uint64_t kRowOverhead = 32;
+// Rows read per step when pruning.
+constexpr int kPruneChunk = 256;
 
-Status errno_status(const std::string& what, int error) {
-  return Status::io_error(what + ": " + std::generic_category().message(error));
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS results (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts_ms     INTEGER NOT NULL,  -- the result's own time (agent clock)
+  stored_ms INTEGER NOT NULL,  -- when it was spooled: what max_age counts from
+  result    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+struct DbClose {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbClose>;
+
+// An SQLite failure: the code decides between "corrupt" and "cannot write".
+struct DbError {
+  int code = SQLITE_OK;
+  std::string message;
+};
+
+bool is_corruption(int code) {
+  const int primary = code & 0xff;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
 
-Status write_all(int fd, std::string_view data, const std::string& name) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_status(name, errno);
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return Status::ok();
-}
-
-// Replaces `path` with `content` so that a crash leaves either the old or the new
-// file, never a torn one: write a temporary file, fsync it, rename it over, fsync the
-// folder so that the rename itself is durable.
-Status write_file_atomically(const fs::path& path, std::string_view content) {
-  const std::string name = path.string();
-  const std::string temporary = name + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_status(temporary, errno);
-  Status status = write_all(fd, content, temporary);
-  if (status && ::fsync(fd) != 0) status = errno_status(temporary, errno);
-  if (::close(fd) != 0 && status) status = errno_status(temporary, errno);
-  if (status && ::rename(temporary.c_str(), name.c_str()) != 0) status = errno_status(name, errno);
-  if (!status) {
-    ::unlink(temporary.c_str());
-    return status;
-  }
-  const std::string folder = path.has_parent_path() ? path.parent_path().string() : ".";
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return errno_status(folder, errno);
-  if (::fsync(dir) != 0) status = errno_status(folder, errno);
-  ::close(dir);
-  return status;
-}
-
-Status write_seq(const fs::path& path, std::uint64_t next) {
-  return write_file_atomically(path, std::to_string(next) + "\n");
-}
-
-// The seq stored in `path`, or nullopt when there is no such file.
-Result<std::optional<std::uint64_t>> read_seq(const fs::path& path) {
-  const std::string name = path.string();
-  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return std::optional<std::uint64_t>();
-  if (fd < 0) return errno_status(name, errno);
-  char buffer[kMaxSeqFileBytes + 1];
-  std::size_t size = 0;
-  while (size < sizeof buffer) {
-    const ssize_t n = ::read(fd, buffer + size, sizeof buffer - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return errno_status(name, error);
-    }
-    if (n == 0) break;
-    size += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  std::string_view text(buffer, size);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  std::uint64_t seq = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || seq == 0) {
-    return Status(Code::kCorruption,
-                  name +
-                      ": expected the next report sequence number; remove the file to start "
-                      "a new sequence (it starts above any earlier one)");
-  }
-  return std::optional<std::uint64_t>(seq);
-}
-
-class MemorySpool final : public Spool {
+// A prepared statement: bind, step, read columns, reset. Owns the sqlite3_stmt.
+class Statement {
  public:
-  MemorySpool(fs::path seq_file, std::uint64_t next_seq, MemorySpoolOptions options)
-      : seq_file_(std::move(seq_file)), options_(options), next_seq_(next_seq) {}
+  Statement() = default;
+  static Result<Statement> prepare(sqlite3* db, std::string_view sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &raw, nullptr) != SQLITE_OK) {
+      return Status::io_error("prepare \"" + std::string(sql.substr(0, 60)) +
+                              "\": " + sqlite3_errmsg(db));
+    }
+    Statement s;
+    s.stmt_.reset(raw);
+    return s;
+  }
+
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_.get(), i, v);
+    return *this;
+  }
+  Statement& bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  bool ready() const { return stmt_ != nullptr; }
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int step() { return sqlite3_step(stmt_.get()); }
+  void reset() {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  std::string_view text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_.get(), col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+             : std::string_view();
+  }
+
+ private:
+  struct Finalize {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
+};
+
+// Resets a statement when the scope ends, whatever path it takes.
+class Use {
+ public:
+  explicit Use(Statement& s) : s_(s) {}
+  ~Use() { s_.reset(); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+ private:
+  Statement& s_;
+};
+
+std::string utc_stamp(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &tm);
+  return text;
+}
+
+// Moves `path` (and its WAL) aside; returns the new name.
+Result<fs::path> move_aside(const fs::path& path, std::int64_t now) {
+  fs::path target = path;
+  target += ".corrupt-" + utc_stamp(now);
+  std::error_code ec;
+  for (int n = 2; fs::exists(target, ec) && n < 100; ++n) {
+    target = path;
+    target += ".corrupt-" + utc_stamp(now) + "-" + std::to_string(n);
+  }
+  fs::rename(path, target, ec);
+  if (ec) return Status::io_error("cannot move " + path.string() + " aside: " + ec.message());
+  for (const char* suffix : {"-wal", "-shm"}) {
+    fs::path side = path;
+    side += suffix;
+    fs::path side_target = target;
+    side_target += suffix;
+    if (fs::exists(side, ec)) fs::rename(side, side_target, ec);
+  }
+  return target;
+}
+
+class SqliteSpool final : public Spool {
+ public:
+  SqliteSpool(fs::path path, SpoolOptions options)
+      : path_(std::move(path)), options_(options) {
+    if (options_.now_ms == nullptr) options_.now_ms = &wall_ms;
+  }
+
+  // Opens or creates the file; moves a corrupt one aside and starts again.
+  Status open() {
+    std::error_code ec;
+    const bool existed = fs::exists(path_, ec);
+    auto opened = try_open();
+    if (opened.code == SQLITE_OK) return Status::ok();
+    if (!existed || !is_corruption(opened.code)) {
+      return Status::io_error("spool " + path_.string() + ": " + opened.message);
+    }
+    return start_over(opened.message, 0);
+  }
 
   void add(CheckResult result) override {
-    std::lock_guard lock(mutex_);
-    if (options_.max_results == 0) {
-      ++dropped_;
+    std::string json;
+    try {
+      json = protocol::result_to_json(result).dump(-1, ' ', false,
+                                                    nlohmann::json::error_handler_t::replace);
+    } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
+      std::lock_guard lock(mutex_);
+      lost("cannot encode a result of " + result.name + ": " + e.what(), 1);
       return;
     }
-    if (waiting_.size() >= options_.max_results) {
-      waiting_.pop_front();
-      ++dropped_;
-    }
-    waiting_.push_back(std::move(result));
+    std::lock_guard lock(mutex_);
+    const DbError error = insert(result.ts_ms, json);
+    if (error.code == SQLITE_OK) return;
+    handle_failure(error, "cannot store a result of " + result.name, 1);
   }
 
   Result<std::optional<Batch>> next_batch(std::size_t max_results) override {
-    std::uint64_t seq = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (head_) return std::optional<Batch>(*head_);
-      if (waiting_.empty()) return std::optional<Batch>();
-      seq = next_seq_;
-    }
-    // The file write happens outside the lock so that add() never waits on the disk;
-    // only the shipper's thread takes batches, so nobody else can hand out `seq`.
-    if (Status s = write_seq(seq_file_, seq + 1); !s) {
-      return s.with_context("cannot persist the report sequence number");
-    }
     std::lock_guard lock(mutex_);
-    next_seq_ = seq + 1;
-    if (waiting_.empty()) return std::optional<Batch>();
-    Batch batch;
-    batch.seq = seq;
-    const std::size_t count = std::min(std::max<std::size_t>(max_results, 1), waiting_.size());
-    batch.results.assign(std::make_move_iterator(waiting_.begin()),
-                         std::make_move_iterator(waiting_.begin() + static_cast<long>(count)));
-    waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<long>(count));
-    head_ = std::move(batch);
+    if (head_) return std::optional<Batch>(*head_);
+    if (count_ == 0) return std::optional<Batch>();
+    auto made = hand_out(std::max<std::size_t>(max_results, 1));
+    if (made.code != SQLITE_OK) {
+      handle_failure(made, "cannot hand out a batch", 0);
+      return Status::io_error("spool " + path_.string() + ": cannot hand out a batch: " +
+                              made.message);
+    }
+    if (!head_) return std::optional<Batch>();
     return std::optional<Batch>(*head_);
   }
 
   void remove(std::uint64_t seq) override {
     std::lock_guard lock(mutex_);
-    if (head_ && head_->seq == seq) head_.reset();
+    if (!head_ || head_->seq != seq) return;
+    const DbError error = remove_head();
+    if (error.code != SQLITE_OK) handle_failure(error, "cannot remove a delivered batch", 0);
   }
 
   std::size_t size() const override {
     std::lock_guard lock(mutex_);
-    return waiting_.size() + (head_ ? head_->results.size() : 0);
+    return static_cast<std::size_t>(count_);
   }
-
+  std::int64_t oldest_ms() const override {
+    std::lock_guard lock(mutex_);
+    return count_ == 0 ? 0 : oldest_ms_;
+  }
   std::uint64_t dropped() const override {
     std::lock_guard lock(mutex_);
     return dropped_;
   }
 
  private:
-  const fs::path seq_file_;
-  const MemorySpoolOptions options_;
+  // Opening ----------------------------------------------------------------------------
+
+  DbError try_open() {
+    db_.reset();
+    statements_ = {};
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path_.c_str(), &raw,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                       SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) return {rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)};
+    sqlite3_extended_result_codes(db_.get(), 1);
+    sqlite3_busy_timeout(db_.get(), 2000);
+
+    // A truncated or damaged file often opens fine: quick_check reads every page.
+    {
+      std::string problems;
+      if (DbError e = query_text("PRAGMA quick_check", &problems); e.code != SQLITE_OK) return e;
+      if (problems != "ok") return {SQLITE_CORRUPT, "quick_check: " + problems.substr(0, 300)};
+    }
+    std::int64_t application_id = 0;
+    std::int64_t version = 0;
+    std::int64_t tables = 0;
+    if (DbError e = query_int("PRAGMA application_id", &application_id); e.code) return e;
+    if (DbError e = query_int("PRAGMA user_version", &version); e.code) return e;
+    if (DbError e = query_int("SELECT count(*) FROM sqlite_schema", &tables); e.code) return e;
+    const bool fresh = tables == 0 && application_id == 0;
+    if (!fresh && (application_id != kApplicationId || version != kSchemaVersion)) {
+      return {SQLITE_NOTADB, "not a vigie spool (application_id " + std::to_string(application_id) +
+                                 ", version " + std::to_string(version) + ")"};
+    }
+    std::string mode;
+    if (DbError e = query_text("PRAGMA journal_mode=WAL", &mode); e.code) return e;
+    if (mode != "wal") return {SQLITE_IOERR, "cannot use WAL mode (journal_mode " + mode + ")"};
+    if (DbError e = exec("PRAGMA synchronous=NORMAL"); e.code) return e;
+    if (fresh) {
+      const std::string setup = "BEGIN;" + std::string(kSchema) +
+                                "PRAGMA application_id=" + std::to_string(kApplicationId) +
+                                ";PRAGMA user_version=" + std::to_string(kSchemaVersion) +
+                                ";INSERT INTO state VALUES ('next_seq'," +
+                                std::to_string(std::max<std::int64_t>(options_.now_ms(), 1)) +
+                                "),('dropped',0),('head_seq',0),('head_last_id',0);COMMIT;";
+      if (DbError e = exec(setup.c_str()); e.code) {
+        exec("ROLLBACK");
+        return e;
+      }
+    }
+    if (DbError e = prepare_all(); e.code) return e;
+    return load();
+  }
+
+  DbError prepare_all() {
+    const std::pair<Statement*, const char*> all[] = {
+        {&statements_.insert, "INSERT INTO results (ts_ms, stored_ms, result) VALUES (?1, ?3, ?2)"},
+        {&statements_.set_state, "UPDATE state SET value = ?2 WHERE key = ?1"},
+        {&statements_.oldest_waiting,
+         "SELECT id, stored_ms FROM results WHERE id > ?1 ORDER BY id LIMIT 1"},
+        {&statements_.waiting_sizes,
+         "SELECT id, length(result) FROM results WHERE id > ?1 AND id < ?3 ORDER BY id "
+         "LIMIT ?2"},
+        {&statements_.delete_range, "DELETE FROM results WHERE id > ?1 AND id <= ?2"},
+        {&statements_.aged, "SELECT count(*), coalesce(sum(length(result)), 0), max(id) "
+                            "FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
+        {&statements_.delete_aged,
+         "DELETE FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
+        {&statements_.first_rows,
+         "SELECT id, result FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&statements_.head_rows, "SELECT id, result FROM results WHERE id <= ?1 ORDER BY id"},
+        {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
+    };
+    for (const auto& [statement, sql] : all) {
+      auto prepared = Statement::prepare(db_.get(), sql);
+      if (!prepared) return {sqlite3_errcode(db_.get()), prepared.status().message()};
+      *statement = std::move(*prepared);
+    }
+    return {};
+  }
+
+  // Reads the counters and the head batch into memory.
+  DbError load() {
+    std::int64_t head_seq = 0;
+    std::int64_t count = 0;
+    std::int64_t bytes = 0;
+    std::int64_t dropped = 0;
+    if (DbError e = query_int("SELECT value FROM state WHERE key = 'next_seq'", &next_seq_); e.code)
+      return e;
+    if (DbError e = query_int("SELECT value FROM state WHERE key = 'dropped'", &dropped); e.code)
+      return e;
+    if (DbError e = query_int("SELECT value FROM state WHERE key = 'head_seq'", &head_seq); e.code)
+      return e;
+    if (DbError e = query_int("SELECT value FROM state WHERE key = 'head_last_id'", &head_last_id_);
+        e.code)
+      return e;
+    if (DbError e = query_int("SELECT count(*) FROM results", &count); e.code) return e;
+    if (DbError e = query_int("SELECT coalesce(sum(length(result)), 0) FROM results", &bytes);
+        e.code)
+      return e;
+    if (next_seq_ <= 0) return {SQLITE_CORRUPT, "state: next_seq is " + std::to_string(next_seq_)};
+    dropped_ = static_cast<std::uint64_t>(std::max<std::int64_t>(dropped, 0));
+    count_ = count;
+    bytes_ = static_cast<std::uint64_t>(bytes) + static_cast<std::uint64_t>(count) * kRowOverhead;
+    refresh_oldest();
+    head_.reset();
+    head_bytes_ = 0;
+    head_rows_ = 0;
+    if (head_seq <= 0) head_last_id_ = 0;
+    if (head_seq > 0) {
+      Batch batch;
+      batch.seq = static_cast<std::uint64_t>(head_seq);
+      std::int64_t bad = 0;
+      if (DbError e = read_rows(statements_.head_rows, head_last_id_, -1, &batch, nullptr, &bad,
+                                &head_bytes_, &head_rows_);
+          e.code)
+        return e;
+      if (bad > 0) {
+        // A batch whose stored rows no longer decode would be replayed with other
+        // content under the same seq: skip its seq instead.
+        log::error("spool " + path_.string() + ": " + std::to_string(bad) +
+                   " unreadable results in the batch to resend; it is sent again as a new batch");
+        if (DbError e = set_state("head_seq", 0); e.code) return e;
+        head_last_id_ = 0;
+        head_rows_ = 0;
+        head_bytes_ = 0;
+      } else if (!batch.results.empty()) {
+        head_ = std::move(batch);
+      }
+    }
+    return {};
+  }
+
+  // Called with a corrupt file: moves it aside and opens a new one.
+  Status start_over(const std::string& why, std::uint64_t lost_results) {
+    db_.reset();
+    statements_ = {};
+    const std::int64_t keep_next_seq = next_seq_;
+    auto moved = move_aside(path_, options_.now_ms());
+    if (!moved) return moved.status().with_context("spool " + path_.string() + " is corrupt (" + why + ")");
+    log::error("spool " + path_.string() + " is corrupt (" + why + "): moved aside to " +
+               moved->string() + "; starting a new spool" +
+               (lost_results ? ", " + std::to_string(lost_results) + " results lost" : ""));
+    const std::uint64_t dropped_before = dropped_ + lost_results;
+    DbError reopened = try_open();
+    if (reopened.code != SQLITE_OK) {
+      return Status::io_error("spool " + path_.string() + ": " + reopened.message);
+    }
+    // A running agent knows its sequence: keep numbering above it.
+    if (keep_next_seq > next_seq_) {
+      next_seq_ = keep_next_seq;
+      set_state("next_seq", next_seq_);
+    }
+    if (dropped_before > 0) {
+      dropped_ = dropped_before;
+      set_state("dropped", static_cast<std::int64_t>(dropped_));
+    }
+    return Status::ok();
+  }
+
+  // Writing ----------------------------------------------------------------------------
+
+  DbError insert(std::int64_t ts_ms, const std::string& json) {
+    if (DbError e = exec("BEGIN IMMEDIATE"); e.code) return e;
+    DbError error;
+    std::uint64_t pruned = 0;
+    {
+      Statement& s = statements_.insert;
+      Use use(s);
+      s.bind(1, ts_ms).bind(2, json).bind(3, options_.now_ms());
+      if (s.step() != SQLITE_DONE) error = last_error("insert");
+    }
+    // The result just added is never dropped: the bounds make room for it.
+    const std::int64_t newest = sqlite3_last_insert_rowid(db_.get());
+    std::uint64_t bytes = bytes_ + json.size() + kRowOverhead;
+    std::int64_t count = count_ + 1;
+    if (!error.code) error = prune(newest, &bytes, &count, &pruned);
+    if (!error.code && pruned > 0) {
+      error = set_state("dropped", static_cast<std::int64_t>(dropped_ + pruned));
+    }
+    if (!error.code) error = exec("COMMIT");
+    if (error.code) {
+      exec("ROLLBACK");
+      return error;
+    }
+    if (count_ == 0 || ts_ms < oldest_ms_) oldest_ms_ = ts_ms;
+    bytes_ = bytes;
+    count_ = count;
+    if (pruned > 0) {
+      dropped_ += pruned;
+      unlogged_drops_ += pruned;
+      refresh_oldest();
+    }
+    // While the bound holds, every add drops: one line a minute says how many.
+    const auto now = std::chrono::steady_clock::now();
+    if (unlogged_drops_ > 0 && (last_drop_log_ == std::chrono::steady_clock::time_point() ||
+                                now - last_drop_log_ >= std::chrono::minutes(1))) {
+      log::warning("spool " + path_.string() + ": bound reached (" +
+                   std::to_string(options_.max_bytes / 1024) + " KiB or " +
+                   std::to_string(options_.max_age.count() / 1000) + " s old): " +
+                   std::to_string(unlogged_drops_) + " oldest results dropped (" +
+                   std::to_string(dropped_) + " in all)");
+      unlogged_drops_ = 0;
+      last_drop_log_ = now;
+    }
+    return {};
+  }
+
+  // Deletes the oldest results outside the head batch while past a bound; inside the
+  // caller's transaction.
+  DbError prune(std::int64_t newest, std::uint64_t* bytes, std::int64_t* count,
+                std::uint64_t* pruned) {
+    const std::int64_t cutoff = options_.now_ms() - options_.max_age.count();
+    {
+      Statement& oldest = statements_.oldest_waiting;
+      Use use(oldest);
+      oldest.bind(1, head_last_id_);
+      const int rc = oldest.step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return last_error("prune");
+      const bool too_old = rc == SQLITE_ROW && oldest.int64(1) < cutoff;
+      oldest.reset();
+      if (too_old) {
+        Statement& aged = statements_.aged;
+        Use use_aged(aged);
+        aged.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
+        if (aged.step() != SQLITE_ROW) return last_error("prune");
+        const auto n = aged.int64(0);
+        const auto n_bytes = static_cast<std::uint64_t>(aged.int64(1));
+        aged.reset();
+        Statement& del = statements_.delete_aged;
+        Use use_del(del);
+        del.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
+        if (del.step() != SQLITE_DONE) return last_error("prune");
+        *count -= n;
+        *bytes -= std::min(*bytes, n_bytes + static_cast<std::uint64_t>(n) * kRowOverhead);
+        *pruned += static_cast<std::uint64_t>(n);
+      }
+    }
+    while (*bytes > options_.max_bytes) {
+      Statement& sizes = statements_.waiting_sizes;
+      Use use(sizes);
+      sizes.bind(1, head_last_id_).bind(2, kPruneChunk).bind(3, newest);
+      std::int64_t cut = 0;
+      std::int64_t n = 0;
+      int rc = SQLITE_OK;
+      while (*bytes > options_.max_bytes && (rc = sizes.step()) == SQLITE_ROW) {
+        cut = sizes.int64(0);
+        *bytes -= std::min(*bytes, static_cast<std::uint64_t>(sizes.int64(1)) + kRowOverhead);
+        ++n;
+      }
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE && rc != SQLITE_OK) return last_error("prune");
+      sizes.reset();
+      if (n == 0) break;  // only the head batch and the newest are left: they stay
+      Statement& del = statements_.delete_range;
+      Use use_del(del);
+      del.bind(1, head_last_id_).bind(2, cut);
+      if (del.step() != SQLITE_DONE) return last_error("prune");
+      *count -= n;
+      *pruned += static_cast<std::uint64_t>(n);
+    }
+    return {};
+  }
+
+  DbError hand_out(std::size_t max_results) {
+    Batch batch;
+    batch.seq = static_cast<std::uint64_t>(next_seq_);
+    std::int64_t last_id = 0;
+    std::int64_t bad = 0;
+    std::uint64_t batch_bytes = 0;
+    std::int64_t rows = 0;
+    if (DbError e = read_rows(statements_.first_rows, head_last_id_,
+                              static_cast<std::int64_t>(max_results), &batch, &last_id, &bad,
+                              &batch_bytes, &rows);
+        e.code)
+      return e;
+    if (last_id == 0) return {};
+    // The seq must be on disk before the batch leaves: a power cut must not make the
+    // next start hand out this seq again with other results.
+    if (DbError e = exec("PRAGMA synchronous=FULL"); e.code) return e;
+    DbError error = exec("BEGIN IMMEDIATE");
+    if (!error.code && bad > 0) {
+      // Unreadable rows (the file was damaged under SQLite's feet) go, counted.
+      error = set_state("dropped", static_cast<std::int64_t>(dropped_ + bad));
+    }
+    if (!error.code && batch.results.empty()) {
+      Statement& del = statements_.delete_range;
+      Use use(del);
+      del.bind(1, head_last_id_).bind(2, last_id);
+      if (del.step() != SQLITE_DONE) error = last_error("hand out");
+    } else if (!error.code) {
+      error = set_state("head_seq", next_seq_);
+      if (!error.code) error = set_state("head_last_id", last_id);
+      if (!error.code) error = set_state("next_seq", next_seq_ + 1);
+    }
+    if (!error.code) error = exec("COMMIT");
+    if (error.code) exec("ROLLBACK");
+    exec("PRAGMA synchronous=NORMAL");
+    if (error.code) return error;
+    if (bad > 0) {
+      dropped_ += static_cast<std::uint64_t>(bad);
+      log::error("spool " + path_.string() + ": " + std::to_string(bad) +
+                 " stored results could not be read and are dropped");
+    }
+    if (batch.results.empty()) {
+      count_ -= rows;
+      bytes_ -= std::min(bytes_, batch_bytes);
+      refresh_oldest();
+      return {};
+    }
+    head_last_id_ = last_id;
+    ++next_seq_;
+    head_bytes_ = batch_bytes;
+    head_rows_ = rows;
+    head_ = std::move(batch);
+    return {};
+  }
+
+  DbError remove_head() {
+    DbError error = exec("BEGIN IMMEDIATE");
+    if (!error.code) {
+      Statement& del = statements_.delete_range;
+      Use use(del);
+      del.bind(1, 0).bind(2, head_last_id_);
+      if (del.step() != SQLITE_DONE) error = last_error("remove");
+    }
+    if (!error.code) error = set_state("head_seq", 0);
+    if (!error.code) error = exec("COMMIT");
+    if (error.code) {
+      exec("ROLLBACK");
+      return error;
+    }
+    count_ -= head_rows_;
+    bytes_ -= std::min(bytes_, head_bytes_);
+    head_.reset();
+    head_bytes_ = 0;
+    head_rows_ = 0;
+    head_last_id_ = 0;
+    refresh_oldest();
+    return {};
+  }
+
+  // Reads rows (id, result) from `s` bound to (after, limit) into `batch`; rows that do
+  // not decode are counted in *bad (and still move *last_id on).
+  DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit, Batch* batch,
+                    std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
+                    std::int64_t* rows) {
+    Use use(s);
+    s.bind(1, first_bound);
+    if (limit >= 0) s.bind(2, limit);
+    int rc = SQLITE_OK;
+    std::uint64_t total = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (last_id) *last_id = s.int64(0);
+      ++*rows;
+      const std::string_view text = s.text(1);
+      total += text.size() + kRowOverhead;
+      auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      auto result = protocol::result_from_json(json, "result");
+      if (!result) {
+        ++*bad;
+        continue;
+      }
+      batch->results.push_back(std::move(*result));
+    }
+    if (rc != SQLITE_DONE) return last_error("read");
+    *bytes = total;
+    return {};
+  }
+
+  // Counts `n` results lost outside SQLite's control, and tries to store the count.
+  void lost(const std::string& what, std::uint64_t n) {
+    dropped_ += n;
+    log::error("spool " + path_.string() + ": " + what + "; the result is lost (" +
+               std::to_string(dropped_) + " dropped in all)");
+    if (db_) set_state("dropped", static_cast<std::int64_t>(dropped_));
+  }
+
+  void handle_failure(const DbError& error, const std::string& what, std::uint64_t lost_results) {
+    if (is_corruption(error.code)) {
+      // Moving the file aside loses what it held; a new spool beats none at all.
+      const std::uint64_t held = static_cast<std::uint64_t>(count_) + lost_results;
+      if (Status s = start_over(what + ": " + error.message, held); !s) {
+        log::error(s.message());
+      }
+      return;
+    }
+    if (lost_results > 0) lost(what + ": " + error.message, lost_results);
+    else log::error("spool " + path_.string() + ": " + what + ": " + error.message);
+  }
+
+  void refresh_oldest() {
+    oldest_ms_ = 0;
+    if (count_ == 0) return;
+    Statement& s = statements_.oldest_ts;
+    Use use(s);
+    if (s.step() == SQLITE_ROW) oldest_ms_ = s.int64(0);
+  }
+
+  // Helpers ----------------------------------------------------------------------------
+
+  DbError last_error(std::string_view what) {
+    return {sqlite3_extended_errcode(db_.get()),
+            std::string(what) + ": " + sqlite3_errmsg(db_.get())};
+  }
+
+  DbError exec(const char* sql) {
+    if (!db_) return {SQLITE_MISUSE, "no database"};
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message);
+    if (rc == SQLITE_OK) return {};
+    DbError error{sqlite3_extended_errcode(db_.get()), message ? message : sqlite3_errstr(rc)};
+    sqlite3_free(message);
+    return error;
+  }
+
+  DbError set_state(const char* key, std::int64_t value) {
+    if (!statements_.set_state.ready()) return {SQLITE_MISUSE, "not prepared"};
+    Statement& s = statements_.set_state;
+    Use use(s);
+    s.bind(1, std::string_view(key)).bind(2, value);
+    if (s.step() != SQLITE_DONE) return last_error(std::string("state ") + key);
+    return {};
+  }
+
+  // The first column of the first row, as text, every row's joined by "; ".
+  DbError query_text(const char* sql, std::string* out) {
+    auto s = Statement::prepare(db_.get(), sql);
+    if (!s) return {sqlite3_extended_errcode(db_.get()), s.status().message()};
+    out->clear();
+    int rc = SQLITE_OK;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      if (!out->empty()) *out += "; ";
+      *out += s->text(0);
+    }
+    if (rc != SQLITE_DONE) return last_error(sql);
+    return {};
+  }
+
+  DbError query_int(const char* sql, std::int64_t* out) {
+    auto s = Statement::prepare(db_.get(), sql);
+    if (!s) return {sqlite3_extended_errcode(db_.get()), s.status().message()};
+    const int rc = s->step();
+    if (rc == SQLITE_ROW) {
+      *out = s->int64(0);
+      return {};
+    }
+    if (rc == SQLITE_DONE) return {SQLITE_CORRUPT, std::string(sql) + ": no row"};
+    return last_error(sql);
+  }
+
+  const fs::path path_;
+  SpoolOptions options_;
   mutable std::mutex mutex_;
-  std::deque<CheckResult> waiting_;
+  Db db_;
+  struct Statements {
+    Statement insert, set_state, oldest_waiting, waiting_sizes, delete_range, aged, delete_aged,
+        first_rows, head_rows, oldest_ts;
+  } statements_;
+  std::int64_t next_seq_ = 0;
+  std::int64_t head_last_id_ = 0;
   std::optional<Batch> head_;  // handed out, not removed yet
-  std::uint64_t next_seq_;
+  std::uint64_t head_bytes_ = 0;
+  std::int64_t head_rows_ = 0;  // rows under head_last_id_, unreadable ones included
+  std::int64_t count_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::int64_t oldest_ms_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t unlogged_drops_ = 0;
+  std::chrono::steady_clock::time_point last_drop_log_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Spool>> open_memory_spool(const fs::path& seq_file,
-                                                 MemorySpoolOptions options) {
-  auto stored = read_seq(seq_file);
-  if (!stored) return stored.status();
-  std::uint64_t next = stored->value_or(0);
-  if (!*stored) {
-    next = static_cast<std::uint64_t>(wall_ms());
-    // Written now, so that an unwritable state folder stops the agent at start-up
-    // rather than at its first send.
-    if (Status s = write_seq(seq_file, next); !s) return s;
-  }
-  return std::unique_ptr<Spool>(std::make_unique<MemorySpool>(seq_file, next, options));
+Result<std::unique_ptr<Spool>> open_spool(const fs::path& path, SpoolOptions options) {
+  auto spool = std::make_unique<SqliteSpool>(path, options);
+  if (Status s = spool->open(); !s) return s;
+  return std::unique_ptr<Spool>(std::move(spool));
 }
 
 }  // namespace vigie::agent

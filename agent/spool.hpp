@@ -1,21 +1,35 @@
 #pragma once
-// Where results wait between the scheduler and the shipper, and where report batches
-// get their sequence numbers.
+// Where results wait between the scheduler and the shipper, on disk, and where report
+// batches get their sequence numbers.
 //
-// Store and forward: a result is added once; the shipper asks for the next batch,
-// sends it, and removes it only after the collector acknowledged it (or refused it for
-// good). Until then next_batch() returns the same batch with the same seq, so a retry
-// is a replay the collector deduplicates on (agent, seq).
+// Store and forward: a result is written to the spool (an SQLite file) as soon as a
+// check produced it; the shipper asks for the next batch, sends it, and removes it only
+// after the collector acknowledged it (or refused it for good). Until then next_batch()
+// returns the same batch with the same seq, across restarts too, so a retry is a
+// replay the collector deduplicates on (agent, seq).
 //
-// A seq is never used twice, across restarts too: the next seq is written to a state
-// file (atomically: temporary file, fsync, rename) before a batch carrying the
-// previous one is handed out. A fresh state file starts the sequence at the current
-// time in milliseconds since the epoch, so an agent whose state was wiped still
-// numbers its batches above anything it sent before.
+// A seq is never used twice: the batch handed out and the next seq are committed
+// together, and synced to disk, before the batch is returned. A new spool file starts
+// the sequence at the current time in milliseconds since the epoch, so an agent whose
+// spool was lost still numbers its batches above anything it sent before (an agent
+// sends far less than one batch per millisecond).
 //
-// Today's implementation keeps results in memory (lost on restart); an SQLite spool
-// that survives restarts will implement the same interface.
+// Durability (WAL, synchronous=NORMAL, FULL when a batch is handed out): a killed
+// agent loses nothing that add() returned from. A power cut may lose the results added
+// since the last batch was handed out (at most a send interval's worth, 5 s by
+// default), and the removal of the last acknowledged batch, which is then sent again
+// with the same seq and ignored by the collector.
+//
+// Bounds: past max_bytes of stored results, or for results spooled longer than max_age
+// ago, the oldest results not in the batch handed out are deleted (never the one just
+// added), and counted in dropped(), which is stored in the file and so survives
+// restarts.
+//
+// A file that is not a spool, or is corrupt or truncated, is moved aside to
+// "<path>.corrupt-<UTC time>" with an error in the log, and a new spool starts in its
+// place; the same happens if SQLite finds corruption while the agent runs.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -34,19 +48,21 @@ struct Batch {
   std::vector<CheckResult> results;
 };
 
-// Thread-safe: the scheduler adds, the shipper's thread takes and removes.
+// Thread-safe: the scheduler adds, the shipper's thread takes and removes, the agent's
+// own check reads the counters.
 class Spool {
  public:
   virtual ~Spool() = default;
 
-  // Adds a result. Never blocks on I/O. When the spool is full the oldest result not
-  // yet in a batch is dropped and counted.
+  // Stores a result (written, not synced: see above). When the spool is past its bounds
+  // the oldest results not yet in a batch are dropped and counted. A result that cannot
+  // be written (disk full...) is logged and counted as dropped too.
   virtual void add(CheckResult result) = 0;
 
   // The batch to send: the one handed out before and not removed yet, unchanged; or
   // else a new one of the oldest results (at most `max_results`, >= 1) with the next
-  // seq. nullopt when no result waits. Fails (kIoError) when the next seq cannot be
-  // persisted: then nothing is handed out, since a restart could reuse the seq.
+  // seq. nullopt when no result waits. Fails (kIoError) when the batch cannot be made
+  // durable: then nothing is handed out, since a restart could reuse the seq.
   virtual Result<std::optional<Batch>> next_batch(std::size_t max_results) = 0;
 
   // Forgets batch `seq` (delivered, or refused for good). Other seqs are ignored.
@@ -54,18 +70,23 @@ class Spool {
 
   // Results held: waiting, plus those in the batch handed out.
   virtual std::size_t size() const = 0;
-  // Results dropped because the spool was full, since it was opened.
+  // When the oldest result held was produced (ms since the epoch); 0 when empty.
+  virtual std::int64_t oldest_ms() const = 0;
+  // Results dropped (bounds, write errors, a corrupt file) since the spool was created.
   virtual std::uint64_t dropped() const = 0;
 };
 
-struct MemorySpoolOptions {
-  std::size_t max_results = 10'000;  // results waiting (the batch handed out excluded)
+struct SpoolOptions {
+  std::uint64_t max_bytes = 64ull << 20;  // of stored results (JSON); the file is a bit larger
+  std::chrono::milliseconds max_age{7LL * 86'400'000};  // since the result was spooled
+  // The wall clock in ms since the epoch (max_age, first seq); null: wall_ms. Tests pin it.
+  std::int64_t (*now_ms)() = nullptr;
 };
 
-// Opens an in-memory spool whose seq lives in `seq_file` (created when missing; its
-// folder must exist). kCorruption when the file holds anything but a number, with a
-// message that says it may be removed; kIoError when it cannot be read or written.
-Result<std::unique_ptr<Spool>> open_memory_spool(const std::filesystem::path& seq_file,
-                                                 MemorySpoolOptions options = {});
+// Opens the spool at `path`, creating it when missing (its folder must exist). A
+// corrupt file is moved aside as described above; kIoError when the file or its
+// folder cannot be read or written, with a message naming it.
+Result<std::unique_ptr<Spool>> open_spool(const std::filesystem::path& path,
+                                          SpoolOptions options = {});
 
 }  // namespace vigie::agent

@@ -48,6 +48,8 @@ serve options:
   --db PATH             SQLite database (default /var/lib/vigie/collector.db)
   --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
   --tls-key PEM         the certificate's private key
+  --tls-client-ca PEM   ask clients for a certificate signed by this CA, and refuse the
+                        TLS handshake without one (agents set collector.client_cert)
   --allow-plain-http    allow plain HTTP on a non-loopback address (not recommended)
   --port-file PATH      write the bound port to PATH once listening
   --read-timeout DUR    time allowed to receive one request (default 30s)
@@ -106,7 +108,7 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     } else if (a == "--verbose") {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
-               a == "--threads" || a == "--tls-cert" || a == "--tls-key" ||
+               a == "--threads" || a == "--tls-cert" || a == "--tls-key" || a == "--tls-client-ca" ||
                a == "--max-attempts" || a == "--agent-timeout" || a == "--alerts") {
       auto v = value();
       if (!v) return v.status();
@@ -124,6 +126,8 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
         o.server.tls_cert = std::string(*v);
       } else if (a == "--tls-key") {
         o.server.tls_key = std::string(*v);
+      } else if (a == "--tls-client-ca") {
+        o.server.tls_client_ca = std::string(*v);
       } else if (a == "--read-timeout") {
         auto d = parse_duration(*v);
         if (!d) return d.status().with_context("--read-timeout");
@@ -152,6 +156,8 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
   if (o.server.tls_cert.empty() != o.server.tls_key.empty())
     return Status::invalid("--tls-cert and --tls-key go together");
   const bool tls = !o.server.tls_cert.empty();
+  if (!tls && !o.server.tls_client_ca.empty())
+    return Status::invalid("--tls-client-ca needs HTTPS (--tls-cert and --tls-key)");
   if (!tls && !o.allow_plain_http && !is_loopback(o.server.address)) {
     return Status::invalid("refusing plain HTTP on " + o.server.address +
                            ": listen on a loopback address behind a TLS proxy, or pass "

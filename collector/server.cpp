@@ -267,6 +267,15 @@ class BeastServer final : public Server {
     if (ec) return Status::invalid("--tls-cert " + o.tls_cert.string() + ": " + ec.message());
     tls_->use_private_key_file(o.tls_key.string(), ssl::context::pem, ec);
     if (ec) return Status::invalid("--tls-key " + o.tls_key.string() + ": " + ec.message());
+    if (!o.tls_client_ca.empty()) {
+      tls_->load_verify_file(o.tls_client_ca.string(), ec);
+      if (ec) {
+        return Status::invalid("--tls-client-ca " + o.tls_client_ca.string() + ": " +
+                               ec.message());
+      }
+      tls_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+      if (ec) return Status::invalid("--tls-client-ca: " + ec.message());
+    }
     return Status::ok();
   }
 

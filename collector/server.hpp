@@ -31,6 +31,9 @@ struct ServerOptions {
   // HTTPS when both are set: PEM certificate chain and private key.
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
+  // With HTTPS: when set, clients must show a certificate signed by this PEM CA bundle,
+  // or the handshake fails. "": no client certificate asked for.
+  std::filesystem::path tls_client_ca;
 };
 
 using Handler = std::function<void(HttpRequest, Respond)>;

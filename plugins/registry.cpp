@@ -4,6 +4,7 @@
 #include <iterator>
 #include <vector>
 
+#include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
 #include "plugins/antivirus/sophos_check.hpp"
@@ -35,6 +36,10 @@ constexpr CheckType kCheckTypes[] = {
      "the summary and details, its perfdata the metrics.",
      {},
      &external::make_external_check},
+    {"agent/self",
+     "The agent itself, every minute, built in: spool backlog and drops, last send, check "
+     "latencies, memory, version.",
+     agent::kSelfMetrics, &agent::make_self_check},
     {"system/load", "The 1-, 5- and 15-minute load averages, against thresholds per CPU.",
      system::kLoadMetrics, &system::make_load_check},
     {"system/disk", "Space and inodes used on one filesystem.", system::kDiskMetrics,

@@ -281,5 +281,54 @@ TEST_CASE("Config: SNMP checks read the devices block", "[config]") {
              StartsWith(std::string(kFile) + ": devices.fw: snmp.version: \"1\": must be"));
 }
 
+TEST_CASE("Config: the spool block, retry_max and the client certificate", "[config]") {
+  const std::string checks = R"([{"name": "load", "type": "system/load"}])";
+  const std::string agent = R"({"id": "a", "site": "s"})";
+  const std::string url = R"("url": "https://c.example.org")";
+
+  auto defaults = parse_config(document(checks), kFile);
+  REQUIRE(defaults.is_ok());
+  CHECK(defaults->spool.path.empty());
+  CHECK(defaults->spool.max_mb == 64);
+  CHECK(defaults->spool.max_age == std::chrono::hours(7 * 24));
+  CHECK(defaults->collector.retry_max == 5min);
+
+  auto set = parse_config(
+      document(checks, agent,
+               "{" + url + R"(, "retry_max": "30s", "client_cert": "/etc/vigie/a.crt",
+                  "client_key": "/etc/vigie/a.key"})",
+               R"(  "spool": {"path": "/srv/spool.db", "max_mb": 0.5, "max_age": "2d"},
+)"),
+      kFile);
+  INFO(set.status().message());
+  REQUIRE(set.is_ok());
+  CHECK(set->spool.path == "/srv/spool.db");
+  CHECK(set->spool.max_mb == 0.5);
+  CHECK(set->spool.max_age == 48h);
+  CHECK(set->collector.retry_max == 30s);
+  CHECK(set->collector.client_cert == "/etc/vigie/a.crt");
+  CHECK(set->collector.client_key == "/etc/vigie/a.key");
+
+  const auto spool = [&](const std::string& block) {
+    return error_of(document(checks, agent, "{" + url + "}", "  \"spool\": " + block + ",\n"));
+  };
+  CHECK_THAT(spool(R"({"max_mb": 0})"), Contains("spool.max_mb: 0: must be a number"));
+  CHECK_THAT(spool(R"({"max_mb": "64"})"), Contains("spool.max_mb"));
+  CHECK_THAT(spool(R"({"max_age": "10s"})"), Contains("spool.max_age: \"10s\": must be at least"));
+  CHECK_THAT(spool(R"({"path": "spool.db"})"), Contains("spool.path: \"spool.db\": must be an absolute path"));
+  CHECK_THAT(spool(R"({"size": 1})"), Contains("spool"));
+  CHECK_THAT(spool("[]"), Contains("spool: expected an object"));
+
+  CHECK_THAT(error_of(document(checks, agent, "{" + url + R"(, "client_cert": "/a.crt"})")),
+             Contains("collector.client_cert: client_cert and client_key go together"));
+  CHECK_THAT(error_of(document(checks, agent, "{" + url + R"(, "retry_max": "2h"})")),
+             Contains("collector.retry_max: \"2h\": must be at most"));
+}
+
+TEST_CASE("Config: agent/self is built in and may not be declared", "[config]") {
+  CHECK_THAT(error_of(document(R"([{"name": "me", "type": "agent/self"}])")),
+             Contains("checks[0].type: \"agent/self\" is built in and always on"));
+}
+
 }  // namespace
 }  // namespace vigie::agent

@@ -2,10 +2,24 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
+#include "tests/support/child.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::agent {
@@ -127,7 +141,7 @@ TEST_CASE("fit_to_protocol: a result the collector would refuse becomes UNKNOWN"
 }
 
 std::unique_ptr<Spool> spool_in(const testing::TempDir& dir) {
-  auto spool = open_memory_spool(dir / "report.seq");
+  auto spool = open_spool(dir / "spool.db");
   REQUIRE(spool.is_ok());
   return std::move(*spool);
 }
@@ -177,6 +191,178 @@ TEST_CASE("Shipper: stop() gives up on an unreachable collector at the flush dea
   const auto start = Clock::now();
   CHECK((*shipper)->stop(700ms) == 2);  // kept: never acknowledged
   CHECK(Clock::now() - start < 1500ms);
+}
+
+// An HTTP peer on 127.0.0.1 that answers the reports it receives with a script of
+// status lines, one per request (the last one repeated), and records each request's
+// arrival, seq and Authorization header. Stands for the collector's overload and
+// failure answers, which the collector itself cannot be made to give on demand.
+class ScriptedPeer {
+ public:
+  struct Request {
+    Clock::time_point at;
+    std::uint64_t seq = 0;
+    std::size_t results = 0;
+    std::string authorization;
+  };
+
+  explicit ScriptedPeer(std::vector<std::string> replies) : replies_(std::move(replies)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener_, 8) == 0);
+    socklen_t size = sizeof address;
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+    url_ = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedPeer() {
+    done_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+
+  const std::string& url() const { return url_; }
+  std::vector<Request> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void serve() {
+    // Bounded: the test ends well within this.
+    const auto end = Clock::now() + 60s;
+    while (!done_ && Clock::now() < end) {
+      pollfd p{listener_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      while (!done_ && answer(fd)) {
+      }
+      ::close(fd);
+    }
+  }
+
+  // Reads one request on `fd` and answers it; false when the connection is over.
+  bool answer(int fd) {
+    std::string data;
+    std::size_t header_end = std::string::npos;
+    std::size_t length = 0;
+    const auto give_up = Clock::now() + 10s;
+    while (Clock::now() < give_up && !done_) {
+      if (header_end == std::string::npos) {
+        header_end = data.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          const auto at = data.find("Content-Length: ");
+          if (at != std::string::npos && at < header_end) length = std::stoul(data.substr(at + 16));
+        }
+      }
+      if (header_end != std::string::npos && data.size() >= header_end + 4 + length) break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buffer[8192];
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n <= 0) return false;
+      data.append(buffer, static_cast<std::size_t>(n));
+    }
+    if (header_end == std::string::npos) return false;
+    Request request;
+    request.at = Clock::now();
+    const auto body = nlohmann::json::parse(data.substr(header_end + 4, length), nullptr, false);
+    if (body.is_object()) {
+      request.seq = body.value("seq", std::uint64_t{0});
+      if (body.contains("results")) request.results = body["results"].size();
+    }
+    if (const auto at = data.find("Authorization: "); at != std::string::npos && at < header_end) {
+      request.authorization = data.substr(at + 15, data.find("\r\n", at) - at - 15);
+    }
+    std::string status;
+    {
+      std::lock_guard lock(mutex_);
+      status = replies_[std::min(requests_.size(), replies_.size() - 1)];
+      requests_.push_back(request);
+    }
+    const std::string reply_body = "{\"error\": \"scripted " + status.substr(0, 3) + "\"}";
+    const std::string reply = "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\n" +
+                              "Content-Length: " + std::to_string(reply_body.size()) + "\r\n\r\n" +
+                              reply_body;
+    return ::write(fd, reply.data(), reply.size()) == static_cast<ssize_t>(reply.size());
+  }
+
+  std::vector<std::string> replies_;
+  int listener_ = -1;
+  std::string url_;
+  std::atomic<bool> done_{false};
+  std::mutex mutex_;
+  std::vector<Request> requests_;
+  std::thread thread_;
+};
+
+ShipperOptions quick_options(const std::string& url) {
+  ShipperOptions options;
+  options.url = url;
+  options.send_interval = 50ms;
+  options.backoff_initial = 100ms;
+  options.backoff_max = 400ms;
+  options.gzip_above = 1 << 20;  // the peer reads plain JSON
+  return options;
+}
+
+TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 and 503",
+          "[shipper]") {
+  testing::TempDir dir;
+  ScriptedPeer peer({"500 Internal Server Error", "500 Internal Server Error",
+                     "429 Too Many Requests\r\nRetry-After: 2",
+                     "503 Service Unavailable\r\nRetry-After: 1", "200 OK"});
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  for (int i = 0; i < 3; ++i) (*shipper)->submit(result(i));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 15s));
+  const auto requests = peer.requests();
+  REQUIRE(requests.size() == 5);
+  for (const auto& r : requests) {
+    CHECK(r.seq == requests[0].seq);  // the same batch, replayed
+    CHECK(r.results == 3);
+  }
+  CHECK(requests[1].at - requests[0].at >= 50ms);  // backoff: at least half of 100 ms
+  CHECK(requests[3].at - requests[2].at >= 2s);    // as the 429 asked
+  CHECK(requests[4].at - requests[3].at >= 1s);    // as the 503 asked
+  CHECK((*shipper)->stats().last_sent_ms > 0);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: a 400 drops the batch and a 401 stops sending until the token file changes",
+          "[shipper]") {
+  testing::TempDir dir;
+  const auto token = dir.write("agent.token", "first-token\n");
+  ScriptedPeer peer({"400 Bad Request", "401 Unauthorized", "200 OK"});
+  ShipperOptions options = quick_options(peer.url());
+  options.token_file = token.string();
+  options.token_recheck = 200ms;
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, options, spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  (*shipper)->submit(result(1));
+  REQUIRE(testing::eventually([&] { return peer.requests().size() == 1; }, 10s));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));  // dropped
+
+  (*shipper)->submit(result(2));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().halted; }, 10s));
+  std::this_thread::sleep_for(1s);  // five rechecks of an unchanged token: nothing sent
+  CHECK(peer.requests().size() == 2);
+  CHECK((*shipper)->stats().depth == 1);  // kept in the spool
+
+  dir.write("agent.token", "second-token\n");
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  const auto requests = peer.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1].authorization == "Bearer first-token");
+  CHECK(requests[2].authorization == "Bearer second-token");
+  CHECK(requests[2].seq == requests[1].seq);
+  CHECK_FALSE((*shipper)->stats().halted);
+  CHECK((*shipper)->stop(0ms) == 0);
 }
 
 }  // namespace

@@ -2,40 +2,41 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/time.hpp"
+#include "plugins/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::agent {
 namespace {
 
+namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
-using Catch::Matchers::StartsWith;
 
-CheckResult result(int n) {
+// Results are recent (max_age would drop older ones), a whole second apart from now.
+const std::int64_t kBase = wall_ms() / 1000 * 1000;
+
+CheckResult result(int n, std::int64_t ts_ms = kBase) {
   CheckResult r;
   r.name = "c" + std::to_string(n);
   r.check = "test/fake";
   r.status = State::kOk;
   r.summary = "#" + std::to_string(n);
-  r.ts_ms = 1'700'000'000'000 + n;
+  r.ts_ms = ts_ms + n;
   r.interval_s = 60;
+  r.metrics = {{"value", static_cast<double>(n), "", {}, {}, {}, {}}};
   return r;
 }
 
-std::string read(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::unique_ptr<Spool> open(const std::filesystem::path& file, MemorySpoolOptions options = {}) {
-  auto spool = open_memory_spool(file, options);
+std::unique_ptr<Spool> open(const fs::path& file, SpoolOptions options = {}) {
+  auto spool = open_spool(file, options);
+  INFO(spool.status().message());
   REQUIRE(spool.is_ok());
   return std::move(*spool);
 }
@@ -47,42 +48,52 @@ Batch next(Spool& spool, std::size_t max_results) {
   return **batch;
 }
 
-TEST_CASE("MemorySpool: a new sequence starts at the current time, and survives a restart",
-          "[spool]") {
-  testing::TempDir dir;
-  const auto file = dir / "report.seq";
-  const std::int64_t before = wall_ms();
-  std::uint64_t first = 0;
-  {
-    auto spool = open(file);
-    CHECK(std::filesystem::exists(file));  // written at once
-    spool->add(result(1));
-    const Batch batch = next(*spool, 10);
-    first = batch.seq;
-    CHECK(first >= static_cast<std::uint64_t>(before));
-    CHECK(first <= static_cast<std::uint64_t>(wall_ms()));
-    // The next seq is on disk before the batch is handed out.
-    CHECK(read(file) == std::to_string(first + 1) + "\n");
-    CHECK_FALSE(std::filesystem::exists(dir / "report.seq.tmp"));
-    // Not removed: a restart loses it (memory), but never reuses its seq.
-  }
-  auto spool = open(file);
-  spool->add(result(2));
-  CHECK(next(*spool, 10).seq == first + 1);
+std::vector<std::string> summaries(const Batch& batch) {
+  std::vector<std::string> out;
+  for (const auto& r : batch.results) out.push_back(r.summary);
+  return out;
 }
 
-TEST_CASE("MemorySpool: hands out the same batch until it is removed", "[spool]") {
+// The files next to `file` whose name starts with its name and ".corrupt-".
+std::vector<fs::path> moved_aside(const fs::path& file) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(file.parent_path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(file.filename().string() + ".corrupt-") && !name.ends_with("-wal") &&
+        !name.ends_with("-shm")) {
+      out.push_back(entry.path());
+    }
+  }
+  return out;
+}
+
+std::int64_t pinned_now = kBase;
+std::int64_t pinned_clock() { return pinned_now; }
+
+TEST_CASE("Spool: a new sequence starts at the current time", "[spool]") {
   testing::TempDir dir;
-  auto spool = open(dir / "report.seq");
+  const std::int64_t before = wall_ms();
+  auto spool = open(dir / "spool.db");
+  CHECK(fs::exists(dir / "spool.db"));
+  spool->add(result(1));
+  const Batch batch = next(*spool, 10);
+  CHECK(batch.seq >= static_cast<std::uint64_t>(before));
+  CHECK(batch.seq <= static_cast<std::uint64_t>(wall_ms()));
+}
+
+TEST_CASE("Spool: hands out the same batch until it is removed", "[spool]") {
+  testing::TempDir dir;
+  auto spool = open(dir / "spool.db");
   auto empty = spool->next_batch(10);
   REQUIRE(empty.is_ok());
   CHECK_FALSE(empty->has_value());
+  CHECK(spool->oldest_ms() == 0);
 
   for (int i = 0; i < 5; ++i) spool->add(result(i));
+  CHECK(spool->oldest_ms() == kBase);
   const Batch first = next(*spool, 3);
-  CHECK(first.results.size() == 3);
-  CHECK(first.results[0].summary == "#0");
-  CHECK(first.results[2].summary == "#2");
+  CHECK(summaries(first) == std::vector<std::string>{"#0", "#1", "#2"});
+  CHECK(first.results[1] == result(1));  // every field survives the round trip
   CHECK(spool->size() == 5);
 
   spool->add(result(5));
@@ -94,59 +105,159 @@ TEST_CASE("MemorySpool: hands out the same batch until it is removed", "[spool]"
   CHECK(spool->size() == 6);
   spool->remove(first.seq);
   CHECK(spool->size() == 3);
+  CHECK(spool->oldest_ms() == kBase + 3);
   const Batch second = next(*spool, 3);
   CHECK(second.seq == first.seq + 1);
-  REQUIRE(second.results.size() == 3);
-  CHECK(second.results[0].summary == "#3");
-  CHECK(second.results[2].summary == "#5");
+  CHECK(summaries(second) == std::vector<std::string>{"#3", "#4", "#5"});
   spool->remove(second.seq);
   CHECK(spool->size() == 0);
   auto none = spool->next_batch(3);
   REQUIRE(none.is_ok());
   CHECK_FALSE(none->has_value());
+  CHECK(spool->dropped() == 0);
 }
 
-TEST_CASE("MemorySpool: when full, drops the oldest waiting results and counts them", "[spool]") {
+TEST_CASE("Spool: results, the batch handed out and the seq survive a restart", "[spool]") {
   testing::TempDir dir;
-  auto spool = open(dir / "report.seq", {.max_results = 3});
+  const auto file = dir / "spool.db";
+  Batch head;
+  {
+    auto spool = open(file);
+    for (int i = 0; i < 7; ++i) spool->add(result(i));
+    head = next(*spool, 4);
+  }
+  {
+    auto spool = open(file);
+    CHECK(spool->size() == 7);
+    const Batch again = next(*spool, 2);  // not yet acknowledged: sent again, unchanged
+    CHECK(again.seq == head.seq);
+    CHECK(again.results == head.results);
+    spool->remove(head.seq);
+    spool->add(result(7));
+  }
+  auto spool = open(file);
+  CHECK(spool->size() == 4);
+  const Batch rest = next(*spool, 100);
+  CHECK(rest.seq == head.seq + 1);
+  CHECK(summaries(rest) == std::vector<std::string>{"#4", "#5", "#6", "#7"});
+}
+
+// The cost of one result(n) against max_bytes: the smallest bound that holds two of
+// them, halved (every result(n) with n of two digits encodes to the same length).
+std::uint64_t cost_of_one_result() {
+  std::uint64_t lo = 1, hi = 100'000;
+  while (lo + 1 < hi) {
+    const std::uint64_t mid = (lo + hi) / 2;
+    testing::TempDir probe;
+    auto spool = open(probe / "spool.db", {.max_bytes = mid});
+    spool->add(result(11));
+    spool->add(result(12));
+    (spool->dropped() == 0 ? hi : lo) = mid;
+  }
+  return hi / 2;
+}
+
+TEST_CASE("Spool: past max_bytes the oldest waiting results are dropped, counted exactly",
+          "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir / "spool.db";
+  {
+    // The newest result is always kept.
+    auto spool = open(dir / "tiny.db", {.max_bytes = 1});
+    spool->add(result(10));
+    spool->add(result(11));
+    CHECK(spool->dropped() == 1);
+    CHECK(spool->size() == 1);
+  }
+  const std::uint64_t one = cost_of_one_result();
+  REQUIRE(one > 0);
+  const SpoolOptions options{.max_bytes = one * 10};
+  {
+    auto spool = open(file, options);
+    spool->add(result(10));
+    spool->add(result(11));
+    const Batch head = next(*spool, 2);  // in flight: never dropped
+    for (int i = 12; i < 35; ++i) spool->add(result(i));
+    // 25 results, room for 10: 15 dropped, the 2 in flight and the 8 newest kept.
+    CHECK(spool->dropped() == 15);
+    CHECK(spool->size() == 10);
+    CHECK(next(*spool, 100).results == head.results);
+    spool->remove(head.seq);
+  }
+  auto spool = open(file, options);
+  CHECK(spool->dropped() == 15);  // the count is stored
+  const Batch rest = next(*spool, 100);
+  CHECK(summaries(rest) ==
+        std::vector<std::string>{"#27", "#28", "#29", "#30", "#31", "#32", "#33", "#34"});
+}
+
+TEST_CASE("Spool: results spooled longer than max_age ago are dropped and counted", "[spool]") {
+  testing::TempDir dir;
+  SpoolOptions options;
+  options.max_age = std::chrono::hours(1);
+  options.now_ms = &pinned_clock;
+  pinned_now = kBase;
+  auto spool = open(dir / "spool.db", options);
   spool->add(result(0));
   spool->add(result(1));
-  const Batch head = next(*spool, 2);  // #0 and #1 are in a batch: never dropped
-  for (int i = 2; i < 8; ++i) spool->add(result(i));
-  CHECK(spool->dropped() == 3);
-  CHECK(spool->size() == 5);
-  CHECK(next(*spool, 2).results == head.results);
-  spool->remove(head.seq);
-  const Batch rest = next(*spool, 10);
-  REQUIRE(rest.results.size() == 3);
-  CHECK(rest.results[0].summary == "#5");
-  CHECK(rest.results[2].summary == "#7");
+  pinned_now = kBase + 20;
+  spool->add(result(2));
+  spool->add(result(3));
+  pinned_now = kBase + 3'600'010;  // #0 and #1 are now past the hour, #2 and #3 not yet
+  spool->add(result(4));
+  CHECK(spool->dropped() == 2);
+  CHECK(spool->size() == 3);
+  CHECK(summaries(next(*spool, 10)) == std::vector<std::string>{"#2", "#3", "#4"});
+  // A result whose own time is long past (a wrong clock) is kept all the same.
+  spool->add(result(5, kBase - 30LL * 86'400'000));
+  CHECK(spool->size() == 4);
 }
 
-TEST_CASE("MemorySpool: a corrupt sequence file is refused, naming the file", "[spool]") {
+TEST_CASE("Spool: a corrupt or truncated file is moved aside and a new spool starts",
+          "[spool]") {
   testing::TempDir dir;
-  for (const std::string text :
-       {"", "abc\n", "12x\n", "0\n", "-5\n", "99999999999999999999999\n"}) {
-    INFO(text);
-    const auto file = dir.write("report.seq", text);
-    auto spool = open_memory_spool(file);
-    REQUIRE_FALSE(spool.is_ok());
-    CHECK(spool.status().code() == Code::kCorruption);
-    CHECK_THAT(spool.status().message(), StartsWith(file.string() + ": "));
-    CHECK_THAT(spool.status().message(), Contains("remove the file"));
+  const auto file = dir / "spool.db";
+
+  SECTION("garbage") {
+    std::ofstream(file) << std::string(5000, 'x');
   }
-  dir.write("report.seq", "41\n");
-  auto spool = open(dir / "report.seq");
+  SECTION("truncated") {
+    {
+      auto spool = open(file);
+      // Enough for several pages, with a batch handed out.
+      for (int i = 0; i < 400; ++i) spool->add(result(i));
+      next(*spool, 50);
+    }
+    const auto size = fs::file_size(file);
+    REQUIRE(size > 8192);
+    fs::resize_file(file, size / 2);
+  }
+  SECTION("another SQLite database") {
+    const auto made = plugins::run_process(
+        {"/usr/bin/sqlite3", file.string(), "CREATE TABLE t(x); INSERT INTO t VALUES (1);"},
+        {.timeout = std::chrono::seconds(10)});
+    REQUIRE(made.is_ok());
+    REQUIRE(made->exit_code == 0);
+  }
+  const std::int64_t before = wall_ms();
+  auto spool = open(file);
+  const auto aside = moved_aside(file);
+  REQUIRE(aside.size() == 1);
+  CHECK_THAT(aside[0].filename().string(), Contains("spool.db.corrupt-20"));
+  CHECK(spool->size() == 0);
   spool->add(result(1));
-  CHECK(next(*spool, 1).seq == 41);
+  const Batch batch = next(*spool, 10);
+  CHECK(batch.seq >= static_cast<std::uint64_t>(before));  // a new sequence, above the old
+  spool->remove(batch.seq);
+  CHECK(spool->size() == 0);
 }
 
-TEST_CASE("MemorySpool: a state folder that cannot be written is an I/O error", "[spool]") {
+TEST_CASE("Spool: a folder that cannot be written is an I/O error naming the file", "[spool]") {
   testing::TempDir dir;
-  auto spool = open_memory_spool(dir / "missing" / "report.seq");
-  REQUIRE_FALSE(spool.is_ok());
-  CHECK(spool.status().code() == Code::kIoError);
-  CHECK_THAT(spool.status().message(), Contains((dir / "missing").string()));
+  auto missing = open_spool(dir / "missing" / "spool.db");
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK(missing.status().code() == Code::kIoError);
+  CHECK_THAT(missing.status().message(), Contains((dir / "missing" / "spool.db").string()));
 }
 
 }  // namespace

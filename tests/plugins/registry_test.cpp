@@ -11,7 +11,7 @@ namespace vigie::plugins {
 namespace {
 
 const std::vector<std::string> kBuiltIn = {
-    "external",        "system/load",     "system/disk",      "system/cpu",
+    "external",        "agent/self",      "system/load",     "system/disk",      "system/cpu",
     "system/memory",   "system/swap",     "system/uptime",    "system/unit",
     "system/clock",    "firewall/host",   "firewall/sophos",  "backup/restic",
     "backup/borg",     "backup/file-age", "backup/avamar",    "antivirus/clamd",

@@ -43,9 +43,13 @@ void Collector::start() {
 }
 
 void Collector::restart(bool kill) {
+  stop(kill);
+  start();
+}
+
+void Collector::stop(bool kill) {
   REQUIRE(child_->stop(kill ? SIGKILL : SIGTERM, 10s).has_value());
   child_.reset();
-  start();
 }
 
 std::string Collector::token(const std::string& role) {

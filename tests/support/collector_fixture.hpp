@@ -32,6 +32,10 @@ class Collector {
   // Stops the collector (SIGKILL when `kill`, else SIGTERM) and starts it again on
   // the same port and database.
   void restart(bool kill);
+  // The two halves of restart(): stop (SIGKILL when `kill`), later start again on the
+  // same port and database.
+  void stop(bool kill);
+  void start();
 
   // `vigie-collector token create --role ROLE`: the secret.
   std::string token(const std::string& role);
@@ -51,7 +55,6 @@ class Collector {
                  const std::vector<std::string>& headers = {"Content-Type: application/json"});
 
  private:
-  void start();
 
   const TempDir& dir_;
   std::vector<std::string> extra_;

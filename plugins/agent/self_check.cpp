@@ -1,0 +1,152 @@
+#include "plugins/agent/self_check.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include "common/time.hpp"
+
+namespace vigie::plugins::agent {
+namespace {
+
+constexpr std::int64_t kDropWindowMs = 60 * 60'000;  // new drops keep WARNING this long
+
+std::string age_text(std::int64_t ms) {
+  const std::int64_t s = ms / 1000;
+  if (s < 120) return std::to_string(s) + " s";
+  if (s < 7200) return std::to_string(s / 60) + " min";
+  return std::to_string(s / 3600) + " h";
+}
+
+double seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+class SelfCheck final : public Check {
+ public:
+  explicit SelfCheck(std::function<AgentHealth()> health) : health_(std::move(health)) {}
+
+  void attach(const Environment& env) override { now_ = env.now; }
+
+  Status configure(const nlohmann::json&) override { return Status::ok(); }
+
+  Outcome run(const RunContext&) override {
+    Outcome out;
+    const std::int64_t now =
+        now_ ? std::chrono::duration_cast<std::chrono::milliseconds>(now_().time_since_epoch())
+                   .count()
+             : wall_ms();
+    const std::uint64_t rss = resident_bytes();
+    const std::string version = std::string("vigie-agent ") + VIGIE_VERSION;
+    if (!health_) {
+      out.status = State::kOk;
+      out.summary = version + ", " + std::to_string(rss >> 20) +
+                    " MiB resident (spool and sending: only under vigie-agent run)";
+      out.metrics.push_back({"rss", static_cast<double>(rss), "B", {}, {}, 0.0, {}});
+      return out;
+    }
+    AgentHealth h = health_();
+    const std::int64_t oldest_age = h.spool_oldest_ms > 0 ? std::max<std::int64_t>(0, now - h.spool_oldest_ms) : 0;
+    const std::int64_t last_send_age =
+        now - (h.last_sent_ms > 0 ? h.last_sent_ms : (h.started_ms > 0 ? h.started_ms : now));
+    if (h.spool_dropped > dropped_seen_) {
+      if (initialised_) last_drop_ms_ = now;  // grew while we watched
+      dropped_seen_ = h.spool_dropped;
+    }
+    initialised_ = true;
+    const bool recent_drops = last_drop_ms_ > 0 && now - last_drop_ms_ < kDropWindowMs;
+    const std::size_t runs = h.check_durations_ms.size();
+    const std::int64_t latency_max =
+        runs ? *std::max_element(h.check_durations_ms.begin(), h.check_durations_ms.end()) : 0;
+    const std::int64_t latency_p95 = percentile(h.check_durations_ms, 95);
+
+    std::vector<std::string> problems;
+    out.status = State::kOk;
+    if (h.sending_halted) {
+      out.status = State::kCritical;
+      problems.push_back("the collector rejects the agent's token: sending stopped");
+    }
+    if (oldest_age > kSelfCritAgeMs) {
+      out.status = State::kCritical;
+      problems.push_back("oldest unsent result " + age_text(oldest_age) + " old");
+    } else if (oldest_age > kSelfWarnAgeMs) {
+      out.status = worst(out.status, State::kWarning);
+      problems.push_back("oldest unsent result " + age_text(oldest_age) + " old");
+    }
+    if (recent_drops) {
+      out.status = worst(out.status, State::kWarning);
+      problems.push_back(std::to_string(h.spool_dropped) +
+                         " results dropped by the spool (full or too old)");
+    }
+    std::string summary;
+    for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p;
+    if (summary.empty()) {
+      summary = h.spool_depth == 0 ? "sending, nothing waiting"
+                                   : std::to_string(h.spool_depth) + " results waiting, oldest " +
+                                         age_text(oldest_age) + " old";
+    }
+    out.summary = version + ": " + summary;
+    out.details = "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
+                  (h.spool_oldest_ms ? age_text(oldest_age) : std::string("-")) + ", " +
+                  std::to_string(h.spool_dropped) + " dropped\n" +
+                  "last acknowledged send: " +
+                  (h.last_sent_ms ? age_text(now - h.last_sent_ms) + " ago"
+                                  : std::string("none since the start")) +
+                  "\ncheck runs: " + std::to_string(runs) + ", slowest " +
+                  std::to_string(latency_max) + " ms, p95 " + std::to_string(latency_p95) +
+                  " ms\nresident memory: " + std::to_string(rss / 1024) + " KiB";
+    out.metrics = {
+        {"spool_depth", static_cast<double>(h.spool_depth), "", {}, {}, 0.0, {}},
+        {"spool_oldest_age", seconds(oldest_age), "s", Range{0, seconds(kSelfWarnAgeMs)},
+         Range{0, seconds(kSelfCritAgeMs)}, 0.0, {}},
+        {"spool_dropped", static_cast<double>(h.spool_dropped), "c", {}, {}, 0.0, {}},
+        {"last_send_age", seconds(std::max<std::int64_t>(0, last_send_age)), "s", {}, {}, 0.0, {}},
+        {"check_latency_max", static_cast<double>(latency_max), "ms", {}, {}, 0.0, {}},
+        {"check_latency_p95", static_cast<double>(latency_p95), "ms", {}, {}, 0.0, {}},
+        {"check_runs", static_cast<double>(runs), "", {}, {}, 0.0, {}},
+        {"rss", static_cast<double>(rss), "B", {}, {}, 0.0, {}},
+    };
+    return out;
+  }
+
+ private:
+  std::function<AgentHealth()> health_;
+  std::function<std::chrono::system_clock::time_point()> now_;
+  bool initialised_ = false;
+  std::uint64_t dropped_seen_ = 0;
+  std::int64_t last_drop_ms_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_self_check(std::function<AgentHealth()> health) {
+  return std::make_unique<SelfCheck>(std::move(health));
+}
+
+std::unique_ptr<Check> make_self_check() { return std::make_unique<SelfCheck>(nullptr); }
+
+std::int64_t percentile(std::vector<std::int64_t>& values, double p) {
+  if (values.empty()) return 0;
+  const double rank = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(values.size()));
+  const std::size_t index = static_cast<std::size_t>(std::max(rank, 1.0)) - 1;
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(index), values.end());
+  return values[index];
+}
+
+std::uint64_t resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    // "VmRSS:     3120 kB"
+    const std::size_t start = line.find_first_not_of(" \t", 6);
+    if (start == std::string::npos) return 0;
+    std::uint64_t kib = 0;
+    const auto [end, ec] = std::from_chars(line.data() + start, line.data() + line.size(), kib);
+    return ec == std::errc() ? kib * 1024 : 0;
+  }
+  return 0;
+}
+
+}  // namespace vigie::plugins::agent

@@ -1,0 +1,482 @@
+// The agent's store and forward against the real collector on loopback: outages,
+// SIGKILL, the spool's bound, a revoked token, a collector of another CA, a corrupt
+// spool. Each check is a counter script, so that what arrives can be compared with
+// what was produced: values 1, 2, 3... each exactly once.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugins/process.hpp"
+#include "tests/support/child.hpp"
+#include "tests/support/collector_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using testing::Collector;
+using testing::run;
+using testing::trim;
+
+constexpr const char* kAgent = "spool-agent";
+constexpr const char* kSite = "spool-site";
+
+// A check that counts its runs in <dir>/<name>.count and reports the count as metric n;
+// `padding` bytes of details make its results fat.
+void write_counter(const testing::TempDir& dir, const std::string& name, int padding = 0) {
+  const std::string count = (dir / (name + ".count")).string();
+  std::string script = "#!/bin/sh\n"
+                       "n=$(cat '" + count + "' 2>/dev/null || echo 0)\n"
+                       "n=$((n + 1))\n"
+                       "echo $n > '" + count + "'\n"
+                       "echo \"OK run $n | n=$n\"\n";
+  if (padding > 0) script += "head -c " + std::to_string(padding) + " /dev/zero | tr '\\0' x\n";
+  dir.write(name + ".sh", script, true);
+}
+
+struct AgentSetup {
+  std::vector<std::string> counters = {"count"};
+  int batch_max = 20;
+  std::string retry_max = "5s";
+  json spool = nullptr;  // the config's "spool" block; null: none
+  std::string ca_file;   // "": the collector's CA
+  std::string client_cert;  // with client_key; "": none
+  std::string client_key;
+};
+
+fs::path write_config(const testing::TempDir& dir, const Collector& collector,
+                      const AgentSetup& setup) {
+  json checks = json::array();
+  for (const auto& name : setup.counters) {
+    checks.push_back({{"name", name},
+                      {"type", "external"},
+                      {"splay", "0s"},
+                      {"command", {(dir / (name + ".sh")).string()}}});
+  }
+  json config = {{"agent", {{"id", kAgent}, {"site", kSite}}},
+                 {"collector",
+                  {{"url", collector.url()},
+                   {"ca_file", setup.ca_file.empty() ? collector.ca() : setup.ca_file},
+                   {"token_file", (dir / "agent.token").string()},
+                   {"send_interval", "1s"},
+                   {"retry_max", setup.retry_max},
+                   {"batch_max", setup.batch_max}}},
+                 {"defaults", {{"interval", "1s"}, {"timeout", "1s"}}},
+                 {"checks", checks}};
+  if (!setup.spool.is_null()) config["spool"] = setup.spool;
+  if (!setup.client_cert.empty()) {
+    config["collector"]["client_cert"] = setup.client_cert;
+    config["collector"]["client_key"] = setup.client_key;
+  }
+  return dir.write("agent.json", config.dump(2));
+}
+
+void enroll(const testing::TempDir& dir, Collector& collector) {
+  const auto file = dir.write("agent.token", collector.enroll(kAgent, kSite) + "\n");
+  fs::permissions(file, fs::perms(0600));
+}
+
+std::unique_ptr<testing::Child> start_agent(const testing::TempDir& dir) {
+  return std::make_unique<testing::Child>(
+      std::vector<std::string>{VIGIE_AGENT_BIN, "run", "--config", (dir / "agent.json").string(),
+                               "--state-dir", (dir / "state").string()},
+      dir / "agent.log");
+}
+
+// The values of metric n of counter `name` the collector stored, in time order.
+std::vector<long> delivered(Collector& collector, const std::string& /*unused*/,
+                            const std::string& name) {
+  const std::string viewer = collector.token("viewer");
+  // Asked before the series exists, the collector keeps answering 404 on that reader
+  // connection: ask only once the check has a state.
+  const auto checks = collector.get("/api/v1/checks", viewer);
+  if (checks.status != 200 ||
+      checks.body.find("\"external:" + name + "\"") == std::string::npos) {
+    UNSCOPED_INFO("checks: HTTP " << checks.status << " " << checks.error << " "
+                                  << checks.body.substr(0, 300));
+    return {};
+  }
+  const auto reply = collector.get("/api/v1/series?agent=" + std::string(kAgent) +
+                                       "&check=external:" + name + "&metric=n&tier=raw&from=1h",
+                                   viewer);
+  if (reply.status != 200) {
+    UNSCOPED_INFO("series: HTTP " << reply.status << " " << reply.error << " " << reply.body);
+    return {};
+  }
+  std::vector<long> values;
+  for (const auto& point : json::parse(reply.body)["points"]) {
+    // A stored duplicate would be two points, or one of count 2.
+    for (int i = 0; i < point.value("count", 1); ++i) values.push_back(point["max"].get<long>());
+  }
+  return values;
+}
+
+long produced(const testing::TempDir& dir, const std::string& name) {
+  std::ifstream in(dir / (name + ".count"));
+  long n = 0;
+  in >> n;
+  return n;
+}
+
+// A figure from the collector's /metrics.
+double collector_metric(Collector& collector, const std::string& viewer, const std::string& name) {
+  const auto reply = collector.get("/metrics", viewer);
+  REQUIRE(reply.status == 200);
+  std::istringstream lines(reply.body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
+  }
+  FAIL("no " << name << " in /metrics");
+  return 0;
+}
+
+json agent_row(Collector& collector, const std::string& viewer) {
+  const auto reply = collector.get("/api/v1/agents", viewer);
+  REQUIRE(reply.status == 200);
+  for (const auto& a : json::parse(reply.body)["agents"]) {
+    if (a.value("id", "") == kAgent || a.value("name", "") == kAgent) return a;
+  }
+  return nullptr;
+}
+
+std::string sql(const fs::path& db, const std::string& query) {
+  const auto r = run({"/usr/bin/sqlite3", "-cmd", ".timeout 10000", db.string(), query});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return trim(r.out);
+}
+
+// Every value 1..max(values) exactly once, in order.
+void check_exactly_once_in_order(const std::vector<long>& values) {
+  REQUIRE_FALSE(values.empty());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO("value #" << i);
+    REQUIRE(values[i] == static_cast<long>(i) + 1);
+  }
+}
+
+TEST_CASE("Agent: the collector down for 3 minutes then back: every result arrives once and in order",
+          "[.][agent-faults][slow]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 20, .retry_max = "20s"});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 3; },
+                              20s));
+
+  collector.stop(false);
+  const long at_outage = produced(dir, "count");
+  const auto outage_end = std::chrono::steady_clock::now() + 180s;
+  while (std::chrono::steady_clock::now() < outage_end) {
+    REQUIRE(agent->running());
+    std::this_thread::sleep_for(1s);
+  }
+  const long at_return = produced(dir, "count");
+  CHECK(at_return - at_outage >= 150);  // the checks ran all along (about 180)
+  collector.start();
+
+  // Within the backoff's 20 s and a few batches of 20.
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() >= at_return + 5;
+      },
+      90s));
+  check_exactly_once_in_order(values);
+  // Results of a check arriving older than its latest would be counted late.
+  CHECK(collector_metric(collector, viewer, "vigie_late_results_total") == 0);
+  // Batches were stored in seq order.
+  const std::string seqs = sql(collector.db(), "SELECT seq FROM batches ORDER BY seq");
+  const std::string by_arrival =
+      sql(collector.db(), "SELECT seq FROM batches ORDER BY received_ms, seq");
+  CHECK(seqs == by_arrival);
+}
+
+TEST_CASE("Agent: SIGKILL while sending resends nothing acknowledged and loses nothing spooled",
+          "[.][agent-faults][wip]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 2, .retry_max = "1s"});
+  const fs::path spool = dir / "state" / "spool.db";
+
+  std::set<long> pending;  // unacknowledged at some kill: must all arrive
+  int replays = 0;         // kills right after an acknowledgement the agent had not noted
+  constexpr int kKills = 3;
+  for (int kill = 0; kill < kKills; ++kill) {
+    auto agent = start_agent(dir);
+    INFO("agent log:\n" << agent->log());
+    // Let it spool and send a while: a few seconds of results.
+    REQUIRE(testing::eventually([&] { return fs::exists(spool); }, 10s));
+    std::this_thread::sleep_for(2500ms + 300ms * kill);
+    // Frozen, nothing changes in its spool; what it sent has reached the collector.
+    REQUIRE(::kill(agent->pid(), SIGSTOP) == 0);
+    std::this_thread::sleep_for(1s);
+    for (const std::string& line : [&] {
+           std::vector<std::string> out;
+           std::istringstream in(sql(spool, "SELECT result FROM results ORDER BY id"));
+           for (std::string l; std::getline(in, l);) out.push_back(l);
+           return out;
+         }()) {
+      const json result = json::parse(line);
+      for (const auto& m : result["metrics"]) pending.insert(m["value"].get<long>());
+    }
+    const std::string head = sql(spool, "SELECT value FROM state WHERE key = 'head_seq'");
+    if (head != "0" &&
+        sql(collector.db(), "SELECT count(*) FROM batches WHERE seq = " + head) == "1") {
+      ++replays;
+    }
+    agent->stop(SIGKILL);
+    // The check in flight (at most one) ran without the agent: the gap it leaves is
+    // allowed; a half-written spool is not.
+  }
+  const double duplicates_before =
+      collector_metric(collector, viewer, "vigie_reports_duplicate_total");
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  const long last_pending = pending.empty() ? 0 : *pending.rbegin();
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() > last_pending + 2;
+      },
+      30s));
+  agent->stop(SIGTERM);
+  values = delivered(collector, viewer, "count");
+
+  // Stored once each, in order.
+  CHECK(std::is_sorted(values.begin(), values.end()));
+  CHECK(std::adjacent_find(values.begin(), values.end()) == values.end());
+  // Everything unacknowledged at a kill arrived.
+  const std::set<long> got(values.begin(), values.end());
+  for (long v : pending) {
+    INFO("value " << v);
+    CHECK(got.count(v) == 1);
+  }
+  // Gaps only for the checks in flight at the kills.
+  long missing = 0;
+  for (long v = 1; v <= values.back(); ++v) missing += got.count(v) == 0 ? 1 : 0;
+  CHECK(missing <= kKills);
+  // Only a batch the collector had acknowledged when the agent died is sent again.
+  const double duplicates = collector_metric(collector, viewer, "vigie_reports_duplicate_total");
+  CHECK(duplicates - duplicates_before == replays);
+  CHECK(duplicates == replays);
+}
+
+TEST_CASE("Agent: past the spool's bound the oldest results are dropped and counted exactly",
+          "[.][agent-faults][wip]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count", 3000);  // about 3 KB a result: 10 KB hold 3
+  enroll(dir, collector);
+  write_config(dir, collector,
+               {.batch_max = 2, .retry_max = "1s", .spool = {{"max_mb", 0.01}}});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
+                              20s));
+  collector.stop(false);
+  std::this_thread::sleep_for(8s);  // about 8 results for room for 3 (2 in flight kept)
+  const long at_return = produced(dir, "count");
+  collector.start();
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() >= at_return + 3;
+      },
+      30s));
+  // Everything up to the last value delivered was delivered or dropped.
+  const std::set<long> got(values.begin(), values.end());
+  std::vector<long> missing;
+  for (long v = 1; v <= values.back(); ++v) {
+    if (got.count(v) == 0) missing.push_back(v);
+  }
+  CHECK(values.size() == got.size());  // nothing twice
+  REQUIRE(missing.size() >= 2);
+  // The oldest went: one run of consecutive values.
+  CHECK(missing.back() - missing.front() + 1 == static_cast<long>(missing.size()));
+  // The count the agent reports is exact, and is kept in the spool file.
+  json row;
+  REQUIRE(testing::eventually(
+      [&] {
+        row = agent_row(collector, viewer);
+        return row.is_object() && row["spool_dropped"] == json(missing.size());
+      },
+      10s));
+  agent->stop(SIGTERM);
+  CHECK(sql(dir / "state" / "spool.db", "SELECT value FROM state WHERE key = 'dropped'") ==
+        std::to_string(missing.size()));
+  CHECK_THAT(agent->log(), Catch::Contains("oldest results dropped"));
+}
+
+TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment",
+          "[.][agent-faults][wip]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 5, .retry_max = "1s"});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
+                              20s));
+  const auto list = run({VIGIE_COLLECTOR_BIN, "token", "list", "--db", collector.db()});
+  std::istringstream lines(list.out);
+  std::string id;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string token_id, role, owner;
+    if (fields >> token_id >> role >> owner && role == "agent" && owner == kAgent) id = token_id;
+  }
+  REQUIRE_FALSE(id.empty());
+  REQUIRE(run({VIGIE_COLLECTOR_BIN, "token", "revoke", id, "--db", collector.db()}).exit_code == 0);
+
+  REQUIRE(testing::eventually(
+      [&] { return agent->log().find("REJECTS THIS AGENT'S TOKEN") != std::string::npos; }, 15s));
+  const std::string batches = sql(collector.db(), "SELECT count(*) FROM batches");
+  const auto log_size = agent->log().size();
+  std::this_thread::sleep_for(3s);  // three retry_max periods: no retry at all
+  CHECK(sql(collector.db(), "SELECT count(*) FROM batches") == batches);
+  CHECK(agent->log().find("REJECTS", log_size) == std::string::npos);
+  CHECK(agent->running());
+
+  enroll(dir, collector);  // a technician enrolls the agent again
+  const long now_produced = produced(dir, "count");
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() >= now_produced + 2;
+      },
+      30s));  // the token file is read again every 5 s
+  check_exactly_once_in_order(values);
+}
+
+TEST_CASE("Agent: a collector whose certificate is from another CA gets nothing",
+          "[agent-faults]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  REQUIRE(run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "other").string()})
+              .exit_code == 0);
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector,
+               {.batch_max = 5, .retry_max = "1s", .ca_file = (dir / "other/ca.crt").string()});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually(
+      [&] { return agent->log().find("certificate") != std::string::npos; }, 20s));
+  std::this_thread::sleep_for(1s);
+  CHECK(sql(collector.db(), "SELECT count(*) FROM batches") == "0");
+  CHECK(agent->running());
+  // Kept: once the right CA is configured they all go.
+  agent->stop(SIGTERM);
+  CHECK(std::stol(sql(dir / "state" / "spool.db", "SELECT count(*) FROM results")) >= 2);
+}
+
+TEST_CASE("Agent: a corrupt spool file is moved aside and the agent goes on",
+          "[.][agent-faults][wip]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 5, .retry_max = "1s"});
+  fs::create_directories(dir / "state");
+  {
+    std::ofstream out(dir / "state" / "spool.db");
+    out << "SQLite format 3" << std::string(4000, '\x7f');
+  }
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
+                              20s));
+  CHECK_THAT(agent->log(), Catch::Contains("is corrupt"));
+  CHECK_THAT(agent->log(), Catch::Contains("moved aside to " + (dir / "state").string() +
+                                           "/spool.db.corrupt-"));
+  bool aside = false;
+  for (const auto& e : fs::directory_iterator(dir / "state")) {
+    aside |= e.path().filename().string().starts_with("spool.db.corrupt-");
+  }
+  CHECK(aside);
+}
+
+TEST_CASE("Agent: a collector that asks for a client certificate gets results only with one",
+          "[agent-faults]") {
+  testing::TempDir dir;
+  Collector collector(dir, {"--tls-client-ca", (dir / "tls/ca.crt").string()});
+  REQUIRE(run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "other").string()})
+              .exit_code == 0);
+  write_counter(dir, "count");
+  const auto batches = [&] { return sql(collector.db(), "SELECT count(*) FROM batches"); };
+
+  // Without a certificate the handshake is refused: no HTTP at all.
+  const auto bare = testing::http_request("GET", collector.url() + "/api/v1/overview", {}, {},
+                                          collector.ca());
+  CHECK(bare.status == 0);
+
+  // The agent enrolls and sends with the certificate the collector's CA signed.
+  write_config(dir, collector,
+               {.batch_max = 5,
+                .retry_max = "1s",
+                .client_cert = (dir / "tls/client.crt").string(),
+                .client_key = (dir / "tls/client.key").string()});
+  const auto enrolled = run({VIGIE_AGENT_BIN, "enroll", "--config", (dir / "agent.json").string(),
+                             "--enroll-token", collector.enroll_token(kSite)});
+  INFO(enrolled.err);
+  REQUIRE(enrolled.exit_code == 0);
+  {
+    auto agent = start_agent(dir);
+    INFO("agent log:\n" << agent->log());
+    REQUIRE(testing::eventually([&] { return batches() != "0"; }, 20s));
+  }
+
+  // A certificate of another CA, then none: refused, the results wait in the spool.
+  for (const bool other : {true, false}) {
+    INFO((other ? "another CA's certificate" : "no certificate"));
+    AgentSetup setup{.batch_max = 5, .retry_max = "1s"};
+    if (other) {
+      setup.client_cert = (dir / "other/client.crt").string();
+      setup.client_key = (dir / "other/client.key").string();
+    }
+    write_config(dir, collector, setup);
+    const std::string before = batches();
+    const std::size_t log_start = fs::exists(dir / "agent.log") ? fs::file_size(dir / "agent.log") : 0;
+    auto agent = start_agent(dir);
+    INFO("agent log:\n" << agent->log());
+    REQUIRE(testing::eventually(
+        [&] { return agent->log().find("failed", log_start) != std::string::npos; }, 20s));
+    std::this_thread::sleep_for(1500ms);
+    CHECK(batches() == before);
+    agent->stop(SIGTERM);
+    CHECK(std::stol(sql(dir / "state" / "spool.db", "SELECT count(*) FROM results")) >= 1);
+  }
+}
+
+}  // namespace
+}  // namespace vigie
