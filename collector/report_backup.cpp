@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <map>
 
 namespace vigie::collector {
@@ -42,6 +45,17 @@ Result<cctz::time_zone> zone_named(const std::string& name) {
   if (!cctz::load_time_zone(name, &tz))
     return Status::invalid("--tz \"" + name + "\": unknown time zone (e.g. Europe/Paris, UTC)");
   return tz;
+}
+
+// The name of the machine's zone, for the reader: TZ, else /etc/timezone (Debian
+// keeps it), else "localtime" (what cctz calls /etc/localtime).
+std::string local_zone_name() {
+  if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0')
+    return tz[0] == ':' ? std::string(tz + 1) : std::string(tz);
+  std::ifstream in("/etc/timezone");
+  std::string name;
+  if (in && std::getline(in, name) && !name.empty()) return name;
+  return "localtime";
 }
 
 Day to_day(const cctz::civil_day& d) {
@@ -172,7 +186,7 @@ Result<Period> make_period(int days, const std::string& end, const std::string& 
     if (last.day() != d) return Status::invalid("--end \"" + end + "\": no such date");
   }
   Period p;
-  p.time_zone = time_zone.empty() ? std::string("localtime") : time_zone;
+  p.time_zone = time_zone.empty() ? local_zone_name() : time_zone;
   for (int i = days; i >= 1; --i) {
     const cctz::civil_day day = last - i;
     p.days.push_back(to_day(day));
@@ -183,7 +197,7 @@ Result<Period> make_period(int days, const std::string& end, const std::string& 
 }
 
 LocalTime local_time(const Period& period, std::int64_t ms) {
-  auto tz = zone_named(period.time_zone == "localtime" ? "" : period.time_zone);
+  auto tz = zone_named(period.time_zone);
   const cctz::time_zone zone = tz ? *tz : cctz::utc_time_zone();
   const auto tp = std::chrono::time_point_cast<cctz::seconds>(Clock::time_point(Ms(ms)));
   const cctz::civil_second cs = cctz::convert(tp, zone);
@@ -272,8 +286,9 @@ BackupReport make_backup_report(const HistoryData& data, Period period, std::int
     report.sites.push_back(std::move(site));
   }
 
+  // A site without a backup check has never been seen backed up: oldest of all.
   auto oldest_success = [](const SiteLine& s) {
-    std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
+    std::int64_t oldest = s.checks.empty() ? 0 : std::numeric_limits<std::int64_t>::max();
     for (const CheckLine& c : s.checks) oldest = std::min(oldest, c.last_success_ms.value_or(0));
     return oldest;
   };

@@ -205,7 +205,8 @@ Status write_atomically(const std::string& path, const std::string& content) {
 int report_command(const std::vector<std::string_view>& args) {
   auto parsed = parse_report_args(args);
   if (!parsed) {
-    std::cerr << "vigie-collector: " << parsed.status().message() << "\n\n" << kReportUsage;
+    std::cerr << "vigie-collector: " << parsed.status().message()
+              << "\n(vigie-collector report --help lists the options)\n";
     return 2;
   }
   const ReportArgs& a = *parsed;

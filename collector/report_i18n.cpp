@@ -137,10 +137,10 @@ std::string Locale::trn(std::string_view singular, std::string_view plural, long
   return std::string(catalogue_.find_plural(singular, plural, form));
 }
 
-std::string Locale::format(
-    std::string_view pattern,
-    std::initializer_list<std::pair<std::string_view, std::string>> args) const {
-  const std::string text = tr(pattern);
+namespace {
+
+std::string fill(const std::string& text,
+                 std::initializer_list<std::pair<std::string_view, std::string>> args) {
   std::string out;
   out.reserve(text.size() + 16);
   for (std::size_t i = 0; i < text.size();) {
@@ -165,6 +165,20 @@ std::string Locale::format(
     out += text[i++];
   }
   return out;
+}
+
+}  // namespace
+
+std::string Locale::format(
+    std::string_view pattern,
+    std::initializer_list<std::pair<std::string_view, std::string>> args) const {
+  return fill(tr(pattern), args);
+}
+
+std::string Locale::formatn(
+    std::string_view singular, std::string_view plural, long long n,
+    std::initializer_list<std::pair<std::string_view, std::string>> args) const {
+  return fill(trn(singular, plural, n), args);
 }
 
 namespace {
@@ -222,7 +236,9 @@ std::string Locale::size(double bytes) const {
                                            N_("PB")};
   int unit = 0;
   double v = bytes;
-  while (std::fabs(v) >= 1000.0 && unit < 5) {
+  // On the rounded value, so that 999.96 MB is written 1.0 GB, not 1,000.0 MB.
+  while (std::fabs(std::round(v * (unit == 0 ? 1 : 10)) / (unit == 0 ? 1 : 10)) >= 1000.0 &&
+         unit < 5) {
     v /= 1000.0;
     ++unit;
   }

@@ -87,6 +87,10 @@ class Locale {
   std::string format(std::string_view pattern,
                      std::initializer_list<std::pair<std::string_view, std::string>> args) const;
 
+  // The same with trn(singular, plural, n).
+  std::string formatn(std::string_view singular, std::string_view plural, long long n,
+                      std::initializer_list<std::pair<std::string_view, std::string>> args) const;
+
   // 1234.5 -> "1 234,5" (French, non-breaking spaces) or "1,234.5".
   std::string number(double value, int decimals) const;
   std::string integer(long long value) const { return number(static_cast<double>(value), 0); }

@@ -122,8 +122,8 @@ std::string period_text(const BackupReport& r, const Locale& loc) {
 
 std::string ratio_text(const Locale& loc, int ok, int data) {
   if (data == 0) return loc.tr("no data");
-  return loc.format(N_("{ok}/{days} days ({percent})"),
-                    {{"ok", std::to_string(ok)},
+  return loc.formatn("{ok}/{days} day ({percent})", "{ok}/{days} days ({percent})", data,
+                     {{"ok", std::to_string(ok)},
                      {"days", std::to_string(data)},
                      {"percent", loc.percent(static_cast<double>(ok) / data)}});
 }
@@ -293,7 +293,7 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
   const int total = static_cast<int>(r.sites.size());
   o += "<tr><td style=\"padding:16px 24px\"><div style=\"font-size:17px;font-weight:bold;"
        "margin-bottom:8px\">" + esc(loc.tr("Summary")) + " — " +
-       esc(loc.format(N_("{n} sites"), {{"n", loc.integer(total)}})) + "</div>\n"
+       esc(loc.formatn("{n} site", "{n} sites", total, {{"n", loc.integer(total)}})) + "</div>\n"
        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"6\"><tr>";
   for (const SiteHealth h : {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing,
                              SiteHealth::kNoData}) {
@@ -570,7 +570,8 @@ std::string render_markdown(const BackupReport& r, const Locale& loc) {
   o += "| **" + md(loc.tr("Total")) + "** | **" + loc.integer(static_cast<long long>(r.sites.size())) +
        "** |\n\n";
   for (const auto& [h, text] : definitions(loc))
-    o += "- **" + md(loc.tr(health_label(h))) + "**: " + md(text) + "\n";
+    o += "- " + loc.format(N_("{label}: {text}"), {{"label", "**" + md(loc.tr(health_label(h))) + "**"},
+                                                 {"text", md(text)}}) + "\n";
   o += "\n" + md(loc.tr("Days, oldest first:")) + " ✓ " + md(loc.tr("backed up")) + ", ! " +
        md(loc.tr("warning")) + ", ✗ " + md(loc.tr("failed")) + ", ? " + md(loc.tr("unknown")) +
        ", · " + md(loc.tr("no data")) + ".\n";
