@@ -6,6 +6,7 @@
 //   vigie-bench-backup-report [--sites 1000] [--days 90] [--runs 5] [--period 7]
 //                             [--db PATH] [--keep]
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -148,6 +149,13 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
   sqlite3_close(db);
 }
 
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -190,7 +198,7 @@ int main(int argc, char** argv) {
   }
   const std::string out_dir = std::filesystem::temp_directory_path().string();
   for (const char* format : {"html", "csv", "json", "md"}) {
-    std::vector<double> times;
+    std::vector<double> times, cpu;
     for (int r = 0; r < runs; ++r) {
       const std::string out = out_dir + "/vigie-bench-report." + format;
       const std::string period_arg = std::to_string(period) + "d";
@@ -198,8 +206,10 @@ int main(int argc, char** argv) {
                                                   "--period", period_arg, "--format", format,
                                                   "--out", out, "--tz", "Europe/Paris"};
       const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = cpu_seconds();
       const int code = vigie::collector::report_command(args);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      cpu.push_back(cpu_seconds() - c0);
       if (code != 0) {
         std::fprintf(stderr, "report failed (%d)\n", code);
         return 1;
@@ -209,9 +219,10 @@ int main(int argc, char** argv) {
                     static_cast<double>(std::filesystem::file_size(out)) / 1e6);
       }
     }
-    std::printf("report backup --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f)\n",
+    std::printf("report backup --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f),"
+                " CPU median %.3f s\n",
                 period, format, median(times), runs, *std::min_element(times.begin(), times.end()),
-                *std::max_element(times.begin(), times.end()));
+                *std::max_element(times.begin(), times.end()), median(cpu));
   }
   return 0;
 }
