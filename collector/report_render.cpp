@@ -199,11 +199,13 @@ std::string esc(std::string_view s) {
 }
 
 // The day-by-day strip: one coloured cell per day, the date in each cell's title.
+// At most `max_width` pixels wide (1 per day at least), so that a 90-day period still
+// fits the mail's 820-pixel layout.
 std::string strip_svg(const BackupReport& r, const Locale& loc, const std::vector<DayState>& days,
-                      int height) {
+                      int height, int max_width) {
   const int n = static_cast<int>(days.size());
-  const int cell = std::clamp(560 / std::max(n, 1), 4, 22);
-  const int gap = cell >= 8 ? 2 : 1;
+  const int cell = std::clamp(max_width / std::max(n, 1), 1, 22);
+  const int gap = cell >= 8 ? 2 : (cell >= 4 ? 1 : 0);
   const int width = n * cell;
   std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
                     "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
@@ -331,7 +333,7 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
          esc(loc.tr(health_label(s.health))) + "</span></td>"
          "<td align=\"right\" style=\"font-size:12px;color:#374151\">" +
          esc(ratio_text(loc, s.ok_days, s.data_days)) + "</td></tr></table>"
-         "<div style=\"margin-top:6px\">" + strip_svg(r, loc, s.days, 14) + "</div>";
+         "<div style=\"margin-top:6px\">" + strip_svg(r, loc, s.days, 14, 560) + "</div>";
     if (s.checks.empty()) {
       o += "<div style=\"font-size:13px;color:#6b7280;margin:6px 0 8px 0\">" +
            esc(loc.tr("No backup check on this site.")) + "</div></td></tr>\n";
@@ -352,7 +354,7 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
       o += "<td style=\"" + std::string(kTd) + "\">" + esc(last_success_text(r, loc, c)) + "</td>";
       o += "<td style=\"" + std::string(kTd) + ";white-space:nowrap\">" + esc(age_text(r, loc, c)) + "</td>";
       o += "<td style=\"" + std::string(kTd) + "\">" + esc(ratio_text(loc, c.ok_days, c.data_days)) +
-           "<div style=\"margin-top:3px\">" + strip_svg(r, loc, c.days, 8) + "</div></td>";
+           "<div style=\"margin-top:3px\">" + strip_svg(r, loc, c.days, 8, 160) + "</div></td>";
       o += "<td style=\"" + std::string(kTd) + ";white-space:nowrap\">" + esc(size_text(loc, c)) +
            "<div style=\"margin-top:3px\">" + size_svg(loc, c) + "</div></td>";
       std::string problem = esc(problem_text(r, loc, c));
