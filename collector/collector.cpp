@@ -19,6 +19,7 @@
 #include "collector/api.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
+#include "collector/report_command.hpp"
 #include "collector/server.hpp"
 #include "common/systemd.hpp"
 #include "collector/storage.hpp"
@@ -34,6 +35,8 @@ constexpr const char* kUsage = R"(usage: vigie-collector [serve] [options]
        vigie-collector token list
        vigie-collector token revoke ID
        vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] [--count N]
+       vigie-collector report backup --out FILE [--period 7d] [--format html|csv|json|md] ...
+         (vigie-collector report --help for its options)
   (every command takes --db PATH)
 
 Receives check results from vigie agents, stores them and serves the query API.
@@ -435,9 +438,10 @@ int token_command(const std::vector<std::string_view>& args) {
 int run(int argc, char** argv) {
   try {
     std::vector<std::string_view> args(argv + 1, argv + argc);
+    const bool report = !args.empty() && args[0] == "report";
     for (const auto a : args) {
       if (a == "--help" || a == "-h") {
-        std::cout << kUsage;
+        std::cout << (report ? kReportUsage : kUsage);
         return 0;
       }
       if (a == "--version") {
@@ -447,6 +451,7 @@ int run(int argc, char** argv) {
     }
     if (!args.empty() && (args[0] == "token" || args[0] == "enroll-token"))
       return token_command(args);
+    if (report) return report_command(args);
     auto options = parse_args(args);
     if (!options) {
       std::cerr << "vigie-collector: " << options.status().message() << "\n\n" << kUsage;

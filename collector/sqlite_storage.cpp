@@ -520,6 +520,7 @@ class SqliteStorage final : public Storage {
   Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override;
   Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override;
   Result<SeriesData> series(const SeriesQuery& query) override;
+  Result<HistoryData> history(const HistoryQuery& query) override;
   Status housekeep() override;
 
   Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
@@ -1648,6 +1649,263 @@ Result<TokenRecord> SqliteStorage::enroll(const Enrollment& e) {
   });
   if (!s) return s;
   return issued;
+}
+
+namespace {
+
+// The report queries, on a read connection (SqliteStorage's pool or a reader's own).
+Result<HistoryData> read_history(sqlite3* db, const HistoryQuery& q) {
+  if (q.to_ms <= q.from_ms) return Status::invalid("history: the period ends before it starts");
+  HistoryData out;
+  {
+    auto stmt = Statement::prepare(
+        db,
+        "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
+        " FROM agents WHERE ?1 = '' OR site = ?1 ORDER BY site, name");
+    if (!stmt) return stmt.status();
+    stmt->bind(1, q.site);
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      AgentState a;
+      a.id = stmt->text(0);
+      a.site = stmt->text(1);
+      a.hostname = stmt->text(2);
+      a.version = stmt->text(3);
+      a.first_seen_ms = stmt->int64(4);
+      a.last_seen_ms = stmt->int64(5);
+      a.lost_since_ms = stmt->int64(6);
+      a.lost = a.lost_since_ms != 0;
+      out.agents.push_back(std::move(a));
+    }
+    if (rc != SQLITE_DONE) return db_error(db, "read agents");
+  }
+
+  struct Row {
+    std::int64_t agent_id;
+  };
+  std::vector<Row> rows;
+  {
+    auto stmt = Statement::prepare(
+        db,
+        "SELECT a.id, a.name, a.site, c.check_id, c.name, c.status, c.summary, c.metrics,"
+        " c.ts_ms, c.interval_s, c.received_ms, c.since_ms, c.state_type, c.attempt,"
+        " c.hard_state, c.hard_since_ms, c.flapping, c.stale, c.stale_reason,"
+        " c.stale_since_ms, c.agent_lost, c.ack"
+        " FROM checks c JOIN agents a ON a.id = c.agent_id"
+        " WHERE substr(c.check_id, 1, length(?1)) = ?1 AND (?2 = '' OR a.site = ?2)"
+        " ORDER BY a.site, a.name, c.check_id");
+    if (!stmt) return stmt.status();
+    stmt->bind(1, q.check_prefix).bind(2, q.site);
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      CheckHistory h;
+      CheckState& c = h.state;
+      rows.push_back({stmt->int64(0)});
+      c.agent = stmt->text(1);
+      c.site = stmt->text(2);
+      c.last.check = stmt->text(3);
+      c.last.name = stmt->text(4);
+      c.last.status = state_from_code(stmt->int64(5)).value_or(State::kUnknown);
+      c.last.summary = stmt->text(6);
+      const auto metrics = nlohmann::json::parse(stmt->text(7), nullptr, false);
+      if (metrics.is_array()) {
+        for (const auto& m : metrics) {
+          if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
+            c.last.metrics.push_back(std::move(*metric));
+        }
+      }
+      c.last.ts_ms = stmt->int64(8);
+      c.last.interval_s = stmt->int64(9);
+      c.received_ms = stmt->int64(10);
+      c.since_ms = stmt->int64(11);
+      c.type = stmt->int64(12) != 0 ? StateType::kHard : StateType::kSoft;
+      c.attempt = static_cast<int>(stmt->int64(13));
+      c.hard_state = state_from_code(stmt->int64(14)).value_or(State::kUnknown);
+      c.hard_since_ms = stmt->int64(15);
+      c.flapping = stmt->int64(16) != 0;
+      c.stale = stmt->int64(17) != 0;
+      c.stale_reason = stmt->text(18);
+      c.stale_since_ms = stmt->int64(19);
+      c.agent_lost = stmt->int64(20) != 0;
+      if (auto ack = ack_from_text(stmt->text(21)))
+        c.ack = std::make_shared<const Ack>(std::move(*ack));
+      out.checks.push_back(std::move(h));
+    }
+    if (rc != SQLITE_DONE) return db_error(db, "read checks");
+  }
+
+  // Per check, through the (agent, check_id, id) index: a few rows each, so that the
+  // report's cost grows with the number of backup checks, not with the events table.
+  constexpr const char* kEventColumns =
+      "SELECT id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state, to_state,"
+      " state_type, attempt, summary, author, notify, backfill FROM events";
+  auto last_hard = Statement::prepare(
+      db, std::string(kEventColumns) +
+              " WHERE agent = ?1 AND check_id = ?2 AND kind = 'state' AND state_type = 1"
+              " AND ts_ms < ?3 ORDER BY id DESC LIMIT 1");
+  if (!last_hard) return last_hard.status();
+  auto last_stale = Statement::prepare(
+      db, std::string(kEventColumns) +
+              " WHERE agent = ?1 AND check_id = ?2 AND kind IN ('stale', 'fresh')"
+              " AND ts_ms < ?3 ORDER BY id DESC LIMIT 1");
+  if (!last_stale) return last_stale.status();
+  auto in_period = Statement::prepare(
+      db, std::string(kEventColumns) +
+              " WHERE agent = ?1 AND check_id = ?2 AND ts_ms >= ?3 AND ts_ms < ?4"
+              " AND ((kind = 'state' AND state_type = 1) OR kind IN ('stale', 'fresh'))"
+              " ORDER BY id");
+  if (!in_period) return in_period.status();
+  auto find_series = Statement::prepare(
+      db, "SELECT id FROM series WHERE agent_id = ?1 AND check_id = ?2 AND metric = ?3");
+  if (!find_series) return find_series.status();
+  auto hourly = Statement::prepare(
+      db,
+      "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
+      " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4"
+      " ORDER BY bucket_ms");
+  if (!hourly) return hourly.status();
+
+  auto read_events = [&](Statement& stmt, std::vector<Event>& into) -> Status {
+    int rc;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      Event e;
+      e.id = stmt.int64(0);
+      e.ts_ms = stmt.int64(1);
+      e.recorded_ms = stmt.int64(2);
+      e.kind = event_kind_from_name(stmt.text(3)).value_or(EventKind::kState);
+      e.site = stmt.text(4);
+      e.agent = stmt.text(5);
+      e.check = stmt.text(6);
+      e.from = state_from_code(stmt.int64(7)).value_or(State::kUnknown);
+      e.to = state_from_code(stmt.int64(8)).value_or(State::kUnknown);
+      e.type = stmt.int64(9) != 0 ? StateType::kHard : StateType::kSoft;
+      e.attempt = static_cast<int>(stmt.int64(10));
+      e.summary = stmt.text(11);
+      e.author = stmt.text(12);
+      e.notify = stmt.int64(13) != 0;
+      e.backfill = stmt.int64(14) != 0;
+      into.push_back(std::move(e));
+    }
+    stmt.reset();
+    if (rc != SQLITE_DONE) return db_error(db, "read events");
+    return Status::ok();
+  };
+
+  for (std::size_t i = 0; i < out.checks.size(); ++i) {
+    CheckHistory& h = out.checks[i];
+    const std::string& agent = h.state.agent;
+    const std::string& check = h.state.last.check;
+    for (Statement* before : {&*last_hard, &*last_stale}) {
+      before->bind(1, agent).bind(2, check).bind(3, q.from_ms);
+      if (Status s = read_events(*before, h.events); !s) return s;
+    }
+    std::sort(h.events.begin(), h.events.end(),
+              [](const Event& a, const Event& b) { return a.id < b.id; });
+    in_period->bind(1, agent).bind(2, check).bind(3, q.from_ms).bind(4, q.to_ms);
+    if (Status s = read_events(*in_period, h.events); !s) return s;
+
+    for (const std::string& metric : q.metrics) {
+      find_series->bind(1, rows[i].agent_id).bind(2, check).bind(3, metric);
+      const int found = find_series->step();
+      const std::int64_t series = found == SQLITE_ROW ? find_series->int64(0) : 0;
+      find_series->reset();
+      if (found != SQLITE_ROW && found != SQLITE_DONE) return db_error(db, "read series");
+      if (found != SQLITE_ROW) continue;
+      hourly->bind(1, kHourMs).bind(2, series).bind(3, q.from_ms).bind(4, q.to_ms);
+      std::vector<SeriesPoint>& points = h.series[metric];
+      int rc;
+      while ((rc = hourly->step()) == SQLITE_ROW) {
+        const std::int64_t n = hourly->int64(4);
+        if (n <= 0) continue;
+        points.push_back({.ts_ms = hourly->int64(0),
+                          .min = hourly->real(1),
+                          .max = hourly->real(2),
+                          .avg = hourly->real(3) / static_cast<double>(n),
+                          .count = n});
+      }
+      hourly->reset();
+      if (rc != SQLITE_DONE) return db_error(db, "read rollups");
+    }
+  }
+  return out;
+}
+
+// The read-only side of a database, for the report command.
+class SqliteReader final : public HistoryReader {
+ public:
+  explicit SqliteReader(Db db) : db_(std::move(db)) {}
+  Result<HistoryData> history(const HistoryQuery& query) override {
+    // One transaction: every query sees the same committed state.
+    if (Status s = exec(db_.get(), "BEGIN"); !s) return s;
+    auto data = read_history(db_.get(), query);
+    (void)exec(db_.get(), "COMMIT");
+    return data;
+  }
+
+ private:
+  Db db_;
+};
+
+Result<std::int64_t> schema_version(sqlite3* db) {
+  auto version = Statement::prepare(db, "PRAGMA user_version");
+  if (!version) return version.status();
+  if (version->step() != SQLITE_ROW) return db_error(db, "read schema version");
+  return version->int64(0);
+}
+
+}  // namespace
+
+Result<HistoryData> SqliteStorage::history(const HistoryQuery& query) {
+  auto db = take_reader();
+  if (!db) return db.status();
+  if (Status s = exec(db->get(), "BEGIN"); !s) return s;
+  auto data = read_history(db->get(), query);
+  (void)exec(db->get(), "COMMIT");
+  return data;
+}
+
+Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Status::not_found("database " + path.string() + ": no such file");
+  auto db = open_db(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  if (!db) return db.status();
+  auto version = schema_version(db->get());
+  if (!version) {
+    // A WAL database in a folder this process may not write to (systemd's
+    // ReadOnlyPaths=) opens only while its -wal and -shm files exist, i.e. while a
+    // collector has it open. When there is no -wal file, nobody is writing: the
+    // database is then read as immutable, which needs neither file.
+    const auto wal = std::filesystem::path(path.string() + "-wal");
+    if (std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) > 0) {
+      return version.status().with_context("database " + path.string());
+    }
+    std::string uri = "file:";
+    for (const char c : std::filesystem::absolute(path).string()) {
+      if (c == '?' || c == '#' || c == '%') {
+        static const char* kHex = "0123456789ABCDEF";
+        uri += '%';
+        uri += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+        uri += kHex[static_cast<unsigned char>(c) & 0xF];
+      } else {
+        uri += c;
+      }
+    }
+    uri += "?immutable=1";
+    db = open_db(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    if (!db) return db.status();
+    version = schema_version(db->get());
+    if (!version) return version.status().with_context("database " + path.string());
+  }
+  if (*version != kSchemaVersion) {
+    return Status(Code::kFailedPrecondition,
+                  "database " + path.string() + " has schema version " +
+                      std::to_string(*version) + ", this program reads version " +
+                      std::to_string(kSchemaVersion) +
+                      (*version < kSchemaVersion ? ": start the collector once to migrate it"
+                                                 : ": upgrade this program"));
+  }
+  return std::unique_ptr<HistoryReader>(std::make_unique<SqliteReader>(std::move(*db)));
 }
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {

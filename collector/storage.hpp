@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -117,7 +118,39 @@ struct StorageStats {
   std::int64_t commit_failures = 0;
 };
 
-class Storage {
+// What a report reads about a family of checks over a period (report_backup.hpp).
+struct HistoryQuery {
+  std::string check_prefix;  // checks whose id starts with this, e.g. "backup/"
+  std::string site;          // "" : every site
+  std::int64_t from_ms = 0;  // the period, [from, to)
+  std::int64_t to_ms = 0;
+  std::vector<std::string> metrics;  // series to read hourly over the period, e.g. "size"
+};
+
+struct CheckHistory {
+  CheckState state;  // the check as it is now (result, hard state, staleness, ack)
+  // Its state, stale and fresh events, in the order they were recorded: every one
+  // that happened in the period, preceded by the last hard state change and the last
+  // stale or fresh event before it (which give the state when the period starts).
+  std::vector<Event> events;
+  // Hourly points (the 1-hour tier) of each metric asked for, in time order.
+  std::map<std::string, std::vector<SeriesPoint>> series;
+};
+
+struct HistoryData {
+  std::vector<AgentState> agents;  // every agent of the site(s) asked for
+  std::vector<CheckHistory> checks;
+};
+
+// Read-only queries for reports. Safe while a collector writes: they run on read
+// connections of their own and see the last committed state.
+class HistoryReader {
+ public:
+  virtual ~HistoryReader() = default;
+  virtual Result<HistoryData> history(const HistoryQuery& query) = 0;
+};
+
+class Storage : public HistoryReader {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
   // Runs on the writer thread, inside the transaction that stores a report, once the
@@ -193,5 +226,10 @@ struct SqliteOptions {
 };
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options);
+
+// Opens an existing database for reading only (a report, a maintenance tool): no
+// writer, no migration; the database must have this collector's schema version.
+// It works while a collector writes to the database, and from a read-only folder.
+Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path);
 
 }  // namespace vigie::collector
