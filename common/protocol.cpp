@@ -638,6 +638,11 @@ bool read_spool(od::value& v, Budget& budget, std::optional<SpoolInfo>& out) {
 std::optional<Report> decode(std::string_view body, const Limits& limits) {
   // The report's own nesting is 5 levels deep: a smaller bound is the careful path's.
   if (body.size() > kMaxFastBody || limits.max_depth < 5) return std::nullopt;
+  // Only what starts as an object comes here. simdjson's on-demand parser assumes a
+  // document has at least one structural character (an empty or blank body breaks that
+  // assumption: undefined behaviour); the careful path explains anything else anyway.
+  const auto first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || body[first] != '{') return std::nullopt;
   thread_local od::parser parser;
   thread_local std::string padded;
   padded.assign(body);

@@ -597,3 +597,13 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
 
 }  // namespace
 }  // namespace vigie::protocol
+
+TEST_CASE("Protocol: an empty or blank body is refused by the careful decoder alone", "[protocol]") {
+  for (const std::string body : {"", " ", "\n\t \r\n", "[]", "17"}) {
+    INFO("body \"" << body << "\"");
+    CHECK_FALSE(vigie::protocol::detail::decode_report_fast(body).has_value());
+    const auto report = vigie::protocol::decode_report(body);
+    REQUIRE_FALSE(report.is_ok());
+    CHECK(report.status().code() == vigie::Code::kInvalidArgument);
+  }
+}
