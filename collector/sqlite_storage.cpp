@@ -1009,6 +1009,17 @@ std::optional<Ack> ack_from_text(const std::string& text) {
   return ack;
 }
 
+// The inverse of metrics_text; an entry that no longer reads as a metric is skipped.
+std::vector<Metric> metrics_from_text(const std::string& text) {
+  std::vector<Metric> out;
+  const auto metrics = nlohmann::json::parse(text, nullptr, false);
+  if (!metrics.is_array()) return out;
+  for (const auto& m : metrics) {
+    if (auto metric = protocol::metric_from_json(m, "metrics"); metric) out.push_back(std::move(*metric));
+  }
+  return out;
+}
+
 std::string metrics_text(const std::vector<Metric>& metrics) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& m : metrics) out.push_back(protocol::metric_to_json(m));
@@ -1238,13 +1249,7 @@ Result<StateSnapshot> SqliteStorage::load_state(std::int64_t now_ms) {
       c.last.status = state_from_code(stmt->int64(4)).value_or(State::kUnknown);
       c.last.summary = stmt->text(5);
       c.last.details = stmt->text(6);
-      const auto metrics = nlohmann::json::parse(stmt->text(7), nullptr, false);
-      if (metrics.is_array()) {
-        for (const auto& m : metrics) {
-          if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
-            c.last.metrics.push_back(std::move(*metric));
-        }
-      }
+      c.last.metrics = metrics_from_text(stmt->text(7));
       c.last.ts_ms = stmt->int64(8);
       c.last.duration_ms = stmt->int64(9);
       c.last.interval_s = stmt->int64(10);
@@ -1707,13 +1712,7 @@ Result<HistoryData> read_history(sqlite3* db, const HistoryQuery& q) {
       c.last.name = stmt->text(4);
       c.last.status = state_from_code(stmt->int64(5)).value_or(State::kUnknown);
       c.last.summary = stmt->text(6);
-      const auto metrics = nlohmann::json::parse(stmt->text(7), nullptr, false);
-      if (metrics.is_array()) {
-        for (const auto& m : metrics) {
-          if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
-            c.last.metrics.push_back(std::move(*metric));
-        }
-      }
+      c.last.metrics = metrics_from_text(stmt->text(7));
       c.last.ts_ms = stmt->int64(8);
       c.last.interval_s = stmt->int64(9);
       c.received_ms = stmt->int64(10);
