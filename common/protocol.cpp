@@ -560,8 +560,9 @@ bool read_result(od::value& v, const Limits& limits, Budget& budget, CheckResult
     } else if (key == "metrics") {
       ok = seen.first(9) && budget.take();
       if (ok && !is_null(value)) {
+        // A failed get_array() leaves `metrics` unusable: iterating it is undefined.
         od::array metrics;
-        ok = !value.get_array().get(metrics);
+        if (value.get_array().get(metrics)) return false;
         for (auto element : metrics) {
           if (!ok) break;
           od::value m;
@@ -672,8 +673,10 @@ std::optional<Report> decode(std::string_view body, const Limits& limits) {
     } else if (key == "spool") {
       ok = seen.first(4) && budget.take() && read_spool(value, budget, report.spool);
     } else if (key == "results") {
+      // A failed get_array() leaves `results` unusable: iterating it is undefined.
       od::array results;
-      ok = seen.first(5) && budget.take() && !value.get_array().get(results);
+      if (!seen.first(5) || !budget.take() || value.get_array().get(results)) return std::nullopt;
+      ok = true;
       for (auto element : results) {
         if (!ok) break;
         od::value r;
