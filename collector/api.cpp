@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,13 @@ Result<std::int64_t> parse_time(std::string_view name, const std::string& text, 
 }
 
 using nlohmann::json;
+
+// Retry-After for a busy collector: 5 to 15 s, spread so that the agents refused
+// together do not all come back in the same second.
+int busy_retry_after_s() {
+  thread_local std::minstd_rand random(std::random_device{}());
+  return 5 + static_cast<int>(random() % 11);
+}
 
 json check_to_json(const CheckState& c) {
   json j = protocol::result_to_json(c.last);
@@ -200,7 +208,7 @@ struct Api::Route {
 };
 
 Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
-    : storage_(storage), monitor_(monitor), options_(std::move(options)) {
+    : storage_(storage), monitor_(monitor), limiter_(options.agent_rate), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
 
@@ -281,6 +289,15 @@ Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) con
 
 void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                       Respond respond) const {
+  // Before any work on the body: an agent past its rate is told when to come back.
+  if (const auto wait = limiter_.admit(caller.agent, std::chrono::steady_clock::now());
+      wait.count() > 0) {
+    rate_limited_.fetch_add(1, std::memory_order_relaxed);
+    HttpResponse busy = error_response(
+        429, "agent \"" + caller.agent + "\" sends reports faster than this collector allows");
+    busy.headers["Retry-After"] = std::to_string(wait.count());
+    return respond(std::move(busy));
+  }
   std::string inflated;
   std::string_view body = request.body;
   if (!request.content_encoding.empty() && request.content_encoding != "identity") {
@@ -315,7 +332,13 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
   const std::size_t count = report->results.size();
   monitor_.ingest(std::move(*report), options_.now_ms(),
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
-                    if (!outcome) return respond(error_response(outcome.status()));
+                    if (!outcome) {
+                      HttpResponse failed = error_response(outcome.status());
+                      // Busy or shutting down: back in a while, not all 600 at once.
+                      if (failed.status == 503)
+                        failed.headers["Retry-After"] = std::to_string(busy_retry_after_s());
+                      return respond(std::move(failed));
+                    }
                     if (*outcome == IngestOutcome::kDuplicate)
                       return respond(json_response(200, {{"status", "duplicate"}}));
                     respond(json_response(200, {{"status", "stored"}, {"results", count}}));
@@ -695,6 +718,12 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(s.commits));
   append_metric(out, "vigie_commit_failures_total", "counter", "Database transactions that failed.",
                 static_cast<double>(s.commit_failures));
+  append_metric(out, "vigie_reports_refused_busy_total", "counter",
+                "Reports answered 503 because the writer's queue was full.",
+                static_cast<double>(s.refused_busy));
+  append_metric(out, "vigie_reports_rate_limited_total", "counter",
+                "Reports answered 429: their agent sent faster than --agent-rate.",
+                static_cast<double>(rate_limited_.load(std::memory_order_relaxed)));
 
   int counts[4] = {0, 0, 0, 0};
   int problems = 0, acknowledged = 0, unreachable = 0;

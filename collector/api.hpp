@@ -7,6 +7,7 @@
 // or expired token; 403: a token of the wrong role, or an agent token used for
 // another agent.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "collector/metrics.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
+#include "collector/rate_limit.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
 
@@ -31,6 +33,8 @@ struct ApiOptions {
   std::chrono::milliseconds max_poll{25'000};
   // For /metrics; null when no alerts are configured. Must outlive the Api.
   const Notifier* notifier = nullptr;
+  // Reports per second each agent may send (429 and Retry-After past it).
+  RateLimit agent_rate;
 };
 
 class Api {
@@ -76,6 +80,8 @@ class Api {
 
   Storage& storage_;
   Monitor& monitor_;
+  mutable RateLimiter limiter_;
+  mutable std::atomic<std::int64_t> rate_limited_{0};
   mutable RequestMetrics requests_;
   ApiOptions options_;
 };

@@ -60,6 +60,12 @@ serve options:
   --max-attempts N      failures in a row before a state is hard, for checks that do not
                         say (default 3)
   --agent-timeout DUR   an agent silent this long is lost (default 3m)
+  --agent-rate R        reports per second one agent may send, on average (default: no
+                        limit); past it the agent is answered 429 with Retry-After
+  --agent-burst N       reports an agent may send at once within --agent-rate (default 10)
+  --max-queued-reports N
+                        reports waiting for the database past which new ones are answered
+                        503 with Retry-After (default 20000; 0: no bound)
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
                         see config/alerts.example.json); a bad file stops the start
   --verbose             log debug messages
@@ -72,6 +78,8 @@ struct Options {
   std::filesystem::path port_file;
   bool allow_plain_http = false;
   MonitorOptions monitor;
+  RateLimit agent_rate;
+  std::size_t max_queued_reports = SqliteOptions{}.max_queued_reports;
   std::optional<AlertConfig> alerts;
 };
 
@@ -112,7 +120,8 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
                a == "--threads" || a == "--tls-cert" || a == "--tls-key" || a == "--tls-client-ca" ||
-               a == "--max-attempts" || a == "--agent-timeout" || a == "--alerts") {
+               a == "--max-attempts" || a == "--agent-timeout" || a == "--alerts" ||
+               a == "--agent-rate" || a == "--agent-burst" || a == "--max-queued-reports") {
       auto v = value();
       if (!v) return v.status();
       if (a == "--listen") {
@@ -139,6 +148,22 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
         auto d = parse_duration(*v);
         if (!d || d->count() < 1000) return Status::invalid("--agent-timeout: expected a duration of 1s or more");
         o.monitor.engine.agent_timeout_ms = d->count();
+      } else if (a == "--agent-rate" || a == "--agent-burst") {
+        double x = 0;
+        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+        const double low = a == "--agent-rate" ? 0 : 1;
+        if (ec != std::errc() || end != v->data() + v->size() || !(x >= low) || x > 1e6)
+          return Status::invalid(std::string(a) + ": expected a number " +
+                                 (a == "--agent-rate" ? "0" : "1") + "..1000000, got \"" +
+                                 std::string(*v) + "\"");
+        (a == "--agent-rate" ? o.agent_rate.per_second : o.agent_rate.burst) = x;
+      } else if (a == "--max-queued-reports") {
+        long n = 0;
+        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec != std::errc() || end != v->data() + v->size() || n < 0 || n > 100'000'000)
+          return Status::invalid("--max-queued-reports: expected a number 0..100000000, got \"" +
+                                 std::string(*v) + "\"");
+        o.max_queued_reports = static_cast<std::size_t>(n);
       } else if (a == "--max-attempts") {
         int n = 0;
         auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -191,7 +216,8 @@ int serve(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto storage = open_sqlite_storage({.path = options.db});
+  auto storage = open_sqlite_storage(
+      {.path = options.db, .max_queued_reports = options.max_queued_reports});
   if (!storage) {
     log::error(storage.status().message());
     return 1;
@@ -208,7 +234,8 @@ int serve(const Options& options) {
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }
-  Api api(**storage, **monitor, ApiOptions{.notifier = notifier.get()});
+  Api api(**storage, **monitor,
+          ApiOptions{.notifier = notifier.get(), .agent_rate = options.agent_rate});
   auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
     api.handle(request, std::move(respond));
   });

@@ -468,6 +468,18 @@ class SqliteStorage final : public Storage {
 
   void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
               Done done) override {
+    if (options_.max_queued_reports > 0) {
+      std::size_t waiting;
+      {
+        std::lock_guard lock(mu_);
+        waiting = queue_.size();
+      }
+      if (waiting >= options_.max_queued_reports) {
+        refused_busy_.fetch_add(1, std::memory_order_relaxed);
+        return done(Status::unavailable("the collector is busy: " + std::to_string(waiting) +
+                                        " reports wait to be written"));
+      }
+    }
     auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
     auto shared = std::make_shared<protocol::Report>(std::move(report));
     enqueue({[this, shared, received_ms, outcome, on_stored = std::move(on_stored)] {
@@ -507,6 +519,7 @@ class SqliteStorage final : public Storage {
     }
     s.commits = commits_.load(std::memory_order_relaxed);
     s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
+    s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
     for (const char* suffix : {"", "-wal"}) {
       std::error_code ec;
       const auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
@@ -643,6 +656,7 @@ class SqliteStorage final : public Storage {
 
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> commit_failures_{0};
+  std::atomic<std::int64_t> refused_busy_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -116,6 +116,7 @@ struct StorageStats {
   std::int64_t database_bytes = 0;   // on disk, write-ahead log included
   std::int64_t commits = 0;          // transactions committed since start
   std::int64_t commit_failures = 0;
+  std::int64_t refused_busy = 0;     // reports refused because the queue was full
 };
 
 // What a report reads about a family of checks over a period (report_backup.hpp).
@@ -165,6 +166,7 @@ class Storage : public HistoryReader {
   // Stores a validated report once per (agent id, seq): a report already stored gives
   // kDuplicate and changes nothing. `done` runs after the commit, or with the error
   // that prevented it; nothing of a failed report is kept. `on_stored` may be empty.
+  // kUnavailable at once when the writer's queue is full (SqliteOptions).
   virtual void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
                       Done done) = 0;
 
@@ -217,6 +219,10 @@ class Storage : public HistoryReader {
 struct SqliteOptions {
   std::filesystem::path path;           // the database file; created when missing
   std::size_t max_batch_reports = 512;  // reports the writer commits in one transaction
+  // Reports waiting for the writer past which submit() refuses more with kUnavailable
+  // (the API answers 503 and Retry-After): an overloaded collector sheds load rather
+  // than holding ever more reports in memory. 0: no bound.
+  std::size_t max_queued_reports = 20'000;
   Retention retention;
   // Background housekeeping: one slice at most this often (default 1 s), each holding
   // the writer for at most `housekeeping_budget` (default 50 ms).

@@ -1,6 +1,6 @@
 // The agent's store and forward against the real collector on loopback: outages,
-// SIGKILL, the spool's bound, a revoked token, a collector of another CA, a corrupt
-// spool. Each check is a counter script, so that what arrives can be compared with
+// SIGKILL, the spool's bound, a revoked token, a collector that sheds load (429, 503)
+// or fails (500), a collector of another CA, a corrupt spool. Each check is a counter script, so that what arrives can be compared with
 // what was produced: values 1, 2, 3... each exactly once.
 
 #include <signal.h>
@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "plugins/process.hpp"
 #include "tests/support/child.hpp"
@@ -367,6 +368,83 @@ TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment",
       },
       30s));  // the token file is read again every 5 s
   check_exactly_once_in_order(values);
+}
+
+TEST_CASE("Agent: a collector that answers 429 with Retry-After gets everything later",
+          "[agent-faults]") {
+  testing::TempDir dir;
+  // One report every 2 s for this agent; it sends every second.
+  Collector collector(dir, {"--agent-rate", "0.5", "--agent-burst", "1"});
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 20, .retry_max = "1s"});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually(
+      [&] { return collector_metric(collector, viewer, "vigie_reports_rate_limited_total") >= 3; },
+      30s));
+  const long target = produced(dir, "count") + 3;
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() >= target;
+      },
+      30s));
+  check_exactly_once_in_order(values);
+  CHECK_THAT(agent->log(), Catch::Contains("HTTP 429") &&
+                               Catch::Contains("as the collector asked (Retry-After)"));
+  // Told to wait at least a second each time, the agent never asked again sooner: at
+  // most one refusal per second it ran (the first report of each 2 s is taken).
+  const double refused = collector_metric(collector, viewer, "vigie_reports_rate_limited_total");
+  const double stored = collector_metric(collector, viewer, "vigie_reports_stored_total");
+  CHECK(refused <= stored + 2);
+}
+
+TEST_CASE("Agent: a collector whose database is locked answers 503 then 500: nothing is lost",
+          "[agent-faults]") {
+  testing::TempDir dir;
+  // A queue of 2 reports: with the writer stuck, the third is refused at once (503).
+  Collector collector(dir, {"--max-queued-reports", "2"});
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 5, .retry_max = "2s"});
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
+                              20s));
+
+  // Another process takes the database's write lock (as a maintenance script would) and
+  // holds it past the collector's 5 s busy timeout: the waiting transaction fails (500)
+  // and, while the writer waits, reports beyond the queue's bound are answered 503.
+  sqlite3* lock = nullptr;
+  REQUIRE(sqlite3_open(collector.db().c_str(), &lock) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const bool refused = testing::eventually(
+      [&] {
+        return agent->log().find("HTTP 503") != std::string::npos &&
+               agent->log().find("HTTP 500") != std::string::npos;
+      },
+      40s);
+  REQUIRE(sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(lock);
+  REQUIRE(refused);
+  CHECK(collector_metric(collector, viewer, "vigie_reports_refused_busy_total") >= 1);
+  CHECK(collector_metric(collector, viewer, "vigie_commit_failures_total") >= 1);
+  CHECK_THAT(agent->log(), Catch::Contains("as the collector asked (Retry-After)"));
+
+  const long target = produced(dir, "count") + 3;
+  std::vector<long> values;
+  REQUIRE(testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "count");
+        return !values.empty() && values.back() >= target;
+      },
+      60s));
+  check_exactly_once_in_order(values);
+  CHECK(collector.child().running());
 }
 
 TEST_CASE("Agent: a collector whose certificate is from another CA gets nothing",

@@ -1,0 +1,27 @@
+#include "collector/rate_limit.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vigie::collector {
+
+std::chrono::seconds RateLimiter::admit(const std::string& agent, Clock::time_point now) {
+  if (!enabled()) return std::chrono::seconds(0);
+  const double burst = std::max(1.0, limit_.burst);
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = buckets_.try_emplace(agent, Bucket{burst, now});
+  Bucket& bucket = it->second;
+  if (!inserted && now > bucket.at) {
+    const double elapsed = std::chrono::duration<double>(now - bucket.at).count();
+    bucket.tokens = std::min(burst, bucket.tokens + elapsed * limit_.per_second);
+    bucket.at = now;
+  }
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return std::chrono::seconds(0);
+  }
+  const double wait = (1 - bucket.tokens) / limit_.per_second;
+  return std::chrono::seconds(std::max<long>(1, static_cast<long>(std::ceil(wait))));
+}
+
+}  // namespace vigie::collector
