@@ -61,6 +61,9 @@ commands:
       2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
   config check [--config FILE]
       Validate the configuration: prints "config OK: N checks", or the error.
+  spool [--config FILE] [--state-dir DIR] [--json]
+      Show the spool: results waiting, the oldest one's age, results dropped, and
+      the batches the collector refused for good (quarantined), with its reason.
   checks [--markdown]
       List the built-in check types.
   enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
@@ -252,6 +255,66 @@ ConfiguredCheck make_self_check(std::function<plugins::agent::AgentHealth()> hea
   return self;
 }
 
+std::filesystem::path spool_path_of(const Config& config, const Options& options) {
+  return config.spool.path.empty() ? std::filesystem::path(options.state_dir) / kSpoolFile
+                                   : std::filesystem::path(config.spool.path);
+}
+
+int cmd_spool(const Options& options) {
+  auto config = load_config(options.config);
+  if (!config) {
+    std::cerr << config.status().message() << '\n';
+    return kExitFailure;
+  }
+  const auto path = spool_path_of(*config, options);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    std::cerr << "no spool at " << path.string() << " (the agent has not run yet?)\n";
+    return kExitFailure;
+  }
+  // The same file the running agent uses: SQLite's locking makes this safe.
+  SpoolOptions spool_options;
+  spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
+  spool_options.max_age = config->spool.max_age;
+  auto spool = open_spool(path, spool_options);
+  if (!spool) {
+    std::cerr << spool.status().message() << '\n';
+    return kExitFailure;
+  }
+  const auto batches = (*spool)->quarantined_batches();
+  const std::int64_t now = wall_ms();
+  const std::int64_t oldest = (*spool)->oldest_ms();
+  if (options.json) {
+    nlohmann::json out = {{"path", path.string()},
+                          {"depth", (*spool)->size()},
+                          {"oldest_ms", oldest == 0 ? nlohmann::json() : nlohmann::json(oldest)},
+                          {"dropped", (*spool)->dropped()},
+                          {"quarantined", (*spool)->quarantined()},
+                          {"quarantine", nlohmann::json::array()}};
+    for (const auto& b : batches) {
+      out["quarantine"].push_back({{"seq", b.seq},
+                                   {"at_ms", b.at_ms},
+                                   {"reason", b.reason},
+                                   {"results", nlohmann::json::parse(b.results, nullptr, false)}});
+    }
+    std::cout << out.dump(2) << '\n';
+    return kExitOk;
+  }
+  std::cout << "spool        " << path.string() << '\n'
+            << "waiting      " << (*spool)->size() << " results"
+            << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
+            << '\n'
+            << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
+            << "quarantined  " << (*spool)->quarantined()
+            << " batches refused by the collector, the last " << batches.size() << " kept\n";
+  for (const auto& b : batches) {
+    const auto results = nlohmann::json::parse(b.results, nullptr, false);
+    std::cout << "  seq " << b.seq << ", " << (now - b.at_ms) / 1000 << " s ago, "
+              << (results.is_array() ? results.size() : 0) << " results: " << b.reason << '\n';
+  }
+  return kExitOk;
+}
+
 int cmd_run(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
@@ -268,8 +331,7 @@ int cmd_run(const Options& options) {
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
-  const std::filesystem::path spool_path =
-      config->spool.path.empty() ? state_dir / kSpoolFile : std::filesystem::path(config->spool.path);
+  const std::filesystem::path spool_path = spool_path_of(*config, options);
   auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
     std::cerr << spool.status().message() << '\n';
@@ -303,6 +365,7 @@ int cmd_run(const Options& options) {
     health.spool_depth = stats.depth;
     health.spool_oldest_ms = stats.oldest_ms;
     health.spool_dropped = stats.dropped;
+    health.spool_quarantined = stats.quarantined;
     health.last_sent_ms = stats.last_sent_ms;
     health.sending_halted = stats.halted;
     health.started_ms = started_ms;
@@ -392,6 +455,11 @@ int dispatch(std::span<char* const> args) {
     auto options = parse_options(rest.subspan(1), {"--config"}, false);
     if (!options) return usage_error(options.status());
     return cmd_config_check(*options);
+  }
+  if (command == "spool") {
+    auto options = parse_options(rest, {"--config", "--state-dir", "--json"}, false);
+    if (!options) return usage_error(options.status());
+    return cmd_spool(*options);
   }
   if (command == "enroll") return enroll_command(rest);
   if (command == "checks") {

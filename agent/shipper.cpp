@@ -363,12 +363,14 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
       spool->remove(batch.seq);
       last_sent_ms.store(wall_ms(), std::memory_order_relaxed);
       return next_send();
-    case Verdict::kRefused:
-      log::error("shipper: the collector REFUSED " + what + " with HTTP " +
-                 std::to_string(reply.status) + ": " + collector_reason(reply.body) +
-                 "; the batch is dropped");
-      spool->remove(batch.seq);
+    case Verdict::kRefused: {
+      const std::string reason =
+          "HTTP " + std::to_string(reply.status) + ": " + collector_reason(reply.body);
+      log::error("shipper: the collector REFUSED " + what + " with " + reason +
+                 "; the batch is quarantined, not sent again (vigie-agent spool shows it)");
+      spool->quarantine(batch.seq, reason);
       return next_send();
+    }
     case Verdict::kRetry:
       break;
   }
@@ -472,6 +474,7 @@ ShipperStats Shipper::stats() const {
   stats.depth = impl_->spool->size();
   stats.oldest_ms = impl_->spool->oldest_ms();
   stats.dropped = impl_->spool->dropped();
+  stats.quarantined = impl_->spool->quarantined();
   stats.last_sent_ms = impl_->last_sent_ms.load(std::memory_order_relaxed);
   stats.halted = impl_->halted.load(std::memory_order_relaxed);
   return stats;

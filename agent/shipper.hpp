@@ -6,7 +6,8 @@
 // batch waits), posts it, and removes it from the spool only after a 2xx. A failed
 // send is retried with the same seq after an exponential backoff with jitter, or after
 // the collector's Retry-After on a 429 or 503; a batch the collector refuses for good
-// (see judge_response) is dropped with an error log that quotes the collector's reason.
+// (see judge_response) is quarantined in the spool with an error log that quotes the
+// collector's reason.
 // A 401 (the token was revoked, or is unknown) stops sending with a loud error: results
 // keep going to the spool, and sending resumes when the token file changes (a new
 // enrollment) or the agent restarts. Nothing here ever blocks the scheduler's loop.
@@ -47,6 +48,7 @@ struct ShipperStats {
   std::size_t depth = 0;          // results in the spool
   std::int64_t oldest_ms = 0;     // the oldest one's timestamp; 0: none
   std::uint64_t dropped = 0;      // dropped by the spool since it was created
+  std::uint64_t quarantined = 0;  // batches refused for good, since the spool was created
   std::int64_t last_sent_ms = 0;  // last 2xx (wall clock); 0: none since the start
   bool halted = false;            // sending stopped on a 401
 };
@@ -102,7 +104,7 @@ enum class Verdict {
   kDelivered,  // 2xx: stored (or a replay the collector already had)
   kRetry,      // no answer, 1xx/3xx, 5xx, and 4xx that do not depend on the batch:
                // 401/403 (token), 404 (url), 408, 429
-  kRefused,    // any other 4xx: this batch will never be accepted; it is dropped
+  kRefused,    // any other 4xx: this batch will never be accepted; it is quarantined
 };
 Verdict judge_response(long http_status);
 

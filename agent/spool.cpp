@@ -32,7 +32,10 @@ namespace fs = std::filesystem;
 
 // 'vigS' in the file header, so that another SQLite file given as spool is recognised.
 constexpr int kApplicationId = 0x76696753;
-constexpr int kSchemaVersion = 1;
+// 2 added the quarantine; a version 1 file is brought up to date when opened.
+constexpr int kSchemaVersion = 2;
+// Refused batches kept for a technician to look at: the newest ones.
+constexpr int kMaxQuarantined = 10;
 // Per-row cost beyond the JSON, so that the bound also holds for tiny results.
 constexpr std::uint64_t kRowOverhead = 32;
 // Rows read per step when pruning.
@@ -49,6 +52,17 @@ CREATE TABLE IF NOT EXISTS state (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+// Version 2: batches the collector refused for good, kept apart instead of retried.
+constexpr const char* kQuarantineSchema = R"sql(
+CREATE TABLE IF NOT EXISTS quarantine (
+  seq     INTEGER PRIMARY KEY,
+  at_ms   INTEGER NOT NULL,  -- when it was refused (agent clock)
+  reason  TEXT NOT NULL,     -- the collector's answer
+  results TEXT NOT NULL      -- the batch's results, a JSON array
+);
+INSERT OR IGNORE INTO state VALUES ('quarantined', 0);
 )sql";
 
 struct DbClose {
@@ -207,8 +221,37 @@ class SqliteSpool final : public Spool {
   void remove(std::uint64_t seq) override {
     std::lock_guard lock(mutex_);
     if (!head_ || head_->seq != seq) return;
-    const DbError error = remove_head();
+    const DbError error = remove_head(nullptr);
     if (error.code != SQLITE_OK) handle_failure(error, "cannot remove a delivered batch", 0);
+  }
+
+  void quarantine(std::uint64_t seq, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    if (!head_ || head_->seq != seq) return;
+    const DbError error = remove_head(&reason);
+    if (error.code != SQLITE_OK) handle_failure(error, "cannot quarantine a refused batch", 0);
+  }
+
+  std::uint64_t quarantined() const override {
+    std::lock_guard lock(mutex_);
+    return quarantined_;
+  }
+
+  std::vector<QuarantinedBatch> quarantined_batches() const override {
+    std::lock_guard lock(mutex_);
+    std::vector<QuarantinedBatch> out;
+    auto s = Statement::prepare(db_.get(),
+                                "SELECT seq, at_ms, reason, results FROM quarantine ORDER BY seq");
+    if (!s) return out;
+    while (s->step() == SQLITE_ROW) {
+      QuarantinedBatch q;
+      q.seq = static_cast<std::uint64_t>(s->int64(0));
+      q.at_ms = s->int64(1);
+      q.reason = std::string(s->text(2));
+      q.results = std::string(s->text(3));
+      out.push_back(std::move(q));
+    }
+    return out;
   }
 
   std::size_t size() const override {
@@ -253,7 +296,7 @@ class SqliteSpool final : public Spool {
     if (DbError e = query_int("PRAGMA user_version", &version); e.code) return e;
     if (DbError e = query_int("SELECT count(*) FROM sqlite_schema", &tables); e.code) return e;
     const bool fresh = tables == 0 && application_id == 0;
-    if (!fresh && (application_id != kApplicationId || version != kSchemaVersion)) {
+    if (!fresh && (application_id != kApplicationId || version < 1 || version > kSchemaVersion)) {
       return {SQLITE_NOTADB, "not a vigie spool (application_id " + std::to_string(application_id) +
                                  ", version " + std::to_string(version) + ")"};
     }
@@ -262,13 +305,21 @@ class SqliteSpool final : public Spool {
     if (mode != "wal") return {SQLITE_IOERR, "cannot use WAL mode (journal_mode " + mode + ")"};
     if (DbError e = exec("PRAGMA synchronous=NORMAL"); e.code) return e;
     if (fresh) {
-      const std::string setup = "BEGIN;" + std::string(kSchema) +
+      const std::string setup = "BEGIN;" + std::string(kSchema) + kQuarantineSchema +
                                 "PRAGMA application_id=" + std::to_string(kApplicationId) +
                                 ";PRAGMA user_version=" + std::to_string(kSchemaVersion) +
                                 ";INSERT INTO state VALUES ('next_seq'," +
                                 std::to_string(std::max<std::int64_t>(options_.now_ms(), 1)) +
                                 "),('dropped',0),('head_seq',0),('head_last_id',0);COMMIT;";
       if (DbError e = exec(setup.c_str()); e.code) {
+        exec("ROLLBACK");
+        return e;
+      }
+    } else if (version < kSchemaVersion) {
+      const std::string upgrade = "BEGIN;" + std::string(kQuarantineSchema) +
+                                  "PRAGMA user_version=" + std::to_string(kSchemaVersion) +
+                                  ";COMMIT;";
+      if (DbError e = exec(upgrade.c_str()); e.code) {
         exec("ROLLBACK");
         return e;
       }
@@ -295,6 +346,11 @@ class SqliteSpool final : public Spool {
          "SELECT id, result FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
         {&statements_.head_rows, "SELECT id, result FROM results WHERE id <= ?1 ORDER BY id"},
         {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
+        {&statements_.quarantine,
+         "INSERT OR REPLACE INTO quarantine (seq, at_ms, reason, results) VALUES (?1, ?2, ?3, ?4)"},
+        {&statements_.trim_quarantine,
+         "DELETE FROM quarantine WHERE seq NOT IN "
+         "(SELECT seq FROM quarantine ORDER BY seq DESC LIMIT ?1)"},
     };
     for (const auto& [statement, sql] : all) {
       auto prepared = Statement::prepare(db_.get(), sql);
@@ -314,6 +370,11 @@ class SqliteSpool final : public Spool {
       return e;
     if (DbError e = query_int("SELECT value FROM state WHERE key = 'dropped'", &dropped); e.code)
       return e;
+    std::int64_t quarantined = 0;
+    if (DbError e = query_int("SELECT value FROM state WHERE key = 'quarantined'", &quarantined);
+        e.code)
+      return e;
+    quarantined_ = static_cast<std::uint64_t>(std::max<std::int64_t>(quarantined, 0));
     if (DbError e = query_int("SELECT value FROM state WHERE key = 'head_seq'", &head_seq); e.code)
       return e;
     if (DbError e = query_int("SELECT value FROM state WHERE key = 'head_last_id'", &head_last_id_);
@@ -540,8 +601,29 @@ class SqliteSpool final : public Spool {
     return {};
   }
 
-  DbError remove_head() {
+  // Deletes the head batch's rows; with a `reason`, keeps the batch in the quarantine
+  // (the newest kMaxQuarantined batches), in the same transaction.
+  DbError remove_head(const std::string* reason) {
     DbError error = exec("BEGIN IMMEDIATE");
+    if (!error.code && reason) {
+      nlohmann::json results = nlohmann::json::array();
+      for (const auto& r : head_->results) results.push_back(protocol::result_to_json(r));
+      Statement& keep = statements_.quarantine;
+      Use use(keep);
+      keep.bind(1, static_cast<std::int64_t>(head_->seq))
+          .bind(2, options_.now_ms())
+          .bind(3, std::string_view(*reason))
+          .bind(4, std::string_view(
+                       results.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
+      if (!error.code) {
+        Statement& trim = statements_.trim_quarantine;
+        Use use_trim(trim);
+        trim.bind(1, kMaxQuarantined);
+        if (trim.step() != SQLITE_DONE) error = last_error("quarantine");
+      }
+      if (!error.code) error = set_state("quarantined", static_cast<std::int64_t>(quarantined_ + 1));
+    }
     if (!error.code) {
       Statement& del = statements_.delete_range;
       Use use(del);
@@ -554,6 +636,7 @@ class SqliteSpool final : public Spool {
       exec("ROLLBACK");
       return error;
     }
+    if (reason) ++quarantined_;
     count_ -= head_rows_;
     bytes_ -= std::min(bytes_, head_bytes_);
     head_.reset();
@@ -679,7 +762,7 @@ class SqliteSpool final : public Spool {
   Db db_;
   struct Statements {
     Statement insert, set_state, oldest_waiting, waiting_sizes, delete_range, aged, delete_aged,
-        first_rows, head_rows, oldest_ts;
+        first_rows, head_rows, oldest_ts, quarantine, trim_quarantine;
   } statements_;
   std::int64_t next_seq_ = 0;
   std::int64_t head_last_id_ = 0;
@@ -690,6 +773,7 @@ class SqliteSpool final : public Spool {
   std::uint64_t bytes_ = 0;
   std::int64_t oldest_ms_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t quarantined_ = 0;
   std::uint64_t unlogged_drops_ = 0;
   std::chrono::steady_clock::time_point last_drop_log_;
 };

@@ -25,6 +25,10 @@
 // added), and counted in dropped(), which is stored in the file and so survives
 // restarts.
 //
+// A batch the collector refuses for good (a 4xx other than 401, 403, 404, 408, 429) is not
+// retried forever: it is quarantined, kept apart in the same file (the newest 10), and
+// counted; `vigie-agent spool` shows them.
+//
 // A file that is not a spool, or is corrupt or truncated, is moved aside to
 // "<path>.corrupt-<UTC time>" with an error in the log, and a new spool starts in its
 // place; the same happens if SQLite finds corruption while the agent runs.
@@ -35,6 +39,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/check_result.hpp"
@@ -46,6 +51,14 @@ namespace vigie::agent {
 struct Batch {
   std::uint64_t seq = 0;
   std::vector<CheckResult> results;
+};
+
+// A batch the collector refused for good.
+struct QuarantinedBatch {
+  std::uint64_t seq = 0;
+  std::int64_t at_ms = 0;  // when it was refused
+  std::string reason;      // the collector's answer
+  std::string results;     // the batch's results, a JSON array
 };
 
 // Thread-safe: the scheduler adds, the shipper's thread takes and removes, the agent's
@@ -65,8 +78,12 @@ class Spool {
   // durable: then nothing is handed out, since a restart could reuse the seq.
   virtual Result<std::optional<Batch>> next_batch(std::size_t max_results) = 0;
 
-  // Forgets batch `seq` (delivered, or refused for good). Other seqs are ignored.
+  // Forgets batch `seq` (delivered). Other seqs are ignored.
   virtual void remove(std::uint64_t seq) = 0;
+  // Takes batch `seq`, which the collector refused for good (`reason`: its answer), out
+  // of the queue and keeps it apart, for a technician to look at: the newest 10 such
+  // batches are kept. Other seqs are ignored.
+  virtual void quarantine(std::uint64_t seq, const std::string& reason) = 0;
 
   // Results held: waiting, plus those in the batch handed out.
   virtual std::size_t size() const = 0;
@@ -74,6 +91,9 @@ class Spool {
   virtual std::int64_t oldest_ms() const = 0;
   // Results dropped (bounds, write errors, a corrupt file) since the spool was created.
   virtual std::uint64_t dropped() const = 0;
+  // Batches quarantined since the spool was created, and those still kept.
+  virtual std::uint64_t quarantined() const = 0;
+  virtual std::vector<QuarantinedBatch> quarantined_batches() const = 0;
 };
 
 struct SpoolOptions {

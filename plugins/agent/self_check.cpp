@@ -54,8 +54,14 @@ class SelfCheck final : public Check {
       if (initialised_) last_drop_ms_ = now;  // grew while we watched
       dropped_seen_ = h.spool_dropped;
     }
+    if (h.spool_quarantined > quarantined_seen_) {
+      if (initialised_) last_quarantine_ms_ = now;
+      quarantined_seen_ = h.spool_quarantined;
+    }
     initialised_ = true;
     const bool recent_drops = last_drop_ms_ > 0 && now - last_drop_ms_ < kDropWindowMs;
+    const bool recent_quarantine =
+        last_quarantine_ms_ > 0 && now - last_quarantine_ms_ < kDropWindowMs;
     const std::size_t runs = h.check_durations_ms.size();
     const std::int64_t latency_max =
         runs ? *std::max_element(h.check_durations_ms.begin(), h.check_durations_ms.end()) : 0;
@@ -79,6 +85,11 @@ class SelfCheck final : public Check {
       problems.push_back(std::to_string(h.spool_dropped) +
                          " results dropped by the spool (full or too old)");
     }
+    if (recent_quarantine) {
+      out.status = worst(out.status, State::kWarning);
+      problems.push_back(std::to_string(h.spool_quarantined) +
+                         " batches refused by the collector and quarantined (vigie-agent spool)");
+    }
     std::string summary;
     for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p;
     if (summary.empty()) {
@@ -89,7 +100,8 @@ class SelfCheck final : public Check {
     out.summary = version + ": " + summary;
     out.details = "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
                   (h.spool_oldest_ms ? age_text(oldest_age) : std::string("-")) + ", " +
-                  std::to_string(h.spool_dropped) + " dropped\n" +
+                  std::to_string(h.spool_dropped) + " dropped, " +
+                  std::to_string(h.spool_quarantined) + " batches quarantined\n" +
                   "last acknowledged send: " +
                   (h.last_sent_ms ? age_text(now - h.last_sent_ms) + " ago"
                                   : std::string("none since the start")) +
@@ -101,6 +113,7 @@ class SelfCheck final : public Check {
         {"spool_oldest_age", seconds(oldest_age), "s", Range{0, seconds(kSelfWarnAgeMs)},
          Range{0, seconds(kSelfCritAgeMs)}, 0.0, {}},
         {"spool_dropped", static_cast<double>(h.spool_dropped), "c", {}, {}, 0.0, {}},
+        {"spool_quarantined", static_cast<double>(h.spool_quarantined), "c", {}, {}, 0.0, {}},
         {"last_send_age", seconds(std::max<std::int64_t>(0, last_send_age)), "s", {}, {}, 0.0, {}},
         {"check_latency_max", static_cast<double>(latency_max), "ms", {}, {}, 0.0, {}},
         {"check_latency_p95", static_cast<double>(latency_p95), "ms", {}, {}, 0.0, {}},
@@ -116,6 +129,8 @@ class SelfCheck final : public Check {
   bool initialised_ = false;
   std::uint64_t dropped_seen_ = 0;
   std::int64_t last_drop_ms_ = 0;
+  std::uint64_t quarantined_seen_ = 0;
+  std::int64_t last_quarantine_ms_ = 0;
 };
 
 }  // namespace

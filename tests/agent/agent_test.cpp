@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -9,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/spool.hpp"
+#include "common/time.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::agent {
@@ -174,6 +177,57 @@ TEST_CASE("Agent: run refuses to start without its state folder or token", "[age
       agent({"run", "--config", token_config.string(), "--state-dir", dir.path().string()});
   CHECK(no_token.code == 1);
   CHECK_THAT(no_token.err, Contains("token file: " + (dir / "agent.token").string()));
+}
+
+}  // namespace
+}  // namespace vigie::agent
+
+namespace vigie::agent {
+namespace {
+
+TEST_CASE("Agent: spool shows what waits, what was dropped and what was quarantined",
+          "[agent]") {
+  testing::TempDir dir;
+  const std::string config = dummy_config(dir);
+  const std::string state = (dir / "state").string();
+  const auto missing = agent({"spool", "--config", config, "--state-dir", state});
+  CHECK(missing.code == 1);
+  CHECK_THAT(missing.err, Contains("no spool at " + state + "/spool.db"));
+
+  std::filesystem::create_directories(dir / "state");
+  {
+    auto spool = open_spool(dir / "state" / "spool.db");
+    REQUIRE(spool.is_ok());
+    for (int i = 0; i < 3; ++i) {
+      CheckResult r;
+      r.name = "c" + std::to_string(i);
+      r.check = "test/fake";
+      r.summary = "#" + std::to_string(i);
+      r.ts_ms = wall_ms() - 30'000;
+      r.interval_s = 60;
+      (*spool)->add(r);
+    }
+    auto batch = (*spool)->next_batch(1);
+    REQUIRE(batch.is_ok());
+    REQUIRE(batch->has_value());
+    (*spool)->quarantine((*batch)->seq, "HTTP 422: results[0].name: too long");
+  }
+  const auto shown = agent({"spool", "--config", config, "--state-dir", state});
+  INFO(shown.err);
+  CHECK(shown.code == 0);
+  CHECK_THAT(shown.out, Contains("waiting      2 results, the oldest 3"));
+  CHECK_THAT(shown.out, Contains("dropped      0 results"));
+  CHECK_THAT(shown.out, Contains("quarantined  1 batches refused by the collector"));
+  CHECK_THAT(shown.out, Contains("1 results: HTTP 422: results[0].name: too long"));
+
+  const auto json = agent({"spool", "--config", config, "--state-dir", state, "--json"});
+  REQUIRE(json.code == 0);
+  const auto parsed = nlohmann::json::parse(json.out);
+  CHECK(parsed["depth"] == 2);
+  CHECK(parsed["quarantined"] == 1);
+  REQUIRE(parsed["quarantine"].size() == 1);
+  CHECK(parsed["quarantine"][0]["reason"] == "HTTP 422: results[0].name: too long");
+  CHECK(parsed["quarantine"][0]["results"][0]["summary"] == "#0");
 }
 
 }  // namespace

@@ -334,7 +334,7 @@ TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 a
   CHECK((*shipper)->stop(0ms) == 0);
 }
 
-TEST_CASE("Shipper: a 400 drops the batch and a 401 stops sending until the token file changes",
+TEST_CASE("Shipper: a 400 quarantines the batch and a 401 stops sending until the token file changes",
           "[shipper]") {
   testing::TempDir dir;
   const auto token = dir.write("agent.token", "first-token\n");
@@ -346,7 +346,8 @@ TEST_CASE("Shipper: a 400 drops the batch and a 401 stops sending until the toke
   REQUIRE(shipper.is_ok());
   (*shipper)->submit(result(1));
   REQUIRE(testing::eventually([&] { return peer.requests().size() == 1; }, 10s));
-  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));  // dropped
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  CHECK((*shipper)->stats().quarantined == 1);  // kept apart, never sent again
 
   (*shipper)->submit(result(2));
   REQUIRE(testing::eventually([&] { return (*shipper)->stats().halted; }, 10s));

@@ -1,6 +1,7 @@
 #include "agent/spool.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/protocol.hpp"
 #include "common/time.hpp"
 #include "plugins/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -140,6 +142,81 @@ TEST_CASE("Spool: results, the batch handed out and the seq survive a restart", 
   const Batch rest = next(*spool, 100);
   CHECK(rest.seq == head.seq + 1);
   CHECK(summaries(rest) == std::vector<std::string>{"#4", "#5", "#6", "#7"});
+}
+
+TEST_CASE("Spool: a refused batch is quarantined apart, the newest 10 kept, across restarts",
+          "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir / "spool.db";
+  std::uint64_t first_seq = 0;
+  {
+    auto spool = open(file);
+    for (int i = 0; i < 3; ++i) spool->add(result(i));
+    const Batch refused = next(*spool, 2);
+    first_seq = refused.seq;
+    spool->quarantine(refused.seq + 1, "not the batch handed out: ignored");
+    CHECK(spool->quarantined() == 0);
+    spool->quarantine(refused.seq, "HTTP 400: results[0].status: bad");
+    CHECK(spool->size() == 1);  // out of the queue
+    CHECK(spool->quarantined() == 1);
+    const auto kept = spool->quarantined_batches();
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].seq == refused.seq);
+    CHECK(kept[0].reason == "HTTP 400: results[0].status: bad");
+    const auto results = nlohmann::json::parse(kept[0].results);
+    REQUIRE(results.size() == 2);
+    CHECK(results[1]["summary"] == "#1");
+    // The next batch is the rest, with the next seq.
+    const Batch rest = next(*spool, 10);
+    CHECK(rest.seq == refused.seq + 1);
+    CHECK(summaries(rest) == std::vector<std::string>{"#2"});
+    spool->remove(rest.seq);
+  }
+  auto spool = open(file);
+  CHECK(spool->quarantined() == 1);
+  CHECK(spool->quarantined_batches().size() == 1);
+  for (int i = 0; i < 12; ++i) {
+    spool->add(result(10 + i));
+    spool->quarantine(next(*spool, 1).seq, "HTTP 422: #" + std::to_string(i));
+  }
+  CHECK(spool->quarantined() == 13);
+  const auto kept = spool->quarantined_batches();
+  REQUIRE(kept.size() == 10);  // the newest
+  CHECK(kept.front().reason == "HTTP 422: #2");
+  CHECK(kept.back().reason == "HTTP 422: #11");
+  CHECK(kept.front().seq > first_seq);
+  CHECK(spool->size() == 0);
+}
+
+TEST_CASE("Spool: a version 1 file is upgraded in place, its results kept", "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir / "spool.db";
+  // A spool as version 1 wrote it: no quarantine table.
+  const std::string v1 =
+      "CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,"
+      " stored_ms INTEGER NOT NULL, result TEXT NOT NULL);"
+      "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+      "PRAGMA application_id=1986619219; PRAGMA user_version=1;"
+      "INSERT INTO state VALUES ('next_seq', 500), ('dropped', 4), ('head_seq', 0),"
+      " ('head_last_id', 0);"
+      "INSERT INTO results (ts_ms, stored_ms, result) VALUES (" +
+      std::to_string(kBase) + ", " + std::to_string(kBase) + ", '" +
+      protocol::result_to_json(result(1)).dump() + "');";
+  const auto made = plugins::run_process({"/usr/bin/sqlite3", file.string(), v1},
+                                         {.timeout = std::chrono::seconds(10)});
+  REQUIRE(made.is_ok());
+  INFO(made->err);
+  REQUIRE(made->exit_code == 0);
+  auto spool = open(file);
+  CHECK(spool->size() == 1);
+  CHECK(spool->dropped() == 4);
+  CHECK(spool->quarantined() == 0);
+  const Batch batch = next(*spool, 10);
+  CHECK(batch.seq == 500);
+  CHECK(summaries(batch) == std::vector<std::string>{"#1"});
+  spool->quarantine(batch.seq, "HTTP 400: refused");
+  CHECK(spool->quarantined_batches().size() == 1);
+  CHECK(moved_aside(file).empty());
 }
 
 // The cost of one result(n) against max_bytes: the smallest bound that holds two of
