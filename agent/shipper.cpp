@@ -1,12 +1,14 @@
 #include "agent/shipper.hpp"
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -51,6 +53,15 @@ std::string seconds_text(milliseconds d) {
 Result<std::string> read_token(const std::string& path) {
   auto text = read_file(path, kMaxTokenBytes);
   if (!text) return text.status().with_context("token file");
+  // A secret anyone on the box can read is a secret no more: refuse it.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    return Status{Code::kPermissionDenied,
+                  "token file " + path + ": readable by others (mode " + mode +
+                      "): chmod 600 " + path + " (vigie-agent enroll writes it so)"};
+  }
   std::string_view token = *text;
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
     token.remove_prefix(1);

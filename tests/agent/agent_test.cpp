@@ -161,7 +161,8 @@ TEST_CASE("Agent: check exits 3 when it cannot run the checks", "[agent]") {
   CHECK(agent({"check", "--bogus"}).code == 3);
 }
 
-TEST_CASE("Agent: run refuses to start without its state folder or token", "[agent]") {
+TEST_CASE("Agent: run refuses to start without its state folder or token or with one others can read",
+          "[agent]") {
   testing::TempDir dir;
   const std::string config = dummy_config(dir);
   dir.write("file", "");
@@ -177,6 +178,13 @@ TEST_CASE("Agent: run refuses to start without its state folder or token", "[age
       agent({"run", "--config", token_config.string(), "--state-dir", dir.path().string()});
   CHECK(no_token.code == 1);
   CHECK_THAT(no_token.err, Contains("token file: " + (dir / "agent.token").string()));
+
+  dir.write("agent.token", "vga_1234\n");  // 0644: anyone on the box could read it
+  const auto open_token =
+      agent({"run", "--config", token_config.string(), "--state-dir", dir.path().string()});
+  CHECK(open_token.code == 1);
+  CHECK_THAT(open_token.err, Contains("token file " + (dir / "agent.token").string() +
+                                      ": readable by others (mode 0644): chmod 600"));
 }
 
 }  // namespace

@@ -160,15 +160,22 @@ TEST_CASE("Shipper: a missing or bad token file or CA file is refused at creatio
   CHECK(missing.status().code() == Code::kNotFound);
   CHECK_THAT(missing.status().message(), Contains((dir / "agent.token").string()));
 
-  auto empty = create(dir.write("empty.token", " \n").string(), "");
+  auto empty = create(dir.write_secret("empty.token", " \n").string(), "");
   REQUIRE_FALSE(empty.is_ok());
   CHECK_THAT(empty.status().message(), Contains("empty"));
 
-  auto spaced = create(dir.write("spaced.token", "abc def\n").string(), "");
+  auto spaced = create(dir.write_secret("spaced.token", "abc def\n").string(), "");
   REQUIRE_FALSE(spaced.is_ok());
   CHECK_THAT(spaced.status().message(), Contains("printable ASCII"));
 
   const auto token = dir.write("agent.token", "s3cr3t-t0ken\n");
+  auto open = create(token.string(), "");  // 0644
+  REQUIRE_FALSE(open.is_ok());
+  CHECK(open.status().code() == Code::kPermissionDenied);
+  CHECK(open.status().message() == "token file " + token.string() +
+                                       ": readable by others (mode 0644): chmod 600 " +
+                                       token.string() + " (vigie-agent enroll writes it so)");
+  std::filesystem::permissions(token, std::filesystem::perms(0640));  // a group may read it
   auto no_ca = create(token.string(), (dir / "ca.crt").string());
   REQUIRE_FALSE(no_ca.is_ok());
   CHECK_THAT(no_ca.status().message(), StartsWith("CA file: " + (dir / "ca.crt").string()));
@@ -337,7 +344,7 @@ TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 a
 TEST_CASE("Shipper: a 400 quarantines the batch and a 401 stops sending until the token file changes",
           "[shipper]") {
   testing::TempDir dir;
-  const auto token = dir.write("agent.token", "first-token\n");
+  const auto token = dir.write_secret("agent.token", "first-token\n");
   ScriptedPeer peer({"400 Bad Request", "401 Unauthorized", "200 OK"});
   ShipperOptions options = quick_options(peer.url());
   options.token_file = token.string();
@@ -355,7 +362,7 @@ TEST_CASE("Shipper: a 400 quarantines the batch and a 401 stops sending until th
   CHECK(peer.requests().size() == 2);
   CHECK((*shipper)->stats().depth == 1);  // kept in the spool
 
-  dir.write("agent.token", "second-token\n");
+  dir.write_secret("agent.token", "second-token\n");
   REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
   const auto requests = peer.requests();
   REQUIRE(requests.size() == 3);

@@ -86,8 +86,7 @@ fs::path write_config(const testing::TempDir& dir, const Collector& collector,
 }
 
 void enroll(const testing::TempDir& dir, Collector& collector) {
-  const auto file = dir.write("agent.token", collector.enroll(kAgent, kSite) + "\n");
-  fs::permissions(file, fs::perms(0600));
+  dir.write_secret("agent.token", collector.enroll(kAgent, kSite) + "\n");
 }
 
 std::unique_ptr<testing::Child> start_agent(const testing::TempDir& dir) {

@@ -59,9 +59,7 @@ std::string Collector::token(const std::string& role) {
 }
 
 std::filesystem::path Collector::token_file(const std::string& role) {
-  const auto file = dir_.write(role + ".token", token(role) + "\n");
-  std::filesystem::permissions(file, std::filesystem::perms(0600));
-  return file;
+  return dir_.write_secret(role + ".token", token(role) + "\n");
 }
 
 std::string Collector::enroll_token(const std::string& site) {

@@ -34,4 +34,18 @@ std::filesystem::path TempDir::write(const std::string& name, const std::string&
   return file;
 }
 
+std::filesystem::path TempDir::write_secret(const std::string& name,
+                                            const std::string& content) const {
+  const auto file = path_ / name;
+  std::filesystem::create_directories(file.parent_path());
+  {
+    // Created (or cut) with no access for others, then written: never readable by them.
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    std::filesystem::permissions(file, std::filesystem::perms(0600));
+    out << content;
+  }
+  std::filesystem::permissions(file, std::filesystem::perms(0600));
+  return file;
+}
+
 }  // namespace vigie::testing

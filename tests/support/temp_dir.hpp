@@ -20,6 +20,8 @@ class TempDir {
   // the full path.
   std::filesystem::path write(const std::string& name, const std::string& content,
                               bool executable = false) const;
+  // The same with mode 0600, as secrets (tokens) are kept.
+  std::filesystem::path write_secret(const std::string& name, const std::string& content) const;
 
  private:
   std::filesystem::path path_;
