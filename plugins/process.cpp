@@ -1,9 +1,12 @@
 #include "plugins/process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,6 +219,102 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std:
                            std::string(search_path(env)) + ")");
 }
 
+// spawn() for a program run as another user: posix_spawn cannot change credentials,
+// so this forks. The child does only async-signal-safe work (everything it needs is
+// prepared before the fork) and changes its credentials with raw system calls, which
+// act on the calling thread alone, the only one a forked child has. What went wrong in
+// the child comes back on a close-on-exec pipe: nothing read means exec succeeded.
+Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                       int in, int out, int err, const RunAs& user) {
+  auto args = c_array(argv);
+  auto envp = c_array(env);
+  const auto files = candidates(argv[0], search_path(env));
+  if (files.empty()) return Status::not_found("\"" + argv[0] + "\" not found: PATH is empty");
+  std::vector<const char*> paths;
+  for (const auto& f : files) paths.push_back(f.c_str());
+  auto report = make_pipe();
+  if (!report) return report.status();
+  const int report_fd = report->write.get();
+
+  struct Failure {
+    int stage = 0;  // 1 groups, 2 gid, 3 uid, 4 exec
+    int error = 0;
+    int file = 0;   // for exec: the candidate that decided
+  };
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::io_error("fork: " + errno_text(errno));
+  if (pid == 0) {
+    Failure f;
+    ::setpgid(0, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::dup2(in, STDIN_FILENO) < 0 || ::dup2(out, STDOUT_FILENO) < 0 ||
+        ::dup2(err, STDERR_FILENO) < 0) {
+      f = {4, errno, 0};
+    } else {
+      // Nothing else open, but the report pipe (close-on-exec).
+      if (report_fd > STDERR_FILENO + 1)
+        ::syscall(SYS_close_range, STDERR_FILENO + 1, report_fd - 1, 0);
+      ::syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+      if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) != 0) {
+        f = {1, errno, 0};
+      } else if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0) {
+        f = {2, errno, 0};
+      } else if (::syscall(SYS_setresuid, user.uid, user.uid, user.uid) != 0) {
+        f = {3, errno, 0};
+      } else {
+        // The capabilities the agent was given for switching users (ambient ones survive
+        // a switch between two users that are not root) are not the plugin's.
+        ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        // Like execvp: EACCES in one directory does not hide the program in the next.
+        f = {4, ENOENT, 0};
+        bool denied = false;
+        for (std::size_t i = 0; i < paths.size(); ++i) {
+          ::execve(paths[i], args.data(), envp.data());
+          const int e = errno;
+          if (e == EACCES) {
+            if (!denied) f = {4, e, static_cast<int>(i)};
+            denied = true;
+          } else if (e != ENOENT && e != ENOTDIR) {
+            f = {4, e, static_cast<int>(i)};
+            break;
+          } else if (!denied) {
+            f = {4, e, static_cast<int>(i)};
+          }
+        }
+      }
+    }
+    [[maybe_unused]] const auto written = ::write(report_fd, &f, sizeof f);
+    ::_exit(127);
+  }
+  report->write.reset();
+  Failure f;
+  ssize_t n;
+  do {
+    n = ::read(report->read.get(), &f, sizeof f);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return pid;  // exec'd: the pipe closed with nothing in it
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (f.stage >= 1 && f.stage <= 3) {
+    static constexpr const char* kWhat[] = {"", "setgroups", "setresgid", "setresuid"};
+    return Status{Code::kPermissionDenied,
+                  "cannot run as user " + user.name + ": " + kWhat[f.stage] + ": " +
+                      errno_text(f.error) +
+                      (f.error == EPERM ? " (the agent needs CAP_SETUID and CAP_SETGID)" : "")};
+  }
+  const std::string& file = files[static_cast<std::size_t>(f.file)];
+  if (argv[0].find('/') == std::string::npos && (f.error == ENOENT || f.error == ENOTDIR))
+    return Status::not_found("\"" + argv[0] + "\" not found in PATH (" +
+                             std::string(search_path(env)) + ")");
+  return exec_error(argv[0], file, f.error);
+}
+
 // True once the process has ended. WNOWAIT leaves it a zombie: its pid, and so its
 // process group id, cannot be reused before we kill the group and reap it. `lost` is set
 // when someone else reaped it (SIGCHLD ignored, a stray waitpid(-1)): its group id may
@@ -243,6 +342,38 @@ int poll_timeout(Clock::time_point now, Clock::time_point until, bool cap_at_per
 
 }  // namespace
 
+Result<RunAs> find_user(const std::string& name) {
+  if (name.empty()) return Status::invalid("empty user name");
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(static_cast<std::size_t>(size > 0 ? size : 16384));
+  passwd entry{};
+  passwd* found = nullptr;
+  int rc;
+  while ((rc = ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) ==
+             ERANGE &&
+         buffer.size() < (1u << 20)) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (rc != 0) return Status::io_error("looking up user " + name + ": " + errno_text(rc));
+  if (found == nullptr) return Status::not_found("no user \"" + name + "\" on this system");
+  RunAs user;
+  user.name = name;
+  user.uid = entry.pw_uid;
+  user.gid = entry.pw_gid;
+  user.home = entry.pw_dir ? entry.pw_dir : "/";
+  int count = 16;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    user.groups.resize(static_cast<std::size_t>(count));
+    int n = count;
+    if (::getgrouplist(name.c_str(), entry.pw_gid, user.groups.data(), &n) >= 0) {
+      user.groups.resize(static_cast<std::size_t>(n));
+      return user;
+    }
+    count = std::max(n, count * 2);
+  }
+  return Status::io_error("looking up the groups of user " + name + ": too many");
+}
+
 std::vector<std::string> default_environment() {
   return {"PATH=" + std::string(kDefaultPath), "LANG=C"};
 }
@@ -260,7 +391,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   if (!err_pipe) return err_pipe.status();
   auto dev_null = open_dev_null();
   if (!dev_null) return dev_null.status();
-  auto spawned = spawn(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get());
+  auto spawned =
+      options.run_as
+          ? spawn_as(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get(),
+                     *options.run_as)
+          : spawn(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get());
   if (!spawned) return spawned.status();
   const pid_t pid = *spawned;
   // The child has its copies; ours would keep the pipes from ever reaching end of file.

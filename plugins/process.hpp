@@ -13,11 +13,17 @@
 // way the group is then killed, so a run never leaves a process of its group behind
 // (a process that moved to another group or session, e.g. with setsid, escapes this).
 //
+// With ProcessOptions::run_as the child switches to that user (groups, gid, then uid)
+// before exec; when it may not, the run fails with kPermissionDenied naming the user.
+//
 // Blocking: call it from a worker thread. Thread-safe: runs may overlap. The process
 // must leave its children to their owners: SIGCHLD not ignored, no waitpid(-1).
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,11 +31,27 @@
 
 namespace vigie::plugins {
 
+// A user to run a program as: its ids and groups, looked up once (find_user).
+struct RunAs {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, the primary one included
+  std::string home;
+};
+
+// The user `name` of this system (the passwd and group databases); kNotFound when there
+// is no such user.
+Result<RunAs> find_user(const std::string& name);
+
 struct ProcessOptions {
   std::chrono::milliseconds timeout{10'000};  // default 10 s
   std::size_t max_output = 64 * 1024;         // bytes kept of stdout, and of stderr
   // The child's whole environment ("NAME=value"); empty means default_environment().
   std::vector<std::string> environment;
+  // Run the program as this user, its groups included (the caller needs CAP_SETUID and
+  // CAP_SETGID, or to be root); nullopt: as the caller.
+  std::optional<RunAs> run_as;
 };
 
 struct ProcessResult {

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/perfdata.hpp"
@@ -264,6 +266,7 @@ class ExternalCheck final : public Check {
  private:
   std::vector<std::string> command_;
   std::vector<std::string> environment_;
+  std::optional<RunAs> user_;
 };
 
 Status ExternalCheck::configure(const nlohmann::json& params) {
@@ -307,8 +310,26 @@ Status ExternalCheck::configure(const nlohmann::json& params) {
       }
     }
   }
+  std::optional<RunAs> user;
+  if (const auto name = params.find("user"); name != params.end()) {
+    if (!name->is_string() || name->get_ref<const std::string&>().empty())
+      return Status::invalid("user: must be a user name");
+    auto found = find_user(name->get<std::string>());
+    if (!found) return Status::invalid("user: " + found.status().message());
+    // What a login as that user would set, unless "env" says otherwise.
+    for (const auto& [variable, value] : {std::pair<std::string, std::string>{"HOME", found->home},
+                                          {"USER", found->name},
+                                          {"LOGNAME", found->name}}) {
+      const std::string prefix = variable + "=";
+      if (std::none_of(environment.begin(), environment.end(),
+                       [&](const std::string& e) { return e.starts_with(prefix); }))
+        environment.push_back(prefix + value);
+    }
+    user = std::move(*found);
+  }
   command_ = std::move(argv);
   environment_ = std::move(environment);
+  user_ = std::move(user);
   return Status::ok();
 }
 
@@ -321,6 +342,7 @@ Outcome ExternalCheck::run(const RunContext& context) {
   options.timeout = std::chrono::duration_cast<milliseconds>(context.deadline - now);
   options.max_output = kMaxOutput;
   options.environment = environment_;
+  options.run_as = user_;
   auto argv = command_;
   // Looked up at each run, so that a plugin installed after the agent started is found.
   const bool bare = argv[0].find('/') == std::string::npos;

@@ -8,6 +8,10 @@
 //              looked up at each run in kNagiosPluginDir, then in the plugin's PATH.
 //   "env"      optional object of NAME -> value strings, added to (or replacing entries
 //              of) the minimal environment PATH=/usr/local/bin:/usr/bin:/bin, LANG=C.
+//   "user"     optional user name: the plugin runs as that user, with its groups, and
+//              HOME, USER and LOGNAME set (unless "env" sets them). The agent needs
+//              CAP_SETUID and CAP_SETGID for it; without, the run is UNKNOWN and says so.
+//              An unknown user is a configuration error.
 // The agent's timeout is the run's deadline: past it the plugin's whole process group
 // is killed and the run is UNKNOWN "timed out after N s".
 //

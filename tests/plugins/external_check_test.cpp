@@ -1,7 +1,12 @@
 #include "plugins/external/external_check.hpp"
 
 #include <catch2/catch.hpp>
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -207,6 +212,68 @@ TEST_CASE("ExternalCheck: env adds to the minimal environment", "[external]") {
   CHECK(outcome.summary == "/usr/bin:/bin fr_FR.UTF-8");
 }
 
+TEST_CASE("ExternalCheck: user runs the plugin as that user, with its groups", "[external]") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot switch users here");
+    return;
+  }
+  testing::TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  const auto script = dir.write(
+      "who.sh", "#!/bin/sh\necho \"OK $(id -un) $(id -u):$(id -g) [$(id -G)] $HOME $USER\"\n", true);
+  auto outcome = run_check({{"command", {script.string()}}, {"user", "nobody"}});
+  INFO(outcome.details);
+  CHECK(outcome.status == State::kOk);
+  CHECK(outcome.summary == "OK nobody 65534:65534 [65534] /nonexistent nobody");
+
+  // Files only root may read are out of its reach: the plugin's own error, as nobody.
+  const auto secret = dir.write("secret", "x");
+  std::filesystem::permissions(secret, std::filesystem::perms(0600));
+  const auto reader = dir.write("read.sh", "#!/bin/sh\ncat " + secret.string() +
+                                               " 2>/dev/null || { echo 'CRITICAL no access'; exit 2; }\n",
+                                true);
+  outcome = run_check({{"command", {reader.string()}}, {"user", "nobody"}});
+  CHECK(outcome.status == State::kCritical);
+  CHECK(outcome.summary == "CRITICAL no access");
+  // As the agent's own user it can.
+  CHECK(run_check({{"command", {reader.string()}}}).summary == "x");
+}
+
+TEST_CASE("ExternalCheck: an agent that may not switch users says so, UNKNOWN", "[external]") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot drop to another user here");
+    return;
+  }
+  // A child that became nobody (no capabilities left) runs the check as daemon.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string text;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      text = "cannot drop privileges";
+    } else {
+      const auto outcome =
+          run_check({{"command", {"/usr/lib/nagios/plugins/check_dummy", "0"}}, {"user", "daemon"}});
+      text = std::to_string(static_cast<int>(outcome.status)) + " " + outcome.summary;
+    }
+    [[maybe_unused]] auto n = ::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(text == "3 cannot run as user daemon: setgroups: Operation not permitted (the agent "
+                "needs CAP_SETUID and CAP_SETGID)");
+}
+
 TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {
   CHECK_THAT(configure_error(json::object()), Catch::StartsWith("command:"));
   CHECK_THAT(configure_error({{"command", json::array()}}), Catch::StartsWith("command:"));
@@ -222,6 +289,10 @@ TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {
              Catch::StartsWith("env: \"A=B\" is not a variable name"));
   CHECK_THAT(configure_error({{"command", {"check_dummy"}}, {"env", {{"A", 1}}}}),
              Catch::StartsWith("env.A: must be a string"));
+  CHECK(configure_error({{"command", {"check_dummy"}}, {"user", "no-such-user-here"}}) ==
+        "user: no user \"no-such-user-here\" on this system");
+  CHECK(configure_error({{"command", {"check_dummy"}}, {"user", 0}}) ==
+        "user: must be a user name");
   CHECK_THAT(configure_error(json::array()), Catch::Contains("object"));
 }
 

@@ -242,6 +242,34 @@ TEST_CASE("run_process: runs overlap from several threads", "[process]") {
   for (int t = 0; t < kThreads; ++t) CHECK(correct[t] == kRuns);
 }
 
+TEST_CASE("run_process: run_as switches to the user, with the same rules", "[process]") {
+  auto nobody = find_user("nobody");
+  REQUIRE(nobody.is_ok());
+  CHECK(nobody->uid == 65534);
+  CHECK(find_user("no-such-user-here").status().code() == Code::kNotFound);
+  if (::geteuid() != 0) {
+    WARN("not root: cannot switch users here");
+    return;
+  }
+  ProcessOptions options;
+  options.run_as = *nobody;
+  auto r = run_process({"id", "-u"}, options);  // found in PATH
+  REQUIRE(r.is_ok());
+  CHECK(r->out == "65534\n");
+  r = run_process({"sh", "-c", "echo out; echo err >&2; ls /proc/self/fd | wc -l; exit 3"},
+                  options);
+  REQUIRE(r.is_ok());
+  CHECK(r->exit_code == 3);
+  CHECK(r->out == "out\n4\n");  // 0, 1, 2 and ls's own directory: nothing inherited
+  CHECK(r->err == "err\n");
+  CHECK(run_process({"no-such-program-here"}, options).status().code() == Code::kNotFound);
+  CHECK(run_process({"/no/such/program"}, options).status().code() == Code::kNotFound);
+  options.timeout = std::chrono::milliseconds(300);
+  r = run_process({"sleep", "10"}, options);
+  REQUIRE(r.is_ok());
+  CHECK(r->ending == ProcessResult::Ending::kTimedOut);
+}
+
 TEST_CASE("run_process: finds a bare program name in PATH", "[process]") {
   const auto result = run_ok({"echo", "hello"});
   CHECK(result.out == "hello\n");
