@@ -385,7 +385,7 @@ int cmd_run(const Options& options) {
       if (durations.size() < kMaxDurations) durations.push_back(result.duration_ms);
     }
     sender.submit(std::move(result));
-  });
+  }, SchedulerOptions{.workers = config->max_concurrent_checks});
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (error) return;

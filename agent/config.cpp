@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "agent/json_lines.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
 #include "common/protocol.hpp"
@@ -38,7 +39,8 @@ constexpr std::string_view kTopKeys[] = {"agent", "collector", "spool", "default
                                          "checks"};
 constexpr std::string_view kSpoolKeys[] = {"path", "max_mb", "max_age"};
 constexpr std::size_t kMaxSpoolMb = 1024 * 1024;
-constexpr std::string_view kAgentKeys[] = {"id", "site"};
+constexpr std::string_view kAgentKeys[] = {"id", "site", "max_concurrent_checks"};
+constexpr std::size_t kMaxConcurrentChecks = 64;
 constexpr std::string_view kCollectorKeys[] = {"url",         "ca_file",    "token_file",
                                                "client_cert", "client_key", "batch_max",
                                                "send_interval", "retry_max"};
@@ -269,6 +271,11 @@ Status parse_agent(const json& root, Config* config) {
   }
   if (Status s = check_keys(*it, "agent", kAgentKeys); !s) return s;
   if (Status s = read_identifier(*it, "agent", "id", &config->agent_id); !s) return s;
+  if (Status s = read_count(*it, "agent", "max_concurrent_checks", 1, kMaxConcurrentChecks,
+                            &config->max_concurrent_checks);
+      !s) {
+    return s;
+  }
   return read_identifier(*it, "agent", "site", &config->site);
 }
 
@@ -533,7 +540,18 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
     return Status::invalid(std::string(origin) + ": " + parse_error_reason(e.what()));
   }
   auto config = parse_document(root);
-  if (!config) return config.status().with_context(origin);
+  if (!config) {
+    // "checks[2].interval: ..." -> "FILE:LINE: checks[2].interval: ...", as compilers
+    // write it, so that an editor jumps to the line.
+    const std::string& message = config.status().message();
+    const auto colon = message.find(": ");
+    const std::string_view path = std::string_view(message).substr(0, colon);
+    const bool is_path = colon != std::string::npos &&
+                         path.find_first_of(" \"'") == std::string_view::npos;
+    if (const std::size_t line = is_path ? line_of(text, path) : 0; line > 0)
+      return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ": " + message);
+    return config.status().with_context(origin);
+  }
   config->path = std::string(origin);
   return config;
 }

@@ -12,8 +12,9 @@
 //     "devices":   { ... },
 //     "checks":    [ { "name": "load", "type": "system/load", "interval": "30s" }, ... ] }
 //
-// Every error names the file, the field by its path and the reason, e.g.
-//   /etc/vigie/agent.json: checks[2].interval: "0s": must be at least 1s
+// Every error names the file, the line, the field by its path and the reason, e.g.
+//   /etc/vigie/agent.json:31: checks[2].interval: "0s": must be at least 1s
+// (for a missing field, the line of the object that lacks it)
 //   /etc/vigie/agent.json:4:17: syntax error while parsing object - ...
 // Unknown keys in "agent", "collector", "defaults" and at the top level are refused
 // (a typo must not silently fall back to a default); a check's own parameters are
@@ -80,6 +81,9 @@ struct Config {
   std::string path;  // the file it came from, as given
   std::string agent_id;
   std::string site;
+  // Checks running at the same time, at most (1..64): the rest wait their turn, so a
+  // burst of due checks never loads the box more than this.
+  std::size_t max_concurrent_checks = 4;
   CollectorConfig collector;
   SpoolConfig spool;
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object

@@ -111,7 +111,7 @@ TEST_CASE("Agent: config check counts the checks, or prints the error and exits 
     "collector": {"url": "https://c"}, "checks": [{"name": "x", "type": "sytem/load"}]})");
   const auto refused = agent({"config", "check", "--config=" + bad.string()});
   CHECK(refused.code == 1);
-  CHECK_THAT(refused.err, StartsWith(bad.string() + ": checks[0].type: unknown check type"));
+  CHECK_THAT(refused.err, StartsWith(bad.string() + ":2: checks[0].type: unknown check type"));
 
   const auto missing = agent({"config", "check", "--config", (dir / "none.json").string()});
   CHECK(missing.code == 1);

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
+#include <utility>
+
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -27,19 +30,55 @@ std::string document(const std::string& checks,
          "  \"checks\": " + checks + "\n}\n";
 }
 
-// The error message for `text`, which must be refused.
-std::string error_of(const std::string& text) {
+// The error message for `text`, which must be refused, and the line it points to (0:
+// none, or a syntax error's "LINE:COLUMN:", which stays in the message).
+std::pair<std::string, int> located_error_of(const std::string& text) {
   auto config = parse_config(text, kFile);
   REQUIRE_FALSE(config.is_ok());
   CHECK(config.status().code() == Code::kInvalidArgument);
-  return config.status().message();
+  std::string message = config.status().message();
+  const std::string file = std::string(kFile) + ":";
+  if (!message.starts_with(file)) return {message, 0};
+  std::size_t end = file.size();
+  while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+  if (end == file.size() || message.compare(end, 2, ": ") != 0) return {message, 0};
+  const int line = std::stoi(message.substr(file.size(), end - file.size()));
+  return {std::string(kFile) + message.substr(end), line};
 }
+
+// The message alone, written as "FILE: ..." whatever line it names.
+std::string error_of(const std::string& text) { return located_error_of(text).first; }
 
 const ConfiguredCheck& find(const Config& config, const std::string& name) {
   const auto it = std::find_if(config.checks.begin(), config.checks.end(),
                                [&](const ConfiguredCheck& c) { return c.name == name; });
   REQUIRE(it != config.checks.end());
   return *it;
+}
+
+TEST_CASE("Config: an error names the file and the line of the field", "[config]") {
+  const std::string agent = "{\n  \"agent\": {\"id\": \"a\", \"site\": \"s\"},\n"
+                            "  \"collector\": {\"url\": \"https://c.example.org\"},\n"
+                            "  \"checks\": [\n"
+                            "    {\"name\": \"load\", \"type\": \"system/load\"},\n";
+  const auto located = [&](const std::string& tail) { return located_error_of(agent + tail); };
+  // Lines 1 to 5 are the head above; an unknown check type on line 7.
+  auto [message, line] = located("    {\"name\": \"x\",\n     \"type\": \"system/lod\"}\n  ]\n}\n");
+  CHECK(line == 7);
+  CHECK_THAT(message, StartsWith(std::string(kFile) + ": checks[1].type: unknown check type"));
+  // A missing parameter: the line of the check that lacks it.
+  std::tie(message, line) = located("    {\"name\": \"ping\", \"type\": \"external\"}\n  ]\n}\n");
+  CHECK(line == 6);
+  CHECK_THAT(message, StartsWith(std::string(kFile) + ": checks[1].command:"));
+  // Interval 0.
+  std::tie(message, line) =
+      located("    {\"name\": \"l2\", \"type\": \"system/load\",\n\n      \"interval\": \"0s\"}\n  ]\n}\n");
+  CHECK(line == 8);
+  CHECK_THAT(message, StartsWith(std::string(kFile) + ": checks[1].interval:"));
+  // A duplicate name.
+  std::tie(message, line) = located("    // again\n    {\"name\": \"load\", \"type\": \"system/load\"}\n  ]\n}\n");
+  CHECK(line == 7);
+  CHECK_THAT(message, Contains("checks[1].name") && Contains("load"));
 }
 
 TEST_CASE("Config: the demo configuration loads", "[config]") {
@@ -227,6 +266,13 @@ TEST_CASE("Config: agent, collector and top-level keys are validated", "[config]
                                "  \"chekcs\": [],\n")),
              StartsWith(std::string(kFile) + ": chekcs: unknown key (did you mean \"checks\"?)"));
   CHECK(error_of(document("[]")) == std::string(kFile) + ": checks: lists no check");
+  CHECK(error_of(document(checks, R"({"id": "a", "site": "s", "max_concurrent_checks": 0})")) ==
+        std::string(kFile) + ": agent.max_concurrent_checks: 0: must be in 1..64");
+  auto eight = parse_config(
+      document(checks, R"({"id": "a", "site": "s", "max_concurrent_checks": 8})"), kFile);
+  REQUIRE(eight.is_ok());
+  CHECK(eight->max_concurrent_checks == 8);
+  CHECK(parse_config(document(checks), kFile)->max_concurrent_checks == 4);
   CHECK_THAT(error_of("[1, 2]"), Contains("expected an object at the top level, got array"));
 }
 

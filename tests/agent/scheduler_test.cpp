@@ -246,6 +246,34 @@ TEST_CASE("Scheduler: a check still running is not started again", "[scheduler]"
   for (const auto& result : results) CHECK(result.status == State::kOk);
 }
 
+TEST_CASE("Scheduler: never more checks at once than its workers", "[scheduler]") {
+  std::atomic<int> inside{0};
+  std::atomic<int> most_inside{0};
+  std::atomic<int> runs{0};
+  std::vector<ConfiguredCheck> checks;
+  for (int i = 0; i < 6; ++i) {
+    checks.push_back(fake("c" + std::to_string(i), 1s, 1s, 0ms, [&](const auto&) {
+      const int now_inside = ++inside;
+      int seen = most_inside.load();
+      while (now_inside > seen && !most_inside.compare_exchange_weak(seen, now_inside)) {
+      }
+      std::this_thread::sleep_for(150ms);
+      --inside;
+      ++runs;
+      return ok();
+    }));
+  }
+  std::vector<CheckResult> results;
+  boost::asio::io_context io;
+  Scheduler scheduler(io, checks, [&](CheckResult r) { results.push_back(std::move(r)); },
+                      {.workers = 2, .seed = 3});
+  scheduler.start();
+  io.run_for(900ms);
+  CHECK(most_inside == 2);
+  CHECK(runs == 6);  // all due at once, three rounds of two
+  CHECK(results.size() == 6);
+}
+
 TEST_CASE("Scheduler: an exception from run() becomes UNKNOWN with its message", "[scheduler]") {
   std::vector<ConfiguredCheck> checks;
   checks.push_back(fake("boom", 1s, 1s, 0ms, [](const auto&) -> plugins::Outcome {
