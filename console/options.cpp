@@ -182,7 +182,7 @@ options:
 
 keys: Up/Down j/k PgUp/PgDn Home/End move, Enter open, Esc back, Tab next view,
 / search, f family, s sort, Space mark, a acknowledge, A acknowledge marked (or all
-shown), d downtime, r refresh, ? help, q quit
+shown), u take an acknowledgement back, d downtime, r refresh, ? help, q quit
 
 exit status: 0 success, 1 the collector cannot be reached or refused the request,
 2 bad usage

@@ -792,6 +792,21 @@ struct Keys {
     return Outcome::kRedraw;
   }
   static Outcome ack(Ui& ui, KeyContext& c) { return start_ack(ui, c, false); }
+  static Outcome unack(Ui& ui, KeyContext& c) {
+    const CheckRow* row = ui.selected_check(c.world);
+    if (row == nullptr || !row->ack) {
+      ui.message("select an acknowledged check to take its acknowledgement back", true, c.now_ms);
+      return Outcome::kRedraw;
+    }
+    c.requests.push_back({"DELETE",
+                          "/api/v1/acks?agent=" + url_encode(row->agent) +
+                              "&check=" + url_encode(row->result.check),
+                          "", "take back the acknowledgement of " + row->agent + "/" +
+                                  row->result.check});
+    ui.message("taking back the acknowledgement of " + row->result.check + "...", false,
+               c.now_ms);
+    return Outcome::kRedraw;
+  }
   static Outcome ack_all(Ui& ui, KeyContext& c) { return start_ack(ui, c, true); }
   static Outcome downtime(Ui& ui, KeyContext& c) {
     ui.targets_ = ui.downtime_targets(c.world);
@@ -837,6 +852,7 @@ struct Keys {
         {' ', "Space", "mark the line", mark},
         {'a', "a", "acknowledge the selected check (comment, expiry)", ack},
         {'A', "A", "acknowledge every marked check, else every one shown", ack_all},
+        {'u', "u", "take back the selected check's acknowledgement", unack},
         {'d', "d", "schedule a downtime (site, or the check)", downtime},
         {'r', "r", "refresh now", refetch},
         {'?', "?", "this help", help},

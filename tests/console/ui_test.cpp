@@ -266,6 +266,23 @@ TEST_CASE("Ui: 'a' asks for a comment, which is required, and an optional expiry
   CHECK(body["expires"] == "4h");
 }
 
+TEST_CASE("Ui: 'u' takes back the selected check's acknowledgement", "[ui]") {
+  Ui ui(true);
+  const World world = sample_world();
+  std::vector<Request> sent;
+  press(ui, world, 'u', &sent);  // the first line is not acknowledged
+  CHECK(sent.empty());
+  CHECK_THAT(draw(ui, world).line(23), Catch::Contains("select an acknowledged check"));
+  press(ui, world, '/');
+  type(ui, world, "sabres");
+  press(ui, world, key::kEnter);
+  press(ui, world, 'u', &sent);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].method == "DELETE");
+  CHECK(sent[0].path == "/api/v1/acks?agent=sabres-agent&check=system%2Fdisk");
+  CHECK(sent[0].body.empty());
+}
+
 TEST_CASE("Ui: Space marks lines and A acknowledges the marked ones", "[ui]") {
   Ui ui(true);
   const World world = sample_world();
