@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <signal.h>
 #include <string>
 #include <vector>
@@ -345,6 +347,71 @@ TEST_CASE("Console: the commands print a view for a ticket, or JSON for a script
                       s.collector.ca(), "problems"});
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("requires a token"));
+}
+
+}  // namespace
+}  // namespace vigie
+
+namespace vigie {
+namespace {
+
+// Every SGR parameter on `screen`, a capture with its escapes ("38;5;196" gives 38, 5,
+// 196).
+std::vector<int> sgr_parameters(const std::string& screen) {
+  std::vector<int> out;
+  for (std::size_t i = 0; (i = screen.find("\x1b[", i)) != std::string::npos;) {
+    const std::size_t end = screen.find_first_not_of("0123456789;", i + 2);
+    if (end == std::string::npos) break;
+    if (screen[end] == 'm') {
+      std::size_t start = i + 2;
+      while (start < end) {
+        std::size_t semi = screen.find(';', start);
+        if (semi == std::string::npos || semi > end) semi = end;
+        out.push_back(semi > start ? std::stoi(screen.substr(start, semi - start)) : 0);
+        start = semi + 1;
+      }
+    }
+    i = end;
+  }
+  return out;
+}
+
+bool is_colour(int p) {
+  return (p >= 30 && p <= 38) || (p >= 40 && p <= 48) || (p >= 90 && p <= 97) ||
+         (p >= 100 && p <= 107);
+}
+
+TEST_CASE("Console in tmux: NO_COLOR draws no colour and still marks the states",
+          "[console-tmux]") {
+  Seeded s;
+  {
+    Tmux coloured(s.dir, "env TERM=tmux-256color LANG=C.UTF-8 " + s.console_command(), 120, 40);
+    REQUIRE(coloured.shows("HA peer lost"));
+    const auto p = sgr_parameters(coloured.screen(true));
+    CHECK(std::any_of(p.begin(), p.end(), is_colour));  // the test can tell colours
+  }
+  std::filesystem::remove(s.dir / "tmux.sock");
+  Tmux tmux(s.dir, "env NO_COLOR=1 TERM=tmux-256color LANG=C.UTF-8 " + s.console_command(),
+            120, 40);
+  REQUIRE(tmux.shows("HA peer lost"));
+  const std::string screen = tmux.screen(true);
+  INFO(screen);
+  const auto p = sgr_parameters(screen);
+  CHECK_FALSE(std::any_of(p.begin(), p.end(), is_colour));
+  // The states stand out by weight instead: bold, reverse or underline.
+  CHECK(std::any_of(p.begin(), p.end(), [](int x) { return x == 1 || x == 4 || x == 7; }));
+}
+
+TEST_CASE("Console in tmux: a VT100 in the C locale gets plain ASCII", "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, "env TERM=vt100 LANG=C LC_ALL=C " + s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("HA peer lost"));
+  tmux.keys({"Enter"});  // the Check view draws a sparkline and rules
+  REQUIRE(tmux.shows("History"));
+  const std::string screen = tmux.screen();
+  INFO(screen);
+  CHECK(std::all_of(screen.begin(), screen.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
 }
 
 }  // namespace
