@@ -1,6 +1,5 @@
 #include "agent/shipper.hpp"
 
-#include <curl/curl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +30,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kReportsPath = "/api/v1/reports";
-constexpr std::size_t kMaxReplyBytes = 16 * 1024;  // of a reply body, kept for the logs
 constexpr std::size_t kMaxReasonBytes = 500;       // of a reason quoted in a log line
 constexpr std::size_t kMaxTokenBytes = 4096;
 
@@ -96,128 +94,16 @@ std::string collector_reason(const std::string& body) {
   return cut_utf8(std::move(reason), kMaxReasonBytes);
 }
 
-// One libcurl easy handle, reused so that the connection is kept alive between
-// reports. Used by the sending thread only, except abort_after().
-class HttpClient {
- public:
-  // A client for POSTs to options.url + path.
-  static Result<std::unique_ptr<HttpClient>> create(const ShipperOptions& options,
-                                                    std::string_view path,
-                                                    const std::string& token) {
-    static std::once_flag global_init;
-    std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    std::unique_ptr<HttpClient> client(new HttpClient());
-    CURL* curl = client->curl_.get();
-    if (curl == nullptr) return Status::internal("cannot create a libcurl handle");
-    const std::string url = options.url + std::string(path);
-    const std::string user_agent = std::string("vigie-agent/") + VIGIE_VERSION;
-    bool ok = true;
-    const auto set = [&](CURLcode rc) { ok = ok && rc == CURLE_OK; };
-    // libcurl copies string options: the locals may go.
-    set(curl_easy_setopt(curl, CURLOPT_URL, url.c_str()));
-    set(curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"));
-    set(curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L));  // we are multi-threaded
-    set(curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str()));
-    set(curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                         static_cast<long>(options.connect_timeout.count())));
-    set(curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->error_));
-    set(curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &HttpClient::on_data));
-    set(curl_easy_setopt(curl, CURLOPT_WRITEDATA, client.get()));
-    set(curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L));
-    set(curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &HttpClient::on_progress));
-    set(curl_easy_setopt(curl, CURLOPT_XFERINFODATA, client.get()));
-    if (!options.ca_file.empty())
-      set(curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str()));
-    if (!options.client_cert.empty()) {
-      set(curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str()));
-      set(curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str()));
-    }
-    if (!ok) return Status::internal("libcurl refused an option (built without http/https?)");
-
-    // "Expect:" turns off curl's 100-continue handshake, a round trip for nothing.
-    std::vector<std::string> headers = {"Content-Type: application/json", "Expect:"};
-    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
-    client->plain_headers_ = make_headers(headers);
-    headers.push_back("Content-Encoding: gzip");
-    client->gzip_headers_ = make_headers(headers);
-    if (!client->plain_headers_ || !client->gzip_headers_) {
-      return Status::internal("cannot build the request headers");
-    }
-    return client;
-  }
-
-  // POSTs `body`, giving the whole request at most `timeout`.
-  HttpReply post(const Body& body, milliseconds timeout) {
-    CURL* curl = curl_.get();
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
-                     body.gzipped ? gzip_headers_.get() : plain_headers_.get());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.data.size()));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(std::max<milliseconds::rep>(1, timeout.count())));
-    reply_.clear();
-    error_[0] = '\0';
-    const CURLcode rc = curl_easy_perform(curl);
-    HttpReply reply;
-    if (rc != CURLE_OK) {
-      reply.error = rc == CURLE_ABORTED_BY_CALLBACK ? "aborted at shutdown"
-                    : error_[0] != '\0'             ? error_
-                                                    : curl_easy_strerror(rc);
-      return reply;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-    // Seconds, from either form of the header (a delay or an HTTP date).
-    curl_off_t retry_after = 0;
-    if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-        retry_after > 0) {
-      reply.retry_after = std::chrono::seconds(retry_after);
-    }
-    reply.body = std::move(reply_);
-    return reply;
-  }
-
-  // Aborts the request in flight, and any later one, once `when` has passed. Any thread.
-  void abort_after(Clock::time_point when) {
-    abort_at_.store(when.time_since_epoch().count(), std::memory_order_relaxed);
-  }
-
- private:
-  HttpClient() : curl_(curl_easy_init(), &curl_easy_cleanup) {}
-
-  static std::size_t on_data(char* data, std::size_t size, std::size_t count, void* self) {
-    auto& reply = static_cast<HttpClient*>(self)->reply_;
-    const std::size_t bytes = size * count;
-    reply.append(data, std::min(bytes, kMaxReplyBytes - std::min(kMaxReplyBytes, reply.size())));
-    return bytes;  // the rest is read and discarded
-  }
-
-  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    const auto abort_at = static_cast<HttpClient*>(self)->abort_at_.load(std::memory_order_relaxed);
-    return Clock::now().time_since_epoch().count() >= abort_at ? 1 : 0;
-  }
-
-  using SlistPtr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
-
-  static SlistPtr make_headers(const std::vector<std::string>& headers) {
-    curl_slist* head = nullptr;
-    for (const std::string& header : headers) {
-      curl_slist* appended = curl_slist_append(head, header.c_str());
-      if (appended == nullptr) {
-        curl_slist_free_all(head);
-        return SlistPtr(nullptr, &curl_slist_free_all);
-      }
-      head = appended;
-    }
-    return SlistPtr(head, &curl_slist_free_all);
-  }
-
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl_;
-  SlistPtr plain_headers_{nullptr, &curl_slist_free_all};
-  SlistPtr gzip_headers_{nullptr, &curl_slist_free_all};
-  std::string reply_;
-  char error_[CURL_ERROR_SIZE] = {};
-  std::atomic<Clock::rep> abort_at_{Clock::time_point::max().time_since_epoch().count()};
-};
+Result<std::unique_ptr<HttpClient>> make_client(const ShipperOptions& options,
+                                                std::string_view path, const std::string& token) {
+  return HttpClient::create({.url = options.url,
+                             .ca_file = options.ca_file,
+                             .client_cert = options.client_cert,
+                             .client_key = options.client_key,
+                             .token = token,
+                             .connect_timeout = options.connect_timeout},
+                            path);
+}
 
 }  // namespace
 
@@ -300,7 +186,7 @@ bool Shipper::Impl::reread_token() {
   if (options.token_file.empty()) return false;
   auto read = read_token(options.token_file);
   if (!read || *read == token) return false;
-  auto client = HttpClient::create(options, kReportsPath, *read);
+  auto client = make_client(options, kReportsPath, *read);
   if (!client) {
     log::error("shipper: " + client.status().message());
     return false;
@@ -363,7 +249,7 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
-  const HttpReply reply = http->post(body, timeout);
+  const HttpReply reply = http->post(body.data, body.gzipped, timeout);
 
   switch (judge_response(reply.status)) {
     case Verdict::kDelivered:
@@ -433,14 +319,14 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
     auto ca = read_file(options.ca_file, 16 * 1024 * 1024);
     if (!ca) return ca.status().with_context("CA file");
   }
-  auto http = HttpClient::create(options, kReportsPath, token);
-  if (!http) return http.status();
   if (!options.client_cert.empty()) {
     auto cert = read_file(options.client_cert, 1024 * 1024);
     if (!cert) return cert.status().with_context("client certificate");
     auto key = read_file(options.client_key, 1024 * 1024);
     if (!key) return key.status().with_context("client key");
   }
+  auto http = make_client(options, kReportsPath, token);
+  if (!http) return http.status();
   auto impl = std::make_unique<Impl>(std::move(agent), std::move(options), std::move(spool),
                                      std::move(*http));
   impl->token = std::move(token);
@@ -493,9 +379,9 @@ ShipperStats Shipper::stats() const {
 
 HttpReply post_once(const ShipperOptions& options, std::string_view path,
                     const std::string& json_body, const std::string& token) {
-  auto http = HttpClient::create(options, path, token);
+  auto http = make_client(options, path, token);
   if (!http) return {0, {}, http.status().message()};
-  return (*http)->post(Body{json_body, false}, options.request_timeout);
+  return (*http)->post(json_body, /*gzipped=*/false, options.request_timeout);
 }
 
 std::string reply_reason(const std::string& body) { return collector_reason(body); }

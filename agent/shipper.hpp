@@ -1,7 +1,7 @@
 #pragma once
 // Sends check results to the collector: POST <url>/api/v1/reports (protocol.hpp).
 //
-// Results go into a Spool (spool.hpp). A sending thread of its own (libcurl blocks)
+// Results go into a Spool (spool.hpp). A sending thread of its own (requests block)
 // takes a batch of at most batch_max results every send_interval (at once when a full
 // batch waits), posts it, and removes it from the spool only after a 2xx. A failed
 // send is retried with the same seq after an exponential backoff with jitter, or after
@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/http_client.hpp"
 #include "agent/spool.hpp"
 #include "common/check_result.hpp"
 #include "common/protocol.hpp"
@@ -80,13 +81,6 @@ class Shipper {
   struct Impl;
   explicit Shipper(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-};
-
-struct HttpReply {
-  long status = 0;    // HTTP status; 0 when there was no answer
-  std::string body;   // the reply's first 16 KiB
-  std::string error;  // why there was no answer
-  std::chrono::seconds retry_after{0};  // the reply's Retry-After; 0: none
 };
 
 // One POST of a JSON body to options.url + path, with the same TLS settings and

@@ -282,6 +282,12 @@ class SqliteSpool final : public Spool {
     if (rc != SQLITE_OK) return {rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)};
     sqlite3_extended_result_codes(db_.get(), 1);
     sqlite3_busy_timeout(db_.get(), 2000);
+    // Resident memory matters more than speed here: the spool is written at a few
+    // results a second and read in order, so a small page cache does (the default is
+    // 2 MB, which quick_check below would fill on a large spool, and keep). Reads go
+    // through read(), not a memory map.
+    if (DbError e = exec("PRAGMA cache_size=-256"); e.code) return e;  // KiB
+    if (DbError e = exec("PRAGMA mmap_size=0"); e.code) return e;
 
     // A truncated or damaged file often opens fine: quick_check reads every page.
     {

@@ -9,6 +9,9 @@
 
 namespace vigie::systemd {
 
+// Sends `message` (newline-separated VAR=VALUE assignments) to $NOTIFY_SOCKET; false
+// when it is unset or unusable, or the datagram could not be sent.
+bool notify(std::string_view message);
 void notify_ready(std::string_view status = {});
 void notify_stopping();
 void notify_status(std::string_view status);
