@@ -252,7 +252,7 @@ TEST_CASE("Scheduler: never more checks at once than its workers", "[scheduler]"
   std::atomic<int> runs{0};
   std::vector<ConfiguredCheck> checks;
   for (int i = 0; i < 6; ++i) {
-    checks.push_back(fake("c" + std::to_string(i), 1s, 1s, 0ms, [&](const auto&) {
+    checks.push_back(fake("c" + std::to_string(i), 3s, 1s, 0ms, [&](const auto&) {
       const int now_inside = ++inside;
       int seen = most_inside.load();
       while (now_inside > seen && !most_inside.compare_exchange_weak(seen, now_inside)) {
@@ -268,7 +268,7 @@ TEST_CASE("Scheduler: never more checks at once than its workers", "[scheduler]"
   Scheduler scheduler(io, checks, [&](CheckResult r) { results.push_back(std::move(r)); },
                       {.workers = 2, .seed = 3});
   scheduler.start();
-  io.run_for(900ms);
+  io.run_for(2s);  // the second runs are due at 3 s
   CHECK(most_inside == 2);
   CHECK(runs == 6);  // all due at once, three rounds of two
   CHECK(results.size() == 6);
