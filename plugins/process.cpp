@@ -235,6 +235,8 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
   auto report = make_pipe();
   if (!report) return report.status();
   const int report_fd = report->write.get();
+  // For kernels without close_range (before 5.9): the highest descriptor to close.
+  const long open_max = std::clamp<long>(::sysconf(_SC_OPEN_MAX), 1024, 1 << 16);
 
   struct Failure {
     int stage = 0;  // 1 groups, 2 gid, 3 uid, 4 exec
@@ -257,9 +259,13 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
       f = {4, errno, 0};
     } else {
       // Nothing else open, but the report pipe (close-on-exec).
-      if (report_fd > STDERR_FILENO + 1)
-        ::syscall(SYS_close_range, STDERR_FILENO + 1, report_fd - 1, 0);
-      ::syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+      if (::syscall(SYS_close_range, report_fd + 1, ~0U, 0) != 0) {
+        for (long fd = report_fd + 1; fd < open_max; ++fd) ::close(static_cast<int>(fd));
+      }
+      if (report_fd > STDERR_FILENO + 1 &&
+          ::syscall(SYS_close_range, STDERR_FILENO + 1, report_fd - 1, 0) != 0) {
+        for (int fd = STDERR_FILENO + 1; fd < report_fd; ++fd) ::close(fd);
+      }
       if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) != 0) {
         f = {1, errno, 0};
       } else if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0) {
