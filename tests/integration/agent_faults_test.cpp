@@ -96,6 +96,17 @@ std::unique_ptr<testing::Child> start_agent(const testing::TempDir& dir) {
       dir / "agent.log");
 }
 
+// The usual set-up: one counter check, the agent enrolled, configured with `setup`
+// and started.
+std::unique_ptr<testing::Child> start_counting_agent(const testing::TempDir& dir,
+                                                     Collector& collector,
+                                                     const AgentSetup& setup) {
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, setup);
+  return start_agent(dir);
+}
+
 // The values of metric n of counter `name` the collector stored, in time order.
 std::vector<long> delivered(Collector& collector, const std::string& viewer,
                             const std::string& name) {
@@ -166,10 +177,7 @@ TEST_CASE("Agent: the collector down for 3 minutes then back: every result arriv
   testing::TempDir dir;
   Collector collector(dir);
   const std::string viewer = collector.token("viewer");
-  write_counter(dir, "count");
-  enroll(dir, collector);
-  write_config(dir, collector, {.batch_max = 20, .retry_max = "20s"});
-  auto agent = start_agent(dir);
+  auto agent = start_counting_agent(dir, collector, {.batch_max = 20, .retry_max = "20s"});
   INFO("agent log:\n" << agent->log());
   REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 3; },
                               20s));
@@ -340,10 +348,7 @@ TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment",
   testing::TempDir dir;
   Collector collector(dir);
   const std::string viewer = collector.token("viewer");
-  write_counter(dir, "count");
-  enroll(dir, collector);
-  write_config(dir, collector, {.batch_max = 5, .retry_max = "1s"});
-  auto agent = start_agent(dir);
+  auto agent = start_counting_agent(dir, collector, {.batch_max = 5, .retry_max = "1s"});
   INFO("agent log:\n" << agent->log());
   REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
                               20s));
@@ -385,10 +390,7 @@ TEST_CASE("Agent: a collector that answers 429 with Retry-After gets everything 
   // One report every 2 s for this agent; it sends every second.
   Collector collector(dir, {"--agent-rate", "0.5", "--agent-burst", "1"});
   const std::string viewer = collector.token("viewer");
-  write_counter(dir, "count");
-  enroll(dir, collector);
-  write_config(dir, collector, {.batch_max = 20, .retry_max = "1s"});
-  auto agent = start_agent(dir);
+  auto agent = start_counting_agent(dir, collector, {.batch_max = 20, .retry_max = "1s"});
   INFO("agent log:\n" << agent->log());
   REQUIRE(testing::eventually(
       [&] { return collector_metric(collector, viewer, "vigie_reports_rate_limited_total") >= 3; },
@@ -417,10 +419,7 @@ TEST_CASE("Agent: a collector whose database is locked answers 503 then 500: not
   // A queue of 2 reports: with the writer stuck, the third is refused at once (503).
   Collector collector(dir, {"--max-queued-reports", "2"});
   const std::string viewer = collector.token("viewer");
-  write_counter(dir, "count");
-  enroll(dir, collector);
-  write_config(dir, collector, {.batch_max = 5, .retry_max = "2s"});
-  auto agent = start_agent(dir);
+  auto agent = start_counting_agent(dir, collector, {.batch_max = 5, .retry_max = "2s"});
   INFO("agent log:\n" << agent->log());
   REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
                               20s));
@@ -462,11 +461,9 @@ TEST_CASE("Agent: a collector whose certificate is from another CA gets nothing"
   Collector collector(dir);
   REQUIRE(run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "other").string()})
               .exit_code == 0);
-  write_counter(dir, "count");
-  enroll(dir, collector);
-  write_config(dir, collector,
-               {.batch_max = 5, .retry_max = "1s", .ca_file = (dir / "other/ca.crt").string()});
-  auto agent = start_agent(dir);
+  auto agent = start_counting_agent(
+      dir, collector,
+      {.batch_max = 5, .retry_max = "1s", .ca_file = (dir / "other/ca.crt").string()});
   INFO("agent log:\n" << agent->log());
   REQUIRE(testing::eventually(
       [&] { return agent->log().find("certificate") != std::string::npos; }, 20s));
