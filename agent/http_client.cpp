@@ -1,10 +1,14 @@
 #include "agent/http_client.hpp"
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -14,14 +18,14 @@
 #include <charconv>
 #include <ctime>
 #include <functional>
+#include <system_error>
 #include <utility>
 
+#include <boost/asio/compose.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -33,7 +37,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
@@ -101,17 +104,326 @@ Result<Url> parse_url(std::string_view url, std::string_view path) {
   return out;
 }
 
-// OpenSSL's own words for the first error in its queue, or `fallback`.
-std::string openssl_error(const std::string& fallback) {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return fallback;
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
+std::string millis_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+// mbedTLS's own words for one of its error codes.
+std::string mbedtls_text(int code) {
+  char text[200];
+  mbedtls_strerror(code, text, sizeof text);
   return text;
 }
 
-std::string millis_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
+// mbedTLS's errors as Asio error codes, for Beast. The end of the stream (a
+// close_notify, or the peer closing the connection) is asio::error::eof.
+class TlsCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "mbedtls"; }
+  std::string message(int value) const override { return mbedtls_text(-value); }
+};
+const TlsCategory& tls_category() {
+  static const TlsCategory category;
+  return category;
+}
+
+// What the agent's connections share: the trusted CAs, the client certificate, the
+// random generator and mbedTLS's configuration built from them. TLS 1.2 (mbedTLS 2.28
+// has no 1.3), ephemeral ECDH with AEAD ciphers only, certificates of at least 2048-bit
+// RSA or 256-bit curves signed with SHA-2: what Debian's OpenSSL requires at its
+// default security level, and what any collector offers.
+struct TlsConfig {
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context random;
+  mbedtls_x509_crt ca;
+  mbedtls_x509_crt own_cert;
+  mbedtls_pk_context own_key;
+  mbedtls_ssl_config config;
+
+  TlsConfig() {
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&random);
+    mbedtls_x509_crt_init(&ca);
+    mbedtls_x509_crt_init(&own_cert);
+    mbedtls_pk_init(&own_key);
+    mbedtls_ssl_config_init(&config);
+  }
+  ~TlsConfig() {
+    mbedtls_ssl_config_free(&config);
+    mbedtls_pk_free(&own_key);
+    mbedtls_x509_crt_free(&own_cert);
+    mbedtls_x509_crt_free(&ca);
+    mbedtls_ctr_drbg_free(&random);
+    mbedtls_entropy_free(&entropy);
+  }
+  TlsConfig(const TlsConfig&) = delete;
+  TlsConfig& operator=(const TlsConfig&) = delete;
+
+  static Result<std::unique_ptr<TlsConfig>> create(const HttpClientOptions& options) {
+    auto tls = std::make_unique<TlsConfig>();
+    static constexpr unsigned char kPersonal[] = "vigie-agent";
+    if (const int rc = mbedtls_ctr_drbg_seed(&tls->random, mbedtls_entropy_func, &tls->entropy,
+                                             kPersonal, sizeof kPersonal - 1)) {
+      return Status::internal("cannot seed the TLS random generator: " + mbedtls_text(rc));
+    }
+    // Debian's bundle of the system's CAs (ca-certificates) when none is configured.
+    const std::string ca_file =
+        options.ca_file.empty() ? "/etc/ssl/certs/ca-certificates.crt" : options.ca_file;
+    // A bundle may hold certificates mbedTLS cannot read (a positive count): those are
+    // skipped as long as one at least was read.
+    const int ca_rc = mbedtls_x509_crt_parse_file(&tls->ca, ca_file.c_str());
+    if (ca_rc < 0 || tls->ca.version == 0) {
+      return Status::invalid("CA file " + ca_file + ": " +
+                             (ca_rc < 0 ? mbedtls_text(ca_rc) : "no certificate mbedTLS can read"));
+    }
+    if (!options.client_cert.empty()) {
+      if (const int rc = mbedtls_x509_crt_parse_file(&tls->own_cert, options.client_cert.c_str())) {
+        return Status::invalid("client certificate " + options.client_cert + ": " +
+                               (rc < 0 ? mbedtls_text(rc) : "a certificate cannot be read"));
+      }
+      if (const int rc = mbedtls_pk_parse_keyfile(&tls->own_key, options.client_key.c_str(),
+                                                  nullptr)) {
+        return Status::invalid("client key " + options.client_key + ": " + mbedtls_text(rc));
+      }
+    }
+    mbedtls_ssl_config& config = tls->config;
+    if (const int rc = mbedtls_ssl_config_defaults(&config, MBEDTLS_SSL_IS_CLIENT,
+                                                   MBEDTLS_SSL_TRANSPORT_STREAM,
+                                                   MBEDTLS_SSL_PRESET_DEFAULT)) {
+      return Status::internal("cannot configure TLS: " + mbedtls_text(rc));
+    }
+    static constexpr int kSuites[] = {
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        0,
+    };
+    mbedtls_ssl_conf_ciphersuites(&config, kSuites);
+    mbedtls_ssl_conf_min_version(&config, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_cert_profile(&config, &mbedtls_x509_crt_profile_default);
+    mbedtls_ssl_conf_authmode(&config, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&config, &tls->ca, nullptr);
+    mbedtls_ssl_conf_rng(&config, mbedtls_ctr_drbg_random, &tls->random);
+    if (!options.client_cert.empty()) {
+      if (const int rc = mbedtls_ssl_conf_own_cert(&config, &tls->own_cert, &tls->own_key)) {
+        return Status::invalid("client certificate " + options.client_cert + " and key " +
+                               options.client_key + ": " + mbedtls_text(rc));
+      }
+    }
+    return tls;
+  }
+};
+
+// Whether the certificate's subjectAltName lists `address` (mbedTLS 2.28 checks DNS
+// names only).
+bool names_address(const mbedtls_x509_crt& cert, const asio::ip::address& address) {
+  std::vector<unsigned char> bytes;
+  if (address.is_v4()) {
+    const auto raw = address.to_v4().to_bytes();
+    bytes.assign(raw.begin(), raw.end());
+  } else {
+    const auto raw = address.to_v6().to_bytes();
+    bytes.assign(raw.begin(), raw.end());
+  }
+  for (const mbedtls_x509_sequence* name = &cert.subject_alt_names; name != nullptr;
+       name = name->next) {
+    if (name->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS) &&
+        name->buf.len == bytes.size() &&
+        std::equal(bytes.begin(), bytes.end(), name->buf.p)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A TLS connection over a TCP socket, as an Asio stream for Beast: mbedTLS reads and
+// writes the non-blocking socket itself, and when it would block the operation waits
+// for the socket with Asio, so that closing the socket cancels it like any other.
+class TlsStream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  // `address`: the collector's when the URL names it by address (checked against the
+  // certificate's subjectAltName); otherwise `host` is checked, and sent as SNI.
+  TlsStream(tcp::socket socket, TlsConfig& tls, const std::string& host,
+            const std::optional<asio::ip::address>& address)
+      : socket_(std::move(socket)), address_(address) {
+    mbedtls_ssl_init(&ssl_);
+    error_code ignored;
+    socket_.non_blocking(true, ignored);
+    setup_ = mbedtls_ssl_setup(&ssl_, &tls.config);
+    if (setup_ == 0 && !address_) setup_ = mbedtls_ssl_set_hostname(&ssl_, host.c_str());
+    if (address_) mbedtls_ssl_set_verify(&ssl_, &TlsStream::verify, this);
+    mbedtls_ssl_set_bio(&ssl_, this, &TlsStream::send, &TlsStream::receive, nullptr);
+  }
+  ~TlsStream() { mbedtls_ssl_free(&ssl_); }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  tcp::socket& socket() { return socket_; }
+  // The certificate checks that failed (MBEDTLS_X509_BADCERT_* bits), 0 if none.
+  std::uint32_t verify_result() const { return mbedtls_ssl_get_verify_result(&ssl_); }
+
+  template <class Token>
+  auto async_handshake(Token&& token) {
+    return run([this] { return setup_ != 0 ? setup_ : mbedtls_ssl_handshake(&ssl_); },
+               std::forward<Token>(token));
+  }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    const asio::mutable_buffer buffer = first_of(buffers);
+    return run(
+        [this, buffer] {
+          if (buffer.size() == 0) return 0;
+          return mbedtls_ssl_read(&ssl_, static_cast<unsigned char*>(buffer.data()),
+                                  buffer.size());
+        },
+        std::forward<Token>(token));
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    const asio::const_buffer buffer = first_of(buffers);
+    return run(
+        [this, buffer] {
+          if (buffer.size() == 0) return 0;
+          return mbedtls_ssl_write(&ssl_, static_cast<const unsigned char*>(buffer.data()),
+                                   buffer.size());
+        },
+        std::forward<Token>(token));
+  }
+
+ private:
+  template <class Buffers>
+  static auto first_of(const Buffers& buffers) {
+    using Buffer = std::decay_t<decltype(*asio::buffer_sequence_begin(buffers))>;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      const Buffer buffer = *it;
+      if (buffer.size() > 0) return buffer;
+    }
+    return Buffer();
+  }
+
+  // Calls `step` (an mbedTLS call: >= 0 when done, the bytes moved; WANT_READ or
+  // WANT_WRITE when the socket would block) until it is done, waiting for the socket
+  // in between. A result there at once is delivered through the executor, as Asio's
+  // own operations do.
+  template <class Step, class Token>
+  auto run(Step step, Token&& token) {
+    return asio::async_compose<Token, void(error_code, std::size_t)>(
+        [this, step, waited = false](auto& self, error_code ec = {}) mutable {
+          if (ec) {
+            self.complete(ec, 0);
+            return;
+          }
+          const int rc = step();
+          if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            waited = true;
+            socket_.async_wait(rc == MBEDTLS_ERR_SSL_WANT_READ ? tcp::socket::wait_read
+                                                               : tcp::socket::wait_write,
+                               std::move(self));
+            return;
+          }
+          const error_code result = rc >= 0 ? error_code() : error_of(rc);
+          const std::size_t bytes = rc >= 0 ? static_cast<std::size_t>(rc) : 0;
+          if (waited) {
+            self.complete(result, bytes);
+            return;
+          }
+          asio::post(socket_.get_executor(),
+                     [self = std::move(self), result, bytes]() mutable {
+                       self.complete(result, bytes);
+                     });
+        },
+        token, socket_);
+  }
+
+  error_code error_of(int rc) const {
+    if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+      return asio::error::eof;
+    }
+    if ((rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED ||
+         rc == MBEDTLS_ERR_NET_CONN_RESET) &&
+        errno_ != 0) {
+      return error_code(errno_, boost::system::system_category());
+    }
+    return error_code(-rc, tls_category());
+  }
+
+  static int send(void* context, const unsigned char* data, std::size_t size) {
+    auto& self = *static_cast<TlsStream*>(context);
+    for (;;) {
+      const ssize_t n = ::send(self.socket_.native_handle(), data, size, MSG_NOSIGNAL);
+      if (n >= 0) return static_cast<int>(n);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_WRITE;
+      self.errno_ = errno;
+      return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+                                                   : MBEDTLS_ERR_NET_SEND_FAILED;
+    }
+  }
+
+  static int receive(void* context, unsigned char* data, std::size_t size) {
+    auto& self = *static_cast<TlsStream*>(context);
+    for (;;) {
+      const ssize_t n = ::recv(self.socket_.native_handle(), data, size, 0);
+      if (n >= 0) return static_cast<int>(n);  // 0: the peer closed the connection
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_READ;
+      self.errno_ = errno;
+      return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+  }
+
+  // The server's certificate (depth 0) must name the collector's address.
+  static int verify(void* context, mbedtls_x509_crt* cert, int depth, std::uint32_t* flags) {
+    const auto& self = *static_cast<const TlsStream*>(context);
+    if (depth == 0 && !names_address(*cert, *self.address_)) {
+      *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    }
+    return 0;
+  }
+
+  tcp::socket socket_;
+  std::optional<asio::ip::address> address_;
+  mbedtls_ssl_context ssl_;
+  int setup_ = 0;  // mbedtls_ssl_setup's or set_hostname's error, reported by the handshake
+  int errno_ = 0;  // the socket's last error
+};
+
+// Why the certificate checks failed, in words, from mbedtls_ssl_get_verify_result.
+std::string refusal_text(std::uint32_t flags, const std::string& host, bool address) {
+  std::vector<std::string> reasons;
+  if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+    reasons.emplace_back("unable to get local issuer certificate (not signed by the trusted CA)");
+    flags &= ~MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  }
+  if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+    reasons.push_back(std::string(address ? "IP address mismatch" : "hostname mismatch") +
+                      " (it does not name " + host + ")");
+    flags &= ~MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  }
+  if (flags != 0) {
+    char text[512];
+    if (mbedtls_x509_crt_verify_info(text, sizeof text, "", flags) > 0) {
+      std::string_view rest(text);
+      while (!rest.empty()) {
+        const std::size_t end = rest.find('\n');
+        if (end != 0) reasons.emplace_back(rest.substr(0, end));
+        if (end == std::string_view::npos) break;
+        rest.remove_prefix(end + 1);
+      }
+    }
+  }
+  std::string out;
+  for (const auto& reason : reasons) out += (out.empty() ? "" : "; ") + reason;
+  return out.empty() ? "the certificate checks failed" : out;
+}
 
 }  // namespace
 
@@ -121,10 +433,10 @@ struct HttpClient::Impl {
   std::optional<asio::ip::address> address;  // the host when it is an IP literal
   asio::io_context io{1};
   tcp::resolver resolver{io};
-  std::optional<ssl::context> tls;  // https only
+  std::unique_ptr<TlsConfig> tls;  // https only
   // The connection, when one is open: `plain` for http, `secure` for https.
   std::optional<tcp::socket> plain;
-  std::optional<ssl::stream<tcp::socket>> secure;
+  std::optional<TlsStream> secure;
   beast::flat_buffer buffer;
   http::request<http::string_body> request;
   std::atomic<Clock::rep> abort_at{Clock::time_point::max().time_since_epoch().count()};
@@ -136,7 +448,7 @@ struct HttpClient::Impl {
     return now.time_since_epoch().count() >= abort_at.load(std::memory_order_relaxed);
   }
 
-  tcp::socket& socket() { return secure ? secure->next_layer() : *plain; }
+  tcp::socket& socket() { return secure ? secure->socket() : *plain; }
   bool connected() const { return plain.has_value() || secure.has_value(); }
 
   void close() {
@@ -234,33 +546,20 @@ struct HttpClient::Impl {
     plain->set_option(tcp::no_delay(true), ignored);  // a request is two writes
     if (!url.https) return {};
 
-    secure.emplace(std::move(*plain), *tls);
+    secure.emplace(std::move(*plain), *tls, url.host, address);
     plain.reset();
-    SSL* ssl = secure->native_handle();
-    // The name the certificate must carry, and SNI for names (not for addresses).
-    if (address) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str()) != 1) {
-        close();
-        return "cannot check the certificate against " + url.host;
-      }
-    } else if (SSL_set1_host(ssl, url.host.c_str()) != 1 ||
-               SSL_set_tlsext_host_name(ssl, url.host.c_str()) != 1) {
-      close();
-      return "cannot check the certificate against " + url.host;
-    }
     const auto [ec, stop] = await(
-        [&](auto done) {
-          secure->async_handshake(ssl::stream_base::client, [done](error_code ec) { done(ec); });
-        },
+        [&](auto done) { secure->async_handshake([done](error_code ec, std::size_t) { done(ec); }); },
         deadline);
     if (ec || stop != Stop::kNone) {
       if (stop == Stop::kNone && secure) {
-        const long verify = SSL_get_verify_result(secure->native_handle());
-        if (verify != X509_V_OK) {
+        // -1: the handshake failed before the certificate was checked.
+        if (const std::uint32_t flags = secure->verify_result();
+            flags != 0 && flags != static_cast<std::uint32_t>(-1)) {
           close();
           return std::string("TLS handshake with ") + where +
                  ": the collector's certificate is refused: " +
-                 X509_verify_cert_error_string(verify);
+                 refusal_text(flags, url.host, address.has_value());
         }
       }
       return failed("complete the TLS handshake with", ec, stop);
@@ -379,39 +678,9 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(const HttpClientOptions& 
   if (!ec) impl->address = address;
 
   if (impl->url.https) {
-    // Not reading openssl.cnf: the agent's TLS settings are all here, and parsing the
-    // system's configuration costs memory for nothing.
-    static const bool initialised = OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
-    if (!initialised) return Status::internal("cannot initialise OpenSSL");
-    impl->tls.emplace(ssl::context::tls_client);
-    ssl::context& tls = *impl->tls;
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    // What Debian's openssl.cnf would have set: 112-bit security at least.
-    SSL_CTX_set_security_level(tls.native_handle(), 2);
-    tls.set_verify_mode(ssl::verify_peer, ec);
-    if (!ec) {
-      if (options.ca_file.empty()) {
-        tls.set_default_verify_paths(ec);
-      } else {
-        tls.load_verify_file(options.ca_file, ec);
-      }
-    }
-    if (ec) {
-      return Status::invalid("CA file " + (options.ca_file.empty() ? "(system)" : options.ca_file) +
-                             ": " + openssl_error(ec.message()));
-    }
-    if (!options.client_cert.empty()) {
-      tls.use_certificate_chain_file(options.client_cert, ec);
-      if (ec) {
-        return Status::invalid("client certificate " + options.client_cert + ": " +
-                               openssl_error(ec.message()));
-      }
-      tls.use_private_key_file(options.client_key, ssl::context::pem, ec);
-      if (ec) {
-        return Status::invalid("client key " + options.client_key + ": " +
-                               openssl_error(ec.message()));
-      }
-    }
+    auto tls = TlsConfig::create(options);
+    if (!tls) return tls.status();
+    impl->tls = std::move(*tls);
   }
 
   auto& request = impl->request;

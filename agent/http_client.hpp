@@ -1,5 +1,5 @@
 #pragma once
-// The agent's HTTP/1.1 client for its collector (Boost.Beast over OpenSSL, both
+// The agent's HTTP/1.1 client for its collector (Boost.Beast over mbedTLS, both
 // confined to http_client.cpp): POSTs of JSON bodies over one kept-alive connection.
 //
 // https: the collector's certificate must chain to the configured CA (or the system's
