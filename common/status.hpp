@@ -41,6 +41,7 @@ class [[nodiscard]] Status {
   static Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status too_large(std::string m) { return {Code::kTooLarge, std::move(m)}; }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
 
   bool is_ok() const { return code_ == Code::kOk; }
   explicit operator bool() const { return is_ok(); }

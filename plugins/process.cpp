@@ -93,6 +93,33 @@ Result<Fd> open_dev_null() {
   return fd;
 }
 
+// A pipe holding `input` whole, its write end closed: the child's stdin. Written before
+// the child starts, so the pipe is made large enough (up to kMaxInput).
+Result<Fd> input_pipe(const std::string& input) {
+  if (input.size() > kMaxInput) {
+    return Status::too_large("process input: " + std::to_string(input.size()) +
+                             " bytes, more than " + std::to_string(kMaxInput));
+  }
+  auto pipe = make_pipe();
+  if (!pipe) return pipe.status();
+  const int capacity = ::fcntl(pipe->write.get(), F_GETPIPE_SZ);
+  if (capacity >= 0 && input.size() > static_cast<std::size_t>(capacity) &&
+      ::fcntl(pipe->write.get(), F_SETPIPE_SZ, static_cast<int>(input.size())) < 0) {
+    return Status::io_error("process input: a pipe of " + std::to_string(input.size()) +
+                            " bytes: " + errno_text(errno));
+  }
+  std::size_t written = 0;
+  while (written < input.size()) {
+    const ssize_t n = ::write(pipe->write.get(), input.data() + written, input.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::io_error("process input: " + errno_text(errno));
+    written += static_cast<std::size_t>(n);
+  }
+  pipe->write.reset();
+  if (Status s = raise_above_stdio(pipe->read); !s) return s;
+  return std::move(pipe->read);
+}
+
 // Pointers into `strings` for exec, NULL-terminated. `strings` must outlive them.
 std::vector<char*> c_array(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -395,7 +422,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   if (!out_pipe) return out_pipe.status();
   auto err_pipe = make_pipe();
   if (!err_pipe) return err_pipe.status();
-  auto dev_null = open_dev_null();
+  auto dev_null = options.input ? input_pipe(*options.input) : open_dev_null();
   if (!dev_null) return dev_null.status();
   auto spawned =
       options.run_as

@@ -1,9 +1,9 @@
 #pragma once
 // Runs a program without a shell and collects what it prints, under a deadline.
 //
-// The child gets its own process group, stdin from /dev/null, stdout and stderr on
-// pipes, no other open file descriptor, default signal dispositions and an empty
-// signal mask. When the timeout passes the whole group is killed (SIGKILL), so
+// The child gets its own process group, stdin from /dev/null (or the given input),
+// stdout and stderr on pipes, no other open file descriptor, default signal
+// dispositions and an empty signal mask. When the timeout passes the whole group is killed (SIGKILL), so
 // grandchildren started by a plugin do not outlive it. Output beyond the cap is read
 // and discarded (the child never blocks on a full pipe) and the result says it was
 // truncated.
@@ -52,7 +52,13 @@ struct ProcessOptions {
   // Run the program as this user, its groups included (the caller needs CAP_SETUID and
   // CAP_SETGID, or to be root); nullopt: as the caller.
   std::optional<RunAs> run_as;
+  // The child's stdin: these bytes, then end of file (at most kMaxInput); nullopt:
+  // /dev/null. Secrets go here rather than in argv, which any local user can read.
+  std::optional<std::string> input;
 };
+
+// The most ProcessOptions::input may hold: the system's largest pipe by default.
+inline constexpr std::size_t kMaxInput = 1024 * 1024;
 
 struct ProcessResult {
   enum class Ending { kExited, kSignaled, kTimedOut };

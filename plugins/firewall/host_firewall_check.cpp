@@ -1,6 +1,6 @@
 #include "plugins/firewall/host_firewall_check.hpp"
 
-#include <openssl/evp.h>
+#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -43,11 +43,11 @@ struct Ruleset {
 };
 
 std::string sha256_hex(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  std::array<unsigned char, 32> digest{};
+  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                     digest.data(), /*is224=*/0);
   std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
+  for (std::size_t i = 0; i < digest.size(); ++i) {
     char byte[3];
     std::snprintf(byte, sizeof byte, "%02x", digest[i]);
     hex += byte;

@@ -168,6 +168,31 @@ TEST_CASE("run_process: the child has /dev/null as stdin and no other inherited 
   ::close(leaked);
 }
 
+TEST_CASE("run_process: the input, when given, is the child's stdin, then end of file",
+          "[process]") {
+  ProcessOptions options;
+  options.max_output = 2 * 1024 * 1024;
+  // Larger than a pipe holds by default (64 KiB), and bytes of every value.
+  std::string input;
+  for (int i = 0; i < 300'000; ++i) input += static_cast<char>(i * 7 % 256);
+  options.input = input;
+  auto r = run_process({"/bin/cat"}, options);
+  REQUIRE(r.is_ok());
+  CHECK(r->exit_code == 0);
+  CHECK(r->out.size() == input.size());
+  CHECK(r->out == input);
+
+  options.input = "";
+  r = run_process({"/bin/cat"}, options);
+  REQUIRE(r.is_ok());
+  CHECK(r->out.empty());
+
+  options.input = std::string(kMaxInput + 1, 'x');
+  r = run_process({"/bin/cat"}, options);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == Code::kTooLarge);
+}
+
 TEST_CASE("run_process: works when the caller's stdin and stderr are closed", "[process]") {
   // The new pipes then land on 0 and 2, the very descriptors the child's stdio replaces.
   const int saved_in = ::dup(STDIN_FILENO);

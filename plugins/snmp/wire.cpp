@@ -1,0 +1,280 @@
+#include "plugins/snmp/wire.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace vigie::plugins::snmp {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string hex(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int high = digit(text[i]);
+    const int low = digit(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high << 4 | low);
+  }
+  return out;
+}
+
+json oids(const std::vector<Oid>& list) {
+  json out = json::array();
+  for (const Oid& o : list) out.push_back(oid_text(o));
+  return out;
+}
+
+// The fields below are read with these: a wrong type throws json's type_error, which
+// decode_request turns into kInvalidArgument naming the request.
+Result<std::vector<Oid>> read_oids(const json& list, const char* what) {
+  std::vector<Oid> out;
+  for (const json& text : list) {
+    auto parsed = parse_oid(text.get<std::string>());
+    if (!parsed) return parsed.status().with_context(what);
+    out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+json value_json(const Value& v) {
+  switch (v.type) {
+    case Type::kInteger:
+      return v.integer;
+    case Type::kCounter32:
+    case Type::kGauge32:
+    case Type::kTimeTicks:
+    case Type::kCounter64:
+      return v.number;
+    case Type::kOctetString:
+    case Type::kOpaque:
+    case Type::kIpAddress:
+      return hex(v.bytes);
+    case Type::kObjectId:
+      return oid_text(v.object);
+    default:
+      return nullptr;
+  }
+}
+
+Result<Value> read_value(int type, const json& payload) {
+  if (type < 0 || type > static_cast<int>(Type::kOther)) {
+    return Status::corruption("value type " + std::to_string(type) + " is unknown");
+  }
+  Value v;
+  v.type = static_cast<Type>(type);
+  switch (v.type) {
+    case Type::kInteger:
+      v.integer = payload.get<std::int64_t>();
+      break;
+    case Type::kCounter32:
+    case Type::kGauge32:
+    case Type::kTimeTicks:
+    case Type::kCounter64:
+      v.number = payload.get<std::uint64_t>();
+      break;
+    case Type::kOctetString:
+    case Type::kOpaque:
+    case Type::kIpAddress: {
+      auto bytes = unhex(payload.get<std::string>());
+      if (!bytes) return Status::corruption("a string value is not hexadecimal");
+      v.bytes = std::move(*bytes);
+      break;
+    }
+    case Type::kObjectId: {
+      auto object = parse_oid(payload.get<std::string>());
+      if (!object) return object.status();
+      v.object = std::move(*object);
+      break;
+    }
+    default:
+      break;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string encode_request(const PollRequest& request) {
+  json jobs = json::array();
+  for (const auto& job : request.jobs) {
+    const Target& t = job.target;
+    jobs.push_back({
+        {"target",
+         {{"host", t.host},
+          {"port", t.port},
+          {"version", t.version == Target::Version::kV3 ? "3" : "2c"},
+          {"community", hex(t.community)},
+          {"user", hex(t.user)},
+          {"auth_protocol", t.auth_protocol},
+          {"auth_pass", hex(t.auth_pass)},
+          {"priv_protocol", t.priv_protocol},
+          {"priv_pass", hex(t.priv_pass)},
+          {"timeout_ms", t.timeout.count()},
+          {"retries", t.retries},
+          {"bulk_size", t.bulk_size}}},
+        {"scalars", oids(job.request.scalars)},
+        {"subtrees", oids(job.request.subtrees)},
+    });
+  }
+  return json{{"budget_ms", request.budget.count()},
+              {"max_varbinds", request.max_varbinds},
+              {"max_in_flight", request.max_in_flight},
+              {"jobs", std::move(jobs)}}
+      .dump();
+}
+
+Result<PollRequest> decode_request(std::string_view text) {
+  PollRequest out;
+  try {
+    const json doc = json::parse(text);
+    out.budget = milliseconds(doc.at("budget_ms").get<std::int64_t>());
+    out.max_varbinds = doc.at("max_varbinds").get<std::size_t>();
+    out.max_in_flight = doc.at("max_in_flight").get<std::size_t>();
+    if (out.budget < milliseconds(0)) return Status::invalid("poll request: budget_ms < 0");
+    for (const json& job : doc.at("jobs")) {
+      const json& t = job.at("target");
+      PollRequest::Job j;
+      j.target.host = t.at("host").get<std::string>();
+      j.target.port = t.at("port").get<std::uint16_t>();
+      const std::string version = t.at("version").get<std::string>();
+      if (version != "2c" && version != "3") {
+        return Status::invalid("poll request: version \"" + version + "\"");
+      }
+      j.target.version = version == "3" ? Target::Version::kV3 : Target::Version::kV2c;
+      // The secrets and the user, read from files, may hold any byte: hexadecimal.
+      for (auto [name, field] : {std::pair{"community", &j.target.community},
+                                 std::pair{"user", &j.target.user},
+                                 std::pair{"auth_pass", &j.target.auth_pass},
+                                 std::pair{"priv_pass", &j.target.priv_pass}}) {
+        auto bytes = unhex(t.at(name).get<std::string>());
+        if (!bytes) return Status::invalid(std::string("poll request: ") + name + " is not hexadecimal");
+        *field = std::move(*bytes);
+      }
+      j.target.auth_protocol = t.at("auth_protocol").get<std::string>();
+      j.target.priv_protocol = t.at("priv_protocol").get<std::string>();
+      j.target.timeout = milliseconds(t.at("timeout_ms").get<std::int64_t>());
+      j.target.retries = t.at("retries").get<int>();
+      j.target.bulk_size = t.at("bulk_size").get<int>();
+      auto scalars = read_oids(job.at("scalars"), "poll request: scalars");
+      if (!scalars) return scalars.status();
+      auto subtrees = read_oids(job.at("subtrees"), "poll request: subtrees");
+      if (!subtrees) return subtrees.status();
+      j.request.scalars = std::move(*scalars);
+      j.request.subtrees = std::move(*subtrees);
+      out.jobs.push_back(std::move(j));
+    }
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("poll request: ") + e.what());
+  }
+  return out;
+}
+
+std::string encode_result(std::size_t job, const Result<Snapshot>& result) {
+  json line = {{"job", job}};
+  if (!result) {
+    line["code"] = static_cast<int>(result.status().code());
+    line["message"] = result.status().message();
+    // A device's error text may hold any byte: replaced, not refused, if not UTF-8.
+    return line.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  const Snapshot& snapshot = *result;
+  json values = json::array();
+  for (const auto& [name, value] : snapshot.values()) {
+    values.push_back({oid_text(name), static_cast<int>(value.type), value_json(value)});
+  }
+  line["values"] = std::move(values);
+  line["taken"] = snapshot.taken.time_since_epoch().count();
+  line["taken_wall"] = snapshot.taken_wall.time_since_epoch().count();
+  return line.dump();
+}
+
+Result<JobResult> decode_result(std::string_view text) {
+  JobResult out;
+  try {
+    const json line = json::parse(text);
+    if (!line.at("job").is_number_unsigned()) {
+      return Status::corruption("SNMP helper's answer: job is not a job number");
+    }
+    out.job = line.at("job").get<std::size_t>();
+    if (const auto code = line.find("code"); code != line.end()) {
+      const int number = code->get<int>();
+      if (number <= 0 || number > static_cast<int>(Code::kInternal)) {
+        return Status::corruption("SNMP helper's answer: error code " + std::to_string(number));
+      }
+      out.result = Status(static_cast<Code>(number), line.at("message").get<std::string>());
+      return out;
+    }
+    Snapshot snapshot;
+    for (const json& entry : line.at("values")) {
+      auto name = parse_oid(entry.at(0).get<std::string>());
+      if (!name) return Status::corruption("SNMP helper's answer: " + name.status().message());
+      auto value = read_value(entry.at(1).get<int>(), entry.at(2));
+      if (!value) return Status::corruption("SNMP helper's answer: " + value.status().message());
+      snapshot.add(std::move(*name), std::move(*value));
+    }
+    snapshot.taken = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(line.at("taken").get<std::int64_t>()));
+    snapshot.taken_wall = std::chrono::system_clock::time_point(
+        std::chrono::system_clock::duration(line.at("taken_wall").get<std::int64_t>()));
+    out.result = std::move(snapshot);
+  } catch (const json::exception& e) {
+    return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
+  }
+  return out;
+}
+
+Status validate(const Target& target) {
+  if (target.host.empty()) return Status::invalid("host: empty");
+  if (target.version != Target::Version::kV3) return Status::ok();
+  if (target.user.empty()) return Status::invalid("user: required for SNMPv3");
+  static constexpr std::string_view kAuth[] = {"MD5", "SHA", "SHA1", "SHA-1", "SHA-256",
+                                               "SHA256", "SHA-512", "SHA512"};
+  static constexpr std::string_view kPriv[] = {"AES", "AES-128", "AES128", "DES"};
+  const auto known = [](const auto& names, const std::string& name) {
+    return std::find(std::begin(names), std::end(names), name) != std::end(names);
+  };
+  if (!target.auth_pass.empty()) {
+    if (!known(kAuth, target.auth_protocol)) {
+      return Status::invalid("auth: \"" + target.auth_protocol +
+                             "\" is not one of MD5, SHA, SHA-256, SHA-512");
+    }
+    if (target.auth_pass.size() < 8) return Status::invalid("auth passphrase: fewer than 8 characters");
+    if (!target.priv_pass.empty()) {
+      if (!known(kPriv, target.priv_protocol)) {
+        return Status::invalid("priv: \"" + target.priv_protocol + "\" is not one of AES, DES");
+      }
+      if (target.priv_pass.size() < 8) {
+        return Status::invalid("priv passphrase: fewer than 8 characters");
+      }
+    }
+  } else if (!target.priv_pass.empty()) {
+    return Status::invalid("priv: privacy needs authentication (auth_pass) as well");
+  }
+  return Status::ok();
+}
+
+}  // namespace vigie::plugins::snmp

@@ -1,0 +1,146 @@
+#include "plugins/snmp/wire.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace vigie::plugins::snmp {
+namespace {
+
+using Catch::Contains;
+using std::chrono::milliseconds;
+
+TEST_CASE("SNMP helper protocol: a poll request goes through whole", "[snmp][wire]") {
+  PollRequest request;
+  request.budget = milliseconds(4500);
+  request.max_varbinds = 123;
+  request.max_in_flight = 7;
+  Target v3;
+  v3.host = "::1";
+  v3.port = 1161;
+  v3.version = Target::Version::kV3;
+  v3.user = "vigie";
+  v3.auth_protocol = "SHA-256";
+  v3.auth_pass = "auth \"pass\" \xc3\xa9";
+  v3.priv_protocol = "AES";
+  v3.priv_pass = "privpass";
+  v3.timeout = milliseconds(700);
+  v3.retries = 3;
+  v3.bulk_size = 10;
+  Request asked;
+  asked.scalars = {oid("1.3.6.1.2.1.1.3.0"), oid("1.3.6.1.2.1.1.5.0")};
+  asked.subtrees = {oid("1.3.6.1.2.1.2.2.1")};
+  request.jobs.push_back({v3, asked});
+  Target v2;
+  v2.host = "192.0.2.1";
+  v2.community = "c\xff\x01";  // any bytes a file may hold
+  request.jobs.push_back({v2, Request{}});
+
+  auto back = decode_request(encode_request(request));
+  REQUIRE(back.is_ok());
+  CHECK(back->budget == milliseconds(4500));
+  CHECK(back->max_varbinds == 123);
+  CHECK(back->max_in_flight == 7);
+  REQUIRE(back->jobs.size() == 2);
+  const Target& t = back->jobs[0].target;
+  CHECK(t.host == "::1");
+  CHECK(t.port == 1161);
+  CHECK(t.version == Target::Version::kV3);
+  CHECK(t.user == "vigie");
+  CHECK(t.auth_protocol == "SHA-256");
+  CHECK(t.auth_pass == v3.auth_pass);
+  CHECK(t.priv_pass == "privpass");
+  CHECK(t.timeout == milliseconds(700));
+  CHECK(t.retries == 3);
+  CHECK(t.bulk_size == 10);
+  CHECK(back->jobs[0].request.scalars == asked.scalars);
+  CHECK(back->jobs[0].request.subtrees == asked.subtrees);
+  CHECK(back->jobs[1].target.version == Target::Version::kV2c);
+  CHECK(back->jobs[1].target.community == v2.community);
+}
+
+TEST_CASE("SNMP helper protocol: every type of value, and errors, come back as sent",
+          "[snmp][wire]") {
+  Snapshot snapshot;
+  const auto add = [&](const char* name, Value v) { snapshot.add(oid(name), std::move(v)); };
+  add("1.3.6.1.1.1", Value{.type = Type::kInteger, .integer = -42});
+  add("1.3.6.1.1.2", Value{.type = Type::kCounter64, .number = 18446744073709551615ULL});
+  add("1.3.6.1.1.3", Value{.type = Type::kGauge32, .number = 4294967295ULL});
+  add("1.3.6.1.1.4", Value{.type = Type::kTimeTicks, .number = 389881234});
+  add("1.3.6.1.1.5", Value{.type = Type::kCounter32, .number = 7});
+  add("1.3.6.1.1.6", Value{.type = Type::kOctetString, .bytes = std::string("\x00\xfe\x80mac", 6)});
+  add("1.3.6.1.1.7", Value{.type = Type::kIpAddress, .bytes = "192.0.2.7"});
+  add("1.3.6.1.1.8", Value{.type = Type::kObjectId, .object = oid("1.3.6.1.4.1.2604")});
+  add("1.3.6.1.1.9", Value{.type = Type::kOpaque, .bytes = "op"});
+  add("1.3.6.1.1.10", Value{.type = Type::kNoSuchInstance});
+  add("1.3.6.1.1.11", Value{.type = Type::kEndOfMibView});
+  snapshot.taken = std::chrono::steady_clock::now();
+  snapshot.taken_wall = std::chrono::system_clock::now();
+
+  auto back = decode_result(encode_result(3, snapshot));
+  REQUIRE(back.is_ok());
+  CHECK(back->job == 3);
+  REQUIRE(back->result.is_ok());
+  CHECK(back->result->values() == snapshot.values());
+  CHECK(back->result->taken == snapshot.taken);
+  CHECK(back->result->taken_wall == snapshot.taken_wall);
+
+  // An error from the device, its text not UTF-8: the code and a readable message.
+  auto failed = decode_result(
+      encode_result(0, Status(Code::kUnauthenticated, "authentication failed: \xff")));
+  REQUIRE(failed.is_ok());
+  REQUIRE_FALSE(failed->result.is_ok());
+  CHECK(failed->result.status().code() == Code::kUnauthenticated);
+  CHECK_THAT(failed->result.status().message(), Contains("authentication failed"));
+}
+
+TEST_CASE("SNMP helper protocol: a broken request or answer is refused with the reason",
+          "[snmp][wire]") {
+  for (const char* text :
+       {"", "not json", "{}", R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1})",
+        R"({"budget_ms": -5, "max_varbinds": 1, "max_in_flight": 1, "jobs": []})",
+        R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": {}}]})"}) {
+    INFO(text);
+    auto r = decode_request(text);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Contains("poll request"));
+  }
+  for (const char* line :
+       {"", "{", R"({"job": 0})", R"({"job": 0, "code": 99, "message": "x"})",
+        R"({"job": 0, "code": 0, "message": "x"})",
+        R"({"job": 0, "values": [["1.3.6", 1, "zz"]], "taken": 0, "taken_wall": 0})",
+        R"({"job": 0, "values": [["1.3.6", 77, 1]], "taken": 0, "taken_wall": 0})",
+        R"({"job": 0, "values": [["x.y", 0, 1]], "taken": 0, "taken_wall": 0})",
+        R"({"job": -1, "values": [], "taken": 0, "taken_wall": 0})"}) {
+    INFO(line);
+    auto r = decode_result(line);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK_THAT(r.status().message(), Contains("SNMP helper"));
+  }
+}
+
+TEST_CASE("SNMP helper protocol: targets refused before any poll", "[snmp][wire]") {
+  Target t;
+  CHECK_THAT(validate(t).message(), Contains("host: empty"));
+  t.host = "127.0.0.1";
+  CHECK(validate(t).is_ok());
+  t.version = Target::Version::kV3;
+  CHECK_THAT(validate(t).message(), Contains("user: required"));
+  t.user = "u";
+  CHECK(validate(t).is_ok());
+  t.priv_pass = "12345678";
+  CHECK_THAT(validate(t).message(), Contains("privacy needs authentication"));
+  t.auth_pass = "1234567";
+  CHECK_THAT(validate(t).message(), Contains("fewer than 8"));
+  t.auth_pass = "12345678";
+  t.auth_protocol = "SHA-3";
+  CHECK_THAT(validate(t).message(), Contains("\"SHA-3\" is not one of"));
+  t.auth_protocol = "SHA-512";
+  t.priv_protocol = "3DES";
+  CHECK_THAT(validate(t).message(), Contains("\"3DES\" is not one of"));
+  t.priv_protocol = "DES";
+  CHECK(validate(t).is_ok());
+}
+
+}  // namespace
+}  // namespace vigie::plugins::snmp
