@@ -42,14 +42,16 @@ struct Ruleset {
   std::string canonical;               // the text the fingerprint is made of
 };
 
-std::string sha256_hex(std::string_view text) {
+Result<std::string> sha256_hex(std::string_view text) {
   std::array<unsigned char, 32> digest{};
-  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-                     digest.data(), /*is224=*/0);
+  // mbedTLS, linked statically: the agent maps no libcrypto for this.
+  const int error = mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(text.data()),
+                                       text.size(), digest.data(), 0);
+  if (error != 0) return Status::internal("SHA-256: mbedTLS error " + std::to_string(error));
   std::string hex;
-  for (std::size_t i = 0; i < digest.size(); ++i) {
+  for (unsigned char b : digest) {
     char byte[3];
-    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+    std::snprintf(byte, sizeof byte, "%02x", b);
     hex += byte;
   }
   return hex;
@@ -335,7 +337,10 @@ Outcome HostFirewallCheck::run(const RunContext& context) {
                                       std::nullopt, std::nullopt),
                      threshold_metric("input_chains", static_cast<double>(ruleset->input_chains),
                                       "", std::nullopt, std::nullopt)};
-  const std::string fingerprint = "sha256:" + sha256_hex(ruleset->canonical);
+  const auto digest = sha256_hex(ruleset->canonical);
+  if (!digest)
+    return unknown_outcome("cannot fingerprint the ruleset: " + digest.status().message());
+  const std::string fingerprint = "sha256:" + *digest;
   const std::string rules =
       std::to_string(ruleset->rules) + (ruleset->rules == 1 ? " rule" : " rules");
   outcome.details = "fingerprint " + fingerprint;

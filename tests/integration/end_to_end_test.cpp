@@ -236,6 +236,21 @@ TEST_CASE("EndToEnd: enrollment refuses a used token and says why", "[e2e]") {
   CHECK_FALSE(std::filesystem::exists(dir / "second.token"));
 }
 
+// The agent is a static program: it resolves names with glibc's files and dns services
+// only, whatever nsswitch.conf lists (agent/main.cpp).
+TEST_CASE("EndToEnd: the agent reaches its collector by name", "[e2e]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string url = collector.url();
+  const std::string by_name = "https://localhost" + url.substr(url.rfind(':'));
+  auto r = run({VIGIE_AGENT_BIN, "enroll", "--collector", by_name, "--ca-file", collector.ca(),
+                "--token-file", (dir / "a.token").string(), "--agent-id", "a", "--site",
+                "it-site", "--enroll-token", collector.enroll_token("it-site")});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "a.token"));
+}
+
 TEST_CASE("EndToEnd: the agent refuses an invalid configuration with file, field and reason",
           "[e2e]") {
   testing::TempDir dir;

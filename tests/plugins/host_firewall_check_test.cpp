@@ -102,6 +102,7 @@ TEST_CASE("HostFirewallCheck: nftables in a network namespace: off, drop policy,
         "ruleset recorded as accepted");
   CHECK(find_metric(outcome, "rules").value == 1);
   CHECK(find_metric(outcome, "input_chains").value == 1);
+  CHECK_THAT(outcome.details, Catch::Matches("fingerprint sha256:[0-9a-f]{64}(\\n[\\s\\S]*)?"));
   REQUIRE(std::filesystem::exists(state));
 
   // Traffic changes the counters, not the fingerprint (ping may be missing: the
