@@ -85,24 +85,24 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
   if (!run) return finish_all(run.status().with_context(*helper));
 
   std::string_view out = run->out;
-  Status broken;  // the first line that makes no sense
+  Status first_error;  // of the lines that make no sense, the first
   while (!out.empty()) {
     const std::size_t end = out.find('\n');
     if (end == std::string_view::npos) break;  // a line cut short: the helper died
     auto line = decode_result(out.substr(0, end));
     out.remove_prefix(end + 1);
     if (!line || line->job >= jobs.size() || answered[line->job]) {
-      if (broken) {
-        broken = line ? Status::corruption("SNMP helper's answer: job " +
-                                           std::to_string(line->job) + " unknown or repeated")
-                      : line.status();
+      if (first_error.is_ok()) {
+        first_error = line ? Status::corruption("SNMP helper's answer: job " +
+                                                std::to_string(line->job) + " unknown or repeated")
+                           : line.status();
       }
       continue;
     }
     answered[line->job] = true;
     done(line->job, std::move(line->result));
   }
-  if (!broken) return finish_all(broken);
+  if (!first_error.is_ok()) return finish_all(first_error);
   const std::string why = [&]() -> std::string {
     using Ending = ProcessResult::Ending;
     switch (run->ending) {

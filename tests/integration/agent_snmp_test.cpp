@@ -64,6 +64,34 @@ TEST_CASE("Agent: polls SNMP devices through vigie-snmp, and says so when it is 
                  Contains((dir / "vigie-snmp").string()));
 }
 
+TEST_CASE("Agent: a helper that fails or answers garbage makes the check UNKNOWN, saying why",
+          "[agent][snmp]") {
+  testing::TempDir dir;
+  const auto config = write_config(dir, testing::free_udp_port());
+  const auto agent = dir / "vigie-agent";
+  std::filesystem::copy_file(VIGIE_AGENT_BIN, agent);
+  std::filesystem::permissions(agent, std::filesystem::perms(0755));
+  struct Case {
+    const char* helper;  // the body of a vigie-snmp put beside the agent
+    const char* why;
+  };
+  for (const Case& c : {
+           Case{"echo 'vigie-snmp: broken on purpose' >&2; exit 1",
+                "the SNMP helper exited with status 1: vigie-snmp: broken on purpose"},
+           Case{"echo 'not json'", "SNMP helper's answer"},
+           Case{"echo '{\"job\": 7, \"values\": [], \"taken\": 0, \"taken_wall\": 0}'",
+                "job 7 unknown or repeated"},
+           Case{"kill -9 $$", "the SNMP helper was killed by signal 9"},
+       }) {
+    INFO(c.helper);
+    dir.write("vigie-snmp", std::string("#!/bin/sh\ncat > /dev/null\n") + c.helper + "\n", true);
+    const json result = check_once(agent, config);
+    INFO(result.dump());
+    CHECK(result["state"] == "UNKNOWN");
+    CHECK_THAT(result["summary"].get<std::string>(), Contains(c.why));
+  }
+}
+
 TEST_CASE("Agent: its program needs neither net-snmp nor OpenSSL", "[agent][snmp]") {
   const auto r = testing::run({"/usr/bin/readelf", "--dynamic", VIGIE_AGENT_BIN});
   INFO(r.out << r.err);
