@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <csignal>
-#include <functional>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -27,8 +27,8 @@
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
 #include "common/log.hpp"
-#include "common/systemd.hpp"
 #include "common/protocol.hpp"
+#include "common/systemd.hpp"
 #include "common/time.hpp"
 #include "plugins/agent/self_check.hpp"
 #include "plugins/registry.hpp"
@@ -377,15 +377,18 @@ int cmd_run(const Options& options) {
   // A peer closing a connection must give an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io;
-  Scheduler scheduler(io, config->checks, [&](CheckResult result) {
-    log::debug("check " + result.name + ": " + std::string(state_name(result.status)) + ": " +
-               result.summary);
-    if (result.check != kSelfCheckType) {
-      std::lock_guard lock(durations_mutex);
-      if (durations.size() < kMaxDurations) durations.push_back(result.duration_ms);
-    }
-    sender.submit(std::move(result));
-  }, SchedulerOptions{.workers = config->max_concurrent_checks});
+  Scheduler scheduler(
+      io, config->checks,
+      [&](CheckResult result) {
+        log::debug("check " + result.name + ": " + std::string(state_name(result.status)) + ": " +
+                   result.summary);
+        if (result.check != kSelfCheckType) {
+          std::lock_guard lock(durations_mutex);
+          if (durations.size() < kMaxDurations) durations.push_back(result.duration_ms);
+        }
+        sender.submit(std::move(result));
+      },
+      SchedulerOptions{.workers = config->max_concurrent_checks});
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (error) return;
@@ -413,8 +416,7 @@ int cmd_run(const Options& options) {
   const std::size_t configured = config->checks.size() - 1;  // agent/self aside
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
               " at site " + agent.site + ", " + std::to_string(configured) +
-              " checks, reporting to " + config->collector.url + ", spool " +
-              spool_path.string());
+              " checks, reporting to " + config->collector.url + ", spool " + spool_path.string());
   systemd::notify_ready(std::to_string(configured) + " checks, reporting to " +
                         config->collector.url);
   io.run();

@@ -35,14 +35,14 @@ constexpr std::size_t kMaxCheckId = protocol::Limits{}.max_string;
 constexpr std::size_t kMaxQuoted = 60;  // bytes of a value quoted in an error message
 constexpr milliseconds kMaxDefaultSplay{60'000};
 
-constexpr std::string_view kTopKeys[] = {"agent", "collector", "spool", "defaults", "devices",
-                                         "checks"};
+constexpr std::string_view kTopKeys[] = {"agent",    "collector", "spool",
+                                         "defaults", "devices",   "checks"};
 constexpr std::string_view kSpoolKeys[] = {"path", "max_mb", "max_age"};
 constexpr std::size_t kMaxSpoolMb = 1024 * 1024;
 constexpr std::string_view kAgentKeys[] = {"id", "site", "max_concurrent_checks"};
 constexpr std::size_t kMaxConcurrentChecks = 64;
-constexpr std::string_view kCollectorKeys[] = {"url",         "ca_file",    "token_file",
-                                               "client_cert", "client_key", "batch_max",
+constexpr std::string_view kCollectorKeys[] = {"url",           "ca_file",    "token_file",
+                                               "client_cert",   "client_key", "batch_max",
                                                "send_interval", "retry_max"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "splay"};
 
@@ -319,9 +319,9 @@ Status parse_collector(const json& root, CollectorConfig* collector) {
     return s;
   }
   if (collector->client_cert.empty() != collector->client_key.empty()) {
-    return field_error(collector->client_cert.empty() ? "collector.client_key"
-                                                      : "collector.client_cert",
-                       "client_cert and client_key go together: give both or neither");
+    return field_error(
+        collector->client_cert.empty() ? "collector.client_key" : "collector.client_cert",
+        "client_cert and client_key go together: give both or neither");
   }
   return Status::ok();
 }
@@ -546,8 +546,8 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
     const std::string& message = config.status().message();
     const auto colon = message.find(": ");
     const std::string_view path = std::string_view(message).substr(0, colon);
-    const bool is_path = colon != std::string::npos &&
-                         path.find_first_of(" \"'") == std::string_view::npos;
+    const bool is_path =
+        colon != std::string::npos && path.find_first_of(" \"'") == std::string_view::npos;
     if (const std::size_t line = is_path ? line_of(text, path) : 0; line > 0)
       return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ": " + message);
     return config.status().with_context(origin);

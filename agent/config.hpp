@@ -53,7 +53,7 @@ struct CollectorConfig {
   std::string token_file;       // file holding the agent's bearer token; "": none sent
   std::size_t batch_max = 500;  // results per report, 1..5000
   std::chrono::milliseconds send_interval{5000};  // how long results gather before a send
-  std::chrono::milliseconds retry_max{300'000};  // longest wait between retries, 1 s..1 h
+  std::chrono::milliseconds retry_max{300'000};   // longest wait between retries, 1 s..1 h
   // PEM certificate and key the agent shows when the collector asks for one; both or none.
   std::string client_cert;
   std::string client_key;
@@ -61,8 +61,8 @@ struct CollectorConfig {
 
 // Where results wait while the collector cannot be reached (agent/spool.hpp).
 struct SpoolConfig {
-  std::string path;         // "": spool.db in the state folder (--state-dir)
-  double max_mb = 64;       // of stored results (MiB), 0.01..1048576
+  std::string path;    // "": spool.db in the state folder (--state-dir)
+  double max_mb = 64;  // of stored results (MiB), 0.01..1048576
   std::chrono::milliseconds max_age{7LL * 86'400'000};  // at least 1 minute
 };
 
@@ -89,7 +89,7 @@ struct Config {
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
   // The same, validated and shared by the checks that read them; null when none.
   std::shared_ptr<plugins::snmp::Devices> snmp_devices;
-  std::vector<ConfiguredCheck> checks;                // in file order, at least one
+  std::vector<ConfiguredCheck> checks;  // in file order, at least one
 };
 
 // Reads and validates `path`. kNotFound when the file does not exist, kIoError when it

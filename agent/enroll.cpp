@@ -59,16 +59,20 @@ Status write_secret(const std::filesystem::path& path, const std::string& conten
 }  // namespace
 
 Status enroll(const EnrollOptions& o) {
-  for (const auto& [name, value] : {std::pair{"--collector", o.url}, {"--token-file", o.token_file},
-                                    {"--enroll-token", o.enroll_token}, {"--agent-id", o.agent_id},
+  for (const auto& [name, value] : {std::pair{"--collector", o.url},
+                                    {"--token-file", o.token_file},
+                                    {"--enroll-token", o.enroll_token},
+                                    {"--agent-id", o.agent_id},
                                     {"--site", o.site}}) {
     if (value.empty()) return Status::invalid(std::string(name) + " is required");
   }
-  const nlohmann::json request = {
-      {"agent",
-       {{"id", o.agent_id}, {"site", o.site}, {"hostname", hostname()}, {"version", VIGIE_VERSION}}}};
-  ShipperOptions http{.url = o.url, .ca_file = o.ca_file, .client_cert = o.client_cert,
-                      .client_key = o.client_key};
+  const nlohmann::json request = {{"agent",
+                                   {{"id", o.agent_id},
+                                    {"site", o.site},
+                                    {"hostname", hostname()},
+                                    {"version", VIGIE_VERSION}}}};
+  ShipperOptions http{
+      .url = o.url, .ca_file = o.ca_file, .client_cert = o.client_cert, .client_key = o.client_key};
   const HttpReply reply = post_once(http, "/api/v1/enroll", request.dump(), o.enroll_token);
   if (reply.status == 0)
     return Status::unavailable("cannot reach the collector at " + o.url + ": " + reply.error);

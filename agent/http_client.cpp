@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <ctime>
 #include <functional>
@@ -42,7 +42,7 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxReplyBytes = 16 * 1024;        // of a reply body, kept for the logs
+constexpr std::size_t kMaxReplyBytes = 16 * 1024;         // of a reply body, kept for the logs
 constexpr std::uint64_t kMaxReadBytes = 4 * 1024 * 1024;  // a longer reply is an error
 constexpr milliseconds kSlice{100};  // how often a request looks at its abort time
 // After a cancellation, how long the handlers get to report it; only a name lookup
@@ -179,15 +179,15 @@ struct TlsConfig {
         return Status::invalid("client certificate " + options.client_cert + ": " +
                                (rc < 0 ? mbedtls_text(rc) : "a certificate cannot be read"));
       }
-      if (const int rc = mbedtls_pk_parse_keyfile(&tls->own_key, options.client_key.c_str(),
-                                                  nullptr)) {
+      if (const int rc =
+              mbedtls_pk_parse_keyfile(&tls->own_key, options.client_key.c_str(), nullptr)) {
         return Status::invalid("client key " + options.client_key + ": " + mbedtls_text(rc));
       }
     }
     mbedtls_ssl_config& config = tls->config;
-    if (const int rc = mbedtls_ssl_config_defaults(&config, MBEDTLS_SSL_IS_CLIENT,
-                                                   MBEDTLS_SSL_TRANSPORT_STREAM,
-                                                   MBEDTLS_SSL_PRESET_DEFAULT)) {
+    if (const int rc =
+            mbedtls_ssl_config_defaults(&config, MBEDTLS_SSL_IS_CLIENT,
+                                        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) {
       return Status::internal("cannot configure TLS: " + mbedtls_text(rc));
     }
     static constexpr int kSuites[] = {
@@ -200,8 +200,7 @@ struct TlsConfig {
         0,
     };
     mbedtls_ssl_conf_ciphersuites(&config, kSuites);
-    mbedtls_ssl_conf_min_version(&config, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_min_version(&config, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_cert_profile(&config, &mbedtls_x509_crt_profile_default);
     mbedtls_ssl_conf_authmode(&config, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&config, &tls->ca, nullptr);
@@ -230,8 +229,7 @@ bool names_address(const mbedtls_x509_crt& cert, const asio::ip::address& addres
   for (const mbedtls_x509_sequence* name = &cert.subject_alt_names; name != nullptr;
        name = name->next) {
     if (name->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS) &&
-        name->buf.len == bytes.size() &&
-        std::equal(bytes.begin(), bytes.end(), name->buf.p)) {
+        name->buf.len == bytes.size() && std::equal(bytes.begin(), bytes.end(), name->buf.p)) {
       return true;
     }
   }
@@ -279,8 +277,7 @@ class TlsStream {
     return run(
         [this, buffer] {
           if (buffer.size() == 0) return 0;
-          return mbedtls_ssl_read(&ssl_, static_cast<unsigned char*>(buffer.data()),
-                                  buffer.size());
+          return mbedtls_ssl_read(&ssl_, static_cast<unsigned char*>(buffer.data()), buffer.size());
         },
         std::forward<Token>(token));
   }
@@ -324,9 +321,9 @@ class TlsStream {
           const int rc = step();
           if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
             waited = true;
-            socket_.async_wait(rc == MBEDTLS_ERR_SSL_WANT_READ ? tcp::socket::wait_read
-                                                               : tcp::socket::wait_write,
-                               std::move(self));
+            socket_.async_wait(
+                rc == MBEDTLS_ERR_SSL_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+                std::move(self));
             return;
           }
           const error_code result = rc >= 0 ? error_code() : error_of(rc);
@@ -335,10 +332,9 @@ class TlsStream {
             self.complete(result, bytes);
             return;
           }
-          asio::post(socket_.get_executor(),
-                     [self = std::move(self), result, bytes]() mutable {
-                       self.complete(result, bytes);
-                     });
+          asio::post(socket_.get_executor(), [self = std::move(self), result, bytes]() mutable {
+            self.complete(result, bytes);
+          });
         },
         token, socket_);
   }
@@ -475,8 +471,8 @@ struct HttpClient::Impl {
   // was stopped. `leave_behind`: a name lookup, which cancelling cannot interrupt, is
   // left to finish on its own after kCancelGrace.
   std::pair<error_code, Stop> await(
-      const std::function<void(std::function<void(error_code)>)>& start,
-      Clock::time_point deadline, bool leave_behind = false) {
+      const std::function<void(std::function<void(error_code)>)>& start, Clock::time_point deadline,
+      bool leave_behind = false) {
     // Shared with the handler: a name lookup left behind completes after we return.
     auto result = std::make_shared<std::optional<error_code>>();
     start([result](error_code ec) { *result = ec; });
@@ -493,8 +489,8 @@ struct HttpClient::Impl {
       }
       if (now >= give_up) return {asio::error::operation_aborted, stop};
       if (io.stopped()) io.restart();
-      const auto until = stop == Stop::kNone ? std::min(now + kSlice, deadline)
-                                             : std::min(now + kSlice, give_up);
+      const auto until =
+          stop == Stop::kNone ? std::min(now + kSlice, deadline) : std::min(now + kSlice, give_up);
       io.run_one_for(std::max<Clock::duration>(until - now, milliseconds(1)));
     }
     return {**result, stop};
@@ -508,8 +504,8 @@ struct HttpClient::Impl {
       close();
       if (stop == Stop::kAbort) return std::string("aborted at shutdown");
       if (stop == Stop::kDeadline) {
-        return std::string("no connection to ") + where + " within " + millis_text(budget) +
-               " (" + what + ")";
+        return std::string("no connection to ") + where + " within " + millis_text(budget) + " (" +
+               what + ")";
       }
       return std::string("cannot ") + what + " " + where + ": " + ec.message();
     };
@@ -549,7 +545,9 @@ struct HttpClient::Impl {
     secure.emplace(std::move(*plain), *tls, url.host, address);
     plain.reset();
     const auto [ec, stop] = await(
-        [&](auto done) { secure->async_handshake([done](error_code ec, std::size_t) { done(ec); }); },
+        [&](auto done) {
+          secure->async_handshake([done](error_code ec, std::size_t) { done(ec); });
+        },
         deadline);
     if (ec || stop != Stop::kNone) {
       if (stop == Stop::kNone && secure) {
@@ -612,7 +610,8 @@ struct HttpClient::Impl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!reused) {
         const auto connect_deadline = std::min(deadline, Clock::now() + options.connect_timeout);
-        const std::string why = connect(connect_deadline, std::min(timeout, options.connect_timeout));
+        const std::string why =
+            connect(connect_deadline, std::min(timeout, options.connect_timeout));
         if (!why.empty()) {
           reply.error = why;
           return reply;
@@ -717,8 +716,8 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   }
   // The three forms of an HTTP-date (RFC 9110, 5.6.7), always GMT.
   const std::string text(value);
-  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
-                             "%a %b %e %H:%M:%S %Y"}) {
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
     std::tm tm{};
     const char* end = ::strptime(text.c_str(), format, &tm);
     if (end == nullptr || *end != '\0') continue;

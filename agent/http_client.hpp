@@ -20,9 +20,9 @@
 namespace vigie::agent {
 
 struct HttpReply {
-  long status = 0;    // HTTP status; 0 when there was no answer
-  std::string body;   // the reply's first 16 KiB
-  std::string error;  // why there was no answer
+  long status = 0;                      // HTTP status; 0 when there was no answer
+  std::string body;                     // the reply's first 16 KiB
+  std::string error;                    // why there was no answer
   std::chrono::seconds retry_after{0};  // the reply's Retry-After; 0: none
 };
 

@@ -12,8 +12,8 @@ int main(int argc, char** argv) {
   // needing the shared libc, which crashes a static one. Users, groups and hosts come
   // from the files and DNS (docs/operations.md).
   static constexpr std::pair<const char*, const char*> kServices[] = {
-      {"passwd", "files"},   {"group", "files"},    {"initgroups", "files"},
-      {"shadow", "files"},   {"hosts", "files dns"}, {"services", "files"},
+      {"passwd", "files"},    {"group", "files"},     {"initgroups", "files"},
+      {"shadow", "files"},    {"hosts", "files dns"}, {"services", "files"},
       {"protocols", "files"}, {"networks", "files"}};
   for (const auto& [database, services] : kServices) {
     if (__nss_configure_lookup(database, services) != 0) {

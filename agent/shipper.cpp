@@ -7,8 +7,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <system_error>
@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kReportsPath = "/api/v1/reports";
-constexpr std::size_t kMaxReasonBytes = 500;       // of a reason quoted in a log line
+constexpr std::size_t kMaxReasonBytes = 500;  // of a reason quoted in a log line
 constexpr std::size_t kMaxTokenBytes = 4096;
 
 // `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
@@ -56,9 +56,9 @@ Result<std::string> read_token(const std::string& path) {
   if (::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return Status{Code::kPermissionDenied,
-                  "token file " + path + ": readable by others (mode " + mode +
-                      "): chmod 600 " + path + " (vigie-agent enroll writes it so)"};
+    return Status{Code::kPermissionDenied, "token file " + path + ": readable by others (mode " +
+                                               mode + "): chmod 600 " + path +
+                                               " (vigie-agent enroll writes it so)"};
   }
   std::string_view token = *text;
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
@@ -268,8 +268,7 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
       spool->quarantine(batch.seq, reason);
       return next_send();
     }
-    case Verdict::kRetry:
-      break;
+    case Verdict::kRetry: break;
   }
   const std::string why = reply.status == 0 ? reply.error
                                             : "HTTP " + std::to_string(reply.status) + ": " +
@@ -279,8 +278,8 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
     halted.store(true, std::memory_order_relaxed);
     log::error("shipper: THE COLLECTOR REJECTS THIS AGENT'S TOKEN (" + why +
                "): sending STOPS; results are kept in the spool. Enroll the agent again "
-               "(vigie-agent enroll), which rewrites " + options.token_file +
-               ": sending resumes when that file changes.");
+               "(vigie-agent enroll), which rewrites " +
+               options.token_file + ": sending resumes when that file changes.");
     return Clock::now() + options.token_recheck;
   }
   if ((reply.status == 429 || reply.status == 503) && reply.retry_after.count() > 0) {

@@ -36,10 +36,10 @@ struct ShipperOptions {
   std::size_t batch_max = 500;  // results per report
   std::chrono::milliseconds send_interval{5000};  // results gather this long
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30'000};  // whole request, connect included
-  std::chrono::milliseconds backoff_initial{1000};    // first retry after ~1 s
-  std::chrono::milliseconds backoff_max{300'000};     // doubling up to ~5 min
-  std::size_t gzip_above = 1024;                      // gzip bodies larger than this (bytes)
+  std::chrono::milliseconds request_timeout{30'000};     // whole request, connect included
+  std::chrono::milliseconds backoff_initial{1000};       // first retry after ~1 s
+  std::chrono::milliseconds backoff_max{300'000};        // doubling up to ~5 min
+  std::size_t gzip_above = 1024;                         // gzip bodies larger than this (bytes)
   std::chrono::milliseconds retry_after_max{3'600'000};  // a longer Retry-After is cut to this
   std::chrono::milliseconds token_recheck{5000};  // after a 401: how often the token file is read
 };

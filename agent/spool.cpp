@@ -171,8 +171,7 @@ Result<fs::path> move_aside(const fs::path& path, std::int64_t now) {
 
 class SqliteSpool final : public Spool {
  public:
-  SqliteSpool(fs::path path, SpoolOptions options)
-      : path_(std::move(path)), options_(options) {
+  SqliteSpool(fs::path path, SpoolOptions options) : path_(std::move(path)), options_(options) {
     if (options_.now_ms == nullptr) options_.now_ms = &wall_ms;
   }
 
@@ -192,7 +191,7 @@ class SqliteSpool final : public Spool {
     std::string json;
     try {
       json = protocol::result_to_json(result).dump(-1, ' ', false,
-                                                    nlohmann::json::error_handler_t::replace);
+                                                   nlohmann::json::error_handler_t::replace);
     } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
       std::lock_guard lock(mutex_);
       lost("cannot encode a result of " + result.name + ": " + e.what(), 1);
@@ -211,8 +210,8 @@ class SqliteSpool final : public Spool {
     auto made = hand_out(std::max<std::size_t>(max_results, 1));
     if (made.code != SQLITE_OK) {
       handle_failure(made, "cannot hand out a batch", 0);
-      return Status::io_error("spool " + path_.string() + ": cannot hand out a batch: " +
-                              made.message);
+      return Status::io_error("spool " + path_.string() +
+                              ": cannot hand out a batch: " + made.message);
     }
     if (!head_) return std::optional<Batch>();
     return std::optional<Batch>(*head_);
@@ -274,10 +273,9 @@ class SqliteSpool final : public Spool {
     db_.reset();
     statements_ = {};
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(path_.c_str(), &raw,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                       SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) return {rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)};
     sqlite3_extended_result_codes(db_.get(), 1);
@@ -344,8 +342,9 @@ class SqliteSpool final : public Spool {
          "SELECT id, length(result) FROM results WHERE id > ?1 AND id < ?3 ORDER BY id "
          "LIMIT ?2"},
         {&statements_.delete_range, "DELETE FROM results WHERE id > ?1 AND id <= ?2"},
-        {&statements_.aged, "SELECT count(*), coalesce(sum(length(result)), 0), max(id) "
-                            "FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
+        {&statements_.aged,
+         "SELECT count(*), coalesce(sum(length(result)), 0), max(id) "
+         "FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
         {&statements_.delete_aged,
          "DELETE FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
         {&statements_.first_rows,
@@ -429,7 +428,8 @@ class SqliteSpool final : public Spool {
     statements_ = {};
     const std::int64_t keep_next_seq = next_seq_;
     auto moved = move_aside(path_, options_.now_ms());
-    if (!moved) return moved.status().with_context("spool " + path_.string() + " is corrupt (" + why + ")");
+    if (!moved)
+      return moved.status().with_context("spool " + path_.string() + " is corrupt (" + why + ")");
     log::error("spool " + path_.string() + " is corrupt (" + why + "): moved aside to " +
                moved->string() + "; starting a new spool" +
                (lost_results ? ", " + std::to_string(lost_results) + " results lost" : ""));
@@ -489,8 +489,8 @@ class SqliteSpool final : public Spool {
                                 now - last_drop_log_ >= std::chrono::minutes(1))) {
       log::warning("spool " + path_.string() + ": bound reached (" +
                    std::to_string(options_.max_bytes / 1024) + " KiB or " +
-                   std::to_string(options_.max_age.count() / 1000) + " s old): " +
-                   std::to_string(unlogged_drops_) + " oldest results dropped (" +
+                   std::to_string(options_.max_age.count() / 1000) +
+                   " s old): " + std::to_string(unlogged_drops_) + " oldest results dropped (" +
                    std::to_string(dropped_) + " in all)");
       unlogged_drops_ = 0;
       last_drop_log_ = now;
@@ -560,9 +560,9 @@ class SqliteSpool final : public Spool {
     std::int64_t bad = 0;
     std::uint64_t batch_bytes = 0;
     std::int64_t rows = 0;
-    if (DbError e = read_rows(statements_.first_rows, head_last_id_,
-                              static_cast<std::int64_t>(max_results), &batch, &last_id, &bad,
-                              &batch_bytes, &rows);
+    if (DbError e =
+            read_rows(statements_.first_rows, head_last_id_, static_cast<std::int64_t>(max_results),
+                      &batch, &last_id, &bad, &batch_bytes, &rows);
         e.code)
       return e;
     if (last_id == 0) return {};
@@ -628,7 +628,8 @@ class SqliteSpool final : public Spool {
         trim.bind(1, kMaxQuarantined);
         if (trim.step() != SQLITE_DONE) error = last_error("quarantine");
       }
-      if (!error.code) error = set_state("quarantined", static_cast<std::int64_t>(quarantined_ + 1));
+      if (!error.code)
+        error = set_state("quarantined", static_cast<std::int64_t>(quarantined_ + 1));
     }
     if (!error.code) {
       Statement& del = statements_.delete_range;

@@ -24,7 +24,8 @@ Result<std::int64_t> parse_time(std::string_view name, const std::string& text, 
   if (ec == std::errc() && end == text.data() + text.size()) return ms;
   auto age = parse_duration(text);
   if (!age) {
-    return Status::invalid(std::string(name) + ": expected ms since the epoch or an age such as \"24h\", got \"" +
+    return Status::invalid(std::string(name) +
+                           ": expected ms since the epoch or an age such as \"24h\", got \"" +
                            text + "\"");
   }
   return now - age->count();
@@ -78,10 +79,14 @@ json check_to_json(const CheckState& c) {
 }
 
 json agent_to_json(const AgentState& a) {
-  json j = {{"id", a.id},          {"site", a.site},
-            {"hostname", a.hostname}, {"version", a.version},
-            {"first_seen", a.first_seen_ms}, {"last_seen", a.last_seen_ms},
-            {"last_seq", a.last_seq}, {"lost", a.lost}};
+  json j = {{"id", a.id},
+            {"site", a.site},
+            {"hostname", a.hostname},
+            {"version", a.version},
+            {"first_seen", a.first_seen_ms},
+            {"last_seen", a.last_seen_ms},
+            {"last_seq", a.last_seq},
+            {"lost", a.lost}};
   j["clock_skew_ms"] = a.skew_known ? json(a.clock_skew_ms) : json(nullptr);
   j["spool_depth"] = a.spool_depth >= 0 ? json(a.spool_depth) : json(nullptr);
   j["spool_oldest"] = a.spool_oldest_ms > 0 ? json(a.spool_oldest_ms) : json(nullptr);
@@ -97,7 +102,9 @@ json site_to_json(const SiteSummary& s) {
           {"state", state_name(s.worst)},
           {"status", static_cast<int>(s.worst)},
           {"counts",
-           {{"OK", s.counts[0]}, {"WARNING", s.counts[1]}, {"CRITICAL", s.counts[2]},
+           {{"OK", s.counts[0]},
+            {"WARNING", s.counts[1]},
+            {"CRITICAL", s.counts[2]},
             {"UNKNOWN", s.counts[3]}}},
           {"families", std::move(families)},
           {"agents", s.agents},
@@ -129,9 +136,15 @@ json event_to_json(const Event& e) {
 }
 
 json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
-  json j = {{"id", d.id},          {"site", d.site},       {"agent", d.agent},
-            {"check", d.check},    {"start", d.start_ms},  {"end", d.end_ms},
-            {"comment", d.comment}, {"author", d.author},   {"created", d.created_ms},
+  json j = {{"id", d.id},
+            {"site", d.site},
+            {"agent", d.agent},
+            {"check", d.check},
+            {"start", d.start_ms},
+            {"end", d.end_ms},
+            {"comment", d.comment},
+            {"author", d.author},
+            {"created", d.created_ms},
             {"active", downtime_active(d, now_ms)}};
   if (d.recurring()) {
     char at[16];
@@ -208,7 +221,10 @@ struct Api::Route {
 };
 
 Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
-    : storage_(storage), monitor_(monitor), limiter_(options.agent_rate), options_(std::move(options)) {
+    : storage_(storage),
+      monitor_(monitor),
+      limiter_(options.agent_rate),
+      options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
 
@@ -260,8 +276,8 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
     return (this->*route.handler)(request, caller, std::move(respond));
   }
   if (path_known) {
-    return respond(error_response(405, "method " + request.method + " not allowed on " +
-                                           request.path));
+    return respond(
+        error_response(405, "method " + request.method + " not allowed on " + request.path));
   }
   respond(error_response(404, "no such endpoint: " + request.path));
 }
@@ -302,8 +318,8 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
   std::string_view body = request.body;
   if (!request.content_encoding.empty() && request.content_encoding != "identity") {
     if (request.content_encoding != "gzip") {
-      return respond(error_response(415, "unsupported Content-Encoding \"" +
-                                             request.content_encoding + "\" (use gzip)"));
+      return respond(error_response(
+          415, "unsupported Content-Encoding \"" + request.content_encoding + "\" (use gzip)"));
     }
     auto plain = gzip_decompress(request.body, options_.max_inflated_body);
     // Not about a field of the report: no "field" in the reply.
@@ -314,8 +330,8 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
     inflated = std::move(*plain);
     body = inflated;
   } else if (body.size() > options_.max_inflated_body) {
-    return respond(error_response(413, "body larger than " +
-                                           std::to_string(options_.max_inflated_body) + " bytes"));
+    return respond(error_response(
+        413, "body larger than " + std::to_string(options_.max_inflated_body) + " bytes"));
   }
 
   auto report = protocol::decode_report(body, options_.limits);
@@ -324,10 +340,10 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
     return respond(error_response(report.status()));
   }
   if (report->agent.id != caller.agent || report->agent.site != caller.site) {
-    return respond(error_response(
-        403, "agent.id: this token reports for agent \"" + caller.agent + "\" of site \"" +
-                 caller.site + "\", not \"" + report->agent.id + "\" of \"" +
-                 report->agent.site + "\""));
+    return respond(error_response(403, "agent.id: this token reports for agent \"" + caller.agent +
+                                           "\" of site \"" + caller.site + "\", not \"" +
+                                           report->agent.id + "\" of \"" + report->agent.site +
+                                           "\""));
   }
   const std::size_t count = report->results.size();
   monitor_.ingest(std::move(*report), options_.now_ms(),
@@ -359,8 +375,8 @@ void Api::list(const CheckFilter& filter, const std::string& family, Respond res
 void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
   const std::string enroll_secret = bearer_token(request.authorization);
   if (enroll_secret.empty()) {
-    return respond(error_response(
-        401, "missing \"Authorization: Bearer <enrollment token>\" header"));
+    return respond(
+        error_response(401, "missing \"Authorization: Bearer <enrollment token>\" header"));
   }
   if (request.body.size() > 64 * 1024) return respond(error_response(413, "body too large"));
   const auto body = nlohmann::json::parse(request.body, nullptr, false);
@@ -391,14 +407,13 @@ void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond re
   }
   log::notice("agent \"" + issued->agent + "\" of site \"" + issued->site + "\" enrolled from " +
               request.peer);
-  respond(json_response(200, {{"token", agent_secret},
-                              {"agent", issued->agent},
-                              {"site", issued->site}}));
+  respond(json_response(
+      200, {{"token", agent_secret}, {"agent", issued->agent}, {"site", issued->site}}));
 }
 
 void Api::get_checks(const HttpRequest& request, const TokenRecord&, Respond respond) const {
-  list({.site = param(request, "site"), .agent = param(request, "agent")},
-       param(request, "family"), std::move(respond));
+  list({.site = param(request, "site"), .agent = param(request, "agent")}, param(request, "family"),
+       std::move(respond));
 }
 
 void Api::get_problems(const HttpRequest& request, const TokenRecord&, Respond respond) const {
@@ -419,18 +434,25 @@ void Api::get_overview(const HttpRequest&, const TokenRecord&, Respond respond) 
     acknowledged += s.acknowledged;
     unreachable += s.unreachable ? 1 : 0;
   }
-  const auto lost = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
-  respond(json_response(
-      200, {{"now", options_.now_ms()},
-            {"cursor", monitor_.published_cursor()},
-            {"checks", {{"OK", counts[0]}, {"WARNING", counts[1]}, {"CRITICAL", counts[2]},
-                        {"UNKNOWN", counts[3]}}},
-            {"sites", {{"total", sites.size()}, {"OK", by_site[0]}, {"WARNING", by_site[1]},
-                       {"CRITICAL", by_site[2]}, {"UNKNOWN", by_site[3]},
-                       {"unreachable", unreachable}}},
-            {"agents", {{"total", agents.size()}, {"lost", lost}}},
-            {"problems", problems},
-            {"acknowledged", acknowledged}}));
+  const auto lost =
+      std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
+  respond(json_response(200, {{"now", options_.now_ms()},
+                              {"cursor", monitor_.published_cursor()},
+                              {"checks",
+                               {{"OK", counts[0]},
+                                {"WARNING", counts[1]},
+                                {"CRITICAL", counts[2]},
+                                {"UNKNOWN", counts[3]}}},
+                              {"sites",
+                               {{"total", sites.size()},
+                                {"OK", by_site[0]},
+                                {"WARNING", by_site[1]},
+                                {"CRITICAL", by_site[2]},
+                                {"UNKNOWN", by_site[3]},
+                                {"unreachable", unreachable}}},
+                              {"agents", {{"total", agents.size()}, {"lost", lost}}},
+                              {"problems", problems},
+                              {"acknowledged", acknowledged}}));
 }
 
 void Api::get_check(const HttpRequest& request, const TokenRecord&, Respond respond) const {
@@ -464,7 +486,8 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
   const std::string name = param(request, "name");
   if (name.empty()) return respond(error_response(400, "name: required"));
   const auto sites = monitor_.engine().sites();
-  const auto it = std::find_if(sites.begin(), sites.end(), [&](const auto& s) { return s.name == name; });
+  const auto it =
+      std::find_if(sites.begin(), sites.end(), [&](const auto& s) { return s.name == name; });
   if (it == sites.end()) return respond(error_response(404, "no site \"" + name + "\""));
   json out = site_to_json(*it);
   json checks = json::array();
@@ -485,7 +508,8 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
 
 void Api::get_agents(const HttpRequest& request, const TokenRecord&, Respond respond) const {
   json agents = json::array();
-  for (const auto& a : monitor_.engine().agents(param(request, "site"))) agents.push_back(agent_to_json(a));
+  for (const auto& a : monitor_.engine().agents(param(request, "site")))
+    agents.push_back(agent_to_json(a));
   respond(json_response(200, {{"now", options_.now_ms()}, {"agents", std::move(agents)}}));
 }
 
@@ -510,12 +534,13 @@ void Api::get_events(const HttpRequest& request, const TokenRecord&, Respond res
     if (!d) return respond(error_response(d.status().with_context("timeout")));
     timeout = std::min(*d, options_.max_poll);
   }
-  monitor_.wait_events(after, limit, timeout,
-                       [respond = std::move(respond)](std::vector<Event> events, std::int64_t cursor) {
-                         json list = json::array();
-                         for (const auto& e : events) list.push_back(event_to_json(e));
-                         respond(json_response(200, {{"cursor", cursor}, {"events", std::move(list)}}));
-                       });
+  monitor_.wait_events(
+      after, limit, timeout,
+      [respond = std::move(respond)](std::vector<Event> events, std::int64_t cursor) {
+        json list = json::array();
+        for (const auto& e : events) list.push_back(event_to_json(e));
+        respond(json_response(200, {{"cursor", cursor}, {"events", std::move(list)}}));
+      });
 }
 
 void Api::post_ack(const HttpRequest& request, const TokenRecord& caller, Respond respond) const {
@@ -580,16 +605,20 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
   if (s) {
     if (const auto it = body->find("duration"); it != body->end() && !it->is_null()) {
       auto length = it->is_string() ? parse_duration(it->get<std::string>())
-                                    : Result<std::chrono::milliseconds>(Status::invalid("expected a duration such as \"2h\""));
+                                    : Result<std::chrono::milliseconds>(
+                                          Status::invalid("expected a duration such as \"2h\""));
       if (!length) s = length.status().with_context("duration");
-      else if (body->contains("weekly")) d.duration_minutes = static_cast<int>(length->count() / 60'000);
+      else if (body->contains("weekly"))
+        d.duration_minutes = static_cast<int>(length->count() / 60'000);
       else d.end_ms = d.start_ms + length->count();
     }
   }
   if (s) {
     if (const auto it = body->find("weekly"); it != body->end() && !it->is_null()) {
       if (!it->is_object()) {
-        s = Status::invalid("weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": \"Europe/Paris\"}");
+        s = Status::invalid(
+            "weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": "
+            "\"Europe/Paris\"}");
       } else {
         std::string days, at;
         s = read_string(*it, "days", true, 64, days);
@@ -606,7 +635,8 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
           s = Status::invalid("weekly.at: expected a time of day HH:MM, got \"" + at + "\"");
         }
         d.start_minute = hours * 60 + minutes;
-        if (s && d.duration_minutes == 0) s = Status::invalid("duration: required for a weekly downtime");
+        if (s && d.duration_minutes == 0)
+          s = Status::invalid("duration: required for a weekly downtime");
       }
     } else if (s && d.end_ms == 0) {
       s = Status::invalid("end or duration: required");
@@ -641,8 +671,12 @@ void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond resp
   if (!entries) return respond(error_response(entries.status()));
   json list = json::array();
   for (const auto& e : *entries) {
-    list.push_back({{"id", e.id}, {"ts", e.ts_ms}, {"author", e.author}, {"action", e.action},
-                    {"target", e.target}, {"comment", e.comment}});
+    list.push_back({{"id", e.id},
+                    {"ts", e.ts_ms},
+                    {"author", e.author},
+                    {"action", e.action},
+                    {"target", e.target},
+                    {"comment", e.comment}});
   }
   respond(json_response(200, {{"audit", std::move(list)}}));
 }
@@ -675,8 +709,8 @@ void Api::get_series(const HttpRequest& request, const TokenRecord&, Respond res
   if (!data) return respond(error_response(data.status()));
   nlohmann::json points = nlohmann::json::array();
   for (const auto& p : data->points) {
-    points.push_back({{"ts", p.ts_ms}, {"min", p.min}, {"max", p.max}, {"avg", p.avg},
-                      {"count", p.count}});
+    points.push_back(
+        {{"ts", p.ts_ms}, {"min", p.min}, {"max", p.max}, {"avg", p.avg}, {"count", p.count}});
   }
   respond(json_response(200, {{"agent", query.agent},
                               {"check", query.check},
@@ -733,8 +767,9 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
     acknowledged += site.acknowledged;
     unreachable += site.unreachable ? 1 : 0;
   }
-  out += "# HELP vigie_checks Checks by the state shown (stale ones as UNKNOWN).\n"
-         "# TYPE vigie_checks gauge\n";
+  out +=
+      "# HELP vigie_checks Checks by the state shown (stale ones as UNKNOWN).\n"
+      "# TYPE vigie_checks gauge\n";
   for (int i = 0; i < 4; ++i) {
     out += "vigie_checks{state=\"" + std::string(state_name(static_cast<State>(i))) + "\"} " +
            std::to_string(counts[i]) + "\n";
@@ -745,21 +780,23 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
   append_metric(out, "vigie_sites_unreachable", "gauge", "Sites whose every agent is lost.",
                 unreachable);
   const auto agents = monitor_.engine().agents();
-  const auto lost = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
+  const auto lost =
+      std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.lost; });
   append_metric(out, "vigie_agents", "gauge", "Agents known.", static_cast<double>(agents.size()));
   append_metric(out, "vigie_agents_lost", "gauge", "Agents without a report within the timeout.",
                 static_cast<double>(lost));
   if (options_.notifier) {
     const NotifierStats n = options_.notifier->stats();
-    out += "# HELP vigie_notifications_total Alert messages by channel and outcome (a digest"
-           " is one message).\n# TYPE vigie_notifications_total counter\n";
+    out +=
+        "# HELP vigie_notifications_total Alert messages by channel and outcome (a digest"
+        " is one message).\n# TYPE vigie_notifications_total counter\n";
     const char* channels[] = {"webhook", "email"};
     for (int k = 0; k < 2; ++k) {
       const std::pair<const char*, std::int64_t> rows[] = {
           {"sent", n.sent[k]}, {"failed", n.failed[k]}, {"digest", n.digests[k]}};
       for (const auto& [status, value] : rows) {
-        out += std::string("vigie_notifications_total{channel=\"") + channels[k] +
-               "\",status=\"" + status + "\"} " + std::to_string(value) + "\n";
+        out += std::string("vigie_notifications_total{channel=\"") + channels[k] + "\",status=\"" +
+               status + "\"} " + std::to_string(value) + "\n";
       }
     }
     append_metric(out, "vigie_notifications_suppressed_total", "counter",
@@ -773,8 +810,7 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
   respond(std::move(response));
 }
 
-void Api::get_notifications(const HttpRequest& request, const TokenRecord&,
-                            Respond respond) const {
+void Api::get_notifications(const HttpRequest& request, const TokenRecord&, Respond respond) const {
   NotificationQuery query{.site = param(request, "site"),
                           .agent = param(request, "agent"),
                           .check = param(request, "check")};
@@ -788,9 +824,10 @@ void Api::get_notifications(const HttpRequest& request, const TokenRecord&,
   if (!found) return respond(error_response(found.status()));
   json list = json::array();
   for (const auto& n : *found) {
-    json j = {{"time", n.ts_ms},          {"site", n.site},     {"agent", n.agent},
-              {"check", n.check},         {"channel", n.channel}, {"target", n.target},
-              {"kind", n.kind},           {"state", state_name(n.state)},
+    json j = {{"time", n.ts_ms},      {"site", n.site},
+              {"agent", n.agent},     {"check", n.check},
+              {"channel", n.channel}, {"target", n.target},
+              {"kind", n.kind},       {"state", state_name(n.state)},
               {"status", n.status}};
     if (n.status == "failed") j["error"] = n.detail;
     else if (!n.detail.empty()) j["reason"] = n.detail;

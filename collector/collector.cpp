@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <charconv>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -21,10 +21,10 @@
 #include "collector/notifier.hpp"
 #include "collector/report_command.hpp"
 #include "collector/server.hpp"
-#include "common/systemd.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
+#include "common/systemd.hpp"
 #include "common/time.hpp"
 
 namespace vigie::collector {
@@ -119,9 +119,10 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     } else if (a == "--verbose") {
       log::set_level(log::Level::kDebug);
     } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
-               a == "--threads" || a == "--tls-cert" || a == "--tls-key" || a == "--tls-client-ca" ||
-               a == "--max-attempts" || a == "--agent-timeout" || a == "--alerts" ||
-               a == "--agent-rate" || a == "--agent-burst" || a == "--max-queued-reports") {
+               a == "--threads" || a == "--tls-cert" || a == "--tls-key" ||
+               a == "--tls-client-ca" || a == "--max-attempts" || a == "--agent-timeout" ||
+               a == "--alerts" || a == "--agent-rate" || a == "--agent-burst" ||
+               a == "--max-queued-reports") {
       auto v = value();
       if (!v) return v.status();
       if (a == "--listen") {
@@ -146,7 +147,8 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
         o.server.read_timeout = *d;
       } else if (a == "--agent-timeout") {
         auto d = parse_duration(*v);
-        if (!d || d->count() < 1000) return Status::invalid("--agent-timeout: expected a duration of 1s or more");
+        if (!d || d->count() < 1000)
+          return Status::invalid("--agent-timeout: expected a duration of 1s or more");
         o.monitor.engine.agent_timeout_ms = d->count();
       } else if (a == "--agent-rate" || a == "--agent-burst") {
         double x = 0;
@@ -216,8 +218,8 @@ int serve(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto storage = open_sqlite_storage(
-      {.path = options.db, .max_queued_reports = options.max_queued_reports});
+  auto storage =
+      open_sqlite_storage({.path = options.db, .max_queued_reports = options.max_queued_reports});
   if (!storage) {
     log::error(storage.status().message());
     return 1;
@@ -230,7 +232,8 @@ int serve(const Options& options) {
   std::unique_ptr<Notifier> notifier;
   if (options.alerts) {
     notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
-    (*monitor)->set_listener([n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
+    (*monitor)->set_listener(
+        [n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }
@@ -251,9 +254,8 @@ int serve(const Options& options) {
     }
   }
   log::notice(std::string("listening on ") +
-              (options.server.tls_cert.empty() ? "http://" : "https://") +
-              options.server.address + ":" + std::to_string(port) +
-              ", database " + options.db.string());
+              (options.server.tls_cert.empty() ? "http://" : "https://") + options.server.address +
+              ":" + std::to_string(port) + ", database " + options.db.string());
 
   systemd::notify_ready("listening on port " + std::to_string(port));
   // The watchdog keep-alive proves the writer is alive: it waits for a (no-op) commit.
@@ -267,8 +269,9 @@ int serve(const Options& options) {
         (*storage)->change([] { return Result<StateDelta>(StateDelta{}); },
                            [&committed](Result<StateDelta>) { committed.set_value(); });
         if (future.wait_for(period) == std::future_status::ready) systemd::notify_watchdog();
-        else log::warning("the database writer did not answer within " +
-                          human_duration(period) + ": no watchdog keep-alive");
+        else
+          log::warning("the database writer did not answer within " + human_duration(period) +
+                       ": no watchdog keep-alive");
         future.wait();  // the promise must outlive its callback
         for (auto waited = std::chrono::milliseconds(0); waited < period && !stopping.load();
              waited += std::chrono::milliseconds(100))
@@ -418,7 +421,8 @@ int token_command(const std::vector<std::string_view>& args) {
     } else {
       std::cerr << what << " " << *id << " created";
     }
-    std::cerr << " (" << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
+    std::cerr << " ("
+              << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
               << (record.expires_ms ? ", expires " + format_time(record.expires_ms) + " UTC" : "")
               << "); shown only now\n";
     return 0;
@@ -432,10 +436,10 @@ int token_command(const std::vector<std::string_view>& args) {
     std::printf("%-5s %-8s %-20s %-20s %-16s %-16s %-8s %s\n", "ID", "ROLE", "AGENT", "SITE",
                 "CREATED", "EXPIRES", "STATE", "LABEL");
     for (const auto& r : *tokens) {
-      const char* state = r.revoked_ms                                 ? "revoked"
-                          : r.used_ms                                  ? "used"
-                          : (r.expires_ms && r.expires_ms <= now)      ? "expired"
-                                                                       : "valid";
+      const char* state = r.revoked_ms                            ? "revoked"
+                          : r.used_ms                             ? "used"
+                          : (r.expires_ms && r.expires_ms <= now) ? "expired"
+                                                                  : "valid";
       std::printf("%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
                   std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
                   r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),

@@ -15,11 +15,11 @@
 namespace vigie::collector {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // "/api/v1/checks", without the query
+  std::string method;                        // "GET", "POST", ...
+  std::string path;                          // "/api/v1/checks", without the query
   std::map<std::string, std::string> query;  // decoded ?a=b&c=d
-  std::string authorization;     // the Authorization header, "" if absent
-  std::string content_encoding;  // "" or "gzip"
+  std::string authorization;                 // the Authorization header, "" if absent
+  std::string content_encoding;              // "" or "gzip"
   std::string content_type;
   std::string body;
   std::string peer;  // "127.0.0.1:53422", for logs

@@ -57,31 +57,32 @@ void RequestMetrics::observe(std::string_view name, int status, double seconds) 
 
 void RequestMetrics::render(std::string& out) const {
   std::lock_guard lock(mu_);
-  out += "# HELP vigie_http_request_duration_seconds Time from a request's arrival at a route "
-         "to its answer (ingest: after the commit).\n"
-         "# TYPE vigie_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP vigie_http_request_duration_seconds Time from a request's arrival at a route "
+      "to its answer (ingest: after the commit).\n"
+      "# TYPE vigie_http_request_duration_seconds histogram\n";
   for (const auto& [name, r] : routes_) {
     r->latency.render(out, "vigie_http_request_duration_seconds",
                       "route=\"" + label_value(name) + "\"");
   }
-  out += "# HELP vigie_http_requests_total Requests answered, by route and status class.\n"
-         "# TYPE vigie_http_requests_total counter\n";
+  out +=
+      "# HELP vigie_http_requests_total Requests answered, by route and status class.\n"
+      "# TYPE vigie_http_requests_total counter\n";
   static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (const auto& [name, r] : routes_) {
     for (std::size_t c = 0; c < r->by_class.size(); ++c) {
       const auto n = r->by_class[c].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      out += "vigie_http_requests_total{route=\"" + label_value(name) + "\",code=\"" +
-             kClasses[c] + "\"} " + std::to_string(n) + "\n";
+      out += "vigie_http_requests_total{route=\"" + label_value(name) + "\",code=\"" + kClasses[c] +
+             "\"} " + std::to_string(n) + "\n";
     }
   }
 }
 
 void append_metric(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help, double value) {
-  out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
-         std::string(name) + " " + std::string(type) + "\n" + std::string(name) + " " +
-         number(value) + "\n";
+  out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) +
+         " " + std::string(type) + "\n" + std::string(name) + " " + number(value) + "\n";
 }
 
 std::string label_value(std::string_view text) {

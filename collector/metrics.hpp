@@ -17,9 +17,8 @@ namespace vigie::collector {
 // A latency histogram with fixed buckets (seconds), cheap to update from any thread.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                     0.05,  0.1,    0.25,  0.5,  1,
-                                                     2.5,   5,      10,    30};
+  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
   void observe(double seconds);
   // Appends the _bucket, _sum and _count lines with `labels` ("route=\"/x\"").
   void render(std::string& out, std::string_view name, std::string_view labels) const;

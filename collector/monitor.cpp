@@ -19,7 +19,8 @@ Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions 
   std::unique_ptr<Monitor> monitor(new Monitor(storage, std::move(options)));
   monitor->published_ = snapshot->last_event_id;
   monitor->engine_.restore(std::move(*snapshot), monitor->options_.now_ms());
-  if (monitor->options_.run_thread) monitor->thread_ = std::thread([m = monitor.get()] { m->run(); });
+  if (monitor->options_.run_thread)
+    monitor->thread_ = std::thread([m = monitor.get()] { m->run(); });
   return monitor;
 }
 
@@ -36,7 +37,8 @@ void Monitor::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
-  if (Status s = checkpoint(); !s) log::error("state checkpoint at shutdown failed: " + s.message());
+  if (Status s = checkpoint(); !s)
+    log::error("state checkpoint at shutdown failed: " + s.message());
   serve_waiters(true);
 }
 
@@ -238,7 +240,7 @@ MonitorStats Monitor::stats() const {
 }
 
 std::optional<std::vector<Event>> Monitor::recent_after(std::int64_t after,
-                                                         std::size_t limit) const {
+                                                        std::size_t limit) const {
   std::vector<Event> out;
   if (after >= published_) return out;
   if (recent_.empty() || recent_.front().id > after + 1) return std::nullopt;
@@ -248,16 +250,16 @@ std::optional<std::vector<Event>> Monitor::recent_after(std::int64_t after,
   return out;
 }
 
-void Monitor::wait_events(std::int64_t after, std::size_t limit,
-                          std::chrono::milliseconds timeout, EventsReply reply) {
+void Monitor::wait_events(std::int64_t after, std::size_t limit, std::chrono::milliseconds timeout,
+                          EventsReply reply) {
   limit = std::max<std::size_t>(1, limit);
   std::optional<std::vector<Event>> ready;
   {
     std::lock_guard lock(mu_);
     ready = recent_after(after, limit);
     if (ready && ready->empty() && timeout.count() > 0 && !stopping_ && !polls_ended_) {
-      waiters_.push_back({after, limit, std::chrono::steady_clock::now() + timeout,
-                          std::move(reply)});
+      waiters_.push_back(
+          {after, limit, std::chrono::steady_clock::now() + timeout, std::move(reply)});
       cv_.notify_all();
       return;
     }

@@ -28,9 +28,9 @@ struct MonitorOptions {
   EngineOptions engine;
   std::chrono::milliseconds tick{1000};
   std::chrono::milliseconds checkpoint{10'000};
-  std::size_t recent_events = 10'000;     // kept in memory for live readers
-  std::function<std::int64_t()> now_ms;   // wall clock; vigie::wall_ms when empty
-  bool run_thread = true;                 // false: tests call tick() themselves
+  std::size_t recent_events = 10'000;    // kept in memory for live readers
+  std::function<std::int64_t()> now_ms;  // wall clock; vigie::wall_ms when empty
+  bool run_thread = true;                // false: tests call tick() themselves
 };
 
 // Counters for /metrics.

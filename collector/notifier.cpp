@@ -42,8 +42,8 @@ Status check_keys(const json& object, std::string_view path,
   return Status::ok();
 }
 
-Status read_string(const json& object, std::string_view parent, std::string_view key,
-                   bool required, std::string& out) {
+Status read_string(const json& object, std::string_view parent, std::string_view key, bool required,
+                   std::string& out) {
   const auto it = object.find(key);
   if (it == object.end()) {
     return required ? key_error(join_path(parent, key), "required") : Status::ok();
@@ -91,8 +91,8 @@ Status read_duration(const json& object, std::string_view parent, std::string_vi
   return Status::ok();
 }
 
-Status read_int(const json& object, std::string_view parent, std::string_view key, int min,
-                int max, int& out) {
+Status read_int(const json& object, std::string_view parent, std::string_view key, int min, int max,
+                int& out) {
   const auto it = object.find(key);
   if (it == object.end()) return Status::ok();
   if (!it->is_number_integer() || it->get<std::int64_t>() < min || it->get<std::int64_t>() > max)
@@ -109,7 +109,8 @@ Status check_url(std::string_view path, const std::string& url) {
   if (host_start >= url.size() || url[host_start] == '/')
     return key_error(path, "no host in \"" + url + "\"");
   for (const char c : url) {
-    if (static_cast<unsigned char>(c) <= ' ') return key_error(path, "spaces or control characters in the URL");
+    if (static_cast<unsigned char>(c) <= ' ')
+      return key_error(path, "spaces or control characters in the URL");
   }
   return Status::ok();
 }
@@ -138,8 +139,8 @@ Outgoing sample_outgoing() {
 Status parse_channel(const json& item, const std::string& path, AlertChannel& c) {
   if (!item.is_object()) return key_error(path, "expected an object");
   if (Status s = check_keys(item, path,
-                            {"name", "type", "url", "ca_file", "headers", "body", "body_text",
-                             "to", "attempts", "retry_wait", "timeout"});
+                            {"name", "type", "url", "ca_file", "headers", "body", "body_text", "to",
+                             "attempts", "retry_wait", "timeout"});
       !s)
     return s;
   if (Status s = read_string(item, path, "name", true, c.name); !s) return s;
@@ -185,8 +186,7 @@ Status parse_channel(const json& item, const std::string& path, AlertChannel& c)
                          "\"" + a + "\" is not an e-mail address");
     }
     for (const auto* key : {"url", "ca_file", "headers", "body", "body_text"}) {
-      if (item.contains(key))
-        return key_error(join_path(path, key), "only for webhook channels");
+      if (item.contains(key)) return key_error(join_path(path, key), "only for webhook channels");
     }
   } else {
     return key_error(path + ".type", "expected \"webhook\" or \"email\", got \"" + type + "\"");
@@ -364,15 +364,22 @@ std::string single_text(const Alert& a, std::int64_t now_ms) {
 }
 
 json alert_json(const Alert& a) {
-  return {{"kind", a.kind},     {"site", a.site},       {"agent", a.agent},
-          {"check", a.check},   {"family", a.family},   {"state", state_name(a.state)},
-          {"from", state_name(a.from)}, {"summary", a.summary}, {"time", a.ts_ms},
-          {"since", a.since_ms}, {"title", title_of(a)}};
+  return {{"kind", a.kind},
+          {"site", a.site},
+          {"agent", a.agent},
+          {"check", a.check},
+          {"family", a.family},
+          {"state", state_name(a.state)},
+          {"from", state_name(a.from)},
+          {"summary", a.summary},
+          {"time", a.ts_ms},
+          {"since", a.since_ms},
+          {"title", title_of(a)}};
 }
 
 std::string json_escaped(std::string_view text) {
-  const std::string quoted = json(std::string(text)).dump(-1, ' ', false,
-                                                          json::error_handler_t::replace);
+  const std::string quoted =
+      json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
   return quoted.substr(1, quoted.size() - 2);
 }
 
@@ -441,17 +448,14 @@ std::string render_template(std::string_view text, const Outgoing& out, std::int
     if (name == "count") return std::to_string(out.alerts.size());
     if (name == "title") return one ? title_of(a) : digest_title(out);
     if (name == "text") return one ? single_text(a, now_ms) : digest_text(out);
-    if (name == "state")
-      return std::string(state_name(one ? a.state : worst_of(out.alerts)));
+    if (name == "state") return std::string(state_name(one ? a.state : worst_of(out.alerts)));
     if (name == "time") return utc_time(one ? a.ts_ms : now_ms);
     if (!one) {
       const std::size_t sites = site_count(out.alerts);
-      if (name == "site")
-        return sites == 1 ? a.site : std::to_string(sites) + " sites";
+      if (name == "site") return sites == 1 ? a.site : std::to_string(sites) + " sites";
       if (name == "summary") return digest_title(out);
       if (name == "kind") return std::string("digest");
-      if (name == "agent" || name == "check" || name == "family" || name == "from" ||
-          name == "age")
+      if (name == "agent" || name == "check" || name == "family" || name == "from" || name == "age")
         return std::string();
       return std::nullopt;
     }
@@ -535,9 +539,9 @@ std::vector<std::size_t> AlertPlanner::route(const Alert& alert) const {
     if (!rule.families.empty() &&
         std::find(rule.families.begin(), rule.families.end(), alert.family) == rule.families.end())
       continue;
-    if (!rule.sites.empty() && std::none_of(rule.sites.begin(), rule.sites.end(), [&](const auto& g) {
-          return fnmatch(g.c_str(), alert.site.c_str(), 0) == 0;
-        }))
+    if (!rule.sites.empty() &&
+        std::none_of(rule.sites.begin(), rule.sites.end(),
+                     [&](const auto& g) { return fnmatch(g.c_str(), alert.site.c_str(), 0) == 0; }))
       continue;
     for (const auto& name : rule.channels) {
       for (std::size_t i = 0; i < config_.channels.size(); ++i) {
@@ -672,11 +676,8 @@ void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
       break;
     case EventKind::kAgentBack:
     case EventKind::kSiteUnreachable:
-    case EventKind::kSiteReachable:
-      break;
-    case EventKind::kAckExpired:
-      a.kind = "ack expired";
-      break;
+    case EventKind::kSiteReachable: break;
+    case EventKind::kAckExpired: a.kind = "ack expired"; break;
     case EventKind::kAckRemoved:
       if (!e.notify) return;
       a.kind = "ack removed";
@@ -689,8 +690,7 @@ void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
       if (!e.notify) return;
       a.kind = "flapping over";
       break;
-    default:
-      return;  // acknowledgements, downtimes starting, flapping starting: no alert
+    default: return;  // acknowledgements, downtimes starting, flapping starting: no alert
   }
   const std::string key = key_of(a);
   const bool recovery = e.to == State::kOk;
@@ -777,7 +777,8 @@ void AlertPlanner::tick(std::int64_t now_ms, Plan& plan) {
     ChannelState& cs = channels_[i];
     if (cs.storm) {
       if (now_ms < cs.window_end_ms) continue;
-      if (!cs.held.empty()) plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
+      if (!cs.held.empty())
+        plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
       cs.held.clear();
       if (cs.window_count <= config_.storm_threshold) {
         cs.storm = false;  // calm again: back to one message per alert
@@ -868,7 +869,8 @@ Status post_json(const AlertChannel& channel, const std::string& body) {
   std::string detail = "HTTP " + std::to_string(code);
   if (!answer.empty()) {
     std::string line = answer.substr(0, 200);
-    std::replace_if(line.begin(), line.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+    std::replace_if(
+        line.begin(), line.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
     detail += ": " + line;
   }
   if (code >= 500 || code == 408 || code == 429) return Status::unavailable(where + ": " + detail);
@@ -939,9 +941,7 @@ void Notifier::post(const std::vector<Event>& events) {
       case EventKind::kAgentLost:
       case EventKind::kAgentBack:
       case EventKind::kSiteUnreachable:
-      case EventKind::kSiteReachable:
-        wanted.push_back(&e);
-        break;
+      case EventKind::kSiteReachable: wanted.push_back(&e); break;
       default:
         if (e.notify) wanted.push_back(&e);
     }
@@ -1064,12 +1064,13 @@ void Notifier::deliver(Worker& worker) {
                          .target = target_of(channel),
                          .kind = a.kind,
                          .state = a.state,
-                         .status = !status ? "failed" : out.digest ? "digest" : "sent",
-                         .detail = !status ? status.message()
-                                   : out.digest
-                                       ? "one message for " + std::to_string(out.alerts.size()) +
-                                             " alerts"
-                                       : std::string()});
+                         .status = !status      ? "failed"
+                                   : out.digest ? "digest"
+                                                : "sent",
+                         .detail = !status      ? status.message()
+                                   : out.digest ? "one message for " +
+                                                      std::to_string(out.alerts.size()) + " alerts"
+                                                : std::string()});
     }
     {
       std::lock_guard lock(mu_);

@@ -89,10 +89,10 @@ Result<AlertConfig> load_alert_config(const std::filesystem::path& path);
 // One alert for one problem: a check, an agent (its checks then unknown) or a site.
 struct Alert {
   std::string site;
-  std::string agent;  // "" for a site
-  std::string check;  // "" for a site or an agent
+  std::string agent;   // "" for a site
+  std::string check;   // "" for a site or an agent
   std::string family;  // of the check; "site" or "agent" otherwise
-  std::string kind;   // "problem", "recovery", "reminder", "ack expired", "downtime over"...
+  std::string kind;    // "problem", "recovery", "reminder", "ack expired", "downtime over"...
   State state = State::kOk;
   State from = State::kOk;
   std::string summary;
@@ -148,7 +148,7 @@ class AlertPlanner {
 
  private:
   struct Open {
-    Alert alert;                 // the problem as last notified
+    Alert alert;  // the problem as last notified
     std::int64_t last_sent_ms = 0;
   };
   struct ChannelState {

@@ -1,8 +1,8 @@
 #include "collector/report_backup.hpp"
 
-#include <algorithm>
 #include <cctz/civil_time.h>
 #include <cctz/time_zone.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -78,7 +78,9 @@ DayState day_state_of(State s) {
   return DayState::kUnknown;
 }
 
-DayState worse(DayState a, DayState b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
+DayState worse(DayState a, DayState b) {
+  return static_cast<int>(a) >= static_cast<int>(b) ? a : b;
+}
 
 std::optional<double> metric_value(const CheckResult& r, std::string_view label) {
   for (const auto& m : r.metrics)

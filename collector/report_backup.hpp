@@ -37,9 +37,9 @@ enum class DayState { kNoData, kOk, kUnknown, kWarning, kCritical };
 std::string_view day_state_name(DayState state);  // "no_data", "ok", "unknown", ...
 
 struct Period {
-  std::vector<Day> days;                 // oldest first
-  std::vector<std::int64_t> starts_ms;   // start of each day, and the end of the last
-  std::string time_zone;                 // as given, or the machine's ("localtime")
+  std::vector<Day> days;                // oldest first
+  std::vector<std::int64_t> starts_ms;  // start of each day, and the end of the last
+  std::string time_zone;                // as given, or the machine's ("localtime")
   std::int64_t from_ms() const { return starts_ms.front(); }
   std::int64_t to_ms() const { return starts_ms.back(); }
 };
@@ -59,18 +59,18 @@ LocalTime local_time(const Period& period, std::int64_t ms);
 
 struct CheckLine {
   std::string agent;
-  std::string check;  // e.g. "backup/restic:/srv/restic"
-  std::string name;   // its name in the agent's configuration
+  std::string check;              // e.g. "backup/restic:/srv/restic"
+  std::string name;               // its name in the agent's configuration
   State state = State::kUnknown;  // now: the hard state, UNKNOWN when stale
   bool stale = false;
-  std::string summary;            // the last result's, or why it is stale
-  std::int64_t since_ms = 0;      // the current hard state began
+  std::string summary;        // the last result's, or why it is stale
+  std::int64_t since_ms = 0;  // the current hard state began
   std::int64_t last_result_ms = 0;
   std::optional<std::int64_t> last_success_ms;  // the newest backup
-  std::vector<DayState> days;     // one per day of the period
+  std::vector<DayState> days;                   // one per day of the period
   int ok_days = 0;
   int data_days = 0;
-  bool reported = false;          // sent at least one result in the period
+  bool reported = false;                          // sent at least one result in the period
   std::vector<std::optional<double>> daily_size;  // bytes, one per day
   std::optional<double> size_now;
   std::optional<double> size_change;  // ratio: +0.05 is 5% more than the first day

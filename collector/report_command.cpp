@@ -80,7 +80,8 @@ bool plausible_address(std::string_view a) {
 Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) {
   if (args.size() < 2) return Status::invalid("report: which report? (backup)");
   if (args[1] != "backup")
-    return Status::invalid("report: unknown report \"" + std::string(args[1]) + "\" (known: backup)");
+    return Status::invalid("report: unknown report \"" + std::string(args[1]) +
+                           "\" (known: backup)");
   ReportArgs r;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string_view a = args[i];
@@ -93,16 +94,19 @@ Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) 
       r.out = std::string(v);
     } else if (a == "--format") {
       if (v != "html" && v != "csv" && v != "json" && v != "md")
-        return Status::invalid("--format \"" + std::string(v) + "\": expected html, csv, json or md");
+        return Status::invalid("--format \"" + std::string(v) +
+                               "\": expected html, csv, json or md");
       r.format = std::string(v);
     } else if (a == "--period") {
       auto d = parse_duration(v);
       if (!d) return d.status().with_context("--period");
       constexpr std::int64_t kDay = 86'400'000;
       if (d->count() <= 0 || d->count() % kDay != 0)
-        return Status::invalid("--period \"" + std::string(v) + "\": give whole days (7d, 30d, 2w)");
+        return Status::invalid("--period \"" + std::string(v) +
+                               "\": give whole days (7d, 30d, 2w)");
       if (d->count() / kDay > 400)
-        return Status::invalid("--period \"" + std::string(v) + "\": at most 400d (events are kept 400 days)");
+        return Status::invalid("--period \"" + std::string(v) +
+                               "\": at most 400d (events are kept 400 days)");
       r.days = static_cast<int>(d->count() / kDay);
     } else if (a == "--end") {
       r.end = std::string(v);
@@ -117,7 +121,8 @@ Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) 
       r.tz = std::string(v);
     } else if (a == "--csv-separator") {
       if (v != "," && v != ";")
-        return Status::invalid("--csv-separator \"" + std::string(v) + "\": expected \",\" or \";\"");
+        return Status::invalid("--csv-separator \"" + std::string(v) +
+                               "\": expected \",\" or \";\"");
       r.separator = v[0];
     } else if (a == "--db") {
       r.db = std::string(v);
@@ -151,7 +156,8 @@ Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) 
       return Status::invalid("report backup: unknown option \"" + std::string(a) + "\"");
     }
   }
-  if (r.out.empty()) return Status::invalid("report backup: --out FILE is required (\"-\" for standard output)");
+  if (r.out.empty())
+    return Status::invalid("report backup: --out FILE is required (\"-\" for standard output)");
   if (r.format.empty()) {
     const auto dot = r.out.rfind('.');
     const std::string ext = dot == std::string::npos ? "" : r.out.substr(dot + 1);
@@ -169,8 +175,9 @@ Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) 
 Status write_atomically(const std::string& path, const std::string& content) {
   std::string temp = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return Status::io_error("cannot create a file next to " + path + ": " +
-                                      std::generic_category().message(errno));
+  if (fd < 0)
+    return Status::io_error("cannot create a file next to " + path + ": " +
+                            std::generic_category().message(errno));
   const mode_t mask = ::umask(0);
   ::umask(mask);
   (void)::fchmod(fd, 0666 & ~mask);

@@ -45,10 +45,12 @@ Result<Catalogue> Catalogue::load(const std::filesystem::path& mo_file) {
     return true;
   };
   std::uint32_t magic = 0;
-  if (!u32(0, false, &magic)) return Status(Code::kCorruption, where + "not a .mo file (too short)");
+  if (!u32(0, false, &magic))
+    return Status(Code::kCorruption, where + "not a .mo file (too short)");
   bool swap = false;
   if (magic == 0xde120495U) swap = true;
-  else if (magic != 0x950412deU) return Status(Code::kCorruption, where + "not a .mo file (bad magic)");
+  else if (magic != 0x950412deU)
+    return Status(Code::kCorruption, where + "not a .mo file (bad magic)");
   std::uint32_t revision = 0, count = 0, originals = 0, translations = 0;
   if (!u32(4, swap, &revision) || !u32(8, swap, &count) || !u32(12, swap, &originals) ||
       !u32(16, swap, &translations))
@@ -74,7 +76,8 @@ Result<Catalogue> Catalogue::load(const std::filesystem::path& mo_file) {
     std::vector<std::string> forms;
     for (std::size_t start = 0;;) {
       const std::size_t nul = translation.find('\0', start);
-      forms.emplace_back(translation.substr(start, nul == std::string_view::npos ? nul : nul - start));
+      forms.emplace_back(
+          translation.substr(start, nul == std::string_view::npos ? nul : nul - start));
       if (nul == std::string_view::npos) break;
       start = nul + 1;
     }
@@ -123,9 +126,9 @@ Result<Catalogue> find_catalogue(Lang lang) {
     if (std::filesystem::is_regular_file(path, ec)) return Catalogue::load(path);
     searched += "\n  " + path.string();
   }
-  return Status::not_found("no catalogue for language \"" + std::string(lang_code(lang)) +
-                           "\"; looked in:" + searched +
-                           "\n(set VIGIE_LOCALEDIR to the folder holding <lang>/LC_MESSAGES/vigie.mo)");
+  return Status::not_found(
+      "no catalogue for language \"" + std::string(lang_code(lang)) + "\"; looked in:" + searched +
+      "\n(set VIGIE_LOCALEDIR to the folder holding <lang>/LC_MESSAGES/vigie.mo)");
 }
 
 Locale::Locale(Lang lang, Catalogue catalogue) : lang_(lang), catalogue_(std::move(catalogue)) {}
@@ -185,13 +188,11 @@ namespace {
 
 constexpr const char* kNbsp = "\u00a0";
 
-constexpr const char* kMonths[] = {N_("January"), N_("February"), N_("March"),
-                                   N_("April"),   N_("May"),      N_("June"),
-                                   N_("July"),    N_("August"),   N_("September"),
-                                   N_("October"), N_("November"), N_("December")};
-constexpr const char* kWeekdays[] = {N_("Monday"), N_("Tuesday"),  N_("Wednesday"),
-                                     N_("Thursday"), N_("Friday"), N_("Saturday"),
-                                     N_("Sunday")};
+constexpr const char* kMonths[] = {N_("January"),   N_("February"), N_("March"),    N_("April"),
+                                   N_("May"),       N_("June"),     N_("July"),     N_("August"),
+                                   N_("September"), N_("October"),  N_("November"), N_("December")};
+constexpr const char* kWeekdays[] = {N_("Monday"), N_("Tuesday"),  N_("Wednesday"), N_("Thursday"),
+                                     N_("Friday"), N_("Saturday"), N_("Sunday")};
 
 std::string two_digits(int v) {
   std::string s = std::to_string(v);
@@ -232,8 +233,8 @@ std::string Locale::percent(double ratio) const {
 }
 
 std::string Locale::size(double bytes) const {
-  static constexpr const char* kUnits[] = {N_("B"), N_("kB"), N_("MB"), N_("GB"), N_("TB"),
-                                           N_("PB")};
+  static constexpr const char* kUnits[] = {N_("B"),  N_("kB"), N_("MB"),
+                                           N_("GB"), N_("TB"), N_("PB")};
   int unit = 0;
   double v = bytes;
   // On the rounded value, so that 999.96 MB is written 1.0 GB, not 1,000.0 MB.
@@ -271,13 +272,14 @@ std::string Locale::duration(long long ms) const {
   const long long days = s / 86400, hours = (s % 86400) / 3600, minutes = (s % 3600) / 60;
   if (days >= 10) return format(N_("{d} d"), {{"d", integer(days)}});
   if (days > 0) {
-    return hours > 0 ? format(N_("{d} d {h} h"), {{"d", std::to_string(days)}, {"h", std::to_string(hours)}})
+    return hours > 0 ? format(N_("{d} d {h} h"),
+                              {{"d", std::to_string(days)}, {"h", std::to_string(hours)}})
                      : format(N_("{d} d"), {{"d", std::to_string(days)}});
   }
   if (hours > 0) {
-    return minutes > 0
-               ? format(N_("{h} h {m} min"), {{"h", std::to_string(hours)}, {"m", std::to_string(minutes)}})
-               : format(N_("{h} h"), {{"h", std::to_string(hours)}});
+    return minutes > 0 ? format(N_("{h} h {m} min"),
+                                {{"h", std::to_string(hours)}, {"m", std::to_string(minutes)}})
+                       : format(N_("{h} h"), {{"h", std::to_string(hours)}});
   }
   if (minutes > 0) return format(N_("{m} min"), {{"m", std::to_string(minutes)}});
   return format(N_("{s} s"), {{"s", std::to_string(s)}});

@@ -40,8 +40,7 @@ class Catalogue {
   // The translation of `msgid`, or msgid itself when the catalogue has none.
   std::string_view find(std::string_view msgid) const;
   // Plural forms: `form` is the index the language's plural rule gives.
-  std::string_view find_plural(std::string_view singular, std::string_view plural,
-                               int form) const;
+  std::string_view find_plural(std::string_view singular, std::string_view plural, int form) const;
   bool contains(std::string_view msgid) const { return entries_.count(std::string(msgid)) != 0; }
   std::size_t size() const { return entries_.size(); }
 

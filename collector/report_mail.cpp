@@ -21,8 +21,7 @@ Result<MailSettings> load_mail_settings(const std::string& path) {
   }
   if (!root.is_object()) return Status::invalid("--smtp " + path + ": expected a JSON object");
   const bool nested = root.contains("smtp");
-  auto relay = mail::parse_relay(nested ? root["smtp"] : root,
-                                 nested ? path + ": smtp" : path);
+  auto relay = mail::parse_relay(nested ? root["smtp"] : root, nested ? path + ": smtp" : path);
   if (!relay) return relay.status();
   if (relay->from.empty())
     return Status::invalid(path + ": \"from\" is required: the address the report is sent from");
@@ -31,8 +30,8 @@ Result<MailSettings> load_mail_settings(const std::string& path) {
   return settings;
 }
 
-Status mail_report(const MailSettings& settings, const BackupReport& report,
-                   const Locale& locale, char csv_separator) {
+Status mail_report(const MailSettings& settings, const BackupReport& report, const Locale& locale,
+                   char csv_separator) {
   mail::Message message;
   message.from = settings.relay->from;
   message.to = settings.to;
@@ -46,8 +45,7 @@ Status mail_report(const MailSettings& settings, const BackupReport& report,
       {.filename = locale.format(N_("backups-{date}.csv"), {{"date", date}}),
        .content_type = "text/csv; charset=utf-8",
        .data = render_csv(report, locale, csv_separator)});
-  return mail::send_with_retries(*settings.relay, message, settings.attempts,
-                                 settings.retry_wait);
+  return mail::send_with_retries(*settings.relay, message, settings.attempts, settings.retry_wait);
 }
 
 }  // namespace vigie::collector

@@ -19,7 +19,7 @@ namespace vigie::collector {
 struct MailSettings {
   std::shared_ptr<const mail::Relay> relay;
   std::vector<std::string> to;
-  int attempts = 3;                             // tries in all
+  int attempts = 3;                              // tries in all
   std::chrono::milliseconds retry_wait{10'000};  // before the second, doubled after
 };
 
@@ -29,7 +29,7 @@ Result<MailSettings> load_mail_settings(const std::string& path);
 
 // Sends `report` as HTML with a Markdown plain-text part and the CSV attached. Each
 // failed try is logged; returns the last error when every try failed.
-Status mail_report(const MailSettings& settings, const BackupReport& report,
-                   const Locale& locale, char csv_separator);
+Status mail_report(const MailSettings& settings, const BackupReport& report, const Locale& locale,
+                   char csv_separator);
 
 }  // namespace vigie::collector

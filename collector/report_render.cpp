@@ -124,8 +124,8 @@ std::string ratio_text(const Locale& loc, int ok, int data) {
   if (data == 0) return loc.tr("no data");
   return loc.formatn("{ok}/{days} day ({percent})", "{ok}/{days} days ({percent})", data,
                      {{"ok", std::to_string(ok)},
-                     {"days", std::to_string(data)},
-                     {"percent", loc.percent(static_cast<double>(ok) / data)}});
+                      {"days", std::to_string(data)},
+                      {"percent", loc.percent(static_cast<double>(ok) / data)}});
 }
 
 std::string last_success_text(const BackupReport& r, const Locale& loc, const CheckLine& c) {
@@ -210,12 +210,12 @@ std::string strip_svg(const BackupReport& r, const Locale& loc, const std::vecto
   std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
                     "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
                     std::to_string(width) + " " + std::to_string(height) +
-                    "\" role=\"img\" style=\"display:block\"><title>" +
-                    esc(loc.tr("Day by day")) + "</title>";
+                    "\" role=\"img\" style=\"display:block\"><title>" + esc(loc.tr("Day by day")) +
+                    "</title>";
   for (int i = 0; i < n; ++i) {
     out += "<rect x=\"" + std::to_string(i * cell) + "\" y=\"0\" width=\"" +
-           std::to_string(cell - gap) + "\" height=\"" + std::to_string(height) + "\" rx=\"2\" fill=\"" +
-           day_color(days[static_cast<std::size_t>(i)]) + "\"><title>" +
+           std::to_string(cell - gap) + "\" height=\"" + std::to_string(height) +
+           "\" rx=\"2\" fill=\"" + day_color(days[static_cast<std::size_t>(i)]) + "\"><title>" +
            esc(loc.long_date(r.period.days[static_cast<std::size_t>(i)])) + ": " +
            esc(loc.tr(day_label(days[static_cast<std::size_t>(i)]))) + "</title></rect>";
   }
@@ -253,7 +253,8 @@ std::string size_svg(const Locale& loc, const CheckLine& c) {
                   x(points[0].first), y(points[0].second));
     out += buf;
   } else {
-    out += "<polyline fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\" points=\"" + line + "\"/>";
+    out +=
+        "<polyline fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\" points=\"" + line + "\"/>";
   }
   return out + "</svg>";
 }
@@ -283,34 +284,43 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
 
   // Header.
   o += "<tr><td style=\"padding:20px 24px;background:#1e3a8a;color:#ffffff\">"
-       "<div style=\"font-size:22px;font-weight:bold\">" + esc(title) + "</div>"
-       "<div style=\"font-size:14px;margin-top:4px\">" + esc(period_text(r, loc)) + "</div>"
+       "<div style=\"font-size:22px;font-weight:bold\">" +
+       esc(title) +
+       "</div>"
+       "<div style=\"font-size:14px;margin-top:4px\">" +
+       esc(period_text(r, loc)) +
+       "</div>"
        "<div style=\"font-size:12px;margin-top:4px;color:#c7d2fe\">" +
        esc(loc.format(N_("Written on {when}"), {{"when", when(r, loc, r.generated_ms)}})) +
-       (r.site_filter.empty() ? std::string()
-                              : " — " + esc(loc.format(N_("site {site}"), {{"site", r.site_filter}}))) +
+       (r.site_filter.empty()
+            ? std::string()
+            : " — " + esc(loc.format(N_("site {site}"), {{"site", r.site_filter}}))) +
        "</div></td></tr>\n";
 
   // Summary.
   const int total = static_cast<int>(r.sites.size());
   o += "<tr><td style=\"padding:16px 24px\"><div style=\"font-size:17px;font-weight:bold;"
-       "margin-bottom:8px\">" + esc(loc.tr("Summary")) + " — " +
-       esc(loc.formatn("{n} site", "{n} sites", total, {{"n", loc.integer(total)}})) + "</div>\n"
+       "margin-bottom:8px\">" +
+       esc(loc.tr("Summary")) + " — " +
+       esc(loc.formatn("{n} site", "{n} sites", total, {{"n", loc.integer(total)}})) +
+       "</div>\n"
        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"6\"><tr>";
-  for (const SiteHealth h : {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing,
-                             SiteHealth::kNoData}) {
+  for (const SiteHealth h :
+       {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing, SiteHealth::kNoData}) {
     o += "<td width=\"25%\" style=\"border:1px solid #e5e7eb;border-top:4px solid " +
-         std::string(health_color(h)) + ";padding:10px;text-align:center\">"
-         "<div style=\"font-size:26px;font-weight:bold;color:" + health_color(h) + "\">" +
-         loc.integer(r.counts[static_cast<int>(h)]) + "</div><div style=\"font-size:13px\">" +
-         esc(loc.tr(health_label(h))) + "</div></td>";
+         std::string(health_color(h)) +
+         ";padding:10px;text-align:center\">"
+         "<div style=\"font-size:26px;font-weight:bold;color:" +
+         health_color(h) + "\">" + loc.integer(r.counts[static_cast<int>(h)]) +
+         "</div><div style=\"font-size:13px\">" + esc(loc.tr(health_label(h))) + "</div></td>";
   }
   o += "</tr></table>\n<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" "
        "style=\"margin-top:10px;font-size:12px;color:#374151\">";
   for (const auto& [h, text] : definitions(loc)) {
     o += "<tr><td style=\"padding:2px 8px 2px 0;white-space:nowrap;vertical-align:top;"
-         "font-weight:bold;color:" + std::string(health_color(h)) + "\">" +
-         esc(loc.tr(health_label(h))) + "</td><td style=\"padding:2px 0\">" + esc(text) + "</td></tr>";
+         "font-weight:bold;color:" +
+         std::string(health_color(h)) + "\">" + esc(loc.tr(health_label(h))) +
+         "</td><td style=\"padding:2px 0\">" + esc(text) + "</td></tr>";
   }
   o += "</table>\n<div style=\"font-size:12px;color:#374151;margin-top:8px\">" +
        esc(loc.tr("Days:")) + " ";
@@ -319,21 +329,26 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
     o += "<span style=\"display:inline-block;width:10px;height:10px;background:" +
          std::string(day_color(d)) + ";margin:0 3px 0 8px\"></span>" + esc(loc.tr(day_label(d)));
   }
-  o += "<br>" + esc(loc.tr("A day is OK when the check was OK all the day; the success ratio "
-                           "counts OK days among the days with data.")) +
+  o += "<br>" +
+       esc(loc.tr("A day is OK when the check was OK all the day; the success ratio "
+                  "counts OK days among the days with data.")) +
        "</div></td></tr>\n";
 
   // Sites, worst first.
   for (const SiteLine& s : r.sites) {
     o += "<tr><td style=\"padding:12px 24px 4px 24px;border-top:1px solid #e5e7eb\">"
          "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr>"
-         "<td style=\"font-size:16px;font-weight:bold\">" + esc(s.site) +
+         "<td style=\"font-size:16px;font-weight:bold\">" +
+         esc(s.site) +
          " <span style=\"font-size:12px;color:#ffffff;background:" + health_color(s.health) +
          ";padding:2px 8px;border-radius:10px;vertical-align:middle\">" +
-         esc(loc.tr(health_label(s.health))) + "</span></td>"
+         esc(loc.tr(health_label(s.health))) +
+         "</span></td>"
          "<td align=\"right\" style=\"font-size:12px;color:#374151\">" +
-         esc(ratio_text(loc, s.ok_days, s.data_days)) + "</td></tr></table>"
-         "<div style=\"margin-top:6px\">" + strip_svg(r, loc, s.days, 14, 560) + "</div>";
+         esc(ratio_text(loc, s.ok_days, s.data_days)) +
+         "</td></tr></table>"
+         "<div style=\"margin-top:6px\">" +
+         strip_svg(r, loc, s.days, 14, 560) + "</div>";
     if (s.checks.empty()) {
       o += "<div style=\"font-size:13px;color:#6b7280;margin:6px 0 8px 0\">" +
            esc(loc.tr("No backup check on this site.")) + "</div></td></tr>\n";
@@ -341,8 +356,8 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
     }
     o += "<table width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"margin:8px 0 8px 0;"
          "border-collapse:collapse\"><tr>";
-    for (const char* h : {N_("Backup"), N_("State"), N_("Last success"), N_("Age"),
-                          N_("Success"), N_("Data size"), N_("Problem")})
+    for (const char* h : {N_("Backup"), N_("State"), N_("Last success"), N_("Age"), N_("Success"),
+                          N_("Data size"), N_("Problem")})
       o += "<th style=\"" + std::string(kTh) + "\">" + esc(loc.tr(h)) + "</th>";
     o += "</tr>\n";
     for (const CheckLine& c : s.checks) {
@@ -352,23 +367,29 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
       o += "<td style=\"" + std::string(kTd) + ";color:" + state_color(c.state) +
            ";font-weight:bold\">" + esc(loc.tr(state_label(c.state))) + "</td>";
       o += "<td style=\"" + std::string(kTd) + "\">" + esc(last_success_text(r, loc, c)) + "</td>";
-      o += "<td style=\"" + std::string(kTd) + ";white-space:nowrap\">" + esc(age_text(r, loc, c)) + "</td>";
-      o += "<td style=\"" + std::string(kTd) + "\">" + esc(ratio_text(loc, c.ok_days, c.data_days)) +
-           "<div style=\"margin-top:3px\">" + strip_svg(r, loc, c.days, 8, 160) + "</div></td>";
+      o += "<td style=\"" + std::string(kTd) + ";white-space:nowrap\">" + esc(age_text(r, loc, c)) +
+           "</td>";
+      o += "<td style=\"" + std::string(kTd) + "\">" +
+           esc(ratio_text(loc, c.ok_days, c.data_days)) + "<div style=\"margin-top:3px\">" +
+           strip_svg(r, loc, c.days, 8, 160) + "</div></td>";
       o += "<td style=\"" + std::string(kTd) + ";white-space:nowrap\">" + esc(size_text(loc, c)) +
            "<div style=\"margin-top:3px\">" + size_svg(loc, c) + "</div></td>";
       std::string problem = esc(problem_text(r, loc, c));
       if (c.ack) {
-        problem += "<div style=\"margin-top:3px;color:#1d4ed8\">" + esc(ack_text(r, loc, c)) + "</div>";
+        problem +=
+            "<div style=\"margin-top:3px;color:#1d4ed8\">" + esc(ack_text(r, loc, c)) + "</div>";
       }
-      o += "<td style=\"" + std::string(kTd) + "\">" + (problem.empty() ? "—" : problem) + "</td></tr>\n";
+      o += "<td style=\"" + std::string(kTd) + "\">" + (problem.empty() ? "—" : problem) +
+           "</td></tr>\n";
     }
     o += "</table></td></tr>\n";
   }
   if (r.sites.empty()) {
-    o += "<tr><td style=\"padding:16px 24px\">" + esc(loc.tr("No site to report.")) + "</td></tr>\n";
+    o +=
+        "<tr><td style=\"padding:16px 24px\">" + esc(loc.tr("No site to report.")) + "</td></tr>\n";
   }
-  o += "<tr><td style=\"padding:12px 24px;font-size:11px;color:#6b7280;border-top:1px solid #e5e7eb\">" +
+  o += "<tr><td style=\"padding:12px 24px;font-size:11px;color:#6b7280;border-top:1px solid "
+       "#e5e7eb\">" +
        esc(loc.format(N_("vigie — times are in the {zone} time zone."),
                       {{"zone", r.period.time_zone}})) +
        "</td></tr>\n</table>\n</td></tr></table>\n</body>\n</html>\n";
@@ -404,11 +425,11 @@ std::string csv_number(double v, int decimals, char sep) {
 std::string render_csv(const BackupReport& r, const Locale& loc, char sep) {
   std::string o = "\xEF\xBB\xBF";  // UTF-8 byte-order mark: spreadsheets then read UTF-8
   std::vector<std::string> header;
-  for (const char* h : {N_("Site"), N_("Site status"), N_("Agent"), N_("Check"), N_("Name"),
-                        N_("State"), N_("Last success"), N_("Age (hours)"), N_("OK days"),
-                        N_("Days with data"), N_("Success ratio (%)"), N_("Data size (bytes)"),
-                        N_("Size change (%)"), N_("Problem since"), N_("Problem"),
-                        N_("Acknowledged by"), N_("Acknowledgement")})
+  for (const char* h :
+       {N_("Site"), N_("Site status"), N_("Agent"), N_("Check"), N_("Name"), N_("State"),
+        N_("Last success"), N_("Age (hours)"), N_("OK days"), N_("Days with data"),
+        N_("Success ratio (%)"), N_("Data size (bytes)"), N_("Size change (%)"),
+        N_("Problem since"), N_("Problem"), N_("Acknowledged by"), N_("Acknowledgement")})
     header.push_back(loc.tr(h));
   for (const Day& d : r.period.days) header.push_back(iso_day(d));
   auto line = [&](const std::vector<std::string>& fields) {
@@ -464,8 +485,8 @@ std::string render_json(const BackupReport& r, const Locale& loc) {
   json days = json::array();
   for (const Day& d : r.period.days) days.push_back(iso_day(d));
   json summary = {{"sites", r.sites.size()}};
-  for (const SiteHealth h : {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing,
-                             SiteHealth::kNoData})
+  for (const SiteHealth h :
+       {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing, SiteHealth::kNoData})
     summary[std::string(site_health_name(h))] = r.counts[static_cast<int>(h)];
   json sites = json::array();
   for (const SiteLine& s : r.sites) {
@@ -475,26 +496,27 @@ std::string render_json(const BackupReport& r, const Locale& loc) {
       for (const DayState d : c.days) day_states.push_back(day_state_name(d));
       json sizes = json::array();
       for (const auto& v : c.daily_size) sizes.push_back(v ? json(*v) : json(nullptr));
-      json check = {{"agent", c.agent},
-                    {"check", c.check},
-                    {"name", c.name},
-                    {"state", state_name(c.state)},
-                    {"stale", c.stale},
-                    {"summary", c.summary},
-                    {"since_ms", c.since_ms},
-                    {"last_result_ms", c.last_result_ms},
-                    {"last_success_ms", c.last_success_ms ? json(*c.last_success_ms) : json(nullptr)},
-                    {"last_success", c.last_success_ms ? json(iso_utc(*c.last_success_ms)) : json(nullptr)},
-                    {"age_s", c.last_success_ms ? json((r.generated_ms - *c.last_success_ms) / 1000)
-                                                : json(nullptr)},
-                    {"ok_days", c.ok_days},
-                    {"data_days", c.data_days},
-                    {"success_ratio", c.data_days > 0 ? json(c.ratio()) : json(nullptr)},
-                    {"reported", c.reported},
-                    {"days", std::move(day_states)},
-                    {"size_bytes", c.size_now ? json(*c.size_now) : json(nullptr)},
-                    {"size_change", c.size_change ? json(*c.size_change) : json(nullptr)},
-                    {"daily_size_bytes", std::move(sizes)}};
+      json check = {
+          {"agent", c.agent},
+          {"check", c.check},
+          {"name", c.name},
+          {"state", state_name(c.state)},
+          {"stale", c.stale},
+          {"summary", c.summary},
+          {"since_ms", c.since_ms},
+          {"last_result_ms", c.last_result_ms},
+          {"last_success_ms", c.last_success_ms ? json(*c.last_success_ms) : json(nullptr)},
+          {"last_success", c.last_success_ms ? json(iso_utc(*c.last_success_ms)) : json(nullptr)},
+          {"age_s",
+           c.last_success_ms ? json((r.generated_ms - *c.last_success_ms) / 1000) : json(nullptr)},
+          {"ok_days", c.ok_days},
+          {"data_days", c.data_days},
+          {"success_ratio", c.data_days > 0 ? json(c.ratio()) : json(nullptr)},
+          {"reported", c.reported},
+          {"days", std::move(day_states)},
+          {"size_bytes", c.size_now ? json(*c.size_now) : json(nullptr)},
+          {"size_change", c.size_change ? json(*c.size_change) : json(nullptr)},
+          {"daily_size_bytes", std::move(sizes)}};
       if (c.ack) {
         check["ack"] = {{"author", c.ack->author},
                         {"comment", c.ack->comment},
@@ -522,11 +544,12 @@ std::string render_json(const BackupReport& r, const Locale& loc) {
               {"generated", iso_utc(r.generated_ms)},
               {"time_zone", r.period.time_zone},
               {"site_filter", r.site_filter.empty() ? json(nullptr) : json(r.site_filter)},
-              {"period", {{"from_ms", r.period.from_ms()},
-                          {"to_ms", r.period.to_ms()},
-                          {"from", iso_utc(r.period.from_ms())},
-                          {"to", iso_utc(r.period.to_ms())},
-                          {"days", std::move(days)}}},
+              {"period",
+               {{"from_ms", r.period.from_ms()},
+                {"to_ms", r.period.to_ms()},
+                {"from", iso_utc(r.period.from_ms())},
+                {"to", iso_utc(r.period.to_ms())},
+                {"days", std::move(days)}}},
               {"summary", std::move(summary)},
               {"sites", std::move(sites)}};
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
@@ -563,17 +586,21 @@ std::string render_markdown(const BackupReport& r, const Locale& loc) {
   std::string o = "# " + md(loc.tr("Backup health report")) + "\n\n";
   o += md(period_text(r, loc)) + ". " +
        md(loc.format(N_("Written on {when}"), {{"when", when(r, loc, r.generated_ms)}})) + ".";
-  if (!r.site_filter.empty()) o += " " + md(loc.format(N_("site {site}"), {{"site", r.site_filter}})) + ".";
+  if (!r.site_filter.empty())
+    o += " " + md(loc.format(N_("site {site}"), {{"site", r.site_filter}})) + ".";
   o += "\n\n## " + md(loc.tr("Summary")) + "\n\n";
   o += "| " + md(loc.tr("Status")) + " | " + md(loc.tr("Sites")) + " |\n| --- | ---: |\n";
-  for (const SiteHealth h : {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing,
-                             SiteHealth::kNoData})
-    o += "| " + md(loc.tr(health_label(h))) + " | " + loc.integer(r.counts[static_cast<int>(h)]) + " |\n";
-  o += "| **" + md(loc.tr("Total")) + "** | **" + loc.integer(static_cast<long long>(r.sites.size())) +
-       "** |\n\n";
+  for (const SiteHealth h :
+       {SiteHealth::kHealthy, SiteHealth::kAtRisk, SiteHealth::kFailing, SiteHealth::kNoData})
+    o += "| " + md(loc.tr(health_label(h))) + " | " + loc.integer(r.counts[static_cast<int>(h)]) +
+         " |\n";
+  o += "| **" + md(loc.tr("Total")) + "** | **" +
+       loc.integer(static_cast<long long>(r.sites.size())) + "** |\n\n";
   for (const auto& [h, text] : definitions(loc))
-    o += "- " + loc.format(N_("{label}: {text}"), {{"label", "**" + md(loc.tr(health_label(h))) + "**"},
-                                                 {"text", md(text)}}) + "\n";
+    o += "- " +
+         loc.format(N_("{label}: {text}"),
+                    {{"label", "**" + md(loc.tr(health_label(h))) + "**"}, {"text", md(text)}}) +
+         "\n";
   o += "\n" + md(loc.tr("Days, oldest first:")) + " ✓ " + md(loc.tr("backed up")) + ", ! " +
        md(loc.tr("warning")) + ", ✗ " + md(loc.tr("failed")) + ", ? " + md(loc.tr("unknown")) +
        ", · " + md(loc.tr("no data")) + ".\n";

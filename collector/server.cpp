@@ -29,8 +29,7 @@ using beast::error_code;
 // Errors that are part of normal life: the peer went away, or we are shutting down.
 void fail(const error_code& ec, const char* what) {
   if (ec == asio::error::operation_aborted || ec == http::error::end_of_stream ||
-      ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == beast::error::timeout)
+      ec == asio::error::eof || ec == asio::error::connection_reset || ec == beast::error::timeout)
     return;
   log::debug(std::string("http: ") + what + ": " + ec.message());
 }
@@ -46,7 +45,8 @@ struct Shared {
   std::atomic<bool> draining{false};
 
   Shared(ServerOptions o, Handler h)
-      : options(std::move(o)), handler(std::move(h)),
+      : options(std::move(o)),
+        handler(std::move(h)),
         workers(static_cast<std::size_t>(std::max(1, options.worker_threads))) {}
 };
 
@@ -65,8 +65,9 @@ class HttpSession {
     parser_->body_limit(shared_->options.max_body);
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header));
     beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.read_timeout);
-    http::async_read(derived().stream(), buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
+    http::async_read(
+        derived().stream(), buffer_, *parser_,
+        beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
   }
 
   beast::flat_buffer buffer_;
@@ -76,8 +77,7 @@ class HttpSession {
   void on_read(error_code ec, std::size_t) {
     if (ec == http::error::body_limit) {
       return reply_and_close(error_response(
-          413, "request body larger than " + std::to_string(shared_->options.max_body) +
-                   " bytes"));
+          413, "request body larger than " + std::to_string(shared_->options.max_body) + " bytes"));
     }
     if (ec == http::error::header_limit) {
       return reply_and_close(error_response(431, "request headers too large"));
@@ -146,9 +146,9 @@ class HttpSession {
     response_.keep_alive(!close);
     response_.prepare_payload();
     beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.write_timeout);
-    http::async_write(derived().stream(), response_,
-                      beast::bind_front_handler(&HttpSession::on_write,
-                                                derived().shared_from_this(), close));
+    http::async_write(
+        derived().stream(), response_,
+        beast::bind_front_handler(&HttpSession::on_write, derived().shared_from_this(), close));
   }
 
   void on_write(bool close, error_code ec, std::size_t) {
@@ -184,8 +184,7 @@ class PlainSession : public HttpSession<PlainSession>,
   beast::tcp_stream stream_;
 };
 
-class TlsSession : public HttpSession<TlsSession>,
-                   public std::enable_shared_from_this<TlsSession> {
+class TlsSession : public HttpSession<TlsSession>, public std::enable_shared_from_this<TlsSession> {
  public:
   TlsSession(tcp::socket&& socket, ssl::context& context, std::shared_ptr<Shared> shared)
       : HttpSession(std::move(shared)), stream_(std::move(socket), context) {}
@@ -204,8 +203,9 @@ class TlsSession : public HttpSession<TlsSession>,
  private:
   void do_handshake() {
     beast::get_lowest_layer(stream_).expires_after(shared_->options.read_timeout);
-    stream_.async_handshake(ssl::stream_base::server,
-                            beast::bind_front_handler(&TlsSession::on_handshake, shared_from_this()));
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&TlsSession::on_handshake, shared_from_this()));
   }
   void on_handshake(error_code ec) {
     if (ec) return fail(ec, "TLS handshake");
@@ -234,7 +234,8 @@ class BeastServer final : public Server {
     const auto address = asio::ip::make_address(shared_->options.address, ec);
     if (ec) return Status::invalid("bad listen address \"" + shared_->options.address + "\"");
     const tcp::endpoint endpoint(address, shared_->options.port);
-    const std::string where = shared_->options.address + ":" + std::to_string(shared_->options.port);
+    const std::string where =
+        shared_->options.address + ":" + std::to_string(shared_->options.port);
     if (acceptor_.open(endpoint.protocol(), ec); ec)
       return Status::unavailable("open " + where + ": " + ec.message());
     if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec)
@@ -260,8 +261,8 @@ class BeastServer final : public Server {
     const auto& o = shared_->options;
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                      ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                      ssl::context::single_dh_use);
     error_code ec;
     tls_->use_certificate_chain_file(o.tls_cert.string(), ec);
     if (ec) return Status::invalid("--tls-cert " + o.tls_cert.string() + ": " + ec.message());
@@ -270,8 +271,7 @@ class BeastServer final : public Server {
     if (!o.tls_client_ca.empty()) {
       tls_->load_verify_file(o.tls_client_ca.string(), ec);
       if (ec) {
-        return Status::invalid("--tls-client-ca " + o.tls_client_ca.string() + ": " +
-                               ec.message());
+        return Status::invalid("--tls-client-ca " + o.tls_client_ca.string() + ": " + ec.message());
       }
       tls_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
       if (ec) return Status::invalid("--tls-client-ca: " + ec.message());
@@ -290,7 +290,8 @@ class BeastServer final : public Server {
     while (shared_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (const int left = shared_->in_flight.load(); left > 0)
-      log::warning("http: " + std::to_string(left) + " request(s) still unanswered after the drain");
+      log::warning("http: " + std::to_string(left) +
+                   " request(s) still unanswered after the drain");
     work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();

@@ -26,8 +26,8 @@ struct ServerOptions {
   // one byte a second is cut off here. Default 30 s.
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};  // default 30 s
-  std::size_t max_body = 16 * 1024 * 1024;           // bytes on the wire; 413 past it
-  std::size_t max_header = 16 * 1024;                // bytes
+  std::size_t max_body = 16 * 1024 * 1024;          // bytes on the wire; 413 past it
+  std::size_t max_header = 16 * 1024;               // bytes
   // HTTPS when both are set: PEM certificate chain and private key.
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;

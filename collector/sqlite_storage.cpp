@@ -13,9 +13,9 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
-#include <mutex>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -28,7 +28,6 @@
 
 namespace vigie::collector {
 namespace {
-
 
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -45,8 +44,8 @@ class Statement {
   Statement() = default;
   static Result<Statement> prepare(sqlite3* db, std::string_view sql) {
     sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                           SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &raw, nullptr) != SQLITE_OK)
       return db_error(db, "prepare \"" + std::string(sql.substr(0, 60)) + "\"");
     Statement s;
     s.stmt_.reset(raw);
@@ -120,7 +119,6 @@ Status exec_with(sqlite3* db, const char* sql, Bind bind) {
   if (stmt->step() != SQLITE_DONE) return db_error(db, std::string_view(sql).substr(0, 40));
   return Status::ok();
 }
-
 
 Result<Db> open_db(const std::filesystem::path& path, int flags) {
   sqlite3* raw = nullptr;
@@ -332,10 +330,10 @@ Status migrate(sqlite3* db) {
   }
   if (current == kSchemaVersion) return Status::ok();
   if (current > kSchemaVersion) {
-    return Status(Code::kCorruption,
-                  "database schema version " + std::to_string(current) +
-                      " is newer than this collector's (" + std::to_string(kSchemaVersion) +
-                      "): upgrade the collector");
+    return Status(Code::kCorruption, "database schema version " + std::to_string(current) +
+                                         " is newer than this collector's (" +
+                                         std::to_string(kSchemaVersion) +
+                                         "): upgrade the collector");
   }
   for (std::int64_t version = current + 1; version <= kSchemaVersion; ++version) {
     if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
@@ -353,7 +351,8 @@ Status migrate(sqlite3* db) {
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(SqliteOptions options, Db writer) : options_(std::move(options)), db_(std::move(writer)) {}
+  SqliteStorage(SqliteOptions options, Db writer)
+      : options_(std::move(options)), db_(std::move(writer)) {}
   ~SqliteStorage() override { close(); }
 
   Status prepare_statements() {
@@ -608,9 +607,9 @@ class SqliteStorage final : public Storage {
 
   const SqliteOptions options_;
   Db db_;  // the writer's connection; only the writer thread touches it after start()
-  Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
-      update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
-      upsert_series_, insert_block_;
+  Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_, update_check_,
+      insert_event_, upsert_downtime_, insert_audit_, insert_notification_, upsert_series_,
+      insert_block_;
   // Each job of a group commit runs in a savepoint: prepared once, not parsed per report.
   Statement savepoint_, release_, rollback_to_;
 
@@ -812,7 +811,8 @@ Status SqliteStorage::housekeeping_slice(bool* more) {
   std::unordered_map<BucketKey, Aggregate, BucketKeyHash> buckets;
   {
     auto blocks = Statement::prepare(
-        db, "SELECT id, t_min, t_max, samples FROM sample_blocks WHERE id > ?1 ORDER BY id LIMIT 256");
+        db,
+        "SELECT id, t_min, t_max, samples FROM sample_blocks WHERE id > ?1 ORDER BY id LIMIT 256");
     if (!blocks) return blocks.status();
     std::vector<Sample> samples;
     bool open_bucket = false;
@@ -1029,7 +1029,8 @@ std::vector<Metric> metrics_from_text(const std::string& text) {
   const auto metrics = nlohmann::json::parse(text, nullptr, false);
   if (!metrics.is_array()) return out;
   for (const auto& m : metrics) {
-    if (auto metric = protocol::metric_from_json(m, "metrics"); metric) out.push_back(std::move(*metric));
+    if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
+      out.push_back(std::move(*metric));
   }
   return out;
 }
@@ -1282,7 +1283,8 @@ Result<StateSnapshot> SqliteStorage::load_state(std::int64_t now_ms) {
       c.stale_reason = stmt->text(23);
       c.stale_since_ms = stmt->int64(24);
       c.agent_lost = stmt->int64(25) != 0;
-      if (auto ack = ack_from_text(stmt->text(26))) c.ack = std::make_shared<const Ack>(std::move(*ack));
+      if (auto ack = ack_from_text(stmt->text(26)))
+        c.ack = std::make_shared<const Ack>(std::move(*ack));
       snapshot.checks.push_back(std::move(c));
     }
     if (rc != SQLITE_DONE) return db_error(db->get(), "read checks");
@@ -1384,8 +1386,7 @@ Result<std::vector<AuditEntry>> SqliteStorage::audit(const AuditQuery& q) {
   return out;
 }
 
-Result<std::vector<NotificationRecord>> SqliteStorage::notifications(
-    const NotificationQuery& q) {
+Result<std::vector<NotificationRecord>> SqliteStorage::notifications(const NotificationQuery& q) {
   auto db = take_reader();
   if (!db) return db.status();
   auto stmt = Statement::prepare(
@@ -1394,7 +1395,10 @@ Result<std::vector<NotificationRecord>> SqliteStorage::notifications(
       " FROM notifications WHERE (?1 = '' OR site = ?1) AND (?2 = '' OR agent = ?2)"
       " AND (?3 = '' OR check_id = ?3) ORDER BY id DESC LIMIT ?4");
   if (!stmt) return stmt.status();
-  stmt->bind(1, q.site).bind(2, q.agent).bind(3, q.check).bind(4, static_cast<std::int64_t>(q.limit));
+  stmt->bind(1, q.site)
+      .bind(2, q.agent)
+      .bind(3, q.check)
+      .bind(4, static_cast<std::int64_t>(q.limit));
   std::vector<NotificationRecord> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
@@ -1444,8 +1448,7 @@ Result<std::vector<TokenRecord>> select_tokens(sqlite3* db, const std::string& s
   return tokens;
 }
 
-Status insert_token(sqlite3* db, const TokenRecord& t, const std::string& hash,
-                    std::int64_t* id) {
+Status insert_token(sqlite3* db, const TokenRecord& t, const std::string& hash, std::int64_t* id) {
   auto stmt = Statement::prepare(
       db,
       "INSERT INTO tokens (hash, role, agent, site, label, created_ms, expires_ms)"
@@ -1480,7 +1483,7 @@ Result<SeriesData> SqliteStorage::series(const SeriesQuery& q) {
     data.step_ms = q.step_ms;
   } else {
     const bool five = q.tier == "5m" || (q.tier.empty() && q.step_ms < kHourMs &&
-                                          q.from_ms >= now - retention.five_minutes.count());
+                                         q.from_ms >= now - retention.five_minutes.count());
     tier = five ? kFiveMinutesMs : kHourMs;
     data.tier = five ? "5m" : "1h";
     // A whole number of the tier's buckets, at least one.
@@ -1552,13 +1555,15 @@ Result<SeriesData> SqliteStorage::series(const SeriesQuery& q) {
     // least): bucket them here, so that the newest bucket is never missing.
     std::int64_t cursor = 0;
     {
-      auto get = Statement::prepare(db->get(), "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
+      auto get = Statement::prepare(db->get(),
+                                    "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
       if (!get) return get.status();
       if (get->step() == SQLITE_ROW) cursor = get->int64(0);
     }
-    auto tail = Statement::prepare(db->get(),
-                                   "SELECT t_min, samples FROM sample_blocks"
-                                   " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
+    auto tail =
+        Statement::prepare(db->get(),
+                           "SELECT t_min, samples FROM sample_blocks"
+                           " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
     if (!tail) return tail.status();
     tail->bind(1, agent_id).bind(2, bucket_of(q.from_ms, tier)).bind(3, q.to_ms).bind(4, cursor);
     std::vector<Sample> samples;
@@ -1591,9 +1596,9 @@ Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const s
 Result<TokenRecord> SqliteStorage::find_token(const std::string& hash) {
   auto db = take_reader();
   if (!db) return db.status();
-  auto tokens = select_tokens(db->get(),
-                              std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1",
-                              [&](Statement& st) { st.bind(1, hash); });
+  auto tokens = select_tokens(
+      db->get(), std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1",
+      [&](Statement& st) { st.bind(1, hash); });
   if (!tokens) return tokens.status();
   if (tokens->empty()) return Status::not_found("no such token");
   return tokens->front();
@@ -1602,20 +1607,21 @@ Result<TokenRecord> SqliteStorage::find_token(const std::string& hash) {
 Result<std::vector<TokenRecord>> SqliteStorage::list_tokens() {
   auto db = take_reader();
   if (!db) return db.status();
-  auto tokens = select_tokens(db->get(),
-                              std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY id",
-                              [](Statement&) {});
+  auto tokens =
+      select_tokens(db->get(), std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY id",
+                    [](Statement&) {});
   return tokens;
 }
 
 Status SqliteStorage::revoke_token(std::int64_t id, std::int64_t now_ms) {
   return write([&]() -> Status {
-    auto found = select_tokens(db_.get(),
-                               std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?1",
-                               [&](Statement& st) { st.bind(1, id); });
+    auto found = select_tokens(
+        db_.get(), std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?1",
+        [&](Statement& st) { st.bind(1, id); });
     if (!found) return found.status();
     if (found->empty()) return Status::not_found("no token with id " + std::to_string(id));
-    return exec_with(db_.get(), "UPDATE tokens SET revoked_ms = ?1 WHERE id = ?2 AND revoked_ms = 0",
+    return exec_with(db_.get(),
+                     "UPDATE tokens SET revoked_ms = ?1 WHERE id = ?2 AND revoked_ms = 0",
                      [&](Statement& st) { st.bind(1, now_ms).bind(2, id); });
   });
 }
@@ -1625,15 +1631,16 @@ Result<TokenRecord> SqliteStorage::enroll(const Enrollment& e) {
   Status s = write([&]() -> Status {
     sqlite3* db = db_.get();
     auto found = select_tokens(
-        db, std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1 AND role = 'enroll'",
+        db,
+        std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?1 AND role = 'enroll'",
         [&](Statement& st) { st.bind(1, e.enroll_hash); });
     if (!found) return found.status();
     if (found->empty()) return {Code::kUnauthenticated, "unknown enrollment token"};
     const TokenRecord& token = found->front();
     if (token.revoked_ms != 0) return {Code::kPermissionDenied, "enrollment token revoked"};
     if (token.used_ms != 0)
-      return {Code::kPermissionDenied, "enrollment token already used (by agent \"" +
-                                           token.agent + "\")"};
+      return {Code::kPermissionDenied,
+              "enrollment token already used (by agent \"" + token.agent + "\")"};
     if (token.expires_ms != 0 && token.expires_ms <= e.now_ms)
       return {Code::kPermissionDenied, "enrollment token expired"};
     if (!e.site.empty() && e.site != token.site)
@@ -1641,17 +1648,19 @@ Result<TokenRecord> SqliteStorage::enroll(const Enrollment& e) {
               "enrollment token is for site \"" + token.site + "\", not \"" + e.site + "\""};
 
     // An agent id belongs to one site: a token for site A cannot take over B's agent.
-    auto owner = select_tokens(
-        db, std::string("SELECT ") + kTokenColumns +
-                " FROM tokens WHERE role = 'agent' AND agent = ?1 AND site != ?2",
-        [&](Statement& st) { st.bind(1, e.agent).bind(2, token.site); });
+    auto owner =
+        select_tokens(db,
+                      std::string("SELECT ") + kTokenColumns +
+                          " FROM tokens WHERE role = 'agent' AND agent = ?1 AND site != ?2",
+                      [&](Statement& st) { st.bind(1, e.agent).bind(2, token.site); });
     if (!owner) return owner.status();
     if (!owner->empty())
-      return {Code::kAlreadyExists, "agent id \"" + e.agent + "\" belongs to site \"" +
-                                        owner->front().site + "\""};
+      return {Code::kAlreadyExists,
+              "agent id \"" + e.agent + "\" belongs to site \"" + owner->front().site + "\""};
 
-    Status u = exec_with(db, "UPDATE tokens SET used_ms = ?1, agent = ?2 WHERE id = ?3",
-                         [&](Statement& st) { st.bind(1, e.now_ms).bind(2, e.agent).bind(3, token.id); });
+    Status u =
+        exec_with(db, "UPDATE tokens SET used_ms = ?1, agent = ?2 WHERE id = ?3",
+                  [&](Statement& st) { st.bind(1, e.now_ms).bind(2, e.agent).bind(3, token.id); });
     if (!u) return u;
     // A re-installed agent enrolls again: its older tokens stop working.
     u = exec_with(db,
@@ -1912,9 +1921,8 @@ Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem:
   }
   if (*version != kSchemaVersion) {
     return Status(Code::kFailedPrecondition,
-                  "database " + path.string() + " has schema version " +
-                      std::to_string(*version) + ", this program reads version " +
-                      std::to_string(kSchemaVersion) +
+                  "database " + path.string() + " has schema version " + std::to_string(*version) +
+                      ", this program reads version " + std::to_string(kSchemaVersion) +
                       (*version < kSchemaVersion ? ": start the collector once to migrate it"
                                                  : ": upgrade this program"));
   }
@@ -1925,8 +1933,9 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
   if (options.path.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(options.path.parent_path(), ec);
-    if (ec) return Status::io_error("cannot create " + options.path.parent_path().string() +
-                                    ": " + ec.message());
+    if (ec)
+      return Status::io_error("cannot create " + options.path.parent_path().string() + ": " +
+                              ec.message());
   }
   auto db = open_db(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return db.status();

@@ -59,11 +59,11 @@ struct Downtime {
 struct CheckState {
   std::string agent;
   std::string site;
-  CheckResult last;            // the latest result (by agent time)
+  CheckResult last;              // the latest result (by agent time)
   std::int64_t received_ms = 0;  // when the collector received it
   int max_attempts = 3;
   StateType type = StateType::kHard;
-  int attempt = 1;             // consecutive non-OK results, 1 when OK
+  int attempt = 1;  // consecutive non-OK results, 1 when OK
   State hard_state = State::kOk;
   std::int64_t since_ms = 0;       // agent time the current status began
   std::int64_t hard_since_ms = 0;  // agent time the current hard state began
@@ -71,14 +71,14 @@ struct CheckState {
   std::uint64_t history = 0;
   int history_len = 0;
   bool flapping = false;
-  double flap_percent = 0;     // weighted state changes over the history, 0..100
+  double flap_percent = 0;  // weighted state changes over the history, 0..100
   // No result for 3 intervals: shown as UNKNOWN. `stale_reason` says why.
   bool stale = false;
-  std::string stale_reason;    // "" when fresh; "no result for 4m" or "agent unreachable"
+  std::string stale_reason;         // "" when fresh; "no result for 4m" or "agent unreachable"
   std::int64_t stale_since_ms = 0;  // collector time it went stale
-  bool agent_lost = false;     // stale because its agent stopped reporting
-  std::shared_ptr<const Ack> ack;  // none when null; shared: states are copied often
-  bool in_downtime = false;    // computed on every change and tick
+  bool agent_lost = false;          // stale because its agent stopped reporting
+  std::shared_ptr<const Ack> ack;   // none when null; shared: states are copied often
+  bool in_downtime = false;         // computed on every change and tick
 
   // What a technician should see: UNKNOWN when stale, else the last status.
   State effective() const { return stale ? State::kUnknown : last.status; }
@@ -100,22 +100,22 @@ struct AgentState {
   // (positive: the agent is ahead); 0 when unknown.
   std::int64_t clock_skew_ms = 0;
   bool skew_known = false;
-  std::int64_t spool_depth = -1;      // results waiting on the agent; -1 unknown
-  std::int64_t spool_oldest_ms = 0;   // agent time of the oldest unsent one; 0 none
-  std::int64_t spool_dropped = -1;    // results the agent dropped past its spool bound
-  bool lost = false;                  // no report within the heartbeat timeout
+  std::int64_t spool_depth = -1;     // results waiting on the agent; -1 unknown
+  std::int64_t spool_oldest_ms = 0;  // agent time of the oldest unsent one; 0 none
+  std::int64_t spool_dropped = -1;   // results the agent dropped past its spool bound
+  bool lost = false;                 // no report within the heartbeat timeout
   std::int64_t lost_since_ms = 0;
 };
 
 // One change the engine made. `id` is the cursor of GET /api/v1/events.
 enum class EventKind {
-  kState,          // a check changed status (soft or hard, see `type`)
-  kStale,          // a check stopped reporting
-  kFresh,          // a stale check reported again
+  kState,  // a check changed status (soft or hard, see `type`)
+  kStale,  // a check stopped reporting
+  kFresh,  // a stale check reported again
   kFlappingStart,
   kFlappingStop,
   kAcknowledged,
-  kAckRemoved,     // removed by a technician, or cleared by a state change
+  kAckRemoved,  // removed by a technician, or cleared by a state change
   kAckExpired,
   kDowntimeStart,
   kDowntimeEnd,
@@ -133,8 +133,8 @@ struct Event {
   std::int64_t recorded_ms = 0;  // collector time it was recorded
   EventKind kind = EventKind::kState;
   std::string site;
-  std::string agent;   // "" for site events
-  std::string check;   // "" for site and agent events
+  std::string agent;  // "" for site events
+  std::string check;  // "" for site and agent events
   State from = State::kOk;
   State to = State::kOk;
   StateType type = StateType::kHard;
@@ -165,8 +165,8 @@ struct NotificationRecord {
   std::int64_t id = 0;
   std::int64_t ts_ms = 0;  // collector time of the attempt (or of the decision)
   std::string site;
-  std::string agent;   // "" for a site alert
-  std::string check;   // "" for site and agent alerts
+  std::string agent;    // "" for a site alert
+  std::string check;    // "" for site and agent alerts
   std::string channel;  // "email" or "webhook"
   std::string target;   // the channel's name and where it goes (addresses, host)
   std::string kind;     // "problem", "recovery", "reminder", "ack expired", ...
@@ -180,8 +180,8 @@ struct NotificationRecord {
 // the report that caused it.
 struct StateDelta {
   std::vector<Event> events;
-  std::vector<CheckState> checks;  // full rows of the checks that changed state
-  std::vector<AgentState> agents;  // agents whose stored row changed
+  std::vector<CheckState> checks;   // full rows of the checks that changed state
+  std::vector<AgentState> agents;   // agents whose stored row changed
   std::vector<Downtime> downtimes;  // added or changed (ended early)
   std::vector<AuditEntry> audit;
   std::vector<NotificationRecord> notifications;  // from the notifier, not the engine

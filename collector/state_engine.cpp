@@ -44,7 +44,7 @@ std::string check_family(std::string_view check_id) {
 struct StateEngine::AgentEntry {
   AgentState state;
   std::map<std::string, CheckState, std::less<>> checks;  // by check id
-  bool dirty = false;                                       // state row behind memory
+  bool dirty = false;                                     // state row behind memory
   std::set<std::string> dirty_checks;
 };
 
@@ -86,9 +86,9 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
     it->second->checks.emplace(std::move(id), std::move(check));
   }
   for (auto& [name, site] : sites_) {
-    site->unreachable = !site->agents.empty() &&
-                        std::all_of(site->agents.begin(), site->agents.end(),
-                                    [](const AgentEntry* a) { return a->state.lost; });
+    site->unreachable =
+        !site->agents.empty() && std::all_of(site->agents.begin(), site->agents.end(),
+                                             [](const AgentEntry* a) { return a->state.lost; });
     if (site->unreachable) {
       for (const auto* a : site->agents)
         site->unreachable_since_ms = std::max(site->unreachable_since_ms, a->state.lost_since_ms);
@@ -146,7 +146,8 @@ bool StateEngine::downtime_covers_check(const CheckState& check, std::int64_t) c
 
 void StateEngine::refresh_downtime_flags(std::int64_t now_ms) {
   for (auto& [id, agent] : agents_) {
-    for (auto& [check_id, check] : agent->checks) check.in_downtime = downtime_covers_check(check, now_ms);
+    for (auto& [check_id, check] : agent->checks)
+      check.in_downtime = downtime_covers_check(check, now_ms);
   }
 }
 
@@ -174,8 +175,8 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
     if (!site) site = std::make_unique<Site>();
     site->agents.push_back(&agent);
   }
-  const bool identity_changed = new_agent || a.hostname != report.agent.hostname ||
-                                a.version != report.agent.version;
+  const bool identity_changed =
+      new_agent || a.hostname != report.agent.hostname || a.version != report.agent.version;
   a.hostname = report.agent.hostname;
   a.version = report.agent.version;
   a.last_seen_ms = std::max(a.last_seen_ms, received_ms);
@@ -368,8 +369,8 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
   }
   if (hard_change) {
     const bool recovery = c.hard_state == State::kOk;
-    const bool silenced = recovery ? (c.in_downtime || c.flapping || site_unreachable(c.site))
-                                   : quiet(c);
+    const bool silenced =
+        recovery ? (c.in_downtime || c.flapping || site_unreachable(c.site)) : quiet(c);
     push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kState,
                        .site = c.site,
@@ -395,8 +396,8 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
                        .summary = r.summary,
                        .backfill = backfill});
   }
-  changed = changed || hard_change || soft_change || c.attempt != prev_attempt ||
-            c.type != prev_type;
+  changed =
+      changed || hard_change || soft_change || c.attempt != prev_attempt || c.type != prev_type;
   if (changed) mark_state_changed(delta, c);
   else agent.dirty_checks.insert(r.check);
 }
@@ -568,8 +569,7 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                            .check = check_id,
                            .from = c.effective_hard(),
                            .to = c.effective_hard(),
-                           .summary = "acknowledgement by " + expired.author +
-                                      " expired; still " +
+                           .summary = "acknowledgement by " + expired.author + " expired; still " +
                                       std::string(state_name(c.effective_hard())),
                            .author = expired.author,
                            .notify = c.problem() && !quiet(c)});
@@ -612,8 +612,8 @@ Result<StateDelta> StateEngine::acknowledge(const std::string& agent, const std:
     return Status::not_found("agent \"" + agent + "\" has no check \"" + check + "\"");
   CheckState& state = c->second;
   if (!state.problem() && state.effective() == State::kOk) {
-    return Status(Code::kFailedPrecondition,
-                  "check \"" + check + "\" of agent \"" + agent + "\" is OK: nothing to acknowledge");
+    return Status(Code::kFailedPrecondition, "check \"" + check + "\" of agent \"" + agent +
+                                                 "\" is OK: nothing to acknowledge");
   }
   if (ack.expires_ms != 0 && ack.expires_ms <= now_ms)
     return Status::invalid("expires: already in the past");
@@ -721,10 +721,11 @@ std::vector<CheckState> StateEngine::checks(const CheckFilter& filter) const {
                           ago(now_ms_ - a.last_seen_ms);
     } else {
       beat.last.status = beat.hard_state = State::kOk;
-      beat.last.summary = "last report " + ago(std::max<std::int64_t>(0, now_ms_ - a.last_seen_ms)) + " ago";
+      beat.last.summary =
+          "last report " + ago(std::max<std::int64_t>(0, now_ms_ - a.last_seen_ms)) + " ago";
     }
-    const bool show_beat = !filter.problems_only ||
-                           (a.lost && (!unreachable || site_rows.insert(a.site).second));
+    const bool show_beat =
+        !filter.problems_only || (a.lost && (!unreachable || site_rows.insert(a.site).second));
     if (show_beat) out.push_back(std::move(beat));
     for (const auto& [check_id, c] : agent->checks) {
       if (filter.problems_only && (!c.problem() || c.agent_lost)) continue;

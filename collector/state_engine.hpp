@@ -39,7 +39,7 @@
 namespace vigie::collector {
 
 struct EngineOptions {
-  int max_attempts = 3;                 // for results that do not say
+  int max_attempts = 3;  // for results that do not say
   std::int64_t agent_timeout_ms = 180'000;
   int stale_intervals = 3;
   double flap_low = 20;   // percent
@@ -52,17 +52,17 @@ struct EngineOptions {
 // One line per site for the overview.
 struct SiteSummary {
   std::string name;
-  State worst = State::kOk;              // of its checks' effective states and agents
-  int counts[4] = {0, 0, 0, 0};          // checks by effective state
+  State worst = State::kOk;               // of its checks' effective states and agents
+  int counts[4] = {0, 0, 0, 0};           // checks by effective state
   std::map<std::string, State> families;  // "firewall" -> worst state of its checks
   int agents = 0;
   int agents_lost = 0;
   std::int64_t last_report_ms = 0;
   bool unreachable = false;
   std::int64_t unreachable_since_ms = 0;
-  bool in_downtime = false;              // a downtime covers the whole site now
-  int problems = 0;                      // checks with a non-OK hard state
-  int acknowledged = 0;                  // of which acknowledged
+  bool in_downtime = false;  // a downtime covers the whole site now
+  int problems = 0;          // checks with a non-OK hard state
+  int acknowledged = 0;      // of which acknowledged
 };
 
 struct CheckFilter {
@@ -139,7 +139,7 @@ class StateEngine {
   std::int64_t last_event_id_ = 0;
   std::int64_t last_downtime_id_ = 0;
   std::int64_t late_results_ = 0;
-  std::int64_t now_ms_ = 0;  // the latest time the engine was given
+  std::int64_t now_ms_ = 0;       // the latest time the engine was given
   std::int64_t restored_ms_ = 0;  // when restore() last ran: staleness counts from there
 };
 

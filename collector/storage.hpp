@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "common/check_result.hpp"
-#include "common/protocol.hpp"
 #include "collector/state.hpp"
 #include "collector/tokens.hpp"
+#include "common/check_result.hpp"
+#include "common/protocol.hpp"
 #include "common/status.hpp"
 
 namespace vigie::collector {
@@ -29,9 +29,9 @@ enum class IngestOutcome { kStored, kDuplicate };
 
 // How long each tier of samples is kept.
 struct Retention {
-  std::chrono::milliseconds raw{std::chrono::hours(24 * 8)};          // default 8 days
+  std::chrono::milliseconds raw{std::chrono::hours(24 * 8)};            // default 8 days
   std::chrono::milliseconds five_minutes{std::chrono::hours(24 * 90)};  // default 90 days
-  std::chrono::milliseconds hour{std::chrono::hours(24 * 730)};        // default 2 years
+  std::chrono::milliseconds hour{std::chrono::hours(24 * 730)};         // default 2 years
   // State-change events (a check's history, the events API): default 400 days, so that
   // a year's backup-health report still finds last year's failures.
   std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
@@ -84,9 +84,9 @@ struct TokenRecord {
 
 // An agent asking to exchange an enrollment token for its own token.
 struct Enrollment {
-  std::string enroll_hash;  // hash_secret() of the enrollment token
-  std::string agent;        // the agent id it will report as
-  std::string site;         // "" or the site the agent believes it is on
+  std::string enroll_hash;       // hash_secret() of the enrollment token
+  std::string agent;             // the agent id it will report as
+  std::string site;              // "" or the site the agent believes it is on
   std::string agent_token_hash;  // hash of the new agent token
   std::int64_t now_ms = 0;
 };
@@ -112,11 +112,11 @@ struct AuditQuery {
 };
 
 struct StorageStats {
-  std::size_t queue_depth = 0;       // jobs waiting for the writer
-  std::int64_t database_bytes = 0;   // on disk, write-ahead log included
-  std::int64_t commits = 0;          // transactions committed since start
+  std::size_t queue_depth = 0;      // jobs waiting for the writer
+  std::int64_t database_bytes = 0;  // on disk, write-ahead log included
+  std::int64_t commits = 0;         // transactions committed since start
   std::int64_t commit_failures = 0;
-  std::int64_t refused_busy = 0;     // reports refused because the queue was full
+  std::int64_t refused_busy = 0;  // reports refused because the queue was full
 };
 
 // What a report reads about a family of checks over a period (report_backup.hpp).
@@ -181,8 +181,7 @@ class Storage : public HistoryReader {
   virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
   virtual Result<std::vector<AuditEntry>> audit(const AuditQuery& query) = 0;
   // Stored notifications (StateDelta::notifications), newest first.
-  virtual Result<std::vector<NotificationRecord>> notifications(
-      const NotificationQuery& query) = 0;
+  virtual Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) = 0;
 
   virtual StorageStats stats() = 0;
 

@@ -45,8 +45,7 @@ bool role_allows(Role have, Role need) {
   const auto technician = [](Role r) {
     return r == Role::kViewer || r == Role::kOperator || r == Role::kAdmin;
   };
-  if (technician(have) && technician(need))
-    return static_cast<int>(have) >= static_cast<int>(need);
+  if (technician(have) && technician(need)) return static_cast<int>(have) >= static_cast<int>(need);
   return have == need;
 }
 

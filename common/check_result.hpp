@@ -51,13 +51,13 @@ struct Metric {
 
 // One run of one check, as the agent reports it.
 struct CheckResult {
-  std::string name;         // the check's name in the agent config, e.g. "backup"
-  std::string check;        // stable id family/type[:instance], e.g. "system/disk:/srv"
+  std::string name;   // the check's name in the agent config, e.g. "backup"
+  std::string check;  // stable id family/type[:instance], e.g. "system/disk:/srv"
   State status = State::kUnknown;
-  std::string summary;      // one line for a human
-  std::string details;      // optional longer text
+  std::string summary;  // one line for a human
+  std::string details;  // optional longer text
   std::vector<Metric> metrics;
-  std::int64_t ts_ms = 0;   // when the run started, ms since the epoch, agent clock
+  std::int64_t ts_ms = 0;  // when the run started, ms since the epoch, agent clock
   std::int64_t duration_ms = 0;
   std::int64_t interval_s = 0;  // how often the agent runs it (staleness needs it)
   int max_attempts = 0;         // failures in a row before a hard state; 0: the collector's

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 namespace vigie {
@@ -15,8 +15,8 @@ struct Unit {
 };
 
 // Longest suffixes first, so that "ms" is not read as "m" followed by junk.
-constexpr Unit kUnits[] = {{"ms", 1},           {"s", 1000},          {"m", 60'000},
-                           {"h", 3'600'000},    {"d", 86'400'000},    {"w", 604'800'000}};
+constexpr Unit kUnits[] = {{"ms", 1},        {"s", 1000},       {"m", 60'000},
+                           {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
 
 }  // namespace
 
@@ -65,9 +65,15 @@ std::string human_duration(std::chrono::milliseconds d) {
   const std::int64_t days = total / 86400, hours = total / 3600 % 24, minutes = total / 60 % 60,
                      seconds = total % 60;
   char buffer[48];
-  if (days > 0) std::snprintf(buffer, sizeof buffer, "%lldd %lldh", static_cast<long long>(days), static_cast<long long>(hours));
-  else if (hours > 0) std::snprintf(buffer, sizeof buffer, "%lldh %02lldm", static_cast<long long>(hours), static_cast<long long>(minutes));
-  else if (minutes > 0) std::snprintf(buffer, sizeof buffer, "%lldm %02llds", static_cast<long long>(minutes), static_cast<long long>(seconds));
+  if (days > 0)
+    std::snprintf(buffer, sizeof buffer, "%lldd %lldh", static_cast<long long>(days),
+                  static_cast<long long>(hours));
+  else if (hours > 0)
+    std::snprintf(buffer, sizeof buffer, "%lldh %02lldm", static_cast<long long>(hours),
+                  static_cast<long long>(minutes));
+  else if (minutes > 0)
+    std::snprintf(buffer, sizeof buffer, "%lldm %02llds", static_cast<long long>(minutes),
+                  static_cast<long long>(seconds));
   else std::snprintf(buffer, sizeof buffer, "%llds", static_cast<long long>(seconds));
   return buffer;
 }

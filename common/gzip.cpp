@@ -47,8 +47,7 @@ Result<std::string> gzip_decompress(std::string_view data, std::size_t max_outpu
     const std::size_t produced = chunk.size() - zs.avail_out;
     if (out.size() + produced > max_output) {
       inflateEnd(&zs);
-      return Status::too_large("gzip body inflates past " + std::to_string(max_output) +
-                               " bytes");
+      return Status::too_large("gzip body inflates past " + std::to_string(max_output) + " bytes");
     }
     out.append(chunk.data(), produced);
     if (rc == Z_OK && produced == 0 && zs.avail_in == 0) {

@@ -31,7 +31,8 @@ bool has_line_break(std::string_view s) {
 }
 
 bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 std::string base64(std::string_view bytes) {
@@ -73,7 +74,8 @@ std::string header_address(std::string_view address) {
 
 // RFC 5322 date, always in English whatever the process locale says.
 std::string rfc5322_date(std::time_t now) {
-  static constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed",
+                                                    "Thu", "Fri", "Sat"};
   static constexpr std::array<const char*, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::tm tm{};
@@ -91,7 +93,8 @@ std::string message_id(std::string_view from) {
   std::snprintf(id, sizeof id, "%08x%08x%08x", rd(), rd(), rd());
   const std::string sender = addr_spec(from);
   const auto at = sender.find('@');
-  return "<" + std::string(id) + ".vigie" + (at == std::string::npos ? "@localhost" : sender.substr(at)) + ">";
+  return "<" + std::string(id) + ".vigie" +
+         (at == std::string::npos ? "@localhost" : sender.substr(at)) + ">";
 }
 
 void global_init() {
@@ -120,7 +123,8 @@ std::string relay_name(const Relay& relay) {
 
 Status check_message(const Relay& relay, const Message& message) {
   const std::string& from = message.from.empty() ? relay.from : message.from;
-  if (from.empty()) return Status::invalid("no sender: the message and the relay name none (\"from\")");
+  if (from.empty())
+    return Status::invalid("no sender: the message and the relay name none (\"from\")");
   if (has_line_break(from) || addr_spec(from).empty()) {
     return Status::invalid("sender \"" + from + "\" is not an e-mail address");
   }
@@ -132,10 +136,12 @@ Status check_message(const Relay& relay, const Message& message) {
   }
   if (has_line_break(message.subject)) return Status::invalid("the subject holds a line break");
   for (const auto& a : message.attachments) {
-    if (a.filename.empty() || has_line_break(a.filename) || a.filename.find('"') != std::string::npos) {
+    if (a.filename.empty() || has_line_break(a.filename) ||
+        a.filename.find('"') != std::string::npos) {
       return Status::invalid("attachment file name \"" + a.filename + "\" is not usable");
     }
-    if (has_line_break(a.content_type)) return Status::invalid("attachment content type holds a line break");
+    if (has_line_break(a.content_type))
+      return Status::invalid("attachment content type holds a line break");
   }
   return Status::ok();
 }
@@ -149,23 +155,23 @@ Status classify(CURLcode rc, long smtp_code, const char* detail, const Relay& re
   // The server's own answer decides first: curl reports a refused recipient as a
   // send error, which would otherwise read as a relay that cannot be reached.
   if (smtp_code >= 400 && smtp_code < 500) return Status::unavailable(where + ": " + what);
-  if (smtp_code >= 500 && rc != CURLE_LOGIN_DENIED) return {Code::kPermissionDenied, where + ": refused: " + what};
+  if (smtp_code >= 500 && rc != CURLE_LOGIN_DENIED)
+    return {Code::kPermissionDenied, where + ": refused: " + what};
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
     case CURLE_OPERATION_TIMEDOUT:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-      return Status::unavailable(where + ": " + what);
+    case CURLE_GOT_NOTHING: return Status::unavailable(where + ": " + what);
     case CURLE_LOGIN_DENIED:
       return {Code::kPermissionDenied, where + ": authentication refused: " + what};
     case CURLE_PEER_FAILED_VERIFICATION:
       return {Code::kPermissionDenied, where + ": certificate not trusted: " + what};
     case CURLE_USE_SSL_FAILED:
-      return {Code::kFailedPrecondition, where + ": STARTTLS is not offered, and it is required: " + what};
-    default:
-      break;
+      return {Code::kFailedPrecondition,
+              where + ": STARTTLS is not offered, and it is required: " + what};
+    default: break;
   }
   return Status::unavailable(where + ": " + what);
 }
@@ -191,7 +197,7 @@ std::string encode_header(std::string_view utf8) {
 Result<Relay> parse_relay(const json& block, std::string_view where) {
   const std::string at(where);
   if (!block.is_object()) return Status::invalid(at + ": expected an object");
-  static const std::array<std::string_view, 7> kKeys{"url", "tls", "username", "password_file",
+  static const std::array<std::string_view, 7> kKeys{"url",     "tls",  "username", "password_file",
                                                      "ca_file", "from", "timeout"};
   for (const auto& [key, value] : block.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
@@ -215,14 +221,16 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
     relay.security = Security::kTls;
     relay.port = 465;
   } else {
-    return Status::invalid(at + ".url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT], got \"" + url + "\"");
+    return Status::invalid(at + ".url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT], got \"" +
+                           url + "\"");
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   std::string_view host = rest;
   std::string_view port;
   if (rest.starts_with('[')) {
     const auto close = rest.find(']');
-    if (close == std::string_view::npos) return Status::invalid(at + ".url: unclosed '[' in \"" + url + "\"");
+    if (close == std::string_view::npos)
+      return Status::invalid(at + ".url: unclosed '[' in \"" + url + "\"");
     host = rest.substr(1, close - 1);
     if (close + 1 < rest.size()) {
       if (rest[close + 1] != ':') return Status::invalid(at + ".url: bad port in \"" + url + "\"");
@@ -239,7 +247,8 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
   if (!port.empty() || rest.ends_with(':')) {
     int p = 0;
     for (char c : port) {
-      if (c < '0' || c > '9' || p > 65535) return Status::invalid(at + ".url: bad port in \"" + url + "\"");
+      if (c < '0' || c > '9' || p > 65535)
+        return Status::invalid(at + ".url: bad port in \"" + url + "\"");
       p = p * 10 + (c - '0');
     }
     if (p < 1 || p > 65535) return Status::invalid(at + ".url: bad port in \"" + url + "\"");
@@ -249,7 +258,8 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
   const std::string tls = text("tls");
   if (!tls.empty()) {
     if (relay.security == Security::kTls) {
-      return Status::invalid(at + ".tls: smtps:// is TLS from the start; \"tls\" is for smtp:// URLs");
+      return Status::invalid(at +
+                             ".tls: smtps:// is TLS from the start; \"tls\" is for smtp:// URLs");
     }
     if (tls == "none") {
       relay.security = Security::kNone;
@@ -263,15 +273,17 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
     auto secret = read_file(file, 4096);
     if (!secret) return secret.status().with_context(at + ".password_file");
     relay.password = std::move(*secret);
-    while (!relay.password.empty() && (relay.password.back() == '\n' || relay.password.back() == '\r')) {
+    while (!relay.password.empty() &&
+           (relay.password.back() == '\n' || relay.password.back() == '\r')) {
       relay.password.pop_back();
     }
     if (relay.username.empty()) return Status::invalid(at + ": password_file without username");
   }
   if (relay.security == Security::kNone) {
     if (!is_loopback_host(relay.host)) {
-      return Status::invalid(at + ".tls: \"none\" is only allowed for a relay on this machine (loopback), not " +
-                             relay.host);
+      return Status::invalid(
+          at + ".tls: \"none\" is only allowed for a relay on this machine (loopback), not " +
+          relay.host);
     }
     if (!relay.username.empty()) {
       return Status::invalid(at + ".tls: \"none\" would send the password in clear; use starttls");
@@ -300,13 +312,16 @@ Status send(const Relay& relay, const Message& message) {
     CURL* c = curl.get();
     const std::string& from = message.from.empty() ? relay.from : message.from;
 
-    const std::string url = (relay.security == Security::kTls ? "smtps://" : "smtp://") + relay_name(relay);
+    const std::string url =
+        (relay.security == Security::kTls ? "smtps://" : "smtp://") + relay_name(relay);
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(relay.timeout.count()));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<std::int64_t>(relay.timeout.count(), 10'000)));
-    if (relay.security == Security::kStartTls) curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<std::int64_t>(relay.timeout.count(), 10'000)));
+    if (relay.security == Security::kStartTls)
+      curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
     if (!relay.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, relay.ca_file.c_str());
     if (!relay.username.empty()) {
       curl_easy_setopt(c, CURLOPT_USERNAME, relay.username.c_str());
@@ -324,8 +339,9 @@ Status send(const Relay& relay, const Message& message) {
 
     CurlPtr<curl_slist> headers;
     for (const std::string& h :
-         {"Date: " + rfc5322_date(std::time(nullptr)), "From: " + header_address(from), "To: " + to_header,
-          "Subject: " + encode_header(message.subject), "Message-ID: " + message_id(from)}) {
+         {"Date: " + rfc5322_date(std::time(nullptr)), "From: " + header_address(from),
+          "To: " + to_header, "Subject: " + encode_header(message.subject),
+          "Message-ID: " + message_id(from)}) {
       headers.reset(append(headers.release(), h));
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -355,7 +371,8 @@ Status send(const Relay& relay, const Message& message) {
     for (const auto& a : message.attachments) {
       curl_mimepart* part = curl_mime_addpart(mime.get());
       curl_mime_data(part, a.data.data(), a.data.size());
-      curl_mime_type(part, a.content_type.empty() ? "application/octet-stream" : a.content_type.c_str());
+      curl_mime_type(part,
+                     a.content_type.empty() ? "application/octet-stream" : a.content_type.c_str());
       curl_mime_filename(part, a.filename.c_str());
       curl_mime_encoder(part, "base64");
     }

@@ -41,8 +41,8 @@ struct Relay {
   Security security = Security::kStartTls;
   std::string username;  // empty: no authentication
   std::string password;
-  std::string ca_file;  // empty: the system's CAs
-  std::string from;     // the default sender of messages that name none
+  std::string ca_file;                        // empty: the system's CAs
+  std::string from;                           // the default sender of messages that name none
   std::chrono::milliseconds timeout{30'000};  // for the whole conversation
 };
 

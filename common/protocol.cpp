@@ -141,9 +141,9 @@ class BoundedBuilder final : public nlohmann::json_sax<json> {
   const std::size_t max_values_;
   std::size_t values_ = 0;
   json root_;
-  std::vector<json*> open_;  // the containers being filled, innermost last
+  std::vector<json*> open_;         // the containers being filled, innermost last
   std::vector<std::string> paths_;  // their paths, "" for the root
-  std::string key_;          // the key of the next member of the innermost object
+  std::string key_;                 // the key of the next member of the innermost object
   std::string too_large_;
   std::string error_;
 };
@@ -397,7 +397,6 @@ class Reader {
   Status status_;
 };
 
-
 }  // namespace
 
 std::string encode_report(const Report& report) {
@@ -469,8 +468,8 @@ Result<Report> decode_report_careful(std::string_view body, const Limits& limits
     Reader in_spool(*spool, "spool");
     SpoolInfo info;
     in_spool.integer("depth", Need::kOptional, 0, kInt64Max, "an integer >= 0", info.depth);
-    in_spool.integer("oldest", Need::kOptional, 0, kMaxTsMs,
-                     "an integer >= 0 (ms since the epoch)", info.oldest_ms);
+    in_spool.integer("oldest", Need::kOptional, 0, kMaxTsMs, "an integer >= 0 (ms since the epoch)",
+                     info.oldest_ms);
     in_spool.integer("dropped", Need::kOptional, 0, kInt64Max, "an integer >= 0", info.dropped);
     if (!in_spool.status()) return in_spool.status();
     report.spool = info;

@@ -31,10 +31,10 @@ namespace vigie::protocol {
 inline constexpr int kVersion = 1;
 
 struct AgentInfo {
-  std::string id;        // unique per agent, e.g. "onesse-mairie-01"
-  std::string site;      // the member site it watches, e.g. "onesse-et-laharie"
+  std::string id;    // unique per agent, e.g. "onesse-mairie-01"
+  std::string site;  // the member site it watches, e.g. "onesse-et-laharie"
   std::string hostname;
-  std::string version;   // the agent's software version
+  std::string version;  // the agent's software version
   bool operator==(const AgentInfo&) const = default;
 };
 
@@ -58,12 +58,12 @@ struct Report {
 
 // Bounds a decoder enforces; a report past one is refused as kTooLarge.
 struct Limits {
-  std::size_t max_results = 5000;         // results in one report
-  std::size_t max_metrics = 256;          // metrics in one result
-  std::size_t max_string = 1024;          // ids, names, labels, units (bytes)
-  std::size_t max_summary = 4096;         // bytes
-  std::size_t max_details = 64 * 1024;    // bytes
-  std::size_t max_depth = 16;             // JSON nesting
+  std::size_t max_results = 5000;       // results in one report
+  std::size_t max_metrics = 256;        // metrics in one result
+  std::size_t max_string = 1024;        // ids, names, labels, units (bytes)
+  std::size_t max_summary = 4096;       // bytes
+  std::size_t max_details = 64 * 1024;  // bytes
+  std::size_t max_depth = 16;           // JSON nesting
   // JSON values in the whole document (each string, number, object... counts one):
   // bounds the memory a report can cost while it is parsed. 5,000 results of 3
   // metrics are about 160,000 values.

@@ -147,7 +147,8 @@ bool read_metric(od::value& v, const Limits& limits, Budget& budget, Metric& met
     } else if (key == "value") {
       ok = seen.first(1) && budget.take() && read_number(value, metric.value);
     } else if (key == "unit") {
-      ok = seen.first(2) && budget.take() && read_optional_string(value, limits.max_string, metric.unit);
+      ok = seen.first(2) && budget.take() &&
+           read_optional_string(value, limits.max_string, metric.unit);
     } else if (key == "warn") {
       ok = seen.first(3) && budget.take() && read_range(value, limits.max_string, metric.warn);
     } else if (key == "crit") {
@@ -235,9 +236,11 @@ bool read_agent(od::value& v, const Limits& limits, Budget& budget, AgentInfo& a
     } else if (key == "site") {
       ok = seen.first(1) && budget.take() && read_string(value, limits.max_string, agent.site);
     } else if (key == "hostname") {
-      ok = seen.first(2) && budget.take() && read_optional_string(value, limits.max_string, agent.hostname);
+      ok = seen.first(2) && budget.take() &&
+           read_optional_string(value, limits.max_string, agent.hostname);
     } else if (key == "version") {
-      ok = seen.first(3) && budget.take() && read_optional_string(value, limits.max_string, agent.version);
+      ok = seen.first(3) && budget.take() &&
+           read_optional_string(value, limits.max_string, agent.version);
     } else {
       ok = skip(value, budget);
     }
@@ -327,7 +330,8 @@ std::optional<Report> decode(std::string_view body, const Limits& limits) {
     if (!ok) return std::nullopt;
   }
   const char* rest = nullptr;
-  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return std::nullopt;  // more after the object
+  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS)
+    return std::nullopt;  // more after the object
   for (int bit : {0, 1, 2, 5}) {
     if (!seen.has(bit)) return std::nullopt;
   }

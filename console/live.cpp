@@ -111,12 +111,11 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
                 next.backups, error);
       break;
     case View::kSite:
-      take(get("/api/v1/site?name=" + url_encode(want.site)), parse_site_reply, next.site,
-           error);
+      take(get("/api/v1/site?name=" + url_encode(want.site)), parse_site_reply, next.site, error);
       break;
     case View::kCheck: {
-      const std::string which = "agent=" + url_encode(want.agent) + "&check=" +
-                                url_encode(want.check);
+      const std::string which =
+          "agent=" + url_encode(want.agent) + "&check=" + url_encode(want.check);
       std::shared_ptr<const CheckDetail> detail;
       take(get("/api/v1/check?" + which), parse_check_reply, detail, error);
       if (!error.is_ok()) break;
@@ -159,8 +158,7 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
   World kept = previous;
   kept.generation = next.generation;
   kept.error = error;
-  kept.failing_since_ms =
-      previous.failing_since_ms != 0 ? previous.failing_since_ms : local_now_ms;
+  kept.failing_since_ms = previous.failing_since_ms != 0 ? previous.failing_since_ms : local_now_ms;
   return kept;
 }
 
@@ -258,8 +256,8 @@ void Live::feed_loop() {
     lock.lock();
     world_ = std::move(next);
     // While failing, try again sooner than the refresh interval: reconnect quickly.
-    const auto wait = world_->error.is_ok() ? options_.refresh
-                                            : std::min(options_.refresh, options_.retry);
+    const auto wait =
+        world_->error.is_ok() ? options_.refresh : std::min(options_.refresh, options_.retry);
     wake_feed_.wait_for(lock, wait, [this] { return stop_ || refresh_; });
   }
 }

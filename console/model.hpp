@@ -108,7 +108,7 @@ Result<CheckDetail> parse_check_reply(std::string_view body);
 struct SiteRow {
   std::string name;
   State worst = State::kOk;
-  std::array<int, 4> counts{};             // checks by state, indexed by State
+  std::array<int, 4> counts{};            // checks by state, indexed by State
   std::map<std::string, State> families;  // worst state per family
   int agents = 0;
   int agents_lost = 0;

@@ -18,13 +18,13 @@ struct Options {
   std::string ca_file;                        // --ca-file, else $VIGIE_CA_FILE
   std::chrono::milliseconds refresh{5000};    // --refresh
   bool once = false;                          // --once: print the table and exit
-  bool json = false;  // --json (with --once or a command): print JSON
+  bool json = false;                          // --json (with --once or a command): print JSON
   // A non-interactive command: "problems", "sites", "site" (with `argument`, a site's
   // name) or "check" (with `argument`, AGENT/CHECK); empty: the interactive console.
   std::string command;
   std::string argument;
-  bool help = false;                          // --help
-  int columns = 120;                          // width of the --once table: $COLUMNS
+  bool help = false;  // --help
+  int columns = 120;  // width of the --once table: $COLUMNS
 };
 
 // Reads an environment variable: its value, or nullptr when it is not set.

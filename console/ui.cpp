@@ -233,12 +233,8 @@ std::vector<Column> columns_for(View view, int width) {
               {"SEEN", 5, true},
               {"SUMMARY", 0}};
     case View::kSite:
-      return {{"", 2},
-              {"FAMILY", 9},
-              {"CHECK", flex(width, 4, 12, 40)},
-              {"STATE", 8},
-              {"FOR", 5, true},
-              {"SEEN", 5, true},
+      return {{"", 2},       {"FAMILY", 9},    {"CHECK", flex(width, 4, 12, 40)},
+              {"STATE", 8},  {"FOR", 5, true}, {"SEEN", 5, true},
               {"SUMMARY", 0}};
     case View::kSites: {
       std::vector<Column> cols = {{"", 2}, {"SITE", flex(width, 4, 12, 40)}, {"STATE", 8}};
@@ -337,8 +333,8 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
     case View::kSites: {
       const SiteRow& site = *item.site;
       std::vector<Cell> cells;
-      cells.push_back({std::string(marked ? "*" : " ") + (site.in_downtime ? "D" : " "),
-                       Tone::kBold});
+      cells.push_back(
+          {std::string(marked ? "*" : " ") + (site.in_downtime ? "D" : " "), Tone::kBold});
       cells.push_back({sanitize(site.name)});
       if (site.unreachable) {
         cells.push_back({"UNREACH", doubtful ? Tone::kDim : Tone::kCritical});
@@ -356,11 +352,12 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
                            doubtful || site.unreachable ? Tone::kDim : state_tone(it->second)});
         }
       }
-      cells.push_back({std::to_string(site.problems), site.problems > 0 ? Tone::kBold : Tone::kDim});
+      cells.push_back(
+          {std::to_string(site.problems), site.problems > 0 ? Tone::kBold : Tone::kDim});
       cells.push_back({std::to_string(site.acknowledged), Tone::kDim});
-      cells.push_back({std::to_string(site.agents - site.agents_lost) + "/" +
-                           std::to_string(site.agents),
-                       site.agents_lost > 0 ? Tone::kCritical : Tone::kNormal});
+      cells.push_back(
+          {std::to_string(site.agents - site.agents_lost) + "/" + std::to_string(site.agents),
+           site.agents_lost > 0 ? Tone::kCritical : Tone::kNormal});
       cells.push_back({age(site.last_report_ms), site.unreachable ? Tone::kCritical : Tone::kDim});
       cells.push_back({""});
       return cells;
@@ -382,8 +379,7 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
       if (agent.clock_skew_ms) skew = std::to_string(*agent.clock_skew_ms / 1000) + "s";
       cells.push_back({skew, Tone::kDim});
       cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
-                       agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning
-                                                                    : Tone::kDim});
+                       agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
       cells.push_back({sanitize(agent.hostname), Tone::kDim});
       return cells;
     }
@@ -704,7 +700,8 @@ struct Keys {
     if (at >= items.size()) return Outcome::kNone;
     const Item& item = items[at];
     if (item.check != nullptr) {
-      ui.open({.view = View::kCheck, .agent = item.check->agent, .check = item.check->result.check});
+      ui.open(
+          {.view = View::kCheck, .agent = item.check->agent, .check = item.check->result.check});
     } else if (item.site != nullptr) {
       ui.open({.view = View::kSite, .site = item.site->name});
     } else if (item.agent != nullptr) {
@@ -720,8 +717,7 @@ struct Keys {
     return ui.back() ? Outcome::kRefetch : Outcome::kNone;
   }
   static Outcome cycle(Ui& ui, int step) {
-    static constexpr View kCycle[] = {View::kProblems, View::kSites, View::kAgents,
-                                      View::kBackups};
+    static constexpr View kCycle[] = {View::kProblems, View::kSites, View::kAgents, View::kBackups};
     std::size_t at = 0;
     for (std::size_t i = 0; i < 4; ++i) {
       if (kCycle[i] == ui.want_.view) at = i;
@@ -760,8 +756,8 @@ struct Keys {
       }
     }
     auto it = present.upper_bound(kept);
-    ui.list().family = kept.empty() ? (present.empty() ? "" : *present.begin())
-                                    : (it == present.end() ? "" : *it);
+    ui.list().family =
+        kept.empty() ? (present.empty() ? "" : *present.begin()) : (it == present.end() ? "" : *it);
     ui.list().cursor = {};
     return Outcome::kRedraw;
   }
@@ -798,13 +794,11 @@ struct Keys {
       ui.message("select an acknowledged check to take its acknowledgement back", true, c.now_ms);
       return Outcome::kRedraw;
     }
-    c.requests.push_back({"DELETE",
-                          "/api/v1/acks?agent=" + url_encode(row->agent) +
-                              "&check=" + url_encode(row->result.check),
-                          "", "take back the acknowledgement of " + row->agent + "/" +
-                                  row->result.check});
-    ui.message("taking back the acknowledgement of " + row->result.check + "...", false,
-               c.now_ms);
+    c.requests.push_back(
+        {"DELETE",
+         "/api/v1/acks?agent=" + url_encode(row->agent) + "&check=" + url_encode(row->result.check),
+         "", "take back the acknowledgement of " + row->agent + "/" + row->result.check});
+    ui.message("taking back the acknowledgement of " + row->result.check + "...", false, c.now_ms);
     return Outcome::kRedraw;
   }
   static Outcome ack_all(Ui& ui, KeyContext& c) { return start_ack(ui, c, true); }
@@ -1015,8 +1009,7 @@ void Ui::follow(const World& before, const World& after) {
   }
 }
 
-Outcome Ui::submit_prompt(const World& world, std::int64_t now_ms,
-                          std::vector<Request>& requests) {
+Outcome Ui::submit_prompt(const World& world, std::int64_t now_ms, std::vector<Request>& requests) {
   const std::string text(trim_view(input_));
   switch (prompt_) {
     case PromptKind::kNone: return Outcome::kNone;
@@ -1045,8 +1038,8 @@ Outcome Ui::submit_prompt(const World& world, std::int64_t now_ms,
       for (const Target& t : targets_) {
         nlohmann::json body = {{"agent", t.agent}, {"check", t.check}, {"comment", saved_}};
         if (!text.empty()) body["expires"] = text;
-        requests.push_back({"POST", "/api/v1/acks", body.dump(),
-                            "acknowledge " + t.agent + "/" + t.check});
+        requests.push_back(
+            {"POST", "/api/v1/acks", body.dump(), "acknowledge " + t.agent + "/" + t.check});
       }
       message("acknowledging " + std::to_string(targets_.size()) + " check" +
                   (targets_.size() == 1 ? "" : "s") + "...",
@@ -1126,8 +1119,8 @@ Outcome Ui::on_key(int key, const World& world, int height, std::int64_t now_ms,
 // ---------------------------------------------------------------------------------------
 // Drawing.
 
-std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world,
-                                                           std::int64_t now, int width) {
+std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world, std::int64_t now,
+                                                           int width) {
   std::vector<std::pair<std::string, Tone>> lines;
   if (!world.check || world.check->detail.row.agent != want_.agent ||
       world.check->detail.row.result.check != want_.check) {
@@ -1157,9 +1150,10 @@ std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world,
                    Tone::kDim});
   if (row.ack) {
     std::string ack = "Ack       by " + sanitize(row.ack->author) + " " +
-                      humanize_age(now - row.ack->created_ms) + " ago: " +
-                      sanitize(row.ack->comment);
-    if (row.ack->expires_ms > 0) ack += " (expires in " + humanize_age(row.ack->expires_ms - now) + ")";
+                      humanize_age(now - row.ack->created_ms) +
+                      " ago: " + sanitize(row.ack->comment);
+    if (row.ack->expires_ms > 0)
+      ack += " (expires in " + humanize_age(row.ack->expires_ms - now) + ")";
     lines.push_back({ack, Tone::kBold});
   }
   if (row.in_downtime) lines.push_back({"Downtime  in a scheduled downtime now", Tone::kBold});
@@ -1250,8 +1244,8 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
   last_height_ = height;
   if (width <= 0 || height <= 0) return;
   const std::int64_t now = world.collector_time(local_now);
-  const bool doubtful =
-      world.fetched_at_ms == 0 || (!world.error.is_ok() && local_now - world.fetched_at_ms > kOldDataMs);
+  const bool doubtful = world.fetched_at_ms == 0 ||
+                        (!world.error.is_ok() && local_now - world.fetched_at_ms > kOldDataMs);
 
   // Line 0: the header.
   int x = 0;
@@ -1293,14 +1287,15 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
     connection_tone = Tone::kDim;
   } else if (!world.error.is_ok()) {
     const std::int64_t since = world.failing_since_ms != 0 ? world.failing_since_ms : local_now;
-    connection = (world.error.code() == Code::kUnauthenticated ? "TOKEN REFUSED "
-                                                                : "CONNECTION LOST ") +
-                 humanize_age(local_now - since) + ", retrying";
+    connection =
+        (world.error.code() == Code::kUnauthenticated ? "TOKEN REFUSED " : "CONNECTION LOST ") +
+        humanize_age(local_now - since) + ", retrying";
     connection_tone = Tone::kCritical;
   } else {
-    connection = std::string(live.events_live ? "live" : "polling") + " " +
-                 clock_text(world.fetched_at_ms);
-    if (live.pending > 0) connection = "sending " + std::to_string(live.pending) + "  " + connection;
+    connection =
+        std::string(live.events_live ? "live" : "polling") + " " + clock_text(world.fetched_at_ms);
+    if (live.pending > 0)
+      connection = "sending " + std::to_string(live.pending) + "  " + connection;
     connection_tone = live.events_live ? Tone::kOk : Tone::kWarning;
   }
   const int cx = std::max(x + 2, width - static_cast<int>(columns(connection)));
@@ -1384,9 +1379,9 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
     canvas.put(0, y, pad("Keys", static_cast<std::size_t>(width)), {Tone::kBold, true});
     for (const Keys::Binding& b : Keys::table()) {
       if (b.label.empty() || ++y >= height - 1) continue;
-      canvas.put(0, y, pad("  " + pad(b.label, 10) + std::string(b.help),
-                           static_cast<std::size_t>(width)),
-                 {Tone::kNormal, true});
+      canvas.put(
+          0, y, pad("  " + pad(b.label, 10) + std::string(b.help), static_cast<std::size_t>(width)),
+          {Tone::kNormal, true});
     }
   }
 
@@ -1399,17 +1394,18 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
     switch (prompt_) {
       case PromptKind::kSearch: label = "/"; break;
       case PromptKind::kAckComment:
-        label = "Acknowledge " + (targets_.size() == 1 ? targets_[0].agent + "/" + targets_[0].check
-                                                       : n + " checks") +
-                ". Comment (required): ";
+        label =
+            "Acknowledge " +
+            (targets_.size() == 1 ? targets_[0].agent + "/" + targets_[0].check : n + " checks") +
+            ". Comment (required): ";
         break;
       case PromptKind::kAckExpiry: label = "Expires after (e.g. 4h, Enter: never): "; break;
       case PromptKind::kDowntimeDuration:
         label = "Downtime for " +
-                (targets_.empty() ? std::string()
-                                  : targets_[0].site + (targets_[0].check.empty()
-                                                            ? std::string(" (whole site)")
-                                                            : " " + targets_[0].check)) +
+                (targets_.empty()
+                     ? std::string()
+                     : targets_[0].site + (targets_[0].check.empty() ? std::string(" (whole site)")
+                                                                     : " " + targets_[0].check)) +
                 ". Duration (e.g. 2h): ";
         break;
       case PromptKind::kDowntimeComment: label = "Downtime comment (required): "; break;
@@ -1448,7 +1444,8 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
     hints = std::string(fitted.substr(0, gap == std::string_view::npos ? fitted.size() : gap));
   }
   canvas.put(0, y, hints, {Tone::kDim});
-  if (!position.empty()) canvas.put(width - static_cast<int>(columns(position)), y, position, {Tone::kDim});
+  if (!position.empty())
+    canvas.put(width - static_cast<int>(columns(position)), y, position, {Tone::kDim});
 }
 
 }  // namespace vigie::console

@@ -70,8 +70,14 @@ struct LiveStatus {
 
 enum class Outcome { kNone, kRedraw, kRefetch, kQuit };
 
-enum class PromptKind { kNone, kSearch, kAckComment, kAckExpiry, kDowntimeDuration,
-                        kDowntimeComment };
+enum class PromptKind {
+  kNone,
+  kSearch,
+  kAckComment,
+  kAckExpiry,
+  kDowntimeDuration,
+  kDowntimeComment
+};
 
 class Ui {
  public:
@@ -105,8 +111,7 @@ class Ui {
   void message(std::string text, bool failed, std::int64_t now_ms);
 
   // Draws the whole screen onto a blank `canvas`.
-  void render(const World& world, const LiveStatus& live, std::int64_t now_ms,
-              Canvas& canvas);
+  void render(const World& world, const LiveStatus& live, std::int64_t now_ms, Canvas& canvas);
 
   // The current view's lines (cached until the World, search, filter or sort change).
   const std::vector<Item>& items(const World& world);
@@ -146,7 +151,7 @@ class Ui {
   Outcome submit_prompt(const World& world, std::int64_t now_ms, std::vector<Request>& requests);
   void render_detail(const World& world, std::int64_t now_ms, Canvas& canvas);
   std::vector<std::pair<std::string, Tone>> detail_lines(const World& world, std::int64_t now_ms,
-                                                          int width);
+                                                         int width);
 
   bool utf8_;
   Want want_;
@@ -155,7 +160,7 @@ class Ui {
   ListCursor detail_;  // the Check view's scroll
   PromptKind prompt_ = PromptKind::kNone;
   std::string input_;
-  std::string saved_;  // what an earlier prompt of the same action gave
+  std::string saved_;            // what an earlier prompt of the same action gave
   std::vector<Target> targets_;  // what the prompt's acknowledgement or downtime covers
   bool help_ = false;
   std::string message_;

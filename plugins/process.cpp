@@ -171,15 +171,12 @@ Status exec_error(const std::string& program, const std::string& file, int error
   if (program != file) message += " (\"" + program + "\" found in PATH)";
   switch (error) {
     case ENOENT:
-    case ENOTDIR:
-      return Status::not_found(std::move(message));
+    case ENOTDIR: return Status::not_found(std::move(message));
     case EACCES:
     case EPERM:
     case ENOEXEC:
-    case EISDIR:
-      return {Code::kPermissionDenied, std::move(message)};
-    default:
-      return Status::io_error(std::move(message));
+    case EISDIR: return {Code::kPermissionDenied, std::move(message)};
+    default: return Status::io_error(std::move(message));
   }
 }
 
@@ -268,7 +265,7 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
   struct Failure {
     int stage = 0;  // 1 groups, 2 gid, 3 uid, 4 exec
     int error = 0;
-    int file = 0;   // for exec: the candidate that decided
+    int file = 0;  // for exec: the candidate that decided
   };
   const pid_t pid = ::fork();
   if (pid < 0) return Status::io_error("fork: " + errno_text(errno));
@@ -424,11 +421,10 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   if (!err_pipe) return err_pipe.status();
   auto dev_null = options.input ? input_pipe(*options.input) : open_dev_null();
   if (!dev_null) return dev_null.status();
-  auto spawned =
-      options.run_as
-          ? spawn_as(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get(),
-                     *options.run_as)
-          : spawn(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get());
+  auto spawned = options.run_as ? spawn_as(argv, env, dev_null->get(), out_pipe->write.get(),
+                                           err_pipe->write.get(), *options.run_as)
+                                : spawn(argv, env, dev_null->get(), out_pipe->write.get(),
+                                        err_pipe->write.get());
   if (!spawned) return spawned.status();
   const pid_t pid = *spawned;
   // The child has its copies; ours would keep the pipes from ever reaching end of file.

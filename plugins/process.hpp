@@ -3,8 +3,8 @@
 //
 // The child gets its own process group, stdin from /dev/null (or the given input),
 // stdout and stderr on pipes, no other open file descriptor, default signal
-// dispositions and an empty signal mask. When the timeout passes the whole group is killed (SIGKILL), so
-// grandchildren started by a plugin do not outlive it. Output beyond the cap is read
+// dispositions and an empty signal mask. When the timeout passes the whole group is killed
+// (SIGKILL), so grandchildren started by a plugin do not outlive it. Output beyond the cap is read
 // and discarded (the child never blocks on a full pipe) and the result says it was
 // truncated.
 //

@@ -15,8 +15,8 @@ namespace vigie::plugins {
 
 // A metric a check type may report, declared as data for the docs.
 struct MetricSpec {
-  std::string_view name;     // label, or a pattern such as "<mount>_used"
-  std::string_view unit;     // perfdata unit ("" for a plain number)
+  std::string_view name;  // label, or a pattern such as "<mount>_used"
+  std::string_view unit;  // perfdata unit ("" for a plain number)
   std::string_view meaning;
 };
 

@@ -37,10 +37,18 @@ void must(int rc, sqlite3* db, const char* what) {
 struct Stmt {
   sqlite3_stmt* s = nullptr;
   sqlite3* db;
-  Stmt(sqlite3* d, const char* sql) : db(d) { must(sqlite3_prepare_v2(d, sql, -1, &s, nullptr), d, sql); }
+  Stmt(sqlite3* d, const char* sql) : db(d) {
+    must(sqlite3_prepare_v2(d, sql, -1, &s, nullptr), d, sql);
+  }
   ~Stmt() { sqlite3_finalize(s); }
-  Stmt& i(int col, std::int64_t v) { sqlite3_bind_int64(s, col, v); return *this; }
-  Stmt& r(int col, double v) { sqlite3_bind_double(s, col, v); return *this; }
+  Stmt& i(int col, std::int64_t v) {
+    sqlite3_bind_int64(s, col, v);
+    return *this;
+  }
+  Stmt& r(int col, double v) {
+    sqlite3_bind_double(s, col, v);
+    return *this;
+  }
   Stmt& t(int col, const std::string& v) {
     sqlite3_bind_text(s, col, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -68,26 +76,31 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
   sqlite3* db = nullptr;
   must(sqlite3_open(path.c_str(), &db), db, "open");
   must(sqlite3_exec(db, "PRAGMA synchronous = OFF; BEGIN", nullptr, nullptr, nullptr), db, "begin");
-  Stmt agent(db, "INSERT INTO agents (id, name, site, hostname, version, last_seen_ms, first_seen_ms,"
-                 " last_seq) VALUES (?1, ?2, ?3, ?2, '0.1.0', ?4, ?5, 1)");
-  Stmt check(db,
-             "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
-             " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
-             " hard_state, hard_since_ms, ack) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, 40, 3600, ?7,"
-             " ?8, 3, 1, 1, ?4, ?8, ?9)");
+  Stmt agent(db,
+             "INSERT INTO agents (id, name, site, hostname, version, last_seen_ms, first_seen_ms,"
+             " last_seq) VALUES (?1, ?2, ?3, ?2, '0.1.0', ?4, ?5, 1)");
+  Stmt check(
+      db,
+      "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
+      " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
+      " hard_state, hard_since_ms, ack) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, 40, 3600, ?7,"
+      " ?8, 3, 1, 1, ?4, ?8, ?9)");
   Stmt event(db,
              "INSERT INTO events (ts_ms, recorded_ms, kind, site, agent, check_id, from_state,"
              " to_state, state_type, attempt, summary, author, notify, backfill)"
              " VALUES (?1, ?1, 'state', ?2, ?3, ?4, ?5, ?6, 1, 3, ?7, '', 1, 0)");
-  Stmt series(db, "INSERT INTO series (id, agent_id, check_id, metric, unit) VALUES (?1, ?2, ?3, ?4, ?5)");
-  Stmt rollup(db, "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-                  " VALUES (3600000, ?1, ?2, ?3, ?3, ?4, 3)");
+  Stmt series(
+      db, "INSERT INTO series (id, agent_id, check_id, metric, unit) VALUES (?1, ?2, ?3, ?4, ?5)");
+  Stmt rollup(db,
+              "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
+              " VALUES (3600000, ?1, ?2, ?3, ?3, ?4, 3)");
   std::mt19937_64 rng(42);
   const std::int64_t start = (now / kHour) * kHour - static_cast<std::int64_t>(days) * kDay;
   std::int64_t series_id = 0;
-  const char* other_checks[] = {"system/load",         "system/disk:/",     "firewall/sophos:fw",
-                                "wifi/unifi:Public",   "antivirus/clamd",   "system/systemd:backup.timer",
-                                "firewall/host",       "external:ping-gw"};
+  const char* other_checks[] = {"system/load",        "system/disk:/",
+                                "firewall/sophos:fw", "wifi/unifi:Public",
+                                "antivirus/clamd",    "system/systemd:backup.timer",
+                                "firewall/host",      "external:ping-gw"};
   for (int s = 0; s < sites; ++s) {
     char site[32], name[32];
     std::snprintf(site, sizeof site, "site-%04d", s);
@@ -96,49 +109,94 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
     agent.i(1, agent_id).t(2, name).t(3, site).i(4, now).i(5, start).run("agent");
     // Checks that are not backups: rows and events the report must not be slowed by.
     for (const char* other : other_checks) {
-      check.i(1, agent_id).t(2, other).t(3, other).i(4, 0).t(5, "fine").t(6, "[]").i(7, now)
-          .i(8, start).t(9, "").run("check");
+      check.i(1, agent_id)
+          .t(2, other)
+          .t(3, other)
+          .i(4, 0)
+          .t(5, "fine")
+          .t(6, "[]")
+          .i(7, now)
+          .i(8, start)
+          .t(9, "")
+          .run("check");
       for (int e = 0; e < 10; ++e) {
-        const std::int64_t at = start + static_cast<std::int64_t>(rng() % (static_cast<std::uint64_t>(days) * kDay));
+        const std::int64_t at =
+            start + static_cast<std::int64_t>(rng() % (static_cast<std::uint64_t>(days) * kDay));
         event.i(1, at).t(2, site).t(3, name).t(4, other).i(5, 0).i(6, 1).t(7, "blip").run("event");
-        event.i(1, at + kHour).t(2, site).t(3, name).t(4, other).i(5, 1).i(6, 0).t(7, "fine").run("event");
+        event.i(1, at + kHour)
+            .t(2, site)
+            .t(3, name)
+            .t(4, other)
+            .i(5, 1)
+            .i(6, 0)
+            .t(7, "fine")
+            .run("event");
       }
     }
     const int backups = (s % 2 == 0) ? 2 : 1;
     for (int b = 0; b < backups; ++b) {
-      const std::string id = b == 0 ? "backup/restic:/srv/restic" : "backup/file-age:/srv/dumps/*.sql.gz";
+      const std::string id =
+          b == 0 ? "backup/restic:/srv/restic" : "backup/file-age:/srv/dumps/*.sql.gz";
       // One site in ten fails a few days now and then; one in fifty is failing now.
       std::vector<Failure> failures;
       if (s % 10 == 3) {
         for (int f = 0; f < 3; ++f) {
-          const std::int64_t from = start + static_cast<std::int64_t>(rng() % (static_cast<std::uint64_t>(days - 5) * kDay));
-          failures.push_back({from, from + static_cast<std::int64_t>(1 + rng() % 3) * kDay, f == 0 ? 1 : 2});
+          const std::int64_t from =
+              start +
+              static_cast<std::int64_t>(rng() % (static_cast<std::uint64_t>(days - 5) * kDay));
+          failures.push_back(
+              {from, from + static_cast<std::int64_t>(1 + rng() % 3) * kDay, f == 0 ? 1 : 2});
         }
-        std::sort(failures.begin(), failures.end(), [](auto& a, auto& b) { return a.from < b.from; });
+        std::sort(failures.begin(), failures.end(),
+                  [](auto& a, auto& b) { return a.from < b.from; });
       }
       const bool failing_now = s % 50 == 7;
       if (failing_now) failures.push_back({now - 3 * kDay, now + kDay, 2});
       for (const auto& f : failures) {
-        event.i(1, f.from).t(2, site).t(3, name).t(4, id).i(5, 0).i(6, f.state)
-            .t(7, "last snapshot too old").run("event");
+        event.i(1, f.from)
+            .t(2, site)
+            .t(3, name)
+            .t(4, id)
+            .i(5, 0)
+            .i(6, f.state)
+            .t(7, "last snapshot too old")
+            .run("event");
         if (f.to < now)
-          event.i(1, f.to).t(2, site).t(3, name).t(4, id).i(5, f.state).i(6, 0).t(7, "recent").run("event");
+          event.i(1, f.to)
+              .t(2, site)
+              .t(3, name)
+              .t(4, id)
+              .i(5, f.state)
+              .i(6, 0)
+              .t(7, "recent")
+              .run("event");
       }
       const double base = 1e9 * static_cast<double>(1 + rng() % 500);
-      const std::string metrics = "[{\"name\":\"age\",\"unit\":\"s\",\"value\":" +
-                                  std::to_string(failing_now ? 3 * 86400 + 3600 : 3 * 3600) +
-                                  "},{\"name\":\"size\",\"unit\":\"B\",\"value\":" +
-                                  std::to_string(base * 1.05) + "}]";
-      const std::string ack = failing_now ? R"({"author":"alice","comment":"disk ordered","sticky":true,"created":0,"expires":0})" : "";
-      check.i(1, agent_id).t(2, id).t(3, b == 0 ? "backup" : "dumps").i(4, failing_now ? 2 : 0)
+      const std::string metrics =
+          "[{\"name\":\"age\",\"unit\":\"s\",\"value\":" +
+          std::to_string(failing_now ? 3 * 86400 + 3600 : 3 * 3600) +
+          "},{\"name\":\"size\",\"unit\":\"B\",\"value\":" + std::to_string(base * 1.05) + "}]";
+      const std::string ack =
+          failing_now
+              ? R"({"author":"alice","comment":"disk ordered","sticky":true,"created":0,"expires":0})"
+              : "";
+      check.i(1, agent_id)
+          .t(2, id)
+          .t(3, b == 0 ? "backup" : "dumps")
+          .i(4, failing_now ? 2 : 0)
           .t(5, failing_now ? "last snapshot 3d ago (CRITICAL > 50h)" : "last snapshot 3h ago")
-          .t(6, metrics).i(7, now).i(8, failing_now ? now - 3 * kDay : start).t(9, ack).run("check");
+          .t(6, metrics)
+          .i(7, now)
+          .i(8, failing_now ? now - 3 * kDay : start)
+          .t(9, ack)
+          .run("check");
       const std::int64_t size_series = ++series_id;
       const std::int64_t age_series = ++series_id;
       series.i(1, size_series).i(2, agent_id).t(3, id).t(4, "size").t(5, "B").run("series");
       series.i(1, age_series).i(2, agent_id).t(3, id).t(4, "age").t(5, "s").run("series");
       for (std::int64_t t = start; t < now; t += kHour) {
-        const double size = base * (1.0 + 0.05 * static_cast<double>(t - start) / static_cast<double>(now - start));
+        const double size =
+            base * (1.0 + 0.05 * static_cast<double>(t - start) / static_cast<double>(now - start));
         rollup.i(1, size_series).i(2, t).r(3, size).r(4, 3 * size).run("rollup");
         const double age = static_cast<double>((t % kDay) / 1000);
         rollup.i(1, age_series).i(2, t).r(3, age).r(4, 3 * age).run("rollup");
@@ -165,7 +223,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int sites = 1000, days = 90, runs = 5, period = 7;
-  std::filesystem::path db = std::filesystem::temp_directory_path() / "vigie-bench-backup-report.db";
+  std::filesystem::path db =
+      std::filesystem::temp_directory_path() / "vigie-bench-backup-report.db";
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -202,9 +261,9 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       const std::string out = out_dir + "/vigie-bench-report." + format;
       const std::string period_arg = std::to_string(period) + "d";
-      const std::vector<std::string_view> args = {"report", "backup", "--db", db.c_str(),
-                                                  "--period", period_arg, "--format", format,
-                                                  "--out", out, "--tz", "Europe/Paris"};
+      const std::vector<std::string_view> args = {
+          "report",   "backup", "--db",  db.c_str(), "--period", period_arg,
+          "--format", format,   "--out", out,        "--tz",     "Europe/Paris"};
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
       const int code = vigie::collector::report_command(args);
@@ -219,10 +278,11 @@ int main(int argc, char** argv) {
                     static_cast<double>(std::filesystem::file_size(out)) / 1e6);
       }
     }
-    std::printf("report backup --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f),"
-                " CPU median %.3f s\n",
-                period, format, median(times), runs, *std::min_element(times.begin(), times.end()),
-                *std::max_element(times.begin(), times.end()), median(cpu));
+    std::printf(
+        "report backup --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f),"
+        " CPU median %.3f s\n",
+        period, format, median(times), runs, *std::min_element(times.begin(), times.end()),
+        *std::max_element(times.begin(), times.end()), median(cpu));
   }
   return 0;
 }

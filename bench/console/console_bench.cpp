@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 using namespace vigie::console;
 
 constexpr std::int64_t kNow = 1'764'400'000'000;
-constexpr const char* kFamilies[] = {"firewall/sophos", "wifi/unifi", "backup/restic",
+constexpr const char* kFamilies[] = {"firewall/sophos", "wifi/unifi",  "backup/restic",
                                      "antivirus/clamd", "system/disk", "system/load"};
 
 struct Config {
@@ -59,8 +59,12 @@ json check_json(int site, int index, int status) {
           {"check", family + ":" + std::to_string(index)},
           {"family", family.substr(0, family.find('/'))},
           {"status", status},
-          {"state", status == 0 ? "OK" : status == 1 ? "WARNING" : "CRITICAL"},
-          {"hard_state", status == 0 ? "OK" : status == 1 ? "WARNING" : "CRITICAL"},
+          {"state", status == 0   ? "OK"
+                    : status == 1 ? "WARNING"
+                                  : "CRITICAL"},
+          {"hard_state", status == 0   ? "OK"
+                         : status == 1 ? "WARNING"
+                                       : "CRITICAL"},
           {"hard_since", kNow - (site * 7919 + index) % 86'400'000},
           {"summary", "summary of check " + std::to_string(index) + " on " + site_name},
           {"metrics", metrics},
@@ -103,11 +107,17 @@ Bodies build(const Config& c) {
     }
     const std::string name = "site-" + std::to_string(s);
     sites.push_back({{"name", name},
-                     {"state", worst == 0 ? "OK" : worst == 1 ? "WARNING" : "CRITICAL"},
+                     {"state", worst == 0   ? "OK"
+                               : worst == 1 ? "WARNING"
+                                            : "CRITICAL"},
                      {"status", worst},
                      {"counts", {{"OK", 28}, {"WARNING", 1}, {"CRITICAL", 1}, {"UNKNOWN", 0}}},
-                     {"families", {{"firewall", "OK"}, {"wifi", "WARNING"}, {"backup", "OK"},
-                                   {"antivirus", "OK"}, {"system", "OK"}}},
+                     {"families",
+                      {{"firewall", "OK"},
+                       {"wifi", "WARNING"},
+                       {"backup", "OK"},
+                       {"antivirus", "OK"},
+                       {"system", "OK"}}},
                      {"agents", 1},
                      {"agents_lost", 0},
                      {"last_report", kNow - 20'000},
@@ -115,19 +125,25 @@ Bodies build(const Config& c) {
                      {"in_downtime", false},
                      {"problems", worst != 0 ? 1 : 0},
                      {"acknowledged", 0}});
-    agents.push_back({{"id", name + "-01"}, {"site", name}, {"hostname", "host-" + name},
-                      {"version", "0.1.0"}, {"last_seen", kNow - 20'000}, {"lost", false},
-                      {"clock_skew_ms", 12}, {"spool_depth", 0}});
+    agents.push_back({{"id", name + "-01"},
+                      {"site", name},
+                      {"hostname", "host-" + name},
+                      {"version", "0.1.0"},
+                      {"last_seen", kNow - 20'000},
+                      {"lost", false},
+                      {"clock_skew_ms", 12},
+                      {"spool_depth", 0}});
   }
   Bodies b;
-  b.overview = json{{"now", kNow},
-                    {"cursor", 1},
-                    {"checks", {{"OK", total}, {"WARNING", 0}, {"CRITICAL", 0}, {"UNKNOWN", 0}}},
-                    {"sites", {{"total", c.sites}, {"unreachable", 0}}},
-                    {"agents", {{"total", c.sites}, {"lost", 0}}},
-                    {"problems", problems.size()},
-                    {"acknowledged", 0}}
-                   .dump();
+  b.overview = json{
+      {"now", kNow},
+      {"cursor", 1},
+      {"checks", {{"OK", total}, {"WARNING", 0}, {"CRITICAL", 0}, {"UNKNOWN", 0}}},
+      {"sites", {{"total", c.sites}, {"unreachable", 0}}},
+      {"agents", {{"total", c.sites}, {"lost", 0}}},
+      {"problems", problems.size()},
+      {"acknowledged",
+       0}}.dump();
   b.problems_typical = json{{"now", kNow}, {"cursor", 1}, {"checks", problems}}.dump();
   b.problems_all = json{{"now", kNow}, {"cursor", 1}, {"checks", all}}.dump();
   b.sites = json{{"now", kNow}, {"cursor", 1}, {"sites", sites}}.dump();
@@ -220,10 +236,11 @@ int main(int argc, char** argv) {
   const Bodies b = build(c);
   std::printf("%d sites, %d checks, %dx%d canvas, median of %d runs\n", c.sites,
               c.sites * c.checks_per_site, c.width, c.height, c.runs);
-  std::printf("reply sizes: problems %.1f MB (typical), %.1f MB (all), sites %.1f MB, "
-              "backups %.1f MB\n",
-              b.problems_typical.size() / 1e6, b.problems_all.size() / 1e6, b.sites.size() / 1e6,
-              b.backups.size() / 1e6);
+  std::printf(
+      "reply sizes: problems %.1f MB (typical), %.1f MB (all), sites %.1f MB, "
+      "backups %.1f MB\n",
+      b.problems_typical.size() / 1e6, b.problems_all.size() / 1e6, b.sites.size() / 1e6,
+      b.backups.size() / 1e6);
   std::printf("first frame, Problems (%d%% failing): %8.1f ms\n", c.problem_percent,
               first_frame(c, b, View::kProblems, b.problems_typical));
   std::printf("first frame, Sites:                  %8.1f ms\n",

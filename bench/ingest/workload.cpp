@@ -231,12 +231,9 @@ std::string tag_escaped(std::string_view text) {
 
 std::size_t state_index(State s) {
   switch (s) {
-    case State::kWarning:
-      return 1;
-    case State::kCritical:
-      return 2;
-    default:
-      return 0;
+    case State::kWarning: return 1;
+    case State::kCritical: return 2;
+    default: return 0;
   }
 }
 

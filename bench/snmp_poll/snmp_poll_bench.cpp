@@ -120,7 +120,8 @@ int poll_with_vigie(const Options& o) {
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double rate = static_cast<double>(set->checks.size() - static_cast<std::size_t>(failed)) / seconds;
+    const double rate =
+        static_cast<double>(set->checks.size() - static_cast<std::size_t>(failed)) / seconds;
     std::printf("vigie round %d: %zu devices in %.3f s, %.1f devices/s read, %d failed%s\n", round,
                 set->checks.size(), seconds, rate, failed, round == 0 ? " (warm-up)" : "");
     if (round > 0) rates.push_back(rate);
@@ -163,7 +164,8 @@ int exporter(const Options& o) {
           curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
           // A scrape that failed half-way is still a 200 with snmp_scrape_* only: count
           // it good only when a device metric came back.
-          const bool good = rc == CURLE_OK && code == 200 && body.find("\nsysUpTime") != std::string::npos;
+          const bool good =
+              rc == CURLE_OK && code == 200 && body.find("\nsysUpTime") != std::string::npos;
           if (!good && failed++ == 0) {
             std::lock_guard lock(print);
             std::cerr << "scrape of " << devices_names[i] << " failed: HTTP " << code << " "
@@ -175,9 +177,12 @@ int exporter(const Options& o) {
     }
     for (auto& t : threads) t.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double rate = static_cast<double>(devices_names.size() - static_cast<std::size_t>(failed.load())) / seconds;
-    std::printf("exporter round %d: %zu devices in %.3f s, %.1f devices/s read, %d failed%s\n", round,
-                devices_names.size(), seconds, rate, failed.load(), round == 0 ? " (warm-up)" : "");
+    const double rate =
+        static_cast<double>(devices_names.size() - static_cast<std::size_t>(failed.load())) /
+        seconds;
+    std::printf("exporter round %d: %zu devices in %.3f s, %.1f devices/s read, %d failed%s\n",
+                round, devices_names.size(), seconds, rate, failed.load(),
+                round == 0 ? " (warm-up)" : "");
     if (round > 0) rates.push_back(rate);
     if (round > 0) failures += failed.load();
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));

@@ -47,7 +47,8 @@ class SelfCheck final : public Check {
       return out;
     }
     AgentHealth h = health_();
-    const std::int64_t oldest_age = h.spool_oldest_ms > 0 ? std::max<std::int64_t>(0, now - h.spool_oldest_ms) : 0;
+    const std::int64_t oldest_age =
+        h.spool_oldest_ms > 0 ? std::max<std::int64_t>(0, now - h.spool_oldest_ms) : 0;
     const std::int64_t last_send_age =
         now - (h.last_sent_ms > 0 ? h.last_sent_ms : (h.started_ms > 0 ? h.started_ms : now));
     if (h.spool_dropped > dropped_seen_) {
@@ -110,8 +111,13 @@ class SelfCheck final : public Check {
                   " ms\nresident memory: " + std::to_string(rss / 1024) + " KiB";
     out.metrics = {
         {"spool_depth", static_cast<double>(h.spool_depth), "", {}, {}, 0.0, {}},
-        {"spool_oldest_age", seconds(oldest_age), "s", Range{0, seconds(kSelfWarnAgeMs)},
-         Range{0, seconds(kSelfCritAgeMs)}, 0.0, {}},
+        {"spool_oldest_age",
+         seconds(oldest_age),
+         "s",
+         Range{0, seconds(kSelfWarnAgeMs)},
+         Range{0, seconds(kSelfCritAgeMs)},
+         0.0,
+         {}},
         {"spool_dropped", static_cast<double>(h.spool_dropped), "c", {}, {}, 0.0, {}},
         {"spool_quarantined", static_cast<double>(h.spool_quarantined), "c", {}, {}, 0.0, {}},
         {"last_send_age", seconds(std::max<std::int64_t>(0, last_send_age)), "s", {}, {}, 0.0, {}},
@@ -143,7 +149,8 @@ std::unique_ptr<Check> make_self_check() { return std::make_unique<SelfCheck>(nu
 
 std::int64_t percentile(std::vector<std::int64_t>& values, double p) {
   if (values.empty()) return 0;
-  const double rank = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(values.size()));
+  const double rank =
+      std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(values.size()));
   const std::size_t index = static_cast<std::size_t>(std::max(rank, 1.0)) - 1;
   std::nth_element(values.begin(), values.begin() + static_cast<long>(index), values.end());
   return values[index];

@@ -43,12 +43,12 @@ inline constexpr std::int64_t kSelfCritAgeMs = 60 * 60'000;
 // The running agent's own figures.
 struct AgentHealth {
   std::size_t spool_depth = 0;
-  std::int64_t spool_oldest_ms = 0;  // 0: the spool is empty
-  std::uint64_t spool_dropped = 0;   // since the spool was created
+  std::int64_t spool_oldest_ms = 0;     // 0: the spool is empty
+  std::uint64_t spool_dropped = 0;      // since the spool was created
   std::uint64_t spool_quarantined = 0;  // batches, since the spool was created
-  std::int64_t last_sent_ms = 0;     // the collector's last 2xx; 0: none since the start
-  std::int64_t started_ms = 0;       // when the agent started
-  bool sending_halted = false;       // the collector rejected the token
+  std::int64_t last_sent_ms = 0;        // the collector's last 2xx; 0: none since the start
+  std::int64_t started_ms = 0;          // when the agent started
+  bool sending_halted = false;          // the collector rejected the token
   std::vector<std::int64_t> check_durations_ms;  // check runs since the previous call
 };
 

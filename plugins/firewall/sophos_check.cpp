@@ -38,19 +38,23 @@ const Oid kHaMode = oid("1.3.6.1.4.1.2604.5.1.4.6.0");
 const Oid kProcessorLoad = oid("1.3.6.1.2.1.25.3.3.1.2");
 
 Oid service_oid(int n) { return oid("1.3.6.1.4.1.2604.5.1.3." + std::to_string(n) + ".0"); }
-Oid licence_status_oid(int m) { return oid("1.3.6.1.4.1.2604.5.1.5." + std::to_string(m) + ".1.0"); }
-Oid licence_expiry_oid(int m) { return oid("1.3.6.1.4.1.2604.5.1.5." + std::to_string(m) + ".2.0"); }
+Oid licence_status_oid(int m) {
+  return oid("1.3.6.1.4.1.2604.5.1.5." + std::to_string(m) + ".1.0");
+}
+Oid licence_expiry_oid(int m) {
+  return oid("1.3.6.1.4.1.2604.5.1.5." + std::to_string(m) + ".2.0");
+}
 
 // sfosXGServiceStatus.<n>, in MIB order.
 constexpr std::array<const char*, 21> kServices = {
-    "pop3", "imap4", "smtp", "ftp", "http", "av", "as", "dns", "ha", "ips", "apache",
-    "ntp", "tomcat", "sslvpn", "ipsecvpn", "database", "network", "garner", "drouting", "sshd",
-    "dgd"};
+    "pop3",     "imap4",    "smtp",    "ftp",    "http",     "av",     "as",
+    "dns",      "ha",       "ips",     "apache", "ntp",      "tomcat", "sslvpn",
+    "ipsecvpn", "database", "network", "garner", "drouting", "sshd",   "dgd"};
 // What runs on every SFOS whatever its configuration; mail proxies, anti-spam, VPNs
 // and FTP depend on the licences and the set-up, HA is judged by the HA part.
-const std::vector<std::string> kDefaultServices = {
-    "http", "dns", "ips", "apache", "ntp", "tomcat", "database", "network", "garner",
-    "drouting", "sshd", "dgd"};
+const std::vector<std::string> kDefaultServices = {"http",   "dns",      "ips",      "apache",
+                                                   "ntp",    "tomcat",   "database", "network",
+                                                   "garner", "drouting", "sshd",     "dgd"};
 
 const char* service_state(std::int64_t value) {
   switch (value) {
@@ -142,9 +146,10 @@ sys_days local_date(std::chrono::system_clock::time_point now) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   localtime_r(&t, &tm);
-  return sys_days(std::chrono::year_month_day{std::chrono::year(tm.tm_year + 1900),
-                                              std::chrono::month(static_cast<unsigned>(tm.tm_mon + 1)),
-                                              std::chrono::day(static_cast<unsigned>(tm.tm_mday))});
+  return sys_days(
+      std::chrono::year_month_day{std::chrono::year(tm.tm_year + 1900),
+                                  std::chrono::month(static_cast<unsigned>(tm.tm_mon + 1)),
+                                  std::chrono::day(static_cast<unsigned>(tm.tm_mday))});
 }
 
 std::string percent_text(double value) {
@@ -195,10 +200,10 @@ Status read_thresholds(const nlohmann::json& params, const std::string& prefix, 
 }
 
 Status SophosCheck::configure(const nlohmann::json& params) {
-  if (Status s = check_keys(params, {"device", "services", "ha", "licence_warn_days",
-                                     "licence_crit_days", "wan_ports", "ignore_interfaces",
-                                     "clock", "cpu_warn", "cpu_crit", "memory_warn",
-                                     "memory_crit", "disk_warn", "disk_crit"});
+  if (Status s =
+          check_keys(params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
+                              "wan_ports", "ignore_interfaces", "clock", "cpu_warn", "cpu_crit",
+                              "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
       !s) {
     return s;
   }
@@ -215,8 +220,10 @@ Status SophosCheck::configure(const nlohmann::json& params) {
       return Status::invalid("ha: must be \"auto\", \"required\" or \"ignore\"");
     ha_ = it->get<std::string>();
   }
-  if (Status s = read_number(params, "licence_warn_days", 0, 3650, licence_warn_days_); !s) return s;
-  if (Status s = read_number(params, "licence_crit_days", 0, 3650, licence_crit_days_); !s) return s;
+  if (Status s = read_number(params, "licence_warn_days", 0, 3650, licence_warn_days_); !s)
+    return s;
+  if (Status s = read_number(params, "licence_crit_days", 0, 3650, licence_crit_days_); !s)
+    return s;
   if (licence_crit_days_ > licence_warn_days_)
     return Status::invalid("licence_crit_days: above licence_warn_days");
   if (Status s = read_strings(params, "wan_ports", wan_ports_); !s) return s;
@@ -235,7 +242,8 @@ Status SophosCheck::configure(const nlohmann::json& params) {
   for (const Oid* o : {&kDeviceType, &kFirmware, &kCurrentDate, &kDiskPct, &kMemoryPct, &kSwapPct,
                        &kLiveUsers, &kHaStatus, &kHaCurrent, &kHaPeer, &kHaMode})
     request.scalars.push_back(*o);
-  for (int n = 1; n <= static_cast<int>(kServices.size()); ++n) request.scalars.push_back(service_oid(n));
+  for (int n = 1; n <= static_cast<int>(kServices.size()); ++n)
+    request.scalars.push_back(service_oid(n));
   for (int m = 1; m <= static_cast<int>(kModules.size()); ++m) {
     request.scalars.push_back(licence_status_oid(m));
     request.scalars.push_back(licence_expiry_oid(m));
@@ -258,9 +266,9 @@ void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   const auto current = s.integer(kHaCurrent);
   const auto peer = s.integer(kHaPeer);
   if (!current || !peer) {
-    findings.add(State::kUnknown,
-                 "HA enabled but its state is unreadable (" +
-                     (!current ? current.status() : peer.status()).message() + ")");
+    findings.add(State::kUnknown, "HA enabled but its state is unreadable (" +
+                                      (!current ? current.status() : peer.status()).message() +
+                                      ")");
     return;
   }
   std::string mode;
@@ -282,7 +290,8 @@ void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   } else if (!current_role) {
     findings.add(State::kWarning, std::string("HA: this unit is ") + ha_state(*current));
   } else {
-    findings.add(State::kOk, std::string("HA ") + ha_state(*current) + ", peer " + ha_state(*peer) + mode);
+    findings.add(State::kOk,
+                 std::string("HA ") + ha_state(*current) + ", peer " + ha_state(*peer) + mode);
   }
 }
 
@@ -295,7 +304,9 @@ void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome&
     const auto state = s.integer(service_oid(n));
     const bool expected = std::find(services_.begin(), services_.end(), name) != services_.end();
     if (!state) {
-      if (expected) findings.add(State::kUnknown, "service " + name + " unreadable (" + state.status().message() + ")");
+      if (expected)
+        findings.add(State::kUnknown,
+                     "service " + name + " unreadable (" + state.status().message() + ")");
       continue;
     }
     ++read;
@@ -311,9 +322,11 @@ void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome&
     }
   }
   if (read > 0) {
-    findings.add(State::kOk, std::to_string(running) + "/" + std::to_string(read) + " services running" +
+    findings.add(State::kOk, std::to_string(running) + "/" + std::to_string(read) +
+                                 " services running" +
                                  (others.empty() ? "" : " (not required: " + others + ")"));
-    outcome.metrics.push_back(Metric{"services_running", running, "", std::nullopt, std::nullopt, 0, read});
+    outcome.metrics.push_back(
+        Metric{"services_running", running, "", std::nullopt, std::nullopt, 0, read});
   }
 }
 
@@ -334,7 +347,8 @@ void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome&
     const auto status = s.integer(licence_status_oid(m));
     if (!status) {
       if (status.status().code() != Code::kNotFound || m == 1)
-        findings.add(State::kUnknown, "licence " + name + " unreadable (" + status.status().message() + ")");
+        findings.add(State::kUnknown,
+                     "licence " + name + " unreadable (" + status.status().message() + ")");
       continue;  // a module newer than the firmware is simply absent
     }
     if (*status == 0 || *status == 2) {
@@ -353,25 +367,30 @@ void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome&
       continue;
     }
     if (*status != 1 && *status != 3) {
-      findings.add(State::kUnknown, "licence " + name + " in unknown state " + std::to_string(*status));
+      findings.add(State::kUnknown,
+                   "licence " + name + " in unknown state " + std::to_string(*status));
       continue;
     }
     const std::string evaluation = *status == 1 ? " (evaluation)" : "";
     if (!expiry) {
-      findings.add(State::kUnknown, "licence " + name + ": unreadable expiry date \"" + date + "\"");
+      findings.add(State::kUnknown,
+                   "licence " + name + ": unreadable expiry date \"" + date + "\"");
       continue;
     }
     const long left = static_cast<long>((*expiry - *today).count());
-    Metric metric{std::string("licence_") + kModules[i].key + "_days", static_cast<double>(left), ""};
+    Metric metric{std::string("licence_") + kModules[i].key + "_days", static_cast<double>(left),
+                  ""};
     metric.warn = Range{licence_warn_days_, std::numeric_limits<double>::infinity()};
     metric.crit = Range{licence_crit_days_, std::numeric_limits<double>::infinity()};
     outcome.metrics.push_back(std::move(metric));
     if (left < 0) {
       findings.add(State::kCritical, "licence " + name + evaluation + " expired " +
-                                         std::to_string(-left) + " days ago (" + date + ")" + today_note);
+                                         std::to_string(-left) + " days ago (" + date + ")" +
+                                         today_note);
     } else if (left <= licence_crit_days_) {
       findings.add(State::kCritical, "licence " + name + evaluation + " expires in " +
-                                         std::to_string(left) + " days (" + date + ")" + today_note);
+                                         std::to_string(left) + " days (" + date + ")" +
+                                         today_note);
     } else if (left <= licence_warn_days_) {
       findings.add(State::kWarning, "licence " + name + evaluation + " expires in " +
                                         std::to_string(left) + " days (" + date + ")" + today_note);
@@ -440,7 +459,8 @@ void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome
     for (double l : loads) sum += l;
     const double cpu = std::round(sum / static_cast<double>(loads.size()) * 10) / 10;
     const State state = add_percent(outcome, "cpu_pct", cpu, cpu_);
-    findings.add(state, "CPU " + percent_text(cpu) + " (" + std::to_string(loads.size()) + " cores)");
+    findings.add(state,
+                 "CPU " + percent_text(cpu) + " (" + std::to_string(loads.size()) + " cores)");
   }
   const auto percent = [&](const Oid& name, const char* label, const char* what,
                            const Thresholds* thresholds) {
@@ -484,7 +504,8 @@ Outcome SophosCheck::run(const RunContext& context) {
     if (const Value* v = s.find(kSysObjectId); v != nullptr && v->type == Type::kObjectId)
       object_id = oid_text(v->object);
     outcome.status = State::kUnknown;
-    outcome.summary = "device " + link_.name + " is not a Sophos SFOS firewall: SFOS-FIREWALL-MIB missing (" +
+    outcome.summary = "device " + link_.name +
+                      " is not a Sophos SFOS firewall: SFOS-FIREWALL-MIB missing (" +
                       type.status().message() + "; sysObjectID " + object_id + ")";
     return outcome;
   }
@@ -514,7 +535,8 @@ Outcome SophosCheck::run(const RunContext& context) {
     if (auto status = s.integer(kHaStatus); status && *status == 1) {
       auto current = s.integer(kHaCurrent);
       auto peer = s.integer(kHaPeer);
-      if (current && peer) ha = std::string("HA ") + ha_state(*current) + "/" + ha_state(*peer) + ", ";
+      if (current && peer)
+        ha = std::string("HA ") + ha_state(*current) + "/" + ha_state(*peer) + ", ";
     }
     int running = 0;
     for (int n = 1; n <= 21; ++n) {

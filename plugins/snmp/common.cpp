@@ -96,8 +96,7 @@ Request if_mib_request(bool traffic) {
   Request request;
   request.subtrees = {kIfDescr, kIfType, kIfAdmin, kIfOper, kIfName};
   if (traffic) {
-    request.subtrees.insert(request.subtrees.end(),
-                            {kIfInOctets, kIfOutOctets, kIfHcIn, kIfHcOut});
+    request.subtrees.insert(request.subtrees.end(), {kIfInOctets, kIfOutOctets, kIfHcIn, kIfHcOut});
   }
   return request;
 }

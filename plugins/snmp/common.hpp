@@ -43,12 +43,12 @@ inline const Oid kSysName = oid("1.3.6.1.2.1.1.5.0");
 
 struct Interface {
   std::uint32_t index = 0;
-  std::string name;   // ifName, else ifDescr, else "if<index>"
-  std::int64_t type = 0;       // IANAifType
-  std::int64_t admin = 0;      // 1 up, 2 down, 3 testing
-  std::int64_t oper = 0;       // 1 up ... 7 lowerLayerDown
+  std::string name;        // ifName, else ifDescr, else "if<index>"
+  std::int64_t type = 0;   // IANAifType
+  std::int64_t admin = 0;  // 1 up, 2 down, 3 testing
+  std::int64_t oper = 0;   // 1 up ... 7 lowerLayerDown
   std::optional<std::uint64_t> in_octets, out_octets;
-  int counter_bits = 64;       // 64 from ifHC*, 32 from ifIn/OutOctets
+  int counter_bits = 64;  // 64 from ifHC*, 32 from ifIn/OutOctets
 };
 
 // GETBULK walks of the IF-MIB columns read_interfaces() needs.

@@ -15,9 +15,9 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view kDeviceKeys[] = {"host", "port", "max_age", "snmp"};
 constexpr std::string_view kSnmpKeys[] = {
-    "version", "community", "community_file", "user",    "auth",
-    "auth_pass", "auth_pass_file", "priv",    "priv_pass", "priv_pass_file",
-    "timeout", "retries",   "max_repetitions"};
+    "version",   "community",      "community_file", "user",      "auth",
+    "auth_pass", "auth_pass_file", "priv",           "priv_pass", "priv_pass_file",
+    "timeout",   "retries",        "max_repetitions"};
 
 Status unknown_keys(const json& object, std::string_view prefix,
                     std::span<const std::string_view> known) {
@@ -52,8 +52,8 @@ Status read_int(const json& object, std::string_view prefix, const char* key, in
   return Status::ok();
 }
 
-Status read_duration(const json& object, std::string_view prefix, const char* key,
-                     milliseconds min, milliseconds max, milliseconds& out) {
+Status read_duration(const json& object, std::string_view prefix, const char* key, milliseconds min,
+                     milliseconds max, milliseconds& out) {
   std::optional<std::string> text;
   if (Status s = read_string(object, prefix, key, text); !s) return s;
   if (!text) return Status::ok();
@@ -113,8 +113,8 @@ Status parse_snmp(const json& snmp, std::string_view prefix, DeviceOptions& opti
     return Status::invalid(p + "version: \"" + *version + "\": must be \"2c\" or \"3\"");
   }
   if (target.version == Target::Version::kV2c) {
-    for (const char* key : {"user", "auth", "auth_pass", "auth_pass_file", "priv", "priv_pass",
-                            "priv_pass_file"}) {
+    for (const char* key :
+         {"user", "auth", "auth_pass", "auth_pass_file", "priv", "priv_pass", "priv_pass_file"}) {
       if (snmp.contains(key)) return Status::invalid(p + key + ": only for SNMP version \"3\"");
     }
     if (Status s = read_secret(snmp, p, "community", target.community, options.community_file); !s)
@@ -187,7 +187,8 @@ Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& 
     return s;
   }
   const auto snmp = object.find("snmp");
-  if (snmp == object.end()) return Status::invalid("snmp: required (at least {\"version\": \"2c\"})");
+  if (snmp == object.end())
+    return Status::invalid("snmp: required (at least {\"version\": \"2c\"})");
   if (Status s = parse_snmp(*snmp, "snmp", options); !s) return s;
   return options;
 }
@@ -245,13 +246,14 @@ Result<std::shared_ptr<const Snapshot>> Devices::snapshot(std::string_view name,
                                                           Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   const auto it = devices_.find(name);
-  if (it == devices_.end()) return Status::not_found("no device named \"" + std::string(name) + "\"");
+  if (it == devices_.end())
+    return Status::not_found("no device named \"" + std::string(name) + "\"");
   Device& device = *it->second;
   // A poll of every device that lasts longer than max_age must not make each later
   // check start another: a result stays fresh for twice the last batch's length too.
   const auto stale = [this](const Device& d, Clock::time_point now) {
-    return !d.latest || now - d.latest_at >= std::max<Clock::duration>(d.options.max_age,
-                                                                       2 * last_batch_);
+    return !d.latest ||
+           now - d.latest_at >= std::max<Clock::duration>(d.options.max_age, 2 * last_batch_);
   };
   while (true) {
     const Clock::time_point now = Clock::now();
@@ -310,8 +312,8 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   const auto publish = [&](Device* d, Result<Snapshot> result) {
     std::lock_guard guard(mutex_);
     d->polling = false;
-    const bool cut_short = !result && result.status().code() == Code::kTimeout &&
-                           Clock::now() >= deadline;
+    const bool cut_short =
+        !result && result.status().code() == Code::kTimeout && Clock::now() >= deadline;
     // A session that failed opens again next time, rereading the secrets and, for v3,
     // discovering the engine again (closed below,
     // after poll(): closing needs the library, which poll() holds).
@@ -320,8 +322,8 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
       // Our deadline, not the device, ended this poll: do not record it as the
       // device's answer; the next check of this device polls again.
     } else if (result) {
-      d->latest = std::shared_ptr<const Snapshot>(
-          std::make_shared<Snapshot>(std::move(result).value()));
+      d->latest =
+          std::shared_ptr<const Snapshot>(std::make_shared<Snapshot>(std::move(result).value()));
       d->latest_at = Clock::now();
     } else {
       d->latest = Result<std::shared_ptr<const Snapshot>>(result.status());
@@ -331,9 +333,8 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   };
   for (auto& [d, status] : failed_open) publish(d, status);
   const Clock::time_point start = Clock::now();
-  poll(jobs, deadline, [&](std::size_t i, Result<Snapshot> result) {
-    publish(polled[i], std::move(result));
-  });
+  poll(jobs, deadline,
+       [&](std::size_t i, Result<Snapshot> result) { publish(polled[i], std::move(result)); });
   // Only this thread touches a device's session while the device is being polled,
   // and the device is no longer marked polling: take the lock before closing.
   // Closing takes the SNMP library's lock, which poll() holds while it takes ours:

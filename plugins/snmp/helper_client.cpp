@@ -58,8 +58,8 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
 }
 
 void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
-          const std::function<void(std::size_t, Result<Snapshot>)>& done,
-          std::size_t max_varbinds, std::size_t max_in_flight) {
+          const std::function<void(std::size_t, Result<Snapshot>)>& done, std::size_t max_varbinds,
+          std::size_t max_in_flight) {
   if (jobs.empty()) return;
   std::vector<bool> answered(jobs.size(), false);
   const auto finish_all = [&](const Status& status) {
@@ -71,8 +71,8 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
   if (!helper) return finish_all(helper.status());
 
   PollRequest request;
-  request.budget = std::max(milliseconds(0),
-                            std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  request.budget =
+      std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   request.max_varbinds = max_varbinds;
   request.max_in_flight = max_in_flight;
   for (const PollJob& job : jobs) request.jobs.push_back({*job.target, *job.request});
@@ -108,10 +108,8 @@ void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
     switch (run->ending) {
       case Ending::kTimedOut:
         return "did not finish within " + std::to_string(options.timeout.count()) + " ms";
-      case Ending::kSignaled:
-        return "was killed by signal " + std::to_string(run->signal);
-      case Ending::kExited:
-        break;
+      case Ending::kSignaled: return "was killed by signal " + std::to_string(run->signal);
+      case Ending::kExited: break;
     }
     const std::string_view err(run->err);
     return "exited with status " + std::to_string(run->exit_code) +

@@ -2,10 +2,10 @@
 // must not leak into the rest of the code.
 #include "plugins/snmp/session.hpp"
 
-#include <net-snmp/net-snmp-config.h>
-#include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 #include <net-snmp/library/snmpusm.h>
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -98,12 +98,12 @@ Value convert(const netsnmp_variable_list& var) {
     case ASN_COUNTER:
     case ASN_GAUGE:
     case ASN_TIMETICKS:
-      value.type = var.type == ASN_COUNTER  ? Type::kCounter32
+      value.type = var.type == ASN_COUNTER ? Type::kCounter32
                    : var.type == ASN_GAUGE ? Type::kGauge32
                                            : Type::kTimeTicks;
-      value.number =
-          var.val.integer != nullptr ? static_cast<unsigned long>(*var.val.integer) & 0xffffffffUL
-                                     : 0;
+      value.number = var.val.integer != nullptr
+                         ? static_cast<unsigned long>(*var.val.integer) & 0xffffffffUL
+                         : 0;
       break;
     case ASN_COUNTER64:
       value.type = Type::kCounter64;
@@ -112,21 +112,11 @@ Value convert(const netsnmp_variable_list& var) {
                        (var.val.counter64->low & 0xffffffffUL);
       }
       break;
-    case ASN_NULL:
-      value.type = Type::kNull;
-      break;
-    case SNMP_NOSUCHOBJECT:
-      value.type = Type::kNoSuchObject;
-      break;
-    case SNMP_NOSUCHINSTANCE:
-      value.type = Type::kNoSuchInstance;
-      break;
-    case SNMP_ENDOFMIBVIEW:
-      value.type = Type::kEndOfMibView;
-      break;
-    default:
-      value.type = Type::kOther;
-      break;
+    case ASN_NULL: value.type = Type::kNull; break;
+    case SNMP_NOSUCHOBJECT: value.type = Type::kNoSuchObject; break;
+    case SNMP_NOSUCHINSTANCE: value.type = Type::kNoSuchInstance; break;
+    case SNMP_ENDOFMIBVIEW: value.type = Type::kEndOfMibView; break;
+    default: value.type = Type::kOther; break;
   }
   return value;
 }
@@ -200,7 +190,8 @@ Status report_status(netsnmp_pdu* pdu) {
       return {Code::kUnauthenticated,
               "authentication failed: security level not supported for this user"};
     case SNMPERR_DECRYPTION_ERR:
-      return {Code::kUnauthenticated, "authentication failed: decryption error (privacy passphrase)"};
+      return {Code::kUnauthenticated,
+              "authentication failed: decryption error (privacy passphrase)"};
     default:
       return Status::unavailable(std::string("the device sent a report: ") +
                                  snmp_api_errstring(type));
@@ -249,9 +240,9 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
         continue;
       }
       if (name <= job.cursors[i]) {
-        job.failure = Status(Code::kCorruption, "the device answered OIDs out of order (" +
-                                                    oid_text(name) + " after " +
-                                                    oid_text(job.cursors[i]) + ")");
+        job.failure =
+            Status(Code::kCorruption, "the device answered OIDs out of order (" + oid_text(name) +
+                                          " after " + oid_text(job.cursors[i]) + ")");
         return;
       }
       job.cursors[i] = name;
@@ -264,7 +255,8 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
       }
     }
   }
-  const bool walks_done = std::all_of(job.walked.begin(), job.walked.end(), [](bool b) { return b; });
+  const bool walks_done =
+      std::all_of(job.walked.begin(), job.walked.end(), [](bool b) { return b; });
   if (job.next_scalar >= request.scalars.size() && walks_done) {
     job.finished = true;
   } else {
@@ -285,9 +277,7 @@ int on_event(int operation, netsnmp_session*, int reqid, netsnmp_pdu* pdu, void*
   if (reqid != job->reqid && !report) return 1;
   job->reqid = 0;
   switch (operation) {
-    case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
-      handle_response(*job, pdu);
-      break;
+    case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE: handle_response(*job, pdu); break;
     case NETSNMP_CALLBACK_OP_TIMED_OUT: {
       const Target& t = *job->target;
       job->failure = Status::timeout("no answer from " + session->endpoint + " (" +
@@ -300,7 +290,8 @@ int on_event(int operation, netsnmp_session*, int reqid, netsnmp_pdu* pdu, void*
                          ? report_status(pdu)
                          : Status(Code::kUnauthenticated, "authentication failed (security error)");
       if (job->failure->code() != Code::kUnauthenticated)
-        job->failure = Status(Code::kUnauthenticated, "authentication failed: " + job->failure->message());
+        job->failure =
+            Status(Code::kUnauthenticated, "authentication failed: " + job->failure->message());
       break;
     default:
       job->failure = Status::unavailable("request to " + session->endpoint + " failed");
@@ -331,9 +322,10 @@ netsnmp_pdu* next_pdu(Job& job) {
     std::vector<::oid> name(job.cursors[i].begin(), job.cursors[i].end());
     snmp_add_null_var(pdu, name.data(), name.size());
     const auto hint = job.session->rows_hint.find(job.request->subtrees[i]);
-    const std::size_t left = hint == job.session->rows_hint.end()
-                                 ? bulk
-                                 : (hint->second > job.rows[i] ? hint->second - job.rows[i] : 0) + 1;
+    const std::size_t left =
+        hint == job.session->rows_hint.end()
+            ? bulk
+            : (hint->second > job.rows[i] ? hint->second - job.rows[i] : 0) + 1;
     repetitions = std::max(repetitions, left);
   }
   pdu->max_repetitions = static_cast<long>(std::min(repetitions, bulk));
@@ -397,8 +389,8 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
   if (target.host.empty()) return Status::invalid("host: empty");
   auto impl = std::make_unique<SessionImpl>();
   impl->endpoint = endpoint_text(target);
-  std::string peer = (target.host.find(':') != std::string::npos ? "udp6:" : "udp:") +
-                     impl->endpoint;
+  std::string peer =
+      (target.host.find(':') != std::string::npos ? "udp6:" : "udp:") + impl->endpoint;
   std::string community = target.community;
   std::string user = target.user;
 
@@ -423,14 +415,15 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
       if (proto == nullptr)
         return Status::invalid("auth: \"" + target.auth_protocol +
                                "\" is not one of MD5, SHA, SHA-256, SHA-512");
-      if (target.auth_pass.size() < 8) return Status::invalid("auth passphrase: fewer than 8 characters");
+      if (target.auth_pass.size() < 8)
+        return Status::invalid("auth passphrase: fewer than 8 characters");
       settings.securityAuthProto = const_cast<::oid*>(proto);
       settings.securityAuthProtoLen = length;
       settings.securityAuthKeyLen = USM_AUTH_KU_LEN;
       std::string pass = target.auth_pass;
       if (generate_Ku(settings.securityAuthProto, static_cast<u_int>(length),
-                      reinterpret_cast<u_char*>(pass.data()), pass.size(),
-                      settings.securityAuthKey, &settings.securityAuthKeyLen) != SNMPERR_SUCCESS)
+                      reinterpret_cast<u_char*>(pass.data()), pass.size(), settings.securityAuthKey,
+                      &settings.securityAuthKeyLen) != SNMPERR_SUCCESS)
         return Status::invalid("auth: cannot derive a key from the passphrase");
       settings.securityLevel = SNMP_SEC_LEVEL_AUTHNOPRIV;
       if (!target.priv_pass.empty()) {
@@ -461,8 +454,8 @@ Result<std::unique_ptr<Session>> open_session(const Target& target) {
 }
 
 void poll(std::span<const PollJob> jobs, Clock::time_point deadline,
-          const std::function<void(std::size_t, Result<Snapshot>)>& done,
-          std::size_t max_varbinds, std::size_t max_in_flight) {
+          const std::function<void(std::size_t, Result<Snapshot>)>& done, std::size_t max_varbinds,
+          std::size_t max_in_flight) {
   max_in_flight = std::max<std::size_t>(1, max_in_flight);
   std::unique_lock lock(library_mutex(), std::defer_lock);
   if (!lock.try_lock_until(deadline)) {

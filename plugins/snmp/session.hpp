@@ -84,7 +84,7 @@ class Snapshot {
   // The rows of one table column: index suffix -> value, in OID order.
   std::vector<std::pair<Oid, const Value*>> column(const Oid& column) const;
 
-  std::chrono::steady_clock::time_point taken;      // when the poll ended
+  std::chrono::steady_clock::time_point taken;       // when the poll ended
   std::chrono::system_clock::time_point taken_wall;  // the same, on the wall clock
 
  private:
@@ -105,12 +105,12 @@ struct Target {
   std::string priv_pass;
   std::chrono::milliseconds timeout{2000};  // per request attempt
   int retries = 1;                          // attempts after the first
-  int bulk_size = 25;  // GETBULK max-repetitions
+  int bulk_size = 25;                       // GETBULK max-repetitions
 };
 
 struct Request {
-  std::vector<Oid> scalars;   // GET, 32 varbinds per PDU
-  std::vector<Oid> subtrees;  // GETBULK walks
+  std::vector<Oid> scalars;          // GET, 32 varbinds per PDU
+  std::vector<Oid> subtrees;         // GETBULK walks
   void merge(const Request& other);  // union, without duplicates
 };
 

@@ -70,7 +70,9 @@ std::string_view type_name(Type type) {
   return "an unknown type";
 }
 
-void Snapshot::add(Oid name, Value value) { values_.insert_or_assign(std::move(name), std::move(value)); }
+void Snapshot::add(Oid name, Value value) {
+  values_.insert_or_assign(std::move(name), std::move(value));
+}
 
 const Value* Snapshot::find(const Oid& name) const {
   const auto it = values_.find(name);
@@ -133,9 +135,9 @@ std::vector<std::pair<Oid, const Value*>> Snapshot::column(const Oid& column) co
   for (auto it = values_.upper_bound(column); it != values_.end() && oid_under(it->first, column);
        ++it) {
     if (is_exception(it->second)) continue;
-    rows.emplace_back(Oid(it->first.begin() + static_cast<std::ptrdiff_t>(column.size()),
-                          it->first.end()),
-                      &it->second);
+    rows.emplace_back(
+        Oid(it->first.begin() + static_cast<std::ptrdiff_t>(column.size()), it->first.end()),
+        &it->second);
   }
   return rows;
 }

@@ -62,21 +62,16 @@ Result<std::vector<Oid>> read_oids(const json& list, const char* what) {
 
 json value_json(const Value& v) {
   switch (v.type) {
-    case Type::kInteger:
-      return v.integer;
+    case Type::kInteger: return v.integer;
     case Type::kCounter32:
     case Type::kGauge32:
     case Type::kTimeTicks:
-    case Type::kCounter64:
-      return v.number;
+    case Type::kCounter64: return v.number;
     case Type::kOctetString:
     case Type::kOpaque:
-    case Type::kIpAddress:
-      return hex(v.bytes);
-    case Type::kObjectId:
-      return oid_text(v.object);
-    default:
-      return nullptr;
+    case Type::kIpAddress: return hex(v.bytes);
+    case Type::kObjectId: return oid_text(v.object);
+    default: return nullptr;
   }
 }
 
@@ -87,15 +82,11 @@ Result<Value> read_value(int type, const json& payload) {
   Value v;
   v.type = static_cast<Type>(type);
   switch (v.type) {
-    case Type::kInteger:
-      v.integer = payload.get<std::int64_t>();
-      break;
+    case Type::kInteger: v.integer = payload.get<std::int64_t>(); break;
     case Type::kCounter32:
     case Type::kGauge32:
     case Type::kTimeTicks:
-    case Type::kCounter64:
-      v.number = payload.get<std::uint64_t>();
-      break;
+    case Type::kCounter64: v.number = payload.get<std::uint64_t>(); break;
     case Type::kOctetString:
     case Type::kOpaque:
     case Type::kIpAddress: {
@@ -110,8 +101,7 @@ Result<Value> read_value(int type, const json& payload) {
       v.object = std::move(*object);
       break;
     }
-    default:
-      break;
+    default: break;
   }
   return v;
 }
@@ -166,12 +156,13 @@ Result<PollRequest> decode_request(std::string_view text) {
       }
       j.target.version = version == "3" ? Target::Version::kV3 : Target::Version::kV2c;
       // The secrets and the user, read from files, may hold any byte: hexadecimal.
-      for (auto [name, field] : {std::pair{"community", &j.target.community},
-                                 std::pair{"user", &j.target.user},
-                                 std::pair{"auth_pass", &j.target.auth_pass},
-                                 std::pair{"priv_pass", &j.target.priv_pass}}) {
+      for (auto [name, field] :
+           {std::pair{"community", &j.target.community}, std::pair{"user", &j.target.user},
+            std::pair{"auth_pass", &j.target.auth_pass},
+            std::pair{"priv_pass", &j.target.priv_pass}}) {
         auto bytes = unhex(t.at(name).get<std::string>());
-        if (!bytes) return Status::invalid(std::string("poll request: ") + name + " is not hexadecimal");
+        if (!bytes)
+          return Status::invalid(std::string("poll request: ") + name + " is not hexadecimal");
         *field = std::move(*bytes);
       }
       j.target.auth_protocol = t.at("auth_protocol").get<std::string>();
@@ -251,8 +242,8 @@ Status validate(const Target& target) {
   if (target.host.empty()) return Status::invalid("host: empty");
   if (target.version != Target::Version::kV3) return Status::ok();
   if (target.user.empty()) return Status::invalid("user: required for SNMPv3");
-  static constexpr std::string_view kAuth[] = {"MD5", "SHA", "SHA1", "SHA-1", "SHA-256",
-                                               "SHA256", "SHA-512", "SHA512"};
+  static constexpr std::string_view kAuth[] = {"MD5",     "SHA",    "SHA1",    "SHA-1",
+                                               "SHA-256", "SHA256", "SHA-512", "SHA512"};
   static constexpr std::string_view kPriv[] = {"AES", "AES-128", "AES128", "DES"};
   const auto known = [](const auto& names, const std::string& name) {
     return std::find(std::begin(names), std::end(names), name) != std::end(names);
@@ -262,7 +253,8 @@ Status validate(const Target& target) {
       return Status::invalid("auth: \"" + target.auth_protocol +
                              "\" is not one of MD5, SHA, SHA-256, SHA-512");
     }
-    if (target.auth_pass.size() < 8) return Status::invalid("auth passphrase: fewer than 8 characters");
+    if (target.auth_pass.size() < 8)
+      return Status::invalid("auth passphrase: fewer than 8 characters");
     if (!target.priv_pass.empty()) {
       if (!known(kPriv, target.priv_protocol)) {
         return Status::invalid("priv: \"" + target.priv_protocol + "\" is not one of AES, DES");

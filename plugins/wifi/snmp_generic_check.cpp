@@ -110,8 +110,8 @@ Outcome GenericCheck::run(const RunContext& context) {
   }
   outcome.metrics.push_back(Metric{"radios_up", static_cast<double>(up), "", std::nullopt,
                                    std::nullopt, 0, static_cast<double>(judged)});
-  outcome.metrics.push_back(Metric{"stations", std::nullopt, "", std::nullopt, std::nullopt,
-                                   std::nullopt, std::nullopt});
+  outcome.metrics.push_back(
+      Metric{"stations", std::nullopt, "", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   findings.add(State::kOk, "station count unavailable: IF-MIB has none");
   outcome.status = findings.state();
   outcome.details = findings.details();

@@ -81,7 +81,8 @@ class UnifiCheck final : public Check {
  private:
   bool is_hotspot(const Vap& vap) const {
     if (std::find(empty_ok_.begin(), empty_ok_.end(), vap.ssid) != empty_ok_.end()) return false;
-    if (hotspots_) return std::find(hotspots_->begin(), hotspots_->end(), vap.ssid) != hotspots_->end();
+    if (hotspots_)
+      return std::find(hotspots_->begin(), hotspots_->end(), vap.ssid) != hotspots_->end();
     return vap.usage == "guest";
   }
 
@@ -114,7 +115,8 @@ Status UnifiCheck::configure(const nlohmann::json& params) {
   }
   if (Status s = read_strings(params, "empty_ok", empty_ok_); !s) return s;
   if (const auto it = params.find("office_hours"); it != params.end()) {
-    if (!it->is_string()) return Status::invalid("office_hours: must be a string such as \"Mon-Fri 08:00-18:00\"");
+    if (!it->is_string())
+      return Status::invalid("office_hours: must be a string such as \"Mon-Fri 08:00-18:00\"");
     auto hours = OfficeHours::parse(it->get<std::string>());
     if (!hours) return Status::invalid("office_hours: " + hours.status().message());
     office_hours_ = *hours;
@@ -125,9 +127,9 @@ Status UnifiCheck::configure(const nlohmann::json& params) {
 
   Request request;
   request.scalars = {kSysObjectId, kSysUpTime, kIsolated, kModel, kUplink, kVersion};
-  request.subtrees = {kRadioName, kRadioBand, kRadioCu,    kVapChannel, kVapEssId, kVapName,
-                      kVapStations, kVapRadio, kVapRxBytes, kVapTxBytes, kVapUp,    kVapUsage,
-                      kIfName,      kIfUp};
+  request.subtrees = {kRadioName, kRadioBand,   kRadioCu,  kVapChannel, kVapEssId,
+                      kVapName,   kVapStations, kVapRadio, kVapRxBytes, kVapTxBytes,
+                      kVapUp,     kVapUsage,    kIfName,   kIfUp};
   return link_.configure(params, env_, request);
 }
 
@@ -203,8 +205,9 @@ Outcome UnifiCheck::run(const RunContext& context) {
     if (x.type == Type::kCounter32 || x.type == Type::kCounter64) v.tx = x.number;
   });
 
-  const bool in_hours = !office_hours_ || office_hours_->contains(env_.now ? env_.now()
-                                                                            : std::chrono::system_clock::now());
+  const bool in_hours =
+      !office_hours_ ||
+      office_hours_->contains(env_.now ? env_.now() : std::chrono::system_clock::now());
   std::map<std::string, std::int64_t> per_ssid;  // in first-seen order below
   std::vector<std::string> ssid_order;
   std::int64_t total = 0;
@@ -229,11 +232,13 @@ Outcome UnifiCheck::run(const RunContext& context) {
   for (const auto& [index, vap] : vaps) {
     if (!ssid_.empty() && vap.ssid != ssid_) continue;
     ++judged;
-    const std::string where = " (" + band_name(vap.band) + ", " + (vap.name.empty() ? "?" : vap.name) + ")";
+    const std::string where =
+        " (" + band_name(vap.band) + ", " + (vap.name.empty() ? "?" : vap.name) + ")";
     if (!vap.up) {
       findings.add(State::kUnknown, "SSID " + vap.ssid + " state unreadable" + where);
     } else if (*vap.up != 1) {
-      findings.add(State::kCritical, "SSID " + vap.ssid + " down" + where + radio_down_note(vap.band));
+      findings.add(State::kCritical,
+                   "SSID " + vap.ssid + " down" + where + radio_down_note(vap.band));
       continue;
     }
     ++vaps_up;
@@ -257,14 +262,17 @@ Outcome UnifiCheck::run(const RunContext& context) {
   }
   if (!ssid_.empty() && judged == 0)
     findings.add(State::kCritical, "SSID " + ssid_ + " not broadcast by this AP");
-  if (vaps.empty() && ssid_.empty()) findings.add(State::kCritical, "no SSID configured (VAP table empty)");
+  if (vaps.empty() && ssid_.empty())
+    findings.add(State::kCritical, "no SSID configured (VAP table empty)");
 
   // An empty hotspot while the AP is connected: its users cannot get on.
   for (const auto& [ssid, count] : per_ssid) {
-    const auto any = std::find_if(vaps.begin(), vaps.end(), [&](const auto& v) { return v.second.ssid == ssid; });
+    const auto any = std::find_if(vaps.begin(), vaps.end(),
+                                  [&](const auto& v) { return v.second.ssid == ssid; });
     if (count == 0 && connected && any != vaps.end() && is_hotspot(any->second)) {
-      findings.add(in_hours ? State::kWarning : State::kOk,
-                   "hotspot " + ssid + " has no station" + (in_hours ? "" : " (outside office hours)"));
+      findings.add(
+          in_hours ? State::kWarning : State::kOk,
+          "hotspot " + ssid + " has no station" + (in_hours ? "" : " (outside office hours)"));
     }
   }
 
@@ -274,7 +282,8 @@ Outcome UnifiCheck::run(const RunContext& context) {
     const auto& [name, band] = radios[index];
     const std::string label = (name.empty() ? "radio" + oid_text(index) : name) + "_cu_pct";
     const double cu = static_cast<double>(value->integer);
-    outcome.metrics.push_back(Metric{label, cu, "%", Range{0, cu_warn_}, Range{0, cu_crit_}, 0, 100});
+    outcome.metrics.push_back(
+        Metric{label, cu, "%", Range{0, cu_warn_}, Range{0, cu_crit_}, 0, 100});
     State state = State::kOk;
     if (Range{0, cu_crit_}.alerts(cu)) state = State::kCritical;
     else if (Range{0, cu_warn_}.alerts(cu)) state = State::kWarning;
@@ -284,12 +293,16 @@ Outcome UnifiCheck::run(const RunContext& context) {
   }
 
   if (stations_known) {
-    outcome.metrics.push_back(Metric{"stations", static_cast<double>(total), "", std::nullopt, std::nullopt, 0, std::nullopt});
+    outcome.metrics.push_back(Metric{"stations", static_cast<double>(total), "", std::nullopt,
+                                     std::nullopt, 0, std::nullopt});
     for (const auto& ssid : ssid_order)
-      outcome.metrics.push_back(Metric{"stations_" + ssid, static_cast<double>(per_ssid[ssid]), "", std::nullopt, std::nullopt, 0, std::nullopt});
+      outcome.metrics.push_back(Metric{"stations_" + ssid, static_cast<double>(per_ssid[ssid]), "",
+                                       std::nullopt, std::nullopt, 0, std::nullopt});
     if (ssid_.empty()) {
-      outcome.metrics.push_back(Metric{"stations_2g", static_cast<double>(band_2g), "", std::nullopt, std::nullopt, 0, std::nullopt});
-      outcome.metrics.push_back(Metric{"stations_5g", static_cast<double>(band_5g), "", std::nullopt, std::nullopt, 0, std::nullopt});
+      outcome.metrics.push_back(Metric{"stations_2g", static_cast<double>(band_2g), "",
+                                       std::nullopt, std::nullopt, 0, std::nullopt});
+      outcome.metrics.push_back(Metric{"stations_5g", static_cast<double>(band_5g), "",
+                                       std::nullopt, std::nullopt, 0, std::nullopt});
     }
   }
   rates_.end();
@@ -304,8 +317,9 @@ Outcome UnifiCheck::run(const RunContext& context) {
   for (const auto& ssid : ssid_order) {
     split += (split.empty() ? "" : ", ") + ssid + " " + std::to_string(per_ssid[ssid]);
   }
-  outcome.summary = identity + ": " + std::to_string(vaps_up) + (vaps_up == 1 ? " SSID" : " SSIDs") +
-                    " up, " + std::to_string(total) + " stations" +
+  outcome.summary = identity + ": " + std::to_string(vaps_up) +
+                    (vaps_up == 1 ? " SSID" : " SSIDs") + " up, " + std::to_string(total) +
+                    " stations" +
                     (split.empty() || ssid_order.size() < 2 ? "" : " (" + split + ")") +
                     (ticks ? ", up " + uptime_text(*ticks) : "");
   return outcome;

@@ -161,8 +161,9 @@ TEST_CASE("Agent: check exits 3 when it cannot run the checks", "[agent]") {
   CHECK(agent({"check", "--bogus"}).code == 3);
 }
 
-TEST_CASE("Agent: run refuses to start without its state folder or token or with one others can read",
-          "[agent]") {
+TEST_CASE(
+    "Agent: run refuses to start without its state folder or token or with one others can read",
+    "[agent]") {
   testing::TempDir dir;
   const std::string config = dummy_config(dir);
   dir.write("file", "");
@@ -193,8 +194,7 @@ TEST_CASE("Agent: run refuses to start without its state folder or token or with
 namespace vigie::agent {
 namespace {
 
-TEST_CASE("Agent: spool shows what waits, what was dropped and what was quarantined",
-          "[agent]") {
+TEST_CASE("Agent: spool shows what waits, what was dropped and what was quarantined", "[agent]") {
   testing::TempDir dir;
   const std::string config = dummy_config(dir);
   const std::string state = (dir / "state").string();

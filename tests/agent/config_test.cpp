@@ -57,10 +57,11 @@ const ConfiguredCheck& find(const Config& config, const std::string& name) {
 }
 
 TEST_CASE("Config: an error names the file and the line of the field", "[config]") {
-  const std::string agent = "{\n  \"agent\": {\"id\": \"a\", \"site\": \"s\"},\n"
-                            "  \"collector\": {\"url\": \"https://c.example.org\"},\n"
-                            "  \"checks\": [\n"
-                            "    {\"name\": \"load\", \"type\": \"system/load\"},\n";
+  const std::string agent =
+      "{\n  \"agent\": {\"id\": \"a\", \"site\": \"s\"},\n"
+      "  \"collector\": {\"url\": \"https://c.example.org\"},\n"
+      "  \"checks\": [\n"
+      "    {\"name\": \"load\", \"type\": \"system/load\"},\n";
   const auto located = [&](const std::string& tail) { return located_error_of(agent + tail); };
   // Lines 1 to 5 are the head above; an unknown check type on line 7.
   auto [message, line] = located("    {\"name\": \"x\",\n     \"type\": \"system/lod\"}\n  ]\n}\n");
@@ -71,12 +72,13 @@ TEST_CASE("Config: an error names the file and the line of the field", "[config]
   CHECK(line == 6);
   CHECK_THAT(message, StartsWith(std::string(kFile) + ": checks[1].command:"));
   // Interval 0.
-  std::tie(message, line) =
-      located("    {\"name\": \"l2\", \"type\": \"system/load\",\n\n      \"interval\": \"0s\"}\n  ]\n}\n");
+  std::tie(message, line) = located(
+      "    {\"name\": \"l2\", \"type\": \"system/load\",\n\n      \"interval\": \"0s\"}\n  ]\n}\n");
   CHECK(line == 8);
   CHECK_THAT(message, StartsWith(std::string(kFile) + ": checks[1].interval:"));
   // A duplicate name.
-  std::tie(message, line) = located("    // again\n    {\"name\": \"load\", \"type\": \"system/load\"}\n  ]\n}\n");
+  std::tie(message, line) =
+      located("    // again\n    {\"name\": \"load\", \"type\": \"system/load\"}\n  ]\n}\n");
   CHECK(line == 7);
   CHECK_THAT(message, Contains("checks[1].name") && Contains("load"));
 }
@@ -319,12 +321,12 @@ TEST_CASE("Config: SNMP checks read the devices block", "[config]") {
   CHECK(error_of(document(R"([{"name": "fw", "type": "firewall/sophos", "device": "fw"}])")) ==
         std::string(kFile) +
             ": checks[0].device: \"fw\": the configuration declares no \"devices\"");
-  CHECK_THAT(error_of(document(R"([{"name": "load", "type": "system/load"}])",
-                               R"({"id": "a-1", "site": "s"})",
-                               R"({"url": "https://c.example.org"})",
-                               R"(  "devices": {"fw": {"host": "h", "snmp": {"version": "1"}}},
+  CHECK_THAT(
+      error_of(document(R"([{"name": "load", "type": "system/load"}])",
+                        R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})",
+                        R"(  "devices": {"fw": {"host": "h", "snmp": {"version": "1"}}},
 )")),
-             StartsWith(std::string(kFile) + ": devices.fw: snmp.version: \"1\": must be"));
+      StartsWith(std::string(kFile) + ": devices.fw: snmp.version: \"1\": must be"));
 }
 
 TEST_CASE("Config: the spool block, retry_max and the client certificate", "[config]") {
@@ -339,13 +341,13 @@ TEST_CASE("Config: the spool block, retry_max and the client certificate", "[con
   CHECK(defaults->spool.max_age == std::chrono::hours(7 * 24));
   CHECK(defaults->collector.retry_max == 5min);
 
-  auto set = parse_config(
-      document(checks, agent,
-               "{" + url + R"(, "retry_max": "30s", "client_cert": "/etc/vigie/a.crt",
+  auto set =
+      parse_config(document(checks, agent,
+                            "{" + url + R"(, "retry_max": "30s", "client_cert": "/etc/vigie/a.crt",
                   "client_key": "/etc/vigie/a.key"})",
-               R"(  "spool": {"path": "/srv/spool.db", "max_mb": 0.5, "max_age": "2d"},
+                            R"(  "spool": {"path": "/srv/spool.db", "max_mb": 0.5, "max_age": "2d"},
 )"),
-      kFile);
+                   kFile);
   INFO(set.status().message());
   REQUIRE(set.is_ok());
   CHECK(set->spool.path == "/srv/spool.db");
@@ -361,7 +363,8 @@ TEST_CASE("Config: the spool block, retry_max and the client certificate", "[con
   CHECK_THAT(spool(R"({"max_mb": 0})"), Contains("spool.max_mb: 0: must be a number"));
   CHECK_THAT(spool(R"({"max_mb": "64"})"), Contains("spool.max_mb"));
   CHECK_THAT(spool(R"({"max_age": "10s"})"), Contains("spool.max_age: \"10s\": must be at least"));
-  CHECK_THAT(spool(R"({"path": "spool.db"})"), Contains("spool.path: \"spool.db\": must be an absolute path"));
+  CHECK_THAT(spool(R"({"path": "spool.db"})"),
+             Contains("spool.path: \"spool.db\": must be an absolute path"));
   CHECK_THAT(spool(R"({"size": 1})"), Contains("spool"));
   CHECK_THAT(spool("[]"), Contains("spool: expected an object"));
 

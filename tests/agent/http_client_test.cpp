@@ -52,8 +52,8 @@ TEST_CASE("parse_retry_after: delay-seconds and the three HTTP-date forms", "[ht
 
 TEST_CASE("HttpClient: refuses a bad URL and unreadable TLS files at creation", "[http]") {
   testing::TempDir dir;
-  for (const char* url : {"ftp://x", "https://", "https://[::1", "http://h:0", "http://h:99999",
-                          "http://h:port"}) {
+  for (const char* url :
+       {"ftp://x", "https://", "https://[::1", "http://h:0", "http://h:99999", "http://h:port"}) {
     INFO(url);
     auto client = HttpClient::create({.url = url}, "/api/v1/reports");
     REQUIRE_FALSE(client.is_ok());
@@ -73,8 +73,8 @@ TEST_CASE("HttpClient: refuses a bad URL and unreadable TLS files at creation", 
 TEST_CASE("HttpClient: talks to the collector over HTTPS with the collector's CA", "[http]") {
   testing::TempDir dir;
   testing::Collector collector(dir);
-  auto client = HttpClient::create({.url = collector.url(), .ca_file = collector.ca()},
-                                   "/api/v1/enroll");
+  auto client =
+      HttpClient::create({.url = collector.url(), .ca_file = collector.ca()}, "/api/v1/enroll");
   REQUIRE(client.is_ok());
   // A real answer from the collector: the enrollment needs a token.
   const HttpReply first = (*client)->post(R"({"agent": {"id": "a", "site": "s"}})", false, 10s);
@@ -91,9 +91,8 @@ TEST_CASE("HttpClient: talks to the collector over HTTPS with the collector's CA
       {.url = collector.url() + "/", .ca_file = collector.ca(), .token = enroll_token},
       "/api/v1/enroll");
   REQUIRE(enroll.is_ok());
-  const HttpReply enrolled =
-      (*enroll)->post(R"({"agent": {"id": "a", "site": "s", "hostname": "h", "version": "1"}})",
-                      false, 10s);
+  const HttpReply enrolled = (*enroll)->post(
+      R"({"agent": {"id": "a", "site": "s", "hostname": "h", "version": "1"}})", false, 10s);
   INFO(enrolled.error << enrolled.body);
   CHECK(enrolled.status == 200);
   CHECK_THAT(enrolled.body, Contains("token"));
@@ -107,8 +106,8 @@ TEST_CASE("HttpClient: refuses a certificate of another CA, or not naming the UR
   REQUIRE(testing::run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs",
                         (dir / "tls").string(), "collector.example.org"})
               .exit_code == 0);
-  REQUIRE(testing::run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs",
-                        (dir / "other").string()})
+  REQUIRE(testing::run(
+              {std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "other").string()})
               .exit_code == 0);
   testing::Collector collector(dir);
   const std::string port = collector.url().substr(collector.url().rfind(':') + 1);

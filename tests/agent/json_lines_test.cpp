@@ -43,7 +43,7 @@ TEST_CASE("line_of: a path past the document gives its deepest part", "[json-lin
   CHECK(line_of(kDoc, "checks[1].command") == 9);  // a missing member: its object
   CHECK(line_of(kDoc, "checks[9]") == 7);          // past the end: the array
   CHECK(line_of(kDoc, "nothing.here") == 2);
-  CHECK(line_of(kDoc, "agent[0]") == 3);           // not an array
+  CHECK(line_of(kDoc, "agent[0]") == 3);  // not an array
 }
 
 TEST_CASE("line_of: what is not a path or a document gives 0", "[json-lines]") {

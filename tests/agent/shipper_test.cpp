@@ -341,8 +341,9 @@ TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 a
   CHECK((*shipper)->stop(0ms) == 0);
 }
 
-TEST_CASE("Shipper: a 400 quarantines the batch and a 401 stops sending until the token file changes",
-          "[shipper]") {
+TEST_CASE(
+    "Shipper: a 400 quarantines the batch and a 401 stops sending until the token file changes",
+    "[shipper]") {
   testing::TempDir dir;
   const auto token = dir.write_secret("agent.token", "first-token\n");
   ScriptedPeer peer({"400 Bad Request", "401 Unauthorized", "200 OK"});

@@ -290,14 +290,11 @@ TEST_CASE("Spool: results spooled longer than max_age ago are dropped and counte
   CHECK(spool->size() == 4);
 }
 
-TEST_CASE("Spool: a corrupt or truncated file is moved aside and a new spool starts",
-          "[spool]") {
+TEST_CASE("Spool: a corrupt or truncated file is moved aside and a new spool starts", "[spool]") {
   testing::TempDir dir;
   const auto file = dir / "spool.db";
 
-  SECTION("garbage") {
-    std::ofstream(file) << std::string(5000, 'x');
-  }
+  SECTION("garbage") { std::ofstream(file) << std::string(5000, 'x'); }
   SECTION("truncated") {
     {
       auto spool = open(file);

@@ -13,27 +13,28 @@ namespace {
 using nlohmann::json;
 
 json valid_report(std::uint64_t seq = 1) {
-  return {{"protocol", 1},
-          {"agent", {{"id", "mairie-01"}, {"site", "onesse"}, {"hostname", "h"}, {"version", "0.1"}}},
-          {"seq", seq},
-          {"results",
-           {{{"name", "load"},
-             {"check", "system/load"},
-             {"status", 1},
-             {"summary", "load high"},
-             {"max_attempts", 1},
-             {"metrics", {{{"name", "load1"}, {"value", 3.5}, {"warn", "3"}, {"crit", "6"}}}},
-             {"ts", 1'700'000'000'000},
-             {"duration_ms", 4},
-             {"interval_s", 60}},
-            {{"name", "disk"},
-             {"check", "system/disk:/"},
-             {"status", 0},
-             {"summary", "/ 40% used"},
-             {"metrics", json::array()},
-             {"ts", 1'700'000'000'000},
-             {"duration_ms", 1},
-             {"interval_s", 60}}}}};
+  return {
+      {"protocol", 1},
+      {"agent", {{"id", "mairie-01"}, {"site", "onesse"}, {"hostname", "h"}, {"version", "0.1"}}},
+      {"seq", seq},
+      {"results",
+       {{{"name", "load"},
+         {"check", "system/load"},
+         {"status", 1},
+         {"summary", "load high"},
+         {"max_attempts", 1},
+         {"metrics", {{{"name", "load1"}, {"value", 3.5}, {"warn", "3"}, {"crit", "6"}}}},
+         {"ts", 1'700'000'000'000},
+         {"duration_ms", 4},
+         {"interval_s", 60}},
+        {{"name", "disk"},
+         {"check", "system/disk:/"},
+         {"status", 0},
+         {"summary", "/ 40% used"},
+         {"metrics", json::array()},
+         {"ts", 1'700'000'000'000},
+         {"duration_ms", 1},
+         {"interval_s", 60}}}}};
 }
 
 // Runs one request through the Api and waits for its single response.
@@ -226,7 +227,8 @@ TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
   Fixture f;
   const std::string viewer = f.add_token({.role = Role::kViewer});
   const std::string admin = f.add_token({.role = Role::kAdmin});
-  const std::string agent = f.add_token({.role = Role::kAgent, .agent = "mairie-01", .site = "onesse"});
+  const std::string agent =
+      f.add_token({.role = Role::kAgent, .agent = "mairie-01", .site = "onesse"});
   // A technician's token cannot post results; an agent's cannot read the API.
   auto r = f.call("POST", "/api/v1/reports", valid_report().dump(), "", admin);
   CHECK(r.status == 403);
@@ -248,8 +250,7 @@ TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]"
 
 TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
   Fixture f;
-  const std::string expired =
-      f.add_token({.role = Role::kViewer, .expires_ms = Fixture::kNow - 1});
+  const std::string expired = f.add_token({.role = Role::kViewer, .expires_ms = Fixture::kNow - 1});
   CHECK(f.call("GET", "/api/v1/checks", "", "", expired).status == 401);
 
   const std::string revoked = f.add_token({.role = Role::kViewer});
@@ -283,7 +284,8 @@ TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api
   SECTION("the enrollment token cannot be used twice") {
     auto again = f.call("POST", "/api/v1/enroll", request.dump(), "", enroll);
     CHECK(again.status == 403);
-    CHECK_THAT(json::parse(again.body)["error"].get<std::string>(), Catch::Contains("already used"));
+    CHECK_THAT(json::parse(again.body)["error"].get<std::string>(),
+               Catch::Contains("already used"));
   }
   SECTION("an enrollment token is not an API token") {
     CHECK(f.call("GET", "/api/v1/checks", "", "", enroll).status == 403);

@@ -111,11 +111,11 @@ TEST_CASE("Migration: an older database gets an empty notification history", "[m
   }
 }
 
-TEST_CASE("Migration: a database from a newer collector is refused, not damaged",
-          "[migration]") {
+TEST_CASE("Migration: a database from a newer collector is refused, not damaged", "[migration]") {
   testing::TempDir dir;
   const auto db = database_from(dir, "v1.sql");
-  REQUIRE(testing::run({"/usr/bin/sqlite3", db.string(), "PRAGMA user_version = 99"}).exit_code == 0);
+  REQUIRE(testing::run({"/usr/bin/sqlite3", db.string(), "PRAGMA user_version = 99"}).exit_code ==
+          0);
   auto storage = open_sqlite_storage({.path = db});
   REQUIRE_FALSE(storage.is_ok());
   CHECK_THAT(storage.status().message(), Catch::Contains("newer") && Catch::Contains("99"));

@@ -20,13 +20,15 @@ constexpr std::int64_t kMinute = 60'000;
 
 AlertConfig two_channels() {
   AlertConfig c;
-  c.channels.push_back({.name = "chat", .kind = AlertChannel::Kind::kWebhook,
-                        .url = "http://127.0.0.1:9/hook"});
-  c.channels.push_back({.name = "backup-team", .kind = AlertChannel::Kind::kEmail,
-                        .to = {"backup@example.org"}});
+  c.channels.push_back(
+      {.name = "chat", .kind = AlertChannel::Kind::kWebhook, .url = "http://127.0.0.1:9/hook"});
+  c.channels.push_back(
+      {.name = "backup-team", .kind = AlertChannel::Kind::kEmail, .to = {"backup@example.org"}});
   c.rules.push_back({.channels = {"chat"}});
-  c.rules.push_back({.sites = {"mairie-*"}, .families = {"backup"},
-                     .min_state = State::kCritical, .channels = {"backup-team"}});
+  c.rules.push_back({.sites = {"mairie-*"},
+                     .families = {"backup"},
+                     .min_state = State::kCritical,
+                     .channels = {"backup-team"}});
   c.hold = std::chrono::milliseconds(2000);
   return c;
 }
@@ -135,12 +137,15 @@ TEST_CASE("Alerts: routing by site glob, family and severity", "[notifier]") {
   };
   using V = std::vector<std::string>;
   CHECK(route("mairie-onesse", "backup", State::kCritical) == V{"chat", "backup-team"});
-  CHECK(route("mairie-onesse", "backup", State::kWarning) == V{"chat"});  // below critical
+  CHECK(route("mairie-onesse", "backup", State::kWarning) == V{"chat"});     // below critical
   CHECK(route("mairie-onesse", "firewall", State::kCritical) == V{"chat"});  // other family
   CHECK(route("ecole-onesse", "backup", State::kCritical) == V{"chat"});     // other sites
   // A recovery goes where the problem went.
-  Alert recovery{.site = "mairie-x", .family = "backup", .kind = "recovery",
-                 .state = State::kOk, .from = State::kCritical};
+  Alert recovery{.site = "mairie-x",
+                 .family = "backup",
+                 .kind = "recovery",
+                 .state = State::kOk,
+                 .from = State::kCritical};
   CHECK(f.planner.route(recovery).size() == 2);
 
   AlertConfig only_critical = two_channels();
@@ -160,8 +165,13 @@ TEST_CASE("Alerts: soft states and flapping send nothing", "[notifier]") {
   r.agent = {"a1", "s", "host", "1.0"};
   for (int i = 0; i < 2; ++i) {
     r.seq = ++f.seq;
-    r.results = {{.name = "c", .check = "c", .status = State::kCritical, .summary = "x",
-                  .ts_ms = f.now, .interval_s = 60, .max_attempts = 3}};
+    r.results = {{.name = "c",
+                  .check = "c",
+                  .status = State::kCritical,
+                  .summary = "x",
+                  .ts_ms = f.now,
+                  .interval_s = 60,
+                  .max_attempts = 3}};
     f.feed(f.engine.apply(r, f.now));
     f.pass(10'000);
   }
@@ -191,14 +201,21 @@ TEST_CASE("Alerts: acknowledged and in-downtime problems are held back, with the
   protocol::Report r;
   r.agent = {"a1", "mairie-x", "host", "1.0"};
   r.seq = ++f.seq;
-  r.results = {{.name = "b", .check = "backup/borg", .status = State::kCritical,
-                .summary = "no archive", .ts_ms = f.now, .interval_s = 60, .max_attempts = 3}};
+  r.results = {{.name = "b",
+                .check = "backup/borg",
+                .status = State::kCritical,
+                .summary = "no archive",
+                .ts_ms = f.now,
+                .interval_s = 60,
+                .max_attempts = 3}};
   f.feed(f.engine.apply(r, f.now));
-  REQUIRE(f.engine.acknowledge("a1", "backup/borg",
-                               {.author = "alice", .comment = "NAS replaced",
-                                .expires_ms = f.now + 10 * kMinute},
-                               f.now)
-              .is_ok());
+  REQUIRE(
+      f.engine
+          .acknowledge(
+              "a1", "backup/borg",
+              {.author = "alice", .comment = "NAS replaced", .expires_ms = f.now + 10 * kMinute},
+              f.now)
+          .is_ok());
   for (int i = 0; i < 3; ++i) {
     f.now += kMinute;
     r.seq = ++f.seq;
@@ -230,10 +247,13 @@ TEST_CASE("Alerts: acknowledged and in-downtime problems are held back, with the
   // A downtime: what breaks in it is held back, what still fails after is sent.
   Fake g;
   g.report("mairie-y", "a1", {{"firewall/sophos", State::kOk}});
-  REQUIRE(g.engine.add_downtime({.site = "mairie-y", .start_ms = g.now,
-                                 .end_ms = g.now + 5 * kMinute, .comment = "upgrade",
-                                 .author = "bob"},
-                                g.now)
+  REQUIRE(g.engine
+              .add_downtime({.site = "mairie-y",
+                             .start_ms = g.now,
+                             .end_ms = g.now + 5 * kMinute,
+                             .comment = "upgrade",
+                             .author = "bob"},
+                            g.now)
               .is_ok());
   g.pass(1000);
   g.report("mairie-y", "a1", {{"firewall/sophos", State::kCritical}});
@@ -330,7 +350,8 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   // 20 in the window is no storm.
   Fake g;
   std::vector<std::pair<std::string, State>> twenty;
-  for (int i = 0; i < 20; ++i) twenty.push_back({"system/disk:/" + std::to_string(i), State::kCritical});
+  for (int i = 0; i < 20; ++i)
+    twenty.push_back({"system/disk:/" + std::to_string(i), State::kCritical});
   g.report("s", "a1", twenty);
   g.pass(3000);
   CHECK(g.to("chat").size() == 20);
@@ -380,8 +401,8 @@ TEST_CASE("Alerts: templates fill placeholders, JSON-escaped in JSON bodies", "[
   const json body = json::parse(webhook_body(text, one, kT0));
   CHECK(body["text"] == "CRITICAL mairie \"Onesse\": last snapshot\n3 days ago \\ bad");
 
-  AlertChannel object{.name = "o", .body = json{{"text", "{{title}}"}, {"n", 1},
-                                                {"tags", {"{{family}}"}}}};
+  AlertChannel object{.name = "o",
+                      .body = json{{"text", "{{title}}"}, {"n", 1}, {"tags", {"{{family}}"}}}};
   const json filled = json::parse(webhook_body(object, one, kT0));
   CHECK(filled["text"] ==
         "[CRITICAL] mairie \"Onesse\" a1 backup/restic:/srv: last snapshot\n3 days ago \\ bad");
@@ -403,9 +424,8 @@ TEST_CASE("Alerts: templates fill placeholders, JSON-escaped in JSON bodies", "[
   CHECK(d["alerts"].size() == 2);
 }
 
-TEST_CASE(
-    "Alerts config: the example parses, and each error names the file, key and reason",
-    "[notifier]") {
+TEST_CASE("Alerts config: the example parses, and each error names the file, key and reason",
+          "[notifier]") {
   testing::TempDir dir;
   const auto pass = dir / "smtp.pass";
   std::ofstream(pass) << "secret\n";
@@ -436,14 +456,20 @@ TEST_CASE(
              Catch::StartsWith("alerts.json: renotfy: unknown key"));
   CHECK_THAT(error("{" + rules + "}"), Catch::Contains("alerts.json: channels: required"));
   CHECK_THAT(error("{" + channels + "}"), Catch::Contains("alerts.json: rules: required"));
-  CHECK_THAT(error(R"({"channels": [{"name": "c", "type": "webhook", "url": "ftp://x"}],)" + rules + "}"),
-             Catch::Contains("alerts.json: channels[0].url: expected an http:// or https:// URL"));
+  CHECK_THAT(
+      error(R"({"channels": [{"name": "c", "type": "webhook", "url": "ftp://x"}],)" + rules + "}"),
+      Catch::Contains("alerts.json: channels[0].url: expected an http:// or https:// URL"));
   CHECK_THAT(error(R"({"channels": [{"name": "c", "type": "pager"}],)" + rules + "}"),
              Catch::Contains("channels[0].type: expected \"webhook\" or \"email\""));
-  CHECK_THAT(error(R"({"channels": [{"name": "m", "type": "email", "to": "a@b.org"}], "rules": [{"channels": "m"}]})"),
-             Catch::Contains("channels[0]: an e-mail channel needs the \"smtp\" relay block"));
-  CHECK_THAT(error(R"({"channels": [{"name": "m", "type": "webhook", "url": "http://h", "body_text": "{\"a\": {{state}}}"}],)" + rules + "}"),
-             Catch::Contains("channels[0].body_text: is not JSON"));
+  CHECK_THAT(
+      error(
+          R"({"channels": [{"name": "m", "type": "email", "to": "a@b.org"}], "rules": [{"channels": "m"}]})"),
+      Catch::Contains("channels[0]: an e-mail channel needs the \"smtp\" relay block"));
+  CHECK_THAT(
+      error(
+          R"({"channels": [{"name": "m", "type": "webhook", "url": "http://h", "body_text": "{\"a\": {{state}}}"}],)" +
+          rules + "}"),
+      Catch::Contains("channels[0].body_text: is not JSON"));
   CHECK_THAT(error("{" + channels + R"(, "rules": [{"channels": ["pager"]}]})"),
              Catch::Contains("rules[0].channels[0]: no channel named \"pager\" (channels: chat)"));
   CHECK_THAT(error("{" + channels + R"(, "rules": [{"channels": ["chat"], "min_state": "ok"}]})"),
@@ -452,7 +478,8 @@ TEST_CASE(
              Catch::Contains("storm.threshold: expected a whole number 1..100000"));
   CHECK_THAT(error("{" + channels + "," + rules + R"(, "renotify": "soon"})"),
              Catch::Contains("alerts.json: renotify:"));
-  CHECK_THAT(error(R"({"smtp": {"url": "smtp://mail.example.org", "pasword_file": "x"},)" + channels + "," + rules + "}"),
+  CHECK_THAT(error(R"({"smtp": {"url": "smtp://mail.example.org", "pasword_file": "x"},)" +
+                   channels + "," + rules + "}"),
              Catch::Contains("alerts.json: smtp"));
   CHECK_THAT(error("{ nope"), Catch::StartsWith("alerts.json: not valid JSON"));
   CHECK_THAT(load_alert_config(dir / "missing.json").status().message(),

@@ -48,8 +48,8 @@ TEST_CASE("BackupReport: sites come worst first with their health", "[report]") 
   Week w;
   std::vector<std::string> order;
   for (const auto& s : w.report.sites) order.push_back(s.site);
-  CHECK(order == std::vector<std::string>{"site-failing", "site-risk", "site-nodata",
-                                          "site-silent", "site-healthy"});
+  CHECK(order == std::vector<std::string>{"site-failing", "site-risk", "site-nodata", "site-silent",
+                                          "site-healthy"});
   CHECK(w.site("site-failing").health == SiteHealth::kFailing);
   CHECK(w.site("site-risk").health == SiteHealth::kAtRisk);
   CHECK(w.site("site-nodata").health == SiteHealth::kNoData);
@@ -67,8 +67,8 @@ TEST_CASE("BackupReport: day-by-day states and ratios follow the hard states", "
   REQUIRE(failing.checks.size() == 1);
   const CheckLine& borg = failing.checks[0];
   using D = DayState;
-  CHECK(borg.days == days_of({D::kOk, D::kOk, D::kOk, D::kCritical, D::kCritical, D::kCritical,
-                              D::kCritical}));
+  CHECK(borg.days ==
+        days_of({D::kOk, D::kOk, D::kOk, D::kCritical, D::kCritical, D::kCritical, D::kCritical}));
   CHECK(borg.ok_days == 3);
   CHECK(borg.data_days == 7);
   CHECK(borg.state == State::kCritical);
@@ -161,7 +161,8 @@ TEST_CASE("BackupReport: CSV has a BOM, RFC 4180 quoting and a French variant", 
     ++lines;
   CHECK(lines == 7);
   // A field with quotes and the separator is quoted, its quotes doubled.
-  CHECK(csv.find(",\"last archive too old; \"\"borg\"\" said: lock timeout\",") != std::string::npos);
+  CHECK(csv.find(",\"last archive too old; \"\"borg\"\" said: lock timeout\",") !=
+        std::string::npos);
   CHECK(csv.find(",42.9,") != std::string::npos);  // site-failing: 3/7 days OK
 
   auto catalogue = find_catalogue(Lang::kFrench);
@@ -223,7 +224,10 @@ TEST_CASE("BackupReport: HTML is one self-contained document with its charts", "
 
 TEST_CASE("BackupReport: an empty database gives an empty report, not an error", "[report]") {
   testing::TempDir dir;
-  { auto s = open_sqlite_storage({.path = dir / "empty.db"}); REQUIRE(s.is_ok()); }
+  {
+    auto s = open_sqlite_storage({.path = dir / "empty.db"});
+    REQUIRE(s.is_ok());
+  }
   auto reader = open_sqlite_reader(dir / "empty.db");
   REQUIRE(reader.is_ok());
   auto period = make_period(7, "2026-11-30", "Europe/Paris", wall_ms());
@@ -256,7 +260,10 @@ TEST_CASE("SqliteReader: refuses a database of another schema version, and a mis
           "[report]") {
   testing::TempDir dir;
   CHECK(open_sqlite_reader(dir / "none.db").status().code() == Code::kNotFound);
-  { auto s = open_sqlite_storage({.path = dir / "v.db"}); REQUIRE(s.is_ok()); }
+  {
+    auto s = open_sqlite_storage({.path = dir / "v.db"});
+    REQUIRE(s.is_ok());
+  }
   auto raw = std::string("sqlite3 ") + (dir / "v.db").string() + " 'PRAGMA user_version = 99'";
   REQUIRE(std::system(raw.c_str()) == 0);
   auto newer = open_sqlite_reader(dir / "v.db");

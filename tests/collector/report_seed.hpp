@@ -52,11 +52,12 @@ class Seeder {
     r.results = std::move(results);
     std::promise<Result<IngestOutcome>> done;
     auto f = done.get_future();
-    storage_.submit(std::move(r), received_ms,
-                    [this](protocol::Report&& stored, std::int64_t at) {
-                      return engine_.apply(std::move(stored), at);
-                    },
-                    [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    storage_.submit(
+        std::move(r), received_ms,
+        [this](protocol::Report&& stored, std::int64_t at) {
+          return engine_.apply(std::move(stored), at);
+        },
+        [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
     auto outcome = f.get();
     if (!outcome) throw std::runtime_error("seed: " + outcome.status().message());
   }
@@ -88,15 +89,16 @@ inline void seed_week(Storage& storage, std::int64_t now_ms) {
     // site-healthy: grows from 1.0 GB to 1.1 GB over the period.
     const double grown = 1e9 + 1e8 * static_cast<double>(std::max<std::int64_t>(0, t - d)) /
                                    static_cast<double>(7 * kDay);
-    s.submit("a-healthy", "site-healthy",
-             {backup_result("backup/restic:/srv", State::kOk, t, age, grown,
-                            "last snapshot recent"),
-              backup_result("backup/avamar:srv", State::kOk, t, age, 5e9, "last backup completed")},
-             t + 1000);
+    s.submit(
+        "a-healthy", "site-healthy",
+        {backup_result("backup/restic:/srv", State::kOk, t, age, grown, "last snapshot recent"),
+         backup_result("backup/avamar:srv", State::kOk, t, age, 5e9, "last backup completed")},
+        t + 1000);
     // site-failing: no backup since day 3, 01:00: CRITICAL from day 3, 03:00.
     const std::int64_t stop = d + 3 * kDay + kHour;
     const bool failing = t >= d + 3 * kDay + 3 * kHour;
-    const double failing_age = static_cast<double>(t >= stop ? t - stop : (t > backup ? t - backup : 0)) / 1000.0;
+    const double failing_age =
+        static_cast<double>(t >= stop ? t - stop : (t > backup ? t - backup : 0)) / 1000.0;
     s.submit("a-failing", "site-failing",
              {backup_result("backup/borg:/backup", failing ? State::kCritical : State::kOk, t,
                             failing ? failing_age : age, 2e9,
@@ -105,10 +107,11 @@ inline void seed_week(Storage& storage, std::int64_t now_ms) {
              t + 1000);
     // site-risk: WARNING on day 2 between 03:00 and 09:00.
     const bool warning = day == 2 && t >= d + 2 * kDay + 3 * kHour && t < d + 2 * kDay + 9 * kHour;
-    s.submit("a-risk", "site-risk",
-             {backup_result("backup/file-age:/dumps", warning ? State::kWarning : State::kOk, t,
-                            age, 3e8, warning ? "last file 30h ago (WARNING > 26h)" : "last file recent")},
-             t + 1000);
+    s.submit(
+        "a-risk", "site-risk",
+        {backup_result("backup/file-age:/dumps", warning ? State::kWarning : State::kOk, t, age,
+                       3e8, warning ? "last file 30h ago (WARNING > 26h)" : "last file recent")},
+        t + 1000);
     // site-nodata: an agent, no backup check.
     CheckResult load;
     load.name = "load";
@@ -120,17 +123,20 @@ inline void seed_week(Storage& storage, std::int64_t now_ms) {
     s.submit("a-nodata", "site-nodata", {load}, t + 1000);
     // site-silent: reports until a day before the period, then nothing.
     if (t <= d - 20 * kHour) {
-      s.submit("a-silent", "site-silent",
-               {backup_result("backup/restic:/old", State::kOk, t, age, 7e8, "last snapshot recent")},
-               t + 1000);
+      s.submit(
+          "a-silent", "site-silent",
+          {backup_result("backup/restic:/old", State::kOk, t, age, 7e8, "last snapshot recent")},
+          t + 1000);
     }
     // The collector's clock: staleness is decided on ticks.
     s.change([&engine, t] { return Result<StateDelta>(engine.tick(t + 2000)); });
   }
   s.change([&] {
     return engine.acknowledge("a-failing", "backup/borg:/backup",
-                              {.author = "alice", .comment = "disk replaced on Thursday; \"new\" one",
-                               .sticky = true, .created_ms = now_ms - kHour},
+                              {.author = "alice",
+                               .comment = "disk replaced on Thursday; \"new\" one",
+                               .sticky = true,
+                               .created_ms = now_ms - kHour},
                               now_ms - kHour);
   });
   // Results that changed no state are written by checkpoints.

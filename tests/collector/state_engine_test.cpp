@@ -174,8 +174,7 @@ TEST_CASE("Engine: hard changes while flapping do not notify", "[engine]") {
   for (const auto* e : of_kind(d, EventKind::kState)) CHECK_FALSE(e->notify);
 }
 
-TEST_CASE("Engine: a check that alone stops reporting goes stale after 3 intervals",
-          "[engine]") {
+TEST_CASE("Engine: a check that alone stops reporting goes stale after 3 intervals", "[engine]") {
   Fake f;
   f.report("quiet", State::kOk);
   f.report("busy", State::kOk);
@@ -282,7 +281,7 @@ TEST_CASE("Engine: late results go to history without notifying, older ones chan
   // A replayed spool: results that ran two hours and one hour ago arrive now.
   Fake g;
   g.now = kT0 + 2 * 3'600'000;
-  g.report("c", State::kOk, "a1", "s1", 2 * 3'600'000);  // ran at kT0
+  g.report("c", State::kOk, "a1", "s1", 2 * 3'600'000);                // ran at kT0
   auto d = g.report("c", State::kCritical, "a1", "s1", 3'600'000, 1);  // an hour later
   const Event& e = only(d, EventKind::kState);
   CHECK(e.backfill);
@@ -301,9 +300,9 @@ TEST_CASE("Engine: acknowledgements: cleared on recovery, sticky kept, expiry no
           "[engine]") {
   Fake f;
   f.report("c", State::kCritical, "a1", "s1", 0, 1);
-  CHECK(f.engine.acknowledge("a1", "nope", {.author = "x", .comment = "y"}, f.now)
-            .status()
-            .code() == Code::kNotFound);
+  CHECK(
+      f.engine.acknowledge("a1", "nope", {.author = "x", .comment = "y"}, f.now).status().code() ==
+      Code::kNotFound);
 
   SECTION("plain: cleared by the recovery") {
     auto d = f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "on it"}, f.now);
@@ -316,27 +315,31 @@ TEST_CASE("Engine: acknowledgements: cleared on recovery, sticky kept, expiry no
     CHECK_FALSE(f.state("c").ack);
   }
   SECTION("plain: silences the check while it holds") {
-    REQUIRE(f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "on it", .sticky = true},
-                                 f.now)
-                .is_ok());
+    REQUIRE(
+        f.engine
+            .acknowledge("a1", "c", {.author = "alice", .comment = "on it", .sticky = true}, f.now)
+            .is_ok());
     f.now += kMinute;
     auto r = f.report("c", State::kWarning, "a1", "s1", 0, 1);
     CHECK_FALSE(only(r, EventKind::kState).notify);
   }
   SECTION("sticky: kept through the recovery") {
-    REQUIRE(f.engine.acknowledge("a1", "c", {.author = "bob", .comment = "known", .sticky = true},
-                                 f.now)
-                .is_ok());
+    REQUIRE(
+        f.engine
+            .acknowledge("a1", "c", {.author = "bob", .comment = "known", .sticky = true}, f.now)
+            .is_ok());
     f.now += kMinute;
     auto r = f.report("c", State::kOk, "a1", "s1", 0, 1);
     CHECK(of_kind(r, EventKind::kAckRemoved).empty());
     CHECK(f.state("c").ack);
   }
   SECTION("expiry: the check still fails, so it notifies again") {
-    REQUIRE(f.engine.acknowledge("a1", "c",
-                                 {.author = "carol", .comment = "later", .expires_ms = f.now + 5 * kMinute},
-                                 f.now)
-                .is_ok());
+    REQUIRE(
+        f.engine
+            .acknowledge("a1", "c",
+                         {.author = "carol", .comment = "later", .expires_ms = f.now + 5 * kMinute},
+                         f.now)
+            .is_ok());
     for (int i = 0; i < 4; ++i) {
       CHECK(of_kind(f.after(kMinute), EventKind::kAckExpired).empty());
       f.report("c", State::kCritical, "a1", "s1", 0, 1);
@@ -348,9 +351,9 @@ TEST_CASE("Engine: acknowledgements: cleared on recovery, sticky kept, expiry no
   }
   SECTION("an OK check cannot be acknowledged") {
     f.report("ok", State::kOk);
-    CHECK(f.engine.acknowledge("a1", "ok", {.author = "x", .comment = "y"}, f.now)
-              .status()
-              .code() == Code::kFailedPrecondition);
+    CHECK(
+        f.engine.acknowledge("a1", "ok", {.author = "x", .comment = "y"}, f.now).status().code() ==
+        Code::kFailedPrecondition);
   }
 }
 
@@ -464,8 +467,7 @@ TEST_CASE("Engine: restore brings back states, acknowledgements and lost agents"
   CHECK(again.last_event_id() == f.engine.last_event_id());
 }
 
-TEST_CASE("Engine: an acknowledgement of a soft failure holds when it turns hard",
-          "[engine]") {
+TEST_CASE("Engine: an acknowledgement of a soft failure holds when it turns hard", "[engine]") {
   Fake f;
   f.report("c", State::kWarning, "a1", "s1", 0, 3);
   REQUIRE(f.engine.acknowledge("a1", "c", {.author = "alice", .comment = "known"}, f.now).is_ok());
@@ -494,8 +496,12 @@ TEST_CASE("Engine: checks of a silent agent go stale without notifying, before i
     protocol::Report r;
     r.agent = {"a1", "s1", "host", "1.0"};
     r.seq = ++f.seq;
-    r.results = {{.name = check, .check = check, .status = State::kOk, .summary = "ok",
-                  .ts_ms = f.now, .interval_s = 20}};
+    r.results = {{.name = check,
+                  .check = check,
+                  .status = State::kOk,
+                  .summary = "ok",
+                  .ts_ms = f.now,
+                  .interval_s = 20}};
     f.engine.apply(r, f.now);
   }
   StateDelta all;
@@ -509,9 +515,13 @@ TEST_CASE("Engine: a site downtime that ends while the site is unreachable says 
           "[engine]") {
   Fake f;
   f.report("c", State::kOk, "a1", "s1");
-  REQUIRE(f.engine.add_downtime({.site = "s1", .start_ms = f.now, .end_ms = f.now + 10 * kMinute,
-                                 .comment = "power cut", .author = "dave"},
-                                f.now)
+  REQUIRE(f.engine
+              .add_downtime({.site = "s1",
+                             .start_ms = f.now,
+                             .end_ms = f.now + 10 * kMinute,
+                             .comment = "power cut",
+                             .author = "dave"},
+                            f.now)
               .is_ok());
   StateDelta all;
   for (int i = 0; i < 5; ++i) all.append(f.after(kMinute));
@@ -530,8 +540,7 @@ TEST_CASE("Engine: a site downtime that ends while the site is unreachable says 
   CHECK(notified == 1);
 }
 
-TEST_CASE("Engine: after a restart, agents get a full timeout before they are lost",
-          "[engine]") {
+TEST_CASE("Engine: after a restart, agents get a full timeout before they are lost", "[engine]") {
   Fake f;
   f.report("c", State::kOk);
   StateSnapshot snapshot;

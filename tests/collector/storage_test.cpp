@@ -1,8 +1,8 @@
 #include "collector/storage.hpp"
 #include "collector/state_engine.hpp"
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <future>
 
 #include "tests/support/temp_dir.hpp"
@@ -26,8 +26,7 @@ protocol::Report report(std::uint64_t seq, State status, std::int64_t ts) {
   return r;
 }
 
-Result<IngestOutcome> submit(Storage& storage, protocol::Report r,
-                             StateEngine* engine = nullptr) {
+Result<IngestOutcome> submit(Storage& storage, protocol::Report r, StateEngine* engine = nullptr) {
   std::promise<Result<IngestOutcome>> done;
   auto future = done.get_future();
   Storage::OnStored on_stored;
@@ -108,8 +107,7 @@ TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", 
   CHECK(engine.agents().empty());  // a duplicate never reaches the engine
 }
 
-TEST_CASE("SqliteStorage: after close, submit fails instead of losing data silently",
-          "[storage]") {
+TEST_CASE("SqliteStorage: after close, submit fails instead of losing data silently", "[storage]") {
   testing::TempDir dir;
   auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
   REQUIRE(storage.is_ok());
@@ -290,9 +288,10 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
   StateEngine engine;
   protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
   std::promise<Result<IngestOutcome>> done;
-  f.storage->submit(std::move(failing), kT0,
-                    [&](protocol::Report&& r, std::int64_t at) { return engine.apply(std::move(r), at); },
-                    [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  f.storage->submit(
+      std::move(failing), kT0,
+      [&](protocol::Report&& r, std::int64_t at) { return engine.apply(std::move(r), at); },
+      [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
   REQUIRE(done.get_future().get().is_ok());
   const auto events = [&] {
     auto e = f.storage->events({});
@@ -322,14 +321,32 @@ TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 
         [&](Result<StateDelta> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().is_ok());
   };
-  store({{.ts_ms = kT0, .site = "s1", .agent = "a1", .check = "backup/borg", .channel = "email",
-          .target = "oncall (x@example.org)", .kind = "problem", .state = State::kCritical,
+  store({{.ts_ms = kT0,
+          .site = "s1",
+          .agent = "a1",
+          .check = "backup/borg",
+          .channel = "email",
+          .target = "oncall (x@example.org)",
+          .kind = "problem",
+          .state = State::kCritical,
           .status = "sent"},
-         {.ts_ms = kT0 + 1, .site = "s1", .agent = "a1", .check = "backup/borg",
-          .channel = "webhook", .target = "chat (chat.example.org)", .kind = "problem",
-          .state = State::kCritical, .status = "failed", .detail = "HTTP 500"}});
-  store({{.ts_ms = kT0 + 2, .site = "s2", .channel = "webhook", .target = "chat (chat.example.org)",
-          .kind = "problem", .state = State::kCritical, .status = "suppressed",
+         {.ts_ms = kT0 + 1,
+          .site = "s1",
+          .agent = "a1",
+          .check = "backup/borg",
+          .channel = "webhook",
+          .target = "chat (chat.example.org)",
+          .kind = "problem",
+          .state = State::kCritical,
+          .status = "failed",
+          .detail = "HTTP 500"}});
+  store({{.ts_ms = kT0 + 2,
+          .site = "s2",
+          .channel = "webhook",
+          .target = "chat (chat.example.org)",
+          .kind = "problem",
+          .state = State::kCritical,
+          .status = "suppressed",
           .detail = "in downtime"}});
   auto all = f.storage->notifications({});
   REQUIRE(all.is_ok());
@@ -354,18 +371,30 @@ TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 
 TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
   SeriesFixture f;
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
-  auto unknown = f.storage->series({.agent = "agent-1", .check = "system/load", .metric = "nope",
-                                    .from_ms = kT0 - kDay, .to_ms = kT0});
+  auto unknown = f.storage->series({.agent = "agent-1",
+                                    .check = "system/load",
+                                    .metric = "nope",
+                                    .from_ms = kT0 - kDay,
+                                    .to_ms = kT0});
   CHECK(unknown.status().code() == Code::kNotFound);
-  auto inverted = f.storage->series({.agent = "agent-1", .check = "system/load",
-                                     .metric = "load1", .from_ms = kT0, .to_ms = kT0 - 1});
+  auto inverted = f.storage->series({.agent = "agent-1",
+                                     .check = "system/load",
+                                     .metric = "load1",
+                                     .from_ms = kT0,
+                                     .to_ms = kT0 - 1});
   CHECK(inverted.status().code() == Code::kInvalidArgument);
-  auto too_many = f.storage->series({.agent = "agent-1", .check = "system/load",
-                                     .metric = "load1", .from_ms = kT0 - kDay, .to_ms = kT0,
+  auto too_many = f.storage->series({.agent = "agent-1",
+                                     .check = "system/load",
+                                     .metric = "load1",
+                                     .from_ms = kT0 - kDay,
+                                     .to_ms = kT0,
                                      .step_ms = 1});
   CHECK(too_many.status().code() == Code::kInvalidArgument);
-  auto bad_tier = f.storage->series({.agent = "agent-1", .check = "system/load",
-                                     .metric = "load1", .from_ms = kT0 - kDay, .to_ms = kT0,
+  auto bad_tier = f.storage->series({.agent = "agent-1",
+                                     .check = "system/load",
+                                     .metric = "load1",
+                                     .from_ms = kT0 - kDay,
+                                     .to_ms = kT0,
                                      .tier = "10s"});
   CHECK(bad_tier.status().code() == Code::kInvalidArgument);
 }

@@ -15,10 +15,11 @@ using json = nlohmann::json;
 namespace {
 
 mail::Relay plain_relay(int port) {
-  auto relay = mail::parse_relay(
-      json{{"url", "smtp://127.0.0.1:" + std::to_string(port)}, {"tls", "none"},
-           {"from", "Supervision <vigie@example.org>"}, {"timeout", "10s"}},
-      "smtp");
+  auto relay = mail::parse_relay(json{{"url", "smtp://127.0.0.1:" + std::to_string(port)},
+                                      {"tls", "none"},
+                                      {"from", "Supervision <vigie@example.org>"},
+                                      {"timeout", "10s"}},
+                                 "smtp");
   REQUIRE(relay);
   return *relay;
 }
@@ -34,14 +35,16 @@ mail::Message report_message() {
 }
 
 std::string make_certs(const TempDir& dir) {
-  auto r = vigie::testing::run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
+  auto r = vigie::testing::run(
+      {std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
   REQUIRE(r.exit_code == 0);
   return (dir / "tls").string();
 }
 
 }  // namespace
 
-TEST_CASE("mail: a message with an HTML alternative and an attachment reaches the relay whole", "[mail]") {
+TEST_CASE("mail: a message with an HTML alternative and an attachment reaches the relay whole",
+          "[mail]") {
   TempDir dir;
   SmtpServer server(dir.path());
   const auto relay = plain_relay(server.port());
@@ -52,7 +55,8 @@ TEST_CASE("mail: a message with an HTML alternative and an attachment reaches th
   CHECK(raw.find("To: =?UTF-8?B?") == std::string::npos);  // ASCII names stay readable
   CHECK(raw.find("mairie@onesse.example") != std::string::npos);
   CHECK(raw.find("support@example.org") != std::string::npos);
-  CHECK(raw.find("Subject: " + mail::encode_header("Sauvegardes : 3 sites à surveiller, semaine 48")) !=
+  CHECK(raw.find("Subject: " +
+                 mail::encode_header("Sauvegardes : 3 sites à surveiller, semaine 48")) !=
         std::string::npos);
   CHECK(raw.find("Message-ID: <") != std::string::npos);
   CHECK(raw.find("Date: ") != std::string::npos);
@@ -134,7 +138,8 @@ TEST_CASE("mail: a relay that refuses or is down gives errors that say so", "[ma
   CHECK(s.message().find("127.0.0.1:" + std::to_string(relay.port)) != std::string::npos);
 }
 
-TEST_CASE("mail: messages that would be unsafe or undeliverable are refused before sending", "[mail]") {
+TEST_CASE("mail: messages that would be unsafe or undeliverable are refused before sending",
+          "[mail]") {
   const auto relay = plain_relay(25);
   mail::Message m;
   m.to = {"tech@example.org"};
@@ -157,16 +162,21 @@ TEST_CASE("mail: relay configuration errors name the key and the reason", "[mail
     REQUIRE_FALSE(r);
     return r.status().message();
   };
-  CHECK(error(json{{"url", "http://mail.example.org"}}).find("alerts.json: smtp.url") != std::string::npos);
-  CHECK(error(json{{"url", "smtp://mail.example.org:99999"}}).find("bad port") != std::string::npos);
-  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tls", "none"}}).find("loopback") != std::string::npos);
-  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tsl", "none"}}).find("unknown key \"tsl\"") !=
+  CHECK(error(json{{"url", "http://mail.example.org"}}).find("alerts.json: smtp.url") !=
         std::string::npos);
+  CHECK(error(json{{"url", "smtp://mail.example.org:99999"}}).find("bad port") !=
+        std::string::npos);
+  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tls", "none"}}).find("loopback") !=
+        std::string::npos);
+  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tsl", "none"}})
+            .find("unknown key \"tsl\"") != std::string::npos);
   CHECK(error(json{{"url", "smtp://mail.example.org"}, {"password_file", "/nonexistent/pass"}})
             .find("password_file") != std::string::npos);
-  CHECK(error(json{{"url", "smtps://mail.example.org"}, {"tls", "starttls"}}).find(".tls") != std::string::npos);
-  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"timeout", 30}}).find("expected a string") !=
+  CHECK(error(json{{"url", "smtps://mail.example.org"}, {"tls", "starttls"}}).find(".tls") !=
         std::string::npos);
+  CHECK(
+      error(json{{"url", "smtp://mail.example.org"}, {"timeout", 30}}).find("expected a string") !=
+      std::string::npos);
 
   auto relay = mail::parse_relay(json{{"url", "smtps://[::1]"}}, "smtp");
   REQUIRE(relay);
@@ -175,7 +185,8 @@ TEST_CASE("mail: relay configuration errors name the key and the reason", "[mail
   CHECK(relay->security == mail::Security::kTls);
 }
 
-TEST_CASE("mail: non-ASCII header text becomes encoded words cut on character boundaries", "[mail]") {
+TEST_CASE("mail: non-ASCII header text becomes encoded words cut on character boundaries",
+          "[mail]") {
   CHECK(mail::encode_header("plain ascii") == "plain ascii");
   const std::string long_french(40, 'x');
   const std::string encoded = mail::encode_header(long_french + "ééééé");

@@ -536,7 +536,9 @@ TEST_CASE("Protocol: the fast decoder builds the same report as the careful one"
       for (int m = 0; m < static_cast<int>(rng() % 4); ++m) {
         Metric metric;
         metric.label = "m" + std::to_string(m);
-        if (rng() % 4) metric.value = std::ldexp(static_cast<double>(rng() % 100000) - 50000, static_cast<int>(rng() % 40) - 20);
+        if (rng() % 4)
+          metric.value = std::ldexp(static_cast<double>(rng() % 100000) - 50000,
+                                    static_cast<int>(rng() % 40) - 20);
         if (rng() % 2) metric.warn = Range{0, static_cast<double>(rng() % 100)};
         if (rng() % 2) metric.min = 0;
         c.metrics.push_back(metric);
@@ -558,7 +560,7 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
   const std::string ok = R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})";
   REQUIRE(detail::decode_report_fast(ok).has_value());
   const std::vector<std::string> unsure = {
-      ok + " x",                                                                 // trailing
+      ok + " x",  // trailing
       R"({"protocol":1,"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[]})",
       R"({"protocol":1,"agent":{"id":"a","site":"s","id":"b"},"seq":1,"results":[]})",
       R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[],"x":{"deep":[1]}})",
@@ -575,7 +577,8 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
       R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1,"metrics":[{"name":"m","value":1e999}]}]})",
       "[1,2]",
       "",
-      "{\"protocol\":1,\"agent\":{\"id\":\"a\",\"site\":\"s\"},\"seq\":1,\"results\":[],\"x\":\"\xff\"}",
+      "{\"protocol\":1,\"agent\":{\"id\":\"a\",\"site\":\"s\"},\"seq\":1,\"results\":[],\"x\":"
+      "\"\xff\"}",
   };
   for (const auto& body : unsure) {
     INFO(body);
@@ -585,9 +588,10 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
   }
   Limits tight;
   tight.max_results = 1;
-  const std::string two = R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[)"
-                          R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1},)"
-                          R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1}]})";
+  const std::string two =
+      R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[)"
+      R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1},)"
+      R"({"name":"n","check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1}]})";
   CHECK_FALSE(detail::decode_report_fast(two, tight).has_value());
   CHECK(decode_report(two, tight).status().code() == Code::kTooLarge);
   tight = Limits{};
@@ -598,7 +602,8 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
 }  // namespace
 }  // namespace vigie::protocol
 
-TEST_CASE("Protocol: an empty or blank body is refused by the careful decoder alone", "[protocol]") {
+TEST_CASE("Protocol: an empty or blank body is refused by the careful decoder alone",
+          "[protocol]") {
   for (const std::string body : {"", " ", "\n\t \r\n", "[]", "17"}) {
     INFO("body \"" << body << "\"");
     CHECK_FALSE(vigie::protocol::detail::decode_report_fast(body).has_value());

@@ -99,8 +99,7 @@ TEST_CASE("systemd::notify: nothing is sent without a usable $NOTIFY_SOCKET", "[
   ::unsetenv("NOTIFY_SOCKET");
 }
 
-TEST_CASE("systemd::watchdog_period: half of WATCHDOG_USEC, for this process only",
-          "[systemd]") {
+TEST_CASE("systemd::watchdog_period: half of WATCHDOG_USEC, for this process only", "[systemd]") {
   ::unsetenv("WATCHDOG_PID");
   ::unsetenv("WATCHDOG_USEC");
   CHECK_FALSE(systemd::watchdog_period().has_value());

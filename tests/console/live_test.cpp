@@ -128,8 +128,8 @@ TEST_CASE("fetch_world: the Check view without a notifications route", "[live]")
     return Status::not_found("no such endpoint: /api/v1/notifications");
   });
   const World world =
-      fetch_world(transport, World{}, {.view = View::kCheck, .agent = "a",
-                                       .check = "backup/restic:/srv"}, 5000);
+      fetch_world(transport, World{},
+                  {.view = View::kCheck, .agent = "a", .check = "backup/restic:/srv"}, 5000);
   REQUIRE(world.error.is_ok());
   REQUIRE(world.check);
   CHECK(world.check->detail.history.size() == 1);
@@ -159,10 +159,11 @@ TEST_CASE("Live: an event makes the feed fetch at once", "[live]") {
 }
 
 TEST_CASE("Live: requests are sent in order and their outcome reported", "[live]") {
-  auto actions = std::make_unique<FakeTransport>([](const std::string& path) -> Result<std::string> {
-    if (path == "/api/v1/acks") return std::string("{}");
-    return Status::invalid("the collector answered HTTP 400: comment: required");
-  });
+  auto actions =
+      std::make_unique<FakeTransport>([](const std::string& path) -> Result<std::string> {
+        if (path == "/api/v1/acks") return std::string("{}");
+        return Status::invalid("the collector answered HTTP 400: comment: required");
+      });
   auto idle = [](const std::string&) -> Result<std::string> {
     std::this_thread::sleep_for(20ms);
     return Status::unavailable("down");

@@ -46,8 +46,8 @@ World world_of(std::vector<CheckRow> problems, std::uint64_t generation = 1) {
 }
 
 World sample_world() {
-  CheckRow backup = problem("onesse", "backup", State::kCritical, kNow - 3'600'000,
-                            "last snapshot 3 days ago");
+  CheckRow backup =
+      problem("onesse", "backup", State::kCritical, kNow - 3'600'000, "last snapshot 3 days ago");
   backup.family = "backup";
   backup.result.check = "backup/restic:/srv";
   CheckRow wifi = problem("mimizan", "wifi", State::kWarning, kNow - 7'200'000, "AP down");
@@ -128,8 +128,8 @@ TEST_CASE("Ui: the Problems view at 80x24", "[ui]") {
   CHECK_THAT(canvas.line(0), Catch::EndsWith("live 22:13:20"));
   CHECK_THAT(canvas.line(1), Catch::StartsWith("Problems 4"));
   CHECK_THAT(canvas.line(2), Catch::Contains("SITE") && Catch::Contains("STATE"));
-  CHECK_THAT(canvas.line(3), Catch::Contains("onesse") && Catch::Contains("CRITICAL") &&
-                                 Catch::Contains("1h"));
+  CHECK_THAT(canvas.line(3),
+             Catch::Contains("onesse") && Catch::Contains("CRITICAL") && Catch::Contains("1h"));
   CHECK(canvas.style_at(0, 3).reverse);  // the first line is selected
   CHECK_FALSE(canvas.style_at(0, 4).reverse);
   const int state_x = static_cast<int>(canvas.line(2).find("STATE"));

@@ -1,7 +1,7 @@
 // The agent's store and forward against the real collector on loopback: outages,
 // SIGKILL, the spool's bound, a revoked token, a collector that sheds load (429, 503)
-// or fails (500), a collector of another CA, a corrupt spool. Each check is a counter script, so that what arrives can be compared with
-// what was produced: values 1, 2, 3... each exactly once.
+// or fails (500), a collector of another CA, a corrupt spool. Each check is a counter script, so
+// that what arrives can be compared with what was produced: values 1, 2, 3... each exactly once.
 
 #include <signal.h>
 
@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "plugins/process.hpp"
 #include "tests/support/child.hpp"
@@ -39,11 +39,16 @@ constexpr const char* kSite = "spool-site";
 // `padding` bytes of details make its results fat.
 void write_counter(const testing::TempDir& dir, const std::string& name, int padding = 0) {
   const std::string count = (dir / (name + ".count")).string();
-  std::string script = "#!/bin/sh\n"
-                       "n=$(cat '" + count + "' 2>/dev/null || echo 0)\n"
-                       "n=$((n + 1))\n"
-                       "echo $n > '" + count + "'\n"
-                       "echo \"OK run $n | n=$n\"\n";
+  std::string script =
+      "#!/bin/sh\n"
+      "n=$(cat '" +
+      count +
+      "' 2>/dev/null || echo 0)\n"
+      "n=$((n + 1))\n"
+      "echo $n > '" +
+      count +
+      "'\n"
+      "echo \"OK run $n | n=$n\"\n";
   if (padding > 0) script += "head -c " + std::to_string(padding) + " /dev/zero | tr '\\0' x\n";
   dir.write(name + ".sh", script, true);
 }
@@ -52,8 +57,8 @@ struct AgentSetup {
   std::vector<std::string> counters = {"count"};
   int batch_max = 20;
   std::string retry_max = "5s";
-  json spool = nullptr;  // the config's "spool" block; null: none
-  std::string ca_file;   // "": the collector's CA
+  json spool = nullptr;     // the config's "spool" block; null: none
+  std::string ca_file;      // "": the collector's CA
   std::string client_cert;  // with client_key; "": none
   std::string client_key;
 };
@@ -172,15 +177,16 @@ void check_exactly_once_in_order(const std::vector<long>& values) {
   }
 }
 
-TEST_CASE("Agent: the collector down for 3 minutes then back: every result arrives once and in order",
-          "[.][agent-outage]") {
+TEST_CASE(
+    "Agent: the collector down for 3 minutes then back: every result arrives once and in order",
+    "[.][agent-outage]") {
   testing::TempDir dir;
   Collector collector(dir);
   const std::string viewer = collector.token("viewer");
   auto agent = start_counting_agent(dir, collector, {.batch_max = 20, .retry_max = "20s"});
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 3; },
-                              20s));
+  REQUIRE(
+      testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 3; }, 20s));
 
   collector.stop(false);
   const long at_outage = produced(dir, "count");
@@ -295,12 +301,11 @@ TEST_CASE("Agent: past the spool's bound the oldest results are dropped and coun
   const std::string viewer = collector.token("viewer");
   write_counter(dir, "count", 3000);  // about 3 KB a result: 10 KB hold 3
   enroll(dir, collector);
-  write_config(dir, collector,
-               {.batch_max = 2, .retry_max = "1s", .spool = {{"max_mb", 0.01}}});
+  write_config(dir, collector, {.batch_max = 2, .retry_max = "1s", .spool = {{"max_mb", 0.01}}});
   auto agent = start_agent(dir);
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
-                              20s));
+  REQUIRE(
+      testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; }, 20s));
   collector.stop(false);
   std::this_thread::sleep_for(8s);  // about 8 results for room for 3 (2 in flight kept)
   const long at_return = produced(dir, "count");
@@ -343,15 +348,14 @@ TEST_CASE("Agent: past the spool's bound the oldest results are dropped and coun
   CHECK_THAT(agent->log(), Catch::Contains("oldest results dropped"));
 }
 
-TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment",
-          "[agent-faults]") {
+TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment", "[agent-faults]") {
   testing::TempDir dir;
   Collector collector(dir);
   const std::string viewer = collector.token("viewer");
   auto agent = start_counting_agent(dir, collector, {.batch_max = 5, .retry_max = "1s"});
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
-                              20s));
+  REQUIRE(
+      testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; }, 20s));
   const auto list = run({VIGIE_COLLECTOR_BIN, "token", "list", "--db", collector.db()});
   std::istringstream lines(list.out);
   std::string id;
@@ -421,8 +425,8 @@ TEST_CASE("Agent: a collector whose database is locked answers 503 then 500: not
   const std::string viewer = collector.token("viewer");
   auto agent = start_counting_agent(dir, collector, {.batch_max = 5, .retry_max = "2s"});
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
-                              20s));
+  REQUIRE(
+      testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; }, 20s));
 
   // Another process takes the database's write lock (as a maintenance script would) and
   // holds it past the collector's 5 s busy timeout: the waiting transaction fails (500)
@@ -465,8 +469,8 @@ TEST_CASE("Agent: a collector whose certificate is from another CA gets nothing"
       dir, collector,
       {.batch_max = 5, .retry_max = "1s", .ca_file = (dir / "other/ca.crt").string()});
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually(
-      [&] { return agent->log().find("certificate") != std::string::npos; }, 20s));
+  REQUIRE(testing::eventually([&] { return agent->log().find("certificate") != std::string::npos; },
+                              20s));
   std::this_thread::sleep_for(1s);
   CHECK(sql(collector.db(), "SELECT count(*) FROM batches") == "0");
   CHECK(agent->running());
@@ -475,8 +479,7 @@ TEST_CASE("Agent: a collector whose certificate is from another CA gets nothing"
   CHECK(std::stol(sql(dir / "state" / "spool.db", "SELECT count(*) FROM results")) >= 2);
 }
 
-TEST_CASE("Agent: a corrupt spool file is moved aside and the agent goes on",
-          "[agent-faults]") {
+TEST_CASE("Agent: a corrupt spool file is moved aside and the agent goes on", "[agent-faults]") {
   testing::TempDir dir;
   Collector collector(dir);
   const std::string viewer = collector.token("viewer");
@@ -490,11 +493,11 @@ TEST_CASE("Agent: a corrupt spool file is moved aside and the agent goes on",
   }
   auto agent = start_agent(dir);
   INFO("agent log:\n" << agent->log());
-  REQUIRE(testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; },
-                              20s));
+  REQUIRE(
+      testing::eventually([&] { return delivered(collector, viewer, "count").size() >= 2; }, 20s));
   CHECK_THAT(agent->log(), Catch::Contains("is corrupt"));
-  CHECK_THAT(agent->log(), Catch::Contains("moved aside to " + (dir / "state").string() +
-                                           "/spool.db.corrupt-"));
+  CHECK_THAT(agent->log(),
+             Catch::Contains("moved aside to " + (dir / "state").string() + "/spool.db.corrupt-"));
   bool aside = false;
   for (const auto& e : fs::directory_iterator(dir / "state")) {
     aside |= e.path().filename().string().starts_with("spool.db.corrupt-");
@@ -512,8 +515,8 @@ TEST_CASE("Agent: a collector that asks for a client certificate gets results on
   const auto batches = [&] { return sql(collector.db(), "SELECT count(*) FROM batches"); };
 
   // Without a certificate the handshake is refused: no HTTP at all.
-  const auto bare = testing::http_request("GET", collector.url() + "/api/v1/overview", {}, {},
-                                          collector.ca());
+  const auto bare =
+      testing::http_request("GET", collector.url() + "/api/v1/overview", {}, {}, collector.ca());
   CHECK(bare.status == 0);
 
   // The agent enrolls and sends with the certificate the collector's CA signed.
@@ -542,7 +545,8 @@ TEST_CASE("Agent: a collector that asks for a client certificate gets results on
     }
     write_config(dir, collector, setup);
     const std::string before = batches();
-    const std::size_t log_start = fs::exists(dir / "agent.log") ? fs::file_size(dir / "agent.log") : 0;
+    const std::size_t log_start =
+        fs::exists(dir / "agent.log") ? fs::file_size(dir / "agent.log") : 0;
     auto agent = start_agent(dir);
     INFO("agent log:\n" << agent->log());
     REQUIRE(testing::eventually(

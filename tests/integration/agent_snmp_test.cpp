@@ -25,7 +25,9 @@ std::filesystem::path write_config(testing::TempDir& dir, int port) {
          {{"host", "127.0.0.1"},
           {"port", port},
           {"snmp",
-           {{"version", "2c"}, {"community", "sophos-xg-healthy"}, {"timeout", "2s"},
+           {{"version", "2c"},
+            {"community", "sophos-xg-healthy"},
+            {"timeout", "2s"},
             {"retries", 1}}}}}}},
       {"checks", {{{"name", "fw"}, {"type", "firewall/sophos"}, {"device", "fw"}}}}};
   return dir.write("agent.json", config.dump(1));

@@ -21,21 +21,22 @@ TEST_CASE("Agent: a plugin run as another user gets none of the agent's capabili
   }
   testing::TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
-  dir.write("caps.sh",
-            "#!/bin/sh\n"
-            "echo \"OK $(id -un) $(grep -E '^Cap(Eff|Amb)' /proc/self/status | tr '\\t\\n' '  ')\"\n",
-            true);
-  const auto config = dir.write(
-      "agent.json", R"({"agent": {"id": "t", "site": "s"},
+  dir.write(
+      "caps.sh",
+      "#!/bin/sh\n"
+      "echo \"OK $(id -un) $(grep -E '^Cap(Eff|Amb)' /proc/self/status | tr '\\t\\n' '  ')\"\n",
+      true);
+  const auto config = dir.write("agent.json", R"({"agent": {"id": "t", "site": "s"},
         "collector": {"url": "http://127.0.0.1:9"},
         "checks": [{"name": "caps", "type": "external", "user": "daemon",
-                    "command": [")" + (dir / "caps.sh").string() + R"("]}]})");
+                    "command": [")" + (dir / "caps.sh").string() +
+                                                  R"("]}]})");
   // A copy nobody may run, wherever the build tree is.
   const auto agent = dir / "vigie-agent";
   std::filesystem::copy_file(VIGIE_AGENT_BIN, agent);
   std::filesystem::permissions(agent, std::filesystem::perms(0755));
-  const std::vector<std::string> as_nobody = {"/usr/bin/setpriv", "--reuid=65534",
-                                              "--regid=65534", "--clear-groups"};
+  const std::vector<std::string> as_nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                              "--clear-groups"};
 
   auto argv = as_nobody;
   argv.insert(argv.end(), {"--inh-caps=+setuid,+setgid", "--ambient-caps=+setuid,+setgid",

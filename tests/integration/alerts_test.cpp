@@ -36,14 +36,10 @@ json body_of(const HttpReply& reply) {
 }
 
 json result(const std::string& check, int status, int max_attempts = 1) {
-  return {{"name", check},
-          {"check", check},
-          {"status", status},
-          {"summary", status == 0 ? "fine" : "broken: \"quoted\" \\ text"},
-          {"ts", wall_ms()},
-          {"duration_ms", 3},
-          {"interval_s", 60},
-          {"max_attempts", max_attempts}};
+  return {{"name", check},    {"check", check},
+          {"status", status}, {"summary", status == 0 ? "fine" : "broken: \"quoted\" \\ text"},
+          {"ts", wall_ms()},  {"duration_ms", 3},
+          {"interval_s", 60}, {"max_attempts", max_attempts}};
 }
 
 // A collector with alerts, a webhook receiver over HTTPS and, optionally, an SMTP server.
@@ -66,8 +62,8 @@ struct Setup {
   };
 
   explicit Setup(Options o) {
-    auto certs = testing::run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs",
-                               (dir / "hook-tls").string()});
+    auto certs = testing::run(
+        {std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "hook-tls").string()});
     REQUIRE(certs.exit_code == 0);
     o.hook.cert = (dir / "hook-tls/server.crt").string();
     o.hook.key = (dir / "hook-tls/server.key").string();
@@ -132,8 +128,7 @@ std::size_t count_status(const json& list, const std::string& status) {
   return n;
 }
 
-TEST_CASE("Alerts: a hard failure reaches the webhook over HTTPS and the SMTP server",
-          "[alerts]") {
+TEST_CASE("Alerts: a hard failure reaches the webhook over HTTPS and the SMTP server", "[alerts]") {
   Setup s({});
   s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
   s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 2)}));
@@ -181,16 +176,17 @@ TEST_CASE("Alerts: a hard failure reaches the webhook over HTTPS and the SMTP se
         "OK mairie-onesse backup/restic:/srv: fine (recovery)");
   REQUIRE(s.smtp->wait_for(2, 15s));
   CHECK_THAT(s.smtp->messages().at(1), Catch::Contains("[RECOVERED]"));
-  REQUIRE(testing::eventually([&] { return s.notifications("?limit=1").size() == 1 &&
-                                           s.notifications("").size() == 4; },
-                              10s));
+  REQUIRE(testing::eventually(
+      [&] { return s.notifications("?limit=1").size() == 1 && s.notifications("").size() == 4; },
+      10s));
   const std::string metrics = s.collector->get("/metrics", s.viewer).body;
-  CHECK_THAT(metrics, Catch::Contains("vigie_notifications_total{channel=\"webhook\",status=\"sent\"} 2"));
-  CHECK_THAT(metrics, Catch::Contains("vigie_notifications_total{channel=\"email\",status=\"sent\"} 2"));
+  CHECK_THAT(metrics,
+             Catch::Contains("vigie_notifications_total{channel=\"webhook\",status=\"sent\"} 2"));
+  CHECK_THAT(metrics,
+             Catch::Contains("vigie_notifications_total{channel=\"email\",status=\"sent\"} 2"));
 }
 
-TEST_CASE("Alerts: a failing receiver is retried with backoff, then logged as failed",
-          "[alerts]") {
+TEST_CASE("Alerts: a failing receiver is retried with backoff, then logged as failed", "[alerts]") {
   Setup s({.hook = {.always_fail = true}, .mail = false});
   s.send("a1", "ecole-x", json::array({result("firewall/sophos", 2)}));
   INFO(s.logs());
@@ -256,13 +252,16 @@ TEST_CASE("Alerts: acknowledged or in-downtime checks send nothing, an ack that 
   Setup s({.mail = false});
   // Acknowledged while soft (3 attempts), then hard: nothing sent.
   s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
-  const json ack = {{"agent", "a1"}, {"check", "antivirus/clamd"},
-                    {"comment", "signatures updating"}, {"expires", "4s"}};
+  const json ack = {{"agent", "a1"},
+                    {"check", "antivirus/clamd"},
+                    {"comment", "signatures updating"},
+                    {"expires", "4s"}};
   REQUIRE(s.collector->call("POST", "/api/v1/acks", s.operator_, ack.dump()).status == 200);
   // In downtime: nothing sent either.
   s.send("b1", "mairie-b", json::array({result("firewall/sophos", 0)}));
   const json downtime = {{"site", "mairie-b"}, {"duration", "1h"}, {"comment", "firmware"}};
-  REQUIRE(s.collector->call("POST", "/api/v1/downtimes", s.operator_, downtime.dump()).status == 201);
+  REQUIRE(s.collector->call("POST", "/api/v1/downtimes", s.operator_, downtime.dump()).status ==
+          201);
   s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
   s.send("a1", "mairie-a", json::array({result("antivirus/clamd", 1, 3)}));
   s.send("b1", "mairie-b", json::array({result("firewall/sophos", 2)}));
@@ -277,7 +276,8 @@ TEST_CASE("Alerts: acknowledged or in-downtime checks send nothing, an ack that 
       10s));
   for (const auto& n : history) {
     CHECK(n["status"] == "suppressed");
-    if (n["site"] == "mairie-a") CHECK_THAT(n["reason"].get<std::string>(), Catch::StartsWith("acknowledged by token"));
+    if (n["site"] == "mairie-a")
+      CHECK_THAT(n["reason"].get<std::string>(), Catch::StartsWith("acknowledged by token"));
     else CHECK(n["reason"] == "in downtime");
   }
 

@@ -7,7 +7,8 @@
 namespace vigie {
 namespace {
 
-TEST_CASE("Collector: a bad serve option is named, with the usage, and exits 2", "[collector-cli]") {
+TEST_CASE("Collector: a bad serve option is named, with the usage, and exits 2",
+          "[collector-cli]") {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"--agent-rate", "fast"}, "--agent-rate: expected a number 0..1000000, got \"fast\""},
       {{"--agent-rate", "-1"}, "--agent-rate: expected a number 0..1000000, got \"-1\""},

@@ -5,10 +5,10 @@
 
 #include <unistd.h>
 
+#include <signal.h>
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <signal.h>
 #include <string>
 #include <vector>
 
@@ -72,8 +72,8 @@ class Tmux {
     return out;
   }
   void resize(int width, int height) {
-    REQUIRE(run({"tmux", "-S", socket_, "resize-window", "-t", "0", "-x",
-                 std::to_string(width), "-y", std::to_string(height)})
+    REQUIRE(run({"tmux", "-S", socket_, "resize-window", "-t", "0", "-x", std::to_string(width),
+                 "-y", std::to_string(height)})
                 .exit_code == 0);
   }
   // Waits (up to 10 s) until the screen shows `text`.
@@ -90,9 +90,8 @@ class Tmux {
 
 json result(const std::string& name, const std::string& check, int status,
             const std::string& summary, std::int64_t ts) {
-  return {{"name", name},       {"check", check},   {"status", status},
-          {"summary", summary}, {"ts", ts},         {"duration_ms", 3},
-          {"interval_s", 3600}, {"max_attempts", 1}};
+  return {{"name", name}, {"check", check},   {"status", status},   {"summary", summary},
+          {"ts", ts},     {"duration_ms", 3}, {"interval_s", 3600}, {"max_attempts", 1}};
 }
 
 // A collector with four sites: three problems that began at different times and one
@@ -105,12 +104,12 @@ struct Seeded {
 
   Seeded() {
     const std::int64_t now = wall_ms();
-    send("onesse", result("backup", "backup/restic:/srv", 2, "last snapshot 3 days ago",
-                          now - 30 * kMinute));
-    send("mimizan", result("wifi", "wifi/unifi:ap-plage", 1, "ap-plage offline",
-                           now - 20 * kMinute));
-    send("labenne", result("firewall", "firewall/sophos:fw", 2, "HA peer lost",
-                           now - 10 * kMinute));
+    send("onesse",
+         result("backup", "backup/restic:/srv", 2, "last snapshot 3 days ago", now - 30 * kMinute));
+    send("mimizan",
+         result("wifi", "wifi/unifi:ap-plage", 1, "ap-plage offline", now - 20 * kMinute));
+    send("labenne",
+         result("firewall", "firewall/sophos:fw", 2, "HA peer lost", now - 10 * kMinute));
     send("sabres", result("load", "system/load", 0, "load 0.2", now - 5 * kMinute));
   }
 
@@ -233,9 +232,10 @@ TEST_CASE("Console in tmux: '/' narrows the list as one types", "[console-tmux]"
   CHECK(tmux.shows("onesse"));
 }
 
-TEST_CASE("Console in tmux: an acknowledgement typed in the console reaches the API and "
-          "dims the line",
-          "[console-tmux]") {
+TEST_CASE(
+    "Console in tmux: an acknowledgement typed in the console reaches the API and "
+    "dims the line",
+    "[console-tmux]") {
   Seeded s;
   Tmux tmux(s.dir, s.console_command(), 120, 40);
   REQUIRE(tmux.shows("HA peer lost"));
@@ -296,9 +296,10 @@ TEST_CASE("Console in tmux: a resize to 80x24 keeps the header and the selected 
   CHECK_THAT(lines[23], Catch::Contains("3/3"));
 }
 
-TEST_CASE("Console in tmux: a stopped collector shows a lost connection, and a restarted "
-          "one is found again",
-          "[console-tmux]") {
+TEST_CASE(
+    "Console in tmux: a stopped collector shows a lost connection, and a restarted "
+    "one is found again",
+    "[console-tmux]") {
   Seeded s;
   Tmux tmux(s.dir, s.console_command(), 120, 40);
   REQUIRE(tmux.shows("HA peer lost"));
@@ -316,9 +317,9 @@ TEST_CASE("Console in tmux: a stopped collector shows a lost connection, and a r
 TEST_CASE("Console: the commands print a view for a ticket, or JSON for a script",
           "[console-tmux]") {
   Seeded s;
-  const std::vector<std::string> common = {"--url", s.collector.url(), "--ca-file",
-                                           s.collector.ca(), "--token-file",
-                                           s.token_file.string()};
+  const std::vector<std::string> common = {"--url",        s.collector.url(),
+                                           "--ca-file",    s.collector.ca(),
+                                           "--token-file", s.token_file.string()};
   const auto console = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {VIGIE_CONSOLE_BIN};
     argv.insert(argv.end(), common.begin(), common.end());
@@ -343,8 +344,8 @@ TEST_CASE("Console: the commands print a view for a ticket, or JSON for a script
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("no site"));
   // A refused token is said plainly.
-  auto refused = run({VIGIE_CONSOLE_BIN, "--url", s.collector.url(), "--ca-file",
-                      s.collector.ca(), "problems"});
+  auto refused = run(
+      {VIGIE_CONSOLE_BIN, "--url", s.collector.url(), "--ca-file", s.collector.ca(), "problems"});
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("requires a token"));
 }
@@ -391,8 +392,8 @@ TEST_CASE("Console in tmux: NO_COLOR draws no colour and still marks the states"
     CHECK(std::any_of(p.begin(), p.end(), is_colour));  // the test can tell colours
   }
   std::filesystem::remove(s.dir / "tmux.sock");
-  Tmux tmux(s.dir, "env NO_COLOR=1 TERM=tmux-256color LANG=C.UTF-8 " + s.console_command(),
-            120, 40);
+  Tmux tmux(s.dir, "env NO_COLOR=1 TERM=tmux-256color LANG=C.UTF-8 " + s.console_command(), 120,
+            40);
   REQUIRE(tmux.shows("HA peer lost"));
   const std::string screen = tmux.screen(true);
   INFO(screen);

@@ -51,8 +51,7 @@ std::string agent_config(const Collector& collector, const std::filesystem::path
         {{"name", "nagios-load"},
          {"type", "external"},
          {"command",
-          {std::string(kPlugins) + "/check_load", "-w", "1000,1000,1000", "-c",
-           "2000,2000,2000"}}},
+          {std::string(kPlugins) + "/check_load", "-w", "1000,1000,1000", "-c", "2000,2000,2000"}}},
         // Thresholds no busy test machine reaches: the order below expects one problem.
         {{"name", "load"}, {"type", "system/load"}, {"warn", 500}, {"crit", 1000}}}}};
   // Comments are allowed in the agent's configuration: make sure they stay so.
@@ -78,9 +77,9 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
   REQUIRE(enrolled.exit_code == 0);
   CHECK((std::filesystem::status(agent_token).permissions() & std::filesystem::perms::all) ==
         std::filesystem::perms(0600));
-  testing::Child agent({VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir",
-                        dir.path().string()},
-                       dir / "agent.log");
+  testing::Child agent(
+      {VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir", dir.path().string()},
+      dir / "agent.log");
 
   json checks;
   const bool all_there = testing::eventually(
@@ -89,7 +88,8 @@ TEST_CASE("EndToEnd: agent results reach the console through the collector", "[e
         // The four checks, and the collector's heartbeat row for the agent (the
         // agent's own agent/self row may come too).
         if (!checks.is_array()) return false;
-        for (const char* name : {"dummy-ok", "dummy-critical", "nagios-load", "load", "heartbeat"}) {
+        for (const char* name :
+             {"dummy-ok", "dummy-critical", "nagios-load", "load", "heartbeat"}) {
           if (find_check(checks, name) == nullptr) return false;
         }
         return true;
@@ -226,8 +226,8 @@ TEST_CASE("EndToEnd: enrollment refuses a used token and says why", "[e2e]") {
   const std::string once = collector.enroll_token("it-site");
   const auto enroll = [&](const std::string& agent) {
     return run({VIGIE_AGENT_BIN, "enroll", "--collector", collector.url(), "--ca-file",
-                collector.ca(), "--token-file", (dir / (agent + ".token")).string(),
-                "--agent-id", agent, "--site", "it-site", "--enroll-token", once});
+                collector.ca(), "--token-file", (dir / (agent + ".token")).string(), "--agent-id",
+                agent, "--site", "it-site", "--enroll-token", once});
   };
   CHECK(enroll("first").exit_code == 0);
   auto second = enroll("second");
@@ -244,8 +244,8 @@ TEST_CASE("EndToEnd: the agent reaches its collector by name", "[e2e]") {
   const std::string url = collector.url();
   const std::string by_name = "https://localhost" + url.substr(url.rfind(':'));
   auto r = run({VIGIE_AGENT_BIN, "enroll", "--collector", by_name, "--ca-file", collector.ca(),
-                "--token-file", (dir / "a.token").string(), "--agent-id", "a", "--site",
-                "it-site", "--enroll-token", collector.enroll_token("it-site")});
+                "--token-file", (dir / "a.token").string(), "--agent-id", "a", "--site", "it-site",
+                "--enroll-token", collector.enroll_token("it-site")});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(std::filesystem::exists(dir / "a.token"));

@@ -233,8 +233,7 @@ std::int64_t peak_memory_kib(pid_t pid) {
 // Known bug (see the report): the decoder builds the whole JSON document before it
 // checks the result count, so ~32 KB of gzip costs the collector ~1.5 GB and seconds
 // of a worker. Fails until the limits are enforced while parsing.
-TEST_CASE("Ingest: a small gzip body cannot make the collector build a huge document",
-          "[faults]") {
+TEST_CASE("Ingest: a small gzip body cannot make the collector build a huge document", "[faults]") {
   testing::TempDir dir;
   Collector collector(dir);
   const std::string site = "amp-site";

@@ -51,8 +51,8 @@ struct SeededDb {
     seed::seed_week(**storage, wall_ms());
   }
   std::vector<std::string> report(std::vector<std::string> extra) const {
-    std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "report", "backup", "--db", db.string(),
-                                     "--tz", "UTC"};
+    std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "report", "backup", "--db",
+                                     db.string(),         "--tz",   "UTC"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
@@ -91,7 +91,8 @@ TEST_CASE("report backup: each format is written, in French by default", "[repor
     INFO(r.output);
     REQUIRE(r.code == 0);
     const std::string text = slurp(out);
-    if (format == "html") CHECK(text.find("Rapport sur l’état des sauvegardes") != std::string::npos);
+    if (format == "html")
+      CHECK(text.find("Rapport sur l’état des sauvegardes") != std::string::npos);
     if (format == "csv") CHECK(text.rfind("\xEF\xBB\xBFSite,État du site", 0) == 0);
     if (format == "json") CHECK(nlohmann::json::parse(text)["sites"][0]["site"] == "site-failing");
     if (format == "md") CHECK(text.find("### site-failing — En échec") != std::string::npos);
@@ -152,14 +153,14 @@ TEST_CASE("report backup: mailed as HTML with a text alternative and the CSV att
   SeededDb seeded;
   testing::SmtpServer smtp(seeded.dir / "smtp");
   const auto relay = seeded.dir.write(
-      "smtp.json", "// the relay\n{ \"smtp\": { \"url\": \"smtp://127.0.0.1:" +
-                       std::to_string(smtp.port()) +
-                       "\", \"tls\": \"none\", \"from\": \"vigie@example.org\", \"timeout\": \"20s\" } }\n");
+      "smtp.json",
+      "// the relay\n{ \"smtp\": { \"url\": \"smtp://127.0.0.1:" + std::to_string(smtp.port()) +
+          "\", \"tls\": \"none\", \"from\": \"vigie@example.org\", \"timeout\": \"20s\" } }\n");
   const auto out = seeded.dir / "report.html";
-  const Run r = run(seeded.report({"--out", out.string(), "--mail-to",
-                                   "support@example.org, mairie@example.org", "--smtp",
-                                   relay.string(), "--csv-separator", ";"}),
-                    seeded.dir / "mail.log");
+  const Run r = run(
+      seeded.report({"--out", out.string(), "--mail-to", "support@example.org, mairie@example.org",
+                     "--smtp", relay.string(), "--csv-separator", ";"}),
+      seeded.dir / "mail.log");
   INFO(r.output);
   REQUIRE(r.code == 0);
   CHECK(r.output.find("backup report mailed to support@example.org, mairie@example.org") !=
@@ -169,7 +170,8 @@ TEST_CASE("report backup: mailed as HTML with a text alternative and the CSV att
   std::ofstream(eml, std::ios::binary) << smtp.messages().at(0);
   const auto m = mime_parts(eml);
   INFO(m.dump(1).substr(0, 3000));
-  CHECK(m["subject"].get<std::string>().rfind("Sauvegardes : 1 en échec, 1 à risque, 2 sans données", 0) == 0);
+  CHECK(m["subject"].get<std::string>().rfind(
+            "Sauvegardes : 1 en échec, 1 à risque, 2 sans données", 0) == 0);
   CHECK(m["to"].get<std::string>().find("mairie@example.org") != std::string::npos);
   std::vector<std::string> types;
   for (const auto& p : m["parts"]) types.push_back(p["type"]);
@@ -221,10 +223,10 @@ TEST_CASE("report backup: a relay that refuses or is down is retried, the file s
       smtp.stop();
     }
     const auto out = seeded.dir / "down.csv";
-    const Run r = run(seeded.report({"--out", out.string(), "--mail-to", "a@example.org", "--smtp",
-                                     relay_file(port), "--mail-attempts", "3",
-                                     "--mail-retry-wait", "100ms"}),
-                      seeded.dir / "down.log");
+    const Run r =
+        run(seeded.report({"--out", out.string(), "--mail-to", "a@example.org", "--smtp",
+                           relay_file(port), "--mail-attempts", "3", "--mail-retry-wait", "100ms"}),
+            seeded.dir / "down.log");
     INFO(r.output);
     CHECK(r.code == 3);
     CHECK(r.output.find("attempt 3 of 3 failed") != std::string::npos);
@@ -257,13 +259,14 @@ TEST_CASE("report backup: headless Chromium renders the HTML report, not a blank
           "[report]") {
   SeededDb seeded;
   const auto out = seeded.dir / "report.html";
-  REQUIRE(run(seeded.report({"--out", out.string(), "--lang", "en"}), seeded.dir / "r.log").code == 0);
+  REQUIRE(run(seeded.report({"--out", out.string(), "--lang", "en"}), seeded.dir / "r.log").code ==
+          0);
   const auto png = seeded.dir / "report.png";
-  const Run r = run({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                     "--hide-scrollbars", "--user-data-dir=" + (seeded.dir / "chromium").string(),
-                     "--screenshot=" + png.string(), "--window-size=900,1400",
-                     "file://" + out.string()},
-                    seeded.dir / "chromium.log", std::chrono::seconds(90));
+  const Run r =
+      run({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+           "--user-data-dir=" + (seeded.dir / "chromium").string(), "--screenshot=" + png.string(),
+           "--window-size=900,1400", "file://" + out.string()},
+          seeded.dir / "chromium.log", std::chrono::seconds(90));
   INFO(r.output);
   REQUIRE(r.code == 0);
   const Picture p = read_png(png);

@@ -54,7 +54,8 @@ struct Setup {
   std::uint64_t seq = 0;
 
   void send(int status) {
-    const HttpReply r = collector.post("/api/v1/reports", report("mairie-01", ++seq, status).dump(), agent);
+    const HttpReply r =
+        collector.post("/api/v1/reports", report("mairie-01", ++seq, status).dump(), agent);
     INFO(r.body);
     REQUIRE(r.status == 200);
   }
@@ -64,11 +65,16 @@ TEST_CASE("State API: each route lets each role do what it may, and no more", "[
   Setup s;
   s.send(2);
   const std::string check = "agent=mairie-01&check=backup/restic:/srv";
-  const std::vector<std::string> reads = {
-      "/api/v1/overview", "/api/v1/checks",    "/api/v1/problems",
-      "/api/v1/check?" + check, "/api/v1/sites", "/api/v1/site?name=mairie",
-      "/api/v1/agents",   "/api/v1/downtimes", "/api/v1/events?after=0&timeout=0s",
-      "/metrics"};
+  const std::vector<std::string> reads = {"/api/v1/overview",
+                                          "/api/v1/checks",
+                                          "/api/v1/problems",
+                                          "/api/v1/check?" + check,
+                                          "/api/v1/sites",
+                                          "/api/v1/site?name=mairie",
+                                          "/api/v1/agents",
+                                          "/api/v1/downtimes",
+                                          "/api/v1/events?after=0&timeout=0s",
+                                          "/metrics"};
   for (const auto& path : reads) {
     INFO(path);
     CHECK(s.collector.get(path, s.viewer).status == 200);
@@ -111,30 +117,35 @@ TEST_CASE("State API: acknowledgements and downtimes, with who did it and why", 
   CHECK(body_of(acked)["ack"]["comment"] == "NAS disk replaced, rerunning");
 
   // Bad requests name the problem.
-  const HttpReply no_comment = s.collector.call(
-      "POST", "/api/v1/acks", s.operator_,
-      json{{"agent", "mairie-01"}, {"check", "backup/restic:/srv"}}.dump());
+  const HttpReply no_comment =
+      s.collector.call("POST", "/api/v1/acks", s.operator_,
+                       json{{"agent", "mairie-01"}, {"check", "backup/restic:/srv"}}.dump());
   CHECK(no_comment.status == 400);
   CHECK_THAT(no_comment.body, Catch::Contains("comment"));
-  CHECK(s.collector.call("POST", "/api/v1/acks", s.operator_,
-                         json{{"agent", "mairie-01"}, {"check", "nope"}, {"comment", "x"}}.dump())
+  CHECK(s.collector
+            .call("POST", "/api/v1/acks", s.operator_,
+                  json{{"agent", "mairie-01"}, {"check", "nope"}, {"comment", "x"}}.dump())
             .status == 404);
 
   const json problems = body_of(s.collector.get("/api/v1/problems", s.viewer));
   REQUIRE(problems["checks"].size() == 1);
   CHECK(problems["checks"][0]["ack"]["comment"] == "NAS disk replaced, rerunning");
 
-  const json weekly = {{"site", "mairie"},
-                       {"comment", "nightly backup window"},
-                       {"weekly", {{"days", "daily"}, {"at", "01:00"}, {"time_zone", "Europe/Paris"}}},
-                       {"duration", "3h"}};
-  const HttpReply created = s.collector.call("POST", "/api/v1/downtimes", s.operator_, weekly.dump());
+  const json weekly = {
+      {"site", "mairie"},
+      {"comment", "nightly backup window"},
+      {"weekly", {{"days", "daily"}, {"at", "01:00"}, {"time_zone", "Europe/Paris"}}},
+      {"duration", "3h"}};
+  const HttpReply created =
+      s.collector.call("POST", "/api/v1/downtimes", s.operator_, weekly.dump());
   REQUIRE(created.status == 201);
   const json d = body_of(created);
   CHECK(d["weekly"]["days"] == "mon,tue,wed,thu,fri,sat,sun");
   const HttpReply bad_zone = s.collector.call(
       "POST", "/api/v1/downtimes", s.operator_,
-      json{{"site", "mairie"}, {"comment", "x"}, {"duration", "1h"},
+      json{{"site", "mairie"},
+           {"comment", "x"},
+           {"duration", "1h"},
            {"weekly", {{"days", "mon"}, {"at", "01:00"}, {"time_zone", "Mars/Base"}}}}
           .dump());
   CHECK(bad_zone.status == 400);
@@ -143,8 +154,8 @@ TEST_CASE("State API: acknowledgements and downtimes, with who did it and why", 
   const std::string id = std::to_string(d["id"].get<std::int64_t>());
   CHECK(s.collector.call("DELETE", "/api/v1/downtimes?id=" + id, s.operator_).status == 200);
   CHECK(s.collector.call("DELETE", "/api/v1/downtimes?id=999", s.operator_).status == 404);
-  CHECK(s.collector.call("DELETE", "/api/v1/acks?agent=mairie-01&check=backup/restic:/srv",
-                         s.operator_)
+  CHECK(s.collector
+            .call("DELETE", "/api/v1/acks?agent=mairie-01&check=backup/restic:/srv", s.operator_)
             .status == 200);
 
   const json audit = body_of(s.collector.get("/api/v1/audit", s.operator_));
@@ -161,8 +172,7 @@ TEST_CASE("State API: acknowledgements and downtimes, with who did it and why", 
   CHECK(audit["audit"][0]["comment"].get<std::string>().find("NAS disk") != std::string::npos);
 }
 
-TEST_CASE("State API: the events long-poll answers within a second of a change",
-          "[state-api]") {
+TEST_CASE("State API: the events long-poll answers within a second of a change", "[state-api]") {
   Setup s;
   s.send(0);
   const std::int64_t cursor = body_of(s.collector.get("/api/v1/overview", s.viewer))["cursor"];
@@ -205,8 +215,7 @@ TEST_CASE("State API: the events long-poll answers within a second of a change",
   CHECK(s.collector.get("/api/v1/events?after=x", s.viewer).status == 400);
 }
 
-TEST_CASE("State API: /metrics is valid Prometheus text with the ingest figures",
-          "[state-api]") {
+TEST_CASE("State API: /metrics is valid Prometheus text with the ingest figures", "[state-api]") {
   Setup s;
   s.send(0);
   s.send(2);
@@ -221,8 +230,9 @@ TEST_CASE("State API: /metrics is valid Prometheus text with the ingest figures"
   CHECK_THAT(metrics.body, Catch::Contains("vigie_checks{state=\"CRITICAL\"} 1"));
   CHECK_THAT(metrics.body, Catch::Contains("vigie_writer_queue_depth"));
   CHECK_THAT(metrics.body, Catch::Contains("vigie_database_bytes"));
-  CHECK_THAT(metrics.body,
-             Catch::Contains("vigie_http_request_duration_seconds_bucket{route=\"/api/v1/reports\""));
+  CHECK_THAT(
+      metrics.body,
+      Catch::Contains("vigie_http_request_duration_seconds_bucket{route=\"/api/v1/reports\""));
 }
 
 }  // namespace

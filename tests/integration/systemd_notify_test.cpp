@@ -2,10 +2,10 @@
 // plays systemd's part with a datagram socket of its own in $NOTIFY_SOCKET, as the
 // service manager does, and reads what the collector sends.
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,10 +67,10 @@ TEST_CASE("Collector: tells systemd it is ready, keeps its watchdog fed, says wh
           "[systemd]") {
   testing::TempDir dir;
   NotifySocket systemd(dir / "notify.sock");
-  testing::Child collector({"/usr/bin/env", "NOTIFY_SOCKET=" + (dir / "notify.sock").string(),
-                            "WATCHDOG_USEC=1000000", VIGIE_COLLECTOR_BIN, "serve", "--listen",
-                            "127.0.0.1:0", "--db", (dir / "c.db").string()},
-                           dir / "collector.log");
+  testing::Child collector(
+      {"/usr/bin/env", "NOTIFY_SOCKET=" + (dir / "notify.sock").string(), "WATCHDOG_USEC=1000000",
+       VIGIE_COLLECTOR_BIN, "serve", "--listen", "127.0.0.1:0", "--db", (dir / "c.db").string()},
+      dir / "collector.log");
   const auto ready = systemd.until("READY=1", 10s);
   INFO(collector.log());
   REQUIRE(any_has(ready, "READY=1"));
@@ -100,10 +100,10 @@ TEST_CASE("Agent: tells systemd it is ready and keeps its watchdog fed from its 
     "collector": { "url": "http://127.0.0.1:9" },
     "checks": [ { "name": "load", "type": "system/load", "interval": "10s" } ]
   })");
-  testing::Child agent({"/usr/bin/env", "NOTIFY_SOCKET=" + (dir / "notify.sock").string(),
-                        "WATCHDOG_USEC=1000000", VIGIE_AGENT_BIN, "run", "--config",
-                        config.string(), "--state-dir", dir.path().string()},
-                       dir / "agent.log");
+  testing::Child agent(
+      {"/usr/bin/env", "NOTIFY_SOCKET=" + (dir / "notify.sock").string(), "WATCHDOG_USEC=1000000",
+       VIGIE_AGENT_BIN, "run", "--config", config.string(), "--state-dir", dir.path().string()},
+      dir / "agent.log");
   const auto ready = systemd.until("READY=1", 10s);
   INFO(agent.log());
   REQUIRE(any_has(ready, "READY=1"));

@@ -1,9 +1,9 @@
 #include "plugins/external/external_check.hpp"
 
-#include <catch2/catch.hpp>
 #include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -220,7 +220,8 @@ TEST_CASE("ExternalCheck: user runs the plugin as that user, with its groups", "
   testing::TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
   const auto script = dir.write(
-      "who.sh", "#!/bin/sh\necho \"OK $(id -un) $(id -u):$(id -g) [$(id -G)] $HOME $USER\"\n", true);
+      "who.sh", "#!/bin/sh\necho \"OK $(id -un) $(id -u):$(id -g) [$(id -G)] $HOME $USER\"\n",
+      true);
   auto outcome = run_check({{"command", {script.string()}}, {"user", "nobody"}});
   INFO(outcome.details);
   CHECK(outcome.status == State::kOk);
@@ -229,8 +230,9 @@ TEST_CASE("ExternalCheck: user runs the plugin as that user, with its groups", "
   // Files only root may read are out of its reach: the plugin's own error, as nobody.
   const auto secret = dir.write("secret", "x");
   std::filesystem::permissions(secret, std::filesystem::perms(0600));
-  const auto reader = dir.write("read.sh", "#!/bin/sh\ncat " + secret.string() +
-                                               " 2>/dev/null || { echo 'CRITICAL no access'; exit 2; }\n",
+  const auto reader = dir.write("read.sh",
+                                "#!/bin/sh\ncat " + secret.string() +
+                                    " 2>/dev/null || { echo 'CRITICAL no access'; exit 2; }\n",
                                 true);
   outcome = run_check({{"command", {reader.string()}}, {"user", "nobody"}});
   CHECK(outcome.status == State::kCritical);
@@ -256,8 +258,8 @@ TEST_CASE("ExternalCheck: an agent that may not switch users says so, UNKNOWN", 
         ::setresuid(65534, 65534, 65534) != 0) {
       text = "cannot drop privileges";
     } else {
-      const auto outcome =
-          run_check({{"command", {"/usr/lib/nagios/plugins/check_dummy", "0"}}, {"user", "daemon"}});
+      const auto outcome = run_check(
+          {{"command", {"/usr/lib/nagios/plugins/check_dummy", "0"}}, {"user", "daemon"}});
       text = std::to_string(static_cast<int>(outcome.status)) + " " + outcome.summary;
     }
     [[maybe_unused]] auto n = ::write(fds[1], text.data(), text.size());
@@ -270,8 +272,9 @@ TEST_CASE("ExternalCheck: an agent that may not switch users says so, UNKNOWN", 
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  CHECK(text == "3 cannot run as user daemon: setgroups: Operation not permitted (the agent "
-                "needs CAP_SETUID and CAP_SETGID)");
+  CHECK(text ==
+        "3 cannot run as user daemon: setgroups: Operation not permitted (the agent "
+        "needs CAP_SETUID and CAP_SETGID)");
 }
 
 TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {

@@ -55,10 +55,11 @@ std::chrono::system_clock::time_point scenario_now() {
 }
 
 Environment environment(const std::string& community, const std::string& extra_device = "{}") {
-  json device = {{"host", "127.0.0.1"},
-                 {"port", simulator().port()},
-                 {"snmp", {{"version", "2c"}, {"community", community}, {"timeout", "500ms"},
-                           {"retries", 0}}}};
+  json device = {
+      {"host", "127.0.0.1"},
+      {"port", simulator().port()},
+      {"snmp",
+       {{"version", "2c"}, {"community", community}, {"timeout", "500ms"}, {"retries", 0}}}};
   device.update(json::parse(extra_device));
   auto devices = snmp::Devices::create(json{{"fw", device}});
   REQUIRE(devices.is_ok());
@@ -223,8 +224,9 @@ TEST_CASE("SophosCheck: wrong types and missing objects are UNKNOWN with the rea
           "[sophos][snmp]") {
   only_problem(run_on("fw-wrong-type"), State::kUnknown,
                "HA state unreadable (1.3.6.1.4.1.2604.5.1.4.1.0: OCTET STRING, expected a number)");
-  only_problem(run_on("fw-no-ha-mib"), State::kUnknown,
-               "HA enabled but its state is unreadable (1.3.6.1.4.1.2604.5.1.4.4.0: noSuchInstance)");
+  only_problem(
+      run_on("fw-no-ha-mib"), State::kUnknown,
+      "HA enabled but its state is unreadable (1.3.6.1.4.1.2604.5.1.4.4.0: noSuchInstance)");
   const Outcome other = run_on("not-a-firewall");
   CHECK(other.status == State::kUnknown);
   CHECK_THAT(other.summary, Catch::Contains("is not a Sophos SFOS firewall") &&
@@ -245,8 +247,8 @@ TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
     return s.message();
   };
   CHECK_THAT(error(json::object()), Catch::StartsWith("device: required"));
-  CHECK_THAT(error({{"device", "gw"}}), Catch::Contains("no device named \"gw\"") &&
-                                            Catch::Contains("known devices: fw"));
+  CHECK_THAT(error({{"device", "gw"}}),
+             Catch::Contains("no device named \"gw\"") && Catch::Contains("known devices: fw"));
   CHECK_THAT(error({{"device", "fw"}, {"services", {"ipx"}}}),
              Catch::StartsWith("services: unknown service \"ipx\""));
   CHECK_THAT(error({{"device", "fw"}, {"clock", "ntp"}}), Catch::StartsWith("clock:"));

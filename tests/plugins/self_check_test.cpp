@@ -29,7 +29,9 @@ struct Fixture {
   std::unique_ptr<Check> check = make_self_check([this] { return health; });
   Fixture() {
     Environment env;
-    env.now = [this] { return std::chrono::system_clock::time_point(std::chrono::milliseconds(now)); };
+    env.now = [this] {
+      return std::chrono::system_clock::time_point(std::chrono::milliseconds(now));
+    };
     check->attach(env);
     REQUIRE(check->configure(nlohmann::json::object()).is_ok());
     health.started_ms = kNow - 3'600'000;
@@ -42,8 +44,8 @@ TEST_CASE("agent/self: OK with the figures as metrics", "[self]") {
   f.health.spool_depth = 12;
   f.health.spool_oldest_ms = kNow - 4000;
   f.health.last_sent_ms = kNow - 2000;
-  f.health.check_durations_ms = {5, 1, 9, 3, 120, 7, 2, 8, 6, 4, 10, 11, 12, 13, 14, 15, 16, 17,
-                                 18, 19};
+  f.health.check_durations_ms = {5,  1,  9,  3,  120, 7,  2,  8,  6,  4,
+                                 10, 11, 12, 13, 14,  15, 16, 17, 18, 19};
   const Outcome out = f.run();
   CHECK(out.status == State::kOk);
   CHECK_THAT(out.summary, StartsWith(std::string("vigie-agent ") + VIGIE_VERSION + ": "));
@@ -65,8 +67,7 @@ TEST_CASE("agent/self: OK with the figures as metrics", "[self]") {
   }
 }
 
-TEST_CASE("agent/self: an old backlog is WARNING after 15 min and CRITICAL after 1 h",
-          "[self]") {
+TEST_CASE("agent/self: an old backlog is WARNING after 15 min and CRITICAL after 1 h", "[self]") {
   Fixture f;
   f.health.spool_depth = 900;
   f.health.spool_oldest_ms = kNow - 16 * 60'000;
@@ -80,8 +81,7 @@ TEST_CASE("agent/self: an old backlog is WARNING after 15 min and CRITICAL after
   CHECK(metric(out, "last_send_age") == 3600);  // nothing since the start, an hour ago
 }
 
-TEST_CASE("agent/self: new drops are WARNING for an hour, a rejected token CRITICAL",
-          "[self]") {
+TEST_CASE("agent/self: new drops are WARNING for an hour, a rejected token CRITICAL", "[self]") {
   Fixture f;
   f.health.spool_dropped = 4;  // from before this start: noted, not alarmed
   CHECK(f.run().status == State::kOk);

@@ -5,11 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <atomic>
-#include <thread>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "plugins/snmp/rates.hpp"
 #include "plugins/snmp/session.hpp"
@@ -35,16 +35,17 @@ class Snmpd {
   Snmpd() {
     port_ = testing::free_udp_port();
     dir_.write("snmpd.conf", std::string("createUser vigie SHA \"") + kAuthPass + "\" AES \"" +
-                                 kPrivPass + "\"\n"
+                                 kPrivPass +
+                                 "\"\n"
                                  "rouser vigie priv\n"
                                  "rocommunity v2-test 127.0.0.1\n"
                                  "sysName v3-test-agent\n");
     std::filesystem::create_directories(dir_ / "persist");
     child_ = std::make_unique<testing::Child>(
-        std::vector<std::string>{"/usr/bin/env", "SNMP_PERSISTENT_DIR=" + (dir_ / "persist").string(),
-                                 "/usr/sbin/snmpd", "-f", "-C", "-c", (dir_ / "snmpd.conf").string(),
-                                 "-Lo", "-M", "/nonexistent", "-m", "",
-                                 "udp:127.0.0.1:" + std::to_string(port_)},
+        std::vector<std::string>{
+            "/usr/bin/env", "SNMP_PERSISTENT_DIR=" + (dir_ / "persist").string(), "/usr/sbin/snmpd",
+            "-f", "-C", "-c", (dir_ / "snmpd.conf").string(), "-Lo", "-M", "/nonexistent", "-m", "",
+            "udp:127.0.0.1:" + std::to_string(port_)},
         dir_ / "snmpd.log");
     Target target;
     target.host = "127.0.0.1";
@@ -171,10 +172,10 @@ TEST_CASE("Devices: one poll shared by the checks of a device until max_age", "[
 
 TEST_CASE("Devices: table columns walked side by side, over several round trips", "[snmp]") {
   // snmpd's own tables, with 2 rows per GETBULK: every column must come back whole.
-  auto devices = devices_from(
-      {{"gw", {{"host", "127.0.0.1"},
-               {"port", snmpd().port()},
-               {"snmp", {{"community", "v2-test"}, {"max_repetitions", 2}}}}}});
+  auto devices = devices_from({{"gw",
+                                {{"host", "127.0.0.1"},
+                                 {"port", snmpd().port()},
+                                 {"snmp", {{"community", "v2-test"}, {"max_repetitions", 2}}}}}});
   Request request;
   request.scalars = {oid("1.3.6.1.2.1.2.1.0")};  // ifNumber
   request.subtrees = {oid("1.3.6.1.2.1.2.2.1.1"), oid("1.3.6.1.2.1.2.2.1.2"),
@@ -206,9 +207,8 @@ TEST_CASE("Devices: many devices are polled at once, not one after the other", "
         {"port", silent},
         {"snmp", {{"community", "c" + std::to_string(i)}, {"timeout", "500ms"}, {"retries", 0}}}};
   }
-  block["alive"] = {{"host", "127.0.0.1"},
-                    {"port", snmpd().port()},
-                    {"snmp", {{"community", "v2-test"}}}};
+  block["alive"] = {
+      {"host", "127.0.0.1"}, {"port", snmpd().port()}, {"snmp", {{"community", "v2-test"}}}};
   auto devices = devices_from(block);
   for (const auto& name : devices->names()) REQUIRE(devices->subscribe(name, sys_name()).is_ok());
   const auto start = Clock::now();
@@ -272,10 +272,11 @@ class GarbagePeer {
 
 TEST_CASE("Devices: a device answering garbage is UNKNOWN, not a crash nor a hang", "[snmp]") {
   GarbagePeer peer;
-  auto devices = devices_from(
-      {{"junk", {{"host", "127.0.0.1"},
-                 {"port", peer.port()},
-                 {"snmp", {{"community", "public"}, {"timeout", "300ms"}, {"retries", 1}}}}}});
+  auto devices =
+      devices_from({{"junk",
+                     {{"host", "127.0.0.1"},
+                      {"port", peer.port()},
+                      {"snmp", {{"community", "public"}, {"timeout", "300ms"}, {"retries", 1}}}}}});
   REQUIRE(devices->subscribe("junk", sys_name()).is_ok());
   const auto start = Clock::now();
   auto result = devices->snapshot("junk", Clock::now() + 5s);
@@ -287,10 +288,11 @@ TEST_CASE("Devices: a device answering garbage is UNKNOWN, not a crash nor a han
 }
 
 TEST_CASE("Devices: a deadline shorter than the device's timeout is kept", "[snmp]") {
-  auto devices = devices_from(
-      {{"dead", {{"host", "127.0.0.1"},
-                 {"port", testing::free_udp_port()},
-                 {"snmp", {{"community", "x"}, {"timeout", "5s"}, {"retries", 2}}}}}});
+  auto devices =
+      devices_from({{"dead",
+                     {{"host", "127.0.0.1"},
+                      {"port", testing::free_udp_port()},
+                      {"snmp", {{"community", "x"}, {"timeout", "5s"}, {"retries", 2}}}}}});
   REQUIRE(devices->subscribe("dead", sys_name()).is_ok());
   const auto start = Clock::now();
   auto result = devices->snapshot("dead", Clock::now() + 300ms);
@@ -314,12 +316,17 @@ TEST_CASE("Devices: the block is validated with clear messages", "[snmp]") {
              Catch::StartsWith("devices.fw: port: 70000: must be an integer 1..65535"));
   CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "3"}}})"),
              Catch::StartsWith("devices.fw: snmp.user: required"));
-  CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "priv_pass": "12345678"}}})"),
-             Catch::Contains("privacy needs auth_pass"));
-  CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "auth": "SHA1024"}}})"),
-             Catch::Contains("snmp.auth: \"SHA1024\""));
-  CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "auth_pass": "short"}}})"),
-             Catch::Contains("at least 8 characters"));
+  CHECK_THAT(
+      error(
+          R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "priv_pass": "12345678"}}})"),
+      Catch::Contains("privacy needs auth_pass"));
+  CHECK_THAT(
+      error(R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "auth": "SHA1024"}}})"),
+      Catch::Contains("snmp.auth: \"SHA1024\""));
+  CHECK_THAT(
+      error(
+          R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "auth_pass": "short"}}})"),
+      Catch::Contains("at least 8 characters"));
   CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"community": "a", "user": "u"}}})"),
              Catch::Contains("snmp.user: only for SNMP version \"3\""));
   CHECK_THAT(error(R"({"fw": {"host": "h; rm -rf /", "snmp": {}}})"),
@@ -333,8 +340,9 @@ TEST_CASE("Devices: the block is validated with clear messages", "[snmp]") {
 
 TEST_CASE("Devices: an unreadable passphrase file is an error of the device", "[snmp]") {
   auto devices = devices_from(
-      {{"ap", {{"host", "127.0.0.1"},
-               {"snmp", {{"version", "3"}, {"user", "u"}, {"auth_pass_file", "/nonexistent/pass"}}}}}});
+      {{"ap",
+        {{"host", "127.0.0.1"},
+         {"snmp", {{"version", "3"}, {"user", "u"}, {"auth_pass_file", "/nonexistent/pass"}}}}}});
   REQUIRE(devices->subscribe("ap", sys_name()).is_ok());
   auto result = devices->snapshot("ap", Clock::now() + 2s);
   REQUIRE_FALSE(result.is_ok());
@@ -383,7 +391,8 @@ TEST_CASE("Snapshot: typed access names the OID and the problem", "[snmp]") {
   CHECK(s.text(oid("1.3.6.1.2.1.1.5.0")).value() == "fw");
   CHECK(s.integer(oid("1.3.6.1.2.1.1.5.0")).status().message() ==
         "1.3.6.1.2.1.1.5.0: OCTET STRING, expected a number");
-  CHECK(s.integer(oid("1.3.6.1.2.1.1.7.0")).status().message() == "1.3.6.1.2.1.1.7.0: noSuchObject");
+  CHECK(s.integer(oid("1.3.6.1.2.1.1.7.0")).status().message() ==
+        "1.3.6.1.2.1.1.7.0: noSuchObject");
   CHECK(s.counter(oid("1.3.6.1.2.1.1.8.0")).status().message() ==
         "1.3.6.1.2.1.1.8.0: not in the answer");
   CHECK_FALSE(parse_oid("1.3.x").is_ok());

@@ -1,5 +1,5 @@
-#include "plugins/wifi/unifi_check.hpp"
 #include "plugins/wifi/snmp_generic_check.hpp"
+#include "plugins/wifi/unifi_check.hpp"
 
 #include <time.h>
 
@@ -29,8 +29,8 @@ std::vector<testing::Recording> recordings() {
       {kHealthy, healthy},
       {"ap-vap-down", edit_recording(healthy, {{vap + "22.2", "2|2"}})},
       {"ap-hotspot-empty", edit_recording(healthy, {{vap + "8.1", "2|0"}})},
-      {"ap-isolated", edit_recording(healthy, {{"1.3.6.1.4.1.41112.1.6.3.2.0", "2|1"},
-                                               {vap + "8.1", "2|0"}})},
+      {"ap-isolated",
+       edit_recording(healthy, {{"1.3.6.1.4.1.41112.1.6.3.2.0", "2|1"}, {vap + "8.1", "2|0"}})},
       {"ap-uplink-down", edit_recording(healthy, {{"1.3.6.1.4.1.41112.1.6.2.1.1.16.1", "2|2"}})},
       {"ap-ath1-down", edit_recording(healthy, {{"1.3.6.1.2.1.2.2.1.8.7", "2|2"}})},
       {"ap-ath1-disabled", edit_recording(healthy, {{"1.3.6.1.2.1.2.2.1.7.7", "2|2"},
@@ -130,8 +130,9 @@ TEST_CASE("UnifiCheck: the healthy access point is OK with its metrics", "[unifi
   CHECK(value(outcome, "wifi1_cu_pct") == 17);
   CHECK(value(outcome, "uptime") == 1828807);
   CHECK_THAT(outcome.details, Catch::Contains("OK: uplink eth0 up"));
-  CHECK_THAT(outcome.details,
-             Catch::Contains("OK: SSID Mairie-WiFi-Public up (2.4 GHz, ath0), channel 6, 9 stations"));
+  CHECK_THAT(
+      outcome.details,
+      Catch::Contains("OK: SSID Mairie-WiFi-Public up (2.4 GHz, ath0), channel 6, 9 stations"));
 }
 
 TEST_CASE("UnifiCheck: one SSID only", "[unifi][snmp]") {
@@ -193,8 +194,7 @@ TEST_CASE("GenericCheck: the healthy AP's radios through IF-MIB", "[wifi-generic
 
 TEST_CASE("GenericCheck: an enabled radio down is CRITICAL, a disabled one is not",
           "[wifi-generic][snmp]") {
-  only_problem(generic("ap-ath1-down"), State::kCritical, "ath1 down",
-               "(UAP-AC-Pro 6.6.77.15402)");
+  only_problem(generic("ap-ath1-down"), State::kCritical, "ath1 down", "(UAP-AC-Pro 6.6.77.15402)");
   const Outcome disabled = generic("ap-ath1-disabled");
   CHECK(disabled.status == State::kOk);
   CHECK_THAT(disabled.summary, Catch::Contains("3 Wi-Fi interfaces up, 1 disabled"));
@@ -212,7 +212,7 @@ TEST_CASE("OfficeHours: parse and contain", "[unifi]") {
   auto hours = OfficeHours::parse("Mon-Fri 08:00-18:00");
   REQUIRE(hours.is_ok());
   CHECK_FALSE(hours->contains(saturday_morning()));
-  CHECK(hours->contains(saturday_morning() - std::chrono::hours(24)));   // Friday 10:00
+  CHECK(hours->contains(saturday_morning() - std::chrono::hours(24)));        // Friday 10:00
   CHECK(hours->contains(saturday_morning() - std::chrono::hours(17)));        // Friday 17:00
   CHECK_FALSE(hours->contains(saturday_morning() - std::chrono::hours(14)));  // Friday 20:00
   CHECK(OfficeHours::parse("Fri-Mon 00:00-24:00")->contains(saturday_morning()));

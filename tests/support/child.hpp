@@ -6,10 +6,10 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <thread>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vigie::testing {
@@ -60,8 +60,7 @@ struct HttpReply {
 // HTTP(S) from the test side (libcurl), for requests the test shapes itself. For
 // https URLs the server must be signed by `ca_file`.
 HttpReply http_request(const std::string& method, const std::string& url,
-                       const std::string& body = {},
-                       const std::vector<std::string>& headers = {},
+                       const std::string& body = {}, const std::vector<std::string>& headers = {},
                        const std::string& ca_file = {});
 
 }  // namespace vigie::testing

@@ -29,10 +29,16 @@ Collector::Collector(const TempDir& dir, std::vector<std::string> extra)
 
 void Collector::start() {
   std::filesystem::remove(dir_ / "port");
-  std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "--listen",
-                                   "127.0.0.1:" + std::to_string(port_), "--db", db(),
-                                   "--port-file", (dir_ / "port").string(), "--tls-cert",
-                                   (dir_ / "tls/server.crt").string(), "--tls-key",
+  std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port_),
+                                   "--db",
+                                   db(),
+                                   "--port-file",
+                                   (dir_ / "port").string(),
+                                   "--tls-cert",
+                                   (dir_ / "tls/server.crt").string(),
+                                   "--tls-key",
                                    (dir_ / "tls/server.key").string()};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   child_.emplace(argv, dir_ / "collector.log");

@@ -55,7 +55,6 @@ class Collector {
                  const std::vector<std::string>& headers = {"Content-Type: application/json"});
 
  private:
-
   const TempDir& dir_;
   std::vector<std::string> extra_;
   std::optional<Child> child_;

@@ -14,10 +14,10 @@ SmtpServer::SmtpServer(std::filesystem::path dir, Options options) : dir_(std::m
   fs::create_directories(dir_ / "maildir");
   const fs::path port_file = dir_ / "smtp.port";
   fs::remove(port_file);
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   std::string(VIGIE_SOURCE_DIR) + "/tests/support/smtp_server.py",
-                                   "--maildir", (dir_ / "maildir").string(), "--port-file",
-                                   port_file.string()};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", std::string(VIGIE_SOURCE_DIR) + "/tests/support/smtp_server.py",
+      "--maildir",        (dir_ / "maildir").string(),
+      "--port-file",      port_file.string()};
   if (options.starttls) {
     argv.insert(argv.end(), {"--tls-cert", options.cert, "--tls-key", options.key});
   }

@@ -74,7 +74,8 @@ SnmpSim::SnmpSim(const std::vector<Recording>& recordings) {
   const fs::path cache = dir_ / "cache";
   fs::create_directories(data);
   fs::create_directories(cache);
-  for (const auto& recording : recordings) dir_.write("data/" + recording.community + ".snmprec", recording.text);
+  for (const auto& recording : recordings)
+    dir_.write("data/" + recording.community + ".snmprec", recording.text);
   fs::permissions(dir_.path(), fs::perms(0755));
   fs::permissions(data, fs::perms(0755));
   std::vector<std::string> argv = {"/usr/bin/snmpsimd", "--data-dir=" + data.string(),
@@ -113,7 +114,8 @@ SnmpSim::SnmpSim(const std::vector<Recording>& recordings) {
         },
         std::chrono::seconds(15));
     if (!ready || !child_->running())
-      throw std::runtime_error("snmpsim did not start serving " + recording.community + ":\n" + log());
+      throw std::runtime_error("snmpsim did not start serving " + recording.community + ":\n" +
+                               log());
   }
 }
 

@@ -12,11 +12,13 @@ WebhookReceiver::WebhookReceiver(std::filesystem::path dir, Options options)
     : dir_(std::move(dir)), tls_(!options.cert.empty()) {
   const auto port_file = dir_ / "webhook.port";
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   std::string(VIGIE_SOURCE_DIR) +
-                                       "/tests/support/webhook_receiver.py",
-                                   "--log", (dir_ / "webhook.jsonl").string(), "--port-file",
-                                   port_file.string()};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3",
+      std::string(VIGIE_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
+      "--log",
+      (dir_ / "webhook.jsonl").string(),
+      "--port-file",
+      port_file.string()};
   if (tls_) argv.insert(argv.end(), {"--tls-cert", options.cert, "--tls-key", options.key});
   if (options.fail_first > 0)
     argv.insert(argv.end(), {"--fail-first", std::to_string(options.fail_first)});
