@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collector/mail.hpp"
 #include "common/file.hpp"
-#include "common/mail.hpp"
 
 namespace vigie::collector {
 

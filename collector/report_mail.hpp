@@ -1,6 +1,6 @@
 #pragma once
 // Mailing a report: the HTML version with its plain-text alternative, and the CSV
-// attached, through the SMTP relay of common/mail.hpp, with retries.
+// attached, through the SMTP relay of mail.hpp, with retries.
 
 #include <chrono>
 #include <memory>
@@ -10,11 +10,11 @@
 #include "collector/report_backup.hpp"
 #include "common/status.hpp"
 
-namespace vigie::mail {
+namespace vigie::collector {
+
+namespace mail {
 struct Relay;
 }
-
-namespace vigie::collector {
 
 struct MailSettings {
   std::shared_ptr<const mail::Relay> relay;

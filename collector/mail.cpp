@@ -1,4 +1,4 @@
-#include "common/mail.hpp"
+#include "collector/mail.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -17,7 +17,7 @@
 #include "common/file.hpp"
 #include "common/log.hpp"
 
-namespace vigie::mail {
+namespace vigie::collector::mail {
 namespace {
 
 using json = nlohmann::json;
@@ -408,4 +408,4 @@ Status send_with_retries(const Relay& relay, const Message& message, int attempt
   return last;
 }
 
-}  // namespace vigie::mail
+}  // namespace vigie::collector::mail

@@ -1,4 +1,4 @@
-#include "common/mail.hpp"
+#include "collector/mail.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -8,6 +8,7 @@
 #include "tests/support/temp_dir.hpp"
 
 using namespace vigie;
+using namespace vigie::collector;
 using vigie::testing::SmtpServer;
 using vigie::testing::TempDir;
 using json = nlohmann::json;
