@@ -19,7 +19,7 @@
 #include "collector/api.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
-#include "collector/report_command.hpp"
+#include "collector/report/command.hpp"
 #include "collector/server.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"

@@ -97,7 +97,7 @@ struct StorageStats {
   std::int64_t refused_busy = 0;  // reports refused because the queue was full
 };
 
-// What a report reads about a family of checks over a period (report_backup.hpp).
+// What a report reads about a family of checks over a period (report/backup.hpp).
 struct HistoryQuery {
   std::string check_prefix;  // checks whose id starts with this, e.g. "backup/"
   std::string site;          // "" : every site

@@ -1,7 +1,7 @@
 #pragma once
 // Where tokens are kept: only their hash (tokens.hpp), with what each one allows.
 // Storage is a TokenStore (storage.hpp): the SQLite backend keeps tokens in the
-// collector's database (sqlite_tokens.cpp).
+// collector's database (sqlite/tokens.cpp).
 //
 // Threading: any thread. Writes go through the storage's writer and wait for their
 // commit: call them from a worker or a command-line thread, never from an I/O thread.

@@ -1,4 +1,4 @@
-#include "collector/report_mail.hpp"
+#include "collector/report/mailing.hpp"
 
 #include <cstdio>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 #include "common/status.hpp"
 
 namespace vigie::collector {

@@ -1,4 +1,4 @@
-#include "collector/report_i18n.hpp"
+#include "collector/report/i18n.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 
 namespace vigie::collector {
 namespace {

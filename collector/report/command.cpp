@@ -1,4 +1,4 @@
-#include "collector/report_command.hpp"
+#include "collector/report/command.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <string>
 #include <system_error>
 
-#include "collector/report_backup.hpp"
-#include "collector/report_i18n.hpp"
-#include "collector/report_mail.hpp"
+#include "collector/report/backup.hpp"
+#include "collector/report/i18n.hpp"
+#include "collector/report/mailing.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
