@@ -1,0 +1,213 @@
+#include "collector/token_command.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "collector/storage.hpp"
+#include "common/duration.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector {
+
+const char* const kTokenUsage =
+    R"(usage: vigie-collector token create --role viewer|operator|admin [--label TEXT] [--ttl DUR]
+       vigie-collector token list
+       vigie-collector token revoke ID
+  (each takes --db PATH, default /var/lib/vigie/collector.db)
+
+Technicians' tokens. A token carries a role: a viewer reads, an operator also
+acknowledges, an admin also manages tokens. A secret is printed once, when created;
+the database keeps only its hash.
+)";
+
+const char* const kEnrollTokenUsage =
+    R"(usage: vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] [--count N]
+  (--db PATH, default /var/lib/vigie/collector.db)
+
+One-time tokens for agents: an agent gets its own token by exchanging an enrollment
+token of its site (default lifetime 24h) at POST /api/v1/enroll. --count N prints N
+tokens, one a line, for a whole rollout. A secret is printed once, when created; the
+database keeps only its hash.
+)";
+
+namespace {
+
+// Options of the token commands.
+struct TokenArgs {
+  std::filesystem::path db = "/var/lib/vigie/collector.db";
+  std::string role;
+  std::string site;
+  std::string label;
+  std::chrono::milliseconds ttl{0};
+  std::int64_t id = 0;
+  std::int64_t count = 1;
+};
+
+Result<TokenArgs> parse_token_args(const std::vector<std::string_view>& args, std::size_t first) {
+  TokenArgs t;
+  for (std::size_t i = first; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "--db" || a == "--role" || a == "--site" || a == "--label" || a == "--ttl" ||
+        a == "--count") {
+      if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
+      const std::string v(args[++i]);
+      if (a == "--db") t.db = v;
+      if (a == "--role") t.role = v;
+      if (a == "--site") t.site = v;
+      if (a == "--label") t.label = v;
+      if (a == "--count") {
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), t.count);
+        if (ec != std::errc() || end != v.data() + v.size() || t.count < 1 || t.count > 100000)
+          return Status::invalid("--count: expected a number 1..100000");
+      }
+      if (a == "--ttl") {
+        auto d = parse_duration(v);
+        if (!d) return d.status().with_context("--ttl");
+        t.ttl = *d;
+      }
+    } else if (t.id == 0 && !a.empty() && a[0] != '-') {
+      auto [end, ec] = std::from_chars(a.data(), a.data() + a.size(), t.id);
+      if (ec != std::errc() || end != a.data() + a.size() || t.id <= 0)
+        return Status::invalid("\"" + std::string(a) + "\": expected a token id (see token list)");
+    } else {
+      return Status::invalid("unknown argument \"" + std::string(a) + "\"");
+    }
+  }
+  return t;
+}
+
+std::string format_time(std::int64_t ms) {
+  if (ms == 0) return "-";
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+  return buf;
+}
+
+// vigie-collector token ... / enroll-token ...; returns the exit code.
+int run_token_command(const std::vector<std::string_view>& args, bool enroll) {
+  const char* const usage = enroll ? kEnrollTokenUsage : kTokenUsage;
+  if (args.size() < 2) {
+    std::cerr << "vigie-collector: " << args[0] << ": missing sub-command\n\n" << usage;
+    return 2;
+  }
+  const std::string_view verb = args[1];
+  auto parsed = parse_token_args(args, 2);
+  if (!parsed) {
+    std::cerr << "vigie-collector: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  const TokenArgs& t = *parsed;
+  auto storage = open_sqlite_storage({.path = t.db});
+  if (!storage) {
+    std::cerr << "vigie-collector: " << storage.status().message() << "\n";
+    return 1;
+  }
+  const std::int64_t now = wall_ms();
+
+  if (verb == "create") {
+    TokenRecord record;
+    record.label = t.label;
+    record.created_ms = now;
+    if (enroll) {
+      if (t.site.empty()) {
+        std::cerr << "vigie-collector: enroll-token create: --site is required\n";
+        return 2;
+      }
+      record.role = Role::kEnroll;
+      record.site = t.site;
+      // An enrollment token that never expires is a standing invitation: default 24h.
+      record.expires_ms = now + (t.ttl.count() > 0 ? t.ttl.count() : 24 * 3'600'000);
+    } else {
+      const auto role = role_from_name(t.role);
+      if (!role || *role == Role::kAgent || *role == Role::kEnroll) {
+        std::cerr << "vigie-collector: token create: --role must be viewer, operator or admin"
+                     " (agents get their token by enrolling)\n";
+        return 2;
+      }
+      record.role = *role;
+      record.expires_ms = t.ttl.count() > 0 ? now + t.ttl.count() : 0;
+    }
+    if (!enroll && t.count != 1) {
+      std::cerr << "vigie-collector: token create: --count is for enrollment tokens\n";
+      return 2;
+    }
+    // One per line: `--count` prepares a whole rollout of sites at once.
+    Result<std::int64_t> id = Status::internal("no token created");
+    for (std::int64_t i = 0; i < t.count; ++i) {
+      const std::string secret = new_secret(record.role);
+      id = (*storage)->add_token(record, hash_secret(secret));
+      if (!id) {
+        std::cerr << "vigie-collector: " << id.status().message() << "\n";
+        return 1;
+      }
+      std::cout << secret << "\n";
+    }
+    const std::string what = enroll ? "enrollment token" : "token";
+    if (t.count > 1) {
+      std::cerr << t.count << " " << what << "s created, ids " << (*id - t.count + 1) << " to "
+                << *id;
+    } else {
+      std::cerr << what << " " << *id << " created";
+    }
+    std::cerr << " ("
+              << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
+              << (record.expires_ms ? ", expires " + format_time(record.expires_ms) + " UTC" : "")
+              << "); shown only now\n";
+    return 0;
+  }
+  if (verb == "list" && !enroll) {
+    auto tokens = (*storage)->list_tokens();
+    if (!tokens) {
+      std::cerr << "vigie-collector: " << tokens.status().message() << "\n";
+      return 1;
+    }
+    std::printf("%-5s %-8s %-20s %-20s %-16s %-16s %-8s %s\n", "ID", "ROLE", "AGENT", "SITE",
+                "CREATED", "EXPIRES", "STATE", "LABEL");
+    for (const auto& r : *tokens) {
+      const char* state = r.revoked_ms                            ? "revoked"
+                          : r.used_ms                             ? "used"
+                          : (r.expires_ms && r.expires_ms <= now) ? "expired"
+                                                                  : "valid";
+      std::printf("%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
+                  std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
+                  r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),
+                  format_time(r.expires_ms).c_str(), state, r.label.c_str());
+    }
+    return 0;
+  }
+  if (verb == "revoke" && !enroll) {
+    if (t.id == 0) {
+      std::cerr << "vigie-collector: token revoke: which token? (give its ID, see token list)\n";
+      return 2;
+    }
+    if (Status s = (*storage)->revoke_token(t.id, now); !s) {
+      std::cerr << "vigie-collector: " << s.message() << "\n";
+      return 1;
+    }
+    std::cerr << "token " << t.id << " revoked\n";
+    return 0;
+  }
+  std::cerr << "vigie-collector: " << args[0] << ": unknown sub-command \"" << verb << "\"\n\n"
+            << usage;
+  return 2;
+}
+
+}  // namespace
+
+int token_command(const std::vector<std::string_view>& args) {
+  return run_token_command(args, false);
+}
+
+int enroll_token_command(const std::vector<std::string_view>& args) {
+  return run_token_command(args, true);
+}
+
+}  // namespace vigie::collector
