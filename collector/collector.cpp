@@ -8,6 +8,7 @@
 #include "collector/report/command.hpp"
 #include "collector/serve_command.hpp"
 #include "collector/token_command.hpp"
+#include "common/config_fields.hpp"
 #include "common/log.hpp"
 
 namespace vigie::collector {
@@ -63,7 +64,12 @@ int run(int argc, char** argv) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
     const Command* command = args.empty() ? nullptr : find_command(args[0]);
     if (!command && !args.empty() && !args[0].starts_with("-")) {
-      std::cerr << "vigie-collector: unknown command \"" << args[0] << "\"\n\n" << usage();
+      std::cerr << "vigie-collector: unknown command " << quote(args[0]);
+      std::vector<std::string_view> names;
+      for (const Command& c : kCommands) names.push_back(c.name);
+      if (const auto near = closest_match(args[0], names); !near.empty())
+        std::cerr << " (did you mean " << quote(near) << "?)";
+      std::cerr << "\n\n" << usage();
       return 2;
     }
     for (const auto a : args) {

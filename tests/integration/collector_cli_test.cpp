@@ -55,7 +55,8 @@ TEST_CASE("Collector: --help lists every command, and each command has its own",
 
   const auto unknown = testing::run({VIGIE_COLLECTOR_BIN, "tokens", "list"});
   CHECK(unknown.exit_code == 2);
-  CHECK_THAT(unknown.err, Catch::StartsWith("vigie-collector: unknown command \"tokens\""));
+  CHECK_THAT(unknown.err, Catch::StartsWith("vigie-collector: unknown command \"tokens\" (did "
+                                            "you mean \"token\"?)"));
 }
 
 }  // namespace
