@@ -26,6 +26,7 @@
 #include "agent/scheduler.hpp"
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
+#include "common/human_text.hpp"
 #include "common/log.hpp"
 #include "common/protocol.hpp"
 #include "common/systemd.hpp"
@@ -302,15 +303,18 @@ int cmd_spool(const Options& options) {
   }
   std::cout << "spool        " << path.string() << '\n'
             << "waiting      " << (*spool)->size() << " results"
-            << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
+            << (oldest
+                    ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
+                    : "")
             << '\n'
             << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
             << "quarantined  " << (*spool)->quarantined()
             << " batches refused by the collector, the last " << batches.size() << " kept\n";
   for (const auto& b : batches) {
     const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    std::cout << "  seq " << b.seq << ", " << (now - b.at_ms) / 1000 << " s ago, "
-              << (results.is_array() ? results.size() : 0) << " results: " << b.reason << '\n';
+    std::cout << "  seq " << b.seq << ", " << age_text(std::chrono::milliseconds(now - b.at_ms))
+              << " ago, " << (results.is_array() ? results.size() : 0) << " results: " << b.reason
+              << '\n';
   }
   return kExitOk;
 }

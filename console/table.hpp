@@ -28,7 +28,7 @@ struct RowText {
   std::string site;
   std::string check;  // the check's name
   std::string state;  // "OK"..."UNKNOWN", or "STALE" when the result is too old
-  std::string age;    // since the last result, humanize_age()
+  std::string age;    // since the last result, short_age_text()
   std::string summary;
   bool stale = false;
 };

@@ -132,13 +132,4 @@ std::string pad(std::string_view text, std::size_t width) {
   return out;
 }
 
-std::string humanize_age(std::int64_t ms) {
-  if (ms < 0) ms = 0;
-  const std::int64_t s = ms / 1000;
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return std::to_string(s / 60) + "m";
-  if (s < 86400) return std::to_string(s / 3600) + "h";
-  return std::to_string(s / 86400) + "d";
-}
-
 }  // namespace vigie::console

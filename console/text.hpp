@@ -27,8 +27,4 @@ std::vector<std::string_view> characters(std::string_view text);
 // `text` cut to `width` columns, then padded with spaces to exactly `width` columns.
 std::string pad(std::string_view text, std::size_t width);
 
-// An age in the largest whole unit: "12s", "3m", "2h", "4d". A negative age (the
-// clocks disagree) reads "0s".
-std::string humanize_age(std::int64_t ms);
-
 }  // namespace vigie::console

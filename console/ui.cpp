@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/duration.hpp"
+#include "common/human_text.hpp"
 #include "console/keys.hpp"
 #include "console/text.hpp"
 
@@ -95,22 +96,10 @@ std::string date_text(std::int64_t ms) {
   return std::string(text.data(), n);
 }
 
-std::string bytes_text(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int unit = 0;
-  while (std::fabs(bytes) >= 1024 && unit < 5) {
-    bytes /= 1024;
-    ++unit;
-  }
-  std::array<char, 32> text{};
-  std::snprintf(text.data(), text.size(), bytes < 10 && unit > 0 ? "%.1f %s" : "%.0f %s", bytes,
-                kUnits[unit]);
-  return text.data();
-}
-
 std::string number_text(double value, std::string_view unit) {
   if (unit == "B") return bytes_text(value);
-  if (unit == "s") return humanize_age(static_cast<std::int64_t>(value * 1000));
+  if (unit == "s")
+    return short_age_text(std::chrono::milliseconds(static_cast<std::int64_t>(value * 1000)));
   std::array<char, 32> text{};
   std::snprintf(text.data(), text.size(), "%.4g", value);
   std::string out = text.data();
@@ -308,7 +297,7 @@ std::string summary_of(const CheckRow& row) {
 std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool doubtful,
                             bool marked, bool utf8) {
   const auto age = [&](std::int64_t since) {
-    return since <= 0 ? std::string("-") : humanize_age(now - since);
+    return since <= 0 ? std::string("-") : short_age_text(std::chrono::milliseconds(now - since));
   };
   switch (view) {
     case View::kProblems:
@@ -325,7 +314,7 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
       cells.push_back({sanitize(row.result.name)});
       cells.push_back(state_cell(row, state, now, doubtful));
       cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
-      cells.push_back({humanize_age(now - row.received_ms),
+      cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
                        is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kDim});
       cells.push_back({summary_of(row)});
       return cells;
@@ -391,7 +380,8 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
       cells.push_back({sanitize(row.result.name)});
       cells.push_back(state_cell(row, row.result.status, now, doubtful));
       const std::int64_t success = last_success_ms(row);
-      cells.push_back({success > 0 ? humanize_age(now - success) : "-"});
+      cells.push_back(
+          {success > 0 ? short_age_text(std::chrono::milliseconds(now - success)) : "-"});
       const Metric* size = find_metric(row, "size");
       cells.push_back({size != nullptr && size->value ? bytes_text(*size->value) : "-"});
       const Metric* change = find_metric(row, "size_change");
@@ -408,7 +398,7 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
         if (v <= -20) trend_tone = Tone::kWarning;
       }
       cells.push_back({trend, trend_tone});
-      cells.push_back({humanize_age(now - row.received_ms),
+      cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
                        is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kDim});
       cells.push_back({summary_of(row)});
       return cells;
@@ -1136,13 +1126,14 @@ std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world, s
     line += " (soft, attempt " + std::to_string(row.attempt) + "/" +
             std::to_string(row.max_attempts) + ")";
   }
-  line += " for " + humanize_age(now - row.since_ms);
+  line += " for " + short_age_text(std::chrono::milliseconds(now - row.since_ms));
   line += "   hard " + std::string(state_name(row.hard)) + " for " +
-          humanize_age(now - row.hard_since_ms);
+          short_age_text(std::chrono::milliseconds(now - row.hard_since_ms));
   lines.push_back({line, state.tone});
-  lines.push_back({"Result    " + humanize_age(now - row.received_ms) + " ago, runs every " +
-                       humanize_age(row.result.interval_s * 1000) + ", took " +
-                       std::to_string(row.result.duration_ms) + " ms",
+  lines.push_back({"Result    " + short_age_text(std::chrono::milliseconds(now - row.received_ms)) +
+                       " ago, runs every " +
+                       short_age_text(std::chrono::milliseconds(row.result.interval_s * 1000)) +
+                       ", took " + std::to_string(row.result.duration_ms) + " ms",
                    is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kNormal});
   if (row.stale) lines.push_back({"Stale     " + sanitize(row.stale_reason), Tone::kUnknown});
   lines.push_back({"Site      " + sanitize(row.site) + "   agent " + sanitize(row.agent) +
@@ -1150,10 +1141,11 @@ std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world, s
                    Tone::kDim});
   if (row.ack) {
     std::string ack = "Ack       by " + sanitize(row.ack->author) + " " +
-                      humanize_age(now - row.ack->created_ms) +
+                      short_age_text(std::chrono::milliseconds(now - row.ack->created_ms)) +
                       " ago: " + sanitize(row.ack->comment);
     if (row.ack->expires_ms > 0)
-      ack += " (expires in " + humanize_age(row.ack->expires_ms - now) + ")";
+      ack += " (expires in " +
+             short_age_text(std::chrono::milliseconds(row.ack->expires_ms - now)) + ")";
     lines.push_back({ack, Tone::kBold});
   }
   if (row.in_downtime) lines.push_back({"Downtime  in a scheduled downtime now", Tone::kBold});
@@ -1289,7 +1281,7 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
     const std::int64_t since = world.failing_since_ms != 0 ? world.failing_since_ms : local_now;
     connection =
         (world.error.code() == Code::kUnauthenticated ? "TOKEN REFUSED " : "CONNECTION LOST ") +
-        humanize_age(local_now - since) + ", retrying";
+        short_age_text(std::chrono::milliseconds(local_now - since)) + ", retrying";
     connection_tone = Tone::kCritical;
   } else {
     connection =
@@ -1312,7 +1304,8 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
       const SiteRow& s = world.site->site;
       title += "  " + std::string(s.unreachable ? "UNREACHABLE" : state_name(s.worst)) + "  " +
                std::to_string(s.agents - s.agents_lost) + "/" + std::to_string(s.agents) +
-               " agents up  last report " + humanize_age(now - s.last_report_ms) + " ago";
+               " agents up  last report " +
+               short_age_text(std::chrono::milliseconds(now - s.last_report_ms)) + " ago";
       for (const SiteDowntime& d : world.site->downtimes) {
         if (d.active) title += "  downtime until " + clock_text(d.end_ms);
       }
@@ -1334,7 +1327,10 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
   }
   if (doubtful && world.fetched_at_ms != 0) {
     x += 2;
-    put(1, "data " + humanize_age(local_now - world.fetched_at_ms) + " old", Tone::kCritical);
+    put(1,
+        "data " + short_age_text(std::chrono::milliseconds(local_now - world.fetched_at_ms)) +
+            " old",
+        Tone::kCritical);
   }
 
   // Lines 2..h-2: the view.

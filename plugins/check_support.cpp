@@ -382,35 +382,6 @@ std::string excerpt(std::string_view text) {
   return out + "\"";
 }
 
-std::string size_text(double bytes) {
-  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, unit > 0 && bytes < 10 ? "%.1f %s" : "%.0f %s", bytes,
-                kUnits[unit]);
-  return buffer;
-}
-
-std::string age_text(std::int64_t seconds) {
-  if (seconds < 0) return "-" + age_text(-seconds);
-  if (seconds < 60) return std::to_string(seconds) + "s";
-  const std::int64_t minutes = seconds / 60;
-  if (minutes < 60) return std::to_string(minutes) + "m";
-  const std::int64_t hours = minutes / 60;
-  // Hours up to three days, as backup schedules and thresholds are written ("26h").
-  if (hours < 10 && minutes % 60 != 0)
-    return std::to_string(hours) + "h" + std::to_string(minutes % 60) + "m";
-  if (hours < 72) return std::to_string(hours) + "h";
-  const std::int64_t days = hours / 24;
-  if (days < 10 && hours % 24 != 0)
-    return std::to_string(days) + "d" + std::to_string(hours % 24) + "h";
-  return std::to_string(days) + "d";
-}
-
 std::string utc_text(std::int64_t epoch_seconds) {
   const std::time_t time = static_cast<std::time_t>(epoch_seconds);
   std::tm tm{};

@@ -1,7 +1,8 @@
 #pragma once
 // What several built-in checks share: reading their parameters in configure(),
 // running a program under the run's deadline, reading what programs print (JSON,
-// timestamps) without trusting it, and writing sizes and ages for people.
+// timestamps) without trusting it, and writing dates and numbers for people (sizes and
+// ages: common/human_text.hpp).
 //
 // Every function here is thread-safe and never throws.
 
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/human_text.hpp"
 #include "common/status.hpp"
 #include "plugins/check.hpp"
 #include "plugins/process.hpp"
@@ -89,10 +91,6 @@ std::string excerpt(std::string_view text);
 
 // --- writing for people -----------------------------------------------------------------
 
-// "512 B", "3.4 GiB", "120 GiB".
-std::string size_text(double bytes);
-// "45s", "12m", "3h12m", "30h", "4d3h", "41d": hours up to three days.
-std::string age_text(std::int64_t seconds);
 // "2026-11-27 10:00 UTC".
 std::string utc_text(std::int64_t epoch_seconds);
 // Shortest "%g"-like text of a number: 2.5 -> "2.5", 26 -> "26".

@@ -358,7 +358,7 @@ Outcome ClamdCheck::run(const RunContext& context) {
   outcome.status = State::kOk;
   outcome.summary = "ClamAV " + version->engine + " up, signatures " +
                     std::to_string(*version->daily) + " of " + utc_text(*version->time) + " (" +
-                    age_text(std::max<std::int64_t>(age, 0)) + " old)";
+                    age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " old)";
   if (age > crit_.count()) {
     outcome.status = State::kCritical;
     outcome.summary += " (CRITICAL > " + format_duration(crit_) + ")";

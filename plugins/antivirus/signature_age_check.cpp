@@ -175,8 +175,8 @@ Outcome SignatureAgeCheck::run(const RunContext& context) {
         "signature_version", static_cast<double>(*found->version), "", std::nullopt, std::nullopt));
     what += " " + std::to_string(*found->version);
   }
-  outcome.summary =
-      what + " of " + utc_text(found->time) + " (" + age_text(shown) + " old) in " + found->file;
+  outcome.summary = what + " of " + utc_text(found->time) + " (" +
+                    age_text(std::chrono::seconds(shown)) + " old) in " + found->file;
   outcome.status = State::kOk;
   if (age > crit_.count()) {
     outcome.status = State::kCritical;

@@ -197,7 +197,7 @@ Outcome SophosCheck::run(const RunContext&) {
     outcome.metrics.push_back(threshold_metric("update_age", static_cast<double>(age), "s",
                                                static_cast<double>(update_warn_.count()),
                                                static_cast<double>(update_crit_.count())));
-    std::string text = "updated " + age_text(age) + " ago";
+    std::string text = "updated " + age_text(std::chrono::seconds(age)) + " ago";
     if (age > update_crit_.count()) {
       state = State::kCritical;
       text += " (CRITICAL > " + format_duration(update_crit_) + ")";

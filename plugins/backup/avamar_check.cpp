@@ -237,7 +237,7 @@ Outcome AvamarCheck::run(const RunContext& context) {
                            ": " + (why.empty() ? std::string("no reason given") : why));
   }
   if (process->truncated)
-    return unknown_outcome("mccli activity show: output larger than " + size_text(kMaxOutput));
+    return unknown_outcome("mccli activity show: output larger than " + bytes_text(kMaxOutput));
   auto activities = parse_activities(process->out);
   if (!activities) return unknown_outcome(activities.status().message());
 

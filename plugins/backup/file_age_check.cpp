@@ -135,7 +135,7 @@ Outcome FileAgeCheck::run(const RunContext& context) {
   }
   if (newest->size < min_size_) {
     outcome.status = State::kCritical;
-    outcome.summary += ", below min_size " + size_text(min_size_) + " (CRITICAL)";
+    outcome.summary += ", below min_size " + bytes_text(min_size_) + " (CRITICAL)";
   }
   return outcome;
 }

@@ -308,7 +308,7 @@ Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const
                     what + " failed: " + (why.empty() ? std::string("no reason given") : why));
     }
     if (process->truncated)
-      return Status::too_large(what + ": output larger than " + size_text(kMaxRulesetOutput));
+      return Status::too_large(what + ": output larger than " + bytes_text(kMaxRulesetOutput));
     return std::move(process->out);
   };
   if (backend_ != Backend::kIptables) {

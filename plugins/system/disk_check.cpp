@@ -11,6 +11,8 @@
 #include <string>
 #include <system_error>
 
+#include "common/human_text.hpp"
+
 namespace vigie::plugins::system {
 namespace {
 
@@ -22,20 +24,6 @@ struct Thresholds {
 std::string percent_text(double percent) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%g", percent);
-  return buffer;
-}
-
-// "512 B", "3.4 GiB", "120 GiB".
-std::string size_text(double bytes) {
-  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, unit > 0 && bytes < 10 ? "%.1f %s" : "%.0f %s", bytes,
-                kUnits[unit]);
   return buffer;
 }
 
@@ -149,7 +137,7 @@ Outcome DiskCheck::run(const RunContext&) {
   const State space_state = add_percent("used_pct", used_pct, space_, outcome);
   outcome.status = space_state;
   outcome.summary = path_ + " " + used_text(used_pct) + verdict(space_state, space_) + ", " +
-                    size_text(available) + " free";
+                    bytes_text(available) + " free";
 
   if (fs.f_files > 0) {
     const auto files = static_cast<double>(fs.f_files);

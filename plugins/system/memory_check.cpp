@@ -105,7 +105,8 @@ Outcome MemoryCheck::run(const RunContext&) {
                      threshold_metric("used", used, "B", std::nullopt, std::nullopt, 0, total),
                      threshold_metric("total", total, "B", std::nullopt, std::nullopt)};
   outcome.summary = what + " " + number_text(std::ceil(pct)) + "% used" + note + ", " +
-                    size_text(free) + (memory ? " available of " : " free of ") + size_text(total);
+                    bytes_text(free) + (memory ? " available of " : " free of ") +
+                    bytes_text(total);
   return outcome;
 }
 

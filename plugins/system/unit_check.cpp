@@ -81,7 +81,7 @@ Outcome UnitCheck::run(const RunContext& context) {
     return unknown_outcome("systemctl show failed: " + (why.empty() ? "no reason given" : why));
   }
   if (process->truncated)
-    return unknown_outcome("systemctl show: output larger than " + size_text(kMaxOutput));
+    return unknown_outcome("systemctl show: output larger than " + bytes_text(kMaxOutput));
   const auto values = parse_show(process->out);
   if (!values) return unknown_outcome(values.status().message());
 

@@ -66,12 +66,12 @@ Outcome UptimeCheck::run(const RunContext&) {
                       max_ ? static_cast<double>(max_->count()) : INFINITY};
   outcome.metrics.push_back(std::move(metric));
   const std::int64_t since = static_cast<std::int64_t>(std::time(nullptr)) - up;
-  outcome.summary = "up " + age_text(up) + " (since " + utc_text(since) + ")";
+  outcome.summary = "up " + age_text(std::chrono::seconds(up)) + " (since " + utc_text(since) + ")";
   outcome.status = State::kOk;
   if (up < min_.count()) {
     outcome.status = State::kWarning;
-    outcome.summary = "rebooted " + age_text(up) + " ago (" + utc_text(since) + ") (WARNING < " +
-                      format_duration(min_) + ")";
+    outcome.summary = "rebooted " + age_text(std::chrono::seconds(up)) + " ago (" +
+                      utc_text(since) + ") (WARNING < " + format_duration(min_) + ")";
   } else if (max_ && up > max_->count()) {
     outcome.status = State::kWarning;
     outcome.summary +=

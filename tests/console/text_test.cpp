@@ -5,23 +5,6 @@
 namespace vigie::console {
 namespace {
 
-TEST_CASE("humanize_age: the largest whole unit", "[text]") {
-  CHECK(humanize_age(0) == "0s");
-  CHECK(humanize_age(12'345) == "12s");
-  CHECK(humanize_age(59'999) == "59s");
-  CHECK(humanize_age(60'000) == "1m");
-  CHECK(humanize_age(3 * 60'000 + 59'000) == "3m");
-  CHECK(humanize_age(3'600'000) == "1h");
-  CHECK(humanize_age(2 * 3'600'000 + 59 * 60'000) == "2h");
-  CHECK(humanize_age(86'400'000) == "1d");
-  CHECK(humanize_age(4 * 86'400'000LL + 5) == "4d");
-  CHECK(humanize_age(400 * 86'400'000LL) == "400d");
-}
-
-TEST_CASE("humanize_age: a negative age reads 0s", "[text]") {
-  CHECK(humanize_age(-5'000) == "0s");
-}
-
 TEST_CASE("sanitize: control characters become spaces", "[text]") {
   CHECK(sanitize("a\tb\nc\rd") == "a b c d");
   CHECK(sanitize("\x1b[2Jcleared") == " [2Jcleared");
