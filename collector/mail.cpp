@@ -195,26 +195,10 @@ std::string encode_header(std::string_view utf8) {
   return out;
 }
 
-Result<Relay> parse_relay(const json& block, std::string_view where) {
-  const std::string at(where);
-  const Fields fields{block, at};
-  if (Status s = check_keys(
-          fields, {"url", "tls", "username", "password_file", "ca_file", "from", "timeout"});
-      !s)
-    return s;
-  std::string url, tls, password_file;
-  Relay relay;
-  if (Status s = read_string(fields, "url", url, {.required = true}); !s) return s;
-  for (const auto& [key, out] :
-       {std::pair{"tls", &tls}, std::pair{"username", &relay.username},
-        std::pair{"password_file", &password_file}, std::pair{"ca_file", &relay.ca_file},
-        std::pair{"from", &relay.from}}) {
-    if (Status s = read_string(fields, key, *out, {.allow_empty = true}); !s) return s;
-  }
-  if (Status s = read_duration(fields, "timeout", {.min = std::chrono::seconds(1)}, relay.timeout);
-      !s)
-    return s;
+namespace {
 
+// The relay's host, port and default security from its smtp:// or smtps:// URL.
+Status parse_relay_url(const std::string& url, const std::string& at, Relay& relay) {
   std::string_view rest;
   if (url.starts_with("smtp://")) {
     rest = std::string_view(url).substr(7);
@@ -258,7 +242,32 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
     if (p < 1 || p > 65535) return Status::invalid(at + ".url: bad port in \"" + url + "\"");
     relay.port = p;
   }
+  return Status::ok();
+}
 
+}  // namespace
+
+Result<Relay> parse_relay(const json& block, std::string_view where) {
+  const std::string at(where);
+  const Fields fields{block, at};
+  if (Status s = check_keys(
+          fields, {"url", "tls", "username", "password_file", "ca_file", "from", "timeout"});
+      !s)
+    return s;
+  std::string url, tls, password_file;
+  Relay relay;
+  if (Status s = read_string(fields, "url", url, {.required = true}); !s) return s;
+  for (const auto& [key, out] :
+       {std::pair{"tls", &tls}, std::pair{"username", &relay.username},
+        std::pair{"password_file", &password_file}, std::pair{"ca_file", &relay.ca_file},
+        std::pair{"from", &relay.from}}) {
+    if (Status s = read_string(fields, key, *out, {.allow_empty = true}); !s) return s;
+  }
+  if (Status s = read_duration(fields, "timeout", {.min = std::chrono::seconds(1)}, relay.timeout);
+      !s)
+    return s;
+
+  if (Status u = parse_relay_url(url, at, relay); !u) return u;
   if (!tls.empty()) {
     if (relay.security == Security::kTls) {
       return Status::invalid(at +

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <fstream>
@@ -88,85 +89,117 @@ bool is_loopback(const std::string& address) {
   return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
 }
 
-// Exit code 2 for bad usage, as is customary.
-Result<Options> parse_args(const std::vector<std::string_view>& args) {
-  Options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    auto value = [&]() -> Result<std::string_view> {
-      if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
-      return args[++i];
-    };
-    if (a == "serve" && i == 0) continue;
-    if (a == "--allow-plain-http") {
-      o.allow_plain_http = true;
-    } else if (a == "--verbose") {
-      log::set_level(log::Level::kDebug);
-    } else if (a == "--listen" || a == "--db" || a == "--port-file" || a == "--read-timeout" ||
-               a == "--threads" || a == "--tls-cert" || a == "--tls-key" ||
-               a == "--tls-client-ca" || a == "--max-attempts" || a == "--agent-timeout" ||
-               a == "--alerts" || a == "--agent-rate" || a == "--agent-burst" ||
-               a == "--max-queued-reports") {
-      auto v = value();
-      if (!v) return v.status();
-      if (a == "--listen") {
-        if (Status s = parse_listen(*v, o.server); !s) return s;
-      } else if (a == "--db") {
-        o.db = std::string(*v);
-      } else if (a == "--alerts") {
-        auto config = load_alert_config(std::string(*v));
-        if (!config) return config.status().with_context("--alerts");
-        o.alerts = std::move(*config);
-      } else if (a == "--port-file") {
-        o.port_file = std::string(*v);
-      } else if (a == "--tls-cert") {
-        o.server.tls_cert = std::string(*v);
-      } else if (a == "--tls-key") {
-        o.server.tls_key = std::string(*v);
-      } else if (a == "--tls-client-ca") {
-        o.server.tls_client_ca = std::string(*v);
-      } else if (a == "--read-timeout") {
-        auto d = parse_duration(*v);
-        if (!d) return d.status().with_context("--read-timeout");
-        o.server.read_timeout = *d;
-      } else if (a == "--agent-timeout") {
-        auto d = parse_duration(*v);
-        if (!d || d->count() < 1000)
-          return Status::invalid("--agent-timeout: expected a duration of 1s or more");
-        o.monitor.engine.agent_timeout_ms = d->count();
-      } else if (a == "--agent-rate" || a == "--agent-burst") {
-        double x = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-        const double low = a == "--agent-rate" ? 0 : 1;
-        if (ec != std::errc() || end != v->data() + v->size() || !(x >= low) || x > 1e6)
-          return Status::invalid(std::string(a) + ": expected a number " +
-                                 (a == "--agent-rate" ? "0" : "1") + "..1000000, got \"" +
-                                 std::string(*v) + "\"");
-        (a == "--agent-rate" ? o.agent_rate.per_second : o.agent_rate.burst) = x;
-      } else if (a == "--max-queued-reports") {
-        long n = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (ec != std::errc() || end != v->data() + v->size() || n < 0 || n > 100'000'000)
-          return Status::invalid("--max-queued-reports: expected a number 0..100000000, got \"" +
-                                 std::string(*v) + "\"");
-        o.max_queued_reports = static_cast<std::size_t>(n);
-      } else if (a == "--max-attempts") {
-        int n = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 100)
-          return Status::invalid("--max-attempts: expected a number 1..100");
-        o.monitor.engine.max_attempts = n;
-      } else {
-        int n = 0;
-        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-        if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 64)
-          return Status::invalid("--threads: expected a number 1..64");
-        o.server.worker_threads = n;
-      }
-    } else {
-      return Status::invalid("unknown argument \"" + std::string(a) + "\"");
-    }
-  }
+// `text` as a whole number in [min, max]; nullopt when it is not one.
+std::optional<long> whole_number(std::string_view text, long min, long max) {
+  long n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max)
+    return std::nullopt;
+  return n;
+}
+
+// --agent-rate (from 0) and --agent-burst (from 1), up to 1000000.
+Status read_rate(std::string_view name, std::string_view text, double low, double& out) {
+  double x = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+  if (ec != std::errc() || end != text.data() + text.size() || !(x >= low) || x > 1e6)
+    return Status::invalid(std::string(name) + ": expected a number " + (low == 0 ? "0" : "1") +
+                           "..1000000, got \"" + std::string(text) + "\"");
+  out = x;
+  return Status::ok();
+}
+
+// The options that take a value, and what each does with it.
+struct ValueOption {
+  std::string_view name;
+  Status (*apply)(std::string_view value, Options& o);
+};
+
+const ValueOption kValueOptions[] = {
+    {"--listen", [](std::string_view v, Options& o) { return parse_listen(v, o.server); }},
+    {"--db",
+     [](std::string_view v, Options& o) {
+       o.db = std::string(v);
+       return Status::ok();
+     }},
+    {"--port-file",
+     [](std::string_view v, Options& o) {
+       o.port_file = std::string(v);
+       return Status::ok();
+     }},
+    {"--read-timeout",
+     [](std::string_view v, Options& o) {
+       auto d = parse_duration(v);
+       if (!d) return d.status().with_context("--read-timeout");
+       o.server.read_timeout = *d;
+       return Status::ok();
+     }},
+    {"--threads",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 1, 64);
+       if (!n) return Status::invalid("--threads: expected a number 1..64");
+       o.server.worker_threads = static_cast<int>(*n);
+       return Status::ok();
+     }},
+    {"--tls-cert",
+     [](std::string_view v, Options& o) {
+       o.server.tls_cert = std::string(v);
+       return Status::ok();
+     }},
+    {"--tls-key",
+     [](std::string_view v, Options& o) {
+       o.server.tls_key = std::string(v);
+       return Status::ok();
+     }},
+    {"--tls-client-ca",
+     [](std::string_view v, Options& o) {
+       o.server.tls_client_ca = std::string(v);
+       return Status::ok();
+     }},
+    {"--max-attempts",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 1, 100);
+       if (!n) return Status::invalid("--max-attempts: expected a number 1..100");
+       o.monitor.engine.max_attempts = static_cast<int>(*n);
+       return Status::ok();
+     }},
+    {"--agent-timeout",
+     [](std::string_view v, Options& o) {
+       auto d = parse_duration(v);
+       if (!d || d->count() < 1000)
+         return Status::invalid("--agent-timeout: expected a duration of 1s or more");
+       o.monitor.engine.agent_timeout_ms = d->count();
+       return Status::ok();
+     }},
+    {"--alerts",
+     [](std::string_view v, Options& o) {
+       auto config = load_alert_config(std::string(v));
+       if (!config) return config.status().with_context("--alerts");
+       o.alerts = std::move(*config);
+       return Status::ok();
+     }},
+    {"--agent-rate",
+     [](std::string_view v, Options& o) {
+       return read_rate("--agent-rate", v, 0, o.agent_rate.per_second);
+     }},
+    {"--agent-burst",
+     [](std::string_view v, Options& o) {
+       return read_rate("--agent-burst", v, 1, o.agent_rate.burst);
+     }},
+    {"--max-queued-reports",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 100'000'000);
+       if (!n) {
+         return Status::invalid("--max-queued-reports: expected a number 0..100000000, got \"" +
+                                std::string(v) + "\"");
+       }
+       o.max_queued_reports = static_cast<std::size_t>(*n);
+       return Status::ok();
+     }},
+};
+
+// What the options say together: TLS complete, plain HTTP only where allowed.
+Status check_options(const Options& o) {
   if (o.server.tls_cert.empty() != o.server.tls_key.empty())
     return Status::invalid("--tls-cert and --tls-key go together");
   const bool tls = !o.server.tls_cert.empty();
@@ -177,6 +210,31 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
                            ": listen on a loopback address behind a TLS proxy, or pass "
                            "--allow-plain-http");
   }
+  return Status::ok();
+}
+
+// Exit code 2 for bad usage, as is customary.
+Result<Options> parse_args(const std::vector<std::string_view>& args) {
+  Options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "serve" && i == 0) continue;
+    if (a == "--allow-plain-http") {
+      o.allow_plain_http = true;
+      continue;
+    }
+    if (a == "--verbose") {
+      log::set_level(log::Level::kDebug);
+      continue;
+    }
+    const auto option = std::find_if(std::begin(kValueOptions), std::end(kValueOptions),
+                                     [&](const ValueOption& v) { return v.name == a; });
+    if (option == std::end(kValueOptions))
+      return Status::invalid("unknown argument \"" + std::string(a) + "\"");
+    if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
+    if (Status s = option->apply(args[++i], o); !s) return s;
+  }
+  if (Status s = check_options(o); !s) return s;
   return o;
 }
 
@@ -193,14 +251,43 @@ Status write_port_file(const std::filesystem::path& path, std::uint16_t port) {
   return Status::ok();
 }
 
-int serve(const Options& options) {
-  // Block the stop signals in every thread; this one waits for them with sigwait.
+// Blocks the stop signals in this thread and those it starts: it waits for them with
+// sigwait.
+sigset_t block_stop_signals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+// systemd's watchdog, when the unit has one: the keep-alive proves the writer is alive,
+// as it is sent only after a (no-op) commit. Runs until `stopping`.
+std::thread start_watchdog(Storage& storage, const std::atomic<bool>& stopping) {
+  const auto period = systemd::watchdog_period();
+  if (!period) return {};
+  return std::thread([&storage, &stopping, period = *period] {
+    while (!stopping.load()) {
+      std::promise<void> committed;
+      auto future = committed.get_future();
+      storage.change([] { return Result<StateDelta>(StateDelta{}); },
+                     [&committed](Result<StateDelta>) { committed.set_value(); });
+      if (future.wait_for(period) == std::future_status::ready) systemd::notify_watchdog();
+      else
+        log::warning("the database writer did not answer within " + human_duration(period) +
+                     ": no watchdog keep-alive");
+      future.wait();  // the promise must outlive its callback
+      for (auto waited = std::chrono::milliseconds(0); waited < period && !stopping.load();
+           waited += std::chrono::milliseconds(100))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+int serve(const Options& options) {
+  const sigset_t stop_signals = block_stop_signals();
 
   auto storage =
       open_sqlite_storage({.path = options.db, .max_queued_reports = options.max_queued_reports});
@@ -242,27 +329,8 @@ int serve(const Options& options) {
               ":" + std::to_string(port) + ", database " + options.db.string());
 
   systemd::notify_ready("listening on port " + std::to_string(port));
-  // The watchdog keep-alive proves the writer is alive: it waits for a (no-op) commit.
   std::atomic<bool> stopping{false};
-  std::thread watchdog;
-  if (const auto period = systemd::watchdog_period()) {
-    watchdog = std::thread([&, period = *period] {
-      while (!stopping.load()) {
-        std::promise<void> committed;
-        auto future = committed.get_future();
-        (*storage)->change([] { return Result<StateDelta>(StateDelta{}); },
-                           [&committed](Result<StateDelta>) { committed.set_value(); });
-        if (future.wait_for(period) == std::future_status::ready) systemd::notify_watchdog();
-        else
-          log::warning("the database writer did not answer within " + human_duration(period) +
-                       ": no watchdog keep-alive");
-        future.wait();  // the promise must outlive its callback
-        for (auto waited = std::chrono::milliseconds(0); waited < period && !stopping.load();
-             waited += std::chrono::milliseconds(100))
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    });
-  }
+  std::thread watchdog = start_watchdog(**storage, stopping);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

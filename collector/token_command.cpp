@@ -91,6 +91,88 @@ std::string format_time(std::int64_t ms) {
   return buf;
 }
 
+int fail(const Status& status, int code) {
+  std::cerr << "vigie-collector: " << status.message() << "\n";
+  return code;
+}
+
+// The token `create` makes, or the usage error that prevents it.
+Result<TokenRecord> token_to_create(const TokenArgs& t, bool enroll, std::int64_t now) {
+  TokenRecord record;
+  record.label = t.label;
+  record.created_ms = now;
+  if (enroll) {
+    if (t.site.empty()) return Status::invalid("enroll-token create: --site is required");
+    record.role = Role::kEnroll;
+    record.site = t.site;
+    // An enrollment token that never expires is a standing invitation: default 24h.
+    record.expires_ms = now + (t.ttl.count() > 0 ? t.ttl.count() : 24 * 3'600'000);
+    return record;
+  }
+  const auto role = role_from_name(t.role);
+  if (!role || *role == Role::kAgent || *role == Role::kEnroll) {
+    return Status::invalid(
+        "token create: --role must be viewer, operator or admin"
+        " (agents get their token by enrolling)");
+  }
+  record.role = *role;
+  record.expires_ms = t.ttl.count() > 0 ? now + t.ttl.count() : 0;
+  if (t.count != 1) return Status::invalid("token create: --count is for enrollment tokens");
+  return record;
+}
+
+// Prints each secret on a line of its own (`--count` prepares a whole rollout of sites at
+// once), then what was created on standard error.
+int create_tokens(TokenStore& store, const TokenArgs& t, bool enroll, std::int64_t now) {
+  auto record = token_to_create(t, enroll, now);
+  if (!record) return fail(record.status(), 2);
+  Result<std::int64_t> id = Status::internal("no token created");
+  for (std::int64_t i = 0; i < t.count; ++i) {
+    const std::string secret = new_secret(record->role);
+    id = store.add_token(*record, hash_secret(secret));
+    if (!id) return fail(id.status(), 1);
+    std::cout << secret << "\n";
+  }
+  const std::string what = enroll ? "enrollment token" : "token";
+  if (t.count > 1) {
+    std::cerr << t.count << " " << what << "s created, ids " << (*id - t.count + 1) << " to "
+              << *id;
+  } else {
+    std::cerr << what << " " << *id << " created";
+  }
+  std::cerr << " ("
+            << (enroll ? "site " + record->site : "role " + std::string(role_name(record->role)))
+            << (record->expires_ms ? ", expires " + format_time(record->expires_ms) + " UTC" : "")
+            << "); shown only now\n";
+  return 0;
+}
+
+int list_tokens(TokenStore& store, std::int64_t now) {
+  auto tokens = store.list_tokens();
+  if (!tokens) return fail(tokens.status(), 1);
+  std::printf("%-5s %-8s %-20s %-20s %-16s %-16s %-8s %s\n", "ID", "ROLE", "AGENT", "SITE",
+              "CREATED", "EXPIRES", "STATE", "LABEL");
+  for (const auto& r : *tokens) {
+    const char* state = r.revoked_ms                            ? "revoked"
+                        : r.used_ms                             ? "used"
+                        : (r.expires_ms && r.expires_ms <= now) ? "expired"
+                                                                : "valid";
+    std::printf("%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
+                std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
+                r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),
+                format_time(r.expires_ms).c_str(), state, r.label.c_str());
+  }
+  return 0;
+}
+
+int revoke_token(TokenStore& store, const TokenArgs& t, std::int64_t now) {
+  if (t.id == 0)
+    return fail(Status::invalid("token revoke: which token? (give its ID, see token list)"), 2);
+  if (Status s = store.revoke_token(t.id, now); !s) return fail(s, 1);
+  std::cerr << "token " << t.id << " revoked\n";
+  return 0;
+}
+
 // vigie-collector token ... / enroll-token ...; returns the exit code.
 int run_token_command(const std::vector<std::string_view>& args, bool enroll) {
   const char* const usage = enroll ? kEnrollTokenUsage : kTokenUsage;
@@ -100,101 +182,13 @@ int run_token_command(const std::vector<std::string_view>& args, bool enroll) {
   }
   const std::string_view verb = args[1];
   auto parsed = parse_token_args(args, 2);
-  if (!parsed) {
-    std::cerr << "vigie-collector: " << parsed.status().message() << "\n";
-    return 2;
-  }
-  const TokenArgs& t = *parsed;
-  auto storage = open_sqlite_storage({.path = t.db});
-  if (!storage) {
-    std::cerr << "vigie-collector: " << storage.status().message() << "\n";
-    return 1;
-  }
+  if (!parsed) return fail(parsed.status(), 2);
+  auto storage = open_sqlite_storage({.path = parsed->db});
+  if (!storage) return fail(storage.status(), 1);
   const std::int64_t now = wall_ms();
-
-  if (verb == "create") {
-    TokenRecord record;
-    record.label = t.label;
-    record.created_ms = now;
-    if (enroll) {
-      if (t.site.empty()) {
-        std::cerr << "vigie-collector: enroll-token create: --site is required\n";
-        return 2;
-      }
-      record.role = Role::kEnroll;
-      record.site = t.site;
-      // An enrollment token that never expires is a standing invitation: default 24h.
-      record.expires_ms = now + (t.ttl.count() > 0 ? t.ttl.count() : 24 * 3'600'000);
-    } else {
-      const auto role = role_from_name(t.role);
-      if (!role || *role == Role::kAgent || *role == Role::kEnroll) {
-        std::cerr << "vigie-collector: token create: --role must be viewer, operator or admin"
-                     " (agents get their token by enrolling)\n";
-        return 2;
-      }
-      record.role = *role;
-      record.expires_ms = t.ttl.count() > 0 ? now + t.ttl.count() : 0;
-    }
-    if (!enroll && t.count != 1) {
-      std::cerr << "vigie-collector: token create: --count is for enrollment tokens\n";
-      return 2;
-    }
-    // One per line: `--count` prepares a whole rollout of sites at once.
-    Result<std::int64_t> id = Status::internal("no token created");
-    for (std::int64_t i = 0; i < t.count; ++i) {
-      const std::string secret = new_secret(record.role);
-      id = (*storage)->add_token(record, hash_secret(secret));
-      if (!id) {
-        std::cerr << "vigie-collector: " << id.status().message() << "\n";
-        return 1;
-      }
-      std::cout << secret << "\n";
-    }
-    const std::string what = enroll ? "enrollment token" : "token";
-    if (t.count > 1) {
-      std::cerr << t.count << " " << what << "s created, ids " << (*id - t.count + 1) << " to "
-                << *id;
-    } else {
-      std::cerr << what << " " << *id << " created";
-    }
-    std::cerr << " ("
-              << (enroll ? "site " + record.site : "role " + std::string(role_name(record.role)))
-              << (record.expires_ms ? ", expires " + format_time(record.expires_ms) + " UTC" : "")
-              << "); shown only now\n";
-    return 0;
-  }
-  if (verb == "list" && !enroll) {
-    auto tokens = (*storage)->list_tokens();
-    if (!tokens) {
-      std::cerr << "vigie-collector: " << tokens.status().message() << "\n";
-      return 1;
-    }
-    std::printf("%-5s %-8s %-20s %-20s %-16s %-16s %-8s %s\n", "ID", "ROLE", "AGENT", "SITE",
-                "CREATED", "EXPIRES", "STATE", "LABEL");
-    for (const auto& r : *tokens) {
-      const char* state = r.revoked_ms                            ? "revoked"
-                          : r.used_ms                             ? "used"
-                          : (r.expires_ms && r.expires_ms <= now) ? "expired"
-                                                                  : "valid";
-      std::printf("%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
-                  std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
-                  r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),
-                  format_time(r.expires_ms).c_str(), state, r.label.c_str());
-    }
-    return 0;
-  }
-  if (verb == "revoke" && !enroll) {
-    if (t.id == 0) {
-      std::cerr << "vigie-collector: token revoke: which token? (give its ID, see token list)\n";
-      return 2;
-    }
-    if (Status s = (*storage)->revoke_token(t.id, now); !s) {
-      std::cerr << "vigie-collector: " << s.message() << "\n";
-      return 1;
-    }
-    std::cerr << "token " << t.id << " revoked\n";
-    return 0;
-  }
+  if (verb == "create") return create_tokens(**storage, *parsed, enroll, now);
+  if (verb == "list" && !enroll) return list_tokens(**storage, now);
+  if (verb == "revoke" && !enroll) return revoke_token(**storage, *parsed, now);
   std::cerr << "vigie-collector: " << args[0] << ": unknown sub-command \"" << verb << "\"\n\n"
             << usage;
   return 2;
