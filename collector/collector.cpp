@@ -14,23 +14,23 @@
 namespace vigie::collector {
 namespace {
 
-// vigie-collector's commands, as ninja's tools: a name, one line for --help, the
-// command's own usage (COMMAND --help), and the function that runs it with the command
-// line after the program's name, the command's name first.
+// vigie-collector's commands, as ninja's tools: a name, one line for --help, what the
+// command's own help says (COMMAND --help), and the function that runs it with the
+// command line after the program's name, the command's name first.
 struct Command {
   const char* name;
   const char* summary;
-  const char* usage;
+  const CommandHelp& help;
   int (*run)(const std::vector<std::string_view>& args);
 };
 
 const Command kCommands[] = {
-    {"serve", "receive reports, keep every check's state, serve the API (default)", kServeUsage,
+    {"serve", "receive reports, keep every check's state, serve the API (default)", kServeHelp,
      serve_command},
-    {"token", "create, list and revoke technicians' tokens", kTokenUsage, token_command},
-    {"enroll-token", "create one-time tokens that agents enroll with", kEnrollTokenUsage,
+    {"token", "create, list and revoke technicians' tokens", kTokenHelp, token_command},
+    {"enroll-token", "create one-time tokens that agents enroll with", kEnrollTokenHelp,
      enroll_token_command},
-    {"report", "write the backup report from the database, and mail it", kReportUsage,
+    {"report", "write the backup report from the database, and mail it", kReportHelp,
      report_command},
 };
 
@@ -41,20 +41,34 @@ const Command* find_command(std::string_view name) {
   return nullptr;
 }
 
+// Every command's synopsis, what the program does, the commands, then the options of
+// serve, which runs when no command is named.
 std::string usage() {
-  std::string text =
-      "usage: vigie-collector [COMMAND] [options]\n\n"
-      "vigie's collector: receives check results from agents, stores them, keeps every\n"
-      "check's state and serves the query API; its tokens and reports come from the same\n"
-      "database.\n\ncommands:\n";
+  std::string text = "usage: ";
+  for (const Command& c : kCommands) {
+    for (const char ch : std::string_view(c.help.synopsis)) {
+      text += ch;
+      if (ch == '\n') text += "       ";
+    }
+    text += "\n       ";
+  }
+  text.resize(text.size() - 7);
+  text +=
+      "  (every command takes --db PATH; `vigie-collector COMMAND --help` shows its options)\n\n"
+      "Receives check results from vigie agents, stores them and serves the query API.\n"
+      "Tokens: a technician's token carries a role (a viewer reads, an operator also\n"
+      "acknowledges, an admin also manages tokens); an agent gets its own token by exchanging\n"
+      "a one-time enrollment token (default lifetime 24h) at POST /api/v1/enroll. A secret is\n"
+      "printed once, when created; the database keeps only its hash.\n\ncommands:\n";
   for (const Command& c : kCommands) {
     std::string name = c.name;
     name.resize(14, ' ');
     text += "  " + name + c.summary + "\n";
   }
-  text += "\n`vigie-collector COMMAND --help` shows a command's options; --version prints\n";
-  text += "the version. Without a command, serve runs:\n\n";
-  return text + kServeUsage;
+  text += "\nserve options:\n";
+  text += kServeHelp.options;
+  text += "  --version, --help\n";
+  return text;
 }
 
 }  // namespace
@@ -74,7 +88,7 @@ int run(int argc, char** argv) {
     }
     for (const auto a : args) {
       if (a == "--help" || a == "-h") {
-        std::cout << (command ? std::string(command->usage) : usage());
+        std::cout << (command ? command_usage(command->help) : usage());
         return 0;
       }
       if (a == "--version") {

@@ -24,13 +24,14 @@
 
 namespace vigie::collector {
 
-const char* const kServeUsage = R"(usage: vigie-collector [serve] [options]
-
-Receives check results from vigie agents, stores them and serves the query API, until
+const CommandHelp kServeHelp = {
+    .synopsis = "vigie-collector [serve] [options]",
+    .about =
+        R"(Receives check results from vigie agents, stores them and serves the query API, until
 SIGTERM or SIGINT.
-
-options:
-  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
+)",
+    .options =
+        R"(  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
                         port 0 picks a free port)
   --db PATH             SQLite database (default /var/lib/vigie/collector.db)
   --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
@@ -53,7 +54,8 @@ options:
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
                         see config/alerts.example.json); a bad file stops the start
   --verbose             log debug messages
-)";
+)",
+};
 
 namespace {
 
@@ -358,7 +360,8 @@ int serve(const Options& options) {
 int serve_command(const std::vector<std::string_view>& args) {
   auto options = parse_args(args);
   if (!options) {
-    std::cerr << "vigie-collector: " << options.status().message() << "\n\n" << kServeUsage;
+    std::cerr << "vigie-collector: " << options.status().message() << "\n\n"
+              << command_usage(kServeHelp);
     return 2;
   }
   return serve(*options);

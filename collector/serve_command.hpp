@@ -5,13 +5,15 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/command_help.hpp"
+
 namespace vigie::collector {
 
 // `args`: the command line after the program's name, "serve" first or not. Returns
 // the process's exit code: 0 stopped by a signal, 1 could not start, 2 bad usage.
 int serve_command(const std::vector<std::string_view>& args);
 
-// The usage text of serve, its options.
-extern const char* const kServeUsage;
+// What its help says.
+extern const CommandHelp kServeHelp;
 
 }  // namespace vigie::collector

@@ -14,26 +14,38 @@
 
 namespace vigie::collector {
 
-const char* const kTokenUsage =
-    R"(usage: vigie-collector token create --role viewer|operator|admin [--label TEXT] [--ttl DUR]
-       vigie-collector token list
-       vigie-collector token revoke ID
-  (each takes --db PATH, default /var/lib/vigie/collector.db)
-
-Technicians' tokens. A token carries a role: a viewer reads, an operator also
+const CommandHelp kTokenHelp = {
+    .synopsis =
+        "vigie-collector token create --role viewer|operator|admin [--label TEXT] "
+        "[--ttl DUR]\n"
+        "vigie-collector token list\n"
+        "vigie-collector token revoke ID",
+    .about = R"(Technicians' tokens. A token carries a role: a viewer reads, an operator also
 acknowledges, an admin also manages tokens. A secret is printed once, when created;
 the database keeps only its hash.
-)";
+)",
+    .options = R"(  --role ROLE           viewer, operator or admin
+  --label TEXT          who or what holds it
+  --ttl DUR             it expires after DUR (default: never)
+  --db PATH             the collector's database (default /var/lib/vigie/collector.db)
+)",
+};
 
-const char* const kEnrollTokenUsage =
-    R"(usage: vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] [--count N]
-  (--db PATH, default /var/lib/vigie/collector.db)
-
-One-time tokens for agents: an agent gets its own token by exchanging an enrollment
-token of its site (default lifetime 24h) at POST /api/v1/enroll. --count N prints N
-tokens, one a line, for a whole rollout. A secret is printed once, when created; the
+const CommandHelp kEnrollTokenHelp = {
+    .synopsis =
+        "vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] "
+        "[--count N]",
+    .about = R"(One-time tokens for agents: an agent gets its own token by exchanging an enrollment
+token of its site at POST /api/v1/enroll. A secret is printed once, when created; the
 database keeps only its hash.
-)";
+)",
+    .options = R"(  --site SITE           the site whose agents may enroll with it
+  --ttl DUR             it expires after DUR (default 24h)
+  --label TEXT          who or what it is for
+  --count N             N tokens, one a line, for a whole rollout (default 1)
+  --db PATH             the collector's database (default /var/lib/vigie/collector.db)
+)",
+};
 
 namespace {
 
@@ -175,7 +187,7 @@ int revoke_token(TokenStore& store, const TokenArgs& t, std::int64_t now) {
 
 // vigie-collector token ... / enroll-token ...; returns the exit code.
 int run_token_command(const std::vector<std::string_view>& args, bool enroll) {
-  const char* const usage = enroll ? kEnrollTokenUsage : kTokenUsage;
+  const std::string usage = command_usage(enroll ? kEnrollTokenHelp : kTokenHelp);
   if (args.size() < 2) {
     std::cerr << "vigie-collector: " << args[0] << ": missing sub-command\n\n" << usage;
     return 2;

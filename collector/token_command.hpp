@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/command_help.hpp"
+
 namespace vigie::collector {
 
 // `args` starts with the command's name. Returns the process's exit code: 0 done,
@@ -12,8 +14,8 @@ namespace vigie::collector {
 int token_command(const std::vector<std::string_view>& args);
 int enroll_token_command(const std::vector<std::string_view>& args);
 
-// Their usage texts.
-extern const char* const kTokenUsage;
-extern const char* const kEnrollTokenUsage;
+// What their help says.
+extern const CommandHelp kTokenHelp;
+extern const CommandHelp kEnrollTokenHelp;
 
 }  // namespace vigie::collector
