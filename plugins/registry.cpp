@@ -62,7 +62,8 @@ constexpr CheckType kCheckTypes[] = {
      "ruleset has not changed since it was accepted.",
      firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
     {"firewall/sophos",
-     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
+     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, IPsec "
+     "tunnels, load.",
      firewall::kSophosMetrics, &firewall::make_sophos_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
