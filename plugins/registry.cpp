@@ -16,6 +16,7 @@
 #include "plugins/external/external_check.hpp"
 #include "plugins/firewall/host_firewall_check.hpp"
 #include "plugins/firewall/sophos_check.hpp"
+#include "plugins/net/ping_check.hpp"
 #include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
@@ -65,6 +66,10 @@ constexpr CheckType kCheckTypes[] = {
      "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, IPsec "
      "tunnels, load.",
      firewall::kSophosMetrics, &firewall::make_sophos_check},
+    {"net/ping",
+     "ICMP echo to many hosts at once (unprivileged ICMP or raw sockets): loss and round-trip "
+     "time, one result per host.",
+     net::kPingMetrics, &net::make_ping_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
