@@ -1,0 +1,31 @@
+#pragma once
+// `net/dns`: a name resolves, through the system's DNS servers or a given one, within a
+// time, and its answer optionally matches. Resolved by c-ares in vigie-probe
+// (probe.hpp), so a dead server never blocks the agent. See docs/checks.md.
+//
+// Parameters:
+//   "name"           required: the name to look up ("www.example.org").
+//   "type"           "A" (default), "AAAA", "MX", "TXT", "CNAME", "NS", "PTR", "SOA",
+//                    "SRV" or "CAA".
+//   "server"         "192.0.2.53", "192.0.2.53:5353", "[2001:db8::53]:53"; default: the
+//                    servers of /etc/resolv.conf.
+//   "expect"         a POSIX extended regular expression one of the records must match.
+//   "response_warn"  answer time above which the check is WARNING. Default: none.
+//   "response_crit"  ... CRITICAL. Default: none.
+// The check id is "net/dns:<name>", with "/<type>" when not A and "@<server>" when given.
+
+#include <memory>
+
+#include "plugins/check.hpp"
+#include "plugins/registry.hpp"
+
+namespace vigie::plugins::net {
+
+inline constexpr MetricSpec kDnsMetrics[] = {
+    {"response_ms", "ms", "time to the answer"},
+    {"records", "", "records in the answer of the type asked"},
+};
+
+std::unique_ptr<Check> make_dns_check();
+
+}  // namespace vigie::plugins::net
