@@ -125,6 +125,7 @@ bool matches(const std::string& pattern, const std::string& text) {
 Outcome DnsCheck::run(const RunContext& context) {
   const auto answers = probe_dns({probe_}, context.deadline);
   const DnsAnswer& a = answers.front();
+  if (a.not_run) return unknown_outcome(a.error.message());
   Outcome outcome;
   const std::string question = probe_.type + " " + probe_.name;
   const std::string through = probe_.server.empty() ? "" : " (server " + probe_.server + ")";

@@ -203,8 +203,10 @@ Status HttpCheck::configure(const json& params) {
 
 Outcome HttpCheck::judge(const Target& target, const HttpAnswer& a) const {
   Outcome outcome;
+  if (a.not_run) outcome = unknown_outcome(a.error.message());
   outcome.target = target.probe.url;
   outcome.site = target.site;
+  if (a.not_run) return outcome;
   Findings findings;
   Findings certificate;  // said after the HTTP facts
   const auto now = env_.now ? env_.now() : std::chrono::system_clock::now();

@@ -39,6 +39,9 @@ struct HttpProbe {
 };
 
 struct HttpAnswer {
+  // The probe could not run at all (the helper missing or broken): the check cannot
+  // judge, and says so (UNKNOWN with `error`).
+  bool not_run = false;
   Status error;       // the transfer failed: curl's message (kTimeout for a timeout)
   int curl_code = 0;  // CURLcode, 0 on success
   long status = 0;    // the last response's HTTP status, 0 when none came
@@ -61,6 +64,9 @@ struct TlsProbe {
 };
 
 struct TlsAnswer {
+  // The probe could not run at all (the helper missing or broken): the check cannot
+  // judge, and says so (UNKNOWN with `error`).
+  bool not_run = false;
   Status error;
   int curl_code = 0;
   double connect_ms = 0, handshake_ms = 0;
@@ -75,6 +81,9 @@ struct DnsProbe {
 };
 
 struct DnsAnswer {
+  // The probe could not run at all (the helper missing or broken): the check cannot
+  // judge, and says so (UNKNOWN with `error`).
+  bool not_run = false;
   Status error;                      // kNotFound for NXDOMAIN, kTimeout, kUnavailable (SERVFAIL...)
   std::vector<std::string> records;  // "192.0.2.1", "10 mx.example.org", ...
   double ms = 0;

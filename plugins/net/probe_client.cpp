@@ -50,7 +50,10 @@ std::vector<Answer> run_helper(ProbeRequest request, std::size_t jobs, Clock::ti
   std::vector<bool> answered(jobs, false);
   const auto fail_all = [&](const Status& status) {
     for (std::size_t i = 0; i < jobs; ++i) {
-      if (!answered[i]) answers[i].error = status;
+      if (!answered[i]) {
+        answers[i].error = status;
+        answers[i].not_run = true;
+      }
     }
     return answers;
   };

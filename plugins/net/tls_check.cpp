@@ -124,8 +124,10 @@ Status TlsCheck::configure(const json& params) {
 
 Outcome TlsCheck::judge(const Target& target, const TlsAnswer& a) const {
   Outcome outcome;
+  if (a.not_run) outcome = unknown_outcome(a.error.message());
   outcome.target = target.id;
   outcome.site = target.site;
+  if (a.not_run) return outcome;
   Findings findings;
   Findings certificate;  // said after the protocol
   const auto now = env_.now ? env_.now() : std::chrono::system_clock::now();
