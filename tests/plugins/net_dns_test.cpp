@@ -64,12 +64,14 @@ Dnsmasq& dnsmasq() {
   return instance;
 }
 
-Outcome dns(json params, std::chrono::milliseconds budget = 3s) {
-  params.emplace("server", dnsmasq().server());
-  auto check = testing::configured(make_dns_check, params);
-  const Outcome outcome = check->run(testing::context(budget));
-  INFO(outcome.summary << "\n" << outcome.details);
-  return outcome;
+// One target, through dnsmasq.
+Outcome dns(json target, std::chrono::milliseconds budget = 3s) {
+  const json params = {{"server", dnsmasq().server()}, {"targets", {target}}};
+  const auto outcomes =
+      testing::configured(make_dns_check, params)->run_all(testing::context(budget));
+  REQUIRE(outcomes.size() == 1);
+  INFO(outcomes[0].summary << "\n" << outcomes[0].details);
+  return outcomes[0];
 }
 
 TEST_CASE("DnsCheck: A, AAAA, MX, TXT and CNAME records from a given server", "[dns]") {
@@ -97,12 +99,32 @@ TEST_CASE("DnsCheck: A, AAAA, MX, TXT and CNAME records from a given server", "[
   CHECK_THAT(cname.summary, Catch::StartsWith("CNAME webmail.onesse.test: www.onesse.test in "));
 }
 
-TEST_CASE("DnsCheck: the check id names the name, the type and the server", "[dns]") {
-  CHECK(testing::configured(make_dns_check, {{"name", "example.org"}})->instance() ==
-        "example.org");
-  CHECK(testing::configured(make_dns_check,
-                            {{"name", "example.org"}, {"type", "MX"}, {"server", "::1"}})
-            ->instance() == "example.org/MX@[::1]");
+TEST_CASE("DnsCheck: many names at once, one result each, named by name, type and server",
+          "[dns]") {
+  const json params = {{"server", dnsmasq().server()},
+                       {"targets",
+                        {"www.onesse.test",
+                         {{"name", "onesse.test"}, {"type", "MX"}, {"site", "onesse"}},
+                         {{"name", "www.onesse.test"}, {"type", "aaaa"}},
+                         "nowhere.onesse.test"}}};
+  const auto outcomes = testing::configured(make_dns_check, params)->run_all(testing::context(3s));
+  REQUIRE(outcomes.size() == 4);
+  const std::string at = "@" + dnsmasq().server();
+  CHECK(outcomes[0].target == "www.onesse.test" + at);
+  CHECK(outcomes[0].status == State::kOk);
+  CHECK(outcomes[1].target == "onesse.test/MX" + at);
+  CHECK(outcomes[1].site == "onesse");
+  CHECK(outcomes[1].status == State::kOk);
+  CHECK(outcomes[2].target == "www.onesse.test/AAAA" + at);
+  CHECK(outcomes[3].status == State::kCritical);
+  // The same name twice through the same server is the same target.
+  CHECK_THAT(testing::configure_error(
+                 make_dns_check, {{"targets", {"a.test", {{"name", "a.test"}, {"type", "a"}}}}}),
+             Catch::StartsWith("targets[1].name: a.test is listed twice"));
+  // Without a server, the system's.
+  const auto system = testing::configured(make_dns_check, {{"targets", {"localhost"}}})
+                          ->run_all(testing::context(2s));
+  CHECK(system[0].target == "localhost");
 }
 
 TEST_CASE(
@@ -138,8 +160,8 @@ TEST_CASE("DnsCheck: a server that does not answer is CRITICAL within the run", 
   const std::string server = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
   const auto start = std::chrono::steady_clock::now();
   auto check =
-      testing::configured(make_dns_check, {{"name", "www.onesse.test"}, {"server", server}});
-  const Outcome outcome = check->run(testing::context(1s));
+      testing::configured(make_dns_check, {{"targets", {"www.onesse.test"}}, {"server", server}});
+  const Outcome outcome = check->run_all(testing::context(1s)).front();
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ::close(silent);
   INFO(outcome.summary);
@@ -162,18 +184,25 @@ TEST_CASE("DnsCheck: parameters are validated", "[dns]") {
   const auto error = [](const json& params) {
     return testing::configure_error(make_dns_check, params);
   };
-  CHECK_THAT(error(json::object()), Catch::StartsWith("name: required"));
-  CHECK_THAT(error({{"name", "a b"}}), Catch::StartsWith("name: \"a b\" is not a domain name"));
-  CHECK_THAT(error({{"name", "a"}, {"type", "AXFR"}}),
-             Catch::StartsWith("type: \"AXFR\" is not one"));
-  CHECK_THAT(error({{"name", "a"}, {"server", "dns.example.org"}}),
+  CHECK_THAT(error(json::object()), Catch::StartsWith("targets: required"));
+  CHECK_THAT(error({{"targets", {"a b"}}}),
+             Catch::StartsWith("targets[0].name: \"a b\" is not a domain name"));
+  CHECK_THAT(error({{"targets", {{{"type", "MX"}}}}}),
+             Catch::StartsWith("targets[0].name: required"));
+  CHECK_THAT(error({{"targets", {{{"name", "a"}, {"type", "AXFR"}}}}}),
+             Catch::StartsWith("targets[0].type: \"AXFR\" is not one"));
+  CHECK_THAT(error({{"targets", {"a"}}, {"server", "dns.example.org"}}),
              Catch::StartsWith("server: \"dns.example.org\" is not an IP address"));
-  CHECK_THAT(error({{"name", "a"}, {"server", "127.0.0.1:99999"}}),
-             Catch::StartsWith("server: port \"99999\""));
-  CHECK_THAT(error({{"name", "a"}, {"expect", "[a-"}}),
+  CHECK_THAT(error({{"targets", {{{"name", "a"}, {"server", "127.0.0.1:99999"}}}}}),
+             Catch::StartsWith("targets[0].server: port \"99999\""));
+  CHECK_THAT(error({{"targets", {"a"}}, {"expect", "[a-"}}),
              Catch::StartsWith("expect: \"[a-\" is not a POSIX extended"));
-  CHECK_THAT(error({{"name", "a"}, {"response_warn", "2s"}, {"response_crit", "1s"}}),
+  CHECK_THAT(error({{"targets", {"a"}}, {"response_warn", "2s"}, {"response_crit", "1s"}}),
              Catch::StartsWith("response_warn: 2s is above response_crit (1s)"));
+  CHECK_THAT(error({{"targets", {{{"name", "a"}, {"port", 53}}}}}),
+             Catch::StartsWith("targets[0].port: unknown parameter"));
+  CHECK_THAT(error({{"targets", {"a.test", {{"name", "a.test"}, {"type", "a"}}}}}),
+             Catch::StartsWith("targets[1].name: a.test is listed twice"));
 }
 
 }  // namespace
