@@ -49,6 +49,9 @@ struct TlsFacts {
   Certificate certificate;
   std::string version;
   bool done = false;  // the first handshake ended: later connections (redirects) are not it
+  // The first handshake's start and end, from OpenSSL's own callbacks: curl's timers
+  // do not tell the handshake apart from the connection in every case.
+  Clock::time_point started, finished;
 };
 
 int facts_index() {
@@ -110,9 +113,14 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
 }
 
 void info_callback(const SSL* ssl, int where, int) {
-  if ((where & SSL_CB_HANDSHAKE_DONE) == 0) return;
+  if ((where & (SSL_CB_HANDSHAKE_START | SSL_CB_HANDSHAKE_DONE)) == 0) return;
   TlsFacts* facts = facts_of(ssl);
   if (facts == nullptr || facts->done) return;
+  if ((where & SSL_CB_HANDSHAKE_START) != 0) {
+    if (facts->started == Clock::time_point()) facts->started = Clock::now();
+    return;
+  }
+  facts->finished = Clock::now();
   facts->version = SSL_get_version(ssl);
   facts->done = true;
 }
@@ -532,8 +540,9 @@ std::vector<TlsAnswer> probe_tls(const std::vector<TlsProbe>& jobs, Clock::time_
     a.tls_version = t.tls.version;
     if (t.easy == nullptr) continue;
     a.connect_ms = info_ms(t.easy, CURLINFO_CONNECT_TIME_T);
-    const double app = info_ms(t.easy, CURLINFO_APPCONNECT_TIME_T);
-    a.handshake_ms = app > a.connect_ms ? app - a.connect_ms : 0;
+    if (t.tls.done && t.tls.started != Clock::time_point())
+      a.handshake_ms =
+          std::chrono::duration<double, std::milli>(t.tls.finished - t.tls.started).count();
     if (a.error.is_ok() && t.tls.version.empty())
       a.error = Status::unavailable("the server did not start TLS");
   }

@@ -24,9 +24,7 @@
 namespace vigie::plugins::net {
 
 inline constexpr MetricSpec kTlsMetrics[] = {
-    {"handshake_ms", "ms",
-     "time from the connection to the end of the handshake (STARTTLS "
-     "dialogue included)"},
+    {"handshake_ms", "ms", "time the TLS handshake took (after the STARTTLS dialogue, if any)"},
     {"cert_days", "", "whole days until the certificate expires"},
 };
 

@@ -185,6 +185,7 @@ TEST_CASE(
     "HttpCheck: a slow server against the response thresholds, a server that never "
     "answers, a port closed",
     "[http]") {
+  web();  // the servers start before the clock does
   const auto start = std::chrono::steady_clock::now();
   const auto outcomes = http({{"targets",
                                {web().url("good", "/slow?ms=400"),
