@@ -59,7 +59,7 @@ void resolver(std::shared_ptr<Work> work) {
     work->queue.pop_front();
     const std::string name = work->names[i];
     lock.unlock();
-    auto result = lookup(name, AI_ADDRCONFIG);
+    auto result = lookup(name, 0);
     lock.lock();
     work->results[i] = std::move(result);
     --work->pending;
