@@ -38,7 +38,8 @@ bool judge_certificate(const Certificate& c, const Status& error, int curl_code,
   // A refused certificate: OpenSSL's reason when the chain failed, curl's for the name.
   if (!error.is_ok() && (curl_code == kCurlPeerFailedVerification || !c.verify_error.empty())) {
     if (c.seen && c.not_after < now_s) {
-      findings.add(State::kCritical, "certificate expired " + age_text(now_s - c.not_after) +
+      findings.add(State::kCritical, "certificate expired " +
+                                         age_text(std::chrono::seconds(now_s - c.not_after)) +
                                          " ago" + until + issuer);
     } else if (c.seen && c.not_before > now_s) {
       findings.add(State::kCritical,
