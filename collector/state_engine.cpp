@@ -239,6 +239,8 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
 }
 
 // apply_result's steps ------------------------------------------------------------------
+// They run for every result: `inline` lets the compiler fold them back into
+// apply_result, as they were written before they had names.
 
 // What a check was before a result changed it.
 struct StateEngine::Prior {
@@ -255,8 +257,8 @@ struct StateEngine::Transition {
   bool soft_change = false;
 };
 
-CheckState* StateEngine::check_for_result(AgentEntry& agent, const CheckResult& result,
-                                          std::int64_t received_ms, bool* is_new) {
+inline CheckState* StateEngine::check_for_result(AgentEntry& agent, const CheckResult& result,
+                                                 std::int64_t received_ms, bool* is_new) {
   auto it = agent.checks.find(result.check);
   *is_new = it == agent.checks.end();
   if (!*is_new) return result.ts_ms <= it->second.last.ts_ms ? nullptr : &it->second;
@@ -273,8 +275,8 @@ CheckState* StateEngine::check_for_result(AgentEntry& agent, const CheckResult& 
   return &it->second;
 }
 
-bool StateEngine::mark_fresh(CheckState& c, const CheckResult& result, bool backfill,
-                             StateDelta& delta) {
+inline bool StateEngine::mark_fresh(CheckState& c, const CheckResult& result, bool backfill,
+                                    StateDelta& delta) {
   if (!c.stale) return false;
   c.stale = false;
   c.agent_lost = false;
@@ -292,8 +294,8 @@ bool StateEngine::mark_fresh(CheckState& c, const CheckResult& result, bool back
   return true;
 }
 
-bool StateEngine::update_flapping(CheckState& c, const Prior& prior, bool backfill,
-                                  StateDelta& delta) {
+inline bool StateEngine::update_flapping(CheckState& c, const Prior& prior, bool backfill,
+                                         StateDelta& delta) {
   const CheckResult& r = c.last;
   c.history = ((c.history << 2) | static_cast<std::uint64_t>(r.status)) & kHistoryMask;
   c.history_len = std::min(c.history_len + 1, kHistorySize);
@@ -331,8 +333,8 @@ bool StateEngine::update_flapping(CheckState& c, const Prior& prior, bool backfi
   return false;
 }
 
-StateEngine::Transition StateEngine::update_soft_hard(CheckState& c, const Prior& prior,
-                                                      bool is_new) {
+inline StateEngine::Transition StateEngine::update_soft_hard(CheckState& c, const Prior& prior,
+                                                             bool is_new) {
   const State now_status = c.last.status;
   Transition t;
   if (now_status == State::kOk) {
@@ -369,8 +371,8 @@ StateEngine::Transition StateEngine::update_soft_hard(CheckState& c, const Prior
   return t;
 }
 
-void StateEngine::clear_ack_on_change(CheckState& c, const Prior& prior, const Transition& t,
-                                      bool backfill, StateDelta& delta) {
+inline void StateEngine::clear_ack_on_change(CheckState& c, const Prior& prior, const Transition& t,
+                                             bool backfill, StateDelta& delta) {
   // A failure turning hard is what was acknowledged (one can acknowledge a soft
   // state): only a recovery or a change between failing states ends a plain ack.
   const bool ack_ending_change =
@@ -389,8 +391,9 @@ void StateEngine::clear_ack_on_change(CheckState& c, const Prior& prior, const T
                      .backfill = backfill});
 }
 
-void StateEngine::push_state_event(const CheckState& c, const Prior& prior, const Transition& t,
-                                   bool is_new, bool backfill, StateDelta& delta) {
+inline void StateEngine::push_state_event(const CheckState& c, const Prior& prior,
+                                          const Transition& t, bool is_new, bool backfill,
+                                          StateDelta& delta) {
   const CheckResult& r = c.last;
   if (t.hard_change) {
     const bool recovery = c.hard_state == State::kOk;
