@@ -4,6 +4,7 @@
 #include <iterator>
 #include <vector>
 
+#include "common/config_fields.hpp"
 #include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
@@ -100,30 +101,6 @@ constexpr CheckType kCheckTypes[] = {
      wifi::kGenericMetrics, &wifi::make_snmp_generic_check},
 };
 
-// Levenshtein distance: the fewest single-character insertions, deletions and
-// substitutions that turn `a` into `b`.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];  // row[i-1][j-1]
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// `text` for a message, cut when long: a config file may hold anything.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kMax = 80;
-  if (text.size() <= kMax) return "\"" + std::string(text) + "\"";
-  return "\"" + std::string(text.substr(0, kMax)) + "...\"";
-}
-
 std::string markdown_cell(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -138,19 +115,14 @@ std::string markdown_cell(std::string_view text) {
 std::span<const CheckType> check_types() { return kCheckTypes; }
 
 Result<const CheckType*> find_check_type(std::string_view name) {
-  const CheckType* closest = nullptr;
-  std::size_t best = 0;
+  std::vector<std::string_view> names;
   for (const auto& type : kCheckTypes) {
     if (type.name == name) return &type;
-    const std::size_t distance = edit_distance(name, type.name);
-    if (closest == nullptr || distance < best) {
-      closest = &type;
-      best = distance;
-    }
+    names.push_back(type.name);
   }
-  std::string message = "unknown check type " + quoted(name);
-  if (closest != nullptr && best <= std::max<std::size_t>(2, name.size() / 3))
-    message += " (did you mean \"" + std::string(closest->name) + "\"?)";
+  std::string message = "unknown check type " + quote(name);
+  if (const std::string_view closest = closest_match(name, names); !closest.empty())
+    message += " (did you mean " + quote(closest) + "?)";
   message += "; known types: ";
   for (const auto& type : kCheckTypes) {
     if (&type != std::begin(kCheckTypes)) message += ", ";

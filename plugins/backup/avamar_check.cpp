@@ -123,7 +123,7 @@ Result<Activities> parse_activities(std::string_view out) {
   const auto comma = status_line.find(',');
   const auto second = comma == std::string_view::npos ? comma : status_line.find(',', comma + 1);
   if (second == std::string_view::npos)
-    return bad("the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
+    return bad("the first line " + quote(status_line) + " is not \"<code>,<event>,<message>\"");
   const auto code = status_line.substr(0, comma);
   if (code != "0") {
     return Status(Code::kUnavailable,
@@ -136,7 +136,7 @@ Result<Activities> parse_activities(std::string_view out) {
   const auto dashes = lines[2];
   if (dashes.find_first_not_of("- ") != std::string_view::npos ||
       dashes.find('-') == std::string_view::npos)
-    return bad("no dashed line under the header " + excerpt(header));
+    return bad("no dashed line under the header " + quote(header));
   // Column i spans from the start of its dashes to the start of the next column's.
   std::vector<std::size_t> starts;
   for (std::size_t i = 0; i < dashes.size(); ++i) {
@@ -165,28 +165,27 @@ Result<Activities> parse_activities(std::string_view out) {
     Row row;
     row.status = std::string(cell(line, columns.at("Status")));
     const auto outcome = classify(row.status);
-    if (!outcome) return bad(where + ": unknown status " + excerpt(row.status));
+    if (!outcome) return bad(where + ": unknown status " + quote(row.status));
     row.outcome = *outcome;
     const auto code_text = cell(line, columns.at("Error Code"));
     const auto [end, ec] =
         std::from_chars(code_text.data(), code_text.data() + code_text.size(), row.error_code);
     if (ec != std::errc() || end != code_text.data() + code_text.size())
-      return bad(where + ": error code " + excerpt(code_text) + " is not a number");
+      return bad(where + ": error code " + quote(code_text) + " is not a number");
     const auto start = parse_time(cell(line, columns.at("Start Time")));
     if (!start)
-      return bad(where + ": unreadable start time " +
-                 excerpt(cell(line, columns.at("Start Time"))));
+      return bad(where + ": unreadable start time " + quote(cell(line, columns.at("Start Time"))));
     row.start = *start;
     const auto end_text = cell(line, columns.at("End Time"));
     if (!end_text.empty() && end_text != "N/A") {
       row.end = parse_time(end_text);
-      if (!row.end) return bad(where + ": unreadable end time " + excerpt(end_text));
+      if (!row.end) return bad(where + ": unreadable end time " + quote(end_text));
     }
     if (bytes_column != kNoColumn) {
       const auto text = cell(line, bytes_column);
       row.bytes = parse_bytes(text);
       if (!row.bytes && !text.empty() && activities.notes.empty())
-        activities.notes.push_back("size left out: unreadable Progress Bytes " + excerpt(text));
+        activities.notes.push_back("size left out: unreadable Progress Bytes " + quote(text));
     }
     row.client = std::string(cell(line, columns.at("Client")));
     activities.rows.push_back(std::move(row));
@@ -207,7 +206,8 @@ class AvamarCheck final : public Check {
 };
 
 Status AvamarCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"command", "client", "warn", "crit", "shrink_warn"}); !s)
+    return s;
   std::vector<std::string> command;
   if (Status s = read_command(params, "command", command); !s) return s;
   if (command.empty())

@@ -64,7 +64,7 @@ Result<std::int64_t> archive_time(const json& archive, const std::string& where)
   const auto seconds = parse_timestamp(start->get_ref<const std::string&>(), true);
   if (!seconds) {
     return Status(Code::kCorruption,
-                  where + ": unreadable start " + excerpt(start->get_ref<const std::string&>()));
+                  where + ": unreadable start " + quote(start->get_ref<const std::string&>()));
   }
   return *seconds;
 }
@@ -142,12 +142,16 @@ class BorgCheck final : public Check {
 };
 
 Status BorgCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s =
+          check_parameters(params, {"repository", "passphrase_file", "archives", "base_dir", "borg",
+                                    "env", "warn", "crit", "shrink_warn", "verify_every"});
+      !s)
+    return s;
   std::string repository;
   std::string passphrase_file;
   std::string archives;
   std::string base_dir{kDefaultBaseDir};
-  if (Status s = read_string(params, "repository", repository, true); !s) return s;
+  if (Status s = read_string(params, "repository", repository, {.required = true}); !s) return s;
   if (Status s = read_absolute_path(params, "passphrase_file", passphrase_file); !s) return s;
   if (Status s = read_string(params, "archives", archives); !s) return s;
   if (Status s = read_absolute_path(params, "base_dir", base_dir); !s) return s;
@@ -276,7 +280,7 @@ Outcome BorgCheck::run(const RunContext& context) {
   }
   auto outcome = judge_freshness("archive", archives->size(), latest, previous, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
-  if (!latest && !archives_.empty()) outcome.summary += " matching " + excerpt(archives_);
+  if (!latest && !archives_.empty()) outcome.summary += " matching " + quote(archives_);
   if (!latest) outcome.summary += " in " + repository_;
   add_verification(outcome, verified, now);
   if (!unfinished.empty()) {

@@ -13,6 +13,7 @@
 
 #include "common/perfdata.hpp"
 #include "common/protocol.hpp"
+#include "plugins/check_support.hpp"
 #include "plugins/process.hpp"
 
 namespace vigie::plugins::external {
@@ -249,15 +250,6 @@ Outcome interpret(const ProcessResult& process, milliseconds timeout) {
   return outcome;
 }
 
-bool is_variable_name(std::string_view name) {
-  const auto word = [](char c, bool first) {
-    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (!first && c >= '0' && c <= '9');
-  };
-  if (name.empty() || !word(name[0], true)) return false;
-  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return word(c, false); });
-}
-
 class ExternalCheck final : public Check {
  public:
   Status configure(const nlohmann::json& params) override;
@@ -270,51 +262,24 @@ class ExternalCheck final : public Check {
 };
 
 Status ExternalCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"command", "env", "user"}); !s) return s;
+  // An array only: a string would be read as one program name, spaces and all.
   const auto command = params.find("command");
-  if (command == params.end() || !command->is_array() || command->empty())
-    return Status::invalid("command: must be a non-empty array of strings");
-  std::vector<std::string> argv;
-  for (std::size_t i = 0; i < command->size(); ++i) {
-    const auto& item = (*command)[i];
-    const std::string where = "command[" + std::to_string(i) + "]";
-    if (!item.is_string()) return Status::invalid(where + ": must be a string");
-    auto arg = item.get<std::string>();
-    if (arg.find('\0') != std::string::npos)
-      return Status::invalid(where + ": must not contain a NUL byte");
-    argv.push_back(std::move(arg));
+  if (command == params.end() || !command->is_array()) {
+    return Status::invalid(
+        "command: required, an array of strings (the program, then its "
+        "arguments)");
   }
-  if (argv[0].empty()) return Status::invalid("command[0]: must name a program");
-  if (argv[0].find('/') != std::string::npos && argv[0][0] != '/')
-    return Status::invalid("command[0]: \"" + argv[0] +
-                           "\" must be an absolute path or a bare program name");
+  std::vector<std::string> argv;
+  if (Status s = read_command(params, "command", argv); !s) return s;
 
   std::vector<std::string> environment = default_environment();
-  if (const auto env = params.find("env"); env != params.end()) {
-    if (!env->is_object()) return Status::invalid("env: must be an object of NAME: \"value\"");
-    for (const auto& [name, value] : env->items()) {
-      if (!is_variable_name(name))
-        return Status::invalid("env: \"" + name.substr(0, name.find('\0')) +
-                               "\" is not a variable name (letters, digits, '_')");
-      if (!value.is_string()) return Status::invalid("env." + name + ": must be a string");
-      const auto& text = value.get_ref<const std::string&>();
-      if (text.find('\0') != std::string::npos)
-        return Status::invalid("env." + name + ": must not contain a NUL byte");
-      const std::string prefix = name + "=";
-      const auto same = std::find_if(environment.begin(), environment.end(),
-                                     [&](const std::string& e) { return e.starts_with(prefix); });
-      if (same != environment.end()) {
-        *same = prefix + text;
-      } else {
-        environment.push_back(prefix + text);
-      }
-    }
-  }
+  if (Status s = read_environment(params, "env", environment); !s) return s;
   std::optional<RunAs> user;
-  if (const auto name = params.find("user"); name != params.end()) {
-    if (!name->is_string() || name->get_ref<const std::string&>().empty())
-      return Status::invalid("user: must be a user name");
-    auto found = find_user(name->get<std::string>());
+  std::string user_name;
+  if (Status s = read_string(params, "user", user_name); !s) return s;
+  if (!user_name.empty()) {
+    auto found = find_user(user_name);
     if (!found) return Status::invalid("user: " + found.status().message());
     // What a login as that user would set, unless "env" says otherwise.
     for (const auto& [variable, value] : {std::pair<std::string, std::string>{"HOME", found->home},

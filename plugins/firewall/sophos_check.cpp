@@ -193,17 +193,17 @@ class SophosCheck final : public Check {
 };
 
 Status read_thresholds(const nlohmann::json& params, const std::string& prefix, Thresholds& out) {
-  if (Status s = read_number(params, (prefix + "_warn").c_str(), 0, 100, out.warn); !s) return s;
-  if (Status s = read_number(params, (prefix + "_crit").c_str(), 0, 100, out.crit); !s) return s;
+  if (Status s = read_number(params, prefix + "_warn", 0, 100, out.warn); !s) return s;
+  if (Status s = read_number(params, prefix + "_crit", 0, 100, out.crit); !s) return s;
   if (out.warn > out.crit) return Status::invalid(prefix + "_warn: above " + prefix + "_crit");
   return Status::ok();
 }
 
 Status SophosCheck::configure(const nlohmann::json& params) {
-  if (Status s =
-          check_keys(params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
-                              "wan_ports", "ignore_interfaces", "clock", "cpu_warn", "cpu_crit",
-                              "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
+  if (Status s = check_parameters(
+          params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
+                   "wan_ports", "ignore_interfaces", "clock", "cpu_warn", "cpu_crit", "memory_warn",
+                   "memory_crit", "disk_warn", "disk_crit"});
       !s) {
     return s;
   }
@@ -215,11 +215,11 @@ Status SophosCheck::configure(const nlohmann::json& params) {
       return Status::invalid(std::move(message));
     }
   }
-  if (const auto it = params.find("ha"); it != params.end()) {
-    if (!it->is_string() || (*it != "auto" && *it != "required" && *it != "ignore"))
-      return Status::invalid("ha: must be \"auto\", \"required\" or \"ignore\"");
-    ha_ = it->get<std::string>();
-  }
+  std::string ha = ha_;
+  if (Status s = read_string(params, "ha", ha); !s) return s;
+  if (ha != "auto" && ha != "required" && ha != "ignore")
+    return Status::invalid("ha: " + quote(ha) + ": must be \"auto\", \"required\" or \"ignore\"");
+  ha_ = ha;
   if (Status s = read_number(params, "licence_warn_days", 0, 3650, licence_warn_days_); !s)
     return s;
   if (Status s = read_number(params, "licence_crit_days", 0, 3650, licence_crit_days_); !s)
@@ -228,11 +228,11 @@ Status SophosCheck::configure(const nlohmann::json& params) {
     return Status::invalid("licence_crit_days: above licence_warn_days");
   if (Status s = read_strings(params, "wan_ports", wan_ports_); !s) return s;
   if (Status s = read_strings(params, "ignore_interfaces", ignore_interfaces_); !s) return s;
-  if (const auto it = params.find("clock"); it != params.end()) {
-    if (!it->is_string() || (*it != "agent" && *it != "device"))
-      return Status::invalid("clock: must be \"agent\" or \"device\"");
-    device_clock_ = *it == "device";
-  }
+  std::string clock = device_clock_ ? "device" : "agent";
+  if (Status s = read_string(params, "clock", clock); !s) return s;
+  if (clock != "agent" && clock != "device")
+    return Status::invalid("clock: " + quote(clock) + ": must be \"agent\" or \"device\"");
+  device_clock_ = clock == "device";
   if (Status s = read_thresholds(params, "cpu", cpu_); !s) return s;
   if (Status s = read_thresholds(params, "memory", memory_); !s) return s;
   if (Status s = read_thresholds(params, "disk", disk_); !s) return s;

@@ -98,26 +98,22 @@ class UnifiCheck final : public Check {
 };
 
 Status UnifiCheck::configure(const nlohmann::json& params) {
-  if (Status s = check_keys(params, {"device", "ssid", "hotspots", "empty_ok", "office_hours",
-                                     "channel_util_warn", "channel_util_crit"});
+  if (Status s = check_parameters(params, {"device", "ssid", "hotspots", "empty_ok", "office_hours",
+                                           "channel_util_warn", "channel_util_crit"});
       !s) {
     return s;
   }
-  if (const auto it = params.find("ssid"); it != params.end()) {
-    if (!it->is_string() || it->get_ref<const std::string&>().empty())
-      return Status::invalid("ssid: must be a non-empty string");
-    ssid_ = it->get<std::string>();
-  }
+  if (Status s = read_string(params, "ssid", ssid_); !s) return s;
   if (params.contains("hotspots")) {
     std::vector<std::string> list;
     if (Status s = read_strings(params, "hotspots", list); !s) return s;
     hotspots_ = std::move(list);
   }
   if (Status s = read_strings(params, "empty_ok", empty_ok_); !s) return s;
-  if (const auto it = params.find("office_hours"); it != params.end()) {
-    if (!it->is_string())
-      return Status::invalid("office_hours: must be a string such as \"Mon-Fri 08:00-18:00\"");
-    auto hours = OfficeHours::parse(it->get<std::string>());
+  std::string office_hours;
+  if (Status s = read_string(params, "office_hours", office_hours); !s) return s;
+  if (!office_hours.empty()) {
+    auto hours = OfficeHours::parse(office_hours);
     if (!hours) return Status::invalid("office_hours: " + hours.status().message());
     office_hours_ = *hours;
   }

@@ -153,13 +153,13 @@ TEST_CASE("SophosCheck: not installed, not running, never updated", "[sophos]") 
 
 TEST_CASE("SophosCheck: configure names the bad parameter", "[sophos]") {
   CHECK(testing::configure_error(make_sophos_check, {{"processes", "sophos_watchdog"}}) ==
-        "processes: must be an array of program names");
+        "processes: expected an array of strings, got string");
   CHECK(testing::configure_error(make_sophos_check, {{"processes", {"bin/x"}}}) ==
-        "processes: must be an array of program names");
+        "processes[0]: \"bin/x\": must be a program name, without a '/'");
   CHECK(testing::configure_error(make_sophos_check, {{"update_warn", "8d"}}) ==
         "update_warn: 8d is above update_crit (1w)");
   CHECK_THAT(testing::configure_error(make_sophos_check, {{"root", "opt/sophos-spl"}}),
-             Catch::Contains("is not an absolute path"));
+             Catch::Contains("must be an absolute path"));
 }
 
 }  // namespace

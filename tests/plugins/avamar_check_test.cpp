@@ -178,7 +178,7 @@ TEST_CASE("AvamarCheck: configure names the bad parameter", "[avamar]") {
   CHECK_THAT(testing::configure_error(make_avamar_check, json::object()),
              Catch::StartsWith("command: required"));
   CHECK_THAT(testing::configure_error(make_avamar_check, {{"command", "mccli"}, {"client", 3}}),
-             Catch::StartsWith("client: must be a non-empty string"));
+             Catch::StartsWith("client: expected a string, got number"));
 }
 
 }  // namespace

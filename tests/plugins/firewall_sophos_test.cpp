@@ -255,7 +255,7 @@ TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
   CHECK_THAT(error({{"device", "fw"}, {"licence_warn_days", 3}}),
              Catch::StartsWith("licence_crit_days: above"));
   CHECK_THAT(error({{"device", "fw"}, {"colour", "red"}}),
-             Catch::StartsWith("colour: unknown parameter"));
+             Catch::StartsWith("colour: unknown key; known keys: device services"));
 }
 
 }  // namespace
