@@ -27,7 +27,7 @@ Layout layout_columns(const std::vector<CheckRow>& rows, int width);
 struct RowText {
   std::string site;
   std::string check;  // the check's name
-  std::string state;  // "OK"..."UNKNOWN", or "STALE" when the result is too old
+  std::string state;  // "OK"..."UNKNOWN", or "STALE" when the collector says so
   std::string age;    // since the last result, short_age_text()
   std::string summary;
   bool stale = false;

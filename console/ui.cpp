@@ -260,9 +260,9 @@ std::vector<Column> columns_for(View view, int width) {
   return {};
 }
 
-// The state cell of a check: STALE when its data is too old, dim while ours is.
-Cell state_cell(const CheckRow& row, State state, std::int64_t now, bool doubtful) {
-  if (row.stale || is_stale(row, now)) return {"STALE", doubtful ? Tone::kDim : Tone::kUnknown};
+// The state cell of a check: STALE when the collector says so, dim while our data is old.
+Cell state_cell(const CheckRow& row, State state, bool doubtful) {
+  if (row.stale) return {"STALE", doubtful ? Tone::kDim : Tone::kUnknown};
   std::string text(state_name(state));
   if (row.soft && state != State::kOk) text = lower(text);
   if (doubtful) return {text + "?", Tone::kDim};
@@ -312,10 +312,10 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
         cells.push_back({sanitize(row.family), Tone::kDim});
       }
       cells.push_back({sanitize(row.result.name)});
-      cells.push_back(state_cell(row, state, now, doubtful));
+      cells.push_back(state_cell(row, state, doubtful));
       cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
       cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
-                       is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kDim});
+                       row.stale ? Tone::kUnknown : Tone::kDim});
       cells.push_back({summary_of(row)});
       return cells;
     }
@@ -378,7 +378,7 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
       cells.push_back({flags_of(row, marked), Tone::kBold});
       cells.push_back({sanitize(row.site)});
       cells.push_back({sanitize(row.result.name)});
-      cells.push_back(state_cell(row, row.result.status, now, doubtful));
+      cells.push_back(state_cell(row, row.result.status, doubtful));
       const std::int64_t success = last_success_ms(row);
       cells.push_back(
           {success > 0 ? short_age_text(std::chrono::milliseconds(now - success)) : "-"});
@@ -399,7 +399,7 @@ std::vector<Cell> cells_for(const Item& item, View view, std::int64_t now, bool 
       }
       cells.push_back({trend, trend_tone});
       cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
-                       is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kDim});
+                       row.stale ? Tone::kUnknown : Tone::kDim});
       cells.push_back({summary_of(row)});
       return cells;
     }
@@ -1120,7 +1120,7 @@ std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world, s
   const CheckPage& page = *world.check;
   const CheckRow& row = page.detail.row;
   const bool doubtful = world.fetched_at_ms == 0 || !world.error.is_ok();
-  const Cell state = state_cell(row, row.result.status, now, doubtful);
+  const Cell state = state_cell(row, row.result.status, doubtful);
   std::string line = "State     " + state.text;
   if (row.soft) {
     line += " (soft, attempt " + std::to_string(row.attempt) + "/" +
@@ -1134,7 +1134,7 @@ std::vector<std::pair<std::string, Tone>> Ui::detail_lines(const World& world, s
                        " ago, runs every " +
                        short_age_text(std::chrono::milliseconds(row.result.interval_s * 1000)) +
                        ", took " + std::to_string(row.result.duration_ms) + " ms",
-                   is_stale(row, now) || row.stale ? Tone::kUnknown : Tone::kNormal});
+                   row.stale ? Tone::kUnknown : Tone::kNormal});
   if (row.stale) lines.push_back({"Stale     " + sanitize(row.stale_reason), Tone::kUnknown});
   lines.push_back({"Site      " + sanitize(row.site) + "   agent " + sanitize(row.agent) +
                        "   id " + sanitize(row.result.check),

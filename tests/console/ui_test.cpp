@@ -146,6 +146,7 @@ TEST_CASE("Ui: the Problems view at 80x24", "[ui]") {
 TEST_CASE("Ui: a stale check is never drawn as a green OK", "[ui]") {
   CheckRow old = problem("onesse", "load", State::kOk, kNow - 1000);
   old.received_ms = kNow - 3'600'000;  // an hour without a result, every minute expected
+  old.stale = true;                    // and the collector says so
   Ui ui(true);
   World world = world_of({old});
   const MemoryCanvas canvas = draw(ui, world, 100);
