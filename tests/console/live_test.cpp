@@ -217,10 +217,5 @@ TEST_CASE("Live: requests are sent in order and their outcome reported", "[live]
   CHECK(live.pending() == 0);
 }
 
-TEST_CASE("url_encode: only unreserved bytes stay", "[live]") {
-  CHECK(url_encode("backup/restic:/srv") == "backup%2Frestic%3A%2Fsrv");
-  CHECK(url_encode("mairie de l'été") == "mairie%20de%20l%27%C3%A9t%C3%A9");
-}
-
 }  // namespace
 }  // namespace vigie::console

@@ -59,11 +59,11 @@ World sample_world() {
   return world_of({backup, wifi, fw, acked});
 }
 
-Outcome press(Ui& ui, const World& world, int key, std::vector<Request>* sent = nullptr) {
+Reaction press(Ui& ui, const World& world, int key, std::vector<Request>* sent = nullptr) {
   std::vector<Request> requests;
-  const Outcome outcome = ui.on_key(key, world, 24, kNow, requests);
+  const Reaction reaction = ui.on_key(key, world, 24, kNow, requests);
   if (sent != nullptr) *sent = std::move(requests);
-  return outcome;
+  return reaction;
 }
 
 void type(Ui& ui, const World& world, std::string_view text) {
@@ -202,7 +202,7 @@ TEST_CASE("Ui: Enter drills down, Esc goes back, Tab cycles the views", "[ui]") 
   const World world = sample_world();
   press(ui, world, key::kDown);
   CHECK(ui.selected() == 1);
-  CHECK(press(ui, world, key::kEnter) == Outcome::kRefetch);
+  CHECK(press(ui, world, key::kEnter) == Reaction::kRefetch);
   CHECK(ui.view() == View::kCheck);
   CHECK(ui.want().agent == "labenne-agent");
   press(ui, world, key::kEscape);
@@ -216,7 +216,7 @@ TEST_CASE("Ui: Enter drills down, Esc goes back, Tab cycles the views", "[ui]") 
   CHECK(ui.view() == View::kBackups);
   press(ui, world, key::kTab);
   CHECK(ui.view() == View::kProblems);
-  CHECK(press(ui, world, 'q') == Outcome::kQuit);
+  CHECK(press(ui, world, 'q') == Reaction::kQuit);
 }
 
 TEST_CASE("Ui: f filters by family, s changes the sort", "[ui]") {
