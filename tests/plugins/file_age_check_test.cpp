@@ -123,7 +123,7 @@ TEST_CASE("FileAgeCheck: configure names the bad parameter", "[file-age]") {
         "/srv/dumps");
 }
 
-TEST_CASE("Backup checks: a misspelt parameter is refused, the right one suggested", "[file_age]") {
+TEST_CASE("Backup checks: a misspelt parameter is refused, the right one suggested", "[file-age]") {
   testing::check_misspellings({
       {"backup/file-age", "recursiv", "recursive"},
       {"backup/restic", "pasword_file", "password_file"},

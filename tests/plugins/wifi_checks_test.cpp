@@ -222,7 +222,7 @@ TEST_CASE("OfficeHours: parse and contain", "[unifi]") {
   CHECK_FALSE(OfficeHours::parse("Lun-Ven 08:00-18:00").is_ok());
 }
 
-TEST_CASE("Wi-Fi checks: a misspelt parameter is refused, the right one suggested", "[wifi]") {
+TEST_CASE("Wi-Fi checks: a misspelt parameter is refused, the right one suggested", "[unifi]") {
   testing::check_misspellings({
       {"wifi/unifi", "hotspot", "hotspots"},
       {"wifi/snmp-generic", "interface", "interfaces"},
