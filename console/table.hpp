@@ -1,6 +1,6 @@
 #pragma once
-// The columns of the check list, SITE CHECK STATE AGE SUMMARY, shared by the terminal
-// view (list_view.hpp) and the plain-text table of `vigie-console --once`.
+// The plain-text table that `vigie-console --once` prints: SITE CHECK STATE AGE SUMMARY.
+// (The interactive views draw their own columns: list_views.hpp.)
 
 #include <cstdint>
 #include <string>

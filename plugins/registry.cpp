@@ -8,7 +8,7 @@
 #include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
-#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/antivirus/sophos_linux_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
@@ -16,7 +16,7 @@
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
 #include "plugins/firewall/host_firewall_check.hpp"
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 #include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
@@ -64,7 +64,7 @@ constexpr CheckType kCheckTypes[] = {
      firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
     {"firewall/sophos",
      "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
-     firewall::kSophosMetrics, &firewall::make_sophos_check},
+     firewall::kSophosFirewallMetrics, &firewall::make_sophos_firewall_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
@@ -92,7 +92,7 @@ constexpr CheckType kCheckTypes[] = {
     {"antivirus/sophos",
      "Sophos Protection for Linux: installed, running, last successful update, recent "
      "detections.",
-     antivirus::kSophosMetrics, &antivirus::make_sophos_check},
+     antivirus::kSophosLinuxMetrics, &antivirus::make_sophos_linux_check},
     {"wifi/unifi",
      "A UniFi access point over SNMP: SSIDs, stations, radios, channel utilisation, uplink.",
      wifi::kUnifiMetrics, &wifi::make_unifi_check},

@@ -266,10 +266,10 @@ Outcome AvamarCheck::run(const RunContext& context) {
     if ((row.outcome == Kind::kCompleted || row.outcome == Kind::kException) && row.end)
       completed.push_back(&row);
   }
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
-  if (!completed.empty()) latest = Snapshot{*completed[0]->end, completed[0]->bytes};
-  if (completed.size() > 1) previous = Snapshot{*completed[1]->end, completed[1]->bytes};
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
+  if (!completed.empty()) latest = RestorePoint{*completed[0]->end, completed[0]->bytes};
+  if (completed.size() > 1) previous = RestorePoint{*completed[1]->end, completed[1]->bytes};
   auto outcome = judge_freshness("completed backup", completed.size(), latest, previous, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
   if (!latest) outcome.summary += whose;

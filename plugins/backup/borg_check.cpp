@@ -30,7 +30,7 @@ struct Listed {
 
 struct Sized {
   std::string id;
-  Snapshot snapshot;
+  RestorePoint snapshot;
 };
 
 // borg prints its error first: alone, or before a traceback and a platform report. Python
@@ -111,7 +111,7 @@ Result<std::vector<Sized>> parse_info(std::string_view out) {
       return Status(Code::kCorruption, where + " has no \"stats.original_size\" number");
     const auto id = archive.find("id");
     snapshots.push_back(Sized{id != archive.end() && id->is_string() ? id->get<std::string>() : "",
-                              Snapshot{*time, size->get<double>()}});
+                              RestorePoint{*time, size->get<double>()}});
   }
   std::sort(snapshots.begin(), snapshots.end(),
             [](const Sized& a, const Sized& b) { return a.snapshot.time > b.snapshot.time; });
@@ -237,8 +237,8 @@ Outcome BorgCheck::run(const RunContext& context) {
     }
   }
 
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
   // Newest first; the sizes of the newest two may be known from a previous run.
   std::vector<Listed> newest_listed = *archives;
   std::sort(newest_listed.begin(), newest_listed.end(),
@@ -253,9 +253,9 @@ Outcome BorgCheck::run(const RunContext& context) {
       !newest_listed.empty() && std::all_of(newest_listed.begin(), newest_listed.end(),
                                             [&](const Listed& a) { return known.contains(a.id); });
   if (all_known) {
-    latest = Snapshot{newest_listed[0].time, known.at(newest_listed[0].id)};
+    latest = RestorePoint{newest_listed[0].time, known.at(newest_listed[0].id)};
     if (newest_listed.size() > 1)
-      previous = Snapshot{newest_listed[1].time, known.at(newest_listed[1].id)};
+      previous = RestorePoint{newest_listed[1].time, known.at(newest_listed[1].id)};
   } else if (!archives->empty()) {
     const auto info =
         run_backup_program(command({"info", "--last", "2"}), "borg info", context.deadline,

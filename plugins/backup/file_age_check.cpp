@@ -122,10 +122,10 @@ Outcome FileAgeCheck::run(const RunContext& context) {
   }
   if (ec) return unknown_outcome(path_ + ": cannot list: " + ec.message());
 
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> before;
-  if (newest) latest = Snapshot{newest->time, newest->size};
-  if (previous) before = Snapshot{previous->time, previous->size};
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> before;
+  if (newest) latest = RestorePoint{newest->time, newest->size};
+  if (previous) before = RestorePoint{previous->time, previous->size};
   auto outcome = judge_freshness("file", count, latest, before, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
   if (!newest) {

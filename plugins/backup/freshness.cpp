@@ -28,8 +28,8 @@ Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy) {
 }
 
 Outcome judge_freshness(std::string_view noun, std::uint64_t count,
-                        const std::optional<Snapshot>& latest,
-                        const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
+                        const std::optional<RestorePoint>& latest,
+                        const std::optional<RestorePoint>& previous, const FreshnessPolicy& policy,
                         std::int64_t now) {
   Outcome outcome;
   const auto warn = static_cast<double>(policy.warn.count());

@@ -216,8 +216,8 @@ Outcome ResticCheck::run(const RunContext& context) {
 
   std::sort(snapshots->begin(), snapshots->end(),
             [](const Listed& a, const Listed& b) { return a.time > b.time; });
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
   std::map<std::string, double> known;
   {
     std::lock_guard lock(mutex_);
@@ -235,7 +235,7 @@ Outcome ResticCheck::run(const RunContext& context) {
       listed.size = *size;
     }
     sizes[listed.id] = *listed.size;
-    (i == 0 ? latest : previous) = Snapshot{listed.time, listed.size};
+    (i == 0 ? latest : previous) = RestorePoint{listed.time, listed.size};
   }
   {
     std::lock_guard lock(mutex_);

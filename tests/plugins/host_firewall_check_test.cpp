@@ -261,7 +261,7 @@ TEST_CASE("HostFirewallCheck: configure names the bad parameter", "[firewall]") 
 }
 
 TEST_CASE("Firewall checks: a misspelt parameter is refused, the right one suggested",
-          "[host_firewall]") {
+          "[firewall]") {
   testing::check_misspellings({
       {"firewall/host", "backnd", "backend"},
       {"firewall/sophos", "servces", "services"},

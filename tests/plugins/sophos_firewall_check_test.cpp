@@ -1,4 +1,4 @@
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 
 #include <time.h>
 
@@ -70,7 +70,7 @@ Environment environment(const std::string& community, const std::string& extra_d
 }
 
 std::unique_ptr<Check> configured(const Environment& env, json params = json::object()) {
-  auto check = make_sophos_check();
+  auto check = make_sophos_firewall_check();
   check->attach(env);
   params["device"] = "fw";
   const Status status = check->configure(params);
@@ -118,7 +118,7 @@ void only_problem(const Outcome& outcome, State state, const std::string& text) 
   CHECK(problems == 1);
 }
 
-TEST_CASE("SophosCheck: the healthy firewall is OK with its metrics", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: the healthy firewall is OK with its metrics", "[sophos][snmp]") {
   const Outcome outcome = run_on(kHealthy);
   INFO(outcome.summary << "\n" << outcome.details);
   CHECK(outcome.status == State::kOk);
@@ -141,7 +141,7 @@ TEST_CASE("SophosCheck: the healthy firewall is OK with its metrics", "[sophos][
   CHECK_THAT(outcome.details, Catch::Contains("OK: HA primary, peer auxiliary (Active-Passive)"));
 }
 
-TEST_CASE("SophosCheck: traffic rates from the second poll", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: traffic rates from the second poll", "[sophos][snmp]") {
   auto check = configured(environment(kHealthy, R"({"max_age": "1s"})"));
   const Outcome first = run(*check);
   CHECK(metric(first, "Port2_in_bps") == nullptr);
@@ -155,31 +155,32 @@ TEST_CASE("SophosCheck: traffic rates from the second poll", "[sophos][snmp]") {
   CHECK(metric(second, "Port3_in_bps") == nullptr);  // disabled
 }
 
-TEST_CASE("SophosCheck: HA peer lost is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: HA peer lost is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-ha-lost"), State::kCritical, "HA peer lost: this unit runs standalone");
 }
 
-TEST_CASE("SophosCheck: a stopped service that should run is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a stopped service that should run is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-service-stopped"), State::kCritical, "service ips stopped");
 }
 
-TEST_CASE("SophosCheck: a stopped service nobody asked for stays quiet", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a stopped service nobody asked for stays quiet", "[sophos][snmp]") {
   const Outcome outcome = run_on("fw-service-stopped", {{"services", {"dns", "http"}}});
   CHECK(outcome.status == State::kOk);
   CHECK_THAT(outcome.details, Catch::Contains("not required: ips stopped"));
 }
 
-TEST_CASE("SophosCheck: an expired licence is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: an expired licence is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-licence-expired"), State::kCritical,
                "licence Web protection expired (Nov 20 2026)");
 }
 
-TEST_CASE("SophosCheck: a licence expiring within 30 days is WARNING", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a licence expiring within 30 days is WARNING", "[sophos][snmp]") {
   only_problem(run_on("fw-licence-expiring"), State::kWarning,
                "licence Network protection expires in 17 days (Dec 15 2026)");
 }
 
-TEST_CASE("SophosCheck: most severe first, and the thresholds are configurable", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: most severe first, and the thresholds are configurable",
+          "[sophos][snmp]") {
   const Outcome outcome = run_on("fw-licence-days");
   INFO(outcome.details);
   CHECK(outcome.status == State::kCritical);
@@ -192,7 +193,7 @@ TEST_CASE("SophosCheck: most severe first, and the thresholds are configurable",
   CHECK(relaxed.status == State::kOk);
 }
 
-TEST_CASE("SophosCheck: the device's own date can be today", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: the device's own date can be today", "[sophos][snmp]") {
   auto env = environment("fw-licence-expiring");
   env.now = [] { return scenario_now() + std::chrono::hours(24 * 400); };
   auto agent_clock = configured(env);
@@ -201,7 +202,8 @@ TEST_CASE("SophosCheck: the device's own date can be today", "[sophos][snmp]") {
   CHECK_THAT(run(*device_clock).summary, Catch::Contains("expires in 17 days"));
 }
 
-TEST_CASE("SophosCheck: a WAN port down is CRITICAL, another port WARNING", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a WAN port down is CRITICAL, another port WARNING",
+          "[sophos][snmp]") {
   only_problem(run_on("fw-wan-down"), State::kCritical, "WAN Port2 down");
   only_problem(run_on("fw-wan-down", {{"wan_ports", json::array()}}), State::kWarning,
                "interface Port2 down");
@@ -209,7 +211,7 @@ TEST_CASE("SophosCheck: a WAN port down is CRITICAL, another port WARNING", "[so
             .status == State::kOk);
 }
 
-TEST_CASE("SophosCheck: a device that stops answering is UNKNOWN", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a device that stops answering is UNKNOWN", "[sophos][snmp]") {
   // The check gives up after the configured timeout (500 ms, no retry here), well
   // inside its deadline; a loaded machine may add a little, never ten seconds.
   const auto start = std::chrono::steady_clock::now();
@@ -220,7 +222,7 @@ TEST_CASE("SophosCheck: a device that stops answering is UNKNOWN", "[sophos][snm
                                   Catch::Contains("no answer from 127.0.0.1:"));
 }
 
-TEST_CASE("SophosCheck: wrong types and missing objects are UNKNOWN with the reason",
+TEST_CASE("SophosFirewallCheck: wrong types and missing objects are UNKNOWN with the reason",
           "[sophos][snmp]") {
   only_problem(run_on("fw-wrong-type"), State::kUnknown,
                "HA state unreadable (1.3.6.1.4.1.2604.5.1.4.1.0: OCTET STRING, expected a number)");
@@ -233,14 +235,14 @@ TEST_CASE("SophosCheck: wrong types and missing objects are UNKNOWN with the rea
                                 Catch::Contains("sysObjectID 1.3.6.1.4.1.8072.3.2.10"));
 }
 
-TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
+TEST_CASE("SophosFirewallCheck: parameters are validated", "[sophos]") {
   Environment env;
   auto devices = snmp::Devices::create(
       json::parse(R"({"fw": {"host": "127.0.0.1", "snmp": {"version": "2c"}}})"));
   REQUIRE(devices.is_ok());
   env.devices = *devices;
   const auto error = [&](json params) {
-    auto check = make_sophos_check();
+    auto check = make_sophos_firewall_check();
     check->attach(env);
     const Status s = check->configure(params);
     REQUIRE_FALSE(s.is_ok());

@@ -1,4 +1,4 @@
-#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/antivirus/sophos_linux_check.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -71,7 +71,7 @@ void each_line(std::string_view text, Visit visit) {
   }
 }
 
-class SophosCheck final : public Check {
+class SophosLinuxCheck final : public Check {
  public:
   Status configure(const json& params) override;
   Outcome run(const RunContext& context) override;
@@ -86,7 +86,7 @@ class SophosCheck final : public Check {
   std::chrono::seconds window_{86400};
 };
 
-Status SophosCheck::configure(const json& params) {
+Status SophosLinuxCheck::configure(const json& params) {
   if (Status s = check_parameters(
           params, {"root", "processes", "update_warn", "update_crit", "detections_window"});
       !s) {
@@ -120,7 +120,7 @@ Status SophosCheck::configure(const json& params) {
 
 // The expected processes no process runs as: argv[0] under the install folder, with that
 // name. /proc/<pid>/cmdline is readable for every process, whoever runs the agent.
-std::vector<std::string> SophosCheck::missing_processes() const {
+std::vector<std::string> SophosLinuxCheck::missing_processes() const {
   std::set<std::string> running;
   std::error_code ec;
   int seen = 0;
@@ -142,7 +142,7 @@ std::vector<std::string> SophosCheck::missing_processes() const {
   return missing;
 }
 
-Outcome SophosCheck::run(const RunContext&) {
+Outcome SophosLinuxCheck::run(const RunContext&) {
   Outcome outcome;
   std::error_code ec;
   if (!fs::is_directory(root_, ec)) {
@@ -246,6 +246,6 @@ Outcome SophosCheck::run(const RunContext&) {
 
 }  // namespace
 
-std::unique_ptr<Check> make_sophos_check() { return std::make_unique<SophosCheck>(); }
+std::unique_ptr<Check> make_sophos_linux_check() { return std::make_unique<SophosLinuxCheck>(); }
 
 }  // namespace vigie::plugins::antivirus

@@ -1,4 +1,4 @@
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 
 #include <time.h>
 
@@ -163,7 +163,7 @@ struct Thresholds {
   double crit;
 };
 
-class SophosCheck final : public Check {
+class SophosFirewallCheck final : public Check {
  public:
   void attach(const Environment& env) override { env_ = env; }
   Status configure(const nlohmann::json& params) override;
@@ -199,7 +199,7 @@ Status read_thresholds(const nlohmann::json& params, const std::string& prefix, 
   return Status::ok();
 }
 
-Status SophosCheck::configure(const nlohmann::json& params) {
+Status SophosFirewallCheck::configure(const nlohmann::json& params) {
   if (Status s = check_parameters(
           params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
                    "wan_ports", "ignore_interfaces", "clock", "cpu_warn", "cpu_crit", "memory_warn",
@@ -252,7 +252,7 @@ Status SophosCheck::configure(const nlohmann::json& params) {
   return link_.configure(params, env_, request);
 }
 
-void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
+void SophosFirewallCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   if (ha_ == "ignore") return;
   const auto status = s.integer(kHaStatus);
   if (!status) {
@@ -295,7 +295,8 @@ void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   }
 }
 
-void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_services(const Snapshot& s, Findings& findings,
+                                         Outcome& outcome) const {
   int running = 0;
   int read = 0;
   std::string others;
@@ -330,7 +331,8 @@ void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome&
   }
 }
 
-void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_licences(const Snapshot& s, Findings& findings,
+                                         Outcome& outcome) const {
   std::optional<sys_days> today;
   std::string today_note;
   if (device_clock_) {
@@ -409,7 +411,8 @@ void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome&
                                  soonest_name + " in " + std::to_string(*soonest) + " days");
 }
 
-void SophosCheck::judge_interfaces(const Snapshot& s, Findings& findings, Outcome& outcome) {
+void SophosFirewallCheck::judge_interfaces(const Snapshot& s, Findings& findings,
+                                           Outcome& outcome) {
   int up = 0;
   int disabled = 0;
   for (const Interface& i : read_interfaces(s)) {
@@ -449,7 +452,8 @@ State add_percent(Outcome& outcome, const char* label, double value, const Thres
   return State::kOk;
 }
 
-void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_resources(const Snapshot& s, Findings& findings,
+                                          Outcome& outcome) const {
   std::vector<double> loads;
   for (const auto& [index, value] : s.column(kProcessorLoad)) {
     if (value->type == Type::kInteger) loads.push_back(static_cast<double>(value->integer));
@@ -488,7 +492,7 @@ void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome
   }
 }
 
-Outcome SophosCheck::run(const RunContext& context) {
+Outcome SophosFirewallCheck::run(const RunContext& context) {
   Outcome outcome;
   auto snapshot = link_.snapshot(context.deadline);
   if (!snapshot) {
@@ -551,6 +555,8 @@ Outcome SophosCheck::run(const RunContext& context) {
 
 }  // namespace
 
-std::unique_ptr<Check> make_sophos_check() { return std::make_unique<SophosCheck>(); }
+std::unique_ptr<Check> make_sophos_firewall_check() {
+  return std::make_unique<SophosFirewallCheck>();
+}
 
 }  // namespace vigie::plugins::firewall
