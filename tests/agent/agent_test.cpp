@@ -84,6 +84,26 @@ TEST_CASE("Agent: --version, --help and checks print and exit 0", "[agent]") {
   CHECK_THAT(markdown.out, Contains("system/disk"));
 }
 
+TEST_CASE("Agent: --help lists every command; COMMAND --help shows its own usage", "[agent]") {
+  const auto help = agent({"--help"});
+  REQUIRE(help.code == 0);
+  for (const std::string command : {"run", "check", "config", "spool", "checks", "enroll"}) {
+    INFO(command);
+    CHECK_THAT(help.out, Contains("\n  " + command + " "));  // the list
+    const auto own = agent({command, "--help"});
+    CHECK(own.code == 0);
+    CHECK_THAT(own.out, StartsWith("usage: vigie-agent " + command));
+    CHECK(own.err.empty());
+  }
+  const auto misuse = agent({"spool", "--bogus"});
+  CHECK(misuse.code == 2);
+  CHECK_THAT(misuse.err,
+             StartsWith("vigie-agent: unknown option --bogus\n\nusage: vigie-agent spool"));
+  const auto unknown = agent({"frobnicate"});
+  CHECK_THAT(unknown.err, StartsWith("vigie-agent: unknown command \"frobnicate\""));
+  CHECK_THAT(unknown.err, Contains("\n  enroll  "));  // the whole list
+}
+
 TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{},
                                                {"frobnicate"},
