@@ -247,10 +247,15 @@ int cmd_check(const Options& options) {
     }
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   } else {
+    // Central pollers' results name the member site they are about: a SITE column then.
+    const bool sites = std::any_of(results.begin(), results.end(),
+                                   [](const CheckResult& r) { return !r.site.empty(); });
     std::vector<std::vector<std::string>> rows = {{"NAME", "CHECK", "STATE", "SUMMARY"}};
+    if (sites) rows.front().insert(rows.front().begin() + 2, "SITE");
     for (const auto& result : results) {
       rows.push_back({result.name, result.check, std::string(state_name(result.status)),
                       one_line(result.summary)});
+      if (sites) rows.back().insert(rows.back().begin() + 2, result.site);
     }
     print_table(rows);
   }

@@ -14,6 +14,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/log.hpp"
+#include "common/protocol.hpp"
+#include "common/protocol_rules.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -40,14 +42,91 @@ std::int64_t interval_seconds(milliseconds interval) {
   return std::max<std::int64_t>(1, (interval.count() + 999) / 1000);
 }
 
-plugins::Outcome guarded_run(plugins::Check& check, const plugins::RunContext& context) {
+std::vector<plugins::Outcome> guarded_run(plugins::Check& check,
+                                          const plugins::RunContext& context) {
   try {
-    return check.run(context);
+    return check.run_all(context);
   } catch (const std::exception& e) {  // a check invocation is a boundary
-    return {State::kUnknown, std::string("check failed: ") + e.what(), {}, {}};
+    return {{State::kUnknown, std::string("check failed: ") + e.what()}};
   } catch (...) {
-    return {State::kUnknown, "check failed: unknown exception", {}, {}};
+    return {{State::kUnknown, "check failed: unknown exception"}};
   }
+}
+
+// `text` in quotes for a message: control characters as '?', at most 80 bytes.
+std::string printable(std::string_view text) {
+  std::string out = "\"";
+  for (const unsigned char c : text.substr(0, 80)) out += (c < 0x20 || c == 0x7f) ? '?' : char(c);
+  return out + (text.size() > 80 ? "...\"" : "\"");
+}
+
+// The check id of one target of a many-target check: the target is the instance
+// ("net/http" + "https://a.example/" -> "net/http:https://a.example/"), after the
+// check's own instance when it has one ("net/http:shop" -> "net/http:shop/https://...").
+std::string target_check_id(const std::string& id, const std::string& target) {
+  return id + (id.find(':') == std::string::npos ? ":" : "/") + target;
+}
+
+// A check's outcomes as results: ids and sites checked (a check's bug must not become
+// a report the collector refuses whole), one result per target, at most
+// Check::kMaxOutcomes. What cannot be sent is said in one UNKNOWN of the check itself.
+std::vector<CheckResult> to_results(const ConfiguredCheck& check,
+                                    std::vector<plugins::Outcome> outcomes) {
+  std::vector<CheckResult> results;
+  std::vector<std::string> refused;
+  std::map<std::string, bool, std::less<>> seen;
+  if (outcomes.empty()) outcomes.push_back({State::kUnknown, "the check gave no result"});
+  for (plugins::Outcome& outcome : outcomes) {
+    CheckResult result;
+    result.name = check.name;
+    result.check = outcome.target.empty() ? check.id : target_check_id(check.id, outcome.target);
+    if (Status s = protocol::rules::is_check_id(result.check);
+        !s || result.check.size() > protocol::Limits{}.max_string) {
+      refused.push_back("target " + printable(outcome.target) + ": not usable in a check id");
+      continue;
+    }
+    if (!outcome.site.empty() && (!protocol::rules::is_identifier(outcome.site) ||
+                                  outcome.site.size() > protocol::Limits{}.max_string)) {
+      refused.push_back("target " + printable(outcome.target) + ": site " +
+                        printable(outcome.site) + " is not a site name");
+      continue;
+    }
+    if (!seen.emplace(result.check, true).second) {
+      refused.push_back("target " + printable(outcome.target) + ": given twice");
+      continue;
+    }
+    if (results.size() >= plugins::Check::kMaxOutcomes) {
+      refused.push_back(std::to_string(outcomes.size() - plugins::Check::kMaxOutcomes) +
+                        " outcomes past the limit of " +
+                        std::to_string(plugins::Check::kMaxOutcomes));
+      break;
+    }
+    result.status = outcome.status;
+    result.summary = std::move(outcome.summary);
+    result.details = std::move(outcome.details);
+    result.metrics = std::move(outcome.metrics);
+    result.site = std::move(outcome.site);
+    results.push_back(std::move(result));
+  }
+  if (!refused.empty()) {
+    CheckResult own;
+    own.name = check.name;
+    own.check = check.id;
+    own.status = State::kUnknown;
+    own.summary =
+        std::to_string(refused.size()) + " result(s) of the check not sent: " + refused.front();
+    for (const std::string& why : refused) own.details += why + "\n";
+    const auto it = std::find_if(results.begin(), results.end(),
+                                 [&](const CheckResult& r) { return r.check == check.id; });
+    if (it != results.end()) {
+      it->status = worst(it->status, State::kUnknown);
+      it->summary = own.summary + "; " + it->summary;
+      it->details = own.details + it->details;
+    } else {
+      results.insert(results.begin(), std::move(own));
+    }
+  }
+  return results;
 }
 
 // One check's timers and the state of its latest run. Touched only on the io thread.
@@ -128,12 +207,12 @@ struct Scheduler::Impl {
       asio::post(io, [this, weak, run, deadline, started_ms, guard = std::move(guard)] {
         if (const auto e = weak.lock()) on_started(e, run, deadline, started_ms);
       });
-      plugins::Outcome outcome = guarded_run(*check, {deadline});
+      std::vector<plugins::Outcome> outcomes = guarded_run(*check, {deadline});
       const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
       asio::post(io,
-                 [this, weak, run, outcome = std::move(outcome), started_ms, elapsed]() mutable {
+                 [this, weak, run, outcomes = std::move(outcomes), started_ms, elapsed]() mutable {
                    if (const auto e = weak.lock())
-                     on_finished(*e, run, std::move(outcome), started_ms, elapsed);
+                     on_finished(*e, run, std::move(outcomes), started_ms, elapsed);
                  });
     });
   }
@@ -150,7 +229,7 @@ struct Scheduler::Impl {
         });
   }
 
-  void on_finished(Entry& entry, std::uint64_t run, plugins::Outcome outcome,
+  void on_finished(Entry& entry, std::uint64_t run, std::vector<plugins::Outcome> outcomes,
                    std::int64_t started_ms, milliseconds elapsed) {
     entry.running = false;
     if (run != entry.run || entry.reported) {
@@ -160,7 +239,7 @@ struct Scheduler::Impl {
     }
     entry.reported = true;
     entry.deadline.cancel();
-    if (!stopped) emit(entry, std::move(outcome), started_ms, elapsed);
+    if (!stopped) emit(entry, std::move(outcomes), started_ms, elapsed);
   }
 
   void on_timeout(Entry& entry, std::uint64_t run) {
@@ -168,22 +247,17 @@ struct Scheduler::Impl {
     entry.reported = true;
     const std::string summary = "timed out after " + seconds_text(entry.check.timeout);
     log::warning("check " + entry.check.name + ": " + summary);
-    emit(entry, {State::kUnknown, summary, {}, {}}, entry.started_ms, entry.check.timeout);
+    emit(entry, {{State::kUnknown, summary}}, entry.started_ms, entry.check.timeout);
   }
 
-  void emit(const Entry& entry, plugins::Outcome outcome, std::int64_t started_ms,
+  void emit(const Entry& entry, std::vector<plugins::Outcome> outcomes, std::int64_t started_ms,
             milliseconds duration) {
-    CheckResult result;
-    result.name = entry.check.name;
-    result.check = entry.check.id;
-    result.status = outcome.status;
-    result.summary = std::move(outcome.summary);
-    result.details = std::move(outcome.details);
-    result.metrics = std::move(outcome.metrics);
-    result.ts_ms = started_ms;
-    result.duration_ms = duration.count();
-    result.interval_s = interval_seconds(entry.check.interval);
-    sink(std::move(result));
+    for (CheckResult& result : to_results(entry.check, std::move(outcomes))) {
+      result.ts_ms = started_ms;
+      result.duration_ms = duration.count();
+      result.interval_s = interval_seconds(entry.check.interval);
+      sink(std::move(result));
+    }
   }
 
   asio::io_context& io;

@@ -61,6 +61,10 @@ struct CheckResult {
   std::int64_t duration_ms = 0;
   std::int64_t interval_s = 0;  // how often the agent runs it (staleness needs it)
   int max_attempts = 0;         // failures in a row before a hard state; 0: the collector's
+  // The member site the result is about, when it is not the agent's own (a central
+  // poller's results: Sophos Central tenants, Avamar clients, websites); "": the
+  // agent's site.
+  std::string site;
   bool operator==(const CheckResult&) const = default;
 };
 

@@ -523,6 +523,7 @@ json result_to_json(const CheckResult& result) {
   out["duration_ms"] = result.duration_ms;
   out["interval_s"] = result.interval_s;
   if (result.max_attempts != 0) out["max_attempts"] = result.max_attempts;
+  if (!result.site.empty()) out["site"] = result.site;
   return out;
 }
 
@@ -546,6 +547,8 @@ Result<CheckResult> result_from_json(const json& object, std::string_view path,
              result.interval_s);
   std::int64_t max_attempts = 0;
   in.integer("max_attempts", Need::kOptional, 1, 100, "an integer 1..100", max_attempts);
+  in.string("site", limits.max_string, Need::kOptional, result.site);
+  if (!result.site.empty()) in.check("site", is_identifier, result.site);
   if (!in.status()) return in.status();
   result.status = static_cast<State>(status);
   result.max_attempts = static_cast<int>(max_attempts);

@@ -194,6 +194,9 @@ bool read_result(od::value& v, const Limits& limits, Budget& budget, CheckResult
       ok = seen.first(7) && budget.take() && read_int(value, 1, kMaxIntervalS, result.interval_s);
     } else if (key == "max_attempts") {
       ok = seen.first(8) && budget.take() && read_optional_int(value, 1, 100, max_attempts);
+    } else if (key == "site") {
+      ok = seen.first(10) && budget.take() &&
+           read_optional_string(value, limits.max_string, result.site);
     } else if (key == "metrics") {
       ok = seen.first(9) && budget.take();
       if (ok && !is_null(value)) {
@@ -219,7 +222,8 @@ bool read_result(od::value& v, const Limits& limits, Budget& budget, CheckResult
   }
   result.status = static_cast<State>(status);
   result.max_attempts = static_cast<int>(max_attempts);
-  return is_name(result.name) && is_check_id(result.check);
+  return is_name(result.name) && is_check_id(result.check) &&
+         (result.site.empty() || is_identifier(result.site));
 }
 
 bool read_agent(od::value& v, const Limits& limits, Budget& budget, AgentInfo& agent) {

@@ -8,6 +8,7 @@
 // exception into UNKNOWN with its message).
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,16 @@ struct Outcome {
   std::string summary;
   std::string details;
   std::vector<Metric> metrics;
+  // For a check that watches many targets (Check::run_all): the target this outcome
+  // is about, which becomes the instance part of its check id ("net/http" with target
+  // "https://example.org/" reports as "net/http:https://example.org/"); "" for the
+  // check's own outcome.
+  std::string target;
+  // The member site the outcome is about when it is not the agent's own (central
+  // pollers: a Sophos Central tenant, an Avamar client, a member's website); "": the
+  // agent's site. The collector accepts it only from an agent enrolled to report for
+  // that site.
+  std::string site;
 };
 
 struct RunContext {
@@ -63,6 +74,17 @@ class Check {
 
   // One run. Never throws; a failure to check is State::kUnknown with the reason.
   virtual Outcome run(const RunContext& context) = 0;
+
+  // One run of a check that watches many targets (websites, tenants, the clients of a
+  // backup grid): one outcome per target, each with its `target` set, optionally
+  // preceded by the check's own outcome (empty `target`: a round that could not start,
+  // targets without a site, ...). The agent calls this, never run(); the default gives
+  // run()'s single outcome. Same contract as run(): never throws, done by the deadline;
+  // a target that could not be judged in time is UNKNOWN saying so, and the others are
+  // not held back by it. At most kMaxOutcomes outcomes; targets must be distinct.
+  virtual std::vector<Outcome> run_all(const RunContext& context) { return {run(context)}; }
+
+  static constexpr std::size_t kMaxOutcomes = 5000;  // the protocol's results per report
 };
 
 }  // namespace vigie::plugins

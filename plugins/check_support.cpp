@@ -198,11 +198,11 @@ State above(double value, double warn, double crit, std::string_view unit, std::
   return State::kOk;
 }
 
-Status check_order(std::chrono::seconds warn, std::chrono::seconds crit, std::string_view warn_key,
-                   std::string_view crit_key) {
+Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
+                   std::string_view warn_path, std::string_view crit_key) {
   if (warn <= crit) return Status::ok();
-  return field_error(warn_key, format_duration(warn) + " is above " + std::string(crit_key) + " (" +
-                                   format_duration(crit) + ")");
+  return field_error(warn_path, format_duration(warn) + " is above " + std::string(crit_key) +
+                                    " (" + format_duration(crit) + ")");
 }
 
 Result<ProcessResult> run_until(const std::vector<std::string>& argv,

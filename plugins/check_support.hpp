@@ -48,9 +48,10 @@ Status read_environment(const Fields& params, std::string_view key,
                         std::vector<std::string>& environment);
 // "warn" and "crit" as percentages 0..100, warn <= crit.
 Status read_percent_thresholds(const Fields& params, double& warn, double& crit);
-// warn <= crit, else "<warn_key>: 30h is above <crit_key> (26h)".
-Status check_order(std::chrono::seconds warn, std::chrono::seconds crit, std::string_view warn_key,
-                   std::string_view crit_key);
+// warn <= crit, else "<warn_path>: 30h is above <crit_key> (26h)" (the path of the first,
+// "targets[2].response_warn", and the key of the other, beside it).
+Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
+                   std::string_view warn_path, std::string_view crit_key);
 
 // --- running programs -------------------------------------------------------------------
 

@@ -319,6 +319,82 @@ TEST_CASE("run_checks_once: runs the checks in parallel, results in config order
   CHECK(results[4].interval_s == 10);
 }
 
+namespace {
+// A check that watches many targets: run_all() gives the outcomes it was made with.
+class ManyTargets final : public plugins::Check {
+ public:
+  explicit ManyTargets(std::vector<plugins::Outcome> outcomes) : outcomes_(std::move(outcomes)) {}
+  Status configure(const nlohmann::json&) override { return Status::ok(); }
+  plugins::Outcome run(const plugins::RunContext&) override { return {}; }
+  std::vector<plugins::Outcome> run_all(const plugins::RunContext&) override { return outcomes_; }
+
+ private:
+  std::vector<plugins::Outcome> outcomes_;
+};
+
+ConfiguredCheck many(const std::string& id, std::vector<plugins::Outcome> outcomes) {
+  ConfiguredCheck check = fake(id, 60s, 2s, 0ms, [](const auto&) { return ok(); });
+  check.id = id;
+  check.check = std::make_unique<ManyTargets>(std::move(outcomes));
+  return check;
+}
+
+plugins::Outcome target(const std::string& target, State status, const std::string& site = "") {
+  plugins::Outcome outcome{status, target + " answered"};
+  outcome.target = target;
+  outcome.site = site;
+  return outcome;
+}
+}  // namespace
+
+TEST_CASE("Scheduler: a check of many targets gives a result per target, under its site",
+          "[scheduler]") {
+  std::vector<ConfiguredCheck> checks;
+  checks.push_back(many("net/http", {target("https://a.example/", State::kOk, "onesse"),
+                                     target("https://b.example/", State::kCritical, "morcenx"),
+                                     target("c", State::kWarning)}));
+  checks.push_back(many("net/http:shop", {{State::kOk, "round done"}, target("x", State::kOk)}));
+
+  const auto results = run_checks_once(checks);
+  REQUIRE(results.size() == 5);
+  CHECK(results[0].check == "net/http:https://a.example/");
+  CHECK(results[0].site == "onesse");
+  CHECK(results[0].name == "net/http");
+  CHECK(results[0].interval_s == 60);
+  CHECK(results[1].check == "net/http:https://b.example/");
+  CHECK(results[1].site == "morcenx");
+  CHECK(results[1].status == State::kCritical);
+  CHECK(results[2].check == "net/http:c");
+  CHECK(results[2].site.empty());              // the agent's own site
+  CHECK(results[3].check == "net/http:shop");  // the check's own outcome first
+  CHECK(results[3].summary == "round done");
+  CHECK(results[4].check == "net/http:shop/x");
+  for (const auto& r : results) CHECK(r.ts_ms == results[0].ts_ms);
+}
+
+TEST_CASE("Scheduler: targets that cannot be sent are said in the check's own UNKNOWN",
+          "[scheduler]") {
+  std::vector<ConfiguredCheck> checks;
+  checks.push_back(many(
+      "net/ping", {target("192.0.2.1", State::kOk), target("192.0.2.1", State::kCritical),  // twice
+                   target("bad\nhost", State::kOk), target("192.0.2.2", State::kOk, "not a site!"),
+                   target(std::string(2000, 'x'), State::kOk)}));
+  checks.push_back(many("net/dns", {}));
+
+  const auto results = run_checks_once(checks);
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].check == "net/ping");
+  CHECK(results[0].status == State::kUnknown);
+  CHECK_THAT(results[0].summary, Catch::StartsWith("4 result(s) of the check not sent: "));
+  CHECK_THAT(results[0].details, Catch::Contains("\"192.0.2.1\": given twice"));
+  CHECK_THAT(results[0].details, Catch::Contains("\"bad?host\": not usable in a check id"));
+  CHECK_THAT(results[0].details, Catch::Contains("site \"not a site!\" is not a site name"));
+  CHECK(results[1].check == "net/ping:192.0.2.1");
+  CHECK(results[1].status == State::kOk);  // the first of the two
+  CHECK(results[2].check == "net/dns");
+  CHECK(results[2].summary == "the check gave no result");
+}
+
 TEST_CASE("next_due: keeps the grid, and skips the slots missed while behind", "[scheduler]") {
   const Clock::time_point t0{std::chrono::seconds(1000)};
   CHECK(next_due(t0, 10s, t0 + 3ms) == t0 + 10s);

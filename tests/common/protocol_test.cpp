@@ -38,6 +38,7 @@ Report sample_report() {
   disk.ts_ms = 1'700'000'000'456;
   disk.duration_ms = 0;
   disk.interval_s = 300;
+  disk.site = "onesse-ccas";
   disk.metrics = {
       {"/srv used", 91.5, "%", Range{-kInf, 90, false}, Range{10, 95, true}, 0.0, 100.0},
       {"free", std::nullopt, "GB", std::nullopt, std::nullopt, std::nullopt, std::nullopt},
@@ -82,6 +83,7 @@ TEST_CASE("protocol: the wire form", "[protocol]") {
   CHECK(load["status"] == 0);
   CHECK(load["state"] == "OK");
   CHECK_FALSE(load.contains("details"));
+  CHECK_FALSE(load.contains("site"));  // the agent's own site: left out
   CHECK(load["ts"].is_number_integer());
   CHECK(load["ts"] == 1'700'000'000'123);
   CHECK(load["duration_ms"] == 3);
@@ -93,6 +95,7 @@ TEST_CASE("protocol: the wire form", "[protocol]") {
   CHECK(disk["status"] == 1);
   CHECK(disk["state"] == "WARNING");
   CHECK(disk["details"] == "line one\nline two: é ✓");
+  CHECK(disk["site"] == "onesse-ccas");
   CHECK(disk["metrics"][0]["warn"] == "~:90");
   CHECK(disk["metrics"][0]["crit"] == "@10:95");
   CHECK(disk["metrics"][0]["unit"] == "%");
@@ -142,6 +145,7 @@ TEST_CASE("protocol: each field missing or mistyped is named by its path", "[pro
       {"/results/1/status", "results[1].status", kRequired, {"warn", -1, 4, 1.0, nullptr, true}},
       {"/results/1/summary", "results[1].summary", kRequired, {number, nullptr, array}},
       {"/results/1/details", "results[1].details", kOptional, {number, array}},
+      {"/results/1/site", "results[1].site", kOptional, {number, array, "a b", "\u00e9", "site?"}},
       {"/results/1/metrics", "results[1].metrics", kOptional, {text, object}},
       {"/results/1/metrics/2", "results[1].metrics[2]", kElement, {text, nullptr}},
       {"/results/1/metrics/2/name", "results[1].metrics[2].name", kRequired, {number, ""}},
@@ -533,6 +537,7 @@ TEST_CASE("Protocol: the fast decoder builds the same report as the careful one"
       c.summary = std::string(rng() % 50, 'x') + "\\\x01";
       c.ts_ms = static_cast<std::int64_t>(rng() % 2'000'000'000'000);
       c.interval_s = 1 + static_cast<std::int64_t>(rng() % 3600);
+      if (rng() % 3 == 0) c.site = "member-" + std::to_string(rng() % 600);
       for (int m = 0; m < static_cast<int>(rng() % 4); ++m) {
         Metric metric;
         metric.label = "m" + std::to_string(m);
