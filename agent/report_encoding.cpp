@@ -10,6 +10,7 @@
 #include "common/gzip.hpp"
 #include "common/perfdata.hpp"
 #include "common/protocol_rules.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -18,57 +19,6 @@ using nlohmann::json;
 using protocol::rules::kInt64Max;
 using protocol::rules::kMaxIntervalS;
 using protocol::rules::kMaxTsMs;
-
-std::string cut_utf8(std::string text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
-}
-
-// Well-formed UTF-8 (RFC 3629): no overlong form, no surrogate, nothing past U+10FFFF.
-bool is_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-// `text` with what is not UTF-8 replaced exactly as the JSON encoder replaces it when
-// it writes the result, so that limits are checked on what the collector will read.
-void make_utf8(std::string& text) {
-  if (is_utf8(text)) return;
-  const std::string quoted = json(text).dump(-1, ' ', false, json::error_handler_t::replace);
-  text = json::parse(quoted).get<std::string>();
-}
 
 std::string join(std::string_view parent, std::string_view key) {
   return std::string(parent) + "." + std::string(key);
@@ -156,16 +106,17 @@ Status validate_result(const CheckResult& result, const protocol::Limits& limits
 }
 
 CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits) {
-  make_utf8(result.name);
-  make_utf8(result.check);
-  make_utf8(result.summary);
-  make_utf8(result.details);
+  // Limits are checked on what the collector will read.
+  for (std::string* text : {&result.name, &result.check, &result.summary, &result.details}) {
+    if (!is_utf8(*text)) *text = valid_utf8(*text);
+  }
   result.summary = cut_utf8(std::move(result.summary), limits.max_summary);
   result.details = cut_utf8(std::move(result.details), limits.max_details);
   if (result.metrics.size() > limits.max_metrics) result.metrics.resize(limits.max_metrics);
   for (Metric& metric : result.metrics) {
-    make_utf8(metric.label);
-    make_utf8(metric.unit);
+    for (std::string* text : {&metric.label, &metric.unit}) {
+      if (!is_utf8(*text)) *text = valid_utf8(*text);
+    }
   }
   const Status valid = validate_result(result, limits);
   if (valid) return result;

@@ -19,8 +19,8 @@
 namespace vigie::agent {
 
 // Makes a result acceptable to the collector, so that one bad result cannot get a
-// whole batch refused: bytes that are not UTF-8 become U+FFFD (as the JSON encoder
-// would write them), summary and details are cut (at a UTF-8 boundary) to the limits,
+// whole batch refused: bytes that are not UTF-8 become U+FFFD (common/utf8.hpp),
+// summary and details are cut (at a UTF-8 boundary) to the limits,
 // metrics past the limit are dropped; a result that still fails validate_result()
 // becomes UNKNOWN with the reason and no metrics.
 CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits = {});

@@ -21,6 +21,7 @@
 #include "common/file.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -33,14 +34,6 @@ constexpr std::size_t kMaxReasonBytes = 500;  // of a reason quoted in a log lin
 constexpr std::size_t kMaxTokenBytes = 4096;
 
 // `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
-std::string cut_utf8(std::string text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
-}
-
 std::string seconds_text(milliseconds d) {
   const auto tenths = (d.count() + 50) / 100;
   return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +

@@ -13,6 +13,7 @@
 
 #include "common/perfdata.hpp"
 #include "common/protocol.hpp"
+#include "common/utf8.hpp"
 #include "plugins/check_support.hpp"
 #include "plugins/process.hpp"
 
@@ -52,60 +53,11 @@ void append_line(std::string& text, std::string_view line) {
   text += line;
 }
 
-// Length of the well-formed UTF-8 sequence that starts `text`, 0 if there is none.
-std::size_t utf8_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80;  // bounds of the second byte (no overlong form, no surrogate)
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-  }
-  return length;
-}
-
-// Plugins print in whatever their locale gives (Latin-1 is common on French systems) and
-// may be cut mid-character by the output cap; results travel as JSON strings, which must
-// be UTF-8. Each byte that starts no valid sequence becomes U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    const std::size_t length = utf8_length(text);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";
-      text.remove_prefix(1);
-    } else {
-      out.append(text.substr(0, length));
-      text.remove_prefix(length);
-    }
-  }
-  return out;
-}
-
 // Cuts `text` to at most `max` bytes at a character boundary, marking the cut.
 void clamp(std::string& text, std::size_t max) {
   constexpr std::string_view kMark = "\xE2\x80\xA6";  // U+2026 HORIZONTAL ELLIPSIS
   if (text.size() <= max) return;
-  std::size_t cut = max < kMark.size() ? 0 : max - kMark.size();
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
+  text = cut_utf8(std::move(text), max < kMark.size() ? 0 : max - kMark.size());
   if (max >= kMark.size()) text += kMark;
 }
 
@@ -203,6 +155,8 @@ void add_metrics(const std::string& perfdata, Outcome& outcome, std::vector<std:
 }
 
 Outcome interpret(const ProcessResult& process, milliseconds timeout) {
+  // Plugins print in whatever their locale gives (Latin-1 is common on French systems) and
+  // may be cut mid-character by the output cap: a result must be UTF-8.
   const PluginOutput output = split_output(valid_utf8(process.out));
   const std::string err(trim(valid_utf8(process.err)));
   std::string text = output.text;

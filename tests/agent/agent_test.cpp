@@ -84,7 +84,7 @@ TEST_CASE("Agent: --version, --help and checks print and exit 0", "[agent]") {
   CHECK_THAT(markdown.out, Contains("system/disk"));
 }
 
-TEST_CASE("Agent: --help lists every command; COMMAND --help shows its own usage", "[agent]") {
+TEST_CASE("Agent: --help lists every command, and COMMAND --help shows its own usage", "[agent]") {
   const auto help = agent({"--help"});
   REQUIRE(help.code == 0);
   for (const std::string command : {"run", "check", "config", "spool", "checks", "enroll"}) {
