@@ -19,9 +19,9 @@
 #include <string>
 #include <string_view>
 
-#include "agent/http_client.hpp"
 #include "agent/spool.hpp"
 #include "common/check_result.hpp"
+#include "common/http_client.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
 

@@ -1,4 +1,4 @@
-#include "agent/http_client.hpp"
+#include "common/http_client.hpp"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -31,7 +31,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-namespace vigie::agent {
+namespace vigie {
 namespace {
 
 namespace asio = boost::asio;
@@ -730,4 +730,4 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::nullopt;
 }
 
-}  // namespace vigie::agent
+}  // namespace vigie

@@ -17,7 +17,7 @@
 
 #include "common/status.hpp"
 
-namespace vigie::agent {
+namespace vigie {
 
 struct HttpReply {
   long status = 0;                      // HTTP status; 0 when there was no answer
@@ -70,4 +70,4 @@ class HttpClient {
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 
-}  // namespace vigie::agent
+}  // namespace vigie

@@ -3,7 +3,7 @@
 // peers the test runs for what the collector cannot be made to do on demand (count
 // connections, close a kept-alive one, never answer).
 
-#include "agent/http_client.hpp"
+#include "common/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,7 +23,7 @@
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
-namespace vigie::agent {
+namespace vigie {
 namespace {
 
 using namespace std::chrono_literals;
@@ -292,4 +292,4 @@ TEST_CASE("HttpClient: a refused connection is an error naming the peer", "[http
 }
 
 }  // namespace
-}  // namespace vigie::agent
+}  // namespace vigie
