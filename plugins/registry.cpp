@@ -7,6 +7,7 @@
 #include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
+#include "plugins/antivirus/sophos_central_check.hpp"
 #include "plugins/antivirus/sophos_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
 #include "plugins/backup/borg_check.hpp"
@@ -92,6 +93,10 @@ constexpr CheckType kCheckTypes[] = {
      "Sophos Protection for Linux: installed, running, last successful update, recent "
      "detections.",
      antivirus::kSophosMetrics, &antivirus::make_sophos_check},
+    {"antivirus/sophos-central",
+     "Sophos Central, for a central poller: every tenant's endpoints (health, tamper "
+     "protection, last seen) and open alerts, one result per tenant filed under its site.",
+     antivirus::kSophosCentralMetrics, &antivirus::make_sophos_central_check},
     {"wifi/unifi",
      "A UniFi access point over SNMP: SSIDs, stations, radios, channel utilisation, uplink.",
      wifi::kUnifiMetrics, &wifi::make_unifi_check},
