@@ -20,8 +20,8 @@ constexpr std::size_t kMaxDepth = 32;
 
 // The time left before `deadline`, at most kRequestTimeout: one request's timeout.
 milliseconds request_timeout(Clock::time_point deadline) {
-  return std::clamp(std::chrono::ceil<milliseconds>(deadline - Clock::now()),
-                    milliseconds(1), kRequestTimeout);
+  return std::clamp(std::chrono::ceil<milliseconds>(deadline - Clock::now()), milliseconds(1),
+                    kRequestTimeout);
 }
 
 std::string seconds_text(Clock::duration d) {
@@ -172,8 +172,8 @@ std::optional<bool> lenient_bool(const json& value) {
 Result<json> read_json(std::string_view body, std::string_view what) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) {
-    return Status::corruption(std::string(what) + ": not JSON: " +
-                              std::string(body.substr(0, 60)) + (body.size() > 60 ? "..." : ""));
+    return Status::corruption(std::string(what) + ": not JSON: " + std::string(body.substr(0, 60)) +
+                              (body.size() > 60 ? "..." : ""));
   }
   if (!j.is_object()) return Status::corruption(std::string(what) + ": not a JSON object");
   return j;
@@ -216,15 +216,14 @@ Result<std::string> TokenSource::get(Clock::time_point deadline, const std::stri
     if (!client) return client.status().with_context("auth_url");
     client_ = std::move(*client);
   }
-  const HttpReply reply = client_->send(
-      {.method = "POST",
-       .target = "/api/v2/oauth2/token",
-       .content_type = "application/x-www-form-urlencoded",
-       .body = form_encode({{"grant_type", "client_credentials"},
-                            {"client_id", client_id_},
-                            {"client_secret", client_secret_},
-                            {"scope", "token"}})},
-      request_timeout(deadline));
+  const HttpReply reply = client_->send({.method = "POST",
+                                         .target = "/api/v2/oauth2/token",
+                                         .content_type = "application/x-www-form-urlencoded",
+                                         .body = form_encode({{"grant_type", "client_credentials"},
+                                                              {"client_id", client_id_},
+                                                              {"client_secret", client_secret_},
+                                                              {"scope", "token"}})},
+                                        request_timeout(deadline));
   const std::string where = "token from " + endpoints_.auth_url;
   if (reply.status == 0) {
     return Status(Clock::now() >= deadline ? Code::kTimeout : Code::kUnavailable,
@@ -244,8 +243,8 @@ Result<std::string> TokenSource::get(Clock::time_point deadline, const std::stri
   if (const auto it = body->find("expires_in"); it != body->end() && it->is_number()) {
     lifetime = std::clamp(it->get<double>(), 1.0, 86400.0 * 366);
   }
-  const auto life = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(lifetime));
+  const auto life =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(lifetime));
   const Clock::duration margin = std::min<Clock::duration>(seconds(60), life / 4);
   token_ = *token;
   renew_at_ = now + life - margin;
@@ -283,8 +282,7 @@ Result<std::string> Client::get(const std::string& base, const std::string& targ
     HttpRequest request{.target = target, .headers = headers};
     request.headers.emplace_back("Authorization", "Bearer " + *token);
     request.headers.emplace_back("Accept", "application/json");
-    HttpReply reply =
-        http->send(request, request_timeout(deadline));
+    HttpReply reply = http->send(request, request_timeout(deadline));
     if (reply.status == 200) return std::move(reply.body);
     if (reply.status == 0) {
       return Status(Clock::now() >= deadline ? Code::kTimeout : Code::kUnavailable, reply.error);
@@ -304,8 +302,8 @@ Result<std::string> Client::get(const std::string& base, const std::string& targ
       const Clock::duration delay =
           told ? Clock::duration(std::min(reply.retry_after, seconds(86400)))
                : Clock::duration(std::min(kMaxBackoff, seconds(1) * (1 << waits)));
-      const std::string what = status_text(reply) + (told ? ", Retry-After " + seconds_text(delay)
-                                                          : std::string());
+      const std::string what =
+          status_text(reply) + (told ? ", Retry-After " + seconds_text(delay) : std::string());
       if (waits >= kMaxWaits) {
         return Status::unavailable(what + ": still refused after " + std::to_string(waits) +
                                    " waits");

@@ -26,11 +26,11 @@ using central::Clock;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kPageSize = 100;     // items asked for per page (Sophos allows more)
+constexpr std::size_t kPageSize = 100;        // items asked for per page (Sophos allows more)
 constexpr std::size_t kMaxTenantPages = 100;  // of kPageSize tenants
 constexpr std::size_t kMaxSecretBytes = 4096;
-constexpr std::size_t kNamed = 3;           // names per kind in a summary
-constexpr std::size_t kDetailLines = 200;   // lines per kind in the details
+constexpr std::size_t kNamed = 3;          // names per kind in a summary
+constexpr std::size_t kDetailLines = 200;  // lines per kind in the details
 
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -57,12 +57,20 @@ std::string clean(std::string_view text, std::size_t max = 120) {
 
 // https, or http to a loopback host (tests, a local relay).
 Status check_url(const std::string& key, const std::string& url) {
-  if (url.starts_with("https://")) return Status::ok();
-  for (const char* loopback : {"http://127.", "http://localhost", "http://[::1]"}) {
-    if (url.starts_with(loopback)) return Status::ok();
+  if (url.starts_with("https://") && url.size() > 8) return Status::ok();
+  if (url.starts_with("http://")) {
+    const std::string_view rest = std::string_view(url).substr(7);
+    const std::string_view authority = rest.substr(0, rest.find('/'));
+    const std::string_view host = authority.starts_with('[')
+                                      ? authority.substr(0, authority.find(']') + 1)
+                                      : authority.substr(0, authority.find(':'));
+    if (host == "localhost" || host == "[::1]" ||
+        (host.starts_with("127.") &&
+         host.find_first_not_of("0123456789.") == std::string_view::npos))
+      return Status::ok();
   }
-  return Status::invalid(key + ": must be an https:// URL (http only on loopback), not \"" + url +
-                         "\"");
+  return Status::invalid(key + ": must be an https:// URL (http only on loopback), not \"" +
+                         clean(url, 100) + "\"");
 }
 
 // The secret, from a file no one else may read.
@@ -142,9 +150,9 @@ class Tally {
       ++lesser_;
     } else {
       // Not a level Sophos documents: not taken for a harmless one.
-      odd_alerts_.push_back(
-          {what, severity ? "severity \"" + clean(*severity, 40) + "\" not understood"
-                          : std::string("no severity")});
+      odd_alerts_.push_back({what, severity
+                                       ? "severity \"" + clean(*severity, 40) + "\" not understood"
+                                       : std::string("no severity")});
     }
   }
 
@@ -171,12 +179,14 @@ class Tally {
     add_part(summary, "suspicious", suspicious_);
     add_part(summary, "health unknown", unknown_);
     add_part(summary, "tamper protection off", tamper_off_);
-    add_part(summary,
-             "not seen for more than " + plural(static_cast<std::size_t>(stale_days_), "day", "days"),
-             not_seen_);
+    add_part(
+        summary,
+        "not seen for more than " + plural(static_cast<std::size_t>(stale_days_), "day", "days"),
+        not_seen_);
     if (!high_.empty()) {
-      add_part(summary, plural(high_.size(), "open high-severity alert", "open high-severity alerts"),
-               high_, false);
+      add_part(summary,
+               plural(high_.size(), "open high-severity alert", "open high-severity alerts"), high_,
+               false);
     }
     if (!odd_alerts_.empty()) add_part(summary, "alerts not understood", odd_alerts_);
     if (!unreadable_.empty()) add_part(summary, "endpoints not understood", unreadable_);
@@ -287,8 +297,8 @@ class Tally {
     }
     const auto enabled = central::lenient_bool(*it);
     if (!enabled) {
-      unreadable_.push_back({host, "tamperProtectionEnabled " + clean(it->dump(), 40) +
-                                       " not understood"});
+      unreadable_.push_back(
+          {host, "tamperProtectionEnabled " + clean(it->dump(), 40) + " not understood"});
     } else if (!*enabled) {
       tamper_off_.push_back({host, ""});
     }
@@ -328,8 +338,8 @@ class Tally {
   static void add_lines(std::string& details, const std::string& label,
                         const std::vector<Named>& list) {
     for (std::size_t i = 0; i < list.size() && i < kDetailLines; ++i) {
-      details += label + ": " + list[i].name + (list[i].why.empty() ? "" : " (" + list[i].why + ")") +
-                 "\n";
+      details += label + ": " + list[i].name +
+                 (list[i].why.empty() ? "" : " (" + list[i].why + ")") + "\n";
     }
     if (list.size() > kDetailLines) {
       details += label + ": " + std::to_string(list.size() - kDetailLines) + " more\n";
@@ -392,9 +402,9 @@ class SophosCentralCheck final : public Check {
 };
 
 Status SophosCentralCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(params, {"client_id", "client_secret_file", "auth_url",
-                                           "api_url", "ca_file", "sites", "stale_days",
-                                           "concurrency", "max_endpoints"});
+  if (Status s = snmp::check_keys(
+          params, {"client_id", "client_secret_file", "auth_url", "api_url", "ca_file", "sites",
+                   "stale_days", "concurrency", "max_endpoints"});
       !s)
     return s;
   std::string client_id, secret_file, ca_file;
@@ -466,8 +476,8 @@ Result<std::vector<Tenant>> SophosCentralCheck::list_tenants(central::Client& cl
   std::size_t total = 0;  // pages, when the API says
   for (std::size_t page = 1; page <= kMaxTenantPages; ++page) {
     const std::string what = "tenants page " + std::to_string(page);
-    std::string target = path + "?pageSize=" + std::to_string(kPageSize) + "&page=" +
-                         std::to_string(page) + (page == 1 ? "&pageTotal=true" : "");
+    std::string target = path + "?pageSize=" + std::to_string(kPageSize) +
+                         "&page=" + std::to_string(page) + (page == 1 ? "&pageTotal=true" : "");
     auto body = client.get(api_url_, target, headers, deadline);
     if (!body) return body.status().with_context(what);
     auto j = central::read_json(*body, what);
@@ -565,11 +575,10 @@ Outcome SophosCentralCheck::poll(central::Client& client, const Tenant& tenant,
         break;
       case Code::kTimeout:
         late = true;
-        why = "not finished within its share of the round (" + seconds_text(share) + "): " +
-              s.message();
+        why = "not finished within its share of the round (" + seconds_text(share) +
+              "): " + s.message();
         break;
-      default:
-        why = s.message();
+      default: why = s.message();
     }
     Outcome o = unknown_outcome(
         why, "tenant " + clean(tenant.name, 200) + " (" + tenant.id + ") on " + tenant.api_host +
@@ -603,8 +612,8 @@ std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
   // Time kept to put the outcomes together and for a request's last grace (a name
   // lookup left behind takes up to a second more).
   const Clock::duration budget = std::max<Clock::duration>(context.deadline - start, {});
-  const Clock::duration reserve = std::clamp<Clock::duration>(
-      budget / 5, milliseconds(100), milliseconds(2500));
+  const Clock::duration reserve =
+      std::clamp<Clock::duration>(budget / 5, milliseconds(100), milliseconds(2500));
   const Clock::time_point work_end = context.deadline - reserve;
 
   auto secret = read_secret(secret_file_);
@@ -652,8 +661,9 @@ std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
     Job job{.key = key, .site = site};
     const auto id_it = by_id.find(lower(key));
     const auto name_it = by_name.find(key);
-    const std::vector<const Tenant*>* found =
-        id_it != by_id.end() ? &id_it->second : name_it != by_name.end() ? &name_it->second : nullptr;
+    const std::vector<const Tenant*>* found = id_it != by_id.end()       ? &id_it->second
+                                              : name_it != by_name.end() ? &name_it->second
+                                                                         : nullptr;
     if (found == nullptr) {
       job.outcome = unknown_outcome("no tenant of the credential has this id or name");
       key_problems.push_back("\"" + key + "\" matches no tenant");
@@ -738,10 +748,10 @@ std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
                 " mapped read in " + seconds_text(Clock::now() - start);
   if (failed > 0) own.summary += " (" + std::to_string(failed) + " UNKNOWN)";
   if (!key_problems.empty()) {
-    own.summary += "; sites: " + key_problems.front() +
-                   (key_problems.size() > 1
-                        ? " and " + std::to_string(key_problems.size() - 1) + " more"
-                        : std::string());
+    own.summary +=
+        "; sites: " + key_problems.front() +
+        (key_problems.size() > 1 ? " and " + std::to_string(key_problems.size() - 1) + " more"
+                                 : std::string());
   }
   if (!unmapped.empty()) {
     own.summary += "; " + plural(unmapped.size(), "tenant", "tenants") + " without a site: ";

@@ -61,19 +61,20 @@ json mairie() {
 
 json healthy(const std::string& id, const std::string& name, int region, int endpoints = 3) {
   json list = json::array();
-  for (int i = 0; i < endpoints; ++i) list.push_back({{"hostname", name.substr(0, 4) + "-" + std::to_string(i)}});
-  return {{"id", id}, {"name", name}, {"region", region}, {"endpoints", list}, {"alerts", json::array()}};
+  for (int i = 0; i < endpoints; ++i)
+    list.push_back({{"hostname", name.substr(0, 4) + "-" + std::to_string(i)}});
+  return {{"id", id},
+          {"name", name},
+          {"region", region},
+          {"endpoints", list},
+          {"alerts", json::array()}};
 }
 
 json scenario(json tenants, json extra = json::object()) {
-  json s = {{"client_id", "vigie-poller"},
-            {"client_secret", "s3cret-value"},
-            {"id_type", "partner"},
-            {"id", kPartner},
-            {"tenant_page_size", 2},
-            {"endpoint_page_size", 2},
-            {"alert_page_size", 1},
-            {"tenants", std::move(tenants)}};
+  json s = {{"client_id", "vigie-poller"}, {"client_secret", "s3cret-value"},
+            {"id_type", "partner"},        {"id", kPartner},
+            {"tenant_page_size", 2},       {"endpoint_page_size", 2},
+            {"alert_page_size", 1},        {"tenants", std::move(tenants)}};
   s.update(extra);
   return s;
 }
@@ -103,12 +104,9 @@ class Fixture {
   }
 
   json params(json sites, json extra = json::object()) const {
-    json p = {{"client_id", "vigie-poller"},
-              {"client_secret_file", secret_.string()},
-              {"auth_url", server_.auth_url()},
-              {"api_url", server_.api_url()},
-              {"ca_file", server_.ca()},
-              {"sites", std::move(sites)}};
+    json p = {{"client_id", "vigie-poller"},    {"client_secret_file", secret_.string()},
+              {"auth_url", server_.auth_url()}, {"api_url", server_.api_url()},
+              {"ca_file", server_.ca()},        {"sites", std::move(sites)}};
     p.update(extra);
     return p;
   }
@@ -119,7 +117,8 @@ class Fixture {
     Round round{check->run_all(testing::context(budget)), {}};
     round.took = Clock::now() - start;
     for (const auto& o : round.outcomes) {
-      UNSCOPED_INFO(o.target << " [" << o.site << "] " << state_name(o.status) << ": " << o.summary);
+      UNSCOPED_INFO(o.target << " [" << o.site << "] " << state_name(o.status) << ": "
+                             << o.summary);
     }
     return round;
   }
@@ -158,10 +157,9 @@ TEST_CASE("SophosCentralCheck: a partner's tenants on two regions, every page, f
   const Outcome& own = round.own();
   CHECK(own.status == State::kWarning);
   CHECK(own.site.empty());
-  CHECK_THAT(own.summary,
-             StartsWith("5 tenants (partner credential), 3 of 4 mapped read in ") &&
-                 Contains("(1 UNKNOWN); 1 tenant without a site: SIVOM du Val "
-                          "(c0ffee00-0000-4000-8000-000000000003)"));
+  CHECK_THAT(own.summary, StartsWith("5 tenants (partner credential), 3 of 4 mapped read in ") &&
+                              Contains("(1 UNKNOWN); 1 tenant without a site: SIVOM du Val "
+                                       "(c0ffee00-0000-4000-8000-000000000003)"));
   CHECK(find_metric(own, "tenants").value == 5);
   CHECK(find_metric(own, "unmapped").value == 1);
 
@@ -228,7 +226,8 @@ TEST_CASE("SophosCentralCheck: a partner's tenants on two regions, every page, f
   for (const auto& r : endpoint_pages) keyed += r["query"].contains("pageFromKey") ? 1 : 0;
   CHECK(keyed == 4);  // 1 + 2 + the third mapped tenant's 1
   int mairie_alert_pages = 0;
-  for (const auto& r : f.requests("/common/v1/alerts")) mairie_alert_pages += r["tenant"] == kMairie;
+  for (const auto& r : f.requests("/common/v1/alerts"))
+    mairie_alert_pages += r["tenant"] == kMairie;
   CHECK(mairie_alert_pages == 2);  // 2 alerts, 1 a page
   CHECK(f.requests("/api/v2/oauth2/token").size() == 1);
   CHECK(f.requests("/whoami/v1").size() == 1);
@@ -438,9 +437,9 @@ TEST_CASE("SophosCentralCheck: a round that cannot start says why, for every ten
   SECTION("a secret file others may read") {
     ::chmod(f.secret().c_str(), 0644);
     const Round round = f.run(f.params(sites));
-    CHECK_THAT(round.own().summary,
-               Contains("client_secret_file " + f.secret().string() + ": readable by others "
-                        "(mode 0644): chmod 600"));
+    CHECK_THAT(round.own().summary, Contains("client_secret_file " + f.secret().string() +
+                                             ": readable by others "
+                                             "(mode 0644): chmod 600"));
     CHECK(f.requests().empty());
   }
   SECTION("no ca_file: the system's CAs, which do not know the test's") {
@@ -495,6 +494,9 @@ TEST_CASE("SophosCentralCheck: configure names the bad parameter", "[sophos-cent
   for (const Case& c : {
            Case{{{"client_secret_file", "relative"}}, "client_secret_file: "},
            Case{{{"api_url", "http://api.central.sophos.com"}}, "api_url: must be an https:// URL"},
+           Case{{{"api_url", "http://localhost.example.org"}}, "api_url: must be an https://"},
+           Case{{{"api_url", "http://127.0.0.1.example.org/"}}, "api_url: must be an https://"},
+           Case{{{"auth_url", "ftp://id.sophos.com"}}, "auth_url: must be an https://"},
            Case{{{"auth_url", 3}}, "auth_url: must be a non-empty string"},
            Case{{{"sites", {"a", "b"}}}, "sites: must be an object"},
            Case{{{"sites", {{"Mairie", "Not a site!"}}}}, "sites: \"Mairie\": the site must be"},

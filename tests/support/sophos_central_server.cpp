@@ -13,22 +13,21 @@ using namespace std::chrono_literals;
 SophosCentralServer::SophosCentralServer(std::filesystem::path dir, const nlohmann::json& scenario)
     : dir_(std::move(dir)) {
   const auto tls = dir_ / "central-tls";
-  auto certs = plugins::run_process(
-      {std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", tls.string(), "localhost",
-       "127.0.0.1"},
-      {.timeout = 20s, .max_output = 1 << 20});
+  auto certs = plugins::run_process({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs",
+                                     tls.string(), "localhost", "127.0.0.1"},
+                                    {.timeout = 20s, .max_output = 1 << 20});
   if (!certs || certs->exit_code != 0) throw std::runtime_error("make-certs failed");
   const auto scenario_file = dir_ / "central-scenario.json";
   std::ofstream(scenario_file) << scenario.dump(1);
   const auto port_file = dir_ / "central.ports";
   std::filesystem::remove(port_file);
   child_ = std::make_unique<Child>(
-      std::vector<std::string>{"/usr/bin/python3",
-                               std::string(VIGIE_SOURCE_DIR) + "/tests/support/sophos_central_server.py",
-                               "--scenario", scenario_file.string(), "--log",
-                               (dir_ / "central-requests.jsonl").string(), "--port-file",
-                               port_file.string(), "--tls-cert", (tls / "server.crt").string(),
-                               "--tls-key", (tls / "server.key").string()},
+      std::vector<std::string>{
+          "/usr/bin/python3",
+          std::string(VIGIE_SOURCE_DIR) + "/tests/support/sophos_central_server.py", "--scenario",
+          scenario_file.string(), "--log", (dir_ / "central-requests.jsonl").string(),
+          "--port-file", port_file.string(), "--tls-cert", (tls / "server.crt").string(),
+          "--tls-key", (tls / "server.key").string()},
       dir_ / "central.log");
   const bool ready = eventually([&] { return std::filesystem::exists(port_file); }, 15s);
   if (!ready) throw std::runtime_error("the Sophos Central test server did not start:\n" + log());

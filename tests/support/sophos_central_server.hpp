@@ -27,10 +27,10 @@ class SophosCentralServer {
   SophosCentralServer(std::filesystem::path dir, const nlohmann::json& scenario);
   ~SophosCentralServer();
 
-  std::string auth_url() const;             // "https://127.0.0.1:<id port>"
-  std::string api_url() const;              // "https://127.0.0.1:<api port>"
+  std::string auth_url() const;              // "https://127.0.0.1:<id port>"
+  std::string api_url() const;               // "https://127.0.0.1:<api port>"
   std::string region_url(int region) const;  // as in the tenants' apiHost
-  std::string ca() const;                   // the CA file that signed its certificate
+  std::string ca() const;                    // the CA file that signed its certificate
   // The requests served so far, one JSON object each (see the .py file).
   std::vector<nlohmann::json> requests() const;
   std::string log() const;
