@@ -1,5 +1,6 @@
 #include "plugins/antivirus/sophos_central_check.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -373,6 +374,7 @@ class SophosCentralCheck final : public Check {
   std::vector<Outcome> run_all(const RunContext& context) override;
 
  private:
+  std::vector<Outcome> round(const RunContext& context);
   std::int64_t wall_now() const {
     const auto now = now_ ? now_() : std::chrono::system_clock::now();
     return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
@@ -606,7 +608,7 @@ Outcome SophosCentralCheck::poll(central::Client& client, const Tenant& tenant,
   return out;
 }
 
-std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
+std::vector<Outcome> SophosCentralCheck::round(const RunContext& context) {
   if (client_id_.empty()) return {unknown_outcome("check not configured")};
   const auto start = Clock::now();
   // Time kept to put the outcomes together and for a request's last grace (a name
@@ -780,6 +782,15 @@ std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
     job.outcome.site = job.site;
     out.push_back(std::move(job.outcome));
   }
+  return out;
+}
+
+std::vector<Outcome> SophosCentralCheck::run_all(const RunContext& context) {
+  std::vector<Outcome> out = round(context);
+  // The round's pages, parsed items and TLS sessions are freed, but glibc keeps what
+  // the workers' threads used in their arenas: some 5 MB for 300 tenants, held for
+  // nothing until the next round. Given back (docs/performance.md).
+  ::malloc_trim(0);
   return out;
 }
 
