@@ -10,6 +10,7 @@
 #include "plugins/antivirus/sophos_central_check.hpp"
 #include "plugins/antivirus/sophos_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
+#include "plugins/backup/avamar_server_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
 #include "plugins/backup/freshness.hpp"
@@ -78,9 +79,14 @@ constexpr CheckType kCheckTypes[] = {
      "size floor, count and size change.",
      backup::kFileAgeMetrics, &backup::make_file_age_check},
     {"backup/avamar",
-     "The last backups of an Avamar client from `mccli activity show`: status, error code, "
-     "age, size.",
+     "The last backups of Avamar clients from `mccli activity show` (plain or --xml): status, "
+     "error code, age, size; one client, or the whole grid with a result per client filed "
+     "under its site.",
      backup::kAvamarMetrics, &backup::make_avamar_check},
+    {"backup/avamar-server",
+     "An Avamar grid's health: capacity used (show-prop), the last validated checkpoint, "
+     "garbage collection and nodes (status.dpn).",
+     backup::kAvamarServerMetrics, &backup::make_avamar_server_check},
     {"antivirus/clamd",
      "The ClamAV daemon answers PING over its socket, and its signatures are recent "
      "(VERSION).",

@@ -77,24 +77,23 @@ TEST_CASE("CentralPoller: the agent polls Sophos Central and its results reach t
   const json sites = {{kMairie, "saint-exemple"},
                       {"CCAS de Village-Test", "village-test"},
                       {kTrial, "ecole-trial"}};
-  const json config = {
-      {"agent", {{"id", "central-poller"}, {"site", "centre"}}},
-      {"collector",
-       {{"url", collector.url()},
-        {"ca_file", collector.ca()},
-        {"token_file", agent_token.string()},
-        {"send_interval", "1s"}}},
-      {"checks",
-       {{{"name", "sophos-central"},
-         {"type", "antivirus/sophos-central"},
-         {"interval", "10s"},
-         {"timeout", "10s"},
-         {"client_id", "vigie-poller"},
-         {"client_secret_file", secret.string()},
-         {"auth_url", central.auth_url()},
-         {"api_url", central.api_url()},
-         {"ca_file", central.ca()},
-         {"sites", sites}}}}};
+  const json config = {{"agent", {{"id", "central-poller"}, {"site", "centre"}}},
+                       {"collector",
+                        {{"url", collector.url()},
+                         {"ca_file", collector.ca()},
+                         {"token_file", agent_token.string()},
+                         {"send_interval", "1s"}}},
+                       {"checks",
+                        {{{"name", "sophos-central"},
+                          {"type", "antivirus/sophos-central"},
+                          {"interval", "10s"},
+                          {"timeout", "10s"},
+                          {"client_id", "vigie-poller"},
+                          {"client_secret_file", secret.string()},
+                          {"auth_url", central.auth_url()},
+                          {"api_url", central.api_url()},
+                          {"ca_file", central.ca()},
+                          {"sites", sites}}}}};
   const auto config_file = dir.write("agent.json", config.dump(2));
 
   // Once, by hand: each tenant's result names its member site.
