@@ -686,10 +686,12 @@ std::vector<Outcome> SophosCentralCheck::round(const RunContext& context) {
     jobs.push_back(std::move(job));
   }
 
-  // The mapped tenants, `concurrency` at a time, each within its share of what is left:
-  // if every tenant took its whole share, the last would end at work_end. Tenants that
-  // ran out of their share (a big one early in the round) try again, sharing the time
-  // the others left.
+  // The mapped tenants, `concurrency` at a time, each within its share of what is left.
+  // The fair share would have the last tenant end at work_end if each took all of its
+  // own; tenants differ in size, so each may take twice that, or a thirtieth of the
+  // round when more, never past work_end: a slow tenant costs its worker a bounded
+  // time while the others go on. Tenants that ran out of their share (a big one early
+  // in the round) try again, sharing the time the others left.
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].tenant != nullptr) todo.push_back(i);
@@ -698,6 +700,7 @@ std::vector<Outcome> SophosCentralCheck::round(const RunContext& context) {
   for (std::size_t w = 1; w < std::min(concurrency_, todo.size()); ++w)
     clients.push_back(std::make_unique<central::Client>(endpoints, tokens));
   std::vector<char> late(jobs.size(), 0);
+  const Clock::time_point polling = Clock::now();
   const auto pass = [&](const std::vector<std::size_t>& list) {
     const std::size_t workers = std::min(clients.size() + 1, list.size());
     std::atomic<std::size_t> next{0};
@@ -712,7 +715,10 @@ std::vector<Outcome> SophosCentralCheck::round(const RunContext& context) {
           continue;
         }
         const std::size_t rounds = (list.size() - n + workers - 1) / workers;
-        const Clock::duration share = (work_end - now) / static_cast<long>(rounds);
+        const Clock::duration share = std::min<Clock::duration>(
+            work_end - now,
+            std::max<Clock::duration>((work_end - now) * 2 / static_cast<long>(rounds),
+                                      (work_end - polling) / 30));
         bool timed_out = false;
         job.outcome = poll(own, *job.tenant, now + share, share, timed_out);
         late[list[n]] = timed_out ? 1 : 0;

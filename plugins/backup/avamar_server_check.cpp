@@ -109,15 +109,16 @@ class AvamarServerCheck final : public Check {
 };
 
 Status AvamarServerCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(params, {"command", "show_prop_command", "checkpoint_command",
-                                           "status_command", "warn", "crit", "checkpoint_warn",
-                                           "checkpoint_crit", "gc_warn"});
+  if (Status s = snmp::check_keys(
+          params, {"command", "show_prop_command", "checkpoint_command", "status_command", "warn",
+                   "crit", "checkpoint_warn", "checkpoint_crit", "gc_warn"});
       !s)
     return s;
   std::vector<std::string> prefix;
   if (Status s = read_command(params, "command", prefix); !s) return s;
   auto show_prop = show_prop_, checkpoint = checkpoint_, status = status_;
-  for (auto* argv : {&show_prop, &checkpoint, &status}) argv->insert(argv->begin(), prefix.begin(), prefix.end());
+  for (auto* argv : {&show_prop, &checkpoint, &status})
+    argv->insert(argv->begin(), prefix.begin(), prefix.end());
   if (Status s = read_command(params, "show_prop_command", show_prop); !s) return s;
   if (Status s = read_command(params, "checkpoint_command", checkpoint); !s) return s;
   if (Status s = read_command(params, "status_command", status); !s) return s;
@@ -146,9 +147,11 @@ Result<std::string> AvamarServerCheck::output_of(const std::vector<std::string>&
                                                  const RunContext& context) const {
   const auto process = run_until(argv, context.deadline, default_environment(), kMaxOutput);
   if (!process) return process.status().with_context(what);
-  if (process->truncated) return Status::too_large(what + ": output larger than " + size_text(kMaxOutput));
+  if (process->truncated)
+    return Status::too_large(what + ": output larger than " + size_text(kMaxOutput));
   if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
-    if (auto said = parse_mccli(process->out, what); !said && said.status().code() == Code::kUnavailable)
+    if (auto said = parse_mccli(process->out, what);
+        !said && said.status().code() == Code::kUnavailable)
       return said.status().with_context(what);
     const auto why = last_line(process->err);
     return Status::unavailable(what + ": " + argv[0] + " failed" +
@@ -168,7 +171,8 @@ Part AvamarServerCheck::capacity(std::string_view out) const {
     return unknown_part(what + ": not an Attribute/Value table");
   std::map<std::string, std::pair<std::string, const MccliRow*>, std::less<>> values;
   for (const auto& row : table->rows) {
-    values.emplace(std::string(row.cell("Attribute")), std::pair(std::string(row.cell("Value")), &row));
+    values.emplace(std::string(row.cell("Attribute")),
+                   std::pair(std::string(row.cell("Value")), &row));
   }
   Part part;
   std::optional<double> total, used_bytes, percent;
@@ -184,7 +188,8 @@ Part AvamarServerCheck::capacity(std::string_view out) const {
     return true;
   };
   std::optional<double> protected_bytes;
-  if (!bytes("Total capacity", "capacity", total) || !bytes("Capacity used", "used_bytes", used_bytes) ||
+  if (!bytes("Total capacity", "capacity", total) ||
+      !bytes("Capacity used", "used_bytes", used_bytes) ||
       !bytes("Bytes protected", "protected", protected_bytes))
     return part;
   if (const auto it = values.find("Server utilization"); it != values.end()) {
@@ -196,8 +201,9 @@ Part AvamarServerCheck::capacity(std::string_view out) const {
     percent = *used_bytes / *total * 100;
   }
   if (!percent) {
-    return unknown_part(what + ": neither \"Server utilization\" nor \"Capacity used\" and \"Total "
-                               "capacity\"");
+    return unknown_part(what +
+                        ": neither \"Server utilization\" nor \"Capacity used\" and \"Total "
+                        "capacity\"");
   }
   std::string note;
   const State state = above(*percent, warn_, crit_, "%", note);
@@ -251,7 +257,8 @@ Part AvamarServerCheck::checkpoints(std::string_view out) const {
     state = State::kWarning;
     note = " (WARNING > " + format_duration(checkpoint_warn_) + ")";
   }
-  std::string text = "last validated checkpoint " + validated_tag + " " + age_text(age) + " ago" + note;
+  std::string text =
+      "last validated checkpoint " + validated_tag + " " + age_text(age) + " ago" + note;
   if (newest_tag != validated_tag) {
     text += ", newest " + newest_tag + " " +
             (newest_state.empty() ? std::string("not validated") : "validation in progress");
@@ -346,8 +353,8 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
   if (*system_status != "ok") part.raise(State::kCritical, "System-Status " + *system_status);
   for (const auto& n : offline) part.raise(State::kCritical, n);
   if (access_status && *access_status != "full") {
-    part.raise(State::kWarning, "Access-Status " + *access_status +
-                                    " (lower while maintenance runs)");
+    part.raise(State::kWarning,
+               "Access-Status " + *access_status + " (lower while maintenance runs)");
   }
   for (const auto& d : degraded) part.raise(State::kWarning, d);
   for (const auto& w : warnings) part.raise(State::kWarning, "status.dpn: " + w);

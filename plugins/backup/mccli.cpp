@@ -51,17 +51,18 @@ Result<MccliOutput> parse_plain(std::string_view out, std::string_view what, std
   const auto comma = status_line.find(',');
   const auto second = comma == std::string_view::npos ? comma : status_line.find(',', comma + 1);
   if (second == std::string_view::npos)
-    return bad(what, "the first line " + excerpt(status_line) +
-                         " is not \"<code>,<event>,<message>\"");
+    return bad(what,
+               "the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
   const auto code = trim_blank(status_line.substr(0, comma));
   const auto event = trim_blank(status_line.substr(comma + 1, second - comma - 1));
   MccliOutput output;
   output.summary = std::string(trim_blank(status_line.substr(second + 1)));
-  const auto [end, ec] = std::from_chars(event.data(), event.data() + event.size(), output.event_code);
+  const auto [end, ec] =
+      std::from_chars(event.data(), event.data() + event.size(), output.event_code);
   if (code.empty() || code.find_first_not_of("0123456789-") != std::string_view::npos ||
       ec != std::errc() || end != event.data() + event.size())
-    return bad(what, "the first line " + excerpt(status_line) +
-                         " is not \"<code>,<event>,<message>\"");
+    return bad(what,
+               "the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
   if (code != "0") return refused(code, event, output.summary);
   if (lines.size() < 3) return bad(what, "no table after the status line");
   const auto header = lines[1];
@@ -172,7 +173,9 @@ std::string_view MccliRow::cell(std::string_view column) const {
   return it == cells.end() ? std::string_view() : std::string_view(it->second);
 }
 
-std::string MccliRow::where() const { return "row " + std::to_string(number) + " " + excerpt(text); }
+std::string MccliRow::where() const {
+  return "row " + std::to_string(number) + " " + excerpt(text);
+}
 
 bool MccliOutput::has_column(std::string_view column) const {
   for (const auto& c : columns) {

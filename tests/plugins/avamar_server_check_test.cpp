@@ -114,7 +114,8 @@ TEST_CASE("AvamarServerCheck: capacity, checkpoints and the grid's state judged"
     State state;
     const char* says;
   };
-  const std::string gc_line = "Last GC: finished " + recent_gc() + " after 01m 25s >> recovered 342.02 MB (OK)";
+  const std::string gc_line =
+      "Last GC: finished " + recent_gc() + " after 01m 25s >> recovered 342.02 MB (OK)";
   const Case cases[] = {
       {"83% used", &Files::show_prop, "17.1%", "83.4%", State::kWarning,
        "83.4% used (322 GiB of 1.9 TiB) (WARNING > 80%)"},
@@ -122,11 +123,12 @@ TEST_CASE("AvamarServerCheck: capacity, checkpoints and the grid's state judged"
       {"no utilization: used over total", &Files::show_prop, "Server utilization 17.1%\n", "",
        State::kOk, "16.6% used (322 GiB of 1.9 TiB)"},
       {"nothing to tell the capacity", &Files::show_prop,
-       "Capacity used      322.2 GB\nServer utilization 17.1%\n", "",
-       State::kUnknown, "mccli server show-prop: neither \"Server utilization\" nor"},
+       "Capacity used      322.2 GB\nServer utilization 17.1%\n", "", State::kUnknown,
+       "mccli server show-prop: neither \"Server utilization\" nor"},
       {"an unreadable size", &Files::show_prop, "322.2 GB", "lots    ", State::kUnknown,
        "mccli server show-prop: unreadable row 2 \"Capacity used      lots"},
-      {"no validated checkpoint", &Files::checkpoints, "Validated Yes\ncp.20161201192407 2016-12-01 14:24:07 EST Validated",
+      {"no validated checkpoint", &Files::checkpoints,
+       "Validated Yes\ncp.20161201192407 2016-12-01 14:24:07 EST Validated",
        "          Yes\ncp.20161201192407 2016-12-01 14:24:07 EST          ", State::kCritical,
        "no validated checkpoint among 3"},
       {"validation in progress", &Files::checkpoints, fixture("checkpoint-show.txt"),
@@ -156,11 +158,13 @@ TEST_CASE("AvamarServerCheck: capacity, checkpoints and the grid's state judged"
       {"no GC line", &Files::status, gc_line + "\n", "", State::kUnknown,
        "status.dpn: no \"Last GC:\" line"},
       {"a node row cut", &Files::status, "6.1.0-402  ONLINE fullaccess mhpu+0hpu+0hpu   1 false",
-       "6.1.0-402", State::kUnknown, "status.dpn: line not understood: \"0.0    10.20.30.41  6.1.0-402   0.01"},
-      {"a warning line", &Files::status, "System-Status: ok", "WARNING: node 0.1 disk 3 is slow\nSystem-Status: ok",
-       State::kWarning, "status.dpn: \"WARNING: node 0.1 disk 3 is slow\""},
-      {"hfscheck failed", &Files::status, "2132 of 2132 stripes (OK)", "2130 of 2132 stripes (ERROR)",
-       State::kWarning, "status.dpn: \"Last hfscheck: finished"},
+       "6.1.0-402", State::kUnknown,
+       "status.dpn: line not understood: \"0.0    10.20.30.41  6.1.0-402   0.01"},
+      {"a warning line", &Files::status, "System-Status: ok",
+       "WARNING: node 0.1 disk 3 is slow\nSystem-Status: ok", State::kWarning,
+       "status.dpn: \"WARNING: node 0.1 disk 3 is slow\""},
+      {"hfscheck failed", &Files::status, "2132 of 2132 stripes (OK)",
+       "2130 of 2132 stripes (ERROR)", State::kWarning, "status.dpn: \"Last hfscheck: finished"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -194,11 +198,17 @@ TEST_CASE("AvamarServerCheck: the three commands through one way in, and when it
                                   "[ \"$1\" = admin@avamar ] || exit 255\n"
                                   "shift\n"
                                   "case \"$*\" in\n"
-                                  "  'mccli server show-prop') cat " + show_prop.string() + " ;;\n"
-                                  "  'mccli checkpoint show') cat " + checkpoints.string() + " ;;\n"
-                                  "  'status.dpn') cat " + status.string() + " ;;\n"
-                                  "  *) echo \"unknown command: $*\" >&2; exit 127 ;;\n"
-                                  "esac\n",
+                                  "  'mccli server show-prop') cat " +
+                                      show_prop.string() +
+                                      " ;;\n"
+                                      "  'mccli checkpoint show') cat " +
+                                      checkpoints.string() +
+                                      " ;;\n"
+                                      "  'status.dpn') cat " +
+                                      status.string() +
+                                      " ;;\n"
+                                      "  *) echo \"unknown command: $*\" >&2; exit 127 ;;\n"
+                                      "esac\n",
                                   true);
   auto check = make_avamar_server_check();
   check->attach({.now = evening});
@@ -209,8 +219,9 @@ TEST_CASE("AvamarServerCheck: the three commands through one way in, and when it
 
   check = make_avamar_server_check();
   check->attach({.now = evening});
-  REQUIRE(check->configure({{"command", {fake_ssh.string(), "admin@elsewhere"}},
-                            {"status_command", {"cat", status.string()}}})
+  REQUIRE(check
+              ->configure({{"command", {fake_ssh.string(), "admin@elsewhere"}},
+                           {"status_command", {"cat", status.string()}}})
               .is_ok());
   outcome = check->run(testing::context(5s));
   CHECK(outcome.status == State::kUnknown);
