@@ -526,7 +526,8 @@ std::string usage() {
     text += "  " + name + std::string(command.summary) + "\n";
   }
   text +=
-      "\n`vigie-agent COMMAND --help` shows one command's usage; --version prints the version.\n\n";
+      "\n`vigie-agent COMMAND --help` shows one command's usage; --version prints the version.\n"
+      "\nthe commands' options:\n";
   for (const Command& command : kCommands) text += "  " + std::string(command.usage);
   return text + "\n" + std::string(kFooter);
 }

@@ -19,10 +19,10 @@
 #include <string>
 #include <string_view>
 
-#include "agent/http_client.hpp"
 #include "agent/report_encoding.hpp"
 #include "agent/spool.hpp"
 #include "common/check_result.hpp"
+#include "common/http_client.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
 

@@ -8,8 +8,10 @@
 #include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
+#include "plugins/antivirus/sophos_central_check.hpp"
 #include "plugins/antivirus/sophos_linux_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
+#include "plugins/backup/avamar_server_check.hpp"
 #include "plugins/backup/borg_check.hpp"
 #include "plugins/backup/file_age_check.hpp"
 #include "plugins/backup/freshness.hpp"
@@ -83,9 +85,14 @@ constexpr CheckType kCheckTypes[] = {
      "size floor, count and size change.",
      backup::kFileAgeMetrics, &backup::make_file_age_check},
     {"backup/avamar",
-     "The last backups of an Avamar client from `mccli activity show`: status, error code, "
-     "age, size.",
+     "The last backups of Avamar clients from `mccli activity show` (plain or --xml): status, "
+     "error code, age, size; one client, or the whole grid with a result per client filed "
+     "under its site.",
      backup::kAvamarMetrics, &backup::make_avamar_check},
+    {"backup/avamar-server",
+     "An Avamar grid's health: capacity used (show-prop), the last validated checkpoint, "
+     "garbage collection and nodes (status.dpn).",
+     backup::kAvamarServerMetrics, &backup::make_avamar_server_check},
     {"antivirus/clamd",
      "The ClamAV daemon answers PING over its socket, and its signatures are recent "
      "(VERSION).",
@@ -98,6 +105,10 @@ constexpr CheckType kCheckTypes[] = {
      "Sophos Protection for Linux: installed, running, last successful update, recent "
      "detections.",
      antivirus::kSophosLinuxMetrics, &antivirus::make_sophos_linux_check},
+    {"antivirus/sophos-central",
+     "Sophos Central, for a central poller: every tenant's endpoints (health, tamper "
+     "protection, last seen) and open alerts, one result per tenant filed under its site.",
+     antivirus::kSophosCentralMetrics, &antivirus::make_sophos_central_check},
     {"wifi/unifi",
      "A UniFi access point over SNMP: SSIDs, stations, radios, channel utilisation, uplink.",
      wifi::kUnifiMetrics, &wifi::make_unifi_check},

@@ -274,6 +274,7 @@ TEST_CASE("Antivirus checks: a misspelt parameter is refused, the right one sugg
       {"antivirus/clamd", "sockt", "socket"},
       {"antivirus/signature-age", "fromat", "format"},
       {"antivirus/sophos", "update_wran", "update_warn"},
+      {"antivirus/sophos-central", "stale_day", "stale_days"},
   });
 }
 

@@ -129,6 +129,7 @@ TEST_CASE("Backup checks: a misspelt parameter is refused, the right one suggest
       {"backup/restic", "pasword_file", "password_file"},
       {"backup/borg", "archive", "archives"},
       {"backup/avamar", "clinet", "client"},
+      {"backup/avamar-server", "gc_wran", "gc_warn"},
       {"backup/restic", "shrink-warn", "shrink_warn"},
   });
 }

@@ -10,16 +10,33 @@
 namespace vigie::plugins {
 namespace {
 
-const std::vector<std::string> kBuiltIn = {
-    "external",         "agent/self",      "system/load",
-    "system/disk",      "system/cpu",      "system/memory",
-    "system/swap",      "system/uptime",   "system/unit",
-    "system/clock",     "firewall/host",   "firewall/sophos",
-    "backup/restic",    "backup/borg",     "backup/file-age",
-    "backup/avamar",    "antivirus/clamd", "antivirus/signature-age",
-    "antivirus/sophos", "wifi/unifi",      "wifi/snmp-generic",
-    "net/http",         "net/tls",         "net/dns",
-    "net/ping"};
+const std::vector<std::string> kBuiltIn = {"external",
+                                           "agent/self",
+                                           "system/load",
+                                           "system/disk",
+                                           "system/cpu",
+                                           "system/memory",
+                                           "system/swap",
+                                           "system/uptime",
+                                           "system/unit",
+                                           "system/clock",
+                                           "firewall/host",
+                                           "firewall/sophos",
+                                           "backup/restic",
+                                           "backup/borg",
+                                           "backup/file-age",
+                                           "backup/avamar",
+                                           "backup/avamar-server",
+                                           "antivirus/clamd",
+                                           "antivirus/signature-age",
+                                           "antivirus/sophos",
+                                           "antivirus/sophos-central",
+                                           "wifi/unifi",
+                                           "wifi/snmp-generic",
+                                           "net/http",
+                                           "net/tls",
+                                           "net/dns",
+                                           "net/ping"};
 
 std::string known_types() {
   std::string out = "known types: ";
