@@ -220,7 +220,7 @@ Status read_strings(const Fields& fields, std::string_view key, std::vector<std:
       return field_error(item_at, std::string("expected a string, got ") + item.type_name());
     }
     const std::string& text = item.get_ref<const std::string&>();
-    if (text.empty()) return field_error(item_at, "must not be empty");
+    if (text.empty() && !rule.allow_empty_strings) return field_error(item_at, "must not be empty");
     if (text.find('\0') != std::string::npos)
       return field_error(item_at, value_text(item) + ": must not contain a NUL byte");
     strings.push_back(text);

@@ -102,8 +102,9 @@ Status read_absolute_path(const Fields& fields, std::string_view key, std::strin
 struct StringsRule {
   bool single_string = false;  // a bare "x" is read as ["x"]
   bool allow_empty_list = true;
+  bool allow_empty_strings = false;  // "" as an item (an argument of a command)
 };
-// An array of non-empty strings; an error names the item ("hotspots[2]").
+// An array of strings; an error names the item ("hotspots[2]").
 Status read_strings(const Fields& fields, std::string_view key, std::vector<std::string>& out,
                     StringsRule rule = {});
 

@@ -9,6 +9,7 @@
 
 #include "common/human_text.hpp"
 #include "common/time.hpp"
+#include "plugins/check_support.hpp"
 
 namespace vigie::plugins::agent {
 namespace {
@@ -23,7 +24,7 @@ class SelfCheck final : public Check {
 
   void attach(const Environment& env) override { now_ = env.now; }
 
-  Status configure(const nlohmann::json&) override { return Status::ok(); }
+  Status configure(const nlohmann::json& params) override { return check_parameters(params, {}); }
 
   Outcome run(const RunContext&) override {
     Outcome out;

@@ -19,8 +19,8 @@ std::string plural(std::uint64_t count, std::string_view noun) {
 
 Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy) {
   FreshnessPolicy read = policy;
-  if (Status s = read_duration(params, "warn", read.warn); !s) return s;
-  if (Status s = read_duration(params, "crit", read.crit); !s) return s;
+  if (Status s = read_duration(params, "warn", {}, read.warn); !s) return s;
+  if (Status s = read_duration(params, "crit", {}, read.crit); !s) return s;
   if (Status s = check_order(read.warn, read.crit, "warn", "crit"); !s) return s;
   if (Status s = read_number(params, "shrink_warn", 0, 100, read.shrink_warn); !s) return s;
   policy = read;
@@ -28,8 +28,8 @@ Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy) {
 }
 
 Outcome judge_freshness(std::string_view noun, std::uint64_t count,
-                        const std::optional<Snapshot>& latest,
-                        const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
+                        const std::optional<RestorePoint>& latest,
+                        const std::optional<RestorePoint>& previous, const FreshnessPolicy& policy,
                         std::int64_t now) {
   Outcome outcome;
   const auto warn = static_cast<double>(policy.warn.count());
@@ -95,7 +95,7 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
 }
 
 Status read_verify_every(const nlohmann::json& params, std::chrono::seconds& every) {
-  return read_duration(params, "verify_every", every);
+  return read_duration(params, "verify_every", {}, every);
 }
 
 void add_verification(Outcome& outcome, const std::optional<Verification>& verification,

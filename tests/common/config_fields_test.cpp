@@ -151,6 +151,10 @@ TEST_CASE("read_strings: arrays of non-empty strings, the bad item named", "[con
         "none: must not be empty");
   CHECK(read_strings(object, "none", out).is_ok());
   CHECK(out.empty());
+  const json argv = {{"command", {"printf", ""}}};
+  CHECK(error_of(read_strings(argv, "command", out)) == "command[1]: must not be empty");
+  CHECK(read_strings(argv, "command", out, {.allow_empty_strings = true}).is_ok());
+  CHECK(out == std::vector<std::string>{"printf", ""});
 }
 
 TEST_CASE("read_bool, read_integer, read_number: types and ranges", "[config_fields]") {

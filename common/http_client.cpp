@@ -1,4 +1,4 @@
-#include "agent/http_client.hpp"
+#include "common/http_client.hpp"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -31,7 +31,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-namespace vigie::agent {
+namespace vigie {
 namespace {
 
 namespace asio = boost::asio;
@@ -42,8 +42,6 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxReplyBytes = 16 * 1024;         // of a reply body, kept for the logs
-constexpr std::uint64_t kMaxReadBytes = 4 * 1024 * 1024;  // a longer reply is an error
 constexpr milliseconds kSlice{100};  // how often a request looks at its abort time
 // After a cancellation, how long the handlers get to report it; only a name lookup
 // blocked in getaddrinfo takes longer, and is left behind (its result is discarded).
@@ -59,7 +57,7 @@ struct Url {
 
 Result<Url> parse_url(std::string_view url, std::string_view path) {
   const auto bad = [&](std::string_view why) {
-    return Status::invalid("collector url \"" + std::string(url) + "\": " + std::string(why));
+    return Status::invalid("url \"" + std::string(url) + "\": " + std::string(why));
   };
   Url out;
   std::string_view rest;
@@ -125,11 +123,15 @@ const TlsCategory& tls_category() {
   return category;
 }
 
+}  // namespace
+
 // What the agent's connections share: the trusted CAs, the client certificate, the
 // random generator and mbedTLS's configuration built from them. TLS 1.2 (mbedTLS 2.28
 // has no 1.3), ephemeral ECDH with AEAD ciphers only, certificates of at least 2048-bit
 // RSA or 256-bit curves signed with SHA-2: what Debian's OpenSSL requires at its
-// default security level, and what any collector offers.
+// default security level, and what any collector offers. Shared by the connections of
+// several threads: mbedTLS (built with MBEDTLS_THREADING_C) locks its random generator,
+// and reads the rest only.
 struct TlsConfig {
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context random;
@@ -214,6 +216,8 @@ struct TlsConfig {
     return tls;
   }
 };
+
+namespace {
 
 // Whether the certificate's subjectAltName lists `address` (mbedTLS 2.28 checks DNS
 // names only).
@@ -376,7 +380,7 @@ class TlsStream {
     }
   }
 
-  // The server's certificate (depth 0) must name the collector's address.
+  // The server's certificate (depth 0) must name the server's address.
   static int verify(void* context, mbedtls_x509_crt* cert, int depth, std::uint32_t* flags) {
     const auto& self = *static_cast<const TlsStream*>(context);
     if (depth == 0 && !names_address(*cert, *self.address_)) {
@@ -423,18 +427,38 @@ std::string refusal_text(std::uint32_t flags, const std::string& host, bool addr
 
 }  // namespace
 
+namespace {
+
+// An HTTP field name is a token (RFC 9110, 5.1); a value, a target or a content type
+// may hold no line break nor NUL (what would split the request).
+bool field_name_ok(std::string_view name) {
+  if (name.empty()) return false;
+  for (const unsigned char c : name) {
+    if (!std::isalnum(c) &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+bool field_value_ok(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+}  // namespace
+
 struct HttpClient::Impl {
   Url url;
+  std::string base;  // the URL's base path, before send()'s targets
   HttpClientOptions options;
   std::optional<asio::ip::address> address;  // the host when it is an IP literal
   asio::io_context io{1};
   tcp::resolver resolver{io};
-  std::unique_ptr<TlsConfig> tls;  // https only
+  std::shared_ptr<TlsConfig> tls;  // https only
   // The connection, when one is open: `plain` for http, `secure` for https.
   std::optional<tcp::socket> plain;
   std::optional<TlsStream> secure;
   beast::flat_buffer buffer;
-  http::request<http::string_body> request;
+  http::request<http::string_body> request;  // the template of post()
   std::atomic<Clock::rep> abort_at{Clock::time_point::max().time_since_epoch().count()};
 
   // Why the last await() gave up early, if it did.
@@ -555,9 +579,8 @@ struct HttpClient::Impl {
         if (const std::uint32_t flags = secure->verify_result();
             flags != 0 && flags != static_cast<std::uint32_t>(-1)) {
           close();
-          return std::string("TLS handshake with ") + where +
-                 ": the collector's certificate is refused: " +
-                 refusal_text(flags, url.host, address.has_value());
+          return std::string("TLS handshake with ") + where + ": the " + options.peer +
+                 "'s certificate is refused: " + refusal_text(flags, url.host, address.has_value());
         }
       }
       return failed("complete the TLS handshake with", ec, stop);
@@ -568,28 +591,89 @@ struct HttpClient::Impl {
   // Sends the request and reads the reply on the open connection. `answered` tells
   // whether any byte of a reply came.
   template <class Stream>
-  std::pair<error_code, Stop> exchange(Stream& stream,
+  std::pair<error_code, Stop> exchange(Stream& stream, http::request<http::string_body>& message,
                                        http::response_parser<http::string_body>& parser,
                                        Clock::time_point deadline, bool& answered) {
     {
       const auto [ec, stop] = await(
           [&](auto done) {
-            http::async_write(stream, request, [done](error_code ec, std::size_t) { done(ec); });
+            http::async_write(stream, message, [done](error_code ec, std::size_t) { done(ec); });
           },
           deadline);
       if (ec || stop != Stop::kNone) return {ec, stop};
     }
-    const auto outcome = await(
+    // The header first: Beast 1.74 reading a whole message eagerly skips the body limit
+    // when the body came in the header's packet (basic_parser::put resumes after the
+    // body_limit error); read alone, the header is checked against it.
+    auto outcome = await(
+        [&](auto done) {
+          http::async_read_header(stream, buffer, parser,
+                                  [done](error_code ec, std::size_t) { done(ec); });
+        },
+        deadline);
+    answered = buffer.size() > 0 || parser.got_some();
+    if (outcome.first || outcome.second != Stop::kNone || parser.is_done()) return outcome;
+    return await(
         [&](auto done) {
           http::async_read(stream, buffer, parser,
                            [done](error_code ec, std::size_t) { done(ec); });
         },
         deadline);
-    answered = buffer.size() > 0 || parser.got_some();
-    return outcome;
   }
 
   HttpReply post(const std::string& body, bool gzipped, milliseconds timeout) {
+    request.body() = body;
+    if (gzipped) {
+      request.set(http::field::content_encoding, "gzip");
+    } else {
+      request.erase(http::field::content_encoding);
+    }
+    request.prepare_payload();
+    return perform(request, timeout);
+  }
+
+  HttpReply send(const HttpRequest& wanted, milliseconds timeout) {
+    HttpReply reply;
+    const http::verb verb = http::string_to_verb(wanted.method);
+    if (verb != http::verb::get && verb != http::verb::post && verb != http::verb::put &&
+        verb != http::verb::patch && verb != http::verb::delete_ && verb != http::verb::head) {
+      reply.error = "HTTP method \"" + wanted.method + "\" not supported";
+      return reply;
+    }
+    if (!wanted.target.starts_with('/') || !field_value_ok(wanted.target) ||
+        wanted.target.find(' ') != std::string::npos) {
+      reply.error = "HTTP request target \"" + wanted.target + "\" is not a path";
+      return reply;
+    }
+    http::request<http::string_body> message;
+    message.version(11);
+    message.method(verb);
+    message.target(base + wanted.target);
+    message.set(http::field::host, url.authority);
+    message.set(http::field::user_agent, std::string("vigie-agent/") + VIGIE_VERSION);
+    if (!options.token.empty()) message.set(http::field::authorization, "Bearer " + options.token);
+    if (!wanted.content_type.empty()) {
+      if (!field_value_ok(wanted.content_type)) {
+        reply.error = "HTTP Content-Type has a line break";
+        return reply;
+      }
+      message.set(http::field::content_type, wanted.content_type);
+    }
+    for (const auto& [name, value] : wanted.headers) {
+      if (!field_name_ok(name) || !field_value_ok(value)) {
+        reply.error = "HTTP header \"" + name + "\": not a valid name and value";
+        return reply;
+      }
+      message.set(name, value);
+    }
+    message.body() = wanted.body;
+    message.prepare_payload();
+    return perform(message, timeout, verb == http::verb::head);
+  }
+
+  // Sends `message` on the open connection, or a new one, and reads the reply.
+  HttpReply perform(http::request<http::string_body>& message, milliseconds timeout,
+                    bool head = false) {
     HttpReply reply;
     const auto start = Clock::now();
     if (aborted(start)) {
@@ -598,13 +682,6 @@ struct HttpClient::Impl {
     }
     timeout = std::max(timeout, milliseconds(1));
     const auto deadline = start + timeout;
-    request.body() = body;
-    if (gzipped) {
-      request.set(http::field::content_encoding, "gzip");
-    } else {
-      request.erase(http::field::content_encoding);
-    }
-    request.prepare_payload();
 
     bool reused = still_open();
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -619,15 +696,16 @@ struct HttpClient::Impl {
       }
       http::response_parser<http::string_body> parser;
       parser.header_limit(64 * 1024);
-      parser.body_limit(kMaxReadBytes);
+      parser.body_limit(options.max_read_bytes);
+      if (head) parser.skip(true);
       bool answered = false;
-      const auto [ec, stop] = secure ? exchange(*secure, parser, deadline, answered)
-                                     : exchange(*plain, parser, deadline, answered);
+      const auto [ec, stop] = secure ? exchange(*secure, message, parser, deadline, answered)
+                                     : exchange(*plain, message, parser, deadline, answered);
       if (!ec && stop == Stop::kNone) {
         auto& response = parser.get();
         reply.status = static_cast<long>(response.result_int());
         reply.body = std::move(response.body());
-        if (reply.body.size() > kMaxReplyBytes) reply.body.resize(kMaxReplyBytes);
+        if (reply.body.size() > options.max_reply_bytes) reply.body.resize(options.max_reply_bytes);
         if (const auto it = response.find(http::field::retry_after); it != response.end()) {
           const std::string_view value(it->value().data(), it->value().size());
           if (const auto delay = parse_retry_after(value, std::chrono::system_clock::now())) {
@@ -646,7 +724,7 @@ struct HttpClient::Impl {
         reply.error = "no reply from " + url.authority + " within " + millis_text(timeout);
         return reply;
       }
-      // A kept-alive connection the collector closed meanwhile: once more, afresh.
+      // A kept-alive connection the server closed meanwhile: once more, afresh.
       if (reused && !answered) {
         reused = false;
         continue;
@@ -676,10 +754,16 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(const HttpClientOptions& 
   const auto address = asio::ip::make_address(impl->url.host, ec);
   if (!ec) impl->address = address;
 
+  impl->base = parse_url(options.url, "")->target;
+
   if (impl->url.https) {
-    auto tls = TlsConfig::create(options);
-    if (!tls) return tls.status();
-    impl->tls = std::move(*tls);
+    if (options.trust) {
+      impl->tls = options.trust->config();
+    } else {
+      auto tls = TlsConfig::create(options);
+      if (!tls) return tls.status();
+      impl->tls = std::move(*tls);
+    }
   }
 
   auto& request = impl->request;
@@ -695,6 +779,48 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(const HttpClientOptions& 
 
 HttpReply HttpClient::post(const std::string& body, bool gzipped, milliseconds timeout) {
   return impl_->post(body, gzipped, timeout);
+}
+
+HttpReply HttpClient::send(const HttpRequest& request, milliseconds timeout) {
+  return impl_->send(request, timeout);
+}
+
+TlsTrust::TlsTrust(std::shared_ptr<TlsConfig> config) : config_(std::move(config)) {}
+TlsTrust::~TlsTrust() = default;
+
+Result<std::shared_ptr<const TlsTrust>> TlsTrust::create(const std::string& ca_file,
+                                                         const std::string& client_cert,
+                                                         const std::string& client_key) {
+  auto tls =
+      TlsConfig::create({.ca_file = ca_file, .client_cert = client_cert, .client_key = client_key});
+  if (!tls) return tls.status();
+  return std::shared_ptr<const TlsTrust>(
+      std::make_shared<TlsTrust>(std::shared_ptr<TlsConfig>(std::move(*tls))));
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out += '&';
+    out += url_encode(name) + "=" + url_encode(value);
+  }
+  return out;
 }
 
 void HttpClient::abort_after(Clock::time_point when) {
@@ -730,4 +856,4 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::nullopt;
 }
 
-}  // namespace vigie::agent
+}  // namespace vigie

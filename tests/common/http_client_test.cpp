@@ -3,7 +3,7 @@
 // peers the test runs for what the collector cannot be made to do on demand (count
 // connections, close a kept-alive one, never answer).
 
-#include "agent/http_client.hpp"
+#include "common/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,7 +23,7 @@
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
-namespace vigie::agent {
+namespace vigie {
 namespace {
 
 using namespace std::chrono_literals;
@@ -136,7 +136,7 @@ class Peer {
  public:
   enum class Mode { kKeepAlive, kCloseSilently, kMute };
 
-  explicit Peer(Mode mode) : mode_(mode) {
+  explicit Peer(Mode mode, std::string reply = kAccepted) : mode_(mode), reply_(std::move(reply)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(listener_ >= 0);
     sockaddr_in address{};
@@ -160,6 +160,14 @@ class Peer {
   }
   int connections() const { return connections_; }
   int requests() const { return requests_; }
+  // The requests received so far, each as it came (head and body).
+  std::vector<std::string> received() const {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+  static constexpr const char* kAccepted =
+      "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
 
  private:
   void serve() {
@@ -198,12 +206,17 @@ class Peer {
       data.append(buffer, static_cast<std::size_t>(n));
     }
     ++requests_;
-    const std::string reply =
-        "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-    return ::write(fd, reply.data(), reply.size()) == static_cast<ssize_t>(reply.size());
+    {
+      std::lock_guard lock(mutex_);
+      received_.push_back(data);
+    }
+    return ::write(fd, reply_.data(), reply_.size()) == static_cast<ssize_t>(reply_.size());
   }
 
   Mode mode_;
+  std::string reply_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> received_;
   int listener_ = -1;
   int port_ = 0;
   std::atomic<bool> done_{false};
@@ -283,6 +296,125 @@ TEST_CASE("HttpClient: a peer that never answers costs the timeout, or less when
   }
 }
 
+TEST_CASE("url_encode and form_encode: everything but the unreserved bytes as %XX", "[http]") {
+  CHECK(url_encode("") == "");
+  CHECK(url_encode("aZ09-._~") == "aZ09-._~");
+  CHECK(url_encode("a b&c=d/é+%") == "a%20b%26c%3Dd%2F%C3%A9%2B%25");
+  CHECK(form_encode({}) == "");
+  CHECK(form_encode({{"grant_type", "client_credentials"}, {"client_secret", "p&ss=w rd"}}) ==
+        "grant_type=client_credentials&client_secret=p%26ss%3Dw%20rd");
+}
+
+TEST_CASE("HttpClient: send() writes the method, target, headers and body asked for", "[http]") {
+  Peer peer(Peer::Mode::kKeepAlive);
+  auto client = HttpClient::create({.url = peer.url() + "/base/", .token = "t0k"}, "");
+  REQUIRE(client.is_ok());
+  HttpReply reply =
+      (*client)->send({.target = "/whoami/v1?a=1&b=%20", .headers = {{"X-Tenant-ID", "abc"}}}, 5s);
+  INFO(reply.error);
+  CHECK(reply.status == 202);
+  reply = (*client)->send({.method = "POST",
+                           .target = "/token",
+                           .headers = {{"Authorization", "Basic eDp5"}},
+                           .content_type = "application/x-www-form-urlencoded",
+                           .body = form_encode({{"a", "b c"}})},
+                          5s);
+  CHECK(reply.status == 202);
+  const auto received = peer.received();
+  REQUIRE(received.size() == 2);
+  CHECK_THAT(received[0], Catch::StartsWith("GET /base/whoami/v1?a=1&b=%20 HTTP/1.1\r\n") &&
+                              Contains("\r\nHost: 127.0.0.1:") &&
+                              Contains("\r\nAuthorization: Bearer t0k\r\n") &&
+                              Contains("\r\nX-Tenant-ID: abc\r\n"));
+  // A header of the caller replaces the client's own of the same name.
+  CHECK_THAT(received[1],
+             Catch::StartsWith("POST /base/token HTTP/1.1\r\n") &&
+                 Contains("\r\nAuthorization: Basic eDp5\r\n") && !Contains("Bearer") &&
+                 Contains("Content-Type: application/x-www-form-urlencoded\r\n") &&
+                 Contains("Content-Length: 7\r\n") && Catch::EndsWith("\r\n\r\na=b%20c"));
+  CHECK(peer.connections() == 1);
+
+  // What cannot be sent as given is refused before any exchange.
+  for (const HttpRequest& bad :
+       {HttpRequest{.method = "BREW", .target = "/"}, HttpRequest{.target = "whoami"},
+        HttpRequest{.target = "/a b"}, HttpRequest{.target = "/a\r\nX-Evil: 1"},
+        HttpRequest{.target = "/", .headers = {{"X-A", "1\r\nX-Evil: 1"}}},
+        HttpRequest{.target = "/", .headers = {{"X A", "1"}}},
+        HttpRequest{.target = "/", .content_type = "a\nb"}}) {
+    INFO(bad.method << " " << bad.target);
+    reply = (*client)->send(bad, 5s);
+    CHECK(reply.status == 0);
+    CHECK_FALSE(reply.error.empty());
+  }
+  CHECK(peer.requests() == 2);
+}
+
+TEST_CASE("HttpClient: the reply body is kept up to max_reply_bytes, refused past max_read_bytes",
+          "[http]") {
+  const std::string body(3000, 'x');
+  Peer peer(Peer::Mode::kKeepAlive,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nRetry-After: 7\r\n\r\n" + body);
+  // The peer serves one connection at a time: each client goes before the next comes.
+  {
+    auto whole = HttpClient::create(
+        {.url = peer.url(), .max_reply_bytes = 4096, .max_read_bytes = 4096}, "");
+    REQUIRE(whole.is_ok());
+    const HttpReply reply = (*whole)->send({.target = "/"}, 5s);
+    CHECK(reply.status == 200);
+    CHECK(reply.body == body);
+    CHECK(reply.retry_after == 7s);
+  }
+  {
+    auto cut = HttpClient::create({.url = peer.url(), .max_reply_bytes = 100}, "");
+    REQUIRE(cut.is_ok());
+    CHECK((*cut)->send({.target = "/"}, 5s).body == body.substr(0, 100));
+  }
+  auto small = HttpClient::create({.url = peer.url(), .max_read_bytes = 1000}, "");
+  REQUIRE(small.is_ok());
+  const HttpReply reply = (*small)->send({.target = "/"}, 5s);
+  INFO(reply.body.size() << " " << reply.error);
+  CHECK(reply.status == 0);
+  CHECK_THAT(reply.error, Contains("body limit exceeded"));
+}
+
+TEST_CASE("TlsTrust: one trust shared by clients on several threads, and the system's store",
+          "[http]") {
+  testing::TempDir dir;
+  testing::Collector collector(dir);
+  auto trust = TlsTrust::create(collector.ca());
+  REQUIRE(trust.is_ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      auto client =
+          HttpClient::create({.url = collector.url(), .trust = *trust, .peer = "server"}, "");
+      if (!client) return;
+      for (int i = 0; i < 3; ++i) {
+        // The query API wants a technician's token: a 401, from the collector itself.
+        if ((*client)->send({.target = "/api/v1/overview"}, 10s).status == 401) ++answered;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(answered == 12);
+
+  // No CA file: the system's bundle, which does not know the test's CA.
+  auto system = TlsTrust::create("");
+  REQUIRE(system.is_ok());
+  auto client =
+      HttpClient::create({.url = collector.url(), .trust = *system, .peer = "server"}, "");
+  REQUIRE(client.is_ok());
+  const HttpReply reply = (*client)->send({.target = "/api/v1/overview"}, 10s);
+  CHECK(reply.status == 0);
+  CHECK_THAT(reply.error, Contains("the server's certificate is refused") &&
+                              Contains("unable to get local issuer"));
+
+  auto missing = TlsTrust::create((dir / "nowhere.pem").string());
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK_THAT(missing.status().message(), Contains("CA file " + (dir / "nowhere.pem").string()));
+}
+
 TEST_CASE("HttpClient: a refused connection is an error naming the peer", "[http]") {
   auto client = HttpClient::create({.url = "http://127.0.0.1:1"}, "/api/v1/reports");
   REQUIRE(client.is_ok());
@@ -292,4 +424,4 @@ TEST_CASE("HttpClient: a refused connection is an error naming the peer", "[http
 }
 
 }  // namespace
-}  // namespace vigie::agent
+}  // namespace vigie
