@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <future>
 
+#include "tests/collector/backends.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
@@ -40,9 +41,9 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r, StateEngine* 
   return future.get();
 }
 
-TEST_CASE("SqliteStorage: the engine's changes are stored with the report", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: the engine's changes are stored with the report", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -69,9 +70,9 @@ TEST_CASE("SqliteStorage: the engine's changes are stored with the report", "[st
   CHECK((*events)[0].type == StateType::kSoft);
 }
 
-TEST_CASE("SqliteStorage: a checkpoint stores results that changed no state", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: a checkpoint stores results that changed no state", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -89,16 +90,16 @@ TEST_CASE("SqliteStorage: a checkpoint stores results that changed no state", "[
   CHECK(after->checks.at(0).last.ts_ms == 5000);
 }
 
-TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", "[storage]") {
-  testing::TempDir dir;
+TEST_CASE("Storage: data survives reopening, duplicates stay duplicates", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
   {
-    auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+    auto storage = backend.open();
     REQUIRE(storage.is_ok());
     auto first = submit(**storage, report(1, State::kWarning, 1000));
     REQUIRE(first.is_ok());
     CHECK(*first == IngestOutcome::kStored);
   }
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   auto again = submit(**storage, report(1, State::kWarning, 1000), &engine);
@@ -107,9 +108,9 @@ TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", 
   CHECK(engine.agents().empty());  // a duplicate never reaches the engine
 }
 
-TEST_CASE("SqliteStorage: after close, submit fails instead of losing data silently", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: after close, submit fails instead of losing data silently", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   (*storage)->close();
   auto outcome = submit(**storage, report(1, State::kOk, 1000));
@@ -152,15 +153,15 @@ protocol::Report load_report(std::uint64_t seq, std::int64_t ts, double load) {
 }
 
 struct SeriesFixture {
-  testing::TempDir dir;
+  const testing::TestBackend& backend;
   std::atomic<std::int64_t> now{kT0};
   std::unique_ptr<Storage> storage;
 
-  SeriesFixture() {
-    SqliteOptions options{.path = dir / "db.sqlite"};
+  explicit SeriesFixture(const testing::TestBackend& b) : backend(b) {
+    SqliteOptions options;
     options.now_ms = [this] { return now.load(); };
     options.housekeeping_every = std::chrono::hours(1);  // only when the test asks
-    auto s = open_sqlite_storage(options);
+    auto s = backend.open(options);
     REQUIRE(s.is_ok());
     storage = std::move(*s);
   }
@@ -178,9 +179,10 @@ struct SeriesFixture {
   }
 };
 
-TEST_CASE("SqliteStorage: samples are kept raw and rolled up into 5-minute and 1-hour tiers",
+TEST_CASE("Storage: samples are kept raw and rolled up into 5-minute and 1-hour tiers",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   // One sample a minute for an hour: values 0..59.
   for (int i = 0; i < 60; ++i)
     REQUIRE(submit(*f.storage, load_report(i + 1, kT0 - kDay + i * 60'000, i)).is_ok());
@@ -209,9 +211,10 @@ TEST_CASE("SqliteStorage: samples are kept raw and rolled up into 5-minute and 1
   CHECK(raw_10m.points[0] == SeriesPoint{from, 0, 9, 4.5, 10});
 }
 
-TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolled up",
+TEST_CASE("Storage: a late sample is merged into the buckets already rolled up",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t bucket = kT0 - kDay;
   REQUIRE(submit(*f.storage, load_report(1, bucket + 60'000, 10)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
@@ -222,9 +225,10 @@ TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolle
   CHECK(five.points[0] == SeriesPoint{bucket, 10, 30, 20, 2});
 }
 
-TEST_CASE("SqliteStorage: a bucket still filling is rolled up once it closes, and shown before",
+TEST_CASE("Storage: a bucket still filling is rolled up once it closes, and shown before",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t bucket = kT0 / kFiveMinutesMs * kFiveMinutesMs;  // the current one
   f.now = bucket + 60'000;
   REQUIRE(submit(*f.storage, load_report(1, bucket + 30'000, 10)).is_ok());
@@ -244,9 +248,10 @@ TEST_CASE("SqliteStorage: a bucket still filling is rolled up once it closes, an
   CHECK(hour.points[0].count == 1);
 }
 
-TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the range",
+TEST_CASE("Storage: the query picks the finest tier that still covers the range",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(f.query("", kT0 - kDay, kT0).tier == "raw");
@@ -256,8 +261,9 @@ TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the 
   CHECK(f.query("", kT0 - kDay, kT0, kDay).step_ms == kDay);
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][series]") {
-  SeriesFixture f;
+TEST_CASE("Storage: housekeeping keeps each tier's retention", "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t ts = kT0 - 1000;
   REQUIRE(submit(*f.storage, load_report(1, ts, 42)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
@@ -283,8 +289,9 @@ TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][
   CHECK(count("1h") == 0);
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
-  SeriesFixture f;
+TEST_CASE("Storage: housekeeping keeps events 400 days", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   StateEngine engine;
   protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
   std::promise<Result<IngestOutcome>> done;
@@ -307,9 +314,9 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
   CHECK(events() == 0);
 }
 
-TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 400 days",
-          "[storage]") {
-  SeriesFixture f;
+TEST_CASE("Storage: the notification history is stored, filtered and kept 400 days", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   auto store = [&](std::vector<NotificationRecord> records) {
     std::promise<Result<StateDelta>> done;
     f.storage->change(
@@ -368,8 +375,9 @@ TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 
   CHECK(f.storage->notifications({})->empty());
 }
 
-TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
-  SeriesFixture f;
+TEST_CASE("Storage: series queries refuse what they cannot answer", "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
   auto unknown = f.storage->series({.agent = "agent-1",
                                     .check = "system/load",
