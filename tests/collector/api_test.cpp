@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/collector/backends.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -40,8 +40,8 @@ json valid_report(std::uint64_t seq = 1) {
 // Runs one request through the Api and waits for its single response.
 class Fixture {
  public:
-  Fixture() {
-    auto s = open_sqlite_storage({.path = dir_ / "collector.db"});
+  explicit Fixture(const testing::TestBackend& backend) {
+    auto s = backend.open();
     REQUIRE(s.is_ok());
     storage_ = std::move(*s);
     auto m = Monitor::open(*storage_, {.now_ms = [] { return kNow; }, .run_thread = false});
@@ -99,7 +99,6 @@ class Fixture {
   }
 
  private:
-  testing::TempDir dir_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<Api> api_;
@@ -108,7 +107,8 @@ class Fixture {
 };
 
 TEST_CASE("Api: a valid report is stored and listed", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   auto r = f.call("POST", "/api/v1/reports", valid_report().dump());
   REQUIRE(r.status == 200);
   CHECK(json::parse(r.body) == json{{"status", "stored"}, {"results", 2}});
@@ -126,7 +126,8 @@ TEST_CASE("Api: a valid report is stored and listed", "[api]") {
 }
 
 TEST_CASE("Api: problems lists only non-OK checks", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
   auto r = f.call("GET", "/api/v1/problems");
   REQUIRE(r.status == 200);
@@ -136,7 +137,8 @@ TEST_CASE("Api: problems lists only non-OK checks", "[api]") {
 }
 
 TEST_CASE("Api: a replayed (agent, seq) is answered with success and stored once", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report(7).dump()).status == 200);
   json replay = valid_report(7);
   replay["results"][0]["summary"] = "changed by a replay";
@@ -148,14 +150,16 @@ TEST_CASE("Api: a replayed (agent, seq) is answered with success and stored once
 }
 
 TEST_CASE("Api: gzip bodies are accepted", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   auto r = f.call("POST", "/api/v1/reports", gzip_compress(valid_report().dump()), "gzip");
   CHECK(r.status == 200);
   CHECK(f.checks().size() == 2);
 }
 
 TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   struct Case {
     std::string name;
     std::string body;
@@ -192,7 +196,8 @@ TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[a
 }
 
 TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   // 64 MiB of one byte compress to ~64 KiB: past the 32 MiB inflated limit.
   const std::string bomb = gzip_compress(std::string(64 * 1024 * 1024, ' '));
   auto r = f.call("POST", "/api/v1/reports", bomb, "gzip");
@@ -201,7 +206,8 @@ TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
 }
 
 TEST_CASE("Api: unknown paths are 404 and wrong methods 405", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   CHECK(f.call("GET", "/api/v1/nothing").status == 404);
   CHECK(f.call("DELETE", "/api/v1/checks").status == 405);
   CHECK(f.call("GET", "/healthz").status == 200);
@@ -214,7 +220,8 @@ namespace vigie::collector {
 namespace {
 
 TEST_CASE("Api: every route but health and enroll needs a valid token", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string body = valid_report().dump();
   CHECK(f.call("POST", "/api/v1/reports", body, "", "").status == 401);
   CHECK(f.call("POST", "/api/v1/reports", body, "", "vga_0000").status == 401);
@@ -224,7 +231,8 @@ TEST_CASE("Api: every route but health and enroll needs a valid token", "[api][a
 }
 
 TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string viewer = f.add_token({.role = Role::kViewer});
   const std::string admin = f.add_token({.role = Role::kAdmin});
   const std::string agent =
@@ -239,7 +247,8 @@ TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
 }
 
 TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json other = valid_report();
   other["agent"]["id"] = "someone-else";
   auto r = f.call("POST", "/api/v1/reports", other.dump());
@@ -249,7 +258,8 @@ TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]"
 }
 
 TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string expired = f.add_token({.role = Role::kViewer, .expires_ms = Fixture::kNow - 1});
   CHECK(f.call("GET", "/api/v1/checks", "", "", expired).status == 401);
 
@@ -263,7 +273,8 @@ TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
 }
 
 TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string enroll =
       f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow + 60'000});
   const json request = {{"agent", {{"id", "mairie-02"}, {"site", "onesse"}, {"hostname", "pc"}}}};
@@ -293,7 +304,8 @@ TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api
 }
 
 TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const json request = {{"agent", {{"id", "mairie-03"}, {"site", "onesse"}}}};
   const std::string expired =
       f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow - 1});
@@ -311,7 +323,8 @@ TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[
 }
 
 TEST_CASE("Api: family= keeps the checks of one family", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
   const auto names = [&](const std::string& target) {
     HttpResponse r = f.call("GET", target);
