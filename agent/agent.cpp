@@ -7,7 +7,6 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <iostream>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -23,6 +22,7 @@
 
 #include "agent/config.hpp"
 #include "agent/enroll.hpp"
+#include "agent/output.hpp"
 #include "agent/scheduler.hpp"
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
@@ -129,7 +129,8 @@ Result<Options> parse_options(std::span<char* const> args,
 }
 
 int usage_error(const Status& status, int code = kExitUsage) {
-  std::cerr << "vigie-agent: " << status.message() << "\n\n" << kUsage;
+  print_error("vigie-agent: " + status.message() + "\n\n");
+  print_error(kUsage);
   return code;
 }
 
@@ -158,13 +159,13 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
       line += row[i];
       if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
     }
-    std::cout << line << '\n';
+    print(line + '\n');
   }
 }
 
 int cmd_checks(const Options& options) {
   if (options.markdown) {
-    std::cout << plugins::checks_markdown();
+    print(plugins::checks_markdown());
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"TYPE", "DESCRIPTION"}};
@@ -178,11 +179,11 @@ int cmd_checks(const Options& options) {
 int cmd_config_check(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitFailure;
   }
   const std::size_t n = config->checks.size();
-  std::cout << "config OK: " << n << (n == 1 ? " check" : " checks") << '\n';
+  print("config OK: " + std::to_string(n) + (n == 1 ? " check\n" : " checks\n"));
   return kExitOk;
 }
 
@@ -192,7 +193,7 @@ int cmd_check(const Options& options) {
   }
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitCheckCannotRun;
   }
   std::vector<ConfiguredCheck> selected;
@@ -213,8 +214,7 @@ int cmd_check(const Options& options) {
       std::string known;
       for (const auto& c : config->checks) known += " " + c.name;
       for (const auto& c : selected) known += " " + c.name;
-      std::cerr << config->path << ": no check named \"" << name << "\"; its checks:" << known
-                << '\n';
+      print_error(config->path + ": no check named \"" + name + "\"; its checks:" + known + '\n');
       return kExitCheckCannotRun;
     }
   }
@@ -230,7 +230,7 @@ int cmd_check(const Options& options) {
       item["details"] = result.details;
       out.push_back(std::move(item));
     }
-    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
   } else {
     // Central pollers' results name the member site they are about: a SITE column then.
     const bool sites = std::any_of(results.begin(), results.end(),
@@ -268,13 +268,13 @@ std::filesystem::path spool_path_of(const Config& config, const Options& options
 int cmd_spool(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitFailure;
   }
   const auto path = spool_path_of(*config, options);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    std::cerr << "no spool at " << path.string() << " (the agent has not run yet?)\n";
+    print_error("no spool at " + path.string() + " (the agent has not run yet?)\n");
     return kExitFailure;
   }
   // The same file the running agent uses: SQLite's locking makes this safe.
@@ -283,7 +283,7 @@ int cmd_spool(const Options& options) {
   spool_options.max_age = config->spool.max_age;
   auto spool = open_spool(path, spool_options);
   if (!spool) {
-    std::cerr << spool.status().message() << '\n';
+    print_error(spool.status().message() + '\n');
     return kExitFailure;
   }
   const auto batches = (*spool)->quarantined_batches();
@@ -302,20 +302,21 @@ int cmd_spool(const Options& options) {
                                    {"reason", b.reason},
                                    {"results", nlohmann::json::parse(b.results, nullptr, false)}});
     }
-    std::cout << out.dump(2) << '\n';
+    print(out.dump(2) + '\n');
     return kExitOk;
   }
-  std::cout << "spool        " << path.string() << '\n'
-            << "waiting      " << (*spool)->size() << " results"
-            << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
-            << '\n'
-            << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
-            << "quarantined  " << (*spool)->quarantined()
-            << " batches refused by the collector, the last " << batches.size() << " kept\n";
+  print("spool        " + path.string() + "\nwaiting      " + std::to_string((*spool)->size()) +
+        " results" +
+        (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "") +
+        "\ndropped      " + std::to_string((*spool)->dropped()) +
+        " results (full or too old)\nquarantined  " + std::to_string((*spool)->quarantined()) +
+        " batches refused by the collector, the last " + std::to_string(batches.size()) +
+        " kept\n");
   for (const auto& b : batches) {
     const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    std::cout << "  seq " << b.seq << ", " << (now - b.at_ms) / 1000 << " s ago, "
-              << (results.is_array() ? results.size() : 0) << " results: " << b.reason << '\n';
+    print("  seq " + std::to_string(b.seq) + ", " + std::to_string((now - b.at_ms) / 1000) +
+          " s ago, " + std::to_string(results.is_array() ? results.size() : 0) +
+          " results: " + b.reason + '\n');
   }
   return kExitOk;
 }
@@ -323,14 +324,14 @@ int cmd_spool(const Options& options) {
 int cmd_run(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitFailure;
   }
   const std::filesystem::path state_dir(options.state_dir);
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
-    std::cerr << "state folder " << options.state_dir << ": " << ec.message() << '\n';
+    print_error("state folder " + options.state_dir + ": " + ec.message() + '\n');
     return kExitFailure;
   }
   SpoolOptions spool_options;
@@ -339,7 +340,7 @@ int cmd_run(const Options& options) {
   const std::filesystem::path spool_path = spool_path_of(*config, options);
   auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
-    std::cerr << spool.status().message() << '\n';
+    print_error(spool.status().message() + '\n');
     return kExitFailure;
   }
   protocol::AgentInfo agent{config->agent_id, config->site, hostname(), VIGIE_VERSION};
@@ -354,7 +355,7 @@ int cmd_run(const Options& options) {
   shipping.backoff_max = config->collector.retry_max;
   auto shipper = Shipper::create(agent, std::move(shipping), std::move(*spool));
   if (!shipper) {
-    std::cerr << config->path << ": collector: " << shipper.status().message() << '\n';
+    print_error(config->path + ": collector: " + shipper.status().message() + '\n');
     return kExitFailure;
   }
 
@@ -435,11 +436,11 @@ int dispatch(std::span<char* const> args) {
   const std::string_view command = args[0];
   const auto rest = args.subspan(1);
   if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << kUsage;
+    print(kUsage);
     return kExitOk;
   }
   if (command == "--version") {
-    std::cout << "vigie-agent " << VIGIE_VERSION << '\n';
+    print("vigie-agent " VIGIE_VERSION "\n");
     return kExitOk;
   }
   if (command == "run") {
@@ -484,9 +485,9 @@ int run(int argc, char** argv) {
     return dispatch(std::span<char* const>(argv + (argc > 0 ? 1 : 0),
                                            static_cast<std::size_t>(std::max(argc - 1, 0))));
   } catch (const std::exception& e) {  // main's boundary
-    std::cerr << "vigie-agent: internal error: " << e.what() << '\n';
+    print_error(std::string("vigie-agent: internal error: ") + e.what() + '\n');
   } catch (...) {
-    std::cerr << "vigie-agent: internal error\n";
+    print_error("vigie-agent: internal error\n");
   }
   return kExitFailure;
 }

@@ -1,17 +1,14 @@
 #include "agent/enroll.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/config.hpp"
+#include "agent/output.hpp"
 #include "agent/shipper.hpp"
 #include "common/file.hpp"
 #include "common/protocol.hpp"
@@ -28,32 +25,6 @@ std::string trim(std::string s) {
 std::string hostname() {
   char name[256] = {};
   return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
-}
-
-// Writes `content` to `path` with mode 0600 through a temporary file, fsync and rename.
-Status write_secret(const std::filesystem::path& path, const std::string& content) {
-  const std::string tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::io_error("cannot create " + tmp + ": " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::io_error("cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::io_error("cannot write " + path.string() + ": " + std::strerror(errno));
-  }
-  return Status::ok();
 }
 
 }  // namespace
@@ -86,7 +57,7 @@ Status enroll(const EnrollOptions& o) {
   if (!answer.is_object() || !answer.contains("token") || !answer["token"].is_string() ||
       answer["token"].get<std::string>().empty())
     return Status::invalid("the collector's reply holds no token: " + reply_reason(reply.body));
-  return write_secret(o.token_file, answer["token"].get<std::string>() + "\n");
+  return write_file_atomically(o.token_file, answer["token"].get<std::string>() + "\n", 0600);
 }
 
 int enroll_command(std::span<char* const> args) {
@@ -96,7 +67,8 @@ int enroll_command(std::span<char* const> args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view a = args[i];
     if (i + 1 >= args.size()) {
-      std::cerr << "vigie-agent enroll: " << a << ": missing value (or unknown argument)\n";
+      print_error("vigie-agent enroll: " + std::string(a) +
+                  ": missing value (or unknown argument)\n");
       return 2;
     }
     std::string v = args[++i];
@@ -109,7 +81,7 @@ int enroll_command(std::span<char* const> args) {
     else if (a == "--enroll-token") o.enroll_token = v;
     else if (a == "--enroll-token-file") enroll_token_file = v;
     else {
-      std::cerr << "vigie-agent enroll: unknown argument \"" << a << "\"\n";
+      print_error("vigie-agent enroll: unknown argument \"" + std::string(a) + "\"\n");
       return 2;
     }
   }
@@ -119,7 +91,7 @@ int enroll_command(std::span<char* const> args) {
   if (!config_path.empty()) {
     auto config = load_config(config_path);
     if (!config) {
-      std::cerr << "vigie-agent enroll: " << config.status().message() << "\n";
+      print_error("vigie-agent enroll: " + config.status().message() + "\n");
       return 1;
     }
     if (o.url.empty()) o.url = config->collector.url;
@@ -133,19 +105,19 @@ int enroll_command(std::span<char* const> args) {
   if (!enroll_token_file.empty()) {
     auto text = read_file(enroll_token_file, 4096);
     if (!text) {
-      std::cerr << "vigie-agent enroll: " << text.status().message() << "\n";
+      print_error("vigie-agent enroll: " + text.status().message() + "\n");
       return 1;
     }
     o.enroll_token = trim(*text);
   }
   if (Status s = enroll(o); !s) {
-    std::cerr << "vigie-agent enroll: " << s.message() << "\n";
+    print_error("vigie-agent enroll: " + s.message() + "\n");
     return s.code() == Code::kInvalidArgument && s.message().find("required") != std::string::npos
                ? 2
                : 1;
   }
-  std::cerr << "enrolled as agent \"" << o.agent_id << "\" of site \"" << o.site
-            << "\"; token written to " << o.token_file << "\n";
+  print_error("enrolled as agent \"" + o.agent_id + "\" of site \"" + o.site +
+              "\"; token written to " + o.token_file + "\n");
   return 0;
 }
 

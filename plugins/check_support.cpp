@@ -293,6 +293,17 @@ std::string first_line(std::string_view text) {
   return cut(trim(text.substr(0, text.find('\n'))), kMaxLine);
 }
 
+std::vector<std::string> split_words(std::string_view text) {
+  constexpr std::string_view kBlanks = " \t\n\v\f\r";
+  std::vector<std::string> words;
+  for (auto start = text.find_first_not_of(kBlanks); start != std::string_view::npos;) {
+    const auto end = text.find_first_of(kBlanks, start);
+    words.emplace_back(text.substr(start, end - start));
+    start = text.find_first_not_of(kBlanks, end);
+  }
+  return words;
+}
+
 Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view what,
                                          int max_depth) {
   if (trim(text).empty()) return Status(Code::kCorruption, std::string(what) + ": empty output");

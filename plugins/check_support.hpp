@@ -70,6 +70,8 @@ Result<ProcessResult> run_until(const std::vector<std::string>& argv,
 std::string last_line(std::string_view text);
 // The first non-blank line of `text`, trimmed and at most 300 bytes.
 std::string first_line(std::string_view text);
+// The words of `text`, separated by blanks (spaces, tabs, line ends, form feeds).
+std::vector<std::string> split_words(std::string_view text);
 
 // --- reading what programs print ------------------------------------------------------
 

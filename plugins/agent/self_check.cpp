@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <utility>
 
+#include "common/file.hpp"
 #include "common/time.hpp"
 
 namespace vigie::plugins::agent {
@@ -157,18 +157,17 @@ std::int64_t percentile(std::vector<std::int64_t>& values, double p) {
 }
 
 std::uint64_t resident_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) != 0) continue;
-    // "VmRSS:     3120 kB"
-    const std::size_t start = line.find_first_not_of(" \t", 6);
-    if (start == std::string::npos) return 0;
-    std::uint64_t kib = 0;
-    const auto [end, ec] = std::from_chars(line.data() + start, line.data() + line.size(), kib);
-    return ec == std::errc() ? kib * 1024 : 0;
-  }
-  return 0;
+  const auto status = read_part("/proc/self/status", 0, 64 << 10);
+  if (!status) return 0;
+  // "VmRSS:     3120 kB"
+  const auto at = status->find("\nVmRSS:");
+  if (at == std::string::npos) return 0;
+  const std::size_t start = status->find_first_not_of(" \t", at + 7);
+  if (start == std::string::npos) return 0;
+  std::uint64_t kib = 0;
+  const auto [end, ec] =
+      std::from_chars(status->data() + start, status->data() + status->size(), kib);
+  return ec == std::errc() ? kib * 1024 : 0;
 }
 
 }  // namespace vigie::plugins::agent

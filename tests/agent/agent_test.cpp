@@ -2,9 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,22 +29,59 @@ struct Outcome {
   std::string err;
 };
 
+// Standard output or error sent to a temporary file while it lives; what was written
+// there, by stdio or not, is then text().
+class Capture {
+ public:
+  explicit Capture(int fd) : fd_(fd), saved_(::dup(fd)), file_(std::tmpfile()) {
+    REQUIRE(saved_ >= 0);
+    REQUIRE(file_ != nullptr);
+    std::fflush(nullptr);
+    REQUIRE(::dup2(::fileno(file_), fd_) == fd_);
+  }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+  ~Capture() {
+    restore();
+    std::fclose(file_);
+  }
+
+  std::string text() {
+    restore();
+    std::string text;
+    std::rewind(file_);
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;)
+      text.append(buffer, n);
+    return text;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(nullptr);
+    ::dup2(saved_, fd_);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+  int fd_;
+  int saved_;
+  std::FILE* file_;
+};
+
 // Runs the command line `vigie-agent <args>` in this process, capturing its output.
 Outcome agent(std::vector<std::string> args) {
   args.insert(args.begin(), "vigie-agent");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  std::ostringstream out;
-  std::ostringstream err;
-  std::streambuf* const old_out = std::cout.rdbuf(out.rdbuf());
-  std::streambuf* const old_err = std::cerr.rdbuf(err.rdbuf());
+  Capture out(STDOUT_FILENO);
+  Capture err(STDERR_FILENO);
   Outcome outcome;
   outcome.code = run(static_cast<int>(args.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  outcome.out = out.str();
-  outcome.err = err.str();
+  outcome.out = out.text();
+  outcome.err = err.text();
   return outcome;
 }
 
