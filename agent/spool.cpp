@@ -19,10 +19,8 @@
 #include <system_error>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
+#include "agent/report_encoding.hpp"
 #include "common/log.hpp"
-#include "common/protocol.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -187,11 +185,10 @@ class SqliteSpool final : public Spool {
     return start_over(opened.message, 0);
   }
 
-  void add(CheckResult result) override {
+  void add(const CheckResult& result) override {
     std::string json;
     try {
-      json = protocol::result_to_json(result).dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace);
+      json = encode_result(result);
     } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
       std::lock_guard lock(mutex_);
       lost("cannot encode a result of " + result.name + ": " + e.what(), 1);
@@ -348,8 +345,9 @@ class SqliteSpool final : public Spool {
         {&statements_.delete_aged,
          "DELETE FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
         {&statements_.first_rows,
-         "SELECT id, result FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
-        {&statements_.head_rows, "SELECT id, result FROM results WHERE id <= ?1 ORDER BY id"},
+         "SELECT id, result, ts_ms FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&statements_.head_rows,
+         "SELECT id, result, ts_ms FROM results WHERE id <= ?1 ORDER BY id"},
         {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
         {&statements_.quarantine,
          "INSERT OR REPLACE INTO quarantine (seq, at_ms, reason, results) VALUES (?1, ?2, ?3, ?4)"},
@@ -407,7 +405,7 @@ class SqliteSpool final : public Spool {
           e.code)
         return e;
       if (bad > 0) {
-        // A batch whose stored rows no longer decode would be replayed with other
+        // A batch whose stored rows are no longer readable would be replayed with other
         // content under the same seq: skip its seq instead.
         log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                    " unreadable results in the batch to resend; it is sent again as a new batch");
@@ -612,15 +610,18 @@ class SqliteSpool final : public Spool {
   DbError remove_head(const std::string* reason) {
     DbError error = exec("BEGIN IMMEDIATE");
     if (!error.code && reason) {
-      nlohmann::json results = nlohmann::json::array();
-      for (const auto& r : head_->results) results.push_back(protocol::result_to_json(r));
+      std::string results = "[";
+      for (const auto& r : head_->results) {
+        if (results.size() > 1) results += ',';
+        results += r;
+      }
+      results += ']';
       Statement& keep = statements_.quarantine;
       Use use(keep);
       keep.bind(1, static_cast<std::int64_t>(head_->seq))
           .bind(2, options_.now_ms())
           .bind(3, std::string_view(*reason))
-          .bind(4, std::string_view(
-                       results.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+          .bind(4, std::string_view(results));
       if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
       if (!error.code) {
         Statement& trim = statements_.trim_quarantine;
@@ -654,8 +655,10 @@ class SqliteSpool final : public Spool {
     return {};
   }
 
-  // Reads rows (id, result) from `s` bound to (after, limit) into `batch`; rows that do
-  // not decode are counted in *bad (and still move *last_id on).
+  // Reads rows (id, result, ts_ms) from `s` bound to (after, limit) into `batch`, the
+  // results as they were stored: they were checked before they were added. Rows that are
+  // not a JSON object's text (the file was damaged under SQLite's feet) are counted in
+  // *bad (and still move *last_id on).
   DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit, Batch* batch,
                     std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
                     std::int64_t* rows) {
@@ -669,13 +672,13 @@ class SqliteSpool final : public Spool {
       ++*rows;
       const std::string_view text = s.text(1);
       total += text.size() + kRowOverhead;
-      auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      auto result = protocol::result_from_json(json, "result");
-      if (!result) {
+      if (!text.starts_with('{') || !text.ends_with('}')) {
         ++*bad;
         continue;
       }
-      batch->results.push_back(std::move(*result));
+      const std::int64_t ts = s.int64(2);
+      if (batch->results.empty() || ts < batch->oldest_ms) batch->oldest_ms = ts;
+      batch->results.emplace_back(text);
     }
     if (rc != SQLITE_DONE) return last_error("read");
     *bytes = total;

@@ -23,7 +23,7 @@ using Catch::Matchers::StartsWith;
 
 constexpr const char* kDemo = VIGIE_SOURCE_DIR "/config/agent.demo.json";
 
-struct Outcome {
+struct CommandRun {
   int code = -1;
   std::string out;
   std::string err;
@@ -71,18 +71,18 @@ class Capture {
 };
 
 // Runs the command line `vigie-agent <args>` in this process, capturing its output.
-Outcome agent(std::vector<std::string> args) {
+CommandRun agent(std::vector<std::string> args) {
   args.insert(args.begin(), "vigie-agent");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   Capture out(STDOUT_FILENO);
   Capture err(STDERR_FILENO);
-  Outcome outcome;
-  outcome.code = run(static_cast<int>(args.size()), argv.data());
-  outcome.out = out.text();
-  outcome.err = err.text();
-  return outcome;
+  CommandRun ran;
+  ran.code = run(static_cast<int>(args.size()), argv.data());
+  ran.out = out.text();
+  ran.err = err.text();
+  return ran;
 }
 
 // A config whose checks are check_dummy with the given states.
@@ -122,6 +122,26 @@ TEST_CASE("Agent: --version, --help and checks print and exit 0", "[agent]") {
   CHECK_THAT(markdown.out, Contains("system/disk"));
 }
 
+TEST_CASE("Agent: --help lists every command, and COMMAND --help shows its own usage", "[agent]") {
+  const auto help = agent({"--help"});
+  REQUIRE(help.code == 0);
+  for (const std::string command : {"run", "check", "config", "spool", "checks", "enroll"}) {
+    INFO(command);
+    CHECK_THAT(help.out, Contains("\n  " + command + " "));  // the list
+    const auto own = agent({command, "--help"});
+    CHECK(own.code == 0);
+    CHECK_THAT(own.out, StartsWith("usage: vigie-agent " + command));
+    CHECK(own.err.empty());
+  }
+  const auto misuse = agent({"spool", "--bogus"});
+  CHECK(misuse.code == 2);
+  CHECK_THAT(misuse.err,
+             StartsWith("vigie-agent: unknown option --bogus\n\nusage: vigie-agent spool"));
+  const auto unknown = agent({"frobnicate"});
+  CHECK_THAT(unknown.err, StartsWith("vigie-agent: unknown command \"frobnicate\""));
+  CHECK_THAT(unknown.err, Contains("\n  enroll  "));  // the whole list
+}
+
 TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{},
                                                {"frobnicate"},
@@ -131,10 +151,10 @@ TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
                                                {"config", "check", "extra"},
                                                {"checks", "--json"}}) {
     INFO(args.size());
-    const auto outcome = agent(args);
-    CHECK(outcome.code == 2);
-    CHECK_THAT(outcome.err, Contains("usage: vigie-agent"));
-    CHECK(outcome.out.empty());
+    const auto ran = agent(args);
+    CHECK(ran.code == 2);
+    CHECK_THAT(ran.err, Contains("usage: vigie-agent"));
+    CHECK(ran.out.empty());
   }
 }
 
@@ -172,9 +192,9 @@ TEST_CASE("Agent: check prints a table and exits with the worst state", "[agent]
 
 TEST_CASE("Agent: check --json prints every field a script needs", "[agent]") {
   testing::TempDir dir;
-  const auto outcome = agent({"check", "meh", "fine", "--json", "--config", dummy_config(dir)});
-  CHECK(outcome.code == 1);
-  const auto json = nlohmann::json::parse(outcome.out);
+  const auto ran = agent({"check", "meh", "fine", "--json", "--config", dummy_config(dir)});
+  CHECK(ran.code == 1);
+  const auto json = nlohmann::json::parse(ran.out);
   REQUIRE(json.is_array());
   REQUIRE(json.size() == 2);
   CHECK(json[0]["name"] == "meh");

@@ -1,6 +1,6 @@
 #pragma once
 // A blocking HTTP/1.1 client that keeps its one connection alive between requests
-// (a libcurl easy handle; http_client.cpp is the only file of the benchmark that
+// (a libcurl easy handle; loopback_client.cpp is the only file of the benchmark that
 // includes curl.h). One per thread: a client is never shared.
 
 #include <chrono>
@@ -37,29 +37,30 @@ class Headers {
   std::unique_ptr<curl_slist, Free> list_;
 };
 
-struct HttpReply {
+struct LoopbackReply {
   long status = 0;           // the HTTP status; 0 when no answer came (see error)
   std::string error;         // why no answer came, "" when one did
   std::string body;          // the answer's body, its first 4 KiB
   bool reconnected = false;  // a new connection was opened for this request
 };
 
-class HttpClient {
+class LoopbackClient {
  public:
   // `ca_file`: the CA certificate (PEM) that https servers must chain to; "" for the
   // system's. `timeout`: the longest one request may take, connection included.
-  static Result<HttpClient> create(const std::string& ca_file, std::chrono::milliseconds timeout);
+  static Result<LoopbackClient> create(const std::string& ca_file,
+                                       std::chrono::milliseconds timeout);
 
-  HttpClient(HttpClient&&) noexcept;
-  HttpClient& operator=(HttpClient&&) noexcept;
-  ~HttpClient();
+  LoopbackClient(LoopbackClient&&) noexcept;
+  LoopbackClient& operator=(LoopbackClient&&) noexcept;
+  ~LoopbackClient();
 
   // POSTs `body` to `url` and waits for the answer.
-  HttpReply post(const std::string& url, const Headers& headers, std::string_view body);
+  LoopbackReply post(const std::string& url, const Headers& headers, std::string_view body);
 
  private:
   struct Impl;
-  explicit HttpClient(std::unique_ptr<Impl> impl);
+  explicit LoopbackClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,4 +1,4 @@
-#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/antivirus/sophos_linux_check.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -68,7 +68,7 @@ void each_line(std::string_view text, Visit visit) {
   }
 }
 
-class SophosCheck final : public Check {
+class SophosLinuxCheck final : public Check {
  public:
   Status configure(const json& params) override;
   Outcome run(const RunContext& context) override;
@@ -83,29 +83,29 @@ class SophosCheck final : public Check {
   std::chrono::seconds window_{86400};
 };
 
-Status SophosCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+Status SophosLinuxCheck::configure(const json& params) {
+  if (Status s = check_parameters(
+          params, {"root", "processes", "update_warn", "update_crit", "detections_window"});
+      !s) {
+    return s;
+  }
   std::string root = root_;
   if (Status s = read_absolute_path(params, "root", root); !s) return s;
   std::vector<std::string> processes = processes_;
-  if (const auto it = params.find("processes"); it != params.end()) {
-    const auto usage = Status::invalid("processes: must be an array of program names");
-    if (!it->is_array()) return usage;
-    processes.clear();
-    for (const auto& item : *it) {
-      if (!item.is_string() || item.get_ref<const std::string&>().empty() ||
-          item.get_ref<const std::string&>().find_first_of("/\0", 0, 2) != std::string::npos)
-        return usage;
-      processes.push_back(item.get<std::string>());
+  if (Status s = read_strings(params, "processes", processes); !s) return s;
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    if (processes[i].find('/') != std::string::npos) {
+      return field_error(item_path("processes", i),
+                         quote(processes[i]) + ": must be a program name, without a '/'");
     }
   }
   auto warn = update_warn_;
   auto crit = update_crit_;
   auto window = window_;
-  if (Status s = read_duration(params, "update_warn", warn); !s) return s;
-  if (Status s = read_duration(params, "update_crit", crit); !s) return s;
+  if (Status s = read_duration(params, "update_warn", {}, warn); !s) return s;
+  if (Status s = read_duration(params, "update_crit", {}, crit); !s) return s;
   if (Status s = check_order(warn, crit, "update_warn", "update_crit"); !s) return s;
-  if (Status s = read_duration(params, "detections_window", window); !s) return s;
+  if (Status s = read_duration(params, "detections_window", {}, window); !s) return s;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   root_ = std::move(root);
   processes_ = std::move(processes);
@@ -117,7 +117,7 @@ Status SophosCheck::configure(const json& params) {
 
 // The expected processes no process runs as: argv[0] under the install folder, with that
 // name. /proc/<pid>/cmdline is readable for every process, whoever runs the agent.
-std::vector<std::string> SophosCheck::missing_processes() const {
+std::vector<std::string> SophosLinuxCheck::missing_processes() const {
   std::set<std::string> running;
   std::error_code ec;
   int seen = 0;
@@ -139,7 +139,7 @@ std::vector<std::string> SophosCheck::missing_processes() const {
   return missing;
 }
 
-Outcome SophosCheck::run(const RunContext&) {
+Outcome SophosLinuxCheck::run(const RunContext&) {
   Outcome outcome;
   std::error_code ec;
   if (!fs::is_directory(root_, ec)) {
@@ -194,7 +194,7 @@ Outcome SophosCheck::run(const RunContext&) {
     outcome.metrics.push_back(threshold_metric("update_age", static_cast<double>(age), "s",
                                                static_cast<double>(update_warn_.count()),
                                                static_cast<double>(update_crit_.count())));
-    std::string text = "updated " + age_text(age) + " ago";
+    std::string text = "updated " + age_text(std::chrono::seconds(age)) + " ago";
     if (age > update_crit_.count()) {
       state = State::kCritical;
       text += " (CRITICAL > " + format_duration(update_crit_) + ")";
@@ -243,6 +243,6 @@ Outcome SophosCheck::run(const RunContext&) {
 
 }  // namespace
 
-std::unique_ptr<Check> make_sophos_check() { return std::make_unique<SophosCheck>(); }
+std::unique_ptr<Check> make_sophos_linux_check() { return std::make_unique<SophosLinuxCheck>(); }
 
 }  // namespace vigie::plugins::antivirus

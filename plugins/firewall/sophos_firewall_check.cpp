@@ -1,4 +1,4 @@
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 
 #include <time.h>
 
@@ -161,7 +161,7 @@ struct Thresholds {
   double crit;
 };
 
-class SophosCheck final : public Check {
+class SophosFirewallCheck final : public Check {
  public:
   void attach(const Environment& env) override { env_ = env; }
   Status configure(const nlohmann::json& params) override;
@@ -193,17 +193,17 @@ class SophosCheck final : public Check {
 };
 
 Status read_thresholds(const nlohmann::json& params, const std::string& prefix, Thresholds& out) {
-  if (Status s = read_number(params, (prefix + "_warn").c_str(), 0, 100, out.warn); !s) return s;
-  if (Status s = read_number(params, (prefix + "_crit").c_str(), 0, 100, out.crit); !s) return s;
+  if (Status s = read_number(params, prefix + "_warn", 0, 100, out.warn); !s) return s;
+  if (Status s = read_number(params, prefix + "_crit", 0, 100, out.crit); !s) return s;
   if (out.warn > out.crit) return Status::invalid(prefix + "_warn: above " + prefix + "_crit");
   return Status::ok();
 }
 
-Status SophosCheck::configure(const nlohmann::json& params) {
-  if (Status s =
-          check_keys(params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
-                              "wan_ports", "ignore_interfaces", "tunnels", "clock", "cpu_warn",
-                              "cpu_crit", "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
+Status SophosFirewallCheck::configure(const nlohmann::json& params) {
+  if (Status s = check_parameters(
+          params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
+                   "wan_ports", "ignore_interfaces", "tunnels", "clock", "cpu_warn", "cpu_crit",
+                   "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
       !s) {
     return s;
   }
@@ -215,11 +215,11 @@ Status SophosCheck::configure(const nlohmann::json& params) {
       return Status::invalid(std::move(message));
     }
   }
-  if (const auto it = params.find("ha"); it != params.end()) {
-    if (!it->is_string() || (*it != "auto" && *it != "required" && *it != "ignore"))
-      return Status::invalid("ha: must be \"auto\", \"required\" or \"ignore\"");
-    ha_ = it->get<std::string>();
-  }
+  std::string ha = ha_;
+  if (Status s = read_string(params, "ha", ha); !s) return s;
+  if (ha != "auto" && ha != "required" && ha != "ignore")
+    return Status::invalid("ha: " + quote(ha) + ": must be \"auto\", \"required\" or \"ignore\"");
+  ha_ = ha;
   if (Status s = read_number(params, "licence_warn_days", 0, 3650, licence_warn_days_); !s)
     return s;
   if (Status s = read_number(params, "licence_crit_days", 0, 3650, licence_crit_days_); !s)
@@ -232,13 +232,13 @@ Status SophosCheck::configure(const nlohmann::json& params) {
   for (std::size_t i = 0; i < tunnels_.size(); ++i) {
     if (std::find(tunnels_.begin(), tunnels_.begin() + static_cast<long>(i), tunnels_[i]) !=
         tunnels_.begin() + static_cast<long>(i))
-      return Status::invalid("tunnels: \"" + tunnels_[i] + "\" is listed twice");
+      return field_error(item_path("tunnels", i), quote(tunnels_[i]) + " is listed twice");
   }
-  if (const auto it = params.find("clock"); it != params.end()) {
-    if (!it->is_string() || (*it != "agent" && *it != "device"))
-      return Status::invalid("clock: must be \"agent\" or \"device\"");
-    device_clock_ = *it == "device";
-  }
+  std::string clock = device_clock_ ? "device" : "agent";
+  if (Status s = read_string(params, "clock", clock); !s) return s;
+  if (clock != "agent" && clock != "device")
+    return Status::invalid("clock: " + quote(clock) + ": must be \"agent\" or \"device\"");
+  device_clock_ = clock == "device";
   if (Status s = read_thresholds(params, "cpu", cpu_); !s) return s;
   if (Status s = read_thresholds(params, "memory", memory_); !s) return s;
   if (Status s = read_thresholds(params, "disk", disk_); !s) return s;
@@ -259,7 +259,7 @@ Status SophosCheck::configure(const nlohmann::json& params) {
   return link_.configure(params, env_, request);
 }
 
-void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
+void SophosFirewallCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   if (ha_ == "ignore") return;
   const auto status = s.integer(kHaStatus);
   if (!status) {
@@ -302,7 +302,8 @@ void SophosCheck::judge_ha(const Snapshot& s, Findings& findings) const {
   }
 }
 
-void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_services(const Snapshot& s, Findings& findings,
+                                         Outcome& outcome) const {
   int running = 0;
   int read = 0;
   std::string others;
@@ -337,7 +338,8 @@ void SophosCheck::judge_services(const Snapshot& s, Findings& findings, Outcome&
   }
 }
 
-void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_licences(const Snapshot& s, Findings& findings,
+                                         Outcome& outcome) const {
   std::optional<sys_days> today;
   std::string today_note;
   if (device_clock_) {
@@ -416,7 +418,8 @@ void SophosCheck::judge_licences(const Snapshot& s, Findings& findings, Outcome&
                                  soonest_name + " in " + std::to_string(*soonest) + " days");
 }
 
-void SophosCheck::judge_interfaces(const Snapshot& s, Findings& findings, Outcome& outcome) {
+void SophosFirewallCheck::judge_interfaces(const Snapshot& s, Findings& findings,
+                                           Outcome& outcome) {
   int up = 0;
   int disabled = 0;
   for (const Interface& i : read_interfaces(s)) {
@@ -456,7 +459,8 @@ State add_percent(Outcome& outcome, const char* label, double value, const Thres
   return State::kOk;
 }
 
-void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_resources(const Snapshot& s, Findings& findings,
+                                          Outcome& outcome) const {
   std::vector<double> loads;
   for (const auto& [index, value] : s.column(kProcessorLoad)) {
     if (value->type == Type::kInteger) loads.push_back(static_cast<double>(value->integer));
@@ -495,7 +499,8 @@ void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome
   }
 }
 
-void SophosCheck::judge_tunnels(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+void SophosFirewallCheck::judge_tunnels(const Snapshot& s, Findings& findings,
+                                        Outcome& outcome) const {
   struct Tunnel {
     std::string name;
     std::optional<std::int64_t> active;  // absent: the row has no ActiveTunnel
@@ -549,7 +554,7 @@ void SophosCheck::judge_tunnels(const Snapshot& s, Findings& findings, Outcome& 
                                (others.empty() ? "" : " (not required: " + others + ")"));
 }
 
-Outcome SophosCheck::run(const RunContext& context) {
+Outcome SophosFirewallCheck::run(const RunContext& context) {
   Outcome outcome;
   auto snapshot = link_.snapshot(context.deadline);
   if (!snapshot) {
@@ -618,6 +623,8 @@ Outcome SophosCheck::run(const RunContext& context) {
 
 }  // namespace
 
-std::unique_ptr<Check> make_sophos_check() { return std::make_unique<SophosCheck>(); }
+std::unique_ptr<Check> make_sophos_firewall_check() {
+  return std::make_unique<SophosFirewallCheck>();
+}
 
 }  // namespace vigie::plugins::firewall

@@ -1,4 +1,4 @@
-#include "bench/ingest/http_client.hpp"
+#include "bench/ingest/loopback_client.hpp"
 
 #include <curl/curl.h>
 
@@ -80,7 +80,7 @@ Headers::Headers(const std::vector<std::string>& lines) {
 
 void Headers::Free::operator()(curl_slist* list) const { curl_slist_free_all(list); }
 
-struct HttpClient::Impl {
+struct LoopbackClient::Impl {
   struct Cleanup {
     void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
   };
@@ -88,13 +88,13 @@ struct HttpClient::Impl {
   std::string body;
 };
 
-HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpClient::HttpClient(HttpClient&&) noexcept = default;
-HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
-HttpClient::~HttpClient() = default;
+LoopbackClient::LoopbackClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LoopbackClient::LoopbackClient(LoopbackClient&&) noexcept = default;
+LoopbackClient& LoopbackClient::operator=(LoopbackClient&&) noexcept = default;
+LoopbackClient::~LoopbackClient() = default;
 
-Result<HttpClient> HttpClient::create(const std::string& ca_file,
-                                      std::chrono::milliseconds timeout) {
+Result<LoopbackClient> LoopbackClient::create(const std::string& ca_file,
+                                              std::chrono::milliseconds timeout) {
   auto impl = std::make_unique<Impl>();
   impl->curl.reset(curl_easy_init());
   CURL* c = impl->curl.get();
@@ -109,10 +109,11 @@ Result<HttpClient> HttpClient::create(const std::string& ca_file,
       curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
   if (ok && !ca_file.empty()) ok = curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str()) == CURLE_OK;
   if (!ok) return Status::internal("libcurl refused an option (is it built with TLS?)");
-  return HttpClient(std::move(impl));
+  return LoopbackClient(std::move(impl));
 }
 
-HttpReply HttpClient::post(const std::string& url, const Headers& headers, std::string_view body) {
+LoopbackReply LoopbackClient::post(const std::string& url, const Headers& headers,
+                                   std::string_view body) {
   CURL* c = impl_->curl.get();
   impl_->body.clear();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -120,7 +121,7 @@ HttpReply HttpClient::post(const std::string& url, const Headers& headers, std::
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
 
-  HttpReply reply;
+  LoopbackReply reply;
   const CURLcode rc = curl_easy_perform(c);
   long connects = 0;
   curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);

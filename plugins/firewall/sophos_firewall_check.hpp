@@ -28,7 +28,7 @@
 
 namespace vigie::plugins::firewall {
 
-inline constexpr MetricSpec kSophosMetrics[] = {
+inline constexpr MetricSpec kSophosFirewallMetrics[] = {
     {"uptime", "s", "time since the firewall started (sysUpTime)"},
     {"cpu_pct", "%", "CPU busy, mean of the cores (hrProcessorLoad)"},
     {"memory_pct", "%", "memory in use (sfosMemoryPercentUsage)"},
@@ -43,6 +43,6 @@ inline constexpr MetricSpec kSophosMetrics[] = {
     {"<interface>_out_bps", "", "traffic sent, bits per second (from the second poll)"},
 };
 
-std::unique_ptr<Check> make_sophos_check();
+std::unique_ptr<Check> make_sophos_firewall_check();
 
 }  // namespace vigie::plugins::firewall

@@ -26,12 +26,12 @@
 
 namespace vigie::plugins::antivirus {
 
-inline constexpr MetricSpec kSophosMetrics[] = {
+inline constexpr MetricSpec kSophosLinuxMetrics[] = {
     {"update_age", "s", "time since the last successful update, with the thresholds"},
     {"detections", "", "threats found within detections_window (av.log)"},
     {"processes_missing", "", "expected processes not running"},
 };
 
-std::unique_ptr<Check> make_sophos_check();
+std::unique_ptr<Check> make_sophos_linux_check();
 
 }  // namespace vigie::plugins::antivirus

@@ -1,4 +1,4 @@
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 
 #include <time.h>
 
@@ -85,7 +85,7 @@ Environment environment(const std::string& community, const std::string& extra_d
 }
 
 std::unique_ptr<Check> configured(const Environment& env, json params = json::object()) {
-  auto check = make_sophos_check();
+  auto check = make_sophos_firewall_check();
   check->attach(env);
   params["device"] = "fw";
   const Status status = check->configure(params);
@@ -133,7 +133,7 @@ void only_problem(const Outcome& outcome, State state, const std::string& text) 
   CHECK(problems == 1);
 }
 
-TEST_CASE("SophosCheck: the healthy firewall is OK with its metrics", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: the healthy firewall is OK with its metrics", "[sophos][snmp]") {
   const Outcome outcome = run_on(kHealthy);
   INFO(outcome.summary << "\n" << outcome.details);
   CHECK(outcome.status == State::kOk);
@@ -161,7 +161,7 @@ TEST_CASE("SophosCheck: the healthy firewall is OK with its metrics", "[sophos][
              Catch::Contains("OK: 2/3 IPsec tunnels active (not required: Annexe-Ecole down)"));
 }
 
-TEST_CASE("SophosCheck: the IPsec tunnels listed must be active", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: the IPsec tunnels listed must be active", "[sophos][snmp]") {
   const Outcome up = run_on(kHealthy, {{"tunnels", {"DC-Paris", "Mairie-Backup"}}});
   INFO(up.summary << "\n" << up.details);
   CHECK(up.status == State::kOk);
@@ -173,7 +173,7 @@ TEST_CASE("SophosCheck: the IPsec tunnels listed must be active", "[sophos][snmp
                "IPsec tunnel Annexe-Mairie not found");
 }
 
-TEST_CASE("SophosCheck: a firewall without IPsec tunnels", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a firewall without IPsec tunnels", "[sophos][snmp]") {
   const Outcome quiet = run_on("fw-no-tunnels");
   CHECK(quiet.status == State::kOk);
   CHECK(metric(quiet, "tunnels") == nullptr);
@@ -185,7 +185,7 @@ TEST_CASE("SophosCheck: a firewall without IPsec tunnels", "[sophos][snmp]") {
   CHECK(value(listed, "tunnels_active") == 0);
 }
 
-TEST_CASE("SophosCheck: a tunnel whose activity is not reported is UNKNOWN if required",
+TEST_CASE("SophosFirewallCheck: a tunnel whose activity is not reported is UNKNOWN if required",
           "[sophos][snmp]") {
   // What SFOS answers for a connection without tunnels is not documented: a missing
   // ActiveTunnel, or one of another type, is not taken for "down".
@@ -196,7 +196,7 @@ TEST_CASE("SophosCheck: a tunnel whose activity is not reported is UNKNOWN if re
   CHECK(value(other, "tunnels_active") == 0);
 }
 
-TEST_CASE("SophosCheck: traffic rates from the second poll", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: traffic rates from the second poll", "[sophos][snmp]") {
   auto check = configured(environment(kHealthy, R"({"max_age": "1s"})"));
   const Outcome first = run(*check);
   CHECK(metric(first, "Port2_in_bps") == nullptr);
@@ -210,31 +210,32 @@ TEST_CASE("SophosCheck: traffic rates from the second poll", "[sophos][snmp]") {
   CHECK(metric(second, "Port3_in_bps") == nullptr);  // disabled
 }
 
-TEST_CASE("SophosCheck: HA peer lost is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: HA peer lost is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-ha-lost"), State::kCritical, "HA peer lost: this unit runs standalone");
 }
 
-TEST_CASE("SophosCheck: a stopped service that should run is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a stopped service that should run is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-service-stopped"), State::kCritical, "service ips stopped");
 }
 
-TEST_CASE("SophosCheck: a stopped service nobody asked for stays quiet", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a stopped service nobody asked for stays quiet", "[sophos][snmp]") {
   const Outcome outcome = run_on("fw-service-stopped", {{"services", {"dns", "http"}}});
   CHECK(outcome.status == State::kOk);
   CHECK_THAT(outcome.details, Catch::Contains("not required: ips stopped"));
 }
 
-TEST_CASE("SophosCheck: an expired licence is CRITICAL", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: an expired licence is CRITICAL", "[sophos][snmp]") {
   only_problem(run_on("fw-licence-expired"), State::kCritical,
                "licence Web protection expired (Nov 20 2026)");
 }
 
-TEST_CASE("SophosCheck: a licence expiring within 30 days is WARNING", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a licence expiring within 30 days is WARNING", "[sophos][snmp]") {
   only_problem(run_on("fw-licence-expiring"), State::kWarning,
                "licence Network protection expires in 17 days (Dec 15 2026)");
 }
 
-TEST_CASE("SophosCheck: most severe first, and the thresholds are configurable", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: most severe first, and the thresholds are configurable",
+          "[sophos][snmp]") {
   const Outcome outcome = run_on("fw-licence-days");
   INFO(outcome.details);
   CHECK(outcome.status == State::kCritical);
@@ -247,7 +248,7 @@ TEST_CASE("SophosCheck: most severe first, and the thresholds are configurable",
   CHECK(relaxed.status == State::kOk);
 }
 
-TEST_CASE("SophosCheck: the device's own date can be today", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: the device's own date can be today", "[sophos][snmp]") {
   auto env = environment("fw-licence-expiring");
   env.now = [] { return scenario_now() + std::chrono::hours(24 * 400); };
   auto agent_clock = configured(env);
@@ -256,7 +257,8 @@ TEST_CASE("SophosCheck: the device's own date can be today", "[sophos][snmp]") {
   CHECK_THAT(run(*device_clock).summary, Catch::Contains("expires in 17 days"));
 }
 
-TEST_CASE("SophosCheck: a WAN port down is CRITICAL, another port WARNING", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a WAN port down is CRITICAL, another port WARNING",
+          "[sophos][snmp]") {
   only_problem(run_on("fw-wan-down"), State::kCritical, "WAN Port2 down");
   only_problem(run_on("fw-wan-down", {{"wan_ports", json::array()}}), State::kWarning,
                "interface Port2 down");
@@ -264,7 +266,7 @@ TEST_CASE("SophosCheck: a WAN port down is CRITICAL, another port WARNING", "[so
             .status == State::kOk);
 }
 
-TEST_CASE("SophosCheck: a device that stops answering is UNKNOWN", "[sophos][snmp]") {
+TEST_CASE("SophosFirewallCheck: a device that stops answering is UNKNOWN", "[sophos][snmp]") {
   // The check gives up after the configured timeout (500 ms, no retry here), well
   // inside its deadline; a loaded machine may add a little, never ten seconds.
   const auto start = std::chrono::steady_clock::now();
@@ -275,7 +277,7 @@ TEST_CASE("SophosCheck: a device that stops answering is UNKNOWN", "[sophos][snm
                                   Catch::Contains("no answer from 127.0.0.1:"));
 }
 
-TEST_CASE("SophosCheck: wrong types and missing objects are UNKNOWN with the reason",
+TEST_CASE("SophosFirewallCheck: wrong types and missing objects are UNKNOWN with the reason",
           "[sophos][snmp]") {
   only_problem(run_on("fw-wrong-type"), State::kUnknown,
                "HA state unreadable (1.3.6.1.4.1.2604.5.1.4.1.0: OCTET STRING, expected a number)");
@@ -288,14 +290,14 @@ TEST_CASE("SophosCheck: wrong types and missing objects are UNKNOWN with the rea
                                 Catch::Contains("sysObjectID 1.3.6.1.4.1.8072.3.2.10"));
 }
 
-TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
+TEST_CASE("SophosFirewallCheck: parameters are validated", "[sophos]") {
   Environment env;
   auto devices = snmp::Devices::create(
       json::parse(R"({"fw": {"host": "127.0.0.1", "snmp": {"version": "2c"}}})"));
   REQUIRE(devices.is_ok());
   env.devices = *devices;
   const auto error = [&](json params) {
-    auto check = make_sophos_check();
+    auto check = make_sophos_firewall_check();
     check->attach(env);
     const Status s = check->configure(params);
     REQUIRE_FALSE(s.is_ok());
@@ -311,11 +313,11 @@ TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
              Catch::StartsWith("licence_crit_days: above"));
   CHECK_THAT(error({{"device", "fw"}, {"tunnels", "DC-Paris"}}), Catch::StartsWith("tunnels:"));
   CHECK_THAT(error({{"device", "fw"}, {"tunnels", {""}}}),
-             Catch::StartsWith("tunnels: must be an array of non-empty strings"));
+             Catch::StartsWith("tunnels[0]: must not be empty"));
   CHECK_THAT(error({{"device", "fw"}, {"tunnels", {"A", "A"}}}),
-             Catch::StartsWith("tunnels: \"A\" is listed twice"));
+             Catch::StartsWith("tunnels[1]: \"A\" is listed twice"));
   CHECK_THAT(error({{"device", "fw"}, {"colour", "red"}}),
-             Catch::StartsWith("colour: unknown parameter"));
+             Catch::StartsWith("colour: unknown key; known keys: device services"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/antivirus/sophos_linux_check.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -73,10 +73,10 @@ class FakeInstall {
 };
 
 Outcome run_sophos(const json& params) {
-  return testing::configured(make_sophos_check, params)->run(testing::context(5s));
+  return testing::configured(make_sophos_linux_check, params)->run(testing::context(5s));
 }
 
-TEST_CASE("SophosCheck: running, updated, no recent detection", "[sophos]") {
+TEST_CASE("SophosLinuxCheck: running, updated, no recent detection", "[sophos]") {
   FakeInstall spl;
   spl.start("base/bin/sophos_watchdog");
   spl.start("plugins/av/sbin/sophos_threat_detector");
@@ -114,7 +114,7 @@ TEST_CASE("SophosCheck: running, updated, no recent detection", "[sophos]") {
                                   Catch::Contains(": Update failed, with code: 112"));
 }
 
-TEST_CASE("SophosCheck: not installed, not running, never updated", "[sophos]") {
+TEST_CASE("SophosLinuxCheck: not installed, not running, never updated", "[sophos]") {
   testing::TempDir dir;
   auto outcome = run_sophos({{"root", (dir / "none").string()}});
   CHECK(outcome.status == State::kCritical);
@@ -151,15 +151,15 @@ TEST_CASE("SophosCheck: not installed, not running, never updated", "[sophos]") 
                                "detection in the last 1d");
 }
 
-TEST_CASE("SophosCheck: configure names the bad parameter", "[sophos]") {
-  CHECK(testing::configure_error(make_sophos_check, {{"processes", "sophos_watchdog"}}) ==
-        "processes: must be an array of program names");
-  CHECK(testing::configure_error(make_sophos_check, {{"processes", {"bin/x"}}}) ==
-        "processes: must be an array of program names");
-  CHECK(testing::configure_error(make_sophos_check, {{"update_warn", "8d"}}) ==
+TEST_CASE("SophosLinuxCheck: configure names the bad parameter", "[sophos]") {
+  CHECK(testing::configure_error(make_sophos_linux_check, {{"processes", "sophos_watchdog"}}) ==
+        "processes: expected an array of strings, got string");
+  CHECK(testing::configure_error(make_sophos_linux_check, {{"processes", {"bin/x"}}}) ==
+        "processes[0]: \"bin/x\": must be a program name, without a '/'");
+  CHECK(testing::configure_error(make_sophos_linux_check, {{"update_warn", "8d"}}) ==
         "update_warn: 8d is above update_crit (1w)");
-  CHECK_THAT(testing::configure_error(make_sophos_check, {{"root", "opt/sophos-spl"}}),
-             Catch::Contains("is not an absolute path"));
+  CHECK_THAT(testing::configure_error(make_sophos_linux_check, {{"root", "opt/sophos-spl"}}),
+             Catch::Contains("must be an absolute path"));
 }
 
 }  // namespace
