@@ -21,6 +21,7 @@
 
 #include "agent/report_encoding.hpp"
 #include "common/log.hpp"
+#include "common/sqlite.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -63,10 +64,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 INSERT OR IGNORE INTO state VALUES ('quarantined', 0);
 )sql";
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbClose>;
+using sqlite::Db;
+using sqlite::Statement;
 
 // An SQLite failure: the code decides between "corrupt" and "cannot write".
 struct DbError {
@@ -78,64 +77,6 @@ bool is_corruption(int code) {
   const int primary = code & 0xff;
   return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
-
-// A prepared statement: bind, step, read columns, reset. Owns the sqlite3_stmt.
-class Statement {
- public:
-  Statement() = default;
-  static Result<Statement> prepare(sqlite3* db, std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &raw, nullptr) != SQLITE_OK) {
-      return Status::io_error("prepare \"" + std::string(sql.substr(0, 60)) +
-                              "\": " + sqlite3_errmsg(db));
-    }
-    Statement s;
-    s.stmt_.reset(raw);
-    return s;
-  }
-
-  Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_.get(), i, v);
-    return *this;
-  }
-  Statement& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool ready() const { return stmt_ != nullptr; }
-  // SQLITE_ROW, SQLITE_DONE, or an error code.
-  int step() { return sqlite3_step(stmt_.get()); }
-  void reset() {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  std::string_view text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_.get(), col);
-    return p ? std::string_view(reinterpret_cast<const char*>(p),
-                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
-             : std::string_view();
-  }
-
- private:
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
-};
-
-// Resets a statement when the scope ends, whatever path it takes.
-class Use {
- public:
-  explicit Use(Statement& s) : s_(s) {}
-  ~Use() { s_.reset(); }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
- private:
-  Statement& s_;
-};
 
 std::string utc_stamp(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -243,8 +184,8 @@ class SqliteSpool final : public Spool {
       QuarantinedBatch q;
       q.seq = static_cast<std::uint64_t>(s->int64(0));
       q.at_ms = s->int64(1);
-      q.reason = std::string(s->text(2));
-      q.results = std::string(s->text(3));
+      q.reason = s->text(2);
+      q.results = s->text(3);
       out.push_back(std::move(q));
     }
     return out;
@@ -456,7 +397,7 @@ class SqliteSpool final : public Spool {
     std::uint64_t pruned = 0;
     {
       Statement& s = statements_.insert;
-      Use use(s);
+      sqlite::ResetOnExit use(s);
       s.bind(1, ts_ms).bind(2, json).bind(3, options_.now_ms());
       if (s.step() != SQLITE_DONE) error = last_error("insert");
     }
@@ -503,7 +444,7 @@ class SqliteSpool final : public Spool {
     const std::int64_t cutoff = options_.now_ms() - options_.max_age.count();
     {
       Statement& oldest = statements_.oldest_waiting;
-      Use use(oldest);
+      sqlite::ResetOnExit use(oldest);
       oldest.bind(1, head_last_id_);
       const int rc = oldest.step();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return last_error("prune");
@@ -511,14 +452,14 @@ class SqliteSpool final : public Spool {
       oldest.reset();
       if (too_old) {
         Statement& aged = statements_.aged;
-        Use use_aged(aged);
+        sqlite::ResetOnExit use_aged(aged);
         aged.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (aged.step() != SQLITE_ROW) return last_error("prune");
         const auto n = aged.int64(0);
         const auto n_bytes = static_cast<std::uint64_t>(aged.int64(1));
         aged.reset();
         Statement& del = statements_.delete_aged;
-        Use use_del(del);
+        sqlite::ResetOnExit use_del(del);
         del.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (del.step() != SQLITE_DONE) return last_error("prune");
         *count -= n;
@@ -528,7 +469,7 @@ class SqliteSpool final : public Spool {
     }
     while (*bytes > options_.max_bytes) {
       Statement& sizes = statements_.waiting_sizes;
-      Use use(sizes);
+      sqlite::ResetOnExit use(sizes);
       sizes.bind(1, head_last_id_).bind(2, kPruneChunk).bind(3, newest);
       std::int64_t cut = 0;
       std::int64_t n = 0;
@@ -542,7 +483,7 @@ class SqliteSpool final : public Spool {
       sizes.reset();
       if (n == 0) break;  // only the head batch and the newest are left: they stay
       Statement& del = statements_.delete_range;
-      Use use_del(del);
+      sqlite::ResetOnExit use_del(del);
       del.bind(1, head_last_id_).bind(2, cut);
       if (del.step() != SQLITE_DONE) return last_error("prune");
       *count -= n;
@@ -574,7 +515,7 @@ class SqliteSpool final : public Spool {
     }
     if (!error.code && batch.results.empty()) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
       if (del.step() != SQLITE_DONE) error = last_error("hand out");
     } else if (!error.code) {
@@ -617,7 +558,7 @@ class SqliteSpool final : public Spool {
       }
       results += ']';
       Statement& keep = statements_.quarantine;
-      Use use(keep);
+      sqlite::ResetOnExit use(keep);
       keep.bind(1, static_cast<std::int64_t>(head_->seq))
           .bind(2, options_.now_ms())
           .bind(3, std::string_view(*reason))
@@ -625,7 +566,7 @@ class SqliteSpool final : public Spool {
       if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
       if (!error.code) {
         Statement& trim = statements_.trim_quarantine;
-        Use use_trim(trim);
+        sqlite::ResetOnExit use_trim(trim);
         trim.bind(1, kMaxQuarantined);
         if (trim.step() != SQLITE_DONE) error = last_error("quarantine");
       }
@@ -634,7 +575,7 @@ class SqliteSpool final : public Spool {
     }
     if (!error.code) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, 0).bind(2, head_last_id_);
       if (del.step() != SQLITE_DONE) error = last_error("remove");
     }
@@ -662,7 +603,7 @@ class SqliteSpool final : public Spool {
   DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit, Batch* batch,
                     std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
                     std::int64_t* rows) {
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, first_bound);
     if (limit >= 0) s.bind(2, limit);
     int rc = SQLITE_OK;
@@ -670,7 +611,7 @@ class SqliteSpool final : public Spool {
     while ((rc = s.step()) == SQLITE_ROW) {
       if (last_id) *last_id = s.int64(0);
       ++*rows;
-      const std::string_view text = s.text(1);
+      const std::string_view text = s.text_view(1);
       total += text.size() + kRowOverhead;
       if (!text.starts_with('{') || !text.ends_with('}')) {
         ++*bad;
@@ -710,7 +651,7 @@ class SqliteSpool final : public Spool {
     oldest_ms_ = 0;
     if (count_ == 0) return;
     Statement& s = statements_.oldest_ts;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     if (s.step() == SQLITE_ROW) oldest_ms_ = s.int64(0);
   }
 
@@ -734,7 +675,7 @@ class SqliteSpool final : public Spool {
   DbError set_state(const char* key, std::int64_t value) {
     if (!statements_.set_state.ready()) return {SQLITE_MISUSE, "not prepared"};
     Statement& s = statements_.set_state;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, std::string_view(key)).bind(2, value);
     if (s.step() != SQLITE_DONE) return last_error(std::string("state ") + key);
     return {};
@@ -748,7 +689,7 @@ class SqliteSpool final : public Spool {
     int rc = SQLITE_OK;
     while ((rc = s->step()) == SQLITE_ROW) {
       if (!out->empty()) *out += "; ";
-      *out += s->text(0);
+      *out += s->text_view(0);
     }
     if (rc != SQLITE_DONE) return last_error(sql);
     return {};

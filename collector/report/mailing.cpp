@@ -1,11 +1,11 @@
-#include "collector/report_mail.hpp"
+#include "collector/report/mailing.hpp"
 
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
 
+#include "collector/mail.hpp"
 #include "common/file.hpp"
-#include "common/mail.hpp"
 
 namespace vigie::collector {
 

@@ -2,7 +2,7 @@
 // The backup-health report: which sites are backed up, which are not, over a period
 // of whole days. Built from what the storage keeps about the `backup/*` checks (their
 // current state, their hard state changes, their hourly size), then written as HTML,
-// CSV, JSON or Markdown in the reader's language (report_i18n.hpp).
+// CSV, JSON or Markdown in the reader's language (i18n.hpp).
 //
 // Definitions (also printed in the report):
 //  - a day of a check is OK when the check's hard state was OK during the whole part
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/report_i18n.hpp"
+#include "collector/report/i18n.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
 #include "common/status.hpp"

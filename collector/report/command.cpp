@@ -1,4 +1,4 @@
-#include "collector/report_command.hpp"
+#include "collector/report/command.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <string>
 #include <system_error>
 
-#include "collector/report_backup.hpp"
-#include "collector/report_i18n.hpp"
-#include "collector/report_mail.hpp"
+#include "collector/report/backup.hpp"
+#include "collector/report/i18n.hpp"
+#include "collector/report/mailing.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
@@ -20,13 +20,13 @@
 
 namespace vigie::collector {
 
-const char* const kReportUsage = R"(usage: vigie-collector report backup --out FILE [options]
-
-Writes the backup-health report: every site's backup checks (backup/restic, borg,
+const CommandHelp kReportHelp = {
+    .synopsis = "vigie-collector report backup --out FILE [options]",
+    .about = R"(Writes the backup-health report: every site's backup checks (backup/restic, borg,
 file-age, avamar) over whole days, worst sites first, and mails it when asked.
-
-options:
-  --out FILE            where to write the report ("-": standard output); written to a
+)",
+    .options =
+        R"(  --out FILE            where to write the report ("-": standard output); written to a
                         temporary file first, then renamed, so readers never see half
   --format FMT          html, csv, json or md (default: from the --out extension, else html)
   --period DUR          whole days ending at the start of today (or of --end): 7d (default),
@@ -49,7 +49,8 @@ options:
   --mail-retry-wait DUR wait before the second try, doubled each time (default 10s)
 
 exit codes: 0 written (and mailed), 1 not written, 2 bad usage, 3 written but not mailed
-)";
+)",
+};
 
 namespace {
 

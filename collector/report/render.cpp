@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -133,7 +133,9 @@ std::string last_success_text(const BackupReport& r, const Locale& loc, const Ch
 }
 
 std::string age_text(const BackupReport& r, const Locale& loc, const CheckLine& c) {
-  return c.last_success_ms ? loc.duration(r.generated_ms - *c.last_success_ms) : "-";
+  return c.last_success_ms
+             ? loc.duration(std::chrono::milliseconds(r.generated_ms - *c.last_success_ms))
+             : "-";
 }
 
 std::string size_text(const Locale& loc, const CheckLine& c) {

@@ -1,20 +1,20 @@
 #pragma once
 // Mailing a report: the HTML version with its plain-text alternative, and the CSV
-// attached, through the SMTP relay of common/mail.hpp, with retries.
+// attached, through the SMTP relay of mail.hpp, with retries.
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 #include "common/status.hpp"
 
-namespace vigie::mail {
+namespace vigie::collector {
+
+namespace mail {
 struct Relay;
 }
-
-namespace vigie::collector {
 
 struct MailSettings {
   std::shared_ptr<const mail::Relay> relay;

@@ -1,4 +1,4 @@
-#include "common/mail.hpp"
+#include "collector/mail.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -8,6 +8,7 @@
 #include "tests/support/temp_dir.hpp"
 
 using namespace vigie;
+using namespace vigie::collector;
 using vigie::testing::SmtpServer;
 using vigie::testing::TempDir;
 using json = nlohmann::json;
@@ -169,14 +170,16 @@ TEST_CASE("mail: relay configuration errors name the key and the reason", "[mail
   CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tls", "none"}}).find("loopback") !=
         std::string::npos);
   CHECK(error(json{{"url", "smtp://mail.example.org"}, {"tsl", "none"}})
-            .find("unknown key \"tsl\"") != std::string::npos);
+            .find("smtp.tsl: unknown key") != std::string::npos);
+  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"pasword_file", "x"}})
+            .find("smtp.pasword_file: unknown key (did you mean \"password_file\"?)") !=
+        std::string::npos);
   CHECK(error(json{{"url", "smtp://mail.example.org"}, {"password_file", "/nonexistent/pass"}})
             .find("password_file") != std::string::npos);
   CHECK(error(json{{"url", "smtps://mail.example.org"}, {"tls", "starttls"}}).find(".tls") !=
         std::string::npos);
-  CHECK(
-      error(json{{"url", "smtp://mail.example.org"}, {"timeout", 30}}).find("expected a string") !=
-      std::string::npos);
+  CHECK(error(json{{"url", "smtp://mail.example.org"}, {"timeout", 30}})
+            .find("expected a duration") != std::string::npos);
 
   auto relay = mail::parse_relay(json{{"url", "smtps://[::1]"}}, "smtp");
   REQUIRE(relay);

@@ -1,4 +1,4 @@
-#include "collector/report_i18n.hpp"
+#include "collector/report/i18n.hpp"
 
 #include <unistd.h>
 
@@ -266,8 +266,8 @@ std::string Locale::date_time(const Day& d, int hour, int minute) const {
                  {"time", two_digits(hour) + ":" + two_digits(minute)}});
 }
 
-std::string Locale::duration(long long ms) const {
-  if (ms < 0) ms = 0;
+std::string Locale::duration(std::chrono::milliseconds d) const {
+  const long long ms = d.count() < 0 ? 0 : static_cast<long long>(d.count());
   const long long s = ms / 1000;
   const long long days = s / 86400, hours = (s % 86400) / 3600, minutes = (s % 3600) / 60;
   if (days >= 10) return format(N_("{d} d"), {{"d", integer(days)}});

@@ -9,6 +9,7 @@
 // documented), and numbers and dates are formatted by this code, not by
 // std::locale or strftime. English is the source language: it needs no catalogue.
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -104,7 +105,8 @@ class Locale {
   // "23 novembre 2026 à 07:05" / "November 23, 2026 at 07:05".
   std::string date_time(const Day& day, int hour, int minute) const;
   // Two units at most: "3 j 4 h", "5 h 12 min", "12 min", "40 s" (English: d, h, min, s).
-  std::string duration(long long ms) const;
+  // The localized counterpart of common/human_text.hpp's age_text, for a report's reader.
+  std::string duration(std::chrono::milliseconds d) const;
 
  private:
   Lang lang_;

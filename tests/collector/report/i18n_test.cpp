@@ -1,4 +1,4 @@
-#include "collector/report_i18n.hpp"
+#include "collector/report/i18n.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,7 @@ TEST_CASE("Locale: French dates and numbers come from the built catalogue", "[re
   CHECK(fr.size(512) == "512" + kNbsp + "o");
   CHECK(fr.percent(0.857) == "85,7" + kNbsp + "%");
   CHECK(fr.percent(1.0) == "100" + kNbsp + "%");
-  CHECK(fr.duration(3 * 86'400'000LL + 4 * 3'600'000LL) == "3 j 4 h");
+  CHECK(fr.duration(std::chrono::hours(3 * 24 + 4)) == "3 j 4 h");
   CHECK(fr.trn("{n} site", "{n} sites", 1) == "{n} site");
   CHECK(fr.trn("{n} site", "{n} sites", 0) == "{n} site");  // French: 0 is singular
   CHECK(fr.tr("Failing") == "En échec");
@@ -43,8 +43,8 @@ TEST_CASE("Locale: English is the source language and needs no catalogue", "[rep
   CHECK(en.number(-1234567, 0) == "-1,234,567");
   CHECK(en.size(1234.5e9) == "1.2" + kNbsp + "TB");
   CHECK(en.percent(0.5) == "50%");
-  CHECK(en.duration(5 * 3'600'000LL + 12 * 60'000LL) == "5 h 12 min");
-  CHECK(en.duration(40'000) == "40 s");
+  CHECK(en.duration(std::chrono::hours(5) + std::chrono::minutes(12)) == "5 h 12 min");
+  CHECK(en.duration(std::chrono::seconds(40)) == "40 s");
   CHECK(en.trn("{n} site", "{n} sites", 0) == "{n} sites");
 }
 

@@ -12,7 +12,7 @@
 
 #include "common/status.hpp"
 
-namespace vigie::mail {
+namespace vigie::collector::mail {
 
 struct Attachment {
   std::string filename;      // as the reader sees it: "sauvegardes-2026-w48.csv"
@@ -67,4 +67,4 @@ Status send_with_retries(const Relay& relay, const Message& message, int attempt
 // RFC 2047 encoded-word for a header value that is not plain ASCII.
 std::string encode_header(std::string_view utf8);
 
-}  // namespace vigie::mail
+}  // namespace vigie::collector::mail

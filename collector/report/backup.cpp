@@ -1,4 +1,4 @@
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 
 #include <cctz/civil_time.h>
 #include <cctz/time_zone.h>

@@ -1,9 +1,9 @@
-#include "collector/report_backup.hpp"
+#include "collector/report/backup.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "tests/collector/report_seed.hpp"
+#include "tests/collector/report/seed.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {

@@ -1,4 +1,4 @@
-#include "common/mail.hpp"
+#include "collector/mail.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -13,11 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
 #include "common/log.hpp"
 
-namespace vigie::mail {
+namespace vigie::collector::mail {
 namespace {
 
 using json = nlohmann::json;
@@ -194,23 +195,10 @@ std::string encode_header(std::string_view utf8) {
   return out;
 }
 
-Result<Relay> parse_relay(const json& block, std::string_view where) {
-  const std::string at(where);
-  if (!block.is_object()) return Status::invalid(at + ": expected an object");
-  static const std::array<std::string_view, 7> kKeys{"url",     "tls",  "username", "password_file",
-                                                     "ca_file", "from", "timeout"};
-  for (const auto& [key, value] : block.items()) {
-    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-      return Status::invalid(at + ": unknown key \"" + key + "\"");
-    }
-    if (!value.is_string()) return Status::invalid(at + "." + key + ": expected a string");
-  }
-  const auto text = [&](const char* key) {
-    return block.contains(key) ? block[key].get<std::string>() : std::string();
-  };
+namespace {
 
-  Relay relay;
-  const std::string url = text("url");
+// The relay's host, port and default security from its smtp:// or smtps:// URL.
+Status parse_relay_url(const std::string& url, const std::string& at, Relay& relay) {
   std::string_view rest;
   if (url.starts_with("smtp://")) {
     rest = std::string_view(url).substr(7);
@@ -254,8 +242,32 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
     if (p < 1 || p > 65535) return Status::invalid(at + ".url: bad port in \"" + url + "\"");
     relay.port = p;
   }
+  return Status::ok();
+}
 
-  const std::string tls = text("tls");
+}  // namespace
+
+Result<Relay> parse_relay(const json& block, std::string_view where) {
+  const std::string at(where);
+  const Fields fields{block, at};
+  if (Status s = check_keys(
+          fields, {"url", "tls", "username", "password_file", "ca_file", "from", "timeout"});
+      !s)
+    return s;
+  std::string url, tls, password_file;
+  Relay relay;
+  if (Status s = read_string(fields, "url", url, {.required = true}); !s) return s;
+  for (const auto& [key, out] :
+       {std::pair{"tls", &tls}, std::pair{"username", &relay.username},
+        std::pair{"password_file", &password_file}, std::pair{"ca_file", &relay.ca_file},
+        std::pair{"from", &relay.from}}) {
+    if (Status s = read_string(fields, key, *out, {.allow_empty = true}); !s) return s;
+  }
+  if (Status s = read_duration(fields, "timeout", {.min = std::chrono::seconds(1)}, relay.timeout);
+      !s)
+    return s;
+
+  if (Status u = parse_relay_url(url, at, relay); !u) return u;
   if (!tls.empty()) {
     if (relay.security == Security::kTls) {
       return Status::invalid(at +
@@ -268,9 +280,8 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
     }
   }
 
-  relay.username = text("username");
-  if (const std::string file = text("password_file"); !file.empty()) {
-    auto secret = read_file(file, 4096);
+  if (!password_file.empty()) {
+    auto secret = read_file(password_file, 4096);
     if (!secret) return secret.status().with_context(at + ".password_file");
     relay.password = std::move(*secret);
     while (!relay.password.empty() &&
@@ -289,16 +300,8 @@ Result<Relay> parse_relay(const json& block, std::string_view where) {
       return Status::invalid(at + ".tls: \"none\" would send the password in clear; use starttls");
     }
   }
-  relay.ca_file = text("ca_file");
-  relay.from = text("from");
   if (!relay.from.empty() && (has_line_break(relay.from) || addr_spec(relay.from).empty())) {
     return Status::invalid(at + ".from: \"" + relay.from + "\" is not an e-mail address");
-  }
-  if (const std::string t = text("timeout"); !t.empty()) {
-    auto d = parse_duration(t);
-    if (!d) return d.status().with_context(at + ".timeout");
-    if (d->count() < 1000) return Status::invalid(at + ".timeout: at least 1s");
-    relay.timeout = *d;
   }
   return relay;
 }
@@ -408,4 +411,4 @@ Status send_with_retries(const Relay& relay, const Message& message, int attempt
   return last;
 }
 
-}  // namespace vigie::mail
+}  // namespace vigie::collector::mail

@@ -5,13 +5,15 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/command_help.hpp"
+
 namespace vigie::collector {
 
 // `args` starts with "report". Returns the process's exit code: 0 done, 1 the report
 // could not be written, 2 bad usage, 3 written but the mail could not be sent.
 int report_command(const std::vector<std::string_view>& args);
 
-// The usage text of the report command.
-extern const char* const kReportUsage;
+// What its help says.
+extern const CommandHelp kReportHelp;
 
 }  // namespace vigie::collector

@@ -2,18 +2,12 @@
 // planner that turns its events into messages. Nothing is sent here: deliveries are
 // tested end to end in tests/integration/alerts_test.cpp.
 
-#include "collector/notifier.hpp"
+#include "collector/alert_planner.hpp"
 
 #include <catch2/catch.hpp>
-#include <cstring>
-#include <fstream>
-
-#include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
 namespace {
-
-using nlohmann::json;
 
 constexpr std::int64_t kT0 = 1'790'000'000'000;
 constexpr std::int64_t kMinute = 60'000;
@@ -91,7 +85,8 @@ struct Fake {
   }
 };
 
-TEST_CASE("Alerts: a hard failure alerts once after the hold, its recovery once", "[notifier]") {
+TEST_CASE("Alerts: a hard failure alerts once after the hold, its recovery once",
+          "[alert_planner]") {
   Fake f;
   f.report("mairie-onesse", "a1", {{"backup/restic:/srv", State::kOk}});
   f.pass(10'000);
@@ -127,7 +122,7 @@ TEST_CASE("Alerts: a hard failure alerts once after the hold, its recovery once"
   }
 }
 
-TEST_CASE("Alerts: routing by site glob, family and severity", "[notifier]") {
+TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]") {
   Fake f;
   auto route = [&](const std::string& site, const std::string& family, State state) {
     std::vector<std::string> names;
@@ -157,7 +152,7 @@ TEST_CASE("Alerts: routing by site glob, family and severity", "[notifier]") {
   CHECK(g.records.empty());  // routed nowhere: nothing to record
 }
 
-TEST_CASE("Alerts: soft states and flapping send nothing", "[notifier]") {
+TEST_CASE("Alerts: soft states and flapping send nothing", "[alert_planner]") {
   AlertConfig c = two_channels();
   Fake f(c);
   // max_attempts 3 from the result: two failures stay soft.
@@ -195,7 +190,7 @@ TEST_CASE("Alerts: soft states and flapping send nothing", "[notifier]") {
 }
 
 TEST_CASE("Alerts: acknowledged and in-downtime problems are held back, with the reason",
-          "[notifier]") {
+          "[alert_planner]") {
   Fake f;
   // Acknowledged while still soft (max_attempts 3): the hard failure is not sent.
   protocol::Report r;
@@ -269,7 +264,7 @@ TEST_CASE("Alerts: acknowledged and in-downtime problems are held back, with the
   CHECK(g.sent[0].alerts[0].kind == "downtime over");
 }
 
-TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[notifier]") {
+TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[alert_planner]") {
   AlertConfig c = two_channels();
   c.renotify = std::chrono::minutes(30);
   Fake f(c);
@@ -301,7 +296,7 @@ TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[not
 }
 
 TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, then calm",
-          "[notifier]") {
+          "[alert_planner]") {
   Fake f;
   for (int s = 0; s < 10; ++s) {
     std::vector<std::pair<std::string, State>> ok, failing;
@@ -357,7 +352,8 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   CHECK(g.to("chat").size() == 20);
 }
 
-TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return", "[notifier]") {
+TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return",
+          "[alert_planner]") {
   Fake f(two_channels(), {.max_attempts = 1, .agent_timeout_ms = 90'000});
   std::vector<std::pair<std::string, State>> checks;
   for (int i = 0; i < 30; ++i) checks.push_back({"wifi/ap:" + std::to_string(i), State::kOk});
@@ -380,110 +376,6 @@ TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return",
   REQUIRE(f.to("chat").size() == 2);
   CHECK(f.to("chat")[1].alerts[0].kind == "recovery");
   CHECK(f.to("chat")[1].alerts[0].family == "site");
-}
-
-TEST_CASE("Alerts: templates fill placeholders, JSON-escaped in JSON bodies", "[notifier]") {
-  Alert a{.site = "mairie \"Onesse\"",
-          .agent = "a1",
-          .check = "backup/restic:/srv",
-          .family = "backup",
-          .kind = "problem",
-          .state = State::kCritical,
-          .from = State::kOk,
-          .summary = "last snapshot\n3 days ago \\ bad",
-          .ts_ms = kT0,
-          .since_ms = kT0 - 3 * kMinute};
-  const Outgoing one{.channel = 0, .alerts = {a}};
-  CHECK(render_template("{{state}} {{ site }} {{check}} {{age}} {{nope}}", one, kT0, false) ==
-        "CRITICAL mairie \"Onesse\" backup/restic:/srv 3m 00s {{nope}}");
-
-  AlertChannel text{.name = "t", .body_text = R"({"text": "{{state}} {{site}}: {{summary}}"})"};
-  const json body = json::parse(webhook_body(text, one, kT0));
-  CHECK(body["text"] == "CRITICAL mairie \"Onesse\": last snapshot\n3 days ago \\ bad");
-
-  AlertChannel object{.name = "o",
-                      .body = json{{"text", "{{title}}"}, {"n", 1}, {"tags", {"{{family}}"}}}};
-  const json filled = json::parse(webhook_body(object, one, kT0));
-  CHECK(filled["text"] ==
-        "[CRITICAL] mairie \"Onesse\" a1 backup/restic:/srv: last snapshot\n3 days ago \\ bad");
-  CHECK(filled["n"] == 1);
-  CHECK(filled["tags"][0] == "backup");
-
-  const json plain = json::parse(webhook_body(AlertChannel{.name = "p"}, one, kT0));
-  CHECK(plain["type"] == "alert");
-  CHECK(plain["state"] == "CRITICAL");
-  CHECK(plain["since"] == kT0 - 3 * kMinute);
-
-  Outgoing digest{.channel = 0, .alerts = {a, a}, .digest = true};
-  digest.alerts[1].site = "other";
-  digest.alerts[1].state = State::kWarning;
-  CHECK(render_template("{{count}} {{site}} {{state}}", digest, kT0, false) ==
-        "2 2 sites CRITICAL");
-  const json d = json::parse(webhook_body(AlertChannel{.name = "p"}, digest, kT0));
-  CHECK(d["type"] == "digest");
-  CHECK(d["alerts"].size() == 2);
-}
-
-TEST_CASE("Alerts config: the example parses, and each error names the file, key and reason",
-          "[notifier]") {
-  testing::TempDir dir;
-  const auto pass = dir / "smtp.pass";
-  std::ofstream(pass) << "secret\n";
-  std::ifstream in(std::string(VIGIE_SOURCE_DIR) + "/config/alerts.example.json");
-  std::string example((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE_FALSE(example.empty());
-  const auto at = example.find("/etc/vigie/smtp.pass");
-  REQUIRE(at != std::string::npos);
-  example.replace(at, std::strlen("/etc/vigie/smtp.pass"), pass.string());
-  auto config = parse_alert_config(example, "alerts.example.json");
-  INFO(config.status().message());
-  REQUIRE(config.is_ok());
-  CHECK(config->smtp);
-  CHECK(config->channels.size() >= 2);
-  CHECK(config->renotify == std::chrono::hours(4));
-  CHECK(config->storm_threshold == 20);
-
-  const std::string channels =
-      R"("channels": [{"name": "chat", "type": "webhook", "url": "https://chat.example.org/hooks/x"}])";
-  const std::string rules = R"("rules": [{"channels": ["chat"]}])";
-  auto error = [&](const std::string& body) {
-    auto c = parse_alert_config(body, "alerts.json");
-    REQUIRE_FALSE(c.is_ok());
-    return c.status().message();
-  };
-  CHECK(parse_alert_config("{" + channels + "," + rules + "}", "alerts.json").is_ok());
-  CHECK_THAT(error("{" + channels + "," + rules + ", \"renotfy\": \"1h\"}"),
-             Catch::StartsWith("alerts.json: renotfy: unknown key"));
-  CHECK_THAT(error("{" + rules + "}"), Catch::Contains("alerts.json: channels: required"));
-  CHECK_THAT(error("{" + channels + "}"), Catch::Contains("alerts.json: rules: required"));
-  CHECK_THAT(
-      error(R"({"channels": [{"name": "c", "type": "webhook", "url": "ftp://x"}],)" + rules + "}"),
-      Catch::Contains("alerts.json: channels[0].url: expected an http:// or https:// URL"));
-  CHECK_THAT(error(R"({"channels": [{"name": "c", "type": "pager"}],)" + rules + "}"),
-             Catch::Contains("channels[0].type: expected \"webhook\" or \"email\""));
-  CHECK_THAT(
-      error(
-          R"({"channels": [{"name": "m", "type": "email", "to": "a@b.org"}], "rules": [{"channels": "m"}]})"),
-      Catch::Contains("channels[0]: an e-mail channel needs the \"smtp\" relay block"));
-  CHECK_THAT(
-      error(
-          R"({"channels": [{"name": "m", "type": "webhook", "url": "http://h", "body_text": "{\"a\": {{state}}}"}],)" +
-          rules + "}"),
-      Catch::Contains("channels[0].body_text: is not JSON"));
-  CHECK_THAT(error("{" + channels + R"(, "rules": [{"channels": ["pager"]}]})"),
-             Catch::Contains("rules[0].channels[0]: no channel named \"pager\" (channels: chat)"));
-  CHECK_THAT(error("{" + channels + R"(, "rules": [{"channels": ["chat"], "min_state": "ok"}]})"),
-             Catch::Contains("rules[0].min_state: expected"));
-  CHECK_THAT(error("{" + channels + "," + rules + R"(, "storm": {"threshold": 0}})"),
-             Catch::Contains("storm.threshold: expected a whole number 1..100000"));
-  CHECK_THAT(error("{" + channels + "," + rules + R"(, "renotify": "soon"})"),
-             Catch::Contains("alerts.json: renotify:"));
-  CHECK_THAT(error(R"({"smtp": {"url": "smtp://mail.example.org", "pasword_file": "x"},)" +
-                   channels + "," + rules + "}"),
-             Catch::Contains("alerts.json: smtp"));
-  CHECK_THAT(error("{ nope"), Catch::StartsWith("alerts.json: not valid JSON"));
-  CHECK_THAT(load_alert_config(dir / "missing.json").status().message(),
-             Catch::Contains("missing.json"));
 }
 
 }  // namespace
