@@ -31,6 +31,7 @@
 #include "common/systemd.hpp"
 #include "common/time.hpp"
 #include "plugins/agent/self_check.hpp"
+#include "plugins/process.hpp"
 #include "plugins/registry.hpp"
 
 namespace vigie::agent {
@@ -480,6 +481,17 @@ int dispatch(std::span<char* const> args) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Before any thread starts (they copy the main thread's capabilities): the agent keeps
+  // what it uses itself, and no program it starts inherits anything (plugins/process.hpp).
+  constexpr std::uint64_t kKept =
+      plugins::capability_bit(plugins::Capability::kSetuid) |  // "user" checks, and their kill
+      plugins::capability_bit(plugins::Capability::kSetgid) |
+      plugins::capability_bit(plugins::Capability::kNetAdmin) |  // given to nft, iptables-save
+      plugins::capability_bit(plugins::Capability::kNetRaw);     // given on request (external)
+  if (auto kept = plugins::keep_capabilities_to_self(kKept); !kept) {
+    std::cerr << "vigie-agent: cannot drop its capabilities: " << kept.status().message() << '\n';
+    return kExitFailure;
+  }
   try {
     return dispatch(std::span<char* const>(argv + (argc > 0 ? 1 : 0),
                                            static_cast<std::size_t>(std::max(argc - 1, 0))));

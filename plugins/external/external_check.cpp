@@ -267,6 +267,13 @@ class ExternalCheck final : public Check {
   std::vector<std::string> command_;
   std::vector<std::string> environment_;
   std::optional<RunAs> user_;
+  std::vector<Capability> capabilities_;
+};
+
+// The capabilities a plugin may be given, by their systemd names.
+constexpr std::pair<std::string_view, Capability> kPluginCapabilities[] = {
+    {"CAP_NET_ADMIN", Capability::kNetAdmin},
+    {"CAP_NET_RAW", Capability::kNetRaw},
 };
 
 Status ExternalCheck::configure(const nlohmann::json& params) {
@@ -316,6 +323,11 @@ Status ExternalCheck::configure(const nlohmann::json& params) {
       return Status::invalid("user: must be a user name");
     auto found = find_user(name->get<std::string>());
     if (!found) return Status::invalid("user: " + found.status().message());
+    // The agent may switch users to lower a plugin's rights, never to raise them.
+    if (found->uid == 0)
+      return Status::invalid("user: \"" + found->name +
+                             "\" is uid 0: a plugin never runs as root (name an unprivileged "
+                             "user)");
     // What a login as that user would set, unless "env" says otherwise.
     for (const auto& [variable, value] : {std::pair<std::string, std::string>{"HOME", found->home},
                                           {"USER", found->name},
@@ -327,9 +339,32 @@ Status ExternalCheck::configure(const nlohmann::json& params) {
     }
     user = std::move(*found);
   }
+  std::vector<Capability> capabilities;
+  if (const auto list = params.find("capabilities"); list != params.end()) {
+    if (!list->is_array())
+      return Status::invalid("capabilities: must be an array such as [\"CAP_NET_RAW\"]");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto& item = (*list)[i];
+      const std::string where = "capabilities[" + std::to_string(i) + "]";
+      const auto known = std::find_if(
+          std::begin(kPluginCapabilities), std::end(kPluginCapabilities), [&](const auto& c) {
+            return item.is_string() && item.get_ref<const std::string&>() == c.first;
+          });
+      if (known == std::end(kPluginCapabilities))
+        return Status::invalid(
+            where + ": " +
+            (item.is_string() ? "\"" + item.get<std::string>() + "\"" : item.dump()) +
+            " cannot be given to a plugin (CAP_NET_ADMIN or CAP_NET_RAW)");
+      capabilities.push_back(known->second);
+    }
+    if (!capabilities.empty() && user)
+      return Status::invalid(
+          "capabilities: not with \"user\" (a plugin run as another user gets none)");
+  }
   command_ = std::move(argv);
   environment_ = std::move(environment);
   user_ = std::move(user);
+  capabilities_ = std::move(capabilities);
   return Status::ok();
 }
 
@@ -343,6 +378,7 @@ Outcome ExternalCheck::run(const RunContext& context) {
   options.max_output = kMaxOutput;
   options.environment = environment_;
   options.run_as = user_;
+  options.capabilities = capabilities_;
   auto argv = command_;
   // Looked up at each run, so that a plugin installed after the agent started is found.
   const bool bare = argv[0].find('/') == std::string::npos;
