@@ -62,9 +62,10 @@ commands:
       2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
   config check [--config FILE]
       Validate the configuration: prints "config OK: N checks", or the error.
-  spool [--config FILE] [--state-dir DIR] [--json]
+  spool [--config FILE] [--state-dir DIR] [--json] [--clear-quarantine]
       Show the spool: results waiting, the oldest one's age, results dropped, and
-      the batches the collector refused for good (quarantined), with its reason.
+      the results the collector refused for good (quarantined), with its reason.
+      --clear-quarantine: then forget the quarantined results (once looked at).
   checks [--markdown]
       List the built-in check types.
   enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
@@ -86,6 +87,7 @@ struct Options {
   bool json = false;
   bool markdown = false;
   bool verbose = false;
+  bool clear_quarantine = false;
   std::vector<std::string> names;  // positional arguments
 };
 
@@ -125,6 +127,7 @@ Result<Options> parse_options(std::span<char* const> args,
     if (arg == "--json") options.json = true;
     if (arg == "--markdown") options.markdown = true;
     if (arg == "--verbose") options.verbose = true;
+    if (arg == "--clear-quarantine") options.clear_quarantine = true;
   }
   return options;
 }
@@ -282,12 +285,13 @@ int cmd_spool(const Options& options) {
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   auto spool = open_spool(path, spool_options);
   if (!spool) {
     std::cerr << spool.status().message() << '\n';
     return kExitFailure;
   }
-  const auto batches = (*spool)->quarantined_batches();
+  const auto kept = (*spool)->quarantined_results();
   const std::int64_t now = wall_ms();
   const std::int64_t oldest = (*spool)->oldest_ms();
   if (options.json) {
@@ -297,26 +301,36 @@ int cmd_spool(const Options& options) {
                           {"dropped", (*spool)->dropped()},
                           {"quarantined", (*spool)->quarantined()},
                           {"quarantine", nlohmann::json::array()}};
-    for (const auto& b : batches) {
-      out["quarantine"].push_back({{"seq", b.seq},
-                                   {"at_ms", b.at_ms},
-                                   {"reason", b.reason},
-                                   {"results", nlohmann::json::parse(b.results, nullptr, false)}});
+    for (const auto& q : kept) {
+      out["quarantine"].push_back({{"seq", q.seq},
+                                   {"at_ms", q.at_ms},
+                                   {"reason", q.reason},
+                                   {"result", nlohmann::json::parse(q.result, nullptr, false)}});
     }
-    std::cout << out.dump(2) << '\n';
-    return kExitOk;
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  } else {
+    std::cout << "spool        " << path.string() << '\n'
+              << "waiting      " << (*spool)->size() << " results"
+              << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
+              << '\n'
+              << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
+              << "quarantined  " << (*spool)->quarantined() << " results refused by the collector, "
+              << kept.size() << " kept\n";
+    for (const auto& q : kept) {
+      const auto result = nlohmann::json::parse(q.result, nullptr, false);
+      const std::string name = result.is_object() ? result.value("name", "?") : "?";
+      std::cout << "  " << name << ", seq " << q.seq << ", " << (now - q.at_ms) / 1000
+                << " s ago: " << q.reason << '\n';
+    }
   }
-  std::cout << "spool        " << path.string() << '\n'
-            << "waiting      " << (*spool)->size() << " results"
-            << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
-            << '\n'
-            << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
-            << "quarantined  " << (*spool)->quarantined()
-            << " batches refused by the collector, the last " << batches.size() << " kept\n";
-  for (const auto& b : batches) {
-    const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    std::cout << "  seq " << b.seq << ", " << (now - b.at_ms) / 1000 << " s ago, "
-              << (results.is_array() ? results.size() : 0) << " results: " << b.reason << '\n';
+  if (options.clear_quarantine) {
+    auto cleared = (*spool)->clear_quarantine();
+    if (!cleared) {
+      std::cerr << cleared.status().message() << '\n';
+      return kExitFailure;
+    }
+    // On stderr: stdout stays the report (JSON with --json).
+    std::cerr << "quarantine cleared: " << *cleared << " results forgotten\n";
   }
   return kExitOk;
 }
@@ -337,6 +351,7 @@ int cmd_run(const Options& options) {
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   const std::filesystem::path spool_path = spool_path_of(*config, options);
   auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
@@ -465,7 +480,8 @@ int dispatch(std::span<char* const> args) {
     return cmd_config_check(*options);
   }
   if (command == "spool") {
-    auto options = parse_options(rest, {"--config", "--state-dir", "--json"}, false);
+    auto options =
+        parse_options(rest, {"--config", "--state-dir", "--json", "--clear-quarantine"}, false);
     if (!options) return usage_error(options.status());
     return cmd_spool(*options);
   }
