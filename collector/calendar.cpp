@@ -29,9 +29,7 @@ constexpr std::array<std::string_view, 7> kDayNames = {"mon", "tue", "wed", "thu
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 cctz::civil_day civil(const Date& d) { return cctz::civil_day(d.year, d.month, d.day); }
-Date date_of(const cctz::civil_day& d) {
-  return {static_cast<int>(d.year()), d.month(), d.day()};
-}
+Date date_of(const cctz::civil_day& d) { return {static_cast<int>(d.year()), d.month(), d.day()}; }
 
 int weekday_index(cctz::weekday day) {  // Monday 0
   switch (day) {
@@ -88,12 +86,15 @@ std::optional<int> parse_clock(std::string_view text) {
 
 Result<DayWindow> parse_window(std::string_view text) {
   const auto dash = text.find('-');
-  const auto start = dash == std::string_view::npos ? std::nullopt : parse_clock(text.substr(0, dash));
-  const auto end = dash == std::string_view::npos ? std::nullopt : parse_clock(text.substr(dash + 1));
+  const auto start =
+      dash == std::string_view::npos ? std::nullopt : parse_clock(text.substr(0, dash));
+  const auto end =
+      dash == std::string_view::npos ? std::nullopt : parse_clock(text.substr(dash + 1));
   if (!start || !end) {
     return Status::invalid("expected HH:MM-HH:MM (e.g. \"08:30-17:30\"), got " + in_quotes(text));
   }
-  if (*start >= *end) return Status::invalid(in_quotes(text) + ": the start must come before the end");
+  if (*start >= *end)
+    return Status::invalid(in_quotes(text) + ": the start must come before the end");
   return DayWindow{*start, *end};
 }
 
@@ -118,8 +119,8 @@ Result<int> parse_days(std::string_view text) {
     const auto first = day_index(part.substr(0, dash));
     const auto last = dash == std::string_view::npos ? first : day_index(part.substr(dash + 1));
     if (!first || !last || *last < *first) {
-      return Status::invalid("expected days such as \"mon-fri\", \"sat,sun\" or \"weekdays\", got " +
-                             in_quotes(part));
+      return Status::invalid(
+          "expected days such as \"mon-fri\", \"sat,sun\" or \"weekdays\", got " + in_quotes(part));
     }
     for (int d = *first; d <= *last; ++d) bits |= 1 << d;
   }
@@ -231,8 +232,8 @@ struct Calendar::Data {
   std::string zone_name;
   cctz::time_zone zone;
   std::array<std::vector<DayWindow>, 7> hours;
-  std::string holiday_set;          // "" none
-  std::vector<Holiday> extra;       // listed dates
+  std::string holiday_set;     // "" none
+  std::vector<Holiday> extra;  // listed dates
   std::vector<Closure> closures;
 
   std::optional<std::string> day_off(const Date& date) const {
@@ -262,8 +263,8 @@ struct Calendar::Data {
       // repeated hour (fall back) is its second occurrence.
       const auto start = zone.lookup(cctz::civil_second(day) + w.start_minute * 60);
       const auto end = zone.lookup(cctz::civil_second(day) + w.end_minute * 60);
-      const Seconds from = start.kind == cctz::time_zone::civil_lookup::SKIPPED ? start.trans
-                                                                                  : start.pre;
+      const Seconds from =
+          start.kind == cctz::time_zone::civil_lookup::SKIPPED ? start.trans : start.pre;
       const Seconds to = end.kind == cctz::time_zone::civil_lookup::SKIPPED ? end.trans : end.post;
       if (from < to) out.emplace_back(to_ms(from), to_ms(to));
     }
@@ -282,8 +283,8 @@ Result<Calendar> Calendar::from_json(const json& object, std::string_view path) 
   if (!object.is_object()) {
     return Status::invalid(p + ": expected an object, got " + object.type_name());
   }
-  if (Status s = unknown_keys(object, p,
-                              {"time_zone", "hours", "holidays", "extra_holidays", "closures"});
+  if (Status s =
+          unknown_keys(object, p, {"time_zone", "hours", "holidays", "extra_holidays", "closures"});
       !s) {
     return s;
   }
@@ -310,8 +311,8 @@ Result<Calendar> Calendar::from_json(const json& object, std::string_view path) 
       std::vector<std::string> texts;
       if (spans.is_string()) {
         texts.push_back(spans.get<std::string>());
-      } else if (spans.is_array() &&
-                 std::all_of(spans.begin(), spans.end(), [](const json& j) { return j.is_string(); })) {
+      } else if (spans.is_array() && std::all_of(spans.begin(), spans.end(),
+                                                 [](const json& j) { return j.is_string(); })) {
         for (const auto& s : spans) texts.push_back(s.get<std::string>());
       } else {
         return Status::invalid(at + ": expected \"HH:MM-HH:MM\" or a list of them");

@@ -15,6 +15,10 @@ class Findings {
  public:
   // A problem when `state` is not OK, a fact otherwise.
   void add(State state, std::string text) { items_.push_back({state, std::move(text)}); }
+  // Adds `other`'s findings after these.
+  void append(const Findings& other) {
+    items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+  }
 
   State state() const {
     State out = State::kOk;

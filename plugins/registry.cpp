@@ -16,6 +16,10 @@
 #include "plugins/external/external_check.hpp"
 #include "plugins/firewall/host_firewall_check.hpp"
 #include "plugins/firewall/sophos_check.hpp"
+#include "plugins/net/dns_check.hpp"
+#include "plugins/net/http_check.hpp"
+#include "plugins/net/ping_check.hpp"
+#include "plugins/net/tls_check.hpp"
 #include "plugins/system/clock_check.hpp"
 #include "plugins/system/cpu_check.hpp"
 #include "plugins/system/disk_check.hpp"
@@ -62,7 +66,8 @@ constexpr CheckType kCheckTypes[] = {
      "ruleset has not changed since it was accepted.",
      firewall::kHostFirewallMetrics, &firewall::make_host_firewall_check},
     {"firewall/sophos",
-     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, load.",
+     "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, IPsec "
+     "tunnels, load.",
      firewall::kSophosMetrics, &firewall::make_sophos_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
@@ -98,6 +103,22 @@ constexpr CheckType kCheckTypes[] = {
     {"wifi/snmp-generic",
      "Any access point over SNMP through IF-MIB: its 802.11 interfaces and their traffic.",
      wifi::kGenericMetrics, &wifi::make_snmp_generic_check},
+    {"net/http",
+     "Websites, many at once (curl multi, in vigie-probe): status, body, response time and "
+     "the HTTPS certificate; one result per URL.",
+     net::kHttpMetrics, &net::make_http_check},
+    {"net/tls",
+     "Any TLS service, STARTTLS for SMTP, IMAP and POP3 included: handshake, certificate "
+     "(trust, host name, expiry, issuer), protocol version; one result per service.",
+     net::kTlsMetrics, &net::make_tls_check},
+    {"net/dns",
+     "A name resolves (A, AAAA, MX or another record) through the system's or a given "
+     "server within a time, its answer optionally matching (c-ares, in vigie-probe).",
+     net::kDnsMetrics, &net::make_dns_check},
+    {"net/ping",
+     "ICMP echo to many hosts at once (unprivileged ICMP or raw sockets): loss and round-trip "
+     "time, one result per host.",
+     net::kPingMetrics, &net::make_ping_check},
 };
 
 // Levenshtein distance: the fewest single-character insertions, deletions and

@@ -36,6 +36,11 @@ const Oid kHaCurrent = oid("1.3.6.1.4.1.2604.5.1.4.4.0");
 const Oid kHaPeer = oid("1.3.6.1.4.1.2604.5.1.4.5.0");
 const Oid kHaMode = oid("1.3.6.1.4.1.2604.5.1.4.6.0");
 const Oid kProcessorLoad = oid("1.3.6.1.2.1.25.3.3.1.2");
+// sfosIPSecVpnTunnelTable's entry, indexed by sfosIPSecVpnConnId (not the policy table,
+// 2604.5.1.6.1.2.1); columns 2 ConnName and 8 ActiveTunnel ("Count of active tunnel").
+const Oid kTunnelEntry = oid("1.3.6.1.4.1.2604.5.1.6.1.1.1.1");
+const Oid kTunnelName = oid("1.3.6.1.4.1.2604.5.1.6.1.1.1.1.2");
+const Oid kTunnelActive = oid("1.3.6.1.4.1.2604.5.1.6.1.1.1.1.8");
 
 Oid service_oid(int n) { return oid("1.3.6.1.4.1.2604.5.1.3." + std::to_string(n) + ".0"); }
 Oid licence_status_oid(int m) {
@@ -176,6 +181,7 @@ class SophosCheck final : public Check {
   void judge_licences(const Snapshot& s, Findings& findings, Outcome& outcome) const;
   void judge_interfaces(const Snapshot& s, Findings& findings, Outcome& outcome);
   void judge_resources(const Snapshot& s, Findings& findings, Outcome& outcome) const;
+  void judge_tunnels(const Snapshot& s, Findings& findings, Outcome& outcome) const;
 
   Environment env_;
   DeviceLink link_;
@@ -185,6 +191,7 @@ class SophosCheck final : public Check {
   double licence_crit_days_ = 7;
   std::vector<std::string> wan_ports_ = {"Port2"};
   std::vector<std::string> ignore_interfaces_;
+  std::vector<std::string> tunnels_;
   bool device_clock_ = false;
   Thresholds cpu_{80, 95};
   Thresholds memory_{90, 95};
@@ -202,8 +209,8 @@ Status read_thresholds(const nlohmann::json& params, const std::string& prefix, 
 Status SophosCheck::configure(const nlohmann::json& params) {
   if (Status s =
           check_keys(params, {"device", "services", "ha", "licence_warn_days", "licence_crit_days",
-                              "wan_ports", "ignore_interfaces", "clock", "cpu_warn", "cpu_crit",
-                              "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
+                              "wan_ports", "ignore_interfaces", "tunnels", "clock", "cpu_warn",
+                              "cpu_crit", "memory_warn", "memory_crit", "disk_warn", "disk_crit"});
       !s) {
     return s;
   }
@@ -228,6 +235,12 @@ Status SophosCheck::configure(const nlohmann::json& params) {
     return Status::invalid("licence_crit_days: above licence_warn_days");
   if (Status s = read_strings(params, "wan_ports", wan_ports_); !s) return s;
   if (Status s = read_strings(params, "ignore_interfaces", ignore_interfaces_); !s) return s;
+  if (Status s = read_strings(params, "tunnels", tunnels_); !s) return s;
+  for (std::size_t i = 0; i < tunnels_.size(); ++i) {
+    if (std::find(tunnels_.begin(), tunnels_.begin() + static_cast<long>(i), tunnels_[i]) !=
+        tunnels_.begin() + static_cast<long>(i))
+      return Status::invalid("tunnels: \"" + tunnels_[i] + "\" is listed twice");
+  }
   if (const auto it = params.find("clock"); it != params.end()) {
     if (!it->is_string() || (*it != "agent" && *it != "device"))
       return Status::invalid("clock: must be \"agent\" or \"device\"");
@@ -249,6 +262,7 @@ Status SophosCheck::configure(const nlohmann::json& params) {
     request.scalars.push_back(licence_expiry_oid(m));
   }
   request.subtrees.push_back(kProcessorLoad);
+  request.subtrees.push_back(kTunnelEntry);
   return link_.configure(params, env_, request);
 }
 
@@ -488,6 +502,60 @@ void SophosCheck::judge_resources(const Snapshot& s, Findings& findings, Outcome
   }
 }
 
+void SophosCheck::judge_tunnels(const Snapshot& s, Findings& findings, Outcome& outcome) const {
+  struct Tunnel {
+    std::string name;
+    std::optional<std::int64_t> active;  // absent: the row has no ActiveTunnel
+  };
+  // Rows by their index (sfosIPSecVpnConnId); a row without a name is named by it.
+  std::map<Oid, Tunnel> rows;
+  for (const auto& [index, value] : s.column(kTunnelName)) {
+    rows[index].name = value->type == Type::kOctetString && !value->bytes.empty()
+                           ? value->bytes
+                           : "#" + oid_text(index);
+  }
+  for (const auto& [index, value] : s.column(kTunnelActive)) {
+    auto& row = rows[index];
+    if (row.name.empty()) row.name = "#" + oid_text(index);
+    if (value->type == Type::kInteger) row.active = value->integer;
+    if (value->type == Type::kGauge32 || value->type == Type::kCounter32)
+      row.active = static_cast<std::int64_t>(value->number);
+  }
+  int active = 0;
+  std::vector<std::string> down_others;
+  for (const auto& [index, row] : rows) {
+    const bool listed = std::find(tunnels_.begin(), tunnels_.end(), row.name) != tunnels_.end();
+    if (row.active && *row.active > 0) {
+      ++active;
+      continue;
+    }
+    const std::string state = row.active ? "down" : "in an unreported state";
+    if (listed) {
+      findings.add(row.active ? State::kCritical : State::kUnknown,
+                   "IPsec tunnel " + row.name + " " + state);
+    } else {
+      down_others.push_back(row.name + " " + state);
+    }
+  }
+  for (const auto& name : tunnels_) {
+    if (std::none_of(rows.begin(), rows.end(),
+                     [&](const auto& row) { return row.second.name == name; }))
+      findings.add(State::kCritical,
+                   "IPsec tunnel " + name + " not found" +
+                       (rows.empty() ? " (the firewall lists no IPsec tunnel)" : ""));
+  }
+  if (rows.empty() && tunnels_.empty()) return;  // no VPN here: nothing to show
+  const double total = static_cast<double>(rows.size());
+  outcome.metrics.push_back(Metric{"tunnels", total, "", std::nullopt, std::nullopt, 0, {}});
+  outcome.metrics.push_back(Metric{"tunnels_active", static_cast<double>(active), "", std::nullopt,
+                                   std::nullopt, 0, total});
+  std::string others;
+  for (const auto& text : down_others) others += (others.empty() ? "" : ", ") + text;
+  findings.add(State::kOk, std::to_string(active) + "/" + std::to_string(rows.size()) +
+                               " IPsec tunnels active" +
+                               (others.empty() ? "" : " (not required: " + others + ")"));
+}
+
 Outcome SophosCheck::run(const RunContext& context) {
   Outcome outcome;
   auto snapshot = link_.snapshot(context.deadline);
@@ -523,6 +591,7 @@ Outcome SophosCheck::run(const RunContext& context) {
   judge_licences(s, findings, outcome);
   judge_interfaces(s, findings, outcome);
   judge_resources(s, findings, outcome);
+  judge_tunnels(s, findings, outcome);
   rates_.end();
 
   outcome.status = findings.state();
@@ -542,8 +611,13 @@ Outcome SophosCheck::run(const RunContext& context) {
     for (int n = 1; n <= 21; ++n) {
       if (auto st = s.integer(service_oid(n)); st && *st == 3) ++running;
     }
+    const std::string tunnels =
+        tunnels_.empty() ? std::string()
+                         : ", " + std::to_string(tunnels_.size()) + " required IPsec tunnel" +
+                               (tunnels_.size() == 1 ? "" : "s") + " active";
     outcome.summary = identity + ": " + ha + std::to_string(running) + " services running, " +
-                      "subscriptions valid" + (ticks ? ", up " + uptime_text(*ticks) : "");
+                      "subscriptions valid" + tunnels +
+                      (ticks ? ", up " + uptime_text(*ticks) : "");
   }
   outcome.details = findings.details();
   return outcome;

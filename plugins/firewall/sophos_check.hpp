@@ -13,6 +13,8 @@
 //   "licence_crit_days"   ... CRITICAL. Default 7.
 //   "wan_ports"           interfaces whose loss is CRITICAL. Default ["Port2"].
 //   "ignore_interfaces"   interfaces never judged.
+//   "tunnels"             IPsec connections (names) that must be active; the others
+//                         are listed, not judged.
 //   "clock"               "agent" (default) or "device": whose date is "today" for
 //                         the expiry arithmetic (the device's sfosCurrentDate).
 //   "cpu_warn"/"cpu_crit", "memory_warn"/"memory_crit", "disk_warn"/"disk_crit":
@@ -35,6 +37,8 @@ inline constexpr MetricSpec kSophosMetrics[] = {
     {"live_users", "", "users logged in through the captive portal"},
     {"services_running", "", "SFOS services in the running state"},
     {"licence_<module>_days", "", "days until a subscribed module expires"},
+    {"tunnels", "", "IPsec connections the firewall lists (sfosIPSecVpnTunnelTable)"},
+    {"tunnels_active", "", "IPsec connections with at least one active tunnel"},
     {"<interface>_in_bps", "", "traffic received, bits per second (from the second poll)"},
     {"<interface>_out_bps", "", "traffic sent, bits per second (from the second poll)"},
 };

@@ -127,6 +127,8 @@ TEST_CASE("Config: the commented example configuration loads", "[config]") {
   CHECK(find(*config, "dump-accounting").id == "backup/file-age:/srv/dumps/compta-*.sql.gz");
   CHECK(find(*config, "antivirus").id == "antivirus/clamd:/run/clamav/clamd.ctl");
   CHECK(find(*config, "host-firewall").id == "firewall/host");
+  CHECK(find(*config, "links").id == "net/ping");
+  CHECK(find(*config, "dns").id == "net/dns");
 }
 
 TEST_CASE("Config: malformed JSON gives file:line:column and the parser's reason", "[config]") {

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "plugins/snmp/devices.hpp"
@@ -17,6 +19,16 @@ using testing::edit_recording;
 using testing::fixture_recording;
 
 constexpr const char* kHealthy = "sophos-xg-healthy";
+
+// Removes every row of the IPsec tunnel table.
+std::map<std::string, std::string> no_tunnels(const std::string& recording) {
+  std::map<std::string, std::string> edits;
+  std::istringstream lines(recording);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("1.3.6.1.4.1.2604.5.1.6.")) edits[line.substr(0, line.find('|'))] = "";
+  }
+  return edits;
+}
 
 // Each problem is the healthy recording with a few objects changed.
 std::vector<testing::Recording> recordings() {
@@ -35,6 +47,9 @@ std::vector<testing::Recording> recordings() {
       {"fw-wrong-type", edit_recording(healthy, {{sfos + "4.1.0", "4|enabled"}})},
       {"fw-no-ha-mib", edit_recording(healthy, {{sfos + "4.4.0", ""}, {sfos + "4.5.0", ""}})},
       {"not-a-firewall", fixture_recording("unifi-ap-healthy")},
+      {"fw-no-tunnels", edit_recording(healthy, no_tunnels(healthy))},
+      {"fw-tunnel-unreported",
+       edit_recording(healthy, {{sfos + "6.1.1.1.1.8.1", ""}, {sfos + "6.1.1.1.1.8.3", "4|up"}})},
   };
 }
 
@@ -139,6 +154,46 @@ TEST_CASE("SophosCheck: the healthy firewall is OK with its metrics", "[sophos][
   CHECK_THAT(outcome.details, Catch::Contains("OK: licence Email protection: not subscribed"));
   CHECK_THAT(outcome.details, Catch::Contains("OK: interface Port3 disabled"));
   CHECK_THAT(outcome.details, Catch::Contains("OK: HA primary, peer auxiliary (Active-Passive)"));
+  // Tunnels nobody listed are shown, not judged.
+  CHECK(value(outcome, "tunnels") == 3);
+  CHECK(value(outcome, "tunnels_active") == 2);
+  CHECK_THAT(outcome.details,
+             Catch::Contains("OK: 2/3 IPsec tunnels active (not required: Annexe-Ecole down)"));
+}
+
+TEST_CASE("SophosCheck: the IPsec tunnels listed must be active", "[sophos][snmp]") {
+  const Outcome up = run_on(kHealthy, {{"tunnels", {"DC-Paris", "Mairie-Backup"}}});
+  INFO(up.summary << "\n" << up.details);
+  CHECK(up.status == State::kOk);
+  CHECK_THAT(up.summary, Catch::Contains("subscriptions valid, 2 required IPsec tunnels active"));
+
+  only_problem(run_on(kHealthy, {{"tunnels", {"DC-Paris", "Annexe-Ecole"}}}), State::kCritical,
+               "IPsec tunnel Annexe-Ecole down");
+  only_problem(run_on(kHealthy, {{"tunnels", {"Annexe-Mairie"}}}), State::kCritical,
+               "IPsec tunnel Annexe-Mairie not found");
+}
+
+TEST_CASE("SophosCheck: a firewall without IPsec tunnels", "[sophos][snmp]") {
+  const Outcome quiet = run_on("fw-no-tunnels");
+  CHECK(quiet.status == State::kOk);
+  CHECK(metric(quiet, "tunnels") == nullptr);
+  CHECK_THAT(quiet.details, !Catch::Contains("IPsec"));
+  const Outcome listed = run_on("fw-no-tunnels", {{"tunnels", {"DC-Paris"}}});
+  only_problem(listed, State::kCritical,
+               "IPsec tunnel DC-Paris not found (the firewall lists no IPsec tunnel)");
+  CHECK(value(listed, "tunnels") == 0);
+  CHECK(value(listed, "tunnels_active") == 0);
+}
+
+TEST_CASE("SophosCheck: a tunnel whose activity is not reported is UNKNOWN if required",
+          "[sophos][snmp]") {
+  // What SFOS answers for a connection without tunnels is not documented: a missing
+  // ActiveTunnel, or one of another type, is not taken for "down".
+  only_problem(run_on("fw-tunnel-unreported", {{"tunnels", {"DC-Paris"}}}), State::kUnknown,
+               "IPsec tunnel DC-Paris in an unreported state");
+  const Outcome other = run_on("fw-tunnel-unreported");
+  CHECK(other.status == State::kOk);
+  CHECK(value(other, "tunnels_active") == 0);
 }
 
 TEST_CASE("SophosCheck: traffic rates from the second poll", "[sophos][snmp]") {
@@ -254,6 +309,11 @@ TEST_CASE("SophosCheck: parameters are validated", "[sophos]") {
   CHECK_THAT(error({{"device", "fw"}, {"clock", "ntp"}}), Catch::StartsWith("clock:"));
   CHECK_THAT(error({{"device", "fw"}, {"licence_warn_days", 3}}),
              Catch::StartsWith("licence_crit_days: above"));
+  CHECK_THAT(error({{"device", "fw"}, {"tunnels", "DC-Paris"}}), Catch::StartsWith("tunnels:"));
+  CHECK_THAT(error({{"device", "fw"}, {"tunnels", {""}}}),
+             Catch::StartsWith("tunnels: must be an array of non-empty strings"));
+  CHECK_THAT(error({{"device", "fw"}, {"tunnels", {"A", "A"}}}),
+             Catch::StartsWith("tunnels: \"A\" is listed twice"));
   CHECK_THAT(error({{"device", "fw"}, {"colour", "red"}}),
              Catch::StartsWith("colour: unknown parameter"));
 }

@@ -17,7 +17,9 @@ const std::vector<std::string> kBuiltIn = {
     "system/clock",     "firewall/host",   "firewall/sophos",
     "backup/restic",    "backup/borg",     "backup/file-age",
     "backup/avamar",    "antivirus/clamd", "antivirus/signature-age",
-    "antivirus/sophos", "wifi/unifi",      "wifi/snmp-generic"};
+    "antivirus/sophos", "wifi/unifi",      "wifi/snmp-generic",
+    "net/http",         "net/tls",         "net/dns",
+    "net/ping"};
 
 std::string known_types() {
   std::string out = "known types: ";
