@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <nss.h>
 
 #include <cstdio>
@@ -23,5 +24,11 @@ int main(int argc, char** argv) {
     }
   }
 #endif
+  // glibc gives each thread that allocates an arena of its own, up to 8 per CPU, and what
+  // a thread freed stays in its arena. A central poller's round reads hundreds of pages
+  // on a few threads at once: with an arena each, some 3 MB more stayed resident between
+  // rounds (docs/performance.md, "Central poll"). Two arenas cost nothing measurable to
+  // an agent whose threads mostly wait.
+  mallopt(M_ARENA_MAX, 2);
   return vigie::agent::run(argc, argv);
 }

@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
-#include "common/gzip.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -35,13 +35,12 @@ constexpr std::size_t kMaxTokenBytes = 4096;
 // How long batches stay smaller than one the collector refused as too large.
 constexpr std::chrono::hours kRefusedSizeMemory{1};
 
-// `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
-std::string cut_utf8(std::string text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
+// The check name in a result's protocol JSON (as spooled), for a log line; "?" when none.
+std::string result_name(std::string_view result) {
+  const auto json = nlohmann::json::parse(result, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return "?";
+  const auto name = json.find("name");
+  return name != json.end() && name->is_string() ? name->get<std::string>() : "?";
 }
 
 std::string seconds_text(milliseconds d) {
@@ -238,20 +237,17 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   const std::string what = "batch seq " + std::to_string(batch.seq) + " (" +
                            std::to_string(batch.results.size()) + " results)";
 
-  protocol::Report report;
-  report.agent = agent;
-  report.seq = batch.seq;
-  report.results = batch.results;
+  protocol::Report head;  // the report without its results, which are already encoded
+  head.agent = agent;
+  head.seq = batch.seq;
   // What the collector shows as this agent's health: its clock and its backlog.
-  report.sent_ms = wall_ms();
+  head.sent_ms = wall_ms();
   protocol::SpoolInfo backlog;
   backlog.depth = static_cast<std::int64_t>(spool->size());  // this batch included
-  for (const auto& r : batch.results) {
-    if (backlog.oldest_ms == 0 || r.ts_ms < backlog.oldest_ms) backlog.oldest_ms = r.ts_ms;
-  }
+  backlog.oldest_ms = batch.oldest_ms;
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
-  report.spool = backlog;
-  const Body body = encode_body(report, options.gzip_above);
+  head.spool = backlog;
+  const Body body = encode_body(assemble_report(head, batch.results), options.gzip_above);
   {
     // stop() may set an abort time on the client in use: it must not be swapped then.
     std::lock_guard lock(mutex);
@@ -288,9 +284,8 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
         return when;
       }
       if (index && *index < batch.results.size()) {
-        const CheckResult& bad = batch.results[*index];
         log::error("shipper: the collector REFUSED result " + std::to_string(*index) + " of " +
-                   what + " (check " + bad.name + ") with " + reason +
+                   what + " (check " + result_name(batch.results[*index]) + ") with " + reason +
                    "; that result is quarantined, never sent again (vigie-agent spool shows "
                    "it); the others are sent again");
         spool->quarantine(batch.seq, *index, reason);
@@ -310,7 +305,7 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
         return Clock::now();
       }
       log::error("shipper: the collector REFUSED " + what + " (check " +
-                 batch.results.front().name + ") with " + reason +
+                 result_name(batch.results.front()) + ") with " + reason +
                  "; the result is quarantined, never sent again (vigie-agent spool shows it)");
       spool->quarantine(batch.seq, 0, reason);
       return next_send();
@@ -472,33 +467,6 @@ milliseconds backoff_delay(int attempt, milliseconds initial, milliseconds max, 
   const double r = std::clamp(random, 0.0, 1.0);
   return half + milliseconds(
                     static_cast<milliseconds::rep>(static_cast<double>((base - half).count()) * r));
-}
-
-Body encode_body(const protocol::Report& report, std::size_t gzip_above) {
-  Body body{protocol::encode_report(report), false};
-  if (body.data.size() > gzip_above) {
-    std::string compressed = gzip_compress(body.data);
-    if (!compressed.empty()) body = {std::move(compressed), true};
-  }
-  return body;
-}
-
-CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits) {
-  result.summary = cut_utf8(std::move(result.summary), limits.max_summary);
-  result.details = cut_utf8(std::move(result.details), limits.max_details);
-  if (result.metrics.size() > limits.max_metrics) result.metrics.resize(limits.max_metrics);
-  const auto valid = protocol::result_from_json(protocol::result_to_json(result), "result", limits);
-  if (valid) return result;
-  CheckResult fallback;
-  fallback.name = std::move(result.name);
-  fallback.check = std::move(result.check);
-  fallback.status = State::kUnknown;
-  fallback.summary = cut_utf8("the check's result cannot be reported: " + valid.status().message(),
-                              limits.max_summary);
-  fallback.ts_ms = result.ts_ms;
-  fallback.duration_ms = result.duration_ms;
-  fallback.interval_s = result.interval_s;
-  return fallback;
 }
 
 }  // namespace vigie::agent

@@ -20,10 +20,9 @@
 #include <system_error>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
+#include "agent/report_encoding.hpp"
 #include "common/log.hpp"
-#include "common/protocol.hpp"
+#include "common/sqlite.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -73,10 +72,8 @@ INSERT INTO quarantined (seq, at_ms, reason, result)
 DROP TABLE quarantine;
 )sql";
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbClose>;
+using sqlite::Db;
+using sqlite::Statement;
 
 // An SQLite failure: the code decides between "corrupt" and "cannot write".
 struct DbError {
@@ -84,12 +81,34 @@ struct DbError {
   std::string message;
 };
 
-// JSON values in `json`, counted as the collector's decoder counts them: every value,
-// each object and array included, keys not.
-std::size_t count_values(const nlohmann::json& json) {
-  std::size_t n = 1;
-  if (json.is_structured()) {
-    for (const auto& child : json) n += count_values(child);
+// JSON values in `text` (JSON as encode_result() writes it), counted as the collector's
+// decoder counts them: every value, each object and array included, keys not. A scan of
+// the tokens, nothing decoded: a string is a key when a colon follows it.
+std::size_t count_values(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (is_space(c) || c == ',' || c == ':' || c == '}' || c == ']') {
+      ++i;
+    } else if (c == '{' || c == '[') {
+      ++n;
+      ++i;
+    } else if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      ++i;  // the closing quote
+      std::size_t next = i;
+      while (next < text.size() && is_space(text[next])) ++next;
+      if (next >= text.size() || text[next] != ':') ++n;
+    } else {  // a number, true, false or null
+      ++n;
+      while (i < text.size() && !is_space(text[i]) && text[i] != ',' && text[i] != ']' &&
+             text[i] != '}')
+        ++i;
+    }
   }
   return n;
 }
@@ -98,64 +117,6 @@ bool is_corruption(int code) {
   const int primary = code & 0xff;
   return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
-
-// A prepared statement: bind, step, read columns, reset. Owns the sqlite3_stmt.
-class Statement {
- public:
-  Statement() = default;
-  static Result<Statement> prepare(sqlite3* db, std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &raw, nullptr) != SQLITE_OK) {
-      return Status::io_error("prepare \"" + std::string(sql.substr(0, 60)) +
-                              "\": " + sqlite3_errmsg(db));
-    }
-    Statement s;
-    s.stmt_.reset(raw);
-    return s;
-  }
-
-  Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_.get(), i, v);
-    return *this;
-  }
-  Statement& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool ready() const { return stmt_ != nullptr; }
-  // SQLITE_ROW, SQLITE_DONE, or an error code.
-  int step() { return sqlite3_step(stmt_.get()); }
-  void reset() {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  std::string_view text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_.get(), col);
-    return p ? std::string_view(reinterpret_cast<const char*>(p),
-                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
-             : std::string_view();
-  }
-
- private:
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
-};
-
-// Resets a statement when the scope ends, whatever path it takes.
-class Use {
- public:
-  explicit Use(Statement& s) : s_(s) {}
-  ~Use() { s_.reset(); }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
- private:
-  Statement& s_;
-};
 
 std::string utc_stamp(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -205,11 +166,10 @@ class SqliteSpool final : public Spool {
     return start_over(opened.message, 0);
   }
 
-  void add(CheckResult result) override {
+  void add(const CheckResult& result) override {
     std::string json;
     try {
-      json = protocol::result_to_json(result).dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace);
+      json = encode_result(result);
     } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
       std::lock_guard lock(mutex_);
       lost("cannot encode a result of " + result.name + ": " + e.what(), 1);
@@ -281,8 +241,8 @@ class SqliteSpool final : public Spool {
       QuarantinedResult q;
       q.seq = static_cast<std::uint64_t>(s->int64(0));
       q.at_ms = s->int64(1);
-      q.reason = std::string(s->text(2));
-      q.result = std::string(s->text(3));
+      q.reason = s->text(2);
+      q.result = s->text(3);
       out.push_back(std::move(q));
     }
     return out;
@@ -383,8 +343,9 @@ class SqliteSpool final : public Spool {
         {&statements_.delete_aged,
          "DELETE FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
         {&statements_.first_rows,
-         "SELECT id, result FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
-        {&statements_.head_rows, "SELECT id, result FROM results WHERE id <= ?1 ORDER BY id"},
+         "SELECT id, result, ts_ms FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&statements_.head_rows,
+         "SELECT id, result, ts_ms FROM results WHERE id <= ?1 ORDER BY id"},
         {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
         {&statements_.row_size, "SELECT length(result) FROM results WHERE id = ?1"},
         {&statements_.delete_row, "DELETE FROM results WHERE id = ?1"},
@@ -445,7 +406,7 @@ class SqliteSpool final : public Spool {
           e.code)
         return e;
       if (bad > 0) {
-        // A batch whose stored rows no longer decode would be replayed with other
+        // A batch whose stored rows are no longer readable would be replayed with other
         // content under the same seq: skip its seq instead.
         log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                    " unreadable results in the batch to resend; it is sent again as a new batch");
@@ -497,7 +458,7 @@ class SqliteSpool final : public Spool {
     std::uint64_t pruned = 0;
     {
       Statement& s = statements_.insert;
-      Use use(s);
+      sqlite::ResetOnExit use(s);
       s.bind(1, ts_ms).bind(2, json).bind(3, options_.now_ms());
       if (s.step() != SQLITE_DONE) error = last_error("insert");
     }
@@ -544,7 +505,7 @@ class SqliteSpool final : public Spool {
     const std::int64_t cutoff = options_.now_ms() - options_.max_age.count();
     {
       Statement& oldest = statements_.oldest_waiting;
-      Use use(oldest);
+      sqlite::ResetOnExit use(oldest);
       oldest.bind(1, head_last_id_);
       const int rc = oldest.step();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return last_error("prune");
@@ -552,14 +513,14 @@ class SqliteSpool final : public Spool {
       oldest.reset();
       if (too_old) {
         Statement& aged = statements_.aged;
-        Use use_aged(aged);
+        sqlite::ResetOnExit use_aged(aged);
         aged.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (aged.step() != SQLITE_ROW) return last_error("prune");
         const auto n = aged.int64(0);
         const auto n_bytes = static_cast<std::uint64_t>(aged.int64(1));
         aged.reset();
         Statement& del = statements_.delete_aged;
-        Use use_del(del);
+        sqlite::ResetOnExit use_del(del);
         del.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (del.step() != SQLITE_DONE) return last_error("prune");
         *count -= n;
@@ -569,7 +530,7 @@ class SqliteSpool final : public Spool {
     }
     while (*bytes > options_.max_bytes) {
       Statement& sizes = statements_.waiting_sizes;
-      Use use(sizes);
+      sqlite::ResetOnExit use(sizes);
       sizes.bind(1, head_last_id_).bind(2, kPruneChunk).bind(3, newest);
       std::int64_t cut = 0;
       std::int64_t n = 0;
@@ -583,7 +544,7 @@ class SqliteSpool final : public Spool {
       sizes.reset();
       if (n == 0) break;  // only the head batch and the newest are left: they stay
       Statement& del = statements_.delete_range;
-      Use use_del(del);
+      sqlite::ResetOnExit use_del(del);
       del.bind(1, head_last_id_).bind(2, cut);
       if (del.step() != SQLITE_DONE) return last_error("prune");
       *count -= n;
@@ -617,7 +578,7 @@ class SqliteSpool final : public Spool {
     }
     if (!error.code && batch.results.empty()) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
       if (del.step() != SQLITE_DONE) error = last_error("hand out");
     } else if (!error.code) {
@@ -654,7 +615,7 @@ class SqliteSpool final : public Spool {
     DbError error = exec("BEGIN IMMEDIATE");
     if (!error.code) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, 0).bind(2, head_last_id_);
       if (del.step() != SQLITE_DONE) error = last_error("remove");
     }
@@ -686,7 +647,7 @@ class SqliteSpool final : public Spool {
       kept = static_cast<std::uint64_t>(held + size) <= options_.max_quarantine_bytes;
       if (!error.code && kept) {
         Statement& keep = statements_.quarantine;
-        Use use(keep);
+        sqlite::ResetOnExit use(keep);
         keep.bind(1, static_cast<std::int64_t>(head_->seq))
             .bind(2, options_.now_ms())
             .bind(3, std::string_view(*reason))
@@ -699,7 +660,7 @@ class SqliteSpool final : public Spool {
       }
       if (!error.code) {
         Statement& del = statements_.delete_row;
-        Use use(del);
+        sqlite::ResetOnExit use(del);
         del.bind(1, id);
         if (del.step() != SQLITE_DONE) error = last_error("quarantine");
       }
@@ -737,15 +698,16 @@ class SqliteSpool final : public Spool {
     head_last_id_ = 0;
   }
 
-  // Reads rows (id, result) from `s` bound to (after, limit) into `batch` (and their ids
-  // into `ids`), stopping before the result that would take the batch past `limits`
-  // (none: no bound but the limit); rows that do not decode are counted in *bad (and
-  // still move *last_id on).
+  // Reads rows (id, result, ts_ms) from `s` bound to (after, limit) into `batch` (and
+  // their ids into `ids`), the results as they were stored: they were checked before they
+  // were added. Stops before the result that would take the batch past `limits` (none: no
+  // bound but the limit). Rows that are not a JSON object's text (the file was damaged
+  // under SQLite's feet) are counted in *bad (and still move *last_id on).
   DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit,
                     const BatchLimits* limits, Batch* batch, std::vector<std::int64_t>* ids,
                     std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
                     std::int64_t* rows) {
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, first_bound);
     if (limit >= 0) s.bind(2, limit);
     int rc = SQLITE_OK;
@@ -753,11 +715,10 @@ class SqliteSpool final : public Spool {
     std::size_t json_bytes = 0;  // of the results taken
     std::size_t json_values = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
-      const std::string_view text = s.text(1);
-      auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      auto result = protocol::result_from_json(json, "result");
-      const std::size_t values = result && limits ? count_values(json) : 0;
-      if (result && limits && !batch->results.empty() &&
+      const std::string_view text = s.text_view(1);
+      const bool good = text.starts_with('{') && text.ends_with('}');
+      const std::size_t values = good && limits ? count_values(text) : 0;
+      if (good && limits && !batch->results.empty() &&
           (json_bytes + text.size() > limits->max_bytes ||
            json_values + values > limits->max_values)) {
         rc = SQLITE_DONE;  // full: this row waits for the next batch
@@ -766,14 +727,16 @@ class SqliteSpool final : public Spool {
       if (last_id) *last_id = s.int64(0);
       ++*rows;
       total += text.size() + kRowOverhead;
-      if (!result) {
+      if (!good) {
         ++*bad;
         continue;
       }
       json_bytes += text.size();
       json_values += values;
       if (ids) ids->push_back(s.int64(0));
-      batch->results.push_back(std::move(*result));
+      const std::int64_t ts = s.int64(2);
+      if (batch->results.empty() || ts < batch->oldest_ms) batch->oldest_ms = ts;
+      batch->results.emplace_back(text);
     }
     if (rc != SQLITE_DONE) return last_error("read");
     *bytes = total;
@@ -805,7 +768,7 @@ class SqliteSpool final : public Spool {
     oldest_ms_ = 0;
     if (count_ == 0) return;
     Statement& s = statements_.oldest_ts;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     if (s.step() == SQLITE_ROW) oldest_ms_ = s.int64(0);
   }
 
@@ -829,7 +792,7 @@ class SqliteSpool final : public Spool {
   DbError set_state(const char* key, std::int64_t value) {
     if (!statements_.set_state.ready()) return {SQLITE_MISUSE, "not prepared"};
     Statement& s = statements_.set_state;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, std::string_view(key)).bind(2, value);
     if (s.step() != SQLITE_DONE) return last_error(std::string("state ") + key);
     return {};
@@ -843,7 +806,7 @@ class SqliteSpool final : public Spool {
     int rc = SQLITE_OK;
     while ((rc = s->step()) == SQLITE_ROW) {
       if (!out->empty()) *out += "; ";
-      *out += s->text(0);
+      *out += s->text_view(0);
     }
     if (rc != SQLITE_DONE) return last_error(sql);
     return {};
@@ -863,7 +826,7 @@ class SqliteSpool final : public Spool {
 
   // The first column of `s`'s first row, bound to `value` (unless negative).
   DbError query_bound_int(Statement& s, std::int64_t value, std::int64_t* out) {
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     if (value >= 0) s.bind(1, value);
     if (s.step() != SQLITE_ROW) return last_error("query");
     *out = s.int64(0);

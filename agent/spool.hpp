@@ -54,7 +54,10 @@ namespace vigie::agent {
 // Results sent together in one report.
 struct Batch {
   std::uint64_t seq = 0;
-  std::vector<CheckResult> results;
+  // Each result's protocol JSON, as encode_result() (agent/report_encoding.hpp) wrote it
+  // when the result was added: spliced as it is into the report, never decoded here.
+  std::vector<std::string> results;
+  std::int64_t oldest_ms = 0;  // the earliest ts of its results
 };
 
 // The most one batch holds: results, and the size of their JSON in bytes and in JSON
@@ -82,10 +85,11 @@ class Spool {
  public:
   virtual ~Spool() = default;
 
-  // Stores a result (written, not synced: see above). When the spool is past its bounds
-  // the oldest results not yet in a batch are dropped and counted. A result that cannot
-  // be written (disk full...) is logged and counted as dropped too.
-  virtual void add(CheckResult result) = 0;
+  // Stores a result (written, not synced: see above), encoded once by encode_result():
+  // the caller has checked it (fit_to_protocol). When the spool is past its bounds the
+  // oldest results not yet in a batch are dropped and counted. A result that cannot be
+  // written (disk full...) is logged and counted as dropped too.
+  virtual void add(const CheckResult& result) = 0;
 
   // The batch to send: the one handed out before and not removed yet, unchanged; or
   // else a new one of the oldest results, within `limits`, with the next seq. nullopt
