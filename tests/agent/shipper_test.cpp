@@ -389,7 +389,7 @@ TEST_CASE("Shipper: a batch refused as too large (413) is split and sent again, 
   CHECK((*shipper)->stop(0ms) == 0);
 }
 
-TEST_CASE("Shipper: a 400 naming one result sets that result apart; the others are sent",
+TEST_CASE("Shipper: a 400 naming one result sets that result apart, and the others are sent",
           "[shipper]") {
   testing::TempDir dir;
   // check-2 can never be accepted: the reply names its index in each report.
