@@ -32,6 +32,7 @@
 #include "common/systemd.hpp"
 #include "common/time.hpp"
 #include "plugins/agent/self_check.hpp"
+#include "plugins/process.hpp"
 #include "plugins/registry.hpp"
 
 namespace vigie::agent {
@@ -64,9 +65,11 @@ constexpr std::string_view kCheckUsage =
 constexpr std::string_view kConfigUsage = R"(config check [--config FILE]
     Validate the configuration: prints "config OK: N checks", or the error.
 )";
-constexpr std::string_view kSpoolUsage = R"(spool [--config FILE] [--state-dir DIR] [--json]
+constexpr std::string_view kSpoolUsage =
+    R"(spool [--config FILE] [--state-dir DIR] [--json] [--clear-quarantine]
     Show the spool: results waiting, the oldest one's age, results dropped, and
-    the batches the collector refused for good (quarantined), with its reason.
+    the results the collector refused for good (quarantined), with its reason.
+    --clear-quarantine: then forget the quarantined results (once looked at).
 )";
 constexpr std::string_view kChecksUsage = R"(checks [--markdown]
     List the built-in check types.
@@ -91,6 +94,7 @@ struct Options {
   bool json = false;
   bool markdown = false;
   bool verbose = false;
+  bool clear_quarantine = false;
   std::vector<std::string> names;  // positional arguments
 };
 
@@ -130,6 +134,7 @@ Result<Options> parse_options(std::span<char* const> args,
     if (arg == "--json") options.json = true;
     if (arg == "--markdown") options.markdown = true;
     if (arg == "--verbose") options.verbose = true;
+    if (arg == "--clear-quarantine") options.clear_quarantine = true;
   }
   return options;
 }
@@ -295,12 +300,13 @@ int cmd_spool(const Options& options) {
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   auto spool = open_spool(path, spool_options);
   if (!spool) {
     print_error(spool.status().message() + '\n');
     return kExitFailure;
   }
-  const auto batches = (*spool)->quarantined_batches();
+  const auto kept = (*spool)->quarantined_results();
   const std::int64_t now = wall_ms();
   const std::int64_t oldest = (*spool)->oldest_ms();
   if (options.json) {
@@ -310,29 +316,36 @@ int cmd_spool(const Options& options) {
                           {"dropped", (*spool)->dropped()},
                           {"quarantined", (*spool)->quarantined()},
                           {"quarantine", nlohmann::json::array()}};
-    for (const auto& b : batches) {
-      out["quarantine"].push_back({{"seq", b.seq},
-                                   {"at_ms", b.at_ms},
-                                   {"reason", b.reason},
-                                   {"results", nlohmann::json::parse(b.results, nullptr, false)}});
+    for (const auto& q : kept) {
+      out["quarantine"].push_back({{"seq", q.seq},
+                                   {"at_ms", q.at_ms},
+                                   {"reason", q.reason},
+                                   {"result", nlohmann::json::parse(q.result, nullptr, false)}});
     }
-    print(out.dump(2) + '\n');
-    return kExitOk;
+    print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
+  } else {
+    print("spool        " + path.string() + "\nwaiting      " + std::to_string((*spool)->size()) +
+          " results" +
+          (oldest ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
+                  : "") +
+          "\ndropped      " + std::to_string((*spool)->dropped()) +
+          " results (full or too old)\nquarantined  " + std::to_string((*spool)->quarantined()) +
+          " results refused by the collector, " + std::to_string(kept.size()) + " kept\n");
+    for (const auto& q : kept) {
+      const auto result = nlohmann::json::parse(q.result, nullptr, false);
+      const std::string name = result.is_object() ? result.value("name", "?") : "?";
+      print("  " + name + ", seq " + std::to_string(q.seq) + ", " +
+            age_text(std::chrono::milliseconds(now - q.at_ms)) + " ago: " + q.reason + '\n');
+    }
   }
-  print("spool        " + path.string() + "\nwaiting      " + std::to_string((*spool)->size()) +
-        " results" +
-        (oldest ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
-                : "") +
-        "\ndropped      " + std::to_string((*spool)->dropped()) +
-        " results (full or too old)\nquarantined  " + std::to_string((*spool)->quarantined()) +
-        " batches refused by the collector, the last " + std::to_string(batches.size()) +
-        " kept\n");
-  for (const auto& b : batches) {
-    const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    print("  seq " + std::to_string(b.seq) + ", " +
-          age_text(std::chrono::milliseconds(now - b.at_ms)) + " ago, " +
-          std::to_string(results.is_array() ? results.size() : 0) + " results: " + b.reason +
-          '\n');
+  if (options.clear_quarantine) {
+    auto cleared = (*spool)->clear_quarantine();
+    if (!cleared) {
+      print_error(cleared.status().message() + '\n');
+      return kExitFailure;
+    }
+    // On stderr: stdout stays the report (JSON with --json).
+    print_error("quarantine cleared: " + std::to_string(*cleared) + " results forgotten\n");
   }
   return kExitOk;
 }
@@ -353,6 +366,7 @@ int cmd_run(const Options& options) {
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   const std::filesystem::path spool_path = spool_path_of(*config, options);
   auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
@@ -474,7 +488,8 @@ int config_command(std::span<char* const> args) {
 }
 
 int spool_command(std::span<char* const> args) {
-  auto options = parse_options(args, {"--config", "--state-dir", "--json"}, false);
+  auto options =
+      parse_options(args, {"--config", "--state-dir", "--json", "--clear-quarantine"}, false);
   if (!options) return usage_error(options.status(), kSpoolUsage);
   return cmd_spool(*options);
 }
@@ -500,7 +515,7 @@ constexpr Command kCommands[] = {
      run_command},
     {"check", "run checks once and print their results; send nothing", kCheckUsage, check_command},
     {"config", "validate the configuration file (config check)", kConfigUsage, config_command},
-    {"spool", "show the results waiting to be sent, and the batches refused", kSpoolUsage,
+    {"spool", "show the results waiting to be sent, and the results refused", kSpoolUsage,
      spool_command},
     {"checks", "list the built-in check types", kChecksUsage, checks_command},
     {"enroll", "exchange a one-time enrollment token for this agent's own", kEnrollUsage,
@@ -563,6 +578,17 @@ int dispatch(std::span<char* const> args) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Before any thread starts (they copy the main thread's capabilities): the agent keeps
+  // what it uses itself, and no program it starts inherits anything (plugins/process.hpp).
+  constexpr std::uint64_t kKept =
+      plugins::capability_bit(plugins::Capability::kSetuid) |  // "user" checks, and their kill
+      plugins::capability_bit(plugins::Capability::kSetgid) |
+      plugins::capability_bit(plugins::Capability::kNetAdmin) |  // given to nft, iptables-save
+      plugins::capability_bit(plugins::Capability::kNetRaw);     // given on request (external)
+  if (auto kept = plugins::keep_capabilities_to_self(kKept); !kept) {
+    print_error("vigie-agent: cannot drop its capabilities: " + kept.status().message() + '\n');
+    return kExitFailure;
+  }
   try {
     return dispatch(std::span<char* const>(argv + (argc > 0 ? 1 : 0),
                                            static_cast<std::size_t>(std::max(argc - 1, 0))));

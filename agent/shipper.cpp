@@ -32,8 +32,17 @@ using std::chrono::milliseconds;
 constexpr std::string_view kReportsPath = "/api/v1/reports";
 constexpr std::size_t kMaxReasonBytes = 500;  // of a reason quoted in a log line
 constexpr std::size_t kMaxTokenBytes = 4096;
+// How long batches stay smaller than one the collector refused as too large.
+constexpr std::chrono::hours kRefusedSizeMemory{1};
 
-// `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
+// The check name in a result's protocol JSON (as spooled), for a log line; "?" when none.
+std::string result_name(std::string_view result) {
+  const auto json = nlohmann::json::parse(result, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return "?";
+  const auto name = json.find("name");
+  return name != json.end() && name->is_string() ? name->get<std::string>() : "?";
+}
+
 std::string seconds_text(milliseconds d) {
   const auto tenths = (d.count() + 50) / 100;
   return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +
@@ -129,6 +138,12 @@ struct Shipper::Impl {
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<std::int64_t> last_sent_ms{0};
   std::atomic<bool> halted{false};  // a 401: sending stopped until the token changes
+  // Results per batch now: batch_max, halved when the collector finds a batch too
+  // large, doubled back after each delivery, but kept for an hour under the size the
+  // collector refused. Sending thread only.
+  std::size_t batch_cap = 0;
+  std::size_t refused_size = 0;  // results in the smallest batch refused as too large
+  Clock::time_point refused_at;
 
   std::mutex mutex;  // guards stopping and flush_deadline
   std::condition_variable wake;
@@ -202,12 +217,16 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
                       std::uniform_real_distribution<double>(0.0, 1.0)(random));
     return std::pair(Clock::now() + delay, delay);
   };
+  if (batch_cap == 0) batch_cap = std::max<std::size_t>(options.batch_max, 1);
+  // A full batch waits (a backlog, even of smaller batches than batch_max): at once.
   const auto next_send = [&] {
     failures = 0;
-    return spool->size() >= options.batch_max ? Clock::now() : Clock::now() + options.send_interval;
+    return spool->size() >= batch_cap ? Clock::now() : Clock::now() + options.send_interval;
   };
 
-  auto next = spool->next_batch(options.batch_max);
+  auto next = spool->next_batch(BatchLimits{.max_results = batch_cap,
+                                            .max_bytes = options.batch_max_bytes,
+                                            .max_values = options.batch_max_values});
   if (!next) {
     const auto [when, delay] = retry_later();
     log::error("shipper: " + next.status().message() + "; retry in " + seconds_text(delay));
@@ -248,13 +267,47 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
       }
       spool->remove(batch.seq);
       last_sent_ms.store(wall_ms(), std::memory_order_relaxed);
+      if (refused_size > 0 && Clock::now() - refused_at > kRefusedSizeMemory) refused_size = 0;
+      batch_cap = std::min(std::max<std::size_t>(options.batch_max, 1), batch_cap * 2);
+      if (refused_size > 1) batch_cap = std::min(batch_cap, refused_size - 1);
       return next_send();
     case Verdict::kRefused: {
       const std::string reason =
           "HTTP " + std::to_string(reply.status) + ": " + collector_reason(reply.body);
-      log::error("shipper: the collector REFUSED " + what + " with " + reason +
-                 "; the batch is quarantined, not sent again (vigie-agent spool shows it)");
-      spool->quarantine(batch.seq, reason);
+      const std::string field = reply_field(reply.body);
+      const auto index = result_index(field);
+      if (!field.empty() && !index && !field.starts_with("results")) {
+        const auto [when, delay] = retry_later();
+        log::error("shipper: the collector refuses " + what + " for its " + field + " (" + reason +
+                   "): no result is to blame, the batch is kept; retry #" +
+                   std::to_string(failures) + " in " + seconds_text(delay));
+        return when;
+      }
+      if (index && *index < batch.results.size()) {
+        log::error("shipper: the collector REFUSED result " + std::to_string(*index) + " of " +
+                   what + " (check " + result_name(batch.results[*index]) + ") with " + reason +
+                   "; that result is quarantined, never sent again (vigie-agent spool shows "
+                   "it); the others are sent again");
+        spool->quarantine(batch.seq, *index, reason);
+        failures = 0;
+        return Clock::now();
+      }
+      if (batch.results.size() > 1) {
+        batch_cap = std::max<std::size_t>(1, batch.results.size() / 2);
+        if (refused_size == 0 || batch.results.size() < refused_size)
+          refused_size = batch.results.size();
+        refused_at = Clock::now();
+        log::warning("shipper: the collector refused " + what + " with " + reason +
+                     "; its results are sent again in batches of at most " +
+                     std::to_string(batch_cap));
+        spool->release(batch.seq);
+        failures = 0;
+        return Clock::now();
+      }
+      log::error("shipper: the collector REFUSED " + what + " (check " +
+                 result_name(batch.results.front()) + ") with " + reason +
+                 "; the result is quarantined, never sent again (vigie-agent spool shows it)");
+      spool->quarantine(batch.seq, 0, reason);
       return next_send();
     }
     case Verdict::kRetry: break;
@@ -374,16 +427,36 @@ HttpReply post_once(const ShipperOptions& options, std::string_view path,
 
 std::string reply_reason(const std::string& body) { return collector_reason(body); }
 
+std::string reply_field(const std::string& body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return {};
+  const auto field = json.find("field");
+  if (field == json.end() || !field->is_string()) return {};
+  return cut_utf8(field->get<std::string>(), kMaxReasonBytes);
+}
+
+std::optional<std::size_t> result_index(std::string_view field) {
+  constexpr std::string_view kPrefix = "results[";
+  if (!field.starts_with(kPrefix)) return std::nullopt;
+  field.remove_prefix(kPrefix.size());
+  const std::size_t close = field.find(']');
+  if (close == 0 || close == std::string_view::npos || close > 9) return std::nullopt;
+  std::size_t index = 0;
+  for (const char c : field.substr(0, close)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    index = index * 10 + static_cast<std::size_t>(c - '0');
+  }
+  const std::string_view rest = field.substr(close + 1);
+  if (!rest.empty() && rest.front() != '.' && rest.front() != '[') return std::nullopt;
+  return index;
+}
+
 Verdict judge_response(long http_status) {
   if (http_status >= 200 && http_status < 300) return Verdict::kDelivered;
-  // These say nothing about the batch: a token or url problem an operator fixes, or
-  // a collector asking us to slow down. Dropping data for them would lose it all.
-  constexpr long kRetryable4xx[] = {401, 403, 404, 408, 429};
-  if (http_status >= 400 && http_status < 500 &&
-      std::find(std::begin(kRetryable4xx), std::end(kRetryable4xx), http_status) ==
-          std::end(kRetryable4xx)) {
-    return Verdict::kRefused;
-  }
+  // Malformed, too large, unprocessable: about the batch's content. Any other 4xx says
+  // nothing about it (a token, a url, an encoding a proxy refuses, a collector asking
+  // us to slow down): an operator fixes that, and dropping data for it would lose it all.
+  if (http_status == 400 || http_status == 413 || http_status == 422) return Verdict::kRefused;
   return Verdict::kRetry;
 }
 

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,43 @@ void fail(const error_code& ec, const char* what) {
       ec == asio::error::eof || ec == asio::error::connection_reset || ec == beast::error::timeout)
     return;
   log::debug(std::string("http: ") + what + ": " + ec.message());
+}
+
+using RequestParser = http::request_parser<http::string_body>;
+
+// A parser for one request, under the options' limits.
+void limit(RequestParser& parser, const ServerOptions& options) {
+  parser.body_limit(options.max_body);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header));
+}
+
+// What the handler sees of a parsed request (`peer` aside). Takes the body.
+HttpRequest to_request(http::request<http::string_body>& msg) {
+  HttpRequest request;
+  request.method = std::string(msg.method_string());
+  split_target(std::string_view(msg.target().data(), msg.target().size()), request.path,
+               request.query);
+  request.authorization = std::string(msg[http::field::authorization]);
+  request.content_encoding = std::string(msg[http::field::content_encoding]);
+  request.content_type = std::string(msg[http::field::content_type]);
+  request.body = std::move(msg.body());
+  return request;
+}
+
+// The response a session sends before closing when reading a request failed with `ec`;
+// nullopt when it just closes (the peer went away, a timeout, shutdown).
+std::optional<HttpResponse> refusal_for(const error_code& ec, const ServerOptions& options) {
+  if (ec == http::error::body_limit) {
+    return error_response(
+        413, "request body larger than " + std::to_string(options.max_body) + " bytes");
+  }
+  if (ec == http::error::header_limit) return error_response(431, "request headers too large");
+  // A malformed request line or header: say so before closing.
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return error_response(400, "malformed HTTP request: " + ec.message());
+  }
+  return std::nullopt;
 }
 
 // What every session shares with the server.
@@ -62,8 +100,7 @@ class HttpSession {
 
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(shared_->options.max_body);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header));
+    limit(*parser_, shared_->options);
     beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.read_timeout);
     http::async_read(
         derived().stream(), buffer_, *parser_,
@@ -75,18 +112,9 @@ class HttpSession {
 
  private:
   void on_read(error_code ec, std::size_t) {
-    if (ec == http::error::body_limit) {
-      return reply_and_close(error_response(
-          413, "request body larger than " + std::to_string(shared_->options.max_body) + " bytes"));
-    }
-    if (ec == http::error::header_limit) {
-      return reply_and_close(error_response(431, "request headers too large"));
-    }
     if (ec) {
-      // A malformed request line or header: say so before closing.
-      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        return reply_and_close(error_response(400, "malformed HTTP request: " + ec.message()));
+      if (auto refusal = refusal_for(ec, shared_->options)) {
+        return reply_and_close(std::move(*refusal));
       }
       fail(ec, "read");
       return derived().do_close();
@@ -95,14 +123,7 @@ class HttpSession {
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
-    HttpRequest request;
-    request.method = std::string(msg.method_string());
-    split_target(std::string_view(msg.target().data(), msg.target().size()), request.path,
-                 request.query);
-    request.authorization = std::string(msg[http::field::authorization]);
-    request.content_encoding = std::string(msg[http::field::content_encoding]);
-    request.content_type = std::string(msg[http::field::content_type]);
-    request.body = std::move(msg.body());
+    HttpRequest request = to_request(msg);
     error_code peer_ec;
     const auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);
     if (!peer_ec) request.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
@@ -325,6 +346,33 @@ class BeastServer final : public Server {
 };
 
 }  // namespace
+
+ParsedRequest parse_request(std::string_view bytes, const ServerOptions& options) {
+  RequestParser parser;
+  limit(parser, options);
+  // As a session reads: the whole header first, then the body as it comes.
+  error_code ec;
+  std::size_t used = 0;
+  while (!ec && !parser.is_done() && used < bytes.size()) {
+    used += parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) {
+      // The rest of the bytes are all there is: the request is cut short.
+      return {};
+    }
+  }
+  if (!ec && !parser.is_done()) {
+    if (!parser.got_some()) return {};  // nothing at all: Beast asserts against eof then
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) return {};
+  }
+  ParsedRequest out;
+  if (ec) {
+    out.refusal = refusal_for(ec, options);
+    return out;
+  }
+  out.request = to_request(parser.get());
+  return out;
+}
 
 Result<std::unique_ptr<Server>> start_server(const ServerOptions& options, Handler handler) {
   auto server = std::make_unique<BeastServer>(options, std::move(handler));

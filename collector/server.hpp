@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "collector/http.hpp"
 #include "common/status.hpp"
@@ -50,5 +52,16 @@ class Server {
 
 // Binds, listens and starts serving; kUnavailable when the address cannot be bound.
 Result<std::unique_ptr<Server>> start_server(const ServerOptions& options, Handler handler);
+
+// One request read from `bytes` as a session reads it (Beast's parser under the
+// options' header and body limits): what the handler would be given (`peer` empty), or
+// the response a session sends before closing (400 malformed, 413 body too large, 431
+// headers too large), or neither when the bytes end before the request does. Bytes past
+// the request are ignored. For tests and the fuzzer.
+struct ParsedRequest {
+  std::optional<HttpRequest> request;
+  std::optional<HttpResponse> refusal;
+};
+ParsedRequest parse_request(std::string_view bytes, const ServerOptions& options = {});
 
 }  // namespace vigie::collector

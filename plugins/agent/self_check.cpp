@@ -86,7 +86,7 @@ class SelfCheck final : public Check {
     if (recent_quarantine) {
       out.status = worst(out.status, State::kWarning);
       problems.push_back(std::to_string(h.spool_quarantined) +
-                         " batches refused by the collector and quarantined (vigie-agent spool)");
+                         " results refused by the collector and quarantined (vigie-agent spool)");
     }
     std::string summary;
     for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p;
@@ -100,7 +100,7 @@ class SelfCheck final : public Check {
         "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
         (h.spool_oldest_ms ? age_text(std::chrono::milliseconds(oldest_age)) : std::string("-")) +
         ", " + std::to_string(h.spool_dropped) + " dropped, " +
-        std::to_string(h.spool_quarantined) + " batches quarantined\n" +
+        std::to_string(h.spool_quarantined) + " results quarantined\n" +
         "last acknowledged send: " +
         (h.last_sent_ms ? age_text(std::chrono::milliseconds(now - h.last_sent_ms)) + " ago"
                         : std::string("none since the start")) +

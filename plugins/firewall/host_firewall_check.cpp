@@ -283,8 +283,8 @@ Status HostFirewallCheck::configure(const json& params) {
 Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const {
   const auto run = [&](std::vector<std::string> argv,
                        const std::string& what) -> Result<std::string> {
-    auto process =
-        run_until(argv, context.deadline, {std::string(kPath), "LANG=C"}, kMaxRulesetOutput);
+    auto process = run_until(argv, context.deadline, {std::string(kPath), "LANG=C"},
+                             kMaxRulesetOutput, {Capability::kNetAdmin});
     if (!process) return process.status();
     if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
       const auto why = last_line(process->err);

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 #include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +17,30 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// A number of the wire that is not an integer of the field's type.
+struct BadInteger : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// `j` as an integer of type T, exactly: a fraction, an exponent or a value out of T's range
+// is refused (nlohmann's get<T>() would cast 1e41 to an integer: undefined behaviour), as
+// is anything but a number.
+template <class T>
+T integer(const json& j) {
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<std::uint64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (j.is_number_integer()) {
+    const auto v = j.get<std::int64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (!j.is_number()) {
+    throw BadInteger(std::string("expected an integer, got ") + j.type_name());
+  }
+  throw BadInteger(j.dump() + " is not an integer within " +
+                   std::to_string(std::numeric_limits<T>::min()) + ".." +
+                   std::to_string(std::numeric_limits<T>::max()));
+}
 
 std::string hex(std::string_view bytes) {
   std::string out;
@@ -82,11 +110,11 @@ Result<Value> read_value(int type, const json& payload) {
   Value v;
   v.type = static_cast<Type>(type);
   switch (v.type) {
-    case Type::kInteger: v.integer = payload.get<std::int64_t>(); break;
+    case Type::kInteger: v.integer = integer<std::int64_t>(payload); break;
     case Type::kCounter32:
     case Type::kGauge32:
     case Type::kTimeTicks:
-    case Type::kCounter64: v.number = payload.get<std::uint64_t>(); break;
+    case Type::kCounter64: v.number = integer<std::uint64_t>(payload); break;
     case Type::kOctetString:
     case Type::kOpaque:
     case Type::kIpAddress: {
@@ -141,15 +169,15 @@ Result<PollRequest> decode_request(std::string_view text) {
   PollRequest out;
   try {
     const json doc = json::parse(text);
-    out.budget = milliseconds(doc.at("budget_ms").get<std::int64_t>());
-    out.max_varbinds = doc.at("max_varbinds").get<std::size_t>();
-    out.max_in_flight = doc.at("max_in_flight").get<std::size_t>();
+    out.budget = milliseconds(integer<std::int64_t>(doc.at("budget_ms")));
+    out.max_varbinds = integer<std::size_t>(doc.at("max_varbinds"));
+    out.max_in_flight = integer<std::size_t>(doc.at("max_in_flight"));
     if (out.budget < milliseconds(0)) return Status::invalid("poll request: budget_ms < 0");
     for (const json& job : doc.at("jobs")) {
       const json& t = job.at("target");
       PollRequest::Job j;
       j.target.host = t.at("host").get<std::string>();
-      j.target.port = t.at("port").get<std::uint16_t>();
+      j.target.port = integer<std::uint16_t>(t.at("port"));
       const std::string version = t.at("version").get<std::string>();
       if (version != "2c" && version != "3") {
         return Status::invalid("poll request: version \"" + version + "\"");
@@ -167,9 +195,9 @@ Result<PollRequest> decode_request(std::string_view text) {
       }
       j.target.auth_protocol = t.at("auth_protocol").get<std::string>();
       j.target.priv_protocol = t.at("priv_protocol").get<std::string>();
-      j.target.timeout = milliseconds(t.at("timeout_ms").get<std::int64_t>());
-      j.target.retries = t.at("retries").get<int>();
-      j.target.bulk_size = t.at("bulk_size").get<int>();
+      j.target.timeout = milliseconds(integer<std::int64_t>(t.at("timeout_ms")));
+      j.target.retries = integer<int>(t.at("retries"));
+      j.target.bulk_size = integer<int>(t.at("bulk_size"));
       auto scalars = read_oids(job.at("scalars"), "poll request: scalars");
       if (!scalars) return scalars.status();
       auto subtrees = read_oids(job.at("subtrees"), "poll request: subtrees");
@@ -179,6 +207,8 @@ Result<PollRequest> decode_request(std::string_view text) {
       out.jobs.push_back(std::move(j));
     }
   } catch (const json::exception& e) {
+    return Status::invalid(std::string("poll request: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::invalid(std::string("poll request: ") + e.what());
   }
   return out;
@@ -210,9 +240,9 @@ Result<JobResult> decode_result(std::string_view text) {
     if (!line.at("job").is_number_unsigned()) {
       return Status::corruption("SNMP helper's answer: job is not a job number");
     }
-    out.job = line.at("job").get<std::size_t>();
+    out.job = integer<std::size_t>(line.at("job"));
     if (const auto code = line.find("code"); code != line.end()) {
-      const int number = code->get<int>();
+      const int number = integer<int>(*code);
       if (number <= 0 || number > static_cast<int>(Code::kInternal)) {
         return Status::corruption("SNMP helper's answer: error code " + std::to_string(number));
       }
@@ -223,16 +253,18 @@ Result<JobResult> decode_result(std::string_view text) {
     for (const json& entry : line.at("values")) {
       auto name = parse_oid(entry.at(0).get<std::string>());
       if (!name) return Status::corruption("SNMP helper's answer: " + name.status().message());
-      auto value = read_value(entry.at(1).get<int>(), entry.at(2));
+      auto value = read_value(integer<int>(entry.at(1)), entry.at(2));
       if (!value) return Status::corruption("SNMP helper's answer: " + value.status().message());
       snapshot.add(std::move(*name), std::move(*value));
     }
     snapshot.taken = std::chrono::steady_clock::time_point(
-        std::chrono::steady_clock::duration(line.at("taken").get<std::int64_t>()));
+        std::chrono::steady_clock::duration(integer<std::int64_t>(line.at("taken"))));
     snapshot.taken_wall = std::chrono::system_clock::time_point(
-        std::chrono::system_clock::duration(line.at("taken_wall").get<std::int64_t>()));
+        std::chrono::system_clock::duration(integer<std::int64_t>(line.at("taken_wall"))));
     out.result = std::move(snapshot);
   } catch (const json::exception& e) {
+    return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
   }
   return out;

@@ -273,18 +273,19 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
       r.interval_s = 60;
       (*spool)->add(r);
     }
-    auto batch = (*spool)->next_batch(1);
+    auto batch = (*spool)->next_batch(2);
     REQUIRE(batch.is_ok());
     REQUIRE(batch->has_value());
-    (*spool)->quarantine((*batch)->seq, "HTTP 422: results[0].name: too long");
+    (*spool)->quarantine((*batch)->seq, 1, "HTTP 422: results[1].name: too long");
   }
   const auto shown = agent({"spool", "--config", config, "--state-dir", state});
   INFO(shown.err);
   CHECK(shown.code == 0);
   CHECK_THAT(shown.out, Contains("waiting      2 results, the oldest 3"));
   CHECK_THAT(shown.out, Contains("dropped      0 results"));
-  CHECK_THAT(shown.out, Contains("quarantined  1 batches refused by the collector"));
-  CHECK_THAT(shown.out, Contains("1 results: HTTP 422: results[0].name: too long"));
+  CHECK_THAT(shown.out, Contains("quarantined  1 results refused by the collector, 1 kept"));
+  CHECK_THAT(shown.out, Contains("  c1, seq "));
+  CHECK_THAT(shown.out, Contains(" ago: HTTP 422: results[1].name: too long"));
 
   const auto json = agent({"spool", "--config", config, "--state-dir", state, "--json"});
   REQUIRE(json.code == 0);
@@ -292,8 +293,16 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
   CHECK(parsed["depth"] == 2);
   CHECK(parsed["quarantined"] == 1);
   REQUIRE(parsed["quarantine"].size() == 1);
-  CHECK(parsed["quarantine"][0]["reason"] == "HTTP 422: results[0].name: too long");
-  CHECK(parsed["quarantine"][0]["results"][0]["summary"] == "#0");
+  CHECK(parsed["quarantine"][0]["reason"] == "HTTP 422: results[1].name: too long");
+  CHECK(parsed["quarantine"][0]["result"]["summary"] == "#1");
+
+  // Once looked at, an operator clears the quarantine: the count stays.
+  const auto cleared =
+      agent({"spool", "--config", config, "--state-dir", state, "--clear-quarantine"});
+  CHECK(cleared.code == 0);
+  CHECK_THAT(cleared.err, Contains("quarantine cleared: 1 results forgotten"));
+  const auto after = agent({"spool", "--config", config, "--state-dir", state});
+  CHECK_THAT(after.out, Contains("quarantined  1 results refused by the collector, 0 kept"));
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ TEST_CASE("agent/self: new drops are WARNING for an hour, a rejected token CRITI
   CHECK_THAT(out.summary, Contains("rejects the agent's token"));
 }
 
-TEST_CASE("agent/self: a newly quarantined batch is WARNING for an hour", "[self]") {
+TEST_CASE("agent/self: a newly quarantined result is WARNING for an hour", "[self]") {
   Fixture f;
   f.health.spool_quarantined = 2;  // from before this start: noted, not alarmed
   CHECK(f.run().status == State::kOk);
@@ -110,7 +110,7 @@ TEST_CASE("agent/self: a newly quarantined batch is WARNING for an hour", "[self
   f.now += 60'000;
   Outcome out = f.run();
   CHECK(out.status == State::kWarning);
-  CHECK_THAT(out.summary, Contains("3 batches refused by the collector and quarantined"));
+  CHECK_THAT(out.summary, Contains("3 results refused by the collector and quarantined"));
   CHECK(metric(out, "spool_quarantined") == 3);
   f.now += 61 * 60'000;
   CHECK(f.run().status == State::kOk);

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 namespace vigie::plugins::snmp {
 namespace {
 
@@ -117,6 +120,53 @@ TEST_CASE("SNMP helper protocol: a broken request or answer is refused with the 
     CHECK(r.status().code() == Code::kCorruption);
     CHECK_THAT(r.status().message(), Contains("SNMP helper"));
   }
+}
+
+TEST_CASE("SNMP helper protocol: a number that is not an integer of its field is refused",
+          "[snmp][wire]") {
+  // Found by fuzzing (tests/fuzz/corpus/snmp_wire/taken-1e41.json): a number past 2^64 is a
+  // double for the JSON parser, and casting it to an integer was undefined behaviour.
+  for (const char* line : {
+           R"({"job":1,"values":[["1.3.6.12.1.1.9",9,null]],"taken":)"
+           R"(12366666666666666666666666666666666666666666456790,"taken_wall":1715684400123})",
+           R"({"job": 0, "values": [], "taken": 0.5, "taken_wall": 0})",
+           R"({"job": 0, "values": [], "taken": 0, "taken_wall": 1e300})",
+           R"({"job": 0, "values": [["1.3.6", 0, 1e30]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "values": [["1.3.6", 1, -1]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "values": [["1.3.6", 4e9, 1]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "code": 1e20, "message": "x"})",
+       }) {
+    INFO(line);
+    auto r = decode_result(line);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK_THAT(r.status().message(), Contains("SNMP helper's answer"));
+  }
+  const std::string target =
+      R"({"host": "h", "version": "2c", "community": "", "user": "", "auth_pass": "",)"
+      R"( "priv_pass": "", "auth_protocol": "", "priv_protocol": "", "timeout_ms": 1000,)";
+  for (const std::string& text : std::vector<std::string>{
+           R"({"budget_ms": 1e40, "max_varbinds": 1, "max_in_flight": 1, "jobs": []})",
+           R"({"budget_ms": 1, "max_varbinds": -1, "max_in_flight": 1, "jobs": []})",
+           R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+               target + R"( "port": 70000, "retries": 1, "bulk_size": 1}, "scalars": [],)" +
+               R"( "subtrees": []}]})",
+           R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+               target + R"( "port": 161, "retries": 1e10, "bulk_size": 1}, "scalars": [],)" +
+               R"( "subtrees": []}]})",
+       }) {
+    INFO(text);
+    auto r = decode_request(text);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Contains("poll request: "));
+  }
+  // The same request with a port in range is read.
+  CHECK(decode_request(
+            R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+            target + R"( "port": 161, "retries": 1, "bulk_size": 1}, "scalars": [],)" +
+            R"( "subtrees": []}]})")
+            .is_ok());
 }
 
 TEST_CASE("SNMP helper protocol: targets refused before any poll", "[snmp][wire]") {
