@@ -211,4 +211,50 @@ std::string mail_text(const Outgoing& out, std::int64_t now_ms) {
   return body + "\n-- \nvigie, " + utc_time(now_ms) + "\n";
 }
 
+std::string alert_to_json(const Alert& a) {
+  return json{{"site", a.site},
+              {"agent", a.agent},
+              {"check", a.check},
+              {"family", a.family},
+              {"kind", a.kind},
+              {"state", static_cast<int>(a.state)},
+              {"from", static_cast<int>(a.from)},
+              {"summary", a.summary},
+              {"ts", a.ts_ms},
+              {"since", a.since_ms},
+              {"event", a.event_id}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<Alert> alert_from_json(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::invalid("an outbox row is not a JSON object");
+  try {
+    Alert a;
+    a.site = j.at("site").get<std::string>();
+    a.agent = j.at("agent").get<std::string>();
+    a.check = j.at("check").get<std::string>();
+    a.family = j.at("family").get<std::string>();
+    a.kind = j.at("kind").get<std::string>();
+    const auto state = state_from_code(j.at("state").get<long long>());
+    const auto from = state_from_code(j.at("from").get<long long>());
+    if (!state || !from) return Status::invalid("an outbox row has an unknown state");
+    a.state = *state;
+    a.from = *from;
+    a.summary = j.at("summary").get<std::string>();
+    a.ts_ms = j.at("ts").get<std::int64_t>();
+    a.since_ms = j.at("since").get<std::int64_t>();
+    a.event_id = j.at("event").get<std::int64_t>();
+    return a;
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("an outbox row: ") + e.what());
+  }
+}
+
+std::string alert_key(const Alert& a) {
+  if (!a.check.empty()) return "c\x1f" + a.agent + "\x1f" + a.check;
+  if (!a.agent.empty()) return "a\x1f" + a.agent;
+  return "s\x1f" + a.site;
+}
+
 }  // namespace vigie::collector

@@ -305,8 +305,10 @@ int serve(const Options& options) {
   std::unique_ptr<Notifier> notifier;
   if (options.alerts) {
     notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
-    (*monitor)->set_listener(
-        [n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
+    (*monitor)->set_alerting(
+        {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
+                                      bool tick) { n->plan(delta, now_ms, tick); },
+         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); }});
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }
@@ -347,7 +349,7 @@ int serve(const Options& options) {
   (*server)->shutdown(std::chrono::seconds(10));
   (*monitor)->stop();
   if (notifier) {
-    (*monitor)->set_listener({});
+    (*monitor)->set_alerting({});
     notifier->stop();
   }
   (*storage)->close();

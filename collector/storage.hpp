@@ -37,6 +37,9 @@ struct Retention {
   std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
   // The notification history: as long as the events it tells of (default 400 days).
   std::chrono::milliseconds notifications{std::chrono::hours(24 * 400)};
+  // Outbox rows once sent or given up (reminders after a restart count from the last
+  // sending they find): default 30 days. Rows never delivered go after as long.
+  std::chrono::milliseconds outbox{std::chrono::hours(24 * 30)};
 };
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
@@ -161,6 +164,38 @@ class Storage : public HistoryReader, public TokenStore {
   virtual Result<std::vector<AuditEntry>> audit(const AuditQuery& query) = 0;
   // Stored notifications (StateDelta::notifications), newest first.
   virtual Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) = 0;
+
+  // The alert outbox. Alerts to send are rows (OutboxRow) that the notifier adds to a
+  // StateDelta (delta.outbox): they are written with the rest of the delta, in the
+  // transaction of the report, tick or operator action that causes them, so that an
+  // alert exists exactly when its event does. Delivery then works from the rows alone,
+  // and a restart or a crash replays whatever was not marked sent. A backend keeps, per
+  // row, what OutboxRow holds plus whether and when it was settled (sent or given up).
+  //
+  // Claims up to `limit` rows of `channel` not settled with due_ms <= due_by_ms, oldest
+  // (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in the same
+  // transaction: nobody claims them again before the lease ends, and if the claimer
+  // dies before it settles them, they are due again then (at least once). Returned
+  // rows carry their due_ms as it was before the claim. Cheap when nothing is due (the
+  // notifier asks every few hundred ms). PostgreSQL: one UPDATE ... WHERE id IN
+  // (SELECT id ... ORDER BY created_ms, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING.
+  virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
+                                                      std::int64_t now_ms, std::int64_t due_by_ms,
+                                                      std::size_t limit, std::int64_t lease_ms) = 0;
+  // Settles rows as delivered at now_ms ("sent"; "digest" when one message carried
+  // several) and stores `history` (their NotificationRecords) in the same transaction.
+  virtual Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                             const std::string& status,
+                             std::vector<NotificationRecord> history) = 0;
+  // A failed delivery: each row's attempts + 1 and `error` stored; due again at
+  // retry_at_ms, or, when retry_at_ms is 0, settled as "failed" at now_ms (given up),
+  // with `history` stored in the same transaction.
+  virtual Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                               std::int64_t retry_at_ms, const std::string& error,
+                               std::vector<NotificationRecord> history) = 0;
+  // For each key, when a row of it was last settled as delivered ("sent" or "digest")
+  // at or after since_ms: re-notifications count from there after a restart.
+  virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
 
   virtual StorageStats stats() = 0;
 

@@ -128,6 +128,9 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
       {"DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE ts_ms < ?1"
        " ORDER BY ts_ms LIMIT 2000)",
        now - retention.notifications.count(), 0},
+      {"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_ms < ?1"
+       " ORDER BY created_ms LIMIT 2000)",
+       now - retention.outbox.count(), 0},
   };
   for (const auto& d : deletes) {
     if (Clock::now() >= deadline) {

@@ -93,6 +93,9 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db) {
       {&s->insert_notification_,
        "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind, state,"
        " status, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+      {&s->insert_outbox_,
+       "INSERT INTO outbox (channel, alert_key, alert, created_ms, due_ms, attempts, error)"
+       " VALUES (?1,?2,?3,?4,?5,?6,?7)"},
       {&s->upsert_series_,
        "INSERT INTO series (agent_id, check_id, metric, unit) VALUES (?1,?2,?3,?4)"
        " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
@@ -324,6 +327,19 @@ Status SqliteIngest::store_notification(const NotificationRecord& n) {
   return Status::ok();
 }
 
+Status SqliteIngest::store_outbox(const OutboxRow& row) {
+  insert_outbox_.reset();
+  insert_outbox_.bind(1, row.channel)
+      .bind(2, row.key)
+      .bind(3, row.alert)
+      .bind(4, row.created_ms)
+      .bind(5, row.due_ms)
+      .bind(6, static_cast<std::int64_t>(row.attempts))
+      .bind(7, row.error);
+  if (insert_outbox_.step() != SQLITE_DONE) return sqlite::error(db_, "store an alert to send");
+  return Status::ok();
+}
+
 Status SqliteIngest::persist(const StateDelta& delta) {
   for (const auto& a : delta.agents) {
     if (Status s = store_agent(a); !s) return s;
@@ -342,6 +358,9 @@ Status SqliteIngest::persist(const StateDelta& delta) {
   }
   for (const auto& n : delta.notifications) {
     if (Status s = store_notification(n); !s) return s;
+  }
+  for (const auto& row : delta.outbox) {
+    if (Status s = store_outbox(row); !s) return s;
   }
   return Status::ok();
 }

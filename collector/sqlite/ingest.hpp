@@ -2,7 +2,7 @@
 // What a stored report and the state engine's reaction to it write, on the writer's
 // connection: the agent, the replay guard (one batches row per report), the series,
 // one sample block, and the StateDelta (agents, checks, events, downtimes, audit,
-// notifications). The statements are prepared once; row ids of agents, checks and
+// notifications, the alert outbox). The statements are prepared once; row ids of agents, checks and
 // series are cached. Writer thread only, inside its transaction.
 
 #include <cstdint>
@@ -43,11 +43,12 @@ class SqliteIngest {
   Status store_downtime(const Downtime& downtime);
   Status store_audit(const AuditEntry& entry);
   Status store_notification(const NotificationRecord& notification);
+  Status store_outbox(const OutboxRow& row);
 
   sqlite3* db_;
   sqlite::Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
-      upsert_series_, insert_block_;
+      insert_outbox_, upsert_series_, insert_block_;
 
   // Series ids by (agent id, check, metric) and their unit, keyed by two independent
   // 64-bit hashes of the three instead of the strings themselves: a fleet has hundreds

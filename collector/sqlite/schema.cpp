@@ -195,11 +195,31 @@ CREATE INDEX notifications_by_site ON notifications (site, id);
 CREATE INDEX notifications_by_time ON notifications (ts_ms);
 )sql";
 
+// Version 4: the alert outbox (Storage's outbox operations). done_ms 0: still to
+// deliver; otherwise when it was settled, with status sent, digest or failed.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE outbox (
+  id         INTEGER PRIMARY KEY,
+  channel    TEXT NOT NULL,
+  alert_key  TEXT NOT NULL,
+  alert      TEXT NOT NULL,  -- JSON
+  created_ms INTEGER NOT NULL,
+  due_ms     INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  error      TEXT NOT NULL DEFAULT '',
+  done_ms    INTEGER NOT NULL DEFAULT 0,
+  status     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox (channel, due_ms) WHERE done_ms = 0;
+CREATE INDEX outbox_sent ON outbox (alert_key, done_ms) WHERE done_ms != 0;
+CREATE INDEX outbox_by_time ON outbox (created_ms);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/ingest.hpp"
+#include "collector/sqlite/outbox.hpp"
 #include "collector/sqlite/queries.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "collector/sqlite/tokens.hpp"
@@ -71,6 +72,17 @@ class SqliteStorage final : public Storage {
   }
   Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override {
     return with_reader([&](sqlite3* db) { return read_notifications(db, query); });
+  }
+  Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
+                                              std::int64_t due_by_ms, std::size_t limit,
+                                              std::int64_t lease_ms) override;
+  Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                     const std::string& status, std::vector<NotificationRecord> history) override;
+  Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       std::int64_t retry_at_ms, const std::string& error,
+                       std::vector<NotificationRecord> history) override;
+  Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
+    return with_reader([&](sqlite3* db) { return read_outbox_last_sent(db, since_ms); });
   }
   Result<SeriesData> series(const SeriesQuery& query) override {
     auto plan = plan_series(query, options_.retention, now_ms());
@@ -173,6 +185,51 @@ void SqliteStorage::change(Change make, ChangeDone done) {
                      if (!status) return done(status);
                      done(std::move(*delta));
                    }});
+}
+
+Result<std::vector<OutboxRow>> SqliteStorage::claim_outbox(const std::string& channel,
+                                                           std::int64_t now_ms,
+                                                           std::int64_t due_by_ms,
+                                                           std::size_t limit,
+                                                           std::int64_t lease_ms) {
+  // Asked every few hundred ms per channel: a read first, so that an idle outbox costs
+  // no transaction of the writer.
+  auto due = with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, due_by_ms); });
+  if (!due) return due.status();
+  if (!*due) return std::vector<OutboxRow>{};
+  std::vector<OutboxRow> rows;
+  Status s = writer_.write([&]() -> Status {
+    auto claimed = claim_outbox_rows(writer_.db(), channel, now_ms, due_by_ms, limit, lease_ms);
+    if (!claimed) return claimed.status();
+    rows = std::move(*claimed);
+    return Status::ok();
+  });
+  if (!s) return s;
+  return rows;
+}
+
+Status SqliteStorage::outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                                  const std::string& status,
+                                  std::vector<NotificationRecord> history) {
+  return writer_.write([&]() -> Status {
+    if (Status s = settle_outbox_rows(writer_.db(), ids, now_ms, status, ""); !s) return s;
+    StateDelta delta;
+    delta.notifications = std::move(history);
+    return ingest_->persist(delta);
+  });
+}
+
+Status SqliteStorage::outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                                    std::int64_t retry_at_ms, const std::string& error,
+                                    std::vector<NotificationRecord> history) {
+  return writer_.write([&]() -> Status {
+    Status s = retry_at_ms == 0 ? settle_outbox_rows(writer_.db(), ids, now_ms, "failed", error)
+                                : retry_outbox_rows(writer_.db(), ids, retry_at_ms, error);
+    if (!s) return s;
+    StateDelta delta;
+    delta.notifications = std::move(history);
+    return ingest_->persist(delta);
+  });
 }
 
 StorageStats SqliteStorage::stats() {

@@ -401,3 +401,97 @@ TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[stor
 
 }  // namespace
 }  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+// Stores `rows` the way the notifier does: in a change's delta.
+void enqueue(Storage& storage, std::vector<OutboxRow> rows, bool fail = false) {
+  std::promise<Result<StateDelta>> done;
+  auto future = done.get_future();
+  storage.change(
+      [&]() -> Result<StateDelta> {
+        StateDelta delta;
+        delta.outbox = rows;
+        if (fail) return Status::internal("the event's transaction failed");
+        return delta;
+      },
+      [&](Result<StateDelta> d) { done.set_value(std::move(d)); });
+  (void)future.get();
+}
+
+OutboxRow row(const std::string& channel, const std::string& key, std::int64_t created) {
+  return {.channel = channel,
+          .key = key,
+          .alert = "{\"kind\":\"problem\"}",
+          .created_ms = created,
+          .due_ms = created + 2000};
+}
+
+TEST_CASE("SqliteStorage: the alert outbox claims, leases, retries and settles rows",
+          "[storage][outbox]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  Storage& s = **storage;
+  enqueue(s, {row("chat", "k1", 1000), row("mail", "k1", 1000), row("chat", "k2", 1500)});
+  enqueue(s, {row("chat", "k3", 1600)}, /*fail=*/true);  // rolled back with its event
+
+  // Nothing due before the hold; then the chat rows, oldest first, not the mail's.
+  auto none = s.claim_outbox("chat", 2000, 2000, 100, 30'000);
+  REQUIRE(none.is_ok());
+  CHECK(none->empty());
+  auto claimed = s.claim_outbox("chat", 3500, 3500, 100, 30'000);
+  REQUIRE(claimed.is_ok());
+  REQUIRE(claimed->size() == 2);
+  CHECK((*claimed)[0].key == "k1");
+  CHECK((*claimed)[0].due_ms == 3000);
+  CHECK((*claimed)[0].alert == "{\"kind\":\"problem\"}");
+  CHECK((*claimed)[1].key == "k2");
+  // Claimed: nobody gets them again before the lease is over...
+  CHECK(s.claim_outbox("chat", 3600, 3600, 100, 30'000)->empty());
+  // ...after it (the claimer died), they are due again: at least once.
+  CHECK(s.claim_outbox("chat", 33'600, 33'600, 100, 30'000)->size() == 2);
+
+  // A failed attempt: due again at the retry time, attempts and error kept.
+  const std::int64_t k1 = (*claimed)[0].id, k2 = (*claimed)[1].id;
+  REQUIRE(s.outbox_failed({k1}, 34'000, 40'000, "HTTP 500", {}).is_ok());
+  CHECK(s.claim_outbox("chat", 39'000, 39'000, 100, 30'000)->empty());
+  auto retried = s.claim_outbox("chat", 40'000, 40'000, 100, 30'000);
+  REQUIRE(retried->size() == 1);
+  CHECK((*retried)[0].attempts == 1);
+  CHECK((*retried)[0].error == "HTTP 500");
+
+  // Sent: settled with its history in one transaction, never claimed again, and
+  // remembered for reminders.
+  REQUIRE(s.outbox_sent({k1, k2}, 41'000, "sent",
+                        {{.ts_ms = 41'000, .site = "x", .channel = "webhook", .status = "sent"}})
+              .is_ok());
+  CHECK(s.claim_outbox("chat", 1'000'000, 1'000'000, 100, 30'000)->empty());
+  auto last = s.outbox_last_sent(0);
+  REQUIRE(last.is_ok());
+  CHECK(*last == std::map<std::string, std::int64_t>{{"k1", 41'000}, {"k2", 41'000}});
+  auto history = s.notifications({});
+  REQUIRE(history.is_ok());
+  REQUIRE(history->size() == 1);
+  CHECK(history->at(0).status == "sent");
+
+  // Given up: settled as failed, not counted as sent.
+  auto mail = s.claim_outbox("mail", 5000, 5000, 100, 30'000);
+  REQUIRE(mail->size() == 1);
+  REQUIRE(s.outbox_failed({(*mail)[0].id}, 6000, 0, "no relay", {}).is_ok());
+  CHECK(s.claim_outbox("mail", 1'000'000, 1'000'000, 100, 30'000)->empty());
+  CHECK(s.outbox_last_sent(0)->size() == 2);
+
+  // The rows survive a reopening (a restart): pending ones are claimed again.
+  enqueue(s, {row("chat", "k4", 50'000)});
+  s.close();
+  storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  auto replayed = (*storage)->claim_outbox("chat", 60'000, 60'000, 100, 30'000);
+  REQUIRE(replayed->size() == 1);
+  CHECK((*replayed)[0].key == "k4");
+}
+
+}  // namespace
+}  // namespace vigie::collector
