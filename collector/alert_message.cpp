@@ -200,8 +200,22 @@ std::string webhook_body(const AlertChannel& channel, const Outgoing& out, std::
 }
 
 std::string mail_subject(const Outgoing& out) {
-  if (out.digest || out.alerts.size() != 1) return "[vigie] " + digest_title(out);
-  return "[vigie] " + title_of(out.alerts.front());
+  std::string subject = out.digest || out.alerts.size() != 1
+                            ? "[vigie] " + digest_title(out)
+                            : "[vigie] " + title_of(out.alerts.front());
+  // One line whatever a summary holds: a line break would end the header (and a
+  // relay refuses it), other control characters have no place in a subject.
+  std::string line;
+  for (const char c : subject) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      if (!line.empty() && line.back() != ' ') line += ' ';
+    } else {
+      line += c;
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
 }
 
 std::string mail_text(const Outgoing& out, std::int64_t now_ms) {

@@ -299,6 +299,46 @@ Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) con
   return token;
 }
 
+namespace {
+
+// Text from an agent as the collector stores and shows it: a summary on one line
+// (CR, LF and tabs become spaces), details with their line breaks (CR LF and a lone CR
+// become LF); any other control character (ESC starts terminal escapes, NUL ends C
+// strings) becomes U+FFFD, so that no console, mail or log line can be steered by it.
+std::string clean_text(std::string_view text, bool one_line) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7F) {
+      out += text[i];
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      if (one_line) {
+        if (out.empty() || out.back() != ' ') out += ' ';
+      } else if (c == '\t') {
+        out += '\t';
+      } else if (c == '\n' || i + 1 == text.size() || text[i + 1] != '\n') {
+        out += '\n';  // a CR of CR LF is dropped, a lone CR is a line break
+      }
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+  }
+  if (one_line) {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+  }
+  return out;
+}
+
+bool needs_cleaning(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
+
+}  // namespace
+
 void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                       Respond respond) const {
   // Before any work on the body: an agent past its rate is told when to come back.
@@ -341,8 +381,29 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                                            report->agent.id + "\" of \"" + report->agent.site +
                                            "\""));
   }
+  const std::int64_t now = options_.now_ms();
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const std::int64_t ahead = report->results[i].ts_ms - now;
+    if (ahead > options_.max_clock_ahead.count()) {
+      const std::string field = "results[" + std::to_string(i) + "].ts";
+      log::notice("ingest from " + request.peer + " (agent \"" + caller.agent +
+                  "\") refused: its clock is " + human_duration(std::chrono::milliseconds(ahead)) +
+                  " ahead");
+      return respond(json_response(
+          400, {{"error", field + ": " + human_duration(std::chrono::milliseconds(ahead)) +
+                              " ahead of the collector's clock (" + std::to_string(ahead) +
+                              " ms; at most " + human_duration(options_.max_clock_ahead) +
+                              "): set the agent's clock right (NTP); the batch is kept"},
+                {"field", field},
+                {"skew_ms", ahead}}));
+    }
+  }
+  for (auto& r : report->results) {
+    if (needs_cleaning(r.summary)) r.summary = clean_text(r.summary, true);
+    if (needs_cleaning(r.details)) r.details = clean_text(r.details, false);
+  }
   const std::size_t count = report->results.size();
-  monitor_.ingest(std::move(*report), options_.now_ms(),
+  monitor_.ingest(std::move(*report), now,
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
                     if (!outcome) {
                       HttpResponse failed = error_response(outcome.status());

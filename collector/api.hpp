@@ -35,6 +35,10 @@ struct ApiOptions {
   const Notifier* notifier = nullptr;
   // Reports per second each agent may send (429 and Retry-After past it).
   RateLimit agent_rate;
+  // A result timestamped further ahead of the collector's clock is refused (400 naming
+  // results[i].ts and the skew): a clock in the future would freeze its check, since
+  // results older than the last one change nothing. Default 5 minutes.
+  std::chrono::milliseconds max_clock_ahead{300'000};
 };
 
 class Api {

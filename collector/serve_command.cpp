@@ -1,15 +1,25 @@
 #include "collector/serve_command.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -51,6 +61,8 @@ SIGTERM or SIGINT.
   --max-queued-reports N
                         reports waiting for the database past which new ones are answered
                         503 with Retry-After (default 20000; 0: no bound)
+  --synchronous MODE    full (default): a report answered "stored" survives a power cut;
+                        normal: a crash of the collector only, for less disk work
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
                         see config/alerts.example.json); a bad file stops the start
   --verbose             log debug messages
@@ -67,6 +79,7 @@ struct Options {
   MonitorOptions monitor;
   RateLimit agent_rate;
   std::size_t max_queued_reports = SqliteOptions{}.max_queued_reports;
+  bool synchronous_full = true;
   std::optional<AlertConfig> alerts;
 };
 
@@ -188,6 +201,14 @@ const ValueOption kValueOptions[] = {
      [](std::string_view v, Options& o) {
        return read_rate("--agent-burst", v, 1, o.agent_rate.burst);
      }},
+    {"--synchronous",
+     [](std::string_view v, Options& o) {
+       if (v != "full" && v != "normal")
+         return Status::invalid("--synchronous: expected full or normal, got \"" + std::string(v) +
+                                "\"");
+       o.synchronous_full = v == "full";
+       return Status::ok();
+     }},
     {"--max-queued-reports",
      [](std::string_view v, Options& o) {
        const auto n = whole_number(v, 0, 100'000'000);
@@ -288,11 +309,74 @@ std::thread start_watchdog(Storage& storage, const std::atomic<bool>& stopping) 
   });
 }
 
+// The device and inode of an open file, as /proc/locks writes them ("08:01:1234").
+std::string lock_id(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  char id[64];
+  std::snprintf(id, sizeof id, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  return id;
+}
+
+// The process holding a lock on the file `fd` is open on, from /proc/locks; 0 if unknown.
+long lock_holder(int fd) {
+  const std::string id = lock_id(fd);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string number, kind, mode, access, pid, where;
+    if (!(fields >> number >> kind)) continue;
+    if (kind == "->") fields >> kind;  // a waiter
+    if (fields >> mode >> access >> pid >> where && kind == "FLOCK" && where == id)
+      return std::strtol(pid.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+// One collector serves a SQLite database: two would both write events and fail every
+// report. An exclusive flock(2) on the database file, held until exit, says which
+// (SQLite's own locks are fcntl(2) locks, which flock locks do not touch on Linux).
+Result<int> lock_database(const std::filesystem::path& path) {
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::io_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  const int error = errno;
+  const long holder = lock_holder(fd);
+  ::close(fd);
+  if (error != EWOULDBLOCK)
+    return Status::io_error("cannot lock " + path.string() + ": " + std::strerror(error));
+  return Status(Code::kFailedPrecondition,
+                "database " + path.string() + " is served by another collector" +
+                    (holder > 0 ? " (process " + std::to_string(holder) + ")" : std::string()) +
+                    ": not starting a second one on it");
+}
+
 int serve(const Options& options) {
   const sigset_t stop_signals = block_stop_signals();
 
-  auto storage =
-      open_sqlite_storage({.path = options.db, .max_queued_reports = options.max_queued_reports});
+  if (Status s = check_database_location(options.db.string()); !s) {
+    log::error(s.message());
+    return 1;
+  }
+  auto lock = lock_database(options.db);
+  if (!lock) {
+    log::error(lock.status().message());
+    return 1;
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{*lock};
+
+  auto storage = open_sqlite_storage({.path = options.db,
+                                      .max_queued_reports = options.max_queued_reports,
+                                      .synchronous_full = options.synchronous_full});
   if (!storage) {
     log::error(storage.status().message());
     return 1;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collector/state.hpp"
@@ -98,6 +99,7 @@ struct StorageStats {
   std::int64_t commits = 0;         // transactions committed since start
   std::int64_t commit_failures = 0;
   std::int64_t refused_busy = 0;  // reports refused because the queue was full
+  std::string synchronous;        // the writer's PRAGMA synchronous: "full" or "normal"
 };
 
 // What a report reads about a family of checks over a period (report/backup.hpp).
@@ -226,8 +228,19 @@ struct SqliteOptions {
   std::chrono::milliseconds housekeeping_every{1000};
   std::chrono::milliseconds housekeeping_budget{50};
   std::function<std::int64_t()> now_ms;  // wall clock for retention; vigie::wall_ms if empty
+  // PRAGMA synchronous: FULL (the default) makes each commit, hence each "stored"
+  // answer, survive a power cut; NORMAL survives a crash of the process only, for a
+  // little less work per commit (docs/performance.md).
+  bool synchronous_full = true;
 };
 
+// Whether `db` (--db) is a place this collector can keep its data: a path. A URI is
+// refused: postgresql:// and postgres:// (kFailedPrecondition) until that backend is
+// built, any other scheme as unknown (kInvalidArgument), never created as folders.
+Status check_database_location(std::string_view db);
+
+// Opens or creates the database at options.path and migrates it. A database that is
+// not a collector's (another program's, an agent's spool) is refused untouched.
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options);
 
 // Opens an existing database for reading only (a report, a maintenance tool): no

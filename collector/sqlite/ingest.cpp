@@ -50,7 +50,11 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db) {
        "UPDATE agents SET site = ?2, hostname = ?3, version = ?4, first_seen_ms = ?5,"
        " last_seen_ms = ?6, last_seq = ?7, clock_skew_ms = ?8, spool_depth = ?9,"
        " spool_oldest_ms = ?10, spool_dropped = ?11, lost_since_ms = ?12 WHERE id = ?1"},
-      {&s->find_batch_, "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2"},
+      // Stored already: its batches row, or at or below the high-water mark of the rows
+      // retention let go, with no result newer than the last of them.
+      {&s->find_batch_,
+       "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2 UNION ALL SELECT 1 FROM agents"
+       " WHERE id = ?1 AND ?2 <= pruned_seq AND ?3 <= pruned_received_ms LIMIT 1"},
       {&s->insert_batch_,
        "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES (?1,?2,?3,?4)"},
       {&s->upsert_check_,
@@ -138,8 +142,10 @@ Result<IngestOutcome> SqliteIngest::store(const protocol::Report& report,
   auto agent = agent_id(report.agent, received_ms);
   if (!agent) return agent.status();
   // A replay stores nothing.
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
   find_batch_.reset();
-  find_batch_.bind(1, *agent).bind(2, static_cast<std::int64_t>(report.seq));
+  find_batch_.bind(1, *agent).bind(2, static_cast<std::int64_t>(report.seq)).bind(3, newest);
   const int found = find_batch_.step();
   find_batch_.reset();
   if (found == SQLITE_ROW) return IngestOutcome::kDuplicate;

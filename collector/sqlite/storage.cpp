@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <vector>
 
@@ -48,6 +50,12 @@ class SqliteStorage final : public Storage {
   ~SqliteStorage() override { close(); }
 
   Status start() {
+    auto mode = sqlite::Statement::prepare(writer_.db(), "PRAGMA synchronous");
+    if (!mode) return mode.status();
+    if (mode->step() == SQLITE_ROW) {
+      const std::int64_t level = mode->int64(0);
+      synchronous_ = level >= 2 ? "full" : level == 1 ? "normal" : "off";
+    }
     auto ingest = SqliteIngest::prepare(writer_.db());
     if (!ingest) return ingest.status();
     ingest_ = std::move(*ingest);
@@ -141,6 +149,7 @@ class SqliteStorage final : public Storage {
   SqliteWriter writer_;
   std::unique_ptr<SqliteIngest> ingest_;  // writer thread only, on writer_.db()
   std::atomic<std::int64_t> refused_busy_{0};
+  std::string synchronous_;  // read back from the writer's connection at start
 
   std::mutex readers_mu_;
   std::vector<Db> readers_;
@@ -238,6 +247,7 @@ StorageStats SqliteStorage::stats() {
   s.commits = writer_.commits();
   s.commit_failures = writer_.commit_failures();
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  s.synchronous = synchronous_;
   for (const char* suffix : {"", "-wal"}) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
@@ -301,6 +311,7 @@ std::string immutable_uri(const std::filesystem::path& path) {
 }  // namespace
 
 Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path) {
+  if (Status s = check_database_location(path.string()); !s) return s;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return Status::not_found("database " + path.string() + ": no such file");
@@ -321,6 +332,7 @@ Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem:
     version = schema_version(db->get());
     if (!version) return version.status().with_context("database " + path.string());
   }
+  if (Status s = check_application(db->get(), path.string()); !s) return s;
   if (*version != kSchemaVersion) {
     return Status(Code::kFailedPrecondition,
                   "database " + path.string() + " has schema version " + std::to_string(*version) +
@@ -331,7 +343,30 @@ Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem:
   return std::unique_ptr<HistoryReader>(std::make_unique<SqliteReader>(std::move(*db)));
 }
 
+Status check_database_location(std::string_view db) {
+  // scheme "://": RFC 3986's scheme, letters first.
+  const auto colon = db.find("://");
+  const bool uri =
+      colon != std::string_view::npos && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(db[0])) &&
+      std::all_of(db.begin(), db.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      });
+  if (db.empty()) return Status::invalid("--db: empty");
+  if (!uri) return Status::ok();
+  const std::string scheme(db.substr(0, colon));
+  if (scheme == "postgresql" || scheme == "postgres") {
+    return Status(Code::kFailedPrecondition,
+                  "--db " + scheme +
+                      "://...: PostgreSQL storage is not built yet in this "
+                      "collector; give the path of a SQLite database");
+  }
+  return Status::invalid("--db \"" + std::string(db) + "\": unknown scheme \"" + scheme +
+                         "://\"; give the path of a SQLite database");
+}
+
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {
+  if (Status s = check_database_location(options.path.string()); !s) return s;
   if (options.path.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(options.path.parent_path(), ec);
@@ -341,11 +376,15 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
   }
   auto db = sqlite::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return db.status();
-  // WAL: readers never wait for the writer. synchronous=NORMAL: a commit survives a
-  // process crash; a power cut may lose the last commits but never corrupts.
+  // Before any write (WAL mode is one): another program's database stays as it is.
+  if (Status s = check_application(db->get(), options.path.string()); !s) return s;
+  // WAL: readers never wait for the writer. synchronous=FULL: a commit survives a power
+  // cut (NORMAL: a process crash only; a power cut may lose the last commits).
   // The WAL is checkpointed by a thread of its own (writer.hpp), not by commits.
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
-                             "PRAGMA wal_autocheckpoint = 0"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode = WAL",
+        options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+        "PRAGMA wal_autocheckpoint = 0"}) {
     if (Status s = sqlite::exec(db->get(), pragma); !s) return s;
   }
   if (Status s = migrate(db->get()); !s) return s;

@@ -191,6 +191,38 @@ TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[a
   CHECK(f.checks().empty());
 }
 
+TEST_CASE("Api: a result more than 5 minutes ahead of the collector's clock is refused",
+          "[api][clock]") {
+  Fixture f;
+  json ahead = valid_report(1);
+  ahead["results"][1]["ts"] = Fixture::kNow + 10 * 60'000;
+  auto r = f.call("POST", "/api/v1/reports", ahead.dump());
+  REQUIRE(r.status == 400);
+  const json error = json::parse(r.body);
+  CHECK(error["field"] == "results[1].ts");
+  CHECK(error["skew_ms"] == 10 * 60'000);
+  CHECK_THAT(error["error"].get<std::string>(),
+             Catch::StartsWith("results[1].ts: 10m 00s ahead of the collector's clock"));
+  CHECK(f.checks().empty());  // nothing of the batch stored
+
+  json close = valid_report(2);
+  close["results"][1]["ts"] = Fixture::kNow + 4 * 60'000;  // a clock a little fast: fine
+  CHECK(f.call("POST", "/api/v1/reports", close.dump()).status == 200);
+  CHECK(f.checks().size() == 2);
+}
+
+TEST_CASE("Api: control characters in a summary are stored harmless", "[api][text]") {
+  Fixture f;
+  json hostile = valid_report(1);
+  hostile["results"][0]["summary"] = "disk full\r\nBcc: x@example.org\x1b[2J\x07 end";
+  hostile["results"][0]["details"] = "line 1\r\nline 2\rline 3\n\x1b]0;title\x07";
+  REQUIRE(f.call("POST", "/api/v1/reports", hostile.dump()).status == 200);
+  const json checks = f.checks();
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0]["summary"] == "disk full Bcc: x@example.org\xEF\xBF\xBD[2J\xEF\xBF\xBD end");
+  CHECK(checks[0]["details"] == "line 1\nline 2\nline 3\n\xEF\xBF\xBD]0;title\xEF\xBF\xBD");
+}
+
 TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
   Fixture f;
   // 64 MiB of one byte compress to ~64 KiB: past the 32 MiB inflated limit.

@@ -283,6 +283,51 @@ TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][
   CHECK(count("1h") == 0);
 }
 
+TEST_CASE("SqliteStorage: a batch re-sent after its replay guard expired is still a duplicate",
+          "[storage][series]") {
+  SeriesFixture f;
+  const auto submit_at = [&](protocol::Report r, std::int64_t received) {
+    std::promise<Result<IngestOutcome>> done;
+    auto future = done.get_future();
+    f.storage->submit(std::move(r), received, {},
+                      [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    return future.get();
+  };
+  const std::int64_t ts = kT0 - 1000;
+  REQUIRE(*submit_at(load_report(1, ts, 42), kT0) == IngestOutcome::kStored);
+  REQUIRE(*submit_at(load_report(2, ts + 60'000, 42), kT0 + 60'000) == IngestOutcome::kStored);
+  REQUIRE(f.storage->housekeep().is_ok());
+  const auto samples = [&] {
+    std::int64_t n = 0;
+    for (const auto& p : f.query("5m", ts - kDay, ts + kDay, 0).points) n += p.count;
+    return n;
+  };
+  REQUIRE(samples() == 2);
+
+  // Nine days on, the batches rows are gone; an agent that never got the answer sends
+  // batch 1 again (a spool restored from a backup, a machine back from a long outage).
+  f.now = kT0 + 9 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(*submit_at(load_report(1, ts, 42), f.now) == IngestOutcome::kDuplicate);
+  CHECK(*submit_at(load_report(2, ts + 60'000, 42), f.now) == IngestOutcome::kDuplicate);
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(samples() == 2);  // the rollups count each sample once
+
+  // New results are stored, and so are those of an agent whose spool began again at 1.
+  CHECK(*submit_at(load_report(3, f.now - 1000, 1), f.now) == IngestOutcome::kStored);
+  CHECK(*submit_at(load_report(1, f.now - 500, 1), f.now) == IngestOutcome::kStored);
+}
+
+TEST_CASE("SqliteStorage: commits are durable (synchronous FULL) by default", "[storage]") {
+  testing::TempDir dir;
+  auto full = open_sqlite_storage({.path = dir / "a.sqlite"});
+  REQUIRE(full.is_ok());
+  CHECK((*full)->stats().synchronous == "full");
+  auto normal = open_sqlite_storage({.path = dir / "b.sqlite", .synchronous_full = false});
+  REQUIRE(normal.is_ok());
+  CHECK((*normal)->stats().synchronous == "normal");
+}
+
 TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
   SeriesFixture f;
   StateEngine engine;

@@ -261,6 +261,45 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("Alerts: a summary with line breaks and escapes is mailed on one subject line",
+          "[alerts][text]") {
+  Setup s({});
+  s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
+  json failing = result("backup/restic:/srv", 2);
+  failing["summary"] =
+      "repository locked\r\nBcc: intruder@example.org\x1b[31m by pid 4242 "
+      "(sauvegarde arr\xC3\xAAt\xC3\xA9"
+      "e par l'op\xC3\xA9rateur, "
+      "une tr\xC3\xA8s longue explication qui d\xC3\xA9"
+      "passe une ligne)";
+  s.send("mairie-01", "mairie-onesse", json::array({failing}));
+  INFO(s.logs());
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  const std::string mail = s.smtp->messages().at(0);
+  CHECK(mail.find('\x1b') == std::string::npos);
+  INFO(mail);
+  const std::string headers = mail.substr(0, mail.find("Message-ID:"));
+  CHECK(headers.find("\nBcc:") == std::string::npos);  // no header smuggled in
+  // The subject: encoded words (it is not ASCII), folded into lines of 78 at most.
+  const auto subject = mail.find("Subject: ");
+  REQUIRE(subject != std::string::npos);
+  std::size_t end = subject;
+  for (;;) {
+    const auto eol = mail.find('\n', end);
+    REQUIRE(eol != std::string::npos);
+    CHECK(eol - end <= 79);
+    end = eol + 1;
+    if (mail[end] != ' ' && mail[end] != '\t') break;
+  }
+  CHECK_THAT(mail.substr(subject, end - subject), Catch::Contains("=?UTF-8?B?"));
+  REQUIRE(s.hook->wait_for(1, 15s));
+  CHECK_THAT(json::parse(s.hook->requests().at(0).body)["text"].get<std::string>(),
+             Catch::Contains("repository locked Bcc: intruder@example.org"));
+  REQUIRE(testing::eventually(
+      [&] { return count_status(s.notifications("?check=backup/restic:/srv"), "sent") == 2; },
+      10s));
+}
+
 TEST_CASE("Alerts: a channel that never answers does not delay the others", "[alerts][outbox]") {
   // A peer that takes connections and never answers them (the kernel completes the
   // handshake for the listen queue).
