@@ -278,6 +278,13 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
   respond(error_response(404, "no such endpoint: " + request.path));
 }
 
+bool Api::token_valid(const std::string& authorization) const {
+  HttpRequest request;
+  request.authorization = authorization;
+  return authenticate(request, Role::kViewer).is_ok() ||
+         authenticate(request, Role::kAgent).is_ok();
+}
+
 Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) const {
   const std::string secret = bearer_token(request.authorization);
   if (secret.empty())

@@ -49,6 +49,9 @@ class Api {
   // Routes the request and calls `respond` exactly once, possibly later and from
   // another thread (ingest answers after the storage commit).
   void handle(const HttpRequest& request, Respond respond) const;
+  // Whether an Authorization header carries a token that is known, not revoked and
+  // not expired (ServerOptions::authorize: before a large body is read). Any thread.
+  bool token_valid(const std::string& authorization) const;
 
  private:
   struct Route;

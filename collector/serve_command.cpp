@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -61,6 +62,9 @@ SIGTERM or SIGINT.
   --max-queued-reports N
                         reports waiting for the database past which new ones are answered
                         503 with Retry-After (default 20000; 0: no bound)
+  --max-connections N   connections open at once past which new ones are answered 503
+                        (default 4000; 0: no bound); the open-file limit is raised to its
+                        hard limit at start (LimitNOFILE= in the unit)
   --synchronous MODE    full (default): a report answered "stored" survives a power cut;
                         normal: a crash of the collector only, for less disk work
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
@@ -200,6 +204,13 @@ const ValueOption kValueOptions[] = {
     {"--agent-burst",
      [](std::string_view v, Options& o) {
        return read_rate("--agent-burst", v, 1, o.agent_rate.burst);
+     }},
+    {"--max-connections",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 1'000'000);
+       if (!n) return Status::invalid("--max-connections: expected a number 0..1000000");
+       o.server.max_connections = static_cast<std::size_t>(*n);
+       return Status::ok();
      }},
     {"--synchronous",
      [](std::string_view v, Options& o) {
@@ -357,8 +368,25 @@ Result<int> lock_database(const std::filesystem::path& path) {
                     ": not starting a second one on it");
 }
 
+// The soft limit on open files raised to the hard one: each connection is one, and the
+// default soft limit (1024) is below what a fleet holds open.
+void raise_file_limit(std::size_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+  }
+  if (wanted > 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted + 64) {
+    log::warning("open files limited to " + std::to_string(limit.rlim_cur) + ", below " +
+                 std::to_string(wanted) + " connections (--max-connections): raise LimitNOFILE");
+  }
+}
+
 int serve(const Options& options) {
   const sigset_t stop_signals = block_stop_signals();
+  raise_file_limit(options.server.max_connections);
 
   if (Status s = check_database_location(options.db.string()); !s) {
     log::error(s.message());
@@ -398,7 +426,11 @@ int serve(const Options& options) {
   }
   Api api(**storage, **monitor,
           ApiOptions{.notifier = notifier.get(), .agent_rate = options.agent_rate});
-  auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
+  ServerOptions server_options = options.server;
+  server_options.authorize = [&api](const std::string& authorization) {
+    return api.token_valid(authorization);
+  };
+  auto server = start_server(server_options, [&api](HttpRequest request, Respond respond) {
     api.handle(request, std::move(respond));
   });
   if (!server) {
