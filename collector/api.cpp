@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -220,6 +221,7 @@ Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
     : storage_(storage),
       monitor_(monitor),
       limiter_(options.agent_rate),
+      enroll_limiter_(options.enroll_rate),
       options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
@@ -405,6 +407,28 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                 {"skew_ms", ahead}}));
     }
   }
+  if (options_.max_checks_per_agent > 0) {
+    // New checks are rare: the agent's count is read only when one comes.
+    std::set<std::string> fresh;
+    std::size_t first_new = 0;
+    for (std::size_t i = 0; i < report->results.size(); ++i) {
+      const std::string& id = report->results[i].check;
+      if (!monitor_.engine().check(caller.agent, id) && fresh.insert(id).second &&
+          fresh.size() == 1)
+        first_new = i;
+    }
+    if (!fresh.empty()) {
+      const std::size_t known = monitor_.engine().checks({.agent = caller.agent}).size();
+      if (known + fresh.size() > options_.max_checks_per_agent) {
+        return respond(error_response(Status(
+            Code::kTooLarge,
+            "results[" + std::to_string(first_new) + "].check: agent \"" + caller.agent +
+                "\" would have " + std::to_string(known + fresh.size()) +
+                " checks, more than the limit of " + std::to_string(options_.max_checks_per_agent) +
+                " (--max-checks-per-agent)")));
+      }
+    }
+  }
   for (auto& r : report->results) {
     if (needs_cleaning(r.summary)) r.summary = clean_text(r.summary, true);
     if (needs_cleaning(r.details)) r.details = clean_text(r.details, false);
@@ -437,6 +461,15 @@ void Api::list(const CheckFilter& filter, const std::string& family, Respond res
 }
 
 void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  // By address, not address and port: a source's attempts share one bucket.
+  std::string source = request.peer.substr(0, request.peer.rfind(':'));
+  if (const auto wait = enroll_limiter_.admit(source, std::chrono::steady_clock::now());
+      wait.count() > 0) {
+    HttpResponse busy =
+        error_response(429, "too many enrollment attempts from " + source + ": try again later");
+    busy.headers["Retry-After"] = std::to_string(wait.count());
+    return respond(std::move(busy));
+  }
   const std::string enroll_secret = bearer_token(request.authorization);
   if (enroll_secret.empty()) {
     return respond(

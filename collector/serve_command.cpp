@@ -59,12 +59,20 @@ SIGTERM or SIGINT.
   --agent-rate R        reports per second one agent may send, on average (default: no
                         limit); past it the agent is answered 429 with Retry-After
   --agent-burst N       reports an agent may send at once within --agent-rate (default 10)
+  --enroll-rate R       enrollment attempts per second from one address, on average
+                        (default 2; 0: no limit); past it 429 with Retry-After
+  --enroll-burst N      attempts one address may make at once (default 30)
   --max-queued-reports N
                         reports waiting for the database past which new ones are answered
                         503 with Retry-After (default 20000; 0: no bound)
   --max-connections N   connections open at once past which new ones are answered 503
                         (default 4000; 0: no bound); the open-file limit is raised to its
                         hard limit at start (LimitNOFILE= in the unit)
+  --max-checks-per-agent N
+                        checks one agent may have (default 50000; 0: no bound); a report
+                        that would create more is answered 413 naming the limit
+  --max-series-per-agent N
+                        metric series one agent may have (default 200000; 0: no bound)
   --synchronous MODE    full (default): a report answered "stored" survives a power cut;
                         normal: a crash of the collector only, for less disk work
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
@@ -82,8 +90,11 @@ struct Options {
   bool allow_plain_http = false;
   MonitorOptions monitor;
   RateLimit agent_rate;
+  RateLimit enroll_rate = ApiOptions{}.enroll_rate;
   std::size_t max_queued_reports = SqliteOptions{}.max_queued_reports;
   bool synchronous_full = true;
+  std::size_t max_checks_per_agent = ApiOptions{}.max_checks_per_agent;
+  std::int64_t max_series_per_agent = SqliteOptions{}.max_series_per_agent;
   std::optional<AlertConfig> alerts;
 };
 
@@ -212,6 +223,20 @@ const ValueOption kValueOptions[] = {
        o.server.max_connections = static_cast<std::size_t>(*n);
        return Status::ok();
      }},
+    {"--max-checks-per-agent",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 100'000'000);
+       if (!n) return Status::invalid("--max-checks-per-agent: expected a number 0..100000000");
+       o.max_checks_per_agent = static_cast<std::size_t>(*n);
+       return Status::ok();
+     }},
+    {"--max-series-per-agent",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 1'000'000'000);
+       if (!n) return Status::invalid("--max-series-per-agent: expected a number 0..1000000000");
+       o.max_series_per_agent = static_cast<std::int64_t>(*n);
+       return Status::ok();
+     }},
     {"--synchronous",
      [](std::string_view v, Options& o) {
        if (v != "full" && v != "normal")
@@ -219,6 +244,14 @@ const ValueOption kValueOptions[] = {
                                 "\"");
        o.synchronous_full = v == "full";
        return Status::ok();
+     }},
+    {"--enroll-rate",
+     [](std::string_view v, Options& o) {
+       return read_rate("--enroll-rate", v, 0, o.enroll_rate.per_second);
+     }},
+    {"--enroll-burst",
+     [](std::string_view v, Options& o) {
+       return read_rate("--enroll-burst", v, 1, o.enroll_rate.burst);
      }},
     {"--max-queued-reports",
      [](std::string_view v, Options& o) {
@@ -404,7 +437,8 @@ int serve(const Options& options) {
 
   auto storage = open_sqlite_storage({.path = options.db,
                                       .max_queued_reports = options.max_queued_reports,
-                                      .synchronous_full = options.synchronous_full});
+                                      .synchronous_full = options.synchronous_full,
+                                      .max_series_per_agent = options.max_series_per_agent});
   if (!storage) {
     log::error(storage.status().message());
     return 1;
@@ -425,7 +459,10 @@ int serve(const Options& options) {
                 std::to_string(options.alerts->rules.size()) + " rules");
   }
   Api api(**storage, **monitor,
-          ApiOptions{.notifier = notifier.get(), .agent_rate = options.agent_rate});
+          ApiOptions{.notifier = notifier.get(),
+                     .agent_rate = options.agent_rate,
+                     .enroll_rate = options.enroll_rate,
+                     .max_checks_per_agent = options.max_checks_per_agent});
   ServerOptions server_options = options.server;
   server_options.authorize = [&api](const std::string& authorization) {
     return api.token_valid(authorization);

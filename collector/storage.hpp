@@ -232,6 +232,10 @@ struct SqliteOptions {
   // answer, survive a power cut; NORMAL survives a crash of the process only, for a
   // little less work per commit (docs/performance.md).
   bool synchronous_full = true;
+  // Series one agent may create (0: no bound; default 200,000, a central poller's
+  // hundreds of tenants included): past it a report is refused (kTooLarge, 413) naming
+  // the result, so that one agent cannot fill the database with labels.
+  std::int64_t max_series_per_agent = 200'000;
 };
 
 // Whether `db` (--db) is a place this collector can keep its data: a path. A URI is

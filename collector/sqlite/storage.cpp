@@ -56,7 +56,7 @@ class SqliteStorage final : public Storage {
       const std::int64_t level = mode->int64(0);
       synchronous_ = level >= 2 ? "full" : level == 1 ? "normal" : "off";
     }
-    auto ingest = SqliteIngest::prepare(writer_.db());
+    auto ingest = SqliteIngest::prepare(writer_.db(), options_.max_series_per_agent);
     if (!ingest) return ingest.status();
     ingest_ = std::move(*ingest);
     return writer_.start();
@@ -270,7 +270,8 @@ Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const s
 
 Result<TokenRecord> SqliteStorage::enroll(const Enrollment& enrollment) {
   TokenRecord issued;
-  Status s = writer_.write([&]() -> Status {
+  // Anonymous work: behind every report waiting, never ahead of one.
+  Status s = writer_.write_last([&]() -> Status {
     auto token = enroll_agent(writer_.db(), enrollment);
     if (!token) return token.status();
     issued = std::move(*token);

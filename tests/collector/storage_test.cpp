@@ -4,6 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <future>
+#include <thread>
 
 #include "tests/support/temp_dir.hpp"
 
@@ -316,6 +317,41 @@ TEST_CASE("SqliteStorage: a batch re-sent after its replay guard expired is stil
   // New results are stored, and so are those of an agent whose spool began again at 1.
   CHECK(*submit_at(load_report(3, f.now - 1000, 1), f.now) == IngestOutcome::kStored);
   CHECK(*submit_at(load_report(1, f.now - 500, 1), f.now) == IngestOutcome::kStored);
+}
+
+TEST_CASE("SqliteStorage: an enrollment waits behind the reports queued with it",
+          "[storage][tokens]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  Storage& s = **storage;
+  // The writer busy for a while: what comes meanwhile queues up.
+  std::promise<void> busy_started;
+  s.change(
+      [&]() -> Result<StateDelta> {
+        busy_started.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return StateDelta{};
+      },
+      [](Result<StateDelta>) {});
+  busy_started.get_future().wait();
+  std::atomic<int> reports_done{0};
+  int done_when_enrolled = -1;
+  std::thread enrolling([&] {
+    (void)s.enroll({.enroll_hash = "nope", .agent = "a9", .site = "s", .now_ms = 1000});
+    done_when_enrolled = reports_done.load();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the enrollment is queued
+  std::promise<void> all;
+  for (int i = 0; i < 20; ++i) {
+    s.submit(report(100 + i, State::kOk, 1000 + i), 1000, {}, [&](Result<IngestOutcome>) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (++reports_done == 20) all.set_value();
+    });
+  }
+  all.get_future().wait();
+  enrolling.join();
+  CHECK(done_when_enrolled == 20);  // every report first, though it came later
 }
 
 TEST_CASE("SqliteStorage: commits are durable (synchronous FULL) by default", "[storage]") {
