@@ -20,16 +20,38 @@ namespace {
 
 // A point in time given as ms since the epoch ("1700000000000") or as an age
 // before `now` ("24h", "90m").
+// Times and durations from the API are kept to what makes sense, so that no sum or
+// difference of them can overflow: times from 1970 to the year 9999, durations up to
+// 100 years.
+constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+constexpr std::int64_t kMaxSpanMs = 100LL * 366 * 86'400'000;
+
+Status check_time(std::string_view name, std::int64_t ms) {
+  if (ms < 0 || ms > kMaxTimeMs)
+    return Status::invalid(std::string(name) + ": " + std::to_string(ms) +
+                           " is not a time between 1970 and 9999 (ms since the epoch)");
+  return Status::ok();
+}
+
+Status check_span(std::string_view name, std::chrono::milliseconds d) {
+  if (d.count() > kMaxSpanMs) return Status::invalid(std::string(name) + ": longer than 100 years");
+  return Status::ok();
+}
+
 Result<std::int64_t> parse_time(std::string_view name, const std::string& text, std::int64_t now) {
   std::int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    if (Status s = check_time(name, ms); !s) return s;
+    return ms;
+  }
   auto age = parse_duration(text);
   if (!age) {
     return Status::invalid(std::string(name) +
                            ": expected ms since the epoch or an age such as \"24h\", got \"" +
                            text + "\"");
   }
+  if (Status s = check_span(name, *age); !s) return s;
   return now - age->count();
 }
 
@@ -195,12 +217,15 @@ Status read_time(const json& body, const char* key, std::int64_t now, bool futur
   const auto it = body.find(key);
   if (it == body.end() || it->is_null()) return Status::ok();
   if (it->is_number_integer()) {
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(kMaxTimeMs))
+      return Status::invalid(std::string(key) + ": not a time between 1970 and 9999");
     out = it->get<std::int64_t>();
-    return Status::ok();
+    return check_time(key, out);
   }
   if (it->is_string()) {
     auto d = parse_duration(it->get<std::string>());
     if (!d) return d.status().with_context(key);
+    if (Status s = check_span(key, *d); !s) return s;
     out = future ? now + d->count() : now - d->count();
     return Status::ok();
   }
@@ -705,6 +730,9 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
                                     : Result<std::chrono::milliseconds>(
                                           Status::invalid("expected a duration such as \"2h\""));
       if (!length) s = length.status().with_context("duration");
+      else if (body->contains("weekly") && *length > std::chrono::hours(24 * 7))
+        s = Status::invalid("duration: a weekly downtime lasts a week at most");
+      else if (Status span = check_span("duration", *length); !span) s = span;
       else if (body->contains("weekly"))
         d.duration_minutes = static_cast<int>(length->count() / 60'000);
       else d.end_ms = d.start_ms + length->count();

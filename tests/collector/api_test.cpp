@@ -267,6 +267,40 @@ TEST_CASE("Api: one agent cannot create more checks or series than the limits", 
   }
 }
 
+TEST_CASE("Api: times and durations that would overflow are refused with 400", "[api][limits]") {
+  Fixture f;
+  REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
+  const std::string operator_token = f.add_token({.role = Role::kOperator});
+  const std::string series = "/api/v1/series?agent=mairie-01&check=system/load&metric=load1";
+  for (const std::string& query :
+       {std::string("&from=-9223372036854775808"), std::string("&to=9223372036854775807"),
+        std::string("&from=106751991167d")}) {
+    INFO(query);
+    const auto r = f.call("GET", series + query);
+    CHECK(r.status == 400);
+  }
+  const auto post = [&](const std::string& path, const json& body) {
+    return f.call("POST", path, body.dump(), "", operator_token);
+  };
+  CHECK(post("/api/v1/downtimes", {{"site", "onesse"}, {"duration", "106751991167d"}}).status ==
+        400);
+  CHECK(post("/api/v1/downtimes", {{"site", "onesse"}, {"end", 9223372036854775807LL}}).status ==
+        400);
+  CHECK(post("/api/v1/downtimes",
+             {{"site", "onesse"},
+              {"duration", "8d"},
+              {"weekly", {{"days", "mon"}, {"at", "22:00"}, {"time_zone", "UTC"}}}})
+            .status == 400);
+  CHECK(post("/api/v1/acks", {{"agent", "mairie-01"},
+                              {"check", "system/load"},
+                              {"comment", "x"},
+                              {"expires", "106751991167d"}})
+            .status == 400);
+  // Sensible ones still work.
+  CHECK(post("/api/v1/downtimes", {{"site", "onesse"}, {"duration", "2h"}, {"comment", "x"}})
+            .status == 201);
+}
+
 TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
   Fixture f;
   // 64 MiB of one byte compress to ~64 KiB: past the 32 MiB inflated limit.
