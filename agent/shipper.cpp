@@ -78,6 +78,17 @@ Result<std::string> read_token(const std::string& path) {
   return std::string(token);
 }
 
+// Whether a refusal is about this machine's clock (a result's ts ahead of the
+// collector's: {"field": "results[N].ts", "skew_ms": ...}), not about the batch.
+bool clock_refused(long http_status, const std::string& body) {
+  if (http_status != 400) return false;
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("skew_ms") || !json.contains("field")) return false;
+  const auto& field = json["field"];
+  return field.is_string() && field.get<std::string>().starts_with("results[") &&
+         field.get<std::string>().ends_with("].ts");
+}
+
 // The reason in a collector's error reply: {"error": "..."} or {"error": {"message":
 // "..."}}, else the reply itself.
 std::string collector_reason(const std::string& body) {
@@ -259,6 +270,13 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   }
   const HttpReply reply = http->post(body.data, body.gzipped, timeout);
 
+  if (clock_refused(reply.status, reply.body)) {
+    // The results are fine, the clock is not: keep them until it is right.
+    const auto [when, delay] = retry_later();
+    log::error("shipper: the collector refuses " + what + ": " + collector_reason(reply.body) +
+               "; the batch is kept, retry in " + seconds_text(delay));
+    return when;
+  }
   switch (judge_response(reply.status)) {
     case Verdict::kDelivered:
       if (failures > 0) {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -19,16 +20,38 @@ namespace {
 
 // A point in time given as ms since the epoch ("1700000000000") or as an age
 // before `now` ("24h", "90m").
+// Times and durations from the API are kept to what makes sense, so that no sum or
+// difference of them can overflow: times from 1970 to the year 9999, durations up to
+// 100 years.
+constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+constexpr std::int64_t kMaxSpanMs = 100LL * 366 * 86'400'000;
+
+Status check_time(std::string_view name, std::int64_t ms) {
+  if (ms < 0 || ms > kMaxTimeMs)
+    return Status::invalid(std::string(name) + ": " + std::to_string(ms) +
+                           " is not a time between 1970 and 9999 (ms since the epoch)");
+  return Status::ok();
+}
+
+Status check_span(std::string_view name, std::chrono::milliseconds d) {
+  if (d.count() > kMaxSpanMs) return Status::invalid(std::string(name) + ": longer than 100 years");
+  return Status::ok();
+}
+
 Result<std::int64_t> parse_time(std::string_view name, const std::string& text, std::int64_t now) {
   std::int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    if (Status s = check_time(name, ms); !s) return s;
+    return ms;
+  }
   auto age = parse_duration(text);
   if (!age) {
     return Status::invalid(std::string(name) +
                            ": expected ms since the epoch or an age such as \"24h\", got \"" +
                            text + "\"");
   }
+  if (Status s = check_span(name, *age); !s) return s;
   return now - age->count();
 }
 
@@ -194,12 +217,15 @@ Status read_time(const json& body, const char* key, std::int64_t now, bool futur
   const auto it = body.find(key);
   if (it == body.end() || it->is_null()) return Status::ok();
   if (it->is_number_integer()) {
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(kMaxTimeMs))
+      return Status::invalid(std::string(key) + ": not a time between 1970 and 9999");
     out = it->get<std::int64_t>();
-    return Status::ok();
+    return check_time(key, out);
   }
   if (it->is_string()) {
     auto d = parse_duration(it->get<std::string>());
     if (!d) return d.status().with_context(key);
+    if (Status s = check_span(key, *d); !s) return s;
     out = future ? now + d->count() : now - d->count();
     return Status::ok();
   }
@@ -220,6 +246,7 @@ Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
     : storage_(storage),
       monitor_(monitor),
       limiter_(options.agent_rate),
+      enroll_limiter_(options.enroll_rate),
       options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
@@ -278,6 +305,13 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
   respond(error_response(404, "no such endpoint: " + request.path));
 }
 
+bool Api::token_valid(const std::string& authorization) const {
+  HttpRequest request;
+  request.authorization = authorization;
+  return authenticate(request, Role::kViewer).is_ok() ||
+         authenticate(request, Role::kAgent).is_ok();
+}
+
 Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) const {
   const std::string secret = bearer_token(request.authorization);
   if (secret.empty())
@@ -298,6 +332,46 @@ Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) con
   }
   return token;
 }
+
+namespace {
+
+// Text from an agent as the collector stores and shows it: a summary on one line
+// (CR, LF and tabs become spaces), details with their line breaks (CR LF and a lone CR
+// become LF); any other control character (ESC starts terminal escapes, NUL ends C
+// strings) becomes U+FFFD, so that no console, mail or log line can be steered by it.
+std::string clean_text(std::string_view text, bool one_line) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7F) {
+      out += text[i];
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      if (one_line) {
+        if (out.empty() || out.back() != ' ') out += ' ';
+      } else if (c == '\t') {
+        out += '\t';
+      } else if (c == '\n' || i + 1 == text.size() || text[i + 1] != '\n') {
+        out += '\n';  // a CR of CR LF is dropped, a lone CR is a line break
+      }
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+  }
+  if (one_line) {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+  }
+  return out;
+}
+
+bool needs_cleaning(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
+
+}  // namespace
 
 void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                       Respond respond) const {
@@ -341,8 +415,51 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                                            report->agent.id + "\" of \"" + report->agent.site +
                                            "\""));
   }
+  const std::int64_t now = options_.now_ms();
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const std::int64_t ahead = report->results[i].ts_ms - now;
+    if (ahead > options_.max_clock_ahead.count()) {
+      const std::string field = "results[" + std::to_string(i) + "].ts";
+      log::notice("ingest from " + request.peer + " (agent \"" + caller.agent +
+                  "\") refused: its clock is " + human_duration(std::chrono::milliseconds(ahead)) +
+                  " ahead");
+      return respond(json_response(
+          400, {{"error", field + ": " + human_duration(std::chrono::milliseconds(ahead)) +
+                              " ahead of the collector's clock (" + std::to_string(ahead) +
+                              " ms; at most " + human_duration(options_.max_clock_ahead) +
+                              "): set the agent's clock right (NTP); the batch is kept"},
+                {"field", field},
+                {"skew_ms", ahead}}));
+    }
+  }
+  if (options_.max_checks_per_agent > 0) {
+    // New checks are rare: the agent's count is read only when one comes.
+    std::set<std::string> fresh;
+    std::size_t first_new = 0;
+    for (std::size_t i = 0; i < report->results.size(); ++i) {
+      const std::string& id = report->results[i].check;
+      if (!monitor_.engine().check(caller.agent, id) && fresh.insert(id).second &&
+          fresh.size() == 1)
+        first_new = i;
+    }
+    if (!fresh.empty()) {
+      const std::size_t known = monitor_.engine().checks({.agent = caller.agent}).size();
+      if (known + fresh.size() > options_.max_checks_per_agent) {
+        return respond(error_response(Status(
+            Code::kTooLarge,
+            "results[" + std::to_string(first_new) + "].check: agent \"" + caller.agent +
+                "\" would have " + std::to_string(known + fresh.size()) +
+                " checks, more than the limit of " + std::to_string(options_.max_checks_per_agent) +
+                " (--max-checks-per-agent)")));
+      }
+    }
+  }
+  for (auto& r : report->results) {
+    if (needs_cleaning(r.summary)) r.summary = clean_text(r.summary, true);
+    if (needs_cleaning(r.details)) r.details = clean_text(r.details, false);
+  }
   const std::size_t count = report->results.size();
-  monitor_.ingest(std::move(*report), options_.now_ms(),
+  monitor_.ingest(std::move(*report), now,
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
                     if (!outcome) {
                       HttpResponse failed = error_response(outcome.status());
@@ -369,6 +486,15 @@ void Api::list(const CheckFilter& filter, const std::string& family, Respond res
 }
 
 void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  // By address, not address and port: a source's attempts share one bucket.
+  std::string source = request.peer.substr(0, request.peer.rfind(':'));
+  if (const auto wait = enroll_limiter_.admit(source, std::chrono::steady_clock::now());
+      wait.count() > 0) {
+    HttpResponse busy =
+        error_response(429, "too many enrollment attempts from " + source + ": try again later");
+    busy.headers["Retry-After"] = std::to_string(wait.count());
+    return respond(std::move(busy));
+  }
   const std::string enroll_secret = bearer_token(request.authorization);
   if (enroll_secret.empty()) {
     return respond(
@@ -604,6 +730,9 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
                                     : Result<std::chrono::milliseconds>(
                                           Status::invalid("expected a duration such as \"2h\""));
       if (!length) s = length.status().with_context("duration");
+      else if (body->contains("weekly") && *length > std::chrono::hours(24 * 7))
+        s = Status::invalid("duration: a weekly downtime lasts a week at most");
+      else if (Status span = check_span("duration", *length); !span) s = span;
       else if (body->contains("weekly"))
         d.duration_minutes = static_cast<int>(length->count() / 60'000);
       else d.end_ms = d.start_ms + length->count();

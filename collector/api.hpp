@@ -35,6 +35,17 @@ struct ApiOptions {
   const Notifier* notifier = nullptr;
   // Reports per second each agent may send (429 and Retry-After past it).
   RateLimit agent_rate;
+  // Enrollment attempts per source address (429 and Retry-After past it): an
+  // enrollment is anonymous work (a token hashed and looked up, a write), so guessing
+  // is slow. Default 2 a second, 30 at once (a site's agents installed together).
+  RateLimit enroll_rate{.per_second = 2, .burst = 30};
+  // A result timestamped further ahead of the collector's clock is refused (400 naming
+  // results[i].ts and the skew): a clock in the future would freeze its check, since
+  // results older than the last one change nothing. Default 5 minutes.
+  std::chrono::milliseconds max_clock_ahead{300'000};
+  // Checks one agent may have (0: no bound; default 50,000, a central poller's
+  // included): a report that would create more is refused with 413 naming the limit.
+  std::size_t max_checks_per_agent = 50'000;
 };
 
 class Api {
@@ -45,6 +56,9 @@ class Api {
   // Routes the request and calls `respond` exactly once, possibly later and from
   // another thread (ingest answers after the storage commit).
   void handle(const HttpRequest& request, Respond respond) const;
+  // Whether an Authorization header carries a token that is known, not revoked and
+  // not expired (ServerOptions::authorize: before a large body is read). Any thread.
+  bool token_valid(const std::string& authorization) const;
 
  private:
   struct Route;
@@ -81,6 +95,7 @@ class Api {
   Storage& storage_;
   Monitor& monitor_;
   mutable RateLimiter limiter_;
+  mutable RateLimiter enroll_limiter_;  // by source address
   mutable std::atomic<std::int64_t> rate_limited_{0};
   mutable RequestMetrics requests_;
   ApiOptions options_;

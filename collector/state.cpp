@@ -54,6 +54,7 @@ void StateDelta::append(StateDelta other) {
   move_append(downtimes, other.downtimes);
   move_append(audit, other.audit);
   move_append(notifications, other.notifications);
+  move_append(outbox, other.outbox);
 }
 
 }  // namespace vigie::collector

@@ -176,6 +176,21 @@ struct NotificationRecord {
   bool operator==(const NotificationRecord&) const = default;
 };
 
+// One message to deliver, in the alert outbox (Storage's outbox operations): written
+// in the transaction of the event that causes it, delivered at least once, then marked
+// sent (or failed, after the channel's attempts).
+struct OutboxRow {
+  std::int64_t id = 0;  // given by storage
+  std::string channel;  // the channel's name in the alerts file
+  std::string key;      // what it is about: one check, agent or site (reminders)
+  std::string alert;    // the alert, JSON (alert_message.hpp: alert_to_json)
+  std::int64_t created_ms = 0;
+  std::int64_t due_ms = 0;  // not delivered before (the storm hold, a retry's backoff)
+  int attempts = 0;         // failed deliveries so far
+  std::string error;        // the last one's error
+  bool operator==(const OutboxRow&) const = default;
+};
+
 // What one engine step changed, for storage to persist in the same transaction as
 // the report that caused it.
 struct StateDelta {
@@ -185,9 +200,10 @@ struct StateDelta {
   std::vector<Downtime> downtimes;  // added or changed (ended early)
   std::vector<AuditEntry> audit;
   std::vector<NotificationRecord> notifications;  // from the notifier, not the engine
+  std::vector<OutboxRow> outbox;                  // alerts to send, from the notifier
   bool empty() const {
     return events.empty() && checks.empty() && agents.empty() && downtimes.empty() &&
-           audit.empty() && notifications.empty();
+           audit.empty() && notifications.empty() && outbox.empty();
   }
   void append(StateDelta other);
 };

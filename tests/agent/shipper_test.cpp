@@ -263,6 +263,11 @@ class ScriptedPeer {
       } else {
         status = replies_[std::min(requests_.size(), replies_.size() - 1)];
       }
+      // A status line may carry its body after an empty line.
+      if (const auto split = status.find("\r\n\r\n"); split != std::string::npos) {
+        reply_body = status.substr(split + 4);
+        status.resize(split);
+      }
       request.status = status;
       requests_.push_back(request);
     }
@@ -313,6 +318,24 @@ TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 a
   CHECK(requests[3].at - requests[2].at >= 2s);    // as the 429 asked
   CHECK(requests[4].at - requests[3].at >= 1s);    // as the 503 asked
   CHECK((*shipper)->stats().last_sent_ms > 0);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: a batch refused for the machine's clock is kept and sent once it is right",
+          "[shipper]") {
+  testing::TempDir dir;
+  ScriptedPeer peer(
+      {"400 Bad Request\r\n\r\n{\"error\": \"results[0].ts: 10 min ahead of the "
+       "collector's clock\", \"field\": \"results[0].ts\", \"skew_ms\": 600000}",
+       "200 OK"});
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  (*shipper)->submit(result(1));
+  REQUIRE(testing::eventually([&] { return peer.requests().size() == 2; }, 10s));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  const auto requests = peer.requests();
+  CHECK(requests[1].seq == requests[0].seq);  // the same batch, not set apart
+  CHECK((*shipper)->stats().quarantined == 0);
   CHECK((*shipper)->stop(0ms) == 0);
 }
 

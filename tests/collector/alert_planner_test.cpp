@@ -1,10 +1,12 @@
-// Alert decisions with a fake clock: a real state engine fed with reports, and the
-// planner that turns its events into messages. Nothing is sent here: deliveries are
-// tested end to end in tests/integration/alerts_test.cpp.
+// Alert decisions with a fake clock: a real state engine fed with reports, the planner
+// that turns its events into outbox rows, an outbox in memory and the channels' pacers
+// that turn its rows into messages. Nothing is sent here: deliveries are tested end to
+// end in tests/integration/alerts_test.cpp.
 
 #include "collector/alert_planner.hpp"
 
 #include <catch2/catch.hpp>
+#include <set>
 
 namespace vigie::collector {
 namespace {
@@ -31,13 +33,18 @@ struct Fake {
   AlertConfig config;
   StateEngine engine;
   AlertPlanner planner;
+  std::vector<ChannelPacer> pacers;
   std::int64_t now = kT0;
   std::uint64_t seq = 0;
+  std::vector<OutboxRow> outbox;  // rows not delivered yet
   std::vector<Outgoing> sent;
   std::vector<NotificationRecord> records;
+  std::set<std::string> down;  // channels that deliver nothing
 
   explicit Fake(AlertConfig c = two_channels(), EngineOptions options = {.max_attempts = 1})
-      : config(std::move(c)), engine(options), planner(config, engine) {}
+      : config(std::move(c)), engine(options), planner(config, engine) {
+    for (std::size_t i = 0; i < config.channels.size(); ++i) pacers.emplace_back(config);
+  }
 
   void feed(const StateDelta& delta) {
     AlertPlanner::Plan plan;
@@ -45,8 +52,37 @@ struct Fake {
     keep(plan);
   }
   void keep(AlertPlanner::Plan& plan) {
-    for (auto& o : plan.send) sent.push_back(std::move(o));
+    for (auto& row : plan.outbox) outbox.push_back(std::move(row));
     for (auto& r : plan.records) records.push_back(std::move(r));
+  }
+  // What each channel's delivery thread does at `now`, every message delivered.
+  void deliver() {
+    for (std::size_t i = 0; i < config.channels.size(); ++i) {
+      if (down.count(config.channels[i].name)) continue;
+      const auto claim = [&](std::int64_t due_by) {
+        std::vector<OutboxRow> claimed;
+        for (auto it = outbox.begin(); it != outbox.end();) {
+          if (it->channel == config.channels[i].name && it->due_ms <= due_by) {
+            claimed.push_back(std::move(*it));
+            it = outbox.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        return claimed;
+      };
+      for (auto& message : pacers[i].next(now, claim)) {
+        Outgoing out{.channel = i, .digest = message.digest};
+        for (const auto& row : message.rows) {
+          auto alert = alert_from_json(row.alert);
+          REQUIRE(alert.is_ok());
+          CHECK(row.key == alert_key(*alert));
+          out.alerts.push_back(*alert);
+          planner.settled(row.key, now);
+        }
+        sent.push_back(std::move(out));
+      }
+    }
   }
   // Results of `checks` (one report per agent), received now.
   void report(const std::string& site, const std::string& agent,
@@ -74,6 +110,7 @@ struct Fake {
       AlertPlanner::Plan plan;
       planner.tick(now, plan);
       keep(plan);
+      deliver();
     }
   }
   std::vector<Outgoing> to(const std::string& channel) const {
@@ -295,6 +332,51 @@ TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[ale
   CHECK(f.to("chat").size() == 2);
 }
 
+TEST_CASE("Alerts: a reminder counts from the delivery, not from the queueing", "[alert_planner]") {
+  AlertConfig c = two_channels();
+  c.renotify = std::chrono::minutes(30);
+  c.rules.resize(1);  // chat only
+  Fake f(c);
+  f.down.insert("chat");
+  // The receiver is down for 40 minutes: the problem waits in the outbox.
+  for (int i = 0; i < 40; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.sent.empty());
+  REQUIRE(f.outbox.size() == 1);  // one row, no reminder piled on an alert never sent
+  f.down.clear();
+  f.pass(1000);
+  REQUIRE(f.sent.size() == 1);
+  CHECK(f.sent[0].alerts[0].kind == "problem");
+  for (int i = 0; i < 29; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.sent.size() == 1);
+  for (int i = 0; i < 2; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  REQUIRE(f.sent.size() == 2);
+  CHECK(f.sent[1].alerts[0].kind == "reminder");
+
+  // After a restart, reminders count from the last delivery the outbox remembers.
+  AlertPlanner again(f.config, f.engine);
+  const std::int64_t last = f.now - 10 * kMinute;
+  again.seed(f.now, {{"c\x1f"
+                      "a1\x1f"
+                      "antivirus/clamd",
+                      last}});
+  REQUIRE(again.open_problems() == 1);
+  AlertPlanner::Plan plan;
+  again.tick(last + 30 * kMinute - 1000, plan);
+  CHECK(plan.outbox.empty());
+  again.tick(last + 30 * kMinute, plan);
+  REQUIRE(plan.outbox.size() == 1);
+  CHECK(alert_from_json(plan.outbox[0].alert)->kind == "reminder");
+}
+
 TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, then calm",
           "[alert_planner]") {
   Fake f;
@@ -322,7 +404,7 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   const Outgoing digest = f.to("chat")[0];
   CHECK(digest.digest);
   CHECK(digest.alerts.size() == 200);
-  CHECK(f.planner.storming(0));
+  CHECK(f.pacers[0].storming());
   const std::string text = mail_text(digest, f.now);
   CHECK_THAT(text, Catch::Contains("200 alerts on 10 sites"));
   CHECK_THAT(text, Catch::Contains("\nmairie-3 (20)\n"));
@@ -336,7 +418,7 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   REQUIRE(f.to("chat").size() == 2);
   CHECK(f.to("chat")[1].digest);
   CHECK(f.to("chat")[1].alerts.size() == 1);
-  CHECK_FALSE(f.planner.storming(0));
+  CHECK_FALSE(f.pacers[0].storming());
   f.report("mairie-1", "a1", {{"firewall/sophos", State::kCritical}});
   f.pass(3000);
   REQUIRE(f.to("chat").size() == 3);

@@ -62,3 +62,71 @@ TEST_CASE("Collector: --help lists every command, and each command has its own",
 
 }  // namespace
 }  // namespace vigie
+
+namespace vigie {
+namespace {
+
+TEST_CASE("Collector: a second collector on a database another one serves refuses to start",
+          "[collector][db]") {
+  testing::TempDir dir;
+  testing::Collector first(dir);
+  auto second = testing::run({VIGIE_COLLECTOR_BIN, "--db", first.db(), "--listen", "127.0.0.1:0"});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("is served by another collector (process " +
+                                         std::to_string(first.child().pid()) + ")"));
+  // The first one still stores reports.
+  CHECK(first.get("/healthz", "").status == 200);
+  const std::string token = first.enroll("a1", "s1");
+  CHECK_FALSE(token.empty());
+}
+
+TEST_CASE("Collector: another program's database is refused untouched", "[collector][db]") {
+  testing::TempDir dir;
+  // An agent's spool, as vigie-agent makes it, and a database of some other program.
+  const auto spool = dir / "spool.db";
+  REQUIRE(testing::run({"/usr/bin/sqlite3", spool.string(),
+                        "PRAGMA application_id=1986619219; PRAGMA user_version=1;"
+                        "CREATE TABLE results (seq INTEGER PRIMARY KEY, body TEXT);"})
+              .exit_code == 0);
+  const auto other = dir / "other.db";
+  REQUIRE(
+      testing::run({"/usr/bin/sqlite3", other.string(), "CREATE TABLE things (x);"}).exit_code ==
+      0);
+  for (const auto& [db, what] : {std::pair{spool, "a vigie agent's spool"},
+                                 std::pair{other, "another program's SQLite database"}}) {
+    INFO(db);
+    const std::string before = testing::run({"/usr/bin/sha256sum", db.string()}).out;
+    auto r = testing::run({VIGIE_COLLECTOR_BIN, "--db", db.string(), "--listen", "127.0.0.1:0"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains(std::string(what) + ", not a vigie collector database"));
+    auto token = testing::run(
+        {VIGIE_COLLECTOR_BIN, "token", "create", "--role", "viewer", "--db", db.string()});
+    CHECK(token.exit_code != 0);
+    CHECK(testing::run({"/usr/bin/sha256sum", db.string()}).out == before);
+    CHECK_FALSE(std::filesystem::exists(db.string() + "-wal"));
+  }
+}
+
+TEST_CASE("Collector: a --db that is a URI is refused, not made into folders", "[collector][db]") {
+  testing::TempDir dir;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto unknown = testing::run(
+      {VIGIE_COLLECTOR_BIN, "--db", "mysql://db.example.org/vigie", "--listen", "127.0.0.1:0"});
+  auto postgres = testing::run(
+      {VIGIE_COLLECTOR_BIN, "--db", "postgresql://localhost/vigie", "--listen", "127.0.0.1:0"});
+  auto token = testing::run(
+      {VIGIE_COLLECTOR_BIN, "token", "create", "--role", "viewer", "--db", "sqlite://x.db"});
+  std::filesystem::current_path(cwd);
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown scheme \"mysql://\""));
+  CHECK(postgres.exit_code == 1);
+  CHECK_THAT(postgres.err, Catch::Contains("not built yet"));
+  CHECK(token.exit_code != 0);
+  CHECK_THAT(token.err, Catch::Contains("unknown scheme \"sqlite://\""));
+  CHECK_FALSE(std::filesystem::exists(dir / "mysql:"));
+  CHECK_FALSE(std::filesystem::exists(dir / "sqlite:"));
+}
+
+}  // namespace
+}  // namespace vigie
