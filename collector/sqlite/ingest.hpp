@@ -35,6 +35,8 @@ class SqliteIngest {
  private:
   explicit SqliteIngest(sqlite3* db) : db_(db) {}
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  // The row id of an agent already stored; kNotFound if none.
+  Result<std::int64_t> known_agent_id(const std::string& agent);
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
   Status store_agent(const AgentState& agent);
@@ -45,9 +47,9 @@ class SqliteIngest {
   Status store_notification(const NotificationRecord& notification);
 
   sqlite3* db_;
-  sqlite::Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
-      update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
-      upsert_series_, insert_block_;
+  sqlite::Statement insert_agent_, find_agent_, update_agent_, find_batch_, insert_batch_,
+      upsert_check_, update_check_, insert_event_, upsert_downtime_, insert_audit_,
+      insert_notification_, upsert_series_, insert_block_;
 
   // Series ids by (agent id, check, metric) and their unit, keyed by two independent
   // 64-bit hashes of the three instead of the strings themselves: a fleet has hundreds
