@@ -174,6 +174,20 @@ TEST_CASE("CentralPoller: the agent polls Sophos Central and its results reach t
   REQUIRE(agents.size() == 1);
   CHECK(agents[0]["poller"] == true);
   CHECK(agents[0]["member_sites"] == 3);
+
+  // After a restart, from the database: each still under its member site.
+  CHECK(agent.stop(SIGTERM));  // what follows comes from the database, not new reports
+  collector.restart(false);
+  const json again =
+      json::parse(collector.get("/api/v1/site?name=saint-exemple", viewer).body, nullptr, false)
+          .value("checks", json::array());
+  const json* row = find(again, "antivirus/sophos-central:" + kMairie);
+  REQUIRE(row != nullptr);
+  CHECK((*row)["agent"] == "central-poller");
+  CHECK((*row)["central"] == true);
+  const json restored = json::parse(collector.get("/api/v1/agents", viewer).body)["agents"];
+  REQUIRE(restored.size() == 1);
+  CHECK(restored[0]["member_sites"] == 3);
   CHECK_THAT((*find(checks, "antivirus/sophos-central:" + kMairie))["summary"].get<std::string>(),
              StartsWith("2 endpoints, worst health bad; bad: PC-ACCUEIL (threats bad, Sophos "
                         "File Scanner stopped)"));
