@@ -217,8 +217,18 @@ bool StateEngine::site_in_downtime(const std::string& site, std::int64_t) const 
 }
 
 bool StateEngine::downtime_covers_check(const CheckState& check, std::int64_t) const {
+  // A central check is its member site's, and its poller's too: a downtime of the
+  // poller (the agent, at its own site) covers what it reports about its members.
+  const AgentEntry* poller = nullptr;
+  if (check.central) {
+    const auto it = agents_.find(check.agent);
+    if (it != agents_.end()) poller = it->second.get();
+  }
   for (const auto& [id, entry] : downtimes_) {
-    if (entry->active && entry->downtime.covers(check.site, check.agent, check.last.check))
+    if (!entry->active) continue;
+    const Downtime& d = entry->downtime;
+    if (d.covers(check.site, check.agent, check.last.check)) return true;
+    if (poller && !d.agent.empty() && d.covers(poller->state.site, check.agent, check.last.check))
       return true;
   }
   return false;

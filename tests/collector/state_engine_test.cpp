@@ -737,6 +737,36 @@ TEST_CASE("Engine: line down or agent down, from the centre's probes of the site
   CHECK_THAT(plain[0].last.summary, Catch::StartsWith("site unreachable"));
 }
 
+TEST_CASE("Engine: a downtime of the poller covers its results about members; a member's, its own",
+          "[engine][central]") {
+  Fake f;
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  Downtime poller{.site = "centre",
+                  .agent = "p1",
+                  .start_ms = f.now,
+                  .end_ms = f.now + kMinute,
+                  .comment = "centre maintenance",
+                  .author = "alice"};
+  REQUIRE(f.engine.add_downtime(poller, f.now).is_ok());
+  Downtime member{.site = "s2",
+                  .start_ms = f.now,
+                  .end_ms = f.now + 3 * kMinute,
+                  .comment = "s2 moves",
+                  .author = "alice"};
+  REQUIRE(f.engine.add_downtime(member, f.now).is_ok());
+  f.after(1000);
+  CHECK(f.state("antivirus/sophos-central:s1", "p1").in_downtime);
+  CHECK(f.state("antivirus/sophos-central:s2", "p1").in_downtime);
+  f.after(2 * kMinute);
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  CHECK_FALSE(f.state("antivirus/sophos-central:s1", "p1").in_downtime);
+  CHECK(f.state("antivirus/sophos-central:s2", "p1").in_downtime);
+  // A failure in the member's downtime notifies no one.
+  f.now += 1000;
+  const auto d = f.central("antivirus/sophos-central", {"s2"}, State::kCritical);
+  CHECK_FALSE(only(d, EventKind::kState).notify);
+}
+
 TEST_CASE("Engine: restore keeps central results under their member sites", "[engine][central]") {
   Fake f;
   f.report("system/load", State::kOk, "m1", "s1");
