@@ -117,7 +117,7 @@ struct CheckHistory {
 };
 
 struct HistoryData {
-  std::vector<AgentState> agents;  // every agent of the site(s) asked for
+  std::vector<AgentState> agents;  // every agent of the site(s) asked for, pollers aside
   std::vector<CheckHistory> checks;
 };
 

@@ -284,7 +284,12 @@ Status read_site_agents(sqlite3* db, const HistoryQuery& q, std::vector<AgentSta
   auto stmt = Statement::prepare(
       db,
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
-      " FROM agents WHERE ?1 = '' OR site = ?1 ORDER BY site, name");
+      " FROM agents WHERE (?1 = '' OR site = ?1)"
+      // A central poller (enrolled with --report-for) is no agent of its own site's: its
+      // backups, if any, come as checks; without them its site has nothing to report.
+      " AND name NOT IN (SELECT agent FROM tokens WHERE role = 'agent' AND revoked_ms = 0"
+      " AND report_for != '')"
+      " ORDER BY site, name");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.site);
   int rc;

@@ -737,7 +737,7 @@ TEST_CASE("Engine: line down or agent down, from the centre's probes of the site
   CHECK_THAT(plain[0].last.summary, Catch::StartsWith("site unreachable"));
 }
 
-TEST_CASE("Engine: a downtime of the poller covers its results about members; a member's, its own",
+TEST_CASE("Engine: a downtime of the poller covers its results about members, a member's its own",
           "[engine][central]") {
   Fake f;
   f.central("antivirus/sophos-central", {"s1", "s2"});

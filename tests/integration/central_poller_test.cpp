@@ -304,7 +304,7 @@ std::map<std::string, std::vector<json>> problem_rows(testing::Collector& collec
   return out;
 }
 
-TEST_CASE("CentralPoller: a silent poller is one problem; line down or agent down",
+TEST_CASE("CentralPoller: a silent poller is one problem, and line down or agent down",
           "[central][e2e][ping]") {
   Blackhole net;
   if (!net.ready) {
@@ -506,11 +506,11 @@ TEST_CASE("CentralPoller: the backup report covers the Avamar grid's clients per
     if (c["check"] == "backup/avamar:/clients/mairie-exemple/pc-accueil")
       CHECK_THAT(c["summary"].get<std::string>(), StartsWith("last backup Failed"));
   }
-  // No client of a member is filed under the poller's own site.
-  if (sites.count("centre") == 1) {
-    for (const auto& c : sites["centre"]["checks"])
-      CHECK(c["check"].get<std::string>().find("/clients/") == std::string::npos);
-  }
+  // The poller's own site holds only the grid's own result (its unmapped clients), not
+  // a member's client, and the poller is not counted as an agent of its own site.
+  REQUIRE(sites.count("centre") == 1);
+  CHECK(sites["centre"]["agents"].empty());
+  for (const auto& c : sites["centre"]["checks"]) CHECK(c["check"] == "backup/avamar");
 
   // One member's report alone, though no agent of its own reports for it.
   r = testing::run({VIGIE_COLLECTOR_BIN, "report", "backup", "--db", collector.db(), "--tz", "UTC",
