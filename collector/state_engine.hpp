@@ -9,7 +9,14 @@
 // - Staleness: a check without a result for `stale_intervals` of its interval is shown
 //   UNKNOWN "stale"; an agent without a report for `agent_timeout` is lost, and its
 //   checks are stale under it ("agent unreachable"). A site whose agents are all lost
-//   is unreachable: one site-level problem, not one per check. Missing data is never
+//   is unreachable: one site-level problem, not one per check.
+// - Central pollers: a result naming another site (results[].site) is filed under it
+//   (CheckState::central), so a site may hold only central results. A poller is not
+//   part of any site's reachability: silent, it is one problem ("poller P lost, N sites
+//   not watched") and its results go stale under their sites without alerts. An
+//   unreachable site's row says what the centre's net/ping and net/http results about
+//   it see: "site line down (no answer from the centre)" or "agent silent, the site
+//   answers" (LineVerdict). Missing data is never
 //   a recovery: a stale check keeps its last real state underneath. After a restart,
 //   agents and checks get their full timeout again: the collector's own downtime is
 //   not theirs.
