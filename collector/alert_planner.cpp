@@ -48,6 +48,7 @@ std::optional<std::string> AlertPlanner::quiet_reason(const Alert& alert) const 
     if (c->in_downtime) return std::string("in downtime");
     if (c->flapping) return std::string("flapping");
     if (c->agent_lost) {
+      if (c->central) return "poller " + c->agent + " lost";
       const auto site = site_state();
       return std::string(site && site->unreachable ? "site unreachable" : "agent unreachable");
     }

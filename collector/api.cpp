@@ -72,6 +72,8 @@ json check_to_json(const CheckState& c) {
   j["last_status"] = static_cast<int>(c.last.status);
   j["agent"] = c.agent;
   j["site"] = c.site;
+  // A central poller's result about this site: `agent` is its source.
+  j["central"] = c.central;
   j["family"] = check_family(c.last.check);
   j["received"] = c.received_ms;
   j["since"] = c.since_ms;
@@ -110,7 +112,9 @@ json agent_to_json(const AgentState& a) {
             {"first_seen", a.first_seen_ms},
             {"last_seen", a.last_seen_ms},
             {"last_seq", a.last_seq},
-            {"lost", a.lost}};
+            {"lost", a.lost},
+            {"poller", a.member_sites > 0},
+            {"member_sites", a.member_sites}};
   j["clock_skew_ms"] = a.skew_known ? json(a.clock_skew_ms) : json(nullptr);
   j["spool_depth"] = a.spool_depth >= 0 ? json(a.spool_depth) : json(nullptr);
   j["spool_oldest"] = a.spool_oldest_ms > 0 ? json(a.spool_oldest_ms) : json(nullptr);
@@ -136,6 +140,8 @@ json site_to_json(const SiteSummary& s) {
           {"last_report", s.last_report_ms},
           {"unreachable", s.unreachable},
           {"unreachable_since", s.unreachable ? json(s.unreachable_since_ms) : json(nullptr)},
+          {"line", s.unreachable ? json(line_verdict_name(s.line)) : json(nullptr)},
+          {"central", s.central},
           {"in_downtime", s.in_downtime},
           {"problems", s.problems},
           {"acknowledged", s.acknowledged}};
@@ -414,6 +420,18 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                                            "\" of site \"" + caller.site + "\", not \"" +
                                            report->agent.id + "\" of \"" + report->agent.site +
                                            "\""));
+  }
+  // A result about another site needs a central poller's token (enrolled with
+  // --report-for): one that names a site it may not report for refuses the whole batch.
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const std::string& site = report->results[i].site;
+    if (may_report_for(caller, site)) continue;
+    log::warning("report of agent \"" + caller.agent + "\" refused: result for site \"" + site +
+                 "\" without the right to report for it");
+    return respond(
+        error_response(403, "results[" + std::to_string(i) + "].site: agent \"" + caller.agent +
+                                "\" of site \"" + caller.site + "\" may not report for site \"" +
+                                site + "\" (enroll it with a token created with --report-for)"));
   }
   const std::int64_t now = options_.now_ms();
   for (std::size_t i = 0; i < report->results.size(); ++i) {

@@ -58,7 +58,10 @@ struct Downtime {
 // The state of one check of one agent.
 struct CheckState {
   std::string agent;
-  std::string site;
+  std::string site;  // the site it is filed under: its result's `site`, else its agent's
+  // Filed under another site than its agent's: a central poller's result about a
+  // member site (protocol results[].site); the agent is its source.
+  bool central = false;
   CheckResult last;              // the latest result (by agent time)
   std::int64_t received_ms = 0;  // when the collector received it
   int max_attempts = 3;
@@ -105,6 +108,9 @@ struct AgentState {
   std::int64_t spool_dropped = -1;   // results the agent dropped past its spool bound
   bool lost = false;                 // no report within the heartbeat timeout
   std::int64_t lost_since_ms = 0;
+  // A central poller's: the member sites its results are filed under (other than its
+  // own). Derived from its checks, not stored; 0 for an ordinary agent.
+  int member_sites = 0;
 };
 
 // One change the engine made. `id` is the cursor of GET /api/v1/events.

@@ -9,7 +9,14 @@
 // - Staleness: a check without a result for `stale_intervals` of its interval is shown
 //   UNKNOWN "stale"; an agent without a report for `agent_timeout` is lost, and its
 //   checks are stale under it ("agent unreachable"). A site whose agents are all lost
-//   is unreachable: one site-level problem, not one per check. Missing data is never
+//   is unreachable: one site-level problem, not one per check.
+// - Central pollers: a result naming another site (results[].site) is filed under it
+//   (CheckState::central), so a site may hold only central results. A poller is not
+//   part of any site's reachability: silent, it is one problem ("poller P lost, N sites
+//   not watched") and its results go stale under their sites without alerts. An
+//   unreachable site's row says what the centre's net/ping and net/http results about
+//   it see: "site line down (no answer from the centre)" or "agent silent, the site
+//   answers" (LineVerdict). Missing data is never
 //   a recovery: a stale check keeps its last real state underneath. After a restart,
 //   agents and checks get their full timeout again: the collector's own downtime is
 //   not theirs.
@@ -49,6 +56,15 @@ struct EngineOptions {
   std::int64_t backfill_after_ms = 300'000;
 };
 
+// What the centre sees of a site whose own agents are all silent, from the central
+// net/ping and net/http results filed under it (issue "line down or agent down").
+enum class LineVerdict {
+  kUnknown,  // no central probe of the site, or none that says
+  kDown,     // every central probe fails: "site line down (no answer from the centre)"
+  kAnswers,  // a central probe gets an answer: "agent silent, the site answers"
+};
+std::string_view line_verdict_name(LineVerdict verdict);  // "", "down", "answers"
+
 // One line per site for the overview.
 struct SiteSummary {
   std::string name;
@@ -58,11 +74,15 @@ struct SiteSummary {
   int agents = 0;
   int agents_lost = 0;
   std::int64_t last_report_ms = 0;
+  // Every one of its own agents is lost (central pollers reporting for it do not
+  // count: a silent poller is its own problem, not its member sites').
   bool unreachable = false;
   std::int64_t unreachable_since_ms = 0;
-  bool in_downtime = false;  // a downtime covers the whole site now
-  int problems = 0;          // checks with a non-OK hard state
-  int acknowledged = 0;      // of which acknowledged
+  LineVerdict line = LineVerdict::kUnknown;  // when unreachable: what the centre sees
+  int central = 0;                           // checks filed under it by central pollers
+  bool in_downtime = false;                  // a downtime covers the whole site now
+  int problems = 0;                          // checks with a non-OK hard state
+  int acknowledged = 0;                      // of which acknowledged
 };
 
 struct CheckFilter {
@@ -165,6 +185,13 @@ class StateEngine {
   void refresh_downtime_flags(std::int64_t now_ms);
   bool quiet(const CheckState& check) const;  // acknowledged, in downtime, flapping, lost
   bool site_unreachable(const std::string& site) const;
+  // Files `check` under `site` (its agent's, or a member's for a central poller).
+  void file_check(AgentEntry& agent, CheckState& check, const std::string& site);
+  // Whether every one of the site's own agents (pollers aside) is lost; false if none.
+  bool own_agents_lost(const Site& site) const;
+  LineVerdict line_verdict(const std::string& site) const;
+  // The text of a lost agent: "no report for 4m", or for a poller "poller X lost, ...".
+  std::string lost_text(const AgentEntry& agent, std::int64_t now_ms) const;
   bool site_in_downtime(const std::string& site, std::int64_t now_ms) const;
 
   const EngineOptions options_;

@@ -122,7 +122,7 @@ struct CheckHistory {
 };
 
 struct HistoryData {
-  std::vector<AgentState> agents;  // every agent of the site(s) asked for
+  std::vector<AgentState> agents;  // every agent of the site(s) asked for, pollers aside
   std::vector<CheckHistory> checks;
 };
 

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "collector/storage.hpp"
@@ -33,13 +34,15 @@ the database keeps only its hash.
 
 const CommandHelp kEnrollTokenHelp = {
     .synopsis =
-        "vigie-collector enroll-token create --site SITE [--ttl DUR] [--label TEXT] "
-        "[--count N]",
+        "vigie-collector enroll-token create --site SITE [--report-for SITES] [--ttl DUR] "
+        "[--label TEXT] [--count N]",
     .about = R"(One-time tokens for agents: an agent gets its own token by exchanging an enrollment
 token of its site at POST /api/v1/enroll. A secret is printed once, when created; the
 database keeps only its hash.
 )",
     .options = R"(  --site SITE           the site whose agents may enroll with it
+  --report-for SITES    a central poller: the agent may also file results under these
+                        sites (a comma list, or * for any site); default: its own only
   --ttl DUR             it expires after DUR (default 24h)
   --label TEXT          who or what it is for
   --count N             N tokens, one a line, for a whole rollout (default 1)
@@ -55,6 +58,7 @@ struct TokenArgs {
   std::string role;
   std::string site;
   std::string label;
+  std::optional<std::string> report_for;
   std::chrono::milliseconds ttl{0};
   std::int64_t id = 0;
   std::int64_t count = 1;
@@ -65,13 +69,14 @@ Result<TokenArgs> parse_token_args(const std::vector<std::string_view>& args, st
   for (std::size_t i = first; i < args.size(); ++i) {
     const std::string_view a = args[i];
     if (a == "--db" || a == "--role" || a == "--site" || a == "--label" || a == "--ttl" ||
-        a == "--count") {
+        a == "--count" || a == "--report-for") {
       if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
       const std::string v(args[++i]);
       if (a == "--db") t.db = v;
       if (a == "--role") t.role = v;
       if (a == "--site") t.site = v;
       if (a == "--label") t.label = v;
+      if (a == "--report-for") t.report_for = v;
       if (a == "--count") {
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), t.count);
         if (ec != std::errc() || end != v.data() + v.size() || t.count < 1 || t.count > 100000)
@@ -117,6 +122,11 @@ Result<TokenRecord> token_to_create(const TokenArgs& t, bool enroll, std::int64_
     if (t.site.empty()) return Status::invalid("enroll-token create: --site is required");
     record.role = Role::kEnroll;
     record.site = t.site;
+    if (t.report_for) {
+      auto sites = parse_report_for(*t.report_for);
+      if (!sites) return sites.status();
+      record.report_for = std::move(*sites);
+    }
     // An enrollment token that never expires is a standing invitation: default 24h.
     record.expires_ms = now + (t.ttl.count() > 0 ? t.ttl.count() : 24 * 3'600'000);
     return record;
@@ -130,6 +140,8 @@ Result<TokenRecord> token_to_create(const TokenArgs& t, bool enroll, std::int64_
   record.role = *role;
   record.expires_ms = t.ttl.count() > 0 ? now + t.ttl.count() : 0;
   if (t.count != 1) return Status::invalid("token create: --count is for enrollment tokens");
+  if (t.report_for)
+    return Status::invalid("token create: --report-for is for enrollment tokens (central pollers)");
   return record;
 }
 
@@ -154,6 +166,7 @@ int create_tokens(TokenStore& store, const TokenArgs& t, bool enroll, std::int64
   }
   std::cerr << " ("
             << (enroll ? "site " + record->site : "role " + std::string(role_name(record->role)))
+            << (record->report_for.empty() ? "" : ", reports for " + record->report_for)
             << (record->expires_ms ? ", expires " + format_time(record->expires_ms) + " UTC" : "")
             << "); shown only now\n";
   return 0;
@@ -169,10 +182,12 @@ int list_tokens(TokenStore& store, std::int64_t now) {
                         : r.used_ms                             ? "used"
                         : (r.expires_ms && r.expires_ms <= now) ? "expired"
                                                                 : "valid";
-    std::printf("%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
-                std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
-                r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),
-                format_time(r.expires_ms).c_str(), state, r.label.c_str());
+    std::printf(
+        "%-5lld %-8s %-20s %-20s %-16s %-16s %-8s %s\n", static_cast<long long>(r.id),
+        std::string(role_name(r.role)).c_str(), r.agent.empty() ? "-" : r.agent.c_str(),
+        r.site.empty() ? "-" : r.site.c_str(), format_time(r.created_ms).c_str(),
+        format_time(r.expires_ms).c_str(), state,
+        (r.report_for.empty() ? r.label : r.label + " [reports for " + r.report_for + "]").c_str());
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collector/tokens.hpp"
@@ -26,6 +27,10 @@ struct TokenRecord {
   std::int64_t expires_ms = 0;  // 0: never
   std::int64_t used_ms = 0;     // enrollment tokens: when exchanged, 0 if not yet
   std::int64_t revoked_ms = 0;  // 0: valid
+  // Agent and enrollment tokens: the other sites whose results the agent may file
+  // (`results[].site`): "" none (the agent's own site only), "*" any site, else a comma
+  // list of site names. An agent token inherits its enrollment token's.
+  std::string report_for;
 };
 
 // An agent asking to exchange an enrollment token for its own token.
@@ -36,6 +41,13 @@ struct Enrollment {
   std::string agent_token_hash;  // hash of the new agent token
   std::int64_t now_ms = 0;
 };
+
+// Whether an agent holding `token` may file a result under `site` (its own site
+// always).
+bool may_report_for(const TokenRecord& token, std::string_view site);
+// Checks a --report-for value: "*" or a comma list of site names (same rules as
+// agent.site); returns it normalised (no blanks, no repeats, in the order given).
+Result<std::string> parse_report_for(std::string_view text);
 
 class TokenStore {
  public:

@@ -179,6 +179,7 @@ Result<CheckRow> row_from_json(const json& object, const std::string& path) {
   in.boolean("agent_lost", row.agent_lost);
   in.boolean("flapping", row.flapping);
   in.boolean("in_downtime", row.in_downtime);
+  in.boolean("central", row.central);
   std::string state_type;
   in.string("state_type", state_type, Need::kOptional);
   row.soft = state_type == "soft";
@@ -228,6 +229,9 @@ Result<SiteRow> site_from_json(const json& object, const std::string& path) {
   in.small("agents_lost", site.agents_lost);
   in.integer("last_report", 0, kMax, site.last_report_ms, Need::kOptional);
   in.boolean("unreachable", site.unreachable);
+  if (const json* line = in.find("line", Need::kOptional); line != nullptr && !line->is_null())
+    in.string("line", site.line);
+  in.small("central", site.central);
   in.boolean("in_downtime", site.in_downtime);
   in.small("problems", site.problems);
   in.small("acknowledged", site.acknowledged);
@@ -265,6 +269,7 @@ Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
   in.string("version", agent.version, Need::kOptional);
   in.integer("last_seen", 0, kMax, agent.last_seen_ms, Need::kOptional);
   in.boolean("lost", agent.lost);
+  in.small("member_sites", agent.member_sites);
   if (const json* skew = in.find("clock_skew_ms", Need::kOptional); skew && !skew->is_null()) {
     std::int64_t v = 0;
     in.integer("clock_skew_ms", kMin, kMax, v);

@@ -54,6 +54,8 @@ struct CheckRow {
   bool agent_lost = false;
   bool flapping = false;
   bool in_downtime = false;
+  // A central poller's result about this site: `agent` is the poller, its source.
+  bool central = false;
   std::optional<AckInfo> ack;
   bool operator==(const CheckRow&) const = default;
 
@@ -110,6 +112,10 @@ struct SiteRow {
   int agents_lost = 0;
   std::int64_t last_report_ms = 0;
   bool unreachable = false;
+  // When unreachable, what the centre's probes of it say: "down" (its line), "answers"
+  // (only its agents are silent), "" (nothing to tell).
+  std::string line;
+  int central = 0;  // checks filed under it by central pollers
   bool in_downtime = false;
   int problems = 0;
   int acknowledged = 0;
@@ -129,6 +135,7 @@ struct AgentRow {
   std::string version;
   std::int64_t last_seen_ms = 0;
   bool lost = false;
+  int member_sites = 0;  // a central poller: the sites it reports for; 0 otherwise
   std::optional<std::int64_t> clock_skew_ms;
   std::optional<std::int64_t> spool_depth;
 };

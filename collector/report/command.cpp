@@ -255,7 +255,7 @@ int report_command(const std::vector<std::string_view>& args) {
     std::cerr << "vigie-collector: " << data.status().message() << "\n";
     return 1;
   }
-  if (!a.site.empty() && data->agents.empty()) {
+  if (!a.site.empty() && data->agents.empty() && data->checks.empty()) {
     std::cerr << "vigie-collector: --site \"" << a.site << "\": no agent reports for this site\n";
     return 2;
   }

@@ -52,6 +52,7 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " spool_oldest_ms = ?10, spool_dropped = ?11, lost_since_ms = ?12 WHERE id = ?1"},
       // Stored already: its batches row, or at or below the high-water mark of the rows
       // retention let go, with no result newer than the last of them.
+      {&s->find_agent_, "SELECT id FROM agents WHERE name = ?1"},
       {&s->find_batch_,
        "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2 UNION ALL SELECT 1 FROM agents"
        " WHERE id = ?1 AND ?2 <= pruned_seq AND ?3 <= pruned_received_ms LIMIT 1"},
@@ -61,9 +62,9 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
        " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
        " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
-       " stale_reason, stale_since_ms, agent_lost, ack)"
+       " stale_reason, stale_since_ms, agent_lost, ack, site)"
        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-       "?22,?23,?24,?25,?26)"
+       "?22,?23,?24,?25,?26,?27)"
        " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
        " status = excluded.status, summary = excluded.summary, details = excluded.details,"
        " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
@@ -75,7 +76,7 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
        " stale = excluded.stale, stale_reason = excluded.stale_reason,"
        " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
-       " ack = excluded.ack RETURNING id"},
+       " ack = excluded.ack, site = excluded.site RETURNING id"},
       // The same by row id, for checks the writer has seen: no unique-index probe.
       {&s->update_check_,
        "UPDATE checks SET name = ?3, status = ?4, summary = ?5, details = ?6, metrics = ?7,"
@@ -83,7 +84,7 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " max_attempts = ?13, state_type = ?14, attempt = ?15, hard_state = ?16,"
        " hard_since_ms = ?17, history = ?18, history_len = ?19, flapping = ?20,"
        " flap_percent = ?21, stale = ?22, stale_reason = ?23, stale_since_ms = ?24,"
-       " agent_lost = ?25, ack = ?26 WHERE id = ?1 AND check_id = ?2"},
+       " agent_lost = ?25, ack = ?26, site = ?27 WHERE id = ?1 AND check_id = ?2"},
       {&s->insert_event_,
        "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state,"
        " to_state, state_type, attempt, summary, author, notify, backfill)"
@@ -237,9 +238,23 @@ Result<std::int64_t> SqliteIngest::series_id(std::int64_t agent_id, const std::s
   return id;
 }
 
+Result<std::int64_t> SqliteIngest::known_agent_id(const std::string& agent) {
+  if (const auto it = agent_ids_.find(agent); it != agent_ids_.end()) return it->second;
+  find_agent_.reset();
+  find_agent_.bind(1, agent);
+  const int rc = find_agent_.step();
+  if (rc == SQLITE_DONE) return Status::not_found("no agent \"" + agent + "\"");
+  if (rc != SQLITE_ROW) return sqlite::error(db_, "look up agent");
+  const std::int64_t id = find_agent_.int64(0);
+  find_agent_.reset();
+  agent_ids_.emplace(agent, id);
+  return id;
+}
+
 Status SqliteIngest::store_check(const CheckState& c) {
   protocol::AgentInfo info{.id = c.agent, .site = c.site};
-  auto agent = agent_id(info, c.received_ms);
+  // A central check's site is not its agent's: never move the agent row to it.
+  auto agent = c.central ? known_agent_id(c.agent) : agent_id(info, c.received_ms);
   if (!agent) return agent.status();
   std::string key = c.agent;
   key += '\x1f';
@@ -274,7 +289,9 @@ Status SqliteIngest::store_check(const CheckState& c) {
       .bind(23, c.stale_reason)
       .bind(24, c.stale_since_ms)
       .bind(25, static_cast<std::int64_t>(c.agent_lost))
-      .bind(26, ack);
+      .bind(26, ack)
+      // '' for a check of the agent's own site: it follows the agent if it moves.
+      .bind(27, c.central ? c.site : std::string());
   const int rc = stmt.step();
   if (known == check_rows_.end()) {
     if (rc != SQLITE_ROW) return sqlite::error(db_, "store check state");

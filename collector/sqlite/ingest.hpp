@@ -37,6 +37,8 @@ class SqliteIngest {
  private:
   SqliteIngest(sqlite3* db, std::int64_t max_series) : db_(db), max_series_(max_series) {}
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  // The row id of an agent already stored; kNotFound if none.
+  Result<std::int64_t> known_agent_id(const std::string& agent);
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
   Status store_agent(const AgentState& agent);
@@ -51,7 +53,7 @@ class SqliteIngest {
   const std::int64_t max_series_;
   sqlite::Statement find_series_, count_series_;
   std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
-  sqlite::Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
+  sqlite::Statement insert_agent_, find_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
       insert_outbox_, upsert_series_, insert_block_;
 

@@ -90,7 +90,7 @@ Status read_all_checks(sqlite3* db, std::vector<CheckState>& out) {
       " c.ts_ms, c.duration_ms, c.interval_s, c.received_ms, c.since_ms, c.max_attempts,"
       " c.state_type, c.attempt, c.hard_state, c.hard_since_ms, c.history, c.history_len,"
       " c.flapping, c.flap_percent, c.stale, c.stale_reason, c.stale_since_ms, c.agent_lost,"
-      " c.ack FROM checks c JOIN agents a ON a.id = c.agent_id");
+      " c.ack, c.site FROM checks c JOIN agents a ON a.id = c.agent_id");
   if (!stmt) return stmt.status();
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
@@ -123,6 +123,11 @@ Status read_all_checks(sqlite3* db, std::vector<CheckState>& out) {
     c.agent_lost = stmt->int64(25) != 0;
     if (auto ack = ack_from_text(stmt->text(26)))
       c.ack = std::make_shared<const Ack>(std::move(*ack));
+    // '' : filed under its agent's site (every check before central pollers).
+    if (std::string site = stmt->text(27); !site.empty() && site != c.site) {
+      c.site = std::move(site);
+      c.central = true;
+    }
     out.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read checks");
@@ -279,7 +284,12 @@ Status read_site_agents(sqlite3* db, const HistoryQuery& q, std::vector<AgentSta
   auto stmt = Statement::prepare(
       db,
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
-      " FROM agents WHERE ?1 = '' OR site = ?1 ORDER BY site, name");
+      " FROM agents WHERE (?1 = '' OR site = ?1)"
+      // A central poller (enrolled with --report-for) is no agent of its own site's: its
+      // backups, if any, come as checks; without them its site has nothing to report.
+      " AND name NOT IN (SELECT agent FROM tokens WHERE role = 'agent' AND revoked_ms = 0"
+      " AND report_for != '')"
+      " ORDER BY site, name");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.site);
   int rc;
@@ -305,13 +315,16 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
                           std::vector<std::int64_t>& agent_ids) {
   auto stmt = Statement::prepare(
       db,
-      "SELECT a.id, a.name, a.site, c.check_id, c.name, c.status, c.summary, c.metrics,"
+      "SELECT a.id, a.name, coalesce(c.filed, a.site), c.check_id, c.name, c.status, c.summary, "
+      "c.metrics,"
       " c.ts_ms, c.interval_s, c.received_ms, c.since_ms, c.state_type, c.attempt,"
       " c.hard_state, c.hard_since_ms, c.flapping, c.stale, c.stale_reason,"
-      " c.stale_since_ms, c.agent_lost, c.ack"
-      " FROM checks c JOIN agents a ON a.id = c.agent_id"
-      " WHERE substr(c.check_id, 1, length(?1)) = ?1 AND (?2 = '' OR a.site = ?2)"
-      " ORDER BY a.site, a.name, c.check_id");
+      " c.stale_since_ms, c.agent_lost, c.ack, a.site"
+      " FROM (SELECT *, CASE site WHEN '' THEN NULL ELSE site END AS filed FROM checks) c"
+      " JOIN agents a ON a.id = c.agent_id"
+      " WHERE substr(c.check_id, 1, length(?1)) = ?1"
+      " AND (?2 = '' OR coalesce(c.filed, a.site) = ?2)"
+      " ORDER BY coalesce(c.filed, a.site), a.name, c.check_id");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.check_prefix).bind(2, q.site);
   int rc;
@@ -341,6 +354,7 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
     c.agent_lost = stmt->int64(20) != 0;
     if (auto ack = ack_from_text(stmt->text(21)))
       c.ack = std::make_shared<const Ack>(std::move(*ack));
+    c.central = c.site != stmt->text(22);
     out.push_back(std::move(h));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read checks");

@@ -220,11 +220,19 @@ ALTER TABLE agents ADD COLUMN pruned_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN pruned_received_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: central pollers. A token may let its agent file results under other
+// sites (report_for: "", "*" or a comma list), and a check is filed under the site
+// its results name ('' : its agent's site).
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE tokens ADD COLUMN report_for TEXT NOT NULL DEFAULT '';
+ALTER TABLE checks ADD COLUMN site TEXT NOT NULL DEFAULT '';
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

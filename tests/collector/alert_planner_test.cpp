@@ -189,6 +189,32 @@ TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]"
   CHECK(g.records.empty());  // routed nowhere: nothing to record
 }
 
+TEST_CASE("Alerts: a central poller's result is routed by its member site's glob",
+          "[alert_planner][central]") {
+  Fake f;
+  // The Avamar grid's poller at "centre" reports a failed backup of mairie-onesse's client.
+  protocol::Report r;
+  r.agent = {"avamar-poller", "centre", "host", "1.0"};
+  r.seq = 1;
+  CheckResult c;
+  c.name = "avamar";
+  c.check = "backup/avamar:/clients/onesse/srv";
+  c.site = "mairie-onesse";
+  c.status = State::kCritical;
+  c.summary = "last backup Failed";
+  c.ts_ms = f.now;
+  c.interval_s = 60;
+  r.results.push_back(c);
+  f.feed(f.engine.apply(r, f.now));
+  f.pass(3000);
+  // The "mairie-*" backup rule matches: the member's site, not the poller's.
+  REQUIRE(f.to("backup-team").size() == 1);
+  const Alert alert = f.to("backup-team")[0].alerts[0];
+  CHECK(alert.site == "mairie-onesse");
+  CHECK(alert.agent == "avamar-poller");
+  CHECK(f.to("chat").size() == 1);
+}
+
 TEST_CASE("Alerts: soft states and flapping send nothing", "[alert_planner]") {
   AlertConfig c = two_channels();
   Fake f(c);

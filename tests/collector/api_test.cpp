@@ -438,6 +438,78 @@ TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[
   CHECK(f.call("POST", "/api/v1/enroll", "{", "", other_site).status == 400);
 }
 
+// A report whose second result is about `site` (results[].site).
+json report_about(const std::string& agent, const std::string& site, std::uint64_t seq = 1) {
+  json r = valid_report(seq);
+  r["agent"]["id"] = agent;
+  r["results"][1]["check"] = "antivirus/sophos-central:" + site;
+  r["results"][1]["site"] = site;
+  return r;
+}
+
+TEST_CASE("Api: a result about another site without --report-for refuses the whole batch",
+          "[api][auth][central]") {
+  Fixture f;
+  auto r = f.call("POST", "/api/v1/reports", report_about("mairie-01", "laharie").dump());
+  CHECK(r.status == 403);
+  CHECK_THAT(json::parse(r.body)["error"].get<std::string>(),
+             Catch::Contains("results[1].site") && Catch::Contains("laharie"));
+  CHECK(f.checks().empty());  // not even the result about its own site
+  CHECK(f.call("GET", "/api/v1/site?name=laharie").status == 404);
+
+  // A token that may report for some sites, not this one.
+  const std::string listed =
+      f.add_token({.role = Role::kAgent, .agent = "poller", .site = "centre", .report_for = "a,b"});
+  json other = report_about("poller", "laharie");
+  other["agent"]["site"] = "centre";
+  r = f.call("POST", "/api/v1/reports", other.dump(), "", listed);
+  CHECK(r.status == 403);
+  CHECK(f.checks().empty());
+  // Its own site needs no right.
+  other = report_about("poller", "centre", 2);
+  other["agent"]["site"] = "centre";
+  CHECK(f.call("POST", "/api/v1/reports", other.dump(), "", listed).status == 200);
+}
+
+TEST_CASE("Api: a poller enrolled with --report-for files results under member sites",
+          "[api][auth][central]") {
+  Fixture f;
+  const std::string enroll = f.add_token({.role = Role::kEnroll,
+                                          .site = "centre",
+                                          .expires_ms = Fixture::kNow + 60'000,
+                                          .report_for = "*"});
+  const json request = {{"agent", {{"id", "poller"}, {"site", "centre"}}}};
+  auto r = f.call("POST", "/api/v1/enroll", request.dump(), "", enroll);
+  REQUIRE(r.status == 200);
+  const std::string token = json::parse(r.body)["token"];
+  auto tokens = f.storage().list_tokens();
+  REQUIRE(tokens.is_ok());
+  CHECK(tokens->back().report_for == "*");  // the agent token inherits the right
+
+  json report = report_about("poller", "laharie");
+  report["agent"]["site"] = "centre";
+  REQUIRE(f.call("POST", "/api/v1/reports", report.dump(), "", token).status == 200);
+
+  r = f.call("GET", "/api/v1/site?name=laharie");
+  REQUIRE(r.status == 200);
+  const json site = json::parse(r.body);
+  CHECK(site["agents"] == 0);
+  CHECK(site["central"] == 1);
+  REQUIRE(site["checks"].size() == 1);
+  CHECK(site["checks"][0]["check"] == "antivirus/sophos-central:laharie");
+  CHECK(site["checks"][0]["agent"] == "poller");
+  CHECK(site["checks"][0]["central"] == true);
+  const json agents = json::parse(f.call("GET", "/api/v1/agents").body)["agents"];
+  REQUIRE(agents.size() == 1);
+  CHECK(agents[0]["poller"] == true);
+  CHECK(agents[0]["member_sites"] == 1);
+  // The poller's own site keeps its own result.
+  const json centre = json::parse(f.call("GET", "/api/v1/site?name=centre").body);
+  bool own = false;
+  for (const auto& c : centre["checks"]) own = own || c["check"] == "system/load";
+  CHECK(own);
+}
+
 TEST_CASE("Api: family= keeps the checks of one family", "[api]") {
   Fixture f;
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);

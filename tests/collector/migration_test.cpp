@@ -99,6 +99,28 @@ TEST_CASE("Migration: a version 3 database keeps its notification history", "[mi
   CHECK((*history)[1].state == State::kCritical);
 }
 
+TEST_CASE(
+    "Migration: before central pollers, every check is its agent's site's, no token reports for "
+    "others",
+    "[migration][central]") {
+  for (const char* fixture : {"v1.sql", "v2.sql", "v3.sql"}) {
+    INFO(fixture);
+    testing::TempDir dir;
+    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    REQUIRE(storage.is_ok());
+    auto state = (*storage)->load_state(0);
+    REQUIRE(state.is_ok());
+    REQUIRE_FALSE(state->checks.empty());
+    for (const auto& c : state->checks) {
+      CHECK(c.site == "fixture-site");
+      CHECK_FALSE(c.central);
+    }
+    auto tokens = (*storage)->list_tokens();
+    REQUIRE(tokens.is_ok());
+    for (const auto& t : *tokens) CHECK(t.report_for.empty());
+  }
+}
+
 TEST_CASE("Migration: an older database gets an empty notification history", "[migration]") {
   for (const char* fixture : {"v1.sql", "v2.sql"}) {
     INFO(fixture);

@@ -198,3 +198,38 @@ TEST_CASE("rows_to_json: the API's fields, and parse_checks_reply reads them bac
 
 }  // namespace
 }  // namespace vigie::console
+
+namespace vigie::console {
+namespace {
+
+TEST_CASE("parse replies: central pollers, their sources and the line of a site",
+          "[model][central]") {
+  auto agents = parse_agents_reply(
+      R"({"now": 5, "agents": [{"id": "p", "site": "centre", "lost": false, "poller": true,
+          "member_sites": 12}, {"id": "a", "site": "s", "lost": true}]})");
+  REQUIRE(agents.is_ok());
+  REQUIRE(agents->agents.size() == 2);
+  CHECK(agents->agents[0].member_sites == 12);
+  CHECK(agents->agents[1].member_sites == 0);
+
+  auto sites = parse_sites_reply(
+      R"({"now": 5, "sites": [{"name": "s", "state": "CRITICAL", "unreachable": true,
+          "line": "down", "central": 3}, {"name": "t", "state": "OK", "line": null}]})");
+  REQUIRE(sites.is_ok());
+  CHECK(sites->sites[0].line == "down");
+  CHECK(sites->sites[0].central == 3);
+  CHECK(sites->sites[1].line.empty());
+
+  auto site = parse_site_reply(
+      R"({"now": 5, "name": "s", "state": "OK", "agent_list": [], "downtimes": [],
+          "checks": [{"agent": "p", "site": "s", "name": "av", "check": "antivirus/x:s",
+          "status": 0, "summary": "", "ts": 1, "received": 1, "since": 1, "interval_s": 60,
+          "central": true}]})");
+  INFO(site.status().to_string());
+  REQUIRE(site.is_ok());
+  REQUIRE(site->checks.size() == 1);
+  CHECK(site->checks[0].central);
+}
+
+}  // namespace
+}  // namespace vigie::console

@@ -382,6 +382,61 @@ TEST_CASE("Ui: without UTF-8 the Check view draws ASCII only", "[ui]") {
   }
 }
 
+TEST_CASE("Ui: the Agents view shows pollers with the sites they report for", "[ui][central]") {
+  Ui ui(true);
+  World world = sample_world();
+  AgentRow poller{.id = "central-poller", .site = "centre", .last_seen_ms = kNow - 5'000};
+  poller.member_sites = 224;
+  AgentRow plain{.id = "onesse-01", .site = "onesse", .last_seen_ms = kNow - 5'000};
+  world.agents =
+      std::make_shared<const std::vector<AgentRow>>(std::vector<AgentRow>{poller, plain});
+  ui.show({.view = View::kAgents});
+  const MemoryCanvas canvas = draw(ui, world);
+  INFO(canvas.text());
+  CHECK_THAT(canvas.line(2), Catch::Contains("POLLER"));
+  const int p = find_line(canvas, "central-poller");
+  REQUIRE(p > 0);
+  CHECK_THAT(canvas.line(p), Catch::Contains("224 sites"));
+  const int o = find_line(canvas, "onesse-01");
+  REQUIRE(o > 0);
+  CHECK_THAT(canvas.line(o), !Catch::Contains("sites"));
+}
+
+TEST_CASE("Ui: the Site view shows central results beside its own, with their source",
+          "[ui][central]") {
+  Ui ui(true);
+  World world = sample_world();
+  auto detail = std::make_shared<SiteDetail>();
+  detail->site.name = "onesse";
+  detail->site.agents = 1;
+  detail->site.central = 1;
+  detail->site.unreachable = true;
+  detail->site.agents_lost = 1;
+  detail->site.line = "down";
+  detail->site.last_report_ms = kNow - 60'000;
+  CheckRow own = make_row("onesse", "load", State::kOk);
+  own.agent = "onesse-01";
+  CheckRow av = make_row("onesse", "antivirus", State::kCritical);
+  av.agent = "central-poller";
+  av.central = true;
+  av.family = "antivirus";
+  detail->checks = {own, av};
+  world.site = detail;
+  ui.show({.view = View::kSite, .site = "onesse"});
+  const MemoryCanvas canvas = draw(ui, world);
+  INFO(canvas.text());
+  CHECK_THAT(canvas.line(1),
+             Catch::Contains("UNREACHABLE (line down)") && Catch::Contains("1 central"));
+  CHECK_THAT(canvas.line(2), Catch::Contains("SOURCE"));
+  const int central = find_line(canvas, "@central-poller");
+  REQUIRE(central > 0);
+  CHECK_THAT(canvas.line(central), Catch::Contains("antivirus"));
+  const int mine = find_line(canvas, "onesse-01");
+  REQUIRE(mine > 0);
+  CHECK_THAT(canvas.line(mine), !Catch::Contains("@"));
+  for (int y = 0; y < 24; ++y) CHECK(columns(canvas.line(y)) <= 80);
+}
+
 TEST_CASE("ListCursor: stays within the list and the page", "[ui]") {
   ListCursor cursor;
   cursor.move(5, 3, 10);

@@ -1,6 +1,10 @@
 // vigie-collector's command line: its commands and their help; a bad serve option is
 // named and nothing starts (exit 2).
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/collector_fixture.hpp"
@@ -58,6 +62,40 @@ TEST_CASE("Collector: --help lists every command, and each command has its own",
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::StartsWith("vigie-collector: unknown command \"tokens\" (did "
                                             "you mean \"token\"?)"));
+}
+
+TEST_CASE("Collector: enroll-token --report-for is checked, kept and listed",
+          "[collector-cli][central]") {
+  testing::TempDir dir;
+  const std::string db = (dir / "collector.db").string();
+  const auto create = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {
+        VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", "centre", "--db", db};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return testing::run(argv);
+  };
+  for (const auto& [value, error] : std::vector<std::pair<std::string, std::string>>{
+           {"a,,b", "--report-for: an empty site name"},
+           {"a,*", "\"*\" (any site) stands alone"},
+           {"mairie onesse", "--report-for: site \"mairie onesse\""}}) {
+    INFO(value);
+    const auto r = create({"--report-for", value});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(error));
+  }
+  auto r = create({"--report-for", "onesse, brest-ccas,onesse", "--label", "poller"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("reports for onesse,brest-ccas"));
+  r = testing::run({VIGIE_COLLECTOR_BIN, "token", "create", "--role", "viewer", "--report-for", "*",
+                    "--db", db});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--report-for is for enrollment tokens"));
+  r = testing::run({VIGIE_COLLECTOR_BIN, "token", "list", "--db", db});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("poller [reports for onesse,brest-ccas]"));
+  r = testing::run({VIGIE_COLLECTOR_BIN, "enroll-token", "--help"});
+  CHECK_THAT(r.out, Catch::Contains("--report-for SITES"));
 }
 
 }  // namespace

@@ -217,6 +217,61 @@ TEST_CASE("Console in tmux: navigation and drill-down", "[console-tmux]") {
   CHECK(tmux.hides("Backups 1"));
 }
 
+TEST_CASE("Console in tmux: pollers in the Agents view, central results in the Site view",
+          "[console-tmux][central]") {
+  Seeded s;
+  // A central poller, enrolled with --report-for, reporting about onesse and a site of
+  // its own results only.
+  const json enrollment = {{"agent", {{"id", "central-poller"}, {"site", "centre"}}}};
+  const auto enrolled = s.collector.post("/api/v1/enroll", enrollment.dump(),
+                                         s.collector.enroll_token("centre", "*"));
+  REQUIRE(enrolled.status == 200);
+  const std::string token = json::parse(enrolled.body)["token"];
+  const std::int64_t now = wall_ms();
+  json av = result("sophos-central", "antivirus/sophos-central:mairie", 2,
+                   "2 endpoints, worst health bad", now - kMinute);
+  av["site"] = "onesse";
+  json other = result("sophos-central", "antivirus/sophos-central:ccas", 0, "1 endpoint, good",
+                      now - kMinute);
+  other["site"] = "village-test";
+  const json report = {{"protocol", 1},
+                       {"agent", {{"id", "central-poller"}, {"site", "centre"}}},
+                       {"seq", 1},
+                       {"results", json::array({av, other})}};
+  const auto sent = s.collector.post("/api/v1/reports", report.dump(), token);
+  INFO(sent.body);
+  REQUIRE(sent.status == 200);
+
+  Tmux tmux(s.dir, s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("Problems 4"));
+  tmux.keys({"Tab", "Tab"});
+  REQUIRE(tmux.shows("Agents 5"));
+  REQUIRE(tmux.shows("POLLER"));
+  auto lines = tmux.lines();
+  INFO(tmux.screen());
+  const int poller = line_of(lines, "central-poller");
+  REQUIRE(poller > 0);
+  CHECK_THAT(lines[poller], Catch::Contains("2 sites"));
+  CHECK_THAT(lines[line_of(lines, "onesse-01")], !Catch::Contains("site"));
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+
+  // Sites: the site with only central results is one; onesse's view shows both kinds.
+  tmux.keys({"BTab"});
+  REQUIRE(tmux.shows("Sites 6"));
+  CHECK(tmux.shows("village-test"));
+  tmux.type("/onesse");
+  REQUIRE(tmux.shows("Sites 1"));
+  tmux.keys({"Enter", "Enter"});
+  REQUIRE(tmux.shows("Site onesse"));
+  REQUIRE(tmux.shows("@central-poller"));
+  lines = tmux.lines();
+  CHECK_THAT(lines[1], Catch::Contains("1 central"));
+  CHECK(line_of(lines, "SOURCE") == 2);
+  CHECK_THAT(lines[line_of(lines, "@central-poller")], Catch::Contains("CRITICAL"));
+  CHECK(line_of(lines, "onesse-01") > 2);  // the site's own result beside it
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+}
+
 TEST_CASE("Console in tmux: '/' narrows the list as one types", "[console-tmux]") {
   Seeded s;
   Tmux tmux(s.dir, s.console_command(), 120, 40);
