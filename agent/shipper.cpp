@@ -223,19 +223,27 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   }
   if (!next->has_value()) return next_send();
   const Batch& batch = **next;
-  const std::string what = "batch seq " + std::to_string(batch.seq) + " (" +
-                           std::to_string(batch.results.size()) + " results)";
+  const std::string what =
+      "batch seq " + std::to_string(batch.seq) + " (" + std::to_string(batch.results.size()) +
+      " results" +
+      (batch.events.empty() ? std::string()
+                            : ", " + std::to_string(batch.events.size()) + " events") +
+      ")";
 
   protocol::Report report;
   report.agent = agent;
   report.seq = batch.seq;
   report.results = batch.results;
+  report.events = batch.events;
   // What the collector shows as this agent's health: its clock and its backlog.
   report.sent_ms = wall_ms();
   protocol::SpoolInfo backlog;
   backlog.depth = static_cast<std::int64_t>(spool->size());  // this batch included
   for (const auto& r : batch.results) {
     if (backlog.oldest_ms == 0 || r.ts_ms < backlog.oldest_ms) backlog.oldest_ms = r.ts_ms;
+  }
+  for (const auto& e : batch.events) {
+    if (backlog.oldest_ms == 0 || e.ts_ms < backlog.oldest_ms) backlog.oldest_ms = e.ts_ms;
   }
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
   report.spool = backlog;
@@ -333,6 +341,14 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
   std::unique_ptr<Shipper> shipper(new Shipper(std::move(impl)));
   raw->thread = std::thread([raw] { raw->run(); });
   return shipper;
+}
+
+void Shipper::submit(const protocol::Event& event) {
+  impl_->spool->add(event);
+  if (impl_->spool->size() >= impl_->options.batch_max) {
+    { std::lock_guard lock(impl_->mutex); }
+    impl_->wake.notify_one();
+  }
 }
 
 void Shipper::submit(CheckResult result) {

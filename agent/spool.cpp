@@ -2,7 +2,8 @@
 //
 // One connection, guarded by one mutex: the agent adds a few results a second at most,
 // so there is nothing to gain from more. Layout:
-//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON
+//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON; or per
+//                               event, `result` {"event": its protocol JSON}
 //   state(key, value)           next_seq, dropped, head_seq, head_last_id
 // The batch handed out ("head") is the rows with id <= head_last_id, under head_seq
 // (0: none handed out).
@@ -201,6 +202,22 @@ class SqliteSpool final : public Spool {
     const DbError error = insert(result.ts_ms, json);
     if (error.code == SQLITE_OK) return;
     handle_failure(error, "cannot store a result of " + result.name, 1);
+  }
+
+  void add(const protocol::Event& event) override {
+    std::string json;
+    try {
+      json = nlohmann::json{{"event", protocol::event_to_json(event)}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
+      std::lock_guard lock(mutex_);
+      lost("cannot encode an event of " + event.device + ": " + e.what(), 1);
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    const DbError error = insert(event.ts_ms, json);
+    if (error.code == SQLITE_OK) return;
+    handle_failure(error, "cannot store an event of " + event.device, 1);
   }
 
   Result<std::optional<Batch>> next_batch(std::size_t max_results) override {
@@ -415,7 +432,7 @@ class SqliteSpool final : public Spool {
         head_last_id_ = 0;
         head_rows_ = 0;
         head_bytes_ = 0;
-      } else if (!batch.results.empty()) {
+      } else if (!batch.results.empty() || !batch.events.empty()) {
         head_ = std::move(batch);
       }
     }
@@ -574,7 +591,7 @@ class SqliteSpool final : public Spool {
       // Unreadable rows (the file was damaged under SQLite's feet) go, counted.
       error = set_state("dropped", static_cast<std::int64_t>(dropped_ + bad));
     }
-    if (!error.code && batch.results.empty()) {
+    if (!error.code && batch.results.empty() && batch.events.empty()) {
       Statement& del = statements_.delete_range;
       Use use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
@@ -593,7 +610,7 @@ class SqliteSpool final : public Spool {
       log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                  " stored results could not be read and are dropped");
     }
-    if (batch.results.empty()) {
+    if (batch.results.empty() && batch.events.empty()) {
       count_ -= rows;
       bytes_ -= std::min(bytes_, batch_bytes);
       refresh_oldest();
@@ -614,6 +631,8 @@ class SqliteSpool final : public Spool {
     if (!error.code && reason) {
       nlohmann::json results = nlohmann::json::array();
       for (const auto& r : head_->results) results.push_back(protocol::result_to_json(r));
+      for (const auto& e : head_->events)
+        results.push_back({{"event", protocol::event_to_json(e)}});
       Statement& keep = statements_.quarantine;
       Use use(keep);
       keep.bind(1, static_cast<std::int64_t>(head_->seq))
@@ -670,6 +689,18 @@ class SqliteSpool final : public Spool {
       const std::string_view text = s.text(1);
       total += text.size() + kRowOverhead;
       auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (const auto event = json.is_object() ? json.find("event") : json.end();
+          event != json.end()) {
+        auto decoded = protocol::event_from_json(*event, "event");
+        if (!decoded) {
+          ++*bad;
+          continue;
+        }
+        batch->events.push_back(std::move(*decoded));
+        // A report holds so many events at most: the next ones wait for the next batch.
+        if (batch->events.size() >= protocol::Limits{}.max_events) break;
+        continue;
+      }
       auto result = protocol::result_from_json(json, "result");
       if (!result) {
         ++*bad;
@@ -677,6 +708,7 @@ class SqliteSpool final : public Spool {
       }
       batch->results.push_back(std::move(*result));
     }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE;  // stopped early, on purpose
     if (rc != SQLITE_DONE) return last_error("read");
     *bytes = total;
     return {};

@@ -43,14 +43,16 @@
 #include <vector>
 
 #include "common/check_result.hpp"
+#include "common/protocol.hpp"
 #include "common/status.hpp"
 
 namespace vigie::agent {
 
-// Results sent together in one report.
+// Results, and events, sent together in one report.
 struct Batch {
   std::uint64_t seq = 0;
   std::vector<CheckResult> results;
+  std::vector<protocol::Event> events;  // in the order they were added, among the results
 };
 
 // A batch the collector refused for good.
@@ -71,6 +73,9 @@ class Spool {
   // the oldest results not yet in a batch are dropped and counted. A result that cannot
   // be written (disk full...) is logged and counted as dropped too.
   virtual void add(CheckResult result) = 0;
+  // Stores an event (an SNMP trap) the same way: it waits, counts, is bounded and
+  // batched with the results (at most protocol::Limits::max_events in one batch).
+  virtual void add(const protocol::Event& event) = 0;
 
   // The batch to send: the one handed out before and not removed yet, unchanged; or
   // else a new one of the oldest results (at most `max_results`, >= 1) with the next
@@ -85,7 +90,7 @@ class Spool {
   // batches are kept. Other seqs are ignored.
   virtual void quarantine(std::uint64_t seq, const std::string& reason) = 0;
 
-  // Results held: waiting, plus those in the batch handed out.
+  // Results (and events) held: waiting, plus those in the batch handed out.
   virtual std::size_t size() const = 0;
   // When the oldest result held was produced (ms since the epoch); 0 when empty.
   virtual std::int64_t oldest_ms() const = 0;
