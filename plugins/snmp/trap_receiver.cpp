@@ -2,10 +2,13 @@
 // stays in .cpp files).
 #include "plugins/snmp/trap_receiver.hpp"
 
+// net-snmp's own order: its configuration, then its headers.
+#include <net-snmp/net-snmp-config.h>
+
+#include <net-snmp/net-snmp-includes.h>
+
 #include <net-snmp/library/snmpusm.h>
 #include <net-snmp/library/snmpv3.h>
-#include <net-snmp/net-snmp-config.h>
-#include <net-snmp/net-snmp-includes.h>
 
 #include <arpa/inet.h>
 #include <netdb.h>
