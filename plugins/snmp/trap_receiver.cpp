@@ -450,6 +450,16 @@ class Receiver {
       std::memcpy(s.securityPrivKey, d.priv_ku.data(), d.priv_ku.size());
       s.securityPrivKeyLen = d.priv_ku.size();
     }
+    // Without them, net-snmp would leave the user's protocols unset, not "none": USM then
+    // refuses every message of the user.
+    if (s.securityAuthProto == nullptr) {
+      s.securityAuthProto = usmNoAuthProtocol;
+      s.securityAuthProtoLen = 10;
+    }
+    if (s.securityPrivProto == nullptr) {
+      s.securityPrivProto = usmNoPrivProtocol;
+      s.securityPrivProtoLen = 10;
+    }
     usm_create_user_from_session(&s);
     // The session is ours, on the stack: net-snmp copied what it keeps.
     s.securityName = nullptr;
