@@ -27,6 +27,7 @@
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
 #include "agent/traps.hpp"
+#include "common/human_text.hpp"
 #include "common/log.hpp"
 #include "common/protocol.hpp"
 #include "common/systemd.hpp"
@@ -51,32 +52,37 @@ constexpr milliseconds kFlushDeadline{5000};
 // Check durations kept between two agent/self runs (30 checks every second is 1,800).
 constexpr std::size_t kMaxDurations = 10'000;
 
-constexpr std::string_view kUsage = R"(usage: vigie-agent <command> [options]
+// Each command's usage: its synopsis, then what it does.
+constexpr std::string_view kRunUsage = R"(run [--config FILE] [--state-dir DIR] [--verbose]
+    Run the checks on schedule and send their results to the collector, until
+    SIGTERM or SIGINT (then send what is queued, for at most 5 s).
+)";
+constexpr std::string_view kCheckUsage =
+    R"(check [NAME...|--all] [--config FILE] [--json] [--verbose]
+    Run the named checks (all by default) once, in parallel, and print their
+    results; send nothing. Exit status: the worst state (0 OK, 1 WARNING,
+    2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
+)";
+constexpr std::string_view kConfigUsage = R"(config check [--config FILE]
+    Validate the configuration: prints "config OK: N checks", or the error.
+)";
+constexpr std::string_view kSpoolUsage = R"(spool [--config FILE] [--state-dir DIR] [--json]
+    Show the spool: results waiting, the oldest one's age, results dropped, and
+    the batches the collector refused for good (quarantined), with its reason.
+)";
+constexpr std::string_view kChecksUsage = R"(checks [--markdown]
+    List the built-in check types.
+)";
+constexpr std::string_view kEnrollUsage =
+    R"(enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
+       [--agent-id ID] [--ca-file FILE] [--token-file FILE] [--enroll-token-file FILE]
+    Exchange a one-time enrollment token (vigie-collector enroll-token create) for
+    this agent's own token, written to the token file with mode 0600. What is not
+    given comes from the configuration file.
+)";
 
-commands:
-  run [--config FILE] [--state-dir DIR] [--verbose]
-      Run the checks on schedule and send their results to the collector, until
-      SIGTERM or SIGINT (then send what is queued, for at most 5 s).
-  check [NAME...|--all] [--config FILE] [--json] [--verbose]
-      Run the named checks (all by default) once, in parallel, and print their
-      results; send nothing. Exit status: the worst state (0 OK, 1 WARNING,
-      2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
-  config check [--config FILE]
-      Validate the configuration: prints "config OK: N checks", or the error.
-  spool [--config FILE] [--state-dir DIR] [--json]
-      Show the spool: results waiting, the oldest one's age, results dropped, and
-      the batches the collector refused for good (quarantined), with its reason.
-  checks [--markdown]
-      List the built-in check types.
-  enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
-         [--agent-id ID] [--ca-file FILE] [--token-file FILE] [--enroll-token-file FILE]
-      Exchange a one-time enrollment token (vigie-collector enroll-token create) for
-      this agent's own token, written to the token file with mode 0600. What is not
-      given comes from the configuration file.
-  --version   Print the version.
-  --help      Print this help.
-
-defaults: --config /etc/vigie/agent.json, --state-dir /var/lib/vigie
+constexpr std::string_view kFooter =
+    R"(defaults: --config /etc/vigie/agent.json, --state-dir /var/lib/vigie
 exit status (but for check): 0 success, 1 bad configuration or environment, 2 bad usage
 )";
 
@@ -130,8 +136,16 @@ Result<Options> parse_options(std::span<char* const> args,
   return options;
 }
 
-int usage_error(const Status& status, int code = kExitUsage) {
-  std::cerr << "vigie-agent: " << status.message() << "\n\n" << kUsage;
+std::string usage();
+
+// A command's misuse: the reason, then the command's usage (or the program's).
+int usage_error(const Status& status, std::string_view command_usage = {}, int code = kExitUsage) {
+  std::cerr << "vigie-agent: " << status.message() << "\n\n";
+  if (command_usage.empty()) {
+    std::cerr << usage();
+  } else {
+    std::cerr << "usage: vigie-agent " << command_usage << '\n' << kFooter;
+  }
   return code;
 }
 
@@ -190,7 +204,8 @@ int cmd_config_check(const Options& options) {
 
 int cmd_check(const Options& options) {
   if (options.all && !options.names.empty()) {
-    return usage_error(Status::invalid("give check names or --all, not both"), kExitCheckCannotRun);
+    return usage_error(Status::invalid("give check names or --all, not both"), kCheckUsage,
+                       kExitCheckCannotRun);
   }
   auto config = load_config(options.config);
   if (!config) {
@@ -309,15 +324,18 @@ int cmd_spool(const Options& options) {
   }
   std::cout << "spool        " << path.string() << '\n'
             << "waiting      " << (*spool)->size() << " results"
-            << (oldest ? ", the oldest " + std::to_string((now - oldest) / 1000) + " s old" : "")
+            << (oldest
+                    ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
+                    : "")
             << '\n'
             << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
             << "quarantined  " << (*spool)->quarantined()
             << " batches refused by the collector, the last " << batches.size() << " kept\n";
   for (const auto& b : batches) {
     const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    std::cout << "  seq " << b.seq << ", " << (now - b.at_ms) / 1000 << " s ago, "
-              << (results.is_array() ? results.size() : 0) << " results: " << b.reason << '\n';
+    std::cout << "  seq " << b.seq << ", " << age_text(std::chrono::milliseconds(now - b.at_ms))
+              << " ago, " << (results.is_array() ? results.size() : 0) << " results: " << b.reason
+              << '\n';
   }
   return kExitOk;
 }
@@ -451,51 +469,117 @@ int cmd_run(const Options& options) {
   return kExitOk;
 }
 
+// The commands: what follows the command's name on the line, to their exit status.
+
+int run_command(std::span<char* const> args) {
+  auto options = parse_options(args, {"--config", "--state-dir", "--verbose"}, false);
+  if (!options) return usage_error(options.status(), kRunUsage);
+  if (options->verbose) log::set_level(log::Level::kDebug);
+  return cmd_run(*options);
+}
+
+int check_command(std::span<char* const> args) {
+  auto options = parse_options(args, {"--config", "--all", "--json", "--verbose"}, true);
+  if (!options) return usage_error(options.status(), kCheckUsage, kExitCheckCannotRun);
+  // The results are the output; timeouts and such are in them already.
+  log::set_level(options->verbose ? log::Level::kDebug : log::Level::kError);
+  return cmd_check(*options);
+}
+
+int config_command(std::span<char* const> args) {
+  if (args.empty() || std::string_view(args[0]) != "check") {
+    return usage_error(Status::invalid("expected \"config check\""), kConfigUsage);
+  }
+  auto options = parse_options(args.subspan(1), {"--config"}, false);
+  if (!options) return usage_error(options.status(), kConfigUsage);
+  return cmd_config_check(*options);
+}
+
+int spool_command(std::span<char* const> args) {
+  auto options = parse_options(args, {"--config", "--state-dir", "--json"}, false);
+  if (!options) return usage_error(options.status(), kSpoolUsage);
+  return cmd_spool(*options);
+}
+
+int checks_command(std::span<char* const> args) {
+  auto options = parse_options(args, {"--markdown"}, false);
+  if (!options) return usage_error(options.status(), kChecksUsage);
+  return cmd_checks(*options);
+}
+
+// vigie-agent's commands, as ninja's tools: a name, one line for --help, the command's
+// usage (its synopsis and what it does: COMMAND --help), and the function that runs it
+// with what follows its name.
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  std::string_view usage;
+  int (*run)(std::span<char* const> args);
+};
+
+constexpr Command kCommands[] = {
+    {"run", "run the checks on schedule and send their results to the collector", kRunUsage,
+     run_command},
+    {"check", "run checks once and print their results; send nothing", kCheckUsage, check_command},
+    {"config", "validate the configuration file (config check)", kConfigUsage, config_command},
+    {"spool", "show the results waiting to be sent, and the batches refused", kSpoolUsage,
+     spool_command},
+    {"checks", "list the built-in check types", kChecksUsage, checks_command},
+    {"enroll", "exchange a one-time enrollment token for this agent's own", kEnrollUsage,
+     enroll_command},
+};
+
+const Command* find_command(std::string_view name) {
+  for (const Command& command : kCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+std::string usage() {
+  std::string text =
+      "usage: vigie-agent <command> [options]\n\n"
+      "vigie's agent: runs the checks of a site's machines and sends their results to the\n"
+      "collector.\n\ncommands:\n";
+  for (const Command& command : kCommands) {
+    std::string name(command.name);
+    name.resize(8, ' ');
+    text += "  " + name + std::string(command.summary) + "\n";
+  }
+  text +=
+      "\n`vigie-agent COMMAND --help` shows one command's usage; --version prints the version.\n"
+      "\nthe commands' options:\n";
+  for (const Command& command : kCommands) text += "  " + std::string(command.usage);
+  return text + "\n" + std::string(kFooter);
+}
+
+bool asks_help(std::span<char* const> args) {
+  return std::any_of(args.begin(), args.end(), [](const char* arg) {
+    return std::string_view(arg) == "--help" || std::string_view(arg) == "-h";
+  });
+}
+
 int dispatch(std::span<char* const> args) {
   if (args.empty()) return usage_error(Status::invalid("missing command"));
-  const std::string_view command = args[0];
-  const auto rest = args.subspan(1);
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << kUsage;
+  const std::string_view name = args[0];
+  if (name == "--help" || name == "-h" || name == "help") {
+    std::cout << usage();
     return kExitOk;
   }
-  if (command == "--version") {
+  if (name == "--version") {
     std::cout << "vigie-agent " << VIGIE_VERSION << '\n';
     return kExitOk;
   }
-  if (command == "run") {
-    auto options = parse_options(rest, {"--config", "--state-dir", "--verbose"}, false);
-    if (!options) return usage_error(options.status());
-    if (options->verbose) log::set_level(log::Level::kDebug);
-    return cmd_run(*options);
+  const Command* command = find_command(name);
+  if (command == nullptr) {
+    return usage_error(Status::invalid("unknown command \"" + std::string(name) + "\""));
   }
-  if (command == "check") {
-    auto options = parse_options(rest, {"--config", "--all", "--json", "--verbose"}, true);
-    if (!options) return usage_error(options.status(), kExitCheckCannotRun);
-    // The results are the output; timeouts and such are in them already.
-    log::set_level(options->verbose ? log::Level::kDebug : log::Level::kError);
-    return cmd_check(*options);
+  const auto rest = args.subspan(1);
+  if (asks_help(rest)) {
+    std::cout << "usage: vigie-agent " << command->usage << '\n' << kFooter;
+    return kExitOk;
   }
-  if (command == "config") {
-    if (rest.empty() || std::string_view(rest[0]) != "check") {
-      return usage_error(Status::invalid("expected \"config check\""));
-    }
-    auto options = parse_options(rest.subspan(1), {"--config"}, false);
-    if (!options) return usage_error(options.status());
-    return cmd_config_check(*options);
-  }
-  if (command == "spool") {
-    auto options = parse_options(rest, {"--config", "--state-dir", "--json"}, false);
-    if (!options) return usage_error(options.status());
-    return cmd_spool(*options);
-  }
-  if (command == "enroll") return enroll_command(rest);
-  if (command == "checks") {
-    auto options = parse_options(rest, {"--markdown"}, false);
-    if (!options) return usage_error(options.status());
-    return cmd_checks(*options);
-  }
-  return usage_error(Status::invalid("unknown command \"" + std::string(command) + "\""));
+  return command->run(rest);
 }
 
 }  // namespace

@@ -10,12 +10,12 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <span>
 #include <system_error>
 #include <tuple>
 #include <utility>
 
 #include "agent/json_lines.hpp"
+#include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
 #include "common/protocol.hpp"
@@ -35,7 +35,6 @@ constexpr std::size_t kMaxBatch = protocol::Limits{}.max_results;
 constexpr milliseconds kMinPeriod{1000};
 constexpr milliseconds kMaxInterval{366LL * 86'400'000};  // the protocol's bound on interval_s
 constexpr std::size_t kMaxCheckId = protocol::Limits{}.max_string;
-constexpr std::size_t kMaxQuoted = 60;  // bytes of a value quoted in an error message
 constexpr milliseconds kMaxDefaultSplay{60'000};
 
 constexpr std::string_view kTopKeys[] = {"agent",   "collector", "spool", "defaults",
@@ -57,149 +56,29 @@ struct Defaults {
   std::optional<milliseconds> splay;
 };
 
-Status field_error(std::string_view path, std::string_view reason) {
-  std::string m(path);
-  m += ": ";
-  m += reason;
-  return Status::invalid(std::move(m));
-}
-
-std::string member_path(std::string_view parent, std::string_view key) {
-  std::string p(parent);
-  if (!p.empty()) p += '.';
-  p += key;
-  return p;
-}
-
-std::string in_quotes(std::string_view s) {
-  if (s.size() <= kMaxQuoted) return "\"" + std::string(s) + "\"";
-  return "\"" + std::string(s.substr(0, kMaxQuoted)) + "...\"";
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-Status check_keys(const json& object, std::string_view parent,
-                  std::span<const std::string_view> known) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string reason = "unknown key";
-    std::string_view best;
-    std::size_t best_distance = 3;  // suggest only near misses
-    for (std::string_view k : known) {
-      const std::size_t d = edit_distance(key, k);
-      if (d < best_distance) {
-        best = k;
-        best_distance = d;
-      }
-    }
-    if (!best.empty()) reason += " (did you mean " + in_quotes(best) + "?)";
-    reason += "; known keys:";
-    for (std::string_view k : known) reason += " " + std::string(k);
-    return field_error(member_path(parent, key), reason);
-  }
-  return Status::ok();
-}
-
-// Reads object[key] as a string into *out. An absent key leaves *out alone and is an
-// error only when `required`.
-Status read_string(const json& object, std::string_view parent, std::string_view key, bool required,
-                   std::string* out) {
-  const auto it = object.find(key);
-  if (it == object.end()) {
-    return required ? field_error(member_path(parent, key), "required") : Status::ok();
-  }
-  if (!it->is_string()) {
-    return field_error(member_path(parent, key),
-                       std::string("expected a string, got ") + it->type_name());
-  }
-  *out = it->get<std::string>();
-  return Status::ok();
-}
+// A period between two runs or sends: at least 1 s, at most what the protocol carries.
+constexpr DurationRule kPeriod{.min = kMinPeriod, .max = kMaxInterval};
 
 Status check_identifier(std::string_view path, std::string_view value) {
-  if (value.empty()) return field_error(path, "must not be empty");
   if (value.size() > kMaxIdentifier) {
     return field_error(
-        path, in_quotes(value) + ": longer than " + std::to_string(kMaxIdentifier) + " characters");
+        path, quote(value) + ": longer than " + std::to_string(kMaxIdentifier) + " characters");
   }
   if (!std::isalnum(static_cast<unsigned char>(value.front()))) {
-    return field_error(path, in_quotes(value) + ": must start with a letter or a digit");
+    return field_error(path, quote(value) + ": must start with a letter or a digit");
   }
   for (unsigned char c : value) {
     if (!std::isalnum(c) && c != '.' && c != '_' && c != '-') {
       return field_error(path,
-                         in_quotes(value) + ": only letters, digits, '.', '_' and '-' are allowed");
+                         quote(value) + ": only letters, digits, '.', '_' and '-' are allowed");
     }
   }
   return Status::ok();
 }
 
-Status read_identifier(const json& object, std::string_view parent, std::string_view key,
-                       std::string* out) {
-  if (Status s = read_string(object, parent, key, true, out); !s) return s;
-  return check_identifier(member_path(parent, key), *out);
-}
-
-Status read_path(const json& object, std::string_view parent, std::string_view key,
-                 std::string* out) {
-  if (Status s = read_string(object, parent, key, false, out); !s) return s;
-  if (object.contains(key) && (out->empty() || out->front() != '/')) {
-    return field_error(member_path(parent, key), in_quotes(*out) + ": must be an absolute path");
-  }
-  return Status::ok();
-}
-
-// Reads object[key] as a duration in [min, max] into *out; absent leaves it alone.
-Status read_duration(const json& object, std::string_view parent, std::string_view key,
-                     milliseconds min, std::optional<milliseconds>* out,
-                     milliseconds max = kMaxInterval) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::ok();
-  const std::string path = member_path(parent, key);
-  if (!it->is_string()) {
-    return field_error(
-        path, std::string("expected a duration string such as \"30s\", got ") + it->type_name());
-  }
-  const std::string& text = it->get_ref<const std::string&>();
-  auto parsed = parse_duration(text);
-  if (!parsed) return field_error(path, parsed.status().message());
-  if (*parsed < min) {
-    return field_error(path, in_quotes(text) + ": must be at least " + format_duration(min));
-  }
-  if (*parsed > max) {
-    return field_error(path, in_quotes(text) + ": must be at most " + format_duration(max));
-  }
-  *out = *parsed;
-  return Status::ok();
-}
-
-Status read_count(const json& object, std::string_view parent, std::string_view key,
-                  std::size_t min, std::size_t max, std::size_t* out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::ok();
-  const std::string path = member_path(parent, key);
-  const std::string range = std::to_string(min) + ".." + std::to_string(max);
-  if (!it->is_number_integer()) {
-    return field_error(path, "expected an integer " + range + ", got " + it->dump());
-  }
-  const bool in_range = it->is_number_unsigned() && it->get<std::uint64_t>() >= min &&
-                        it->get<std::uint64_t>() <= max;
-  if (!in_range) return field_error(path, it->dump() + ": must be in " + range);
-  *out = it->get<std::size_t>();
-  return Status::ok();
+Status read_identifier(const Fields& fields, std::string_view key, std::string& out) {
+  if (Status s = read_string(fields, key, out, {.required = true}); !s) return s;
+  return check_identifier(fields.path_of(key), out);
 }
 
 bool is_loopback_host(std::string_view host) {
@@ -211,7 +90,7 @@ bool is_loopback_host(std::string_view host) {
 // Checks an http(s) base URL and returns it without a trailing '/'.
 Result<std::string> check_url(std::string_view url) {
   const auto bad = [&](std::string_view why) {
-    return Status::invalid(in_quotes(url) + ": " + std::string(why));
+    return Status::invalid(quote(url) + ": " + std::string(why));
   };
   const bool https = url.starts_with("https://");
   if (!https && !url.starts_with("http://")) {
@@ -269,58 +148,44 @@ Result<std::string> check_url(std::string_view url) {
 }
 
 Status parse_agent(const json& root, Config* config) {
-  const auto it = root.find("agent");
-  if (it == root.end()) return field_error("agent", "required");
-  if (!it->is_object()) {
-    return field_error("agent", std::string("expected an object, got ") + it->type_name());
-  }
-  if (Status s = check_keys(*it, "agent", kAgentKeys); !s) return s;
-  if (Status s = read_identifier(*it, "agent", "id", &config->agent_id); !s) return s;
-  if (Status s = read_count(*it, "agent", "max_concurrent_checks", 1, kMaxConcurrentChecks,
-                            &config->max_concurrent_checks);
+  const json* object = nullptr;
+  if (Status s = read_object(root, "agent", object, /*required=*/true); !s) return s;
+  const Fields agent{*object, "agent"};
+  if (Status s = check_keys(agent, kAgentKeys); !s) return s;
+  if (Status s = read_identifier(agent, "id", config->agent_id); !s) return s;
+  if (Status s = read_integer(agent, "max_concurrent_checks", 1, kMaxConcurrentChecks,
+                              config->max_concurrent_checks);
       !s) {
     return s;
   }
-  return read_identifier(*it, "agent", "site", &config->site);
+  return read_identifier(agent, "site", config->site);
 }
 
 Status parse_collector(const json& root, CollectorConfig* collector) {
-  const auto it = root.find("collector");
-  if (it == root.end()) return field_error("collector", "required");
-  if (!it->is_object()) {
-    return field_error("collector", std::string("expected an object, got ") + it->type_name());
-  }
-  const json& object = *it;
-  if (Status s = check_keys(object, "collector", kCollectorKeys); !s) return s;
-  if (Status s = read_string(object, "collector", "url", true, &collector->url); !s) return s;
+  const json* object = nullptr;
+  if (Status s = read_object(root, "collector", object, /*required=*/true); !s) return s;
+  const Fields fields{*object, "collector"};
+  if (Status s = check_keys(fields, kCollectorKeys); !s) return s;
+  if (Status s = read_string(fields, "url", collector->url, {.required = true}); !s) return s;
   auto url = check_url(collector->url);
   if (!url) return url.status().with_context("collector.url");
   collector->url = *url;
-  if (Status s = read_path(object, "collector", "ca_file", &collector->ca_file); !s) return s;
-  if (Status s = read_path(object, "collector", "token_file", &collector->token_file); !s) {
+  for (const auto& [key, out] :
+       {std::pair{"ca_file", &collector->ca_file}, std::pair{"token_file", &collector->token_file},
+        std::pair{"client_cert", &collector->client_cert},
+        std::pair{"client_key", &collector->client_key}}) {
+    if (Status s = read_absolute_path(fields, key, *out); !s) return s;
+  }
+  if (Status s = read_integer(fields, "batch_max", 1, kMaxBatch, collector->batch_max); !s) {
     return s;
   }
-  if (Status s = read_count(object, "collector", "batch_max", 1, kMaxBatch, &collector->batch_max);
+  if (Status s = read_duration(fields, "send_interval", kPeriod, collector->send_interval); !s) {
+    return s;
+  }
+  if (Status s =
+          read_duration(fields, "retry_max", {.min = kMinPeriod, .max = std::chrono::hours(1)},
+                        collector->retry_max);
       !s) {
-    return s;
-  }
-  std::optional<milliseconds> send_interval;
-  if (Status s = read_duration(object, "collector", "send_interval", kMinPeriod, &send_interval);
-      !s) {
-    return s;
-  }
-  if (send_interval) collector->send_interval = *send_interval;
-  std::optional<milliseconds> retry_max;
-  if (Status s = read_duration(object, "collector", "retry_max", kMinPeriod, &retry_max,
-                               std::chrono::hours(1));
-      !s) {
-    return s;
-  }
-  if (retry_max) collector->retry_max = *retry_max;
-  if (Status s = read_path(object, "collector", "client_cert", &collector->client_cert); !s) {
-    return s;
-  }
-  if (Status s = read_path(object, "collector", "client_key", &collector->client_key); !s) {
     return s;
   }
   if (collector->client_cert.empty() != collector->client_key.empty()) {
@@ -332,38 +197,23 @@ Status parse_collector(const json& root, CollectorConfig* collector) {
 }
 
 Status parse_spool(const json& root, SpoolConfig* spool) {
-  const auto it = root.find("spool");
-  if (it == root.end()) return Status::ok();
-  if (!it->is_object()) {
-    return field_error("spool", std::string("expected an object, got ") + it->type_name());
-  }
-  const json& object = *it;
-  if (Status s = check_keys(object, "spool", kSpoolKeys); !s) return s;
-  if (Status s = read_path(object, "spool", "path", &spool->path); !s) return s;
-  if (const auto mb = object.find("max_mb"); mb != object.end()) {
-    // Fractions allowed: a small box may spare only a few hundred kilobytes.
-    if (!mb->is_number() || mb->get<double>() < 0.01 ||
-        mb->get<double>() > static_cast<double>(kMaxSpoolMb)) {
-      return field_error("spool.max_mb", mb->dump() + ": must be a number of megabytes in 0.01.." +
-                                             std::to_string(kMaxSpoolMb));
-    }
-    spool->max_mb = mb->get<double>();
-  }
-  std::optional<milliseconds> max_age;
-  if (Status s = read_duration(object, "spool", "max_age", std::chrono::minutes(1), &max_age,
-                               milliseconds(3650LL * 86'400'000));
-      !s) {
-    return s;
-  }
-  if (max_age) spool->max_age = *max_age;
-  return Status::ok();
+  const json* object = nullptr;
+  if (Status s = read_object(root, "spool", object); !s || object == nullptr) return s;
+  const Fields fields{*object, "spool"};
+  if (Status s = check_keys(fields, kSpoolKeys); !s) return s;
+  if (Status s = read_absolute_path(fields, "path", spool->path); !s) return s;
+  // Fractions allowed: a small box may spare only a few hundred kilobytes.
+  if (Status s = read_number(fields, "max_mb", 0.01, kMaxSpoolMb, spool->max_mb); !s) return s;
+  return read_duration(fields, "max_age",
+                       {.min = std::chrono::minutes(1), .max = milliseconds(3650LL * 86'400'000)},
+                       spool->max_age);
 }
 
 // "ADDR:PORT" or "[ADDR]:PORT", ADDR an IP address (the agent listens on it).
 Status check_listen(std::string_view path, const std::string& listen) {
   const auto colon = listen.rfind(':');
   const auto bad = [&](std::string_view why) {
-    return field_error(path, in_quotes(listen) + ": " + std::string(why) +
+    return field_error(path, quote(listen) + ": " + std::string(why) +
                                  " (e.g. \"0.0.0.0:10162\" or \"[::]:10162\")");
   };
   if (colon == std::string::npos) return bad("expected ADDR:PORT");
@@ -390,71 +240,50 @@ std::string default_engine_id(const std::string& agent_id) {
 }
 
 Status parse_traps(const json& root, Config* config) {
-  const auto it = root.find("traps");
-  if (it == root.end()) return Status::ok();
-  if (!it->is_object())
-    return field_error("traps", std::string("expected an object, got ") + it->type_name());
-  const json& object = *it;
-  if (Status s = check_keys(object, "traps", kTrapsKeys); !s) return s;
+  const json* object = nullptr;
+  if (Status s = read_object(root, "traps", object); !s || object == nullptr) return s;
+  const Fields fields{*object, "traps"};
+  if (Status s = check_keys(fields, kTrapsKeys); !s) return s;
   if (!config->snmp_devices || config->snmp_devices->names().empty())
     return field_error("traps",
                        "traps are accepted from the devices only, and \"devices\" "
                        "declares none");
   TrapsConfig traps;
-  if (Status s = read_string(object, "traps", "listen", false, &traps.listen); !s) return s;
-  if (Status s = check_listen("traps.listen", traps.listen); !s) return s;
-  for (auto [key, out, min, max] : {std::tuple{"rate", &traps.rate, 0.01, 10'000.0},
-                                    std::tuple{"burst", &traps.burst, 1.0, 100'000.0}}) {
-    const auto value = object.find(key);
-    if (value == object.end()) continue;
-    if (!value->is_number() || value->get<double>() < min || value->get<double>() > max) {
-      return field_error(member_path("traps", key), value->dump() + ": must be a number in " +
-                                                        json(min).dump() + ".." + json(max).dump());
-    }
-    *out = value->get<double>();
-  }
-  std::string engine;
-  if (Status s = read_string(object, "traps", "engine_id", false, &engine); !s) return s;
-  if (object.contains("engine_id")) {
+  if (Status s = read_string(fields, "listen", traps.listen); !s) return s;
+  if (Status s = check_listen(fields.path_of("listen"), traps.listen); !s) return s;
+  if (Status s = read_number(fields, "rate", 0.01, 10'000.0, traps.rate); !s) return s;
+  if (Status s = read_number(fields, "burst", 1.0, 100'000.0, traps.burst); !s) return s;
+  if (fields.object.contains("engine_id")) {
+    std::string engine;
+    if (Status s = read_string(fields, "engine_id", engine, {.allow_empty = true}); !s) return s;
     auto bytes = plugins::snmp::parse_engine_id(engine);
-    if (!bytes) return field_error("traps.engine_id", bytes.status().message());
+    if (!bytes) return field_error(fields.path_of("engine_id"), bytes.status().message());
     traps.engine_id = std::move(*bytes);
   } else {
     traps.engine_id = default_engine_id(config->agent_id);
   }
-  std::optional<milliseconds> delay;
-  std::optional<milliseconds> gap;
-  if (Status s = read_duration(object, "traps", "poll_delay", milliseconds(0), &delay,
-                               std::chrono::minutes(10));
+  if (Status s = read_duration(fields, "poll_delay",
+                               {.min = milliseconds(0), .max = std::chrono::minutes(10)},
+                               traps.poll_delay);
       !s)
     return s;
-  if (Status s =
-          read_duration(object, "traps", "poll_gap", kMinPeriod, &gap, std::chrono::hours(24));
+  if (Status s = read_duration(fields, "poll_gap",
+                               {.min = kMinPeriod, .max = std::chrono::hours(24)}, traps.poll_gap);
       !s)
     return s;
-  if (delay) traps.poll_delay = *delay;
-  if (gap) traps.poll_gap = *gap;
   config->traps = std::move(traps);
   return Status::ok();
 }
 
 Status parse_defaults(const json& root, Defaults* defaults) {
-  const auto it = root.find("defaults");
-  if (it == root.end()) return Status::ok();
-  if (!it->is_object()) {
-    return field_error("defaults", std::string("expected an object, got ") + it->type_name());
-  }
-  if (Status s = check_keys(*it, "defaults", kDefaultsKeys); !s) return s;
-  std::optional<milliseconds> interval;
-  std::optional<milliseconds> timeout;
-  if (Status s = read_duration(*it, "defaults", "interval", kMinPeriod, &interval); !s) return s;
-  if (Status s = read_duration(*it, "defaults", "timeout", kMinPeriod, &timeout); !s) return s;
-  if (Status s = read_duration(*it, "defaults", "splay", milliseconds(0), &defaults->splay); !s) {
-    return s;
-  }
-  if (interval) defaults->interval = *interval;
-  if (timeout) defaults->timeout = *timeout;
-  return Status::ok();
+  const json* object = nullptr;
+  if (Status s = read_object(root, "defaults", object); !s || object == nullptr) return s;
+  const Fields fields{*object, "defaults"};
+  if (Status s = check_keys(fields, kDefaultsKeys); !s) return s;
+  if (Status s = read_duration(fields, "interval", kPeriod, defaults->interval); !s) return s;
+  if (Status s = read_duration(fields, "timeout", kPeriod, defaults->timeout); !s) return s;
+  return read_duration(fields, "splay", {.min = milliseconds(0), .max = kMaxInterval},
+                       defaults->splay);
 }
 
 // Prefixes a check's configure() message with the check's path: "command: must be..."
@@ -481,32 +310,35 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   if (!item.is_object()) {
     return field_error(path, std::string("expected an object, got ") + item.type_name());
   }
-  if (Status s = read_identifier(item, path, "name", &out->name); !s) return s;
-  if (Status s = read_string(item, path, "type", true, &out->type); !s) return s;
+  const Fields fields{item, path};
+  if (Status s = read_identifier(fields, "name", out->name); !s) return s;
+  if (Status s = read_string(fields, "type", out->type, {.required = true}); !s) return s;
   auto type = plugins::find_check_type(out->type);
-  if (!type) return field_error(member_path(path, "type"), type.status().message());
+  if (!type) return field_error(fields.path_of("type"), type.status().message());
   if (out->type == kSelfCheckType) {
-    return field_error(member_path(path, "type"),
+    return field_error(fields.path_of("type"),
                        "\"agent/self\" is built in and always on: remove this check");
   }
 
   std::optional<milliseconds> interval;
   std::optional<milliseconds> timeout;
   std::optional<milliseconds> splay;
-  if (Status s = read_duration(item, path, "interval", kMinPeriod, &interval); !s) return s;
-  if (Status s = read_duration(item, path, "timeout", kMinPeriod, &timeout); !s) return s;
-  if (Status s = read_duration(item, path, "splay", milliseconds(0), &splay); !s) return s;
+  if (Status s = read_duration(fields, "interval", kPeriod, interval); !s) return s;
+  if (Status s = read_duration(fields, "timeout", kPeriod, timeout); !s) return s;
+  if (Status s =
+          read_duration(fields, "splay", {.min = milliseconds(0), .max = kMaxInterval}, splay);
+      !s) {
+    return s;
+  }
   out->interval = interval.value_or(defaults.interval);
   const std::string every = " (every " + format_duration(out->interval) + ")";
   if (timeout && *timeout > out->interval) {
-    return field_error(
-        member_path(path, "timeout"),
-        in_quotes(format_duration(*timeout)) + ": longer than the check's interval" + every);
+    return field_error(fields.path_of("timeout"), quote(format_duration(*timeout)) +
+                                                      ": longer than the check's interval" + every);
   }
   if (splay && *splay > out->interval) {
-    return field_error(
-        member_path(path, "splay"),
-        in_quotes(format_duration(*splay)) + ": longer than the check's interval" + every);
+    return field_error(fields.path_of("splay"), quote(format_duration(*splay)) +
+                                                    ": longer than the check's interval" + every);
   }
   out->timeout = timeout.value_or(std::min(defaults.timeout, out->interval));
   out->splay = splay.value_or(std::min(
@@ -529,7 +361,7 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   const bool control = std::any_of(out->id.begin(), out->id.end(),
                                    [](unsigned char c) { return c < 0x20 || c == 0x7f; });
   if (control || out->id.size() > kMaxCheckId) {
-    return field_error(path, "check id " + in_quotes(out->id) + ": must be at most " +
+    return field_error(path, "check id " + quote(out->id) + ": must be at most " +
                                  std::to_string(kMaxCheckId) + " bytes without control characters");
   }
   return Status::ok();
@@ -546,16 +378,16 @@ Status parse_checks(const json& root, const Defaults& defaults, const plugins::E
   std::map<std::string, std::size_t, std::less<>> by_name;
   std::map<std::string, std::size_t, std::less<>> by_id;
   for (std::size_t i = 0; i < it->size(); ++i) {
-    const std::string path = "checks[" + std::to_string(i) + "]";
+    const std::string path = item_path("checks", i);
     ConfiguredCheck check;
     if (Status s = parse_check((*it)[i], path, defaults, env, &check); !s) return s;
     if (const auto [dup, added] = by_name.emplace(check.name, i); !added) {
-      return field_error(member_path(path, "name"), "duplicate name " + in_quotes(check.name) +
-                                                        " (also checks[" +
-                                                        std::to_string(dup->second) + "])");
+      return field_error(field_path(path, "name"), "duplicate name " + quote(check.name) +
+                                                       " (also checks[" +
+                                                       std::to_string(dup->second) + "])");
     }
     if (const auto [dup, added] = by_id.emplace(check.id, i); !added) {
-      return field_error(path, "check id " + in_quotes(check.id) + " is also the id of checks[" +
+      return field_error(path, "check id " + quote(check.id) + " is also the id of checks[" +
                                    std::to_string(dup->second) +
                                    "]: two checks may not watch the same thing");
     }
@@ -571,17 +403,16 @@ Result<Config> parse_document(const json& root) {
   }
   Config config;
   Defaults defaults;
-  if (Status s = check_keys(root, "", kTopKeys); !s) return s;
+  if (Status s = check_keys(root, kTopKeys); !s) return s;
   if (Status s = parse_agent(root, &config); !s) return s;
   if (Status s = parse_collector(root, &config.collector); !s) return s;
   if (Status s = parse_spool(root, &config.spool); !s) return s;
   if (Status s = parse_defaults(root, &defaults); !s) return s;
-  if (const auto it = root.find("devices"); it != root.end()) {
-    if (!it->is_object()) {
-      return field_error("devices", std::string("expected an object, got ") + it->type_name());
-    }
-    config.devices = *it;
-    auto devices = plugins::snmp::Devices::create(*it);
+  const json* devices_object = nullptr;
+  if (Status s = read_object(root, "devices", devices_object); !s) return s;
+  if (devices_object != nullptr) {
+    config.devices = *devices_object;
+    auto devices = plugins::snmp::Devices::create(*devices_object);
     if (!devices) return devices.status();
     config.snmp_devices = std::move(*devices);
   }

@@ -17,9 +17,10 @@
 //   /etc/vigie/agent.json:31: checks[2].interval: "0s": must be at least 1s
 // (for a missing field, the line of the object that lacks it)
 //   /etc/vigie/agent.json:4:17: syntax error while parsing object - ...
-// Unknown keys in "agent", "collector", "defaults" and at the top level are refused
-// (a typo must not silently fall back to a default); a check's own parameters are
-// validated by the check's configure().
+// Unknown keys are refused with the nearest known one suggested (a typo must not
+// silently fall back to a default): in "agent", "collector", "spool", "defaults", at the
+// top level and in "devices" here (common/config_fields.hpp); a check's own parameters
+// by the check's configure(), likewise.
 //
 // Decisions worth knowing:
 // - A check's timeout may not exceed its interval. A timeout written on the check

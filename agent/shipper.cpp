@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
-#include "common/gzip.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -34,14 +34,6 @@ constexpr std::size_t kMaxReasonBytes = 500;  // of a reason quoted in a log lin
 constexpr std::size_t kMaxTokenBytes = 4096;
 
 // `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
-std::string cut_utf8(std::string text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
-}
-
 std::string seconds_text(milliseconds d) {
   const auto tenths = (d.count() + 50) / 100;
   return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +
@@ -230,24 +222,18 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
                             : ", " + std::to_string(batch.events.size()) + " events") +
       ")";
 
-  protocol::Report report;
-  report.agent = agent;
-  report.seq = batch.seq;
-  report.results = batch.results;
-  report.events = batch.events;
+  protocol::Report head;  // the report without its results and events, already encoded
+  head.agent = agent;
+  head.seq = batch.seq;
   // What the collector shows as this agent's health: its clock and its backlog.
-  report.sent_ms = wall_ms();
+  head.sent_ms = wall_ms();
   protocol::SpoolInfo backlog;
   backlog.depth = static_cast<std::int64_t>(spool->size());  // this batch included
-  for (const auto& r : batch.results) {
-    if (backlog.oldest_ms == 0 || r.ts_ms < backlog.oldest_ms) backlog.oldest_ms = r.ts_ms;
-  }
-  for (const auto& e : batch.events) {
-    if (backlog.oldest_ms == 0 || e.ts_ms < backlog.oldest_ms) backlog.oldest_ms = e.ts_ms;
-  }
+  backlog.oldest_ms = batch.oldest_ms;
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
-  report.spool = backlog;
-  const Body body = encode_body(report, options.gzip_above);
+  head.spool = backlog;
+  const Body body =
+      encode_body(assemble_report(head, batch.results, batch.events), options.gzip_above);
   {
     // stop() may set an abort time on the client in use: it must not be swapped then.
     std::lock_guard lock(mutex);
@@ -421,33 +407,6 @@ milliseconds backoff_delay(int attempt, milliseconds initial, milliseconds max, 
   const double r = std::clamp(random, 0.0, 1.0);
   return half + milliseconds(
                     static_cast<milliseconds::rep>(static_cast<double>((base - half).count()) * r));
-}
-
-Body encode_body(const protocol::Report& report, std::size_t gzip_above) {
-  Body body{protocol::encode_report(report), false};
-  if (body.data.size() > gzip_above) {
-    std::string compressed = gzip_compress(body.data);
-    if (!compressed.empty()) body = {std::move(compressed), true};
-  }
-  return body;
-}
-
-CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits) {
-  result.summary = cut_utf8(std::move(result.summary), limits.max_summary);
-  result.details = cut_utf8(std::move(result.details), limits.max_details);
-  if (result.metrics.size() > limits.max_metrics) result.metrics.resize(limits.max_metrics);
-  const auto valid = protocol::result_from_json(protocol::result_to_json(result), "result", limits);
-  if (valid) return result;
-  CheckResult fallback;
-  fallback.name = std::move(result.name);
-  fallback.check = std::move(result.check);
-  fallback.status = State::kUnknown;
-  fallback.summary = cut_utf8("the check's result cannot be reported: " + valid.status().message(),
-                              limits.max_summary);
-  fallback.ts_ms = result.ts_ms;
-  fallback.duration_ms = result.duration_ms;
-  fallback.interval_s = result.interval_s;
-  return fallback;
 }
 
 }  // namespace vigie::agent

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/report_encoding.hpp"
 #include "agent/spool.hpp"
 #include "common/check_result.hpp"
 #include "common/http_client.hpp"
@@ -109,18 +110,5 @@ Verdict judge_response(long http_status);
 // `random` in [0, 1), so agents that failed together do not retry together.
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds initial,
                                         std::chrono::milliseconds max, double random);
-
-// A report's HTTP body: JSON, gzipped when longer than `gzip_above` bytes.
-struct Body {
-  std::string data;
-  bool gzipped = false;
-};
-Body encode_body(const protocol::Report& report, std::size_t gzip_above);
-
-// Makes a result acceptable to the collector, so that one bad result cannot get a
-// whole batch refused: summary and details are cut (at a UTF-8 boundary) to the
-// limits, metrics past the limit are dropped; a result that still fails validation
-// becomes UNKNOWN with the reason and no metrics.
-CheckResult fit_to_protocol(CheckResult result, const protocol::Limits& limits = {});
 
 }  // namespace vigie::agent

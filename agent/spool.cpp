@@ -20,10 +20,9 @@
 #include <system_error>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
+#include "agent/report_encoding.hpp"
 #include "common/log.hpp"
-#include "common/protocol.hpp"
+#include "common/sqlite.hpp"
 #include "common/time.hpp"
 
 namespace vigie::agent {
@@ -41,6 +40,9 @@ constexpr int kMaxQuarantined = 10;
 constexpr std::uint64_t kRowOverhead = 32;
 // Rows read per step when pruning.
 constexpr int kPruneChunk = 256;
+// An event's row: this, its protocol JSON, and '}'. A result's row never starts so: its
+// JSON's first member is "check" (encode_result writes members by name).
+constexpr std::string_view kEventPrefix = "{\"event\":";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS results (
@@ -66,10 +68,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 INSERT OR IGNORE INTO state VALUES ('quarantined', 0);
 )sql";
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbClose>;
+using sqlite::Db;
+using sqlite::Statement;
 
 // An SQLite failure: the code decides between "corrupt" and "cannot write".
 struct DbError {
@@ -81,64 +81,6 @@ bool is_corruption(int code) {
   const int primary = code & 0xff;
   return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
-
-// A prepared statement: bind, step, read columns, reset. Owns the sqlite3_stmt.
-class Statement {
- public:
-  Statement() = default;
-  static Result<Statement> prepare(sqlite3* db, std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &raw, nullptr) != SQLITE_OK) {
-      return Status::io_error("prepare \"" + std::string(sql.substr(0, 60)) +
-                              "\": " + sqlite3_errmsg(db));
-    }
-    Statement s;
-    s.stmt_.reset(raw);
-    return s;
-  }
-
-  Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_.get(), i, v);
-    return *this;
-  }
-  Statement& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool ready() const { return stmt_ != nullptr; }
-  // SQLITE_ROW, SQLITE_DONE, or an error code.
-  int step() { return sqlite3_step(stmt_.get()); }
-  void reset() {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  std::string_view text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_.get(), col);
-    return p ? std::string_view(reinterpret_cast<const char*>(p),
-                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
-             : std::string_view();
-  }
-
- private:
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
-};
-
-// Resets a statement when the scope ends, whatever path it takes.
-class Use {
- public:
-  explicit Use(Statement& s) : s_(s) {}
-  ~Use() { s_.reset(); }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
- private:
-  Statement& s_;
-};
 
 std::string utc_stamp(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -188,11 +130,10 @@ class SqliteSpool final : public Spool {
     return start_over(opened.message, 0);
   }
 
-  void add(CheckResult result) override {
+  void add(const CheckResult& result) override {
     std::string json;
     try {
-      json = protocol::result_to_json(result).dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace);
+      json = encode_result(result);
     } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
       std::lock_guard lock(mutex_);
       lost("cannot encode a result of " + result.name + ": " + e.what(), 1);
@@ -207,8 +148,7 @@ class SqliteSpool final : public Spool {
   void add(const protocol::Event& event) override {
     std::string json;
     try {
-      json = nlohmann::json{{"event", protocol::event_to_json(event)}}.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      json = std::string(kEventPrefix) + encode_event(event) + '}';
     } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
       std::lock_guard lock(mutex_);
       lost("cannot encode an event of " + event.device + ": " + e.what(), 1);
@@ -263,8 +203,8 @@ class SqliteSpool final : public Spool {
       QuarantinedBatch q;
       q.seq = static_cast<std::uint64_t>(s->int64(0));
       q.at_ms = s->int64(1);
-      q.reason = std::string(s->text(2));
-      q.results = std::string(s->text(3));
+      q.reason = s->text(2);
+      q.results = s->text(3);
       out.push_back(std::move(q));
     }
     return out;
@@ -365,8 +305,9 @@ class SqliteSpool final : public Spool {
         {&statements_.delete_aged,
          "DELETE FROM results WHERE id > ?1 AND id < ?3 AND stored_ms < ?2"},
         {&statements_.first_rows,
-         "SELECT id, result FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
-        {&statements_.head_rows, "SELECT id, result FROM results WHERE id <= ?1 ORDER BY id"},
+         "SELECT id, result, ts_ms FROM results WHERE id > ?1 ORDER BY id LIMIT ?2"},
+        {&statements_.head_rows,
+         "SELECT id, result, ts_ms FROM results WHERE id <= ?1 ORDER BY id"},
         {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
         {&statements_.quarantine,
          "INSERT OR REPLACE INTO quarantine (seq, at_ms, reason, results) VALUES (?1, ?2, ?3, ?4)"},
@@ -424,7 +365,7 @@ class SqliteSpool final : public Spool {
           e.code)
         return e;
       if (bad > 0) {
-        // A batch whose stored rows no longer decode would be replayed with other
+        // A batch whose stored rows are no longer readable would be replayed with other
         // content under the same seq: skip its seq instead.
         log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                    " unreadable results in the batch to resend; it is sent again as a new batch");
@@ -475,7 +416,7 @@ class SqliteSpool final : public Spool {
     std::uint64_t pruned = 0;
     {
       Statement& s = statements_.insert;
-      Use use(s);
+      sqlite::ResetOnExit use(s);
       s.bind(1, ts_ms).bind(2, json).bind(3, options_.now_ms());
       if (s.step() != SQLITE_DONE) error = last_error("insert");
     }
@@ -522,7 +463,7 @@ class SqliteSpool final : public Spool {
     const std::int64_t cutoff = options_.now_ms() - options_.max_age.count();
     {
       Statement& oldest = statements_.oldest_waiting;
-      Use use(oldest);
+      sqlite::ResetOnExit use(oldest);
       oldest.bind(1, head_last_id_);
       const int rc = oldest.step();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return last_error("prune");
@@ -530,14 +471,14 @@ class SqliteSpool final : public Spool {
       oldest.reset();
       if (too_old) {
         Statement& aged = statements_.aged;
-        Use use_aged(aged);
+        sqlite::ResetOnExit use_aged(aged);
         aged.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (aged.step() != SQLITE_ROW) return last_error("prune");
         const auto n = aged.int64(0);
         const auto n_bytes = static_cast<std::uint64_t>(aged.int64(1));
         aged.reset();
         Statement& del = statements_.delete_aged;
-        Use use_del(del);
+        sqlite::ResetOnExit use_del(del);
         del.bind(1, head_last_id_).bind(2, cutoff).bind(3, newest);
         if (del.step() != SQLITE_DONE) return last_error("prune");
         *count -= n;
@@ -547,7 +488,7 @@ class SqliteSpool final : public Spool {
     }
     while (*bytes > options_.max_bytes) {
       Statement& sizes = statements_.waiting_sizes;
-      Use use(sizes);
+      sqlite::ResetOnExit use(sizes);
       sizes.bind(1, head_last_id_).bind(2, kPruneChunk).bind(3, newest);
       std::int64_t cut = 0;
       std::int64_t n = 0;
@@ -561,7 +502,7 @@ class SqliteSpool final : public Spool {
       sizes.reset();
       if (n == 0) break;  // only the head batch and the newest are left: they stay
       Statement& del = statements_.delete_range;
-      Use use_del(del);
+      sqlite::ResetOnExit use_del(del);
       del.bind(1, head_last_id_).bind(2, cut);
       if (del.step() != SQLITE_DONE) return last_error("prune");
       *count -= n;
@@ -593,7 +534,7 @@ class SqliteSpool final : public Spool {
     }
     if (!error.code && batch.results.empty() && batch.events.empty()) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
       if (del.step() != SQLITE_DONE) error = last_error("hand out");
     } else if (!error.code) {
@@ -629,21 +570,29 @@ class SqliteSpool final : public Spool {
   DbError remove_head(const std::string* reason) {
     DbError error = exec("BEGIN IMMEDIATE");
     if (!error.code && reason) {
-      nlohmann::json results = nlohmann::json::array();
-      for (const auto& r : head_->results) results.push_back(protocol::result_to_json(r));
-      for (const auto& e : head_->events)
-        results.push_back({{"event", protocol::event_to_json(e)}});
+      // As the collector would read it back: results, then {"event": ...} items.
+      std::string results = "[";
+      for (const auto& r : head_->results) {
+        if (results.size() > 1) results += ',';
+        results += r;
+      }
+      for (const auto& e : head_->events) {
+        if (results.size() > 1) results += ',';
+        results += kEventPrefix;
+        results += e;
+        results += '}';
+      }
+      results += ']';
       Statement& keep = statements_.quarantine;
-      Use use(keep);
+      sqlite::ResetOnExit use(keep);
       keep.bind(1, static_cast<std::int64_t>(head_->seq))
           .bind(2, options_.now_ms())
           .bind(3, std::string_view(*reason))
-          .bind(4, std::string_view(
-                       results.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+          .bind(4, std::string_view(results));
       if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
       if (!error.code) {
         Statement& trim = statements_.trim_quarantine;
-        Use use_trim(trim);
+        sqlite::ResetOnExit use_trim(trim);
         trim.bind(1, kMaxQuarantined);
         if (trim.step() != SQLITE_DONE) error = last_error("quarantine");
       }
@@ -652,7 +601,7 @@ class SqliteSpool final : public Spool {
     }
     if (!error.code) {
       Statement& del = statements_.delete_range;
-      Use use(del);
+      sqlite::ResetOnExit use(del);
       del.bind(1, 0).bind(2, head_last_id_);
       if (del.step() != SQLITE_DONE) error = last_error("remove");
     }
@@ -673,12 +622,14 @@ class SqliteSpool final : public Spool {
     return {};
   }
 
-  // Reads rows (id, result) from `s` bound to (after, limit) into `batch`; rows that do
-  // not decode are counted in *bad (and still move *last_id on).
+  // Reads rows (id, result, ts_ms) from `s` bound to (after, limit) into `batch`, the
+  // results as they were stored: they were checked before they were added. Rows that are
+  // not a JSON object's text (the file was damaged under SQLite's feet) are counted in
+  // *bad (and still move *last_id on).
   DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit, Batch* batch,
                     std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
                     std::int64_t* rows) {
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, first_bound);
     if (limit >= 0) s.bind(2, limit);
     int rc = SQLITE_OK;
@@ -686,27 +637,24 @@ class SqliteSpool final : public Spool {
     while ((rc = s.step()) == SQLITE_ROW) {
       if (last_id) *last_id = s.int64(0);
       ++*rows;
-      const std::string_view text = s.text(1);
+      const std::string_view text = s.text_view(1);
       total += text.size() + kRowOverhead;
-      auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (const auto event = json.is_object() ? json.find("event") : json.end();
-          event != json.end()) {
-        auto decoded = protocol::event_from_json(*event, "event");
-        if (!decoded) {
-          ++*bad;
-          continue;
-        }
-        batch->events.push_back(std::move(*decoded));
+      if (!text.starts_with('{') || !text.ends_with('}')) {
+        ++*bad;
+        continue;
+      }
+      const std::int64_t ts = s.int64(2);
+      if ((batch->results.empty() && batch->events.empty()) || ts < batch->oldest_ms)
+        batch->oldest_ms = ts;
+      if (text.starts_with(kEventPrefix)) {
+        const std::string_view event =
+            text.substr(kEventPrefix.size(), text.size() - kEventPrefix.size() - 1);
+        batch->events.emplace_back(event);
         // A report holds so many events at most: the next ones wait for the next batch.
         if (batch->events.size() >= protocol::Limits{}.max_events) break;
         continue;
       }
-      auto result = protocol::result_from_json(json, "result");
-      if (!result) {
-        ++*bad;
-        continue;
-      }
-      batch->results.push_back(std::move(*result));
+      batch->results.emplace_back(text);
     }
     if (rc == SQLITE_ROW) rc = SQLITE_DONE;  // stopped early, on purpose
     if (rc != SQLITE_DONE) return last_error("read");
@@ -739,7 +687,7 @@ class SqliteSpool final : public Spool {
     oldest_ms_ = 0;
     if (count_ == 0) return;
     Statement& s = statements_.oldest_ts;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     if (s.step() == SQLITE_ROW) oldest_ms_ = s.int64(0);
   }
 
@@ -763,7 +711,7 @@ class SqliteSpool final : public Spool {
   DbError set_state(const char* key, std::int64_t value) {
     if (!statements_.set_state.ready()) return {SQLITE_MISUSE, "not prepared"};
     Statement& s = statements_.set_state;
-    Use use(s);
+    sqlite::ResetOnExit use(s);
     s.bind(1, std::string_view(key)).bind(2, value);
     if (s.step() != SQLITE_DONE) return last_error(std::string("state ") + key);
     return {};
@@ -777,7 +725,7 @@ class SqliteSpool final : public Spool {
     int rc = SQLITE_OK;
     while ((rc = s->step()) == SQLITE_ROW) {
       if (!out->empty()) *out += "; ";
-      *out += s->text(0);
+      *out += s->text_view(0);
     }
     if (rc != SQLITE_DONE) return last_error(sql);
     return {};

@@ -51,8 +51,13 @@ namespace vigie::agent {
 // Results, and events, sent together in one report.
 struct Batch {
   std::uint64_t seq = 0;
-  std::vector<CheckResult> results;
-  std::vector<protocol::Event> events;  // in the order they were added, among the results
+  // Each result's protocol JSON, as encode_result() (agent/report_encoding.hpp) wrote it
+  // when the result was added: spliced as it is into the report, never decoded here.
+  std::vector<std::string> results;
+  // Each event's protocol JSON (encode_event()), likewise, in the order they were added;
+  // at most protocol::Limits::max_events.
+  std::vector<std::string> events;
+  std::int64_t oldest_ms = 0;  // the earliest ts of its results and events
 };
 
 // A batch the collector refused for good.
@@ -69,12 +74,14 @@ class Spool {
  public:
   virtual ~Spool() = default;
 
-  // Stores a result (written, not synced: see above). When the spool is past its bounds
-  // the oldest results not yet in a batch are dropped and counted. A result that cannot
-  // be written (disk full...) is logged and counted as dropped too.
-  virtual void add(CheckResult result) = 0;
-  // Stores an event (an SNMP trap) the same way: it waits, counts, is bounded and
-  // batched with the results (at most protocol::Limits::max_events in one batch).
+  // Stores a result (written, not synced: see above), encoded once by encode_result():
+  // the caller has checked it (fit_to_protocol). When the spool is past its bounds the
+  // oldest results not yet in a batch are dropped and counted. A result that cannot be
+  // written (disk full...) is logged and counted as dropped too.
+  virtual void add(const CheckResult& result) = 0;
+  // Stores an event (an SNMP trap) the same way, encoded once by encode_event(): it
+  // waits, counts, is bounded and batched with the results (at most
+  // protocol::Limits::max_events in one batch).
   virtual void add(const protocol::Event& event) = 0;
 
   // The batch to send: the one handed out before and not removed yet, unchanged; or

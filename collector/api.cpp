@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/downtime.hpp"
+#include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/gzip.hpp"
 #include "common/log.hpp"
@@ -178,18 +179,13 @@ Result<json> object_body(const HttpRequest& request) {
   return body;
 }
 
-Status read_string(const json& body, const char* key, bool required, std::size_t max,
-                   std::string& out) {
-  const auto it = body.find(key);
-  if (it == body.end() || it->is_null()) {
-    return required ? Status::invalid(std::string(key) + ": required") : Status::ok();
-  }
-  if (!it->is_string()) return Status::invalid(std::string(key) + ": expected a string");
-  out = it->get<std::string>();
-  if (out.size() > max)
-    return Status::too_large(std::string(key) + ": longer than " + std::to_string(max) + " bytes");
-  if (required && out.empty()) return Status::invalid(std::string(key) + ": must not be empty");
-  return Status::ok();
+// A text field of a request body: null reads as absent; a required one must not be
+// empty.
+StringRule text_field(bool required, std::size_t max_bytes) {
+  return {.required = required,
+          .allow_empty = !required,
+          .null_is_absent = true,
+          .max_bytes = max_bytes};
 }
 
 // A time given as ms since the epoch (number) or an age/delay ("2h") from now; 0 if absent.
@@ -550,9 +546,9 @@ void Api::post_ack(const HttpRequest& request, const TokenRecord& caller, Respon
   Ack ack;
   ack.author = author_of(caller);
   const std::int64_t now = options_.now_ms();
-  Status s = read_string(*body, "agent", true, 1024, agent);
-  if (s) s = read_string(*body, "check", true, 1024, check);
-  if (s) s = read_string(*body, "comment", true, 4096, ack.comment);
+  Status s = read_string(*body, "agent", agent, text_field(true, 1024));
+  if (s) s = read_string(*body, "check", check, text_field(true, 1024));
+  if (s) s = read_string(*body, "comment", ack.comment, text_field(true, 4096));
   if (s) s = read_time(*body, "expires", now, true, ack.expires_ms);
   if (s) {
     if (const auto it = body->find("sticky"); it != body->end() && !it->is_null()) {
@@ -595,10 +591,10 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
   const std::int64_t now = options_.now_ms();
   Downtime d;
   d.author = author_of(caller);
-  Status s = read_string(*body, "site", true, 1024, d.site);
-  if (s) s = read_string(*body, "agent", false, 1024, d.agent);
-  if (s) s = read_string(*body, "check", false, 1024, d.check);
-  if (s) s = read_string(*body, "comment", true, 4096, d.comment);
+  Status s = read_string(*body, "site", d.site, text_field(true, 1024));
+  if (s) s = read_string(*body, "agent", d.agent, text_field(false, 1024));
+  if (s) s = read_string(*body, "check", d.check, text_field(false, 1024));
+  if (s) s = read_string(*body, "comment", d.comment, text_field(true, 4096));
   if (s) s = read_time(*body, "start", now, true, d.start_ms);
   if (s) s = read_time(*body, "end", now, true, d.end_ms);
   if (s && d.start_ms == 0) d.start_ms = now;
@@ -620,10 +616,11 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
             "weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": "
             "\"Europe/Paris\"}");
       } else {
+        const Fields weekly{*it, "weekly"};
         std::string days, at;
-        s = read_string(*it, "days", true, 64, days);
-        if (s) s = read_string(*it, "at", true, 8, at);
-        if (s) s = read_string(*it, "time_zone", true, 128, d.time_zone);
+        s = read_string(weekly, "days", days, text_field(true, 64));
+        if (s) s = read_string(weekly, "at", at, text_field(true, 8));
+        if (s) s = read_string(weekly, "time_zone", d.time_zone, text_field(true, 128));
         if (s) {
           auto bits = parse_weekdays(days);
           if (!bits) s = bits.status().with_context("weekly");

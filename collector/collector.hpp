@@ -1,6 +1,7 @@
 #pragma once
-// vigie-collector's entry point: parses the command line and runs the server until
-// SIGTERM or SIGINT. Returns the process exit code.
+// vigie-collector's entry point: runs the command the command line names (serve, the
+// default, token, enroll-token, report; collector.cpp holds their table). Returns the
+// process exit code.
 
 namespace vigie::collector {
 

@@ -151,30 +151,69 @@ void StateEngine::refresh_downtime_flags(std::int64_t now_ms) {
   }
 }
 
+StateEngine::AgentEntry& StateEngine::agent_of_report(const protocol::AgentInfo& info,
+                                                      std::int64_t received_ms, bool* is_new) {
+  auto& slot = agents_[info.id];
+  *is_new = !slot;
+  if (*is_new) {
+    slot = std::make_unique<AgentEntry>();
+    slot->state.id = info.id;
+    slot->state.first_seen_ms = received_ms;
+  }
+  AgentEntry& agent = *slot;
+  if (*is_new || agent.state.site != info.site) {
+    if (!*is_new) {
+      auto& old_site = sites_[agent.state.site];
+      if (old_site) std::erase(old_site->agents, &agent);
+    }
+    agent.state.site = info.site;
+    auto& site = sites_[agent.state.site];
+    if (!site) site = std::make_unique<Site>();
+    site->agents.push_back(&agent);
+  }
+  return agent;
+}
+
+void StateEngine::mark_agent_back(AgentEntry& agent, std::int64_t received_ms, StateDelta& delta) {
+  AgentState& a = agent.state;
+  Site& site = *sites_[a.site];
+  a.lost = false;
+  const bool site_back = site.unreachable;
+  site.unreachable = false;
+  const bool downtime = site_in_downtime(a.site, received_ms);
+  push_event(delta, {.kind = EventKind::kAgentBack,
+                     .site = a.site,
+                     .agent = a.id,
+                     .from = State::kCritical,
+                     .to = State::kOk,
+                     .summary = "reporting again after " + ago(received_ms - a.lost_since_ms),
+                     .notify = !site_back && !downtime});
+  if (site_back) {
+    push_event(delta, {.kind = EventKind::kSiteReachable,
+                       .site = a.site,
+                       .from = State::kCritical,
+                       .to = State::kOk,
+                       .summary = "site reachable again after " +
+                                  ago(received_ms - site.unreachable_since_ms),
+                       .notify = !downtime});
+  }
+  a.lost_since_ms = 0;
+  for (auto& [id, check] : agent.checks) {
+    if (!check.agent_lost) continue;
+    check.agent_lost = false;
+    check.stale_reason = "no result since the agent came back";
+    mark_state_changed(delta, check);
+  }
+}
+
 StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms) {
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, received_ms);
   StateDelta delta;
 
-  auto& slot = agents_[report.agent.id];
-  const bool new_agent = !slot;
-  if (new_agent) {
-    slot = std::make_unique<AgentEntry>();
-    slot->state.id = report.agent.id;
-    slot->state.first_seen_ms = received_ms;
-  }
-  AgentEntry& agent = *slot;
+  bool new_agent = false;
+  AgentEntry& agent = agent_of_report(report.agent, received_ms, &new_agent);
   AgentState& a = agent.state;
-  if (new_agent || a.site != report.agent.site) {
-    if (!new_agent) {
-      auto& old_site = sites_[a.site];
-      if (old_site) std::erase(old_site->agents, &agent);
-    }
-    a.site = report.agent.site;
-    auto& site = sites_[a.site];
-    if (!site) site = std::make_unique<Site>();
-    site->agents.push_back(&agent);
-  }
   const bool identity_changed =
       new_agent || a.hostname != report.agent.hostname || a.version != report.agent.version;
   a.hostname = report.agent.hostname;
@@ -190,37 +229,8 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
     a.spool_oldest_ms = report.spool->oldest_ms;
     a.spool_dropped = report.spool->dropped;
   }
-
-  Site& site = *sites_[a.site];
-  if (a.lost) {
-    a.lost = false;
-    const bool site_back = site.unreachable;
-    site.unreachable = false;
-    const bool downtime = site_in_downtime(a.site, received_ms);
-    push_event(delta, {.kind = EventKind::kAgentBack,
-                       .site = a.site,
-                       .agent = a.id,
-                       .from = State::kCritical,
-                       .to = State::kOk,
-                       .summary = "reporting again after " + ago(received_ms - a.lost_since_ms),
-                       .notify = !site_back && !downtime});
-    if (site_back) {
-      push_event(delta, {.kind = EventKind::kSiteReachable,
-                         .site = a.site,
-                         .from = State::kCritical,
-                         .to = State::kOk,
-                         .summary = "site reachable again after " +
-                                    ago(received_ms - site.unreachable_since_ms),
-                         .notify = !downtime});
-    }
-    a.lost_since_ms = 0;
-    for (auto& [id, check] : agent.checks) {
-      if (!check.agent_lost) continue;
-      check.agent_lost = false;
-      check.stale_reason = "no result since the agent came back";
-      mark_state_changed(delta, check);
-    }
-  }
+  if (a.lost) mark_agent_back(agent, received_ms, delta);
+  // Only a new name or version is worth a row now; the rest waits for a checkpoint.
   if (identity_changed) delta.agents.push_back(a);
   else agent.dirty = true;
 
@@ -228,63 +238,69 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
   return delta;
 }
 
-void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64_t received_ms,
-                               StateDelta& delta) {
+// apply_result's steps ------------------------------------------------------------------
+// They run for every result: `inline` lets the compiler fold them back into
+// apply_result, as they were written before they had names.
+
+// What a check was before a result changed it.
+struct StateEngine::Prior {
+  State shown;   // effective(): UNKNOWN when it was stale
+  State status;  // the last status; OK for a new check
+  State hard;
+  StateType type;
+  int attempt;
+};
+
+// How a result moved a check between soft and hard states.
+struct StateEngine::Transition {
+  bool hard_change = false;
+  bool soft_change = false;
+};
+
+inline CheckState* StateEngine::check_for_result(AgentEntry& agent, const CheckResult& result,
+                                                 std::int64_t received_ms, bool* is_new) {
   auto it = agent.checks.find(result.check);
-  const bool is_new = it == agent.checks.end();
-  if (is_new) {
-    CheckState fresh;
-    fresh.agent = agent.state.id;
-    fresh.site = agent.state.site;
-    fresh.last.check = result.check;
-    fresh.last.status = State::kOk;
-    fresh.hard_state = State::kOk;
-    fresh.since_ms = result.ts_ms;
-    fresh.hard_since_ms = result.ts_ms;
-    it = agent.checks.emplace(result.check, std::move(fresh)).first;
-    it->second.in_downtime = downtime_covers_check(it->second, received_ms);
-  } else if (result.ts_ms <= it->second.last.ts_ms) {
-    ++late_results_;  // older than what we show: history (samples) only
-    return;
-  }
-  CheckState& c = it->second;
-  c.site = agent.state.site;
-  c.max_attempts = result.max_attempts > 0 ? result.max_attempts : options_.max_attempts;
-  const State before = c.effective();
-  const State prev = is_new ? State::kOk : c.last.status;
-  const State prev_hard = c.hard_state;
-  const StateType prev_type = c.type;
-  const int prev_attempt = c.attempt;
-  const std::int64_t late_by = received_ms - result.ts_ms;
-  const bool backfill =
-      late_by > std::max(options_.backfill_after_ms, 2 * result.interval_s * 1000);
-  bool changed = is_new;
+  *is_new = it == agent.checks.end();
+  if (!*is_new) return result.ts_ms <= it->second.last.ts_ms ? nullptr : &it->second;
+  CheckState fresh;
+  fresh.agent = agent.state.id;
+  fresh.site = agent.state.site;
+  fresh.last.check = result.check;
+  fresh.last.status = State::kOk;
+  fresh.hard_state = State::kOk;
+  fresh.since_ms = result.ts_ms;
+  fresh.hard_since_ms = result.ts_ms;
+  it = agent.checks.emplace(result.check, std::move(fresh)).first;
+  it->second.in_downtime = downtime_covers_check(it->second, received_ms);
+  return &it->second;
+}
 
-  if (c.stale) {
-    c.stale = false;
-    c.agent_lost = false;
-    c.stale_reason.clear();
-    c.stale_since_ms = 0;
-    push_event(delta, {.ts_ms = result.ts_ms,
-                       .kind = EventKind::kFresh,
-                       .site = c.site,
-                       .agent = c.agent,
-                       .check = result.check,
-                       .from = State::kUnknown,
-                       .to = result.status,
-                       .summary = "reporting again: " + result.summary,
-                       .backfill = backfill});
-    changed = true;
-  }
+inline bool StateEngine::mark_fresh(CheckState& c, const CheckResult& result, bool backfill,
+                                    StateDelta& delta) {
+  if (!c.stale) return false;
+  c.stale = false;
+  c.agent_lost = false;
+  c.stale_reason.clear();
+  c.stale_since_ms = 0;
+  push_event(delta, {.ts_ms = result.ts_ms,
+                     .kind = EventKind::kFresh,
+                     .site = c.site,
+                     .agent = c.agent,
+                     .check = result.check,
+                     .from = State::kUnknown,
+                     .to = result.status,
+                     .summary = "reporting again: " + result.summary,
+                     .backfill = backfill});
+  return true;
+}
 
-  c.last = std::move(result);
+inline bool StateEngine::update_flapping(CheckState& c, const Prior& prior, bool backfill,
+                                         StateDelta& delta) {
   const CheckResult& r = c.last;
-  c.received_ms = received_ms;
-
-  // Flapping, with hysteresis.
   c.history = ((c.history << 2) | static_cast<std::uint64_t>(r.status)) & kHistoryMask;
   c.history_len = std::min(c.history_len + 1, kHistorySize);
   c.flap_percent = flap_percent(c.history, c.history_len);
+  // Hysteresis: it starts above flap_high and stops below flap_low.
   if (!c.flapping && c.flap_percent >= options_.flap_high) {
     c.flapping = true;
     push_event(delta, {.ts_ms = r.ts_ms,
@@ -292,82 +308,94 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
                        .site = c.site,
                        .agent = c.agent,
                        .check = r.check,
-                       .from = prev,
+                       .from = prior.status,
                        .to = r.status,
                        .summary = "flapping: " + std::to_string(static_cast<int>(c.flap_percent)) +
                                   "% state changes",
                        .notify = !backfill && !c.ack && !c.in_downtime,
                        .backfill = backfill});
-    changed = true;
-  } else if (c.flapping && c.flap_percent < options_.flap_low) {
+    return true;
+  }
+  if (c.flapping && c.flap_percent < options_.flap_low) {
     c.flapping = false;
     push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kFlappingStop,
                        .site = c.site,
                        .agent = c.agent,
                        .check = r.check,
-                       .from = prev,
+                       .from = prior.status,
                        .to = r.status,
                        .summary = "stopped flapping; now " + std::string(state_name(r.status)),
                        .notify = !backfill && !c.ack && !c.in_downtime && r.status != State::kOk,
                        .backfill = backfill});
-    changed = true;
+    return true;
   }
+  return false;
+}
 
-  // Soft and hard states.
-  const State now_status = r.status;
-  bool hard_change = false;
-  bool soft_change = false;
+inline StateEngine::Transition StateEngine::update_soft_hard(CheckState& c, const Prior& prior,
+                                                             bool is_new) {
+  const State now_status = c.last.status;
+  Transition t;
   if (now_status == State::kOk) {
-    if (prev_hard != State::kOk) hard_change = true;
-    else if (prev_type == StateType::kSoft) soft_change = true;
+    if (prior.hard != State::kOk) t.hard_change = true;
+    else if (prior.type == StateType::kSoft) t.soft_change = true;
     c.type = StateType::kHard;
     c.attempt = 1;
     c.hard_state = State::kOk;
-  } else if (prev_type == StateType::kHard && prev_hard == State::kOk) {
+  } else if (prior.type == StateType::kHard && prior.hard == State::kOk) {
     c.attempt = 1;
     if (c.max_attempts <= 1) {
-      hard_change = true;
+      t.hard_change = true;
       c.hard_state = now_status;
     } else {
       c.type = StateType::kSoft;
-      soft_change = true;
+      t.soft_change = true;
     }
-  } else if (prev_type == StateType::kSoft) {
-    c.attempt = prev_attempt + 1;
+  } else if (prior.type == StateType::kSoft) {
+    c.attempt = prior.attempt + 1;
     if (c.attempt >= c.max_attempts) {
       c.attempt = c.max_attempts;
       c.type = StateType::kHard;
       c.hard_state = now_status;
-      hard_change = true;
-    } else if (now_status != prev) {
-      soft_change = true;
+      t.hard_change = true;
+    } else if (now_status != prior.status) {
+      t.soft_change = true;
     }
-  } else if (now_status != prev_hard) {  // hard and failing, in another way
+  } else if (now_status != prior.hard) {  // hard and failing, in another way
     c.hard_state = now_status;
-    hard_change = true;
+    t.hard_change = true;
   }
-  if (now_status != prev || is_new) c.since_ms = r.ts_ms;
-  if (hard_change) c.hard_since_ms = r.ts_ms;
+  if (now_status != prior.status || is_new) c.since_ms = c.last.ts_ms;
+  if (t.hard_change) c.hard_since_ms = c.last.ts_ms;
+  return t;
+}
 
+inline void StateEngine::clear_ack_on_change(CheckState& c, const Prior& prior, const Transition& t,
+                                             bool backfill, StateDelta& delta) {
   // A failure turning hard is what was acknowledged (one can acknowledge a soft
   // state): only a recovery or a change between failing states ends a plain ack.
   const bool ack_ending_change =
-      hard_change && (c.hard_state == State::kOk || prev_hard != State::kOk);
-  if (ack_ending_change && c.ack && !c.ack->sticky) {
-    c.ack.reset();
-    push_event(delta, {.ts_ms = r.ts_ms,
-                       .kind = EventKind::kAckRemoved,
-                       .site = c.site,
-                       .agent = c.agent,
-                       .check = r.check,
-                       .from = prev_hard,
-                       .to = c.hard_state,
-                       .summary = "acknowledgement cleared by the change to " +
-                                  std::string(state_name(c.hard_state)),
-                       .backfill = backfill});
-  }
-  if (hard_change) {
+      t.hard_change && (c.hard_state == State::kOk || prior.hard != State::kOk);
+  if (!ack_ending_change || !c.ack || c.ack->sticky) return;
+  c.ack.reset();
+  push_event(delta, {.ts_ms = c.last.ts_ms,
+                     .kind = EventKind::kAckRemoved,
+                     .site = c.site,
+                     .agent = c.agent,
+                     .check = c.last.check,
+                     .from = prior.hard,
+                     .to = c.hard_state,
+                     .summary = "acknowledgement cleared by the change to " +
+                                std::string(state_name(c.hard_state)),
+                     .backfill = backfill});
+}
+
+inline void StateEngine::push_state_event(const CheckState& c, const Prior& prior,
+                                          const Transition& t, bool is_new, bool backfill,
+                                          StateDelta& delta) {
+  const CheckResult& r = c.last;
+  if (t.hard_change) {
     const bool recovery = c.hard_state == State::kOk;
     const bool silenced =
         recovery ? (c.in_downtime || c.flapping || site_unreachable(c.site)) : quiet(c);
@@ -376,48 +404,86 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
                        .site = c.site,
                        .agent = c.agent,
                        .check = r.check,
-                       .from = before == State::kUnknown && !is_new ? before : prev_hard,
+                       .from = prior.shown == State::kUnknown && !is_new ? prior.shown : prior.hard,
                        .to = c.hard_state,
                        .type = StateType::kHard,
                        .attempt = c.attempt,
                        .summary = r.summary,
                        .notify = !backfill && !silenced,
                        .backfill = backfill});
-  } else if (soft_change || (is_new && now_status != State::kOk)) {
+  } else if (t.soft_change || (is_new && r.status != State::kOk)) {
     push_event(delta, {.ts_ms = r.ts_ms,
                        .kind = EventKind::kState,
                        .site = c.site,
                        .agent = c.agent,
                        .check = r.check,
-                       .from = prev,
-                       .to = now_status,
+                       .from = prior.status,
+                       .to = r.status,
                        .type = StateType::kSoft,
                        .attempt = c.attempt,
                        .summary = r.summary,
                        .backfill = backfill});
   }
-  changed =
-      changed || hard_change || soft_change || c.attempt != prev_attempt || c.type != prev_type;
-  if (changed) mark_state_changed(delta, c);
-  else agent.dirty_checks.insert(r.check);
 }
 
-StateDelta StateEngine::tick(std::int64_t now_ms) {
-  std::unique_lock lock(mu_);
-  now_ms_ = std::max(now_ms_, now_ms);
-  StateDelta delta;
+void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64_t received_ms,
+                               StateDelta& delta) {
+  bool is_new = false;
+  CheckState* found = check_for_result(agent, result, received_ms, &is_new);
+  if (!found) {
+    ++late_results_;  // older than what we show: history (samples) only
+    return;
+  }
+  CheckState& c = *found;
+  c.site = agent.state.site;
+  c.max_attempts = result.max_attempts > 0 ? result.max_attempts : options_.max_attempts;
+  const Prior prior{.shown = c.effective(),
+                    .status = is_new ? State::kOk : c.last.status,
+                    .hard = c.hard_state,
+                    .type = c.type,
+                    .attempt = c.attempt};
+  // Received long after it ran (a replayed spool): history, never news.
+  const bool backfill = received_ms - result.ts_ms >
+                        std::max(options_.backfill_after_ms, 2 * result.interval_s * 1000);
 
-  // Downtimes first: what starts now silences what the rest of this tick finds.
-  std::vector<std::int64_t> finished;
-  std::vector<std::string> sites_out_of_downtime;
-  bool downtimes_changed = false;
+  bool changed = mark_fresh(c, result, backfill, delta) || is_new;
+  c.last = std::move(result);
+  c.received_ms = received_ms;
+  changed = update_flapping(c, prior, backfill, delta) || changed;
+  const Transition t = update_soft_hard(c, prior, is_new);
+  clear_ack_on_change(c, prior, t, backfill, delta);
+  push_state_event(c, prior, t, is_new, backfill, delta);
+  changed = changed || t.hard_change || t.soft_change || c.attempt != prior.attempt ||
+            c.type != prior.type;
+  if (changed) mark_state_changed(delta, c);
+  else agent.dirty_checks.insert(c.last.check);
+}
+
+// tick's steps ---------------------------------------------------------------------------
+
+// What tick's downtime step found.
+struct StateEngine::DowntimeChanges {
+  bool changed = false;                  // a downtime started or ended
+  std::vector<std::string> sites_ended;  // site-wide downtimes that ended
+  std::vector<std::int64_t> finished;    // over for good: to forget at the end of the tick
+};
+
+// Agents tick found lost now: their sites, and their kAgentLost events.
+struct StateEngine::LostAgents {
+  std::set<std::string> sites;
+  std::vector<std::size_t> events;  // indexes in delta.events
+};
+
+StateEngine::DowntimeChanges StateEngine::start_and_end_downtimes(std::int64_t now_ms,
+                                                                  StateDelta& delta) {
+  DowntimeChanges out;
   for (auto& [id, entry] : downtimes_) {
     const bool active = downtime_active(entry->downtime, now_ms);
     const Downtime& d = entry->downtime;
     if (active != entry->active) {
       entry->active = active;
-      downtimes_changed = true;
-      if (!active && d.agent.empty() && d.check.empty()) sites_out_of_downtime.push_back(d.site);
+      out.changed = true;
+      if (!active && d.agent.empty() && d.check.empty()) out.sites_ended.push_back(d.site);
       push_event(delta, {.kind = active ? EventKind::kDowntimeStart : EventKind::kDowntimeEnd,
                          .site = d.site,
                          .agent = d.agent,
@@ -426,49 +492,54 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                                     std::to_string(d.id) + ": " + d.comment,
                          .author = d.author});
     }
-    if (!d.recurring() && now_ms >= d.end_ms) finished.push_back(id);
-    if (d.recurring() && d.end_ms != 0 && now_ms >= d.end_ms) finished.push_back(id);
+    if (!d.recurring() && now_ms >= d.end_ms) out.finished.push_back(id);
+    if (d.recurring() && d.end_ms != 0 && now_ms >= d.end_ms) out.finished.push_back(id);
   }
-  if (downtimes_changed) {
-    // A site downtime over while the site is still unreachable: say so, once.
-    std::set<std::string> said;
-    for (const auto& site : sites_out_of_downtime) {
-      if (!site_unreachable(site) || site_in_downtime(site, now_ms) || !said.insert(site).second)
-        continue;
-      push_event(delta, {.kind = EventKind::kDowntimeEnd,
-                         .site = site,
-                         .from = State::kCritical,
-                         .to = State::kCritical,
-                         .summary = "downtime over, site still unreachable",
-                         .notify = true});
-    }
-    for (auto& [agent_id, agent] : agents_) {
-      for (auto& [check_id, c] : agent->checks) {
-        const bool was = c.in_downtime;
-        c.in_downtime = downtime_covers_check(c, now_ms);
-        if (was == c.in_downtime) continue;
-        mark_state_changed(delta, c);
-        if (was && c.problem() && !c.ack && !c.flapping && !c.agent_lost &&
-            !site_unreachable(c.site)) {
-          push_event(delta, {.kind = EventKind::kDowntimeEnd,
-                             .site = c.site,
-                             .agent = c.agent,
-                             .check = check_id,
-                             .from = c.effective_hard(),
-                             .to = c.effective_hard(),
-                             .summary = "downtime over, still " +
-                                        std::string(state_name(c.effective_hard())) + ": " +
-                                        (c.stale ? c.stale_reason : c.last.summary),
-                             .notify = true});
-        }
+  return out;
+}
+
+void StateEngine::announce_sites_still_unreachable(const std::vector<std::string>& sites_ended,
+                                                   std::int64_t now_ms, StateDelta& delta) {
+  std::set<std::string> said;
+  for (const auto& site : sites_ended) {
+    if (!site_unreachable(site) || site_in_downtime(site, now_ms) || !said.insert(site).second)
+      continue;
+    push_event(delta, {.kind = EventKind::kDowntimeEnd,
+                       .site = site,
+                       .from = State::kCritical,
+                       .to = State::kCritical,
+                       .summary = "downtime over, site still unreachable",
+                       .notify = true});
+  }
+}
+
+void StateEngine::apply_downtimes_to_checks(std::int64_t now_ms, StateDelta& delta) {
+  for (auto& [agent_id, agent] : agents_) {
+    for (auto& [check_id, c] : agent->checks) {
+      const bool was = c.in_downtime;
+      c.in_downtime = downtime_covers_check(c, now_ms);
+      if (was == c.in_downtime) continue;
+      mark_state_changed(delta, c);
+      // A downtime over while the check still fails: say so, once.
+      if (was && c.problem() && !c.ack && !c.flapping && !c.agent_lost &&
+          !site_unreachable(c.site)) {
+        push_event(delta, {.kind = EventKind::kDowntimeEnd,
+                           .site = c.site,
+                           .agent = c.agent,
+                           .check = check_id,
+                           .from = c.effective_hard(),
+                           .to = c.effective_hard(),
+                           .summary = "downtime over, still " +
+                                      std::string(state_name(c.effective_hard())) + ": " +
+                                      (c.stale ? c.stale_reason : c.last.summary),
+                           .notify = true});
       }
     }
   }
+}
 
-  // Lost agents, then unreachable sites: a site whose every agent is lost is one
-  // problem, and its agents' own events stay quiet.
-  std::set<std::string> sites_touched;
-  std::vector<std::size_t> lost_events;  // indexes in delta.events
+StateEngine::LostAgents StateEngine::mark_lost_agents(std::int64_t now_ms, StateDelta& delta) {
+  LostAgents lost;
   for (auto& [agent_id, agent] : agents_) {
     AgentState& a = agent->state;
     // Silence while the collector itself was down is not the agent's: after a restart
@@ -485,8 +556,8 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                        .from = State::kOk,
                        .to = State::kCritical,
                        .summary = "no report for " + ago(now_ms - a.last_seen_ms)});
-    lost_events.push_back(delta.events.size() - 1);
-    sites_touched.insert(a.site);
+    lost.events.push_back(delta.events.size() - 1);
+    lost.sites.insert(a.site);
     for (auto& [check_id, c] : agent->checks) {
       const State before = c.effective();
       c.agent_lost = true;
@@ -505,7 +576,12 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
       mark_state_changed(delta, c);
     }
   }
-  for (const auto& name : sites_touched) {
+  return lost;
+}
+
+void StateEngine::mark_unreachable_sites(const LostAgents& lost, std::int64_t now_ms,
+                                         StateDelta& delta) {
+  for (const auto& name : lost.sites) {
     Site& site = *sites_[name];
     const bool all_lost = std::all_of(site.agents.begin(), site.agents.end(),
                                       [](const AgentEntry* a) { return a->state.lost; });
@@ -524,7 +600,8 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                                     " for " + ago(now_ms - last_seen),
                          .notify = !downtime});
     }
-    for (std::size_t index : lost_events) {
+    // The site's own alert stands for its agents'.
+    for (std::size_t index : lost.events) {
       Event& e = delta.events[index];
       if (e.site != name) continue;
       e.notify = !site.unreachable && !downtime &&
@@ -533,52 +610,76 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
                  });
     }
   }
+}
+
+bool StateEngine::mark_stale(CheckState& c, const AgentState& agent, std::int64_t now_ms,
+                             StateDelta& delta) {
+  const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
+  if (c.stale || c.last.interval_s <= 0 || now_ms - std::max(c.received_ms, restored_ms_) <= limit)
+    return false;
+  const State before = c.effective();
+  c.stale = true;
+  c.stale_since_ms = now_ms;
+  c.stale_reason = "no result for " + ago(now_ms - c.received_ms) + " (runs every " +
+                   ago(c.last.interval_s * 1000) + ")";
+  push_event(delta, {.kind = EventKind::kStale,
+                     .site = c.site,
+                     .agent = c.agent,
+                     .check = c.last.check,
+                     .from = before,
+                     .to = State::kUnknown,
+                     .summary = "stale: " + c.stale_reason,
+                     // When the whole agent has been silent as long, it is the agent
+                     // (or its site) that is down: that alert comes once, when the agent
+                     // is declared lost, not once per check.
+                     .notify = !quiet(c) && now_ms - agent.last_seen_ms <= limit});
+  return true;
+}
+
+bool StateEngine::expire_ack(CheckState& c, std::int64_t now_ms, StateDelta& delta) {
+  if (!c.ack || c.ack->expires_ms == 0 || now_ms < c.ack->expires_ms) return false;
+  const Ack expired = *c.ack;
+  c.ack.reset();
+  push_event(delta, {.kind = EventKind::kAckExpired,
+                     .site = c.site,
+                     .agent = c.agent,
+                     .check = c.last.check,
+                     .from = c.effective_hard(),
+                     .to = c.effective_hard(),
+                     .summary = "acknowledgement by " + expired.author + " expired; still " +
+                                std::string(state_name(c.effective_hard())),
+                     .author = expired.author,
+                     .notify = c.problem() && !quiet(c)});
+  return true;
+}
+
+StateDelta StateEngine::tick(std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  StateDelta delta;
+
+  // Downtimes first: what starts now silences what the rest of this tick finds.
+  const DowntimeChanges downtimes = start_and_end_downtimes(now_ms, delta);
+  if (downtimes.changed) {
+    announce_sites_still_unreachable(downtimes.sites_ended, now_ms, delta);
+    apply_downtimes_to_checks(now_ms, delta);
+  }
+
+  // Lost agents, then unreachable sites: a site whose every agent is lost is one
+  // problem, and its agents' own events stay quiet.
+  const LostAgents lost = mark_lost_agents(now_ms, delta);
+  mark_unreachable_sites(lost, now_ms, delta);
 
   // Checks that stopped on their own, and acknowledgements that ran out.
   for (auto& [agent_id, agent] : agents_) {
     if (agent->state.lost) continue;
     for (auto& [check_id, c] : agent->checks) {
-      bool changed = false;
-      const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
-      if (!c.stale && c.last.interval_s > 0 &&
-          now_ms - std::max(c.received_ms, restored_ms_) > limit) {
-        const State before = c.effective();
-        c.stale = true;
-        c.stale_since_ms = now_ms;
-        c.stale_reason = "no result for " + ago(now_ms - c.received_ms) + " (runs every " +
-                         ago(c.last.interval_s * 1000) + ")";
-        push_event(delta, {.kind = EventKind::kStale,
-                           .site = c.site,
-                           .agent = c.agent,
-                           .check = check_id,
-                           .from = before,
-                           .to = State::kUnknown,
-                           .summary = "stale: " + c.stale_reason,
-                           // When the whole agent has been silent as long, it is the
-                           // agent (or its site) that is down: that alert comes once,
-                           // when the agent is declared lost, not once per check.
-                           .notify = !quiet(c) && now_ms - agent->state.last_seen_ms <= limit});
-        changed = true;
-      }
-      if (c.ack && c.ack->expires_ms != 0 && now_ms >= c.ack->expires_ms) {
-        const Ack expired = *c.ack;
-        c.ack.reset();
-        push_event(delta, {.kind = EventKind::kAckExpired,
-                           .site = c.site,
-                           .agent = c.agent,
-                           .check = check_id,
-                           .from = c.effective_hard(),
-                           .to = c.effective_hard(),
-                           .summary = "acknowledgement by " + expired.author + " expired; still " +
-                                      std::string(state_name(c.effective_hard())),
-                           .author = expired.author,
-                           .notify = c.problem() && !quiet(c)});
-        changed = true;
-      }
-      if (changed) mark_state_changed(delta, c);
+      const bool went_stale = mark_stale(c, agent->state, now_ms, delta);
+      const bool ack_expired = expire_ack(c, now_ms, delta);
+      if (went_stale || ack_expired) mark_state_changed(delta, c);
     }
   }
-  for (std::int64_t id : finished) downtimes_.erase(id);
+  for (std::int64_t id : downtimes.finished) downtimes_.erase(id);
   return delta;
 }
 

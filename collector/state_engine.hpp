@@ -121,10 +121,46 @@ class StateEngine {
   struct AgentEntry;
   struct DowntimeEntry;
 
+  struct Prior;
+  struct Transition;
+  struct DowntimeChanges;
+  struct LostAgents;
+
   Event& push_event(StateDelta& delta, Event event);
   void mark_state_changed(StateDelta& delta, const CheckState& check);
+
+  // apply()'s steps: the report's agent (created when new, moved when its site
+  // changed), its return when it was lost, then each result.
+  AgentEntry& agent_of_report(const protocol::AgentInfo& info, std::int64_t received_ms,
+                              bool* is_new);
+  void mark_agent_back(AgentEntry& agent, std::int64_t received_ms, StateDelta& delta);
+  // One result, and its steps.
   void apply_result(AgentEntry& agent, CheckResult result, std::int64_t received_ms,
                     StateDelta& delta);
+  // The result's check, created when new (*is_new); null when the result is older than
+  // the check's latest.
+  CheckState* check_for_result(AgentEntry& agent, const CheckResult& result,
+                               std::int64_t received_ms, bool* is_new);
+  // Each returns whether the check's row changed.
+  bool mark_fresh(CheckState& check, const CheckResult& result, bool backfill, StateDelta& delta);
+  bool update_flapping(CheckState& check, const Prior& prior, bool backfill, StateDelta& delta);
+  Transition update_soft_hard(CheckState& check, const Prior& prior, bool is_new);
+  void clear_ack_on_change(CheckState& check, const Prior& prior, const Transition& t,
+                           bool backfill, StateDelta& delta);
+  void push_state_event(const CheckState& check, const Prior& prior, const Transition& t,
+                        bool is_new, bool backfill, StateDelta& delta);
+
+  // tick()'s steps, in order.
+  DowntimeChanges start_and_end_downtimes(std::int64_t now_ms, StateDelta& delta);
+  void announce_sites_still_unreachable(const std::vector<std::string>& sites_ended,
+                                        std::int64_t now_ms, StateDelta& delta);
+  void apply_downtimes_to_checks(std::int64_t now_ms, StateDelta& delta);
+  LostAgents mark_lost_agents(std::int64_t now_ms, StateDelta& delta);
+  void mark_unreachable_sites(const LostAgents& lost, std::int64_t now_ms, StateDelta& delta);
+  bool mark_stale(CheckState& check, const AgentState& agent, std::int64_t now_ms,
+                  StateDelta& delta);
+  bool expire_ack(CheckState& check, std::int64_t now_ms, StateDelta& delta);
+
   bool downtime_covers_check(const CheckState& check, std::int64_t now_ms) const;
   void refresh_downtime_flags(std::int64_t now_ms);
   bool quiet(const CheckState& check) const;  // acknowledged, in downtime, flapping, lost

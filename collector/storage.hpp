@@ -1,6 +1,6 @@
 #pragma once
 // Where the collector keeps what agents report: the current state of every check and
-// the metric samples. One interface; the SQLite backend (sqlite_storage.cpp) is the
+// the metric samples. One interface; the SQLite backend (collector/sqlite/) is the
 // default, and a PostgreSQL backend can sit behind the same interface.
 //
 // Threading: submit() may be called from any thread; it hands the report to the
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "collector/state.hpp"
-#include "collector/tokens.hpp"
+#include "collector/token_store.hpp"
 #include "common/check_result.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
@@ -69,28 +69,6 @@ struct SeriesData {
   std::vector<SeriesPoint> points;  // in time order
 };
 
-// A stored token, without its secret.
-struct TokenRecord {
-  std::int64_t id = 0;
-  Role role = Role::kViewer;
-  std::string agent;  // agent tokens: the agent id it may report for
-  std::string site;   // agent and enrollment tokens: the site
-  std::string label;  // free text: who or what holds it
-  std::int64_t created_ms = 0;
-  std::int64_t expires_ms = 0;  // 0: never
-  std::int64_t used_ms = 0;     // enrollment tokens: when exchanged, 0 if not yet
-  std::int64_t revoked_ms = 0;  // 0: valid
-};
-
-// An agent asking to exchange an enrollment token for its own token.
-struct Enrollment {
-  std::string enroll_hash;       // hash_secret() of the enrollment token
-  std::string agent;             // the agent id it will report as
-  std::string site;              // "" or the site the agent believes it is on
-  std::string agent_token_hash;  // hash of the new agent token
-  std::int64_t now_ms = 0;
-};
-
 struct EventQuery {
   std::int64_t after = 0;  // events with a larger id
   std::size_t limit = 1000;
@@ -119,7 +97,7 @@ struct StorageStats {
   std::int64_t refused_busy = 0;  // reports refused because the queue was full
 };
 
-// What a report reads about a family of checks over a period (report_backup.hpp).
+// What a report reads about a family of checks over a period (report/backup.hpp).
 struct HistoryQuery {
   std::string check_prefix;  // checks whose id starts with this, e.g. "backup/"
   std::string site;          // "" : every site
@@ -151,7 +129,8 @@ class HistoryReader {
   virtual Result<HistoryData> history(const HistoryQuery& query) = 0;
 };
 
-class Storage : public HistoryReader {
+// The tokens (token_store.hpp) are kept in the same database.
+class Storage : public HistoryReader, public TokenStore {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
   // Runs on the writer thread, inside the transaction that stores a report, once the
@@ -193,22 +172,6 @@ class Storage : public HistoryReader {
   // Runs housekeeping (rollups, then retention in every tier) until nothing is left,
   // in the same slices the writer runs in the background. For tests and maintenance.
   virtual Status housekeep() = 0;
-
-  // Tokens. Writes go through the writer and wait for their commit: call them from a
-  // worker or a command-line thread, never from an I/O thread.
-  // Stores a new token under `hash`; returns its id.
-  virtual Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) = 0;
-  // The token whose secret hashes to `hash` (revoked ones included); kNotFound if none.
-  virtual Result<TokenRecord> find_token(const std::string& hash) = 0;
-  virtual Result<std::vector<TokenRecord>> list_tokens() = 0;
-  // kNotFound for an unknown id. Revoking twice keeps the first time.
-  virtual Status revoke_token(std::int64_t id, std::int64_t now_ms) = 0;
-  // Checks the enrollment token (exists, not used, not expired, not revoked, same
-  // site), marks it used, revokes the agent's earlier tokens and stores the new
-  // agent token, all in one transaction. Returns the agent token's record.
-  // kUnauthenticated: unknown token; kPermissionDenied: used, expired, revoked, or
-  // for another site; kAlreadyExists: the agent id belongs to another site.
-  virtual Result<TokenRecord> enroll(const Enrollment& enrollment) = 0;
 
   // Commits everything submitted so far and stops the writer; later submit() calls
   // fail with kUnavailable. Called by the destructor too.

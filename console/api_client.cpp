@@ -206,4 +206,80 @@ Result<std::string> ApiClient::call(std::string_view method, std::string_view pa
   return http_error(code, transfer.body, !d.options.token.empty());
 }
 
+namespace {
+
+std::string check_query(std::string_view agent, std::string_view check) {
+  return "agent=" + url_encode(agent) + "&check=" + url_encode(check);
+}
+
+}  // namespace
+
+std::string overview_path() { return "/api/v1/overview"; }
+std::string problems_path() { return "/api/v1/problems"; }
+std::string sites_path() { return "/api/v1/sites"; }
+std::string agents_path() { return "/api/v1/agents"; }
+
+std::string checks_path(std::string_view family) {
+  if (family.empty()) return "/api/v1/checks";
+  return "/api/v1/checks?family=" + url_encode(family);
+}
+
+std::string site_path(std::string_view site) { return "/api/v1/site?name=" + url_encode(site); }
+
+std::string check_path(std::string_view agent, std::string_view check) {
+  return "/api/v1/check?" + check_query(agent, check);
+}
+
+std::string series_path(std::string_view agent, std::string_view check, std::string_view metric,
+                        std::string_view from, std::string_view step) {
+  return "/api/v1/series?" + check_query(agent, check) + "&metric=" + url_encode(metric) +
+         "&from=" + url_encode(from) + "&step=" + url_encode(step);
+}
+
+std::string notifications_path(std::string_view agent, std::string_view check) {
+  return "/api/v1/notifications?" + check_query(agent, check);
+}
+
+std::string events_path(std::string_view timeout, std::optional<std::int64_t> after) {
+  std::string path = "/api/v1/events?timeout=" + url_encode(timeout);
+  if (after) path += "&after=" + std::to_string(*after);
+  return path;
+}
+
+ApiCall acknowledge_call(std::string_view agent, std::string_view check, std::string_view comment,
+                         std::string_view expires) {
+  nlohmann::json body = {{"agent", agent}, {"check", check}, {"comment", comment}};
+  if (!expires.empty()) body["expires"] = expires;
+  return {"POST", "/api/v1/acks", body.dump()};
+}
+
+ApiCall unacknowledge_call(std::string_view agent, std::string_view check) {
+  return {"DELETE", "/api/v1/acks?" + check_query(agent, check), ""};
+}
+
+ApiCall downtime_call(std::string_view site, std::string_view agent, std::string_view check,
+                      std::string_view duration, std::string_view comment) {
+  nlohmann::json body = {{"site", site}, {"duration", duration}, {"comment", comment}};
+  if (!agent.empty()) body["agent"] = agent;
+  if (!check.empty()) body["check"] = check;
+  return {"POST", "/api/v1/downtimes", body.dump()};
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' ||
+        b == '_' || b == '.' || b == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace vigie::console

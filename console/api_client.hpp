@@ -1,10 +1,13 @@
 #pragma once
-// An HTTP client for the collector's query API, on libcurl (whose headers stay in
-// api_client.cpp).
+// The collector's query API as the console knows it: every path it asks and every
+// request it sends are written here and nowhere else; and an HTTP client for them, on
+// libcurl (whose headers stay in api_client.cpp).
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,5 +54,41 @@ class ApiClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// --- routes ------------------------------------------------------------------------------
+// GET paths, with their query.
+
+std::string overview_path();  // the header's counts and the events cursor
+std::string problems_path();  // the checks in a problem (hard state not OK)
+std::string sites_path();
+std::string agents_path();
+std::string checks_path(std::string_view family = {});  // every check, or one family's
+std::string site_path(std::string_view site);           // its line, checks, agents, downtimes
+// One check with its history; its metric's series (`from` ago, one point per `step`); the
+// alerts sent about it.
+std::string check_path(std::string_view agent, std::string_view check);
+std::string series_path(std::string_view agent, std::string_view check, std::string_view metric,
+                        std::string_view from, std::string_view step);
+std::string notifications_path(std::string_view agent, std::string_view check);
+// The events long-poll: answers after `timeout` ("25s") or at the first event past `after`.
+std::string events_path(std::string_view timeout, std::optional<std::int64_t> after);
+
+// A request that changes something at the collector.
+struct ApiCall {
+  std::string method;
+  std::string path;
+  std::string body;  // JSON, or empty
+};
+// An acknowledgement of one check, with the technician's comment; `expires` a duration
+// ("4h") or "" for until the check recovers.
+ApiCall acknowledge_call(std::string_view agent, std::string_view check, std::string_view comment,
+                         std::string_view expires);
+ApiCall unacknowledge_call(std::string_view agent, std::string_view check);
+// A downtime of `duration` ("2h") for a site, or one of its agents, or one check.
+ApiCall downtime_call(std::string_view site, std::string_view agent, std::string_view check,
+                      std::string_view duration, std::string_view comment);
+
+// `text` made safe for a URL's query: every byte but unreserved ones percent-encoded.
+std::string url_encode(std::string_view text);
 
 }  // namespace vigie::console

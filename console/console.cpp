@@ -22,7 +22,6 @@
 namespace vigie::console {
 namespace {
 
-constexpr std::string_view kChecksPath = "/api/v1/checks";
 constexpr std::int64_t kTickMs = 1000;  // redraw at least this often: ages keep growing
 
 constexpr int kExitSuccess = 0;
@@ -38,7 +37,7 @@ extern "C" void on_quit_signal(int) { g_quit_signal = 1; }
 void print_error(std::string_view message) { std::cerr << "vigie-console: " << message << '\n'; }
 
 int run_once(ApiClient& client, const Options& options) {
-  const auto body = client.get(kChecksPath);
+  const auto body = client.get(checks_path());
   if (!body) {
     print_error(body.status().message());
     return kExitFailure;
@@ -77,13 +76,11 @@ class ClientTransport final : public Transport {
 // The path of the query API that a command prints with --json, and the member of the
 // reply that holds what it is about ("" for the whole reply).
 std::pair<std::string, std::string> json_source(const Options& options) {
-  if (options.command == "problems") return {"/api/v1/problems", "checks"};
-  if (options.command == "sites") return {"/api/v1/sites", "sites"};
-  if (options.command == "site") return {"/api/v1/site?name=" + url_encode(options.argument), ""};
+  if (options.command == "problems") return {problems_path(), "checks"};
+  if (options.command == "sites") return {sites_path(), "sites"};
+  if (options.command == "site") return {site_path(options.argument), ""};
   const std::size_t slash = options.argument.find('/');
-  return {"/api/v1/check?agent=" + url_encode(options.argument.substr(0, slash)) +
-              "&check=" + url_encode(options.argument.substr(slash + 1)),
-          ""};
+  return {check_path(options.argument.substr(0, slash), options.argument.substr(slash + 1)), ""};
 }
 
 int run_command(const ClientOptions& client_options, const Options& options) {
@@ -176,23 +173,23 @@ int run_interactive(const ClientOptions& client_options, const Options& options)
       dirty = false;
     }
     const std::optional<int> key = screen->read_key();
-    Outcome outcome = Outcome::kNone;
+    Reaction reaction = Reaction::kNone;
     if (g_quit_signal != 0) {
-      outcome = Outcome::kQuit;
+      reaction = Reaction::kQuit;
     } else if (key) {
       std::vector<Request> requests;
-      outcome = ui.on_key(*key, *shown, screen->height(), wall_ms(), requests);
+      reaction = ui.on_key(*key, *shown, screen->height(), wall_ms(), requests);
       for (Request& r : requests) live.send(std::move(r));
       live.set_want(ui.want());
     }
-    switch (outcome) {
-      case Outcome::kNone: break;
-      case Outcome::kRedraw: dirty = true; break;
-      case Outcome::kRefetch:
+    switch (reaction) {
+      case Reaction::kNone: break;
+      case Reaction::kRedraw: dirty = true; break;
+      case Reaction::kRefetch:
         live.refresh();
         dirty = true;
         break;
-      case Outcome::kQuit:
+      case Reaction::kQuit:
         screen.reset();  // give the terminal back first; ~Live cancels and joins
         return kExitSuccess;
     }

@@ -1,7 +1,7 @@
 #pragma once
 // Keys as Screen::read_key() reports them: a character is its Unicode code point; the
 // special keys below lie past the end of Unicode so that they never collide with one.
-// What each key does is bound in one table, in ui.cpp.
+// What each key does is bound in one table, in key_table.cpp.
 
 namespace vigie::console::key {
 

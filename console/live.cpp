@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/time.hpp"
+#include "console/api_client.hpp"
 
 namespace vigie::console {
 namespace {
@@ -58,23 +59,6 @@ std::string_view view_name(View view) {
   return "?";
 }
 
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' ||
-        b == '_' || b == '.' || b == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    }
-  }
-  return out;
-}
-
 std::int64_t World::collector_time(std::int64_t local_now_ms) const {
   if (fetched_at_ms == 0) return local_now_ms;
   return collector_now_ms + (local_now_ms - fetched_at_ms);
@@ -87,11 +71,10 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
   Status error;
   const auto get = [&](const std::string& path) { return transport.call("GET", path, {}); };
 
-  take(get("/api/v1/overview"), parse_overview_reply, next.overview, error);
+  take(get(overview_path()), parse_overview_reply, next.overview, error);
   switch (want.view) {
     case View::kProblems: {
-      take_list(get("/api/v1/problems"), parse_checks_reply, &ChecksReply::rows, next.problems,
-                error);
+      take_list(get(problems_path()), parse_checks_reply, &ChecksReply::rows, next.problems, error);
       if (error.is_ok() && next.problems) {
         auto sorted = std::make_shared<std::vector<CheckRow>>(*next.problems);
         std::stable_sort(sorted->begin(), sorted->end(), problem_before);
@@ -100,32 +83,26 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
       break;
     }
     case View::kSites:
-      take_list(get("/api/v1/sites"), parse_sites_reply, &SitesReply::sites, next.sites, error);
+      take_list(get(sites_path()), parse_sites_reply, &SitesReply::sites, next.sites, error);
       break;
     case View::kAgents:
-      take_list(get("/api/v1/agents"), parse_agents_reply, &AgentsReply::agents, next.agents,
-                error);
+      take_list(get(agents_path()), parse_agents_reply, &AgentsReply::agents, next.agents, error);
       break;
     case View::kBackups:
-      take_list(get("/api/v1/checks?family=backup"), parse_checks_reply, &ChecksReply::rows,
-                next.backups, error);
+      take_list(get(checks_path("backup")), parse_checks_reply, &ChecksReply::rows, next.backups,
+                error);
       break;
-    case View::kSite:
-      take(get("/api/v1/site?name=" + url_encode(want.site)), parse_site_reply, next.site, error);
-      break;
+    case View::kSite: take(get(site_path(want.site)), parse_site_reply, next.site, error); break;
     case View::kCheck: {
-      const std::string which =
-          "agent=" + url_encode(want.agent) + "&check=" + url_encode(want.check);
       std::shared_ptr<const CheckDetail> detail;
-      take(get("/api/v1/check?" + which), parse_check_reply, detail, error);
+      take(get(check_path(want.agent, want.check)), parse_check_reply, detail, error);
       if (!error.is_ok()) break;
       auto page = std::make_shared<CheckPage>();
       page->detail = *detail;
       for (const Metric& metric : page->detail.row.result.metrics) {
         if (page->series.size() >= kMaxSeries) break;
         // 48 buckets of 30 minutes: one sparkline cell each.
-        auto body = get("/api/v1/series?" + which + "&metric=" + url_encode(metric.label) +
-                        "&from=24h&step=30m");
+        auto body = get(series_path(want.agent, want.check, metric.label, "24h", "30m"));
         if (!body) {
           if (body.status().code() == Code::kNotFound) continue;
           error = body.status();
@@ -134,7 +111,7 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
         if (auto series = parse_series_reply(*body)) page->series.push_back(std::move(*series));
       }
       if (!error.is_ok()) break;
-      auto notes = get("/api/v1/notifications?" + which);
+      auto notes = get(notifications_path(want.agent, want.check));
       if (notes) {
         if (auto parsed = parse_notifications_reply(*notes)) page->notifications = *parsed;
       } else if (notes.status().code() != Code::kNotFound) {
@@ -270,9 +247,8 @@ void Live::events_loop() {
     // is live again without waiting for an event.
     const bool confirmed = events_live_;
     lock.unlock();
-    std::string path =
-        "/api/v1/events?timeout=" + (confirmed ? options_.poll_timeout : std::string("0s"));
-    if (cursor >= 0) path += "&after=" + std::to_string(cursor);
+    const std::string path = events_path(confirmed ? options_.poll_timeout : "0s",
+                                         cursor >= 0 ? std::optional(cursor) : std::nullopt);
     Result<std::string> body = Status::internal("not asked");
     try {
       body = events_->call("GET", path, {});

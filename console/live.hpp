@@ -158,7 +158,4 @@ class Live {
   std::thread actions_thread_;
 };
 
-// `text` made safe for a URL's query: every byte but unreserved ones percent-encoded.
-std::string url_encode(std::string_view text);
-
 }  // namespace vigie::console

@@ -312,16 +312,6 @@ Result<ChecksReply> reply_from_json(const json& document) {
 
 }  // namespace
 
-bool is_stale(const CheckRow& row, std::int64_t now_ms) {
-  const std::int64_t interval_s = row.result.interval_s;
-  if (interval_s <= 0) return false;
-  // Saturate: an absurd interval must not overflow into "always stale".
-  const std::int64_t limit_ms = interval_s > std::numeric_limits<std::int64_t>::max() / 3000
-                                    ? std::numeric_limits<std::int64_t>::max()
-                                    : interval_s * 3000;
-  return now_ms - row.received_ms > limit_ms;
-}
-
 bool problem_before(const CheckRow& a, const CheckRow& b) {
   const int severity_a = severity(a.hard);
   const int severity_b = severity(b.hard);
@@ -370,32 +360,6 @@ std::string rows_to_json(const std::vector<CheckRow>& rows) {
                    {"duration_ms", r.duration_ms}});
   }
   return out.dump(2, ' ', false, json::error_handler_t::replace);
-}
-
-std::int64_t Snapshot::collector_time(std::int64_t local_now_ms) const {
-  if (fetched_at_ms == 0) return local_now_ms;
-  return collector_now_ms + (local_now_ms - fetched_at_ms);
-}
-
-Snapshot next_snapshot(const Snapshot& previous, const Result<std::string>& body,
-                       std::int64_t local_now_ms) {
-  Snapshot next;
-  if (body.is_ok()) {
-    auto reply = parse_checks_reply(*body);
-    if (reply.is_ok()) {
-      next.rows = std::move(reply->rows);
-      next.fetched_at_ms = local_now_ms;
-      next.collector_now_ms = reply->now_ms;
-      return next;
-    }
-    next.error = reply.status().with_context("the collector's reply is malformed");
-  } else {
-    next.error = body.status();
-  }
-  next.rows = previous.rows;
-  next.fetched_at_ms = previous.fetched_at_ms;
-  next.collector_now_ms = previous.collector_now_ms;
-  return next;
 }
 
 }  // namespace vigie::console

@@ -1,6 +1,7 @@
 #pragma once
-// The console's model: what the collector's query API says about the checks, parsed
-// strictly into an immutable Snapshot that the views render.
+// The console's model: what the collector's query API says, parsed strictly into the
+// rows and replies that console/live.hpp gathers into a World for the views. The
+// console decides nothing the collector decides: a check is stale when the API says so.
 //
 //   GET /api/v1/checks, GET /api/v1/problems  ->
 //   { "now": <collector ms>,
@@ -59,11 +60,6 @@ struct CheckRow {
   // "agent/check", how the console names a check on its command line.
   std::string id() const { return agent + "/" + result.check; }
 };
-
-// True when the last result is older than three intervals at `now_ms` (collector clock):
-// the agent, or the path to it, stopped reporting and the state is no longer current.
-// A row without an interval is never stale.
-bool is_stale(const CheckRow& row, std::int64_t now_ms);
 
 // The Problems view's order: the most severe hard state first, then the oldest
 // problem, then site, name, agent and check id.
@@ -202,24 +198,5 @@ Result<EventsReply> parse_events_reply(std::string_view body);
 // The JSON array that `vigie-console --once --json` prints: one object per row with
 // the query API's fields, in the order given.
 std::string rows_to_json(const std::vector<CheckRow>& rows);
-
-// What the console knows at one moment. Immutable once published: the fetcher thread
-// builds a new one after every fetch and the UI thread only reads it.
-struct Snapshot {
-  std::vector<CheckRow> rows;         // sorted by sort_rows()
-  std::int64_t fetched_at_ms = 0;     // local clock of the last good fetch; 0: none yet
-  std::int64_t collector_now_ms = 0;  // the collector's clock at that fetch
-  Status error;  // why the latest fetch failed, OK if it succeeded; after a failure the
-                 // rows are those of the last good fetch
-
-  // The collector's clock at local time `local_now_ms`, carried forward from the last
-  // good fetch so that ages keep growing while the collector cannot be reached.
-  std::int64_t collector_time(std::int64_t local_now_ms) const;
-};
-
-// The snapshot after one fetch made at `local_now_ms`: the reply's rows if `body`
-// holds a valid reply, else `previous`'s rows with the error of the fetch or the parse.
-Snapshot next_snapshot(const Snapshot& previous, const Result<std::string>& body,
-                       std::int64_t local_now_ms);
 
 }  // namespace vigie::console

@@ -46,7 +46,34 @@ Status check_token(std::string_view token, std::string_view origin) {
   return Status::ok();
 }
 
+constexpr Command kCommands[] = {
+    {"problems", "", "checks whose hard state is not OK, most severe then oldest first"},
+    {"sites", "", "one line a site: worst state, state per family, last report"},
+    {"site", "NAME", "the site's checks, agents and downtimes"},
+    {"check", "AGENT/CHECK", "one check with its history, e.g. mairie-01/backup/restic:/srv"},
+};
+
+const Command* find_command(std::string_view name) {
+  for (const Command& command : kCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+// "problems, sites, site NAME, check AGENT/CHECK"
+std::string command_list(std::string_view separator) {
+  std::string out;
+  for (const Command& command : kCommands) {
+    if (!out.empty()) out += separator;
+    out += command.name;
+    if (!command.argument.empty()) out += " " + std::string(command.argument);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::span<const Command> commands() { return kCommands; }
 
 Result<Options> parse_options(std::span<const std::string_view> args, const GetEnv& env) {
   Options options;
@@ -120,13 +147,14 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
       }
     } else if (name.starts_with("-")) {
       return Status::invalid("unknown option " + quoted(name));
-    } else if (options.command.empty() &&
-               (name == "problems" || name == "sites" || name == "site" || name == "check")) {
+    } else if (const Command* command = find_command(name);
+               options.command.empty() && command != nullptr) {
       options.command = name;
-      if (name == "site" || name == "check") {
+      if (!command->argument.empty()) {
         if (i + 1 >= args.size() || args[i + 1].starts_with("-")) {
-          return Status::invalid(std::string(name) + " needs " +
-                                 (name == "site" ? "a site's name" : "AGENT/CHECK"));
+          return Status::invalid(
+              std::string(name) + " needs " +
+              (name == "site" ? "a site's name" : std::string(command->argument)));
         }
         options.argument = args[++i];
         if (name == "check" && options.argument.find('/') == std::string::npos) {
@@ -136,7 +164,7 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
       }
     } else {
       return Status::invalid("unexpected argument " + quoted(name) +
-                             " (commands: problems, sites, site NAME, check AGENT/CHECK)");
+                             " (commands: " + command_list(", ") + ")");
     }
     if (!status.is_ok()) return status;
   }
@@ -157,16 +185,19 @@ Result<Options> parse_options(std::span<const std::string_view> args, const GetE
 }
 
 std::string usage() {
-  return R"(usage: vigie-console [options] [problems | sites | site NAME | check AGENT/CHECK]
-
-Without a command: the technicians' console, live. With one: prints it once as text
+  std::string text =
+      "usage: vigie-console [options] [" + command_list(" | ") + "]\n\n" +
+      R"(Without a command: the technicians' console, live. With one: prints it once as text
 (or JSON with --json) and exits, for scripts and tickets.
 
-  problems            checks whose hard state is not OK, most severe then oldest first
-  sites               one line a site: worst state, state per family, last report
-  site NAME           the site's checks, agents and downtimes
-  check AGENT/CHECK   one check with its history, e.g. mairie-01/backup/restic:/srv
-
+)";
+  for (const Command& command : kCommands) {
+    std::string name(command.name);
+    if (!command.argument.empty()) name += " " + std::string(command.argument);
+    name.resize(std::max<std::size_t>(name.size() + 2, 20), ' ');
+    text += "  " + name + std::string(command.summary) + "\n";
+  }
+  return text + R"(
 options:
   --url URL           the collector (default: $VIGIE_URL, else http://127.0.0.1:8080)
   --token-file FILE   read the bearer token from FILE (default: $VIGIE_TOKEN_FILE,

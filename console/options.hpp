@@ -27,6 +27,16 @@ struct Options {
   int columns = 120;  // width of the --once table: $COLUMNS
 };
 
+// vigie-console's commands, as vigie-agent's and vigie-collector's: a name, what follows
+// it, one line for --help. Each prints one view once, as text or JSON, and exits; without
+// a command the console is interactive.
+struct Command {
+  std::string_view name;
+  std::string_view argument;  // "NAME", "AGENT/CHECK"; "" when it takes none
+  std::string_view summary;
+};
+std::span<const Command> commands();
+
 // Reads an environment variable: its value, or nullptr when it is not set.
 using GetEnv = std::function<const char*(const char*)>;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/human_text.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
@@ -59,9 +60,9 @@ RowText row_text(const CheckRow& row, std::int64_t now_ms) {
   RowText text;
   text.site = sanitize(row.site);
   text.check = sanitize(row.result.name);
-  text.stale = is_stale(row, now_ms);
+  text.stale = row.stale;  // as the collector decided it
   text.state = text.stale ? "STALE" : std::string(state_name(row.result.status));
-  text.age = humanize_age(now_ms - row.received_ms);
+  text.age = short_age_text(std::chrono::milliseconds(now_ms - row.received_ms));
   text.summary = sanitize(row.result.summary);
   return text;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The columns of the check list, SITE CHECK STATE AGE SUMMARY, shared by the terminal
-// view (list_view.hpp) and the plain-text table of `vigie-console --once`.
+// The plain-text table that `vigie-console --once` prints: SITE CHECK STATE AGE SUMMARY.
+// (The interactive views draw their own columns: list_views.hpp.)
 
 #include <cstdint>
 #include <string>
@@ -27,8 +27,8 @@ Layout layout_columns(const std::vector<CheckRow>& rows, int width);
 struct RowText {
   std::string site;
   std::string check;  // the check's name
-  std::string state;  // "OK"..."UNKNOWN", or "STALE" when the result is too old
-  std::string age;    // since the last result, humanize_age()
+  std::string state;  // "OK"..."UNKNOWN", or "STALE" when the collector says so
+  std::string age;    // since the last result, short_age_text()
   std::string summary;
   bool stale = false;
 };

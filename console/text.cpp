@@ -1,5 +1,12 @@
 #include "console/text.hpp"
 
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "common/human_text.hpp"
+
 namespace vigie::console {
 namespace {
 
@@ -132,13 +139,85 @@ std::string pad(std::string_view text, std::size_t width) {
   return out;
 }
 
-std::string humanize_age(std::int64_t ms) {
-  if (ms < 0) ms = 0;
-  const std::int64_t s = ms / 1000;
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return std::to_string(s / 60) + "m";
-  if (s < 86400) return std::to_string(s / 3600) + "h";
-  return std::to_string(s / 86400) + "d";
+void append_utf8(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+void pop_character(std::string& text) {
+  const auto chars = characters(text);
+  if (!chars.empty()) text.resize(text.size() - chars.back().size());
+}
+
+std::string_view trim(std::string_view text) {
+  const std::size_t start = text.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return {};
+  const std::size_t end = text.find_last_not_of(" \t");
+  return text.substr(start, end - start + 1);
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool contains_folded(std::string_view haystack, std::string_view needle_lower) {
+  if (needle_lower.empty()) return true;
+  if (haystack.size() < needle_lower.size()) return false;
+  for (std::size_t i = 0; i + needle_lower.size() <= haystack.size(); ++i) {
+    std::size_t k = 0;
+    for (; k < needle_lower.size(); ++k) {
+      char c = haystack[i + k];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != needle_lower[k]) break;
+    }
+    if (k == needle_lower.size()) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string local_time_text(std::int64_t ms, const char* format) {
+  const auto seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm local{};
+  if (localtime_r(&seconds, &local) == nullptr) return "?";
+  std::array<char, 32> text{};
+  const std::size_t n = std::strftime(text.data(), text.size(), format, &local);
+  return std::string(text.data(), n);
+}
+
+}  // namespace
+
+std::string clock_text(std::int64_t ms) { return local_time_text(ms, "%H:%M:%S"); }
+
+std::string date_text(std::int64_t ms) { return local_time_text(ms, "%m-%d %H:%M"); }
+
+std::string number_text(double value, std::string_view unit) {
+  if (unit == "B") return bytes_text(value);
+  if (unit == "s")
+    return short_age_text(std::chrono::milliseconds(static_cast<std::int64_t>(value * 1000)));
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.4g", value);
+  std::string out = text.data();
+  if (!unit.empty() && unit != "-") out += unit == "%" ? "%" : " " + std::string(unit);
+  return out;
 }
 
 }  // namespace vigie::console

@@ -27,8 +27,30 @@ std::vector<std::string_view> characters(std::string_view text);
 // `text` cut to `width` columns, then padded with spaces to exactly `width` columns.
 std::string pad(std::string_view text, std::size_t width);
 
-// An age in the largest whole unit: "12s", "3m", "2h", "4d". A negative age (the
-// clocks disagree) reads "0s".
-std::string humanize_age(std::int64_t ms);
+// --- editing what is typed -------------------------------------------------------------
+
+// Appends code point `cp` to `out` in UTF-8.
+void append_utf8(char32_t cp, std::string& out);
+// Removes the last character of `text` (all of its bytes).
+void pop_character(std::string& text);
+// `text` without the spaces and tabs around it.
+std::string_view trim(std::string_view text);
+
+// --- searching ---------------------------------------------------------------------------
+
+// `text` with A-Z lowered (the rest, UTF-8 included, as it is).
+std::string lower(std::string_view text);
+// True when `haystack`, A-Z lowered, holds `needle_lower` (already lowered).
+bool contains_folded(std::string_view haystack, std::string_view needle_lower);
+
+// --- numbers and times for people --------------------------------------------------------
+
+// "14:03:12", in the local time zone, of `ms` since the epoch.
+std::string clock_text(std::int64_t ms);
+// "11-27 14:03", in the local time zone.
+std::string date_text(std::int64_t ms);
+// A metric's value with its unit: bytes as bytes_text(), seconds as an age, "%" glued,
+// other units after a space: "3.4 GiB", "2m", "85%", "12.5 ms".
+std::string number_text(double value, std::string_view unit);
 
 }  // namespace vigie::console

@@ -1,7 +1,8 @@
 #pragma once
 // The interactive console's state and views, in the htop manner: the UI state (which
 // view, its cursor, search, family filter, sort, marks, the prompt being typed) changes
-// only through keys, bound in one table; views render a World (live.hpp) onto a Canvas.
+// only through keys, bound in one table (key_table.cpp); views render a World (live.hpp)
+// onto a Canvas: the list views (list_views.hpp), the check view (check_view.hpp).
 // No I/O here: a key that must reach the collector becomes a Request for Live::send().
 //
 //   line 0        header: checks by state, lost agents, connection, last update
@@ -20,47 +21,10 @@
 #include <vector>
 
 #include "console/canvas.hpp"
+#include "console/list_views.hpp"
 #include "console/live.hpp"
 
 namespace vigie::console {
-
-// Which line is selected and which one is at the top of the visible window.
-struct ListCursor {
-  std::size_t selected = 0;
-  std::size_t top = 0;
-
-  // Brings the cursor back into a list of `count` lines shown `page` at a time.
-  void clamp(std::size_t count, std::size_t page);
-  // Moves the selection by `delta` lines (negative: up), stopping at either end.
-  void move(std::ptrdiff_t delta, std::size_t count, std::size_t page);
-};
-
-// Lines of a canvas `height` high that show the view's lines (0 when too small).
-std::size_t list_page(int height);
-
-// One line of a list view, pointing into the World it was built from.
-struct Item {
-  const CheckRow* check = nullptr;  // Problems, Site, Backups
-  const SiteRow* site = nullptr;    // Sites
-  const AgentRow* agent = nullptr;  // Agents
-  std::string key;                  // stable identity: marks and selection follow it
-  int severity = 0;                 // larger is worse
-  std::int64_t time_ms = 0;         // what "age" sorts by, oldest first
-  std::string_view site_name;
-  std::string_view name;
-  std::string_view family;
-};
-
-// The sort orders a view offers, the first being its default.
-std::span<const std::string_view> sort_modes(View view);
-
-// True when `item` matches the search `needle` (case-insensitive, in site, name, check
-// id, agent, summary, host) and the `family` filter ("" for all).
-bool item_matches(const Item& item, std::string_view needle, std::string_view family);
-
-// The lines of `view` in `world` (site/check views: the Want's), filtered and sorted.
-std::vector<Item> build_items(const World& world, const Want& want, std::string_view search,
-                              std::string_view family, std::string_view sort);
 
 // Status of the live machinery that the header and footer show.
 struct LiveStatus {
@@ -68,7 +32,8 @@ struct LiveStatus {
   std::size_t pending = 0;  // requests not answered yet
 };
 
-enum class Outcome { kNone, kRedraw, kRefetch, kQuit };
+// What the main loop does after a key.
+enum class Reaction { kNone, kRedraw, kRefetch, kQuit };
 
 enum class PromptKind {
   kNone,
@@ -101,8 +66,8 @@ class Ui {
 
   // Handles one key on a canvas `height` lines high, against the `world` drawn last,
   // at local time `now_ms`. Acknowledgements and downtimes to send go to `requests`.
-  Outcome on_key(int key, const World& world, int height, std::int64_t now_ms,
-                 std::vector<Request>& requests);
+  Reaction on_key(int key, const World& world, int height, std::int64_t now_ms,
+                  std::vector<Request>& requests);
 
   // A new World replaces `before`: the selection stays on its line.
   void follow(const World& before, const World& after);
@@ -148,10 +113,22 @@ class Ui {
   std::vector<Target> ack_targets(const World& world, bool bulk);
   std::vector<Target> downtime_targets(const World& world);
   const CheckRow* selected_check(const World& world);
-  Outcome submit_prompt(const World& world, std::int64_t now_ms, std::vector<Request>& requests);
-  void render_detail(const World& world, std::int64_t now_ms, Canvas& canvas);
-  std::vector<std::pair<std::string, Tone>> detail_lines(const World& world, std::int64_t now_ms,
-                                                         int width);
+  Reaction submit_prompt(const World& world, std::int64_t now_ms, std::vector<Request>& requests);
+
+  // One render's times and lines.
+  struct Frame {
+    std::int64_t local_now = 0;
+    std::int64_t now = 0;                      // the collector's clock
+    bool doubtful = false;                     // our data is old
+    const std::vector<Item>* shown = nullptr;  // the list view's lines; null: the Check view
+  };
+  void draw_header(const World& world, const LiveStatus& live, const Frame& frame,
+                   Canvas& canvas) const;
+  void draw_title(const World& world, const Frame& frame, Canvas& canvas) const;
+  std::string empty_text(const World& world) const;
+  void draw_help(Canvas& canvas) const;
+  std::string prompt_label() const;
+  void draw_footer(const World& world, const Frame& frame, Canvas& canvas) const;
 
   bool utf8_;
   Want want_;

@@ -68,75 +68,33 @@ struct TooDeep : std::runtime_error {
 
 }  // namespace
 
-Status read_string(const nlohmann::json& params, const std::string& key, std::string& out,
-                   bool required) {
-  const auto it = params.find(key);
-  if (it == params.end()) {
-    return required ? Status::invalid(key + ": required, a string") : Status::ok();
-  }
-  if (!it->is_string() || it->get_ref<const std::string&>().empty())
-    return Status::invalid(key + ": must be a non-empty string");
-  const auto& text = it->get_ref<const std::string&>();
-  if (text.find('\0') != std::string::npos)
-    return Status::invalid(key + ": must not contain a NUL byte");
-  out = text;
-  return Status::ok();
+Status check_parameters(const nlohmann::json& params,
+                        std::initializer_list<std::string_view> known) {
+  return check_keys(params, known, kAgentKeys);
 }
 
-Status read_absolute_path(const nlohmann::json& params, const std::string& key, std::string& out,
-                          bool required) {
-  if (params.find(key) == params.end())
-    return required ? Status::invalid(key + ": required, an absolute path") : Status::ok();
-  std::string text;
-  if (Status s = read_string(params, key, text); !s) return s;
-  if (text[0] != '/')
-    return Status::invalid(key + ": " + excerpt(text) + " is not an absolute path");
-  out = std::move(text);
-  return Status::ok();
-}
-
-Status read_duration(const nlohmann::json& params, const std::string& key,
-                     std::chrono::seconds& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  const std::string usage = key + ": must be a duration with a unit, e.g. \"26h\" or \"7d\"";
-  if (!it->is_string()) return Status::invalid(usage);
-  const auto parsed = parse_duration(it->get_ref<const std::string&>());
-  if (!parsed) return Status::invalid(key + ": " + parsed.status().message());
-  if (*parsed < std::chrono::seconds(1)) return Status::invalid(key + ": must be at least 1s");
-  out = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
-  return Status::ok();
-}
-
-Status read_number(const nlohmann::json& params, const std::string& key, double min, double max,
-                   double& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  const auto usage =
-      key + ": must be a number from " + number_text(min) + " to " + number_text(max);
-  if (!it->is_number()) return Status::invalid(usage);
-  const double value = it->get<double>();
-  if (!(value >= min && value <= max)) return Status::invalid(usage);
-  out = value;
-  return Status::ok();
-}
-
-Status read_size(const nlohmann::json& params, const std::string& key, double& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  const auto usage = key + ": must be a size in bytes (a number >= 0) or a string such as " +
-                     "\"10MB\" or \"2GiB\"";
+Status read_size(const Fields& params, std::string_view key, double& out) {
+  const auto it = params.object.find(key);
+  if (it == params.object.end()) return Status::ok();
+  const std::string usage =
+      "must be a size in bytes (a number >= 0) or a string such as \"10MB\" or \"2GiB\"";
+  const auto refuse = [&] {
+    return field_error(params.path_of(key), value_text(*it) + ": " + usage);
+  };
   if (it->is_number()) {
     const double value = it->get<double>();
-    if (!(value >= 0) || !std::isfinite(value)) return Status::invalid(usage);
+    if (!(value >= 0) || !std::isfinite(value)) return refuse();
     out = value;
     return Status::ok();
   }
-  if (!it->is_string()) return Status::invalid(usage);
+  if (!it->is_string()) {
+    return field_error(params.path_of(key),
+                       "expected a size such as \"10MB\", got " + std::string(it->type_name()));
+  }
   const std::string_view text = it->get_ref<const std::string&>();
   double number = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (ec != std::errc() || !(number >= 0) || !std::isfinite(number)) return Status::invalid(usage);
+  if (ec != std::errc() || !(number >= 0) || !std::isfinite(number)) return refuse();
   const std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
   static constexpr std::pair<std::string_view, double> kUnits[] = {{"B", 1},
                                                                    {"kB", 1e3},
@@ -154,68 +112,52 @@ Status read_size(const nlohmann::json& params, const std::string& key, double& o
       return Status::ok();
     }
   }
-  return Status::invalid(usage);
+  return refuse();
 }
 
-Status read_count(const nlohmann::json& params, const std::string& key, std::uint64_t& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_number_unsigned()) return Status::invalid(key + ": must be a whole number >= 0");
-  out = it->get<std::uint64_t>();
-  return Status::ok();
-}
-
-Status read_bool(const nlohmann::json& params, const std::string& key, bool& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_boolean()) return Status::invalid(key + ": must be true or false");
-  out = it->get<bool>();
-  return Status::ok();
-}
-
-Status read_command(const nlohmann::json& params, const std::string& key,
-                    std::vector<std::string>& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  const auto usage =
-      key + ": must be a program (a name or an absolute path) or a non-empty " + "array of strings";
+Status read_command(const Fields& params, std::string_view key, std::vector<std::string>& out) {
+  const auto it = params.object.find(key);
+  if (it == params.object.end()) return Status::ok();
+  const std::string path = params.path_of(key);
   std::vector<std::string> argv;
   if (it->is_string()) {
-    argv.push_back(it->get<std::string>());
-  } else if (it->is_array() && !it->empty()) {
-    for (const auto& item : *it) {
-      if (!item.is_string()) return Status::invalid(usage);
-      argv.push_back(item.get<std::string>());
+    std::string program;
+    if (Status s = read_string(params, key, program); !s) return s;
+    argv.push_back(std::move(program));
+  } else if (it->is_array()) {
+    if (Status s = read_strings(params, key, argv,
+                                {.allow_empty_list = false, .allow_empty_strings = true});
+        !s) {
+      return s;
     }
+    if (argv[0].empty()) return field_error(item_path(path, 0), "must name a program");
   } else {
-    return Status::invalid(usage);
+    return field_error(path,
+                       "expected a program (a name or an absolute path) or an array of "
+                       "strings, got " +
+                           std::string(it->type_name()));
   }
-  for (const auto& arg : argv) {
-    if (arg.find('\0') != std::string::npos)
-      return Status::invalid(key + ": must not contain a NUL byte");
+  if (argv[0].find('/') != std::string::npos && argv[0][0] != '/') {
+    return field_error(it->is_array() ? item_path(path, 0) : path,
+                       quote(argv[0]) + ": must be an absolute path or a bare program name");
   }
-  if (argv[0].empty()) return Status::invalid(usage);
-  if (argv[0].find('/') != std::string::npos && argv[0][0] != '/')
-    return Status::invalid(key + ": " + excerpt(argv[0]) +
-                           " must be an absolute path or a bare program name");
   out = std::move(argv);
   return Status::ok();
 }
 
-Status read_environment(const nlohmann::json& params, const std::string& key,
+Status read_environment(const Fields& params, std::string_view key,
                         std::vector<std::string>& environment) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_object()) return Status::invalid(key + ": must be an object of NAME: \"value\"");
+  const nlohmann::json* object = nullptr;
+  if (Status s = read_object(params, key, object); !s || object == nullptr) return s;
+  const Fields variables{*object, params.path_of(key)};
   std::vector<std::string> result = environment;
-  for (const auto& [name, value] : it->items()) {
-    if (!is_variable_name(name))
-      return Status::invalid(key + ": " + excerpt(name.substr(0, name.find('\0'))) +
-                             " is not a variable name (letters, digits, '_')");
-    if (!value.is_string()) return Status::invalid(key + "." + name + ": must be a string");
-    const auto& text = value.get_ref<const std::string&>();
-    if (text.find('\0') != std::string::npos)
-      return Status::invalid(key + "." + name + ": must not contain a NUL byte");
+  for (const auto& [name, value] : object->items()) {
+    if (!is_variable_name(name)) {
+      return field_error(variables.path,
+                         quote(name) + " is not a variable name (letters, digits, '_')");
+    }
+    std::string text;
+    if (Status s = read_string(variables, name, text, {.allow_empty = true}); !s) return s;
     const std::string prefix = name + "=";
     const auto same = std::find_if(result.begin(), result.end(),
                                    [&](const std::string& e) { return e.starts_with(prefix); });
@@ -229,13 +171,15 @@ Status read_environment(const nlohmann::json& params, const std::string& key,
   return Status::ok();
 }
 
-Status read_percent_thresholds(const nlohmann::json& params, double& warn, double& crit) {
+Status read_percent_thresholds(const Fields& params, double& warn, double& crit) {
   double w = warn;
   double c = crit;
   if (Status s = read_number(params, "warn", 0, 100, w); !s) return s;
   if (Status s = read_number(params, "crit", 0, 100, c); !s) return s;
-  if (w > c)
-    return Status::invalid("warn: " + number_text(w) + "% is above crit (" + number_text(c) + "%)");
+  if (w > c) {
+    return field_error(params.path_of("warn"),
+                       number_text(w) + "% is above crit (" + number_text(c) + "%)");
+  }
   warn = w;
   crit = c;
   return Status::ok();
@@ -254,11 +198,11 @@ State above(double value, double warn, double crit, std::string_view unit, std::
   return State::kOk;
 }
 
-Status check_order(std::chrono::seconds warn, std::chrono::seconds crit,
-                   const std::string& warn_key, const std::string& crit_key) {
+Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
+                   std::string_view warn_path, std::string_view crit_key) {
   if (warn <= crit) return Status::ok();
-  return Status::invalid(warn_key + ": " + format_duration(warn) + " is above " + crit_key + " (" +
-                         format_duration(crit) + ")");
+  return field_error(warn_path, format_duration(warn) + " is above " + std::string(crit_key) +
+                                    " (" + format_duration(crit) + ")");
 }
 
 Result<ProcessResult> run_until(const std::vector<std::string>& argv,
@@ -363,52 +307,6 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if
     return std::nullopt;
   const int offset = (zone_hours * 3600 + zone_minutes * 60) * (zone[0] == '-' ? -1 : 1);
   return civil - offset;
-}
-
-std::string excerpt(std::string_view text) {
-  constexpr std::size_t kMax = 60;
-  std::string out = "\"";
-  for (char c : text.substr(0, kMax)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f || byte >= 0x80) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > kMax) out += "...";
-  return out + "\"";
-}
-
-std::string size_text(double bytes) {
-  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, unit > 0 && bytes < 10 ? "%.1f %s" : "%.0f %s", bytes,
-                kUnits[unit]);
-  return buffer;
-}
-
-std::string age_text(std::int64_t seconds) {
-  if (seconds < 0) return "-" + age_text(-seconds);
-  if (seconds < 60) return std::to_string(seconds) + "s";
-  const std::int64_t minutes = seconds / 60;
-  if (minutes < 60) return std::to_string(minutes) + "m";
-  const std::int64_t hours = minutes / 60;
-  // Hours up to three days, as backup schedules and thresholds are written ("26h").
-  if (hours < 10 && minutes % 60 != 0)
-    return std::to_string(hours) + "h" + std::to_string(minutes % 60) + "m";
-  if (hours < 72) return std::to_string(hours) + "h";
-  const std::int64_t days = hours / 24;
-  if (days < 10 && hours % 24 != 0)
-    return std::to_string(days) + "d" + std::to_string(hours % 24) + "h";
-  return std::to_string(days) + "d";
 }
 
 std::string utc_text(std::int64_t epoch_seconds) {

@@ -1,18 +1,22 @@
 #pragma once
 // What several built-in checks share: reading their parameters in configure(),
 // running a program under the run's deadline, reading what programs print (JSON,
-// timestamps) without trusting it, and writing sizes and ages for people.
+// timestamps) without trusting it, and writing dates and numbers for people (sizes and
+// ages: common/human_text.hpp).
 //
 // Every function here is thread-safe and never throws.
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/config_fields.hpp"
+#include "common/human_text.hpp"
 #include "common/status.hpp"
 #include "plugins/check.hpp"
 #include "plugins/process.hpp"
@@ -20,40 +24,34 @@
 namespace vigie::plugins {
 
 // --- parameters (configure) -----------------------------------------------------------
-// Each reader leaves `out` untouched when the key is absent, and returns an
-// kInvalidArgument Status naming the key and the expected form otherwise.
+// A check reads its parameters with common/config_fields.hpp: a bare `params` converts to
+// the Fields of path "", so an error names the parameter ("warn: ...") and the agent puts
+// the check's path in front ("checks[3].warn: ..."). Here is what only checks read.
 
-// A string without NUL bytes; `required` makes an absent key an error too.
-Status read_string(const nlohmann::json& params, const std::string& key, std::string& out,
-                   bool required = false);
-// An absolute path (a string starting with '/').
-Status read_absolute_path(const nlohmann::json& params, const std::string& key, std::string& out,
-                          bool required = false);
-// A duration with a unit ("26h", "7d"), at least 1 s.
-Status read_duration(const nlohmann::json& params, const std::string& key,
-                     std::chrono::seconds& out);
-// A number within [min, max].
-Status read_number(const nlohmann::json& params, const std::string& key, double min, double max,
-                   double& out);
+// The keys of a check's object that the agent reads, not the check.
+inline constexpr std::string_view kAgentKeys[] = {"name", "type", "interval", "timeout", "splay"};
+
+// Refuses `params` that are not an object, and any key that is neither one of the
+// check's (`known`) nor one of kAgentKeys, suggesting the nearest: "colour: unknown key
+// (did you mean \"color\"?); known keys: device services". Every check calls it first.
+Status check_parameters(const nlohmann::json& params,
+                        std::initializer_list<std::string_view> known);
+
 // A size in bytes: a number, or a string with a unit: "500B", "10kB", "10MB", "2GB",
 // "1TB" (powers of 1000) or "10KiB", "10MiB", "2GiB", "1TiB" (powers of 1024).
-Status read_size(const nlohmann::json& params, const std::string& key, double& out);
-// A non-negative integer.
-Status read_count(const nlohmann::json& params, const std::string& key, std::uint64_t& out);
-// A boolean.
-Status read_bool(const nlohmann::json& params, const std::string& key, bool& out);
+Status read_size(const Fields& params, std::string_view key, double& out);
 // A command: a program name or absolute path, or an array of strings (the program and
 // leading arguments, e.g. ["ip", "netns", "exec", "lan", "nft"]).
-Status read_command(const nlohmann::json& params, const std::string& key,
-                    std::vector<std::string>& out);
+Status read_command(const Fields& params, std::string_view key, std::vector<std::string>& out);
 // An object of NAME: "value" strings, added to (or replacing entries of) `environment`.
-Status read_environment(const nlohmann::json& params, const std::string& key,
+Status read_environment(const Fields& params, std::string_view key,
                         std::vector<std::string>& environment);
 // "warn" and "crit" as percentages 0..100, warn <= crit.
-Status read_percent_thresholds(const nlohmann::json& params, double& warn, double& crit);
-// warn <= crit, else "<warn_key>: 30h is above <crit_key> (26h)".
-Status check_order(std::chrono::seconds warn, std::chrono::seconds crit,
-                   const std::string& warn_key, const std::string& crit_key);
+Status read_percent_thresholds(const Fields& params, double& warn, double& crit);
+// warn <= crit, else "<warn_path>: 30h is above <crit_key> (26h)" (the path of the first,
+// "targets[2].response_warn", and the key of the other, beside it).
+Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
+                   std::string_view warn_path, std::string_view crit_key);
 
 // --- running programs -------------------------------------------------------------------
 
@@ -84,15 +82,8 @@ Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view
 // that). A space may replace the 'T'. nullopt for anything else.
 std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if_no_zone);
 
-// The quoted start of `text` for an error message: "\"abc...\"" (at most 60 bytes).
-std::string excerpt(std::string_view text);
-
 // --- writing for people -----------------------------------------------------------------
 
-// "512 B", "3.4 GiB", "120 GiB".
-std::string size_text(double bytes);
-// "45s", "12m", "3h12m", "30h", "4d3h", "41d": hours up to three days.
-std::string age_text(std::int64_t seconds);
 // "2026-11-27 10:00 UTC".
 std::string utc_text(std::int64_t epoch_seconds);
 // Shortest "%g"-like text of a number: 2.5 -> "2.5", 26 -> "26".

@@ -4,11 +4,12 @@
 #include <iterator>
 #include <vector>
 
+#include "common/config_fields.hpp"
 #include "plugins/agent/self_check.hpp"
 #include "plugins/antivirus/clamd_check.hpp"
 #include "plugins/antivirus/signature_age_check.hpp"
 #include "plugins/antivirus/sophos_central_check.hpp"
-#include "plugins/antivirus/sophos_check.hpp"
+#include "plugins/antivirus/sophos_linux_check.hpp"
 #include "plugins/backup/avamar_check.hpp"
 #include "plugins/backup/avamar_server_check.hpp"
 #include "plugins/backup/borg_check.hpp"
@@ -17,7 +18,7 @@
 #include "plugins/backup/restic_check.hpp"
 #include "plugins/external/external_check.hpp"
 #include "plugins/firewall/host_firewall_check.hpp"
-#include "plugins/firewall/sophos_check.hpp"
+#include "plugins/firewall/sophos_firewall_check.hpp"
 #include "plugins/net/dns_check.hpp"
 #include "plugins/net/http_check.hpp"
 #include "plugins/net/ping_check.hpp"
@@ -70,7 +71,7 @@ constexpr CheckType kCheckTypes[] = {
     {"firewall/sophos",
      "A Sophos Firewall (SFOS) over SNMP: HA, services, subscriptions, interfaces, IPsec "
      "tunnels, load.",
-     firewall::kSophosMetrics, &firewall::make_sophos_check},
+     firewall::kSophosFirewallMetrics, &firewall::make_sophos_firewall_check},
     {"backup/restic",
      "Age of the newest restic snapshot, snapshot count, size and its change from the "
      "previous snapshot.",
@@ -103,7 +104,7 @@ constexpr CheckType kCheckTypes[] = {
     {"antivirus/sophos",
      "Sophos Protection for Linux: installed, running, last successful update, recent "
      "detections.",
-     antivirus::kSophosMetrics, &antivirus::make_sophos_check},
+     antivirus::kSophosLinuxMetrics, &antivirus::make_sophos_linux_check},
     {"antivirus/sophos-central",
      "Sophos Central, for a central poller: every tenant's endpoints (health, tamper "
      "protection, last seen) and open alerts, one result per tenant filed under its site.",
@@ -132,30 +133,6 @@ constexpr CheckType kCheckTypes[] = {
      net::kPingMetrics, &net::make_ping_check},
 };
 
-// Levenshtein distance: the fewest single-character insertions, deletions and
-// substitutions that turn `a` into `b`.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];  // row[i-1][j-1]
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// `text` for a message, cut when long: a config file may hold anything.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kMax = 80;
-  if (text.size() <= kMax) return "\"" + std::string(text) + "\"";
-  return "\"" + std::string(text.substr(0, kMax)) + "...\"";
-}
-
 std::string markdown_cell(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -170,19 +147,14 @@ std::string markdown_cell(std::string_view text) {
 std::span<const CheckType> check_types() { return kCheckTypes; }
 
 Result<const CheckType*> find_check_type(std::string_view name) {
-  const CheckType* closest = nullptr;
-  std::size_t best = 0;
+  std::vector<std::string_view> names;
   for (const auto& type : kCheckTypes) {
     if (type.name == name) return &type;
-    const std::size_t distance = edit_distance(name, type.name);
-    if (closest == nullptr || distance < best) {
-      closest = &type;
-      best = distance;
-    }
+    names.push_back(type.name);
   }
-  std::string message = "unknown check type " + quoted(name);
-  if (closest != nullptr && best <= std::max<std::size_t>(2, name.size() / 3))
-    message += " (did you mean \"" + std::string(closest->name) + "\"?)";
+  std::string message = "unknown check type " + quote(name);
+  if (const std::string_view closest = closest_match(name, names); !closest.empty())
+    message += " (did you mean " + quote(closest) + "?)";
   message += "; known types: ";
   for (const auto& type : kCheckTypes) {
     if (&type != std::begin(kCheckTypes)) message += ", ";

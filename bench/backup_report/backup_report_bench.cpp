@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/report_command.hpp"
+#include "collector/report/command.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
 

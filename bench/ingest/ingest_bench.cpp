@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench/ingest/http_client.hpp"
 #include "bench/ingest/latency_histogram.hpp"
+#include "bench/ingest/loopback_client.hpp"
 #include "bench/ingest/workload.hpp"
 #include "common/duration.hpp"
 #include "common/gzip.hpp"
@@ -344,7 +344,7 @@ Result<std::vector<Credential>> enroll(const Options& o, const std::string& base
     return Status::invalid(o.enroll_tokens_file + ": " + std::to_string(secrets->size()) +
                            " enrollment secrets, fewer than --agents " + std::to_string(o.agents));
   }
-  auto client = HttpClient::create(o.ca_file, kRequestTimeout);
+  auto client = LoopbackClient::create(o.ca_file, kRequestTimeout);
   if (!client) return client.status();
   const std::string url = base + "/api/v1/enroll";
   std::vector<Credential> credentials;
@@ -354,7 +354,7 @@ Result<std::vector<Credential>> enroll(const Options& o, const std::string& base
     const Headers headers({"Authorization: Bearer " + (*secrets)[static_cast<std::size_t>(i)],
                            "Content-Type: application/json"});
     const nlohmann::json body = {{"agent", {{"id", id}, {"site", o.site}}}};
-    const HttpReply reply = client->post(url, headers, body.dump());
+    const LoopbackReply reply = client->post(url, headers, body.dump());
     const std::string what = "enrolling agent " + id + " at " + url + ": ";
     if (!reply.error.empty()) return Status::unavailable(what + reply.error);
     if (reply.status != 200) {
@@ -522,7 +522,7 @@ struct RequestShape {
   std::uint64_t samples = 0;
 };
 
-void account(Tally& t, const HttpReply& reply, std::size_t bytes, const RequestShape& shape,
+void account(Tally& t, const LoopbackReply& reply, std::size_t bytes, const RequestShape& shape,
              Clock::time_point due, Clock::time_point done) {
   ++t.requests;
   t.body_bytes += bytes;
@@ -546,7 +546,7 @@ struct Phases {
 };
 
 // Closed loop: the next request leaves when the last one is answered.
-void run_closed(HttpClient& client, Source& source, const std::string& url, const Schedule& s,
+void run_closed(LoopbackClient& client, Source& source, const std::string& url, const Schedule& s,
                 const RequestShape& shape, Phases& out) {
   std::string body;
   std::this_thread::sleep_until(s.start);
@@ -554,7 +554,7 @@ void run_closed(HttpClient& client, Source& source, const std::string& url, cons
     const Headers& headers = source.next(body);
     const auto sent = Clock::now();
     if (sent >= s.end) break;
-    const HttpReply reply = client.post(url, headers, body);
+    const LoopbackReply reply = client.post(url, headers, body);
     const auto done = Clock::now();
     account(sent >= s.measure_from ? out.measured : out.warmup, reply, body.size(), shape, sent,
             done);
@@ -565,7 +565,7 @@ void run_closed(HttpClient& client, Source& source, const std::string& url, cons
 // Open loop: request j of connection k is due at start + (j + k / C) * C / rate, whether
 // or not the ones before it were answered; when the server falls behind, requests wait
 // their turn and that wait counts in their latency.
-void run_paced(HttpClient& client, Source& source, const std::string& url, const Schedule& s,
+void run_paced(LoopbackClient& client, Source& source, const std::string& url, const Schedule& s,
                const RequestShape& shape, Phases& out) {
   const double period_s = s.connections / s.requests_per_s;
   const double offset = static_cast<double>(s.connection) / s.connections;
@@ -588,7 +588,7 @@ void run_paced(HttpClient& client, Source& source, const std::string& url, const
     }
     const Headers& headers = source.next(body);
     std::this_thread::sleep_until(due(j));
-    const HttpReply reply = client.post(url, headers, body);
+    const LoopbackReply reply = client.post(url, headers, body);
     const auto done = Clock::now();
     account(due(j) >= s.measure_from ? out.measured : out.warmup, reply, body.size(), shape, due(j),
             done);
@@ -626,9 +626,9 @@ void print_errors(const char* title, const Tally& t) {
 // Runs the load on every connection, then prints the summary. Returns the exit status.
 int measure(const Options& o, std::vector<std::unique_ptr<Source>>& sources, const std::string& url,
             const RequestShape& shape, const std::string& workload) {
-  std::vector<HttpClient> clients;
+  std::vector<LoopbackClient> clients;
   for (std::size_t k = 0; k < sources.size(); ++k) {
-    auto client = HttpClient::create(o.ca_file, kRequestTimeout);
+    auto client = LoopbackClient::create(o.ca_file, kRequestTimeout);
     if (!client) {
       std::cerr << "vigie-bench-ingest: " << client.status().message() << "\n";
       return 1;
@@ -783,12 +783,12 @@ int bench_influx(const Options& o) {
     return 2;
   }
   {
-    auto client = HttpClient::create(o.ca_file, kRequestTimeout);
+    auto client = LoopbackClient::create(o.ca_file, kRequestTimeout);
     if (!client) {
       std::cerr << "vigie-bench-ingest: " << client.status().message() << "\n";
       return 1;
     }
-    const HttpReply reply =
+    const LoopbackReply reply =
         client->post(*base + "/query", Headers({"Content-Type: application/x-www-form-urlencoded"}),
                      "q=CREATE%20DATABASE%20bench");
     if (reply.status != 200) {

@@ -7,19 +7,14 @@
 #include <string>
 #include <utility>
 
+#include "common/human_text.hpp"
 #include "common/time.hpp"
+#include "plugins/check_support.hpp"
 
 namespace vigie::plugins::agent {
 namespace {
 
 constexpr std::int64_t kDropWindowMs = 60 * 60'000;  // new drops keep WARNING this long
-
-std::string age_text(std::int64_t ms) {
-  const std::int64_t s = ms / 1000;
-  if (s < 120) return std::to_string(s) + " s";
-  if (s < 7200) return std::to_string(s / 60) + " min";
-  return std::to_string(s / 3600) + " h";
-}
 
 double seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
@@ -29,7 +24,7 @@ class SelfCheck final : public Check {
 
   void attach(const Environment& env) override { now_ = env.now; }
 
-  Status configure(const nlohmann::json&) override { return Status::ok(); }
+  Status configure(const nlohmann::json& params) override { return check_parameters(params, {}); }
 
   Outcome run(const RunContext&) override {
     Outcome out;
@@ -76,10 +71,12 @@ class SelfCheck final : public Check {
     }
     if (oldest_age > kSelfCritAgeMs) {
       out.status = State::kCritical;
-      problems.push_back("oldest unsent result " + age_text(oldest_age) + " old");
+      problems.push_back("oldest unsent result " + age_text(std::chrono::milliseconds(oldest_age)) +
+                         " old");
     } else if (oldest_age > kSelfWarnAgeMs) {
       out.status = worst(out.status, State::kWarning);
-      problems.push_back("oldest unsent result " + age_text(oldest_age) + " old");
+      problems.push_back("oldest unsent result " + age_text(std::chrono::milliseconds(oldest_age)) +
+                         " old");
     }
     if (recent_drops) {
       out.status = worst(out.status, State::kWarning);
@@ -100,19 +97,20 @@ class SelfCheck final : public Check {
     if (summary.empty()) {
       summary = h.spool_depth == 0 ? "sending, nothing waiting"
                                    : std::to_string(h.spool_depth) + " results waiting, oldest " +
-                                         age_text(oldest_age) + " old";
+                                         age_text(std::chrono::milliseconds(oldest_age)) + " old";
     }
     out.summary = version + ": " + summary;
-    out.details = "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
-                  (h.spool_oldest_ms ? age_text(oldest_age) : std::string("-")) + ", " +
-                  std::to_string(h.spool_dropped) + " dropped, " +
-                  std::to_string(h.spool_quarantined) + " batches quarantined\n" +
-                  "last acknowledged send: " +
-                  (h.last_sent_ms ? age_text(now - h.last_sent_ms) + " ago"
-                                  : std::string("none since the start")) +
-                  "\ncheck runs: " + std::to_string(runs) + ", slowest " +
-                  std::to_string(latency_max) + " ms, p95 " + std::to_string(latency_p95) +
-                  " ms\nresident memory: " + std::to_string(rss / 1024) + " KiB";
+    out.details =
+        "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
+        (h.spool_oldest_ms ? age_text(std::chrono::milliseconds(oldest_age)) : std::string("-")) +
+        ", " + std::to_string(h.spool_dropped) + " dropped, " +
+        std::to_string(h.spool_quarantined) + " batches quarantined\n" +
+        "last acknowledged send: " +
+        (h.last_sent_ms ? age_text(std::chrono::milliseconds(now - h.last_sent_ms)) + " ago"
+                        : std::string("none since the start")) +
+        "\ncheck runs: " + std::to_string(runs) + ", slowest " + std::to_string(latency_max) +
+        " ms, p95 " + std::to_string(latency_p95) +
+        " ms\nresident memory: " + std::to_string(rss / 1024) + " KiB";
     out.metrics = {
         {"spool_depth", static_cast<double>(h.spool_depth), "", {}, {}, 0.0, {}},
         {"spool_oldest_age",

@@ -171,7 +171,7 @@ Result<std::string> exchange(const Endpoint& endpoint, std::string_view command,
     }
     if (reply.size() > kMaxReply) {
       return Status::too_large("reply to " + std::string(command) + " longer than " +
-                               std::to_string(kMaxReply) + " bytes: " + excerpt(reply));
+                               std::to_string(kMaxReply) + " bytes: " + quote(reply));
     }
   }
   while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();
@@ -233,7 +233,7 @@ std::optional<std::int64_t> parse_ctime(std::string_view text) {
 // "ClamAV 1.4.6/27837/Thu Nov 26 02:14:24 2026", or "ClamAV 1.4.6" without a database.
 Result<Version> parse_version(std::string_view reply) {
   const auto bad = [&](std::string why) {
-    return Status(Code::kCorruption, "unexpected VERSION reply " + excerpt(reply) + ": " + why);
+    return Status(Code::kCorruption, "unexpected VERSION reply " + quote(reply) + ": " + why);
   };
   if (!reply.starts_with("ClamAV ")) return bad("not \"ClamAV <version>...\"");
   std::string_view rest = reply.substr(7);
@@ -270,16 +270,13 @@ class ClamdCheck final : public Check {
 };
 
 Status ClamdCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"socket", "host", "port", "warn", "crit"}); !s) return s;
   Endpoint endpoint;
   if (Status s = read_absolute_path(params, "socket", endpoint.socket); !s) return s;
   if (Status s = read_string(params, "host", endpoint.host); !s) return s;
-  if (params.contains("port")) {
-    const auto& port = params["port"];
-    if (!port.is_number_integer() || port.get<long long>() < 1 || port.get<long long>() > 65535)
-      return Status::invalid("port: must be a TCP port 1..65535");
-    if (endpoint.host.empty()) return Status::invalid("port: needs \"host\"");
-    endpoint.port = port.get<int>();
+  if (Status s = read_integer(params, "port", 1, 65535, endpoint.port); !s) return s;
+  if (params.contains("port") && endpoint.host.empty()) {
+    return Status::invalid("port: needs \"host\"");
   }
   if (!endpoint.socket.empty() && !endpoint.host.empty())
     return Status::invalid("socket, host: give one, the unix socket or the TCP host");
@@ -289,8 +286,8 @@ Status ClamdCheck::configure(const json& params) {
   if (endpoint.socket.empty() && endpoint.host.empty()) endpoint.socket = kDefaultSocket;
   std::chrono::seconds warn = warn_;
   std::chrono::seconds crit = crit_;
-  if (Status s = read_duration(params, "warn", warn); !s) return s;
-  if (Status s = read_duration(params, "crit", crit); !s) return s;
+  if (Status s = read_duration(params, "warn", {}, warn); !s) return s;
+  if (Status s = read_duration(params, "crit", {}, crit); !s) return s;
   if (Status s = check_order(warn, crit, "warn", "crit"); !s) return s;
   endpoint_ = std::move(endpoint);
   warn_ = warn;
@@ -315,7 +312,7 @@ Outcome ClamdCheck::run(const RunContext& context) {
   const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (*ping != "PONG") {
     return unknown_outcome("clamd on " + endpoint_.name() + ": unexpected PING reply " +
-                           excerpt(*ping));
+                           quote(*ping));
   }
   outcome.metrics.push_back(threshold_metric("response_time", std::round(elapsed * 10) / 10, "ms",
                                              std::nullopt, std::nullopt));
@@ -341,9 +338,9 @@ Outcome ClamdCheck::run(const RunContext& context) {
     return failed;
   }
   if (!version->time) {
-    auto failed = unknown_outcome("ClamAV " + version->engine +
-                                  " is up but reports no signature database (VERSION " +
-                                  excerpt(*reply) + ")");
+    auto failed =
+        unknown_outcome("ClamAV " + version->engine +
+                        " is up but reports no signature database (VERSION " + quote(*reply) + ")");
     failed.metrics = std::move(outcome.metrics);
     return failed;
   }
@@ -358,7 +355,7 @@ Outcome ClamdCheck::run(const RunContext& context) {
   outcome.status = State::kOk;
   outcome.summary = "ClamAV " + version->engine + " up, signatures " +
                     std::to_string(*version->daily) + " of " + utc_text(*version->time) + " (" +
-                    age_text(std::max<std::int64_t>(age, 0)) + " old)";
+                    age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " old)";
   if (age > crit_.count()) {
     outcome.status = State::kCritical;
     outcome.summary += " (CRITICAL > " + format_duration(crit_) + ")";

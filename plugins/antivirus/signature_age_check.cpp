@@ -63,13 +63,13 @@ Result<Signatures> read_clamav_header(const fs::path& file) {
     return value;
   };
   const auto version = number(fields[2]);
-  if (!version) return bad("version " + excerpt(fields[2]) + " is not a number");
+  if (!version) return bad("version " + quote(fields[2]) + " is not a number");
   // The build time in seconds is the last field; anything after it in the 512 bytes is
   // padding.
   auto seconds_field = fields[8];
   seconds_field = seconds_field.substr(0, seconds_field.find_first_of(" \0:", 0, 3));
   const auto seconds = number(seconds_field);
-  if (!seconds) return bad("build time " + excerpt(seconds_field) + " is not a number");
+  if (!seconds) return bad("build time " + quote(seconds_field) + " is not a number");
   return Signatures{file.string(), *seconds, *version};
 }
 
@@ -90,11 +90,13 @@ class SignatureAgeCheck final : public Check {
 };
 
 Status SignatureAgeCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"path", "format", "pattern", "warn", "crit"}); !s) {
+    return s;
+  }
   std::string path;
   std::string format = "mtime";
   std::string pattern;
-  if (Status s = read_absolute_path(params, "path", path, true); !s) return s;
+  if (Status s = read_absolute_path(params, "path", path, /*required=*/true); !s) return s;
   if (Status s = read_string(params, "format", format); !s) return s;
   if (format != "mtime" && format != "clamav")
     return Status::invalid("format: must be \"mtime\" or \"clamav\"");
@@ -103,8 +105,8 @@ Status SignatureAgeCheck::configure(const json& params) {
     return Status::invalid("pattern: matches file names, so it cannot hold a '/'");
   auto warn = warn_;
   auto crit = crit_;
-  if (Status s = read_duration(params, "warn", warn); !s) return s;
-  if (Status s = read_duration(params, "crit", crit); !s) return s;
+  if (Status s = read_duration(params, "warn", {}, warn); !s) return s;
+  if (Status s = read_duration(params, "crit", {}, crit); !s) return s;
   if (Status s = check_order(warn, crit, "warn", "crit"); !s) return s;
   clamav_ = format == "clamav";
   if (pattern.empty()) pattern = clamav_ ? "daily.c[lvu]d" : "*";
@@ -150,7 +152,7 @@ Result<Signatures> SignatureAgeCheck::newest(const RunContext& context) const {
     if (better) best = std::move(*found);
   }
   if (ec) return Status::io_error(path_ + ": cannot list: " + ec.message());
-  if (!best) return Status::not_found("no file matching " + excerpt(pattern_) + " in " + path_);
+  if (!best) return Status::not_found("no file matching " + quote(pattern_) + " in " + path_);
   return *best;
 }
 
@@ -175,8 +177,8 @@ Outcome SignatureAgeCheck::run(const RunContext& context) {
         "signature_version", static_cast<double>(*found->version), "", std::nullopt, std::nullopt));
     what += " " + std::to_string(*found->version);
   }
-  outcome.summary =
-      what + " of " + utc_text(found->time) + " (" + age_text(shown) + " old) in " + found->file;
+  outcome.summary = what + " of " + utc_text(found->time) + " (" +
+                    age_text(std::chrono::seconds(shown)) + " old) in " + found->file;
   outcome.status = State::kOk;
   if (age > crit_.count()) {
     outcome.status = State::kCritical;

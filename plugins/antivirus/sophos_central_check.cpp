@@ -18,7 +18,6 @@
 #include "common/protocol_rules.hpp"
 #include "plugins/antivirus/sophos_central_api.hpp"
 #include "plugins/check_support.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::antivirus {
 namespace {
@@ -404,14 +403,14 @@ class SophosCentralCheck final : public Check {
 };
 
 Status SophosCentralCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(
+  if (Status s = check_parameters(
           params, {"client_id", "client_secret_file", "auth_url", "api_url", "ca_file", "sites",
                    "stale_days", "concurrency", "max_endpoints"});
       !s)
     return s;
   std::string client_id, secret_file, ca_file;
   std::string auth_url = auth_url_, api_url = api_url_;
-  if (Status s = read_string(params, "client_id", client_id, true); !s) return s;
+  if (Status s = read_string(params, "client_id", client_id, {.required = true}); !s) return s;
   if (Status s = read_absolute_path(params, "client_secret_file", secret_file, true); !s) return s;
   if (Status s = read_string(params, "auth_url", auth_url); !s) return s;
   if (Status s = read_string(params, "api_url", api_url); !s) return s;

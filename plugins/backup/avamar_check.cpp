@@ -15,7 +15,6 @@
 #include "plugins/backup/freshness.hpp"
 #include "plugins/backup/mccli.hpp"
 #include "plugins/check_support.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::backup {
 namespace {
@@ -109,29 +108,28 @@ Status check_columns(const MccliOutput& output, bool grid) {
 Result<Activity> read_activity(const MccliRow& row, std::string& note) {
   const auto fail = [&](const std::string& why) {
     return Status::corruption(std::string(kWhat) + ": row " + std::to_string(row.number) + ": " +
-                              why + " in " + excerpt(row.text));
+                              why + " in " + quote(row.text));
   };
   Activity a;
   a.status = std::string(row.cell("Status"));
   const auto kind = classify(a.status);
-  if (!kind) return fail("unknown status " + excerpt(a.status));
+  if (!kind) return fail("unknown status " + quote(a.status));
   a.kind = *kind;
   const auto code = row.cell("ErrorCode");
   const auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), a.error_code);
   if (code.empty() || ec != std::errc() || end != code.data() + code.size())
-    return fail("error code " + excerpt(code) + " is not a number");
+    return fail("error code " + quote(code) + " is not a number");
   const auto start = parse_avamar_time(row.cell("StartTime"));
-  if (!start) return fail("unreadable start time " + excerpt(row.cell("StartTime")));
+  if (!start) return fail("unreadable start time " + quote(row.cell("StartTime")));
   a.start = *start;
   const auto end_text = row.cell("EndTime");
   if (!end_text.empty() && end_text != "N/A") {
     a.end = parse_avamar_time(end_text);
-    if (!a.end) return fail("unreadable end time " + excerpt(end_text));
+    if (!a.end) return fail("unreadable end time " + quote(end_text));
   }
   if (const auto bytes = row.cell("ProgressBytes"); !bytes.empty()) {
     a.bytes = parse_avamar_bytes(bytes);
-    if (!a.bytes && note.empty())
-      note = "size left out: unreadable Progress Bytes " + excerpt(bytes);
+    if (!a.bytes && note.empty()) note = "size left out: unreadable Progress Bytes " + quote(bytes);
   }
   if (const auto fresh = row.cell("NewBytes"); !fresh.empty()) a.new_bytes = parse_percent(fresh);
   a.client = std::string(row.cell("Client"));
@@ -175,10 +173,10 @@ Outcome judge(std::vector<Activity> rows, const FreshnessPolicy& policy, std::in
     if ((row.kind == Kind::kCompleted || row.kind == Kind::kException) && row.end)
       completed.push_back(&row);
   }
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
-  if (!completed.empty()) latest = Snapshot{*completed[0]->end, completed[0]->bytes};
-  if (completed.size() > 1) previous = Snapshot{*completed[1]->end, completed[1]->bytes};
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
+  if (!completed.empty()) latest = RestorePoint{*completed[0]->end, completed[0]->bytes};
+  if (completed.size() > 1) previous = RestorePoint{*completed[1]->end, completed[1]->bytes};
   auto outcome =
       judge_freshness("completed backup", completed.size(), latest, previous, policy, now);
   if (!latest) outcome.summary += whose;
@@ -266,7 +264,7 @@ class AvamarCheck final : public Check {
 
 Status AvamarCheck::configure(const json& params) {
   if (Status s =
-          snmp::check_keys(params, {"command", "client", "warn", "crit", "shrink_warn", "sites"});
+          check_parameters(params, {"command", "client", "warn", "crit", "shrink_warn", "sites"});
       !s)
     return s;
   std::vector<std::string> command;
@@ -296,9 +294,9 @@ Status AvamarCheck::configure(const json& params) {
       if (value.is_string()) {
         m.site = value.get<std::string>();
       } else if (value.is_object()) {
-        if (Status s = snmp::check_keys(value, {"site", "warn", "crit", "shrink_warn"}); !s)
+        if (Status s = check_keys(value, {"site", "warn", "crit", "shrink_warn"}); !s)
           return Status::invalid(where + s.message());
-        if (Status s = read_string(value, "site", m.site, true); !s)
+        if (Status s = read_string(value, "site", m.site, {.required = true}); !s)
           return Status::invalid(where + s.message());
         if (Status s = read_policy(value, m.policy); !s)
           return Status::invalid(where + s.message());
@@ -326,7 +324,7 @@ Result<MccliOutput> AvamarCheck::listing(const RunContext& context) const {
   const auto process = run_until(command_, context.deadline, default_environment(), kMaxOutput);
   if (!process) return process.status();
   if (process->truncated)
-    return Status::too_large(std::string(kWhat) + ": output larger than " + size_text(kMaxOutput));
+    return Status::too_large(std::string(kWhat) + ": output larger than " + bytes_text(kMaxOutput));
   if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
     // mccli says why on its status line, when it got that far.
     if (auto said = parse_mccli(process->out, kWhat);

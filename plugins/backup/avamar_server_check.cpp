@@ -13,7 +13,6 @@
 #include "common/duration.hpp"
 #include "plugins/backup/mccli.hpp"
 #include "plugins/check_support.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::backup {
 namespace {
@@ -109,7 +108,7 @@ class AvamarServerCheck final : public Check {
 };
 
 Status AvamarServerCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(
+  if (Status s = check_parameters(
           params, {"command", "show_prop_command", "checkpoint_command", "status_command", "warn",
                    "crit", "checkpoint_warn", "checkpoint_crit", "gc_warn"});
       !s)
@@ -127,10 +126,10 @@ Status AvamarServerCheck::configure(const json& params) {
     if (Status s = read_percent_thresholds(params, warn, crit); !s) return s;
   }
   auto cp_warn = checkpoint_warn_, cp_crit = checkpoint_crit_, gc_warn = gc_warn_;
-  if (Status s = read_duration(params, "checkpoint_warn", cp_warn); !s) return s;
-  if (Status s = read_duration(params, "checkpoint_crit", cp_crit); !s) return s;
+  if (Status s = read_duration(params, "checkpoint_warn", {}, cp_warn); !s) return s;
+  if (Status s = read_duration(params, "checkpoint_crit", {}, cp_crit); !s) return s;
   if (Status s = check_order(cp_warn, cp_crit, "checkpoint_warn", "checkpoint_crit"); !s) return s;
-  if (Status s = read_duration(params, "gc_warn", gc_warn); !s) return s;
+  if (Status s = read_duration(params, "gc_warn", {}, gc_warn); !s) return s;
   show_prop_ = std::move(show_prop);
   checkpoint_ = std::move(checkpoint);
   status_ = std::move(status);
@@ -148,7 +147,7 @@ Result<std::string> AvamarServerCheck::output_of(const std::vector<std::string>&
   const auto process = run_until(argv, context.deadline, default_environment(), kMaxOutput);
   if (!process) return process.status().with_context(what);
   if (process->truncated)
-    return Status::too_large(what + ": output larger than " + size_text(kMaxOutput));
+    return Status::too_large(what + ": output larger than " + bytes_text(kMaxOutput));
   if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
     if (auto said = parse_mccli(process->out, what);
         !said && said.status().code() == Code::kUnavailable)
@@ -208,7 +207,8 @@ Part AvamarServerCheck::capacity(std::string_view out) const {
   std::string note;
   const State state = above(*percent, warn_, crit_, "%", note);
   std::string text = number_text(std::round(*percent * 10) / 10) + "% used";
-  if (total && used_bytes) text += " (" + size_text(*used_bytes) + " of " + size_text(*total) + ")";
+  if (total && used_bytes)
+    text += " (" + bytes_text(*used_bytes) + " of " + bytes_text(*total) + ")";
   part.raise(state, text + note);
   part.metrics.insert(part.metrics.begin(),
                       threshold_metric("used", *percent, "%", warn_, crit_, 0, 100));
@@ -228,7 +228,7 @@ Part AvamarServerCheck::checkpoints(std::string_view out) const {
     if (!when) return unknown_part(what + ": unreadable tag in " + row.where());
     const auto state = row.cell("Validated");
     if (state != "Validated" && !state.empty() && state != "In Progress")
-      return unknown_part(what + ": Validated " + excerpt(state) + " not understood in " +
+      return unknown_part(what + ": Validated " + quote(state) + " not understood in " +
                           row.where());
     if (!newest || *when > *newest) {
       newest = when;
@@ -257,8 +257,8 @@ Part AvamarServerCheck::checkpoints(std::string_view out) const {
     state = State::kWarning;
     note = " (WARNING > " + format_duration(checkpoint_warn_) + ")";
   }
-  std::string text =
-      "last validated checkpoint " + validated_tag + " " + age_text(age) + " ago" + note;
+  std::string text = "last validated checkpoint " + validated_tag + " " +
+                     age_text(std::chrono::seconds(age)) + " ago" + note;
   if (newest_tag != validated_tag) {
     text += ", newest " + newest_tag + " " +
             (newest_state.empty() ? std::string("not validated") : "validation in progress");
@@ -274,7 +274,7 @@ Part AvamarServerCheck::checkpoints(std::string_view out) const {
 Part AvamarServerCheck::status_dpn(std::string_view out) const {
   Part part;
   const auto unreadable = [&](std::string_view line) {
-    return unknown_part("status.dpn: line not understood: " + excerpt(trim_blank(line)));
+    return unknown_part("status.dpn: line not understood: " + quote(trim_blank(line)));
   };
   std::optional<std::string> system_status, access_status;
   std::optional<std::int64_t> gc_finished;
@@ -319,7 +319,7 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
       }
     }
     if (line.find("WARNING:") != std::string_view::npos) {
-      warnings.push_back(excerpt(line));
+      warnings.push_back(quote(line));
     } else if (line.starts_with("System-Status:")) {
       system_status = std::string(trim_blank(line.substr(14)));
     } else if (line.starts_with("Access-Status:")) {
@@ -343,7 +343,7 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
     } else if (line.starts_with("Last checkpoint:") || line.starts_with("Last hfscheck:")) {
       const auto result = last_parenthesized(line);
       if (!result) return unreadable(line);
-      if (*result != "OK") warnings.push_back(excerpt(line));
+      if (*result != "OK") warnings.push_back(quote(line));
     }
   }
   if (!system_status) return unknown_part("status.dpn: no \"System-Status:\" line");
@@ -359,8 +359,8 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
   for (const auto& d : degraded) part.raise(State::kWarning, d);
   for (const auto& w : warnings) part.raise(State::kWarning, "status.dpn: " + w);
   const std::int64_t gc_age = std::max<std::int64_t>(0, now() - *gc_finished);
-  std::string gc = "last GC " + age_text(gc_age) + " ago (" + gc_result;
-  if (gc_recovered) gc += ", recovered " + size_text(*gc_recovered);
+  std::string gc = "last GC " + age_text(std::chrono::seconds(gc_age)) + " ago (" + gc_result;
+  if (gc_recovered) gc += ", recovered " + bytes_text(*gc_recovered);
   gc += ")";
   State gc_state = gc_result == "OK" ? State::kOk : State::kCritical;
   if (gc_age > gc_warn_.count()) {

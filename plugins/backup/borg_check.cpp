@@ -30,7 +30,7 @@ struct Listed {
 
 struct Sized {
   std::string id;
-  Snapshot snapshot;
+  RestorePoint snapshot;
 };
 
 // borg prints its error first: alone, or before a traceback and a platform report. Python
@@ -64,7 +64,7 @@ Result<std::int64_t> archive_time(const json& archive, const std::string& where)
   const auto seconds = parse_timestamp(start->get_ref<const std::string&>(), true);
   if (!seconds) {
     return Status(Code::kCorruption,
-                  where + ": unreadable start " + excerpt(start->get_ref<const std::string&>()));
+                  where + ": unreadable start " + quote(start->get_ref<const std::string&>()));
   }
   return *seconds;
 }
@@ -111,7 +111,7 @@ Result<std::vector<Sized>> parse_info(std::string_view out) {
       return Status(Code::kCorruption, where + " has no \"stats.original_size\" number");
     const auto id = archive.find("id");
     snapshots.push_back(Sized{id != archive.end() && id->is_string() ? id->get<std::string>() : "",
-                              Snapshot{*time, size->get<double>()}});
+                              RestorePoint{*time, size->get<double>()}});
   }
   std::sort(snapshots.begin(), snapshots.end(),
             [](const Sized& a, const Sized& b) { return a.snapshot.time > b.snapshot.time; });
@@ -142,12 +142,16 @@ class BorgCheck final : public Check {
 };
 
 Status BorgCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s =
+          check_parameters(params, {"repository", "passphrase_file", "archives", "base_dir", "borg",
+                                    "env", "warn", "crit", "shrink_warn", "verify_every"});
+      !s)
+    return s;
   std::string repository;
   std::string passphrase_file;
   std::string archives;
   std::string base_dir{kDefaultBaseDir};
-  if (Status s = read_string(params, "repository", repository, true); !s) return s;
+  if (Status s = read_string(params, "repository", repository, {.required = true}); !s) return s;
   if (Status s = read_absolute_path(params, "passphrase_file", passphrase_file); !s) return s;
   if (Status s = read_string(params, "archives", archives); !s) return s;
   if (Status s = read_absolute_path(params, "base_dir", base_dir); !s) return s;
@@ -233,8 +237,8 @@ Outcome BorgCheck::run(const RunContext& context) {
     }
   }
 
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
   // Newest first; the sizes of the newest two may be known from a previous run.
   std::vector<Listed> newest_listed = *archives;
   std::sort(newest_listed.begin(), newest_listed.end(),
@@ -249,9 +253,9 @@ Outcome BorgCheck::run(const RunContext& context) {
       !newest_listed.empty() && std::all_of(newest_listed.begin(), newest_listed.end(),
                                             [&](const Listed& a) { return known.contains(a.id); });
   if (all_known) {
-    latest = Snapshot{newest_listed[0].time, known.at(newest_listed[0].id)};
+    latest = RestorePoint{newest_listed[0].time, known.at(newest_listed[0].id)};
     if (newest_listed.size() > 1)
-      previous = Snapshot{newest_listed[1].time, known.at(newest_listed[1].id)};
+      previous = RestorePoint{newest_listed[1].time, known.at(newest_listed[1].id)};
   } else if (!archives->empty()) {
     const auto info =
         run_backup_program(command({"info", "--last", "2"}), "borg info", context.deadline,
@@ -276,7 +280,7 @@ Outcome BorgCheck::run(const RunContext& context) {
   }
   auto outcome = judge_freshness("archive", archives->size(), latest, previous, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
-  if (!latest && !archives_.empty()) outcome.summary += " matching " + excerpt(archives_);
+  if (!latest && !archives_.empty()) outcome.summary += " matching " + quote(archives_);
   if (!latest) outcome.summary += " in " + repository_;
   add_verification(outcome, verified, now);
   if (!unfinished.empty()) {

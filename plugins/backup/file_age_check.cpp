@@ -41,12 +41,15 @@ class FileAgeCheck final : public Check {
 };
 
 Status FileAgeCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(
+          params, {"path", "pattern", "recursive", "min_size", "warn", "crit", "shrink_warn"});
+      !s)
+    return s;
   std::string path;
   std::string pattern = "*";
   bool recursive = false;
   double min_size = 1;
-  if (Status s = read_absolute_path(params, "path", path, true); !s) return s;
+  if (Status s = read_absolute_path(params, "path", path, /*required=*/true); !s) return s;
   if (Status s = read_string(params, "pattern", pattern); !s) return s;
   if (pattern.find('/') != std::string::npos)
     return Status::invalid("pattern: matches file names, so it cannot hold a '/'");
@@ -119,14 +122,14 @@ Outcome FileAgeCheck::run(const RunContext& context) {
   }
   if (ec) return unknown_outcome(path_ + ": cannot list: " + ec.message());
 
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> before;
-  if (newest) latest = Snapshot{newest->time, newest->size};
-  if (previous) before = Snapshot{previous->time, previous->size};
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> before;
+  if (newest) latest = RestorePoint{newest->time, newest->size};
+  if (previous) before = RestorePoint{previous->time, previous->size};
   auto outcome = judge_freshness("file", count, latest, before, policy_,
                                  static_cast<std::int64_t>(std::time(nullptr)));
   if (!newest) {
-    outcome.summary = "no file matching " + excerpt(pattern_) + " in " + path_;
+    outcome.summary = "no file matching " + quote(pattern_) + " in " + path_;
     return outcome;
   }
   outcome.summary += "; newest: " + newest->name;
@@ -135,7 +138,7 @@ Outcome FileAgeCheck::run(const RunContext& context) {
   }
   if (newest->size < min_size_) {
     outcome.status = State::kCritical;
-    outcome.summary += ", below min_size " + size_text(min_size_) + " (CRITICAL)";
+    outcome.summary += ", below min_size " + bytes_text(min_size_) + " (CRITICAL)";
   }
   return outcome;
 }

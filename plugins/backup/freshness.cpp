@@ -19,8 +19,8 @@ std::string plural(std::uint64_t count, std::string_view noun) {
 
 Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy) {
   FreshnessPolicy read = policy;
-  if (Status s = read_duration(params, "warn", read.warn); !s) return s;
-  if (Status s = read_duration(params, "crit", read.crit); !s) return s;
+  if (Status s = read_duration(params, "warn", {}, read.warn); !s) return s;
+  if (Status s = read_duration(params, "crit", {}, read.crit); !s) return s;
   if (Status s = check_order(read.warn, read.crit, "warn", "crit"); !s) return s;
   if (Status s = read_number(params, "shrink_warn", 0, 100, read.shrink_warn); !s) return s;
   policy = read;
@@ -28,8 +28,8 @@ Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy) {
 }
 
 Outcome judge_freshness(std::string_view noun, std::uint64_t count,
-                        const std::optional<Snapshot>& latest,
-                        const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
+                        const std::optional<RestorePoint>& latest,
+                        const std::optional<RestorePoint>& previous, const FreshnessPolicy& policy,
                         std::int64_t now) {
   Outcome outcome;
   const auto warn = static_cast<double>(policy.warn.count());
@@ -51,10 +51,11 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
   std::string summary = "last " + std::string(noun) + " ";
   if (age < -kFutureTolerance) {
     state = State::kWarning;
-    summary += "dated " + age_text(-age) + " in the future (" + utc_text(latest->time) +
-               "): check the clocks (WARNING)";
+    summary += "dated " + age_text(std::chrono::seconds(-age)) + " in the future (" +
+               utc_text(latest->time) + "): check the clocks (WARNING)";
   } else {
-    summary += age_text(std::max<std::int64_t>(age, 0)) + " ago (" + utc_text(latest->time) + ")";
+    summary += age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " ago (" +
+               utc_text(latest->time) + ")";
     if (age > policy.crit.count()) {
       state = State::kCritical;
       summary += " (CRITICAL > " + format_duration(policy.crit) + ")";
@@ -68,7 +69,7 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
   if (latest->size) {
     outcome.metrics.push_back(
         threshold_metric("size", *latest->size, "B", std::nullopt, std::nullopt));
-    summary += ", " + size_text(*latest->size);
+    summary += ", " + bytes_text(*latest->size);
     if (previous && previous->size && *previous->size > 0) {
       const double change = (*latest->size - *previous->size) / *previous->size * 100;
       Metric metric;
@@ -94,13 +95,14 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
 }
 
 Status read_verify_every(const nlohmann::json& params, std::chrono::seconds& every) {
-  return read_duration(params, "verify_every", every);
+  return read_duration(params, "verify_every", {}, every);
 }
 
 void add_verification(Outcome& outcome, const std::optional<Verification>& verification,
                       std::int64_t now) {
   if (!verification) return;
-  const std::string when = age_text(std::max<std::int64_t>(now - verification->time, 0)) + " ago";
+  const std::string when =
+      age_text(std::chrono::seconds(std::max<std::int64_t>(now - verification->time, 0))) + " ago";
   if (verification->ok) {
     outcome.summary += "; checked " + when + ": no errors";
     return;
@@ -137,7 +139,7 @@ Result<ProcessResult> run_backup_program(const std::vector<std::string>& argv,
   }
   if (process->truncated) {
     failed = unknown_outcome(what + ": output larger than " +
-                             size_text(static_cast<double>(max_output)) + ", not read");
+                             bytes_text(static_cast<double>(max_output)) + ", not read");
     return Status::too_large(failed.summary);
   }
   return process;

@@ -36,8 +36,10 @@ struct FreshnessPolicy {
 // Reads "warn", "crit" and "shrink_warn" from a check's parameters.
 Status read_policy(const nlohmann::json& params, FreshnessPolicy& policy);
 
-struct Snapshot {
-  std::int64_t time = 0;       // seconds since the epoch
+// One backup a site could restore from: a restic snapshot, a borg archive, a dump file,
+// an Avamar backup.
+struct RestorePoint {
+  std::int64_t time = 0;       // when it was made, seconds since the epoch
   std::optional<double> size;  // bytes
 };
 
@@ -45,8 +47,8 @@ struct Snapshot {
 // CRITICAL) and the one before it `previous`. `noun` names them ("snapshot", "archive").
 // `now` is seconds since the epoch.
 Outcome judge_freshness(std::string_view noun, std::uint64_t count,
-                        const std::optional<Snapshot>& latest,
-                        const std::optional<Snapshot>& previous, const FreshnessPolicy& policy,
+                        const std::optional<RestorePoint>& latest,
+                        const std::optional<RestorePoint>& previous, const FreshnessPolicy& policy,
                         std::int64_t now);
 
 // What the last repository check (restic check, borg check) said. The checks keep it

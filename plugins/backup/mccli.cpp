@@ -52,7 +52,7 @@ Result<MccliOutput> parse_plain(std::string_view out, std::string_view what, std
   const auto second = comma == std::string_view::npos ? comma : status_line.find(',', comma + 1);
   if (second == std::string_view::npos)
     return bad(what,
-               "the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
+               "the first line " + quote(status_line) + " is not \"<code>,<event>,<message>\"");
   const auto code = trim_blank(status_line.substr(0, comma));
   const auto event = trim_blank(status_line.substr(comma + 1, second - comma - 1));
   MccliOutput output;
@@ -62,14 +62,14 @@ Result<MccliOutput> parse_plain(std::string_view out, std::string_view what, std
   if (code.empty() || code.find_first_not_of("0123456789-") != std::string_view::npos ||
       ec != std::errc() || end != event.data() + event.size())
     return bad(what,
-               "the first line " + excerpt(status_line) + " is not \"<code>,<event>,<message>\"");
+               "the first line " + quote(status_line) + " is not \"<code>,<event>,<message>\"");
   if (code != "0") return refused(code, event, output.summary);
   if (lines.size() < 3) return bad(what, "no table after the status line");
   const auto header = lines[1];
   const auto dashes = lines[2];
   if (dashes.find_first_not_of("- ") != std::string_view::npos ||
       dashes.find('-') == std::string_view::npos)
-    return bad(what, "no dashed line under the header " + excerpt(header));
+    return bad(what, "no dashed line under the header " + quote(header));
   // Column i spans from the start of its dashes to the start of the next column's; the
   // last one takes the rest of the line.
   std::vector<std::size_t> starts;
@@ -90,7 +90,7 @@ Result<MccliOutput> parse_plain(std::string_view out, std::string_view what, std
     row.number = i - 2;
     row.text = std::string(lines[i]);
     if (lines[i].size() <= starts.back())
-      return bad(what, "row " + std::to_string(row.number) + " is cut short: " + excerpt(lines[i]));
+      return bad(what, "row " + std::to_string(row.number) + " is cut short: " + quote(lines[i]));
     for (std::size_t c = 0; c < starts.size(); ++c) {
       row.cells.emplace(output.columns[c], std::string(cell(lines[i], c)));
     }
@@ -129,7 +129,7 @@ Result<MccliOutput> parse_xml(std::string_view out, std::string_view what, std::
   const auto [end, ec] =
       std::from_chars(event_text.data(), event_text.data() + event_text.size(), output.event_code);
   if (ec != std::errc() || end != event_text.data() + event_text.size())
-    return bad(what, "EventCode " + excerpt(*event) + " is not a number");
+    return bad(what, "EventCode " + quote(*event) + " is not a number");
   if (trim_blank(*code) != "0") return refused(*code, *event, output.summary);
   const auto data = root->get_child_optional("Data");
   if (!data) return output;  // nothing listed
@@ -173,9 +173,7 @@ std::string_view MccliRow::cell(std::string_view column) const {
   return it == cells.end() ? std::string_view() : std::string_view(it->second);
 }
 
-std::string MccliRow::where() const {
-  return "row " + std::to_string(number) + " " + excerpt(text);
-}
+std::string MccliRow::where() const { return "row " + std::to_string(number) + " " + quote(text); }
 
 bool MccliOutput::has_column(std::string_view column) const {
   for (const auto& c : columns) {

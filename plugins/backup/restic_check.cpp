@@ -59,7 +59,7 @@ Result<std::vector<Listed>> parse_snapshots(std::string_view out) {
     const auto seconds = parse_timestamp(time->get_ref<const std::string&>(), false);
     if (!seconds) {
       return Status(Code::kCorruption,
-                    where + ": unreadable time " + excerpt(time->get_ref<const std::string&>()));
+                    where + ": unreadable time " + quote(time->get_ref<const std::string&>()));
     }
     const auto id = item.find("id");
     if (id == item.end() || !id->is_string() || id->get_ref<const std::string&>().empty())
@@ -115,12 +115,17 @@ class ResticCheck final : public Check {
 };
 
 Status ResticCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(
+          params, {"repository", "password_file", "cache_dir", "host", "path", "tag", "restic",
+                   "env", "warn", "crit", "shrink_warn", "verify_every"});
+      !s)
+    return s;
   std::string repository;
   std::string password_file;
   std::string cache_dir;
-  if (Status s = read_string(params, "repository", repository, true); !s) return s;
-  if (Status s = read_absolute_path(params, "password_file", password_file, true); !s) return s;
+  if (Status s = read_string(params, "repository", repository, {.required = true}); !s) return s;
+  if (Status s = read_absolute_path(params, "password_file", password_file, /*required=*/true); !s)
+    return s;
   if (Status s = read_absolute_path(params, "cache_dir", cache_dir); !s) return s;
   std::vector<std::string> filters;
   for (const std::string key : {"host", "path", "tag"}) {
@@ -211,8 +216,8 @@ Outcome ResticCheck::run(const RunContext& context) {
 
   std::sort(snapshots->begin(), snapshots->end(),
             [](const Listed& a, const Listed& b) { return a.time > b.time; });
-  std::optional<Snapshot> latest;
-  std::optional<Snapshot> previous;
+  std::optional<RestorePoint> latest;
+  std::optional<RestorePoint> previous;
   std::map<std::string, double> known;
   {
     std::lock_guard lock(mutex_);
@@ -230,7 +235,7 @@ Outcome ResticCheck::run(const RunContext& context) {
       listed.size = *size;
     }
     sizes[listed.id] = *listed.size;
-    (i == 0 ? latest : previous) = Snapshot{listed.time, listed.size};
+    (i == 0 ? latest : previous) = RestorePoint{listed.time, listed.size};
   }
   {
     std::lock_guard lock(mutex_);

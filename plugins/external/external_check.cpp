@@ -13,6 +13,8 @@
 
 #include "common/perfdata.hpp"
 #include "common/protocol.hpp"
+#include "common/utf8.hpp"
+#include "plugins/check_support.hpp"
 #include "plugins/process.hpp"
 
 namespace vigie::plugins::external {
@@ -51,60 +53,11 @@ void append_line(std::string& text, std::string_view line) {
   text += line;
 }
 
-// Length of the well-formed UTF-8 sequence that starts `text`, 0 if there is none.
-std::size_t utf8_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80;  // bounds of the second byte (no overlong form, no surrogate)
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-  }
-  return length;
-}
-
-// Plugins print in whatever their locale gives (Latin-1 is common on French systems) and
-// may be cut mid-character by the output cap; results travel as JSON strings, which must
-// be UTF-8. Each byte that starts no valid sequence becomes U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    const std::size_t length = utf8_length(text);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";
-      text.remove_prefix(1);
-    } else {
-      out.append(text.substr(0, length));
-      text.remove_prefix(length);
-    }
-  }
-  return out;
-}
-
 // Cuts `text` to at most `max` bytes at a character boundary, marking the cut.
 void clamp(std::string& text, std::size_t max) {
   constexpr std::string_view kMark = "\xE2\x80\xA6";  // U+2026 HORIZONTAL ELLIPSIS
   if (text.size() <= max) return;
-  std::size_t cut = max < kMark.size() ? 0 : max - kMark.size();
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
+  text = cut_utf8(std::move(text), max < kMark.size() ? 0 : max - kMark.size());
   if (max >= kMark.size()) text += kMark;
 }
 
@@ -202,6 +155,8 @@ void add_metrics(const std::string& perfdata, Outcome& outcome, std::vector<std:
 }
 
 Outcome interpret(const ProcessResult& process, milliseconds timeout) {
+  // Plugins print in whatever their locale gives (Latin-1 is common on French systems) and
+  // may be cut mid-character by the output cap: a result must be UTF-8.
   const PluginOutput output = split_output(valid_utf8(process.out));
   const std::string err(trim(valid_utf8(process.err)));
   std::string text = output.text;
@@ -249,15 +204,6 @@ Outcome interpret(const ProcessResult& process, milliseconds timeout) {
   return outcome;
 }
 
-bool is_variable_name(std::string_view name) {
-  const auto word = [](char c, bool first) {
-    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (!first && c >= '0' && c <= '9');
-  };
-  if (name.empty() || !word(name[0], true)) return false;
-  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return word(c, false); });
-}
-
 class ExternalCheck final : public Check {
  public:
   Status configure(const nlohmann::json& params) override;
@@ -270,51 +216,24 @@ class ExternalCheck final : public Check {
 };
 
 Status ExternalCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"command", "env", "user"}); !s) return s;
+  // An array only: a string would be read as one program name, spaces and all.
   const auto command = params.find("command");
-  if (command == params.end() || !command->is_array() || command->empty())
-    return Status::invalid("command: must be a non-empty array of strings");
-  std::vector<std::string> argv;
-  for (std::size_t i = 0; i < command->size(); ++i) {
-    const auto& item = (*command)[i];
-    const std::string where = "command[" + std::to_string(i) + "]";
-    if (!item.is_string()) return Status::invalid(where + ": must be a string");
-    auto arg = item.get<std::string>();
-    if (arg.find('\0') != std::string::npos)
-      return Status::invalid(where + ": must not contain a NUL byte");
-    argv.push_back(std::move(arg));
+  if (command == params.end() || !command->is_array()) {
+    return Status::invalid(
+        "command: required, an array of strings (the program, then its "
+        "arguments)");
   }
-  if (argv[0].empty()) return Status::invalid("command[0]: must name a program");
-  if (argv[0].find('/') != std::string::npos && argv[0][0] != '/')
-    return Status::invalid("command[0]: \"" + argv[0] +
-                           "\" must be an absolute path or a bare program name");
+  std::vector<std::string> argv;
+  if (Status s = read_command(params, "command", argv); !s) return s;
 
   std::vector<std::string> environment = default_environment();
-  if (const auto env = params.find("env"); env != params.end()) {
-    if (!env->is_object()) return Status::invalid("env: must be an object of NAME: \"value\"");
-    for (const auto& [name, value] : env->items()) {
-      if (!is_variable_name(name))
-        return Status::invalid("env: \"" + name.substr(0, name.find('\0')) +
-                               "\" is not a variable name (letters, digits, '_')");
-      if (!value.is_string()) return Status::invalid("env." + name + ": must be a string");
-      const auto& text = value.get_ref<const std::string&>();
-      if (text.find('\0') != std::string::npos)
-        return Status::invalid("env." + name + ": must not contain a NUL byte");
-      const std::string prefix = name + "=";
-      const auto same = std::find_if(environment.begin(), environment.end(),
-                                     [&](const std::string& e) { return e.starts_with(prefix); });
-      if (same != environment.end()) {
-        *same = prefix + text;
-      } else {
-        environment.push_back(prefix + text);
-      }
-    }
-  }
+  if (Status s = read_environment(params, "env", environment); !s) return s;
   std::optional<RunAs> user;
-  if (const auto name = params.find("user"); name != params.end()) {
-    if (!name->is_string() || name->get_ref<const std::string&>().empty())
-      return Status::invalid("user: must be a user name");
-    auto found = find_user(name->get<std::string>());
+  std::string user_name;
+  if (Status s = read_string(params, "user", user_name); !s) return s;
+  if (!user_name.empty()) {
+    auto found = find_user(user_name);
     if (!found) return Status::invalid("user: " + found.status().message());
     // What a login as that user would set, unless "env" says otherwise.
     for (const auto& [variable, value] : {std::pair<std::string, std::string>{"HOME", found->home},

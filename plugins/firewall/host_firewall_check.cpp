@@ -123,7 +123,7 @@ Result<Ruleset> parse_nft(std::string_view out) {
     const std::string& kind = entry.key();
     const json& body = entry.value();
     if (!body.is_object() && kind != "metainfo")
-      return bad("element " + std::to_string(i) + " (" + excerpt(kind) + ") is not an object");
+      return bad("element " + std::to_string(i) + " (" + quote(kind) + ") is not an object");
     if (kind != "chain") continue;
     const auto family = string_field(body, "family");
     if (string_field(body, "hook") != "input" || string_field(body, "type") != "filter" ||
@@ -149,7 +149,7 @@ Result<Ruleset> parse_nft(std::string_view out) {
                          string_field(body, "chain")};
       const auto expr = body.find("expr");
       if (expr == body.end() || !expr->is_array())
-        return bad("a rule of " + excerpt(std::get<2>(key)) + " has no \"expr\" array");
+        return bad("a rule of " + quote(std::get<2>(key)) + " has no \"expr\" array");
       if (input_chains.contains(key) && has_drop(*expr) && dropping.insert(key).second) {
         ruleset.filtering.push_back(std::get<0>(key) + " " + std::get<1>(key) + " " +
                                     std::get<2>(key) + ": drop rules");
@@ -178,7 +178,7 @@ Result<Ruleset> parse_iptables_save(std::string_view out) {
     if (line.empty() || line[0] == '#') continue;
     const auto bad = [&](const std::string& why) {
       return Status(Code::kCorruption, "iptables-save: line " + std::to_string(number) + " " +
-                                           excerpt(line) + ": " + why);
+                                           quote(line) + ": " + why);
     };
     if (line[0] == '*') {
       table = line.substr(1);
@@ -276,7 +276,8 @@ class HostFirewallCheck final : public Check {
 };
 
 Status HostFirewallCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"backend", "nft", "iptables_save", "state_file"}); !s)
+    return s;
   std::string backend = "auto";
   if (Status s = read_string(params, "backend", backend); !s) return s;
   if (backend != "auto" && backend != "nftables" && backend != "iptables")
@@ -308,7 +309,7 @@ Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const
                     what + " failed: " + (why.empty() ? std::string("no reason given") : why));
     }
     if (process->truncated)
-      return Status::too_large(what + ": output larger than " + size_text(kMaxRulesetOutput));
+      return Status::too_large(what + ": output larger than " + bytes_text(kMaxRulesetOutput));
     return std::move(process->out);
   };
   if (backend_ != Backend::kIptables) {

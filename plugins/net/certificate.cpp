@@ -3,19 +3,18 @@
 #include <cmath>
 
 #include "plugins/check_support.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::net {
 
-Status read_expiry_days(const nlohmann::json& params, const std::string& where, ExpiryDays& out) {
+Status read_expiry_days(const Fields& params, ExpiryDays& out) {
   ExpiryDays days = out;
-  if (Status s = snmp::read_number(params, "warn_days", 0, 3650, days.warn); !s)
-    return Status::invalid(where + s.message());
-  if (Status s = snmp::read_number(params, "crit_days", 0, 3650, days.crit); !s)
-    return Status::invalid(where + s.message());
-  if (days.crit > days.warn)
-    return Status::invalid(where + "crit_days: " + number_text(days.crit) +
-                           " is above warn_days (" + number_text(days.warn) + ")");
+  if (Status s = read_number(params, "warn_days", 0, 3650, days.warn); !s) return s;
+  if (Status s = read_number(params, "crit_days", 0, 3650, days.crit); !s) return s;
+  if (days.crit > days.warn) {
+    return field_error(
+        params.path_of("crit_days"),
+        number_text(days.crit) + " is above warn_days (" + number_text(days.warn) + ")");
+  }
   out = days;
   return Status::ok();
 }
@@ -38,7 +37,8 @@ bool judge_certificate(const Certificate& c, const Status& error, int curl_code,
   // A refused certificate: OpenSSL's reason when the chain failed, curl's for the name.
   if (!error.is_ok() && (curl_code == kCurlPeerFailedVerification || !c.verify_error.empty())) {
     if (c.seen && c.not_after < now_s) {
-      findings.add(State::kCritical, "certificate expired " + age_text(now_s - c.not_after) +
+      findings.add(State::kCritical, "certificate expired " +
+                                         age_text(std::chrono::seconds(now_s - c.not_after)) +
                                          " ago" + until + issuer);
     } else if (c.seen && c.not_before > now_s) {
       findings.add(State::kCritical,

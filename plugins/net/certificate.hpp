@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
 #include "common/status.hpp"
 #include "plugins/check.hpp"
 #include "plugins/findings.hpp"
@@ -19,8 +20,8 @@ struct ExpiryDays {
   double crit = 7;   // ... CRITICAL
 };
 
-// Reads `warn_days` / `crit_days` of `params` over `out` (crit <= warn), naming `where`.
-Status read_expiry_days(const nlohmann::json& params, const std::string& where, ExpiryDays& out);
+// Reads `warn_days` / `crit_days` of `params` over `out` (crit <= warn).
+Status read_expiry_days(const Fields& params, ExpiryDays& out);
 
 // curl's code for a certificate the client refused (CURLE_PEER_FAILED_VERIFICATION).
 inline constexpr int kCurlPeerFailedVerification = 60;

@@ -1,33 +1,24 @@
 #pragma once
-// What the network checks (net/http, net/tls, net/dns, net/ping) share: reading their
-// parameters, and the wording of times.
+// What the network checks (net/http, net/tls, net/dns, net/ping) share: their list of
+// targets, a target's site, and the wording of times. Their parameters are read with
+// common/config_fields.hpp, a target's as the Fields of path "targets[2]".
 
-#include <chrono>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
 #include "common/status.hpp"
 
 namespace vigie::plugins::net {
 
-// A duration with a unit ("250ms", "2s") within [min, max]; `out` untouched when the
-// key is absent. kInvalidArgument naming `where` + key otherwise.
-Status read_millis(const nlohmann::json& params, const std::string& key,
-                   std::chrono::milliseconds min, std::chrono::milliseconds max,
-                   std::chrono::milliseconds& out, const std::string& where = {});
-
-// warn <= crit, else "<where><warn_key>: 2s is above <crit_key> (1s)".
-Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
-                   const std::string& warn_key, const std::string& crit_key,
-                   const std::string& where = {});
+// The "targets" array: required, not empty, at most Check::kMaxOutcomes targets; `out`
+// points at it. `shape` says what a target is in the message ("{\"host\": ...}").
+Status read_targets(const Fields& params, std::string_view shape, const nlohmann::json*& out);
 
 // A target's optional "site": a member site name as the protocol allows it.
-Status read_site(const nlohmann::json& target, const std::string& where, std::string& out);
-
-// Refuses keys of a target object other than `known`, naming `where` ("targets[2].").
-Status check_target_keys(const nlohmann::json& target, const std::string& where,
-                         std::initializer_list<const char*> known);
+Status read_site(const Fields& target, std::string& out);
 
 // "12 ms", "1.2 ms", "0.05 ms", "2.3 s".
 std::string millis_text(double ms);

@@ -11,7 +11,6 @@
 #include "plugins/net/common.hpp"
 #include "plugins/net/probe.hpp"
 #include "plugins/net/resolve.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -68,39 +67,33 @@ struct Target {
 };
 
 // The keys a target and the check share: the check's values are the targets' defaults.
-Status read_shared(const json& params, const std::string& where, Target& t) {
+Status read_shared(const Fields& params, Target& t) {
   std::string server;
-  if (Status s = read_string(params, "server", server); !s)
-    return Status::invalid(where + s.message());
+  if (Status s = read_string(params, "server", server); !s) return s;
   if (!server.empty()) {
     auto parsed = parse_server(server);
-    if (!parsed) return Status::invalid(where + "server: " + parsed.status().message());
+    if (!parsed) return field_error(params.path_of("server"), parsed.status().message());
     t.probe.server = *parsed;
   }
-  if (Status s = read_string(params, "expect", t.expect); !s)
-    return Status::invalid(where + s.message());
-  if (params.contains("expect")) {
+  if (Status s = read_string(params, "expect", t.expect); !s) return s;
+  if (params.object.contains("expect")) {
     regex_t regex;
     const int rc = ::regcomp(&regex, t.expect.c_str(), REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
       char message[256];
       ::regerror(rc, &regex, message, sizeof message);
-      return Status::invalid(where + "expect: \"" + t.expect.substr(0, 80) +
-                             "\" is not a POSIX extended regular expression: " + message);
+      return field_error(
+          params.path_of("expect"),
+          quote(t.expect, 80) + " is not a POSIX extended regular expression: " + message);
     }
     ::regfree(&regex);
   }
-  const milliseconds hour{3'600'000};
-  milliseconds warn = t.warn.value_or(milliseconds(0));
-  milliseconds crit = t.crit.value_or(milliseconds(0));
-  if (Status s = read_millis(params, "response_warn", milliseconds(1), hour, warn, where); !s)
-    return s;
-  if (Status s = read_millis(params, "response_crit", milliseconds(1), hour, crit, where); !s)
-    return s;
-  if (warn.count() > 0) t.warn = warn;
-  if (crit.count() > 0) t.crit = crit;
+  constexpr DurationRule kResponse{.min = milliseconds(1), .max = milliseconds(3'600'000)};
+  if (Status s = read_duration(params, "response_warn", kResponse, t.warn); !s) return s;
+  if (Status s = read_duration(params, "response_crit", kResponse, t.crit); !s) return s;
   if (t.warn && t.crit) {
-    if (Status s = check_order(*t.warn, *t.crit, "response_warn", "response_crit", where); !s)
+    if (Status s = check_order(*t.warn, *t.crit, params.path_of("response_warn"), "response_crit");
+        !s)
       return s;
   }
   return Status::ok();
@@ -118,40 +111,34 @@ class DnsCheck final : public Check {
 };
 
 Status DnsCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(
+  if (Status s = check_parameters(
           params, {"targets", "server", "expect", "response_warn", "response_crit"});
       !s)
     return s;
   Target defaults;
-  if (Status s = read_shared(params, "", defaults); !s) return s;
-  const auto it = params.find("targets");
-  if (it == params.end() || !it->is_array() || it->empty())
-    return Status::invalid(
-        "targets: required, a non-empty array of {\"name\": ..., \"type\": ...}");
-  if (it->size() > Check::kMaxOutcomes)
-    return Status::invalid("targets: at most " + std::to_string(Check::kMaxOutcomes));
+  if (Status s = read_shared(params, defaults); !s) return s;
+  const json* targets = nullptr;
+  if (Status s = read_targets(params, "{\"name\": ..., \"type\": ...}", targets); !s) return s;
   std::set<std::string> seen;
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const json& item = (*it)[i];
-    const std::string where = "targets[" + std::to_string(i) + "].";
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    const json& item = (*targets)[i];
+    const Fields fields{item, item_path("targets", i)};
+    const std::string where = fields.path + ".";
     Target target = defaults;
     if (item.is_string()) {
       target.probe.name = item.get<std::string>();
     } else if (item.is_object()) {
-      if (Status s = check_target_keys(
-              item, where,
-              {"name", "type", "site", "server", "expect", "response_warn", "response_crit"});
+      if (Status s = check_keys(fields, {"name", "type", "site", "server", "expect",
+                                         "response_warn", "response_crit"});
           !s)
         return s;
-      if (Status s = read_string(item, "name", target.probe.name, true); !s)
-        return Status::invalid(where + s.message());
-      if (Status s = read_string(item, "type", target.probe.type); !s)
-        return Status::invalid(where + s.message());
-      if (Status s = read_site(item, where, target.site); !s) return s;
-      if (Status s = read_shared(item, where, target); !s) return s;
+      if (Status s = read_string(fields, "name", target.probe.name, {.required = true}); !s)
+        return s;
+      if (Status s = read_string(fields, "type", target.probe.type); !s) return s;
+      if (Status s = read_site(fields, target.site); !s) return s;
+      if (Status s = read_shared(fields, target); !s) return s;
     } else {
-      return Status::invalid(where.substr(0, where.size() - 1) +
-                             ": must be a name or {\"name\": ..., \"type\": ...}");
+      return field_error(fields.path, "must be a name or {\"name\": ..., \"type\": ...}");
     }
     const std::string& name = target.probe.name;
     if (name.empty() || name.size() > 253 || !std::all_of(name.begin(), name.end(), [](char c) {

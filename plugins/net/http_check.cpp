@@ -11,7 +11,6 @@
 #include "plugins/net/certificate.hpp"
 #include "plugins/net/common.hpp"
 #include "plugins/net/probe.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -111,80 +110,62 @@ class HttpCheck final : public Check {
 };
 
 // The keys a target and the check share: the check's values are the targets' defaults.
-Status read_shared(const json& params, const std::string& where, Target& t) {
-  if (params.contains("ca_file")) {
-    if (Status s = read_absolute_path(params, "ca_file", t.probe.ca_file); !s)
-      return Status::invalid(where + s.message());
-  }
-  if (Status s = read_expiry_days(params, where, t.days); !s) return s;
-  const milliseconds hour{3'600'000};
-  milliseconds warn = t.response_warn.value_or(milliseconds(0));
-  milliseconds crit = t.response_crit.value_or(milliseconds(0));
-  if (Status s = read_millis(params, "response_warn", milliseconds(1), hour, warn, where); !s)
-    return s;
-  if (Status s = read_millis(params, "response_crit", milliseconds(1), hour, crit, where); !s)
-    return s;
-  if (warn.count() > 0) t.response_warn = warn;
-  if (crit.count() > 0) t.response_crit = crit;
+Status read_shared(const Fields& params, Target& t) {
+  if (Status s = read_absolute_path(params, "ca_file", t.probe.ca_file); !s) return s;
+  if (Status s = read_expiry_days(params, t.days); !s) return s;
+  constexpr DurationRule kResponse{.min = milliseconds(1), .max = milliseconds(3'600'000)};
+  if (Status s = read_duration(params, "response_warn", kResponse, t.response_warn); !s) return s;
+  if (Status s = read_duration(params, "response_crit", kResponse, t.response_crit); !s) return s;
   if (t.response_warn && t.response_crit) {
-    if (Status s = check_order(*t.response_warn, *t.response_crit, "response_warn", "response_crit",
-                               where);
+    if (Status s = check_order(*t.response_warn, *t.response_crit, params.path_of("response_warn"),
+                               "response_crit");
         !s)
       return s;
   }
-  if (Status s = read_bool(params, "follow_redirects", t.probe.follow_redirects); !s)
-    return Status::invalid(where + s.message());
-  return Status::ok();
+  return read_bool(params, "follow_redirects", t.probe.follow_redirects);
 }
 
 Status HttpCheck::configure(const json& params) {
   if (Status s =
-          snmp::check_keys(params, {"targets", "ca_file", "warn_days", "crit_days", "response_warn",
+          check_parameters(params, {"targets", "ca_file", "warn_days", "crit_days", "response_warn",
                                     "response_crit", "follow_redirects", "proxy"});
       !s)
     return s;
   Target defaults;
-  if (Status s = read_shared(params, "", defaults); !s) return s;
+  if (Status s = read_shared(params, defaults); !s) return s;
   if (Status s = read_string(params, "proxy", defaults.probe.proxy); !s) return s;
-  const auto it = params.find("targets");
-  if (it == params.end() || !it->is_array() || it->empty())
-    return Status::invalid("targets: required, a non-empty array of {\"url\": ..., \"site\": ...}");
-  if (it->size() > Check::kMaxOutcomes)
-    return Status::invalid("targets: at most " + std::to_string(Check::kMaxOutcomes));
+  const json* targets = nullptr;
+  if (Status s = read_targets(params, "{\"url\": ..., \"site\": ...}", targets); !s) return s;
   std::set<std::string> seen;
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const json& item = (*it)[i];
-    const std::string where = "targets[" + std::to_string(i) + "].";
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    const json& item = (*targets)[i];
+    const Fields fields{item, item_path("targets", i)};
+    const std::string where = fields.path + ".";
     Target target = defaults;
     if (item.is_string()) {
       target.probe.url = item.get<std::string>();
     } else if (item.is_object()) {
-      if (Status s = check_target_keys(
-              item, where,
-              {"url", "site", "expect_status", "match", "follow_redirects", "ca_file", "warn_days",
-               "crit_days", "response_warn", "response_crit"});
+      if (Status s = check_keys(
+              fields, {"url", "site", "expect_status", "match", "follow_redirects", "ca_file",
+                       "warn_days", "crit_days", "response_warn", "response_crit"});
           !s)
         return s;
-      if (Status s = read_string(item, "url", target.probe.url, true); !s)
-        return Status::invalid(where + s.message());
-      if (Status s = read_site(item, where, target.site); !s) return s;
-      if (Status s = read_shared(item, where, target); !s) return s;
+      if (Status s = read_string(fields, "url", target.probe.url, {.required = true}); !s) return s;
+      if (Status s = read_site(fields, target.site); !s) return s;
+      if (Status s = read_shared(fields, target); !s) return s;
       std::string expect;
-      if (Status s = read_string(item, "expect_status", expect); !s)
-        return Status::invalid(where + s.message());
+      if (Status s = read_string(fields, "expect_status", expect); !s) return s;
       if (!expect.empty()) {
         auto ranges = parse_statuses(expect);
-        if (!ranges) return Status::invalid(where + "expect_status: " + ranges.status().message());
+        if (!ranges) return field_error(fields.path_of("expect_status"), ranges.status().message());
         target.expect = std::move(*ranges);
       }
-      if (Status s = read_string(item, "match", target.probe.match); !s)
-        return Status::invalid(where + s.message());
+      if (Status s = read_string(fields, "match", target.probe.match); !s) return s;
       if (!target.probe.match.empty()) {
         if (Status s = check_regex(target.probe.match, where + "match"); !s) return s;
       }
     } else {
-      return Status::invalid(where.substr(0, where.size() - 1) +
-                             ": must be a URL or {\"url\": ..., \"site\": ...}");
+      return field_error(fields.path, "must be a URL or {\"url\": ..., \"site\": ...}");
     }
     const std::string& url = target.probe.url;
     const bool printable = std::all_of(url.begin(), url.end(), [](char c) {

@@ -8,7 +8,6 @@
 #include "plugins/check_support.hpp"
 #include "plugins/net/common.hpp"
 #include "plugins/net/icmp.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -22,28 +21,23 @@ struct Target {
   std::string site;
 };
 
-Status read_targets(const json& params, std::vector<Target>& out) {
-  const auto it = params.find("targets");
-  if (it == params.end() || !it->is_array() || it->empty())
-    return Status::invalid(
-        "targets: required, a non-empty array of {\"host\": ..., \"site\": ...}");
-  if (it->size() > Check::kMaxOutcomes)
-    return Status::invalid("targets: at most " + std::to_string(Check::kMaxOutcomes));
+Status read_hosts(const Fields& params, std::vector<Target>& out) {
+  const json* targets = nullptr;
+  if (Status s = read_targets(params, "{\"host\": ..., \"site\": ...}", targets); !s) return s;
   std::set<std::string> seen;
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const json& item = (*it)[i];
-    const std::string where = "targets[" + std::to_string(i) + "].";
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    const json& item = (*targets)[i];
+    const Fields fields{item, item_path("targets", i)};
+    const std::string where = fields.path + ".";
     Target target;
     if (item.is_string()) {
       target.host = item.get<std::string>();
     } else if (item.is_object()) {
-      if (Status s = check_target_keys(item, where, {"host", "site"}); !s) return s;
-      if (Status s = read_string(item, "host", target.host, true); !s)
-        return Status::invalid(where + s.message());
-      if (Status s = read_site(item, where, target.site); !s) return s;
+      if (Status s = check_keys(fields, {"host", "site"}); !s) return s;
+      if (Status s = read_string(fields, "host", target.host, {.required = true}); !s) return s;
+      if (Status s = read_site(fields, target.site); !s) return s;
     } else {
-      return Status::invalid(where.substr(0, where.size() - 1) +
-                             ": must be a host or {\"host\": ..., \"site\": ...}");
+      return field_error(fields.path, "must be a host or {\"host\": ..., \"site\": ...}");
     }
     const bool printable = std::all_of(target.host.begin(), target.host.end(), [](char c) {
       return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
@@ -75,47 +69,40 @@ class PingCheck final : public Check {
 };
 
 Status PingCheck::configure(const json& params) {
-  if (Status s = snmp::check_keys(
+  if (Status s = check_parameters(
           params, {"targets", "count", "rtt_warn", "rtt_crit", "loss_warn", "loss_crit",
                    "packet_interval", "packet_timeout", "icmp_socket"});
       !s)
     return s;
-  if (Status s = read_targets(params, targets_); !s) return s;
-  double count = echo_.count;
-  if (Status s = snmp::read_number(params, "count", 1, 100, count); !s) return s;
-  if (count != std::floor(count)) return Status::invalid("count: must be a whole number 1..100");
-  echo_.count = static_cast<int>(count);
+  if (Status s = read_hosts(params, targets_); !s) return s;
+  if (Status s = read_integer(params, "count", 1, 100, echo_.count); !s) return s;
   if (targets_.size() * static_cast<std::size_t>(echo_.count) > kMaxEchoRequests)
     return Status::invalid("count: " + std::to_string(echo_.count) + " requests to " +
                            std::to_string(targets_.size()) + " hosts are more than " +
                            std::to_string(kMaxEchoRequests) + " in one round");
-  const milliseconds hour{3'600'000};
-  if (Status s = read_millis(params, "rtt_warn", milliseconds(1), hour, rtt_warn_); !s) return s;
-  if (Status s = read_millis(params, "rtt_crit", milliseconds(1), hour, rtt_crit_); !s) return s;
+  constexpr DurationRule kRtt{.min = milliseconds(1), .max = milliseconds(3'600'000)};
+  if (Status s = read_duration(params, "rtt_warn", kRtt, rtt_warn_); !s) return s;
+  if (Status s = read_duration(params, "rtt_crit", kRtt, rtt_crit_); !s) return s;
   if (Status s = check_order(rtt_warn_, rtt_crit_, "rtt_warn", "rtt_crit"); !s) return s;
-  if (Status s = snmp::read_number(params, "loss_warn", 0, 100, loss_warn_); !s) return s;
-  if (Status s = snmp::read_number(params, "loss_crit", 0, 100, loss_crit_); !s) return s;
+  if (Status s = read_number(params, "loss_warn", 0, 100, loss_warn_); !s) return s;
+  if (Status s = read_number(params, "loss_crit", 0, 100, loss_crit_); !s) return s;
   if (loss_warn_ > loss_crit_)
     return Status::invalid("loss_warn: " + number_text(loss_warn_) + "% is above loss_crit (" +
                            number_text(loss_crit_) + "%)");
-  if (Status s = read_millis(params, "packet_interval", milliseconds(1), milliseconds(60'000),
-                             echo_.interval);
-      !s)
-    return s;
-  if (Status s = read_millis(params, "packet_timeout", milliseconds(1), milliseconds(60'000),
-                             echo_.timeout);
-      !s)
-    return s;
-  if (const auto it = params.find("icmp_socket"); it != params.end()) {
-    if (*it == "auto") {
-      echo_.socket = IcmpSocket::kAuto;
-    } else if (*it == "unprivileged") {
-      echo_.socket = IcmpSocket::kUnprivileged;
-    } else if (*it == "raw") {
-      echo_.socket = IcmpSocket::kRaw;
-    } else {
-      return Status::invalid("icmp_socket: must be \"auto\", \"unprivileged\" or \"raw\"");
-    }
+  constexpr DurationRule kPacket{.min = milliseconds(1), .max = milliseconds(60'000)};
+  if (Status s = read_duration(params, "packet_interval", kPacket, echo_.interval); !s) return s;
+  if (Status s = read_duration(params, "packet_timeout", kPacket, echo_.timeout); !s) return s;
+  std::string socket;
+  if (Status s = read_string(params, "icmp_socket", socket); !s) return s;
+  if (socket == "auto") {
+    echo_.socket = IcmpSocket::kAuto;
+  } else if (socket == "unprivileged") {
+    echo_.socket = IcmpSocket::kUnprivileged;
+  } else if (socket == "raw") {
+    echo_.socket = IcmpSocket::kRaw;
+  } else if (!socket.empty()) {
+    return Status::invalid("icmp_socket: " + quote(socket) +
+                           ": must be \"auto\", \"unprivileged\" or \"raw\"");
   }
   return Status::ok();
 }

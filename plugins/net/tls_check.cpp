@@ -9,7 +9,6 @@
 #include "plugins/net/certificate.hpp"
 #include "plugins/net/common.hpp"
 #include "plugins/net/probe.hpp"
-#include "plugins/snmp/common.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -49,11 +48,11 @@ class TlsCheck final : public Check {
 
 Status TlsCheck::configure(const json& params) {
   if (Status s =
-          snmp::check_keys(params, {"targets", "ca_file", "warn_days", "crit_days", "min_version"});
+          check_parameters(params, {"targets", "ca_file", "warn_days", "crit_days", "min_version"});
       !s)
     return s;
   if (Status s = read_absolute_path(params, "ca_file", ca_file_); !s) return s;
-  if (Status s = read_expiry_days(params, "", days_); !s) return s;
+  if (Status s = read_expiry_days(params, days_); !s) return s;
   std::string min_version;
   if (Status s = read_string(params, "min_version", min_version); !s) return s;
   if (!min_version.empty()) {
@@ -63,26 +62,19 @@ Status TlsCheck::configure(const json& params) {
           "min_version: must be \"TLSv1\", \"TLSv1.1\", \"TLSv1.2\" or "
           "\"TLSv1.3\"");
   }
-  const auto it = params.find("targets");
-  if (it == params.end() || !it->is_array() || it->empty())
-    return Status::invalid(
-        "targets: required, a non-empty array of {\"host\": ..., \"port\": ..., \"starttls\": "
-        "...}");
-  if (it->size() > Check::kMaxOutcomes)
-    return Status::invalid("targets: at most " + std::to_string(Check::kMaxOutcomes));
+  constexpr std::string_view kShape = "{\"host\": ..., \"port\": ..., \"starttls\": ...}";
+  const json* targets = nullptr;
+  if (Status s = read_targets(params, kShape, targets); !s) return s;
   std::set<std::string> seen;
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const json& item = (*it)[i];
-    const std::string where = "targets[" + std::to_string(i) + "].";
-    if (!item.is_object())
-      return Status::invalid("targets[" + std::to_string(i) +
-                             "]: must be {\"host\": ..., \"port\": ..., \"starttls\": ...}");
-    if (Status s = check_target_keys(item, where, {"host", "port", "starttls", "site"}); !s)
-      return s;
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    const json& item = (*targets)[i];
+    const Fields fields{item, item_path("targets", i)};
+    const std::string where = fields.path + ".";
+    if (!item.is_object()) return field_error(fields.path, "must be " + std::string(kShape));
+    if (Status s = check_keys(fields, {"host", "port", "starttls", "site"}); !s) return s;
     Target target;
     target.probe.ca_file = ca_file_;
-    if (Status s = read_string(item, "host", target.probe.host, true); !s)
-      return Status::invalid(where + s.message());
+    if (Status s = read_string(fields, "host", target.probe.host, {.required = true}); !s) return s;
     const std::string& host = target.probe.host;
     const bool printable = std::all_of(host.begin(), host.end(), [](char c) {
       return static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != '/' && c != '[' &&
@@ -92,8 +84,7 @@ Status TlsCheck::configure(const json& params) {
       return Status::invalid(where + "host: \"" + host.substr(0, 80) +
                              "\" is not a host name or address");
     std::string starttls;
-    if (Status s = read_string(item, "starttls", starttls); !s)
-      return Status::invalid(where + s.message());
+    if (Status s = read_string(fields, "starttls", starttls); !s) return s;
     int port = 443;
     if (starttls == "smtp") {
       target.probe.starttls = StartTls::kSmtp;
@@ -107,12 +98,9 @@ Status TlsCheck::configure(const json& params) {
     } else if (!starttls.empty()) {
       return Status::invalid(where + "starttls: must be \"smtp\", \"imap\" or \"pop3\"");
     }
-    double number = port;
-    if (Status s = snmp::read_number(item, "port", 1, 65535, number);
-        !s || number != std::floor(number))
-      return Status::invalid(where + "port: must be a whole number 1..65535");
-    target.probe.port = static_cast<int>(number);
-    if (Status s = read_site(item, where, target.site); !s) return s;
+    target.probe.port = port;
+    if (Status s = read_integer(fields, "port", 1, 65535, target.probe.port); !s) return s;
+    if (Status s = read_site(fields, target.site); !s) return s;
     target.id = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                 std::to_string(target.probe.port);
     if (!seen.insert(target.id).second)

@@ -6,8 +6,6 @@
 namespace vigie::plugins::snmp {
 namespace {
 
-constexpr const char* kAgentKeys[] = {"name", "type", "interval", "timeout", "splay"};
-
 const Oid kIfDescr = oid("1.3.6.1.2.1.2.2.1.2");
 const Oid kIfType = oid("1.3.6.1.2.1.2.2.1.3");
 const Oid kIfAdmin = oid("1.3.6.1.2.1.2.2.1.7");
@@ -27,16 +25,15 @@ std::optional<std::uint32_t> single_index(const Oid& suffix) {
 
 Status DeviceLink::configure(const nlohmann::json& params, const Environment& env,
                              const Request& request) {
-  const auto it = params.find("device");
-  if (it == params.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
-    return Status::invalid("device: required, the name of a device in \"devices\"");
+  std::string device;
+  if (Status s = read_string(params, "device", device, {.required = true}); !s) return s;
   if (!env.devices)
-    return Status::invalid("device: \"" + it->get<std::string>() +
-                           "\": the configuration declares no \"devices\"");
-  if (Status s = env.devices->subscribe(it->get<std::string>(), request); !s)
+    return Status::invalid("device: " + quote(device) +
+                           ": the configuration declares no \"devices\"");
+  if (Status s = env.devices->subscribe(device, request); !s)
     return Status::invalid("device: " + s.message());
   devices = env.devices;
-  name = it->get<std::string>();
+  name = std::move(device);
   return Status::ok();
 }
 
@@ -50,46 +47,6 @@ Result<std::shared_ptr<const Snapshot>> DeviceLink::snapshot(
   if (options != nullptr)
     where += " (" + options->target.host + ":" + std::to_string(options->target.port) + ")";
   return Status(snapshot.status().code(), where + ": " + snapshot.status().message());
-}
-
-Status read_strings(const nlohmann::json& params, const char* key, std::vector<std::string>& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_array()) return Status::invalid(std::string(key) + ": must be an array of strings");
-  std::vector<std::string> values;
-  for (const auto& item : *it) {
-    if (!item.is_string() || item.get_ref<const std::string&>().empty())
-      return Status::invalid(std::string(key) + ": must be an array of non-empty strings");
-    values.push_back(item.get<std::string>());
-  }
-  out = std::move(values);
-  return Status::ok();
-}
-
-Status read_number(const nlohmann::json& params, const char* key, double min, double max,
-                   double& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_number() || it->get<double>() < min || it->get<double>() > max) {
-    char range[64];
-    std::snprintf(range, sizeof range, "%g..%g", min, max);
-    return Status::invalid(std::string(key) + ": must be a number " + range);
-  }
-  out = it->get<double>();
-  return Status::ok();
-}
-
-Status check_keys(const nlohmann::json& params, std::initializer_list<const char*> known) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
-  for (const auto& [key, value] : params.items()) {
-    const auto same = [&](const char* k) { return key == k; };
-    if (std::any_of(std::begin(kAgentKeys), std::end(kAgentKeys), same)) continue;
-    if (std::any_of(known.begin(), known.end(), same)) continue;
-    std::string message = key + ": unknown parameter; known:";
-    for (const char* k : known) message += std::string(" ") + k;
-    return Status::invalid(std::move(message));
-  }
-  return Status::ok();
 }
 
 Request if_mib_request(bool traffic) {

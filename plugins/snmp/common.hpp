@@ -1,6 +1,6 @@
 #pragma once
-// What the SNMP checks share: the "device" parameter, IF-MIB interfaces, their
-// traffic rates, and the wording of a device that cannot be read.
+// What the SNMP checks share (besides plugins/check_support.hpp): the "device" parameter, IF-MIB
+// interfaces, their traffic rates, and the wording of a device that cannot be read.
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugins/check.hpp"
+#include "plugins/check_support.hpp"
 #include "plugins/snmp/devices.hpp"
 #include "plugins/snmp/rates.hpp"
 #include "plugins/snmp/session.hpp"
@@ -28,14 +29,6 @@ struct DeviceLink {
   // The device's latest answer; the error says "device fw (192.0.2.1:161): ...".
   Result<std::shared_ptr<const Snapshot>> snapshot(std::chrono::steady_clock::time_point deadline);
 };
-
-// Reads an optional array of strings parameter.
-Status read_strings(const nlohmann::json& params, const char* key, std::vector<std::string>& out);
-// Reads an optional number parameter in [min, max].
-Status read_number(const nlohmann::json& params, const char* key, double min, double max,
-                   double& out);
-// Refuses keys a check does not know (besides the agent's own: name, type, interval...).
-Status check_keys(const nlohmann::json& params, std::initializer_list<const char*> known);
 
 inline const Oid kSysObjectId = oid("1.3.6.1.2.1.1.2.0");
 inline const Oid kSysUpTime = oid("1.3.6.1.2.1.1.3.0");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
 #include "plugins/snmp/wire.hpp"
@@ -20,71 +21,19 @@ constexpr std::string_view kSnmpKeys[] = {
     "auth_pass_file",  "priv",      "priv_pass",      "priv_pass_file", "timeout", "retries",
     "max_repetitions", "engine_id"};
 
-Status unknown_keys(const json& object, std::string_view prefix,
-                    std::span<const std::string_view> known) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string message = std::string(prefix) + key + ": unknown key; known keys:";
-    for (std::string_view k : known) message += " " + std::string(k);
-    return Status::invalid(std::move(message));
-  }
-  return Status::ok();
-}
-
-Status read_string(const json& object, std::string_view prefix, const char* key,
-                   std::optional<std::string>& out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::ok();
-  if (!it->is_string())
-    return Status::invalid(std::string(prefix) + key + ": expected a string, got " +
-                           it->type_name());
-  out = it->get<std::string>();
-  return Status::ok();
-}
-
-Status read_int(const json& object, std::string_view prefix, const char* key, int min, int max,
-                int& out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::ok();
-  if (!it->is_number_integer() || it->get<long long>() < min || it->get<long long>() > max)
-    return Status::invalid(std::string(prefix) + key + ": " + it->dump() + ": must be an integer " +
-                           std::to_string(min) + ".." + std::to_string(max));
-  out = it->get<int>();
-  return Status::ok();
-}
-
-Status read_duration(const json& object, std::string_view prefix, const char* key, milliseconds min,
-                     milliseconds max, milliseconds& out) {
-  std::optional<std::string> text;
-  if (Status s = read_string(object, prefix, key, text); !s) return s;
-  if (!text) return Status::ok();
-  auto parsed = parse_duration(*text);
-  if (!parsed) return Status::invalid(std::string(prefix) + key + ": " + parsed.status().message());
-  if (*parsed < min || *parsed > max)
-    return Status::invalid(std::string(prefix) + key + ": \"" + *text + "\": must be " +
-                           format_duration(min) + ".." + format_duration(max));
-  out = *parsed;
-  return Status::ok();
-}
+constexpr DurationRule kTimeoutRule{.min = milliseconds(100), .max = milliseconds(60'000)};
+constexpr DurationRule kMaxAgeRule{.min = milliseconds(1000), .max = milliseconds(86'400'000)};
 
 // A secret given inline or in a file; the file is read when a session opens, so
 // that the agent's configuration loads where the file is not readable yet.
-Status read_secret(const json& object, std::string_view prefix, const std::string& key,
-                   std::string& value, std::string& file) {
-  std::optional<std::string> inline_value;
-  std::optional<std::string> path;
-  if (Status s = read_string(object, prefix, key.c_str(), inline_value); !s) return s;
-  if (Status s = read_string(object, prefix, (key + "_file").c_str(), path); !s) return s;
-  if (inline_value && path)
-    return Status::invalid(std::string(prefix) + key + ": give " + key + " or " + key +
-                           "_file, not both");
-  if (inline_value) value = *inline_value;
-  if (path) {
-    if (path->empty() || path->front() != '/')
-      return Status::invalid(std::string(prefix) + key + "_file: must be an absolute path");
-    file = *path;
+Status read_secret(const Fields& snmp, const std::string& key, std::string& value,
+                   std::string& file) {
+  const std::string file_key = key + "_file";
+  if (snmp.object.contains(key) && snmp.object.contains(file_key)) {
+    return field_error(snmp.path_of(key), "give " + key + " or " + file_key + ", not both");
   }
-  return Status::ok();
+  if (Status s = read_string(snmp, key, value, {.allow_empty = true}); !s) return s;
+  return read_absolute_path(snmp, file_key, file);
 }
 
 Status load_secret(const std::string& key, const std::string& file, std::string& out) {
@@ -98,75 +47,66 @@ Status load_secret(const std::string& key, const std::string& file, std::string&
   return Status::ok();
 }
 
-Status parse_snmp(const json& snmp, std::string_view prefix, DeviceOptions& options) {
+Status parse_snmp(const Fields& snmp, DeviceOptions& options) {
   Target& target = options.target;
-  if (!snmp.is_object())
-    return Status::invalid(std::string(prefix) + ": expected an object, got " + snmp.type_name());
-  const std::string p = std::string(prefix) + ".";
-  if (Status s = unknown_keys(snmp, p, kSnmpKeys); !s) return s;
-  std::optional<std::string> version;
-  if (Status s = read_string(snmp, p, "version", version); !s) return s;
-  if (!version || *version == "2c") {
+  if (Status s = check_keys(snmp, kSnmpKeys); !s) return s;
+  std::string version = "2c";
+  if (Status s = read_string(snmp, "version", version); !s) return s;
+  if (version == "2c") {
     target.version = Target::Version::kV2c;
-  } else if (*version == "3") {
+  } else if (version == "3") {
     target.version = Target::Version::kV3;
   } else {
-    return Status::invalid(p + "version: \"" + *version + "\": must be \"2c\" or \"3\"");
+    return field_error(snmp.path_of("version"), quote(version) + ": must be \"2c\" or \"3\"");
   }
   if (target.version == Target::Version::kV2c) {
     for (const char* key : {"user", "auth", "auth_pass", "auth_pass_file", "priv", "priv_pass",
                             "priv_pass_file", "engine_id"}) {
-      if (snmp.contains(key)) return Status::invalid(p + key + ": only for SNMP version \"3\"");
+      if (snmp.object.contains(key))
+        return field_error(snmp.path_of(key), "only for SNMP version \"3\"");
     }
-    if (Status s = read_secret(snmp, p, "community", target.community, options.community_file); !s)
+    if (Status s = read_secret(snmp, "community", target.community, options.community_file); !s)
       return s;
-    if (target.community.empty()) return Status::invalid(p + "community: must not be empty");
+    if (target.community.empty() && options.community_file.empty())
+      return field_error(snmp.path_of("community"), "must not be empty");
   } else {
-    if (snmp.contains("community") || snmp.contains("community_file"))
-      return Status::invalid(p + "community: only for SNMP version \"2c\"");
-    std::optional<std::string> engine;
-    if (Status s = read_string(snmp, p, "engine_id", engine); !s) return s;
-    if (engine) {
-      auto bytes = parse_engine_id(*engine);
-      if (!bytes) return Status::invalid(p + "engine_id: " + bytes.status().message());
+    if (snmp.object.contains("community") || snmp.object.contains("community_file"))
+      return field_error(snmp.path_of("community"), "only for SNMP version \"2c\"");
+    std::string engine;
+    if (Status s = read_string(snmp, "engine_id", engine); !s) return s;
+    if (snmp.object.contains("engine_id")) {
+      auto bytes = parse_engine_id(engine);
+      if (!bytes) return field_error(snmp.path_of("engine_id"), bytes.status().message());
       options.engine_id = std::move(*bytes);
     }
-    std::optional<std::string> user;
-    std::optional<std::string> auth;
-    std::optional<std::string> priv;
-    if (Status s = read_string(snmp, p, "user", user); !s) return s;
-    if (!user || user->empty()) return Status::invalid(p + "user: required for SNMP version \"3\"");
-    target.user = *user;
-    if (Status s = read_string(snmp, p, "auth", auth); !s) return s;
-    if (Status s = read_string(snmp, p, "priv", priv); !s) return s;
-    if (auth) target.auth_protocol = *auth;
-    if (priv) target.priv_protocol = *priv;
+    if (!snmp.object.contains("user"))
+      return field_error(snmp.path_of("user"), "required for SNMP version \"3\"");
+    if (Status s = read_string(snmp, "user", target.user); !s) return s;
+    if (Status s = read_string(snmp, "auth", target.auth_protocol); !s) return s;
+    if (Status s = read_string(snmp, "priv", target.priv_protocol); !s) return s;
     constexpr std::string_view kAuth[] = {"MD5", "SHA", "SHA-256", "SHA-512"};
     constexpr std::string_view kPriv[] = {"AES", "DES"};
     if (std::find(std::begin(kAuth), std::end(kAuth), target.auth_protocol) == std::end(kAuth))
-      return Status::invalid(p + "auth: \"" + target.auth_protocol +
-                             "\": must be MD5, SHA, SHA-256 or SHA-512");
+      return field_error(snmp.path_of("auth"),
+                         quote(target.auth_protocol) + ": must be MD5, SHA, SHA-256 or SHA-512");
     if (std::find(std::begin(kPriv), std::end(kPriv), target.priv_protocol) == std::end(kPriv))
-      return Status::invalid(p + "priv: \"" + target.priv_protocol + "\": must be AES or DES");
-    if (Status s = read_secret(snmp, p, "auth_pass", target.auth_pass, options.auth_pass_file); !s)
+      return field_error(snmp.path_of("priv"),
+                         quote(target.priv_protocol) + ": must be AES or DES");
+    if (Status s = read_secret(snmp, "auth_pass", target.auth_pass, options.auth_pass_file); !s)
       return s;
-    if (Status s = read_secret(snmp, p, "priv_pass", target.priv_pass, options.priv_pass_file); !s)
+    if (Status s = read_secret(snmp, "priv_pass", target.priv_pass, options.priv_pass_file); !s)
       return s;
     if (!target.auth_pass.empty() && target.auth_pass.size() < 8)
-      return Status::invalid(p + "auth_pass: at least 8 characters (RFC 3414)");
+      return field_error(snmp.path_of("auth_pass"), "at least 8 characters (RFC 3414)");
     if (!target.priv_pass.empty() && target.priv_pass.size() < 8)
-      return Status::invalid(p + "priv_pass: at least 8 characters (RFC 3414)");
+      return field_error(snmp.path_of("priv_pass"), "at least 8 characters (RFC 3414)");
     if ((!target.priv_pass.empty() || !options.priv_pass_file.empty()) &&
         target.auth_pass.empty() && options.auth_pass_file.empty())
-      return Status::invalid(p + "priv_pass: privacy needs auth_pass as well");
+      return field_error(snmp.path_of("priv_pass"), "privacy needs auth_pass as well");
   }
-  if (Status s = read_duration(snmp, p, "timeout", milliseconds(100), milliseconds(60'000),
-                               target.timeout);
-      !s) {
-    return s;
-  }
-  if (Status s = read_int(snmp, p, "retries", 0, 10, target.retries); !s) return s;
-  return read_int(snmp, p, "max_repetitions", 1, 200, target.bulk_size);
+  if (Status s = read_duration(snmp, "timeout", kTimeoutRule, target.timeout); !s) return s;
+  if (Status s = read_integer(snmp, "retries", 0, 10, target.retries); !s) return s;
+  return read_integer(snmp, "max_repetitions", 1, 200, target.bulk_size);
 }
 
 }  // namespace
@@ -185,32 +125,27 @@ Result<Target> with_secrets(const DeviceOptions& options) {
 }
 
 Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& object) {
-  if (!object.is_object())
-    return Status::invalid(std::string("expected an object, got ") + object.type_name());
-  if (Status s = unknown_keys(object, "", kDeviceKeys); !s) return s;
+  const Fields device{object, field_path("devices", name)};
+  if (Status s = check_keys(device, kDeviceKeys); !s) return s;
   DeviceOptions options;
   options.name = std::string(name);
-  std::optional<std::string> host;
-  if (Status s = read_string(object, "", "host", host); !s) return s;
-  if (!host || host->empty()) return Status::invalid("host: required, a name or an address");
-  const bool sane = std::all_of(host->begin(), host->end(), [](unsigned char c) {
+  std::string host;
+  if (Status s = read_string(device, "host", host); !s) return s;
+  if (host.empty()) return field_error(device.path_of("host"), "required, a name or an address");
+  const bool sane = std::all_of(host.begin(), host.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
   });
-  if (!sane || host->size() > 253)
-    return Status::invalid("host: \"" + host->substr(0, 60) + "\" is not a host name or address");
-  options.target.host = *host;
-  int port = 161;
-  if (Status s = read_int(object, "", "port", 1, 65535, port); !s) return s;
-  options.target.port = static_cast<std::uint16_t>(port);
-  if (Status s = read_duration(object, "", "max_age", milliseconds(1000), milliseconds(86'400'000),
-                               options.max_age);
-      !s) {
-    return s;
+  if (!sane || host.size() > 253)
+    return field_error(device.path_of("host"), quote(host) + " is not a host name or address");
+  options.target.host = host;
+  if (Status s = read_integer(device, "port", 1, 65535, options.target.port); !s) return s;
+  if (Status s = read_duration(device, "max_age", kMaxAgeRule, options.max_age); !s) return s;
+  const json* snmp = nullptr;
+  if (Status s = read_object(device, "snmp", snmp); !s) return s;
+  if (snmp == nullptr) {
+    return field_error(device.path_of("snmp"), "required (at least {\"version\": \"2c\"})");
   }
-  const auto snmp = object.find("snmp");
-  if (snmp == object.end())
-    return Status::invalid("snmp: required (at least {\"version\": \"2c\"})");
-  if (Status s = parse_snmp(*snmp, "snmp", options); !s) return s;
+  if (Status s = parse_snmp(Fields{*snmp, device.path_of("snmp")}, options); !s) return s;
   return options;
 }
 
@@ -232,7 +167,7 @@ Result<std::shared_ptr<Devices>> Devices::create(const nlohmann::json& block) {
   std::shared_ptr<Devices> devices(new Devices());
   for (const auto& [name, object] : block.items()) {
     auto options = parse_device(name, object);
-    if (!options) return options.status().with_context("devices." + name);
+    if (!options) return options.status();
     auto device = std::make_unique<Device>();
     device->options = std::move(*options);
     devices->devices_.emplace(name, std::move(device));

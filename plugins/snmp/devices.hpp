@@ -49,8 +49,8 @@ struct DeviceOptions {
   std::string community_file, auth_pass_file, priv_pass_file;
 };
 
-// Validates one device of the block ("devices.fw" in messages is the caller's job:
-// messages name the key, e.g. "snmp.version: \"2\": must be \"2c\" or \"3\"").
+// Validates one device of the block; messages name the field by its whole path, e.g.
+// "devices.fw.snmp.version: \"2\": must be \"2c\" or \"3\"".
 // Passphrase files are read when a session opens, not here.
 Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& object);
 

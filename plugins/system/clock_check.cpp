@@ -37,24 +37,13 @@ class ClockCheck final : public Check {
   std::chrono::milliseconds crit_{2000};
 };
 
-Status read_ms(const nlohmann::json& params, const std::string& key,
-               std::chrono::milliseconds& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_string())
-    return Status::invalid(key + ": must be a duration with a unit, e.g. \"500ms\"");
-  const auto parsed = parse_duration(it->get_ref<const std::string&>());
-  if (!parsed) return Status::invalid(key + ": " + parsed.status().message());
-  out = *parsed;
-  return Status::ok();
-}
-
 Status ClockCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"warn", "crit"}); !s) return s;
   auto warn = warn_;
   auto crit = crit_;
-  if (Status s = read_ms(params, "warn", warn); !s) return s;
-  if (Status s = read_ms(params, "crit", crit); !s) return s;
+  constexpr DurationRule kOffset{.min = std::chrono::milliseconds(0)};
+  if (Status s = read_duration(params, "warn", kOffset, warn); !s) return s;
+  if (Status s = read_duration(params, "crit", kOffset, crit); !s) return s;
   if (warn > crit)
     return Status::invalid("warn: " + format_duration(warn) + " is above crit (" +
                            format_duration(crit) + ")");

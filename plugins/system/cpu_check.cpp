@@ -50,7 +50,7 @@ Result<CpuTimes> parse_stat(std::string_view stat, const std::string& path) {
     const auto [ptr, ec] =
         std::from_chars(token.data(), token.data() + token.size(), fields[count]);
     if (ec != std::errc() || ptr != token.data() + token.size())
-      return bad("unexpected field " + excerpt(token) + " on the \"cpu\" line");
+      return bad("unexpected field " + quote(token) + " on the \"cpu\" line");
     ++count;
     line.remove_prefix(end == std::string_view::npos ? line.size() : end);
   }
@@ -94,7 +94,7 @@ class CpuCheck final : public Check {
 };
 
 Status CpuCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"warn", "crit"}); !s) return s;
   return read_percent_thresholds(params, warn_, crit_);
 }
 

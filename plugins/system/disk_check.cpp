@@ -11,6 +11,9 @@
 #include <string>
 #include <system_error>
 
+#include "common/human_text.hpp"
+#include "plugins/check_support.hpp"
+
 namespace vigie::plugins::system {
 namespace {
 
@@ -25,35 +28,11 @@ std::string percent_text(double percent) {
   return buffer;
 }
 
-// "512 B", "3.4 GiB", "120 GiB".
-std::string size_text(double bytes) {
-  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  std::size_t unit = 0;
-  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, unit > 0 && bytes < 10 ? "%.1f %s" : "%.0f %s", bytes,
-                kUnits[unit]);
-  return buffer;
-}
-
 double round2(double value) { return std::round(value * 100) / 100; }
 
-Status read_percent(const nlohmann::json& params, const std::string& key, double& out) {
-  const auto it = params.find(key);
-  if (it == params.end()) return Status::ok();
-  if (!it->is_number()) return Status::invalid(key + ": must be a percentage 0..100");
-  const auto value = it->get<double>();
-  if (!(value >= 0 && value <= 100)) return Status::invalid(key + ": must be a percentage 0..100");
-  out = value;
-  return Status::ok();
-}
-
 Status read_thresholds(const nlohmann::json& params, const std::string& prefix, Thresholds& out) {
-  if (Status s = read_percent(params, prefix + "warn", out.warn); !s) return s;
-  if (Status s = read_percent(params, prefix + "crit", out.crit); !s) return s;
+  if (Status s = read_number(params, prefix + "warn", 0, 100, out.warn); !s) return s;
+  if (Status s = read_number(params, prefix + "crit", 0, 100, out.crit); !s) return s;
   if (out.warn > out.crit) {
     return Status::invalid(prefix + "warn: " + percent_text(out.warn) + "% is above " + prefix +
                            "crit (" + percent_text(out.crit) + "%)");
@@ -102,14 +81,12 @@ class DiskCheck final : public Check {
 };
 
 Status DiskCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
-  const auto path = params.find("path");
-  if (path == params.end() || !path->is_string() || path->get_ref<const std::string&>().empty())
-    return Status::invalid("path: required, the absolute path of a mount point");
-  const auto& text = path->get_ref<const std::string&>();
-  if (text.find('\0') != std::string::npos)
-    return Status::invalid("path: must not contain a NUL byte");
-  if (text[0] != '/') return Status::invalid("path: \"" + text + "\" is not an absolute path");
+  if (Status s = check_parameters(params, {"path", "warn", "crit", "inodes_warn", "inodes_crit"});
+      !s) {
+    return s;
+  }
+  std::string text;
+  if (Status s = read_absolute_path(params, "path", text, /*required=*/true); !s) return s;
   Thresholds space{80, 90};
   Thresholds inodes{80, 90};
   if (Status s = read_thresholds(params, "", space); !s) return s;
@@ -149,7 +126,7 @@ Outcome DiskCheck::run(const RunContext&) {
   const State space_state = add_percent("used_pct", used_pct, space_, outcome);
   outcome.status = space_state;
   outcome.summary = path_ + " " + used_text(used_pct) + verdict(space_state, space_) + ", " +
-                    size_text(available) + " free";
+                    bytes_text(available) + " free";
 
   if (fs.f_files > 0) {
     const auto files = static_cast<double>(fs.f_files);

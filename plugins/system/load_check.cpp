@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/file.hpp"
+#include "plugins/check_support.hpp"
 
 namespace vigie::plugins::system {
 namespace {
@@ -104,7 +105,7 @@ class LoadCheck final : public Check {
 };
 
 Status LoadCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"warn", "crit"}); !s) return s;
   Loads warn = kDefaultWarn;
   Loads crit = kDefaultCrit;
   if (Status s = read_thresholds(params, "warn", warn); !s) return s;

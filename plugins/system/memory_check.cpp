@@ -39,7 +39,7 @@ Result<std::map<std::string, double>> parse_meminfo(std::string_view text,
     const std::string_view unit = rest.substr(static_cast<std::size_t>(end - rest.data()));
     if (ec != std::errc() || (unit != " kB" && !unit.empty()))
       return Status(Code::kCorruption,
-                    path + ": unexpected value " + excerpt(rest) + " for " + std::string(name));
+                    path + ": unexpected value " + quote(rest) + " for " + std::string(name));
     values[std::string(name)] = static_cast<double>(value) * (unit.empty() ? 1 : 1024);
   }
   for (const auto name : wanted) {
@@ -63,7 +63,7 @@ class MemoryCheck final : public Check {
     }
   }
   Status configure(const nlohmann::json& params) override {
-    if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+    if (Status s = check_parameters(params, {"warn", "crit"}); !s) return s;
     return read_percent_thresholds(params, warn_, crit_);
   }
   Outcome run(const RunContext& context) override;
@@ -105,7 +105,8 @@ Outcome MemoryCheck::run(const RunContext&) {
                      threshold_metric("used", used, "B", std::nullopt, std::nullopt, 0, total),
                      threshold_metric("total", total, "B", std::nullopt, std::nullopt)};
   outcome.summary = what + " " + number_text(std::ceil(pct)) + "% used" + note + ", " +
-                    size_text(free) + (memory ? " available of " : " free of ") + size_text(total);
+                    bytes_text(free) + (memory ? " available of " : " free of ") +
+                    bytes_text(total);
   return outcome;
 }
 

@@ -25,7 +25,7 @@ Result<std::map<std::string, std::string>> parse_show(std::string_view out) {
     if (line.empty()) continue;
     const auto eq = line.find('=');
     if (eq == std::string_view::npos || eq == 0)
-      return Status(Code::kCorruption, "systemctl show: unexpected line " + excerpt(line));
+      return Status(Code::kCorruption, "systemctl show: unexpected line " + quote(line));
     values[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
   }
   for (const char* key : {"LoadState", "ActiveState", "SubState"}) {
@@ -48,12 +48,12 @@ class UnitCheck final : public Check {
 };
 
 Status UnitCheck::configure(const json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"unit", "expect", "systemctl"}); !s) return s;
   std::string unit;
-  if (Status s = read_string(params, "unit", unit, true); !s) return s;
+  if (Status s = read_string(params, "unit", unit, {.required = true}); !s) return s;
   if (unit.size() > kMaxUnitName || unit.starts_with('-') ||
       unit.find_first_of(" \t\n/") != std::string::npos)
-    return Status::invalid("unit: " + excerpt(unit) + " is not a unit name");
+    return Status::invalid("unit: " + quote(unit) + " is not a unit name");
   if (unit.find('.') == std::string::npos) unit += ".service";
   std::string expect = "active";
   if (Status s = read_string(params, "expect", expect); !s) return s;
@@ -81,7 +81,7 @@ Outcome UnitCheck::run(const RunContext& context) {
     return unknown_outcome("systemctl show failed: " + (why.empty() ? "no reason given" : why));
   }
   if (process->truncated)
-    return unknown_outcome("systemctl show: output larger than " + size_text(kMaxOutput));
+    return unknown_outcome("systemctl show: output larger than " + bytes_text(kMaxOutput));
   const auto values = parse_show(process->out);
   if (!values) return unknown_outcome(values.status().message());
 

@@ -29,13 +29,13 @@ class UptimeCheck final : public Check {
 };
 
 Status UptimeCheck::configure(const nlohmann::json& params) {
-  if (!params.is_object()) return Status::invalid("check parameters must be a JSON object");
+  if (Status s = check_parameters(params, {"min", "max"}); !s) return s;
   std::chrono::seconds min = min_;
-  if (Status s = read_duration(params, "min", min); !s) return s;
+  if (Status s = read_duration(params, "min", {}, min); !s) return s;
   std::optional<std::chrono::seconds> max;
   if (params.contains("max")) {
     std::chrono::seconds value{0};
-    if (Status s = read_duration(params, "max", value); !s) return s;
+    if (Status s = read_duration(params, "max", {}, value); !s) return s;
     if (value <= min)
       return Status::invalid("max: " + format_duration(value) + " is not above min (" +
                              format_duration(min) + ")");
@@ -56,7 +56,7 @@ Outcome UptimeCheck::run(const RunContext&) {
   const auto [end, ec] = std::from_chars(first.data(), first.data() + first.size(), seconds);
   if (ec != std::errc() || end != first.data() + first.size() || !std::isfinite(seconds) ||
       seconds < 0)
-    return unknown_outcome(path + ": expected seconds, got " + excerpt(first));
+    return unknown_outcome(path + ": expected seconds, got " + quote(first));
 
   const auto up = static_cast<std::int64_t>(seconds);
   Outcome outcome;
@@ -66,12 +66,12 @@ Outcome UptimeCheck::run(const RunContext&) {
                       max_ ? static_cast<double>(max_->count()) : INFINITY};
   outcome.metrics.push_back(std::move(metric));
   const std::int64_t since = static_cast<std::int64_t>(std::time(nullptr)) - up;
-  outcome.summary = "up " + age_text(up) + " (since " + utc_text(since) + ")";
+  outcome.summary = "up " + age_text(std::chrono::seconds(up)) + " (since " + utc_text(since) + ")";
   outcome.status = State::kOk;
   if (up < min_.count()) {
     outcome.status = State::kWarning;
-    outcome.summary = "rebooted " + age_text(up) + " ago (" + utc_text(since) + ") (WARNING < " +
-                      format_duration(min_) + ")";
+    outcome.summary = "rebooted " + age_text(std::chrono::seconds(up)) + " ago (" +
+                      utc_text(since) + ") (WARNING < " + format_duration(min_) + ")";
   } else if (max_ && up > max_->count()) {
     outcome.status = State::kWarning;
     outcome.summary +=

@@ -41,7 +41,7 @@ class GenericCheck final : public Check {
 };
 
 Status GenericCheck::configure(const nlohmann::json& params) {
-  if (Status s = check_keys(params, {"device", "interfaces"}); !s) return s;
+  if (Status s = check_parameters(params, {"device", "interfaces"}); !s) return s;
   if (Status s = read_strings(params, "interfaces", names_); !s) return s;
   Request request = if_mib_request(true);
   request.scalars = {kSysDescr, kSysUpTime};

@@ -69,6 +69,69 @@ std::string text_of(const Value& v) {
   return v.type == Type::kOctetString ? v.bytes : std::string();
 }
 
+// The VAP table: one row per SSID and radio.
+std::map<Oid, Vap> read_vaps(const Snapshot& s) {
+  std::map<Oid, Vap> vaps;
+  rows_of<Vap>(s, kVapEssId, vaps, [](Vap& v, const Value& x) { v.ssid = text_of(x); });
+  rows_of<Vap>(s, kVapName, vaps, [](Vap& v, const Value& x) { v.name = text_of(x); });
+  rows_of<Vap>(s, kVapRadio, vaps, [](Vap& v, const Value& x) { v.band = text_of(x); });
+  rows_of<Vap>(s, kVapUsage, vaps, [](Vap& v, const Value& x) { v.usage = text_of(x); });
+  rows_of<Vap>(s, kVapChannel, vaps, [](Vap& v, const Value& x) {
+    if (x.type == Type::kInteger) v.channel = x.integer;
+  });
+  rows_of<Vap>(s, kVapStations, vaps, [](Vap& v, const Value& x) {
+    if (x.type == Type::kInteger && x.integer >= 0) v.stations = x.integer;
+  });
+  rows_of<Vap>(s, kVapUp, vaps, [](Vap& v, const Value& x) {
+    if (x.type == Type::kInteger) v.up = x.integer;
+  });
+  rows_of<Vap>(s, kVapRxBytes, vaps, [](Vap& v, const Value& x) {
+    if (x.type == Type::kCounter32 || x.type == Type::kCounter64) v.rx = x.number;
+  });
+  rows_of<Vap>(s, kVapTxBytes, vaps, [](Vap& v, const Value& x) {
+    if (x.type == Type::kCounter32 || x.type == Type::kCounter64) v.tx = x.number;
+  });
+  return vaps;
+}
+
+// The radios, and how many SSIDs are up on each band: the radio table has no state, so
+// a radio none of whose SSIDs is up is down.
+struct Radios {
+  std::map<Oid, std::pair<std::string, std::string>> by_index;  // name, band
+  std::map<std::string, int> vaps_up;                           // by band
+
+  // ", radio ra0 has no SSID up" when none is up on `band`, else "".
+  std::string down_note(const std::string& band) const {
+    const auto up = vaps_up.find(band);
+    if (up != vaps_up.end() && up->second > 0) return std::string();
+    for (const auto& [index, radio] : by_index) {
+      if (radio.second == band) return ", radio " + radio.first + " has no SSID up";
+    }
+    return std::string();
+  }
+};
+
+Radios read_radios(const Snapshot& s, const std::map<Oid, Vap>& vaps) {
+  Radios radios;
+  for (const auto& [index, value] : s.column(kRadioName))
+    radios.by_index[index].first = text_of(*value);
+  for (const auto& [index, value] : s.column(kRadioBand))
+    radios.by_index[index].second = text_of(*value);
+  for (const auto& [index, vap] : vaps) radios.vaps_up[vap.band] += vap.up && *vap.up == 1 ? 1 : 0;
+  return radios;
+}
+
+// Stations counted over the SSIDs that are up.
+struct Stations {
+  std::map<std::string, std::int64_t> per_ssid;
+  std::vector<std::string> ssid_order;  // first seen first
+  std::int64_t total = 0;
+  std::int64_t band_2g = 0;
+  std::int64_t band_5g = 0;
+  bool known = false;
+  int vaps_up = 0;
+};
+
 class UnifiCheck final : public Check {
  public:
   void attach(const Environment& env) override { env_ = env; }
@@ -79,6 +142,16 @@ class UnifiCheck final : public Check {
   Outcome run(const RunContext& context) override;
 
  private:
+  // Each judge adds what it found to `findings`, and its metrics to `outcome`.
+  bool judge_uplink(const Snapshot& s, Findings& findings) const;
+  Stations judge_ssids(const std::map<Oid, Vap>& vaps, const Radios& radios, Findings& findings,
+                       Outcome& outcome);
+  void judge_hotspots(const std::map<Oid, Vap>& vaps, const Stations& stations, bool connected,
+                      Findings& findings) const;
+  void judge_radios(const Snapshot& s, const Radios& radios, Findings& findings,
+                    Outcome& outcome) const;
+  void add_station_metrics(const Stations& stations, Outcome& outcome) const;
+
   bool is_hotspot(const Vap& vap) const {
     if (std::find(empty_ok_.begin(), empty_ok_.end(), vap.ssid) != empty_ok_.end()) return false;
     if (hotspots_)
@@ -98,26 +171,22 @@ class UnifiCheck final : public Check {
 };
 
 Status UnifiCheck::configure(const nlohmann::json& params) {
-  if (Status s = check_keys(params, {"device", "ssid", "hotspots", "empty_ok", "office_hours",
-                                     "channel_util_warn", "channel_util_crit"});
+  if (Status s = check_parameters(params, {"device", "ssid", "hotspots", "empty_ok", "office_hours",
+                                           "channel_util_warn", "channel_util_crit"});
       !s) {
     return s;
   }
-  if (const auto it = params.find("ssid"); it != params.end()) {
-    if (!it->is_string() || it->get_ref<const std::string&>().empty())
-      return Status::invalid("ssid: must be a non-empty string");
-    ssid_ = it->get<std::string>();
-  }
+  if (Status s = read_string(params, "ssid", ssid_); !s) return s;
   if (params.contains("hotspots")) {
     std::vector<std::string> list;
     if (Status s = read_strings(params, "hotspots", list); !s) return s;
     hotspots_ = std::move(list);
   }
   if (Status s = read_strings(params, "empty_ok", empty_ok_); !s) return s;
-  if (const auto it = params.find("office_hours"); it != params.end()) {
-    if (!it->is_string())
-      return Status::invalid("office_hours: must be a string such as \"Mon-Fri 08:00-18:00\"");
-    auto hours = OfficeHours::parse(it->get<std::string>());
+  std::string office_hours;
+  if (Status s = read_string(params, "office_hours", office_hours); !s) return s;
+  if (!office_hours.empty()) {
+    auto hours = OfficeHours::parse(office_hours);
     if (!hours) return Status::invalid("office_hours: " + hours.status().message());
     office_hours_ = *hours;
   }
@@ -160,75 +229,65 @@ Outcome UnifiCheck::run(const RunContext& context) {
     findings.add(State::kOk, "up " + uptime_text(*ticks));
   }
 
-  // Uplink and isolation: without them the stations count means nothing.
+  const bool connected = judge_uplink(s, findings);
+  const std::map<Oid, Vap> vaps = read_vaps(s);
+  const Radios radios = read_radios(s, vaps);
+  const Stations stations = judge_ssids(vaps, radios, findings, outcome);
+  judge_hotspots(vaps, stations, connected, findings);
+  judge_radios(s, radios, findings, outcome);
+  add_station_metrics(stations, outcome);
+  rates_.end();
+
+  outcome.status = findings.state();
+  outcome.details = findings.details();
+  if (findings.has_problems()) {
+    outcome.summary = findings.problems() + " (" + identity + ")";
+    return outcome;
+  }
+  std::string split;
+  for (const auto& ssid : stations.ssid_order) {
+    split += (split.empty() ? "" : ", ") + ssid + " " + std::to_string(stations.per_ssid.at(ssid));
+  }
+  outcome.summary = identity + ": " + std::to_string(stations.vaps_up) +
+                    (stations.vaps_up == 1 ? " SSID" : " SSIDs") + " up, " +
+                    std::to_string(stations.total) + " stations" +
+                    (split.empty() || stations.ssid_order.size() < 2 ? "" : " (" + split + ")") +
+                    (ticks ? ", up " + uptime_text(*ticks) : "");
+  return outcome;
+}
+
+// Uplink and isolation: without them the stations count means nothing. False when the AP
+// lost its wired uplink.
+bool UnifiCheck::judge_uplink(const Snapshot& s, Findings& findings) const {
   bool connected = true;
   if (const auto isolated = s.integer(kIsolated); isolated && *isolated == 1) {
     findings.add(State::kCritical, "AP isolated: it lost its wired uplink");
     connected = false;
   }
   const auto uplink = s.text(kUplink);
-  if (uplink && !uplink->empty()) {
-    std::optional<std::int64_t> up;
-    std::map<Oid, std::string> names;
-    for (const auto& [index, value] : s.column(kIfName)) names[index] = text_of(*value);
-    for (const auto& [index, value] : s.column(kIfUp)) {
-      if (names[index] == *uplink && value->type == Type::kInteger) up = value->integer;
-    }
-    if (!up) {
-      findings.add(State::kOk, "uplink " + *uplink + " (state not reported)");
-    } else if (*up != 1) {
-      findings.add(State::kCritical, "uplink " + *uplink + " down");
-      connected = false;
-    } else {
-      findings.add(State::kOk, "uplink " + *uplink + " up");
-    }
+  if (!uplink || uplink->empty()) return connected;
+  std::optional<std::int64_t> up;
+  std::map<Oid, std::string> names;
+  for (const auto& [index, value] : s.column(kIfName)) names[index] = text_of(*value);
+  for (const auto& [index, value] : s.column(kIfUp)) {
+    if (names[index] == *uplink && value->type == Type::kInteger) up = value->integer;
   }
+  if (!up) {
+    findings.add(State::kOk, "uplink " + *uplink + " (state not reported)");
+  } else if (*up != 1) {
+    findings.add(State::kCritical, "uplink " + *uplink + " down");
+    connected = false;
+  } else {
+    findings.add(State::kOk, "uplink " + *uplink + " up");
+  }
+  return connected;
+}
 
-  std::map<Oid, Vap> vaps;
-  rows_of<Vap>(s, kVapEssId, vaps, [](Vap& v, const Value& x) { v.ssid = text_of(x); });
-  rows_of<Vap>(s, kVapName, vaps, [](Vap& v, const Value& x) { v.name = text_of(x); });
-  rows_of<Vap>(s, kVapRadio, vaps, [](Vap& v, const Value& x) { v.band = text_of(x); });
-  rows_of<Vap>(s, kVapUsage, vaps, [](Vap& v, const Value& x) { v.usage = text_of(x); });
-  rows_of<Vap>(s, kVapChannel, vaps, [](Vap& v, const Value& x) {
-    if (x.type == Type::kInteger) v.channel = x.integer;
-  });
-  rows_of<Vap>(s, kVapStations, vaps, [](Vap& v, const Value& x) {
-    if (x.type == Type::kInteger && x.integer >= 0) v.stations = x.integer;
-  });
-  rows_of<Vap>(s, kVapUp, vaps, [](Vap& v, const Value& x) {
-    if (x.type == Type::kInteger) v.up = x.integer;
-  });
-  rows_of<Vap>(s, kVapRxBytes, vaps, [](Vap& v, const Value& x) {
-    if (x.type == Type::kCounter32 || x.type == Type::kCounter64) v.rx = x.number;
-  });
-  rows_of<Vap>(s, kVapTxBytes, vaps, [](Vap& v, const Value& x) {
-    if (x.type == Type::kCounter32 || x.type == Type::kCounter64) v.tx = x.number;
-  });
-
-  const bool in_hours =
-      !office_hours_ ||
-      office_hours_->contains(env_.now ? env_.now() : std::chrono::system_clock::now());
-  std::map<std::string, std::int64_t> per_ssid;  // in first-seen order below
-  std::vector<std::string> ssid_order;
-  std::int64_t total = 0;
-  std::int64_t band_2g = 0;
-  std::int64_t band_5g = 0;
-  bool stations_known = false;
-  int vaps_up = 0;
+// Each SSID (or the configured one): up, its channel, its stations and traffic.
+Stations UnifiCheck::judge_ssids(const std::map<Oid, Vap>& vaps, const Radios& radios,
+                                 Findings& findings, Outcome& outcome) {
+  Stations stations;
   int judged = 0;
-  // Radios: the radio table has no state; a radio none of whose SSIDs is up is down.
-  std::map<Oid, std::pair<std::string, std::string>> radios;  // index -> name, band
-  for (const auto& [index, value] : s.column(kRadioName)) radios[index].first = text_of(*value);
-  for (const auto& [index, value] : s.column(kRadioBand)) radios[index].second = text_of(*value);
-  std::map<std::string, int> radio_vaps_up;
-  for (const auto& [index, vap] : vaps) radio_vaps_up[vap.band] += vap.up && *vap.up == 1 ? 1 : 0;
-  const auto radio_down_note = [&](const std::string& band) {
-    if (radio_vaps_up[band] > 0) return std::string();
-    for (const auto& [index, radio] : radios) {
-      if (radio.second == band) return ", radio " + radio.first + " has no SSID up";
-    }
-    return std::string();
-  };
   for (const auto& [index, vap] : vaps) {
     if (!ssid_.empty() && vap.ssid != ssid_) continue;
     ++judged;
@@ -238,16 +297,16 @@ Outcome UnifiCheck::run(const RunContext& context) {
       findings.add(State::kUnknown, "SSID " + vap.ssid + " state unreadable" + where);
     } else if (*vap.up != 1) {
       findings.add(State::kCritical,
-                   "SSID " + vap.ssid + " down" + where + radio_down_note(vap.band));
+                   "SSID " + vap.ssid + " down" + where + radios.down_note(vap.band));
       continue;
     }
-    ++vaps_up;
+    ++stations.vaps_up;
     if (vap.stations) {
-      stations_known = true;
-      if (!per_ssid.contains(vap.ssid)) ssid_order.push_back(vap.ssid);
-      per_ssid[vap.ssid] += *vap.stations;
-      total += *vap.stations;
-      (vap.band == "na" ? band_5g : band_2g) += *vap.stations;
+      stations.known = true;
+      if (!stations.per_ssid.contains(vap.ssid)) stations.ssid_order.push_back(vap.ssid);
+      stations.per_ssid[vap.ssid] += *vap.stations;
+      stations.total += *vap.stations;
+      (vap.band == "na" ? stations.band_5g : stations.band_2g) += *vap.stations;
     }
     Interface as_interface;
     as_interface.name = vap.name.empty() ? "vap" + oid_text(vap.index) : vap.name;
@@ -264,9 +323,17 @@ Outcome UnifiCheck::run(const RunContext& context) {
     findings.add(State::kCritical, "SSID " + ssid_ + " not broadcast by this AP");
   if (vaps.empty() && ssid_.empty())
     findings.add(State::kCritical, "no SSID configured (VAP table empty)");
+  return stations;
+}
 
-  // An empty hotspot while the AP is connected: its users cannot get on.
-  for (const auto& [ssid, count] : per_ssid) {
+// An empty hotspot while the AP is connected: its users cannot get on (a WARNING in
+// office hours only).
+void UnifiCheck::judge_hotspots(const std::map<Oid, Vap>& vaps, const Stations& stations,
+                                bool connected, Findings& findings) const {
+  const bool in_hours =
+      !office_hours_ ||
+      office_hours_->contains(env_.now ? env_.now() : std::chrono::system_clock::now());
+  for (const auto& [ssid, count] : stations.per_ssid) {
     const auto any = std::find_if(vaps.begin(), vaps.end(),
                                   [&](const auto& v) { return v.second.ssid == ssid; });
     if (count == 0 && connected && any != vaps.end() && is_hotspot(any->second)) {
@@ -275,11 +342,16 @@ Outcome UnifiCheck::run(const RunContext& context) {
           "hotspot " + ssid + " has no station" + (in_hours ? "" : " (outside office hours)"));
     }
   }
+}
 
-  // Channel utilisation per radio.
+// Channel utilisation per radio.
+void UnifiCheck::judge_radios(const Snapshot& s, const Radios& radios, Findings& findings,
+                              Outcome& outcome) const {
   for (const auto& [index, value] : s.column(kRadioCu)) {
     if (value->type != Type::kInteger) continue;
-    const auto& [name, band] = radios[index];
+    const auto radio = radios.by_index.find(index);
+    const std::string name = radio == radios.by_index.end() ? "" : radio->second.first;
+    const std::string band = radio == radios.by_index.end() ? "" : radio->second.second;
     const std::string label = (name.empty() ? "radio" + oid_text(index) : name) + "_cu_pct";
     const double cu = static_cast<double>(value->integer);
     outcome.metrics.push_back(
@@ -287,42 +359,26 @@ Outcome UnifiCheck::run(const RunContext& context) {
     State state = State::kOk;
     if (Range{0, cu_crit_}.alerts(cu)) state = State::kCritical;
     else if (Range{0, cu_warn_}.alerts(cu)) state = State::kWarning;
+    const auto up = radios.vaps_up.find(band);
     findings.add(state, "radio " + name + " (" + band_name(band) + ") channel utilisation " +
                             std::to_string(value->integer) + "%" +
-                            (radio_vaps_up[band] == 0 ? ", no SSID up" : ""));
+                            (up == radios.vaps_up.end() || up->second == 0 ? ", no SSID up" : ""));
   }
+}
 
-  if (stations_known) {
-    outcome.metrics.push_back(Metric{"stations", static_cast<double>(total), "", std::nullopt,
+void UnifiCheck::add_station_metrics(const Stations& stations, Outcome& outcome) const {
+  if (!stations.known) return;
+  const auto count = [&](std::string label, std::int64_t n) {
+    outcome.metrics.push_back(Metric{std::move(label), static_cast<double>(n), "", std::nullopt,
                                      std::nullopt, 0, std::nullopt});
-    for (const auto& ssid : ssid_order)
-      outcome.metrics.push_back(Metric{"stations_" + ssid, static_cast<double>(per_ssid[ssid]), "",
-                                       std::nullopt, std::nullopt, 0, std::nullopt});
-    if (ssid_.empty()) {
-      outcome.metrics.push_back(Metric{"stations_2g", static_cast<double>(band_2g), "",
-                                       std::nullopt, std::nullopt, 0, std::nullopt});
-      outcome.metrics.push_back(Metric{"stations_5g", static_cast<double>(band_5g), "",
-                                       std::nullopt, std::nullopt, 0, std::nullopt});
-    }
+  };
+  count("stations", stations.total);
+  for (const auto& ssid : stations.ssid_order)
+    count("stations_" + ssid, stations.per_ssid.at(ssid));
+  if (ssid_.empty()) {
+    count("stations_2g", stations.band_2g);
+    count("stations_5g", stations.band_5g);
   }
-  rates_.end();
-
-  outcome.status = findings.state();
-  outcome.details = findings.details();
-  if (findings.has_problems()) {
-    outcome.summary = findings.problems() + " (" + identity + ")";
-    return outcome;
-  }
-  std::string split;
-  for (const auto& ssid : ssid_order) {
-    split += (split.empty() ? "" : ", ") + ssid + " " + std::to_string(per_ssid[ssid]);
-  }
-  outcome.summary = identity + ": " + std::to_string(vaps_up) +
-                    (vaps_up == 1 ? " SSID" : " SSIDs") + " up, " + std::to_string(total) +
-                    " stations" +
-                    (split.empty() || ssid_order.size() < 2 ? "" : " (" + split + ")") +
-                    (ticks ? ", up " + uptime_text(*ticks) : "");
-  return outcome;
 }
 
 }  // namespace

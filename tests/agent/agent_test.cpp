@@ -22,14 +22,14 @@ using Catch::Matchers::StartsWith;
 
 constexpr const char* kDemo = VIGIE_SOURCE_DIR "/config/agent.demo.json";
 
-struct Outcome {
+struct CommandRun {
   int code = -1;
   std::string out;
   std::string err;
 };
 
 // Runs the command line `vigie-agent <args>` in this process, capturing its output.
-Outcome agent(std::vector<std::string> args) {
+CommandRun agent(std::vector<std::string> args) {
   args.insert(args.begin(), "vigie-agent");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -38,13 +38,13 @@ Outcome agent(std::vector<std::string> args) {
   std::ostringstream err;
   std::streambuf* const old_out = std::cout.rdbuf(out.rdbuf());
   std::streambuf* const old_err = std::cerr.rdbuf(err.rdbuf());
-  Outcome outcome;
-  outcome.code = run(static_cast<int>(args.size()), argv.data());
+  CommandRun ran;
+  ran.code = run(static_cast<int>(args.size()), argv.data());
   std::cout.rdbuf(old_out);
   std::cerr.rdbuf(old_err);
-  outcome.out = out.str();
-  outcome.err = err.str();
-  return outcome;
+  ran.out = out.str();
+  ran.err = err.str();
+  return ran;
 }
 
 // A config whose checks are check_dummy with the given states.
@@ -84,6 +84,26 @@ TEST_CASE("Agent: --version, --help and checks print and exit 0", "[agent]") {
   CHECK_THAT(markdown.out, Contains("system/disk"));
 }
 
+TEST_CASE("Agent: --help lists every command, and COMMAND --help shows its own usage", "[agent]") {
+  const auto help = agent({"--help"});
+  REQUIRE(help.code == 0);
+  for (const std::string command : {"run", "check", "config", "spool", "checks", "enroll"}) {
+    INFO(command);
+    CHECK_THAT(help.out, Contains("\n  " + command + " "));  // the list
+    const auto own = agent({command, "--help"});
+    CHECK(own.code == 0);
+    CHECK_THAT(own.out, StartsWith("usage: vigie-agent " + command));
+    CHECK(own.err.empty());
+  }
+  const auto misuse = agent({"spool", "--bogus"});
+  CHECK(misuse.code == 2);
+  CHECK_THAT(misuse.err,
+             StartsWith("vigie-agent: unknown option --bogus\n\nusage: vigie-agent spool"));
+  const auto unknown = agent({"frobnicate"});
+  CHECK_THAT(unknown.err, StartsWith("vigie-agent: unknown command \"frobnicate\""));
+  CHECK_THAT(unknown.err, Contains("\n  enroll  "));  // the whole list
+}
+
 TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{},
                                                {"frobnicate"},
@@ -93,10 +113,10 @@ TEST_CASE("Agent: bad usage exits 2 with the usage", "[agent]") {
                                                {"config", "check", "extra"},
                                                {"checks", "--json"}}) {
     INFO(args.size());
-    const auto outcome = agent(args);
-    CHECK(outcome.code == 2);
-    CHECK_THAT(outcome.err, Contains("usage: vigie-agent"));
-    CHECK(outcome.out.empty());
+    const auto ran = agent(args);
+    CHECK(ran.code == 2);
+    CHECK_THAT(ran.err, Contains("usage: vigie-agent"));
+    CHECK(ran.out.empty());
   }
 }
 
@@ -134,9 +154,9 @@ TEST_CASE("Agent: check prints a table and exits with the worst state", "[agent]
 
 TEST_CASE("Agent: check --json prints every field a script needs", "[agent]") {
   testing::TempDir dir;
-  const auto outcome = agent({"check", "meh", "fine", "--json", "--config", dummy_config(dir)});
-  CHECK(outcome.code == 1);
-  const auto json = nlohmann::json::parse(outcome.out);
+  const auto ran = agent({"check", "meh", "fine", "--json", "--config", dummy_config(dir)});
+  CHECK(ran.code == 1);
+  const auto json = nlohmann::json::parse(ran.out);
   REQUIRE(json.is_array());
   REQUIRE(json.size() == 2);
   CHECK(json[0]["name"] == "meh");

@@ -81,6 +81,23 @@ TEST_CASE("Config: an error names the file and the line of the field", "[config]
       located("    // again\n    {\"name\": \"load\", \"type\": \"system/load\"}\n  ]\n}\n");
   CHECK(line == 7);
   CHECK_THAT(message, Contains("checks[1].name") && Contains("load"));
+  // A misspelt parameter of a check: the line of the key, the right one suggested.
+  std::tie(message, line) = located(
+      "    {\"name\": \"root\", \"type\": \"system/disk\", \"path\": \"/\",\n"
+      "     \"wran\": 95}\n  ]\n}\n");
+  CHECK(line == 7);
+  CHECK_THAT(message, StartsWith(std::string(kFile) +
+                                 ": checks[1].wran: unknown key (did you mean \"warn\"?)"));
+  // A device's field, by its whole path.
+  std::tie(message, line) = located_error_of(
+      "{\n  \"agent\": {\"id\": \"a\", \"site\": \"s\"},\n"
+      "  \"collector\": {\"url\": \"https://c.example.org\"},\n"
+      "  \"devices\": {\"fw\": {\"host\": \"h\",\n"
+      "                        \"snmp\": {\"version\": \"2c\",\n"
+      "                                 \"retries\": 99}}},\n"
+      "  \"checks\": [{\"name\": \"load\", \"type\": \"system/load\"}]\n}\n");
+  CHECK(line == 6);
+  CHECK(message == std::string(kFile) + ": devices.fw.snmp.retries: 99: must be in 0..10");
 }
 
 TEST_CASE("Config: the demo configuration loads", "[config]") {
@@ -163,7 +180,7 @@ TEST_CASE("Config: an unknown check type is refused with a suggestion", "[config
 
 TEST_CASE("Config: a check without a name is refused", "[config]") {
   CHECK(error_of(document(R"([{"type": "system/load"}])")) ==
-        std::string(kFile) + ": checks[0].name: required");
+        std::string(kFile) + ": checks[0].name: required, a string");
   CHECK(error_of(document(R"([{"name": 7, "type": "system/load"}])")) ==
         std::string(kFile) + ": checks[0].name: expected a string, got number");
   CHECK_THAT(error_of(document(R"([{"name": "a b", "type": "system/load"}])")),
@@ -192,7 +209,7 @@ TEST_CASE("Config: intervals and timeouts are checked", "[config]") {
   CHECK_THAT(error_of(with(R"("interval": "10")")),
              StartsWith(std::string(kFile) + ": checks[2].interval: \"10\": missing unit"));
   CHECK_THAT(error_of(with(R"("interval": 10)")),
-             StartsWith(std::string(kFile) + ": checks[2].interval: expected a duration string"));
+             StartsWith(std::string(kFile) + ": checks[2].interval: expected a duration such as"));
   CHECK_THAT(error_of(with(R"("interval": "1y")")),
              StartsWith(std::string(kFile) + ": checks[2].interval: \"1y\": unknown unit"));
   CHECK(error_of(with(R"("interval": "30s", "timeout": "1m")")) ==
@@ -250,7 +267,7 @@ TEST_CASE("Config: agent, collector and top-level keys are validated", "[config]
   CHECK_THAT(error_of(document(checks, R"({"id": "mairie 1", "site": "s"})")),
              StartsWith(std::string(kFile) + ": agent.id: \"mairie 1\": only letters"));
   CHECK(error_of(document(checks, R"({"id": "a"})")) ==
-        std::string(kFile) + ": agent.site: required");
+        std::string(kFile) + ": agent.site: required, a string");
   CHECK_THAT(error_of(document(checks, R"({"id": "-a", "site": "s"})")),
              Contains("must start with a letter or a digit"));
   CHECK_THAT(error_of(document(checks, R"({"id": "a", "site": "s"})",
@@ -328,7 +345,7 @@ TEST_CASE("Config: SNMP checks read the devices block", "[config]") {
                         R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})",
                         R"(  "devices": {"fw": {"host": "h", "snmp": {"version": "1"}}},
 )")),
-      StartsWith(std::string(kFile) + ": devices.fw: snmp.version: \"1\": must be"));
+      StartsWith(std::string(kFile) + ": devices.fw.snmp.version: \"1\": must be"));
 }
 
 TEST_CASE("Config: the spool block, retry_max and the client certificate", "[config]") {
@@ -362,7 +379,7 @@ TEST_CASE("Config: the spool block, retry_max and the client certificate", "[con
   const auto spool = [&](const std::string& block) {
     return error_of(document(checks, agent, "{" + url + "}", "  \"spool\": " + block + ",\n"));
   };
-  CHECK_THAT(spool(R"({"max_mb": 0})"), Contains("spool.max_mb: 0: must be a number"));
+  CHECK_THAT(spool(R"({"max_mb": 0})"), Contains("spool.max_mb: 0: must be in 0.01.."));
   CHECK_THAT(spool(R"({"max_mb": "64"})"), Contains("spool.max_mb"));
   CHECK_THAT(spool(R"({"max_age": "10s"})"), Contains("spool.max_age: \"10s\": must be at least"));
   CHECK_THAT(spool(R"({"path": "spool.db"})"),
@@ -445,7 +462,7 @@ TEST_CASE("Config: a traps block that cannot work is refused, naming the field",
   CHECK_THAT(with(R"({"listen": "localhost:162"})"),
              Contains("traps.listen") && Contains("not an IPv4 address"));
   CHECK_THAT(with(R"({"listen": "0.0.0.0:70000"})"), Contains("the port must be 0..65535"));
-  CHECK_THAT(with(R"({"rate": 0})"), Contains("traps.rate: 0: must be a number in 0.01..10000"));
+  CHECK_THAT(with(R"({"rate": 0})"), Contains("traps.rate: 0: must be in 0.01..10000"));
   CHECK_THAT(with(R"({"engine_id": "0x12"})"),
              Contains("traps.engine_id") && Contains("5 to 32 bytes"));
   CHECK_THAT(with(R"({"lisen": "0.0.0.0:1"})"),

@@ -369,7 +369,10 @@ TEST_CASE("Scheduler: a check of many targets gives a result per target, under i
   CHECK(results[3].check == "net/http:shop");  // the check's own outcome first
   CHECK(results[3].summary == "round done");
   CHECK(results[4].check == "net/http:shop/x");
-  for (const auto& r : results) CHECK(r.ts_ms == results[0].ts_ms);
+  // A check's targets share its run's time (two checks may start a millisecond apart).
+  CHECK(results[1].ts_ms == results[0].ts_ms);
+  CHECK(results[2].ts_ms == results[0].ts_ms);
+  CHECK(results[4].ts_ms == results[3].ts_ms);
 }
 
 TEST_CASE("Scheduler: targets that cannot be sent are said in the check's own UNKNOWN",
@@ -442,8 +445,11 @@ TEST_CASE("Scheduler: run_soon runs a device's checks at once, one run per gap h
   for (int i = 0; i < 100; ++i) scheduler.run_soon("fw", 50ms, 600ms);
   io.run_for(200ms);
   CHECK(fw_runs == 1);
-  io.restart();
-  io.run_for(600ms);
+  // Then once, when the gap is over (a loaded machine may take longer to get there).
+  for (const auto until = Clock::now() + 5s; fw_runs < 2 && Clock::now() < until;) {
+    io.restart();
+    io.run_for(50ms);
+  }
   CHECK(fw_runs == 2);
   CHECK(since(asked) >= 400ms);
   io.restart();

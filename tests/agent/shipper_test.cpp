@@ -43,14 +43,6 @@ CheckResult result(int n) {
   return r;
 }
 
-protocol::Report report(int results) {
-  protocol::Report r;
-  r.agent = {"demo-mairie-01", "demo-site", "host", "0.1.0"};
-  r.seq = 1'700'000'000'123;
-  for (int i = 0; i < results; ++i) r.results.push_back(result(i));
-  return r;
-}
-
 TEST_CASE("judge_response: 2xx delivers, batch-specific 4xx refuses, the rest retries",
           "[shipper]") {
   for (long status : {200L, 201L, 202L, 204L}) CHECK(judge_response(status) == Verdict::kDelivered);
@@ -80,64 +72,6 @@ TEST_CASE("backoff_delay: doubles from 1 s up to 5 min, with half of it jittered
   CHECK(delay(1000, 0.999) <= 5min);
   CHECK(delay(0, 0.0) == 500ms);  // out-of-range input is tolerated
   CHECK(delay(1, 7.0) == 1s);
-}
-
-TEST_CASE("encode_body: JSON as is when small, gzipped when larger than the threshold",
-          "[shipper]") {
-  const auto small = report(1);
-  const Body plain = encode_body(small, 1024);
-  REQUIRE(plain.data.size() <= 1024);
-  CHECK_FALSE(plain.gzipped);
-  auto decoded = protocol::decode_report(plain.data);
-  REQUIRE(decoded.is_ok());
-  CHECK(*decoded == small);
-
-  const auto large = report(50);
-  const Body packed = encode_body(large, 1024);
-  CHECK(packed.gzipped);
-  CHECK(packed.data.size() < protocol::encode_report(large).size());
-  auto inflated = gzip_decompress(packed.data, 1 << 20);
-  REQUIRE(inflated.is_ok());
-  auto decoded_large = protocol::decode_report(*inflated);
-  REQUIRE(decoded_large.is_ok());
-  CHECK(*decoded_large == large);
-}
-
-TEST_CASE("fit_to_protocol: cuts long texts, drops extra metrics, keeps good results",
-          "[shipper]") {
-  const CheckResult good = result(1);
-  CHECK(fit_to_protocol(good) == good);
-
-  protocol::Limits limits;
-  CheckResult big = result(2);
-  big.summary.clear();
-  for (int i = 0; i < 3000; ++i) big.summary += "\xC3\xA9";  // 'é', two bytes each
-  big.summary += "x";                                        // odd length: the cut is inside
-  big.details = std::string(limits.max_details + 10, 'd');
-  const Metric metric = big.metrics[0];
-  big.metrics.resize(limits.max_metrics + 5, metric);
-  const CheckResult fitted = fit_to_protocol(big, limits);
-  CHECK(fitted.status == State::kWarning);
-  CHECK(fitted.summary.size() == limits.max_summary);  // 4096 is even: 2048 whole 'é'
-  CHECK(fitted.details.size() == limits.max_details);
-  CHECK(fitted.metrics.size() == limits.max_metrics);
-
-  limits.max_summary = 5;  // a cut inside the third 'é'
-  CHECK(fit_to_protocol(big, limits).summary == "\xC3\xA9\xC3\xA9");
-}
-
-TEST_CASE("fit_to_protocol: a result the collector would refuse becomes UNKNOWN", "[shipper]") {
-  CheckResult bad = result(3);
-  bad.metrics[0].unit = "furlongs";
-  const CheckResult fitted = fit_to_protocol(bad);
-  CHECK(fitted.status == State::kUnknown);
-  CHECK_THAT(fitted.summary, StartsWith("the check's result cannot be reported: "));
-  CHECK_THAT(fitted.summary, Contains("furlongs"));
-  CHECK(fitted.metrics.empty());
-  CHECK(fitted.name == bad.name);
-  CHECK(fitted.check == bad.check);
-  CHECK(fitted.ts_ms == bad.ts_ms);
-  CHECK(fitted.interval_s == bad.interval_s);
 }
 
 std::unique_ptr<Spool> spool_in(const testing::TempDir& dir) {

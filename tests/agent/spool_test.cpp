@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/report_encoding.hpp"
 #include "common/protocol.hpp"
 #include "common/time.hpp"
 #include "plugins/process.hpp"
@@ -50,9 +51,17 @@ Batch next(Spool& spool, std::size_t max_results) {
   return **batch;
 }
 
+// A result of a batch, read back as the collector reads it.
+CheckResult decoded(const std::string& text) {
+  auto result = protocol::result_from_json(nlohmann::json::parse(text), "result");
+  INFO(text);
+  REQUIRE(result.is_ok());
+  return *result;
+}
+
 std::vector<std::string> summaries(const Batch& batch) {
   std::vector<std::string> out;
-  for (const auto& r : batch.results) out.push_back(r.summary);
+  for (const auto& r : batch.results) out.push_back(decoded(r).summary);
   return out;
 }
 
@@ -95,7 +104,9 @@ TEST_CASE("Spool: hands out the same batch until it is removed", "[spool]") {
   CHECK(spool->oldest_ms() == kBase);
   const Batch first = next(*spool, 3);
   CHECK(summaries(first) == std::vector<std::string>{"#0", "#1", "#2"});
-  CHECK(first.results[1] == result(1));  // every field survives the round trip
+  CHECK(first.results[1] == encode_result(result(1)));  // as it was encoded, once
+  CHECK(decoded(first.results[1]) == result(1));        // every field survives
+  CHECK(first.oldest_ms == kBase);
   CHECK(spool->size() == 5);
 
   spool->add(result(5));
@@ -369,7 +380,8 @@ TEST_CASE("Spool: events wait with the results, survive a restart and leave in b
   const Batch batch = next(*spool, 10);
   CHECK(summaries(batch) == std::vector<std::string>{"#1", "#3"});
   REQUIRE(batch.events.size() == 1);
-  CHECK(batch.events[0] == trap_event(2));
+  CHECK(batch.events[0] == encode_event(trap_event(2)));
+  CHECK(batch.oldest_ms == kBase + 1);
   spool->remove(batch.seq);
   CHECK(spool->size() == 0);
   auto empty = spool->next_batch(10);
@@ -388,7 +400,7 @@ TEST_CASE("Spool: a batch holds at most the protocol's events, the rest wait the
   spool->remove(first.seq);
   const Batch second = next(*spool, 5000);
   CHECK(second.events.size() == 10);
-  CHECK(second.events.front() == trap_event(static_cast<int>(max)));
+  CHECK(second.events.front() == encode_event(trap_event(static_cast<int>(max))));
 }
 
 }  // namespace

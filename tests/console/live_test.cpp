@@ -109,6 +109,39 @@ TEST_CASE("fetch_world: a failure keeps the last good data and says since when",
   CHECK(back.failing_since_ms == 0);
 }
 
+TEST_CASE("fetch_world: the collector's clock carried forward from the last good fetch", "[live]") {
+  FakeTransport good(collector);
+  const World first = fetch_world(good, World{}, {}, 5000);
+  CHECK(first.collector_time(7000) == 3000);  // the overview's now, 1000, plus 2 s
+  FakeTransport down([](const std::string&) -> Result<std::string> {
+    return Status::unavailable("cannot reach the collector");
+  });
+  const World unreachable = fetch_world(down, first, {}, 9000);
+  CHECK(unreachable.error.code() == Code::kUnavailable);
+  CHECK(unreachable.collector_time(9000) == 5000);  // ages keep growing
+}
+
+TEST_CASE("fetch_world: a malformed reply keeps the last good data and says so", "[live]") {
+  FakeTransport good(collector);
+  const World first = fetch_world(good, World{}, {}, 5000);
+  FakeTransport broken([](const std::string& path) -> Result<std::string> {
+    if (path.starts_with("/api/v1/overview")) return std::string(kOverview);
+    return std::string("{");
+  });
+  const World malformed = fetch_world(broken, first, {}, 9000);
+  CHECK(malformed.error.code() == Code::kInvalidArgument);
+  CHECK_THAT(malformed.error.message(),
+             Catch::StartsWith("the collector's reply is malformed: malformed JSON"));
+  CHECK(malformed.problems == first.problems);
+  CHECK(malformed.overview == first.overview);  // nothing of a failed fetch is kept
+  const World recovered = fetch_world(good, malformed, {}, 10000);
+  CHECK(recovered.error.is_ok());
+}
+
+TEST_CASE("World: before any fetch the collector's clock is the local one", "[live]") {
+  CHECK(World{}.collector_time(42) == 42);
+}
+
 TEST_CASE("fetch_world: the Check view without a notifications route", "[live]") {
   FakeTransport transport([](const std::string& path) -> Result<std::string> {
     if (path.starts_with("/api/v1/overview")) return std::string(kOverview);
@@ -182,11 +215,6 @@ TEST_CASE("Live: requests are sent in order and their outcome reported", "[live]
   CHECK(messages[1].failed);
   CHECK_THAT(messages[1].text, Catch::Contains("comment: required"));
   CHECK(live.pending() == 0);
-}
-
-TEST_CASE("url_encode: only unreserved bytes stay", "[live]") {
-  CHECK(url_encode("backup/restic:/srv") == "backup%2Frestic%3A%2Fsrv");
-  CHECK(url_encode("mairie de l'été") == "mairie%20de%20l%27%C3%A9t%C3%A9");
 }
 
 }  // namespace

@@ -181,19 +181,6 @@ TEST_CASE("sort_rows: most severe first, then oldest change, then site and name"
                                           "b-site/load"});
 }
 
-TEST_CASE("is_stale: older than three intervals", "[model]") {
-  const CheckRow row = make_row("s", "load", State::kOk, 0, 100'000);  // every 60 s
-  CHECK_FALSE(is_stale(row, 100'000));
-  CHECK_FALSE(is_stale(row, 100'000 + 180'000));
-  CHECK(is_stale(row, 100'000 + 180'001));
-  CheckRow unscheduled = row;
-  unscheduled.result.interval_s = 0;
-  CHECK_FALSE(is_stale(unscheduled, 100'000'000));
-  CheckRow absurd = row;
-  absurd.result.interval_s = std::numeric_limits<std::int64_t>::max();
-  CHECK_FALSE(is_stale(absurd, std::numeric_limits<std::int64_t>::max()));
-}
-
 TEST_CASE("rows_to_json: the API's fields, and parse_checks_reply reads them back", "[model]") {
   const auto reply = parse_checks_reply(reply_with(check_json()));
   REQUIRE(reply.is_ok());
@@ -207,38 +194,6 @@ TEST_CASE("rows_to_json: the API's fields, and parse_checks_reply reads them bac
   const auto again = parse_checks_reply(json{{"now", 1}, {"checks", array}}.dump());
   REQUIRE(again.is_ok());
   CHECK(again->rows == reply->rows);
-}
-
-TEST_CASE("next_snapshot: a good reply replaces the rows", "[model]") {
-  const Snapshot first = next_snapshot({}, reply_with(check_json()), 5'000);
-  CHECK(first.error.is_ok());
-  CHECK(first.rows.size() == 1);
-  CHECK(first.fetched_at_ms == 5'000);
-  CHECK(first.collector_now_ms == 1700000001000);
-  CHECK(first.collector_time(7'000) == 1700000003000);
-}
-
-TEST_CASE("next_snapshot: a failure keeps the last rows and says why", "[model]") {
-  const Snapshot good = next_snapshot({}, reply_with(check_json()), 5'000);
-  const Snapshot unreachable =
-      next_snapshot(good, Status::unavailable("cannot reach the collector"), 9'000);
-  CHECK(unreachable.error.code() == Code::kUnavailable);
-  CHECK(unreachable.rows == good.rows);
-  CHECK(unreachable.fetched_at_ms == 5'000);
-  CHECK(unreachable.collector_time(9'000) == 1700000005000);
-
-  const Snapshot malformed = next_snapshot(good, std::string("{"), 9'000);
-  CHECK(malformed.error.code() == Code::kInvalidArgument);
-  CHECK_THAT(malformed.error.message(),
-             Catch::StartsWith("the collector's reply is malformed: malformed JSON"));
-  CHECK(malformed.rows == good.rows);
-
-  const Snapshot recovered = next_snapshot(malformed, reply_with(check_json()), 10'000);
-  CHECK(recovered.error.is_ok());
-}
-
-TEST_CASE("Snapshot: before any fetch the collector's clock is the local one", "[model]") {
-  CHECK(Snapshot{}.collector_time(42) == 42);
 }
 
 }  // namespace

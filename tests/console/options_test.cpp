@@ -98,6 +98,25 @@ TEST_CASE("parse_options: the non-interactive commands", "[options]") {
   CHECK(check->argument == "mairie-01/backup/restic:/srv");
 }
 
+TEST_CASE("commands: one table gives --help and what the command line takes", "[options]") {
+  REQUIRE(commands().size() == 4);
+  const std::string help = usage();
+  for (const Command& command : commands()) {
+    INFO(command.name);
+    std::string line = "  " + std::string(command.name);
+    if (!command.argument.empty()) line += " " + std::string(command.argument);
+    CHECK_THAT(help, Catch::Contains(line) && Catch::Contains(std::string(command.summary)));
+    std::vector<std::string_view> args = {command.name};
+    if (!command.argument.empty()) args.push_back("mairie-01/system/load");
+    const auto parsed = parse(args);
+    REQUIRE(parsed.is_ok());
+    CHECK(parsed->command == command.name);
+    if (!command.argument.empty()) CHECK_THAT(error_of({command.name}), Catch::Contains("needs"));
+  }
+  CHECK_THAT(error_of({"frobnicate"}),
+             Catch::Contains("(commands: problems, sites, site NAME, check AGENT/CHECK)"));
+}
+
 TEST_CASE("parse_options: the CA and token files from the environment", "[options]") {
   const auto options =
       parse({}, {{"VIGIE_CA_FILE", "/etc/vigie/ca.crt"}, {"VIGIE_TOKEN_FILE", "/etc/t"}});

@@ -37,12 +37,21 @@ TEST_CASE("format_plain_table: no checks", "[table]") {
   CHECK(format_plain_table({}, 0, 120) == "no checks yet\n");
 }
 
-TEST_CASE("format_plain_table: a stale row reads STALE, never OK", "[table]") {
-  const std::vector<CheckRow> rows = {make_row("onesse", "load", State::kOk, 0, 0)};
-  const std::string table = format_plain_table(rows, 181'000, 120);
+TEST_CASE("format_plain_table: a row the collector calls stale reads STALE, never OK", "[table]") {
+  CheckRow stale = make_row("onesse", "load", State::kOk, 0, 0);
+  stale.stale = true;
+  const std::string table = format_plain_table({stale}, 181'000, 120);
   CHECK_THAT(table, Catch::Contains("STALE"));
   CHECK_THAT(table, !Catch::Contains(" OK "));
   CHECK_THAT(table, Catch::Contains("3m"));
+}
+
+TEST_CASE("format_plain_table: staleness is the collector's word, not the console's", "[table]") {
+  // An old result the collector does not call stale (its own rules, a downtime...).
+  const std::string table =
+      format_plain_table({make_row("onesse", "load", State::kOk, 0, 0)}, 3'600'000, 120);
+  CHECK_THAT(table, Catch::Contains(" OK "));
+  CHECK_THAT(table, !Catch::Contains("STALE"));
 }
 
 TEST_CASE("format_plain_table: no line is wider than the width", "[table]") {

@@ -5,23 +5,6 @@
 namespace vigie::console {
 namespace {
 
-TEST_CASE("humanize_age: the largest whole unit", "[text]") {
-  CHECK(humanize_age(0) == "0s");
-  CHECK(humanize_age(12'345) == "12s");
-  CHECK(humanize_age(59'999) == "59s");
-  CHECK(humanize_age(60'000) == "1m");
-  CHECK(humanize_age(3 * 60'000 + 59'000) == "3m");
-  CHECK(humanize_age(3'600'000) == "1h");
-  CHECK(humanize_age(2 * 3'600'000 + 59 * 60'000) == "2h");
-  CHECK(humanize_age(86'400'000) == "1d");
-  CHECK(humanize_age(4 * 86'400'000LL + 5) == "4d");
-  CHECK(humanize_age(400 * 86'400'000LL) == "400d");
-}
-
-TEST_CASE("humanize_age: a negative age reads 0s", "[text]") {
-  CHECK(humanize_age(-5'000) == "0s");
-}
-
 TEST_CASE("sanitize: control characters become spaces", "[text]") {
   CHECK(sanitize("a\tb\nc\rd") == "a b c d");
   CHECK(sanitize("\x1b[2Jcleared") == " [2Jcleared");
@@ -71,6 +54,38 @@ TEST_CASE("characters: one view per code point", "[text]") {
   CHECK(chars[0] == "a");
   CHECK(chars[1] == "\xc3\xa9");
   CHECK(chars[2] == "\xff");
+}
+
+TEST_CASE("append_utf8 and pop_character: what is typed, a character at a time", "[text]") {
+  std::string typed;
+  for (const char32_t cp : {U'a', U'\u00e9', U'\u20ac', U'\U0001F525'}) append_utf8(cp, typed);
+  CHECK(typed == "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5");
+  pop_character(typed);
+  CHECK(typed == "a\xc3\xa9\xe2\x82\xac");
+  pop_character(typed);
+  pop_character(typed);
+  CHECK(typed == "a");
+  pop_character(typed);
+  pop_character(typed);  // nothing left: nothing happens
+  CHECK(typed.empty());
+}
+
+TEST_CASE("trim, lower and contains_folded", "[text]") {
+  CHECK(trim("  a b\t ") == "a b");
+  CHECK(trim(" \t ").empty());
+  CHECK(lower("Mairie \xc3\x89T\xc3\x89") == "mairie \xc3\x89t\xc3\x89");
+  CHECK(contains_folded("Backup/Restic:/SRV", "restic:/srv"));
+  CHECK(contains_folded("anything", ""));
+  CHECK_FALSE(contains_folded("load", "loads"));
+}
+
+TEST_CASE("number_text: a metric's value with its unit", "[text]") {
+  CHECK(number_text(3.4 * 1024 * 1024 * 1024, "B") == "3.4 GiB");
+  CHECK(number_text(125, "s") == "2m");
+  CHECK(number_text(85, "%") == "85%");
+  CHECK(number_text(12.5, "ms") == "12.5 ms");
+  CHECK(number_text(0.123456, "") == "0.1235");
+  CHECK(number_text(7, "-") == "7");
 }
 
 }  // namespace

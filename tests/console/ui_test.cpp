@@ -59,11 +59,11 @@ World sample_world() {
   return world_of({backup, wifi, fw, acked});
 }
 
-Outcome press(Ui& ui, const World& world, int key, std::vector<Request>* sent = nullptr) {
+Reaction press(Ui& ui, const World& world, int key, std::vector<Request>* sent = nullptr) {
   std::vector<Request> requests;
-  const Outcome outcome = ui.on_key(key, world, 24, kNow, requests);
+  const Reaction reaction = ui.on_key(key, world, 24, kNow, requests);
   if (sent != nullptr) *sent = std::move(requests);
-  return outcome;
+  return reaction;
 }
 
 void type(Ui& ui, const World& world, std::string_view text) {
@@ -146,6 +146,7 @@ TEST_CASE("Ui: the Problems view at 80x24", "[ui]") {
 TEST_CASE("Ui: a stale check is never drawn as a green OK", "[ui]") {
   CheckRow old = problem("onesse", "load", State::kOk, kNow - 1000);
   old.received_ms = kNow - 3'600'000;  // an hour without a result, every minute expected
+  old.stale = true;                    // and the collector says so
   Ui ui(true);
   World world = world_of({old});
   const MemoryCanvas canvas = draw(ui, world, 100);
@@ -201,7 +202,7 @@ TEST_CASE("Ui: Enter drills down, Esc goes back, Tab cycles the views", "[ui]") 
   const World world = sample_world();
   press(ui, world, key::kDown);
   CHECK(ui.selected() == 1);
-  CHECK(press(ui, world, key::kEnter) == Outcome::kRefetch);
+  CHECK(press(ui, world, key::kEnter) == Reaction::kRefetch);
   CHECK(ui.view() == View::kCheck);
   CHECK(ui.want().agent == "labenne-agent");
   press(ui, world, key::kEscape);
@@ -215,7 +216,7 @@ TEST_CASE("Ui: Enter drills down, Esc goes back, Tab cycles the views", "[ui]") 
   CHECK(ui.view() == View::kBackups);
   press(ui, world, key::kTab);
   CHECK(ui.view() == View::kProblems);
-  CHECK(press(ui, world, 'q') == Outcome::kQuit);
+  CHECK(press(ui, world, 'q') == Reaction::kQuit);
 }
 
 TEST_CASE("Ui: f filters by family, s changes the sort", "[ui]") {

@@ -1,4 +1,5 @@
-// vigie-collector's serve options: a bad value is named and nothing starts (exit 2).
+// vigie-collector's command line: its commands and their help; a bad serve option is
+// named and nothing starts (exit 2).
 
 #include <catch2/catch.hpp>
 
@@ -29,6 +30,34 @@ TEST_CASE("Collector: a bad serve option is named, with the usage, and exits 2",
     CHECK_THAT(r.err, Catch::Contains("vigie-collector: " + message));
     CHECK_THAT(r.err, Catch::Contains("usage: vigie-collector"));
   }
+}
+
+TEST_CASE("Collector: --help lists every command, and each command has its own",
+          "[collector-cli]") {
+  const auto all = testing::run({VIGIE_COLLECTOR_BIN, "--help"});
+  CHECK(all.exit_code == 0);
+  CHECK_THAT(all.out, Catch::StartsWith("usage: vigie-collector [serve] [options]\n"
+                                        "       vigie-collector token create"));
+  const std::pair<std::string, std::string> commands[] = {
+      {"serve", "usage: vigie-collector [serve] [options]"},
+      {"token", "usage: vigie-collector token create"},
+      {"enroll-token", "usage: vigie-collector enroll-token create"},
+      {"report", "usage: vigie-collector report backup"},
+  };
+  for (const auto& [name, usage] : commands) {
+    INFO(name);
+    CHECK_THAT(all.out, Catch::Contains("\n  " + name + " "));  // in the list of commands
+    const auto one = testing::run({VIGIE_COLLECTOR_BIN, name, "--help"});
+    CHECK(one.exit_code == 0);
+    CHECK_THAT(one.out, Catch::StartsWith(usage));
+  }
+  // Without a command, serve runs: the overview ends with its options.
+  CHECK_THAT(all.out, Catch::Contains("serve options:\n  --listen ADDR:PORT"));
+
+  const auto unknown = testing::run({VIGIE_COLLECTOR_BIN, "tokens", "list"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::StartsWith("vigie-collector: unknown command \"tokens\" (did "
+                                            "you mean \"token\"?)"));
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/collector/report_seed.hpp"
+#include "tests/collector/report/seed.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/smtp_server.hpp"
 #include "tests/support/temp_dir.hpp"

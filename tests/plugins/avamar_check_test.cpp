@@ -372,7 +372,7 @@ TEST_CASE("AvamarCheck: configure names the bad parameter", "[avamar]") {
   CHECK_THAT(testing::configure_error(make_avamar_check, json::object()),
              Catch::StartsWith("command: required"));
   CHECK_THAT(testing::configure_error(make_avamar_check, {{"command", "mccli"}, {"client", 3}}),
-             Catch::StartsWith("client: must be a non-empty string"));
+             Catch::StartsWith("client: expected a string, got number"));
   struct Case {
     json params;
     const char* error;
@@ -391,7 +391,7 @@ TEST_CASE("AvamarCheck: configure names the bad parameter", "[avamar]") {
                 "sites: \"/clients/a\": warn: "},
            Case{{{"sites", {{"/clients/a", "a"}, {"/clients/a/", "b"}}}},
                 "sites: \"/clients/a/\": given twice"},
-           Case{{{"site", {{"/clients/a", "a"}}}}, "site: unknown parameter"},
+           Case{{{"site", {{"/clients/a", "a"}}}}, "site: unknown key (did you mean \"sites\"?)"},
        }) {
     json params = c.params;
     params["command"] = "mccli";

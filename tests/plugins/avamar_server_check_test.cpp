@@ -242,7 +242,7 @@ TEST_CASE("AvamarServerCheck: configure names the bad parameter", "[avamar-serve
   CHECK_THAT(testing::configure_error(make_avamar_server_check, {{"gc_warn", "soon"}}),
              StartsWith("gc_warn: "));
   CHECK_THAT(testing::configure_error(make_avamar_server_check, {{"checkpoints", 3}}),
-             StartsWith("checkpoints: unknown parameter"));
+             StartsWith("checkpoints: unknown key; known keys: command"));
   testing::configured(make_avamar_server_check, json::object());
 }
 

@@ -285,13 +285,13 @@ TEST_CASE("BorgCheck: configure names the bad parameter", "[borg]") {
   };
   CHECK(error(json::object()) == "repository: required, a string");
   CHECK_THAT(error({{"repository", "/r"}, {"passphrase_file", "pass"}}),
-             Catch::Contains("is not an absolute path"));
+             Catch::Contains("\"pass\": must be an absolute path"));
   CHECK_THAT(error({{"repository", "/r"}, {"base_dir", 3}}),
-             Catch::StartsWith("base_dir: must be a non-empty string"));
+             Catch::StartsWith("base_dir: expected a string, got number"));
   CHECK(error({{"repository", "/r"}, {"warn", "2d"}, {"crit", "1d"}}) ==
         "warn: 2d is above crit (1d)");
   CHECK_THAT(error({{"repository", "/r"}, {"archives", ""}}),
-             Catch::StartsWith("archives: must be a non-empty string"));
+             Catch::StartsWith("archives: must not be empty"));
   CHECK(testing::configured(make_borg_check, {{"repository", "ssh://b@h/./r"}})->instance() ==
         "ssh://b@h/./r");
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "plugins/check.hpp"
+#include "plugins/registry.hpp"
 
 namespace vigie::testing {
 
@@ -32,6 +33,29 @@ inline std::string configure_error(Factory make, const nlohmann::json& params) {
   REQUIRE_FALSE(status.is_ok());
   CHECK(status.code() == Code::kInvalidArgument);
   return status.message();
+}
+
+// A misspelt parameter of a registered check type and the key it must suggest.
+struct Misspelling {
+  const char* type;        // "system/disk"
+  const char* typo;        // "inode_warn"
+  const char* suggestion;  // "inodes_warn"
+};
+
+// Each type refuses its typo alone, naming the typo, the suggestion and the known keys:
+// a typo must never fall back silently to a default.
+inline void check_misspellings(std::initializer_list<Misspelling> cases) {
+  for (const Misspelling& c : cases) {
+    INFO(c.type << ": " << c.typo);
+    auto type = plugins::find_check_type(c.type);
+    REQUIRE(type.is_ok());
+    const Status status = (*type)->make()->configure({{c.typo, "x"}});
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == Code::kInvalidArgument);
+    CHECK_THAT(status.message(),
+               Catch::StartsWith(std::string(c.typo) + ": unknown key (did you mean \"" +
+                                 c.suggestion + "\"?); known keys: "));
+  }
 }
 
 inline RunContext context(std::chrono::milliseconds budget) {

@@ -259,13 +259,23 @@ TEST_CASE("ClamdCheck: configure names the bad parameter", "[clamd]") {
         "/run/clamav/clamd.ctl");
   CHECK(testing::configured(make_clamd_check, {{"host", "localhost"}})->instance() ==
         "localhost:3310");
-  CHECK_THAT(error({{"socket", "clamd.ctl"}}), Catch::Contains("is not an absolute path"));
+  CHECK_THAT(error({{"socket", "clamd.ctl"}}),
+             Catch::Contains("\"clamd.ctl\": must be an absolute path"));
   CHECK(error({{"socket", "/run/c"}, {"host", "h"}}) ==
         "socket, host: give one, the unix socket or the TCP host");
   CHECK(error({{"port", 3310}}) == "port: needs \"host\"");
-  CHECK(error({{"host", "h"}, {"port", 70000}}) == "port: must be a TCP port 1..65535");
+  CHECK(error({{"host", "h"}, {"port", 70000}}) == "port: 70000: must be in 1..65535");
   CHECK_THAT(error({{"socket", "/" + std::string(200, 'x')}}), Catch::StartsWith("socket: longer"));
   CHECK(error({{"warn", "8d"}}) == "warn: 8d is above crit (1w)");
+}
+
+TEST_CASE("Antivirus checks: a misspelt parameter is refused, the right one suggested", "[clamd]") {
+  testing::check_misspellings({
+      {"antivirus/clamd", "sockt", "socket"},
+      {"antivirus/signature-age", "fromat", "format"},
+      {"antivirus/sophos", "update_wran", "update_warn"},
+      {"antivirus/sophos-central", "stale_day", "stale_days"},
+  });
 }
 
 }  // namespace

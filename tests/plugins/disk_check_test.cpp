@@ -119,12 +119,13 @@ TEST_CASE("DiskCheck: the instance is the path spelled one way", "[disk]") {
 
 TEST_CASE("DiskCheck: configure names the bad parameter", "[disk]") {
   CHECK_THAT(configure_error(json::object()), Catch::StartsWith("path: required"));
-  CHECK_THAT(configure_error({{"path", 3}}), Catch::StartsWith("path: required"));
-  CHECK_THAT(configure_error({{"path", "srv"}}), Catch::StartsWith("path: \"srv\" is not an"));
+  CHECK_THAT(configure_error({{"path", 3}}), Catch::StartsWith("path: expected a string"));
+  CHECK_THAT(configure_error({{"path", "srv"}}),
+             Catch::StartsWith("path: \"srv\": must be an absolute path"));
   CHECK_THAT(configure_error({{"path", "/srv"}, {"warn", 120}}),
-             Catch::StartsWith("warn: must be a percentage"));
+             Catch::StartsWith("warn: 120: must be in 0..100"));
   CHECK_THAT(configure_error({{"path", "/srv"}, {"crit", "90%"}}),
-             Catch::StartsWith("crit: must be a percentage"));
+             Catch::StartsWith("crit: expected a number 0..100, got string"));
   CHECK(configure_error({{"path", "/srv"}, {"warn", 95}}) == "warn: 95% is above crit (90%)");
   CHECK(configure_error({{"path", "/srv"}, {"inodes_warn", 50}, {"inodes_crit", 40}}) ==
         "inodes_warn: 50% is above inodes_crit (40%)");

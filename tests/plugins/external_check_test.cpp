@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/protocol.hpp"
+#include "tests/plugins/check_test_util.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::plugins::external {
@@ -282,7 +283,7 @@ TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {
   CHECK_THAT(configure_error({{"command", json::array()}}), Catch::StartsWith("command:"));
   CHECK_THAT(configure_error({{"command", "check_dummy 0"}}), Catch::StartsWith("command:"));
   CHECK_THAT(configure_error({{"command", {"check_dummy", 0}}}),
-             Catch::StartsWith("command[1]: must be a string"));
+             Catch::StartsWith("command[1]: expected a string, got number"));
   CHECK_THAT(configure_error({{"command", {""}}}), Catch::StartsWith("command[0]:"));
   CHECK_THAT(configure_error({{"command", {"plugins/check_x"}}}),
              Catch::StartsWith("command[0]:") && Catch::Contains("absolute path"));
@@ -291,16 +292,23 @@ TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {
   CHECK_THAT(configure_error({{"command", {"check_dummy"}}, {"env", {{"A=B", "1"}}}}),
              Catch::StartsWith("env: \"A=B\" is not a variable name"));
   CHECK_THAT(configure_error({{"command", {"check_dummy"}}, {"env", {{"A", 1}}}}),
-             Catch::StartsWith("env.A: must be a string"));
+             Catch::StartsWith("env.A: expected a string, got number"));
   CHECK(configure_error({{"command", {"check_dummy"}}, {"user", "no-such-user-here"}}) ==
         "user: no user \"no-such-user-here\" on this system");
   CHECK(configure_error({{"command", {"check_dummy"}}, {"user", 0}}) ==
-        "user: must be a user name");
+        "user: expected a string, got number");
   CHECK_THAT(configure_error(json::array()), Catch::Contains("object"));
 }
 
 TEST_CASE("ExternalCheck: has no instance", "[external]") {
   CHECK(configured({{"command", {"check_dummy", "0"}}})->instance().empty());
+}
+
+TEST_CASE("ExternalCheck: a misspelt parameter is refused, the right one suggested", "[external]") {
+  testing::check_misspellings({
+      {"external", "comand", "command"},
+      {"external", "usr", "user"},
+  });
 }
 
 }  // namespace

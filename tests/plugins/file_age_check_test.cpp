@@ -110,15 +110,28 @@ TEST_CASE("FileAgeCheck: configure names the bad parameter", "[file-age]") {
     return testing::configure_error(make_file_age_check, params);
   };
   CHECK(error(json::object()) == "path: required, an absolute path");
-  CHECK_THAT(error({{"path", "dumps"}}), Catch::Contains("is not an absolute path"));
+  CHECK_THAT(error({{"path", "dumps"}}), Catch::Contains("\"dumps\": must be an absolute path"));
   CHECK(error({{"path", "/srv"}, {"pattern", "a/*.gz"}}) ==
         "pattern: matches file names, so it cannot hold a '/'");
   CHECK_THAT(error({{"path", "/srv"}, {"min_size", "10 parsecs"}}),
-             Catch::StartsWith("min_size: must be a size"));
-  CHECK_THAT(error({{"path", "/srv"}, {"min_size", -1}}), Catch::StartsWith("min_size: must be"));
-  CHECK(error({{"path", "/srv"}, {"recursive", "yes"}}) == "recursive: must be true or false");
+             Catch::StartsWith("min_size: \"10 parsecs\": must be a size"));
+  CHECK_THAT(error({{"path", "/srv"}, {"min_size", -1}}),
+             Catch::StartsWith("min_size: -1: must be a size"));
+  CHECK(error({{"path", "/srv"}, {"recursive", "yes"}}) ==
+        "recursive: expected true or false, got string");
   CHECK(testing::configured(make_file_age_check, {{"path", "/srv/dumps/"}})->instance() ==
         "/srv/dumps");
+}
+
+TEST_CASE("Backup checks: a misspelt parameter is refused, the right one suggested", "[file-age]") {
+  testing::check_misspellings({
+      {"backup/file-age", "recursiv", "recursive"},
+      {"backup/restic", "pasword_file", "password_file"},
+      {"backup/borg", "archive", "archives"},
+      {"backup/avamar", "clinet", "client"},
+      {"backup/avamar-server", "gc_wran", "gc_warn"},
+      {"backup/restic", "shrink-warn", "shrink_warn"},
+  });
 }
 
 }  // namespace

@@ -15,8 +15,8 @@ constexpr std::int64_t kNow = 1'800'000'000;
 
 TEST_CASE("Freshness: the size rule, and shrink_warn 0 turns it off", "[freshness]") {
   FreshnessPolicy policy;
-  const Snapshot latest{kNow - 3600, 400};
-  const Snapshot previous{kNow - 90000, 1000};
+  const RestorePoint latest{kNow - 3600, 400};
+  const RestorePoint previous{kNow - 90000, 1000};
   auto outcome = judge_freshness("snapshot", 2, latest, previous, policy, kNow);
   CHECK(outcome.status == State::kWarning);
   CHECK(outcome.summary ==
@@ -32,13 +32,13 @@ TEST_CASE("Freshness: the size rule, and shrink_warn 0 turns it off", "[freshnes
   CHECK_FALSE(find_metric(outcome, "size_change").warn.has_value());
 
   // A previous size of 0 gives no change (no division by zero).
-  outcome = judge_freshness("snapshot", 2, latest, Snapshot{kNow - 90000, 0}, policy, kNow);
+  outcome = judge_freshness("snapshot", 2, latest, RestorePoint{kNow - 90000, 0}, policy, kNow);
   CHECK_FALSE(find_metric(outcome, "size_change").value.has_value());
 }
 
 TEST_CASE("Freshness: ages, a snapshot from the future, none at all", "[freshness]") {
   const FreshnessPolicy policy;
-  auto outcome = judge_freshness("archive", 1, Snapshot{kNow - 27 * 3600, std::nullopt},
+  auto outcome = judge_freshness("archive", 1, RestorePoint{kNow - 27 * 3600, std::nullopt},
                                  std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kWarning);
   CHECK(outcome.summary ==
@@ -46,15 +46,16 @@ TEST_CASE("Freshness: ages, a snapshot from the future, none at all", "[freshnes
   CHECK_FALSE(find_metric(outcome, "size").value.has_value());
 
   outcome =
-      judge_freshness("archive", 9, Snapshot{kNow - 4 * 86400, 1}, std::nullopt, policy, kNow);
+      judge_freshness("archive", 9, RestorePoint{kNow - 4 * 86400, 1}, std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kCritical);
   CHECK_THAT(outcome.summary, Catch::Contains("4d ago") && Catch::Contains("(CRITICAL > 50h)"));
 
   // A few minutes ahead is clock noise; hours ahead is a clock problem.
-  outcome = judge_freshness("file", 1, Snapshot{kNow + 120, 1}, std::nullopt, policy, kNow);
+  outcome = judge_freshness("file", 1, RestorePoint{kNow + 120, 1}, std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kOk);
   CHECK(find_metric(outcome, "age").value == 0);
-  outcome = judge_freshness("file", 1, Snapshot{kNow + 3 * 3600, 1}, std::nullopt, policy, kNow);
+  outcome =
+      judge_freshness("file", 1, RestorePoint{kNow + 3 * 3600, 1}, std::nullopt, policy, kNow);
   CHECK(outcome.status == State::kWarning);
   CHECK_THAT(outcome.summary, Catch::StartsWith("last file dated 3h in the future (") &&
                                   Catch::Contains("check the clocks (WARNING)"));

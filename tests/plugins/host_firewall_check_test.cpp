@@ -255,9 +255,17 @@ TEST_CASE("HostFirewallCheck: configure names the bad parameter", "[firewall]") 
   CHECK(testing::configure_error(make_host_firewall_check, {{"backend", "pf"}}) ==
         "backend: must be \"auto\", \"nftables\" or \"iptables\"");
   CHECK_THAT(testing::configure_error(make_host_firewall_check, {{"nft", json::array()}}),
-             Catch::StartsWith("nft: must be a program"));
+             Catch::StartsWith("nft: must not be empty"));
   CHECK_THAT(testing::configure_error(make_host_firewall_check, {{"state_file", "fw.state"}}),
-             Catch::Contains("is not an absolute path"));
+             Catch::Contains("\"fw.state\": must be an absolute path"));
+}
+
+TEST_CASE("Firewall checks: a misspelt parameter is refused, the right one suggested",
+          "[firewall]") {
+  testing::check_misspellings({
+      {"firewall/host", "backnd", "backend"},
+      {"firewall/sophos", "servces", "services"},
+  });
 }
 
 }  // namespace

@@ -200,7 +200,7 @@ TEST_CASE("DnsCheck: parameters are validated", "[dns]") {
   CHECK_THAT(error({{"targets", {"a"}}, {"response_warn", "2s"}, {"response_crit", "1s"}}),
              Catch::StartsWith("response_warn: 2s is above response_crit (1s)"));
   CHECK_THAT(error({{"targets", {{{"name", "a"}, {"port", 53}}}}}),
-             Catch::StartsWith("targets[0].port: unknown parameter"));
+             Catch::StartsWith("targets[0].port: unknown key; known keys: name type"));
   CHECK_THAT(error({{"targets", {"a.test", {{"name", "a.test"}, {"type", "a"}}}}}),
              Catch::StartsWith("targets[1].name: a.test is listed twice"));
 }

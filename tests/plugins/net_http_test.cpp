@@ -238,7 +238,7 @@ TEST_CASE("HttpCheck: parameters are validated", "[http]") {
   CHECK_THAT(error({{"targets", {"https://a/"}}, {"ca_file", "ca.crt"}}),
              Catch::StartsWith("ca_file:"));
   CHECK_THAT(error({{"targets", {{{"url", "https://a/"}, {"method", "POST"}}}}}),
-             Catch::StartsWith("targets[0].method: unknown parameter"));
+             Catch::StartsWith("targets[0].method: unknown key; known keys: url site"));
 }
 
 // --- net/tls ------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ TEST_CASE("TlsCheck: parameters are validated", "[tls]") {
   CHECK_THAT(error({{"targets", {{{"host", "a"}, {"starttls", "ftp"}}}}}),
              Catch::StartsWith("targets[0].starttls: must be"));
   CHECK_THAT(error({{"targets", {{{"host", "a"}, {"port", 70000}}}}}),
-             Catch::StartsWith("targets[0].port: must be"));
+             Catch::StartsWith("targets[0].port: 70000: must be in 1..65535"));
   CHECK_THAT(error({{"targets", {{{"host", "a/b"}}}}}), Catch::StartsWith("targets[0].host:"));
   CHECK_THAT(error({{"targets", {{{"host", "a"}}, {{"host", "a"}, {"port", 443}}}}}),
              Catch::StartsWith("targets[1].host: a:443 is listed twice"));

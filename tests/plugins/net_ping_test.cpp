@@ -253,27 +253,38 @@ TEST_CASE("PingCheck: parameters are validated", "[ping]") {
   CHECK_THAT(error({{"targets", {{{"site", "a"}}}}}),
              Catch::StartsWith("targets[0].host: required"));
   CHECK_THAT(error({{"targets", {{{"host", "a"}, {"port", 1}}}}}),
-             Catch::StartsWith("targets[0].port: unknown parameter"));
+             Catch::StartsWith("targets[0].port: unknown key (did you mean \"host\"?)"));
   CHECK_THAT(error({{"targets", {{{"host", "a"}, {"site", "no site"}}}}}),
              Catch::StartsWith("targets[0].site: \"no site\": may only contain"));
   CHECK_THAT(error({{"targets", {"a b"}}}),
              Catch::StartsWith("targets[0].host: \"a b\" is not a host"));
   CHECK_THAT(error({{"targets", {"a", "a"}}}),
              Catch::StartsWith("targets[1].host: \"a\" is listed twice"));
-  CHECK_THAT(error({{"targets", {"a"}}, {"count", 0}}), Catch::StartsWith("count: must be"));
-  CHECK_THAT(error({{"targets", {"a"}}, {"count", 2.5}}), Catch::StartsWith("count: must be"));
+  CHECK_THAT(error({{"targets", {"a"}}, {"count", 0}}),
+             Catch::StartsWith("count: 0: must be in 1..100"));
+  CHECK_THAT(error({{"targets", {"a"}}, {"count", 2.5}}),
+             Catch::StartsWith("count: expected an integer 1..100"));
   CHECK_THAT(error({{"targets", {"a"}}, {"rtt_warn", "2s"}, {"rtt_crit", "1s"}}),
              Catch::StartsWith("rtt_warn: 2s is above rtt_crit (1s)"));
   CHECK_THAT(error({{"targets", {"a"}}, {"rtt_warn", 200}}),
-             Catch::StartsWith("rtt_warn: must be"));
+             Catch::StartsWith("rtt_warn: expected a duration"));
   CHECK_THAT(error({{"targets", {"a"}}, {"loss_warn", 70}}),
              Catch::StartsWith("loss_warn: 70% is above loss_crit (60%)"));
   CHECK_THAT(error({{"targets", {"a"}}, {"icmp_socket", "udp"}}),
-             Catch::StartsWith("icmp_socket: must be"));
+             Catch::StartsWith("icmp_socket: \"udp\": must be"));
   json many = json::array();
   for (int i = 0; i < 1000; ++i) many.push_back("h" + std::to_string(i));
   CHECK_THAT(error({{"targets", many}, {"count", 100}}), Catch::StartsWith("count: 100 requests"));
   CHECK_THAT(error({{"targets", {"a"}}, {"colour", 1}}), Catch::StartsWith("colour: unknown"));
+}
+
+TEST_CASE("Network checks: a misspelt parameter is refused, the right one suggested", "[ping]") {
+  testing::check_misspellings({
+      {"net/ping", "rtt_wran", "rtt_warn"},
+      {"net/http", "follow_redirect", "follow_redirects"},
+      {"net/tls", "min_versoin", "min_version"},
+      {"net/dns", "sever", "server"},
+  });
 }
 
 }  // namespace

@@ -96,6 +96,28 @@ TEST_CASE("Registry: a huge unknown name is cut in the message", "[registry]") {
   CHECK(message.size() < 200 + known_types().size());
 }
 
+TEST_CASE("Registry: every type refuses an unknown parameter, and lets the agent's keys by",
+          "[registry]") {
+  for (const auto& type : check_types()) {
+    INFO(type.name);
+    const Status typo = type.make()->configure({{"intervall", "5m"}});
+    REQUIRE_FALSE(typo.is_ok());
+    CHECK(typo.code() == Code::kInvalidArgument);
+    CHECK_THAT(typo.message(),
+               Catch::StartsWith("intervall: unknown key (did you mean \"interval\"?)"));
+    const Status odd = type.make()->configure({{"colour", "red"}});
+    CHECK_THAT(odd.message(), Catch::StartsWith("colour: unknown key; known keys:"));
+    const Status agent_keys = type.make()->configure({{"name", "n"},
+                                                      {"type", type.name},
+                                                      {"interval", "1m"},
+                                                      {"timeout", "5s"},
+                                                      {"splay", "1s"}});
+    CHECK_THAT(agent_keys.message(), !Catch::Contains("unknown key"));
+    CHECK(type.make()->configure(nlohmann::json::array()).message() ==
+          "expected an object, got array");
+  }
+}
+
 TEST_CASE("Registry: the markdown has a section per type with its metrics", "[registry]") {
   const auto markdown = checks_markdown();
   for (const auto& type : check_types()) {

@@ -271,16 +271,16 @@ TEST_CASE("ResticCheck: configure names the bad parameter", "[restic]") {
   CHECK(error({{"password_file", "/p"}}) == "repository: required, a string");
   CHECK(error({{"repository", "/r"}}) == "password_file: required, an absolute path");
   CHECK_THAT(error({{"repository", "/r"}, {"password_file", "p"}}),
-             Catch::Contains("is not an absolute path"));
+             Catch::Contains("\"p\": must be an absolute path"));
   auto params = ok;
   params["warn"] = "3d";
   CHECK(error(params) == "warn: 3d is above crit (50h)");
   params = ok;
   params["crit"] = 50;
-  CHECK_THAT(error(params), Catch::StartsWith("crit: must be a duration"));
+  CHECK_THAT(error(params), Catch::StartsWith("crit: expected a duration such as"));
   params = ok;
   params["shrink_warn"] = 120;
-  CHECK(error(params) == "shrink_warn: must be a number from 0 to 100");
+  CHECK(error(params) == "shrink_warn: 120: must be in 0..100");
   params = ok;
   params["restic"] = "bin/restic";
   CHECK_THAT(error(params), Catch::Contains("must be an absolute path or a bare program name"));

@@ -49,7 +49,7 @@ TEST_CASE("agent/self: OK with the figures as metrics", "[self]") {
   const Outcome out = f.run();
   CHECK(out.status == State::kOk);
   CHECK_THAT(out.summary, StartsWith(std::string("vigie-agent ") + VIGIE_VERSION + ": "));
-  CHECK_THAT(out.summary, Contains("12 results waiting, oldest 4 s old"));
+  CHECK_THAT(out.summary, Contains("12 results waiting, oldest 4s old"));
   CHECK(metric(out, "spool_depth") == 12);
   CHECK(metric(out, "spool_oldest_age") == 4);
   CHECK(metric(out, "last_send_age") == 2);
@@ -73,11 +73,11 @@ TEST_CASE("agent/self: an old backlog is WARNING after 15 min and CRITICAL after
   f.health.spool_oldest_ms = kNow - 16 * 60'000;
   Outcome out = f.run();
   CHECK(out.status == State::kWarning);
-  CHECK_THAT(out.summary, Contains("oldest unsent result 16 min old"));
+  CHECK_THAT(out.summary, Contains("oldest unsent result 16m old"));
   f.health.spool_oldest_ms = kNow - 61 * 60'000;
   out = f.run();
   CHECK(out.status == State::kCritical);
-  CHECK_THAT(out.summary, Contains("oldest unsent result 61 min old"));
+  CHECK_THAT(out.summary, Contains("oldest unsent result 1h1m old"));
   CHECK(metric(out, "last_send_age") == 3600);  // nothing since the start, an hour ago
 }
 

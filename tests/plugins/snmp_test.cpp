@@ -307,15 +307,15 @@ TEST_CASE("Devices: the block is validated with clear messages", "[snmp]") {
     REQUIRE_FALSE(devices.is_ok());
     return devices.status().message();
   };
-  CHECK_THAT(error(R"({"fw": {"snmp": {}}})"), Catch::StartsWith("devices.fw: host: required"));
+  CHECK_THAT(error(R"({"fw": {"snmp": {}}})"), Catch::StartsWith("devices.fw.host: required"));
   CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "2"}}})"),
-             Catch::StartsWith("devices.fw: snmp.version: \"2\": must be \"2c\" or \"3\""));
+             Catch::StartsWith("devices.fw.snmp.version: \"2\": must be \"2c\" or \"3\""));
   CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {}, "colour": 1}})"),
-             Catch::StartsWith("devices.fw: colour: unknown key"));
+             Catch::StartsWith("devices.fw.colour: unknown key"));
   CHECK_THAT(error(R"({"fw": {"host": "h", "port": 70000, "snmp": {}}})"),
-             Catch::StartsWith("devices.fw: port: 70000: must be an integer 1..65535"));
+             Catch::StartsWith("devices.fw.port: 70000: must be in 1..65535"));
   CHECK_THAT(error(R"({"fw": {"host": "h", "snmp": {"version": "3"}}})"),
-             Catch::StartsWith("devices.fw: snmp.user: required"));
+             Catch::StartsWith("devices.fw.snmp.user: required"));
   CHECK_THAT(
       error(
           R"({"fw": {"host": "h", "snmp": {"version": "3", "user": "u", "priv_pass": "12345678"}}})"),

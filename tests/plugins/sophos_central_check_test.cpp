@@ -498,7 +498,7 @@ TEST_CASE("SophosCentralCheck: configure names the bad parameter", "[sophos-cent
            Case{{{"api_url", "http://localhost.example.org"}}, "api_url: must be an https://"},
            Case{{{"api_url", "http://127.0.0.1.example.org/"}}, "api_url: must be an https://"},
            Case{{{"auth_url", "ftp://id.sophos.com"}}, "auth_url: must be an https://"},
-           Case{{{"auth_url", 3}}, "auth_url: must be a non-empty string"},
+           Case{{{"auth_url", 3}}, "auth_url: expected a string, got number"},
            Case{{{"sites", {"a", "b"}}}, "sites: must be an object"},
            Case{{{"sites", {{"Mairie", "Not a site!"}}}}, "sites: \"Mairie\": the site must be"},
            Case{{{"sites", {{"Mairie", 3}}}}, "sites: \"Mairie\": the site must be"},
@@ -506,7 +506,8 @@ TEST_CASE("SophosCentralCheck: configure names the bad parameter", "[sophos-cent
            Case{{{"stale_days", 0}}, "stale_days: "},
            Case{{{"concurrency", 64}}, "concurrency: "},
            Case{{{"max_endpoints", 0}}, "max_endpoints: "},
-           Case{{{"client_secret", "inline"}}, "client_secret: unknown parameter"},
+           Case{{{"client_secret", "inline"}},
+                "client_secret: unknown key; known keys: client_id client_secret_file"},
        }) {
     json params = base;
     params.update(c.extra);

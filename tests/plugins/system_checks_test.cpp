@@ -190,13 +190,26 @@ TEST_CASE("System checks: configure names the bad parameter", "[system]") {
   CHECK(testing::configure_error(make_cpu_check, {{"warn", 99}}) ==
         "warn: 99% is above crit (98%)");
   CHECK(testing::configure_error(make_memory_check, {{"crit", 101}}) ==
-        "crit: must be a number from 0 to 100");
+        "crit: 101: must be in 0..100");
   CHECK(testing::configure_error(make_swap_check, {{"warn", "50%"}}) ==
-        "warn: must be a number from 0 to 100");
+        "warn: expected a number 0..100, got string");
   CHECK(testing::configure_error(make_uptime_check, {{"max", "10m"}}) ==
         "max: 10m is not above min (15m)");
   CHECK_THAT(testing::configure_error(make_uptime_check, {{"min", 60}}),
-             Catch::StartsWith("min: must be a duration"));
+             Catch::StartsWith("min: expected a duration such as"));
+}
+
+TEST_CASE("System checks: a misspelt parameter is refused, the right one suggested", "[system]") {
+  testing::check_misspellings({
+      {"system/cpu", "wran", "warn"},
+      {"system/memory", "crti", "crit"},
+      {"system/swap", "warm", "warn"},
+      {"system/uptime", "minn", "min"},
+      {"system/clock", "critt", "crit"},
+      {"system/load", "wanr", "warn"},
+      {"system/disk", "inode_warn", "inodes_warn"},
+      {"system/unit", "expekt", "expect"},
+  });
 }
 
 }  // namespace

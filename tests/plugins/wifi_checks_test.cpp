@@ -10,6 +10,7 @@
 
 #include "plugins/snmp/devices.hpp"
 #include "plugins/wifi/office_hours.hpp"
+#include "tests/plugins/check_test_util.hpp"
 #include "tests/support/snmpsim.hpp"
 
 namespace vigie::plugins::wifi {
@@ -219,6 +220,13 @@ TEST_CASE("OfficeHours: parse and contain", "[unifi]") {
   CHECK_FALSE(OfficeHours::parse("Mon-Fri").is_ok());
   CHECK_FALSE(OfficeHours::parse("Mon-Fri 18:00-08:00").is_ok());
   CHECK_FALSE(OfficeHours::parse("Lun-Ven 08:00-18:00").is_ok());
+}
+
+TEST_CASE("Wi-Fi checks: a misspelt parameter is refused, the right one suggested", "[unifi]") {
+  testing::check_misspellings({
+      {"wifi/unifi", "hotspot", "hotspots"},
+      {"wifi/snmp-generic", "interface", "interfaces"},
+  });
 }
 
 }  // namespace

@@ -1,0 +1,298 @@
+#include "collector/alert_planner.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+namespace vigie::collector {
+namespace {
+
+// Open problems are keyed by what they are about: a check, an agent or a site.
+std::string key_of(const Alert& a) {
+  if (!a.check.empty()) return "c\x1f" + a.agent + "\x1f" + a.check;
+  if (!a.agent.empty()) return "a\x1f" + a.agent;
+  return "s\x1f" + a.site;
+}
+
+}  // namespace
+
+AlertPlanner::AlertPlanner(const AlertConfig& config, const StateEngine& engine)
+    : config_(config), engine_(engine), channels_(config.channels.size()) {}
+
+std::vector<std::size_t> AlertPlanner::route(const Alert& alert) const {
+  std::vector<bool> chosen(config_.channels.size(), false);
+  const int level = severity(routing_state(alert));
+  for (const auto& rule : config_.rules) {
+    if (level < severity(rule.min_state)) continue;
+    if (!rule.families.empty() &&
+        std::find(rule.families.begin(), rule.families.end(), alert.family) == rule.families.end())
+      continue;
+    if (!rule.sites.empty() &&
+        std::none_of(rule.sites.begin(), rule.sites.end(),
+                     [&](const auto& g) { return fnmatch(g.c_str(), alert.site.c_str(), 0) == 0; }))
+      continue;
+    for (const auto& name : rule.channels) {
+      for (std::size_t i = 0; i < config_.channels.size(); ++i) {
+        if (config_.channels[i].name == name) chosen[i] = true;
+      }
+    }
+  }
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    if (chosen[i]) out.push_back(i);
+  }
+  return out;
+}
+
+std::optional<std::string> AlertPlanner::quiet_reason(const Alert& alert) const {
+  auto site_state = [&]() -> std::optional<SiteSummary> {
+    for (auto& s : engine_.sites()) {
+      if (s.name == alert.site) return s;
+    }
+    return std::nullopt;
+  };
+  if (!alert.check.empty()) {
+    const auto c = engine_.check(alert.agent, alert.check);
+    if (!c || !c->problem()) return std::nullopt;
+    if (c->ack) return "acknowledged by " + c->ack->author;
+    if (c->in_downtime) return std::string("in downtime");
+    if (c->flapping) return std::string("flapping");
+    if (c->agent_lost) {
+      const auto site = site_state();
+      return std::string(site && site->unreachable ? "site unreachable" : "agent unreachable");
+    }
+    return std::string();
+  }
+  const auto site = site_state();
+  if (!site) return std::nullopt;
+  if (!alert.agent.empty()) {
+    const auto agents = engine_.agents(alert.site);
+    const auto it = std::find_if(agents.begin(), agents.end(),
+                                 [&](const AgentState& a) { return a.id == alert.agent; });
+    if (it == agents.end() || !it->lost) return std::nullopt;
+    if (site->unreachable) return std::string("site unreachable");
+    if (site->in_downtime) return std::string("in downtime");
+    return std::string();
+  }
+  if (!site->unreachable) return std::nullopt;
+  if (site->in_downtime) return std::string("in downtime");
+  return std::string();
+}
+
+void AlertPlanner::seed(std::int64_t now_ms) {
+  for (const auto& c : engine_.checks({.problems_only = true})) {
+    if (c.last.check == "vigie/heartbeat") continue;
+    if (c.ack || c.in_downtime || c.flapping || c.agent_lost) continue;
+    Alert a{.site = c.site,
+            .agent = c.agent,
+            .check = c.last.check,
+            .family = check_family(c.last.check),
+            .kind = "problem",
+            .state = c.effective_hard(),
+            .from = State::kOk,
+            .summary = c.stale ? c.stale_reason : c.last.summary,
+            .ts_ms = c.hard_since_ms,
+            .since_ms = c.hard_since_ms};
+    open_[key_of(a)] = {a, now_ms};
+  }
+  for (const auto& s : engine_.sites()) {
+    if (!s.unreachable || s.in_downtime) continue;
+    Alert a{.site = s.name,
+            .family = "site",
+            .kind = "problem",
+            .state = State::kCritical,
+            .summary = "site unreachable",
+            .ts_ms = s.unreachable_since_ms,
+            .since_ms = s.unreachable_since_ms};
+    open_[key_of(a)] = {a, now_ms};
+  }
+}
+
+void AlertPlanner::add(const std::vector<Event>& events, std::int64_t now_ms, Plan& plan) {
+  for (const auto& e : events) consider(e, now_ms, plan);
+}
+
+void AlertPlanner::suppress(const Alert& alert, const std::string& reason, std::int64_t now_ms,
+                            Plan& plan) {
+  for (const std::size_t i : route(alert)) {
+    const auto& c = config_.channels[i];
+    plan.records.push_back({.ts_ms = now_ms,
+                            .site = alert.site,
+                            .agent = alert.agent,
+                            .check = alert.check,
+                            .channel = c.kind == AlertChannel::Kind::kEmail ? "email" : "webhook",
+                            .target = channel_target(c),
+                            .kind = alert.kind,
+                            .state = alert.state,
+                            .status = "suppressed",
+                            .detail = reason});
+  }
+}
+
+void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
+  if (e.backfill) return;  // the past: a check's history, not news
+  Alert a{.site = e.site,
+          .agent = e.agent,
+          .check = e.check,
+          .family = e.check.empty() ? (e.agent.empty() ? "site" : "agent") : check_family(e.check),
+          .kind = "problem",
+          .state = e.to,
+          .from = e.from,
+          .summary = e.summary,
+          .ts_ms = e.ts_ms,
+          .since_ms = e.ts_ms,
+          .event_id = e.id};
+  switch (e.kind) {
+    case EventKind::kState:
+      if (e.type != StateType::kHard) return;
+      break;
+    case EventKind::kStale:
+      if (!e.notify) return;  // staleness under a lost agent or a quiet check: no news
+      break;
+    case EventKind::kFresh: {
+      // A check that was notified stale and reports OK again: its recovery (a hard
+      // recovery, when there is one, comes as its own event and finds nothing open).
+      const auto it = open_.find(key_of(a));
+      if (it == open_.end() || e.to != State::kOk ||
+          it->second.alert.summary.rfind("stale", 0) != 0)
+        return;
+      break;
+    }
+    case EventKind::kAgentLost:
+      a.check.clear();
+      a.family = "agent";
+      break;
+    case EventKind::kAgentBack:
+    case EventKind::kSiteUnreachable:
+    case EventKind::kSiteReachable: break;
+    case EventKind::kAckExpired: a.kind = "ack expired"; break;
+    case EventKind::kAckRemoved:
+      if (!e.notify) return;
+      a.kind = "ack removed";
+      break;
+    case EventKind::kDowntimeEnd:
+      if (!e.notify) return;
+      a.kind = "downtime over";
+      break;
+    case EventKind::kFlappingStop:
+      if (!e.notify) return;
+      a.kind = "flapping over";
+      break;
+    default: return;  // acknowledgements, downtimes starting, flapping starting: no alert
+  }
+  const std::string key = key_of(a);
+  const bool recovery = e.to == State::kOk;
+  if (recovery) {
+    const auto it = open_.find(key);
+    if (it == open_.end()) return;  // no problem was notified: nothing to take back
+    a.kind = "recovery";
+    a.from = it->second.alert.state;
+    a.since_ms = it->second.alert.since_ms;
+    open_.erase(it);
+    if (!e.notify) {
+      std::string reason = "site reachable again: its own alert says so";
+      if (!a.check.empty()) {
+        const auto c = engine_.check(a.agent, a.check);
+        reason = c && c->in_downtime ? "in downtime" : c && c->flapping ? "flapping" : "silenced";
+      } else if (e.kind == EventKind::kSiteReachable) {
+        reason = "in downtime";
+      }
+      suppress(a, reason, now_ms, plan);
+      return;
+    }
+    enqueue(a, now_ms, plan);
+    return;
+  }
+  // Still failing since an earlier alert (WARNING turning CRITICAL, an acknowledgement
+  // over): {{age}} counts from when the problem began.
+  if (const auto it = open_.find(key); it != open_.end()) {
+    a.since_ms = it->second.alert.since_ms;
+  } else if (a.kind != "problem" && !a.check.empty()) {
+    if (const auto c = engine_.check(a.agent, a.check); c) a.since_ms = c->hard_since_ms;
+  }
+  if (!e.notify) {
+    std::string reason = quiet_reason(a).value_or("");
+    if (reason.empty()) reason = "silenced by the state engine";
+    suppress(a, reason, now_ms, plan);
+    return;
+  }
+  open_[key] = {a, now_ms};
+  enqueue(a, now_ms, plan);
+}
+
+void AlertPlanner::enqueue(const Alert& alert, std::int64_t now_ms, Plan&) {
+  for (const std::size_t i : route(alert)) {
+    ChannelState& cs = channels_[i];
+    if (cs.held.empty()) cs.held_since_ms = now_ms;
+    cs.held.push_back(alert);
+    if (cs.storm) ++cs.window_count;
+  }
+}
+
+void AlertPlanner::tick(std::int64_t now_ms, Plan& plan) {
+  // Reminders of problems still failing, and a clean-up of those no longer failing.
+  if (config_.renotify.count() > 0) {
+    for (auto it = open_.begin(); it != open_.end();) {
+      Open& o = it->second;
+      if (now_ms - o.last_sent_ms < config_.renotify.count()) {
+        ++it;
+        continue;
+      }
+      const auto reason = quiet_reason(o.alert);
+      if (!reason) {
+        it = open_.erase(it);
+        continue;
+      }
+      o.last_sent_ms = now_ms;
+      if (reason->empty()) {
+        Alert a = o.alert;
+        a.kind = "reminder";
+        a.ts_ms = now_ms;
+        a.event_id = 0;
+        if (!a.check.empty()) {
+          if (const auto c = engine_.check(a.agent, a.check); c) {
+            a.state = c->effective_hard();
+            a.summary = c->stale ? c->stale_reason : c->last.summary;
+          }
+        }
+        enqueue(a, now_ms, plan);
+      }
+      ++it;
+    }
+  }
+
+  for (std::size_t i = 0; i < channels_.size(); ++i) {
+    ChannelState& cs = channels_[i];
+    if (cs.storm) {
+      if (now_ms < cs.window_end_ms) continue;
+      if (!cs.held.empty())
+        plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
+      cs.held.clear();
+      if (cs.window_count <= config_.storm_threshold) {
+        cs.storm = false;  // calm again: back to one message per alert
+        cs.sent.clear();
+      } else {
+        cs.window_end_ms = now_ms + config_.storm_window.count();
+      }
+      cs.window_count = 0;
+      continue;
+    }
+    if (cs.held.empty() || now_ms - cs.held_since_ms < config_.hold.count()) continue;
+    while (!cs.sent.empty() && cs.sent.front() <= now_ms - config_.storm_window.count())
+      cs.sent.pop_front();
+    if (cs.sent.size() + cs.held.size() > static_cast<std::size_t>(config_.storm_threshold)) {
+      cs.storm = true;
+      cs.window_end_ms = now_ms + config_.storm_window.count();
+      cs.window_count = 0;
+      plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
+    } else {
+      for (auto& a : cs.held) {
+        cs.sent.push_back(now_ms);
+        plan.send.push_back({.channel = i, .alerts = {std::move(a)}, .digest = false});
+      }
+    }
+    cs.held.clear();
+  }
+}
+
+}  // namespace vigie::collector

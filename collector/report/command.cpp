@@ -1,0 +1,293 @@
+#include "collector/report/command.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include "collector/report/backup.hpp"
+#include "collector/report/i18n.hpp"
+#include "collector/report/mailing.hpp"
+#include "collector/storage.hpp"
+#include "common/duration.hpp"
+#include "common/log.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector {
+
+const CommandHelp kReportHelp = {
+    .synopsis = "vigie-collector report backup --out FILE [options]",
+    .about = R"(Writes the backup-health report: every site's backup checks (backup/restic, borg,
+file-age, avamar) over whole days, worst sites first, and mails it when asked.
+)",
+    .options =
+        R"(  --out FILE            where to write the report ("-": standard output); written to a
+                        temporary file first, then renamed, so readers never see half
+  --format FMT          html, csv, json or md (default: from the --out extension, else html)
+  --period DUR          whole days ending at the start of today (or of --end): 7d (default),
+                        30d, 2w...
+  --end YYYY-MM-DD      the period ends at the start of this day instead of today
+  --site SITE           only this site
+  --lang fr|en          the reader's language (default fr)
+  --tz ZONE             the zone days and times are in (default: the machine's; e.g.
+                        Europe/Paris)
+  --csv-separator SEP   "," (default) or ";" (with decimal commas, for French spreadsheets)
+  --db PATH             the collector's database (default /var/lib/vigie/collector.db),
+                        opened read-only
+  --mail-to ADDR,...    mail the report (HTML, a plain-text alternative and the CSV attached)
+  --smtp FILE           the SMTP relay, a JSON file (comments allowed), either the relay
+                        object or an object with an "smtp" member:
+                          { "url": "smtp://mail.example.org:587", "tls": "starttls",
+                            "username": "vigie", "password_file": "/etc/vigie/smtp.pass",
+                            "from": "vigie@example.org", "timeout": "30s" }
+  --mail-attempts N     tries before giving up (default 3)
+  --mail-retry-wait DUR wait before the second try, doubled each time (default 10s)
+
+exit codes: 0 written (and mailed), 1 not written, 2 bad usage, 3 written but not mailed
+)",
+};
+
+namespace {
+
+struct ReportArgs {
+  std::string out;
+  std::string format;
+  int days = 7;
+  std::string end;
+  std::string site;
+  Lang lang = Lang::kFrench;
+  std::string tz;
+  char separator = ',';
+  std::string db = "/var/lib/vigie/collector.db";
+  std::vector<std::string> mail_to;
+  std::string smtp;
+  int attempts = 3;
+  std::chrono::milliseconds retry_wait{10'000};
+};
+
+// A mail address as a relay takes it: something@domain, nothing that could end the
+// SMTP command or the header it goes in.
+bool plausible_address(std::string_view a) {
+  const auto at = a.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= a.size()) return false;
+  return a.find_first_of(" \t\r\n<>,;\"()") == std::string_view::npos;
+}
+
+Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) {
+  if (args.size() < 2) return Status::invalid("report: which report? (backup)");
+  if (args[1] != "backup")
+    return Status::invalid("report: unknown report \"" + std::string(args[1]) +
+                           "\" (known: backup)");
+  ReportArgs r;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (i + 1 >= args.size()) {
+      if (a.rfind("--", 0) == 0) return Status::invalid(std::string(a) + ": missing value");
+      return Status::invalid("unexpected argument \"" + std::string(a) + "\"");
+    }
+    const std::string_view v = args[++i];
+    if (a == "--out") {
+      r.out = std::string(v);
+    } else if (a == "--format") {
+      if (v != "html" && v != "csv" && v != "json" && v != "md")
+        return Status::invalid("--format \"" + std::string(v) +
+                               "\": expected html, csv, json or md");
+      r.format = std::string(v);
+    } else if (a == "--period") {
+      auto d = parse_duration(v);
+      if (!d) return d.status().with_context("--period");
+      constexpr std::int64_t kDay = 86'400'000;
+      if (d->count() <= 0 || d->count() % kDay != 0)
+        return Status::invalid("--period \"" + std::string(v) +
+                               "\": give whole days (7d, 30d, 2w)");
+      if (d->count() / kDay > 400)
+        return Status::invalid("--period \"" + std::string(v) +
+                               "\": at most 400d (events are kept 400 days)");
+      r.days = static_cast<int>(d->count() / kDay);
+    } else if (a == "--end") {
+      r.end = std::string(v);
+    } else if (a == "--site") {
+      if (v.empty()) return Status::invalid("--site: empty site name");
+      r.site = std::string(v);
+    } else if (a == "--lang") {
+      auto lang = parse_lang(v);
+      if (!lang) return lang.status();
+      r.lang = *lang;
+    } else if (a == "--tz") {
+      r.tz = std::string(v);
+    } else if (a == "--csv-separator") {
+      if (v != "," && v != ";")
+        return Status::invalid("--csv-separator \"" + std::string(v) +
+                               "\": expected \",\" or \";\"");
+      r.separator = v[0];
+    } else if (a == "--db") {
+      r.db = std::string(v);
+    } else if (a == "--mail-to") {
+      std::string_view rest = v;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view one = rest.substr(0, comma);
+        while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+        while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+        if (!plausible_address(one))
+          return Status::invalid("--mail-to: \"" + std::string(one) + "\" is not a mail address");
+        r.mail_to.emplace_back(one);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+      if (r.mail_to.empty()) return Status::invalid("--mail-to: no address");
+    } else if (a == "--smtp") {
+      r.smtp = std::string(v);
+    } else if (a == "--mail-attempts") {
+      int n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 20)
+        return Status::invalid("--mail-attempts \"" + std::string(v) + "\": expected 1 to 20");
+      r.attempts = n;
+    } else if (a == "--mail-retry-wait") {
+      auto d = parse_duration(v);
+      if (!d) return d.status().with_context("--mail-retry-wait");
+      r.retry_wait = *d;
+    } else {
+      return Status::invalid("report backup: unknown option \"" + std::string(a) + "\"");
+    }
+  }
+  if (r.out.empty())
+    return Status::invalid("report backup: --out FILE is required (\"-\" for standard output)");
+  if (r.format.empty()) {
+    const auto dot = r.out.rfind('.');
+    const std::string ext = dot == std::string::npos ? "" : r.out.substr(dot + 1);
+    r.format = (ext == "csv" || ext == "json" || ext == "md") ? ext : "html";
+  }
+  if (!r.mail_to.empty() && r.smtp.empty())
+    return Status::invalid("--mail-to needs --smtp FILE (the relay to send through)");
+  if (r.mail_to.empty() && !r.smtp.empty())
+    return Status::invalid("--smtp is only used with --mail-to");
+  return r;
+}
+
+// Writes `content` to a temporary file next to `path`, then renames it over `path`:
+// a reader (a web server, a mail script) sees the old report or the new one, whole.
+Status write_atomically(const std::string& path, const std::string& content) {
+  std::string temp = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0)
+    return Status::io_error("cannot create a file next to " + path + ": " +
+                            std::generic_category().message(errno));
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  (void)::fchmod(fd, 0666 & ~mask);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return Status::io_error("cannot write " + temp + ": " + std::generic_category().message(e));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(temp.c_str());
+    return Status::io_error("cannot write " + temp + ": " + std::generic_category().message(e));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(temp.c_str());
+    return Status::io_error("cannot rename " + temp + " to " + path + ": " +
+                            std::generic_category().message(e));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+int report_command(const std::vector<std::string_view>& args) {
+  auto parsed = parse_report_args(args);
+  if (!parsed) {
+    std::cerr << "vigie-collector: " << parsed.status().message()
+              << "\n(vigie-collector report --help lists the options)\n";
+    return 2;
+  }
+  const ReportArgs& a = *parsed;
+  const std::int64_t now = wall_ms();
+  auto period = make_period(a.days, a.end, a.tz, now);
+  if (!period) {
+    std::cerr << "vigie-collector: " << period.status().message() << "\n";
+    return 2;
+  }
+  auto catalogue = find_catalogue(a.lang);
+  if (!catalogue) {
+    std::cerr << "vigie-collector: " << catalogue.status().message() << "\n";
+    return 1;
+  }
+  const Locale locale(a.lang, std::move(*catalogue));
+
+  // The relay is read before the long work, so that a bad file is a usage error.
+  std::optional<MailSettings> mail;
+  if (!a.mail_to.empty()) {
+    auto settings = load_mail_settings(a.smtp);
+    if (!settings) {
+      std::cerr << "vigie-collector: " << settings.status().message() << "\n";
+      return 2;
+    }
+    settings->to = a.mail_to;
+    settings->attempts = a.attempts;
+    settings->retry_wait = a.retry_wait;
+    mail = std::move(*settings);
+  }
+
+  auto reader = open_sqlite_reader(a.db);
+  if (!reader) {
+    std::cerr << "vigie-collector: " << reader.status().message() << "\n";
+    return 1;
+  }
+  auto data = (*reader)->history(backup_history_query(*period, a.site));
+  if (!data) {
+    std::cerr << "vigie-collector: " << data.status().message() << "\n";
+    return 1;
+  }
+  if (!a.site.empty() && data->agents.empty()) {
+    std::cerr << "vigie-collector: --site \"" << a.site << "\": no agent reports for this site\n";
+    return 2;
+  }
+  const BackupReport report = make_backup_report(*data, std::move(*period), now, a.site);
+
+  std::string content;
+  if (a.format == "html") content = render_html(report, locale);
+  else if (a.format == "csv") content = render_csv(report, locale, a.separator);
+  else if (a.format == "json") content = render_json(report, locale);
+  else content = render_markdown(report, locale);
+
+  if (a.out == "-") {
+    std::cout << content << std::flush;
+  } else {
+    if (Status s = write_atomically(a.out, content); !s) {
+      std::cerr << "vigie-collector: " << s.message() << "\n";
+      return 1;
+    }
+    log::info("backup report written to " + a.out + " (" + std::to_string(report.sites.size()) +
+              " sites)");
+  }
+
+  if (mail) {
+    if (Status s = mail_report(*mail, report, locale, a.separator); !s) {
+      log::error("backup report not mailed: " + s.message());
+      return 3;
+    }
+    std::string to;
+    for (const auto& t : mail->to) to += (to.empty() ? "" : ", ") + t;
+    log::info("backup report mailed to " + to);
+  }
+  return 0;
+}
+
+}  // namespace vigie::collector

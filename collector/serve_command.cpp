@@ -1,0 +1,370 @@
+#include "collector/serve_command.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "collector/api.hpp"
+#include "collector/monitor.hpp"
+#include "collector/notifier.hpp"
+#include "collector/server.hpp"
+#include "collector/storage.hpp"
+#include "common/duration.hpp"
+#include "common/log.hpp"
+#include "common/systemd.hpp"
+
+namespace vigie::collector {
+
+const CommandHelp kServeHelp = {
+    .synopsis = "vigie-collector [serve] [options]",
+    .about =
+        R"(Receives check results from vigie agents, stores them and serves the query API, until
+SIGTERM or SIGINT.
+)",
+    .options =
+        R"(  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
+                        port 0 picks a free port)
+  --db PATH             SQLite database (default /var/lib/vigie/collector.db)
+  --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
+  --tls-key PEM         the certificate's private key
+  --tls-client-ca PEM   ask clients for a certificate signed by this CA, and refuse the
+                        TLS handshake without one (agents set collector.client_cert)
+  --allow-plain-http    allow plain HTTP on a non-loopback address (not recommended)
+  --port-file PATH      write the bound port to PATH once listening
+  --read-timeout DUR    time allowed to receive one request (default 30s)
+  --threads N           HTTP worker threads (default 2)
+  --max-attempts N      failures in a row before a state is hard, for checks that do not
+                        say (default 3)
+  --agent-timeout DUR   an agent silent this long is lost (default 3m)
+  --agent-rate R        reports per second one agent may send, on average (default: no
+                        limit); past it the agent is answered 429 with Retry-After
+  --agent-burst N       reports an agent may send at once within --agent-rate (default 10)
+  --max-queued-reports N
+                        reports waiting for the database past which new ones are answered
+                        503 with Retry-After (default 20000; 0: no bound)
+  --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
+                        see config/alerts.example.json); a bad file stops the start
+  --verbose             log debug messages
+)",
+};
+
+namespace {
+
+struct Options {
+  ServerOptions server;
+  std::filesystem::path db = "/var/lib/vigie/collector.db";
+  std::filesystem::path port_file;
+  bool allow_plain_http = false;
+  MonitorOptions monitor;
+  RateLimit agent_rate;
+  std::size_t max_queued_reports = SqliteOptions{}.max_queued_reports;
+  std::optional<AlertConfig> alerts;
+};
+
+Status parse_listen(std::string_view text, ServerOptions& server) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return Status::invalid("--listen \"" + std::string(text) + "\": expected ADDR:PORT");
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return Status::invalid("--listen \"" + std::string(text) + "\": bad port");
+  server.address = host.empty() ? "127.0.0.1" : std::string(host);
+  server.port = static_cast<std::uint16_t>(port);
+  return Status::ok();
+}
+
+bool is_loopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
+}
+
+// `text` as a whole number in [min, max]; nullopt when it is not one.
+std::optional<long> whole_number(std::string_view text, long min, long max) {
+  long n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max)
+    return std::nullopt;
+  return n;
+}
+
+// --agent-rate (from 0) and --agent-burst (from 1), up to 1000000.
+Status read_rate(std::string_view name, std::string_view text, double low, double& out) {
+  double x = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+  if (ec != std::errc() || end != text.data() + text.size() || !(x >= low) || x > 1e6)
+    return Status::invalid(std::string(name) + ": expected a number " + (low == 0 ? "0" : "1") +
+                           "..1000000, got \"" + std::string(text) + "\"");
+  out = x;
+  return Status::ok();
+}
+
+// The options that take a value, and what each does with it.
+struct ValueOption {
+  std::string_view name;
+  Status (*apply)(std::string_view value, Options& o);
+};
+
+const ValueOption kValueOptions[] = {
+    {"--listen", [](std::string_view v, Options& o) { return parse_listen(v, o.server); }},
+    {"--db",
+     [](std::string_view v, Options& o) {
+       o.db = std::string(v);
+       return Status::ok();
+     }},
+    {"--port-file",
+     [](std::string_view v, Options& o) {
+       o.port_file = std::string(v);
+       return Status::ok();
+     }},
+    {"--read-timeout",
+     [](std::string_view v, Options& o) {
+       auto d = parse_duration(v);
+       if (!d) return d.status().with_context("--read-timeout");
+       o.server.read_timeout = *d;
+       return Status::ok();
+     }},
+    {"--threads",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 1, 64);
+       if (!n) return Status::invalid("--threads: expected a number 1..64");
+       o.server.worker_threads = static_cast<int>(*n);
+       return Status::ok();
+     }},
+    {"--tls-cert",
+     [](std::string_view v, Options& o) {
+       o.server.tls_cert = std::string(v);
+       return Status::ok();
+     }},
+    {"--tls-key",
+     [](std::string_view v, Options& o) {
+       o.server.tls_key = std::string(v);
+       return Status::ok();
+     }},
+    {"--tls-client-ca",
+     [](std::string_view v, Options& o) {
+       o.server.tls_client_ca = std::string(v);
+       return Status::ok();
+     }},
+    {"--max-attempts",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 1, 100);
+       if (!n) return Status::invalid("--max-attempts: expected a number 1..100");
+       o.monitor.engine.max_attempts = static_cast<int>(*n);
+       return Status::ok();
+     }},
+    {"--agent-timeout",
+     [](std::string_view v, Options& o) {
+       auto d = parse_duration(v);
+       if (!d || d->count() < 1000)
+         return Status::invalid("--agent-timeout: expected a duration of 1s or more");
+       o.monitor.engine.agent_timeout_ms = d->count();
+       return Status::ok();
+     }},
+    {"--alerts",
+     [](std::string_view v, Options& o) {
+       auto config = load_alert_config(std::string(v));
+       if (!config) return config.status().with_context("--alerts");
+       o.alerts = std::move(*config);
+       return Status::ok();
+     }},
+    {"--agent-rate",
+     [](std::string_view v, Options& o) {
+       return read_rate("--agent-rate", v, 0, o.agent_rate.per_second);
+     }},
+    {"--agent-burst",
+     [](std::string_view v, Options& o) {
+       return read_rate("--agent-burst", v, 1, o.agent_rate.burst);
+     }},
+    {"--max-queued-reports",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 100'000'000);
+       if (!n) {
+         return Status::invalid("--max-queued-reports: expected a number 0..100000000, got \"" +
+                                std::string(v) + "\"");
+       }
+       o.max_queued_reports = static_cast<std::size_t>(*n);
+       return Status::ok();
+     }},
+};
+
+// What the options say together: TLS complete, plain HTTP only where allowed.
+Status check_options(const Options& o) {
+  if (o.server.tls_cert.empty() != o.server.tls_key.empty())
+    return Status::invalid("--tls-cert and --tls-key go together");
+  const bool tls = !o.server.tls_cert.empty();
+  if (!tls && !o.server.tls_client_ca.empty())
+    return Status::invalid("--tls-client-ca needs HTTPS (--tls-cert and --tls-key)");
+  if (!tls && !o.allow_plain_http && !is_loopback(o.server.address)) {
+    return Status::invalid("refusing plain HTTP on " + o.server.address +
+                           ": listen on a loopback address behind a TLS proxy, or pass "
+                           "--allow-plain-http");
+  }
+  return Status::ok();
+}
+
+// Exit code 2 for bad usage, as is customary.
+Result<Options> parse_args(const std::vector<std::string_view>& args) {
+  Options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "serve" && i == 0) continue;
+    if (a == "--allow-plain-http") {
+      o.allow_plain_http = true;
+      continue;
+    }
+    if (a == "--verbose") {
+      log::set_level(log::Level::kDebug);
+      continue;
+    }
+    const auto option = std::find_if(std::begin(kValueOptions), std::end(kValueOptions),
+                                     [&](const ValueOption& v) { return v.name == a; });
+    if (option == std::end(kValueOptions))
+      return Status::invalid("unknown argument \"" + std::string(a) + "\"");
+    if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
+    if (Status s = option->apply(args[++i], o); !s) return s;
+  }
+  if (Status s = check_options(o); !s) return s;
+  return o;
+}
+
+Status write_port_file(const std::filesystem::path& path, std::uint16_t port) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    if (!out) return Status::io_error("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::io_error("cannot write " + path.string() + ": " + ec.message());
+  return Status::ok();
+}
+
+// Blocks the stop signals in this thread and those it starts: it waits for them with
+// sigwait.
+sigset_t block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+// systemd's watchdog, when the unit has one: the keep-alive proves the writer is alive,
+// as it is sent only after a (no-op) commit. Runs until `stopping`.
+std::thread start_watchdog(Storage& storage, const std::atomic<bool>& stopping) {
+  const auto period = systemd::watchdog_period();
+  if (!period) return {};
+  return std::thread([&storage, &stopping, period = *period] {
+    while (!stopping.load()) {
+      std::promise<void> committed;
+      auto future = committed.get_future();
+      storage.change([] { return Result<StateDelta>(StateDelta{}); },
+                     [&committed](Result<StateDelta>) { committed.set_value(); });
+      if (future.wait_for(period) == std::future_status::ready) systemd::notify_watchdog();
+      else
+        log::warning("the database writer did not answer within " + human_duration(period) +
+                     ": no watchdog keep-alive");
+      future.wait();  // the promise must outlive its callback
+      for (auto waited = std::chrono::milliseconds(0); waited < period && !stopping.load();
+           waited += std::chrono::milliseconds(100))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+int serve(const Options& options) {
+  const sigset_t stop_signals = block_stop_signals();
+
+  auto storage =
+      open_sqlite_storage({.path = options.db, .max_queued_reports = options.max_queued_reports});
+  if (!storage) {
+    log::error(storage.status().message());
+    return 1;
+  }
+  auto monitor = Monitor::open(**storage, options.monitor);
+  if (!monitor) {
+    log::error(monitor.status().message());
+    return 1;
+  }
+  std::unique_ptr<Notifier> notifier;
+  if (options.alerts) {
+    notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
+    (*monitor)->set_listener(
+        [n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
+    log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
+                std::to_string(options.alerts->rules.size()) + " rules");
+  }
+  Api api(**storage, **monitor,
+          ApiOptions{.notifier = notifier.get(), .agent_rate = options.agent_rate});
+  auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
+    api.handle(request, std::move(respond));
+  });
+  if (!server) {
+    log::error(server.status().message());
+    return 1;
+  }
+  const std::uint16_t port = (*server)->port();
+  if (!options.port_file.empty()) {
+    if (Status s = write_port_file(options.port_file, port); !s) {
+      log::error(s.message());
+      return 1;
+    }
+  }
+  log::notice(std::string("listening on ") +
+              (options.server.tls_cert.empty() ? "http://" : "https://") + options.server.address +
+              ":" + std::to_string(port) + ", database " + options.db.string());
+
+  systemd::notify_ready("listening on port " + std::to_string(port));
+  std::atomic<bool> stopping{false};
+  std::thread watchdog = start_watchdog(**storage, stopping);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  systemd::notify_stopping();
+  stopping = true;
+  if (watchdog.joinable()) watchdog.join();
+  log::notice(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ", shutting down");
+  // Answer what is in flight (ingest replies come after their commit), then flush.
+  // Live readers get their (empty) answer at once rather than holding the drain.
+  (*monitor)->end_polls();
+  (*server)->shutdown(std::chrono::seconds(10));
+  (*monitor)->stop();
+  if (notifier) {
+    (*monitor)->set_listener({});
+    notifier->stop();
+  }
+  (*storage)->close();
+  log::notice("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int serve_command(const std::vector<std::string_view>& args) {
+  auto options = parse_args(args);
+  if (!options) {
+    std::cerr << "vigie-collector: " << options.status().message() << "\n\n"
+              << command_usage(kServeHelp);
+    return 2;
+  }
+  return serve(*options);
+}
+
+}  // namespace vigie::collector

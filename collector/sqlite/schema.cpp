@@ -1,0 +1,279 @@
+#include "collector/sqlite/schema.hpp"
+
+#include <sqlite3.h>
+
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/protocol.hpp"
+#include "common/sqlite.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using sqlite::Statement;
+
+// Version 1, the first schema.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE agents (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  site         TEXT NOT NULL,
+  hostname     TEXT NOT NULL DEFAULT '',
+  version      TEXT NOT NULL DEFAULT '',
+  last_seen_ms INTEGER NOT NULL DEFAULT 0
+);
+-- One row per stored report: (agent, seq) makes ingest idempotent.
+CREATE TABLE batches (
+  agent_id    INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  results     INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX batches_by_time ON batches (received_ms);
+-- The current state of each check of each agent.
+CREATE TABLE checks (
+  id          INTEGER PRIMARY KEY,
+  agent_id    INTEGER NOT NULL,
+  check_id    TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  status      INTEGER NOT NULL,
+  summary     TEXT NOT NULL,
+  details     TEXT NOT NULL,
+  metrics     TEXT NOT NULL,  -- JSON array, protocol form
+  ts_ms       INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  interval_s  INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  since_ms    INTEGER NOT NULL,
+  UNIQUE (agent_id, check_id)
+);
+-- A time series per (agent, check, metric).
+CREATE TABLE series (
+  id       INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL,
+  check_id TEXT NOT NULL,
+  metric   TEXT NOT NULL,
+  unit     TEXT NOT NULL,
+  UNIQUE (agent_id, check_id, metric)
+);
+-- Raw samples, packed: one row holds every sample of one stored report
+-- (sample_block.hpp), so that ingest appends one row per report, not per sample.
+CREATE TABLE sample_blocks (
+  id       INTEGER PRIMARY KEY,
+  agent_id INTEGER NOT NULL,
+  t_min    INTEGER NOT NULL,
+  t_max    INTEGER NOT NULL,
+  samples  BLOB NOT NULL
+);
+CREATE INDEX sample_blocks_by_agent ON sample_blocks (agent_id, t_max);
+CREATE INDEX sample_blocks_by_time ON sample_blocks (t_max);
+-- Rolled-up samples: tier is the bucket width in ms (300000: 5 minutes, 3600000: 1 hour).
+CREATE TABLE rollups (
+  tier      INTEGER NOT NULL,
+  series_id INTEGER NOT NULL,
+  bucket_ms INTEGER NOT NULL,
+  min_value REAL NOT NULL,
+  max_value REAL NOT NULL,
+  sum_value REAL NOT NULL,
+  n         INTEGER NOT NULL,
+  PRIMARY KEY (tier, series_id, bucket_ms)
+) WITHOUT ROWID;
+CREATE INDEX rollups_by_time ON rollups (tier, bucket_ms);
+-- Progress of background work, e.g. the last sample block rolled up.
+CREATE TABLE housekeeping (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Every kind of token; only the SHA-256 of a secret is kept.
+CREATE TABLE tokens (
+  id         INTEGER PRIMARY KEY,
+  hash       TEXT NOT NULL UNIQUE,
+  role       TEXT NOT NULL,
+  agent      TEXT NOT NULL DEFAULT '',
+  site       TEXT NOT NULL DEFAULT '',
+  label      TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL DEFAULT 0,
+  used_ms    INTEGER NOT NULL DEFAULT 0,
+  revoked_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent != '';
+)sql";
+
+// Version 2: the state engine's columns and tables.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE checks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE checks ADD COLUMN state_type INTEGER NOT NULL DEFAULT 1;  -- 0 soft, 1 hard
+ALTER TABLE checks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE checks ADD COLUMN hard_state INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN hard_since_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN history INTEGER NOT NULL DEFAULT 0;  -- 2 bits a result
+ALTER TABLE checks ADD COLUMN history_len INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN flap_percent REAL NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN stale_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE checks ADD COLUMN stale_since_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN agent_lost INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN ack TEXT NOT NULL DEFAULT '';  -- JSON object, '' if none
+UPDATE checks SET hard_state = status, hard_since_ms = since_ms;
+ALTER TABLE agents ADD COLUMN first_seen_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN clock_skew_ms INTEGER;  -- NULL: unknown
+ALTER TABLE agents ADD COLUMN spool_depth INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE agents ADD COLUMN spool_oldest_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN spool_dropped INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE agents ADD COLUMN lost_since_ms INTEGER NOT NULL DEFAULT 0;  -- 0: not lost
+UPDATE agents SET first_seen_ms = last_seen_ms;
+-- Every state change; id is the cursor of GET /api/v1/events.
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  ts_ms       INTEGER NOT NULL,
+  recorded_ms INTEGER NOT NULL,
+  kind        TEXT NOT NULL,
+  site        TEXT NOT NULL,
+  agent       TEXT NOT NULL,
+  check_id    TEXT NOT NULL,
+  from_state  INTEGER NOT NULL,
+  to_state    INTEGER NOT NULL,
+  state_type  INTEGER NOT NULL,
+  attempt     INTEGER NOT NULL,
+  summary     TEXT NOT NULL,
+  author      TEXT NOT NULL,
+  notify      INTEGER NOT NULL,
+  backfill    INTEGER NOT NULL
+);
+CREATE INDEX events_by_check ON events (agent, check_id, id);
+CREATE INDEX events_by_time ON events (recorded_ms);
+CREATE TABLE downtimes (
+  id               INTEGER PRIMARY KEY,
+  site             TEXT NOT NULL,
+  agent            TEXT NOT NULL,
+  check_id         TEXT NOT NULL,
+  start_ms         INTEGER NOT NULL,
+  end_ms           INTEGER NOT NULL,  -- recurring: 0 for ever
+  comment          TEXT NOT NULL,
+  author           TEXT NOT NULL,
+  created_ms       INTEGER NOT NULL,
+  weekdays         INTEGER NOT NULL,  -- bit 0 Monday; 0: one-off
+  start_minute     INTEGER NOT NULL,
+  duration_minutes INTEGER NOT NULL,
+  time_zone        TEXT NOT NULL
+);
+-- Who acknowledged or scheduled what, when and why.
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY,
+  ts_ms   INTEGER NOT NULL,
+  author  TEXT NOT NULL,
+  action  TEXT NOT NULL,
+  target  TEXT NOT NULL,
+  comment TEXT NOT NULL
+);
+)sql";
+
+// Version 3: the notification history.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE notifications (
+  id       INTEGER PRIMARY KEY,
+  ts_ms    INTEGER NOT NULL,
+  site     TEXT NOT NULL,
+  agent    TEXT NOT NULL,
+  check_id TEXT NOT NULL,
+  channel  TEXT NOT NULL,  -- email, webhook
+  target   TEXT NOT NULL,
+  kind     TEXT NOT NULL,  -- problem, recovery, reminder, ...
+  state    INTEGER NOT NULL,
+  status   TEXT NOT NULL,  -- sent, failed, suppressed, digest
+  detail   TEXT NOT NULL
+);
+CREATE INDEX notifications_by_check ON notifications (check_id, id);
+CREATE INDEX notifications_by_site ON notifications (site, id);
+CREATE INDEX notifications_by_time ON notifications (ts_ms);
+)sql";
+
+// The schema's history: entry N-1 takes a database from version N-1 to N. A new
+// version appends its step here and never edits an earlier one; each step runs in one
+// transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
+// every released version, and a test migrates each to the current one.
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
+
+}  // namespace
+
+Result<std::int64_t> schema_version(sqlite3* db) {
+  auto version = Statement::prepare(db, "PRAGMA user_version");
+  if (!version) return version.status();
+  if (version->step() != SQLITE_ROW) return sqlite::error(db, "read schema version");
+  return version->int64(0);
+}
+
+Status migrate(sqlite3* db) {
+  auto stored = schema_version(db);
+  if (!stored) return stored.status();
+  const std::int64_t current = *stored;
+  if (current == kSchemaVersion) return Status::ok();
+  if (current > kSchemaVersion) {
+    return Status(Code::kCorruption, "database schema version " + std::to_string(current) +
+                                         " is newer than this collector's (" +
+                                         std::to_string(kSchemaVersion) +
+                                         "): upgrade the collector");
+  }
+  for (std::int64_t version = current + 1; version <= kSchemaVersion; ++version) {
+    if (Status s = sqlite::exec(db, "BEGIN IMMEDIATE"); !s) return s;
+    Status s = sqlite::exec(db, kMigrations[version - 1]);
+    if (s) s = sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str());
+    if (s) s = sqlite::exec(db, "COMMIT");
+    if (!s) {
+      (void)sqlite::exec(db, "ROLLBACK");
+      return s.with_context("migrate the database to schema version " + std::to_string(version));
+    }
+    if (current > 0) log::notice("database migrated to schema version " + std::to_string(version));
+  }
+  return Status::ok();
+}
+
+std::string ack_text(const std::shared_ptr<const Ack>& ack) {
+  if (!ack) return {};
+  return nlohmann::json{{"author", ack->author},
+                        {"comment", ack->comment},
+                        {"sticky", ack->sticky},
+                        {"created", ack->created_ms},
+                        {"expires", ack->expires_ms}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<Ack> ack_from_text(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  Ack ack;
+  ack.author = j.value("author", "");
+  ack.comment = j.value("comment", "");
+  ack.sticky = j.value("sticky", false);
+  ack.created_ms = j.value("created", std::int64_t{0});
+  ack.expires_ms = j.value("expires", std::int64_t{0});
+  return ack;
+}
+
+std::vector<Metric> metrics_from_text(const std::string& text) {
+  std::vector<Metric> out;
+  const auto metrics = nlohmann::json::parse(text, nullptr, false);
+  if (!metrics.is_array()) return out;
+  for (const auto& m : metrics) {
+    if (auto metric = protocol::metric_from_json(m, "metrics"); metric)
+      out.push_back(std::move(*metric));
+  }
+  return out;
+}
+
+std::string metrics_text(const std::vector<Metric>& metrics) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : metrics) out.push_back(protocol::metric_to_json(m));
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,300 @@
+// The SQLite backend of Storage, put together: the writer (writer.hpp) runs the
+// ingest (ingest.hpp), the state engine's changes, token writes and housekeeping in
+// its group commits; reads take a connection from a small pool and run the queries of
+// queries.hpp, which in WAL mode see the last committed state without waiting for the
+// writer. The backend's files (collector/sqlite/) are the collector's only code that
+// includes sqlite3.h.
+
+#include <sqlite3.h>
+
+#include <mutex>
+#include <vector>
+
+#include "collector/sqlite/housekeeping.hpp"
+#include "collector/sqlite/ingest.hpp"
+#include "collector/sqlite/queries.hpp"
+#include "collector/sqlite/schema.hpp"
+#include "collector/sqlite/tokens.hpp"
+#include "collector/sqlite/writer.hpp"
+#include "collector/storage.hpp"
+#include "common/sqlite.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using sqlite::Db;
+
+// Runs `read` in one read transaction on `db`: every query sees the same committed state.
+template <class Read>
+auto in_read_transaction(sqlite3* db, Read read) -> decltype(read()) {
+  if (Status s = sqlite::exec(db, "BEGIN"); !s) return s;
+  auto data = read();
+  (void)sqlite::exec(db, "COMMIT");
+  return data;
+}
+
+class SqliteStorage final : public Storage {
+ public:
+  SqliteStorage(SqliteOptions options, Db db)
+      : options_(std::move(options)),
+        writer_(std::move(db),
+                {.path = options_.path,
+                 .max_group = options_.max_batch_reports,
+                 .housekeeping_every = options_.housekeeping_every},
+                {.housekeeping = [this](bool* more) { return housekeeping_slice_now(more); },
+                 .rolled_back = [this] { ingest_->forget_cached_ids(); }}) {}
+  ~SqliteStorage() override { close(); }
+
+  Status start() {
+    auto ingest = SqliteIngest::prepare(writer_.db());
+    if (!ingest) return ingest.status();
+    ingest_ = std::move(*ingest);
+    return writer_.start();
+  }
+
+  void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+              Done done) override;
+  void change(Change make, ChangeDone done) override;
+  StorageStats stats() override;
+  Status housekeep() override { return writer_.housekeep(); }
+  void close() override { writer_.close(); }
+
+  Result<StateSnapshot> load_state(std::int64_t now_ms) override {
+    return with_reader([&](sqlite3* db) { return read_state(db, now_ms); });
+  }
+  Result<std::vector<Event>> events(const EventQuery& query) override {
+    return with_reader([&](sqlite3* db) { return read_events(db, query); });
+  }
+  Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override {
+    return with_reader([&](sqlite3* db) { return read_audit(db, query); });
+  }
+  Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override {
+    return with_reader([&](sqlite3* db) { return read_notifications(db, query); });
+  }
+  Result<SeriesData> series(const SeriesQuery& query) override {
+    auto plan = plan_series(query, options_.retention, now_ms());
+    if (!plan) return plan.status();
+    return with_reader([&](sqlite3* db) { return read_series(db, query, *plan); });
+  }
+  Result<HistoryData> history(const HistoryQuery& query) override {
+    return with_reader([&](sqlite3* db) {
+      return in_read_transaction(db, [&] { return read_history(db, query); });
+    });
+  }
+
+  Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
+  Result<TokenRecord> find_token(const std::string& hash) override {
+    return with_reader([&](sqlite3* db) { return read_token(db, hash); });
+  }
+  Result<std::vector<TokenRecord>> list_tokens() override {
+    return with_reader([&](sqlite3* db) { return read_tokens(db); });
+  }
+  Status revoke_token(std::int64_t id, std::int64_t now_ms) override {
+    return writer_.write([&] { return revoke_token_row(writer_.db(), id, now_ms); });
+  }
+  Result<TokenRecord> enroll(const Enrollment& enrollment) override;
+
+ private:
+  std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
+  Status housekeeping_slice_now(bool* more) {
+    return housekeeping_slice(
+        writer_.db(), {.retention = options_.retention, .budget = options_.housekeeping_budget},
+        now_ms(), more);
+  }
+
+  // Runs `read` on a connection of the pool, which it gives back after.
+  template <class Read>
+  auto with_reader(Read read) -> decltype(read(nullptr)) {
+    Db db;
+    {
+      std::lock_guard lock(readers_mu_);
+      if (!readers_.empty()) {
+        db = std::move(readers_.back());
+        readers_.pop_back();
+      }
+    }
+    if (!db) {
+      auto opened = sqlite::open(options_.path, SQLITE_OPEN_READONLY);
+      if (!opened) return opened.status();
+      db = std::move(*opened);
+    }
+    auto result = read(db.get());
+    std::lock_guard lock(readers_mu_);
+    readers_.push_back(std::move(db));
+    return result;
+  }
+
+  const SqliteOptions options_;
+  SqliteWriter writer_;
+  std::unique_ptr<SqliteIngest> ingest_;  // writer thread only, on writer_.db()
+  std::atomic<std::int64_t> refused_busy_{0};
+
+  std::mutex readers_mu_;
+  std::vector<Db> readers_;
+};
+
+void SqliteStorage::submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+                           Done done) {
+  if (options_.max_queued_reports > 0) {
+    const std::size_t waiting = writer_.queue_depth();
+    if (waiting >= options_.max_queued_reports) {
+      refused_busy_.fetch_add(1, std::memory_order_relaxed);
+      return done(Status::unavailable("the collector is busy: " + std::to_string(waiting) +
+                                      " reports wait to be written"));
+    }
+  }
+  auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
+  auto shared = std::make_shared<protocol::Report>(std::move(report));
+  writer_.enqueue({[this, shared, received_ms, outcome, on_stored = std::move(on_stored)] {
+                     auto stored = ingest_->store(*shared, received_ms);
+                     if (!stored) return stored.status();
+                     *outcome = *stored;
+                     // The samples are stored: the engine may take the results over.
+                     if (*stored == IngestOutcome::kStored && on_stored)
+                       return ingest_->persist(on_stored(std::move(*shared), received_ms));
+                     return Status::ok();
+                   },
+                   [done = std::move(done), outcome](Status status) {
+                     if (!status) return done(status);
+                     done(*outcome);
+                   }});
+}
+
+void SqliteStorage::change(Change make, ChangeDone done) {
+  auto delta = std::make_shared<StateDelta>();
+  writer_.enqueue({[this, delta, make = std::move(make)]() -> Status {
+                     auto made = make();
+                     if (!made) return made.status();
+                     *delta = std::move(*made);
+                     return ingest_->persist(*delta);
+                   },
+                   [delta, done = std::move(done)](Status status) {
+                     if (!status) return done(status);
+                     done(std::move(*delta));
+                   }});
+}
+
+StorageStats SqliteStorage::stats() {
+  StorageStats s;
+  s.queue_depth = writer_.queue_depth();
+  s.commits = writer_.commits();
+  s.commit_failures = writer_.commit_failures();
+  s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
+    if (!ec) s.database_bytes += static_cast<std::int64_t>(size);
+  }
+  return s;
+}
+
+Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const std::string& hash) {
+  std::int64_t id = 0;
+  Status s = writer_.write([&]() -> Status {
+    auto inserted = insert_token_row(writer_.db(), record, hash);
+    if (!inserted) return inserted.status();
+    id = *inserted;
+    return Status::ok();
+  });
+  if (!s) return s;
+  return id;
+}
+
+Result<TokenRecord> SqliteStorage::enroll(const Enrollment& enrollment) {
+  TokenRecord issued;
+  Status s = writer_.write([&]() -> Status {
+    auto token = enroll_agent(writer_.db(), enrollment);
+    if (!token) return token.status();
+    issued = std::move(*token);
+    return Status::ok();
+  });
+  if (!s) return s;
+  return issued;
+}
+
+// The read-only side of a database, for the report command.
+class SqliteReader final : public HistoryReader {
+ public:
+  explicit SqliteReader(Db db) : db_(std::move(db)) {}
+  Result<HistoryData> history(const HistoryQuery& query) override {
+    return in_read_transaction(db_.get(), [&] { return read_history(db_.get(), query); });
+  }
+
+ private:
+  Db db_;
+};
+
+// A URI that opens `path` as immutable: read without its -wal and -shm files.
+std::string immutable_uri(const std::filesystem::path& path) {
+  std::string uri = "file:";
+  for (const char c : std::filesystem::absolute(path).string()) {
+    if (c == '?' || c == '#' || c == '%') {
+      static const char* kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+      uri += kHex[static_cast<unsigned char>(c) & 0xF];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Status::not_found("database " + path.string() + ": no such file");
+  auto db = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  if (!db) return db.status();
+  auto version = schema_version(db->get());
+  if (!version) {
+    // A WAL database in a folder this process may not write to (systemd's
+    // ReadOnlyPaths=) opens only while its -wal and -shm files exist, i.e. while a
+    // collector has it open. When there is no -wal file, nobody is writing: the
+    // database is then read as immutable, which needs neither file.
+    const auto wal = std::filesystem::path(path.string() + "-wal");
+    if (std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) > 0) {
+      return version.status().with_context("database " + path.string());
+    }
+    db = sqlite::open(immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    if (!db) return db.status();
+    version = schema_version(db->get());
+    if (!version) return version.status().with_context("database " + path.string());
+  }
+  if (*version != kSchemaVersion) {
+    return Status(Code::kFailedPrecondition,
+                  "database " + path.string() + " has schema version " + std::to_string(*version) +
+                      ", this program reads version " + std::to_string(kSchemaVersion) +
+                      (*version < kSchemaVersion ? ": start the collector once to migrate it"
+                                                 : ": upgrade this program"));
+  }
+  return std::unique_ptr<HistoryReader>(std::make_unique<SqliteReader>(std::move(*db)));
+}
+
+Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {
+  if (options.path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path.parent_path(), ec);
+    if (ec)
+      return Status::io_error("cannot create " + options.path.parent_path().string() + ": " +
+                              ec.message());
+  }
+  auto db = sqlite::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db) return db.status();
+  // WAL: readers never wait for the writer. synchronous=NORMAL: a commit survives a
+  // process crash; a power cut may lose the last commits but never corrupts.
+  // The WAL is checkpointed by a thread of its own (writer.hpp), not by commits.
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
+                             "PRAGMA wal_autocheckpoint = 0"}) {
+    if (Status s = sqlite::exec(db->get(), pragma); !s) return s;
+  }
+  if (Status s = migrate(db->get()); !s) return s;
+  auto storage = std::make_unique<SqliteStorage>(options, std::move(*db));
+  if (Status s = storage->start(); !s) return s;
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+}  // namespace vigie::collector

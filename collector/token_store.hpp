@@ -1,0 +1,59 @@
+#pragma once
+// Where tokens are kept: only their hash (tokens.hpp), with what each one allows.
+// Storage is a TokenStore (storage.hpp): the SQLite backend keeps tokens in the
+// collector's database (sqlite/tokens.cpp).
+//
+// Threading: any thread. Writes go through the storage's writer and wait for their
+// commit: call them from a worker or a command-line thread, never from an I/O thread.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collector/tokens.hpp"
+#include "common/status.hpp"
+
+namespace vigie::collector {
+
+// A stored token, without its secret.
+struct TokenRecord {
+  std::int64_t id = 0;
+  Role role = Role::kViewer;
+  std::string agent;  // agent tokens: the agent id it may report for
+  std::string site;   // agent and enrollment tokens: the site
+  std::string label;  // free text: who or what holds it
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;  // 0: never
+  std::int64_t used_ms = 0;     // enrollment tokens: when exchanged, 0 if not yet
+  std::int64_t revoked_ms = 0;  // 0: valid
+};
+
+// An agent asking to exchange an enrollment token for its own token.
+struct Enrollment {
+  std::string enroll_hash;       // hash_secret() of the enrollment token
+  std::string agent;             // the agent id it will report as
+  std::string site;              // "" or the site the agent believes it is on
+  std::string agent_token_hash;  // hash of the new agent token
+  std::int64_t now_ms = 0;
+};
+
+class TokenStore {
+ public:
+  virtual ~TokenStore() = default;
+
+  // Stores a new token under `hash`; returns its id.
+  virtual Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) = 0;
+  // The token whose secret hashes to `hash` (revoked ones included); kNotFound if none.
+  virtual Result<TokenRecord> find_token(const std::string& hash) = 0;
+  virtual Result<std::vector<TokenRecord>> list_tokens() = 0;
+  // kNotFound for an unknown id. Revoking twice keeps the first time.
+  virtual Status revoke_token(std::int64_t id, std::int64_t now_ms) = 0;
+  // Checks the enrollment token (exists, not used, not expired, not revoked, same
+  // site), marks it used, revokes the agent's earlier tokens and stores the new
+  // agent token, all in one transaction. Returns the agent token's record.
+  // kUnauthenticated: unknown token; kPermissionDenied: used, expired, revoked, or
+  // for another site; kAlreadyExists: the agent id belongs to another site.
+  virtual Result<TokenRecord> enroll(const Enrollment& enrollment) = 0;
+};
+
+}  // namespace vigie::collector

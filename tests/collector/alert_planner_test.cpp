@@ -1,0 +1,382 @@
+// Alert decisions with a fake clock: a real state engine fed with reports, and the
+// planner that turns its events into messages. Nothing is sent here: deliveries are
+// tested end to end in tests/integration/alerts_test.cpp.
+
+#include "collector/alert_planner.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace vigie::collector {
+namespace {
+
+constexpr std::int64_t kT0 = 1'790'000'000'000;
+constexpr std::int64_t kMinute = 60'000;
+
+AlertConfig two_channels() {
+  AlertConfig c;
+  c.channels.push_back(
+      {.name = "chat", .kind = AlertChannel::Kind::kWebhook, .url = "http://127.0.0.1:9/hook"});
+  c.channels.push_back(
+      {.name = "backup-team", .kind = AlertChannel::Kind::kEmail, .to = {"backup@example.org"}});
+  c.rules.push_back({.channels = {"chat"}});
+  c.rules.push_back({.sites = {"mairie-*"},
+                     .families = {"backup"},
+                     .min_state = State::kCritical,
+                     .channels = {"backup-team"}});
+  c.hold = std::chrono::milliseconds(2000);
+  return c;
+}
+
+struct Fake {
+  AlertConfig config;
+  StateEngine engine;
+  AlertPlanner planner;
+  std::int64_t now = kT0;
+  std::uint64_t seq = 0;
+  std::vector<Outgoing> sent;
+  std::vector<NotificationRecord> records;
+
+  explicit Fake(AlertConfig c = two_channels(), EngineOptions options = {.max_attempts = 1})
+      : config(std::move(c)), engine(options), planner(config, engine) {}
+
+  void feed(const StateDelta& delta) {
+    AlertPlanner::Plan plan;
+    planner.add(delta.events, now, plan);
+    keep(plan);
+  }
+  void keep(AlertPlanner::Plan& plan) {
+    for (auto& o : plan.send) sent.push_back(std::move(o));
+    for (auto& r : plan.records) records.push_back(std::move(r));
+  }
+  // Results of `checks` (one report per agent), received now.
+  void report(const std::string& site, const std::string& agent,
+              const std::vector<std::pair<std::string, State>>& checks) {
+    protocol::Report r;
+    r.agent = {agent, site, "host", "1.0"};
+    r.seq = ++seq;
+    for (const auto& [id, status] : checks) {
+      CheckResult c;
+      c.name = id;
+      c.check = id;
+      c.status = status;
+      c.summary = std::string(state_name(status)) + " " + id;
+      c.ts_ms = now;
+      c.interval_s = 60;
+      r.results.push_back(c);
+    }
+    feed(engine.apply(r, now));
+  }
+  // Moves the clock in one-second steps, ticking the engine and the planner.
+  void pass(std::int64_t ms) {
+    for (std::int64_t done = 0; done < ms; done += 1000) {
+      now += std::min<std::int64_t>(1000, ms - done);
+      feed(engine.tick(now));
+      AlertPlanner::Plan plan;
+      planner.tick(now, plan);
+      keep(plan);
+    }
+  }
+  std::vector<Outgoing> to(const std::string& channel) const {
+    std::vector<Outgoing> out;
+    for (const auto& o : sent) {
+      if (config.channels[o.channel].name == channel) out.push_back(o);
+    }
+    return out;
+  }
+};
+
+TEST_CASE("Alerts: a hard failure alerts once after the hold, its recovery once",
+          "[alert_planner]") {
+  Fake f;
+  f.report("mairie-onesse", "a1", {{"backup/restic:/srv", State::kOk}});
+  f.pass(10'000);
+  CHECK(f.sent.empty());
+
+  f.report("mairie-onesse", "a1", {{"backup/restic:/srv", State::kCritical}});
+  f.pass(1000);
+  CHECK(f.sent.empty());  // held, in case a burst follows
+  f.pass(2000);
+  REQUIRE(f.to("chat").size() == 1);
+  REQUIRE(f.to("backup-team").size() == 1);
+  const Outgoing out = f.to("chat")[0];
+  CHECK_FALSE(out.digest);
+  REQUIRE(out.alerts.size() == 1);
+  CHECK(out.alerts[0].kind == "problem");
+  CHECK(out.alerts[0].state == State::kCritical);
+  CHECK(out.alerts[0].check == "backup/restic:/srv");
+  CHECK(out.alerts[0].family == "backup");
+
+  // Still failing: nothing more (no re-notification configured).
+  for (int i = 0; i < 5; ++i) {
+    f.report("mairie-onesse", "a1", {{"backup/restic:/srv", State::kCritical}});
+    f.pass(kMinute);
+  }
+  CHECK(f.sent.size() == 2);
+
+  f.report("mairie-onesse", "a1", {{"backup/restic:/srv", State::kOk}});
+  f.pass(3000);
+  REQUIRE(f.sent.size() == 4);
+  for (std::size_t i = 2; i < 4; ++i) {
+    CHECK(f.sent[i].alerts[0].kind == "recovery");
+    CHECK(f.sent[i].alerts[0].from == State::kCritical);
+  }
+}
+
+TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]") {
+  Fake f;
+  auto route = [&](const std::string& site, const std::string& family, State state) {
+    std::vector<std::string> names;
+    Alert a{.site = site, .family = family, .kind = "problem", .state = state};
+    for (auto i : f.planner.route(a)) names.push_back(f.config.channels[i].name);
+    return names;
+  };
+  using V = std::vector<std::string>;
+  CHECK(route("mairie-onesse", "backup", State::kCritical) == V{"chat", "backup-team"});
+  CHECK(route("mairie-onesse", "backup", State::kWarning) == V{"chat"});     // below critical
+  CHECK(route("mairie-onesse", "firewall", State::kCritical) == V{"chat"});  // other family
+  CHECK(route("ecole-onesse", "backup", State::kCritical) == V{"chat"});     // other sites
+  // A recovery goes where the problem went.
+  Alert recovery{.site = "mairie-x",
+                 .family = "backup",
+                 .kind = "recovery",
+                 .state = State::kOk,
+                 .from = State::kCritical};
+  CHECK(f.planner.route(recovery).size() == 2);
+
+  AlertConfig only_critical = two_channels();
+  only_critical.rules = {{.min_state = State::kCritical, .channels = {"chat"}}};
+  Fake g(only_critical);
+  g.report("s", "a1", {{"system/disk:/", State::kWarning}});
+  g.pass(3000);
+  CHECK(g.sent.empty());
+  CHECK(g.records.empty());  // routed nowhere: nothing to record
+}
+
+TEST_CASE("Alerts: soft states and flapping send nothing", "[alert_planner]") {
+  AlertConfig c = two_channels();
+  Fake f(c);
+  // max_attempts 3 from the result: two failures stay soft.
+  protocol::Report r;
+  r.agent = {"a1", "s", "host", "1.0"};
+  for (int i = 0; i < 2; ++i) {
+    r.seq = ++f.seq;
+    r.results = {{.name = "c",
+                  .check = "c",
+                  .status = State::kCritical,
+                  .summary = "x",
+                  .ts_ms = f.now,
+                  .interval_s = 60,
+                  .max_attempts = 3}};
+    f.feed(f.engine.apply(r, f.now));
+    f.pass(10'000);
+  }
+  CHECK(f.sent.empty());
+  // Flapping: OK and CRITICAL in turn; once flapping, the changes stay quiet.
+  for (int i = 0; i < 12; ++i) {
+    f.report("s", "a2", {{"wifi/ap", i % 2 ? State::kOk : State::kCritical}});
+    f.pass(3000);
+  }
+  REQUIRE(f.engine.check("a2", "wifi/ap")->flapping);
+  const auto before = f.sent.size();
+  for (int i = 0; i < 4; ++i) {
+    f.report("s", "a2", {{"wifi/ap", i % 2 ? State::kOk : State::kCritical}});
+    f.pass(3000);
+  }
+  CHECK(f.sent.size() == before);
+  bool flapping_recorded = false;
+  for (const auto& rec : f.records)
+    flapping_recorded |= rec.status == "suppressed" && rec.detail == "flapping";
+  CHECK(flapping_recorded);
+}
+
+TEST_CASE("Alerts: acknowledged and in-downtime problems are held back, with the reason",
+          "[alert_planner]") {
+  Fake f;
+  // Acknowledged while still soft (max_attempts 3): the hard failure is not sent.
+  protocol::Report r;
+  r.agent = {"a1", "mairie-x", "host", "1.0"};
+  r.seq = ++f.seq;
+  r.results = {{.name = "b",
+                .check = "backup/borg",
+                .status = State::kCritical,
+                .summary = "no archive",
+                .ts_ms = f.now,
+                .interval_s = 60,
+                .max_attempts = 3}};
+  f.feed(f.engine.apply(r, f.now));
+  REQUIRE(
+      f.engine
+          .acknowledge(
+              "a1", "backup/borg",
+              {.author = "alice", .comment = "NAS replaced", .expires_ms = f.now + 10 * kMinute},
+              f.now)
+          .is_ok());
+  for (int i = 0; i < 3; ++i) {
+    f.now += kMinute;
+    r.seq = ++f.seq;
+    r.results[0].ts_ms = f.now;
+    f.feed(f.engine.apply(r, f.now));
+    f.pass(3000);
+  }
+  REQUIRE(f.engine.check("a1", "backup/borg")->hard_state == State::kCritical);
+  CHECK(f.sent.empty());
+  REQUIRE(f.records.size() == 2);  // one per channel it would have gone to
+  for (const auto& rec : f.records) {
+    CHECK(rec.status == "suppressed");
+    CHECK(rec.detail == "acknowledged by alice");
+    CHECK(rec.check == "backup/borg");
+  }
+
+  // The acknowledgement expires, the check still fails: notified again.
+  for (int i = 0; i < 10 && f.sent.empty(); ++i) {
+    f.now += kMinute;
+    r.seq = ++f.seq;
+    r.results[0].ts_ms = f.now;
+    f.feed(f.engine.apply(r, f.now));
+    f.pass(3000);
+  }
+  REQUIRE(f.to("chat").size() == 1);
+  CHECK(f.to("chat")[0].alerts[0].kind == "ack expired");
+  CHECK(f.to("chat")[0].alerts[0].state == State::kCritical);
+
+  // A downtime: what breaks in it is held back, what still fails after is sent.
+  Fake g;
+  g.report("mairie-y", "a1", {{"firewall/sophos", State::kOk}});
+  REQUIRE(g.engine
+              .add_downtime({.site = "mairie-y",
+                             .start_ms = g.now,
+                             .end_ms = g.now + 5 * kMinute,
+                             .comment = "upgrade",
+                             .author = "bob"},
+                            g.now)
+              .is_ok());
+  g.pass(1000);
+  g.report("mairie-y", "a1", {{"firewall/sophos", State::kCritical}});
+  g.pass(3000);
+  CHECK(g.sent.empty());
+  REQUIRE(g.records.size() == 1);
+  CHECK(g.records[0].detail == "in downtime");
+  for (int i = 0; i < 6; ++i) {
+    g.report("mairie-y", "a1", {{"firewall/sophos", State::kCritical}});
+    g.pass(kMinute);
+  }
+  REQUIRE(g.sent.size() == 1);
+  CHECK(g.sent[0].alerts[0].kind == "downtime over");
+}
+
+TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[alert_planner]") {
+  AlertConfig c = two_channels();
+  c.renotify = std::chrono::minutes(30);
+  Fake f(c);
+  f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+  f.pass(3000);
+  REQUIRE(f.to("chat").size() == 1);
+  for (int i = 0; i < 29; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.to("chat").size() == 1);
+  for (int i = 0; i < 2; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  REQUIRE(f.to("chat").size() == 2);
+  const Alert reminder = f.to("chat")[1].alerts[0];
+  CHECK(reminder.kind == "reminder");
+  CHECK(reminder.since_ms < reminder.ts_ms - 29 * kMinute);  // {{age}} tells how long
+
+  // Acknowledged: no more reminders.
+  REQUIRE(f.engine.acknowledge("a1", "antivirus/clamd", {.author = "x", .comment = "y"}, f.now)
+              .is_ok());
+  for (int i = 0; i < 65; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.to("chat").size() == 2);
+}
+
+TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, then calm",
+          "[alert_planner]") {
+  Fake f;
+  for (int s = 0; s < 10; ++s) {
+    std::vector<std::pair<std::string, State>> ok, failing;
+    for (int i = 0; i < 20; ++i) {
+      ok.push_back({"backup/restic:/vol" + std::to_string(i), State::kOk});
+      failing.push_back({"backup/restic:/vol" + std::to_string(i), State::kCritical});
+    }
+    f.report("mairie-" + std::to_string(s), "a" + std::to_string(s), ok);
+    f.pass(100);
+    (void)failing;
+  }
+  f.pass(10'000);
+  REQUIRE(f.sent.empty());
+  for (int s = 0; s < 10; ++s) {
+    std::vector<std::pair<std::string, State>> failing;
+    for (int i = 0; i < 20; ++i)
+      failing.push_back({"backup/restic:/vol" + std::to_string(i), State::kCritical});
+    f.report("mairie-" + std::to_string(s), "a" + std::to_string(s), failing);
+  }
+  f.pass(3000);
+  REQUIRE(f.to("chat").size() == 1);
+  REQUIRE(f.to("backup-team").size() == 1);
+  const Outgoing digest = f.to("chat")[0];
+  CHECK(digest.digest);
+  CHECK(digest.alerts.size() == 200);
+  CHECK(f.planner.storming(0));
+  const std::string text = mail_text(digest, f.now);
+  CHECK_THAT(text, Catch::Contains("200 alerts on 10 sites"));
+  CHECK_THAT(text, Catch::Contains("\nmairie-3 (20)\n"));
+  CHECK_THAT(mail_subject(digest), Catch::StartsWith("[vigie] [CRITICAL] 200 alerts"));
+
+  // While it storms, more alerts wait for the next digest; then it calms down.
+  f.report("mairie-0", "a0", {{"firewall/sophos", State::kCritical}});
+  f.pass(10'000);
+  CHECK(f.to("chat").size() == 1);
+  f.pass(kMinute);
+  REQUIRE(f.to("chat").size() == 2);
+  CHECK(f.to("chat")[1].digest);
+  CHECK(f.to("chat")[1].alerts.size() == 1);
+  CHECK_FALSE(f.planner.storming(0));
+  f.report("mairie-1", "a1", {{"firewall/sophos", State::kCritical}});
+  f.pass(3000);
+  REQUIRE(f.to("chat").size() == 3);
+  CHECK_FALSE(f.to("chat")[2].digest);
+
+  // 20 in the window is no storm.
+  Fake g;
+  std::vector<std::pair<std::string, State>> twenty;
+  for (int i = 0; i < 20; ++i)
+    twenty.push_back({"system/disk:/" + std::to_string(i), State::kCritical});
+  g.report("s", "a1", twenty);
+  g.pass(3000);
+  CHECK(g.to("chat").size() == 20);
+}
+
+TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return",
+          "[alert_planner]") {
+  Fake f(two_channels(), {.max_attempts = 1, .agent_timeout_ms = 90'000});
+  std::vector<std::pair<std::string, State>> checks;
+  for (int i = 0; i < 30; ++i) checks.push_back({"wifi/ap:" + std::to_string(i), State::kOk});
+  f.report("mairie-z", "a1", checks);
+  f.report("mairie-w", "b1", {{"system/load", State::kOk}});
+  for (int i = 0; i < 3; ++i) {
+    f.pass(kMinute);
+    f.report("mairie-w", "b1", {{"system/load", State::kOk}});
+  }
+  REQUIRE(f.to("chat").size() == 1);
+  const Alert a = f.to("chat")[0].alerts[0];
+  CHECK(a.family == "site");
+  CHECK(a.site == "mairie-z");
+  CHECK(a.check.empty());
+  CHECK_THAT(a.summary, Catch::Contains("site unreachable"));
+  CHECK(f.to("backup-team").empty());
+
+  f.report("mairie-z", "a1", checks);
+  f.pass(3000);
+  REQUIRE(f.to("chat").size() == 2);
+  CHECK(f.to("chat")[1].alerts[0].kind == "recovery");
+  CHECK(f.to("chat")[1].alerts[0].family == "site");
+}
+
+}  // namespace
+}  // namespace vigie::collector
