@@ -195,11 +195,18 @@ CREATE INDEX notifications_by_site ON notifications (site, id);
 CREATE INDEX notifications_by_time ON notifications (ts_ms);
 )sql";
 
+// Version 4: SNMP traps, kept as events of kind 'trap' with their detail (a JSON
+// object's text; '' for other kinds), and found per check without the state changes.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE events ADD COLUMN trap TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace
