@@ -20,6 +20,7 @@
 
 #include "plugins/snmp/wire.hpp"
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/net_namespace.hpp"
 
 namespace vigie {
 namespace {
@@ -376,6 +377,72 @@ TEST_CASE("Trap receiver: a flood of 10,000 traps from one device is held to its
   while ((e = receiver.event()) && e->trap_name != "linkUp") {
   }
   REQUIRE(e);
+}
+
+// The redirect docs/operations.md gives, as a site's agent host would load it.
+constexpr const char* kRedirect = R"(table inet vigie_traps {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    udp dport 162 redirect to :10162
+  }
+}
+)";
+
+TEST_CASE(
+    "Trap receiver: on port 10162, a device's traps and informs to port 162 reach it "
+    "through the documented nftables redirect",
+    "[traps][integration]") {
+  // Two namespaces joined by a veth pair: the agent's host and a device.
+  testing::NetNamespace host("traphost");
+  testing::NetNamespace device("trapdev");
+  if (!host.created() || !device.created()) {
+    WARN("cannot create network namespaces (" << host.error() << device.error() << "): skipped");
+    return;
+  }
+  testing::TempDir dir;
+  const auto rules = dir.write("vigie-traps.nft", kRedirect);
+  std::string error;
+  const bool ready = host.run({"ip", "link", "add", "vt0", "type", "veth", "peer", "name", "vt1",
+                               "netns", device.name()},
+                              &error) &&
+                     host.run({"ip", "addr", "add", "10.77.0.1/24", "dev", "vt0"}, &error) &&
+                     host.run({"ip", "link", "set", "vt0", "up"}, &error) &&
+                     device.run({"ip", "addr", "add", "10.77.0.2/24", "dev", "vt1"}, &error) &&
+                     device.run({"ip", "link", "set", "vt1", "up"}, &error) &&
+                     host.run({"nft", "-f", rules.string()}, &error);
+  INFO(error);
+  REQUIRE(ready);
+
+  auto options = options_for_tests();
+  options.listen = "0.0.0.0:10162";
+  options.devices.resize(1);
+  options.devices[0].target.host = "10.77.0.2";
+  std::optional<Receiver> receiver;
+  {
+    testing::NetNamespace::Inside inside(host);  // its process lives there
+    receiver.emplace(options);
+  }
+  REQUIRE(receiver->port() == "10162");
+
+  // A trap to 162, as devices send by default.
+  CHECK(device.run({"snmptrap", "-v2c", "-c", "fw-secret", "10.77.0.1:162", "",
+                    "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.2", "i", "2"},
+                   &error));
+  INFO(error);
+  auto e = receiver->event();
+  REQUIRE(e);
+  CHECK(e->device == "fw");
+  CHECK(e->trap_name == "linkDown");
+  CHECK_THAT(e->source, Catch::StartsWith("10.77.0.2:"));
+  // An inform: snmptrap succeeds only when the answer came back through the redirect.
+  CHECK(device.run({"snmptrap", "-Ci", "-r", "0", "-t", "3", "-v2c", "-c", "fw-secret",
+                    "10.77.0.1:162", "", "1.3.6.1.6.3.1.1.5.4"},
+                   &error));
+  INFO(error);
+  e = receiver->event();
+  REQUIRE(e);
+  CHECK(e->inform);
+  CHECK(e->trap_name == "linkUp");
 }
 
 }  // namespace
