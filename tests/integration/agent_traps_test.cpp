@@ -2,11 +2,17 @@
 // agent's receiver, the agent sends the trap to a real collector, and the trap is in the
 // check's history and the events feed; the device (snmpsim) is polled again at once.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -31,6 +37,14 @@ json get_json(Collector& collector, const std::string& path, const std::string& 
   const auto reply = collector.get(path, token);
   if (reply.status != 200) return nullptr;
   return json::parse(reply.body, nullptr, false);
+}
+
+// A counter of GET /metrics; -1 when absent.
+double metric(Collector& collector, const std::string& token, const std::string& name) {
+  const std::string text = collector.get("/metrics", token).body;
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
 }
 
 json traps_of(const json& events) {
@@ -65,6 +79,7 @@ TEST_CASE(
         {"ca_file", collector.ca()},
         {"token_file", token.string()},
         {"send_interval", "1s"}}},
+      {"defaults", {{"splay", "0s"}}},
       {"devices",
        {{"fw",
          {{"host", "127.0.0.1"},
@@ -105,7 +120,7 @@ TEST_CASE(
         }
         return false;
       },
-      20s);
+      30s);
   if (!polled_once) FAIL(logs());
   CHECK_THAT(first["summary"].get<std::string>(), Contains("SFOS 20.0.2 MR-2"));
   const std::string check_path = "/api/v1/check?agent=trap-agent&check=" + check_id;
@@ -163,6 +178,61 @@ TEST_CASE(
   INFO(polled.dump());
   CHECK(fresh);
   CHECK(polled["ts"].get<std::int64_t>() > first["ts"].get<std::int64_t>());
+
+  // A storm: one trap replayed 3,000 times as fast as the socket takes it. The agent
+  // passes on the device's burst and rate (50, then 5 a second), the collector keeps
+  // 20 of this device's check (one kept already) and counts the rest.
+  const int capture = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in here{};
+  here.sin_family = AF_INET;
+  here.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(capture, reinterpret_cast<sockaddr*>(&here), sizeof here) == 0);
+  socklen_t length = sizeof here;
+  REQUIRE(::getsockname(capture, reinterpret_cast<sockaddr*>(&here), &length) == 0);
+  REQUIRE(testing::run({"/usr/bin/snmptrap", "-v2c", "-c", kCommunity,
+                        "127.0.0.1:" + std::to_string(ntohs(here.sin_port)), "",
+                        "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.2.1.2.2.1.1.3", "i", "3"})
+              .exit_code == 0);
+  char packet[2048];
+  pollfd p{capture, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) == 1);
+  const ssize_t size = ::recv(capture, packet, sizeof packet, 0);
+  REQUIRE(size > 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(trap_port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3000; ++i) {
+    ::sendto(capture, packet, static_cast<std::size_t>(size), 0, reinterpret_cast<sockaddr*>(&to),
+             sizeof to);
+    if (i % 200 == 199) ::usleep(2000);
+  }
+  ::close(capture);
+  double kept = 0;
+  double not_kept = 0;
+  // Until what the agent passed on has reached the collector (two quiet reads in a row).
+  double seen = -1;
+  REQUIRE(testing::eventually(
+      [&] {
+        kept = metric(collector, viewer, "vigie_traps_kept_total");
+        not_kept = metric(collector, viewer, "vigie_traps_not_kept_total");
+        const bool quiet = kept + not_kept == seen && not_kept > 0;
+        seen = kept + not_kept;
+        if (!quiet) std::this_thread::sleep_for(1500ms);
+        return quiet;
+      },
+      20s));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO("kept " << kept << ", not kept " << not_kept << " in " << seconds << " s");
+  CHECK(kept == 20);
+  CHECK(kept + not_kept >= 1 + 50);
+  CHECK(kept + not_kept <= 1 + 50 + 5 * seconds + 1);
+  const json after = get_json(collector, "/api/v1/events?after=0&limit=10000&timeout=0s", viewer);
+  CHECK(traps_of(after["events"]).size() == 20);
+  const json last = traps_of(after["events"]).back();
+  CHECK(last["trap"]["name"] == "linkUp");
 
   auto stopped = agent.stop(SIGTERM);
   REQUIRE(stopped);
