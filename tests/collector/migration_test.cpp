@@ -99,7 +99,7 @@ TEST_CASE("Migration: a version 3 database keeps its notification history", "[mi
   CHECK((*history)[1].state == State::kCritical);
 }
 
-TEST_CASE("Migration: a version 4 database keeps its traps; older ones' events read on",
+TEST_CASE("Migration: a version 4 database keeps its traps, and older ones' events read on",
           "[migration]") {
   {
     testing::TempDir dir;

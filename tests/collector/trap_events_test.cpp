@@ -87,7 +87,7 @@ TEST_CASE("TrapGate: a burst, then one a refill period, the gap counted on the n
   CHECK(gate.not_kept() == 1000 + 1 + 1 + 1);
 }
 
-TEST_CASE("TrapGate: buckets are bounded; full ones are forgotten first", "[trap_events]") {
+TEST_CASE("TrapGate: buckets are bounded, full ones forgotten first", "[trap_events]") {
   TrapGate gate({.burst = 1, .refill_ms = 60'000, .max_buckets = 4});
   std::int64_t before = 0;
   const std::int64_t t0 = 1'700'000'000'000;
