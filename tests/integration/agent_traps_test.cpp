@@ -158,6 +158,16 @@ TEST_CASE(
   CHECK(trap["trap"]["version"] == "2c");
   CHECK_THAT(trap["trap"]["source"].get<std::string>(), Contains("127.0.0.1:"));
 
+  // In the console's Check view, as a technician prints it for a ticket.
+  const auto viewer_file = collector.token_file("viewer");
+  const auto shown =
+      testing::run({VIGIE_CONSOLE_BIN, "--url", collector.url(), "--ca-file", collector.ca(),
+                    "--token-file", viewer_file.string(), "check", "trap-agent/" + check_id});
+  INFO(shown.out << shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK_THAT(shown.out, Contains("Recent traps (newest first)") &&
+                            Contains("linkDown from fw: ifIndex.3=3, ifOperStatus.3=down(2)"));
+
   // In the events feed, once.
   const json feed = get_json(collector, "/api/v1/events?after=0&timeout=0s", viewer);
   REQUIRE(feed.is_object());
