@@ -26,6 +26,7 @@
 #include "agent/scheduler.hpp"
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
+#include "agent/traps.hpp"
 #include "common/human_text.hpp"
 #include "common/log.hpp"
 #include "common/protocol.hpp"
@@ -34,6 +35,7 @@
 #include "plugins/agent/self_check.hpp"
 #include "plugins/process.hpp"
 #include "plugins/registry.hpp"
+#include "plugins/snmp/devices.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -395,6 +397,7 @@ int cmd_run(const Options& options) {
   std::mutex durations_mutex;
   std::vector<std::int64_t> durations;
   Shipper& sender = **shipper;
+  std::unique_ptr<TrapListener> traps;
   config->checks.push_back(make_self_check([&] {
     plugins::agent::AgentHealth health;
     const ShipperStats stats = sender.stats();
@@ -405,6 +408,10 @@ int cmd_run(const Options& options) {
     health.last_sent_ms = stats.last_sent_ms;
     health.sending_halted = stats.halted;
     health.started_ms = started_ms;
+    if (traps) {
+      const TrapStats t = traps->stats();
+      health.traps = plugins::agent::AgentHealth::Traps{t.accepted, t.dropped, t.listening};
+    }
     std::lock_guard lock(durations_mutex);
     health.check_durations_ms.swap(durations);
     return health;
@@ -432,6 +439,7 @@ int cmd_run(const Options& options) {
                 ": stopping");
     systemd::notify_stopping();
     scheduler.stop();
+    if (traps) traps->stop();
     io.stop();
   });
   // Under systemd's watchdog, the keep-alive comes from the scheduling loop itself: if
@@ -448,6 +456,18 @@ int cmd_run(const Options& options) {
     };
     keep_alive();
   }
+  // SNMP traps: each becomes events for the collector, and a poll of its device soon.
+  if (config->traps) {
+    TrapListenerOptions trap_options;
+    trap_options.state_dir = state_dir;
+    traps = std::make_unique<TrapListener>(
+        io, *config, trap_options, [&](const protocol::Event& event) { sender.submit(event); },
+        [&](const std::string& device) {
+          if (scheduler.run_soon(device, config->traps->poll_delay, config->traps->poll_gap) > 0)
+            config->snmp_devices->expire(device);
+        });
+    traps->start();
+  }
   scheduler.start();
   const std::size_t configured = config->checks.size() - 1;  // agent/self aside
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
@@ -456,6 +476,7 @@ int cmd_run(const Options& options) {
   systemd::notify_ready(std::to_string(configured) + " checks, reporting to " +
                         config->collector.url);
   io.run();
+  if (traps) traps->stop();
   (*shipper)->stop(kFlushDeadline);
   log::notice("vigie-agent stopped");
   return kExitOk;

@@ -1,5 +1,6 @@
 #include "agent/config.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "agent/json_lines.hpp"
@@ -19,6 +21,7 @@
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
 #include "plugins/snmp/devices.hpp"
+#include "plugins/snmp/wire.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -34,8 +37,10 @@ constexpr milliseconds kMaxInterval{366LL * 86'400'000};  // the protocol's boun
 constexpr std::size_t kMaxCheckId = protocol::Limits{}.max_string;
 constexpr milliseconds kMaxDefaultSplay{60'000};
 
-constexpr std::string_view kTopKeys[] = {"agent",    "collector", "spool",
-                                         "defaults", "devices",   "checks"};
+constexpr std::string_view kTopKeys[] = {"agent",   "collector", "spool", "defaults",
+                                         "devices", "traps",     "checks"};
+constexpr std::string_view kTrapsKeys[] = {"listen",    "rate",       "burst",
+                                           "engine_id", "poll_delay", "poll_gap"};
 constexpr std::string_view kSpoolKeys[] = {"path", "max_mb", "max_age"};
 constexpr std::size_t kMaxSpoolMb = 1024 * 1024;
 constexpr std::string_view kAgentKeys[] = {"id", "site", "max_concurrent_checks"};
@@ -204,6 +209,72 @@ Status parse_spool(const json& root, SpoolConfig* spool) {
                        spool->max_age);
 }
 
+// "ADDR:PORT" or "[ADDR]:PORT", ADDR an IP address (the agent listens on it).
+Status check_listen(std::string_view path, const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  const auto bad = [&](std::string_view why) {
+    return field_error(path, quote(listen) + ": " + std::string(why) +
+                                 " (e.g. \"0.0.0.0:10162\" or \"[::]:10162\")");
+  };
+  if (colon == std::string::npos) return bad("expected ADDR:PORT");
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (v6) host = host.substr(1, host.size() - 2);
+  unsigned char buffer[16];
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buffer) != 1)
+    return bad(v6 ? "not an IPv6 address" : "not an IPv4 address (IPv6 in brackets)");
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return bad("the port must be 0..65535");
+  return Status::ok();
+}
+
+// 0x80001f88 (RFC 3411: the enterprise, Net-SNMP's, with the high bit), 04 (text), then
+// "vigie:" and the agent id, cut to the 27 bytes of text allowed.
+std::string default_engine_id(const std::string& agent_id) {
+  std::string id("\x80\x00\x1f\x88\x04", 5);
+  id += ("vigie:" + agent_id).substr(0, 27);
+  return id;
+}
+
+Status parse_traps(const json& root, Config* config) {
+  const json* object = nullptr;
+  if (Status s = read_object(root, "traps", object); !s || object == nullptr) return s;
+  const Fields fields{*object, "traps"};
+  if (Status s = check_keys(fields, kTrapsKeys); !s) return s;
+  if (!config->snmp_devices || config->snmp_devices->names().empty())
+    return field_error("traps",
+                       "traps are accepted from the devices only, and \"devices\" "
+                       "declares none");
+  TrapsConfig traps;
+  if (Status s = read_string(fields, "listen", traps.listen); !s) return s;
+  if (Status s = check_listen(fields.path_of("listen"), traps.listen); !s) return s;
+  if (Status s = read_number(fields, "rate", 0.01, 10'000.0, traps.rate); !s) return s;
+  if (Status s = read_number(fields, "burst", 1.0, 100'000.0, traps.burst); !s) return s;
+  if (fields.object.contains("engine_id")) {
+    std::string engine;
+    if (Status s = read_string(fields, "engine_id", engine, {.allow_empty = true}); !s) return s;
+    auto bytes = plugins::snmp::parse_engine_id(engine);
+    if (!bytes) return field_error(fields.path_of("engine_id"), bytes.status().message());
+    traps.engine_id = std::move(*bytes);
+  } else {
+    traps.engine_id = default_engine_id(config->agent_id);
+  }
+  if (Status s = read_duration(fields, "poll_delay",
+                               {.min = milliseconds(0), .max = std::chrono::minutes(10)},
+                               traps.poll_delay);
+      !s)
+    return s;
+  if (Status s = read_duration(fields, "poll_gap",
+                               {.min = kMinPeriod, .max = std::chrono::hours(24)}, traps.poll_gap);
+      !s)
+    return s;
+  config->traps = std::move(traps);
+  return Status::ok();
+}
+
 Status parse_defaults(const json& root, Defaults* defaults) {
   const json* object = nullptr;
   if (Status s = read_object(root, "defaults", object); !s || object == nullptr) return s;
@@ -276,6 +347,11 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   out->check = (*type)->make();
   out->check->attach(env);
   if (Status s = configure_check(*out->check, item, path); !s) return s;
+  // The device it reads, if any: a trap from it runs the check at once (agent/traps.hpp).
+  if (const auto device = item.find("device");
+      device != item.end() && device->is_string() && env.devices &&
+      env.devices->options(device->get<std::string>()) != nullptr)
+    out->device = device->get<std::string>();
   if (out->type == "external") {
     out->id = "external:" + out->name;
   } else {
@@ -340,6 +416,7 @@ Result<Config> parse_document(const json& root) {
     if (!devices) return devices.status();
     config.snmp_devices = std::move(*devices);
   }
+  if (Status s = parse_traps(root, &config); !s) return s;
   plugins::Environment env;
   env.devices = config.snmp_devices;
   if (Status s = parse_checks(root, defaults, env, &config.checks); !s) return s;

@@ -10,6 +10,7 @@
 //     "spool":     { "path": "/var/lib/vigie/spool.db", "max_mb": 64, "max_age": "7d" },
 //     "defaults":  { "interval": "60s", "timeout": "10s", "splay": "6s" },
 //     "devices":   { ... },
+//     "traps":     { "listen": "0.0.0.0:10162", "rate": 5, "burst": 50 },
 //     "checks":    [ { "name": "load", "type": "system/load", "interval": "30s" }, ... ] }
 //
 // Every error names the file, the line, the field by its path and the reason, e.g.
@@ -33,6 +34,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +69,22 @@ struct SpoolConfig {
   std::chrono::milliseconds max_age{7LL * 86'400'000};  // at least 1 minute
 };
 
+// Receiving SNMP traps and informs from the devices (agent/traps.hpp): present when the
+// configuration has a "traps" block.
+struct TrapsConfig {
+  std::string listen = "0.0.0.0:10162";  // UDP, "ADDR:PORT" or "[ADDR]:PORT"; port 0: any
+  double rate = 5;                       // traps per second per device, on average (0.01..10000)...
+  double burst = 50;  // ...after a burst of this many (1..100000); past it they are dropped
+  // The agent's own SNMPv3 engine id (bytes), which devices send their v3 informs to;
+  // default 0x80001f8804 followed by "vigie:" and the agent id (RFC 3411's text form).
+  std::string engine_id;
+  // A trap polls its device's checks at once, this long after it (the traps of one
+  // burst share that poll)...
+  std::chrono::milliseconds poll_delay{2000};
+  // ...and at most once per poll_gap per device, however many traps come.
+  std::chrono::milliseconds poll_gap{30'000};
+};
+
 // One configured check, ready to run.
 struct ConfiguredCheck {
   std::string name;  // unique in the file, e.g. "ping-gw"
@@ -76,6 +94,7 @@ struct ConfiguredCheck {
   std::chrono::milliseconds timeout{10'000};  // <= interval
   std::chrono::milliseconds splay{6'000};     // <= interval
   std::unique_ptr<plugins::Check> check;      // configured, never null
+  std::string device;  // the SNMP device it reads ("device" parameter), "" for none
 };
 
 struct Config {
@@ -90,6 +109,7 @@ struct Config {
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
   // The same, validated and shared by the checks that read them; null when none.
   std::shared_ptr<plugins::snmp::Devices> snmp_devices;
+  std::optional<TrapsConfig> traps;
   std::vector<ConfiguredCheck> checks;  // in file order, at least one
 };
 

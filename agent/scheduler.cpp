@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -132,7 +133,7 @@ std::vector<CheckResult> to_results(const ConfiguredCheck& check,
 // One check's timers and the state of its latest run. Touched only on the io thread.
 struct Entry {
   Entry(asio::io_context& io, ConfiguredCheck& configured)
-      : check(configured), timer(io), deadline(io) {}
+      : check(configured), timer(io), deadline(io), soon(io) {}
 
   ConfiguredCheck& check;
   asio::steady_timer timer;     // the next periodic run
@@ -142,6 +143,9 @@ struct Entry {
   bool running = false;         // a worker is inside check.run()
   bool reported = false;        // the latest run's result, or its timeout, went out
   std::int64_t started_ms = 0;  // wall clock when the latest run started
+  asio::steady_timer soon;      // a run asked by run_soon()
+  bool soon_pending = false;
+  std::optional<Clock::time_point> soon_started;  // the latest such run
 };
 
 }  // namespace
@@ -171,7 +175,37 @@ struct Scheduler::Impl {
     for (const auto& entry : entries) {
       entry->timer.cancel();
       entry->deadline.cancel();
+      entry->soon.cancel();
     }
+  }
+
+  std::size_t run_soon(std::string_view device, milliseconds delay, milliseconds gap) {
+    std::size_t scheduled = 0;
+    if (stopped || device.empty()) return 0;
+    const Clock::time_point now = Clock::now();
+    for (const auto& entry : entries) {
+      if (entry->check.device != device || entry->soon_pending) continue;
+      Clock::time_point at = now + delay;
+      if (entry->soon_started) at = std::max(at, *entry->soon_started + gap);
+      entry->soon_pending = true;
+      ++scheduled;
+      entry->soon.expires_at(at);
+      entry->soon.async_wait(
+          [this, weak = std::weak_ptr(entry)](const boost::system::error_code& ec) {
+            const auto e = weak.lock();
+            if (!e) return;
+            e->soon_pending = false;
+            if (ec || stopped) return;
+            e->soon_started = Clock::now();
+            if (e->running) {
+              log::debug("check " + e->check.name + ": already running when its device asked " +
+                         "for a run");
+              return;
+            }
+            dispatch(e);
+          });
+    }
+    return scheduled;
   }
 
   void arm(const std::shared_ptr<Entry>& entry) {
@@ -287,6 +321,10 @@ void Scheduler::run_all_once() {
   for (const auto& entry : impl_->entries) {
     if (!entry->running) impl_->dispatch(entry);
   }
+}
+
+std::size_t Scheduler::run_soon(std::string_view device, milliseconds delay, milliseconds gap) {
+  return impl_->run_soon(device, delay, gap);
 }
 
 void Scheduler::stop() { impl_->stop(); }

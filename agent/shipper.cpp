@@ -245,10 +245,14 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   }
   if (!next->has_value()) return next_send();
   const Batch& batch = **next;
-  const std::string what = "batch seq " + std::to_string(batch.seq) + " (" +
-                           std::to_string(batch.results.size()) + " results)";
+  const std::string what =
+      "batch seq " + std::to_string(batch.seq) + " (" + std::to_string(batch.results.size()) +
+      " results" +
+      (batch.events.empty() ? std::string()
+                            : ", " + std::to_string(batch.events.size()) + " events") +
+      ")";
 
-  protocol::Report head;  // the report without its results, which are already encoded
+  protocol::Report head;  // the report without its results and events, already encoded
   head.agent = agent;
   head.seq = batch.seq;
   // What the collector shows as this agent's health: its clock and its backlog.
@@ -258,7 +262,8 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   backlog.oldest_ms = batch.oldest_ms;
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
   head.spool = backlog;
-  const Body body = encode_body(assemble_report(head, batch.results), options.gzip_above);
+  const Body body =
+      encode_body(assemble_report(head, batch.results, batch.events), options.gzip_above);
   {
     // stop() may set an abort time on the client in use: it must not be swapped then.
     std::lock_guard lock(mutex);
@@ -310,10 +315,11 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
         failures = 0;
         return Clock::now();
       }
-      if (batch.results.size() > 1) {
-        batch_cap = std::max<std::size_t>(1, batch.results.size() / 2);
-        if (refused_size == 0 || batch.results.size() < refused_size)
-          refused_size = batch.results.size();
+      // Results and events (traps) share the spool's rows: halving isolates either.
+      const std::size_t rows = batch.results.size() + batch.events.size();
+      if (rows > 1) {
+        batch_cap = std::max<std::size_t>(1, rows / 2);
+        if (refused_size == 0 || rows < refused_size) refused_size = rows;
         refused_at = Clock::now();
         log::warning("shipper: the collector refused " + what + " with " + reason +
                      "; its results are sent again in batches of at most " +
@@ -321,6 +327,13 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
         spool->release(batch.seq);
         failures = 0;
         return Clock::now();
+      }
+      if (batch.results.empty()) {
+        // An event alone that can never be accepted: kept, it would block every report.
+        log::error("shipper: the collector REFUSED " + what + " (an event) with " + reason +
+                   "; the event is dropped");
+        spool->remove(batch.seq);
+        return next_send();
       }
       log::error("shipper: the collector REFUSED " + what + " (check " +
                  result_name(batch.results.front()) + ") with " + reason +
@@ -393,6 +406,14 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
   std::unique_ptr<Shipper> shipper(new Shipper(std::move(impl)));
   raw->thread = std::thread([raw] { raw->run(); });
   return shipper;
+}
+
+void Shipper::submit(const protocol::Event& event) {
+  impl_->spool->add(event);
+  if (impl_->spool->size() >= impl_->options.batch_max) {
+    { std::lock_guard lock(impl_->mutex); }
+    impl_->wake.notify_one();
+  }
 }
 
 void Shipper::submit(CheckResult result) {

@@ -78,6 +78,8 @@ class Shipper {
   // Queues a result (made to fit the protocol first, see fit_to_protocol). Never
   // blocks on the network.
   void submit(CheckResult result);
+  // Queues an event (an SNMP trap) the same way; it goes in the reports' `events`.
+  void submit(const protocol::Event& event);
 
   // Any thread.
   ShipperStats stats() const;

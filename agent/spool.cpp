@@ -2,7 +2,8 @@
 //
 // One connection, guarded by one mutex: the agent adds a few results a second at most,
 // so there is nothing to gain from more. Layout:
-//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON
+//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON; or per
+//                               event, `result` {"event": its protocol JSON}
 //   state(key, value)           next_seq, dropped, quarantined, head_seq, head_last_id
 //   quarantined(id, seq, ...)   the results the collector refused for good
 // The batch handed out ("head") is the rows with id <= head_last_id, under head_seq
@@ -39,6 +40,9 @@ constexpr int kSchemaVersion = 3;
 constexpr std::uint64_t kRowOverhead = 32;
 // Rows read per step when pruning.
 constexpr int kPruneChunk = 256;
+// An event's row: this, its protocol JSON, and '}'. A result's row never starts so: its
+// JSON's first member is "check" (encode_result writes members by name).
+constexpr std::string_view kEventPrefix = "{\"event\":";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS results (
@@ -179,6 +183,21 @@ class SqliteSpool final : public Spool {
     const DbError error = insert(result.ts_ms, json);
     if (error.code == SQLITE_OK) return;
     handle_failure(error, "cannot store a result of " + result.name, 1);
+  }
+
+  void add(const protocol::Event& event) override {
+    std::string json;
+    try {
+      json = std::string(kEventPrefix) + encode_event(event) + '}';
+    } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
+      std::lock_guard lock(mutex_);
+      lost("cannot encode an event of " + event.device + ": " + e.what(), 1);
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    const DbError error = insert(event.ts_ms, json);
+    if (error.code == SQLITE_OK) return;
+    handle_failure(error, "cannot store an event of " + event.device, 1);
   }
 
   using Spool::next_batch;
@@ -414,7 +433,7 @@ class SqliteSpool final : public Spool {
         head_last_id_ = 0;
         head_rows_ = 0;
         head_bytes_ = 0;
-      } else if (!batch.results.empty()) {
+      } else if (!batch.results.empty() || !batch.events.empty()) {
         head_ = std::move(batch);
         head_ids_ = std::move(ids);
       }
@@ -576,7 +595,7 @@ class SqliteSpool final : public Spool {
       // Unreadable rows (the file was damaged under SQLite's feet) go, counted.
       error = set_state("dropped", static_cast<std::int64_t>(dropped_ + bad));
     }
-    if (!error.code && batch.results.empty()) {
+    if (!error.code && batch.results.empty() && batch.events.empty()) {
       Statement& del = statements_.delete_range;
       sqlite::ResetOnExit use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
@@ -595,7 +614,7 @@ class SqliteSpool final : public Spool {
       log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                  " stored results could not be read and are dropped");
     }
-    if (batch.results.empty()) {
+    if (batch.results.empty() && batch.events.empty()) {
       count_ -= rows;
       bytes_ -= std::min(bytes_, batch_bytes);
       refresh_oldest();
@@ -733,11 +752,21 @@ class SqliteSpool final : public Spool {
       }
       json_bytes += text.size();
       json_values += values;
-      if (ids) ids->push_back(s.int64(0));
       const std::int64_t ts = s.int64(2);
-      if (batch->results.empty() || ts < batch->oldest_ms) batch->oldest_ms = ts;
+      if ((batch->results.empty() && batch->events.empty()) || ts < batch->oldest_ms)
+        batch->oldest_ms = ts;
+      if (text.starts_with(kEventPrefix)) {
+        const std::string_view event =
+            text.substr(kEventPrefix.size(), text.size() - kEventPrefix.size() - 1);
+        batch->events.emplace_back(event);
+        // A report holds so many events at most: the next ones wait for the next batch.
+        if (batch->events.size() >= protocol::Limits{}.max_events) break;
+        continue;
+      }
+      if (ids) ids->push_back(s.int64(0));  // a result's: quarantine() counts results
       batch->results.emplace_back(text);
     }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE;  // stopped early, on purpose
     if (rc != SQLITE_DONE) return last_error("read");
     *bytes = total;
     return {};

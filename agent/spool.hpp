@@ -47,17 +47,21 @@
 #include <vector>
 
 #include "common/check_result.hpp"
+#include "common/protocol.hpp"
 #include "common/status.hpp"
 
 namespace vigie::agent {
 
-// Results sent together in one report.
+// Results, and events, sent together in one report.
 struct Batch {
   std::uint64_t seq = 0;
   // Each result's protocol JSON, as encode_result() (agent/report_encoding.hpp) wrote it
   // when the result was added: spliced as it is into the report, never decoded here.
   std::vector<std::string> results;
-  std::int64_t oldest_ms = 0;  // the earliest ts of its results
+  // Each event's protocol JSON (encode_event()), likewise, in the order they were added;
+  // at most protocol::Limits::max_events.
+  std::vector<std::string> events;
+  std::int64_t oldest_ms = 0;  // the earliest ts of its results and events
 };
 
 // The most one batch holds: results, and the size of their JSON in bytes and in JSON
@@ -90,6 +94,10 @@ class Spool {
   // oldest results not yet in a batch are dropped and counted. A result that cannot be
   // written (disk full...) is logged and counted as dropped too.
   virtual void add(const CheckResult& result) = 0;
+  // Stores an event (an SNMP trap) the same way, encoded once by encode_event(): it
+  // waits, counts, is bounded and batched with the results (at most
+  // protocol::Limits::max_events in one batch).
+  virtual void add(const protocol::Event& event) = 0;
 
   // The batch to send: the one handed out before and not removed yet, unchanged; or
   // else a new one of the oldest results, within `limits`, with the next seq. nullopt
@@ -113,7 +121,7 @@ class Spool {
   // Forgets the quarantined results (an operator looked at them); how many there were.
   virtual Result<std::size_t> clear_quarantine() = 0;
 
-  // Results held: waiting, plus those in the batch handed out.
+  // Results (and events) held: waiting, plus those in the batch handed out.
   virtual std::size_t size() const = 0;
   // When the oldest result held was produced (ms since the epoch); 0 when empty.
   virtual std::int64_t oldest_ms() const = 0;

@@ -18,6 +18,10 @@
 namespace vigie::collector {
 namespace {
 
+// GET /api/v1/check's history: its last changes, and its last traps among them.
+constexpr std::size_t kHistoryChanges = 100;
+constexpr std::size_t kHistoryTraps = 20;
+
 // A point in time given as ms since the epoch ("1700000000000") or as an age
 // before `now` ("24h", "90m").
 // Times and durations from the API are kept to what makes sense, so that no sum or
@@ -148,21 +152,27 @@ json site_to_json(const SiteSummary& s) {
 }
 
 json event_to_json(const Event& e) {
-  return {{"id", e.id},
-          {"ts", e.ts_ms},
-          {"recorded", e.recorded_ms},
-          {"kind", event_kind_name(e.kind)},
-          {"site", e.site},
-          {"agent", e.agent},
-          {"check", e.check},
-          {"from", state_name(e.from)},
-          {"to", state_name(e.to)},
-          {"state_type", state_type_name(e.type)},
-          {"attempt", e.attempt},
-          {"summary", e.summary},
-          {"author", e.author},
-          {"notify", e.notify},
-          {"backfill", e.backfill}};
+  json j = {{"id", e.id},
+            {"ts", e.ts_ms},
+            {"recorded", e.recorded_ms},
+            {"kind", event_kind_name(e.kind)},
+            {"site", e.site},
+            {"agent", e.agent},
+            {"check", e.check},
+            {"from", state_name(e.from)},
+            {"to", state_name(e.to)},
+            {"state_type", state_type_name(e.type)},
+            {"attempt", e.attempt},
+            {"summary", e.summary},
+            {"author", e.author},
+            {"notify", e.notify},
+            {"backfill", e.backfill}};
+  if (e.kind == EventKind::kTrap) {
+    // Written by trap_text(), read back from the database: an object, or nothing.
+    json trap = json::parse(e.trap, nullptr, /*allow_exceptions=*/false);
+    j["trap"] = trap.is_object() ? std::move(trap) : json::object();
+  }
+  return j;
 }
 
 json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
@@ -604,10 +614,21 @@ void Api::get_check(const HttpRequest& request, const TokenRecord&, Respond resp
   if (!state) {
     return respond(error_response(404, "agent \"" + agent + "\" has no check \"" + check + "\""));
   }
-  auto history = storage_.events({.limit = 100, .agent = agent, .check = check});
+  // Its last 100 changes and its last 20 traps, newest first: a trap storm does not
+  // push the state changes out of the history.
+  auto history = storage_.events({.limit = kHistoryChanges,
+                                  .agent = agent,
+                                  .check = check,
+                                  .traps = EventQuery::Traps::kWithout});
   if (!history) return respond(error_response(history.status()));
+  auto traps = storage_.events(
+      {.limit = kHistoryTraps, .agent = agent, .check = check, .traps = EventQuery::Traps::kOnly});
+  if (!traps) return respond(error_response(traps.status()));
+  std::vector<Event> merged(history->size() + traps->size());
+  std::merge(history->begin(), history->end(), traps->begin(), traps->end(), merged.begin(),
+             [](const Event& a, const Event& b) { return a.id > b.id; });
   json events = json::array();
-  for (const auto& e : *history) events.push_back(event_to_json(e));
+  for (const auto& e : merged) events.push_back(event_to_json(e));
   json out = check_to_json(*state);
   out["history"] = std::move(events);
   out["now"] = options_.now_ms();
@@ -885,6 +906,12 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(monitor_.engine().late_results()));
   append_metric(out, "vigie_events_total", "counter", "State-change events recorded.",
                 static_cast<double>(m.events));
+  append_metric(out, "vigie_traps_kept_total", "counter",
+                "SNMP traps from agents kept as events in their check's history.",
+                static_cast<double>(monitor_.engine().traps_kept()));
+  append_metric(out, "vigie_traps_not_kept_total", "counter",
+                "SNMP traps from agents not kept: past a device's and check's storm bound.",
+                static_cast<double>(monitor_.engine().traps_not_kept()));
   append_metric(out, "vigie_event_polls_waiting", "gauge", "Live readers waiting for events.",
                 static_cast<double>(m.waiting_polls));
   append_metric(out, "vigie_writer_queue_depth", "gauge",

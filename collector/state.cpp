@@ -20,6 +20,7 @@ constexpr std::pair<EventKind, std::string_view> kEventKinds[] = {
     {EventKind::kAgentBack, "agent_back"},
     {EventKind::kSiteUnreachable, "site_unreachable"},
     {EventKind::kSiteReachable, "site_reachable"},
+    {EventKind::kTrap, "trap"},
 };
 
 template <class T>

@@ -129,6 +129,7 @@ enum class EventKind {
   kAgentBack,
   kSiteUnreachable,
   kSiteReachable,
+  kTrap,  // an SNMP trap or inform a device sent its agent (a report's events): no state
 };
 std::string_view event_kind_name(EventKind kind);
 std::optional<EventKind> event_kind_from_name(std::string_view name);
@@ -151,6 +152,10 @@ struct Event {
   // acknowledged, in downtime or flapping, and checks under an unreachable site.
   bool notify = false;
   bool backfill = false;  // from a result that arrived late (a replayed spool)
+  // kTrap: what the trap said, a JSON object's text as the API shows it ("device",
+  // "source", "version", "inform", "oid", "name", "varbinds", and "not_kept_before" when
+  // traps before it were not kept), at most kMaxTrapText bytes (trap_text()). "" else.
+  std::string trap;
   bool operator==(const Event&) const = default;
 };
 

@@ -6,6 +6,7 @@
 
 #include "collector/downtime.hpp"
 #include "common/duration.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -82,7 +83,7 @@ struct StateEngine::DowntimeEntry {
   bool active = false;
 };
 
-StateEngine::StateEngine(EngineOptions options) : options_(options) {}
+StateEngine::StateEngine(EngineOptions options) : options_(options), traps_(options.traps) {}
 StateEngine::~StateEngine() = default;
 
 void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
@@ -326,7 +327,27 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
   else agent.dirty = true;
 
   for (auto& result : report.results) apply_result(agent, std::move(result), received_ms, delta);
+  for (const auto& trap : report.events) apply_trap(agent, trap, received_ms, delta);
   return delta;
+}
+
+void StateEngine::apply_trap(const AgentEntry& agent, const protocol::Event& trap,
+                             std::int64_t received_ms, StateDelta& delta) {
+  if (trap.kind != "trap") return;
+  std::int64_t not_kept_before = 0;
+  if (!traps_.admit(agent.state.id, trap.device, trap.check, received_ms, &not_kept_before)) return;
+  // Filed where its check is; a trap no check reads is the agent's site's.
+  std::string site = agent.state.site;
+  if (const auto it = agent.checks.find(trap.check); it != agent.checks.end())
+    site = it->second.site;
+  push_event(delta, {.ts_ms = trap.ts_ms,
+                     .recorded_ms = received_ms,
+                     .kind = EventKind::kTrap,
+                     .site = std::move(site),
+                     .agent = agent.state.id,
+                     .check = trap.check,
+                     .summary = cut_utf8(trap.summary, kMaxTrapSummary),
+                     .trap = trap_text(trap, not_kept_before)});
 }
 
 // apply_result's steps ------------------------------------------------------------------
@@ -1090,6 +1111,16 @@ std::int64_t StateEngine::last_event_id() const {
 std::int64_t StateEngine::late_results() const {
   std::shared_lock lock(mu_);
   return late_results_;
+}
+
+std::int64_t StateEngine::traps_kept() const {
+  std::shared_lock lock(mu_);
+  return traps_.kept();
+}
+
+std::int64_t StateEngine::traps_not_kept() const {
+  std::shared_lock lock(mu_);
+  return traps_.not_kept();
 }
 
 }  // namespace vigie::collector

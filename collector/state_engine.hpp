@@ -23,6 +23,8 @@
 // - Late results (a replayed spool) older than the check's latest are history only;
 //   newer ones received long after they ran change the state but notify no one.
 // - Acknowledgements, downtimes (one-off and weekly) and an event for every change.
+// - The SNMP traps a report carries become events of kind "trap" in their check's
+//   history (bounded: trap_events.hpp); they change no state and alert no one.
 //
 // Every mutating call returns a StateDelta that the caller persists; the engine is
 // meant to be mutated from one thread at a time (the storage's writer) and read from
@@ -40,6 +42,7 @@
 #include <vector>
 
 #include "collector/state.hpp"
+#include "collector/trap_events.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
 
@@ -54,6 +57,8 @@ struct EngineOptions {
   // A result is backfill when it reaches the collector this much (or two of its
   // intervals, if longer) after it ran.
   std::int64_t backfill_after_ms = 300'000;
+  // The traps kept of a storm (trap_events.hpp): per agent, device and check.
+  TrapGateOptions traps;
 };
 
 // What the centre sees of a site whose own agents are all silent, from the central
@@ -104,7 +109,8 @@ class StateEngine {
   // Replaces everything with a stored snapshot (start-up, or after a failed commit).
   void restore(StateSnapshot snapshot, std::int64_t now_ms);
 
-  // A stored report. Results older than a check's latest change nothing but count.
+  // A stored report. Results older than a check's latest change nothing but count; its
+  // traps are kept as events, as many as the storm bound lets through.
   StateDelta apply(protocol::Report report, std::int64_t received_ms);
 
   // Staleness, lost agents, unreachable sites, expired acknowledgements, downtimes
@@ -135,6 +141,9 @@ class StateEngine {
   std::optional<Downtime> downtime(std::int64_t id) const;
   std::int64_t last_event_id() const;
   std::int64_t late_results() const;
+  // Traps kept as events, and traps a storm bound left out, since the engine started.
+  std::int64_t traps_kept() const;
+  std::int64_t traps_not_kept() const;
 
  private:
   struct Site;
@@ -169,6 +178,9 @@ class StateEngine {
                            bool backfill, StateDelta& delta);
   void push_state_event(const CheckState& check, const Prior& prior, const Transition& t,
                         bool is_new, bool backfill, StateDelta& delta);
+  // One trap of the report: an event, unless the storm bound leaves it out.
+  void apply_trap(const AgentEntry& agent, const protocol::Event& trap, std::int64_t received_ms,
+                  StateDelta& delta);
 
   // tick()'s steps, in order.
   DowntimeChanges start_and_end_downtimes(std::int64_t now_ms, StateDelta& delta);
@@ -202,6 +214,7 @@ class StateEngine {
   std::int64_t last_event_id_ = 0;
   std::int64_t last_downtime_id_ = 0;
   std::int64_t late_results_ = 0;
+  TrapGate traps_;
   std::int64_t now_ms_ = 0;       // the latest time the engine was given
   std::int64_t restored_ms_ = 0;  // when restore() last ran: staleness counts from there
 };

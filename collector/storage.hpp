@@ -78,6 +78,8 @@ struct EventQuery {
   std::size_t limit = 1000;
   std::string agent;  // with check: one check's history, newest first
   std::string check;
+  // Which events: all, none of kind "trap", or only those.
+  enum class Traps { kWith, kWithout, kOnly } traps = Traps::kWith;
 };
 
 // The notification history, newest first; empty fields match everything.

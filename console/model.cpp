@@ -397,6 +397,18 @@ Result<CheckDetail> parse_check_reply(std::string_view body) {
         h.string("state_type", event.state_type, Need::kOptional);
         h.string("summary", event.summary, Need::kOptional);
         h.string("author", event.author, Need::kOptional);
+        if (const json* trap = h.find("trap", Need::kOptional); trap != nullptr) {
+          const std::string path = "history[" + std::to_string(i) + "].trap";
+          if (!trap->is_object()) return wrong(path, "an object", *trap);
+          FieldReader t(*trap, path);
+          t.string("name", event.trap_name, Need::kOptional);
+          t.string("oid", event.trap_oid, Need::kOptional);
+          t.string("device", event.device, Need::kOptional);
+          t.string("source", event.source, Need::kOptional);
+          t.boolean("inform", event.inform);
+          t.integer("not_kept_before", 0, kMaxMs, event.not_kept_before, Need::kOptional);
+          if (!t.status().is_ok()) return t.status();
+        }
         if (!h.status().is_ok()) return h.status();
         detail.history.push_back(std::move(event));
       }

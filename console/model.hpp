@@ -93,6 +93,13 @@ struct HistoryEvent {
   std::string state_type;  // "soft" or "hard"
   std::string summary;
   std::string author;
+  // Kind "trap": what its "trap" object says ("" or 0 when it does not).
+  std::string trap_name;  // "linkDown", "sfosNotification"...
+  std::string trap_oid;
+  std::string device;
+  std::string source;
+  bool inform = false;
+  std::int64_t not_kept_before = 0;  // traps before it the collector did not keep
 };
 
 struct CheckDetail {

@@ -87,8 +87,8 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " agent_lost = ?25, ack = ?26, site = ?27 WHERE id = ?1 AND check_id = ?2"},
       {&s->insert_event_,
        "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state,"
-       " to_state, state_type, attempt, summary, author, notify, backfill)"
-       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
+       " to_state, state_type, attempt, summary, author, notify, backfill, trap)"
+       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
       {&s->upsert_downtime_,
        "INSERT OR REPLACE INTO downtimes (id, site, agent, check_id, start_ms, end_ms, comment,"
        " author, created_ms, weekdays, start_minute, duration_minutes, time_zone)"
@@ -340,7 +340,8 @@ Status SqliteIngest::store_event(const Event& e) {
       .bind(12, e.summary)
       .bind(13, e.author)
       .bind(14, static_cast<std::int64_t>(e.notify))
-      .bind(15, static_cast<std::int64_t>(e.backfill));
+      .bind(15, static_cast<std::int64_t>(e.backfill))
+      .bind(16, e.trap);
   if (insert_event_.step() != SQLITE_DONE) return sqlite::error(db_, "store event");
   return Status::ok();
 }

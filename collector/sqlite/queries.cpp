@@ -20,7 +20,7 @@ constexpr std::int64_t kMaxPoints = 100'000;
 
 constexpr const char* kEventColumns =
     "SELECT id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state, to_state,"
-    " state_type, attempt, summary, author, notify, backfill FROM events";
+    " state_type, attempt, summary, author, notify, backfill, trap FROM events";
 
 Event event_from_row(const Statement& row) {
   Event e;
@@ -39,6 +39,7 @@ Event event_from_row(const Statement& row) {
   e.author = row.text(12);
   e.notify = row.int64(13) != 0;
   e.backfill = row.int64(14) != 0;
+  e.trap = row.text(15);
   return e;
 }
 
@@ -460,8 +461,11 @@ Result<StateSnapshot> read_state(sqlite3* db, std::int64_t now_ms) {
 Result<std::vector<Event>> read_events(sqlite3* db, const EventQuery& q) {
   const bool one_check = !q.agent.empty() || !q.check.empty();
   std::string sql = kEventColumns;
-  sql += one_check ? " WHERE agent = ?3 AND check_id = ?4 AND id > ?1 ORDER BY id DESC LIMIT ?2"
-                   : " WHERE id > ?1 ORDER BY id LIMIT ?2";
+  sql += " WHERE id > ?1";
+  if (one_check) sql += " AND agent = ?3 AND check_id = ?4";
+  if (q.traps == EventQuery::Traps::kOnly) sql += " AND kind = 'trap'";
+  if (q.traps == EventQuery::Traps::kWithout) sql += " AND kind != 'trap'";
+  sql += one_check ? " ORDER BY id DESC LIMIT ?2" : " ORDER BY id LIMIT ?2";
   auto stmt = Statement::prepare(db, sql);
   if (!stmt) return stmt.status();
   stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));

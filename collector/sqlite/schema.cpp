@@ -228,11 +228,18 @@ ALTER TABLE tokens ADD COLUMN report_for TEXT NOT NULL DEFAULT '';
 ALTER TABLE checks ADD COLUMN site TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 6: SNMP traps, kept as events of kind 'trap' with their detail (a JSON
+// object's text; '' for other kinds), and found per check without the state changes.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE events ADD COLUMN trap TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

@@ -88,6 +88,10 @@ class SelfCheck final : public Check {
       problems.push_back(std::to_string(h.spool_quarantined) +
                          " results refused by the collector and quarantined (vigie-agent spool)");
     }
+    if (h.traps && !h.traps->listening && h.started_ms > 0 && now - h.started_ms > 60'000) {
+      out.status = worst(out.status, State::kWarning);
+      problems.push_back("the SNMP trap receiver is not listening (see the agent's log)");
+    }
     std::string summary;
     for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p;
     if (summary.empty()) {
@@ -124,6 +128,15 @@ class SelfCheck final : public Check {
         {"check_runs", static_cast<double>(runs), "", {}, {}, 0.0, {}},
         {"rss", static_cast<double>(rss), "B", {}, {}, 0.0, {}},
     };
+    if (h.traps) {
+      out.details += "\nSNMP traps: " + std::to_string(h.traps->accepted) + " accepted, " +
+                     std::to_string(h.traps->dropped) + " dropped, " +
+                     (h.traps->listening ? "listening" : "NOT listening");
+      out.metrics.push_back(
+          {"traps_accepted", static_cast<double>(h.traps->accepted), "c", {}, {}, 0.0, {}});
+      out.metrics.push_back(
+          {"traps_dropped", static_cast<double>(h.traps->dropped), "c", {}, {}, 0.0, {}});
+    }
     return out;
   }
 

@@ -9,7 +9,8 @@
 //             agent's token (sending stopped)
 //   WARNING   the oldest unsent result is over 15 min old, or results were dropped
 //             from the spool, or a result was refused by the collector and
-//             quarantined, during the last hour
+//             quarantined, during the last hour; or traps are configured and their
+//             receiver has not been listening for a minute since the agent started
 //   OK        otherwise
 // Without an agent behind it (vigie-agent check) it reports only memory and version.
 
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "plugins/check.hpp"
@@ -35,6 +37,10 @@ inline constexpr MetricSpec kSelfMetrics[] = {
     {"check_latency_p95", "ms", "95th percentile of the check runs since the previous run"},
     {"check_runs", "", "check runs since the previous agent/self run"},
     {"rss", "B", "the agent's resident memory"},
+    {"traps_accepted", "c", "SNMP traps and informs accepted since the agent started (with traps)"},
+    {"traps_dropped", "c",
+     "SNMP traps dropped since the agent started: unknown sources, wrong credentials, over a "
+     "device's rate (with traps)"},
 };
 
 inline constexpr std::int64_t kSelfWarnAgeMs = 15 * 60'000;
@@ -50,6 +56,13 @@ struct AgentHealth {
   std::int64_t started_ms = 0;          // when the agent started
   bool sending_halted = false;          // the collector rejected the token
   std::vector<std::int64_t> check_durations_ms;  // check runs since the previous call
+  // SNMP traps (agent/traps.hpp), when the configuration receives them.
+  struct Traps {
+    std::uint64_t accepted = 0;
+    std::uint64_t dropped = 0;
+    bool listening = false;
+  };
+  std::optional<Traps> traps;
 };
 
 // The check as the agent runs it: `health` is called once per run (from a worker

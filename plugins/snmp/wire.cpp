@@ -1,6 +1,7 @@
 #include "plugins/snmp/wire.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -299,6 +300,159 @@ Status validate(const Target& target) {
     return Status::invalid("priv: privacy needs authentication (auth_pass) as well");
   }
   return Status::ok();
+}
+
+std::string encode_trap_options(const TrapListenOptions& options) {
+  json devices = json::array();
+  for (const TrapDevice& d : options.devices) {
+    const Target& t = d.target;
+    devices.push_back({{"name", d.name},
+                       {"host", t.host},
+                       {"version", t.version == Target::Version::kV3 ? "3" : "2c"},
+                       {"community", hex(t.community)},
+                       {"user", hex(t.user)},
+                       {"auth_protocol", t.auth_protocol},
+                       {"auth_pass", hex(t.auth_pass)},
+                       {"priv_protocol", t.priv_protocol},
+                       {"priv_pass", hex(t.priv_pass)},
+                       {"engine_id", hex(d.engine_id)}});
+  }
+  return json{{"listen", options.listen},     {"engine_id", hex(options.engine_id)},
+              {"boots", options.boots},       {"rate", options.rate},
+              {"burst", options.burst},       {"counters_every_ms", options.counters_every.count()},
+              {"devices", std::move(devices)}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<TrapListenOptions> decode_trap_options(std::string_view line) {
+  TrapListenOptions out;
+  try {
+    const json doc = json::parse(line);
+    out.listen = doc.at("listen").get<std::string>();
+    auto engine = unhex(doc.at("engine_id").get<std::string>());
+    if (!engine || engine->size() < 5 || engine->size() > 32)
+      return Status::invalid("trap options: engine_id is not 5 to 32 bytes of hexadecimal");
+    out.engine_id = std::move(*engine);
+    out.boots = doc.at("boots").get<std::uint32_t>();
+    out.rate = doc.at("rate").get<double>();
+    out.burst = doc.at("burst").get<double>();
+    out.counters_every = milliseconds(doc.at("counters_every_ms").get<std::int64_t>());
+    if (!(out.rate > 0) || !(out.burst >= 1))
+      return Status::invalid("trap options: rate must be > 0 and burst >= 1");
+    for (const json& d : doc.at("devices")) {
+      TrapDevice device;
+      device.name = d.at("name").get<std::string>();
+      Target& t = device.target;
+      t.host = d.at("host").get<std::string>();
+      const std::string version = d.at("version").get<std::string>();
+      if (version != "2c" && version != "3")
+        return Status::invalid("trap options: device " + device.name + ": version \"" + version +
+                               "\"");
+      t.version = version == "3" ? Target::Version::kV3 : Target::Version::kV2c;
+      for (auto [name, field] :
+           {std::pair{"community", &t.community}, std::pair{"user", &t.user},
+            std::pair{"auth_pass", &t.auth_pass}, std::pair{"priv_pass", &t.priv_pass},
+            std::pair{"engine_id", &device.engine_id}}) {
+        auto bytes = unhex(d.at(name).get<std::string>());
+        if (!bytes)
+          return Status::invalid("trap options: device " + device.name + ": " + name +
+                                 " is not hexadecimal");
+        *field = std::move(*bytes);
+      }
+      t.auth_protocol = d.at("auth_protocol").get<std::string>();
+      t.priv_protocol = d.at("priv_protocol").get<std::string>();
+      if (Status s = validate(t); !s) return s.with_context("trap options: device " + device.name);
+      out.devices.push_back(std::move(device));
+    }
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("trap options: ") + e.what());
+  }
+  return out;
+}
+
+namespace {
+
+json counters_json(const TrapCounters& c) {
+  return {{"accepted", c.accepted},           {"unknown_source", c.unknown_source},
+          {"bad_community", c.bad_community}, {"bad_user", c.bad_user},
+          {"auth_failed", c.auth_failed},     {"rate_limited", c.rate_limited},
+          {"malformed", c.malformed},         {"rate_limited_by_device", c.rate_limited_by_device}};
+}
+
+}  // namespace
+
+std::string encode_ready(std::string_view listen, std::string_view engine_id) {
+  return json{{"ready", {{"listen", listen}, {"engine_id", hex(engine_id)}}}}.dump();
+}
+
+std::string encode_event(const protocol::Event& event) {
+  // A device's strings may hold any byte: replaced, not refused, if not UTF-8.
+  return json{{"event", protocol::event_to_json(event)}}.dump(-1, ' ', false,
+                                                              json::error_handler_t::replace);
+}
+
+std::string encode_counters(const TrapCounters& counters) {
+  return json{{"counters", counters_json(counters)}}.dump(-1, ' ', false,
+                                                          json::error_handler_t::replace);
+}
+
+std::string encode_warning(std::string_view message) {
+  return json{{"warning", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<TrapLine> decode_trap_line(std::string_view text) {
+  TrapLine out;
+  try {
+    const json line = json::parse(text);
+    if (!line.is_object() || line.size() != 1)
+      return Status::corruption("trap helper's line: not an object of one member");
+    if (const auto ready = line.find("ready"); ready != line.end()) {
+      out.kind = TrapLine::Kind::kReady;
+      out.listen = ready->at("listen").get<std::string>();
+      auto engine = unhex(ready->at("engine_id").get<std::string>());
+      if (!engine) return Status::corruption("trap helper's line: engine_id is not hexadecimal");
+      out.engine_id = std::move(*engine);
+    } else if (const auto event = line.find("event"); event != line.end()) {
+      out.kind = TrapLine::Kind::kEvent;
+      auto decoded = protocol::event_from_json(*event, "event");
+      if (!decoded) return Status::corruption("trap helper's line: " + decoded.status().message());
+      out.event = std::move(*decoded);
+    } else if (const auto c = line.find("counters"); c != line.end()) {
+      out.kind = TrapLine::Kind::kCounters;
+      TrapCounters& n = out.counters;
+      n.accepted = c->at("accepted").get<std::uint64_t>();
+      n.unknown_source = c->at("unknown_source").get<std::uint64_t>();
+      n.bad_community = c->at("bad_community").get<std::uint64_t>();
+      n.bad_user = c->at("bad_user").get<std::uint64_t>();
+      n.auth_failed = c->at("auth_failed").get<std::uint64_t>();
+      n.rate_limited = c->at("rate_limited").get<std::uint64_t>();
+      n.malformed = c->at("malformed").get<std::uint64_t>();
+      n.rate_limited_by_device =
+          c->at("rate_limited_by_device").get<std::map<std::string, std::uint64_t>>();
+    } else if (const auto warning = line.find("warning"); warning != line.end()) {
+      out.kind = TrapLine::Kind::kWarning;
+      out.message = warning->get<std::string>();
+    } else {
+      return Status::corruption("trap helper's line: unknown member " + line.begin().key());
+    }
+  } catch (const json::exception& e) {
+    return Status::corruption(std::string("trap helper's line: ") + e.what());
+  }
+  return out;
+}
+
+std::string engine_id_hex(std::string_view bytes) { return hex(bytes); }
+
+Result<std::string> parse_engine_id(std::string_view text) {
+  if (text.starts_with("0x") || text.starts_with("0X")) text.remove_prefix(2);
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto bytes = unhex(lower);
+  if (!bytes || bytes->size() < 5 || bytes->size() > 32)
+    return Status::invalid("\"" + std::string(text.substr(0, 70)) +
+                           "\": an engine id is 5 to 32 bytes in hexadecimal, e.g. "
+                           "\"0x80001f88040102030405\"");
+  return std::move(*bytes);
 }
 
 }  // namespace vigie::plugins::snmp

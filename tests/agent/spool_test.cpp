@@ -471,3 +471,61 @@ TEST_CASE("Spool: a folder that cannot be written is an I/O error naming the fil
 
 }  // namespace
 }  // namespace vigie::agent
+
+namespace vigie::agent {
+namespace {
+
+protocol::Event trap_event(int n) {
+  protocol::Event e;
+  e.ts_ms = kBase + n;
+  e.name = "fw";
+  e.check = "firewall/sophos:fw";
+  e.summary = "linkDown #" + std::to_string(n);
+  e.device = "fw";
+  e.version = "2c";
+  e.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  e.varbinds = {{"1.3.6.1.2.1.2.2.1.1.3", "ifIndex.3", "INTEGER", "3"}};
+  return e;
+}
+
+TEST_CASE("Spool: events wait with the results, survive a restart and leave in batches",
+          "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir.path() / "spool.db";
+  {
+    auto spool = open(file);
+    spool->add(result(1));
+    spool->add(trap_event(2));
+    spool->add(result(3));
+    CHECK(spool->size() == 3);
+  }
+  auto spool = open(file);
+  CHECK(spool->size() == 3);
+  const Batch batch = next(*spool, 10);
+  CHECK(summaries(batch) == std::vector<std::string>{"#1", "#3"});
+  REQUIRE(batch.events.size() == 1);
+  CHECK(batch.events[0] == encode_event(trap_event(2)));
+  CHECK(batch.oldest_ms == kBase + 1);
+  spool->remove(batch.seq);
+  CHECK(spool->size() == 0);
+  auto empty = spool->next_batch(10);
+  REQUIRE(empty);
+  CHECK_FALSE(empty->has_value());
+}
+
+TEST_CASE("Spool: a batch holds at most the protocol's events, the rest wait their turn",
+          "[spool]") {
+  testing::TempDir dir;
+  auto spool = open(dir.path() / "spool.db");
+  const std::size_t max = protocol::Limits{}.max_events;
+  for (std::size_t i = 0; i < max + 10; ++i) spool->add(trap_event(static_cast<int>(i)));
+  const Batch first = next(*spool, 5000);
+  CHECK(first.events.size() == max);
+  spool->remove(first.seq);
+  const Batch second = next(*spool, 5000);
+  CHECK(second.events.size() == 10);
+  CHECK(second.events.front() == encode_event(trap_event(static_cast<int>(max))));
+}
+
+}  // namespace
+}  // namespace vigie::agent

@@ -531,3 +531,107 @@ TEST_CASE("Api: family= keeps the checks of one family", "[api]") {
 
 }  // namespace
 }  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+json trap_event(int n, const std::string& check = "system/load") {
+  return {{"kind", "trap"},
+          {"ts", 1'700'000'000'100 + n},
+          {"name", "load"},
+          {"check", check},
+          {"summary", "linkDown from fw: ifIndex.3=3 #" + std::to_string(n)},
+          {"trap",
+           {{"device", "fw"},
+            {"source", "192.0.2.1:1024"},
+            {"version", "2c"},
+            {"inform", false},
+            {"oid", "1.3.6.1.6.3.1.1.5.3"},
+            {"name", "linkDown"},
+            {"varbinds",
+             {{{"oid", "1.3.6.1.2.1.2.2.1.1.3"},
+               {"name", "ifIndex.3"},
+               {"type", "INTEGER"},
+               {"value", "3"}}}}}}};
+}
+
+json traps_of(const json& events) {
+  json out = json::array();
+  for (const auto& e : events) {
+    if (e["kind"] == "trap") out.push_back(e);
+  }
+  return out;
+}
+
+TEST_CASE("Api: a report's traps are kept once, in their check's history and the events feed",
+          "[api][traps]") {
+  Fixture f;
+  json report = valid_report(1);
+  report["events"] = {trap_event(1), trap_event(2, "")};
+  REQUIRE(f.call("POST", "/api/v1/reports", report.dump()).status == 200);
+  // The agent's retry of the same batch: stored once.
+  auto again = f.call("POST", "/api/v1/reports", report.dump());
+  REQUIRE(again.status == 200);
+  CHECK(json::parse(again.body)["status"] == "duplicate");
+
+  auto check = f.call("GET", "/api/v1/check?agent=mairie-01&check=system/load");
+  REQUIRE(check.status == 200);
+  const json history = json::parse(check.body)["history"];
+  const json traps = traps_of(history);
+  REQUIRE(traps.size() == 1);
+  CHECK(traps[0]["summary"] == "linkDown from fw: ifIndex.3=3 #1");
+  CHECK(traps[0]["ts"] == 1'700'000'000'101);
+  CHECK(traps[0]["site"] == "onesse");
+  CHECK(traps[0]["notify"] == false);
+  CHECK(traps[0]["trap"]["name"] == "linkDown");
+  CHECK(traps[0]["trap"]["oid"] == "1.3.6.1.6.3.1.1.5.3");
+  CHECK(traps[0]["trap"]["device"] == "fw");
+  CHECK(traps[0]["trap"]["varbinds"][0]["name"] == "ifIndex.3");
+  // Beside the check's state change, newest first.
+  REQUIRE(history.size() == 2);
+  CHECK(history[0]["id"].get<std::int64_t>() > history[1]["id"].get<std::int64_t>());
+
+  auto feed = f.call("GET", "/api/v1/events?after=0&timeout=0s");
+  REQUIRE(feed.status == 200);
+  const json all = traps_of(json::parse(feed.body)["events"]);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0]["check"] == "system/load");
+  CHECK(all[1]["check"] == "");  // no check reads the device: the agent's
+  CHECK(all[1]["agent"] == "mairie-01");
+  CHECK(all[1]["trap"]["source"] == "192.0.2.1:1024");
+}
+
+TEST_CASE(
+    "Api: a trap storm keeps a burst per device and check, counted; the history keeps "
+    "its state changes",
+    "[api][traps]") {
+  Fixture f;
+  json report = valid_report(1);
+  report["events"] = json::array();
+  for (int i = 0; i < 1000; ++i) report["events"].push_back(trap_event(i));
+  REQUIRE(f.call("POST", "/api/v1/reports", report.dump()).status == 200);
+  json second = valid_report(2);
+  second["results"][0]["status"] = 2;
+  second["results"][0]["ts"] = 1'700'000'000'500;
+  second["events"] = {trap_event(2000)};
+  REQUIRE(f.call("POST", "/api/v1/reports", second.dump()).status == 200);
+
+  auto feed = f.call("GET", "/api/v1/events?after=0&limit=10000&timeout=0s");
+  const json traps = traps_of(json::parse(feed.body)["events"]);
+  CHECK(traps.size() == 20);  // the default burst; the rest within the same minute not kept
+  CHECK(traps.back()["summary"] == "linkDown from fw: ifIndex.3=3 #19");
+
+  const json history =
+      json::parse(f.call("GET", "/api/v1/check?agent=mairie-01&check=system/load").body)["history"];
+  CHECK(traps_of(history).size() == 20);
+  std::size_t changes = 0;
+  for (const auto& e : history) changes += e["kind"] == "state" ? 1 : 0;
+  CHECK(changes == 2);  // WARNING, then CRITICAL: not pushed out by the traps
+
+  const std::string metrics = f.call("GET", "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("vigie_traps_kept_total 20"));
+  CHECK_THAT(metrics, Catch::Contains("vigie_traps_not_kept_total 981"));
+}
+
+}  // namespace
+}  // namespace vigie::collector

@@ -364,10 +364,17 @@ TEST_CASE("SqliteStorage: commits are durable (synchronous FULL) by default", "[
   CHECK((*normal)->stats().synchronous == "normal");
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
+TEST_CASE("SqliteStorage: housekeeping keeps events 400 days, traps with them", "[storage]") {
   SeriesFixture f;
   StateEngine engine;
   protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
+  protocol::Event trap;  // and a trap: its history too, kept as long
+  trap.ts_ms = kT0;
+  trap.summary = "linkDown";
+  trap.device = "fw";
+  trap.version = "2c";
+  trap.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  failing.events.push_back(trap);
   std::promise<Result<IngestOutcome>> done;
   f.storage->submit(
       std::move(failing), kT0,
@@ -379,10 +386,10 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
     REQUIRE(e.is_ok());
     return e->size();
   };
-  REQUIRE(events() == 1);
+  REQUIRE(events() == 2);
   f.now = kT0 + 399 * kDay;
   REQUIRE(f.storage->housekeep().is_ok());
-  CHECK(events() == 1);
+  CHECK(events() == 2);
   f.now = kT0 + 401 * kDay;
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(events() == 0);

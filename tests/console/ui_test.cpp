@@ -437,6 +437,38 @@ TEST_CASE("Ui: the Site view shows central results beside its own, with their so
   for (int y = 0; y < 24; ++y) CHECK(columns(canvas.line(y)) <= 80);
 }
 
+TEST_CASE("Ui: the Check view shows its recent traps above the metrics, newest first", "[ui]") {
+  auto page = std::make_shared<CheckPage>();
+  page->detail.row = problem("onesse", "firewall", State::kCritical, kNow - 1000);
+  page->detail.row.result.metrics.push_back({.label = "sessions", .value = 12});
+  HistoryEvent trap{
+      .id = 2, .ts_ms = kNow - 500, .kind = "trap", .summary = "linkDown from fw: ifIndex.3=3"};
+  trap.trap_name = "linkDown";
+  trap.not_kept_before = 4;
+  page->detail.history.push_back(trap);
+  page->detail.history.push_back({1, kNow - 1000, "state", "OK", "CRITICAL", "hard", "down", ""});
+  for (int i = 0; i < 7; ++i) {  // older ones, unnamed: the OID shows
+    HistoryEvent old{.id = 0, .ts_ms = kNow - 5000 - i, .kind = "trap", .summary = "old"};
+    old.trap_oid = "1.3.6.1.4.1.2604.5.1.8.1.1";
+    old.inform = true;
+    page->detail.history.push_back(old);
+  }
+  World world = sample_world();
+  world.check = page;
+  world.fetched = {.view = View::kCheck, .agent = "onesse-agent", .check = "system/firewall"};
+  Ui ui(true);
+  ui.show(world.fetched);
+  const MemoryCanvas canvas = draw(ui, world, 80, 40);
+  INFO(canvas.text());
+  const int heading = find_line(canvas, "Recent traps (newest first)");
+  REQUIRE(heading > 0);
+  CHECK(find_line(canvas, "linkDown           [4 not kept] linkDown from fw: ifIndex.3=3") ==
+        heading + 1);
+  CHECK(find_line(canvas, "1.3.6.1.4.1.2604.5 (inform) old") == heading + 2);
+  CHECK(find_line(canvas, "and 3 more in the history below") == heading + 6);
+  CHECK(find_line(canvas, "Metrics, last 24 h") > heading + 6);
+}
+
 TEST_CASE("ListCursor: stays within the list and the page", "[ui]") {
   ListCursor cursor;
   cursor.move(5, 3, 10);

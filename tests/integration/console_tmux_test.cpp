@@ -351,6 +351,59 @@ TEST_CASE("Console in tmux: a resize to 80x24 keeps the header and the selected 
   CHECK_THAT(lines[23], Catch::Contains("3/3"));
 }
 
+json trap(const std::string& summary, std::int64_t ts) {
+  return {{"kind", "trap"},
+          {"ts", ts},
+          {"name", "firewall"},
+          {"check", "firewall/sophos:fw"},
+          {"summary", summary},
+          {"trap",
+           {{"device", "fw"},
+            {"source", "192.0.2.1:1024"},
+            {"version", "2c"},
+            {"inform", false},
+            {"oid", "1.3.6.1.6.3.1.1.5.3"},
+            {"name", "linkDown"},
+            {"varbinds", json::array()}}}};
+}
+
+TEST_CASE("Console in tmux: a check's recent traps at 80x24, a new one shown as it comes",
+          "[console-tmux]") {
+  Seeded s;
+  const std::int64_t now = wall_ms();
+  const std::string token = s.collector.enroll("capbreton-01", "capbreton");
+  const auto report = [&](int seq, json events) {
+    const json body = {
+        {"protocol", 1},
+        {"agent", {{"id", "capbreton-01"}, {"site", "capbreton"}}},
+        {"seq", seq},
+        {"results", json::array({result("firewall", "firewall/sophos:fw", 2, "WAN link down",
+                                        now - 40 * kMinute + seq)})},
+        {"events", std::move(events)}};
+    const auto reply = s.collector.post("/api/v1/reports", body.dump(), token);
+    INFO(reply.body << reply.error);
+    REQUIRE(reply.status == 200);
+  };
+  report(1,
+         json::array({trap("linkDown from fw: ifIndex.2=2 ifDescr.2=Port2", now - 2 * kMinute)}));
+  Tmux tmux(s.dir, s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("WAN link down"));  // the oldest problem: the first line
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Check capbreton-01/firewall/sophos:fw"));
+  REQUIRE(tmux.shows("Recent traps (newest first)"));
+  CHECK(tmux.shows("linkDown           linkDown from fw: ifIndex.2=2"));
+  // A trap comes while the view is open: the events feed brings it.
+  report(2, json::array({trap("linkDown from fw: ifIndex.3=3 ifDescr.3=Port3", now)}));
+  REQUIRE(tmux.shows("ifIndex.3=3"));
+  const auto lines = tmux.lines();
+  INFO(tmux.screen());
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+  const int heading = line_of(lines, "Recent traps");
+  REQUIRE(heading > 0);
+  CHECK(line_of(lines, "ifIndex.3=3") == heading + 1);  // newest first
+  CHECK(line_of(lines, "ifIndex.2=2") == heading + 2);
+}
+
 TEST_CASE(
     "Console in tmux: a stopped collector shows a lost connection, and a restarted "
     "one is found again",

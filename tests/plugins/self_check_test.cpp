@@ -140,3 +140,35 @@ TEST_CASE("agent/self: percentile by nearest rank", "[self]") {
 
 }  // namespace
 }  // namespace vigie::plugins::agent
+
+namespace vigie::plugins::agent {
+namespace {
+
+TEST_CASE("agent/self: the SNMP traps accepted and dropped, and a receiver that does not listen",
+          "[self]") {
+  Fixture f;
+  CHECK_FALSE(f.run().details.find("SNMP traps") != std::string::npos);  // no traps block
+  f.health.traps = AgentHealth::Traps{.accepted = 57, .dropped = 9943, .listening = true};
+  Outcome out = f.run();
+  CHECK(out.status == State::kOk);  // a storm held to its rate is no fault of the agent's
+  CHECK(metric(out, "traps_accepted") == 57);
+  CHECK(metric(out, "traps_dropped") == 9943);
+  CHECK_THAT(out.details, Contains("SNMP traps: 57 accepted, 9943 dropped, listening"));
+  for (const auto& m : out.metrics) {
+    bool declared = false;
+    for (const auto& spec : kSelfMetrics) declared |= spec.name == m.label && spec.unit == m.unit;
+    INFO(m.label);
+    CHECK(declared);
+  }
+  // Not listening: the agent's first minute is its start; after it, a WARNING.
+  f.health.traps->listening = false;
+  f.health.started_ms = kNow - 30'000;
+  CHECK(f.run().status == State::kOk);
+  f.health.started_ms = kNow - 120'000;
+  out = f.run();
+  CHECK(out.status == State::kWarning);
+  CHECK_THAT(out.summary, Contains("the SNMP trap receiver is not listening"));
+}
+
+}  // namespace
+}  // namespace vigie::plugins::agent

@@ -194,3 +194,102 @@ TEST_CASE("SNMP helper protocol: targets refused before any poll", "[snmp][wire]
 
 }  // namespace
 }  // namespace vigie::plugins::snmp
+
+namespace vigie::plugins::snmp {
+namespace {
+
+TEST_CASE("SNMP helper protocol: trap options go through whole, secrets of any byte",
+          "[snmp][wire]") {
+  TrapListenOptions options;
+  options.listen = "[::1]:0";
+  options.engine_id = std::string("\x80\x00\x1f\x88\x04vigie:t1", 13);
+  options.boots = 42;
+  options.rate = 2.5;
+  options.burst = 7;
+  TrapDevice fw;
+  fw.name = "fw";
+  fw.target.host = "192.0.2.1";
+  fw.target.community = std::string("com\0munity\n", 11);
+  TrapDevice ap;
+  ap.name = "ap";
+  ap.target.host = "ap.example";
+  ap.target.version = Target::Version::kV3;
+  ap.target.user = "vigie";
+  ap.target.auth_pass = "auth pass \xff";
+  ap.target.priv_pass = "privpass";
+  ap.engine_id = "\x80\x00\x00\x01\x02";
+  options.devices = {fw, ap};
+  const std::string line = encode_trap_options(options);
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK_THAT(line, !Contains("privpass"));  // hexadecimal: not greppable in a dump
+  auto decoded = decode_trap_options(line);
+  REQUIRE(decoded);
+  CHECK(decoded->listen == "[::1]:0");
+  CHECK(decoded->engine_id == options.engine_id);
+  CHECK(decoded->boots == 42);
+  CHECK(decoded->rate == 2.5);
+  REQUIRE(decoded->devices.size() == 2);
+  CHECK(decoded->devices[0].target.community == fw.target.community);
+  CHECK(decoded->devices[1].target.auth_pass == ap.target.auth_pass);
+  CHECK(decoded->devices[1].engine_id == ap.engine_id);
+
+  auto bad = decode_trap_options(R"({"listen": "0.0.0.0:10162"})");
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.status().message(), Contains("trap options"));
+}
+
+TEST_CASE("SNMP helper protocol: the receiver's lines", "[snmp][wire]") {
+  auto ready = decode_trap_line(encode_ready("127.0.0.1:10162", "\x80\x01\x02\x03\x04"));
+  REQUIRE(ready);
+  CHECK(ready->kind == TrapLine::Kind::kReady);
+  CHECK(ready->listen == "127.0.0.1:10162");
+  CHECK(ready->engine_id == "\x80\x01\x02\x03\x04");
+
+  TrapCounters counters;
+  counters.accepted = 3;
+  counters.rate_limited = 9950;
+  counters.rate_limited_by_device["fw"] = 9950;
+  counters.bad_community = 1;
+  auto c = decode_trap_line(encode_counters(counters));
+  REQUIRE(c);
+  CHECK(c->kind == TrapLine::Kind::kCounters);
+  CHECK(c->counters == counters);
+  CHECK(c->counters.dropped() == 9951);
+
+  protocol::Event event;
+  event.ts_ms = 1;
+  event.summary = "coldStart from fw";
+  event.device = "fw";
+  event.version = "2c";
+  event.trap_oid = "1.3.6.1.6.3.1.1.5.1";
+  auto e = decode_trap_line(encode_event(event));
+  REQUIRE(e);
+  CHECK(e->kind == TrapLine::Kind::kEvent);
+  CHECK(e->event == event);
+
+  // Held to the protocol: a line the collector would refuse is refused here.
+  event.trap_oid = "not an oid";
+  CHECK_FALSE(decode_trap_line(encode_event(event)));
+  for (const char* garbage : {"", "{}", "[1]", R"({"what": 1})", R"({"ready": {}})"}) {
+    INFO(garbage);
+    auto r = decode_trap_line(garbage);
+    REQUIRE_FALSE(r);
+    CHECK(r.status().code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("SNMP helper protocol: engine ids in hexadecimal", "[snmp][wire]") {
+  CHECK(parse_engine_id("0x80001F8804414243").value() == std::string("\x80\x00\x1f\x88\x04"
+                                                                     "ABC",
+                                                                     8));
+  CHECK(parse_engine_id("8000000001").value().size() == 5);
+  CHECK(engine_id_hex(std::string("\x80\x00\x1f\x88\x04", 5)) == "80001f8804");
+  for (const char* bad :
+       {"", "0x", "80", "0x80000000", "xyz0000000", std::string(70, 'a').c_str()}) {
+    INFO(bad);
+    CHECK_FALSE(parse_engine_id(bad));
+  }
+}
+
+}  // namespace
+}  // namespace vigie::plugins::snmp
