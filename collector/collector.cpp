@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/calendar_command.hpp"
 #include "collector/report/command.hpp"
 #include "collector/serve_command.hpp"
 #include "collector/token_command.hpp"
@@ -32,6 +33,7 @@ const Command kCommands[] = {
      enroll_token_command},
     {"report", "write the backup report from the database, and mail it", kReportHelp,
      report_command},
+    {"calendar", "print a calendar's public holidays in a year", kCalendarHelp, calendar_command},
 };
 
 const Command* find_command(std::string_view name) {

@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector/calendar.hpp"
 #include "collector/state.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
@@ -47,6 +48,8 @@ struct EngineOptions {
   // A result is backfill when it reaches the collector this much (or two of its
   // intervals, if longer) after it ran.
   std::int64_t backfill_after_ms = 300'000;
+  // The calendars downtimes by calendar name (null: none).
+  std::shared_ptr<const CalendarSet> calendars;
 };
 
 // One line per site for the overview.
@@ -112,6 +115,8 @@ class StateEngine {
   std::vector<AgentState> agents(const std::string& site = {}) const;
   std::vector<SiteSummary> sites() const;
   std::vector<Downtime> downtimes() const;
+  // The calendars downtimes name (null: none configured).
+  const CalendarSet* calendars() const { return options_.calendars.get(); }
   std::optional<Downtime> downtime(std::int64_t id) const;
   std::int64_t last_event_id() const;
   std::int64_t late_results() const;
