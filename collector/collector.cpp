@@ -31,8 +31,8 @@ const Command kCommands[] = {
     {"token", "create, list and revoke technicians' tokens", kTokenHelp, token_command},
     {"enroll-token", "create one-time tokens that agents enroll with", kEnrollTokenHelp,
      enroll_token_command},
-    {"report", "write the backup report from the database, and mail it", kReportHelp,
-     report_command},
+    {"report", "write the backup or availability report from the database, and mail it",
+     kReportHelp, report_command},
     {"calendar", "print a calendar's public holidays in a year", kCalendarHelp, calendar_command},
 };
 

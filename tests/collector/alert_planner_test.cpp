@@ -389,7 +389,7 @@ Calendar desk_calendar() {
   return *c;
 }
 
-TEST_CASE("Alerts: routes by working hours; a public holiday is outside them",
+TEST_CASE("Alerts: routes by working hours, a public holiday being outside them",
           "[alert_planner][calendar]") {
   AlertConfig c = two_channels();
   c.rules = {{.channels = {"chat"},

@@ -99,7 +99,7 @@ TEST_CASE("Availability: acknowledged and downtime time shown apart", "[availabi
   CHECK(b.longest_outage_ms == 3 * kHour);
 }
 
-TEST_CASE("Availability: a family is as bad as its worst check; the site adds the families",
+TEST_CASE("Availability: a family is as bad as its worst check, the site adds the families",
           "[availability]") {
   const auto r = make({check("wifi/ap:1", {state(1, 0, State::kOk), state(3, 2, State::kWarning),
                                            state(5, 6, State::kOk)}),
