@@ -14,6 +14,12 @@ std::vector<std::size_t> AlertPlanner::route(const Alert& alert) const {
   const int level = severity(routing_state(alert));
   for (const auto& rule : config_.rules) {
     if (level < severity(rule.min_state)) continue;
+    // Working hours at the time of the alert; a recovery also goes where the problem it
+    // ends went (the desk that saw the night's problem in the morning, the on-call that
+    // was woken by it).
+    if (!rule.holds_at(alert.ts_ms) &&
+        !(alert.kind == "recovery" && alert.since_ms != 0 && rule.holds_at(alert.since_ms)))
+      continue;
     if (!rule.families.empty() &&
         std::find(rule.families.begin(), rule.families.end(), alert.family) == rule.families.end())
       continue;
@@ -242,7 +248,12 @@ void AlertPlanner::tick(std::int64_t now_ms, Plan& plan) {
   if (config_.renotify.count() <= 0) return;
   for (auto it = open_.begin(); it != open_.end();) {
     Open& o = it->second;
-    if (o.settled_ms < o.queued_ms || now_ms - o.settled_ms < config_.renotify.count()) {
+    // Counted in working time when reminders follow a calendar.
+    const std::int64_t waited =
+        config_.renotify_calendar
+            ? config_.renotify_calendar->working_ms_between(o.settled_ms, now_ms)
+            : now_ms - o.settled_ms;
+    if (o.settled_ms < o.queued_ms || waited < config_.renotify.count()) {
       ++it;
       continue;
     }

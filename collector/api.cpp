@@ -175,7 +175,7 @@ json event_to_json(const Event& e) {
   return j;
 }
 
-json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
+json downtime_to_json(const Downtime& d, std::int64_t now_ms, const CalendarSet* calendars) {
   json j = {{"id", d.id},
             {"site", d.site},
             {"agent", d.agent},
@@ -185,8 +185,9 @@ json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
             {"comment", d.comment},
             {"author", d.author},
             {"created", d.created_ms},
-            {"active", downtime_active(d, now_ms)}};
-  if (d.recurring()) {
+            {"active", downtime_active(d, now_ms, calendars)}};
+  if (!d.every.empty()) j["every"] = {{"schedule", d.every}, {"calendar", d.calendar}};
+  if (d.weekly()) {
     char at[16];
     std::snprintf(at, sizeof at, "%02d:%02d", d.start_minute / 60, d.start_minute % 60);
     j["weekly"] = {{"days", weekdays_text(d.weekdays)},
@@ -658,7 +659,8 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
   json downtimes = json::array();
   const std::int64_t now = options_.now_ms();
   for (const auto& d : monitor_.engine().downtimes()) {
-    if (d.site == name) downtimes.push_back(downtime_to_json(d, now));
+    if (d.site == name)
+      downtimes.push_back(downtime_to_json(d, now, monitor_.engine().calendars()));
   }
   out["checks"] = std::move(checks);
   out["agent_list"] = std::move(agents);
@@ -744,7 +746,8 @@ void Api::get_downtimes(const HttpRequest& request, const TokenRecord&, Respond 
   const std::int64_t now = options_.now_ms();
   json list = json::array();
   for (const auto& d : monitor_.engine().downtimes()) {
-    if (site.empty() || d.site == site) list.push_back(downtime_to_json(d, now));
+    if (site.empty() || d.site == site)
+      list.push_back(downtime_to_json(d, now, monitor_.engine().calendars()));
   }
   respond(json_response(200, {{"now", now}, {"downtimes", std::move(list)}}));
 }
@@ -772,14 +775,16 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
       else if (body->contains("weekly") && *length > std::chrono::hours(24 * 7))
         s = Status::invalid("duration: a weekly downtime lasts a week at most");
       else if (Status span = check_span("duration", *length); !span) s = span;
-      else if (body->contains("weekly"))
+      else if (body->contains("weekly") || body->contains("every"))
         d.duration_minutes = static_cast<int>(length->count() / 60'000);
       else d.end_ms = d.start_ms + length->count();
     }
   }
   if (s) {
     if (const auto it = body->find("weekly"); it != body->end() && !it->is_null()) {
-      if (!it->is_object()) {
+      if (body->contains("every")) {
+        s = Status::invalid("every and weekly: give one or the other");
+      } else if (!it->is_object()) {
         s = Status::invalid(
             "weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": "
             "\"Europe/Paris\"}");
@@ -803,6 +808,12 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
         if (s && d.duration_minutes == 0)
           s = Status::invalid("duration: required for a weekly downtime");
       }
+    } else if (const auto every = body->find("every"); s && every != body->end()) {
+      // {"every": "public-holidays", "calendar": "desk"}: until "end" (or for ever).
+      s = read_string(*body, "every", d.every, text_field(true, 64));
+      if (s) s = read_string(*body, "calendar", d.calendar, text_field(true, 128));
+      if (s && d.duration_minutes != 0)
+        s = Status::invalid("duration: not with every (the calendar says how long)");
     } else if (s && d.end_ms == 0) {
       s = Status::invalid("end or duration: required");
     }
@@ -810,7 +821,8 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
   if (!s) return respond(error_response(s));
   auto added = monitor_.add_downtime(std::move(d));
   if (!added) return respond(error_response(added.status()));
-  respond(json_response(201, downtime_to_json(*added, options_.now_ms())));
+  respond(json_response(
+      201, downtime_to_json(*added, options_.now_ms(), monitor_.engine().calendars())));
 }
 
 void Api::delete_downtime(const HttpRequest& request, const TokenRecord& caller,

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "collector/api.hpp"
+#include "collector/calendar_command.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
 #include "collector/server.hpp"
@@ -77,6 +78,9 @@ SIGTERM or SIGINT.
                         normal: a crash of the collector only, for less disk work
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
                         see config/alerts.example.json); a bad file stops the start
+  --calendars FILE      the desk's calendars, named by alert rules, reminders and
+                        downtimes (default /etc/vigie/calendars.json, if present; see
+                        config/calendars.example.json); a bad file stops the start
   --verbose             log debug messages
 )",
 };
@@ -95,7 +99,10 @@ struct Options {
   bool synchronous_full = true;
   std::size_t max_checks_per_agent = ApiOptions{}.max_checks_per_agent;
   std::int64_t max_series_per_agent = SqliteOptions{}.max_series_per_agent;
+  std::string alerts_file;
+  std::string calendars_file;
   std::optional<AlertConfig> alerts;
+  std::shared_ptr<const CalendarSet> calendars;
 };
 
 Status parse_listen(std::string_view text, ServerOptions& server) {
@@ -203,9 +210,12 @@ const ValueOption kValueOptions[] = {
      }},
     {"--alerts",
      [](std::string_view v, Options& o) {
-       auto config = load_alert_config(std::string(v));
-       if (!config) return config.status().with_context("--alerts");
-       o.alerts = std::move(*config);
+       o.alerts_file = std::string(v);
+       return Status::ok();
+     }},
+    {"--calendars",
+     [](std::string_view v, Options& o) {
+       o.calendars_file = std::string(v);
        return Status::ok();
      }},
     {"--agent-rate",
@@ -302,6 +312,20 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     if (Status s = option->apply(args[++i], o); !s) return s;
   }
   if (Status s = check_options(o); !s) return s;
+  // The calendars first: alert rules name them.
+  std::error_code ec;
+  if (!o.calendars_file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec)) {
+    auto calendars =
+        CalendarSet::load(o.calendars_file.empty() ? kDefaultCalendarsFile : o.calendars_file);
+    if (!calendars) return calendars.status().with_context("--calendars");
+    o.calendars = std::make_shared<const CalendarSet>(std::move(*calendars));
+  }
+  if (!o.alerts_file.empty()) {
+    auto config = load_alert_config(o.alerts_file, o.calendars ? *o.calendars : CalendarSet{});
+    if (!config) return config.status().with_context("--alerts");
+    o.alerts = std::move(*config);
+  }
+  o.monitor.engine.calendars = o.calendars;
   return o;
 }
 

@@ -49,9 +49,15 @@ struct Downtime {
   int start_minute = 0;
   int duration_minutes = 0;
   std::string time_zone;
+  // Or by a calendar of the calendars file: "public-holidays" (every public holiday of
+  // `calendar`, whole days in its zone) or "outside-working-hours" (whenever it is not
+  // working time); "" for a one-off or weekly downtime.
+  std::string every;
+  std::string calendar;
   bool operator==(const Downtime&) const = default;
 
-  bool recurring() const { return weekdays != 0; }
+  bool weekly() const { return weekdays != 0; }
+  bool recurring() const { return weekdays != 0 || !every.empty(); }
   bool covers(std::string_view site, std::string_view agent, std::string_view check) const;
 };
 

@@ -124,7 +124,7 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
     last_downtime_id_ = std::max(last_downtime_id_, downtime.id);
     auto entry = std::make_unique<DowntimeEntry>();
     entry->downtime = std::move(downtime);
-    entry->active = downtime_active(entry->downtime, now_ms);
+    entry->active = downtime_active(entry->downtime, now_ms, options_.calendars.get());
     downtimes_[entry->downtime.id] = std::move(entry);
   }
   refresh_downtime_flags(now_ms);
@@ -597,7 +597,7 @@ StateEngine::DowntimeChanges StateEngine::start_and_end_downtimes(std::int64_t n
                                                                   StateDelta& delta) {
   DowntimeChanges out;
   for (auto& [id, entry] : downtimes_) {
-    const bool active = downtime_active(entry->downtime, now_ms);
+    const bool active = downtime_active(entry->downtime, now_ms, options_.calendars.get());
     const Downtime& d = entry->downtime;
     if (active != entry->active) {
       entry->active = active;
@@ -888,7 +888,7 @@ Result<StateDelta> StateEngine::unacknowledge(const std::string& agent, const st
 }
 
 Result<StateDelta> StateEngine::add_downtime(Downtime downtime, std::int64_t now_ms) {
-  if (Status s = validate_downtime(downtime); !s) return s;
+  if (Status s = validate_downtime(downtime, options_.calendars.get()); !s) return s;
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, now_ms);
   if (downtime.id == 0) downtime.id = ++last_downtime_id_;

@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector/calendar.hpp"
 #include "collector/state.hpp"
 #include "collector/trap_events.hpp"
 #include "common/protocol.hpp"
@@ -59,6 +60,8 @@ struct EngineOptions {
   std::int64_t backfill_after_ms = 300'000;
   // The traps kept of a storm (trap_events.hpp): per agent, device and check.
   TrapGateOptions traps;
+  // The calendars downtimes by calendar name (null: none).
+  std::shared_ptr<const CalendarSet> calendars;
 };
 
 // What the centre sees of a site whose own agents are all silent, from the central
@@ -138,6 +141,8 @@ class StateEngine {
   std::vector<AgentState> agents(const std::string& site = {}) const;
   std::vector<SiteSummary> sites() const;
   std::vector<Downtime> downtimes() const;
+  // The calendars downtimes name (null: none configured).
+  const CalendarSet* calendars() const { return options_.calendars.get(); }
   std::optional<Downtime> downtime(std::int64_t id) const;
   std::int64_t last_event_id() const;
   std::int64_t late_results() const;

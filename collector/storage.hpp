@@ -111,6 +111,8 @@ struct HistoryQuery {
   std::int64_t from_ms = 0;  // the period, [from, to)
   std::int64_t to_ms = 0;
   std::vector<std::string> metrics;  // series to read hourly over the period, e.g. "size"
+  // Also each check's acknowledgement and downtime events (CheckHistory::silences).
+  bool silences = false;
 };
 
 struct CheckHistory {
@@ -121,6 +123,11 @@ struct CheckHistory {
   std::vector<Event> events;
   // Hourly points (the 1-hour tier) of each metric asked for, in time order.
   std::map<std::string, std::vector<SeriesPoint>> series;
+  // With HistoryQuery::silences: the events that start and end its acknowledgements
+  // (acknowledged, ack_removed, ack_expired) and the downtimes over it, its agent or its
+  // site (downtime_start, downtime_end whose summary names the downtime: "downtime 12:
+  // ...", "downtime ended 12: ..."), recorded before the period ends, oldest first.
+  std::vector<Event> silences;
 };
 
 struct HistoryData {

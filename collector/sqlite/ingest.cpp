@@ -91,8 +91,8 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
       {&s->upsert_downtime_,
        "INSERT OR REPLACE INTO downtimes (id, site, agent, check_id, start_ms, end_ms, comment,"
-       " author, created_ms, weekdays, start_minute, duration_minutes, time_zone)"
-       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"},
+       " author, created_ms, weekdays, start_minute, duration_minutes, time_zone, every,"
+       " calendar) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
       {&s->insert_audit_,
        "INSERT INTO audit (ts_ms, author, action, target, comment) VALUES (?1,?2,?3,?4,?5)"},
       {&s->insert_notification_,
@@ -360,7 +360,9 @@ Status SqliteIngest::store_downtime(const Downtime& d) {
       .bind(10, static_cast<std::int64_t>(d.weekdays))
       .bind(11, static_cast<std::int64_t>(d.start_minute))
       .bind(12, static_cast<std::int64_t>(d.duration_minutes))
-      .bind(13, d.time_zone);
+      .bind(13, d.time_zone)
+      .bind(14, d.every)
+      .bind(15, d.calendar);
   if (upsert_downtime_.step() != SQLITE_DONE) return sqlite::error(db_, "store downtime");
   return Status::ok();
 }

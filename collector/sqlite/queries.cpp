@@ -139,7 +139,7 @@ Status read_current_downtimes(sqlite3* db, std::int64_t now_ms, std::vector<Down
   auto stmt = Statement::prepare(
       db,
       "SELECT id, site, agent, check_id, start_ms, end_ms, comment, author, created_ms,"
-      " weekdays, start_minute, duration_minutes, time_zone FROM downtimes"
+      " weekdays, start_minute, duration_minutes, time_zone, every, calendar FROM downtimes"
       " WHERE end_ms = 0 OR end_ms > ?1 ORDER BY id");
   if (!stmt) return stmt.status();
   stmt->bind(1, now_ms);
@@ -159,6 +159,8 @@ Status read_current_downtimes(sqlite3* db, std::int64_t now_ms, std::vector<Down
     d.start_minute = static_cast<int>(stmt->int64(10));
     d.duration_minutes = static_cast<int>(stmt->int64(11));
     d.time_zone = stmt->text(12);
+    d.every = stmt->text(13);
+    d.calendar = stmt->text(14);
     out.push_back(std::move(d));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read downtimes");
@@ -366,7 +368,7 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
 // index: a few rows each, so that a report's cost grows with the number of checks it
 // is about, not with the events table.
 struct PerCheckStatements {
-  Statement last_hard, last_stale, in_period, find_series, hourly;
+  Statement last_hard, last_stale, in_period, find_series, hourly, silences;
 
   static Result<PerCheckStatements> prepare(sqlite3* db) {
     PerCheckStatements s;
@@ -391,6 +393,16 @@ struct PerCheckStatements {
          "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
          " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4"
          " ORDER BY bucket_ms"},
+        // The check's own, then its agent's and its site's (agent and check_id '' in
+        // the same index), through the (agent, check_id, id) index.
+        {&s.silences,
+         std::string(kEventColumns) +
+             " WHERE ((agent = ?1 AND check_id = ?2 AND kind IN ('acknowledged', 'ack_removed',"
+             " 'ack_expired', 'downtime_start', 'downtime_end'))"
+             " OR (agent = ?1 AND check_id = '' AND kind IN ('downtime_start', 'downtime_end'))"
+             " OR (agent = '' AND check_id = '' AND site = ?3"
+             " AND kind IN ('downtime_start', 'downtime_end')))"
+             " AND ts_ms < ?4 ORDER BY id"},
     };
     for (const auto& entry : table) {
       auto stmt = Statement::prepare(db, entry.sql);
@@ -574,6 +586,14 @@ Result<HistoryData> read_history(sqlite3* db, const HistoryQuery& q) {
   for (std::size_t i = 0; i < out.checks.size(); ++i) {
     if (Status s = read_check_events(db, *per_check, q, out.checks[i]); !s) return s;
     if (Status s = read_check_series(db, *per_check, q, agent_ids[i], out.checks[i]); !s) return s;
+    if (q.silences) {
+      CheckHistory& h = out.checks[i];
+      per_check->silences.bind(1, h.state.agent)
+          .bind(2, h.state.last.check)
+          .bind(3, h.state.site)
+          .bind(4, q.to_ms);
+      if (Status s = read_event_rows(db, per_check->silences, h.silences); !s) return s;
+    }
   }
   return out;
 }

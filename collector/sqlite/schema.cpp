@@ -235,11 +235,18 @@ ALTER TABLE events ADD COLUMN trap TEXT NOT NULL DEFAULT '';
 CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
 )sql";
 
+// Version 7: downtimes by calendar (every public holiday, outside working hours).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE downtimes ADD COLUMN every TEXT NOT NULL DEFAULT '';
+ALTER TABLE downtimes ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
+                                       kSchemaV7};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include <nlohmann/json.hpp>
 
 namespace vigie::collector {
 namespace {
@@ -484,6 +485,92 @@ TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return",
   REQUIRE(f.to("chat").size() == 2);
   CHECK(f.to("chat")[1].alerts[0].kind == "recovery");
   CHECK(f.to("chat")[1].alerts[0].family == "site");
+}
+
+// The desk: Monday to Friday 08:30-17:30 in Paris, outside French public holidays.
+Calendar desk_calendar() {
+  auto c = Calendar::from_json(nlohmann::json{{"time_zone", "Europe/Paris"},
+                                              {"hours", {{"mon-fri", "08:30-17:30"}}},
+                                              {"holidays", "fr"}},
+                               "calendars.desk");
+  REQUIRE(c.is_ok());
+  return *c;
+}
+
+TEST_CASE("Alerts: routes by working hours, a public holiday being outside them",
+          "[alert_planner][calendar]") {
+  AlertConfig c = two_channels();
+  c.rules = {{.channels = {"chat"},
+              .when = AlertRule::When::kWorkingHours,
+              .calendar = desk_calendar(),
+              .calendar_name = "desk"},
+             {.min_state = State::kCritical,
+              .channels = {"backup-team"},
+              .when = AlertRule::When::kOutsideWorkingHours,
+              .calendar = desk_calendar(),
+              .calendar_name = "desk"}};
+  Fake f(c);
+  auto route = [&](std::int64_t ts, State state, const char* kind = "problem",
+                   std::int64_t since = 0) {
+    std::vector<std::string> names;
+    Alert a{.site = "s",
+            .family = "firewall",
+            .kind = kind,
+            .state = state,
+            .ts_ms = ts,
+            .since_ms = since};
+    if (a.kind == "recovery") {
+      a.from = state;
+      a.state = State::kOk;
+    }
+    for (auto i : f.planner.route(a)) names.push_back(f.config.channels[i].name);
+    return names;
+  };
+  using V = std::vector<std::string>;
+  constexpr std::int64_t kTuesday10 = 1'796'115'600'000;    // 2026-12-01 10:00 Paris
+  constexpr std::int64_t kChristmas10 = 1'798'189'200'000;  // 2026-12-25 10:00, a Friday
+  CHECK(route(kTuesday10, State::kWarning) == V{"chat"});
+  CHECK(route(kTuesday10, State::kCritical) == V{"chat"});
+  CHECK(route(kTuesday10 + 8 * 3'600'000, State::kWarning) == V{});  // 18:00: closed
+  CHECK(route(kTuesday10 + 8 * 3'600'000, State::kCritical) == V{"backup-team"});
+  CHECK(route(kChristmas10, State::kWarning) == V{});
+  CHECK(route(kChristmas10, State::kCritical) == V{"backup-team"});
+  // The recovery, on Monday morning, of a problem raised at Christmas: where it went,
+  // and to the desk, now open.
+  constexpr std::int64_t kMonday0930 = 1'798'443'000'000;  // 2026-12-28 08:30 UTC
+  CHECK(route(kMonday0930, State::kCritical, "recovery", kChristmas10) == V{"chat", "backup-team"});
+  CHECK(route(kMonday0930, State::kWarning, "recovery", kMonday0930 - 60'000) == V{"chat"});
+}
+
+TEST_CASE("Alerts: reminders counted in working time skip the weekend and Easter Monday",
+          "[alert_planner][calendar]") {
+  AlertConfig c = two_channels();
+  c.rules = {{.channels = {"chat"}}};
+  c.renotify = std::chrono::hours(1);
+  c.renotify_calendar = desk_calendar();
+  Fake f(c);
+  // Friday 3 April 2026, 17:00 Paris (15:00 UTC): half an hour of the day is left; Monday
+  // 6 is Easter Monday; the desk opens again on Tuesday 7 at 08:30.
+  f.now = 1'775'228'400'000;
+  f.report("s", "a1", {{"firewall/sophos", State::kCritical}});
+  constexpr std::int64_t kTuesday0900 = 1'775'545'200'000;  // 07:00 UTC
+  while (f.now < kTuesday0900 + 90 * kMinute) {
+    f.now += kMinute;
+    f.report("s", "a1", {{"firewall/sophos", State::kCritical}});
+    AlertPlanner::Plan plan;
+    f.planner.tick(f.now, plan);
+    f.keep(plan);
+  }
+  std::vector<std::int64_t> reminders;
+  for (const auto& o : f.sent) {
+    if (o.alerts[0].kind == "reminder") reminders.push_back(o.alerts[0].ts_ms);
+  }
+  CHECK(f.sent.front().alerts[0].kind == "problem");
+  REQUIRE(reminders.size() == 2);  // 09:00 and 10:00 on Tuesday, none before
+  CHECK(reminders[0] >= kTuesday0900);
+  CHECK(reminders[0] <= kTuesday0900 + 2 * kMinute);
+  CHECK(reminders[1] >= kTuesday0900 + 60 * kMinute);
+  CHECK(reminders[1] <= kTuesday0900 + 62 * kMinute);
 }
 
 }  // namespace

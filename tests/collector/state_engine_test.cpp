@@ -8,6 +8,8 @@
 
 #include "collector/downtime.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace vigie::collector {
 namespace {
 
@@ -452,6 +454,69 @@ TEST_CASE("Downtime: a weekly window follows Europe/Paris across daylight-saving
   CHECK(downtime_active(d, kNov29 + kHour));
   CHECK_FALSE(downtime_active(d, kNov29 + 3 * kHour));
   CHECK_FALSE(downtime_active(d, kNov29 + 24 * kHour + kHour));
+}
+
+TEST_CASE("Downtime: every public holiday, and outside working hours, of a calendar",
+          "[engine][downtime][calendar]") {
+  auto desk = Calendar::from_json(nlohmann::json{{"time_zone", "Europe/Paris"},
+                                                 {"hours", {{"mon-fri", "08:30-17:30"}}},
+                                                 {"holidays", "fr"}},
+                                  "calendars.desk");
+  REQUIRE(desk.is_ok());
+  CalendarSet calendars;
+  calendars.add("desk", *desk);
+  constexpr std::int64_t kHour = 3'600'000;
+  constexpr std::int64_t kChristmas = 1'798'153'200'000;  // 2026-12-25 00:00 Paris
+  constexpr std::int64_t kTuesday10 = 1'796'115'600'000;  // 2026-12-01 10:00 Paris
+
+  Downtime holidays{.site = "s1",
+                    .comment = "closed on holidays",
+                    .every = "public-holidays",
+                    .calendar = "desk"};
+  REQUIRE(validate_downtime(holidays, &calendars).is_ok());
+  CHECK_FALSE(downtime_active(holidays, kChristmas - 1, &calendars));
+  CHECK(downtime_active(holidays, kChristmas, &calendars));
+  CHECK(downtime_active(holidays, kChristmas + 24 * kHour - 1, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kChristmas + 24 * kHour, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kTuesday10, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kChristmas, nullptr));  // the calendar is gone
+
+  Downtime closed{.site = "s1",
+                  .comment = "nobody there",
+                  .every = "outside-working-hours",
+                  .calendar = "desk"};
+  REQUIRE(validate_downtime(closed, &calendars).is_ok());
+  CHECK_FALSE(downtime_active(closed, kTuesday10, &calendars));
+  CHECK(downtime_active(closed, kTuesday10 + 8 * kHour, &calendars));  // 18:00
+  CHECK(downtime_active(closed, kChristmas + 10 * kHour, &calendars));
+  // Bounded by end, when given.
+  closed.start_ms = kTuesday10;
+  closed.end_ms = kTuesday10 + 24 * kHour;
+  CHECK_FALSE(downtime_active(closed, kChristmas + 10 * kHour, &calendars));
+
+  // The engine puts a check in downtime on a public holiday, and out of it after.
+  EngineOptions options{.max_attempts = 1};
+  options.calendars = std::make_shared<const CalendarSet>(calendars);
+  StateEngine engine(options);
+  REQUIRE(engine.add_downtime(holidays, kChristmas - kHour).is_ok());
+  CHECK(engine.tick(kChristmas + kHour).events.size() == 1);  // kDowntimeStart
+  CHECK(engine.downtimes().front().every == "public-holidays");
+
+  const auto refused = [&](Downtime d) { return validate_downtime(d, &calendars).message(); };
+  CHECK(refused({.site = "s1", .comment = "x", .every = "sundays", .calendar = "desk"}) ==
+        "every: expected \"public-holidays\" or \"outside-working-hours\", got \"sundays\"");
+  CHECK(refused({.site = "s1", .comment = "x", .every = "public-holidays"}) ==
+        "calendar: required with every");
+  CHECK(refused({.site = "s1", .comment = "x", .every = "public-holidays", .calendar = "dsk"}) ==
+        "calendar: no calendar named \"dsk\" (calendars: desk)");
+  CHECK(refused({.site = "s1",
+                 .comment = "x",
+                 .weekdays = 1,
+                 .start_minute = 0,
+                 .duration_minutes = 60,
+                 .time_zone = "Europe/Paris",
+                 .every = "public-holidays",
+                 .calendar = "desk"}) == "every and weekly: give one or the other");
 }
 
 TEST_CASE("Downtime: bad ones are refused with the reason", "[engine][downtime]") {

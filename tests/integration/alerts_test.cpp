@@ -3,6 +3,7 @@
 // its own CA) and a real SMTP server (python3-aiosmtpd) on loopback; the history read
 // back through GET /api/v1/notifications.
 
+#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -424,6 +425,100 @@ TEST_CASE("Alerts: a site going unreachable gives one alert, not one per check",
   REQUIRE(s.hook->wait_for(2, 15s));
   CHECK_THAT(json::parse(s.hook->requests()[1].body)["text"].get<std::string>(),
              Catch::StartsWith("OK mairie-c : site reachable again"));
+}
+
+// Today's date and its neighbours in Paris: listed as public holidays of the test's
+// calendar, whatever the time zone of the machine and the hour the test runs.
+std::vector<std::string> days_around_today() {
+  std::vector<std::string> out;
+  for (int offset = -1; offset <= 1; ++offset) {
+    const std::time_t t = std::time(nullptr) + offset * 86'400;
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char text[16];
+    std::strftime(text, sizeof text, "%Y-%m-%d", &utc);
+    out.emplace_back(text);
+  }
+  return out;
+}
+
+TEST_CASE("Alerts: an alert raised on a public holiday is routed as outside working hours",
+          "[alerts][calendar]") {
+  // The desk works every hour of every day, but today is a public holiday: only the
+  // on-call route (CRITICAL, outside working hours) may hold.
+  testing::TempDir config;
+  json holidays = json::array();
+  for (const auto& day : days_around_today())
+    holidays.push_back({{"date", day}, {"name", "Fête de la commune"}});
+  const json calendars = {{"calendars",
+                           {{"desk",
+                             {{"time_zone", "Europe/Paris"},
+                              {"hours", {{"daily", "00:00-24:00"}}},
+                              {"holidays", "fr"},
+                              {"extra_holidays", holidays}}}}}};
+  const auto calendars_file = config.write("calendars.json", calendars.dump(2));
+  const json rules = json::array(
+      {{{"when", "working-hours"}, {"calendar", "desk"}, {"channels", {"chat"}}},
+       {{"when", "outside-working-hours"}, {"min_state", "critical"}, {"channels", {"oncall"}}}});
+  Setup s({.top_extra = {{"rules", rules}},
+           .collector_args = {"--calendars", calendars_file.string()}});
+
+  s.send("a1", "mairie-d", json::array({result("system/disk:/", 1)}));    // WARNING
+  s.send("a1", "mairie-d", json::array({result("firewall/sophos", 2)}));  // CRITICAL
+  INFO(s.logs());
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  CHECK_THAT(s.smtp->messages().at(0), Catch::Contains("[CRITICAL] mairie-d a1 firewall/sophos"));
+  std::this_thread::sleep_for(1500ms);  // past the hold: the desk's webhook stays quiet
+  CHECK(s.hook->requests().empty());
+  CHECK(s.smtp->messages().size() == 1);
+  json history;
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?site=mairie-d");
+        return history.size() == 1;
+      },
+      10s));
+  CHECK(history[0]["channel"] == "email");
+  CHECK(history[0]["check"] == "firewall/sophos");
+
+  // A downtime on every public holiday of the desk holds today, through the API and the
+  // database.
+  const json downtime = {{"site", "mairie-e"},
+                         {"every", "public-holidays"},
+                         {"calendar", "desk"},
+                         {"comment", "closed on public holidays"}};
+  const auto made = s.collector->call("POST", "/api/v1/downtimes", s.operator_, downtime.dump());
+  INFO(made.body);
+  REQUIRE(made.status == 201);
+  CHECK(json::parse(made.body)["every"] ==
+        json({{"schedule", "public-holidays"}, {"calendar", "desk"}}));
+  CHECK(json::parse(made.body)["active"] == true);
+  const json unknown = {
+      {"site", "mairie-e"}, {"every", "public-holidays"}, {"calendar", "dsek"}, {"comment", "x"}};
+  const auto refused = s.collector->call("POST", "/api/v1/downtimes", s.operator_, unknown.dump());
+  CHECK(refused.status == 400);
+  CHECK_THAT(refused.body, Catch::Contains("no calendar named \\\"dsek\\\" (calendars: desk)"));
+  s.send("e1", "mairie-e", json::array({result("firewall/sophos", 2)}));
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?site=mairie-e");
+        return history.size() == 1;
+      },
+      10s));
+  CHECK(history[0]["status"] == "suppressed");
+  CHECK(history[0]["reason"] == "in downtime");
+}
+
+TEST_CASE("Alerts: a rule naming an unknown calendar stops the start", "[alerts][calendar]") {
+  testing::TempDir dir;
+  const auto file = dir.write(
+      "alerts.json", R"({"channels": [{"name": "chat", "type": "webhook", "url": "http://h"}],
+                        "rules": [{"channels": ["chat"], "when": "working-hours"}]})");
+  auto r = testing::run({VIGIE_COLLECTOR_BIN, "--alerts", file.string(), "--db",
+                         (dir / "c.db").string(), "--listen", "127.0.0.1:0"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(file.string() + ": rules[0].calendar: required: no "
+                                                    "calendars are configured"));
 }
 
 TEST_CASE("Alerts: a bad alerts file stops the start and says where and why", "[alerts]") {

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace vigie {
 namespace {
@@ -47,6 +48,7 @@ TEST_CASE("Collector: --help lists every command, and each command has its own",
       {"token", "usage: vigie-collector token create"},
       {"enroll-token", "usage: vigie-collector enroll-token create"},
       {"report", "usage: vigie-collector report backup"},
+      {"calendar", "usage: vigie-collector calendar show NAME"},
   };
   for (const auto& [name, usage] : commands) {
     INFO(name);
@@ -164,6 +166,65 @@ TEST_CASE("Collector: a --db that is a URI is refused, not made into folders", "
   CHECK_THAT(token.err, Catch::Contains("unknown scheme \"sqlite://\""));
   CHECK_FALSE(std::filesystem::exists(dir / "mysql:"));
   CHECK_FALSE(std::filesystem::exists(dir / "sqlite:"));
+}
+
+TEST_CASE("Collector: calendar show prints a year's public holidays, one a line",
+          "[collector-cli][calendar]") {
+  const auto fr = testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "fr", "--year", "2027",
+                                "--calendars", "/nonexistent/calendars.json"});
+  // A missing file given by name is an error, even for a built-in set.
+  CHECK(fr.exit_code == 2);
+  CHECK_THAT(fr.err, Catch::Contains("/nonexistent/calendars.json"));
+
+  const auto builtin =
+      testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "fr", "--year", "2027"});
+  INFO(builtin.err);
+  CHECK(builtin.exit_code == 0);
+  CHECK(builtin.out ==
+        "2027-01-01 Jour de l'an\n"
+        "2027-03-29 Lundi de Pâques\n"
+        "2027-05-01 Fête du Travail\n"
+        "2027-05-06 Ascension\n"
+        "2027-05-08 Victoire 1945\n"
+        "2027-05-17 Lundi de Pentecôte\n"
+        "2027-07-14 Fête nationale\n"
+        "2027-08-15 Assomption\n"
+        "2027-11-01 Toussaint\n"
+        "2027-11-11 Armistice 1918\n"
+        "2027-12-25 Noël\n");
+
+  testing::TempDir dir;
+  const auto file = dir.write("calendars.json", R"(// the desk
+    { "calendars": { "desk": { "time_zone": "Europe/Paris", "hours": {"mon-fri": "08:30-17:30"},
+        "holidays": "fr-alsace",
+        "extra_holidays": [ { "date": "2027-12-24", "name": "Veille de Noël" } ],
+        "closures": [ { "from": "2027-08-02", "to": "2027-08-13", "name": "Été" } ] } } })");
+  const auto desk = testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "desk", "--year", "2027",
+                                  "--calendars", file.string()});
+  INFO(desk.err);
+  CHECK(desk.exit_code == 0);
+  CHECK_THAT(desk.out, Catch::Contains("2027-03-26 Vendredi saint\n"));
+  CHECK_THAT(desk.out, Catch::EndsWith("2027-12-24 Veille de Noël\n2027-12-25 Noël\n"
+                                       "2027-12-26 Saint-Étienne\n"));
+  CHECK_THAT(desk.out, !Catch::Contains("Été"));  // a closure is not a holiday
+
+  const auto unknown =
+      testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "dsek", "--calendars", file.string()});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("no calendar named \"dsek\" (calendars: desk; "
+                                          "holiday sets: fr, fr-alsace)"));
+  const auto bad_year =
+      testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "fr", "--year", "27"});
+  CHECK(bad_year.exit_code == 2);
+  CHECK_THAT(bad_year.err, Catch::Contains("--year \"27\": expected a year 1583 to 9999"));
+
+  const auto bad_file =
+      dir.write("bad.json", R"({"calendars": {"desk": {"hours": {"mon": "9-5"}}}})");
+  const auto bad = testing::run(
+      {VIGIE_COLLECTOR_BIN, "calendar", "show", "desk", "--calendars", bad_file.string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains(bad_file.string() + ": calendars.desk.hours.mon: expected "
+                                                          "HH:MM-HH:MM"));
 }
 
 }  // namespace
