@@ -84,6 +84,8 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
+  Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) override;
   Result<TokenRecord> find_token(const std::string& hash) override {
     return with_reader([&](sqlite3* db) { return read_token(db, hash); });
   }
@@ -199,6 +201,22 @@ Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const s
   });
   if (!s) return s;
   return id;
+}
+
+Result<std::vector<std::int64_t>> SqliteStorage::add_tokens(
+    const std::vector<std::pair<TokenRecord, std::string>>& tokens) {
+  std::vector<std::int64_t> ids;
+  Status s = writer_.write([&]() -> Status {
+    ids.clear();  // a retried transaction starts again
+    for (const auto& [record, hash] : tokens) {
+      auto inserted = insert_token_row(writer_.db(), record, hash);
+      if (!inserted) return inserted.status();
+      ids.push_back(*inserted);
+    }
+    return Status::ok();
+  });
+  if (!s) return s;
+  return ids;
 }
 
 Result<TokenRecord> SqliteStorage::enroll(const Enrollment& enrollment) {
