@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/config_command.hpp"
 #include "collector/report/command.hpp"
 #include "collector/serve_command.hpp"
 #include "collector/token_command.hpp"
@@ -30,6 +31,8 @@ const Command kCommands[] = {
     {"token", "create, list and revoke technicians' tokens", kTokenHelp, token_command},
     {"enroll-token", "create one-time tokens that agents enroll with", kEnrollTokenHelp,
      enroll_token_command},
+    {"config", "keep agents' configurations: templates, sites' and agents' values", kConfigHelp,
+     config_command},
     {"report", "write the backup report from the database, and mail it", kReportHelp,
      report_command},
 };

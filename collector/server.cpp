@@ -102,6 +102,7 @@ class HttpSession {
     request.authorization = std::string(msg[http::field::authorization]);
     request.content_encoding = std::string(msg[http::field::content_encoding]);
     request.content_type = std::string(msg[http::field::content_type]);
+    request.if_none_match = std::string(msg[http::field::if_none_match]);
     request.body = std::move(msg.body());
     error_code peer_ec;
     const auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "collector/sqlite/configs.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/ingest.hpp"
 #include "collector/sqlite/queries.hpp"
@@ -96,6 +97,30 @@ class SqliteStorage final : public Storage {
     return writer_.write([&] { return revoke_token_row(writer_.db(), id, now_ms); });
   }
   Result<TokenRecord> enroll(const Enrollment& enrollment) override;
+
+  Result<ConfigSnapshot> config_snapshot() override {
+    return with_reader([&](sqlite3* db) { return read_config_snapshot(db); });
+  }
+  Result<std::int64_t> config_revision() override {
+    return with_reader([&](sqlite3* db) { return read_config_revision(db); });
+  }
+  Result<std::int64_t> change_config(const ConfigChange& change) override {
+    std::int64_t revision = 0;
+    Status s = writer_.write([&]() -> Status {
+      auto applied = apply_config_change(writer_.db(), change);
+      if (!applied) return applied.status();
+      revision = *applied;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return revision;
+  }
+  Status put_agent_config_report(const AgentConfigReport& report) override {
+    return writer_.write([&] { return upsert_agent_config_report(writer_.db(), report); });
+  }
+  Result<std::vector<AgentConfigReport>> agent_config_reports() override {
+    return with_reader([&](sqlite3* db) { return read_agent_config_reports(db); });
+  }
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
