@@ -57,6 +57,10 @@ class Scheduler {
   // Starts one run of every check now. When `io` runs out of work, every check has
   // given exactly one result (or its timeout).
   void run_all_once();
+  // Swaps the checks for `checks` (a new configuration), which the scheduler owns from
+  // now on: the old ones start no new run, and a run of theirs in progress still gives
+  // its result (or its timeout); the new ones start after their splay, as at start().
+  void replace(std::vector<ConfiguredCheck> checks);
   // Cancels the timers: no run starts any more, and results still to come are dropped.
   void stop();
 

@@ -93,7 +93,9 @@ Result<std::unique_ptr<HttpClient>> make_client(const ShipperOptions& options,
                              .client_cert = options.client_cert,
                              .client_key = options.client_key,
                              .token = token,
-                             .connect_timeout = options.connect_timeout},
+                             .connect_timeout = options.connect_timeout,
+                             // A managed agent's configuration comes on this connection.
+                             .max_reply_bytes = 1024 * 1024},
                             path);
 }
 
@@ -130,6 +132,8 @@ struct Shipper::Impl {
   std::atomic<std::int64_t> last_sent_ms{0};
   std::atomic<bool> halted{false};  // a 401: sending stopped until the token changes
 
+  // Held while `http` is in use: the sending thread and exchange() share the connection.
+  std::mutex http_mutex;
   std::mutex mutex;  // guards stopping and flush_deadline
   std::condition_variable wake;
   bool stopping = false;
@@ -184,6 +188,7 @@ bool Shipper::Impl::reread_token() {
     return false;
   }
   {
+    std::lock_guard use(http_mutex);
     std::lock_guard lock(mutex);
     http = std::move(*client);
   }
@@ -238,7 +243,11 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
-  const HttpReply reply = http->post(body.data, body.gzipped, timeout);
+  HttpReply reply;
+  {
+    std::lock_guard use(http_mutex);
+    reply = http->post(body.data, body.gzipped, timeout);
+  }
 
   switch (judge_response(reply.status)) {
     case Verdict::kDelivered:
@@ -352,6 +361,11 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
     }
   }
   return impl_->spool->size();
+}
+
+HttpReply Shipper::exchange(const HttpRequest& request, milliseconds timeout) {
+  std::lock_guard use(impl_->http_mutex);
+  return impl_->http->send(request, timeout);
 }
 
 ShipperStats Shipper::stats() const {
