@@ -433,7 +433,7 @@ TEST_CASE("Config: a managed agent's checks come from the centre's document", "[
   CHECK(none->checks.empty());
 }
 
-TEST_CASE("Config: the centre's errors name it; it may not change identity or collector",
+TEST_CASE("Config: the centre's errors name it, and it may not change identity or collector",
           "[config]") {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"checks": [{"name": "x", "type": "system/bogus"}]})", "central v2: checks[0].type: "},

@@ -412,7 +412,7 @@ TEST_CASE("next_due: keeps the grid, and skips the slots missed while behind", "
 namespace vigie::agent {
 namespace {
 
-TEST_CASE("Scheduler: replace swaps the checks; a run in flight still gives its result",
+TEST_CASE("Scheduler: replace swaps the checks, and a run in flight still gives its result",
           "[scheduler]") {
   boost::asio::io_context io;
   Gate gate;

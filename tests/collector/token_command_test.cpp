@@ -16,7 +16,8 @@ TEST_CASE("TokenCommand: a sites file without a header is site,agent", "[token-c
   CHECK(list->lines[2].fields == std::vector<std::string>{"mairie-c", ""});
 }
 
-TEST_CASE("TokenCommand: a header names the columns; the others pass through", "[token-command]") {
+TEST_CASE("TokenCommand: a header names the columns, and the others pass through",
+          "[token-command]") {
   const auto list = read_sites_csv(
       "Site,email,Agent_ID\n"
       " mairie-a ,maire@a.example,a-01\n"
