@@ -16,10 +16,12 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "agent/central_config.hpp"
 #include "agent/config.hpp"
 #include "agent/enroll.hpp"
 #include "agent/output.hpp"
@@ -27,6 +29,7 @@
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
 #include "agent/traps.hpp"
+#include "common/file.hpp"
 #include "common/human_text.hpp"
 #include "common/log.hpp"
 #include "common/protocol.hpp"
@@ -64,8 +67,9 @@ constexpr std::string_view kCheckUsage =
     results; send nothing. Exit status: the worst state (0 OK, 1 WARNING,
     2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
 )";
-constexpr std::string_view kConfigUsage = R"(config check [--config FILE]
-    Validate the configuration: prints "config OK: N checks", or the error.
+constexpr std::string_view kConfigUsage = R"(config check [--config FILE] [--state-dir DIR]
+    Validate the configuration: prints "config OK: N checks", or the error. A
+    managed agent's is its file with the centre's configuration kept in DIR.
 )";
 constexpr std::string_view kSpoolUsage =
     R"(spool [--config FILE] [--state-dir DIR] [--json] [--clear-quarantine]
@@ -79,9 +83,11 @@ constexpr std::string_view kChecksUsage = R"(checks [--markdown]
 constexpr std::string_view kEnrollUsage =
     R"(enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
        [--agent-id ID] [--ca-file FILE] [--token-file FILE] [--enroll-token-file FILE]
+       [--managed [--state-dir DIR]]
     Exchange a one-time enrollment token (vigie-collector enroll-token create) for
     this agent's own token, written to the token file with mode 0600. What is not
-    given comes from the configuration file.
+    given comes from the configuration file. --managed: the agent's checks come
+    from the collector's configuration for it, kept in DIR/central.json.
 )";
 
 constexpr std::string_view kFooter =
@@ -197,13 +203,23 @@ int cmd_checks(const Options& options) {
 }
 
 int cmd_config_check(const Options& options) {
-  auto config = load_config(options.config);
-  if (!config) {
-    print_error(config.status().message() + '\n');
+  auto starting =
+      load_starting_config(options.config, std::filesystem::path(options.state_dir) / kCentralFile);
+  if (!starting) {
+    print_error(starting.status().message() + '\n');
     return kExitFailure;
   }
-  const std::size_t n = config->checks.size();
-  print("config OK: " + std::to_string(n) + (n == 1 ? " check\n" : " checks\n"));
+  if (!starting->error.empty()) {
+    print_error(starting->error + '\n');
+    return kExitFailure;
+  }
+  const std::size_t n = starting->config.checks.size();
+  std::string line = "config OK: " + std::to_string(n) + (n == 1 ? " check" : " checks");
+  if (starting->managed) {
+    line += starting->version.empty() ? " (managed: no central configuration yet)"
+                                      : " (central configuration " + starting->version + ")";
+  }
+  print(line + '\n');
   return kExitOk;
 }
 
@@ -269,7 +285,7 @@ int cmd_check(const Options& options) {
 }
 
 // The agent/self check, every minute.
-ConfiguredCheck make_self_check(std::function<plugins::agent::AgentHealth()> health) {
+ConfiguredCheck self_check_entry(std::function<plugins::agent::AgentHealth()> health) {
   ConfiguredCheck self;
   self.name = std::string(kSelfCheckType);
   self.type = std::string(kSelfCheckType);
@@ -353,12 +369,19 @@ int cmd_spool(const Options& options) {
 }
 
 int cmd_run(const Options& options) {
-  auto config = load_config(options.config);
-  if (!config) {
-    print_error(config.status().message() + '\n');
+  const std::filesystem::path state_dir(options.state_dir);
+  // A managed agent runs the centre's configuration kept on disk: the collector may
+  // well be down at its start.
+  auto starting = load_starting_config(options.config, state_dir / kCentralFile);
+  if (!starting) {
+    print_error(starting.status().message() + '\n');
     return kExitFailure;
   }
-  const std::filesystem::path state_dir(options.state_dir);
+  if (!starting->error.empty()) {
+    log::error("the central configuration on disk is REFUSED: " + starting->error +
+               "; running the checks of " + options.config + " until a valid one comes");
+  }
+  Config* const config = &starting->config;
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
@@ -398,7 +421,7 @@ int cmd_run(const Options& options) {
   std::vector<std::int64_t> durations;
   Shipper& sender = **shipper;
   std::unique_ptr<TrapListener> traps;
-  config->checks.push_back(make_self_check([&] {
+  const std::function<plugins::agent::AgentHealth()> self_health = [&] {
     plugins::agent::AgentHealth health;
     const ShipperStats stats = sender.stats();
     health.spool_depth = stats.depth;
@@ -415,7 +438,8 @@ int cmd_run(const Options& options) {
     std::lock_guard lock(durations_mutex);
     health.check_durations_ms.swap(durations);
     return health;
-  }));
+  };
+  config->checks.push_back(self_check_entry(self_health));
 
   // A peer closing a connection must give an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -456,28 +480,65 @@ int cmd_run(const Options& options) {
     };
     keep_alive();
   }
-  // SNMP traps: each becomes events for the collector, and a poll of its device soon.
+  // SNMP traps: each becomes events for the collector, and a poll of its device soon
+  // (through the devices of the configuration running: the centre's may replace it).
+  std::shared_ptr<plugins::snmp::Devices> devices = config->snmp_devices;
   if (config->traps) {
     TrapListenerOptions trap_options;
     trap_options.state_dir = state_dir;
     traps = std::make_unique<TrapListener>(
         io, *config, trap_options, [&](const protocol::Event& event) { sender.submit(event); },
         [&](const std::string& device) {
-          if (scheduler.run_soon(device, config->traps->poll_delay, config->traps->poll_gap) > 0)
-            config->snmp_devices->expire(device);
+          if (scheduler.run_soon(device, config->traps->poll_delay, config->traps->poll_gap) > 0 &&
+              devices)
+            devices->expire(device);
         });
     traps->start();
   }
   scheduler.start();
+  // A managed agent: a new configuration from the centre swaps the scheduler's checks
+  // on the loop's thread, without a restart.
+  std::unique_ptr<CentralPoller> poller;
+  if (starting->managed) {
+    auto text = read_file(options.config, 4 * 1024 * 1024);
+    if (!text) {
+      print_error(text.status().message() + '\n');
+      return kExitFailure;
+    }
+    poller = std::make_unique<CentralPoller>(
+        CentralPollerOptions{.file = state_dir / kCentralFile,
+                             .local_text = std::move(*text),
+                             .local_origin = options.config,
+                             .interval = config->collector.config_poll,
+                             .request_timeout = std::chrono::seconds(10)},
+        starting->version, starting->refused, starting->error,
+        [&sender](const HttpRequest& request, milliseconds timeout) {
+          return sender.exchange(request, timeout);
+        },
+        [&](Config next, const std::string&) {
+          auto holder = std::make_shared<Config>(std::move(next));
+          boost::asio::post(io, [&, holder] {
+            std::vector<ConfiguredCheck> checks = std::move(holder->checks);
+            checks.push_back(self_check_entry(self_health));
+            scheduler.replace(std::move(checks));
+            devices = holder->snmp_devices;
+          });
+        });
+  }
   const std::size_t configured = config->checks.size() - 1;  // agent/self aside
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
               " at site " + agent.site + ", " + std::to_string(configured) +
-              " checks, reporting to " + config->collector.url + ", spool " + spool_path.string());
+              " checks, reporting to " + config->collector.url + ", spool " + spool_path.string() +
+              (!starting->managed          ? ""
+               : starting->version.empty() ? "; managed, no central configuration yet"
+                                           : "; central configuration " + starting->version));
   systemd::notify_ready(std::to_string(configured) + " checks, reporting to " +
                         config->collector.url);
   io.run();
   if (traps) traps->stop();
+  // The shipper's stop aborts a configuration request in flight on its connection too.
   (*shipper)->stop(kFlushDeadline);
+  poller.reset();
   log::notice("vigie-agent stopped");
   return kExitOk;
 }
@@ -503,7 +564,7 @@ int config_command(std::span<char* const> args) {
   if (args.empty() || std::string_view(args[0]) != "check") {
     return usage_error(Status::invalid("expected \"config check\""), kConfigUsage);
   }
-  auto options = parse_options(args.subspan(1), {"--config"}, false);
+  auto options = parse_options(args.subspan(1), {"--config", "--state-dir"}, false);
   if (!options) return usage_error(options.status(), kConfigUsage);
   return cmd_config_check(*options);
 }

@@ -47,7 +47,7 @@ constexpr std::string_view kAgentKeys[] = {"id", "site", "max_concurrent_checks"
 constexpr std::size_t kMaxConcurrentChecks = 64;
 constexpr std::string_view kCollectorKeys[] = {"url",           "ca_file",    "token_file",
                                                "client_cert",   "client_key", "batch_max",
-                                               "send_interval", "retry_max"};
+                                               "send_interval", "retry_max",  "config_poll"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "splay"};
 
 struct Defaults {
@@ -186,6 +186,9 @@ Status parse_collector(const json& root, CollectorConfig* collector) {
           read_duration(fields, "retry_max", {.min = kMinPeriod, .max = std::chrono::hours(1)},
                         collector->retry_max);
       !s) {
+    return s;
+  }
+  if (Status s = read_duration(fields, "config_poll", kPeriod, collector->config_poll); !s) {
     return s;
   }
   if (collector->client_cert.empty() != collector->client_key.empty()) {
@@ -368,13 +371,13 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
 }
 
 Status parse_checks(const json& root, const Defaults& defaults, const plugins::Environment& env,
-                    std::vector<ConfiguredCheck>* checks) {
+                    bool optional, std::vector<ConfiguredCheck>* checks) {
   const auto it = root.find("checks");
-  if (it == root.end()) return field_error("checks", "required");
+  if (it == root.end()) return optional ? Status::ok() : field_error("checks", "required");
   if (!it->is_array()) {
     return field_error("checks", std::string("expected an array, got ") + it->type_name());
   }
-  if (it->empty()) return field_error("checks", "lists no check");
+  if (it->empty() && !optional) return field_error("checks", "lists no check");
   std::map<std::string, std::size_t, std::less<>> by_name;
   std::map<std::string, std::size_t, std::less<>> by_id;
   for (std::size_t i = 0; i < it->size(); ++i) {
@@ -396,7 +399,8 @@ Status parse_checks(const json& root, const Defaults& defaults, const plugins::E
   return Status::ok();
 }
 
-Result<Config> parse_document(const json& root) {
+// `checks_optional`: a managed agent's own file, whose checks may come from the centre.
+Result<Config> parse_document(const json& root, bool checks_optional) {
   if (!root.is_object()) {
     return Status::invalid(std::string("expected an object at the top level, got ") +
                            root.type_name());
@@ -419,7 +423,7 @@ Result<Config> parse_document(const json& root) {
   if (Status s = parse_traps(root, &config); !s) return s;
   plugins::Environment env;
   env.devices = config.snmp_devices;
-  if (Status s = parse_checks(root, defaults, env, &config.checks); !s) return s;
+  if (Status s = parse_checks(root, defaults, env, checks_optional, &config.checks); !s) return s;
   return config;
 }
 
@@ -447,12 +451,10 @@ std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size
   return {line, column};
 }
 
-}  // namespace
-
-Result<Config> parse_config(std::string_view text, std::string_view origin) {
-  json root;
+// The JSON of a configuration file, or where and why it is not JSON.
+Result<json> parse_json(std::string_view text, std::string_view origin) {
   try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    return json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
     const auto [line, column] = line_column(text, e.byte);
     return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ":" +
@@ -460,7 +462,12 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
   } catch (const json::exception& e) {
     return Status::invalid(std::string(origin) + ": " + parse_error_reason(e.what()));
   }
-  auto config = parse_document(root);
+}
+
+// parse_document's result, an error placed in `text` by its line.
+Result<Config> parse_located(const json& root, std::string_view text, std::string_view origin,
+                             bool checks_optional) {
+  auto config = parse_document(root, checks_optional);
   if (!config) {
     // "checks[2].interval: ..." -> "FILE:LINE: checks[2].interval: ...", as compilers
     // write it, so that an editor jumps to the line.
@@ -475,6 +482,49 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
   }
   config->path = std::string(origin);
   return config;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string_view origin) {
+  auto root = parse_json(text, origin);
+  if (!root) return root.status();
+  return parse_located(*root, text, origin, /*checks_optional=*/false);
+}
+
+Result<Config> parse_managed_config(std::string_view text, std::string_view origin,
+                                    const nlohmann::json* central,
+                                    std::string_view central_origin) {
+  auto root = parse_json(text, origin);
+  if (!root) return root.status();
+  if (central == nullptr) return parse_located(*root, text, origin, /*checks_optional=*/true);
+  const std::string where(central_origin);
+  if (!central->is_object())
+    return Status::invalid(where + ": expected an object, got " + central->type_name());
+  for (const auto& [key, value] : central->items()) {
+    if (std::find(std::begin(kCentralKeys), std::end(kCentralKeys), key) == std::end(kCentralKeys))
+      return Status::invalid(where + ": " + key +
+                             ": not from the centre (the agent's identity, collector and spool "
+                             "stay in " +
+                             std::string(origin) + ")");
+  }
+  if (!root->is_object()) return parse_located(*root, text, origin, true);  // its own error
+  json merged = *root;
+  for (const std::string_view key : kCentralKeys) merged.erase(std::string(key));
+  for (const auto& [key, value] : central->items()) merged[key] = value;
+  auto config = parse_document(merged, /*checks_optional=*/false);
+  if (config) {
+    config->path = std::string(origin);
+    return config;
+  }
+  // An error in the centre's part names it; one in the file's, the file and its line.
+  const std::string& message = config.status().message();
+  for (const std::string_view key : kCentralKeys) {
+    if (message.starts_with(key) && message.size() > key.size() &&
+        (message[key.size()] == '.' || message[key.size()] == '[' || message[key.size()] == ':'))
+      return Status::invalid(where + ": " + message);
+  }
+  return parse_located(merged, text, origin, false);
 }
 
 Result<Config> load_config(const std::filesystem::path& path) {

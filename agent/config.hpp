@@ -60,6 +60,9 @@ struct CollectorConfig {
   // PEM certificate and key the agent shows when the collector asks for one; both or none.
   std::string client_cert;
   std::string client_key;
+  // A managed agent (enroll --managed): how often it asks the collector for its
+  // configuration, 1 s.. (default 60 s); an unchanged one costs one small request.
+  std::chrono::milliseconds config_poll{60'000};
 };
 
 // Where results wait while the collector cannot be reached (agent/spool.hpp).
@@ -112,6 +115,19 @@ struct Config {
   std::optional<TrapsConfig> traps;
   std::vector<ConfiguredCheck> checks;  // in file order, at least one
 };
+
+// The members of a configuration that a managed agent takes from the centre.
+inline constexpr std::string_view kCentralKeys[] = {"defaults", "devices", "checks"};
+
+// A managed agent's configuration: its own file `text` gives its identity, collector
+// and spool, and `central` (the centre's document, agent/central_config.hpp) replaces
+// the file's "defaults", "devices" and "checks"; the same validation as load_config().
+// Without `central` (none received yet), the file's own checks run, and it may list
+// none. An error in the centre's part is prefixed with `central_origin` and its path
+// ("central configuration 3f2a...: checks[1].type: unknown check type ..."); one in
+// the file, with the file and line as parse_config() does.
+Result<Config> parse_managed_config(std::string_view text, std::string_view origin,
+                                    const nlohmann::json* central, std::string_view central_origin);
 
 // Reads and validates `path`. kNotFound when the file does not exist, kIoError when it
 // cannot be read, kInvalidArgument for anything wrong inside (message as above).

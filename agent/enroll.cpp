@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/central_config.hpp"
 #include "agent/config.hpp"
 #include "agent/output.hpp"
 #include "agent/shipper.hpp"
@@ -64,8 +65,14 @@ int enroll_command(std::span<char* const> args) {
   EnrollOptions o;
   std::string config_path;
   std::string enroll_token_file;
+  std::string state_dir = "/var/lib/vigie";
+  bool managed = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view a = args[i];
+    if (a == "--managed") {
+      managed = true;
+      continue;
+    }
     if (i + 1 >= args.size()) {
       print_error("vigie-agent enroll: " + std::string(a) +
                   ": missing value (or unknown argument)\n");
@@ -80,6 +87,7 @@ int enroll_command(std::span<char* const> args) {
     else if (a == "--site") o.site = v;
     else if (a == "--enroll-token") o.enroll_token = v;
     else if (a == "--enroll-token-file") enroll_token_file = v;
+    else if (a == "--state-dir") state_dir = v;
     else {
       print_error("vigie-agent enroll: unknown argument \"" + std::string(a) + "\"\n");
       return 2;
@@ -89,7 +97,11 @@ int enroll_command(std::span<char* const> args) {
   if (config_path.empty() && std::filesystem::exists(kDefaultConfigPath))
     config_path = std::string(kDefaultConfigPath);
   if (!config_path.empty()) {
-    auto config = load_config(config_path);
+    // A managed agent's file may list no check: they come from the centre.
+    auto text = read_file(config_path, 4 * 1024 * 1024);
+    auto config = text ? (managed ? parse_managed_config(*text, config_path, nullptr, {})
+                                  : parse_config(*text, config_path))
+                       : Result<Config>(text.status());
     if (!config) {
       print_error("vigie-agent enroll: " + config.status().message() + "\n");
       return 1;
@@ -118,6 +130,21 @@ int enroll_command(std::span<char* const> args) {
   }
   print_error("enrolled as agent \"" + o.agent_id + "\" of site \"" + o.site +
               "\"; token written to " + o.token_file + "\n");
+  if (managed) {
+    // The file's presence makes the agent managed; one kept already (a re-enrollment)
+    // keeps the configuration it holds.
+    const std::filesystem::path file = std::filesystem::path(state_dir) / kCentralFile;
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir, ec);
+    if (!std::filesystem::exists(file, ec)) {
+      if (Status s = write_central_file(file, {"", nullptr}); !s) {
+        print_error("vigie-agent enroll: " + s.message() + "\n");
+        return 1;
+      }
+    }
+    print_error("managed: the agent's checks come from the collector (kept in " + file.string() +
+                ")\n");
+  }
   return 0;
 }
 

@@ -66,6 +66,11 @@ class Scheduler {
   // scheduled (0 when all were pending already). On the io_context's thread.
   std::size_t run_soon(std::string_view device, std::chrono::milliseconds delay,
                        std::chrono::milliseconds gap);
+
+  // Swaps the checks for `checks` (a new configuration), which the scheduler owns from
+  // now on: the old ones start no new run, and a run of theirs in progress still gives
+  // its result (or its timeout); the new ones start after their splay, as at start().
+  void replace(std::vector<ConfiguredCheck> checks);
   // Cancels the timers: no run starts any more, and results still to come are dropped.
   void stop();
 

@@ -113,7 +113,9 @@ Result<std::unique_ptr<HttpClient>> make_client(const ShipperOptions& options,
                              .client_cert = options.client_cert,
                              .client_key = options.client_key,
                              .token = token,
-                             .connect_timeout = options.connect_timeout},
+                             .connect_timeout = options.connect_timeout,
+                             // A managed agent's configuration comes on this connection.
+                             .max_reply_bytes = 1024 * 1024},
                             path);
 }
 
@@ -156,6 +158,8 @@ struct Shipper::Impl {
   std::size_t refused_size = 0;  // results in the smallest batch refused as too large
   Clock::time_point refused_at;
 
+  // Held while `http` is in use: the sending thread and exchange() share the connection.
+  std::mutex http_mutex;
   std::mutex mutex;  // guards stopping and flush_deadline
   std::condition_variable wake;
   bool stopping = false;
@@ -210,6 +214,7 @@ bool Shipper::Impl::reread_token() {
     return false;
   }
   {
+    std::lock_guard use(http_mutex);
     std::lock_guard lock(mutex);
     http = std::move(*client);
   }
@@ -273,7 +278,11 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
-  const HttpReply reply = http->post(body.data, body.gzipped, timeout);
+  HttpReply reply;
+  {
+    std::lock_guard use(http_mutex);
+    reply = http->post(body.data, body.gzipped, timeout);
+  }
 
   if (clock_refused(reply.status, reply.body)) {
     // The results are fine, the clock is not: keep them until it is right.
@@ -444,6 +453,11 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
     }
   }
   return impl_->spool->size();
+}
+
+HttpReply Shipper::exchange(const HttpRequest& request, milliseconds timeout) {
+  std::lock_guard use(impl_->http_mutex);
+  return impl_->http->send(request, timeout);
 }
 
 ShipperStats Shipper::stats() const {

@@ -84,6 +84,11 @@ class Shipper {
   // Any thread.
   ShipperStats stats() const;
 
+  // Sends `request` to the collector over the shipper's own connection, with its token
+  // (a managed agent's configuration requests), taking turns with the reports: it may
+  // wait for a report in flight. Any thread; blocking.
+  HttpReply exchange(const HttpRequest& request, std::chrono::milliseconds timeout);
+
   // Sends what is queued, giving up at `flush_deadline` from now (a request in flight
   // is aborted then), and stops the thread. Returns how many results were left unsent.
   std::size_t stop(std::chrono::milliseconds flush_deadline);

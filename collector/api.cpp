@@ -14,6 +14,7 @@
 #include "common/gzip.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -199,6 +200,47 @@ json downtime_to_json(const Downtime& d, std::int64_t now_ms, const CalendarSet*
   return j;
 }
 
+// An agent's central configuration: what it should run, what it runs, whether behind.
+json agent_config_to_json(const AgentConfigState& c) {
+  const auto text_or_null = [](const std::string& s) { return s.empty() ? json() : json(s); };
+  json j = {{"managed", c.managed},
+            {"version", text_or_null(c.version)},
+            {"problem", text_or_null(c.problem)},
+            {"running", c.report ? text_or_null(c.report->running) : json()},
+            {"refused", c.report ? text_or_null(c.report->refused) : json()},
+            {"error", c.report ? text_or_null(c.report->error) : json()},
+            {"reported", c.report ? json(c.report->reported_ms) : json()},
+            {"behind", c.behind()}};
+  return j;
+}
+
+json config_entry_to_json(const ConfigEntry& e) {
+  auto document = json::parse(e.document, nullptr, false);
+  return {{"kind", config_kind_name(e.kind)},
+          {"name", e.name},
+          {"document", document.is_discarded() ? json(e.document) : document},
+          {"revision", e.revision},
+          {"updated", e.updated_ms},
+          {"author", e.author}};
+}
+
+// Whether an If-None-Match header names `etag` (a list, weak tags and "*" included).
+bool etag_matches(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+      tag = tag.substr(1, tag.size() - 2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
 // Who a token speaks for in the audit trail: its label, else its id.
 std::string author_of(const TokenRecord& token) {
   if (!token.label.empty()) return token.label;
@@ -262,6 +304,7 @@ struct Api::Route {
 Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
     : storage_(storage),
       monitor_(monitor),
+      configs_(storage, storage),
       limiter_(options.agent_rate),
       enroll_limiter_(options.enroll_rate),
       options_(std::move(options)) {
@@ -287,6 +330,12 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
       {"POST", "/api/v1/downtimes", Role::kOperator, &Api::post_downtime},
       {"DELETE", "/api/v1/downtimes", Role::kOperator, &Api::delete_downtime},
       {"GET", "/api/v1/audit", Role::kOperator, &Api::get_audit},
+      {"GET", "/api/v1/config", Role::kAgent, &Api::get_config},
+      {"POST", "/api/v1/config/status", Role::kAgent, &Api::post_config_status},
+      {"GET", "/api/v1/configs", Role::kAdmin, &Api::get_configs},
+      {"PUT", "/api/v1/configs", Role::kAdmin, &Api::put_configs},
+      {"DELETE", "/api/v1/configs", Role::kAdmin, &Api::delete_configs},
+      {"POST", "/api/v1/configs/diff", Role::kAdmin, &Api::post_configs_diff},
       {"GET", "/api/v1/notifications", Role::kViewer, &Api::get_notifications},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
       {"GET", "/metrics", Role::kViewer, &Api::get_metrics},
@@ -670,9 +719,17 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
 }
 
 void Api::get_agents(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  auto configs = configs_.agents();
+  if (!configs) return respond(error_response(configs.status()));
+  std::map<std::string, const AgentConfigState*> config_of;
+  for (const auto& c : *configs) config_of.emplace(c.agent, &c);
   json agents = json::array();
-  for (const auto& a : monitor_.engine().agents(param(request, "site")))
+  for (const auto& a : monitor_.engine().agents(param(request, "site"))) {
     agents.push_back(agent_to_json(a));
+    const auto it = config_of.find(a.id);
+    agents.back()["config"] =
+        it == config_of.end() ? json{{"managed", false}} : agent_config_to_json(*it->second);
+  }
   respond(json_response(200, {{"now", options_.now_ms()}, {"agents", std::move(agents)}}));
 }
 
@@ -837,6 +894,146 @@ void Api::delete_downtime(const HttpRequest& request, const TokenRecord& caller,
   respond(json_response(200, {{"deleted", id}}));
 }
 
+void Api::get_config(const HttpRequest& request, const TokenRecord& caller, Respond respond) const {
+  auto config = configs_.for_agent(caller.agent, caller.site);
+  if (!config) {
+    // kNotFound: not managed from here (404); else the centre's configuration of this
+    // agent does not render (409): the agent keeps what it runs.
+    if (config.status().code() == Code::kInvalidArgument)
+      return respond(error_response(409, config.status().message()));
+    return respond(error_response(config.status()));
+  }
+  const std::string etag = "\"" + config->version + "\"";
+  if (etag_matches(request.if_none_match, config->version)) {
+    HttpResponse unchanged{.status = 304, .content_type = "application/json", .body = {}};
+    unchanged.headers["ETag"] = etag;
+    return respond(std::move(unchanged));
+  }
+  HttpResponse reply = json_response(200, {{"version", config->version},
+                                           {"template", config->template_name},
+                                           {"config", config->config}});
+  reply.headers["ETag"] = etag;
+  respond(std::move(reply));
+}
+
+void Api::post_config_status(const HttpRequest& request, const TokenRecord& caller,
+                             Respond respond) const {
+  auto body = object_body(request);
+  if (!body) return respond(error_response(body.status()));
+  AgentConfigReport report{.agent = caller.agent, .reported_ms = options_.now_ms()};
+  const std::pair<const char*, std::string*> fields[] = {
+      {"running", &report.running}, {"refused", &report.refused}, {"error", &report.error}};
+  for (const auto& [key, out] : fields) {
+    const auto it = body->find(key);
+    if (it == body->end() || it->is_null()) continue;
+    if (!it->is_string())
+      return respond(error_response(400, std::string(key) + ": expected a string"));
+    *out = valid_utf8(it->get<std::string>());
+  }
+  for (const std::string* version : {&report.running, &report.refused}) {
+    if (version->size() > 64) return respond(error_response(400, "a version is 64 bytes at most"));
+  }
+  report.error = cut_utf8(std::move(report.error), 2000);
+  if (Status s = storage_.put_agent_config_report(report); !s) return respond(error_response(s));
+  if (!report.refused.empty()) {
+    log::warning("agent \"" + caller.agent + "\" refused configuration " + report.refused + ": " +
+                 report.error);
+  }
+  respond(json_response(200, {{"status", "recorded"}}));
+}
+
+void Api::get_configs(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string agent = param(request, "agent");
+  if (!agent.empty()) {
+    // What that agent should run, rendered.
+    auto states = configs_.agents();
+    if (!states) return respond(error_response(states.status()));
+    for (const auto& s : *states) {
+      if (s.agent != agent) continue;
+      auto config = configs_.for_agent(s.agent, s.site);
+      if (!config) return respond(error_response(config.status()));
+      return respond(json_response(200, {{"agent", s.agent},
+                                         {"site", s.site},
+                                         {"template", config->template_name},
+                                         {"version", config->version},
+                                         {"config", config->config},
+                                         {"state", agent_config_to_json(s)}}));
+    }
+    return respond(error_response(404, "no enrolled agent \"" + agent + "\""));
+  }
+  auto snapshot = configs_.snapshot();
+  if (!snapshot) return respond(error_response(snapshot.status()));
+  const std::string kind = param(request, "kind");
+  const std::string name = param(request, "name");
+  json entries = json::array();
+  for (const auto& e : snapshot->entries) {
+    if (!kind.empty() && config_kind_name(e.kind) != kind) continue;
+    if (!name.empty() && e.name != name) continue;
+    entries.push_back(config_entry_to_json(e));
+  }
+  if (!kind.empty() && !name.empty() && entries.empty())
+    return respond(error_response(404, "no " + kind + " \"" + name + "\""));
+  auto states = configs_.agents();
+  if (!states) return respond(error_response(states.status()));
+  json agents = json::array();
+  for (const auto& s : *states) {
+    json a = agent_config_to_json(s);
+    a["agent"] = s.agent;
+    a["site"] = s.site;
+    agents.push_back(std::move(a));
+  }
+  respond(json_response(200, {{"revision", snapshot->revision},
+                              {"entries", std::move(entries)},
+                              {"agents", std::move(agents)}}));
+}
+
+void Api::put_configs(const HttpRequest& request, const TokenRecord& caller,
+                      Respond respond) const {
+  change_configs(request, caller, /*remove=*/false, /*dry_run=*/false, std::move(respond));
+}
+
+void Api::delete_configs(const HttpRequest& request, const TokenRecord& caller,
+                         Respond respond) const {
+  change_configs(request, caller, /*remove=*/true, /*dry_run=*/false, std::move(respond));
+}
+
+void Api::post_configs_diff(const HttpRequest& request, const TokenRecord& caller,
+                            Respond respond) const {
+  change_configs(request, caller, /*remove=*/false, /*dry_run=*/true, std::move(respond));
+}
+
+void Api::change_configs(const HttpRequest& request, const TokenRecord& caller, bool remove,
+                         bool dry_run, Respond respond) const {
+  const auto kind = config_kind_from_name(param(request, "kind"));
+  if (!kind) return respond(error_response(400, "kind: expected template, site or agent"));
+  const std::string name = param(request, "name");
+  if (name.empty()) return respond(error_response(400, "name: required"));
+  std::optional<json> document;
+  if (!remove) {
+    if (request.body.size() > 1024 * 1024)
+      return respond(error_response(413, "body larger than 1 MiB"));
+    auto parsed = json::parse(request.body, nullptr, false, /*ignore_comments=*/true);
+    if (parsed.is_discarded()) return respond(error_response(400, "malformed JSON"));
+    document = std::move(parsed);
+  }
+  auto plan = dry_run ? configs_.plan(*kind, name, document, author_of(caller), options_.now_ms())
+                      : configs_.apply(*kind, name, document, author_of(caller), options_.now_ms());
+  if (!plan) {
+    // A change made meanwhile is a conflict: look again.
+    if (plan.status().code() == Code::kFailedPrecondition)
+      return respond(error_response(409, plan.status().message()));
+    return respond(error_response(plan.status()));
+  }
+  if (!dry_run) {
+    log::notice(author_of(caller) + ": " + plan->change.audit.action + " " +
+                plan->change.audit.target + ": " + plan->change.audit.comment);
+  }
+  respond(json_response(200, {{"stored", !dry_run},
+                              {"diff", plan->diff},
+                              {"updated", plan->updated},
+                              {"summary", plan->change.audit.comment}}));
+}
+
 void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond respond) const {
   std::int64_t after = 0;
   if (const std::string text = param(request, "after"); !text.empty()) {
@@ -854,6 +1051,14 @@ void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond resp
                     {"action", e.action},
                     {"target", e.target},
                     {"comment", e.comment}});
+    // Documents changed (agent configurations): as they were and as they became.
+    const std::pair<const char*, const std::string*> documents[] = {{"before", &e.before},
+                                                                    {"after", &e.after}};
+    for (const auto& [key, text] : documents) {
+      if (text->empty()) continue;
+      auto value = json::parse(*text, nullptr, false);
+      list.back()[key] = value.is_discarded() ? json(*text) : value;
+    }
   }
   respond(json_response(200, {{"audit", std::move(list)}}));
 }

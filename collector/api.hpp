@@ -2,6 +2,10 @@
 // The collector's HTTP API as a table of handlers (api.cpp): a parsed request in, a
 // response out, no socket in sight. The server calls handle() from a worker thread.
 //
+// Agents' configurations kept centrally: GET /api/v1/config (an agent's own, with an
+// ETag), POST /api/v1/config/status (what it runs), and /api/v1/configs for admins
+// (docs/protocol.md).
+//
 // Every route but /healthz and /api/v1/enroll needs "Authorization: Bearer <token>";
 // the table says which role each route needs (tokens.hpp). 401: no, unknown, revoked
 // or expired token; 403: a token of the wrong role, or an agent token used for
@@ -13,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "collector/central_config.hpp"
 #include "collector/http.hpp"
 #include "collector/metrics.hpp"
 #include "collector/monitor.hpp"
@@ -86,6 +91,17 @@ class Api {
   void get_audit(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_notifications(const HttpRequest& request, const TokenRecord& caller,
                          Respond respond) const;
+  void get_config(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_config_status(const HttpRequest& request, const TokenRecord& caller,
+                          Respond respond) const;
+  void get_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void put_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void delete_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_configs_diff(const HttpRequest& request, const TokenRecord& caller,
+                         Respond respond) const;
+  // PUT, DELETE and diff: the change the request asks for, stored unless `dry_run`.
+  void change_configs(const HttpRequest& request, const TokenRecord& caller, bool remove,
+                      bool dry_run, Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_metrics(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
@@ -94,6 +110,7 @@ class Api {
 
   Storage& storage_;
   Monitor& monitor_;
+  mutable CentralConfigs configs_;
   mutable RateLimiter limiter_;
   mutable RateLimiter enroll_limiter_;  // by source address
   mutable std::atomic<std::int64_t> rate_limited_{0};

@@ -53,6 +53,7 @@ HttpRequest to_request(http::request<http::string_body>& msg) {
   request.authorization = std::string(msg[http::field::authorization]);
   request.content_encoding = std::string(msg[http::field::content_encoding]);
   request.content_type = std::string(msg[http::field::content_type]);
+  request.if_none_match = std::string(msg[http::field::if_none_match]);
   request.body = std::move(msg.body());
   return request;
 }

@@ -173,6 +173,10 @@ struct AuditEntry {
   std::string action;  // "acknowledge", "unacknowledge", "downtime", "delete downtime"
   std::string target;  // "site/agent/check" or "downtime 12"
   std::string comment;
+  // What was changed, before and after (JSON texts), for changes of documents such as
+  // agent configurations; "" when the action says it all.
+  std::string before;
+  std::string after;
   bool operator==(const AuditEntry&) const = default;
 };
 

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/config_store.hpp"
 #include "collector/state.hpp"
 #include "collector/token_store.hpp"
 #include "common/check_result.hpp"
@@ -143,8 +144,9 @@ class HistoryReader {
   virtual Result<HistoryData> history(const HistoryQuery& query) = 0;
 };
 
-// The tokens (token_store.hpp) are kept in the same database.
-class Storage : public HistoryReader, public TokenStore {
+// The tokens (token_store.hpp) and the agent configurations (config_store.hpp) are kept
+// in the same database.
+class Storage : public HistoryReader, public TokenStore, public ConfigStore {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
   // Runs on the writer thread, inside the transaction that stores a report, once the

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "collector/tokens.hpp"
@@ -20,7 +21,9 @@ namespace vigie::collector {
 struct TokenRecord {
   std::int64_t id = 0;
   Role role = Role::kViewer;
-  std::string agent;  // agent tokens: the agent id it may report for
+  // Agent tokens: the agent id it may report for. Enrollment tokens: the agent id it
+  // may enroll ("" any agent of its site), and once used, the agent that used it.
+  std::string agent;
   std::string site;   // agent and enrollment tokens: the site
   std::string label;  // free text: who or what holds it
   std::int64_t created_ms = 0;
@@ -55,15 +58,19 @@ class TokenStore {
 
   // Stores a new token under `hash`; returns its id.
   virtual Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) = 0;
+  // Stores every token of `tokens` (a record and the hash of its secret) in one
+  // transaction: all of them or, on an error, none. Returns their ids, in order.
+  virtual Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) = 0;
   // The token whose secret hashes to `hash` (revoked ones included); kNotFound if none.
   virtual Result<TokenRecord> find_token(const std::string& hash) = 0;
   virtual Result<std::vector<TokenRecord>> list_tokens() = 0;
   // kNotFound for an unknown id. Revoking twice keeps the first time.
   virtual Status revoke_token(std::int64_t id, std::int64_t now_ms) = 0;
   // Checks the enrollment token (exists, not used, not expired, not revoked, same
-  // site), marks it used, revokes the agent's earlier tokens and stores the new
-  // agent token, all in one transaction. Returns the agent token's record.
-  // kUnauthenticated: unknown token; kPermissionDenied: used, expired, revoked, or
+  // site, and the same agent id when the token names one), marks it used, revokes the agent's
+  // earlier tokens and stores the new agent token, all in one transaction. Returns the agent
+  // token's record. kUnauthenticated: unknown token; kPermissionDenied: used, expired, revoked, or
   // for another site; kAlreadyExists: the agent id belongs to another site.
   virtual Result<TokenRecord> enroll(const Enrollment& enrollment) = 0;
 };

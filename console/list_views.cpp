@@ -118,6 +118,7 @@ std::vector<ListColumn> columns_for(View view, int width) {
               {"VERSION", 8},
               {"SKEW", 6, true},
               {"SPOOL", 5, true},
+              {"CONFIG", 16},
               {"HOST", 0}};
     case View::kBackups:
       return {{"", 2},
@@ -248,6 +249,18 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   cells.push_back({skew, Tone::kDim});
   cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
                    agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
+  // The configuration version it runs, and whether the centre's is newer (or refused).
+  if (!agent.config_managed) {
+    cells.push_back({"-", Tone::kDim});
+  } else {
+    std::string text =
+        agent.config_running.empty() ? "none" : sanitize(agent.config_running.substr(0, 8));
+    if (agent.config_refused) text += " refused";
+    else if (agent.config_behind) text += " behind";
+    cells.push_back({text, agent.config_refused  ? Tone::kCritical
+                           : agent.config_behind ? Tone::kWarning
+                                                 : Tone::kDim});
+  }
   cells.push_back({sanitize(agent.hostname), Tone::kDim});
   return cells;
 }

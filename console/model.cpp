@@ -280,6 +280,21 @@ Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
     in.integer("spool_depth", 0, kMax, v);
     agent.spool_depth = v;
   }
+  // A collector without central configurations sends no "config": not managed.
+  if (const json* config = in.find("config", Need::kOptional); config && config->is_object()) {
+    const auto flag = [&](const char* key) {
+      const auto it = config->find(key);
+      return it != config->end() && it->is_boolean() && it->get<bool>();
+    };
+    const auto text = [&](const char* key) {
+      const auto it = config->find(key);
+      return it != config->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    agent.config_managed = flag("managed");
+    agent.config_behind = flag("behind");
+    agent.config_running = text("running");
+    agent.config_refused = !text("refused").empty();
+  }
   if (!in.status().is_ok()) return in.status();
   return agent;
 }

@@ -145,6 +145,13 @@ struct AgentRow {
   int member_sites = 0;  // a central poller: the sites it reports for; 0 otherwise
   std::optional<std::int64_t> clock_skew_ms;
   std::optional<std::int64_t> spool_depth;
+  // Its configuration from the centre ("config" of the reply): whether it is managed,
+  // the version it runs ("" none yet), whether that is behind the centre's, and
+  // whether it refused the centre's.
+  bool config_managed = false;
+  std::string config_running;
+  bool config_behind = false;
+  bool config_refused = false;
 };
 
 struct AgentsReply {

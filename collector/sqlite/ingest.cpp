@@ -94,7 +94,8 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        " author, created_ms, weekdays, start_minute, duration_minutes, time_zone, every,"
        " calendar) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
       {&s->insert_audit_,
-       "INSERT INTO audit (ts_ms, author, action, target, comment) VALUES (?1,?2,?3,?4,?5)"},
+       "INSERT INTO audit (ts_ms, author, action, target, comment, before_value, after_value)"
+       " VALUES (?1,?2,?3,?4,?5,?6,?7)"},
       {&s->insert_notification_,
        "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind, state,"
        " status, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
@@ -373,7 +374,9 @@ Status SqliteIngest::store_audit(const AuditEntry& entry) {
       .bind(2, entry.author)
       .bind(3, entry.action)
       .bind(4, entry.target)
-      .bind(5, entry.comment);
+      .bind(5, entry.comment)
+      .bind(6, entry.before)
+      .bind(7, entry.after);
   if (insert_audit_.step() != SQLITE_DONE) return sqlite::error(db_, "store audit entry");
   return Status::ok();
 }

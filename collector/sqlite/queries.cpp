@@ -489,7 +489,8 @@ Result<std::vector<Event>> read_events(sqlite3* db, const EventQuery& q) {
 
 Result<std::vector<AuditEntry>> read_audit(sqlite3* db, const AuditQuery& q) {
   auto stmt = Statement::prepare(db,
-                                 "SELECT id, ts_ms, author, action, target, comment FROM audit"
+                                 "SELECT id, ts_ms, author, action, target, comment, before_value,"
+                                 " after_value FROM audit"
                                  " WHERE id > ?1 ORDER BY id LIMIT ?2");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));
@@ -501,7 +502,9 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, const AuditQuery& q) {
                    .author = stmt->text(2),
                    .action = stmt->text(3),
                    .target = stmt->text(4),
-                   .comment = stmt->text(5)});
+                   .comment = stmt->text(5),
+                   .before = stmt->text(6),
+                   .after = stmt->text(7)});
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read audit");
   return out;

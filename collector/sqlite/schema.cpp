@@ -241,12 +241,41 @@ ALTER TABLE downtimes ADD COLUMN every TEXT NOT NULL DEFAULT '';
 ALTER TABLE downtimes ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 8: agent configurations kept centrally (templates, per-site and per-agent
+// values), what each agent says it runs, and the audit trail's before and after.
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE audit ADD COLUMN before_value TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN after_value TEXT NOT NULL DEFAULT '';
+CREATE TABLE config_entries (
+  kind       TEXT NOT NULL,  -- template, site, agent
+  name       TEXT NOT NULL,
+  document   TEXT NOT NULL,  -- JSON
+  revision   INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  author     TEXT NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+-- Bumped by every change of config_entries: readers cache what they render by it.
+CREATE TABLE config_revision (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  revision INTEGER NOT NULL
+);
+INSERT INTO config_revision (id, revision) VALUES (1, 0);
+CREATE TABLE agent_config_reports (
+  agent       TEXT PRIMARY KEY,
+  running     TEXT NOT NULL,  -- version the agent runs; '' none
+  refused     TEXT NOT NULL,  -- version it refused last; '' none
+  error       TEXT NOT NULL,  -- why
+  reported_ms INTEGER NOT NULL
+);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
 constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
-                                       kSchemaV7};
+                                       kSchemaV7, kSchemaV8};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

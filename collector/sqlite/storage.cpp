@@ -12,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "collector/sqlite/configs.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/ingest.hpp"
 #include "collector/sqlite/outbox.hpp"
@@ -104,6 +105,8 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
+  Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) override;
   Result<TokenRecord> find_token(const std::string& hash) override {
     return with_reader([&](sqlite3* db) { return read_token(db, hash); });
   }
@@ -114,6 +117,30 @@ class SqliteStorage final : public Storage {
     return writer_.write([&] { return revoke_token_row(writer_.db(), id, now_ms); });
   }
   Result<TokenRecord> enroll(const Enrollment& enrollment) override;
+
+  Result<ConfigSnapshot> config_snapshot() override {
+    return with_reader([&](sqlite3* db) { return read_config_snapshot(db); });
+  }
+  Result<std::int64_t> config_revision() override {
+    return with_reader([&](sqlite3* db) { return read_config_revision(db); });
+  }
+  Result<std::int64_t> change_config(const ConfigChange& change) override {
+    std::int64_t revision = 0;
+    Status s = writer_.write([&]() -> Status {
+      auto applied = apply_config_change(writer_.db(), change);
+      if (!applied) return applied.status();
+      revision = *applied;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return revision;
+  }
+  Status put_agent_config_report(const AgentConfigReport& report) override {
+    return writer_.write([&] { return upsert_agent_config_report(writer_.db(), report); });
+  }
+  Result<std::vector<AgentConfigReport>> agent_config_reports() override {
+    return with_reader([&](sqlite3* db) { return read_agent_config_reports(db); });
+  }
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
@@ -266,6 +293,22 @@ Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const s
   });
   if (!s) return s;
   return id;
+}
+
+Result<std::vector<std::int64_t>> SqliteStorage::add_tokens(
+    const std::vector<std::pair<TokenRecord, std::string>>& tokens) {
+  std::vector<std::int64_t> ids;
+  Status s = writer_.write([&]() -> Status {
+    ids.clear();  // a retried transaction starts again
+    for (const auto& [record, hash] : tokens) {
+      auto inserted = insert_token_row(writer_.db(), record, hash);
+      if (!inserted) return inserted.status();
+      ids.push_back(*inserted);
+    }
+    return Status::ok();
+  });
+  if (!s) return s;
+  return ids;
 }
 
 Result<TokenRecord> SqliteStorage::enroll(const Enrollment& enrollment) {

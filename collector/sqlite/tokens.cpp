@@ -55,6 +55,9 @@ Result<TokenRecord> usable_enrollment_token(sqlite3* db, const Enrollment& e) {
                   "enrollment token already used (by agent \"" + token.agent + "\")");
   if (token.expires_ms != 0 && token.expires_ms <= e.now_ms)
     return Status(Code::kPermissionDenied, "enrollment token expired");
+  if (!token.agent.empty() && token.agent != e.agent)
+    return Status(Code::kPermissionDenied,
+                  "enrollment token is for agent \"" + token.agent + "\", not \"" + e.agent + "\"");
   if (!e.site.empty() && e.site != token.site)
     return Status(Code::kPermissionDenied,
                   "enrollment token is for site \"" + token.site + "\", not \"" + e.site + "\"");

@@ -476,5 +476,53 @@ TEST_CASE("Config: a traps block that cannot work is refused, naming the field",
       Contains("engine_id: only for SNMP version \"3\""));
 }
 
+constexpr const char* kManagedFile = R"({
+  // a managed agent's own file
+  "agent": {"id": "a-01", "site": "town"},
+  "collector": {"url": "https://collector.example:8443", "config_poll": "5s"},
+  "checks": [{"name": "own", "type": "system/load"}]
+})";
+
+TEST_CASE("Config: a managed agent's checks come from the centre's document", "[config]") {
+  const auto central = nlohmann::json::parse(
+      R"({"defaults": {"interval": "30s"}, "checks": [{"name": "c1", "type": "system/load"},
+                                                      {"name": "c2", "type": "system/uptime"}]})");
+  auto config = parse_managed_config(kManagedFile, "agent.json", &central, "central v1");
+  REQUIRE(config);
+  CHECK(config->agent_id == "a-01");
+  CHECK(config->collector.config_poll == std::chrono::seconds(5));
+  REQUIRE(config->checks.size() == 2);
+  CHECK(config->checks[0].name == "c1");
+  CHECK(config->checks[0].interval == std::chrono::seconds(30));
+  // Without a document yet, the file's own checks, which may be none.
+  auto own = parse_managed_config(kManagedFile, "agent.json", nullptr, {});
+  REQUIRE(own);
+  CHECK(own->checks.size() == 1);
+  auto none = parse_managed_config(
+      R"({"agent": {"id": "a", "site": "s"}, "collector": {"url": "https://c.example"}})",
+      "agent.json", nullptr, {});
+  REQUIRE(none);
+  CHECK(none->checks.empty());
+}
+
+TEST_CASE("Config: the centre's errors name it, and it may not change identity or collector",
+          "[config]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"checks": [{"name": "x", "type": "system/bogus"}]})", "central v2: checks[0].type: "},
+      {R"({"checks": [{"name": "x", "type": "system/load", "warn": "lots"}]})",
+       "central v2: checks[0]"},
+      {R"({"checks": []})", "central v2: checks: lists no check"},
+      {R"({"collector": {"url": "https://evil.example"}, "checks": []})",
+       "central v2: collector: not from the centre"},
+  };
+  for (const auto& [text, message] : cases) {
+    INFO(text);
+    const auto central = nlohmann::json::parse(text);
+    auto config = parse_managed_config(kManagedFile, "agent.json", &central, "central v2");
+    REQUIRE_FALSE(config);
+    CHECK_THAT(config.status().message(), Catch::StartsWith(message));
+  }
+}
+
 }  // namespace
 }  // namespace vigie::agent

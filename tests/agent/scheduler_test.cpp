@@ -460,5 +460,40 @@ TEST_CASE("Scheduler: run_soon runs a device's checks at once, one run per gap h
   CHECK(results[0].name == "fw");
 }
 
+TEST_CASE("Scheduler: replace swaps the checks, and a run in flight still gives its result",
+          "[scheduler]") {
+  boost::asio::io_context io;
+  Gate gate;
+  std::atomic<bool> old_started{false};
+  std::vector<ConfiguredCheck> checks;
+  checks.push_back(fake("old", 50ms, 5s, 0ms, [&](const plugins::RunContext&) {
+    old_started = true;
+    gate.wait();
+    return ok("old result");
+  }));
+  std::vector<CheckResult> results;
+  Scheduler scheduler(io, checks, [&](CheckResult r) { results.push_back(std::move(r)); },
+                      {.workers = 2, .seed = 1});
+  scheduler.start();
+  // Let the old check start and block in its run.
+  while (!old_started) io.run_one_for(10ms);
+
+  std::vector<ConfiguredCheck> next;
+  next.push_back(
+      fake("new", 50ms, 5s, 0ms, [](const plugins::RunContext&) { return ok("new result"); }));
+  scheduler.replace(std::move(next));
+  gate.open();
+  const auto start = Clock::now();
+  const auto count = [&](const std::string& name) {
+    return std::count_if(results.begin(), results.end(),
+                         [&](const CheckResult& r) { return r.name == name; });
+  };
+  while (since(start) < 3s && (count("old") < 1 || count("new") < 3)) io.run_for(20ms);
+  scheduler.stop();
+  // The old run's result was not lost; the old check ran no more; the new one runs.
+  CHECK(count("old") == 1);
+  CHECK(count("new") >= 3);
+}
+
 }  // namespace
 }  // namespace vigie::agent

@@ -231,5 +231,23 @@ TEST_CASE("parse replies: central pollers, their sources and the line of a site"
   CHECK(site->checks[0].central);
 }
 
+TEST_CASE("parse_agents_reply: reads an agent's central configuration state", "[model]") {
+  const auto reply = parse_agents_reply(R"({"now": 5, "agents": [
+    {"id": "a", "site": "s", "lost": false,
+     "config": {"managed": true, "version": "v2", "running": "v1", "behind": true,
+                "refused": "v2", "error": "checks[0].type: unknown"}},
+    {"id": "b", "site": "s", "lost": false, "config": {"managed": false}},
+    {"id": "c", "site": "s", "lost": false}]})");
+  REQUIRE(reply);
+  REQUIRE(reply->agents.size() == 3);
+  const AgentRow& a = reply->agents[0];
+  CHECK(a.config_managed);
+  CHECK(a.config_running == "v1");
+  CHECK(a.config_behind);
+  CHECK(a.config_refused);
+  CHECK_FALSE(reply->agents[1].config_managed);
+  CHECK_FALSE(reply->agents[2].config_managed);
+}
+
 }  // namespace
 }  // namespace vigie::console

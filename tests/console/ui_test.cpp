@@ -484,3 +484,41 @@ TEST_CASE("ListCursor: stays within the list and the page", "[ui]") {
 
 }  // namespace
 }  // namespace vigie::console
+
+namespace vigie::console {
+namespace {
+
+TEST_CASE("Ui: the Agents view shows each agent's configuration version, and if behind", "[ui]") {
+  World world = sample_world();
+  auto agents = std::make_shared<std::vector<AgentRow>>();
+  AgentRow current{.id = "onesse-01", .site = "onesse", .last_seen_ms = kNow - 1000};
+  current.config_managed = true;
+  current.config_running = "3f2a9c0b1d4e5f60";
+  AgentRow behind = current;
+  behind.id = "sabres-01";
+  behind.site = "sabres";
+  behind.config_behind = true;
+  AgentRow refused = behind;
+  refused.id = "labenne-01";
+  refused.site = "labenne";
+  refused.config_refused = true;
+  AgentRow own{.id = "mimizan-01", .site = "mimizan", .last_seen_ms = kNow - 1000};
+  *agents = {current, behind, refused, own};
+  world.agents = agents;
+  Ui ui(true);
+  press(ui, world, key::kTab);
+  press(ui, world, key::kTab);
+  REQUIRE(ui.view() == View::kAgents);
+  const MemoryCanvas canvas = draw(ui, world, 140);
+  CHECK(find_line(canvas, "CONFIG") >= 0);
+  const auto line_of = [&](std::string_view agent) {
+    return canvas.line(find_line(canvas, agent));
+  };
+  CHECK_THAT(line_of("onesse-01"), Catch::Contains("3f2a9c0b") && !Catch::Contains("behind"));
+  CHECK_THAT(line_of("sabres-01"), Catch::Contains("3f2a9c0b behind"));
+  CHECK_THAT(line_of("labenne-01"), Catch::Contains("3f2a9c0b refused"));
+  CHECK_THAT(line_of("mimizan-01"), !Catch::Contains("3f2a9c0b"));
+}
+
+}  // namespace
+}  // namespace vigie::console

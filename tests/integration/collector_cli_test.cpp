@@ -6,7 +6,9 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
+#include "collector/csv.hpp"
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -225,6 +227,67 @@ TEST_CASE("Collector: calendar show prints a year's public holidays, one a line"
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains(bad_file.string() + ": calendars.desk.hours.mon: expected "
                                                           "HH:MM-HH:MM"));
+}
+
+// The number of lines of `token list` (its header aside).
+std::size_t token_count(const testing::Collector& collector) {
+  const auto list = testing::run({VIGIE_COLLECTOR_BIN, "token", "list", "--db", collector.db()});
+  REQUIRE(list.exit_code == 0);
+  return static_cast<std::size_t>(std::count(list.out.begin(), list.out.end(), '\n')) - 1;
+}
+
+TEST_CASE("Collector: enroll-token create --sites gives one token per line, as CSV",
+          "[collector-cli][enroll-campaign]") {
+  testing::TempDir dir;
+  testing::Collector collector(dir);
+  const auto sites = dir.write("campaign.csv",
+                               "site,agent,contact\n"
+                               "mairie-a,a-01,maire@a.example\n"
+                               "mairie-b,b-01,\"Secretariat, B\"\n"
+                               "mairie-c,,c@c.example\n");
+  const auto created = testing::run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--sites",
+                                     sites.string(), "--count", "3", "--db", collector.db()});
+  INFO(created.err);
+  REQUIRE(created.exit_code == 0);
+  CHECK_THAT(created.err, Catch::Contains("3 enrollment tokens created"));
+  const auto records = collector::parse_csv(created.out);
+  REQUIRE(records);
+  REQUIRE(records->size() == 4);
+  CHECK((*records)[0].fields ==
+        std::vector<std::string>{"site", "agent", "contact", "token", "expires"});
+  CHECK((*records)[2].fields[2] == "Secretariat, B");
+  const auto token_of = [&](std::size_t row) { return (*records)[row].fields.at(3); };
+  for (std::size_t row = 1; row <= 3; ++row) CHECK_THAT(token_of(row), Catch::StartsWith("vge_"));
+
+  const auto enroll = [&](const std::string& agent, const std::string& site,
+                          const std::string& secret) {
+    const nlohmann::json request = {{"agent", {{"id", agent}, {"site", site}}}};
+    return collector.post("/api/v1/enroll", request.dump(), secret);
+  };
+  // A token is for its line's site, and for its agent id when the line gives one.
+  auto r = enroll("intruder", "mairie-b", token_of(2));
+  CHECK(r.status == 403);
+  CHECK_THAT(r.body, Catch::Contains("is for agent \\\"b-01\\\""));
+  CHECK(enroll("b-01", "mairie-a", token_of(2)).status == 403);
+  CHECK(enroll("a-01", "mairie-a", token_of(1)).status == 200);
+  CHECK(enroll("b-01", "mairie-b", token_of(2)).status == 200);
+  CHECK(enroll("c-any", "mairie-c", token_of(3)).status == 200);
+
+  SECTION("a count that does not match, or a bad line, stores no token at all") {
+    const std::size_t before = token_count(collector);
+    auto wrong = testing::run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--sites",
+                               sites.string(), "--count", "600", "--db", collector.db()});
+    CHECK(wrong.exit_code == 2);
+    CHECK_THAT(wrong.err, Catch::Contains("--count 600, but " + sites.string() + " lists 3"));
+    CHECK(wrong.out.empty());
+    const auto bad = dir.write("bad.csv", "mairie-d,d-01\nmairie-e,e-01\nmairie f,f-01\n");
+    wrong = testing::run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--sites", bad.string(),
+                          "--db", collector.db()});
+    CHECK(wrong.exit_code == 2);
+    CHECK_THAT(wrong.err, Catch::Contains(bad.string() + ":3: site \"mairie f\""));
+    CHECK(wrong.out.empty());
+    CHECK(token_count(collector) == before);
+  }
 }
 
 }  // namespace
