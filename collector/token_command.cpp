@@ -87,8 +87,7 @@ Result<TokenArgs> parse_token_args(const std::vector<std::string_view>& args, st
   for (std::size_t i = first; i < args.size(); ++i) {
     const std::string_view a = args[i];
     if (a == "--db" || a == "--role" || a == "--site" || a == "--label" || a == "--ttl" ||
-        a == "--count" || a == "--report-for" ||
-        a == "--sites") {
+        a == "--count" || a == "--report-for" || a == "--sites") {
       if (i + 1 >= args.size()) return Status::invalid(std::string(a) + ": missing value");
       const std::string v(args[++i]);
       if (a == "--db") t.db = v;

@@ -53,9 +53,9 @@ class SqliteIngest {
   const std::int64_t max_series_;
   sqlite::Statement find_series_, count_series_;
   std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
-  sqlite::Statement insert_agent_, find_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
-      update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
-      insert_outbox_, upsert_series_, insert_block_;
+  sqlite::Statement insert_agent_, find_agent_, update_agent_, find_batch_, insert_batch_,
+      upsert_check_, update_check_, insert_event_, upsert_downtime_, insert_audit_,
+      insert_notification_, insert_outbox_, upsert_series_, insert_block_;
 
   // Series ids by (agent id, check, metric) and their unit, keyed by two independent
   // 64-bit hashes of the three instead of the strings themselves: a fleet has hundreds

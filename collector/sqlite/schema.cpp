@@ -274,8 +274,8 @@ CREATE TABLE agent_config_reports (
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
-                                       kSchemaV7, kSchemaV8};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                       kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

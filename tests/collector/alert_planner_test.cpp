@@ -6,8 +6,8 @@
 #include "collector/alert_planner.hpp"
 
 #include <catch2/catch.hpp>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace vigie::collector {
 namespace {
