@@ -18,7 +18,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 
 #include "common/duration.hpp"
 #include "common/file.hpp"
@@ -86,7 +85,6 @@ struct TrapListener::Impl : std::enable_shared_from_this<Impl> {
         event(std::move(on_event)),
         poll(std::move(on_poll)),
         out(context),
-        buffer(kMaxLine),
         restart(context),
         backoff(options.restart_min) {
     for (const ConfiguredCheck& check : config.checks) {
@@ -179,12 +177,11 @@ struct TrapListener::Impl : std::enable_shared_from_this<Impl> {
 
   void read_line() {
     asio::async_read_until(
-        out, buffer, '\n',
+        out, asio::dynamic_buffer(pending, kMaxLine), '\n',
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t size) {
           if (ec) return self->ended(ec);
-          std::string line(asio::buffers_begin(self->buffer.data()),
-                           asio::buffers_begin(self->buffer.data()) + size - 1);
-          self->buffer.consume(size);
+          std::string line = self->pending.substr(0, size - 1);
+          self->pending.erase(0, size);
           self->handle(line);
           self->read_line();
         });
@@ -255,7 +252,7 @@ struct TrapListener::Impl : std::enable_shared_from_this<Impl> {
     listening = false;
     boost::system::error_code ignored;
     out.close(ignored);
-    buffer.consume(buffer.size());
+    pending.clear();
     if (to_helper >= 0) ::close(to_helper);
     to_helper = -1;
     const std::string why = ec == asio::error::eof ? std::string()
@@ -327,7 +324,10 @@ struct TrapListener::Impl : std::enable_shared_from_this<Impl> {
   std::function<void(const std::string&)> poll;
   std::map<std::string, std::vector<const ConfiguredCheck*>, std::less<>> checks_by_device;
   asio::posix::stream_descriptor out;
-  asio::streambuf buffer;
+  // The helper's output not read yet: a string, not an asio::streambuf, whose
+  // std::streambuf would link the C++ locales into the static agent (docs/performance.md,
+  // "Agent footprint").
+  std::string pending;
   asio::steady_timer restart;
   milliseconds backoff;
   pid_t pid = -1;
