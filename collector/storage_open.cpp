@@ -14,7 +14,8 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& db, SqliteOptio
                                   .retention = tuning.retention,
                                   .housekeeping_every = tuning.housekeeping_every,
                                   .housekeeping_budget = tuning.housekeeping_budget,
-                                  .now_ms = tuning.now_ms});
+                                  .now_ms = tuning.now_ms,
+                                  .max_series_per_agent = tuning.max_series_per_agent});
   }
   tuning.path = db;
   return open_sqlite_storage(tuning);

@@ -35,8 +35,9 @@ struct ConninfoOptions {
 }  // namespace
 
 bool is_postgres(std::string_view db) {
-  return db.starts_with("postgresql://") || db.starts_with("postgres://") ||
-         db.find('=') != std::string_view::npos;
+  if (db.starts_with("postgresql://") || db.starts_with("postgres://")) return true;
+  // key=value pairs; another scheme's URI with a query is not one.
+  return db.find("://") == std::string_view::npos && db.find('=') != std::string_view::npos;
 }
 
 Status check_conninfo(const std::string& conninfo) {

@@ -16,11 +16,11 @@ constexpr std::int64_t kMaxPoints = 100'000;
 
 constexpr const char* kEventColumns =
     "SELECT id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state, to_state,"
-    " state_type, attempt, summary, author, notify, backfill FROM events";
+    " state_type, attempt, summary, author, notify, backfill, trap FROM events";
 
 constexpr const char* kTokenColumns =
-    "SELECT id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms"
-    " FROM tokens";
+    "SELECT id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms,"
+    " report_for FROM tokens";
 
 // Runs `read` in a read-only REPEATABLE READ transaction: every statement sees the
 // same snapshot.
@@ -50,6 +50,7 @@ void append_events(const pq::Rows& rows, std::vector<Event>& into) {
     e.author = rows.text(i, 12);
     e.notify = rows.int64(i, 13) != 0;
     e.backfill = rows.int64(i, 14) != 0;
+    e.trap = rows.text(i, 15);
     into.push_back(std::move(e));
   }
 }
@@ -65,6 +66,7 @@ TokenRecord token_from_row(const pq::Rows& rows, int i) {
   t.expires_ms = rows.int64(i, 6);
   t.used_ms = rows.int64(i, 7);
   t.revoked_ms = rows.int64(i, 8);
+  t.report_for = rows.text(i, 9);
   return t;
 }
 
@@ -74,7 +76,7 @@ constexpr const char* kCheckColumns =
     " c.ts_ms, c.duration_ms, c.interval_s, c.received_ms, c.since_ms, c.max_attempts,"
     " c.state_type, c.attempt, c.hard_state, c.hard_since_ms, c.history, c.history_len,"
     " c.flapping, c.flap_percent, c.stale, c.stale_reason, c.stale_since_ms, c.agent_lost,"
-    " c.ack, a.id FROM checks c JOIN agents a ON a.id = c.agent_id";
+    " c.ack, a.id, c.site FROM checks c JOIN agents a ON a.id = c.agent_id";
 
 CheckState check_from_row(const pq::Rows& r, int i) {
   CheckState c;
@@ -105,6 +107,11 @@ CheckState check_from_row(const pq::Rows& r, int i) {
   c.stale_since_ms = r.int64(i, 24);
   c.agent_lost = r.int64(i, 25) != 0;
   if (auto ack = ack_from_text(r.text(i, 26))) c.ack = std::make_shared<const Ack>(std::move(*ack));
+  // '' : filed under its agent's site (every check but a central poller's).
+  if (std::string site = r.text(i, 28); !site.empty() && site != c.site) {
+    c.site = std::move(site);
+    c.central = true;
+  }
   return c;
 }
 
@@ -205,7 +212,11 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
   HistoryData out;
   auto agents = conn.query(
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
-      " FROM agents WHERE $1 = '' OR site = $1 ORDER BY site COLLATE \"C\", name COLLATE \"C\"",
+      " FROM agents WHERE ($1 = '' OR site = $1)"
+      // A central poller (enrolled with --report-for) is no agent of its own site's.
+      " AND name NOT IN (SELECT agent FROM tokens WHERE role = 'agent' AND revoked_ms = 0"
+      " AND report_for <> '')"
+      " ORDER BY site COLLATE \"C\", name COLLATE \"C\"",
       Params().add(q.site));
   if (!agents) return agents.status();
   for (int i = 0; i < agents->size(); ++i) {
@@ -219,11 +230,13 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
     a.lost_since_ms = agents->int64(i, 6);
     a.lost = a.lost_since_ms != 0;
     out.agents.push_back(std::move(a));
-  }
+  }  // A check is filed under its own site when it names one (a central poller's), else
+  // under its agent's.
   auto checks = conn.query(std::string(kCheckColumns) +
-                               " WHERE starts_with(c.check_id, $1) AND ($2 = '' OR a.site = $2)"
-                               " ORDER BY a.site COLLATE \"C\", a.name COLLATE \"C\","
-                               " c.check_id COLLATE \"C\"",
+                               " WHERE starts_with(c.check_id, $1)"
+                               " AND ($2 = '' OR coalesce(nullif(c.site, ''), a.site) = $2)"
+                               " ORDER BY coalesce(nullif(c.site, ''), a.site) COLLATE \"C\","
+                               " a.name COLLATE \"C\", c.check_id COLLATE \"C\"",
                            Params().add(q.check_prefix).add(q.site));
   if (!checks) return checks.status();
   for (int i = 0; i < checks->size(); ++i) {
@@ -280,6 +293,20 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
                           .count = n});
       }
     }
+    if (q.silences) {
+      // The check's own, then its agent's and its site's.
+      auto silences = conn.query(
+          std::string(kEventColumns) +
+              " WHERE ((agent = $1 AND check_id = $2 AND kind IN ('acknowledged', 'ack_removed',"
+              " 'ack_expired', 'downtime_start', 'downtime_end'))"
+              " OR (agent = $1 AND check_id = '' AND kind IN ('downtime_start', 'downtime_end'))"
+              " OR (agent = '' AND check_id = '' AND site = $3"
+              " AND kind IN ('downtime_start', 'downtime_end')))"
+              " AND ts_ms < $4 ORDER BY id",
+          Params().add(agent).add(check).add(h.state.site).add(q.to_ms));
+      if (!silences) return silences.status();
+      append_events(*silences, h.silences);
+    }
     out.checks.push_back(std::move(h));
   }
   return out;
@@ -315,7 +342,7 @@ Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
   for (int i = 0; i < checks->size(); ++i) snapshot.checks.push_back(check_from_row(*checks, i));
   auto downtimes = conn.query(
       "SELECT id, site, agent, check_id, start_ms, end_ms, comment, author, created_ms,"
-      " weekdays, start_minute, duration_minutes, time_zone FROM downtimes"
+      " weekdays, start_minute, duration_minutes, time_zone, every, calendar FROM downtimes"
       " WHERE end_ms = 0 OR end_ms > $1 ORDER BY id",
       Params().add(now_ms));
   if (!downtimes) return downtimes.status();
@@ -335,6 +362,8 @@ Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
     d.start_minute = static_cast<int>(r.int64(i, 10));
     d.duration_minutes = static_cast<int>(r.int64(i, 11));
     d.time_zone = r.text(i, 12);
+    d.every = r.text(i, 13);
+    d.calendar = r.text(i, 14);
     snapshot.downtimes.push_back(std::move(d));
   }
   auto last = conn.query("SELECT coalesce(max(id), 0) FROM events");
@@ -354,11 +383,12 @@ Result<std::vector<Event>> read_events(pq::Conn& conn, const EventQuery& q) {
   Params p;
   p.add(q.after).add(static_cast<std::int64_t>(q.limit));
   if (one_check) p.add(q.agent).add(q.check);
-  auto rows = conn.query(
-      std::string(kEventColumns) +
-          (one_check ? " WHERE agent = $3 AND check_id = $4 AND id > $1 ORDER BY id DESC LIMIT $2"
-                     : " WHERE id > $1 ORDER BY id LIMIT $2"),
-      p);
+  std::string sql = std::string(kEventColumns) + " WHERE id > $1";
+  if (one_check) sql += " AND agent = $3 AND check_id = $4";
+  if (q.traps == EventQuery::Traps::kOnly) sql += " AND kind = 'trap'";
+  if (q.traps == EventQuery::Traps::kWithout) sql += " AND kind <> 'trap'";
+  sql += one_check ? " ORDER BY id DESC LIMIT $2" : " ORDER BY id LIMIT $2";
+  auto rows = conn.query(sql, p);
   if (!rows) return rows.status();
   std::vector<Event> out;
   append_events(*rows, out);
@@ -367,7 +397,8 @@ Result<std::vector<Event>> read_events(pq::Conn& conn, const EventQuery& q) {
 
 Result<std::vector<AuditEntry>> read_audit(pq::Conn& conn, const AuditQuery& q) {
   auto rows = conn.query(
-      "SELECT id, ts_ms, author, action, target, comment FROM audit WHERE id > $1"
+      "SELECT id, ts_ms, author, action, target, comment, before_value, after_value"
+      " FROM audit WHERE id > $1"
       " ORDER BY id LIMIT $2",
       Params().add(q.after).add(static_cast<std::int64_t>(q.limit)));
   if (!rows) return rows.status();
@@ -378,7 +409,9 @@ Result<std::vector<AuditEntry>> read_audit(pq::Conn& conn, const AuditQuery& q) 
                    .author = rows->text(i, 2),
                    .action = rows->text(i, 3),
                    .target = rows->text(i, 4),
-                   .comment = rows->text(i, 5)});
+                   .comment = rows->text(i, 5),
+                   .before = rows->text(i, 6),
+                   .after = rows->text(i, 7)});
   return out;
 }
 
@@ -428,6 +461,106 @@ Result<std::vector<TokenRecord>> read_tokens(pq::Conn& conn) {
   std::vector<TokenRecord> out;
   for (int i = 0; i < rows->size(); ++i) out.push_back(token_from_row(*rows, i));
   return out;
+}
+
+Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(pq::Conn& conn,
+                                                                  std::int64_t since_ms) {
+  auto rows = conn.query(
+      "SELECT alert_key, max(done_ms) FROM outbox WHERE done_ms >= $1 AND done_ms <> 0"
+      " AND status IN ('sent', 'digest') GROUP BY alert_key",
+      Params().add(since_ms));
+  if (!rows) return rows.status();
+  std::map<std::string, std::int64_t> out;
+  for (int i = 0; i < rows->size(); ++i) out[rows->text(i, 0)] = rows->int64(i, 1);
+  return out;
+}
+
+Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& channel,
+                                            std::int64_t now_ms, std::int64_t due_by_ms,
+                                            std::size_t limit, std::int64_t lease_ms) {
+  // One statement, its own transaction: the rows are leased by the time it returns, and
+  // SKIP LOCKED lets two collectors claim at once without waiting for, or taking, each
+  // other's rows.
+  auto rows = conn.query(
+      "WITH picked AS (SELECT id, due_ms FROM outbox WHERE channel = $1 AND done_ms = 0"
+      " AND due_ms <= $2 ORDER BY created_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+      " UPDATE outbox o SET due_ms = $4 FROM picked p WHERE o.id = p.id"
+      " RETURNING o.id, o.alert_key, o.alert, o.created_ms, p.due_ms, o.attempts, o.error",
+      Params()
+          .add(channel)
+          .add(due_by_ms)
+          .add(static_cast<std::int64_t>(limit))
+          .add(now_ms + lease_ms));
+  if (!rows) return rows.status().with_context("claim outbox rows");
+  std::vector<OutboxRow> out;
+  for (int i = 0; i < rows->size(); ++i)
+    out.push_back({.id = rows->int64(i, 0),
+                   .channel = channel,
+                   .key = rows->text(i, 1),
+                   .alert = rows->text(i, 2),
+                   .created_ms = rows->int64(i, 3),
+                   .due_ms = rows->int64(i, 4),
+                   .attempts = static_cast<int>(rows->int64(i, 5)),
+                   .error = rows->text(i, 6)});
+  std::sort(out.begin(), out.end(), [](const OutboxRow& a, const OutboxRow& b) {
+    return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+  });
+  return out;
+}
+
+Result<std::int64_t> read_config_revision(pq::Conn& conn) {
+  auto rows = conn.query("SELECT revision FROM config_revision WHERE id = 1");
+  if (!rows) return rows.status();
+  if (rows->size() == 0) return Status::internal("config_revision has no row");
+  return rows->int64(0, 0);
+}
+
+Result<ConfigSnapshot> read_config_snapshot(pq::Conn& conn) {
+  return in_snapshot(conn, [&]() -> Result<ConfigSnapshot> {
+    ConfigSnapshot snapshot;
+    auto revision = read_config_revision(conn);
+    if (!revision) return revision.status();
+    snapshot.revision = *revision;
+    auto rows = conn.query(
+        "SELECT kind, name, document, revision, updated_ms, author FROM config_entries"
+        " ORDER BY kind COLLATE \"C\", name COLLATE \"C\"");
+    if (!rows) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      const auto kind = config_kind_from_name(rows->text(i, 0));
+      if (!kind) continue;  // written by a newer collector: not ours to render
+      snapshot.entries.push_back({.kind = *kind,
+                                  .name = rows->text(i, 1),
+                                  .document = rows->text(i, 2),
+                                  .revision = rows->int64(i, 3),
+                                  .updated_ms = rows->int64(i, 4),
+                                  .author = rows->text(i, 5)});
+    }
+    return snapshot;
+  });
+}
+
+Result<std::vector<AgentConfigReport>> read_agent_config_reports(pq::Conn& conn) {
+  auto rows = conn.query(
+      "SELECT agent, running, refused, error, reported_ms FROM agent_config_reports"
+      " ORDER BY agent COLLATE \"C\"");
+  if (!rows) return rows.status();
+  std::vector<AgentConfigReport> out;
+  for (int i = 0; i < rows->size(); ++i)
+    out.push_back({.agent = rows->text(i, 0),
+                   .running = rows->text(i, 1),
+                   .refused = rows->text(i, 2),
+                   .error = rows->text(i, 3),
+                   .reported_ms = rows->int64(i, 4)});
+  return out;
+}
+
+Result<std::string> read_synchronous(pq::Conn& conn) {
+  auto rows = conn.query("SELECT current_setting('synchronous_commit')");
+  if (!rows) return rows.status();
+  // on, remote_write, remote_apply: a commit is on disk before it is answered.
+  const std::string mode = rows->text(0, 0);
+  return mode == "off" || mode == "local" ? std::string(mode == "off" ? "normal" : "full")
+                                          : std::string("full");
 }
 
 Result<std::int64_t> read_database_bytes(pq::Conn& conn) {

@@ -8,7 +8,7 @@
 namespace vigie::collector::pg {
 namespace {
 
-// Version 1: what SQLite's versions 1 to 3 hold, in PostgreSQL's types. Times are
+// Version 1: what SQLite's versions 1 to 8 hold, in PostgreSQL's types. Times are
 // epoch milliseconds (bigint), as everywhere in vigie.
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE agents (
@@ -24,7 +24,11 @@ CREATE TABLE agents (
   spool_depth     bigint NOT NULL DEFAULT -1,
   spool_oldest_ms bigint NOT NULL DEFAULT 0,
   spool_dropped   bigint NOT NULL DEFAULT -1,
-  lost_since_ms   bigint NOT NULL DEFAULT 0  -- 0: not lost
+  lost_since_ms   bigint NOT NULL DEFAULT 0,  -- 0: not lost
+  -- The high-water mark of the batches retention let go: a report at or below it,
+  -- whose results are no newer than the last of them, was stored already.
+  pruned_seq          bigint NOT NULL DEFAULT 0,
+  pruned_received_ms  bigint NOT NULL DEFAULT 0
 );
 -- One row per stored report: (agent, seq) makes ingest idempotent, across collectors
 -- too (the second insert of a pair waits for the first's transaction, then conflicts).
@@ -64,6 +68,7 @@ CREATE TABLE checks (
   stale_since_ms bigint NOT NULL,
   agent_lost     integer NOT NULL,
   ack            text NOT NULL,  -- JSON object, '' if none
+  site           text NOT NULL DEFAULT '',  -- filed under ('' : its agent's site)
   UNIQUE (agent_id, check_id)
 );
 CREATE TABLE series (
@@ -110,7 +115,8 @@ CREATE TABLE tokens (
   created_ms bigint NOT NULL,
   expires_ms bigint NOT NULL DEFAULT 0,
   used_ms    bigint NOT NULL DEFAULT 0,
-  revoked_ms bigint NOT NULL DEFAULT 0
+  revoked_ms bigint NOT NULL DEFAULT 0,
+  report_for text NOT NULL DEFAULT ''  -- "", "*" or a comma list of sites
 );
 CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent <> '';
 CREATE TABLE events (
@@ -128,9 +134,11 @@ CREATE TABLE events (
   summary     text NOT NULL,
   author      text NOT NULL,
   notify      integer NOT NULL,
-  backfill    integer NOT NULL
+  backfill    integer NOT NULL,
+  trap        text NOT NULL DEFAULT ''  -- kind 'trap': what it said (JSON text)
 );
 CREATE INDEX events_by_check ON events (agent, check_id, id);
+CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
 CREATE INDEX events_by_time ON events (recorded_ms);
 CREATE TABLE downtimes (
   id               bigint PRIMARY KEY,
@@ -145,7 +153,9 @@ CREATE TABLE downtimes (
   weekdays         integer NOT NULL,  -- bit 0 Monday; 0: one-off
   start_minute     integer NOT NULL,
   duration_minutes integer NOT NULL,
-  time_zone        text NOT NULL
+  time_zone        text NOT NULL,
+  every            text NOT NULL DEFAULT '',  -- public-holidays, outside-working-hours
+  calendar         text NOT NULL DEFAULT ''
 );
 CREATE TABLE audit (
   id      bigserial PRIMARY KEY,
@@ -153,7 +163,9 @@ CREATE TABLE audit (
   author  text NOT NULL,
   action  text NOT NULL,
   target  text NOT NULL,
-  comment text NOT NULL
+  comment text NOT NULL,
+  before_value text NOT NULL DEFAULT '',
+  after_value  text NOT NULL DEFAULT ''
 );
 CREATE TABLE notifications (
   id       bigserial PRIMARY KEY,
@@ -171,6 +183,46 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_by_check ON notifications (check_id, id);
 CREATE INDEX notifications_by_site ON notifications (site, id);
 CREATE INDEX notifications_by_time ON notifications (ts_ms);
+-- The alert outbox: written in the transaction of the event that causes an alert,
+-- claimed with FOR UPDATE SKIP LOCKED, settled once delivered or given up.
+CREATE TABLE outbox (
+  id         bigserial PRIMARY KEY,
+  channel    text NOT NULL,
+  alert_key  text NOT NULL,
+  alert      text NOT NULL,  -- JSON
+  created_ms bigint NOT NULL,
+  due_ms     bigint NOT NULL,
+  attempts   integer NOT NULL DEFAULT 0,
+  error      text NOT NULL DEFAULT '',
+  done_ms    bigint NOT NULL DEFAULT 0,
+  status     text NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox (channel, due_ms) WHERE done_ms = 0;
+CREATE INDEX outbox_sent ON outbox (alert_key, done_ms) WHERE done_ms <> 0;
+CREATE INDEX outbox_by_time ON outbox (created_ms);
+-- Agent configurations kept centrally, and what each agent says it runs.
+CREATE TABLE config_entries (
+  kind       text NOT NULL,  -- template, site, agent
+  name       text NOT NULL,
+  document   text NOT NULL,  -- JSON
+  revision   bigint NOT NULL,
+  updated_ms bigint NOT NULL,
+  author     text NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+-- Bumped by every change of config_entries (its row lock orders the changes).
+CREATE TABLE config_revision (
+  id       integer PRIMARY KEY CHECK (id = 1),
+  revision bigint NOT NULL
+);
+INSERT INTO config_revision (id, revision) VALUES (1, 0);
+CREATE TABLE agent_config_reports (
+  agent       text PRIMARY KEY,
+  running     text NOT NULL,
+  refused     text NOT NULL,
+  error       text NOT NULL,
+  reported_ms bigint NOT NULL
+);
 )sql";
 
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step

@@ -88,7 +88,10 @@ class PostgresStorage final : public Storage {
 
   Status start(std::unique_ptr<pq::Conn> conn) {
     conn_ = std::move(conn);
-    writes_ = std::make_unique<pg::Writes>(*conn_);
+    writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
+    auto synchronous = pg::read_synchronous(*conn_);
+    if (!synchronous) return synchronous.status();
+    synchronous_ = *synchronous;
     writer_ = std::thread([this] { writer_loop(); });
     return Status::ok();
   }
@@ -142,6 +145,71 @@ class PostgresStorage final : public Storage {
   Status revoke_token(std::int64_t id, std::int64_t now_ms) override {
     return write([&](pg::Writes& w) { return w.revoke_token(id, now_ms); });
   }
+  Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) override {
+    std::vector<std::int64_t> ids;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto inserted = w.insert_tokens(tokens);
+      if (!inserted) return inserted.status();
+      ids = std::move(*inserted);
+      return Status::ok();
+    });
+    if (!s) return s;
+    return ids;
+  }
+
+  // The outbox: claimed in one statement on a connection of the pool (SKIP LOCKED:
+  // collectors claiming at once take different rows), settled by the writer with the
+  // notification history.
+  Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
+                                              std::int64_t due_by_ms, std::size_t limit,
+                                              std::int64_t lease_ms) override {
+    return primary_.with([&](pq::Conn& c) {
+      return pg::claim_outbox(c, channel, now_ms, due_by_ms, limit, lease_ms);
+    });
+  }
+  Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                     const std::string& status, std::vector<NotificationRecord> history) override {
+    return write([&](pg::Writes& w) {
+      return w.settle_outbox(ids, now_ms, status, "", 0, std::move(history));
+    });
+  }
+  Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       std::int64_t retry_at_ms, const std::string& error,
+                       std::vector<NotificationRecord> history) override {
+    return write([&](pg::Writes& w) {
+      return w.settle_outbox(ids, now_ms, "failed", error, retry_at_ms, std::move(history));
+    });
+  }
+  Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_outbox_last_sent(c, since_ms); });
+  }
+
+  // Agent configurations, read and written on the primary.
+  Result<ConfigSnapshot> config_snapshot() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_config_snapshot(c); });
+  }
+  Result<std::int64_t> config_revision() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_config_revision(c); });
+  }
+  Result<std::int64_t> change_config(const ConfigChange& change) override {
+    std::int64_t revision = 0;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto applied = w.change_config(change);
+      if (!applied) return applied.status();
+      revision = *applied;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return revision;
+  }
+  Status put_agent_config_report(const AgentConfigReport& report) override {
+    return write([&](pg::Writes& w) { return w.put_agent_config_report(report); });
+  }
+  Result<std::vector<AgentConfigReport>> agent_config_reports() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_agent_config_reports(c); });
+  }
+
   Result<TokenRecord> enroll(const Enrollment& enrollment) override {
     TokenRecord issued;
     Status s = write([&](pg::Writes& w) -> Status {
@@ -172,6 +240,7 @@ class PostgresStorage final : public Storage {
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> commit_failures_{0};
   std::atomic<std::int64_t> refused_busy_{0};
+  std::string synchronous_;  // read at start
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -255,6 +324,7 @@ StorageStats PostgresStorage::stats() {
   s.commits = commits_.load(std::memory_order_relaxed);
   s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  s.synchronous = synchronous_;
   if (auto bytes = primary_.with([](pq::Conn& c) { return pg::read_database_bytes(c); }))
     s.database_bytes = *bytes;
   return s;
@@ -308,7 +378,7 @@ bool PostgresStorage::connected() {
     return false;
   }
   conn_ = std::move(*made);
-  writes_ = std::make_unique<pg::Writes>(*conn_);
+  writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
   log::notice("storage: connected to the database again");
   return true;
 }

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
+#include "collector/config_store.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
@@ -18,7 +21,9 @@ namespace vigie::collector::pg {
 
 class Writes {
  public:
-  explicit Writes(pq::Conn& conn) : conn_(conn) {}
+  // `max_series`: series one agent may have (0: no bound); a report that would create
+  // more is refused with kTooLarge naming the result and the limit.
+  Writes(pq::Conn& conn, std::int64_t max_series) : conn_(conn), max_series_(max_series) {}
 
   // Stores a validated report once per (agent id, seq): kDuplicate changes nothing.
   // The agent's row is locked until the transaction ends, so that the reports of one
@@ -29,8 +34,20 @@ class Writes {
   void forget_cached_ids();
 
   Result<std::int64_t> insert_token(const TokenRecord& token, const std::string& hash);
+  Result<std::vector<std::int64_t>> insert_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens);
   Status revoke_token(std::int64_t id, std::int64_t now_ms);
   Result<TokenRecord> enroll(const Enrollment& enrollment);
+
+  // The outbox's settling: delivered ("sent", "digest") or given up ("failed") at
+  // now_ms, or (retry_at_ms != 0) due again then; `history` stored with it.
+  Status settle_outbox(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       const std::string& status, const std::string& error,
+                       std::int64_t retry_at_ms, std::vector<NotificationRecord> history);
+
+  // Agent configurations (config_store.hpp).
+  Result<std::int64_t> change_config(const ConfigChange& change);
+  Status put_agent_config_report(const AgentConfigReport& report);
 
   // One slice of rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
@@ -38,6 +55,8 @@ class Writes {
 
  private:
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  // The row id of an agent already stored; kNotFound if none.
+  Result<std::int64_t> known_agent_id(const std::string& agent);
   Result<std::int64_t> series_id(std::int64_t agent, const std::string& check,
                                  const Metric& metric);
   Status store_agent(const AgentState& agent);
@@ -46,11 +65,14 @@ class Writes {
   Status store_downtime(const Downtime& downtime);
   Status store_audit(const AuditEntry& entry);
   Status store_notification(const NotificationRecord& notification);
+  Status store_outbox(const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
   Status apply_retention(const Retention& retention, std::int64_t now_ms,
                          std::chrono::steady_clock::time_point stop, bool* more);
 
   pq::Conn& conn_;
+  const std::int64_t max_series_;
+  std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
   // Row ids by agent name and by "agent id \x1f check \x1f metric" (with the unit).
   std::unordered_map<std::string, std::int64_t> agent_ids_;
   struct SeriesEntry {

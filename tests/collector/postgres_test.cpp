@@ -8,7 +8,9 @@
 #include <future>
 #include <thread>
 
+#include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
+#include "tests/support/child.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -187,9 +189,51 @@ TEST_CASE("PostgreSQL: writes wait out a server restart and carry on", "[postgre
   if (!first) CHECK(first.status().code() == Code::kUnavailable);
   auto again = submit(**storage, report("agent-1", 2));
   REQUIRE(again.is_ok());
+  INFO(server.why());
   CHECK(server.psql(db, "SELECT count(*) FROM batches") == "2");
   // Reads reconnect as well.
   CHECK((*storage)->load_state(2000).is_ok());
+}
+
+TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_basebackup -R",
+          "[postgres][standby]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  testing::PostgresServer standby(server);
+  INFO(standby.why() << standby.log());
+  REQUIRE(standby.available());
+  CHECK(standby.psql("postgres", "SELECT pg_is_in_recovery()") == "t");
+  auto storage = open_postgres_storage(
+      {.conninfo = server.conninfo(db), .read_conninfo = standby.conninfo(db)});
+  REQUIRE(storage.is_ok());
+  StateEngine engine;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+    protocol::Report r = report("agent-1", seq);
+    r.results[0].status = seq < 3 ? State::kOk : State::kCritical;
+    std::promise<Result<IngestOutcome>> done;
+    (*storage)->submit(
+        std::move(r), 1000 + static_cast<std::int64_t>(seq),
+        [&](protocol::Report&& stored, std::int64_t at) {
+          return engine.apply(std::move(stored), at);
+        },
+        [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    REQUIRE(done.get_future().get().is_ok());
+  }
+  // The events the query API reads come from the standby, once it has replayed them.
+  REQUIRE(engine.last_event_id() > 0);
+  CHECK(testing::eventually(
+      [&] {
+        auto read = (*storage)->events({});
+        return read.is_ok() && read->size() == static_cast<std::size_t>(engine.last_event_id());
+      },
+      std::chrono::seconds(10)));
+  // With the standby down, those reads fail (they went there), while what the engine
+  // resumes from and the tokens are still read from the primary.
+  REQUIRE(standby.stop());
+  auto gone = (*storage)->events({});
+  REQUIRE_FALSE(gone.is_ok());
+  CHECK(gone.status().code() == Code::kUnavailable);
+  CHECK((*storage)->load_state(2000).is_ok());
+  CHECK((*storage)->list_tokens().is_ok());
 }
 
 }  // namespace

@@ -72,7 +72,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-PostgresServer::PostgresServer() {
+bool PostgresServer::find_binaries_and_own_folder() {
   bindir_ = output_of("pg_config --bindir 2>/dev/null");
   if (bindir_.empty() || !std::filesystem::exists(bindir_ / "initdb") ||
       !std::filesystem::exists(bindir_ / "postgres") ||
@@ -80,7 +80,7 @@ PostgresServer::PostgresServer() {
     why_ =
         "PostgreSQL is not installed (pg_config --bindir has no initdb, postgres and pg_ctl): "
         "scripts/bootstrap installs postgresql-15 and libpq-dev";
-    return;
+    return false;
   }
   // The server runs as an unprivileged user: as root, the postgres account owns the
   // folder.
@@ -88,13 +88,35 @@ PostgresServer::PostgresServer() {
     const passwd* pw = ::getpwnam("postgres");
     if (!pw) {
       why_ = "running as root and there is no postgres account to run PostgreSQL as";
-      return;
+      return false;
     }
     if (::chown(dir_.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       why_ = "cannot give " + dir_.path().string() + " to the postgres account";
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+PostgresServer::PostgresServer(const PostgresServer& primary) {
+  if (!primary.available()) {
+    why_ = primary.why();
+    return;
+  }
+  if (!find_binaries_and_own_folder()) return;
+  // -R writes primary_conninfo and standby.signal: it starts as a streaming standby.
+  if (!run_as_server_user(
+          "pg_basebackup",
+          {(bindir_ / "pg_basebackup").string(), "-D", (dir_.path() / "data").string(), "-R", "-X",
+           "stream", "-h", primary.folder().string(), "-p", std::to_string(primary.port()), "-U",
+           "vigie", "--no-sync"}))
+    return;
+  port_ = free_port();
+  start();
+}
+
+PostgresServer::PostgresServer() {
+  if (!find_binaries_and_own_folder()) return;
   const auto pwfile = dir_.path() / "pwfile";
   {
     std::ofstream out(pwfile);
@@ -129,7 +151,7 @@ bool PostgresServer::start() {
   // fsync on: what is committed is on disk, as in production.
   const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
                               " -c unix_socket_directories=" + dir_.path().string() +
-                              " -c fsync=on -c shared_buffers=32MB -c max_connections=60" +
+                              " -c fsync=on -c shared_buffers=32MB -c max_connections=150" +
                               " -c max_wal_senders=4 -c wal_level=replica";
   started_ = run_as_server_user(
       "pg_ctl start",

@@ -20,8 +20,10 @@ class PostgresServer {
   // Starts a server; when PostgreSQL is not installed, or it fails to start,
   // available() is false and why() says why.
   PostgresServer();
+  // A streaming standby of `primary`, made with pg_basebackup -R and started on a
+  // port of its own; it replays what the primary commits, read-only.
+  explicit PostgresServer(const PostgresServer& primary);
   ~PostgresServer();  // stops the server (immediate) and removes its files
-  PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   bool available() const { return why_.empty(); }
@@ -41,11 +43,14 @@ class PostgresServer {
 
   // Stops (fast shutdown) and starts the server again on the same port.
   bool restart();
+  // Stops it (fast shutdown).
+  bool stop();
   // Runs a psql command on `database` as the superuser; returns its output (trimmed,
   // unaligned, tuples only), or nullopt with why() set when psql fails.
   std::optional<std::string> psql(const std::string& database, const std::string& sql);
 
  private:
+  bool find_binaries_and_own_folder();
   bool run_as_server_user(const std::string& what, std::vector<std::string> argv);
   bool start();
 
