@@ -161,14 +161,16 @@ bool PostgresServer::start() {
   return started_;
 }
 
-bool PostgresServer::restart() {
+bool PostgresServer::stop() {
   if (!run_as_server_user("pg_ctl stop",
                           {(bindir_ / "pg_ctl").string(), "-D", (dir_.path() / "data").string(),
                            "-m", "fast", "-w", "stop"}))
     return false;
   started_ = false;
-  return start();
+  return true;
 }
+
+bool PostgresServer::restart() { return stop() && start(); }
 
 std::string PostgresServer::log() const { return read_file(dir_.path() / "server.log"); }
 
