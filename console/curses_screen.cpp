@@ -62,11 +62,10 @@ class CursesScreen final : public Screen {
     if (x < 0 || y < 0 || x >= width() || y >= height()) return;
     std::string shown(cut(text, static_cast<std::size_t>(width() - x)));
     if (!utf8_) {
-      // Each non-ASCII character becomes one '?', so that columns still line up.
+      // Each non-ASCII character becomes one ASCII one ("é" -> "e", else '?'), so that
+      // French stays readable and columns still line up.
       std::string ascii;
-      for (const std::string_view c : characters(shown)) {
-        ascii += static_cast<unsigned char>(c[0]) < 0x80 ? c : std::string_view("?");
-      }
+      for (const std::string_view c : characters(shown)) ascii += ascii_fold(c);
       shown = std::move(ascii);
     }
     wattrset(stdscr, static_cast<int>(attributes(style)));

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <tuple>
 
-#include "common/human_text.hpp"
+#include "console/language.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
 namespace {
 
+// The sort orders by their English names (what build_items() compares), translated
+// where they are shown (sort_label()).
 constexpr std::string_view kProblemSorts[] = {"severity", "age", "site", "name"};
 constexpr std::string_view kSiteSorts[] = {"severity", "name", "last report"};
 constexpr std::string_view kSiteChecksSorts[] = {"family", "severity", "name"};
@@ -21,17 +23,9 @@ constexpr std::string_view kNoSorts[] = {"-"};
 
 // The families the Sites view gives a column, in this order.
 constexpr std::string_view kFamilyColumns[] = {"firewall", "wifi", "backup", "antivirus"};
-constexpr std::string_view kFamilyTitles[] = {"FW", "WIFI", "BKUP", "AV"};
-
-std::string_view short_state(State state) {
-  switch (state) {
-    case State::kOk: return "ok";
-    case State::kWarning: return "WARN";
-    case State::kCritical: return "CRIT";
-    case State::kUnknown: return "UNKN";
-  }
-  return "?";
-}
+// TRANSLATORS: the family columns of the Sites view: firewall, Wi-Fi, backup,
+// antivirus, four columns wide at most.
+constexpr const char* kFamilyTitles[] = {N_("FW"), N_("WIFI"), N_("BKUP"), N_("AV")};
 
 const Metric* find_metric(const CheckRow& row, std::string_view name) {
   for (const Metric& m : row.result.metrics) {
@@ -70,70 +64,114 @@ Item check_item(const CheckRow& row, bool problems) {
 }
 
 // A column of a list view: its title and width (0: what is left); `right`: right-aligned.
+// A fixed column is never narrower than its title, so that no title is cut in any
+// language.
 struct ListColumn {
-  std::string_view title;
+  std::string title;
   int width = 0;
   bool right = false;
+  int min = 0;  // a flexible column: how narrow it may get when the line is short; 0: fixed
 };
 
-// Column widths for the views: the flexible ones scale with the terminal.
-int flex(int width, int divisor, int lo, int hi) { return std::clamp(width / divisor, lo, hi); }
+// A flexible column: a share of the terminal's width, from `lo` to `hi` columns.
+ListColumn flex(std::string title, int width, int divisor, int lo, int hi) {
+  return {std::move(title), std::clamp(width / divisor, lo, hi), false, lo};
+}
 
-std::vector<ListColumn> columns_for(View view, int width) {
+constexpr int kGap = 2;  // between columns wider than two
+
+// The columns a line takes up to the start of the last one, with its title.
+int line_width(const std::vector<ListColumn>& cols) {
+  int total = 0;
+  for (std::size_t i = 0; i + 1 < cols.size(); ++i) {
+    total += cols[i].width + (cols[i].width > 2 ? kGap : 0);
+  }
+  return cols.empty() ? 0 : total + static_cast<int>(columns(cols.back().title));
+}
+
+std::vector<ListColumn> column_titles(View view, int width) {
   switch (view) {
     case View::kProblems:
       return {{"", 2},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"CHECK", flex(width, 5, 10, 34)},
-              {"STATE", 8},
-              {"FOR", 5, true},
-              {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+              flex(tr("SITE"), width, 6, 8, 28),
+              flex(tr("CHECK"), width, 5, 10, 34),
+              {tr("STATE"), 8},
+              {tr("FOR"), 5, true},
+              {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kSite:
-      return {{"", 2},       {"FAMILY", 9},    {"CHECK", flex(width, 4, 12, 40)},
-              {"STATE", 8},  {"FOR", 5, true}, {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+      return {{"", 2},           {tr("FAMILY"), 9},    flex(tr("CHECK"), width, 4, 12, 40),
+              {tr("STATE"), 8},  {tr("FOR"), 5, true}, {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kSites: {
-      std::vector<ListColumn> cols = {{"", 2}, {"SITE", flex(width, 4, 12, 40)}, {"STATE", 8}};
-      for (const std::string_view title : kFamilyTitles) cols.push_back({title, 4});
-      cols.push_back({"PROB", 4, true});
-      cols.push_back({"ACK", 3, true});
-      cols.push_back({"AGENTS", 6, true});
-      cols.push_back({"REPORT", 6, true});
+      std::vector<ListColumn> cols = {
+          {"", 2}, flex(tr("SITE"), width, 4, 12, 40), {tr("STATE"), 8}};
+      for (const char* title : kFamilyTitles) cols.push_back({tr(title), 4});
+      // TRANSLATORS: the Sites view's counts: problems, acknowledged ones.
+      cols.push_back({tr("PROB"), 4, true});
+      cols.push_back({tr("ACK"), 3, true});
+      cols.push_back({tr("AGENTS"), 6, true});
+      // TRANSLATORS: the age of the site's last report.
+      cols.push_back({tr("REPORT"), 6, true});
       cols.push_back({"", 0});
       return cols;
     }
     case View::kAgents:
       return {{"", 2},
-              {"STATE", 5},
-              {"AGENT", flex(width, 5, 10, 32)},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"SEEN", 5, true},
-              {"VERSION", 8},
-              {"SKEW", 6, true},
-              {"SPOOL", 5, true},
-              {"HOST", 0}};
+              {tr("STATE"), 6},
+              flex(tr("AGENT"), width, 5, 10, 32),
+              flex(tr("SITE"), width, 6, 8, 28),
+              {tr("SEEN"), 5, true},
+              {tr("VERSION"), 8},
+              // TRANSLATORS: the agent's clock skew, and the reports waiting in its spool.
+              {tr("SKEW"), 6, true},
+              {tr("SPOOL"), 5, true},
+              {tr("HOST"), 0}};
     case View::kBackups:
       return {{"", 2},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"CHECK", flex(width, 6, 10, 30)},
-              {"STATE", 8},
-              {"LAST OK", 7, true},
-              {"SIZE", 9, true},
-              {"TREND", 7, true},
-              {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+              flex(tr("SITE"), width, 6, 8, 28),
+              flex(tr("CHECK"), width, 6, 10, 30),
+              {tr("STATE"), 8},
+              // TRANSLATORS: the age of the last successful backup.
+              {tr("LAST OK"), 7, true},
+              {tr("SIZE"), 9, true},
+              {tr("TREND"), 7, true},
+              {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kCheck: return {};
   }
   return {};
 }
 
+std::vector<ListColumn> columns_for(View view, int width) {
+  std::vector<ListColumn> cols = column_titles(view, width);
+  for (ListColumn& c : cols) {
+    if (c.width > 0) c.width = std::max(c.width, static_cast<int>(columns(c.title)));
+  }
+  // On a narrow terminal the flexible columns give back what the others need, the
+  // widest first, down to their minimum (or their title).
+  while (line_width(cols) > width) {
+    ListColumn* widest = nullptr;
+    for (ListColumn& c : cols) {
+      const int floor = std::max(c.min, static_cast<int>(columns(c.title)));
+      if (c.min > 0 && c.width > floor && (widest == nullptr || c.width > widest->width)) {
+        widest = &c;
+      }
+    }
+    if (widest == nullptr) break;
+    --widest->width;
+  }
+  return cols;
+}
+
 std::string flags_of(const CheckRow& row, bool marked) {
   std::string flags = marked ? "*" : " ";
   if (row.ack) {
-    flags += 'A';
+    // TRANSLATORS: one letter, the flag of an acknowledged check.
+    flags += std::string(cut(tr("A"), 1));
   } else if (row.in_downtime) {
-    flags += 'D';
+    // TRANSLATORS: one letter, the flag of a check or site in a downtime.
+    flags += std::string(cut(tr("D"), 1));
   } else if (row.flapping) {
     flags += '~';
   } else {
@@ -145,9 +183,10 @@ std::string flags_of(const CheckRow& row, bool marked) {
 std::string summary_of(const CheckRow& row) {
   std::string text;
   if (row.ack) {
-    text = "[ack " + row.ack->author + ": " + row.ack->comment + "] ";
+    text = format("[ack {author}: {comment}] ",
+                  {{"author", row.ack->author}, {"comment", row.ack->comment}});
   } else if (row.in_downtime) {
-    text = "[downtime] ";
+    text = tr("[downtime] ");
   }
   if (row.stale && !row.stale_reason.empty()) text += "(" + row.stale_reason + ") ";
   return sanitize(text + row.result.summary);
@@ -155,7 +194,7 @@ std::string summary_of(const CheckRow& row) {
 
 // "-" for no time, else the age of `since` at `now`.
 std::string age_cell(std::int64_t now, std::int64_t since) {
-  return since <= 0 ? std::string("-") : short_age_text(std::chrono::milliseconds(now - since));
+  return since <= 0 ? std::string("-") : short_age(std::chrono::milliseconds(now - since));
 }
 
 // A check's line in the Problems (its hard state) and Site (its state) views.
@@ -174,7 +213,7 @@ std::vector<Cell> check_cells(const Item& item, View view, std::int64_t now, boo
   cells.push_back({sanitize(row.result.name)});
   cells.push_back(state_cell(row, state, doubtful));
   cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
-  cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
+  cells.push_back({short_age(std::chrono::milliseconds(now - row.received_ms)),
                    row.stale ? Tone::kUnknown : Tone::kDim});
   cells.push_back({summary_of(row)});
   return cells;
@@ -184,21 +223,24 @@ std::vector<Cell> site_cells(const Item& item, std::int64_t now, bool doubtful, 
   const auto age = [&](std::int64_t since) { return age_cell(now, since); };
   const SiteRow& site = *item.site;
   std::vector<Cell> cells;
-  cells.push_back({std::string(marked ? "*" : " ") + (site.in_downtime ? "D" : " "), Tone::kBold});
+  cells.push_back({std::string(marked ? "*" : " ") +
+                       (site.in_downtime ? std::string(cut(tr("D"), 1)) : std::string(" ")),
+                   Tone::kBold});
   cells.push_back({sanitize(site.name)});
   if (site.unreachable) {
-    cells.push_back({"UNREACH", doubtful ? Tone::kDim : Tone::kCritical});
+    // TRANSLATORS: a site no agent of which reports: eight columns at most.
+    cells.push_back({tr("UNREACH"), doubtful ? Tone::kDim : Tone::kCritical});
   } else if (doubtful) {
-    cells.push_back({std::string(state_name(site.worst)) + "?", Tone::kDim});
+    cells.push_back({state_label(site.worst) + "?", Tone::kDim});
   } else {
-    cells.push_back({std::string(state_name(site.worst)), state_tone(site.worst)});
+    cells.push_back({state_label(site.worst), state_tone(site.worst)});
   }
   for (const std::string_view family : kFamilyColumns) {
     const auto it = site.families.find(std::string(family));
     if (it == site.families.end()) {
       cells.push_back({"-", Tone::kDim});
     } else {
-      cells.push_back({std::string(short_state(it->second)),
+      cells.push_back({short_state_label(it->second),
                        doubtful || site.unreachable ? Tone::kDim : state_tone(it->second)});
     }
   }
@@ -218,16 +260,19 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   std::vector<Cell> cells;
   cells.push_back({marked ? "*" : " ", Tone::kBold});
   if (agent.lost) {
-    cells.push_back({"LOST", doubtful ? Tone::kDim : Tone::kCritical});
+    // TRANSLATORS: an agent's state, five columns at most: lost, or up.
+    cells.push_back({tr("LOST"), doubtful ? Tone::kDim : Tone::kCritical});
   } else {
-    cells.push_back({doubtful ? "up?" : "up", doubtful ? Tone::kDim : Tone::kOk});
+    cells.push_back({doubtful ? tr("up") + "?" : tr("up"), doubtful ? Tone::kDim : Tone::kOk});
   }
   cells.push_back({sanitize(agent.id)});
   cells.push_back({sanitize(agent.site)});
   cells.push_back({age(agent.last_seen_ms), agent.lost ? Tone::kCritical : Tone::kDim});
   cells.push_back({sanitize(agent.version), Tone::kDim});
   std::string skew = "-";
-  if (agent.clock_skew_ms) skew = std::to_string(*agent.clock_skew_ms / 1000) + "s";
+  if (agent.clock_skew_ms) {
+    skew = format(N_("{n}s"), {{"n", std::to_string(*agent.clock_skew_ms / 1000)}});
+  }
   cells.push_back({skew, Tone::kDim});
   cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
                    agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
@@ -245,9 +290,9 @@ std::vector<Cell> backup_cells(const Item& item, std::int64_t now, bool doubtful
   cells.push_back({sanitize(row.result.name)});
   cells.push_back(state_cell(row, row.result.status, doubtful));
   const std::int64_t success = last_success_ms(row);
-  cells.push_back({success > 0 ? short_age_text(std::chrono::milliseconds(now - success)) : "-"});
+  cells.push_back({success > 0 ? short_age(std::chrono::milliseconds(now - success)) : "-"});
   const Metric* size = find_metric(row, "size");
-  cells.push_back({size != nullptr && size->value ? bytes_text(*size->value) : "-"});
+  cells.push_back({size != nullptr && size->value ? bytes(*size->value) : "-"});
   const Metric* change = find_metric(row, "size_change");
   std::string trend = "-";
   Tone trend_tone = Tone::kDim;
@@ -262,7 +307,7 @@ std::vector<Cell> backup_cells(const Item& item, std::int64_t now, bool doubtful
     if (v <= -20) trend_tone = Tone::kWarning;
   }
   cells.push_back({trend, trend_tone});
-  cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
+  cells.push_back({short_age(std::chrono::milliseconds(now - row.received_ms)),
                    row.stale ? Tone::kUnknown : Tone::kDim});
   cells.push_back({summary_of(row)});
   return cells;
@@ -295,7 +340,7 @@ void draw_cells(Canvas& canvas, int y, const std::vector<ListColumn>& cols,
     Tone tone = cells[i].tone;
     if (dim && tone != Tone::kBold) tone = Tone::kDim;
     canvas.put(at, y, text, {tone, selected});
-    x += w + (cols[i].width > 2 || cols[i].width == 0 ? 2 : 0);
+    x += w + (cols[i].width > 2 || cols[i].width == 0 ? kGap : 0);
   }
 }
 
@@ -312,8 +357,9 @@ Tone state_tone(State state) {
 }
 
 Cell state_cell(const CheckRow& row, State state, bool doubtful) {
-  if (row.stale) return {"STALE", doubtful ? Tone::kDim : Tone::kUnknown};
-  std::string text(state_name(state));
+  // TRANSLATORS: a check whose results stopped coming: eight columns at most.
+  if (row.stale) return {tr("STALE"), doubtful ? Tone::kDim : Tone::kUnknown};
+  std::string text = state_label(state);
   if (row.soft && state != State::kOk) text = lower(text);
   if (doubtful) return {text + "?", Tone::kDim};
   return {text, state_tone(state)};
@@ -355,6 +401,24 @@ std::span<const std::string_view> sort_modes(View view) {
     case View::kCheck: return kNoSorts;
   }
   return kNoSorts;
+}
+
+std::string sort_label(std::string_view mode) {
+  static constexpr const char* kLabels[] = {N_("severity"),  N_("age"),          N_("site"),
+                                            N_("name"),      N_("last report"),  N_("family"),
+                                            N_("last seen"), N_("last success"), N_("size trend")};
+  for (const char* label : kLabels) {
+    if (mode == label) return tr(label);
+  }
+  return std::string(mode);
+}
+
+std::vector<std::string> list_titles(View view, int width) {
+  std::vector<std::string> out;
+  for (const ListColumn& c : columns_for(view, width)) {
+    if (!c.title.empty()) out.push_back(c.title);
+  }
+  return out;
 }
 
 bool item_matches(const Item& item, std::string_view needle, std::string_view family) {
@@ -487,7 +551,7 @@ void draw_list(Canvas& canvas, const ListDraw& draw, const std::vector<Item>& it
   const std::size_t page = list_page(canvas.height());
   const auto cols = columns_for(draw.view, width);
   std::vector<Cell> titles;
-  for (const ListColumn& c : cols) titles.push_back({std::string(c.title), Tone::kBold});
+  for (const ListColumn& c : cols) titles.push_back({c.title, Tone::kBold});
   draw_cells(canvas, 2, cols, titles, false, false);
   cursor.clamp(items.size(), page);
   if (items.empty()) canvas.put(2, kTopLines, empty, {Tone::kDim});
