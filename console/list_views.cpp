@@ -70,8 +70,15 @@ struct ListColumn {
   std::string title;
   int width = 0;
   bool right = false;
-  int min = 0;  // a flexible column: how narrow it may get when the line is short; 0: fixed
+  int min = 0;   // a flexible column: how narrow it may get when the line is short; 0: fixed
+  int drop = 0;  // when the line is too short even so: left out, the highest first; 0: never
+  std::size_t cell = 0;  // the index of its cell in a line's cells (cells_for())
 };
+
+// An optional column, left out of a line too short for it (`drop`: the highest first).
+ListColumn optional(std::string title, int width, int drop, bool right = false) {
+  return {std::move(title), width, right, 0, drop};
+}
 
 // A flexible column: a share of the terminal's width, from `lo` to `hi` columns.
 ListColumn flex(std::string title, int width, int divisor, int lo, int hi) {
@@ -122,10 +129,10 @@ std::vector<ListColumn> column_titles(View view, int width) {
               flex(tr("AGENT"), width, 5, 10, 32),
               flex(tr("SITE"), width, 6, 8, 28),
               {tr("SEEN"), 5, true},
-              {tr("VERSION"), 8},
+              optional(tr("VERSION"), 8, 3),
               // TRANSLATORS: the agent's clock skew, and the reports waiting in its spool.
-              {tr("SKEW"), 6, true},
-              {tr("SPOOL"), 5, true},
+              optional(tr("SKEW"), 6, 2, true),
+              optional(tr("SPOOL"), 5, 1, true),
               {tr("HOST"), 0}};
     case View::kBackups:
       return {{"", 2},
@@ -135,7 +142,7 @@ std::vector<ListColumn> column_titles(View view, int width) {
               // TRANSLATORS: the age of the last successful backup.
               {tr("LAST OK"), 7, true},
               {tr("SIZE"), 9, true},
-              {tr("TREND"), 7, true},
+              optional(tr("TREND"), 7, 1, true),
               {tr("SEEN"), 5, true},
               {tr("SUMMARY"), 0}};
     case View::kCheck: return {};
@@ -143,13 +150,9 @@ std::vector<ListColumn> column_titles(View view, int width) {
   return {};
 }
 
-std::vector<ListColumn> columns_for(View view, int width) {
-  std::vector<ListColumn> cols = column_titles(view, width);
-  for (ListColumn& c : cols) {
-    if (c.width > 0) c.width = std::max(c.width, static_cast<int>(columns(c.title)));
-  }
-  // On a narrow terminal the flexible columns give back what the others need, the
-  // widest first, down to their minimum (or their title).
+// The columns of `all` on a line `width` wide: the flexible ones give back what the
+// others need, the widest first, down to their minimum (or their title).
+std::vector<ListColumn> fit(std::vector<ListColumn> cols, int width) {
   while (line_width(cols) > width) {
     ListColumn* widest = nullptr;
     for (ListColumn& c : cols) {
@@ -160,6 +163,27 @@ std::vector<ListColumn> columns_for(View view, int width) {
     }
     if (widest == nullptr) break;
     --widest->width;
+  }
+  return cols;
+}
+
+std::vector<ListColumn> columns_for(View view, int width) {
+  std::vector<ListColumn> all = column_titles(view, width);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    all[i].cell = i;
+    if (all[i].width > 0)
+      all[i].width = std::max(all[i].width, static_cast<int>(columns(all[i].title)));
+  }
+  std::vector<ListColumn> cols = fit(all, width);
+  // Still too long: the optional columns go, the least needed first.
+  while (line_width(cols) > width) {
+    auto least = all.end();
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      if (it->drop > 0 && (least == all.end() || it->drop > least->drop)) least = it;
+    }
+    if (least == all.end()) break;
+    all.erase(least);
+    cols = fit(all, width);
   }
   return cols;
 }
@@ -331,13 +355,14 @@ void draw_cells(Canvas& canvas, int y, const std::vector<ListColumn>& cols,
                 const std::vector<Cell>& cells, bool selected, bool dim) {
   int x = 0;
   const int width = canvas.width();
-  for (std::size_t i = 0; i < cols.size() && i < cells.size() && x < width; ++i) {
+  for (std::size_t i = 0; i < cols.size() && cols[i].cell < cells.size() && x < width; ++i) {
+    const Cell& cell = cells[cols[i].cell];
     const bool last = i + 1 == cols.size();
     const int w = last || cols[i].width == 0 ? width - x : cols[i].width;
-    const std::string_view text = cut(cells[i].text, static_cast<std::size_t>(std::max(w, 0)));
+    const std::string_view text = cut(cell.text, static_cast<std::size_t>(std::max(w, 0)));
     int at = x;
     if (cols[i].right) at += w - static_cast<int>(columns(text));
-    Tone tone = cells[i].tone;
+    Tone tone = cell.tone;
     if (dim && tone != Tone::kBold) tone = Tone::kDim;
     canvas.put(at, y, text, {tone, selected});
     x += w + (cols[i].width > 2 || cols[i].width == 0 ? kGap : 0);
@@ -551,7 +576,10 @@ void draw_list(Canvas& canvas, const ListDraw& draw, const std::vector<Item>& it
   const std::size_t page = list_page(canvas.height());
   const auto cols = columns_for(draw.view, width);
   std::vector<Cell> titles;
-  for (const ListColumn& c : cols) titles.push_back({c.title, Tone::kBold});
+  for (const ListColumn& c : cols) {
+    if (titles.size() <= c.cell) titles.resize(c.cell + 1);
+    titles[c.cell] = {c.title, Tone::kBold};
+  }
   draw_cells(canvas, 2, cols, titles, false, false);
   cursor.clamp(items.size(), page);
   if (items.empty()) canvas.put(2, kTopLines, empty, {Tone::kDim});

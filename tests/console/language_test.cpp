@@ -100,6 +100,47 @@ TEST_CASE("Language: each view's column titles fit 80 columns in both languages"
   }
 }
 
+TEST_CASE("Language: a line too short leaves out the optional columns, cells with their titles",
+          "[language]") {
+  World world;
+  AgentRow agent;
+  agent.id = "onesse-01";
+  agent.site = "onesse";
+  agent.hostname = "srv-onesse";
+  agent.version = "1.4.2";
+  agent.clock_skew_ms = 3000;
+  agent.spool_depth = 17;
+  agent.last_seen_ms = kNow - 60'000;
+  world.agents = std::make_shared<const std::vector<AgentRow>>(std::vector<AgentRow>{agent});
+  const auto items = build_items(world, {.view = View::kAgents}, "", "", "name");
+  REQUIRE(items.size() == 1);
+  for (const Lang lang : kLanguages) {
+    const LanguageScope scope(lang);
+    const auto draw = [&](int width) {
+      MemoryCanvas canvas(width, 10);
+      ListCursor cursor;
+      draw_list(canvas, {.view = View::kAgents, .now_ms = kNow}, items, cursor, "");
+      return std::make_pair(canvas.line(2), canvas.line(3));
+    };
+    const auto [wide_titles, wide_line] = draw(100);
+    INFO(wide_titles << "\n" << wide_line);
+    CHECK_THAT(wide_titles, Catch::Contains(tr("SPOOL")) && Catch::Contains(tr("VERSION")));
+    CHECK_THAT(wide_line, Catch::Contains("17") && Catch::Contains("1.4.2"));
+    const auto [titles, line] = draw(56);
+    INFO(titles << "\n" << line);
+    // The version goes first, then the clock skew; the spool's depth stays.
+    CHECK_THAT(titles, !Catch::Contains(tr("SKEW")) && !Catch::Contains(tr("VERSION")) &&
+                           Catch::Contains(tr("SPOOL")));
+    CHECK_THAT(line, !Catch::Contains("3s") && !Catch::Contains("1.4.2") && Catch::Contains("17"));
+    // What is left lines up: the host under its title.
+    const std::size_t host = titles.find(tr("HOST"));
+    REQUIRE(host != std::string::npos);
+    const std::size_t at = line.find("srv-ones");
+    REQUIRE(at != std::string::npos);
+    CHECK(columns(line.substr(0, at)) == columns(titles.substr(0, host)));
+  }
+}
+
 TEST_CASE("Language: the header keeps the connection in sight at 80 columns", "[language]") {
   World world;
   world.generation = 1;
