@@ -125,6 +125,31 @@ void add_metrics(Lines& lines, const CheckPage& page, int width, bool utf8) {
   }
 }
 
+// An event's kind as the collector names it ("downtime_start"), as the history shows it:
+// the name itself in English, translated else; a kind this console does not know, as is.
+std::string shown_kind(const std::string& kind) {
+  // TRANSLATORS: the kinds of the Check view's history events, 13 columns at most.
+  static constexpr const char* kKinds[] = {N_("state"),
+                                           N_("stale"),
+                                           N_("fresh"),
+                                           N_("flapping_start"),
+                                           N_("flapping_stop"),
+                                           N_("acknowledged"),
+                                           N_("ack_removed"),
+                                           N_("ack_expired"),
+                                           N_("downtime_start"),
+                                           N_("downtime_end"),
+                                           N_("agent_lost"),
+                                           N_("agent_back"),
+                                           N_("site_unreachable"),
+                                           N_("site_reachable"),
+                                           N_("trap")};
+  for (const char* known : kKinds) {
+    if (kind == known) return tr(known);
+  }
+  return sanitize(kind);
+}
+
 // A state's name as the collector sends it ("CRITICAL"), as the console labels it.
 std::string shown_state(const std::string& name) {
   for (int i = 0; i < 4; ++i) {
@@ -138,7 +163,7 @@ void add_history(Lines& lines, const std::vector<HistoryEvent>& history, bool ut
   lines.push_back({tr("History (newest first)"), Tone::kBold});
   if (history.empty()) lines.push_back({"  " + tr("no change recorded"), Tone::kDim});
   for (const HistoryEvent& e : history) {
-    std::string text = "  " + date_text(e.ts_ms) + "  " + pad(sanitize(e.kind), 13) + " ";
+    std::string text = "  " + date_text(e.ts_ms) + "  " + pad(shown_kind(e.kind), 13) + " ";
     Tone tone = Tone::kNormal;
     if (e.kind == "state") {
       text += shown_state(e.from) + (utf8 ? " → " : " -> ") + shown_state(e.to) + " (" +
