@@ -534,7 +534,7 @@ TEST_CASE("Console in tmux: LANG=C at 80x24 speaks English, in ASCII", "[console
                     [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
 }
 
-TEST_CASE("Console in tmux: --lang overrides the locale; French on ASCII loses its accents only",
+TEST_CASE("Console in tmux: --lang overrides the locale and French on ASCII loses only its accents",
           "[console-tmux]") {
   Seeded s;
   {
