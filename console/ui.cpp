@@ -245,8 +245,18 @@ void Ui::draw_header(const World& world, const LiveStatus& live, const Frame& fr
 // Line 1: what the view shows, its filter, search, sort and marks; how old our data is.
 void Ui::draw_title(const World& world, const Frame& frame, Canvas& canvas) const {
   int x = 0;
+  // Its parts are two spaces apart: on a narrow line, whole parts only, none cut halfway.
   const auto put = [&](std::string_view text, Tone tone) {
-    canvas.put(x, 1, text, {tone});
+    const int room = canvas.width() - x;
+    if (room <= 0) return;
+    std::string_view shown = text;
+    if (static_cast<int>(columns(text)) > room) {
+      shown = cut(text, static_cast<std::size_t>(room));
+      if (const std::size_t gap = shown.rfind("  "); gap != std::string_view::npos) {
+        shown = shown.substr(0, gap);
+      }
+    }
+    canvas.put(x, 1, shown, {tone});
     x += static_cast<int>(columns(text));
   };
   std::string title = view_label(want_.view);

@@ -169,6 +169,39 @@ TEST_CASE("Language: the header keeps the connection in sight at 80 columns", "[
   }
 }
 
+TEST_CASE("Language: a title too long for the line shows whole parts only", "[language]") {
+  World world;
+  world.generation = 1;
+  world.fetched_at_ms = kNow;
+  world.collector_now_ms = kNow;
+  auto detail = std::make_shared<SiteDetail>();
+  detail->site.name = "labenne";
+  detail->site.worst = State::kCritical;
+  detail->site.agents = 1;
+  detail->site.last_report_ms = kNow - 10 * 60'000;
+  world.site = detail;
+  world.fetched = {.view = View::kSite, .site = "labenne"};
+  for (const Lang lang : kLanguages) {
+    const LanguageScope scope(lang);
+    Ui ui(true);
+    ui.show({.view = View::kSite, .site = "labenne"});
+    MemoryCanvas wide(160, 24);
+    ui.render(world, {.events_live = true}, kNow, wide);
+    const std::string full = wide.line(1);
+    const std::string last_report =
+        format("last report {age} ago", {{"age", short_age(std::chrono::minutes(10))}});
+    INFO(full);
+    REQUIRE_THAT(full, Catch::Contains(last_report));
+    // A line that ends inside the last report: it stops before it rather than in its middle.
+    const std::size_t end = columns(full.substr(0, full.find(last_report)));
+    MemoryCanvas narrow(static_cast<int>(end) + 8, 24);
+    ui.render(world, {.events_live = true}, kNow, narrow);
+    const std::string line = narrow.line(1);
+    INFO(line);
+    CHECK(line == full.substr(0, full.find(last_report) - 2));
+  }
+}
+
 TEST_CASE("Language: the help and the Check view's labels fit in both languages", "[language]") {
   for (const Lang lang : kLanguages) {
     const LanguageScope scope(lang);
