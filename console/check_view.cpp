@@ -38,6 +38,9 @@ namespace {
 
 using Lines = std::vector<ViewLine>;
 
+// Traps shown above the metrics; the history below has them all.
+constexpr std::size_t kTrapsShown = 5;
+
 std::string age(std::int64_t ms) { return short_age(std::chrono::milliseconds(ms)); }
 
 // The label of a line of the Check view, padded so that the texts line up.
@@ -158,6 +161,35 @@ std::string shown_state(const std::string& name) {
   return sanitize(name);
 }
 
+// The SNMP traps its device sent lately (kind "trap" in the history), newest first.
+void add_traps(Lines& lines, const std::vector<HistoryEvent>& history) {
+  std::size_t shown = 0;
+  for (const HistoryEvent& e : history) {
+    if (e.kind != "trap") continue;
+    if (shown == 0) {
+      lines.push_back({"", Tone::kNormal});
+      lines.push_back({tr("Recent traps (newest first)"), Tone::kBold});
+    }
+    if (++shown > kTrapsShown) continue;
+    const std::string& name = e.trap_name.empty() ? e.trap_oid : e.trap_name;
+    std::string text = "  " + date_text(e.ts_ms) + "  " + pad(sanitize(name), 18) + " ";
+    // TRANSLATORS: an SNMP inform (a trap that asks for a receipt).
+    if (e.inform) text += tr("(inform) ");
+    // Before the summary, which the width may cut.
+    if (e.not_kept_before > 0) {
+      text += formatn("[{n} not kept] ", "[{n} not kept] ", e.not_kept_before,
+                      {{"n", std::to_string(e.not_kept_before)}});
+    }
+    text += sanitize(e.summary);
+    lines.push_back({text, Tone::kWarning});
+  }
+  if (shown > kTrapsShown) {
+    lines.push_back({"  " + format("and {n} more in the history below",
+                                   {{"n", std::to_string(shown - kTrapsShown)}}),
+                     Tone::kDim});
+  }
+}
+
 void add_history(Lines& lines, const std::vector<HistoryEvent>& history, bool utf8) {
   lines.push_back({"", Tone::kNormal});
   lines.push_back({tr("History (newest first)"), Tone::kBold});
@@ -214,6 +246,7 @@ std::vector<ViewLine> check_view_lines(const World& world, const Want& want, std
   const bool doubtful = world.fetched_at_ms == 0 || !world.error.is_ok();
   add_state(lines, page.detail.row, now, doubtful);
   add_text(lines, page.detail.row.result);
+  add_traps(lines, page.detail.history);
   add_metrics(lines, page, width, utf8);
   add_history(lines, page.detail.history, utf8);
   add_notifications(lines, page.notifications);

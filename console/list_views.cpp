@@ -107,8 +107,15 @@ std::vector<ListColumn> column_titles(View view, int width) {
               {tr("SEEN"), 5, true},
               {tr("SUMMARY"), 0}};
     case View::kSite:
-      return {{"", 2},           {tr("FAMILY"), 9},    flex(tr("CHECK"), width, 4, 12, 40),
-              {tr("STATE"), 8},  {tr("FOR"), 5, true}, {tr("SEEN"), 5, true},
+      return {{"", 2},
+              {tr("FAMILY"), 9},
+              flex(tr("CHECK"), width, 6, 10, 40),
+              // TRANSLATORS: where a check's results come from: the site's agent, or
+              // "@" and a central poller.
+              flex(tr("SOURCE"), width, 5, 12, 28),
+              {tr("STATE"), 8},
+              {tr("FOR"), 5, true},
+              {tr("SEEN"), 5, true},
               {tr("SUMMARY"), 0}};
     case View::kSites: {
       std::vector<ListColumn> cols = {
@@ -126,13 +133,18 @@ std::vector<ListColumn> column_titles(View view, int width) {
     case View::kAgents:
       return {{"", 2},
               {tr("STATE"), 6},
-              flex(tr("AGENT"), width, 5, 10, 32),
+              // An agent's id whole ("central-poller") before the optional columns.
+              flex(tr("AGENT"), width, 5, 14, 32),
               flex(tr("SITE"), width, 6, 8, 28),
               {tr("SEEN"), 5, true},
-              optional(tr("VERSION"), 8, 3),
+              // TRANSLATORS: a central poller's column: the member sites it reports for.
+              optional(tr("POLLER"), 9, 1),
+              optional(tr("VERSION"), 8, 5),
               // TRANSLATORS: the agent's clock skew, and the reports waiting in its spool.
-              optional(tr("SKEW"), 6, 2, true),
-              optional(tr("SPOOL"), 5, 1, true),
+              optional(tr("SKEW"), 6, 4, true),
+              optional(tr("SPOOL"), 5, 3, true),
+              // TRANSLATORS: the version of the configuration the agent runs.
+              optional(tr("CONFIG"), 16, 2),
               {tr("HOST"), 0}};
     case View::kBackups:
       return {{"", 2},
@@ -235,6 +247,10 @@ std::vector<Cell> check_cells(const Item& item, View view, std::int64_t now, boo
     cells.push_back({sanitize(row.family), Tone::kDim});
   }
   cells.push_back({sanitize(row.result.name)});
+  // Where it comes from: the site's own agent, or a central poller ("@poller").
+  if (view == View::kSite)
+    cells.push_back(
+        {sanitize((row.central ? "@" : "") + row.agent), row.central ? Tone::kNormal : Tone::kDim});
   cells.push_back(state_cell(row, state, doubtful));
   cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
   cells.push_back({short_age(std::chrono::milliseconds(now - row.received_ms)),
@@ -292,6 +308,13 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   cells.push_back({sanitize(agent.id)});
   cells.push_back({sanitize(agent.site)});
   cells.push_back({age(agent.last_seen_ms), agent.lost ? Tone::kCritical : Tone::kDim});
+  // A central poller: how many member sites it reports for.
+  if (agent.member_sites > 0) {
+    cells.push_back({formatn("{n} site", "{n} sites", agent.member_sites,
+                             {{"n", std::to_string(agent.member_sites)}})});
+  } else {
+    cells.push_back({"-", Tone::kDim});
+  }
   cells.push_back({sanitize(agent.version), Tone::kDim});
   std::string skew = "-";
   if (agent.clock_skew_ms) {
@@ -300,6 +323,24 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   cells.push_back({skew, Tone::kDim});
   cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
                    agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
+  // The configuration version it runs, and whether the centre's is newer (or refused).
+  if (!agent.config_managed) {
+    cells.push_back({"-", Tone::kDim});
+  } else {
+    // TRANSLATORS: the CONFIG column (16 wide): no configuration version yet.
+    std::string text =
+        agent.config_running.empty() ? tr("none") : sanitize(agent.config_running.substr(0, 8));
+    // TRANSLATORS: after a configuration's version: the agent refused the centre's
+    // newer one, or has not taken it yet. Seven columns at most.
+    if (agent.config_refused) {
+      text += " " + tr("refused");
+    } else if (agent.config_behind) {
+      text += " " + tr("behind");
+    }
+    cells.push_back({text, agent.config_refused  ? Tone::kCritical
+                           : agent.config_behind ? Tone::kWarning
+                                                 : Tone::kDim});
+  }
   cells.push_back({sanitize(agent.hostname), Tone::kDim});
   return cells;
 }

@@ -264,10 +264,19 @@ void Ui::draw_title(const World& world, const Frame& frame, Canvas& canvas) cons
     title += " " + sanitize(want_.site);
     if (world.site && world.site->site.name == want_.site) {
       const SiteRow& s = world.site->site;
+      title += "  " + (s.unreachable ? tr("UNREACHABLE") : state_label(s.worst));
+      // What the centre sees of an unreachable site: its line, or only its agents.
+      if (s.unreachable && s.line == "down") title += " " + tr("(line down)");
+      if (s.unreachable && s.line == "answers") title += " " + tr("(agent silent, site answers)");
       title +=
-          "  " + (s.unreachable ? tr("UNREACHABLE") : state_label(s.worst)) + "  " +
-          format("{up}/{all} agents up", {{"up", std::to_string(s.agents - s.agents_lost)},
-                                          {"all", std::to_string(s.agents)}}) +
+          "  " + format("{up}/{all} agents up", {{"up", std::to_string(s.agents - s.agents_lost)},
+                                                 {"all", std::to_string(s.agents)}});
+      // TRANSLATORS: the site's checks that central pollers report.
+      if (s.central > 0) {
+        title += "  " + formatn("{n} central", "{n} central", s.central,
+                                {{"n", std::to_string(s.central)}});
+      }
+      title +=
           "  " +
           format("last report {age} ago",
                  {{"age", short_age(std::chrono::milliseconds(frame.now - s.last_report_ms))}});

@@ -100,7 +100,7 @@ TEST_CASE("Language: each view's column titles fit 80 columns in both languages"
   }
 }
 
-TEST_CASE("Language: a line too short leaves out the optional columns, cells with their titles",
+TEST_CASE("Language: a line too short leaves out the optional columns with their cells",
           "[language]") {
   World world;
   AgentRow agent;
@@ -122,20 +122,24 @@ TEST_CASE("Language: a line too short leaves out the optional columns, cells wit
       draw_list(canvas, {.view = View::kAgents, .now_ms = kNow}, items, cursor, "");
       return std::make_pair(canvas.line(2), canvas.line(3));
     };
-    const auto [wide_titles, wide_line] = draw(100);
+    const auto [wide_titles, wide_line] = draw(130);
     INFO(wide_titles << "\n" << wide_line);
-    CHECK_THAT(wide_titles, Catch::Contains(tr("SPOOL")) && Catch::Contains(tr("VERSION")));
+    CHECK_THAT(wide_titles, Catch::Contains(tr("SPOOL")) && Catch::Contains(tr("VERSION")) &&
+                                Catch::Contains(tr("CONFIG")));
     CHECK_THAT(wide_line, Catch::Contains("17") && Catch::Contains("1.4.2"));
-    const auto [titles, line] = draw(56);
+    const auto [titles, line] = draw(80);
     INFO(titles << "\n" << line);
-    // The version goes first, then the clock skew; the spool's depth stays.
+    // The version goes first, then the clock skew, then the spool's depth; the poller and
+    // the configuration columns stay.
     CHECK_THAT(titles, !Catch::Contains(tr("SKEW")) && !Catch::Contains(tr("VERSION")) &&
-                           Catch::Contains(tr("SPOOL")));
-    CHECK_THAT(line, !Catch::Contains("3s") && !Catch::Contains("1.4.2") && Catch::Contains("17"));
+                           !Catch::Contains(tr("SPOOL")) && Catch::Contains(tr("POLLER")) &&
+                           Catch::Contains(tr("CONFIG")));
+    CHECK_THAT(line, !Catch::Contains("3s") && !Catch::Contains("1.4.2") &&
+                         !Catch::Contains("17") && Catch::Contains("onesse-01"));
     // What is left lines up: the host under its title.
     const std::size_t host = titles.find(tr("HOST"));
     REQUIRE(host != std::string::npos);
-    const std::size_t at = line.find("srv-ones");
+    const std::size_t at = line.find("srv-");
     REQUIRE(at != std::string::npos);
     CHECK(columns(line.substr(0, at)) == columns(titles.substr(0, host)));
   }
