@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "collector/sqlite/housekeeping.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
@@ -28,6 +29,8 @@ class SqliteIngest {
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
   // Writes what the state engine changed.
   Status persist(const StateDelta& delta);
+  // Where to list the blocks written, for their compaction (null: nowhere).
+  void list_blocks_in(FreshBlocks* fresh) { fresh_ = fresh; }
   // Call when a transaction or a savepoint rolls back: the caches may hold row ids
   // that were rolled back.
   void forget_cached_ids();
@@ -45,6 +48,7 @@ class SqliteIngest {
   Status store_notification(const NotificationRecord& notification);
 
   sqlite3* db_;
+  FreshBlocks* fresh_ = nullptr;
   sqlite::Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
       update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
       upsert_series_, insert_block_;

@@ -19,7 +19,7 @@ struct sqlite3;
 namespace vigie::collector {
 
 // The version this collector writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 // Brings the database to kSchemaVersion, each step in one transaction with its
 // user_version bump. kCorruption when the database is newer than this collector.
