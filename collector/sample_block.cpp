@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <span>
 
 namespace vigie::collector {
@@ -104,53 +105,107 @@ class BitReader {
   std::size_t pos_ = 0;
 };
 
-// A zigzagged number in prefix buckets: '0' for zero, then '10', '110', '1110' with
-// widths[0..2] bits, '1111' with 64.
-template <int A, int B, int C>
-void put_bucketed(BitWriter& w, std::uint64_t zz) {
-  if (zz == 0) {
-    w.put(0, 1);
-  } else if (zz < (1ULL << A)) {
-    w.put(0b10, 2);
-    w.put(zz, A);
-  } else if (zz < (1ULL << B)) {
-    w.put(0b110, 3);
-    w.put(zz, B);
-  } else if (zz < (1ULL << C)) {
-    w.put(0b1110, 4);
-    w.put(zz, C);
-  } else {
-    w.put(0b1111, 4);
-    w.put(zz, 64);
+// A zigzagged number in prefix buckets: '0' for zero, then '10', '110', '1110', '11110'
+// with W[0..3] bits, '11111' with 64.
+template <int... W>
+struct Buckets {
+  static constexpr int kWidths[] = {W..., 64};
+  static void put(BitWriter& w, std::uint64_t zz) {
+    if (zz == 0) {
+      w.put(0, 1);
+      return;
+    }
+    int ones = 1;
+    for (const int width : kWidths) {
+      if (width == 64 || zz < (1ULL << width)) {
+        // `ones` ones, then a zero unless this is the last bucket.
+        if (width == 64) {
+          w.put((1ULL << ones) - 1, ones);
+        } else {
+          w.put(((1ULL << ones) - 1) << 1, ones + 1);
+        }
+        w.put(zz, width);
+        return;
+      }
+      ++ones;
+    }
   }
-}
-
-template <int A, int B, int C>
-bool get_bucketed(BitReader& r, std::uint64_t& zz) {
-  int ones = 0;
-  bool b = true;
-  while (ones < 4) {
-    if (!r.bit(b)) return false;
-    if (!b) break;
-    ++ones;
+  // The bits put() writes for zz.
+  static int cost(std::uint64_t zz) {
+    if (zz == 0) return 1;
+    int ones = 1;
+    for (const int width : kWidths) {
+      if (width == 64) return ones + width;
+      if (zz < (1ULL << width)) return ones + 1 + width;
+      ++ones;
+    }
+    return 0;
   }
-  constexpr int kWidths[] = {0, A, B, C, 64};
-  if (ones == 0) {
-    zz = 0;
-    return true;
+  static bool get(BitReader& r, std::uint64_t& zz) {
+    constexpr int kLast = static_cast<int>(std::size(kWidths));
+    int ones = 0;
+    bool b = true;
+    while (ones < kLast) {
+      if (!r.bit(b)) return false;
+      if (!b) break;
+      ++ones;
+    }
+    if (ones == 0) {
+      zz = 0;
+      return true;
+    }
+    return r.get(kWidths[ones - 1], zz);
   }
-  return r.get(kWidths[ones], zz);
-}
+};
 
-void put_timestamp_dod(BitWriter& w, std::uint64_t zz) { put_bucketed<7, 9, 12>(w, zz); }
-bool get_timestamp_dod(BitReader& r, std::uint64_t& zz) { return get_bucketed<7, 9, 12>(r, zz); }
-void put_decimal(BitWriter& w, std::uint64_t zz) { put_bucketed<7, 12, 20>(w, zz); }
-bool get_decimal(BitReader& r, std::uint64_t& zz) { return get_bucketed<7, 12, 20>(r, zz); }
+// Timestamps in milliseconds: jitter of a few ms, a late run, a missed interval.
+using TimestampBuckets = Buckets<4, 8, 14, 20>;
+// Scaled decimals: a gauge's small steps, a counter's rate changes.
+using DecimalBuckets = Buckets<6, 12, 20, 32>;
 
-// The timestamps of a run after the first, as delta-of-delta.
-void put_timestamps(BitWriter& w, std::uint64_t prev, std::uint64_t& prev_delta, std::uint64_t ts) {
+void put_timestamp_dod(BitWriter& w, std::uint64_t zz) { TimestampBuckets::put(w, zz); }
+bool get_timestamp_dod(BitReader& r, std::uint64_t& zz) { return TimestampBuckets::get(r, zz); }
+void put_decimal(BitWriter& w, std::uint64_t zz) { DecimalBuckets::put(w, zz); }
+bool get_decimal(BitReader& r, std::uint64_t& zz) { return DecimalBuckets::get(r, zz); }
+
+// How a run's timestamps after the first are written: each delta's change from the
+// previous delta (Gorilla's delta-of-delta), or, when the run keeps to a schedule with
+// jitter, each delta's difference from the run's usual step (half the range).
+struct TimestampPlan {
+  bool grid = false;
+  std::uint64_t step = 0;
+
+  // The header's varint: 0 for delta-of-delta, else 1 + the step (zigzag).
+  std::uint64_t header() const { return grid ? 1 + zigzag(step) : 0; }
+
+  static TimestampPlan cheapest(std::span<const Sample> run) {
+    if (run.size() < 3) return {};
+    std::vector<std::uint64_t> deltas;
+    deltas.reserve(run.size() - 1);
+    for (std::size_t i = 1; i < run.size(); ++i)
+      deltas.push_back(static_cast<std::uint64_t>(run[i].ts_ms) -
+                       static_cast<std::uint64_t>(run[i - 1].ts_ms));
+    std::vector<std::uint64_t> sorted = deltas;
+    std::nth_element(sorted.begin(),
+                     sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+    const TimestampPlan grid{true, sorted[sorted.size() / 2]};
+    std::size_t dod_bits = 0;
+    std::size_t grid_bits = 0;
+    std::uint64_t previous = 0;
+    for (const std::uint64_t d : deltas) {
+      dod_bits += static_cast<std::size_t>(TimestampBuckets::cost(zigzag(d - previous)));
+      grid_bits += static_cast<std::size_t>(TimestampBuckets::cost(zigzag(d - grid.step)));
+      previous = d;
+    }
+    return grid_bits + 16 < dod_bits ? grid : TimestampPlan{};
+  }
+};
+
+// The timestamp of a run's sample after the first.
+void put_timestamps(BitWriter& w, const TimestampPlan& plan, std::uint64_t prev,
+                    std::uint64_t& prev_delta, std::uint64_t ts) {
   const std::uint64_t delta = ts - prev;
-  put_timestamp_dod(w, zigzag(delta - prev_delta));
+  put_timestamp_dod(w, zigzag(delta - (plan.grid ? plan.step : prev_delta)));
   prev_delta = delta;
 }
 
@@ -184,7 +239,7 @@ struct Encoded {
   std::size_t size() const { return first.size() + stream.size(); }
 };
 
-Encoded encode_xor(std::span<const Sample> run) {
+Encoded encode_xor(std::span<const Sample> run, const TimestampPlan& plan) {
   Encoded e;
   e.mode = kModeXor;
   std::uint64_t prev = std::bit_cast<std::uint64_t>(run[0].value);
@@ -197,7 +252,7 @@ Encoded encode_xor(std::span<const Sample> run) {
   int lead_window = -1;
   int trail_window = 0;
   for (std::size_t i = 1; i < run.size(); ++i) {
-    put_timestamps(w, prev_ts, prev_delta, static_cast<std::uint64_t>(run[i].ts_ms));
+    put_timestamps(w, plan, prev_ts, prev_delta, static_cast<std::uint64_t>(run[i].ts_ms));
     prev_ts = static_cast<std::uint64_t>(run[i].ts_ms);
     const auto bits = std::bit_cast<std::uint64_t>(run[i].value);
     const std::uint64_t x = bits ^ prev;
@@ -225,7 +280,8 @@ Encoded encode_xor(std::span<const Sample> run) {
   return e;
 }
 
-Encoded encode_decimal(std::span<const Sample> run, int decimals, bool delta_of_delta) {
+Encoded encode_decimal(std::span<const Sample> run, const TimestampPlan& plan, int decimals,
+                       bool delta_of_delta) {
   Encoded e;
   e.mode = 1 + 2 * decimals + (delta_of_delta ? 1 : 0);
   const auto k_of = [&](double v) {
@@ -239,7 +295,7 @@ Encoded encode_decimal(std::span<const Sample> run, int decimals, bool delta_of_
   std::uint64_t prev_ts_delta = 0;
   std::uint64_t prev_delta = 0;
   for (std::size_t i = 1; i < run.size(); ++i) {
-    put_timestamps(w, prev_ts, prev_ts_delta, static_cast<std::uint64_t>(run[i].ts_ms));
+    put_timestamps(w, plan, prev_ts, prev_ts_delta, static_cast<std::uint64_t>(run[i].ts_ms));
     prev_ts = static_cast<std::uint64_t>(run[i].ts_ms);
     const std::uint64_t k = k_of(run[i].value);
     const std::uint64_t delta = k - prev;
@@ -252,16 +308,18 @@ Encoded encode_decimal(std::span<const Sample> run, int decimals, bool delta_of_
 }
 
 void encode_run(std::string& out, std::span<const Sample> run, std::int64_t base_ms) {
-  Encoded best = encode_xor(run);
+  const TimestampPlan plan = TimestampPlan::cheapest(run);
+  Encoded best = encode_xor(run, plan);
   if (const int d = decimals_of(run); d >= 0) {
     for (bool dod : {false, true}) {
-      Encoded e = encode_decimal(run, d, dod);
+      Encoded e = encode_decimal(run, plan, d, dod);
       if (e.size() < best.size()) best = std::move(e);
     }
   }
   put_varint(out, run.size());
   put_varint(
       out, zigzag(static_cast<std::uint64_t>(run[0].ts_ms) - static_cast<std::uint64_t>(base_ms)));
+  put_varint(out, plan.header());
   put_varint(out, static_cast<std::uint64_t>(best.mode));
   out += best.first;
   put_varint(out, best.stream.size());
@@ -278,9 +336,13 @@ Status decode_run(std::string_view& in, std::int64_t base_ms, std::int64_t serie
                   std::vector<Sample>& out) {
   std::uint64_t count = 0;
   std::uint64_t first_ts = 0;
+  std::uint64_t ts_header = 0;
   std::uint64_t mode = 0;
-  if (!get_varint(in, count) || !get_varint(in, first_ts) || !get_varint(in, mode))
+  if (!get_varint(in, count) || !get_varint(in, first_ts) || !get_varint(in, ts_header) ||
+      !get_varint(in, mode))
     return corrupt("truncated");
+  const bool grid = ts_header != 0;
+  const std::uint64_t step = grid ? unzigzag(ts_header - 1) : 0;
   if (count == 0) return corrupt("empty series");
   if (mode > 2 * kMaxDecimals + 2) return corrupt("unknown value mode");
   std::uint64_t first_value = 0;
@@ -311,7 +373,7 @@ Status decode_run(std::string_view& in, std::int64_t base_ms, std::int64_t serie
     for (std::uint64_t i = 1; i < count; ++i) {
       std::uint64_t dod = 0;
       if (!get_timestamp_dod(r, dod)) return corrupt("truncated timestamps");
-      ts_delta += unzigzag(dod);
+      ts_delta = (grid ? step : ts_delta) + unzigzag(dod);
       ts += ts_delta;
       bool changed = false;
       if (!r.bit(changed)) return corrupt("truncated values");
@@ -347,7 +409,7 @@ Status decode_run(std::string_view& in, std::int64_t base_ms, std::int64_t serie
   for (std::uint64_t i = 1; i < count; ++i) {
     std::uint64_t dod = 0;
     if (!get_timestamp_dod(r, dod)) return corrupt("truncated timestamps");
-    ts_delta += unzigzag(dod);
+    ts_delta = (grid ? step : ts_delta) + unzigzag(dod);
     ts += ts_delta;
     std::uint64_t zz = 0;
     if (!get_decimal(r, zz)) return corrupt("truncated values");

@@ -9,17 +9,20 @@
 // 2, per series (what compaction writes, from many blocks of one agent): the series
 //    count (LEB128), then for each series in ascending id order its id minus the
 //    previous one, its sample count, its first timestamp minus the base (zigzag), the
-//    value mode (below), the first value, and the byte length of a bit stream (all
-//    LEB128) followed by that stream. The stream holds every later sample in time
-//    order: the timestamp's delta-of-delta in Gorilla's buckets ('0'; '10' + 7 bits;
-//    '110' + 9; '1110' + 12; '1111' + 64), then the value:
+//    timestamp mode (0: delta-of-delta; else 1 + a step, zigzag), the value mode
+//    (below), the first value, and the byte length of a bit stream (all LEB128)
+//    followed by that stream. The stream holds every later sample in time order: its
+//    timestamp's delta minus the previous delta (delta-of-delta, as in Gorilla) or
+//    minus the step (a series that keeps to its schedule with some jitter), zigzag, in
+//    buckets widened for milliseconds ('0'; '10' + 4 bits; '110' + 8; '1110' + 14;
+//    '11110' + 20; '11111' + 64), then its value:
 //    - mode 0, XOR: the value's bits XOR the previous value's, as in Facebook's Gorilla
 //      paper ('0' same; '10' + the meaningful bits in the previous window; '11' + 5 bits
 //      of leading zeros, 6 bits of length - 1, the bits); the first value is 8 bytes.
 //    - mode 1 + 2d (d = 0..6), decimal delta: every value of the series is k / 10^d
 //      for an integer k (|k| < 2^53) and reads back exactly so; k's delta from the
-//      previous k in the buckets '0'; '10' + 7 bits; '110' + 12; '1110' + 20;
-//      '1111' + 64 (zigzag); the first k is a zigzag LEB128.
+//      previous k (zigzag) in the buckets '0'; '10' + 6 bits; '110' + 12; '1110' + 20;
+//      '11110' + 32; '11111' + 64; the first k is a zigzag LEB128.
 //    - mode 2 + 2d, decimal delta-of-delta: the same with the delta's change (counters).
 //    The encoder tries the modes that apply and keeps the shortest. Samples of a series
 //    with equal timestamps keep their order; the series' order is by id.
