@@ -7,7 +7,6 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <iostream>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -17,22 +16,29 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "agent/central_config.hpp"
 #include "agent/config.hpp"
 #include "agent/enroll.hpp"
+#include "agent/output.hpp"
 #include "agent/scheduler.hpp"
 #include "agent/shipper.hpp"
 #include "agent/spool.hpp"
+#include "agent/traps.hpp"
+#include "common/file.hpp"
 #include "common/human_text.hpp"
 #include "common/log.hpp"
 #include "common/protocol.hpp"
 #include "common/systemd.hpp"
 #include "common/time.hpp"
 #include "plugins/agent/self_check.hpp"
+#include "plugins/process.hpp"
 #include "plugins/registry.hpp"
+#include "plugins/snmp/devices.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -61,12 +67,15 @@ constexpr std::string_view kCheckUsage =
     results; send nothing. Exit status: the worst state (0 OK, 1 WARNING,
     2 CRITICAL, 3 UNKNOWN); 3 as well when the checks cannot be run.
 )";
-constexpr std::string_view kConfigUsage = R"(config check [--config FILE]
-    Validate the configuration: prints "config OK: N checks", or the error.
+constexpr std::string_view kConfigUsage = R"(config check [--config FILE] [--state-dir DIR]
+    Validate the configuration: prints "config OK: N checks", or the error. A
+    managed agent's is its file with the centre's configuration kept in DIR.
 )";
-constexpr std::string_view kSpoolUsage = R"(spool [--config FILE] [--state-dir DIR] [--json]
+constexpr std::string_view kSpoolUsage =
+    R"(spool [--config FILE] [--state-dir DIR] [--json] [--clear-quarantine]
     Show the spool: results waiting, the oldest one's age, results dropped, and
-    the batches the collector refused for good (quarantined), with its reason.
+    the results the collector refused for good (quarantined), with its reason.
+    --clear-quarantine: then forget the quarantined results (once looked at).
 )";
 constexpr std::string_view kChecksUsage = R"(checks [--markdown]
     List the built-in check types.
@@ -74,9 +83,11 @@ constexpr std::string_view kChecksUsage = R"(checks [--markdown]
 constexpr std::string_view kEnrollUsage =
     R"(enroll --enroll-token TOKEN [--config FILE] [--collector URL] [--site SITE]
        [--agent-id ID] [--ca-file FILE] [--token-file FILE] [--enroll-token-file FILE]
+       [--managed [--state-dir DIR]]
     Exchange a one-time enrollment token (vigie-collector enroll-token create) for
     this agent's own token, written to the token file with mode 0600. What is not
-    given comes from the configuration file.
+    given comes from the configuration file. --managed: the agent's checks come
+    from the collector's configuration for it, kept in DIR/central.json.
 )";
 
 constexpr std::string_view kFooter =
@@ -91,6 +102,7 @@ struct Options {
   bool json = false;
   bool markdown = false;
   bool verbose = false;
+  bool clear_quarantine = false;
   std::vector<std::string> names;  // positional arguments
 };
 
@@ -130,6 +142,7 @@ Result<Options> parse_options(std::span<char* const> args,
     if (arg == "--json") options.json = true;
     if (arg == "--markdown") options.markdown = true;
     if (arg == "--verbose") options.verbose = true;
+    if (arg == "--clear-quarantine") options.clear_quarantine = true;
   }
   return options;
 }
@@ -138,11 +151,11 @@ std::string usage();
 
 // A command's misuse: the reason, then the command's usage (or the program's).
 int usage_error(const Status& status, std::string_view command_usage = {}, int code = kExitUsage) {
-  std::cerr << "vigie-agent: " << status.message() << "\n\n";
+  print_error("vigie-agent: " + status.message() + "\n\n");
   if (command_usage.empty()) {
-    std::cerr << usage();
+    print_error(usage());
   } else {
-    std::cerr << "usage: vigie-agent " << command_usage << '\n' << kFooter;
+    print_error("usage: vigie-agent " + std::string(command_usage) + "\n" + std::string(kFooter));
   }
   return code;
 }
@@ -172,13 +185,13 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
       line += row[i];
       if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
     }
-    std::cout << line << '\n';
+    print(line + '\n');
   }
 }
 
 int cmd_checks(const Options& options) {
   if (options.markdown) {
-    std::cout << plugins::checks_markdown();
+    print(plugins::checks_markdown());
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"TYPE", "DESCRIPTION"}};
@@ -190,13 +203,23 @@ int cmd_checks(const Options& options) {
 }
 
 int cmd_config_check(const Options& options) {
-  auto config = load_config(options.config);
-  if (!config) {
-    std::cerr << config.status().message() << '\n';
+  auto starting =
+      load_starting_config(options.config, std::filesystem::path(options.state_dir) / kCentralFile);
+  if (!starting) {
+    print_error(starting.status().message() + '\n');
     return kExitFailure;
   }
-  const std::size_t n = config->checks.size();
-  std::cout << "config OK: " << n << (n == 1 ? " check" : " checks") << '\n';
+  if (!starting->error.empty()) {
+    print_error(starting->error + '\n');
+    return kExitFailure;
+  }
+  const std::size_t n = starting->config.checks.size();
+  std::string line = "config OK: " + std::to_string(n) + (n == 1 ? " check" : " checks");
+  if (starting->managed) {
+    line += starting->version.empty() ? " (managed: no central configuration yet)"
+                                      : " (central configuration " + starting->version + ")";
+  }
+  print(line + '\n');
   return kExitOk;
 }
 
@@ -207,7 +230,7 @@ int cmd_check(const Options& options) {
   }
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitCheckCannotRun;
   }
   std::vector<ConfiguredCheck> selected;
@@ -228,8 +251,7 @@ int cmd_check(const Options& options) {
       std::string known;
       for (const auto& c : config->checks) known += " " + c.name;
       for (const auto& c : selected) known += " " + c.name;
-      std::cerr << config->path << ": no check named \"" << name << "\"; its checks:" << known
-                << '\n';
+      print_error(config->path + ": no check named \"" + name + "\"; its checks:" + known + '\n');
       return kExitCheckCannotRun;
     }
   }
@@ -245,7 +267,7 @@ int cmd_check(const Options& options) {
       item["details"] = result.details;
       out.push_back(std::move(item));
     }
-    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
   } else {
     // Central pollers' results name the member site they are about: a SITE column then.
     const bool sites = std::any_of(results.begin(), results.end(),
@@ -263,7 +285,7 @@ int cmd_check(const Options& options) {
 }
 
 // The agent/self check, every minute.
-ConfiguredCheck make_self_check(std::function<plugins::agent::AgentHealth()> health) {
+ConfiguredCheck self_check_entry(std::function<plugins::agent::AgentHealth()> health) {
   ConfiguredCheck self;
   self.name = std::string(kSelfCheckType);
   self.type = std::string(kSelfCheckType);
@@ -283,25 +305,26 @@ std::filesystem::path spool_path_of(const Config& config, const Options& options
 int cmd_spool(const Options& options) {
   auto config = load_config(options.config);
   if (!config) {
-    std::cerr << config.status().message() << '\n';
+    print_error(config.status().message() + '\n');
     return kExitFailure;
   }
   const auto path = spool_path_of(*config, options);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    std::cerr << "no spool at " << path.string() << " (the agent has not run yet?)\n";
+    print_error("no spool at " + path.string() + " (the agent has not run yet?)\n");
     return kExitFailure;
   }
   // The same file the running agent uses: SQLite's locking makes this safe.
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   auto spool = open_spool(path, spool_options);
   if (!spool) {
-    std::cerr << spool.status().message() << '\n';
+    print_error(spool.status().message() + '\n');
     return kExitFailure;
   }
-  const auto batches = (*spool)->quarantined_batches();
+  const auto kept = (*spool)->quarantined_results();
   const std::int64_t now = wall_ms();
   const std::int64_t oldest = (*spool)->oldest_ms();
   if (options.json) {
@@ -311,53 +334,68 @@ int cmd_spool(const Options& options) {
                           {"dropped", (*spool)->dropped()},
                           {"quarantined", (*spool)->quarantined()},
                           {"quarantine", nlohmann::json::array()}};
-    for (const auto& b : batches) {
-      out["quarantine"].push_back({{"seq", b.seq},
-                                   {"at_ms", b.at_ms},
-                                   {"reason", b.reason},
-                                   {"results", nlohmann::json::parse(b.results, nullptr, false)}});
+    for (const auto& q : kept) {
+      out["quarantine"].push_back({{"seq", q.seq},
+                                   {"at_ms", q.at_ms},
+                                   {"reason", q.reason},
+                                   {"result", nlohmann::json::parse(q.result, nullptr, false)}});
     }
-    std::cout << out.dump(2) << '\n';
-    return kExitOk;
+    print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
+  } else {
+    print("spool        " + path.string() + "\nwaiting      " + std::to_string((*spool)->size()) +
+          " results" +
+          (oldest ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
+                  : "") +
+          "\ndropped      " + std::to_string((*spool)->dropped()) +
+          " results (full or too old)\nquarantined  " + std::to_string((*spool)->quarantined()) +
+          " results refused by the collector, " + std::to_string(kept.size()) + " kept\n");
+    for (const auto& q : kept) {
+      const auto result = nlohmann::json::parse(q.result, nullptr, false);
+      const std::string name = result.is_object() ? result.value("name", "?") : "?";
+      print("  " + name + ", seq " + std::to_string(q.seq) + ", " +
+            age_text(std::chrono::milliseconds(now - q.at_ms)) + " ago: " + q.reason + '\n');
+    }
   }
-  std::cout << "spool        " << path.string() << '\n'
-            << "waiting      " << (*spool)->size() << " results"
-            << (oldest
-                    ? ", the oldest " + age_text(std::chrono::milliseconds(now - oldest)) + " old"
-                    : "")
-            << '\n'
-            << "dropped      " << (*spool)->dropped() << " results (full or too old)\n"
-            << "quarantined  " << (*spool)->quarantined()
-            << " batches refused by the collector, the last " << batches.size() << " kept\n";
-  for (const auto& b : batches) {
-    const auto results = nlohmann::json::parse(b.results, nullptr, false);
-    std::cout << "  seq " << b.seq << ", " << age_text(std::chrono::milliseconds(now - b.at_ms))
-              << " ago, " << (results.is_array() ? results.size() : 0) << " results: " << b.reason
-              << '\n';
+  if (options.clear_quarantine) {
+    auto cleared = (*spool)->clear_quarantine();
+    if (!cleared) {
+      print_error(cleared.status().message() + '\n');
+      return kExitFailure;
+    }
+    // On stderr: stdout stays the report (JSON with --json).
+    print_error("quarantine cleared: " + std::to_string(*cleared) + " results forgotten\n");
   }
   return kExitOk;
 }
 
 int cmd_run(const Options& options) {
-  auto config = load_config(options.config);
-  if (!config) {
-    std::cerr << config.status().message() << '\n';
+  const std::filesystem::path state_dir(options.state_dir);
+  // A managed agent runs the centre's configuration kept on disk: the collector may
+  // well be down at its start.
+  auto starting = load_starting_config(options.config, state_dir / kCentralFile);
+  if (!starting) {
+    print_error(starting.status().message() + '\n');
     return kExitFailure;
   }
-  const std::filesystem::path state_dir(options.state_dir);
+  if (!starting->error.empty()) {
+    log::error("the central configuration on disk is REFUSED: " + starting->error +
+               "; running the checks of " + options.config + " until a valid one comes");
+  }
+  Config* const config = &starting->config;
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
-    std::cerr << "state folder " << options.state_dir << ": " << ec.message() << '\n';
+    print_error("state folder " + options.state_dir + ": " + ec.message() + '\n');
     return kExitFailure;
   }
   SpoolOptions spool_options;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
+  spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;
   const std::filesystem::path spool_path = spool_path_of(*config, options);
   auto spool = open_spool(spool_path, spool_options);
   if (!spool) {
-    std::cerr << spool.status().message() << '\n';
+    print_error(spool.status().message() + '\n');
     return kExitFailure;
   }
   protocol::AgentInfo agent{config->agent_id, config->site, hostname(), VIGIE_VERSION};
@@ -372,7 +410,7 @@ int cmd_run(const Options& options) {
   shipping.backoff_max = config->collector.retry_max;
   auto shipper = Shipper::create(agent, std::move(shipping), std::move(*spool));
   if (!shipper) {
-    std::cerr << config->path << ": collector: " << shipper.status().message() << '\n';
+    print_error(config->path + ": collector: " + shipper.status().message() + '\n');
     return kExitFailure;
   }
 
@@ -382,7 +420,8 @@ int cmd_run(const Options& options) {
   std::mutex durations_mutex;
   std::vector<std::int64_t> durations;
   Shipper& sender = **shipper;
-  config->checks.push_back(make_self_check([&] {
+  std::unique_ptr<TrapListener> traps;
+  const std::function<plugins::agent::AgentHealth()> self_health = [&] {
     plugins::agent::AgentHealth health;
     const ShipperStats stats = sender.stats();
     health.spool_depth = stats.depth;
@@ -392,10 +431,15 @@ int cmd_run(const Options& options) {
     health.last_sent_ms = stats.last_sent_ms;
     health.sending_halted = stats.halted;
     health.started_ms = started_ms;
+    if (traps) {
+      const TrapStats t = traps->stats();
+      health.traps = plugins::agent::AgentHealth::Traps{t.accepted, t.dropped, t.listening};
+    }
     std::lock_guard lock(durations_mutex);
     health.check_durations_ms.swap(durations);
     return health;
-  }));
+  };
+  config->checks.push_back(self_check_entry(self_health));
 
   // A peer closing a connection must give an error, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -419,6 +463,7 @@ int cmd_run(const Options& options) {
                 ": stopping");
     systemd::notify_stopping();
     scheduler.stop();
+    if (traps) traps->stop();
     io.stop();
   });
   // Under systemd's watchdog, the keep-alive comes from the scheduling loop itself: if
@@ -435,15 +480,65 @@ int cmd_run(const Options& options) {
     };
     keep_alive();
   }
+  // SNMP traps: each becomes events for the collector, and a poll of its device soon
+  // (through the devices of the configuration running: the centre's may replace it).
+  std::shared_ptr<plugins::snmp::Devices> devices = config->snmp_devices;
+  if (config->traps) {
+    TrapListenerOptions trap_options;
+    trap_options.state_dir = state_dir;
+    traps = std::make_unique<TrapListener>(
+        io, *config, trap_options, [&](const protocol::Event& event) { sender.submit(event); },
+        [&](const std::string& device) {
+          if (scheduler.run_soon(device, config->traps->poll_delay, config->traps->poll_gap) > 0 &&
+              devices)
+            devices->expire(device);
+        });
+    traps->start();
+  }
   scheduler.start();
+  // A managed agent: a new configuration from the centre swaps the scheduler's checks
+  // on the loop's thread, without a restart.
+  std::unique_ptr<CentralPoller> poller;
+  if (starting->managed) {
+    auto text = read_file(options.config, 4 * 1024 * 1024);
+    if (!text) {
+      print_error(text.status().message() + '\n');
+      return kExitFailure;
+    }
+    poller = std::make_unique<CentralPoller>(
+        CentralPollerOptions{.file = state_dir / kCentralFile,
+                             .local_text = std::move(*text),
+                             .local_origin = options.config,
+                             .interval = config->collector.config_poll,
+                             .request_timeout = std::chrono::seconds(10)},
+        starting->version, starting->refused, starting->error,
+        [&sender](const HttpRequest& request, milliseconds timeout) {
+          return sender.exchange(request, timeout);
+        },
+        [&](Config next, const std::string&) {
+          auto holder = std::make_shared<Config>(std::move(next));
+          boost::asio::post(io, [&, holder] {
+            std::vector<ConfiguredCheck> checks = std::move(holder->checks);
+            checks.push_back(self_check_entry(self_health));
+            scheduler.replace(std::move(checks));
+            devices = holder->snmp_devices;
+          });
+        });
+  }
   const std::size_t configured = config->checks.size() - 1;  // agent/self aside
   log::notice("vigie-agent " + std::string(VIGIE_VERSION) + " started: agent " + agent.id +
               " at site " + agent.site + ", " + std::to_string(configured) +
-              " checks, reporting to " + config->collector.url + ", spool " + spool_path.string());
+              " checks, reporting to " + config->collector.url + ", spool " + spool_path.string() +
+              (!starting->managed          ? ""
+               : starting->version.empty() ? "; managed, no central configuration yet"
+                                           : "; central configuration " + starting->version));
   systemd::notify_ready(std::to_string(configured) + " checks, reporting to " +
                         config->collector.url);
   io.run();
+  if (traps) traps->stop();
+  // The shipper's stop aborts a configuration request in flight on its connection too.
   (*shipper)->stop(kFlushDeadline);
+  poller.reset();
   log::notice("vigie-agent stopped");
   return kExitOk;
 }
@@ -469,13 +564,14 @@ int config_command(std::span<char* const> args) {
   if (args.empty() || std::string_view(args[0]) != "check") {
     return usage_error(Status::invalid("expected \"config check\""), kConfigUsage);
   }
-  auto options = parse_options(args.subspan(1), {"--config"}, false);
+  auto options = parse_options(args.subspan(1), {"--config", "--state-dir"}, false);
   if (!options) return usage_error(options.status(), kConfigUsage);
   return cmd_config_check(*options);
 }
 
 int spool_command(std::span<char* const> args) {
-  auto options = parse_options(args, {"--config", "--state-dir", "--json"}, false);
+  auto options =
+      parse_options(args, {"--config", "--state-dir", "--json", "--clear-quarantine"}, false);
   if (!options) return usage_error(options.status(), kSpoolUsage);
   return cmd_spool(*options);
 }
@@ -501,7 +597,7 @@ constexpr Command kCommands[] = {
      run_command},
     {"check", "run checks once and print their results; send nothing", kCheckUsage, check_command},
     {"config", "validate the configuration file (config check)", kConfigUsage, config_command},
-    {"spool", "show the results waiting to be sent, and the batches refused", kSpoolUsage,
+    {"spool", "show the results waiting to be sent, and the results refused", kSpoolUsage,
      spool_command},
     {"checks", "list the built-in check types", kChecksUsage, checks_command},
     {"enroll", "exchange a one-time enrollment token for this agent's own", kEnrollUsage,
@@ -542,11 +638,11 @@ int dispatch(std::span<char* const> args) {
   if (args.empty()) return usage_error(Status::invalid("missing command"));
   const std::string_view name = args[0];
   if (name == "--help" || name == "-h" || name == "help") {
-    std::cout << usage();
+    print(usage());
     return kExitOk;
   }
   if (name == "--version") {
-    std::cout << "vigie-agent " << VIGIE_VERSION << '\n';
+    print("vigie-agent " VIGIE_VERSION "\n");
     return kExitOk;
   }
   const Command* command = find_command(name);
@@ -555,7 +651,7 @@ int dispatch(std::span<char* const> args) {
   }
   const auto rest = args.subspan(1);
   if (asks_help(rest)) {
-    std::cout << "usage: vigie-agent " << command->usage << '\n' << kFooter;
+    print("usage: vigie-agent " + std::string(command->usage) + "\n" + std::string(kFooter));
     return kExitOk;
   }
   return command->run(rest);
@@ -564,13 +660,24 @@ int dispatch(std::span<char* const> args) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Before any thread starts (they copy the main thread's capabilities): the agent keeps
+  // what it uses itself, and no program it starts inherits anything (plugins/process.hpp).
+  constexpr std::uint64_t kKept =
+      plugins::capability_bit(plugins::Capability::kSetuid) |  // "user" checks, and their kill
+      plugins::capability_bit(plugins::Capability::kSetgid) |
+      plugins::capability_bit(plugins::Capability::kNetAdmin) |  // given to nft, iptables-save
+      plugins::capability_bit(plugins::Capability::kNetRaw);     // given on request (external)
+  if (auto kept = plugins::keep_capabilities_to_self(kKept); !kept) {
+    print_error("vigie-agent: cannot drop its capabilities: " + kept.status().message() + '\n');
+    return kExitFailure;
+  }
   try {
     return dispatch(std::span<char* const>(argv + (argc > 0 ? 1 : 0),
                                            static_cast<std::size_t>(std::max(argc - 1, 0))));
   } catch (const std::exception& e) {  // main's boundary
-    std::cerr << "vigie-agent: internal error: " << e.what() << '\n';
+    print_error(std::string("vigie-agent: internal error: ") + e.what() + '\n');
   } catch (...) {
-    std::cerr << "vigie-agent: internal error\n";
+    print_error("vigie-agent: internal error\n");
   }
   return kExitFailure;
 }

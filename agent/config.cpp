@@ -1,5 +1,6 @@
 #include "agent/config.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "agent/json_lines.hpp"
@@ -19,6 +21,7 @@
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
 #include "plugins/snmp/devices.hpp"
+#include "plugins/snmp/wire.hpp"
 
 namespace vigie::agent {
 namespace {
@@ -34,15 +37,17 @@ constexpr milliseconds kMaxInterval{366LL * 86'400'000};  // the protocol's boun
 constexpr std::size_t kMaxCheckId = protocol::Limits{}.max_string;
 constexpr milliseconds kMaxDefaultSplay{60'000};
 
-constexpr std::string_view kTopKeys[] = {"agent",    "collector", "spool",
-                                         "defaults", "devices",   "checks"};
+constexpr std::string_view kTopKeys[] = {"agent",   "collector", "spool", "defaults",
+                                         "devices", "traps",     "checks"};
+constexpr std::string_view kTrapsKeys[] = {"listen",    "rate",       "burst",
+                                           "engine_id", "poll_delay", "poll_gap"};
 constexpr std::string_view kSpoolKeys[] = {"path", "max_mb", "max_age"};
 constexpr std::size_t kMaxSpoolMb = 1024 * 1024;
 constexpr std::string_view kAgentKeys[] = {"id", "site", "max_concurrent_checks"};
 constexpr std::size_t kMaxConcurrentChecks = 64;
 constexpr std::string_view kCollectorKeys[] = {"url",           "ca_file",    "token_file",
                                                "client_cert",   "client_key", "batch_max",
-                                               "send_interval", "retry_max"};
+                                               "send_interval", "retry_max",  "config_poll"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "splay"};
 
 struct Defaults {
@@ -183,6 +188,9 @@ Status parse_collector(const json& root, CollectorConfig* collector) {
       !s) {
     return s;
   }
+  if (Status s = read_duration(fields, "config_poll", kPeriod, collector->config_poll); !s) {
+    return s;
+  }
   if (collector->client_cert.empty() != collector->client_key.empty()) {
     return field_error(
         collector->client_cert.empty() ? "collector.client_key" : "collector.client_cert",
@@ -202,6 +210,72 @@ Status parse_spool(const json& root, SpoolConfig* spool) {
   return read_duration(fields, "max_age",
                        {.min = std::chrono::minutes(1), .max = milliseconds(3650LL * 86'400'000)},
                        spool->max_age);
+}
+
+// "ADDR:PORT" or "[ADDR]:PORT", ADDR an IP address (the agent listens on it).
+Status check_listen(std::string_view path, const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  const auto bad = [&](std::string_view why) {
+    return field_error(path, quote(listen) + ": " + std::string(why) +
+                                 " (e.g. \"0.0.0.0:10162\" or \"[::]:10162\")");
+  };
+  if (colon == std::string::npos) return bad("expected ADDR:PORT");
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (v6) host = host.substr(1, host.size() - 2);
+  unsigned char buffer[16];
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buffer) != 1)
+    return bad(v6 ? "not an IPv6 address" : "not an IPv4 address (IPv6 in brackets)");
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return bad("the port must be 0..65535");
+  return Status::ok();
+}
+
+// 0x80001f88 (RFC 3411: the enterprise, Net-SNMP's, with the high bit), 04 (text), then
+// "vigie:" and the agent id, cut to the 27 bytes of text allowed.
+std::string default_engine_id(const std::string& agent_id) {
+  std::string id("\x80\x00\x1f\x88\x04", 5);
+  id += ("vigie:" + agent_id).substr(0, 27);
+  return id;
+}
+
+Status parse_traps(const json& root, Config* config) {
+  const json* object = nullptr;
+  if (Status s = read_object(root, "traps", object); !s || object == nullptr) return s;
+  const Fields fields{*object, "traps"};
+  if (Status s = check_keys(fields, kTrapsKeys); !s) return s;
+  if (!config->snmp_devices || config->snmp_devices->names().empty())
+    return field_error("traps",
+                       "traps are accepted from the devices only, and \"devices\" "
+                       "declares none");
+  TrapsConfig traps;
+  if (Status s = read_string(fields, "listen", traps.listen); !s) return s;
+  if (Status s = check_listen(fields.path_of("listen"), traps.listen); !s) return s;
+  if (Status s = read_number(fields, "rate", 0.01, 10'000.0, traps.rate); !s) return s;
+  if (Status s = read_number(fields, "burst", 1.0, 100'000.0, traps.burst); !s) return s;
+  if (fields.object.contains("engine_id")) {
+    std::string engine;
+    if (Status s = read_string(fields, "engine_id", engine, {.allow_empty = true}); !s) return s;
+    auto bytes = plugins::snmp::parse_engine_id(engine);
+    if (!bytes) return field_error(fields.path_of("engine_id"), bytes.status().message());
+    traps.engine_id = std::move(*bytes);
+  } else {
+    traps.engine_id = default_engine_id(config->agent_id);
+  }
+  if (Status s = read_duration(fields, "poll_delay",
+                               {.min = milliseconds(0), .max = std::chrono::minutes(10)},
+                               traps.poll_delay);
+      !s)
+    return s;
+  if (Status s = read_duration(fields, "poll_gap",
+                               {.min = kMinPeriod, .max = std::chrono::hours(24)}, traps.poll_gap);
+      !s)
+    return s;
+  config->traps = std::move(traps);
+  return Status::ok();
 }
 
 Status parse_defaults(const json& root, Defaults* defaults) {
@@ -276,6 +350,11 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
   out->check = (*type)->make();
   out->check->attach(env);
   if (Status s = configure_check(*out->check, item, path); !s) return s;
+  // The device it reads, if any: a trap from it runs the check at once (agent/traps.hpp).
+  if (const auto device = item.find("device");
+      device != item.end() && device->is_string() && env.devices &&
+      env.devices->options(device->get<std::string>()) != nullptr)
+    out->device = device->get<std::string>();
   if (out->type == "external") {
     out->id = "external:" + out->name;
   } else {
@@ -292,13 +371,13 @@ Status parse_check(const json& item, const std::string& path, const Defaults& de
 }
 
 Status parse_checks(const json& root, const Defaults& defaults, const plugins::Environment& env,
-                    std::vector<ConfiguredCheck>* checks) {
+                    bool optional, std::vector<ConfiguredCheck>* checks) {
   const auto it = root.find("checks");
-  if (it == root.end()) return field_error("checks", "required");
+  if (it == root.end()) return optional ? Status::ok() : field_error("checks", "required");
   if (!it->is_array()) {
     return field_error("checks", std::string("expected an array, got ") + it->type_name());
   }
-  if (it->empty()) return field_error("checks", "lists no check");
+  if (it->empty() && !optional) return field_error("checks", "lists no check");
   std::map<std::string, std::size_t, std::less<>> by_name;
   std::map<std::string, std::size_t, std::less<>> by_id;
   for (std::size_t i = 0; i < it->size(); ++i) {
@@ -320,7 +399,8 @@ Status parse_checks(const json& root, const Defaults& defaults, const plugins::E
   return Status::ok();
 }
 
-Result<Config> parse_document(const json& root) {
+// `checks_optional`: a managed agent's own file, whose checks may come from the centre.
+Result<Config> parse_document(const json& root, bool checks_optional) {
   if (!root.is_object()) {
     return Status::invalid(std::string("expected an object at the top level, got ") +
                            root.type_name());
@@ -340,9 +420,10 @@ Result<Config> parse_document(const json& root) {
     if (!devices) return devices.status();
     config.snmp_devices = std::move(*devices);
   }
+  if (Status s = parse_traps(root, &config); !s) return s;
   plugins::Environment env;
   env.devices = config.snmp_devices;
-  if (Status s = parse_checks(root, defaults, env, &config.checks); !s) return s;
+  if (Status s = parse_checks(root, defaults, env, checks_optional, &config.checks); !s) return s;
   return config;
 }
 
@@ -370,12 +451,10 @@ std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size
   return {line, column};
 }
 
-}  // namespace
-
-Result<Config> parse_config(std::string_view text, std::string_view origin) {
-  json root;
+// The JSON of a configuration file, or where and why it is not JSON.
+Result<json> parse_json(std::string_view text, std::string_view origin) {
   try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    return json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
     const auto [line, column] = line_column(text, e.byte);
     return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ":" +
@@ -383,7 +462,12 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
   } catch (const json::exception& e) {
     return Status::invalid(std::string(origin) + ": " + parse_error_reason(e.what()));
   }
-  auto config = parse_document(root);
+}
+
+// parse_document's result, an error placed in `text` by its line.
+Result<Config> parse_located(const json& root, std::string_view text, std::string_view origin,
+                             bool checks_optional) {
+  auto config = parse_document(root, checks_optional);
   if (!config) {
     // "checks[2].interval: ..." -> "FILE:LINE: checks[2].interval: ...", as compilers
     // write it, so that an editor jumps to the line.
@@ -398,6 +482,49 @@ Result<Config> parse_config(std::string_view text, std::string_view origin) {
   }
   config->path = std::string(origin);
   return config;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string_view origin) {
+  auto root = parse_json(text, origin);
+  if (!root) return root.status();
+  return parse_located(*root, text, origin, /*checks_optional=*/false);
+}
+
+Result<Config> parse_managed_config(std::string_view text, std::string_view origin,
+                                    const nlohmann::json* central,
+                                    std::string_view central_origin) {
+  auto root = parse_json(text, origin);
+  if (!root) return root.status();
+  if (central == nullptr) return parse_located(*root, text, origin, /*checks_optional=*/true);
+  const std::string where(central_origin);
+  if (!central->is_object())
+    return Status::invalid(where + ": expected an object, got " + central->type_name());
+  for (const auto& [key, value] : central->items()) {
+    if (std::find(std::begin(kCentralKeys), std::end(kCentralKeys), key) == std::end(kCentralKeys))
+      return Status::invalid(where + ": " + key +
+                             ": not from the centre (the agent's identity, collector and spool "
+                             "stay in " +
+                             std::string(origin) + ")");
+  }
+  if (!root->is_object()) return parse_located(*root, text, origin, true);  // its own error
+  json merged = *root;
+  for (const std::string_view key : kCentralKeys) merged.erase(std::string(key));
+  for (const auto& [key, value] : central->items()) merged[key] = value;
+  auto config = parse_document(merged, /*checks_optional=*/false);
+  if (config) {
+    config->path = std::string(origin);
+    return config;
+  }
+  // An error in the centre's part names it; one in the file's, the file and its line.
+  const std::string& message = config.status().message();
+  for (const std::string_view key : kCentralKeys) {
+    if (message.starts_with(key) && message.size() > key.size() &&
+        (message[key.size()] == '.' || message[key.size()] == '[' || message[key.size()] == ':'))
+      return Status::invalid(where + ": " + message);
+  }
+  return parse_located(merged, text, origin, false);
 }
 
 Result<Config> load_config(const std::filesystem::path& path) {

@@ -10,6 +10,7 @@
 //     "spool":     { "path": "/var/lib/vigie/spool.db", "max_mb": 64, "max_age": "7d" },
 //     "defaults":  { "interval": "60s", "timeout": "10s", "splay": "6s" },
 //     "devices":   { ... },
+//     "traps":     { "listen": "0.0.0.0:10162", "rate": 5, "burst": 50 },
 //     "checks":    [ { "name": "load", "type": "system/load", "interval": "30s" }, ... ] }
 //
 // Every error names the file, the line, the field by its path and the reason, e.g.
@@ -33,6 +34,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +60,9 @@ struct CollectorConfig {
   // PEM certificate and key the agent shows when the collector asks for one; both or none.
   std::string client_cert;
   std::string client_key;
+  // A managed agent (enroll --managed): how often it asks the collector for its
+  // configuration, 1 s.. (default 60 s); an unchanged one costs one small request.
+  std::chrono::milliseconds config_poll{60'000};
 };
 
 // Where results wait while the collector cannot be reached (agent/spool.hpp).
@@ -65,6 +70,22 @@ struct SpoolConfig {
   std::string path;    // "": spool.db in the state folder (--state-dir)
   double max_mb = 64;  // of stored results (MiB), 0.01..1048576
   std::chrono::milliseconds max_age{7LL * 86'400'000};  // at least 1 minute
+};
+
+// Receiving SNMP traps and informs from the devices (agent/traps.hpp): present when the
+// configuration has a "traps" block.
+struct TrapsConfig {
+  std::string listen = "0.0.0.0:10162";  // UDP, "ADDR:PORT" or "[ADDR]:PORT"; port 0: any
+  double rate = 5;                       // traps per second per device, on average (0.01..10000)...
+  double burst = 50;  // ...after a burst of this many (1..100000); past it they are dropped
+  // The agent's own SNMPv3 engine id (bytes), which devices send their v3 informs to;
+  // default 0x80001f8804 followed by "vigie:" and the agent id (RFC 3411's text form).
+  std::string engine_id;
+  // A trap polls its device's checks at once, this long after it (the traps of one
+  // burst share that poll)...
+  std::chrono::milliseconds poll_delay{2000};
+  // ...and at most once per poll_gap per device, however many traps come.
+  std::chrono::milliseconds poll_gap{30'000};
 };
 
 // One configured check, ready to run.
@@ -76,6 +97,7 @@ struct ConfiguredCheck {
   std::chrono::milliseconds timeout{10'000};  // <= interval
   std::chrono::milliseconds splay{6'000};     // <= interval
   std::unique_ptr<plugins::Check> check;      // configured, never null
+  std::string device;  // the SNMP device it reads ("device" parameter), "" for none
 };
 
 struct Config {
@@ -90,8 +112,22 @@ struct Config {
   nlohmann::json devices = nlohmann::json::object();  // raw, for the SNMP devices; an object
   // The same, validated and shared by the checks that read them; null when none.
   std::shared_ptr<plugins::snmp::Devices> snmp_devices;
+  std::optional<TrapsConfig> traps;
   std::vector<ConfiguredCheck> checks;  // in file order, at least one
 };
+
+// The members of a configuration that a managed agent takes from the centre.
+inline constexpr std::string_view kCentralKeys[] = {"defaults", "devices", "checks"};
+
+// A managed agent's configuration: its own file `text` gives its identity, collector
+// and spool, and `central` (the centre's document, agent/central_config.hpp) replaces
+// the file's "defaults", "devices" and "checks"; the same validation as load_config().
+// Without `central` (none received yet), the file's own checks run, and it may list
+// none. An error in the centre's part is prefixed with `central_origin` and its path
+// ("central configuration 3f2a...: checks[1].type: unknown check type ..."); one in
+// the file, with the file and line as parse_config() does.
+Result<Config> parse_managed_config(std::string_view text, std::string_view origin,
+                                    const nlohmann::json* central, std::string_view central_origin);
 
 // Reads and validates `path`. kNotFound when the file does not exist, kIoError when it
 // cannot be read, kInvalidArgument for anything wrong inside (message as above).

@@ -1,17 +1,15 @@
 #include "agent/enroll.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/central_config.hpp"
 #include "agent/config.hpp"
+#include "agent/output.hpp"
 #include "agent/shipper.hpp"
 #include "common/file.hpp"
 #include "common/protocol.hpp"
@@ -28,32 +26,6 @@ std::string trim(std::string s) {
 std::string hostname() {
   char name[256] = {};
   return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
-}
-
-// Writes `content` to `path` with mode 0600 through a temporary file, fsync and rename.
-Status write_secret(const std::filesystem::path& path, const std::string& content) {
-  const std::string tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::io_error("cannot create " + tmp + ": " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::io_error("cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::io_error("cannot write " + path.string() + ": " + std::strerror(errno));
-  }
-  return Status::ok();
 }
 
 }  // namespace
@@ -86,17 +58,24 @@ Status enroll(const EnrollOptions& o) {
   if (!answer.is_object() || !answer.contains("token") || !answer["token"].is_string() ||
       answer["token"].get<std::string>().empty())
     return Status::invalid("the collector's reply holds no token: " + reply_reason(reply.body));
-  return write_secret(o.token_file, answer["token"].get<std::string>() + "\n");
+  return write_file_atomically(o.token_file, answer["token"].get<std::string>() + "\n", 0600);
 }
 
 int enroll_command(std::span<char* const> args) {
   EnrollOptions o;
   std::string config_path;
   std::string enroll_token_file;
+  std::string state_dir = "/var/lib/vigie";
+  bool managed = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view a = args[i];
+    if (a == "--managed") {
+      managed = true;
+      continue;
+    }
     if (i + 1 >= args.size()) {
-      std::cerr << "vigie-agent enroll: " << a << ": missing value (or unknown argument)\n";
+      print_error("vigie-agent enroll: " + std::string(a) +
+                  ": missing value (or unknown argument)\n");
       return 2;
     }
     std::string v = args[++i];
@@ -108,8 +87,9 @@ int enroll_command(std::span<char* const> args) {
     else if (a == "--site") o.site = v;
     else if (a == "--enroll-token") o.enroll_token = v;
     else if (a == "--enroll-token-file") enroll_token_file = v;
+    else if (a == "--state-dir") state_dir = v;
     else {
-      std::cerr << "vigie-agent enroll: unknown argument \"" << a << "\"\n";
+      print_error("vigie-agent enroll: unknown argument \"" + std::string(a) + "\"\n");
       return 2;
     }
   }
@@ -117,9 +97,13 @@ int enroll_command(std::span<char* const> args) {
   if (config_path.empty() && std::filesystem::exists(kDefaultConfigPath))
     config_path = std::string(kDefaultConfigPath);
   if (!config_path.empty()) {
-    auto config = load_config(config_path);
+    // A managed agent's file may list no check: they come from the centre.
+    auto text = read_file(config_path, 4 * 1024 * 1024);
+    auto config = text ? (managed ? parse_managed_config(*text, config_path, nullptr, {})
+                                  : parse_config(*text, config_path))
+                       : Result<Config>(text.status());
     if (!config) {
-      std::cerr << "vigie-agent enroll: " << config.status().message() << "\n";
+      print_error("vigie-agent enroll: " + config.status().message() + "\n");
       return 1;
     }
     if (o.url.empty()) o.url = config->collector.url;
@@ -133,19 +117,34 @@ int enroll_command(std::span<char* const> args) {
   if (!enroll_token_file.empty()) {
     auto text = read_file(enroll_token_file, 4096);
     if (!text) {
-      std::cerr << "vigie-agent enroll: " << text.status().message() << "\n";
+      print_error("vigie-agent enroll: " + text.status().message() + "\n");
       return 1;
     }
     o.enroll_token = trim(*text);
   }
   if (Status s = enroll(o); !s) {
-    std::cerr << "vigie-agent enroll: " << s.message() << "\n";
+    print_error("vigie-agent enroll: " + s.message() + "\n");
     return s.code() == Code::kInvalidArgument && s.message().find("required") != std::string::npos
                ? 2
                : 1;
   }
-  std::cerr << "enrolled as agent \"" << o.agent_id << "\" of site \"" << o.site
-            << "\"; token written to " << o.token_file << "\n";
+  print_error("enrolled as agent \"" + o.agent_id + "\" of site \"" + o.site +
+              "\"; token written to " + o.token_file + "\n");
+  if (managed) {
+    // The file's presence makes the agent managed; one kept already (a re-enrollment)
+    // keeps the configuration it holds.
+    const std::filesystem::path file = std::filesystem::path(state_dir) / kCentralFile;
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir, ec);
+    if (!std::filesystem::exists(file, ec)) {
+      if (Status s = write_central_file(file, {"", nullptr}); !s) {
+        print_error("vigie-agent enroll: " + s.message() + "\n");
+        return 1;
+      }
+    }
+    print_error("managed: the agent's checks come from the collector (kept in " + file.string() +
+                ")\n");
+  }
   return 0;
 }
 

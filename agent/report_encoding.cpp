@@ -136,7 +136,12 @@ std::string encode_result(const CheckResult& result) {
   return protocol::result_to_json(result).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string assemble_report(const protocol::Report& head, std::span<const std::string> results) {
+std::string encode_event(const protocol::Event& event) {
+  return protocol::event_to_json(event).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string assemble_report(const protocol::Report& head, std::span<const std::string> results,
+                            std::span<const std::string> events) {
   // The members in the order nlohmann's object (a std::map) writes them: by name.
   json agent = json::object();
   agent["id"] = head.agent.id;
@@ -148,10 +153,19 @@ std::string assemble_report(const protocol::Report& head, std::span<const std::s
   };
   std::size_t size = 160;
   for (const auto& r : results) size += r.size() + 1;
+  for (const auto& e : events) size += e.size() + 1;
   std::string out;
   out.reserve(size);
   out += "{\"agent\":";
   out += dump(agent);
+  if (!events.empty()) {
+    out += ",\"events\":[";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (i > 0) out += ',';
+      out += events[i];
+    }
+    out += ']';
+  }
   out += ",\"protocol\":";
   out += std::to_string(head.protocol);
   out += ",\"results\":[";

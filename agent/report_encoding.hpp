@@ -34,9 +34,14 @@ Status validate_result(const CheckResult& result, const protocol::Limits& limits
 // The result's protocol JSON, one line: protocol::result_to_json(), dumped.
 std::string encode_result(const CheckResult& result);
 
-// A report body: the fields of `head` (its results ignored) and `results`, each as
-// encode_result() wrote it, in this order.
-std::string assemble_report(const protocol::Report& head, std::span<const std::string> results);
+// The event's protocol JSON, one line: protocol::event_to_json(), dumped.
+std::string encode_event(const protocol::Event& event);
+
+// A report body: the fields of `head` (its results and events ignored), `results`, each
+// as encode_result() wrote it, and `events`, each as encode_event() wrote it (the member
+// left out when there is none), in this order.
+std::string assemble_report(const protocol::Report& head, std::span<const std::string> results,
+                            std::span<const std::string> events = {});
 
 // A report's HTTP body: the JSON, gzipped when longer than `gzip_above` bytes.
 struct Body {

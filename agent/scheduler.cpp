@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -131,9 +132,11 @@ std::vector<CheckResult> to_results(const ConfiguredCheck& check,
 
 // One check's timers and the state of its latest run. Touched only on the io thread.
 struct Entry {
-  Entry(asio::io_context& io, ConfiguredCheck& configured)
-      : check(configured), timer(io), deadline(io) {}
+  Entry(asio::io_context& io, std::shared_ptr<ConfiguredCheck> configured)
+      : owned(std::move(configured)), check(*owned), timer(io), deadline(io), soon(io) {}
 
+  // The check; a run in progress holds it too, so that it outlives a replace().
+  std::shared_ptr<ConfiguredCheck> owned;
   ConfiguredCheck& check;
   asio::steady_timer timer;     // the next periodic run
   asio::steady_timer deadline;  // the timeout of the run in progress
@@ -141,7 +144,11 @@ struct Entry {
   std::uint64_t run = 0;        // number of the latest run
   bool running = false;         // a worker is inside check.run()
   bool reported = false;        // the latest run's result, or its timeout, went out
+  bool retired = false;         // replaced: no new run; the one in progress still reports
   std::int64_t started_ms = 0;  // wall clock when the latest run started
+  asio::steady_timer soon;      // a run asked by run_soon()
+  bool soon_pending = false;
+  std::optional<Clock::time_point> soon_started;  // the latest such run
 };
 
 }  // namespace
@@ -157,7 +164,11 @@ struct Scheduler::Impl {
         pool(std::max<std::size_t>(1, options.workers)),
         random(options.seed != 0 ? options.seed : std::random_device{}()) {
     entries.reserve(checks.size());
-    for (ConfiguredCheck& check : checks) entries.push_back(std::make_shared<Entry>(io, check));
+    for (ConfiguredCheck& check : checks) {
+      // The caller owns these: an aliasing pointer that deletes nothing.
+      entries.push_back(std::make_shared<Entry>(
+          io, std::shared_ptr<ConfiguredCheck>(std::shared_ptr<void>(), &check)));
+    }
   }
 
   ~Impl() {
@@ -168,10 +179,48 @@ struct Scheduler::Impl {
 
   void stop() {
     stopped = true;
-    for (const auto& entry : entries) {
-      entry->timer.cancel();
-      entry->deadline.cancel();
+    for (const auto& list : {&entries, &retiring}) {
+      for (const auto& entry : *list) {
+        entry->timer.cancel();
+        entry->deadline.cancel();
+        entry->soon.cancel();
+      }
     }
+  }
+
+  // A retired entry whose run has reported is dropped.
+  void forget_if_done(Entry& entry) {
+    if (!entry.retired || entry.running) return;
+    std::erase_if(retiring, [&](const auto& e) { return e.get() == &entry; });
+  }
+
+  std::size_t run_soon(std::string_view device, milliseconds delay, milliseconds gap) {
+    std::size_t scheduled = 0;
+    if (stopped || device.empty()) return 0;
+    const Clock::time_point now = Clock::now();
+    for (const auto& entry : entries) {
+      if (entry->check.device != device || entry->soon_pending) continue;
+      Clock::time_point at = now + delay;
+      if (entry->soon_started) at = std::max(at, *entry->soon_started + gap);
+      entry->soon_pending = true;
+      ++scheduled;
+      entry->soon.expires_at(at);
+      entry->soon.async_wait(
+          [this, weak = std::weak_ptr(entry)](const boost::system::error_code& ec) {
+            const auto e = weak.lock();
+            if (!e) return;
+            e->soon_pending = false;
+            if (ec || stopped || e->retired) return;
+            e->soon_started = Clock::now();
+            if (e->running) {
+              log::debug("check " + e->check.name + ": already running when its device asked " +
+                         "for a run");
+              return;
+            }
+            dispatch(e);
+          });
+    }
+    return scheduled;
   }
 
   void arm(const std::shared_ptr<Entry>& entry) {
@@ -179,7 +228,7 @@ struct Scheduler::Impl {
     entry->timer.async_wait(
         [this, weak = std::weak_ptr(entry)](const boost::system::error_code& ec) {
           const auto e = weak.lock();
-          if (ec || !e || stopped) return;
+          if (ec || !e || stopped || e->retired) return;
           if (e->running) {
             log::debug("check " + e->check.name + ": the previous run is still in progress; " +
                        "skipping this one");
@@ -195,12 +244,13 @@ struct Scheduler::Impl {
     entry->running = true;
     entry->reported = false;
     const std::uint64_t run = ++entry->run;
+    std::shared_ptr<ConfiguredCheck> keep = entry->owned;
     plugins::Check* check = entry->check.check.get();
     const milliseconds timeout = entry->check.timeout;
     // The work guard keeps io.run() from returning while the run waits for a worker;
     // once the run has started, its deadline timer is the io_context's work.
     asio::post(pool, [this, weak = std::weak_ptr(entry), run, check, timeout,
-                      guard = asio::make_work_guard(io)]() mutable {
+                      keep = std::move(keep), guard = asio::make_work_guard(io)]() mutable {
       const Clock::time_point start = Clock::now();
       const Clock::time_point deadline = start + timeout;
       const std::int64_t started_ms = wall_ms();
@@ -235,11 +285,13 @@ struct Scheduler::Impl {
     if (run != entry.run || entry.reported) {
       log::debug("check " + entry.check.name + ": the result of a run that timed out came " +
                  seconds_text(elapsed) + " after its start; ignored");
+      forget_if_done(entry);
       return;
     }
     entry.reported = true;
     entry.deadline.cancel();
     if (!stopped) emit(entry, std::move(outcomes), started_ms, elapsed);
+    forget_if_done(entry);  // last: may destroy `entry`
   }
 
   void on_timeout(Entry& entry, std::uint64_t run) {
@@ -265,7 +317,9 @@ struct Scheduler::Impl {
   asio::thread_pool pool;
   std::mt19937_64 random;
   std::vector<std::shared_ptr<Entry>> entries;
+  std::vector<std::shared_ptr<Entry>> retiring;  // replaced, their run still in progress
   bool stopped = false;
+  bool started = false;
 };
 
 Scheduler::Scheduler(asio::io_context& io, std::span<ConfiguredCheck> checks, ResultSink sink,
@@ -275,6 +329,7 @@ Scheduler::Scheduler(asio::io_context& io, std::span<ConfiguredCheck> checks, Re
 Scheduler::~Scheduler() = default;
 
 void Scheduler::start() {
+  impl_->started = true;
   const Clock::time_point now = Clock::now();
   for (const auto& entry : impl_->entries) {
     std::uniform_int_distribution<milliseconds::rep> splay(0, entry->check.splay.count());
@@ -286,6 +341,30 @@ void Scheduler::start() {
 void Scheduler::run_all_once() {
   for (const auto& entry : impl_->entries) {
     if (!entry->running) impl_->dispatch(entry);
+  }
+}
+
+std::size_t Scheduler::run_soon(std::string_view device, milliseconds delay, milliseconds gap) {
+  return impl_->run_soon(device, delay, gap);
+}
+
+void Scheduler::replace(std::vector<ConfiguredCheck> checks) {
+  Impl& s = *impl_;
+  for (const auto& entry : s.entries) {
+    entry->retired = true;
+    entry->timer.cancel();
+    entry->soon.cancel();
+    if (entry->running) s.retiring.push_back(entry);  // its result still goes out
+  }
+  s.entries.clear();
+  const Clock::time_point now = Clock::now();
+  for (ConfiguredCheck& check : checks) {
+    auto entry = std::make_shared<Entry>(s.io, std::make_shared<ConfiguredCheck>(std::move(check)));
+    s.entries.push_back(entry);
+    if (s.stopped || !s.started) continue;
+    std::uniform_int_distribution<milliseconds::rep> splay(0, entry->check.splay.count());
+    entry->due = now + milliseconds(splay(s.random));
+    s.arm(entry);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "agent/config.hpp"
@@ -57,6 +58,19 @@ class Scheduler {
   // Starts one run of every check now. When `io` runs out of work, every check has
   // given exactly one result (or its timeout).
   void run_all_once();
+  // Runs every check that reads `device` (ConfiguredCheck::device) soon, besides its
+  // schedule: `delay` from now, debounced so that a storm of calls starts few runs. A
+  // check with such a run pending already is left alone; one is never run this way
+  // less than `gap` after the previous such run started (it waits until then); a check
+  // still running when its turn comes skips it. Returns how many runs this call
+  // scheduled (0 when all were pending already). On the io_context's thread.
+  std::size_t run_soon(std::string_view device, std::chrono::milliseconds delay,
+                       std::chrono::milliseconds gap);
+
+  // Swaps the checks for `checks` (a new configuration), which the scheduler owns from
+  // now on: the old ones start no new run, and a run of theirs in progress still gives
+  // its result (or its timeout); the new ones start after their splay, as at start().
+  void replace(std::vector<ConfiguredCheck> checks);
   // Cancels the timers: no run starts any more, and results still to come are dropped.
   void stop();
 

@@ -32,8 +32,17 @@ using std::chrono::milliseconds;
 constexpr std::string_view kReportsPath = "/api/v1/reports";
 constexpr std::size_t kMaxReasonBytes = 500;  // of a reason quoted in a log line
 constexpr std::size_t kMaxTokenBytes = 4096;
+// How long batches stay smaller than one the collector refused as too large.
+constexpr std::chrono::hours kRefusedSizeMemory{1};
 
-// `text` cut to at most `max` bytes, never inside a UTF-8 sequence.
+// The check name in a result's protocol JSON (as spooled), for a log line; "?" when none.
+std::string result_name(std::string_view result) {
+  const auto json = nlohmann::json::parse(result, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return "?";
+  const auto name = json.find("name");
+  return name != json.end() && name->is_string() ? name->get<std::string>() : "?";
+}
+
 std::string seconds_text(milliseconds d) {
   const auto tenths = (d.count() + 50) / 100;
   return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") +
@@ -69,6 +78,17 @@ Result<std::string> read_token(const std::string& path) {
   return std::string(token);
 }
 
+// Whether a refusal is about this machine's clock (a result's ts ahead of the
+// collector's: {"field": "results[N].ts", "skew_ms": ...}), not about the batch.
+bool clock_refused(long http_status, const std::string& body) {
+  if (http_status != 400) return false;
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("skew_ms") || !json.contains("field")) return false;
+  const auto& field = json["field"];
+  return field.is_string() && field.get<std::string>().starts_with("results[") &&
+         field.get<std::string>().ends_with("].ts");
+}
+
 // The reason in a collector's error reply: {"error": "..."} or {"error": {"message":
 // "..."}}, else the reply itself.
 std::string collector_reason(const std::string& body) {
@@ -93,7 +113,9 @@ Result<std::unique_ptr<HttpClient>> make_client(const ShipperOptions& options,
                              .client_cert = options.client_cert,
                              .client_key = options.client_key,
                              .token = token,
-                             .connect_timeout = options.connect_timeout},
+                             .connect_timeout = options.connect_timeout,
+                             // A managed agent's configuration comes on this connection.
+                             .max_reply_bytes = 1024 * 1024},
                             path);
 }
 
@@ -129,7 +151,15 @@ struct Shipper::Impl {
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<std::int64_t> last_sent_ms{0};
   std::atomic<bool> halted{false};  // a 401: sending stopped until the token changes
+  // Results per batch now: batch_max, halved when the collector finds a batch too
+  // large, doubled back after each delivery, but kept for an hour under the size the
+  // collector refused. Sending thread only.
+  std::size_t batch_cap = 0;
+  std::size_t refused_size = 0;  // results in the smallest batch refused as too large
+  Clock::time_point refused_at;
 
+  // Held while `http` is in use: the sending thread and exchange() share the connection.
+  std::mutex http_mutex;
   std::mutex mutex;  // guards stopping and flush_deadline
   std::condition_variable wake;
   bool stopping = false;
@@ -184,6 +214,7 @@ bool Shipper::Impl::reread_token() {
     return false;
   }
   {
+    std::lock_guard use(http_mutex);
     std::lock_guard lock(mutex);
     http = std::move(*client);
   }
@@ -202,12 +233,16 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
                       std::uniform_real_distribution<double>(0.0, 1.0)(random));
     return std::pair(Clock::now() + delay, delay);
   };
+  if (batch_cap == 0) batch_cap = std::max<std::size_t>(options.batch_max, 1);
+  // A full batch waits (a backlog, even of smaller batches than batch_max): at once.
   const auto next_send = [&] {
     failures = 0;
-    return spool->size() >= options.batch_max ? Clock::now() : Clock::now() + options.send_interval;
+    return spool->size() >= batch_cap ? Clock::now() : Clock::now() + options.send_interval;
   };
 
-  auto next = spool->next_batch(options.batch_max);
+  auto next = spool->next_batch(BatchLimits{.max_results = batch_cap,
+                                            .max_bytes = options.batch_max_bytes,
+                                            .max_values = options.batch_max_values});
   if (!next) {
     const auto [when, delay] = retry_later();
     log::error("shipper: " + next.status().message() + "; retry in " + seconds_text(delay));
@@ -215,10 +250,14 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   }
   if (!next->has_value()) return next_send();
   const Batch& batch = **next;
-  const std::string what = "batch seq " + std::to_string(batch.seq) + " (" +
-                           std::to_string(batch.results.size()) + " results)";
+  const std::string what =
+      "batch seq " + std::to_string(batch.seq) + " (" + std::to_string(batch.results.size()) +
+      " results" +
+      (batch.events.empty() ? std::string()
+                            : ", " + std::to_string(batch.events.size()) + " events") +
+      ")";
 
-  protocol::Report head;  // the report without its results, which are already encoded
+  protocol::Report head;  // the report without its results and events, already encoded
   head.agent = agent;
   head.seq = batch.seq;
   // What the collector shows as this agent's health: its clock and its backlog.
@@ -228,7 +267,8 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   backlog.oldest_ms = batch.oldest_ms;
   backlog.dropped = static_cast<std::int64_t>(spool->dropped());
   head.spool = backlog;
-  const Body body = encode_body(assemble_report(head, batch.results), options.gzip_above);
+  const Body body =
+      encode_body(assemble_report(head, batch.results, batch.events), options.gzip_above);
   {
     // stop() may set an abort time on the client in use: it must not be swapped then.
     std::lock_guard lock(mutex);
@@ -238,8 +278,19 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
   if (flushing) {
     timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
-  const HttpReply reply = http->post(body.data, body.gzipped, timeout);
+  HttpReply reply;
+  {
+    std::lock_guard use(http_mutex);
+    reply = http->post(body.data, body.gzipped, timeout);
+  }
 
+  if (clock_refused(reply.status, reply.body)) {
+    // The results are fine, the clock is not: keep them until it is right.
+    const auto [when, delay] = retry_later();
+    log::error("shipper: the collector refuses " + what + ": " + collector_reason(reply.body) +
+               "; the batch is kept, retry in " + seconds_text(delay));
+    return when;
+  }
   switch (judge_response(reply.status)) {
     case Verdict::kDelivered:
       if (failures > 0) {
@@ -248,13 +299,55 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
       }
       spool->remove(batch.seq);
       last_sent_ms.store(wall_ms(), std::memory_order_relaxed);
+      if (refused_size > 0 && Clock::now() - refused_at > kRefusedSizeMemory) refused_size = 0;
+      batch_cap = std::min(std::max<std::size_t>(options.batch_max, 1), batch_cap * 2);
+      if (refused_size > 1) batch_cap = std::min(batch_cap, refused_size - 1);
       return next_send();
     case Verdict::kRefused: {
       const std::string reason =
           "HTTP " + std::to_string(reply.status) + ": " + collector_reason(reply.body);
-      log::error("shipper: the collector REFUSED " + what + " with " + reason +
-                 "; the batch is quarantined, not sent again (vigie-agent spool shows it)");
-      spool->quarantine(batch.seq, reason);
+      const std::string field = reply_field(reply.body);
+      const auto index = result_index(field);
+      if (!field.empty() && !index && !field.starts_with("results")) {
+        const auto [when, delay] = retry_later();
+        log::error("shipper: the collector refuses " + what + " for its " + field + " (" + reason +
+                   "): no result is to blame, the batch is kept; retry #" +
+                   std::to_string(failures) + " in " + seconds_text(delay));
+        return when;
+      }
+      if (index && *index < batch.results.size()) {
+        log::error("shipper: the collector REFUSED result " + std::to_string(*index) + " of " +
+                   what + " (check " + result_name(batch.results[*index]) + ") with " + reason +
+                   "; that result is quarantined, never sent again (vigie-agent spool shows "
+                   "it); the others are sent again");
+        spool->quarantine(batch.seq, *index, reason);
+        failures = 0;
+        return Clock::now();
+      }
+      // Results and events (traps) share the spool's rows: halving isolates either.
+      const std::size_t rows = batch.results.size() + batch.events.size();
+      if (rows > 1) {
+        batch_cap = std::max<std::size_t>(1, rows / 2);
+        if (refused_size == 0 || rows < refused_size) refused_size = rows;
+        refused_at = Clock::now();
+        log::warning("shipper: the collector refused " + what + " with " + reason +
+                     "; its results are sent again in batches of at most " +
+                     std::to_string(batch_cap));
+        spool->release(batch.seq);
+        failures = 0;
+        return Clock::now();
+      }
+      if (batch.results.empty()) {
+        // An event alone that can never be accepted: kept, it would block every report.
+        log::error("shipper: the collector REFUSED " + what + " (an event) with " + reason +
+                   "; the event is dropped");
+        spool->remove(batch.seq);
+        return next_send();
+      }
+      log::error("shipper: the collector REFUSED " + what + " (check " +
+                 result_name(batch.results.front()) + ") with " + reason +
+                 "; the result is quarantined, never sent again (vigie-agent spool shows it)");
+      spool->quarantine(batch.seq, 0, reason);
       return next_send();
     }
     case Verdict::kRetry: break;
@@ -324,6 +417,14 @@ Result<std::unique_ptr<Shipper>> Shipper::create(protocol::AgentInfo agent, Ship
   return shipper;
 }
 
+void Shipper::submit(const protocol::Event& event) {
+  impl_->spool->add(event);
+  if (impl_->spool->size() >= impl_->options.batch_max) {
+    { std::lock_guard lock(impl_->mutex); }
+    impl_->wake.notify_one();
+  }
+}
+
 void Shipper::submit(CheckResult result) {
   impl_->spool->add(fit_to_protocol(std::move(result)));
   if (impl_->spool->size() >= impl_->options.batch_max) {
@@ -354,6 +455,11 @@ std::size_t Shipper::stop(milliseconds flush_deadline) {
   return impl_->spool->size();
 }
 
+HttpReply Shipper::exchange(const HttpRequest& request, milliseconds timeout) {
+  std::lock_guard use(impl_->http_mutex);
+  return impl_->http->send(request, timeout);
+}
+
 ShipperStats Shipper::stats() const {
   ShipperStats stats;
   stats.depth = impl_->spool->size();
@@ -374,16 +480,36 @@ HttpReply post_once(const ShipperOptions& options, std::string_view path,
 
 std::string reply_reason(const std::string& body) { return collector_reason(body); }
 
+std::string reply_field(const std::string& body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return {};
+  const auto field = json.find("field");
+  if (field == json.end() || !field->is_string()) return {};
+  return cut_utf8(field->get<std::string>(), kMaxReasonBytes);
+}
+
+std::optional<std::size_t> result_index(std::string_view field) {
+  constexpr std::string_view kPrefix = "results[";
+  if (!field.starts_with(kPrefix)) return std::nullopt;
+  field.remove_prefix(kPrefix.size());
+  const std::size_t close = field.find(']');
+  if (close == 0 || close == std::string_view::npos || close > 9) return std::nullopt;
+  std::size_t index = 0;
+  for (const char c : field.substr(0, close)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    index = index * 10 + static_cast<std::size_t>(c - '0');
+  }
+  const std::string_view rest = field.substr(close + 1);
+  if (!rest.empty() && rest.front() != '.' && rest.front() != '[') return std::nullopt;
+  return index;
+}
+
 Verdict judge_response(long http_status) {
   if (http_status >= 200 && http_status < 300) return Verdict::kDelivered;
-  // These say nothing about the batch: a token or url problem an operator fixes, or
-  // a collector asking us to slow down. Dropping data for them would lose it all.
-  constexpr long kRetryable4xx[] = {401, 403, 404, 408, 429};
-  if (http_status >= 400 && http_status < 500 &&
-      std::find(std::begin(kRetryable4xx), std::end(kRetryable4xx), http_status) ==
-          std::end(kRetryable4xx)) {
-    return Verdict::kRefused;
-  }
+  // Malformed, too large, unprocessable: about the batch's content. Any other 4xx says
+  // nothing about it (a token, a url, an encoding a proxy refuses, a collector asking
+  // us to slow down): an operator fixes that, and dropping data for it would lose it all.
+  if (http_status == 400 || http_status == 413 || http_status == 422) return Verdict::kRefused;
   return Verdict::kRetry;
 }
 

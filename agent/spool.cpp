@@ -2,8 +2,10 @@
 //
 // One connection, guarded by one mutex: the agent adds a few results a second at most,
 // so there is nothing to gain from more. Layout:
-//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON
-//   state(key, value)           next_seq, dropped, head_seq, head_last_id
+//   results(id, ts_ms, result)  one row per result, `result` its protocol JSON; or per
+//                               event, `result` {"event": its protocol JSON}
+//   state(key, value)           next_seq, dropped, quarantined, head_seq, head_last_id
+//   quarantined(id, seq, ...)   the results the collector refused for good
 // The batch handed out ("head") is the rows with id <= head_last_id, under head_seq
 // (0: none handed out).
 
@@ -31,14 +33,16 @@ namespace fs = std::filesystem;
 
 // 'vigS' in the file header, so that another SQLite file given as spool is recognised.
 constexpr int kApplicationId = 0x76696753;
-// 2 added the quarantine; a version 1 file is brought up to date when opened.
-constexpr int kSchemaVersion = 2;
-// Refused batches kept for a technician to look at: the newest ones.
-constexpr int kMaxQuarantined = 10;
+// 2 added the quarantine of refused batches, 3 made it one of refused results; an older
+// file is brought up to date when opened.
+constexpr int kSchemaVersion = 3;
 // Per-row cost beyond the JSON, so that the bound also holds for tiny results.
 constexpr std::uint64_t kRowOverhead = 32;
 // Rows read per step when pruning.
 constexpr int kPruneChunk = 256;
+// An event's row: this, its protocol JSON, and '}'. A result's row never starts so: its
+// JSON's first member is "check" (encode_result writes members by name).
+constexpr std::string_view kEventPrefix = "{\"event\":";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS results (
@@ -53,15 +57,23 @@ CREATE TABLE IF NOT EXISTS state (
 ) WITHOUT ROWID;
 )sql";
 
-// Version 2: batches the collector refused for good, kept apart instead of retried.
+// Version 3: results the collector refused for good, kept apart instead of retried.
 constexpr const char* kQuarantineSchema = R"sql(
-CREATE TABLE IF NOT EXISTS quarantine (
-  seq     INTEGER PRIMARY KEY,
-  at_ms   INTEGER NOT NULL,  -- when it was refused (agent clock)
-  reason  TEXT NOT NULL,     -- the collector's answer
-  results TEXT NOT NULL      -- the batch's results, a JSON array
+CREATE TABLE IF NOT EXISTS quarantined (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq    INTEGER NOT NULL,  -- the report it was refused in
+  at_ms  INTEGER NOT NULL,  -- when (agent clock)
+  reason TEXT NOT NULL,     -- the collector's answer
+  result TEXT NOT NULL      -- the result's JSON
 );
 INSERT OR IGNORE INTO state VALUES ('quarantined', 0);
+)sql";
+// From version 2, which kept whole batches (a JSON array each): one row per result.
+constexpr const char* kQuarantineFromV2 = R"sql(
+INSERT INTO quarantined (seq, at_ms, reason, result)
+  SELECT q.seq, q.at_ms, q.reason, j.value FROM quarantine q, json_each(q.results) j
+  WHERE json_valid(q.results) ORDER BY q.seq, j.key;
+DROP TABLE quarantine;
 )sql";
 
 using sqlite::Db;
@@ -72,6 +84,38 @@ struct DbError {
   int code = SQLITE_OK;
   std::string message;
 };
+
+// JSON values in `text` (JSON as encode_result() writes it), counted as the collector's
+// decoder counts them: every value, each object and array included, keys not. A scan of
+// the tokens, nothing decoded: a string is a key when a colon follows it.
+std::size_t count_values(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (is_space(c) || c == ',' || c == ':' || c == '}' || c == ']') {
+      ++i;
+    } else if (c == '{' || c == '[') {
+      ++n;
+      ++i;
+    } else if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      ++i;  // the closing quote
+      std::size_t next = i;
+      while (next < text.size() && is_space(text[next])) ++next;
+      if (next >= text.size() || text[next] != ':') ++n;
+    } else {  // a number, true, false or null
+      ++n;
+      while (i < text.size() && !is_space(text[i]) && text[i] != ',' && text[i] != ']' &&
+             text[i] != '}')
+        ++i;
+    }
+  }
+  return n;
+}
 
 bool is_corruption(int code) {
   const int primary = code & 0xff;
@@ -141,11 +185,27 @@ class SqliteSpool final : public Spool {
     handle_failure(error, "cannot store a result of " + result.name, 1);
   }
 
-  Result<std::optional<Batch>> next_batch(std::size_t max_results) override {
+  void add(const protocol::Event& event) override {
+    std::string json;
+    try {
+      json = std::string(kEventPrefix) + encode_event(event) + '}';
+    } catch (const std::exception& e) {  // bad_alloc: the first frame of ours
+      std::lock_guard lock(mutex_);
+      lost("cannot encode an event of " + event.device + ": " + e.what(), 1);
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    const DbError error = insert(event.ts_ms, json);
+    if (error.code == SQLITE_OK) return;
+    handle_failure(error, "cannot store an event of " + event.device, 1);
+  }
+
+  using Spool::next_batch;
+  Result<std::optional<Batch>> next_batch(const BatchLimits& limits) override {
     std::lock_guard lock(mutex_);
     if (head_) return std::optional<Batch>(*head_);
     if (count_ == 0) return std::optional<Batch>();
-    auto made = hand_out(std::max<std::size_t>(max_results, 1));
+    auto made = hand_out(limits);
     if (made.code != SQLITE_OK) {
       handle_failure(made, "cannot hand out a batch", 0);
       return Status::io_error("spool " + path_.string() +
@@ -158,15 +218,31 @@ class SqliteSpool final : public Spool {
   void remove(std::uint64_t seq) override {
     std::lock_guard lock(mutex_);
     if (!head_ || head_->seq != seq) return;
-    const DbError error = remove_head(nullptr);
+    const DbError error = remove_head();
     if (error.code != SQLITE_OK) handle_failure(error, "cannot remove a delivered batch", 0);
   }
 
-  void quarantine(std::uint64_t seq, const std::string& reason) override {
+  void release(std::uint64_t seq) override {
     std::lock_guard lock(mutex_);
     if (!head_ || head_->seq != seq) return;
-    const DbError error = remove_head(&reason);
-    if (error.code != SQLITE_OK) handle_failure(error, "cannot quarantine a refused batch", 0);
+    const DbError error = release_head(nullptr, 0);
+    if (error.code != SQLITE_OK) handle_failure(error, "cannot put a batch back in the queue", 0);
+  }
+
+  void quarantine(std::uint64_t seq, std::size_t index, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    if (!head_ || head_->seq != seq || index >= head_ids_.size()) return;
+    const DbError error = release_head(&reason, index);
+    if (error.code != SQLITE_OK) handle_failure(error, "cannot quarantine a refused result", 0);
+  }
+
+  Result<std::size_t> clear_quarantine() override {
+    std::lock_guard lock(mutex_);
+    if (DbError e = exec("DELETE FROM quarantined"); e.code) {
+      return Status::io_error("spool " + path_.string() +
+                              ": cannot clear the quarantine: " + e.message);
+    }
+    return static_cast<std::size_t>(sqlite3_changes(db_.get()));
   }
 
   std::uint64_t quarantined() const override {
@@ -174,18 +250,18 @@ class SqliteSpool final : public Spool {
     return quarantined_;
   }
 
-  std::vector<QuarantinedBatch> quarantined_batches() const override {
+  std::vector<QuarantinedResult> quarantined_results() const override {
     std::lock_guard lock(mutex_);
-    std::vector<QuarantinedBatch> out;
+    std::vector<QuarantinedResult> out;
     auto s = Statement::prepare(db_.get(),
-                                "SELECT seq, at_ms, reason, results FROM quarantine ORDER BY seq");
+                                "SELECT seq, at_ms, reason, result FROM quarantined ORDER BY id");
     if (!s) return out;
     while (s->step() == SQLITE_ROW) {
-      QuarantinedBatch q;
+      QuarantinedResult q;
       q.seq = static_cast<std::uint64_t>(s->int64(0));
       q.at_ms = s->int64(1);
       q.reason = s->text(2);
-      q.results = s->text(3);
+      q.result = s->text(3);
       out.push_back(std::move(q));
     }
     return out;
@@ -258,9 +334,9 @@ class SqliteSpool final : public Spool {
         return e;
       }
     } else if (version < kSchemaVersion) {
-      const std::string upgrade = "BEGIN;" + std::string(kQuarantineSchema) +
-                                  "PRAGMA user_version=" + std::to_string(kSchemaVersion) +
-                                  ";COMMIT;";
+      const std::string upgrade =
+          "BEGIN;" + std::string(kQuarantineSchema) + (version == 2 ? kQuarantineFromV2 : "") +
+          "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
       if (DbError e = exec(upgrade.c_str()); e.code) {
         exec("ROLLBACK");
         return e;
@@ -290,11 +366,12 @@ class SqliteSpool final : public Spool {
         {&statements_.head_rows,
          "SELECT id, result, ts_ms FROM results WHERE id <= ?1 ORDER BY id"},
         {&statements_.oldest_ts, "SELECT min(ts_ms) FROM results"},
+        {&statements_.row_size, "SELECT length(result) FROM results WHERE id = ?1"},
+        {&statements_.delete_row, "DELETE FROM results WHERE id = ?1"},
+        {&statements_.quarantine_size, "SELECT coalesce(sum(length(result)), 0) FROM quarantined"},
         {&statements_.quarantine,
-         "INSERT OR REPLACE INTO quarantine (seq, at_ms, reason, results) VALUES (?1, ?2, ?3, ?4)"},
-        {&statements_.trim_quarantine,
-         "DELETE FROM quarantine WHERE seq NOT IN "
-         "(SELECT seq FROM quarantine ORDER BY seq DESC LIMIT ?1)"},
+         "INSERT INTO quarantined (seq, at_ms, reason, result) "
+         "SELECT ?1, ?2, ?3, result FROM results WHERE id = ?4"},
     };
     for (const auto& [statement, sql] : all) {
       auto prepared = Statement::prepare(db_.get(), sql);
@@ -334,6 +411,7 @@ class SqliteSpool final : public Spool {
     bytes_ = static_cast<std::uint64_t>(bytes) + static_cast<std::uint64_t>(count) * kRowOverhead;
     refresh_oldest();
     head_.reset();
+    head_ids_.clear();
     head_bytes_ = 0;
     head_rows_ = 0;
     if (head_seq <= 0) head_last_id_ = 0;
@@ -341,8 +419,9 @@ class SqliteSpool final : public Spool {
       Batch batch;
       batch.seq = static_cast<std::uint64_t>(head_seq);
       std::int64_t bad = 0;
-      if (DbError e = read_rows(statements_.head_rows, head_last_id_, -1, &batch, nullptr, &bad,
-                                &head_bytes_, &head_rows_);
+      std::vector<std::int64_t> ids;
+      if (DbError e = read_rows(statements_.head_rows, head_last_id_, -1, nullptr, &batch, &ids,
+                                nullptr, &bad, &head_bytes_, &head_rows_);
           e.code)
         return e;
       if (bad > 0) {
@@ -354,8 +433,9 @@ class SqliteSpool final : public Spool {
         head_last_id_ = 0;
         head_rows_ = 0;
         head_bytes_ = 0;
-      } else if (!batch.results.empty()) {
+      } else if (!batch.results.empty() || !batch.events.empty()) {
         head_ = std::move(batch);
+        head_ids_ = std::move(ids);
       }
     }
     return {};
@@ -492,16 +572,18 @@ class SqliteSpool final : public Spool {
     return {};
   }
 
-  DbError hand_out(std::size_t max_results) {
+  DbError hand_out(const BatchLimits& limits) {
     Batch batch;
     batch.seq = static_cast<std::uint64_t>(next_seq_);
+    std::vector<std::int64_t> ids;
     std::int64_t last_id = 0;
     std::int64_t bad = 0;
     std::uint64_t batch_bytes = 0;
     std::int64_t rows = 0;
-    if (DbError e =
-            read_rows(statements_.first_rows, head_last_id_, static_cast<std::int64_t>(max_results),
-                      &batch, &last_id, &bad, &batch_bytes, &rows);
+    const auto max_results =
+        static_cast<std::int64_t>(std::max<std::size_t>(limits.max_results, 1));
+    if (DbError e = read_rows(statements_.first_rows, head_last_id_, max_results, &limits, &batch,
+                              &ids, &last_id, &bad, &batch_bytes, &rows);
         e.code)
       return e;
     if (last_id == 0) return {};
@@ -513,7 +595,7 @@ class SqliteSpool final : public Spool {
       // Unreadable rows (the file was damaged under SQLite's feet) go, counted.
       error = set_state("dropped", static_cast<std::int64_t>(dropped_ + bad));
     }
-    if (!error.code && batch.results.empty()) {
+    if (!error.code && batch.results.empty() && batch.events.empty()) {
       Statement& del = statements_.delete_range;
       sqlite::ResetOnExit use(del);
       del.bind(1, head_last_id_).bind(2, last_id);
@@ -532,7 +614,7 @@ class SqliteSpool final : public Spool {
       log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                  " stored results could not be read and are dropped");
     }
-    if (batch.results.empty()) {
+    if (batch.results.empty() && batch.events.empty()) {
       count_ -= rows;
       bytes_ -= std::min(bytes_, batch_bytes);
       refresh_oldest();
@@ -543,36 +625,13 @@ class SqliteSpool final : public Spool {
     head_bytes_ = batch_bytes;
     head_rows_ = rows;
     head_ = std::move(batch);
+    head_ids_ = std::move(ids);
     return {};
   }
 
-  // Deletes the head batch's rows; with a `reason`, keeps the batch in the quarantine
-  // (the newest kMaxQuarantined batches), in the same transaction.
-  DbError remove_head(const std::string* reason) {
+  // Deletes the head batch's rows (delivered).
+  DbError remove_head() {
     DbError error = exec("BEGIN IMMEDIATE");
-    if (!error.code && reason) {
-      std::string results = "[";
-      for (const auto& r : head_->results) {
-        if (results.size() > 1) results += ',';
-        results += r;
-      }
-      results += ']';
-      Statement& keep = statements_.quarantine;
-      sqlite::ResetOnExit use(keep);
-      keep.bind(1, static_cast<std::int64_t>(head_->seq))
-          .bind(2, options_.now_ms())
-          .bind(3, std::string_view(*reason))
-          .bind(4, std::string_view(results));
-      if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
-      if (!error.code) {
-        Statement& trim = statements_.trim_quarantine;
-        sqlite::ResetOnExit use_trim(trim);
-        trim.bind(1, kMaxQuarantined);
-        if (trim.step() != SQLITE_DONE) error = last_error("quarantine");
-      }
-      if (!error.code)
-        error = set_state("quarantined", static_cast<std::int64_t>(quarantined_ + 1));
-    }
     if (!error.code) {
       Statement& del = statements_.delete_range;
       sqlite::ResetOnExit use(del);
@@ -585,22 +644,86 @@ class SqliteSpool final : public Spool {
       exec("ROLLBACK");
       return error;
     }
-    if (reason) ++quarantined_;
     count_ -= head_rows_;
     bytes_ -= std::min(bytes_, head_bytes_);
-    head_.reset();
-    head_bytes_ = 0;
-    head_rows_ = 0;
-    head_last_id_ = 0;
+    forget_head();
     refresh_oldest();
     return {};
   }
 
-  // Reads rows (id, result, ts_ms) from `s` bound to (after, limit) into `batch`, the
-  // results as they were stored: they were checked before they were added. Rows that are
-  // not a JSON object's text (the file was damaged under SQLite's feet) are counted in
-  // *bad (and still move *last_id on).
-  DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit, Batch* batch,
+  // Gives the head batch's rows back to the queue, its seq retired. With a `reason`, its
+  // result `index` first goes to the quarantine (or, past max_quarantine_bytes, is
+  // dropped and counted). One transaction.
+  DbError release_head(const std::string* reason, std::size_t index) {
+    const std::int64_t id = reason ? head_ids_[index] : 0;
+    std::int64_t size = 0;  // of the refused result's JSON
+    bool kept = false;
+    DbError error = exec("BEGIN IMMEDIATE");
+    if (!error.code && reason) {
+      std::int64_t held = 0;
+      error = query_bound_int(statements_.row_size, id, &size);
+      if (!error.code) error = query_bound_int(statements_.quarantine_size, -1, &held);
+      kept = static_cast<std::uint64_t>(held + size) <= options_.max_quarantine_bytes;
+      if (!error.code && kept) {
+        Statement& keep = statements_.quarantine;
+        sqlite::ResetOnExit use(keep);
+        keep.bind(1, static_cast<std::int64_t>(head_->seq))
+            .bind(2, options_.now_ms())
+            .bind(3, std::string_view(*reason))
+            .bind(4, id);
+        if (keep.step() != SQLITE_DONE) error = last_error("quarantine");
+        if (!error.code)
+          error = set_state("quarantined", static_cast<std::int64_t>(quarantined_ + 1));
+      } else if (!error.code) {
+        error = set_state("dropped", static_cast<std::int64_t>(dropped_ + 1));
+      }
+      if (!error.code) {
+        Statement& del = statements_.delete_row;
+        sqlite::ResetOnExit use(del);
+        del.bind(1, id);
+        if (del.step() != SQLITE_DONE) error = last_error("quarantine");
+      }
+    }
+    if (!error.code) error = set_state("head_seq", 0);
+    if (!error.code) error = exec("COMMIT");
+    if (error.code) {
+      exec("ROLLBACK");
+      return error;
+    }
+    if (reason) {
+      if (kept) {
+        ++quarantined_;
+      } else {
+        ++dropped_;
+        log::error("spool " + path_.string() + ": the quarantine holds " +
+                   std::to_string(options_.max_quarantine_bytes / 1024) +
+                   " KiB of refused results already: this one is dropped (" +
+                   std::to_string(dropped_) +
+                   " dropped in all); vigie-agent spool --clear-quarantine makes room");
+      }
+      --count_;
+      bytes_ -= std::min(bytes_, static_cast<std::uint64_t>(size) + kRowOverhead);
+    }
+    forget_head();
+    refresh_oldest();
+    return {};
+  }
+
+  void forget_head() {
+    head_.reset();
+    head_ids_.clear();
+    head_bytes_ = 0;
+    head_rows_ = 0;
+    head_last_id_ = 0;
+  }
+
+  // Reads rows (id, result, ts_ms) from `s` bound to (after, limit) into `batch` (and
+  // their ids into `ids`), the results as they were stored: they were checked before they
+  // were added. Stops before the result that would take the batch past `limits` (none: no
+  // bound but the limit). Rows that are not a JSON object's text (the file was damaged
+  // under SQLite's feet) are counted in *bad (and still move *last_id on).
+  DbError read_rows(Statement& s, std::int64_t first_bound, std::int64_t limit,
+                    const BatchLimits* limits, Batch* batch, std::vector<std::int64_t>* ids,
                     std::int64_t* last_id, std::int64_t* bad, std::uint64_t* bytes,
                     std::int64_t* rows) {
     sqlite::ResetOnExit use(s);
@@ -608,19 +731,42 @@ class SqliteSpool final : public Spool {
     if (limit >= 0) s.bind(2, limit);
     int rc = SQLITE_OK;
     std::uint64_t total = 0;
+    std::size_t json_bytes = 0;  // of the results taken
+    std::size_t json_values = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
+      const std::string_view text = s.text_view(1);
+      const bool good = text.starts_with('{') && text.ends_with('}');
+      const std::size_t values = good && limits ? count_values(text) : 0;
+      if (good && limits && !batch->results.empty() &&
+          (json_bytes + text.size() > limits->max_bytes ||
+           json_values + values > limits->max_values)) {
+        rc = SQLITE_DONE;  // full: this row waits for the next batch
+        break;
+      }
       if (last_id) *last_id = s.int64(0);
       ++*rows;
-      const std::string_view text = s.text_view(1);
       total += text.size() + kRowOverhead;
-      if (!text.starts_with('{') || !text.ends_with('}')) {
+      if (!good) {
         ++*bad;
         continue;
       }
+      json_bytes += text.size();
+      json_values += values;
       const std::int64_t ts = s.int64(2);
-      if (batch->results.empty() || ts < batch->oldest_ms) batch->oldest_ms = ts;
+      if ((batch->results.empty() && batch->events.empty()) || ts < batch->oldest_ms)
+        batch->oldest_ms = ts;
+      if (text.starts_with(kEventPrefix)) {
+        const std::string_view event =
+            text.substr(kEventPrefix.size(), text.size() - kEventPrefix.size() - 1);
+        batch->events.emplace_back(event);
+        // A report holds so many events at most: the next ones wait for the next batch.
+        if (batch->events.size() >= protocol::Limits{}.max_events) break;
+        continue;
+      }
+      if (ids) ids->push_back(s.int64(0));  // a result's: quarantine() counts results
       batch->results.emplace_back(text);
     }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE;  // stopped early, on purpose
     if (rc != SQLITE_DONE) return last_error("read");
     *bytes = total;
     return {};
@@ -707,17 +853,27 @@ class SqliteSpool final : public Spool {
     return last_error(sql);
   }
 
+  // The first column of `s`'s first row, bound to `value` (unless negative).
+  DbError query_bound_int(Statement& s, std::int64_t value, std::int64_t* out) {
+    sqlite::ResetOnExit use(s);
+    if (value >= 0) s.bind(1, value);
+    if (s.step() != SQLITE_ROW) return last_error("query");
+    *out = s.int64(0);
+    return {};
+  }
+
   const fs::path path_;
   SpoolOptions options_;
   mutable std::mutex mutex_;
   Db db_;
   struct Statements {
     Statement insert, set_state, oldest_waiting, waiting_sizes, delete_range, aged, delete_aged,
-        first_rows, head_rows, oldest_ts, quarantine, trim_quarantine;
+        first_rows, head_rows, oldest_ts, row_size, delete_row, quarantine_size, quarantine;
   } statements_;
   std::int64_t next_seq_ = 0;
   std::int64_t head_last_id_ = 0;
-  std::optional<Batch> head_;  // handed out, not removed yet
+  std::optional<Batch> head_;           // handed out, not removed yet
+  std::vector<std::int64_t> head_ids_;  // the row of each of its results
   std::uint64_t head_bytes_ = 0;
   std::int64_t head_rows_ = 0;  // rows under head_last_id_, unreadable ones included
   std::int64_t count_ = 0;

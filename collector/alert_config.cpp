@@ -113,10 +113,51 @@ Status parse_channel(const json& item, const std::string& path, AlertChannel& c)
   return Status::ok();
 }
 
+// A calendar named at `key`; without the key, the only calendar of the file if there
+// is just one.
+Status read_calendar(const Fields& fields, std::string_view key, const CalendarSet& calendars,
+                     std::optional<Calendar>& out, std::string& name) {
+  if (Status s = read_string(fields, key, name); !s) return s;
+  if (name.empty()) {
+    if (calendars.empty())
+      return field_error(fields.path_of(key),
+                         "required: no calendars are configured (--calendars FILE)");
+    if (calendars.names().find(',') != std::string::npos)
+      return field_error(fields.path_of(key),
+                         "required: which calendar? (calendars: " + calendars.names() + ")");
+    name = calendars.names();
+  }
+  const Calendar* calendar = calendars.find(name);
+  if (!calendar)
+    return field_error(fields.path_of(key), "no calendar named " + quote(name) +
+                                                " (calendars: " + calendars.names() + ")");
+  out = *calendar;
+  return Status::ok();
+}
+
 Status parse_rule(const json& item, const std::string& path, const AlertConfig& config,
-                  AlertRule& rule) {
+                  const CalendarSet& calendars, AlertRule& rule) {
   const Fields fields{item, path};
-  if (Status s = check_keys(fields, {"sites", "families", "min_state", "channels"}); !s) return s;
+  if (Status s =
+          check_keys(fields, {"sites", "families", "min_state", "channels", "when", "calendar"});
+      !s)
+    return s;
+  std::string when;
+  if (Status s = read_string(fields, "when", when); !s) return s;
+  if (when == "working-hours") rule.when = AlertRule::When::kWorkingHours;
+  else if (when == "outside-working-hours") rule.when = AlertRule::When::kOutsideWorkingHours;
+  else if (!when.empty() && when != "always")
+    return field_error(
+        fields.path_of("when"),
+        "expected \"always\", \"working-hours\" or \"outside-working-hours\", got " + quote(when));
+  if (rule.when != AlertRule::When::kAlways) {
+    if (Status s = read_calendar(fields, "calendar", calendars, rule.calendar, rule.calendar_name);
+        !s)
+      return s;
+  } else if (item.contains("calendar")) {
+    return field_error(fields.path_of("calendar"),
+                       "only with \"when\": \"working-hours\" or \"outside-working-hours\"");
+  }
   if (Status s = read_strings(fields, "sites", rule.sites, {.single_string = true}); !s) return s;
   if (Status s = read_strings(fields, "families", rule.families, {.single_string = true}); !s)
     return s;
@@ -146,9 +187,12 @@ Status parse_rule(const json& item, const std::string& path, const AlertConfig& 
   return Status::ok();
 }
 
-Status parse_document(const json& root, AlertConfig& config) {
+Status parse_document(const json& root, const CalendarSet& calendars, AlertConfig& config) {
   if (!root.is_object()) return Status::invalid("expected a JSON object");
-  if (Status s = check_keys(root, {"smtp", "channels", "rules", "renotify", "storm"}); !s) return s;
+  if (Status s =
+          check_keys(root, {"smtp", "channels", "rules", "renotify", "renotify_calendar", "storm"});
+      !s)
+    return s;
   if (root.contains("smtp")) {
     auto relay = mail::parse_relay(root.at("smtp"), "smtp");
     if (!relay) return relay.status();
@@ -175,7 +219,9 @@ Status parse_document(const json& root, AlertConfig& config) {
     return field_error("rules", "required: an array of at least one rule");
   for (std::size_t i = 0; i < rules->size(); ++i) {
     AlertRule rule;
-    if (Status s = parse_rule((*rules)[i], "rules[" + std::to_string(i) + "]", config, rule); !s)
+    if (Status s =
+            parse_rule((*rules)[i], "rules[" + std::to_string(i) + "]", config, calendars, rule);
+        !s)
       return s;
     config.rules.push_back(std::move(rule));
   }
@@ -184,6 +230,15 @@ Status parse_document(const json& root, AlertConfig& config) {
                         config.renotify);
       !s)
     return s;
+  if (root.contains("renotify_calendar")) {
+    if (config.renotify.count() == 0)
+      return field_error("renotify_calendar", "only with \"renotify\" (reminders are off)");
+    std::string name;
+    if (Status s =
+            read_calendar(root, "renotify_calendar", calendars, config.renotify_calendar, name);
+        !s)
+      return s;
+  }
   const json* storm_object = nullptr;
   if (Status s = read_object(root, "storm", storm_object); !s) return s;
   if (storm_object) {
@@ -201,7 +256,8 @@ Status parse_document(const json& root, AlertConfig& config) {
 
 }  // namespace
 
-Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view where) {
+Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view where,
+                                       const CalendarSet& calendars) {
   json root;
   try {
     root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
@@ -211,7 +267,7 @@ Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view w
   AlertConfig config;
   Status s;
   try {
-    s = parse_document(root, config);
+    s = parse_document(root, calendars, config);
   } catch (const json::exception& e) {  // a bug in a check above, not the file's fault
     s = Status::invalid(e.what());
   }
@@ -219,10 +275,20 @@ Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view w
   return config;
 }
 
-Result<AlertConfig> load_alert_config(const std::filesystem::path& path) {
+Result<AlertConfig> load_alert_config(const std::filesystem::path& path,
+                                      const CalendarSet& calendars) {
   auto text = read_file(path.string(), kMaxConfigBytes);
   if (!text) return text.status();
-  return parse_alert_config(*text, path.string());
+  return parse_alert_config(*text, path.string(), calendars);
+}
+
+bool AlertRule::holds_at(std::int64_t ms) const {
+  switch (when) {
+    case When::kAlways: return true;
+    case When::kWorkingHours: return calendar && calendar->working_at(ms);
+    case When::kOutsideWorkingHours: return calendar && !calendar->working_at(ms);
+  }
+  return true;
 }
 
 std::string url_host(const std::string& url) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collector/calendar.hpp"
 #include "collector/mail.hpp"
 #include "collector/state.hpp"
 #include "common/status.hpp"
@@ -47,6 +48,14 @@ struct AlertRule {
   std::vector<std::string> families;  // "firewall", "backup", "site", "agent"...; empty: all
   State min_state = State::kWarning;  // by severity(); a recovery counts as what it ends
   std::vector<std::string> channels;
+  // When the rule holds: always, or only within (or outside) the working hours of
+  // `calendar` ("when": "working-hours" / "outside-working-hours", "calendar": "desk").
+  enum class When { kAlways, kWorkingHours, kOutsideWorkingHours };
+  When when = When::kAlways;
+  std::optional<Calendar> calendar;  // set unless kAlways
+  std::string calendar_name;
+  // Whether the rule's time condition holds at `ms`.
+  bool holds_at(std::int64_t ms) const;
 };
 
 struct AlertConfig {
@@ -54,16 +63,22 @@ struct AlertConfig {
   std::vector<AlertChannel> channels;
   std::vector<AlertRule> rules;
   std::chrono::milliseconds renotify{0};  // 0: never re-notify
-  int storm_threshold = 20;               // alerts per channel per window
+  // Reminders counted in this calendar's working time ("renotify_calendar": "desk"):
+  // a 4h reminder of a problem raised on Friday evening goes on Monday at 12:30.
+  std::optional<Calendar> renotify_calendar;
+  int storm_threshold = 20;  // alerts per channel per window
   std::chrono::milliseconds storm_window{60'000};
   // Alerts wait this long before they go, so that a burst is seen as one.
   std::chrono::milliseconds hold{2000};
 };
 
 // Parses an alerts file (JSON; comments allowed). Errors name `where`, the key and
-// the reason: "alerts.json: channels[1].url: expected http:// or https://".
-Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view where);
-Result<AlertConfig> load_alert_config(const std::filesystem::path& path);
+// the reason: "alerts.json: channels[1].url: expected http:// or https://". Rules and
+// reminders name calendars of `calendars` (the calendars file).
+Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view where,
+                                       const CalendarSet& calendars = {});
+Result<AlertConfig> load_alert_config(const std::filesystem::path& path,
+                                      const CalendarSet& calendars = {});
 
 // How the notification history names a channel: "name (host)" for a webhook,
 // "name (address, ...)" for e-mail.

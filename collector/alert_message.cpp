@@ -200,8 +200,22 @@ std::string webhook_body(const AlertChannel& channel, const Outgoing& out, std::
 }
 
 std::string mail_subject(const Outgoing& out) {
-  if (out.digest || out.alerts.size() != 1) return "[vigie] " + digest_title(out);
-  return "[vigie] " + title_of(out.alerts.front());
+  std::string subject = out.digest || out.alerts.size() != 1
+                            ? "[vigie] " + digest_title(out)
+                            : "[vigie] " + title_of(out.alerts.front());
+  // One line whatever a summary holds: a line break would end the header (and a
+  // relay refuses it), other control characters have no place in a subject.
+  std::string line;
+  for (const char c : subject) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      if (!line.empty() && line.back() != ' ') line += ' ';
+    } else {
+      line += c;
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
 }
 
 std::string mail_text(const Outgoing& out, std::int64_t now_ms) {
@@ -209,6 +223,52 @@ std::string mail_text(const Outgoing& out, std::int64_t now_ms) {
                                ? digest_text(out)
                                : single_text(out.alerts.front(), now_ms);
   return body + "\n-- \nvigie, " + utc_time(now_ms) + "\n";
+}
+
+std::string alert_to_json(const Alert& a) {
+  return json{{"site", a.site},
+              {"agent", a.agent},
+              {"check", a.check},
+              {"family", a.family},
+              {"kind", a.kind},
+              {"state", static_cast<int>(a.state)},
+              {"from", static_cast<int>(a.from)},
+              {"summary", a.summary},
+              {"ts", a.ts_ms},
+              {"since", a.since_ms},
+              {"event", a.event_id}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<Alert> alert_from_json(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::invalid("an outbox row is not a JSON object");
+  try {
+    Alert a;
+    a.site = j.at("site").get<std::string>();
+    a.agent = j.at("agent").get<std::string>();
+    a.check = j.at("check").get<std::string>();
+    a.family = j.at("family").get<std::string>();
+    a.kind = j.at("kind").get<std::string>();
+    const auto state = state_from_code(j.at("state").get<long long>());
+    const auto from = state_from_code(j.at("from").get<long long>());
+    if (!state || !from) return Status::invalid("an outbox row has an unknown state");
+    a.state = *state;
+    a.from = *from;
+    a.summary = j.at("summary").get<std::string>();
+    a.ts_ms = j.at("ts").get<std::int64_t>();
+    a.since_ms = j.at("since").get<std::int64_t>();
+    a.event_id = j.at("event").get<std::int64_t>();
+    return a;
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("an outbox row: ") + e.what());
+  }
+}
+
+std::string alert_key(const Alert& a) {
+  if (!a.check.empty()) return "c\x1f" + a.agent + "\x1f" + a.check;
+  if (!a.agent.empty()) return "a\x1f" + a.agent;
+  return "s\x1f" + a.site;
 }
 
 }  // namespace vigie::collector

@@ -11,6 +11,7 @@
 
 #include "collector/alert_config.hpp"
 #include "collector/state.hpp"
+#include "common/status.hpp"
 
 namespace vigie::collector {
 
@@ -48,6 +49,13 @@ std::string webhook_body(const AlertChannel& channel, const Outgoing& out, std::
 // The e-mail subject and plain-text body.
 std::string mail_subject(const Outgoing& out);
 std::string mail_text(const Outgoing& out, std::int64_t now_ms);
+
+// An alert as the outbox keeps it (OutboxRow::alert), and back. alert_from_json gives
+// kInvalidArgument for a row it cannot read.
+std::string alert_to_json(const Alert& alert);
+Result<Alert> alert_from_json(const std::string& text);
+// What an alert is about, for the outbox's key: one check, one agent or one site.
+std::string alert_key(const Alert& alert);
 
 // The state a recovery counts as, for routing and sorting: what it ends.
 State routing_state(const Alert& alert);

@@ -5,25 +5,21 @@
 #include <algorithm>
 
 namespace vigie::collector {
-namespace {
-
-// Open problems are keyed by what they are about: a check, an agent or a site.
-std::string key_of(const Alert& a) {
-  if (!a.check.empty()) return "c\x1f" + a.agent + "\x1f" + a.check;
-  if (!a.agent.empty()) return "a\x1f" + a.agent;
-  return "s\x1f" + a.site;
-}
-
-}  // namespace
 
 AlertPlanner::AlertPlanner(const AlertConfig& config, const StateEngine& engine)
-    : config_(config), engine_(engine), channels_(config.channels.size()) {}
+    : config_(config), engine_(engine) {}
 
 std::vector<std::size_t> AlertPlanner::route(const Alert& alert) const {
   std::vector<bool> chosen(config_.channels.size(), false);
   const int level = severity(routing_state(alert));
   for (const auto& rule : config_.rules) {
     if (level < severity(rule.min_state)) continue;
+    // Working hours at the time of the alert; a recovery also goes where the problem it
+    // ends went (the desk that saw the night's problem in the morning, the on-call that
+    // was woken by it).
+    if (!rule.holds_at(alert.ts_ms) &&
+        !(alert.kind == "recovery" && alert.since_ms != 0 && rule.holds_at(alert.since_ms)))
+      continue;
     if (!rule.families.empty() &&
         std::find(rule.families.begin(), rule.families.end(), alert.family) == rule.families.end())
       continue;
@@ -58,6 +54,7 @@ std::optional<std::string> AlertPlanner::quiet_reason(const Alert& alert) const 
     if (c->in_downtime) return std::string("in downtime");
     if (c->flapping) return std::string("flapping");
     if (c->agent_lost) {
+      if (c->central) return "poller " + c->agent + " lost";
       const auto site = site_state();
       return std::string(site && site->unreachable ? "site unreachable" : "agent unreachable");
     }
@@ -79,7 +76,14 @@ std::optional<std::string> AlertPlanner::quiet_reason(const Alert& alert) const 
   return std::string();
 }
 
-void AlertPlanner::seed(std::int64_t now_ms) {
+void AlertPlanner::seed(std::int64_t now_ms, const std::map<std::string, std::int64_t>& last_sent) {
+  open_.clear();
+  auto open = [&](const Alert& a) {
+    const std::string key = alert_key(a);
+    const auto told = last_sent.find(key);
+    const std::int64_t at = told == last_sent.end() ? now_ms : told->second;
+    open_[key] = {.alert = a, .queued_ms = at, .settled_ms = at};
+  };
   for (const auto& c : engine_.checks({.problems_only = true})) {
     if (c.last.check == "vigie/heartbeat") continue;
     if (c.ack || c.in_downtime || c.flapping || c.agent_lost) continue;
@@ -93,7 +97,7 @@ void AlertPlanner::seed(std::int64_t now_ms) {
             .summary = c.stale ? c.stale_reason : c.last.summary,
             .ts_ms = c.hard_since_ms,
             .since_ms = c.hard_since_ms};
-    open_[key_of(a)] = {a, now_ms};
+    open(a);
   }
   for (const auto& s : engine_.sites()) {
     if (!s.unreachable || s.in_downtime) continue;
@@ -104,7 +108,7 @@ void AlertPlanner::seed(std::int64_t now_ms) {
             .summary = "site unreachable",
             .ts_ms = s.unreachable_since_ms,
             .since_ms = s.unreachable_since_ms};
-    open_[key_of(a)] = {a, now_ms};
+    open(a);
   }
 }
 
@@ -152,7 +156,7 @@ void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
     case EventKind::kFresh: {
       // A check that was notified stale and reports OK again: its recovery (a hard
       // recovery, when there is one, comes as its own event and finds nothing open).
-      const auto it = open_.find(key_of(a));
+      const auto it = open_.find(alert_key(a));
       if (it == open_.end() || e.to != State::kOk ||
           it->second.alert.summary.rfind("stale", 0) != 0)
         return;
@@ -180,7 +184,7 @@ void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
       break;
     default: return;  // acknowledgements, downtimes starting, flapping starting: no alert
   }
-  const std::string key = key_of(a);
+  const std::string key = alert_key(a);
   const bool recovery = e.to == State::kOk;
   if (recovery) {
     const auto it = open_.find(key);
@@ -216,83 +220,102 @@ void AlertPlanner::consider(const Event& e, std::int64_t now_ms, Plan& plan) {
     suppress(a, reason, now_ms, plan);
     return;
   }
-  open_[key] = {a, now_ms};
+  open_[key] = {.alert = a, .queued_ms = now_ms};
   enqueue(a, now_ms, plan);
 }
 
-void AlertPlanner::enqueue(const Alert& alert, std::int64_t now_ms, Plan&) {
+void AlertPlanner::settled(const std::string& key, std::int64_t at_ms) {
+  if (const auto it = open_.find(key); it != open_.end())
+    it->second.settled_ms = std::max(it->second.settled_ms, at_ms);
+}
+
+void AlertPlanner::enqueue(const Alert& alert, std::int64_t now_ms, Plan& plan) {
+  const std::string key = alert_key(alert);
+  const std::string text = alert_to_json(alert);
   for (const std::size_t i : route(alert)) {
-    ChannelState& cs = channels_[i];
-    if (cs.held.empty()) cs.held_since_ms = now_ms;
-    cs.held.push_back(alert);
-    if (cs.storm) ++cs.window_count;
+    plan.outbox.push_back({.channel = config_.channels[i].name,
+                           .key = key,
+                           .alert = text,
+                           .created_ms = now_ms,
+                           .due_ms = now_ms + config_.hold.count()});
   }
 }
 
 void AlertPlanner::tick(std::int64_t now_ms, Plan& plan) {
-  // Reminders of problems still failing, and a clean-up of those no longer failing.
-  if (config_.renotify.count() > 0) {
-    for (auto it = open_.begin(); it != open_.end();) {
-      Open& o = it->second;
-      if (now_ms - o.last_sent_ms < config_.renotify.count()) {
-        ++it;
-        continue;
-      }
-      const auto reason = quiet_reason(o.alert);
-      if (!reason) {
-        it = open_.erase(it);
-        continue;
-      }
-      o.last_sent_ms = now_ms;
-      if (reason->empty()) {
-        Alert a = o.alert;
-        a.kind = "reminder";
-        a.ts_ms = now_ms;
-        a.event_id = 0;
-        if (!a.check.empty()) {
-          if (const auto c = engine_.check(a.agent, a.check); c) {
-            a.state = c->effective_hard();
-            a.summary = c->stale ? c->stale_reason : c->last.summary;
-          }
-        }
-        enqueue(a, now_ms, plan);
-      }
+  // Reminders of problems still failing, counted from when the last message was
+  // delivered (or given up): none while one still waits in the outbox. And a clean-up
+  // of those no longer failing.
+  if (config_.renotify.count() <= 0) return;
+  for (auto it = open_.begin(); it != open_.end();) {
+    Open& o = it->second;
+    // Counted in working time when reminders follow a calendar.
+    const std::int64_t waited =
+        config_.renotify_calendar
+            ? config_.renotify_calendar->working_ms_between(o.settled_ms, now_ms)
+            : now_ms - o.settled_ms;
+    if (o.settled_ms < o.queued_ms || waited < config_.renotify.count()) {
       ++it;
-    }
-  }
-
-  for (std::size_t i = 0; i < channels_.size(); ++i) {
-    ChannelState& cs = channels_[i];
-    if (cs.storm) {
-      if (now_ms < cs.window_end_ms) continue;
-      if (!cs.held.empty())
-        plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
-      cs.held.clear();
-      if (cs.window_count <= config_.storm_threshold) {
-        cs.storm = false;  // calm again: back to one message per alert
-        cs.sent.clear();
-      } else {
-        cs.window_end_ms = now_ms + config_.storm_window.count();
-      }
-      cs.window_count = 0;
       continue;
     }
-    if (cs.held.empty() || now_ms - cs.held_since_ms < config_.hold.count()) continue;
-    while (!cs.sent.empty() && cs.sent.front() <= now_ms - config_.storm_window.count())
-      cs.sent.pop_front();
-    if (cs.sent.size() + cs.held.size() > static_cast<std::size_t>(config_.storm_threshold)) {
-      cs.storm = true;
-      cs.window_end_ms = now_ms + config_.storm_window.count();
-      cs.window_count = 0;
-      plan.send.push_back({.channel = i, .alerts = std::move(cs.held), .digest = true});
-    } else {
-      for (auto& a : cs.held) {
-        cs.sent.push_back(now_ms);
-        plan.send.push_back({.channel = i, .alerts = {std::move(a)}, .digest = false});
-      }
+    const auto reason = quiet_reason(o.alert);
+    if (!reason) {
+      it = open_.erase(it);
+      continue;
     }
-    cs.held.clear();
+    o.queued_ms = now_ms;
+    if (reason->empty()) {
+      Alert a = o.alert;
+      a.kind = "reminder";
+      a.ts_ms = now_ms;
+      a.event_id = 0;
+      if (!a.check.empty()) {
+        if (const auto c = engine_.check(a.agent, a.check); c) {
+          a.state = c->effective_hard();
+          a.summary = c->stale ? c->stale_reason : c->last.summary;
+        }
+      }
+      enqueue(a, now_ms, plan);
+    }
+    ++it;
   }
+}
+
+std::vector<ChannelPacer::Message> ChannelPacer::next(std::int64_t now_ms, const Claim& claim) {
+  std::vector<Message> out;
+  const std::int64_t hold = config_.hold.count();
+  if (storm_) {
+    if (now_ms < window_end_ms_) return out;
+    // The window is over: whatever came meanwhile goes as one digest.
+    auto rows = claim(now_ms + hold);
+    const std::size_t count = rows.size();
+    if (!rows.empty()) out.push_back({std::move(rows), true});
+    if (count <= static_cast<std::size_t>(config_.storm_threshold)) {
+      storm_ = false;  // calm again: back to one message per alert
+      sent_.clear();
+    } else {
+      window_end_ms_ = now_ms + config_.storm_window.count();
+    }
+    return out;
+  }
+  auto rows = claim(now_ms);
+  if (rows.empty()) return out;
+  // The rest of the burst the first due row belongs to.
+  auto more = claim(now_ms + hold);
+  rows.insert(rows.end(), std::make_move_iterator(more.begin()),
+              std::make_move_iterator(more.end()));
+  while (!sent_.empty() && sent_.front() <= now_ms - config_.storm_window.count())
+    sent_.pop_front();
+  if (sent_.size() + rows.size() > static_cast<std::size_t>(config_.storm_threshold)) {
+    storm_ = true;
+    window_end_ms_ = now_ms + config_.storm_window.count();
+    out.push_back({std::move(rows), true});
+    return out;
+  }
+  for (auto& row : rows) {
+    sent_.push_back(now_ms);
+    out.push_back({{std::move(row)}, false});
+  }
+  return out;
 }
 
 }  // namespace vigie::collector

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -13,22 +14,49 @@
 #include "common/gzip.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::collector {
 namespace {
 
+// GET /api/v1/check's history: its last changes, and its last traps among them.
+constexpr std::size_t kHistoryChanges = 100;
+constexpr std::size_t kHistoryTraps = 20;
+
 // A point in time given as ms since the epoch ("1700000000000") or as an age
 // before `now` ("24h", "90m").
+// Times and durations from the API are kept to what makes sense, so that no sum or
+// difference of them can overflow: times from 1970 to the year 9999, durations up to
+// 100 years.
+constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+constexpr std::int64_t kMaxSpanMs = 100LL * 366 * 86'400'000;
+
+Status check_time(std::string_view name, std::int64_t ms) {
+  if (ms < 0 || ms > kMaxTimeMs)
+    return Status::invalid(std::string(name) + ": " + std::to_string(ms) +
+                           " is not a time between 1970 and 9999 (ms since the epoch)");
+  return Status::ok();
+}
+
+Status check_span(std::string_view name, std::chrono::milliseconds d) {
+  if (d.count() > kMaxSpanMs) return Status::invalid(std::string(name) + ": longer than 100 years");
+  return Status::ok();
+}
+
 Result<std::int64_t> parse_time(std::string_view name, const std::string& text, std::int64_t now) {
   std::int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    if (Status s = check_time(name, ms); !s) return s;
+    return ms;
+  }
   auto age = parse_duration(text);
   if (!age) {
     return Status::invalid(std::string(name) +
                            ": expected ms since the epoch or an age such as \"24h\", got \"" +
                            text + "\"");
   }
+  if (Status s = check_span(name, *age); !s) return s;
   return now - age->count();
 }
 
@@ -49,6 +77,8 @@ json check_to_json(const CheckState& c) {
   j["last_status"] = static_cast<int>(c.last.status);
   j["agent"] = c.agent;
   j["site"] = c.site;
+  // A central poller's result about this site: `agent` is its source.
+  j["central"] = c.central;
   j["family"] = check_family(c.last.check);
   j["received"] = c.received_ms;
   j["since"] = c.since_ms;
@@ -87,7 +117,9 @@ json agent_to_json(const AgentState& a) {
             {"first_seen", a.first_seen_ms},
             {"last_seen", a.last_seen_ms},
             {"last_seq", a.last_seq},
-            {"lost", a.lost}};
+            {"lost", a.lost},
+            {"poller", a.member_sites > 0},
+            {"member_sites", a.member_sites}};
   j["clock_skew_ms"] = a.skew_known ? json(a.clock_skew_ms) : json(nullptr);
   j["spool_depth"] = a.spool_depth >= 0 ? json(a.spool_depth) : json(nullptr);
   j["spool_oldest"] = a.spool_oldest_ms > 0 ? json(a.spool_oldest_ms) : json(nullptr);
@@ -113,30 +145,38 @@ json site_to_json(const SiteSummary& s) {
           {"last_report", s.last_report_ms},
           {"unreachable", s.unreachable},
           {"unreachable_since", s.unreachable ? json(s.unreachable_since_ms) : json(nullptr)},
+          {"line", s.unreachable ? json(line_verdict_name(s.line)) : json(nullptr)},
+          {"central", s.central},
           {"in_downtime", s.in_downtime},
           {"problems", s.problems},
           {"acknowledged", s.acknowledged}};
 }
 
 json event_to_json(const Event& e) {
-  return {{"id", e.id},
-          {"ts", e.ts_ms},
-          {"recorded", e.recorded_ms},
-          {"kind", event_kind_name(e.kind)},
-          {"site", e.site},
-          {"agent", e.agent},
-          {"check", e.check},
-          {"from", state_name(e.from)},
-          {"to", state_name(e.to)},
-          {"state_type", state_type_name(e.type)},
-          {"attempt", e.attempt},
-          {"summary", e.summary},
-          {"author", e.author},
-          {"notify", e.notify},
-          {"backfill", e.backfill}};
+  json j = {{"id", e.id},
+            {"ts", e.ts_ms},
+            {"recorded", e.recorded_ms},
+            {"kind", event_kind_name(e.kind)},
+            {"site", e.site},
+            {"agent", e.agent},
+            {"check", e.check},
+            {"from", state_name(e.from)},
+            {"to", state_name(e.to)},
+            {"state_type", state_type_name(e.type)},
+            {"attempt", e.attempt},
+            {"summary", e.summary},
+            {"author", e.author},
+            {"notify", e.notify},
+            {"backfill", e.backfill}};
+  if (e.kind == EventKind::kTrap) {
+    // Written by trap_text(), read back from the database: an object, or nothing.
+    json trap = json::parse(e.trap, nullptr, /*allow_exceptions=*/false);
+    j["trap"] = trap.is_object() ? std::move(trap) : json::object();
+  }
+  return j;
 }
 
-json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
+json downtime_to_json(const Downtime& d, std::int64_t now_ms, const CalendarSet* calendars) {
   json j = {{"id", d.id},
             {"site", d.site},
             {"agent", d.agent},
@@ -146,8 +186,9 @@ json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
             {"comment", d.comment},
             {"author", d.author},
             {"created", d.created_ms},
-            {"active", downtime_active(d, now_ms)}};
-  if (d.recurring()) {
+            {"active", downtime_active(d, now_ms, calendars)}};
+  if (!d.every.empty()) j["every"] = {{"schedule", d.every}, {"calendar", d.calendar}};
+  if (d.weekly()) {
     char at[16];
     std::snprintf(at, sizeof at, "%02d:%02d", d.start_minute / 60, d.start_minute % 60);
     j["weekly"] = {{"days", weekdays_text(d.weekdays)},
@@ -157,6 +198,47 @@ json downtime_to_json(const Downtime& d, std::int64_t now_ms) {
                    {"time_zone", d.time_zone}};
   }
   return j;
+}
+
+// An agent's central configuration: what it should run, what it runs, whether behind.
+json agent_config_to_json(const AgentConfigState& c) {
+  const auto text_or_null = [](const std::string& s) { return s.empty() ? json() : json(s); };
+  json j = {{"managed", c.managed},
+            {"version", text_or_null(c.version)},
+            {"problem", text_or_null(c.problem)},
+            {"running", c.report ? text_or_null(c.report->running) : json()},
+            {"refused", c.report ? text_or_null(c.report->refused) : json()},
+            {"error", c.report ? text_or_null(c.report->error) : json()},
+            {"reported", c.report ? json(c.report->reported_ms) : json()},
+            {"behind", c.behind()}};
+  return j;
+}
+
+json config_entry_to_json(const ConfigEntry& e) {
+  auto document = json::parse(e.document, nullptr, false);
+  return {{"kind", config_kind_name(e.kind)},
+          {"name", e.name},
+          {"document", document.is_discarded() ? json(e.document) : document},
+          {"revision", e.revision},
+          {"updated", e.updated_ms},
+          {"author", e.author}};
+}
+
+// Whether an If-None-Match header names `etag` (a list, weak tags and "*" included).
+bool etag_matches(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+      tag = tag.substr(1, tag.size() - 2);
+    if (tag == etag) return true;
+  }
+  return false;
 }
 
 // Who a token speaks for in the audit trail: its label, else its id.
@@ -194,12 +276,15 @@ Status read_time(const json& body, const char* key, std::int64_t now, bool futur
   const auto it = body.find(key);
   if (it == body.end() || it->is_null()) return Status::ok();
   if (it->is_number_integer()) {
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(kMaxTimeMs))
+      return Status::invalid(std::string(key) + ": not a time between 1970 and 9999");
     out = it->get<std::int64_t>();
-    return Status::ok();
+    return check_time(key, out);
   }
   if (it->is_string()) {
     auto d = parse_duration(it->get<std::string>());
     if (!d) return d.status().with_context(key);
+    if (Status s = check_span(key, *d); !s) return s;
     out = future ? now + d->count() : now - d->count();
     return Status::ok();
   }
@@ -219,7 +304,9 @@ struct Api::Route {
 Api::Api(Storage& storage, Monitor& monitor, ApiOptions options)
     : storage_(storage),
       monitor_(monitor),
+      configs_(storage, storage),
       limiter_(options.agent_rate),
+      enroll_limiter_(options.enroll_rate),
       options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
 }
@@ -243,6 +330,12 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
       {"POST", "/api/v1/downtimes", Role::kOperator, &Api::post_downtime},
       {"DELETE", "/api/v1/downtimes", Role::kOperator, &Api::delete_downtime},
       {"GET", "/api/v1/audit", Role::kOperator, &Api::get_audit},
+      {"GET", "/api/v1/config", Role::kAgent, &Api::get_config},
+      {"POST", "/api/v1/config/status", Role::kAgent, &Api::post_config_status},
+      {"GET", "/api/v1/configs", Role::kAdmin, &Api::get_configs},
+      {"PUT", "/api/v1/configs", Role::kAdmin, &Api::put_configs},
+      {"DELETE", "/api/v1/configs", Role::kAdmin, &Api::delete_configs},
+      {"POST", "/api/v1/configs/diff", Role::kAdmin, &Api::post_configs_diff},
       {"GET", "/api/v1/notifications", Role::kViewer, &Api::get_notifications},
       {"GET", "/healthz", std::nullopt, &Api::get_health},
       {"GET", "/metrics", Role::kViewer, &Api::get_metrics},
@@ -278,6 +371,13 @@ void Api::handle(const HttpRequest& request, Respond respond) const {
   respond(error_response(404, "no such endpoint: " + request.path));
 }
 
+bool Api::token_valid(const std::string& authorization) const {
+  HttpRequest request;
+  request.authorization = authorization;
+  return authenticate(request, Role::kViewer).is_ok() ||
+         authenticate(request, Role::kAgent).is_ok();
+}
+
 Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) const {
   const std::string secret = bearer_token(request.authorization);
   if (secret.empty())
@@ -298,6 +398,46 @@ Result<TokenRecord> Api::authenticate(const HttpRequest& request, Role need) con
   }
   return token;
 }
+
+namespace {
+
+// Text from an agent as the collector stores and shows it: a summary on one line
+// (CR, LF and tabs become spaces), details with their line breaks (CR LF and a lone CR
+// become LF); any other control character (ESC starts terminal escapes, NUL ends C
+// strings) becomes U+FFFD, so that no console, mail or log line can be steered by it.
+std::string clean_text(std::string_view text, bool one_line) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7F) {
+      out += text[i];
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      if (one_line) {
+        if (out.empty() || out.back() != ' ') out += ' ';
+      } else if (c == '\t') {
+        out += '\t';
+      } else if (c == '\n' || i + 1 == text.size() || text[i + 1] != '\n') {
+        out += '\n';  // a CR of CR LF is dropped, a lone CR is a line break
+      }
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+  }
+  if (one_line) {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+  }
+  return out;
+}
+
+bool needs_cleaning(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+}
+
+}  // namespace
 
 void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                       Respond respond) const {
@@ -341,8 +481,63 @@ void Api::post_report(const HttpRequest& request, const TokenRecord& caller,
                                            report->agent.id + "\" of \"" + report->agent.site +
                                            "\""));
   }
+  // A result about another site needs a central poller's token (enrolled with
+  // --report-for): one that names a site it may not report for refuses the whole batch.
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const std::string& site = report->results[i].site;
+    if (may_report_for(caller, site)) continue;
+    log::warning("report of agent \"" + caller.agent + "\" refused: result for site \"" + site +
+                 "\" without the right to report for it");
+    return respond(
+        error_response(403, "results[" + std::to_string(i) + "].site: agent \"" + caller.agent +
+                                "\" of site \"" + caller.site + "\" may not report for site \"" +
+                                site + "\" (enroll it with a token created with --report-for)"));
+  }
+  const std::int64_t now = options_.now_ms();
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const std::int64_t ahead = report->results[i].ts_ms - now;
+    if (ahead > options_.max_clock_ahead.count()) {
+      const std::string field = "results[" + std::to_string(i) + "].ts";
+      log::notice("ingest from " + request.peer + " (agent \"" + caller.agent +
+                  "\") refused: its clock is " + human_duration(std::chrono::milliseconds(ahead)) +
+                  " ahead");
+      return respond(json_response(
+          400, {{"error", field + ": " + human_duration(std::chrono::milliseconds(ahead)) +
+                              " ahead of the collector's clock (" + std::to_string(ahead) +
+                              " ms; at most " + human_duration(options_.max_clock_ahead) +
+                              "): set the agent's clock right (NTP); the batch is kept"},
+                {"field", field},
+                {"skew_ms", ahead}}));
+    }
+  }
+  if (options_.max_checks_per_agent > 0) {
+    // New checks are rare: the agent's count is read only when one comes.
+    std::set<std::string> fresh;
+    std::size_t first_new = 0;
+    for (std::size_t i = 0; i < report->results.size(); ++i) {
+      const std::string& id = report->results[i].check;
+      if (!monitor_.engine().check(caller.agent, id) && fresh.insert(id).second &&
+          fresh.size() == 1)
+        first_new = i;
+    }
+    if (!fresh.empty()) {
+      const std::size_t known = monitor_.engine().checks({.agent = caller.agent}).size();
+      if (known + fresh.size() > options_.max_checks_per_agent) {
+        return respond(error_response(Status(
+            Code::kTooLarge,
+            "results[" + std::to_string(first_new) + "].check: agent \"" + caller.agent +
+                "\" would have " + std::to_string(known + fresh.size()) +
+                " checks, more than the limit of " + std::to_string(options_.max_checks_per_agent) +
+                " (--max-checks-per-agent)")));
+      }
+    }
+  }
+  for (auto& r : report->results) {
+    if (needs_cleaning(r.summary)) r.summary = clean_text(r.summary, true);
+    if (needs_cleaning(r.details)) r.details = clean_text(r.details, false);
+  }
   const std::size_t count = report->results.size();
-  monitor_.ingest(std::move(*report), options_.now_ms(),
+  monitor_.ingest(std::move(*report), now,
                   [respond = std::move(respond), count](Result<IngestOutcome> outcome) {
                     if (!outcome) {
                       HttpResponse failed = error_response(outcome.status());
@@ -369,6 +564,15 @@ void Api::list(const CheckFilter& filter, const std::string& family, Respond res
 }
 
 void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  // By address, not address and port: a source's attempts share one bucket.
+  std::string source = request.peer.substr(0, request.peer.rfind(':'));
+  if (const auto wait = enroll_limiter_.admit(source, std::chrono::steady_clock::now());
+      wait.count() > 0) {
+    HttpResponse busy =
+        error_response(429, "too many enrollment attempts from " + source + ": try again later");
+    busy.headers["Retry-After"] = std::to_string(wait.count());
+    return respond(std::move(busy));
+  }
   const std::string enroll_secret = bearer_token(request.authorization);
   if (enroll_secret.empty()) {
     return respond(
@@ -460,10 +664,21 @@ void Api::get_check(const HttpRequest& request, const TokenRecord&, Respond resp
   if (!state) {
     return respond(error_response(404, "agent \"" + agent + "\" has no check \"" + check + "\""));
   }
-  auto history = storage_.events({.limit = 100, .agent = agent, .check = check});
+  // Its last 100 changes and its last 20 traps, newest first: a trap storm does not
+  // push the state changes out of the history.
+  auto history = storage_.events({.limit = kHistoryChanges,
+                                  .agent = agent,
+                                  .check = check,
+                                  .traps = EventQuery::Traps::kWithout});
   if (!history) return respond(error_response(history.status()));
+  auto traps = storage_.events(
+      {.limit = kHistoryTraps, .agent = agent, .check = check, .traps = EventQuery::Traps::kOnly});
+  if (!traps) return respond(error_response(traps.status()));
+  std::vector<Event> merged(history->size() + traps->size());
+  std::merge(history->begin(), history->end(), traps->begin(), traps->end(), merged.begin(),
+             [](const Event& a, const Event& b) { return a.id > b.id; });
   json events = json::array();
-  for (const auto& e : *history) events.push_back(event_to_json(e));
+  for (const auto& e : merged) events.push_back(event_to_json(e));
   json out = check_to_json(*state);
   out["history"] = std::move(events);
   out["now"] = options_.now_ms();
@@ -493,7 +708,8 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
   json downtimes = json::array();
   const std::int64_t now = options_.now_ms();
   for (const auto& d : monitor_.engine().downtimes()) {
-    if (d.site == name) downtimes.push_back(downtime_to_json(d, now));
+    if (d.site == name)
+      downtimes.push_back(downtime_to_json(d, now, monitor_.engine().calendars()));
   }
   out["checks"] = std::move(checks);
   out["agent_list"] = std::move(agents);
@@ -503,9 +719,17 @@ void Api::get_site(const HttpRequest& request, const TokenRecord&, Respond respo
 }
 
 void Api::get_agents(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  auto configs = configs_.agents();
+  if (!configs) return respond(error_response(configs.status()));
+  std::map<std::string, const AgentConfigState*> config_of;
+  for (const auto& c : *configs) config_of.emplace(c.agent, &c);
   json agents = json::array();
-  for (const auto& a : monitor_.engine().agents(param(request, "site")))
+  for (const auto& a : monitor_.engine().agents(param(request, "site"))) {
     agents.push_back(agent_to_json(a));
+    const auto it = config_of.find(a.id);
+    agents.back()["config"] =
+        it == config_of.end() ? json{{"managed", false}} : agent_config_to_json(*it->second);
+  }
   respond(json_response(200, {{"now", options_.now_ms()}, {"agents", std::move(agents)}}));
 }
 
@@ -579,7 +803,8 @@ void Api::get_downtimes(const HttpRequest& request, const TokenRecord&, Respond 
   const std::int64_t now = options_.now_ms();
   json list = json::array();
   for (const auto& d : monitor_.engine().downtimes()) {
-    if (site.empty() || d.site == site) list.push_back(downtime_to_json(d, now));
+    if (site.empty() || d.site == site)
+      list.push_back(downtime_to_json(d, now, monitor_.engine().calendars()));
   }
   respond(json_response(200, {{"now", now}, {"downtimes", std::move(list)}}));
 }
@@ -604,14 +829,19 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
                                     : Result<std::chrono::milliseconds>(
                                           Status::invalid("expected a duration such as \"2h\""));
       if (!length) s = length.status().with_context("duration");
-      else if (body->contains("weekly"))
+      else if (body->contains("weekly") && *length > std::chrono::hours(24 * 7))
+        s = Status::invalid("duration: a weekly downtime lasts a week at most");
+      else if (Status span = check_span("duration", *length); !span) s = span;
+      else if (body->contains("weekly") || body->contains("every"))
         d.duration_minutes = static_cast<int>(length->count() / 60'000);
       else d.end_ms = d.start_ms + length->count();
     }
   }
   if (s) {
     if (const auto it = body->find("weekly"); it != body->end() && !it->is_null()) {
-      if (!it->is_object()) {
+      if (body->contains("every")) {
+        s = Status::invalid("every and weekly: give one or the other");
+      } else if (!it->is_object()) {
         s = Status::invalid(
             "weekly: expected {\"days\": \"mon,tue\", \"at\": \"22:00\", \"time_zone\": "
             "\"Europe/Paris\"}");
@@ -635,6 +865,12 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
         if (s && d.duration_minutes == 0)
           s = Status::invalid("duration: required for a weekly downtime");
       }
+    } else if (const auto every = body->find("every"); s && every != body->end()) {
+      // {"every": "public-holidays", "calendar": "desk"}: until "end" (or for ever).
+      s = read_string(*body, "every", d.every, text_field(true, 64));
+      if (s) s = read_string(*body, "calendar", d.calendar, text_field(true, 128));
+      if (s && d.duration_minutes != 0)
+        s = Status::invalid("duration: not with every (the calendar says how long)");
     } else if (s && d.end_ms == 0) {
       s = Status::invalid("end or duration: required");
     }
@@ -642,7 +878,8 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
   if (!s) return respond(error_response(s));
   auto added = monitor_.add_downtime(std::move(d));
   if (!added) return respond(error_response(added.status()));
-  respond(json_response(201, downtime_to_json(*added, options_.now_ms())));
+  respond(json_response(
+      201, downtime_to_json(*added, options_.now_ms(), monitor_.engine().calendars())));
 }
 
 void Api::delete_downtime(const HttpRequest& request, const TokenRecord& caller,
@@ -655,6 +892,146 @@ void Api::delete_downtime(const HttpRequest& request, const TokenRecord& caller,
   auto done = monitor_.remove_downtime(id, author_of(caller), param(request, "comment"));
   if (!done) return respond(error_response(done.status()));
   respond(json_response(200, {{"deleted", id}}));
+}
+
+void Api::get_config(const HttpRequest& request, const TokenRecord& caller, Respond respond) const {
+  auto config = configs_.for_agent(caller.agent, caller.site);
+  if (!config) {
+    // kNotFound: not managed from here (404); else the centre's configuration of this
+    // agent does not render (409): the agent keeps what it runs.
+    if (config.status().code() == Code::kInvalidArgument)
+      return respond(error_response(409, config.status().message()));
+    return respond(error_response(config.status()));
+  }
+  const std::string etag = "\"" + config->version + "\"";
+  if (etag_matches(request.if_none_match, config->version)) {
+    HttpResponse unchanged{.status = 304, .content_type = "application/json", .body = {}};
+    unchanged.headers["ETag"] = etag;
+    return respond(std::move(unchanged));
+  }
+  HttpResponse reply = json_response(200, {{"version", config->version},
+                                           {"template", config->template_name},
+                                           {"config", config->config}});
+  reply.headers["ETag"] = etag;
+  respond(std::move(reply));
+}
+
+void Api::post_config_status(const HttpRequest& request, const TokenRecord& caller,
+                             Respond respond) const {
+  auto body = object_body(request);
+  if (!body) return respond(error_response(body.status()));
+  AgentConfigReport report{.agent = caller.agent, .reported_ms = options_.now_ms()};
+  const std::pair<const char*, std::string*> fields[] = {
+      {"running", &report.running}, {"refused", &report.refused}, {"error", &report.error}};
+  for (const auto& [key, out] : fields) {
+    const auto it = body->find(key);
+    if (it == body->end() || it->is_null()) continue;
+    if (!it->is_string())
+      return respond(error_response(400, std::string(key) + ": expected a string"));
+    *out = valid_utf8(it->get<std::string>());
+  }
+  for (const std::string* version : {&report.running, &report.refused}) {
+    if (version->size() > 64) return respond(error_response(400, "a version is 64 bytes at most"));
+  }
+  report.error = cut_utf8(std::move(report.error), 2000);
+  if (Status s = storage_.put_agent_config_report(report); !s) return respond(error_response(s));
+  if (!report.refused.empty()) {
+    log::warning("agent \"" + caller.agent + "\" refused configuration " + report.refused + ": " +
+                 report.error);
+  }
+  respond(json_response(200, {{"status", "recorded"}}));
+}
+
+void Api::get_configs(const HttpRequest& request, const TokenRecord&, Respond respond) const {
+  const std::string agent = param(request, "agent");
+  if (!agent.empty()) {
+    // What that agent should run, rendered.
+    auto states = configs_.agents();
+    if (!states) return respond(error_response(states.status()));
+    for (const auto& s : *states) {
+      if (s.agent != agent) continue;
+      auto config = configs_.for_agent(s.agent, s.site);
+      if (!config) return respond(error_response(config.status()));
+      return respond(json_response(200, {{"agent", s.agent},
+                                         {"site", s.site},
+                                         {"template", config->template_name},
+                                         {"version", config->version},
+                                         {"config", config->config},
+                                         {"state", agent_config_to_json(s)}}));
+    }
+    return respond(error_response(404, "no enrolled agent \"" + agent + "\""));
+  }
+  auto snapshot = configs_.snapshot();
+  if (!snapshot) return respond(error_response(snapshot.status()));
+  const std::string kind = param(request, "kind");
+  const std::string name = param(request, "name");
+  json entries = json::array();
+  for (const auto& e : snapshot->entries) {
+    if (!kind.empty() && config_kind_name(e.kind) != kind) continue;
+    if (!name.empty() && e.name != name) continue;
+    entries.push_back(config_entry_to_json(e));
+  }
+  if (!kind.empty() && !name.empty() && entries.empty())
+    return respond(error_response(404, "no " + kind + " \"" + name + "\""));
+  auto states = configs_.agents();
+  if (!states) return respond(error_response(states.status()));
+  json agents = json::array();
+  for (const auto& s : *states) {
+    json a = agent_config_to_json(s);
+    a["agent"] = s.agent;
+    a["site"] = s.site;
+    agents.push_back(std::move(a));
+  }
+  respond(json_response(200, {{"revision", snapshot->revision},
+                              {"entries", std::move(entries)},
+                              {"agents", std::move(agents)}}));
+}
+
+void Api::put_configs(const HttpRequest& request, const TokenRecord& caller,
+                      Respond respond) const {
+  change_configs(request, caller, /*remove=*/false, /*dry_run=*/false, std::move(respond));
+}
+
+void Api::delete_configs(const HttpRequest& request, const TokenRecord& caller,
+                         Respond respond) const {
+  change_configs(request, caller, /*remove=*/true, /*dry_run=*/false, std::move(respond));
+}
+
+void Api::post_configs_diff(const HttpRequest& request, const TokenRecord& caller,
+                            Respond respond) const {
+  change_configs(request, caller, /*remove=*/false, /*dry_run=*/true, std::move(respond));
+}
+
+void Api::change_configs(const HttpRequest& request, const TokenRecord& caller, bool remove,
+                         bool dry_run, Respond respond) const {
+  const auto kind = config_kind_from_name(param(request, "kind"));
+  if (!kind) return respond(error_response(400, "kind: expected template, site or agent"));
+  const std::string name = param(request, "name");
+  if (name.empty()) return respond(error_response(400, "name: required"));
+  std::optional<json> document;
+  if (!remove) {
+    if (request.body.size() > 1024 * 1024)
+      return respond(error_response(413, "body larger than 1 MiB"));
+    auto parsed = json::parse(request.body, nullptr, false, /*ignore_comments=*/true);
+    if (parsed.is_discarded()) return respond(error_response(400, "malformed JSON"));
+    document = std::move(parsed);
+  }
+  auto plan = dry_run ? configs_.plan(*kind, name, document, author_of(caller), options_.now_ms())
+                      : configs_.apply(*kind, name, document, author_of(caller), options_.now_ms());
+  if (!plan) {
+    // A change made meanwhile is a conflict: look again.
+    if (plan.status().code() == Code::kFailedPrecondition)
+      return respond(error_response(409, plan.status().message()));
+    return respond(error_response(plan.status()));
+  }
+  if (!dry_run) {
+    log::notice(author_of(caller) + ": " + plan->change.audit.action + " " +
+                plan->change.audit.target + ": " + plan->change.audit.comment);
+  }
+  respond(json_response(200, {{"stored", !dry_run},
+                              {"diff", plan->diff},
+                              {"updated", plan->updated},
+                              {"summary", plan->change.audit.comment}}));
 }
 
 void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond respond) const {
@@ -674,6 +1051,14 @@ void Api::get_audit(const HttpRequest& request, const TokenRecord&, Respond resp
                     {"action", e.action},
                     {"target", e.target},
                     {"comment", e.comment}});
+    // Documents changed (agent configurations): as they were and as they became.
+    const std::pair<const char*, const std::string*> documents[] = {{"before", &e.before},
+                                                                    {"after", &e.after}};
+    for (const auto& [key, text] : documents) {
+      if (text->empty()) continue;
+      auto value = json::parse(*text, nullptr, false);
+      list.back()[key] = value.is_discarded() ? json(*text) : value;
+    }
   }
   respond(json_response(200, {{"audit", std::move(list)}}));
 }
@@ -738,6 +1123,12 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(monitor_.engine().late_results()));
   append_metric(out, "vigie_events_total", "counter", "State-change events recorded.",
                 static_cast<double>(m.events));
+  append_metric(out, "vigie_traps_kept_total", "counter",
+                "SNMP traps from agents kept as events in their check's history.",
+                static_cast<double>(monitor_.engine().traps_kept()));
+  append_metric(out, "vigie_traps_not_kept_total", "counter",
+                "SNMP traps from agents not kept: past a device's and check's storm bound.",
+                static_cast<double>(monitor_.engine().traps_not_kept()));
   append_metric(out, "vigie_event_polls_waiting", "gauge", "Live readers waiting for events.",
                 static_cast<double>(m.waiting_polls));
   append_metric(out, "vigie_writer_queue_depth", "gauge",

@@ -2,6 +2,10 @@
 // The collector's HTTP API as a table of handlers (api.cpp): a parsed request in, a
 // response out, no socket in sight. The server calls handle() from a worker thread.
 //
+// Agents' configurations kept centrally: GET /api/v1/config (an agent's own, with an
+// ETag), POST /api/v1/config/status (what it runs), and /api/v1/configs for admins
+// (docs/protocol.md).
+//
 // Every route but /healthz and /api/v1/enroll needs "Authorization: Bearer <token>";
 // the table says which role each route needs (tokens.hpp). 401: no, unknown, revoked
 // or expired token; 403: a token of the wrong role, or an agent token used for
@@ -13,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "collector/central_config.hpp"
 #include "collector/http.hpp"
 #include "collector/metrics.hpp"
 #include "collector/monitor.hpp"
@@ -35,6 +40,17 @@ struct ApiOptions {
   const Notifier* notifier = nullptr;
   // Reports per second each agent may send (429 and Retry-After past it).
   RateLimit agent_rate;
+  // Enrollment attempts per source address (429 and Retry-After past it): an
+  // enrollment is anonymous work (a token hashed and looked up, a write), so guessing
+  // is slow. Default 2 a second, 30 at once (a site's agents installed together).
+  RateLimit enroll_rate{.per_second = 2, .burst = 30};
+  // A result timestamped further ahead of the collector's clock is refused (400 naming
+  // results[i].ts and the skew): a clock in the future would freeze its check, since
+  // results older than the last one change nothing. Default 5 minutes.
+  std::chrono::milliseconds max_clock_ahead{300'000};
+  // Checks one agent may have (0: no bound; default 50,000, a central poller's
+  // included): a report that would create more is refused with 413 naming the limit.
+  std::size_t max_checks_per_agent = 50'000;
 };
 
 class Api {
@@ -45,6 +61,9 @@ class Api {
   // Routes the request and calls `respond` exactly once, possibly later and from
   // another thread (ingest answers after the storage commit).
   void handle(const HttpRequest& request, Respond respond) const;
+  // Whether an Authorization header carries a token that is known, not revoked and
+  // not expired (ServerOptions::authorize: before a large body is read). Any thread.
+  bool token_valid(const std::string& authorization) const;
 
  private:
   struct Route;
@@ -72,6 +91,17 @@ class Api {
   void get_audit(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_notifications(const HttpRequest& request, const TokenRecord& caller,
                          Respond respond) const;
+  void get_config(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_config_status(const HttpRequest& request, const TokenRecord& caller,
+                          Respond respond) const;
+  void get_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void put_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void delete_configs(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
+  void post_configs_diff(const HttpRequest& request, const TokenRecord& caller,
+                         Respond respond) const;
+  // PUT, DELETE and diff: the change the request asks for, stored unless `dry_run`.
+  void change_configs(const HttpRequest& request, const TokenRecord& caller, bool remove,
+                      bool dry_run, Respond respond) const;
   void get_health(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_metrics(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
   void get_series(const HttpRequest& request, const TokenRecord& caller, Respond respond) const;
@@ -80,7 +110,9 @@ class Api {
 
   Storage& storage_;
   Monitor& monitor_;
+  mutable CentralConfigs configs_;
   mutable RateLimiter limiter_;
+  mutable RateLimiter enroll_limiter_;  // by source address
   mutable std::atomic<std::int64_t> rate_limited_{0};
   mutable RequestMetrics requests_;
   ApiOptions options_;

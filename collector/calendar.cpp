@@ -13,6 +13,9 @@
 #include <cctz/time_zone.h>
 #include <nlohmann/json.hpp>
 
+#include "common/config_fields.hpp"
+#include "common/file.hpp"
+
 namespace vigie::collector {
 namespace {
 
@@ -128,34 +131,14 @@ Result<int> parse_days(std::string_view text) {
   return bits;
 }
 
-Status unknown_keys(const json& object, std::string_view path,
-                    std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      std::string list;
-      for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return Status::invalid(std::string(path) + "." + key + ": unknown key (known: " + list + ")");
-    }
-  }
+// A date field: "calendars.desk.closures[0].from: ..." names it when it is not one.
+Status read_date(const Fields& fields, std::string_view key, Date& out) {
+  std::string text;
+  if (Status s = read_string(fields, key, text, {.required = true}); !s) return s;
+  auto date = parse_date(text);
+  if (!date) return date.status().with_context(fields.path_of(key));
+  out = *date;
   return Status::ok();
-}
-
-Result<std::string> string_at(const json& object, std::string_view path, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::invalid(std::string(path) + "." + key + ": missing");
-  if (!it->is_string()) {
-    return Status::invalid(std::string(path) + "." + key + ": expected a string, got " +
-                           it->type_name());
-  }
-  return it->get<std::string>();
-}
-
-Result<Date> date_at(const json& object, std::string_view path, const char* key) {
-  auto text = string_at(object, path, key);
-  if (!text) return text.status();
-  auto date = parse_date(*text);
-  if (!date) return date.status().with_context(std::string(path) + "." + key);
-  return *date;
 }
 
 }  // namespace
@@ -279,44 +262,32 @@ struct Calendar::Data {
 Calendar::Calendar(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
 
 Result<Calendar> Calendar::from_json(const json& object, std::string_view path) {
-  const std::string p(path);
-  if (!object.is_object()) {
-    return Status::invalid(p + ": expected an object, got " + object.type_name());
-  }
+  const Fields fields{object, std::string(path)};
   if (Status s =
-          unknown_keys(object, p, {"time_zone", "hours", "holidays", "extra_holidays", "closures"});
+          check_keys(fields, {"time_zone", "hours", "holidays", "extra_holidays", "closures"});
       !s) {
     return s;
   }
   auto data = std::make_shared<Data>();
   data->zone_name = "localtime";
-  if (object.contains("time_zone")) {
-    auto zone = string_at(object, p, "time_zone");
-    if (!zone) return zone.status();
-    data->zone_name = *zone;
-  }
+  if (Status s = read_string(fields, "time_zone", data->zone_name); !s) return s;
   if (!load_zone(data->zone_name, &data->zone)) {
-    return Status::invalid(p + ".time_zone: unknown time zone " + in_quotes(data->zone_name) +
+    return field_error(fields.path_of("time_zone"),
+                       "unknown time zone " + in_quotes(data->zone_name) +
                            " (a name of the tz database, e.g. \"Europe/Paris\")");
   }
 
-  if (const auto hours = object.find("hours"); hours != object.end()) {
-    if (!hours->is_object()) {
-      return Status::invalid(p + ".hours: expected an object of days -> \"HH:MM-HH:MM\"");
-    }
+  const json* hours = nullptr;
+  if (Status s = read_object(fields, "hours", hours); !s) return s;
+  if (hours) {
+    const Fields hours_fields{*hours, fields.path_of("hours")};
     for (const auto& [days_text, spans] : hours->items()) {
-      const std::string at = p + ".hours." + days_text;
+      const std::string at = hours_fields.path_of(days_text);
       auto days = parse_days(days_text);
       if (!days) return days.status().with_context(at);
       std::vector<std::string> texts;
-      if (spans.is_string()) {
-        texts.push_back(spans.get<std::string>());
-      } else if (spans.is_array() && std::all_of(spans.begin(), spans.end(),
-                                                 [](const json& j) { return j.is_string(); })) {
-        for (const auto& s : spans) texts.push_back(s.get<std::string>());
-      } else {
-        return Status::invalid(at + ": expected \"HH:MM-HH:MM\" or a list of them");
-      }
+      if (Status s = read_strings(hours_fields, days_text, texts, {.single_string = true}); !s)
+        return field_error(at, "expected \"HH:MM-HH:MM\" or a list of them");
       for (const auto& text : texts) {
         auto window = parse_window(text);
         if (!window) return window.status().with_context(at);
@@ -331,58 +302,56 @@ Result<Calendar> Calendar::from_json(const json& object, std::string_view path) 
         return a.start_minute < b.start_minute;
       });
       for (std::size_t i = 1; i < spans.size(); ++i) {
-        if (spans[i].start_minute < spans[i - 1].end_minute) {
-          return Status::invalid(p + ".hours: two windows overlap on " + std::string(kDayNames[d]));
-        }
+        if (spans[i].start_minute < spans[i - 1].end_minute)
+          return field_error(hours_fields.path,
+                             "two windows overlap on " + std::string(kDayNames[d]));
       }
     }
   }
 
-  if (object.contains("holidays")) {
-    auto set = string_at(object, p, "holidays");
-    if (!set) return set.status();
-    if (auto probe = builtin_holidays(*set, 2000); !probe) {
-      return probe.status().with_context(p + ".holidays");
-    }
-    data->holiday_set = *set;
+  if (Status s = read_string(fields, "holidays", data->holiday_set); !s) return s;
+  if (!data->holiday_set.empty()) {
+    if (auto probe = builtin_holidays(data->holiday_set, 2000); !probe)
+      return probe.status().with_context(fields.path_of("holidays"));
   }
 
   if (const auto extra = object.find("extra_holidays"); extra != object.end()) {
-    if (!extra->is_array()) return Status::invalid(p + ".extra_holidays: expected an array");
+    if (!extra->is_array())
+      return field_error(fields.path_of("extra_holidays"),
+                         std::string("expected an array, got ") + extra->type_name());
     for (std::size_t i = 0; i < extra->size(); ++i) {
       const json& item = (*extra)[i];
-      const std::string at = p + ".extra_holidays[" + std::to_string(i) + "]";
+      const std::string at = item_path(fields.path_of("extra_holidays"), i);
       if (item.is_string()) {  // a bare date
         auto date = parse_date(item.get<std::string>());
         if (!date) return date.status().with_context(at);
         data->extra.push_back({*date, "Jour chômé"});
         continue;
       }
-      if (!item.is_object()) return Status::invalid(at + ": expected a date or {date, name}");
-      if (Status s = unknown_keys(item, at, {"date", "name"}); !s) return s;
-      auto date = date_at(item, at, "date");
-      if (!date) return date.status();
-      auto name = string_at(item, at, "name");
-      if (!name) return name.status();
-      data->extra.push_back({*date, *name});
+      const Fields one{item, at};
+      if (!item.is_object()) return field_error(at, "expected a date or {date, name}");
+      if (Status s = check_keys(one, {"date", "name"}); !s) return s;
+      Holiday holiday;
+      if (Status s = read_date(one, "date", holiday.date); !s) return s;
+      if (Status s = read_string(one, "name", holiday.name, {.required = true}); !s) return s;
+      data->extra.push_back(std::move(holiday));
     }
   }
 
   if (const auto closures = object.find("closures"); closures != object.end()) {
-    if (!closures->is_array()) return Status::invalid(p + ".closures: expected an array");
+    if (!closures->is_array())
+      return field_error(fields.path_of("closures"),
+                         std::string("expected an array, got ") + closures->type_name());
     for (std::size_t i = 0; i < closures->size(); ++i) {
-      const json& item = (*closures)[i];
-      const std::string at = p + ".closures[" + std::to_string(i) + "]";
-      if (!item.is_object()) return Status::invalid(at + ": expected {from, to, name}");
-      if (Status s = unknown_keys(item, at, {"from", "to", "name"}); !s) return s;
-      auto from = date_at(item, at, "from");
-      if (!from) return from.status();
-      auto to = date_at(item, at, "to");
-      if (!to) return to.status();
-      if (*to < *from) return Status::invalid(at + ": \"to\" comes before \"from\"");
-      auto name = string_at(item, at, "name");
-      if (!name) return name.status();
-      data->closures.push_back({*from, *to, *name});
+      const std::string at = item_path(fields.path_of("closures"), i);
+      const Fields one{(*closures)[i], at};
+      if (Status s = check_keys(one, {"from", "to", "name"}); !s) return s;
+      Closure closure;
+      if (Status s = read_date(one, "from", closure.first); !s) return s;
+      if (Status s = read_date(one, "to", closure.last); !s) return s;
+      if (closure.last < closure.first) return field_error(at, "\"to\" comes before \"from\"");
+      if (Status s = read_string(one, "name", closure.name, {.required = true}); !s) return s;
+      data->closures.push_back(std::move(closure));
     }
   }
   return Calendar(std::move(data));
@@ -410,6 +379,23 @@ std::vector<Holiday> Calendar::holidays(int year) const {
 
 std::optional<std::string> Calendar::day_off(const Date& date) const {
   return data_->day_off(date);
+}
+
+Date Calendar::date_at(std::int64_t ms) const { return date_of(data_->day_at(ms)); }
+
+std::optional<Holiday> Calendar::public_holiday_at(std::int64_t ms) const {
+  const Date date = date_at(ms);
+  for (const Holiday& h : data_->extra) {
+    if (h.date == date) return h;
+  }
+  if (!data_->holiday_set.empty()) {
+    if (auto set = builtin_holidays(data_->holiday_set, date.year)) {
+      for (Holiday& h : *set) {
+        if (h.date == date) return std::move(h);
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 bool Calendar::working_at(std::int64_t ms) const {
@@ -444,6 +430,72 @@ std::optional<std::int64_t> Calendar::next_change(std::int64_t ms) const {
     }
   }
   return std::nullopt;
+}
+
+Result<CalendarSet> CalendarSet::parse(std::string_view text, std::string_view where) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string(where) + ": not valid JSON: " + e.what());
+  }
+  CalendarSet set;
+  const Fields top{root};
+  Status s = check_keys(top, {"calendars"});
+  const json* calendars = nullptr;
+  if (s) s = read_object(top, "calendars", calendars, /*required=*/true);
+  if (s) {
+    for (const auto& [name, object] : calendars->items()) {
+      if (name.empty() || name.find_first_of(" \t\r\n/") != std::string::npos) {
+        s = field_error("calendars", quote(name) + ": a calendar's name is one word");
+        break;
+      }
+      if (std::find(kSets.begin(), kSets.end(), name) != kSets.end()) {
+        s = field_error(field_path("calendars", name),
+                        "the name of a built-in holiday set: choose another");
+        break;
+      }
+      auto calendar = Calendar::from_json(object, field_path("calendars", name));
+      if (!calendar) {
+        s = calendar.status();
+        break;
+      }
+      set.add(name, std::move(*calendar));
+    }
+  }
+  if (!s) return s.with_context(where);
+  return set;
+}
+
+Result<CalendarSet> CalendarSet::load(const std::filesystem::path& path) {
+  auto text = read_file(path.string(), 1 << 20);
+  if (!text) return text.status();
+  return parse(*text, path.string());
+}
+
+void CalendarSet::add(std::string name, Calendar calendar) {
+  named_.insert_or_assign(std::move(name), std::move(calendar));
+}
+
+const Calendar* CalendarSet::find(std::string_view name) const {
+  const auto it = named_.find(name);
+  return it == named_.end() ? nullptr : &it->second;
+}
+
+Result<Calendar> CalendarSet::resolve(std::string_view name, std::string_view zone) const {
+  if (const Calendar* c = find(name)) return *c;
+  if (std::find(kSets.begin(), kSets.end(), name) != kSets.end())
+    return Calendar::of_holiday_set(name, zone);
+  std::string sets;
+  for (const auto s : kSets) sets += (sets.empty() ? "" : ", ") + std::string(s);
+  return Status::not_found("no calendar named " + in_quotes(name) + " (calendars: " + names() +
+                           "; holiday sets: " + sets + ")");
+}
+
+std::string CalendarSet::names() const {
+  std::string out;
+  for (const auto& [name, calendar] : named_) out += (out.empty() ? "" : ", ") + name;
+  return out.empty() ? "none" : out;
 }
 
 }  // namespace vigie::collector

@@ -12,6 +12,8 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -92,6 +94,12 @@ class Calendar {
   // normal day (its weekday may still have no hours).
   std::optional<std::string> day_off(const Date& date) const;
 
+  // The public holiday (built-in or listed, not a closure) of the day holding `ms` in
+  // the calendar's zone, or nullopt.
+  std::optional<Holiday> public_holiday_at(std::int64_t ms) const;
+  // The civil date holding `ms` in the calendar's zone.
+  Date date_at(std::int64_t ms) const;
+
   // Whether `ms` falls within working hours on a working day.
   bool working_at(std::int64_t ms) const;
   // The working time, in ms, within [from_ms, to_ms). Periods longer than 20 years
@@ -105,6 +113,30 @@ class Calendar {
   struct Data;
   explicit Calendar(std::shared_ptr<const Data> data);
   std::shared_ptr<const Data> data_;
+};
+
+// The named calendars of the collector, from the calendars file (docs/operations.md,
+// "Calendars"; /etc/vigie/calendars.json by default, comments allowed):
+//   { "calendars": { "desk": { "time_zone": "Europe/Paris", ... }, "alsace": { ... } } }
+// Alert rules, reminders, downtimes and the availability report name one.
+class CalendarSet {
+ public:
+  CalendarSet() = default;
+  static Result<CalendarSet> parse(std::string_view text, std::string_view where);
+  static Result<CalendarSet> load(const std::filesystem::path& path);
+
+  void add(std::string name, Calendar calendar);
+  // A configured calendar, or nullptr.
+  const Calendar* find(std::string_view name) const;
+  // A configured calendar, else a built-in holiday set (in `zone`, without working
+  // hours); kNotFound naming the configured calendars and the sets otherwise.
+  Result<Calendar> resolve(std::string_view name, std::string_view zone = "localtime") const;
+  // "desk, alsace" or "none", for messages.
+  std::string names() const;
+  bool empty() const { return named_.empty(); }
+
+ private:
+  std::map<std::string, Calendar, std::less<>> named_;
 };
 
 }  // namespace vigie::collector

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/calendar_command.hpp"
+#include "collector/config_command.hpp"
 #include "collector/report/command.hpp"
 #include "collector/serve_command.hpp"
 #include "collector/token_command.hpp"
@@ -30,8 +32,11 @@ const Command kCommands[] = {
     {"token", "create, list and revoke technicians' tokens", kTokenHelp, token_command},
     {"enroll-token", "create one-time tokens that agents enroll with", kEnrollTokenHelp,
      enroll_token_command},
-    {"report", "write the backup report from the database, and mail it", kReportHelp,
-     report_command},
+    {"config", "keep agents' configurations: templates, sites' and agents' values", kConfigHelp,
+     config_command},
+    {"report", "write the backup or availability report from the database, and mail it",
+     kReportHelp, report_command},
+    {"calendar", "print a calendar's public holidays in a year", kCalendarHelp, calendar_command},
 };
 
 const Command* find_command(std::string_view name) {

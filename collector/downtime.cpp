@@ -56,9 +56,22 @@ bool Downtime::covers(std::string_view s, std::string_view a, std::string_view c
   return true;
 }
 
-Status validate_downtime(const Downtime& d) {
+Status validate_downtime(const Downtime& d, const CalendarSet* calendars) {
   if (d.site.empty()) return Status::invalid("site: required");
   if (d.comment.empty()) return Status::invalid("comment: required (say why)");
+  if (!d.every.empty()) {
+    if (d.weekly()) return Status::invalid("every and weekly: give one or the other");
+    if (d.every != kEveryPublicHoliday && d.every != kEveryOutsideHours)
+      return Status::invalid("every: expected \"" + std::string(kEveryPublicHoliday) + "\" or \"" +
+                             std::string(kEveryOutsideHours) + "\", got \"" + d.every + "\"");
+    if (d.calendar.empty()) return Status::invalid("calendar: required with every");
+    if (!calendars || !calendars->find(d.calendar))
+      return Status::invalid("calendar: no calendar named \"" + d.calendar + "\" (calendars: " +
+                             (calendars ? calendars->names() : std::string("none")) + ")");
+    if (d.end_ms != 0 && d.end_ms <= d.start_ms) return Status::invalid("end: must be after start");
+    return Status::ok();
+  }
+  if (!d.calendar.empty()) return Status::invalid("calendar: only with every");
   if (!d.recurring()) {
     if (d.end_ms <= d.start_ms) return Status::invalid("end: must be after start");
     return Status::ok();
@@ -76,10 +89,16 @@ Status validate_downtime(const Downtime& d) {
   return Status::ok();
 }
 
-bool downtime_active(const Downtime& d, std::int64_t now_ms) {
+bool downtime_active(const Downtime& d, std::int64_t now_ms, const CalendarSet* calendars) {
   if (now_ms < d.start_ms) return false;
   if (!d.recurring()) return now_ms < d.end_ms;
   if (d.end_ms != 0 && now_ms >= d.end_ms) return false;
+  if (!d.every.empty()) {
+    const Calendar* calendar = calendars ? calendars->find(d.calendar) : nullptr;
+    if (!calendar) return false;
+    if (d.every == kEveryOutsideHours) return !calendar->working_at(now_ms);
+    return calendar->public_holiday_at(now_ms).has_value();
+  }
   cctz::time_zone zone;
   if (!load_zone(d.time_zone, &zone)) return false;
   const auto now = std::chrono::time_point_cast<cctz::seconds>(

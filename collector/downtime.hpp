@@ -6,18 +6,26 @@
 #include <cstdint>
 #include <string_view>
 
+#include "collector/calendar.hpp"
 #include "collector/state.hpp"
 #include "common/status.hpp"
 
 namespace vigie::collector {
 
-// Checks the fields: a known time zone for a recurring one, start before end, a
-// window of 1 minute to 7 days, a start minute within the day.
-Status validate_downtime(const Downtime& downtime);
+// Checks the fields: a known time zone for a weekly one, start before end, a window
+// of 1 minute to 7 days, a start minute within the day; for one by calendar, a known
+// schedule and a calendar of `calendars`.
+Status validate_downtime(const Downtime& downtime, const CalendarSet* calendars = nullptr);
 
-// Whether the downtime holds at `now_ms`. A recurring downtime whose time zone
-// cannot be loaded never holds (validate_downtime() refuses it first).
-bool downtime_active(const Downtime& downtime, std::int64_t now_ms);
+// Whether the downtime holds at `now_ms`. A recurring downtime whose time zone cannot
+// be loaded, or whose calendar is not in `calendars` (the calendars file lost it since),
+// never holds (validate_downtime() refuses both first).
+bool downtime_active(const Downtime& downtime, std::int64_t now_ms,
+                     const CalendarSet* calendars = nullptr);
+
+// The schedules of downtimes by calendar.
+inline constexpr std::string_view kEveryPublicHoliday = "public-holidays";
+inline constexpr std::string_view kEveryOutsideHours = "outside-working-hours";
 
 // "mon,wed,fri" <-> bits (bit 0 Monday); also "daily", "weekdays", "weekend".
 Result<int> parse_weekdays(std::string_view text);

@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string authorization;                 // the Authorization header, "" if absent
   std::string content_encoding;              // "" or "gzip"
   std::string content_type;
+  std::string if_none_match;  // the If-None-Match header, "" if absent
   std::string body;
   std::string peer;  // "127.0.0.1:53422", for logs
 };

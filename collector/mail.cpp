@@ -180,13 +180,33 @@ Status classify(CURLcode rc, long smtp_code, const char* detail, const Relay& re
 }  // namespace
 
 std::string encode_header(std::string_view utf8) {
-  if (is_ascii(utf8)) return std::string(utf8);
-  // Encoded words are at most 75 characters: 45 bytes of text each (60 in base64),
-  // cut on character boundaries so that no word splits a UTF-8 sequence.
+  if (is_ascii(utf8)) {
+    // Folded at spaces so that no line passes 78 characters with its field name
+    // (RFC 5322 2.2.3); a word longer than a line stays whole.
+    std::string out;
+    std::size_t line = 10;  // "Subject: " and the like
+    std::size_t i = 0;
+    while (i < utf8.size()) {
+      std::size_t next = utf8.find(' ', i + 1);
+      if (next == std::string_view::npos) next = utf8.size();
+      const std::string_view word = utf8.substr(i, next - i);  // with its leading space
+      if (!out.empty() && word.front() == ' ' && line + word.size() > 78) {
+        out += "\r\n";
+        line = 0;
+      }
+      out += word;
+      line += word.size();
+      i = next;
+    }
+    return out;
+  }
+  // Encoded words of 42 bytes of text (56 in base64, 68 characters in all), cut on
+  // character boundaries so that no word splits a UTF-8 sequence: with "Subject: "
+  // before the first, no line passes 78 characters.
   std::string out;
   std::size_t i = 0;
   while (i < utf8.size()) {
-    std::size_t end = std::min(utf8.size(), i + 45);
+    std::size_t end = std::min(utf8.size(), i + 42);
     while (end < utf8.size() && (static_cast<unsigned char>(utf8[end]) & 0xC0) == 0x80) --end;
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + base64(utf8.substr(i, end - i)) + "?=";

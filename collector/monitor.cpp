@@ -61,6 +61,7 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
       std::move(report), received_ms,
       [this, events](protocol::Report&& stored, std::int64_t at) {
         StateDelta delta = engine_.apply(std::move(stored), at);
+        plan_alerts(delta, false);
         *events = delta.events;
         return delta;
       },
@@ -84,10 +85,34 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
       });
 }
 
-Result<StateDelta> Monitor::change_and_wait(std::function<Result<StateDelta>()> make) {
+void Monitor::set_alerting(Alerting alerting) {
+  std::lock_guard lock(mu_);
+  alerting_ = alerting.plan ? std::make_shared<const Alerting>(std::move(alerting)) : nullptr;
+}
+
+void Monitor::plan_alerts(StateDelta& delta, bool tick) {
+  if (delta.events.empty() && !tick) return;
+  std::shared_ptr<const Alerting> alerting;
+  {
+    std::lock_guard lock(mu_);
+    alerting = alerting_;
+  }
+  if (alerting) alerting->plan(delta, now_ms(), tick);
+}
+
+std::function<Result<StateDelta>()> Monitor::with_alerts(std::function<Result<StateDelta>()> make,
+                                                         bool tick) {
+  return [this, make = std::move(make), tick]() -> Result<StateDelta> {
+    auto delta = make();
+    if (delta) plan_alerts(*delta, tick);
+    return delta;
+  };
+}
+
+Result<StateDelta> Monitor::change_and_wait(std::function<Result<StateDelta>()> make, bool tick) {
   std::promise<Result<StateDelta>> committed;
   auto future = committed.get_future();
-  storage_.change(std::move(make), [this, &committed](Result<StateDelta> delta) {
+  storage_.change(with_alerts(std::move(make), tick), [this, &committed](Result<StateDelta> delta) {
     if (delta) publish(delta->events);
     else resync();
     committed.set_value(std::move(delta));
@@ -95,8 +120,8 @@ Result<StateDelta> Monitor::change_and_wait(std::function<Result<StateDelta>()> 
   return future.get();
 }
 
-void Monitor::submit_change(std::function<Result<StateDelta>()> make) {
-  storage_.change(std::move(make), [this](Result<StateDelta> delta) {
+void Monitor::submit_change(std::function<Result<StateDelta>()> make, bool tick) {
+  storage_.change(with_alerts(std::move(make), tick), [this](Result<StateDelta> delta) {
     if (delta) return publish(delta->events);
     if (delta.status().code() == Code::kUnavailable) return;  // shutting down
     log::error("state change not stored: " + delta.status().message());
@@ -182,7 +207,8 @@ Result<StateDelta> Monitor::remove_downtime(std::int64_t id, const std::string& 
 }
 
 Status Monitor::tick() {
-  auto delta = change_and_wait([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); });
+  auto delta =
+      change_and_wait([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); }, true);
   return delta ? Status::ok() : delta.status();
 }
 
@@ -225,6 +251,12 @@ void Monitor::resync() {
   }
   log::warning("state reloaded from the database after a failed commit");
   engine_.restore(std::move(*snapshot), now_ms());
+  std::shared_ptr<const Alerting> alerting;
+  {
+    std::lock_guard lock(mu_);
+    alerting = alerting_;
+  }
+  if (alerting && alerting->reseed) alerting->reseed(now_ms());
 }
 
 std::int64_t Monitor::published_cursor() const {
@@ -310,7 +342,7 @@ void Monitor::run() {
     serve_waiters(false);
     const auto now = Clock::now();
     if (now >= next_tick) {
-      submit_change([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); });
+      submit_change([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); }, true);
       next_tick = now + options_.tick;
     }
     if (now >= next_checkpoint) {

@@ -74,6 +74,17 @@ class Monitor {
   void wait_events(std::int64_t after, std::size_t limit, std::chrono::milliseconds timeout,
                    EventsReply reply);
 
+  // What reacts to each change of state inside its transaction (the notifier): on the
+  // writer thread, after the engine made `delta` (a report, a tick, an operator's
+  // action), `plan` may add to it (the alert outbox's rows), and what it adds is stored
+  // with it. `reseed` runs (writer thread) after the state was reloaded following a
+  // failed commit. Set it before reports come; clear it before its owner goes.
+  struct Alerting {
+    std::function<void(StateDelta& delta, std::int64_t now_ms, bool tick)> plan;
+    std::function<void(std::int64_t now_ms)> reseed;
+  };
+  void set_alerting(Alerting alerting);
+
   // Called with each batch of events once committed, in commit order, on the storage's
   // writer thread: it must return at once (the notifier only queues them).
   void set_listener(std::function<void(const std::vector<Event>&)> listener);
@@ -98,9 +109,14 @@ class Monitor {
 
   Monitor(Storage& storage, MonitorOptions options);
   void run();
-  // Runs `make` on the writer and waits for the commit.
-  Result<StateDelta> change_and_wait(std::function<Result<StateDelta>()> make);
-  void submit_change(std::function<Result<StateDelta>()> make);
+  // Runs `make` on the writer, then the alerting's plan on its delta (with `tick`: the
+  // reminders too), and waits for the commit.
+  Result<StateDelta> change_and_wait(std::function<Result<StateDelta>()> make, bool tick = false);
+  void submit_change(std::function<Result<StateDelta>()> make, bool tick);
+  // `make`, then the alerting's plan on its delta (writer thread).
+  std::function<Result<StateDelta>()> with_alerts(std::function<Result<StateDelta>()> make,
+                                                  bool tick);
+  void plan_alerts(StateDelta& delta, bool tick);
   void publish(const std::vector<Event>& events);
   void resync();  // after a failed commit: memory back to what is stored
   // Events after `after` from memory, or nullopt when memory no longer has them all.
@@ -117,6 +133,7 @@ class Monitor {
   std::int64_t published_ = 0;  // id of the last committed event
   std::vector<Waiter> waiters_;
   std::function<void(const std::vector<Event>&)> listener_;
+  std::shared_ptr<const Alerting> alerting_;
   MonitorStats stats_;
   bool stopping_ = false;
   bool polls_ended_ = false;

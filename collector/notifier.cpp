@@ -3,9 +3,10 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <deque>
+#include <atomic>
+#include <map>
 
-#include "collector/alert_planner.hpp"
+#include "collector/alert_message.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
@@ -25,7 +26,9 @@ struct SlistDeleter {
 };
 
 // One POST. kUnavailable when trying again may help (no answer, 5xx, 408, 429).
-Status post_json(const AlertChannel& channel, const std::string& body) {
+// `cancel` set aborts it (shutdown: a peer that never answers must not hold the stop).
+Status post_json(const AlertChannel& channel, const std::string& body,
+                 const std::atomic<bool>& cancel) {
   std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return Status::internal("cannot create a libcurl handle");
@@ -56,6 +59,12 @@ Status post_json(const AlertChannel& channel, const std::string& body) {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "vigie-collector/" VIGIE_VERSION);
+  auto progress = +[](void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+    return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+  };
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(&cancel));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   if (!channel.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, channel.ca_file.c_str());
   const std::string where = channel.name + " (" + url_host(channel.url) + ")";
   const CURLcode rc = curl_easy_perform(c);
@@ -94,24 +103,28 @@ Status send_mail(const mail::Relay& relay, const AlertChannel& channel, const Ou
 
 struct Notifier::Worker {
   std::size_t channel = 0;
-  std::deque<Outgoing> queue;
+  std::unique_ptr<ChannelPacer> pacer;
   std::condition_variable cv;
   std::thread thread;
 };
 
 Notifier::Notifier(AlertConfig config, Storage& storage, const StateEngine& engine,
                    NotifierOptions options)
-    : config_(std::move(config)), storage_(storage), engine_(engine), options_(std::move(options)) {
+    : config_(std::move(config)),
+      storage_(storage),
+      options_(std::move(options)),
+      planner_(config_, engine) {
   if (!options_.now_ms) options_.now_ms = wall_ms;
+  reseed(options_.now_ms());
   for (std::size_t i = 0; i < config_.channels.size(); ++i) {
     auto worker = std::make_unique<Worker>();
     worker->channel = i;
+    worker->pacer = std::make_unique<ChannelPacer>(config_);
     workers_.push_back(std::move(worker));
   }
   for (auto& worker : workers_) {
     worker->thread = std::thread([this, w = worker.get()] { deliver(*w); });
   }
-  thread_ = std::thread([this] { run(); });
 }
 
 Notifier::~Notifier() { stop(); }
@@ -119,47 +132,40 @@ Notifier::~Notifier() { stop(); }
 void Notifier::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    cv_.notify_all();
+    cancel_ = true;
     for (auto& w : workers_) w->cv.notify_all();
   }
-  if (thread_.joinable()) thread_.join();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
 }
 
-void Notifier::post(const std::vector<Event>& events) {
-  // Only what the planner looks at: most events (soft changes, acknowledgements...)
-  // never make an alert.
-  std::vector<const Event*> wanted;
-  for (const auto& e : events) {
-    if (e.backfill) continue;
-    switch (e.kind) {
-      case EventKind::kState:
-        if (e.type == StateType::kHard) wanted.push_back(&e);
-        break;
-      case EventKind::kFresh:
-      case EventKind::kAgentLost:
-      case EventKind::kAgentBack:
-      case EventKind::kSiteUnreachable:
-      case EventKind::kSiteReachable: wanted.push_back(&e); break;
-      default:
-        if (e.notify) wanted.push_back(&e);
-    }
+void Notifier::reseed(std::int64_t now_ms) {
+  // Reminders count from the last delivery the outbox remembers.
+  const std::int64_t since =
+      config_.renotify.count() > 0 ? now_ms - 2 * config_.renotify.count() : now_ms;
+  auto last_sent = storage_.outbox_last_sent(since);
+  if (!last_sent) log::warning("notifier: " + last_sent.status().message());
+  planner_.seed(now_ms, last_sent ? *last_sent : std::map<std::string, std::int64_t>{});
+}
+
+void Notifier::plan(StateDelta& delta, std::int64_t now_ms, bool tick) {
+  std::vector<std::pair<std::string, std::int64_t>> delivered;
+  {
+    std::lock_guard lock(mu_);
+    delivered.swap(delivered_);
   }
-  if (wanted.empty()) return;
-  std::lock_guard lock(mu_);
-  if (stopping_) return;
-  if (incoming_.size() + wanted.size() > options_.max_queue) {
-    stats_.dropped += static_cast<std::int64_t>(wanted.size());
-    log::error("notifier: " + std::to_string(wanted.size()) +
-               " events dropped: the notifier is behind by " + std::to_string(incoming_.size()));
-    return;
+  for (const auto& [key, at] : delivered) planner_.settled(key, at);
+  AlertPlanner::Plan plan;
+  planner_.add(delta.events, now_ms, plan);
+  if (tick) planner_.tick(now_ms, plan);
+  if (!plan.records.empty()) {
+    std::lock_guard lock(mu_);
+    stats_.suppressed += static_cast<std::int64_t>(plan.records.size());
   }
-  for (const Event* e : wanted) incoming_.push_back(*e);
-  cv_.notify_all();
+  for (auto& r : plan.records) delta.notifications.push_back(std::move(r));
+  for (auto& row : plan.outbox) delta.outbox.push_back(std::move(row));
 }
 
 NotifierStats Notifier::stats() const {
@@ -167,121 +173,129 @@ NotifierStats Notifier::stats() const {
   return stats_;
 }
 
-void Notifier::record(std::vector<NotificationRecord> records) {
-  if (records.empty()) return;
-  auto shared = std::make_shared<std::vector<NotificationRecord>>(std::move(records));
-  storage_.change(
-      [shared]() -> Result<StateDelta> {
-        StateDelta delta;
-        delta.notifications = std::move(*shared);
-        return delta;
-      },
-      [](Result<StateDelta> done) {
-        if (!done && done.status().code() != Code::kUnavailable)
-          log::error("notifier: history not stored: " + done.status().message());
-      });
-}
-
-void Notifier::run() {
-  AlertPlanner planner(config_, engine_);
-  planner.seed(options_.now_ms());
+void Notifier::deliver(Worker& worker) {
+  const AlertChannel& channel = config_.channels[worker.channel];
+  // A claim holds its rows this long: past it, rows whose sender died are due again.
+  const std::int64_t lease_ms = 2 * std::max<std::int64_t>(channel.timeout.count(), 10'000) +
+                                (config_.smtp ? config_.smtp->timeout.count() : 0);
   for (;;) {
-    std::vector<Event> events;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(250),
-                   [this] { return stopping_ || !incoming_.empty(); });
+      worker.cv.wait_for(lock, options_.poll, [this] { return stopping_; });
       if (stopping_) return;
-      events.swap(incoming_);
     }
-    AlertPlanner::Plan plan;
     try {
       const std::int64_t now = options_.now_ms();
-      planner.add(events, now, plan);
-      planner.tick(now, plan);
+      auto messages = worker.pacer->next(now, [&](std::int64_t due_by) {
+        auto rows = storage_.claim_outbox(channel.name, now, due_by, options_.max_claim, lease_ms);
+        if (!rows) {
+          if (rows.status().code() != Code::kUnavailable)
+            log::error("notifier: " + channel.name + ": " + rows.status().message());
+          return std::vector<OutboxRow>{};
+        }
+        return std::move(*rows);
+      });
+      for (auto& message : messages) send(worker, message);
     } catch (const std::exception& e) {  // bad_alloc, or a bug: keep notifying
-      log::error(std::string("notifier: ") + e.what());
+      log::error("notifier: " + channel.name + ": " + e.what());
     }
-    {
-      std::lock_guard lock(mu_);
-      stats_.suppressed += static_cast<std::int64_t>(plan.records.size());
-      for (auto& out : plan.send) {
-        Worker& w = *workers_[out.channel];
-        w.queue.push_back(std::move(out));
-        w.cv.notify_all();
-      }
-    }
-    record(std::move(plan.records));
   }
 }
 
-void Notifier::deliver(Worker& worker) {
+void Notifier::send(Worker& worker, ChannelPacer::Message& message) {
   const AlertChannel& channel = config_.channels[worker.channel];
   const int kind = channel.kind == AlertChannel::Kind::kEmail ? 1 : 0;
-  for (;;) {
-    Outgoing out;
-    {
-      std::unique_lock lock(mu_);
-      worker.cv.wait(lock, [&] { return stopping_ || !worker.queue.empty(); });
-      if (stopping_) {
-        if (!worker.queue.empty())
-          log::warning("notifier: " + channel.name + ": " + std::to_string(worker.queue.size()) +
-                       " messages not sent: shutting down");
-        return;
-      }
-      out = std::move(worker.queue.front());
-      worker.queue.pop_front();
+  Outgoing out{.channel = worker.channel, .digest = message.digest};
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> unreadable;
+  int attempts = 0;
+  for (const auto& row : message.rows) {
+    auto alert = alert_from_json(row.alert);
+    if (!alert) {
+      log::error("notifier: " + channel.name + ": outbox row " + std::to_string(row.id) + ": " +
+                 alert.status().message());
+      unreadable.push_back(row.id);
+      continue;
     }
-    Status status;
-    auto wait = channel.first_wait;
-    for (int attempt = 1; attempt <= channel.attempts; ++attempt) {
-      try {
-        const std::int64_t now = options_.now_ms();
-        if (channel.kind == AlertChannel::Kind::kWebhook) {
-          status = post_json(channel, webhook_body(channel, out, now));
-        } else if (config_.smtp) {
-          status = send_mail(*config_.smtp, channel, out, now);
-        } else {
-          status = Status::invalid("no smtp relay configured");
-        }
-      } catch (const std::exception& e) {
-        status = Status::internal(e.what());
-      }
-      if (status || status.code() != Code::kUnavailable || attempt == channel.attempts) break;
-      log::warning("notifier: attempt " + std::to_string(attempt) + " of " +
-                   std::to_string(channel.attempts) + " failed: " + status.message() +
-                   "; next in " + human_duration(wait));
-      std::unique_lock lock(mu_);
-      if (worker.cv.wait_for(lock, wait, [this] { return stopping_; })) break;
-      wait *= 2;
+    out.alerts.push_back(std::move(*alert));
+    ids.push_back(row.id);
+    attempts = std::max(attempts, row.attempts);
+  }
+  const std::int64_t now = options_.now_ms();
+  if (!unreadable.empty()) {
+    if (Status s = storage_.outbox_failed(unreadable, now, 0, "unreadable outbox row", {}); !s)
+      log::error("notifier: " + s.message());
+  }
+  if (out.alerts.empty()) return;
+
+  Status status;
+  try {
+    if (channel.kind == AlertChannel::Kind::kWebhook) {
+      status = post_json(channel, webhook_body(channel, out, now), cancel_);
+    } else if (config_.smtp) {
+      status = send_mail(*config_.smtp, channel, out, now);
+    } else {
+      status = Status::invalid("no smtp relay configured");
     }
-    if (!status) log::error("notifier: " + channel.name + ": given up: " + status.message());
-    std::vector<NotificationRecord> records;
-    const std::int64_t now = options_.now_ms();
-    for (const auto& a : out.alerts) {
-      records.push_back({.ts_ms = now,
-                         .site = a.site,
-                         .agent = a.agent,
-                         .check = a.check,
-                         .channel = kind == 1 ? "email" : "webhook",
-                         .target = channel_target(channel),
-                         .kind = a.kind,
-                         .state = a.state,
-                         .status = !status      ? "failed"
-                                   : out.digest ? "digest"
-                                                : "sent",
-                         .detail = !status      ? status.message()
-                                   : out.digest ? "one message for " +
-                                                      std::to_string(out.alerts.size()) + " alerts"
-                                                : std::string()});
-    }
+  } catch (const std::exception& e) {
+    status = Status::internal(e.what());
+  }
+  ++attempts;
+  const std::int64_t done_ms = options_.now_ms();
+  if (!status && cancel_) {  // stopped mid-way: due again at the next start
+    if (Status s = storage_.outbox_failed(ids, done_ms, done_ms, "stopped", {}); !s)
+      log::warning("notifier: " + channel.name + ": " + s.message());
+    return;
+  }
+  const bool retry = !status && status.code() == Code::kUnavailable && attempts < channel.attempts;
+  if (retry) {
+    // first_wait, then twice as long each time, up to max_wait.
+    std::int64_t wait = channel.first_wait.count();
+    for (int i = 1; i < attempts && wait < options_.max_wait.count(); ++i) wait *= 2;
+    wait = std::min<std::int64_t>(wait, options_.max_wait.count());
+    log::warning("notifier: " + channel.name + ": attempt " + std::to_string(attempts) + " of " +
+                 std::to_string(channel.attempts) + " failed: " + status.message() + "; next in " +
+                 human_duration(std::chrono::milliseconds(wait)));
     {
       std::lock_guard lock(mu_);
-      if (!status) ++stats_.failed[kind];
-      else if (out.digest) ++stats_.digests[kind];
-      else ++stats_.sent[kind];
+      ++stats_.retried;
     }
-    record(std::move(records));
+    if (Status s = storage_.outbox_failed(ids, done_ms, done_ms + wait, status.message(), {}); !s)
+      log::error("notifier: " + channel.name + ": " + s.message());
+    return;
+  }
+  if (!status) log::error("notifier: " + channel.name + ": given up: " + status.message());
+  std::vector<NotificationRecord> records;
+  for (const auto& a : out.alerts) {
+    records.push_back(
+        {.ts_ms = done_ms,
+         .site = a.site,
+         .agent = a.agent,
+         .check = a.check,
+         .channel = kind == 1 ? "email" : "webhook",
+         .target = channel_target(channel),
+         .kind = a.kind,
+         .state = a.state,
+         .status = !status      ? "failed"
+                   : out.digest ? "digest"
+                                : "sent",
+         .detail = !status      ? status.message()
+                   : out.digest ? "one message for " + std::to_string(out.alerts.size()) + " alerts"
+                                : std::string()});
+  }
+  // Settled in the transaction that stores the history: "sent" is written only for
+  // what was sent. Should it fail, the rows are sent again once their claim runs out.
+  const Status settled =
+      status
+          ? storage_.outbox_sent(ids, done_ms, out.digest ? "digest" : "sent", std::move(records))
+          : storage_.outbox_failed(ids, done_ms, 0, status.message(), std::move(records));
+  if (!settled) log::error("notifier: " + channel.name + ": " + settled.message());
+  std::lock_guard lock(mu_);
+  if (!status) ++stats_.failed[kind];
+  else if (out.digest) ++stats_.digests[kind];
+  else ++stats_.sent[kind];
+  if (settled) {
+    for (const auto& row : message.rows) delivered_.emplace_back(row.key, done_ms);
   }
 }
 

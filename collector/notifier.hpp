@@ -1,22 +1,28 @@
 #pragma once
-// Alert notifications: tells the on-duty technician when something breaks, once.
+// Alert notifications: tells the on-duty technician when something breaks, once, and
+// never loses the message to a restart.
 //
-// The monitor hands every committed batch of events to post(), which only queues
-// them: the storage writer never waits for a notification. The notifier's own thread
-// turns the events the state engine marked `notify` into alerts (hard changes,
-// recoveries, a site unreachable, an acknowledgement or a downtime over while still
-// failing), routes them to channels by site, family and severity, re-notifies problems
-// still failing and unacknowledged every `renotify`, and folds a storm (more than
-// `storm.threshold` alerts for one channel within `storm.window`) into one digest per
-// channel. Each channel delivers on a thread of its own, with retries and exponential
-// backoff. Every outcome (sent, failed, suppressed with its reason, part of a digest)
-// is stored through Storage::change as StateDelta::notifications.
+// The monitor calls plan() on the storage's writer thread inside the transaction of
+// every change of state (Monitor::set_alerting): the events the state engine marked
+// `notify` become alerts (hard changes, recoveries, a site unreachable, an
+// acknowledgement or a downtime over while still failing), routed to channels by site,
+// family and severity, and each becomes a row of the alert outbox (Storage) written in
+// that same transaction; reminders of problems still failing and unacknowledged
+// every `renotify` are rows too. Each channel then delivers from the outbox on a
+// thread of its own: it claims the rows due, folds a storm (more than
+// `storm.threshold` messages within `storm.window`) into one digest per window, sends,
+// and marks the rows sent, or due again after an exponential backoff, or failed after
+// the channel's attempts. A dead channel only holds its own rows. What a crash or a
+// stop leaves unsent is sent after the restart. Every outcome (sent, failed,
+// suppressed with its reason, part of a digest) goes to the notification history.
 //
 // The alerts file is read by alert_config.hpp, messages are written by
-// alert_message.hpp, and the decisions live in AlertPlanner (alert_planner.hpp), which
-// never reads a clock (tests drive it with a fake one); Notifier adds the threads and
-// the deliveries.
+// alert_message.hpp, and the decisions live in AlertPlanner and ChannelPacer
+// (alert_planner.hpp), which never read a clock (tests drive them with a fake one);
+// Notifier adds the threads, the storage and the deliveries.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "collector/alert_config.hpp"
+#include "collector/alert_planner.hpp"
 #include "collector/state.hpp"
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
@@ -37,48 +44,56 @@ struct NotifierStats {
   std::int64_t failed[2] = {0, 0};  // messages given up after every attempt
   std::int64_t digests[2] = {0, 0};
   std::int64_t suppressed = 0;
-  std::int64_t dropped = 0;  // events lost to a full queue
+  std::int64_t retried = 0;  // failed attempts to be tried again
 };
 
 struct NotifierOptions {
   std::function<std::int64_t()> now_ms;  // wall clock; vigie::wall_ms when empty
-  std::size_t max_queue = 200'000;       // events waiting for the notifier thread
+  // How often each channel looks for rows due (default 250 ms).
+  std::chrono::milliseconds poll{250};
+  std::size_t max_claim = 10'000;  // rows one message (a digest) carries at most
+  // The longest wait between two attempts (default 1 hour).
+  std::chrono::milliseconds max_wait{3'600'000};
 };
 
 class Notifier {
  public:
-  // Starts the notifier's and the channels' threads. `storage` and `engine` must
-  // outlive it.
+  // Seeds the open problems from the engine and the outbox, then starts a delivery
+  // thread per channel. `storage` and `engine` must outlive it.
   Notifier(AlertConfig config, Storage& storage, const StateEngine& engine,
            NotifierOptions options = {});
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // Committed events; returns at once (any thread).
-  void post(const std::vector<Event>& events);
-  // Stops the threads; deliveries under way give up their remaining retries.
+  // Writer thread, inside the transaction that stores `delta`, after the engine made
+  // it: adds the outbox rows and the held-back records of its events, and on a tick
+  // the reminders due.
+  void plan(StateDelta& delta, std::int64_t now_ms, bool tick);
+  // Writer thread: the engine's state was reloaded after a failed commit.
+  void reseed(std::int64_t now_ms);
+  // Stops the delivery threads; a webhook request under way is aborted, a mail ends
+  // first (within the relay's timeout). Rows not delivered stay in the outbox for the
+  // next start.
   void stop();
   NotifierStats stats() const;
 
  private:
   struct Worker;
-  void run();
   void deliver(Worker& worker);
-  void record(std::vector<NotificationRecord> records);
+  void send(Worker& worker, ChannelPacer::Message& message);
 
   AlertConfig config_;
   Storage& storage_;
-  const StateEngine& engine_;
   NotifierOptions options_;
+  AlertPlanner planner_;  // writer thread only (plan, reseed)
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Event> incoming_;
+  std::vector<std::pair<std::string, std::int64_t>> delivered_;  // keys settled, for planner_
   bool stopping_ = false;
+  std::atomic<bool> cancel_{false};  // aborts a webhook delivery under way (stop)
   NotifierStats stats_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::thread thread_;
 };
 
 }  // namespace vigie::collector

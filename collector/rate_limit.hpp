@@ -1,5 +1,6 @@
 #pragma once
-// Per-agent admission for reports: a token bucket per agent id. An agent that sends
+// Admission by key: a token bucket per agent id for reports, per source address for
+// enrollments. An agent that sends
 // faster than the collector allows (a bug, a loop, a misconfigured 1 s interval on
 // hundreds of checks) is told when to come back (429 + Retry-After) instead of taking
 // the writer's time from the other sites.
@@ -28,6 +29,10 @@ class RateLimiter {
   std::chrono::seconds admit(const std::string& agent, Clock::time_point now);
 
   bool enabled() const { return limit_.per_second > 0; }
+
+  // Keys tracked at most; past it, keys whose bucket is full again are forgotten, and
+  // a new key waits while none is.
+  static constexpr std::size_t kMaxKeys = 100'000;
 
  private:
   struct Bucket {

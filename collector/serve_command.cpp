@@ -1,19 +1,31 @@
 #include "collector/serve_command.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "collector/api.hpp"
+#include "collector/calendar_command.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
 #include "collector/server.hpp"
@@ -48,11 +60,27 @@ SIGTERM or SIGINT.
   --agent-rate R        reports per second one agent may send, on average (default: no
                         limit); past it the agent is answered 429 with Retry-After
   --agent-burst N       reports an agent may send at once within --agent-rate (default 10)
+  --enroll-rate R       enrollment attempts per second from one address, on average
+                        (default 2; 0: no limit); past it 429 with Retry-After
+  --enroll-burst N      attempts one address may make at once (default 30)
   --max-queued-reports N
                         reports waiting for the database past which new ones are answered
                         503 with Retry-After (default 20000; 0: no bound)
+  --max-connections N   connections open at once past which new ones are answered 503
+                        (default 4000; 0: no bound); the open-file limit is raised to its
+                        hard limit at start (LimitNOFILE= in the unit)
+  --max-checks-per-agent N
+                        checks one agent may have (default 50000; 0: no bound); a report
+                        that would create more is answered 413 naming the limit
+  --max-series-per-agent N
+                        metric series one agent may have (default 200000; 0: no bound)
+  --synchronous MODE    full (default): a report answered "stored" survives a power cut;
+                        normal: a crash of the collector only, for less disk work
   --alerts FILE         send alert notifications as FILE says (webhooks, e-mail, routing;
                         see config/alerts.example.json); a bad file stops the start
+  --calendars FILE      the desk's calendars, named by alert rules, reminders and
+                        downtimes (default /etc/vigie/calendars.json, if present; see
+                        config/calendars.example.json); a bad file stops the start
   --verbose             log debug messages
 )",
 };
@@ -66,8 +94,15 @@ struct Options {
   bool allow_plain_http = false;
   MonitorOptions monitor;
   RateLimit agent_rate;
+  RateLimit enroll_rate = ApiOptions{}.enroll_rate;
   std::size_t max_queued_reports = SqliteOptions{}.max_queued_reports;
+  bool synchronous_full = true;
+  std::size_t max_checks_per_agent = ApiOptions{}.max_checks_per_agent;
+  std::int64_t max_series_per_agent = SqliteOptions{}.max_series_per_agent;
+  std::string alerts_file;
+  std::string calendars_file;
   std::optional<AlertConfig> alerts;
+  std::shared_ptr<const CalendarSet> calendars;
 };
 
 Status parse_listen(std::string_view text, ServerOptions& server) {
@@ -175,9 +210,12 @@ const ValueOption kValueOptions[] = {
      }},
     {"--alerts",
      [](std::string_view v, Options& o) {
-       auto config = load_alert_config(std::string(v));
-       if (!config) return config.status().with_context("--alerts");
-       o.alerts = std::move(*config);
+       o.alerts_file = std::string(v);
+       return Status::ok();
+     }},
+    {"--calendars",
+     [](std::string_view v, Options& o) {
+       o.calendars_file = std::string(v);
        return Status::ok();
      }},
     {"--agent-rate",
@@ -187,6 +225,43 @@ const ValueOption kValueOptions[] = {
     {"--agent-burst",
      [](std::string_view v, Options& o) {
        return read_rate("--agent-burst", v, 1, o.agent_rate.burst);
+     }},
+    {"--max-connections",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 1'000'000);
+       if (!n) return Status::invalid("--max-connections: expected a number 0..1000000");
+       o.server.max_connections = static_cast<std::size_t>(*n);
+       return Status::ok();
+     }},
+    {"--max-checks-per-agent",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 100'000'000);
+       if (!n) return Status::invalid("--max-checks-per-agent: expected a number 0..100000000");
+       o.max_checks_per_agent = static_cast<std::size_t>(*n);
+       return Status::ok();
+     }},
+    {"--max-series-per-agent",
+     [](std::string_view v, Options& o) {
+       const auto n = whole_number(v, 0, 1'000'000'000);
+       if (!n) return Status::invalid("--max-series-per-agent: expected a number 0..1000000000");
+       o.max_series_per_agent = static_cast<std::int64_t>(*n);
+       return Status::ok();
+     }},
+    {"--synchronous",
+     [](std::string_view v, Options& o) {
+       if (v != "full" && v != "normal")
+         return Status::invalid("--synchronous: expected full or normal, got \"" + std::string(v) +
+                                "\"");
+       o.synchronous_full = v == "full";
+       return Status::ok();
+     }},
+    {"--enroll-rate",
+     [](std::string_view v, Options& o) {
+       return read_rate("--enroll-rate", v, 0, o.enroll_rate.per_second);
+     }},
+    {"--enroll-burst",
+     [](std::string_view v, Options& o) {
+       return read_rate("--enroll-burst", v, 1, o.enroll_rate.burst);
      }},
     {"--max-queued-reports",
      [](std::string_view v, Options& o) {
@@ -237,6 +312,20 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     if (Status s = option->apply(args[++i], o); !s) return s;
   }
   if (Status s = check_options(o); !s) return s;
+  // The calendars first: alert rules name them.
+  std::error_code ec;
+  if (!o.calendars_file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec)) {
+    auto calendars =
+        CalendarSet::load(o.calendars_file.empty() ? kDefaultCalendarsFile : o.calendars_file);
+    if (!calendars) return calendars.status().with_context("--calendars");
+    o.calendars = std::make_shared<const CalendarSet>(std::move(*calendars));
+  }
+  if (!o.alerts_file.empty()) {
+    auto config = load_alert_config(o.alerts_file, o.calendars ? *o.calendars : CalendarSet{});
+    if (!config) return config.status().with_context("--alerts");
+    o.alerts = std::move(*config);
+  }
+  o.monitor.engine.calendars = o.calendars;
   return o;
 }
 
@@ -288,11 +377,92 @@ std::thread start_watchdog(Storage& storage, const std::atomic<bool>& stopping) 
   });
 }
 
+// The device and inode of an open file, as /proc/locks writes them ("08:01:1234").
+std::string lock_id(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  char id[64];
+  std::snprintf(id, sizeof id, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  return id;
+}
+
+// The process holding a lock on the file `fd` is open on, from /proc/locks; 0 if unknown.
+long lock_holder(int fd) {
+  const std::string id = lock_id(fd);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string number, kind, mode, access, pid, where;
+    if (!(fields >> number >> kind)) continue;
+    if (kind == "->") fields >> kind;  // a waiter
+    if (fields >> mode >> access >> pid >> where && kind == "FLOCK" && where == id)
+      return std::strtol(pid.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+// One collector serves a SQLite database: two would both write events and fail every
+// report. An exclusive flock(2) on the database file, held until exit, says which
+// (SQLite's own locks are fcntl(2) locks, which flock locks do not touch on Linux).
+Result<int> lock_database(const std::filesystem::path& path) {
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::io_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  const int error = errno;
+  const long holder = lock_holder(fd);
+  ::close(fd);
+  if (error != EWOULDBLOCK)
+    return Status::io_error("cannot lock " + path.string() + ": " + std::strerror(error));
+  return Status(Code::kFailedPrecondition,
+                "database " + path.string() + " is served by another collector" +
+                    (holder > 0 ? " (process " + std::to_string(holder) + ")" : std::string()) +
+                    ": not starting a second one on it");
+}
+
+// The soft limit on open files raised to the hard one: each connection is one, and the
+// default soft limit (1024) is below what a fleet holds open.
+void raise_file_limit(std::size_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+  }
+  if (wanted > 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted + 64) {
+    log::warning("open files limited to " + std::to_string(limit.rlim_cur) + ", below " +
+                 std::to_string(wanted) + " connections (--max-connections): raise LimitNOFILE");
+  }
+}
+
 int serve(const Options& options) {
   const sigset_t stop_signals = block_stop_signals();
+  raise_file_limit(options.server.max_connections);
 
-  auto storage =
-      open_sqlite_storage({.path = options.db, .max_queued_reports = options.max_queued_reports});
+  if (Status s = check_database_location(options.db.string()); !s) {
+    log::error(s.message());
+    return 1;
+  }
+  auto lock = lock_database(options.db);
+  if (!lock) {
+    log::error(lock.status().message());
+    return 1;
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{*lock};
+
+  auto storage = open_sqlite_storage({.path = options.db,
+                                      .max_queued_reports = options.max_queued_reports,
+                                      .synchronous_full = options.synchronous_full,
+                                      .max_series_per_agent = options.max_series_per_agent});
   if (!storage) {
     log::error(storage.status().message());
     return 1;
@@ -305,14 +475,23 @@ int serve(const Options& options) {
   std::unique_ptr<Notifier> notifier;
   if (options.alerts) {
     notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
-    (*monitor)->set_listener(
-        [n = notifier.get()](const std::vector<Event>& events) { n->post(events); });
+    (*monitor)->set_alerting(
+        {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
+                                      bool tick) { n->plan(delta, now_ms, tick); },
+         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); }});
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }
   Api api(**storage, **monitor,
-          ApiOptions{.notifier = notifier.get(), .agent_rate = options.agent_rate});
-  auto server = start_server(options.server, [&api](HttpRequest request, Respond respond) {
+          ApiOptions{.notifier = notifier.get(),
+                     .agent_rate = options.agent_rate,
+                     .enroll_rate = options.enroll_rate,
+                     .max_checks_per_agent = options.max_checks_per_agent});
+  ServerOptions server_options = options.server;
+  server_options.authorize = [&api](const std::string& authorization) {
+    return api.token_valid(authorization);
+  };
+  auto server = start_server(server_options, [&api](HttpRequest request, Respond respond) {
     api.handle(request, std::move(respond));
   });
   if (!server) {
@@ -347,7 +526,7 @@ int serve(const Options& options) {
   (*server)->shutdown(std::chrono::seconds(10));
   (*monitor)->stop();
   if (notifier) {
-    (*monitor)->set_listener({});
+    (*monitor)->set_alerting({});
     notifier->stop();
   }
   (*storage)->close();

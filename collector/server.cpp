@@ -5,12 +5,14 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -34,12 +36,51 @@ void fail(const error_code& ec, const char* what) {
   log::debug(std::string("http: ") + what + ": " + ec.message());
 }
 
+using RequestParser = http::request_parser<http::string_body>;
+
+// A parser for one request, under the options' limits.
+void limit(RequestParser& parser, const ServerOptions& options) {
+  parser.body_limit(options.max_body);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header));
+}
+
+// What the handler sees of a parsed request (`peer` aside). Takes the body.
+HttpRequest to_request(http::request<http::string_body>& msg) {
+  HttpRequest request;
+  request.method = std::string(msg.method_string());
+  split_target(std::string_view(msg.target().data(), msg.target().size()), request.path,
+               request.query);
+  request.authorization = std::string(msg[http::field::authorization]);
+  request.content_encoding = std::string(msg[http::field::content_encoding]);
+  request.content_type = std::string(msg[http::field::content_type]);
+  request.if_none_match = std::string(msg[http::field::if_none_match]);
+  request.body = std::move(msg.body());
+  return request;
+}
+
+// The response a session sends before closing when reading a request failed with `ec`;
+// nullopt when it just closes (the peer went away, a timeout, shutdown).
+std::optional<HttpResponse> refusal_for(const error_code& ec, const ServerOptions& options) {
+  if (ec == http::error::body_limit) {
+    return error_response(
+        413, "request body larger than " + std::to_string(options.max_body) + " bytes");
+  }
+  if (ec == http::error::header_limit) return error_response(431, "request headers too large");
+  // A malformed request line or header: say so before closing.
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return error_response(400, "malformed HTTP request: " + ec.message());
+  }
+  return std::nullopt;
+}
+
 // What every session shares with the server.
 struct Shared {
   ServerOptions options;
   Handler handler;
   asio::thread_pool workers;
-  std::atomic<int> in_flight{0};  // requests handed to the handler, not yet written
+  std::atomic<int> in_flight{0};            // requests handed to the handler, not yet written
+  std::atomic<std::size_t> connections{0};  // sessions alive
   // Shutting down: every response closes its connection, so that clients that keep
   // sending cannot hold the drain open.
   std::atomic<bool> draining{false};
@@ -55,38 +96,59 @@ struct Shared {
 template <class Derived>
 class HttpSession {
  public:
-  explicit HttpSession(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  explicit HttpSession(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+    const std::size_t open = ++shared_->connections;
+    over_cap_ = shared_->options.max_connections > 0 && open > shared_->options.max_connections;
+  }
+  ~HttpSession() { --shared_->connections; }
 
  protected:
   Derived& derived() { return static_cast<Derived&>(*this); }
 
   void do_read() {
+    if (over_cap_) {
+      over_cap_ = false;
+      log::warning("http: " + std::to_string(shared_->options.max_connections) +
+                   " connections open: a new one is answered 503");
+      HttpResponse busy = error_response(503, "too many connections: try again later");
+      busy.headers["Retry-After"] = "10";
+      return reply_and_close(std::move(busy));
+    }
     parser_.emplace();
-    parser_->body_limit(shared_->options.max_body);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header));
+    limit(*parser_, shared_->options);
     beast::get_lowest_layer(derived().stream()).expires_after(shared_->options.read_timeout);
-    http::async_read(
+    // The header first: a large body is read only for a caller with a valid token.
+    http::async_read_header(
         derived().stream(), buffer_, *parser_,
-        beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
+        beast::bind_front_handler(&HttpSession::on_header, derived().shared_from_this()));
   }
 
   beast::flat_buffer buffer_;
   std::shared_ptr<Shared> shared_;
 
  private:
+  void on_header(error_code ec, std::size_t bytes) {
+    if (ec) return on_read(ec, bytes);
+    const auto& o = shared_->options;
+    const auto length = parser_->content_length();
+    const bool large = (length && *length > o.small_body) || (!length && parser_->chunked());
+    if (large && o.authorize) {
+      const auto& header = parser_->get();
+      if (!o.authorize(std::string(header[http::field::authorization]))) {
+        HttpResponse refused = error_response(401, "a valid token is needed to send this body");
+        refused.headers["WWW-Authenticate"] = "Bearer";
+        return reply_and_close(std::move(refused));
+      }
+    }
+    http::async_read(
+        derived().stream(), buffer_, *parser_,
+        beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
+  }
+
   void on_read(error_code ec, std::size_t) {
-    if (ec == http::error::body_limit) {
-      return reply_and_close(error_response(
-          413, "request body larger than " + std::to_string(shared_->options.max_body) + " bytes"));
-    }
-    if (ec == http::error::header_limit) {
-      return reply_and_close(error_response(431, "request headers too large"));
-    }
     if (ec) {
-      // A malformed request line or header: say so before closing.
-      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        return reply_and_close(error_response(400, "malformed HTTP request: " + ec.message()));
+      if (auto refusal = refusal_for(ec, shared_->options)) {
+        return reply_and_close(std::move(*refusal));
       }
       fail(ec, "read");
       return derived().do_close();
@@ -95,14 +157,7 @@ class HttpSession {
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
-    HttpRequest request;
-    request.method = std::string(msg.method_string());
-    split_target(std::string_view(msg.target().data(), msg.target().size()), request.path,
-                 request.query);
-    request.authorization = std::string(msg[http::field::authorization]);
-    request.content_encoding = std::string(msg[http::field::content_encoding]);
-    request.content_type = std::string(msg[http::field::content_type]);
-    request.body = std::move(msg.body());
+    HttpRequest request = to_request(msg);
     error_code peer_ec;
     const auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);
     if (!peer_ec) request.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
@@ -162,6 +217,7 @@ class HttpSession {
   http::response<http::string_body> response_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  bool over_cap_ = false;  // opened past max_connections: answered 503 at once
 };
 
 class PlainSession : public HttpSession<PlainSession>,
@@ -285,6 +341,7 @@ class BeastServer final : public Server {
     asio::post(acceptor_.get_executor(), [this] {
       error_code ec;
       acceptor_.close(ec);
+      accept_timer_.cancel();
     });
     const auto deadline = std::chrono::steady_clock::now() + drain;
     while (shared_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
@@ -303,9 +360,22 @@ class BeastServer final : public Server {
   void do_accept() {
     acceptor_.async_accept(asio::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
       if (ec) {
-        fail(ec, "accept");
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      } else if (tls_) {
+        // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once
+        // would fail again at once, a loop at 100% CPU. Wait, longer each time.
+        accept_wait_ = std::min(std::max(accept_wait_ * 2, std::chrono::milliseconds(10)),
+                                std::chrono::milliseconds(1000));
+        log::warning("http: accept: " + ec.message() + " (" +
+                     std::to_string(shared_->connections.load()) + " connections open); next in " +
+                     std::to_string(accept_wait_.count()) + " ms");
+        accept_timer_.expires_after(accept_wait_);
+        accept_timer_.async_wait([this](error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) do_accept();
+        });
+        return;
+      }
+      accept_wait_ = std::chrono::milliseconds(0);
+      if (tls_) {
         std::make_shared<TlsSession>(std::move(socket), *tls_, shared_)->start();
       } else {
         std::make_shared<PlainSession>(std::move(socket), shared_)->start();
@@ -318,6 +388,8 @@ class BeastServer final : public Server {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_{acceptor_.get_executor()};
+  std::chrono::milliseconds accept_wait_{0};  // after failed accepts
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
@@ -325,6 +397,33 @@ class BeastServer final : public Server {
 };
 
 }  // namespace
+
+ParsedRequest parse_request(std::string_view bytes, const ServerOptions& options) {
+  RequestParser parser;
+  limit(parser, options);
+  // As a session reads: the whole header first, then the body as it comes.
+  error_code ec;
+  std::size_t used = 0;
+  while (!ec && !parser.is_done() && used < bytes.size()) {
+    used += parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) {
+      // The rest of the bytes are all there is: the request is cut short.
+      return {};
+    }
+  }
+  if (!ec && !parser.is_done()) {
+    if (!parser.got_some()) return {};  // nothing at all: Beast asserts against eof then
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) return {};
+  }
+  ParsedRequest out;
+  if (ec) {
+    out.refusal = refusal_for(ec, options);
+    return out;
+  }
+  out.request = to_request(parser.get());
+  return out;
+}
 
 Result<std::unique_ptr<Server>> start_server(const ServerOptions& options, Handler handler) {
   auto server = std::make_unique<BeastServer>(options, std::move(handler));

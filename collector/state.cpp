@@ -20,6 +20,7 @@ constexpr std::pair<EventKind, std::string_view> kEventKinds[] = {
     {EventKind::kAgentBack, "agent_back"},
     {EventKind::kSiteUnreachable, "site_unreachable"},
     {EventKind::kSiteReachable, "site_reachable"},
+    {EventKind::kTrap, "trap"},
 };
 
 template <class T>
@@ -54,6 +55,7 @@ void StateDelta::append(StateDelta other) {
   move_append(downtimes, other.downtimes);
   move_append(audit, other.audit);
   move_append(notifications, other.notifications);
+  move_append(outbox, other.outbox);
 }
 
 }  // namespace vigie::collector

@@ -49,16 +49,25 @@ struct Downtime {
   int start_minute = 0;
   int duration_minutes = 0;
   std::string time_zone;
+  // Or by a calendar of the calendars file: "public-holidays" (every public holiday of
+  // `calendar`, whole days in its zone) or "outside-working-hours" (whenever it is not
+  // working time); "" for a one-off or weekly downtime.
+  std::string every;
+  std::string calendar;
   bool operator==(const Downtime&) const = default;
 
-  bool recurring() const { return weekdays != 0; }
+  bool weekly() const { return weekdays != 0; }
+  bool recurring() const { return weekdays != 0 || !every.empty(); }
   bool covers(std::string_view site, std::string_view agent, std::string_view check) const;
 };
 
 // The state of one check of one agent.
 struct CheckState {
   std::string agent;
-  std::string site;
+  std::string site;  // the site it is filed under: its result's `site`, else its agent's
+  // Filed under another site than its agent's: a central poller's result about a
+  // member site (protocol results[].site); the agent is its source.
+  bool central = false;
   CheckResult last;              // the latest result (by agent time)
   std::int64_t received_ms = 0;  // when the collector received it
   int max_attempts = 3;
@@ -105,6 +114,9 @@ struct AgentState {
   std::int64_t spool_dropped = -1;   // results the agent dropped past its spool bound
   bool lost = false;                 // no report within the heartbeat timeout
   std::int64_t lost_since_ms = 0;
+  // A central poller's: the member sites its results are filed under (other than its
+  // own). Derived from its checks, not stored; 0 for an ordinary agent.
+  int member_sites = 0;
 };
 
 // One change the engine made. `id` is the cursor of GET /api/v1/events.
@@ -123,6 +135,7 @@ enum class EventKind {
   kAgentBack,
   kSiteUnreachable,
   kSiteReachable,
+  kTrap,  // an SNMP trap or inform a device sent its agent (a report's events): no state
 };
 std::string_view event_kind_name(EventKind kind);
 std::optional<EventKind> event_kind_from_name(std::string_view name);
@@ -145,6 +158,10 @@ struct Event {
   // acknowledged, in downtime or flapping, and checks under an unreachable site.
   bool notify = false;
   bool backfill = false;  // from a result that arrived late (a replayed spool)
+  // kTrap: what the trap said, a JSON object's text as the API shows it ("device",
+  // "source", "version", "inform", "oid", "name", "varbinds", and "not_kept_before" when
+  // traps before it were not kept), at most kMaxTrapText bytes (trap_text()). "" else.
+  std::string trap;
   bool operator==(const Event&) const = default;
 };
 
@@ -156,6 +173,10 @@ struct AuditEntry {
   std::string action;  // "acknowledge", "unacknowledge", "downtime", "delete downtime"
   std::string target;  // "site/agent/check" or "downtime 12"
   std::string comment;
+  // What was changed, before and after (JSON texts), for changes of documents such as
+  // agent configurations; "" when the action says it all.
+  std::string before;
+  std::string after;
   bool operator==(const AuditEntry&) const = default;
 };
 
@@ -176,6 +197,21 @@ struct NotificationRecord {
   bool operator==(const NotificationRecord&) const = default;
 };
 
+// One message to deliver, in the alert outbox (Storage's outbox operations): written
+// in the transaction of the event that causes it, delivered at least once, then marked
+// sent (or failed, after the channel's attempts).
+struct OutboxRow {
+  std::int64_t id = 0;  // given by storage
+  std::string channel;  // the channel's name in the alerts file
+  std::string key;      // what it is about: one check, agent or site (reminders)
+  std::string alert;    // the alert, JSON (alert_message.hpp: alert_to_json)
+  std::int64_t created_ms = 0;
+  std::int64_t due_ms = 0;  // not delivered before (the storm hold, a retry's backoff)
+  int attempts = 0;         // failed deliveries so far
+  std::string error;        // the last one's error
+  bool operator==(const OutboxRow&) const = default;
+};
+
 // What one engine step changed, for storage to persist in the same transaction as
 // the report that caused it.
 struct StateDelta {
@@ -185,9 +221,10 @@ struct StateDelta {
   std::vector<Downtime> downtimes;  // added or changed (ended early)
   std::vector<AuditEntry> audit;
   std::vector<NotificationRecord> notifications;  // from the notifier, not the engine
+  std::vector<OutboxRow> outbox;                  // alerts to send, from the notifier
   bool empty() const {
     return events.empty() && checks.empty() && agents.empty() && downtimes.empty() &&
-           audit.empty() && notifications.empty();
+           audit.empty() && notifications.empty() && outbox.empty();
   }
   void append(StateDelta other);
 };

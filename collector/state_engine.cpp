@@ -6,6 +6,7 @@
 
 #include "collector/downtime.hpp"
 #include "common/duration.hpp"
+#include "common/utf8.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -14,6 +15,9 @@ constexpr int kHistorySize = 21;
 constexpr std::uint64_t kHistoryMask = (std::uint64_t{1} << (2 * kHistorySize)) - 1;
 // The synthetic check that stands for an agent's reports arriving.
 constexpr const char* kHeartbeatCheck = "vigie/heartbeat";
+// What an unreachable site's row says when central probes of it tell more.
+const std::string kLineDown = "site line down (no answer from the centre)";
+const std::string kAgentSilent = "agent silent, the site answers";
 
 int status_at(std::uint64_t history, int age) {  // age 0: newest
   return static_cast<int>((history >> (2 * age)) & 3);
@@ -34,7 +38,23 @@ double flap_percent(std::uint64_t history, int len) {
 
 std::string ago(std::int64_t ms) { return human_duration(std::chrono::milliseconds(ms)); }
 
+// The central checks that tell whether a site's line answers: net/ping and net/http.
+bool line_probe(const CheckState& c) {
+  const std::string_view id = c.last.check;
+  const auto type = id.substr(0, id.find(':'));
+  return c.central && (type == "net/ping" || type == "net/http");
+}
+
 }  // namespace
+
+std::string_view line_verdict_name(LineVerdict verdict) {
+  switch (verdict) {
+    case LineVerdict::kDown: return "down";
+    case LineVerdict::kAnswers: return "answers";
+    case LineVerdict::kUnknown: break;
+  }
+  return "";
+}
 
 std::string check_family(std::string_view check_id) {
   const auto end = check_id.find_first_of("/:");
@@ -46,10 +66,14 @@ struct StateEngine::AgentEntry {
   std::map<std::string, CheckState, std::less<>> checks;  // by check id
   bool dirty = false;                                     // state row behind memory
   std::set<std::string> dirty_checks;
+  // A central poller's member sites: how many of its checks each one holds.
+  std::map<std::string, int, std::less<>> member_sites;
+  bool poller() const { return !member_sites.empty(); }
 };
 
 struct StateEngine::Site {
-  std::vector<AgentEntry*> agents;
+  std::vector<AgentEntry*> agents;  // its own agents (pollers included)
+  std::set<AgentEntry*> pollers;    // central pollers that file checks under it
   bool unreachable = false;
   std::int64_t unreachable_since_ms = 0;
 };
@@ -59,7 +83,7 @@ struct StateEngine::DowntimeEntry {
   bool active = false;
 };
 
-StateEngine::StateEngine(EngineOptions options) : options_(options) {}
+StateEngine::StateEngine(EngineOptions options) : options_(options), traps_(options.traps) {}
 StateEngine::~StateEngine() = default;
 
 void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
@@ -82,13 +106,15 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
   for (auto& check : snapshot.checks) {
     auto it = agents_.find(check.agent);
     if (it == agents_.end()) continue;  // a check without its agent row: ignore it
+    AgentEntry& agent = *it->second;
+    const std::string site = check.central ? check.site : agent.state.site;
+    check.central = false;
     std::string id = check.last.check;
-    it->second->checks.emplace(std::move(id), std::move(check));
+    CheckState& c = agent.checks.emplace(std::move(id), std::move(check)).first->second;
+    file_check(agent, c, site);
   }
   for (auto& [name, site] : sites_) {
-    site->unreachable =
-        !site->agents.empty() && std::all_of(site->agents.begin(), site->agents.end(),
-                                             [](const AgentEntry* a) { return a->state.lost; });
+    site->unreachable = own_agents_lost(*site);
     if (site->unreachable) {
       for (const auto* a : site->agents)
         site->unreachable_since_ms = std::max(site->unreachable_since_ms, a->state.lost_since_ms);
@@ -98,7 +124,7 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
     last_downtime_id_ = std::max(last_downtime_id_, downtime.id);
     auto entry = std::make_unique<DowntimeEntry>();
     entry->downtime = std::move(downtime);
-    entry->active = downtime_active(entry->downtime, now_ms);
+    entry->active = downtime_active(entry->downtime, now_ms, options_.calendars.get());
     downtimes_[entry->downtime.id] = std::move(entry);
   }
   refresh_downtime_flags(now_ms);
@@ -128,6 +154,61 @@ bool StateEngine::site_unreachable(const std::string& site) const {
   return it != sites_.end() && it->second->unreachable;
 }
 
+void StateEngine::file_check(AgentEntry& agent, CheckState& c, const std::string& site) {
+  const bool central = site != agent.state.site;
+  if (c.central == central && c.site == site) return;
+  if (c.central) {  // leaves its member site
+    const auto it = agent.member_sites.find(c.site);
+    if (it != agent.member_sites.end() && --it->second == 0) {
+      agent.member_sites.erase(it);
+      if (const auto s = sites_.find(c.site); s != sites_.end()) s->second->pollers.erase(&agent);
+    }
+  }
+  c.site = site;
+  c.central = central;
+  if (central) {
+    ++agent.member_sites[site];
+    auto& member = sites_[site];
+    if (!member) member = std::make_unique<Site>();
+    member->pollers.insert(&agent);
+  }
+}
+
+bool StateEngine::own_agents_lost(const Site& site) const {
+  bool any = false;
+  for (const AgentEntry* a : site.agents) {
+    if (a->poller()) continue;
+    if (!a->state.lost) return false;
+    any = true;
+  }
+  return any;
+}
+
+LineVerdict StateEngine::line_verdict(const std::string& name) const {
+  const auto site = sites_.find(name);
+  if (site == sites_.end()) return LineVerdict::kUnknown;
+  LineVerdict verdict = LineVerdict::kUnknown;
+  for (const AgentEntry* poller : site->second->pollers) {
+    if (poller->state.lost) continue;
+    for (const auto& [id, c] : poller->checks) {
+      if (c.site != name || !line_probe(c) || c.stale) continue;
+      // WARNING is an answer (slow, some loss); UNKNOWN says nothing.
+      if (c.last.status == State::kOk || c.last.status == State::kWarning)
+        return LineVerdict::kAnswers;
+      if (c.last.status == State::kCritical) verdict = LineVerdict::kDown;
+    }
+  }
+  return verdict;
+}
+
+std::string StateEngine::lost_text(const AgentEntry& agent, std::int64_t now_ms) const {
+  const std::string silent = "no report for " + ago(now_ms - agent.state.last_seen_ms);
+  if (!agent.poller()) return silent;
+  const std::size_t n = agent.member_sites.size();
+  return "poller " + agent.state.id + " lost, " + std::to_string(n) +
+         (n == 1 ? " site" : " sites") + " not watched (" + silent + ")";
+}
+
 bool StateEngine::site_in_downtime(const std::string& site, std::int64_t) const {
   for (const auto& [id, entry] : downtimes_) {
     const Downtime& d = entry->downtime;
@@ -137,8 +218,18 @@ bool StateEngine::site_in_downtime(const std::string& site, std::int64_t) const 
 }
 
 bool StateEngine::downtime_covers_check(const CheckState& check, std::int64_t) const {
+  // A central check is its member site's, and its poller's too: a downtime of the
+  // poller (the agent, at its own site) covers what it reports about its members.
+  const AgentEntry* poller = nullptr;
+  if (check.central) {
+    const auto it = agents_.find(check.agent);
+    if (it != agents_.end()) poller = it->second.get();
+  }
   for (const auto& [id, entry] : downtimes_) {
-    if (entry->active && entry->downtime.covers(check.site, check.agent, check.last.check))
+    if (!entry->active) continue;
+    const Downtime& d = entry->downtime;
+    if (d.covers(check.site, check.agent, check.last.check)) return true;
+    if (poller && !d.agent.empty() && d.covers(poller->state.site, check.agent, check.last.check))
       return true;
   }
   return false;
@@ -178,8 +269,9 @@ void StateEngine::mark_agent_back(AgentEntry& agent, std::int64_t received_ms, S
   AgentState& a = agent.state;
   Site& site = *sites_[a.site];
   a.lost = false;
-  const bool site_back = site.unreachable;
-  site.unreachable = false;
+  // A poller back does not make its own site reachable: its own agents do.
+  const bool site_back = site.unreachable && !agent.poller();
+  if (site_back) site.unreachable = false;
   const bool downtime = site_in_downtime(a.site, received_ms);
   push_event(delta, {.kind = EventKind::kAgentBack,
                      .site = a.site,
@@ -235,7 +327,27 @@ StateDelta StateEngine::apply(protocol::Report report, std::int64_t received_ms)
   else agent.dirty = true;
 
   for (auto& result : report.results) apply_result(agent, std::move(result), received_ms, delta);
+  for (const auto& trap : report.events) apply_trap(agent, trap, received_ms, delta);
   return delta;
+}
+
+void StateEngine::apply_trap(const AgentEntry& agent, const protocol::Event& trap,
+                             std::int64_t received_ms, StateDelta& delta) {
+  if (trap.kind != "trap") return;
+  std::int64_t not_kept_before = 0;
+  if (!traps_.admit(agent.state.id, trap.device, trap.check, received_ms, &not_kept_before)) return;
+  // Filed where its check is; a trap no check reads is the agent's site's.
+  std::string site = agent.state.site;
+  if (const auto it = agent.checks.find(trap.check); it != agent.checks.end())
+    site = it->second.site;
+  push_event(delta, {.ts_ms = trap.ts_ms,
+                     .recorded_ms = received_ms,
+                     .kind = EventKind::kTrap,
+                     .site = std::move(site),
+                     .agent = agent.state.id,
+                     .check = trap.check,
+                     .summary = cut_utf8(trap.summary, kMaxTrapSummary),
+                     .trap = trap_text(trap, not_kept_before)});
 }
 
 // apply_result's steps ------------------------------------------------------------------
@@ -264,13 +376,14 @@ inline CheckState* StateEngine::check_for_result(AgentEntry& agent, const CheckR
   if (!*is_new) return result.ts_ms <= it->second.last.ts_ms ? nullptr : &it->second;
   CheckState fresh;
   fresh.agent = agent.state.id;
-  fresh.site = agent.state.site;
+  fresh.site = agent.state.site;  // file_check() moves it under result.site
   fresh.last.check = result.check;
   fresh.last.status = State::kOk;
   fresh.hard_state = State::kOk;
   fresh.since_ms = result.ts_ms;
   fresh.hard_since_ms = result.ts_ms;
   it = agent.checks.emplace(result.check, std::move(fresh)).first;
+  file_check(agent, it->second, result.site.empty() ? agent.state.site : result.site);
   it->second.in_downtime = downtime_covers_check(it->second, received_ms);
   return &it->second;
 }
@@ -435,7 +548,13 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
     return;
   }
   CheckState& c = *found;
-  c.site = agent.state.site;
+  bool moved = false;  // filed under another site than before: its row must say so
+  if (const std::string& site = result.site.empty() ? agent.state.site : result.site;
+      site != c.site || c.central != (site != agent.state.site)) {
+    file_check(agent, c, site);
+    c.in_downtime = downtime_covers_check(c, received_ms);
+    moved = true;
+  }
   c.max_attempts = result.max_attempts > 0 ? result.max_attempts : options_.max_attempts;
   const Prior prior{.shown = c.effective(),
                     .status = is_new ? State::kOk : c.last.status,
@@ -446,7 +565,7 @@ void StateEngine::apply_result(AgentEntry& agent, CheckResult result, std::int64
   const bool backfill = received_ms - result.ts_ms >
                         std::max(options_.backfill_after_ms, 2 * result.interval_s * 1000);
 
-  bool changed = mark_fresh(c, result, backfill, delta) || is_new;
+  bool changed = mark_fresh(c, result, backfill, delta) || is_new || moved;
   c.last = std::move(result);
   c.received_ms = received_ms;
   changed = update_flapping(c, prior, backfill, delta) || changed;
@@ -478,7 +597,7 @@ StateEngine::DowntimeChanges StateEngine::start_and_end_downtimes(std::int64_t n
                                                                   StateDelta& delta) {
   DowntimeChanges out;
   for (auto& [id, entry] : downtimes_) {
-    const bool active = downtime_active(entry->downtime, now_ms);
+    const bool active = downtime_active(entry->downtime, now_ms, options_.calendars.get());
     const Downtime& d = entry->downtime;
     if (active != entry->active) {
       entry->active = active;
@@ -555,13 +674,13 @@ StateEngine::LostAgents StateEngine::mark_lost_agents(std::int64_t now_ms, State
                        .check = kHeartbeatCheck,
                        .from = State::kOk,
                        .to = State::kCritical,
-                       .summary = "no report for " + ago(now_ms - a.last_seen_ms)});
+                       .summary = lost_text(*agent, now_ms)});
     lost.events.push_back(delta.events.size() - 1);
     lost.sites.insert(a.site);
     for (auto& [check_id, c] : agent->checks) {
       const State before = c.effective();
       c.agent_lost = true;
-      c.stale_reason = "agent unreachable";
+      c.stale_reason = c.central ? "poller " + a.id + " lost" : "agent unreachable";
       if (!c.stale) {
         c.stale = true;
         c.stale_since_ms = now_ms;
@@ -571,7 +690,7 @@ StateEngine::LostAgents StateEngine::mark_lost_agents(std::int64_t now_ms, State
                            .check = check_id,
                            .from = before,
                            .to = State::kUnknown,
-                           .summary = "stale: agent unreachable"});
+                           .summary = "stale: " + c.stale_reason});
       }
       mark_state_changed(delta, c);
     }
@@ -583,21 +702,29 @@ void StateEngine::mark_unreachable_sites(const LostAgents& lost, std::int64_t no
                                          StateDelta& delta) {
   for (const auto& name : lost.sites) {
     Site& site = *sites_[name];
-    const bool all_lost = std::all_of(site.agents.begin(), site.agents.end(),
-                                      [](const AgentEntry* a) { return a->state.lost; });
+    const bool all_lost = own_agents_lost(site);
     const bool downtime = site_in_downtime(name, now_ms);
     if (all_lost && !site.unreachable) {
       site.unreachable = true;
       site.unreachable_since_ms = now_ms;
       std::int64_t last_seen = 0;
-      for (const auto* a : site.agents) last_seen = std::max(last_seen, a->state.last_seen_ms);
+      int own = 0;
+      for (const auto* a : site.agents) {
+        if (a->poller()) continue;
+        last_seen = std::max(last_seen, a->state.last_seen_ms);
+        ++own;
+      }
+      const std::string silent = "no report from its " +
+                                 std::string(own == 1 ? "agent" : "agents") + " for " +
+                                 ago(now_ms - last_seen);
+      const LineVerdict line = line_verdict(name);
       push_event(delta, {.kind = EventKind::kSiteUnreachable,
                          .site = name,
                          .from = State::kOk,
                          .to = State::kCritical,
-                         .summary = "site unreachable: no report from its " +
-                                    std::string(site.agents.size() == 1 ? "agent" : "agents") +
-                                    " for " + ago(now_ms - last_seen),
+                         .summary = line == LineVerdict::kDown      ? kLineDown + (": " + silent)
+                                    : line == LineVerdict::kAnswers ? kAgentSilent + (": " + silent)
+                                                                    : "site unreachable: " + silent,
                          .notify = !downtime});
     }
     // The site's own alert stands for its agents'.
@@ -761,7 +888,7 @@ Result<StateDelta> StateEngine::unacknowledge(const std::string& agent, const st
 }
 
 Result<StateDelta> StateEngine::add_downtime(Downtime downtime, std::int64_t now_ms) {
-  if (Status s = validate_downtime(downtime); !s) return s;
+  if (Status s = validate_downtime(downtime, options_.calendars.get()); !s) return s;
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, now_ms);
   if (downtime.id == 0) downtime.id = ++last_downtime_id_;
@@ -796,11 +923,23 @@ std::vector<CheckState> StateEngine::checks(const CheckFilter& filter) const {
   std::shared_lock lock(mu_);
   std::vector<CheckState> out;
   std::set<std::string> site_rows;  // unreachable sites already shown once
-  for (const auto& [agent_id, agent] : agents_) {
+  // The agents to look at: all, or a site's own agents and the pollers filing under it.
+  std::vector<const AgentEntry*> candidates;
+  if (filter.site.empty()) {
+    for (const auto& [id, agent] : agents_) candidates.push_back(agent.get());
+  } else if (const auto site = sites_.find(filter.site); site != sites_.end()) {
+    candidates.assign(site->second->agents.begin(), site->second->agents.end());
+    for (const AgentEntry* p : site->second->pollers) {
+      if (std::find(candidates.begin(), candidates.end(), p) == candidates.end())
+        candidates.push_back(p);
+    }
+  }
+  for (const AgentEntry* agent : candidates) {
     const AgentState& a = agent->state;
-    if (!filter.site.empty() && a.site != filter.site) continue;
     if (!filter.agent.empty() && a.id != filter.agent) continue;
-    const bool unreachable = site_unreachable(a.site);
+    const bool own = filter.site.empty() || a.site == filter.site;
+    // A poller is not part of its own site's reachability (own_agents_lost).
+    const bool unreachable = !agent->poller() && site_unreachable(a.site);
     // The heartbeat: one row per agent, standing for the agent's reports.
     CheckState beat;
     beat.agent = a.id;
@@ -818,18 +957,34 @@ std::vector<CheckState> StateEngine::checks(const CheckFilter& filter) const {
     });
     if (a.lost) {
       beat.last.status = beat.hard_state = State::kCritical;
-      beat.last.summary = (unreachable ? "site unreachable: no report for " : "no report for ") +
-                          ago(now_ms_ - a.last_seen_ms);
+      std::string text = lost_text(*agent, now_ms_);
+      if (unreachable) {
+        const LineVerdict line = line_verdict(a.site);
+        text = (line == LineVerdict::kDown      ? kLineDown
+                : line == LineVerdict::kAnswers ? kAgentSilent
+                                                : std::string("site unreachable")) +
+               ": " + text;
+      }
+      beat.last.summary = std::move(text);
     } else {
       beat.last.status = beat.hard_state = State::kOk;
       beat.last.summary =
           "last report " + ago(std::max<std::int64_t>(0, now_ms_ - a.last_seen_ms)) + " ago";
+      if (agent->poller()) {
+        const std::size_t n = agent->member_sites.size();
+        beat.last.summary += "; poller for " + std::to_string(n) + (n == 1 ? " site" : " sites");
+      }
     }
-    const bool show_beat =
-        !filter.problems_only || (a.lost && (!unreachable || site_rows.insert(a.site).second));
+    const bool show_beat = own && (!filter.problems_only ||
+                                   (a.lost && (!unreachable || site_rows.insert(a.site).second)));
     if (show_beat) out.push_back(std::move(beat));
     for (const auto& [check_id, c] : agent->checks) {
-      if (filter.problems_only && (!c.problem() || c.agent_lost)) continue;
+      if (!filter.site.empty() && c.site != filter.site) continue;
+      if (filter.problems_only) {
+        if (!c.problem() || c.agent_lost) continue;
+        // The centre's probes of an unreachable site speak in its one row.
+        if (line_probe(c) && site_unreachable(c.site)) continue;
+      }
       out.push_back(c);
     }
   }
@@ -860,7 +1015,9 @@ std::vector<AgentState> StateEngine::agents(const std::string& site) const {
   std::shared_lock lock(mu_);
   std::vector<AgentState> out;
   for (const auto& [id, agent] : agents_) {
-    if (site.empty() || agent->state.site == site) out.push_back(agent->state);
+    if (!site.empty() && agent->state.site != site) continue;
+    out.push_back(agent->state);
+    out.back().member_sites = static_cast<int>(agent->member_sites.size());
   }
   // Lost first (longest lost first), then by site and id.
   std::sort(out.begin(), out.end(), [](const AgentState& x, const AgentState& y) {
@@ -875,13 +1032,35 @@ std::vector<AgentState> StateEngine::agents(const std::string& site) const {
 std::vector<SiteSummary> StateEngine::sites() const {
   std::shared_lock lock(mu_);
   std::vector<SiteSummary> out;
+  // The central checks by member site, in one pass over the pollers.
+  std::map<std::string_view, std::vector<const CheckState*>> central;
+  for (const auto& [id, agent] : agents_) {
+    if (!agent->poller()) continue;
+    for (const auto& [check_id, c] : agent->checks) {
+      if (c.central) central[c.site].push_back(&c);
+    }
+  }
   for (const auto& [name, site] : sites_) {
-    if (site->agents.empty()) continue;
+    if (site->agents.empty() && site->pollers.empty()) continue;
     SiteSummary s;
     s.name = name;
     s.unreachable = site->unreachable;
     s.unreachable_since_ms = site->unreachable_since_ms;
+    if (s.unreachable) s.line = line_verdict(name);
     s.in_downtime = site_in_downtime(name, now_ms_);
+    const auto count = [&](const CheckState& c) {
+      const State state = c.effective();
+      ++s.counts[static_cast<int>(state)];
+      auto [family, inserted] = s.families.emplace(check_family(c.last.check), c.effective_hard());
+      if (!inserted) family->second = worst(family->second, c.effective_hard());
+      // A silent poller is its own problem (its heartbeat), not its member sites'.
+      if (c.central && c.agent_lost) return;
+      s.worst = worst(s.worst, c.effective_hard());
+      if (c.problem()) {
+        ++s.problems;
+        if (c.ack) ++s.acknowledged;
+      }
+    };
     for (const AgentEntry* agent : site->agents) {
       ++s.agents;
       if (agent->state.lost) {
@@ -890,15 +1069,14 @@ std::vector<SiteSummary> StateEngine::sites() const {
       }
       s.last_report_ms = std::max(s.last_report_ms, agent->state.last_seen_ms);
       for (const auto& [check_id, c] : agent->checks) {
-        const State state = c.effective();
-        ++s.counts[static_cast<int>(state)];
-        s.worst = worst(s.worst, c.effective_hard());
-        auto [family, inserted] = s.families.emplace(check_family(check_id), c.effective_hard());
-        if (!inserted) family->second = worst(family->second, c.effective_hard());
-        if (c.problem()) {
-          ++s.problems;
-          if (c.ack) ++s.acknowledged;
-        }
+        if (c.site == name) count(c);
+      }
+    }
+    if (const auto it = central.find(name); it != central.end()) {
+      for (const CheckState* c : it->second) {
+        count(*c);
+        ++s.central;
+        s.last_report_ms = std::max(s.last_report_ms, c->received_ms);
       }
     }
     out.push_back(std::move(s));
@@ -933,6 +1111,16 @@ std::int64_t StateEngine::last_event_id() const {
 std::int64_t StateEngine::late_results() const {
   std::shared_lock lock(mu_);
   return late_results_;
+}
+
+std::int64_t StateEngine::traps_kept() const {
+  std::shared_lock lock(mu_);
+  return traps_.kept();
+}
+
+std::int64_t StateEngine::traps_not_kept() const {
+  std::shared_lock lock(mu_);
+  return traps_.not_kept();
 }
 
 }  // namespace vigie::collector

@@ -9,13 +9,22 @@
 // - Staleness: a check without a result for `stale_intervals` of its interval is shown
 //   UNKNOWN "stale"; an agent without a report for `agent_timeout` is lost, and its
 //   checks are stale under it ("agent unreachable"). A site whose agents are all lost
-//   is unreachable: one site-level problem, not one per check. Missing data is never
+//   is unreachable: one site-level problem, not one per check.
+// - Central pollers: a result naming another site (results[].site) is filed under it
+//   (CheckState::central), so a site may hold only central results. A poller is not
+//   part of any site's reachability: silent, it is one problem ("poller P lost, N sites
+//   not watched") and its results go stale under their sites without alerts. An
+//   unreachable site's row says what the centre's net/ping and net/http results about
+//   it see: "site line down (no answer from the centre)" or "agent silent, the site
+//   answers" (LineVerdict). Missing data is never
 //   a recovery: a stale check keeps its last real state underneath. After a restart,
 //   agents and checks get their full timeout again: the collector's own downtime is
 //   not theirs.
 // - Late results (a replayed spool) older than the check's latest are history only;
 //   newer ones received long after they ran change the state but notify no one.
 // - Acknowledgements, downtimes (one-off and weekly) and an event for every change.
+// - The SNMP traps a report carries become events of kind "trap" in their check's
+//   history (bounded: trap_events.hpp); they change no state and alert no one.
 //
 // Every mutating call returns a StateDelta that the caller persists; the engine is
 // meant to be mutated from one thread at a time (the storage's writer) and read from
@@ -32,7 +41,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector/calendar.hpp"
 #include "collector/state.hpp"
+#include "collector/trap_events.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
 
@@ -47,7 +58,20 @@ struct EngineOptions {
   // A result is backfill when it reaches the collector this much (or two of its
   // intervals, if longer) after it ran.
   std::int64_t backfill_after_ms = 300'000;
+  // The traps kept of a storm (trap_events.hpp): per agent, device and check.
+  TrapGateOptions traps;
+  // The calendars downtimes by calendar name (null: none).
+  std::shared_ptr<const CalendarSet> calendars;
 };
+
+// What the centre sees of a site whose own agents are all silent, from the central
+// net/ping and net/http results filed under it (issue "line down or agent down").
+enum class LineVerdict {
+  kUnknown,  // no central probe of the site, or none that says
+  kDown,     // every central probe fails: "site line down (no answer from the centre)"
+  kAnswers,  // a central probe gets an answer: "agent silent, the site answers"
+};
+std::string_view line_verdict_name(LineVerdict verdict);  // "", "down", "answers"
 
 // One line per site for the overview.
 struct SiteSummary {
@@ -58,11 +82,15 @@ struct SiteSummary {
   int agents = 0;
   int agents_lost = 0;
   std::int64_t last_report_ms = 0;
+  // Every one of its own agents is lost (central pollers reporting for it do not
+  // count: a silent poller is its own problem, not its member sites').
   bool unreachable = false;
   std::int64_t unreachable_since_ms = 0;
-  bool in_downtime = false;  // a downtime covers the whole site now
-  int problems = 0;          // checks with a non-OK hard state
-  int acknowledged = 0;      // of which acknowledged
+  LineVerdict line = LineVerdict::kUnknown;  // when unreachable: what the centre sees
+  int central = 0;                           // checks filed under it by central pollers
+  bool in_downtime = false;                  // a downtime covers the whole site now
+  int problems = 0;                          // checks with a non-OK hard state
+  int acknowledged = 0;                      // of which acknowledged
 };
 
 struct CheckFilter {
@@ -84,7 +112,8 @@ class StateEngine {
   // Replaces everything with a stored snapshot (start-up, or after a failed commit).
   void restore(StateSnapshot snapshot, std::int64_t now_ms);
 
-  // A stored report. Results older than a check's latest change nothing but count.
+  // A stored report. Results older than a check's latest change nothing but count; its
+  // traps are kept as events, as many as the storm bound lets through.
   StateDelta apply(protocol::Report report, std::int64_t received_ms);
 
   // Staleness, lost agents, unreachable sites, expired acknowledgements, downtimes
@@ -112,9 +141,14 @@ class StateEngine {
   std::vector<AgentState> agents(const std::string& site = {}) const;
   std::vector<SiteSummary> sites() const;
   std::vector<Downtime> downtimes() const;
+  // The calendars downtimes name (null: none configured).
+  const CalendarSet* calendars() const { return options_.calendars.get(); }
   std::optional<Downtime> downtime(std::int64_t id) const;
   std::int64_t last_event_id() const;
   std::int64_t late_results() const;
+  // Traps kept as events, and traps a storm bound left out, since the engine started.
+  std::int64_t traps_kept() const;
+  std::int64_t traps_not_kept() const;
 
  private:
   struct Site;
@@ -149,6 +183,9 @@ class StateEngine {
                            bool backfill, StateDelta& delta);
   void push_state_event(const CheckState& check, const Prior& prior, const Transition& t,
                         bool is_new, bool backfill, StateDelta& delta);
+  // One trap of the report: an event, unless the storm bound leaves it out.
+  void apply_trap(const AgentEntry& agent, const protocol::Event& trap, std::int64_t received_ms,
+                  StateDelta& delta);
 
   // tick()'s steps, in order.
   DowntimeChanges start_and_end_downtimes(std::int64_t now_ms, StateDelta& delta);
@@ -165,6 +202,13 @@ class StateEngine {
   void refresh_downtime_flags(std::int64_t now_ms);
   bool quiet(const CheckState& check) const;  // acknowledged, in downtime, flapping, lost
   bool site_unreachable(const std::string& site) const;
+  // Files `check` under `site` (its agent's, or a member's for a central poller).
+  void file_check(AgentEntry& agent, CheckState& check, const std::string& site);
+  // Whether every one of the site's own agents (pollers aside) is lost; false if none.
+  bool own_agents_lost(const Site& site) const;
+  LineVerdict line_verdict(const std::string& site) const;
+  // The text of a lost agent: "no report for 4m", or for a poller "poller X lost, ...".
+  std::string lost_text(const AgentEntry& agent, std::int64_t now_ms) const;
   bool site_in_downtime(const std::string& site, std::int64_t now_ms) const;
 
   const EngineOptions options_;
@@ -175,6 +219,7 @@ class StateEngine {
   std::int64_t last_event_id_ = 0;
   std::int64_t last_downtime_id_ = 0;
   std::int64_t late_results_ = 0;
+  TrapGate traps_;
   std::int64_t now_ms_ = 0;       // the latest time the engine was given
   std::int64_t restored_ms_ = 0;  // when restore() last ran: staleness counts from there
 };

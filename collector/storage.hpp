@@ -15,8 +15,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "collector/config_store.hpp"
 #include "collector/state.hpp"
 #include "collector/token_store.hpp"
 #include "common/check_result.hpp"
@@ -37,6 +39,9 @@ struct Retention {
   std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
   // The notification history: as long as the events it tells of (default 400 days).
   std::chrono::milliseconds notifications{std::chrono::hours(24 * 400)};
+  // Outbox rows once sent or given up (reminders after a restart count from the last
+  // sending they find): default 30 days. Rows never delivered go after as long.
+  std::chrono::milliseconds outbox{std::chrono::hours(24 * 30)};
 };
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
@@ -74,6 +79,8 @@ struct EventQuery {
   std::size_t limit = 1000;
   std::string agent;  // with check: one check's history, newest first
   std::string check;
+  // Which events: all, none of kind "trap", or only those.
+  enum class Traps { kWith, kWithout, kOnly } traps = Traps::kWith;
 };
 
 // The notification history, newest first; empty fields match everything.
@@ -95,6 +102,7 @@ struct StorageStats {
   std::int64_t commits = 0;         // transactions committed since start
   std::int64_t commit_failures = 0;
   std::int64_t refused_busy = 0;  // reports refused because the queue was full
+  std::string synchronous;        // the writer's PRAGMA synchronous: "full" or "normal"
 };
 
 // What a report reads about a family of checks over a period (report/backup.hpp).
@@ -104,6 +112,8 @@ struct HistoryQuery {
   std::int64_t from_ms = 0;  // the period, [from, to)
   std::int64_t to_ms = 0;
   std::vector<std::string> metrics;  // series to read hourly over the period, e.g. "size"
+  // Also each check's acknowledgement and downtime events (CheckHistory::silences).
+  bool silences = false;
 };
 
 struct CheckHistory {
@@ -114,10 +124,15 @@ struct CheckHistory {
   std::vector<Event> events;
   // Hourly points (the 1-hour tier) of each metric asked for, in time order.
   std::map<std::string, std::vector<SeriesPoint>> series;
+  // With HistoryQuery::silences: the events that start and end its acknowledgements
+  // (acknowledged, ack_removed, ack_expired) and the downtimes over it, its agent or its
+  // site (downtime_start, downtime_end whose summary names the downtime: "downtime 12:
+  // ...", "downtime ended 12: ..."), recorded before the period ends, oldest first.
+  std::vector<Event> silences;
 };
 
 struct HistoryData {
-  std::vector<AgentState> agents;  // every agent of the site(s) asked for
+  std::vector<AgentState> agents;  // every agent of the site(s) asked for, pollers aside
   std::vector<CheckHistory> checks;
 };
 
@@ -129,8 +144,9 @@ class HistoryReader {
   virtual Result<HistoryData> history(const HistoryQuery& query) = 0;
 };
 
-// The tokens (token_store.hpp) are kept in the same database.
-class Storage : public HistoryReader, public TokenStore {
+// The tokens (token_store.hpp) and the agent configurations (config_store.hpp) are kept
+// in the same database.
+class Storage : public HistoryReader, public TokenStore, public ConfigStore {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
   // Runs on the writer thread, inside the transaction that stores a report, once the
@@ -162,6 +178,38 @@ class Storage : public HistoryReader, public TokenStore {
   // Stored notifications (StateDelta::notifications), newest first.
   virtual Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) = 0;
 
+  // The alert outbox. Alerts to send are rows (OutboxRow) that the notifier adds to a
+  // StateDelta (delta.outbox): they are written with the rest of the delta, in the
+  // transaction of the report, tick or operator action that causes them, so that an
+  // alert exists exactly when its event does. Delivery then works from the rows alone,
+  // and a restart or a crash replays whatever was not marked sent. A backend keeps, per
+  // row, what OutboxRow holds plus whether and when it was settled (sent or given up).
+  //
+  // Claims up to `limit` rows of `channel` not settled with due_ms <= due_by_ms, oldest
+  // (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in the same
+  // transaction: nobody claims them again before the lease ends, and if the claimer
+  // dies before it settles them, they are due again then (at least once). Returned
+  // rows carry their due_ms as it was before the claim. Cheap when nothing is due (the
+  // notifier asks every few hundred ms). PostgreSQL: one UPDATE ... WHERE id IN
+  // (SELECT id ... ORDER BY created_ms, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING.
+  virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
+                                                      std::int64_t now_ms, std::int64_t due_by_ms,
+                                                      std::size_t limit, std::int64_t lease_ms) = 0;
+  // Settles rows as delivered at now_ms ("sent"; "digest" when one message carried
+  // several) and stores `history` (their NotificationRecords) in the same transaction.
+  virtual Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                             const std::string& status,
+                             std::vector<NotificationRecord> history) = 0;
+  // A failed delivery: each row's attempts + 1 and `error` stored; due again at
+  // retry_at_ms, or, when retry_at_ms is 0, settled as "failed" at now_ms (given up),
+  // with `history` stored in the same transaction.
+  virtual Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                               std::int64_t retry_at_ms, const std::string& error,
+                               std::vector<NotificationRecord> history) = 0;
+  // For each key, when a row of it was last settled as delivered ("sent" or "digest")
+  // at or after since_ms: re-notifications count from there after a restart.
+  virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
+
   virtual StorageStats stats() = 0;
 
   // Samples of one series between from and to, from the finest tier that still covers
@@ -191,8 +239,23 @@ struct SqliteOptions {
   std::chrono::milliseconds housekeeping_every{1000};
   std::chrono::milliseconds housekeeping_budget{50};
   std::function<std::int64_t()> now_ms;  // wall clock for retention; vigie::wall_ms if empty
+  // PRAGMA synchronous: FULL (the default) makes each commit, hence each "stored"
+  // answer, survive a power cut; NORMAL survives a crash of the process only, for a
+  // little less work per commit (docs/performance.md).
+  bool synchronous_full = true;
+  // Series one agent may create (0: no bound; default 200,000, a central poller's
+  // hundreds of tenants included): past it a report is refused (kTooLarge, 413) naming
+  // the result, so that one agent cannot fill the database with labels.
+  std::int64_t max_series_per_agent = 200'000;
 };
 
+// Whether `db` (--db) is a place this collector can keep its data: a path. A URI is
+// refused: postgresql:// and postgres:// (kFailedPrecondition) until that backend is
+// built, any other scheme as unknown (kInvalidArgument), never created as folders.
+Status check_database_location(std::string_view db);
+
+// Opens or creates the database at options.path and migrates it. A database that is
+// not a collector's (another program's, an agent's spool) is refused untouched.
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options);
 
 // Opens an existing database for reading only (a report, a maintenance tool): no

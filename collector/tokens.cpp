@@ -3,9 +3,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <stdexcept>
+#include <vector>
+
+#include "collector/token_store.hpp"
+#include "common/protocol_rules.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -78,6 +83,45 @@ std::string bearer_token(std::string_view authorization) {
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   return std::string(token);
+}
+
+bool may_report_for(const TokenRecord& token, std::string_view site) {
+  if (site.empty() || site == token.site || token.report_for == "*") return true;
+  std::string_view rest = token.report_for;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    if (rest.substr(0, comma) == site) return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+Result<std::string> parse_report_for(std::string_view text) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  std::vector<std::string> sites;
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && blank(item.front())) item.remove_prefix(1);
+    while (!item.empty() && blank(item.back())) item.remove_suffix(1);
+    if (item == "*") {
+      if (text.find_first_not_of(" \t*") != std::string_view::npos || sites.size() > 0)
+        return Status::invalid("--report-for: \"*\" (any site) stands alone");
+      return std::string("*");
+    }
+    if (item.empty())
+      return Status::invalid("--report-for: an empty site name in \"" + std::string(text) + "\"");
+    if (Status s = protocol::rules::is_identifier(item); !s)
+      return Status::invalid("--report-for: site \"" + std::string(item) + "\": " + s.message());
+    if (std::find(sites.begin(), sites.end(), item) == sites.end()) sites.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  std::string out;
+  for (const auto& site : sites) out += (out.empty() ? "" : ",") + site;
+  return out;
 }
 
 }  // namespace vigie::collector

@@ -712,6 +712,8 @@ struct HttpClient::Impl {
             reply.retry_after = *delay;
           }
         }
+        if (const auto it = response.find(http::field::etag); it != response.end())
+          reply.etag = std::string(it->value().data(), it->value().size());
         if (!response.keep_alive()) close();
         return reply;
       }

@@ -30,6 +30,7 @@ struct HttpReply {
   std::string body;                     // the reply's first max_reply_bytes
   std::string error;                    // why there was no answer
   std::chrono::seconds retry_after{0};  // the reply's Retry-After; 0: none
+  std::string etag;                     // the reply's ETag, as sent; "": none
 };
 
 struct TlsConfig;

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
@@ -55,14 +56,69 @@ std::optional<double> full_number(std::string_view text) {
   return number->value;
 }
 
+// `digits` (the first not 0) with the first at the power of ten `exponent`, in fixed
+// notation.
+std::string fixed_notation(bool negative, const std::string& digits, int exponent) {
+  const std::string sign = negative ? "-" : "";
+  const int point = exponent + 1;  // digits before the decimal point
+  const auto size = static_cast<int>(digits.size());
+  if (point <= 0) return sign + "0." + std::string(-point, '0') + digits;
+  if (point >= size) return sign + digits + std::string(point - size, '0');
+  return sign + digits.substr(0, point) + "." + digits.substr(point);
+}
+
+bool reads_back(const std::string& text, double value) {
+  double back = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), back);
+  return ec == std::errc() && back == value;
+}
+
 // Shortest text that reads back as the same double, always in fixed notation (the
-// guidelines' grammar has no exponent).
+// guidelines' grammar has no exponent): what std::to_chars(..., chars_format::fixed)
+// writes, found with printf, as std::to_chars's tables would add 130 KB to the agent
+// (docs/performance.md, "Agent footprint"). printf's "%.*e" rounds correctly to a
+// number of digits: the first count whose digits read back is the shortest, 17 always do.
 std::string format_number(double value) {
-  // Enough for any double: 1.8e308 and 4.9e-324 take about 330 characters when fixed.
-  std::array<char, 400> buffer;
-  const auto result =
-      std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed);
-  return std::string(buffer.data(), result.ptr);
+  if (std::isnan(value)) return std::signbit(value) ? "-nan" : "nan";
+  if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
+  if (std::fabs(value) >= 0x1p53) {  // an integer: its exact digits are as short and closer
+    std::array<char, 320> buffer;    // 1.8e308 has 309 digits
+    const int size = std::snprintf(buffer.data(), buffer.size(), "%.0f", value);
+    return std::string(buffer.data(), static_cast<std::size_t>(size));
+  }
+  const bool negative = std::signbit(value);
+  std::string text;
+  for (int precision = 0; precision < 17; ++precision) {
+    // "-d.ddde-ddd"; the decimal point is the locale's, so only digits are kept.
+    std::array<char, 32> buffer;
+    const int size = std::snprintf(buffer.data(), buffer.size(), "%.*e", precision, value);
+    const std::string_view scientific(buffer.data(), static_cast<std::size_t>(size));
+    const auto e = scientific.find('e');
+    std::string digits;
+    for (const char c : scientific.substr(0, e)) {
+      if (is_digit(c)) digits += c;
+    }
+    const auto power = scientific.substr(e + (scientific[e + 1] == '+' ? 2 : 1));
+    int exponent = 0;
+    std::from_chars(power.data(), power.data() + power.size(), exponent);
+    text = fixed_notation(negative, digits, exponent);
+    if (reads_back(text, value)) return text;
+    // At a power of two the doubles above are twice as far apart as those below: the
+    // next number of as many digits away from zero may read back when the nearest does
+    // not.
+    std::size_t i = digits.size();
+    while (i > 0 && digits[i - 1] == '9') digits[--i] = '0';
+    if (i > 0) {
+      ++digits[i - 1];
+    } else {
+      digits.insert(digits.begin(), '1');
+      digits.pop_back();
+      ++exponent;
+    }
+    text = fixed_notation(negative, digits, exponent);
+    if (reads_back(text, value)) return text;
+  }
+  return text;  // not reached: 17 digits read back
 }
 
 Status range_error(std::string_view text, std::string_view why) {

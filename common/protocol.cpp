@@ -35,7 +35,9 @@ class BoundedBuilder final : public nlohmann::json_sax<json> {
       : max_depth_(limits.max_depth),
         // One past the protocol's own limits, so that the decoder, which knows what
         // each array is, names the field when an array is just too long.
-        max_array_(std::max(limits.max_results, limits.max_metrics) + 1),
+        max_array_(std::max({limits.max_results, limits.max_metrics, limits.max_events,
+                             limits.max_varbinds}) +
+                   1),
         max_values_(limits.max_values) {}
 
   bool null() override { return add(nullptr); }
@@ -418,6 +420,11 @@ std::string encode_report(const Report& report) {
                      {"dropped", report.spool->dropped}};
   }
   body["results"] = std::move(results);
+  if (!report.events.empty()) {
+    json events = json::array();
+    for (const auto& event : report.events) events.push_back(event_to_json(event));
+    body["events"] = std::move(events);
+  }
   // Invalid UTF-8 (from a plugin's output) becomes U+FFFD instead of throwing.
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -488,6 +495,21 @@ Result<Report> decode_report_careful(std::string_view body, const Limits& limits
     auto result = result_from_json((*results)[i], indexed("results", i), limits);
     if (!result) return result.status();
     report.results.push_back(std::move(*result));
+  }
+
+  const auto events = root.find("events");
+  if (events == root.end() || events->is_null()) return report;
+  if (!events->is_array()) return wrong("events", "an array", *events);
+  if (events->size() > limits.max_events) {
+    return Status::too_large("events: " + std::to_string(events->size()) +
+                             " events, more than the limit of " +
+                             std::to_string(limits.max_events));
+  }
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    auto event = event_from_json((*events)[i], indexed("events", i), limits);
+    if (!event && event.status().code() == Code::kNotFound) continue;  // a newer kind
+    if (!event) return event.status();
+    report.events.push_back(std::move(*event));
   }
   return report;
 }
@@ -600,6 +622,121 @@ Result<Metric> metric_from_json(const json& object, std::string_view path, const
   in.number("max", Need::kOptional, metric.max);
   if (!in.status()) return in.status();
   return metric;
+}
+
+json event_to_json(const Event& event) {
+  json out = json::object();
+  out["kind"] = event.kind;
+  out["ts"] = event.ts_ms;
+  if (!event.name.empty()) out["name"] = event.name;
+  if (!event.check.empty()) out["check"] = event.check;
+  if (!event.site.empty()) out["site"] = event.site;
+  out["summary"] = event.summary;
+  json varbinds = json::array();
+  for (const auto& v : event.varbinds) {
+    json item = {{"oid", v.oid}, {"type", v.type}, {"value", v.value}};
+    if (!v.name.empty()) item["name"] = v.name;
+    varbinds.push_back(std::move(item));
+  }
+  json trap = {{"device", event.device},   {"source", event.source},
+               {"version", event.version}, {"inform", event.inform},
+               {"oid", event.trap_oid},    {"varbinds", std::move(varbinds)}};
+  if (!event.trap_name.empty()) trap["name"] = event.trap_name;
+  out["trap"] = std::move(trap);
+  return out;
+}
+
+namespace {
+
+// A numeric OID: "1.3.6.1", at least two arcs.
+Status is_numeric_oid(std::string_view text) {
+  bool digit = false;
+  int arcs = 0;
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c == '.' && digit) {
+      digit = false;
+      ++arcs;
+    } else {
+      return Status::invalid("expected a numeric OID such as \"1.3.6.1.6.3.1.1.5.3\", got " +
+                             as_json_string(text));
+    }
+  }
+  if (!digit || arcs < 1)
+    return Status::invalid("expected a numeric OID such as \"1.3.6.1.6.3.1.1.5.3\", got " +
+                           as_json_string(text));
+  return Status::ok();
+}
+
+Status is_trap_version(std::string_view text) {
+  if (text == "2c" || text == "3") return Status::ok();
+  return Status::invalid("expected \"2c\" or \"3\", got " + as_json_string(text));
+}
+
+}  // namespace
+
+Result<Event> event_from_json(const json& object, std::string_view path, const Limits& limits) {
+  if (!object.is_object()) return wrong(std::string(path), "an object", object);
+  Event event;
+  Reader in(object, path);
+  in.string("kind", limits.max_string, Need::kRequired, event.kind);
+  if (!in.status()) return in.status();
+  if (event.kind != "trap")
+    return Status::not_found(in.path("kind") + ": unknown kind " + as_json_string(event.kind));
+  in.integer("ts", 0, kMaxTsMs, "an integer >= 0 (ms since the epoch, before year 10000)",
+             event.ts_ms);
+  in.string("name", limits.max_string, Need::kOptional, event.name);
+  if (!event.name.empty()) in.check("name", is_name, event.name);
+  in.string("check", limits.max_string, Need::kOptional, event.check);
+  if (!event.check.empty()) in.check("check", is_check_id, event.check);
+  in.string("site", limits.max_string, Need::kOptional, event.site);
+  if (!event.site.empty()) in.check("site", is_identifier, event.site);
+  in.string("summary", limits.max_summary, Need::kRequired, event.summary);
+  if (!in.status()) return in.status();
+
+  const std::string trap_path = in.path("trap");
+  const auto trap = object.find("trap");
+  if (trap == object.end()) return missing(trap_path);
+  if (!trap->is_object()) return wrong(trap_path, "an object", *trap);
+  Reader t(*trap, trap_path);
+  t.string("device", limits.max_string, Need::kRequired, event.device);
+  t.check("device", is_name, event.device);
+  t.string("source", limits.max_string, Need::kOptional, event.source);
+  t.string("version", limits.max_string, Need::kRequired, event.version);
+  t.check("version", is_trap_version, event.version);
+  t.string("oid", limits.max_string, Need::kRequired, event.trap_oid);
+  t.check("oid", is_numeric_oid, event.trap_oid);
+  t.string("name", limits.max_string, Need::kOptional, event.trap_name);
+  if (!t.status()) return t.status();
+  if (const auto inform = trap->find("inform"); inform != trap->end() && !inform->is_null()) {
+    if (!inform->is_boolean()) return wrong(t.path("inform"), "true or false", *inform);
+    event.inform = inform->get<bool>();
+  }
+  const std::string varbinds_path = t.path("varbinds");
+  const auto varbinds = trap->find("varbinds");
+  if (varbinds == trap->end() || varbinds->is_null()) return event;
+  if (!varbinds->is_array()) return wrong(varbinds_path, "an array", *varbinds);
+  if (varbinds->size() > limits.max_varbinds) {
+    return Status::too_large(varbinds_path + ": " + std::to_string(varbinds->size()) +
+                             " variables, more than the limit of " +
+                             std::to_string(limits.max_varbinds));
+  }
+  for (std::size_t i = 0; i < varbinds->size(); ++i) {
+    const json& item = (*varbinds)[i];
+    const std::string item_path = indexed(varbinds_path, i);
+    if (!item.is_object()) return wrong(item_path, "an object", item);
+    TrapVarbind v;
+    Reader r(item, item_path);
+    r.string("oid", limits.max_string, Need::kRequired, v.oid);
+    r.check("oid", is_numeric_oid, v.oid);
+    r.string("name", limits.max_string, Need::kOptional, v.name);
+    r.string("type", limits.max_string, Need::kRequired, v.type);
+    r.string("value", limits.max_string, Need::kRequired, v.value);
+    if (!r.status()) return r.status();
+    event.varbinds.push_back(std::move(v));
+  }
+  return event;
 }
 
 }  // namespace vigie::protocol

@@ -7,7 +7,8 @@
 //     "seq":     N,                 // +1 per batch and per agent
 //     "sent":    ms,                // optional: agent clock when sent
 //     "spool":   { "depth", "oldest", "dropped" },   // optional
-//     "results": [ CheckResult... ] }
+//     "results": [ CheckResult... ],
+//     "events":  [ Event... ] }    // optional: what devices told between polls
 //
 // Decoding is strict: every required field is present and of the right type and
 // range, or the whole report is refused with a message that names the field by its
@@ -46,6 +47,37 @@ struct SpoolInfo {
   bool operator==(const SpoolInfo&) const = default;
 };
 
+// One variable of an SNMP trap, as the agent decoded it.
+struct TrapVarbind {
+  std::string oid;    // numeric, "1.3.6.1.2.1.2.2.1.1.3"
+  std::string name;   // "ifIndex.3" when the agent knows it, else ""
+  std::string type;   // "INTEGER", "OCTET STRING", "OBJECT IDENTIFIER"...
+  std::string value;  // as text: a number, an OID, a string (hex "0x..." when not text)
+  bool operator==(const TrapVarbind&) const = default;
+};
+
+// Something a device told the agent between two runs of a check: for now an SNMP trap
+// or inform (kind "trap"). An addition to protocol v1 (a report's optional `events`):
+// a collector that does not know it ignores it, and this one ignores kinds it does not
+// know.
+struct Event {
+  std::string kind = "trap";
+  std::int64_t ts_ms = 0;  // when the agent received it, ms since the epoch, agent clock
+  std::string name;        // the check's name in the agent config; "" when none reads the device
+  std::string check;       // that check's id; "" likewise
+  std::string site;        // as CheckResult::site; "": the agent's
+  std::string summary;     // one line for a human: "linkDown from fw: ifIndex.3=3, ..."
+  // kind "trap":
+  std::string device;     // the device's name in the agent's "devices"
+  std::string source;     // the address it came from, "192.0.2.1:1024"
+  std::string version;    // "2c" or "3"
+  bool inform = false;    // an inform (acknowledged) rather than a trap
+  std::string trap_oid;   // snmpTrapOID.0
+  std::string trap_name;  // "linkDown", "sfosNotification"...; "" when unknown
+  std::vector<TrapVarbind> varbinds;
+  bool operator==(const Event&) const = default;
+};
+
 struct Report {
   int protocol = kVersion;
   AgentInfo agent;
@@ -53,6 +85,7 @@ struct Report {
   std::int64_t sent_ms = 0;  // agent clock when sent (optional, 0: unknown): clock skew
   std::optional<SpoolInfo> spool;
   std::vector<CheckResult> results;
+  std::vector<Event> events;  // optional on the wire
   bool operator==(const Report&) const = default;
 };
 
@@ -63,6 +96,8 @@ struct Limits {
   std::size_t max_string = 1024;        // ids, names, labels, units (bytes)
   std::size_t max_summary = 4096;       // bytes
   std::size_t max_details = 64 * 1024;  // bytes
+  std::size_t max_events = 1000;        // events in one report
+  std::size_t max_varbinds = 64;        // variables of one trap
   std::size_t max_depth = 16;           // JSON nesting
   // JSON values in the whole document (each string, number, object... counts one):
   // bounds the memory a report can cost while it is parsed. 5,000 results of 3
@@ -96,6 +131,12 @@ nlohmann::json result_to_json(const CheckResult& result);
 Result<CheckResult> result_from_json(const nlohmann::json& json, std::string_view path,
                                      const Limits& limits = {});
 nlohmann::json metric_to_json(const Metric& metric);
+// The JSON form of one event, as in a report (and in the agent's spool).
+nlohmann::json event_to_json(const Event& event);
+// Validates one event object. kNotFound (not an error for a report: the event is
+// skipped) for a kind this decoder does not know.
+Result<Event> event_from_json(const nlohmann::json& json, std::string_view path,
+                              const Limits& limits = {});
 Result<Metric> metric_from_json(const nlohmann::json& json, std::string_view path,
                                 const Limits& limits = {});
 

@@ -38,6 +38,9 @@ namespace {
 
 using Lines = std::vector<ViewLine>;
 
+// Traps shown above the metrics; the history below has them all.
+constexpr std::size_t kTrapsShown = 5;
+
 std::string age(std::int64_t ms) { return short_age_text(std::chrono::milliseconds(ms)); }
 
 // State, result, site, acknowledgement, downtime, flapping.
@@ -109,6 +112,30 @@ void add_metrics(Lines& lines, const CheckPage& page, int width, bool utf8) {
   }
 }
 
+// The SNMP traps its device sent lately (kind "trap" in the history), newest first.
+void add_traps(Lines& lines, const std::vector<HistoryEvent>& history) {
+  std::size_t shown = 0;
+  for (const HistoryEvent& e : history) {
+    if (e.kind != "trap") continue;
+    if (shown == 0) {
+      lines.push_back({"", Tone::kNormal});
+      lines.push_back({"Recent traps (newest first)", Tone::kBold});
+    }
+    if (++shown > kTrapsShown) continue;
+    const std::string& name = e.trap_name.empty() ? e.trap_oid : e.trap_name;
+    std::string text = "  " + date_text(e.ts_ms) + "  " + pad(sanitize(name), 18) + " ";
+    if (e.inform) text += "(inform) ";
+    // Before the summary, which the width may cut.
+    if (e.not_kept_before > 0) text += "[" + std::to_string(e.not_kept_before) + " not kept] ";
+    text += sanitize(e.summary);
+    lines.push_back({text, Tone::kWarning});
+  }
+  if (shown > kTrapsShown) {
+    lines.push_back({"  and " + std::to_string(shown - kTrapsShown) + " more in the history below",
+                     Tone::kDim});
+  }
+}
+
 void add_history(Lines& lines, const std::vector<HistoryEvent>& history, bool utf8) {
   lines.push_back({"", Tone::kNormal});
   lines.push_back({"History (newest first)", Tone::kBold});
@@ -161,6 +188,7 @@ std::vector<ViewLine> check_view_lines(const World& world, const Want& want, std
   const bool doubtful = world.fetched_at_ms == 0 || !world.error.is_ok();
   add_state(lines, page.detail.row, now, doubtful);
   add_text(lines, page.detail.row.result);
+  add_traps(lines, page.detail.history);
   add_metrics(lines, page, width, utf8);
   add_history(lines, page.detail.history, utf8);
   add_notifications(lines, page.notifications);

@@ -1,6 +1,7 @@
 #pragma once
 // The Check view: one check with its state, result, acknowledgement, details, metrics
-// with a 24-hour sparkline each, history and notifications, as lines that scroll.
+// with a 24-hour sparkline each, recent SNMP traps, history and notifications, as lines that
+// scroll.
 
 #include <cstdint>
 #include <string>

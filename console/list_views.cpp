@@ -90,8 +90,13 @@ std::vector<ListColumn> columns_for(View view, int width) {
               {"SEEN", 5, true},
               {"SUMMARY", 0}};
     case View::kSite:
-      return {{"", 2},       {"FAMILY", 9},    {"CHECK", flex(width, 4, 12, 40)},
-              {"STATE", 8},  {"FOR", 5, true}, {"SEEN", 5, true},
+      return {{"", 2},
+              {"FAMILY", 9},
+              {"CHECK", flex(width, 6, 10, 40)},
+              {"SOURCE", flex(width, 5, 12, 28)},
+              {"STATE", 8},
+              {"FOR", 5, true},
+              {"SEEN", 5, true},
               {"SUMMARY", 0}};
     case View::kSites: {
       std::vector<ListColumn> cols = {{"", 2}, {"SITE", flex(width, 4, 12, 40)}, {"STATE", 8}};
@@ -109,9 +114,11 @@ std::vector<ListColumn> columns_for(View view, int width) {
               {"AGENT", flex(width, 5, 10, 32)},
               {"SITE", flex(width, 6, 8, 28)},
               {"SEEN", 5, true},
+              {"POLLER", 9},
               {"VERSION", 8},
               {"SKEW", 6, true},
               {"SPOOL", 5, true},
+              {"CONFIG", 16},
               {"HOST", 0}};
     case View::kBackups:
       return {{"", 2},
@@ -172,6 +179,10 @@ std::vector<Cell> check_cells(const Item& item, View view, std::int64_t now, boo
     cells.push_back({sanitize(row.family), Tone::kDim});
   }
   cells.push_back({sanitize(row.result.name)});
+  // Where it comes from: the site's own agent, or a central poller ("@poller").
+  if (view == View::kSite)
+    cells.push_back(
+        {sanitize((row.central ? "@" : "") + row.agent), row.central ? Tone::kNormal : Tone::kDim});
   cells.push_back(state_cell(row, state, doubtful));
   cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
   cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
@@ -225,12 +236,31 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   cells.push_back({sanitize(agent.id)});
   cells.push_back({sanitize(agent.site)});
   cells.push_back({age(agent.last_seen_ms), agent.lost ? Tone::kCritical : Tone::kDim});
+  // A central poller: how many member sites it reports for.
+  if (agent.member_sites > 0) {
+    cells.push_back(
+        {std::to_string(agent.member_sites) + (agent.member_sites == 1 ? " site" : " sites")});
+  } else {
+    cells.push_back({"-", Tone::kDim});
+  }
   cells.push_back({sanitize(agent.version), Tone::kDim});
   std::string skew = "-";
   if (agent.clock_skew_ms) skew = std::to_string(*agent.clock_skew_ms / 1000) + "s";
   cells.push_back({skew, Tone::kDim});
   cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
                    agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
+  // The configuration version it runs, and whether the centre's is newer (or refused).
+  if (!agent.config_managed) {
+    cells.push_back({"-", Tone::kDim});
+  } else {
+    std::string text =
+        agent.config_running.empty() ? "none" : sanitize(agent.config_running.substr(0, 8));
+    if (agent.config_refused) text += " refused";
+    else if (agent.config_behind) text += " behind";
+    cells.push_back({text, agent.config_refused  ? Tone::kCritical
+                           : agent.config_behind ? Tone::kWarning
+                                                 : Tone::kDim});
+  }
   cells.push_back({sanitize(agent.hostname), Tone::kDim});
   return cells;
 }

@@ -179,6 +179,7 @@ Result<CheckRow> row_from_json(const json& object, const std::string& path) {
   in.boolean("agent_lost", row.agent_lost);
   in.boolean("flapping", row.flapping);
   in.boolean("in_downtime", row.in_downtime);
+  in.boolean("central", row.central);
   std::string state_type;
   in.string("state_type", state_type, Need::kOptional);
   row.soft = state_type == "soft";
@@ -228,6 +229,9 @@ Result<SiteRow> site_from_json(const json& object, const std::string& path) {
   in.small("agents_lost", site.agents_lost);
   in.integer("last_report", 0, kMax, site.last_report_ms, Need::kOptional);
   in.boolean("unreachable", site.unreachable);
+  if (const json* line = in.find("line", Need::kOptional); line != nullptr && !line->is_null())
+    in.string("line", site.line);
+  in.small("central", site.central);
   in.boolean("in_downtime", site.in_downtime);
   in.small("problems", site.problems);
   in.small("acknowledged", site.acknowledged);
@@ -265,6 +269,7 @@ Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
   in.string("version", agent.version, Need::kOptional);
   in.integer("last_seen", 0, kMax, agent.last_seen_ms, Need::kOptional);
   in.boolean("lost", agent.lost);
+  in.small("member_sites", agent.member_sites);
   if (const json* skew = in.find("clock_skew_ms", Need::kOptional); skew && !skew->is_null()) {
     std::int64_t v = 0;
     in.integer("clock_skew_ms", kMin, kMax, v);
@@ -274,6 +279,21 @@ Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
     std::int64_t v = 0;
     in.integer("spool_depth", 0, kMax, v);
     agent.spool_depth = v;
+  }
+  // A collector without central configurations sends no "config": not managed.
+  if (const json* config = in.find("config", Need::kOptional); config && config->is_object()) {
+    const auto flag = [&](const char* key) {
+      const auto it = config->find(key);
+      return it != config->end() && it->is_boolean() && it->get<bool>();
+    };
+    const auto text = [&](const char* key) {
+      const auto it = config->find(key);
+      return it != config->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    agent.config_managed = flag("managed");
+    agent.config_behind = flag("behind");
+    agent.config_running = text("running");
+    agent.config_refused = !text("refused").empty();
   }
   if (!in.status().is_ok()) return in.status();
   return agent;
@@ -392,6 +412,18 @@ Result<CheckDetail> parse_check_reply(std::string_view body) {
         h.string("state_type", event.state_type, Need::kOptional);
         h.string("summary", event.summary, Need::kOptional);
         h.string("author", event.author, Need::kOptional);
+        if (const json* trap = h.find("trap", Need::kOptional); trap != nullptr) {
+          const std::string path = "history[" + std::to_string(i) + "].trap";
+          if (!trap->is_object()) return wrong(path, "an object", *trap);
+          FieldReader t(*trap, path);
+          t.string("name", event.trap_name, Need::kOptional);
+          t.string("oid", event.trap_oid, Need::kOptional);
+          t.string("device", event.device, Need::kOptional);
+          t.string("source", event.source, Need::kOptional);
+          t.boolean("inform", event.inform);
+          t.integer("not_kept_before", 0, kMaxMs, event.not_kept_before, Need::kOptional);
+          if (!t.status().is_ok()) return t.status();
+        }
         if (!h.status().is_ok()) return h.status();
         detail.history.push_back(std::move(event));
       }

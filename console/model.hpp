@@ -54,6 +54,8 @@ struct CheckRow {
   bool agent_lost = false;
   bool flapping = false;
   bool in_downtime = false;
+  // A central poller's result about this site: `agent` is the poller, its source.
+  bool central = false;
   std::optional<AckInfo> ack;
   bool operator==(const CheckRow&) const = default;
 
@@ -91,6 +93,13 @@ struct HistoryEvent {
   std::string state_type;  // "soft" or "hard"
   std::string summary;
   std::string author;
+  // Kind "trap": what its "trap" object says ("" or 0 when it does not).
+  std::string trap_name;  // "linkDown", "sfosNotification"...
+  std::string trap_oid;
+  std::string device;
+  std::string source;
+  bool inform = false;
+  std::int64_t not_kept_before = 0;  // traps before it the collector did not keep
 };
 
 struct CheckDetail {
@@ -110,6 +119,10 @@ struct SiteRow {
   int agents_lost = 0;
   std::int64_t last_report_ms = 0;
   bool unreachable = false;
+  // When unreachable, what the centre's probes of it say: "down" (its line), "answers"
+  // (only its agents are silent), "" (nothing to tell).
+  std::string line;
+  int central = 0;  // checks filed under it by central pollers
   bool in_downtime = false;
   int problems = 0;
   int acknowledged = 0;
@@ -129,8 +142,16 @@ struct AgentRow {
   std::string version;
   std::int64_t last_seen_ms = 0;
   bool lost = false;
+  int member_sites = 0;  // a central poller: the sites it reports for; 0 otherwise
   std::optional<std::int64_t> clock_skew_ms;
   std::optional<std::int64_t> spool_depth;
+  // Its configuration from the centre ("config" of the reply): whether it is managed,
+  // the version it runs ("" none yet), whether that is behind the centre's, and
+  // whether it refused the centre's.
+  bool config_managed = false;
+  std::string config_running;
+  bool config_behind = false;
+  bool config_refused = false;
 };
 
 struct AgentsReply {

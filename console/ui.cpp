@@ -232,9 +232,14 @@ void Ui::draw_title(const World& world, const Frame& frame, Canvas& canvas) cons
     title += " " + sanitize(want_.site);
     if (world.site && world.site->site.name == want_.site) {
       const SiteRow& s = world.site->site;
-      title += "  " + std::string(s.unreachable ? "UNREACHABLE" : state_name(s.worst)) + "  " +
-               std::to_string(s.agents - s.agents_lost) + "/" + std::to_string(s.agents) +
-               " agents up  last report " +
+      title += "  " + std::string(s.unreachable ? "UNREACHABLE" : state_name(s.worst));
+      // What the centre sees of an unreachable site: its line, or only its agents.
+      if (s.unreachable && s.line == "down") title += " (line down)";
+      if (s.unreachable && s.line == "answers") title += " (agent silent, site answers)";
+      title += "  " + std::to_string(s.agents - s.agents_lost) + "/" + std::to_string(s.agents) +
+               " agents up";
+      if (s.central > 0) title += "  " + std::to_string(s.central) + " central";
+      title += "  last report " +
                short_age_text(std::chrono::milliseconds(frame.now - s.last_report_ms)) + " ago";
       for (const SiteDowntime& d : world.site->downtimes) {
         if (d.active) title += "  downtime until " + clock_text(d.end_ms);

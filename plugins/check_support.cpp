@@ -207,8 +207,8 @@ Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds cri
 
 Result<ProcessResult> run_until(const std::vector<std::string>& argv,
                                 std::chrono::steady_clock::time_point deadline,
-                                const std::vector<std::string>& environment,
-                                std::size_t max_output) {
+                                const std::vector<std::string>& environment, std::size_t max_output,
+                                const std::vector<Capability>& capabilities) {
   const auto now = Clock::now();
   const std::string program = argv.empty() ? std::string("program") : argv[0];
   if (deadline <= now) return Status::timeout("no time left before the deadline to run " + program);
@@ -216,6 +216,7 @@ Result<ProcessResult> run_until(const std::vector<std::string>& argv,
   options.timeout = std::chrono::duration_cast<milliseconds>(deadline - now);
   options.max_output = max_output;
   options.environment = environment;
+  options.capabilities = capabilities;
   auto result = run_process(argv, options);
   if (!result) return result.status();
   if (result->ending == ProcessResult::Ending::kTimedOut) {
@@ -235,6 +236,17 @@ std::string last_line(std::string_view text) {
 std::string first_line(std::string_view text) {
   text = trim(text);
   return cut(trim(text.substr(0, text.find('\n'))), kMaxLine);
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  constexpr std::string_view kBlanks = " \t\n\v\f\r";
+  std::vector<std::string> words;
+  for (auto start = text.find_first_not_of(kBlanks); start != std::string_view::npos;) {
+    const auto end = text.find_first_of(kBlanks, start);
+    words.emplace_back(text.substr(start, end - start));
+    start = text.find_first_not_of(kBlanks, end);
+  }
+  return words;
 }
 
 Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view what,

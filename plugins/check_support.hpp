@@ -55,19 +55,22 @@ Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds cri
 
 // --- running programs -------------------------------------------------------------------
 
-// Runs `argv` with the time left before `deadline` as its timeout. kTimeout when no time is
-// left, or when the program ran out of it ("restic timed out after 10 s"); the errors of
-// run_process otherwise. A program that exits, whatever its code, is a value.
+// Runs `argv` with the time left before `deadline` as its timeout, with `capabilities`
+// (ProcessOptions). kTimeout when no time is left, or when the program ran out of it
+// ("restic timed out after 10 s"); the errors of run_process otherwise. A program that
+// exits, whatever its code, is a value.
 Result<ProcessResult> run_until(const std::vector<std::string>& argv,
                                 std::chrono::steady_clock::time_point deadline,
-                                const std::vector<std::string>& environment,
-                                std::size_t max_output);
+                                const std::vector<std::string>& environment, std::size_t max_output,
+                                const std::vector<Capability>& capabilities = {});
 
 // The last non-blank line of `text`, trimmed and at most 300 bytes: what a failing
 // program says last is usually why.
 std::string last_line(std::string_view text);
 // The first non-blank line of `text`, trimmed and at most 300 bytes.
 std::string first_line(std::string_view text);
+// The words of `text`, separated by blanks (spaces, tabs, line ends, form feeds).
+std::vector<std::string> split_words(std::string_view text);
 
 // --- reading what programs print ------------------------------------------------------
 

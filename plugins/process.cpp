@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -17,10 +18,18 @@
 #include <climits>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
+
+#include "common/log.hpp"
 
 namespace vigie::plugins {
 namespace {
+
+static_assert(static_cast<int>(Capability::kSetgid) == CAP_SETGID);
+static_assert(static_cast<int>(Capability::kSetuid) == CAP_SETUID);
+static_assert(static_cast<int>(Capability::kNetAdmin) == CAP_NET_ADMIN);
+static_assert(static_cast<int>(Capability::kNetRaw) == CAP_NET_RAW);
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -33,8 +42,70 @@ constexpr milliseconds kExitGrace{100};
 // noticed by polling at this period.
 constexpr milliseconds kExitPollPeriod{20};
 constexpr std::size_t kReadChunk = 32 * 1024;
+// How long a killed group's leader may take to die before it is left to a thread of its
+// own to reap: a process in uninterruptible sleep (a dead NFS server) dies only when the
+// kernel lets it.
+constexpr milliseconds kKillGrace{2000};
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
+
+// The calling thread's capability sets (three 64-bit masks), through the system calls:
+// async-signal-safe, so a forked child may use them.
+struct CapSets {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+
+  int get() { return ::syscall(SYS_capget, &header, data) == 0 ? 0 : errno; }
+  int set() { return ::syscall(SYS_capset, &header, data) == 0 ? 0 : errno; }
+  std::uint64_t permitted() const {
+    return data[0].permitted | (std::uint64_t{data[1].permitted} << 32);
+  }
+  std::uint64_t inheritable() const {
+    return data[0].inheritable | (std::uint64_t{data[1].inheritable} << 32);
+  }
+  void assign(std::uint64_t permitted, std::uint64_t effective, std::uint64_t inheritable) {
+    for (int i = 0; i < 2; ++i) {
+      data[i].permitted = static_cast<std::uint32_t>(permitted >> (32 * i));
+      data[i].effective = static_cast<std::uint32_t>(effective >> (32 * i));
+      data[i].inheritable = static_cast<std::uint32_t>(inheritable >> (32 * i));
+    }
+  }
+};
+
+std::uint64_t capability_mask(const std::vector<Capability>& capabilities) {
+  std::uint64_t mask = 0;
+  for (const Capability c : capabilities) mask |= capability_bit(c);
+  return mask;
+}
+
+// In a forked child, before exec: the program gets exactly `give`, of the capabilities
+// held, in its inheritable and ambient sets (and so, after execve, in its permitted and
+// effective ones); the others stay behind. 0 or an errno.
+int pass_capabilities(std::uint64_t give) {
+  CapSets caps;
+  if (int e = caps.get(); e != 0) return e;
+  give &= caps.permitted();
+  if (caps.inheritable() != give) {
+    for (int i = 0; i < 2; ++i)
+      caps.data[i].inheritable = static_cast<std::uint32_t>(give >> (32 * i));
+    if (int e = caps.set(); e != 0) return e;
+  }
+  // Kernels before 4.3 have no ambient set (EINVAL): nothing to clear there.
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return errno;
+  for (int c = 0; c < 64; ++c) {
+    if ((give >> c & 1) != 0 && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
+      return errno;
+  }
+  return 0;
+}
+
+// True when a child started now would inherit a capability it was not given: the
+// calling thread has an inheritable one (ambient ones are a subset of those).
+bool may_leak_capabilities() {
+  CapSets caps;
+  return caps.get() != 0 || caps.inheritable() != 0;
+}
 
 // Owns a file descriptor.
 class Fd {
@@ -243,13 +314,16 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std:
                            std::string(search_path(env)) + ")");
 }
 
-// spawn() for a program run as another user: posix_spawn cannot change credentials,
-// so this forks. The child does only async-signal-safe work (everything it needs is
-// prepared before the fork) and changes its credentials with raw system calls, which
-// act on the calling thread alone, the only one a forked child has. What went wrong in
-// the child comes back on a close-on-exec pipe: nothing read means exec succeeded.
-Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       int in, int out, int err, const RunAs& user) {
+// spawn() for a program run as another user, or given capabilities, or started while
+// the caller has inheritable capabilities it must not hand down: posix_spawn can change
+// neither credentials nor capabilities, so this forks. The child does only
+// async-signal-safe work (everything it needs is prepared before the fork) and changes
+// its credentials with raw system calls, which act on the calling thread alone, the only
+// one a forked child has. What went wrong in the child comes back on a close-on-exec
+// pipe: nothing read means exec succeeded.
+Result<pid_t> spawn_forked(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, int in, int out, int err,
+                           const RunAs* user, std::uint64_t capabilities) {
   auto args = c_array(argv);
   auto envp = c_array(env);
   const auto files = candidates(argv[0], search_path(env));
@@ -263,7 +337,7 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
   const long open_max = std::clamp<long>(::sysconf(_SC_OPEN_MAX), 1024, 1 << 16);
 
   struct Failure {
-    int stage = 0;  // 1 groups, 2 gid, 3 uid, 4 exec
+    int stage = 0;  // 1 groups, 2 gid, 3 uid, 4 exec, 5 capabilities
     int error = 0;
     int file = 0;  // for exec: the candidate that decided
   };
@@ -290,16 +364,21 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
           ::syscall(SYS_close_range, STDERR_FILENO + 1, report_fd - 1, 0) != 0) {
         for (int fd = STDERR_FILENO + 1; fd < report_fd; ++fd) ::close(fd);
       }
-      if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) != 0) {
-        f = {1, errno, 0};
-      } else if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0) {
-        f = {2, errno, 0};
-      } else if (::syscall(SYS_setresuid, user.uid, user.uid, user.uid) != 0) {
-        f = {3, errno, 0};
-      } else {
-        // The capabilities the agent was given for switching users (ambient ones survive
-        // a switch between two users that are not root) are not the plugin's.
-        ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+      if (user != nullptr) {
+        if (::syscall(SYS_setgroups, user->groups.size(), user->groups.data()) != 0) {
+          f = {1, errno, 0};
+        } else if (::syscall(SYS_setresgid, user->gid, user->gid, user->gid) != 0) {
+          f = {2, errno, 0};
+        } else if (::syscall(SYS_setresuid, user->uid, user->uid, user->uid) != 0) {
+          f = {3, errno, 0};
+        }
+      }
+      // The capabilities the agent holds (ambient ones would survive a switch between two
+      // users that are not root, and execve) are not the program's, but those it is given.
+      if (f.stage == 0) {
+        if (const int e = pass_capabilities(capabilities); e != 0) f = {5, e, 0};
+      }
+      if (f.stage == 0) {
         // Like execvp: EACCES in one directory does not hide the program in the next.
         f = {4, ENOENT, 0};
         bool denied = false;
@@ -331,12 +410,16 @@ Result<pid_t> spawn_as(const std::vector<std::string>& argv, const std::vector<s
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (f.stage >= 1 && f.stage <= 3) {
+  if (user != nullptr && f.stage >= 1 && f.stage <= 3) {
     static constexpr const char* kWhat[] = {"", "setgroups", "setresgid", "setresuid"};
     return Status{Code::kPermissionDenied,
-                  "cannot run as user " + user.name + ": " + kWhat[f.stage] + ": " +
+                  "cannot run as user " + user->name + ": " + kWhat[f.stage] + ": " +
                       errno_text(f.error) +
                       (f.error == EPERM ? " (the agent needs CAP_SETUID and CAP_SETGID)" : "")};
+  }
+  if (f.stage == 5) {
+    return Status{Code::kPermissionDenied,
+                  "cannot set the capabilities of " + argv[0] + ": " + errno_text(f.error)};
   }
   const std::string& file = files[static_cast<std::size_t>(f.file)];
   if (argv[0].find('/') == std::string::npos && (f.error == ENOENT || f.error == ENOTDIR))
@@ -368,6 +451,62 @@ int poll_timeout(Clock::time_point now, Clock::time_point until, bool cap_at_per
   auto wait = std::chrono::ceil<milliseconds>(until - now);
   if (cap_at_period) wait = std::min(wait, kExitPollPeriod);
   return static_cast<int>(std::clamp<milliseconds::rep>(wait.count(), 0, INT_MAX));
+}
+
+// Sends SIGKILL to process group `group`. One run as another user is out of the caller's
+// reach unless it holds CAP_KILL (EPERM): a child of the caller then becomes that user
+// (the CAP_SETUID that started the group allows it), sends the signal and exits; it runs
+// nothing else. 0 or an errno.
+int kill_group(pid_t group, const RunAs* user) {
+  if (::kill(-group, SIGKILL) == 0) return 0;
+  if (errno != EPERM || user == nullptr) return errno;
+  const uid_t uid = user->uid;
+  const pid_t killer = ::fork();
+  if (killer < 0) return errno;
+  if (killer == 0) {
+    if (::syscall(SYS_setresuid, uid, uid, uid) != 0) ::_exit(errno & 0x7f);
+    ::_exit(::kill(-group, SIGKILL) == 0 ? 0 : errno & 0x7f);
+  }
+  int status = 0;
+  while (::waitpid(killer, &status, 0) < 0) {
+    if (errno != EINTR) return errno;
+  }
+  if (!WIFEXITED(status)) return ECHILD;
+  return WEXITSTATUS(status);
+}
+
+// Reaps `pid`, which was sent SIGKILL, waiting at most kKillGrace for it to die. A
+// process that outlives that is left to a thread that reaps it whenever it ends, so that
+// the caller's worker is free.
+enum class Reaped { kYes, kLost, kAlive };
+Reaped reap(pid_t pid, const Fd& pidfd, int& wait_status, int& error) {
+  const auto give_up = Clock::now() + kKillGrace;
+  for (;;) {
+    const pid_t reaped = ::waitpid(pid, &wait_status, WNOHANG);
+    if (reaped == pid) return Reaped::kYes;
+    if (reaped < 0 && errno != EINTR) {
+      error = errno;
+      return Reaped::kLost;
+    }
+    const auto now = Clock::now();
+    if (now >= give_up) break;
+    const int wait = poll_timeout(now, give_up, !pidfd.valid());
+    if (pidfd.valid()) {
+      pollfd p{pidfd.get(), POLLIN, 0};
+      ::poll(&p, 1, wait);
+    } else {
+      std::this_thread::sleep_for(milliseconds(wait));
+    }
+  }
+  try {
+    std::thread([pid] {
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }).detach();
+  } catch (const std::system_error&) {  // no thread to spare: it stays a zombie when it ends
+  }
+  return Reaped::kAlive;
 }
 
 }  // namespace
@@ -408,6 +547,18 @@ std::vector<std::string> default_environment() {
   return {"PATH=" + std::string(kDefaultPath), "LANG=C"};
 }
 
+Result<std::uint64_t> keep_capabilities_to_self(std::uint64_t keep) {
+  if (::getuid() == 0 || ::geteuid() == 0) return std::uint64_t{0};
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return Status::io_error("prctl(PR_CAP_AMBIENT_CLEAR_ALL): " + errno_text(errno));
+  CapSets caps;
+  if (const int e = caps.get(); e != 0) return Status::io_error("capget: " + errno_text(e));
+  const std::uint64_t kept = caps.permitted() & keep;
+  caps.assign(kept, kept, 0);
+  if (const int e = caps.set(); e != 0) return Status::io_error("capset: " + errno_text(e));
+  return kept;
+}
+
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options) {
   const auto start = Clock::now();
@@ -421,10 +572,21 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   if (!err_pipe) return err_pipe.status();
   auto dev_null = options.input ? input_pipe(*options.input) : open_dev_null();
   if (!dev_null) return dev_null.status();
-  auto spawned = options.run_as ? spawn_as(argv, env, dev_null->get(), out_pipe->write.get(),
-                                           err_pipe->write.get(), *options.run_as)
-                                : spawn(argv, env, dev_null->get(), out_pipe->write.get(),
-                                        err_pipe->write.get());
+  const RunAs* user = options.run_as ? &*options.run_as : nullptr;
+  if (user != nullptr && user->uid == 0)
+    return Status::invalid("run_as " + user->name + ": uid 0: a program is never run as root");
+  const std::uint64_t capabilities = capability_mask(options.capabilities);
+  if (user != nullptr && capabilities != 0)
+    return Status::invalid("run_as " + user->name + " with capabilities: not both");
+  // With either, a program could become any user, root included.
+  if ((capabilities &
+       (capability_bit(Capability::kSetuid) | capability_bit(Capability::kSetgid))) != 0)
+    return Status::invalid("CAP_SETUID and CAP_SETGID are never given to a program");
+  auto spawned =
+      user != nullptr || capabilities != 0 || may_leak_capabilities()
+          ? spawn_forked(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get(),
+                         user, capabilities)
+          : spawn(argv, env, dev_null->get(), out_pipe->write.get(), err_pipe->write.get());
   if (!spawned) return spawned.status();
   const pid_t pid = *spawned;
   // The child has its copies; ours would keep the pipes from ever reaching end of file.
@@ -498,16 +660,28 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   }
   // The program is still running (timeout, poll failure) or a zombie holding the group
   // id: either way the group is still ours to kill. Whatever it left behind goes too.
-  ::kill(-pid, SIGKILL);
+  const int kill_error = kill_group(pid, user);
   int wait_status = 0;
-  pid_t reaped;
-  do {
-    reaped = ::waitpid(pid, &wait_status, 0);
-  } while (reaped < 0 && errno == EINTR);
+  int wait_error = 0;
+  const Reaped reaped = reap(pid, pidfd, wait_status, wait_error);
   result.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  const std::string who = argv[0] + " (pid " + std::to_string(pid) + ")";
+  if (kill_error != 0 && kill_error != ESRCH)
+    log::warning("cannot kill the processes of " + who + ": " + errno_text(kill_error));
 
   if (!failure) return failure;
-  if (reaped < 0) return Status::internal("lost track of " + argv[0] + ": " + errno_text(errno));
+  if (reaped == Reaped::kLost)
+    return Status::internal("lost track of " + argv[0] + ": " + errno_text(wait_error));
+  if (reaped == Reaped::kAlive) {
+    const std::string message =
+        who +
+        (kill_error != 0 ? " cannot be killed: " + errno_text(kill_error)
+                         : " is alive " + std::to_string(kKillGrace.count() / 1000) +
+                               " s after SIGKILL (uninterruptible sleep?)") +
+        "; left behind";
+    log::error(message);
+    return Status::internal(message);
+  }
   if (timed_out) {
     result.ending = ProcessResult::Ending::kTimedOut;
   } else if (WIFEXITED(wait_status)) {

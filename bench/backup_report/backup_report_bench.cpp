@@ -4,7 +4,11 @@
 // then runs the report command RUNS times per format and prints the median.
 //
 //   vigie-bench-backup-report [--sites 1000] [--days 90] [--runs 5] [--period 7]
-//                             [--db PATH] [--keep]
+//                             [--db PATH] [--keep] [--report backup|availability]
+//
+// --report availability runs `report availability --period PERIODd` instead (every
+// check of every site, from the events); its database is seeded without the hourly
+// rollups, which that report does not read.
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -65,7 +69,7 @@ struct Failure {
   int state;
 };
 
-void seed(const std::filesystem::path& path, int sites, int days, std::int64_t now) {
+void seed(const std::filesystem::path& path, int sites, int days, std::int64_t now, bool rollups) {
   {
     auto storage = collector::open_sqlite_storage({.path = path});
     if (!storage) {
@@ -194,7 +198,7 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       const std::int64_t age_series = ++series_id;
       series.i(1, size_series).i(2, agent_id).t(3, id).t(4, "size").t(5, "B").run("series");
       series.i(1, age_series).i(2, agent_id).t(3, id).t(4, "age").t(5, "s").run("series");
-      for (std::int64_t t = start; t < now; t += kHour) {
+      for (std::int64_t t = start; rollups && t < now; t += kHour) {
         const double size =
             base * (1.0 + 0.05 * static_cast<double>(t - start) / static_cast<double>(now - start));
         rollup.i(1, size_series).i(2, t).r(3, size).r(4, 3 * size).run("rollup");
@@ -226,6 +230,7 @@ int main(int argc, char** argv) {
   std::filesystem::path db =
       std::filesystem::temp_directory_path() / "vigie-bench-backup-report.db";
   bool keep = false;
+  std::string report = "backup";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -241,16 +246,21 @@ int main(int argc, char** argv) {
     else if (a == "--period") period = std::stoi(next());
     else if (a == "--db") db = next();
     else if (a == "--keep") keep = true;
+    else if (a == "--report") report = next();
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
+  if (report != "backup" && report != "availability") {
+    std::fprintf(stderr, "--report: expected backup or availability\n");
+    return 2;
+  }
   const std::int64_t now = wall_ms();
   if (!keep || !std::filesystem::exists(db)) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
     const auto t0 = std::chrono::steady_clock::now();
-    seed(db, sites, days, now);
+    seed(db, sites, days, now, report == "backup");
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("seeded %d sites, %d days in %.1f s: %.0f MB\n", sites, days, s,
                 static_cast<double>(std::filesystem::file_size(db)) / 1e6);
@@ -262,8 +272,8 @@ int main(int argc, char** argv) {
       const std::string out = out_dir + "/vigie-bench-report." + format;
       const std::string period_arg = std::to_string(period) + "d";
       const std::vector<std::string_view> args = {
-          "report",   "backup", "--db",  db.c_str(), "--period", period_arg,
-          "--format", format,   "--out", out,        "--tz",     "Europe/Paris"};
+          "report",   report, "--db",  db.c_str(), "--period", period_arg,
+          "--format", format, "--out", out,        "--tz",     "Europe/Paris"};
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
       const int code = vigie::collector::report_command(args);
@@ -279,9 +289,10 @@ int main(int argc, char** argv) {
       }
     }
     std::printf(
-        "report backup --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f),"
+        "report %s --period %dd --format %s: median %.3f s over %d runs (min %.3f, max %.3f),"
         " CPU median %.3f s\n",
-        period, format, median(times), runs, *std::min_element(times.begin(), times.end()),
+        report.c_str(), period, format, median(times), runs,
+        *std::min_element(times.begin(), times.end()),
         *std::max_element(times.begin(), times.end()), median(cpu));
   }
   return 0;

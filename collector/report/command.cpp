@@ -21,7 +21,10 @@
 namespace vigie::collector {
 
 const CommandHelp kReportHelp = {
-    .synopsis = "vigie-collector report backup --out FILE [options]",
+    .synopsis =
+        "vigie-collector report backup --out FILE [options]\n"
+        "vigie-collector report availability [--period 2026-11|last-month|7d] "
+        "[--calendar NAME] [options]",
     .about = R"(Writes the backup-health report: every site's backup checks (backup/restic, borg,
 file-age, avamar) over whole days, worst sites first, and mails it when asked.
 )",
@@ -47,6 +50,18 @@ file-age, avamar) over whole days, worst sites first, and mails it when asked.
                             "from": "vigie@example.org", "timeout": "30s" }
   --mail-attempts N     tries before giving up (default 3)
   --mail-retry-wait DUR wait before the second try, doubled each time (default 10s)
+
+
+report availability: the share of time each site's firewall, Wi-Fi, backup, antivirus
+and network checks were OK, the time in each state and the outages, from the events.
+  --period P            a month (2026-11), last-month (default), or whole days ending at
+                        the start of today, or of --end YYYY-MM-DD (7d, 30d)
+  --calendar NAME       count only the working hours of this calendar (its zone is then
+                        the default --tz)
+  --calendars FILE      the calendars file (default /etc/vigie/calendars.json, if present)
+  --out FILE            where to write it (default "-", standard output)
+  --format, --site, --lang, --tz, --csv-separator, --db, --mail-to, --smtp,
+  --mail-attempts, --mail-retry-wait: as for the backup report
 
 exit codes: 0 written (and mailed), 1 not written, 2 bad usage, 3 written but not mailed
 )",
@@ -79,10 +94,10 @@ bool plausible_address(std::string_view a) {
 }
 
 Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) {
-  if (args.size() < 2) return Status::invalid("report: which report? (backup)");
+  if (args.size() < 2) return Status::invalid("report: which report? (backup, availability)");
   if (args[1] != "backup")
     return Status::invalid("report: unknown report \"" + std::string(args[1]) +
-                           "\" (known: backup)");
+                           "\" (known: backup, availability)");
   ReportArgs r;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string_view a = args[i];
@@ -171,6 +186,8 @@ Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) 
   return r;
 }
 
+}  // namespace
+
 // Writes `content` to a temporary file next to `path`, then renames it over `path`:
 // a reader (a web server, a mail script) sees the old report or the new one, whole.
 Status write_atomically(const std::string& path, const std::string& content) {
@@ -208,9 +225,8 @@ Status write_atomically(const std::string& path, const std::string& content) {
   return Status::ok();
 }
 
-}  // namespace
-
 int report_command(const std::vector<std::string_view>& args) {
+  if (args.size() >= 2 && args[1] == "availability") return availability_command(args);
   auto parsed = parse_report_args(args);
   if (!parsed) {
     std::cerr << "vigie-collector: " << parsed.status().message()
@@ -255,7 +271,7 @@ int report_command(const std::vector<std::string_view>& args) {
     std::cerr << "vigie-collector: " << data.status().message() << "\n";
     return 1;
   }
-  if (!a.site.empty() && data->agents.empty()) {
+  if (!a.site.empty() && data->agents.empty() && data->checks.empty()) {
     std::cerr << "vigie-collector: --site \"" << a.site << "\": no agent reports for this site\n";
     return 2;
   }

@@ -48,4 +48,19 @@ Status mail_report(const MailSettings& settings, const BackupReport& report, con
   return mail::send_with_retries(*settings.relay, message, settings.attempts, settings.retry_wait);
 }
 
+Status mail_availability(const MailSettings& settings, const AvailabilityReport& report,
+                         const Locale& locale, char csv_separator) {
+  mail::Message message;
+  message.from = settings.relay->from;
+  message.to = settings.to;
+  message.subject = availability_subject(report, locale);
+  message.text = render_availability_markdown(report, locale);
+  message.html = render_availability_html(report, locale);
+  message.attachments.push_back({.filename = locale.format(N_("availability-{period}.csv"),
+                                                           {{"period", report.period_label}}),
+                                 .content_type = "text/csv; charset=utf-8",
+                                 .data = render_availability_csv(report, locale, csv_separator)});
+  return mail::send_with_retries(*settings.relay, message, settings.attempts, settings.retry_wait);
+}
+
 }  // namespace vigie::collector

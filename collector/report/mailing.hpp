@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/report/availability.hpp"
 #include "collector/report/backup.hpp"
 #include "common/status.hpp"
 
@@ -31,5 +32,9 @@ Result<MailSettings> load_mail_settings(const std::string& path);
 // failed try is logged; returns the last error when every try failed.
 Status mail_report(const MailSettings& settings, const BackupReport& report, const Locale& locale,
                    char csv_separator);
+
+// The same for the availability report.
+Status mail_availability(const MailSettings& settings, const AvailabilityReport& report,
+                         const Locale& locale, char csv_separator);
 
 }  // namespace vigie::collector

@@ -402,7 +402,29 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
 
 namespace {
 
-std::string csv_field(std::string_view v, char sep) {
+// Whether `v` is a number as the report writes them ("-3", "1.5", "1,5"): those keep
+// their sign.
+bool is_number_text(std::string_view v) {
+  std::size_t i = v.starts_with('-') || v.starts_with('+') ? 1 : 0;
+  if (i == v.size()) return false;
+  bool digits = false;
+  for (; i < v.size(); ++i) {
+    if (v[i] >= '0' && v[i] <= '9') digits = true;
+    else if (v[i] != '.' && v[i] != ',') return false;
+  }
+  return digits;
+}
+
+std::string csv_field(std::string_view text, char sep) {
+  // A cell a spreadsheet would read as a formula (=, +, -, @, or a tab or CR before
+  // one) starts with an apostrophe instead: text from agents is never run.
+  std::string neutral;
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos &&
+      !is_number_text(text)) {
+    neutral = "'" + std::string(text);
+    text = neutral;
+  }
+  const std::string_view v = text;
   const bool quote = v.find_first_of(std::string("\"\r\n") + sep) != std::string_view::npos ||
                      (!v.empty() && (v.front() == ' ' || v.back() == ' '));
   if (!quote) return std::string(v);

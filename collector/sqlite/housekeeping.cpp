@@ -119,7 +119,13 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
       {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
        " bucket_ms FROM rollups WHERE tier = ?2 AND bucket_ms < ?1 LIMIT 2000)",
        now - retention.hour.count(), kHourMs},
-      // Replay protection only needs to outlive the agents' spools (7 days at most).
+      // Replay protection: the batches of the last 8 days, and for older ones each
+      // agent's high-water mark, raised before they go.
+      {"UPDATE agents SET pruned_seq = MAX(pruned_seq, old.seq),"
+       " pruned_received_ms = MAX(pruned_received_ms, old.received) FROM (SELECT agent_id,"
+       " MAX(seq) AS seq, MAX(received_ms) AS received FROM batches WHERE received_ms < ?1"
+       " GROUP BY agent_id) AS old WHERE agents.id = old.agent_id",
+       now - retention.raw.count(), 0},
       {"DELETE FROM batches WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM batches"
        " WHERE received_ms < ?1 LIMIT 2000)",
        now - retention.raw.count(), 0},
@@ -129,6 +135,9 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
       {"DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE ts_ms < ?1"
        " ORDER BY ts_ms LIMIT 2000)",
        now - retention.notifications.count(), 0},
+      {"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_ms < ?1"
+       " ORDER BY created_ms LIMIT 2000)",
+       now - retention.outbox.count(), 0},
   };
   for (const auto& d : deletes) {
     if (Clock::now() >= deadline) {
@@ -138,7 +147,8 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
     Status s =
         sqlite::exec(db, d.sql, [&](Statement& st) { st.bind(1, d.cutoff).bind(2, d.extra); });
     if (!s) return s;
-    if (sqlite3_changes(db) >= kDeleteChunk) *more = true;
+    if (std::string_view(d.sql).starts_with("DELETE") && sqlite3_changes(db) >= kDeleteChunk)
+      *more = true;
   }
   return Status::ok();
 }

@@ -2,7 +2,7 @@
 // What a stored report and the state engine's reaction to it write, on the writer's
 // connection: the agent, the replay guard (one batches row per report), the series,
 // one sample block, and the StateDelta (agents, checks, events, downtimes, audit,
-// notifications). The statements are prepared once; row ids of agents, checks and
+// notifications, the alert outbox). The statements are prepared once; row ids of agents, checks and
 // series are cached. Writer thread only, inside its transaction.
 
 #include <cstdint>
@@ -23,7 +23,9 @@ namespace vigie::collector {
 class SqliteIngest {
  public:
   // Prepares the statements on `db` (the writer's connection, which must outlive this).
-  static Result<std::unique_ptr<SqliteIngest>> prepare(sqlite3* db);
+  // `max_series`: series one agent may have (0: no bound); a report that would create
+  // more is refused with kTooLarge naming the result and the limit.
+  static Result<std::unique_ptr<SqliteIngest>> prepare(sqlite3* db, std::int64_t max_series = 0);
 
   // Stores a validated report once per (agent id, seq): kDuplicate changes nothing.
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
@@ -36,8 +38,10 @@ class SqliteIngest {
   void forget_cached_ids();
 
  private:
-  explicit SqliteIngest(sqlite3* db) : db_(db) {}
+  SqliteIngest(sqlite3* db, std::int64_t max_series) : db_(db), max_series_(max_series) {}
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  // The row id of an agent already stored; kNotFound if none.
+  Result<std::int64_t> known_agent_id(const std::string& agent);
   Result<std::int64_t> series_id(std::int64_t agent_id, const std::string& check,
                                  const Metric& metric);
   Status store_agent(const AgentState& agent);
@@ -46,12 +50,16 @@ class SqliteIngest {
   Status store_downtime(const Downtime& downtime);
   Status store_audit(const AuditEntry& entry);
   Status store_notification(const NotificationRecord& notification);
+  Status store_outbox(const OutboxRow& row);
 
   sqlite3* db_;
   FreshBlocks* fresh_ = nullptr;
-  sqlite::Statement insert_agent_, update_agent_, find_batch_, insert_batch_, upsert_check_,
-      update_check_, insert_event_, upsert_downtime_, insert_audit_, insert_notification_,
-      upsert_series_, insert_block_;
+  const std::int64_t max_series_;
+  sqlite::Statement find_series_, count_series_;
+  std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
+  sqlite::Statement insert_agent_, find_agent_, update_agent_, find_batch_, insert_batch_,
+      upsert_check_, update_check_, insert_event_, upsert_downtime_, insert_audit_,
+      insert_notification_, insert_outbox_, upsert_series_, insert_block_;
 
   // Series ids by (agent id, check, metric) and their unit, keyed by two independent
   // 64-bit hashes of the three instead of the strings themselves: a fleet has hundreds

@@ -20,7 +20,7 @@ constexpr std::int64_t kMaxPoints = 100'000;
 
 constexpr const char* kEventColumns =
     "SELECT id, ts_ms, recorded_ms, kind, site, agent, check_id, from_state, to_state,"
-    " state_type, attempt, summary, author, notify, backfill FROM events";
+    " state_type, attempt, summary, author, notify, backfill, trap FROM events";
 
 Event event_from_row(const Statement& row) {
   Event e;
@@ -39,6 +39,7 @@ Event event_from_row(const Statement& row) {
   e.author = row.text(12);
   e.notify = row.int64(13) != 0;
   e.backfill = row.int64(14) != 0;
+  e.trap = row.text(15);
   return e;
 }
 
@@ -90,7 +91,7 @@ Status read_all_checks(sqlite3* db, std::vector<CheckState>& out) {
       " c.ts_ms, c.duration_ms, c.interval_s, c.received_ms, c.since_ms, c.max_attempts,"
       " c.state_type, c.attempt, c.hard_state, c.hard_since_ms, c.history, c.history_len,"
       " c.flapping, c.flap_percent, c.stale, c.stale_reason, c.stale_since_ms, c.agent_lost,"
-      " c.ack FROM checks c JOIN agents a ON a.id = c.agent_id");
+      " c.ack, c.site FROM checks c JOIN agents a ON a.id = c.agent_id");
   if (!stmt) return stmt.status();
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
@@ -123,6 +124,11 @@ Status read_all_checks(sqlite3* db, std::vector<CheckState>& out) {
     c.agent_lost = stmt->int64(25) != 0;
     if (auto ack = ack_from_text(stmt->text(26)))
       c.ack = std::make_shared<const Ack>(std::move(*ack));
+    // '' : filed under its agent's site (every check before central pollers).
+    if (std::string site = stmt->text(27); !site.empty() && site != c.site) {
+      c.site = std::move(site);
+      c.central = true;
+    }
     out.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read checks");
@@ -133,7 +139,7 @@ Status read_current_downtimes(sqlite3* db, std::int64_t now_ms, std::vector<Down
   auto stmt = Statement::prepare(
       db,
       "SELECT id, site, agent, check_id, start_ms, end_ms, comment, author, created_ms,"
-      " weekdays, start_minute, duration_minutes, time_zone FROM downtimes"
+      " weekdays, start_minute, duration_minutes, time_zone, every, calendar FROM downtimes"
       " WHERE end_ms = 0 OR end_ms > ?1 ORDER BY id");
   if (!stmt) return stmt.status();
   stmt->bind(1, now_ms);
@@ -153,6 +159,8 @@ Status read_current_downtimes(sqlite3* db, std::int64_t now_ms, std::vector<Down
     d.start_minute = static_cast<int>(stmt->int64(10));
     d.duration_minutes = static_cast<int>(stmt->int64(11));
     d.time_zone = stmt->text(12);
+    d.every = stmt->text(13);
+    d.calendar = stmt->text(14);
     out.push_back(std::move(d));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read downtimes");
@@ -279,7 +287,12 @@ Status read_site_agents(sqlite3* db, const HistoryQuery& q, std::vector<AgentSta
   auto stmt = Statement::prepare(
       db,
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
-      " FROM agents WHERE ?1 = '' OR site = ?1 ORDER BY site, name");
+      " FROM agents WHERE (?1 = '' OR site = ?1)"
+      // A central poller (enrolled with --report-for) is no agent of its own site's: its
+      // backups, if any, come as checks; without them its site has nothing to report.
+      " AND name NOT IN (SELECT agent FROM tokens WHERE role = 'agent' AND revoked_ms = 0"
+      " AND report_for != '')"
+      " ORDER BY site, name");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.site);
   int rc;
@@ -305,13 +318,16 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
                           std::vector<std::int64_t>& agent_ids) {
   auto stmt = Statement::prepare(
       db,
-      "SELECT a.id, a.name, a.site, c.check_id, c.name, c.status, c.summary, c.metrics,"
+      "SELECT a.id, a.name, coalesce(c.filed, a.site), c.check_id, c.name, c.status, c.summary, "
+      "c.metrics,"
       " c.ts_ms, c.interval_s, c.received_ms, c.since_ms, c.state_type, c.attempt,"
       " c.hard_state, c.hard_since_ms, c.flapping, c.stale, c.stale_reason,"
-      " c.stale_since_ms, c.agent_lost, c.ack"
-      " FROM checks c JOIN agents a ON a.id = c.agent_id"
-      " WHERE substr(c.check_id, 1, length(?1)) = ?1 AND (?2 = '' OR a.site = ?2)"
-      " ORDER BY a.site, a.name, c.check_id");
+      " c.stale_since_ms, c.agent_lost, c.ack, a.site"
+      " FROM (SELECT *, CASE site WHEN '' THEN NULL ELSE site END AS filed FROM checks) c"
+      " JOIN agents a ON a.id = c.agent_id"
+      " WHERE substr(c.check_id, 1, length(?1)) = ?1"
+      " AND (?2 = '' OR coalesce(c.filed, a.site) = ?2)"
+      " ORDER BY coalesce(c.filed, a.site), a.name, c.check_id");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.check_prefix).bind(2, q.site);
   int rc;
@@ -341,6 +357,7 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
     c.agent_lost = stmt->int64(20) != 0;
     if (auto ack = ack_from_text(stmt->text(21)))
       c.ack = std::make_shared<const Ack>(std::move(*ack));
+    c.central = c.site != stmt->text(22);
     out.push_back(std::move(h));
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read checks");
@@ -351,7 +368,7 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
 // index: a few rows each, so that a report's cost grows with the number of checks it
 // is about, not with the events table.
 struct PerCheckStatements {
-  Statement last_hard, last_stale, in_period, find_series, hourly;
+  Statement last_hard, last_stale, in_period, find_series, hourly, silences;
 
   static Result<PerCheckStatements> prepare(sqlite3* db) {
     PerCheckStatements s;
@@ -376,6 +393,16 @@ struct PerCheckStatements {
          "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
          " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4"
          " ORDER BY bucket_ms"},
+        // The check's own, then its agent's and its site's (agent and check_id '' in
+        // the same index), through the (agent, check_id, id) index.
+        {&s.silences,
+         std::string(kEventColumns) +
+             " WHERE ((agent = ?1 AND check_id = ?2 AND kind IN ('acknowledged', 'ack_removed',"
+             " 'ack_expired', 'downtime_start', 'downtime_end'))"
+             " OR (agent = ?1 AND check_id = '' AND kind IN ('downtime_start', 'downtime_end'))"
+             " OR (agent = '' AND check_id = '' AND site = ?3"
+             " AND kind IN ('downtime_start', 'downtime_end')))"
+             " AND ts_ms < ?4 ORDER BY id"},
     };
     for (const auto& entry : table) {
       auto stmt = Statement::prepare(db, entry.sql);
@@ -446,8 +473,11 @@ Result<StateSnapshot> read_state(sqlite3* db, std::int64_t now_ms) {
 Result<std::vector<Event>> read_events(sqlite3* db, const EventQuery& q) {
   const bool one_check = !q.agent.empty() || !q.check.empty();
   std::string sql = kEventColumns;
-  sql += one_check ? " WHERE agent = ?3 AND check_id = ?4 AND id > ?1 ORDER BY id DESC LIMIT ?2"
-                   : " WHERE id > ?1 ORDER BY id LIMIT ?2";
+  sql += " WHERE id > ?1";
+  if (one_check) sql += " AND agent = ?3 AND check_id = ?4";
+  if (q.traps == EventQuery::Traps::kOnly) sql += " AND kind = 'trap'";
+  if (q.traps == EventQuery::Traps::kWithout) sql += " AND kind != 'trap'";
+  sql += one_check ? " ORDER BY id DESC LIMIT ?2" : " ORDER BY id LIMIT ?2";
   auto stmt = Statement::prepare(db, sql);
   if (!stmt) return stmt.status();
   stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));
@@ -459,7 +489,8 @@ Result<std::vector<Event>> read_events(sqlite3* db, const EventQuery& q) {
 
 Result<std::vector<AuditEntry>> read_audit(sqlite3* db, const AuditQuery& q) {
   auto stmt = Statement::prepare(db,
-                                 "SELECT id, ts_ms, author, action, target, comment FROM audit"
+                                 "SELECT id, ts_ms, author, action, target, comment, before_value,"
+                                 " after_value FROM audit"
                                  " WHERE id > ?1 ORDER BY id LIMIT ?2");
   if (!stmt) return stmt.status();
   stmt->bind(1, q.after).bind(2, static_cast<std::int64_t>(q.limit));
@@ -471,7 +502,9 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, const AuditQuery& q) {
                    .author = stmt->text(2),
                    .action = stmt->text(3),
                    .target = stmt->text(4),
-                   .comment = stmt->text(5)});
+                   .comment = stmt->text(5),
+                   .before = stmt->text(6),
+                   .after = stmt->text(7)});
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read audit");
   return out;
@@ -556,6 +589,14 @@ Result<HistoryData> read_history(sqlite3* db, const HistoryQuery& q) {
   for (std::size_t i = 0; i < out.checks.size(); ++i) {
     if (Status s = read_check_events(db, *per_check, q, out.checks[i]); !s) return s;
     if (Status s = read_check_series(db, *per_check, q, agent_ids[i], out.checks[i]); !s) return s;
+    if (q.silences) {
+      CheckHistory& h = out.checks[i];
+      per_check->silences.bind(1, h.state.agent)
+          .bind(2, h.state.last.check)
+          .bind(3, h.state.site)
+          .bind(4, q.to_ms);
+      if (Status s = read_event_rows(db, per_check->silences, h.silences); !s) return s;
+    }
   }
   return out;
 }

@@ -195,11 +195,86 @@ CREATE INDEX notifications_by_site ON notifications (site, id);
 CREATE INDEX notifications_by_time ON notifications (ts_ms);
 )sql";
 
-// Version 4: compacted sample blocks (housekeeping.hpp). level 0: one report's block,
+// Version 4: the alert outbox (Storage's outbox operations), and the agents' replay
+// high-water marks. done_ms 0: still to
+// deliver; otherwise when it was settled, with status sent, digest or failed.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE outbox (
+  id         INTEGER PRIMARY KEY,
+  channel    TEXT NOT NULL,
+  alert_key  TEXT NOT NULL,
+  alert      TEXT NOT NULL,  -- JSON
+  created_ms INTEGER NOT NULL,
+  due_ms     INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  error      TEXT NOT NULL DEFAULT '',
+  done_ms    INTEGER NOT NULL DEFAULT 0,
+  status     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox (channel, due_ms) WHERE done_ms = 0;
+CREATE INDEX outbox_sent ON outbox (alert_key, done_ms) WHERE done_ms != 0;
+CREATE INDEX outbox_by_time ON outbox (created_ms);
+-- Each agent's high-water mark of the batches retention let go: a report at or below
+-- it, whose results are no newer than the last of them, was stored already.
+ALTER TABLE agents ADD COLUMN pruned_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN pruned_received_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Version 5: central pollers. A token may let its agent file results under other
+// sites (report_for: "", "*" or a comma list), and a check is filed under the site
+// its results name ('' : its agent's site).
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE tokens ADD COLUMN report_for TEXT NOT NULL DEFAULT '';
+ALTER TABLE checks ADD COLUMN site TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Version 6: SNMP traps, kept as events of kind 'trap' with their detail (a JSON
+// object's text; '' for other kinds), and found per check without the state changes.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE events ADD COLUMN trap TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
+)sql";
+
+// Version 7: downtimes by calendar (every public holiday, outside working hours).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE downtimes ADD COLUMN every TEXT NOT NULL DEFAULT '';
+ALTER TABLE downtimes ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Version 8: agent configurations kept centrally (templates, per-site and per-agent
+// values), what each agent says it runs, and the audit trail's before and after.
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE audit ADD COLUMN before_value TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN after_value TEXT NOT NULL DEFAULT '';
+CREATE TABLE config_entries (
+  kind       TEXT NOT NULL,  -- template, site, agent
+  name       TEXT NOT NULL,
+  document   TEXT NOT NULL,  -- JSON
+  revision   INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  author     TEXT NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+-- Bumped by every change of config_entries: readers cache what they render by it.
+CREATE TABLE config_revision (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  revision INTEGER NOT NULL
+);
+INSERT INTO config_revision (id, revision) VALUES (1, 0);
+CREATE TABLE agent_config_reports (
+  agent       TEXT PRIMARY KEY,
+  running     TEXT NOT NULL,  -- version the agent runs; '' none
+  refused     TEXT NOT NULL,  -- version it refused last; '' none
+  error       TEXT NOT NULL,  -- why
+  reported_ms INTEGER NOT NULL
+);
+)sql";
+
+// Version 9: compacted sample blocks (housekeeping.hpp). level 0: one report's block,
 // as ingest writes it; 1: an agent's fresh blocks merged; 2: an agent's hour merged;
 // 3: a block that did not decode, left as it was. Blocks carry their encoding in their
 // first byte (sample_block.hpp), so that every version's blocks read the same way.
-constexpr const char* kSchemaV4 = R"sql(
+constexpr const char* kSchemaV9 = R"sql(
 ALTER TABLE sample_blocks ADD COLUMN level INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sample_blocks_open ON sample_blocks (t_max) WHERE level < 2;
 )sql";
@@ -208,7 +283,8 @@ CREATE INDEX sample_blocks_open ON sample_blocks (t_max) WHERE level < 2;
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                       kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace
@@ -220,11 +296,44 @@ Result<std::int64_t> schema_version(sqlite3* db) {
   return version->int64(0);
 }
 
+Status check_application(sqlite3* db, const std::string& where) {
+  auto read = [&](const char* sql) -> Result<std::int64_t> {
+    auto stmt = Statement::prepare(db, sql);
+    if (!stmt) return stmt.status();
+    if (stmt->step() != SQLITE_ROW) return sqlite::error(db, sql);
+    return stmt->int64(0);
+  };
+  auto id = read("PRAGMA application_id");
+  if (!id) return id.status().with_context(where);
+  if (*id == kApplicationId) return Status::ok();
+  auto version = read("PRAGMA user_version");
+  if (!version) return version.status().with_context(where);
+  auto tables = read("SELECT count(*) FROM sqlite_master");
+  if (!tables) return tables.status().with_context(where);
+  if (*id == 0 && *tables == 0 && *version == 0) return Status::ok();  // new
+  // A collector's before application_id: its own tables and a known version.
+  auto ours = read(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('batches',"
+      " 'checks', 'series', 'sample_blocks', 'tokens')");
+  if (!ours) return ours.status().with_context(where);
+  if (*id == 0 && *ours == 5 && *version >= 1) return Status::ok();
+  std::string what = "another program's SQLite database";
+  if (*id == 0x76696753) what = "a vigie agent's spool";
+  else if (*id != 0) what += " (application_id " + std::to_string(*id) + ")";
+  return Status(Code::kFailedPrecondition,
+                where + " is " + what + ", not a vigie collector database: left untouched");
+}
+
 Status migrate(sqlite3* db) {
   auto stored = schema_version(db);
   if (!stored) return stored.status();
   const std::int64_t current = *stored;
-  if (current == kSchemaVersion) return Status::ok();
+  if (current == kSchemaVersion) {
+    auto id = Statement::prepare(db, "PRAGMA application_id");
+    if (!id) return id.status();
+    if (id->step() == SQLITE_ROW && id->int64(0) == kApplicationId) return Status::ok();
+    return sqlite::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+  }
   if (current > kSchemaVersion) {
     return Status(Code::kCorruption, "database schema version " + std::to_string(current) +
                                          " is newer than this collector's (" +
@@ -235,6 +344,9 @@ Status migrate(sqlite3* db) {
     if (Status s = sqlite::exec(db, "BEGIN IMMEDIATE"); !s) return s;
     Status s = sqlite::exec(db, kMigrations[version - 1]);
     if (s) s = sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str());
+    if (s) {
+      s = sqlite::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+    }
     if (s) s = sqlite::exec(db, "COMMIT");
     if (!s) {
       (void)sqlite::exec(db, "ROLLBACK");

@@ -19,7 +19,14 @@ struct sqlite3;
 namespace vigie::collector {
 
 // The version this collector writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 9;
+// PRAGMA application_id of a collector database: "vigc" (the agent's spool is "vigS").
+inline constexpr std::int64_t kApplicationId = 0x76696763;
+
+// Whether the database open on `db` is a collector's, or new and empty, without
+// writing to it: kFailedPrecondition naming what it is otherwise (another program's,
+// the agent's spool).
+Status check_application(sqlite3* db, const std::string& where);
 
 // Brings the database to kSchemaVersion, each step in one transaction with its
 // user_version bump. kCorruption when the database is newer than this collector.

@@ -7,11 +7,15 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <vector>
 
+#include "collector/sqlite/configs.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/ingest.hpp"
+#include "collector/sqlite/outbox.hpp"
 #include "collector/sqlite/queries.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "collector/sqlite/tokens.hpp"
@@ -51,7 +55,13 @@ class SqliteStorage final : public Storage {
   ~SqliteStorage() override { close(); }
 
   Status start() {
-    auto ingest = SqliteIngest::prepare(writer_.db());
+    auto mode = sqlite::Statement::prepare(writer_.db(), "PRAGMA synchronous");
+    if (!mode) return mode.status();
+    if (mode->step() == SQLITE_ROW) {
+      const std::int64_t level = mode->int64(0);
+      synchronous_ = level >= 2 ? "full" : level == 1 ? "normal" : "off";
+    }
+    auto ingest = SqliteIngest::prepare(writer_.db(), options_.max_series_per_agent);
     if (!ingest) return ingest.status();
     ingest_ = std::move(*ingest);
     ingest_->list_blocks_in(&fresh_blocks_);
@@ -77,6 +87,17 @@ class SqliteStorage final : public Storage {
   Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override {
     return with_reader([&](sqlite3* db) { return read_notifications(db, query); });
   }
+  Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
+                                              std::int64_t due_by_ms, std::size_t limit,
+                                              std::int64_t lease_ms) override;
+  Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                     const std::string& status, std::vector<NotificationRecord> history) override;
+  Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       std::int64_t retry_at_ms, const std::string& error,
+                       std::vector<NotificationRecord> history) override;
+  Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
+    return with_reader([&](sqlite3* db) { return read_outbox_last_sent(db, since_ms); });
+  }
   Result<SeriesData> series(const SeriesQuery& query) override {
     auto plan = plan_series(query, options_.retention, now_ms());
     if (!plan) return plan.status();
@@ -89,6 +110,8 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override;
+  Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) override;
   Result<TokenRecord> find_token(const std::string& hash) override {
     return with_reader([&](sqlite3* db) { return read_token(db, hash); });
   }
@@ -99,6 +122,30 @@ class SqliteStorage final : public Storage {
     return writer_.write([&] { return revoke_token_row(writer_.db(), id, now_ms); });
   }
   Result<TokenRecord> enroll(const Enrollment& enrollment) override;
+
+  Result<ConfigSnapshot> config_snapshot() override {
+    return with_reader([&](sqlite3* db) { return read_config_snapshot(db); });
+  }
+  Result<std::int64_t> config_revision() override {
+    return with_reader([&](sqlite3* db) { return read_config_revision(db); });
+  }
+  Result<std::int64_t> change_config(const ConfigChange& change) override {
+    std::int64_t revision = 0;
+    Status s = writer_.write([&]() -> Status {
+      auto applied = apply_config_change(writer_.db(), change);
+      if (!applied) return applied.status();
+      revision = *applied;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return revision;
+  }
+  Status put_agent_config_report(const AgentConfigReport& report) override {
+    return writer_.write([&] { return upsert_agent_config_report(writer_.db(), report); });
+  }
+  Result<std::vector<AgentConfigReport>> agent_config_reports() override {
+    return with_reader([&](sqlite3* db) { return read_agent_config_reports(db); });
+  }
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
@@ -135,6 +182,7 @@ class SqliteStorage final : public Storage {
   std::unique_ptr<SqliteIngest> ingest_;  // writer thread only, on writer_.db()
   FreshBlocks fresh_blocks_;              // writer thread only
   std::atomic<std::int64_t> refused_busy_{0};
+  std::string synchronous_;  // read back from the writer's connection at start
 
   std::mutex readers_mu_;
   std::vector<Db> readers_;
@@ -181,12 +229,58 @@ void SqliteStorage::change(Change make, ChangeDone done) {
                    }});
 }
 
+Result<std::vector<OutboxRow>> SqliteStorage::claim_outbox(const std::string& channel,
+                                                           std::int64_t now_ms,
+                                                           std::int64_t due_by_ms,
+                                                           std::size_t limit,
+                                                           std::int64_t lease_ms) {
+  // Asked every few hundred ms per channel: a read first, so that an idle outbox costs
+  // no transaction of the writer.
+  auto due = with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, due_by_ms); });
+  if (!due) return due.status();
+  if (!*due) return std::vector<OutboxRow>{};
+  std::vector<OutboxRow> rows;
+  Status s = writer_.write([&]() -> Status {
+    auto claimed = claim_outbox_rows(writer_.db(), channel, now_ms, due_by_ms, limit, lease_ms);
+    if (!claimed) return claimed.status();
+    rows = std::move(*claimed);
+    return Status::ok();
+  });
+  if (!s) return s;
+  return rows;
+}
+
+Status SqliteStorage::outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                                  const std::string& status,
+                                  std::vector<NotificationRecord> history) {
+  return writer_.write([&]() -> Status {
+    if (Status s = settle_outbox_rows(writer_.db(), ids, now_ms, status, ""); !s) return s;
+    StateDelta delta;
+    delta.notifications = std::move(history);
+    return ingest_->persist(delta);
+  });
+}
+
+Status SqliteStorage::outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                                    std::int64_t retry_at_ms, const std::string& error,
+                                    std::vector<NotificationRecord> history) {
+  return writer_.write([&]() -> Status {
+    Status s = retry_at_ms == 0 ? settle_outbox_rows(writer_.db(), ids, now_ms, "failed", error)
+                                : retry_outbox_rows(writer_.db(), ids, retry_at_ms, error);
+    if (!s) return s;
+    StateDelta delta;
+    delta.notifications = std::move(history);
+    return ingest_->persist(delta);
+  });
+}
+
 StorageStats SqliteStorage::stats() {
   StorageStats s;
   s.queue_depth = writer_.queue_depth();
   s.commits = writer_.commits();
   s.commit_failures = writer_.commit_failures();
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  s.synchronous = synchronous_;
   for (const char* suffix : {"", "-wal"}) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
@@ -207,9 +301,26 @@ Result<std::int64_t> SqliteStorage::add_token(const TokenRecord& record, const s
   return id;
 }
 
+Result<std::vector<std::int64_t>> SqliteStorage::add_tokens(
+    const std::vector<std::pair<TokenRecord, std::string>>& tokens) {
+  std::vector<std::int64_t> ids;
+  Status s = writer_.write([&]() -> Status {
+    ids.clear();  // a retried transaction starts again
+    for (const auto& [record, hash] : tokens) {
+      auto inserted = insert_token_row(writer_.db(), record, hash);
+      if (!inserted) return inserted.status();
+      ids.push_back(*inserted);
+    }
+    return Status::ok();
+  });
+  if (!s) return s;
+  return ids;
+}
+
 Result<TokenRecord> SqliteStorage::enroll(const Enrollment& enrollment) {
   TokenRecord issued;
-  Status s = writer_.write([&]() -> Status {
+  // Anonymous work: behind every report waiting, never ahead of one.
+  Status s = writer_.write_last([&]() -> Status {
     auto token = enroll_agent(writer_.db(), enrollment);
     if (!token) return token.status();
     issued = std::move(*token);
@@ -250,6 +361,7 @@ std::string immutable_uri(const std::filesystem::path& path) {
 }  // namespace
 
 Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path) {
+  if (Status s = check_database_location(path.string()); !s) return s;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return Status::not_found("database " + path.string() + ": no such file");
@@ -270,6 +382,7 @@ Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem:
     version = schema_version(db->get());
     if (!version) return version.status().with_context("database " + path.string());
   }
+  if (Status s = check_application(db->get(), path.string()); !s) return s;
   if (*version != kSchemaVersion) {
     return Status(Code::kFailedPrecondition,
                   "database " + path.string() + " has schema version " + std::to_string(*version) +
@@ -280,7 +393,30 @@ Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem:
   return std::unique_ptr<HistoryReader>(std::make_unique<SqliteReader>(std::move(*db)));
 }
 
+Status check_database_location(std::string_view db) {
+  // scheme "://": RFC 3986's scheme, letters first.
+  const auto colon = db.find("://");
+  const bool uri =
+      colon != std::string_view::npos && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(db[0])) &&
+      std::all_of(db.begin(), db.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      });
+  if (db.empty()) return Status::invalid("--db: empty");
+  if (!uri) return Status::ok();
+  const std::string scheme(db.substr(0, colon));
+  if (scheme == "postgresql" || scheme == "postgres") {
+    return Status(Code::kFailedPrecondition,
+                  "--db " + scheme +
+                      "://...: PostgreSQL storage is not built yet in this "
+                      "collector; give the path of a SQLite database");
+  }
+  return Status::invalid("--db \"" + std::string(db) + "\": unknown scheme \"" + scheme +
+                         "://\"; give the path of a SQLite database");
+}
+
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {
+  if (Status s = check_database_location(options.path.string()); !s) return s;
   if (options.path.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(options.path.parent_path(), ec);
@@ -290,11 +426,15 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
   }
   auto db = sqlite::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return db.status();
-  // WAL: readers never wait for the writer. synchronous=NORMAL: a commit survives a
-  // process crash; a power cut may lose the last commits but never corrupts.
+  // Before any write (WAL mode is one): another program's database stays as it is.
+  if (Status s = check_application(db->get(), options.path.string()); !s) return s;
+  // WAL: readers never wait for the writer. synchronous=FULL: a commit survives a power
+  // cut (NORMAL: a process crash only; a power cut may lose the last commits).
   // The WAL is checkpointed by a thread of its own (writer.hpp), not by commits.
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
-                             "PRAGMA wal_autocheckpoint = 0"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode = WAL",
+        options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+        "PRAGMA wal_autocheckpoint = 0"}) {
     if (Status s = sqlite::exec(db->get(), pragma); !s) return s;
   }
   if (Status s = migrate(db->get()); !s) return s;

@@ -10,7 +10,8 @@ namespace {
 using sqlite::Statement;
 
 constexpr const char* kTokenColumns =
-    "SELECT id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms"
+    "SELECT id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms,"
+    " report_for"
     " FROM tokens";
 
 TokenRecord token_from_row(const Statement& row) {
@@ -24,6 +25,7 @@ TokenRecord token_from_row(const Statement& row) {
   t.expires_ms = row.int64(6);
   t.used_ms = row.int64(7);
   t.revoked_ms = row.int64(8);
+  t.report_for = row.text(9);
   return t;
 }
 
@@ -53,6 +55,9 @@ Result<TokenRecord> usable_enrollment_token(sqlite3* db, const Enrollment& e) {
                   "enrollment token already used (by agent \"" + token.agent + "\")");
   if (token.expires_ms != 0 && token.expires_ms <= e.now_ms)
     return Status(Code::kPermissionDenied, "enrollment token expired");
+  if (!token.agent.empty() && token.agent != e.agent)
+    return Status(Code::kPermissionDenied,
+                  "enrollment token is for agent \"" + token.agent + "\", not \"" + e.agent + "\"");
   if (!e.site.empty() && e.site != token.site)
     return Status(Code::kPermissionDenied,
                   "enrollment token is for site \"" + token.site + "\", not \"" + e.site + "\"");
@@ -64,8 +69,8 @@ Result<TokenRecord> usable_enrollment_token(sqlite3* db, const Enrollment& e) {
 Result<std::int64_t> insert_token_row(sqlite3* db, const TokenRecord& t, const std::string& hash) {
   auto stmt = Statement::prepare(
       db,
-      "INSERT INTO tokens (hash, role, agent, site, label, created_ms, expires_ms)"
-      " VALUES (?1,?2,?3,?4,?5,?6,?7) RETURNING id");
+      "INSERT INTO tokens (hash, role, agent, site, label, created_ms, expires_ms, report_for)"
+      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8) RETURNING id");
   if (!stmt) return stmt.status();
   stmt->bind(1, hash)
       .bind(2, role_name(t.role))
@@ -73,7 +78,8 @@ Result<std::int64_t> insert_token_row(sqlite3* db, const TokenRecord& t, const s
       .bind(4, t.site)
       .bind(5, t.label)
       .bind(6, t.created_ms)
-      .bind(7, t.expires_ms);
+      .bind(7, t.expires_ms)
+      .bind(8, t.report_for);
   if (stmt->step() != SQLITE_ROW) return sqlite::error(db, "store token");
   return stmt->int64(0);
 }
@@ -123,6 +129,7 @@ Result<TokenRecord> enroll_agent(sqlite3* db, const Enrollment& e) {
   issued.agent = e.agent;
   issued.site = token->site;
   issued.label = "enrolled with token " + std::to_string(token->id);
+  issued.report_for = token->report_for;  // a central poller's right goes with it
   issued.created_ms = e.now_ms;
   auto id = insert_token_row(db, issued, e.agent_token_hash);
   if (!id) return id.status();

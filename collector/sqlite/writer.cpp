@@ -59,6 +59,19 @@ Status SqliteWriter::write(std::function<Status()> apply) {
   return future.get();
 }
 
+Status SqliteWriter::write_last(std::function<Status()> apply) {
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return Status::unavailable("the collector is shutting down");
+    last_.push_back(
+        {std::move(apply), [&committed](Status s) { committed.set_value(std::move(s)); }});
+    cv_.notify_one();
+  }
+  return future.get();
+}
+
 std::size_t SqliteWriter::queue_depth() {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -85,12 +98,17 @@ void SqliteWriter::writer_loop() {
       std::unique_lock lock(mu_);
       // With housekeeping left to do, come back as soon as the queue is idle.
       cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
-                   [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty() && closing_) return;  // everything is committed
-      // Group commit: everything that queued up while the last transaction ran.
+                   [&] { return closing_ || !queue_.empty() || !last_.empty(); });
+      if (queue_.empty() && last_.empty() && closing_) return;  // everything is committed
+      // Group commit: everything that queued up while the last transaction ran, then
+      // one job of write_last's, behind them.
       while (!queue_.empty() && group.size() < options_.max_group) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+      if (!last_.empty()) {
+        group.push_back(std::move(last_.front()));
+        last_.pop_front();
       }
     }
     if (!group.empty()) {

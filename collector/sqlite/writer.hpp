@@ -69,6 +69,9 @@ class SqliteWriter {
   void enqueue(Job job);
   // enqueue() and wait for the commit.
   Status write(std::function<Status()> apply);
+  // Anonymous work (an enrollment): queued apart, and committed after every job queued
+  // at the time its group is formed, one per group, so that it never delays a report.
+  Status write_last(std::function<Status()> apply);
   // Runs housekeeping slices until none has work left, in the writer's transactions.
   Status housekeep();
 
@@ -99,6 +102,7 @@ class SqliteWriter {
   std::condition_variable cv_;
   std::condition_variable cv_checkpoint_;
   std::deque<Job> queue_;
+  std::deque<Job> last_;  // write_last's jobs
   bool closing_ = false;
   std::thread writer_;
   std::thread checkpointer_;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <utility>
 
+#include "common/file.hpp"
 #include "common/human_text.hpp"
 #include "common/time.hpp"
 #include "plugins/check_support.hpp"
@@ -86,7 +86,11 @@ class SelfCheck final : public Check {
     if (recent_quarantine) {
       out.status = worst(out.status, State::kWarning);
       problems.push_back(std::to_string(h.spool_quarantined) +
-                         " batches refused by the collector and quarantined (vigie-agent spool)");
+                         " results refused by the collector and quarantined (vigie-agent spool)");
+    }
+    if (h.traps && !h.traps->listening && h.started_ms > 0 && now - h.started_ms > 60'000) {
+      out.status = worst(out.status, State::kWarning);
+      problems.push_back("the SNMP trap receiver is not listening (see the agent's log)");
     }
     std::string summary;
     for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p;
@@ -100,7 +104,7 @@ class SelfCheck final : public Check {
         "spool: " + std::to_string(h.spool_depth) + " results, oldest " +
         (h.spool_oldest_ms ? age_text(std::chrono::milliseconds(oldest_age)) : std::string("-")) +
         ", " + std::to_string(h.spool_dropped) + " dropped, " +
-        std::to_string(h.spool_quarantined) + " batches quarantined\n" +
+        std::to_string(h.spool_quarantined) + " results quarantined\n" +
         "last acknowledged send: " +
         (h.last_sent_ms ? age_text(std::chrono::milliseconds(now - h.last_sent_ms)) + " ago"
                         : std::string("none since the start")) +
@@ -124,6 +128,15 @@ class SelfCheck final : public Check {
         {"check_runs", static_cast<double>(runs), "", {}, {}, 0.0, {}},
         {"rss", static_cast<double>(rss), "B", {}, {}, 0.0, {}},
     };
+    if (h.traps) {
+      out.details += "\nSNMP traps: " + std::to_string(h.traps->accepted) + " accepted, " +
+                     std::to_string(h.traps->dropped) + " dropped, " +
+                     (h.traps->listening ? "listening" : "NOT listening");
+      out.metrics.push_back(
+          {"traps_accepted", static_cast<double>(h.traps->accepted), "c", {}, {}, 0.0, {}});
+      out.metrics.push_back(
+          {"traps_dropped", static_cast<double>(h.traps->dropped), "c", {}, {}, 0.0, {}});
+    }
     return out;
   }
 
@@ -155,18 +168,17 @@ std::int64_t percentile(std::vector<std::int64_t>& values, double p) {
 }
 
 std::uint64_t resident_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) != 0) continue;
-    // "VmRSS:     3120 kB"
-    const std::size_t start = line.find_first_not_of(" \t", 6);
-    if (start == std::string::npos) return 0;
-    std::uint64_t kib = 0;
-    const auto [end, ec] = std::from_chars(line.data() + start, line.data() + line.size(), kib);
-    return ec == std::errc() ? kib * 1024 : 0;
-  }
-  return 0;
+  const auto status = read_part("/proc/self/status", 0, 64 << 10);
+  if (!status) return 0;
+  // "VmRSS:     3120 kB"
+  const auto at = status->find("\nVmRSS:");
+  if (at == std::string::npos) return 0;
+  const std::size_t start = status->find_first_not_of(" \t", at + 7);
+  if (start == std::string::npos) return 0;
+  std::uint64_t kib = 0;
+  const auto [end, ec] =
+      std::from_chars(status->data() + start, status->data() + status->size(), kib);
+  return ec == std::errc() ? kib * 1024 : 0;
 }
 
 }  // namespace vigie::plugins::agent

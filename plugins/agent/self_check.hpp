@@ -8,8 +8,9 @@
 //   CRITICAL  the oldest unsent result is over 1 h old, or the collector rejects the
 //             agent's token (sending stopped)
 //   WARNING   the oldest unsent result is over 15 min old, or results were dropped
-//             from the spool, or a batch was refused by the collector and
-//             quarantined, during the last hour
+//             from the spool, or a result was refused by the collector and
+//             quarantined, during the last hour; or traps are configured and their
+//             receiver has not been listening for a minute since the agent started
 //   OK        otherwise
 // Without an agent behind it (vigie-agent check) it reports only memory and version.
 
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "plugins/check.hpp"
@@ -29,12 +31,16 @@ inline constexpr MetricSpec kSelfMetrics[] = {
     {"spool_oldest_age", "s", "age of the oldest result not yet acknowledged (0: none)"},
     {"spool_dropped", "c", "results dropped by the spool (full or too old) since it was created"},
     {"spool_quarantined", "c",
-     "batches the collector refused for good, kept apart, since the spool was created"},
+     "results the collector refused for good, kept apart, since the spool was created"},
     {"last_send_age", "s", "time since the collector last acknowledged a batch"},
     {"check_latency_max", "ms", "the slowest check run since the previous agent/self run"},
     {"check_latency_p95", "ms", "95th percentile of the check runs since the previous run"},
     {"check_runs", "", "check runs since the previous agent/self run"},
     {"rss", "B", "the agent's resident memory"},
+    {"traps_accepted", "c", "SNMP traps and informs accepted since the agent started (with traps)"},
+    {"traps_dropped", "c",
+     "SNMP traps dropped since the agent started: unknown sources, wrong credentials, over a "
+     "device's rate (with traps)"},
 };
 
 inline constexpr std::int64_t kSelfWarnAgeMs = 15 * 60'000;
@@ -45,11 +51,18 @@ struct AgentHealth {
   std::size_t spool_depth = 0;
   std::int64_t spool_oldest_ms = 0;     // 0: the spool is empty
   std::uint64_t spool_dropped = 0;      // since the spool was created
-  std::uint64_t spool_quarantined = 0;  // batches, since the spool was created
+  std::uint64_t spool_quarantined = 0;  // results, since the spool was created
   std::int64_t last_sent_ms = 0;        // the collector's last 2xx; 0: none since the start
   std::int64_t started_ms = 0;          // when the agent started
   bool sending_halted = false;          // the collector rejected the token
   std::vector<std::int64_t> check_durations_ms;  // check runs since the previous call
+  // SNMP traps (agent/traps.hpp), when the configuration receives them.
+  struct Traps {
+    std::uint64_t accepted = 0;
+    std::uint64_t dropped = 0;
+    bool listening = false;
+  };
+  std::optional<Traps> traps;
 };
 
 // The check as the agent runs it: `health` is called once per run (from a worker

@@ -6,13 +6,14 @@
 #include <charconv>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "common/duration.hpp"
+#include "common/file.hpp"
 #include "plugins/check_support.hpp"
 
 namespace vigie::plugins::antivirus {
@@ -33,11 +34,9 @@ struct Signatures {
 // The 512-byte header of a ClamAV database:
 // "ClamAV-VDB:<build time>:<version>:<signatures>:<level>:<md5>:<dsig>:<builder>:<seconds>".
 Result<Signatures> read_clamav_header(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status::io_error(file.string() + ": cannot open");
-  std::string header(kHeaderSize, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header.size()));
-  header.resize(static_cast<std::size_t>(in.gcount()));
+  auto read = read_part(file.string(), 0, kHeaderSize);
+  if (!read) return read.status();
+  const std::string header = std::move(*read);
   const auto bad = [&](const std::string& why) {
     return Status(Code::kCorruption, file.string() + ": " + why);
   };

@@ -1,16 +1,18 @@
 #include "plugins/antivirus/sophos_linux_check.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <set>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "common/duration.hpp"
+#include "common/file.hpp"
 #include "plugins/check_support.hpp"
 
 namespace vigie::plugins::antivirus {
@@ -28,18 +30,13 @@ constexpr int kMaxProcesses = 100'000;
 // The last `max` bytes of `path` (whole lines only), or nullopt when it does not exist.
 Result<std::optional<std::string>> read_tail(const fs::path& path, std::size_t max) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) return std::optional<std::string>();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io_error(path.string() + ": cannot open");
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(std::max<std::streamoff>(in.tellg(), 0));
-  const std::size_t start = size > max ? size - max : 0;
-  in.seekg(static_cast<std::streamoff>(start));
-  std::string text(size - start, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (start > 0) text.erase(0, std::min(text.size(), text.find('\n') + 1));
-  return std::optional<std::string>(std::move(text));
+  const auto size = fs::file_size(path, ec);
+  if (ec == std::errc::no_such_file_or_directory) return std::optional<std::string>();
+  const std::uint64_t start = !ec && size > max ? size - max : 0;
+  auto text = read_part(path.string(), start, max);
+  if (!text) return text.status();
+  if (start > 0) text->erase(0, std::min(text->size(), text->find('\n') + 1));
+  return std::optional<std::string>(std::move(*text));
 }
 
 // "180688  [2023-09-15T14:17:40.125]    INFO [92636] SulDownloaderSDDS3 <> message":
@@ -129,9 +126,9 @@ std::vector<std::string> SophosLinuxCheck::missing_processes() const {
     const std::string pid = it->path().filename().string();
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     if (++seen > kMaxProcesses) break;
-    std::ifstream in(it->path() / "cmdline", std::ios::binary);
-    std::string argv0;
-    std::getline(in, argv0, '\0');
+    const auto cmdline = read_part((it->path() / "cmdline").string(), 0, kMaxCmdline + 1);
+    if (!cmdline) continue;  // ended since, or not ours to read
+    const std::string argv0 = cmdline->substr(0, cmdline->find('\0'));
     if (argv0.size() > kMaxCmdline || !argv0.starts_with(root_ + "/")) continue;
     running.insert(fs::path(argv0).filename().string());
   }

@@ -418,8 +418,10 @@ std::vector<Outcome> AvamarCheck::grid(const MccliOutput& output) const {
   for (auto& [path, rows] : clients) {
     const Mapping* m = mapping_of(path);
     if (m == nullptr) {
-      const bool skipped = std::any_of(std::begin(kSkippedDomains), std::end(kSkippedDomains),
-                                       [&](std::string_view d) { return under(path, d); });
+      const bool skipped =
+          std::any_of(std::begin(kSkippedDomains), std::end(kSkippedDomains),
+                      // named, not captured: clang 14 cannot capture a binding
+                      [&client = path](std::string_view d) { return under(client, d); });
       if (!skipped) unmapped.push_back(path);
       continue;
     }

@@ -6,7 +6,6 @@
 #include <ctime>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -283,10 +282,10 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
   std::size_t nodes = 0;
   std::vector<std::string> offline, degraded, warnings;
   bool in_nodes = false;
-  std::istringstream in{std::string(out)};
-  std::string raw;
-  while (std::getline(in, raw)) {
-    const std::string_view line = trim_blank(raw);
+  for (std::string_view rest = out; !rest.empty();) {
+    const auto newline = rest.find('\n');
+    const std::string_view line = trim_blank(rest.substr(0, newline));
+    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
     if (line.empty()) {
       in_nodes = false;
       continue;
@@ -300,9 +299,7 @@ Part AvamarServerCheck::status_dpn(std::string_view out) const {
         in_nodes = false;
       } else {
         // "0.0  10.20.30.41  6.1.0-402  ONLINE fullaccess mhpu+0hpu+0hpu  1 false ..."
-        std::istringstream fields{std::string(line)};
-        std::vector<std::string> f;
-        for (std::string w; fields >> w;) f.push_back(w);
+        const std::vector<std::string> f = split_words(line);
         const auto letters = [](const std::string& w, const char* also) {
           return !w.empty() && w.find_first_not_of(std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                                "abcdefghijklmnopqrstuvwxyz") +

@@ -1,19 +1,20 @@
 #include "plugins/backup/mccli.hpp"
 
 #include <charconv>
-#include <exception>
-#include <sstream>
+#include <climits>
+#include <memory>
 #include <utility>
 
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
+#include <expat.h>
 
 #include "plugins/check_support.hpp"
 
 namespace vigie::plugins::backup {
 namespace {
 
-namespace pt = boost::property_tree;
+// Deeper is not mccli's output (it nests 3 levels); the bound keeps a hostile document
+// from costing stack.
+constexpr std::size_t kMaxXmlDepth = 32;
 
 std::string without_spaces(std::string_view name) {
   std::string out;
@@ -99,61 +100,131 @@ Result<MccliOutput> parse_plain(std::string_view out, std::string_view what, std
   return output;
 }
 
+// An element of an XML document: its name, its text (blanks trimmed, runs of them made
+// one space), its child elements.
+struct XmlElement {
+  std::string name;
+  std::string text;
+  std::vector<XmlElement> children;
+
+  // The first child named `child_name`, or nullptr.
+  const XmlElement* child(std::string_view child_name) const {
+    for (const auto& c : children) {
+      if (c.name == child_name) return &c;
+    }
+    return nullptr;
+  }
+};
+
+std::string normalize_blank(std::string_view text) {
+  std::string out;
+  for (const char c : trim_blank(text)) {
+    const bool blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    if (!blank) out += c;
+    else if (!out.empty() && out.back() != ' ') out += ' ';
+  }
+  return out;
+}
+
+// Builds the element tree from expat's calls: each element is read in `open` and moves
+// into its parent's children when it ends.
+struct XmlReader {
+  XML_Parser parser = nullptr;
+  std::vector<XmlElement> open;  // from the root to the element being read
+  XmlElement root;
+  std::string error;  // why the reader stopped the parser, if it did
+
+  static void on_start(void* data, const XML_Char* name, const XML_Char** /*attributes*/) {
+    auto& reader = *static_cast<XmlReader*>(data);
+    if (reader.open.size() >= kMaxXmlDepth) {
+      reader.error = "elements nested deeper than " + std::to_string(kMaxXmlDepth);
+      XML_StopParser(reader.parser, XML_FALSE);
+      return;
+    }
+    reader.open.push_back(XmlElement{name, {}, {}});
+  }
+  static void on_end(void* data, const XML_Char* /*name*/) {
+    auto& reader = *static_cast<XmlReader*>(data);
+    if (!reader.error.empty()) return;  // expat may still end the element it stopped on
+    XmlElement element = std::move(reader.open.back());
+    reader.open.pop_back();
+    element.text = normalize_blank(element.text);
+    if (reader.open.empty()) {
+      reader.root = std::move(element);
+    } else {
+      reader.open.back().children.push_back(std::move(element));
+    }
+  }
+  static void on_text(void* data, const XML_Char* text, int size) {
+    auto& reader = *static_cast<XmlReader*>(data);
+    if (!reader.open.empty()) reader.open.back().text.append(text, static_cast<std::size_t>(size));
+  }
+};
+
+// The root element of the XML document `text` (expat: well-formedness, entities,
+// encodings), or why it cannot be read.
+Result<XmlElement> read_xml(std::string_view text) {
+  if (text.size() > INT_MAX) return Status::too_large("larger than 2 GiB");
+  const std::unique_ptr<XML_ParserStruct, decltype(&XML_ParserFree)> parser(
+      XML_ParserCreate(nullptr), &XML_ParserFree);
+  if (!parser) return Status::io_error("no memory for the XML parser");
+  XmlReader reader;
+  reader.parser = parser.get();
+  XML_SetUserData(parser.get(), &reader);
+  XML_SetElementHandler(parser.get(), &XmlReader::on_start, &XmlReader::on_end);
+  XML_SetCharacterDataHandler(parser.get(), &XmlReader::on_text);
+  if (XML_Parse(parser.get(), text.data(), static_cast<int>(text.size()), XML_TRUE) ==
+      XML_STATUS_OK)
+    return std::move(reader.root);
+  const std::string why =
+      reader.error.empty() ? XML_ErrorString(XML_GetErrorCode(parser.get())) : reader.error;
+  return Status::corruption(why + " (line " +
+                            std::to_string(XML_GetCurrentLineNumber(parser.get())) + ")");
+}
+
 Result<MccliOutput> parse_xml(std::string_view out, std::string_view what, std::size_t max_rows) {
-  pt::ptree document;
-  try {
-    std::istringstream in{std::string(out)};
-    pt::read_xml(in, document, pt::xml_parser::trim_whitespace);
-  } catch (const pt::xml_parser_error& e) {  // third-party code: Boost.PropertyTree
-    return bad(what, "unreadable XML: " + e.message() + " (line " + std::to_string(e.line()) + ")");
-  } catch (const std::exception& e) {
-    return bad(what, std::string("unreadable XML: ") + e.what());
-  }
-  // The root's name is not documented: the one element at the top.
-  const pt::ptree* root = nullptr;
-  for (const auto& [name, child] : document) {
-    if (name.starts_with('<')) continue;  // <xmlcomment>, <xmlattr>
-    if (root != nullptr) return bad(what, "more than one XML root element");
-    root = &child;
-  }
-  if (root == nullptr) return bad(what, "no XML element");
-  const auto results = root->get_child_optional("Results");
-  if (!results) return bad(what, "no Results element");
-  const auto code = results->get_optional<std::string>("ReturnCode");
-  const auto event = results->get_optional<std::string>("EventCode");
-  if (!code || !event) return bad(what, "no ReturnCode or EventCode in Results");
+  auto document = read_xml(out);
+  if (!document) return bad(what, "unreadable XML: " + document.status().message());
+  // The root's name is not documented: what matters is under it.
+  const XmlElement& root = *document;
+  const XmlElement* results = root.child("Results");
+  if (results == nullptr) return bad(what, "no Results element");
+  const XmlElement* code = results->child("ReturnCode");
+  const XmlElement* event = results->child("EventCode");
+  if (code == nullptr || event == nullptr)
+    return bad(what, "no ReturnCode or EventCode in Results");
   MccliOutput output;
   output.xml = true;
-  output.summary = results->get<std::string>("EventSummary", "");
-  const auto event_text = trim_blank(*event);
+  const XmlElement* summary = results->child("EventSummary");
+  if (summary != nullptr) output.summary = summary->text;
+  const std::string_view event_text = event->text;
   const auto [end, ec] =
       std::from_chars(event_text.data(), event_text.data() + event_text.size(), output.event_code);
   if (ec != std::errc() || end != event_text.data() + event_text.size())
-    return bad(what, "EventCode " + quote(*event) + " is not a number");
-  if (trim_blank(*code) != "0") return refused(*code, *event, output.summary);
-  const auto data = root->get_child_optional("Data");
-  if (!data) return output;  // nothing listed
-  for (const auto& [name, row_tree] : *data) {
-    if (name.starts_with('<')) continue;
-    if (name != "Row") return bad(what, "unexpected element <" + name + "> in Data");
+    return bad(what, "EventCode " + quote(event->text) + " is not a number");
+  if (code->text != "0") return refused(code->text, event->text, output.summary);
+  const XmlElement* data = root.child("Data");
+  if (data == nullptr) return output;  // nothing listed
+  for (const XmlElement& row_element : data->children) {
+    if (row_element.name != "Row")
+      return bad(what, "unexpected element <" + row_element.name + "> in Data");
     if (output.rows.size() >= max_rows)
       return bad(what, "more than " + std::to_string(max_rows) + " rows");
     MccliRow row;
     row.number = output.rows.size() + 1;
-    for (const auto& [column, value] : row_tree) {
-      if (column.starts_with('<')) continue;
-      if (!value.empty())
+    for (const XmlElement& cell : row_element.children) {
+      const std::string& column = cell.name;
+      if (!cell.children.empty())
         return bad(what, "row " + std::to_string(row.number) + ": <" + column + "> holds elements");
-      const std::string text(trim_blank(value.data()));
       if (!row.text.empty()) row.text += ", ";
-      row.text += column + "=" + text;
+      row.text += column + "=" + cell.text;
       bool known = false;
       for (const auto& c : output.columns) known = known || c == column;
       if (!known) output.columns.push_back(column);
       // Attribute/Value rows and table rows alike: each child is a column. A repeated
       // child (a client in several groups) keeps its values, comma-separated.
-      auto [it, fresh] = row.cells.emplace(column, text);
-      if (!fresh) it->second += ", " + text;
+      auto [it, fresh] = row.cells.emplace(column, cell.text);
+      if (!fresh) it->second += ", " + cell.text;
     }
     output.rows.push_back(std::move(row));
   }

@@ -213,10 +213,17 @@ class ExternalCheck final : public Check {
   std::vector<std::string> command_;
   std::vector<std::string> environment_;
   std::optional<RunAs> user_;
+  std::vector<Capability> capabilities_;
+};
+
+// The capabilities a plugin may be given, by their systemd names.
+constexpr std::pair<std::string_view, Capability> kPluginCapabilities[] = {
+    {"CAP_NET_ADMIN", Capability::kNetAdmin},
+    {"CAP_NET_RAW", Capability::kNetRaw},
 };
 
 Status ExternalCheck::configure(const nlohmann::json& params) {
-  if (Status s = check_parameters(params, {"command", "env", "user"}); !s) return s;
+  if (Status s = check_parameters(params, {"command", "env", "user", "capabilities"}); !s) return s;
   // An array only: a string would be read as one program name, spaces and all.
   const auto command = params.find("command");
   if (command == params.end() || !command->is_array()) {
@@ -235,6 +242,11 @@ Status ExternalCheck::configure(const nlohmann::json& params) {
   if (!user_name.empty()) {
     auto found = find_user(user_name);
     if (!found) return Status::invalid("user: " + found.status().message());
+    // The agent may switch users to lower a plugin's rights, never to raise them.
+    if (found->uid == 0)
+      return Status::invalid("user: \"" + found->name +
+                             "\" is uid 0: a plugin never runs as root (name an unprivileged "
+                             "user)");
     // What a login as that user would set, unless "env" says otherwise.
     for (const auto& [variable, value] : {std::pair<std::string, std::string>{"HOME", found->home},
                                           {"USER", found->name},
@@ -246,9 +258,32 @@ Status ExternalCheck::configure(const nlohmann::json& params) {
     }
     user = std::move(*found);
   }
+  std::vector<Capability> capabilities;
+  if (const auto list = params.find("capabilities"); list != params.end()) {
+    if (!list->is_array())
+      return Status::invalid("capabilities: must be an array such as [\"CAP_NET_RAW\"]");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto& item = (*list)[i];
+      const std::string where = "capabilities[" + std::to_string(i) + "]";
+      const auto known = std::find_if(
+          std::begin(kPluginCapabilities), std::end(kPluginCapabilities), [&](const auto& c) {
+            return item.is_string() && item.get_ref<const std::string&>() == c.first;
+          });
+      if (known == std::end(kPluginCapabilities))
+        return Status::invalid(
+            where + ": " +
+            (item.is_string() ? "\"" + item.get<std::string>() + "\"" : item.dump()) +
+            " cannot be given to a plugin (CAP_NET_ADMIN or CAP_NET_RAW)");
+      capabilities.push_back(known->second);
+    }
+    if (!capabilities.empty() && user)
+      return Status::invalid(
+          "capabilities: not with \"user\" (a plugin run as another user gets none)");
+  }
   command_ = std::move(argv);
   environment_ = std::move(environment);
   user_ = std::move(user);
+  capabilities_ = std::move(capabilities);
   return Status::ok();
 }
 
@@ -262,6 +297,7 @@ Outcome ExternalCheck::run(const RunContext& context) {
   options.max_output = kMaxOutput;
   options.environment = environment_;
   options.run_as = user_;
+  options.capabilities = capabilities_;
   auto argv = command_;
   // Looked up at each run, so that a plugin installed after the agent started is found.
   const bool bare = argv[0].find('/') == std::string::npos;

@@ -11,7 +11,10 @@
 //   "user"     optional user name: the plugin runs as that user, with its groups, and
 //              HOME, USER and LOGNAME set (unless "env" sets them). The agent needs
 //              CAP_SETUID and CAP_SETGID for it; without, the run is UNKNOWN and says so.
-//              An unknown user is a configuration error.
+//              An unknown user, or one of uid 0 (root), is a configuration error.
+//   "capabilities"  optional array of "CAP_NET_RAW", "CAP_NET_ADMIN": the plugin gets
+//              those of them the agent holds (see process.hpp); none otherwise. Not with
+//              "user".
 // The agent's timeout is the run's deadline: past it the plugin's whole process group
 // is killed and the run is UNKNOWN "timed out after N s".
 //

@@ -1,18 +1,13 @@
 #include "plugins/firewall/host_firewall_check.hpp"
 
 #include <mbedtls/sha256.h>
-#include <stdio.h>
-#include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
-#include <system_error>
 #include <tuple>
 #include <vector>
 
@@ -246,19 +241,7 @@ Status write_state(const std::string& path, const Accepted& accepted) {
                       {"since", accepted.since},
                       {"since_text", utc_text(accepted.since)},
                       {"rules", accepted.rules}};
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << state.dump(2) << '\n';
-    out.close();
-    if (!out) return Status::io_error("cannot write " + temporary);
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temporary.c_str());
-    return Status::io_error("cannot write " + path + ": " + std::generic_category().message(error));
-  }
-  return Status::ok();
+  return write_file_atomically(path, state.dump(2) + "\n", 0666);
 }
 
 class HostFirewallCheck final : public Check {
@@ -300,8 +283,8 @@ Status HostFirewallCheck::configure(const json& params) {
 Result<Ruleset> HostFirewallCheck::read_ruleset(const RunContext& context) const {
   const auto run = [&](std::vector<std::string> argv,
                        const std::string& what) -> Result<std::string> {
-    auto process =
-        run_until(argv, context.deadline, {std::string(kPath), "LANG=C"}, kMaxRulesetOutput);
+    auto process = run_until(argv, context.deadline, {std::string(kPath), "LANG=C"},
+                             kMaxRulesetOutput, {Capability::kNetAdmin});
     if (!process) return process.status();
     if (process->ending != ProcessResult::Ending::kExited || process->exit_code != 0) {
       const auto why = last_line(process->err);

@@ -19,8 +19,9 @@
 //   "iptables_save"  the same for iptables-save. Default "iptables-save".
 //   "state_file"   where the accepted fingerprint is kept. Default
 //                  /var/lib/vigie/firewall-host.state.
-// Reading the ruleset needs CAP_NET_ADMIN: the service gets it as an ambient capability,
-// or runs nft through sudo (docs/checks.md). instance() is "": one per agent.
+// Reading the ruleset needs CAP_NET_ADMIN: the agent, given it by its service, hands it to
+// nft and iptables-save alone (process.hpp), or nft runs through sudo (docs/checks.md).
+// instance() is "": one per agent.
 
 #include <memory>
 

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "plugins/check_support.hpp"
 #include "plugins/findings.hpp"
 #include "plugins/snmp/common.hpp"
 
@@ -113,13 +113,6 @@ std::optional<unsigned> month_number(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<std::string> words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  for (std::string word; in >> word;) out.push_back(word);
-  return out;
-}
-
 std::optional<sys_days> make_date(const std::string& month, const std::string& day,
                                   const std::string& year) {
   const auto m = month_number(month);
@@ -135,14 +128,14 @@ std::optional<sys_days> make_date(const std::string& month, const std::string& d
 
 // "Dec 31 2999", "Dec 5 2026", "Dec 05 2026".
 std::optional<sys_days> parse_expiry(const std::string& text) {
-  const auto w = words(text);
+  const auto w = split_words(text);
   if (w.size() != 3) return std::nullopt;
   return make_date(w[0], w[1], w[2]);
 }
 
 // sfosCurrentDate, "Sat Nov 28 10:00:00 2026" (ctime's layout).
 std::optional<sys_days> parse_device_date(const std::string& text) {
-  const auto w = words(text);
+  const auto w = split_words(text);
   if (w.size() != 5) return std::nullopt;
   return make_date(w[1], w[2], w[4]);
 }

@@ -13,9 +13,13 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <random>
+#include <string>
+#include <vector>
+
+#include "common/file.hpp"
+#include "plugins/check_support.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -48,10 +52,9 @@ struct Socket {
 };
 
 std::string ping_group_range() {
-  std::ifstream in("/proc/sys/net/ipv4/ping_group_range");
-  std::string low, high;
-  if (!(in >> low >> high)) return "?";
-  return low + " " + high;
+  const auto text = read_part("/proc/sys/net/ipv4/ping_group_range", 0, 256);
+  const auto range = text ? split_words(*text) : std::vector<std::string>();
+  return range.size() >= 2 ? range[0] + " " + range[1] : "?";
 }
 
 Result<Socket> open_socket(int family, IcmpSocket kind) {

@@ -6,6 +6,7 @@
 #include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
+#include "plugins/snmp/wire.hpp"
 
 namespace vigie::plugins::snmp {
 namespace {
@@ -16,9 +17,9 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view kDeviceKeys[] = {"host", "port", "max_age", "snmp"};
 constexpr std::string_view kSnmpKeys[] = {
-    "version",   "community",      "community_file", "user",      "auth",
-    "auth_pass", "auth_pass_file", "priv",           "priv_pass", "priv_pass_file",
-    "timeout",   "retries",        "max_repetitions"};
+    "version",         "community", "community_file", "user",           "auth",    "auth_pass",
+    "auth_pass_file",  "priv",      "priv_pass",      "priv_pass_file", "timeout", "retries",
+    "max_repetitions", "engine_id"};
 
 constexpr DurationRule kTimeoutRule{.min = milliseconds(100), .max = milliseconds(60'000)};
 constexpr DurationRule kMaxAgeRule{.min = milliseconds(1000), .max = milliseconds(86'400'000)};
@@ -59,8 +60,8 @@ Status parse_snmp(const Fields& snmp, DeviceOptions& options) {
     return field_error(snmp.path_of("version"), quote(version) + ": must be \"2c\" or \"3\"");
   }
   if (target.version == Target::Version::kV2c) {
-    for (const char* key :
-         {"user", "auth", "auth_pass", "auth_pass_file", "priv", "priv_pass", "priv_pass_file"}) {
+    for (const char* key : {"user", "auth", "auth_pass", "auth_pass_file", "priv", "priv_pass",
+                            "priv_pass_file", "engine_id"}) {
       if (snmp.object.contains(key))
         return field_error(snmp.path_of(key), "only for SNMP version \"3\"");
     }
@@ -71,6 +72,13 @@ Status parse_snmp(const Fields& snmp, DeviceOptions& options) {
   } else {
     if (snmp.object.contains("community") || snmp.object.contains("community_file"))
       return field_error(snmp.path_of("community"), "only for SNMP version \"2c\"");
+    std::string engine;
+    if (Status s = read_string(snmp, "engine_id", engine); !s) return s;
+    if (snmp.object.contains("engine_id")) {
+      auto bytes = parse_engine_id(engine);
+      if (!bytes) return field_error(snmp.path_of("engine_id"), bytes.status().message());
+      options.engine_id = std::move(*bytes);
+    }
     if (!snmp.object.contains("user"))
       return field_error(snmp.path_of("user"), "required for SNMP version \"3\"");
     if (Status s = read_string(snmp, "user", target.user); !s) return s;
@@ -102,6 +110,19 @@ Status parse_snmp(const Fields& snmp, DeviceOptions& options) {
 }
 
 }  // namespace
+
+Result<Target> with_secrets(const DeviceOptions& options) {
+  Target target = options.target;
+  Status secrets = load_secret("community", options.community_file, target.community);
+  if (secrets) secrets = load_secret("auth_pass", options.auth_pass_file, target.auth_pass);
+  if (secrets) secrets = load_secret("priv_pass", options.priv_pass_file, target.priv_pass);
+  if (secrets && !target.auth_pass.empty() && target.auth_pass.size() < 8)
+    secrets = Status::invalid("snmp.auth_pass: fewer than 8 characters (RFC 3414)");
+  if (secrets && !target.priv_pass.empty() && target.priv_pass.size() < 8)
+    secrets = Status::invalid("snmp.priv_pass: fewer than 8 characters (RFC 3414)");
+  if (!secrets) return secrets;
+  return target;
+}
 
 Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& object) {
   const Fields device{object, field_path("devices", name)};
@@ -135,6 +156,7 @@ struct Devices::Device {
   bool polling = false;
   std::optional<Result<std::shared_ptr<const Snapshot>>> latest;
   Clock::time_point latest_at;
+  bool expired = false;  // expire(): the next snapshot() polls
 };
 
 Devices::~Devices() = default;
@@ -177,6 +199,11 @@ Status Devices::subscribe(std::string_view device, const Request& request) {
   return Status::ok();
 }
 
+void Devices::expire(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  if (const auto it = devices_.find(name); it != devices_.end()) it->second->expired = true;
+}
+
 Result<std::shared_ptr<const Snapshot>> Devices::snapshot(std::string_view name,
                                                           Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
@@ -187,7 +214,7 @@ Result<std::shared_ptr<const Snapshot>> Devices::snapshot(std::string_view name,
   // A poll of every device that lasts longer than max_age must not make each later
   // check start another: a result stays fresh for twice the last batch's length too.
   const auto stale = [this](const Device& d, Clock::time_point now) {
-    return !d.latest ||
+    return !d.latest || d.expired ||
            now - d.latest_at >= std::max<Clock::duration>(d.options.max_age, 2 * last_batch_);
   };
   while (true) {
@@ -222,18 +249,13 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
   std::vector<Device*> to_close;
   for (Device* d : batch) {
     if (!d->session) {
-      Target& target = d->options.target;
-      Status secrets = load_secret("community", d->options.community_file, target.community);
-      if (secrets) secrets = load_secret("auth_pass", d->options.auth_pass_file, target.auth_pass);
-      if (secrets) secrets = load_secret("priv_pass", d->options.priv_pass_file, target.priv_pass);
-      if (secrets && !target.auth_pass.empty() && target.auth_pass.size() < 8)
-        secrets = Status::invalid("snmp.auth_pass: fewer than 8 characters (RFC 3414)");
-      if (secrets && !target.priv_pass.empty() && target.priv_pass.size() < 8)
-        secrets = Status::invalid("snmp.priv_pass: fewer than 8 characters (RFC 3414)");
-      if (!secrets) {
-        failed_open.emplace_back(d, secrets);
+      auto loaded = with_secrets(d->options);
+      if (!loaded) {
+        failed_open.emplace_back(d, loaded.status());
         continue;
       }
+      Target& target = d->options.target;
+      target = std::move(*loaded);
       auto session = open_session(target);
       if (!session) {
         failed_open.emplace_back(d, session.status());
@@ -257,10 +279,12 @@ void Devices::poll_batch(std::vector<Device*> batch, Clock::time_point deadline,
       // Our deadline, not the device, ended this poll: do not record it as the
       // device's answer; the next check of this device polls again.
     } else if (result) {
+      d->expired = false;
       d->latest =
           std::shared_ptr<const Snapshot>(std::make_shared<Snapshot>(std::move(result).value()));
       d->latest_at = Clock::now();
     } else {
+      d->expired = false;
       d->latest = Result<std::shared_ptr<const Snapshot>>(result.status());
       d->latest_at = Clock::now();
     }

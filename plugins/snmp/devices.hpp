@@ -9,7 +9,8 @@
 //     "ap": { "host": "192.0.2.21",
 //             "snmp": { "version": "3", "user": "vigie",
 //                       "auth": "SHA", "auth_pass_file": "/etc/vigie/snmp.auth",
-//                       "priv": "AES", "priv_pass_file": "/etc/vigie/snmp.priv" } } }
+//                       "priv": "AES", "priv_pass_file": "/etc/vigie/snmp.priv",
+//                       "engine_id": "0x80001f8803..." } } }    (for its v3 traps)
 //
 // Each check that reads a device subscribes, at configure time, the OIDs it needs; a
 // poll asks the union of them. When a check wants a device whose latest poll is
@@ -42,6 +43,8 @@ struct DeviceOptions {
   std::string name;
   Target target;
   std::chrono::milliseconds max_age{30'000};  // a poll younger than this is shared
+  // The device's SNMPv3 engine id (bytes), for its traps ("engine_id", hex); "": learned.
+  std::string engine_id;
   // Secrets kept in files, read (again) each time a session opens; "" for none.
   std::string community_file, auth_pass_file, priv_pass_file;
 };
@@ -50,6 +53,10 @@ struct DeviceOptions {
 // "devices.fw.snmp.version: \"2\": must be \"2c\" or \"3\"".
 // Passphrase files are read when a session opens, not here.
 Result<DeviceOptions> parse_device(std::string_view name, const nlohmann::json& object);
+
+// The device's target with its secrets read from their files (each call reads them
+// again). kInvalidArgument naming the file that cannot be read, or a passphrase too short.
+Result<Target> with_secrets(const DeviceOptions& options);
 
 class Devices {
  public:
@@ -64,6 +71,10 @@ class Devices {
   // Adds `request` to what each poll of `device` asks. kNotFound (listing the known
   // devices) for an unknown name.
   Status subscribe(std::string_view device, const Request& request);
+
+  // Makes the next snapshot() of `device` poll it, however young its latest answer
+  // (a trap said something changed). Unknown names are ignored.
+  void expire(std::string_view device);
 
   // The latest answer of `device`, polling it first (with the other stale ones) when
   // it is older than its max_age. Returns by `deadline` at the latest.

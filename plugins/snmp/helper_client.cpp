@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <string_view>
 
 #include "plugins/process.hpp"
 #include "plugins/snmp/session.hpp"
@@ -18,7 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kHelper = "vigie-snmp";
 // Beyond the poll's own deadline: the helper's start, and the jobs it reports as
 // timed out at the deadline.
 constexpr milliseconds kGrace{3000};
@@ -28,27 +25,6 @@ constexpr std::size_t kMaxAnswer = 64 * 1024 * 1024;
 // No packet is sent before a poll: the helper opens the sessions (for SNMPv3, with
 // the engine discovery) each time it runs.
 class HelperSession final : public Session {};
-
-// Next to the agent's program (a build tree, or a copy of both), in the libexec folder
-// beside its bin folder (whatever the prefix), or where the build meant to install it.
-Result<std::string> helper_path() {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::vector<std::string> tried;
-  if (!ec) {
-    tried.push_back((self.parent_path() / kHelper).string());
-    const auto prefix = self.parent_path().parent_path();
-    tried.push_back((prefix / "libexec" / "vigie" / kHelper).lexically_normal().string());
-  }
-  const std::string installed = (std::filesystem::path(VIGIE_LIBEXEC_DIR) / kHelper).string();
-  if (std::find(tried.begin(), tried.end(), installed) == tried.end()) tried.push_back(installed);
-  for (const auto& path : tried) {
-    if (::access(path.c_str(), X_OK) == 0) return path;
-  }
-  std::string message = "the SNMP helper " + std::string(kHelper) + " is not installed (looked for";
-  for (const auto& path : tried) message += " " + path;
-  return Status::unavailable(message + ")");
-}
 
 }  // namespace
 

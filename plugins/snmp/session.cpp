@@ -2,6 +2,8 @@
 // must not leak into the rest of the code.
 #include "plugins/snmp/session.hpp"
 
+#include "plugins/snmp/netsnmp_values.hpp"
+
 #include <net-snmp/library/large_fd_set.h>
 #include <net-snmp/library/snmpusm.h>
 #include <net-snmp/net-snmp-config.h>
@@ -18,52 +20,10 @@
 #include <utility>
 
 namespace vigie::plugins::snmp {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
+namespace detail {
 
-constexpr std::size_t kGetBatch = 32;
-// Table columns walked side by side in one GETBULK, as snmptable does: a table of a
-// few rows then costs one round trip instead of one per column.
-constexpr std::size_t kWalkBatch = 16;
-
-// net-snmp keeps its SNMPv3 users in one process-wide list that is not locked: every
-// use of the library (open, poll, close) holds this. Concurrency lives inside poll().
-std::timed_mutex& library_mutex() {
-  static std::timed_mutex mutex;
-  return mutex;
-}
-
-void init_library() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // No snmp.conf, no persistent state under /var/lib/snmp, no MIB files: an agent's
-    // behaviour must not depend on files another package left on the machine.
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
-    netsnmp_set_mib_directory("");
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
-    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
-    // Without a handler net-snmp writes its log to stderr; errors reach us as values.
-    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
-    init_snmp("vigie");
-  });
-}
-
-std::string seconds_text(milliseconds d) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g s", static_cast<double>(d.count()) / 1000.0);
-  return buffer;
-}
-
-std::string endpoint_text(const Target& target) {
-  const bool v6 = target.host.find(':') != std::string::npos;
-  return (v6 ? "[" + target.host + "]" : target.host) + ":" + std::to_string(target.port);
-}
-
-Value convert(const netsnmp_variable_list& var) {
+Value value_of(const ::variable_list& var) {
   Value value;
   switch (var.type) {
     case ASN_INTEGER:
@@ -121,12 +81,62 @@ Value convert(const netsnmp_variable_list& var) {
   return value;
 }
 
-Oid name_of(const netsnmp_variable_list& var) {
+Oid name_of(const ::variable_list& var) {
   Oid out;
   out.reserve(var.name_length);
   for (std::size_t i = 0; i < var.name_length; ++i)
     out.push_back(static_cast<std::uint32_t>(var.name[i]));
   return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::name_of;
+using detail::value_of;
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kGetBatch = 32;
+// Table columns walked side by side in one GETBULK, as snmptable does: a table of a
+// few rows then costs one round trip instead of one per column.
+constexpr std::size_t kWalkBatch = 16;
+
+// net-snmp keeps its SNMPv3 users in one process-wide list that is not locked: every
+// use of the library (open, poll, close) holds this. Concurrency lives inside poll().
+std::timed_mutex& library_mutex() {
+  static std::timed_mutex mutex;
+  return mutex;
+}
+
+void init_library() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // No snmp.conf, no persistent state under /var/lib/snmp, no MIB files: an agent's
+    // behaviour must not depend on files another package left on the machine.
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+    netsnmp_set_mib_directory("");
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
+    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
+    // Without a handler net-snmp writes its log to stderr; errors reach us as values.
+    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
+    init_snmp("vigie");
+  });
+}
+
+std::string seconds_text(milliseconds d) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g s", static_cast<double>(d.count()) / 1000.0);
+  return buffer;
+}
+
+std::string endpoint_text(const Target& target) {
+  const bool v6 = target.host.find(':') != std::string::npos;
+  return (v6 ? "[" + target.host + "]" : target.host) + ":" + std::to_string(target.port);
 }
 
 struct Job;
@@ -213,7 +223,7 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
   if (job.next_scalar < request.scalars.size()) {  // the answer to a GET
     std::size_t n = 0;
     for (netsnmp_variable_list* var = pdu->variables; var != nullptr; var = var->next_variable) {
-      job.snapshot.add(name_of(*var), convert(*var));
+      job.snapshot.add(name_of(*var), value_of(*var));
       ++n;
     }
     const std::size_t asked = std::min(kGetBatch, request.scalars.size() - job.next_scalar);
@@ -247,7 +257,7 @@ void handle_response(Job& job, netsnmp_pdu* pdu) {
       }
       job.cursors[i] = name;
       ++job.rows[i];
-      job.snapshot.add(std::move(name), convert(*var));
+      job.snapshot.add(std::move(name), value_of(*var));
       if (++job.received > job.max_varbinds) {
         job.failure = Status::too_large("more than " + std::to_string(job.max_varbinds) +
                                         " values in one poll");

@@ -1,8 +1,13 @@
 #include "plugins/snmp/wire.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
+#include <limits>
 #include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +18,30 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// A number of the wire that is not an integer of the field's type.
+struct BadInteger : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// `j` as an integer of type T, exactly: a fraction, an exponent or a value out of T's range
+// is refused (nlohmann's get<T>() would cast 1e41 to an integer: undefined behaviour), as
+// is anything but a number.
+template <class T>
+T integer(const json& j) {
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<std::uint64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (j.is_number_integer()) {
+    const auto v = j.get<std::int64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (!j.is_number()) {
+    throw BadInteger(std::string("expected an integer, got ") + j.type_name());
+  }
+  throw BadInteger(j.dump() + " is not an integer within " +
+                   std::to_string(std::numeric_limits<T>::min()) + ".." +
+                   std::to_string(std::numeric_limits<T>::max()));
+}
 
 std::string hex(std::string_view bytes) {
   std::string out;
@@ -82,11 +111,11 @@ Result<Value> read_value(int type, const json& payload) {
   Value v;
   v.type = static_cast<Type>(type);
   switch (v.type) {
-    case Type::kInteger: v.integer = payload.get<std::int64_t>(); break;
+    case Type::kInteger: v.integer = integer<std::int64_t>(payload); break;
     case Type::kCounter32:
     case Type::kGauge32:
     case Type::kTimeTicks:
-    case Type::kCounter64: v.number = payload.get<std::uint64_t>(); break;
+    case Type::kCounter64: v.number = integer<std::uint64_t>(payload); break;
     case Type::kOctetString:
     case Type::kOpaque:
     case Type::kIpAddress: {
@@ -141,15 +170,15 @@ Result<PollRequest> decode_request(std::string_view text) {
   PollRequest out;
   try {
     const json doc = json::parse(text);
-    out.budget = milliseconds(doc.at("budget_ms").get<std::int64_t>());
-    out.max_varbinds = doc.at("max_varbinds").get<std::size_t>();
-    out.max_in_flight = doc.at("max_in_flight").get<std::size_t>();
+    out.budget = milliseconds(integer<std::int64_t>(doc.at("budget_ms")));
+    out.max_varbinds = integer<std::size_t>(doc.at("max_varbinds"));
+    out.max_in_flight = integer<std::size_t>(doc.at("max_in_flight"));
     if (out.budget < milliseconds(0)) return Status::invalid("poll request: budget_ms < 0");
     for (const json& job : doc.at("jobs")) {
       const json& t = job.at("target");
       PollRequest::Job j;
       j.target.host = t.at("host").get<std::string>();
-      j.target.port = t.at("port").get<std::uint16_t>();
+      j.target.port = integer<std::uint16_t>(t.at("port"));
       const std::string version = t.at("version").get<std::string>();
       if (version != "2c" && version != "3") {
         return Status::invalid("poll request: version \"" + version + "\"");
@@ -167,9 +196,9 @@ Result<PollRequest> decode_request(std::string_view text) {
       }
       j.target.auth_protocol = t.at("auth_protocol").get<std::string>();
       j.target.priv_protocol = t.at("priv_protocol").get<std::string>();
-      j.target.timeout = milliseconds(t.at("timeout_ms").get<std::int64_t>());
-      j.target.retries = t.at("retries").get<int>();
-      j.target.bulk_size = t.at("bulk_size").get<int>();
+      j.target.timeout = milliseconds(integer<std::int64_t>(t.at("timeout_ms")));
+      j.target.retries = integer<int>(t.at("retries"));
+      j.target.bulk_size = integer<int>(t.at("bulk_size"));
       auto scalars = read_oids(job.at("scalars"), "poll request: scalars");
       if (!scalars) return scalars.status();
       auto subtrees = read_oids(job.at("subtrees"), "poll request: subtrees");
@@ -179,6 +208,8 @@ Result<PollRequest> decode_request(std::string_view text) {
       out.jobs.push_back(std::move(j));
     }
   } catch (const json::exception& e) {
+    return Status::invalid(std::string("poll request: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::invalid(std::string("poll request: ") + e.what());
   }
   return out;
@@ -210,9 +241,9 @@ Result<JobResult> decode_result(std::string_view text) {
     if (!line.at("job").is_number_unsigned()) {
       return Status::corruption("SNMP helper's answer: job is not a job number");
     }
-    out.job = line.at("job").get<std::size_t>();
+    out.job = integer<std::size_t>(line.at("job"));
     if (const auto code = line.find("code"); code != line.end()) {
-      const int number = code->get<int>();
+      const int number = integer<int>(*code);
       if (number <= 0 || number > static_cast<int>(Code::kInternal)) {
         return Status::corruption("SNMP helper's answer: error code " + std::to_string(number));
       }
@@ -223,16 +254,18 @@ Result<JobResult> decode_result(std::string_view text) {
     for (const json& entry : line.at("values")) {
       auto name = parse_oid(entry.at(0).get<std::string>());
       if (!name) return Status::corruption("SNMP helper's answer: " + name.status().message());
-      auto value = read_value(entry.at(1).get<int>(), entry.at(2));
+      auto value = read_value(integer<int>(entry.at(1)), entry.at(2));
       if (!value) return Status::corruption("SNMP helper's answer: " + value.status().message());
       snapshot.add(std::move(*name), std::move(*value));
     }
     snapshot.taken = std::chrono::steady_clock::time_point(
-        std::chrono::steady_clock::duration(line.at("taken").get<std::int64_t>()));
+        std::chrono::steady_clock::duration(integer<std::int64_t>(line.at("taken"))));
     snapshot.taken_wall = std::chrono::system_clock::time_point(
-        std::chrono::system_clock::duration(line.at("taken_wall").get<std::int64_t>()));
+        std::chrono::system_clock::duration(integer<std::int64_t>(line.at("taken_wall"))));
     out.result = std::move(snapshot);
   } catch (const json::exception& e) {
+    return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
   }
   return out;
@@ -267,6 +300,159 @@ Status validate(const Target& target) {
     return Status::invalid("priv: privacy needs authentication (auth_pass) as well");
   }
   return Status::ok();
+}
+
+std::string encode_trap_options(const TrapListenOptions& options) {
+  json devices = json::array();
+  for (const TrapDevice& d : options.devices) {
+    const Target& t = d.target;
+    devices.push_back({{"name", d.name},
+                       {"host", t.host},
+                       {"version", t.version == Target::Version::kV3 ? "3" : "2c"},
+                       {"community", hex(t.community)},
+                       {"user", hex(t.user)},
+                       {"auth_protocol", t.auth_protocol},
+                       {"auth_pass", hex(t.auth_pass)},
+                       {"priv_protocol", t.priv_protocol},
+                       {"priv_pass", hex(t.priv_pass)},
+                       {"engine_id", hex(d.engine_id)}});
+  }
+  return json{{"listen", options.listen},     {"engine_id", hex(options.engine_id)},
+              {"boots", options.boots},       {"rate", options.rate},
+              {"burst", options.burst},       {"counters_every_ms", options.counters_every.count()},
+              {"devices", std::move(devices)}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<TrapListenOptions> decode_trap_options(std::string_view line) {
+  TrapListenOptions out;
+  try {
+    const json doc = json::parse(line);
+    out.listen = doc.at("listen").get<std::string>();
+    auto engine = unhex(doc.at("engine_id").get<std::string>());
+    if (!engine || engine->size() < 5 || engine->size() > 32)
+      return Status::invalid("trap options: engine_id is not 5 to 32 bytes of hexadecimal");
+    out.engine_id = std::move(*engine);
+    out.boots = doc.at("boots").get<std::uint32_t>();
+    out.rate = doc.at("rate").get<double>();
+    out.burst = doc.at("burst").get<double>();
+    out.counters_every = milliseconds(doc.at("counters_every_ms").get<std::int64_t>());
+    if (!(out.rate > 0) || !(out.burst >= 1))
+      return Status::invalid("trap options: rate must be > 0 and burst >= 1");
+    for (const json& d : doc.at("devices")) {
+      TrapDevice device;
+      device.name = d.at("name").get<std::string>();
+      Target& t = device.target;
+      t.host = d.at("host").get<std::string>();
+      const std::string version = d.at("version").get<std::string>();
+      if (version != "2c" && version != "3")
+        return Status::invalid("trap options: device " + device.name + ": version \"" + version +
+                               "\"");
+      t.version = version == "3" ? Target::Version::kV3 : Target::Version::kV2c;
+      for (auto [name, field] :
+           {std::pair{"community", &t.community}, std::pair{"user", &t.user},
+            std::pair{"auth_pass", &t.auth_pass}, std::pair{"priv_pass", &t.priv_pass},
+            std::pair{"engine_id", &device.engine_id}}) {
+        auto bytes = unhex(d.at(name).get<std::string>());
+        if (!bytes)
+          return Status::invalid("trap options: device " + device.name + ": " + name +
+                                 " is not hexadecimal");
+        *field = std::move(*bytes);
+      }
+      t.auth_protocol = d.at("auth_protocol").get<std::string>();
+      t.priv_protocol = d.at("priv_protocol").get<std::string>();
+      if (Status s = validate(t); !s) return s.with_context("trap options: device " + device.name);
+      out.devices.push_back(std::move(device));
+    }
+  } catch (const json::exception& e) {
+    return Status::invalid(std::string("trap options: ") + e.what());
+  }
+  return out;
+}
+
+namespace {
+
+json counters_json(const TrapCounters& c) {
+  return {{"accepted", c.accepted},           {"unknown_source", c.unknown_source},
+          {"bad_community", c.bad_community}, {"bad_user", c.bad_user},
+          {"auth_failed", c.auth_failed},     {"rate_limited", c.rate_limited},
+          {"malformed", c.malformed},         {"rate_limited_by_device", c.rate_limited_by_device}};
+}
+
+}  // namespace
+
+std::string encode_ready(std::string_view listen, std::string_view engine_id) {
+  return json{{"ready", {{"listen", listen}, {"engine_id", hex(engine_id)}}}}.dump();
+}
+
+std::string encode_event(const protocol::Event& event) {
+  // A device's strings may hold any byte: replaced, not refused, if not UTF-8.
+  return json{{"event", protocol::event_to_json(event)}}.dump(-1, ' ', false,
+                                                              json::error_handler_t::replace);
+}
+
+std::string encode_counters(const TrapCounters& counters) {
+  return json{{"counters", counters_json(counters)}}.dump(-1, ' ', false,
+                                                          json::error_handler_t::replace);
+}
+
+std::string encode_warning(std::string_view message) {
+  return json{{"warning", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<TrapLine> decode_trap_line(std::string_view text) {
+  TrapLine out;
+  try {
+    const json line = json::parse(text);
+    if (!line.is_object() || line.size() != 1)
+      return Status::corruption("trap helper's line: not an object of one member");
+    if (const auto ready = line.find("ready"); ready != line.end()) {
+      out.kind = TrapLine::Kind::kReady;
+      out.listen = ready->at("listen").get<std::string>();
+      auto engine = unhex(ready->at("engine_id").get<std::string>());
+      if (!engine) return Status::corruption("trap helper's line: engine_id is not hexadecimal");
+      out.engine_id = std::move(*engine);
+    } else if (const auto event = line.find("event"); event != line.end()) {
+      out.kind = TrapLine::Kind::kEvent;
+      auto decoded = protocol::event_from_json(*event, "event");
+      if (!decoded) return Status::corruption("trap helper's line: " + decoded.status().message());
+      out.event = std::move(*decoded);
+    } else if (const auto c = line.find("counters"); c != line.end()) {
+      out.kind = TrapLine::Kind::kCounters;
+      TrapCounters& n = out.counters;
+      n.accepted = c->at("accepted").get<std::uint64_t>();
+      n.unknown_source = c->at("unknown_source").get<std::uint64_t>();
+      n.bad_community = c->at("bad_community").get<std::uint64_t>();
+      n.bad_user = c->at("bad_user").get<std::uint64_t>();
+      n.auth_failed = c->at("auth_failed").get<std::uint64_t>();
+      n.rate_limited = c->at("rate_limited").get<std::uint64_t>();
+      n.malformed = c->at("malformed").get<std::uint64_t>();
+      n.rate_limited_by_device =
+          c->at("rate_limited_by_device").get<std::map<std::string, std::uint64_t>>();
+    } else if (const auto warning = line.find("warning"); warning != line.end()) {
+      out.kind = TrapLine::Kind::kWarning;
+      out.message = warning->get<std::string>();
+    } else {
+      return Status::corruption("trap helper's line: unknown member " + line.begin().key());
+    }
+  } catch (const json::exception& e) {
+    return Status::corruption(std::string("trap helper's line: ") + e.what());
+  }
+  return out;
+}
+
+std::string engine_id_hex(std::string_view bytes) { return hex(bytes); }
+
+Result<std::string> parse_engine_id(std::string_view text) {
+  if (text.starts_with("0x") || text.starts_with("0X")) text.remove_prefix(2);
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto bytes = unhex(lower);
+  if (!bytes || bytes->size() < 5 || bytes->size() > 32)
+    return Status::invalid("\"" + std::string(text.substr(0, 70)) +
+                           "\": an engine id is 5 to 32 bytes in hexadecimal, e.g. "
+                           "\"0x80001f88040102030405\"");
+  return std::move(*bytes);
 }
 
 }  // namespace vigie::plugins::snmp

@@ -334,8 +334,9 @@ void UnifiCheck::judge_hotspots(const std::map<Oid, Vap>& vaps, const Stations& 
       !office_hours_ ||
       office_hours_->contains(env_.now ? env_.now() : std::chrono::system_clock::now());
   for (const auto& [ssid, count] : stations.per_ssid) {
-    const auto any = std::find_if(vaps.begin(), vaps.end(),
-                                  [&](const auto& v) { return v.second.ssid == ssid; });
+    const auto any = std::find_if(vaps.begin(), vaps.end(), [&name = ssid](const auto& v) {
+      return v.second.ssid == name;  // named, not captured: clang 14 cannot capture a binding
+    });
     if (count == 0 && connected && any != vaps.end() && is_hotspot(any->second)) {
       findings.add(
           in_hours ? State::kWarning : State::kOk,

@@ -2,9 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,22 +29,59 @@ struct CommandRun {
   std::string err;
 };
 
+// Standard output or error sent to a temporary file while it lives; what was written
+// there, by stdio or not, is then text().
+class Capture {
+ public:
+  explicit Capture(int fd) : fd_(fd), saved_(::dup(fd)), file_(std::tmpfile()) {
+    REQUIRE(saved_ >= 0);
+    REQUIRE(file_ != nullptr);
+    std::fflush(nullptr);
+    REQUIRE(::dup2(::fileno(file_), fd_) == fd_);
+  }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+  ~Capture() {
+    restore();
+    std::fclose(file_);
+  }
+
+  std::string text() {
+    restore();
+    std::string text;
+    std::rewind(file_);
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;)
+      text.append(buffer, n);
+    return text;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(nullptr);
+    ::dup2(saved_, fd_);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+  int fd_;
+  int saved_;
+  std::FILE* file_;
+};
+
 // Runs the command line `vigie-agent <args>` in this process, capturing its output.
 CommandRun agent(std::vector<std::string> args) {
   args.insert(args.begin(), "vigie-agent");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  std::ostringstream out;
-  std::ostringstream err;
-  std::streambuf* const old_out = std::cout.rdbuf(out.rdbuf());
-  std::streambuf* const old_err = std::cerr.rdbuf(err.rdbuf());
+  Capture out(STDOUT_FILENO);
+  Capture err(STDERR_FILENO);
   CommandRun ran;
   ran.code = run(static_cast<int>(args.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  ran.out = out.str();
-  ran.err = err.str();
+  ran.out = out.text();
+  ran.err = err.text();
   return ran;
 }
 
@@ -235,18 +273,19 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
       r.interval_s = 60;
       (*spool)->add(r);
     }
-    auto batch = (*spool)->next_batch(1);
+    auto batch = (*spool)->next_batch(2);
     REQUIRE(batch.is_ok());
     REQUIRE(batch->has_value());
-    (*spool)->quarantine((*batch)->seq, "HTTP 422: results[0].name: too long");
+    (*spool)->quarantine((*batch)->seq, 1, "HTTP 422: results[1].name: too long");
   }
   const auto shown = agent({"spool", "--config", config, "--state-dir", state});
   INFO(shown.err);
   CHECK(shown.code == 0);
   CHECK_THAT(shown.out, Contains("waiting      2 results, the oldest 3"));
   CHECK_THAT(shown.out, Contains("dropped      0 results"));
-  CHECK_THAT(shown.out, Contains("quarantined  1 batches refused by the collector"));
-  CHECK_THAT(shown.out, Contains("1 results: HTTP 422: results[0].name: too long"));
+  CHECK_THAT(shown.out, Contains("quarantined  1 results refused by the collector, 1 kept"));
+  CHECK_THAT(shown.out, Contains("  c1, seq "));
+  CHECK_THAT(shown.out, Contains(" ago: HTTP 422: results[1].name: too long"));
 
   const auto json = agent({"spool", "--config", config, "--state-dir", state, "--json"});
   REQUIRE(json.code == 0);
@@ -254,8 +293,16 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
   CHECK(parsed["depth"] == 2);
   CHECK(parsed["quarantined"] == 1);
   REQUIRE(parsed["quarantine"].size() == 1);
-  CHECK(parsed["quarantine"][0]["reason"] == "HTTP 422: results[0].name: too long");
-  CHECK(parsed["quarantine"][0]["results"][0]["summary"] == "#0");
+  CHECK(parsed["quarantine"][0]["reason"] == "HTTP 422: results[1].name: too long");
+  CHECK(parsed["quarantine"][0]["result"]["summary"] == "#1");
+
+  // Once looked at, an operator clears the quarantine: the count stays.
+  const auto cleared =
+      agent({"spool", "--config", config, "--state-dir", state, "--clear-quarantine"});
+  CHECK(cleared.code == 0);
+  CHECK_THAT(cleared.err, Contains("quarantine cleared: 1 results forgotten"));
+  const auto after = agent({"spool", "--config", config, "--state-dir", state});
+  CHECK_THAT(after.out, Contains("quarantined  1 results refused by the collector, 0 kept"));
 }
 
 }  // namespace

@@ -400,3 +400,129 @@ TEST_CASE("Config: agent/self is built in and may not be declared", "[config]") 
 
 }  // namespace
 }  // namespace vigie::agent
+
+namespace vigie::agent {
+namespace {
+
+const std::string kDevices =
+    R"(  "devices": {"fw": {"host": "192.0.2.1", "snmp": {"version": "2c"}},
+               "ap": {"host": "192.0.2.2", "snmp": {"version": "3", "user": "u",
+                      "auth_pass": "authpass1", "engine_id": "0x8000000001020304"}}},
+)";
+const std::string kFwCheck = R"([{"name": "fw", "type": "firewall/sophos", "device": "fw"},
+                                  {"name": "load", "type": "system/load"}])";
+
+TEST_CASE("Config: traps, their defaults and the devices checks read", "[config]") {
+  auto config =
+      parse_config(document(kFwCheck, R"({"id": "onesse-mairie-01", "site": "s"})",
+                            R"({"url": "https://c.example.org"})", kDevices + "  \"traps\": {},\n"),
+                   kFile);
+  REQUIRE(config);
+  REQUIRE(config->traps);
+  CHECK(config->traps->listen == "0.0.0.0:10162");
+  CHECK(config->traps->rate == 5);
+  CHECK(config->traps->burst == 50);
+  CHECK(config->traps->poll_delay == 2s);
+  CHECK(config->traps->poll_gap == 30s);
+  CHECK(config->traps->engine_id == std::string("\x80\x00\x1f\x88\x04vigie:onesse-mairie-01", 27));
+  CHECK(config->checks[0].device == "fw");
+  CHECK(config->checks[1].device.empty());
+  CHECK(config->snmp_devices->options("ap")->engine_id ==
+        std::string("\x80\x00\x00\x00\x01\x02\x03\x04", 8));
+
+  auto set = parse_config(
+      document(kFwCheck, R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})",
+               kDevices + R"(  "traps": {"listen": "[::1]:0", "rate": 0.5, "burst": 3,
+                                "engine_id": "80001f8805aabbcc", "poll_delay": "0s",
+                                "poll_gap": "5m"},
+)"),
+      kFile);
+  REQUIRE(set);
+  CHECK(set->traps->listen == "[::1]:0");
+  CHECK(set->traps->rate == 0.5);
+  CHECK(set->traps->engine_id == std::string("\x80\x00\x1f\x88\x05\xaa\xbb\xcc", 8));
+  CHECK(set->traps->poll_gap == 5min);
+
+  // No "traps": none.
+  auto none = parse_config(document(kFwCheck, R"({"id": "a-1", "site": "s"})",
+                                    R"({"url": "https://c.example.org"})", kDevices),
+                           kFile);
+  REQUIRE(none);
+  CHECK_FALSE(none->traps);
+}
+
+TEST_CASE("Config: a traps block that cannot work is refused, naming the field", "[config]") {
+  const auto with = [&](const std::string& traps, const std::string& devices = kDevices) {
+    return error_of(document(R"([{"name": "load", "type": "system/load"}])",
+                             R"({"id": "a-1", "site": "s"})", R"({"url": "https://c.example.org"})",
+                             devices + "  \"traps\": " + traps + ",\n"));
+  };
+  CHECK_THAT(with(R"({"listen": "10162"})"),
+             Contains("traps.listen: \"10162\": expected ADDR:PORT"));
+  CHECK_THAT(with(R"({"listen": "localhost:162"})"),
+             Contains("traps.listen") && Contains("not an IPv4 address"));
+  CHECK_THAT(with(R"({"listen": "0.0.0.0:70000"})"), Contains("the port must be 0..65535"));
+  CHECK_THAT(with(R"({"rate": 0})"), Contains("traps.rate: 0: must be in 0.01..10000"));
+  CHECK_THAT(with(R"({"engine_id": "0x12"})"),
+             Contains("traps.engine_id") && Contains("5 to 32 bytes"));
+  CHECK_THAT(with(R"({"lisen": "0.0.0.0:1"})"),
+             Contains("traps.lisen: unknown key (did you mean \"listen\"?)"));
+  CHECK_THAT(with("{}", ""), Contains("traps: traps are accepted from the devices only"));
+  CHECK_THAT(
+      with(
+          "{}",
+          R"(  "devices": {"fw": {"host": "h", "snmp": {"version": "2c", "engine_id": "0x8000000001"}}},
+)"),
+      Contains("engine_id: only for SNMP version \"3\""));
+}
+
+constexpr const char* kManagedFile = R"({
+  // a managed agent's own file
+  "agent": {"id": "a-01", "site": "town"},
+  "collector": {"url": "https://collector.example:8443", "config_poll": "5s"},
+  "checks": [{"name": "own", "type": "system/load"}]
+})";
+
+TEST_CASE("Config: a managed agent's checks come from the centre's document", "[config]") {
+  const auto central = nlohmann::json::parse(
+      R"({"defaults": {"interval": "30s"}, "checks": [{"name": "c1", "type": "system/load"},
+                                                      {"name": "c2", "type": "system/uptime"}]})");
+  auto config = parse_managed_config(kManagedFile, "agent.json", &central, "central v1");
+  REQUIRE(config);
+  CHECK(config->agent_id == "a-01");
+  CHECK(config->collector.config_poll == std::chrono::seconds(5));
+  REQUIRE(config->checks.size() == 2);
+  CHECK(config->checks[0].name == "c1");
+  CHECK(config->checks[0].interval == std::chrono::seconds(30));
+  // Without a document yet, the file's own checks, which may be none.
+  auto own = parse_managed_config(kManagedFile, "agent.json", nullptr, {});
+  REQUIRE(own);
+  CHECK(own->checks.size() == 1);
+  auto none = parse_managed_config(
+      R"({"agent": {"id": "a", "site": "s"}, "collector": {"url": "https://c.example"}})",
+      "agent.json", nullptr, {});
+  REQUIRE(none);
+  CHECK(none->checks.empty());
+}
+
+TEST_CASE("Config: the centre's errors name it, and it may not change identity or collector",
+          "[config]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"checks": [{"name": "x", "type": "system/bogus"}]})", "central v2: checks[0].type: "},
+      {R"({"checks": [{"name": "x", "type": "system/load", "warn": "lots"}]})",
+       "central v2: checks[0]"},
+      {R"({"checks": []})", "central v2: checks: lists no check"},
+      {R"({"collector": {"url": "https://evil.example"}, "checks": []})",
+       "central v2: collector: not from the centre"},
+  };
+  for (const auto& [text, message] : cases) {
+    INFO(text);
+    const auto central = nlohmann::json::parse(text);
+    auto config = parse_managed_config(kManagedFile, "agent.json", &central, "central v2");
+    REQUIRE_FALSE(config);
+    CHECK_THAT(config.status().message(), Catch::StartsWith(message));
+  }
+}
+
+}  // namespace
+}  // namespace vigie::agent

@@ -110,13 +110,35 @@ TEST_CASE("assemble_report: byte for byte what protocol::encode_report writes",
   odd_agent.seq = std::numeric_limits<std::int64_t>::max();
   odd_agent.results = {results[1]};
   reports.push_back(odd_agent);
+  protocol::Report with_events = full;
+  protocol::Event trap;
+  trap.ts_ms = 1'700'000'000'500;
+  trap.name = "firewall";
+  trap.check = "firewall/sophos:fw";
+  trap.summary = "linkDown from fw: ifIndex.3=3 \"wan\" \xff";
+  trap.device = "fw";
+  trap.source = "192.0.2.1:1024";
+  trap.version = "3";
+  trap.inform = true;
+  trap.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  trap.trap_name = "linkDown";
+  trap.varbinds = {{"1.3.6.1.2.1.2.2.1.1.3", "ifIndex.3", "INTEGER", "3"},
+                   {"1.3.6.1.2.1.2.2.1.2.3", "ifDescr.3", "OCTET STRING", "wan"}};
+  with_events.events = {trap, trap};
+  with_events.events[1].varbinds.clear();
+  reports.push_back(with_events);
+  protocol::Report only_events = with_events;
+  only_events.results.clear();
+  reports.push_back(only_events);
 
   for (const protocol::Report& r : reports) {
     std::vector<std::string> encoded;
     for (const CheckResult& each : r.results) encoded.push_back(encode_result(each));
+    std::vector<std::string> events;
+    for (const protocol::Event& each : r.events) events.push_back(encode_event(each));
     const std::string expected = protocol::encode_report(r);
     INFO(expected);
-    CHECK(assemble_report(r, encoded) == expected);
+    CHECK(assemble_report(r, encoded, events) == expected);
   }
   // And the collector reads it back whole.
   std::vector<std::string> encoded;

@@ -408,3 +408,92 @@ TEST_CASE("next_due: keeps the grid, and skips the slots missed while behind", "
 
 }  // namespace
 }  // namespace vigie::agent
+
+namespace vigie::agent {
+namespace {
+
+TEST_CASE("Scheduler: run_soon runs a device's checks at once, one run per gap however often asked",
+          "[scheduler]") {
+  std::atomic<int> fw_runs{0};
+  std::atomic<int> other_runs{0};
+  std::vector<ConfiguredCheck> checks;
+  checks.push_back(fake("fw", std::chrono::hours(1), 1s, 0ms, [&](const plugins::RunContext&) {
+    ++fw_runs;
+    return ok();
+  }));
+  checks.back().device = "fw";
+  checks.push_back(fake("ap", std::chrono::hours(1), 1s, 0ms, [&](const plugins::RunContext&) {
+    ++other_runs;
+    return ok();
+  }));
+  checks.back().device = "ap";
+  boost::asio::io_context io;
+  std::vector<CheckResult> results;
+  Scheduler scheduler(io, checks, [&](CheckResult r) { results.push_back(std::move(r)); },
+                      {.workers = 2, .seed = 1});
+  // Not started: only run_soon() runs anything.
+  CHECK(scheduler.run_soon("fw", 50ms, 600ms) == 1);
+  // A storm: every call while one is pending schedules nothing.
+  for (int i = 0; i < 1000; ++i) CHECK(scheduler.run_soon("fw", 50ms, 600ms) == 0);
+  CHECK(scheduler.run_soon("nothing-reads-it", 50ms, 600ms) == 0);
+  io.run_for(300ms);
+  CHECK(fw_runs == 1);
+  CHECK(other_runs == 0);
+  // Asked again soon after: it waits for the gap, then runs once.
+  const auto asked = Clock::now();
+  CHECK(scheduler.run_soon("fw", 50ms, 600ms) == 1);
+  for (int i = 0; i < 100; ++i) scheduler.run_soon("fw", 50ms, 600ms);
+  io.run_for(200ms);
+  CHECK(fw_runs == 1);
+  // Then once, when the gap is over (a loaded machine may take longer to get there).
+  for (const auto until = Clock::now() + 5s; fw_runs < 2 && Clock::now() < until;) {
+    io.restart();
+    io.run_for(50ms);
+  }
+  CHECK(fw_runs == 2);
+  CHECK(since(asked) >= 400ms);
+  io.restart();
+  io.run_for(100ms);  // its result
+  scheduler.stop();
+  CHECK(scheduler.run_soon("fw", 0ms, 0ms) == 0);
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].name == "fw");
+}
+
+TEST_CASE("Scheduler: replace swaps the checks, and a run in flight still gives its result",
+          "[scheduler]") {
+  boost::asio::io_context io;
+  Gate gate;
+  std::atomic<bool> old_started{false};
+  std::vector<ConfiguredCheck> checks;
+  checks.push_back(fake("old", 50ms, 5s, 0ms, [&](const plugins::RunContext&) {
+    old_started = true;
+    gate.wait();
+    return ok("old result");
+  }));
+  std::vector<CheckResult> results;
+  Scheduler scheduler(io, checks, [&](CheckResult r) { results.push_back(std::move(r)); },
+                      {.workers = 2, .seed = 1});
+  scheduler.start();
+  // Let the old check start and block in its run.
+  while (!old_started) io.run_one_for(10ms);
+
+  std::vector<ConfiguredCheck> next;
+  next.push_back(
+      fake("new", 50ms, 5s, 0ms, [](const plugins::RunContext&) { return ok("new result"); }));
+  scheduler.replace(std::move(next));
+  gate.open();
+  const auto start = Clock::now();
+  const auto count = [&](const std::string& name) {
+    return std::count_if(results.begin(), results.end(),
+                         [&](const CheckResult& r) { return r.name == name; });
+  };
+  while (since(start) < 3s && (count("old") < 1 || count("new") < 3)) io.run_for(20ms);
+  scheduler.stop();
+  // The old run's result was not lost; the old check ran no more; the new one runs.
+  CHECK(count("old") == 1);
+  CHECK(count("new") >= 3);
+}
+
+}  // namespace
+}  // namespace vigie::agent

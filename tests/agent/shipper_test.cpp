@@ -11,6 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,16 +45,31 @@ CheckResult result(int n) {
   return r;
 }
 
-TEST_CASE("judge_response: 2xx delivers, batch-specific 4xx refuses, the rest retries",
+TEST_CASE("judge_response: 2xx delivers, 400, 413 and 422 refuse the batch, the rest retries",
           "[shipper]") {
   for (long status : {200L, 201L, 202L, 204L}) CHECK(judge_response(status) == Verdict::kDelivered);
-  for (long status : {400L, 405L, 409L, 413L, 415L, 422L}) {
-    CHECK(judge_response(status) == Verdict::kRefused);
-  }
-  for (long status : {0L, 100L, 301L, 307L, 401L, 403L, 404L, 408L, 429L, 500L, 502L, 503L}) {
+  for (long status : {400L, 413L, 422L}) CHECK(judge_response(status) == Verdict::kRefused);
+  for (long status :
+       {0L, 100L, 301L, 307L, 401L, 403L, 404L, 405L, 408L, 409L, 415L, 429L, 500L, 502L, 503L}) {
     INFO(status);
     CHECK(judge_response(status) == Verdict::kRetry);
   }
+}
+
+TEST_CASE("result_index and reply_field: the result a refusal names, if any", "[shipper]") {
+  CHECK(result_index("results[3]") == 3u);
+  CHECK(result_index("results[12].metrics[0].unit") == 12u);
+  CHECK(result_index("results[0]") == 0u);
+  for (const char* other : {"", "results", "results[]", "results[x]", "results[3]x", "results[-1]",
+                            "agent.id", "seq", "results[12345678901]", "xresults[1]"}) {
+    INFO(other);
+    CHECK_FALSE(result_index(other));
+  }
+  CHECK(reply_field(R"({"error": "results[2].status: bad", "field": "results[2].status"})") ==
+        "results[2].status");
+  CHECK(reply_field(R"({"error": "body too large"})").empty());
+  CHECK(reply_field("<html>413</html>").empty());
+  CHECK(reply_field(R"({"field": 3})").empty());
 }
 
 TEST_CASE("backoff_delay: doubles from 1 s up to 5 min, with half of it jittered", "[shipper]") {
@@ -144,10 +161,23 @@ class ScriptedPeer {
     Clock::time_point at;
     std::uint64_t seq = 0;
     std::size_t results = 0;
+    std::vector<std::string> names;  // of the results, in order
     std::string authorization;
+    std::string status;  // the answer's status line
   };
+  struct Reply {
+    std::string status;  // "200 OK"
+    std::string body;    // "": {"error": "scripted NNN"}
+  };
+  // Answers each request as `decide` says.
+  using Decide = std::function<Reply(const Request&)>;
 
   explicit ScriptedPeer(std::vector<std::string> replies) : replies_(std::move(replies)) {
+    start();
+  }
+  explicit ScriptedPeer(Decide decide) : decide_(std::move(decide)) { start(); }
+
+  void start() {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(listener_ >= 0);
     sockaddr_in address{};
@@ -216,17 +246,32 @@ class ScriptedPeer {
     if (body.is_object()) {
       request.seq = body.value("seq", std::uint64_t{0});
       if (body.contains("results")) request.results = body["results"].size();
+      for (const auto& r : body.value("results", nlohmann::json::array()))
+        request.names.push_back(r.value("name", ""));
     }
     if (const auto at = data.find("Authorization: "); at != std::string::npos && at < header_end) {
       request.authorization = data.substr(at + 15, data.find("\r\n", at) - at - 15);
     }
     std::string status;
+    std::string reply_body;
     {
       std::lock_guard lock(mutex_);
-      status = replies_[std::min(requests_.size(), replies_.size() - 1)];
+      if (decide_) {
+        Reply reply = decide_(request);
+        status = std::move(reply.status);
+        reply_body = std::move(reply.body);
+      } else {
+        status = replies_[std::min(requests_.size(), replies_.size() - 1)];
+      }
+      // A status line may carry its body after an empty line.
+      if (const auto split = status.find("\r\n\r\n"); split != std::string::npos) {
+        reply_body = status.substr(split + 4);
+        status.resize(split);
+      }
+      request.status = status;
       requests_.push_back(request);
     }
-    const std::string reply_body = "{\"error\": \"scripted " + status.substr(0, 3) + "\"}";
+    if (reply_body.empty()) reply_body = "{\"error\": \"scripted " + status.substr(0, 3) + "\"}";
     const std::string reply = "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\n" +
                               "Content-Length: " + std::to_string(reply_body.size()) + "\r\n\r\n" +
                               reply_body;
@@ -234,6 +279,7 @@ class ScriptedPeer {
   }
 
   std::vector<std::string> replies_;
+  Decide decide_;
   int listener_ = -1;
   std::string url_;
   std::atomic<bool> done_{false};
@@ -275,6 +321,24 @@ TEST_CASE("Shipper: retries 500s with backoff and waits for Retry-After on 429 a
   CHECK((*shipper)->stop(0ms) == 0);
 }
 
+TEST_CASE("Shipper: a batch refused for the machine's clock is kept and sent once it is right",
+          "[shipper]") {
+  testing::TempDir dir;
+  ScriptedPeer peer(
+      {"400 Bad Request\r\n\r\n{\"error\": \"results[0].ts: 10 min ahead of the "
+       "collector's clock\", \"field\": \"results[0].ts\", \"skew_ms\": 600000}",
+       "200 OK"});
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  (*shipper)->submit(result(1));
+  REQUIRE(testing::eventually([&] { return peer.requests().size() == 2; }, 10s));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  const auto requests = peer.requests();
+  CHECK(requests[1].seq == requests[0].seq);  // the same batch, not set apart
+  CHECK((*shipper)->stats().quarantined == 0);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
 TEST_CASE(
     "Shipper: a 400 quarantines the batch and a 401 stops sending until the token file changes",
     "[shipper]") {
@@ -306,6 +370,106 @@ TEST_CASE(
   CHECK(requests[2].seq == requests[1].seq);
   CHECK_FALSE((*shipper)->stats().halted);
   CHECK((*shipper)->stop(0ms) == 0);
+}
+
+// The results the peer acknowledged (2xx), by name, with how many times each.
+std::map<std::string, int> acknowledged(const std::vector<ScriptedPeer::Request>& requests) {
+  std::map<std::string, int> out;
+  for (const auto& r : requests) {
+    if (!r.status.starts_with("2")) continue;
+    for (const auto& name : r.names) ++out[name];
+  }
+  return out;
+}
+
+TEST_CASE("Shipper: a batch refused as too large (413) is split and sent again, nothing lost",
+          "[shipper]") {
+  testing::TempDir dir;
+  // A proxy in front of the collector that takes at most 3 results a report.
+  ScriptedPeer peer([](const ScriptedPeer::Request& r) -> ScriptedPeer::Reply {
+    if (r.results > 3) return {"413 Payload Too Large", "{\"error\": \"body too large\"}"};
+    return {"200 OK", "{\"status\": \"stored\"}"};
+  });
+  ShipperOptions options = quick_options(peer.url());
+  options.batch_max = 10;
+  options.send_interval = 1h;  // a full batch goes at once
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, options, spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  for (int i = 0; i < 10; ++i) (*shipper)->submit(result(i));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  const auto requests = peer.requests();
+  std::map<std::string, int> expected;
+  for (int i = 0; i < 10; ++i) expected["check-" + std::to_string(i)] = 1;
+  CHECK(acknowledged(requests) == expected);  // each once
+  CHECK((*shipper)->stats().quarantined == 0);
+  // A refused seq is never sent again with other results.
+  std::map<std::uint64_t, std::vector<std::string>> by_seq;
+  for (const auto& r : requests) {
+    const auto [it, first] = by_seq.emplace(r.seq, r.names);
+    CHECK((first || it->second == r.names));
+  }
+  CHECK(requests.size() <= 10);  // halving: 10, 5, 2, 3... not one by one
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: a 400 naming one result sets that result apart, and the others are sent",
+          "[shipper]") {
+  testing::TempDir dir;
+  // check-2 can never be accepted: the reply names its index in each report.
+  ScriptedPeer peer([](const ScriptedPeer::Request& r) -> ScriptedPeer::Reply {
+    const auto bad = std::find(r.names.begin(), r.names.end(), "check-2");
+    if (bad == r.names.end()) return {"200 OK", "{\"status\": \"stored\"}"};
+    const std::string field =
+        "results[" + std::to_string(bad - r.names.begin()) + "].metrics[0].unit";
+    return {"400 Bad Request",
+            "{\"error\": \"" + field + ": unknown unit\", \"field\": \"" + field + "\"}"};
+  });
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  for (int i = 0; i < 5; ++i) (*shipper)->submit(result(i));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  const auto requests = peer.requests();
+  CHECK(acknowledged(requests) ==
+        std::map<std::string, int>{{"check-0", 1}, {"check-1", 1}, {"check-3", 1}, {"check-4", 1}});
+  CHECK((*shipper)->stats().quarantined == 1);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: one result refused as too large whatever its company is set apart alone",
+          "[shipper]") {
+  testing::TempDir dir;
+  ScriptedPeer peer([](const ScriptedPeer::Request& r) -> ScriptedPeer::Reply {
+    const bool fat = std::find(r.names.begin(), r.names.end(), "check-5") != r.names.end();
+    if (fat) return {"413 Payload Too Large", "{\"error\": \"body too large\"}"};
+    return {"200 OK", "{\"status\": \"stored\"}"};
+  });
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  for (int i = 0; i < 8; ++i) (*shipper)->submit(result(i));
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  std::map<std::string, int> expected;
+  for (int i = 0; i < 8; ++i) {
+    if (i != 5) expected["check-" + std::to_string(i)] = 1;
+  }
+  CHECK(acknowledged(peer.requests()) == expected);
+  CHECK((*shipper)->stats().quarantined == 1);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: a refusal about the report itself, not a result, is retried, nothing dropped",
+          "[shipper]") {
+  testing::TempDir dir;
+  ScriptedPeer peer([](const ScriptedPeer::Request&) -> ScriptedPeer::Reply {
+    return {"400 Bad Request",
+            "{\"error\": \"agent.id: may only contain letters\", \"field\": \"agent.id\"}"};
+  });
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  for (int i = 0; i < 3; ++i) (*shipper)->submit(result(i));
+  REQUIRE(testing::eventually([&] { return peer.requests().size() >= 3; }, 10s));
+  for (const auto& r : peer.requests()) CHECK(r.results == 3);  // the same batch, whole
+  CHECK((*shipper)->stats().quarantined == 0);
+  CHECK((*shipper)->stop(0ms) == 3);  // kept
 }
 
 }  // namespace

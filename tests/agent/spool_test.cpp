@@ -155,47 +155,134 @@ TEST_CASE("Spool: results, the batch handed out and the seq survive a restart", 
   CHECK(summaries(rest) == std::vector<std::string>{"#4", "#5", "#6", "#7"});
 }
 
-TEST_CASE("Spool: a refused batch is quarantined apart, the newest 10 kept, across restarts",
+TEST_CASE("Spool: a refused result is quarantined alone, the rest of its batch sent again",
           "[spool]") {
   testing::TempDir dir;
   const auto file = dir / "spool.db";
-  std::uint64_t first_seq = 0;
+  std::uint64_t refused_seq = 0;
   {
     auto spool = open(file);
-    for (int i = 0; i < 3; ++i) spool->add(result(i));
-    const Batch refused = next(*spool, 2);
-    first_seq = refused.seq;
-    spool->quarantine(refused.seq + 1, "not the batch handed out: ignored");
+    for (int i = 0; i < 4; ++i) spool->add(result(i));
+    const Batch refused = next(*spool, 3);
+    refused_seq = refused.seq;
+    spool->quarantine(refused.seq + 1, 0, "not the batch handed out: ignored");
+    spool->quarantine(refused.seq, 3, "no result 3 in it: ignored");
     CHECK(spool->quarantined() == 0);
-    spool->quarantine(refused.seq, "HTTP 400: results[0].status: bad");
-    CHECK(spool->size() == 1);  // out of the queue
+    spool->quarantine(refused.seq, 1, "HTTP 400: results[1].status: bad");
+    CHECK(spool->size() == 3);  // #1 out of the queue, #0 and #2 back in it
     CHECK(spool->quarantined() == 1);
-    const auto kept = spool->quarantined_batches();
+    const auto kept = spool->quarantined_results();
     REQUIRE(kept.size() == 1);
     CHECK(kept[0].seq == refused.seq);
-    CHECK(kept[0].reason == "HTTP 400: results[0].status: bad");
-    const auto results = nlohmann::json::parse(kept[0].results);
-    REQUIRE(results.size() == 2);
-    CHECK(results[1]["summary"] == "#1");
-    // The next batch is the rest, with the next seq.
+    CHECK(kept[0].reason == "HTTP 400: results[1].status: bad");
+    CHECK(nlohmann::json::parse(kept[0].result)["summary"] == "#1");
+    // The others go again, in order, under a new seq: the refused one is never reused.
     const Batch rest = next(*spool, 10);
     CHECK(rest.seq == refused.seq + 1);
-    CHECK(summaries(rest) == std::vector<std::string>{"#2"});
+    CHECK(summaries(rest) == std::vector<std::string>{"#0", "#2", "#3"});
     spool->remove(rest.seq);
   }
+  // Kept across restarts, all of them, until cleared.
   auto spool = open(file);
   CHECK(spool->quarantined() == 1);
-  CHECK(spool->quarantined_batches().size() == 1);
   for (int i = 0; i < 12; ++i) {
     spool->add(result(10 + i));
-    spool->quarantine(next(*spool, 1).seq, "HTTP 422: #" + std::to_string(i));
+    spool->quarantine(next(*spool, 1).seq, 0, "HTTP 422: #" + std::to_string(i));
   }
   CHECK(spool->quarantined() == 13);
-  const auto kept = spool->quarantined_batches();
-  REQUIRE(kept.size() == 10);  // the newest
-  CHECK(kept.front().reason == "HTTP 422: #2");
+  const auto kept = spool->quarantined_results();
+  REQUIRE(kept.size() == 13);
+  CHECK(kept.front().seq == refused_seq);
   CHECK(kept.back().reason == "HTTP 422: #11");
-  CHECK(kept.front().seq > first_seq);
+  CHECK(spool->size() == 0);
+  auto cleared = spool->clear_quarantine();
+  REQUIRE(cleared.is_ok());
+  CHECK(*cleared == 13);
+  CHECK(spool->quarantined_results().empty());
+  CHECK(spool->quarantined() == 13);  // the count since the spool was created
+}
+
+TEST_CASE("Spool: a released batch goes back to the queue whole, its seq never used again",
+          "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir / "spool.db";
+  std::uint64_t released = 0;
+  {
+    auto spool = open(file);
+    for (int i = 0; i < 5; ++i) spool->add(result(i));
+    const Batch big = next(*spool, 4);
+    released = big.seq;
+    spool->release(big.seq + 7);  // not the batch handed out: ignored
+    CHECK(next(*spool, 2).seq == big.seq);
+    spool->release(big.seq);
+    CHECK(spool->size() == 5);
+    const Batch half = next(*spool, 2);
+    CHECK(half.seq == big.seq + 1);
+    CHECK(summaries(half) == std::vector<std::string>{"#0", "#1"});
+    spool->release(half.seq);  // and again, before a restart
+  }
+  auto spool = open(file);
+  const Batch again = next(*spool, 10);
+  CHECK(again.seq == released + 2);
+  CHECK(summaries(again) == std::vector<std::string>{"#0", "#1", "#2", "#3", "#4"});
+}
+
+TEST_CASE("Spool: a batch stops before the result that would pass its bytes or values", "[spool]") {
+  testing::TempDir dir;
+  auto spool = open(dir / "spool.db");
+  // Results of 40 metrics: some 1,400 bytes of JSON and 133 values each.
+  CheckResult wide = result(0);
+  wide.metrics.clear();
+  for (int m = 0; m < 40; ++m) {
+    wide.metrics.push_back({"metric-" + std::to_string(m), 1.0, "", {}, {}, {}, {}});
+  }
+  const auto json = protocol::result_to_json(wide);
+  const std::size_t bytes = json.dump().size();
+  INFO(bytes);
+  REQUIRE(bytes > 1250);
+  REQUIRE(bytes < 1650);
+  for (int i = 0; i < 10; ++i) {
+    CheckResult r = wide;
+    r.summary = "#" + std::to_string(i);
+    spool->add(r);
+  }
+  auto by_bytes = spool->next_batch(BatchLimits{.max_results = 10, .max_bytes = 5'000});
+  REQUIRE(by_bytes.is_ok());
+  REQUIRE(by_bytes->has_value());
+  CHECK((*by_bytes)->results.size() == 3);
+  spool->remove((*by_bytes)->seq);
+  // 3 (the result, its metrics array, name...) + 40 metrics of 3 values (object, name,
+  // value) + the other members: 2 results hold under 300 values, not 3.
+  auto by_values = spool->next_batch(BatchLimits{.max_results = 10, .max_values = 300});
+  REQUIRE(by_values.is_ok());
+  REQUIRE(by_values->has_value());
+  CHECK((*by_values)->results.size() == 2);
+  spool->remove((*by_values)->seq);
+  auto by_count = spool->next_batch(BatchLimits{.max_results = 4});
+  REQUIRE(by_count.is_ok());
+  REQUIRE(by_count->has_value());
+  CHECK((*by_count)->results.size() == 4);
+  spool->remove((*by_count)->seq);
+  // One result always goes, whatever its size.
+  auto tiny = spool->next_batch(BatchLimits{.max_results = 10, .max_bytes = 10, .max_values = 1});
+  REQUIRE(tiny.is_ok());
+  REQUIRE(tiny->has_value());
+  CHECK(summaries(**tiny) == std::vector<std::string>{"#9"});
+}
+
+TEST_CASE("Spool: past max_quarantine_bytes a refused result is dropped and counted", "[spool]") {
+  testing::TempDir dir;
+  const std::uint64_t one = protocol::result_to_json(result(10)).dump().size();
+  auto spool = open(dir / "spool.db", {.max_quarantine_bytes = 2 * one});
+  for (int i = 0; i < 3; ++i) {
+    spool->add(result(10 + i));
+    spool->quarantine(next(*spool, 1).seq, 0, "HTTP 400: #" + std::to_string(i));
+  }
+  CHECK(spool->quarantined() == 2);
+  CHECK(spool->dropped() == 1);
+  const auto kept = spool->quarantined_results();
+  REQUIRE(kept.size() == 2);  // the first ones: the evidence
+  CHECK(kept.back().reason == "HTTP 400: #1");
   CHECK(spool->size() == 0);
 }
 
@@ -225,8 +312,45 @@ TEST_CASE("Spool: a version 1 file is upgraded in place, its results kept", "[sp
   const Batch batch = next(*spool, 10);
   CHECK(batch.seq == 500);
   CHECK(summaries(batch) == std::vector<std::string>{"#1"});
-  spool->quarantine(batch.seq, "HTTP 400: refused");
-  CHECK(spool->quarantined_batches().size() == 1);
+  spool->quarantine(batch.seq, 0, "HTTP 400: refused");
+  CHECK(spool->quarantined_results().size() == 1);
+  CHECK(moved_aside(file).empty());
+}
+
+TEST_CASE("Spool: a version 2 file is upgraded in place, its quarantined batches kept", "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir / "spool.db";
+  // A spool as version 2 wrote it: whole batches quarantined, a JSON array each.
+  const std::string v2 =
+      "CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,"
+      " stored_ms INTEGER NOT NULL, result TEXT NOT NULL);"
+      "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE quarantine (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+      " reason TEXT NOT NULL, results TEXT NOT NULL);"
+      "PRAGMA application_id=1986619219; PRAGMA user_version=2;"
+      "INSERT INTO state VALUES ('next_seq', 500), ('dropped', 0), ('head_seq', 0),"
+      " ('head_last_id', 0), ('quarantined', 2);"
+      "INSERT INTO quarantine VALUES (7, 1000, 'HTTP 413: too large', '[" +
+      protocol::result_to_json(result(1)).dump() + "," +
+      protocol::result_to_json(result(2)).dump() + "]'), (9, 2000, 'HTTP 400: bad', '[" +
+      protocol::result_to_json(result(3)).dump() + "]'), (11, 3000, 'damaged', 'not JSON');" +
+      "INSERT INTO results (ts_ms, stored_ms, result) VALUES (" + std::to_string(kBase) + ", " +
+      std::to_string(kBase) + ", '" + protocol::result_to_json(result(4)).dump() + "');";
+  const auto made = plugins::run_process({"/usr/bin/sqlite3", file.string(), v2},
+                                         {.timeout = std::chrono::seconds(10)});
+  REQUIRE(made.is_ok());
+  INFO(made->err);
+  REQUIRE(made->exit_code == 0);
+  auto spool = open(file);
+  CHECK(spool->size() == 1);
+  CHECK(spool->quarantined() == 2);
+  const auto kept = spool->quarantined_results();
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].seq == 7);
+  CHECK(nlohmann::json::parse(kept[0].result)["summary"] == "#1");
+  CHECK(nlohmann::json::parse(kept[1].result)["summary"] == "#2");
+  CHECK(kept[1].reason == "HTTP 413: too large");
+  CHECK(kept[2].seq == 9);
   CHECK(moved_aside(file).empty());
 }
 
@@ -343,6 +467,64 @@ TEST_CASE("Spool: a folder that cannot be written is an I/O error naming the fil
   REQUIRE_FALSE(missing.is_ok());
   CHECK(missing.status().code() == Code::kIoError);
   CHECK_THAT(missing.status().message(), Contains((dir / "missing" / "spool.db").string()));
+}
+
+}  // namespace
+}  // namespace vigie::agent
+
+namespace vigie::agent {
+namespace {
+
+protocol::Event trap_event(int n) {
+  protocol::Event e;
+  e.ts_ms = kBase + n;
+  e.name = "fw";
+  e.check = "firewall/sophos:fw";
+  e.summary = "linkDown #" + std::to_string(n);
+  e.device = "fw";
+  e.version = "2c";
+  e.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  e.varbinds = {{"1.3.6.1.2.1.2.2.1.1.3", "ifIndex.3", "INTEGER", "3"}};
+  return e;
+}
+
+TEST_CASE("Spool: events wait with the results, survive a restart and leave in batches",
+          "[spool]") {
+  testing::TempDir dir;
+  const auto file = dir.path() / "spool.db";
+  {
+    auto spool = open(file);
+    spool->add(result(1));
+    spool->add(trap_event(2));
+    spool->add(result(3));
+    CHECK(spool->size() == 3);
+  }
+  auto spool = open(file);
+  CHECK(spool->size() == 3);
+  const Batch batch = next(*spool, 10);
+  CHECK(summaries(batch) == std::vector<std::string>{"#1", "#3"});
+  REQUIRE(batch.events.size() == 1);
+  CHECK(batch.events[0] == encode_event(trap_event(2)));
+  CHECK(batch.oldest_ms == kBase + 1);
+  spool->remove(batch.seq);
+  CHECK(spool->size() == 0);
+  auto empty = spool->next_batch(10);
+  REQUIRE(empty);
+  CHECK_FALSE(empty->has_value());
+}
+
+TEST_CASE("Spool: a batch holds at most the protocol's events, the rest wait their turn",
+          "[spool]") {
+  testing::TempDir dir;
+  auto spool = open(dir.path() / "spool.db");
+  const std::size_t max = protocol::Limits{}.max_events;
+  for (std::size_t i = 0; i < max + 10; ++i) spool->add(trap_event(static_cast<int>(i)));
+  const Batch first = next(*spool, 5000);
+  CHECK(first.events.size() == max);
+  spool->remove(first.seq);
+  const Batch second = next(*spool, 5000);
+  CHECK(second.events.size() == 10);
+  CHECK(second.events.front() == encode_event(trap_event(static_cast<int>(max))));
 }
 
 }  // namespace

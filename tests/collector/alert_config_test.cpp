@@ -71,5 +71,45 @@ TEST_CASE("Alerts config: the example parses, and each error names the file, key
              Catch::Contains("missing.json"));
 }
 
+TEST_CASE("Alerts config: rules by working hours name a calendar of the calendars file",
+          "[alert_config][calendar]") {
+  auto calendars = CalendarSet::parse(R"({"calendars": {
+      "desk": {"time_zone": "Europe/Paris", "hours": {"mon-fri": "08:30-17:30"}, "holidays": "fr"},
+      "alsace": {"time_zone": "Europe/Paris", "holidays": "fr-alsace"}}})",
+                                      "calendars.json");
+  REQUIRE(calendars.is_ok());
+  const std::string channels =
+      R"("channels": [{"name": "chat", "type": "webhook", "url": "https://chat.example.org/x"}])";
+  const auto parse = [&](const std::string& rest) {
+    return parse_alert_config("{" + channels + "," + rest + "}", "alerts.json", *calendars);
+  };
+  auto ok = parse(R"("rules": [{"channels": "chat", "when": "working-hours", "calendar": "desk"},
+                               {"channels": "chat", "when": "outside-working-hours",
+                                "calendar": "desk", "min_state": "critical"}],
+                     "renotify": "4h", "renotify_calendar": "desk")");
+  REQUIRE(ok.is_ok());
+  CHECK(ok->rules[0].when == AlertRule::When::kWorkingHours);
+  CHECK(ok->rules[1].when == AlertRule::When::kOutsideWorkingHours);
+  CHECK(ok->rules[1].calendar_name == "desk");
+  CHECK(ok->renotify_calendar.has_value());
+  constexpr std::int64_t kChristmas10 = 1'798'189'200'000;  // 2026-12-25 10:00 Paris
+  CHECK_FALSE(ok->rules[0].holds_at(kChristmas10));
+  CHECK(ok->rules[1].holds_at(kChristmas10));
+
+  const auto error = [&](const std::string& rest) { return parse(rest).status().message(); };
+  CHECK(error(R"("rules": [{"channels": "chat", "when": "office-hours", "calendar": "desk"}])") ==
+        "alerts.json: rules[0].when: expected \"always\", \"working-hours\" or "
+        "\"outside-working-hours\", got \"office-hours\"");
+  CHECK(error(R"("rules": [{"channels": "chat", "when": "working-hours"}])") ==
+        "alerts.json: rules[0].calendar: required: which calendar? (calendars: alsace, desk)");
+  CHECK(error(R"("rules": [{"channels": "chat", "when": "working-hours", "calendar": "dsk"}])") ==
+        "alerts.json: rules[0].calendar: no calendar named \"dsk\" (calendars: alsace, desk)");
+  CHECK(error(R"("rules": [{"channels": "chat", "calendar": "desk"}])") ==
+        "alerts.json: rules[0].calendar: only with \"when\": \"working-hours\" or "
+        "\"outside-working-hours\"");
+  CHECK(error(R"("rules": [{"channels": "chat"}], "renotify_calendar": "desk")") ==
+        "alerts.json: renotify_calendar: only with \"renotify\" (reminders are off)");
+}
+
 }  // namespace
 }  // namespace vigie::collector

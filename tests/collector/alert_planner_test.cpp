@@ -1,10 +1,13 @@
-// Alert decisions with a fake clock: a real state engine fed with reports, and the
-// planner that turns its events into messages. Nothing is sent here: deliveries are
-// tested end to end in tests/integration/alerts_test.cpp.
+// Alert decisions with a fake clock: a real state engine fed with reports, the planner
+// that turns its events into outbox rows, an outbox in memory and the channels' pacers
+// that turn its rows into messages. Nothing is sent here: deliveries are tested end to
+// end in tests/integration/alerts_test.cpp.
 
 #include "collector/alert_planner.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
 
 namespace vigie::collector {
 namespace {
@@ -31,13 +34,18 @@ struct Fake {
   AlertConfig config;
   StateEngine engine;
   AlertPlanner planner;
+  std::vector<ChannelPacer> pacers;
   std::int64_t now = kT0;
   std::uint64_t seq = 0;
+  std::vector<OutboxRow> outbox;  // rows not delivered yet
   std::vector<Outgoing> sent;
   std::vector<NotificationRecord> records;
+  std::set<std::string> down;  // channels that deliver nothing
 
   explicit Fake(AlertConfig c = two_channels(), EngineOptions options = {.max_attempts = 1})
-      : config(std::move(c)), engine(options), planner(config, engine) {}
+      : config(std::move(c)), engine(options), planner(config, engine) {
+    for (std::size_t i = 0; i < config.channels.size(); ++i) pacers.emplace_back(config);
+  }
 
   void feed(const StateDelta& delta) {
     AlertPlanner::Plan plan;
@@ -45,8 +53,37 @@ struct Fake {
     keep(plan);
   }
   void keep(AlertPlanner::Plan& plan) {
-    for (auto& o : plan.send) sent.push_back(std::move(o));
+    for (auto& row : plan.outbox) outbox.push_back(std::move(row));
     for (auto& r : plan.records) records.push_back(std::move(r));
+  }
+  // What each channel's delivery thread does at `now`, every message delivered.
+  void deliver() {
+    for (std::size_t i = 0; i < config.channels.size(); ++i) {
+      if (down.count(config.channels[i].name)) continue;
+      const auto claim = [&](std::int64_t due_by) {
+        std::vector<OutboxRow> claimed;
+        for (auto it = outbox.begin(); it != outbox.end();) {
+          if (it->channel == config.channels[i].name && it->due_ms <= due_by) {
+            claimed.push_back(std::move(*it));
+            it = outbox.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        return claimed;
+      };
+      for (auto& message : pacers[i].next(now, claim)) {
+        Outgoing out{.channel = i, .digest = message.digest};
+        for (const auto& row : message.rows) {
+          auto alert = alert_from_json(row.alert);
+          REQUIRE(alert.is_ok());
+          CHECK(row.key == alert_key(*alert));
+          out.alerts.push_back(*alert);
+          planner.settled(row.key, now);
+        }
+        sent.push_back(std::move(out));
+      }
+    }
   }
   // Results of `checks` (one report per agent), received now.
   void report(const std::string& site, const std::string& agent,
@@ -74,6 +111,7 @@ struct Fake {
       AlertPlanner::Plan plan;
       planner.tick(now, plan);
       keep(plan);
+      deliver();
     }
   }
   std::vector<Outgoing> to(const std::string& channel) const {
@@ -150,6 +188,32 @@ TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]"
   g.pass(3000);
   CHECK(g.sent.empty());
   CHECK(g.records.empty());  // routed nowhere: nothing to record
+}
+
+TEST_CASE("Alerts: a central poller's result is routed by its member site's glob",
+          "[alert_planner][central]") {
+  Fake f;
+  // The Avamar grid's poller at "centre" reports a failed backup of mairie-onesse's client.
+  protocol::Report r;
+  r.agent = {"avamar-poller", "centre", "host", "1.0"};
+  r.seq = 1;
+  CheckResult c;
+  c.name = "avamar";
+  c.check = "backup/avamar:/clients/onesse/srv";
+  c.site = "mairie-onesse";
+  c.status = State::kCritical;
+  c.summary = "last backup Failed";
+  c.ts_ms = f.now;
+  c.interval_s = 60;
+  r.results.push_back(c);
+  f.feed(f.engine.apply(r, f.now));
+  f.pass(3000);
+  // The "mairie-*" backup rule matches: the member's site, not the poller's.
+  REQUIRE(f.to("backup-team").size() == 1);
+  const Alert alert = f.to("backup-team")[0].alerts[0];
+  CHECK(alert.site == "mairie-onesse");
+  CHECK(alert.agent == "avamar-poller");
+  CHECK(f.to("chat").size() == 1);
 }
 
 TEST_CASE("Alerts: soft states and flapping send nothing", "[alert_planner]") {
@@ -295,6 +359,51 @@ TEST_CASE("Alerts: a problem still failing is re-notified every interval", "[ale
   CHECK(f.to("chat").size() == 2);
 }
 
+TEST_CASE("Alerts: a reminder counts from the delivery, not from the queueing", "[alert_planner]") {
+  AlertConfig c = two_channels();
+  c.renotify = std::chrono::minutes(30);
+  c.rules.resize(1);  // chat only
+  Fake f(c);
+  f.down.insert("chat");
+  // The receiver is down for 40 minutes: the problem waits in the outbox.
+  for (int i = 0; i < 40; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.sent.empty());
+  REQUIRE(f.outbox.size() == 1);  // one row, no reminder piled on an alert never sent
+  f.down.clear();
+  f.pass(1000);
+  REQUIRE(f.sent.size() == 1);
+  CHECK(f.sent[0].alerts[0].kind == "problem");
+  for (int i = 0; i < 29; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  CHECK(f.sent.size() == 1);
+  for (int i = 0; i < 2; ++i) {
+    f.report("s", "a1", {{"antivirus/clamd", State::kWarning}});
+    f.pass(kMinute);
+  }
+  REQUIRE(f.sent.size() == 2);
+  CHECK(f.sent[1].alerts[0].kind == "reminder");
+
+  // After a restart, reminders count from the last delivery the outbox remembers.
+  AlertPlanner again(f.config, f.engine);
+  const std::int64_t last = f.now - 10 * kMinute;
+  again.seed(f.now, {{"c\x1f"
+                      "a1\x1f"
+                      "antivirus/clamd",
+                      last}});
+  REQUIRE(again.open_problems() == 1);
+  AlertPlanner::Plan plan;
+  again.tick(last + 30 * kMinute - 1000, plan);
+  CHECK(plan.outbox.empty());
+  again.tick(last + 30 * kMinute, plan);
+  REQUIRE(plan.outbox.size() == 1);
+  CHECK(alert_from_json(plan.outbox[0].alert)->kind == "reminder");
+}
+
 TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, then calm",
           "[alert_planner]") {
   Fake f;
@@ -322,7 +431,7 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   const Outgoing digest = f.to("chat")[0];
   CHECK(digest.digest);
   CHECK(digest.alerts.size() == 200);
-  CHECK(f.planner.storming(0));
+  CHECK(f.pacers[0].storming());
   const std::string text = mail_text(digest, f.now);
   CHECK_THAT(text, Catch::Contains("200 alerts on 10 sites"));
   CHECK_THAT(text, Catch::Contains("\nmairie-3 (20)\n"));
@@ -336,7 +445,7 @@ TEST_CASE("Alerts: 200 failures within a minute make one digest per channel, the
   REQUIRE(f.to("chat").size() == 2);
   CHECK(f.to("chat")[1].digest);
   CHECK(f.to("chat")[1].alerts.size() == 1);
-  CHECK_FALSE(f.planner.storming(0));
+  CHECK_FALSE(f.pacers[0].storming());
   f.report("mairie-1", "a1", {{"firewall/sophos", State::kCritical}});
   f.pass(3000);
   REQUIRE(f.to("chat").size() == 3);
@@ -376,6 +485,94 @@ TEST_CASE("Alerts: a site going unreachable is one alert, and so is its return",
   REQUIRE(f.to("chat").size() == 2);
   CHECK(f.to("chat")[1].alerts[0].kind == "recovery");
   CHECK(f.to("chat")[1].alerts[0].family == "site");
+}
+
+// The desk: Monday to Friday 08:30-17:30 in Paris, outside French public holidays.
+Calendar desk_calendar() {
+  auto c = Calendar::from_json(nlohmann::json{{"time_zone", "Europe/Paris"},
+                                              {"hours", {{"mon-fri", "08:30-17:30"}}},
+                                              {"holidays", "fr"}},
+                               "calendars.desk");
+  REQUIRE(c.is_ok());
+  return *c;
+}
+
+TEST_CASE("Alerts: routes by working hours, a public holiday being outside them",
+          "[alert_planner][calendar]") {
+  AlertConfig c = two_channels();
+  c.rules = {{.channels = {"chat"},
+              .when = AlertRule::When::kWorkingHours,
+              .calendar = desk_calendar(),
+              .calendar_name = "desk"},
+             {.min_state = State::kCritical,
+              .channels = {"backup-team"},
+              .when = AlertRule::When::kOutsideWorkingHours,
+              .calendar = desk_calendar(),
+              .calendar_name = "desk"}};
+  Fake f(c);
+  auto route = [&](std::int64_t ts, State state, const char* kind = "problem",
+                   std::int64_t since = 0) {
+    std::vector<std::string> names;
+    Alert a{.site = "s",
+            .family = "firewall",
+            .kind = kind,
+            .state = state,
+            .ts_ms = ts,
+            .since_ms = since};
+    if (a.kind == "recovery") {
+      a.from = state;
+      a.state = State::kOk;
+    }
+    for (auto i : f.planner.route(a)) names.push_back(f.config.channels[i].name);
+    return names;
+  };
+  using V = std::vector<std::string>;
+  constexpr std::int64_t kTuesday10 = 1'796'115'600'000;    // 2026-12-01 10:00 Paris
+  constexpr std::int64_t kChristmas10 = 1'798'189'200'000;  // 2026-12-25 10:00, a Friday
+  CHECK(route(kTuesday10, State::kWarning) == V{"chat"});
+  CHECK(route(kTuesday10, State::kCritical) == V{"chat"});
+  CHECK(route(kTuesday10 + 8 * 3'600'000, State::kWarning) == V{});  // 18:00: closed
+  CHECK(route(kTuesday10 + 8 * 3'600'000, State::kCritical) == V{"backup-team"});
+  CHECK(route(kChristmas10, State::kWarning) == V{});
+  CHECK(route(kChristmas10, State::kCritical) == V{"backup-team"});
+  // The recovery, on Monday morning, of a problem raised at Christmas: where it went,
+  // and to the desk, now open.
+  constexpr std::int64_t kMonday0930 = 1'798'443'000'000;  // 2026-12-28 08:30 UTC
+  CHECK(route(kMonday0930, State::kCritical, "recovery", kChristmas10) == V{"chat", "backup-team"});
+  CHECK(route(kMonday0930, State::kWarning, "recovery", kMonday0930 - 60'000) == V{"chat"});
+}
+
+TEST_CASE("Alerts: reminders counted in working time skip the weekend and Easter Monday",
+          "[alert_planner][calendar]") {
+  AlertConfig c = two_channels();
+  c.rules = {{.channels = {"chat"}}};
+  c.renotify = std::chrono::hours(1);
+  c.renotify_calendar = desk_calendar();
+  Fake f(c);
+  // Friday 3 April 2026, 17:00 Paris (15:00 UTC): half an hour of the day is left; Monday
+  // 6 is Easter Monday; the desk opens again on Tuesday 7 at 08:30.
+  f.now = 1'775'228'400'000;
+  f.report("s", "a1", {{"firewall/sophos", State::kCritical}});
+  constexpr std::int64_t kTuesday0900 = 1'775'545'200'000;  // 07:00 UTC
+  while (f.now < kTuesday0900 + 90 * kMinute) {
+    f.now += kMinute;
+    f.report("s", "a1", {{"firewall/sophos", State::kCritical}});
+    AlertPlanner::Plan plan;
+    f.planner.tick(f.now, plan);
+    f.keep(plan);
+    f.deliver();  // reminders count from the last delivery
+  }
+  std::vector<std::int64_t> reminders;
+  for (const auto& o : f.sent) {
+    if (o.alerts[0].kind == "reminder") reminders.push_back(o.alerts[0].ts_ms);
+  }
+  REQUIRE_FALSE(f.sent.empty());
+  CHECK(f.sent.front().alerts[0].kind == "problem");
+  REQUIRE(reminders.size() == 2);  // 09:00 and 10:00 on Tuesday, none before
+  CHECK(reminders[0] >= kTuesday0900);
+  CHECK(reminders[0] <= kTuesday0900 + 2 * kMinute);
+  CHECK(reminders[1] >= kTuesday0900 + 60 * kMinute);
+  CHECK(reminders[1] <= kTuesday0900 + 62 * kMinute);
 }
 
 }  // namespace

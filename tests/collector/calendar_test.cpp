@@ -190,9 +190,54 @@ TEST_CASE("Calendar: a configuration error names the field", "[calendar]") {
   CHECK(error(R"({"closures": [{"from": "2027-08-13", "to": "2027-08-09", "name": "x"}]})") ==
         "calendars.desk.closures[0]: \"to\" comes before \"from\"");
   CHECK(error(R"({"holiday": "fr"})") ==
-        "calendars.desk.holiday: unknown key (known: time_zone, hours, holidays, "
-        "extra_holidays, closures)");
+        "calendars.desk.holiday: unknown key (did you mean \"holidays\"?); known keys: time_zone "
+        "hours holidays extra_holidays closures");
   CHECK(error(R"([])") == "calendars.desk: expected an object, got array");
+}
+
+TEST_CASE("Calendar: the calendars file names its calendars", "[calendar]") {
+  auto set = CalendarSet::parse(R"(// the desk and a site in Alsace
+    { "calendars": {
+        "desk": { "time_zone": "Europe/Paris", "hours": { "mon-fri": "08:30-17:30" },
+                  "holidays": "fr" },
+        "strasbourg": { "time_zone": "Europe/Paris", "holidays": "fr-alsace" } } })",
+                                "calendars.json");
+  REQUIRE(set.is_ok());
+  CHECK(set->names() == "desk, strasbourg");
+  REQUIRE(set->find("desk"));
+  CHECK(set->find("desk")->working_at(utc(2026, 12, 1, 9)));
+  CHECK_FALSE(set->find("fr"));
+  // A built-in set resolves too (no working hours), a configured name first.
+  auto fr = set->resolve("fr", "Europe/Paris");
+  REQUIRE(fr.is_ok());
+  CHECK(fr->holidays(2026).size() == 11);
+  CHECK(set->resolve("dsek").status().message() ==
+        "no calendar named \"dsek\" (calendars: desk, strasbourg; holiday sets: fr, fr-alsace)");
+
+  // The public holiday of an instant, in the calendar's zone: 25 December from 00:00
+  // Paris time (23:00 UTC the day before), a closure is not one.
+  const Calendar c = desk();
+  CHECK_FALSE(c.public_holiday_at(utc(2026, 12, 24, 22, 59)) == Holiday{{2026, 12, 25}, "Noël"});
+  REQUIRE(c.public_holiday_at(utc(2026, 12, 24, 23)));
+  CHECK(c.public_holiday_at(utc(2026, 12, 24, 23))->name == "Noël");
+  CHECK_FALSE(c.public_holiday_at(utc(2026, 12, 25, 23)));
+  CHECK_FALSE(c.public_holiday_at(utc(2027, 8, 11, 10)));  // closed, but no holiday
+  CHECK(c.date_at(utc(2026, 12, 31, 23, 30)) == Date{2027, 1, 1});
+
+  const auto error = [](const char* text) {
+    return CalendarSet::parse(text, "calendars.json").status().message();
+  };
+  CHECK(error("{}") == "calendars.json: calendars: required, an object");
+  CHECK(error(R"({"calendar": {}})") ==
+        "calendars.json: calendar: unknown key (did you mean \"calendars\"?); known keys: "
+        "calendars");
+  CHECK(error(R"({"calendars": {"fr": {}}})") ==
+        "calendars.json: calendars.fr: the name of a built-in holiday set: choose another");
+  CHECK(error(R"({"calendars": {"desk": {"hours": 9}}})") ==
+        "calendars.json: calendars.desk.hours: expected an object, got number");
+  CHECK(error(R"({"calendars": {"desk": {"closures": [{"from": "2027-01-01"}]}}})") ==
+        "calendars.json: calendars.desk.closures[0].to: required, a string");
+  CHECK_THAT(error("{"), Catch::StartsWith("calendars.json: not valid JSON"));
 }
 
 }  // namespace vigie::collector

@@ -151,6 +151,61 @@ TEST_CASE("Migration: sample blocks of a version 3 database read the same once r
   CHECK(testing::trim(rows.out) == "3|2|2|02");
 }
 
+TEST_CASE(
+    "Migration: before central pollers, every check is its agent's site's, no token reports for "
+    "others",
+    "[migration][central]") {
+  for (const char* fixture : {"v1.sql", "v2.sql", "v3.sql"}) {
+    INFO(fixture);
+    testing::TempDir dir;
+    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    REQUIRE(storage.is_ok());
+    auto state = (*storage)->load_state(0);
+    REQUIRE(state.is_ok());
+    REQUIRE_FALSE(state->checks.empty());
+    for (const auto& c : state->checks) {
+      CHECK(c.site == "fixture-site");
+      CHECK_FALSE(c.central);
+    }
+    auto tokens = (*storage)->list_tokens();
+    REQUIRE(tokens.is_ok());
+    for (const auto& t : *tokens) CHECK(t.report_for.empty());
+  }
+}
+
+TEST_CASE("Migration: a version 6 database keeps its traps, and older ones' events read on",
+          "[migration]") {
+  {
+    testing::TempDir dir;
+    auto storage = open_sqlite_storage({.path = database_from(dir, "v6.sql")});
+    REQUIRE(storage.is_ok());
+    auto traps = (*storage)->events({.agent = "fixture-agent",
+                                     .check = "backup/restic:/srv",
+                                     .traps = EventQuery::Traps::kOnly});
+    REQUIRE(traps.is_ok());
+    REQUIRE(traps->size() == 1);
+    CHECK((*traps)[0].kind == EventKind::kTrap);
+    CHECK((*traps)[0].summary == "linkDown from fw: ifIndex.3=3");
+    CHECK_THAT((*traps)[0].trap, Catch::Contains("\"name\":\"linkDown\""));
+    auto state = (*storage)->load_state(0);
+    REQUIRE(state.is_ok());
+    CHECK(state->last_event_id == 3);
+  }
+  for (const char* fixture : {"v2.sql", "v3.sql"}) {
+    INFO(fixture);
+    testing::TempDir dir;
+    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    REQUIRE(storage.is_ok());
+    auto events = (*storage)->events({});
+    REQUIRE(events.is_ok());
+    REQUIRE_FALSE(events->empty());
+    for (const Event& e : *events) CHECK(e.trap.empty());
+    auto traps = (*storage)->events({.traps = EventQuery::Traps::kOnly});
+    REQUIRE(traps.is_ok());
+    CHECK(traps->empty());
+  }
+}
+
 TEST_CASE("Migration: an older database gets an empty notification history", "[migration]") {
   for (const char* fixture : {"v1.sql", "v2.sql"}) {
     INFO(fixture);

@@ -3,8 +3,12 @@
 #include "collector/state_engine.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <set>
 
 #include "collector/downtime.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace vigie::collector {
 namespace {
@@ -35,6 +39,27 @@ struct Fake {
     c.interval_s = 60;
     c.max_attempts = max_attempts;
     r.results.push_back(c);
+    return engine.apply(r, now);
+  }
+  // One report from central poller `poller` (of site "centre") with one result per
+  // member site, filed under it (results[].site): check "<check>:<member>".
+  StateDelta central(const std::string& check, const std::vector<std::string>& members,
+                     State status = State::kOk, const std::string& poller = "p1") {
+    protocol::Report r;
+    r.agent = {poller, "centre", "host", "1.0"};
+    r.seq = ++seq;
+    for (const auto& member : members) {
+      CheckResult c;
+      c.name = check;
+      c.check = check + ":" + member;
+      c.site = member;
+      c.status = status;
+      c.summary = std::string(state_name(status)) + " for " + member;
+      c.ts_ms = now;
+      c.interval_s = 60;
+      c.max_attempts = 1;
+      r.results.push_back(c);
+    }
     return engine.apply(r, now);
   }
   // Advances the clock and ticks.
@@ -431,6 +456,69 @@ TEST_CASE("Downtime: a weekly window follows Europe/Paris across daylight-saving
   CHECK_FALSE(downtime_active(d, kNov29 + 24 * kHour + kHour));
 }
 
+TEST_CASE("Downtime: every public holiday, and outside working hours, of a calendar",
+          "[engine][downtime][calendar]") {
+  auto desk = Calendar::from_json(nlohmann::json{{"time_zone", "Europe/Paris"},
+                                                 {"hours", {{"mon-fri", "08:30-17:30"}}},
+                                                 {"holidays", "fr"}},
+                                  "calendars.desk");
+  REQUIRE(desk.is_ok());
+  CalendarSet calendars;
+  calendars.add("desk", *desk);
+  constexpr std::int64_t kHour = 3'600'000;
+  constexpr std::int64_t kChristmas = 1'798'153'200'000;  // 2026-12-25 00:00 Paris
+  constexpr std::int64_t kTuesday10 = 1'796'115'600'000;  // 2026-12-01 10:00 Paris
+
+  Downtime holidays{.site = "s1",
+                    .comment = "closed on holidays",
+                    .every = "public-holidays",
+                    .calendar = "desk"};
+  REQUIRE(validate_downtime(holidays, &calendars).is_ok());
+  CHECK_FALSE(downtime_active(holidays, kChristmas - 1, &calendars));
+  CHECK(downtime_active(holidays, kChristmas, &calendars));
+  CHECK(downtime_active(holidays, kChristmas + 24 * kHour - 1, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kChristmas + 24 * kHour, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kTuesday10, &calendars));
+  CHECK_FALSE(downtime_active(holidays, kChristmas, nullptr));  // the calendar is gone
+
+  Downtime closed{.site = "s1",
+                  .comment = "nobody there",
+                  .every = "outside-working-hours",
+                  .calendar = "desk"};
+  REQUIRE(validate_downtime(closed, &calendars).is_ok());
+  CHECK_FALSE(downtime_active(closed, kTuesday10, &calendars));
+  CHECK(downtime_active(closed, kTuesday10 + 8 * kHour, &calendars));  // 18:00
+  CHECK(downtime_active(closed, kChristmas + 10 * kHour, &calendars));
+  // Bounded by end, when given.
+  closed.start_ms = kTuesday10;
+  closed.end_ms = kTuesday10 + 24 * kHour;
+  CHECK_FALSE(downtime_active(closed, kChristmas + 10 * kHour, &calendars));
+
+  // The engine puts a check in downtime on a public holiday, and out of it after.
+  EngineOptions options{.max_attempts = 1};
+  options.calendars = std::make_shared<const CalendarSet>(calendars);
+  StateEngine engine(options);
+  REQUIRE(engine.add_downtime(holidays, kChristmas - kHour).is_ok());
+  CHECK(engine.tick(kChristmas + kHour).events.size() == 1);  // kDowntimeStart
+  CHECK(engine.downtimes().front().every == "public-holidays");
+
+  const auto refused = [&](Downtime d) { return validate_downtime(d, &calendars).message(); };
+  CHECK(refused({.site = "s1", .comment = "x", .every = "sundays", .calendar = "desk"}) ==
+        "every: expected \"public-holidays\" or \"outside-working-hours\", got \"sundays\"");
+  CHECK(refused({.site = "s1", .comment = "x", .every = "public-holidays"}) ==
+        "calendar: required with every");
+  CHECK(refused({.site = "s1", .comment = "x", .every = "public-holidays", .calendar = "dsk"}) ==
+        "calendar: no calendar named \"dsk\" (calendars: desk)");
+  CHECK(refused({.site = "s1",
+                 .comment = "x",
+                 .weekdays = 1,
+                 .start_minute = 0,
+                 .duration_minutes = 60,
+                 .time_zone = "Europe/Paris",
+                 .every = "public-holidays",
+                 .calendar = "desk"}) == "every and weekly: give one or the other");
+}
+
 TEST_CASE("Downtime: bad ones are refused with the reason", "[engine][downtime]") {
   Downtime d{.site = "s1", .start_ms = 10, .end_ms = 5, .comment = "x"};
   CHECK_THAT(validate_downtime(d).message(), Catch::Contains("end"));
@@ -556,6 +644,218 @@ TEST_CASE("Engine: after a restart, agents get a full timeout before they are lo
   CHECK(d.events.empty());
   d = again.tick(restart + 3 * kMinute + 1000);
   CHECK(of_kind(d, EventKind::kSiteUnreachable).size() == 1);
+}
+
+TEST_CASE("Engine: a central poller's results are filed under their member sites",
+          "[engine][central]") {
+  Fake f;
+  f.report("system/load", State::kOk, "m1", "s1");  // s1 has an agent of its own
+  f.central("antivirus/sophos-central", {"s1", "s2", "s3"}, State::kCritical);
+  const CheckState c = f.state("antivirus/sophos-central:s2", "p1");
+  CHECK(c.site == "s2");
+  CHECK(c.central);
+  CHECK(c.agent == "p1");
+
+  // s2 and s3 exist as sites with only central results; the poller's site too.
+  const auto sites = f.engine.sites();
+  std::map<std::string, SiteSummary> by_name;
+  for (const auto& s : sites) by_name[s.name] = s;
+  REQUIRE(by_name.count("s2") == 1);
+  CHECK(by_name["s2"].agents == 0);
+  CHECK(by_name["s2"].central == 1);
+  CHECK(by_name["s2"].worst == State::kCritical);
+  CHECK(by_name["s2"].families.at("antivirus") == State::kCritical);
+  CHECK(by_name["s1"].agents == 1);
+  CHECK(by_name["s1"].counts[static_cast<int>(State::kCritical)] == 1);
+  CHECK(by_name["centre"].agents == 1);
+  CHECK(by_name["centre"].counts[static_cast<int>(State::kCritical)] == 0);
+
+  // A site's checks: its own and the central ones, with their source.
+  const auto s1 = f.engine.checks({.site = "s1"});
+  std::set<std::string> ids;
+  for (const auto& row : s1) ids.insert(row.agent + " " + row.last.check);
+  CHECK(ids == std::set<std::string>{"m1 vigie/heartbeat", "m1 system/load",
+                                     "p1 antivirus/sophos-central:s1"});
+  // The poller's own site lists its heartbeat, not its members' results.
+  const auto centre = f.engine.checks({.site = "centre"});
+  REQUIRE(centre.size() == 1);
+  CHECK(centre[0].last.check == "vigie/heartbeat");
+  CHECK_THAT(centre[0].last.summary, Catch::Contains("poller for 3 sites"));
+  const auto agents = f.engine.agents("centre");
+  REQUIRE(agents.size() == 1);
+  CHECK(agents[0].member_sites == 3);
+  // Events and so alerts are about the member site.
+  const auto problems = f.engine.checks({.problems_only = true});
+  CHECK(problems.size() == 3);
+  for (const auto& p : problems) CHECK(p.site == p.last.check.substr(p.last.check.size() - 2));
+}
+
+TEST_CASE("Engine: a silent poller is one problem, and no member site goes unreachable",
+          "[engine][central]") {
+  Fake f;
+  StateDelta all;
+  std::vector<std::string> members;
+  for (int i = 0; i < 20; ++i) members.push_back("member-" + std::to_string(i));
+  f.central("antivirus/sophos-central", members);
+  f.report("system/load", State::kOk, "m1", "member-0");
+  for (int i = 0; i < 4; ++i) {
+    all.append(f.after(kMinute));
+    f.report("system/load", State::kOk, "m1", "member-0");
+  }
+  CHECK(of_kind(all, EventKind::kSiteUnreachable).empty());
+  const Event& lost = only(all, EventKind::kAgentLost);
+  CHECK(lost.agent == "p1");
+  CHECK(lost.notify);
+  CHECK(lost.summary.rfind("poller p1 lost, 20 sites not watched", 0) == 0);
+  for (const auto* e : of_kind(all, EventKind::kStale)) CHECK_FALSE(e->notify);
+
+  const auto problems = f.engine.checks({.problems_only = true});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].agent == "p1");
+  CHECK(problems[0].last.check == "vigie/heartbeat");
+  CHECK_THAT(problems[0].last.summary, Catch::StartsWith("poller p1 lost, 20 sites not watched"));
+  for (const auto& s : f.engine.sites()) {
+    INFO(s.name);
+    CHECK_FALSE(s.unreachable);
+    if (s.name.rfind("member-", 0) == 0) {
+      CHECK(s.worst == State::kOk);  // not the member's problem
+      CHECK(s.problems == 0);
+    }
+  }
+  // Its results read as stale, saying why.
+  const CheckState c = f.state("antivirus/sophos-central:member-3", "p1");
+  CHECK(c.stale);
+  CHECK(c.stale_reason == "poller p1 lost");
+
+  // Back: its member sites are watched again; one event, no site event.
+  f.now += kMinute;
+  const auto back = f.central("antivirus/sophos-central", members);
+  CHECK(of_kind(back, EventKind::kAgentBack).size() == 1);
+  CHECK(of_kind(back, EventKind::kSiteReachable).empty());
+  CHECK(f.engine.checks({.problems_only = true}).empty());
+}
+
+TEST_CASE("Engine: a member's own agent going silent still makes its site unreachable",
+          "[engine][central]") {
+  Fake f;
+  f.report("system/load", State::kOk, "m1", "s1");
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  StateDelta all;
+  for (int i = 0; i < 4; ++i) {
+    all.append(f.after(kMinute));
+    f.central("antivirus/sophos-central", {"s1", "s2"});  // the poller keeps reporting
+  }
+  const Event& site = only(all, EventKind::kSiteUnreachable);
+  CHECK(site.site == "s1");
+  CHECK(site.notify);
+  CHECK_THAT(site.summary, Catch::StartsWith("site unreachable: no report from its agent"));
+  const auto problems = f.engine.checks({.problems_only = true});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].agent == "m1");
+  for (const auto& s : f.engine.sites()) CHECK(s.unreachable == (s.name == "s1"));
+}
+
+TEST_CASE("Engine: line down or agent down, from the centre's probes of the site",
+          "[engine][central]") {
+  Fake f;
+  f.report("system/load", State::kOk, "m1", "s1");
+  f.report("system/load", State::kOk, "m2", "s2");
+  f.central("net/ping", {"s1", "s2"});
+  StateDelta all;
+  for (int i = 0; i < 4; ++i) {
+    all.append(f.after(kMinute));
+    // s1's WAN address stops answering; s2's still does.
+    f.central("net/ping", {"s1"}, State::kCritical);
+    f.central("net/ping", {"s2"}, State::kOk);
+  }
+  const auto unreachable = of_kind(all, EventKind::kSiteUnreachable);
+  REQUIRE(unreachable.size() == 2);
+  for (const auto* e : unreachable) {
+    INFO(e->summary);
+    CHECK(e->summary.rfind(e->site == "s1" ? "site line down (no answer from the centre)"
+                                           : "agent silent, the site answers",
+                           0) == 0);
+  }
+  // One row per site, the centre's failing probe folded into it.
+  const auto problems = f.engine.checks({.problems_only = true});
+  REQUIRE(problems.size() == 2);
+  std::map<std::string, std::string> rows;
+  for (const auto& p : problems) rows[p.site] = p.last.summary;
+  CHECK_THAT(rows["s1"], Catch::StartsWith("site line down (no answer from the centre)"));
+  CHECK_THAT(rows["s2"], Catch::StartsWith("agent silent, the site answers"));
+  for (const auto& s : f.engine.sites()) {
+    if (s.name == "s1") CHECK(s.line == LineVerdict::kDown);
+    if (s.name == "s2") CHECK(s.line == LineVerdict::kAnswers);
+  }
+  // The row follows what the centre sees now.
+  f.now += 1000;
+  f.central("net/ping", {"s1"}, State::kOk);
+  for (const auto& p : f.engine.checks({.problems_only = true})) {
+    if (p.site == "s1") CHECK_THAT(p.last.summary, Catch::StartsWith("agent silent"));
+  }
+  // A site without a central probe stays plain "site unreachable".
+  Fake g;
+  g.report("system/load", State::kOk, "m1", "s1");
+  g.after(4 * kMinute);
+  const auto plain = g.engine.checks({.problems_only = true});
+  REQUIRE(plain.size() == 1);
+  CHECK_THAT(plain[0].last.summary, Catch::StartsWith("site unreachable"));
+}
+
+TEST_CASE("Engine: a downtime of the poller covers its results about members, a member's its own",
+          "[engine][central]") {
+  Fake f;
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  Downtime poller{.site = "centre",
+                  .agent = "p1",
+                  .start_ms = f.now,
+                  .end_ms = f.now + kMinute,
+                  .comment = "centre maintenance",
+                  .author = "alice"};
+  REQUIRE(f.engine.add_downtime(poller, f.now).is_ok());
+  Downtime member{.site = "s2",
+                  .start_ms = f.now,
+                  .end_ms = f.now + 3 * kMinute,
+                  .comment = "s2 moves",
+                  .author = "alice"};
+  REQUIRE(f.engine.add_downtime(member, f.now).is_ok());
+  f.after(1000);
+  CHECK(f.state("antivirus/sophos-central:s1", "p1").in_downtime);
+  CHECK(f.state("antivirus/sophos-central:s2", "p1").in_downtime);
+  f.after(2 * kMinute);
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  CHECK_FALSE(f.state("antivirus/sophos-central:s1", "p1").in_downtime);
+  CHECK(f.state("antivirus/sophos-central:s2", "p1").in_downtime);
+  // A failure in the member's downtime notifies no one.
+  f.now += 1000;
+  const auto d = f.central("antivirus/sophos-central", {"s2"}, State::kCritical);
+  CHECK_FALSE(only(d, EventKind::kState).notify);
+}
+
+TEST_CASE("Engine: restore keeps central results under their member sites", "[engine][central]") {
+  Fake f;
+  f.report("system/load", State::kOk, "m1", "s1");
+  f.central("antivirus/sophos-central", {"s1", "s2"});
+  StateSnapshot snapshot;
+  snapshot.agents = f.engine.agents();
+  for (const auto& c : f.engine.checks({})) {
+    if (c.last.check != "vigie/heartbeat") snapshot.checks.push_back(c);
+  }
+  StateEngine again;
+  again.restore(snapshot, f.now);
+  const auto c = again.check("p1", "antivirus/sophos-central:s2");
+  REQUIRE(c);
+  CHECK(c->site == "s2");
+  CHECK(c->central);
+  CHECK(again.agents("centre")[0].member_sites == 2);
+  // The poller is not s1's agent: s1 goes unreachable when m1 is lost, the poller aside.
+  again.tick(f.now + 4 * kMinute);
+  bool s1_unreachable = false;
+  for (const auto& s : again.sites()) {
+    if (s.name == "s1") s1_unreachable = s.unreachable;
+    if (s.name == "centre") CHECK_FALSE(s.unreachable);
+  }
+  CHECK(s1_unreachable);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <bit>
 #include <catch2/catch.hpp>
 #include <future>
+#include <thread>
 
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -391,10 +392,97 @@ TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][
   CHECK(count("1h") == 0);
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
+TEST_CASE("SqliteStorage: a batch re-sent after its replay guard expired is still a duplicate",
+          "[storage][series]") {
+  SeriesFixture f;
+  const auto submit_at = [&](protocol::Report r, std::int64_t received) {
+    std::promise<Result<IngestOutcome>> done;
+    auto future = done.get_future();
+    f.storage->submit(std::move(r), received, {},
+                      [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    return future.get();
+  };
+  const std::int64_t ts = kT0 - 1000;
+  REQUIRE(*submit_at(load_report(1, ts, 42), kT0) == IngestOutcome::kStored);
+  REQUIRE(*submit_at(load_report(2, ts + 60'000, 42), kT0 + 60'000) == IngestOutcome::kStored);
+  REQUIRE(f.storage->housekeep().is_ok());
+  const auto samples = [&] {
+    std::int64_t n = 0;
+    for (const auto& p : f.query("5m", ts - kDay, ts + kDay, 0).points) n += p.count;
+    return n;
+  };
+  REQUIRE(samples() == 2);
+
+  // Nine days on, the batches rows are gone; an agent that never got the answer sends
+  // batch 1 again (a spool restored from a backup, a machine back from a long outage).
+  f.now = kT0 + 9 * kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(*submit_at(load_report(1, ts, 42), f.now) == IngestOutcome::kDuplicate);
+  CHECK(*submit_at(load_report(2, ts + 60'000, 42), f.now) == IngestOutcome::kDuplicate);
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(samples() == 2);  // the rollups count each sample once
+
+  // New results are stored, and so are those of an agent whose spool began again at 1.
+  CHECK(*submit_at(load_report(3, f.now - 1000, 1), f.now) == IngestOutcome::kStored);
+  CHECK(*submit_at(load_report(1, f.now - 500, 1), f.now) == IngestOutcome::kStored);
+}
+
+TEST_CASE("SqliteStorage: an enrollment waits behind the reports queued with it",
+          "[storage][tokens]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  Storage& s = **storage;
+  // The writer busy for a while: what comes meanwhile queues up.
+  std::promise<void> busy_started;
+  s.change(
+      [&]() -> Result<StateDelta> {
+        busy_started.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return StateDelta{};
+      },
+      [](Result<StateDelta>) {});
+  busy_started.get_future().wait();
+  std::atomic<int> reports_done{0};
+  int done_when_enrolled = -1;
+  std::thread enrolling([&] {
+    (void)s.enroll({.enroll_hash = "nope", .agent = "a9", .site = "s", .now_ms = 1000});
+    done_when_enrolled = reports_done.load();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the enrollment is queued
+  std::promise<void> all;
+  for (int i = 0; i < 20; ++i) {
+    s.submit(report(100 + i, State::kOk, 1000 + i), 1000, {}, [&](Result<IngestOutcome>) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (++reports_done == 20) all.set_value();
+    });
+  }
+  all.get_future().wait();
+  enrolling.join();
+  CHECK(done_when_enrolled == 20);  // every report first, though it came later
+}
+
+TEST_CASE("SqliteStorage: commits are durable (synchronous FULL) by default", "[storage]") {
+  testing::TempDir dir;
+  auto full = open_sqlite_storage({.path = dir / "a.sqlite"});
+  REQUIRE(full.is_ok());
+  CHECK((*full)->stats().synchronous == "full");
+  auto normal = open_sqlite_storage({.path = dir / "b.sqlite", .synchronous_full = false});
+  REQUIRE(normal.is_ok());
+  CHECK((*normal)->stats().synchronous == "normal");
+}
+
+TEST_CASE("SqliteStorage: housekeeping keeps events 400 days, traps with them", "[storage]") {
   SeriesFixture f;
   StateEngine engine;
   protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
+  protocol::Event trap;  // and a trap: its history too, kept as long
+  trap.ts_ms = kT0;
+  trap.summary = "linkDown";
+  trap.device = "fw";
+  trap.version = "2c";
+  trap.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  failing.events.push_back(trap);
   std::promise<Result<IngestOutcome>> done;
   f.storage->submit(
       std::move(failing), kT0,
@@ -406,10 +494,10 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days", "[storage]") {
     REQUIRE(e.is_ok());
     return e->size();
   };
-  REQUIRE(events() == 1);
+  REQUIRE(events() == 2);
   f.now = kT0 + 399 * kDay;
   REQUIRE(f.storage->housekeep().is_ok());
-  CHECK(events() == 1);
+  CHECK(events() == 2);
   f.now = kT0 + 401 * kDay;
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(events() == 0);
@@ -505,6 +593,100 @@ TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[stor
                                      .to_ms = kT0,
                                      .tier = "10s"});
   CHECK(bad_tier.status().code() == Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+// Stores `rows` the way the notifier does: in a change's delta.
+void enqueue(Storage& storage, std::vector<OutboxRow> rows, bool fail = false) {
+  std::promise<Result<StateDelta>> done;
+  auto future = done.get_future();
+  storage.change(
+      [&]() -> Result<StateDelta> {
+        StateDelta delta;
+        delta.outbox = rows;
+        if (fail) return Status::internal("the event's transaction failed");
+        return delta;
+      },
+      [&](Result<StateDelta> d) { done.set_value(std::move(d)); });
+  (void)future.get();
+}
+
+OutboxRow row(const std::string& channel, const std::string& key, std::int64_t created) {
+  return {.channel = channel,
+          .key = key,
+          .alert = "{\"kind\":\"problem\"}",
+          .created_ms = created,
+          .due_ms = created + 2000};
+}
+
+TEST_CASE("SqliteStorage: the alert outbox claims, leases, retries and settles rows",
+          "[storage][outbox]") {
+  testing::TempDir dir;
+  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  Storage& s = **storage;
+  enqueue(s, {row("chat", "k1", 1000), row("mail", "k1", 1000), row("chat", "k2", 1500)});
+  enqueue(s, {row("chat", "k3", 1600)}, /*fail=*/true);  // rolled back with its event
+
+  // Nothing due before the hold; then the chat rows, oldest first, not the mail's.
+  auto none = s.claim_outbox("chat", 2000, 2000, 100, 30'000);
+  REQUIRE(none.is_ok());
+  CHECK(none->empty());
+  auto claimed = s.claim_outbox("chat", 3500, 3500, 100, 30'000);
+  REQUIRE(claimed.is_ok());
+  REQUIRE(claimed->size() == 2);
+  CHECK((*claimed)[0].key == "k1");
+  CHECK((*claimed)[0].due_ms == 3000);
+  CHECK((*claimed)[0].alert == "{\"kind\":\"problem\"}");
+  CHECK((*claimed)[1].key == "k2");
+  // Claimed: nobody gets them again before the lease is over...
+  CHECK(s.claim_outbox("chat", 3600, 3600, 100, 30'000)->empty());
+  // ...after it (the claimer died), they are due again: at least once.
+  CHECK(s.claim_outbox("chat", 33'600, 33'600, 100, 30'000)->size() == 2);
+
+  // A failed attempt: due again at the retry time, attempts and error kept.
+  const std::int64_t k1 = (*claimed)[0].id, k2 = (*claimed)[1].id;
+  REQUIRE(s.outbox_failed({k1}, 34'000, 40'000, "HTTP 500", {}).is_ok());
+  CHECK(s.claim_outbox("chat", 39'000, 39'000, 100, 30'000)->empty());
+  auto retried = s.claim_outbox("chat", 40'000, 40'000, 100, 30'000);
+  REQUIRE(retried->size() == 1);
+  CHECK((*retried)[0].attempts == 1);
+  CHECK((*retried)[0].error == "HTTP 500");
+
+  // Sent: settled with its history in one transaction, never claimed again, and
+  // remembered for reminders.
+  REQUIRE(s.outbox_sent({k1, k2}, 41'000, "sent",
+                        {{.ts_ms = 41'000, .site = "x", .channel = "webhook", .status = "sent"}})
+              .is_ok());
+  CHECK(s.claim_outbox("chat", 1'000'000, 1'000'000, 100, 30'000)->empty());
+  auto last = s.outbox_last_sent(0);
+  REQUIRE(last.is_ok());
+  CHECK(*last == std::map<std::string, std::int64_t>{{"k1", 41'000}, {"k2", 41'000}});
+  auto history = s.notifications({});
+  REQUIRE(history.is_ok());
+  REQUIRE(history->size() == 1);
+  CHECK(history->at(0).status == "sent");
+
+  // Given up: settled as failed, not counted as sent.
+  auto mail = s.claim_outbox("mail", 5000, 5000, 100, 30'000);
+  REQUIRE(mail->size() == 1);
+  REQUIRE(s.outbox_failed({(*mail)[0].id}, 6000, 0, "no relay", {}).is_ok());
+  CHECK(s.claim_outbox("mail", 1'000'000, 1'000'000, 100, 30'000)->empty());
+  CHECK(s.outbox_last_sent(0)->size() == 2);
+
+  // The rows survive a reopening (a restart): pending ones are claimed again.
+  enqueue(s, {row("chat", "k4", 50'000)});
+  s.close();
+  storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  REQUIRE(storage.is_ok());
+  auto replayed = (*storage)->claim_outbox("chat", 60'000, 60'000, 100, 30'000);
+  REQUIRE(replayed->size() == 1);
+  CHECK((*replayed)[0].key == "k4");
 }
 
 }  // namespace

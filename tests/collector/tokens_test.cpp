@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include "collector/token_store.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -45,6 +46,26 @@ TEST_CASE("Tokens: bearer_token reads the header leniently but exactly", "[token
   CHECK(bearer_token("Basic abc").empty());
   CHECK(bearer_token("Bearer").empty());
   CHECK(bearer_token("").empty());
+}
+
+TEST_CASE("Tokens: --report-for is a comma list of sites or *, checked", "[tokens][central]") {
+  CHECK(parse_report_for("*").value() == "*");
+  CHECK(parse_report_for(" a , b,a").value() == "a,b");
+  CHECK_FALSE(parse_report_for("a,,b").is_ok());
+  CHECK_FALSE(parse_report_for("").is_ok());
+  CHECK_FALSE(parse_report_for("a,*").is_ok());
+  CHECK_THAT(parse_report_for("a,b c").status().message(), Catch::Contains("b c"));
+
+  TokenRecord t{.role = Role::kAgent, .agent = "p", .site = "centre"};
+  CHECK(may_report_for(t, ""));
+  CHECK(may_report_for(t, "centre"));
+  CHECK_FALSE(may_report_for(t, "a"));
+  t.report_for = "ab,b";
+  CHECK(may_report_for(t, "b"));
+  CHECK(may_report_for(t, "ab"));
+  CHECK_FALSE(may_report_for(t, "a"));
+  t.report_for = "*";
+  CHECK(may_report_for(t, "anything"));
 }
 
 }  // namespace

@@ -2,8 +2,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace vigie {
 namespace {
@@ -314,6 +321,49 @@ TEST_CASE("format_perfdata: round trips through parse_perfdata", "[perfdata]") {
   REQUIRE(back.is_ok());
   CHECK(*back == metrics);
   CHECK(format_perfdata({}) == "");
+}
+
+// format_number is written with printf to keep std::to_chars's tables out of the agent:
+// it must give what std::to_chars gives, the shortest fixed text that reads back.
+TEST_CASE("format_metric: a value is written as std::to_chars writes it in fixed notation",
+          "[perfdata]") {
+  const auto expected = [](double value) {
+    std::array<char, 400> buffer;
+    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                      std::chars_format::fixed);
+    return "x=" + std::string(buffer.data(), result.ptr);
+  };
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                0.1 + 0.2,
+                                5e-324,
+                                1e21,
+                                1e22,
+                                1e23,
+                                0.95,
+                                99.5,
+                                9007199254740993.0,
+                                1.7976931348623157e308,
+                                -kInf,
+                                kInf,
+                                std::numeric_limits<double>::quiet_NaN()};
+  // Powers of two and the doubles just below them: the rounding interval is lopsided there.
+  for (int power = -1074; power <= 1023; ++power) {
+    const double p = std::ldexp(1.0, power);
+    values.insert(values.end(), {p, -p, std::nextafter(p, 0.0)});
+  }
+  std::mt19937_64 random(20261204);
+  for (int i = 0; i < 20000; ++i) values.push_back(std::bit_cast<double>(random()));
+  for (int i = 0; i < 5000; ++i) {
+    values.push_back(static_cast<double>(random() % 1000000) / 1000);  // readings in ms, %
+    values.push_back(static_cast<double>(random() >> 11));             // byte counts
+  }
+  std::size_t differing = 0;
+  for (const double value : values) {
+    const auto text = format_metric({"x", value, "", {}, {}, {}, {}});
+    if (text != expected(value) && ++differing <= 5) CHECK(text == expected(value));
+  }
+  CHECK(differing == 0);
 }
 
 }  // namespace vigie

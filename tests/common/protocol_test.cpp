@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 #include <string>
@@ -617,3 +618,108 @@ TEST_CASE("Protocol: an empty or blank body is refused by the careful decoder al
     CHECK(report.status().code() == vigie::Code::kInvalidArgument);
   }
 }
+
+namespace vigie::protocol {
+namespace {
+
+Event sample_trap() {
+  Event event;
+  event.ts_ms = 1'700'000'000'789;
+  event.name = "firewall";
+  event.check = "firewall/sophos:fw";
+  event.summary = "linkDown from fw: ifIndex.3=3, ifOperStatus.3=down(2)";
+  event.device = "fw";
+  event.source = "192.0.2.1:1024";
+  event.version = "3";
+  event.inform = true;
+  event.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  event.trap_name = "linkDown";
+  event.varbinds = {{"1.3.6.1.2.1.2.2.1.1.3", "ifIndex.3", "INTEGER", "3"},
+                    {"1.3.6.1.2.1.2.2.1.8.3", "ifOperStatus.3", "INTEGER", "down(2)"},
+                    {"1.3.6.1.4.1.99.1", "", "OCTET STRING", "0x00ff"}};
+  return event;
+}
+
+TEST_CASE("protocol: events travel with a report and come back the same", "[protocol]") {
+  Report report;
+  report.agent = {"onesse-mairie-01", "onesse-et-laharie", "", ""};
+  report.seq = 7;
+  report.events = {sample_trap()};
+  Event bare = sample_trap();
+  bare.name.clear();
+  bare.check.clear();
+  bare.varbinds.clear();
+  bare.trap_name.clear();
+  report.events.push_back(bare);
+  const std::string body = encode_report(report);
+  const json wire = json::parse(body);
+  CHECK(wire["events"][0]["kind"] == "trap");
+  CHECK(wire["events"][0]["trap"]["oid"] == "1.3.6.1.6.3.1.1.5.3");
+  CHECK(wire["events"][0]["trap"]["varbinds"][1]["value"] == "down(2)");
+  CHECK_FALSE(wire["events"][1].contains("check"));
+  auto decoded = decode_report(body);
+  REQUIRE(decoded);
+  CHECK(*decoded == report);
+  // Both decoders agree: the fast one leaves reports with events to the careful one.
+  CHECK_FALSE(detail::decode_report_fast(body));
+}
+
+TEST_CASE("protocol: a report without events has no events member", "[protocol]") {
+  Report report;
+  report.agent = {"a1", "s1", "", ""};
+  report.seq = 1;
+  CHECK_FALSE(json::parse(encode_report(report)).contains("events"));
+}
+
+TEST_CASE("protocol: an event of an unknown kind is skipped, a bad trap refused by its path",
+          "[protocol]") {
+  Report report;
+  report.agent = {"a1", "s1", "", ""};
+  report.seq = 1;
+  report.events = {sample_trap()};
+  json wire = json::parse(encode_report(report));
+  wire["events"].push_back({{"kind", "syslog"}, {"ts", 1}, {"text", "from the future"}});
+  auto decoded = decode_report(wire.dump());
+  REQUIRE(decoded);
+  REQUIRE(decoded->events.size() == 1);
+
+  const auto refused = [&](const std::function<void(json&)>& edit) {
+    json copy = wire;
+    edit(copy["events"][0]);
+    auto r = decode_report(copy.dump());
+    REQUIRE_FALSE(r);
+    return r.status().message();
+  };
+  CHECK_THAT(refused([](json& e) { e["trap"]["oid"] = "linkDown"; }),
+             Catch::StartsWith("events[0].trap.oid: expected a numeric OID"));
+  CHECK_THAT(refused([](json& e) { e["trap"]["version"] = "1"; }),
+             Catch::StartsWith("events[0].trap.version: expected \"2c\" or \"3\""));
+  CHECK_THAT(refused([](json& e) { e.erase("trap"); }),
+             Catch::StartsWith("events[0].trap: missing"));
+  CHECK_THAT(refused([](json& e) { e["check"] = "Bad Id"; }), Catch::StartsWith("events[0].check"));
+  CHECK_THAT(refused([](json& e) { e["trap"]["varbinds"][0]["value"] = std::string(2000, 'x'); }),
+             Catch::StartsWith("events[0].trap.varbinds[0].value: longer than 1024 bytes"));
+  CHECK_THAT(refused([](json& e) {
+               for (int i = 0; i < 70; ++i)
+                 e["trap"]["varbinds"].push_back(e["trap"]["varbinds"][0]);
+             }),
+             Catch::StartsWith("events[0].trap.varbinds: 73 variables, more than the limit of 64"));
+  CHECK_THAT(refused([](json& e) { e["trap"]["inform"] = "yes"; }),
+             Catch::StartsWith("events[0].trap.inform: expected true or false"));
+}
+
+TEST_CASE("protocol: at most max_events events in a report", "[protocol]") {
+  Report report;
+  report.agent = {"a1", "s1", "", ""};
+  report.seq = 1;
+  report.events.assign(11, sample_trap());
+  Limits limits;
+  limits.max_events = 10;
+  auto decoded = decode_report(encode_report(report), limits);
+  REQUIRE_FALSE(decoded);
+  CHECK(decoded.status().code() == Code::kTooLarge);
+  CHECK(decoded.status().message() == "events: 11 events, more than the limit of 10");
+}
+
+}  // namespace
+}  // namespace vigie::protocol

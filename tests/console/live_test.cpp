@@ -151,7 +151,11 @@ TEST_CASE("fetch_world: the Check view without a notifications route", "[live]")
           "check": "backup/restic:/srv", "status": 2, "summary": "old", "ts": 1,
           "received": 1, "since": 1, "interval_s": 60, "now": 1000,
           "metrics": [{"name": "age", "value": 3600, "unit": "s"}],
-          "history": [{"id": 3, "ts": 900, "kind": "state", "from": "OK",
+          "history": [{"id": 4, "ts": 950, "kind": "trap", "summary": "linkDown from fw",
+                       "trap": {"name": "linkDown", "oid": "1.3.6.1.6.3.1.1.5.3",
+                                "device": "fw", "source": "192.0.2.1:1024", "inform": true,
+                                "varbinds": []}},
+                      {"id": 3, "ts": 900, "kind": "state", "from": "OK",
                        "to": "CRITICAL", "state_type": "hard", "summary": "old"}]})");
     }
     if (path.starts_with("/api/v1/series?")) {
@@ -165,7 +169,14 @@ TEST_CASE("fetch_world: the Check view without a notifications route", "[live]")
                   {.view = View::kCheck, .agent = "a", .check = "backup/restic:/srv"}, 5000);
   REQUIRE(world.error.is_ok());
   REQUIRE(world.check);
-  CHECK(world.check->detail.history.size() == 1);
+  REQUIRE(world.check->detail.history.size() == 2);
+  const HistoryEvent& trap = world.check->detail.history[0];
+  CHECK(trap.kind == "trap");
+  CHECK(trap.trap_name == "linkDown");
+  CHECK(trap.trap_oid == "1.3.6.1.6.3.1.1.5.3");
+  CHECK(trap.device == "fw");
+  CHECK(trap.source == "192.0.2.1:1024");
+  CHECK(trap.inform);
   REQUIRE(world.check->series.size() == 1);
   CHECK(world.check->series[0].points[0].value == 1.5);
   CHECK_FALSE(world.check->notifications.has_value());

@@ -198,3 +198,56 @@ TEST_CASE("rows_to_json: the API's fields, and parse_checks_reply reads them bac
 
 }  // namespace
 }  // namespace vigie::console
+
+namespace vigie::console {
+namespace {
+
+TEST_CASE("parse replies: central pollers, their sources and the line of a site",
+          "[model][central]") {
+  auto agents = parse_agents_reply(
+      R"({"now": 5, "agents": [{"id": "p", "site": "centre", "lost": false, "poller": true,
+          "member_sites": 12}, {"id": "a", "site": "s", "lost": true}]})");
+  REQUIRE(agents.is_ok());
+  REQUIRE(agents->agents.size() == 2);
+  CHECK(agents->agents[0].member_sites == 12);
+  CHECK(agents->agents[1].member_sites == 0);
+
+  auto sites = parse_sites_reply(
+      R"({"now": 5, "sites": [{"name": "s", "state": "CRITICAL", "unreachable": true,
+          "line": "down", "central": 3}, {"name": "t", "state": "OK", "line": null}]})");
+  REQUIRE(sites.is_ok());
+  CHECK(sites->sites[0].line == "down");
+  CHECK(sites->sites[0].central == 3);
+  CHECK(sites->sites[1].line.empty());
+
+  auto site = parse_site_reply(
+      R"({"now": 5, "name": "s", "state": "OK", "agent_list": [], "downtimes": [],
+          "checks": [{"agent": "p", "site": "s", "name": "av", "check": "antivirus/x:s",
+          "status": 0, "summary": "", "ts": 1, "received": 1, "since": 1, "interval_s": 60,
+          "central": true}]})");
+  INFO(site.status().to_string());
+  REQUIRE(site.is_ok());
+  REQUIRE(site->checks.size() == 1);
+  CHECK(site->checks[0].central);
+}
+
+TEST_CASE("parse_agents_reply: reads an agent's central configuration state", "[model]") {
+  const auto reply = parse_agents_reply(R"({"now": 5, "agents": [
+    {"id": "a", "site": "s", "lost": false,
+     "config": {"managed": true, "version": "v2", "running": "v1", "behind": true,
+                "refused": "v2", "error": "checks[0].type: unknown"}},
+    {"id": "b", "site": "s", "lost": false, "config": {"managed": false}},
+    {"id": "c", "site": "s", "lost": false}]})");
+  REQUIRE(reply);
+  REQUIRE(reply->agents.size() == 3);
+  const AgentRow& a = reply->agents[0];
+  CHECK(a.config_managed);
+  CHECK(a.config_running == "v1");
+  CHECK(a.config_behind);
+  CHECK(a.config_refused);
+  CHECK_FALSE(reply->agents[1].config_managed);
+  CHECK_FALSE(reply->agents[2].config_managed);
+}
+
+}  // namespace
+}  // namespace vigie::console

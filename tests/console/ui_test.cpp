@@ -382,6 +382,93 @@ TEST_CASE("Ui: without UTF-8 the Check view draws ASCII only", "[ui]") {
   }
 }
 
+TEST_CASE("Ui: the Agents view shows pollers with the sites they report for", "[ui][central]") {
+  Ui ui(true);
+  World world = sample_world();
+  AgentRow poller{.id = "central-poller", .site = "centre", .last_seen_ms = kNow - 5'000};
+  poller.member_sites = 224;
+  AgentRow plain{.id = "onesse-01", .site = "onesse", .last_seen_ms = kNow - 5'000};
+  world.agents =
+      std::make_shared<const std::vector<AgentRow>>(std::vector<AgentRow>{poller, plain});
+  ui.show({.view = View::kAgents});
+  const MemoryCanvas canvas = draw(ui, world);
+  INFO(canvas.text());
+  CHECK_THAT(canvas.line(2), Catch::Contains("POLLER"));
+  const int p = find_line(canvas, "central-poller");
+  REQUIRE(p > 0);
+  CHECK_THAT(canvas.line(p), Catch::Contains("224 sites"));
+  const int o = find_line(canvas, "onesse-01");
+  REQUIRE(o > 0);
+  CHECK_THAT(canvas.line(o), !Catch::Contains("sites"));
+}
+
+TEST_CASE("Ui: the Site view shows central results beside its own, with their source",
+          "[ui][central]") {
+  Ui ui(true);
+  World world = sample_world();
+  auto detail = std::make_shared<SiteDetail>();
+  detail->site.name = "onesse";
+  detail->site.agents = 1;
+  detail->site.central = 1;
+  detail->site.unreachable = true;
+  detail->site.agents_lost = 1;
+  detail->site.line = "down";
+  detail->site.last_report_ms = kNow - 60'000;
+  CheckRow own = make_row("onesse", "load", State::kOk);
+  own.agent = "onesse-01";
+  CheckRow av = make_row("onesse", "antivirus", State::kCritical);
+  av.agent = "central-poller";
+  av.central = true;
+  av.family = "antivirus";
+  detail->checks = {own, av};
+  world.site = detail;
+  ui.show({.view = View::kSite, .site = "onesse"});
+  const MemoryCanvas canvas = draw(ui, world);
+  INFO(canvas.text());
+  CHECK_THAT(canvas.line(1),
+             Catch::Contains("UNREACHABLE (line down)") && Catch::Contains("1 central"));
+  CHECK_THAT(canvas.line(2), Catch::Contains("SOURCE"));
+  const int central = find_line(canvas, "@central-poller");
+  REQUIRE(central > 0);
+  CHECK_THAT(canvas.line(central), Catch::Contains("antivirus"));
+  const int mine = find_line(canvas, "onesse-01");
+  REQUIRE(mine > 0);
+  CHECK_THAT(canvas.line(mine), !Catch::Contains("@"));
+  for (int y = 0; y < 24; ++y) CHECK(columns(canvas.line(y)) <= 80);
+}
+
+TEST_CASE("Ui: the Check view shows its recent traps above the metrics, newest first", "[ui]") {
+  auto page = std::make_shared<CheckPage>();
+  page->detail.row = problem("onesse", "firewall", State::kCritical, kNow - 1000);
+  page->detail.row.result.metrics.push_back({.label = "sessions", .value = 12});
+  HistoryEvent trap{
+      .id = 2, .ts_ms = kNow - 500, .kind = "trap", .summary = "linkDown from fw: ifIndex.3=3"};
+  trap.trap_name = "linkDown";
+  trap.not_kept_before = 4;
+  page->detail.history.push_back(trap);
+  page->detail.history.push_back({1, kNow - 1000, "state", "OK", "CRITICAL", "hard", "down", ""});
+  for (int i = 0; i < 7; ++i) {  // older ones, unnamed: the OID shows
+    HistoryEvent old{.id = 0, .ts_ms = kNow - 5000 - i, .kind = "trap", .summary = "old"};
+    old.trap_oid = "1.3.6.1.4.1.2604.5.1.8.1.1";
+    old.inform = true;
+    page->detail.history.push_back(old);
+  }
+  World world = sample_world();
+  world.check = page;
+  world.fetched = {.view = View::kCheck, .agent = "onesse-agent", .check = "system/firewall"};
+  Ui ui(true);
+  ui.show(world.fetched);
+  const MemoryCanvas canvas = draw(ui, world, 80, 40);
+  INFO(canvas.text());
+  const int heading = find_line(canvas, "Recent traps (newest first)");
+  REQUIRE(heading > 0);
+  CHECK(find_line(canvas, "linkDown           [4 not kept] linkDown from fw: ifIndex.3=3") ==
+        heading + 1);
+  CHECK(find_line(canvas, "1.3.6.1.4.1.2604.5 (inform) old") == heading + 2);
+  CHECK(find_line(canvas, "and 3 more in the history below") == heading + 6);
+  CHECK(find_line(canvas, "Metrics, last 24 h") > heading + 6);
+}
+
 TEST_CASE("ListCursor: stays within the list and the page", "[ui]") {
   ListCursor cursor;
   cursor.move(5, 3, 10);
@@ -393,6 +480,44 @@ TEST_CASE("ListCursor: stays within the list and the page", "[ui]") {
   CHECK(cursor.top == 31);
   CHECK(list_page(24) == 20);
   CHECK(list_page(3) == 0);
+}
+
+}  // namespace
+}  // namespace vigie::console
+
+namespace vigie::console {
+namespace {
+
+TEST_CASE("Ui: the Agents view shows each agent's configuration version, and if behind", "[ui]") {
+  World world = sample_world();
+  auto agents = std::make_shared<std::vector<AgentRow>>();
+  AgentRow current{.id = "onesse-01", .site = "onesse", .last_seen_ms = kNow - 1000};
+  current.config_managed = true;
+  current.config_running = "3f2a9c0b1d4e5f60";
+  AgentRow behind = current;
+  behind.id = "sabres-01";
+  behind.site = "sabres";
+  behind.config_behind = true;
+  AgentRow refused = behind;
+  refused.id = "labenne-01";
+  refused.site = "labenne";
+  refused.config_refused = true;
+  AgentRow own{.id = "mimizan-01", .site = "mimizan", .last_seen_ms = kNow - 1000};
+  *agents = {current, behind, refused, own};
+  world.agents = agents;
+  Ui ui(true);
+  press(ui, world, key::kTab);
+  press(ui, world, key::kTab);
+  REQUIRE(ui.view() == View::kAgents);
+  const MemoryCanvas canvas = draw(ui, world, 140);
+  CHECK(find_line(canvas, "CONFIG") >= 0);
+  const auto line_of = [&](std::string_view agent) {
+    return canvas.line(find_line(canvas, agent));
+  };
+  CHECK_THAT(line_of("onesse-01"), Catch::Contains("3f2a9c0b") && !Catch::Contains("behind"));
+  CHECK_THAT(line_of("sabres-01"), Catch::Contains("3f2a9c0b behind"));
+  CHECK_THAT(line_of("labenne-01"), Catch::Contains("3f2a9c0b refused"));
+  CHECK_THAT(line_of("mimizan-01"), !Catch::Contains("3f2a9c0b"));
 }
 
 }  // namespace

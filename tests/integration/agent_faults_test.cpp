@@ -17,6 +17,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "agent/spool.hpp"
+#include "common/time.hpp"
 #include "plugins/process.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
@@ -346,6 +348,62 @@ TEST_CASE("Agent: past the spool's bound the oldest results are dropped and coun
   CHECK(sql(dir / "state" / "spool.db", "SELECT value FROM state WHERE key = 'dropped'") ==
         std::to_string(dropped));
   CHECK_THAT(agent->log(), Catch::Contains("oldest results dropped"));
+}
+
+TEST_CASE("Agent: a large backlog is caught up in reports the collector accepts, none set apart",
+          "[agent-faults]") {
+  testing::TempDir dir;
+  Collector collector(dir);
+  const std::string viewer = collector.token("viewer");
+  write_counter(dir, "count");
+  enroll(dir, collector);
+  write_config(dir, collector, {.batch_max = 500, .retry_max = "1s"});
+  // What an outage leaves in the spool of an agent whose plugin prints much perfdata:
+  // results of 256 metrics, 500 of which (batch_max) are more JSON values than the
+  // collector reads in one report. Metric n numbers them.
+  constexpr int kBacklog = 1200;
+  {
+    fs::create_directories(dir / "state");
+    auto spool = agent::open_spool(dir / "state" / "spool.db");
+    REQUIRE(spool.is_ok());
+    const std::int64_t now = wall_ms();
+    for (int i = 1; i <= kBacklog; ++i) {
+      CheckResult r;
+      r.name = "wide";
+      r.check = "external:wide";
+      r.status = State::kOk;
+      r.summary = "run " + std::to_string(i);
+      r.metrics.push_back({"n", static_cast<double>(i), "", {}, {}, {}, {}});
+      for (int m = 1; m < 256; ++m) {
+        r.metrics.push_back(
+            {"m" + std::to_string(m), static_cast<double>(m), "B", {}, {}, 0.0, 1e12});
+      }
+      r.ts_ms = now - (kBacklog - i) * 500;
+      r.duration_ms = 1;
+      r.interval_s = 60;
+      (*spool)->add(std::move(r));
+    }
+  }
+  auto agent = start_agent(dir);
+  std::vector<long> values;
+  const bool caught_up = testing::eventually(
+      [&] {
+        values = delivered(collector, viewer, "wide");
+        return values.size() >= kBacklog;
+      },
+      120s);
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(caught_up);
+  check_exactly_once_in_order(values);
+  CHECK(values.size() == kBacklog);
+  agent->stop(SIGTERM);
+  const auto shown = run({VIGIE_AGENT_BIN, "spool", "--json", "--config",
+                          (dir / "agent.json").string(), "--state-dir", (dir / "state").string()});
+  INFO(shown.out << shown.err);
+  const json spool = json::parse(shown.out, nullptr, false);
+  REQUIRE(spool.is_object());
+  CHECK(spool["quarantined"] == 0);
+  CHECK_THAT(agent->log(), !Catch::Contains("REFUSED"));
 }
 
 TEST_CASE("Agent: a revoked token stops sending loudly until a new enrollment", "[agent-faults]") {

@@ -3,10 +3,16 @@
 // its own CA) and a real SMTP server (python3-aiosmtpd) on loopback; the history read
 // back through GET /api/v1/notifications.
 
+#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -58,6 +64,7 @@ struct Setup {
     bool mail = true;
     json channel_extra = json::object();  // added to the webhook channel
     json top_extra = json::object();      // added to the file's top level
+    json more_channels = json::array();   // channels added after the webhook's
     std::vector<std::string> collector_args;
   };
 
@@ -92,6 +99,7 @@ struct Setup {
       config["rules"].push_back(
           {{"families", {"backup", "site"}}, {"min_state", "critical"}, {"channels", {"oncall"}}});
     }
+    for (const auto& c : o.more_channels) config["channels"].push_back(c);
     config.update(o.top_extra);
     const auto file = dir.write("alerts.json", "// written by the test\n" + config.dump(2));
     std::vector<std::string> args = {"--alerts", file.string()};
@@ -218,6 +226,114 @@ TEST_CASE("Alerts: a failing receiver is retried with backoff, then logged as fa
   CHECK(t.hook->requests().size() == 3);
 }
 
+TEST_CASE(
+    "Alerts: an alert not delivered when the collector stops or dies is sent after the "
+    "restart, once",
+    "[alerts][outbox]") {
+  for (const bool kill : {true, false}) {
+    INFO((kill ? "SIGKILL" : "SIGTERM"));
+    // The receiver fails the first attempt; the retry is due 4 s later, after the stop.
+    Setup s({.hook = {.fail_first = 1},
+             .mail = false,
+             .channel_extra = {{"attempts", 5}, {"retry_wait", "4s"}}});
+    s.send("a1", "ecole-z", json::array({result("firewall/sophos", 2)}));
+    INFO(s.logs());
+    REQUIRE(s.hook->wait_for(1, 15s));
+    std::this_thread::sleep_for(500ms);  // the failed attempt is recorded
+    s.collector->stop(kill);
+    std::this_thread::sleep_for(4s);
+    CHECK(s.hook->requests().size() == 1);  // nobody sends while the collector is down
+    s.collector->start();
+    REQUIRE(s.hook->wait_for(2, 15s));
+    const auto requests = s.hook->requests();
+    CHECK(requests[1].status == 200);
+    CHECK(requests[1].body == requests[0].body);
+    json history;
+    REQUIRE(testing::eventually(
+        [&] {
+          history = s.notifications("?check=firewall/sophos");
+          return history.size() == 1;
+        },
+        10s));
+    CHECK(history[0]["status"] == "sent");
+    std::this_thread::sleep_for(1s);
+    CHECK(s.hook->requests().size() == 2);  // delivered once: not sent again
+    CHECK(s.notifications("").size() == 1);
+  }
+}
+
+TEST_CASE("Alerts: a summary with line breaks and escapes is mailed on one subject line",
+          "[alerts][text]") {
+  Setup s({});
+  s.send("mairie-01", "mairie-onesse", json::array({result("backup/restic:/srv", 0)}));
+  json failing = result("backup/restic:/srv", 2);
+  failing["summary"] =
+      "repository locked\r\nBcc: intruder@example.org\x1b[31m by pid 4242 "
+      "(sauvegarde arr\xC3\xAAt\xC3\xA9"
+      "e par l'op\xC3\xA9rateur, "
+      "une tr\xC3\xA8s longue explication qui d\xC3\xA9"
+      "passe une ligne)";
+  s.send("mairie-01", "mairie-onesse", json::array({failing}));
+  INFO(s.logs());
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  const std::string mail = s.smtp->messages().at(0);
+  CHECK(mail.find('\x1b') == std::string::npos);
+  INFO(mail);
+  const std::string headers = mail.substr(0, mail.find("Message-ID:"));
+  CHECK(headers.find("\nBcc:") == std::string::npos);  // no header smuggled in
+  // The subject: encoded words (it is not ASCII), folded into lines of 78 at most.
+  const auto subject = mail.find("Subject: ");
+  REQUIRE(subject != std::string::npos);
+  std::size_t end = subject;
+  for (;;) {
+    const auto eol = mail.find('\n', end);
+    REQUIRE(eol != std::string::npos);
+    CHECK(eol - end <= 79);
+    end = eol + 1;
+    if (mail[end] != ' ' && mail[end] != '\t') break;
+  }
+  CHECK_THAT(mail.substr(subject, end - subject), Catch::Contains("=?UTF-8?B?"));
+  REQUIRE(s.hook->wait_for(1, 15s));
+  CHECK_THAT(json::parse(s.hook->requests().at(0).body)["text"].get<std::string>(),
+             Catch::Contains("repository locked Bcc: intruder@example.org"));
+  REQUIRE(testing::eventually(
+      [&] { return count_status(s.notifications("?check=backup/restic:/srv"), "sent") == 2; },
+      10s));
+}
+
+TEST_CASE("Alerts: a channel that never answers does not delay the others", "[alerts][outbox]") {
+  // A peer that takes connections and never answers them (the kernel completes the
+  // handshake for the listen queue).
+  const int peer = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(peer >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(peer, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(peer, 64) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(peer, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string dead_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  const json dead = {{"name", "dead"},   {"type", "webhook"}, {"url", dead_url + "/hook"},
+                     {"timeout", "20s"}, {"attempts", 3},     {"retry_wait", "1s"}};
+  Setup s({.mail = false,
+           .top_extra = {{"rules", json::array({{{"channels", {"dead", "chat"}}}})}},
+           .more_channels = json::array({dead})});
+  INFO(s.logs());
+  const auto start = wall_ms();
+  for (int i = 0; i < 3; ++i) {
+    s.send("a" + std::to_string(i), "ecole-" + std::to_string(i),
+           json::array({result("firewall/sophos", 2)}));
+    std::this_thread::sleep_for(1s);
+  }
+  // Each alert reaches chat after the hold, while the dead channel's first attempt
+  // still waits for its answer (20 s).
+  REQUIRE(s.hook->wait_for(3, 10s));
+  CHECK(wall_ms() - start < 15'000);
+  ::close(peer);
+}
+
 TEST_CASE("Alerts: 200 checks failing in the same minute give one digest", "[alerts]") {
   // A 2 s hold: the four reports are one burst even on a loaded machine.
   Setup s({.top_extra = {{"storm", {{"hold", "2s"}}}}});
@@ -309,6 +425,100 @@ TEST_CASE("Alerts: a site going unreachable gives one alert, not one per check",
   REQUIRE(s.hook->wait_for(2, 15s));
   CHECK_THAT(json::parse(s.hook->requests()[1].body)["text"].get<std::string>(),
              Catch::StartsWith("OK mairie-c : site reachable again"));
+}
+
+// Today's date and its neighbours in Paris: listed as public holidays of the test's
+// calendar, whatever the time zone of the machine and the hour the test runs.
+std::vector<std::string> days_around_today() {
+  std::vector<std::string> out;
+  for (int offset = -1; offset <= 1; ++offset) {
+    const std::time_t t = std::time(nullptr) + offset * 86'400;
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char text[16];
+    std::strftime(text, sizeof text, "%Y-%m-%d", &utc);
+    out.emplace_back(text);
+  }
+  return out;
+}
+
+TEST_CASE("Alerts: an alert raised on a public holiday is routed as outside working hours",
+          "[alerts][calendar]") {
+  // The desk works every hour of every day, but today is a public holiday: only the
+  // on-call route (CRITICAL, outside working hours) may hold.
+  testing::TempDir config;
+  json holidays = json::array();
+  for (const auto& day : days_around_today())
+    holidays.push_back({{"date", day}, {"name", "Fête de la commune"}});
+  const json calendars = {{"calendars",
+                           {{"desk",
+                             {{"time_zone", "Europe/Paris"},
+                              {"hours", {{"daily", "00:00-24:00"}}},
+                              {"holidays", "fr"},
+                              {"extra_holidays", holidays}}}}}};
+  const auto calendars_file = config.write("calendars.json", calendars.dump(2));
+  const json rules = json::array(
+      {{{"when", "working-hours"}, {"calendar", "desk"}, {"channels", {"chat"}}},
+       {{"when", "outside-working-hours"}, {"min_state", "critical"}, {"channels", {"oncall"}}}});
+  Setup s({.top_extra = {{"rules", rules}},
+           .collector_args = {"--calendars", calendars_file.string()}});
+
+  s.send("a1", "mairie-d", json::array({result("system/disk:/", 1)}));    // WARNING
+  s.send("a1", "mairie-d", json::array({result("firewall/sophos", 2)}));  // CRITICAL
+  INFO(s.logs());
+  REQUIRE(s.smtp->wait_for(1, 15s));
+  CHECK_THAT(s.smtp->messages().at(0), Catch::Contains("[CRITICAL] mairie-d a1 firewall/sophos"));
+  std::this_thread::sleep_for(1500ms);  // past the hold: the desk's webhook stays quiet
+  CHECK(s.hook->requests().empty());
+  CHECK(s.smtp->messages().size() == 1);
+  json history;
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?site=mairie-d");
+        return history.size() == 1;
+      },
+      10s));
+  CHECK(history[0]["channel"] == "email");
+  CHECK(history[0]["check"] == "firewall/sophos");
+
+  // A downtime on every public holiday of the desk holds today, through the API and the
+  // database.
+  const json downtime = {{"site", "mairie-e"},
+                         {"every", "public-holidays"},
+                         {"calendar", "desk"},
+                         {"comment", "closed on public holidays"}};
+  const auto made = s.collector->call("POST", "/api/v1/downtimes", s.operator_, downtime.dump());
+  INFO(made.body);
+  REQUIRE(made.status == 201);
+  CHECK(json::parse(made.body)["every"] ==
+        json({{"schedule", "public-holidays"}, {"calendar", "desk"}}));
+  CHECK(json::parse(made.body)["active"] == true);
+  const json unknown = {
+      {"site", "mairie-e"}, {"every", "public-holidays"}, {"calendar", "dsek"}, {"comment", "x"}};
+  const auto refused = s.collector->call("POST", "/api/v1/downtimes", s.operator_, unknown.dump());
+  CHECK(refused.status == 400);
+  CHECK_THAT(refused.body, Catch::Contains("no calendar named \\\"dsek\\\" (calendars: desk)"));
+  s.send("e1", "mairie-e", json::array({result("firewall/sophos", 2)}));
+  REQUIRE(testing::eventually(
+      [&] {
+        history = s.notifications("?site=mairie-e");
+        return history.size() == 1;
+      },
+      10s));
+  CHECK(history[0]["status"] == "suppressed");
+  CHECK(history[0]["reason"] == "in downtime");
+}
+
+TEST_CASE("Alerts: a rule naming an unknown calendar stops the start", "[alerts][calendar]") {
+  testing::TempDir dir;
+  const auto file = dir.write(
+      "alerts.json", R"({"channels": [{"name": "chat", "type": "webhook", "url": "http://h"}],
+                        "rules": [{"channels": ["chat"], "when": "working-hours"}]})");
+  auto r = testing::run({VIGIE_COLLECTOR_BIN, "--alerts", file.string(), "--db",
+                         (dir / "c.db").string(), "--listen", "127.0.0.1:0"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(file.string() + ": rules[0].calendar: required: no "
+                                                    "calendars are configured"));
 }
 
 TEST_CASE("Alerts: a bad alerts file stops the start and says where and why", "[alerts]") {

@@ -217,6 +217,61 @@ TEST_CASE("Console in tmux: navigation and drill-down", "[console-tmux]") {
   CHECK(tmux.hides("Backups 1"));
 }
 
+TEST_CASE("Console in tmux: pollers in the Agents view, central results in the Site view",
+          "[console-tmux][central]") {
+  Seeded s;
+  // A central poller, enrolled with --report-for, reporting about onesse and a site of
+  // its own results only.
+  const json enrollment = {{"agent", {{"id", "central-poller"}, {"site", "centre"}}}};
+  const auto enrolled = s.collector.post("/api/v1/enroll", enrollment.dump(),
+                                         s.collector.enroll_token("centre", "*"));
+  REQUIRE(enrolled.status == 200);
+  const std::string token = json::parse(enrolled.body)["token"];
+  const std::int64_t now = wall_ms();
+  json av = result("sophos-central", "antivirus/sophos-central:mairie", 2,
+                   "2 endpoints, worst health bad", now - kMinute);
+  av["site"] = "onesse";
+  json other = result("sophos-central", "antivirus/sophos-central:ccas", 0, "1 endpoint, good",
+                      now - kMinute);
+  other["site"] = "village-test";
+  const json report = {{"protocol", 1},
+                       {"agent", {{"id", "central-poller"}, {"site", "centre"}}},
+                       {"seq", 1},
+                       {"results", json::array({av, other})}};
+  const auto sent = s.collector.post("/api/v1/reports", report.dump(), token);
+  INFO(sent.body);
+  REQUIRE(sent.status == 200);
+
+  Tmux tmux(s.dir, s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("Problems 4"));
+  tmux.keys({"Tab", "Tab"});
+  REQUIRE(tmux.shows("Agents 5"));
+  REQUIRE(tmux.shows("POLLER"));
+  auto lines = tmux.lines();
+  INFO(tmux.screen());
+  const int poller = line_of(lines, "central-poller");
+  REQUIRE(poller > 0);
+  CHECK_THAT(lines[poller], Catch::Contains("2 sites"));
+  CHECK_THAT(lines[line_of(lines, "onesse-01")], !Catch::Contains("site"));
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+
+  // Sites: the site with only central results is one; onesse's view shows both kinds.
+  tmux.keys({"BTab"});
+  REQUIRE(tmux.shows("Sites 6"));
+  CHECK(tmux.shows("village-test"));
+  tmux.type("/onesse");
+  REQUIRE(tmux.shows("Sites 1"));
+  tmux.keys({"Enter", "Enter"});
+  REQUIRE(tmux.shows("Site onesse"));
+  REQUIRE(tmux.shows("@central-poller"));
+  lines = tmux.lines();
+  CHECK_THAT(lines[1], Catch::Contains("1 central"));
+  CHECK(line_of(lines, "SOURCE") == 2);
+  CHECK_THAT(lines[line_of(lines, "@central-poller")], Catch::Contains("CRITICAL"));
+  CHECK(line_of(lines, "onesse-01") > 2);  // the site's own result beside it
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+}
+
 TEST_CASE("Console in tmux: '/' narrows the list as one types", "[console-tmux]") {
   Seeded s;
   Tmux tmux(s.dir, s.console_command(), 120, 40);
@@ -294,6 +349,59 @@ TEST_CASE("Console in tmux: a resize to 80x24 keeps the header and the selected 
   REQUIRE(selected > 0);
   CHECK(styled[selected].find("7m") != std::string::npos);  // reverse video
   CHECK_THAT(lines[23], Catch::Contains("3/3"));
+}
+
+json trap(const std::string& summary, std::int64_t ts) {
+  return {{"kind", "trap"},
+          {"ts", ts},
+          {"name", "firewall"},
+          {"check", "firewall/sophos:fw"},
+          {"summary", summary},
+          {"trap",
+           {{"device", "fw"},
+            {"source", "192.0.2.1:1024"},
+            {"version", "2c"},
+            {"inform", false},
+            {"oid", "1.3.6.1.6.3.1.1.5.3"},
+            {"name", "linkDown"},
+            {"varbinds", json::array()}}}};
+}
+
+TEST_CASE("Console in tmux: a check's recent traps at 80x24, a new one shown as it comes",
+          "[console-tmux]") {
+  Seeded s;
+  const std::int64_t now = wall_ms();
+  const std::string token = s.collector.enroll("capbreton-01", "capbreton");
+  const auto report = [&](int seq, json events) {
+    const json body = {
+        {"protocol", 1},
+        {"agent", {{"id", "capbreton-01"}, {"site", "capbreton"}}},
+        {"seq", seq},
+        {"results", json::array({result("firewall", "firewall/sophos:fw", 2, "WAN link down",
+                                        now - 40 * kMinute + seq)})},
+        {"events", std::move(events)}};
+    const auto reply = s.collector.post("/api/v1/reports", body.dump(), token);
+    INFO(reply.body << reply.error);
+    REQUIRE(reply.status == 200);
+  };
+  report(1,
+         json::array({trap("linkDown from fw: ifIndex.2=2 ifDescr.2=Port2", now - 2 * kMinute)}));
+  Tmux tmux(s.dir, s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("WAN link down"));  // the oldest problem: the first line
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Check capbreton-01/firewall/sophos:fw"));
+  REQUIRE(tmux.shows("Recent traps (newest first)"));
+  CHECK(tmux.shows("linkDown           linkDown from fw: ifIndex.2=2"));
+  // A trap comes while the view is open: the events feed brings it.
+  report(2, json::array({trap("linkDown from fw: ifIndex.3=3 ifDescr.3=Port3", now)}));
+  REQUIRE(tmux.shows("ifIndex.3=3"));
+  const auto lines = tmux.lines();
+  INFO(tmux.screen());
+  for (const auto& line : lines) CHECK(line.size() <= 80);
+  const int heading = line_of(lines, "Recent traps");
+  REQUIRE(heading > 0);
+  CHECK(line_of(lines, "ifIndex.3=3") == heading + 1);  // newest first
+  CHECK(line_of(lines, "ifIndex.2=2") == heading + 2);
 }
 
 TEST_CASE(

@@ -145,7 +145,8 @@ TEST_CASE("report backup: bad arguments give a clear error and exit code 2", "[r
   CHECK(missing.output.find("absent.db: no such file") != std::string::npos);
   const Run unknown = run({VIGIE_COLLECTOR_BIN, "report", "antivirus"}, seeded.dir / "u.log");
   CHECK(unknown.code == 2);
-  CHECK(unknown.output.find("unknown report \"antivirus\" (known: backup)") != std::string::npos);
+  CHECK(unknown.output.find("unknown report \"antivirus\" (known: backup, availability)") !=
+        std::string::npos);
 }
 
 TEST_CASE("report backup: mailed as HTML with a text alternative and the CSV attached",

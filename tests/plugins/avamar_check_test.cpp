@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/backup/mccli.hpp"
 #include "plugins/check_support.hpp"
 #include "tests/plugins/check_test_util.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -365,6 +366,74 @@ TEST_CASE("AvamarCheck: grid mode, what it cannot read is UNKNOWN, never OK", "[
     REQUIRE(outcomes.size() == 1);
     CHECK_THAT(outcomes[0].summary,
                Catch::StartsWith("mccli activity show: row 1: unknown status \"Exploded\""));
+  }
+}
+
+TEST_CASE("parse_mccli: --xml read as XML is written, a hostile document refused", "[avamar]") {
+  const std::string results =
+      "<Results><ReturnCode> 0 </ReturnCode><EventCode>23000</EventCode>"
+      "<EventSummary>CLI command\n    completed &amp; <![CDATA[<done>]]></EventSummary></Results>";
+  SECTION("entities, CDATA, comments, attributes, an encoding and blanks") {
+    const std::string document =
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<!-- mccli -->\n<CLIOutput v=\"1\">" +
+        results +
+        "<Data><Row kind=\"a\"><Client>mairie&#45;01</Client><Domain>/clients/caf\xe9</Domain>"
+        "<Group>Daily</Group><Group>Weekly</Group><!-- note --></Row>"
+        "<Row><Client>  ecole\n\tsrv  </Client></Row></Data></CLIOutput>";
+    const auto out = parse_mccli(document, "mccli client show");
+    REQUIRE(out.is_ok());
+    CHECK(out->xml);
+    CHECK(out->event_code == 23000);
+    CHECK(out->summary == "CLI command completed & <done>");
+    REQUIRE(out->rows.size() == 2);
+    CHECK(out->rows[0].cell("Client") == "mairie-01");
+    CHECK(out->rows[0].cell("Domain") == "/clients/caf\xc3\xa9");  // UTF-8
+    CHECK(out->rows[0].cell("Group") == "Daily, Weekly");
+    CHECK(out->rows[1].cell("Client") == "ecole srv");
+    CHECK(out->columns == std::vector<std::string>{"Client", "Domain", "Group"});
+  }
+  SECTION("what is not well formed, or not mccli's, names why") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"<CLIOutput>" + results + "</CLIOutput><CLIOutput/>",
+         "unreadable XML: junk after document element (line 2)"},
+        {"<CLIOutput>" + results + "<Data><Row>", "unreadable XML: no element found"},
+        {"<CLIOutput>" + results + "<Data><Row><ID>1</Id></Row></Data></CLIOutput>",
+         "unreadable XML: mismatched tag"},
+        {"<CLIOutput>&undefined;</CLIOutput>", "unreadable XML: undefined entity"},
+        {"<CLIOutput>" + results + "<Data><Row><ID><b>1</b></ID></Row></Data></CLIOutput>",
+         "row 1: <ID> holds elements"},
+        {"<CLIOutput>" + results + "<Data><Line/></Data></CLIOutput>",
+         "unexpected element <Line> in Data"},
+    };
+    for (const auto& [document, reason] : cases) {
+      INFO(document);
+      const auto out = parse_mccli(document, "mccli activity show");
+      REQUIRE_FALSE(out.is_ok());
+      CHECK_THAT(out.status().message(), Catch::StartsWith("mccli activity show: " + reason));
+    }
+  }
+  SECTION("nesting is bounded, whatever its depth") {
+    for (const std::size_t depth : {33, 100'000}) {
+      std::string document;
+      for (std::size_t i = 0; i < depth; ++i) document += "<a>";
+      for (std::size_t i = 0; i < depth; ++i) document += "</a>";
+      const auto out = parse_mccli(document, "mccli activity show");
+      REQUIRE_FALSE(out.is_ok());
+      CHECK_THAT(out.status().message(),
+                 Catch::Contains("unreadable XML: elements nested deeper than 32"));
+    }
+  }
+  SECTION("entities that expand a billion times are refused") {
+    std::string document = "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY e0 \"lol\">";
+    for (int i = 1; i < 10; ++i) {
+      document += "<!ENTITY e" + std::to_string(i) + " \"";
+      for (int j = 0; j < 10; ++j) document += "&e" + std::to_string(i - 1) + ";";
+      document += "\">";
+    }
+    document += "]><d>&e9;</d>";
+    const auto out = parse_mccli(document, "mccli activity show");
+    REQUIRE_FALSE(out.is_ok());
+    CHECK_THAT(out.status().message(), Catch::Contains("unreadable XML: "));
   }
 }
 

@@ -297,6 +297,20 @@ TEST_CASE("ExternalCheck: configure names the bad parameter", "[external]") {
         "user: no user \"no-such-user-here\" on this system");
   CHECK(configure_error({{"command", {"check_dummy"}}, {"user", 0}}) ==
         "user: expected a string, got number");
+  // A plugin never runs as root: the agent holds CAP_SETUID for other users only.
+  CHECK(configure_error({{"command", {"check_dummy"}}, {"user", "root"}}) ==
+        "user: \"root\" is uid 0: a plugin never runs as root (name an unprivileged user)");
+  CHECK(configure_error({{"command", {"check_dummy"}}, {"capabilities", "CAP_NET_RAW"}}) ==
+        "capabilities: must be an array such as [\"CAP_NET_RAW\"]");
+  CHECK(configure_error({{"command", {"check_dummy"}}, {"capabilities", {"CAP_SETUID"}}}) ==
+        "capabilities[0]: \"CAP_SETUID\" cannot be given to a plugin (CAP_NET_ADMIN or "
+        "CAP_NET_RAW)");
+  CHECK(
+      configure_error(
+          {{"command", {"check_dummy"}}, {"capabilities", {"CAP_NET_RAW"}}, {"user", "nobody"}}) ==
+      "capabilities: not with \"user\" (a plugin run as another user gets none)");
+  CHECK(make_external_check()->configure(
+      {{"command", {"check_dummy"}}, {"capabilities", {"CAP_NET_RAW", "CAP_NET_ADMIN"}}}));
   CHECK_THAT(configure_error(json::array()), Catch::Contains("object"));
 }
 

@@ -1,13 +1,17 @@
 #include "plugins/process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -293,6 +297,112 @@ TEST_CASE("run_process: run_as switches to the user, with the same rules", "[pro
   r = run_process({"sleep", "10"}, options);
   REQUIRE(r.is_ok());
   CHECK(r->ending == ProcessResult::Ending::kTimedOut);
+}
+
+TEST_CASE("run_process: never runs a program as root, nor as a user with capabilities",
+          "[process]") {
+  RunAs root{"root", 0, 0, {0}, "/root"};
+  ProcessOptions options;
+  options.run_as = root;
+  CHECK(run_process({"/bin/true"}, options).status().to_string() ==
+        "invalid argument: run_as root: uid 0: a program is never run as root");
+  auto nobody = find_user("nobody");
+  REQUIRE(nobody.is_ok());
+  options.run_as = *nobody;
+  options.capabilities = {Capability::kNetRaw};
+  CHECK(run_process({"/bin/true"}, options).status().code() == Code::kInvalidArgument);
+}
+
+// In a child process that became nobody with CAP_SETUID, CAP_SETGID and CAP_NET_ADMIN,
+// as the agent runs: `body` returns the text the test checks.
+std::string as_unprivileged_agent(const std::function<std::string()>& body) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string text;
+    constexpr std::uint64_t kKeep = capability_bit(Capability::kSetuid) |
+                                    capability_bit(Capability::kSetgid) |
+                                    capability_bit(Capability::kNetAdmin);
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || ::setgroups(0, nullptr) != 0 ||
+        ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+      text = "cannot become nobody";
+    } else if (auto kept = keep_capabilities_to_self(kKeep); !kept || *kept != kKeep) {
+      text = "cannot keep the capabilities: " + kept.status().to_string();
+    } else {
+      text = body();
+    }
+    [[maybe_unused]] auto n = ::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return text;
+}
+
+TEST_CASE("run_process: a program run as another user dies with its group at the timeout",
+          "[process]") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot switch users here");
+    return;
+  }
+  // The caller may not signal daemon's processes (EPERM): the group is killed all the same.
+  const std::string text = as_unprivileged_agent([] {
+    auto daemon = find_user("daemon");
+    if (!daemon) return daemon.status().to_string();
+    ProcessOptions options;
+    options.run_as = *daemon;
+    options.timeout = 300ms;
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run_process({"sh", "-c", "trap '' TERM; sleep 600 & echo $!; wait"}, options);
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (!r) return r.status().to_string();
+    return std::string(r->ending == Ending::kTimedOut ? "timed out" : "not timed out") +
+           (took < 2s ? " in time " : " late ") + r->out;
+  });
+  INFO(text);
+  REQUIRE_THAT(text, Catch::StartsWith("timed out in time "));
+  const pid_t grandchild = std::stoi(text.substr(18));
+  CHECK(gone_within(grandchild, 2s));
+  if (running(grandchild)) ::kill(grandchild, SIGKILL);
+}
+
+TEST_CASE("run_process: a program gets no capability of the caller's but those it is given",
+          "[process]") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot switch users here");
+    return;
+  }
+  const std::string text = as_unprivileged_agent([] {
+    const std::vector<std::string> caps = {
+        "sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/$$/status | tr -d '\\t' | tr '\\n' ' '"};
+    std::string out;
+    for (const auto& given : std::vector<std::vector<Capability>>{
+             {}, {Capability::kNetAdmin}, {Capability::kNetRaw}, {Capability::kSetuid}}) {
+      ProcessOptions options;
+      options.capabilities = given;
+      auto r = run_process(caps, options);
+      out += (r ? r->out : r.status().to_string()) + "| ";
+    }
+    return out;
+  });
+  // CAP_NET_ADMIN (bit 12) is held and given when asked for; CAP_NET_RAW is not held;
+  // CAP_SETUID is never given.
+  CHECK(text ==
+        "CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 "
+        "CapAmb:0000000000000000 | "
+        "CapInh:0000000000001000 CapPrm:0000000000001000 CapEff:0000000000001000 "
+        "CapAmb:0000000000001000 | "
+        "CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 "
+        "CapAmb:0000000000000000 | "
+        "invalid argument: CAP_SETUID and CAP_SETGID are never given to a program| ");
 }
 
 TEST_CASE("run_process: finds a bare program name in PATH", "[process]") {

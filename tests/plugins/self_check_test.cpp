@@ -102,7 +102,7 @@ TEST_CASE("agent/self: new drops are WARNING for an hour, a rejected token CRITI
   CHECK_THAT(out.summary, Contains("rejects the agent's token"));
 }
 
-TEST_CASE("agent/self: a newly quarantined batch is WARNING for an hour", "[self]") {
+TEST_CASE("agent/self: a newly quarantined result is WARNING for an hour", "[self]") {
   Fixture f;
   f.health.spool_quarantined = 2;  // from before this start: noted, not alarmed
   CHECK(f.run().status == State::kOk);
@@ -110,7 +110,7 @@ TEST_CASE("agent/self: a newly quarantined batch is WARNING for an hour", "[self
   f.now += 60'000;
   Outcome out = f.run();
   CHECK(out.status == State::kWarning);
-  CHECK_THAT(out.summary, Contains("3 batches refused by the collector and quarantined"));
+  CHECK_THAT(out.summary, Contains("3 results refused by the collector and quarantined"));
   CHECK(metric(out, "spool_quarantined") == 3);
   f.now += 61 * 60'000;
   CHECK(f.run().status == State::kOk);
@@ -136,6 +136,38 @@ TEST_CASE("agent/self: percentile by nearest rank", "[self]") {
   CHECK(percentile(hundred, 95) == 95);
   CHECK(percentile(hundred, 100) == 100);
   CHECK(percentile(hundred, 0) == 1);
+}
+
+}  // namespace
+}  // namespace vigie::plugins::agent
+
+namespace vigie::plugins::agent {
+namespace {
+
+TEST_CASE("agent/self: the SNMP traps accepted and dropped, and a receiver that does not listen",
+          "[self]") {
+  Fixture f;
+  CHECK_FALSE(f.run().details.find("SNMP traps") != std::string::npos);  // no traps block
+  f.health.traps = AgentHealth::Traps{.accepted = 57, .dropped = 9943, .listening = true};
+  Outcome out = f.run();
+  CHECK(out.status == State::kOk);  // a storm held to its rate is no fault of the agent's
+  CHECK(metric(out, "traps_accepted") == 57);
+  CHECK(metric(out, "traps_dropped") == 9943);
+  CHECK_THAT(out.details, Contains("SNMP traps: 57 accepted, 9943 dropped, listening"));
+  for (const auto& m : out.metrics) {
+    bool declared = false;
+    for (const auto& spec : kSelfMetrics) declared |= spec.name == m.label && spec.unit == m.unit;
+    INFO(m.label);
+    CHECK(declared);
+  }
+  // Not listening: the agent's first minute is its start; after it, a WARNING.
+  f.health.traps->listening = false;
+  f.health.started_ms = kNow - 30'000;
+  CHECK(f.run().status == State::kOk);
+  f.health.started_ms = kNow - 120'000;
+  out = f.run();
+  CHECK(out.status == State::kWarning);
+  CHECK_THAT(out.summary, Contains("the SNMP trap receiver is not listening"));
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 namespace vigie::plugins::snmp {
 namespace {
 
@@ -119,6 +122,53 @@ TEST_CASE("SNMP helper protocol: a broken request or answer is refused with the 
   }
 }
 
+TEST_CASE("SNMP helper protocol: a number that is not an integer of its field is refused",
+          "[snmp][wire]") {
+  // Found by fuzzing (tests/fuzz/corpus/snmp_wire/taken-1e41.json): a number past 2^64 is a
+  // double for the JSON parser, and casting it to an integer was undefined behaviour.
+  for (const char* line : {
+           R"({"job":1,"values":[["1.3.6.12.1.1.9",9,null]],"taken":)"
+           R"(12366666666666666666666666666666666666666666456790,"taken_wall":1715684400123})",
+           R"({"job": 0, "values": [], "taken": 0.5, "taken_wall": 0})",
+           R"({"job": 0, "values": [], "taken": 0, "taken_wall": 1e300})",
+           R"({"job": 0, "values": [["1.3.6", 0, 1e30]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "values": [["1.3.6", 1, -1]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "values": [["1.3.6", 4e9, 1]], "taken": 0, "taken_wall": 0})",
+           R"({"job": 0, "code": 1e20, "message": "x"})",
+       }) {
+    INFO(line);
+    auto r = decode_result(line);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK_THAT(r.status().message(), Contains("SNMP helper's answer"));
+  }
+  const std::string target =
+      R"({"host": "h", "version": "2c", "community": "", "user": "", "auth_pass": "",)"
+      R"( "priv_pass": "", "auth_protocol": "", "priv_protocol": "", "timeout_ms": 1000,)";
+  for (const std::string& text : std::vector<std::string>{
+           R"({"budget_ms": 1e40, "max_varbinds": 1, "max_in_flight": 1, "jobs": []})",
+           R"({"budget_ms": 1, "max_varbinds": -1, "max_in_flight": 1, "jobs": []})",
+           R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+               target + R"( "port": 70000, "retries": 1, "bulk_size": 1}, "scalars": [],)" +
+               R"( "subtrees": []}]})",
+           R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+               target + R"( "port": 161, "retries": 1e10, "bulk_size": 1}, "scalars": [],)" +
+               R"( "subtrees": []}]})",
+       }) {
+    INFO(text);
+    auto r = decode_request(text);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Contains("poll request: "));
+  }
+  // The same request with a port in range is read.
+  CHECK(decode_request(
+            R"({"budget_ms": 1, "max_varbinds": 1, "max_in_flight": 1, "jobs": [{"target": )" +
+            target + R"( "port": 161, "retries": 1, "bulk_size": 1}, "scalars": [],)" +
+            R"( "subtrees": []}]})")
+            .is_ok());
+}
+
 TEST_CASE("SNMP helper protocol: targets refused before any poll", "[snmp][wire]") {
   Target t;
   CHECK_THAT(validate(t).message(), Contains("host: empty"));
@@ -140,6 +190,105 @@ TEST_CASE("SNMP helper protocol: targets refused before any poll", "[snmp][wire]
   CHECK_THAT(validate(t).message(), Contains("\"3DES\" is not one of"));
   t.priv_protocol = "DES";
   CHECK(validate(t).is_ok());
+}
+
+}  // namespace
+}  // namespace vigie::plugins::snmp
+
+namespace vigie::plugins::snmp {
+namespace {
+
+TEST_CASE("SNMP helper protocol: trap options go through whole, secrets of any byte",
+          "[snmp][wire]") {
+  TrapListenOptions options;
+  options.listen = "[::1]:0";
+  options.engine_id = std::string("\x80\x00\x1f\x88\x04vigie:t1", 13);
+  options.boots = 42;
+  options.rate = 2.5;
+  options.burst = 7;
+  TrapDevice fw;
+  fw.name = "fw";
+  fw.target.host = "192.0.2.1";
+  fw.target.community = std::string("com\0munity\n", 11);
+  TrapDevice ap;
+  ap.name = "ap";
+  ap.target.host = "ap.example";
+  ap.target.version = Target::Version::kV3;
+  ap.target.user = "vigie";
+  ap.target.auth_pass = "auth pass \xff";
+  ap.target.priv_pass = "privpass";
+  ap.engine_id = "\x80\x00\x00\x01\x02";
+  options.devices = {fw, ap};
+  const std::string line = encode_trap_options(options);
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK_THAT(line, !Contains("privpass"));  // hexadecimal: not greppable in a dump
+  auto decoded = decode_trap_options(line);
+  REQUIRE(decoded);
+  CHECK(decoded->listen == "[::1]:0");
+  CHECK(decoded->engine_id == options.engine_id);
+  CHECK(decoded->boots == 42);
+  CHECK(decoded->rate == 2.5);
+  REQUIRE(decoded->devices.size() == 2);
+  CHECK(decoded->devices[0].target.community == fw.target.community);
+  CHECK(decoded->devices[1].target.auth_pass == ap.target.auth_pass);
+  CHECK(decoded->devices[1].engine_id == ap.engine_id);
+
+  auto bad = decode_trap_options(R"({"listen": "0.0.0.0:10162"})");
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.status().message(), Contains("trap options"));
+}
+
+TEST_CASE("SNMP helper protocol: the receiver's lines", "[snmp][wire]") {
+  auto ready = decode_trap_line(encode_ready("127.0.0.1:10162", "\x80\x01\x02\x03\x04"));
+  REQUIRE(ready);
+  CHECK(ready->kind == TrapLine::Kind::kReady);
+  CHECK(ready->listen == "127.0.0.1:10162");
+  CHECK(ready->engine_id == "\x80\x01\x02\x03\x04");
+
+  TrapCounters counters;
+  counters.accepted = 3;
+  counters.rate_limited = 9950;
+  counters.rate_limited_by_device["fw"] = 9950;
+  counters.bad_community = 1;
+  auto c = decode_trap_line(encode_counters(counters));
+  REQUIRE(c);
+  CHECK(c->kind == TrapLine::Kind::kCounters);
+  CHECK(c->counters == counters);
+  CHECK(c->counters.dropped() == 9951);
+
+  protocol::Event event;
+  event.ts_ms = 1;
+  event.summary = "coldStart from fw";
+  event.device = "fw";
+  event.version = "2c";
+  event.trap_oid = "1.3.6.1.6.3.1.1.5.1";
+  auto e = decode_trap_line(encode_event(event));
+  REQUIRE(e);
+  CHECK(e->kind == TrapLine::Kind::kEvent);
+  CHECK(e->event == event);
+
+  // Held to the protocol: a line the collector would refuse is refused here.
+  event.trap_oid = "not an oid";
+  CHECK_FALSE(decode_trap_line(encode_event(event)));
+  for (const char* garbage : {"", "{}", "[1]", R"({"what": 1})", R"({"ready": {}})"}) {
+    INFO(garbage);
+    auto r = decode_trap_line(garbage);
+    REQUIRE_FALSE(r);
+    CHECK(r.status().code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("SNMP helper protocol: engine ids in hexadecimal", "[snmp][wire]") {
+  CHECK(parse_engine_id("0x80001F8804414243").value() == std::string("\x80\x00\x1f\x88\x04"
+                                                                     "ABC",
+                                                                     8));
+  CHECK(parse_engine_id("8000000001").value().size() == 5);
+  CHECK(engine_id_hex(std::string("\x80\x00\x1f\x88\x04", 5)) == "80001f8804");
+  for (const char* bad :
+       {"", "0x", "80", "0x80000000", "xyz0000000", std::string(70, 'a').c_str()}) {
+    INFO(bad);
+    CHECK_FALSE(parse_engine_id(bad));
+  }
 }
 
 }  // namespace

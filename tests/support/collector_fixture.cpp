@@ -68,8 +68,12 @@ std::filesystem::path Collector::token_file(const std::string& role) {
   return dir_.write_secret(role + ".token", token(role) + "\n");
 }
 
-std::string Collector::enroll_token(const std::string& site) {
-  auto r = run({VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", site, "--db", db()});
+std::string Collector::enroll_token(const std::string& site, const std::string& report_for) {
+  std::vector<std::string> argv = {
+      VIGIE_COLLECTOR_BIN, "enroll-token", "create", "--site", site, "--db", db()};
+  if (!report_for.empty()) argv.insert(argv.end(), {"--report-for", report_for});
+  auto r = run(argv);
+  INFO(r.err);
   REQUIRE(r.exit_code == 0);
   return trim(r.out);
 }

@@ -41,8 +41,8 @@ class Collector {
   std::string token(const std::string& role);
   // `token(role)` written to a 0600 file in the test's folder.
   std::filesystem::path token_file(const std::string& role);
-  // `vigie-collector enroll-token create --site SITE`: the secret.
-  std::string enroll_token(const std::string& site);
+  // `vigie-collector enroll-token create --site SITE [--report-for SITES]`: the secret.
+  std::string enroll_token(const std::string& site, const std::string& report_for = {});
   // Enrolls `agent` of `site` as an agent does: an enrollment token exchanged at
   // /api/v1/enroll. Returns the agent token.
   std::string enroll(const std::string& agent, const std::string& site);

@@ -150,6 +150,30 @@ TEST_CASE("BackupReport: JSON carries the figures for scripts", "[report]") {
   CHECK(j["sites"][2]["success_ratio"].is_null());
 }
 
+TEST_CASE("BackupReport: CSV cells a spreadsheet would run as formulas are neutralised",
+          "[report][csv]") {
+  Week w;
+  REQUIRE_FALSE(w.report.sites.empty());
+  REQUIRE_FALSE(w.report.sites[0].checks.empty());
+  CheckLine& line = w.report.sites[0].checks[0];
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"=HYPERLINK(\"http://evil.example\",\"x\")", "\"'=HYPERLINK("},
+      {"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
+      {"-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"},
+      {"@SUM(1+1)", "'@SUM(1+1)"},
+      {"\t=1+1", "'\t=1+1"},
+  };
+  for (const auto& [summary, cell] : cases) {
+    INFO(summary);
+    line.summary = summary;
+    const std::string csv = render_csv(w.report, Locale(), ',');
+    CHECK(csv.find("," + cell) != std::string::npos);
+    CHECK(csv.find("," + summary) == std::string::npos);
+  }
+  line.summary = "-3";  // a number keeps its sign
+  CHECK(render_csv(w.report, Locale(), ',').find(",-3") != std::string::npos);
+}
+
 TEST_CASE("BackupReport: CSV has a BOM, RFC 4180 quoting and a French variant", "[report]") {
   Week w;
   const std::string csv = render_csv(w.report, Locale(), ',');

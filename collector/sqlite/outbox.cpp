@@ -1,0 +1,100 @@
+#include "collector/sqlite/outbox.hpp"
+
+#include <sqlite3.h>
+
+#include "common/sqlite.hpp"
+
+namespace vigie::collector {
+namespace {
+using sqlite::Statement;
+}  // namespace
+
+Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t due_by_ms) {
+  auto stmt = Statement::prepare(
+      db, "SELECT 1 FROM outbox WHERE channel = ?1 AND done_ms = 0 AND due_ms <= ?2 LIMIT 1");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, channel).bind(2, due_by_ms);
+  const int rc = stmt->step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
+  return false;
+}
+
+Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string& channel,
+                                                 std::int64_t now_ms, std::int64_t due_by_ms,
+                                                 std::size_t limit, std::int64_t lease_ms) {
+  auto select = Statement::prepare(
+      db,
+      "SELECT id, alert_key, alert, created_ms, due_ms, attempts, error FROM outbox"
+      " WHERE channel = ?1 AND done_ms = 0 AND due_ms <= ?2 ORDER BY created_ms, id LIMIT ?3");
+  if (!select) return select.status();
+  select->bind(1, channel).bind(2, due_by_ms).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<OutboxRow> rows;
+  int rc;
+  while ((rc = select->step()) == SQLITE_ROW) {
+    rows.push_back({.id = select->int64(0),
+                    .channel = channel,
+                    .key = select->text(1),
+                    .alert = select->text(2),
+                    .created_ms = select->int64(3),
+                    .due_ms = select->int64(4),
+                    .attempts = static_cast<int>(select->int64(5)),
+                    .error = select->text(6)});
+  }
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
+  auto lease = Statement::prepare(db, "UPDATE outbox SET due_ms = ?2 WHERE id = ?1");
+  if (!lease) return lease.status();
+  for (const auto& row : rows) {
+    lease->reset();
+    lease->bind(1, row.id).bind(2, now_ms + lease_ms);
+    if (lease->step() != SQLITE_DONE) return sqlite::error(db, "claim outbox rows");
+  }
+  return rows;
+}
+
+Status settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                          const std::string& status, const std::string& error) {
+  auto stmt =
+      Statement::prepare(db,
+                         "UPDATE outbox SET done_ms = ?2, status = ?3, error = ?4,"
+                         " attempts = attempts + (?3 = 'failed') WHERE id = ?1 AND done_ms = 0");
+  if (!stmt) return stmt.status();
+  for (const std::int64_t id : ids) {
+    stmt->reset();
+    stmt->bind(1, id).bind(2, now_ms).bind(3, status).bind(4, error);
+    if (stmt->step() != SQLITE_DONE) return sqlite::error(db, "settle outbox rows");
+  }
+  return Status::ok();
+}
+
+Status retry_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,
+                         std::int64_t retry_at_ms, const std::string& error) {
+  auto stmt =
+      Statement::prepare(db,
+                         "UPDATE outbox SET due_ms = ?2, error = ?3, attempts = attempts + 1"
+                         " WHERE id = ?1 AND done_ms = 0");
+  if (!stmt) return stmt.status();
+  for (const std::int64_t id : ids) {
+    stmt->reset();
+    stmt->bind(1, id).bind(2, retry_at_ms).bind(3, error);
+    if (stmt->step() != SQLITE_DONE) return sqlite::error(db, "reschedule outbox rows");
+  }
+  return Status::ok();
+}
+
+Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(sqlite3* db,
+                                                                  std::int64_t since_ms) {
+  auto stmt = Statement::prepare(
+      db,
+      "SELECT alert_key, MAX(done_ms) FROM outbox WHERE done_ms >= ?1 AND done_ms != 0"
+      " AND status IN ('sent', 'digest') GROUP BY alert_key");
+  if (!stmt) return stmt.status();
+  stmt->bind(1, since_ms);
+  std::map<std::string, std::int64_t> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) out[stmt->text(0)] = stmt->int64(1);
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
+  return out;
+}
+
+}  // namespace vigie::collector
