@@ -3,8 +3,6 @@
 
 #include "collector/storage.hpp"
 
-#include "collector/sample_block.hpp"
-
 #include <catch2/catch.hpp>
 #include <future>
 
@@ -101,30 +99,17 @@ TEST_CASE("Migration: a version 3 database keeps its notification history", "[mi
   CHECK((*history)[1].state == State::kCritical);
 }
 
-TEST_CASE("Migration: sample blocks of a version 3 database read the same once re-encoded",
+TEST_CASE("Migration: sample blocks of a version 8 database read the same once re-encoded",
           "[migration][compaction]") {
   testing::TempDir dir;
-  const auto db = database_from(dir, "v3.sql");
-  // More blocks as that version wrote them (encoding 1, one report each), a minute
-  // apart over two hours, beside the fixture's two.
-  const std::int64_t t0 = 1'795'924'600'000;
-  std::string sql = "BEGIN;";
-  for (int i = 0; i < 120; ++i) {
-    const std::int64_t ts = t0 + i * 60'000;
-    const std::string block = encode_samples({{1, ts, i * 1.5 - 7}}, ts);
-    std::string hex;
-    for (const unsigned char c : block) {
-      constexpr char kDigits[] = "0123456789ABCDEF";
-      hex += kDigits[c >> 4];
-      hex += kDigits[c & 15];
-    }
-    sql += "INSERT INTO sample_blocks (agent_id, t_min, t_max, samples) VALUES (1, " +
-           std::to_string(ts) + ", " + std::to_string(ts) + ", X'" + hex + "');";
-  }
-  sql += "COMMIT;";
-  REQUIRE(testing::run({"/usr/bin/sqlite3", db.string(), sql}).exit_code == 0);
-
-  auto storage = open_sqlite_storage({.path = db});
+  // 92 blocks as that version's ingest wrote them (encoding 1, one report each), a
+  // minute apart from t0 over three hours.
+  const auto db = database_from(dir, "v8.sql");
+  const std::int64_t t0 = 1'795'924'560'000;
+  // Housekeeping as if 5 hours later: every hour over, nothing past its retention.
+  SqliteOptions options{.path = db};
+  options.now_ms = [&] { return t0 + 5 * 3'600'000; };
+  auto storage = open_sqlite_storage(options);
   REQUIRE(storage.is_ok());
   const SeriesQuery query{.agent = "fixture-agent",
                           .check = "backup/restic:/srv",
@@ -134,12 +119,12 @@ TEST_CASE("Migration: sample blocks of a version 3 database read the same once r
                           .tier = "raw"};
   auto before = (*storage)->series(query);
   REQUIRE(before.is_ok());
-  REQUIRE(before->points.size() == 122);
+  REQUIRE(before->points.size() == 92);
   REQUIRE((*storage)->housekeep().is_ok());
   auto after = (*storage)->series(query);
   REQUIRE(after.is_ok());
   CHECK(after->points == before->points);
-  CHECK(after->points[2] == SeriesPoint{t0, -7, -7, -7, 1});
+  CHECK(after->points[2] == SeriesPoint{t0, 3600, 3600, 3600, 1});
 
   (*storage)->close();
   // Fewer blocks, one per hour, each of encoding 2.
