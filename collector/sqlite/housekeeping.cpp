@@ -360,10 +360,12 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   if (!buckets.empty()) {
     if (Status s = store_rollups(db, buckets, *cursor); !s) return s;
   }
-  // Up to three quarters of the budget, compaction.
+  // Compaction: a quarter of the budget at most, so that reports waiting for the
+  // writer wait little longer than without it (it catches up when ingest is idle,
+  // when slices run back to back).
   auto compactor = Compactor::prepare(db);
   if (!compactor) return compactor.status();
-  const auto compact_until = start + limits.budget * 3 / 4;
+  const auto compact_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (fresh != nullptr) {
     if (Status s = compact_fresh(*compactor, *fresh, *cursor, compact_until, more); !s) return s;
   }
