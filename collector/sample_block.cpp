@@ -446,7 +446,7 @@ Status decode_per_report(std::string_view block, std::int64_t base_ms, bool one,
       return corrupt("truncated");
     Sample s;
     s.series = static_cast<std::int64_t>(series);
-    s.ts_ms = base_ms + static_cast<std::int64_t>(delta);
+    s.ts_ms = static_cast<std::int64_t>(static_cast<std::uint64_t>(base_ms) + delta);
     std::memcpy(&s.value, block.data(), sizeof(double));
     block.remove_prefix(sizeof(double));
     if (!one || s.series == wanted) out.push_back(s);
@@ -473,7 +473,7 @@ std::string encode_samples(const std::vector<Sample>& samples, std::int64_t base
   out += kPerReport;
   for (const auto& s : samples) {
     put_varint(out, static_cast<std::uint64_t>(s.series));
-    put_varint(out, static_cast<std::uint64_t>(s.ts_ms - base_ms));
+    put_varint(out, static_cast<std::uint64_t>(s.ts_ms) - static_cast<std::uint64_t>(base_ms));
     char bytes[sizeof(double)];
     std::memcpy(bytes, &s.value, sizeof bytes);
     out.append(bytes, sizeof bytes);
