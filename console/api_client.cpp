@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "console/language.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
@@ -58,13 +59,15 @@ std::string error_message(std::string_view body) {
 }
 
 Status http_error(long code, std::string_view body, bool sent_token) {
-  const std::string status = "(" + std::to_string(code) + ")";
+  const std::string status = std::to_string(code);
   if (code == 401) {
-    return {Code::kUnauthenticated, sent_token ? "the collector refused the token " + status
-                                               : "the collector requires a token " + status +
-                                                     ": give --token-file or set VIGIE_TOKEN"};
+    return {Code::kUnauthenticated,
+            sent_token ? format("the collector refused the token ({code})", {{"code", status}})
+                       : format("the collector requires a token ({code}): give --token-file or "
+                                "set VIGIE_TOKEN",
+                                {{"code", status}})};
   }
-  std::string message = "the collector answered HTTP " + std::to_string(code);
+  std::string message = format("the collector answered HTTP {code}", {{"code", status}});
   if (const std::string detail = error_message(body); !detail.empty()) message += ": " + detail;
   if (code == 403) return {Code::kPermissionDenied, message};
   if (code == 404) return Status::not_found(message);
@@ -148,7 +151,7 @@ Result<std::string> ApiClient::get(std::string_view path) { return call("GET", p
 Result<std::string> ApiClient::call(std::string_view method, std::string_view path,
                                     std::string_view body) {
   Impl& d = *impl_;
-  if (d.cancelled) return Status::unavailable("the request was cancelled");
+  if (d.cancelled) return Status::unavailable(tr("the request was cancelled"));
   if (Status s = d.prepare(); !s.is_ok()) return s;
 
   Transfer transfer;
@@ -190,13 +193,14 @@ Result<std::string> ApiClient::call(std::string_view method, std::string_view pa
   const CURLcode rc = curl_easy_perform(h);
 
   if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    return Status::too_large("the collector's reply is longer than " +
-                             std::to_string(d.options.max_body) + " bytes");
+    return Status::too_large(format("the collector's reply is longer than {max} bytes",
+                                    {{"max", std::to_string(d.options.max_body)}}));
   }
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::unavailable("the request was cancelled");
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::unavailable(tr("the request was cancelled"));
   if (rc != CURLE_OK) {
     const std::string why = sanitize(d.error[0] != '\0' ? d.error : curl_easy_strerror(rc));
-    std::string message = "cannot reach the collector at " + sanitize(d.base) + ": " + why;
+    std::string message = format("cannot reach the collector at {url}: {why}",
+                                 {{"url", sanitize(d.base)}, {"why", why}});
     if (rc == CURLE_OPERATION_TIMEDOUT) return Status::timeout(std::move(message));
     return Status::unavailable(std::move(message));
   }

@@ -12,6 +12,7 @@
 #include "common/time.hpp"
 #include "console/api_client.hpp"
 #include "console/curses_screen.hpp"
+#include "console/language.hpp"
 #include "console/live.hpp"
 #include "console/memory_canvas.hpp"
 #include "console/model.hpp"
@@ -44,7 +45,7 @@ int run_once(ApiClient& client, const Options& options) {
   }
   const auto reply = parse_checks_reply(*body);
   if (!reply) {
-    print_error(reply.status().with_context("the collector's reply is malformed").message());
+    print_error(reply.status().with_context(tr("the collector's reply is malformed")).message());
     return kExitFailure;
   }
   if (options.json) {
@@ -53,7 +54,7 @@ int run_once(ApiClient& client, const Options& options) {
     std::cout << format_plain_table(reply->rows, reply->now_ms, options.columns);
   }
   if (!std::cout.flush()) {
-    print_error("cannot write to standard output");
+    print_error(tr("cannot write to standard output"));
     return kExitFailure;
   }
   return kExitSuccess;
@@ -95,7 +96,7 @@ int run_command(const ClientOptions& client_options, const Options& options) {
     auto document = nlohmann::json::parse(*body, nullptr, false);
     if (document.is_discarded() || !document.is_object() ||
         (!member.empty() && !document.contains(member))) {
-      print_error("the collector's reply is malformed");
+      print_error(tr("the collector's reply is malformed"));
       return kExitFailure;
     }
     const nlohmann::json& shown = member.empty() ? document : document[member];
@@ -201,9 +202,17 @@ int run_interactive(const ClientOptions& client_options, const Options& options)
 int run(int argc, char** argv) {
   try {
     const std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-    auto options = parse_options(args, [](const char* name) { return std::getenv(name); });
+    const GetEnv env = [](const char* name) -> const char* { return std::getenv(name); };
+    // The language first: the arguments' errors are written in it. Without its
+    // catalogue French falls back to English, unless --lang asked for it.
+    bool forced = false;
+    if (Status s = use_language(choose_language(args, env, &forced)); !s.is_ok() && forced) {
+      print_error(s.message());
+      return kExitUsage;
+    }
+    auto options = parse_options(args, env);
     if (!options) {
-      print_error(options.status().message() + " (see --help)");
+      print_error(format("{error} (see --help)", {{"error", options.status().message()}}));
       return kExitUsage;
     }
     if (options->help) {
@@ -229,7 +238,7 @@ int run(int argc, char** argv) {
     }
     return run_interactive(client_options, *options);
   } catch (const std::exception& e) {
-    print_error(std::string("unexpected error: ") + e.what());
+    print_error(format("unexpected error: {what}", {{"what", e.what()}}));
     return kExitFailure;
   }
 }

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <string>
 
+// Before ncurses.h, whose macros (OK, ERR) would clash with names in these headers.
+#include "console/language.hpp"
+
 // The wide-character API (wget_wch) for keys beyond ASCII.
 #define NCURSES_WIDECHAR 1
 #include <ncurses.h>
@@ -62,11 +65,10 @@ class CursesScreen final : public Screen {
     if (x < 0 || y < 0 || x >= width() || y >= height()) return;
     std::string shown(cut(text, static_cast<std::size_t>(width() - x)));
     if (!utf8_) {
-      // Each non-ASCII character becomes one '?', so that columns still line up.
+      // Each non-ASCII character becomes one ASCII one ("é" -> "e", else '?'), so that
+      // French stays readable and columns still line up.
       std::string ascii;
-      for (const std::string_view c : characters(shown)) {
-        ascii += static_cast<unsigned char>(c[0]) < 0x80 ? c : std::string_view("?");
-      }
+      for (const std::string_view c : characters(shown)) ascii += ascii_fold(c);
       shown = std::move(ascii);
     }
     wattrset(stdscr, static_cast<int>(attributes(style)));
@@ -134,7 +136,7 @@ class CursesScreen final : public Screen {
 
 Result<std::unique_ptr<Screen>> open_screen(const ScreenOptions& options) {
   if (isatty(STDIN_FILENO) == 0 || isatty(STDOUT_FILENO) == 0) {
-    return Status::invalid("the console needs a terminal (use --once for plain text)");
+    return Status::invalid(tr("the console needs a terminal (use --once for plain text)"));
   }
   // Only the character type: ncurses needs it for UTF-8, while a numeric locale would
   // change how numbers are printed elsewhere.
@@ -143,8 +145,8 @@ Result<std::unique_ptr<Screen>> open_screen(const ScreenOptions& options) {
   SCREEN* screen = newterm(nullptr, stdout, stdin);
   if (screen == nullptr) {
     const char* term = std::getenv("TERM");
-    return Status::invalid("cannot drive the terminal \"" +
-                           std::string(term != nullptr ? term : "") + "\" (check $TERM)");
+    return Status::invalid(format("cannot drive the terminal \"{term}\" (check $TERM)",
+                                  {{"term", std::string(term != nullptr ? term : "")}}));
   }
   auto curses = std::make_unique<CursesScreen>(screen, utf8);
   curses->setup(static_cast<int>(options.key_timeout.count()));

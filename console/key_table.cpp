@@ -9,6 +9,7 @@
 #include "common/duration.hpp"
 #include "console/api_client.hpp"
 #include "console/keys.hpp"
+#include "console/language.hpp"
 #include "console/text.hpp"
 #include "console/ui.hpp"
 
@@ -37,7 +38,8 @@ struct Keys {
   using Handler = Reaction (*)(Ui&, KeyContext&);
   struct Binding {
     int key;
-    std::string_view label;  // as the help shows it; empty: listed with the one before
+    std::string_view label;  // as the help shows it, translated there (keys' letters are not);
+                             // empty: listed with the one before
     std::string_view help;
     Handler handler;
   };
@@ -162,8 +164,8 @@ struct Keys {
   static Reaction start_ack(Ui& ui, KeyContext& c, bool bulk) {
     ui.targets_ = ui.ack_targets(c.world, bulk);
     if (ui.targets_.empty()) {
-      ui.message(bulk ? "nothing to acknowledge: no marked or shown problem"
-                      : "select a failing check to acknowledge",
+      ui.message(bulk ? tr("nothing to acknowledge: no marked or shown problem")
+                      : tr("select a failing check to acknowledge"),
                  true, c.now_ms);
       return Reaction::kRedraw;
     }
@@ -175,19 +177,23 @@ struct Keys {
   static Reaction unack(Ui& ui, KeyContext& c) {
     const CheckRow* row = ui.selected_check(c.world);
     if (row == nullptr || !row->ack) {
-      ui.message("select an acknowledged check to take its acknowledgement back", true, c.now_ms);
+      ui.message(tr("select an acknowledged check to take its acknowledgement back"), true,
+                 c.now_ms);
       return Reaction::kRedraw;
     }
-    c.requests.push_back(request(unacknowledge_call(row->agent, row->result.check),
-                                 "take back the acknowledgement of " + row->id()));
-    ui.message("taking back the acknowledgement of " + row->result.check + "...", false, c.now_ms);
+    c.requests.push_back(
+        request(unacknowledge_call(row->agent, row->result.check),
+                format("take back the acknowledgement of {check}", {{"check", row->id()}})));
+    ui.message(
+        format("taking back the acknowledgement of {check}...", {{"check", row->result.check}}),
+        false, c.now_ms);
     return Reaction::kRedraw;
   }
   static Reaction ack_all(Ui& ui, KeyContext& c) { return start_ack(ui, c, true); }
   static Reaction downtime(Ui& ui, KeyContext& c) {
     ui.targets_ = ui.downtime_targets(c.world);
     if (ui.targets_.empty()) {
-      ui.message("select a site or a check for the downtime", true, c.now_ms);
+      ui.message(tr("select a site or a check for the downtime"), true, c.now_ms);
       return Reaction::kRedraw;
     }
     ui.prompt_ = PromptKind::kDowntimeDuration;
@@ -204,36 +210,36 @@ struct Keys {
 
   static std::span<const Binding> table() {
     static constexpr Binding kTable[] = {
-        {key::kUp, "Up k", "select the line above (Check: scroll)", up},
+        {key::kUp, N_("Up k"), N_("select the line above (Check: scroll)"), up},
         {'k', "", "", up},
-        {key::kDown, "Down j", "select the line below", down},
+        {key::kDown, N_("Down j"), N_("select the line below"), down},
         {'j', "", "", down},
-        {key::kPageUp, "PgUp", "one page up", page_up},
-        {key::kPageDown, "PgDn", "one page down", page_down},
-        {key::kHome, "Home g", "first line", home},
+        {key::kPageUp, N_("PgUp"), N_("one page up"), page_up},
+        {key::kPageDown, N_("PgDn"), N_("one page down"), page_down},
+        {key::kHome, N_("Home g"), N_("first line"), home},
         {'g', "", "", home},
-        {key::kEnd, "End G", "last line", end},
+        {key::kEnd, N_("End G"), N_("last line"), end},
         {'G', "", "", end},
-        {key::kEnter, "Enter", "open: a site, a check", enter},
+        {key::kEnter, N_("Enter"), N_("open: a site, a check"), enter},
         {'\n', "", "", enter},
         {key::kRight, "", "", enter},
-        {key::kEscape, "Esc Bksp", "clear the search, else go back", back},
+        {key::kEscape, N_("Esc Bksp"), N_("clear the search, else go back"), back},
         {key::kBackspace, "", "", back},
         {key::kLeft, "", "", back},
-        {key::kTab, "Tab", "next view: Problems, Sites, Agents, Backups", next_view},
-        {key::kBackTab, "S-Tab", "previous view", previous_view},
-        {'/', "/", "search as you type (Enter keeps it, Esc clears)", search},
-        {'f', "f", "filter by family: firewall, wifi, backup...", family},
-        {'s', "s", "change the sort order", sort},
-        {' ', "Space", "mark the line", mark},
-        {'a', "a", "acknowledge the selected check (comment, expiry)", ack},
-        {'A', "A", "acknowledge every marked check, else every one shown", ack_all},
-        {'u', "u", "take back the selected check's acknowledgement", unack},
-        {'d', "d", "schedule a downtime (site, or the check)", downtime},
-        {'r', "r", "refresh now", refetch},
-        {'?', "?", "this help", help},
+        {key::kTab, N_("Tab"), N_("next view: Problems, Sites, Agents, Backups"), next_view},
+        {key::kBackTab, N_("S-Tab"), N_("previous view"), previous_view},
+        {'/', "/", N_("search as you type (Enter keeps it, Esc clears)"), search},
+        {'f', "f", N_("filter by family: firewall, wifi, backup..."), family},
+        {'s', "s", N_("change the sort order"), sort},
+        {' ', N_("Space"), N_("mark the line"), mark},
+        {'a', "a", N_("acknowledge the selected check (comment, expiry)"), ack},
+        {'A', "A", N_("acknowledge every marked check, else every one shown"), ack_all},
+        {'u', "u", N_("take back the selected check's acknowledgement"), unack},
+        {'d', "d", N_("schedule a downtime (site, or the check)"), downtime},
+        {'r', "r", N_("refresh now"), refetch},
+        {'?', "?", N_("this help"), help},
         {key::kResize, "", "", redraw},
-        {'q', "q", "quit", quit},
+        {'q', "q", N_("quit"), quit},
     };
     return kTable;
   }
@@ -353,7 +359,7 @@ Reaction Ui::submit_prompt(const World& world, std::int64_t now_ms,
       return Reaction::kRedraw;
     case PromptKind::kAckComment:
       if (text.empty()) {
-        message("a comment is required: say why, for the next technician", true, now_ms);
+        message(tr("a comment is required: say why, for the next technician"), true, now_ms);
         return Reaction::kRedraw;
       }
       saved_ = text;
@@ -364,16 +370,18 @@ Reaction Ui::submit_prompt(const World& world, std::int64_t now_ms,
       if (!text.empty()) {
         auto d = parse_duration(text);
         if (!d || d->count() <= 0) {
-          message("expiry: a duration such as 4h or 2d, or nothing for none", true, now_ms);
+          message(tr("expiry: a duration such as 4h or 2d, or nothing for none"), true, now_ms);
           return Reaction::kRedraw;
         }
       }
       for (const Target& t : targets_) {
-        requests.push_back(request(acknowledge_call(t.agent, t.check, saved_, text),
-                                   "acknowledge " + t.agent + "/" + t.check));
+        requests.push_back(
+            request(acknowledge_call(t.agent, t.check, saved_, text),
+                    format("acknowledge {check}", {{"check", t.agent + "/" + t.check}})));
       }
-      message("acknowledging " + std::to_string(targets_.size()) + " check" +
-                  (targets_.size() == 1 ? "" : "s") + "...",
+      message(formatn("acknowledging {n} check...", "acknowledging {n} checks...",
+                      static_cast<long long>(targets_.size()),
+                      {{"n", std::to_string(targets_.size())}}),
               false, now_ms);
       list().marks.clear();
       prompt_ = PromptKind::kNone;
@@ -382,7 +390,7 @@ Reaction Ui::submit_prompt(const World& world, std::int64_t now_ms,
     case PromptKind::kDowntimeDuration: {
       auto d = parse_duration(text);
       if (!d || d->count() <= 0) {
-        message("duration: such as 30m, 2h or 1d", true, now_ms);
+        message(tr("duration: such as 30m, 2h or 1d"), true, now_ms);
         return Reaction::kRedraw;
       }
       saved_ = text;
@@ -392,16 +400,17 @@ Reaction Ui::submit_prompt(const World& world, std::int64_t now_ms,
     }
     case PromptKind::kDowntimeComment: {
       if (text.empty()) {
-        message("a comment is required: say why", true, now_ms);
+        message(tr("a comment is required: say why"), true, now_ms);
         return Reaction::kRedraw;
       }
       for (const Target& t : targets_) {
-        std::string what = "downtime for " + t.site;
+        std::string what = t.site;
         if (!t.agent.empty()) what += " " + t.agent;
         if (!t.check.empty()) what += "/" + t.check;
+        what = format("downtime for {what}", {{"what", what}});
         requests.push_back(request(downtime_call(t.site, t.agent, t.check, saved_, text), what));
       }
-      message("scheduling the downtime...", false, now_ms);
+      message(tr("scheduling the downtime..."), false, now_ms);
       prompt_ = PromptKind::kNone;
       return Reaction::kRedraw;
     }

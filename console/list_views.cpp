@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <tuple>
 
-#include "common/human_text.hpp"
+#include "console/language.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
 namespace {
 
+// The sort orders by their English names (what build_items() compares), translated
+// where they are shown (sort_label()).
 constexpr std::string_view kProblemSorts[] = {"severity", "age", "site", "name"};
 constexpr std::string_view kSiteSorts[] = {"severity", "name", "last report"};
 constexpr std::string_view kSiteChecksSorts[] = {"family", "severity", "name"};
@@ -21,17 +23,9 @@ constexpr std::string_view kNoSorts[] = {"-"};
 
 // The families the Sites view gives a column, in this order.
 constexpr std::string_view kFamilyColumns[] = {"firewall", "wifi", "backup", "antivirus"};
-constexpr std::string_view kFamilyTitles[] = {"FW", "WIFI", "BKUP", "AV"};
-
-std::string_view short_state(State state) {
-  switch (state) {
-    case State::kOk: return "ok";
-    case State::kWarning: return "WARN";
-    case State::kCritical: return "CRIT";
-    case State::kUnknown: return "UNKN";
-  }
-  return "?";
-}
+// TRANSLATORS: the family columns of the Sites view: firewall, Wi-Fi, backup,
+// antivirus, four columns wide at most.
+constexpr const char* kFamilyTitles[] = {N_("FW"), N_("WIFI"), N_("BKUP"), N_("AV")};
 
 const Metric* find_metric(const CheckRow& row, std::string_view name) {
   for (const Metric& m : row.result.metrics) {
@@ -70,77 +64,150 @@ Item check_item(const CheckRow& row, bool problems) {
 }
 
 // A column of a list view: its title and width (0: what is left); `right`: right-aligned.
+// A fixed column is never narrower than its title, so that no title is cut in any
+// language.
 struct ListColumn {
-  std::string_view title;
+  std::string title;
   int width = 0;
   bool right = false;
+  int min = 0;   // a flexible column: how narrow it may get when the line is short; 0: fixed
+  int drop = 0;  // when the line is too short even so: left out, the highest first; 0: never
+  std::size_t cell = 0;  // the index of its cell in a line's cells (cells_for())
 };
 
-// Column widths for the views: the flexible ones scale with the terminal.
-int flex(int width, int divisor, int lo, int hi) { return std::clamp(width / divisor, lo, hi); }
+// An optional column, left out of a line too short for it (`drop`: the highest first).
+ListColumn optional(std::string title, int width, int drop, bool right = false) {
+  return {std::move(title), width, right, 0, drop};
+}
 
-std::vector<ListColumn> columns_for(View view, int width) {
+// A flexible column: a share of the terminal's width, from `lo` to `hi` columns.
+ListColumn flex(std::string title, int width, int divisor, int lo, int hi) {
+  return {std::move(title), std::clamp(width / divisor, lo, hi), false, lo};
+}
+
+constexpr int kGap = 2;  // between columns wider than two
+
+// The columns a line takes up to the start of the last one, with its title.
+int line_width(const std::vector<ListColumn>& cols) {
+  int total = 0;
+  for (std::size_t i = 0; i + 1 < cols.size(); ++i) {
+    total += cols[i].width + (cols[i].width > 2 ? kGap : 0);
+  }
+  return cols.empty() ? 0 : total + static_cast<int>(columns(cols.back().title));
+}
+
+std::vector<ListColumn> column_titles(View view, int width) {
   switch (view) {
     case View::kProblems:
       return {{"", 2},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"CHECK", flex(width, 5, 10, 34)},
-              {"STATE", 8},
-              {"FOR", 5, true},
-              {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+              flex(tr("SITE"), width, 6, 8, 28),
+              flex(tr("CHECK"), width, 5, 10, 34),
+              {tr("STATE"), 8},
+              {tr("FOR"), 5, true},
+              {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kSite:
       return {{"", 2},
-              {"FAMILY", 9},
-              {"CHECK", flex(width, 6, 10, 40)},
-              {"SOURCE", flex(width, 5, 12, 28)},
-              {"STATE", 8},
-              {"FOR", 5, true},
-              {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+              {tr("FAMILY"), 9},
+              flex(tr("CHECK"), width, 6, 10, 40),
+              // TRANSLATORS: where a check's results come from: the site's agent, or
+              // "@" and a central poller.
+              flex(tr("SOURCE"), width, 5, 12, 28),
+              {tr("STATE"), 8},
+              {tr("FOR"), 5, true},
+              {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kSites: {
-      std::vector<ListColumn> cols = {{"", 2}, {"SITE", flex(width, 4, 12, 40)}, {"STATE", 8}};
-      for (const std::string_view title : kFamilyTitles) cols.push_back({title, 4});
-      cols.push_back({"PROB", 4, true});
-      cols.push_back({"ACK", 3, true});
-      cols.push_back({"AGENTS", 6, true});
-      cols.push_back({"REPORT", 6, true});
+      std::vector<ListColumn> cols = {
+          {"", 2}, flex(tr("SITE"), width, 4, 12, 40), {tr("STATE"), 8}};
+      for (const char* title : kFamilyTitles) cols.push_back({tr(title), 4});
+      // TRANSLATORS: the Sites view's counts: problems, acknowledged ones.
+      cols.push_back({tr("PROB"), 4, true});
+      cols.push_back({tr("ACK"), 3, true});
+      cols.push_back({tr("AGENTS"), 6, true});
+      // TRANSLATORS: the age of the site's last report.
+      cols.push_back({tr("REPORT"), 6, true});
       cols.push_back({"", 0});
       return cols;
     }
     case View::kAgents:
       return {{"", 2},
-              {"STATE", 5},
-              {"AGENT", flex(width, 5, 10, 32)},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"SEEN", 5, true},
-              {"POLLER", 9},
-              {"VERSION", 8},
-              {"SKEW", 6, true},
-              {"SPOOL", 5, true},
-              {"CONFIG", 16},
-              {"HOST", 0}};
+              {tr("STATE"), 6},
+              // An agent's id whole ("central-poller") before the optional columns.
+              flex(tr("AGENT"), width, 5, 14, 32),
+              flex(tr("SITE"), width, 6, 8, 28),
+              {tr("SEEN"), 5, true},
+              // TRANSLATORS: a central poller's column: the member sites it reports for.
+              optional(tr("POLLER"), 9, 1),
+              optional(tr("VERSION"), 8, 5),
+              // TRANSLATORS: the agent's clock skew, and the reports waiting in its spool.
+              optional(tr("SKEW"), 6, 4, true),
+              optional(tr("SPOOL"), 5, 3, true),
+              // TRANSLATORS: the version of the configuration the agent runs.
+              optional(tr("CONFIG"), 16, 2),
+              {tr("HOST"), 0}};
     case View::kBackups:
       return {{"", 2},
-              {"SITE", flex(width, 6, 8, 28)},
-              {"CHECK", flex(width, 6, 10, 30)},
-              {"STATE", 8},
-              {"LAST OK", 7, true},
-              {"SIZE", 9, true},
-              {"TREND", 7, true},
-              {"SEEN", 5, true},
-              {"SUMMARY", 0}};
+              flex(tr("SITE"), width, 6, 8, 28),
+              flex(tr("CHECK"), width, 6, 10, 30),
+              {tr("STATE"), 8},
+              // TRANSLATORS: the age of the last successful backup.
+              {tr("LAST OK"), 7, true},
+              {tr("SIZE"), 9, true},
+              optional(tr("TREND"), 7, 1, true),
+              {tr("SEEN"), 5, true},
+              {tr("SUMMARY"), 0}};
     case View::kCheck: return {};
   }
   return {};
 }
 
+// The columns of `all` on a line `width` wide: the flexible ones give back what the
+// others need, the widest first, down to their minimum (or their title).
+std::vector<ListColumn> fit(std::vector<ListColumn> cols, int width) {
+  while (line_width(cols) > width) {
+    ListColumn* widest = nullptr;
+    for (ListColumn& c : cols) {
+      const int floor = std::max(c.min, static_cast<int>(columns(c.title)));
+      if (c.min > 0 && c.width > floor && (widest == nullptr || c.width > widest->width)) {
+        widest = &c;
+      }
+    }
+    if (widest == nullptr) break;
+    --widest->width;
+  }
+  return cols;
+}
+
+std::vector<ListColumn> columns_for(View view, int width) {
+  std::vector<ListColumn> all = column_titles(view, width);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    all[i].cell = i;
+    if (all[i].width > 0)
+      all[i].width = std::max(all[i].width, static_cast<int>(columns(all[i].title)));
+  }
+  std::vector<ListColumn> cols = fit(all, width);
+  // Still too long: the optional columns go, the least needed first.
+  while (line_width(cols) > width) {
+    auto least = all.end();
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      if (it->drop > 0 && (least == all.end() || it->drop > least->drop)) least = it;
+    }
+    if (least == all.end()) break;
+    all.erase(least);
+    cols = fit(all, width);
+  }
+  return cols;
+}
+
 std::string flags_of(const CheckRow& row, bool marked) {
   std::string flags = marked ? "*" : " ";
   if (row.ack) {
-    flags += 'A';
+    // TRANSLATORS: one letter, the flag of an acknowledged check.
+    flags += std::string(cut(tr("A"), 1));
   } else if (row.in_downtime) {
-    flags += 'D';
+    // TRANSLATORS: one letter, the flag of a check or site in a downtime.
+    flags += std::string(cut(tr("D"), 1));
   } else if (row.flapping) {
     flags += '~';
   } else {
@@ -152,9 +219,10 @@ std::string flags_of(const CheckRow& row, bool marked) {
 std::string summary_of(const CheckRow& row) {
   std::string text;
   if (row.ack) {
-    text = "[ack " + row.ack->author + ": " + row.ack->comment + "] ";
+    text = format("[ack {author}: {comment}] ",
+                  {{"author", row.ack->author}, {"comment", row.ack->comment}});
   } else if (row.in_downtime) {
-    text = "[downtime] ";
+    text = tr("[downtime] ");
   }
   if (row.stale && !row.stale_reason.empty()) text += "(" + row.stale_reason + ") ";
   return sanitize(text + row.result.summary);
@@ -162,7 +230,7 @@ std::string summary_of(const CheckRow& row) {
 
 // "-" for no time, else the age of `since` at `now`.
 std::string age_cell(std::int64_t now, std::int64_t since) {
-  return since <= 0 ? std::string("-") : short_age_text(std::chrono::milliseconds(now - since));
+  return since <= 0 ? std::string("-") : short_age(std::chrono::milliseconds(now - since));
 }
 
 // A check's line in the Problems (its hard state) and Site (its state) views.
@@ -185,7 +253,7 @@ std::vector<Cell> check_cells(const Item& item, View view, std::int64_t now, boo
         {sanitize((row.central ? "@" : "") + row.agent), row.central ? Tone::kNormal : Tone::kDim});
   cells.push_back(state_cell(row, state, doubtful));
   cells.push_back({age(view == View::kProblems ? row.hard_since_ms : row.since_ms)});
-  cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
+  cells.push_back({short_age(std::chrono::milliseconds(now - row.received_ms)),
                    row.stale ? Tone::kUnknown : Tone::kDim});
   cells.push_back({summary_of(row)});
   return cells;
@@ -195,21 +263,24 @@ std::vector<Cell> site_cells(const Item& item, std::int64_t now, bool doubtful, 
   const auto age = [&](std::int64_t since) { return age_cell(now, since); };
   const SiteRow& site = *item.site;
   std::vector<Cell> cells;
-  cells.push_back({std::string(marked ? "*" : " ") + (site.in_downtime ? "D" : " "), Tone::kBold});
+  cells.push_back({std::string(marked ? "*" : " ") +
+                       (site.in_downtime ? std::string(cut(tr("D"), 1)) : std::string(" ")),
+                   Tone::kBold});
   cells.push_back({sanitize(site.name)});
   if (site.unreachable) {
-    cells.push_back({"UNREACH", doubtful ? Tone::kDim : Tone::kCritical});
+    // TRANSLATORS: a site no agent of which reports: eight columns at most.
+    cells.push_back({tr("UNREACH"), doubtful ? Tone::kDim : Tone::kCritical});
   } else if (doubtful) {
-    cells.push_back({std::string(state_name(site.worst)) + "?", Tone::kDim});
+    cells.push_back({state_label(site.worst) + "?", Tone::kDim});
   } else {
-    cells.push_back({std::string(state_name(site.worst)), state_tone(site.worst)});
+    cells.push_back({state_label(site.worst), state_tone(site.worst)});
   }
   for (const std::string_view family : kFamilyColumns) {
     const auto it = site.families.find(std::string(family));
     if (it == site.families.end()) {
       cells.push_back({"-", Tone::kDim});
     } else {
-      cells.push_back({std::string(short_state(it->second)),
+      cells.push_back({short_state_label(it->second),
                        doubtful || site.unreachable ? Tone::kDim : state_tone(it->second)});
     }
   }
@@ -229,23 +300,26 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   std::vector<Cell> cells;
   cells.push_back({marked ? "*" : " ", Tone::kBold});
   if (agent.lost) {
-    cells.push_back({"LOST", doubtful ? Tone::kDim : Tone::kCritical});
+    // TRANSLATORS: an agent's state, five columns at most: lost, or up.
+    cells.push_back({tr("LOST"), doubtful ? Tone::kDim : Tone::kCritical});
   } else {
-    cells.push_back({doubtful ? "up?" : "up", doubtful ? Tone::kDim : Tone::kOk});
+    cells.push_back({doubtful ? tr("up") + "?" : tr("up"), doubtful ? Tone::kDim : Tone::kOk});
   }
   cells.push_back({sanitize(agent.id)});
   cells.push_back({sanitize(agent.site)});
   cells.push_back({age(agent.last_seen_ms), agent.lost ? Tone::kCritical : Tone::kDim});
   // A central poller: how many member sites it reports for.
   if (agent.member_sites > 0) {
-    cells.push_back(
-        {std::to_string(agent.member_sites) + (agent.member_sites == 1 ? " site" : " sites")});
+    cells.push_back({formatn("{n} site", "{n} sites", agent.member_sites,
+                             {{"n", std::to_string(agent.member_sites)}})});
   } else {
     cells.push_back({"-", Tone::kDim});
   }
   cells.push_back({sanitize(agent.version), Tone::kDim});
   std::string skew = "-";
-  if (agent.clock_skew_ms) skew = std::to_string(*agent.clock_skew_ms / 1000) + "s";
+  if (agent.clock_skew_ms) {
+    skew = format(N_("{n}s"), {{"n", std::to_string(*agent.clock_skew_ms / 1000)}});
+  }
   cells.push_back({skew, Tone::kDim});
   cells.push_back({agent.spool_depth ? std::to_string(*agent.spool_depth) : "-",
                    agent.spool_depth && *agent.spool_depth > 10 ? Tone::kWarning : Tone::kDim});
@@ -253,10 +327,16 @@ std::vector<Cell> agent_cells(const Item& item, std::int64_t now, bool doubtful,
   if (!agent.config_managed) {
     cells.push_back({"-", Tone::kDim});
   } else {
+    // TRANSLATORS: the CONFIG column (16 wide): no configuration version yet.
     std::string text =
-        agent.config_running.empty() ? "none" : sanitize(agent.config_running.substr(0, 8));
-    if (agent.config_refused) text += " refused";
-    else if (agent.config_behind) text += " behind";
+        agent.config_running.empty() ? tr("none") : sanitize(agent.config_running.substr(0, 8));
+    // TRANSLATORS: after a configuration's version: the agent refused the centre's
+    // newer one, or has not taken it yet. Seven columns at most.
+    if (agent.config_refused) {
+      text += " " + tr("refused");
+    } else if (agent.config_behind) {
+      text += " " + tr("behind");
+    }
     cells.push_back({text, agent.config_refused  ? Tone::kCritical
                            : agent.config_behind ? Tone::kWarning
                                                  : Tone::kDim});
@@ -275,9 +355,9 @@ std::vector<Cell> backup_cells(const Item& item, std::int64_t now, bool doubtful
   cells.push_back({sanitize(row.result.name)});
   cells.push_back(state_cell(row, row.result.status, doubtful));
   const std::int64_t success = last_success_ms(row);
-  cells.push_back({success > 0 ? short_age_text(std::chrono::milliseconds(now - success)) : "-"});
+  cells.push_back({success > 0 ? short_age(std::chrono::milliseconds(now - success)) : "-"});
   const Metric* size = find_metric(row, "size");
-  cells.push_back({size != nullptr && size->value ? bytes_text(*size->value) : "-"});
+  cells.push_back({size != nullptr && size->value ? bytes(*size->value) : "-"});
   const Metric* change = find_metric(row, "size_change");
   std::string trend = "-";
   Tone trend_tone = Tone::kDim;
@@ -292,7 +372,7 @@ std::vector<Cell> backup_cells(const Item& item, std::int64_t now, bool doubtful
     if (v <= -20) trend_tone = Tone::kWarning;
   }
   cells.push_back({trend, trend_tone});
-  cells.push_back({short_age_text(std::chrono::milliseconds(now - row.received_ms)),
+  cells.push_back({short_age(std::chrono::milliseconds(now - row.received_ms)),
                    row.stale ? Tone::kUnknown : Tone::kDim});
   cells.push_back({summary_of(row)});
   return cells;
@@ -316,16 +396,17 @@ void draw_cells(Canvas& canvas, int y, const std::vector<ListColumn>& cols,
                 const std::vector<Cell>& cells, bool selected, bool dim) {
   int x = 0;
   const int width = canvas.width();
-  for (std::size_t i = 0; i < cols.size() && i < cells.size() && x < width; ++i) {
+  for (std::size_t i = 0; i < cols.size() && cols[i].cell < cells.size() && x < width; ++i) {
+    const Cell& cell = cells[cols[i].cell];
     const bool last = i + 1 == cols.size();
     const int w = last || cols[i].width == 0 ? width - x : cols[i].width;
-    const std::string_view text = cut(cells[i].text, static_cast<std::size_t>(std::max(w, 0)));
+    const std::string_view text = cut(cell.text, static_cast<std::size_t>(std::max(w, 0)));
     int at = x;
     if (cols[i].right) at += w - static_cast<int>(columns(text));
-    Tone tone = cells[i].tone;
+    Tone tone = cell.tone;
     if (dim && tone != Tone::kBold) tone = Tone::kDim;
     canvas.put(at, y, text, {tone, selected});
-    x += w + (cols[i].width > 2 || cols[i].width == 0 ? 2 : 0);
+    x += w + (cols[i].width > 2 || cols[i].width == 0 ? kGap : 0);
   }
 }
 
@@ -342,8 +423,9 @@ Tone state_tone(State state) {
 }
 
 Cell state_cell(const CheckRow& row, State state, bool doubtful) {
-  if (row.stale) return {"STALE", doubtful ? Tone::kDim : Tone::kUnknown};
-  std::string text(state_name(state));
+  // TRANSLATORS: a check whose results stopped coming: eight columns at most.
+  if (row.stale) return {tr("STALE"), doubtful ? Tone::kDim : Tone::kUnknown};
+  std::string text = state_label(state);
   if (row.soft && state != State::kOk) text = lower(text);
   if (doubtful) return {text + "?", Tone::kDim};
   return {text, state_tone(state)};
@@ -385,6 +467,24 @@ std::span<const std::string_view> sort_modes(View view) {
     case View::kCheck: return kNoSorts;
   }
   return kNoSorts;
+}
+
+std::string sort_label(std::string_view mode) {
+  static constexpr const char* kLabels[] = {N_("severity"),  N_("age"),          N_("site"),
+                                            N_("name"),      N_("last report"),  N_("family"),
+                                            N_("last seen"), N_("last success"), N_("size trend")};
+  for (const char* label : kLabels) {
+    if (mode == label) return tr(label);
+  }
+  return std::string(mode);
+}
+
+std::vector<std::string> list_titles(View view, int width) {
+  std::vector<std::string> out;
+  for (const ListColumn& c : columns_for(view, width)) {
+    if (!c.title.empty()) out.push_back(c.title);
+  }
+  return out;
 }
 
 bool item_matches(const Item& item, std::string_view needle, std::string_view family) {
@@ -517,7 +617,10 @@ void draw_list(Canvas& canvas, const ListDraw& draw, const std::vector<Item>& it
   const std::size_t page = list_page(canvas.height());
   const auto cols = columns_for(draw.view, width);
   std::vector<Cell> titles;
-  for (const ListColumn& c : cols) titles.push_back({std::string(c.title), Tone::kBold});
+  for (const ListColumn& c : cols) {
+    if (titles.size() <= c.cell) titles.resize(c.cell + 1);
+    titles[c.cell] = {c.title, Tone::kBold};
+  }
   draw_cells(canvas, 2, cols, titles, false, false);
   cursor.clamp(items.size(), page);
   if (items.empty()) canvas.put(2, kTopLines, empty, {Tone::kDim});

@@ -48,6 +48,12 @@ struct Item {
 // The sort orders a view offers, the first being its default.
 std::span<const std::string_view> sort_modes(View view);
 
+// A sort order as the title line shows it, in the console's language.
+std::string sort_label(std::string_view mode);
+
+// The titles of the columns of `view` on a canvas `width` wide, left to right.
+std::vector<std::string> list_titles(View view, int width);
+
 // True when `item` matches the search `needle` (case-insensitive, in site, name, check
 // id, agent, summary, host) and the `family` filter ("" for all).
 bool item_matches(const Item& item, std::string_view needle, std::string_view family);

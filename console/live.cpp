@@ -6,6 +6,7 @@
 
 #include "common/time.hpp"
 #include "console/api_client.hpp"
+#include "console/language.hpp"
 
 namespace vigie::console {
 namespace {
@@ -23,7 +24,7 @@ void take(const Result<std::string>& body, Parse parse, std::shared_ptr<const T>
   }
   auto parsed = parse(*body);
   if (!parsed) {
-    error = parsed.status().with_context("the collector's reply is malformed");
+    error = parsed.status().with_context(tr("the collector's reply is malformed"));
     return;
   }
   slot = std::make_shared<const T>(std::move(parsed).value());
@@ -39,7 +40,7 @@ void take_list(const Result<std::string>& body, Parse parse, Member member,
   }
   auto parsed = parse(*body);
   if (!parsed) {
-    error = parsed.status().with_context("the collector's reply is malformed");
+    error = parsed.status().with_context(tr("the collector's reply is malformed"));
     return;
   }
   slot = std::make_shared<const Vector>(std::move((*parsed).*member));
@@ -47,14 +48,14 @@ void take_list(const Result<std::string>& body, Parse parse, Member member,
 
 }  // namespace
 
-std::string_view view_name(View view) {
+std::string view_label(View view) {
   switch (view) {
-    case View::kProblems: return "Problems";
-    case View::kSites: return "Sites";
-    case View::kSite: return "Site";
-    case View::kCheck: return "Check";
-    case View::kAgents: return "Agents";
-    case View::kBackups: return "Backups";
+    case View::kProblems: return tr("Problems");
+    case View::kSites: return tr("Sites");
+    case View::kSite: return tr("Site");
+    case View::kCheck: return tr("Check");
+    case View::kAgents: return tr("Agents");
+    case View::kBackups: return tr("Backups");
   }
   return "?";
 }
@@ -303,9 +304,11 @@ void Live::actions_loop() {
     lock.lock();
     --in_flight_;
     if (reply) {
-      messages_.push_back({request.what + ": done", false});
+      messages_.push_back({format("{what}: done", {{"what", request.what}}), false});
     } else {
-      messages_.push_back({request.what + ": " + reply.status().message(), true});
+      messages_.push_back(
+          {format("{what}: {error}", {{"what", request.what}, {"error", reply.status().message()}}),
+           true});
     }
     refresh_ = true;
     wake_feed_.notify_all();

@@ -40,7 +40,8 @@ class Transport {
 };
 
 enum class View { kProblems, kSites, kSite, kCheck, kAgents, kBackups };
-std::string_view view_name(View view);
+// The view's name as its title shows it, in the console's language.
+std::string view_label(View view);
 
 // What the current view needs from the collector.
 struct Want {

@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "common/i18n.hpp"
 #include "common/status.hpp"
 
 namespace vigie::console {
@@ -24,6 +26,9 @@ struct Options {
   std::string command;
   std::string argument;
   bool help = false;  // --help
+  // --lang: the language of the screens and tables; unset: the environment's
+  // (choose_language()).
+  std::optional<Lang> lang;
   int columns = 120;  // width of the --once table: $COLUMNS
 };
 
@@ -39,6 +44,11 @@ std::span<const Command> commands();
 
 // Reads an environment variable: its value, or nullptr when it is not set.
 using GetEnv = std::function<const char*(const char*)>;
+
+// The language to speak, before the arguments are parsed (their errors are written in
+// it): --lang's when it is valid (`*forced` true), else the environment's
+// (lang_from_environment).
+Lang choose_language(std::span<const std::string_view> args, const GetEnv& env, bool* forced);
 
 // Parses the arguments (without the program's name). Options take their value as the
 // next argument or after '=' ("--url=URL"). kInvalidArgument names the bad argument.

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/human_text.hpp"
+#include "console/language.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
@@ -11,6 +11,8 @@ namespace {
 constexpr int kGap = 2;
 constexpr int kStateWidth = 8;  // "CRITICAL"
 constexpr int kAgeWidth = 4;    // "59m", "364d"
+
+int width_of(std::string_view text) { return static_cast<int>(columns(text)); }
 
 int longest(const std::vector<CheckRow>& rows, int title, auto field) {
   int best = title;
@@ -43,11 +45,20 @@ std::string join(const Layout& layout, std::string_view site, std::string_view c
 Layout layout_columns(const std::vector<CheckRow>& rows, int width) {
   const int cap = std::max(8, width / 5);
   Layout layout;
-  layout.site.width = std::min(cap, longest(rows, 4, [](const CheckRow& r) { return r.site; }));
+  // A column is never narrower than its title, in any language.
+  layout.site.width = std::max(
+      width_of(tr("SITE")),
+      std::min(cap, longest(rows, width_of(tr("SITE")), [](const CheckRow& r) { return r.site; })));
   layout.check.width =
-      std::min(cap, longest(rows, 5, [](const CheckRow& r) { return r.result.name; }));
-  layout.state.width = kStateWidth;
-  layout.age.width = kAgeWidth;
+      std::max(width_of(tr("CHECK")),
+               std::min(cap, longest(rows, width_of(tr("CHECK")),
+                                     [](const CheckRow& r) { return r.result.name; })));
+  layout.state.width =
+      std::max({kStateWidth, width_of(tr("STATE")), width_of(tr("STALE")),
+                width_of(state_label(State::kCritical)), width_of(state_label(State::kWarning)),
+                width_of(state_label(State::kUnknown))});
+  layout.age.width =
+      std::max({kAgeWidth, width_of(tr("AGE")), width_of(short_age(std::chrono::minutes(59)))});
   layout.check.x = layout.site.x + layout.site.width + kGap;
   layout.state.x = layout.check.x + layout.check.width + kGap;
   layout.age.x = layout.state.x + layout.state.width + kGap;
@@ -61,14 +72,14 @@ RowText row_text(const CheckRow& row, std::int64_t now_ms) {
   text.site = sanitize(row.site);
   text.check = sanitize(row.result.name);
   text.stale = row.stale;  // as the collector decided it
-  text.state = text.stale ? "STALE" : std::string(state_name(row.result.status));
-  text.age = short_age_text(std::chrono::milliseconds(now_ms - row.received_ms));
+  text.state = text.stale ? tr("STALE") : state_label(row.result.status);
+  text.age = short_age(std::chrono::milliseconds(now_ms - row.received_ms));
   text.summary = sanitize(row.result.summary);
   return text;
 }
 
 std::string format_titles(const Layout& layout) {
-  return join(layout, "SITE", "CHECK", "STATE", "AGE", "SUMMARY");
+  return join(layout, tr("SITE"), tr("CHECK"), tr("STATE"), tr("AGE"), tr("SUMMARY"));
 }
 
 std::string format_row(const RowText& row, const Layout& layout) {
@@ -76,7 +87,7 @@ std::string format_row(const RowText& row, const Layout& layout) {
 }
 
 std::string format_plain_table(const std::vector<CheckRow>& rows, std::int64_t now_ms, int width) {
-  if (rows.empty()) return "no checks yet\n";
+  if (rows.empty()) return tr("no checks yet") + "\n";
   const Layout layout = layout_columns(rows, width);
   std::string out = format_titles(layout) + "\n";
   for (const CheckRow& row : rows) out += format_row(row_text(row, now_ms), layout) + "\n";

@@ -1,5 +1,6 @@
 #pragma once
-// The plain-text table that `vigie-console --once` prints: SITE CHECK STATE AGE SUMMARY.
+// The plain-text table that `vigie-console --once` prints: SITE CHECK STATE AGE SUMMARY,
+// in the console's language (language.hpp).
 // (The interactive views draw their own columns: list_views.hpp.)
 
 #include <cstdint>
@@ -28,7 +29,7 @@ struct RowText {
   std::string site;
   std::string check;  // the check's name
   std::string state;  // "OK"..."UNKNOWN", or "STALE" when the collector says so
-  std::string age;    // since the last result, short_age_text()
+  std::string age;    // since the last result, short_age()
   std::string summary;
   bool stale = false;
 };

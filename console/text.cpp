@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "common/human_text.hpp"
+#include "console/language.hpp"
 
 namespace vigie::console {
 namespace {
@@ -132,6 +132,39 @@ std::vector<std::string_view> characters(std::string_view text) {
   return out;
 }
 
+std::string_view ascii_fold(std::string_view character) {
+  if (character.size() == 1 && static_cast<unsigned char>(character[0]) < 0x80) return character;
+  std::size_t i = 0;
+  const char32_t cp = decode(character, i);
+  // U+00C0..U+00FF, by code point: the letter without its mark.
+  static constexpr std::string_view kLatin1 =
+      "AAAAAAACEEEEIIII"   // C0..CF (C6 AE: A)
+      "DNOOOOO*OUUUUYTs"   // D0..DF
+      "aaaaaaaceeeeiiii"   // E0..EF
+      "dnooooo/ouuuuyty";  // F0..FF
+  if (cp >= 0xC0 && cp <= 0xFF) return kLatin1.substr(cp - 0xC0, 1);
+  switch (cp) {
+    case 0x00A0:  // no-break space
+    case 0x202F:  // narrow no-break space
+      return " ";
+    case 0x00AB:
+    case 0x00BB:
+    case 0x201C:
+    case 0x201D: return "\"";
+    case 0x2018:
+    case 0x2019: return "'";
+    case 0x2013:
+    case 0x2014: return "-";
+    case 0x0152: return "O";
+    case 0x0153: return "o";
+    case 0x2026: return ".";
+    case 0x2192: return ">";
+    case 0x2191: return "^";
+    case 0x2193: return "v";
+    default: return "?";
+  }
+}
+
 std::string pad(std::string_view text, std::size_t width) {
   const std::string_view fitted = cut(text, width);
   std::string out(fitted);
@@ -207,15 +240,18 @@ std::string local_time_text(std::int64_t ms, const char* format) {
 
 std::string clock_text(std::int64_t ms) { return local_time_text(ms, "%H:%M:%S"); }
 
-std::string date_text(std::int64_t ms) { return local_time_text(ms, "%m-%d %H:%M"); }
+std::string date_text(std::int64_t ms) {
+  // TRANSLATORS: a date in the Check view's history: month, day, time (24-hour).
+  return format(N_("{month}-{day} {time}"), {{"month", local_time_text(ms, "%m")},
+                                             {"day", local_time_text(ms, "%d")},
+                                             {"time", local_time_text(ms, "%H:%M")}});
+}
 
 std::string number_text(double value, std::string_view unit) {
-  if (unit == "B") return bytes_text(value);
+  if (unit == "B") return bytes(value);
   if (unit == "s")
-    return short_age_text(std::chrono::milliseconds(static_cast<std::int64_t>(value * 1000)));
-  std::array<char, 32> text{};
-  std::snprintf(text.data(), text.size(), "%.4g", value);
-  std::string out = text.data();
+    return short_age(std::chrono::milliseconds(static_cast<std::int64_t>(value * 1000)));
+  std::string out = decimal(value);
   if (!unit.empty() && unit != "-") out += unit == "%" ? "%" : " " + std::string(unit);
   return out;
 }

@@ -24,6 +24,12 @@ std::string_view cut(std::string_view text, std::size_t width);
 // The characters (code points, or single bytes of an invalid sequence) of `text`.
 std::vector<std::string_view> characters(std::string_view text);
 
+// One character for a terminal that shows ASCII only: itself when ASCII, a Latin letter
+// without its accent ("é" -> "e", "Ç" -> "C"), a space for a no-break space, the
+// nearest quote or dash for typographic ones, else "?". One column, as the character
+// took, so that the columns still line up (a ligature such as "œ" gives "o").
+std::string_view ascii_fold(std::string_view character);
+
 // `text` cut to `width` columns, then padded with spaces to exactly `width` columns.
 std::string pad(std::string_view text, std::size_t width);
 
@@ -45,12 +51,13 @@ bool contains_folded(std::string_view haystack, std::string_view needle_lower);
 
 // --- numbers and times for people --------------------------------------------------------
 
+// In the console's language (language.hpp).
 // "14:03:12", in the local time zone, of `ms` since the epoch.
 std::string clock_text(std::int64_t ms);
-// "11-27 14:03", in the local time zone.
+// "11-27 14:03" / "27/11 14:03", in the local time zone.
 std::string date_text(std::int64_t ms);
-// A metric's value with its unit: bytes as bytes_text(), seconds as an age, "%" glued,
-// other units after a space: "3.4 GiB", "2m", "85%", "12.5 ms".
+// A metric's value with its unit: bytes as bytes(), seconds as an age, "%" glued, other
+// units after a space: "3.4 GiB", "2m", "85%", "12.5 ms" / "3,4 Gio", "2min", "12,5 ms".
 std::string number_text(double value, std::string_view unit);
 
 }  // namespace vigie::console

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <chrono>
 
-#include "common/human_text.hpp"
 #include "console/check_view.hpp"
 #include "console/key_table.hpp"
 #include "console/keys.hpp"
+#include "console/language.hpp"
 #include "console/text.hpp"
 
 namespace vigie::console {
@@ -16,19 +16,23 @@ constexpr std::int64_t kMessageMs = 6000;
 // Data older than this (the collector cannot be reached) is drawn as doubtful.
 constexpr std::int64_t kOldDataMs = 30'000;
 
+// TRANSLATORS: the footer's key hints, two spaces apart: the footer cuts them at a
+// double space, so that no hint is shown half.
 std::string hints_for(View view) {
   switch (view) {
     case View::kProblems:
     case View::kBackups:
-      return "? help  q quit  Enter open  Tab view  / search  f family  s sort  a ack  "
-             "d downtime  Space mark  A ack marked";
+      return tr(
+          "? help  q quit  Enter open  Tab view  / search  f family  s sort  a ack  "
+          "d downtime  Space mark  A ack marked");
     case View::kSite:
-      return "? help  Esc back  Enter open  / search  f family  a ack  d downtime  "
-             "Space mark  A ack marked";
+      return tr(
+          "? help  Esc back  Enter open  / search  f family  a ack  d downtime  "
+          "Space mark  A ack marked");
     case View::kSites:
-      return "? help  q quit  Enter open  Tab view  / search  f family  s sort  d downtime";
-    case View::kAgents: return "? help  q quit  Enter site  Tab view  / search  s sort";
-    case View::kCheck: return "? help  Esc back  Up/Down scroll  a ack  d downtime  r refresh";
+      return tr("? help  q quit  Enter open  Tab view  / search  f family  s sort  d downtime");
+    case View::kAgents: return tr("? help  q quit  Enter site  Tab view  / search  s sort");
+    case View::kCheck: return tr("? help  Esc back  Up/Down scroll  a ack  d downtime  r refresh");
   }
   return "";
 }
@@ -165,84 +169,120 @@ void Ui::render(const World& world, const LiveStatus& live, std::int64_t local_n
 // Line 0: the counts by state, lost agents, unreachable sites; the connection at right.
 void Ui::draw_header(const World& world, const LiveStatus& live, const Frame& frame,
                      Canvas& canvas) const {
-  int x = 0;
-  const auto put = [&](std::string_view text, Tone tone) {
-    canvas.put(x, 0, text, {tone});
-    x += static_cast<int>(columns(text));
-  };
-  if (world.overview) {
-    const Overview& o = *world.overview;
-    struct Count {
-      std::string_view label;
-      State state;
-    };
-    static constexpr Count kCounts[] = {{"CRIT", State::kCritical},
-                                        {"WARN", State::kWarning},
-                                        {"UNKN", State::kUnknown},
-                                        {"OK", State::kOk}};
-    for (const Count& c : kCounts) {
-      const int n = o.checks[static_cast<std::size_t>(c.state)];
-      Tone tone = n > 0 ? state_tone(c.state) : Tone::kDim;
-      if (frame.doubtful) tone = Tone::kDim;
-      put(std::string(c.label) + " " + std::to_string(n), tone);
-      x += 2;
-    }
-    put("lost agents " + std::to_string(o.agents_lost),
-        o.agents_lost > 0 && !frame.doubtful ? Tone::kCritical : Tone::kDim);
-    x += 2;
-    if (o.sites_unreachable > 0) {
-      put("unreachable sites " + std::to_string(o.sites_unreachable),
-          frame.doubtful ? Tone::kDim : Tone::kCritical);
-    }
-  } else {
-    put("vigie", Tone::kBold);
-  }
   std::string connection;
   Tone connection_tone = Tone::kOk;
   if (world.fetched_at_ms == 0 && world.error.is_ok()) {
-    connection = "connecting...";
+    connection = tr("connecting...");
     connection_tone = Tone::kDim;
   } else if (!world.error.is_ok()) {
     const std::int64_t since =
         world.failing_since_ms != 0 ? world.failing_since_ms : frame.local_now;
-    connection =
-        (world.error.code() == Code::kUnauthenticated ? "TOKEN REFUSED " : "CONNECTION LOST ") +
-        short_age_text(std::chrono::milliseconds(frame.local_now - since)) + ", retrying";
+    const std::string age = short_age(std::chrono::milliseconds(frame.local_now - since));
+    connection = world.error.code() == Code::kUnauthenticated
+                     ? format("TOKEN REFUSED {age}, retrying", {{"age", age}})
+                     : format("CONNECTION LOST {age}, retrying", {{"age", age}});
     connection_tone = Tone::kCritical;
   } else {
-    connection =
-        std::string(live.events_live ? "live" : "polling") + " " + clock_text(world.fetched_at_ms);
-    if (live.pending > 0)
-      connection = "sending " + std::to_string(live.pending) + "  " + connection;
+    connection = format(live.events_live ? N_("live {time}") : N_("polling {time}"),
+                        {{"time", clock_text(world.fetched_at_ms)}});
+    if (live.pending > 0) {
+      connection = format("sending {n}", {{"n", std::to_string(live.pending)}}) + "  " + connection;
+    }
     connection_tone = live.events_live ? Tone::kOk : Tone::kWarning;
   }
-  const int cx = std::max(x + 2, canvas.width() - static_cast<int>(columns(connection)));
+
+  // The counts, in words when the line has room for them and the connection, else in
+  // their short forms.
+  struct Part {
+    std::string text;
+    Tone tone;
+  };
+  const auto parts = [&](bool brief) {
+    std::vector<Part> out;
+    if (!world.overview) {
+      out.push_back({"vigie", Tone::kBold});
+      return out;
+    }
+    const Overview& o = *world.overview;
+    static constexpr State kCounts[] = {State::kCritical, State::kWarning, State::kUnknown,
+                                        State::kOk};
+    for (const State state : kCounts) {
+      const int n = o.checks[static_cast<std::size_t>(state)];
+      Tone tone = n > 0 ? state_tone(state) : Tone::kDim;
+      if (frame.doubtful) tone = Tone::kDim;
+      const std::string label = state == State::kOk ? state_label(state) : short_state_label(state);
+      out.push_back({label + " " + std::to_string(n), tone});
+    }
+    const std::string lost = std::to_string(o.agents_lost);
+    // TRANSLATORS: the short forms are for a narrow terminal.
+    out.push_back(
+        {brief ? format("lost {n}", {{"n", lost}}) : format("lost agents {n}", {{"n", lost}}),
+         o.agents_lost > 0 && !frame.doubtful ? Tone::kCritical : Tone::kDim});
+    if (o.sites_unreachable > 0) {
+      const std::string n = std::to_string(o.sites_unreachable);
+      out.push_back(
+          {brief ? format("unreach. {n}", {{"n", n}}) : format("unreachable sites {n}", {{"n", n}}),
+           frame.doubtful ? Tone::kDim : Tone::kCritical});
+    }
+    return out;
+  };
+  const auto width_of = [](const std::vector<Part>& line) {
+    int total = 0;
+    for (const Part& p : line) total += static_cast<int>(columns(p.text)) + 2;
+    return total;
+  };
+  std::vector<Part> line = parts(false);
+  if (width_of(line) + static_cast<int>(columns(connection)) > canvas.width()) line = parts(true);
+  int x = 0;
+  for (const Part& p : line) {
+    canvas.put(x, 0, p.text, {p.tone});
+    x += static_cast<int>(columns(p.text)) + 2;
+  }
+  const int cx = std::max(x, canvas.width() - static_cast<int>(columns(connection)));
   canvas.put(cx, 0, connection, {connection_tone, connection_tone == Tone::kCritical});
 }
 
 // Line 1: what the view shows, its filter, search, sort and marks; how old our data is.
 void Ui::draw_title(const World& world, const Frame& frame, Canvas& canvas) const {
   int x = 0;
+  // Its parts are two spaces apart: on a narrow line, whole parts only, none cut halfway.
   const auto put = [&](std::string_view text, Tone tone) {
-    canvas.put(x, 1, text, {tone});
+    const int room = canvas.width() - x;
+    if (room <= 0) return;
+    std::string_view shown = text;
+    if (static_cast<int>(columns(text)) > room) {
+      shown = cut(text, static_cast<std::size_t>(room));
+      if (const std::size_t gap = shown.rfind("  "); gap != std::string_view::npos) {
+        shown = shown.substr(0, gap);
+      }
+    }
+    canvas.put(x, 1, shown, {tone});
     x += static_cast<int>(columns(text));
   };
-  std::string title(view_name(want_.view));
+  std::string title = view_label(want_.view);
   if (want_.view == View::kSite) {
     title += " " + sanitize(want_.site);
     if (world.site && world.site->site.name == want_.site) {
       const SiteRow& s = world.site->site;
-      title += "  " + std::string(s.unreachable ? "UNREACHABLE" : state_name(s.worst));
+      title += "  " + (s.unreachable ? tr("UNREACHABLE") : state_label(s.worst));
       // What the centre sees of an unreachable site: its line, or only its agents.
-      if (s.unreachable && s.line == "down") title += " (line down)";
-      if (s.unreachable && s.line == "answers") title += " (agent silent, site answers)";
-      title += "  " + std::to_string(s.agents - s.agents_lost) + "/" + std::to_string(s.agents) +
-               " agents up";
-      if (s.central > 0) title += "  " + std::to_string(s.central) + " central";
-      title += "  last report " +
-               short_age_text(std::chrono::milliseconds(frame.now - s.last_report_ms)) + " ago";
+      if (s.unreachable && s.line == "down") title += " " + tr("(line down)");
+      if (s.unreachable && s.line == "answers") title += " " + tr("(agent silent, site answers)");
+      title +=
+          "  " + format("{up}/{all} agents up", {{"up", std::to_string(s.agents - s.agents_lost)},
+                                                 {"all", std::to_string(s.agents)}});
+      // TRANSLATORS: the site's checks that central pollers report.
+      if (s.central > 0) {
+        title += "  " + formatn("{n} central", "{n} central", s.central,
+                                {{"n", std::to_string(s.central)}});
+      }
+      title +=
+          "  " +
+          format("last report {age} ago",
+                 {{"age", short_age(std::chrono::milliseconds(frame.now - s.last_report_ms))}});
       for (const SiteDowntime& d : world.site->downtimes) {
-        if (d.active) title += "  downtime until " + clock_text(d.end_ms);
+        if (d.active)
+          title += "  " + format("downtime until {time}", {{"time", clock_text(d.end_ms)}});
       }
     }
   } else if (want_.view == View::kCheck) {
@@ -253,40 +293,42 @@ void Ui::draw_title(const World& world, const Frame& frame, Canvas& canvas) cons
   put(title, Tone::kBold);
   if (want_.view != View::kCheck) {
     std::string extras;
-    if (!list().family.empty()) extras += "  family " + list().family;
+    if (!list().family.empty()) extras += "  " + format("family {name}", {{"name", list().family}});
     const std::string search = prompt_ == PromptKind::kSearch ? input_ : list().search;
-    if (!search.empty()) extras += "  search \"" + sanitize(search) + "\"";
-    extras += "  sort " + std::string(sort());
-    if (!list().marks.empty()) extras += "  " + std::to_string(list().marks.size()) + " marked";
+    if (!search.empty()) extras += "  " + format("search \"{text}\"", {{"text", sanitize(search)}});
+    extras += "  " + format("sort {order}", {{"order", sort_label(sort())}});
+    if (!list().marks.empty()) {
+      extras += "  " + format("{n} marked", {{"n", std::to_string(list().marks.size())}});
+    }
     put(extras, Tone::kDim);
   }
   if (frame.doubtful && world.fetched_at_ms != 0) {
     x += 2;
-    put("data " + short_age_text(std::chrono::milliseconds(frame.local_now - world.fetched_at_ms)) +
-            " old",
+    put(format(
+            "data {age} old",
+            {{"age", short_age(std::chrono::milliseconds(frame.local_now - world.fetched_at_ms))}}),
         Tone::kCritical);
   }
 }
 
 // What an empty list says: why it is empty.
 std::string Ui::empty_text(const World& world) const {
-  if (!list().search.empty() || !list().family.empty()) return "nothing matches";
+  if (!list().search.empty() || !list().family.empty()) return tr("nothing matches");
   if (world.fetched_at_ms == 0 || !(world.fetched == want_)) {
-    return world.error.is_ok() ? "loading..." : "no data yet";
+    return world.error.is_ok() ? tr("loading...") : tr("no data yet");
   }
-  if (want_.view == View::kProblems && world.problems) return "no problem: every check is OK";
-  return "nothing to show";
+  if (want_.view == View::kProblems && world.problems) return tr("no problem: every check is OK");
+  return tr("nothing to show");
 }
 
 // The keys, over the view.
 void Ui::draw_help(Canvas& canvas) const {
   const int width = canvas.width();
   int y = 2;
-  canvas.put(0, y, pad("Keys", static_cast<std::size_t>(width)), {Tone::kBold, true});
+  canvas.put(0, y, pad(tr("Keys"), static_cast<std::size_t>(width)), {Tone::kBold, true});
   for (const KeyHelp& k : key_help()) {
     if (++y >= canvas.height() - 1) break;
-    canvas.put(0, y,
-               pad("  " + pad(k.keys, 10) + std::string(k.help), static_cast<std::size_t>(width)),
+    canvas.put(0, y, pad("  " + pad(tr(k.keys), 10) + tr(k.help), static_cast<std::size_t>(width)),
                {Tone::kNormal, true});
   }
 }
@@ -297,18 +339,20 @@ std::string Ui::prompt_label() const {
   switch (prompt_) {
     case PromptKind::kSearch: return "/";
     case PromptKind::kAckComment:
-      return "Acknowledge " +
-             (targets_.size() == 1 ? targets_[0].agent + "/" + targets_[0].check : n + " checks") +
-             ". Comment (required): ";
-    case PromptKind::kAckExpiry: return "Expires after (e.g. 4h, Enter: never): ";
+      return targets_.size() == 1 ? format("Acknowledge {check}. Comment (required): ",
+                                           {{"check", targets_[0].agent + "/" + targets_[0].check}})
+                                  : formatn("Acknowledge {n} check. Comment (required): ",
+                                            "Acknowledge {n} checks. Comment (required): ",
+                                            static_cast<long long>(targets_.size()), {{"n", n}});
+    case PromptKind::kAckExpiry: return tr("Expires after (e.g. 4h, Enter: never): ");
     case PromptKind::kDowntimeDuration:
-      return "Downtime for " +
-             (targets_.empty()
-                  ? std::string()
-                  : targets_[0].site + (targets_[0].check.empty() ? std::string(" (whole site)")
-                                                                  : " " + targets_[0].check)) +
-             ". Duration (e.g. 2h): ";
-    case PromptKind::kDowntimeComment: return "Downtime comment (required): ";
+      if (targets_.empty()) return tr("Downtime. Duration (e.g. 2h): ");
+      return targets_[0].check.empty()
+                 ? format("Downtime for {site} (whole site). Duration (e.g. 2h): ",
+                          {{"site", targets_[0].site}})
+                 : format("Downtime for {site} {check}. Duration (e.g. 2h): ",
+                          {{"site", targets_[0].site}, {"check", targets_[0].check}});
+    case PromptKind::kDowntimeComment: return tr("Downtime comment (required): ");
     case PromptKind::kNone: break;
   }
   return {};
@@ -336,7 +380,8 @@ void Ui::draw_footer(const World& world, const Frame& frame, Canvas& canvas) con
     return;
   }
   if (!world.error.is_ok()) {
-    canvas.put(0, y, "error: " + sanitize(world.error.message()), {Tone::kCritical});
+    canvas.put(0, y, format("error: {message}", {{"message", sanitize(world.error.message())}}),
+               {Tone::kCritical});
     return;
   }
   std::string position;

@@ -523,5 +523,191 @@ TEST_CASE("Console in tmux: a VT100 in the C locale gets plain ASCII", "[console
                     [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
 }
 
+// The console in French and in English, as the locale chooses it.
+
+// "LOCPATH=DIR " when the test had to generate the fr_FR.UTF-8 locale in `dir` (the
+// machine has not), else "": what the console's environment needs for a French UTF-8
+// terminal.
+std::string french_locale(const testing::TempDir& dir) {
+  const auto listed = run({"locale", "-a"});
+  for (const std::string name : {"fr_FR.utf8", "fr_FR.UTF-8"}) {
+    if (listed.out.find(name + "\n") != std::string::npos) return "";
+  }
+  const auto folder = dir / "locales";
+  std::filesystem::create_directories(folder);
+  const auto made =
+      run({"localedef", "-i", "fr_FR", "-f", "UTF-8", (folder / "fr_FR.UTF-8").string()});
+  INFO(made.out << made.err);
+  REQUIRE(made.exit_code == 0);  // needs the `locales` package (scripts/bootstrap)
+  return "LOCPATH=" + folder.string() + " ";
+}
+
+// The environment of a console in `lang`, LC_ALL and LC_MESSAGES unset so that LANG
+// decides.
+std::string with_lang(const std::string& lang, const std::string& extra = "") {
+  return "env -u LC_ALL -u LC_MESSAGES -u LANGUAGE TERM=tmux-256color " + extra + "LANG=" + lang +
+         " ";
+}
+
+TEST_CASE("Console in tmux: LANG=fr_FR.UTF-8 at 80x24 speaks French", "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, with_lang("fr_FR.UTF-8", french_locale(s.dir)) + s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("HA peer lost"));
+  REQUIRE(tmux.shows("direct"));
+  auto lines = tmux.lines();
+  INFO(tmux.screen());
+  CHECK(lines[0].starts_with("CRIT 2  ALER 1  INC 0  OK 1  agents perdus 0"));
+  CHECK(lines[1].starts_with("Problèmes 3  tri gravité"));
+  for (const std::string title : {"SITE", "CONTRÔLE", "ÉTAT", "DEPUIS", "VU", "RÉSUMÉ"}) {
+    CHECK_THAT(lines[2], Catch::Contains(title));
+  }
+  const int onesse = line_of(lines, "onesse");
+  REQUIRE(onesse == 3);
+  CHECK_THAT(lines[onesse], Catch::Contains("CRITIQUE") && Catch::Contains("30min"));
+  CHECK(lines[23].starts_with("? aide  q quitter  Entrée ouvrir"));
+
+  tmux.keys({"?"});
+  REQUIRE(tmux.shows("Touches"));
+  CHECK(tmux.shows("acquitter le contrôle choisi (commentaire, échéance)"));
+  tmux.keys({"?"});
+  REQUIRE(tmux.hides("Touches"));
+
+  tmux.type("s");
+  CHECK(tmux.shows("tri âge"));
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Sites 4"));
+  lines = tmux.lines();
+  for (const std::string title :
+       {"SITE", "ÉTAT", "PF", "WIFI", "SAUV", "AV", "PROB", "ACQ", "AGENTS", "REÇU"}) {
+    CHECK_THAT(lines[2], Catch::Contains(title));
+  }
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Agents 4"));
+  CHECK_THAT(tmux.lines()[2], Catch::Contains("AGENT") && Catch::Contains("HÔTE"));
+  CHECK(tmux.shows("actif"));
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Sauvegardes"));
+  CHECK_THAT(tmux.lines()[2], Catch::Contains("SUCCÈS") && Catch::Contains("TAILLE"));
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Problèmes 3"));
+  tmux.keys({"Home"});
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("Contrôle onesse-01/backup/restic:/srv"));
+  CHECK(tmux.shows("Historique (récent d'abord)"));
+  CHECK(tmux.shows("CRITIQUE (confirmé)"));
+  CHECK(tmux.shows("Résultat  il y a"));
+  tmux.type("a");
+  REQUIRE(tmux.shows("Commentaire (requis) : _"));
+  tmux.keys({"Enter"});
+  CHECK(tmux.shows("un commentaire est requis"));
+  tmux.keys({"Escape"});
+  tmux.keys({"Escape"});
+  REQUIRE(tmux.shows("Problèmes 3"));
+}
+
+TEST_CASE("Console in tmux: LANG=C at 80x24 speaks English, in ASCII", "[console-tmux]") {
+  Seeded s;
+  Tmux tmux(s.dir, with_lang("C") + s.console_command(), 80, 24);
+  REQUIRE(tmux.shows("HA peer lost"));
+  REQUIRE(tmux.shows("live"));
+  auto lines = tmux.lines();
+  INFO(tmux.screen());
+  CHECK(lines[0].starts_with("CRIT 2  WARN 1  UNKN 0  OK 1  lost agents 0"));
+  CHECK(lines[1].starts_with("Problems 3  sort severity"));
+  for (const std::string title : {"SITE", "CHECK", "STATE", "FOR", "SEEN", "SUMMARY"}) {
+    CHECK_THAT(lines[2], Catch::Contains(title));
+  }
+  const int onesse = line_of(lines, "onesse");
+  REQUIRE(onesse == 3);
+  CHECK_THAT(lines[onesse], Catch::Contains("CRITICAL") && Catch::Contains("30m"));
+  CHECK(lines[23].starts_with("? help  q quit  Enter open"));
+  tmux.keys({"?"});
+  REQUIRE(tmux.shows("Keys"));
+  CHECK(tmux.shows("acknowledge the selected check (comment, expiry)"));
+  tmux.keys({"?"});
+  tmux.keys({"Tab"});
+  REQUIRE(tmux.shows("Sites 4"));
+  lines = tmux.lines();
+  for (const std::string title :
+       {"SITE", "STATE", "FW", "WIFI", "BKUP", "AV", "PROB", "ACK", "AGENTS", "REPORT"}) {
+    CHECK_THAT(lines[2], Catch::Contains(title));
+  }
+  tmux.keys({"BTab"});
+  REQUIRE(tmux.shows("Problems 3"));
+  tmux.keys({"Enter"});
+  REQUIRE(tmux.shows("History (newest first)"));
+  CHECK(tmux.shows("CRITICAL (hard)"));
+  const std::string screen = tmux.screen();
+  CHECK(std::all_of(screen.begin(), screen.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
+}
+
+TEST_CASE("Console in tmux: --lang overrides the locale and French on ASCII loses only its accents",
+          "[console-tmux]") {
+  Seeded s;
+  {
+    Tmux english(
+        s.dir, with_lang("fr_FR.UTF-8", french_locale(s.dir)) + s.console_command() + " --lang en",
+        80, 24);
+    REQUIRE(english.shows("HA peer lost"));
+    CHECK(english.shows("Problems 3"));
+  }
+  std::filesystem::remove(s.dir / "tmux.sock");
+  Tmux tmux(s.dir, with_lang("C") + s.console_command() + " --lang fr", 80, 24);
+  REQUIRE(tmux.shows("HA peer lost"));
+  const auto lines = tmux.lines();
+  INFO(tmux.screen());
+  CHECK(lines[1].starts_with("Problemes 3  tri gravite"));
+  CHECK_THAT(lines[2],
+             Catch::Contains("CONTROLE") && Catch::Contains("ETAT") && Catch::Contains("RESUME"));
+}
+
+TEST_CASE(
+    "Console: the commands' tables speak the locale's language and their JSON stays the API's",
+    "[console-tmux]") {
+  Seeded s;
+  const std::string locpath = french_locale(s.dir);
+  const auto console = [&](const std::string& lang, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"env",          "-u",
+                                     "LC_ALL",       "-u",
+                                     "LC_MESSAGES",  "LANG=" + lang,
+                                     "COLUMNS=80",   VIGIE_CONSOLE_BIN,
+                                     "--url",        s.collector.url(),
+                                     "--ca-file",    s.collector.ca(),
+                                     "--token-file", s.token_file.string()};
+    if (!locpath.empty()) argv.insert(argv.begin() + 5, locpath.substr(0, locpath.size() - 1));
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  };
+  const auto french = console("fr_FR.UTF-8", {"problems"});
+  INFO(french.out << french.err);
+  REQUIRE(french.exit_code == 0);
+  CHECK(french.out.starts_with("Problèmes 3"));
+  CHECK_THAT(french.out, Catch::Contains("CONTRÔLE") && Catch::Contains("CRITIQUE"));
+  const auto english = console("C", {"problems"});
+  REQUIRE(english.exit_code == 0);
+  CHECK(english.out.starts_with("Problems 3"));
+  const auto once = console("fr_FR.UTF-8", {"--once"});
+  REQUIRE(once.exit_code == 0);
+  CHECK(once.out.starts_with("SITE"));
+  CHECK_THAT(once.out, Catch::Contains("ÉTAT") && Catch::Contains("RÉSUMÉ"));
+  const auto check = console("fr_FR.UTF-8", {"check", "onesse-01/backup/restic:/srv"});
+  REQUIRE(check.exit_code == 0);
+  CHECK_THAT(check.out, Catch::Contains("Historique (récent d'abord)"));
+  // Errors too; the JSON is the same whatever the language.
+  const auto missing = console("fr_FR.UTF-8", {"--bogus"});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("option inconnue"));
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"sites", "--json"}, {"problems", "--json"}}) {
+    const auto fr = console("fr_FR.UTF-8", args);
+    const auto en = console("C", args);
+    REQUIRE(fr.exit_code == 0);
+    REQUIRE(en.exit_code == 0);
+    CHECK(json::parse(fr.out) == json::parse(en.out));
+    CHECK(fr.out.find("CRITIQUE") == std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace vigie

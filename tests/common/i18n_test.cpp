@@ -1,10 +1,14 @@
-#include "collector/report/i18n.hpp"
+#include "common/i18n.hpp"
+
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "tests/support/temp_dir.hpp"
 
-namespace vigie::collector {
+namespace vigie {
 namespace {
 
 Locale french() {
@@ -15,7 +19,7 @@ Locale french() {
 
 const std::string kNbsp = "\u00a0";
 
-TEST_CASE("Locale: French dates and numbers come from the built catalogue", "[report]") {
+TEST_CASE("Locale: French dates and numbers come from the built catalogue", "[i18n]") {
   const Locale fr = french();
   const Day monday{2026, 11, 23, 0};
   CHECK(fr.long_date(monday) == "lundi 23 novembre 2026");
@@ -33,7 +37,7 @@ TEST_CASE("Locale: French dates and numbers come from the built catalogue", "[re
   CHECK(fr.tr("Failing") == "En échec");
 }
 
-TEST_CASE("Locale: English is the source language and needs no catalogue", "[report]") {
+TEST_CASE("Locale: English is the source language and needs no catalogue", "[i18n]") {
   auto catalogue = find_catalogue(Lang::kEnglish);
   REQUIRE(catalogue.is_ok());
   const Locale en(Lang::kEnglish, std::move(*catalogue));
@@ -48,13 +52,13 @@ TEST_CASE("Locale: English is the source language and needs no catalogue", "[rep
   CHECK(en.trn("{n} site", "{n} sites", 0) == "{n} sites");
 }
 
-TEST_CASE("Locale: formats fill their placeholders and keep unknown ones", "[report]") {
+TEST_CASE("Locale: formats fill their placeholders and keep unknown ones", "[i18n]") {
   const Locale en;
   CHECK(en.format("{a} and {b}, {c}", {{"a", "1"}, {"b", "2"}}) == "1 and 2, {c}");
   CHECK(en.format("{unclosed", {{"unclosed", "x"}}) == "{unclosed");
 }
 
-TEST_CASE("Catalogue: a file that is not a .mo is refused with its name", "[report]") {
+TEST_CASE("Catalogue: a file that is not a .mo is refused with its name", "[i18n]") {
   testing::TempDir dir;
   auto bad = Catalogue::load(dir.write("bad.mo", "this is not a catalogue at all"));
   REQUIRE_FALSE(bad.is_ok());
@@ -66,7 +70,7 @@ TEST_CASE("Catalogue: a file that is not a .mo is refused with its name", "[repo
 }
 
 TEST_CASE("Catalogue: VIGIE_LOCALEDIR comes first, and a missing one says where it looked",
-          "[report]") {
+          "[i18n]") {
   testing::TempDir dir;
   ::setenv("VIGIE_LOCALEDIR", dir.path().c_str(), 1);
   const auto candidates = catalogue_candidates(Lang::kFrench);
@@ -80,5 +84,45 @@ TEST_CASE("Catalogue: VIGIE_LOCALEDIR comes first, and a missing one says where 
   CHECK(de.status().message().find("expected fr or en") != std::string::npos);
 }
 
+TEST_CASE("Catalogue: each program's domain has its own file", "[i18n]") {
+  testing::TempDir dir;
+  ::setenv("VIGIE_LOCALEDIR", dir.path().c_str(), 1);
+  const auto candidates = catalogue_candidates(Lang::kFrench, kConsoleDomain);
+  ::unsetenv("VIGIE_LOCALEDIR");
+  REQUIRE_FALSE(candidates.empty());
+  CHECK(candidates.front() == dir.path() / "fr" / "LC_MESSAGES" / "vigie-console.mo");
+  // Both built catalogues are found in the build tree, and they differ.
+  auto reports = find_catalogue(Lang::kFrench, kReportDomain);
+  auto console = find_catalogue(Lang::kFrench, kConsoleDomain);
+  REQUIRE(reports.is_ok());
+  REQUIRE(console.is_ok());
+  CHECK(reports->contains("November"));
+  CHECK_FALSE(console->contains("November"));
+  CHECK(console->find("Problems") == "Problèmes");
+}
+
+TEST_CASE("Lang: the environment's language, LC_ALL then LC_MESSAGES then LANG", "[i18n]") {
+  const auto env = [](std::initializer_list<std::pair<const char*, const char*>> vars) {
+    const std::vector<std::pair<const char*, const char*>> set(vars);
+    return lang_from_environment([set](const char* name) -> const char* {
+      for (const auto& [key, value] : set) {
+        if (std::string_view(key) == name) return value;
+      }
+      return nullptr;
+    });
+  };
+  CHECK(env({}) == Lang::kEnglish);
+  CHECK(env({{"LANG", "fr_FR.UTF-8"}}) == Lang::kFrench);
+  CHECK(env({{"LANG", "fr_BE@euro"}}) == Lang::kFrench);
+  CHECK(env({{"LANG", "fr"}}) == Lang::kFrench);
+  CHECK(env({{"LANG", "C"}}) == Lang::kEnglish);
+  CHECK(env({{"LANG", "de_DE.UTF-8"}}) == Lang::kEnglish);
+  CHECK(env({{"LANG", "fry_NL"}}) == Lang::kEnglish);  // Frisian is not French
+  CHECK(env({{"LANG", "fr_FR.UTF-8"}, {"LC_MESSAGES", "C"}}) == Lang::kEnglish);
+  CHECK(env({{"LANG", "C"}, {"LC_MESSAGES", "fr_CA.UTF-8"}}) == Lang::kFrench);
+  CHECK(env({{"LC_MESSAGES", "fr_FR.UTF-8"}, {"LC_ALL", "C.UTF-8"}}) == Lang::kEnglish);
+  CHECK(env({{"LC_ALL", ""}, {"LANG", "fr_FR.UTF-8"}}) == Lang::kFrench);  // empty: unset
+}
+
 }  // namespace
-}  // namespace vigie::collector
+}  // namespace vigie

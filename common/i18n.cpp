@@ -1,4 +1,4 @@
-#include "collector/report/i18n.hpp"
+#include "common/i18n.hpp"
 
 #include <unistd.h>
 
@@ -15,7 +15,7 @@
 #define VIGIE_INSTALL_LOCALEDIR "/usr/local/share/locale"
 #endif
 
-namespace vigie::collector {
+namespace vigie {
 
 Result<Lang> parse_lang(std::string_view text) {
   const std::string_view base = text.substr(0, text.find_first_of("_.@-"));
@@ -25,6 +25,16 @@ Result<Lang> parse_lang(std::string_view text) {
 }
 
 std::string_view lang_code(Lang lang) { return lang == Lang::kFrench ? "fr" : "en"; }
+
+Lang lang_from_environment(const std::function<const char*(const char*)>& getenv) {
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* value = getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    const std::string_view text(value);
+    return text.substr(0, text.find_first_of("_.@-")) == "fr" ? Lang::kFrench : Lang::kEnglish;
+  }
+  return Lang::kEnglish;
+}
 
 // The .mo layout (GNU gettext manual, "The Format of GNU MO Files"): a magic number
 // that also gives the byte order, a revision, the number of strings N, then the
@@ -101,9 +111,9 @@ std::string_view Catalogue::find_plural(std::string_view singular, std::string_v
   return it->second[static_cast<std::size_t>(form)];
 }
 
-std::vector<std::filesystem::path> catalogue_candidates(Lang lang) {
-  const std::filesystem::path tail =
-      std::filesystem::path(std::string(lang_code(lang))) / "LC_MESSAGES" / "vigie.mo";
+std::vector<std::filesystem::path> catalogue_candidates(Lang lang, std::string_view domain) {
+  const std::filesystem::path tail = std::filesystem::path(std::string(lang_code(lang))) /
+                                     "LC_MESSAGES" / (std::string(domain) + ".mo");
   std::vector<std::filesystem::path> out;
   if (const char* dir = std::getenv("VIGIE_LOCALEDIR"); dir != nullptr && *dir != '\0')
     out.push_back(std::filesystem::path(dir) / tail);
@@ -118,17 +128,18 @@ std::vector<std::filesystem::path> catalogue_candidates(Lang lang) {
   return out;
 }
 
-Result<Catalogue> find_catalogue(Lang lang) {
+Result<Catalogue> find_catalogue(Lang lang, std::string_view domain) {
   if (lang == Lang::kEnglish) return Catalogue();
   std::string searched;
-  for (const auto& path : catalogue_candidates(lang)) {
+  for (const auto& path : catalogue_candidates(lang, domain)) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(path, ec)) return Catalogue::load(path);
     searched += "\n  " + path.string();
   }
-  return Status::not_found(
-      "no catalogue for language \"" + std::string(lang_code(lang)) + "\"; looked in:" + searched +
-      "\n(set VIGIE_LOCALEDIR to the folder holding <lang>/LC_MESSAGES/vigie.mo)");
+  return Status::not_found("no catalogue for language \"" + std::string(lang_code(lang)) +
+                           "\"; looked in:" + searched +
+                           "\n(set VIGIE_LOCALEDIR to the folder holding <lang>/LC_MESSAGES/" +
+                           std::string(domain) + ".mo)");
 }
 
 Locale::Locale(Lang lang, Catalogue catalogue) : lang_(lang), catalogue_(std::move(catalogue)) {}
@@ -285,4 +296,4 @@ std::string Locale::duration(std::chrono::milliseconds d) const {
   return format(N_("{s} s"), {{"s", std::to_string(s)}});
 }
 
-}  // namespace vigie::collector
+}  // namespace vigie
