@@ -2,11 +2,13 @@
 #include "collector/state_engine.hpp"
 
 #include <atomic>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <future>
 #include <thread>
 
 #include "tests/collector/backends.hpp"
+#include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
@@ -247,6 +249,114 @@ TEST_CASE("Storage: a bucket still filling is rolled up once it closes, and show
   const SeriesData hour = f.query("1h", bucket - kHourMs, bucket + kFiveMinutesMs);
   REQUIRE(hour.points.size() == 1);
   CHECK(hour.points[0].count == 1);
+}
+
+// The sample blocks as rows "level encoding samples-bytes", by id, read with the sqlite3
+// program beside the collector's connection.
+std::vector<std::string> block_rows(const SeriesFixture& f) {
+  auto r = testing::run({"/usr/bin/sqlite3", (f.backend.dir() / "db.sqlite").string(),
+                         "SELECT level || ' ' || hex(substr(samples, 1, 1)) FROM sample_blocks"
+                         " ORDER BY id"});
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> rows;
+  std::size_t start = 0;
+  const std::string out = testing::trim(r.out);
+  while (start < out.size()) {
+    const std::size_t end = std::min(out.find('\n', start), out.size());
+    rows.push_back(out.substr(start, end - start));
+    start = end + 1;
+  }
+  return rows;
+}
+
+TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every sample kept once",
+          "[storage][series][compaction]") {
+  testing::TestBackend backend("sqlite");
+  SeriesFixture f(backend);
+  const std::int64_t hour = kT0 - kDay;
+  const std::int64_t bucket = hour + 8 * kFiveMinutesMs;  // 00:40, still filling
+  f.now = bucket + 10'000;
+  // 40 reports in one bucket, values that test the encoding: -0, decimals, a big one.
+  const auto value = [](int i) { return i == 3 ? -0.0 : i == 7 ? 1e300 : i * 0.37 - 4; };
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(submit(*f.storage, load_report(i + 1, bucket + i * 100, value(i))).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  // Not rolled up yet: the fresh pass merged the reports (16 or more) into one block.
+  std::vector<std::string> rows = block_rows(f);
+  CHECK(rows == std::vector<std::string>{"1 02"});
+
+  const auto check_raw = [&](int n) {
+    const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
+    REQUIRE(raw.points.size() == static_cast<std::size_t>(n));
+    for (int i = 0; i < 40; ++i) {
+      INFO("sample " << i);
+      CHECK(raw.points[static_cast<std::size_t>(i)].ts_ms == bucket + i * 100);
+      CHECK(std::bit_cast<std::uint64_t>(raw.points[static_cast<std::size_t>(i)].min) ==
+            std::bit_cast<std::uint64_t>(value(i)));
+    }
+  };
+  check_raw(40);
+  // The 5-minute view adds the blocks not rolled up.
+  SeriesData five = f.query("5m", hour, hour + kHourMs - 1);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0].count == 40);
+
+  // Once the bucket is over they are rolled up, once.
+  f.now = bucket + 2 * kFiveMinutesMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  five = f.query("5m", hour, hour + kHourMs - 1);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0].count == 40);
+  CHECK(five.points[0].max == 1e300);
+
+  // Once the hour is over, the agent's hour is one block.
+  f.now = hour + kHourMs + kFiveMinutesMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "2 02");
+  check_raw(40);
+
+  // A late sample of that hour joins the hour's block and its buckets.
+  REQUIRE(submit(*f.storage, load_report(41, hour + 60'000, 5)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "2 02");
+  const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
+  REQUIRE(raw.points.size() == 41);
+  CHECK(raw.points[0] == SeriesPoint{hour + 60'000, 5, 5, 5, 1});
+  const SeriesData hourly = f.query("1h", hour, hour + kHourMs - 1);
+  REQUIRE(hourly.points.size() == 1);
+  CHECK(hourly.points[0].count == 41);
+}
+
+TEST_CASE("SqliteStorage: compaction keeps agents and hours apart",
+          "[storage][series][compaction]") {
+  testing::TestBackend backend("sqlite");
+  SeriesFixture f(backend);
+  const std::int64_t hour = kT0 - kDay;
+  // Two agents, three hours, a sample every 10 minutes.
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 18; ++i) {
+    for (const char* agent : {"agent-1", "agent-2"}) {
+      protocol::Report r = load_report(++seq, hour + i * 600'000, i);
+      r.agent.id = agent;
+      REQUIRE(submit(*f.storage, r).is_ok());
+    }
+  }
+  f.now = hour + 4 * kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  const std::vector<std::string> rows = block_rows(f);
+  CHECK(rows == std::vector<std::string>(6, "2 02"));
+  const SeriesData raw = f.query("raw", hour, hour + 3 * kHourMs);
+  REQUIRE(raw.points.size() == 18);
+  for (int i = 0; i < 18; ++i)
+    CHECK(raw.points[static_cast<std::size_t>(i)] ==
+          SeriesPoint{hour + i * 600'000, double(i), double(i), double(i), 1});
+  const SeriesData hourly = f.query("1h", hour, hour + 3 * kHourMs);
+  REQUIRE(hourly.points.size() == 3);
+  CHECK(hourly.points[2] == SeriesPoint{hour + 2 * kHourMs, 12, 17, 14.5, 6});
 }
 
 TEST_CASE("Storage: the query picks the finest tier that still covers the range",
