@@ -45,7 +45,7 @@ SIGTERM or SIGINT.
     .options =
         R"(  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
                         port 0 picks a free port)
-  --db PATH             SQLite database (default /var/lib/vigie/collector.db)
+  --db PATH             SQLite database (default /var/lib/vigie-collector/collector.db)
   --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
   --tls-key PEM         the certificate's private key
   --tls-client-ca PEM   ask clients for a certificate signed by this CA, and refuse the
@@ -89,7 +89,7 @@ namespace {
 
 struct Options {
   ServerOptions server;
-  std::filesystem::path db = "/var/lib/vigie/collector.db";
+  std::filesystem::path db = "/var/lib/vigie-collector/collector.db";
   std::filesystem::path port_file;
   bool allow_plain_http = false;
   MonitorOptions monitor;

@@ -32,7 +32,7 @@ struct AvailabilityArgs {
   Lang lang = Lang::kFrench;
   std::string tz;
   char separator = ',';
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = "/var/lib/vigie-collector/collector.db";
   std::vector<std::string> mail_to;
   std::string smtp;
   int attempts = 3;
