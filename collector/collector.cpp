@@ -7,6 +7,7 @@
 
 #include "collector/calendar_command.hpp"
 #include "collector/config_command.hpp"
+#include "collector/db_command.hpp"
 #include "collector/report/command.hpp"
 #include "collector/serve_command.hpp"
 #include "collector/token_command.hpp"
@@ -37,6 +38,7 @@ const Command kCommands[] = {
     {"report", "write the backup or availability report from the database, and mail it",
      kReportHelp, report_command},
     {"calendar", "print a calendar's public holidays in a year", kCalendarHelp, calendar_command},
+    {"db", "migrate the database's schema", kDbHelp, db_command},
 };
 
 const Command* find_command(std::string_view name) {

@@ -39,7 +39,7 @@ as it fetches it. list shows the documents and each agent's configuration versio
 the one it runs, and whether it is behind. Every change goes to the audit trail.
 )",
     .options =
-        R"(  --db PATH             the collector's database (default /var/lib/vigie-collector/collector.db)
+        R"(  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
   --author TEXT         who makes the change, for the audit trail (default: the user)
   --rendered            get agent NAME: its configuration as rendered for it
 )",
@@ -50,7 +50,7 @@ namespace {
 using nlohmann::json;
 
 struct ConfigArgs {
-  std::filesystem::path db = "/var/lib/vigie-collector/collector.db";
+  std::string db = "/var/lib/vigie-collector/collector.db";
   std::string author;
   bool rendered = false;
   std::vector<std::string> positional;  // after the verb
@@ -213,7 +213,7 @@ int config_command(const std::vector<std::string_view>& args) {
     if (!read) return fail(read.status(), 2);
     document = std::move(*read);
   }
-  auto storage = open_sqlite_storage({.path = parsed->db});
+  auto storage = open_storage(parsed->db);
   if (!storage) return fail(storage.status(), 1);
   CentralConfigs configs(**storage, **storage);
   if (verb == "list") return list(configs);

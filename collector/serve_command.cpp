@@ -45,7 +45,11 @@ SIGTERM or SIGINT.
     .options =
         R"(  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
                         port 0 picks a free port)
-  --db PATH             SQLite database (default /var/lib/vigie-collector/collector.db)
+  --db PATH|CONNINFO    SQLite database (default /var/lib/vigie-collector/collector.db), or a
+                        PostgreSQL one: postgresql://USER@HOST/DB or "host=... dbname=...";
+                        no password there: libpq reads it from PGPASSFILE or passfile=
+  --read-db CONNINFO    read the query API's events, series, history, audit and
+                        notifications from this PostgreSQL standby (default: --db)
   --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
   --tls-key PEM         the certificate's private key
   --tls-client-ca PEM   ask clients for a certificate signed by this CA, and refuse the
@@ -89,7 +93,8 @@ namespace {
 
 struct Options {
   ServerOptions server;
-  std::filesystem::path db = "/var/lib/vigie-collector/collector.db";
+  std::string db = "/var/lib/vigie-collector/collector.db";
+  std::string read_db;
   std::filesystem::path port_file;
   bool allow_plain_http = false;
   MonitorOptions monitor;
@@ -157,6 +162,14 @@ const ValueOption kValueOptions[] = {
     {"--db",
      [](std::string_view v, Options& o) {
        o.db = std::string(v);
+       return Status::ok();
+     }},
+    {"--read-db",
+     [](std::string_view v, Options& o) {
+       if (!is_postgres_database(v))
+         return Status::invalid("--read-db: expected a PostgreSQL connection string, got \"" +
+                                std::string(v) + "\"");
+       o.read_db = std::string(v);
        return Status::ok();
      }},
     {"--port-file",
@@ -445,24 +458,38 @@ int serve(const Options& options) {
   const sigset_t stop_signals = block_stop_signals();
   raise_file_limit(options.server.max_connections);
 
-  if (Status s = check_database_location(options.db.string()); !s) {
-    log::error(s.message());
-    return 1;
-  }
-  auto lock = lock_database(options.db);
-  if (!lock) {
-    log::error(lock.status().message());
-    return 1;
+  Result<std::unique_ptr<Storage>> storage = Status::internal("no storage");
+  std::optional<int> lock;
+  if (is_postgres_database(options.db)) {
+    // Several collectors may share a PostgreSQL database: no file lock.
+    storage = open_postgres_storage({.conninfo = options.db,
+                                     .read_conninfo = options.read_db,
+                                     .max_queued_reports = options.max_queued_reports,
+                                     .max_series_per_agent = options.max_series_per_agent});
+  } else if (!options.read_db.empty()) {
+    storage = Status::invalid("--read-db needs a PostgreSQL --db");
+  } else {
+    if (Status s = check_database_location(options.db); !s) {
+      log::error(s.message());
+      return 1;
+    }
+    auto locked = lock_database(options.db);
+    if (!locked) {
+      log::error(locked.status().message());
+      return 1;
+    }
+    lock = *locked;
+    storage = open_sqlite_storage({.path = options.db,
+                                   .max_queued_reports = options.max_queued_reports,
+                                   .synchronous_full = options.synchronous_full,
+                                   .max_series_per_agent = options.max_series_per_agent});
   }
   struct Unlock {
-    int fd;
-    ~Unlock() { ::close(fd); }
-  } unlock{*lock};
-
-  auto storage = open_sqlite_storage({.path = options.db,
-                                      .max_queued_reports = options.max_queued_reports,
-                                      .synchronous_full = options.synchronous_full,
-                                      .max_series_per_agent = options.max_series_per_agent});
+    std::optional<int> fd;
+    ~Unlock() {
+      if (fd) ::close(*fd);
+    }
+  } unlock{lock};
   if (!storage) {
     log::error(storage.status().message());
     return 1;
@@ -507,7 +534,7 @@ int serve(const Options& options) {
   }
   log::notice(std::string("listening on ") +
               (options.server.tls_cert.empty() ? "http://" : "https://") + options.server.address +
-              ":" + std::to_string(port) + ", database " + options.db.string());
+              ":" + std::to_string(port) + ", database " + describe_database(options.db));
 
   systemd::notify_ready("listening on port " + std::to_string(port));
   std::atomic<bool> stopping{false};

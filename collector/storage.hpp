@@ -1,7 +1,7 @@
 #pragma once
 // Where the collector keeps what agents report: the current state of every check and
-// the metric samples. One interface; the SQLite backend (collector/sqlite/) is the
-// default, and a PostgreSQL backend can sit behind the same interface.
+// the metric samples. One interface, two backends: SQLite (collector/sqlite/), the
+// default, and PostgreSQL (collector/postgres/), which several collectors may share.
 //
 // Threading: submit() may be called from any thread; it hands the report to the
 // storage's single writer, which commits many reports per transaction and then calls
@@ -249,9 +249,9 @@ struct SqliteOptions {
   std::int64_t max_series_per_agent = 200'000;
 };
 
-// Whether `db` (--db) is a place this collector can keep its data: a path. A URI is
-// refused: postgresql:// and postgres:// (kFailedPrecondition) until that backend is
-// built, any other scheme as unknown (kInvalidArgument), never created as folders.
+// Whether `db` (--db) is a place this collector can keep its data: a path, or a
+// PostgreSQL URI (postgresql://, postgres://). Any other scheme is refused as unknown
+// (kInvalidArgument), never created as folders.
 Status check_database_location(std::string_view db);
 
 // Opens or creates the database at options.path and migrates it. A database that is
@@ -262,5 +262,39 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
 // writer, no migration; the database must have this collector's schema version.
 // It works while a collector writes to the database, and from a read-only folder.
 Result<std::unique_ptr<HistoryReader>> open_sqlite_reader(const std::filesystem::path& path);
+
+struct PostgresOptions {
+  // libpq connection string: a URI (postgresql://user@host/db) or key=value pairs. No
+  // password: libpq reads it from passfile=, PGPASSFILE or ~/.pgpass.
+  std::string conninfo;
+  // Where the query API's reads (events, series, history, audit, notifications) go:
+  // a streaming standby's connection string; "" : the primary.
+  std::string read_conninfo;
+  // Migrate an older schema at start (true), or refuse it (false). A newer schema
+  // than this collector knows is always refused.
+  bool migrate = true;
+  std::size_t max_batch_reports = 512;
+  std::size_t max_queued_reports = 20'000;
+  Retention retention;
+  std::chrono::milliseconds housekeeping_every{1000};
+  std::chrono::milliseconds housekeeping_budget{50};
+  std::function<std::int64_t()> now_ms;
+  std::int64_t max_series_per_agent = 200'000;  // as SqliteOptions'
+};
+
+// True when `db` names a PostgreSQL database (a postgresql:// or postgres:// URI, or a
+// key=value connection string) rather than a SQLite file.
+bool is_postgres_database(std::string_view db);
+Result<std::unique_ptr<Storage>> open_postgres_storage(const PostgresOptions& options);
+Result<std::unique_ptr<HistoryReader>> open_postgres_reader(const std::string& conninfo);
+// Brings the database's schema to this collector's version (vigie-collector db migrate).
+Status migrate_postgres(const std::string& conninfo);
+
+// The storage `db` names: PostgreSQL for a connection string, else the SQLite file,
+// with `tuning`'s queue bound (and its path replaced by `db`).
+Result<std::unique_ptr<Storage>> open_storage(const std::string& db, SqliteOptions tuning = {});
+Result<std::unique_ptr<HistoryReader>> open_reader(const std::string& db);
+// `db` for a log line: a connection string without its password, or the file's path.
+std::string describe_database(const std::string& db);
 
 }  // namespace vigie::collector

@@ -33,7 +33,7 @@ the database keeps only its hash.
     .options = R"(  --role ROLE           viewer, operator or admin
   --label TEXT          who or what holds it
   --ttl DUR             it expires after DUR (default: never)
-  --db PATH             the collector's database (default /var/lib/vigie-collector/collector.db)
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
 )",
 };
 
@@ -62,7 +62,7 @@ gives none) may enroll with. Every token is stored, or none.
   --count N             N tokens, one a line, for a whole rollout (default 1);
                         with --sites, the number of lines FILE must hold
   --sites FILE          a CSV of sites and agent ids: one token per line, as CSV
-  --db PATH             the collector's database (default /var/lib/vigie-collector/collector.db)
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
 )",
 };
 
@@ -70,7 +70,7 @@ namespace {
 
 // Options of the token commands.
 struct TokenArgs {
-  std::filesystem::path db = "/var/lib/vigie-collector/collector.db";
+  std::string db = "/var/lib/vigie-collector/collector.db";
   std::string role;
   std::string site;
   std::string label;
@@ -276,7 +276,7 @@ int run_token_command(const std::vector<std::string_view>& args, bool enroll) {
   const std::string_view verb = args[1];
   auto parsed = parse_token_args(args, 2);
   if (!parsed) return fail(parsed.status(), 2);
-  auto storage = open_sqlite_storage({.path = parsed->db});
+  auto storage = open_storage(parsed->db);
   if (!storage) return fail(storage.status(), 1);
   const std::int64_t now = wall_ms();
   if (parsed->report_for && !parsed->sites_file.empty())

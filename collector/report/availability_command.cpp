@@ -217,7 +217,7 @@ int availability_command(const std::vector<std::string_view>& args) {
     mail = std::move(*settings);
   }
 
-  auto reader = open_sqlite_reader(a.db);
+  auto reader = open_reader(a.db);
   if (!reader) return fail(1, reader.status().message());
   auto data = (*reader)->history(availability_query(*period, a.site));
   if (!data) return fail(1, data.status().message());

@@ -40,8 +40,8 @@ file-age, avamar) over whole days, worst sites first, and mails it when asked.
   --tz ZONE             the zone days and times are in (default: the machine's; e.g.
                         Europe/Paris)
   --csv-separator SEP   "," (default) or ";" (with decimal commas, for French spreadsheets)
-  --db PATH             the collector's database (default /var/lib/vigie-collector/collector.db),
-                        opened read-only
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db),
+                        opened read-only; a PostgreSQL standby's connection string will do
   --mail-to ADDR,...    mail the report (HTML, a plain-text alternative and the CSV attached)
   --smtp FILE           the SMTP relay, a JSON file (comments allowed), either the relay
                         object or an object with an "smtp" member:
@@ -261,7 +261,7 @@ int report_command(const std::vector<std::string_view>& args) {
     mail = std::move(*settings);
   }
 
-  auto reader = open_sqlite_reader(a.db);
+  auto reader = open_reader(a.db);
   if (!reader) {
     std::cerr << "vigie-collector: " << reader.status().message() << "\n";
     return 1;

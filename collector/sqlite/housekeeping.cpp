@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -152,7 +153,191 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
   return Status::ok();
 }
 
+// Compaction ------------------------------------------------------------------------
+
+constexpr int kLevelFresh = 1;
+constexpr int kLevelSettled = 2;
+// A block that did not decode: kept as it is, never merged again.
+constexpr int kLevelDamaged = 3;
+// Blocks the settled pass looks at in one query.
+constexpr int kSettledScan = 512;
+
+struct BlockRow {
+  std::int64_t id = 0;
+  std::int64_t agent = 0;
+  std::int64_t t_min = 0;
+  int level = 0;
+};
+
+class Compactor {
+ public:
+  static Result<Compactor> prepare(sqlite3* db) {
+    Compactor c(db);
+    const struct {
+      Statement* stmt;
+      const char* sql;
+    } table[] = {
+        {&c.read_, "SELECT agent_id, t_min, samples, level FROM sample_blocks WHERE id = ?1"},
+        {&c.remove_, "DELETE FROM sample_blocks WHERE id = ?1"},
+        {&c.insert_,
+         "INSERT INTO sample_blocks (id, agent_id, t_min, t_max, samples, level)"
+         " VALUES (?1,?2,?3,?4,?5,?6)"},
+        {&c.mark_damaged_, "UPDATE sample_blocks SET level = ?2 WHERE id = ?1"},
+        {&c.settled_of_hour_,
+         "SELECT id FROM sample_blocks WHERE agent_id = ?1 AND t_max >= ?2 AND level = 2"
+         " AND t_min >= ?2 AND t_min < ?3"},
+    };
+    for (const auto& entry : table) {
+      auto stmt = Statement::prepare(db, entry.sql);
+      if (!stmt) return stmt.status();
+      *entry.stmt = std::move(*stmt);
+    }
+    return c;
+  }
+
+  // Merges the blocks `ids` of `agent` (those still there, of that agent and below
+  // `max_level`) into one of `level`. Blocks that do not decode are marked damaged
+  // and left out.
+  Status merge(std::int64_t agent, const std::vector<std::int64_t>& ids, int max_level, int level) {
+    samples_.clear();
+    merged_.clear();
+    for (const std::int64_t id : ids) {
+      read_.reset();
+      read_.bind(1, id);
+      const int rc = read_.step();
+      if (rc == SQLITE_DONE) continue;
+      if (rc != SQLITE_ROW) return sqlite::error(db_, "read sample block");
+      if (read_.int64(0) != agent || read_.int64(3) > max_level) continue;
+      const std::size_t before = samples_.size();
+      if (Status d = decode_samples(read_.blob(2), read_.int64(1), samples_); !d) {
+        samples_.resize(before);
+        log::error("storage: sample block " + std::to_string(id) + ": " + d.message());
+        read_.reset();
+        mark_damaged_.reset();
+        mark_damaged_.bind(1, id).bind(2, static_cast<std::int64_t>(kLevelDamaged));
+        if (mark_damaged_.step() != SQLITE_DONE) return sqlite::error(db_, "mark damaged block");
+        mark_damaged_.reset();
+        continue;
+      }
+      merged_.push_back(id);
+    }
+    read_.reset();
+    if (merged_.size() < 2 && level != kLevelSettled) return Status::ok();
+    if (merged_.empty() || samples_.empty()) return Status::ok();
+    // A single settled-hour candidate is re-encoded alone (a block of an earlier
+    // version, or the last of its hour); a level-2 block alone is left as it is.
+    std::int64_t t_min = samples_.front().ts_ms;
+    std::int64_t t_max = t_min;
+    for (const Sample& s : samples_) {
+      t_min = std::min(t_min, s.ts_ms);
+      t_max = std::max(t_max, s.ts_ms);
+    }
+    const std::string block = encode_series_block(samples_, t_min);
+    std::int64_t id = 0;
+    for (const std::int64_t m : merged_) {
+      id = std::max(id, m);
+      remove_.reset();
+      remove_.bind(1, m);
+      if (remove_.step() != SQLITE_DONE) return sqlite::error(db_, "remove sample block");
+    }
+    remove_.reset();
+    insert_.reset();
+    insert_.bind(1, id).bind(2, agent).bind(3, t_min).bind(4, t_max).bind_blob(5, block);
+    insert_.bind(6, static_cast<std::int64_t>(level));
+    if (insert_.step() != SQLITE_DONE) return sqlite::error(db_, "store compacted block");
+    insert_.reset();
+    return Status::ok();
+  }
+
+  // The level-2 block of `agent` for the hour starting at `hour`, if any.
+  Result<std::vector<std::int64_t>> settled_of_hour(std::int64_t agent, std::int64_t hour) {
+    std::vector<std::int64_t> ids;
+    settled_of_hour_.reset();
+    settled_of_hour_.bind(1, agent).bind(2, hour).bind(3, hour + kHourMs);
+    int rc;
+    while ((rc = settled_of_hour_.step()) == SQLITE_ROW) ids.push_back(settled_of_hour_.int64(0));
+    settled_of_hour_.reset();
+    if (rc != SQLITE_DONE) return sqlite::error(db_, "read settled blocks");
+    return ids;
+  }
+
+ private:
+  explicit Compactor(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  Statement read_, remove_, insert_, mark_damaged_, settled_of_hour_;
+  std::vector<Sample> samples_;
+  std::vector<std::int64_t> merged_;
+};
+
+// The fresh pass: agents with kFreshBlocks blocks written since, those not rolled up
+// yet merged into one block each.
+Status compact_fresh(Compactor& compactor, FreshBlocks& fresh, std::int64_t cursor,
+                     Clock::time_point deadline, bool* more) {
+  while (fresh.has_ready()) {
+    if (Clock::now() >= deadline) {
+      *more = true;
+      return Status::ok();
+    }
+    auto [agent, ids] = fresh.take();
+    std::erase_if(ids, [&](std::int64_t id) { return id <= cursor; });
+    if (ids.size() < 2) continue;
+    if (Status s = compactor.merge(agent, ids, 0, kLevelFresh); !s) return s;
+  }
+  return Status::ok();
+}
+
+// The settled pass: the oldest blocks of level 0 or 1 that are rolled up and whose
+// samples start in an hour that is over, merged per agent and hour with the level-2
+// block already there.
+Status compact_settled(sqlite3* db, Compactor& compactor, std::int64_t now, std::int64_t cursor,
+                       Clock::time_point deadline, bool* more) {
+  const std::int64_t this_hour = bucket_of(now, kHourMs);
+  auto scan = Statement::prepare(db,
+                                 "SELECT id, agent_id, t_min, level FROM sample_blocks"
+                                 " WHERE level < 2 AND t_max < ?1 AND id <= ?2"
+                                 " ORDER BY t_max LIMIT 512");
+  if (!scan) return scan.status();
+  scan->bind(1, this_hour).bind(2, cursor);
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
+  int rows = 0;
+  int rc;
+  while ((rc = scan->step()) == SQLITE_ROW) {
+    ++rows;
+    const std::int64_t hour = bucket_of(scan->int64(2), kHourMs);
+    groups[{scan->int64(1), hour}].push_back(scan->int64(0));
+  }
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read blocks to compact");
+  scan->reset();
+  for (auto& [key, ids] : groups) {
+    if (Clock::now() >= deadline) {
+      *more = true;
+      return Status::ok();
+    }
+    auto settled = compactor.settled_of_hour(key.first, key.second);
+    if (!settled) return settled.status();
+    ids.insert(ids.end(), settled->begin(), settled->end());
+    if (Status s = compactor.merge(key.first, ids, kLevelSettled, kLevelSettled); !s) return s;
+  }
+  if (rows == kSettledScan) *more = true;
+  return Status::ok();
+}
+
 }  // namespace
+
+void FreshBlocks::wrote(std::int64_t agent, std::int64_t block) {
+  auto& ids = blocks_[agent];
+  // A bound, in case housekeeping falls far behind: the settled pass takes the rest.
+  if (ids.size() >= 4 * kFreshBlocks) return;
+  ids.push_back(block);
+  if (ids.size() == kFreshBlocks) ready_.push_back(agent);
+}
+
+std::pair<std::int64_t, std::vector<std::int64_t>> FreshBlocks::take() {
+  const std::int64_t agent = ready_.back();
+  ready_.pop_back();
+  auto node = blocks_.extract(agent);
+  return {agent, node.empty() ? std::vector<std::int64_t>{} : std::move(node.mapped())};
+}
 
 Result<std::int64_t> rollup_cursor(sqlite3* db) {
   auto get = Statement::prepare(db, "SELECT value FROM housekeeping WHERE key = 'rollup_cursor'");
@@ -161,7 +346,7 @@ Result<std::int64_t> rollup_cursor(sqlite3* db) {
 }
 
 Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::int64_t now_ms,
-                          bool* more) {
+                          bool* more, FreshBlocks* fresh) {
   const auto start = Clock::now();
   *more = false;
   auto cursor = rollup_cursor(db);
@@ -175,6 +360,17 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   if (!buckets.empty()) {
     if (Status s = store_rollups(db, buckets, *cursor); !s) return s;
   }
+  // Compaction: a quarter of the budget at most, so that reports waiting for the
+  // writer wait little longer than without it (it catches up when ingest is idle,
+  // when slices run back to back).
+  auto compactor = Compactor::prepare(db);
+  if (!compactor) return compactor.status();
+  const auto compact_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
+  if (fresh != nullptr) {
+    if (Status s = compact_fresh(*compactor, *fresh, *cursor, compact_until, more); !s) return s;
+  }
+  if (Status s = compact_settled(db, *compactor, now_ms, *cursor, compact_until, more); !s)
+    return s;
   return apply_retention(db, limits.retention, now_ms, *cursor, start + limits.budget, more);
 }
 

@@ -1,13 +1,28 @@
 #pragma once
 // Background work on the collector database, in slices the writer runs between
-// groups of reports: rolling raw samples up into the 5-minute and 1-hour tiers, then
-// deleting what each tier's retention lets go. The rollup buckets are shared with the
-// series queries (queries.cpp), which add the blocks not rolled up yet.
+// groups of reports: rolling raw samples up into the 5-minute and 1-hour tiers,
+// compacting sample blocks, then deleting what each tier's retention lets go. The
+// rollup buckets are shared with the series queries (queries.cpp), which add the
+// blocks not rolled up yet.
+//
+// Compaction re-encodes an agent's blocks per series (sample_block.hpp, encoding 2),
+// where samples of one series side by side compress well, in two passes:
+// - fresh: once an agent has sent kFreshBlocks reports not rolled up yet (a backlog, a
+//   busy agent), those blocks become one (level 1);
+// - settled: the blocks of an agent whose samples start in an hour that is over and
+//   that are rolled up become one block for that agent and hour (level 2), merged
+//   with the one already there when late samples come.
+// The merged block takes the largest id of the blocks it replaces, all of them on one
+// side of the rollup cursor: what was rolled up stays so, what was not is rolled up
+// once. Blocks written by earlier versions (level 0, encoding 1) go the same way.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "collector/storage.hpp"
 #include "common/status.hpp"
@@ -21,10 +36,32 @@ struct HousekeepingLimits {
   std::chrono::milliseconds budget{50};  // of one slice, reading and writing
 };
 
-// One slice of rollups and retention on the writer's connection, inside its
-// transaction; sets *more when work is left for another slice.
+// Reports an agent sends before its fresh blocks are compacted.
+inline constexpr std::size_t kFreshBlocks = 16;
+
+// The blocks ingest wrote, by agent row id, until the fresh pass takes them. Writer
+// thread only; forgotten on restart and after a rollback (the settled pass then finds
+// the blocks).
+class FreshBlocks {
+ public:
+  void wrote(std::int64_t agent, std::int64_t block);
+  void clear() {
+    blocks_.clear();
+    ready_.clear();
+  }
+  bool has_ready() const { return !ready_.empty(); }
+  // An agent with kFreshBlocks blocks or more, and its blocks, taken out.
+  std::pair<std::int64_t, std::vector<std::int64_t>> take();
+
+ private:
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> blocks_;
+  std::vector<std::int64_t> ready_;
+};
+
+// One slice of rollups, compaction and retention on the writer's connection, inside
+// its transaction; sets *more when work is left for another slice. `fresh` may be null.
 Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::int64_t now_ms,
-                          bool* more);
+                          bool* more, FreshBlocks* fresh = nullptr);
 
 // The last sample block rolled up (0: none yet): later blocks are not in the tiers.
 Result<std::int64_t> rollup_cursor(sqlite3* db);

@@ -188,6 +188,7 @@ Result<IngestOutcome> SqliteIngest::store(const protocol::Report& report,
     insert_block_.reset();
     insert_block_.bind(1, *agent).bind(2, t_min).bind(3, t_max).bind_blob(4, block);
     if (insert_block_.step() != SQLITE_DONE) return sqlite::error(db_, "store samples");
+    if (fresh_ != nullptr) fresh_->wrote(*agent, sqlite3_last_insert_rowid(db_));
   }
   return IngestOutcome::kStored;
 }

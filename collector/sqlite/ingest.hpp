@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "collector/sqlite/housekeeping.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
@@ -30,6 +31,8 @@ class SqliteIngest {
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
   // Writes what the state engine changed.
   Status persist(const StateDelta& delta);
+  // Where to list the blocks written, for their compaction (null: nowhere).
+  void list_blocks_in(FreshBlocks* fresh) { fresh_ = fresh; }
   // Call when a transaction or a savepoint rolls back: the caches may hold row ids
   // that were rolled back.
   void forget_cached_ids();
@@ -50,6 +53,7 @@ class SqliteIngest {
   Status store_outbox(const OutboxRow& row);
 
   sqlite3* db_;
+  FreshBlocks* fresh_ = nullptr;
   const std::int64_t max_series_;
   sqlite::Statement find_series_, count_series_;
   std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id

@@ -230,7 +230,7 @@ Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, st
   int rc;
   while ((rc = blocks.step()) == SQLITE_ROW) {
     samples.clear();
-    if (Status d = decode_samples(blocks.blob(1), blocks.int64(0), samples); !d) return d;
+    if (Status d = decode_series(blocks.blob(1), blocks.int64(0), series, samples); !d) return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
       merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,

@@ -270,12 +270,21 @@ CREATE TABLE agent_config_reports (
 );
 )sql";
 
+// Version 9: compacted sample blocks (housekeeping.hpp). level 0: one report's block,
+// as ingest writes it; 1: an agent's fresh blocks merged; 2: an agent's hour merged;
+// 3: a block that did not decode, left as it was. Blocks carry their encoding in their
+// first byte (sample_block.hpp), so that every version's blocks read the same way.
+constexpr const char* kSchemaV9 = R"sql(
+ALTER TABLE sample_blocks ADD COLUMN level INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sample_blocks_open ON sample_blocks (t_max) WHERE level < 2;
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                       kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                       kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

@@ -47,7 +47,11 @@ class SqliteStorage final : public Storage {
                  .max_group = options_.max_batch_reports,
                  .housekeeping_every = options_.housekeeping_every},
                 {.housekeeping = [this](bool* more) { return housekeeping_slice_now(more); },
-                 .rolled_back = [this] { ingest_->forget_cached_ids(); }}) {}
+                 .rolled_back =
+                     [this] {
+                       ingest_->forget_cached_ids();
+                       fresh_blocks_.clear();
+                     }}) {}
   ~SqliteStorage() override { close(); }
 
   Status start() {
@@ -60,6 +64,7 @@ class SqliteStorage final : public Storage {
     auto ingest = SqliteIngest::prepare(writer_.db(), options_.max_series_per_agent);
     if (!ingest) return ingest.status();
     ingest_ = std::move(*ingest);
+    ingest_->list_blocks_in(&fresh_blocks_);
     return writer_.start();
   }
 
@@ -147,7 +152,7 @@ class SqliteStorage final : public Storage {
   Status housekeeping_slice_now(bool* more) {
     return housekeeping_slice(
         writer_.db(), {.retention = options_.retention, .budget = options_.housekeeping_budget},
-        now_ms(), more);
+        now_ms(), more, &fresh_blocks_);
   }
 
   // Runs `read` on a connection of the pool, which it gives back after.
@@ -175,6 +180,7 @@ class SqliteStorage final : public Storage {
   const SqliteOptions options_;
   SqliteWriter writer_;
   std::unique_ptr<SqliteIngest> ingest_;  // writer thread only, on writer_.db()
+  FreshBlocks fresh_blocks_;              // writer thread only
   std::atomic<std::int64_t> refused_busy_{0};
   std::string synchronous_;  // read back from the writer's connection at start
 
@@ -399,14 +405,10 @@ Status check_database_location(std::string_view db) {
   if (db.empty()) return Status::invalid("--db: empty");
   if (!uri) return Status::ok();
   const std::string scheme(db.substr(0, colon));
-  if (scheme == "postgresql" || scheme == "postgres") {
-    return Status(Code::kFailedPrecondition,
-                  "--db " + scheme +
-                      "://...: PostgreSQL storage is not built yet in this "
-                      "collector; give the path of a SQLite database");
-  }
+  // PostgreSQL's URIs are the other backend's (open_storage).
+  if (scheme == "postgresql" || scheme == "postgres") return Status::ok();
   return Status::invalid("--db \"" + std::string(db) + "\": unknown scheme \"" + scheme +
-                         "://\"; give the path of a SQLite database");
+                         "://\"; give the path of a SQLite database or a PostgreSQL URI");
 }
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/collector/backends.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -40,10 +40,10 @@ json valid_report(std::uint64_t seq = 1) {
 // Runs one request through the Api and waits for its single response.
 class Fixture {
  public:
-  explicit Fixture(std::size_t max_checks = ApiOptions{}.max_checks_per_agent,
+  explicit Fixture(const testing::TestBackend& backend,
+                   std::size_t max_checks = ApiOptions{}.max_checks_per_agent,
                    std::int64_t max_series = SqliteOptions{}.max_series_per_agent) {
-    auto s =
-        open_sqlite_storage({.path = dir_ / "collector.db", .max_series_per_agent = max_series});
+    auto s = backend.open({.max_series_per_agent = max_series});
     REQUIRE(s.is_ok());
     storage_ = std::move(*s);
     auto m = Monitor::open(*storage_, {.now_ms = [] { return kNow; }, .run_thread = false});
@@ -105,7 +105,6 @@ class Fixture {
   }
 
  private:
-  testing::TempDir dir_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<Api> api_;
@@ -114,7 +113,8 @@ class Fixture {
 };
 
 TEST_CASE("Api: a valid report is stored and listed", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   auto r = f.call("POST", "/api/v1/reports", valid_report().dump());
   REQUIRE(r.status == 200);
   CHECK(json::parse(r.body) == json{{"status", "stored"}, {"results", 2}});
@@ -132,7 +132,8 @@ TEST_CASE("Api: a valid report is stored and listed", "[api]") {
 }
 
 TEST_CASE("Api: problems lists only non-OK checks", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
   auto r = f.call("GET", "/api/v1/problems");
   REQUIRE(r.status == 200);
@@ -142,7 +143,8 @@ TEST_CASE("Api: problems lists only non-OK checks", "[api]") {
 }
 
 TEST_CASE("Api: a replayed (agent, seq) is answered with success and stored once", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report(7).dump()).status == 200);
   json replay = valid_report(7);
   replay["results"][0]["summary"] = "changed by a replay";
@@ -154,14 +156,16 @@ TEST_CASE("Api: a replayed (agent, seq) is answered with success and stored once
 }
 
 TEST_CASE("Api: gzip bodies are accepted", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   auto r = f.call("POST", "/api/v1/reports", gzip_compress(valid_report().dump()), "gzip");
   CHECK(r.status == 200);
   CHECK(f.checks().size() == 2);
 }
 
 TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   struct Case {
     std::string name;
     std::string body;
@@ -199,7 +203,8 @@ TEST_CASE("Api: bad input gets a 4xx naming the problem and stores nothing", "[a
 
 TEST_CASE("Api: a result more than 5 minutes ahead of the collector's clock is refused",
           "[api][clock]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json ahead = valid_report(1);
   ahead["results"][1]["ts"] = Fixture::kNow + 10 * 60'000;
   auto r = f.call("POST", "/api/v1/reports", ahead.dump());
@@ -218,7 +223,8 @@ TEST_CASE("Api: a result more than 5 minutes ahead of the collector's clock is r
 }
 
 TEST_CASE("Api: control characters in a summary are stored harmless", "[api][text]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json hostile = valid_report(1);
   hostile["results"][0]["summary"] = "disk full\r\nBcc: x@example.org\x1b[2J\x07 end";
   hostile["results"][0]["details"] = "line 1\r\nline 2\rline 3\n\x1b]0;title\x07";
@@ -230,6 +236,7 @@ TEST_CASE("Api: control characters in a summary are stored harmless", "[api][tex
 }
 
 TEST_CASE("Api: one agent cannot create more checks or series than the limits", "[api][limits]") {
+  VIGIE_EACH_BACKEND(backend);
   const auto with_checks = [](std::uint64_t seq, int first, int count) {
     json r = valid_report(seq);
     json one = r["results"][0];
@@ -242,7 +249,7 @@ TEST_CASE("Api: one agent cannot create more checks or series than the limits", 
     return r;
   };
   {
-    Fixture f(/*max_checks=*/5);  // the agent's heartbeat row counts as one
+    Fixture f(backend, /*max_checks=*/5);  // the agent's heartbeat row counts as one
     REQUIRE(f.call("POST", "/api/v1/reports", with_checks(1, 0, 4).dump()).status == 200);
     auto r = f.call("POST", "/api/v1/reports", with_checks(2, 3, 3).dump());
     CHECK(r.status == 413);
@@ -253,7 +260,8 @@ TEST_CASE("Api: one agent cannot create more checks or series than the limits", 
     CHECK(f.call("POST", "/api/v1/reports", with_checks(3, 0, 4).dump()).status == 200);
   }
   {
-    Fixture f(0, /*max_series=*/3);
+    testing::TestBackend fresh(backend.kind());  // a database of its own
+    Fixture f(fresh, 0, /*max_series=*/3);
     REQUIRE(f.call("POST", "/api/v1/reports", with_checks(1, 0, 3).dump()).status == 200);
     json more = with_checks(2, 0, 3);
     more["results"][2]["metrics"].push_back({{"name", "extra"}, {"value", 1}});
@@ -268,7 +276,8 @@ TEST_CASE("Api: one agent cannot create more checks or series than the limits", 
 }
 
 TEST_CASE("Api: times and durations that would overflow are refused with 400", "[api][limits]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
   const std::string operator_token = f.add_token({.role = Role::kOperator});
   const std::string series = "/api/v1/series?agent=mairie-01&check=system/load&metric=load1";
@@ -302,7 +311,8 @@ TEST_CASE("Api: times and durations that would overflow are refused with 400", "
 }
 
 TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   // 64 MiB of one byte compress to ~64 KiB: past the 32 MiB inflated limit.
   const std::string bomb = gzip_compress(std::string(64 * 1024 * 1024, ' '));
   auto r = f.call("POST", "/api/v1/reports", bomb, "gzip");
@@ -311,7 +321,8 @@ TEST_CASE("Api: a gzip bomb is refused with 413", "[api]") {
 }
 
 TEST_CASE("Api: unknown paths are 404 and wrong methods 405", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   CHECK(f.call("GET", "/api/v1/nothing").status == 404);
   CHECK(f.call("DELETE", "/api/v1/checks").status == 405);
   CHECK(f.call("GET", "/healthz").status == 200);
@@ -324,7 +335,8 @@ namespace vigie::collector {
 namespace {
 
 TEST_CASE("Api: every route but health and enroll needs a valid token", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string body = valid_report().dump();
   CHECK(f.call("POST", "/api/v1/reports", body, "", "").status == 401);
   CHECK(f.call("POST", "/api/v1/reports", body, "", "vga_0000").status == 401);
@@ -334,7 +346,8 @@ TEST_CASE("Api: every route but health and enroll needs a valid token", "[api][a
 }
 
 TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string viewer = f.add_token({.role = Role::kViewer});
   const std::string admin = f.add_token({.role = Role::kAdmin});
   const std::string agent =
@@ -349,7 +362,8 @@ TEST_CASE("Api: roles are enforced per route", "[api][auth]") {
 }
 
 TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json other = valid_report();
   other["agent"]["id"] = "someone-else";
   auto r = f.call("POST", "/api/v1/reports", other.dump());
@@ -359,7 +373,8 @@ TEST_CASE("Api: an agent token reports only for its own agent id", "[api][auth]"
 }
 
 TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string expired = f.add_token({.role = Role::kViewer, .expires_ms = Fixture::kNow - 1});
   CHECK(f.call("GET", "/api/v1/checks", "", "", expired).status == 401);
 
@@ -373,7 +388,8 @@ TEST_CASE("Api: revoked and expired tokens are refused", "[api][auth]") {
 }
 
 TEST_CASE("Api: enrollment attempts are rate-limited per source address", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const json request = {{"agent", {{"id", "mairie-02"}, {"site", "onesse"}}}};
   f.peer = "203.0.113.5:4000";
   for (int i = 0; i < 30; ++i) {  // a burst of 30: answered (the guesses are wrong)
@@ -391,7 +407,8 @@ TEST_CASE("Api: enrollment attempts are rate-limited per source address", "[api]
 }
 
 TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string enroll =
       f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow + 60'000});
   const json request = {{"agent", {{"id", "mairie-02"}, {"site", "onesse"}, {"hostname", "pc"}}}};
@@ -421,7 +438,8 @@ TEST_CASE("Api: enrollment exchanges a one-time token for an agent token", "[api
 }
 
 TEST_CASE("Api: enrollment refuses expired, foreign-site and unknown tokens", "[api][auth]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const json request = {{"agent", {{"id", "mairie-03"}, {"site", "onesse"}}}};
   const std::string expired =
       f.add_token({.role = Role::kEnroll, .site = "onesse", .expires_ms = Fixture::kNow - 1});
@@ -449,7 +467,8 @@ json report_about(const std::string& agent, const std::string& site, std::uint64
 
 TEST_CASE("Api: a result about another site without --report-for refuses the whole batch",
           "[api][auth][central]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   auto r = f.call("POST", "/api/v1/reports", report_about("mairie-01", "laharie").dump());
   CHECK(r.status == 403);
   CHECK_THAT(json::parse(r.body)["error"].get<std::string>(),
@@ -473,7 +492,8 @@ TEST_CASE("Api: a result about another site without --report-for refuses the who
 
 TEST_CASE("Api: a poller enrolled with --report-for files results under member sites",
           "[api][auth][central]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   const std::string enroll = f.add_token({.role = Role::kEnroll,
                                           .site = "centre",
                                           .expires_ms = Fixture::kNow + 60'000,
@@ -511,7 +531,8 @@ TEST_CASE("Api: a poller enrolled with --report-for files results under member s
 }
 
 TEST_CASE("Api: family= keeps the checks of one family", "[api]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   REQUIRE(f.call("POST", "/api/v1/reports", valid_report().dump()).status == 200);
   const auto names = [&](const std::string& target) {
     HttpResponse r = f.call("GET", target);
@@ -565,7 +586,8 @@ json traps_of(const json& events) {
 
 TEST_CASE("Api: a report's traps are kept once, in their check's history and the events feed",
           "[api][traps]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json report = valid_report(1);
   report["events"] = {trap_event(1), trap_event(2, "")};
   REQUIRE(f.call("POST", "/api/v1/reports", report.dump()).status == 200);
@@ -605,7 +627,8 @@ TEST_CASE(
     "Api: a trap storm keeps a burst per device and check, counted; the history keeps "
     "its state changes",
     "[api][traps]") {
-  Fixture f;
+  VIGIE_EACH_BACKEND(backend);
+  Fixture f(backend);
   json report = valid_report(1);
   report["events"] = json::array();
   for (int i = 0; i < 1000; ++i) report["events"].push_back(trap_event(i));

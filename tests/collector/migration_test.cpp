@@ -99,6 +99,43 @@ TEST_CASE("Migration: a version 3 database keeps its notification history", "[mi
   CHECK((*history)[1].state == State::kCritical);
 }
 
+TEST_CASE("Migration: sample blocks of a version 8 database read the same once re-encoded",
+          "[migration][compaction]") {
+  testing::TempDir dir;
+  // 92 blocks as that version's ingest wrote them (encoding 1, one report each), a
+  // minute apart from t0 over three hours.
+  const auto db = database_from(dir, "v8.sql");
+  const std::int64_t t0 = 1'795'924'560'000;
+  // Housekeeping as if 5 hours later: every hour over, nothing past its retention.
+  SqliteOptions options{.path = db};
+  options.now_ms = [&] { return t0 + 5 * 3'600'000; };
+  auto storage = open_sqlite_storage(options);
+  REQUIRE(storage.is_ok());
+  const SeriesQuery query{.agent = "fixture-agent",
+                          .check = "backup/restic:/srv",
+                          .metric = "age",
+                          .from_ms = t0 - 86'400'000,
+                          .to_ms = t0 + 86'400'000,
+                          .tier = "raw"};
+  auto before = (*storage)->series(query);
+  REQUIRE(before.is_ok());
+  REQUIRE(before->points.size() == 92);
+  REQUIRE((*storage)->housekeep().is_ok());
+  auto after = (*storage)->series(query);
+  REQUIRE(after.is_ok());
+  CHECK(after->points == before->points);
+  CHECK(after->points[2] == SeriesPoint{t0, 3600, 3600, 3600, 1});
+
+  (*storage)->close();
+  // Fewer blocks, one per hour, each of encoding 2.
+  auto rows = testing::run(
+      {"/usr/bin/sqlite3", db.string(),
+       "SELECT count(*), min(level), max(level), group_concat(DISTINCT hex(substr(samples,1,1)))"
+       " FROM sample_blocks"});
+  REQUIRE(rows.exit_code == 0);
+  CHECK(testing::trim(rows.out) == "3|2|2|02");
+}
+
 TEST_CASE(
     "Migration: before central pollers, every check is its agent's site's, no token reports for "
     "others",

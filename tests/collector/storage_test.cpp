@@ -2,10 +2,13 @@
 #include "collector/state_engine.hpp"
 
 #include <atomic>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <future>
 #include <thread>
 
+#include "tests/collector/backends.hpp"
+#include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
@@ -41,9 +44,9 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r, StateEngine* 
   return future.get();
 }
 
-TEST_CASE("SqliteStorage: the engine's changes are stored with the report", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: the engine's changes are stored with the report", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -70,9 +73,9 @@ TEST_CASE("SqliteStorage: the engine's changes are stored with the report", "[st
   CHECK((*events)[0].type == StateType::kSoft);
 }
 
-TEST_CASE("SqliteStorage: a checkpoint stores results that changed no state", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: a checkpoint stores results that changed no state", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -90,16 +93,16 @@ TEST_CASE("SqliteStorage: a checkpoint stores results that changed no state", "[
   CHECK(after->checks.at(0).last.ts_ms == 5000);
 }
 
-TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", "[storage]") {
-  testing::TempDir dir;
+TEST_CASE("Storage: data survives reopening, duplicates stay duplicates", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
   {
-    auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+    auto storage = backend.open();
     REQUIRE(storage.is_ok());
     auto first = submit(**storage, report(1, State::kWarning, 1000));
     REQUIRE(first.is_ok());
     CHECK(*first == IngestOutcome::kStored);
   }
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   StateEngine engine;
   auto again = submit(**storage, report(1, State::kWarning, 1000), &engine);
@@ -108,9 +111,9 @@ TEST_CASE("SqliteStorage: data survives reopening, duplicates stay duplicates", 
   CHECK(engine.agents().empty());  // a duplicate never reaches the engine
 }
 
-TEST_CASE("SqliteStorage: after close, submit fails instead of losing data silently", "[storage]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+TEST_CASE("Storage: after close, submit fails instead of losing data silently", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   (*storage)->close();
   auto outcome = submit(**storage, report(1, State::kOk, 1000));
@@ -153,15 +156,15 @@ protocol::Report load_report(std::uint64_t seq, std::int64_t ts, double load) {
 }
 
 struct SeriesFixture {
-  testing::TempDir dir;
+  const testing::TestBackend& backend;
   std::atomic<std::int64_t> now{kT0};
   std::unique_ptr<Storage> storage;
 
-  SeriesFixture() {
-    SqliteOptions options{.path = dir / "db.sqlite"};
+  explicit SeriesFixture(const testing::TestBackend& b) : backend(b) {
+    SqliteOptions options;
     options.now_ms = [this] { return now.load(); };
     options.housekeeping_every = std::chrono::hours(1);  // only when the test asks
-    auto s = open_sqlite_storage(options);
+    auto s = backend.open(options);
     REQUIRE(s.is_ok());
     storage = std::move(*s);
   }
@@ -179,9 +182,10 @@ struct SeriesFixture {
   }
 };
 
-TEST_CASE("SqliteStorage: samples are kept raw and rolled up into 5-minute and 1-hour tiers",
+TEST_CASE("Storage: samples are kept raw and rolled up into 5-minute and 1-hour tiers",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   // One sample a minute for an hour: values 0..59.
   for (int i = 0; i < 60; ++i)
     REQUIRE(submit(*f.storage, load_report(i + 1, kT0 - kDay + i * 60'000, i)).is_ok());
@@ -210,9 +214,10 @@ TEST_CASE("SqliteStorage: samples are kept raw and rolled up into 5-minute and 1
   CHECK(raw_10m.points[0] == SeriesPoint{from, 0, 9, 4.5, 10});
 }
 
-TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolled up",
+TEST_CASE("Storage: a late sample is merged into the buckets already rolled up",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t bucket = kT0 - kDay;
   REQUIRE(submit(*f.storage, load_report(1, bucket + 60'000, 10)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
@@ -223,9 +228,10 @@ TEST_CASE("SqliteStorage: a late sample is merged into the buckets already rolle
   CHECK(five.points[0] == SeriesPoint{bucket, 10, 30, 20, 2});
 }
 
-TEST_CASE("SqliteStorage: a bucket still filling is rolled up once it closes, and shown before",
+TEST_CASE("Storage: a bucket still filling is rolled up once it closes, and shown before",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t bucket = kT0 / kFiveMinutesMs * kFiveMinutesMs;  // the current one
   f.now = bucket + 60'000;
   REQUIRE(submit(*f.storage, load_report(1, bucket + 30'000, 10)).is_ok());
@@ -245,9 +251,118 @@ TEST_CASE("SqliteStorage: a bucket still filling is rolled up once it closes, an
   CHECK(hour.points[0].count == 1);
 }
 
-TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the range",
+// The sample blocks as rows "level encoding samples-bytes", by id, read with the sqlite3
+// program beside the collector's connection.
+std::vector<std::string> block_rows(const SeriesFixture& f) {
+  auto r = testing::run({"/usr/bin/sqlite3", (f.backend.dir() / "db.sqlite").string(),
+                         "SELECT level || ' ' || hex(substr(samples, 1, 1)) FROM sample_blocks"
+                         " ORDER BY id"});
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> rows;
+  std::size_t start = 0;
+  const std::string out = testing::trim(r.out);
+  while (start < out.size()) {
+    const std::size_t end = std::min(out.find('\n', start), out.size());
+    rows.push_back(out.substr(start, end - start));
+    start = end + 1;
+  }
+  return rows;
+}
+
+TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every sample kept once",
+          "[storage][series][compaction]") {
+  testing::TestBackend backend("sqlite");
+  SeriesFixture f(backend);
+  const std::int64_t hour = kT0 - kDay;
+  const std::int64_t bucket = hour + 8 * kFiveMinutesMs;  // 00:40, still filling
+  f.now = bucket + 10'000;
+  // 40 reports in one bucket, values that test the encoding: -0, decimals, a big one.
+  const auto value = [](int i) { return i == 3 ? -0.0 : i == 7 ? 1e300 : i * 0.37 - 4; };
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(submit(*f.storage, load_report(i + 1, bucket + i * 100, value(i))).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  // Not rolled up yet: the fresh pass merged the reports (16 or more) into one block.
+  std::vector<std::string> rows = block_rows(f);
+  CHECK(rows == std::vector<std::string>{"1 02"});
+
+  const auto check_raw = [&](int n) {
+    const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
+    REQUIRE(raw.points.size() == static_cast<std::size_t>(n));
+    for (int i = 0; i < 40; ++i) {
+      INFO("sample " << i);
+      CHECK(raw.points[static_cast<std::size_t>(i)].ts_ms == bucket + i * 100);
+      CHECK(std::bit_cast<std::uint64_t>(raw.points[static_cast<std::size_t>(i)].min) ==
+            std::bit_cast<std::uint64_t>(value(i)));
+    }
+  };
+  check_raw(40);
+  // The 5-minute view adds the blocks not rolled up.
+  SeriesData five = f.query("5m", hour, hour + kHourMs - 1);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0].count == 40);
+
+  // Once the bucket is over they are rolled up, once.
+  f.now = bucket + 2 * kFiveMinutesMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  five = f.query("5m", hour, hour + kHourMs - 1);
+  REQUIRE(five.points.size() == 1);
+  CHECK(five.points[0].count == 40);
+  CHECK(five.points[0].max == 1e300);
+
+  // Once the hour is over, the agent's hour is one block.
+  f.now = hour + kHourMs + kFiveMinutesMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "2 02");
+  check_raw(40);
+
+  // A late sample of that hour joins the hour's block and its buckets.
+  REQUIRE(submit(*f.storage, load_report(41, hour + 60'000, 5)).is_ok());
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "2 02");
+  const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
+  REQUIRE(raw.points.size() == 41);
+  CHECK(raw.points[0] == SeriesPoint{hour + 60'000, 5, 5, 5, 1});
+  const SeriesData hourly = f.query("1h", hour, hour + kHourMs - 1);
+  REQUIRE(hourly.points.size() == 1);
+  CHECK(hourly.points[0].count == 41);
+}
+
+TEST_CASE("SqliteStorage: compaction keeps agents and hours apart",
+          "[storage][series][compaction]") {
+  testing::TestBackend backend("sqlite");
+  SeriesFixture f(backend);
+  const std::int64_t hour = kT0 - kDay;
+  // Two agents, three hours, a sample every 10 minutes.
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 18; ++i) {
+    for (const char* agent : {"agent-1", "agent-2"}) {
+      protocol::Report r = load_report(++seq, hour + i * 600'000, i);
+      r.agent.id = agent;
+      REQUIRE(submit(*f.storage, r).is_ok());
+    }
+  }
+  f.now = hour + 4 * kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  const std::vector<std::string> rows = block_rows(f);
+  CHECK(rows == std::vector<std::string>(6, "2 02"));
+  const SeriesData raw = f.query("raw", hour, hour + 3 * kHourMs);
+  REQUIRE(raw.points.size() == 18);
+  for (int i = 0; i < 18; ++i)
+    CHECK(raw.points[static_cast<std::size_t>(i)] ==
+          SeriesPoint{hour + i * 600'000, double(i), double(i), double(i), 1});
+  const SeriesData hourly = f.query("1h", hour, hour + 3 * kHourMs);
+  REQUIRE(hourly.points.size() == 3);
+  CHECK(hourly.points[2] == SeriesPoint{hour + 2 * kHourMs, 12, 17, 14.5, 6});
+}
+
+TEST_CASE("Storage: the query picks the finest tier that still covers the range",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(f.query("", kT0 - kDay, kT0).tier == "raw");
@@ -257,8 +372,9 @@ TEST_CASE("SqliteStorage: the query picks the finest tier that still covers the 
   CHECK(f.query("", kT0 - kDay, kT0, kDay).step_ms == kDay);
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][series]") {
-  SeriesFixture f;
+TEST_CASE("Storage: housekeeping keeps each tier's retention", "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const std::int64_t ts = kT0 - 1000;
   REQUIRE(submit(*f.storage, load_report(1, ts, 42)).is_ok());
   REQUIRE(f.storage->housekeep().is_ok());
@@ -284,9 +400,10 @@ TEST_CASE("SqliteStorage: housekeeping keeps each tier's retention", "[storage][
   CHECK(count("1h") == 0);
 }
 
-TEST_CASE("SqliteStorage: a batch re-sent after its replay guard expired is still a duplicate",
+TEST_CASE("Storage: a batch re-sent after its replay guard expired is still a duplicate",
           "[storage][series]") {
-  SeriesFixture f;
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   const auto submit_at = [&](protocol::Report r, std::int64_t received) {
     std::promise<Result<IngestOutcome>> done;
     auto future = done.get_future();
@@ -364,8 +481,9 @@ TEST_CASE("SqliteStorage: commits are durable (synchronous FULL) by default", "[
   CHECK((*normal)->stats().synchronous == "normal");
 }
 
-TEST_CASE("SqliteStorage: housekeeping keeps events 400 days, traps with them", "[storage]") {
-  SeriesFixture f;
+TEST_CASE("Storage: housekeeping keeps events 400 days, traps with them", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   StateEngine engine;
   protocol::Report failing = report(1, State::kCritical, kT0);  // a soft failure: one event
   protocol::Event trap;  // and a trap: its history too, kept as long
@@ -395,9 +513,9 @@ TEST_CASE("SqliteStorage: housekeeping keeps events 400 days, traps with them", 
   CHECK(events() == 0);
 }
 
-TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 400 days",
-          "[storage]") {
-  SeriesFixture f;
+TEST_CASE("Storage: the notification history is stored, filtered and kept 400 days", "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   auto store = [&](std::vector<NotificationRecord> records) {
     std::promise<Result<StateDelta>> done;
     f.storage->change(
@@ -456,8 +574,9 @@ TEST_CASE("SqliteStorage: the notification history is stored, filtered and kept 
   CHECK(f.storage->notifications({})->empty());
 }
 
-TEST_CASE("SqliteStorage: series queries refuse what they cannot answer", "[storage][series]") {
-  SeriesFixture f;
+TEST_CASE("Storage: series queries refuse what they cannot answer", "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
   REQUIRE(submit(*f.storage, load_report(1, kT0 - 1000, 1)).is_ok());
   auto unknown = f.storage->series({.agent = "agent-1",
                                     .check = "system/load",
@@ -516,10 +635,10 @@ OutboxRow row(const std::string& channel, const std::string& key, std::int64_t c
           .due_ms = created + 2000};
 }
 
-TEST_CASE("SqliteStorage: the alert outbox claims, leases, retries and settles rows",
+TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
           "[storage][outbox]") {
-  testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
   REQUIRE(storage.is_ok());
   Storage& s = **storage;
   enqueue(s, {row("chat", "k1", 1000), row("mail", "k1", 1000), row("chat", "k2", 1500)});
@@ -574,7 +693,7 @@ TEST_CASE("SqliteStorage: the alert outbox claims, leases, retries and settles r
   // The rows survive a reopening (a restart): pending ones are claimed again.
   enqueue(s, {row("chat", "k4", 50'000)});
   s.close();
-  storage = open_sqlite_storage({.path = dir / "db.sqlite"});
+  storage = backend.open();
   REQUIRE(storage.is_ok());
   auto replayed = (*storage)->claim_outbox("chat", 60'000, 60'000, 100, 30'000);
   REQUIRE(replayed->size() == 1);

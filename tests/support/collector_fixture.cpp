@@ -20,8 +20,8 @@ std::string trim(std::string s) {
   return s;
 }
 
-Collector::Collector(const TempDir& dir, std::vector<std::string> extra)
-    : dir_(dir), extra_(std::move(extra)) {
+Collector::Collector(const TempDir& dir, std::vector<std::string> extra, std::string db)
+    : dir_(dir), extra_(std::move(extra)), db_(std::move(db)) {
   auto certs = run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
   REQUIRE(certs.exit_code == 0);
   start();

@@ -22,11 +22,12 @@ std::string trim(std::string s);
 
 class Collector {
  public:
-  // Starts the collector with `extra` arguments added to its command line.
-  explicit Collector(const TempDir& dir, std::vector<std::string> extra = {});
+  // Starts the collector with `extra` arguments added to its command line, on `db`
+  // (a PostgreSQL connection string) or, when empty, on collector.db in `dir`.
+  explicit Collector(const TempDir& dir, std::vector<std::string> extra = {}, std::string db = {});
 
   const std::string& url() const { return url_; }
-  std::string db() const { return (dir_ / "collector.db").string(); }
+  std::string db() const { return db_.empty() ? (dir_ / "collector.db").string() : db_; }
   std::string ca() const { return (dir_ / "tls/ca.crt").string(); }
   Child& child() { return *child_; }
   // Stops the collector (SIGKILL when `kill`, else SIGTERM) and starts it again on
@@ -57,6 +58,7 @@ class Collector {
  private:
   const TempDir& dir_;
   std::vector<std::string> extra_;
+  std::string db_;
   std::optional<Child> child_;
   int port_ = 0;
   std::string url_;

@@ -1,0 +1,329 @@
+// vigie-bench-storage: what the collector's SQLite storage takes on disk per sample, and
+// how fast a one-hour raw query of one metric answers, on a simulated fleet over
+// simulated hours. Reports go through the storage as the collector stores them (its
+// writer, its group commits), with a simulated clock; housekeeping (rollups,
+// compaction, retention) runs every simulated 5 minutes, as the collector runs it in
+// the background, and is timed apart from ingest.
+//
+// Workloads:
+//   realistic  what agents send: constants (sizes, CPU counts), slowly changing gauges
+//              with two decimals (disk use), counters (bytes, uptime), noisy gauges
+//              (load, latency with three decimals); one result a minute or every 5
+//              minutes, a few milliseconds of jitter.
+//   random     the ingest benchmark's values (bench/ingest/workload.cpp): each sample
+//              uniform in its metric's range, with its decimals.
+//
+//   vigie-bench-storage [--workload realistic|random] [--agents 100] [--hours 24]
+//                       [--queries 200] [--db PATH] [--keep]
+//
+// Prints the database's size per sample (file, and each table and index from SQLite's
+// dbstat), ingest and housekeeping time, and the one-hour query's median and p99.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "collector/storage.hpp"
+
+namespace {
+
+using namespace vigie;
+using Clock = std::chrono::steady_clock;
+constexpr std::int64_t kMinute = 60'000;
+constexpr std::int64_t kHour = 60 * kMinute;
+
+enum class Kind { kConstant, kSlowGauge, kCounter, kNoisyGauge, kLatency };
+
+struct SeriesModel {
+  Kind kind;
+  double value;
+  double rate;  // counters: per minute; gauges: spread
+  int decimals;
+  double lo, hi;  // random workload: the range
+};
+
+struct CheckModel {
+  std::string id;
+  int interval_min;
+  std::vector<std::string> metrics;
+};
+
+// 30 checks of 3 metrics, like bench/ingest's catalogue: 21 every minute, 9 every 5.
+std::vector<CheckModel> catalogue() {
+  std::vector<CheckModel> checks;
+  for (int i = 0; i < 30; ++i) {
+    checks.push_back({"family/check:" + std::to_string(i), i % 10 < 7 ? 1 : 5, {"m0", "m1", "m2"}});
+  }
+  return checks;
+}
+
+double round_to(double v, int decimals) {
+  const double p = std::pow(10.0, decimals);
+  return std::round(v * p) / p;
+}
+
+class Agent {
+ public:
+  Agent(int index, bool random, std::mt19937_64& rng) : id_("agent-" + std::to_string(index)) {
+    std::uniform_real_distribution<double> u(0, 1);
+    for (std::size_t c = 0; c < checks_.size(); ++c) {
+      for (std::size_t m = 0; m < 3; ++m) {
+        SeriesModel s{};
+        const int pick = static_cast<int>((c * 3 + m) % 10);
+        if (random) {
+          // The ingest benchmark's kinds: range and decimals.
+          static constexpr struct {
+            double lo, hi;
+            int decimals;
+          } kKinds[] = {{3, 78, 2},  {12, 900, 2},   {0.01, 3.5, 2}, {0.2, 60, 3},  {0, 0.4, 0},
+                        {0, 400, 0}, {0.5, 2000, 2}, {1e3, 5e8, 0},  {600, 3e7, 0}, {-0.1, 0.1, 4}};
+          s = {Kind::kNoisyGauge, 0, 0, kKinds[pick].decimals, kKinds[pick].lo, kKinds[pick].hi};
+        } else if (pick < 2) {
+          s = {Kind::kConstant, std::round(u(rng) * 64) * 4, 0, 0, 0, 0};
+        } else if (pick < 5) {
+          s = {Kind::kSlowGauge, round_to(20 + u(rng) * 60, 2), 0.01, 2, 0, 100};
+        } else if (pick < 7) {
+          s = {Kind::kCounter, std::round(u(rng) * 1e9), std::round(1e5 + u(rng) * 1e7), 0, 0, 0};
+        } else if (pick < 9) {
+          s = {Kind::kNoisyGauge, 0.5 + u(rng) * 2, 0.3, 2, 0, 0};
+        } else {
+          s = {Kind::kLatency, 5 + u(rng) * 40, 2, 3, 0, 0};
+        }
+        series_.push_back(s);
+      }
+    }
+    offset_ms_ = static_cast<std::int64_t>(rng() % 60'000);
+  }
+
+  // The report of simulated minute `minute` (the checks due then).
+  protocol::Report report(std::int64_t t0, std::int64_t minute, std::mt19937_64& rng) {
+    protocol::Report r;
+    r.agent = {id_, "site-" + id_, id_, "bench"};
+    r.seq = static_cast<std::uint64_t>(minute + 1);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (std::size_t c = 0; c < checks_.size(); ++c) {
+      if (minute % checks_[c].interval_min != 0) continue;
+      CheckResult result;
+      result.check = checks_[c].id;
+      result.name = checks_[c].id;
+      result.status = State::kOk;
+      result.ts_ms = t0 + minute * kMinute + offset_ms_ + static_cast<std::int64_t>(rng() % 8);
+      result.interval_s = checks_[c].interval_min * 60;
+      for (std::size_t m = 0; m < 3; ++m) {
+        SeriesModel& s = series_[c * 3 + m];
+        double v = s.value;
+        switch (s.kind) {
+          case Kind::kConstant: break;
+          case Kind::kSlowGauge:
+            if (u(rng) < 0.2) s.value = round_to(s.value + (u(rng) < 0.5 ? -1 : 1) * s.rate, 2);
+            v = s.value;
+            break;
+          case Kind::kCounter:
+            s.value += std::round(s.rate * (0.9 + 0.2 * u(rng)));
+            v = s.value;
+            break;
+          case Kind::kNoisyGauge:
+            v = s.lo != s.hi ? round_to(s.lo + (s.hi - s.lo) * u(rng), s.decimals)
+                             : round_to(std::max(0.0, s.value + s.rate * (u(rng) - 0.5)), 2);
+            break;
+          case Kind::kLatency: v = round_to(s.value + s.rate * u(rng), 3); break;
+        }
+        result.metrics.push_back(Metric{.label = checks_[c].metrics[m], .value = v});
+      }
+      r.results.push_back(std::move(result));
+    }
+    return r;
+  }
+  const std::string& id() const { return id_; }
+
+ private:
+  std::string id_;
+  std::vector<CheckModel> checks_ = catalogue();
+  std::vector<SeriesModel> series_;
+  std::int64_t offset_ms_ = 0;
+};
+
+void fail(const std::string& what) {
+  std::fprintf(stderr, "vigie-bench-storage: %s\n", what.c_str());
+  std::exit(1);
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string workload = "realistic";
+  int agents = 100;
+  int hours = 24;
+  int queries = 200;
+  std::filesystem::path db = std::filesystem::temp_directory_path() / "vigie-bench-storage.db";
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) fail(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--workload") {
+      workload = value();
+    } else if (a == "--agents") {
+      agents = std::stoi(value());
+    } else if (a == "--hours") {
+      hours = std::stoi(value());
+    } else if (a == "--queries") {
+      queries = std::stoi(value());
+    } else if (a == "--db") {
+      db = value();
+    } else if (a == "--keep") {
+      keep = true;
+    } else {
+      fail("unknown option " + a);
+    }
+  }
+  if (workload != "realistic" && workload != "random") fail("--workload: realistic or random");
+  if (agents < 1 || hours < 2 || queries < 1) fail("--agents, --queries >= 1, --hours >= 2");
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
+
+  // A day-aligned start, in the past so that every hour is over at the end.
+  const std::int64_t t0 = 20'000LL * 24 * kHour;
+  std::atomic<std::int64_t> now{t0};
+  collector::SqliteOptions options{.path = db};
+  options.now_ms = [&] { return now.load(); };
+  options.housekeeping_every = std::chrono::hours(24 * 365);  // run below, timed
+  auto opened = collector::open_sqlite_storage(options);
+  if (!opened) fail(opened.status().message());
+  collector::Storage& storage = **opened;
+
+  std::mt19937_64 rng(42);
+  std::vector<Agent> fleet;
+  for (int i = 0; i < agents; ++i) fleet.emplace_back(i, workload == "random", rng);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::int64_t pending = 0;
+  std::int64_t samples = 0;
+  Clock::duration ingest{};
+  Clock::duration housekeeping{};
+  for (std::int64_t minute = 0; minute < hours * 60; ++minute) {
+    now = t0 + (minute + 1) * kMinute;
+    std::vector<protocol::Report> reports;
+    for (Agent& agent : fleet) reports.push_back(agent.report(t0, minute, rng));
+    const auto start = Clock::now();
+    for (protocol::Report& r : reports) {
+      for (const auto& result : r.results)
+        samples += static_cast<std::int64_t>(result.metrics.size());
+      {
+        std::lock_guard lock(mu);
+        ++pending;
+      }
+      storage.submit(std::move(r), now.load(), {}, [&](Result<collector::IngestOutcome> o) {
+        if (!o) fail("store: " + o.status().message());
+        std::lock_guard lock(mu);
+        if (--pending == 0) cv.notify_all();
+      });
+    }
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return pending == 0; });
+    }
+    ingest += Clock::now() - start;
+    if ((minute + 1) % 5 == 0) {
+      const auto hk = Clock::now();
+      if (Status s = storage.housekeep(); !s) fail("housekeeping: " + s.message());
+      housekeeping += Clock::now() - hk;
+    }
+  }
+  // Every hour over and rolled up: what the database holds in its steady state.
+  now = t0 + (hours + 1) * kHour + 10 * kMinute;
+  {
+    const auto hk = Clock::now();
+    if (Status s = storage.housekeep(); !s) fail("housekeeping: " + s.message());
+    housekeeping += Clock::now() - hk;
+  }
+
+  // One hour of one metric, raw, from the middle of the run.
+  std::vector<double> query_ms;
+  std::size_t points = 0;
+  for (int q = 0; q < queries; ++q) {
+    const Agent& agent = fleet[rng() % fleet.size()];
+    const std::int64_t from =
+        t0 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(hours - 1)) * kHour;
+    collector::SeriesQuery query{.agent = agent.id(),
+                                 .check = "family/check:" + std::to_string(rng() % 7),
+                                 .metric = "m" + std::to_string(rng() % 3),
+                                 .from_ms = from,
+                                 .to_ms = from + kHour - 1,
+                                 .tier = "raw"};
+    const auto start = Clock::now();
+    auto data = storage.series(query);
+    query_ms.push_back(seconds(Clock::now() - start) * 1000);
+    if (!data) fail("query: " + data.status().message());
+    points += data->points.size();
+  }
+  storage.close();
+
+  // Sizes: the file after a checkpoint, and what each table and index takes in it.
+  sqlite3* raw = nullptr;
+  if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) fail("open the database again");
+  sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  std::map<std::string, std::int64_t> by_name;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(raw, "SELECT name, sum(pgsize), sum(unused) FROM dbstat GROUP BY name", -1,
+                         &stmt, nullptr) != SQLITE_OK)
+    fail(sqlite3_errmsg(raw));
+  std::int64_t used = 0;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    by_name[name] = sqlite3_column_int64(stmt, 1);
+    used += sqlite3_column_int64(stmt, 1);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  const auto file = static_cast<std::int64_t>(std::filesystem::file_size(db));
+
+  const auto per = [&](std::int64_t bytes) {
+    return static_cast<double>(bytes) / static_cast<double>(samples);
+  };
+  std::printf("workload %s: %d agents x 90 series, %d hours, %lld samples\n", workload.c_str(),
+              agents, hours, static_cast<long long>(samples));
+  std::printf("ingest: %.1f s (%.0f samples/s); housekeeping: %.1f s (%.1f %% of ingest)\n",
+              seconds(ingest), static_cast<double>(samples) / seconds(ingest),
+              seconds(housekeeping), 100 * seconds(housekeeping) / seconds(ingest));
+  std::printf("database file: %.1f MiB, %.2f bytes per sample (pages in use %.2f)\n",
+              static_cast<double>(file) / 1048576, per(file), per(used));
+  std::int64_t rollups = 0;
+  std::int64_t blocks = 0;
+  for (const auto& [name, bytes] : by_name) {
+    if (per(bytes) < 0.005) continue;
+    std::printf("  %-28s %.2f bytes per sample\n", name.c_str(), per(bytes));
+    if (name.rfind("rollups", 0) == 0 || name.rfind("sqlite_autoindex_rollups", 0) == 0)
+      rollups += bytes;
+    if (name.rfind("sample_blocks", 0) == 0) blocks += bytes;
+  }
+  std::printf("raw samples (blocks and their indexes): %.2f bytes per sample; rollups: %.2f\n",
+              per(blocks), per(rollups));
+  std::printf(
+      "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
+      percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,
+      static_cast<double>(points) / queries);
+  if (!keep)
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
+  return 0;
+}

@@ -1,0 +1,233 @@
+#include "collector/postgres/pq.hpp"
+
+#include <postgresql/libpq-fe.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace vigie::collector::pq {
+namespace {
+
+// What a failed statement's SQLSTATE means to the caller.
+Code code_of_sqlstate(std::string_view state) {
+  if (state.starts_with("08")) return Code::kUnavailable;               // connection exception
+  if (state == "40001" || state == "40P01") return Code::kUnavailable;  // retry the transaction
+  if (state.starts_with("57P")) return Code::kUnavailable;  // admin shutdown, cannot connect now
+  if (state == "23505") return Code::kAlreadyExists;
+  if (state == "28P01" || state == "28000") return Code::kUnauthenticated;
+  return Code::kInternal;
+}
+
+std::string trimmed(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct ConninfoOptions {
+  PQconninfoOption* options = nullptr;
+  ~ConninfoOptions() {
+    if (options) PQconninfoFree(options);
+  }
+};
+
+}  // namespace
+
+bool is_postgres(std::string_view db) {
+  if (db.starts_with("postgresql://") || db.starts_with("postgres://")) return true;
+  // key=value pairs; another scheme's URI with a query is not one.
+  return db.find("://") == std::string_view::npos && db.find('=') != std::string_view::npos;
+}
+
+Status check_conninfo(const std::string& conninfo) {
+  char* error = nullptr;
+  ConninfoOptions parsed{PQconninfoParse(conninfo.c_str(), &error)};
+  if (!parsed.options) {
+    std::string message = "database \"" + describe(conninfo) + "\": " + trimmed(error);
+    if (error) PQfreemem(error);
+    return Status::invalid(message);
+  }
+  for (PQconninfoOption* o = parsed.options; o->keyword; ++o) {
+    if (std::strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+      return Status::invalid(
+          "a database password on the command line is visible to every user of the machine: "
+          "leave it out of --db and put it in a password file (passfile= in the connection "
+          "string, or PGPASSFILE)");
+    }
+  }
+  return Status::ok();
+}
+
+std::string describe(const std::string& conninfo) {
+  // A URI's password sits between "user:" and "@"; a key=value string's after
+  // "password=". Either is replaced with "***".
+  std::string out = conninfo;
+  if (out.starts_with("postgres")) {
+    const auto scheme = out.find("://");
+    const auto at = out.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+    if (scheme != std::string::npos && at != std::string::npos) {
+      const auto colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+    return out;
+  }
+  const auto key = out.find("password=");
+  if (key != std::string::npos) {
+    auto end = out.find(' ', key);
+    if (end == std::string::npos) end = out.size();
+    out.replace(key + 9, end - key - 9, "***");
+  }
+  return out;
+}
+
+Params& Params::add(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  values_.emplace_back(buf);
+  return *this;
+}
+
+Params& Params::add_bytes(std::string_view bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (const char c : bytes) {
+    text += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+    text += kHex[static_cast<unsigned char>(c) & 0xF];
+  }
+  values_.emplace_back(std::move(text));
+  return *this;
+}
+
+void Rows::Clear::operator()(pg_result* r) const { PQclear(r); }
+
+Rows::Rows(pg_result* result) : result_(result) {}
+
+int Rows::size() const { return result_ ? PQntuples(result_.get()) : 0; }
+
+bool Rows::null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+
+std::string Rows::text(int row, int col) const {
+  return std::string(PQgetvalue(result_.get(), row, col),
+                     static_cast<std::size_t>(PQgetlength(result_.get(), row, col)));
+}
+
+std::int64_t Rows::int64(int row, int col) const {
+  if (null(row, col)) return 0;
+  return std::strtoll(PQgetvalue(result_.get(), row, col), nullptr, 10);
+}
+
+double Rows::real(int row, int col) const {
+  if (null(row, col)) return 0;
+  return std::strtod(PQgetvalue(result_.get(), row, col), nullptr);
+}
+
+std::string Rows::bytes(int row, int col) const {
+  std::size_t length = 0;
+  unsigned char* raw = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, col)), &length);
+  if (!raw) return {};
+  std::string out(reinterpret_cast<const char*>(raw), length);
+  PQfreemem(raw);
+  return out;
+}
+
+std::int64_t Rows::affected() const {
+  const char* n = result_ ? PQcmdTuples(result_.get()) : "";
+  return *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+Result<std::unique_ptr<Conn>> Conn::connect(const std::string& conninfo) {
+  if (Status s = check_conninfo(conninfo); !s) return s;
+  pg_conn* conn = PQconnectdb(conninfo.c_str());
+  if (!conn) return Status(Code::kInternal, "libpq: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = trimmed(PQerrorMessage(conn));
+    PQfinish(conn);
+    // "password authentication failed", "no password supplied": the credentials,
+    // which waiting will not fix; anything else may be the server being down.
+    const Code code =
+        message.find("password") != std::string::npos ? Code::kUnauthenticated : Code::kUnavailable;
+    return Status(code, "database \"" + describe(conninfo) + "\": " + message);
+  }
+  // Text as UTF-8 whatever the server's encoding.
+  PQsetClientEncoding(conn, "UTF8");
+  // The server's notices ("relation already exists, skipping") are not the
+  // collector's to print on its stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<Conn>(new Conn(conn));
+}
+
+Conn::~Conn() { PQfinish(conn_); }
+
+bool Conn::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+int Conn::server_version() const { return PQserverVersion(conn_); }
+
+int Conn::socket() const { return PQsocket(conn_); }
+
+bool Conn::consume_input() { return PQconsumeInput(conn_) == 1; }
+
+std::vector<std::string> Conn::notifications() {
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.emplace_back(n->relname);
+    PQfreemem(n);
+  }
+  return out;
+}
+
+Status Conn::error_of(pg_result* result, std::string_view what) const {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (message.empty()) message = trimmed(PQerrorMessage(conn_));
+  const Code code = !ok() ? Code::kUnavailable : state ? code_of_sqlstate(state) : Code::kInternal;
+  std::string text = std::string(what) + ": " + message;
+  if (state) text += " (SQLSTATE " + std::string(state) + ")";
+  return Status(code, text);
+}
+
+Status Conn::exec(const std::string& sql) {
+  pg_result* result = PQexec(conn_, sql.c_str());
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  PQclear(result);
+  return Status::ok();
+}
+
+Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "s" + std::to_string(prepared_.size() + 1);
+    pg_result* prepared = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
+    if (!prepared || PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+      Status error = error_of(prepared, "database");
+      if (prepared) PQclear(prepared);
+      return error;
+    }
+    PQclear(prepared);
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.values().size());
+  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  pg_result* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                                     values.data(), nullptr, nullptr, 0);
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  return Rows(result);
+}
+
+bool retryable(const Status& status) { return status.code() == Code::kUnavailable; }
+
+}  // namespace vigie::collector::pq

@@ -1,0 +1,119 @@
+#pragma once
+// A thin wrapper of libpq for the PostgreSQL backend: a connection that prepares each
+// statement once (by its text), parameters sent as text, rows read back as numbers or
+// text, and errors as Status values that say whether retrying may help. The only file
+// of the collector that includes libpq's header is pq.cpp.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace vigie::collector::pq {
+
+// Where a database is: a libpq URI (postgresql://, postgres://) or a key=value
+// connection string. Anything else is a SQLite file.
+bool is_postgres(std::string_view db);
+
+// Checks a connection string before it is used: it must parse, and must carry no
+// password (a command line is visible to every user of the machine; libpq reads the
+// password from the file named by passfile= or PGPASSFILE, or ~/.pgpass).
+Status check_conninfo(const std::string& conninfo);
+
+// The connection string with any password left out, for logs and messages.
+std::string describe(const std::string& conninfo);
+
+// Query parameters, as text (NULL when empty optional).
+class Params {
+ public:
+  Params& add(std::int64_t v) {
+    values_.push_back(std::to_string(v));
+    return *this;
+  }
+  Params& add(int v) { return add(static_cast<std::int64_t>(v)); }
+  Params& add(bool v) { return add(static_cast<std::int64_t>(v ? 1 : 0)); }
+  Params& add(double v);
+  Params& add(std::string v) {
+    values_.emplace_back(std::move(v));
+    return *this;
+  }
+  Params& add(const char* v) { return add(std::string(v)); }
+  Params& add(std::string_view v) { return add(std::string(v)); }
+  // Binary data as a bytea in hex form.
+  Params& add_bytes(std::string_view bytes);
+  Params& add_null() {
+    values_.emplace_back(std::nullopt);
+    return *this;
+  }
+  const std::vector<std::optional<std::string>>& values() const { return values_; }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// The rows of one statement's answer.
+class Rows {
+ public:
+  Rows() = default;
+  explicit Rows(pg_result* result);
+  int size() const;
+  bool null(int row, int col) const;
+  std::string text(int row, int col) const;
+  std::int64_t int64(int row, int col) const;
+  double real(int row, int col) const;
+  // A bytea column, decoded.
+  std::string bytes(int row, int col) const;
+  // Rows changed by an INSERT, UPDATE or DELETE.
+  std::int64_t affected() const;
+
+ private:
+  struct Clear {
+    void operator()(pg_result* r) const;
+  };
+  std::unique_ptr<pg_result, Clear> result_;
+};
+
+class Conn {
+ public:
+  // Connects; kUnavailable when the server cannot be reached, kUnauthenticated when it
+  // refuses the credentials.
+  static Result<std::unique_ptr<Conn>> connect(const std::string& conninfo);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Runs `sql` (one or more statements, no parameters).
+  Status exec(const std::string& sql);
+  // Runs one statement with parameters ($1, $2...), prepared on first use.
+  Result<Rows> query(const std::string& sql, const Params& params = {});
+  // True while the connection is up.
+  bool ok() const;
+  // The server's version number (150004 for 15.4).
+  int server_version() const;
+  // The socket, to wait for notifications on.
+  int socket() const;
+  // Notifications received so far (channel names), consumed.
+  std::vector<std::string> notifications();
+  // Reads what the server sent without blocking; false when the connection broke.
+  bool consume_input();
+
+ private:
+  explicit Conn(pg_conn* conn) : conn_(conn) {}
+  Status error_of(pg_result* result, std::string_view what) const;
+  pg_conn* conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
+};
+
+// Whether a failed statement may succeed when its transaction is run again: a lost
+// connection, a serialization failure, a deadlock, a conflict with recovery.
+bool retryable(const Status& status);
+
+}  // namespace vigie::collector::pq

@@ -1,0 +1,42 @@
+#pragma once
+// The read queries of the PostgreSQL backend, on a read connection (the primary's, or
+// a standby's with --read-db). The ones that run several statements run them in one
+// REPEATABLE READ transaction, so that they see one committed state.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collector/postgres/pq.hpp"
+#include "collector/sqlite/queries.hpp"
+#include "collector/state.hpp"
+#include "collector/storage.hpp"
+#include "common/status.hpp"
+
+namespace vigie::collector::pg {
+
+Result<StateSnapshot> read_state(pq::Conn& conn, std::int64_t now_ms);
+Result<std::vector<Event>> read_events(pq::Conn& conn, const EventQuery& query);
+Result<std::vector<AuditEntry>> read_audit(pq::Conn& conn, const AuditQuery& query);
+Result<std::vector<NotificationRecord>> read_notifications(pq::Conn& conn,
+                                                           const NotificationQuery& query);
+Result<SeriesData> read_series(pq::Conn& conn, const SeriesQuery& query, const SeriesPlan& plan);
+Result<HistoryData> read_history(pq::Conn& conn, const HistoryQuery& query);
+Result<TokenRecord> read_token(pq::Conn& conn, const std::string& hash);
+Result<std::vector<TokenRecord>> read_tokens(pq::Conn& conn);
+Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(pq::Conn& conn,
+                                                                  std::int64_t since_ms);
+// Storage::claim_outbox, in one statement (FOR UPDATE SKIP LOCKED).
+Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& channel,
+                                            std::int64_t now_ms, std::int64_t due_by_ms,
+                                            std::size_t limit, std::int64_t lease_ms);
+Result<std::int64_t> read_config_revision(pq::Conn& conn);
+Result<ConfigSnapshot> read_config_snapshot(pq::Conn& conn);
+Result<std::vector<AgentConfigReport>> read_agent_config_reports(pq::Conn& conn);
+// StorageStats::synchronous: "full" when a commit is on disk before it is answered.
+Result<std::string> read_synchronous(pq::Conn& conn);
+// The database's size on disk (pg_database_size).
+Result<std::int64_t> read_database_bytes(pq::Conn& conn);
+
+}  // namespace vigie::collector::pg

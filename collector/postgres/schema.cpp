@@ -1,0 +1,294 @@
+#include "collector/postgres/schema.hpp"
+
+#include <iterator>
+#include <string>
+
+#include "common/log.hpp"
+
+namespace vigie::collector::pg {
+namespace {
+
+// Version 1: what SQLite's versions 1 to 8 hold, in PostgreSQL's types. Times are
+// epoch milliseconds (bigint), as everywhere in vigie.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE agents (
+  id              bigserial PRIMARY KEY,
+  name            text NOT NULL UNIQUE,
+  site            text NOT NULL,
+  hostname        text NOT NULL DEFAULT '',
+  version         text NOT NULL DEFAULT '',
+  first_seen_ms   bigint NOT NULL DEFAULT 0,
+  last_seen_ms    bigint NOT NULL DEFAULT 0,
+  last_seq        bigint NOT NULL DEFAULT 0,
+  clock_skew_ms   bigint,  -- NULL: unknown
+  spool_depth     bigint NOT NULL DEFAULT -1,
+  spool_oldest_ms bigint NOT NULL DEFAULT 0,
+  spool_dropped   bigint NOT NULL DEFAULT -1,
+  lost_since_ms   bigint NOT NULL DEFAULT 0,  -- 0: not lost
+  -- The high-water mark of the batches retention let go: a report at or below it,
+  -- whose results are no newer than the last of them, was stored already.
+  pruned_seq          bigint NOT NULL DEFAULT 0,
+  pruned_received_ms  bigint NOT NULL DEFAULT 0
+);
+-- One row per stored report: (agent, seq) makes ingest idempotent, across collectors
+-- too (the second insert of a pair waits for the first's transaction, then conflicts).
+CREATE TABLE batches (
+  agent_id    bigint NOT NULL,
+  seq         bigint NOT NULL,
+  received_ms bigint NOT NULL,
+  results     integer NOT NULL,
+  PRIMARY KEY (agent_id, seq)
+);
+CREATE INDEX batches_by_time ON batches (received_ms);
+CREATE TABLE checks (
+  id             bigserial PRIMARY KEY,
+  agent_id       bigint NOT NULL REFERENCES agents (id),
+  check_id       text NOT NULL,
+  name           text NOT NULL,
+  status         integer NOT NULL,
+  summary        text NOT NULL,
+  details        text NOT NULL,
+  metrics        text NOT NULL,  -- JSON array, protocol form
+  ts_ms          bigint NOT NULL,
+  duration_ms    bigint NOT NULL,
+  interval_s     bigint NOT NULL,
+  received_ms    bigint NOT NULL,
+  since_ms       bigint NOT NULL,
+  max_attempts   integer NOT NULL,
+  state_type     integer NOT NULL,  -- 0 soft, 1 hard
+  attempt        integer NOT NULL,
+  hard_state     integer NOT NULL,
+  hard_since_ms  bigint NOT NULL,
+  history        bigint NOT NULL,  -- 2 bits a result
+  history_len    integer NOT NULL,
+  flapping       integer NOT NULL,
+  flap_percent   double precision NOT NULL,
+  stale          integer NOT NULL,
+  stale_reason   text NOT NULL,
+  stale_since_ms bigint NOT NULL,
+  agent_lost     integer NOT NULL,
+  ack            text NOT NULL,  -- JSON object, '' if none
+  site           text NOT NULL DEFAULT '',  -- filed under ('' : its agent's site)
+  UNIQUE (agent_id, check_id)
+);
+CREATE TABLE series (
+  id       bigserial PRIMARY KEY,
+  agent_id bigint NOT NULL,
+  check_id text NOT NULL,
+  metric   text NOT NULL,
+  unit     text NOT NULL,
+  UNIQUE (agent_id, check_id, metric)
+);
+-- Raw samples packed by report (collector/sample_block.hpp), as in SQLite.
+CREATE TABLE sample_blocks (
+  id       bigserial PRIMARY KEY,
+  agent_id bigint NOT NULL,
+  t_min    bigint NOT NULL,
+  t_max    bigint NOT NULL,
+  samples  bytea NOT NULL
+);
+CREATE INDEX sample_blocks_by_agent ON sample_blocks (agent_id, t_max);
+CREATE INDEX sample_blocks_by_time ON sample_blocks USING brin (t_max);
+-- The blocks not rolled up yet. A queue rather than a cursor: ids are handed out
+-- before commit, so several collectors commit blocks out of id order.
+CREATE TABLE rollup_pending (
+  block_id bigint PRIMARY KEY
+);
+CREATE TABLE rollups (
+  tier      integer NOT NULL,  -- bucket width in ms: 300000 or 3600000
+  series_id bigint NOT NULL,
+  bucket_ms bigint NOT NULL,
+  min_value double precision NOT NULL,
+  max_value double precision NOT NULL,
+  sum_value double precision NOT NULL,
+  n         bigint NOT NULL,
+  PRIMARY KEY (tier, series_id, bucket_ms)
+);
+CREATE INDEX rollups_by_time ON rollups (tier, bucket_ms);
+CREATE TABLE tokens (
+  id         bigserial PRIMARY KEY,
+  hash       text NOT NULL UNIQUE,
+  role       text NOT NULL,
+  agent      text NOT NULL DEFAULT '',
+  site       text NOT NULL DEFAULT '',
+  label      text NOT NULL DEFAULT '',
+  created_ms bigint NOT NULL,
+  expires_ms bigint NOT NULL DEFAULT 0,
+  used_ms    bigint NOT NULL DEFAULT 0,
+  revoked_ms bigint NOT NULL DEFAULT 0,
+  report_for text NOT NULL DEFAULT ''  -- "", "*" or a comma list of sites
+);
+CREATE INDEX tokens_by_agent ON tokens (agent) WHERE agent <> '';
+CREATE TABLE events (
+  id          bigint PRIMARY KEY,
+  ts_ms       bigint NOT NULL,
+  recorded_ms bigint NOT NULL,
+  kind        text NOT NULL,
+  site        text NOT NULL,
+  agent       text NOT NULL,
+  check_id    text NOT NULL,
+  from_state  integer NOT NULL,
+  to_state    integer NOT NULL,
+  state_type  integer NOT NULL,
+  attempt     integer NOT NULL,
+  summary     text NOT NULL,
+  author      text NOT NULL,
+  notify      integer NOT NULL,
+  backfill    integer NOT NULL,
+  trap        text NOT NULL DEFAULT ''  -- kind 'trap': what it said (JSON text)
+);
+CREATE INDEX events_by_check ON events (agent, check_id, id);
+CREATE INDEX events_traps_by_check ON events (agent, check_id, id) WHERE kind = 'trap';
+CREATE INDEX events_by_time ON events (recorded_ms);
+CREATE TABLE downtimes (
+  id               bigint PRIMARY KEY,
+  site             text NOT NULL,
+  agent            text NOT NULL,
+  check_id         text NOT NULL,
+  start_ms         bigint NOT NULL,
+  end_ms           bigint NOT NULL,  -- recurring: 0 for ever
+  comment          text NOT NULL,
+  author           text NOT NULL,
+  created_ms       bigint NOT NULL,
+  weekdays         integer NOT NULL,  -- bit 0 Monday; 0: one-off
+  start_minute     integer NOT NULL,
+  duration_minutes integer NOT NULL,
+  time_zone        text NOT NULL,
+  every            text NOT NULL DEFAULT '',  -- public-holidays, outside-working-hours
+  calendar         text NOT NULL DEFAULT ''
+);
+CREATE TABLE audit (
+  id      bigserial PRIMARY KEY,
+  ts_ms   bigint NOT NULL,
+  author  text NOT NULL,
+  action  text NOT NULL,
+  target  text NOT NULL,
+  comment text NOT NULL,
+  before_value text NOT NULL DEFAULT '',
+  after_value  text NOT NULL DEFAULT ''
+);
+CREATE TABLE notifications (
+  id       bigserial PRIMARY KEY,
+  ts_ms    bigint NOT NULL,
+  site     text NOT NULL,
+  agent    text NOT NULL,
+  check_id text NOT NULL,
+  channel  text NOT NULL,
+  target   text NOT NULL,
+  kind     text NOT NULL,
+  state    integer NOT NULL,
+  status   text NOT NULL,
+  detail   text NOT NULL
+);
+CREATE INDEX notifications_by_check ON notifications (check_id, id);
+CREATE INDEX notifications_by_site ON notifications (site, id);
+CREATE INDEX notifications_by_time ON notifications (ts_ms);
+-- The alert outbox: written in the transaction of the event that causes an alert,
+-- claimed with FOR UPDATE SKIP LOCKED, settled once delivered or given up.
+CREATE TABLE outbox (
+  id         bigserial PRIMARY KEY,
+  channel    text NOT NULL,
+  alert_key  text NOT NULL,
+  alert      text NOT NULL,  -- JSON
+  created_ms bigint NOT NULL,
+  due_ms     bigint NOT NULL,
+  attempts   integer NOT NULL DEFAULT 0,
+  error      text NOT NULL DEFAULT '',
+  done_ms    bigint NOT NULL DEFAULT 0,
+  status     text NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox (channel, due_ms) WHERE done_ms = 0;
+CREATE INDEX outbox_sent ON outbox (alert_key, done_ms) WHERE done_ms <> 0;
+CREATE INDEX outbox_by_time ON outbox (created_ms);
+-- Agent configurations kept centrally, and what each agent says it runs.
+CREATE TABLE config_entries (
+  kind       text NOT NULL,  -- template, site, agent
+  name       text NOT NULL,
+  document   text NOT NULL,  -- JSON
+  revision   bigint NOT NULL,
+  updated_ms bigint NOT NULL,
+  author     text NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+-- Bumped by every change of config_entries (its row lock orders the changes).
+CREATE TABLE config_revision (
+  id       integer PRIMARY KEY CHECK (id = 1),
+  revision bigint NOT NULL
+);
+INSERT INTO config_revision (id, revision) VALUES (1, 0);
+CREATE TABLE agent_config_reports (
+  agent       text PRIMARY KEY,
+  running     text NOT NULL,
+  refused     text NOT NULL,
+  error       text NOT NULL,
+  reported_ms bigint NOT NULL
+);
+)sql";
+
+// Entry N-1 takes a database from version N-1 to N. A new version appends its step
+// and bumps kSchemaVersion; a released step is never edited.
+constexpr const char* kMigrations[] = {kSchemaV1};
+static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
+
+// Held while migrating, so that collectors started at once migrate one after another.
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7612001)";
+
+Status too_new(std::int64_t version) {
+  return Status(Code::kFailedPrecondition, "database schema version " + std::to_string(version) +
+                                               " is newer than this collector's (" +
+                                               std::to_string(kSchemaVersion) +
+                                               "): upgrade the collector");
+}
+
+}  // namespace
+
+Result<std::int64_t> schema_version(pq::Conn& conn) {
+  auto exists = conn.query("SELECT to_regclass('vigie_schema') IS NOT NULL");
+  if (!exists) return exists.status();
+  if (exists->text(0, 0) != "t") return std::int64_t{0};
+  auto version = conn.query("SELECT version FROM vigie_schema");
+  if (!version) return version.status();
+  return version->size() == 0 ? std::int64_t{0} : version->int64(0, 0);
+}
+
+Status check_version(pq::Conn& conn) {
+  auto version = schema_version(conn);
+  if (!version) return version.status();
+  if (*version > kSchemaVersion) return too_new(*version);
+  if (*version < kSchemaVersion)
+    return Status(Code::kFailedPrecondition,
+                  "database schema version " + std::to_string(*version) + ", this collector uses " +
+                      std::to_string(kSchemaVersion) + ": run `vigie-collector db migrate`");
+  return Status::ok();
+}
+
+Status migrate(pq::Conn& conn) {
+  for (;;) {
+    if (Status s = conn.exec("BEGIN"); !s) return s;
+    Status s = conn.exec(kMigrationLock);
+    if (s)
+      s = conn.exec(
+          "CREATE TABLE IF NOT EXISTS vigie_schema (version bigint NOT NULL);"
+          " INSERT INTO vigie_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM vigie_schema)");
+    Result<std::int64_t> version = s ? schema_version(conn) : Result<std::int64_t>(s);
+    if (!version) {
+      (void)conn.exec("ROLLBACK");
+      return version.status().with_context("migrate the database");
+    }
+    if (*version >= kSchemaVersion) {
+      (void)conn.exec("ROLLBACK");
+      return *version > kSchemaVersion ? too_new(*version) : Status::ok();
+    }
+    const std::int64_t next = *version + 1;
+    s = conn.exec(kMigrations[next - 1]);
+    if (s) s = conn.exec("UPDATE vigie_schema SET version = " + std::to_string(next));
+    if (s) s = conn.exec("COMMIT");
+    if (!s) {
+      (void)conn.exec("ROLLBACK");
+      return s.with_context("migrate the database to schema version " + std::to_string(next));
+    }
+    if (*version > 0) log::notice("database migrated to schema version " + std::to_string(next));
+  }
+}
+
+}  // namespace vigie::collector::pg

@@ -1,0 +1,503 @@
+// The PostgreSQL backend of Storage, put together. One writer thread per collector
+// owns a connection and commits the reports queued since its last transaction in one
+// transaction (group commit), each in a savepoint of its own, as SQLite's writer does;
+// reads take a connection from a pool (the primary's, or the standby's named by
+// --read-db for the query API's reads). Several collectors may share one database:
+// the replay guard, the agent's row lock and SKIP LOCKED rollups keep their writes
+// apart (writes.hpp).
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "collector/postgres/pq.hpp"
+#include "collector/postgres/reads.hpp"
+#include "collector/postgres/schema.hpp"
+#include "collector/postgres/writes.hpp"
+#include "collector/storage.hpp"
+#include "common/log.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Connections to one server, handed out one caller at a time.
+class Pool {
+ public:
+  explicit Pool(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+  // Runs `read` on a connection; when it fails in a way a new attempt may not (a
+  // broken connection, a conflict with recovery on a standby), runs it once more on
+  // a fresh connection.
+  template <class Read>
+  auto with(Read read) -> decltype(read(std::declval<pq::Conn&>())) {
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<pq::Conn> conn = take();
+      if (!conn) {
+        auto made = pq::Conn::connect(conninfo_);
+        if (!made) return made.status();
+        conn = std::move(*made);
+      }
+      auto result = read(*conn);
+      const bool healthy = conn->ok();
+      if (healthy) give_back(std::move(conn));
+      if (result || attempt > 0 || !pq::retryable(result.status())) return result;
+    }
+  }
+
+ private:
+  std::unique_ptr<pq::Conn> take() {
+    std::lock_guard lock(mu_);
+    if (idle_.empty()) return nullptr;
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return conn;
+  }
+  void give_back(std::unique_ptr<pq::Conn> conn) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < 8) idle_.push_back(std::move(conn));
+  }
+
+  const std::string conninfo_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<pq::Conn>> idle_;
+};
+
+// A unit of the writer's work: apply() runs in the group's transaction, in a savepoint
+// of its own; done() runs after the commit with the job's status or the commit's.
+struct Job {
+  std::string agent;  // the agent whose row it locks first ("" : none), for lock order
+  std::function<Status(pg::Writes&)> apply;
+  std::function<void(Status)> done;
+};
+
+class PostgresStorage final : public Storage {
+ public:
+  explicit PostgresStorage(PostgresOptions options)
+      : options_(std::move(options)),
+        primary_(options_.conninfo),
+        replica_(options_.read_conninfo.empty() ? options_.conninfo : options_.read_conninfo) {}
+  ~PostgresStorage() override { close(); }
+
+  Status start(std::unique_ptr<pq::Conn> conn) {
+    conn_ = std::move(conn);
+    writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
+    auto synchronous = pg::read_synchronous(*conn_);
+    if (!synchronous) return synchronous.status();
+    synchronous_ = *synchronous;
+    writer_ = std::thread([this] { writer_loop(); });
+    return Status::ok();
+  }
+
+  void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+              Done done) override;
+  void change(Change make, ChangeDone done) override;
+  StorageStats stats() override;
+  Status housekeep() override;
+  void close() override;
+
+  Result<StateSnapshot> load_state(std::int64_t now_ms) override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_state(c, now_ms); });
+  }
+  Result<std::vector<Event>> events(const EventQuery& query) override {
+    return replica_.with([&](pq::Conn& c) { return pg::read_events(c, query); });
+  }
+  Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override {
+    return replica_.with([&](pq::Conn& c) { return pg::read_audit(c, query); });
+  }
+  Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override {
+    return replica_.with([&](pq::Conn& c) { return pg::read_notifications(c, query); });
+  }
+  Result<SeriesData> series(const SeriesQuery& query) override {
+    auto plan = plan_series(query, options_.retention, now_ms());
+    if (!plan) return plan.status();
+    return replica_.with([&](pq::Conn& c) { return pg::read_series(c, query, *plan); });
+  }
+  Result<HistoryData> history(const HistoryQuery& query) override {
+    return replica_.with([&](pq::Conn& c) { return pg::read_history(c, query); });
+  }
+
+  Result<std::int64_t> add_token(const TokenRecord& record, const std::string& hash) override {
+    std::int64_t id = 0;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto inserted = w.insert_token(record, hash);
+      if (!inserted) return inserted.status();
+      id = *inserted;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return id;
+  }
+  // Tokens are read on the primary: a revoked token stops working at once.
+  Result<TokenRecord> find_token(const std::string& hash) override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_token(c, hash); });
+  }
+  Result<std::vector<TokenRecord>> list_tokens() override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_tokens(c); });
+  }
+  Status revoke_token(std::int64_t id, std::int64_t now_ms) override {
+    return write([&](pg::Writes& w) { return w.revoke_token(id, now_ms); });
+  }
+  Result<std::vector<std::int64_t>> add_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens) override {
+    std::vector<std::int64_t> ids;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto inserted = w.insert_tokens(tokens);
+      if (!inserted) return inserted.status();
+      ids = std::move(*inserted);
+      return Status::ok();
+    });
+    if (!s) return s;
+    return ids;
+  }
+
+  // The outbox: claimed in one statement on a connection of the pool (SKIP LOCKED:
+  // collectors claiming at once take different rows), settled by the writer with the
+  // notification history.
+  Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
+                                              std::int64_t due_by_ms, std::size_t limit,
+                                              std::int64_t lease_ms) override {
+    return primary_.with([&](pq::Conn& c) {
+      return pg::claim_outbox(c, channel, now_ms, due_by_ms, limit, lease_ms);
+    });
+  }
+  Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                     const std::string& status, std::vector<NotificationRecord> history) override {
+    return write([&](pg::Writes& w) {
+      return w.settle_outbox(ids, now_ms, status, "", 0, std::move(history));
+    });
+  }
+  Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       std::int64_t retry_at_ms, const std::string& error,
+                       std::vector<NotificationRecord> history) override {
+    return write([&](pg::Writes& w) {
+      return w.settle_outbox(ids, now_ms, "failed", error, retry_at_ms, std::move(history));
+    });
+  }
+  Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_outbox_last_sent(c, since_ms); });
+  }
+
+  // Agent configurations, read and written on the primary.
+  Result<ConfigSnapshot> config_snapshot() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_config_snapshot(c); });
+  }
+  Result<std::int64_t> config_revision() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_config_revision(c); });
+  }
+  Result<std::int64_t> change_config(const ConfigChange& change) override {
+    std::int64_t revision = 0;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto applied = w.change_config(change);
+      if (!applied) return applied.status();
+      revision = *applied;
+      return Status::ok();
+    });
+    if (!s) return s;
+    return revision;
+  }
+  Status put_agent_config_report(const AgentConfigReport& report) override {
+    return write([&](pg::Writes& w) { return w.put_agent_config_report(report); });
+  }
+  Result<std::vector<AgentConfigReport>> agent_config_reports() override {
+    return primary_.with([](pq::Conn& c) { return pg::read_agent_config_reports(c); });
+  }
+
+  Result<TokenRecord> enroll(const Enrollment& enrollment) override {
+    TokenRecord issued;
+    Status s = write([&](pg::Writes& w) -> Status {
+      auto token = w.enroll(enrollment);
+      if (!token) return token.status();
+      issued = std::move(*token);
+      return Status::ok();
+    });
+    if (!s) return s;
+    return issued;
+  }
+
+ private:
+  std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
+  void enqueue(Job job);
+  Status write(std::function<Status(pg::Writes&)> apply);
+  Job housekeeping_job(std::shared_ptr<bool> more);
+  void writer_loop();
+  bool connected();
+  void commit_group(std::vector<Job>& group);
+  Status apply_in_savepoint(const Job& job);
+
+  const PostgresOptions options_;
+  Pool primary_;
+  Pool replica_;
+  std::unique_ptr<pq::Conn> conn_;  // the writer's; writer thread only after start()
+  std::unique_ptr<pg::Writes> writes_;
+  std::atomic<std::int64_t> commits_{0};
+  std::atomic<std::int64_t> commit_failures_{0};
+  std::atomic<std::int64_t> refused_busy_{0};
+  std::string synchronous_;  // read at start
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool closing_ = false;
+  std::thread writer_;
+};
+
+void PostgresStorage::enqueue(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      queue_.push_back(std::move(job));
+      cv_.notify_one();
+      return;
+    }
+  }
+  job.done(Status::unavailable("the collector is shutting down"));
+}
+
+Status PostgresStorage::write(std::function<Status(pg::Writes&)> apply) {
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  enqueue({"", std::move(apply), [&committed](Status s) { committed.set_value(std::move(s)); }});
+  return future.get();
+}
+
+void PostgresStorage::submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
+                             Done done) {
+  if (options_.max_queued_reports > 0) {
+    std::size_t waiting = 0;
+    {
+      std::lock_guard lock(mu_);
+      waiting = queue_.size();
+    }
+    if (waiting >= options_.max_queued_reports) {
+      refused_busy_.fetch_add(1, std::memory_order_relaxed);
+      return done(Status::unavailable("the collector is busy: " + std::to_string(waiting) +
+                                      " reports wait to be written"));
+    }
+  }
+  auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
+  auto shared = std::make_shared<protocol::Report>(std::move(report));
+  std::string agent = shared->agent.id;
+  enqueue({std::move(agent),
+           [shared, received_ms, outcome, on_stored = std::move(on_stored)](pg::Writes& w) {
+             auto stored = w.store(*shared, received_ms);
+             if (!stored) return stored.status();
+             *outcome = *stored;
+             if (*stored == IngestOutcome::kStored && on_stored)
+               return w.persist(on_stored(std::move(*shared), received_ms));
+             return Status::ok();
+           },
+           [done = std::move(done), outcome](Status status) {
+             if (!status) return done(status);
+             done(*outcome);
+           }});
+}
+
+void PostgresStorage::change(Change make, ChangeDone done) {
+  auto delta = std::make_shared<StateDelta>();
+  enqueue({"",
+           [delta, make = std::move(make)](pg::Writes& w) -> Status {
+             auto made = make();
+             if (!made) return made.status();
+             *delta = std::move(*made);
+             return w.persist(*delta);
+           },
+           [delta, done = std::move(done)](Status status) {
+             if (!status) return done(status);
+             done(std::move(*delta));
+           }});
+}
+
+StorageStats PostgresStorage::stats() {
+  StorageStats s;
+  {
+    std::lock_guard lock(mu_);
+    s.queue_depth = queue_.size();
+  }
+  s.commits = commits_.load(std::memory_order_relaxed);
+  s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
+  s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
+  s.synchronous = synchronous_;
+  if (auto bytes = primary_.with([](pq::Conn& c) { return pg::read_database_bytes(c); }))
+    s.database_bytes = *bytes;
+  return s;
+}
+
+Job PostgresStorage::housekeeping_job(std::shared_ptr<bool> more) {
+  return {"",
+          [this, more](pg::Writes& w) {
+            return w.housekeeping_slice(options_.retention, options_.housekeeping_budget, now_ms(),
+                                        more.get());
+          },
+          [more](Status status) {
+            if (!status) {
+              log::error("storage: housekeeping failed: " + status.message());
+              *more = false;  // try again at the next period, not in a tight loop
+            }
+          }};
+}
+
+Status PostgresStorage::housekeep() {
+  auto more = std::make_shared<bool>(true);
+  while (*more) {
+    std::promise<Status> committed;
+    auto future = committed.get_future();
+    Job job = housekeeping_job(more);
+    job.done = [&committed, done = std::move(job.done)](Status s) {
+      done(s);
+      committed.set_value(std::move(s));
+    };
+    enqueue(std::move(job));
+    if (Status s = future.get(); !s) return s;
+  }
+  return Status::ok();
+}
+
+void PostgresStorage::close() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+// The writer's connection, made again after it broke.
+bool PostgresStorage::connected() {
+  if (conn_ && conn_->ok()) return true;
+  auto made = pq::Conn::connect(options_.conninfo);
+  if (!made) {
+    log::warning("storage: " + made.status().message());
+    return false;
+  }
+  conn_ = std::move(*made);
+  writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
+  log::notice("storage: connected to the database again");
+  return true;
+}
+
+void PostgresStorage::writer_loop() {
+  std::vector<Job> group;
+  auto last_housekeeping = Clock::now();
+  auto more = std::make_shared<bool>(false);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
+                   [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty() && closing_) return;
+      while (!queue_.empty() && group.size() < options_.max_batch_reports) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!group.empty()) {
+      commit_group(group);
+      group.clear();
+    }
+    bool idle;
+    {
+      std::lock_guard lock(mu_);
+      idle = queue_.empty();
+    }
+    const auto period = *more ? options_.housekeeping_every / 4 : options_.housekeeping_every;
+    if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
+      group.push_back(housekeeping_job(more));
+      commit_group(group);
+      group.clear();
+      last_housekeeping = Clock::now();
+    }
+  }
+}
+
+Status PostgresStorage::apply_in_savepoint(const Job& job) {
+  if (Status s = conn_->exec("SAVEPOINT job"); !s) return s;
+  Status status;
+  try {
+    status = job.apply(*writes_);
+  } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
+    status = Status::internal(e.what());
+  }
+  if (!status) {
+    (void)conn_->exec("ROLLBACK TO SAVEPOINT job");
+    writes_->forget_cached_ids();
+  }
+  (void)conn_->exec("RELEASE SAVEPOINT job");
+  return status;
+}
+
+void PostgresStorage::commit_group(std::vector<Job>& group) {
+  // Reports of one agent keep their order; agents' rows are locked in name order, the
+  // same in every collector, so that two groups never wait for each other in a cycle.
+  std::stable_sort(group.begin(), group.end(),
+                   [](const Job& a, const Job& b) { return a.agent < b.agent; });
+  std::vector<Status> outcomes;
+  outcomes.reserve(group.size());
+  Status tx =
+      connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
+  if (tx) {
+    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job));
+    tx = conn_->exec("COMMIT");
+    if (!tx) (void)conn_->exec("ROLLBACK");
+  }
+  if (!tx) {
+    if (writes_) writes_->forget_cached_ids();
+    // What is not known committed is answered as not stored: the agent sends it again,
+    // and the replay guard makes that harmless if it was committed after all.
+    if (tx.code() != Code::kUnavailable) tx = Status::unavailable(tx.message());
+  }
+  (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);
+  if (!tx) log::error("storage: commit failed: " + tx.message());
+  for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
+}
+
+// The read-only side of a database, for the report command.
+class PostgresReader final : public HistoryReader {
+ public:
+  explicit PostgresReader(std::string conninfo) : pool_(std::move(conninfo)) {}
+  Result<HistoryData> history(const HistoryQuery& query) override {
+    return pool_.with([&](pq::Conn& c) { return pg::read_history(c, query); });
+  }
+
+ private:
+  Pool pool_;
+};
+
+}  // namespace
+
+bool is_postgres_database(std::string_view db) { return pq::is_postgres(db); }
+
+Status migrate_postgres(const std::string& conninfo) {
+  auto conn = pq::Conn::connect(conninfo);
+  if (!conn) return conn.status();
+  return pg::migrate(**conn);
+}
+
+Result<std::unique_ptr<Storage>> open_postgres_storage(const PostgresOptions& options) {
+  if (!options.read_conninfo.empty()) {
+    if (Status s = pq::check_conninfo(options.read_conninfo); !s)
+      return s.with_context("--read-db");
+  }
+  auto conn = pq::Conn::connect(options.conninfo);
+  if (!conn) return conn.status();
+  if (Status s = options.migrate ? pg::migrate(**conn) : pg::check_version(**conn); !s) return s;
+  auto storage = std::make_unique<PostgresStorage>(options);
+  if (Status s = storage->start(std::move(*conn)); !s) return s;
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+Result<std::unique_ptr<HistoryReader>> open_postgres_reader(const std::string& conninfo) {
+  auto conn = pq::Conn::connect(conninfo);
+  if (!conn) return conn.status();
+  if (Status s = pg::check_version(**conn); !s) return s;
+  return std::unique_ptr<HistoryReader>(std::make_unique<PostgresReader>(conninfo));
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,698 @@
+#include "collector/postgres/writes.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "collector/sample_block.hpp"
+#include "collector/sqlite/housekeeping.hpp"
+#include "collector/sqlite/schema.hpp"
+#include "common/log.hpp"
+
+namespace vigie::collector::pg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using pq::Params;
+
+// How far ahead of the collector an agent's clock may be before its samples are
+// rolled up without waiting for their bucket to close (as in SQLite).
+constexpr std::int64_t kFutureSlackMs = 600'000;
+// Rows one retention delete removes at most: more left means another slice.
+constexpr std::int64_t kDeleteChunk = 2000;
+
+struct BucketKey {
+  std::int64_t tier, series, bucket;
+  bool operator==(const BucketKey&) const = default;
+};
+struct BucketKeyHash {
+  std::size_t operator()(const BucketKey& k) const {
+    return std::hash<std::int64_t>()(k.series * 1'000'003 + k.bucket / 1000 + k.tier);
+  }
+};
+
+Status run(pq::Conn& conn, const std::string& sql, const Params& params) {
+  auto rows = conn.query(sql, params);
+  return rows ? Status::ok() : rows.status();
+}
+
+constexpr const char* kTokenColumns =
+    "SELECT id, role, agent, site, label, created_ms, expires_ms, used_ms, revoked_ms,"
+    " report_for FROM tokens";
+
+TokenRecord token_from_row(const pq::Rows& rows, int i) {
+  TokenRecord t;
+  t.id = rows.int64(i, 0);
+  t.role = role_from_name(rows.text(i, 1)).value_or(Role::kViewer);
+  t.agent = rows.text(i, 2);
+  t.site = rows.text(i, 3);
+  t.label = rows.text(i, 4);
+  t.created_ms = rows.int64(i, 5);
+  t.expires_ms = rows.int64(i, 6);
+  t.used_ms = rows.int64(i, 7);
+  t.revoked_ms = rows.int64(i, 8);
+  t.report_for = rows.text(i, 9);
+  return t;
+}
+
+}  // namespace
+
+void Writes::forget_cached_ids() {
+  agent_ids_.clear();
+  series_ids_.clear();
+  series_counts_.clear();
+}
+
+Result<std::int64_t> Writes::known_agent_id(const std::string& agent) {
+  if (const auto it = agent_ids_.find(agent); it != agent_ids_.end()) return it->second;
+  auto row = conn_.query("SELECT id FROM agents WHERE name = $1", Params().add(agent));
+  if (!row) return row.status().with_context("look up agent");
+  if (row->size() == 0) return Status::not_found("no agent \"" + agent + "\"");
+  const std::int64_t id = row->int64(0, 0);
+  agent_ids_.emplace(agent, id);
+  return id;
+}
+
+Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms) {
+  if (const auto it = agent_ids_.find(agent.id); it != agent_ids_.end()) {
+    // Known: lock its row for the rest of the transaction.
+    auto locked =
+        conn_.query("SELECT id FROM agents WHERE id = $1 FOR UPDATE", Params().add(it->second));
+    if (!locked) return locked.status();
+    if (locked->size() == 1) return it->second;
+    agent_ids_.erase(it);  // gone (rolled back elsewhere): insert it again
+  }
+  // The upsert locks the row it inserts or finds.
+  auto row = conn_.query(
+      "INSERT INTO agents (name, site, hostname, version, first_seen_ms, last_seen_ms)"
+      " VALUES ($1,$2,$3,$4,$5,$5) ON CONFLICT (name) DO UPDATE SET site = excluded.site"
+      " RETURNING id",
+      Params()
+          .add(agent.id)
+          .add(agent.site)
+          .add(agent.hostname)
+          .add(agent.version)
+          .add(received_ms));
+  if (!row) return row.status().with_context("store agent");
+  const std::int64_t id = row->int64(0, 0);
+  agent_ids_.emplace(agent.id, id);
+  return id;
+}
+
+Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t received_ms) {
+  auto agent = agent_id(report.agent, received_ms);
+  if (!agent)
+    return agent.status();  // A replay stores nothing. Under the agent's row lock, a report stored
+                            // by another
+  // collector is committed by now and conflicts here. A report whose batches row
+  // retention let go is known by the agent's high-water mark.
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
+  auto pruned = conn_.query(
+      "SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $3 <= pruned_received_ms",
+      Params().add(*agent).add(static_cast<std::int64_t>(report.seq)).add(newest));
+  if (!pruned) return pruned.status().with_context("look up batch");
+  if (pruned->size() > 0) return IngestOutcome::kDuplicate;
+  auto batch = conn_.query(
+      "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES ($1,$2,$3,$4)"
+      " ON CONFLICT DO NOTHING RETURNING seq",
+      Params()
+          .add(*agent)
+          .add(static_cast<std::int64_t>(report.seq))
+          .add(received_ms)
+          .add(static_cast<std::int64_t>(report.results.size())));
+  if (!batch) return batch.status().with_context("store batch");
+  if (batch->size() == 0) return IngestOutcome::kDuplicate;
+
+  std::vector<Sample> samples;
+  std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
+  std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
+  for (std::size_t i = 0; i < report.results.size(); ++i) {
+    const CheckResult& result = report.results[i];
+    for (std::size_t j = 0; j < result.metrics.size(); ++j) {
+      const Metric& m = result.metrics[j];
+      if (!m.value) continue;  // "U": nothing to plot
+      auto series = series_id(*agent, result.check, m);
+      if (!series) {
+        if (series.status().code() != Code::kTooLarge) return series.status();
+        return Status(Code::kTooLarge, "results[" + std::to_string(i) + "].metrics[" +
+                                           std::to_string(j) + "]: " + series.status().message());
+      }
+      samples.push_back({*series, result.ts_ms, *m.value});
+      t_min = std::min(t_min, result.ts_ms);
+      t_max = std::max(t_max, result.ts_ms);
+    }
+  }
+  if (!samples.empty()) {
+    auto block = conn_.query(
+        "WITH b AS (INSERT INTO sample_blocks (agent_id, t_min, t_max, samples)"
+        " VALUES ($1,$2,$3,$4::bytea) RETURNING id)"
+        " INSERT INTO rollup_pending (block_id) SELECT id FROM b",
+        Params().add(*agent).add(t_min).add(t_max).add_bytes(encode_samples(samples, t_min)));
+    if (!block) return block.status().with_context("store samples");
+  }
+  return IngestOutcome::kStored;
+}
+
+Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& check,
+                                       const Metric& metric) {
+  std::string key = std::to_string(agent);
+  key += '\x1f';
+  key += check;
+  key += '\x1f';
+  key += metric.label;
+  const auto it = series_ids_.find(key);
+  if (it != series_ids_.end() && it->second.unit == metric.unit) return it->second.id;
+  if (it == series_ids_.end() && max_series_ > 0) {
+    // Not seen since start: an existing series, or a new one within the agent's bound.
+    auto found = conn_.query(
+        "SELECT id, unit FROM series WHERE agent_id = $1 AND check_id = $2 AND metric = $3",
+        Params().add(agent).add(check).add(metric.label));
+    if (!found) return found.status().with_context("look up series");
+    if (found->size() > 0 && found->text(0, 1) == metric.unit) {
+      const std::int64_t id = found->int64(0, 0);
+      series_ids_.insert_or_assign(std::move(key), SeriesEntry{id, metric.unit});
+      return id;
+    }
+    if (found->size() == 0) {
+      auto count = series_counts_.find(agent);
+      if (count == series_counts_.end()) {
+        auto n =
+            conn_.query("SELECT count(*) FROM series WHERE agent_id = $1", Params().add(agent));
+        if (!n) return n.status().with_context("count series");
+        count = series_counts_.emplace(agent, n->int64(0, 0)).first;
+      }
+      if (count->second >= max_series_) {
+        return Status(Code::kTooLarge, "a new series \"" + metric.label + "\" of " + check +
+                                           ": this agent has " + std::to_string(count->second) +
+                                           " series, the limit (--max-series-per-agent)");
+      }
+      ++count->second;
+    }
+  }
+  auto row = conn_.query(
+      "INSERT INTO series (agent_id, check_id, metric, unit) VALUES ($1,$2,$3,$4)"
+      " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
+      " RETURNING id",
+      Params().add(agent).add(check).add(metric.label).add(metric.unit));
+  if (!row) return row.status().with_context("store series");
+  const std::int64_t id = row->int64(0, 0);
+  series_ids_.insert_or_assign(std::move(key), SeriesEntry{id, metric.unit});
+  return id;
+}
+
+Status Writes::store_check(const CheckState& c) {  // A central check's site is not its agent's:
+                                                   // never move the agent row to it.
+  auto agent = c.central ? known_agent_id(c.agent)
+                         : agent_id({.id = c.agent, .site = c.site}, c.received_ms);
+  if (!agent) return agent.status();
+  Params p;
+  p.add(*agent)
+      .add(c.last.check)
+      .add(c.last.name)
+      .add(static_cast<std::int64_t>(c.last.status))
+      .add(c.last.summary)
+      .add(c.last.details)
+      .add(metrics_text(c.last.metrics))
+      .add(c.last.ts_ms)
+      .add(c.last.duration_ms)
+      .add(c.last.interval_s)
+      .add(c.received_ms)
+      .add(c.since_ms)
+      .add(static_cast<std::int64_t>(c.max_attempts))
+      .add(static_cast<std::int64_t>(c.type == StateType::kHard ? 1 : 0))
+      .add(static_cast<std::int64_t>(c.attempt))
+      .add(static_cast<std::int64_t>(c.hard_state))
+      .add(c.hard_since_ms)
+      .add(static_cast<std::int64_t>(c.history))
+      .add(static_cast<std::int64_t>(c.history_len))
+      .add(static_cast<std::int64_t>(c.flapping))
+      .add(c.flap_percent)
+      .add(static_cast<std::int64_t>(c.stale))
+      .add(c.stale_reason)
+      .add(c.stale_since_ms)
+      .add(static_cast<std::int64_t>(c.agent_lost))
+      .add(ack_text(c.ack))
+      // '' for a check of the agent's own site: it follows the agent if it moves.
+      .add(c.central ? c.site : std::string());
+  Status s =
+      run(conn_,
+          "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
+          " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
+          " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
+          "  stale_reason, stale_since_ms, agent_lost, ack, site)"
+          " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
+          "$22,$23,$24,$25,$26,$27)"
+          " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
+          " status = excluded.status, summary = excluded.summary, details = excluded.details,"
+          " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
+          " interval_s = excluded.interval_s, received_ms = excluded.received_ms,"
+          " since_ms = excluded.since_ms, max_attempts = excluded.max_attempts,"
+          " state_type = excluded.state_type, attempt = excluded.attempt,"
+          " hard_state = excluded.hard_state, hard_since_ms = excluded.hard_since_ms,"
+          " history = excluded.history, history_len = excluded.history_len,"
+          " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
+          " stale = excluded.stale, stale_reason = excluded.stale_reason,"
+          " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
+          "  ack = excluded.ack, site = excluded.site",
+          p);
+  return s ? s : s.with_context("store check state");
+}
+
+Status Writes::store_agent(const AgentState& a) {
+  auto id = agent_id({.id = a.id, .site = a.site, .hostname = a.hostname, .version = a.version},
+                     a.last_seen_ms);
+  if (!id) return id.status();
+  Params p;
+  p.add(*id)
+      .add(a.site)
+      .add(a.hostname)
+      .add(a.version)
+      .add(a.first_seen_ms)
+      .add(a.last_seen_ms)
+      .add(a.last_seq);
+  if (a.skew_known) p.add(a.clock_skew_ms);
+  else p.add_null();
+  p.add(a.spool_depth)
+      .add(a.spool_oldest_ms)
+      .add(a.spool_dropped)
+      .add(a.lost ? a.lost_since_ms : std::int64_t{0});
+  Status s = run(conn_,
+                 "UPDATE agents SET site = $2, hostname = $3, version = $4, first_seen_ms = $5,"
+                 " last_seen_ms = $6, last_seq = $7, clock_skew_ms = $8, spool_depth = $9,"
+                 " spool_oldest_ms = $10, spool_dropped = $11, lost_since_ms = $12 WHERE id = $1",
+                 p);
+  return s ? s : s.with_context("store agent");
+}
+
+Status Writes::store_event(const Event& e) {
+  Status s = run(conn_,
+                 "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id,"
+                 "  from_state, to_state, state_type, attempt, summary, author, notify, backfill,"
+                 " trap) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+                 Params()
+                     .add(e.id)
+                     .add(e.ts_ms)
+                     .add(e.recorded_ms)
+                     .add(event_kind_name(e.kind))
+                     .add(e.site)
+                     .add(e.agent)
+                     .add(e.check)
+                     .add(static_cast<std::int64_t>(e.from))
+                     .add(static_cast<std::int64_t>(e.to))
+                     .add(static_cast<std::int64_t>(e.type == StateType::kHard ? 1 : 0))
+                     .add(static_cast<std::int64_t>(e.attempt))
+                     .add(e.summary)
+                     .add(e.author)
+                     .add(e.notify)
+                     .add(e.backfill)
+                     .add(e.trap));
+  return s ? s : s.with_context("store event");
+}
+
+Status Writes::store_downtime(const Downtime& d) {
+  Status s = run(
+      conn_,
+      "INSERT INTO downtimes (id, site, agent, check_id, start_ms, end_ms, comment, author,"
+      "  created_ms, weekdays, start_minute, duration_minutes, time_zone, every, calendar)"
+      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (id) DO UPDATE SET"
+      " site = excluded.site, agent = excluded.agent, check_id = excluded.check_id,"
+      " start_ms = excluded.start_ms, end_ms = excluded.end_ms, comment = excluded.comment,"
+      " author = excluded.author, created_ms = excluded.created_ms,"
+      " weekdays = excluded.weekdays, start_minute = excluded.start_minute,"
+      "  duration_minutes = excluded.duration_minutes, time_zone = excluded.time_zone,"
+      " every = excluded.every, calendar = excluded.calendar",
+      Params()
+          .add(d.id)
+          .add(d.site)
+          .add(d.agent)
+          .add(d.check)
+          .add(d.start_ms)
+          .add(d.end_ms)
+          .add(d.comment)
+          .add(d.author)
+          .add(d.created_ms)
+          .add(d.weekdays)
+          .add(d.start_minute)
+          .add(d.duration_minutes)
+          .add(d.time_zone)
+          .add(d.every)
+          .add(d.calendar));
+  return s ? s : s.with_context("store downtime");
+}
+
+Status Writes::store_audit(const AuditEntry& entry) {
+  Status s = run(conn_,
+                 "INSERT INTO audit (ts_ms, author, action, target, comment, before_value,"
+                 " after_value) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                 Params()
+                     .add(entry.ts_ms)
+                     .add(entry.author)
+                     .add(entry.action)
+                     .add(entry.target)
+                     .add(entry.comment)
+                     .add(entry.before)
+                     .add(entry.after));
+  return s ? s : s.with_context("store audit entry");
+}
+
+Status Writes::store_notification(const NotificationRecord& n) {
+  Status s = run(conn_,
+                 "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind,"
+                 " state, status, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                 Params()
+                     .add(n.ts_ms)
+                     .add(n.site)
+                     .add(n.agent)
+                     .add(n.check)
+                     .add(n.channel)
+                     .add(n.target)
+                     .add(n.kind)
+                     .add(static_cast<std::int64_t>(n.state))
+                     .add(n.status)
+                     .add(n.detail));
+  return s ? s : s.with_context("store notification");
+}
+
+Status Writes::persist(const StateDelta& delta) {
+  for (const auto& a : delta.agents) {
+    if (Status s = store_agent(a); !s) return s;
+  }
+  for (const auto& c : delta.checks) {
+    if (Status s = store_check(c); !s) return s;
+  }
+  for (const auto& e : delta.events) {
+    if (Status s = store_event(e); !s) return s;
+  }
+  for (const auto& d : delta.downtimes) {
+    if (Status s = store_downtime(d); !s) return s;
+  }
+  for (const auto& entry : delta.audit) {
+    if (Status s = store_audit(entry); !s) return s;
+  }
+  for (const auto& n : delta.notifications) {
+    if (Status s = store_notification(n); !s) return s;
+  }
+  for (const auto& row : delta.outbox) {
+    if (Status s = store_outbox(row); !s) return s;
+  }
+  return Status::ok();
+}
+
+Status Writes::store_outbox(const OutboxRow& row) {
+  Status s = run(conn_,
+                 "INSERT INTO outbox (channel, alert_key, alert, created_ms, due_ms, attempts,"
+                 " error) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                 Params()
+                     .add(row.channel)
+                     .add(row.key)
+                     .add(row.alert)
+                     .add(row.created_ms)
+                     .add(row.due_ms)
+                     .add(row.attempts)
+                     .add(row.error));
+  return s ? s : s.with_context("store an alert to send");
+}
+
+Status Writes::settle_outbox(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                             const std::string& status, const std::string& error,
+                             std::int64_t retry_at_ms, std::vector<NotificationRecord> history) {
+  for (const std::int64_t id : ids) {
+    Status s = retry_at_ms != 0
+                   ? run(conn_,
+                         "UPDATE outbox SET due_ms = $2, error = $3, attempts = attempts + 1"
+                         " WHERE id = $1 AND done_ms = 0",
+                         Params().add(id).add(retry_at_ms).add(error))
+                   : run(conn_,
+                         "UPDATE outbox SET done_ms = $2, status = $3, error = $4,"
+                         " attempts = attempts + CASE WHEN $3 = 'failed' THEN 1 ELSE 0 END"
+                         " WHERE id = $1 AND done_ms = 0",
+                         Params().add(id).add(now_ms).add(status).add(error));
+    if (!s) return s.with_context("settle outbox rows");
+  }
+  StateDelta delta;
+  delta.notifications = std::move(history);
+  return persist(delta);
+}
+
+Result<std::int64_t> Writes::change_config(const ConfigChange& change) {
+  // The revision row's lock orders the changes of every collector.
+  auto current = conn_.query("SELECT revision FROM config_revision WHERE id = 1 FOR UPDATE");
+  if (!current) return current.status().with_context("read the configurations' revision");
+  if (current->size() == 0) return Status::internal("config_revision has no row");
+  const std::int64_t at = current->int64(0, 0);
+  if (at != change.based_on) {
+    return Status(Code::kFailedPrecondition,
+                  "the configurations changed meanwhile (revision " + std::to_string(at) +
+                      ", not " + std::to_string(change.based_on) + "): look again and retry");
+  }
+  const std::int64_t revision = at + 1;
+  const std::string kind(config_kind_name(change.kind));
+  if (change.document) {
+    Status s = run(conn_,
+                   "INSERT INTO config_entries (kind, name, document, revision, updated_ms, author)"
+                   " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (kind, name) DO UPDATE SET"
+                   " document = excluded.document, revision = excluded.revision,"
+                   " updated_ms = excluded.updated_ms, author = excluded.author",
+                   Params()
+                       .add(kind)
+                       .add(change.name)
+                       .add(*change.document)
+                       .add(revision)
+                       .add(change.audit.ts_ms)
+                       .add(change.audit.author));
+    if (!s) return s;
+  } else {
+    auto removed = conn_.query("DELETE FROM config_entries WHERE kind = $1 AND name = $2",
+                               Params().add(kind).add(change.name));
+    if (!removed) return removed.status();
+    if (removed->affected() == 0)
+      return Status::not_found("no " + kind + " \"" + change.name + "\" to remove");
+  }
+  if (Status s = run(conn_, "UPDATE config_revision SET revision = $1 WHERE id = 1",
+                     Params().add(revision));
+      !s)
+    return s;
+  if (Status s = store_audit(change.audit); !s) return s;
+  return revision;
+}
+
+Status Writes::put_agent_config_report(const AgentConfigReport& r) {
+  return run(conn_,
+             "INSERT INTO agent_config_reports (agent, running, refused, error, reported_ms)"
+             " VALUES ($1,$2,$3,$4,$5) ON CONFLICT (agent) DO UPDATE SET"
+             " running = excluded.running, refused = excluded.refused,"
+             " error = excluded.error, reported_ms = excluded.reported_ms",
+             Params().add(r.agent).add(r.running).add(r.refused).add(r.error).add(r.reported_ms));
+}
+
+// Tokens ---------------------------------------------------------------------------
+
+Result<std::int64_t> Writes::insert_token(const TokenRecord& t, const std::string& hash) {
+  auto row = conn_.query(
+      "INSERT INTO tokens (hash, role, agent, site, label, created_ms, expires_ms, report_for)"
+      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id",
+      Params()
+          .add(hash)
+          .add(role_name(t.role))
+          .add(t.agent)
+          .add(t.site)
+          .add(t.label)
+          .add(t.created_ms)
+          .add(t.expires_ms)
+          .add(t.report_for));
+  if (!row) return row.status().with_context("store token");
+  return row->int64(0, 0);
+}
+
+Result<std::vector<std::int64_t>> Writes::insert_tokens(
+    const std::vector<std::pair<TokenRecord, std::string>>& tokens) {
+  std::vector<std::int64_t> ids;
+  for (const auto& [record, hash] : tokens) {
+    auto inserted = insert_token(record, hash);
+    if (!inserted) return inserted.status();
+    ids.push_back(*inserted);
+  }
+  return ids;
+}
+
+Status Writes::revoke_token(std::int64_t id, std::int64_t now_ms) {
+  auto found = conn_.query("SELECT 1 FROM tokens WHERE id = $1", Params().add(id));
+  if (!found) return found.status();
+  if (found->size() == 0) return Status::not_found("no token with id " + std::to_string(id));
+  return run(conn_, "UPDATE tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms = 0",
+             Params().add(now_ms).add(id));
+}
+
+Result<TokenRecord> Writes::enroll(const Enrollment& e) {
+  // FOR UPDATE: two collectors exchanging the same token at once, one wins.
+  auto found =
+      conn_.query(std::string(kTokenColumns) + " WHERE hash = $1 AND role = 'enroll' FOR UPDATE",
+                  Params().add(e.enroll_hash));
+  if (!found) return found.status();
+  if (found->size() == 0) return Status(Code::kUnauthenticated, "unknown enrollment token");
+  const TokenRecord token = token_from_row(*found, 0);
+  if (token.revoked_ms != 0) return Status(Code::kPermissionDenied, "enrollment token revoked");
+  if (token.used_ms != 0)
+    return Status(Code::kPermissionDenied,
+                  "enrollment token already used (by agent \"" + token.agent + "\")");
+  if (token.expires_ms != 0 && token.expires_ms <= e.now_ms)
+    return Status(Code::kPermissionDenied, "enrollment token expired");
+  if (!token.agent.empty() && token.agent != e.agent)
+    return Status(Code::kPermissionDenied,
+                  "enrollment token is for agent \"" + token.agent + "\", not \"" + e.agent + "\"");
+  if (!e.site.empty() && e.site != token.site)
+    return Status(Code::kPermissionDenied,
+                  "enrollment token is for site \"" + token.site + "\", not \"" + e.site + "\"");
+  // An agent id belongs to one site: a token for site A cannot take over B's agent.
+  auto owner = conn_.query(
+      "SELECT site FROM tokens WHERE role = 'agent' AND agent = $1"
+      " AND site <> $2 LIMIT 1",
+      Params().add(e.agent).add(token.site));
+  if (!owner) return owner.status();
+  if (owner->size() > 0)
+    return Status(Code::kAlreadyExists,
+                  "agent id \"" + e.agent + "\" belongs to site \"" + owner->text(0, 0) + "\"");
+  if (Status s = run(conn_, "UPDATE tokens SET used_ms = $1, agent = $2 WHERE id = $3",
+                     Params().add(e.now_ms).add(e.agent).add(token.id));
+      !s)
+    return s;
+  // A re-installed agent enrolls again: its older tokens stop working.
+  if (Status s = run(conn_,
+                     "UPDATE tokens SET revoked_ms = $1"
+                     " WHERE role = 'agent' AND agent = $2 AND revoked_ms = 0",
+                     Params().add(e.now_ms).add(e.agent));
+      !s)
+    return s;
+  TokenRecord issued;
+  issued.role = Role::kAgent;
+  issued.agent = e.agent;
+  issued.site = token.site;
+  issued.label = "enrolled with token " + std::to_string(token.id);
+  issued.created_ms = e.now_ms;
+  issued.report_for = token.report_for;  // a central poller's right goes with it
+  auto id = insert_token(issued, e.agent_token_hash);
+  if (!id) return id.status();
+  issued.id = *id;
+  return issued;
+}
+
+// Housekeeping ---------------------------------------------------------------------
+
+// Rolls up the pending blocks whose 5-minute buckets are over (or whose clock is far
+// ahead), 256 at a time until `stop`: their samples join the tiers' buckets (late
+// samples merge into buckets already there) and they leave the queue, in the same
+// transaction. SKIP LOCKED: two collectors never roll up the same block.
+Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
+  const std::int64_t closed_before = bucket_of(now, kFiveMinutesMs);
+  std::vector<Sample> samples;
+  for (;;) {
+    auto blocks = conn_.query(
+        "WITH picked AS (SELECT p.block_id FROM rollup_pending p"
+        " JOIN sample_blocks b ON b.id = p.block_id"
+        " WHERE b.t_max < $1 OR b.t_max > $2 ORDER BY p.block_id LIMIT 256"
+        " FOR UPDATE OF p SKIP LOCKED),"
+        " gone AS (DELETE FROM rollup_pending WHERE block_id IN (SELECT block_id FROM picked)"
+        " RETURNING block_id)"
+        " SELECT b.id, b.t_min, b.samples FROM sample_blocks b JOIN gone g ON g.block_id = b.id",
+        Params().add(closed_before).add(now + kFutureSlackMs));
+    if (!blocks) return blocks.status().with_context("read sample blocks");
+    std::unordered_map<BucketKey, Aggregate, BucketKeyHash> buckets;
+    for (int i = 0; i < blocks->size(); ++i) {
+      samples.clear();
+      // A damaged block cannot be rolled up; say so and move past it.
+      if (Status d = decode_samples(blocks->bytes(i, 2), blocks->int64(i, 1), samples); !d)
+        log::error("storage: sample block " + std::to_string(blocks->int64(i, 0)) + ": " +
+                   d.message());
+      for (const auto& sample : samples) {
+        for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
+          buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
+      }
+    }
+    for (const auto& [key, agg] : buckets) {
+      Status s = run(
+          conn_,
+          "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
+          " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
+          " min_value = least(rollups.min_value, excluded.min_value),"
+          " max_value = greatest(rollups.max_value, excluded.max_value),"
+          " sum_value = rollups.sum_value + excluded.sum_value, n = rollups.n + excluded.n",
+          Params()
+              .add(key.tier)
+              .add(key.series)
+              .add(key.bucket)
+              .add(agg.min)
+              .add(agg.max)
+              .add(agg.sum)
+              .add(agg.n));
+      if (!s) return s.with_context("store rollup");
+    }
+    if (blocks->size() < 256) return Status::ok();
+    if (Clock::now() >= stop) {
+      *more = true;
+      return Status::ok();
+    }
+  }
+}
+
+Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clock::time_point stop,
+                               bool* more) {
+  const struct {
+    const char* sql;
+    std::int64_t cutoff;
+    std::int64_t extra;
+  } deletes[] = {
+      // Raw blocks go only once rolled up.
+      {"DELETE FROM sample_blocks WHERE id IN (SELECT b.id FROM sample_blocks b"
+       " WHERE b.t_max < $1 AND $2 = 0 AND NOT EXISTS"
+       " (SELECT 1 FROM rollup_pending p WHERE p.block_id = b.id) LIMIT 2000)",
+       now - retention.raw.count(), 0},
+      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
+       now - retention.five_minutes.count(), kFiveMinutesMs},
+      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
+       now - retention.hour.count(),
+       kHourMs},  // Replay protection: the batches of the last 8 days, and for older ones each
+      // agent's high-water mark, raised before they go.
+      {"UPDATE agents SET pruned_seq = greatest(agents.pruned_seq, old.seq),"
+       " pruned_received_ms = greatest(agents.pruned_received_ms, old.received)"
+       " FROM (SELECT agent_id, max(seq) AS seq, max(received_ms) AS received FROM batches"
+       " WHERE received_ms < $1 AND $2 = 0 GROUP BY agent_id) AS old"
+       " WHERE agents.id = old.agent_id",
+       now - retention.raw.count(), 0},
+      {"DELETE FROM batches WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM batches"
+       " WHERE received_ms < $1 AND $2 = 0 LIMIT 2000)",
+       now - retention.raw.count(), 0},
+      {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_ms < $1"
+       " AND $2 = 0 LIMIT 2000)",
+       now - retention.events.count(), 0},
+      {"DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE ts_ms < $1"
+       " AND $2 = 0 LIMIT 2000)",
+       now - retention.notifications.count(), 0},
+      {"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_ms < $1"
+       " AND $2 = 0 LIMIT 2000)",
+       now - retention.outbox.count(), 0},
+  };
+  for (const auto& d : deletes) {
+    if (Clock::now() >= stop) {
+      *more = true;
+      break;
+    }
+    auto rows = conn_.query(d.sql, Params().add(d.cutoff).add(d.extra));
+    if (!rows) return rows.status().with_context("retention");
+    if (std::string_view(d.sql).starts_with("DELETE") && rows->affected() >= kDeleteChunk)
+      *more = true;
+  }
+  return Status::ok();
+}
+
+Status Writes::housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
+                                  std::int64_t now_ms, bool* more) {
+  const auto start = Clock::now();
+  *more = false;
+  if (Status s = roll_up(now_ms, start + budget / 2, more); !s) return s;
+  return apply_retention(retention, now_ms, start + budget, more);
+}
+
+}  // namespace vigie::collector::pg

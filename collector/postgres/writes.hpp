@@ -1,0 +1,85 @@
+#pragma once
+// What the PostgreSQL backend writes, on the writer's connection inside its
+// transaction: a stored report (agent, replay guard, series, sample block), the state
+// engine's StateDelta, tokens, and the housekeeping slices (rollups, retention).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "collector/config_store.hpp"
+#include "collector/postgres/pq.hpp"
+#include "collector/state.hpp"
+#include "collector/storage.hpp"
+#include "common/protocol.hpp"
+#include "common/status.hpp"
+
+namespace vigie::collector::pg {
+
+class Writes {
+ public:
+  // `max_series`: series one agent may have (0: no bound); a report that would create
+  // more is refused with kTooLarge naming the result and the limit.
+  Writes(pq::Conn& conn, std::int64_t max_series) : conn_(conn), max_series_(max_series) {}
+
+  // Stores a validated report once per (agent id, seq): kDuplicate changes nothing.
+  // The agent's row is locked until the transaction ends, so that the reports of one
+  // agent are applied one after the other whichever collector receives them.
+  Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
+  Status persist(const StateDelta& delta);
+  // After a rollback: cached row ids may name rows that were rolled back.
+  void forget_cached_ids();
+
+  Result<std::int64_t> insert_token(const TokenRecord& token, const std::string& hash);
+  Result<std::vector<std::int64_t>> insert_tokens(
+      const std::vector<std::pair<TokenRecord, std::string>>& tokens);
+  Status revoke_token(std::int64_t id, std::int64_t now_ms);
+  Result<TokenRecord> enroll(const Enrollment& enrollment);
+
+  // The outbox's settling: delivered ("sent", "digest") or given up ("failed") at
+  // now_ms, or (retry_at_ms != 0) due again then; `history` stored with it.
+  Status settle_outbox(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
+                       const std::string& status, const std::string& error,
+                       std::int64_t retry_at_ms, std::vector<NotificationRecord> history);
+
+  // Agent configurations (config_store.hpp).
+  Result<std::int64_t> change_config(const ConfigChange& change);
+  Status put_agent_config_report(const AgentConfigReport& report);
+
+  // One slice of rollups and retention; sets *more when work is left.
+  Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
+                            std::int64_t now_ms, bool* more);
+
+ private:
+  Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
+  // The row id of an agent already stored; kNotFound if none.
+  Result<std::int64_t> known_agent_id(const std::string& agent);
+  Result<std::int64_t> series_id(std::int64_t agent, const std::string& check,
+                                 const Metric& metric);
+  Status store_agent(const AgentState& agent);
+  Status store_check(const CheckState& check);
+  Status store_event(const Event& event);
+  Status store_downtime(const Downtime& downtime);
+  Status store_audit(const AuditEntry& entry);
+  Status store_notification(const NotificationRecord& notification);
+  Status store_outbox(const OutboxRow& row);
+  Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
+  Status apply_retention(const Retention& retention, std::int64_t now_ms,
+                         std::chrono::steady_clock::time_point stop, bool* more);
+
+  pq::Conn& conn_;
+  const std::int64_t max_series_;
+  std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
+  // Row ids by agent name and by "agent id \x1f check \x1f metric" (with the unit).
+  std::unordered_map<std::string, std::int64_t> agent_ids_;
+  struct SeriesEntry {
+    std::int64_t id;
+    std::string unit;
+  };
+  std::unordered_map<std::string, SeriesEntry> series_ids_;
+};
+
+}  // namespace vigie::collector::pg

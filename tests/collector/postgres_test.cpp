@@ -1,0 +1,240 @@
+// What only the PostgreSQL backend does: connection strings and passwords, the schema
+// version, and several collectors sharing one database. The backend-neutral behaviour
+// is tested on both backends (storage_test.cpp, VIGIE_EACH_BACKEND).
+
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <thread>
+
+#include "collector/state_engine.hpp"
+#include "collector/storage.hpp"
+#include "tests/support/child.hpp"
+#include "tests/support/postgres_server.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using testing::shared_postgres;
+
+// A fresh database of the shared server, or a skip when PostgreSQL is not installed.
+#define VIGIE_POSTGRES_DATABASE(name)                \
+  auto& server = shared_postgres();                  \
+  if (!server.available()) {                         \
+    WARN("skipped: " << server.why());               \
+    return;                                          \
+  }                                                  \
+  const std::string name = server.create_database(); \
+  REQUIRE_FALSE(name.empty())
+
+protocol::Report report(const std::string& agent, std::uint64_t seq) {
+  protocol::Report r;
+  r.agent = {agent, "site-a", "host", "0.1"};
+  r.seq = seq;
+  CheckResult c;
+  c.name = "load";
+  c.check = "system/load";
+  c.status = State::kOk;
+  c.ts_ms = 1000 + static_cast<std::int64_t>(seq);
+  c.interval_s = 60;
+  c.metrics.push_back(Metric{.label = "load1", .value = 0.5});
+  r.results.push_back(c);
+  return r;
+}
+
+Result<IngestOutcome> submit(Storage& storage, protocol::Report r) {
+  std::promise<Result<IngestOutcome>> done;
+  auto future = done.get_future();
+  storage.submit(std::move(r), 1000, {},
+                 [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  return future.get();
+}
+
+TEST_CASE("PostgreSQL: a password in the connection string is refused", "[postgres]") {
+  for (const std::string conninfo :
+       {"postgresql://vigie:secret@127.0.0.1:5432/vigie", "host=127.0.0.1 password=secret"}) {
+    auto storage = open_postgres_storage({.conninfo = conninfo});
+    REQUIRE_FALSE(storage.is_ok());
+    CHECK(storage.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(storage.status().message(), Catch::Contains("password file"));
+    CHECK_THAT(storage.status().message(), !Catch::Contains("secret"));
+  }
+  CHECK(describe_database("postgresql://vigie:secret@db/vigie") ==
+        "postgresql://vigie:***@db/vigie");
+  CHECK(describe_database("host=db password=secret dbname=v") == "host=db password=*** dbname=v");
+  auto bad = open_postgres_storage({.conninfo = "host=db dbname"});
+  CHECK(bad.status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("PostgreSQL: a --db value names the backend", "[postgres]") {
+  CHECK(is_postgres_database("postgresql://db.example.org/vigie"));
+  CHECK(is_postgres_database("postgres://db/vigie"));
+  CHECK(is_postgres_database("host=db dbname=vigie"));
+  CHECK_FALSE(is_postgres_database("/var/lib/vigie-collector/collector.db"));
+  CHECK_FALSE(is_postgres_database("collector.db"));
+}
+
+TEST_CASE("PostgreSQL: the password comes from a password file", "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  testing::TempDir dir;
+  // Over TCP the server asks for the password: none given, none in a file, refused.
+  ::unsetenv("PGPASSFILE");
+  const std::string tcp =
+      "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=vigie dbname=" + db;
+  const auto nowhere = dir / "no-such-passfile";
+  auto refused = open_postgres_storage({.conninfo = tcp + " passfile=" + nowhere.string()});
+  REQUIRE_FALSE(refused.is_ok());
+  CHECK(refused.status().code() == Code::kUnauthenticated);
+
+  const auto passfile =
+      dir.write_secret("pgpass", "127.0.0.1:" + std::to_string(server.port()) + ":" + db +
+                                     ":vigie:" + testing::PostgresServer::password() + "\n");
+  auto by_option = open_postgres_storage({.conninfo = tcp + " passfile=" + passfile.string()});
+  REQUIRE(by_option.is_ok());
+  (*by_option)->close();
+
+  ::setenv("PGPASSFILE", passfile.c_str(), 1);
+  auto by_environment = open_postgres_storage({.conninfo = server.tcp_conninfo(db)});
+  ::unsetenv("PGPASSFILE");
+  REQUIRE(by_environment.is_ok());
+}
+
+TEST_CASE("PostgreSQL: an unreachable server is an error that says where", "[postgres]") {
+  testing::TempDir dir;
+  auto storage =
+      open_postgres_storage({.conninfo = "host=" + dir.path().string() + " port=1 dbname=x"});
+  REQUIRE_FALSE(storage.is_ok());
+  CHECK(storage.status().code() == Code::kUnavailable);
+  CHECK_THAT(storage.status().message(), Catch::Contains(dir.path().string()));
+}
+
+TEST_CASE("PostgreSQL: migrations run once, and a newer schema is refused", "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  const std::string conninfo = server.conninfo(db);
+  // Told not to migrate, a collector refuses an empty database.
+  auto unmigrated = open_postgres_storage({.conninfo = conninfo, .migrate = false});
+  REQUIRE_FALSE(unmigrated.is_ok());
+  CHECK(unmigrated.status().code() == Code::kFailedPrecondition);
+  CHECK_THAT(unmigrated.status().message(), Catch::Contains("db migrate"));
+
+  // Collectors started at once migrate one after the other.
+  std::vector<std::future<Status>> migrations;
+  for (int i = 0; i < 3; ++i)
+    migrations.push_back(
+        std::async(std::launch::async, [&] { return migrate_postgres(conninfo); }));
+  for (auto& m : migrations) CHECK(m.get().is_ok());
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "1");
+  CHECK(server.psql(db, "SELECT count(*) FROM vigie_schema") == "1");
+  auto migrated = open_postgres_storage({.conninfo = conninfo, .migrate = false});
+  REQUIRE(migrated.is_ok());
+  (*migrated)->close();
+
+  REQUIRE(server.psql(db, "UPDATE vigie_schema SET version = 99"));
+  for (bool migrate : {true, false}) {
+    auto newer = open_postgres_storage({.conninfo = conninfo, .migrate = migrate});
+    REQUIRE_FALSE(newer.is_ok());
+    CHECK(newer.status().code() == Code::kFailedPrecondition);
+    CHECK_THAT(newer.status().message(), Catch::Contains("newer than this collector"));
+  }
+  CHECK(migrate_postgres(conninfo).code() == Code::kFailedPrecondition);
+  CHECK(open_postgres_reader(conninfo).status().code() == Code::kFailedPrecondition);
+}
+
+TEST_CASE("PostgreSQL: a report sent to two collectors at once is stored once", "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  auto a = open_postgres_storage({.conninfo = server.conninfo(db)});
+  auto b = open_postgres_storage({.conninfo = server.conninfo(db)});
+  REQUIRE(a.is_ok());
+  REQUIRE(b.is_ok());
+  // Every report goes to both collectors at the same time, as an agent retrying on
+  // another collector after a timeout would send it.
+  constexpr int kReports = 200;
+  std::vector<std::promise<Result<IngestOutcome>>> outcomes(2 * kReports);
+  for (int i = 0; i < kReports; ++i) {
+    const std::string agent = "agent-" + std::to_string(i % 7);
+    for (int side = 0; side < 2; ++side) {
+      Storage& storage = side == 0 ? **a : **b;
+      storage.submit(report(agent, static_cast<std::uint64_t>(i / 7 + 1)), 1000, {},
+                     [&outcomes, k = 2 * i + side](Result<IngestOutcome> o) {
+                       outcomes[k].set_value(std::move(o));
+                     });
+    }
+  }
+  int stored = 0, duplicates = 0;
+  for (auto& p : outcomes) {
+    auto o = p.get_future().get();
+    REQUIRE(o.is_ok());
+    (*o == IngestOutcome::kStored ? stored : duplicates)++;
+  }
+  CHECK(stored == kReports);
+  CHECK(duplicates == kReports);
+  CHECK(server.psql(db, "SELECT count(*) FROM batches") == std::to_string(kReports));
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks") == std::to_string(kReports));
+  CHECK(server.psql(db, "SELECT count(*) FROM agents") == "7");
+  const std::string log = server.log();
+  CHECK(log.find("deadlock detected") == std::string::npos);
+}
+
+TEST_CASE("PostgreSQL: writes wait out a server restart and carry on", "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  auto storage = open_postgres_storage({.conninfo = server.conninfo(db)});
+  REQUIRE(storage.is_ok());
+  REQUIRE(submit(**storage, report("agent-1", 1)).is_ok());
+  REQUIRE(server.restart());
+  // The writer's connection broke: the first report after may fail (kUnavailable:
+  // the agent sends it again), none is stored twice, and the writer reconnects.
+  auto first = submit(**storage, report("agent-1", 2));
+  if (!first) CHECK(first.status().code() == Code::kUnavailable);
+  auto again = submit(**storage, report("agent-1", 2));
+  REQUIRE(again.is_ok());
+  INFO(server.why());
+  CHECK(server.psql(db, "SELECT count(*) FROM batches") == "2");
+  // Reads reconnect as well.
+  CHECK((*storage)->load_state(2000).is_ok());
+}
+
+TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_basebackup -R",
+          "[postgres][standby]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  testing::PostgresServer standby(server);
+  INFO(standby.why() << standby.log());
+  REQUIRE(standby.available());
+  CHECK(standby.psql("postgres", "SELECT pg_is_in_recovery()") == "t");
+  auto storage = open_postgres_storage(
+      {.conninfo = server.conninfo(db), .read_conninfo = standby.conninfo(db)});
+  REQUIRE(storage.is_ok());
+  StateEngine engine;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+    protocol::Report r = report("agent-1", seq);
+    r.results[0].status = seq < 3 ? State::kOk : State::kCritical;
+    std::promise<Result<IngestOutcome>> done;
+    (*storage)->submit(
+        std::move(r), 1000 + static_cast<std::int64_t>(seq),
+        [&](protocol::Report&& stored, std::int64_t at) {
+          return engine.apply(std::move(stored), at);
+        },
+        [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    REQUIRE(done.get_future().get().is_ok());
+  }
+  // The events the query API reads come from the standby, once it has replayed them.
+  REQUIRE(engine.last_event_id() > 0);
+  CHECK(testing::eventually(
+      [&] {
+        auto read = (*storage)->events({});
+        return read.is_ok() && read->size() == static_cast<std::size_t>(engine.last_event_id());
+      },
+      std::chrono::seconds(10)));
+  // With the standby down, those reads fail (they went there), while what the engine
+  // resumes from and the tokens are still read from the primary.
+  REQUIRE(standby.stop());
+  auto gone = (*storage)->events({});
+  REQUIRE_FALSE(gone.is_ok());
+  CHECK(gone.status().code() == Code::kUnavailable);
+  CHECK((*storage)->load_state(2000).is_ok());
+  CHECK((*storage)->list_tokens().is_ok());
+}
+
+}  // namespace
+}  // namespace vigie::collector
