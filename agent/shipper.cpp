@@ -308,7 +308,10 @@ Clock::time_point Shipper::Impl::send_next(bool flushing, Clock::time_point dead
           "HTTP " + std::to_string(reply.status) + ": " + collector_reason(reply.body);
       const std::string field = reply_field(reply.body);
       const auto index = result_index(field);
-      if (!field.empty() && !index && !field.starts_with("results")) {
+      // A field naming a result or an event blames an item, set apart below; another
+      // member (agent.id, protocol) blames none: keep the batch.
+      if (!field.empty() && !index && !field.starts_with("results") &&
+          !field.starts_with("events")) {
         const auto [when, delay] = retry_later();
         log::error("shipper: the collector refuses " + what + " for its " + field + " (" + reason +
                    "): no result is to blame, the batch is kept; retry #" +

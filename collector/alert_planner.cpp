@@ -248,12 +248,12 @@ void AlertPlanner::tick(std::int64_t now_ms, Plan& plan) {
   if (config_.renotify.count() <= 0) return;
   for (auto it = open_.begin(); it != open_.end();) {
     Open& o = it->second;
-    // Counted in working time when reminders follow a calendar.
-    const std::int64_t waited =
-        config_.renotify_calendar
-            ? config_.renotify_calendar->working_ms_between(o.settled_ms, now_ms)
-            : now_ms - o.settled_ms;
-    if (o.settled_ms < o.queued_ms || waited < config_.renotify.count()) {
+    // Counted in working time when reminders follow a calendar (walked only once the
+    // last message is settled).
+    if (o.settled_ms < o.queued_ms ||
+        (config_.renotify_calendar
+             ? config_.renotify_calendar->working_ms_between(o.settled_ms, now_ms)
+             : now_ms - o.settled_ms) < config_.renotify.count()) {
       ++it;
       continue;
     }

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
+#include "common/time.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -162,6 +163,7 @@ class ScriptedPeer {
     std::uint64_t seq = 0;
     std::size_t results = 0;
     std::vector<std::string> names;  // of the results, in order
+    std::size_t events = 0;
     std::string authorization;
     std::string status;  // the answer's status line
   };
@@ -246,6 +248,7 @@ class ScriptedPeer {
     if (body.is_object()) {
       request.seq = body.value("seq", std::uint64_t{0});
       if (body.contains("results")) request.results = body["results"].size();
+      if (body.contains("events")) request.events = body["events"].size();
       for (const auto& r : body.value("results", nlohmann::json::array()))
         request.names.push_back(r.value("name", ""));
     }
@@ -432,6 +435,34 @@ TEST_CASE("Shipper: a 400 naming one result sets that result apart, and the othe
   CHECK(acknowledged(requests) ==
         std::map<std::string, int>{{"check-0", 1}, {"check-1", 1}, {"check-3", 1}, {"check-4", 1}});
   CHECK((*shipper)->stats().quarantined == 1);
+  CHECK((*shipper)->stop(0ms) == 0);
+}
+
+TEST_CASE("Shipper: an event refused for good is dropped alone, the results around it are sent",
+          "[shipper]") {
+  testing::TempDir dir;
+  // Any report holding the event is refused, naming the event (no result is to blame).
+  ScriptedPeer peer([](const ScriptedPeer::Request& r) -> ScriptedPeer::Reply {
+    if (r.events == 0) return {"200 OK", "{\"status\": \"stored\"}"};
+    return {"400 Bad Request",
+            "{\"error\": \"events[0].varbinds: too many\", \"field\": \"events[0].varbinds\"}"};
+  });
+  auto shipper = Shipper::create({"a", "s", "h", "v"}, quick_options(peer.url()), spool_in(dir));
+  REQUIRE(shipper.is_ok());
+  (*shipper)->submit(result(0));
+  protocol::Event trap;
+  trap.ts_ms = wall_ms();
+  trap.device = "fw";
+  trap.source = "192.0.2.1:1024";
+  trap.version = "2c";
+  trap.trap_oid = "1.3.6.1.6.3.1.1.5.3";
+  trap.summary = "linkDown from fw";
+  (*shipper)->submit(trap);
+  (*shipper)->submit(result(1));
+  // Kept whole and retried, the report would block the spool for ever.
+  REQUIRE(testing::eventually([&] { return (*shipper)->stats().depth == 0; }, 10s));
+  CHECK(acknowledged(peer.requests()) ==
+        std::map<std::string, int>{{"check-0", 1}, {"check-1", 1}});
   CHECK((*shipper)->stop(0ms) == 0);
 }
 

@@ -100,6 +100,11 @@ TEST_CASE("Collector: enroll-token --report-for is checked, kept and listed",
   CHECK_THAT(r.out, Catch::Contains("poller [reports for onesse,brest-ccas]"));
   r = testing::run({VIGIE_COLLECTOR_BIN, "enroll-token", "--help"});
   CHECK_THAT(r.out, Catch::Contains("--report-for SITES"));
+  // A campaign's tokens are for member sites' own agents, never for a central poller.
+  const auto sites = dir.write("sites.csv", "site,agent\nonesse,onesse-01\n");
+  r = create({"--report-for", "*", "--sites", sites.string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--report-for with --sites"));
 }
 
 }  // namespace
