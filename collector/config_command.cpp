@@ -50,7 +50,7 @@ namespace {
 using nlohmann::json;
 
 struct ConfigArgs {
-  std::string db = "/var/lib/vigie-collector/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string author;
   bool rendered = false;
   std::vector<std::string> positional;  // after the verb

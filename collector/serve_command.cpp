@@ -93,7 +93,7 @@ namespace {
 
 struct Options {
   ServerOptions server;
-  std::string db = "/var/lib/vigie-collector/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string read_db;
   std::filesystem::path port_file;
   bool allow_plain_http = false;

@@ -70,7 +70,7 @@ namespace {
 
 // Options of the token commands.
 struct TokenArgs {
-  std::string db = "/var/lib/vigie-collector/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string role;
   std::string site;
   std::string label;

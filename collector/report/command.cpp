@@ -78,7 +78,7 @@ struct ReportArgs {
   Lang lang = Lang::kFrench;
   std::string tz;
   char separator = ',';
-  std::string db = "/var/lib/vigie-collector/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::vector<std::string> mail_to;
   std::string smtp;
   int attempts = 3;
