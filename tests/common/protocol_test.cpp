@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <random>
@@ -603,6 +604,34 @@ TEST_CASE("Protocol: the fast decoder gives up on what the careful one must judg
   tight = Limits{};
   tight.max_values = 10;
   CHECK_FALSE(detail::decode_report_fast(two, tight).has_value());
+}
+
+TEST_CASE("Protocol: a number of more than 19 digits reads as strtod reads it, on both paths",
+          "[protocol][fast]") {
+  // Long decimals whose integer part is zero overflow the 64-bit digit accumulator of
+  // some simdjson releases (3.0 reads 0.95000000000000000000 as 0.0277); the report
+  // must hold the nearest double, whichever decoder read it.
+  for (const std::string text :
+       {"0.95000000000000000000", "0.43777777777777777777777777777777777777777777",
+        "0.00000000000000000000000000000000000000012345", "-0.1234567890123456789012e3",
+        "12345678901234567890.5", "1.00000000000000000000000000000000000000000001"}) {
+    INFO(text);
+    const std::string body =
+        R"({"protocol":1,"agent":{"id":"a","site":"s"},"seq":1,"results":[{"name":"n",)"
+        R"("check":"a/b","status":0,"summary":"","ts":0,"duration_ms":0,"interval_s":1,)"
+        R"("metrics":[{"name":"m","value":)" +
+        text + R"(,"min":)" + text + R"(}]}]})";
+    const double expected = std::strtod(text.c_str(), nullptr);
+    const auto report = decode_report(body);
+    REQUIRE(report.is_ok());
+    const auto& metric = report->results.at(0).metrics.at(0);
+    CHECK(metric.value == expected);
+    CHECK(metric.min == expected);
+    if (const auto fast = detail::decode_report_fast(body)) {
+      CHECK(fast->results.at(0).metrics.at(0).value == expected);
+      CHECK(fast->results.at(0).metrics.at(0).min == expected);
+    }
+  }
 }
 
 }  // namespace
