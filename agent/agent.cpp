@@ -75,7 +75,9 @@ constexpr std::string_view kSpoolUsage =
     R"(spool [--config FILE] [--state-dir DIR] [--json] [--clear-quarantine]
     Show the spool: results waiting, the oldest one's age, results dropped, and
     the results the collector refused for good (quarantined), with its reason.
-    --clear-quarantine: then forget the quarantined results (once looked at).
+    The spool is opened read-only: safe beside the running agent, it changes nothing.
+    --clear-quarantine: then forget the quarantined results (once looked at); the
+    one option that writes to the spool.
 )";
 constexpr std::string_view kChecksUsage = R"(checks [--markdown]
     List the built-in check types.
@@ -314,8 +316,11 @@ int cmd_spool(const Options& options) {
     print_error("no spool at " + path.string() + " (the agent has not run yet?)\n");
     return kExitFailure;
   }
-  // The same file the running agent uses: SQLite's locking makes this safe.
+  // The same file the running agent uses: read-only, so that looking changes nothing
+  // (no upgrade, no checkpoint, a corrupt file left in place); SQLite's locking makes
+  // the one write, --clear-quarantine, safe beside the agent.
   SpoolOptions spool_options;
+  spool_options.read_only = !options.clear_quarantine;
   spool_options.max_bytes = static_cast<std::uint64_t>(config->spool.max_mb * 1024 * 1024);
   spool_options.max_age = config->spool.max_age;
   spool_options.max_quarantine_bytes = spool_options.max_bytes / 4;

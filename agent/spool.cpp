@@ -287,9 +287,9 @@ class SqliteSpool final : public Spool {
     db_.reset();
     statements_ = {};
     sqlite3* raw = nullptr;
-    const int rc =
-        sqlite3_open_v2(path_.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int flags =
+        options_.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(path_.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) return {rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)};
     sqlite3_extended_result_codes(db_.get(), 1);
@@ -317,6 +317,16 @@ class SqliteSpool final : public Spool {
     if (!fresh && (application_id != kApplicationId || version < 1 || version > kSchemaVersion)) {
       return {SQLITE_NOTADB, "not a vigie spool (application_id " + std::to_string(application_id) +
                                  ", version " + std::to_string(version) + ")"};
+    }
+    if (options_.read_only) {
+      // What the agent writes at its start (the schema, an upgrade) is not there yet.
+      if (fresh) return {SQLITE_CANTOPEN, "an empty file: the agent has not written it yet"};
+      if (version < kSchemaVersion) {
+        return {SQLITE_CANTOPEN, "schema version " + std::to_string(version) +
+                                     ": the agent upgrades it when it starts"};
+      }
+      if (DbError e = prepare_all(); e.code) return e;
+      return load();
     }
     std::string mode;
     if (DbError e = query_text("PRAGMA journal_mode=WAL", &mode); e.code) return e;
@@ -429,6 +439,8 @@ class SqliteSpool final : public Spool {
         // content under the same seq: skip its seq instead.
         log::error("spool " + path_.string() + ": " + std::to_string(bad) +
                    " unreadable results in the batch to resend; it is sent again as a new batch");
+        if (options_.read_only)
+          return {SQLITE_CORRUPT, "unreadable results in the batch to resend"};
         if (DbError e = set_state("head_seq", 0); e.code) return e;
         head_last_id_ = 0;
         head_rows_ = 0;
@@ -443,6 +455,10 @@ class SqliteSpool final : public Spool {
 
   // Called with a corrupt file: moves it aside and opens a new one.
   Status start_over(const std::string& why, std::uint64_t lost_results) {
+    if (options_.read_only) {
+      return Status::io_error("spool " + path_.string() + " is corrupt (" + why +
+                              "); left as it is: the agent moves it aside when it opens it");
+    }
     db_.reset();
     statements_ = {};
     const std::int64_t keep_next_seq = next_seq_;

@@ -138,6 +138,10 @@ struct SpoolOptions {
   std::uint64_t max_quarantine_bytes = 16ull << 20;     // of quarantined results (JSON)
   // The wall clock in ms since the epoch (max_age, first seq); null: wall_ms. Tests pin it.
   std::int64_t (*now_ms)() = nullptr;
+  // Opens the file as it is, to look at it beside the agent that owns it
+  // (SQLITE_OPEN_READONLY): nothing is created, upgraded, checkpointed or moved aside
+  // (a corrupt or missing file is an error), and every call that would write fails.
+  bool read_only = false;
 };
 
 // Opens the spool at `path`, creating it when missing (its folder must exist). A

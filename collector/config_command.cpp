@@ -39,7 +39,7 @@ as it fetches it. list shows the documents and each agent's configuration versio
 the one it runs, and whether it is behind. Every change goes to the audit trail.
 )",
     .options =
-        R"(  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie/collector.db)
+        R"(  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
   --author TEXT         who makes the change, for the audit trail (default: the user)
   --rendered            get agent NAME: its configuration as rendered for it
 )",
@@ -50,7 +50,7 @@ namespace {
 using nlohmann::json;
 
 struct ConfigArgs {
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string author;
   bool rendered = false;
   std::vector<std::string> positional;  // after the verb

@@ -45,7 +45,7 @@ SIGTERM or SIGINT.
     .options =
         R"(  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6;
                         port 0 picks a free port)
-  --db PATH|CONNINFO    SQLite database (default /var/lib/vigie/collector.db), or a
+  --db PATH|CONNINFO    SQLite database (default /var/lib/vigie-collector/collector.db), or a
                         PostgreSQL one: postgresql://USER@HOST/DB or "host=... dbname=...";
                         no password there: libpq reads it from PGPASSFILE or passfile=
   --read-db CONNINFO    read the query API's events, series, history, audit and
@@ -93,7 +93,7 @@ namespace {
 
 struct Options {
   ServerOptions server;
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string read_db;
   std::filesystem::path port_file;
   bool allow_plain_http = false;

@@ -259,9 +259,15 @@ struct SqliteOptions {
   std::int64_t max_series_per_agent = 200'000;
 };
 
+// The commands' --db when none is given: in the service's state folder, which systemd
+// (StateDirectory=) or the package makes.
+inline constexpr std::string_view kDefaultDatabase = "/var/lib/vigie-collector/collector.db";
+
 // Whether `db` (--db) is a place this collector can keep its data: a path, or a
 // PostgreSQL URI (postgresql://, postgres://). Any other scheme is refused as unknown
-// (kInvalidArgument), never created as folders.
+// (kInvalidArgument), never created as folders. The default database whose folder does
+// not exist is refused too, naming it (kNotFound): a command run by hand does not make
+// the service's state folder with its own owner.
 Status check_database_location(std::string_view db);
 
 // Opens or creates the database at options.path and migrates it. A database that is

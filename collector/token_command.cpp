@@ -33,7 +33,7 @@ the database keeps only its hash.
     .options = R"(  --role ROLE           viewer, operator or admin
   --label TEXT          who or what holds it
   --ttl DUR             it expires after DUR (default: never)
-  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie/collector.db)
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
 )",
 };
 
@@ -62,7 +62,7 @@ gives none) may enroll with. Every token is stored, or none.
   --count N             N tokens, one a line, for a whole rollout (default 1);
                         with --sites, the number of lines FILE must hold
   --sites FILE          a CSV of sites and agent ids: one token per line, as CSV
-  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie/collector.db)
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db)
 )",
 };
 
@@ -70,7 +70,7 @@ namespace {
 
 // Options of the token commands.
 struct TokenArgs {
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::string role;
   std::string site;
   std::string label;

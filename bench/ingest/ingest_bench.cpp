@@ -21,6 +21,7 @@
 
 #include "bench/ingest/latency_histogram.hpp"
 #include "bench/ingest/loopback_client.hpp"
+#include "bench/ingest/soak.hpp"
 #include "bench/ingest/workload.hpp"
 #include "common/duration.hpp"
 #include "common/gzip.hpp"
@@ -68,6 +69,19 @@ agents' tokens (vigie):
                           --agents agents with them and write it, so that reruns reuse it
   --site SITE             the agents' site, that of the enrollment secrets (default bench)
   --enroll-only           enroll, write --tokens FILE, and exit
+fault soak (vigie; bench/soak/run drives it):
+  --soak                  each agent sends a report every --interval and keeps it until a
+                          2xx, sending the same (agent, seq) again after a connection
+                          error, a timeout, a 5xx, a 503 or a 429, with backoff, as the
+                          real agent does; for --duration, then at most --drain more to
+                          send what is held; then checks through the query API that
+                          every result acknowledged is stored exactly once
+  --interval DUR          between an agent's reports (default 30s)
+  --timeout DUR           the longest one request may take (default 10s)
+  --drain DUR             (default 3m)
+  --timeline FILE         a CSV line a second: acknowledgements and failures so far
+  --viewer-token FILE     a viewer token (vigie-collector token create --role viewer),
+                          for the check through the API; without it, no check
   --help
 
 Exit status: 0 when every request got a 2xx answer, 1 otherwise, 2 for bad usage.
@@ -94,6 +108,12 @@ struct Options {
   std::string enroll_tokens_file;
   std::string site = "bench";
   bool enroll_only = false;
+  bool soak = false;
+  std::chrono::milliseconds interval{30'000};
+  std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds drain{180'000};
+  std::string timeline_file;
+  std::string viewer_token_file;
 };
 
 // The options that take a value; the others are --gzip and --enroll-only.
@@ -101,7 +121,8 @@ struct Options {
 constexpr std::string_view kValueFlags[] = {
     "--target", "--url", "--ca-file", "--agents", "--checks", "--metrics",
     "--results-per-report", "--series", "--points-per-request", "--connections",
-    "--duration", "--warmup", "--rate", "--tokens", "--enroll-tokens", "--site"};
+    "--duration", "--warmup", "--rate", "--tokens", "--enroll-tokens", "--site",
+    "--interval", "--timeout", "--drain", "--timeline", "--viewer-token"};
 // clang-format on
 
 constexpr std::chrono::milliseconds kRequestTimeout{30'000};
@@ -131,6 +152,10 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     }
     if (a == "--enroll-only") {
       o.enroll_only = true;
+      continue;
+    }
+    if (a == "--soak") {
+      o.soak = true;
       continue;
     }
     if (std::find(std::begin(kValueFlags), std::end(kValueFlags), a) == std::end(kValueFlags))
@@ -199,6 +224,15 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
       o.tokens_file = v;
     } else if (a == "--enroll-tokens") {
       o.enroll_tokens_file = v;
+    } else if (a == "--interval" || a == "--timeout" || a == "--drain") {
+      auto& field = a == "--interval" ? o.interval : a == "--timeout" ? o.timeout : o.drain;
+      s = duration(field);
+      if (s && (field.count() < 100 || field > std::chrono::hours(1)))
+        s = Status::invalid(std::string(a) + ": expected 100ms to 1h");
+    } else if (a == "--timeline") {
+      o.timeline_file = v;
+    } else if (a == "--viewer-token") {
+      o.viewer_token_file = v;
     } else {
       o.site = v;
       if (!is_identifier(o.site))
@@ -244,11 +278,6 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
 }
 
 // --- Agents' tokens --------------------------------------------------------------------
-
-struct Credential {
-  std::string agent;
-  std::string token;
-};
 
 // A secret as it may go into an Authorization header: printable ASCII, no blank.
 bool is_token_text(std::string_view text) {
@@ -736,6 +765,36 @@ Status self_check(const Catalogue& catalogue, const Options& o) {
   return Status::ok();
 }
 
+int soak(const Options& o, const std::string& base, const Catalogue& catalogue,
+         const std::vector<Credential>& credentials) {
+  SoakOptions s{.base_url = base,
+                .ca_file = o.ca_file,
+                .site = o.site,
+                .results_per_report = o.results_per_report,
+                .connections = o.connections,
+                .duration = o.duration,
+                .interval = o.interval,
+                .timeout = o.timeout,
+                .drain = o.drain,
+                .timeline_file = o.timeline_file,
+                .viewer_token = {}};
+  if (!o.viewer_token_file.empty()) {
+    auto lines = read_lines(o.viewer_token_file);
+    if (!lines) {
+      std::cerr << "vigie-bench-ingest: " << lines.status().message() << "\n";
+      return 1;
+    }
+    std::erase(*lines, std::string());
+    if (lines->size() != 1 || !is_token_text(lines->front())) {
+      std::cerr << "vigie-bench-ingest: " << o.viewer_token_file
+                << ": expected one token, in printable ASCII\n";
+      return 1;
+    }
+    s.viewer_token = lines->front();
+  }
+  return run_soak(s, catalogue, credentials);
+}
+
 int bench_vigie(const Options& o) {
   auto base = loopback_base_url(o.url);
   if (!base) {
@@ -753,6 +812,7 @@ int bench_vigie(const Options& o) {
     std::cerr << "vigie-bench-ingest: " << s.message() << "\n";
     return 1;
   }
+  if (o.soak) return soak(o, *base, catalogue, *credentials);
   // As a real agent with fresh state does: sequence numbers from the current time in
   // ms, above anything an earlier run stored for the same agent.
   const auto first_seq = static_cast<std::uint64_t>(wall_ms());

@@ -9,11 +9,19 @@ namespace vigie::bench::ingest {
 namespace {
 
 constexpr std::size_t kMaxBodyKept = 4096;
+constexpr std::size_t kMaxBodyRead = std::size_t{64} << 20;
+
+// Where an answer's body goes: its first `limit` bytes are kept.
+struct Sink {
+  std::string body;
+  std::size_t limit = kMaxBodyKept;
+};
 
 std::size_t keep_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
+  auto* sink = static_cast<Sink*>(user);
   const std::size_t n = size * count;
-  if (body->size() < kMaxBodyKept) body->append(data, std::min(n, kMaxBodyKept - body->size()));
+  if (sink->body.size() < sink->limit)
+    sink->body.append(data, std::min(n, sink->limit - sink->body.size()));
   return n;
 }
 
@@ -85,7 +93,23 @@ struct LoopbackClient::Impl {
     void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
   };
   std::unique_ptr<CURL, Cleanup> curl;
-  std::string body;
+  Sink sink;
+
+  LoopbackReply perform() {
+    LoopbackReply reply;
+    CURL* c = curl.get();
+    const CURLcode rc = curl_easy_perform(c);
+    long connects = 0;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    reply.reconnected = connects > 0;
+    if (rc != CURLE_OK) {
+      reply.error = curl_easy_strerror(rc);
+      return reply;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+    reply.body = std::move(sink.body);
+    return reply;
+  }
 };
 
 LoopbackClient::LoopbackClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -105,7 +129,7 @@ Result<LoopbackClient> LoopbackClient::create(const std::string& ca_file,
       curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L) == CURLE_OK &&
       curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count())) == CURLE_OK &&
       curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &keep_body) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_WRITEDATA, &impl->body) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_WRITEDATA, &impl->sink) == CURLE_OK &&
       curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
   if (ok && !ca_file.empty()) ok = curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str()) == CURLE_OK;
   if (!ok) return Status::internal("libcurl refused an option (is it built with TLS?)");
@@ -115,24 +139,24 @@ Result<LoopbackClient> LoopbackClient::create(const std::string& ca_file,
 LoopbackReply LoopbackClient::post(const std::string& url, const Headers& headers,
                                    std::string_view body) {
   CURL* c = impl_->curl.get();
-  impl_->body.clear();
+  impl_->sink.body.clear();
+  impl_->sink.limit = kMaxBodyKept;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.list());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  return impl_->perform();
+}
 
-  LoopbackReply reply;
-  const CURLcode rc = curl_easy_perform(c);
-  long connects = 0;
-  curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-  reply.reconnected = connects > 0;
-  if (rc != CURLE_OK) {
-    reply.error = curl_easy_strerror(rc);
-    return reply;
-  }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
-  reply.body = std::move(impl_->body);
-  return reply;
+LoopbackReply LoopbackClient::get(const std::string& url, const Headers& headers) {
+  CURL* c = impl_->curl.get();
+  impl_->sink.body.clear();
+  impl_->sink.limit = kMaxBodyRead;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.list());
+  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  return impl_->perform();
 }
 
 }  // namespace vigie::bench::ingest

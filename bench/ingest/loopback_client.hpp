@@ -55,8 +55,10 @@ class LoopbackClient {
   LoopbackClient& operator=(LoopbackClient&&) noexcept;
   ~LoopbackClient();
 
-  // POSTs `body` to `url` and waits for the answer.
+  // POSTs `body` to `url` and waits for the answer (its body's first 4 KiB).
   LoopbackReply post(const std::string& url, const Headers& headers, std::string_view body);
+  // GETs `url` and waits for the answer, its body whole up to 64 MiB.
+  LoopbackReply get(const std::string& url, const Headers& headers);
 
  private:
   struct Impl;

@@ -277,6 +277,7 @@ Catalogue::Catalogue(int checks, int metrics) : metrics_(metrics) {
     }
     Check check;
     check.entry = entry_index;
+    check.id = id;
     check.json_head =
         "{\"name\":" + json_quoted(name) + ",\"check\":" + json_quoted(id) + ",\"status\":";
     check.summary_middle =
@@ -297,6 +298,7 @@ Catalogue::Catalogue(int checks, int metrics) : metrics_(metrics) {
       if (kind.max) tail += ",\"max\":" + nlohmann::json(*kind.max).dump();
       check.metric_tails.push_back(tail + "}");
       check.metric_tags.push_back(tag_escaped(label));
+      check.metric_names.push_back(label);
     }
     checks_.push_back(std::move(check));
   }
@@ -376,13 +378,14 @@ Agent::Agent(const Catalogue& catalogue, std::string id, std::string site, std::
   for (int c = 0; c < catalogue_.checks(); ++c) status_.push_back(initial_status(rng));
 }
 
-void Agent::next_report(int results, Rng& rng, std::string& body) {
+Agent::Written Agent::next_report(int results, Rng& rng, std::string& body) {
   body.clear();
   body += head_;
+  const Written written{seq_, next_check_, std::max(wall_ms(), last_ts_ms_ + 1), results};
   append_int(body, static_cast<std::int64_t>(seq_++));
   body += ",\"results\":[";
   // Each result a millisecond after the last: a series' timestamps strictly increase.
-  const std::int64_t ts = std::max(wall_ms(), last_ts_ms_ + 1);
+  const std::int64_t ts = written.first_ts_ms;
   for (int r = 0; r < results; ++r) {
     if (r > 0) body += ',';
     const int check = next_check_;
@@ -393,6 +396,7 @@ void Agent::next_report(int results, Rng& rng, std::string& body) {
   }
   last_ts_ms_ = ts + results - 1;
   body += "]}";
+  return written;
 }
 
 SeriesSet::SeriesSet(const Catalogue& catalogue, const std::string& site,

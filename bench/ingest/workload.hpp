@@ -62,6 +62,14 @@ class Catalogue {
   // Writes one result of check `check` in status `status` that ran at `ts_ms`, as an
   // object of a report's "results" array.
   void append_result(std::string& out, int check, State status, std::int64_t ts_ms, Rng& rng) const;
+  // The check id of check `check` ("system/disk:/srv") and the name of its metric
+  // `metric` ("used"), as the collector's query API names them.
+  const std::string& check_id(int check) const {
+    return checks_[static_cast<std::size_t>(check)].id;
+  }
+  const std::string& metric_name(int check, int metric) const {
+    return checks_[static_cast<std::size_t>(check)].metric_names[static_cast<std::size_t>(metric)];
+  }
   // The start of a line-protocol line of one series, up to its value.
   std::string line_prefix(std::string_view agent, std::string_view site, int check,
                           int metric) const;
@@ -69,7 +77,9 @@ class Catalogue {
  private:
   // One check as written, its strings escaped once.
   struct Check {
-    std::size_t entry;           // its row in the check table (workload.cpp)
+    std::size_t entry;                      // its row in the check table (workload.cpp)
+    std::string id;                         // system/disk:/srv
+    std::vector<std::string> metric_names;  // used, free, ...
     std::string json_head;       // {"name":"disk-srv","check":"system/disk:/srv","status":
     std::string summary_middle;  // " - disk-srv: used " (summary text after the state)
     std::string summary_unit;    // metric 0's unit
@@ -99,9 +109,17 @@ class Agent {
 
   const std::string& id() const { return id_; }
 
+  // What one report holds: its seq, and its results, result r being check
+  // (first_check + r) % checks at first_ts_ms + r.
+  struct Written {
+    std::uint64_t seq = 0;
+    int first_check = 0;
+    std::int64_t first_ts_ms = 0;
+    int results = 0;
+  };
   // Replaces `body` with its next report (protocol v1 JSON), holding its next `results`
   // results: its checks in turn, one result each, round after round.
-  void next_report(int results, Rng& rng, std::string& body);
+  Written next_report(int results, Rng& rng, std::string& body);
 
  private:
   const Catalogue& catalogue_;

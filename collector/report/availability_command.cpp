@@ -13,6 +13,7 @@
 #include "collector/report/command.hpp"
 #include "collector/report/i18n.hpp"
 #include "collector/report/mailing.hpp"
+#include "collector/storage.hpp"
 #include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
@@ -32,7 +33,7 @@ struct AvailabilityArgs {
   Lang lang = Lang::kFrench;
   std::string tz;
   char separator = ',';
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::vector<std::string> mail_to;
   std::string smtp;
   int attempts = 3;

@@ -40,7 +40,7 @@ file-age, avamar) over whole days, worst sites first, and mails it when asked.
   --tz ZONE             the zone days and times are in (default: the machine's; e.g.
                         Europe/Paris)
   --csv-separator SEP   "," (default) or ";" (with decimal commas, for French spreadsheets)
-  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie/collector.db),
+  --db PATH|CONNINFO    the collector's database (default /var/lib/vigie-collector/collector.db),
                         opened read-only; a PostgreSQL standby's connection string will do
   --mail-to ADDR,...    mail the report (HTML, a plain-text alternative and the CSV attached)
   --smtp FILE           the SMTP relay, a JSON file (comments allowed), either the relay
@@ -78,7 +78,7 @@ struct ReportArgs {
   Lang lang = Lang::kFrench;
   std::string tz;
   char separator = ',';
-  std::string db = "/var/lib/vigie/collector.db";
+  std::string db = std::string(kDefaultDatabase);
   std::vector<std::string> mail_to;
   std::string smtp;
   int attempts = 3;

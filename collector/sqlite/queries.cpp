@@ -541,10 +541,15 @@ Result<std::vector<NotificationRecord>> read_notifications(sqlite3* db,
   return out;
 }
 
+constexpr std::int64_t kMaxStepMs = 100LL * 366 * 86'400'000;
+
 Result<SeriesPlan> plan_series(const SeriesQuery& q, const Retention& retention,
                                std::int64_t now_ms) {
   if (q.to_ms <= q.from_ms) return Status::invalid("to: must be after from");
   if (q.step_ms < 0) return Status::invalid("step: must not be negative");
+  // Longer than any range (the API's times span 1970 to 9999), and rounded up below
+  // to the tier's buckets without overflow.
+  if (q.step_ms > kMaxStepMs) return Status::invalid("step: longer than 100 years");
   if (!q.tier.empty() && q.tier != "raw" && q.tier != "5m" && q.tier != "1h")
     return Status::invalid("tier: expected raw, 5m or 1h, got \"" + q.tier + "\"");
   SeriesPlan plan;

@@ -403,6 +403,15 @@ Status check_database_location(std::string_view db) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
       });
   if (db.empty()) return Status::invalid("--db: empty");
+  if (db == kDefaultDatabase) {
+    const std::filesystem::path folder = std::filesystem::path(db).parent_path();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec))
+      return Status::not_found("the default database " + std::string(db) + ": its folder " +
+                               folder.string() +
+                               " does not exist (the vigie-collector service makes it); "
+                               "give the database with --db PATH|CONNINFO");
+  }
   if (!uri) return Status::ok();
   const std::string scheme(db.substr(0, colon));
   // PostgreSQL's URIs are the other backend's (open_storage).

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -303,6 +305,27 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
   CHECK_THAT(cleared.err, Contains("quarantine cleared: 1 results forgotten"));
   const auto after = agent({"spool", "--config", config, "--state-dir", state});
   CHECK_THAT(after.out, Contains("quarantined  1 results refused by the collector, 0 kept"));
+}
+
+TEST_CASE("Agent: spool reports a corrupt spool and leaves it for the agent", "[agent]") {
+  testing::TempDir dir;
+  const std::string config = dummy_config(dir);
+  const std::string state = (dir / "state").string();
+  std::filesystem::create_directories(dir / "state");
+  const std::string garbage(8192, 'x');
+  dir.write("state/spool.db", garbage);
+  const auto shown = agent({"spool", "--config", config, "--state-dir", state});
+  CHECK(shown.code == 1);
+  CHECK_THAT(shown.err, Contains("spool " + state + "/spool.db is corrupt ("));
+  CHECK_THAT(shown.err, Contains("left as it is"));
+  // Still there, unchanged; nothing moved aside.
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir / "state"))
+    ++files;
+  CHECK(files == 1);
+  std::ifstream in(dir / "state" / "spool.db", std::ios::binary);
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(kept == garbage);
 }
 
 }  // namespace

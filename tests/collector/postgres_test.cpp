@@ -72,7 +72,7 @@ TEST_CASE("PostgreSQL: a --db value names the backend", "[postgres]") {
   CHECK(is_postgres_database("postgresql://db.example.org/vigie"));
   CHECK(is_postgres_database("postgres://db/vigie"));
   CHECK(is_postgres_database("host=db dbname=vigie"));
-  CHECK_FALSE(is_postgres_database("/var/lib/vigie/collector.db"));
+  CHECK_FALSE(is_postgres_database("/var/lib/vigie-collector/collector.db"));
   CHECK_FALSE(is_postgres_database("collector.db"));
 }
 

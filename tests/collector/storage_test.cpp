@@ -5,6 +5,7 @@
 #include <bit>
 #include <catch2/catch.hpp>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "tests/collector/backends.hpp"
@@ -212,6 +213,34 @@ TEST_CASE("Storage: samples are kept raw and rolled up into 5-minute and 1-hour 
   const SeriesData raw_10m = f.query("raw", from, to, 600'000);
   REQUIRE(raw_10m.points.size() == 6);
   CHECK(raw_10m.points[0] == SeriesPoint{from, 0, 9, 4.5, 10});
+}
+
+TEST_CASE("Storage: a series step past any range is refused, not rounded up past int64",
+          "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
+  REQUIRE(submit(*f.storage, load_report(1, kT0 - kDay, 1)).is_ok());
+  // Rounded up to a whole number of the tier's buckets, a step near INT64_MAX overflowed
+  // (undefined behaviour) and came out as one bucket.
+  for (const std::string tier : {"", "5m", "1h", "raw"}) {
+    for (const std::int64_t step :
+         {std::numeric_limits<std::int64_t>::max(),
+          std::numeric_limits<std::int64_t>::max() - kHourMs + 2, 101 * 366 * kDay}) {
+      INFO(tier << " " << step);
+      auto data = f.storage->series({.agent = "agent-1",
+                                     .check = "system/load",
+                                     .metric = "load1",
+                                     .from_ms = kT0 - 2 * kDay,
+                                     .to_ms = kT0,
+                                     .step_ms = step,
+                                     .tier = tier});
+      REQUIRE_FALSE(data.is_ok());
+      CHECK(data.status().code() == Code::kInvalidArgument);
+      CHECK_THAT(data.status().message(), Catch::Contains("step"));
+    }
+  }
+  // A step of 100 years still answers: one bucket.
+  CHECK(f.query("", kT0 - 2 * kDay, kT0, 100 * 365 * kDay).points.size() == 1);
 }
 
 TEST_CASE("Storage: a late sample is merged into the buckets already rolled up",

@@ -616,5 +616,87 @@ TEST_CASE("Agent: a collector that asks for a client certificate gets results on
   }
 }
 
+// A file's bytes and modification time, to tell whether anything wrote to it.
+struct FileState {
+  std::string bytes;
+  fs::file_time_type mtime;
+  bool operator==(const FileState&) const = default;
+};
+
+FileState file_state(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return {bytes.str(), fs::last_write_time(path)};
+}
+
+TEST_CASE("Agent: vigie-agent spool beside the agent opens the spool read-only", "[agent-faults]") {
+  testing::TempDir dir;
+  write_counter(dir, "count");
+  dir.write_secret("agent.token", "vga_read_only_test\n");
+  // No collector (a closed port) and one run an hour: after its first result and the
+  // batch made of it, the agent writes nothing more to its spool.
+  const json config = {{"agent", {{"id", kAgent}, {"site", kSite}}},
+                       {"collector",
+                        {{"url", "https://127.0.0.1:1"},
+                         {"token_file", (dir / "agent.token").string()},
+                         {"send_interval", "1s"},
+                         {"retry_max", "1h"}}},
+                       {"defaults", {{"interval", "1h"}, {"timeout", "1s"}}},
+                       {"checks",
+                        {{{"name", "count"},
+                          {"type", "external"},
+                          {"splay", "0s"},
+                          {"command", {(dir / "count.sh").string()}}}}}};
+  dir.write("agent.json", config.dump(2));
+  auto agent = start_agent(dir);
+  INFO("agent log:\n" << agent->log());
+  const fs::path spool = dir / "state" / "spool.db";
+  const fs::path wal = dir / "state" / "spool.db-wal";
+  REQUIRE(testing::eventually([&] { return agent->log().find("127.0.0.1:1") != std::string::npos; },
+                              20s));
+  std::this_thread::sleep_for(1500ms);  // the batch handed out after the first failure
+  REQUIRE(produced(dir, "count") == 1);
+  REQUIRE(fs::exists(wal));
+
+  const auto look = [&] {
+    const auto shown =
+        run({VIGIE_AGENT_BIN, "spool", "--json", "--config", (dir / "agent.json").string(),
+             "--state-dir", (dir / "state").string()});
+    INFO(shown.out << shown.err);
+    REQUIRE(shown.exit_code == 0);
+    const json parsed = json::parse(shown.out, nullptr, false);
+    REQUIRE(parsed.is_object());
+    CHECK(parsed["depth"] >= 1);  // its result, and what the agent adds of its own
+  };
+  {
+    const FileState before = file_state(spool);
+    const FileState wal_before = file_state(wal);
+    std::this_thread::sleep_for(20ms);  // a write now would show in the mtime
+    look();
+    CHECK(file_state(spool) == before);
+    CHECK(file_state(wal) == wal_before);
+    CHECK(agent->running());
+  }
+  // The agent killed, its WAL left behind: looking must not checkpoint it into the file
+  // (the last connection to close does) nor remove it.
+  agent->stop(SIGKILL);
+  {
+    const FileState before = file_state(spool);
+    const FileState wal_before = file_state(wal);
+    std::this_thread::sleep_for(20ms);
+    look();
+    CHECK(file_state(spool) == before);
+    REQUIRE(fs::exists(wal));
+    CHECK(file_state(wal) == wal_before);
+  }
+  // --clear-quarantine is the one option that writes: it works on that spool too.
+  const auto cleared =
+      run({VIGIE_AGENT_BIN, "spool", "--clear-quarantine", "--config",
+           (dir / "agent.json").string(), "--state-dir", (dir / "state").string()});
+  CHECK(cleared.exit_code == 0);
+  CHECK_THAT(cleared.err, Catch::Contains("quarantine cleared: 0 results forgotten"));
+}
+
 }  // namespace
 }  // namespace vigie

@@ -178,6 +178,39 @@ TEST_CASE("Collector: a --db URI of another scheme is refused, not made into fol
   CHECK_FALSE(std::filesystem::exists(dir / "sqlite:"));
 }
 
+TEST_CASE("Collector: a command given no --db whose default folder is missing says so",
+          "[collector][db]") {
+  // The default database's folder is the service's state folder, which systemd or the
+  // package makes: a command run without --db does not make it (as root, with the wrong
+  // owner) nor fails obscurely, it names the folder. A private mount namespace with an
+  // empty /var/lib gives every machine the missing folder, whatever this one has.
+  const std::vector<std::vector<std::string>> commands = {
+      {"token", "create", "--role", "viewer"},
+      {"token", "list"},
+      {"report", "availability", "--period", "7d"},
+      {"--listen", "127.0.0.1:0"},
+  };
+  for (const auto& command : commands) {
+    // A collector that would serve is stopped after 10 s (timeout's exit 124).
+    std::string line = "/usr/bin/timeout 10 " + std::string(VIGIE_COLLECTOR_BIN);
+    for (const auto& a : command) line += " " + a;
+    INFO(line);
+    auto r = testing::run(
+        {"/usr/bin/unshare", "--mount", "/bin/sh", "-c",
+         "mount -t tmpfs none /var/lib && " + line + "; echo \"exit $?\"; ls -A /var/lib"});
+    if (r.exit_code != 0 && r.err.find("unshare") != std::string::npos) {
+      WARN("skipped: no mount namespace here: " << r.err);
+      return;
+    }
+    CHECK_THAT(r.err, Catch::Contains("/var/lib/vigie-collector") &&
+                          Catch::Contains("does not exist") && Catch::Contains("--db"));
+    // It exits 1, and nothing is made under the (empty) /var/lib: ls prints nothing.
+    const auto at = r.out.rfind("exit ");
+    REQUIRE(at != std::string::npos);
+    CHECK(r.out.substr(at) == "exit 1\n");
+  }
+}
+
 TEST_CASE("Collector: calendar show prints a year's public holidays, one a line",
           "[collector-cli][calendar]") {
   const auto fr = testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "fr", "--year", "2027",

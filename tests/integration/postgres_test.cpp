@@ -84,7 +84,18 @@ TEST_CASE("PostgreSQL: db migrate, the real agent through a collector on Postgre
     if (reply.status != 200) return json::array();
     return json::parse(reply.body, nullptr, false).value("checks", json::array());
   };
-  const bool all_there = testing::eventually([&] { return checks_of_agent().size() >= 4; }, 15s);
+  // The API shows a report's results from inside its transaction, before COMMIT
+  // returns: the checks are waited for in PostgreSQL too, committed, so that the kill
+  // below cannot fall between the two (on a loaded machine it did, and nothing the
+  // agent had seen acknowledged was lost: there was nothing yet).
+  const auto committed_checks = [&] {
+    auto n = server.psql(db,
+                         "SELECT count(*) FROM checks c JOIN agents a ON a.id = c.agent_id "
+                         "WHERE a.name = 'pg-agent-01'");
+    return n ? std::stoi(*n) : 0;
+  };
+  const bool all_there = testing::eventually(
+      [&] { return checks_of_agent().size() >= 4 && committed_checks() >= 4; }, 15s);
   INFO("collector log:\n" << collector.child().log() << "\nagent log:\n" << agent.log());
   REQUIRE(all_there);
 

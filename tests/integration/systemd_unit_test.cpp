@@ -88,5 +88,27 @@ TEST_CASE("systemd: vigie-agent.service has its own user and no capability by de
   CHECK(std::stod(security.out.substr(colon + 2)) < 3.0);
 }
 
+// The agent runs as vigie, the collector as a dynamic user: a folder shared between
+// them would be handed back and forth by systemd on a machine that runs both.
+TEST_CASE("systemd: the agent and the collector have a state folder each", "[systemd]") {
+  const std::filesystem::path units = std::filesystem::path(VIGIE_SOURCE_DIR) / "systemd";
+  const std::string agent = read(units / "vigie-agent.service");
+  const std::string collector = read(units / "vigie-collector.service");
+  CHECK(agent.find("\nStateDirectory=vigie\n") != std::string::npos);
+  CHECK(agent.find("--state-dir /var/lib/vigie\n") != std::string::npos);
+  CHECK(collector.find("\nStateDirectory=vigie-collector\n") != std::string::npos);
+  CHECK(collector.find("--db /var/lib/vigie-collector/collector.db\n") != std::string::npos);
+  CHECK(collector.find("/var/lib/vigie/") == std::string::npos);
+  // The reports read the collector's database, as the collector's user.
+  for (const char* report : {"vigie-backup-report.service", "vigie-availability-report.service"}) {
+    INFO(report);
+    const std::string text = read(units / report);
+    CHECK(text.find("\nStateDirectory=vigie-collector vigie-reports\n") != std::string::npos);
+    CHECK(text.find("\nReadOnlyPaths=/var/lib/vigie-collector\n") != std::string::npos);
+    CHECK(text.find("--db /var/lib/vigie-collector/collector.db ") != std::string::npos);
+    CHECK(text.find("/var/lib/vigie/") == std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace vigie
