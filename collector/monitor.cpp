@@ -19,8 +19,14 @@ Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions 
   std::unique_ptr<Monitor> monitor(new Monitor(storage, std::move(options)));
   monitor->published_ = snapshot->last_event_id;
   monitor->engine_.restore(std::move(*snapshot), monitor->options_.now_ms());
-  if (monitor->options_.run_thread)
+  if (monitor->options_.run_thread) {
     monitor->thread_ = std::thread([m = monitor.get()] { m->run(); });
+    storage.watch([m = monitor.get()] {
+      std::lock_guard lock(m->mu_);
+      m->others_changed_ = true;
+      m->cv_.notify_all();
+    });
+  }
   return monitor;
 }
 
@@ -30,6 +36,7 @@ Monitor::Monitor(Storage& storage, MonitorOptions options)
 Monitor::~Monitor() { stop(); }
 
 void Monitor::stop() {
+  storage_.watch({});
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -259,6 +266,41 @@ void Monitor::resync() {
   if (alerting && alerting->reseed) alerting->reseed(now_ms());
 }
 
+void Monitor::follow_others() {
+  auto finished = [this] {
+    std::lock_guard lock(mu_);
+    following_ = false;
+    cv_.notify_all();
+  };
+  storage_.change([this]() -> Result<StateDelta> { return engine_.checkpoint(); },
+                  [this, finished](Result<StateDelta> saved) {
+                    // On the writer, after the commit: nothing of this collector's is
+                    // in flight, so the database holds all it published.
+                    if (!saved) {
+                      if (saved.status().code() != Code::kUnavailable)
+                        log::error("following other collectors: " + saved.status().message());
+                      return finished();
+                    }
+                    if (auto snapshot = storage_.load_state(now_ms())) {
+                      engine_.refresh(std::move(*snapshot), now_ms());
+                    } else {
+                      log::error("following other collectors: " + snapshot.status().message());
+                    }
+                    constexpr std::size_t kSlice = 1000;
+                    for (;;) {
+                      auto events = storage_.events(
+                          {.after = published_cursor(), .limit = kSlice, .primary = true});
+                      if (!events) {
+                        log::error("following other collectors: " + events.status().message());
+                        break;
+                      }
+                      publish(*events);
+                      if (events->size() < kSlice) break;
+                    }
+                    finished();
+                  });
+}
+
 std::int64_t Monitor::published_cursor() const {
   std::lock_guard lock(mu_);
   return published_;
@@ -334,10 +376,18 @@ void Monitor::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      auto wake = std::min(next_tick, next_checkpoint);
-      for (const auto& w : waiters_) wake = std::min(wake, w.deadline);
-      cv_.wait_until(lock, wake);
+      if (!others_changed_ || following_) {
+        auto wake = std::min(next_tick, next_checkpoint);
+        for (const auto& w : waiters_) wake = std::min(wake, w.deadline);
+        cv_.wait_until(lock, wake);
+      }
       if (stopping_) return;
+      if (others_changed_ && !following_) {
+        others_changed_ = false;
+        following_ = true;
+        lock.unlock();
+        follow_others();
+      }
     }
     serve_waiters(false);
     const auto now = Clock::now();

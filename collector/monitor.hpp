@@ -7,7 +7,9 @@
 // A thread of its own ticks the engine (staleness, downtimes, expiries) every
 // second, checkpoints checks whose state did not change but whose latest result did
 // (every 10 s by default: after a crash, a summary may be that much behind, a state
-// never), and answers long-polls.
+// never), and answers long-polls. When several collectors share a database
+// (PostgreSQL), it follows what the others commit: their events wake its long-polls,
+// their acknowledgements and downtimes show in its views (Storage::watch).
 
 #include <chrono>
 #include <condition_variable>
@@ -122,6 +124,13 @@ class Monitor {
   // Events after `after` from memory, or nullopt when memory no longer has them all.
   std::optional<std::vector<Event>> recent_after(std::int64_t after, std::size_t limit) const;
   void serve_waiters(bool all);
+  // Another collector sharing the database committed changes (Storage::watch): on the
+  // writer, this collector's own unsaved results first (a checkpoint), then the state
+  // and the events it has not published are read again from the database.
+  void follow_others();
+
+  bool others_changed_ = false;  // a change to follow (mu_)
+  bool following_ = false;       // follow_others() in progress (mu_)
 
   Storage& storage_;
   MonitorOptions options_;

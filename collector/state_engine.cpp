@@ -130,6 +130,17 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
   refresh_downtime_flags(now_ms);
 }
 
+void StateEngine::refresh(StateSnapshot snapshot, std::int64_t now_ms) {
+  std::int64_t since = 0;
+  {
+    std::shared_lock lock(mu_);
+    since = restored_ms_;
+  }
+  restore(std::move(snapshot), now_ms);
+  std::unique_lock lock(mu_);
+  restored_ms_ = since;
+}
+
 Event& StateEngine::push_event(StateDelta& delta, Event event) {
   event.id = ++last_event_id_;
   if (event.recorded_ms == 0) event.recorded_ms = now_ms_;

@@ -111,6 +111,9 @@ class StateEngine {
 
   // Replaces everything with a stored snapshot (start-up, or after a failed commit).
   void restore(StateSnapshot snapshot, std::int64_t now_ms);
+  // The same, to follow what other collectors sharing the database committed: unlike
+  // a restart, it grants no new grace before results and agents count as late.
+  void refresh(StateSnapshot snapshot, std::int64_t now_ms);
 
   // A stored report. Results older than a check's latest change nothing but count; its
   // traps are kept as events, as many as the storm bound lets through.

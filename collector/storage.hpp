@@ -81,6 +81,9 @@ struct EventQuery {
   std::string check;
   // Which events: all, none of kind "trap", or only those.
   enum class Traps { kWith, kWithout, kOnly } traps = Traps::kWith;
+  // Read on the primary even when reads go to a standby (--read-db): what the live
+  // stream follows must be current.
+  bool primary = false;
 };
 
 // The notification history, newest first; empty fields match everything.
@@ -209,6 +212,13 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // For each key, when a row of it was last settled as delivered ("sent" or "digest")
   // at or after since_ms: re-notifications count from there after a restart.
   virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
+
+  // Calls `changed` (on a thread of the storage's) whenever another collector sharing
+  // the database may have committed events, acknowledgements or downtimes, and once
+  // after the storage lost track of them (a lost connection made again): the caller
+  // reads them again from the database. An empty function stops it. SQLite, which one
+  // collector owns, never calls it.
+  virtual void watch(std::function<void()> changed) { (void)changed; }
 
   virtual StorageStats stats() = 0;
 

@@ -173,7 +173,7 @@ bool Conn::consume_input() { return PQconsumeInput(conn_) == 1; }
 std::vector<std::string> Conn::notifications() {
   std::vector<std::string> out;
   while (PGnotify* n = PQnotifies(conn_)) {
-    out.emplace_back(n->relname);
+    out.emplace_back(n->extra ? n->extra : "");
     PQfreemem(n);
   }
   return out;

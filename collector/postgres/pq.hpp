@@ -100,7 +100,7 @@ class Conn {
   int server_version() const;
   // The socket, to wait for notifications on.
   int socket() const;
-  // Notifications received so far (channel names), consumed.
+  // The payloads of the notifications received so far (LISTEN), consumed.
   std::vector<std::string> notifications();
   // Reads what the server sent without blocking; false when the connection broke.
   bool consume_input();

@@ -12,9 +12,11 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
+#include "collector/postgres/listen.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/postgres/reads.hpp"
 #include "collector/postgres/schema.hpp"
@@ -78,6 +80,16 @@ struct Job {
   std::function<void(Status)> done;
 };
 
+std::string random_name() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  std::mt19937_64 generator((std::uint64_t{device()} << 32) ^ device());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name;
+  for (std::uint64_t v = any(generator), i = 0; i < 16; ++i, v >>= 4) name += kHex[v & 15];
+  return name;
+}
+
 class PostgresStorage final : public Storage {
  public:
   explicit PostgresStorage(PostgresOptions options)
@@ -101,13 +113,21 @@ class PostgresStorage final : public Storage {
   void change(Change make, ChangeDone done) override;
   StorageStats stats() override;
   Status housekeep() override;
+  void watch(std::function<void()> changed) override {
+    std::lock_guard lock(listener_mu_);
+    listener_.reset();
+    if (changed)
+      listener_ = std::make_unique<pg::Listener>(options_.conninfo, self_, std::move(changed));
+  }
   void close() override;
 
   Result<StateSnapshot> load_state(std::int64_t now_ms) override {
     return primary_.with([&](pq::Conn& c) { return pg::read_state(c, now_ms); });
   }
   Result<std::vector<Event>> events(const EventQuery& query) override {
-    return replica_.with([&](pq::Conn& c) { return pg::read_events(c, query); });
+    return (query.primary ? primary_ : replica_).with([&](pq::Conn& c) {
+      return pg::read_events(c, query);
+    });
   }
   Result<std::vector<AuditEntry>> audit(const AuditQuery& query) override {
     return replica_.with([&](pq::Conn& c) { return pg::read_audit(c, query); });
@@ -241,6 +261,11 @@ class PostgresStorage final : public Storage {
   std::atomic<std::int64_t> commit_failures_{0};
   std::atomic<std::int64_t> refused_busy_{0};
   std::string synchronous_;  // read at start
+  // This collector's name in its notifications (listen.hpp): random, so that two
+  // collectors never take each other's for their own.
+  const std::string self_ = random_name();
+  std::mutex listener_mu_;
+  std::unique_ptr<pg::Listener> listener_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -361,6 +386,7 @@ Status PostgresStorage::housekeep() {
 }
 
 void PostgresStorage::close() {
+  watch({});
   {
     std::lock_guard lock(mu_);
     closing_ = true;
@@ -444,7 +470,14 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
       connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
   if (tx) {
     for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job));
-    tx = conn_->exec("COMMIT");
+    // Other collectors hear of it once it is committed (NOTIFY is delivered at
+    // COMMIT, and never for a rollback).
+    if (writes_->take_announce()) {
+      auto notified = conn_->query("SELECT pg_notify($1, $2)",
+                                   pq::Params().add(std::string(pg::kChannel)).add(self_));
+      if (!notified) tx = notified.status().with_context("announce the change");
+    }
+    if (tx) tx = conn_->exec("COMMIT");
     if (!tx) (void)conn_->exec("ROLLBACK");
   }
   if (!tx) {

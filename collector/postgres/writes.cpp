@@ -375,6 +375,7 @@ Status Writes::store_notification(const NotificationRecord& n) {
 }
 
 Status Writes::persist(const StateDelta& delta) {
+  if (!delta.events.empty() || !delta.downtimes.empty() || !delta.audit.empty()) announce_ = true;
   for (const auto& a : delta.agents) {
     if (Status s = store_agent(a); !s) return s;
   }

@@ -29,7 +29,13 @@ class Writes {
   // The agent's row is locked until the transaction ends, so that the reports of one
   // agent are applied one after the other whichever collector receives them.
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
+  // Stores what the state engine and the notifier made. A delta with events,
+  // downtimes or audit entries (what other collectors' views must follow) marks the
+  // transaction as one to announce (take_announce()).
   Status persist(const StateDelta& delta);
+  // Whether the transaction since the last call stored something other collectors
+  // must hear of (listen.hpp); clears the mark.
+  bool take_announce() { return std::exchange(announce_, false); }
   // After a rollback: cached row ids may name rows that were rolled back.
   void forget_cached_ids();
 
@@ -54,6 +60,7 @@ class Writes {
                             std::int64_t now_ms, bool* more);
 
  private:
+  bool announce_ = false;
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
   // The row id of an agent already stored; kNotFound if none.
   Result<std::int64_t> known_agent_id(const std::string& agent);
