@@ -2,9 +2,12 @@
 // version, and several collectors sharing one database. The backend-neutral behaviour
 // is tested on both backends (storage_test.cpp, VIGIE_EACH_BACKEND).
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -234,6 +237,52 @@ TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_baseb
   CHECK(gone.status().code() == Code::kUnavailable);
   CHECK((*storage)->load_state(2000).is_ok());
   CHECK((*storage)->list_tokens().is_ok());
+}
+
+}  // namespace
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+// Run by the next test in a program of its own: starts a server, writes its
+// postmaster's pid to the file VIGIE_TEST_PID_FILE names, and waits to be killed.
+TEST_CASE("PostgreSQL test server: a program that starts one and is killed", "[.pg-orphan]") {
+  const char* pid_file = ::getenv("VIGIE_TEST_PID_FILE");
+  REQUIRE(pid_file != nullptr);
+  testing::PostgresServer server;
+  REQUIRE(server.available());
+  {
+    std::ofstream out(std::string(pid_file) + ".tmp");
+    out << server.postmaster_pid() << "\n";
+  }
+  std::filesystem::rename(std::string(pid_file) + ".tmp", pid_file);
+  std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+
+TEST_CASE("PostgreSQL test server: a test killed by SIGKILL leaves no server behind",
+          "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  testing::TempDir dir;
+  const auto pid_file = dir.path() / "postmaster.pid";
+  ::setenv("VIGIE_TEST_PID_FILE", pid_file.c_str(), 1);
+  testing::Child program({std::filesystem::read_symlink("/proc/self/exe").string(), "[.pg-orphan]"},
+                         dir.path() / "program.log");
+  ::unsetenv("VIGIE_TEST_PID_FILE");
+  REQUIRE(testing::eventually([&] { return std::filesystem::exists(pid_file); },
+                              std::chrono::seconds(60)));
+  pid_t postmaster = 0;
+  std::ifstream(pid_file) >> postmaster;
+  REQUIRE(postmaster > 0);
+  REQUIRE(::kill(postmaster, 0) == 0);
+
+  program.stop(SIGKILL);
+  // Its parent gone, the postmaster gets SIGQUIT from the kernel and shuts down.
+  CHECK(testing::eventually([&] { return ::kill(postmaster, 0) != 0 && errno == ESRCH; },
+                            std::chrono::seconds(20)));
 }
 
 }  // namespace
