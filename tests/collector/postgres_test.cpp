@@ -393,7 +393,7 @@ TEST_CASE(
 // postmaster's pid to the file VIGIE_TEST_PID_FILE names, and waits to be killed.
 TEST_CASE("PostgreSQL test server: a program that starts one and is killed", "[.pg-orphan]") {
   const char* pid_file = ::getenv("VIGIE_TEST_PID_FILE");
-  REQUIRE(pid_file != nullptr);
+  if (pid_file == nullptr) return;  // run alone, by a filter: nothing asked of it
   testing::PostgresServer server;
   REQUIRE(server.available());
   {
