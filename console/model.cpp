@@ -349,18 +349,28 @@ bool row_before(const CheckRow& a, const CheckRow& b) {
 
 namespace {
 
-// Sorts `rows` by `before` through their indices: rows are large, and moving each once
-// costs less than moving them about as std::sort does.
+// Sorts `rows` by `before` through their indices, then puts each row in its place
+// following the permutation's cycles: rows are large, and std::sort would move them
+// about many times.
 template <class Before>
 void sort_by(std::vector<CheckRow>& rows, Before before) {
-  std::vector<std::uint32_t> order(rows.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::vector<std::size_t> order(rows.size());  // order[i]: the row that goes at i
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return before(rows[a], rows[b]); });
-  std::vector<CheckRow> sorted;
-  sorted.reserve(rows.size());
-  for (const std::uint32_t i : order) sorted.push_back(std::move(rows[i]));
-  rows = std::move(sorted);
+            [&](std::size_t a, std::size_t b) { return before(rows[a], rows[b]); });
+  for (std::size_t start = 0; start < order.size(); ++start) {
+    if (order[start] == start) continue;
+    CheckRow held = std::move(rows[start]);
+    std::size_t at = start;
+    while (order[at] != start) {
+      const std::size_t from = order[at];
+      rows[at] = std::move(rows[from]);
+      order[at] = at;
+      at = from;
+    }
+    rows[at] = std::move(held);
+    order[at] = at;
+  }
 }
 
 }  // namespace

@@ -350,10 +350,19 @@ bool read_row(od::value& v, CheckRow& row) {
 }
 
 bool read_rows(od::value& v, std::vector<CheckRow>& rows) {
-  return each_element(v, [&](od::value& element) {
+  // Counted first (a pass over the array's tokens, building nothing): rows are large,
+  // and moving them as the vector grows cost more than counting.
+  od::array array;
+  std::size_t count = 0;
+  if (v.get_array().get(array) || array.count_elements().get(count)) return false;
+  rows.reserve(count);
+  for (auto element : array) {
+    od::value value;
+    if (element.get(value)) return false;
     rows.emplace_back();
-    return read_row(element, rows.back());
-  });
+    if (!read_row(value, rows.back())) return false;
+  }
+  return true;
 }
 
 // One site's members (site_from_json() in model.cpp), as a part of a larger object.
