@@ -349,21 +349,25 @@ bool read_row(od::value& v, CheckRow& row) {
          reader.finish();
 }
 
-bool read_rows(od::value& v, std::vector<CheckRow>& rows) {
-  // Counted first (a pass over the array's tokens, building nothing): rows are large,
-  // and moving them as the vector grows cost more than counting.
+// The elements of `v`, an array, each read into `list` by `read`. Counted first (a pass
+// over the array's tokens, building nothing): rows are large, and moving them as the
+// vector grows cost more than counting.
+template <class T, class Read>
+bool read_list(od::value& v, std::vector<T>& list, Read read) {
   od::array array;
   std::size_t count = 0;
   if (v.get_array().get(array) || array.count_elements().get(count)) return false;
-  rows.reserve(count);
+  list.reserve(list.size() + count);
   for (auto element : array) {
     od::value value;
     if (element.get(value)) return false;
-    rows.emplace_back();
-    if (!read_row(value, rows.back())) return false;
+    list.emplace_back();
+    if (!read(value, list.back())) return false;
   }
   return true;
 }
+
+bool read_rows(od::value& v, std::vector<CheckRow>& rows) { return read_list(v, rows, read_row); }
 
 // One site's members (site_from_json() in model.cpp), as a part of a larger object.
 class SiteReader {
@@ -551,10 +555,7 @@ std::optional<SitesReply> parse_sites_fast(std::string_view body) {
     const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
       if (key == "now") return seen.first(0) && read_int(value, 0, kMax, reply.now_ms);
       if (key == "sites") {
-        return seen.first(1) && each_element(value, [&](od::value& element) {
-                 reply.sites.emplace_back();
-                 return read_site(element, reply.sites.back());
-               });
+        return seen.first(1) && read_list(value, reply.sites, read_site);
       }
       return skip(value);
     });
@@ -568,10 +569,7 @@ std::optional<AgentsReply> parse_agents_fast(std::string_view body) {
     const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
       if (key == "now") return seen.first(0) && read_int(value, 0, kMax, reply.now_ms);
       if (key == "agents") {
-        return seen.first(1) && each_element(value, [&](od::value& element) {
-                 reply.agents.emplace_back();
-                 return read_agent(element, reply.agents.back());
-               });
+        return seen.first(1) && read_list(value, reply.agents, read_agent);
       }
       return skip(value);
     });
