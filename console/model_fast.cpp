@@ -495,7 +495,94 @@ bool read_agent(od::value& v, AgentRow& agent) {
   return ok && seen.has(0) && seen.has(1);
 }
 
-// Reads the object that `body` holds with `read(root, seen)`, which returns false to
+bool read_downtime(od::value& v, SiteDowntime& d) {
+  Seen seen;
+  return each_member(v, [&](std::string_view key, od::value& value) {
+    if (key == "id") return seen.first(0) && read_int(value, 0, kMax, d.id);
+    if (key == "agent") return seen.first(1) && read_string(value, d.agent);
+    if (key == "check") return seen.first(2) && read_string(value, d.check);
+    if (key == "comment") return seen.first(3) && read_string(value, d.comment);
+    if (key == "author") return seen.first(4) && read_string(value, d.author);
+    if (key == "start") return seen.first(5) && read_int(value, 0, kMax, d.start_ms);
+    if (key == "end") return seen.first(6) && read_int(value, 0, kMax, d.end_ms);
+    if (key == "active") return seen.first(7) && read_bool(value, d.active);
+    return skip(value);
+  });
+}
+
+bool read_trap(od::value& v, HistoryEvent& e) {
+  Seen seen;
+  return each_member(v, [&](std::string_view key, od::value& value) {
+    if (key == "name") return seen.first(0) && read_string(value, e.trap_name);
+    if (key == "oid") return seen.first(1) && read_string(value, e.trap_oid);
+    if (key == "device") return seen.first(2) && read_string(value, e.device);
+    if (key == "source") return seen.first(3) && read_string(value, e.source);
+    if (key == "inform") return seen.first(4) && read_bool(value, e.inform);
+    if (key == "not_kept_before") {
+      return seen.first(5) && read_int(value, 0, kMax, e.not_kept_before);
+    }
+    return skip(value);
+  });
+}
+
+bool read_event(od::value& v, HistoryEvent& e) {
+  Seen seen;
+  return each_member(v,
+                     [&](std::string_view key, od::value& value) {
+                       if (key == "id") return seen.first(0) && read_int(value, 0, kMax, e.id);
+                       if (key == "ts") return seen.first(1) && read_int(value, 0, kMax, e.ts_ms);
+                       if (key == "kind") return seen.first(2) && read_string(value, e.kind);
+                       if (key == "from") return seen.first(3) && read_string(value, e.from);
+                       if (key == "to") return seen.first(4) && read_string(value, e.to);
+                       if (key == "state_type") {
+                         return seen.first(5) && read_string(value, e.state_type);
+                       }
+                       if (key == "summary") return seen.first(6) && read_string(value, e.summary);
+                       if (key == "author") return seen.first(7) && read_string(value, e.author);
+                       if (key == "trap") return seen.first(8) && read_trap(value, e);
+                       return skip(value);
+                     }) &&
+         seen.has(1) && seen.has(2);
+}
+
+bool read_point(od::value& v, SeriesPoint& p) {
+  Seen seen;
+  return each_member(v,
+                     [&](std::string_view key, od::value& value) {
+                       if (key == "ts") return seen.first(0) && read_int(value, 0, kMax, p.ts_ms);
+                       if (key == "avg") return seen.first(1) && read_double(value, p.value);
+                       return skip(value);
+                     }) &&
+         seen.has(0) && seen.has(1);
+}
+
+bool read_notification(od::value& v, NotificationRow& n) {
+  Seen seen;
+  return each_member(v,
+                     [&](std::string_view key, od::value& value) {
+                       if (key == "time")
+                         return seen.first(0) && read_int(value, 0, kMax, n.time_ms);
+                       if (key == "channel") return seen.first(1) && read_string(value, n.channel);
+                       // A target that is not a string is written as JSON: the careful
+                       // reader's.
+                       if (key == "target") {
+                         return seen.first(2) && (is_null(value) || read_string(value, n.target));
+                       }
+                       if (key == "state") return seen.first(3) && read_string(value, n.state);
+                       if (key == "status") return seen.first(4) && read_string(value, n.status);
+                       // An error that is not a string reads as none.
+                       if (key == "error") {
+                         od::json_type type;
+                         if (!seen.first(5) || value.type().get(type)) return false;
+                         if (type != od::json_type::string) return skip(value);
+                         return read_string(value, n.error);
+                       }
+                       return skip(value);
+                     }) &&
+         seen.has(0);
+}
+
+// Reads the object that `body` holds with `read(root, out)`, which returns false to
 // give up. Whatever is not an object alone (with blanks around it) gives up.
 template <class T, class Read>
 std::optional<T> read_document(std::string_view body, Read read) {
@@ -636,19 +723,7 @@ std::optional<SiteDetail> parse_site_fast(std::string_view body) {
       }
       if (key == "downtimes") {
         return seen.first(3) && each_element(value, [&](od::value& element) {
-                 SiteDowntime& d = detail.downtimes.emplace_back();
-                 Seen got;
-                 return each_member(element, [&](std::string_view k, od::value& v) {
-                   if (k == "id") return got.first(0) && read_int(v, 0, kMax, d.id);
-                   if (k == "agent") return got.first(1) && read_string(v, d.agent);
-                   if (k == "check") return got.first(2) && read_string(v, d.check);
-                   if (k == "comment") return got.first(3) && read_string(v, d.comment);
-                   if (k == "author") return got.first(4) && read_string(v, d.author);
-                   if (k == "start") return got.first(5) && read_int(v, 0, kMax, d.start_ms);
-                   if (k == "end") return got.first(6) && read_int(v, 0, kMax, d.end_ms);
-                   if (k == "active") return got.first(7) && read_bool(v, d.active);
-                   return skip(v);
-                 });
+                 return read_downtime(element, detail.downtimes.emplace_back());
                });
       }
       return skip(value);
@@ -661,20 +736,6 @@ std::optional<CheckDetail> parse_check_fast(std::string_view body) {
   return fast<CheckDetail>(body, [](od::value& root, CheckDetail& detail) {
     RowReader row(detail.row);
     Seen seen;
-    const auto read_trap = [](od::value& value, HistoryEvent& e) {
-      Seen got;
-      return each_member(value, [&](std::string_view k, od::value& v) {
-        if (k == "name") return got.first(0) && read_string(v, e.trap_name);
-        if (k == "oid") return got.first(1) && read_string(v, e.trap_oid);
-        if (k == "device") return got.first(2) && read_string(v, e.device);
-        if (k == "source") return got.first(3) && read_string(v, e.source);
-        if (k == "inform") return got.first(4) && read_bool(v, e.inform);
-        if (k == "not_kept_before") {
-          return got.first(5) && read_int(v, 0, kMax, e.not_kept_before);
-        }
-        return skip(v);
-      });
-    };
     const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
       if (const Member m = row.member(key, value); m != Member::kUnknown) {
         return m == Member::kRead;
@@ -682,29 +743,7 @@ std::optional<CheckDetail> parse_check_fast(std::string_view body) {
       if (key == "now") return seen.first(0) && read_int(value, 0, kMax, detail.now_ms);
       if (key == "history") {
         return seen.first(1) && each_element(value, [&](od::value& element) {
-                 HistoryEvent& e = detail.history.emplace_back();
-                 Seen got;
-                 return each_member(element,
-                                    [&](std::string_view k, od::value& v) {
-                                      if (k == "id")
-                                        return got.first(0) && read_int(v, 0, kMax, e.id);
-                                      if (k == "ts")
-                                        return got.first(1) && read_int(v, 0, kMax, e.ts_ms);
-                                      if (k == "kind")
-                                        return got.first(2) && read_string(v, e.kind);
-                                      if (k == "from")
-                                        return got.first(3) && read_string(v, e.from);
-                                      if (k == "to") return got.first(4) && read_string(v, e.to);
-                                      if (k == "state_type")
-                                        return got.first(5) && read_string(v, e.state_type);
-                                      if (k == "summary")
-                                        return got.first(6) && read_string(v, e.summary);
-                                      if (k == "author")
-                                        return got.first(7) && read_string(v, e.author);
-                                      if (k == "trap") return got.first(8) && read_trap(v, e);
-                                      return skip(v);
-                                    }) &&
-                        got.has(1) && got.has(2);
+                 return read_event(element, detail.history.emplace_back());
                });
       }
       return skip(value);
@@ -721,17 +760,7 @@ std::optional<Series> parse_series_fast(std::string_view body) {
       if (key == "unit") return seen.first(1) && read_string(value, series.unit);
       if (key == "points") {
         return seen.first(2) && each_element(value, [&](od::value& element) {
-                 SeriesPoint& p = series.points.emplace_back();
-                 Seen got;
-                 return each_member(element,
-                                    [&](std::string_view k, od::value& v) {
-                                      if (k == "ts")
-                                        return got.first(0) && read_int(v, 0, kMax, p.ts_ms);
-                                      if (k == "avg")
-                                        return got.first(1) && read_double(v, p.value);
-                                      return skip(v);
-                                    }) &&
-                        got.has(0) && got.has(1);
+                 return read_point(element, series.points.emplace_back());
                });
       }
       return skip(value);
@@ -747,32 +776,7 @@ std::optional<std::vector<NotificationRow>> parse_notifications_fast(std::string
         const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
           if (key != "notifications") return skip(value);
           return seen.first(0) && each_element(value, [&](od::value& element) {
-                   NotificationRow& n = rows.emplace_back();
-                   Seen got;
-                   return each_member(element,
-                                      [&](std::string_view k, od::value& v) {
-                                        if (k == "time")
-                                          return got.first(0) && read_int(v, 0, kMax, n.time_ms);
-                                        if (k == "channel")
-                                          return got.first(1) && read_string(v, n.channel);
-                                        // A target that is not a string is written as JSON:
-                                        // the careful reader does that.
-                                        if (k == "target")
-                                          return got.first(2) &&
-                                                 (is_null(v) || read_string(v, n.target));
-                                        if (k == "state")
-                                          return got.first(3) && read_string(v, n.state);
-                                        if (k == "status")
-                                          return got.first(4) && read_string(v, n.status);
-                                        if (k == "error") {
-                                          od::json_type t;
-                                          if (!got.first(5) || v.type().get(t)) return false;
-                                          if (t != od::json_type::string) return skip(v);
-                                          return read_string(v, n.error);
-                                        }
-                                        return skip(v);
-                                      }) &&
-                          got.has(0);
+                   return read_notification(element, rows.emplace_back());
                  });
         });
         return ok && seen.has(0);
