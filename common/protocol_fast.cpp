@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "common/json_digits.hpp"
 #include "common/perfdata.hpp"
 #include "common/protocol.hpp"
 #include "common/protocol_rules.hpp"
@@ -91,25 +92,11 @@ bool read_optional_int(od::value& v, std::int64_t min, std::int64_t max, std::in
   return read_int(v, min, max, out);
 }
 
-// Whether simdjson reads this number right. Some releases (3.0, Debian 12's) misread a
-// decimal of more than 19 digits whose integer part is zero: the digits overflow the
-// 64-bit accumulator unnoticed (0.95000000000000000000 reads 0.0277; simdjson issue
-// 2093). Numbers of more than 19 significant digits are left to the careful path, which reads them
-// as strtod does.
-bool digits_fit(od::value& v) {
-  const std::string_view token = v.raw_json_token();
-  int digits = 0;  // significant: from the first that is not 0
-  for (const char c : token) {
-    if (c == 'e' || c == 'E') break;
-    if ((c >= '1' && c <= '9') || (c == '0' && digits > 0)) ++digits;
-  }
-  return digits <= 19;
-}
-
 bool read_number(od::value& v, std::optional<double>& out) {
   if (is_null(v)) return true;
   double d = 0;
-  if (!digits_fit(v) || v.get_double().get(d) || !std::isfinite(d)) return false;
+  if (!rules::digits_fit(v.raw_json_token()) || v.get_double().get(d) || !std::isfinite(d))
+    return false;
   out = d;
   return true;
 }

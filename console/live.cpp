@@ -75,12 +75,8 @@ World fetch_world(Transport& transport, const World& previous, const Want& want,
   take(get(overview_path()), parse_overview_reply, next.overview, error);
   switch (want.view) {
     case View::kProblems: {
-      take_list(get(problems_path()), parse_checks_reply, &ChecksReply::rows, next.problems, error);
-      if (error.is_ok() && next.problems) {
-        auto sorted = std::make_shared<std::vector<CheckRow>>(*next.problems);
-        std::stable_sort(sorted->begin(), sorted->end(), problem_before);
-        next.problems = std::move(sorted);
-      }
+      take_list(get(problems_path()), parse_problems_reply, &ChecksReply::rows, next.problems,
+                error);
       break;
     }
     case View::kSites:

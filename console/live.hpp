@@ -65,7 +65,7 @@ struct CheckPage {
 struct World {
   std::uint64_t generation = 0;  // grows with every World the feed publishes
   std::shared_ptr<const Overview> overview;
-  std::shared_ptr<const std::vector<CheckRow>> problems;  // problem_before() order
+  std::shared_ptr<const std::vector<CheckRow>> problems;  // sort_problems() order
   std::shared_ptr<const std::vector<SiteRow>> sites;
   std::shared_ptr<const std::vector<AgentRow>> agents;
   std::shared_ptr<const std::vector<CheckRow>> backups;

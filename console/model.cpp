@@ -326,7 +326,6 @@ Result<ChecksReply> reply_from_json(const json& document) {
     if (!row) return row.status();
     reply.rows.push_back(std::move(row).value());
   }
-  sort_rows(reply.rows);
   return reply;
 }
 
@@ -348,9 +347,45 @@ bool row_before(const CheckRow& a, const CheckRow& b) {
          std::tie(b.since_ms, b.site, b.result.name, b.agent, b.result.check);
 }
 
-void sort_rows(std::vector<CheckRow>& rows) { std::sort(rows.begin(), rows.end(), row_before); }
+namespace {
 
-Result<ChecksReply> parse_checks_reply(std::string_view body) {
+// Sorts `rows` by `before` through their indices, then puts each row in its place
+// following the permutation's cycles: rows are large, and std::sort would move them
+// about many times.
+template <class Before>
+void sort_by(std::vector<CheckRow>& rows, Before before) {
+  std::vector<std::size_t> order(rows.size());  // order[i]: the row that goes at i
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return before(rows[a], rows[b]); });
+  for (std::size_t start = 0; start < order.size(); ++start) {
+    if (order[start] == start) continue;
+    CheckRow held = std::move(rows[start]);
+    std::size_t at = start;
+    while (order[at] != start) {
+      const std::size_t from = order[at];
+      rows[at] = std::move(rows[from]);
+      order[at] = at;
+      at = from;
+    }
+    rows[at] = std::move(held);
+    order[at] = at;
+  }
+}
+
+}  // namespace
+
+void sort_rows(std::vector<CheckRow>& rows) { sort_by(rows, row_before); }
+
+void sort_problems(std::vector<CheckRow>& rows) {
+  sort_by(rows, [](const CheckRow& a, const CheckRow& b) {
+    if (problem_before(a, b)) return true;
+    if (problem_before(b, a)) return false;
+    return row_before(a, b);
+  });
+}
+
+Result<ChecksReply> detail::parse_checks_careful(std::string_view body) {
   try {
     return reply_from_json(json::parse(body));
   } catch (const json::exception& e) {
@@ -389,7 +424,7 @@ namespace {
 constexpr auto kMaxMs = std::numeric_limits<std::int64_t>::max();
 }  // namespace
 
-Result<CheckDetail> parse_check_reply(std::string_view body) {
+Result<CheckDetail> detail::parse_check_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<CheckDetail> {
     CheckDetail detail;
     auto row = row_from_json(document, "check");
@@ -433,7 +468,7 @@ Result<CheckDetail> parse_check_reply(std::string_view body) {
   });
 }
 
-Result<SitesReply> parse_sites_reply(std::string_view body) {
+Result<SitesReply> detail::parse_sites_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<SitesReply> {
     SitesReply reply;
     FieldReader in(document, "");
@@ -451,7 +486,7 @@ Result<SitesReply> parse_sites_reply(std::string_view body) {
   });
 }
 
-Result<AgentsReply> parse_agents_reply(std::string_view body) {
+Result<AgentsReply> detail::parse_agents_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<AgentsReply> {
     AgentsReply reply;
     FieldReader in(document, "");
@@ -468,7 +503,7 @@ Result<AgentsReply> parse_agents_reply(std::string_view body) {
   });
 }
 
-Result<SiteDetail> parse_site_reply(std::string_view body) {
+Result<SiteDetail> detail::parse_site_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<SiteDetail> {
     SiteDetail detail;
     auto site = site_from_json(document, "site");
@@ -512,7 +547,7 @@ Result<SiteDetail> parse_site_reply(std::string_view body) {
   });
 }
 
-Result<Overview> parse_overview_reply(std::string_view body) {
+Result<Overview> detail::parse_overview_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<Overview> {
     Overview o;
     FieldReader in(document, "");
@@ -550,7 +585,7 @@ Result<Overview> parse_overview_reply(std::string_view body) {
   });
 }
 
-Result<Series> parse_series_reply(std::string_view body) {
+Result<Series> detail::parse_series_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<Series> {
     Series series;
     FieldReader in(document, "");
@@ -574,7 +609,7 @@ Result<Series> parse_series_reply(std::string_view body) {
   });
 }
 
-Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view body) {
+Result<std::vector<NotificationRow>> detail::parse_notifications_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<std::vector<NotificationRow>> {
     std::vector<NotificationRow> rows;
     FieldReader in(document, "");
@@ -606,7 +641,7 @@ Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view 
   });
 }
 
-Result<EventsReply> parse_events_reply(std::string_view body) {
+Result<EventsReply> detail::parse_events_careful(std::string_view body) {
   return parse_with(body, [](const json& document) -> Result<EventsReply> {
     EventsReply reply;
     FieldReader in(document, "");
@@ -617,6 +652,69 @@ Result<EventsReply> parse_events_reply(std::string_view body) {
     reply.events = events->size();
     return reply;
   });
+}
+
+// Each reply: simdjson's fast reader, then the careful one where it gave up (model_fast.cpp).
+Result<ChecksReply> parse_checks_reply(std::string_view body) {
+  auto reply = detail::parse_checks_fast(body);
+  if (!reply) {
+    auto careful = detail::parse_checks_careful(body);
+    if (!careful) return careful.status();
+    reply = std::move(*careful);
+  }
+  sort_rows(reply->rows);
+  return std::move(*reply);
+}
+
+Result<ChecksReply> parse_problems_reply(std::string_view body) {
+  auto reply = detail::parse_checks_fast(body);
+  if (!reply) {
+    auto careful = detail::parse_checks_careful(body);
+    if (!careful) return careful.status();
+    reply = std::move(*careful);
+  }
+  sort_problems(reply->rows);
+  return std::move(*reply);
+}
+
+Result<CheckDetail> parse_check_reply(std::string_view body) {
+  if (auto reply = detail::parse_check_fast(body)) return std::move(*reply);
+  return detail::parse_check_careful(body);
+}
+
+Result<SitesReply> parse_sites_reply(std::string_view body) {
+  if (auto reply = detail::parse_sites_fast(body)) return std::move(*reply);
+  return detail::parse_sites_careful(body);
+}
+
+Result<AgentsReply> parse_agents_reply(std::string_view body) {
+  if (auto reply = detail::parse_agents_fast(body)) return std::move(*reply);
+  return detail::parse_agents_careful(body);
+}
+
+Result<SiteDetail> parse_site_reply(std::string_view body) {
+  if (auto reply = detail::parse_site_fast(body)) return std::move(*reply);
+  return detail::parse_site_careful(body);
+}
+
+Result<Overview> parse_overview_reply(std::string_view body) {
+  if (auto reply = detail::parse_overview_fast(body)) return std::move(*reply);
+  return detail::parse_overview_careful(body);
+}
+
+Result<Series> parse_series_reply(std::string_view body) {
+  if (auto reply = detail::parse_series_fast(body)) return std::move(*reply);
+  return detail::parse_series_careful(body);
+}
+
+Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view body) {
+  if (auto reply = detail::parse_notifications_fast(body)) return std::move(*reply);
+  return detail::parse_notifications_careful(body);
+}
+
+Result<EventsReply> parse_events_reply(std::string_view body) {
+  if (auto reply = detail::parse_events_fast(body)) return std::move(*reply);
+  return detail::parse_events_careful(body);
 }
 
 }  // namespace vigie::console

@@ -71,10 +71,13 @@ bool problem_before(const CheckRow& a, const CheckRow& b);
 // change, then site, name, agent and check id, so that the order is total.
 bool row_before(const CheckRow& a, const CheckRow& b);
 void sort_rows(std::vector<CheckRow>& rows);
+// The Problems view's order: problem_before(), then row_before() between rows it ties.
+void sort_problems(std::vector<CheckRow>& rows);
 
 struct ChecksReply {
   std::int64_t now_ms = 0;     // the collector's clock when it answered
   std::vector<CheckRow> rows;  // sorted by sort_rows()
+  bool operator==(const ChecksReply&) const = default;
 };
 
 // Parses the body of a 200 reply. Strict: every field is present with the right type
@@ -82,6 +85,8 @@ struct ChecksReply {
 // path, e.g. `checks[3].status: expected an integer 0..3, got "warn"`. "details" and
 // "metrics" may be absent; "state" is derived from "status"; unknown fields are ignored.
 Result<ChecksReply> parse_checks_reply(std::string_view body);
+// The same, its rows in sort_problems() order.
+Result<ChecksReply> parse_problems_reply(std::string_view body);
 
 // The first check of a reply in the shape of GET /api/v1/check: one check object with
 // its "history" (newest first) and "now".
@@ -100,12 +105,14 @@ struct HistoryEvent {
   std::string source;
   bool inform = false;
   std::int64_t not_kept_before = 0;  // traps before it the collector did not keep
+  bool operator==(const HistoryEvent&) const = default;
 };
 
 struct CheckDetail {
   CheckRow row;
   std::vector<HistoryEvent> history;  // newest first
   std::int64_t now_ms = 0;
+  bool operator==(const CheckDetail&) const = default;
 };
 Result<CheckDetail> parse_check_reply(std::string_view body);
 
@@ -126,11 +133,13 @@ struct SiteRow {
   bool in_downtime = false;
   int problems = 0;
   int acknowledged = 0;
+  bool operator==(const SiteRow&) const = default;
 };
 
 struct SitesReply {
   std::int64_t now_ms = 0;
   std::vector<SiteRow> sites;  // as the collector orders them: worst first
+  bool operator==(const SitesReply&) const = default;
 };
 Result<SitesReply> parse_sites_reply(std::string_view body);
 
@@ -152,11 +161,13 @@ struct AgentRow {
   std::string config_running;
   bool config_behind = false;
   bool config_refused = false;
+  bool operator==(const AgentRow&) const = default;
 };
 
 struct AgentsReply {
   std::int64_t now_ms = 0;
   std::vector<AgentRow> agents;
+  bool operator==(const AgentsReply&) const = default;
 };
 Result<AgentsReply> parse_agents_reply(std::string_view body);
 
@@ -166,6 +177,7 @@ struct SiteDowntime {
   std::string agent, check, comment, author;
   std::int64_t start_ms = 0, end_ms = 0;
   bool active = false;
+  bool operator==(const SiteDowntime&) const = default;
 };
 struct SiteDetail {
   SiteRow site;
@@ -173,6 +185,7 @@ struct SiteDetail {
   std::vector<AgentRow> agents;
   std::vector<SiteDowntime> downtimes;
   std::int64_t now_ms = 0;
+  bool operator==(const SiteDetail&) const = default;
 };
 Result<SiteDetail> parse_site_reply(std::string_view body);
 
@@ -187,6 +200,7 @@ struct Overview {
   int agents_lost = 0;
   int problems = 0;
   int acknowledged = 0;
+  bool operator==(const Overview&) const = default;
 };
 Result<Overview> parse_overview_reply(std::string_view body);
 
@@ -194,11 +208,13 @@ Result<Overview> parse_overview_reply(std::string_view body);
 struct SeriesPoint {
   std::int64_t ts_ms = 0;
   double value = 0;
+  bool operator==(const SeriesPoint&) const = default;
 };
 struct Series {
   std::string metric;
   std::string unit;
   std::vector<SeriesPoint> points;
+  bool operator==(const Series&) const = default;
 };
 Result<Series> parse_series_reply(std::string_view body);
 
@@ -206,6 +222,7 @@ Result<Series> parse_series_reply(std::string_view body);
 struct NotificationRow {
   std::int64_t time_ms = 0;
   std::string channel, target, state, status, error;
+  bool operator==(const NotificationRow&) const = default;
 };
 Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view body);
 
@@ -213,8 +230,36 @@ Result<std::vector<NotificationRow>> parse_notifications_reply(std::string_view 
 struct EventsReply {
   std::int64_t cursor = 0;
   std::size_t events = 0;
+  bool operator==(const EventsReply&) const = default;
 };
 Result<EventsReply> parse_events_reply(std::string_view body);
+
+// The two readers behind each parse_*_reply() above, apart for the tests and the fuzz
+// target. The fast one (simdjson's on-demand parser, model_fast.cpp) reads a reply
+// straight into its rows; wherever it is not sure (any error, a member given twice, a
+// number simdjson 3.0 may misread) it gives nullopt, and never reads a reply otherwise
+// than the careful one (nlohmann::json), which decides those and names what is wrong.
+namespace detail {
+// The checks of a reply in its own order: the public functions sort them.
+std::optional<ChecksReply> parse_checks_fast(std::string_view body);
+Result<ChecksReply> parse_checks_careful(std::string_view body);
+std::optional<CheckDetail> parse_check_fast(std::string_view body);
+Result<CheckDetail> parse_check_careful(std::string_view body);
+std::optional<SitesReply> parse_sites_fast(std::string_view body);
+Result<SitesReply> parse_sites_careful(std::string_view body);
+std::optional<AgentsReply> parse_agents_fast(std::string_view body);
+Result<AgentsReply> parse_agents_careful(std::string_view body);
+std::optional<SiteDetail> parse_site_fast(std::string_view body);
+Result<SiteDetail> parse_site_careful(std::string_view body);
+std::optional<Overview> parse_overview_fast(std::string_view body);
+Result<Overview> parse_overview_careful(std::string_view body);
+std::optional<Series> parse_series_fast(std::string_view body);
+Result<Series> parse_series_careful(std::string_view body);
+std::optional<std::vector<NotificationRow>> parse_notifications_fast(std::string_view body);
+Result<std::vector<NotificationRow>> parse_notifications_careful(std::string_view body);
+std::optional<EventsReply> parse_events_fast(std::string_view body);
+Result<EventsReply> parse_events_careful(std::string_view body);
+}  // namespace detail
 
 // The JSON array that `vigie-console --once --json` prints: one object per row with
 // the query API's fields, in the order given.

@@ -85,6 +85,10 @@ json check_json(int site, int index, int status) {
 
 struct Bodies {
   std::string overview, problems_typical, problems_all, sites, backups, agents;
+  // The Site view of site-42, and the Check view of its backup check: the check with
+  // its history (100 events and 20 traps, as the API sends at most), a 24-hour series
+  // per metric, its notifications.
+  std::string site, check, series, notifications;
 };
 
 Bodies build(const Config& c) {
@@ -134,7 +138,62 @@ Bodies build(const Config& c) {
                       {"clock_skew_ms", 12},
                       {"spool_depth", 0}});
   }
+  // The Site and Check views: site-42, its checks, its agent, two downtimes.
+  const int focus = std::min(42, c.sites - 1);
+  json site = sites[static_cast<std::size_t>(focus)];
+  site["now"] = kNow;
+  site["checks"] = json::array();
+  for (int i = 0; i < c.checks_per_site; ++i) site["checks"].push_back(check_json(focus, i, 0));
+  site["agent_list"] = json::array({agents[static_cast<std::size_t>(focus)]});
+  site["downtimes"] = json::array();
+  for (int d = 0; d < 2; ++d) {
+    site["downtimes"].push_back({{"id", d + 1},
+                                 {"agent", "site-" + std::to_string(focus) + "-01"},
+                                 {"check", d == 0 ? "" : "backup/restic:2"},
+                                 {"comment", "maintenance window"},
+                                 {"author", "operator"},
+                                 {"start", kNow - 3'600'000},
+                                 {"end", kNow + 3'600'000},
+                                 {"active", true}});
+  }
+  json check = check_json(focus, 2, 2);
+  check["now"] = kNow;
+  check["history"] = json::array();
+  for (int e = 0; e < 120; ++e) {
+    json event = {{"id", 10'000 - e}, {"ts", kNow - e * 600'000LL}};
+    if (e % 6 == 5) {
+      event["kind"] = "trap";
+      event["summary"] = "linkDown on port " + std::to_string(e);
+      event["trap"] = {{"name", "linkDown"},    {"oid", "1.3.6.1.6.3.1.1.5.3"},
+                       {"device", "switch-42"}, {"source", "192.0.2.42"},
+                       {"inform", false},       {"not_kept_before", 0}};
+    } else {
+      event["kind"] = "state";
+      event["from"] = e % 2 == 0 ? "OK" : "CRITICAL";
+      event["to"] = e % 2 == 0 ? "CRITICAL" : "OK";
+      event["state_type"] = "hard";
+      event["summary"] = "backup age " + std::to_string(e) + " h";
+    }
+    check["history"].push_back(std::move(event));
+  }
+  json points = json::array();
+  for (int p = 0; p < 48; ++p) {
+    points.push_back({{"ts", kNow - (48 - p) * 1'800'000LL}, {"avg", 3600.0 + p * 12.5}});
+  }
+  json notifications = json::array();
+  for (int n = 0; n < 20; ++n) {
+    notifications.push_back({{"time", kNow - n * 3'600'000LL},
+                             {"channel", "mail"},
+                             {"target", "it@site-42.example"},
+                             {"state", n % 2 == 0 ? "CRITICAL" : "OK"},
+                             {"status", "sent"},
+                             {"error", nullptr}});
+  }
   Bodies b;
+  b.site = site.dump();
+  b.check = check.dump();
+  b.series = json{{"metric", "age"}, {"unit", "s"}, {"points", points}}.dump();
+  b.notifications = json{{"notifications", notifications}}.dump();
   b.overview = json{
       {"now", kNow},
       {"cursor", 1},
@@ -183,13 +242,22 @@ double first_frame(const Config& c, const Bodies& b, View view, const std::strin
                    {"/api/v1/problems", &problems},
                    {"/api/v1/sites", &b.sites},
                    {"/api/v1/agents", &b.agents},
-                   {"/api/v1/checks", &b.backups}});
+                   {"/api/v1/checks", &b.backups},
+                   {"/api/v1/site", &b.site},
+                   {"/api/v1/check", &b.check},
+                   {"/api/v1/series", &b.series},
+                   {"/api/v1/notifications", &b.notifications}});
+  const std::string site = "site-" + std::to_string(std::min(42, c.sites - 1));
+  const Want want = {.view = view,
+                     .site = site,
+                     .agent = view == View::kCheck ? site + "-01" : "",
+                     .check = view == View::kCheck ? "backup/restic:2" : ""};
   std::vector<double> times;
   for (int r = 0; r < c.runs; ++r) {
     const auto start = Clock::now();
-    const World world = fetch_world(replies, World{}, {.view = view}, kNow);
+    const World world = fetch_world(replies, World{}, want, kNow);
     Ui ui(true);
-    ui.show({.view = view});
+    ui.show(want);
     MemoryCanvas canvas(c.width, c.height);
     ui.render(world, {.events_live = true}, kNow, canvas);
     times.push_back(ms_since(start));
@@ -249,6 +317,10 @@ int main(int argc, char** argv) {
               first_frame(c, b, View::kBackups, b.problems_typical));
   std::printf("first frame, Agents:                 %8.1f ms\n",
               first_frame(c, b, View::kAgents, b.problems_typical));
+  std::printf("first frame, Site (%d checks):        %8.1f ms\n", c.checks_per_site,
+              first_frame(c, b, View::kSite, b.problems_typical));
+  std::printf("first frame, Check (120 events):     %8.1f ms\n",
+              first_frame(c, b, View::kCheck, b.problems_typical));
   std::printf("first frame, Problems (all failing): %8.1f ms\n",
               first_frame(c, b, View::kProblems, b.problems_all));
 
