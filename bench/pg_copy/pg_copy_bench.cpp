@@ -39,6 +39,9 @@ the samples committed per second.
   --connections N         threads, one connection each (default 8)
   --duration SECONDS      measured time (default 60)
   --warmup SECONDS        time before it, written but not counted (default 10)
+  --start MS              the first reports' time (default now); each round of every
+                          agent's report is a minute later
+  --minutes N             stop after N minutes of reports (default: at --duration)
 )";
 
 struct Options {
@@ -51,6 +54,8 @@ struct Options {
   int connections = 8;
   int duration_s = 60;
   int warmup_s = 10;
+  std::int64_t start_ms = 0;  // 0: now
+  int minutes = 0;            // 0: no limit
 };
 
 void put_int16(std::string& out, std::int16_t v) {
@@ -82,7 +87,8 @@ bool ok(PGresult* result, PGconn* conn, const char* what) {
 // One thread: reports of agents first..first+count, round after round, as long as
 // `running`; counts what committed while `counting`.
 void load(const Options& o, int thread, std::atomic<bool>& running, std::atomic<bool>& counting,
-          std::atomic<std::int64_t>& samples, std::atomic<bool>& failed) {
+          std::atomic<std::int64_t>& samples, std::atomic<bool>& failed,
+          std::atomic<int>& finished) {
   PGconn* conn = PQconnectdb(o.db.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::cerr << "vigie-bench-pg-copy: " << PQerrorMessage(conn);
@@ -91,18 +97,18 @@ void load(const Options& o, int thread, std::atomic<bool>& running, std::atomic<
     return;
   }
   const int per_report = o.results_per_report * o.metrics;
-  // From now on, a minute a round: the day's partition, as a collector's samples.
-  std::int64_t ts = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+  // From now on (or --start), a minute a round, as a collector's samples.
+  std::int64_t ts = o.start_ms;
+  const std::int64_t end_ms = o.minutes > 0 ? ts + std::int64_t{o.minutes} * 60'000 : INT64_MAX;
   int agent = thread;
   std::vector<vigie::collector::Sample> block;
   std::string copy;
-  while (running && !failed) {
+  while (running && !failed && ts < end_ms) {
+    std::int64_t copied = 0;
     copy.assign("PGCOPY\n\377\r\n\0", 11);
     put_int32(copy, 0);  // flags
     put_int32(copy, 0);  // header extension
-    for (int r = 0; r < o.reports_per_copy; ++r) {
+    for (int r = 0; r < o.reports_per_copy && ts < end_ms; ++r) {
       block.clear();
       const std::int64_t series0 = static_cast<std::int64_t>(agent) * o.checks * o.metrics;
       for (int i = 0; i < per_report; ++i)
@@ -110,6 +116,7 @@ void load(const Options& o, int thread, std::atomic<bool>& running, std::atomic<
                          .ts_ms = ts,
                          .value = static_cast<double>((ts / 60'000 + i) % 100) / 4});
       const std::string encoded = vigie::collector::encode_samples(block, ts);
+      ++copied;
       put_int16(copy, 4);
       put_bigint_field(copy, agent + 1);
       put_bigint_field(copy, ts);
@@ -133,9 +140,10 @@ void load(const Options& o, int thread, std::atomic<bool>& running, std::atomic<
       break;
     }
     while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
-    if (counting) samples += static_cast<std::int64_t>(o.reports_per_copy) * per_report;
+    if (counting) samples += copied * per_report;
   }
   PQfinish(conn);
+  ++finished;
 }
 
 bool parse_int(std::string_view text, int& out) {
@@ -176,7 +184,16 @@ int main(int argc, char** argv) {
     else if (a == "--connections") good = parse_int(v, o.connections) && o.connections > 0;
     else if (a == "--duration") good = parse_int(v, o.duration_s) && o.duration_s > 0;
     else if (a == "--warmup") good = parse_int(v, o.warmup_s);
-    else {
+    else if (a == "--minutes") good = parse_int(v, o.minutes);
+    else if (a == "--start") {
+      try {
+        std::size_t used = 0;
+        o.start_ms = std::stoll(std::string(v), &used);
+        good = used == v.size() && o.start_ms > 0;
+      } catch (...) {
+        good = false;
+      }
+    } else {
       std::cerr << "vigie-bench-pg-copy: unknown option " << a << "\n" << kUsage;
       return 2;
     }
@@ -190,18 +207,26 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.results_per_report == 0) o.results_per_report = o.checks;
+  if (o.start_ms == 0)
+    o.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
   if (o.connections > o.agents) o.connections = o.agents;
 
   std::atomic<bool> running{true}, counting{false}, failed{false};
   std::atomic<std::int64_t> samples{0};
+  std::atomic<int> finished{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < o.connections; ++t)
     threads.emplace_back(load, std::cref(o), t, std::ref(running), std::ref(counting),
-                         std::ref(samples), std::ref(failed));
+                         std::ref(samples), std::ref(failed), std::ref(finished));
   std::this_thread::sleep_for(std::chrono::seconds(o.warmup_s));
   counting = true;
   const auto start = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(o.duration_s));
+  // The measured time, or less when every thread wrote its --minutes.
+  const auto deadline = start + std::chrono::seconds(o.duration_s);
+  while (std::chrono::steady_clock::now() < deadline && finished < o.connections && !failed)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   counting = false;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
