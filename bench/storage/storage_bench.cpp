@@ -17,7 +17,8 @@
 //                       [--queries 200] [--db PATH] [--keep]
 //
 // Prints the database's size per sample (file, and each table and index from SQLite's
-// dbstat), ingest and housekeeping time, and the one-hour query's median and p99.
+// dbstat), ingest and housekeeping time, and the median and p99 of a one-hour raw query
+// of one metric, of a 90-day hourly one and of a day of its 5-minute buckets.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -277,6 +278,33 @@ int main(int argc, char** argv) {
     if (!data) fail("query: " + data.status().message());
     points += data->points.size();
   }
+  // 90 days of one metric's hourly rollups, ending with the run (which holds `hours` of
+  // them), and a day of its 5-minute ones.
+  std::vector<double> hourly_ms, five_ms;
+  std::size_t hourly_points = 0;
+  for (int q = 0; q < queries; ++q) {
+    const Agent& agent = fleet[rng() % fleet.size()];
+    collector::SeriesQuery query{.agent = agent.id(),
+                                 .check = "family/check:" + std::to_string(rng() % 7),
+                                 .metric = "m" + std::to_string(rng() % 3),
+                                 .from_ms = t0 + (hours + 1) * kHour - 90 * 24 * kHour,
+                                 .to_ms = t0 + (hours + 1) * kHour,
+                                 .step_ms = kHour,
+                                 .tier = "1h"};
+    auto start = Clock::now();
+    auto data = storage.series(query);
+    hourly_ms.push_back(seconds(Clock::now() - start) * 1000);
+    if (!data) fail("query: " + data.status().message());
+    hourly_points += data->points.size();
+    query.from_ms = t0;
+    query.to_ms = t0 + std::min(hours, 24) * kHour - 1;
+    query.step_ms = 0;
+    query.tier = "5m";
+    start = Clock::now();
+    data = storage.series(query);
+    five_ms.push_back(seconds(Clock::now() - start) * 1000);
+    if (!data) fail("query: " + data.status().message());
+  }
   storage.close();
 
   // Sizes: the file after a checkpoint, and what each table and index takes in it.
@@ -313,7 +341,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, bytes] : by_name) {
     if (per(bytes) < 0.005) continue;
     std::printf("  %-28s %.2f bytes per sample\n", name.c_str(), per(bytes));
-    if (name.rfind("rollups", 0) == 0 || name.rfind("sqlite_autoindex_rollups", 0) == 0)
+    // rollups (schema 9 and before), rollup_blocks and their indexes.
+    if (name.rfind("rollup", 0) == 0 || name.rfind("sqlite_autoindex_rollup", 0) == 0)
       rollups += bytes;
     if (name.rfind("sample_blocks", 0) == 0) blocks += bytes;
   }
@@ -323,6 +352,12 @@ int main(int argc, char** argv) {
       "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
       percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,
       static_cast<double>(points) / queries);
+  std::printf(
+      "90-day hourly query of one metric: median %.3f ms, p99 %.3f ms (%.1f points); a day of"
+      " 5-minute buckets: median %.3f ms, p99 %.3f ms\n",
+      percentile(hourly_ms, 0.5), percentile(hourly_ms, 0.99),
+      static_cast<double>(hourly_points) / queries, percentile(five_ms, 0.5),
+      percentile(five_ms, 0.99));
   if (!keep)
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
   return 0;
