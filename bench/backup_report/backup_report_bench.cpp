@@ -5,10 +5,13 @@
 //
 //   vigie-bench-backup-report [--sites 1000] [--days 90] [--runs 5] [--period 7]
 //                             [--db PATH] [--keep] [--report backup|availability]
+//                             [--series-queries N]
 //
 // --report availability runs `report availability --period PERIODd` instead (every
 // check of every site, from the events); its database is seeded without the hourly
-// rollups, which that report does not read.
+// rollups, which that report does not read. --series-queries N first times N queries of
+// one backup check's hourly `size` over the DAYS days through the storage
+// (Storage::series, tier 1h), as the console's history asks for one.
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -275,6 +278,7 @@ int main(int argc, char** argv) {
   std::filesystem::path db =
       std::filesystem::temp_directory_path() / "vigie-bench-backup-report.db";
   bool keep = false;
+  int series_queries = 0;
   std::string report = "backup";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -292,6 +296,7 @@ int main(int argc, char** argv) {
     else if (a == "--db") db = next();
     else if (a == "--keep") keep = true;
     else if (a == "--report") report = next();
+    else if (a == "--series-queries") series_queries = std::stoi(next());
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -309,6 +314,43 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("seeded %d sites, %d days in %.1f s: %.0f MB\n", sites, days, s,
                 static_cast<double>(std::filesystem::file_size(db)) / 1e6);
+  }
+  if (series_queries > 0) {
+    // The hourly `size` series of random backup checks over the whole period, through
+    // the storage (Storage::series, tier 1h, step 1h), as the console's history asks.
+    auto storage = vigie::collector::open_sqlite_storage({.path = db});
+    if (!storage) {
+      std::fprintf(stderr, "%s\n", storage.status().message().c_str());
+      return 1;
+    }
+    std::mt19937_64 rng(7);
+    std::vector<double> ms;
+    std::size_t points = 0;
+    for (int q = 0; q < series_queries; ++q) {
+      char name[32];
+      std::snprintf(name, sizeof name, "agent-%04d", static_cast<int>(rng() % sites));
+      const auto t0 = std::chrono::steady_clock::now();
+      auto data = (*storage)->series({.agent = name,
+                                      .check = "backup/restic:/srv/restic",
+                                      .metric = "size",
+                                      .from_ms = now - static_cast<std::int64_t>(days) * kDay,
+                                      .to_ms = now,
+                                      .step_ms = kHour,
+                                      .tier = "1h"});
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (!data) {
+        std::fprintf(stderr, "series: %s\n", data.status().message().c_str());
+        return 1;
+      }
+      points += data->points.size();
+    }
+    (*storage)->close();
+    std::printf(
+        "%d-day hourly series query of one metric: median %.3f ms, max %.3f ms (%d queries,"
+        " %.0f points each)\n",
+        days, median(ms), *std::max_element(ms.begin(), ms.end()), series_queries,
+        static_cast<double>(points) / series_queries);
   }
   const std::string out_dir = std::filesystem::temp_directory_path().string();
   for (const char* format : {"html", "csv", "json", "md"}) {

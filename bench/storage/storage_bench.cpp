@@ -15,6 +15,8 @@
 //
 //   vigie-bench-storage [--workload realistic|random] [--agents 100] [--hours 24]
 //                       [--queries 200] [--db PATH] [--keep]
+//   vigie-bench-storage --upgrade PATH   (a database an earlier version kept: the
+//                                         migration to this one's schema, timed)
 //
 // Prints the database's size per sample (file, and each table and index from SQLite's
 // dbstat), ingest and housekeeping time, and the median and p99 of a one-hour raw query
@@ -169,6 +171,65 @@ double percentile(std::vector<double> v, double p) {
 
 }  // namespace
 
+namespace {
+
+// Pages in use by the tables and indexes whose names start with `prefix`, after a
+// checkpoint (the database closed by everyone else).
+std::int64_t pages_of(const std::filesystem::path& db, const char* prefix) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) fail("open " + db.string());
+  sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(raw, "SELECT sum(pgsize) FROM dbstat WHERE name LIKE ?1 || '%'", -1, &stmt,
+                         nullptr) != SQLITE_OK)
+    fail(sqlite3_errmsg(raw));
+  sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+  const std::int64_t bytes = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return bytes;
+}
+
+// --upgrade PATH: opens a database an earlier version wrote (this benchmark's, kept with
+// --keep) with this one's storage, as a collector upgraded in place does, its clock just
+// after the last sample, and times the schema migration (the open) and housekeeping
+// until nothing is left (the rollups moved into the packed tiers, in slices).
+int upgrade_database(const std::filesystem::path& db) {
+  std::int64_t last = 0;
+  {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) fail("open " + db.string());
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(raw, "SELECT max(t_max) FROM sample_blocks", -1, &stmt, nullptr) !=
+        SQLITE_OK)
+      fail(sqlite3_errmsg(raw));
+    if (sqlite3_step(stmt) == SQLITE_ROW) last = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
+  }
+  const std::int64_t before = pages_of(db, "rollup");
+  collector::SqliteOptions options{.path = db};
+  options.now_ms = [&] { return last + 2 * kHour; };
+  options.housekeeping_every = std::chrono::hours(24 * 365);
+  auto start = Clock::now();
+  auto opened = collector::open_sqlite_storage(options);
+  if (!opened) fail(opened.status().message());
+  const double open_s = seconds(Clock::now() - start);
+  start = Clock::now();
+  if (Status s = (*opened)->housekeep(); !s) fail("housekeeping: " + s.message());
+  const double housekeeping_s = seconds(Clock::now() - start);
+  (*opened)->close();
+  const std::int64_t after = pages_of(db, "rollup");
+  std::printf(
+      "upgrade: open (schema migration) %.3f s; housekeeping until done %.1f s;"
+      " rollups and their indexes %.1f MiB before, %.1f MiB after\n",
+      open_s, housekeeping_s, static_cast<double>(before) / 1048576,
+      static_cast<double>(after) / 1048576);
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string workload = "realistic";
   int agents = 100;
@@ -176,6 +237,7 @@ int main(int argc, char** argv) {
   int queries = 200;
   std::filesystem::path db = std::filesystem::temp_directory_path() / "vigie-bench-storage.db";
   bool keep = false;
+  std::filesystem::path upgrade;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -194,10 +256,13 @@ int main(int argc, char** argv) {
       db = value();
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--upgrade") {
+      upgrade = value();
     } else {
       fail("unknown option " + a);
     }
   }
+  if (!upgrade.empty()) return upgrade_database(upgrade);
   if (workload != "realistic" && workload != "random") fail("--workload: realistic or random");
   if (agents < 1 || hours < 2 || queries < 1) fail("--agents, --queries >= 1, --hours >= 2");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);

@@ -260,9 +260,9 @@ Status read_tier_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
   const std::int64_t from = bucket_of(q.from_ms, tier);
   auto reader = RollupReader::prepare(db);
   if (!reader) return reader.status();
-  BucketMap buckets;
+  std::vector<RollupBucket> buckets;
   if (Status s = reader->read(tier, row.id, from, q.to_ms, buckets); !s) return s;
-  for (const auto& [ts, b] : buckets) merged.add(ts, b.min, b.max, b.sum, b.n);
+  for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
 
   // Blocks after the rollup cursor are not in the tiers yet (the last minutes, at
   // least): bucket them here, so that the newest bucket is never missing.
@@ -366,6 +366,7 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
 struct PerCheckStatements {
   Statement last_hard, last_stale, in_period, find_series, silences;
   RollupReader rollups;
+  std::vector<RollupBucket> buckets;
 
   static Result<PerCheckStatements> prepare(sqlite3* db) {
     auto rollups = RollupReader::prepare(db);
@@ -434,13 +435,12 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
     s.find_series.reset();
     if (found != SQLITE_ROW && found != SQLITE_DONE) return sqlite::error(db, "read series");
     if (found != SQLITE_ROW) continue;
-    BucketMap buckets;
-    if (Status st = s.rollups.read(kHourMs, series, q.from_ms, q.to_ms - 1, buckets); !st)
+    if (Status st = s.rollups.read(kHourMs, series, q.from_ms, q.to_ms - 1, s.buckets); !st)
       return st;
     std::vector<SeriesPoint>& points = h.series[metric];
-    points.reserve(buckets.size());
-    for (const auto& [ts, b] : buckets) {
-      points.push_back({.ts_ms = ts,
+    points.reserve(s.buckets.size());
+    for (const RollupBucket& b : s.buckets) {
+      points.push_back({.ts_ms = b.ts_ms,
                         .min = b.min,
                         .max = b.max,
                         .avg = b.sum / static_cast<double>(b.n),

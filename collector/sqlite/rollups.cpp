@@ -110,11 +110,13 @@ Result<RollupReader> RollupReader::prepare(sqlite3* db) {
 }
 
 Status RollupReader::read(std::int64_t tier, std::int64_t series, std::int64_t from,
-                          std::int64_t to, BucketMap& out) {
+                          std::int64_t to, std::vector<RollupBucket>& out) {
+  out.clear();
   const std::int64_t span = rollup_span(tier);
   blocks_.reset();
   blocks_.bind(1, tier).bind(2, series).bind(3, bucket_of(from, span)).bind(4, to);
   int rc;
+  // Spans in ascending order, each one's buckets ascending: `out` is sorted as it grows.
   while ((rc = blocks_.step()) == SQLITE_ROW) {
     decoded_.clear();
     const std::int64_t start = blocks_.int64(0);
@@ -122,26 +124,28 @@ Status RollupReader::read(std::int64_t tier, std::int64_t series, std::int64_t f
       blocks_.reset();
       return d.with_context("series " + std::to_string(series));
     }
-    for (const RollupBucket& b : decoded_) {
-      if (b.ts_ms < from || b.ts_ms > to) continue;
-      auto [it, fresh] = out.try_emplace(b.ts_ms, b);
-      if (!fresh) merge_bucket(it->second, b);
-    }
+    for (const RollupBucket& b : decoded_)
+      if (b.ts_ms >= from && b.ts_ms <= to) out.push_back(b);
   }
   blocks_.reset();
   if (rc != SQLITE_DONE) return sqlite::error(db_, "read rollups");
   if (!old_rows_.ready()) return Status::ok();
+  // While a version 9 database's rows are being moved: both, merged by bucket.
+  BucketMap merged;
+  for (const RollupBucket& b : out) merged.emplace(b.ts_ms, b);
   old_rows_.reset();
   old_rows_.bind(1, tier).bind(2, series).bind(3, from).bind(4, to);
   while ((rc = old_rows_.step()) == SQLITE_ROW) {
     const RollupBucket b{old_rows_.int64(0), old_rows_.real(1), old_rows_.real(2),
                          old_rows_.real(3), old_rows_.int64(4)};
     if (b.n <= 0) continue;
-    auto [it, fresh] = out.try_emplace(b.ts_ms, b);
+    auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
     if (!fresh) merge_bucket(it->second, b);
   }
   old_rows_.reset();
   if (rc != SQLITE_DONE) return sqlite::error(db_, "read rollups");
+  out.clear();
+  for (const auto& [ts, b] : merged) out.push_back(b);
   return Status::ok();
 }
 

@@ -48,10 +48,10 @@ class RollupReader {
  public:
   // On a read or the writer's connection, inside its transaction if any.
   static Result<RollupReader> prepare(sqlite3* db);
-  // The buckets of `series` in `tier` starting in [from, to] (both bucket starts or
-  // any times), merged into `out`.
+  // The buckets of `series` in `tier` starting in [from, to] (bucket starts or any
+  // times), in ascending time, each once: `out` is replaced.
   Status read(std::int64_t tier, std::int64_t series, std::int64_t from, std::int64_t to,
-              BucketMap& out);
+              std::vector<RollupBucket>& out);
 
  private:
   explicit RollupReader(sqlite3* db) : db_(db) {}
