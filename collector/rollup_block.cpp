@@ -1,5 +1,6 @@
 #include "collector/rollup_block.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -21,6 +22,7 @@ using DecimalBuckets = bits::Buckets<6, 12, 20, 32>;
 constexpr char kEncoding = 1;
 constexpr std::uint64_t kModeXor = 0;
 constexpr std::uint64_t kConstant = 64;
+constexpr std::uint64_t kSameAsMin = 127;  // max or sum: the min column's values
 constexpr int kMaxDecimals = 6;
 constexpr double kPow10[kMaxDecimals + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 constexpr double kTwoTo53 = 9007199254740992.0;
@@ -256,14 +258,23 @@ std::string encode_rollups(const std::vector<RollupBucket>& buckets, std::int64_
     out += bitmap;
   }
   std::vector<double> column(buckets.size());
-  const auto put = [&](auto field) {
+  std::vector<double> min(buckets.size());
+  const auto put = [&](auto field, bool may_be_min) {
     for (std::size_t i = 0; i < buckets.size(); ++i) column[i] = field(buckets[i]);
+    if (may_be_min && std::equal(column.begin(), column.end(), min.begin(),
+                                 [](double a, double b) { return bits_of(a) == bits_of(b); })) {
+      put_varint(out, kSameAsMin);
+      return;
+    }
     put_column(out, column);
   };
-  put([](const RollupBucket& b) { return static_cast<double>(b.n); });
-  put([](const RollupBucket& b) { return b.min; });
-  put([](const RollupBucket& b) { return b.max; });
-  put([](const RollupBucket& b) { return b.sum; });
+  for (std::size_t i = 0; i < buckets.size(); ++i) min[i] = buckets[i].min;
+  put([](const RollupBucket& b) { return static_cast<double>(b.n); }, false);
+  put_column(out, min);
+  // A bucket of one sample, or of equal ones: its max, and its sum when n is 1, are its
+  // min (a series polled every 5 minutes in the 5-minute tier).
+  put([](const RollupBucket& b) { return b.max; }, true);
+  put([](const RollupBucket& b) { return b.sum; }, true);
   return out;
 }
 
@@ -299,6 +310,12 @@ Status decode_rollups(std::string_view in, std::int64_t start_ms, std::int64_t w
   }
   std::vector<double> n, min, max, sum;
   for (std::vector<double>* column : {&n, &min, &max, &sum}) {
+    if ((column == &max || column == &sum) && !in.empty() &&
+        static_cast<unsigned char>(in.front()) == kSameAsMin) {
+      in.remove_prefix(1);
+      *column = min;
+      continue;
+    }
     if (Status s = get_column(in, count, *column); !s) return s;
   }
   if (!in.empty()) return corrupt("bytes after the last column");

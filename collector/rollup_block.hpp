@@ -9,6 +9,7 @@
 //   bytes, least significant bit first. Bucket times are thus implied by the width.
 // - four columns, in this order: each bucket's count n, min, max and sum. A column is a
 //   mode, then its values:
+//   - 127 (max and sum only): the same values as the min column; nothing follows.
 //   - + 64 (constant): every value is the first; nothing follows it.
 //   - 0, XOR: the first value's 8 bytes (IEEE-754, little-endian), then a bit stream
 //     (its byte length, then the bytes) of every later value XORed with the previous one,

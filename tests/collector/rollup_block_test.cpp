@@ -157,6 +157,24 @@ TEST_CASE("Rollup blocks: a constant or decimal series costs bits, not bytes, pe
   // min, max and sum in decimal deltas: a few bits each a bucket.
   CHECK(encode_rollups(gauge, start, kFive).size() < 288);
   check_round_trip(gauge, start, kFive);
+  // A series polled every 5 minutes: a sample a bucket, so max and sum are its min and
+  // cost a byte each for the whole block.
+  std::vector<RollupBucket> single;
+  for (std::int64_t i = 0; i < 288; ++i) {
+    const double v = static_cast<double>((i * 7919) % 1000) / 100;
+    single.push_back({start + i * kFive, v, v, v, 1});
+  }
+  std::vector<RollupBucket> min_only = single;
+  for (auto& b : min_only) b.max = b.sum = 0;  // one column's cost, and a constant's
+  const std::string packed = encode_rollups(single, start, kFive);
+  CHECK(packed.size() <= encode_rollups(min_only, start, kFive).size());
+  check_round_trip(single, start, kFive);
+  // Equal max, a different sum (n = 2): the sum stands on its own.
+  for (auto& b : single) {
+    b.sum = sum_exactly(b.min, b.min);
+    b.n = 2;
+  }
+  check_round_trip(single, start, kFive);
 }
 
 TEST_CASE("Rollup blocks: damaged bytes are refused, never read past", "[rollups][encoding]") {
