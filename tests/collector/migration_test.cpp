@@ -3,6 +3,7 @@
 
 #include "collector/storage.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <future>
 #include <map>
@@ -202,12 +203,54 @@ TEST_CASE("Migration: the rollups of a version 9 database read the same once pac
     INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
     CHECK(read(key) == points);
   }
+  // A late sample for buckets the old table holds (a constant series, 192 a minute):
+  // housekeeping rolls it up into the packed tiers, then moves the old rows into the
+  // same buckets, which then hold both.
+  const std::int64_t late = t0 + 30 * 60'000 + 1000;
+  {
+    protocol::Report r;
+    r.agent = {"agent-0", "site-0", "host", "0.1"};
+    r.seq = 1'000'000;
+    CheckResult c;
+    c.name = "late";
+    c.check = "family/check:0";
+    c.status = State::kOk;
+    c.ts_ms = late;
+    c.interval_s = 60;
+    c.metrics.push_back(Metric{.label = "m0", .value = 200.0});
+    r.results.push_back(c);
+    std::promise<Result<IngestOutcome>> done;
+    auto stored_future = done.get_future();
+    (*storage)->submit(std::move(r), t0 + 3 * 3'600'000, {},
+                       [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    REQUIRE(stored_future.get().is_ok());
+  }
+  const auto add_late = [&](SeriesPoint& p) {
+    REQUIRE(p.min == 192);
+    REQUIRE(p.max == 192);
+    p.avg = (192.0 * static_cast<double>(p.count) + 200) / static_cast<double>(p.count + 1);
+    p.max = 200;
+    ++p.count;
+  };
+  for (const std::int64_t tier : {300'000, 3'600'000}) {
+    auto& points = stored[{tier, "family/check:0", "m0"}];
+    auto it = std::find_if(points.begin(), points.end(),
+                           [&](const SeriesPoint& p) { return p.ts_ms == late / tier * tier; });
+    REQUIRE(it != points.end());
+    add_late(*it);
+  }
+  {
+    SeriesPoint& d = days[{86'400'000, "family/check:0", "m0"}].at(late / 86'400'000 * 86'400'000);
+    d.max = 200;
+    d.avg += 200;  // the sum
+    ++d.count;
+  }
   REQUIRE((*storage)->housekeep().is_ok());
   for (const auto& [key, points] : stored) {
     INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
     CHECK(read(key) == points);
   }
-  // The daily tier, made from the hourly rows.
+  // The daily tier, made from the hourly rows (and the late sample).
   for (const auto& [key, by_day] : days) {
     INFO(std::get<1>(key) << " " << std::get<2>(key));
     const auto points = read(key);
