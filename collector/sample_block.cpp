@@ -7,8 +7,19 @@
 #include <iterator>
 #include <span>
 
+#include "collector/bit_codec.hpp"
+
 namespace vigie::collector {
 namespace {
+
+using bits::BitReader;
+using bits::BitWriter;
+using bits::get_varint;
+using bits::put_varint;
+using bits::unzigzag;
+using bits::zigzag;
+template <int... W>
+using Buckets = bits::Buckets<W...>;
 
 constexpr char kPerReport = 1;
 constexpr char kPerSeries = 2;
@@ -17,146 +28,6 @@ constexpr int kModeXor = 0;
 constexpr int kMaxDecimals = 6;
 constexpr double kPow10[kMaxDecimals + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 constexpr double kTwoTo53 = 9007199254740992.0;
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return true;
-  }
-  return false;
-}
-
-// Signed differences travel as unsigned (two's complement wrap-around: exact for any
-// pair of int64), zigzagged so that small negatives stay small.
-std::uint64_t zigzag(std::uint64_t v) {
-  return (v << 1) ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(v) >> 63);
-}
-std::uint64_t unzigzag(std::uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
-
-class BitWriter {
- public:
-  // The low `bits` bits of v, most significant first (bits <= 64).
-  void put(std::uint64_t v, int bits) {
-    while (bits > 0) {
-      const int room = 8 - used_;
-      const int take = std::min(room, bits);
-      const auto chunk = static_cast<unsigned>((v >> (bits - take)) & ((1u << take) - 1));
-      current_ = static_cast<unsigned char>(current_ | (chunk << (room - take)));
-      used_ += take;
-      bits -= take;
-      if (used_ == 8) {
-        out_ += static_cast<char>(current_);
-        current_ = 0;
-        used_ = 0;
-      }
-    }
-  }
-  std::string finish() {
-    if (used_ > 0) out_ += static_cast<char>(current_);
-    used_ = 0;
-    current_ = 0;
-    return std::move(out_);
-  }
-  std::size_t bits() const { return out_.size() * 8 + static_cast<std::size_t>(used_); }
-
- private:
-  std::string out_;
-  unsigned char current_ = 0;
-  int used_ = 0;
-};
-
-class BitReader {
- public:
-  explicit BitReader(std::string_view data) : data_(data) {}
-  bool get(int bits, std::uint64_t& v) {
-    if (pos_ + static_cast<std::size_t>(bits) > data_.size() * 8) return false;
-    v = 0;
-    while (bits > 0) {
-      const auto byte = static_cast<unsigned char>(data_[pos_ / 8]);
-      const int offset = static_cast<int>(pos_ % 8);
-      const int take = std::min(8 - offset, bits);
-      const unsigned chunk = (byte >> (8 - offset - take)) & ((1u << take) - 1);
-      v = (v << take) | chunk;
-      pos_ += static_cast<std::size_t>(take);
-      bits -= take;
-    }
-    return true;
-  }
-  bool bit(bool& b) {
-    std::uint64_t v;
-    if (!get(1, v)) return false;
-    b = v != 0;
-    return true;
-  }
-
- private:
-  std::string_view data_;
-  std::size_t pos_ = 0;
-};
-
-// A zigzagged number in prefix buckets: '0' for zero, then '10', '110', '1110', '11110'
-// with W[0..3] bits, '11111' with 64.
-template <int... W>
-struct Buckets {
-  static constexpr int kWidths[] = {W..., 64};
-  static void put(BitWriter& w, std::uint64_t zz) {
-    if (zz == 0) {
-      w.put(0, 1);
-      return;
-    }
-    int ones = 1;
-    for (const int width : kWidths) {
-      if (width == 64 || zz < (1ULL << width)) {
-        // `ones` ones, then a zero unless this is the last bucket.
-        if (width == 64) {
-          w.put((1ULL << ones) - 1, ones);
-        } else {
-          w.put(((1ULL << ones) - 1) << 1, ones + 1);
-        }
-        w.put(zz, width);
-        return;
-      }
-      ++ones;
-    }
-  }
-  // The bits put() writes for zz.
-  static int cost(std::uint64_t zz) {
-    if (zz == 0) return 1;
-    int ones = 1;
-    for (const int width : kWidths) {
-      if (width == 64) return ones + width;
-      if (zz < (1ULL << width)) return ones + 1 + width;
-      ++ones;
-    }
-    return 0;
-  }
-  static bool get(BitReader& r, std::uint64_t& zz) {
-    constexpr int kLast = static_cast<int>(std::size(kWidths));
-    int ones = 0;
-    bool b = true;
-    while (ones < kLast) {
-      if (!r.bit(b)) return false;
-      if (!b) break;
-      ++ones;
-    }
-    if (ones == 0) {
-      zz = 0;
-      return true;
-    }
-    return r.get(kWidths[ones - 1], zz);
-  }
-};
 
 // Timestamps in milliseconds: jitter of a few ms, a late run, a missed interval.
 using TimestampBuckets = Buckets<4, 8, 14, 20>;

@@ -34,6 +34,7 @@ struct Retention {
   std::chrono::milliseconds raw{std::chrono::hours(24 * 8)};            // default 8 days
   std::chrono::milliseconds five_minutes{std::chrono::hours(24 * 90)};  // default 90 days
   std::chrono::milliseconds hour{std::chrono::hours(24 * 730)};         // default 2 years
+  std::chrono::milliseconds day{std::chrono::hours(24 * 1830)};         // default 5 years
   // State-change events (a check's history, the events API): default 400 days, so that
   // a year's backup-health report still finds last year's failures.
   std::chrono::milliseconds events{std::chrono::hours(24 * 400)};
@@ -46,6 +47,7 @@ struct Retention {
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
 inline constexpr std::int64_t kHourMs = 3'600'000;
+inline constexpr std::int64_t kDayMs = 86'400'000;  // the daily tier's buckets: UTC days
 
 struct SeriesQuery {
   std::string agent;   // agent id
@@ -55,7 +57,7 @@ struct SeriesQuery {
   std::int64_t to_ms = 0;
   // Width of the returned buckets; 0 returns raw samples when the raw tier is used.
   std::int64_t step_ms = 0;
-  std::string tier;  // "raw", "5m" or "1h" to force a tier; "" picks one
+  std::string tier;  // "raw", "5m", "1h" or "1d" (SQLite) to force a tier; "" picks one
 };
 
 struct SeriesPoint {
@@ -68,7 +70,7 @@ struct SeriesPoint {
 };
 
 struct SeriesData {
-  std::string tier;          // "raw", "5m" or "1h": where the points come from
+  std::string tier;          // "raw", "5m", "1h" or "1d": where the points come from
   std::int64_t step_ms = 0;  // the bucket width used (0: raw samples)
   std::string unit;
   std::vector<SeriesPoint> points;  // in time order

@@ -5,10 +5,13 @@
 //
 //   vigie-bench-backup-report [--sites 1000] [--days 90] [--runs 5] [--period 7]
 //                             [--db PATH] [--keep] [--report backup|availability]
+//                             [--series-queries N]
 //
 // --report availability runs `report availability --period PERIODd` instead (every
 // check of every site, from the events); its database is seeded without the hourly
-// rollups, which that report does not read.
+// rollups, which that report does not read. --series-queries N first times N queries of
+// one backup check's hourly `size` over the DAYS days through the storage
+// (Storage::series, tier 1h), as the console's history asks for one.
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "collector/report/command.hpp"
+#include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
 
@@ -53,6 +57,10 @@ struct Stmt {
     sqlite3_bind_double(s, col, v);
     return *this;
   }
+  Stmt& b(int col, const std::string& v) {
+    sqlite3_bind_blob(s, col, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
   Stmt& t(int col, const std::string& v) {
     sqlite3_bind_text(s, col, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -62,6 +70,24 @@ struct Stmt {
     sqlite3_reset(s);
   }
 };
+
+// Writes `buckets` (ascending) of a tier as rows of its spans (collector/rollup_block.hpp).
+void store_tier(Stmt& insert, std::int64_t series, std::int64_t tier,
+                const std::vector<collector::RollupBucket>& buckets) {
+  const std::int64_t span = collector::rollup_span(tier);
+  std::size_t first = 0;
+  while (first < buckets.size()) {
+    const std::int64_t span_start = buckets[first].ts_ms / span * span;
+    std::size_t end = first;
+    while (end < buckets.size() && buckets[end].ts_ms < span_start + span) ++end;
+    const std::vector<collector::RollupBucket> part(
+        buckets.begin() + static_cast<std::ptrdiff_t>(first),
+        buckets.begin() + static_cast<std::ptrdiff_t>(end));
+    const std::string blob = collector::encode_rollups(part, span_start, tier);
+    insert.i(1, tier).i(2, series).i(3, span_start).b(4, blob).run("rollup");
+    first = end;
+  }
+}
 
 // One backup check's story: OK, with a failure of a few days now and then.
 struct Failure {
@@ -96,8 +122,8 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
   Stmt series(
       db, "INSERT INTO series (id, agent_id, check_id, metric, unit) VALUES (?1, ?2, ?3, ?4, ?5)");
   Stmt rollup(db,
-              "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-              " VALUES (3600000, ?1, ?2, ?3, ?3, ?4, 3)");
+              "INSERT INTO rollup_blocks (tier, series_id, start_ms, buckets) VALUES (?1, ?2, ?3,"
+              " ?4)");
   std::mt19937_64 rng(42);
   const std::int64_t start = (now / kHour) * kHour - static_cast<std::int64_t>(days) * kDay;
   std::int64_t series_id = 0;
@@ -198,12 +224,34 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       const std::int64_t age_series = ++series_id;
       series.i(1, size_series).i(2, agent_id).t(3, id).t(4, "size").t(5, "B").run("series");
       series.i(1, age_series).i(2, agent_id).t(3, id).t(4, "age").t(5, "s").run("series");
-      for (std::int64_t t = start; rollups && t < now; t += kHour) {
+      if (!rollups) continue;
+      // Hourly buckets of 3 samples each, stored as housekeeping stores them: a row per
+      // series and span of each tier (hourly, and daily made from the hours).
+      std::vector<collector::RollupBucket> size_hours, age_hours;
+      for (std::int64_t t = start; t < now; t += kHour) {
         const double size =
             base * (1.0 + 0.05 * static_cast<double>(t - start) / static_cast<double>(now - start));
-        rollup.i(1, size_series).i(2, t).r(3, size).r(4, 3 * size).run("rollup");
+        size_hours.push_back({t, size, size, 3 * size, 3});
         const double age = static_cast<double>((t % kDay) / 1000);
-        rollup.i(1, age_series).i(2, t).r(3, age).r(4, 3 * age).run("rollup");
+        age_hours.push_back({t, age, age, 3 * age, 3});
+      }
+      for (const auto& [id, hours] :
+           {std::pair{size_series, &size_hours}, std::pair{age_series, &age_hours}}) {
+        store_tier(rollup, id, kHour, *hours);
+        std::vector<collector::RollupBucket> days;
+        for (const auto& h : *hours) {
+          const std::int64_t day = h.ts_ms / kDay * kDay;
+          if (days.empty() || days.back().ts_ms != day) {
+            days.push_back({day, h.min, h.max, h.sum, h.n});
+            continue;
+          }
+          collector::RollupBucket& d = days.back();
+          d.min = std::min(d.min, h.min);
+          d.max = std::max(d.max, h.max);
+          d.sum = collector::sum_exactly(d.sum, h.sum);
+          d.n += h.n;
+        }
+        store_tier(rollup, id, kDay, days);
       }
     }
   }
@@ -230,6 +278,7 @@ int main(int argc, char** argv) {
   std::filesystem::path db =
       std::filesystem::temp_directory_path() / "vigie-bench-backup-report.db";
   bool keep = false;
+  int series_queries = 0;
   std::string report = "backup";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -247,6 +296,7 @@ int main(int argc, char** argv) {
     else if (a == "--db") db = next();
     else if (a == "--keep") keep = true;
     else if (a == "--report") report = next();
+    else if (a == "--series-queries") series_queries = std::stoi(next());
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -264,6 +314,43 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("seeded %d sites, %d days in %.1f s: %.0f MB\n", sites, days, s,
                 static_cast<double>(std::filesystem::file_size(db)) / 1e6);
+  }
+  if (series_queries > 0) {
+    // The hourly `size` series of random backup checks over the whole period, through
+    // the storage (Storage::series, tier 1h, step 1h), as the console's history asks.
+    auto storage = vigie::collector::open_sqlite_storage({.path = db});
+    if (!storage) {
+      std::fprintf(stderr, "%s\n", storage.status().message().c_str());
+      return 1;
+    }
+    std::mt19937_64 rng(7);
+    std::vector<double> ms;
+    std::size_t points = 0;
+    for (int q = 0; q < series_queries; ++q) {
+      char name[32];
+      std::snprintf(name, sizeof name, "agent-%04d", static_cast<int>(rng() % sites));
+      const auto t0 = std::chrono::steady_clock::now();
+      auto data = (*storage)->series({.agent = name,
+                                      .check = "backup/restic:/srv/restic",
+                                      .metric = "size",
+                                      .from_ms = now - static_cast<std::int64_t>(days) * kDay,
+                                      .to_ms = now,
+                                      .step_ms = kHour,
+                                      .tier = "1h"});
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (!data) {
+        std::fprintf(stderr, "series: %s\n", data.status().message().c_str());
+        return 1;
+      }
+      points += data->points.size();
+    }
+    (*storage)->close();
+    std::printf(
+        "%d-day hourly series query of one metric: median %.3f ms, max %.3f ms (%d queries,"
+        " %.0f points each)\n",
+        days, median(ms), *std::max_element(ms.begin(), ms.end()), series_queries,
+        static_cast<double>(points) / series_queries);
   }
   const std::string out_dir = std::filesystem::temp_directory_path().string();
   for (const char* format : {"html", "csv", "json", "md"}) {

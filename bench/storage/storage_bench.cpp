@@ -15,9 +15,12 @@
 //
 //   vigie-bench-storage [--workload realistic|random] [--agents 100] [--hours 24]
 //                       [--queries 200] [--db PATH] [--keep]
+//   vigie-bench-storage --upgrade PATH   (a database an earlier version kept: the
+//                                         migration to this one's schema, timed)
 //
 // Prints the database's size per sample (file, and each table and index from SQLite's
-// dbstat), ingest and housekeeping time, and the one-hour query's median and p99.
+// dbstat), ingest and housekeeping time, and the median and p99 of a one-hour raw query
+// of one metric, of a 90-day hourly one and of a day of its 5-minute buckets.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -168,6 +171,65 @@ double percentile(std::vector<double> v, double p) {
 
 }  // namespace
 
+namespace {
+
+// Pages in use by the tables and indexes whose names start with `prefix`, after a
+// checkpoint (the database closed by everyone else).
+std::int64_t pages_of(const std::filesystem::path& db, const char* prefix) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) fail("open " + db.string());
+  sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(raw, "SELECT sum(pgsize) FROM dbstat WHERE name LIKE ?1 || '%'", -1, &stmt,
+                         nullptr) != SQLITE_OK)
+    fail(sqlite3_errmsg(raw));
+  sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+  const std::int64_t bytes = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return bytes;
+}
+
+// --upgrade PATH: opens a database an earlier version wrote (this benchmark's, kept with
+// --keep) with this one's storage, as a collector upgraded in place does, its clock just
+// after the last sample, and times the schema migration (the open) and housekeeping
+// until nothing is left (the rollups moved into the packed tiers, in slices).
+int upgrade_database(const std::filesystem::path& db) {
+  std::int64_t last = 0;
+  {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) fail("open " + db.string());
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(raw, "SELECT max(t_max) FROM sample_blocks", -1, &stmt, nullptr) !=
+        SQLITE_OK)
+      fail(sqlite3_errmsg(raw));
+    if (sqlite3_step(stmt) == SQLITE_ROW) last = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
+  }
+  const std::int64_t before = pages_of(db, "rollup");
+  collector::SqliteOptions options{.path = db};
+  options.now_ms = [&] { return last + 2 * kHour; };
+  options.housekeeping_every = std::chrono::hours(24 * 365);
+  auto start = Clock::now();
+  auto opened = collector::open_sqlite_storage(options);
+  if (!opened) fail(opened.status().message());
+  const double open_s = seconds(Clock::now() - start);
+  start = Clock::now();
+  if (Status s = (*opened)->housekeep(); !s) fail("housekeeping: " + s.message());
+  const double housekeeping_s = seconds(Clock::now() - start);
+  (*opened)->close();
+  const std::int64_t after = pages_of(db, "rollup");
+  std::printf(
+      "upgrade: open (schema migration) %.3f s; housekeeping until done %.1f s;"
+      " rollups and their indexes %.1f MiB before, %.1f MiB after\n",
+      open_s, housekeeping_s, static_cast<double>(before) / 1048576,
+      static_cast<double>(after) / 1048576);
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string workload = "realistic";
   int agents = 100;
@@ -175,6 +237,7 @@ int main(int argc, char** argv) {
   int queries = 200;
   std::filesystem::path db = std::filesystem::temp_directory_path() / "vigie-bench-storage.db";
   bool keep = false;
+  std::filesystem::path upgrade;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -193,10 +256,13 @@ int main(int argc, char** argv) {
       db = value();
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--upgrade") {
+      upgrade = value();
     } else {
       fail("unknown option " + a);
     }
   }
+  if (!upgrade.empty()) return upgrade_database(upgrade);
   if (workload != "realistic" && workload != "random") fail("--workload: realistic or random");
   if (agents < 1 || hours < 2 || queries < 1) fail("--agents, --queries >= 1, --hours >= 2");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
@@ -277,6 +343,33 @@ int main(int argc, char** argv) {
     if (!data) fail("query: " + data.status().message());
     points += data->points.size();
   }
+  // 90 days of one metric's hourly rollups, ending with the run (which holds `hours` of
+  // them), and a day of its 5-minute ones.
+  std::vector<double> hourly_ms, five_ms;
+  std::size_t hourly_points = 0;
+  for (int q = 0; q < queries; ++q) {
+    const Agent& agent = fleet[rng() % fleet.size()];
+    collector::SeriesQuery query{.agent = agent.id(),
+                                 .check = "family/check:" + std::to_string(rng() % 7),
+                                 .metric = "m" + std::to_string(rng() % 3),
+                                 .from_ms = t0 + (hours + 1) * kHour - 90 * 24 * kHour,
+                                 .to_ms = t0 + (hours + 1) * kHour,
+                                 .step_ms = kHour,
+                                 .tier = "1h"};
+    auto start = Clock::now();
+    auto data = storage.series(query);
+    hourly_ms.push_back(seconds(Clock::now() - start) * 1000);
+    if (!data) fail("query: " + data.status().message());
+    hourly_points += data->points.size();
+    query.from_ms = t0;
+    query.to_ms = t0 + std::min(hours, 24) * kHour - 1;
+    query.step_ms = 0;
+    query.tier = "5m";
+    start = Clock::now();
+    data = storage.series(query);
+    five_ms.push_back(seconds(Clock::now() - start) * 1000);
+    if (!data) fail("query: " + data.status().message());
+  }
   storage.close();
 
   // Sizes: the file after a checkpoint, and what each table and index takes in it.
@@ -313,7 +406,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, bytes] : by_name) {
     if (per(bytes) < 0.005) continue;
     std::printf("  %-28s %.2f bytes per sample\n", name.c_str(), per(bytes));
-    if (name.rfind("rollups", 0) == 0 || name.rfind("sqlite_autoindex_rollups", 0) == 0)
+    // rollups (schema 9 and before), rollup_blocks and their indexes.
+    if (name.rfind("rollup", 0) == 0 || name.rfind("sqlite_autoindex_rollup", 0) == 0)
       rollups += bytes;
     if (name.rfind("sample_blocks", 0) == 0) blocks += bytes;
   }
@@ -323,6 +417,12 @@ int main(int argc, char** argv) {
       "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
       percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,
       static_cast<double>(points) / queries);
+  std::printf(
+      "90-day hourly query of one metric: median %.3f ms, p99 %.3f ms (%.1f points); a day of"
+      " 5-minute buckets: median %.3f ms, p99 %.3f ms\n",
+      percentile(hourly_ms, 0.5), percentile(hourly_ms, 0.99),
+      static_cast<double>(hourly_points) / queries, percentile(five_ms, 0.5),
+      percentile(five_ms, 0.99));
   if (!keep)
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
   return 0;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collector/sample_block.hpp"
+#include "collector/sqlite/rollups.hpp"
 #include "common/log.hpp"
 #include "common/sqlite.hpp"
 
@@ -65,7 +66,7 @@ Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, Clock::time_point 
       if (Status d = decode_samples(blocks->blob(3), blocks->int64(1), samples); !d)
         log::error("storage: sample block " + std::to_string(*cursor) + ": " + d.message());
       for (const auto& sample : samples) {
-        for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
+        for (std::int64_t tier : kTiers)
           buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
       }
     }
@@ -81,24 +82,22 @@ Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, Clock::time_point 
 // Merges `buckets` into the tiers (late samples join the buckets already there) and
 // records `cursor` as rolled up.
 Status store_rollups(sqlite3* db, const Buckets& buckets, std::int64_t cursor) {
-  auto upsert = Statement::prepare(
-      db,
-      "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-      " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
-      " min_value = min(min_value, excluded.min_value),"
-      " max_value = max(max_value, excluded.max_value),"
-      " sum_value = sum_value + excluded.sum_value, n = n + excluded.n");
-  if (!upsert) return upsert.status();
+  std::map<std::pair<std::int64_t, std::int64_t>, BucketMap> by_series;
   for (const auto& [key, agg] : buckets) {
-    upsert->reset();
-    upsert->bind(1, key.tier).bind(2, key.series).bind(3, key.bucket);
-    upsert->bind(4, agg.min).bind(5, agg.max).bind(6, agg.sum).bind(7, agg.n);
-    if (upsert->step() != SQLITE_DONE) return sqlite::error(db, "store rollup");
+    by_series[{key.tier, key.series}][key.bucket] =
+        RollupBucket{key.bucket, agg.min, agg.max, agg.sum, agg.n};
   }
+  if (Status s = store_buckets(db, by_series); !s) return s;
   return sqlite::exec(db,
                       "INSERT INTO housekeeping (key, value) VALUES ('rollup_cursor', ?1)"
                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                       [&](Statement& st) { st.bind(1, cursor); });
+}
+
+// The start of the oldest span of `tier` a retention cutoff keeps: every row before it
+// ends before the cutoff.
+std::int64_t span_cutoff(std::int64_t cutoff, std::int64_t tier) {
+  return bucket_of(cutoff, rollup_span(tier));
 }
 
 // Retention, oldest first, in bounded deletes, until `deadline`. Raw blocks go only
@@ -113,12 +112,16 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
       {"DELETE FROM sample_blocks WHERE id IN (SELECT id FROM sample_blocks"
        " WHERE t_max < ?1 AND id <= ?2 ORDER BY t_max LIMIT 2000)",
        now - retention.raw.count(), cursor},
-      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-       " bucket_ms FROM rollups WHERE tier = ?2 AND bucket_ms < ?1 LIMIT 2000)",
-       now - retention.five_minutes.count(), kFiveMinutesMs},
-      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-       " bucket_ms FROM rollups WHERE tier = ?2 AND bucket_ms < ?1 LIMIT 2000)",
-       now - retention.hour.count(), kHourMs},
+      // A tier's row goes once its whole span is past the tier's retention.
+      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+       " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
+       span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs), kFiveMinutesMs},
+      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+       " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
+       span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
+      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+       " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
+       span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
       // Replay protection: the batches of the last 8 days, and for older ones each
       // agent's high-water mark, raised before they go.
       {"UPDATE agents SET pruned_seq = MAX(pruned_seq, old.seq),"
@@ -371,6 +374,9 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   }
   if (Status s = compact_settled(db, *compactor, now_ms, *cursor, compact_until, more); !s)
     return s;
+  // The rows of a database of schema 9 or before, into the packed tiers.
+  const auto migrate_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
+  if (Status s = migrate_old_rollups(db, migrate_until, more); !s) return s;
   return apply_retention(db, limits.retention, now_ms, *cursor, start + limits.budget, more);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Background work on the collector database, in slices the writer runs between
-// groups of reports: rolling raw samples up into the 5-minute and 1-hour tiers,
+// groups of reports: rolling raw samples up into the 5-minute, 1-hour and 1-day tiers
+// (rollups.hpp),
 // compacting sample blocks, then deleting what each tier's retention lets go. The
 // rollup buckets are shared with the series queries (queries.cpp), which add the
 // blocks not rolled up yet.
@@ -24,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
 #include "common/status.hpp"
 
@@ -81,7 +83,7 @@ struct Aggregate {
   void add(double v, std::int64_t count = 1) {
     min = std::min(min, v);
     max = std::max(max, v);
-    sum += v * static_cast<double>(count);
+    sum = sum_exactly(sum, v * static_cast<double>(count));
     n += count;
   }
 };

@@ -8,6 +8,7 @@
 
 #include "collector/sample_block.hpp"
 #include "collector/sqlite/housekeeping.hpp"
+#include "collector/sqlite/rollups.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "common/sqlite.hpp"
 
@@ -204,7 +205,7 @@ class Merged {
     Aggregate& a = buckets_[step_ms_ > 0 ? bucket_of(ts, step_ms_) : ts];
     a.min = std::min(a.min, min);
     a.max = std::max(a.max, max);
-    a.sum += sum;
+    a.sum = sum_exactly(a.sum, sum);
     a.n += n;
   }
   std::size_t size() const { return buckets_.size(); }
@@ -257,16 +258,11 @@ Status read_tier_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
                         const SeriesPlan& plan, Merged& merged) {
   const std::int64_t tier = plan.tier;
   const std::int64_t from = bucket_of(q.from_ms, tier);
-  auto rows = Statement::prepare(
-      db,
-      "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-      " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms <= ?4");
-  if (!rows) return rows.status();
-  rows->bind(1, tier).bind(2, row.id).bind(3, from).bind(4, q.to_ms);
-  int rc;
-  while ((rc = rows->step()) == SQLITE_ROW)
-    merged.add(rows->int64(0), rows->real(1), rows->real(2), rows->real(3), rows->int64(4));
-  if (rc != SQLITE_DONE) return sqlite::error(db, "read rollups");
+  auto reader = RollupReader::prepare(db);
+  if (!reader) return reader.status();
+  std::vector<RollupBucket> buckets;
+  if (Status s = reader->read(tier, row.id, from, q.to_ms, buckets); !s) return s;
+  for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
 
   // Blocks after the rollup cursor are not in the tiers yet (the last minutes, at
   // least): bucket them here, so that the newest bucket is never missing.
@@ -368,10 +364,14 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
 // index: a few rows each, so that a report's cost grows with the number of checks it
 // is about, not with the events table.
 struct PerCheckStatements {
-  Statement last_hard, last_stale, in_period, find_series, hourly, silences;
+  Statement last_hard, last_stale, in_period, find_series, silences;
+  RollupReader rollups;
+  std::vector<RollupBucket> buckets;
 
   static Result<PerCheckStatements> prepare(sqlite3* db) {
-    PerCheckStatements s;
+    auto rollups = RollupReader::prepare(db);
+    if (!rollups) return rollups.status();
+    PerCheckStatements s{.rollups = std::move(*rollups)};
     const struct {
       Statement* stmt;
       std::string sql;
@@ -389,10 +389,6 @@ struct PerCheckStatements {
              " ORDER BY id"},
         {&s.find_series,
          "SELECT id FROM series WHERE agent_id = ?1 AND check_id = ?2 AND metric = ?3"},
-        {&s.hourly,
-         "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-         " WHERE tier = ?1 AND series_id = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4"
-         " ORDER BY bucket_ms"},
         // The check's own, then its agent's and its site's (agent and check_id '' in
         // the same index), through the (agent, check_id, id) index.
         {&s.silences,
@@ -439,20 +435,17 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
     s.find_series.reset();
     if (found != SQLITE_ROW && found != SQLITE_DONE) return sqlite::error(db, "read series");
     if (found != SQLITE_ROW) continue;
-    s.hourly.bind(1, kHourMs).bind(2, series).bind(3, q.from_ms).bind(4, q.to_ms);
+    if (Status st = s.rollups.read(kHourMs, series, q.from_ms, q.to_ms - 1, s.buckets); !st)
+      return st;
     std::vector<SeriesPoint>& points = h.series[metric];
-    int rc;
-    while ((rc = s.hourly.step()) == SQLITE_ROW) {
-      const std::int64_t n = s.hourly.int64(4);
-      if (n <= 0) continue;
-      points.push_back({.ts_ms = s.hourly.int64(0),
-                        .min = s.hourly.real(1),
-                        .max = s.hourly.real(2),
-                        .avg = s.hourly.real(3) / static_cast<double>(n),
-                        .count = n});
+    points.reserve(s.buckets.size());
+    for (const RollupBucket& b : s.buckets) {
+      points.push_back({.ts_ms = b.ts_ms,
+                        .min = b.min,
+                        .max = b.max,
+                        .avg = b.sum / static_cast<double>(b.n),
+                        .count = b.n});
     }
-    s.hourly.reset();
-    if (rc != SQLITE_DONE) return sqlite::error(db, "read rollups");
   }
   return Status::ok();
 }
@@ -544,14 +537,18 @@ Result<std::vector<NotificationRecord>> read_notifications(sqlite3* db,
 constexpr std::int64_t kMaxStepMs = 100LL * 366 * 86'400'000;
 
 Result<SeriesPlan> plan_series(const SeriesQuery& q, const Retention& retention,
-                               std::int64_t now_ms) {
+                               std::int64_t now_ms, bool daily_tier) {
   if (q.to_ms <= q.from_ms) return Status::invalid("to: must be after from");
   if (q.step_ms < 0) return Status::invalid("step: must not be negative");
   // Longer than any range (the API's times span 1970 to 9999), and rounded up below
   // to the tier's buckets without overflow.
   if (q.step_ms > kMaxStepMs) return Status::invalid("step: longer than 100 years");
-  if (!q.tier.empty() && q.tier != "raw" && q.tier != "5m" && q.tier != "1h")
-    return Status::invalid("tier: expected raw, 5m or 1h, got \"" + q.tier + "\"");
+  if (!q.tier.empty() && q.tier != "raw" && q.tier != "5m" && q.tier != "1h" &&
+      (!daily_tier || q.tier != "1d")) {
+    return Status::invalid(std::string("tier: expected ") +
+                           (daily_tier ? "raw, 5m, 1h or 1d" : "raw, 5m or 1h") + ", got \"" +
+                           q.tier + "\"");
+  }
   SeriesPlan plan;
   if (q.tier == "raw" || (q.tier.empty() && q.step_ms < kFiveMinutesMs &&
                           q.from_ms >= now_ms - retention.raw.count())) {
@@ -560,8 +557,15 @@ Result<SeriesPlan> plan_series(const SeriesQuery& q, const Retention& retention,
   } else {
     const bool five = q.tier == "5m" || (q.tier.empty() && q.step_ms < kHourMs &&
                                          q.from_ms >= now_ms - retention.five_minutes.count());
-    plan.tier = five ? kFiveMinutesMs : kHourMs;
-    plan.tier_name = five ? "5m" : "1h";
+    // The daily tier for a step of a day or more, a range older than the hourly tier
+    // keeps, or one with too many hourly points.
+    const std::int64_t hourly_step = std::max(q.step_ms, kHourMs);
+    const bool day =
+        q.tier == "1d" || (daily_tier && q.tier.empty() && !five &&
+                           (q.step_ms >= kDayMs || q.from_ms < now_ms - retention.hour.count() ||
+                            (q.to_ms - q.from_ms) / hourly_step > kMaxPoints));
+    plan.tier = five ? kFiveMinutesMs : day ? kDayMs : kHourMs;
+    plan.tier_name = five ? "5m" : day ? "1d" : "1h";
     // A whole number of the tier's buckets, at least one.
     plan.step_ms = std::max<std::int64_t>(1, (q.step_ms + plan.tier - 1) / plan.tier) * plan.tier;
   }

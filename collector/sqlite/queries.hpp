@@ -23,14 +23,16 @@ Result<std::vector<NotificationRecord>> read_notifications(sqlite3* db,
 
 // Where a series query reads from: the tier and the bucket width of the answer.
 struct SeriesPlan {
-  std::int64_t tier = 0;  // 0: raw samples; else kFiveMinutesMs or kHourMs
-  std::string tier_name;  // "raw", "5m" or "1h"
+  std::int64_t tier = 0;  // 0: raw samples; else the tier's bucket width
+  std::string tier_name;  // "raw", "5m", "1h" or "1d"
   std::int64_t step_ms = 0;
 };
 // Checks the query and picks the finest tier that still covers `from` and is no finer
-// than `step` (Storage::series). kInvalidArgument for a bad range or too many points.
+// than `step` (Storage::series); the daily tier, for a store that has it (`daily_tier`),
+// for a step of a day or more, a range older than the hourly tier or one of more than
+// 100,000 hours. kInvalidArgument for a bad range or too many points.
 Result<SeriesPlan> plan_series(const SeriesQuery& query, const Retention& retention,
-                               std::int64_t now_ms);
+                               std::int64_t now_ms, bool daily_tier = false);
 // kNotFound for an unknown series.
 Result<SeriesData> read_series(sqlite3* db, const SeriesQuery& query, const SeriesPlan& plan);
 

@@ -279,12 +279,30 @@ ALTER TABLE sample_blocks ADD COLUMN level INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sample_blocks_open ON sample_blocks (t_max) WHERE level < 2;
 )sql";
 
+// Version 10: the tiers packed (rollups.hpp): a row per tier, series and span of time
+// whose blob holds the span's buckets (rollup_block.hpp), instead of a row per bucket,
+// and a daily tier (86400000). Housekeeping moves the rows of `rollups` into it in
+// bounded slices, then drops the table; its time index is of no use meanwhile.
+constexpr const char* kSchemaV10 = R"sql(
+DROP INDEX rollups_by_time;
+CREATE TABLE rollup_blocks (
+  id        INTEGER PRIMARY KEY,
+  tier      INTEGER NOT NULL,  -- bucket width in ms: 300000, 3600000, 86400000
+  series_id INTEGER NOT NULL,
+  start_ms  INTEGER NOT NULL,  -- the span's start (rollup_span)
+  buckets   BLOB NOT NULL
+);
+CREATE UNIQUE INDEX rollup_blocks_by_series ON rollup_blocks (tier, series_id, start_ms);
+-- Retention, by tier and age.
+CREATE INDEX rollup_blocks_by_time ON rollup_blocks (tier, start_ms);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
 constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-                                       kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9};
+                                       kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

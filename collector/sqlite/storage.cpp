@@ -99,7 +99,7 @@ class SqliteStorage final : public Storage {
     return with_reader([&](sqlite3* db) { return read_outbox_last_sent(db, since_ms); });
   }
   Result<SeriesData> series(const SeriesQuery& query) override {
-    auto plan = plan_series(query, options_.retention, now_ms());
+    auto plan = plan_series(query, options_.retention, now_ms(), /*daily_tier=*/true);
     if (!plan) return plan.status();
     return with_reader([&](sqlite3* db) { return read_series(db, query, *plan); });
   }

@@ -3,8 +3,12 @@
 
 #include "collector/storage.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <future>
+#include <map>
+#include <sstream>
+#include <tuple>
 
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -134,6 +138,140 @@ TEST_CASE("Migration: sample blocks of a version 8 database read the same once r
        " FROM sample_blocks"});
   REQUIRE(rows.exit_code == 0);
   CHECK(testing::trim(rows.out) == "3|2|2|02");
+}
+
+TEST_CASE("Migration: the rollups of a version 9 database read the same once packed",
+          "[migration][rollups]") {
+  testing::TempDir dir;
+  // 90 series over two hours, their 5-minute and hourly buckets a row each (table
+  // rollups), as that version's housekeeping wrote them.
+  const auto db = database_from(dir, "v9.sql");
+  const std::int64_t t0 = 1'728'000'000'000;
+  // What that version stored, every value to the bit (17 digits read back exactly).
+  auto rows =
+      testing::run({"/usr/bin/sqlite3", db.string(),
+                    "SELECT r.tier, s.check_id, s.metric, r.bucket_ms, printf('%!.17g', min_value),"
+                    " printf('%!.17g', max_value), printf('%!.17g', sum_value), n FROM rollups r"
+                    " JOIN series s ON s.id = r.series_id ORDER BY 1, 2, 3, 4"});
+  REQUIRE(rows.exit_code == 0);
+  using Key = std::tuple<std::int64_t, std::string, std::string>;
+  std::map<Key, std::vector<SeriesPoint>> stored;
+  std::map<Key, std::map<std::int64_t, SeriesPoint>> days;  // the hourly rows summed by day
+  std::istringstream lines(rows.out);
+  std::string line;
+  std::size_t count = 0;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, '|');) f.push_back(x);
+    REQUIRE(f.size() == 8);
+    const std::int64_t tier = std::stoll(f[0]);
+    const SeriesPoint p{std::stoll(f[3]), std::stod(f[4]), std::stod(f[5]),
+                        std::stod(f[6]) / std::stod(f[7]), std::stoll(f[7])};
+    stored[{tier, f[1], f[2]}].push_back(p);
+    ++count;
+    if (tier != 3'600'000) continue;
+    SeriesPoint& d = days[{86'400'000, f[1], f[2]}][p.ts_ms / 86'400'000 * 86'400'000];
+    d.ts_ms = p.ts_ms / 86'400'000 * 86'400'000;
+    d.min = d.count == 0 ? p.min : std::min(d.min, p.min);
+    d.max = d.count == 0 ? p.max : std::max(d.max, p.max);
+    d.avg += std::stod(f[6]);  // the sum, for now
+    d.count += p.count;
+  }
+  REQUIRE(count == 2340);
+  REQUIRE(stored.size() == 180);
+
+  SqliteOptions options{.path = db};
+  options.now_ms = [&] { return t0 + 3 * 3'600'000; };
+  auto storage = open_sqlite_storage(options);
+  REQUIRE(storage.is_ok());
+  const auto read = [&](const Key& key) {
+    const auto& [tier, check, metric] = key;
+    auto data = (*storage)->series({.agent = "agent-0",
+                                    .check = check,
+                                    .metric = metric,
+                                    .from_ms = t0 - 86'400'000,
+                                    .to_ms = t0 + 86'400'000,
+                                    .tier = tier == 300'000     ? "5m"
+                                            : tier == 3'600'000 ? "1h"
+                                                                : "1d"});
+    REQUIRE(data.is_ok());
+    return data->points;
+  };
+  // Before housekeeping moves them (the old table read as it is), and after.
+  for (const auto& [key, points] : stored) {
+    INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
+    CHECK(read(key) == points);
+  }
+  // A late sample for buckets the old table holds (a constant series, 192 a minute):
+  // housekeeping rolls it up into the packed tiers, then moves the old rows into the
+  // same buckets, which then hold both.
+  const std::int64_t late = t0 + 30 * 60'000 + 1000;
+  {
+    protocol::Report r;
+    r.agent = {"agent-0", "site-0", "host", "0.1"};
+    r.seq = 1'000'000;
+    CheckResult c;
+    c.name = "late";
+    c.check = "family/check:0";
+    c.status = State::kOk;
+    c.ts_ms = late;
+    c.interval_s = 60;
+    c.metrics.push_back(Metric{.label = "m0", .value = 200.0});
+    r.results.push_back(c);
+    std::promise<Result<IngestOutcome>> done;
+    auto stored_future = done.get_future();
+    (*storage)->submit(std::move(r), t0 + 3 * 3'600'000, {},
+                       [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    REQUIRE(stored_future.get().is_ok());
+  }
+  const auto add_late = [&](SeriesPoint& p) {
+    REQUIRE(p.min == 192);
+    REQUIRE(p.max == 192);
+    p.avg = (192.0 * static_cast<double>(p.count) + 200) / static_cast<double>(p.count + 1);
+    p.max = 200;
+    ++p.count;
+  };
+  for (const std::int64_t tier : {300'000, 3'600'000}) {
+    auto& points = stored[{tier, "family/check:0", "m0"}];
+    auto it = std::find_if(points.begin(), points.end(),
+                           [&](const SeriesPoint& p) { return p.ts_ms == late / tier * tier; });
+    REQUIRE(it != points.end());
+    add_late(*it);
+  }
+  {
+    SeriesPoint& d = days[{86'400'000, "family/check:0", "m0"}].at(late / 86'400'000 * 86'400'000);
+    d.max = 200;
+    d.avg += 200;  // the sum
+    ++d.count;
+  }
+  REQUIRE((*storage)->housekeep().is_ok());
+  for (const auto& [key, points] : stored) {
+    INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
+    CHECK(read(key) == points);
+  }
+  // The daily tier, made from the hourly rows (and the late sample).
+  for (const auto& [key, by_day] : days) {
+    INFO(std::get<1>(key) << " " << std::get<2>(key));
+    const auto points = read(key);
+    REQUIRE(points.size() == by_day.size());
+    for (const SeriesPoint& p : points) {
+      const SeriesPoint& want = by_day.at(p.ts_ms);
+      CHECK(p.min == want.min);
+      CHECK(p.max == want.max);
+      CHECK(p.count == want.count);
+      CHECK(p.avg == Approx(want.avg / static_cast<double>(want.count)).epsilon(1e-12));
+    }
+  }
+  (*storage)->close();
+  auto tables = testing::run(
+      {"/usr/bin/sqlite3", db.string(),
+       "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'rollups'),"
+       " (SELECT count(*) FROM rollup_blocks), (SELECT count(DISTINCT"
+       " series_id) FROM rollup_blocks), (SELECT user_version FROM pragma_user_version)"});
+  REQUIRE(tables.exit_code == 0);
+  // 90 series a row each in each of the three tiers: the old table is gone.
+  CHECK(testing::trim(tables.out) == "0|270|90|10");
 }
 
 TEST_CASE(

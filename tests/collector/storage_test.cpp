@@ -401,6 +401,51 @@ TEST_CASE("Storage: the query picks the finest tier that still covers the range"
   CHECK(f.query("", kT0 - kDay, kT0, kDay).step_ms == kDay);
 }
 
+TEST_CASE("Storage: the daily tier answers long steps and ranges beyond the hours (SQLite)",
+          "[storage][series][rollups]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
+  // Two UTC days, a sample every 2 hours: 0..23; the first day's values 0..11, the
+  // second's 12..23 (and 0.1 added: decimals whose sums stay exact).
+  for (int i = 0; i < 24; ++i) {
+    const double v = i + 0.1;
+    REQUIRE(submit(*f.storage, load_report(i + 1, kT0 - 2 * kDay + i * 2 * kHourMs, v)).is_ok());
+  }
+  f.now = kT0 + kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  if (backend.kind() != "sqlite") {
+    // PostgreSQL keeps the 5-minute and hourly tiers only.
+    auto refused = f.storage->series({.agent = "agent-1",
+                                      .check = "system/load",
+                                      .metric = "load1",
+                                      .from_ms = kT0 - 2 * kDay,
+                                      .to_ms = kT0,
+                                      .tier = "1d"});
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+    CHECK(f.query("", kT0 - 2 * kDay, kT0, kDay).tier == "1h");
+    return;
+  }
+  const SeriesData days = f.query("", kT0 - 2 * kDay, kT0, kDay);
+  CHECK(days.tier == "1d");
+  CHECK(days.step_ms == kDay);
+  REQUIRE(days.points.size() == 2);
+  CHECK(days.points[0] == SeriesPoint{kT0 - 2 * kDay, 0.1, 11.1, 67.2 / 12, 12});
+  CHECK(days.points[1] == SeriesPoint{kT0 - kDay, 12.1, 23.1, 211.2 / 12, 12});
+  // The same from the hourly tier, by day.
+  const SeriesData hours = f.query("1h", kT0 - 2 * kDay, kT0, kDay);
+  CHECK(hours.points == days.points);
+  // A step of 14 days: buckets of 14 daily ones (from the epoch, as every bucket).
+  const SeriesData week = f.query("", kT0 - 14 * kDay, kT0, 14 * kDay);
+  CHECK(week.tier == "1d");
+  REQUIRE(week.points.size() == 1);
+  CHECK(week.points[0].count == 24);
+  CHECK(week.points[0].avg == 278.4 / 24);
+  // A range beyond the hourly tier's retention, and one of too many hours.
+  CHECK(f.query("", kT0 - 800 * kDay, kT0).tier == "1d");
+  CHECK(f.query("", kT0 - 5000 * kDay, kT0, kHourMs).tier == "1d");
+  CHECK(f.query("", kT0 - 100 * kDay, kT0, kHourMs).tier == "1h");
+}
+
 TEST_CASE("Storage: housekeeping keeps each tier's retention", "[storage][series]") {
   VIGIE_EACH_BACKEND(backend);
   SeriesFixture f(backend);
@@ -424,9 +469,23 @@ TEST_CASE("Storage: housekeeping keeps each tier's retention", "[storage][series
   CHECK(count("5m") == 0);
   CHECK(count("1h") == 1);
 
-  f.now = kT0 + 730 * kDay + kDay / 2;  // hours 2 years
+  // Hours 2 years: on SQLite, a week's hours are a row, which goes once all of them
+  // are past their retention (so a bucket is kept its retention, a span longer at most).
+  f.now = kT0 + 730 * kDay - kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("1h") == 1);
+  f.now = kT0 + 730 * kDay + 7 * kDay + kDay / 2;
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(count("1h") == 0);
+  if (backend.kind() != "sqlite") return;
+  // Days 5 years (128 days a row).
+  CHECK(count("1d") == 1);
+  f.now = kT0 + 1830 * kDay - kDay;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("1d") == 1);
+  f.now = kT0 + 1830 * kDay + 128 * kDay + kDay / 2;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(count("1d") == 0);
 }
 
 TEST_CASE("Storage: a batch re-sent after its replay guard expired is still a duplicate",

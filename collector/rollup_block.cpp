@@ -1,0 +1,342 @@
+#include "collector/rollup_block.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <span>
+
+#include "collector/bit_codec.hpp"
+
+namespace vigie::collector {
+namespace {
+
+using bits::BitReader;
+using bits::BitWriter;
+using bits::get_varint;
+using bits::put_varint;
+using bits::unzigzag;
+using bits::zigzag;
+using DecimalBuckets = bits::Buckets<6, 12, 20, 32>;
+
+constexpr char kEncoding = 1;
+constexpr std::uint64_t kModeXor = 0;
+constexpr std::uint64_t kConstant = 64;
+constexpr std::uint64_t kSameAsMin = 127;  // max or sum: the min column's values
+constexpr int kMaxDecimals = 6;
+constexpr double kPow10[kMaxDecimals + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+constexpr double kTwoTo53 = 9007199254740992.0;
+constexpr std::int64_t kDayMs = 86'400'000;
+// More slots than any span holds (a week of 5-minute buckets is 2,016).
+constexpr std::uint64_t kMaxSlots = 1 << 16;
+
+std::uint64_t bits_of(double v) { return std::bit_cast<std::uint64_t>(v); }
+
+// k when v is exactly k / 10^d with |k| < 2^53.
+bool decimal_k(double v, int d, std::int64_t& k) {
+  const double x = v * kPow10[d];
+  if (!(std::fabs(x) < kTwoTo53)) return false;
+  k = static_cast<std::int64_t>(std::nearbyint(x));
+  return bits_of(static_cast<double>(k) / kPow10[d]) == bits_of(v);
+}
+
+int decimals_of(std::span<const double> values) {
+  for (int d = 0; d <= kMaxDecimals; ++d) {
+    bool all = true;
+    for (const double v : values) {
+      std::int64_t k = 0;
+      if (!decimal_k(v, d, k)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return d;
+  }
+  return -1;
+}
+
+std::string xor_column(std::span<const double> values) {
+  std::string out;
+  put_varint(out, kModeXor);
+  std::uint64_t prev = bits_of(values[0]);
+  char bytes[sizeof prev];
+  std::memcpy(bytes, &prev, sizeof bytes);
+  out.append(bytes, sizeof bytes);
+  BitWriter w;
+  int lead_window = -1;
+  int trail_window = 0;
+  for (std::size_t i = 1; i < values.size(); ++i) {
+    const std::uint64_t b = bits_of(values[i]);
+    const std::uint64_t x = b ^ prev;
+    prev = b;
+    if (x == 0) {
+      w.put(0, 1);
+      continue;
+    }
+    const int lead = std::min(std::countl_zero(x), 31);
+    const int trail = std::countr_zero(x);
+    if (lead_window >= 0 && lead >= lead_window && trail >= trail_window) {
+      w.put(0b10, 2);
+      w.put(x >> trail_window, 64 - lead_window - trail_window);
+    } else {
+      const int length = 64 - lead - trail;
+      w.put(0b11, 2);
+      w.put(static_cast<std::uint64_t>(lead), 5);
+      w.put(static_cast<std::uint64_t>(length - 1), 6);
+      w.put(x >> trail, length);
+      lead_window = lead;
+      trail_window = trail;
+    }
+  }
+  const std::string stream = w.finish();
+  put_varint(out, stream.size());
+  out += stream;
+  return out;
+}
+
+std::string decimal_column(std::span<const double> values, int d, bool delta_of_delta) {
+  std::string out;
+  put_varint(out, static_cast<std::uint64_t>(1 + 2 * d + (delta_of_delta ? 1 : 0)));
+  const auto k_of = [&](double v) {
+    std::int64_t k = 0;
+    decimal_k(v, d, k);
+    return static_cast<std::uint64_t>(k);
+  };
+  std::uint64_t prev = k_of(values[0]);
+  put_varint(out, zigzag(prev));
+  BitWriter w;
+  std::uint64_t prev_delta = 0;
+  for (std::size_t i = 1; i < values.size(); ++i) {
+    const std::uint64_t k = k_of(values[i]);
+    const std::uint64_t delta = k - prev;
+    DecimalBuckets::put(w, zigzag(delta_of_delta ? delta - prev_delta : delta));
+    prev_delta = delta;
+    prev = k;
+  }
+  const std::string stream = w.finish();
+  put_varint(out, stream.size());
+  out += stream;
+  return out;
+}
+
+void put_column(std::string& out, std::span<const double> values) {
+  const int d = decimals_of(values);
+  bool constant = true;
+  for (const double v : values) constant = constant && bits_of(v) == bits_of(values[0]);
+  if (constant) {
+    if (d >= 0) {
+      std::int64_t k = 0;
+      decimal_k(values[0], d, k);
+      put_varint(out, kConstant + 1 + 2 * static_cast<std::uint64_t>(d));
+      put_varint(out, zigzag(static_cast<std::uint64_t>(k)));
+    } else {
+      put_varint(out, kConstant + kModeXor);
+      char bytes[sizeof(double)];
+      std::memcpy(bytes, &values[0], sizeof bytes);
+      out.append(bytes, sizeof bytes);
+    }
+    return;
+  }
+  std::string best = xor_column(values);
+  if (d >= 0) {
+    for (bool dod : {false, true}) {
+      std::string e = decimal_column(values, d, dod);
+      if (e.size() < best.size()) best = std::move(e);
+    }
+  }
+  out += best;
+}
+
+Status corrupt(const char* what) {
+  return {Code::kCorruption, std::string("rollup block: ") + what};
+}
+
+// One column of `count` values into values[0..count).
+Status get_column(std::string_view& in, std::size_t count, std::vector<double>& values) {
+  values.clear();
+  std::uint64_t mode = 0;
+  if (!get_varint(in, mode)) return corrupt("truncated");
+  const bool constant = mode >= kConstant;
+  if (constant) mode -= kConstant;
+  if (mode > 2 * kMaxDecimals + 2) return corrupt("unknown column mode");
+  std::uint64_t first = 0;
+  if (mode == kModeXor) {
+    if (in.size() < sizeof first) return corrupt("truncated");
+    std::memcpy(&first, in.data(), sizeof first);
+    in.remove_prefix(sizeof first);
+  } else if (!get_varint(in, first)) {
+    return corrupt("truncated");
+  }
+  const int decimals = static_cast<int>((mode - 1) / 2);
+  const auto value_of = [&](std::uint64_t k) {
+    return static_cast<double>(static_cast<std::int64_t>(k)) / kPow10[decimals];
+  };
+  if (constant) {
+    values.assign(count,
+                  mode == kModeXor ? std::bit_cast<double>(first) : value_of(unzigzag(first)));
+    return Status::ok();
+  }
+  std::uint64_t length = 0;
+  if (!get_varint(in, length) || length > in.size()) return corrupt("truncated");
+  const std::string_view stream = in.substr(0, length);
+  in.remove_prefix(length);
+  // Each later value takes a bit at least.
+  if (count - 1 > length * 8) return corrupt("more values than bits");
+  values.reserve(count);
+  BitReader r(stream);
+  if (mode == kModeXor) {
+    std::uint64_t b = first;
+    values.push_back(std::bit_cast<double>(b));
+    int lead = -1;
+    int trail = 0;
+    for (std::size_t i = 1; i < count; ++i) {
+      bool changed = false;
+      if (!r.bit(changed)) return corrupt("truncated values");
+      if (changed) {
+        bool new_window = false;
+        if (!r.bit(new_window)) return corrupt("truncated values");
+        if (new_window) {
+          std::uint64_t l = 0;
+          std::uint64_t length_minus_one = 0;
+          if (!r.get(5, l) || !r.get(6, length_minus_one)) return corrupt("truncated values");
+          if (l + length_minus_one + 1 > 64) return corrupt("bad value window");
+          lead = static_cast<int>(l);
+          trail = 64 - lead - static_cast<int>(length_minus_one + 1);
+        } else if (lead < 0) {
+          return corrupt("value window before any");
+        }
+        std::uint64_t x = 0;
+        if (!r.get(64 - lead - trail, x)) return corrupt("truncated values");
+        b ^= x << trail;
+      }
+      values.push_back(std::bit_cast<double>(b));
+    }
+    return Status::ok();
+  }
+  const bool delta_of_delta = (mode - 1) % 2 == 1;
+  std::uint64_t k = unzigzag(first);
+  values.push_back(value_of(k));
+  std::uint64_t delta = 0;
+  for (std::size_t i = 1; i < count; ++i) {
+    std::uint64_t zz = 0;
+    if (!DecimalBuckets::get(r, zz)) return corrupt("truncated values");
+    delta = delta_of_delta ? delta + unzigzag(zz) : unzigzag(zz);
+    k += delta;
+    values.push_back(value_of(k));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::int64_t rollup_span(std::int64_t width_ms) {
+  if (width_ms == 300'000) return kDayMs;
+  if (width_ms == 3'600'000) return 7 * kDayMs;
+  if (width_ms == kDayMs) return 128 * kDayMs;
+  return 256 * width_ms;
+}
+
+std::string encode_rollups(const std::vector<RollupBucket>& buckets, std::int64_t start_ms,
+                           std::int64_t width_ms) {
+  std::string out;
+  out += kEncoding;
+  const auto slot_of = [&](const RollupBucket& b) {
+    return (static_cast<std::uint64_t>(b.ts_ms) - static_cast<std::uint64_t>(start_ms)) /
+           static_cast<std::uint64_t>(width_ms);
+  };
+  const std::uint64_t first = slot_of(buckets.front());
+  const std::uint64_t slots = slot_of(buckets.back()) - first + 1;
+  put_varint(out, first);
+  put_varint(out, slots);
+  put_varint(out, buckets.size());
+  if (slots != buckets.size()) {
+    std::string bitmap((slots + 7) / 8, '\0');
+    for (const RollupBucket& b : buckets) {
+      const std::uint64_t i = slot_of(b) - first;
+      bitmap[i / 8] = static_cast<char>(bitmap[i / 8] | (1 << (i % 8)));
+    }
+    out += bitmap;
+  }
+  std::vector<double> column(buckets.size());
+  std::vector<double> min(buckets.size());
+  const auto put = [&](auto field, bool may_be_min) {
+    for (std::size_t i = 0; i < buckets.size(); ++i) column[i] = field(buckets[i]);
+    if (may_be_min && std::equal(column.begin(), column.end(), min.begin(),
+                                 [](double a, double b) { return bits_of(a) == bits_of(b); })) {
+      put_varint(out, kSameAsMin);
+      return;
+    }
+    put_column(out, column);
+  };
+  for (std::size_t i = 0; i < buckets.size(); ++i) min[i] = buckets[i].min;
+  put([](const RollupBucket& b) { return static_cast<double>(b.n); }, false);
+  put_column(out, min);
+  // A bucket of one sample, or of equal ones: its max, and its sum when n is 1, are its
+  // min (a series polled every 5 minutes in the 5-minute tier).
+  put([](const RollupBucket& b) { return b.max; }, true);
+  put([](const RollupBucket& b) { return b.sum; }, true);
+  return out;
+}
+
+Status decode_rollups(std::string_view in, std::int64_t start_ms, std::int64_t width_ms,
+                      std::vector<RollupBucket>& out) {
+  if (in.empty() || in.front() != kEncoding) return corrupt("unknown encoding");
+  in.remove_prefix(1);
+  std::uint64_t first = 0;
+  std::uint64_t slots = 0;
+  std::uint64_t count = 0;
+  if (!get_varint(in, first) || !get_varint(in, slots) || !get_varint(in, count))
+    return corrupt("truncated");
+  if (slots == 0 || slots > kMaxSlots || first > kMaxSlots) return corrupt("bad slot range");
+  if (count == 0 || count > slots) return corrupt("bad bucket count");
+  std::vector<std::int64_t> times;
+  times.reserve(count);
+  // Unsigned: wraps instead of overflowing on a start far from any real one.
+  const auto time_of = [&](std::uint64_t slot) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(start_ms) +
+                                     slot * static_cast<std::uint64_t>(width_ms));
+  };
+  if (count == slots) {
+    for (std::uint64_t i = 0; i < slots; ++i) times.push_back(time_of(first + i));
+  } else {
+    const std::uint64_t bytes = (slots + 7) / 8;
+    if (in.size() < bytes) return corrupt("truncated bitmap");
+    for (std::uint64_t i = 0; i < slots; ++i) {
+      if (static_cast<unsigned char>(in[i / 8]) & (1u << (i % 8)))
+        times.push_back(time_of(first + i));
+    }
+    in.remove_prefix(bytes);
+    if (times.size() != count) return corrupt("bitmap and bucket count differ");
+  }
+  std::vector<double> n, min, max, sum;
+  for (std::vector<double>* column : {&n, &min, &max, &sum}) {
+    if ((column == &max || column == &sum) && !in.empty() &&
+        static_cast<unsigned char>(in.front()) == kSameAsMin) {
+      in.remove_prefix(1);
+      *column = min;
+      continue;
+    }
+    if (Status s = get_column(in, count, *column); !s) return s;
+  }
+  if (!in.empty()) return corrupt("bytes after the last column");
+  for (const double c : n) {
+    if (!(c >= 1 && c < kTwoTo53) || c != std::floor(c)) return corrupt("bad bucket count n");
+  }
+  out.reserve(out.size() + count);
+  for (std::size_t i = 0; i < count; ++i)
+    out.push_back({times[i], min[i], max[i], sum[i], static_cast<std::int64_t>(n[i])});
+  return Status::ok();
+}
+
+double sum_exactly(double a, double b) {
+  std::int64_t ka = 0;
+  std::int64_t kb = 0;
+  if (decimal_k(a, kMaxDecimals, ka) && decimal_k(b, kMaxDecimals, kb)) {
+    const std::int64_t k = ka + kb;  // |ka|, |kb| < 2^53: no overflow
+    if (k > -9007199254740992LL && k < 9007199254740992LL)
+      return static_cast<double>(k) / kPow10[kMaxDecimals];
+  }
+  return a + b;
+}
+
+}  // namespace vigie::collector

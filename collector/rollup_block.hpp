@@ -1,0 +1,65 @@
+#pragma once
+// The packed form of a tier's buckets: one blob holds the buckets of one series over one
+// span of time (rollup_span), so that a tier costs a row per series and span instead of
+// a row per bucket. Its first byte names its encoding (1), then, all LEB128:
+//
+// - the first bucket's slot (its start minus the span's, in bucket widths), the number
+//   of slots from the first bucket to the last, and the number of buckets; when buckets
+//   are missing in between, a bitmap of the slots follows (1: a bucket), ceil(slots / 8)
+//   bytes, least significant bit first. Bucket times are thus implied by the width.
+// - four columns, in this order: each bucket's count n, min, max and sum. A column is a
+//   mode, then its values:
+//   - 127 (max and sum only): the same values as the min column; nothing follows.
+//   - + 64 (constant): every value is the first; nothing follows it.
+//   - 0, XOR: the first value's 8 bytes (IEEE-754, little-endian), then a bit stream
+//     (its byte length, then the bytes) of every later value XORed with the previous one,
+//     as in Facebook's Gorilla paper ('0' same; '10' + the meaningful bits in the
+//     previous window; '11' + 5 bits of leading zeros, 6 bits of length - 1, the bits).
+//   - 1 + 2d (d = 0..6), decimal delta: every value is k / 10^d for an integer k
+//     (|k| < 2^53) and reads back exactly so: the first k (zigzag), then a bit stream of
+//     each k's change from the previous (zigzag) in the buckets '0'; '10' + 6 bits;
+//     '110' + 12; '1110' + 20; '11110' + 32; '11111' + 64.
+//   - 2 + 2d, decimal delta-of-delta: the same with the change's change (counters).
+//   The encoder tries those that apply and keeps the shortest.
+//
+// Every value reads back bit for bit: a sum stored as a decimal is one that is exactly
+// k / 10^d (sum_exactly keeps the sums of decimals so).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace vigie::collector {
+
+struct RollupBucket {
+  std::int64_t ts_ms = 0;  // the bucket's start
+  double min = 0;
+  double max = 0;
+  double sum = 0;
+  std::int64_t n = 0;  // samples in the bucket, >= 1
+  bool operator==(const RollupBucket&) const = default;
+};
+
+// The span of time one blob of a tier covers: a day of 5-minute buckets, a week of
+// hourly ones, 128 days of daily ones (a tier of another width: 256 buckets).
+std::int64_t rollup_span(std::int64_t width_ms);
+
+// `buckets` in ascending time, each at start_ms + i * width_ms for a distinct i in
+// [0, span / width), n >= 1; at least one.
+std::string encode_rollups(const std::vector<RollupBucket>& buckets, std::int64_t start_ms,
+                           std::int64_t width_ms);
+
+// Appends the buckets of `block` to `out` in ascending time; kCorruption when the bytes
+// are not such a block (nothing appended then).
+Status decode_rollups(std::string_view block, std::int64_t start_ms, std::int64_t width_ms,
+                      std::vector<RollupBucket>& out);
+
+// a + b, exactly when both are decimals of at most 6 places (k / 10^6 with |k| < 2^53)
+// and so is their sum: the double nearest the true sum, so that sums of decimal samples
+// stay decimals (which the encoding above stores in a few bits). Otherwise a + b.
+double sum_exactly(double a, double b);
+
+}  // namespace vigie::collector
