@@ -125,7 +125,7 @@ TEST_CASE("PostgreSQL: migrations run once, and a newer schema is refused", "[po
     migrations.push_back(
         std::async(std::launch::async, [&] { return migrate_postgres(conninfo); }));
   for (auto& m : migrations) CHECK(m.get().is_ok());
-  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "1");
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
   CHECK(server.psql(db, "SELECT count(*) FROM vigie_schema") == "1");
   auto migrated = open_postgres_storage({.conninfo = conninfo, .migrate = false});
   REQUIRE(migrated.is_ok());

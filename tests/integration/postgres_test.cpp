@@ -64,7 +64,7 @@ TEST_CASE("PostgreSQL: db migrate, the real agent through a collector on Postgre
   auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", conninfo});
   INFO(migrated.err);
   REQUIRE(migrated.exit_code == 0);
-  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "1");
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
 
   testing::TempDir dir;
   Collector collector(dir, {}, conninfo);
