@@ -32,7 +32,7 @@ bool eventually(Pred pred, std::chrono::milliseconds within) {
   return pred();
 }
 
-TEST_CASE("PostgreSQL lease: one leader; one that cannot confirm fences itself", "[postgres]") {
+TEST_CASE("PostgreSQL lease: one leader, and one that cannot confirm fences itself", "[postgres]") {
   auto& server = shared_postgres();
   if (!server.available()) {
     WARN("skipped: " << server.why());
