@@ -239,7 +239,7 @@ int create_campaign_tokens(TokenStore& store, const TokenArgs& t, std::int64_t n
                       : t.label;
   std::vector<std::pair<TokenRecord, std::string>> tokens;
   std::vector<std::string> secrets;
-  for (const SiteLine& line : sites->lines) {
+  for (const CampaignLine& line : sites->lines) {
     TokenRecord record{.role = Role::kEnroll,
                        .agent = line.agent,
                        .site = line.site,
@@ -328,7 +328,7 @@ Result<SiteList> read_sites_csv(std::string_view text, const std::string& name) 
   for (std::size_t r = first; r < records->size(); ++r) {
     const CsvRecord& record = (*records)[r];
     const std::string where = name + ":" + std::to_string(record.line) + ": ";
-    SiteLine line{.line = record.line, .site = {}, .agent = {}, .fields = record.fields};
+    CampaignLine line{.line = record.line, .site = {}, .agent = {}, .fields = record.fields};
     const auto field = [&](std::size_t i) {
       std::string v = i < record.fields.size() ? record.fields[i] : std::string();
       const auto b = v.find_first_not_of(" \t");

@@ -18,7 +18,7 @@ int token_command(const std::vector<std::string_view>& args);
 int enroll_token_command(const std::vector<std::string_view>& args);
 
 // A campaign's sites file (enroll-token create --sites): one line per agent to install.
-struct SiteLine {
+struct CampaignLine {
   std::size_t line = 0;  // in the file, from 1
   std::string site;
   std::string agent;                // "" : any agent of the site may enroll
@@ -26,7 +26,7 @@ struct SiteLine {
 };
 struct SiteList {
   std::vector<std::string> header;  // the columns' names ("site", "agent" without a header)
-  std::vector<SiteLine> lines;
+  std::vector<CampaignLine> lines;
 };
 
 // Reads a CSV of sites and agent ids: "site,agent" lines, or a first line naming the

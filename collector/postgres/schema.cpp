@@ -225,11 +225,58 @@ CREATE TABLE agent_config_reports (
 );
 )sql";
 
-// Version 2: the lead among collectors sharing the database (lease.hpp). Its term is
+// Version 2: raw sample blocks in daily partitions by t_max (UTC days), so that
+// retention drops whole partitions instead of deleting rows. The blocks already stored
+// stay where they are: their table becomes the partition of everything up to the end
+// of the day of its newest block, and goes as a whole once that day is past retention
+// (an empty one goes at once). Housekeeping makes the days ahead (sample_partitions
+// lists each partition's range); a block no partition covers (a very late sample, or
+// housekeeping stopped for days) lands in the default partition.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE sample_blocks RENAME TO sample_blocks_legacy;
+ALTER TABLE sample_blocks_legacy DROP CONSTRAINT sample_blocks_pkey;
+ALTER TABLE sample_blocks_legacy ALTER COLUMN id DROP DEFAULT;
+ALTER INDEX sample_blocks_by_agent RENAME TO sample_blocks_legacy_by_agent;
+ALTER INDEX sample_blocks_by_time RENAME TO sample_blocks_legacy_by_time;
+ALTER SEQUENCE sample_blocks_id_seq OWNED BY NONE;
+CREATE TABLE sample_blocks (
+  id       bigint NOT NULL DEFAULT nextval('sample_blocks_id_seq'),
+  agent_id bigint NOT NULL,
+  t_min    bigint NOT NULL,
+  t_max    bigint NOT NULL,
+  samples  bytea NOT NULL,
+  PRIMARY KEY (id, t_max)
+) PARTITION BY RANGE (t_max);
+ALTER SEQUENCE sample_blocks_id_seq OWNED BY sample_blocks.id;
+CREATE INDEX sample_blocks_by_agent ON sample_blocks (agent_id, t_max);
+CREATE INDEX sample_blocks_by_time ON sample_blocks USING brin (t_max);
+CREATE TABLE sample_blocks_default PARTITION OF sample_blocks DEFAULT;
+CREATE TABLE sample_partitions (
+  name    text PRIMARY KEY,
+  from_ms bigint NOT NULL,
+  to_ms   bigint NOT NULL  -- exclusive
+);
+DO $$
+DECLARE
+  day constant bigint := 86400000;
+  newest bigint := (SELECT max(t_max) FROM sample_blocks_legacy);
+  until_ms bigint := (newest / day + 1) * day;
+BEGIN
+  IF newest IS NULL THEN
+    DROP TABLE sample_blocks_legacy;
+  ELSE
+    EXECUTE format('ALTER TABLE sample_blocks ATTACH PARTITION sample_blocks_legacy'
+                   ' FOR VALUES FROM (MINVALUE) TO (%s)', until_ms);
+    INSERT INTO sample_partitions VALUES ('sample_blocks_legacy', -9223372036854775808, until_ms);
+  END IF;
+END $$;
+)sql";
+
+// Version 3: the lead among collectors sharing the database (lease.hpp). Its term is
 // bumped by each collector that takes the lead; a duty's transaction reads it FOR
 // SHARE and goes on only while it is still its own, so that a takeover waits for the
 // duty in flight and sees what it committed.
-constexpr const char* kSchemaV2 = R"sql(
+constexpr const char* kSchemaV3 = R"sql(
 CREATE TABLE vigie_lead (
   id       integer PRIMARY KEY CHECK (id = 1),
   term     bigint NOT NULL,
@@ -241,7 +288,7 @@ INSERT INTO vigie_lead (id, term, holder, since_ms) VALUES (1, 0, '', 0);
 
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step
 // and bumps kSchemaVersion; a released step is never edited.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another.
@@ -276,7 +323,7 @@ Status check_version(pq::Conn& conn) {
   return Status::ok();
 }
 
-Status migrate(pq::Conn& conn) {
+Status migrate(pq::Conn& conn, std::int64_t target) {
   for (;;) {
     if (Status s = conn.exec("BEGIN"); !s) return s;
     Status s = conn.exec(kMigrationLock);
@@ -289,7 +336,7 @@ Status migrate(pq::Conn& conn) {
       (void)conn.exec("ROLLBACK");
       return version.status().with_context("migrate the database");
     }
-    if (*version >= kSchemaVersion) {
+    if (*version >= target) {
       (void)conn.exec("ROLLBACK");
       return *version > kSchemaVersion ? too_new(*version) : Status::ok();
     }

@@ -11,14 +11,15 @@
 namespace vigie::collector::pg {
 
 // The version this collector writes and reads (table vigie_schema).
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 // The database's version; 0 for an empty database.
 Result<std::int64_t> schema_version(pq::Conn& conn);
 
-// Brings the database to kSchemaVersion. kFailedPrecondition when it is newer than
-// this collector: an older collector must not write to a schema it does not know.
-Status migrate(pq::Conn& conn);
+// Brings the database to kSchemaVersion (or to `target`, older: for tests of a
+// migration). kFailedPrecondition when it is newer than this collector: an older
+// collector must not write to a schema it does not know.
+Status migrate(pq::Conn& conn, std::int64_t target = kSchemaVersion);
 
 // kFailedPrecondition unless the database is at kSchemaVersion (what a collector
 // checks before it serves, when it was told not to migrate).

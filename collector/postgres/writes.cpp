@@ -1,6 +1,9 @@
 #include "collector/postgres/writes.hpp"
 
+#include <time.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -20,6 +23,26 @@ using pq::Params;
 constexpr std::int64_t kFutureSlackMs = 600'000;
 // Rows one retention delete removes at most: more left means another slice.
 constexpr std::int64_t kDeleteChunk = 2000;
+// Raw sample blocks are partitioned by UTC day (schema version 2), made this many days
+// ahead.
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr std::int64_t kPartitionDaysAhead = 3;
+// Held while partitions are made or dropped, so that two collectors never race on them.
+constexpr const char* kPartitionLock = "SELECT pg_advisory_xact_lock(7612002)";
+// How long a partition's drop may wait for the writers' locks before it gives way to
+// them (and is tried again at the next slice): ingest waits no longer than this.
+constexpr const char* kDropLockTimeout = "SET LOCAL lock_timeout = '100ms'";
+
+// "sample_blocks_20261204": the partition of the UTC day that starts at `from_ms`.
+std::string partition_name(std::int64_t from_ms) {
+  const time_t seconds = static_cast<time_t>(from_ms / 1000);
+  tm day{};
+  ::gmtime_r(&seconds, &day);
+  char name[40];
+  std::snprintf(name, sizeof name, "sample_blocks_%04d%02d%02d", day.tm_year + 1900, day.tm_mon + 1,
+                day.tm_mday);
+  return name;
+}
 
 struct BucketKey {
   std::int64_t tier, series, bucket;
@@ -647,6 +670,81 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
   }
 }
 
+// Makes the daily partitions of sample_blocks up to kPartitionDaysAhead days from now,
+// each from where the last one ends (sample_partitions), so that ranges never overlap
+// and days of a stop are caught up. A partition is made apart, given the blocks of its
+// day that the default partition took meanwhile, then attached: ATTACH locks the table
+// against schema changes only, so ingest goes on.
+Status Writes::make_partitions(std::int64_t now) {
+  const std::int64_t until = (now / kDayMs + kPartitionDaysAhead) * kDayMs;
+  auto covered = conn_.query("SELECT coalesce(max(to_ms), 0) FROM sample_partitions");
+  if (!covered) return covered.status().with_context("read partitions");
+  if (covered->int64(0, 0) >= until) return Status::ok();
+  if (Status s = conn_.exec(kPartitionLock); !s) return s;
+  covered = conn_.query("SELECT coalesce(max(to_ms), 0) FROM sample_partitions");
+  if (!covered) return covered.status().with_context("read partitions");
+  std::int64_t from = covered->int64(0, 0);
+  // Stopped for weeks: the days missed stay in the default partition, not one each.
+  from = std::max(from, (now / kDayMs - 1) * kDayMs);
+  while (from < until) {
+    const std::int64_t to = (from / kDayMs + 1) * kDayMs;
+    const std::string name = partition_name(from);
+    const std::string range = std::to_string(from) + ") TO (" + std::to_string(to);
+    Status s = conn_.exec("CREATE TABLE " + name +
+                          " (LIKE sample_blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
+    if (s)
+      s = run(conn_,
+              "WITH moved AS (DELETE FROM sample_blocks_default WHERE t_max >= $1 AND t_max < $2"
+              " RETURNING *) INSERT INTO " +
+                  name + " SELECT * FROM moved",
+              Params().add(from).add(to));
+    if (s)
+      s = conn_.exec("ALTER TABLE sample_blocks ATTACH PARTITION " + name + " FOR VALUES FROM (" +
+                     range + ")");
+    if (s)
+      s = run(conn_, "INSERT INTO sample_partitions (name, from_ms, to_ms) VALUES ($1,$2,$3)",
+              Params().add(name).add(from).add(to));
+    if (!s) return s.with_context("make partition " + name);
+    log::info("storage: partition " + name + " made");
+    from = to;
+  }
+  return Status::ok();
+}
+
+// Drops the partitions wholly older than `cutoff` whose blocks are all rolled up. A
+// drop takes an exclusive lock on the table: it waits at most kDropLockTimeout for the
+// writers, in a savepoint of its own, and otherwise gives way until the next slice.
+Status Writes::drop_partitions(std::int64_t cutoff, bool* more) {
+  auto old =
+      conn_.query("SELECT name FROM sample_partitions WHERE to_ms <= $1 ORDER BY to_ms LIMIT 4",
+                  Params().add(cutoff));
+  if (!old) return old.status().with_context("read partitions");
+  if (old->size() == 0) return Status::ok();
+  if (Status s = conn_.exec(kPartitionLock); !s) return s;
+  if (old->size() == 4) *more = true;
+  for (int i = 0; i < old->size(); ++i) {
+    const std::string name = old->text(i, 0);
+    auto pending = conn_.query("SELECT EXISTS (SELECT 1 FROM rollup_pending p JOIN " + name +
+                               " b ON b.id = p.block_id)");
+    if (!pending) return pending.status().with_context("read partition " + name);
+    if (pending->text(0, 0) == "t") continue;  // rolled up first
+    if (Status s = conn_.exec("SAVEPOINT drop_partition"); !s) return s;
+    Status s = conn_.exec(kDropLockTimeout);
+    if (s) s = conn_.exec("DROP TABLE " + name);
+    if (s) s = run(conn_, "DELETE FROM sample_partitions WHERE name = $1", Params().add(name));
+    if (s) s = conn_.exec("RESET lock_timeout");
+    if (s) s = conn_.exec("RELEASE SAVEPOINT drop_partition");
+    if (!s) {
+      if (Status r = conn_.exec("ROLLBACK TO SAVEPOINT drop_partition"); !r) return r;
+      (void)conn_.exec("RELEASE SAVEPOINT drop_partition");
+      log::notice("storage: retention: partition " + name + " not dropped yet: " + s.message());
+      return Status::ok();
+    }
+    log::info("storage: retention: partition " + name + " dropped");
+  }
+  return Status::ok();
+}
+
 Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clock::time_point stop,
                                bool* more) {
   const struct {
@@ -654,8 +752,9 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
     std::int64_t cutoff;
     std::int64_t extra;
   } deletes[] = {
-      // Raw blocks go only once rolled up.
-      {"DELETE FROM sample_blocks WHERE id IN (SELECT b.id FROM sample_blocks b"
+      // Raw blocks go by partition (drop_partitions); only the few of the default
+      // partition, which no day's partition covered, are deleted, once rolled up.
+      {"DELETE FROM sample_blocks_default WHERE id IN (SELECT b.id FROM sample_blocks_default b"
        " WHERE b.t_max < $1 AND $2 = 0 AND NOT EXISTS"
        " (SELECT 1 FROM rollup_pending p WHERE p.block_id = b.id) LIMIT 2000)",
        now - retention.raw.count(), 0},
@@ -686,6 +785,7 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
        " AND $2 = 0 LIMIT 2000)",
        now - retention.outbox.count(), 0},
   };
+  if (Status s = drop_partitions(now - retention.raw.count(), more); !s) return s;
   for (const auto& d : deletes) {
     if (Clock::now() >= stop) {
       *more = true;
@@ -703,6 +803,7 @@ Status Writes::housekeeping_slice(const Retention& retention, std::chrono::milli
                                   std::int64_t now_ms, bool* more) {
   const auto start = Clock::now();
   *more = false;
+  if (Status s = make_partitions(now_ms); !s) return s;
   if (Status s = roll_up(now_ms, start + budget / 2, more); !s) return s;
   return apply_retention(retention, now_ms, start + budget, more);
 }

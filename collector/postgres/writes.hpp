@@ -58,7 +58,7 @@ class Writes {
   Result<std::int64_t> change_config(const ConfigChange& change);
   Status put_agent_config_report(const AgentConfigReport& report);
 
-  // One slice of rollups and retention; sets *more when work is left.
+  // One slice of partitions, rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                             std::int64_t now_ms, bool* more);
 
@@ -77,6 +77,8 @@ class Writes {
   Status store_notification(const NotificationRecord& notification);
   Status store_outbox(const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
+  Status make_partitions(std::int64_t now_ms);
+  Status drop_partitions(std::int64_t cutoff_ms, bool* more);
   Status apply_retention(const Retention& retention, std::int64_t now_ms,
                          std::chrono::steady_clock::time_point stop, bool* more);
 

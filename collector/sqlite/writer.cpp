@@ -175,9 +175,22 @@ void SqliteWriter::commit_group(std::vector<Job>& group) {
   outcomes.reserve(group.size());
   Status tx = sqlite::exec(db_.get(), "BEGIN IMMEDIATE");
   if (tx) {
-    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job));
-    tx = sqlite::exec(db_.get(), "COMMIT");
-    if (!tx) (void)sqlite::exec(db_.get(), "ROLLBACK");
+    for (const auto& job : group) {
+      outcomes.push_back(apply_in_savepoint(job));
+      // On a full disk (SQLITE_FULL), an I/O error or no memory, SQLite may roll back
+      // the whole transaction by itself. Then no later job may run: its SAVEPOINT would
+      // start a transaction of its own, committed apart from the group. The whole group
+      // failed, for the reason the failing job gives.
+      if (::sqlite3_get_autocommit(db_.get()) != 0) {
+        tx = Status(
+            outcomes.back().is_ok() ? Code::kIoError : outcomes.back().code(),
+            "the transaction was rolled back by SQLite after: " +
+                (outcomes.back().is_ok() ? std::string("a job") : outcomes.back().message()));
+        break;
+      }
+    }
+    if (tx) tx = sqlite::exec(db_.get(), "COMMIT");
+    if (!tx && ::sqlite3_get_autocommit(db_.get()) == 0) (void)sqlite::exec(db_.get(), "ROLLBACK");
   }
   if (!tx) hooks_.rolled_back();
   (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);

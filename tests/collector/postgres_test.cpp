@@ -2,12 +2,18 @@
 // version, and several collectors sharing one database. The backend-neutral behaviour
 // is tested on both backends (storage_test.cpp, VIGIE_EACH_BACKEND).
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <fstream>
 #include <future>
 #include <thread>
 
+#include "collector/postgres/pq.hpp"
+#include "collector/postgres/schema.hpp"
+#include "collector/sample_block.hpp"
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
 #include "tests/support/child.hpp"
@@ -125,7 +131,7 @@ TEST_CASE("PostgreSQL: migrations run once, and a newer schema is refused", "[po
     migrations.push_back(
         std::async(std::launch::async, [&] { return migrate_postgres(conninfo); }));
   for (auto& m : migrations) CHECK(m.get().is_ok());
-  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == std::to_string(pg::kSchemaVersion));
   CHECK(server.psql(db, "SELECT count(*) FROM vigie_schema") == "1");
   auto migrated = open_postgres_storage({.conninfo = conninfo, .migrate = false});
   REQUIRE(migrated.is_ok());
@@ -234,6 +240,193 @@ TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_baseb
   CHECK(gone.status().code() == Code::kUnavailable);
   CHECK((*storage)->load_state(2000).is_ok());
   CHECK((*storage)->list_tokens().is_ok());
+}
+
+}  // namespace
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+namespace {
+
+constexpr std::int64_t kDayMs = 86'400'000;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The partition that holds each raw sample block, with how many: "name count" lines.
+std::string blocks_by_partition(testing::PostgresServer& server, const std::string& db) {
+  return server
+      .psql(db,
+            "SELECT tableoid::regclass || ' ' || count(*) FROM sample_blocks GROUP BY tableoid"
+            " ORDER BY 1")
+      .value_or("psql failed");
+}
+
+TEST_CASE("PostgreSQL: raw samples go to daily partitions, dropped whole by retention",
+          "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  const std::int64_t day = (wall_ms() / kDayMs + 30) * kDayMs;
+  std::atomic<std::int64_t> now{day + 12 * kHourMs};
+  PostgresOptions options{.conninfo = server.conninfo(db)};
+  options.now_ms = [&] { return now.load(); };
+  options.housekeeping_every = std::chrono::hours(1);  // only when the test says
+  auto storage = open_postgres_storage(options);
+  REQUIRE(storage.is_ok());
+  auto& s = **storage;
+  std::uint64_t seq = 0;
+  auto send = [&](std::int64_t ts_ms) {
+    auto r = report("agent-p", ++seq);
+    r.results[0].ts_ms = ts_ms;
+    REQUIRE(submit(s, r).is_ok());
+  };
+
+  REQUIRE(s.housekeep().is_ok());  // makes the days ahead
+  const std::string name =
+      "sample_blocks_" +
+      *server.psql(db, "SELECT to_char(to_timestamp(" + std::to_string(day / 1000) +
+                           ") AT TIME ZONE 'UTC', 'YYYYMMDD')");
+  send(day + 12 * kHourMs);
+  send(day + 13 * kHourMs);
+  send(day + 4 * kDayMs);  // beyond the days made: the default partition
+  send(day - 5 * kDayMs);  // a late sample, of a day before the first partition
+  CHECK(blocks_by_partition(server, db) == name + " 2\nsample_blocks_default 2");
+
+  // Two days on: the days ahead are made, the default's block of such a day moves to it.
+  now = day + 2 * kDayMs;
+  REQUIRE(s.housekeep().is_ok());
+  auto listed = blocks_by_partition(server, db);
+  CHECK_THAT(listed, Catch::Contains(name + " 2"));
+  CHECK_THAT(listed, Catch::Contains("sample_blocks_default 1"));
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks_default WHERE t_max > " +
+                            std::to_string(day)) == "0");
+
+  // Past raw retention (8 days) the day goes by DROP, its rollups stay; the late block
+  // of the default partition is deleted.
+  now = day + 9 * kDayMs + kHourMs;
+  REQUIRE(s.housekeep().is_ok());
+  CHECK(server.psql(db, "SELECT to_regclass('" + name + "') IS NULL") == "t");
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_partitions WHERE name = '" + name + "'") ==
+        "0");
+  CHECK(server.psql(db, "SELECT to_regclass('sample_blocks_legacy') IS NULL") == "t");
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks_default") == "0");
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks") == "1");  // day + 4
+  CHECK(server.psql(db, "SELECT count(*) FROM rollups WHERE tier = 3600000 AND bucket_ms >= " +
+                            std::to_string(day) + " AND bucket_ms < " +
+                            std::to_string(day + kDayMs)) == "2");
+  auto hourly = s.series({.agent = "agent-p",
+                          .check = "system/load",
+                          .metric = "load1",
+                          .from_ms = day,
+                          .to_ms = day + kDayMs,
+                          .tier = "1h"});
+  INFO(hourly.status().message());
+  REQUIRE(hourly.is_ok());
+  CHECK(hourly->points.size() == 2);
+  s.close();
+}
+
+TEST_CASE(
+    "PostgreSQL: blocks stored by schema version 1 are read, and dropped whole, after "
+    "the migration to daily partitions",
+    "[postgres]") {
+  VIGIE_POSTGRES_DATABASE(db);
+  auto conn = pq::Conn::connect(server.conninfo(db));
+  REQUIRE(conn.is_ok());
+  REQUIRE(pg::migrate(**conn, 1).is_ok());
+  // What version 1 stored: an agent, a series, one block of two samples, rolled up.
+  const std::int64_t t0 = (wall_ms() / kDayMs - 2) * kDayMs + kHourMs;
+  REQUIRE(server.psql(db,
+                      "INSERT INTO agents (name, site) VALUES ('agent-v1', 'site-a');"
+                      " INSERT INTO series (agent_id, check_id, metric, unit)"
+                      " SELECT id, 'system/load', 'load1', '' FROM agents"));
+  const std::int64_t series = std::stoll(server.psql(db, "SELECT id FROM series").value_or("0"));
+  const std::string block =
+      encode_samples({{.series = series, .ts_ms = t0, .value = 0.25},
+                      {.series = series, .ts_ms = t0 + 60'000, .value = 0.75}},
+                     t0);
+  REQUIRE((*conn)
+              ->query("INSERT INTO sample_blocks (agent_id, t_min, t_max, samples)"
+                      " SELECT id, $1, $2, $3::bytea FROM agents",
+                      pq::Params().add(t0).add(t0 + 60'000).add_bytes(block))
+              .is_ok());
+  conn->reset();
+
+  std::atomic<std::int64_t> now{wall_ms()};
+  PostgresOptions options{.conninfo = server.conninfo(db)};
+  options.now_ms = [&] { return now.load(); };
+  options.housekeeping_every = std::chrono::hours(1);
+  auto storage = open_postgres_storage(options);
+  REQUIRE(storage.is_ok());
+  auto& s = **storage;
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
+  CHECK(blocks_by_partition(server, db) == "sample_blocks_legacy 1");
+  auto raw = s.series({.agent = "agent-v1",
+                       .check = "system/load",
+                       .metric = "load1",
+                       .from_ms = t0 - kHourMs,
+                       .to_ms = t0 + kHourMs,
+                       .tier = "raw"});
+  REQUIRE(raw.is_ok());
+  REQUIRE(raw->points.size() == 2);
+  CHECK(raw->points[1].avg == 0.75);
+  // New blocks go to the day partitions; the old table goes whole past retention.
+  {
+    auto r = report("agent-v1", 1);
+    r.results[0].ts_ms = now.load();
+    auto stored = submit(s, r);
+    INFO(stored.status().message());
+    REQUIRE(stored.is_ok());
+  }
+  REQUIRE(s.housekeep().is_ok());
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks_legacy") == "1");
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks") == "2");
+  now = now.load() + 10 * kDayMs;
+  REQUIRE(s.housekeep().is_ok());
+  CHECK(server.psql(db, "SELECT to_regclass('sample_blocks_legacy') IS NULL") == "t");
+  s.close();
+}
+
+// Run by the next test in a program of its own: starts a server, writes its
+// postmaster's pid to the file VIGIE_TEST_PID_FILE names, and waits to be killed.
+TEST_CASE("PostgreSQL test server: a program that starts one and is killed", "[.pg-orphan]") {
+  const char* pid_file = ::getenv("VIGIE_TEST_PID_FILE");
+  if (pid_file == nullptr) return;  // run alone, by a filter: nothing asked of it
+  testing::PostgresServer server;
+  REQUIRE(server.available());
+  {
+    std::ofstream out(std::string(pid_file) + ".tmp");
+    out << server.postmaster_pid() << "\n";
+  }
+  std::filesystem::rename(std::string(pid_file) + ".tmp", pid_file);
+  std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+
+TEST_CASE("PostgreSQL test server: a test killed by SIGKILL leaves no server behind",
+          "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  testing::TempDir dir;
+  const auto pid_file = dir.path() / "postmaster.pid";
+  ::setenv("VIGIE_TEST_PID_FILE", pid_file.c_str(), 1);
+  testing::Child program({std::filesystem::read_symlink("/proc/self/exe").string(), "[.pg-orphan]"},
+                         dir.path() / "program.log");
+  ::unsetenv("VIGIE_TEST_PID_FILE");
+  REQUIRE(testing::eventually([&] { return std::filesystem::exists(pid_file); },
+                              std::chrono::seconds(60)));
+  pid_t postmaster = 0;
+  std::ifstream(pid_file) >> postmaster;
+  REQUIRE(postmaster > 0);
+  REQUIRE(::kill(postmaster, 0) == 0);
+
+  program.stop(SIGKILL);
+  // Its parent gone, the postmaster gets SIGQUIT from the kernel and shuts down.
+  CHECK(testing::eventually([&] { return ::kill(postmaster, 0) != 0 && errno == ESRCH; },
+                            std::chrono::seconds(20)));
 }
 
 }  // namespace

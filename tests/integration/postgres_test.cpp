@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "collector/postgres/schema.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/postgres_server.hpp"
@@ -64,7 +65,8 @@ TEST_CASE("PostgreSQL: db migrate, the real agent through a collector on Postgre
   auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", conninfo});
   INFO(migrated.err);
   REQUIRE(migrated.exit_code == 0);
-  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") ==
+        std::to_string(collector::pg::kSchemaVersion));
 
   testing::TempDir dir;
   Collector collector(dir, {}, conninfo);

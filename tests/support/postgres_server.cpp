@@ -1,15 +1,21 @@
 #include "tests/support/postgres_server.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace vigie::testing {
@@ -76,9 +82,10 @@ bool PostgresServer::find_binaries_and_own_folder() {
   bindir_ = output_of("pg_config --bindir 2>/dev/null");
   if (bindir_.empty() || !std::filesystem::exists(bindir_ / "initdb") ||
       !std::filesystem::exists(bindir_ / "postgres") ||
-      !std::filesystem::exists(bindir_ / "pg_ctl")) {
+      !std::filesystem::exists(bindir_ / "pg_isready")) {
     why_ =
-        "PostgreSQL is not installed (pg_config --bindir has no initdb, postgres and pg_ctl): "
+        "PostgreSQL is not installed (pg_config --bindir has no initdb, postgres and "
+        "pg_isready): "
         "scripts/bootstrap installs postgresql-15 and libpq-dev";
     return false;
   }
@@ -132,12 +139,7 @@ PostgresServer::PostgresServer() {
   if (!start()) return;
 }
 
-PostgresServer::~PostgresServer() {
-  if (started_)
-    (void)run_as_server_user(
-        "pg_ctl stop", {(bindir_ / "pg_ctl").string(), "-D", (dir_.path() / "data").string(), "-m",
-                        "immediate", "-w", "stop"});
-}
+PostgresServer::~PostgresServer() { (void)signal_and_wait(SIGQUIT); }
 
 bool PostgresServer::run_as_server_user(const std::string& what, std::vector<std::string> argv) {
   if (::geteuid() == 0) argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
@@ -147,28 +149,83 @@ bool PostgresServer::run_as_server_user(const std::string& what, std::vector<std
   return false;
 }
 
+// The postmaster runs in the foreground as a child of the test program (not daemonised
+// by pg_ctl), with a parent-death signal: when the test program dies, even by SIGKILL
+// (a ctest timeout), the kernel sends it SIGQUIT, an immediate shutdown, and no server
+// is left behind.
 bool PostgresServer::start() {
-  // fsync on: what is committed is on disk, as in production.
-  const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-                              " -c unix_socket_directories=" + dir_.path().string() +
-                              " -c fsync=on -c shared_buffers=32MB -c max_connections=150" +
-                              " -c max_wal_senders=4 -c wal_level=replica";
-  started_ = run_as_server_user(
-      "pg_ctl start",
-      {(bindir_ / "pg_ctl").string(), "-D", (dir_.path() / "data").string(), "-l",
-       (dir_.path() / "server.log").string(), "-o", options, "-w", "-t", "60", "start"});
-  if (!started_) why_ += read_file(dir_.path() / "server.log");
-  return started_;
+  std::vector<std::string> argv = {
+      (bindir_ / "postgres").string(), "-D", (dir_.path() / "data").string(), "-c",
+      "listen_addresses=127.0.0.1", "-c", "port=" + std::to_string(port_), "-c",
+      "unix_socket_directories=" + dir_.path().string(),
+      // fsync on: what is committed is on disk, as in production.
+      "-c", "fsync=on", "-c", "shared_buffers=32MB", "-c", "max_connections=150", "-c",
+      "max_wal_senders=4", "-c", "wal_level=replica"};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const passwd* pw = ::geteuid() == 0 ? ::getpwnam("postgres") : nullptr;
+  const uid_t uid = pw ? pw->pw_uid : ::geteuid();
+  const gid_t gid = pw ? pw->pw_gid : ::getegid();
+  const std::string log = (dir_.path() / "server.log").string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    why_ = "cannot fork the postmaster";
+    return false;
+  }
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::setsid();  // a signal to the test's process group does not reach the server
+    if (pw && (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0))
+      ::_exit(126);
+    // Set after the change of user, which clears it; a parent already gone is seen too.
+    if (::prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0 || ::getppid() != parent) ::_exit(125);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  postmaster_ = pid;
+  // Ready when it accepts connections on its socket (pg_isready), within 60 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto probe_log = dir_.path() / "commands.log";
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      postmaster_ = 0;
+      why_ = "postgres exited at start: " + read_file(dir_.path() / "server.log");
+      return false;
+    }
+    if (run({(bindir_ / "pg_isready").string(), "-q", "-h", dir_.path().string(), "-p",
+             std::to_string(port_)},
+            probe_log)) {
+      started_ = true;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  why_ =
+      "postgres did not accept connections within 60 s: " + read_file(dir_.path() / "server.log");
+  (void)signal_and_wait(SIGQUIT);
+  return false;
 }
 
-bool PostgresServer::stop() {
-  if (!run_as_server_user("pg_ctl stop",
-                          {(bindir_ / "pg_ctl").string(), "-D", (dir_.path() / "data").string(),
-                           "-m", "fast", "-w", "stop"}))
-    return false;
+bool PostgresServer::signal_and_wait(int signal) {
+  if (postmaster_ <= 0) return false;
+  ::kill(postmaster_, signal);
+  int status = 0;
+  while (::waitpid(postmaster_, &status, 0) < 0 && errno == EINTR) {
+  }
+  postmaster_ = 0;
   started_ = false;
-  return true;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+// SIGINT is PostgreSQL's fast shutdown: transactions rolled back, a checkpoint, exit 0.
+bool PostgresServer::stop() { return signal_and_wait(SIGINT); }
 
 bool PostgresServer::restart() { return stop() && start(); }
 

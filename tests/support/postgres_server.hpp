@@ -1,8 +1,9 @@
 #pragma once
 // A real PostgreSQL server for tests: a fresh cluster (initdb) in a temporary folder,
-// started with pg_ctl from `pg_config --bindir` as an unprivileged user (the postgres
-// account, through runuser, when the tests run as root: PostgreSQL refuses root), on
-// a free loopback port and a Unix socket in the folder, fsync on. Tests connect as the
+// its postmaster from `pg_config --bindir` run as a child of the test program (it dies
+// with it, even when the test is killed) as an unprivileged user (the postgres account
+// when the tests run as root: PostgreSQL refuses root), on a free loopback port and a
+// Unix socket in the folder, fsync on. Tests connect as the
 // superuser "vigie": trusted over the socket, by password (SCRAM) over TCP.
 
 #include <filesystem>
@@ -23,7 +24,7 @@ class PostgresServer {
   // A streaming standby of `primary`, made with pg_basebackup -R and started on a
   // port of its own; it replays what the primary commits, read-only.
   explicit PostgresServer(const PostgresServer& primary);
-  ~PostgresServer();  // stops the server (immediate) and removes its files
+  ~PostgresServer();  // stops the server (immediate shutdown) and removes its files
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   bool available() const { return why_.empty(); }
@@ -37,6 +38,7 @@ class PostgresServer {
   std::string tcp_conninfo(const std::string& database) const;
   static std::string password() { return "vigie-test-password"; }
   int port() const { return port_; }
+  int postmaster_pid() const { return postmaster_; }
   const std::filesystem::path& folder() const { return dir_.path(); }
   // The server's log (stderr of the postmaster and its processes).
   std::string log() const;
@@ -53,6 +55,8 @@ class PostgresServer {
   bool find_binaries_and_own_folder();
   bool run_as_server_user(const std::string& what, std::vector<std::string> argv);
   bool start();
+  // Sends the postmaster `signal` and reaps it; true when it exited 0.
+  bool signal_and_wait(int signal);
 
   TempDir dir_;
   std::filesystem::path bindir_;
@@ -60,6 +64,7 @@ class PostgresServer {
   int port_ = 0;
   int databases_ = 0;
   bool started_ = false;
+  int postmaster_ = 0;  // its pid while it runs
 };
 
 // One server for the whole test program, started on first use.
