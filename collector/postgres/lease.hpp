@@ -29,8 +29,9 @@
 
 namespace vigie::collector::pg {
 
-// vigie's advisory lock key for the lead (the migrations use 7612001).
-inline constexpr std::int64_t kLeadLock = 7612002;
+// vigie's advisory lock key for the lead (the migrations take 7612001, the partitions
+// 7612002, both per transaction).
+inline constexpr std::int64_t kLeadLock = 7612003;
 
 class Lease {
  public:

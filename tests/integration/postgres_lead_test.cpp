@@ -35,7 +35,7 @@ constexpr auto kLease = 1000ms;
 // database.
 constexpr const char* kHolders =
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 0"
-    " AND objid = 7612002 AND objsubid = 1"
+    " AND objid = 7612003 AND objsubid = 1"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 // Samples the lock's holders every 100 ms on a connection of its own.
