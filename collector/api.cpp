@@ -1140,6 +1140,10 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(s.commits));
   append_metric(out, "vigie_commit_failures_total", "counter", "Database transactions that failed.",
                 static_cast<double>(s.commit_failures));
+  append_metric(out, "vigie_leader", "gauge",
+                "1 while this collector leads (runs the sweeps and housekeeping; always on "
+                "SQLite), else 0.",
+                storage_.leads() ? 1 : 0);
   append_metric(out, "vigie_reports_refused_busy_total", "counter",
                 "Reports answered 503 because the writer's queue was full.",
                 static_cast<double>(s.refused_busy));

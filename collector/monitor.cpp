@@ -26,6 +26,12 @@ Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions 
       m->others_changed_ = true;
       m->cv_.notify_all();
     });
+    // Taking the lead, it reads again what the collector that led before committed.
+    storage.lead([m = monitor.get()](bool leading) {
+      std::lock_guard lock(m->mu_);
+      if (leading) m->others_changed_ = true;
+      m->cv_.notify_all();
+    });
   }
   return monitor;
 }
@@ -37,6 +43,7 @@ Monitor::~Monitor() { stop(); }
 
 void Monitor::stop() {
   storage_.watch({});
+  storage_.lead({});
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -67,7 +74,11 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
   storage_.submit(
       std::move(report), received_ms,
       [this, events](protocol::Report&& stored, std::int64_t at) {
+        const std::string agent = stored.agent.id;
         StateDelta delta = engine_.apply(std::move(stored), at);
+        // Shared with other collectors, the database holds what this report changed
+        // once it commits, not at the next checkpoint: the lead sweeps from it.
+        if (storage_.shared()) delta.append(engine_.checkpoint_agent(agent));
         plan_alerts(delta, false);
         *events = delta.events;
         return delta;
@@ -130,6 +141,26 @@ Result<StateDelta> Monitor::change_and_wait(std::function<Result<StateDelta>()> 
 void Monitor::submit_change(std::function<Result<StateDelta>()> make, bool tick) {
   storage_.change(with_alerts(std::move(make), tick), [this](Result<StateDelta> delta) {
     if (delta) return publish(delta->events);
+    if (delta.status().code() == Code::kUnavailable) return;  // shutting down
+    log::error("state change not stored: " + delta.status().message());
+    resync();
+  });
+}
+
+void Monitor::submit_duty(std::function<Result<StateDelta>()> make, bool tick) {
+  auto ran = std::make_shared<bool>(false);
+  auto marked = [ran, make = std::move(make)]() {
+    *ran = true;
+    return make();
+  };
+  storage_.duty(with_alerts(std::move(marked), tick), [this, ran](Result<StateDelta> delta) {
+    if (delta) {
+      if (!delta->events.empty())
+        log::debug("sweep (this collector leads): " + std::to_string(delta->events.size()) +
+                   " events");
+      return publish(delta->events);
+    }
+    if (!*ran) return;  // not leading (any more): nothing was changed in memory
     if (delta.status().code() == Code::kUnavailable) return;  // shutting down
     log::error("state change not stored: " + delta.status().message());
     resync();
@@ -301,6 +332,18 @@ void Monitor::follow_others() {
                   });
 }
 
+void Monitor::follow_others_and_wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !following_ || stopping_; });
+  if (stopping_) return;
+  others_changed_ = false;
+  following_ = true;
+  lock.unlock();
+  follow_others();
+  lock.lock();
+  cv_.wait(lock, [this] { return !following_ || stopping_; });
+}
+
 std::int64_t Monitor::published_cursor() const {
   std::lock_guard lock(mu_);
   return published_;
@@ -392,7 +435,13 @@ void Monitor::run() {
     serve_waiters(false);
     const auto now = Clock::now();
     if (now >= next_tick) {
-      submit_change([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); }, true);
+      // The sweeps are the lead's: one collector at a time makes their events.
+      if (storage_.leads()) {
+        // Results that other collectors received may make fresh what this one's
+        // memory finds stale: read the state again first.
+        if (storage_.shared() && engine_.sweep_due(now_ms())) follow_others_and_wait();
+        submit_duty([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); }, true);
+      }
       next_tick = now + options_.tick;
     }
     if (now >= next_checkpoint) {

@@ -5,11 +5,12 @@
 // readers (GET /api/v1/events) only once committed, in id order.
 //
 // A thread of its own ticks the engine (staleness, downtimes, expiries) every
-// second, checkpoints checks whose state did not change but whose latest result did
-// (every 10 s by default: after a crash, a summary may be that much behind, a state
-// never), and answers long-polls. When several collectors share a database
-// (PostgreSQL), it follows what the others commit: their events wake its long-polls,
-// their acknowledgements and downtimes show in its views (Storage::watch).
+// second where the storage says this collector leads (Storage::leads: always on
+// SQLite, one collector at a time on PostgreSQL), checkpoints checks whose state did not change but
+// whose latest result did (every 10 s by default: after a crash, a summary may be that much behind,
+// a state never), and answers long-polls. When several collectors share a database (PostgreSQL), it
+// follows what the others commit: their events wake its long-polls, their acknowledgements and
+// downtimes show in its views (Storage::watch).
 
 #include <chrono>
 #include <condition_variable>
@@ -115,6 +116,9 @@ class Monitor {
   // reminders too), and waits for the commit.
   Result<StateDelta> change_and_wait(std::function<Result<StateDelta>()> make, bool tick = false);
   void submit_change(std::function<Result<StateDelta>()> make, bool tick);
+  // The same as a duty of the lead (Storage::duty): not run when this collector does
+  // not lead.
+  void submit_duty(std::function<Result<StateDelta>()> make, bool tick);
   // `make`, then the alerting's plan on its delta (writer thread).
   std::function<Result<StateDelta>()> with_alerts(std::function<Result<StateDelta>()> make,
                                                   bool tick);
@@ -128,6 +132,8 @@ class Monitor {
   // writer, this collector's own unsaved results first (a checkpoint), then the state
   // and the events it has not published are read again from the database.
   void follow_others();
+  // follow_others(), after any in progress, and waits until it is done (thread_ only).
+  void follow_others_and_wait();
 
   bool others_changed_ = false;  // a change to follow (mu_)
   bool following_ = false;       // follow_others() in progress (mu_)

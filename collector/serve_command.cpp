@@ -50,6 +50,9 @@ SIGTERM or SIGINT.
                         no password there: libpq reads it from PGPASSFILE or passfile=
   --read-db CONNINFO    read the query API's events, series, history, audit and
                         notifications from this PostgreSQL standby (default: --db)
+  --lease DUR           PostgreSQL: how often a collector that does not lead tries to take
+                        the lead (sweeps, housekeeping), and how long the leader goes on
+                        unconfirmed; another leads within twice this (default 5s)
   --tls-cert PEM        serve HTTPS with this certificate chain (needs --tls-key)
   --tls-key PEM         the certificate's private key
   --tls-client-ca PEM   ask clients for a certificate signed by this CA, and refuse the
@@ -95,6 +98,7 @@ struct Options {
   ServerOptions server;
   std::string db = std::string(kDefaultDatabase);
   std::string read_db;
+  std::chrono::milliseconds lease = PostgresOptions{}.lease;
   std::filesystem::path port_file;
   bool allow_plain_http = false;
   MonitorOptions monitor;
@@ -170,6 +174,15 @@ const ValueOption kValueOptions[] = {
          return Status::invalid("--read-db: expected a PostgreSQL connection string, got \"" +
                                 std::string(v) + "\"");
        o.read_db = std::string(v);
+       return Status::ok();
+     }},
+    {"--lease",
+     [](std::string_view v, Options& o) {
+       auto d = parse_duration(v);
+       if (!d || d->count() < 100 || d->count() > 600'000)
+         return Status::invalid("--lease: expected a duration from 100ms to 10m, got \"" +
+                                std::string(v) + "\"");
+       o.lease = *d;
        return Status::ok();
      }},
     {"--port-file",
@@ -465,7 +478,8 @@ int serve(const Options& options) {
     storage = open_postgres_storage({.conninfo = options.db,
                                      .read_conninfo = options.read_db,
                                      .max_queued_reports = options.max_queued_reports,
-                                     .max_series_per_agent = options.max_series_per_agent});
+                                     .max_series_per_agent = options.max_series_per_agent,
+                                     .lease = options.lease});
   } else if (!options.read_db.empty()) {
     storage = Status::invalid("--read-db needs a PostgreSQL --db");
   } else {

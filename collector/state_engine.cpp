@@ -674,8 +674,7 @@ StateEngine::LostAgents StateEngine::mark_lost_agents(std::int64_t now_ms, State
     AgentState& a = agent->state;
     // Silence while the collector itself was down is not the agent's: after a restart
     // each agent gets a full timeout to report again.
-    if (a.lost || now_ms - std::max(a.last_seen_ms, restored_ms_) <= options_.agent_timeout_ms)
-      continue;
+    if (!lost_due(a, now_ms)) continue;
     a.lost = true;
     a.lost_since_ms = now_ms;
     delta.agents.push_back(a);
@@ -750,11 +749,32 @@ void StateEngine::mark_unreachable_sites(const LostAgents& lost, std::int64_t no
   }
 }
 
+bool StateEngine::lost_due(const AgentState& a, std::int64_t now_ms) const {
+  return !a.lost && now_ms - std::max(a.last_seen_ms, restored_ms_) > options_.agent_timeout_ms;
+}
+
+bool StateEngine::stale_due(const CheckState& c, std::int64_t now_ms) const {
+  const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
+  return !c.stale && c.last.interval_s > 0 &&
+         now_ms - std::max(c.received_ms, restored_ms_) > limit;
+}
+
+bool StateEngine::sweep_due(std::int64_t now_ms) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [agent_id, agent] : agents_) {
+    if (lost_due(agent->state, now_ms)) return true;
+    if (agent->state.lost) continue;
+    for (const auto& [check_id, c] : agent->checks) {
+      if (stale_due(c, now_ms)) return true;
+    }
+  }
+  return false;
+}
+
 bool StateEngine::mark_stale(CheckState& c, const AgentState& agent, std::int64_t now_ms,
                              StateDelta& delta) {
+  if (!stale_due(c, now_ms)) return false;
   const std::int64_t limit = options_.stale_intervals * c.last.interval_s * 1000;
-  if (c.stale || c.last.interval_s <= 0 || now_ms - std::max(c.received_ms, restored_ms_) <= limit)
-    return false;
   const State before = c.effective();
   c.stale = true;
   c.stale_since_ms = now_ms;
@@ -837,6 +857,24 @@ StateDelta StateEngine::checkpoint(std::size_t max_checks) {
       agent->dirty_checks.erase(first);
     }
   }
+  return delta;
+}
+
+StateDelta StateEngine::checkpoint_agent(const std::string& agent_id) {
+  std::unique_lock lock(mu_);
+  StateDelta delta;
+  const auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return delta;
+  AgentEntry& agent = *it->second;
+  if (agent.dirty) {
+    delta.agents.push_back(agent.state);
+    agent.dirty = false;
+  }
+  for (const auto& check : agent.dirty_checks) {
+    if (const auto c = agent.checks.find(check); c != agent.checks.end())
+      delta.checks.push_back(c->second);
+  }
+  agent.dirty_checks.clear();
   return delta;
 }
 

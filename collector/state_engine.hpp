@@ -123,10 +123,19 @@ class StateEngine {
   // that start or end.
   StateDelta tick(std::int64_t now_ms);
 
+  // Whether tick(now_ms) would find an agent lost or a check stale: before such a
+  // sweep, a collector sharing its database with others reads the state again, since
+  // results they received may make it fresh.
+  bool sweep_due(std::int64_t now_ms) const;
+
   // Checks and agents whose stored row is behind memory (results that changed no
   // state), at most `max_checks` of them; clears their marks. Call again until it
   // returns fewer than asked for.
   StateDelta checkpoint(std::size_t max_checks = SIZE_MAX);
+  // The same for one agent's rows: where other collectors share the database, a
+  // report's agent and checks are stored with it, so that the database is never behind
+  // any collector's memory (the lead's sweeps read it).
+  StateDelta checkpoint_agent(const std::string& agent);
 
   // kNotFound: no such check; kFailedPrecondition: it is OK (nothing to acknowledge).
   Result<StateDelta> acknowledge(const std::string& agent, const std::string& check, Ack ack,
@@ -199,6 +208,9 @@ class StateEngine {
   void mark_unreachable_sites(const LostAgents& lost, std::int64_t now_ms, StateDelta& delta);
   bool mark_stale(CheckState& check, const AgentState& agent, std::int64_t now_ms,
                   StateDelta& delta);
+  // The sweeps' tests: the agent silent past its timeout, the check past its intervals.
+  bool lost_due(const AgentState& agent, std::int64_t now_ms) const;
+  bool stale_due(const CheckState& check, std::int64_t now_ms) const;
   bool expire_ack(CheckState& check, std::int64_t now_ms, StateDelta& delta);
 
   bool downtime_covers_check(const CheckState& check, std::int64_t now_ms) const;

@@ -222,6 +222,25 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // collector owns, never calls it.
   virtual void watch(std::function<void()> changed) { (void)changed; }
 
+  // The lead among collectors sharing a database. The duties only one collector may
+  // run at a time (staleness and lost-agent sweeps, unreachable sites, expiries,
+  // housekeeping) run where leads() is true. A PostgreSQL storage competes for the
+  // lead once lead() is called (postgres/lease.hpp) and leads only while it holds it;
+  // `changed` hears of each change, on a thread of the storage's; an empty function
+  // stops competing. SQLite, which one collector owns, always leads.
+  virtual void lead(std::function<void(bool leading)> changed) {
+    if (changed) changed(true);
+  }
+  virtual bool leads() { return true; }
+  // Whether other collectors may write to the same database: what this one holds in
+  // memory may then be behind what is stored.
+  virtual bool shared() const { return false; }
+  // Runs `make` as change() does, as a duty of the lead: inside the transaction the
+  // lead is confirmed first (PostgreSQL: the lead's term, read FOR SHARE, so that a
+  // collector taking over waits for this transaction and then sees it). When this
+  // collector does not lead, `make` does not run and `done` gets kFailedPrecondition.
+  virtual void duty(Change make, ChangeDone done) { change(std::move(make), std::move(done)); }
+
   virtual StorageStats stats() = 0;
 
   // Samples of one series between from and to, from the finest tier that still covers
@@ -298,6 +317,10 @@ struct PostgresOptions {
   std::chrono::milliseconds housekeeping_budget{50};
   std::function<std::int64_t()> now_ms;
   std::int64_t max_series_per_agent = 200'000;  // as SqliteOptions'
+  // The lead (Storage::lead): how often a collector that does not lead tries to take
+  // it, and how long the leader goes on without confirming it (it confirms every
+  // third of it). Another collector leads within twice this after the leader died.
+  std::chrono::milliseconds lease{5000};
 };
 
 // True when `db` names a PostgreSQL database (a postgresql:// or postgres:// URI, or a

@@ -1,7 +1,9 @@
 #include "collector/postgres/pq.hpp"
 
+#include <poll.h>
 #include <postgresql/libpq-fe.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -219,6 +221,52 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
   for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
   pg_result* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
                                      values.data(), nullptr, nullptr, 0);
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  return Rows(result);
+}
+
+Result<Rows> Conn::query_within(const std::string& sql, const Params& params,
+                                std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + limit;
+  std::vector<const char*> values;
+  values.reserve(params.values().size());
+  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) != 1)
+    return error_of(nullptr, "database");
+  // Waits until libpq can hand a result (or the end of results) without blocking.
+  auto ready = [&]() -> Status {
+    while (PQflush(conn_) == 1 || PQisBusy(conn_)) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0)
+        return Status(Code::kTimeout,
+                      "database: no answer within " + std::to_string(limit.count()) + " ms");
+      pollfd fd{PQsocket(conn_), POLLIN, 0};
+      if (::poll(&fd, 1, static_cast<int>(left)) < 0 && errno != EINTR)
+        return Status::unavailable("database: poll failed");
+      if (PQconsumeInput(conn_) != 1) return error_of(nullptr, "database");
+    }
+    return Status::ok();
+  };
+  if (Status s = ready(); !s) return s;
+  pg_result* result = PQgetResult(conn_);
+  // A statement has one result, then the end of them (NULL).
+  for (;;) {
+    if (Status s = ready(); !s) {
+      if (result) PQclear(result);
+      return s;
+    }
+    pg_result* extra = PQgetResult(conn_);
+    if (!extra) break;
+    PQclear(extra);
+  }
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Status error = error_of(result, "database");

@@ -4,6 +4,7 @@
 // text, and errors as Status values that say whether retrying may help. The only file
 // of the collector that includes libpq's header is pq.cpp.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -94,6 +95,12 @@ class Conn {
   Status exec(const std::string& sql);
   // Runs one statement with parameters ($1, $2...), prepared on first use.
   Result<Rows> query(const std::string& sql, const Params& params = {});
+  // Runs one statement (not prepared) and waits for its answer at most `limit`,
+  // whatever the network does: kTimeout when the server has not answered by then (the
+  // connection is then in an unknown state: close it). For the lease (lease.hpp), which
+  // must know within a bound whether it still holds the lead.
+  Result<Rows> query_within(const std::string& sql, const Params& params,
+                            std::chrono::milliseconds limit);
   // True while the connection is up.
   bool ok() const;
   // The server's version number (150004 for 15.4).

@@ -225,8 +225,6 @@ CREATE TABLE agent_config_reports (
 );
 )sql";
 
-// Entry N-1 takes a database from version N-1 to N. A new version appends its step
-// and bumps kSchemaVersion; a released step is never edited.
 // Version 2: raw sample blocks in daily partitions by t_max (UTC days), so that
 // retention drops whole partitions instead of deleting rows. The blocks already stored
 // stay where they are: their table becomes the partition of everything up to the end
@@ -274,7 +272,23 @@ BEGIN
 END $$;
 )sql";
 
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+// Version 3: the lead among collectors sharing the database (lease.hpp). Its term is
+// bumped by each collector that takes the lead; a duty's transaction reads it FOR
+// SHARE and goes on only while it is still its own, so that a takeover waits for the
+// duty in flight and sees what it committed.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE vigie_lead (
+  id       integer PRIMARY KEY CHECK (id = 1),
+  term     bigint NOT NULL,
+  holder   text NOT NULL,   -- the collector that took it last (host and process)
+  since_ms bigint NOT NULL
+);
+INSERT INTO vigie_lead (id, term, holder, since_ms) VALUES (1, 0, '', 0);
+)sql";
+
+// Entry N-1 takes a database from version N-1 to N. A new version appends its step
+// and bumps kSchemaVersion; a released step is never edited.
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another.

@@ -16,6 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
+#include "collector/postgres/lease.hpp"
 #include "collector/postgres/listen.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/postgres/reads.hpp"
@@ -119,6 +122,22 @@ class PostgresStorage final : public Storage {
     if (changed)
       listener_ = std::make_unique<pg::Listener>(options_.conninfo, self_, std::move(changed));
   }
+  void lead(std::function<void(bool)> changed) override {
+    std::unique_ptr<pg::Lease> old;
+    {
+      std::lock_guard lock(lease_mu_);
+      old = std::move(lease_);
+    }
+    old.reset();  // stops leading before another lease starts
+    if (!changed) return;
+    auto lease = std::make_unique<pg::Lease>(options_.conninfo, holder_name(), options_.lease,
+                                             std::move(changed));
+    std::lock_guard lock(lease_mu_);
+    lease_ = std::move(lease);
+  }
+  bool leads() override { return lead_term() != 0; }
+  bool shared() const override { return true; }
+  void duty(Change make, ChangeDone done) override;
   void close() override;
 
   Result<StateSnapshot> load_state(std::int64_t now_ms) override {
@@ -244,9 +263,22 @@ class PostgresStorage final : public Storage {
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
+  // The term this collector leads in; 0 when it does not lead.
+  std::int64_t lead_term() {
+    std::lock_guard lock(lease_mu_);
+    return lease_ ? lease_->term() : 0;
+  }
+  // This collector in vigie_lead.holder: its host, process and name.
+  std::string holder_name() const {
+    char host[256] = {};
+    (void)::gethostname(host, sizeof host - 1);
+    return std::string(host) + " pid " + std::to_string(::getpid()) + " (" + self_ + ")";
+  }
   void enqueue(Job job);
   Status write(std::function<Status(pg::Writes&)> apply);
-  Job housekeeping_job(std::shared_ptr<bool> more);
+  // One slice of housekeeping; `as_duty`: only while this collector leads (the
+  // background slices), confirmed in the transaction.
+  Job housekeeping_job(std::shared_ptr<bool> more, bool as_duty);
   void writer_loop();
   bool connected();
   void commit_group(std::vector<Job>& group);
@@ -266,6 +298,8 @@ class PostgresStorage final : public Storage {
   const std::string self_ = random_name();
   std::mutex listener_mu_;
   std::unique_ptr<pg::Listener> listener_;
+  std::mutex lease_mu_;
+  std::unique_ptr<pg::Lease> lease_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -340,6 +374,22 @@ void PostgresStorage::change(Change make, ChangeDone done) {
            }});
 }
 
+void PostgresStorage::duty(Change make, ChangeDone done) {
+  auto delta = std::make_shared<StateDelta>();
+  enqueue({"",
+           [this, delta, make = std::move(make)](pg::Writes& w) -> Status {
+             if (Status s = w.confirm_lead(lead_term()); !s) return s;
+             auto made = make();
+             if (!made) return made.status();
+             *delta = std::move(*made);
+             return w.persist(*delta);
+           },
+           [delta, done = std::move(done)](Status status) {
+             if (!status) return done(status);
+             done(std::move(*delta));
+           }});
+}
+
 StorageStats PostgresStorage::stats() {
   StorageStats s;
   {
@@ -355,9 +405,15 @@ StorageStats PostgresStorage::stats() {
   return s;
 }
 
-Job PostgresStorage::housekeeping_job(std::shared_ptr<bool> more) {
+Job PostgresStorage::housekeeping_job(std::shared_ptr<bool> more, bool as_duty) {
   return {"",
-          [this, more](pg::Writes& w) {
+          [this, more, as_duty](pg::Writes& w) {
+            if (as_duty) {
+              if (Status s = w.confirm_lead(lead_term()); !s) {
+                *more = false;
+                return Status::ok();  // another collector's to do
+              }
+            }
             return w.housekeeping_slice(options_.retention, options_.housekeeping_budget, now_ms(),
                                         more.get());
           },
@@ -374,7 +430,7 @@ Status PostgresStorage::housekeep() {
   while (*more) {
     std::promise<Status> committed;
     auto future = committed.get_future();
-    Job job = housekeeping_job(more);
+    Job job = housekeeping_job(more, false);
     job.done = [&committed, done = std::move(job.done)](Status s) {
       done(s);
       committed.set_value(std::move(s));
@@ -387,6 +443,7 @@ Status PostgresStorage::housekeep() {
 
 void PostgresStorage::close() {
   watch({});
+  lead({});
   {
     std::lock_guard lock(mu_);
     closing_ = true;
@@ -434,8 +491,10 @@ void PostgresStorage::writer_loop() {
       idle = queue_.empty();
     }
     const auto period = *more ? options_.housekeeping_every / 4 : options_.housekeeping_every;
-    if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
-      group.push_back(housekeeping_job(more));
+    // Housekeeping is the lead's (one collector's at a time).
+    if (!leads()) *more = false;
+    else if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
+      group.push_back(housekeeping_job(more, true));
       commit_group(group);
       group.clear();
       last_housekeeping = Clock::now();

@@ -258,28 +258,31 @@ Status Writes::store_check(const CheckState& c) {  // A central check's site is 
       .add(ack_text(c.ack))
       // '' for a check of the agent's own site: it follows the agent if it moves.
       .add(c.central ? c.site : std::string());
-  Status s =
-      run(conn_,
-          "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
-          " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
-          " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
-          "  stale_reason, stale_since_ms, agent_lost, ack, site)"
-          " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
-          "$22,$23,$24,$25,$26,$27)"
-          " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
-          " status = excluded.status, summary = excluded.summary, details = excluded.details,"
-          " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
-          " interval_s = excluded.interval_s, received_ms = excluded.received_ms,"
-          " since_ms = excluded.since_ms, max_attempts = excluded.max_attempts,"
-          " state_type = excluded.state_type, attempt = excluded.attempt,"
-          " hard_state = excluded.hard_state, hard_since_ms = excluded.hard_since_ms,"
-          " history = excluded.history, history_len = excluded.history_len,"
-          " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
-          " stale = excluded.stale, stale_reason = excluded.stale_reason,"
-          " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
-          "  ack = excluded.ack, site = excluded.site",
-          p);
-  return s ? s : s.with_context("store check state");
+  auto stored = conn_.query(
+      "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
+      " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
+      " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
+      "  stale_reason, stale_since_ms, agent_lost, ack, site)"
+      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
+      "$22,$23,$24,$25,$26,$27)"
+      " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
+      " status = excluded.status, summary = excluded.summary, details = excluded.details,"
+      " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
+      " interval_s = excluded.interval_s, received_ms = excluded.received_ms,"
+      " since_ms = excluded.since_ms, max_attempts = excluded.max_attempts,"
+      " state_type = excluded.state_type, attempt = excluded.attempt,"
+      " hard_state = excluded.hard_state, hard_since_ms = excluded.hard_since_ms,"
+      " history = excluded.history, history_len = excluded.history_len,"
+      " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
+      " stale = excluded.stale, stale_reason = excluded.stale_reason,"
+      " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
+      "  ack = excluded.ack, site = excluded.site RETURNING (xmax = 0)",
+      p);
+  if (!stored) return stored.status().with_context("store check state");
+  // A new check (inserted, not updated): other collectors learn of it, so that the
+  // lead's sweeps know every check, however quietly it came.
+  if (stored->size() == 1 && stored->text(0, 0) == "t") announce_ = true;
+  return Status::ok();
 }
 
 Status Writes::store_agent(const AgentState& a) {
@@ -395,6 +398,14 @@ Status Writes::store_notification(const NotificationRecord& n) {
                      .add(n.status)
                      .add(n.detail));
   return s ? s : s.with_context("store notification");
+}
+
+Status Writes::confirm_lead(std::int64_t term) {
+  auto row = conn_.query("SELECT term FROM vigie_lead WHERE id = 1 FOR SHARE");
+  if (!row) return row.status().with_context("confirm the lead");
+  if (term == 0 || row->size() != 1 || row->int64(0, 0) != term)
+    return Status(Code::kFailedPrecondition, "this collector does not lead");
+  return Status::ok();
 }
 
 Status Writes::persist(const StateDelta& delta) {

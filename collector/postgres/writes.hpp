@@ -33,6 +33,9 @@ class Writes {
   // downtimes or audit entries (what other collectors' views must follow) marks the
   // transaction as one to announce (take_announce()).
   Status persist(const StateDelta& delta);
+  // kFailedPrecondition unless the lead's term (vigie_lead) is still `term`; the row
+  // is read FOR SHARE, so that a collector taking the lead waits for this transaction.
+  Status confirm_lead(std::int64_t term);
   // Whether the transaction since the last call stored something other collectors
   // must hear of (listen.hpp); clears the mark.
   bool take_announce() { return std::exchange(announce_, false); }

@@ -361,7 +361,7 @@ TEST_CASE(
   auto storage = open_postgres_storage(options);
   REQUIRE(storage.is_ok());
   auto& s = **storage;
-  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == "2");
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema") == std::to_string(pg::kSchemaVersion));
   CHECK(blocks_by_partition(server, db) == "sample_blocks_legacy 1");
   auto raw = s.series({.agent = "agent-v1",
                        .check = "system/load",

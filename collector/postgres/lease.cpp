@@ -1,0 +1,155 @@
+#include "collector/postgres/lease.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "collector/postgres/pq.hpp"
+#include "common/log.hpp"
+#include "common/time.hpp"
+
+namespace vigie::collector::pg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t ticks() { return Clock::now().time_since_epoch().count(); }
+
+}  // namespace
+
+Lease::Lease(std::string conninfo, std::string self, std::chrono::milliseconds lease,
+             std::function<void(bool)> changed)
+    : conninfo_(std::move(conninfo)),
+      self_(std::move(self)),
+      lease_(std::max(lease, std::chrono::milliseconds(30))),
+      changed_(std::move(changed)) {
+  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    log::error("lead: cannot make a pipe; this collector never leads");
+    return;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+Lease::~Lease() {
+  stopping_ = true;
+  if (wake_[1] >= 0) {
+    const char byte = 0;
+    (void)!::write(wake_[1], &byte, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+  for (int fd : wake_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+bool Lease::held() const {
+  if (term_.load() == 0) return false;
+  const auto since = Clock::duration(ticks() - confirmed_.load());
+  return since < lease_;
+}
+
+std::int64_t Lease::term() const { return held() ? term_.load() : 0; }
+
+bool Lease::pause(std::chrono::milliseconds ms, int socket) {
+  pollfd fds[2] = {{wake_[0], POLLIN, 0}, {socket, POLLIN, 0}};
+  (void)::poll(fds, socket >= 0 ? 2 : 1, static_cast<int>(ms.count()));
+  return !stopping_;
+}
+
+void Lease::lead(std::int64_t term) {
+  confirmed_ = ticks();
+  term_ = term;
+  log::notice("lead: this collector leads (term " + std::to_string(term) +
+              "): it runs the sweeps and housekeeping");
+  changed_(true);
+}
+
+void Lease::fence(const std::string& why) {
+  if (term_.exchange(0) == 0) return;
+  log::warning("lead: this collector no longer leads: " + why);
+  changed_(false);
+}
+
+void Lease::run() {
+  // Statements of the lease's connection answer within a third of the lease, so that
+  // a confirmation, waited for every third, fails before the lease ends.
+  const auto step = std::max(lease_ / 3, std::chrono::milliseconds(10));
+  bool warned = false;
+  while (!stopping_) {
+    auto made = pq::Conn::connect(conninfo_);
+    if (!made) {
+      if (!warned) log::warning("lead: " + made.status().message() + "; trying again");
+      warned = true;
+      if (!pause(lease_)) break;
+      continue;
+    }
+    std::unique_ptr<pq::Conn> conn = std::move(*made);
+    Status s = conn->exec("SET application_name = 'vigie-lease'; SET statement_timeout = " +
+                          std::to_string(step.count()));
+    warned = false;
+    while (s && !stopping_) {
+      if (term_.load() == 0) {
+        auto taken = conn->query_within("SELECT pg_try_advisory_lock($1)",
+                                        pq::Params().add(kLeadLock), step);
+        if (!taken) {
+          s = taken.status();
+          break;
+        }
+        if (taken->text(0, 0) != "t") {
+          // Another collector leads; a connection that breaks meanwhile is made again.
+          if (!pause(lease_, conn->socket())) break;
+          if (!conn->consume_input() || !conn->ok()) s = Status::unavailable("connection lost");
+          continue;
+        }
+        auto term = conn->query_within(
+            "UPDATE vigie_lead SET term = term + 1, holder = $1, since_ms = $2 WHERE id = 1"
+            " RETURNING term",
+            pq::Params().add(self_).add(wall_ms()), step);
+        if (!term || term->size() != 1) {
+          s = term ? Status::internal("no row in vigie_lead") : term.status();
+          break;  // the connection is closed below, which frees the lock
+        }
+        lead(term->int64(0, 0));
+        continue;
+      }
+      // Leading: the socket watched until the next confirmation is due.
+      const auto due = Clock::now() + step;
+      while (Clock::now() < due && !stopping_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now());
+        if (!pause(std::max(left, std::chrono::milliseconds(1)), conn->socket())) break;
+        if (!conn->consume_input() || !conn->ok()) {
+          s = Status::unavailable("the lease's connection was lost");
+          break;
+        }
+      }
+      if (!s || stopping_) break;
+      auto confirmed =
+          conn->query_within("SELECT term FROM vigie_lead WHERE id = 1", pq::Params(), step);
+      if (!confirmed) {
+        s = confirmed.status();
+        break;
+      }
+      if (confirmed->size() != 1 || confirmed->int64(0, 0) != term_.load()) {
+        s = Status(Code::kFailedPrecondition, "another collector took the lead");
+        break;
+      }
+      confirmed_ = ticks();
+    }
+    // The duties stop before the connection goes (and with it the lock, if the server
+    // still holds it for this collector): never two leaders at once.
+    if (term_.load() != 0)
+      fence(stopping_ ? std::string("the collector stops")
+            : s       ? std::string("stopped")
+                      : s.message());
+    conn.reset();
+    if (stopping_) break;
+    if (!s) log::warning("lead: " + s.message() + "; connecting again");
+    if (!pause(std::min(lease_, std::chrono::milliseconds(1000)))) break;
+  }
+  if (term_.load() != 0) fence("the collector stops");
+}
+
+}  // namespace vigie::collector::pg

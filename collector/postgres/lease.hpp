@@ -1,0 +1,70 @@
+#pragma once
+// The lead among collectors sharing one database: the duties that only one of them may
+// run at a time (staleness and lost-agent sweeps, unreachable sites, expiries,
+// housekeeping) run on the collector that holds vigie's advisory lock
+// (pg_try_advisory_lock(kLeadLock)) on a connection of its own (application_name
+// vigie-lease). A thread of the Lease holds that connection:
+//
+// - not leading, it tries to take the lock every `lease`;
+// - on taking it, it bumps the term of table vigie_lead (its fencing token: the duties'
+//   transactions check it, writes.hpp), then leads;
+// - leading, it confirms every third of the lease, with a cheap query answered within
+//   a third of the lease, that its session (hence the lock) and its term still stand,
+//   and watches the connection's socket between confirmations;
+// - it stops leading (fences itself) the moment the connection breaks or a
+//   confirmation fails, and held() turns false by itself once no confirmation came
+//   for a whole lease, even if the thread were stuck: a collector cut off from the
+//   server stops its duties within the lease, while the server frees the lock of a
+//   dead session (a killed collector, a terminated backend) at once, so another leads
+//   within twice the lease.
+//
+// Each change of lead is logged and passed to `changed`, on the Lease's thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace vigie::collector::pg {
+
+// vigie's advisory lock key for the lead (the migrations take 7612001, the partitions
+// 7612002, both per transaction).
+inline constexpr std::int64_t kLeadLock = 7612003;
+
+class Lease {
+ public:
+  // `self`: this collector, as written in vigie_lead.holder.
+  Lease(std::string conninfo, std::string self, std::chrono::milliseconds lease,
+        std::function<void(bool leading)> changed);
+  ~Lease();  // stops the thread, and leading (the connection closed frees the lock)
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  // Whether this collector leads now: the lock taken and confirmed within the lease.
+  bool held() const;
+  // The term it leads in (vigie_lead.term); 0 when it does not lead.
+  std::int64_t term() const;
+
+ private:
+  void run();
+  // Waits up to `ms` for the stop pipe or the connection's socket (-1: none); false
+  // when stopping.
+  bool pause(std::chrono::milliseconds ms, int socket = -1);
+  void lead(std::int64_t term);
+  void fence(const std::string& why);
+
+  const std::string conninfo_;
+  const std::string self_;
+  const std::chrono::milliseconds lease_;
+  const std::function<void(bool)> changed_;
+  std::atomic<std::int64_t> term_{0};
+  // steady_clock nanoseconds of the last confirmation.
+  std::atomic<std::int64_t> confirmed_{0};
+  int wake_[2] = {-1, -1};  // a pipe: a byte written stops the thread
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace vigie::collector::pg
