@@ -834,6 +834,8 @@ void Api::post_downtime(const HttpRequest& request, const TokenRecord& caller,
       else if (Status span = check_span("duration", *length); !span) s = span;
       else if (body->contains("weekly") || body->contains("every"))
         d.duration_minutes = static_cast<int>(length->count() / 60'000);
+      else if (d.start_ms + length->count() > kMaxTimeMs)
+        s = Status::invalid("duration: the downtime would end after the year 9999");
       else d.end_ms = d.start_ms + length->count();
     }
   }

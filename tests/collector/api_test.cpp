@@ -305,6 +305,12 @@ TEST_CASE("Api: times and durations that would overflow are refused with 400", "
                               {"comment", "x"},
                               {"expires", "106751991167d"}})
             .status == 400);
+  // A start in 9999 and a long duration: an end past the last time the API takes.
+  const auto late = post(
+      "/api/v1/downtimes",
+      {{"site", "onesse"}, {"comment", "x"}, {"start", 253402300799999LL}, {"duration", "5200w"}});
+  CHECK(late.status == 400);
+  CHECK_THAT(late.body, Catch::Contains("\"field\":\"duration\""));
   // Sensible ones still work.
   CHECK(post("/api/v1/downtimes", {{"site", "onesse"}, {"duration", "2h"}, {"comment", "x"}})
             .status == 201);
