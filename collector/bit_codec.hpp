@@ -1,9 +1,10 @@
 #pragma once
 // The bit-level pieces of the packed sample and rollup forms (sample_block.hpp,
-// rollup_block.hpp): LEB128 varints, zigzag, a most-significant-first bit stream, and
-// numbers in prefix buckets. Internal to those two encoders.
+// rollup_block.hpp): LEB128 varints, zigzag, a most-significant-first bit stream,
+// numbers in prefix buckets, and Gorilla's XORed floats. Internal to those two encoders.
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <iterator>
 #include <string>
@@ -149,6 +150,75 @@ struct Buckets {
     }
     return r.get(kWidths[ones - 1], zz);
   }
+};
+
+// Gorilla's float encoding (Pelkonen et al., VLDB 2015), a value's bits XORed with the
+// previous value's: '0' when equal; '10' then the meaningful bits inside the last
+// window; '11', 5 bits of leading zeros, 6 of length - 1, then the bits, opening a
+// new window.
+class XorWriter {
+ public:
+  explicit XorWriter(std::uint64_t first) : prev_(first) {}
+  void put(BitWriter& w, std::uint64_t bits) {
+    const std::uint64_t x = bits ^ prev_;
+    prev_ = bits;
+    if (x == 0) {
+      w.put(0, 1);
+      return;
+    }
+    const int lead = std::min(std::countl_zero(x), 31);
+    const int trail = std::countr_zero(x);
+    if (lead_window_ >= 0 && lead >= lead_window_ && trail >= trail_window_) {
+      w.put(0b10, 2);
+      w.put(x >> trail_window_, 64 - lead_window_ - trail_window_);
+      return;
+    }
+    const int length = 64 - lead - trail;
+    w.put(0b11, 2);
+    w.put(static_cast<std::uint64_t>(lead), 5);
+    w.put(static_cast<std::uint64_t>(length - 1), 6);
+    w.put(x >> trail, length);
+    lead_window_ = lead;
+    trail_window_ = trail;
+  }
+
+ private:
+  std::uint64_t prev_;
+  int lead_window_ = -1;
+  int trail_window_ = 0;
+};
+
+class XorReader {
+ public:
+  explicit XorReader(std::uint64_t first) : bits_(first) {}
+  // Reads the next value's bits into bits(); nullptr, or what is wrong with the stream.
+  const char* next(BitReader& r) {
+    bool changed = false;
+    if (!r.bit(changed)) return "truncated values";
+    if (!changed) return nullptr;
+    bool new_window = false;
+    if (!r.bit(new_window)) return "truncated values";
+    if (new_window) {
+      std::uint64_t lead = 0;
+      std::uint64_t length_minus_one = 0;
+      if (!r.get(5, lead) || !r.get(6, length_minus_one)) return "truncated values";
+      if (lead + length_minus_one + 1 > 64) return "bad value window";
+      lead_ = static_cast<int>(lead);
+      trail_ = 64 - lead_ - static_cast<int>(length_minus_one + 1);
+    } else if (lead_ < 0) {
+      return "value window before any";
+    }
+    std::uint64_t x = 0;
+    if (!r.get(64 - lead_ - trail_, x)) return "truncated values";
+    bits_ ^= x << trail_;
+    return nullptr;
+  }
+  std::uint64_t bits() const { return bits_; }
+
+ private:
+  std::uint64_t bits_;
+  int lead_ = -1;
+  int trail_ = 0;
 };
 
 }  // namespace vigie::collector::bits

@@ -63,31 +63,8 @@ std::string xor_column(std::span<const double> values) {
   std::memcpy(bytes, &prev, sizeof bytes);
   out.append(bytes, sizeof bytes);
   BitWriter w;
-  int lead_window = -1;
-  int trail_window = 0;
-  for (std::size_t i = 1; i < values.size(); ++i) {
-    const std::uint64_t b = bits_of(values[i]);
-    const std::uint64_t x = b ^ prev;
-    prev = b;
-    if (x == 0) {
-      w.put(0, 1);
-      continue;
-    }
-    const int lead = std::min(std::countl_zero(x), 31);
-    const int trail = std::countr_zero(x);
-    if (lead_window >= 0 && lead >= lead_window && trail >= trail_window) {
-      w.put(0b10, 2);
-      w.put(x >> trail_window, 64 - lead_window - trail_window);
-    } else {
-      const int length = 64 - lead - trail;
-      w.put(0b11, 2);
-      w.put(static_cast<std::uint64_t>(lead), 5);
-      w.put(static_cast<std::uint64_t>(length - 1), 6);
-      w.put(x >> trail, length);
-      lead_window = lead;
-      trail_window = trail;
-    }
-  }
+  bits::XorWriter xor_writer(prev);
+  for (std::size_t i = 1; i < values.size(); ++i) xor_writer.put(w, bits_of(values[i]));
   const std::string stream = w.finish();
   put_varint(out, stream.size());
   out += stream;
@@ -185,31 +162,11 @@ Status get_column(std::string_view& in, std::size_t count, std::vector<double>& 
   values.reserve(count);
   BitReader r(stream);
   if (mode == kModeXor) {
-    std::uint64_t b = first;
-    values.push_back(std::bit_cast<double>(b));
-    int lead = -1;
-    int trail = 0;
+    bits::XorReader xor_reader(first);
+    values.push_back(std::bit_cast<double>(xor_reader.bits()));
     for (std::size_t i = 1; i < count; ++i) {
-      bool changed = false;
-      if (!r.bit(changed)) return corrupt("truncated values");
-      if (changed) {
-        bool new_window = false;
-        if (!r.bit(new_window)) return corrupt("truncated values");
-        if (new_window) {
-          std::uint64_t l = 0;
-          std::uint64_t length_minus_one = 0;
-          if (!r.get(5, l) || !r.get(6, length_minus_one)) return corrupt("truncated values");
-          if (l + length_minus_one + 1 > 64) return corrupt("bad value window");
-          lead = static_cast<int>(l);
-          trail = 64 - lead - static_cast<int>(length_minus_one + 1);
-        } else if (lead < 0) {
-          return corrupt("value window before any");
-        }
-        std::uint64_t x = 0;
-        if (!r.get(64 - lead - trail, x)) return corrupt("truncated values");
-        b ^= x << trail;
-      }
-      values.push_back(std::bit_cast<double>(b));
+      if (const char* wrong = xor_reader.next(r)) return corrupt(wrong);
+      values.push_back(std::bit_cast<double>(xor_reader.bits()));
     }
     return Status::ok();
   }

@@ -120,32 +120,11 @@ Encoded encode_xor(std::span<const Sample> run, const TimestampPlan& plan) {
   BitWriter w;
   auto prev_ts = static_cast<std::uint64_t>(run[0].ts_ms);
   std::uint64_t prev_delta = 0;
-  int lead_window = -1;
-  int trail_window = 0;
+  bits::XorWriter values(prev);
   for (std::size_t i = 1; i < run.size(); ++i) {
     put_timestamps(w, plan, prev_ts, prev_delta, static_cast<std::uint64_t>(run[i].ts_ms));
     prev_ts = static_cast<std::uint64_t>(run[i].ts_ms);
-    const auto bits = std::bit_cast<std::uint64_t>(run[i].value);
-    const std::uint64_t x = bits ^ prev;
-    prev = bits;
-    if (x == 0) {
-      w.put(0, 1);
-      continue;
-    }
-    const int lead = std::min(std::countl_zero(x), 31);
-    const int trail = std::countr_zero(x);
-    if (lead_window >= 0 && lead >= lead_window && trail >= trail_window) {
-      w.put(0b10, 2);
-      w.put(x >> trail_window, 64 - lead_window - trail_window);
-    } else {
-      const int length = 64 - lead - trail;
-      w.put(0b11, 2);
-      w.put(static_cast<std::uint64_t>(lead), 5);
-      w.put(static_cast<std::uint64_t>(length - 1), 6);
-      w.put(x >> trail, length);
-      lead_window = lead;
-      trail_window = trail;
-    }
+    values.put(w, std::bit_cast<std::uint64_t>(run[i].value));
   }
   e.stream = w.finish();
   return e;
@@ -237,35 +216,15 @@ Status decode_run(std::string_view& in, std::int64_t base_ms, std::int64_t serie
   auto ts = static_cast<std::uint64_t>(base_ms) + unzigzag(first_ts);
   std::uint64_t ts_delta = 0;
   if (mode == kModeXor) {
-    std::uint64_t bits = first_value;
-    out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(bits)});
-    int lead = -1;
-    int trail = 0;
+    bits::XorReader values(first_value);
+    out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(values.bits())});
     for (std::uint64_t i = 1; i < count; ++i) {
       std::uint64_t dod = 0;
       if (!get_timestamp_dod(r, dod)) return corrupt("truncated timestamps");
       ts_delta = (grid ? step : ts_delta) + unzigzag(dod);
       ts += ts_delta;
-      bool changed = false;
-      if (!r.bit(changed)) return corrupt("truncated values");
-      if (changed) {
-        bool new_window = false;
-        if (!r.bit(new_window)) return corrupt("truncated values");
-        if (new_window) {
-          std::uint64_t l = 0;
-          std::uint64_t length_minus_one = 0;
-          if (!r.get(5, l) || !r.get(6, length_minus_one)) return corrupt("truncated values");
-          if (l + length_minus_one + 1 > 64) return corrupt("bad value window");
-          lead = static_cast<int>(l);
-          trail = 64 - lead - static_cast<int>(length_minus_one + 1);
-        } else if (lead < 0) {
-          return corrupt("value window before any");
-        }
-        std::uint64_t x = 0;
-        if (!r.get(64 - lead - trail, x)) return corrupt("truncated values");
-        bits ^= x << trail;
-      }
-      out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(bits)});
+      if (const char* wrong = values.next(r)) return corrupt(wrong);
+      out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(values.bits())});
     }
     return Status::ok();
   }
