@@ -1,9 +1,5 @@
 #include "collector/postgres/lease.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 
@@ -26,7 +22,7 @@ Lease::Lease(std::string conninfo, std::string self, std::chrono::milliseconds l
       self_(std::move(self)),
       lease_(std::max(lease, std::chrono::milliseconds(30))),
       changed_(std::move(changed)) {
-  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!stop_.ready()) {
     log::error("lead: cannot make a pipe; this collector never leads");
     return;
   }
@@ -34,15 +30,8 @@ Lease::Lease(std::string conninfo, std::string self, std::chrono::milliseconds l
 }
 
 Lease::~Lease() {
-  stopping_ = true;
-  if (wake_[1] >= 0) {
-    const char byte = 0;
-    (void)!::write(wake_[1], &byte, 1);
-  }
+  stop_.stop();
   if (thread_.joinable()) thread_.join();
-  for (int fd : wake_) {
-    if (fd >= 0) ::close(fd);
-  }
 }
 
 bool Lease::held() const {
@@ -54,9 +43,8 @@ bool Lease::held() const {
 std::int64_t Lease::term() const { return held() ? term_.load() : 0; }
 
 bool Lease::pause(std::chrono::milliseconds ms, int socket) {
-  pollfd fds[2] = {{wake_[0], POLLIN, 0}, {socket, POLLIN, 0}};
-  (void)::poll(fds, socket >= 0 ? 2 : 1, static_cast<int>(ms.count()));
-  return !stopping_;
+  (void)stop_.wait(ms, socket);
+  return !stop_.stopping();
 }
 
 void Lease::lead(std::int64_t term) {
@@ -78,7 +66,7 @@ void Lease::run() {
   // a confirmation, waited for every third, fails before the lease ends.
   const auto step = std::max(lease_ / 3, std::chrono::milliseconds(10));
   bool warned = false;
-  while (!stopping_) {
+  while (!stop_.stopping()) {
     auto made = pq::Conn::connect(conninfo_);
     if (!made) {
       if (!warned) log::warning("lead: " + made.status().message() + "; trying again");
@@ -90,7 +78,7 @@ void Lease::run() {
     Status s = conn->exec("SET application_name = 'vigie-lease'; SET statement_timeout = " +
                           std::to_string(step.count()));
     warned = false;
-    while (s && !stopping_) {
+    while (s && !stop_.stopping()) {
       if (term_.load() == 0) {
         auto taken = conn->query_within("SELECT pg_try_advisory_lock($1)",
                                         pq::Params().add(kLeadLock), step);
@@ -117,7 +105,7 @@ void Lease::run() {
       }
       // Leading: the socket watched until the next confirmation is due.
       const auto due = Clock::now() + step;
-      while (Clock::now() < due && !stopping_) {
+      while (Clock::now() < due && !stop_.stopping()) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now());
         if (!pause(std::max(left, std::chrono::milliseconds(1)), conn->socket())) break;
         if (!conn->consume_input() || !conn->ok()) {
@@ -125,7 +113,7 @@ void Lease::run() {
           break;
         }
       }
-      if (!s || stopping_) break;
+      if (!s || stop_.stopping()) break;
       auto confirmed =
           conn->query_within("SELECT term FROM vigie_lead WHERE id = 1", pq::Params(), step);
       if (!confirmed) {
@@ -141,11 +129,11 @@ void Lease::run() {
     // The duties stop before the connection goes (and with it the lock, if the server
     // still holds it for this collector): never two leaders at once.
     if (term_.load() != 0)
-      fence(stopping_ ? std::string("the collector stops")
-            : s       ? std::string("stopped")
-                      : s.message());
+      fence(stop_.stopping() ? std::string("the collector stops")
+            : s              ? std::string("stopped")
+                             : s.message());
     conn.reset();
-    if (stopping_) break;
+    if (stop_.stopping()) break;
     if (!s) log::warning("lead: " + s.message() + "; connecting again");
     if (!pause(std::min(lease_, std::chrono::milliseconds(1000)))) break;
   }

@@ -27,6 +27,8 @@
 #include <string>
 #include <thread>
 
+#include "collector/postgres/stop_signal.hpp"
+
 namespace vigie::collector::pg {
 
 // vigie's advisory lock key for the lead (the migrations take 7612001, the partitions
@@ -62,8 +64,7 @@ class Lease {
   std::atomic<std::int64_t> term_{0};
   // steady_clock nanoseconds of the last confirmation.
   std::atomic<std::int64_t> confirmed_{0};
-  int wake_[2] = {-1, -1};  // a pipe: a byte written stops the thread
-  std::atomic<bool> stopping_{false};
+  StopSignal stop_;
   std::thread thread_;
 };
 

@@ -1,8 +1,6 @@
 #include "collector/postgres/listen.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,7 +18,7 @@ constexpr std::chrono::milliseconds kLastRetry{5000};
 
 Listener::Listener(std::string conninfo, std::string self, std::function<void()> changed)
     : conninfo_(std::move(conninfo)), self_(std::move(self)), changed_(std::move(changed)) {
-  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!stop_.ready()) {
     log::error("live changes: cannot make a pipe; other collectors' changes are not followed");
     return;
   }
@@ -28,27 +26,19 @@ Listener::Listener(std::string conninfo, std::string self, std::function<void()>
 }
 
 Listener::~Listener() {
-  stopping_ = true;
-  if (wake_[1] >= 0) {
-    const char byte = 0;
-    (void)!::write(wake_[1], &byte, 1);
-  }
+  stop_.stop();
   if (thread_.joinable()) thread_.join();
-  for (int fd : wake_) {
-    if (fd >= 0) ::close(fd);
-  }
 }
 
 void Listener::run() {
   // Waits up to `ms` or until stopped; false when stopping.
   auto pause = [this](std::chrono::milliseconds ms) {
-    pollfd fd{wake_[0], POLLIN, 0};
-    (void)::poll(&fd, 1, static_cast<int>(ms.count()));
-    return !stopping_;
+    (void)stop_.wait(ms);
+    return !stop_.stopping();
   };
   auto delay = kFirstRetry;
   bool lost = false;  // the connection was up before and dropped
-  while (!stopping_) {
+  while (!stop_.stopping()) {
     auto made = pq::Conn::connect(conninfo_);
     Status s = made ? (*made)->exec("SET application_name = 'vigie-listen'; LISTEN " +
                                     std::string(kChannel))
@@ -68,10 +58,11 @@ void Listener::run() {
       lost = false;
     }
     for (;;) {
-      pollfd fds[2] = {{conn->socket(), POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-      if (stopping_) return;
-      if (!(fds[0].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      short events = 0;
+      if (stop_.wait(std::chrono::milliseconds(-1), conn->socket(), &events) < 0 && errno != EINTR)
+        break;
+      if (stop_.stopping()) return;
+      if (!(events & (POLLIN | POLLERR | POLLHUP))) continue;
       const bool up = conn->consume_input() && conn->ok();
       bool others = false;
       for (const auto& payload : conn->notifications()) others = others || payload != self_;

@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "collector/postgres/stop_signal.hpp"
+
 namespace vigie::collector::pg {
 
 inline constexpr const char* kChannel = "vigie_changes";
@@ -32,8 +34,7 @@ class Listener {
   const std::string conninfo_;
   const std::string self_;
   const std::function<void()> changed_;
-  int wake_[2] = {-1, -1};  // a pipe: a byte written stops the thread
-  std::atomic<bool> stopping_{false};
+  StopSignal stop_;
   std::thread thread_;
 };
 
