@@ -622,45 +622,39 @@ std::optional<T> fast(std::string_view body, Read read) {
   }
 }
 
+// A reply {"now": ms, "<list>": [...]}: both once, other members skipped.
+template <class ReadList>
+bool read_now_and_list(od::value& root, std::string_view list, std::int64_t& now_ms,
+                       ReadList read) {
+  Seen seen;
+  const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
+    if (key == "now") return seen.first(0) && read_int(value, 0, kMax, now_ms);
+    if (key == list) return seen.first(1) && read(value);
+    return skip(value);
+  });
+  return ok && seen.has(0) && seen.has(1);
+}
+
 }  // namespace
 
 std::optional<ChecksReply> parse_checks_fast(std::string_view body) {
   return fast<ChecksReply>(body, [](od::value& root, ChecksReply& reply) {
-    Seen seen;
-    const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
-      if (key == "now") return seen.first(0) && read_int(value, 0, kMax, reply.now_ms);
-      if (key == "checks") return seen.first(1) && read_rows(value, reply.rows);
-      return skip(value);
-    });
-    return ok && seen.has(0) && seen.has(1);
+    return read_now_and_list(root, "checks", reply.now_ms,
+                             [&](od::value& v) { return read_rows(v, reply.rows); });
   });
 }
 
 std::optional<SitesReply> parse_sites_fast(std::string_view body) {
   return fast<SitesReply>(body, [](od::value& root, SitesReply& reply) {
-    Seen seen;
-    const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
-      if (key == "now") return seen.first(0) && read_int(value, 0, kMax, reply.now_ms);
-      if (key == "sites") {
-        return seen.first(1) && read_list(value, reply.sites, read_site);
-      }
-      return skip(value);
-    });
-    return ok && seen.has(0) && seen.has(1);
+    return read_now_and_list(root, "sites", reply.now_ms,
+                             [&](od::value& v) { return read_list(v, reply.sites, read_site); });
   });
 }
 
 std::optional<AgentsReply> parse_agents_fast(std::string_view body) {
   return fast<AgentsReply>(body, [](od::value& root, AgentsReply& reply) {
-    Seen seen;
-    const bool ok = each_member(root, [&](std::string_view key, od::value& value) {
-      if (key == "now") return seen.first(0) && read_int(value, 0, kMax, reply.now_ms);
-      if (key == "agents") {
-        return seen.first(1) && read_list(value, reply.agents, read_agent);
-      }
-      return skip(value);
-    });
-    return ok && seen.has(0) && seen.has(1);
+    return read_now_and_list(root, "agents", reply.now_ms,
+                             [&](od::value& v) { return read_list(v, reply.agents, read_agent); });
   });
 }
 
