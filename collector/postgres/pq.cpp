@@ -203,7 +203,23 @@ Status Conn::exec(const std::string& sql) {
   return Status::ok();
 }
 
-Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+Status Conn::commit() {
+  pg_result* result = PQexec(conn_, "COMMIT");
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  const std::string tag = PQcmdStatus(result);
+  PQclear(result);
+  if (tag != "COMMIT")
+    return Status(Code::kUnavailable, "database: the transaction was rolled back (" + tag +
+                                          "), a statement in it had failed");
+  return Status::ok();
+}
+
+Result<std::string> Conn::prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "s" + std::to_string(prepared_.size() + 1);
@@ -216,13 +232,32 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
     PQclear(prepared);
     it = prepared_.emplace(sql, std::move(name)).first;
   }
+  return it->second;
+}
+
+namespace {
+
+std::vector<const char*> value_pointers(const Params& params) {
   std::vector<const char*> values;
   values.reserve(params.values().size());
   for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
-  pg_result* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
-                                     values.data(), nullptr, nullptr, 0);
+  return values;
+}
+
+bool succeeded(pg_result* result) {
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+}  // namespace
+
+Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+  auto name = prepared(sql);
+  if (!name) return name.status();
+  const auto values = value_pointers(params);
+  pg_result* result = PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
+                                     values.data(), nullptr, nullptr, 0);
+  if (!succeeded(result)) {
     Status error = error_of(result, "database");
     if (result) PQclear(result);
     return error;
@@ -230,13 +265,61 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
   return Rows(result);
 }
 
+Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
+  std::vector<std::string> names;
+  names.reserve(batch.size());
+  for (const auto& statement : batch.statements_) {
+    auto name = prepared(statement.sql);
+    if (!name) return name.status();
+    names.push_back(std::move(*name));
+  }
+  if (PQenterPipelineMode(conn_) != 1) return error_of(nullptr, "database: pipeline");
+  Status failed = Status::ok();
+  std::size_t sent = 0;
+  for (; sent < names.size(); ++sent) {
+    const auto values = value_pointers(batch.statements_[sent].params);
+    if (PQsendQueryPrepared(conn_, names[sent].c_str(), static_cast<int>(values.size()),
+                            values.data(), nullptr, nullptr, 0) != 1) {
+      failed = error_of(nullptr, "database");
+      break;
+    }
+  }
+  const bool synced = PQpipelineSync(conn_) == 1;
+  if (!synced && failed) failed = error_of(nullptr, "database");
+  // Each statement sent answers a result then NULL; the sync answers its own result.
+  // A statement after a failed one answers PGRES_PIPELINE_ABORTED.
+  std::vector<Rows> rows;
+  rows.reserve(sent);
+  for (std::size_t i = 0; i < sent && ok(); ++i) {
+    pg_result* result = PQgetResult(conn_);
+    if (succeeded(result)) {
+      rows.emplace_back(result);
+    } else {
+      if (failed && (!result || PQresultStatus(result) != PGRES_PIPELINE_ABORTED))
+        failed = error_of(result, "database");
+      if (result) PQclear(result);
+    }
+    while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  // Up to the sync's result, then out of pipeline mode.
+  while (synced && ok()) {
+    pg_result* result = PQgetResult(conn_);
+    if (!result) continue;
+    const bool sync = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+    PQclear(result);
+    if (sync) break;
+  }
+  if (ok() && PQexitPipelineMode(conn_) != 1 && failed) failed = error_of(nullptr, "database");
+  if (!ok() && failed) failed = error_of(nullptr, "database");
+  if (!failed) return failed;
+  return rows;
+}
+
 Result<Rows> Conn::query_within(const std::string& sql, const Params& params,
                                 std::chrono::milliseconds limit) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + limit;
-  std::vector<const char*> values;
-  values.reserve(params.values().size());
-  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  const auto values = value_pointers(params);
   if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                         nullptr, nullptr, 0) != 1)
     return error_of(nullptr, "database");

@@ -5,6 +5,7 @@
 // of the collector that includes libpq's header is pq.cpp.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,6 +83,27 @@ class Rows {
   std::unique_ptr<pg_result, Clear> result_;
 };
 
+// Statements sent together and answered together (Conn::pipeline): one round trip for
+// all of them. Each must answer little (a command tag, a few short rows): they are sent
+// before any answer is read.
+class Batch {
+ public:
+  Batch& add(std::string sql, Params params = {}) {
+    statements_.push_back({std::move(sql), std::move(params)});
+    return *this;
+  }
+  bool empty() const { return statements_.empty(); }
+  std::size_t size() const { return statements_.size(); }
+
+ private:
+  friend class Conn;
+  struct Statement {
+    std::string sql;
+    Params params;
+  };
+  std::vector<Statement> statements_;
+};
+
 class Conn {
  public:
   // Connects; kUnavailable when the server cannot be reached, kUnauthenticated when it
@@ -93,8 +115,16 @@ class Conn {
 
   // Runs `sql` (one or more statements, no parameters).
   Status exec(const std::string& sql);
+  // Ends the transaction with COMMIT: an error unless it committed (a transaction that
+  // failed is rolled back by COMMIT, which PostgreSQL does not count as an error).
+  Status commit();
   // Runs one statement with parameters ($1, $2...), prepared on first use.
   Result<Rows> query(const std::string& sql, const Params& params = {});
+  // Runs the statements of `batch` in order, each prepared on first use, in one round
+  // trip (libpq's pipeline mode): their rows in the same order, or the first failure
+  // (the statements after it are not run). Outside a transaction they are one
+  // transaction (all or none); inside one, they fail as one statement would.
+  Result<std::vector<Rows>> pipeline(const Batch& batch);
   // Runs one statement (not prepared) and waits for its answer at most `limit`,
   // whatever the network does: kTimeout when the server has not answered by then (the
   // connection is then in an unknown state: close it). For the lease (lease.hpp), which
@@ -115,6 +145,8 @@ class Conn {
  private:
   explicit Conn(pg_conn* conn) : conn_(conn) {}
   Status error_of(pg_result* result, std::string_view what) const;
+  // The name of `sql` prepared on this connection, prepared now if it is new.
+  Result<std::string> prepared(const std::string& sql);
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
 };

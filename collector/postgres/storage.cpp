@@ -282,7 +282,8 @@ class PostgresStorage final : public Storage {
   void writer_loop();
   bool connected();
   void commit_group(std::vector<Job>& group);
-  Status apply_in_savepoint(const Job& job);
+  // `first`: the transaction's first job.
+  Status apply_in_savepoint(const Job& job, bool first);
 
   const PostgresOptions options_;
   Pool primary_;
@@ -502,8 +503,11 @@ void PostgresStorage::writer_loop() {
   }
 }
 
-Status PostgresStorage::apply_in_savepoint(const Job& job) {
-  if (Status s = conn_->exec("SAVEPOINT job"); !s) return s;
+Status PostgresStorage::apply_in_savepoint(const Job& job, bool first) {
+  // The savepoint of the job before is released as this one's is made (one round
+  // trip); COMMIT releases the last.
+  if (Status s = conn_->exec(first ? "SAVEPOINT job" : "RELEASE SAVEPOINT job; SAVEPOINT job"); !s)
+    return s;
   Status status;
   try {
     status = job.apply(*writes_);
@@ -514,7 +518,6 @@ Status PostgresStorage::apply_in_savepoint(const Job& job) {
     (void)conn_->exec("ROLLBACK TO SAVEPOINT job");
     writes_->forget_cached_ids();
   }
-  (void)conn_->exec("RELEASE SAVEPOINT job");
   return status;
 }
 
@@ -528,7 +531,8 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   Status tx =
       connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
   if (tx) {
-    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job));
+    writes_->new_transaction();
+    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job, outcomes.empty()));
     // Other collectors hear of it once it is committed (NOTIFY is delivered at
     // COMMIT, and never for a rollback).
     if (writes_->take_announce()) {
@@ -536,7 +540,7 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
                                    pq::Params().add(std::string(pg::kChannel)).add(self_));
       if (!notified) tx = notified.status().with_context("announce the change");
     }
-    if (tx) tx = conn_->exec("COMMIT");
+    if (tx) tx = conn_->commit();
     if (!tx) (void)conn_->exec("ROLLBACK");
   }
   if (!tx) {
