@@ -90,6 +90,33 @@ Params& Params::add(double v) {
   return *this;
 }
 
+void ArrayParams::append(const Params& row) {
+  const auto& values = row.values();
+  if (columns_.empty()) columns_.resize(values.size());
+  for (std::size_t i = 0; i < values.size() && i < columns_.size(); ++i) {
+    std::string& column = columns_[i];
+    if (rows_ > 0) column += ',';
+    if (!values[i]) {
+      column += "NULL";
+      continue;
+    }
+    // Quoted, with the quote and the backslash escaped: any text, "NULL" included.
+    column += '"';
+    for (const char c : *values[i]) {
+      if (c == '"' || c == '\\') column += '\\';
+      column += c;
+    }
+    column += '"';
+  }
+  ++rows_;
+}
+
+Params ArrayParams::params() const {
+  Params params;
+  for (const auto& column : columns_) params.add("{" + column + "}");
+  return params;
+}
+
 Params& Params::add_bytes(std::string_view bytes) {
   static const char* kHex = "0123456789abcdef";
   std::string text = "\\x";

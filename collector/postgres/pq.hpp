@@ -83,6 +83,22 @@ class Rows {
   std::unique_ptr<pg_result, Clear> result_;
 };
 
+// Rows of parameters gathered column by column, each column one array: a statement
+// then takes them all at once (INSERT ... SELECT * FROM unnest($1::bigint[],
+// $2::text[], ...)), one execution where a statement a row would take as many.
+class ArrayParams {
+ public:
+  // Appends a row; every row has the same number of values.
+  void append(const Params& row);
+  std::size_t rows() const { return rows_; }
+  // One array literal per column ("{"a","b",NULL}").
+  Params params() const;
+
+ private:
+  std::vector<std::string> columns_;
+  std::size_t rows_ = 0;
+};
+
 // Statements sent together and answered together (Conn::pipeline): one round trip for
 // all of them. Each must answer little (a command tag, a few short rows): they are sent
 // before any answer is read.

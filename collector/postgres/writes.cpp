@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "collector/sample_block.hpp"
@@ -225,9 +226,8 @@ Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& ch
   return id;
 }
 
-Status Writes::stage_check(pq::Batch& batch,
-                           const CheckState& c) {  // A central check's site is not its agent's:
-                                                   // never move the agent row to it.
+Result<Params> Writes::check_row(const CheckState& c) {
+  // A central check's site is not its agent's: never move the agent row to it.
   auto agent = c.central ? known_agent_id(c.agent)
                          : agent_id({.id = c.agent, .site = c.site}, c.received_ms);
   if (!agent) return agent.status();
@@ -260,13 +260,35 @@ Status Writes::stage_check(pq::Batch& batch,
       .add(ack_text(c.ack))
       // '' for a check of the agent's own site: it follows the agent if it moves.
       .add(c.central ? c.site : std::string());
+  return p;
+}
+
+Status Writes::stage_checks(pq::Batch& batch, const std::vector<CheckState>& checks) {
+  if (checks.empty()) return Status::ok();
+  // A check may be in a delta twice (changed, then acknowledged): its last state goes,
+  // once (a statement may not update one row twice).
+  std::vector<Params> rows;
+  std::map<std::pair<std::string, std::string>, std::size_t> row_of;
+  for (const CheckState& c : checks) {
+    auto row = check_row(c);
+    if (!row) return row.status();
+    auto [it, added] = row_of.try_emplace({*row->values()[0], c.last.check}, rows.size());
+    if (added) rows.push_back(std::move(*row));
+    else rows[it->second] = std::move(*row);
+  }
+  pq::ArrayParams columns;
+  for (const Params& row : rows) columns.append(row);
   batch.add(
       "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
       " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
       " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
-      "  stale_reason, stale_since_ms, agent_lost, ack, site)"
-      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
-      "$22,$23,$24,$25,$26,$27)"
+      " stale_reason, stale_since_ms, agent_lost, ack, site)"
+      " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[],"
+      " $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
+      " $12::bigint[], $13::integer[], $14::integer[], $15::integer[], $16::integer[],"
+      " $17::bigint[], $18::bigint[], $19::integer[], $20::integer[],"
+      " $21::double precision[], $22::integer[], $23::text[], $24::bigint[], $25::integer[],"
+      " $26::text[], $27::text[])"
       " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
       " status = excluded.status, summary = excluded.summary, details = excluded.details,"
       " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
@@ -278,8 +300,8 @@ Status Writes::stage_check(pq::Batch& batch,
       " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
       " stale = excluded.stale, stale_reason = excluded.stale_reason,"
       " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
-      "  ack = excluded.ack, site = excluded.site RETURNING (xmax = 0)",
-      std::move(p));
+      " ack = excluded.ack, site = excluded.site RETURNING (xmax = 0)",
+      columns.params());
   return Status::ok();
 }
 
@@ -403,16 +425,13 @@ Status Writes::confirm_lead(std::int64_t term) {
 
 Status Writes::persist(const StateDelta& delta) {
   if (!delta.events.empty() || !delta.downtimes.empty() || !delta.audit.empty()) announce_ = true;
-  // Every row in one round trip (a report's thirty checks are thirty statements).
+  // Every row in one round trip, a report's checks in one statement.
   pq::Batch batch;
   for (const auto& a : delta.agents) {
     if (Status s = stage_agent(batch, a); !s) return s;
   }
-  const std::size_t first_check = batch.size();
-  for (const auto& c : delta.checks) {
-    if (Status s = stage_check(batch, c); !s) return s;
-  }
-  const std::size_t end_of_checks = batch.size();
+  const std::size_t checks = batch.size();
+  if (Status s = stage_checks(batch, delta.checks); !s) return s;
   for (const auto& e : delta.events) stage_event(batch, e);
   for (const auto& d : delta.downtimes) stage_downtime(batch, d);
   for (const auto& entry : delta.audit) stage_audit(batch, entry);
@@ -422,8 +441,11 @@ Status Writes::persist(const StateDelta& delta) {
   if (!rows) return rows.status().with_context("store states and events");
   // A new check (inserted, not updated): other collectors learn of it, so that the
   // lead's sweeps know every check, however quietly it came.
-  for (std::size_t i = first_check; i < end_of_checks; ++i) {
-    if ((*rows)[i].size() == 1 && (*rows)[i].text(0, 0) == "t") announce_ = true;
+  if (!delta.checks.empty()) {
+    const pq::Rows& upserted = (*rows)[checks];
+    for (int i = 0; i < upserted.size(); ++i) {
+      if (upserted.text(i, 0) == "t") announce_ = true;
+    }
   }
   return Status::ok();
 }

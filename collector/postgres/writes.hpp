@@ -76,7 +76,9 @@ class Writes {
   // The statements that store each part of a StateDelta, added to `batch` (persist()
   // sends them in one round trip). Those that look up the agent's row may fail.
   Status stage_agent(pq::Batch& batch, const AgentState& agent);
-  Status stage_check(pq::Batch& batch, const CheckState& check);
+  Status stage_checks(pq::Batch& batch, const std::vector<CheckState>& checks);
+  // A check's row in the order of stage_checks's columns.
+  Result<pq::Params> check_row(const CheckState& check);
   void stage_event(pq::Batch& batch, const Event& event);
   void stage_downtime(pq::Batch& batch, const Downtime& downtime);
   void stage_audit(pq::Batch& batch, const AuditEntry& entry);

@@ -103,6 +103,47 @@ TEST_CASE("pq pipeline: a statement that cannot be prepared fails before anythin
   CHECK(count(*conn) == 0);
 }
 
+TEST_CASE("pq arrays: rows sent as one array a column come back as they were", "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  const std::vector<std::string> texts = {"",
+                                          "NULL",
+                                          "null",
+                                          "a,b",
+                                          "{x}",
+                                          "say \"hi\"",
+                                          "back\\slash\\",
+                                          "\\\"",
+                                          "line\nbreak\ttab",
+                                          " lead and trail ",
+                                          "été ✓",
+                                          std::string(5000, 'x')};
+  ArrayParams columns;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    columns.append(Params().add(static_cast<std::int64_t>(i) - 3).add(texts[i]).add(0.1 * i));
+  columns.append(Params().add(std::int64_t{9'007'199'254'740'993}).add_null().add(-0.0));
+  REQUIRE(columns.rows() == texts.size() + 1);
+  auto rows = conn->query(
+      "SELECT n, t, t IS NULL, r FROM unnest($1::bigint[], $2::text[], $3::double precision[])"
+      " WITH ORDINALITY AS u(n, t, r, i) ORDER BY i",
+      columns.params());
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->size() == static_cast<int>(texts.size() + 1));
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const int row = static_cast<int>(i);
+    CHECK(rows->int64(row, 0) == static_cast<std::int64_t>(i) - 3);
+    CHECK(rows->text(row, 1) == texts[i]);
+    CHECK(rows->text(row, 2) == "f");
+    CHECK(rows->real(row, 3) == Approx(0.1 * i));
+  }
+  const int last = static_cast<int>(texts.size());
+  CHECK(rows->int64(last, 0) == 9'007'199'254'740'993);
+  CHECK(rows->text(last, 2) == "t");
+}
+
 TEST_CASE("pq commit: a transaction that failed is not reported committed", "[postgres]") {
   if (!shared_postgres().available()) {
     WARN("skipped: " << shared_postgres().why());
