@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <postgresql/libpq-fe.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +89,51 @@ Params& Params::add(double v) {
   std::snprintf(buf, sizeof buf, "%.17g", v);
   values_.emplace_back(buf);
   return *this;
+}
+
+namespace {
+
+void put_int16(std::string& out, std::uint16_t v) {
+  out += static_cast<char>(v >> 8);
+  out += static_cast<char>(v & 0xff);
+}
+void put_int32(std::string& out, std::uint32_t v) {
+  put_int16(out, static_cast<std::uint16_t>(v >> 16));
+  put_int16(out, static_cast<std::uint16_t>(v & 0xffff));
+}
+
+}  // namespace
+
+CopyRows::CopyRows() {
+  data_.assign("PGCOPY\n\377\r\n\0", 11);  // signature
+  put_int32(data_, 0);                     // flags
+  put_int32(data_, 0);                     // header extension's length
+}
+
+CopyRows& CopyRows::row(int fields) {
+  put_int16(data_, static_cast<std::uint16_t>(fields));
+  ++rows_;
+  return *this;
+}
+
+CopyRows& CopyRows::add(std::int64_t v) {
+  put_int32(data_, 8);
+  const auto u = static_cast<std::uint64_t>(v);
+  put_int32(data_, static_cast<std::uint32_t>(u >> 32));
+  put_int32(data_, static_cast<std::uint32_t>(u & 0xffffffffu));
+  return *this;
+}
+
+CopyRows& CopyRows::add_bytes(std::string_view bytes) {
+  put_int32(data_, static_cast<std::uint32_t>(bytes.size()));
+  data_ += bytes;
+  return *this;
+}
+
+std::string CopyRows::data() const {
+  std::string all = data_;
+  put_int16(all, 0xffff);  // trailer: -1
+  return all;
 }
 
 void ArrayParams::append(const Params& row) {
@@ -340,6 +386,35 @@ Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
   if (!ok() && failed) failed = error_of(nullptr, "database");
   if (!failed) return failed;
   return rows;
+}
+
+Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
+  pg_result* started = PQexec(conn_, copy.c_str());
+  const auto status = started ? PQresultStatus(started) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COPY_IN) {
+    Status error = error_of(started, "database");
+    if (started) PQclear(started);
+    return error;
+  }
+  PQclear(started);
+  const std::string data = rows.data();
+  // Sent in pieces: PQputCopyData takes an int's worth at most.
+  constexpr std::size_t kPiece = 1 << 20;
+  bool sent = true;
+  for (std::size_t at = 0; sent && at < data.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, data.size() - at);
+    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_, sent ? nullptr : "the data could not be sent") != 1)
+    return error_of(nullptr, "database: COPY");
+  Status outcome = Status::ok();
+  while (pg_result* result = PQgetResult(conn_)) {
+    if (outcome && PQresultStatus(result) != PGRES_COMMAND_OK)
+      outcome = error_of(result, "database: COPY");
+    PQclear(result);
+  }
+  if (outcome && !sent) outcome = error_of(nullptr, "database: COPY");
+  return outcome;
 }
 
 Result<Rows> Conn::query_within(const std::string& sql, const Params& params,

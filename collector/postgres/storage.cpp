@@ -509,6 +509,7 @@ Status PostgresStorage::apply_in_savepoint(const Job& job, bool first) {
   if (Status s = conn_->exec(first ? "SAVEPOINT job" : "RELEASE SAVEPOINT job; SAVEPOINT job"); !s)
     return s;
   Status status;
+  writes_->job_starts();
   try {
     status = job.apply(*writes_);
   } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
@@ -516,7 +517,7 @@ Status PostgresStorage::apply_in_savepoint(const Job& job, bool first) {
   }
   if (!status) {
     (void)conn_->exec("ROLLBACK TO SAVEPOINT job");
-    writes_->forget_cached_ids();
+    writes_->job_failed();
   }
   return status;
 }
@@ -533,9 +534,10 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   if (tx) {
     writes_->new_transaction();
     for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job, outcomes.empty()));
+    tx = writes_->flush_blocks();
     // Other collectors hear of it once it is committed (NOTIFY is delivered at
     // COMMIT, and never for a rollback).
-    if (writes_->take_announce()) {
+    if (const bool announce = writes_->take_announce(); tx && announce) {
       auto notified = conn_->query("SELECT pg_notify($1, $2)",
                                    pq::Params().add(std::string(pg::kChannel)).add(self_));
       if (!notified) tx = notified.status().with_context("announce the change");

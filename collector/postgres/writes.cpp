@@ -81,6 +81,11 @@ TokenRecord token_from_row(const pq::Rows& rows, int i) {
 
 }  // namespace
 
+void Writes::job_failed() {
+  blocks_.resize(job_start_);
+  forget_cached_ids();
+}
+
 void Writes::forget_cached_ids() {
   agent_ids_.clear();
   locked_.clear();
@@ -154,29 +159,51 @@ Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t
   }
   std::int64_t newest = std::numeric_limits<std::int64_t>::min();
   for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
-  Params p;
-  p.add(*agent).add(static_cast<std::int64_t>(report.seq)).add(received_ms);
-  p.add(static_cast<std::int64_t>(report.results.size())).add(newest);
-  if (samples.empty()) p.add_null().add_null().add_null();
-  else p.add(t_min).add(t_max).add_bytes(encode_samples(samples, t_min));
-  // One statement: the replay guard's row, and the sample block with its place in the
-  // rollup queue only when that row is new. A replay stores nothing: under the agent's
-  // row lock, a report stored by another collector is committed by now and conflicts
-  // here; one whose batches row retention let go is known by the agent's high-water
-  // mark (pruned_seq).
+  // The replay guard's row. A replay stores nothing: under the agent's row lock, a
+  // report stored by another collector is committed by now and conflicts here; one
+  // whose batches row retention let go is known by the agent's high-water mark
+  // (pruned_seq).
   auto stored = conn_.query(
-      "WITH b AS (INSERT INTO batches (agent_id, seq, received_ms, results)"
+      "INSERT INTO batches (agent_id, seq, received_ms, results)"
       " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint WHERE NOT EXISTS"
       " (SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $5 <= pruned_received_ms)"
-      " ON CONFLICT DO NOTHING RETURNING seq),"
-      " s AS (INSERT INTO sample_blocks (agent_id, t_min, t_max, samples)"
-      " SELECT $1::bigint, $6::bigint, $7::bigint, $8::bytea"
-      " WHERE $8::bytea IS NOT NULL AND EXISTS (SELECT 1 FROM b) RETURNING id),"
-      " p AS (INSERT INTO rollup_pending (block_id) SELECT id FROM s)"
-      " SELECT count(*) FROM b",
-      p);
-  if (!stored) return stored.status().with_context("store report");
-  return stored->int64(0, 0) == 0 ? IngestOutcome::kDuplicate : IngestOutcome::kStored;
+      " ON CONFLICT DO NOTHING RETURNING seq",
+      Params()
+          .add(*agent)
+          .add(static_cast<std::int64_t>(report.seq))
+          .add(received_ms)
+          .add(static_cast<std::int64_t>(report.results.size()))
+          .add(newest));
+  if (!stored) return stored.status().with_context("store batch");
+  if (stored->size() == 0) return IngestOutcome::kDuplicate;
+  // The samples go with the group's others, by COPY before it commits (flush_blocks).
+  if (!samples.empty()) blocks_.push_back({*agent, t_min, t_max, encode_samples(samples, t_min)});
+  return IngestOutcome::kStored;
+}
+
+Status Writes::flush_blocks() {
+  if (blocks_.empty()) return Status::ok();
+  // Their ids, taken from the blocks' sequence as they join the rollup queue; then the
+  // blocks themselves, in one COPY (each to its day's partition).
+  auto ids = conn_.query(
+      "INSERT INTO rollup_pending (block_id) SELECT nextval('sample_blocks_id_seq')"
+      " FROM generate_series(1, $1) RETURNING block_id",
+      Params().add(static_cast<std::int64_t>(blocks_.size())));
+  if (!ids) return ids.status().with_context("store samples");
+  if (ids->size() != static_cast<int>(blocks_.size()))
+    return Status::internal("store samples: " + std::to_string(ids->size()) + " ids for " +
+                            std::to_string(blocks_.size()) + " blocks");
+  pq::CopyRows rows;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const PendingBlock& b = blocks_[i];
+    rows.row(5).add(ids->int64(static_cast<int>(i), 0)).add(b.agent).add(b.t_min).add(b.t_max);
+    rows.add_bytes(b.samples);
+  }
+  Status s = conn_.copy_in(
+      "COPY sample_blocks (id, agent_id, t_min, t_max, samples) FROM STDIN BINARY", rows);
+  if (!s) return s.with_context("store samples");
+  blocks_.clear();
+  return Status::ok();
 }
 
 Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& check,

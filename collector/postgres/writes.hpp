@@ -27,6 +27,7 @@ class Writes {
   Writes(pq::Conn& conn, std::int64_t max_series) : conn_(conn), max_series_(max_series) {}
 
   // Stores a validated report once per (agent id, seq): kDuplicate changes nothing.
+  // Its samples wait for flush_blocks().
   // The agent's row is locked until the transaction ends, so that the reports of one
   // agent are applied one after the other whichever collector receives them.
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
@@ -43,8 +44,18 @@ class Writes {
   // After a rollback: cached row ids may name rows that were rolled back, and the
   // agents' row locks taken since the savepoint are gone.
   void forget_cached_ids();
-  // At the start of a transaction: no agent's row is locked yet.
-  void new_transaction() { locked_.clear(); }
+  // At the start of a transaction: no agent's row is locked yet, no block waits.
+  void new_transaction() {
+    locked_.clear();
+    blocks_.clear();
+  }
+  // Around each job of a transaction, in its savepoint: when the job fails (its
+  // savepoint rolled back), what it left for flush_blocks() goes too.
+  void job_starts() { job_start_ = blocks_.size(); }
+  void job_failed();
+  // Writes the sample blocks of the transaction's stored reports (one COPY); before
+  // COMMIT.
+  Status flush_blocks();
 
   Result<std::int64_t> insert_token(const TokenRecord& token, const std::string& hash);
   Result<std::vector<std::int64_t>> insert_tokens(
@@ -95,6 +106,13 @@ class Writes {
   std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
   // Row ids by agent name and by "agent id \x1f check \x1f metric" (with the unit).
   std::unordered_map<std::string, std::int64_t> agent_ids_;
+  // The sample blocks of the reports stored in this transaction, for flush_blocks().
+  struct PendingBlock {
+    std::int64_t agent, t_min, t_max;
+    std::string samples;  // encoded (sample_block.hpp)
+  };
+  std::vector<PendingBlock> blocks_;
+  std::size_t job_start_ = 0;
   // The agents' rows this transaction has locked (FOR UPDATE), by row id.
   std::unordered_set<std::int64_t> locked_;
   struct SeriesEntry {
