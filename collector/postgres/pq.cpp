@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <postgresql/libpq-fe.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +89,78 @@ Params& Params::add(double v) {
   std::snprintf(buf, sizeof buf, "%.17g", v);
   values_.emplace_back(buf);
   return *this;
+}
+
+namespace {
+
+void put_int16(std::string& out, std::uint16_t v) {
+  out += static_cast<char>(v >> 8);
+  out += static_cast<char>(v & 0xff);
+}
+void put_int32(std::string& out, std::uint32_t v) {
+  put_int16(out, static_cast<std::uint16_t>(v >> 16));
+  put_int16(out, static_cast<std::uint16_t>(v & 0xffff));
+}
+
+}  // namespace
+
+CopyRows::CopyRows() {
+  data_.assign("PGCOPY\n\377\r\n\0", 11);  // signature
+  put_int32(data_, 0);                     // flags
+  put_int32(data_, 0);                     // header extension's length
+}
+
+CopyRows& CopyRows::row(int fields) {
+  put_int16(data_, static_cast<std::uint16_t>(fields));
+  ++rows_;
+  return *this;
+}
+
+CopyRows& CopyRows::add(std::int64_t v) {
+  put_int32(data_, 8);
+  const auto u = static_cast<std::uint64_t>(v);
+  put_int32(data_, static_cast<std::uint32_t>(u >> 32));
+  put_int32(data_, static_cast<std::uint32_t>(u & 0xffffffffu));
+  return *this;
+}
+
+CopyRows& CopyRows::add_bytes(std::string_view bytes) {
+  put_int32(data_, static_cast<std::uint32_t>(bytes.size()));
+  data_ += bytes;
+  return *this;
+}
+
+std::string CopyRows::data() const {
+  std::string all = data_;
+  put_int16(all, 0xffff);  // trailer: -1
+  return all;
+}
+
+void ArrayParams::append(const Params& row) {
+  const auto& values = row.values();
+  if (columns_.empty()) columns_.resize(values.size());
+  for (std::size_t i = 0; i < values.size() && i < columns_.size(); ++i) {
+    std::string& column = columns_[i];
+    if (rows_ > 0) column += ',';
+    if (!values[i]) {
+      column += "NULL";
+      continue;
+    }
+    // Quoted, with the quote and the backslash escaped: any text, "NULL" included.
+    column += '"';
+    for (const char c : *values[i]) {
+      if (c == '"' || c == '\\') column += '\\';
+      column += c;
+    }
+    column += '"';
+  }
+  ++rows_;
+}
+
+Params ArrayParams::params() const {
+  Params params;
+  for (const auto& column : columns_) params.add("{" + column + "}");
+  return params;
 }
 
 Params& Params::add_bytes(std::string_view bytes) {
@@ -203,7 +276,23 @@ Status Conn::exec(const std::string& sql) {
   return Status::ok();
 }
 
-Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+Status Conn::commit() {
+  pg_result* result = PQexec(conn_, "COMMIT");
+  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  const std::string tag = PQcmdStatus(result);
+  PQclear(result);
+  if (tag != "COMMIT")
+    return Status(Code::kUnavailable, "database: the transaction was rolled back (" + tag +
+                                          "), a statement in it had failed");
+  return Status::ok();
+}
+
+Result<std::string> Conn::prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "s" + std::to_string(prepared_.size() + 1);
@@ -216,13 +305,32 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
     PQclear(prepared);
     it = prepared_.emplace(sql, std::move(name)).first;
   }
+  return it->second;
+}
+
+namespace {
+
+std::vector<const char*> value_pointers(const Params& params) {
   std::vector<const char*> values;
   values.reserve(params.values().size());
   for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
-  pg_result* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
-                                     values.data(), nullptr, nullptr, 0);
+  return values;
+}
+
+bool succeeded(pg_result* result) {
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+}  // namespace
+
+Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+  auto name = prepared(sql);
+  if (!name) return name.status();
+  const auto values = value_pointers(params);
+  pg_result* result = PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
+                                     values.data(), nullptr, nullptr, 0);
+  if (!succeeded(result)) {
     Status error = error_of(result, "database");
     if (result) PQclear(result);
     return error;
@@ -230,13 +338,90 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
   return Rows(result);
 }
 
+Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
+  std::vector<std::string> names;
+  names.reserve(batch.size());
+  for (const auto& statement : batch.statements_) {
+    auto name = prepared(statement.sql);
+    if (!name) return name.status();
+    names.push_back(std::move(*name));
+  }
+  if (PQenterPipelineMode(conn_) != 1) return error_of(nullptr, "database: pipeline");
+  Status failed = Status::ok();
+  std::size_t sent = 0;
+  for (; sent < names.size(); ++sent) {
+    const auto values = value_pointers(batch.statements_[sent].params);
+    if (PQsendQueryPrepared(conn_, names[sent].c_str(), static_cast<int>(values.size()),
+                            values.data(), nullptr, nullptr, 0) != 1) {
+      failed = error_of(nullptr, "database");
+      break;
+    }
+  }
+  const bool synced = PQpipelineSync(conn_) == 1;
+  if (!synced && failed) failed = error_of(nullptr, "database");
+  // Each statement sent answers a result then NULL; the sync answers its own result.
+  // A statement after a failed one answers PGRES_PIPELINE_ABORTED.
+  std::vector<Rows> rows;
+  rows.reserve(sent);
+  for (std::size_t i = 0; i < sent && ok(); ++i) {
+    pg_result* result = PQgetResult(conn_);
+    if (succeeded(result)) {
+      rows.emplace_back(result);
+    } else {
+      if (failed && (!result || PQresultStatus(result) != PGRES_PIPELINE_ABORTED))
+        failed = error_of(result, "database");
+      if (result) PQclear(result);
+    }
+    while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  // Up to the sync's result, then out of pipeline mode.
+  while (synced && ok()) {
+    pg_result* result = PQgetResult(conn_);
+    if (!result) continue;
+    const bool sync = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+    PQclear(result);
+    if (sync) break;
+  }
+  if (ok() && PQexitPipelineMode(conn_) != 1 && failed) failed = error_of(nullptr, "database");
+  if (!ok() && failed) failed = error_of(nullptr, "database");
+  if (!failed) return failed;
+  return rows;
+}
+
+Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
+  pg_result* started = PQexec(conn_, copy.c_str());
+  const auto status = started ? PQresultStatus(started) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COPY_IN) {
+    Status error = error_of(started, "database");
+    if (started) PQclear(started);
+    return error;
+  }
+  PQclear(started);
+  const std::string data = rows.data();
+  // Sent in pieces: PQputCopyData takes an int's worth at most.
+  constexpr std::size_t kPiece = 1 << 20;
+  bool sent = true;
+  for (std::size_t at = 0; sent && at < data.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, data.size() - at);
+    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_, sent ? nullptr : "the data could not be sent") != 1)
+    return error_of(nullptr, "database: COPY");
+  Status outcome = Status::ok();
+  while (pg_result* result = PQgetResult(conn_)) {
+    if (outcome && PQresultStatus(result) != PGRES_COMMAND_OK)
+      outcome = error_of(result, "database: COPY");
+    PQclear(result);
+  }
+  if (outcome && !sent) outcome = error_of(nullptr, "database: COPY");
+  return outcome;
+}
+
 Result<Rows> Conn::query_within(const std::string& sql, const Params& params,
                                 std::chrono::milliseconds limit) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + limit;
-  std::vector<const char*> values;
-  values.reserve(params.values().size());
-  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  const auto values = value_pointers(params);
   if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                         nullptr, nullptr, 0) != 1)
     return error_of(nullptr, "database");

@@ -5,6 +5,7 @@
 // of the collector that includes libpq's header is pq.cpp.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,6 +83,61 @@ class Rows {
   std::unique_ptr<pg_result, Clear> result_;
 };
 
+// Rows of parameters gathered column by column, each column one array: a statement
+// then takes them all at once (INSERT ... SELECT * FROM unnest($1::bigint[],
+// $2::text[], ...)), one execution where a statement a row would take as many.
+class ArrayParams {
+ public:
+  // Appends a row; every row has the same number of values.
+  void append(const Params& row);
+  std::size_t rows() const { return rows_; }
+  // One array literal per column ("{"a","b",NULL}").
+  Params params() const;
+
+ private:
+  std::vector<std::string> columns_;
+  std::size_t rows_ = 0;
+};
+
+// Rows in COPY's binary format (COPY ... FROM STDIN BINARY), for Conn::copy_in: the
+// fastest way into a table, with no statement a row.
+class CopyRows {
+ public:
+  CopyRows();
+  // Starts a row of `fields` values, then adds them in the table's column order.
+  CopyRows& row(int fields);
+  CopyRows& add(std::int64_t v);
+  CopyRows& add_bytes(std::string_view bytes);  // a bytea
+  std::size_t rows() const { return rows_; }
+  // The whole COPY stream, trailer included.
+  std::string data() const;
+
+ private:
+  std::string data_;
+  std::size_t rows_ = 0;
+};
+
+// Statements sent together and answered together (Conn::pipeline): one round trip for
+// all of them. Each must answer little (a command tag, a few short rows): they are sent
+// before any answer is read.
+class Batch {
+ public:
+  Batch& add(std::string sql, Params params = {}) {
+    statements_.push_back({std::move(sql), std::move(params)});
+    return *this;
+  }
+  bool empty() const { return statements_.empty(); }
+  std::size_t size() const { return statements_.size(); }
+
+ private:
+  friend class Conn;
+  struct Statement {
+    std::string sql;
+    Params params;
+  };
+  std::vector<Statement> statements_;
+};
+
 class Conn {
  public:
   // Connects; kUnavailable when the server cannot be reached, kUnauthenticated when it
@@ -93,8 +149,18 @@ class Conn {
 
   // Runs `sql` (one or more statements, no parameters).
   Status exec(const std::string& sql);
+  // Ends the transaction with COMMIT: an error unless it committed (a transaction that
+  // failed is rolled back by COMMIT, which PostgreSQL does not count as an error).
+  Status commit();
   // Runs one statement with parameters ($1, $2...), prepared on first use.
   Result<Rows> query(const std::string& sql, const Params& params = {});
+  // Runs the statements of `batch` in order, each prepared on first use, in one round
+  // trip (libpq's pipeline mode): their rows in the same order, or the first failure
+  // (the statements after it are not run). Outside a transaction they are one
+  // transaction (all or none); inside one, they fail as one statement would.
+  Result<std::vector<Rows>> pipeline(const Batch& batch);
+  // Runs `copy` ("COPY table (columns) FROM STDIN BINARY") with `rows` as its data.
+  Status copy_in(const std::string& copy, const CopyRows& rows);
   // Runs one statement (not prepared) and waits for its answer at most `limit`,
   // whatever the network does: kTimeout when the server has not answered by then (the
   // connection is then in an unknown state: close it). For the lease (lease.hpp), which
@@ -115,6 +181,8 @@ class Conn {
  private:
   explicit Conn(pg_conn* conn) : conn_(conn) {}
   Status error_of(pg_result* result, std::string_view what) const;
+  // The name of `sql` prepared on this connection, prepared now if it is new.
+  Result<std::string> prepared(const std::string& sql);
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
 };

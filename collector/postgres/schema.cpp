@@ -286,9 +286,18 @@ CREATE TABLE vigie_lead (
 INSERT INTO vigie_lead (id, term, holder, since_ms) VALUES (1, 0, '', 0);
 )sql";
 
+// Version 4: room on each page of the rows every report rewrites (a check's state, its
+// agent's last contact), so that an update writes the new version beside the old one
+// without touching the indexes (a heap-only tuple) and the page's dead versions are
+// pruned as it goes, rather than left to autovacuum while the table grows.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE checks SET (fillfactor = 50);
+ALTER TABLE agents SET (fillfactor = 50);
+)sql";
+
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step
 // and bumps kSchemaVersion; a released step is never edited.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another.

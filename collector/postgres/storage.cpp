@@ -282,7 +282,8 @@ class PostgresStorage final : public Storage {
   void writer_loop();
   bool connected();
   void commit_group(std::vector<Job>& group);
-  Status apply_in_savepoint(const Job& job);
+  // `first`: the transaction's first job.
+  Status apply_in_savepoint(const Job& job, bool first);
 
   const PostgresOptions options_;
   Pool primary_;
@@ -502,9 +503,13 @@ void PostgresStorage::writer_loop() {
   }
 }
 
-Status PostgresStorage::apply_in_savepoint(const Job& job) {
-  if (Status s = conn_->exec("SAVEPOINT job"); !s) return s;
+Status PostgresStorage::apply_in_savepoint(const Job& job, bool first) {
+  // The savepoint of the job before is released as this one's is made (one round
+  // trip); COMMIT releases the last.
+  if (Status s = conn_->exec(first ? "SAVEPOINT job" : "RELEASE SAVEPOINT job; SAVEPOINT job"); !s)
+    return s;
   Status status;
+  writes_->job_starts();
   try {
     status = job.apply(*writes_);
   } catch (const std::exception& e) {  // bad_alloc, or a bug: fail this job only
@@ -512,9 +517,8 @@ Status PostgresStorage::apply_in_savepoint(const Job& job) {
   }
   if (!status) {
     (void)conn_->exec("ROLLBACK TO SAVEPOINT job");
-    writes_->forget_cached_ids();
+    writes_->job_failed();
   }
-  (void)conn_->exec("RELEASE SAVEPOINT job");
   return status;
 }
 
@@ -528,15 +532,17 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   Status tx =
       connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
   if (tx) {
-    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job));
+    writes_->new_transaction();
+    for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job, outcomes.empty()));
+    tx = writes_->flush_blocks();
     // Other collectors hear of it once it is committed (NOTIFY is delivered at
     // COMMIT, and never for a rollback).
-    if (writes_->take_announce()) {
+    if (const bool announce = writes_->take_announce(); tx && announce) {
       auto notified = conn_->query("SELECT pg_notify($1, $2)",
                                    pq::Params().add(std::string(pg::kChannel)).add(self_));
       if (!notified) tx = notified.status().with_context("announce the change");
     }
-    if (tx) tx = conn_->exec("COMMIT");
+    if (tx) tx = conn_->commit();
     if (!tx) (void)conn_->exec("ROLLBACK");
   }
   if (!tx) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "collector/sample_block.hpp"
@@ -80,8 +81,14 @@ TokenRecord token_from_row(const pq::Rows& rows, int i) {
 
 }  // namespace
 
+void Writes::job_failed() {
+  blocks_.resize(job_start_);
+  forget_cached_ids();
+}
+
 void Writes::forget_cached_ids() {
   agent_ids_.clear();
+  locked_.clear();
   series_ids_.clear();
   series_counts_.clear();
 }
@@ -98,11 +105,16 @@ Result<std::int64_t> Writes::known_agent_id(const std::string& agent) {
 
 Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms) {
   if (const auto it = agent_ids_.find(agent.id); it != agent_ids_.end()) {
+    // Locked already in this transaction: held until it ends.
+    if (locked_.contains(it->second)) return it->second;
     // Known: lock its row for the rest of the transaction.
     auto locked =
         conn_.query("SELECT id FROM agents WHERE id = $1 FOR UPDATE", Params().add(it->second));
     if (!locked) return locked.status();
-    if (locked->size() == 1) return it->second;
+    if (locked->size() == 1) {
+      locked_.insert(it->second);
+      return it->second;
+    }
     agent_ids_.erase(it);  // gone (rolled back elsewhere): insert it again
   }
   // The upsert locks the row it inserts or finds.
@@ -119,34 +131,13 @@ Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int
   if (!row) return row.status().with_context("store agent");
   const std::int64_t id = row->int64(0, 0);
   agent_ids_.emplace(agent.id, id);
+  locked_.insert(id);
   return id;
 }
 
 Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t received_ms) {
   auto agent = agent_id(report.agent, received_ms);
-  if (!agent)
-    return agent.status();  // A replay stores nothing. Under the agent's row lock, a report stored
-                            // by another
-  // collector is committed by now and conflicts here. A report whose batches row
-  // retention let go is known by the agent's high-water mark.
-  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
-  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
-  auto pruned = conn_.query(
-      "SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $3 <= pruned_received_ms",
-      Params().add(*agent).add(static_cast<std::int64_t>(report.seq)).add(newest));
-  if (!pruned) return pruned.status().with_context("look up batch");
-  if (pruned->size() > 0) return IngestOutcome::kDuplicate;
-  auto batch = conn_.query(
-      "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES ($1,$2,$3,$4)"
-      " ON CONFLICT DO NOTHING RETURNING seq",
-      Params()
-          .add(*agent)
-          .add(static_cast<std::int64_t>(report.seq))
-          .add(received_ms)
-          .add(static_cast<std::int64_t>(report.results.size())));
-  if (!batch) return batch.status().with_context("store batch");
-  if (batch->size() == 0) return IngestOutcome::kDuplicate;
-
+  if (!agent) return agent.status();
   std::vector<Sample> samples;
   std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
@@ -166,15 +157,53 @@ Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t
       t_max = std::max(t_max, result.ts_ms);
     }
   }
-  if (!samples.empty()) {
-    auto block = conn_.query(
-        "WITH b AS (INSERT INTO sample_blocks (agent_id, t_min, t_max, samples)"
-        " VALUES ($1,$2,$3,$4::bytea) RETURNING id)"
-        " INSERT INTO rollup_pending (block_id) SELECT id FROM b",
-        Params().add(*agent).add(t_min).add(t_max).add_bytes(encode_samples(samples, t_min)));
-    if (!block) return block.status().with_context("store samples");
-  }
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
+  // The replay guard's row. A replay stores nothing: under the agent's row lock, a
+  // report stored by another collector is committed by now and conflicts here; one
+  // whose batches row retention let go is known by the agent's high-water mark
+  // (pruned_seq).
+  auto stored = conn_.query(
+      "INSERT INTO batches (agent_id, seq, received_ms, results)"
+      " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint WHERE NOT EXISTS"
+      " (SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $5 <= pruned_received_ms)"
+      " ON CONFLICT DO NOTHING RETURNING seq",
+      Params()
+          .add(*agent)
+          .add(static_cast<std::int64_t>(report.seq))
+          .add(received_ms)
+          .add(static_cast<std::int64_t>(report.results.size()))
+          .add(newest));
+  if (!stored) return stored.status().with_context("store batch");
+  if (stored->size() == 0) return IngestOutcome::kDuplicate;
+  // The samples go with the group's others, by COPY before it commits (flush_blocks).
+  if (!samples.empty()) blocks_.push_back({*agent, t_min, t_max, encode_samples(samples, t_min)});
   return IngestOutcome::kStored;
+}
+
+Status Writes::flush_blocks() {
+  if (blocks_.empty()) return Status::ok();
+  // Their ids, taken from the blocks' sequence as they join the rollup queue; then the
+  // blocks themselves, in one COPY (each to its day's partition).
+  auto ids = conn_.query(
+      "INSERT INTO rollup_pending (block_id) SELECT nextval('sample_blocks_id_seq')"
+      " FROM generate_series(1, $1) RETURNING block_id",
+      Params().add(static_cast<std::int64_t>(blocks_.size())));
+  if (!ids) return ids.status().with_context("store samples");
+  if (ids->size() != static_cast<int>(blocks_.size()))
+    return Status::internal("store samples: " + std::to_string(ids->size()) + " ids for " +
+                            std::to_string(blocks_.size()) + " blocks");
+  pq::CopyRows rows;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const PendingBlock& b = blocks_[i];
+    rows.row(5).add(ids->int64(static_cast<int>(i), 0)).add(b.agent).add(b.t_min).add(b.t_max);
+    rows.add_bytes(b.samples);
+  }
+  Status s = conn_.copy_in(
+      "COPY sample_blocks (id, agent_id, t_min, t_max, samples) FROM STDIN BINARY", rows);
+  if (!s) return s.with_context("store samples");
+  blocks_.clear();
+  return Status::ok();
 }
 
 Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& check,
@@ -224,8 +253,8 @@ Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& ch
   return id;
 }
 
-Status Writes::store_check(const CheckState& c) {  // A central check's site is not its agent's:
-                                                   // never move the agent row to it.
+Result<Params> Writes::check_row(const CheckState& c) {
+  // A central check's site is not its agent's: never move the agent row to it.
   auto agent = c.central ? known_agent_id(c.agent)
                          : agent_id({.id = c.agent, .site = c.site}, c.received_ms);
   if (!agent) return agent.status();
@@ -258,13 +287,35 @@ Status Writes::store_check(const CheckState& c) {  // A central check's site is 
       .add(ack_text(c.ack))
       // '' for a check of the agent's own site: it follows the agent if it moves.
       .add(c.central ? c.site : std::string());
-  auto stored = conn_.query(
+  return p;
+}
+
+Status Writes::stage_checks(pq::Batch& batch, const std::vector<CheckState>& checks) {
+  if (checks.empty()) return Status::ok();
+  // A check may be in a delta twice (changed, then acknowledged): its last state goes,
+  // once (a statement may not update one row twice).
+  std::vector<Params> rows;
+  std::map<std::pair<std::string, std::string>, std::size_t> row_of;
+  for (const CheckState& c : checks) {
+    auto row = check_row(c);
+    if (!row) return row.status();
+    auto [it, added] = row_of.try_emplace({*row->values()[0], c.last.check}, rows.size());
+    if (added) rows.push_back(std::move(*row));
+    else rows[it->second] = std::move(*row);
+  }
+  pq::ArrayParams columns;
+  for (const Params& row : rows) columns.append(row);
+  batch.add(
       "INSERT INTO checks (agent_id, check_id, name, status, summary, details, metrics, ts_ms,"
       " duration_ms, interval_s, received_ms, since_ms, max_attempts, state_type, attempt,"
       " hard_state, hard_since_ms, history, history_len, flapping, flap_percent, stale,"
-      "  stale_reason, stale_since_ms, agent_lost, ack, site)"
-      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
-      "$22,$23,$24,$25,$26,$27)"
+      " stale_reason, stale_since_ms, agent_lost, ack, site)"
+      " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[],"
+      " $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
+      " $12::bigint[], $13::integer[], $14::integer[], $15::integer[], $16::integer[],"
+      " $17::bigint[], $18::bigint[], $19::integer[], $20::integer[],"
+      " $21::double precision[], $22::integer[], $23::text[], $24::bigint[], $25::integer[],"
+      " $26::text[], $27::text[])"
       " ON CONFLICT (agent_id, check_id) DO UPDATE SET name = excluded.name,"
       " status = excluded.status, summary = excluded.summary, details = excluded.details,"
       " metrics = excluded.metrics, ts_ms = excluded.ts_ms, duration_ms = excluded.duration_ms,"
@@ -276,16 +327,12 @@ Status Writes::store_check(const CheckState& c) {  // A central check's site is 
       " flapping = excluded.flapping, flap_percent = excluded.flap_percent,"
       " stale = excluded.stale, stale_reason = excluded.stale_reason,"
       " stale_since_ms = excluded.stale_since_ms, agent_lost = excluded.agent_lost,"
-      "  ack = excluded.ack, site = excluded.site RETURNING (xmax = 0)",
-      p);
-  if (!stored) return stored.status().with_context("store check state");
-  // A new check (inserted, not updated): other collectors learn of it, so that the
-  // lead's sweeps know every check, however quietly it came.
-  if (stored->size() == 1 && stored->text(0, 0) == "t") announce_ = true;
+      " ack = excluded.ack, site = excluded.site RETURNING (xmax = 0)",
+      columns.params());
   return Status::ok();
 }
 
-Status Writes::store_agent(const AgentState& a) {
+Status Writes::stage_agent(pq::Batch& batch, const AgentState& a) {
   auto id = agent_id({.id = a.id, .site = a.site, .hostname = a.hostname, .version = a.version},
                      a.last_seen_ms);
   if (!id) return id.status();
@@ -303,42 +350,40 @@ Status Writes::store_agent(const AgentState& a) {
       .add(a.spool_oldest_ms)
       .add(a.spool_dropped)
       .add(a.lost ? a.lost_since_ms : std::int64_t{0});
-  Status s = run(conn_,
-                 "UPDATE agents SET site = $2, hostname = $3, version = $4, first_seen_ms = $5,"
-                 " last_seen_ms = $6, last_seq = $7, clock_skew_ms = $8, spool_depth = $9,"
-                 " spool_oldest_ms = $10, spool_dropped = $11, lost_since_ms = $12 WHERE id = $1",
-                 p);
-  return s ? s : s.with_context("store agent");
+  batch.add(
+      "UPDATE agents SET site = $2, hostname = $3, version = $4, first_seen_ms = $5,"
+      " last_seen_ms = $6, last_seq = $7, clock_skew_ms = $8, spool_depth = $9,"
+      " spool_oldest_ms = $10, spool_dropped = $11, lost_since_ms = $12 WHERE id = $1",
+      p);
+  return Status::ok();
 }
 
-Status Writes::store_event(const Event& e) {
-  Status s = run(conn_,
-                 "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id,"
-                 "  from_state, to_state, state_type, attempt, summary, author, notify, backfill,"
-                 " trap) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
-                 Params()
-                     .add(e.id)
-                     .add(e.ts_ms)
-                     .add(e.recorded_ms)
-                     .add(event_kind_name(e.kind))
-                     .add(e.site)
-                     .add(e.agent)
-                     .add(e.check)
-                     .add(static_cast<std::int64_t>(e.from))
-                     .add(static_cast<std::int64_t>(e.to))
-                     .add(static_cast<std::int64_t>(e.type == StateType::kHard ? 1 : 0))
-                     .add(static_cast<std::int64_t>(e.attempt))
-                     .add(e.summary)
-                     .add(e.author)
-                     .add(e.notify)
-                     .add(e.backfill)
-                     .add(e.trap));
-  return s ? s : s.with_context("store event");
+void Writes::stage_event(pq::Batch& batch, const Event& e) {
+  batch.add(
+      "INSERT INTO events (id, ts_ms, recorded_ms, kind, site, agent, check_id,"
+      "  from_state, to_state, state_type, attempt, summary, author, notify, backfill,"
+      " trap) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+      Params()
+          .add(e.id)
+          .add(e.ts_ms)
+          .add(e.recorded_ms)
+          .add(event_kind_name(e.kind))
+          .add(e.site)
+          .add(e.agent)
+          .add(e.check)
+          .add(static_cast<std::int64_t>(e.from))
+          .add(static_cast<std::int64_t>(e.to))
+          .add(static_cast<std::int64_t>(e.type == StateType::kHard ? 1 : 0))
+          .add(static_cast<std::int64_t>(e.attempt))
+          .add(e.summary)
+          .add(e.author)
+          .add(e.notify)
+          .add(e.backfill)
+          .add(e.trap));
 }
 
-Status Writes::store_downtime(const Downtime& d) {
-  Status s = run(
-      conn_,
+void Writes::stage_downtime(pq::Batch& batch, const Downtime& d) {
+  batch.add(
       "INSERT INTO downtimes (id, site, agent, check_id, start_ms, end_ms, comment, author,"
       "  created_ms, weekdays, start_minute, duration_minutes, time_zone, every, calendar)"
       " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (id) DO UPDATE SET"
@@ -364,40 +409,37 @@ Status Writes::store_downtime(const Downtime& d) {
           .add(d.time_zone)
           .add(d.every)
           .add(d.calendar));
-  return s ? s : s.with_context("store downtime");
 }
 
-Status Writes::store_audit(const AuditEntry& entry) {
-  Status s = run(conn_,
-                 "INSERT INTO audit (ts_ms, author, action, target, comment, before_value,"
-                 " after_value) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                 Params()
-                     .add(entry.ts_ms)
-                     .add(entry.author)
-                     .add(entry.action)
-                     .add(entry.target)
-                     .add(entry.comment)
-                     .add(entry.before)
-                     .add(entry.after));
-  return s ? s : s.with_context("store audit entry");
+void Writes::stage_audit(pq::Batch& batch, const AuditEntry& entry) {
+  batch.add(
+      "INSERT INTO audit (ts_ms, author, action, target, comment, before_value,"
+      " after_value) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+      Params()
+          .add(entry.ts_ms)
+          .add(entry.author)
+          .add(entry.action)
+          .add(entry.target)
+          .add(entry.comment)
+          .add(entry.before)
+          .add(entry.after));
 }
 
-Status Writes::store_notification(const NotificationRecord& n) {
-  Status s = run(conn_,
-                 "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind,"
-                 " state, status, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-                 Params()
-                     .add(n.ts_ms)
-                     .add(n.site)
-                     .add(n.agent)
-                     .add(n.check)
-                     .add(n.channel)
-                     .add(n.target)
-                     .add(n.kind)
-                     .add(static_cast<std::int64_t>(n.state))
-                     .add(n.status)
-                     .add(n.detail));
-  return s ? s : s.with_context("store notification");
+void Writes::stage_notification(pq::Batch& batch, const NotificationRecord& n) {
+  batch.add(
+      "INSERT INTO notifications (ts_ms, site, agent, check_id, channel, target, kind,"
+      " state, status, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+      Params()
+          .add(n.ts_ms)
+          .add(n.site)
+          .add(n.agent)
+          .add(n.check)
+          .add(n.channel)
+          .add(n.target)
+          .add(n.kind)
+          .add(static_cast<std::int64_t>(n.state))
+          .add(n.status)
+          .add(n.detail));
 }
 
 Status Writes::confirm_lead(std::int64_t term) {
@@ -410,43 +452,43 @@ Status Writes::confirm_lead(std::int64_t term) {
 
 Status Writes::persist(const StateDelta& delta) {
   if (!delta.events.empty() || !delta.downtimes.empty() || !delta.audit.empty()) announce_ = true;
+  // Every row in one round trip, a report's checks in one statement.
+  pq::Batch batch;
   for (const auto& a : delta.agents) {
-    if (Status s = store_agent(a); !s) return s;
+    if (Status s = stage_agent(batch, a); !s) return s;
   }
-  for (const auto& c : delta.checks) {
-    if (Status s = store_check(c); !s) return s;
-  }
-  for (const auto& e : delta.events) {
-    if (Status s = store_event(e); !s) return s;
-  }
-  for (const auto& d : delta.downtimes) {
-    if (Status s = store_downtime(d); !s) return s;
-  }
-  for (const auto& entry : delta.audit) {
-    if (Status s = store_audit(entry); !s) return s;
-  }
-  for (const auto& n : delta.notifications) {
-    if (Status s = store_notification(n); !s) return s;
-  }
-  for (const auto& row : delta.outbox) {
-    if (Status s = store_outbox(row); !s) return s;
+  const std::size_t checks = batch.size();
+  if (Status s = stage_checks(batch, delta.checks); !s) return s;
+  for (const auto& e : delta.events) stage_event(batch, e);
+  for (const auto& d : delta.downtimes) stage_downtime(batch, d);
+  for (const auto& entry : delta.audit) stage_audit(batch, entry);
+  for (const auto& n : delta.notifications) stage_notification(batch, n);
+  for (const auto& row : delta.outbox) stage_outbox(batch, row);
+  auto rows = conn_.pipeline(batch);
+  if (!rows) return rows.status().with_context("store states and events");
+  // A new check (inserted, not updated): other collectors learn of it, so that the
+  // lead's sweeps know every check, however quietly it came.
+  if (!delta.checks.empty()) {
+    const pq::Rows& upserted = (*rows)[checks];
+    for (int i = 0; i < upserted.size(); ++i) {
+      if (upserted.text(i, 0) == "t") announce_ = true;
+    }
   }
   return Status::ok();
 }
 
-Status Writes::store_outbox(const OutboxRow& row) {
-  Status s = run(conn_,
-                 "INSERT INTO outbox (channel, alert_key, alert, created_ms, due_ms, attempts,"
-                 " error) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                 Params()
-                     .add(row.channel)
-                     .add(row.key)
-                     .add(row.alert)
-                     .add(row.created_ms)
-                     .add(row.due_ms)
-                     .add(row.attempts)
-                     .add(row.error));
-  return s ? s : s.with_context("store an alert to send");
+void Writes::stage_outbox(pq::Batch& batch, const OutboxRow& row) {
+  batch.add(
+      "INSERT INTO outbox (channel, alert_key, alert, created_ms, due_ms, attempts,"
+      " error) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+      Params()
+          .add(row.channel)
+          .add(row.key)
+          .add(row.alert)
+          .add(row.created_ms)
+          .add(row.due_ms)
+          .add(row.attempts)
+          .add(row.error));
 }
 
 Status Writes::settle_outbox(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
@@ -508,7 +550,9 @@ Result<std::int64_t> Writes::change_config(const ConfigChange& change) {
                      Params().add(revision));
       !s)
     return s;
-  if (Status s = store_audit(change.audit); !s) return s;
+  pq::Batch audit;
+  stage_audit(audit, change.audit);
+  if (auto s = conn_.pipeline(audit); !s) return s.status().with_context("store audit entry");
   return revision;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,7 @@ class Writes {
   Writes(pq::Conn& conn, std::int64_t max_series) : conn_(conn), max_series_(max_series) {}
 
   // Stores a validated report once per (agent id, seq): kDuplicate changes nothing.
+  // Its samples wait for flush_blocks().
   // The agent's row is locked until the transaction ends, so that the reports of one
   // agent are applied one after the other whichever collector receives them.
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
@@ -39,8 +41,21 @@ class Writes {
   // Whether the transaction since the last call stored something other collectors
   // must hear of (listen.hpp); clears the mark.
   bool take_announce() { return std::exchange(announce_, false); }
-  // After a rollback: cached row ids may name rows that were rolled back.
+  // After a rollback: cached row ids may name rows that were rolled back, and the
+  // agents' row locks taken since the savepoint are gone.
   void forget_cached_ids();
+  // At the start of a transaction: no agent's row is locked yet, no block waits.
+  void new_transaction() {
+    locked_.clear();
+    blocks_.clear();
+  }
+  // Around each job of a transaction, in its savepoint: when the job fails (its
+  // savepoint rolled back), what it left for flush_blocks() goes too.
+  void job_starts() { job_start_ = blocks_.size(); }
+  void job_failed();
+  // Writes the sample blocks of the transaction's stored reports (one COPY); before
+  // COMMIT.
+  Status flush_blocks();
 
   Result<std::int64_t> insert_token(const TokenRecord& token, const std::string& hash);
   Result<std::vector<std::int64_t>> insert_tokens(
@@ -69,13 +84,17 @@ class Writes {
   Result<std::int64_t> known_agent_id(const std::string& agent);
   Result<std::int64_t> series_id(std::int64_t agent, const std::string& check,
                                  const Metric& metric);
-  Status store_agent(const AgentState& agent);
-  Status store_check(const CheckState& check);
-  Status store_event(const Event& event);
-  Status store_downtime(const Downtime& downtime);
-  Status store_audit(const AuditEntry& entry);
-  Status store_notification(const NotificationRecord& notification);
-  Status store_outbox(const OutboxRow& row);
+  // The statements that store each part of a StateDelta, added to `batch` (persist()
+  // sends them in one round trip). Those that look up the agent's row may fail.
+  Status stage_agent(pq::Batch& batch, const AgentState& agent);
+  Status stage_checks(pq::Batch& batch, const std::vector<CheckState>& checks);
+  // A check's row in the order of stage_checks's columns.
+  Result<pq::Params> check_row(const CheckState& check);
+  void stage_event(pq::Batch& batch, const Event& event);
+  void stage_downtime(pq::Batch& batch, const Downtime& downtime);
+  void stage_audit(pq::Batch& batch, const AuditEntry& entry);
+  void stage_notification(pq::Batch& batch, const NotificationRecord& notification);
+  void stage_outbox(pq::Batch& batch, const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
   Status make_partitions(std::int64_t now_ms);
   Status drop_partitions(std::int64_t cutoff_ms, bool* more);
@@ -87,6 +106,15 @@ class Writes {
   std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
   // Row ids by agent name and by "agent id \x1f check \x1f metric" (with the unit).
   std::unordered_map<std::string, std::int64_t> agent_ids_;
+  // The sample blocks of the reports stored in this transaction, for flush_blocks().
+  struct PendingBlock {
+    std::int64_t agent, t_min, t_max;
+    std::string samples;  // encoded (sample_block.hpp)
+  };
+  std::vector<PendingBlock> blocks_;
+  std::size_t job_start_ = 0;
+  // The agents' rows this transaction has locked (FOR UPDATE), by row id.
+  std::unordered_set<std::int64_t> locked_;
   struct SeriesEntry {
     std::int64_t id;
     std::string unit;

@@ -1,0 +1,167 @@
+// The libpq wrapper's pipeline (collector/postgres/pq.hpp): many statements in one
+// round trip, answered in order; a failure stops the rest and leaves the connection
+// usable, inside a transaction as outside.
+
+#include <catch2/catch.hpp>
+
+#include "collector/postgres/pq.hpp"
+#include "tests/support/postgres_server.hpp"
+
+namespace vigie::collector::pq {
+namespace {
+
+using testing::shared_postgres;
+
+std::unique_ptr<Conn> connect_fresh() {
+  auto& server = shared_postgres();
+  const std::string database = server.create_database();
+  REQUIRE_FALSE(database.empty());
+  auto conn = Conn::connect(server.conninfo(database));
+  REQUIRE(conn.is_ok());
+  REQUIRE((*conn)->exec("CREATE TABLE t (k bigint PRIMARY KEY, v text NOT NULL)"));
+  return std::move(*conn);
+}
+
+std::int64_t count(Conn& conn) {
+  auto rows = conn.query("SELECT count(*) FROM t");
+  REQUIRE(rows.is_ok());
+  return rows->int64(0, 0);
+}
+
+TEST_CASE("pq pipeline: statements run in order, their rows come back in order", "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  Batch batch;
+  for (int k = 0; k < 200; ++k)
+    batch.add("INSERT INTO t (k, v) VALUES ($1, $2) RETURNING k * 2",
+              Params().add(k).add("v" + std::to_string(k)));
+  batch.add("SELECT count(*), max(v) FROM t");
+  auto rows = conn->pipeline(batch);
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->size() == 201);
+  for (int k = 0; k < 200; ++k) CHECK((*rows)[k].int64(0, 0) == 2 * k);
+  CHECK((*rows)[200].int64(0, 0) == 200);
+  CHECK((*rows)[200].text(0, 1) == "v99");
+  CHECK(conn->pipeline(Batch()).is_ok());  // nothing to send
+}
+
+TEST_CASE("pq pipeline: a failing statement stops those after it, the connection goes on",
+          "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  SECTION("outside a transaction, the statements commit together or not at all") {
+    Batch batch;
+    batch.add("INSERT INTO t (k, v) VALUES (1, 'a')")
+        .add("INSERT INTO t (k, v) VALUES (1, 'again')")  // duplicate key
+        .add("INSERT INTO t (k, v) VALUES (2, 'b')");
+    auto rows = conn->pipeline(batch);
+    REQUIRE_FALSE(rows.is_ok());
+    CHECK(rows.status().code() == Code::kAlreadyExists);
+    CHECK_THAT(rows.status().message(), Catch::Contains("t_pkey"));
+    CHECK(count(*conn) == 0);  // the first rolled back with the second, the third never ran
+  }
+  SECTION("in a transaction, rolled back to a savepoint like any failed statement") {
+    REQUIRE(conn->exec("BEGIN; INSERT INTO t (k, v) VALUES (1, 'a'); SAVEPOINT job"));
+    Batch batch;
+    batch.add("INSERT INTO t (k, v) VALUES (2, 'b')")
+        .add("INSERT INTO t (k, v) VALUES ($1, $2)", Params().add(3).add_null())  // NOT NULL
+        .add("INSERT INTO t (k, v) VALUES (4, 'd')");
+    auto rows = conn->pipeline(batch);
+    REQUIRE_FALSE(rows.is_ok());
+    CHECK_THAT(rows.status().message(), Catch::Contains("null value"));
+    REQUIRE(conn->exec("ROLLBACK TO SAVEPOINT job"));
+    auto after = conn->pipeline(Batch().add("INSERT INTO t (k, v) VALUES (5, 'e')"));
+    REQUIRE(after.is_ok());
+    REQUIRE(conn->exec("COMMIT"));
+    auto keys = conn->query("SELECT string_agg(k::text, ',' ORDER BY k) FROM t");
+    REQUIRE(keys.is_ok());
+    CHECK(keys->text(0, 0) == "1,5");
+  }
+  // Plain statements work again after either.
+  auto one = conn->query("SELECT 1");
+  REQUIRE(one.is_ok());
+  CHECK(one->int64(0, 0) == 1);
+}
+
+TEST_CASE("pq pipeline: a statement that cannot be prepared fails before anything is sent",
+          "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  auto rows = conn->pipeline(
+      Batch().add("INSERT INTO t (k, v) VALUES (1, 'a')").add("INSERT INTO nowhere VALUES (1)"));
+  REQUIRE_FALSE(rows.is_ok());
+  CHECK_THAT(rows.status().message(), Catch::Contains("nowhere"));
+  CHECK(count(*conn) == 0);
+}
+
+TEST_CASE("pq arrays: rows sent as one array a column come back as they were", "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  const std::vector<std::string> texts = {"",
+                                          "NULL",
+                                          "null",
+                                          "a,b",
+                                          "{x}",
+                                          "say \"hi\"",
+                                          "back\\slash\\",
+                                          "\\\"",
+                                          "line\nbreak\ttab",
+                                          " lead and trail ",
+                                          "été ✓",
+                                          std::string(5000, 'x')};
+  ArrayParams columns;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    columns.append(Params().add(static_cast<std::int64_t>(i) - 3).add(texts[i]).add(0.1 * i));
+  columns.append(Params().add(std::int64_t{9'007'199'254'740'993}).add_null().add(-0.0));
+  REQUIRE(columns.rows() == texts.size() + 1);
+  auto rows = conn->query(
+      "SELECT n, t, t IS NULL, r FROM unnest($1::bigint[], $2::text[], $3::double precision[])"
+      " WITH ORDINALITY AS u(n, t, r, i) ORDER BY i",
+      columns.params());
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->size() == static_cast<int>(texts.size() + 1));
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const int row = static_cast<int>(i);
+    CHECK(rows->int64(row, 0) == static_cast<std::int64_t>(i) - 3);
+    CHECK(rows->text(row, 1) == texts[i]);
+    CHECK(rows->text(row, 2) == "f");
+    CHECK(rows->real(row, 3) == Approx(0.1 * i));
+  }
+  const int last = static_cast<int>(texts.size());
+  CHECK(rows->int64(last, 0) == 9'007'199'254'740'993);
+  CHECK(rows->text(last, 2) == "t");
+}
+
+TEST_CASE("pq commit: a transaction that failed is not reported committed", "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  REQUIRE(conn->exec("BEGIN; INSERT INTO t (k, v) VALUES (1, 'a')"));
+  REQUIRE_FALSE(conn->exec("INSERT INTO t (k, v) VALUES (1, 'again')"));
+  // PostgreSQL answers COMMIT of a failed transaction with the tag ROLLBACK, no error.
+  Status committed = conn->commit();
+  REQUIRE_FALSE(committed);
+  CHECK(committed.code() == Code::kUnavailable);
+  CHECK_THAT(committed.message(), Catch::Contains("rolled back"));
+  CHECK(count(*conn) == 0);
+  REQUIRE(conn->exec("BEGIN; INSERT INTO t (k, v) VALUES (2, 'b')"));
+  CHECK(conn->commit());
+  CHECK(count(*conn) == 1);
+}
+
+}  // namespace
+}  // namespace vigie::collector::pq

@@ -1,0 +1,116 @@
+// What the PostgreSQL backend's writer does inside a transaction
+// (collector/postgres/writes.hpp): reports' samples wait for the group's one COPY, and a
+// job rolled back to its savepoint takes its samples with it.
+
+#include <catch2/catch.hpp>
+
+#include "collector/postgres/pq.hpp"
+#include "collector/postgres/schema.hpp"
+#include "collector/postgres/writes.hpp"
+#include "collector/sample_block.hpp"
+#include "tests/support/postgres_server.hpp"
+
+namespace vigie::collector::pg {
+namespace {
+
+using testing::shared_postgres;
+
+protocol::Report report(const std::string& agent, std::uint64_t seq, int metrics) {
+  protocol::Report r;
+  r.agent = {agent, "site-a", "host", "0.1"};
+  r.seq = seq;
+  CheckResult c;
+  c.name = "load";
+  c.check = "system/load";
+  c.status = State::kOk;
+  c.ts_ms = 1'764'892'800'000 + static_cast<std::int64_t>(seq) * 60'000;
+  c.interval_s = 60;
+  for (int i = 0; i < metrics; ++i)
+    c.metrics.push_back(Metric{.label = "m" + std::to_string(i), .value = 0.5 * i});
+  r.results.push_back(c);
+  return r;
+}
+
+std::string sql(pq::Conn& conn, const std::string& query) {
+  auto rows = conn.query(query);
+  REQUIRE(rows.is_ok());
+  return rows->text(0, 0);
+}
+
+TEST_CASE("PostgreSQL writes: a group's samples go in one COPY, a failed job's with it",
+          "[postgres]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string database = server.create_database();
+  REQUIRE_FALSE(database.empty());
+  auto conn = pq::Conn::connect(server.conninfo(database));
+  REQUIRE(conn.is_ok());
+  pq::Conn& c = **conn;
+  REQUIRE(migrate(c));
+  Writes writes(c, 0);
+
+  REQUIRE(c.exec("BEGIN"));
+  writes.new_transaction();
+  // Job 1: stored. Job 2: stored, then its savepoint rolled back. Job 3: a replay of
+  // job 1. Job 4: a report without samples.
+  REQUIRE(c.exec("SAVEPOINT job"));
+  writes.job_starts();
+  auto first = writes.store(report("a1", 1, 3), 1000);
+  REQUIRE(first.is_ok());
+  CHECK(*first == IngestOutcome::kStored);
+  REQUIRE(c.exec("RELEASE SAVEPOINT job; SAVEPOINT job"));
+  writes.job_starts();
+  auto second = writes.store(report("a2", 1, 4), 1000);
+  REQUIRE(second.is_ok());
+  REQUIRE(c.exec("ROLLBACK TO SAVEPOINT job"));
+  writes.job_failed();
+  REQUIRE(c.exec("RELEASE SAVEPOINT job; SAVEPOINT job"));
+  writes.job_starts();
+  auto replay = writes.store(report("a1", 1, 3), 1000);
+  REQUIRE(replay.is_ok());
+  CHECK(*replay == IngestOutcome::kDuplicate);
+  REQUIRE(c.exec("RELEASE SAVEPOINT job; SAVEPOINT job"));
+  writes.job_starts();
+  auto empty = writes.store(report("a3", 7, 0), 1000);
+  REQUIRE(empty.is_ok());
+  CHECK(*empty == IngestOutcome::kStored);
+  // Nothing in the table before the flush; one block after it, queued for rollup.
+  CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "0");
+  REQUIRE(writes.flush_blocks());
+  CHECK(writes.flush_blocks());  // nothing left: a no-op
+  REQUIRE(c.commit());
+  CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "1");
+  CHECK(sql(c,
+            "SELECT count(*) FROM sample_blocks b JOIN agents a ON a.id = b.agent_id"
+            " JOIN rollup_pending p ON p.block_id = b.id WHERE a.name = 'a1'") == "1");
+  CHECK(sql(c,
+            "SELECT string_agg(a.name || ':' || b.seq, ',' ORDER BY a.name) FROM batches b"
+            " JOIN agents a ON a.id = b.agent_id") == "a1:1,a3:7");
+  // The block holds the report's three samples, at its time.
+  auto block = c.query("SELECT t_min, t_max, samples FROM sample_blocks");
+  REQUIRE(block.is_ok());
+  std::vector<Sample> samples;
+  REQUIRE(decode_samples(block->bytes(0, 2), block->int64(0, 0), samples));
+  REQUIRE(samples.size() == 3);
+  CHECK(samples[2].value == 1.0);
+  CHECK(block->int64(0, 0) == report("a1", 1, 3).results[0].ts_ms);
+
+  // A transaction that fails leaves no block behind for the next one.
+  REQUIRE(c.exec("BEGIN"));
+  writes.new_transaction();
+  writes.job_starts();
+  REQUIRE(writes.store(report("a1", 2, 3), 1000).is_ok());
+  REQUIRE(c.exec("ROLLBACK"));
+  writes.forget_cached_ids();
+  REQUIRE(c.exec("BEGIN"));
+  writes.new_transaction();
+  REQUIRE(writes.flush_blocks());
+  REQUIRE(c.commit());
+  CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "1");
+}
+
+}  // namespace
+}  // namespace vigie::collector::pg
