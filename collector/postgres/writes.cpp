@@ -138,6 +138,26 @@ Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int
 Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t received_ms) {
   auto agent = agent_id(report.agent, received_ms);
   if (!agent) return agent.status();
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
+  // The replay guard's row first: a replay stores nothing, not even a series. Under
+  // the agent's row lock, a report stored by another collector is committed by now and
+  // conflicts here; one whose batches row retention let go is known by the agent's
+  // high-water mark (pruned_seq). A report refused below (too many series) takes this
+  // row with it when its savepoint is rolled back.
+  auto stored = conn_.query(
+      "INSERT INTO batches (agent_id, seq, received_ms, results)"
+      " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint WHERE NOT EXISTS"
+      " (SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $5 <= pruned_received_ms)"
+      " ON CONFLICT DO NOTHING RETURNING seq",
+      Params()
+          .add(*agent)
+          .add(static_cast<std::int64_t>(report.seq))
+          .add(received_ms)
+          .add(static_cast<std::int64_t>(report.results.size()))
+          .add(newest));
+  if (!stored) return stored.status().with_context("store batch");
+  if (stored->size() == 0) return IngestOutcome::kDuplicate;
   std::vector<Sample> samples;
   std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
@@ -157,25 +177,6 @@ Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t
       t_max = std::max(t_max, result.ts_ms);
     }
   }
-  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
-  for (const CheckResult& result : report.results) newest = std::max(newest, result.ts_ms);
-  // The replay guard's row. A replay stores nothing: under the agent's row lock, a
-  // report stored by another collector is committed by now and conflicts here; one
-  // whose batches row retention let go is known by the agent's high-water mark
-  // (pruned_seq).
-  auto stored = conn_.query(
-      "INSERT INTO batches (agent_id, seq, received_ms, results)"
-      " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint WHERE NOT EXISTS"
-      " (SELECT 1 FROM agents WHERE id = $1 AND $2 <= pruned_seq AND $5 <= pruned_received_ms)"
-      " ON CONFLICT DO NOTHING RETURNING seq",
-      Params()
-          .add(*agent)
-          .add(static_cast<std::int64_t>(report.seq))
-          .add(received_ms)
-          .add(static_cast<std::int64_t>(report.results.size()))
-          .add(newest));
-  if (!stored) return stored.status().with_context("store batch");
-  if (stored->size() == 0) return IngestOutcome::kDuplicate;
   // The samples go with the group's others, by COPY before it commits (flush_blocks).
   if (!samples.empty()) blocks_.push_back({*agent, t_min, t_max, encode_samples(samples, t_min)});
   return IngestOutcome::kStored;

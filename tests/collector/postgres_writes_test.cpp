@@ -112,5 +112,43 @@ TEST_CASE("PostgreSQL writes: a group's samples go in one COPY, a failed job's w
   CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "1");
 }
 
+TEST_CASE("PostgreSQL writes: a replayed report changes nothing, not even its series",
+          "[postgres]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string database = server.create_database();
+  REQUIRE_FALSE(database.empty());
+  auto conn = pq::Conn::connect(server.conninfo(database));
+  REQUIRE(conn.is_ok());
+  pq::Conn& c = **conn;
+  REQUIRE(migrate(c));
+  Writes writes(c, 0);
+  auto store = [&](const protocol::Report& r) {
+    REQUIRE(c.exec("BEGIN"));
+    writes.new_transaction();
+    writes.job_starts();
+    auto outcome = writes.store(r, 1000);
+    REQUIRE(outcome.is_ok());
+    REQUIRE(writes.flush_blocks());
+    REQUIRE(c.commit());
+    return *outcome;
+  };
+  CHECK(store(report("a1", 1, 2)) == IngestOutcome::kStored);
+  const std::string series =
+      "SELECT string_agg(metric || ':' || unit, ',' ORDER BY metric)"
+      " FROM series";
+  const std::string before = sql(c, series);
+  CHECK(before == "m0:,m1:");
+  // The same (agent, seq) again, with a metric more and a unit changed.
+  protocol::Report replay = report("a1", 1, 3);
+  replay.results[0].metrics[0].unit = "s";
+  CHECK(store(replay) == IngestOutcome::kDuplicate);
+  CHECK(sql(c, series) == before);
+  CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "1");
+}
+
 }  // namespace
 }  // namespace vigie::collector::pg
