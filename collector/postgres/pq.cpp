@@ -130,12 +130,6 @@ CopyRows& CopyRows::add_bytes(std::string_view bytes) {
   return *this;
 }
 
-std::string CopyRows::data() const {
-  std::string all = data_;
-  put_int16(all, 0xffff);  // trailer: -1
-  return all;
-}
-
 void ArrayParams::append(const Params& row) {
   const auto& values = row.values();
   if (columns_.empty()) columns_.resize(values.size());
@@ -397,14 +391,16 @@ Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
     return error;
   }
   PQclear(started);
-  const std::string data = rows.data();
-  // Sent in pieces: PQputCopyData takes an int's worth at most.
+  const std::string_view body = rows.body();
+  // Sent in pieces (PQputCopyData takes an int's worth at most), then the trailer.
   constexpr std::size_t kPiece = 1 << 20;
   bool sent = true;
-  for (std::size_t at = 0; sent && at < data.size(); at += kPiece) {
-    const std::size_t n = std::min(kPiece, data.size() - at);
-    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
+  for (std::size_t at = 0; sent && at < body.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, body.size() - at);
+    sent = PQputCopyData(conn_, body.data() + at, static_cast<int>(n)) == 1;
   }
+  static constexpr char kTrailer[] = {'\xff', '\xff'};  // a row of -1 fields
+  if (sent) sent = PQputCopyData(conn_, kTrailer, sizeof kTrailer) == 1;
   if (PQputCopyEnd(conn_, sent ? nullptr : "the data could not be sent") != 1)
     return error_of(nullptr, "database: COPY");
   Status outcome = Status::ok();

@@ -109,8 +109,8 @@ class CopyRows {
   CopyRows& add(std::int64_t v);
   CopyRows& add_bytes(std::string_view bytes);  // a bytea
   std::size_t rows() const { return rows_; }
-  // The whole COPY stream, trailer included.
-  std::string data() const;
+  // The COPY stream's header and rows; Conn::copy_in sends the trailer after them.
+  std::string_view body() const { return data_; }
 
  private:
   std::string data_;

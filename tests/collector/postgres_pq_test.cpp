@@ -144,6 +144,43 @@ TEST_CASE("pq arrays: rows sent as one array a column come back as they were", "
   CHECK(rows->text(last, 2) == "t");
 }
 
+TEST_CASE("pq COPY: rows in binary go in whole, or not at all with the server's reason",
+          "[postgres]") {
+  if (!shared_postgres().available()) {
+    WARN("skipped: " << shared_postgres().why());
+    return;
+  }
+  auto conn = connect_fresh();
+  REQUIRE(conn->exec("CREATE TABLE b (k bigint PRIMARY KEY, data bytea NOT NULL)"));
+  const std::string copy = "COPY b (k, data) FROM STDIN BINARY";
+  CopyRows rows;
+  const std::string zeros("\0\xff\0", 3);
+  rows.row(2).add(-1).add_bytes(zeros);
+  rows.row(2).add(std::int64_t{1} << 40).add_bytes(std::string(3 << 20, 'x'));  // > a piece
+  REQUIRE(rows.rows() == 2);
+  REQUIRE(conn->copy_in(copy, rows));
+  auto stored = conn->query("SELECT k, length(data), data = $1::bytea FROM b ORDER BY k",
+                            Params().add_bytes(zeros));
+  REQUIRE(stored.is_ok());
+  REQUIRE(stored->size() == 2);
+  CHECK(stored->int64(0, 0) == -1);
+  CHECK(stored->text(0, 2) == "t");
+  CHECK(stored->int64(1, 0) == std::int64_t{1} << 40);
+  CHECK(stored->int64(1, 1) == 3 << 20);
+
+  CopyRows twice;
+  twice.row(2).add(7).add_bytes("a");
+  twice.row(2).add(-1).add_bytes("b");  // k = -1 is there already
+  Status refused = conn->copy_in(copy, twice);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.code() == Code::kAlreadyExists);
+  CHECK_THAT(refused.message(), Catch::Contains("b_pkey"));
+  CHECK_FALSE(conn->copy_in("COPY nowhere (k) FROM STDIN BINARY", twice));
+  auto count = conn->query("SELECT count(*) FROM b");
+  REQUIRE(count.is_ok());
+  CHECK(count->int64(0, 0) == 2);  // neither 7 nor anything else
+}
+
 TEST_CASE("pq commit: a transaction that failed is not reported committed", "[postgres]") {
   if (!shared_postgres().available()) {
     WARN("skipped: " << shared_postgres().why());
