@@ -1142,6 +1142,10 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(s.commits));
   append_metric(out, "vigie_commit_failures_total", "counter", "Database transactions that failed.",
                 static_cast<double>(s.commit_failures));
+  append_metric(out, "vigie_db_reads_retried_total", "counter",
+                "Database reads run again after a broken connection or a conflict with "
+                "recovery on a standby (PostgreSQL).",
+                static_cast<double>(s.reads_retried));
   append_metric(out, "vigie_leader", "gauge",
                 "1 while this collector leads (runs the sweeps and housekeeping; always on "
                 "SQLite), else 0.",

@@ -65,27 +65,36 @@ void Monitor::end_polls() {
 }
 
 void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage::Done done) {
-  auto events = std::make_shared<std::vector<Event>>();
   const auto results = static_cast<std::int64_t>(report.results.size());
   std::int64_t samples = 0;
   for (const auto& r : report.results) {
     for (const auto& m : r.metrics) samples += m.value ? 1 : 0;
   }
+  auto changed = std::make_shared<bool>(false);
   storage_.submit(
       std::move(report), received_ms,
-      [this, events](protocol::Report&& stored, std::int64_t at) {
+      [this, changed](protocol::Report&& stored, std::int64_t at,
+                      const Storage::StoredAgent& stored_agent) -> Result<StateDelta> {
         const std::string agent = stored.agent.id;
+        // Another collector changed this agent's states since this one's memory of
+        // them: read them again (under the agent's row lock) before applying.
+        if (!stored_agent.current) {
+          auto current = stored_agent.load();
+          if (!current) return current.status().with_context("read agent " + agent + " again");
+          engine_.reload_agent(agent, std::move(*current));
+        }
         StateDelta delta = engine_.apply(std::move(stored), at);
         // Shared with other collectors, the database holds what this report changed
         // once it commits, not at the next checkpoint: the lead sweeps from it.
         if (storage_.shared()) delta.append(engine_.checkpoint_agent(agent));
         plan_alerts(delta, false);
-        *events = delta.events;
+        *changed = !delta.events.empty();
         return delta;
       },
-      [this, events, done = std::move(done), results, samples](Result<IngestOutcome> outcome) {
+      [this, changed, done = std::move(done), results, samples](Result<IngestOutcome> outcome,
+                                                                std::vector<Event> events) {
         if (!outcome) {
-          if (!events->empty()) resync();
+          if (*changed) resync();
         } else {
           {
             std::lock_guard lock(mu_);
@@ -97,7 +106,7 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
               ++stats_.reports_duplicate;
             }
           }
-          publish(*events);
+          publish(events);
         }
         done(std::move(outcome));
       });
@@ -173,9 +182,47 @@ std::string target_of(const std::string& agent, const std::string& check) {
 }
 }  // namespace
 
+Result<StateDelta> Monitor::change_agents_and_wait(std::vector<std::string> agents,
+                                                   std::function<Result<StateDelta>()> make) {
+  std::promise<Result<StateDelta>> committed;
+  auto future = committed.get_future();
+  auto made = with_alerts(std::move(make), false);
+  storage_.change_agents(
+      std::move(agents),
+      [this, made = std::move(made)](
+          const std::vector<Storage::StoredAgent>& stored) -> Result<StateDelta> {
+        for (const auto& agent : stored) {
+          if (agent.current) continue;
+          auto current = agent.load();
+          if (!current)
+            return current.status().with_context("read agent " + agent.agent + " again");
+          engine_.reload_agent(agent.agent, std::move(*current));
+        }
+        return made();
+      },
+      [this, &committed](Result<StateDelta> delta) {
+        if (delta) publish(delta->events);
+        else resync();
+        committed.set_value(std::move(delta));
+      });
+  return future.get();
+}
+
+std::vector<std::string> Monitor::agents_under(const Downtime& downtime) const {
+  if (!downtime.agent.empty()) return {downtime.agent};
+  std::vector<std::string> agents;
+  for (const auto& a : engine_.agents(downtime.site)) agents.push_back(a.id);
+  return agents;
+}
+
+StateDelta Monitor::start_downtimes(std::int64_t now) {
+  // Shared with other collectors, the sweeps are the lead's: only the downtimes' part.
+  return storage_.shared() ? engine_.tick_downtimes(now) : engine_.tick(now);
+}
+
 Result<StateDelta> Monitor::acknowledge(const std::string& agent, const std::string& check,
                                         Ack ack) {
-  return change_and_wait([&]() -> Result<StateDelta> {
+  return change_agents_and_wait({agent}, [&]() -> Result<StateDelta> {
     const std::int64_t now = now_ms();
     auto delta = engine_.acknowledge(agent, check, ack, now);
     if (!delta) return delta;
@@ -193,7 +240,7 @@ Result<StateDelta> Monitor::acknowledge(const std::string& agent, const std::str
 
 Result<StateDelta> Monitor::unacknowledge(const std::string& agent, const std::string& check,
                                           const std::string& author, const std::string& comment) {
-  return change_and_wait([&]() -> Result<StateDelta> {
+  return change_agents_and_wait({agent}, [&]() -> Result<StateDelta> {
     const std::int64_t now = now_ms();
     auto delta = engine_.unacknowledge(agent, check, author, now);
     if (!delta) return delta;
@@ -207,7 +254,15 @@ Result<StateDelta> Monitor::unacknowledge(const std::string& agent, const std::s
 }
 
 Result<Downtime> Monitor::add_downtime(Downtime downtime) {
-  auto delta = change_and_wait([&]() -> Result<StateDelta> {
+  // Collectors sharing a database number downtimes from it, never two alike.
+  if (downtime.id == 0) {
+    auto id = storage_.new_downtime_id();
+    if (!id) return id.status();
+    downtime.id = *id;
+  }
+  // The agents it covers are locked, and read again where another collector changed
+  // them, before it starts over their checks.
+  auto delta = change_agents_and_wait(agents_under(downtime), [&]() -> Result<StateDelta> {
     const std::int64_t now = now_ms();
     auto made = engine_.add_downtime(downtime, now);
     if (!made) return made;
@@ -221,7 +276,7 @@ Result<Downtime> Monitor::add_downtime(Downtime downtime) {
                            .target = target,
                            .comment = d.comment});
     // Start it at once rather than at the next tick.
-    made->append(engine_.tick(now));
+    made->append(start_downtimes(now));
     return made;
   });
   if (!delta) return delta.status();
@@ -230,7 +285,17 @@ Result<Downtime> Monitor::add_downtime(Downtime downtime) {
 
 Result<StateDelta> Monitor::remove_downtime(std::int64_t id, const std::string& author,
                                             const std::string& comment) {
-  return change_and_wait([&]() -> Result<StateDelta> {
+  auto known = engine_.downtime(id);
+  if (!known && storage_.shared()) {  // made through another collector: read it
+    auto snapshot = storage_.load_state(now_ms());
+    if (!snapshot) return snapshot.status();
+    for (const auto& d : snapshot->downtimes) {
+      if (d.id == id) known = d;
+    }
+  }
+  std::vector<std::string> agents;
+  if (known) agents = agents_under(*known);
+  return change_agents_and_wait(std::move(agents), [&]() -> Result<StateDelta> {
     const std::int64_t now = now_ms();
     auto delta = engine_.remove_downtime(id, author, now);
     if (!delta) return delta;
@@ -239,7 +304,7 @@ Result<StateDelta> Monitor::remove_downtime(std::int64_t id, const std::string& 
                             .action = "delete downtime " + std::to_string(id),
                             .target = "site " + delta->downtimes.front().site,
                             .comment = comment});
-    delta->append(engine_.tick(now));
+    delta->append(start_downtimes(now));
     return delta;
   });
 }
@@ -266,19 +331,49 @@ void Monitor::set_listener(std::function<void(const std::vector<Event>&)> listen
 
 void Monitor::publish(const std::vector<Event>& events) {
   if (events.empty()) return;
+  // Shared with other collectors, event ids are given in commit order without gaps
+  // (Storage::Stored): ids below these that this collector has not published are
+  // other collectors', committed already. They are published first, so that a reader
+  // whose cursor passes these has seen them too.
+  std::int64_t after = published_cursor();
+  if (storage_.shared()) {
+    constexpr std::size_t kSlice = 1000;
+    while (after + 1 < events.front().id) {
+      const auto wanted =
+          std::min<std::int64_t>(static_cast<std::int64_t>(kSlice), events.front().id - after - 1);
+      auto earlier = storage_.events(
+          {.after = after, .limit = static_cast<std::size_t>(wanted), .primary = true});
+      if (!earlier) {
+        log::error("events of other collectors not read: " + earlier.status().message());
+        break;
+      }
+      std::erase_if(*earlier, [&](const Event& e) { return e.id >= events.front().id; });
+      if (earlier->empty()) break;
+      after = earlier->back().id;
+      publish_in_order(*earlier);
+    }
+  }
+  publish_in_order(events);
+}
+
+void Monitor::publish_in_order(const std::vector<Event>& events) {
+  std::vector<Event> fresh;
   std::function<void(const std::vector<Event>&)> listener;
   {
     std::lock_guard lock(mu_);
     for (const auto& e : events) {
+      if (e.id <= published_) continue;  // published already (read back from the database)
       recent_.push_back(e);
-      published_ = std::max(published_, e.id);
+      fresh.push_back(e);
+      published_ = e.id;
     }
-    stats_.events += static_cast<std::int64_t>(events.size());
+    if (fresh.empty()) return;
+    stats_.events += static_cast<std::int64_t>(fresh.size());
     while (recent_.size() > options_.recent_events) recent_.pop_front();
     cv_.notify_all();
     listener = listener_;
   }
-  if (listener) listener(events);
+  if (listener) listener(fresh);
 }
 
 void Monitor::resync() {

@@ -116,6 +116,15 @@ class Monitor {
   // reminders too), and waits for the commit.
   Result<StateDelta> change_and_wait(std::function<Result<StateDelta>()> make, bool tick = false);
   void submit_change(std::function<Result<StateDelta>()> make, bool tick);
+  // The same for a change of some agents' states (Storage::change_agents): applied to
+  // them as stored, read again first when another collector changed them.
+  Result<StateDelta> change_agents_and_wait(std::vector<std::string> agents,
+                                            std::function<Result<StateDelta>()> make);
+  // The agents a downtime covers, as this collector knows them.
+  std::vector<std::string> agents_under(const Downtime& downtime) const;
+  // A downtime added or removed starts or ends at once (tick(), or on a shared storage
+  // its downtimes' part only: the sweeps are the lead's).
+  StateDelta start_downtimes(std::int64_t now);
   // The same as a duty of the lead (Storage::duty): not run when this collector does
   // not lead.
   void submit_duty(std::function<Result<StateDelta>()> make, bool tick);
@@ -123,7 +132,10 @@ class Monitor {
   std::function<Result<StateDelta>()> with_alerts(std::function<Result<StateDelta>()> make,
                                                   bool tick);
   void plan_alerts(StateDelta& delta, bool tick);
+  // Events committed (writer thread): after those of other collectors committed
+  // before them and not yet published (a shared storage).
   void publish(const std::vector<Event>& events);
+  void publish_in_order(const std::vector<Event>& events);
   void resync();  // after a failed commit: memory back to what is stored
   // Events after `after` from memory, or nullopt when memory no longer has them all.
   std::optional<std::vector<Event>> recent_after(std::int64_t after, std::size_t limit) const;

@@ -130,6 +130,55 @@ void StateEngine::restore(StateSnapshot snapshot, std::int64_t now_ms) {
   refresh_downtime_flags(now_ms);
 }
 
+void StateEngine::reload_agent(const std::string& id, StateSnapshot stored) {
+  std::unique_lock lock(mu_);
+  if (const auto it = agents_.find(id); it != agents_.end()) {
+    AgentEntry* old = it->second.get();
+    for (const auto& [site, count] : old->member_sites) {
+      if (const auto s = sites_.find(site); s != sites_.end()) s->second->pollers.erase(old);
+    }
+    if (const auto s = sites_.find(old->state.site); s != sites_.end())
+      std::erase(s->second->agents, old);
+    agents_.erase(it);
+  }
+  AgentEntry* entry = nullptr;
+  for (auto& agent : stored.agents) {
+    if (agent.id != id) continue;
+    auto made = std::make_unique<AgentEntry>();
+    made->state = std::move(agent);
+    auto& site = sites_[made->state.site];
+    if (!site) site = std::make_unique<Site>();
+    site->agents.push_back(made.get());
+    entry = made.get();
+    agents_[id] = std::move(made);
+    break;
+  }
+  if (entry) {
+    for (auto& check : stored.checks) {
+      if (check.agent != id) continue;
+      const std::string site = check.central ? check.site : entry->state.site;
+      check.central = false;
+      std::string check_id = check.last.check;
+      CheckState& c = entry->checks.emplace(std::move(check_id), std::move(check)).first->second;
+      file_check(*entry, c, site);
+    }
+  }
+  std::map<std::int64_t, std::unique_ptr<DowntimeEntry>> downtimes;
+  for (auto& downtime : stored.downtimes) {
+    last_downtime_id_ = std::max(last_downtime_id_, downtime.id);
+    auto made = std::make_unique<DowntimeEntry>();
+    made->downtime = std::move(downtime);
+    // One it knew keeps its flag: its start or end is the sweep's to announce.
+    const auto known = downtimes_.find(made->downtime.id);
+    made->active = known != downtimes_.end()
+                       ? known->second->active
+                       : downtime_active(made->downtime, now_ms_, options_.calendars.get());
+    downtimes[made->downtime.id] = std::move(made);
+  }
+  downtimes_ = std::move(downtimes);
+  refresh_downtime_flags(now_ms_);
+}
+
 void StateEngine::refresh(StateSnapshot snapshot, std::int64_t now_ms) {
   std::int64_t since = 0;
   {
@@ -836,6 +885,19 @@ StateDelta StateEngine::tick(std::int64_t now_ms) {
       const bool ack_expired = expire_ack(c, now_ms, delta);
       if (went_stale || ack_expired) mark_state_changed(delta, c);
     }
+  }
+  for (std::int64_t id : downtimes.finished) downtimes_.erase(id);
+  return delta;
+}
+
+StateDelta StateEngine::tick_downtimes(std::int64_t now_ms) {
+  std::unique_lock lock(mu_);
+  now_ms_ = std::max(now_ms_, now_ms);
+  StateDelta delta;
+  const DowntimeChanges downtimes = start_and_end_downtimes(now_ms, delta);
+  if (downtimes.changed) {
+    announce_sites_still_unreachable(downtimes.sites_ended, now_ms, delta);
+    apply_downtimes_to_checks(now_ms, delta);
   }
   for (std::int64_t id : downtimes.finished) downtimes_.erase(id);
   return delta;

@@ -115,6 +115,12 @@ class StateEngine {
   // a restart, it grants no new grace before results and agents count as late.
   void refresh(StateSnapshot snapshot, std::int64_t now_ms);
 
+  // Replaces what it holds of one agent (its row and its checks) and the downtimes
+  // with what is stored (Storage::StoredAgent::load): another collector sharing the
+  // database changed them. Other agents are left as they are; like refresh(), it
+  // grants no new grace.
+  void reload_agent(const std::string& agent, StateSnapshot stored);
+
   // A stored report. Results older than a check's latest change nothing but count; its
   // traps are kept as events, as many as the storm bound lets through.
   StateDelta apply(protocol::Report report, std::int64_t received_ms);
@@ -122,6 +128,11 @@ class StateEngine {
   // Staleness, lost agents, unreachable sites, expired acknowledgements, downtimes
   // that start or end.
   StateDelta tick(std::int64_t now_ms);
+
+  // The downtimes' part of tick(): those that start or end, and the checks they cover
+  // or leave. For an operator's downtime on a collector that shares its database,
+  // which leaves the sweeps to the lead.
+  StateDelta tick_downtimes(std::int64_t now_ms);
 
   // Whether tick(now_ms) would find an agent lost or a check stale: before such a
   // sweep, a collector sharing its database with others reads the state again, since

@@ -107,7 +107,10 @@ struct StorageStats {
   std::int64_t commits = 0;         // transactions committed since start
   std::int64_t commit_failures = 0;
   std::int64_t refused_busy = 0;  // reports refused because the queue was full
-  std::string synchronous;        // the writer's PRAGMA synchronous: "full" or "normal"
+  // Reads run again on a fresh connection after a broken connection or a conflict with
+  // recovery on a standby (PostgreSQL; 0 on SQLite).
+  std::int64_t reads_retried = 0;
+  std::string synchronous;  // the writer's PRAGMA synchronous: "full" or "normal"
 };
 
 // What a report reads about a family of checks over a period (report/backup.hpp).
@@ -154,10 +157,27 @@ class HistoryReader {
 class Storage : public HistoryReader, public TokenStore, public ConfigStore {
  public:
   using Done = std::function<void(Result<IngestOutcome>)>;
+  // What the storage knows of a report's agent under its row lock, when on_stored runs.
+  struct StoredAgent {
+    std::string agent;  // its id
+    // False when another collector sharing the database changed the agent's states
+    // since this one last read or wrote them (or this one's memory may be ahead of
+    // what is stored: a rolled-back transaction): what it holds of the agent must be
+    // read again (`load`) before the report is applied to it. Always true on SQLite.
+    bool current = true;
+    // The agent's row and its checks as stored now, in the report's transaction (a
+    // snapshot without downtimes; no agent when it has none yet).
+    std::function<Result<StateSnapshot>()> load;
+  };
   // Runs on the writer thread, inside the transaction that stores a report, once the
   // report is known not to be a duplicate; what it returns is stored in the same
-  // transaction (the state engine's reaction to the report).
-  using OnStored = std::function<StateDelta(protocol::Report&&, std::int64_t received_ms)>;
+  // transaction (the state engine's reaction to the report); an error fails the report.
+  using OnStored = std::function<Result<StateDelta>(protocol::Report&&, std::int64_t received_ms,
+                                                    const StoredAgent& agent)>;
+  // After the commit: the outcome, and the events stored with the report, with their
+  // ids as committed (a shared storage gives event ids in commit order, as the
+  // transaction commits, not as the state engine made them).
+  using Stored = std::function<void(Result<IngestOutcome>, std::vector<Event> events)>;
   using Change = std::function<Result<StateDelta>()>;
   using ChangeDone = std::function<void(Result<StateDelta>)>;
 
@@ -168,12 +188,32 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // that prevented it; nothing of a failed report is kept. `on_stored` may be empty.
   // kUnavailable at once when the writer's queue is full (SqliteOptions).
   virtual void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
-                      Done done) = 0;
+                      Stored done) = 0;
 
   // Runs `change` on the writer thread inside a transaction, stores the delta it
-  // returns, commits, then calls `done` with it (or with the error). Mutations of the
-  // state engine go through here, so that they are applied in commit order.
+  // returns, commits, then calls `done` with it as stored (its events' ids as
+  // committed), or with the error. Mutations of the state engine go through here, so
+  // that they are applied in commit order.
   virtual void change(Change change, ChangeDone done) = 0;
+
+  using AgentsChange = std::function<Result<StateDelta>(const std::vector<StoredAgent>& agents)>;
+  // Runs `make` as change() does, once the rows of `agents` (those stored) are locked
+  // (PostgreSQL): an operator's action on some agents' states (an acknowledgement, a
+  // downtime), applied to them as stored, whichever collector wrote them last.
+  virtual void change_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) {
+    change(
+        [agents = std::move(agents), make = std::move(make)] {
+          std::vector<StoredAgent> stored;
+          for (const auto& agent : agents) stored.push_back({.agent = agent});
+          return make(stored);
+        },
+        std::move(done));
+  }
+
+  // An id for a new downtime, unique among the collectors sharing the database
+  // (PostgreSQL: a sequence); 0 where the state engine numbers downtimes itself
+  // (SQLite, which one collector owns).
+  virtual Result<std::int64_t> new_downtime_id() { return std::int64_t{0}; }
 
   // What the state engine resumes from: agents, checks, downtimes not over at now_ms.
   virtual Result<StateSnapshot> load_state(std::int64_t now_ms) = 0;
@@ -310,7 +350,9 @@ struct PostgresOptions {
   // Migrate an older schema at start (true), or refuse it (false). A newer schema
   // than this collector knows is always refused.
   bool migrate = true;
-  std::size_t max_batch_reports = 512;
+  // At most 64 (each report is a savepoint, and past 64 subtransactions PostgreSQL's
+  // snapshots slow down for every session).
+  std::size_t max_batch_reports = 64;
   std::size_t max_queued_reports = 20'000;
   Retention retention;
   std::chrono::milliseconds housekeeping_every{1000};

@@ -299,11 +299,12 @@ int main(int argc, char** argv) {
         std::lock_guard lock(mu);
         ++pending;
       }
-      storage.submit(std::move(r), now.load(), {}, [&](Result<collector::IngestOutcome> o) {
-        if (!o) fail("store: " + o.status().message());
-        std::lock_guard lock(mu);
-        if (--pending == 0) cv.notify_all();
-      });
+      storage.submit(std::move(r), now.load(), {},
+                     [&](Result<collector::IngestOutcome> o, std::vector<collector::Event>) {
+                       if (!o) fail("store: " + o.status().message());
+                       std::lock_guard lock(mu);
+                       if (--pending == 0) cv.notify_all();
+                     });
     }
     {
       std::unique_lock lock(mu);

@@ -4,6 +4,7 @@
 #include <postgresql/libpq-fe.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -121,6 +122,33 @@ CopyRows& CopyRows::add(std::int64_t v) {
   const auto u = static_cast<std::uint64_t>(v);
   put_int32(data_, static_cast<std::uint32_t>(u >> 32));
   put_int32(data_, static_cast<std::uint32_t>(u & 0xffffffffu));
+  return *this;
+}
+
+CopyRows& CopyRows::add_int32(std::int32_t v) {
+  put_int32(data_, 4);
+  put_int32(data_, static_cast<std::uint32_t>(v));
+  return *this;
+}
+
+CopyRows& CopyRows::add_int16(std::int16_t v) {
+  put_int32(data_, 2);
+  put_int16(data_, static_cast<std::uint16_t>(v));
+  return *this;
+}
+
+CopyRows& CopyRows::add_bool(bool v) {
+  put_int32(data_, 1);
+  data_ += v ? '\1' : '\0';
+  return *this;
+}
+
+CopyRows& CopyRows::add_double(double v) {
+  return add(std::bit_cast<std::int64_t>(v));  // IEEE-754, sent big-endian as a bigint is
+}
+
+CopyRows& CopyRows::add_null() {
+  put_int32(data_, 0xffffffffu);  // a length of -1
   return *this;
 }
 

@@ -106,11 +106,18 @@ class CopyRows {
   CopyRows();
   // Starts a row of `fields` values, then adds them in the table's column order.
   CopyRows& row(int fields);
-  CopyRows& add(std::int64_t v);
-  CopyRows& add_bytes(std::string_view bytes);  // a bytea
+  CopyRows& add(std::int64_t v);                // a bigint
+  CopyRows& add_int32(std::int32_t v);          // an integer
+  CopyRows& add_int16(std::int16_t v);          // a smallint
+  CopyRows& add_bool(bool v);                   // a boolean
+  CopyRows& add_double(double v);               // a double precision
+  CopyRows& add_bytes(std::string_view bytes);  // a bytea, or a text's UTF-8 bytes
+  CopyRows& add_null();
   std::size_t rows() const { return rows_; }
   // The COPY stream's header and rows; Conn::copy_in sends the trailer after them.
   std::string_view body() const { return data_; }
+  // The size of body().
+  std::size_t bytes() const { return data_.size(); }
 
  private:
   std::string data_;

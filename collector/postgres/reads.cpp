@@ -123,7 +123,7 @@ class Merged {
     Aggregate& a = buckets_[step_ms_ > 0 ? bucket_of(ts, step_ms_) : ts];
     a.min = std::min(a.min, min);
     a.max = std::max(a.max, max);
-    a.sum += sum;
+    a.sum = sum_exactly(a.sum, sum);  // as SQLite's reads: sums of decimals stay exact
     a.n += n;
   }
   std::size_t size() const { return buckets_.size(); }
@@ -312,12 +312,16 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
   return out;
 }
 
-Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
+// The state of every agent (`agent` empty) or of one, with the downtimes not over.
+Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms,
+                                     const std::string& agent = {}) {
   StateSnapshot snapshot;
-  auto agents = conn.query(
+  const std::string agent_columns =
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, last_seq,"
       " coalesce(clock_skew_ms, 0), clock_skew_ms IS NOT NULL, spool_depth, spool_oldest_ms,"
-      " spool_dropped, lost_since_ms FROM agents");
+      " spool_dropped, lost_since_ms FROM agents";
+  auto agents = agent.empty() ? conn.query(agent_columns)
+                              : conn.query(agent_columns + " WHERE name = $1", Params().add(agent));
   if (!agents) return agents.status();
   for (int i = 0; i < agents->size(); ++i) {
     AgentState a;
@@ -337,7 +341,9 @@ Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
     a.lost = a.lost_since_ms != 0;
     snapshot.agents.push_back(std::move(a));
   }
-  auto checks = conn.query(kCheckColumns);
+  auto checks = agent.empty() ? conn.query(kCheckColumns)
+                              : conn.query(std::string(kCheckColumns) + " WHERE a.name = $1",
+                                           Params().add(agent));
   if (!checks) return checks.status();
   for (int i = 0; i < checks->size(); ++i) snapshot.checks.push_back(check_from_row(*checks, i));
   auto downtimes = conn.query(
@@ -366,6 +372,7 @@ Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
     d.calendar = r.text(i, 14);
     snapshot.downtimes.push_back(std::move(d));
   }
+  if (!agent.empty()) return snapshot;
   auto last = conn.query("SELECT coalesce(max(id), 0) FROM events");
   if (!last) return last.status();
   snapshot.last_event_id = last->int64(0, 0);
@@ -376,6 +383,11 @@ Result<StateSnapshot> read_state_now(pq::Conn& conn, std::int64_t now_ms) {
 
 Result<StateSnapshot> read_state(pq::Conn& conn, std::int64_t now_ms) {
   return in_snapshot(conn, [&] { return read_state_now(conn, now_ms); });
+}
+
+Result<StateSnapshot> read_agent_state(pq::Conn& conn, const std::string& agent,
+                                       std::int64_t now_ms) {
+  return read_state_now(conn, now_ms, agent);
 }
 
 Result<std::vector<Event>> read_events(pq::Conn& conn, const EventQuery& q) {

@@ -17,6 +17,10 @@
 namespace vigie::collector::pg {
 
 Result<StateSnapshot> read_state(pq::Conn& conn, std::int64_t now_ms);
+// One agent's row and checks, and the downtimes not over at now_ms, on `conn` as it
+// is (in the writer's transaction: under the agent's row lock).
+Result<StateSnapshot> read_agent_state(pq::Conn& conn, const std::string& agent,
+                                       std::int64_t now_ms);
 Result<std::vector<Event>> read_events(pq::Conn& conn, const EventQuery& query);
 Result<std::vector<AuditEntry>> read_audit(pq::Conn& conn, const AuditQuery& query);
 Result<std::vector<NotificationRecord>> read_notifications(pq::Conn& conn,

@@ -295,9 +295,35 @@ ALTER TABLE checks SET (fillfactor = 50);
 ALTER TABLE agents SET (fillfactor = 50);
 )sql";
 
+// Version 5: collectors own nothing (several may ingest at once). Event ids come from
+// one counter row, bumped by a transaction just before it commits: a transaction that
+// makes events holds its row lock from then to its commit, so ids are given in commit
+// order, without gaps (a rollback takes its bump back), and a reader that has seen id
+// N has seen every id below it. Downtime ids come from a sequence. An agent's
+// states_by names the collector (and its cache's epoch) that last wrote its states: a
+// collector whose name is not there reads that agent's states again before it applies
+// a report to them; so does one that has not seen the downtimes' last revision (bumped
+// by each transaction that adds or ends a downtime).
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE event_ids (
+  id   integer PRIMARY KEY CHECK (id = 1),
+  last bigint NOT NULL
+);
+INSERT INTO event_ids (id, last) SELECT 1, coalesce(max(id), 0) FROM events;
+CREATE SEQUENCE downtimes_id_seq OWNED BY downtimes.id;
+SELECT setval('downtimes_id_seq', coalesce(max(id), 0) + 1, false) FROM downtimes;
+ALTER TABLE downtimes ALTER COLUMN id SET DEFAULT nextval('downtimes_id_seq');
+ALTER TABLE agents ADD COLUMN states_by text NOT NULL DEFAULT '';
+CREATE TABLE downtimes_revision (
+  id       integer PRIMARY KEY CHECK (id = 1),
+  revision bigint NOT NULL
+);
+INSERT INTO downtimes_revision (id, revision) VALUES (1, 0);
+)sql";
+
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step
 // and bumps kSchemaVersion; a released step is never edited.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another.

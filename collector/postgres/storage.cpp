@@ -33,18 +33,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::size_t kMaxJobsPerTransaction = 64;
+
 // Connections to one server, handed out one caller at a time.
 class Pool {
  public:
   explicit Pool(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
   // Runs `read` on a connection; when it fails in a way a new attempt may not (a
-  // broken connection, a conflict with recovery on a standby), runs it once more on
-  // a fresh connection.
+  // broken connection, a conflict with recovery on a standby), runs it again on a
+  // fresh connection, twice at most: on a standby replaying much cleanup, a read run
+  // again at once may meet the next conflict.
   template <class Read>
   auto with(Read read) -> decltype(read(std::declval<pq::Conn&>())) {
+    constexpr int kAttempts = 3;
     for (int attempt = 0;; ++attempt) {
-      std::unique_ptr<pq::Conn> conn = take();
+      // A later attempt never takes an idle connection: it may be as broken as the first.
+      std::unique_ptr<pq::Conn> conn = attempt == 0 ? take() : nullptr;
       if (!conn) {
         auto made = pq::Conn::connect(conninfo_);
         if (!made) return made.status();
@@ -53,9 +58,13 @@ class Pool {
       auto result = read(*conn);
       const bool healthy = conn->ok();
       if (healthy) give_back(std::move(conn));
-      if (result || attempt > 0 || !pq::retryable(result.status())) return result;
+      if (result || attempt + 1 >= kAttempts || !pq::retryable(result.status())) return result;
+      retried_.fetch_add(1, std::memory_order_relaxed);
+      log::notice("storage: a read runs again on a new connection: " + result.status().message());
     }
   }
+  // Reads run again since start (each attempt after a first that failed as above).
+  std::int64_t retried() const { return retried_.load(std::memory_order_relaxed); }
 
  private:
   std::unique_ptr<pq::Conn> take() {
@@ -73,6 +82,7 @@ class Pool {
   const std::string conninfo_;
   std::mutex mu_;
   std::vector<std::unique_ptr<pq::Conn>> idle_;
+  std::atomic<std::int64_t> retried_{0};
 };
 
 // A unit of the writer's work: apply() runs in the group's transaction, in a savepoint
@@ -104,6 +114,7 @@ class PostgresStorage final : public Storage {
   Status start(std::unique_ptr<pq::Conn> conn) {
     conn_ = std::move(conn);
     writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
+    writes_->set_cache_token(cache_token());
     auto synchronous = pg::read_synchronous(*conn_);
     if (!synchronous) return synchronous.status();
     synchronous_ = *synchronous;
@@ -112,8 +123,16 @@ class PostgresStorage final : public Storage {
   }
 
   void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
-              Done done) override;
+              Stored done) override;
+  Result<std::int64_t> new_downtime_id() override {
+    return primary_.with([](pq::Conn& c) -> Result<std::int64_t> {
+      auto id = c.query("SELECT nextval('downtimes_id_seq')");
+      if (!id) return id.status().with_context("number a downtime");
+      return id->int64(0, 0);
+    });
+  }
   void change(Change make, ChangeDone done) override;
+  void change_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) override;
   StorageStats stats() override;
   Status housekeep() override;
   void watch(std::function<void()> changed) override {
@@ -263,6 +282,15 @@ class PostgresStorage final : public Storage {
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
+  // What agents.states_by says of an agent whose states this collector wrote last:
+  // its name and the epoch of its memory (writer thread).
+  std::string cache_token() const { return self_ + "/" + std::to_string(epoch_); }
+  // After a rollback the state engine's memory may be ahead of what is stored: every
+  // agent's states are read again before its next report is applied (writer thread).
+  void new_epoch() {
+    ++epoch_;
+    if (writes_) writes_->set_cache_token(cache_token());
+  }
   // The term this collector leads in; 0 when it does not lead.
   std::int64_t lead_term() {
     std::lock_guard lock(lease_mu_);
@@ -273,6 +301,13 @@ class PostgresStorage final : public Storage {
     char host[256] = {};
     (void)::gethostname(host, sizeof host - 1);
     return std::string(host) + " pid " + std::to_string(::getpid()) + " (" + self_ + ")";
+  }
+  // Jobs in one transaction: at most 64, each in a savepoint (a subtransaction), so
+  // that a transaction never has more than PostgreSQL caches per backend
+  // (PGPROC_MAX_CACHED_SUBXIDS): past it every snapshot taken meanwhile, by any
+  // session, must look its subtransactions up (suboverflow).
+  std::size_t batch_limit() const {
+    return std::clamp<std::size_t>(options_.max_batch_reports, 1, kMaxJobsPerTransaction);
   }
   void enqueue(Job job);
   Status write(std::function<Status(pg::Writes&)> apply);
@@ -297,6 +332,7 @@ class PostgresStorage final : public Storage {
   // This collector's name in its notifications (listen.hpp): random, so that two
   // collectors never take each other's for their own.
   const std::string self_ = random_name();
+  std::int64_t epoch_ = 0;  // writer thread
   std::mutex listener_mu_;
   std::unique_ptr<pg::Listener> listener_;
   std::mutex lease_mu_;
@@ -329,7 +365,7 @@ Status PostgresStorage::write(std::function<Status(pg::Writes&)> apply) {
 }
 
 void PostgresStorage::submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
-                             Done done) {
+                             Stored done) {
   if (options_.max_queued_reports > 0) {
     std::size_t waiting = 0;
     {
@@ -339,24 +375,36 @@ void PostgresStorage::submit(protocol::Report report, std::int64_t received_ms, 
     if (waiting >= options_.max_queued_reports) {
       refused_busy_.fetch_add(1, std::memory_order_relaxed);
       return done(Status::unavailable("the collector is busy: " + std::to_string(waiting) +
-                                      " reports wait to be written"));
+                                      " reports wait to be written"),
+                  {});
     }
   }
   auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
   auto shared = std::make_shared<protocol::Report>(std::move(report));
+  auto delta = std::make_shared<StateDelta>();
   std::string agent = shared->agent.id;
   enqueue({std::move(agent),
-           [shared, received_ms, outcome, on_stored = std::move(on_stored)](pg::Writes& w) {
+           [this, shared, received_ms, outcome, delta,
+            on_stored = std::move(on_stored)](pg::Writes& w) -> Status {
              auto stored = w.store(*shared, received_ms);
              if (!stored) return stored.status();
              *outcome = *stored;
-             if (*stored == IngestOutcome::kStored && on_stored)
-               return w.persist(on_stored(std::move(*shared), received_ms));
-             return Status::ok();
+             if (*stored != IngestOutcome::kStored || !on_stored) return Status::ok();
+             // Under the agent's row lock: whether this collector's memory of it is
+             // current, and how to read it again if not.
+             const std::string name = shared->agent.id;
+             StoredAgent agent{
+                 .agent = name, .current = w.agent_current(name), .load = [this, name] {
+                   return pg::read_agent_state(*conn_, name, now_ms());
+                 }};
+             auto made = on_stored(std::move(*shared), received_ms, agent);
+             if (!made) return made.status();
+             *delta = std::move(*made);
+             return w.persist(*delta);
            },
-           [done = std::move(done), outcome](Status status) {
-             if (!status) return done(status);
-             done(*outcome);
+           [done = std::move(done), outcome, delta](Status status) {
+             if (!status) return done(status, {});
+             done(*outcome, std::move(delta->events));
            }});
 }
 
@@ -365,6 +413,37 @@ void PostgresStorage::change(Change make, ChangeDone done) {
   enqueue({"",
            [delta, make = std::move(make)](pg::Writes& w) -> Status {
              auto made = make();
+             if (!made) return made.status();
+             *delta = std::move(*made);
+             return w.persist(*delta);
+           },
+           [delta, done = std::move(done)](Status status) {
+             if (!status) return done(status);
+             done(std::move(*delta));
+           }});
+}
+
+void PostgresStorage::change_agents(std::vector<std::string> agents, AgentsChange make,
+                                    ChangeDone done) {
+  std::sort(agents.begin(), agents.end());
+  agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
+  auto delta = std::make_shared<StateDelta>();
+  // One agent's change joins a group of reports (its row locked in name order with
+  // theirs); one of several agents commits alone.
+  std::string first = agents.size() == 1 ? agents.front() : "";
+  enqueue({std::move(first),
+           [this, agents, delta, make = std::move(make)](pg::Writes& w) -> Status {
+             std::vector<StoredAgent> stored;
+             for (const std::string& agent : agents) {  // in name order
+               auto locked = w.lock_agent(agent);
+               if (!locked) return locked.status();
+               stored.push_back({.agent = agent,
+                                 .current = *locked && w.agent_current(agent),
+                                 .load = [this, agent] {
+                                   return pg::read_agent_state(*conn_, agent, now_ms());
+                                 }});
+             }
+             auto made = make(stored);
              if (!made) return made.status();
              *delta = std::move(*made);
              return w.persist(*delta);
@@ -401,6 +480,7 @@ StorageStats PostgresStorage::stats() {
   s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
   s.synchronous = synchronous_;
+  s.reads_retried = primary_.retried() + replica_.retried();
   if (auto bytes = primary_.with([](pq::Conn& c) { return pg::read_database_bytes(c); }))
     s.database_bytes = *bytes;
   return s;
@@ -463,6 +543,7 @@ bool PostgresStorage::connected() {
   }
   conn_ = std::move(*made);
   writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
+  new_epoch();
   log::notice("storage: connected to the database again");
   return true;
 }
@@ -477,9 +558,14 @@ void PostgresStorage::writer_loop() {
       cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
                    [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty() && closing_) return;
-      while (!queue_.empty() && group.size() < options_.max_batch_reports) {
+      // A job that is not one agent's report (an operator's action, a sweep, a
+      // checkpoint) may write the states of any agents: it commits alone, so that
+      // the agents' rows are locked in name order in every transaction.
+      while (!queue_.empty() && group.size() < batch_limit()) {
+        if (queue_.front().agent.empty() && !group.empty()) break;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        if (group.back().agent.empty()) break;
       }
     }
     if (!group.empty()) {
@@ -518,6 +604,11 @@ Status PostgresStorage::apply_in_savepoint(const Job& job, bool first) {
   if (!status) {
     (void)conn_->exec("ROLLBACK TO SAVEPOINT job");
     writes_->job_failed();
+    // The state engine may have applied what was rolled back (not when it refused).
+    const Code code = status.code();
+    if (code != Code::kFailedPrecondition && code != Code::kNotFound &&
+        code != Code::kInvalidArgument)
+      new_epoch();
   }
   return status;
 }
@@ -535,6 +626,8 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
     writes_->new_transaction();
     for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job, outcomes.empty()));
     tx = writes_->flush_blocks();
+    // The events last: their ids are given in commit order (writes.hpp).
+    if (tx) tx = writes_->flush_events();
     // Other collectors hear of it once it is committed (NOTIFY is delivered at
     // COMMIT, and never for a rollback).
     if (const bool announce = writes_->take_announce(); tx && announce) {
@@ -547,6 +640,7 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   }
   if (!tx) {
     if (writes_) writes_->forget_cached_ids();
+    new_epoch();
     // What is not known committed is answered as not stored: the agent sends it again,
     // and the replay guard makes that harmless if it was committed after all.
     if (tx.code() != Code::kUnavailable) tx = Status::unavailable(tx.message());

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <set>
 #include <vector>
 
+#include "collector/alert_message.hpp"
 #include "collector/sample_block.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/schema.hpp"
@@ -83,12 +85,41 @@ TokenRecord token_from_row(const pq::Rows& rows, int i) {
 
 void Writes::job_failed() {
   blocks_.resize(job_start_);
+  events_.resize(job_events_);
+  outbox_.resize(job_outbox_);
   forget_cached_ids();
+}
+
+bool Writes::agent_current(const std::string& agent) {
+  const auto it = states_by_.find(agent);
+  const auto revision = revision_at_lock_.find(agent);
+  const bool current = it != states_by_.end() && !token_.empty() && it->second == token_ &&
+                       revision != revision_at_lock_.end() && revision->second == downtimes_known_;
+  if (!current && revision != revision_at_lock_.end()) downtimes_known_ = revision->second;
+  return current;
+}
+
+Result<bool> Writes::lock_agent(const std::string& agent) {
+  auto id = known_agent_id(agent);
+  if (!id) return id.status().code() == Code::kNotFound ? Result<bool>(false) : id.status();
+  if (locked_.contains(*id)) return true;
+  auto locked = conn_.query(
+      "SELECT id, states_by, (SELECT revision FROM downtimes_revision WHERE id = 1)"
+      " FROM agents WHERE id = $1 FOR UPDATE",
+      Params().add(*id));
+  if (!locked) return locked.status();
+  if (locked->size() != 1) return false;
+  locked_.insert(*id);
+  states_by_[agent] = locked->text(0, 1);
+  revision_at_lock_[agent] = locked->int64(0, 2);
+  return true;
 }
 
 void Writes::forget_cached_ids() {
   agent_ids_.clear();
   locked_.clear();
+  states_by_.clear();
+  revision_at_lock_.clear();
   series_ids_.clear();
   series_counts_.clear();
 }
@@ -108,11 +139,15 @@ Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int
     // Locked already in this transaction: held until it ends.
     if (locked_.contains(it->second)) return it->second;
     // Known: lock its row for the rest of the transaction.
-    auto locked =
-        conn_.query("SELECT id FROM agents WHERE id = $1 FOR UPDATE", Params().add(it->second));
+    auto locked = conn_.query(
+        "SELECT id, states_by, (SELECT revision FROM downtimes_revision WHERE id = 1)"
+        " FROM agents WHERE id = $1 FOR UPDATE",
+        Params().add(it->second));
     if (!locked) return locked.status();
     if (locked->size() == 1) {
       locked_.insert(it->second);
+      states_by_[agent.id] = locked->text(0, 1);
+      revision_at_lock_[agent.id] = locked->int64(0, 2);
       return it->second;
     }
     agent_ids_.erase(it);  // gone (rolled back elsewhere): insert it again
@@ -121,7 +156,7 @@ Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int
   auto row = conn_.query(
       "INSERT INTO agents (name, site, hostname, version, first_seen_ms, last_seen_ms)"
       " VALUES ($1,$2,$3,$4,$5,$5) ON CONFLICT (name) DO UPDATE SET site = excluded.site"
-      " RETURNING id",
+      " RETURNING id, states_by, (SELECT revision FROM downtimes_revision WHERE id = 1)",
       Params()
           .add(agent.id)
           .add(agent.site)
@@ -132,6 +167,8 @@ Result<std::int64_t> Writes::agent_id(const protocol::AgentInfo& agent, std::int
   const std::int64_t id = row->int64(0, 0);
   agent_ids_.emplace(agent.id, id);
   locked_.insert(id);
+  states_by_[agent.id] = row->text(0, 1);
+  revision_at_lock_[agent.id] = row->int64(0, 2);
   return id;
 }
 
@@ -354,8 +391,10 @@ Status Writes::stage_agent(pq::Batch& batch, const AgentState& a) {
   batch.add(
       "UPDATE agents SET site = $2, hostname = $3, version = $4, first_seen_ms = $5,"
       " last_seen_ms = $6, last_seq = $7, clock_skew_ms = $8, spool_depth = $9,"
-      " spool_oldest_ms = $10, spool_dropped = $11, lost_since_ms = $12 WHERE id = $1",
-      p);
+      " spool_oldest_ms = $10, spool_dropped = $11, lost_since_ms = $12, states_by = $13"
+      " WHERE id = $1",
+      p.add(token_));
+  states_by_[a.id] = token_;
   return Status::ok();
 }
 
@@ -451,22 +490,50 @@ Status Writes::confirm_lead(std::int64_t term) {
   return Status::ok();
 }
 
-Status Writes::persist(const StateDelta& delta) {
+Status Writes::persist(StateDelta& delta) {
   if (!delta.events.empty() || !delta.downtimes.empty() || !delta.audit.empty()) announce_ = true;
   // Every row in one round trip, a report's checks in one statement.
   pq::Batch batch;
+  std::set<std::string> written;  // agents whose states this delta writes
   for (const auto& a : delta.agents) {
     if (Status s = stage_agent(batch, a); !s) return s;
+    written.insert(a.id);
+  }
+  // The agents of checks written without their agent's row (an acknowledgement, a
+  // sweep) are marked as written by this collector too.
+  std::set<std::string> marked;
+  for (const auto& c : delta.checks) {
+    if (!written.contains(c.agent)) marked.insert(c.agent);
+  }
+  for (const auto& agent : marked) {
+    batch.add("UPDATE agents SET states_by = $1 WHERE name = $2 AND states_by <> $1",
+              Params().add(token_).add(agent));
+    if (states_by_.contains(agent)) states_by_[agent] = token_;
   }
   const std::size_t checks = batch.size();
   if (Status s = stage_checks(batch, delta.checks); !s) return s;
-  for (const auto& e : delta.events) stage_event(batch, e);
   for (const auto& d : delta.downtimes) stage_downtime(batch, d);
+  // Other collectors read the downtimes again before their next report; this one's
+  // memory holds them (the revision's row lock orders two changes at once).
+  std::size_t revision = 0;
+  if (!delta.downtimes.empty()) {
+    revision = batch.size();
+    batch.add(
+        "UPDATE downtimes_revision SET revision = revision + 1 WHERE id = 1"
+        " RETURNING revision");
+  }
   for (const auto& entry : delta.audit) stage_audit(batch, entry);
   for (const auto& n : delta.notifications) stage_notification(batch, n);
-  for (const auto& row : delta.outbox) stage_outbox(batch, row);
+  // The events and the outbox rows (whose alerts name events) wait for their ids.
+  for (auto& e : delta.events) events_.push_back(&e);
+  for (auto& row : delta.outbox) outbox_.push_back(&row);
+  if (batch.empty()) return Status::ok();
   auto rows = conn_.pipeline(batch);
   if (!rows) return rows.status().with_context("store states and events");
+  // Known only when no other collector's change came between.
+  if (revision != 0 && (*rows)[revision].size() == 1 &&
+      (*rows)[revision].int64(0, 0) == downtimes_known_ + 1)
+    downtimes_known_ = (*rows)[revision].int64(0, 0);
   // A new check (inserted, not updated): other collectors learn of it, so that the
   // lead's sweeps know every check, however quietly it came.
   if (!delta.checks.empty()) {
@@ -476,6 +543,38 @@ Status Writes::persist(const StateDelta& delta) {
     }
   }
   return Status::ok();
+}
+
+Status Writes::flush_events() {
+  pq::Batch batch;
+  if (!events_.empty()) {
+    const auto n = static_cast<std::int64_t>(events_.size());
+    auto last = conn_.query("UPDATE event_ids SET last = last + $1 WHERE id = 1 RETURNING last",
+                            Params().add(n));
+    if (!last) return last.status().with_context("number events");
+    if (last->size() != 1) return Status::internal("number events: event_ids has no row");
+    std::int64_t next = last->int64(0, 0) - n;
+    std::unordered_map<std::int64_t, std::int64_t> renumbered;
+    for (Event* e : events_) {
+      renumbered[e->id] = ++next;
+      e->id = next;
+      stage_event(batch, *e);
+    }
+    for (OutboxRow* row : outbox_) {
+      auto alert = alert_from_json(row->alert);
+      if (!alert || alert->event_id == 0) continue;
+      const auto it = renumbered.find(alert->event_id);
+      if (it == renumbered.end()) continue;
+      alert->event_id = it->second;
+      row->alert = alert_to_json(*alert);
+    }
+  }
+  for (const OutboxRow* row : outbox_) stage_outbox(batch, *row);
+  events_.clear();
+  outbox_.clear();
+  if (batch.empty()) return Status::ok();
+  auto rows = conn_.pipeline(batch);
+  return rows ? Status::ok() : rows.status().with_context("store events");
 }
 
 void Writes::stage_outbox(pq::Batch& batch, const OutboxRow& row) {
@@ -715,11 +814,49 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
   }
 }
 
+// Makes the partition of the UTC day that starts at `from`, apart, gives it the blocks
+// of its day that the default partition took meanwhile, then attaches it: ATTACH locks
+// the table against schema changes only, so ingest goes on. The caller holds
+// kPartitionLock.
+Status Writes::make_partition(std::int64_t from) {
+  const std::int64_t to = (from / kDayMs + 1) * kDayMs;
+  const std::string name = partition_name(from);
+  const std::string range = std::to_string(from) + ") TO (" + std::to_string(to);
+  Status s = conn_.exec("CREATE TABLE " + name +
+                        " (LIKE sample_blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
+  if (s)
+    s = run(conn_,
+            "WITH moved AS (DELETE FROM sample_blocks_default WHERE t_max >= $1 AND t_max < $2"
+            " RETURNING *) INSERT INTO " +
+                name + " SELECT * FROM moved",
+            Params().add(from).add(to));
+  if (s)
+    s = conn_.exec("ALTER TABLE sample_blocks ATTACH PARTITION " + name + " FOR VALUES FROM (" +
+                   range + ")");
+  if (s)
+    s = run(conn_, "INSERT INTO sample_partitions (name, from_ms, to_ms) VALUES ($1,$2,$3)",
+            Params().add(name).add(from).add(to));
+  if (!s) return s.with_context("make partition " + name);
+  log::info("storage: partition " + name + " made");
+  return Status::ok();
+}
+
+Status Writes::make_partitions_for(std::int64_t from_ms, std::int64_t to_ms) {
+  if (Status s = conn_.exec(kPartitionLock); !s) return s;
+  for (std::int64_t day = bucket_of(from_ms, kDayMs); day <= to_ms; day += kDayMs) {
+    auto covered = conn_.query(
+        "SELECT EXISTS (SELECT 1 FROM sample_partitions WHERE from_ms < $2 AND to_ms > $1)",
+        Params().add(day).add(day + kDayMs));
+    if (!covered) return covered.status().with_context("read partitions");
+    if (covered->text(0, 0) == "t") continue;
+    if (Status s = make_partition(day); !s) return s;
+  }
+  return Status::ok();
+}
+
 // Makes the daily partitions of sample_blocks up to kPartitionDaysAhead days from now,
 // each from where the last one ends (sample_partitions), so that ranges never overlap
-// and days of a stop are caught up. A partition is made apart, given the blocks of its
-// day that the default partition took meanwhile, then attached: ATTACH locks the table
-// against schema changes only, so ingest goes on.
+// and days of a stop are caught up.
 Status Writes::make_partitions(std::int64_t now) {
   const std::int64_t until = (now / kDayMs + kPartitionDaysAhead) * kDayMs;
   auto covered = conn_.query("SELECT coalesce(max(to_ms), 0) FROM sample_partitions");
@@ -732,26 +869,8 @@ Status Writes::make_partitions(std::int64_t now) {
   // Stopped for weeks: the days missed stay in the default partition, not one each.
   from = std::max(from, (now / kDayMs - 1) * kDayMs);
   while (from < until) {
-    const std::int64_t to = (from / kDayMs + 1) * kDayMs;
-    const std::string name = partition_name(from);
-    const std::string range = std::to_string(from) + ") TO (" + std::to_string(to);
-    Status s = conn_.exec("CREATE TABLE " + name +
-                          " (LIKE sample_blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
-    if (s)
-      s = run(conn_,
-              "WITH moved AS (DELETE FROM sample_blocks_default WHERE t_max >= $1 AND t_max < $2"
-              " RETURNING *) INSERT INTO " +
-                  name + " SELECT * FROM moved",
-              Params().add(from).add(to));
-    if (s)
-      s = conn_.exec("ALTER TABLE sample_blocks ATTACH PARTITION " + name + " FOR VALUES FROM (" +
-                     range + ")");
-    if (s)
-      s = run(conn_, "INSERT INTO sample_partitions (name, from_ms, to_ms) VALUES ($1,$2,$3)",
-              Params().add(name).add(from).add(to));
-    if (!s) return s.with_context("make partition " + name);
-    log::info("storage: partition " + name + " made");
-    from = to;
+    if (Status s = make_partition(from); !s) return s;
+    from = (from / kDayMs + 1) * kDayMs;
   }
   return Status::ok();
 }
@@ -808,8 +927,13 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
        now - retention.five_minutes.count(), kFiveMinutesMs},
       {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
        " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
-       now - retention.hour.count(),
-       kHourMs},  // Replay protection: the batches of the last 8 days, and for older ones each
+       now - retention.hour.count(), kHourMs},
+      // The daily buckets a SQLite collector's `db copy` brought (PostgreSQL rolls up
+      // into the 5-minute and hourly tiers only).
+      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
+       now - retention.day.count(), kDayMs},
+      // Replay protection: the batches of the last 8 days, and for older ones each
       // agent's high-water mark, raised before they go.
       {"UPDATE agents SET pruned_seq = greatest(agents.pruned_seq, old.seq),"
        " pruned_received_ms = greatest(agents.pruned_received_ms, old.received)"

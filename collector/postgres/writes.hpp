@@ -31,10 +31,31 @@ class Writes {
   // The agent's row is locked until the transaction ends, so that the reports of one
   // agent are applied one after the other whichever collector receives them.
   Result<IngestOutcome> store(const protocol::Report& report, std::int64_t received_ms);
+  // Whether the states of `agent` (locked by store() or lock_agent()) were last
+  // written by this collector with its current cache token (set_cache_token), with the
+  // downtimes' revision it knows: if not, what it holds in memory of them (or of the
+  // downtimes) may be behind what is stored, and the caller reads them again (from
+  // then on they count as known).
+  bool agent_current(const std::string& agent);
+  // Locks the row of an agent already stored for the rest of the transaction; false
+  // when there is none.
+  Result<bool> lock_agent(const std::string& agent);
+  // The name written in agents.states_by by each transaction that writes an agent's
+  // states: this collector's, with the epoch of its memory (a new one after a
+  // rollback, when memory may be ahead of what is stored).
+  void set_cache_token(std::string token) { token_ = std::move(token); }
+
   // Stores what the state engine and the notifier made. A delta with events,
   // downtimes or audit entries (what other collectors' views must follow) marks the
-  // transaction as one to announce (take_announce()).
-  Status persist(const StateDelta& delta);
+  // transaction as one to announce (take_announce()). Its events and outbox rows are
+  // written by flush_events(), which gives the events their ids (in `delta`, which
+  // must live until then).
+  Status persist(StateDelta& delta);
+  // Gives the events of the transaction's deltas their ids from the counter (event_ids,
+  // schema version 5), in the order they were made, rewrites the outbox rows' alerts
+  // that name them, and writes both. Last before COMMIT: the counter's row lock is
+  // held until the transaction ends, so that ids are given in commit order.
+  Status flush_events();
   // kFailedPrecondition unless the lead's term (vigie_lead) is still `term`; the row
   // is read FOR SHARE, so that a collector taking the lead waits for this transaction.
   Status confirm_lead(std::int64_t term);
@@ -48,10 +69,16 @@ class Writes {
   void new_transaction() {
     locked_.clear();
     blocks_.clear();
+    events_.clear();
+    outbox_.clear();
   }
   // Around each job of a transaction, in its savepoint: when the job fails (its
   // savepoint rolled back), what it left for flush_blocks() goes too.
-  void job_starts() { job_start_ = blocks_.size(); }
+  void job_starts() {
+    job_start_ = blocks_.size();
+    job_events_ = events_.size();
+    job_outbox_ = outbox_.size();
+  }
   void job_failed();
   // Writes the sample blocks of the transaction's stored reports (one COPY); before
   // COMMIT.
@@ -72,6 +99,10 @@ class Writes {
   // Agent configurations (config_store.hpp).
   Result<std::int64_t> change_config(const ConfigChange& change);
   Status put_agent_config_report(const AgentConfigReport& report);
+
+  // The daily partitions of sample_blocks that hold [from_ms, to_ms], each day not
+  // covered yet (a database filled by `db copy`: its blocks' days).
+  Status make_partitions_for(std::int64_t from_ms, std::int64_t to_ms);
 
   // One slice of partitions, rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
@@ -97,6 +128,7 @@ class Writes {
   void stage_outbox(pq::Batch& batch, const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
   Status make_partitions(std::int64_t now_ms);
+  Status make_partition(std::int64_t from_ms);
   Status drop_partitions(std::int64_t cutoff_ms, bool* more);
   Status apply_retention(const Retention& retention, std::int64_t now_ms,
                          std::chrono::steady_clock::time_point stop, bool* more);
@@ -113,6 +145,17 @@ class Writes {
   };
   std::vector<PendingBlock> blocks_;
   std::size_t job_start_ = 0;
+  // The events and outbox rows of the transaction's deltas, for flush_events().
+  std::vector<Event*> events_;
+  std::vector<OutboxRow*> outbox_;
+  std::size_t job_events_ = 0;
+  std::size_t job_outbox_ = 0;
+  std::string token_;
+  // agents.states_by of the agents this transaction has locked, by name, and the
+  // downtimes' revision read with each lock.
+  std::unordered_map<std::string, std::string> states_by_;
+  std::unordered_map<std::string, std::int64_t> revision_at_lock_;
+  std::int64_t downtimes_known_ = -1;  // the downtimes' revision memory holds
   // The agents' rows this transaction has locked (FOR UPDATE), by row id.
   std::unordered_set<std::int64_t> locked_;
   struct SeriesEntry {

@@ -69,7 +69,7 @@ class SqliteStorage final : public Storage {
   }
 
   void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
-              Done done) override;
+              Stored done) override;
   void change(Change make, ChangeDone done) override;
   StorageStats stats() override;
   Status housekeep() override { return writer_.housekeep(); }
@@ -189,30 +189,38 @@ class SqliteStorage final : public Storage {
 };
 
 void SqliteStorage::submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
-                           Done done) {
+                           Stored done) {
   if (options_.max_queued_reports > 0) {
     const std::size_t waiting = writer_.queue_depth();
     if (waiting >= options_.max_queued_reports) {
       refused_busy_.fetch_add(1, std::memory_order_relaxed);
       return done(Status::unavailable("the collector is busy: " + std::to_string(waiting) +
-                                      " reports wait to be written"));
+                                      " reports wait to be written"),
+                  {});
     }
   }
   auto outcome = std::make_shared<IngestOutcome>(IngestOutcome::kStored);
   auto shared = std::make_shared<protocol::Report>(std::move(report));
-  writer_.enqueue({[this, shared, received_ms, outcome, on_stored = std::move(on_stored)] {
-                     auto stored = ingest_->store(*shared, received_ms);
-                     if (!stored) return stored.status();
-                     *outcome = *stored;
-                     // The samples are stored: the engine may take the results over.
-                     if (*stored == IngestOutcome::kStored && on_stored)
-                       return ingest_->persist(on_stored(std::move(*shared), received_ms));
-                     return Status::ok();
-                   },
-                   [done = std::move(done), outcome](Status status) {
-                     if (!status) return done(status);
-                     done(*outcome);
-                   }});
+  auto events = std::make_shared<std::vector<Event>>();
+  writer_.enqueue(
+      {[this, shared, received_ms, outcome, events, on_stored = std::move(on_stored)]() -> Status {
+         auto stored = ingest_->store(*shared, received_ms);
+         if (!stored) return stored.status();
+         *outcome = *stored;
+         // The samples are stored: the engine may take the results over.
+         // One collector owns the database: its memory is always current.
+         if (*stored == IngestOutcome::kStored && on_stored) {
+           auto delta = on_stored(std::move(*shared), received_ms, {});
+           if (!delta) return delta.status();
+           *events = delta->events;
+           return ingest_->persist(*delta);
+         }
+         return Status::ok();
+       },
+       [done = std::move(done), outcome, events](Status status) {
+         if (!status) return done(status, {});
+         done(*outcome, std::move(*events));
+       }});
 }
 
 void SqliteStorage::change(Change make, ChangeDone done) {

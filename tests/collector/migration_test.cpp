@@ -221,8 +221,9 @@ TEST_CASE("Migration: the rollups of a version 9 database read the same once pac
     r.results.push_back(c);
     std::promise<Result<IngestOutcome>> done;
     auto stored_future = done.get_future();
-    (*storage)->submit(std::move(r), t0 + 3 * 3'600'000, {},
-                       [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    (*storage)->submit(
+        std::move(r), t0 + 3 * 3'600'000, {},
+        [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
     REQUIRE(stored_future.get().is_ok());
   }
   const auto add_late = [&](SeriesPoint& p) {

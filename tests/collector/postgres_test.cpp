@@ -53,8 +53,9 @@ protocol::Report report(const std::string& agent, std::uint64_t seq) {
 Result<IngestOutcome> submit(Storage& storage, protocol::Report r) {
   std::promise<Result<IngestOutcome>> done;
   auto future = done.get_future();
-  storage.submit(std::move(r), 1000, {},
-                 [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  storage.submit(std::move(r), 1000, {}, [&](Result<IngestOutcome> o, std::vector<Event>) {
+    done.set_value(std::move(o));
+  });
   return future.get();
 }
 
@@ -163,7 +164,7 @@ TEST_CASE("PostgreSQL: a report sent to two collectors at once is stored once", 
     for (int side = 0; side < 2; ++side) {
       Storage& storage = side == 0 ? **a : **b;
       storage.submit(report(agent, static_cast<std::uint64_t>(i / 7 + 1)), 1000, {},
-                     [&outcomes, k = 2 * i + side](Result<IngestOutcome> o) {
+                     [&outcomes, k = 2 * i + side](Result<IngestOutcome> o, std::vector<Event>) {
                        outcomes[k].set_value(std::move(o));
                      });
     }
@@ -218,10 +219,9 @@ TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_baseb
     std::promise<Result<IngestOutcome>> done;
     (*storage)->submit(
         std::move(r), 1000 + static_cast<std::int64_t>(seq),
-        [&](protocol::Report&& stored, std::int64_t at) {
-          return engine.apply(std::move(stored), at);
-        },
-        [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+        [&](protocol::Report&& stored, std::int64_t at, const Storage::StoredAgent&)
+            -> Result<StateDelta> { return engine.apply(std::move(stored), at); },
+        [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
     REQUIRE(done.get_future().get().is_ok());
   }
   // The events the query API reads come from the standby, once it has replayed them.
@@ -232,6 +232,17 @@ TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_baseb
         return read.is_ok() && read->size() == static_cast<std::size_t>(engine.last_event_id());
       },
       std::chrono::seconds(10)));
+  // A read whose connection to the standby breaks (as one cancelled by a conflict with
+  // recovery does) is run again on a fresh connection: the reader sees no error, and the
+  // stats (the /metrics counter vigie_db_reads_retried_total) count it.
+  REQUIRE((*storage)->stats().reads_retried == 0);
+  REQUIRE(standby.psql(db,
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()") != "0");
+  auto again = (*storage)->events({});
+  INFO(again.status().message());
+  CHECK(again.is_ok());
+  CHECK((*storage)->stats().reads_retried == 1);
   // With the standby down, those reads fail (they went there), while what the engine
   // resumes from and the tokens are still read from the primary.
   REQUIRE(standby.stop());

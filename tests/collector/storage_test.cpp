@@ -36,12 +36,14 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r, StateEngine* 
   auto future = done.get_future();
   Storage::OnStored on_stored;
   if (engine != nullptr) {
-    on_stored = [engine](protocol::Report&& stored, std::int64_t at) {
+    on_stored = [engine](protocol::Report&& stored, std::int64_t at,
+                         const Storage::StoredAgent&) -> Result<StateDelta> {
       return engine->apply(std::move(stored), at);
     };
   }
-  storage.submit(std::move(r), 1000, on_stored,
-                 [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+  storage.submit(std::move(r), 1000, on_stored, [&](Result<IngestOutcome> o, std::vector<Event>) {
+    done.set_value(std::move(o));
+  });
   return future.get();
 }
 
@@ -495,8 +497,9 @@ TEST_CASE("Storage: a batch re-sent after its replay guard expired is still a du
   const auto submit_at = [&](protocol::Report r, std::int64_t received) {
     std::promise<Result<IngestOutcome>> done;
     auto future = done.get_future();
-    f.storage->submit(std::move(r), received, {},
-                      [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+    f.storage->submit(std::move(r), received, {}, [&](Result<IngestOutcome> o, std::vector<Event>) {
+      done.set_value(std::move(o));
+    });
     return future.get();
   };
   const std::int64_t ts = kT0 - 1000;
@@ -549,10 +552,11 @@ TEST_CASE("SqliteStorage: an enrollment waits behind the reports queued with it"
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the enrollment is queued
   std::promise<void> all;
   for (int i = 0; i < 20; ++i) {
-    s.submit(report(100 + i, State::kOk, 1000 + i), 1000, {}, [&](Result<IngestOutcome>) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      if (++reports_done == 20) all.set_value();
-    });
+    s.submit(report(100 + i, State::kOk, 1000 + i), 1000, {},
+             [&](Result<IngestOutcome>, std::vector<Event>) {
+               std::this_thread::sleep_for(std::chrono::milliseconds(5));
+               if (++reports_done == 20) all.set_value();
+             });
   }
   all.get_future().wait();
   enrolling.join();
@@ -584,8 +588,9 @@ TEST_CASE("Storage: housekeeping keeps events 400 days, traps with them", "[stor
   std::promise<Result<IngestOutcome>> done;
   f.storage->submit(
       std::move(failing), kT0,
-      [&](protocol::Report&& r, std::int64_t at) { return engine.apply(std::move(r), at); },
-      [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+      [&](protocol::Report&& r, std::int64_t at, const Storage::StoredAgent&)
+          -> Result<StateDelta> { return engine.apply(std::move(r), at); },
+      [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
   REQUIRE(done.get_future().get().is_ok());
   const auto events = [&] {
     auto e = f.storage->events({});

@@ -105,7 +105,8 @@ bool PostgresServer::find_binaries_and_own_folder() {
   return true;
 }
 
-PostgresServer::PostgresServer(const PostgresServer& primary) {
+PostgresServer::PostgresServer(const PostgresServer& primary, std::vector<std::string> settings)
+    : settings_(std::move(settings)) {
   if (!primary.available()) {
     why_ = primary.why();
     return;
@@ -115,8 +116,8 @@ PostgresServer::PostgresServer(const PostgresServer& primary) {
   if (!run_as_server_user(
           "pg_basebackup",
           {(bindir_ / "pg_basebackup").string(), "-D", (dir_.path() / "data").string(), "-R", "-X",
-           "stream", "-h", primary.folder().string(), "-p", std::to_string(primary.port()), "-U",
-           "vigie", "--no-sync"}))
+           "stream", "--checkpoint=fast", "-h", primary.folder().string(), "-p",
+           std::to_string(primary.port()), "-U", "vigie", "--no-sync"}))
     return;
   port_ = free_port();
   start();
@@ -161,6 +162,7 @@ bool PostgresServer::start() {
       // fsync on: what is committed is on disk, as in production.
       "-c", "fsync=on", "-c", "shared_buffers=32MB", "-c", "max_connections=150", "-c",
       "max_wal_senders=4", "-c", "wal_level=replica"};
+  for (const auto& setting : settings_) argv.insert(argv.end(), {"-c", setting});
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

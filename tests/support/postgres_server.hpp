@@ -22,8 +22,9 @@ class PostgresServer {
   // available() is false and why() says why.
   PostgresServer();
   // A streaming standby of `primary`, made with pg_basebackup -R and started on a
-  // port of its own; it replays what the primary commits, read-only.
-  explicit PostgresServer(const PostgresServer& primary);
+  // port of its own; it replays what the primary commits, read-only. `settings`:
+  // more server settings ("max_standby_streaming_delay=0"), each passed as -c.
+  explicit PostgresServer(const PostgresServer& primary, std::vector<std::string> settings = {});
   ~PostgresServer();  // stops the server (immediate shutdown) and removes its files
   PostgresServer& operator=(const PostgresServer&) = delete;
 
@@ -64,7 +65,8 @@ class PostgresServer {
   int port_ = 0;
   int databases_ = 0;
   bool started_ = false;
-  int postmaster_ = 0;  // its pid while it runs
+  int postmaster_ = 0;                 // its pid while it runs
+  std::vector<std::string> settings_;  // more -c settings
 };
 
 // One server for the whole test program, started on first use.

@@ -54,10 +54,9 @@ class Seeder {
     auto f = done.get_future();
     storage_.submit(
         std::move(r), received_ms,
-        [this](protocol::Report&& stored, std::int64_t at) {
-          return engine_.apply(std::move(stored), at);
-        },
-        [&](Result<IngestOutcome> o) { done.set_value(std::move(o)); });
+        [this](protocol::Report&& stored, std::int64_t at, const Storage::StoredAgent&)
+            -> Result<StateDelta> { return engine_.apply(std::move(stored), at); },
+        [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
     auto outcome = f.get();
     if (!outcome) throw std::runtime_error("seed: " + outcome.status().message());
   }
