@@ -38,7 +38,7 @@ const Command kCommands[] = {
     {"report", "write the backup or availability report from the database, and mail it",
      kReportHelp, report_command},
     {"calendar", "print a calendar's public holidays in a year", kCalendarHelp, calendar_command},
-    {"db", "migrate the database's schema", kDbHelp, db_command},
+    {"db", "migrate the database's schema; copy a SQLite one to PostgreSQL", kDbHelp, db_command},
 };
 
 const Command* find_command(std::string_view name) {

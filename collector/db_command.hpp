@@ -1,5 +1,6 @@
 #pragma once
-// `vigie-collector db ...`: the database's schema (migrate).
+// `vigie-collector db ...`: the database's schema (migrate), and the move of a SQLite
+// collector to PostgreSQL (copy, db_copy.hpp).
 
 #include <string_view>
 #include <vector>
