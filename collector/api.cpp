@@ -1133,6 +1133,14 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 static_cast<double>(monitor_.engine().traps_not_kept()));
   append_metric(out, "vigie_event_polls_waiting", "gauge", "Live readers waiting for events.",
                 static_cast<double>(m.waiting_polls));
+  append_metric(out, "vigie_followed_all_total", "counter",
+                "Times the whole state was read again after other collectors sharing the "
+                "database changed it (PostgreSQL).",
+                static_cast<double>(m.followed_all));
+  append_metric(out, "vigie_followed_agents_total", "counter",
+                "Agents read again, one by one, after other collectors sharing the database "
+                "changed them (PostgreSQL).",
+                static_cast<double>(m.followed_agents));
   append_metric(out, "vigie_writer_queue_depth", "gauge",
                 "Jobs (reports, state changes) waiting for the database writer.",
                 static_cast<double>(s.queue_depth));

@@ -21,15 +21,17 @@ Result<std::unique_ptr<Monitor>> Monitor::open(Storage& storage, MonitorOptions 
   monitor->engine_.restore(std::move(*snapshot), monitor->options_.now_ms());
   if (monitor->options_.run_thread) {
     monitor->thread_ = std::thread([m = monitor.get()] { m->run(); });
-    storage.watch([m = monitor.get()] {
+    storage.watch([m = monitor.get()](const Storage::OthersChanged& changed) {
       std::lock_guard lock(m->mu_);
       m->others_changed_ = true;
+      m->others_all_ = m->others_all_ || changed.all;
+      if (!m->others_all_) m->others_agents_.insert(changed.agents.begin(), changed.agents.end());
       m->cv_.notify_all();
     });
     // Taking the lead, it reads again what the collector that led before committed.
     storage.lead([m = monitor.get()](bool leading) {
       std::lock_guard lock(m->mu_);
-      if (leading) m->others_changed_ = true;
+      if (leading) m->others_changed_ = m->others_all_ = true;
       m->cv_.notify_all();
     });
   }
@@ -392,12 +394,37 @@ void Monitor::resync() {
   if (alerting && alerting->reseed) alerting->reseed(now_ms());
 }
 
-void Monitor::follow_others() {
+void Monitor::follow_others(bool all, std::vector<std::string> agents) {
   auto finished = [this] {
     std::lock_guard lock(mu_);
     following_ = false;
     cv_.notify_all();
   };
+  if (!all) {
+    const auto count = static_cast<std::int64_t>(agents.size());
+    storage_.change_agents(
+        std::move(agents),
+        [this](const std::vector<Storage::StoredAgent>& stored) -> Result<StateDelta> {
+          for (const auto& agent : stored) {
+            if (agent.current) continue;  // this collector wrote it last
+            auto current = agent.load();
+            if (!current) return current.status().with_context("read agent " + agent.agent);
+            engine_.reload_agent(agent.agent, std::move(*current));
+          }
+          return StateDelta{};
+        },
+        [this, finished, count](Result<StateDelta> done) {
+          if (!done && done.status().code() != Code::kUnavailable)
+            log::error("following other collectors: " + done.status().message());
+          publish_others_events();
+          {
+            std::lock_guard lock(mu_);
+            stats_.followed_agents += count;
+          }
+          finished();
+        });
+    return;
+  }
   storage_.change([this]() -> Result<StateDelta> { return engine_.checkpoint(); },
                   [this, finished](Result<StateDelta> saved) {
                     // On the writer, after the commit: nothing of this collector's is
@@ -412,30 +439,45 @@ void Monitor::follow_others() {
                     } else {
                       log::error("following other collectors: " + snapshot.status().message());
                     }
-                    constexpr std::size_t kSlice = 1000;
-                    for (;;) {
-                      auto events = storage_.events(
-                          {.after = published_cursor(), .limit = kSlice, .primary = true});
-                      if (!events) {
-                        log::error("following other collectors: " + events.status().message());
-                        break;
-                      }
-                      publish(*events);
-                      if (events->size() < kSlice) break;
+                    publish_others_events();
+                    {
+                      std::lock_guard lock(mu_);
+                      ++stats_.followed_all;
                     }
                     finished();
                   });
+}
+
+void Monitor::publish_others_events() {
+  constexpr std::size_t kSlice = 1000;
+  for (;;) {
+    auto events = storage_.events({.after = published_cursor(), .limit = kSlice, .primary = true});
+    if (!events) {
+      log::error("following other collectors: " + events.status().message());
+      return;
+    }
+    publish(*events);
+    if (events->size() < kSlice) return;
+  }
+}
+
+void Monitor::start_following(std::unique_lock<std::mutex>& lock) {
+  const bool all = std::exchange(others_all_, false);
+  std::vector<std::string> agents(others_agents_.begin(), others_agents_.end());
+  others_agents_.clear();
+  others_changed_ = false;
+  following_ = true;
+  lock.unlock();
+  follow_others(all, std::move(agents));
+  lock.lock();
 }
 
 void Monitor::follow_others_and_wait() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !following_ || stopping_; });
   if (stopping_) return;
-  others_changed_ = false;
-  following_ = true;
-  lock.unlock();
-  follow_others();
-  lock.lock();
+  others_changed_ = others_all_ = true;
+  start_following(lock);
   cv_.wait(lock, [this] { return !following_ || stopping_; });
 }
 
@@ -520,12 +562,7 @@ void Monitor::run() {
         cv_.wait_until(lock, wake);
       }
       if (stopping_) return;
-      if (others_changed_ && !following_) {
-        others_changed_ = false;
-        following_ = true;
-        lock.unlock();
-        follow_others();
-      }
+      if (others_changed_ && !following_) start_following(lock);
     }
     serve_waiters(false);
     const auto now = Clock::now();

@@ -19,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,6 +46,10 @@ struct MonitorStats {
   std::int64_t samples_stored = 0;
   std::int64_t events = 0;
   std::int64_t waiting_polls = 0;
+  // Changes of other collectors sharing the database followed (Storage::watch): by
+  // reading the whole state again, and by reading some agents again (how many agents).
+  std::int64_t followed_all = 0;
+  std::int64_t followed_agents = 0;
 };
 
 class Monitor {
@@ -140,15 +146,26 @@ class Monitor {
   // Events after `after` from memory, or nullopt when memory no longer has them all.
   std::optional<std::vector<Event>> recent_after(std::int64_t after, std::size_t limit) const;
   void serve_waiters(bool all);
-  // Another collector sharing the database committed changes (Storage::watch): on the
-  // writer, this collector's own unsaved results first (a checkpoint), then the state
-  // and the events it has not published are read again from the database.
-  void follow_others();
-  // follow_others(), after any in progress, and waits until it is done (thread_ only).
+  // Another collector sharing the database committed changes (Storage::watch). With
+  // `all`: on the writer, this collector's own unsaved results first (a checkpoint),
+  // then the whole state is read again. Otherwise only `agents`, each under its row
+  // lock and only when another collector wrote it since this one knew it. Then the
+  // events it has not published are read.
+  void follow_others(bool all, std::vector<std::string> agents);
+  // Publishes the events committed by others that this collector has not (writer).
+  void publish_others_events();
+  // Takes the changes to follow and follows them (mu_ held by `lock`, released while
+  // follow_others() is called).
+  void start_following(std::unique_lock<std::mutex>& lock);
+  // follow_others() of everything, after any in progress, and waits until it is done
+  // (thread_ only).
   void follow_others_and_wait();
 
-  bool others_changed_ = false;  // a change to follow (mu_)
-  bool following_ = false;       // follow_others() in progress (mu_)
+  // Changes to follow (mu_): any at all, and whether everything or some agents.
+  bool others_changed_ = false;
+  bool others_all_ = false;
+  std::set<std::string> others_agents_;
+  bool following_ = false;  // follow_others() in progress (mu_)
 
   Storage& storage_;
   MonitorOptions options_;

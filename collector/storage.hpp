@@ -255,12 +255,20 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // at or after since_ms: re-notifications count from there after a restart.
   virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
 
+  // What another collector sharing the database committed: events, acknowledgements,
+  // new checks of `agents`, or, when `all`, changes that may touch any agent
+  // (downtimes, more agents than a notification names, or changes missed while the
+  // storage could not hear of them).
+  struct OthersChanged {
+    bool all = false;
+    std::vector<std::string> agents;  // sorted, each once
+  };
   // Calls `changed` (on a thread of the storage's) whenever another collector sharing
-  // the database may have committed events, acknowledgements or downtimes, and once
-  // after the storage lost track of them (a lost connection made again): the caller
-  // reads them again from the database. An empty function stops it. SQLite, which one
-  // collector owns, never calls it.
-  virtual void watch(std::function<void()> changed) { (void)changed; }
+  // the database may have committed events, acknowledgements or downtimes, and with
+  // `all` once after the storage lost track of them (a lost connection made again):
+  // the caller reads what changed again from the database. An empty function stops
+  // it. SQLite, which one collector owns, never calls it.
+  virtual void watch(std::function<void(const OthersChanged&)> changed) { (void)changed; }
 
   // The lead among collectors sharing a database. The duties only one collector may
   // run at a time (staleness and lost-agent sweeps, unreachable sites, expiries,

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "collector/postgres/pq.hpp"
 #include "common/log.hpp"
@@ -14,9 +16,51 @@ namespace vigie::collector::pg {
 namespace {
 constexpr std::chrono::milliseconds kFirstRetry{100};
 constexpr std::chrono::milliseconds kLastRetry{5000};
+// A payload longer names no agent but "*": PostgreSQL refuses 8000 bytes and more.
+constexpr std::size_t kLongestPayload = 7000;
+const Storage::OthersChanged kAll{.all = true};
+
+void sort_unique(std::vector<std::string>& names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+}
 }  // namespace
 
-Listener::Listener(std::string conninfo, std::string self, std::function<void()> changed)
+std::string payload(std::string_view self, const Storage::OthersChanged& changed) {
+  const std::string all = std::string(self) + "\n*";
+  if (changed.all) return all;
+  std::string out = std::string(self) + '\n';
+  for (std::size_t i = 0; i < changed.agents.size(); ++i) {
+    const std::string& agent = changed.agents[i];
+    // A name with a line break in it cannot be told apart from two: all, then.
+    if (agent.find('\n') != std::string::npos) return all;
+    if (i > 0) out += '\n';
+    out += agent;
+    if (out.size() > kLongestPayload) return all;
+  }
+  return out;
+}
+
+std::optional<Storage::OthersChanged> read_payload(std::string_view payload,
+                                                   std::string_view self) {
+  const auto end = payload.find('\n');
+  if (payload.substr(0, end) == self) return std::nullopt;
+  if (end == std::string_view::npos) return kAll;  // from a collector that names no agents
+  Storage::OthersChanged changed;
+  std::string_view rest = payload.substr(end + 1);
+  while (!rest.empty()) {
+    const auto line_end = rest.find('\n');
+    const std::string_view line = rest.substr(0, line_end);
+    if (line == "*") return kAll;
+    if (!line.empty()) changed.agents.emplace_back(line);
+    if (line_end == std::string_view::npos) break;
+    rest.remove_prefix(line_end + 1);
+  }
+  sort_unique(changed.agents);
+  return changed;
+}
+
+Listener::Listener(std::string conninfo, std::string self, Changed changed)
     : conninfo_(std::move(conninfo)), self_(std::move(self)), changed_(std::move(changed)) {
   if (!stop_.ready()) {
     log::error("live changes: cannot make a pipe; other collectors' changes are not followed");
@@ -54,7 +98,7 @@ void Listener::run() {
     delay = kFirstRetry;
     if (lost) {
       log::notice("live changes: listening again");
-      changed_();  // what others committed meanwhile is read again
+      changed_(kAll);  // what others committed meanwhile is read again
       lost = false;
     }
     for (;;) {
@@ -64,9 +108,23 @@ void Listener::run() {
       if (stop_.stopping()) return;
       if (!(events & (POLLIN | POLLERR | POLLHUP))) continue;
       const bool up = conn->consume_input() && conn->ok();
-      bool others = false;
-      for (const auto& payload : conn->notifications()) others = others || payload != self_;
-      if (others) changed_();
+      // Those read at once are merged: one call reads their agents together.
+      std::optional<Storage::OthersChanged> others;
+      for (const auto& text : conn->notifications()) {
+        auto changed = read_payload(text, self_);
+        if (!changed) continue;
+        if (!others) {
+          others = std::move(*changed);
+          continue;
+        }
+        others->all = others->all || changed->all;
+        others->agents.insert(others->agents.end(), changed->agents.begin(), changed->agents.end());
+      }
+      if (others) {
+        if (others->all) others->agents.clear();
+        sort_unique(others->agents);
+        changed_(*others);
+      }
       if (!up) break;
     }
     log::warning("live changes: the LISTEN connection was lost; making it again");

@@ -2,28 +2,42 @@
 // Live changes across collectors sharing one database. A writer that commits events,
 // acknowledgements or downtimes also sends a notification on kChannel in the same
 // transaction (pg_notify: delivered on commit, never for a rollback), naming the
-// collector that made it. Each collector keeps one Listener: a connection of its own
-// that LISTENs on the channel, read by a thread that waits on the connection's socket
-// (poll; no busy loop) and calls `changed` for every notification of another
-// collector. When the connection drops it is made again with a growing delay (0.1 s
-// up to 5 s), and `changed` is called once it is back: what was committed meanwhile is
+// collector that made it and the agents whose states it changed (payload()), so that
+// the others read those agents again rather than the whole fleet. Each collector keeps
+// one Listener: a connection of its own that LISTENs on the channel, read by a thread
+// that waits on the connection's socket (poll; no busy loop) and calls `changed` for
+// the notifications of other collectors, those read at once merged into one call.
+// When the connection drops it is made again with a growing delay (0.1 s up to 5 s),
+// and `changed` is called with `all` once it is back: what was committed meanwhile is
 // then read again from the database, so nothing is missed.
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "collector/postgres/stop_signal.hpp"
+#include "collector/storage.hpp"
 
 namespace vigie::collector::pg {
 
 inline constexpr const char* kChannel = "vigie_changes";
 
+// A notification's payload: the sender's name, then a line per agent, or a line "*"
+// when `changed.all` or when the names would not fit in a notification (PostgreSQL
+// takes payloads under 8000 bytes).
+std::string payload(std::string_view self, const Storage::OthersChanged& changed);
+// What a payload says, or nothing when `self` sent it. A payload of one line (a
+// sender's name alone) says `all`.
+std::optional<Storage::OthersChanged> read_payload(std::string_view payload, std::string_view self);
+
 class Listener {
  public:
   // `self`: this collector's name in the notifications (its own are ignored).
-  Listener(std::string conninfo, std::string self, std::function<void()> changed);
+  using Changed = std::function<void(const Storage::OthersChanged&)>;
+  Listener(std::string conninfo, std::string self, Changed changed);
   ~Listener();  // stops the thread
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -33,7 +47,7 @@ class Listener {
 
   const std::string conninfo_;
   const std::string self_;
-  const std::function<void()> changed_;
+  const Changed changed_;
   StopSignal stop_;
   std::thread thread_;
 };

@@ -135,7 +135,7 @@ class PostgresStorage final : public Storage {
   void change_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) override;
   StorageStats stats() override;
   Status housekeep() override;
-  void watch(std::function<void()> changed) override {
+  void watch(std::function<void(const OthersChanged&)> changed) override {
     std::lock_guard lock(listener_mu_);
     listener_.reset();
     if (changed)
@@ -630,9 +630,10 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
     if (tx) tx = writes_->flush_events();
     // Other collectors hear of it once it is committed (NOTIFY is delivered at
     // COMMIT, and never for a rollback).
-    if (const bool announce = writes_->take_announce(); tx && announce) {
-      auto notified = conn_->query("SELECT pg_notify($1, $2)",
-                                   pq::Params().add(std::string(pg::kChannel)).add(self_));
+    if (const auto announce = writes_->take_announce(); tx && announce) {
+      auto notified = conn_->query(
+          "SELECT pg_notify($1, $2)",
+          pq::Params().add(std::string(pg::kChannel)).add(pg::payload(self_, *announce)));
       if (!notified) tx = notified.status().with_context("announce the change");
     }
     if (tx) tx = conn_->commit();

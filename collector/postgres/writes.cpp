@@ -490,8 +490,20 @@ Status Writes::confirm_lead(std::int64_t term) {
   return Status::ok();
 }
 
+std::optional<Storage::OthersChanged> Writes::take_announce() {
+  if (!std::exchange(announce_, false)) return std::nullopt;
+  Storage::OthersChanged out = std::exchange(announced_, {});
+  if (out.all) out.agents.clear();
+  std::sort(out.agents.begin(), out.agents.end());
+  out.agents.erase(std::unique(out.agents.begin(), out.agents.end()), out.agents.end());
+  return out;
+}
+
 Status Writes::persist(StateDelta& delta) {
   if (!delta.events.empty() || !delta.downtimes.empty() || !delta.audit.empty()) announce_ = true;
+  // Downtimes change flags of checks anywhere; events and acknowledgements name theirs.
+  if (!delta.downtimes.empty()) announced_.all = true;
+  for (const auto& e : delta.events) announced_.agents.push_back(e.agent);
   // Every row in one round trip, a report's checks in one statement.
   pq::Batch batch;
   std::set<std::string> written;  // agents whose states this delta writes
@@ -539,7 +551,10 @@ Status Writes::persist(StateDelta& delta) {
   if (!delta.checks.empty()) {
     const pq::Rows& upserted = (*rows)[checks];
     for (int i = 0; i < upserted.size(); ++i) {
-      if (upserted.text(i, 0) == "t") announce_ = true;
+      if (upserted.text(i, 0) != "t") continue;
+      announce_ = true;
+      for (const auto& c : delta.checks) announced_.agents.push_back(c.agent);
+      break;
     }
   }
   return Status::ok();

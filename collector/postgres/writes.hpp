@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,8 +47,9 @@ class Writes {
   void set_cache_token(std::string token) { token_ = std::move(token); }
 
   // Stores what the state engine and the notifier made. A delta with events,
-  // downtimes or audit entries (what other collectors' views must follow) marks the
-  // transaction as one to announce (take_announce()). Its events and outbox rows are
+  // downtimes, audit entries or new checks (what other collectors' views must follow)
+  // marks the transaction as one to announce (take_announce()), with its agents, or
+  // all of them for downtimes. Its events and outbox rows are
   // written by flush_events(), which gives the events their ids (in `delta`, which
   // must live until then).
   Status persist(StateDelta& delta);
@@ -59,9 +61,9 @@ class Writes {
   // kFailedPrecondition unless the lead's term (vigie_lead) is still `term`; the row
   // is read FOR SHARE, so that a collector taking the lead waits for this transaction.
   Status confirm_lead(std::int64_t term);
-  // Whether the transaction since the last call stored something other collectors
-  // must hear of (listen.hpp); clears the mark.
-  bool take_announce() { return std::exchange(announce_, false); }
+  // What the transaction since the last call stored that other collectors must hear
+  // of (listen.hpp), if anything; clears it.
+  std::optional<Storage::OthersChanged> take_announce();
   // After a rollback: cached row ids may name rows that were rolled back, and the
   // agents' row locks taken since the savepoint are gone.
   void forget_cached_ids();
@@ -110,6 +112,7 @@ class Writes {
 
  private:
   bool announce_ = false;
+  Storage::OthersChanged announced_;  // what to announce (agents unsorted until taken)
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
   // The row id of an agent already stored; kNotFound if none.
   Result<std::int64_t> known_agent_id(const std::string& agent);

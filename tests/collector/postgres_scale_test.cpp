@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -333,6 +334,63 @@ TEST_CASE("PostgreSQL: a long-poll on one collector passes no event another comm
   std::vector<std::int64_t> expected(static_cast<std::size_t>(std::stoll(*total)));
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<std::int64_t>(i) + 1;
   CHECK(seen == expected);
+  a.monitor->stop();
+  b.monitor->stop();
+}
+
+// Waits up to five seconds for `seen` to hold.
+bool eventually(const std::function<bool()>& seen) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!seen()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+TEST_CASE("PostgreSQL: a collector follows another's report by reading that agent alone",
+          "[postgres][postgres-scale]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string db = server.create_database();
+  REQUIRE_FALSE(db.empty());
+  Collector a = open_collector(server.conninfo(db));
+  Collector b = open_collector(server.conninfo(db));
+  auto shown_by_b = [&](int agent, State state) {
+    return eventually([&] {
+      auto c = b.monitor->engine().check("scale-" + std::to_string(agent), "system/load");
+      return c && c->hard_state == state;
+    });
+  };
+  // A takes the lead and reads everything once; B, which follows, may have read all
+  // once too before the first report (its LISTEN connection made).
+  REQUIRE(eventually([&] { return a.storage->leads() || b.storage->leads(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const MonitorStats before = b.monitor->stats();
+  // Agents B has never seen, then a change of one it knows.
+  for (int i = 10; i < 13; ++i) {
+    REQUIRE(ingest(*a.monitor, report(i, 1)));
+    CHECK(shown_by_b(i, State::kCritical));
+  }
+  REQUIRE(ingest(*a.monitor, report(10, 2)));
+  CHECK(shown_by_b(10, State::kOk));
+  const MonitorStats after = b.monitor->stats();
+  CHECK(after.followed_all == before.followed_all);
+  CHECK(after.followed_agents >= before.followed_agents + 4);
+  CHECK(b.monitor->engine().agents().size() == 3);
+
+  // A downtime may cover any agent: B reads everything again.
+  auto d = a.monitor->add_downtime({.site = "site-1",
+                                    .start_ms = wall_ms() - 1000,
+                                    .end_ms = wall_ms() + 3'600'000,
+                                    .comment = "works",
+                                    .author = "ops"});
+  REQUIRE(d);
+  CHECK(eventually([&] { return b.monitor->engine().downtime(d->id).has_value(); }));
+  CHECK(b.monitor->stats().followed_all > after.followed_all);
   a.monitor->stop();
   b.monitor->stop();
 }

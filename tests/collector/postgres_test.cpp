@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "collector/postgres/listen.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/postgres/schema.hpp"
 #include "collector/sample_block.hpp"
@@ -57,6 +58,32 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r) {
     done.set_value(std::move(o));
   });
   return future.get();
+}
+
+TEST_CASE("PostgreSQL: a change's notification names its agents, or all of them", "[postgres]") {
+  using Changed = Storage::OthersChanged;
+  const Changed two{.agents = {"fw-1", "nas-2"}};
+  const auto read = pg::read_payload(pg::payload("c1", two), "c2");
+  REQUIRE(read);
+  CHECK_FALSE(read->all);
+  CHECK(read->agents == two.agents);
+  // The sender's own, and a change of no agent (an audit entry alone).
+  CHECK_FALSE(pg::read_payload(pg::payload("c1", two), "c1"));
+  const auto none = pg::read_payload(pg::payload("c1", {}), "c2");
+  REQUIRE(none);
+  CHECK_FALSE(none->all);
+  CHECK(none->agents.empty());
+  // All: asked for, a name that holds a line break, more names than a payload takes,
+  // and a payload that names nothing but its sender.
+  CHECK(pg::read_payload(pg::payload("c1", {.all = true}), "c2")->all);
+  CHECK(pg::read_payload(pg::payload("c1", {.agents = {"a\nb"}}), "c2")->all);
+  Changed many;
+  for (int i = 0; i < 2000; ++i) many.agents.push_back("agent-" + std::to_string(i));
+  CHECK(pg::payload("c1", many).size() < 8000);
+  CHECK(pg::read_payload(pg::payload("c1", many), "c2")->all);
+  CHECK(pg::read_payload("c1", "c2")->all);
+  // A name repeated is read once; names come sorted.
+  CHECK(pg::read_payload("c1\nb\na\nb", "c2")->agents == std::vector<std::string>{"a", "b"});
 }
 
 TEST_CASE("PostgreSQL: a password in the connection string is refused", "[postgres]") {
