@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "collector/housekeeping_pacer.hpp"
 #include "collector/postgres/lease.hpp"
 #include "collector/postgres/listen.hpp"
 #include "collector/postgres/pq.hpp"
@@ -550,13 +551,13 @@ bool PostgresStorage::connected() {
 
 void PostgresStorage::writer_loop() {
   std::vector<Job> group;
-  auto last_housekeeping = Clock::now();
+  HousekeepingPacer pacer(options_.housekeeping_every);
   auto more = std::make_shared<bool>(false);
   for (;;) {
+    bool idle = false;  // no job came while it waited
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
-                   [&] { return closing_ || !queue_.empty(); });
+      idle = !cv_.wait_for(lock, pacer.wait(*more), [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty() && closing_) return;
       // A job that is not one agent's report (an operator's action, a sweep, a
       // checkpoint) may write the states of any agents: it commits alone, so that
@@ -572,19 +573,15 @@ void PostgresStorage::writer_loop() {
       commit_group(group);
       group.clear();
     }
-    bool idle;
-    {
-      std::lock_guard lock(mu_);
-      idle = queue_.empty();
-    }
-    const auto period = *more ? options_.housekeeping_every / 4 : options_.housekeeping_every;
     // Housekeeping is the lead's (one collector's at a time).
-    if (!leads()) *more = false;
-    else if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
+    if (!leads()) {
+      *more = false;
+    } else if (pacer.due(*more, idle)) {
+      const auto start = Clock::now();
       group.push_back(housekeeping_job(more, true));
       commit_group(group);
       group.clear();
-      last_housekeeping = Clock::now();
+      pacer.ran(start, Clock::now());
     }
   }
 }

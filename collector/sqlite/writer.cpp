@@ -6,6 +6,7 @@
 #include <future>
 #include <string>
 
+#include "collector/housekeeping_pacer.hpp"
 #include "common/log.hpp"
 
 namespace vigie::collector {
@@ -91,14 +92,14 @@ void SqliteWriter::close() {
 
 void SqliteWriter::writer_loop() {
   std::vector<Job> group;
-  auto last_housekeeping = Clock::now();
+  HousekeepingPacer pacer(options_.housekeeping_every);
   auto more = std::make_shared<bool>(false);
   for (;;) {
+    bool idle = false;  // no job came while it waited
     {
       std::unique_lock lock(mu_);
-      // With housekeeping left to do, come back as soon as the queue is idle.
-      cv_.wait_for(lock, *more ? std::chrono::milliseconds(0) : options_.housekeeping_every,
-                   [&] { return closing_ || !queue_.empty() || !last_.empty(); });
+      idle = !cv_.wait_for(lock, pacer.wait(*more),
+                           [&] { return closing_ || !queue_.empty() || !last_.empty(); });
       if (queue_.empty() && last_.empty() && closing_) return;  // everything is committed
       // Group commit: everything that queued up while the last transaction ran, then
       // one job of write_last's, behind them.
@@ -115,15 +116,12 @@ void SqliteWriter::writer_loop() {
       commit_group(group);
       group.clear();
     }
-    // One slice per housekeeping_every under load; back to back when idle.
-    const bool idle = queue_depth() == 0;
-    // With a backlog (a slice ran out of budget), slices come four times as often.
-    const auto period = *more ? options_.housekeeping_every / 4 : options_.housekeeping_every;
-    if ((*more && idle) || Clock::now() - last_housekeeping >= period) {
+    if (pacer.due(*more, idle)) {
+      const auto start = Clock::now();
       group.push_back(housekeeping_job(more));
       commit_group(group);
       group.clear();
-      last_housekeeping = Clock::now();
+      pacer.ran(start, Clock::now());
     }
   }
 }

@@ -2,8 +2,9 @@
 // The single writer of the collector database (SQLite has one): a thread that owns
 // the write connection and commits the jobs queued since its last transaction in one
 // transaction (group commit), each job in a savepoint of its own so that a failing one
-// is rolled back alone. Between groups it runs slices of housekeeping: at most one per
-// `housekeeping_every` under load, back to back when idle with work left. A second
+// is rolled back alone. Between groups it runs slices of housekeeping, paced by
+// HousekeepingPacer (housekeeping_pacer.hpp): one per `housekeeping_every` with no work
+// left, back to back when idle with work left, a share of the time under load. A second
 // thread copies the write-ahead log back into the database from a connection of its
 // own, so that no commit waits for a checkpoint.
 //
