@@ -119,6 +119,17 @@ class PostgresStorage final : public Storage {
     auto synchronous = pg::read_synchronous(*conn_);
     if (!synchronous) return synchronous.status();
     synchronous_ = *synchronous;
+    // The days' partitions exist before the first report, not from the lead's first
+    // housekeeping on: a block of a day with no partition goes to the default one, and
+    // one routed there while the lead attaches its day's partition is refused
+    // ("violates partition constraint"). A check of one row once they are made.
+    Status made = conn_->exec("BEGIN");
+    if (made) made = writes_->make_partitions(now_ms());
+    if (made) made = conn_->commit();
+    if (!made) {
+      (void)conn_->exec("ROLLBACK");
+      return made.with_context("make the days' partitions");
+    }
     writer_ = std::thread([this] { writer_loop(); });
     return Status::ok();
   }

@@ -106,6 +106,10 @@ class Writes {
   // covered yet (a database filled by `db copy`: its blocks' days).
   Status make_partitions_for(std::int64_t from_ms, std::int64_t to_ms);
 
+  // The daily partitions of sample_blocks from yesterday to a few days ahead, those not
+  // made yet (under the partitions' advisory lock: two collectors never race).
+  Status make_partitions(std::int64_t now_ms);
+
   // One slice of partitions, rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                             std::int64_t now_ms, bool* more);
@@ -130,7 +134,6 @@ class Writes {
   void stage_notification(pq::Batch& batch, const NotificationRecord& notification);
   void stage_outbox(pq::Batch& batch, const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
-  Status make_partitions(std::int64_t now_ms);
   Status make_partition(std::int64_t from_ms);
   Status drop_partitions(std::int64_t cutoff_ms, bool* more);
   Status apply_retention(const Retention& retention, std::int64_t now_ms,

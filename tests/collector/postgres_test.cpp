@@ -321,7 +321,11 @@ TEST_CASE("PostgreSQL: raw samples go to daily partitions, dropped whole by rete
     REQUIRE(submit(s, r).is_ok());
   };
 
-  REQUIRE(s.housekeep().is_ok());  // makes the days ahead
+  // The days ahead are made as the storage opens, before any report or housekeeping.
+  CHECK(server.psql(db, "SELECT count(*) FROM sample_partitions WHERE to_ms > " +
+                            std::to_string(now.load()) +
+                            " AND from_ms <= " + std::to_string(now.load() + 2 * kDayMs)) == "3");
+  REQUIRE(s.housekeep().is_ok());
   const std::string name =
       "sample_blocks_" +
       *server.psql(db, "SELECT to_char(to_timestamp(" + std::to_string(day / 1000) +
