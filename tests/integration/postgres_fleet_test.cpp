@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -60,7 +61,9 @@ std::string agent_config(const std::string& id, const std::string& url, const st
       {"agent", {{"id", id}, {"site", kSite}}},
       {"collector",
        {{"url", url}, {"ca_file", ca}, {"token_file", token.string()}, {"send_interval", "1s"}}},
-      {"defaults", {{"interval", "1s"}, {"timeout", "5s"}}},
+      // Results every 5 s: a collector away for a few seconds leaves them fresh (stale
+      // after 3 intervals), and the switch's 20 s are 4 results, hard after 3.
+      {"defaults", {{"interval", "5s"}, {"timeout", "5s"}}},
       {"checks",
        {{{"name", "dummy-ok"},
          {"type", "external"},
@@ -84,7 +87,8 @@ std::map<std::pair<std::string, std::string>, json> simulated_checks(Collector& 
   INFO(reply.status << " " << reply.body.substr(0, 300) << reply.error);
   REQUIRE(reply.status == 200);
   std::map<std::pair<std::string, std::string>, json> out;
-  for (auto& row : json::parse(reply.body).at("checks")) {
+  json body = json::parse(reply.body);
+  for (auto& row : body.at("checks")) {
     const std::string agent = row.at("agent");
     const std::string check = row.at("check");
     if (agent.rfind("bench-", 0) != 0 || check == "vigie/heartbeat") continue;
@@ -274,7 +278,7 @@ TEST_CASE("PostgreSQL: three collectors, SIGKILLs and a server restart, nothing 
                              id + "'");
     REQUIRE(n.has_value());
     INFO(id << " log:\n" << agents[static_cast<std::size_t>(i)]->log());
-    CHECK(std::stoi(*n) >= 60);
+    CHECK(std::stoi(*n) >= 15);  // a report every 5 s, less the faults
     CHECK_THAT(agents[static_cast<std::size_t>(i)]->log(),
                !Catch::Contains("the collector refuse", Catch::CaseSensitive::No));
   }
@@ -384,6 +388,8 @@ TEST_CASE("PostgreSQL: three collectors, SIGKILLs and a server restart, nothing 
   }
   UNSCOPED_INFO(hard_transitions << " hard transitions, " << expected_alerts.size()
                                  << " alerts expected, " << outbox_alerts.size() << " outbox rows");
+  std::printf("fleet: %d hard transitions, %zu outbox rows expected, %zu found\n", hard_transitions,
+              expected_alerts.size(), outbox_alerts.size());
   CHECK(hard_transitions >= 20);
   int missing = 0;
   int extra_rows = 0;
@@ -396,6 +402,16 @@ TEST_CASE("PostgreSQL: three collectors, SIGKILLs and a server restart, nothing 
       FAIL_CHECK("an outbox row too many: " << describe(a));
   }
   CHECK(outbox_alerts == expected_alerts);
+
+  // Every row delivered in the end, those a killed collector had claimed too (once
+  // their claim's lease is over), alone or in a digest: the webhook answers 200 to all.
+  const auto undelivered = [&] {
+    auto n = server.psql(
+        db, "SELECT count(*) FROM outbox WHERE done_ms = 0 OR status NOT IN ('sent', 'digest')");
+    return n ? std::stoi(*n) : -1;
+  };
+  CHECK(testing::eventually([&] { return undelivered() == 0; }, 60s));
+  CHECK_FALSE(hook.requests().empty());
 
   // No deadlock, ever.
   const std::string server_log = server.log().substr(server_log_from);
