@@ -76,6 +76,38 @@ std::optional<std::string> AlertPlanner::quiet_reason(const Alert& alert) const 
   return std::string();
 }
 
+std::optional<Alert> AlertPlanner::open_problem(const CheckState& c) {
+  if (c.last.check == "vigie/heartbeat") return std::nullopt;
+  if (c.ack || c.in_downtime || c.flapping || c.agent_lost) return std::nullopt;
+  return Alert{.site = c.site,
+               .agent = c.agent,
+               .check = c.last.check,
+               .family = check_family(c.last.check),
+               .kind = "problem",
+               .state = c.effective_hard(),
+               .from = State::kOk,
+               .summary = c.stale ? c.stale_reason : c.last.summary,
+               .ts_ms = c.hard_since_ms,
+               .since_ms = c.hard_since_ms};
+}
+
+void AlertPlanner::reseed_agent(const std::string& agent, std::int64_t now_ms) {
+  std::map<std::string, Alert> problems;
+  for (const auto& c : engine_.checks({.agent = agent, .problems_only = true})) {
+    if (auto a = open_problem(c)) problems.emplace(alert_key(*a), std::move(*a));
+  }
+  // The agent's checks' keys (alert_key): "c", the agent, then the check.
+  const std::string prefix = std::string("c\x1f") + agent + "\x1f";
+  for (auto it = open_.lower_bound(prefix); it != open_.end() && it->first.starts_with(prefix);) {
+    it = problems.contains(it->first) ? std::next(it) : open_.erase(it);
+  }
+  for (auto& [key, a] : problems) {
+    const auto [it, added] = open_.try_emplace(key);
+    if (added) it->second.queued_ms = it->second.settled_ms = now_ms;
+    it->second.alert = std::move(a);
+  }
+}
+
 void AlertPlanner::seed(std::int64_t now_ms, const std::map<std::string, std::int64_t>& last_sent) {
   open_.clear();
   auto open = [&](const Alert& a) {
@@ -85,19 +117,7 @@ void AlertPlanner::seed(std::int64_t now_ms, const std::map<std::string, std::in
     open_[key] = {.alert = a, .queued_ms = at, .settled_ms = at};
   };
   for (const auto& c : engine_.checks({.problems_only = true})) {
-    if (c.last.check == "vigie/heartbeat") continue;
-    if (c.ack || c.in_downtime || c.flapping || c.agent_lost) continue;
-    Alert a{.site = c.site,
-            .agent = c.agent,
-            .check = c.last.check,
-            .family = check_family(c.last.check),
-            .kind = "problem",
-            .state = c.effective_hard(),
-            .from = State::kOk,
-            .summary = c.stale ? c.stale_reason : c.last.summary,
-            .ts_ms = c.hard_since_ms,
-            .since_ms = c.hard_since_ms};
-    open(a);
+    if (auto a = open_problem(c)) open(*a);
   }
   for (const auto& s : engine_.sites()) {
     if (!s.unreachable || s.in_downtime) continue;

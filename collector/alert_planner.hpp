@@ -37,6 +37,13 @@ class AlertPlanner {
   // `last_sent`: when each key (alert_key) was last delivered (the outbox); a problem
   // it does not know counts as told at now_ms.
   void seed(std::int64_t now_ms, const std::map<std::string, std::int64_t>& last_sent = {});
+  // The states of `agent` were read again from the database: another collector sharing
+  // it changed them, and notified what changed there. Its checks' problems are open as
+  // the engine now shows them (as seed() opens all), so that a recovery received here
+  // of a problem another collector notified is sent, and a problem another collector
+  // saw recover is closed. A problem already open keeps when it was last told; one new
+  // here counts as told at now_ms.
+  void reseed_agent(const std::string& agent, std::int64_t now_ms);
   // Committed events.
   void add(const std::vector<Event>& events, std::int64_t now_ms, Plan& plan);
   // Reminders due at now_ms.
@@ -56,6 +63,8 @@ class AlertPlanner {
   };
 
   void consider(const Event& event, std::int64_t now_ms, Plan& plan);
+  // The problem a check shows that seed() opens; nullopt when none (or a quiet one).
+  static std::optional<Alert> open_problem(const CheckState& c);
   void enqueue(const Alert& alert, std::int64_t now_ms, Plan& plan);
   void suppress(const Alert& alert, const std::string& reason, std::int64_t now_ms, Plan& plan);
   // Why a problem of `key` should stay quiet now; "" when it may be notified; nullopt

@@ -84,6 +84,7 @@ void Monitor::ingest(protocol::Report report, std::int64_t received_ms, Storage:
           auto current = stored_agent.load();
           if (!current) return current.status().with_context("read agent " + agent + " again");
           engine_.reload_agent(agent, std::move(*current));
+          reseed_alerts(agent);
         }
         StateDelta delta = engine_.apply(std::move(stored), at);
         // Shared with other collectors, the database holds what this report changed
@@ -127,6 +128,15 @@ void Monitor::plan_alerts(StateDelta& delta, bool tick) {
     alerting = alerting_;
   }
   if (alerting) alerting->plan(delta, now_ms(), tick);
+}
+
+void Monitor::reseed_alerts(const std::string& agent) {
+  std::shared_ptr<const Alerting> alerting;
+  {
+    std::lock_guard lock(mu_);
+    alerting = alerting_;
+  }
+  if (alerting && alerting->reseed_agent) alerting->reseed_agent(agent, now_ms());
 }
 
 std::function<Result<StateDelta>()> Monitor::with_alerts(std::function<Result<StateDelta>()> make,
@@ -199,6 +209,7 @@ Result<StateDelta> Monitor::change_agents_and_wait(std::vector<std::string> agen
           if (!current)
             return current.status().with_context("read agent " + agent.agent + " again");
           engine_.reload_agent(agent.agent, std::move(*current));
+          reseed_alerts(agent.agent);
         }
         return made();
       },

@@ -91,6 +91,9 @@ class Monitor {
   struct Alerting {
     std::function<void(StateDelta& delta, std::int64_t now_ms, bool tick)> plan;
     std::function<void(std::int64_t now_ms)> reseed;
+    // An agent's states were read again from the database (another collector changed
+    // them), on the writer thread: its open problems follow.
+    std::function<void(const std::string& agent, std::int64_t now_ms)> reseed_agent;
   };
   void set_alerting(Alerting alerting);
 
@@ -138,6 +141,8 @@ class Monitor {
   std::function<Result<StateDelta>()> with_alerts(std::function<Result<StateDelta>()> make,
                                                   bool tick);
   void plan_alerts(StateDelta& delta, bool tick);
+  // The open problems of `agent` follow its states, read again from the database.
+  void reseed_alerts(const std::string& agent);
   // Events committed (writer thread): after those of other collectors committed
   // before them and not yet published (a shared storage).
   void publish(const std::vector<Event>& events);

@@ -150,6 +150,10 @@ void Notifier::reseed(std::int64_t now_ms) {
   planner_.seed(now_ms, last_sent ? *last_sent : std::map<std::string, std::int64_t>{});
 }
 
+void Notifier::reseed_agent(const std::string& agent, std::int64_t now_ms) {
+  planner_.reseed_agent(agent, now_ms);
+}
+
 void Notifier::plan(StateDelta& delta, std::int64_t now_ms, bool tick) {
   std::vector<std::pair<std::string, std::int64_t>> delivered;
   {

@@ -72,6 +72,9 @@ class Notifier {
   void plan(StateDelta& delta, std::int64_t now_ms, bool tick);
   // Writer thread: the engine's state was reloaded after a failed commit.
   void reseed(std::int64_t now_ms);
+  // Writer thread: the engine read `agent`'s states again (another collector changed
+  // them), under the agent's row lock, before applying what comes next.
+  void reseed_agent(const std::string& agent, std::int64_t now_ms);
   // Stops the delivery threads; a webhook request under way is aborted, a mail ends
   // first (within the relay's timeout). Rows not delivered stay in the outbox for the
   // next start.

@@ -519,7 +519,10 @@ int serve(const Options& options) {
     (*monitor)->set_alerting(
         {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
                                       bool tick) { n->plan(delta, now_ms, tick); },
-         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); }});
+         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); },
+         .reseed_agent = [n = notifier.get()](
+                             const std::string& agent,
+                             std::int64_t now_ms) { n->reseed_agent(agent, now_ms); }});
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }

@@ -1036,7 +1036,11 @@ std::vector<CheckState> StateEngine::checks(const CheckFilter& filter) const {
   std::set<std::string> site_rows;  // unreachable sites already shown once
   // The agents to look at: all, or a site's own agents and the pollers filing under it.
   std::vector<const AgentEntry*> candidates;
-  if (filter.site.empty()) {
+  if (filter.site.empty() && !filter.agent.empty()) {
+    // One agent (the API's ?agent=, an agent read again): no walk over the fleet.
+    if (const auto it = agents_.find(filter.agent); it != agents_.end())
+      candidates.push_back(it->second.get());
+  } else if (filter.site.empty()) {
     for (const auto& [id, agent] : agents_) candidates.push_back(agent.get());
   } else if (const auto site = sites_.find(filter.site); site != sites_.end()) {
     candidates.assign(site->second->agents.begin(), site->second->agents.end());

@@ -39,6 +39,12 @@ struct Counters {
   std::atomic<std::uint64_t> refused{0};        // other answers: the batch would be set apart
   std::atomic<std::int64_t> held{0};            // reports made and not acknowledged yet
   std::atomic<std::int64_t> last_ack_ms{0};
+  // Reports acknowledged and sent once more (duplicate_share): answered "duplicate",
+  // answered "stored" (a report stored twice), or not answered with a 2xx (not judged).
+  std::atomic<std::uint64_t> resent{0};
+  std::atomic<std::uint64_t> resent_duplicate{0};
+  std::atomic<std::uint64_t> resent_stored{0};
+  std::atomic<std::uint64_t> resent_unanswered{0};
 };
 
 struct Batch {
@@ -60,6 +66,7 @@ struct SimAgent {
   int attempts = 0;
   Clock::time_point next_report;  // when it makes its next report
   Clock::time_point retry_at;     // when it sends the one it holds again
+  std::size_t collector = 0;      // which of the report URLs it sends to
   std::vector<Batch> batches;     // every report made, in order
 };
 
@@ -86,9 +93,10 @@ struct Load {
   const SoakOptions& o;
   const Catalogue& catalogue;
   Counters& counters;
-  std::string url;
-  Clock::time_point end;        // no new report after it
-  Clock::time_point drain_end;  // nothing sent after it
+  std::vector<std::string> urls;  // POST /api/v1/reports of each collector
+  std::string query_base;         // the collector the results are looked up through
+  Clock::time_point end;          // no new report after it
+  Clock::time_point drain_end;    // nothing sent after it
   std::atomic<int> log_budget{40};
 };
 
@@ -127,7 +135,7 @@ void run_agents(Load& load, LoopbackClient& client, std::vector<SimAgent>& agent
       n.results_made.fetch_add(static_cast<std::uint64_t>(w.results));
       n.held.fetch_add(1);
     }
-    const LoopbackReply reply = client.post(load.url, a.headers, a.body);
+    const LoopbackReply reply = client.post(load.urls[a.collector], a.headers, a.body);
     bool busy = false;
     if (!reply.error.empty()) {
       const bool timed_out = reply.error.find("imeout") != std::string::npos;
@@ -140,6 +148,25 @@ void run_agents(Load& load, LoopbackClient& client, std::vector<SimAgent>& agent
       n.results_acked.fetch_add(static_cast<std::uint64_t>(a.batches.back().written.results));
       n.held.fetch_sub(1);
       n.last_ack_ms.store(wall_ms());
+      if (load.o.on_acknowledged)
+        load.o.on_acknowledged(a.agent.id(), a.batches.back().written.seq, a.body);
+      if (load.o.duplicate_share > 0 && rng.uniform() < load.o.duplicate_share) {
+        // The answer "lost": the same report again, to the next collector.
+        n.resent.fetch_add(1);
+        const std::size_t other = (a.collector + 1) % load.urls.size();
+        const LoopbackReply again = client.post(load.urls[other], a.headers, a.body);
+        if (!again.error.empty() || again.status < 200 || again.status > 299) {
+          n.resent_unanswered.fetch_add(1);
+        } else if (again.body.find("\"duplicate\"") != std::string::npos) {
+          n.resent_duplicate.fetch_add(1);
+        } else {
+          n.resent_stored.fetch_add(1);
+          log_once(load.log_budget, "a report acknowledged before was stored again: agent " +
+                                        a.agent.id() + " seq " +
+                                        std::to_string(a.batches.back().written.seq) + ": " +
+                                        again.body.substr(0, 200));
+        }
+      }
       continue;
     } else if (reply.status == 503 || reply.status == 429) {
       n.busy.fetch_add(1);
@@ -158,6 +185,8 @@ void run_agents(Load& load, LoopbackClient& client, std::vector<SimAgent>& agent
       continue;
     }
     a.retry_at = Clock::now() + backoff(a.attempts++, busy, rng);
+    // As behind DNS with several addresses: the next attempt goes to the next collector.
+    a.collector = (a.collector + 1) % load.urls.size();
   }
 }
 
@@ -227,7 +256,7 @@ Verdict verify(const Load& load, LoopbackClient& client, const std::vector<SimAg
       const auto& mine = sent[static_cast<std::size_t>(c)];
       if (mine.empty()) continue;
       const std::string url =
-          load.o.base_url + "/api/v1/series?agent=" + url_escaped(a.agent.id()) +
+          load.query_base + "/api/v1/series?agent=" + url_escaped(a.agent.id()) +
           "&check=" + url_escaped(load.catalogue.check_id(c)) +
           "&metric=" + url_escaped(load.catalogue.metric_name(c, 0)) +
           "&tier=raw&from=" + std::to_string(from) + "&to=" + std::to_string(to + 1);
@@ -277,7 +306,10 @@ Verdict verify(const Load& load, LoopbackClient& client, const std::vector<SimAg
 int run_soak(const SoakOptions& o, const Catalogue& catalogue,
              const std::vector<Credential>& credentials) {
   Counters counters;
-  Load load{o, catalogue, counters, o.base_url + "/api/v1/reports", {}, {}};
+  const std::vector<std::string> bases =
+      o.base_urls.empty() ? std::vector<std::string>{o.base_url} : o.base_urls;
+  Load load{o, catalogue, counters, {}, bases.front(), {}, {}};
+  for (const auto& base : bases) load.urls.push_back(base + "/api/v1/reports");
   const int threads = std::min<int>(o.connections, static_cast<int>(credentials.size()));
   // As a real agent with fresh state does: sequence numbers from the current time in ms.
   const auto first_seq = static_cast<std::uint64_t>(wall_ms());
@@ -298,6 +330,7 @@ int run_soak(const SoakOptions& o, const Catalogue& catalogue,
     auto& group = groups[i % static_cast<std::size_t>(threads)];
     group.reserve(credentials.size() / static_cast<std::size_t>(threads) + 1);
     group.emplace_back(catalogue, credentials[i], o.site, first_seq, rngs[i % rngs.size()]);
+    group.back().collector = i % bases.size();
     // The agents' first reports spread over one interval, as a fleet started at random.
     group.back().next_report =
         start + milliseconds(o.interval.count() * static_cast<std::int64_t>(i) /
@@ -373,6 +406,16 @@ int run_soak(const SoakOptions& o, const Catalogue& catalogue,
   std::printf("held at the end:   %lld reports (never acknowledged)\n",
               static_cast<long long>(n.held.load()));
   bool ok = n.refused.load() == 0 && n.held.load() == 0;
+  if (n.resent.load() > 0) {
+    std::printf(
+        "sent again:        %llu reports acknowledged: %llu answered duplicate, %llu stored "
+        "again, %llu not answered 2xx\n",
+        static_cast<unsigned long long>(n.resent.load()),
+        static_cast<unsigned long long>(n.resent_duplicate.load()),
+        static_cast<unsigned long long>(n.resent_stored.load()),
+        static_cast<unsigned long long>(n.resent_unanswered.load()));
+    ok = ok && n.resent_stored.load() == 0;
+  }
 
   if (!o.viewer_token.empty()) {
     const auto verify_start = Clock::now();

@@ -13,8 +13,16 @@
 // every result acknowledged must be there exactly once, and no result may be there that
 // was never sent. Once a second a line goes to the timeline file, for the faults'
 // recovery times.
+//
+// Several collectors sharing one database (base_urls): each agent starts on one of them
+// (in turn) and, as an agent behind DNS with several addresses would, moves to the next
+// after a failed attempt. Injected duplicates (duplicate_share): a report just
+// acknowledged is sent once more, to the next collector, as an agent does when the
+// answer was lost on the way; it must be answered "duplicate", never "stored".
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +36,8 @@ struct Credential {
 };
 
 struct SoakOptions {
-  std::string base_url;  // https://127.0.0.1:PORT
+  std::string base_url;                // https://127.0.0.1:PORT
+  std::vector<std::string> base_urls;  // several collectors on one database; empty: base_url
   std::string ca_file;
   std::string site;
   int results_per_report = 10;
@@ -39,6 +48,11 @@ struct SoakOptions {
   std::chrono::milliseconds drain{180'000};    // to send what is held after the time
   std::string timeline_file;                   // "" for none
   std::string viewer_token;                    // "" to skip the check through the API
+  double duplicate_share = 0;                  // of the reports acknowledged, sent again
+  // Called once per report at its first 2xx, from the agent's thread (an agent's in
+  // seq order): what was stored, e.g. to feed a reference collector the same stream.
+  std::function<void(const std::string& agent, std::uint64_t seq, const std::string& body)>
+      on_acknowledged;
 };
 
 // Runs the soak and prints its summary. Returns 0 when nothing was lost, doubled,

@@ -160,6 +160,59 @@ TEST_CASE("Alerts: a hard failure alerts once after the hold, its recovery once"
   }
 }
 
+// What another collector sharing the database reads of an agent (StoredAgent::load):
+// its row and its checks, as `from` holds them.
+StateSnapshot stored_agent(const Fake& from, const std::string& agent) {
+  StateSnapshot stored;
+  for (const auto& a : from.engine.agents("")) {
+    if (a.id == agent) stored.agents.push_back(a);
+  }
+  stored.checks = from.engine.checks({.agent = agent});
+  return stored;
+}
+
+// A report through `to` of an agent whose states `from` wrote last: as Monitor does
+// under the agent's row lock, `to` reads them again, its planner follows, then it
+// applies the report.
+void report_after(Fake& from, Fake& to, const std::string& agent, State status) {
+  to.engine.reload_agent(agent, stored_agent(from, agent));
+  to.planner.reseed_agent(agent, to.now);
+  to.seq = std::max(from.seq, to.seq);
+  to.now = std::max(from.now, to.now) + 1000;
+  to.report("mairie-onesse", agent, {{"system/load", status}});
+}
+
+TEST_CASE("Alerts: two collectors, a problem notified by one, its recovery by the other",
+          "[alert_planner]") {
+  Fake a;
+  Fake b;
+  a.report("mairie-onesse", "a1", {{"system/load", State::kOk}});
+  report_after(a, b, "a1", State::kCritical);
+  REQUIRE(b.outbox.size() == 1);
+  CHECK(alert_from_json(b.outbox[0].alert)->kind == "problem");
+
+  // The recovery reaches the other collector: it sends it, once, from CRITICAL.
+  report_after(b, a, "a1", State::kOk);
+  REQUIRE(a.outbox.size() == 1);
+  const auto recovery = alert_from_json(a.outbox[0].alert);
+  CHECK(recovery->kind == "recovery");
+  CHECK(recovery->from == State::kCritical);
+  CHECK(a.planner.open_problems() == 0);
+
+  // The first collector still holds the problem open; once it reads the agent again
+  // it is closed there too: its next failure is a new problem, and a recovery of a
+  // problem never notified is not sent.
+  CHECK(b.planner.open_problems() == 1);
+  b.engine.reload_agent("a1", stored_agent(a, "a1"));
+  b.planner.reseed_agent("a1", b.now);
+  CHECK(b.planner.open_problems() == 0);
+  report_after(a, b, "a1", State::kWarning);
+  REQUIRE(b.outbox.size() == 2);
+  const auto second = alert_from_json(b.outbox[1].alert);
+  CHECK(second->kind == "problem");
+  CHECK(second->since_ms == b.now);
+}
+
 TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]") {
   Fake f;
   auto route = [&](const std::string& site, const std::string& family, State state) {
