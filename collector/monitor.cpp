@@ -397,6 +397,10 @@ void Monitor::resync() {
   }
   log::warning("state reloaded from the database after a failed commit");
   engine_.restore(std::move(*snapshot), now_ms());
+  reseed_all_alerts();
+}
+
+void Monitor::reseed_all_alerts() {
   std::shared_ptr<const Alerting> alerting;
   {
     std::lock_guard lock(mu_);
@@ -421,6 +425,7 @@ void Monitor::follow_others(bool all, std::vector<std::string> agents) {
             auto current = agent.load();
             if (!current) return current.status().with_context("read agent " + agent.agent);
             engine_.reload_agent(agent.agent, std::move(*current));
+            reseed_alerts(agent.agent);
           }
           return StateDelta{};
         },
@@ -447,6 +452,7 @@ void Monitor::follow_others(bool all, std::vector<std::string> agents) {
                     }
                     if (auto snapshot = storage_.load_state(now_ms())) {
                       engine_.refresh(std::move(*snapshot), now_ms());
+                      reseed_all_alerts();
                     } else {
                       log::error("following other collectors: " + snapshot.status().message());
                     }

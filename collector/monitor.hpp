@@ -143,6 +143,8 @@ class Monitor {
   void plan_alerts(StateDelta& delta, bool tick);
   // The open problems of `agent` follow its states, read again from the database.
   void reseed_alerts(const std::string& agent);
+  // The open problems of every agent follow the states, read again from the database.
+  void reseed_all_alerts();
   // Events committed (writer thread): after those of other collectors committed
   // before them and not yet published (a shared storage).
   void publish(const std::vector<Event>& events);
