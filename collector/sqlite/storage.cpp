@@ -444,8 +444,11 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
   // WAL: readers never wait for the writer. synchronous=FULL: a commit survives a power
   // cut (NORMAL: a process crash only; a power cut may lose the last commits).
   // The WAL is checkpointed by a thread of its own (writer.hpp), not by commits.
+  // auto_vacuum = INCREMENTAL takes effect on a database with no table yet (one this
+  // collector makes): housekeeping then gives the pages it frees back to the file system
+  // (housekeeping.cpp, return_free_pages); on an older database it waits for a VACUUM.
   for (const char* pragma :
-       {"PRAGMA journal_mode = WAL",
+       {"PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL",
         options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
         "PRAGMA wal_autocheckpoint = 0"}) {
     if (Status s = sqlite::exec(db->get(), pragma); !s) return s;
