@@ -168,13 +168,29 @@ void Monitor::submit_change(std::function<Result<StateDelta>()> make, bool tick)
   });
 }
 
-void Monitor::submit_duty(std::function<Result<StateDelta>()> make, bool tick) {
+void Monitor::submit_duty(std::vector<std::string> agents, std::function<Result<StateDelta>()> make,
+                          bool tick) {
   auto ran = std::make_shared<bool>(false);
-  auto marked = [ran, make = std::move(make)]() {
+  auto made = with_alerts(std::move(make), tick);
+  auto marked = [this, ran, made = std::move(made)](
+                    const std::vector<Storage::StoredAgent>& stored) -> Result<StateDelta> {
     *ran = true;
-    return make();
+    std::int64_t read = 0;
+    for (const auto& agent : stored) {
+      if (agent.current) continue;
+      auto current = agent.load();
+      if (!current) return current.status().with_context("read agent " + agent.agent + " again");
+      engine_.reload_agent(agent.agent, std::move(*current));
+      reseed_alerts(agent.agent);
+      ++read;
+    }
+    if (read > 0) {
+      std::lock_guard lock(mu_);
+      stats_.followed_agents += read;
+    }
+    return made();
   };
-  storage_.duty(with_alerts(std::move(marked), tick), [this, ran](Result<StateDelta> delta) {
+  storage_.duty_agents(std::move(agents), std::move(marked), [this, ran](Result<StateDelta> delta) {
     if (delta) {
       if (!delta->events.empty())
         log::debug("sweep (this collector leads): " + std::to_string(delta->events.size()) +
@@ -489,15 +505,6 @@ void Monitor::start_following(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
-void Monitor::follow_others_and_wait() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return !following_ || stopping_; });
-  if (stopping_) return;
-  others_changed_ = others_all_ = true;
-  start_following(lock);
-  cv_.wait(lock, [this] { return !following_ || stopping_; });
-}
-
 std::int64_t Monitor::published_cursor() const {
   std::lock_guard lock(mu_);
   return published_;
@@ -587,9 +594,14 @@ void Monitor::run() {
       // The sweeps are the lead's: one collector at a time makes their events.
       if (storage_.leads()) {
         // Results that other collectors received may make fresh what this one's
-        // memory finds stale: read the state again first.
-        if (storage_.shared() && engine_.sweep_due(now_ms())) follow_others_and_wait();
-        submit_duty([this]() -> Result<StateDelta> { return engine_.tick(now_ms()); }, true);
+        // memory finds stale: the agents it finds due are read again first, under
+        // their row locks, in the sweep's transaction.
+        // The sweep's time is the one they were found due at: no other is due then.
+        const std::int64_t at = now_ms();
+        std::vector<std::string> due;
+        if (storage_.shared()) due = engine_.sweep_candidates(at);
+        submit_duty(
+            std::move(due), [this, at]() -> Result<StateDelta> { return engine_.tick(at); }, true);
       }
       next_tick = now + options_.tick;
     }

@@ -134,9 +134,11 @@ class Monitor {
   // A downtime added or removed starts or ends at once (tick(), or on a shared storage
   // its downtimes' part only: the sweeps are the lead's).
   StateDelta start_downtimes(std::int64_t now);
-  // The same as a duty of the lead (Storage::duty): not run when this collector does
-  // not lead.
-  void submit_duty(std::function<Result<StateDelta>()> make, bool tick);
+  // The same as a duty of the lead (Storage::duty_agents): not run when this collector
+  // does not lead. `agents` are locked first, and read again when another collector
+  // wrote them since this one knew them.
+  void submit_duty(std::vector<std::string> agents, std::function<Result<StateDelta>()> make,
+                   bool tick);
   // `make`, then the alerting's plan on its delta (writer thread).
   std::function<Result<StateDelta>()> with_alerts(std::function<Result<StateDelta>()> make,
                                                   bool tick);
@@ -164,9 +166,6 @@ class Monitor {
   // Takes the changes to follow and follows them (mu_ held by `lock`, released while
   // follow_others() is called).
   void start_following(std::unique_lock<std::mutex>& lock);
-  // follow_others() of everything, after any in progress, and waits until it is done
-  // (thread_ only).
-  void follow_others_and_wait();
 
   // Changes to follow (mu_): any at all, and whether everything or some agents.
   bool others_changed_ = false;

@@ -808,16 +808,16 @@ bool StateEngine::stale_due(const CheckState& c, std::int64_t now_ms) const {
          now_ms - std::max(c.received_ms, restored_ms_) > limit;
 }
 
-bool StateEngine::sweep_due(std::int64_t now_ms) const {
+std::vector<std::string> StateEngine::sweep_candidates(std::int64_t now_ms) const {
   std::shared_lock lock(mu_);
+  std::vector<std::string> due;
   for (const auto& [agent_id, agent] : agents_) {
-    if (lost_due(agent->state, now_ms)) return true;
-    if (agent->state.lost) continue;
-    for (const auto& [check_id, c] : agent->checks) {
-      if (stale_due(c, now_ms)) return true;
-    }
+    const bool checks_due = !agent->state.lost &&
+                            std::any_of(agent->checks.begin(), agent->checks.end(),
+                                        [&](const auto& c) { return stale_due(c.second, now_ms); });
+    if (lost_due(agent->state, now_ms) || checks_due) due.push_back(agent_id);
   }
-  return false;
+  return due;
 }
 
 bool StateEngine::mark_stale(CheckState& c, const AgentState& agent, std::int64_t now_ms,

@@ -134,10 +134,11 @@ class StateEngine {
   // which leaves the sweeps to the lead.
   StateDelta tick_downtimes(std::int64_t now_ms);
 
-  // Whether tick(now_ms) would find an agent lost or a check stale: before such a
-  // sweep, a collector sharing its database with others reads the state again, since
-  // results they received may make it fresh.
-  bool sweep_due(std::int64_t now_ms) const;
+  // The agents tick(now_ms) would find lost or with a check stale, by name: before
+  // such a sweep, a collector sharing its database with others reads them again (under
+  // their row locks), since results others received may make them fresh. Memory is
+  // never ahead of what is stored, so an agent not among them is not due either.
+  std::vector<std::string> sweep_candidates(std::int64_t now_ms) const;
 
   // Checks and agents whose stored row is behind memory (results that changed no
   // state), at most `max_checks` of them; clears their marks. Call again until it

@@ -288,6 +288,17 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // collector taking over waits for this transaction and then sees it). When this
   // collector does not lead, `make` does not run and `done` gets kFailedPrecondition.
   virtual void duty(Change make, ChangeDone done) { change(std::move(make), std::move(done)); }
+  // duty() once the rows of `agents` (those stored) are locked, as change_agents() does:
+  // the lead's sweep, applied to the agents it finds due as they are stored.
+  virtual void duty_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) {
+    duty(
+        [agents = std::move(agents), make = std::move(make)] {
+          std::vector<StoredAgent> stored;
+          for (const auto& agent : agents) stored.push_back({.agent = agent});
+          return make(stored);
+        },
+        std::move(done));
+  }
 
   virtual StorageStats stats() = 0;
 

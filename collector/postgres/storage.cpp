@@ -169,6 +169,7 @@ class PostgresStorage final : public Storage {
   bool leads() override { return lead_term() != 0; }
   bool shared() const override { return true; }
   void duty(Change make, ChangeDone done) override;
+  void duty_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) override;
   void close() override;
 
   Result<StateSnapshot> load_state(std::int64_t now_ms) override {
@@ -326,6 +327,10 @@ class PostgresStorage final : public Storage {
   // One slice of housekeeping; `as_duty`: only while this collector leads (the
   // background slices), confirmed in the transaction.
   Job housekeeping_job(std::shared_ptr<bool> more, bool as_duty);
+  // Locks the rows of `agents` (sorted, each once), in the writer's transaction, and
+  // says of each whether this collector's memory of it is current.
+  Result<std::vector<StoredAgent>> lock_agents(pg::Writes& w,
+                                               const std::vector<std::string>& agents);
   void writer_loop();
   bool connected();
   void commit_group(std::vector<Job>& group);
@@ -435,6 +440,20 @@ void PostgresStorage::change(Change make, ChangeDone done) {
            }});
 }
 
+Result<std::vector<Storage::StoredAgent>> PostgresStorage::lock_agents(
+    pg::Writes& w, const std::vector<std::string>& agents) {
+  std::vector<StoredAgent> stored;
+  for (const std::string& agent : agents) {  // in name order
+    auto locked = w.lock_agent(agent);
+    if (!locked) return locked.status();
+    stored.push_back(
+        {.agent = agent, .current = *locked && w.agent_current(agent), .load = [this, agent] {
+           return pg::read_agent_state(*conn_, agent, now_ms());
+         }});
+  }
+  return stored;
+}
+
 void PostgresStorage::change_agents(std::vector<std::string> agents, AgentsChange make,
                                     ChangeDone done) {
   std::sort(agents.begin(), agents.end());
@@ -445,17 +464,31 @@ void PostgresStorage::change_agents(std::vector<std::string> agents, AgentsChang
   std::string first = agents.size() == 1 ? agents.front() : "";
   enqueue({std::move(first),
            [this, agents, delta, make = std::move(make)](pg::Writes& w) -> Status {
-             std::vector<StoredAgent> stored;
-             for (const std::string& agent : agents) {  // in name order
-               auto locked = w.lock_agent(agent);
-               if (!locked) return locked.status();
-               stored.push_back({.agent = agent,
-                                 .current = *locked && w.agent_current(agent),
-                                 .load = [this, agent] {
-                                   return pg::read_agent_state(*conn_, agent, now_ms());
-                                 }});
-             }
-             auto made = make(stored);
+             auto stored = lock_agents(w, agents);
+             if (!stored) return stored.status();
+             auto made = make(*stored);
+             if (!made) return made.status();
+             *delta = std::move(*made);
+             return w.persist(*delta);
+           },
+           [delta, done = std::move(done)](Status status) {
+             if (!status) return done(status);
+             done(std::move(*delta));
+           }});
+}
+
+void PostgresStorage::duty_agents(std::vector<std::string> agents, AgentsChange make,
+                                  ChangeDone done) {
+  std::sort(agents.begin(), agents.end());
+  agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
+  auto delta = std::make_shared<StateDelta>();
+  enqueue({"",
+           [this, agents, delta, make = std::move(make)](pg::Writes& w) -> Status {
+             // The lead first (as duty()), then the agents' rows in name order.
+             if (Status s = w.confirm_lead(lead_term()); !s) return s;
+             auto stored = lock_agents(w, agents);
+             if (!stored) return stored.status();
+             auto made = make(*stored);
              if (!made) return made.status();
              *delta = std::move(*made);
              return w.persist(*delta);

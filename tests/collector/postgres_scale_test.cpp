@@ -395,5 +395,55 @@ TEST_CASE("PostgreSQL: a collector follows another's report by reading that agen
   b.monitor->stop();
 }
 
+TEST_CASE(
+    "PostgreSQL: the lead sweeps an agent reporting through another collector by reading it alone",
+    "[postgres][postgres-scale]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string db = server.create_database();
+  REQUIRE_FALSE(db.empty());
+  // A leads and sweeps every 50 ms; B only ingests.
+  Collector a;
+  {
+    auto storage = open_postgres_storage({.conninfo = server.conninfo(db)});
+    REQUIRE(storage.is_ok());
+    a.storage = std::move(*storage);
+    auto monitor = Monitor::open(*a.storage, {.tick = std::chrono::milliseconds(50)});
+    REQUIRE(monitor.is_ok());
+    a.monitor = std::move(*monitor);
+  }
+  REQUIRE(eventually([&] { return a.storage->leads(); }));
+  Collector b = open_collector(server.conninfo(db), false);
+  // An agent whose check runs every second reports through B, results unchanged: B's
+  // commits name no agent to follow, so A's memory of it ages while the results are
+  // fresh. Stale after 3 missed intervals by A's memory, not by what is stored.
+  auto fresh_report = [](int seq) {
+    protocol::Report r = report(20, seq);
+    r.results[0].status = State::kOk;
+    r.results[0].ts_ms = wall_ms();
+    r.results[0].interval_s = 1;
+    return r;
+  };
+  REQUIRE(ingest(*b.monitor, fresh_report(1)));
+  REQUIRE(
+      eventually([&] { return a.monitor->engine().check("scale-20", "system/load").has_value(); }));
+  const MonitorStats before = a.monitor->stats();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  for (int seq = 2; std::chrono::steady_clock::now() < end && seq < 100; ++seq) {
+    REQUIRE(ingest(*b.monitor, fresh_report(seq)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  const MonitorStats after = a.monitor->stats();
+  // Never stale, and read again alone when its memory said due, not with every agent.
+  CHECK(server.psql(db, "SELECT count(*) FROM events WHERE kind = 'stale'") == "0");
+  CHECK(after.followed_all == before.followed_all);
+  CHECK(after.followed_agents > before.followed_agents);
+  a.monitor->stop();
+  b.monitor->stop();
+}
+
 }  // namespace
 }  // namespace vigie::collector
