@@ -351,14 +351,17 @@ Result<std::int64_t> rollup_cursor(sqlite3* db) {
 
 namespace {
 
-// The free pages a database keeps for the rows that come next (1 MB at 4 KiB pages),
-// and those it gives back in one slice at most (8 MB: a few milliseconds).
-constexpr std::int64_t kFreePagesKept = 256;
+// The free pages a database keeps for the rows that come next: a 64th of its pages,
+// 16 to 256 (1 MB at 4 KiB pages); and those it gives back in one slice at most (8 MB:
+// a few milliseconds).
+constexpr std::int64_t kFreePagesKeptShare = 64;
+constexpr std::int64_t kFreePagesKeptLeast = 16;
+constexpr std::int64_t kFreePagesKeptMost = 256;
 constexpr std::int64_t kFreePagesPerSlice = 2048;
 
-// Gives the free pages past kFreePagesKept back to the file system, in a database made
-// with auto_vacuum = INCREMENTAL (others have nothing to give: a no-op). Sets *more when
-// more are left.
+// Gives the free pages past those kept back to the file system, in a database made with
+// auto_vacuum = INCREMENTAL (others have nothing to give: a no-op). Sets *more when more
+// are left.
 Status return_free_pages(sqlite3* db, bool* more) {
   const auto read = [db](const char* sql) -> Result<std::int64_t> {
     auto stmt = Statement::prepare(db, sql);
@@ -371,14 +374,18 @@ Status return_free_pages(sqlite3* db, bool* more) {
   if (*mode != 2) return Status::ok();
   auto free_pages = read("PRAGMA freelist_count");
   if (!free_pages) return free_pages.status();
-  const std::int64_t surplus = *free_pages - kFreePagesKept;
+  auto pages = read("PRAGMA page_count");
+  if (!pages) return pages.status();
+  const std::int64_t kept =
+      std::clamp(*pages / kFreePagesKeptShare, kFreePagesKeptLeast, kFreePagesKeptMost);
+  const std::int64_t surplus = *free_pages - kept;
   if (surplus <= 0) return Status::ok();
-  const std::int64_t pages = std::min(surplus, kFreePagesPerSlice);
+  const std::int64_t given = std::min(surplus, kFreePagesPerSlice);
   if (Status s =
-          sqlite::exec(db, ("PRAGMA incremental_vacuum(" + std::to_string(pages) + ")").c_str());
+          sqlite::exec(db, ("PRAGMA incremental_vacuum(" + std::to_string(given) + ")").c_str());
       !s)
     return s;
-  if (surplus > pages) *more = true;
+  if (surplus > given) *more = true;
   return Status::ok();
 }
 

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <future>
@@ -80,7 +81,7 @@ TEST_CASE("SQLite: housekeeping gives the pages it frees back to the file system
   const std::int64_t pages_after = pragma(path, "page_count");
   INFO(pages_before << " pages before, " << pages_after << " after, " << free_pages << " free, of "
                     << page_size << " bytes");
-  CHECK(free_pages * page_size <= 1'100'000);
+  CHECK(free_pages <= std::max<std::int64_t>(16, pages_before / 64));  // a few kept
   CHECK(pages_after * 4 < pages_before * 3);  // the raw blocks' pages, most of the file
   storage.close();
 }
