@@ -216,8 +216,8 @@ class Merged {
     std::vector<SeriesPoint> out;
     out.reserve(buckets_.size());
     for (const auto& [ts, a] : buckets_) {
-      out.push_back({days_ ? days_->start_of(ts) : ts, a.min, a.max,
-                     a.sum / static_cast<double>(a.n), a.n});
+      out.push_back(
+          {days_ ? days_->start_of(ts) : ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
     }
     return out;
   }
@@ -231,8 +231,8 @@ class Merged {
 // Adds the samples of `series` from `blocks` (t_min, samples) that fall in [from, to],
 // each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
 Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
-                         Merged& merged, const DayZone* days = nullptr) {
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
+                         const DayZone* days = nullptr) {
   std::vector<Sample> samples;
   int rc;
   while ((rc = blocks.step()) == SQLITE_ROW) {
@@ -240,7 +240,7 @@ Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, st
     if (Status d = decode_series(blocks.blob(1), blocks.int64(0), series, samples); !d) return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
-      const std::int64_t at = days != nullptr  ? days->day_of(sample.ts_ms)
+      const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
                               : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
                                                  : sample.ts_ms;
       merged.add(at, sample.value, sample.value, sample.value, 1);
@@ -265,8 +265,7 @@ Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
 // The local days (day_zone.hpp) of the daily tier's zone that hold [from, to]: its
 // buckets, or while the tier is being rebuilt into that zone and the series' days are
 // not yet, its hourly buckets by local day; then the samples not rolled up yet.
-Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
-                       Merged& merged) {
+Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, Merged& merged) {
   auto state = read_daily_tier_zone(db);
   if (!state) return state.status();
   const std::string_view in = state->zone_of(row.id);

@@ -324,7 +324,8 @@ Status rebuild_daily_tier(sqlite3* db, const DayZone& zone,
   if (!reader) return reader.status();
   auto list = Statement::prepare(db, "SELECT id FROM series WHERE id > ?1 ORDER BY id LIMIT ?2");
   if (!list) return list.status();
-  auto remove = Statement::prepare(db, "DELETE FROM rollup_blocks WHERE tier = ?1 AND series_id = ?2");
+  auto remove =
+      Statement::prepare(db, "DELETE FROM rollup_blocks WHERE tier = ?1 AND series_id = ?2");
   if (!remove) return remove.status();
   std::int64_t cursor = state->rebuilt_through;
   std::vector<std::int64_t> ids;
@@ -341,7 +342,8 @@ Status rebuild_daily_tier(sqlite3* db, const DayZone& zone,
       cursor = id;
       if (std::chrono::steady_clock::now() >= deadline) break;
     }
-    if (ids.size() < static_cast<std::size_t>(kRebuildSeries) && (ids.empty() || cursor == ids.back())) {
+    if (ids.size() < static_cast<std::size_t>(kRebuildSeries) &&
+        (ids.empty() || cursor == ids.back())) {
       // Every series done: the tier is in `zone`.
       if (Status s = set_housekeeping(db, "day_zone", &zone.name(), 0); !s) return s;
       if (Status s = sqlite::exec(db,

@@ -151,11 +151,11 @@ class SqliteStorage final : public Storage {
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
   Status housekeeping_slice_now(bool* more) {
-    return housekeeping_slice(
-        writer_.db(), {.retention = options_.retention,
-                       .budget = options_.housekeeping_budget,
-                       .day_zone = day_zone_},
-        now_ms(), more, &fresh_blocks_);
+    return housekeeping_slice(writer_.db(),
+                              {.retention = options_.retention,
+                               .budget = options_.housekeeping_budget,
+                               .day_zone = day_zone_},
+                              now_ms(), more, &fresh_blocks_);
   }
 
   // Runs `read` on a connection of the pool, which it gives back after.
