@@ -26,6 +26,7 @@
 
 #include "collector/api.hpp"
 #include "collector/calendar_command.hpp"
+#include "collector/day_zone.hpp"
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
 #include "collector/server.hpp"
@@ -88,6 +89,9 @@ SIGTERM or SIGINT.
   --calendars FILE      the desk's calendars, named by alert rules, reminders and
                         downtimes (default /etc/vigie/calendars.json, if present; see
                         config/calendars.example.json); a bad file stops the start
+  --day-zone ZONE       the time zone of the daily tier's days (default UTC), e.g.
+                        Europe/Paris: the reports' --tz, whose whole days are then read
+                        from it; a change rebuilds the tier in the background (SQLite)
   --verbose             log debug messages
 )",
 };
@@ -110,6 +114,7 @@ struct Options {
   std::int64_t max_series_per_agent = SqliteOptions{}.max_series_per_agent;
   std::string alerts_file;
   std::string calendars_file;
+  std::string day_zone;
   std::optional<AlertConfig> alerts;
   std::shared_ptr<const CalendarSet> calendars;
 };
@@ -242,6 +247,12 @@ const ValueOption kValueOptions[] = {
     {"--calendars",
      [](std::string_view v, Options& o) {
        o.calendars_file = std::string(v);
+       return Status::ok();
+     }},
+    {"--day-zone",
+     [](std::string_view v, Options& o) {
+       if (auto zone = DayZone::named(v); !zone) return zone.status().with_context("--day-zone");
+       o.day_zone = std::string(v);
        return Status::ok();
      }},
     {"--agent-rate",
@@ -496,7 +507,8 @@ int serve(const Options& options) {
     storage = open_sqlite_storage({.path = options.db,
                                    .max_queued_reports = options.max_queued_reports,
                                    .synchronous_full = options.synchronous_full,
-                                   .max_series_per_agent = options.max_series_per_agent});
+                                   .max_series_per_agent = options.max_series_per_agent,
+                                   .day_zone = options.day_zone});
   }
   struct Unlock {
     std::optional<int> fd;

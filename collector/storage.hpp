@@ -47,7 +47,8 @@ struct Retention {
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
 inline constexpr std::int64_t kHourMs = 3'600'000;
-inline constexpr std::int64_t kDayMs = 86'400'000;  // the daily tier's buckets: UTC days
+// The daily tier's buckets: days in SqliteOptions::day_zone (day_zone.hpp).
+inline constexpr std::int64_t kDayMs = 86'400'000;
 
 struct SeriesQuery {
   std::string agent;   // agent id
@@ -119,7 +120,11 @@ struct HistoryQuery {
   std::string site;          // "" : every site
   std::int64_t from_ms = 0;  // the period, [from, to)
   std::int64_t to_ms = 0;
-  std::vector<std::string> metrics;  // series to read hourly over the period, e.g. "size"
+  std::vector<std::string> metrics;  // series to read over the period, e.g. "size"
+  // The zone of the period's days (a tz database name), when its bounds are local
+  // midnights: whole days are read from the daily tier when its days are in this zone.
+  // "": hourly points only.
+  std::string day_zone;
   // Also each check's acknowledgement and downtime events (CheckHistory::silences).
   bool silences = false;
 };
@@ -130,7 +135,9 @@ struct CheckHistory {
   // that happened in the period, preceded by the last hard state change and the last
   // stale or fresh event before it (which give the state when the period starts).
   std::vector<Event> events;
-  // Hourly points (the 1-hour tier) of each metric asked for, in time order.
+  // Points of each metric asked for, in time order: hourly ones (the 1-hour tier), and
+  // a point a day (at the local day's start) for the whole days of HistoryQuery::day_zone
+  // when the daily tier has them (SQLite).
   std::map<std::string, std::vector<SeriesPoint>> series;
   // With HistoryQuery::silences: the events that start and end its acknowledgements
   // (acknowledged, ack_removed, ack_expired) and the downtimes over it, its agent or its
@@ -337,6 +344,10 @@ struct SqliteOptions {
   // hundreds of tenants included): past it a report is refused (kTooLarge, 413) naming
   // the result, so that one agent cannot fill the database with labels.
   std::int64_t max_series_per_agent = 200'000;
+  // The time zone of the daily tier's days (a tz database name; "" : UTC): the reports'
+  // --tz, so that their days are whole daily buckets. Changing it rebuilds the tier in
+  // the background (rollups.hpp).
+  std::string day_zone;
 };
 
 // The commands' --db when none is given: in the service's state folder, which systemd

@@ -5,13 +5,19 @@
 //
 //   vigie-bench-backup-report [--sites 1000] [--days 90] [--runs 5] [--period 7]
 //                             [--db PATH] [--keep] [--report backup|availability]
-//                             [--series-queries N]
+//                             [--series-queries N] [--day-zone Europe/Paris]
+//
+// The reports run with --tz Europe/Paris. The daily tier is seeded in --day-zone's days
+// (as a collector with that --day-zone writes it): Europe/Paris by default, so that the
+// report reads whole days from it; --day-zone UTC seeds UTC days, which the report does
+// not use (it reads the hours, as before the daily tier had local days).
 //
 // --report availability runs `report availability --period PERIODd` instead (every
 // check of every site, from the events); its database is seeded without the hourly
 // rollups, which that report does not read. --series-queries N first times N queries of
 // one backup check's hourly `size` over the DAYS days through the storage
-// (Storage::series, tier 1h), as the console's history asks for one.
+// (Storage::series, tier 1h), as the console's history asks for one, then N of its
+// daily points (a step of a day: the daily tier).
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -24,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/day_zone.hpp"
 #include "collector/report/command.hpp"
 #include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
@@ -95,7 +102,8 @@ struct Failure {
   int state;
 };
 
-void seed(const std::filesystem::path& path, int sites, int days, std::int64_t now, bool rollups) {
+void seed(const std::filesystem::path& path, int sites, int days, std::int64_t now, bool rollups,
+          const collector::DayZone& day_zone) {
   {
     auto storage = collector::open_sqlite_storage({.path = path});
     if (!storage) {
@@ -240,7 +248,7 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
         store_tier(rollup, id, kHour, *hours);
         std::vector<collector::RollupBucket> days;
         for (const auto& h : *hours) {
-          const std::int64_t day = h.ts_ms / kDay * kDay;
+          const std::int64_t day = day_zone.day_of(h.ts_ms);
           if (days.empty() || days.back().ts_ms != day) {
             days.push_back({day, h.min, h.max, h.sum, h.n});
             continue;
@@ -255,6 +263,9 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       }
     }
   }
+  // The zone the daily tier's days are in (collector/sqlite/rollups.hpp).
+  Stmt zone(db, "INSERT OR REPLACE INTO housekeeping (key, value) VALUES ('day_zone', ?1)");
+  zone.t(1, day_zone.name()).run("day zone");
   must(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
   sqlite3_close(db);
 }
@@ -280,6 +291,7 @@ int main(int argc, char** argv) {
   bool keep = false;
   int series_queries = 0;
   std::string report = "backup";
+  std::string day_zone = "Europe/Paris";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -297,6 +309,7 @@ int main(int argc, char** argv) {
     else if (a == "--keep") keep = true;
     else if (a == "--report") report = next();
     else if (a == "--series-queries") series_queries = std::stoi(next());
+    else if (a == "--day-zone") day_zone = next();
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -306,11 +319,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--report: expected backup or availability\n");
     return 2;
   }
+  auto zone = vigie::collector::DayZone::named(day_zone);
+  if (!zone) {
+    std::fprintf(stderr, "--day-zone: %s\n", zone.status().message().c_str());
+    return 2;
+  }
   const std::int64_t now = wall_ms();
   if (!keep || !std::filesystem::exists(db)) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
     const auto t0 = std::chrono::steady_clock::now();
-    seed(db, sites, days, now, report == "backup");
+    seed(db, sites, days, now, report == "backup", *zone);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("seeded %d sites, %d days in %.1f s: %.0f MB\n", sites, days, s,
                 static_cast<double>(std::filesystem::file_size(db)) / 1e6);
@@ -318,7 +336,7 @@ int main(int argc, char** argv) {
   if (series_queries > 0) {
     // The hourly `size` series of random backup checks over the whole period, through
     // the storage (Storage::series, tier 1h, step 1h), as the console's history asks.
-    auto storage = vigie::collector::open_sqlite_storage({.path = db});
+    auto storage = vigie::collector::open_sqlite_storage({.path = db, .day_zone = day_zone});
     if (!storage) {
       std::fprintf(stderr, "%s\n", storage.status().message().c_str());
       return 1;
@@ -345,11 +363,39 @@ int main(int argc, char** argv) {
       }
       points += data->points.size();
     }
-    (*storage)->close();
     std::printf(
         "%d-day hourly series query of one metric: median %.3f ms, max %.3f ms (%d queries,"
         " %.0f points each)\n",
         days, median(ms), *std::max_element(ms.begin(), ms.end()), series_queries,
+        static_cast<double>(points) / series_queries);
+    // The same series a point a day (the daily tier).
+    ms.clear();
+    points = 0;
+    std::string tier;
+    for (int q = 0; q < series_queries; ++q) {
+      char name[32];
+      std::snprintf(name, sizeof name, "agent-%04d", static_cast<int>(rng() % sites));
+      const auto t0 = std::chrono::steady_clock::now();
+      auto data = (*storage)->series({.agent = name,
+                                      .check = "backup/restic:/srv/restic",
+                                      .metric = "size",
+                                      .from_ms = now - static_cast<std::int64_t>(days) * kDay,
+                                      .to_ms = now,
+                                      .step_ms = kDay});
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (!data) {
+        std::fprintf(stderr, "series: %s\n", data.status().message().c_str());
+        return 1;
+      }
+      points += data->points.size();
+      tier = data->tier;
+    }
+    (*storage)->close();
+    std::printf(
+        "%d-day daily series query of one metric (tier %s): median %.3f ms, max %.3f ms"
+        " (%d queries, %.0f points each)\n",
+        days, tier.c_str(), median(ms), *std::max_element(ms.begin(), ms.end()), series_queries,
         static_cast<double>(points) / series_queries);
   }
   const std::string out_dir = std::filesystem::temp_directory_path().string();

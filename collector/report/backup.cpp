@@ -140,18 +140,19 @@ void fill_sizes(CheckLine& line, const CheckHistory& h, const Period& p) {
   line.daily_size.assign(n, std::nullopt);
   const auto it = h.series.find("size");
   if (it != h.series.end()) {
+    // A day's size: the mean of its samples, whether its points are hours or the day.
     std::vector<double> sum(n, 0);
-    std::vector<int> count(n, 0);
+    std::vector<std::int64_t> count(n, 0);
     std::size_t d = 0;
     for (const SeriesPoint& point : it->second) {
       while (d < n && point.ts_ms >= p.starts_ms[d + 1]) ++d;
       if (d >= n) break;
       if (point.ts_ms < p.starts_ms[d]) continue;
-      sum[d] += point.avg;
-      ++count[d];
+      sum[d] += point.avg * static_cast<double>(point.count);
+      count[d] += point.count;
     }
     for (std::size_t i = 0; i < n; ++i)
-      if (count[i] > 0) line.daily_size[i] = sum[i] / count[i];
+      if (count[i] > 0) line.daily_size[i] = sum[i] / static_cast<double>(count[i]);
   }
   line.size_now = metric_value(h.state.last, "size");
   std::optional<double> first, last;
@@ -211,7 +212,8 @@ HistoryQuery backup_history_query(const Period& period, const std::string& site)
           .site = site,
           .from_ms = period.from_ms(),
           .to_ms = period.to_ms(),
-          .metrics = {"size"}};
+          .metrics = {"size"},
+          .day_zone = period.time_zone};
 }
 
 BackupReport make_backup_report(const HistoryData& data, Period period, std::int64_t now_ms,

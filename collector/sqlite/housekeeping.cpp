@@ -43,8 +43,9 @@ constexpr int kDeleteChunk = 2000;
 // bucket is then written once, not once a slice while it fills. Stops at the first
 // block still filling (every block after it waits too: the cursor is an id), and at
 // `stop_reading` with *more set.
-Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, Clock::time_point stop_reading,
-                               std::int64_t* cursor, Buckets& buckets, bool* more) {
+Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, const DayZone& zone,
+                               Clock::time_point stop_reading, std::int64_t* cursor,
+                               Buckets& buckets, bool* more) {
   const std::int64_t closed_before = bucket_of(now, kFiveMinutesMs);
   auto blocks = Statement::prepare(
       db,
@@ -67,8 +68,11 @@ Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, Clock::time_point 
       if (Status d = decode_samples(blocks->blob(3), blocks->int64(1), samples); !d)
         log::error("storage: sample block " + std::to_string(*cursor) + ": " + d.message());
       for (const auto& sample : samples) {
-        for (std::int64_t tier : kTiers)
-          buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
+        for (std::int64_t tier : kTiers) {
+          const std::int64_t bucket =
+              tier == kDayMs ? zone.day_of(sample.ts_ms) : bucket_of(sample.ts_ms, tier);
+          buckets[{tier, sample.series, bucket}].add(sample.value);
+        }
       }
     }
     if (rc != SQLITE_DONE) return sqlite::error(db, "read sample blocks");
@@ -395,12 +399,16 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
                           bool* more, FreshBlocks* fresh) {
   const auto start = Clock::now();
   *more = false;
+  // The daily tier into the collector's zone first (nothing to do once it is there):
+  // the samples rolled up below go into that zone's days.
+  if (Status s = rebuild_daily_tier(db, limits.day_zone, start + limits.budget / 4, more); !s)
+    return s;
   auto cursor = rollup_cursor(db);
   if (!cursor) return cursor.status();
   Buckets buckets;
   // Half the budget at most for reading, the rest for writing what was read.
-  if (Status s =
-          aggregate_closed_blocks(db, now_ms, start + limits.budget / 2, &*cursor, buckets, more);
+  if (Status s = aggregate_closed_blocks(db, now_ms, limits.day_zone, start + limits.budget / 2,
+                                         &*cursor, buckets, more);
       !s)
     return s;
   if (!buckets.empty()) {

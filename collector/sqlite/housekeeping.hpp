@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/day_zone.hpp"
 #include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
 #include "common/status.hpp"
@@ -36,6 +37,7 @@ namespace vigie::collector {
 struct HousekeepingLimits {
   Retention retention;
   std::chrono::milliseconds budget{50};  // of one slice, reading and writing
+  DayZone day_zone;                      // the daily tier's days (day_zone.hpp)
 };
 
 // Reports an agent sends before its fresh blocks are compacted.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "collector/sample_block.hpp"
@@ -209,24 +210,29 @@ class Merged {
     a.n += n;
   }
   std::size_t size() const { return buckets_.size(); }
+  // Buckets added by local day key (day_zone.hpp): answered at their days' starts.
+  void by_days_of(DayZone zone) { days_ = std::move(zone); }
   std::vector<SeriesPoint> points() const {
     std::vector<SeriesPoint> out;
     out.reserve(buckets_.size());
-    for (const auto& [ts, a] : buckets_)
-      out.push_back({ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
+    for (const auto& [ts, a] : buckets_) {
+      out.push_back(
+          {days_ ? days_->start_of(ts) : ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
+    }
     return out;
   }
 
  private:
   std::int64_t step_ms_;
+  std::optional<DayZone> days_;
   std::map<std::int64_t, Aggregate> buckets_;
 };
 
 // Adds the samples of `series` from `blocks` (t_min, samples) that fall in [from, to],
-// each in the bucket of `bucket_width` (0: as it is).
+// each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
 Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
-                         Merged& merged) {
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
+                         const DayZone* days = nullptr) {
   std::vector<Sample> samples;
   int rc;
   while ((rc = blocks.step()) == SQLITE_ROW) {
@@ -234,8 +240,10 @@ Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, st
     if (Status d = decode_series(blocks.blob(1), blocks.int64(0), series, samples); !d) return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
-      merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
-                 sample.value, sample.value, sample.value, 1);
+      const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
+                              : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
+                                                 : sample.ts_ms;
+      merged.add(at, sample.value, sample.value, sample.value, 1);
     }
     if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
       return Status::invalid("more than 100000 raw samples in range; give a step");
@@ -254,8 +262,46 @@ Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
   return add_block_samples(db, *blocks, row.id, q.from_ms, q.to_ms, 0, plan.step_ms == 0, merged);
 }
 
+// The local days (day_zone.hpp) of the daily tier's zone that hold [from, to]: its
+// buckets, or while the tier is being rebuilt into that zone and the series' days are
+// not yet, its hourly buckets by local day; then the samples not rolled up yet.
+Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, Merged& merged) {
+  auto state = read_daily_tier_zone(db);
+  if (!state) return state.status();
+  const std::string_view in = state->zone_of(row.id);
+  auto zone = DayZone::named(in.empty() ? std::string_view(state->target()) : in);
+  if (!zone) return zone.status();
+  const std::int64_t first = zone->day_of(q.from_ms);
+  const std::int64_t last = zone->day_of(q.to_ms);
+  const std::int64_t from = zone->start_of(first);
+  auto reader = RollupReader::prepare(db);
+  if (!reader) return reader.status();
+  std::vector<RollupBucket> buckets;
+  if (in.empty()) {
+    if (Status s = reader->read(kHourMs, row.id, from, q.to_ms, buckets); !s) return s;
+    for (RollupBucket& b : buckets) b.ts_ms = zone->day_of(b.ts_ms);
+  } else {
+    if (Status s = reader->read(kDayMs, row.id, first, last, buckets); !s) return s;
+  }
+  for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+  auto cursor = rollup_cursor(db);
+  if (!cursor) return cursor.status();
+  auto tail =
+      Statement::prepare(db,
+                         "SELECT t_min, samples FROM sample_blocks"
+                         " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
+  if (!tail) return tail.status();
+  tail->bind(1, row.agent_id).bind(2, from).bind(3, q.to_ms).bind(4, *cursor);
+  if (Status s = add_block_samples(db, *tail, row.id, from, q.to_ms, kDayMs, false, merged, &*zone);
+      !s)
+    return s;
+  merged.by_days_of(*zone);
+  return Status::ok();
+}
+
 Status read_tier_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
                         const SeriesPlan& plan, Merged& merged) {
+  if (plan.tier == kDayMs) return read_day_series(db, q, row, merged);
   const std::int64_t tier = plan.tier;
   const std::int64_t from = bucket_of(q.from_ms, tier);
   auto reader = RollupReader::prepare(db);
@@ -367,11 +413,20 @@ struct PerCheckStatements {
   Statement last_hard, last_stale, in_period, find_series, silences;
   RollupReader rollups;
   std::vector<RollupBucket> buckets;
+  DailyTierZone daily;
+  std::optional<DayZone> days;  // HistoryQuery::day_zone's, when it has one
 
-  static Result<PerCheckStatements> prepare(sqlite3* db) {
+  static Result<PerCheckStatements> prepare(sqlite3* db, const HistoryQuery& q) {
     auto rollups = RollupReader::prepare(db);
     if (!rollups) return rollups.status();
-    PerCheckStatements s{.rollups = std::move(*rollups)};
+    auto daily = read_daily_tier_zone(db);
+    if (!daily) return daily.status();
+    PerCheckStatements s{.rollups = std::move(*rollups), .daily = std::move(*daily)};
+    if (!q.day_zone.empty()) {
+      auto zone = DayZone::named(q.day_zone);
+      if (!zone) return zone.status();
+      s.days = std::move(*zone);
+    }
     const struct {
       Statement* stmt;
       std::string sql;
@@ -435,17 +490,34 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
     s.find_series.reset();
     if (found != SQLITE_ROW && found != SQLITE_DONE) return sqlite::error(db, "read series");
     if (found != SQLITE_ROW) continue;
-    if (Status st = s.rollups.read(kHourMs, series, q.from_ms, q.to_ms - 1, s.buckets); !st)
-      return st;
     std::vector<SeriesPoint>& points = h.series[metric];
-    points.reserve(s.buckets.size());
-    for (const RollupBucket& b : s.buckets) {
-      points.push_back({.ts_ms = b.ts_ms,
-                        .min = b.min,
-                        .max = b.max,
-                        .avg = b.sum / static_cast<double>(b.n),
-                        .count = b.n});
+    const auto add = [&](std::int64_t tier, std::int64_t from, std::int64_t to) -> Status {
+      if (Status st = s.rollups.read(tier, series, from, to, s.buckets); !st) return st;
+      for (const RollupBucket& b : s.buckets) {
+        points.push_back({.ts_ms = tier == kDayMs ? s.days->start_of(b.ts_ms) : b.ts_ms,
+                          .min = b.min,
+                          .max = b.max,
+                          .avg = b.sum / static_cast<double>(b.n),
+                          .count = b.n});
+      }
+      return Status::ok();
+    };
+    // The whole local days of the period from the daily tier when its days are the
+    // period's (its zone, for this series), the hours of the partial days at its edges.
+    std::int64_t first = 0, end = 0;
+    const bool daily = s.days && s.daily.zone_of(series) == s.days->name();
+    if (daily) {
+      first = s.days->day_of(q.from_ms);
+      if (s.days->start_of(first) < q.from_ms) first += kDayMs;
+      end = s.days->day_of(q.to_ms);  // the days before it end by q.to_ms
     }
+    if (!daily || first >= end) {
+      if (Status st = add(kHourMs, q.from_ms, q.to_ms - 1); !st) return st;
+      continue;
+    }
+    if (Status st = add(kHourMs, q.from_ms, s.days->start_of(first) - 1); !st) return st;
+    if (Status st = add(kDayMs, first, end - kDayMs); !st) return st;
+    if (Status st = add(kHourMs, s.days->start_of(end), q.to_ms - 1); !st) return st;
   }
   return Status::ok();
 }
@@ -593,7 +665,7 @@ Result<HistoryData> read_history(sqlite3* db, const HistoryQuery& q) {
   if (Status s = read_site_agents(db, q, out.agents); !s) return s;
   std::vector<std::int64_t> agent_ids;
   if (Status s = read_family_checks(db, q, out.checks, agent_ids); !s) return s;
-  auto per_check = PerCheckStatements::prepare(db);
+  auto per_check = PerCheckStatements::prepare(db, q);
   if (!per_check) return per_check.status();
   for (std::size_t i = 0; i < out.checks.size(); ++i) {
     if (Status s = read_check_events(db, *per_check, q, out.checks[i]); !s) return s;

@@ -236,4 +236,130 @@ Status migrate_old_rollups(sqlite3* db, std::chrono::steady_clock::time_point de
   }
 }
 
+Result<DailyTierZone> read_daily_tier_zone(sqlite3* db) {
+  // The housekeeping table's values are integers but for these, names (the column
+  // has integer affinity: a text that is no number stays text).
+  auto get = Statement::prepare(
+      db,
+      "SELECT key, value FROM housekeeping WHERE key IN ('day_zone', 'day_zone_next',"
+      " 'day_zone_series')");
+  if (!get) return get.status();
+  DailyTierZone z;
+  int rc;
+  while ((rc = get->step()) == SQLITE_ROW) {
+    const std::string key = get->text(0);
+    if (key == "day_zone") z.zone = get->text(1);
+    else if (key == "day_zone_next") z.next = get->text(1);
+    else z.rebuilt_through = get->int64(1);
+  }
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read the daily tier's zone");
+  return z;
+}
+
+namespace {
+
+Status set_housekeeping(sqlite3* db, const char* key, const std::string* text, std::int64_t n) {
+  return sqlite::exec(db,
+                      "INSERT INTO housekeeping (key, value) VALUES (?1, ?2)"
+                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      [&](Statement& st) {
+                        st.bind(1, std::string(key));
+                        if (text != nullptr) st.bind(2, *text);
+                        else st.bind(2, n);
+                      });
+}
+
+// Series rebuilt per query.
+constexpr int kRebuildSeries = 64;
+constexpr std::int64_t kAllTime = std::int64_t{1} << 60;
+
+// The daily buckets of `series` made again in `zone` from its hourly ones.
+Status rebuild_series_days(sqlite3* db, RollupReader& reader, Statement& remove,
+                           std::int64_t series, const DayZone& zone) {
+  std::vector<RollupBucket> hours, days;
+  if (Status s = reader.read(kHourMs, series, -kAllTime, kAllTime, hours); !s) return s;
+  if (Status s = reader.read(kDayMs, series, -kAllTime, kAllTime, days); !s) return s;
+  std::map<std::pair<std::int64_t, std::int64_t>, BucketMap> rebuilt;
+  BucketMap& into = rebuilt[{kDayMs, series}];
+  // Days before the first hour left: as they were (in the zone they were made in).
+  const std::int64_t first = hours.empty() ? kAllTime : zone.day_of(hours.front().ts_ms);
+  for (const RollupBucket& d : days)
+    if (d.ts_ms < first) into.emplace(d.ts_ms, d);
+  for (RollupBucket h : hours) {
+    h.ts_ms = zone.day_of(h.ts_ms);
+    auto [it, fresh] = into.try_emplace(h.ts_ms, h);
+    if (!fresh) merge_bucket(it->second, h);
+  }
+  remove.reset();
+  remove.bind(1, kDayMs).bind(2, series);
+  if (remove.step() != SQLITE_DONE) return sqlite::error(db, "remove daily rollups");
+  remove.reset();
+  if (into.empty()) return Status::ok();
+  return store_buckets(db, rebuilt);
+}
+
+}  // namespace
+
+Status rebuild_daily_tier(sqlite3* db, const DayZone& zone,
+                          std::chrono::steady_clock::time_point deadline, bool* more) {
+  auto state = read_daily_tier_zone(db);
+  if (!state) return state.status();
+  if (state->next.empty() && state->zone == zone.name()) return Status::ok();
+  if (state->next != zone.name()) {
+    // A new rebuild (or one towards another zone than the one under way): from the first
+    // series. From now on new samples go into `zone`'s days.
+    if (Status s = set_housekeeping(db, "day_zone_next", &zone.name(), 0); !s) return s;
+    if (Status s = set_housekeeping(db, "day_zone_series", nullptr, 0); !s) return s;
+    state->rebuilt_through = 0;
+    log::notice("storage: the daily tier's days move from " + state->zone + " to " + zone.name());
+  }
+  // The rows of a version 9 database first: they add UTC days.
+  auto old = has_old_table(db);
+  if (!old) return old.status();
+  if (*old) {
+    *more = true;
+    return Status::ok();
+  }
+  auto reader = RollupReader::prepare(db);
+  if (!reader) return reader.status();
+  auto list = Statement::prepare(db, "SELECT id FROM series WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!list) return list.status();
+  auto remove =
+      Statement::prepare(db, "DELETE FROM rollup_blocks WHERE tier = ?1 AND series_id = ?2");
+  if (!remove) return remove.status();
+  std::int64_t cursor = state->rebuilt_through;
+  std::vector<std::int64_t> ids;
+  for (;;) {
+    ids.clear();
+    list->reset();
+    list->bind(1, cursor).bind(2, std::int64_t{kRebuildSeries});
+    int rc;
+    while ((rc = list->step()) == SQLITE_ROW) ids.push_back(list->int64(0));
+    list->reset();
+    if (rc != SQLITE_DONE) return sqlite::error(db, "read series");
+    for (const std::int64_t id : ids) {
+      if (Status s = rebuild_series_days(db, *reader, *remove, id, zone); !s) return s;
+      cursor = id;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+    }
+    if (ids.size() < static_cast<std::size_t>(kRebuildSeries) &&
+        (ids.empty() || cursor == ids.back())) {
+      // Every series done: the tier is in `zone`.
+      if (Status s = set_housekeeping(db, "day_zone", &zone.name(), 0); !s) return s;
+      if (Status s = sqlite::exec(db,
+                                  "DELETE FROM housekeeping WHERE key IN ('day_zone_next',"
+                                  " 'day_zone_series')");
+          !s)
+        return s;
+      log::notice("storage: the daily tier's days are in " + zone.name());
+      return Status::ok();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (Status s = set_housekeeping(db, "day_zone_series", nullptr, cursor); !s) return s;
+      *more = true;
+      return Status::ok();
+    }
+  }
+}
+
 }  // namespace vigie::collector

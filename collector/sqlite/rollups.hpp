@@ -12,8 +12,11 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "collector/day_zone.hpp"
 #include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
 #include "common/sqlite.hpp"
@@ -63,6 +66,33 @@ class RollupReader {
 // Groups buckets by (tier, series, span) and merges each group (RollupWriter).
 Status store_buckets(sqlite3* db,
                      const std::map<std::pair<std::int64_t, std::int64_t>, BucketMap>& by_series);
+
+// The time zone of the daily tier's days (day_zone.hpp), in table housekeeping: rows
+// 'day_zone' (absent: UTC, as every database before it), and while the tier is rebuilt
+// into another zone 'day_zone_next' and 'day_zone_series' (the last series rebuilt).
+struct DailyTierZone {
+  std::string zone = "UTC";
+  std::string next;                  // "" unless a rebuild is under way
+  std::int64_t rebuilt_through = 0;  // series ids up to this one are in `next`
+  // The zone the daily buckets of `series` are in; "" while they are being rebuilt
+  // (days of two zones mixed: read the hourly tier instead).
+  std::string_view zone_of(std::int64_t series) const {
+    if (next.empty()) return zone;
+    return series <= rebuilt_through ? std::string_view(next) : std::string_view();
+  }
+  // The zone new daily buckets are written in.
+  const std::string& target() const { return next.empty() ? zone : next; }
+};
+Result<DailyTierZone> read_daily_tier_zone(sqlite3* db);
+
+// One slice of the daily tier's move to `zone` (the collector's --day-zone), until
+// `deadline`; sets *more when series are left. A series at a time: its daily buckets
+// made again from its hourly ones by local day, the days older than its first hour
+// kept as they were (the hourly tier's retention is shorter). Nothing to do when the
+// tier is already in `zone`. Housekeeping runs it before rolling new samples up, and
+// those go into `zone`'s days from then on.
+Status rebuild_daily_tier(sqlite3* db, const DayZone& zone,
+                          std::chrono::steady_clock::time_point deadline, bool* more);
 
 // One slice of the move of table rollups (schema 9 and before) into rollup_blocks, until
 // `deadline`; sets *more when rows are left. Drops the table once empty.

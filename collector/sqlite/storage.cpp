@@ -40,8 +40,9 @@ auto in_read_transaction(sqlite3* db, Read read) -> decltype(read()) {
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(SqliteOptions options, Db db)
+  SqliteStorage(SqliteOptions options, DayZone day_zone, Db db)
       : options_(std::move(options)),
+        day_zone_(std::move(day_zone)),
         writer_(std::move(db),
                 {.path = options_.path,
                  .max_group = options_.max_batch_reports,
@@ -150,9 +151,11 @@ class SqliteStorage final : public Storage {
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
   Status housekeeping_slice_now(bool* more) {
-    return housekeeping_slice(
-        writer_.db(), {.retention = options_.retention, .budget = options_.housekeeping_budget},
-        now_ms(), more, &fresh_blocks_);
+    return housekeeping_slice(writer_.db(),
+                              {.retention = options_.retention,
+                               .budget = options_.housekeeping_budget,
+                               .day_zone = day_zone_},
+                              now_ms(), more, &fresh_blocks_);
   }
 
   // Runs `read` on a connection of the pool, which it gives back after.
@@ -178,6 +181,7 @@ class SqliteStorage final : public Storage {
   }
 
   const SqliteOptions options_;
+  const DayZone day_zone_;
   SqliteWriter writer_;
   std::unique_ptr<SqliteIngest> ingest_;  // writer thread only, on writer_.db()
   FreshBlocks fresh_blocks_;              // writer thread only
@@ -430,6 +434,8 @@ Status check_database_location(std::string_view db) {
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& options) {
   if (Status s = check_database_location(options.path.string()); !s) return s;
+  auto day_zone = DayZone::named(options.day_zone);
+  if (!day_zone) return day_zone.status().with_context("--day-zone");
   if (options.path.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(options.path.parent_path(), ec);
@@ -454,7 +460,7 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
     if (Status s = sqlite::exec(db->get(), pragma); !s) return s;
   }
   if (Status s = migrate(db->get()); !s) return s;
-  auto storage = std::make_unique<SqliteStorage>(options, std::move(*db));
+  auto storage = std::make_unique<SqliteStorage>(options, std::move(*day_zone), std::move(*db));
   if (Status s = storage->start(); !s) return s;
   return std::unique_ptr<Storage>(std::move(storage));
 }
