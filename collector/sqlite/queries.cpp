@@ -262,6 +262,22 @@ Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
   return add_block_samples(db, *blocks, row.id, q.from_ms, q.to_ms, 0, plan.step_ms == 0, merged);
 }
 
+// Blocks after the rollup cursor are not in the tiers yet (the last minutes, at least):
+// their samples from `from` to the query's end are bucketed here, `width` wide (by
+// `days`' local days when given), so that the newest bucket is never missing.
+Status add_tail_samples(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, std::int64_t from,
+                        std::int64_t width, Merged& merged, const DayZone* days = nullptr) {
+  auto cursor = rollup_cursor(db);
+  if (!cursor) return cursor.status();
+  auto tail =
+      Statement::prepare(db,
+                         "SELECT t_min, samples FROM sample_blocks"
+                         " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
+  if (!tail) return tail.status();
+  tail->bind(1, row.agent_id).bind(2, from).bind(3, q.to_ms).bind(4, *cursor);
+  return add_block_samples(db, *tail, row.id, from, q.to_ms, width, false, merged, days);
+}
+
 // The local days (day_zone.hpp) of the daily tier's zone that hold [from, to]: its
 // buckets, or while the tier is being rebuilt into that zone and the series' days are
 // not yet, its hourly buckets by local day; then the samples not rolled up yet.
@@ -284,17 +300,7 @@ Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, 
     if (Status s = reader->read(kDayMs, row.id, first, last, buckets); !s) return s;
   }
   for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
-  auto cursor = rollup_cursor(db);
-  if (!cursor) return cursor.status();
-  auto tail =
-      Statement::prepare(db,
-                         "SELECT t_min, samples FROM sample_blocks"
-                         " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
-  if (!tail) return tail.status();
-  tail->bind(1, row.agent_id).bind(2, from).bind(3, q.to_ms).bind(4, *cursor);
-  if (Status s = add_block_samples(db, *tail, row.id, from, q.to_ms, kDayMs, false, merged, &*zone);
-      !s)
-    return s;
+  if (Status s = add_tail_samples(db, q, row, from, kDayMs, merged, &*zone); !s) return s;
   merged.by_days_of(*zone);
   return Status::ok();
 }
@@ -309,18 +315,7 @@ Status read_tier_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
   std::vector<RollupBucket> buckets;
   if (Status s = reader->read(tier, row.id, from, q.to_ms, buckets); !s) return s;
   for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
-
-  // Blocks after the rollup cursor are not in the tiers yet (the last minutes, at
-  // least): bucket them here, so that the newest bucket is never missing.
-  auto cursor = rollup_cursor(db);
-  if (!cursor) return cursor.status();
-  auto tail =
-      Statement::prepare(db,
-                         "SELECT t_min, samples FROM sample_blocks"
-                         " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4");
-  if (!tail) return tail.status();
-  tail->bind(1, row.agent_id).bind(2, from).bind(3, q.to_ms).bind(4, *cursor);
-  return add_block_samples(db, *tail, row.id, from, q.to_ms, tier, false, merged);
+  return add_tail_samples(db, q, row, from, tier, merged);
 }
 
 // read_history's steps -----------------------------------------------------------------

@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "collector/monitor.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
+#include "tests/support/child.hpp"
 #include "tests/support/postgres_server.hpp"
 
 namespace vigie::collector {
@@ -59,12 +59,14 @@ struct Collector {
 // `follow`: the monitor's thread, which follows other collectors (LISTEN) and leads;
 // without it, a collector knows what others did only from what it reads under an
 // agent's row lock.
-Collector open_collector(const std::string& conninfo, bool follow = true) {
+Collector open_collector(const std::string& conninfo, bool follow = true,
+                         MonitorOptions options = {}) {
   Collector c;
   auto storage = open_postgres_storage({.conninfo = conninfo});
   REQUIRE(storage.is_ok());
   c.storage = std::move(*storage);
-  auto monitor = Monitor::open(*c.storage, {.run_thread = follow});
+  options.run_thread = follow;
+  auto monitor = Monitor::open(*c.storage, std::move(options));
   REQUIRE(monitor.is_ok());
   c.monitor = std::move(*monitor);
   return c;
@@ -339,13 +341,9 @@ TEST_CASE("PostgreSQL: a long-poll on one collector passes no event another comm
 }
 
 // Waits up to five seconds for `seen` to hold.
-bool eventually(const std::function<bool()>& seen) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!seen()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+template <class Predicate>
+bool eventually(Predicate seen) {
+  return testing::eventually(seen, std::chrono::seconds(5));
 }
 
 TEST_CASE("PostgreSQL: a collector follows another's report by reading that agent alone",
@@ -406,15 +404,7 @@ TEST_CASE(
   const std::string db = server.create_database();
   REQUIRE_FALSE(db.empty());
   // A leads and sweeps every 50 ms; B only ingests.
-  Collector a;
-  {
-    auto storage = open_postgres_storage({.conninfo = server.conninfo(db)});
-    REQUIRE(storage.is_ok());
-    a.storage = std::move(*storage);
-    auto monitor = Monitor::open(*a.storage, {.tick = std::chrono::milliseconds(50)});
-    REQUIRE(monitor.is_ok());
-    a.monitor = std::move(*monitor);
-  }
+  Collector a = open_collector(server.conninfo(db), true, {.tick = std::chrono::milliseconds(50)});
   REQUIRE(eventually([&] { return a.storage->leads(); }));
   Collector b = open_collector(server.conninfo(db), false);
   // An agent whose check runs every second reports through B, results unchanged: B's
