@@ -287,6 +287,7 @@ Status Conn::error_of(pg_result* result, std::string_view what) const {
 }
 
 Status Conn::exec(const std::string& sql) {
+  ++round_trips_;
   pg_result* result = PQexec(conn_, sql.c_str());
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -299,6 +300,7 @@ Status Conn::exec(const std::string& sql) {
 }
 
 Status Conn::commit() {
+  ++round_trips_;
   pg_result* result = PQexec(conn_, "COMMIT");
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK) {
@@ -318,6 +320,7 @@ Result<std::string> Conn::prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "s" + std::to_string(prepared_.size() + 1);
+    ++round_trips_;
     pg_result* prepared = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
     if (!prepared || PQresultStatus(prepared) != PGRES_COMMAND_OK) {
       Status error = error_of(prepared, "database");
@@ -350,6 +353,7 @@ Result<Rows> Conn::query(const std::string& sql, const Params& params) {
   auto name = prepared(sql);
   if (!name) return name.status();
   const auto values = value_pointers(params);
+  ++round_trips_;
   pg_result* result = PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
                                      values.data(), nullptr, nullptr, 0);
   if (!succeeded(result)) {
@@ -379,6 +383,7 @@ Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
       break;
     }
   }
+  ++round_trips_;
   const bool synced = PQpipelineSync(conn_) == 1;
   if (!synced && failed) failed = error_of(nullptr, "database");
   // Each statement sent answers a result then NULL; the sync answers its own result.
@@ -411,6 +416,7 @@ Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
 }
 
 Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
+  ++round_trips_;
   pg_result* started = PQexec(conn_, copy.c_str());
   const auto status = started ? PQresultStatus(started) : PGRES_FATAL_ERROR;
   if (status != PGRES_COPY_IN) {
@@ -429,6 +435,7 @@ Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
   }
   static constexpr char kTrailer[] = {'\xff', '\xff'};  // a row of -1 fields
   if (sent) sent = PQputCopyData(conn_, kTrailer, sizeof kTrailer) == 1;
+  ++round_trips_;
   if (PQputCopyEnd(conn_, sent ? nullptr : "the data could not be sent") != 1)
     return error_of(nullptr, "database: COPY");
   Status outcome = Status::ok();
@@ -446,6 +453,7 @@ Result<Rows> Conn::query_within(const std::string& sql, const Params& params,
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + limit;
   const auto values = value_pointers(params);
+  ++round_trips_;
   if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                         nullptr, nullptr, 0) != 1)
     return error_of(nullptr, "database");

@@ -176,6 +176,9 @@ class Conn {
                             std::chrono::milliseconds limit);
   // True while the connection is up.
   bool ok() const;
+  // The round trips this connection has waited for so far (each statement, prepare,
+  // pipeline and COPY): what a writer's latency is made of, for tests to bound.
+  std::int64_t round_trips() const { return round_trips_; }
   // The server's version number (150004 for 15.4).
   int server_version() const;
   // The socket, to wait for notifications on.
@@ -192,6 +195,7 @@ class Conn {
   Result<std::string> prepared(const std::string& sql);
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
+  std::int64_t round_trips_ = 0;
 };
 
 // Whether a failed statement may succeed when its transaction is run again: a lost

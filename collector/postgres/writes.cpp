@@ -195,21 +195,15 @@ Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t
           .add(newest));
   if (!stored) return stored.status().with_context("store batch");
   if (stored->size() == 0) return IngestOutcome::kDuplicate;
+  if (Status s = series_ids(*agent, report); !s) return s;
   std::vector<Sample> samples;
   std::int64_t t_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t t_max = std::numeric_limits<std::int64_t>::min();
-  for (std::size_t i = 0; i < report.results.size(); ++i) {
-    const CheckResult& result = report.results[i];
-    for (std::size_t j = 0; j < result.metrics.size(); ++j) {
-      const Metric& m = result.metrics[j];
+  for (const CheckResult& result : report.results) {
+    for (const Metric& m : result.metrics) {
       if (!m.value) continue;  // "U": nothing to plot
-      auto series = series_id(*agent, result.check, m);
-      if (!series) {
-        if (series.status().code() != Code::kTooLarge) return series.status();
-        return Status(Code::kTooLarge, "results[" + std::to_string(i) + "].metrics[" +
-                                           std::to_string(j) + "]: " + series.status().message());
-      }
-      samples.push_back({*series, result.ts_ms, *m.value});
+      samples.push_back(
+          {series_ids_.at(series_key(*agent, result.check, m.label)).id, result.ts_ms, *m.value});
       t_min = std::min(t_min, result.ts_ms);
       t_max = std::max(t_max, result.ts_ms);
     }
@@ -244,51 +238,84 @@ Status Writes::flush_blocks() {
   return Status::ok();
 }
 
-Result<std::int64_t> Writes::series_id(std::int64_t agent, const std::string& check,
-                                       const Metric& metric) {
+std::string Writes::series_key(std::int64_t agent, const std::string& check,
+                               const std::string& metric) {
   std::string key = std::to_string(agent);
   key += '\x1f';
   key += check;
   key += '\x1f';
-  key += metric.label;
-  const auto it = series_ids_.find(key);
-  if (it != series_ids_.end() && it->second.unit == metric.unit) return it->second.id;
-  if (it == series_ids_.end() && max_series_ > 0) {
-    // Not seen since start: an existing series, or a new one within the agent's bound.
-    auto found = conn_.query(
-        "SELECT id, unit FROM series WHERE agent_id = $1 AND check_id = $2 AND metric = $3",
-        Params().add(agent).add(check).add(metric.label));
-    if (!found) return found.status().with_context("look up series");
-    if (found->size() > 0 && found->text(0, 1) == metric.unit) {
-      const std::int64_t id = found->int64(0, 0);
-      series_ids_.insert_or_assign(std::move(key), SeriesEntry{id, metric.unit});
-      return id;
+  key += metric;
+  return key;
+}
+
+Status Writes::series_ids(std::int64_t agent, const protocol::Report& report) {
+  // The agent's series, read once (one statement) when it is first seen since the
+  // start or since a rollback, rather than a statement per series: after a restart
+  // every agent's first report would otherwise wait for a round trip per metric.
+  auto count = series_counts_.find(agent);
+  if (count == series_counts_.end()) {
+    auto rows = conn_.query("SELECT check_id, metric, id, unit FROM series WHERE agent_id = $1",
+                            Params().add(agent));
+    if (!rows) return rows.status().with_context("look up series");
+    for (int r = 0; r < rows->size(); ++r) {
+      series_ids_.insert_or_assign(series_key(agent, rows->text(r, 0), rows->text(r, 1)),
+                                   SeriesEntry{rows->int64(r, 2), rows->text(r, 3)});
     }
-    if (found->size() == 0) {
-      auto count = series_counts_.find(agent);
-      if (count == series_counts_.end()) {
-        auto n =
-            conn_.query("SELECT count(*) FROM series WHERE agent_id = $1", Params().add(agent));
-        if (!n) return n.status().with_context("count series");
-        count = series_counts_.emplace(agent, n->int64(0, 0)).first;
+    count = series_counts_.emplace(agent, rows->size()).first;
+  }
+  // The report's new series (within the agent's bound) and those whose unit changed,
+  // each once, written in one statement. Another collector may have written some
+  // since: the upsert gives their ids.
+  struct Wanted {
+    std::string check, metric, unit;
+  };
+  std::vector<Wanted> wanted;
+  std::unordered_map<std::string, std::size_t> wanted_at;
+  for (std::size_t i = 0; i < report.results.size(); ++i) {
+    const CheckResult& result = report.results[i];
+    for (std::size_t j = 0; j < result.metrics.size(); ++j) {
+      const Metric& m = result.metrics[j];
+      if (!m.value) continue;
+      std::string key = series_key(agent, result.check, m.label);
+      const auto known = series_ids_.find(key);
+      if (known != series_ids_.end() && known->second.unit == m.unit) continue;
+      const auto [at, added] = wanted_at.try_emplace(std::move(key), wanted.size());
+      if (!added) {
+        wanted[at->second].unit = m.unit;  // the last unit given wins, as it would in turn
+        continue;
       }
-      if (count->second >= max_series_) {
-        return Status(Code::kTooLarge, "a new series \"" + metric.label + "\" of " + check +
-                                           ": this agent has " + std::to_string(count->second) +
-                                           " series, the limit (--max-series-per-agent)");
+      if (known == series_ids_.end()) {
+        if (max_series_ > 0 && count->second >= max_series_) {
+          return Status(Code::kTooLarge, "results[" + std::to_string(i) + "].metrics[" +
+                                             std::to_string(j) + "]: a new series \"" + m.label +
+                                             "\" of " + result.check + ": this agent has " +
+                                             std::to_string(count->second) +
+                                             " series, the limit (--max-series-per-agent)");
+        }
+        ++count->second;
       }
-      ++count->second;
+      wanted.push_back({result.check, m.label, m.unit});
     }
   }
-  auto row = conn_.query(
-      "INSERT INTO series (agent_id, check_id, metric, unit) VALUES ($1,$2,$3,$4)"
+  if (wanted.empty()) return Status::ok();
+  pq::ArrayParams columns;
+  for (const Wanted& w : wanted)
+    columns.append(Params().add(agent).add(w.check).add(w.metric).add(w.unit));
+  auto rows = conn_.query(
+      "INSERT INTO series (agent_id, check_id, metric, unit)"
+      " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])"
       " ON CONFLICT (agent_id, check_id, metric) DO UPDATE SET unit = excluded.unit"
-      " RETURNING id",
-      Params().add(agent).add(check).add(metric.label).add(metric.unit));
-  if (!row) return row.status().with_context("store series");
-  const std::int64_t id = row->int64(0, 0);
-  series_ids_.insert_or_assign(std::move(key), SeriesEntry{id, metric.unit});
-  return id;
+      " RETURNING check_id, metric, id, unit",
+      columns.params());
+  if (!rows) return rows.status().with_context("store series");
+  if (rows->size() != static_cast<int>(wanted.size()))
+    return Status::internal("store series: " + std::to_string(rows->size()) + " rows for " +
+                            std::to_string(wanted.size()) + " series");
+  for (int r = 0; r < rows->size(); ++r) {
+    series_ids_.insert_or_assign(series_key(agent, rows->text(r, 0), rows->text(r, 1)),
+                                 SeriesEntry{rows->int64(r, 2), rows->text(r, 3)});
+  }
+  return Status::ok();
 }
 
 Result<Params> Writes::check_row(const CheckState& c) {

@@ -120,8 +120,12 @@ class Writes {
   Result<std::int64_t> agent_id(const protocol::AgentInfo& agent, std::int64_t received_ms);
   // The row id of an agent already stored; kNotFound if none.
   Result<std::int64_t> known_agent_id(const std::string& agent);
-  Result<std::int64_t> series_id(std::int64_t agent, const std::string& check,
-                                 const Metric& metric);
+  // Makes sure series_ids_ holds every series of `report`'s samples: the agent's
+  // series read once, the new ones (and units changed) written in one statement;
+  // kTooLarge, naming the result and metric, past the agent's bound.
+  Status series_ids(std::int64_t agent, const protocol::Report& report);
+  static std::string series_key(std::int64_t agent, const std::string& check,
+                                const std::string& metric);
   // The statements that store each part of a StateDelta, added to `batch` (persist()
   // sends them in one round trip). Those that look up the agent's row may fail.
   Status stage_agent(pq::Batch& batch, const AgentState& agent);
@@ -141,7 +145,9 @@ class Writes {
 
   pq::Conn& conn_;
   const std::int64_t max_series_;
-  std::unordered_map<std::int64_t, std::int64_t> series_counts_;  // by agent row id
+  // The series each agent has, by agent row id: present once its series are in
+  // series_ids_.
+  std::unordered_map<std::int64_t, std::int64_t> series_counts_;
   // Row ids by agent name and by "agent id \x1f check \x1f metric" (with the unit).
   std::unordered_map<std::string, std::int64_t> agent_ids_;
   // The sample blocks of the reports stored in this transaction, for flush_blocks().

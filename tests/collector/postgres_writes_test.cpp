@@ -150,5 +150,100 @@ TEST_CASE("PostgreSQL writes: a replayed report changes nothing, not even its se
   CHECK(sql(c, "SELECT count(*) FROM sample_blocks") == "1");
 }
 
+TEST_CASE(
+    "PostgreSQL writes: an agent's series are read in one statement and its new ones written in "
+    "one, after a restart too",
+    "[postgres]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string database = server.create_database();
+  REQUIRE_FALSE(database.empty());
+  auto conn = pq::Conn::connect(server.conninfo(database));
+  REQUIRE(conn.is_ok());
+  pq::Conn& c = **conn;
+  REQUIRE(migrate(c));
+  // The round trips store() waited for, and the series ids of the block it wrote.
+  const auto store = [&](Writes& writes, const protocol::Report& r) {
+    REQUIRE(c.exec("BEGIN"));
+    writes.new_transaction();
+    writes.job_starts();
+    const std::int64_t before = c.round_trips();
+    auto outcome = writes.store(r, 1000);
+    const std::int64_t trips = c.round_trips() - before;
+    REQUIRE(outcome.is_ok());
+    CHECK(*outcome == IngestOutcome::kStored);
+    REQUIRE(writes.flush_blocks());
+    REQUIRE(c.commit());
+    return trips;
+  };
+  const auto series_of = [&](const std::string& agent) {
+    auto rows = c.query(
+        "SELECT samples, t_min FROM sample_blocks b JOIN agents a ON a.id = b.agent_id"
+        " WHERE a.name = $1 ORDER BY b.id DESC LIMIT 1",
+        pq::Params().add(agent));
+    REQUIRE(rows.is_ok());
+    REQUIRE(rows->size() == 1);
+    std::vector<Sample> samples;
+    REQUIRE(decode_samples(rows->bytes(0, 0), rows->int64(0, 1), samples));
+    std::vector<std::int64_t> ids;
+    for (const Sample& sample : samples) ids.push_back(sample.series);
+    return ids;
+  };
+  {
+    Writes writes(c, 200);
+    store(writes, report("warm", 1, 90));  // the statements are prepared once
+    // A new agent's 90 series: one statement to find none, one to write them all.
+    CHECK(store(writes, report("a1", 1, 90)) <= 4);
+    CHECK(sql(c, "SELECT count(*) FROM series") == "180");
+  }
+  const std::vector<std::int64_t> first = series_of("a1");
+  REQUIRE(first.size() == 90);
+
+  // A restart: nothing in memory. The agent's series are read at once, not one by one,
+  // and its samples keep their series.
+  Writes restarted(c, 200);
+  store(restarted, report("warm", 2, 90));
+  CHECK(store(restarted, report("a1", 2, 90)) <= 4);
+  CHECK(series_of("a1") == first);
+  CHECK(sql(c, "SELECT count(*) FROM series") == "180");
+
+  // Another collector writes a series of a1 meanwhile; this one learns its id from the
+  // upsert. One unit changes, a metric comes twice with two units (the last wins).
+  {
+    auto other_conn = pq::Conn::connect(server.conninfo(database));
+    REQUIRE(other_conn.is_ok());
+    Writes other(**other_conn, 200);
+    REQUIRE((*other_conn)->exec("BEGIN"));
+    other.new_transaction();
+    other.job_starts();
+    REQUIRE(other.store(report("a1", 3, 91), 1000).is_ok());
+    REQUIRE(other.flush_blocks());
+    REQUIRE((*other_conn)->commit());
+  }
+  protocol::Report changed = report("a1", 4, 91);
+  changed.results[0].metrics[0].unit = "s";
+  Metric twice = changed.results[0].metrics[1];
+  twice.unit = "B";
+  changed.results[0].metrics.push_back(twice);
+  CHECK(store(restarted, changed) <= 4);
+  std::vector<std::int64_t> now = series_of("a1");
+  REQUIRE(now.size() == 92);
+  CHECK(std::vector<std::int64_t>(now.begin(), now.begin() + 90) == first);
+  CHECK(now[91] == first[1]);
+  CHECK(sql(c, "SELECT count(*) FROM series") == "181");
+  CHECK(sql(c,
+            "SELECT string_agg(metric || ':' || unit, ',' ORDER BY metric) FROM series s"
+            " JOIN agents a ON a.id = s.agent_id WHERE a.name = 'a1' AND unit <> ''") ==
+        "m0:s,m1:B");
+  // m90's samples carry the id the other collector's series got.
+  CHECK(std::to_string(now[90]) ==
+        sql(c,
+            "SELECT s.id FROM series s JOIN agents a ON a.id = s.agent_id"
+            " WHERE a.name = 'a1' AND metric = 'm90'"));
+}
+
 }  // namespace
 }  // namespace vigie::collector::pg
