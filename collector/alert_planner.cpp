@@ -249,6 +249,16 @@ void AlertPlanner::settled(const std::string& key, std::int64_t at_ms) {
     it->second.settled_ms = std::max(it->second.settled_ms, at_ms);
 }
 
+std::vector<std::string> AlertPlanner::unsettled(std::int64_t* since_ms) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, o] : open_) {
+    if (o.settled_ms >= o.queued_ms) continue;
+    *since_ms = keys.empty() ? o.queued_ms : std::min(*since_ms, o.queued_ms);
+    keys.push_back(key);
+  }
+  return keys;
+}
+
 void AlertPlanner::enqueue(const Alert& alert, std::int64_t now_ms, Plan& plan) {
   const std::string key = alert_key(alert);
   const std::string text = alert_to_json(alert);

@@ -51,6 +51,10 @@ class AlertPlanner {
   // A message about `key` was delivered, or given up, at at_ms: its next reminder
   // counts from then.
   void settled(const std::string& key, std::int64_t at_ms);
+  // The keys whose last message this planner queued and has not seen settled, and
+  // (since_ms) when the oldest of them was queued: on a database shared by collectors,
+  // another may have delivered it, and the caller asks the outbox (settled()).
+  std::vector<std::string> unsettled(std::int64_t* since_ms) const;
   // Channels (indexes) an alert goes to.
   std::vector<std::size_t> route(const Alert& alert) const;
   std::size_t open_problems() const { return open_.size(); }

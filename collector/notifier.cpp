@@ -161,6 +161,19 @@ void Notifier::plan(StateDelta& delta, std::int64_t now_ms, bool tick) {
     delivered.swap(delivered_);
   }
   for (const auto& [key, at] : delivered) planner_.settled(key, at);
+  // Collectors sharing the database deliver each other's messages: the reminders this
+  // one plans count from a delivery made anywhere (else, once another collector had
+  // delivered one, none would follow).
+  if (tick && storage_.shared()) {
+    std::int64_t since = 0;
+    const std::vector<std::string> keys = planner_.unsettled(&since);
+    if (!keys.empty()) {
+      auto settled = storage_.outbox_settled(keys, since);
+      if (!settled) log::warning("notifier: " + settled.status().message());
+      else
+        for (const auto& [key, at] : *settled) planner_.settled(key, at);
+    }
+  }
   AlertPlanner::Plan plan;
   planner_.add(delta.events, now_ms, plan);
   if (tick) planner_.tick(now_ms, plan);

@@ -261,6 +261,11 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // For each key, when a row of it was last settled as delivered ("sent" or "digest")
   // at or after since_ms: re-notifications count from there after a restart.
   virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
+  // For each of `keys`, when a row of it was last settled (delivered or given up) at or
+  // after since_ms, by whichever collector: the lead's reminders count from there when
+  // another collector delivered the last message.
+  virtual Result<std::map<std::string, std::int64_t>> outbox_settled(
+      const std::vector<std::string>& keys, std::int64_t since_ms) = 0;
 
   // What another collector sharing the database committed: events, acknowledgements,
   // new checks of `agents`, or, when `all`, changes that may touch any agent

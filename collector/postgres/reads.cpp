@@ -487,6 +487,21 @@ Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(pq::Conn& conn
   return out;
 }
 
+Result<std::map<std::string, std::int64_t>> read_outbox_settled(
+    pq::Conn& conn, const std::vector<std::string>& keys, std::int64_t since_ms) {
+  if (keys.empty()) return std::map<std::string, std::int64_t>{};
+  pq::ArrayParams column;
+  for (const std::string& key : keys) column.append(Params().add(key));
+  auto rows = conn.query(
+      "SELECT alert_key, max(done_ms) FROM outbox WHERE alert_key = ANY($1::text[])"
+      " AND done_ms >= $2 AND done_ms <> 0 GROUP BY alert_key",
+      column.params().add(since_ms));
+  if (!rows) return rows.status();
+  std::map<std::string, std::int64_t> out;
+  for (int i = 0; i < rows->size(); ++i) out[rows->text(i, 0)] = rows->int64(i, 1);
+  return out;
+}
+
 Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& channel,
                                             std::int64_t now_ms, std::int64_t due_by_ms,
                                             std::size_t limit, std::int64_t lease_ms) {

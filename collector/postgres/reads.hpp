@@ -31,6 +31,8 @@ Result<TokenRecord> read_token(pq::Conn& conn, const std::string& hash);
 Result<std::vector<TokenRecord>> read_tokens(pq::Conn& conn);
 Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(pq::Conn& conn,
                                                                   std::int64_t since_ms);
+Result<std::map<std::string, std::int64_t>> read_outbox_settled(
+    pq::Conn& conn, const std::vector<std::string>& keys, std::int64_t since_ms);
 // Storage::claim_outbox, in one statement (FOR UPDATE SKIP LOCKED).
 Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& channel,
                                             std::int64_t now_ms, std::int64_t due_by_ms,

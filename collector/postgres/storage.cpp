@@ -255,6 +255,10 @@ class PostgresStorage final : public Storage {
   Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
     return primary_.with([&](pq::Conn& c) { return pg::read_outbox_last_sent(c, since_ms); });
   }
+  Result<std::map<std::string, std::int64_t>> outbox_settled(const std::vector<std::string>& keys,
+                                                             std::int64_t since_ms) override {
+    return primary_.with([&](pq::Conn& c) { return pg::read_outbox_settled(c, keys, since_ms); });
+  }
 
   // Agent configurations, read and written on the primary.
   Result<ConfigSnapshot> config_snapshot() override {

@@ -97,4 +97,21 @@ Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(sqlite3* db,
   return out;
 }
 
+Result<std::map<std::string, std::int64_t>> read_outbox_settled(
+    sqlite3* db, const std::vector<std::string>& keys, std::int64_t since_ms) {
+  auto stmt = Statement::prepare(db,
+                                 "SELECT alert_key, MAX(done_ms) FROM outbox WHERE alert_key = ?1"
+                                 " AND done_ms >= ?2 AND done_ms != 0 GROUP BY alert_key");
+  if (!stmt) return stmt.status();
+  std::map<std::string, std::int64_t> out;
+  for (const std::string& key : keys) {
+    stmt->reset();
+    stmt->bind(1, key).bind(2, since_ms);
+    const int rc = stmt->step();
+    if (rc == SQLITE_ROW) out[key] = stmt->int64(1);
+    else if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
+  }
+  return out;
+}
+
 }  // namespace vigie::collector

@@ -32,5 +32,8 @@ Status retry_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,
 // Storage::outbox_last_sent.
 Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(sqlite3* db,
                                                                   std::int64_t since_ms);
+// Storage::outbox_settled.
+Result<std::map<std::string, std::int64_t>> read_outbox_settled(
+    sqlite3* db, const std::vector<std::string>& keys, std::int64_t since_ms);
 
 }  // namespace vigie::collector

@@ -99,6 +99,10 @@ class SqliteStorage final : public Storage {
   Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) override {
     return with_reader([&](sqlite3* db) { return read_outbox_last_sent(db, since_ms); });
   }
+  Result<std::map<std::string, std::int64_t>> outbox_settled(const std::vector<std::string>& keys,
+                                                             std::int64_t since_ms) override {
+    return with_reader([&](sqlite3* db) { return read_outbox_settled(db, keys, since_ms); });
+  }
   Result<SeriesData> series(const SeriesQuery& query) override {
     auto plan = plan_series(query, options_.retention, now_ms(), /*daily_tier=*/true);
     if (!plan) return plan.status();

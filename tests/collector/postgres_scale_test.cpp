@@ -13,11 +13,17 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "collector/alert_config.hpp"
 #include "collector/monitor.hpp"
+#include "collector/notifier.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/postgres_server.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/webhook_receiver.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -433,6 +439,86 @@ TEST_CASE(
   CHECK(after.followed_agents > before.followed_agents);
   a.monitor->stop();
   b.monitor->stop();
+}
+
+// A collector's notifier, wired to its monitor as `serve` wires them.
+struct Alerting {
+  Alerting(Collector& c, const AlertConfig& config, NotifierOptions options)
+      : collector(c),
+        notifier(std::make_unique<Notifier>(config, *c.storage, c.monitor->engine(), options)) {
+    c.monitor->set_alerting(
+        {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
+                                      bool tick) { n->plan(delta, now_ms, tick); },
+         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); },
+         .reseed_agent = [n = notifier.get()](
+                             const std::string& agent,
+                             std::int64_t now_ms) { n->reseed_agent(agent, now_ms); }});
+  }
+  ~Alerting() {
+    collector.monitor->stop();
+    collector.monitor->set_alerting({});
+    notifier->stop();
+  }
+  Collector& collector;
+  std::unique_ptr<Notifier> notifier;
+};
+
+TEST_CASE("PostgreSQL: reminders of a problem keep coming when another collector delivers them",
+          "[postgres][postgres-scale]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string db = server.create_database();
+  REQUIRE_FALSE(db.empty());
+  testing::TempDir dir;
+  testing::WebhookReceiver hook(dir.path());
+  const nlohmann::json file = {
+      {"channels", {{{"name", "desk"}, {"type", "webhook"}, {"url", hook.url("/desk")}}}},
+      {"rules", {{{"channels", {"desk"}}}}},
+      {"storm", {{"hold", "100ms"}}},
+      {"renotify", "1s"}};
+  auto config = parse_alert_config(file.dump(), "alerts.json");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
+  // A leads: it plans the reminders (every 50 ms) but never delivers (its channel looks
+  // for rows once an hour). B only ingests and delivers whatever is due, so every
+  // message, the problem and each reminder, is sent by the collector that did not plan it.
+  Collector a = open_collector(server.conninfo(db), true, {.tick = std::chrono::milliseconds(50)});
+  REQUIRE(eventually([&] { return a.storage->leads(); }));
+  Collector b = open_collector(server.conninfo(db), false);
+  Alerting a_alerts(a, *config, {.poll = std::chrono::hours(1)});
+  Alerting b_alerts(b, *config, {.poll = std::chrono::milliseconds(50)});
+
+  protocol::Report failing = report(30, 1);  // CRITICAL, hard at once (one attempt)
+  failing.results[0].ts_ms = wall_ms();
+  REQUIRE(ingest(*b.monitor, failing));
+
+  // The problem, then a reminder a second after each message is delivered: within 12
+  // s, at least three, each one alone (never two planners at once).
+  const auto kinds = [&] {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (const auto& r : hook.requests())
+      out.emplace_back(nlohmann::json::parse(r.body).value("kind", ""), r.time_ms);
+    return out;
+  };
+  const bool reminded =
+      testing::eventually([&] { return kinds().size() >= 4; }, std::chrono::seconds(12));
+  const auto seen = kinds();
+  std::string told;
+  for (const auto& [kind, at] : seen) told += kind + " at " + std::to_string(at) + "\n";
+  INFO("the webhook got:\n" << told << hook.log());
+  REQUIRE(reminded);
+  CHECK(seen.front().first == "problem");
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    CHECK(seen[i].first == "reminder");
+    // A second after the previous one was delivered, less the delivery's own time.
+    CHECK(seen[i].second - seen[i - 1].second >= 900);
+  }
+  // Nothing else waits but the next reminder.
+  CHECK(std::stoi(server.psql(db, "SELECT count(*) FROM outbox WHERE done_ms = 0").value_or("9")) <=
+        1);
 }
 
 }  // namespace

@@ -782,6 +782,17 @@ TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
   REQUIRE(s.outbox_failed({(*mail)[0].id}, 6000, 0, "no relay", {}).is_ok());
   CHECK(s.claim_outbox("mail", 1'000'000, 1'000'000, 100, 30'000)->empty());
   CHECK(s.outbox_last_sent(0)->size() == 2);
+  // Settled, delivered or given up, by key: what reminders count from whoever sent.
+  auto settled = s.outbox_settled({"k1", "k2", "k3", "nothing"}, 0);
+  REQUIRE(settled.is_ok());
+  CHECK(*settled == std::map<std::string, std::int64_t>{{"k1", 41'000}, {"k2", 41'000}});
+  enqueue(s, {row("mail", "k5", 7000)});
+  auto k5 = s.claim_outbox("mail", 9000, 9000, 100, 30'000);
+  REQUIRE(k5->size() == 1);
+  REQUIRE(s.outbox_failed({(*k5)[0].id}, 9500, 0, "no relay", {}).is_ok());
+  CHECK(*s.outbox_settled({"k5"}, 9000) == std::map<std::string, std::int64_t>{{"k5", 9500}});
+  CHECK(s.outbox_settled({"k5"}, 9501)->empty());
+  CHECK(s.outbox_settled({}, 0)->empty());
 
   // The rows survive a reopening (a restart): pending ones are claimed again.
   enqueue(s, {row("chat", "k4", 50'000)});
