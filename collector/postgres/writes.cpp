@@ -830,23 +830,32 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
           buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
       }
     }
-    for (const auto& [key, agg] : buckets) {
-      Status s = run(
-          conn_,
-          "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-          " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
-          " min_value = least(rollups.min_value, excluded.min_value),"
-          " max_value = greatest(rollups.max_value, excluded.max_value),"
-          " sum_value = rollups.sum_value + excluded.sum_value, n = rollups.n + excluded.n",
-          Params()
-              .add(key.tier)
-              .add(key.series)
-              .add(key.bucket)
-              .add(agg.min)
-              .add(agg.max)
-              .add(agg.sum)
-              .add(agg.n));
-      if (!s) return s.with_context("store rollup");
+    // The pick's buckets in one statement (a statement each took seconds a pick: 256
+    // reports of 90 series make 46,080 buckets in the two tiers).
+    if (!buckets.empty()) {
+      pq::ArrayParams rows;
+      for (const auto& [key, agg] : buckets) {
+        rows.append(Params()
+                        .add(key.tier)
+                        .add(key.series)
+                        .add(key.bucket)
+                        .add(agg.min)
+                        .add(agg.max)
+                        .add(agg.sum)
+                        .add(agg.n));
+      }
+      Status s =
+          run(conn_,
+              "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
+              " SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[],"
+              " $4::double precision[], $5::double precision[], $6::double precision[],"
+              " $7::bigint[])"
+              " ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
+              " min_value = least(rollups.min_value, excluded.min_value),"
+              " max_value = greatest(rollups.max_value, excluded.max_value),"
+              " sum_value = rollups.sum_value + excluded.sum_value, n = rollups.n + excluded.n",
+              rows.params());
+      if (!s) return s.with_context("store rollups");
     }
     if (blocks->size() < 256) return Status::ok();
     if (Clock::now() >= stop) {
