@@ -277,13 +277,13 @@ Status Writes::series_ids(std::int64_t agent, const protocol::Report& report) {
       const Metric& m = result.metrics[j];
       if (!m.value) continue;
       std::string key = series_key(agent, result.check, m.label);
-      const auto known = series_ids_.find(key);
-      if (known != series_ids_.end() && known->second.unit == m.unit) continue;
-      const auto [at, added] = wanted_at.try_emplace(std::move(key), wanted.size());
-      if (!added) {
+      if (const auto at = wanted_at.find(key); at != wanted_at.end()) {
         wanted[at->second].unit = m.unit;  // the last unit given wins, as it would in turn
         continue;
       }
+      const auto known = series_ids_.find(key);
+      if (known != series_ids_.end() && known->second.unit == m.unit) continue;
+      wanted_at.emplace(std::move(key), wanted.size());
       if (known == series_ids_.end()) {
         if (max_series_ > 0 && count->second >= max_series_) {
           return Status(Code::kTooLarge, "results[" + std::to_string(i) + "].metrics[" +
