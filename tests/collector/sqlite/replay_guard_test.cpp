@@ -144,7 +144,7 @@ TEST_CASE("SQLite replay guard: recent and folded reports sent again are duplica
   for (std::uint64_t seq = 1; seq <= 21; ++seq) CHECK(g.submit(seq) == IngestOutcome::kDuplicate);
 }
 
-TEST_CASE("SQLite replay guard: a seq in a gap is stored once, then refused; out of order folds",
+TEST_CASE("SQLite replay guard: a seq in a gap is stored once then refused, out of order too",
           "[storage][replay]") {
   Guarded g;
   // Out of order, with 4, 6 and 7 missing.
