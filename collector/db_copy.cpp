@@ -61,9 +61,10 @@ const RowTable kRowTables[] = {
     {"sample_blocks", {"level"}},
 };
 // The source's other tables, copied otherwise: the tiers converted, the rollup cursor
-// as PostgreSQL's queue of blocks to roll up, the configurations' revision.
+// as PostgreSQL's queue of blocks to roll up, the configurations' revision, the replay
+// guard's ranges of seqs as the batches rows PostgreSQL keeps instead.
 const std::set<std::string> kConvertedTables = {"rollup_blocks", "rollups", "housekeeping",
-                                                "config_revision"};
+                                                "config_revision", "batch_ranges"};
 // The target's tables that must be empty (those a collector writes; config_revision
 // must be at 0).
 const char* const kTargetTables[] = {"agents",         "batches",
@@ -113,6 +114,7 @@ class Copier {
   Status queue_rollups();
   Status copy_tiers();
   Status copy_config_revision();
+  Status copy_batch_ranges();
   Status set_sequences();
   CopySummary& summary() { return summary_; }
 
@@ -378,6 +380,51 @@ Status Copier::copy_tiers() {
   return Status::ok();
 }
 
+// PostgreSQL keeps a batches row per report for the raw retention (SQLite folds them
+// into ranges of seqs, collector/sqlite/replay_guard.hpp): each range becomes a row per
+// seq, received when its newest report was (so that retention lets it go as late as
+// SQLite would), its results shared out among them (their sum kept). A range is one
+// agent's reports of one day: as many rows as PostgreSQL would hold for them.
+Status Copier::copy_batch_ranges() {
+  auto ranges = prepare(src_,
+                        "SELECT agent_id, first_seq, last_seq, received_ms, results"
+                        " FROM batch_ranges ORDER BY agent_id, first_seq");
+  if (!ranges) return ranges.status();
+  const std::string copy = "COPY batches (agent_id, seq, received_ms, results) FROM STDIN BINARY";
+  pq::CopyRows rows;
+  std::int64_t count = 0;
+  int rc;
+  while ((rc = sqlite3_step(ranges->get())) == SQLITE_ROW) {
+    const std::int64_t agent = sqlite3_column_int64(ranges->get(), 0);
+    const std::int64_t first = sqlite3_column_int64(ranges->get(), 1);
+    const std::int64_t last = sqlite3_column_int64(ranges->get(), 2);
+    const std::int64_t received = sqlite3_column_int64(ranges->get(), 3);
+    const std::int64_t results = sqlite3_column_int64(ranges->get(), 4);
+    if (last < first || results < 0)
+      return Status::corruption("batch_ranges: agent " + std::to_string(agent) + ", seqs " +
+                                std::to_string(first) + "-" + std::to_string(last) +
+                                ": not a range");
+    const std::uint64_t n =
+        static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first) + 1;
+    const std::int64_t each = results / static_cast<std::int64_t>(n);
+    std::int64_t extra = results % static_cast<std::int64_t>(n);
+    for (std::int64_t seq = first;; ++seq) {
+      const std::int64_t share = each + (extra > 0 ? 1 : 0);
+      if (extra > 0) --extra;
+      rows.row(4).add(agent).add(seq).add(received).add_int32(static_cast<std::int32_t>(share));
+      ++count;
+      if (rows.bytes() >= kChunkBytes) {
+        if (Status s = flush(copy, rows); !s) return s.with_context("copy batch_ranges");
+      }
+      if (seq == last) break;
+    }
+  }
+  if (rc != SQLITE_DONE) return sqlite::error(src_, "read batch_ranges");
+  if (Status s = flush(copy, rows); !s) return s.with_context("copy batch_ranges");
+  counted("batches (from the ranges)", count);
+  return Status::ok();
+}
+
 Status Copier::copy_config_revision() {
   auto revision = prepare(src_, "SELECT revision FROM config_revision WHERE id = 1");
   if (!revision) return revision.status();
@@ -473,6 +520,7 @@ Result<CopySummary> copy_sqlite_to_postgres(
     if (!s) break;
     if (std::string_view(table.name) == "sample_blocks") s = copier.make_partitions();
     if (s) s = copier.copy_rows(table);
+    if (s && std::string_view(table.name) == "batches") s = copier.copy_batch_ranges();
   }
   if (s) s = copier.queue_rollups();
   if (s) s = copier.copy_tiers();

@@ -404,6 +404,7 @@ int main(int argc, char** argv) {
               static_cast<double>(file) / 1048576, per(file), per(used));
   std::int64_t rollups = 0;
   std::int64_t blocks = 0;
+  std::int64_t guard = 0;
   for (const auto& [name, bytes] : by_name) {
     if (per(bytes) < 0.005) continue;
     std::printf("  %-28s %.2f bytes per sample\n", name.c_str(), per(bytes));
@@ -411,9 +412,13 @@ int main(int argc, char** argv) {
     if (name.rfind("rollup", 0) == 0 || name.rfind("sqlite_autoindex_rollup", 0) == 0)
       rollups += bytes;
     if (name.rfind("sample_blocks", 0) == 0) blocks += bytes;
+    // batches and batch_ranges (schema 11) and their indexes.
+    if (name.rfind("batch", 0) == 0) guard += bytes;
   }
-  std::printf("raw samples (blocks and their indexes): %.2f bytes per sample; rollups: %.2f\n",
-              per(blocks), per(rollups));
+  std::printf(
+      "raw samples (blocks and their indexes): %.2f bytes per sample; rollups: %.2f; replay guard:"
+      " %.2f\n",
+      per(blocks), per(rollups), per(guard));
   std::printf(
       "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
       percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,

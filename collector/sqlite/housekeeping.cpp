@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collector/sample_block.hpp"
+#include "collector/sqlite/replay_guard.hpp"
 #include "collector/sqlite/rollups.hpp"
 #include "common/log.hpp"
 #include "common/sqlite.hpp"
@@ -127,8 +128,8 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
       {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
        " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
        span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
-      // Replay protection: the batches of the last 8 days, and for older ones each
-      // agent's high-water mark, raised before they go.
+      // Replay protection: rows past the raw retention (an older database's, not folded
+      // yet) go into each agent's high-water mark, raised before they go.
       {"UPDATE agents SET pruned_seq = MAX(pruned_seq, old.seq),"
        " pruned_received_ms = MAX(pruned_received_ms, old.received) FROM (SELECT agent_id,"
        " MAX(seq) AS seq, MAX(received_ms) AS received FROM batches WHERE received_ms < ?1"
@@ -136,6 +137,16 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
        now - retention.raw.count(), 0},
       {"DELETE FROM batches WHERE (agent_id, seq) IN (SELECT agent_id, seq FROM batches"
        " WHERE received_ms < ?1 LIMIT 2000)",
+       now - retention.raw.count(), 0},
+      // The same for the ranges the rows are folded into (replay_guard.hpp), once the
+      // newest report of a range is past.
+      {"UPDATE agents SET pruned_seq = MAX(pruned_seq, old.seq),"
+       " pruned_received_ms = MAX(pruned_received_ms, old.received) FROM (SELECT agent_id,"
+       " MAX(last_seq) AS seq, MAX(received_ms) AS received FROM batch_ranges"
+       " WHERE received_ms < ?1 GROUP BY agent_id) AS old WHERE agents.id = old.agent_id",
+       now - retention.raw.count(), 0},
+      {"DELETE FROM batch_ranges WHERE (agent_id, first_seq) IN (SELECT agent_id, first_seq"
+       " FROM batch_ranges WHERE received_ms < ?1 LIMIT 2000)",
        now - retention.raw.count(), 0},
       {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE recorded_ms < ?1"
        " ORDER BY recorded_ms LIMIT 2000)",
@@ -428,6 +439,9 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   // The rows of a database of schema 9 or before, into the packed tiers.
   const auto migrate_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (Status s = migrate_old_rollups(db, migrate_until, more); !s) return s;
+  // The replay guard's rows past their first minutes, into ranges of seqs.
+  const auto fold_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
+  if (Status s = fold_replay_guard(db, now_ms, limits.retention, fold_until, more); !s) return s;
   if (Status s =
           apply_retention(db, limits.retention, now_ms, *cursor, start + limits.budget, more);
       !s)

@@ -2,7 +2,8 @@
 // Background work on the collector database, in slices the writer runs between
 // groups of reports: rolling raw samples up into the 5-minute, 1-hour and 1-day tiers
 // (rollups.hpp),
-// compacting sample blocks, then deleting what each tier's retention lets go. The
+// compacting sample blocks, folding the replay guard's rows into ranges of seqs
+// (replay_guard.hpp), then deleting what each tier's retention lets go. The
 // rollup buckets are shared with the series queries (queries.cpp), which add the
 // blocks not rolled up yet.
 //

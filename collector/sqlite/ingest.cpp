@@ -50,12 +50,17 @@ Result<std::unique_ptr<SqliteIngest>> SqliteIngest::prepare(sqlite3* db, std::in
        "UPDATE agents SET site = ?2, hostname = ?3, version = ?4, first_seen_ms = ?5,"
        " last_seen_ms = ?6, last_seq = ?7, clock_skew_ms = ?8, spool_depth = ?9,"
        " spool_oldest_ms = ?10, spool_dropped = ?11, lost_since_ms = ?12 WHERE id = ?1"},
-      // Stored already: its batches row, or at or below the high-water mark of the rows
-      // retention let go, with no result newer than the last of them.
       {&s->find_agent_, "SELECT id FROM agents WHERE name = ?1"},
+      // Stored already (replay_guard.hpp): its batches row; or within the range of the
+      // greatest first seq at or below it (an agent's ranges never overlap); or at or
+      // below the high-water mark of what retention let go, with no result newer than
+      // the last of it.
       {&s->find_batch_,
-       "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2 UNION ALL SELECT 1 FROM agents"
-       " WHERE id = ?1 AND ?2 <= pruned_seq AND ?3 <= pruned_received_ms LIMIT 1"},
+       "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2"
+       " UNION ALL SELECT 1 FROM (SELECT last_seq FROM batch_ranges WHERE agent_id = ?1"
+       " AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1) WHERE last_seq >= ?2"
+       " UNION ALL SELECT 1 FROM agents WHERE id = ?1 AND ?2 <= pruned_seq"
+       " AND ?3 <= pruned_received_ms LIMIT 1"},
       {&s->insert_batch_,
        "INSERT INTO batches (agent_id, seq, received_ms, results) VALUES (?1,?2,?3,?4)"},
       {&s->upsert_check_,

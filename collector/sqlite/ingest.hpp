@@ -1,9 +1,9 @@
 #pragma once
 // What a stored report and the state engine's reaction to it write, on the writer's
-// connection: the agent, the replay guard (one batches row per report), the series,
-// one sample block, and the StateDelta (agents, checks, events, downtimes, audit,
-// notifications, the alert outbox). The statements are prepared once; row ids of agents, checks and
-// series are cached. Writer thread only, inside its transaction.
+// connection: the agent, the replay guard (a batches row per report, replay_guard.hpp),
+// the series, one sample block, and the StateDelta (agents, checks, events, downtimes,
+// audit, notifications, the alert outbox). The statements are prepared once; row ids of
+// agents, checks and series are cached. Writer thread only, inside its transaction.
 
 #include <cstdint>
 #include <memory>

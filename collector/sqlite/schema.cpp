@@ -297,12 +297,29 @@ CREATE UNIQUE INDEX rollup_blocks_by_series ON rollup_blocks (tier, series_id, s
 CREATE INDEX rollup_blocks_by_time ON rollup_blocks (tier, start_ms);
 )sql";
 
+// Version 11: the replay guard's ranges (replay_guard.hpp). Housekeeping folds the
+// batches rows older than a few minutes into them, those of an older database too, in
+// bounded slices; received_ms is the newest of the range's reports (for retention),
+// results their results summed.
+constexpr const char* kSchemaV11 = R"sql(
+CREATE TABLE batch_ranges (
+  agent_id    INTEGER NOT NULL,
+  first_seq   INTEGER NOT NULL,
+  last_seq    INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  results     INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, first_seq)
+) WITHOUT ROWID;
+CREATE INDEX batch_ranges_by_time ON batch_ranges (received_ms);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-                                       kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2,  kSchemaV3, kSchemaV4,
+                                       kSchemaV5, kSchemaV6,  kSchemaV7, kSchemaV8,
+                                       kSchemaV9, kSchemaV10, kSchemaV11};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

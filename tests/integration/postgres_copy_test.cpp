@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/sqlite/replay_guard.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "collector/storage.hpp"
 #include "common/sqlite.hpp"
@@ -188,6 +189,24 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
     REQUIRE(storage.is_ok());
     REQUIRE((*storage)->housekeep().is_ok());
   }
+  {
+    // The replay guard's rows folded into ranges of seqs, as housekeeping does once
+    // they are 10 minutes old (the tiers left as they are).
+    auto conn = sqlite::open(file, SQLITE_OPEN_READWRITE);
+    REQUIRE(conn.is_ok());
+    REQUIRE(sqlite::exec(conn->get(), "BEGIN IMMEDIATE").is_ok());
+    bool more = false;
+    REQUIRE(collector::fold_replay_guard(conn->get(), wall_ms() + 11 * kMinute, {},
+                                         std::chrono::steady_clock::now() + 10s, &more)
+                .is_ok());
+    REQUIRE(sqlite::exec(conn->get(), "COMMIT").is_ok());
+    auto left = sqlite::Statement::prepare(
+        conn->get(), "SELECT (SELECT count(*) FROM batches), (SELECT count(*) FROM batch_ranges)");
+    REQUIRE(left.is_ok());
+    REQUIRE(left->step() == SQLITE_ROW);
+    CHECK(left->int64(0) == 0);
+    CHECK(left->int64(1) >= 2);  // a range per agent and day at least
+  }
 
   // A password on the command line is refused before anything is read or sent.
   auto with_password =
@@ -341,13 +360,22 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
     CHECK(ja == jb);
   }
 
-  // Exactly once survives the move: an agent's last report, sent again to the
-  // collector on PostgreSQL, is a duplicate; its next one is stored.
+  // Exactly once survives the move: an agent's reports, sent again to the collector on
+  // PostgreSQL, are duplicates (SQLite's ranges of seqs became a batches row each, the
+  // results they counted kept); its next one is stored.
+  CHECK(count(server, db, "SELECT count(*) FROM batches") == std::to_string(2 * (kHours + 1)));
+  CHECK(count(server, db, "SELECT sum(results) FROM batches") ==
+        std::to_string(2 * (kHours + 1) * 6));
   for (const auto& agent : agents) {
     auto replay = pg.post("/api/v1/reports", last_report[agent.id], agent.token);
     INFO(replay.body << replay.error);
     CHECK(replay.status == 200);
     CHECK(json::parse(replay.body, nullptr, false).value("status", "") == "duplicate");
+    auto early =
+        pg.post("/api/v1/reports", report(agent.id, agent.site, 5, now, false).dump(), agent.token);
+    INFO(early.body << early.error);
+    CHECK(early.status == 200);
+    CHECK(json::parse(early.body, nullptr, false).value("status", "") == "duplicate");
   }
   auto next = pg.post("/api/v1/reports",
                       report("copy-agent-2", "copy-site-b", kHours + 2, wall_ms(), false).dump(),
