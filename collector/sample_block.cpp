@@ -231,9 +231,25 @@ TimestampPlan cheapest_timestamps(std::span<const Sample> run) {
     best_bits = bits;
     best = by_step;
   }
-  std::size_t schedule_bits = 0;
-  const TimestampPlan schedule = cheapest_schedule(run, step, schedule_bits);
-  if (schedule_bits < best_bits) best = schedule;
+  // The median delta is off the schedule's period by some jitter, and a schedule with
+  // the wrong period drifts: try the period a straight line through the first and last
+  // samples gives, and the median rounded to a second (agents' intervals are seconds).
+  const auto last = static_cast<std::uint64_t>(run.back().ts_ms);
+  const auto first = static_cast<std::uint64_t>(run.front().ts_ms);
+  const auto slots = static_cast<std::int64_t>(run.size() - 1);
+  const std::uint64_t steps[] = {
+      step, static_cast<std::uint64_t>(static_cast<std::int64_t>(last - first) / slots),
+      (step + 500) / 1000 * 1000};
+  for (std::size_t i = 0; i < std::size(steps); ++i) {
+    if (zigzag(steps[i]) >= (1ULL << 62) || std::find(steps, steps + i, steps[i]) != steps + i)
+      continue;
+    std::size_t schedule_bits = 0;
+    const TimestampPlan schedule = cheapest_schedule(run, steps[i], schedule_bits);
+    if (schedule_bits < best_bits) {
+      best_bits = schedule_bits;
+      best = schedule;
+    }
+  }
   return best;
 }
 
