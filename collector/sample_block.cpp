@@ -29,6 +29,10 @@ constexpr int kModeXor = 0;
 constexpr int kMaxDecimals = 6;
 constexpr double kPow10[kMaxDecimals + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 constexpr double kTwoTo53 = 9007199254740992.0;
+// Encoding 3's value modes 15 + 2d and 16 + 2d: decimals in a frame of w bits.
+constexpr int kFirstFrameMode = 2 * kMaxDecimals + 3;
+constexpr int kLastFrameMode = kFirstFrameMode + 2 * kMaxDecimals + 1;
+constexpr int kMaxFrameWidth = 56;
 
 // Timestamps in milliseconds: jitter of a few ms, a late run, a missed interval.
 using TimestampBuckets = Buckets<4, 8, 14, 20>;
@@ -375,6 +379,118 @@ Encoded encode_decimal(std::span<const Sample> run, const TimestampPlan& plan, i
   return e;
 }
 
+// A frame of reference for scaled decimals (encoding 3): each value's k, or each change
+// of k, as x - lo in `width` bits; the all-ones code is followed by a bit, 0 for
+// lo + 2^w - 1, 1 for an escape and x - lo in full (zigzag, decimal buckets).
+struct Frame {
+  std::uint64_t lo = 0;
+  int width = 0;
+
+  std::uint64_t header() const {
+    return zigzag(lo) * (kMaxFrameWidth + 8) + static_cast<std::uint64_t>(width);
+  }
+  std::size_t put(BitWriter* w, std::uint64_t x) const {
+    const std::uint64_t top = (1ULL << width) - 1;
+    const std::uint64_t code = x - lo;
+    const auto bits = static_cast<std::size_t>(width);
+    if (code < top) {
+      if (w != nullptr) w->put(code, width);
+      return bits;
+    }
+    if (w != nullptr) {
+      w->put(top, width);
+      w->put(code == top ? 0 : 1, 1);
+      if (code != top) put_decimal(*w, zigzag(code));
+    }
+    return bits + 1 +
+           (code == top ? 0 : static_cast<std::size_t>(DecimalBuckets::cost(zigzag(code))));
+  }
+  bool get(BitReader& r, std::uint64_t& x) const {
+    const std::uint64_t top = (1ULL << width) - 1;
+    std::uint64_t code = 0;
+    bool escape = false;
+    if (!r.get(width, code)) return false;
+    if (code == top && !r.bit(escape)) return false;
+    if (escape) {
+      std::uint64_t zz = 0;
+      if (!get_decimal(r, zz)) return false;
+      code = unzigzag(zz);
+    }
+    x = lo + code;
+    return true;
+  }
+};
+
+// The cheapest frame for `xs`: for each width up to the one that holds them all, the
+// lo that holds the most, each costed.
+Frame cheapest_frame(const std::vector<std::uint64_t>& xs, std::size_t& best_bits) {
+  std::vector<std::int64_t> sorted(xs.size());
+  std::transform(xs.begin(), xs.end(), sorted.begin(),
+                 [](std::uint64_t x) { return static_cast<std::int64_t>(x); });
+  std::sort(sorted.begin(), sorted.end());
+  Frame best;
+  best_bits = SIZE_MAX;
+  if (sorted.empty()) {
+    best_bits = 0;
+    return best;
+  }
+  for (int width = 0; width <= kMaxFrameWidth; ++width) {
+    const std::uint64_t span = (1ULL << width) - 1;
+    std::size_t best_a = 0;
+    std::size_t best_count = 0;
+    for (std::size_t a = 0, b = 0; a < sorted.size(); ++a) {
+      b = std::max(b, a);
+      while (b + 1 < sorted.size() &&
+             static_cast<std::uint64_t>(sorted[b + 1]) - static_cast<std::uint64_t>(sorted[a]) <=
+                 span)
+        ++b;
+      if (b - a + 1 > best_count) {
+        best_count = b - a + 1;
+        best_a = a;
+      }
+    }
+    const Frame frame{static_cast<std::uint64_t>(sorted[best_a]), width};
+    if (zigzag(frame.lo) < (1ULL << 57)) {
+      std::size_t bits = 8 * varint_bytes(frame.header());
+      for (const std::uint64_t x : xs) bits += frame.put(nullptr, x);
+      if (bits < best_bits) {
+        best_bits = bits;
+        best = frame;
+      }
+    }
+    if (best_count == sorted.size()) break;
+  }
+  return best;
+}
+
+Encoded encode_frame(std::span<const Sample> run, const TimestampPlan& plan, int decimals,
+                     bool on_deltas) {
+  Encoded e;
+  e.mode = kFirstFrameMode + 2 * decimals + (on_deltas ? 1 : 0);
+  std::vector<std::uint64_t> ks;
+  ks.reserve(run.size());
+  for (const Sample& s : run)
+    ks.push_back(static_cast<std::uint64_t>(
+        static_cast<std::int64_t>(std::nearbyint(s.value * kPow10[decimals]))));
+  std::vector<std::uint64_t> xs;
+  xs.reserve(run.size() - 1);
+  for (std::size_t i = 1; i < ks.size(); ++i) xs.push_back(on_deltas ? ks[i] - ks[i - 1] : ks[i]);
+  std::size_t bits = 0;
+  const Frame frame = cheapest_frame(xs, bits);
+  put_varint(e.first, zigzag(ks[0]));
+  put_varint(e.first, frame.header());
+  BitWriter w;
+  TimestampWriter times(run, plan);
+  for (std::size_t i = 1; i < run.size(); ++i) {
+    times.put(&w, i);
+    frame.put(&w, xs[i - 1]);
+  }
+  e.stream = w.finish();
+  return e;
+}
+
+static_assert(kLastFrameMode + 1 == BlockBreakdown::kValueModes);
+
 // What encoding 3 carries from one series to the next: the last series with timestamps
 // of its own.
 struct Previous {
@@ -400,6 +516,12 @@ void encode_run(std::string& out, std::span<const Sample> run, Previous& previou
     for (bool dod : {false, true}) {
       Encoded e = encode_decimal(run, plan, d, dod);
       if (e.size() < best.size()) best = std::move(e);
+    }
+    if (run.size() > 2) {
+      for (bool on_deltas : {false, true}) {
+        Encoded e = encode_frame(run, plan, d, on_deltas);
+        if (e.size() < best.size()) best = std::move(e);
+      }
     }
   }
   put_varint(out, plan.header());
@@ -428,6 +550,7 @@ struct Run {
   TimestampPlan times;
   std::uint64_t mode = 0;
   std::uint64_t first_value = 0;
+  Frame frame;  // value modes 15 and up
   std::string_view stream;
 };
 
@@ -439,10 +562,12 @@ bool get_counted(std::string_view& in, std::uint64_t& v, std::int64_t* bytes) {
   return ok;
 }
 
-// The value mode, first value and stream of a run, the same in encodings 2 and 3.
-Status read_values_and_stream(std::string_view& in, Run& run, BlockBreakdown* m) {
+// The value mode, first value and stream of a run, as in encoding 2, the frames (value
+// modes 15 and up) in encoding 3 only.
+Status read_values_and_stream(std::string_view& in, int encoding, Run& run, BlockBreakdown* m) {
   if (!get_counted(in, run.mode, m ? &m->value_mode_bytes : nullptr)) return corrupt("truncated");
-  if (run.mode > 2 * kMaxDecimals + 2) return corrupt("unknown value mode");
+  const std::uint64_t last = encoding == kPerSeries ? 2 * kMaxDecimals + 2 : kLastFrameMode;
+  if (run.mode > last) return corrupt("unknown value mode");
   if (run.mode == kModeXor) {
     if (in.size() < sizeof run.first_value) return corrupt("truncated");
     std::memcpy(&run.first_value, in.data(), sizeof run.first_value);
@@ -450,6 +575,13 @@ Status read_values_and_stream(std::string_view& in, Run& run, BlockBreakdown* m)
     if (m != nullptr) m->first_value_bytes += sizeof run.first_value;
   } else if (!get_counted(in, run.first_value, m ? &m->first_value_bytes : nullptr)) {
     return corrupt("truncated");
+  }
+  if (run.mode >= kFirstFrameMode) {
+    std::uint64_t header = 0;
+    if (!get_counted(in, header, m ? &m->first_value_bytes : nullptr)) return corrupt("truncated");
+    run.frame.width = static_cast<int>(header % (kMaxFrameWidth + 8));
+    run.frame.lo = unzigzag(header / (kMaxFrameWidth + 8));
+    if (run.frame.width > kMaxFrameWidth) return corrupt("bad value frame");
   }
   std::uint64_t length = 0;
   if (!get_counted(in, length, m ? &m->length_bytes : nullptr) || length > in.size())
@@ -474,7 +606,7 @@ Status read_run_2(std::string_view& in, std::int64_t base_ms, Run& run, BlockBre
   if (run.count == 0) return corrupt("empty series");
   run.first_ts = static_cast<std::uint64_t>(base_ms) + unzigzag(first_ts);
   if (ts_header != 0) run.times = {TimeMode::kStep, unzigzag(ts_header - 1), 0, 0};
-  return read_values_and_stream(in, run, m);
+  return read_values_and_stream(in, kPerSeries, run, m);
 }
 
 // A series' header in encoding 3, its id already read; `previous_first` is the first
@@ -488,7 +620,7 @@ Status read_run_3(std::string_view& in, std::uint64_t& previous_first, const Run
     run.times.mode = TimeMode::kShared;
     run.count = owner->count;
     run.first_ts = owner->first_ts;
-    return read_values_and_stream(in, run, m);
+    return read_values_and_stream(in, kPerSeriesShared, run, m);
   }
   if (header >= 2) {
     run.times.mode = header % 2 == 0 ? TimeMode::kStep : TimeMode::kSchedule;
@@ -507,7 +639,7 @@ Status read_run_3(std::string_view& in, std::uint64_t& previous_first, const Run
     run.times.width = static_cast<int>(schedule % (kMaxScheduleWidth + 1));
     run.times.lo = unzigzag(schedule / (kMaxScheduleWidth + 1));
   }
-  return read_values_and_stream(in, run, m);
+  return read_values_and_stream(in, kPerSeriesShared, run, m);
 }
 
 // Appends a run's samples to `out`; `shared` holds the timestamps of a shared run.
@@ -533,6 +665,21 @@ Status decode_run(const Run& run, std::int64_t series, const std::vector<std::in
       if (!next_ts(i)) return corrupt("truncated timestamps");
       if (const char* wrong = values.next(r)) return corrupt(wrong);
       out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(values.bits())});
+    }
+  } else if (run.mode >= kFirstFrameMode) {
+    const int decimals = static_cast<int>((run.mode - kFirstFrameMode) / 2);
+    const bool on_deltas = (run.mode - kFirstFrameMode) % 2 == 1;
+    std::uint64_t k = unzigzag(run.first_value);
+    const auto value_of = [&](std::uint64_t kk) {
+      return static_cast<double>(static_cast<std::int64_t>(kk)) / kPow10[decimals];
+    };
+    out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
+    for (std::uint64_t i = 1; i < run.count; ++i) {
+      if (!next_ts(i)) return corrupt("truncated timestamps");
+      std::uint64_t x = 0;
+      if (!run.frame.get(r, x)) return corrupt("truncated values");
+      k = on_deltas ? k + x : x;
+      out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
     }
   } else {
     const int decimals = static_cast<int>((run.mode - 1) / 2);

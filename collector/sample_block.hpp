@@ -81,7 +81,8 @@ Status decode_series(std::string_view block, std::int64_t base_ms, std::int64_t 
 // Where the bits of per-series blocks (encodings 2 and 3) go, summed over blocks by
 // measure_block: header fields in bytes, stream parts in bits. For measurements.
 struct BlockBreakdown {
-  static constexpr int kValueModes = 15;     // 0: XOR, 1 + 2d, 2 + 2d: decimals (d = 0..6)
+  // 0: XOR; 1 + 2d, 2 + 2d: decimal delta, delta-of-delta; 15 + 2d, 16 + 2d: frames.
+  static constexpr int kValueModes = 29;
   static constexpr int kTimestampModes = 4;  // shared, delta-of-delta, step, schedule
   std::int64_t blocks = 0, block_bytes = 0, series = 0, samples = 0;
   std::int64_t block_head_bytes = 0;  // encoding byte and series count

@@ -279,9 +279,12 @@ void print_breakdown(sqlite3* raw) {
   std::printf("  values %.3f:", bits(value_bits));
   for (int v = 0; v < collector::BlockBreakdown::kValueModes; ++v) {
     if (m.value_series[v] == 0) continue;
+    const bool frame = v >= 15;
+    const int k = frame ? v - 15 : v - 1;
     const std::string name = v == 0 ? "xor"
-                                    : std::string((v - 1) % 2 ? "dod" : "delta") + "/" +
-                                          std::to_string((v - 1) / 2) + "dec";
+                                    : std::string(frame ? (k % 2 ? "frame-delta" : "frame")
+                                                        : (k % 2 ? "dod" : "delta")) +
+                                          "/" + std::to_string(k / 2) + "dec";
     std::printf(" %s %.3f (%lld series, %lld samples, %.2f bits a sample)", name.c_str(),
                 bits(m.value_bits[v]), static_cast<long long>(m.value_series[v]),
                 static_cast<long long>(m.value_samples[v]),

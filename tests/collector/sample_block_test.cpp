@@ -490,5 +490,37 @@ TEST_CASE("SampleBlock: a check's metrics share their timestamps", "[sample_bloc
   }
 }
 
+TEST_CASE("SampleBlock: decimals in a frame of w bits, escapes for the rest", "[sample_block]") {
+  const std::int64_t t = 1'800'000'000'000;
+  std::mt19937_64 rng(11);
+  std::vector<Sample> samples;
+  double bytes = 1e9;
+  for (int i = 0; i < 60; ++i) {
+    // A byte counter, 1 MB a minute +-10 %: its changes in a frame of 18 bits.
+    bytes += std::round(1e6 * (0.9 + 0.2 * std::uniform_real_distribution<double>(0, 1)(rng)));
+    if (i == 40) bytes = 12;  // a restart
+    samples.push_back({1, t + i * 60'000, bytes});
+    // A latency with three decimals, 5 to 7 ms: its values in a frame of 11 bits.
+    samples.push_back(
+        {2, t + i * 60'000, std::round(5'000 + 2'000 * (rng() % 1000) / 1000.0) / 1e3});
+  }
+  samples.push_back({2, t + 61 * 60'000, 1e9});  // far out of the frame
+  const BlockBreakdown m = measured(samples, t);
+  CHECK(m.value_series[15 + 2 * 0 + 1] == 1);
+  CHECK(m.value_series[15 + 2 * 3] == 1);
+  CHECK(m.value_bits[16] <= 59 * 20 + 80);
+  CHECK(m.value_bits[21] <= 60 * 12 + 80);
+  check_round_trip(samples, t);
+  SECTION("at the ends of the decimals' range") {
+    check_round_trip({{1, t, 9007199254740991.0},
+                      {1, t + 1, -9007199254740991.0},
+                      {1, t + 2, 9007199254740991.0},
+                      {1, t + 3, 0},
+                      {1, t + 4, -0.0},
+                      {1, t + 5, 1}},
+                     t);
+  }
+}
+
 }  // namespace
 }  // namespace vigie::collector
