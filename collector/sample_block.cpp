@@ -170,6 +170,46 @@ std::size_t timestamp_cost(std::span<const Sample> run, const TimestampPlan& pla
   return bits;
 }
 
+// The cheapest window [lo, lo + 2^w - 1] for a frame or a schedule, of `sorted` values:
+// widths from the one that holds them all down, each with the lo that holds the most,
+// until a width costs a bit a value more than the best (narrower ones escape more).
+// cost(lo, w) gives the bits, SIZE_MAX when the window cannot be written.
+template <typename Cost>
+std::pair<std::uint64_t, int> cheapest_window(const std::vector<std::int64_t>& sorted,
+                                              int max_width, std::size_t& best_bits, Cost cost) {
+  std::pair<std::uint64_t, int> best{0, 0};
+  best_bits = SIZE_MAX;
+  if (sorted.empty()) return best;
+  const std::uint64_t all =
+      static_cast<std::uint64_t>(sorted.back()) - static_cast<std::uint64_t>(sorted.front());
+  for (int width = std::min(max_width, static_cast<int>(std::bit_width(all))); width >= 0;
+       --width) {
+    const std::uint64_t span = (1ULL << width) - 1;
+    std::size_t best_a = 0;
+    std::size_t best_count = 0;
+    for (std::size_t a = 0, b = 0; a < sorted.size(); ++a) {
+      b = std::max(b, a);
+      while (b + 1 < sorted.size() &&
+             static_cast<std::uint64_t>(sorted[b + 1]) - static_cast<std::uint64_t>(sorted[a]) <=
+                 span)
+        ++b;
+      if (b - a + 1 > best_count) {
+        best_count = b - a + 1;
+        best_a = a;
+      }
+    }
+    const auto lo = static_cast<std::uint64_t>(sorted[best_a]);
+    const std::size_t bits = cost(lo, width);
+    if (bits < best_bits) {
+      best_bits = bits;
+      best = {lo, width};
+    } else if (best_bits != SIZE_MAX && bits != SIZE_MAX && bits > best_bits + sorted.size() + 64) {
+      break;
+    }
+  }
+  return best;
+}
+
 // The cheapest schedule for `run` with this step: for each width from 0 up to the one
 // that holds every residual, the lo that holds the most residuals, each costed.
 TimestampPlan cheapest_schedule(std::span<const Sample> run, std::uint64_t step,
@@ -181,36 +221,13 @@ TimestampPlan cheapest_schedule(std::span<const Sample> run, std::uint64_t step,
     residuals.push_back(
         static_cast<std::int64_t>(static_cast<std::uint64_t>(run[i].ts_ms) - first - i * step));
   std::sort(residuals.begin(), residuals.end());
-  const auto spread = [&](std::size_t a, std::size_t b) {
-    return static_cast<std::uint64_t>(residuals[b]) - static_cast<std::uint64_t>(residuals[a]);
-  };
-  TimestampPlan best;
-  best_bits = SIZE_MAX;
-  for (int width = 0; width <= kMaxScheduleWidth; ++width) {
-    const std::uint64_t span = (1ULL << width) - 1;
-    std::size_t best_a = 0;
-    std::size_t best_count = 0;
-    for (std::size_t a = 0, b = 0; a < residuals.size(); ++a) {
-      b = std::max(b, a);
-      while (b + 1 < residuals.size() && spread(a, b + 1) <= span) ++b;
-      if (b - a + 1 > best_count) {
-        best_count = b - a + 1;
-        best_a = a;
-      }
-    }
-    const TimestampPlan plan{TimeMode::kSchedule, step,
-                             static_cast<std::uint64_t>(residuals[best_a]), width};
-    // A lo far from 0 does not fit the header's varint with the width.
-    if (zigzag(plan.lo) < (1ULL << 58)) {
-      const std::size_t bits = timestamp_cost(run, plan);
-      if (bits < best_bits) {
-        best_bits = bits;
-        best = plan;
-      }
-    }
-    if (best_count == residuals.size()) break;
-  }
-  return best;
+  const auto [lo, width] = cheapest_window(
+      residuals, kMaxScheduleWidth, best_bits, [&](std::uint64_t l, int w) -> std::size_t {
+        // lo must fit the header's varint with w.
+        if (zigzag(l) >= (1ULL << 58)) return SIZE_MAX;
+        return timestamp_cost(run, {TimeMode::kSchedule, step, l, w});
+      });
+  return {TimeMode::kSchedule, step, lo, width};
 }
 
 // The cheapest way to write a run's timestamps: delta-of-delta, the delta's difference
@@ -428,39 +445,15 @@ Frame cheapest_frame(const std::vector<std::uint64_t>& xs, std::size_t& best_bit
   std::transform(xs.begin(), xs.end(), sorted.begin(),
                  [](std::uint64_t x) { return static_cast<std::int64_t>(x); });
   std::sort(sorted.begin(), sorted.end());
-  Frame best;
-  best_bits = SIZE_MAX;
-  if (sorted.empty()) {
-    best_bits = 0;
-    return best;
-  }
-  for (int width = 0; width <= kMaxFrameWidth; ++width) {
-    const std::uint64_t span = (1ULL << width) - 1;
-    std::size_t best_a = 0;
-    std::size_t best_count = 0;
-    for (std::size_t a = 0, b = 0; a < sorted.size(); ++a) {
-      b = std::max(b, a);
-      while (b + 1 < sorted.size() &&
-             static_cast<std::uint64_t>(sorted[b + 1]) - static_cast<std::uint64_t>(sorted[a]) <=
-                 span)
-        ++b;
-      if (b - a + 1 > best_count) {
-        best_count = b - a + 1;
-        best_a = a;
-      }
-    }
-    const Frame frame{static_cast<std::uint64_t>(sorted[best_a]), width};
-    if (zigzag(frame.lo) < (1ULL << 57)) {
-      std::size_t bits = 8 * varint_bytes(frame.header());
-      for (const std::uint64_t x : xs) bits += frame.put(nullptr, x);
-      if (bits < best_bits) {
-        best_bits = bits;
-        best = frame;
-      }
-    }
-    if (best_count == sorted.size()) break;
-  }
-  return best;
+  const auto [lo, width] =
+      cheapest_window(sorted, kMaxFrameWidth, best_bits, [&](std::uint64_t l, int w) {
+        const Frame frame{l, w};
+        if (zigzag(l) >= (1ULL << 57)) return SIZE_MAX;  // lo must fit the header with w
+        std::size_t bits = 8 * varint_bytes(frame.header());
+        for (const std::uint64_t x : xs) bits += frame.put(nullptr, x);
+        return bits;
+      });
+  return {lo, width};
 }
 
 Encoded encode_frame(std::span<const Sample> run, const TimestampPlan& plan, int decimals,
