@@ -6,7 +6,7 @@
 //    series id (LEB128), timestamp minus the block's base (LEB128, ms), value (IEEE-754
 //    double, 8 bytes little-endian). Samples keep the order they were added in.
 //
-// 2, per series (what compaction writes, from many blocks of one agent): the series
+// 2, per series (what compaction wrote, from many blocks of one agent): the series
 //    count (LEB128), then for each series in ascending id order its id minus the
 //    previous one, its sample count, its first timestamp minus the base (zigzag), the
 //    timestamp mode (0: delta-of-delta; else 1 + a step, zigzag), the value mode
@@ -34,7 +34,8 @@
 //      time); nothing more in the header, no timestamps in the stream;
 //    - 1, delta-of-delta; 2 + 2 * step (zigzag), delta minus the step: as in 2;
 //    - 3 + 2 * step (zigzag), schedule: every timestamp against its slot on the series'
-//      schedule, the first timestamp + i * step for the i-th sample, as residual - lo
+//      schedule, the first timestamp + i * step for the i-th sample (plus the shifts of
+//      the escapes before it), as residual - lo
 //      in w bits (a jitter of 0-7 ms: 3 bits), lo and w in the header; the all-ones
 //      code is followed by a bit: 0, the residual lo + 2^w - 1; 1, an escape for a
 //      sample off the schedule (a missed poll, a restart, equal or earlier timestamps):
@@ -43,9 +44,16 @@
 //    then, unless shared, the sample count, its first timestamp minus the first
 //    timestamp of the last series with timestamps of its own (the first one: minus the
 //    base; zigzag), for a schedule zigzag(lo) * 32 + w, all LEB128; then, as in 2, the
-//    value mode, the first value, the stream's byte length and the stream.
-//    For each series the encoder keeps the cheapest timestamp mode and, apart, the
-//    cheapest value mode.
+//    value mode, the first value, the stream's byte length and the stream. The value
+//    modes are those of 2 and two more, decimals k / 10^d in a frame of reference:
+//    - mode 15 + 2d, frame: each k after the first as k - lo in w bits, the all-ones
+//      code followed by a bit as for the schedule (0: lo + 2^w - 1; 1: an escape and
+//      k - lo in full, zigzag, in the decimal buckets);
+//    - mode 16 + 2d, frame of deltas: the same with k's delta from the previous k (a
+//      counter whose rate wavers);
+//    their first value is the first k (zigzag) then zigzag(lo) * 64 + w (LEB128 both).
+//    For each series the encoder keeps the cheapest timestamp mode (shared whenever
+//    the times are the same) and the cheapest value mode.
 
 #include <cstdint>
 #include <string>
