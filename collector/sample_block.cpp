@@ -504,17 +504,30 @@ void encode_run(std::string& out, std::span<const Sample> run, Previous& previou
   } else {
     plan = cheapest_timestamps(run);
   }
-  Encoded best = encode_xor(run, plan);
-  if (const int d = decimals_of(run); d >= 0) {
+  // The value modes are compared on their values alone (the timestamps take the same
+  // bits in each), then the cheapest is written with the timestamps.
+  const TimestampPlan values_only{TimeMode::kShared};
+  Encoded best = encode_xor(run, values_only);
+  const int d = decimals_of(run);
+  if (d >= 0) {
     for (bool dod : {false, true}) {
-      Encoded e = encode_decimal(run, plan, d, dod);
+      Encoded e = encode_decimal(run, values_only, d, dod);
       if (e.size() < best.size()) best = std::move(e);
     }
     if (run.size() > 2) {
       for (bool on_deltas : {false, true}) {
-        Encoded e = encode_frame(run, plan, d, on_deltas);
+        Encoded e = encode_frame(run, values_only, d, on_deltas);
         if (e.size() < best.size()) best = std::move(e);
       }
+    }
+  }
+  if (plan.mode != TimeMode::kShared) {
+    if (best.mode == kModeXor) {
+      best = encode_xor(run, plan);
+    } else if (best.mode < kFirstFrameMode) {
+      best = encode_decimal(run, plan, d, (best.mode - 1) % 2 == 1);
+    } else {
+      best = encode_frame(run, plan, d, (best.mode - kFirstFrameMode) % 2 == 1);
     }
   }
   put_varint(out, plan.header());

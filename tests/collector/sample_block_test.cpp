@@ -106,6 +106,7 @@ TEST_CASE("SampleBlock: a damaged encoding 1 block is corruption, never a crash"
 
 TEST_CASE("SampleBlock: encoding 3 round-trips random series", "[sample_block]") {
   std::mt19937_64 rng(20261204);
+  BlockBreakdown used;
   for (int round = 0; round < 300; ++round) {
     INFO("round " << round);
     const int series = 1 + static_cast<int>(rng() % 12);
@@ -171,7 +172,12 @@ TEST_CASE("SampleBlock: encoding 3 round-trips random series", "[sample_block]")
     }
     std::shuffle(samples.begin(), samples.end(), rng);
     check_round_trip(samples, base);
+    std::vector<Sample> input = samples;
+    REQUIRE(measure_block(encode_series_block(input, base), used).is_ok());
   }
+  // Every timestamp mode was tried, and frames.
+  for (int t = 0; t < BlockBreakdown::kTimestampModes; ++t) CHECK(used.ts_series[t] > 0);
+  CHECK(used.value_series[15 + 2 * 0] + used.value_series[15 + 2 * 0 + 1] > 0);
 }
 
 TEST_CASE("SampleBlock: encoding 3 round-trips adversarial series", "[sample_block]") {
@@ -259,12 +265,23 @@ TEST_CASE("SampleBlock: series that change slowly take a few bits a sample", "[s
 TEST_CASE("SampleBlock: a damaged encoding 3 block is corruption, never a crash",
           "[sample_block]") {
   std::vector<Sample> samples;
+  std::mt19937_64 jitter(5);
   for (int i = 0; i < 40; ++i) {
-    samples.push_back({1, 1000 + i * 60'000, 0.5 * i});
+    // On a schedule with jitter and a missed poll; a second series with the same times
+    // and a wavering counter (in a frame); floats on times of their own.
+    if (i == 20) continue;
+    const std::int64_t at = 1000 + i * 60'000 + static_cast<std::int64_t>(jitter() % 8);
+    samples.push_back({1, at, 0.5 * i});
+    samples.push_back({2, at, 1e9 + i * 1'000 + (i * 7919) % 300});
     samples.push_back({9, 1000 + i * 61'000, std::sin(i)});
   }
   const std::string block = encode_series_block(samples, 1000);
   CHECK(block_encoding(block) == 3);
+  BlockBreakdown m;
+  REQUIRE(measure_block(block, m).is_ok());
+  CHECK(m.ts_series[0] == 1);      // shared
+  CHECK(m.ts_series[3] >= 1);      // schedule
+  CHECK(m.value_series[16] == 1);  // a frame of deltas, no decimals
   std::vector<Sample> out;
   for (std::size_t cut = 1; cut < block.size(); ++cut) {
     out.clear();
