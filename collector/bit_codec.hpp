@@ -93,6 +93,8 @@ class BitReader {
     b = v != 0;
     return true;
   }
+  // Bits read so far.
+  std::size_t position() const { return pos_; }
 
  private:
   std::string_view data_;

@@ -23,11 +23,16 @@ using Buckets = bits::Buckets<W...>;
 
 constexpr char kPerReport = 1;
 constexpr char kPerSeries = 2;
+constexpr char kPerSeriesShared = 3;
 
 constexpr int kModeXor = 0;
 constexpr int kMaxDecimals = 6;
 constexpr double kPow10[kMaxDecimals + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
 constexpr double kTwoTo53 = 9007199254740992.0;
+// Encoding 3's value modes 15 + 2d and 16 + 2d: decimals in a frame of w bits.
+constexpr int kFirstFrameMode = 2 * kMaxDecimals + 3;
+constexpr int kLastFrameMode = kFirstFrameMode + 2 * kMaxDecimals + 1;
+constexpr int kMaxFrameWidth = 56;
 
 // Timestamps in milliseconds: jitter of a few ms, a late run, a missed interval.
 using TimestampBuckets = Buckets<4, 8, 14, 20>;
@@ -39,46 +44,284 @@ bool get_timestamp_dod(BitReader& r, std::uint64_t& zz) { return TimestampBucket
 void put_decimal(BitWriter& w, std::uint64_t zz) { DecimalBuckets::put(w, zz); }
 bool get_decimal(BitReader& r, std::uint64_t& zz) { return DecimalBuckets::get(r, zz); }
 
-// How a run's timestamps after the first are written: each delta's change from the
-// previous delta (Gorilla's delta-of-delta), or, when the run keeps to a schedule with
-// jitter, each delta's difference from the run's usual step (half the range).
+// How a series' timestamps after the first are written. Encoding 3 numbers the modes
+// as below; encoding 2 knew delta-of-delta (0) and the step (1 + step) alone.
+enum class TimeMode { kShared = 0, kDeltaOfDelta = 1, kStep = 2, kSchedule = 3 };
+
+// The schedule's residuals: 31 bits at most (wider, the other modes cost less).
+constexpr int kMaxScheduleWidth = 31;
+// After an escape, how many samples the encoder looks ahead to place the schedule.
+constexpr std::size_t kLookahead = 16;
+
 struct TimestampPlan {
-  bool grid = false;
+  TimeMode mode = TimeMode::kDeltaOfDelta;
   std::uint64_t step = 0;
+  std::uint64_t lo = 0;  // schedule: the residual of code 0 (two's complement)
+  int width = 0;         // schedule: the bits of a code
 
-  // The header's varint: 0 for delta-of-delta, else 1 + the step (zigzag).
-  std::uint64_t header() const { return grid ? 1 + zigzag(step) : 0; }
-
-  static TimestampPlan cheapest(std::span<const Sample> run) {
-    if (run.size() < 3) return {};
-    std::vector<std::uint64_t> deltas;
-    deltas.reserve(run.size() - 1);
-    for (std::size_t i = 1; i < run.size(); ++i)
-      deltas.push_back(static_cast<std::uint64_t>(run[i].ts_ms) -
-                       static_cast<std::uint64_t>(run[i - 1].ts_ms));
-    std::vector<std::uint64_t> sorted = deltas;
-    std::nth_element(sorted.begin(),
-                     sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-    const TimestampPlan grid{true, sorted[sorted.size() / 2]};
-    std::size_t dod_bits = 0;
-    std::size_t grid_bits = 0;
-    std::uint64_t previous = 0;
-    for (const std::uint64_t d : deltas) {
-      dod_bits += static_cast<std::size_t>(TimestampBuckets::cost(zigzag(d - previous)));
-      grid_bits += static_cast<std::size_t>(TimestampBuckets::cost(zigzag(d - grid.step)));
-      previous = d;
+  // Encoding 3's timestamp-mode varint.
+  std::uint64_t header() const {
+    switch (mode) {
+      case TimeMode::kShared: return 0;
+      case TimeMode::kDeltaOfDelta: return 1;
+      case TimeMode::kStep: return 2 + 2 * zigzag(step);
+      case TimeMode::kSchedule: return 3 + 2 * zigzag(step);
     }
-    return grid_bits + 16 < dod_bits ? grid : TimestampPlan{};
+    return 1;
+  }
+  // The schedule's lo and w, one varint.
+  std::uint64_t schedule_header() const {
+    return zigzag(lo) * (kMaxScheduleWidth + 1) + static_cast<std::uint64_t>(width);
   }
 };
 
-// The timestamp of a run's sample after the first.
-void put_timestamps(BitWriter& w, const TimestampPlan& plan, std::uint64_t prev,
-                    std::uint64_t& prev_delta, std::uint64_t ts) {
-  const std::uint64_t delta = ts - prev;
-  put_timestamp_dod(w, zigzag(delta - (plan.grid ? plan.step : prev_delta)));
-  prev_delta = delta;
+std::size_t varint_bytes(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
 }
+
+// Writes a run's timestamps after the first, sample by sample, in order; with no
+// BitWriter it only counts their bits.
+class TimestampWriter {
+ public:
+  TimestampWriter(std::span<const Sample> run, const TimestampPlan& plan)
+      : run_(run), plan_(plan), anchor_(static_cast<std::uint64_t>(run[0].ts_ms)) {}
+
+  // The timestamp of run[i], i = 1, 2, ... in turn; returns its bits.
+  std::size_t put(BitWriter* w, std::size_t i) {
+    const auto ts = static_cast<std::uint64_t>(run_[i].ts_ms);
+    const auto prev = static_cast<std::uint64_t>(run_[i - 1].ts_ms);
+    switch (plan_.mode) {
+      case TimeMode::kShared: return 0;
+      case TimeMode::kDeltaOfDelta: {
+        const std::uint64_t delta = ts - prev;
+        const std::uint64_t zz = zigzag(delta - prev_delta_);
+        prev_delta_ = delta;
+        return bucket(w, zz);
+      }
+      case TimeMode::kStep: return bucket(w, zigzag(ts - prev - plan_.step));
+      case TimeMode::kSchedule: break;
+    }
+    const std::uint64_t top = (1ULL << plan_.width) - 1;
+    const std::uint64_t code = ts - slot(i) - plan_.lo;
+    if (code < top) return emit(w, code, plan_.width);
+    if (code == top) return emit(w, top, plan_.width) + emit(w, 0, 1);
+    // Off the schedule: shift it for the samples after this one, then this sample's
+    // residual against the shifted schedule, exact whatever it is.
+    const std::uint64_t shift = shift_after(i);
+    anchor_ += shift;
+    const std::uint64_t residual = ts - slot(i) - plan_.lo;
+    return emit(w, top, plan_.width) + emit(w, 1, 1) + bucket(w, zigzag(shift)) +
+           bucket(w, zigzag(residual));
+  }
+
+ private:
+  std::uint64_t slot(std::size_t i) const { return anchor_ + i * plan_.step; }
+
+  // The anchor's shift after an escape at run[i] that keeps the most samples after it
+  // on the schedule, the one nearest 0: sample j fits for shifts o_j - top .. o_j, o_j
+  // being its code against the schedule as it stands; those ranges are intersected
+  // while they meet.
+  std::uint64_t shift_after(std::size_t i) const {
+    const auto top = static_cast<std::int64_t>((1ULL << plan_.width) - 1);
+    constexpr std::int64_t kFar = std::int64_t{1} << 62;  // a jump no schedule keeps
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    bool any = false;
+    for (std::size_t j = i + 1; j < run_.size() && j <= i + kLookahead; ++j) {
+      const auto o =
+          static_cast<std::int64_t>(static_cast<std::uint64_t>(run_[j].ts_ms) - slot(j) - plan_.lo);
+      if (o > kFar || o < -kFar) break;
+      const std::int64_t a = any ? std::max(low, o - top) : o - top;
+      const std::int64_t b = any ? std::min(high, o) : o;
+      if (a > b) break;
+      low = a;
+      high = b;
+      any = true;
+    }
+    return any ? static_cast<std::uint64_t>(std::clamp<std::int64_t>(0, low, high)) : 0;
+  }
+
+  static std::size_t emit(BitWriter* w, std::uint64_t v, int bits) {
+    if (w != nullptr) w->put(v, bits);
+    return static_cast<std::size_t>(bits);
+  }
+  static std::size_t bucket(BitWriter* w, std::uint64_t zz) {
+    if (w != nullptr) put_timestamp_dod(*w, zz);
+    return static_cast<std::size_t>(TimestampBuckets::cost(zz));
+  }
+
+  std::span<const Sample> run_;
+  TimestampPlan plan_;
+  std::uint64_t anchor_;
+  std::uint64_t prev_delta_ = 0;
+};
+
+// The bits of a run's timestamps under `plan`, its header's bytes included.
+std::size_t timestamp_cost(std::span<const Sample> run, const TimestampPlan& plan) {
+  std::size_t bits = 8 * varint_bytes(plan.header());
+  if (plan.mode == TimeMode::kSchedule) bits += 8 * varint_bytes(plan.schedule_header());
+  TimestampWriter writer(run, plan);
+  for (std::size_t i = 1; i < run.size(); ++i) bits += writer.put(nullptr, i);
+  return bits;
+}
+
+// The cheapest window [lo, lo + 2^w - 1] for a frame or a schedule, of `sorted` values:
+// widths from the one that holds them all down, each with the lo that holds the most,
+// until a width costs a bit a value more than the best (narrower ones escape more).
+// cost(lo, w) gives the bits, SIZE_MAX when the window cannot be written.
+template <typename Cost>
+std::pair<std::uint64_t, int> cheapest_window(const std::vector<std::int64_t>& sorted,
+                                              int max_width, std::size_t& best_bits, Cost cost) {
+  std::pair<std::uint64_t, int> best{0, 0};
+  best_bits = SIZE_MAX;
+  if (sorted.empty()) return best;
+  const std::uint64_t all =
+      static_cast<std::uint64_t>(sorted.back()) - static_cast<std::uint64_t>(sorted.front());
+  for (int width = std::min(max_width, static_cast<int>(std::bit_width(all))); width >= 0;
+       --width) {
+    const std::uint64_t span = (1ULL << width) - 1;
+    std::size_t best_a = 0;
+    std::size_t best_count = 0;
+    for (std::size_t a = 0, b = 0; a < sorted.size(); ++a) {
+      b = std::max(b, a);
+      while (b + 1 < sorted.size() &&
+             static_cast<std::uint64_t>(sorted[b + 1]) - static_cast<std::uint64_t>(sorted[a]) <=
+                 span)
+        ++b;
+      if (b - a + 1 > best_count) {
+        best_count = b - a + 1;
+        best_a = a;
+      }
+    }
+    const auto lo = static_cast<std::uint64_t>(sorted[best_a]);
+    const std::size_t bits = cost(lo, width);
+    if (bits < best_bits) {
+      best_bits = bits;
+      best = {lo, width};
+    } else if (best_bits != SIZE_MAX && bits != SIZE_MAX && bits > best_bits + sorted.size() + 64) {
+      break;
+    }
+  }
+  return best;
+}
+
+// The cheapest schedule for `run` with this step: for each width from 0 up to the one
+// that holds every residual, the lo that holds the most residuals, each costed.
+TimestampPlan cheapest_schedule(std::span<const Sample> run, std::uint64_t step,
+                                std::size_t& best_bits) {
+  std::vector<std::int64_t> residuals;
+  residuals.reserve(run.size() - 1);
+  const auto first = static_cast<std::uint64_t>(run[0].ts_ms);
+  for (std::size_t i = 1; i < run.size(); ++i)
+    residuals.push_back(
+        static_cast<std::int64_t>(static_cast<std::uint64_t>(run[i].ts_ms) - first - i * step));
+  std::sort(residuals.begin(), residuals.end());
+  const auto [lo, width] = cheapest_window(
+      residuals, kMaxScheduleWidth, best_bits, [&](std::uint64_t l, int w) -> std::size_t {
+        // lo must fit the header's varint with w.
+        if (zigzag(l) >= (1ULL << 58)) return SIZE_MAX;
+        return timestamp_cost(run, {TimeMode::kSchedule, step, l, w});
+      });
+  return {TimeMode::kSchedule, step, lo, width};
+}
+
+// The cheapest way to write a run's timestamps: delta-of-delta, the delta's difference
+// from the usual step, or the residual against the schedule.
+TimestampPlan cheapest_timestamps(std::span<const Sample> run) {
+  const TimestampPlan dod{};
+  if (run.size() < 2) return dod;
+  std::vector<std::uint64_t> deltas;
+  deltas.reserve(run.size() - 1);
+  for (std::size_t i = 1; i < run.size(); ++i)
+    deltas.push_back(static_cast<std::uint64_t>(run[i].ts_ms) -
+                     static_cast<std::uint64_t>(run[i - 1].ts_ms));
+  std::nth_element(deltas.begin(), deltas.begin() + static_cast<std::ptrdiff_t>(deltas.size() / 2),
+                   deltas.end());
+  const std::uint64_t step = deltas[deltas.size() / 2];
+  TimestampPlan best = dod;
+  std::size_t best_bits = timestamp_cost(run, dod);
+  // 2 * zigzag(step) must fit the header's varint.
+  if (zigzag(step) >= (1ULL << 62)) return best;
+  const TimestampPlan by_step{TimeMode::kStep, step, 0, 0};
+  if (const std::size_t bits = timestamp_cost(run, by_step); bits < best_bits) {
+    best_bits = bits;
+    best = by_step;
+  }
+  // The median delta is off the schedule's period by some jitter, and a schedule with
+  // the wrong period drifts: try the period a straight line through the first and last
+  // samples gives, and the median rounded to a second (agents' intervals are seconds).
+  const auto last = static_cast<std::uint64_t>(run.back().ts_ms);
+  const auto first = static_cast<std::uint64_t>(run.front().ts_ms);
+  const auto slots = static_cast<std::int64_t>(run.size() - 1);
+  const std::uint64_t steps[] = {
+      step, static_cast<std::uint64_t>(static_cast<std::int64_t>(last - first) / slots),
+      (step + 500) / 1000 * 1000};
+  for (std::size_t i = 0; i < std::size(steps); ++i) {
+    if (zigzag(steps[i]) >= (1ULL << 62) || std::find(steps, steps + i, steps[i]) != steps + i)
+      continue;
+    std::size_t schedule_bits = 0;
+    const TimestampPlan schedule = cheapest_schedule(run, steps[i], schedule_bits);
+    if (schedule_bits < best_bits) {
+      best_bits = schedule_bits;
+      best = schedule;
+    }
+  }
+  return best;
+}
+
+// Reads a run's timestamps after the first, in order.
+class TimestampReader {
+ public:
+  TimestampReader(const TimestampPlan& plan, std::uint64_t first,
+                  const std::vector<std::int64_t>* shared)
+      : plan_(plan), ts_(first), anchor_(first), shared_(shared) {}
+
+  // The timestamp of sample i, i = 1, 2, ... in turn; false when the stream ends.
+  bool next(BitReader& r, std::uint64_t i, std::uint64_t& ts) {
+    std::uint64_t zz = 0;
+    switch (plan_.mode) {
+      case TimeMode::kShared: ts_ = static_cast<std::uint64_t>((*shared_)[i]); break;
+      case TimeMode::kDeltaOfDelta:
+        if (!get_timestamp_dod(r, zz)) return false;
+        delta_ += unzigzag(zz);
+        ts_ += delta_;
+        break;
+      case TimeMode::kStep:
+        if (!get_timestamp_dod(r, zz)) return false;
+        ts_ += plan_.step + unzigzag(zz);
+        break;
+      case TimeMode::kSchedule: {
+        const std::uint64_t top = (1ULL << plan_.width) - 1;
+        std::uint64_t code = 0;
+        bool escape = false;
+        if (!r.get(plan_.width, code)) return false;
+        if (code == top && !r.bit(escape)) return false;
+        if (escape) {
+          std::uint64_t shift = 0;
+          if (!get_timestamp_dod(r, shift) || !get_timestamp_dod(r, zz)) return false;
+          anchor_ += unzigzag(shift);
+          code = unzigzag(zz);
+        }
+        ts_ = anchor_ + i * plan_.step + plan_.lo + code;
+        break;
+      }
+    }
+    ts = ts_;
+    return true;
+  }
+
+ private:
+  TimestampPlan plan_;
+  std::uint64_t ts_;
+  std::uint64_t delta_ = 0;
+  std::uint64_t anchor_;
+  const std::vector<std::int64_t>* shared_;
+};
 
 // The smallest d (0..6) for which every value is k / 10^d exactly, -1 if none.
 int decimals_of(std::span<const Sample> run) {
@@ -118,12 +361,10 @@ Encoded encode_xor(std::span<const Sample> run, const TimestampPlan& plan) {
   std::memcpy(bytes, &prev, sizeof bytes);
   e.first.assign(bytes, sizeof bytes);
   BitWriter w;
-  auto prev_ts = static_cast<std::uint64_t>(run[0].ts_ms);
-  std::uint64_t prev_delta = 0;
+  TimestampWriter times(run, plan);
   bits::XorWriter values(prev);
   for (std::size_t i = 1; i < run.size(); ++i) {
-    put_timestamps(w, plan, prev_ts, prev_delta, static_cast<std::uint64_t>(run[i].ts_ms));
-    prev_ts = static_cast<std::uint64_t>(run[i].ts_ms);
+    times.put(&w, i);
     values.put(w, std::bit_cast<std::uint64_t>(run[i].value));
   }
   e.stream = w.finish();
@@ -141,12 +382,10 @@ Encoded encode_decimal(std::span<const Sample> run, const TimestampPlan& plan, i
   std::uint64_t prev = k_of(run[0].value);
   put_varint(e.first, zigzag(prev));
   BitWriter w;
-  auto prev_ts = static_cast<std::uint64_t>(run[0].ts_ms);
-  std::uint64_t prev_ts_delta = 0;
+  TimestampWriter times(run, plan);
   std::uint64_t prev_delta = 0;
   for (std::size_t i = 1; i < run.size(); ++i) {
-    put_timestamps(w, plan, prev_ts, prev_ts_delta, static_cast<std::uint64_t>(run[i].ts_ms));
-    prev_ts = static_cast<std::uint64_t>(run[i].ts_ms);
+    times.put(&w, i);
     const std::uint64_t k = k_of(run[i].value);
     const std::uint64_t delta = k - prev;
     put_decimal(w, zigzag(delta_of_delta ? delta - prev_delta : delta));
@@ -157,19 +396,149 @@ Encoded encode_decimal(std::span<const Sample> run, const TimestampPlan& plan, i
   return e;
 }
 
-void encode_run(std::string& out, std::span<const Sample> run, std::int64_t base_ms) {
-  const TimestampPlan plan = TimestampPlan::cheapest(run);
-  Encoded best = encode_xor(run, plan);
-  if (const int d = decimals_of(run); d >= 0) {
+// A frame of reference for scaled decimals (encoding 3): each value's k, or each change
+// of k, as x - lo in `width` bits; the all-ones code is followed by a bit, 0 for
+// lo + 2^w - 1, 1 for an escape and x - lo in full (zigzag, decimal buckets).
+struct Frame {
+  std::uint64_t lo = 0;
+  int width = 0;
+
+  std::uint64_t header() const {
+    return zigzag(lo) * (kMaxFrameWidth + 8) + static_cast<std::uint64_t>(width);
+  }
+  std::size_t put(BitWriter* w, std::uint64_t x) const {
+    const std::uint64_t top = (1ULL << width) - 1;
+    const std::uint64_t code = x - lo;
+    const auto bits = static_cast<std::size_t>(width);
+    if (code < top) {
+      if (w != nullptr) w->put(code, width);
+      return bits;
+    }
+    if (w != nullptr) {
+      w->put(top, width);
+      w->put(code == top ? 0 : 1, 1);
+      if (code != top) put_decimal(*w, zigzag(code));
+    }
+    return bits + 1 +
+           (code == top ? 0 : static_cast<std::size_t>(DecimalBuckets::cost(zigzag(code))));
+  }
+  bool get(BitReader& r, std::uint64_t& x) const {
+    const std::uint64_t top = (1ULL << width) - 1;
+    std::uint64_t code = 0;
+    bool escape = false;
+    if (!r.get(width, code)) return false;
+    if (code == top && !r.bit(escape)) return false;
+    if (escape) {
+      std::uint64_t zz = 0;
+      if (!get_decimal(r, zz)) return false;
+      code = unzigzag(zz);
+    }
+    x = lo + code;
+    return true;
+  }
+};
+
+// The cheapest frame for `xs`: for each width up to the one that holds them all, the
+// lo that holds the most, each costed.
+Frame cheapest_frame(const std::vector<std::uint64_t>& xs, std::size_t& best_bits) {
+  std::vector<std::int64_t> sorted(xs.size());
+  std::transform(xs.begin(), xs.end(), sorted.begin(),
+                 [](std::uint64_t x) { return static_cast<std::int64_t>(x); });
+  std::sort(sorted.begin(), sorted.end());
+  const auto [lo, width] =
+      cheapest_window(sorted, kMaxFrameWidth, best_bits, [&](std::uint64_t l, int w) {
+        const Frame frame{l, w};
+        if (zigzag(l) >= (1ULL << 57)) return SIZE_MAX;  // lo must fit the header with w
+        std::size_t bits = 8 * varint_bytes(frame.header());
+        for (const std::uint64_t x : xs) bits += frame.put(nullptr, x);
+        return bits;
+      });
+  return {lo, width};
+}
+
+Encoded encode_frame(std::span<const Sample> run, const TimestampPlan& plan, int decimals,
+                     bool on_deltas) {
+  Encoded e;
+  e.mode = kFirstFrameMode + 2 * decimals + (on_deltas ? 1 : 0);
+  std::vector<std::uint64_t> ks;
+  ks.reserve(run.size());
+  for (const Sample& s : run)
+    ks.push_back(static_cast<std::uint64_t>(
+        static_cast<std::int64_t>(std::nearbyint(s.value * kPow10[decimals]))));
+  std::vector<std::uint64_t> xs;
+  xs.reserve(run.size() - 1);
+  for (std::size_t i = 1; i < ks.size(); ++i) xs.push_back(on_deltas ? ks[i] - ks[i - 1] : ks[i]);
+  std::size_t bits = 0;
+  const Frame frame = cheapest_frame(xs, bits);
+  put_varint(e.first, zigzag(ks[0]));
+  put_varint(e.first, frame.header());
+  BitWriter w;
+  TimestampWriter times(run, plan);
+  for (std::size_t i = 1; i < run.size(); ++i) {
+    times.put(&w, i);
+    frame.put(&w, xs[i - 1]);
+  }
+  e.stream = w.finish();
+  return e;
+}
+
+static_assert(kLastFrameMode + 1 == BlockBreakdown::kValueModes);
+
+// What encoding 3 carries from one series to the next: the last series with timestamps
+// of its own.
+struct Previous {
+  std::span<const Sample> owner;
+  std::uint64_t first_ts = 0;  // the base before the first
+};
+
+bool same_timestamps(std::span<const Sample> a, std::span<const Sample> b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](const Sample& x, const Sample& y) { return x.ts_ms == y.ts_ms; });
+}
+
+void encode_run(std::string& out, std::span<const Sample> run, Previous& previous) {
+  TimestampPlan plan;
+  if (same_timestamps(run, previous.owner)) {
+    plan.mode = TimeMode::kShared;
+  } else {
+    plan = cheapest_timestamps(run);
+  }
+  // The value modes are compared on their values alone (the timestamps take the same
+  // bits in each), then the cheapest is written with the timestamps.
+  const TimestampPlan values_only{TimeMode::kShared};
+  Encoded best = encode_xor(run, values_only);
+  const int d = decimals_of(run);
+  if (d >= 0) {
     for (bool dod : {false, true}) {
-      Encoded e = encode_decimal(run, plan, d, dod);
+      Encoded e = encode_decimal(run, values_only, d, dod);
       if (e.size() < best.size()) best = std::move(e);
     }
+    if (run.size() > 2) {
+      for (bool on_deltas : {false, true}) {
+        Encoded e = encode_frame(run, values_only, d, on_deltas);
+        if (e.size() < best.size()) best = std::move(e);
+      }
+    }
   }
-  put_varint(out, run.size());
-  put_varint(
-      out, zigzag(static_cast<std::uint64_t>(run[0].ts_ms) - static_cast<std::uint64_t>(base_ms)));
+  if (plan.mode != TimeMode::kShared) {
+    if (best.mode == kModeXor) {
+      best = encode_xor(run, plan);
+    } else if (best.mode < kFirstFrameMode) {
+      best = encode_decimal(run, plan, d, (best.mode - 1) % 2 == 1);
+    } else {
+      best = encode_frame(run, plan, d, (best.mode - kFirstFrameMode) % 2 == 1);
+    }
+  }
   put_varint(out, plan.header());
+  if (plan.mode != TimeMode::kShared) {
+    const auto first_ts = static_cast<std::uint64_t>(run[0].ts_ms);
+    put_varint(out, run.size());
+    put_varint(out, zigzag(first_ts - previous.first_ts));
+    if (plan.mode == TimeMode::kSchedule) put_varint(out, plan.schedule_header());
+    previous.owner = run;
+    previous.first_ts = first_ts;
+  }
   put_varint(out, static_cast<std::uint64_t>(best.mode));
   out += best.first;
   put_varint(out, best.stream.size());
@@ -180,88 +549,232 @@ Status corrupt(const char* what) {
   return {Code::kCorruption, std::string("sample block: ") + what};
 }
 
-// One series of an encoding-2 block, its id already read: appends its samples to `out`
-// when `keep`, else skips its bytes.
-Status decode_run(std::string_view& in, std::int64_t base_ms, std::int64_t series, bool keep,
-                  std::vector<Sample>& out) {
+// A series of a per-series block, its header read.
+struct Run {
   std::uint64_t count = 0;
   std::uint64_t first_ts = 0;
-  std::uint64_t ts_header = 0;
+  TimestampPlan times;
   std::uint64_t mode = 0;
-  if (!get_varint(in, count) || !get_varint(in, first_ts) || !get_varint(in, ts_header) ||
-      !get_varint(in, mode))
-    return corrupt("truncated");
-  const bool grid = ts_header != 0;
-  const std::uint64_t step = grid ? unzigzag(ts_header - 1) : 0;
-  if (count == 0) return corrupt("empty series");
-  if (mode > 2 * kMaxDecimals + 2) return corrupt("unknown value mode");
   std::uint64_t first_value = 0;
-  if (mode == kModeXor) {
-    if (in.size() < sizeof first_value) return corrupt("truncated");
-    std::memcpy(&first_value, in.data(), sizeof first_value);
-    in.remove_prefix(sizeof first_value);
-  } else if (!get_varint(in, first_value)) {
+  Frame frame;  // value modes 15 and up
+  std::string_view stream;
+};
+
+// Reads a varint, counting its bytes into `bytes` when measuring.
+bool get_counted(std::string_view& in, std::uint64_t& v, std::int64_t* bytes) {
+  const std::size_t before = in.size();
+  const bool ok = get_varint(in, v);
+  if (bytes != nullptr) *bytes += static_cast<std::int64_t>(before - in.size());
+  return ok;
+}
+
+// The value mode, first value and stream of a run, as in encoding 2, the frames (value
+// modes 15 and up) in encoding 3 only.
+Status read_values_and_stream(std::string_view& in, int encoding, Run& run, BlockBreakdown* m) {
+  if (!get_counted(in, run.mode, m ? &m->value_mode_bytes : nullptr)) return corrupt("truncated");
+  const std::uint64_t last = encoding == kPerSeries ? 2 * kMaxDecimals + 2 : kLastFrameMode;
+  if (run.mode > last) return corrupt("unknown value mode");
+  if (run.mode == kModeXor) {
+    if (in.size() < sizeof run.first_value) return corrupt("truncated");
+    std::memcpy(&run.first_value, in.data(), sizeof run.first_value);
+    in.remove_prefix(sizeof run.first_value);
+    if (m != nullptr) m->first_value_bytes += sizeof run.first_value;
+  } else if (!get_counted(in, run.first_value, m ? &m->first_value_bytes : nullptr)) {
     return corrupt("truncated");
   }
+  if (run.mode >= kFirstFrameMode) {
+    std::uint64_t header = 0;
+    if (!get_counted(in, header, m ? &m->first_value_bytes : nullptr)) return corrupt("truncated");
+    run.frame.width = static_cast<int>(header % (kMaxFrameWidth + 8));
+    run.frame.lo = unzigzag(header / (kMaxFrameWidth + 8));
+    if (run.frame.width > kMaxFrameWidth) return corrupt("bad value frame");
+  }
   std::uint64_t length = 0;
-  if (!get_varint(in, length) || length > in.size()) return corrupt("truncated");
-  const std::string_view stream = in.substr(0, length);
+  if (!get_counted(in, length, m ? &m->length_bytes : nullptr) || length > in.size())
+    return corrupt("truncated");
+  run.stream = in.substr(0, length);
   in.remove_prefix(length);
-  // Each later sample takes two bits at least: a count past that is damage.
-  if (count - 1 > length * 4) return corrupt("more samples than bits");
-  if (!keep) return Status::ok();
+  // Each later sample takes two bits at least, one when its timestamps are shared: a
+  // count past that is damage.
+  const std::uint64_t per_byte = run.times.mode == TimeMode::kShared ? 8 : 4;
+  if (run.count - 1 > length * per_byte) return corrupt("more samples than bits");
+  return Status::ok();
+}
 
-  out.reserve(out.size() + count);
-  BitReader r(stream);
-  auto ts = static_cast<std::uint64_t>(base_ms) + unzigzag(first_ts);
-  std::uint64_t ts_delta = 0;
-  if (mode == kModeXor) {
-    bits::XorReader values(first_value);
+// A series' header in encoding 2, its id already read.
+Status read_run_2(std::string_view& in, std::int64_t base_ms, Run& run, BlockBreakdown* m) {
+  std::uint64_t first_ts = 0;
+  std::uint64_t ts_header = 0;
+  if (!get_counted(in, run.count, m ? &m->count_bytes : nullptr) ||
+      !get_counted(in, first_ts, m ? &m->first_ts_bytes : nullptr) ||
+      !get_counted(in, ts_header, m ? &m->ts_mode_bytes : nullptr))
+    return corrupt("truncated");
+  if (run.count == 0) return corrupt("empty series");
+  run.first_ts = static_cast<std::uint64_t>(base_ms) + unzigzag(first_ts);
+  if (ts_header != 0) run.times = {TimeMode::kStep, unzigzag(ts_header - 1), 0, 0};
+  return read_values_and_stream(in, kPerSeries, run, m);
+}
+
+// A series' header in encoding 3, its id already read; `previous_first` is the first
+// timestamp of the last series with timestamps of its own (the base before any).
+Status read_run_3(std::string_view& in, std::uint64_t& previous_first, const Run* owner, Run& run,
+                  BlockBreakdown* m) {
+  std::uint64_t header = 0;
+  if (!get_counted(in, header, m ? &m->ts_mode_bytes : nullptr)) return corrupt("truncated");
+  if (header == 0) {
+    if (owner == nullptr) return corrupt("shared timestamps without a series before");
+    run.times.mode = TimeMode::kShared;
+    run.count = owner->count;
+    run.first_ts = owner->first_ts;
+    return read_values_and_stream(in, kPerSeriesShared, run, m);
+  }
+  if (header >= 2) {
+    run.times.mode = header % 2 == 0 ? TimeMode::kStep : TimeMode::kSchedule;
+    run.times.step = unzigzag((header - 2) / 2);
+  }
+  std::uint64_t first_ts = 0;
+  if (!get_counted(in, run.count, m ? &m->count_bytes : nullptr) ||
+      !get_counted(in, first_ts, m ? &m->first_ts_bytes : nullptr))
+    return corrupt("truncated");
+  if (run.count == 0) return corrupt("empty series");
+  run.first_ts = previous_first + unzigzag(first_ts);
+  previous_first = run.first_ts;
+  if (run.times.mode == TimeMode::kSchedule) {
+    std::uint64_t schedule = 0;
+    if (!get_counted(in, schedule, m ? &m->ts_mode_bytes : nullptr)) return corrupt("truncated");
+    run.times.width = static_cast<int>(schedule % (kMaxScheduleWidth + 1));
+    run.times.lo = unzigzag(schedule / (kMaxScheduleWidth + 1));
+  }
+  return read_values_and_stream(in, kPerSeriesShared, run, m);
+}
+
+// Appends a run's samples to `out`; `shared` holds the timestamps of a shared run.
+Status decode_run(const Run& run, std::int64_t series, const std::vector<std::int64_t>* shared,
+                  std::vector<Sample>& out, BlockBreakdown* m) {
+  if (run.times.mode == TimeMode::kShared && (shared == nullptr || shared->size() != run.count))
+    return corrupt("shared timestamps missing");
+  out.reserve(out.size() + run.count);
+  BitReader r(run.stream);
+  TimestampReader times(run.times, run.first_ts, shared);
+  std::uint64_t ts = run.first_ts;
+  std::size_t ts_bits = 0;
+  const auto next_ts = [&](std::uint64_t i) {
+    const std::size_t before = r.position();
+    const bool ok = times.next(r, i, ts);
+    ts_bits += r.position() - before;
+    return ok;
+  };
+  if (run.mode == kModeXor) {
+    bits::XorReader values(run.first_value);
     out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(values.bits())});
-    for (std::uint64_t i = 1; i < count; ++i) {
-      std::uint64_t dod = 0;
-      if (!get_timestamp_dod(r, dod)) return corrupt("truncated timestamps");
-      ts_delta = (grid ? step : ts_delta) + unzigzag(dod);
-      ts += ts_delta;
+    for (std::uint64_t i = 1; i < run.count; ++i) {
+      if (!next_ts(i)) return corrupt("truncated timestamps");
       if (const char* wrong = values.next(r)) return corrupt(wrong);
       out.push_back({series, static_cast<std::int64_t>(ts), std::bit_cast<double>(values.bits())});
     }
-    return Status::ok();
-  }
-  const int decimals = static_cast<int>((mode - 1) / 2);
-  const bool delta_of_delta = (mode - 1) % 2 == 1;
-  std::uint64_t k = unzigzag(first_value);
-  const auto value_of = [&](std::uint64_t kk) {
-    return static_cast<double>(static_cast<std::int64_t>(kk)) / kPow10[decimals];
-  };
-  out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
-  std::uint64_t delta = 0;
-  for (std::uint64_t i = 1; i < count; ++i) {
-    std::uint64_t dod = 0;
-    if (!get_timestamp_dod(r, dod)) return corrupt("truncated timestamps");
-    ts_delta = (grid ? step : ts_delta) + unzigzag(dod);
-    ts += ts_delta;
-    std::uint64_t zz = 0;
-    if (!get_decimal(r, zz)) return corrupt("truncated values");
-    delta = delta_of_delta ? delta + unzigzag(zz) : unzigzag(zz);
-    k += delta;
+  } else if (run.mode >= kFirstFrameMode) {
+    const int decimals = static_cast<int>((run.mode - kFirstFrameMode) / 2);
+    const bool on_deltas = (run.mode - kFirstFrameMode) % 2 == 1;
+    std::uint64_t k = unzigzag(run.first_value);
+    const auto value_of = [&](std::uint64_t kk) {
+      return static_cast<double>(static_cast<std::int64_t>(kk)) / kPow10[decimals];
+    };
     out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
+    for (std::uint64_t i = 1; i < run.count; ++i) {
+      if (!next_ts(i)) return corrupt("truncated timestamps");
+      std::uint64_t x = 0;
+      if (!run.frame.get(r, x)) return corrupt("truncated values");
+      k = on_deltas ? k + x : x;
+      out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
+    }
+  } else {
+    const int decimals = static_cast<int>((run.mode - 1) / 2);
+    const bool delta_of_delta = (run.mode - 1) % 2 == 1;
+    std::uint64_t k = unzigzag(run.first_value);
+    const auto value_of = [&](std::uint64_t kk) {
+      return static_cast<double>(static_cast<std::int64_t>(kk)) / kPow10[decimals];
+    };
+    out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
+    std::uint64_t delta = 0;
+    for (std::uint64_t i = 1; i < run.count; ++i) {
+      if (!next_ts(i)) return corrupt("truncated timestamps");
+      std::uint64_t zz = 0;
+      if (!get_decimal(r, zz)) return corrupt("truncated values");
+      delta = delta_of_delta ? delta + unzigzag(zz) : unzigzag(zz);
+      k += delta;
+      out.push_back({series, static_cast<std::int64_t>(ts), value_of(k)});
+    }
+  }
+  if (m != nullptr) {
+    const auto t = static_cast<std::size_t>(run.times.mode);
+    const auto v = static_cast<std::size_t>(run.mode);
+    const auto n = static_cast<std::int64_t>(run.count);
+    const auto stream_bits = static_cast<std::int64_t>(r.position());
+    ++m->series;
+    m->samples += n;
+    ++m->ts_series[t];
+    m->ts_samples[t] += n;
+    m->ts_bits[t] += static_cast<std::int64_t>(ts_bits);
+    ++m->value_series[v];
+    m->value_samples[v] += n;
+    m->value_bits[v] += stream_bits - static_cast<std::int64_t>(ts_bits);
+    m->padding_bits += static_cast<std::int64_t>(run.stream.size() * 8) - stream_bits;
   }
   return Status::ok();
 }
 
-Status decode_per_series(std::string_view in, std::int64_t base_ms, bool one, std::int64_t wanted,
-                         std::vector<Sample>& out) {
+// The timestamps of a run, for the shared runs after it.
+Status timestamps_of(const Run& run, std::vector<std::int64_t>& ts) {
+  std::vector<Sample> samples;
+  if (Status s = decode_run(run, 0, nullptr, samples, nullptr); !s) return s;
+  ts.clear();
+  for (const Sample& x : samples) ts.push_back(x.ts_ms);
+  return Status::ok();
+}
+
+Status decode_per_series(std::string_view in, std::int64_t base_ms, int encoding, bool one,
+                         std::int64_t wanted, std::vector<Sample>& out, BlockBreakdown* m) {
   std::uint64_t series_count = 0;
-  if (!get_varint(in, series_count)) return corrupt("truncated");
+  if (!get_counted(in, series_count, m ? &m->block_head_bytes : nullptr))
+    return corrupt("truncated");
   if (series_count > in.size()) return corrupt("more series than bytes");
   std::uint64_t series = 0;
+  auto previous_first = static_cast<std::uint64_t>(base_ms);
+  Run owner;  // encoding 3: the last run with timestamps of its own
+  bool has_owner = false;
+  std::vector<std::int64_t> owner_ts;  // its timestamps, once read
+  bool owner_ts_read = false;
   for (std::uint64_t i = 0; i < series_count; ++i) {
     std::uint64_t delta = 0;
-    if (!get_varint(in, delta)) return corrupt("truncated");
+    if (!get_counted(in, delta, m ? &m->id_bytes : nullptr)) return corrupt("truncated");
     series += delta;
     const auto id = static_cast<std::int64_t>(series);
-    if (Status s = decode_run(in, base_ms, id, !one || id == wanted, out); !s) return s;
+    Run run;
+    if (encoding == kPerSeries) {
+      if (Status s = read_run_2(in, base_ms, run, m); !s) return s;
+    } else if (Status s = read_run_3(in, previous_first, has_owner ? &owner : nullptr, run, m);
+               !s) {
+      return s;
+    }
+    const bool shared = run.times.mode == TimeMode::kShared;
+    if (!shared) {
+      owner = run;
+      has_owner = true;
+      owner_ts_read = false;
+    }
+    if (one && id != wanted) continue;
+    if (shared && !owner_ts_read) {
+      if (Status s = timestamps_of(owner, owner_ts); !s) return s;
+      owner_ts_read = true;
+    }
+    if (Status s = decode_run(run, id, shared ? &owner_ts : nullptr, out, m); !s) return s;
+    if (!shared && !one && encoding == kPerSeriesShared) {
+      // Its timestamps, for the shared runs that may follow, without decoding it again.
+      owner_ts.clear();
+      const auto n = static_cast<std::ptrdiff_t>(run.count);
+      for (auto it = out.end() - n; it != out.end(); ++it) owner_ts.push_back(it->ts_ms);
+      owner_ts_read = true;
+    }
   }
   if (!in.empty()) return corrupt("bytes after the last series");
   return Status::ok();
@@ -285,12 +798,13 @@ Status decode_per_report(std::string_view block, std::int64_t base_ms, bool one,
 }
 
 Status decode(std::string_view block, std::int64_t base_ms, bool one, std::int64_t wanted,
-              std::vector<Sample>& out) {
+              std::vector<Sample>& out, BlockBreakdown* m = nullptr) {
   if (block.empty()) return corrupt("unknown version");
   const char version = block.front();
   block.remove_prefix(1);
   if (version == kPerReport) return decode_per_report(block, base_ms, one, wanted, out);
-  if (version == kPerSeries) return decode_per_series(block, base_ms, one, wanted, out);
+  if (version == kPerSeries || version == kPerSeriesShared)
+    return decode_per_series(block, base_ms, version, one, wanted, out, m);
   return corrupt("unknown version");
 }
 
@@ -316,19 +830,20 @@ std::string encode_series_block(std::vector<Sample>& samples, std::int64_t base_
     return a.series != b.series ? a.series < b.series : a.ts_ms < b.ts_ms;
   });
   std::string out;
-  out += kPerSeries;
+  out += kPerSeriesShared;
   std::uint64_t series_count = 0;
   for (std::size_t i = 0; i < samples.size(); ++i)
     if (i == 0 || samples[i].series != samples[i - 1].series) ++series_count;
   put_varint(out, series_count);
-  std::uint64_t previous = 0;
+  std::uint64_t previous_id = 0;
+  Previous previous{{}, static_cast<std::uint64_t>(base_ms)};
   for (std::size_t start = 0; start < samples.size();) {
     std::size_t end = start + 1;
     while (end < samples.size() && samples[end].series == samples[start].series) ++end;
     const auto id = static_cast<std::uint64_t>(samples[start].series);
-    put_varint(out, id - previous);
-    previous = id;
-    encode_run(out, std::span<const Sample>(samples).subspan(start, end - start), base_ms);
+    put_varint(out, id - previous_id);
+    previous_id = id;
+    encode_run(out, std::span<const Sample>(samples).subspan(start, end - start), previous);
     start = end;
   }
   return out;
@@ -341,6 +856,27 @@ Status decode_samples(std::string_view block, std::int64_t base_ms, std::vector<
 Status decode_series(std::string_view block, std::int64_t base_ms, std::int64_t series,
                      std::vector<Sample>& out) {
   return decode(block, base_ms, true, series, out);
+}
+
+}  // namespace vigie::collector
+
+namespace vigie::collector {
+
+Status measure_block(std::string_view block, BlockBreakdown& into) {
+  std::vector<Sample> samples;
+  const int encoding = block_encoding(block);
+  if (encoding != kPerSeries && encoding != kPerSeriesShared) {
+    ++into.other_blocks;
+    into.other_bytes += static_cast<std::int64_t>(block.size());
+    return decode_samples(block, 0, samples);
+  }
+  BlockBreakdown m = into;
+  ++m.blocks;
+  m.block_bytes += static_cast<std::int64_t>(block.size());
+  ++m.block_head_bytes;  // the encoding byte
+  if (Status s = decode(block, 0, false, 0, samples, &m); !s) return s;
+  into = m;
+  return Status::ok();
 }
 
 }  // namespace vigie::collector

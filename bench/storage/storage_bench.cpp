@@ -17,10 +17,13 @@
 //                       [--queries 200] [--db PATH] [--keep]
 //   vigie-bench-storage --upgrade PATH   (a database an earlier version kept: the
 //                                         migration to this one's schema, timed)
+//   vigie-bench-storage --breakdown PATH (a kept database: where its raw blocks' bytes
+//                                         go, per part of the encoding)
 //
 // Prints the database's size per sample (file, and each table and index from SQLite's
 // dbstat), ingest and housekeeping time, and the median and p99 of a one-hour raw query
-// of one metric, of a 90-day hourly one and of a day of its 5-minute buckets.
+// of one metric, of a 90-day hourly one and of a day of its 5-minute buckets, and
+// where the raw blocks' bytes go (collector::measure_block).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -37,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/sample_block.hpp"
 #include "collector/storage.hpp"
 
 namespace {
@@ -230,6 +234,65 @@ int upgrade_database(const std::filesystem::path& db) {
 
 }  // namespace
 
+// Where the raw blocks' bytes go: each header field, the timestamps per mode and the
+// values per mode, in bytes per sample of the blocks (what `samples` counts).
+void print_breakdown(sqlite3* raw) {
+  collector::BlockBreakdown m;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(raw, "SELECT samples FROM sample_blocks", -1, &stmt, nullptr) != SQLITE_OK)
+    fail(sqlite3_errmsg(raw));
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const std::string_view block(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
+                                 static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+    if (Status s = collector::measure_block(block, m); !s) fail("a block: " + s.message());
+  }
+  sqlite3_finalize(stmt);
+  if (m.samples == 0) return;
+  const auto n = static_cast<double>(m.samples);
+  const auto per = [&](std::int64_t bytes) { return static_cast<double>(bytes) / n; };
+  const auto bits = [&](std::int64_t b) { return static_cast<double>(b) / 8 / n; };
+  std::printf(
+      "raw blocks (%lld per-series blocks, %lld series, %lld samples): %.3f bytes"
+      " per sample; per-report blocks left: %lld (%lld bytes)\n",
+      static_cast<long long>(m.blocks), static_cast<long long>(m.series),
+      static_cast<long long>(m.samples), per(m.block_bytes), static_cast<long long>(m.other_blocks),
+      static_cast<long long>(m.other_bytes));
+  std::printf(
+      "  headers: block %.3f, id %.3f, count %.3f, first ts %.3f, ts mode %.3f, value"
+      " mode %.3f, first value %.3f, stream length %.3f; stream padding %.3f\n",
+      per(m.block_head_bytes), per(m.id_bytes), per(m.count_bytes), per(m.first_ts_bytes),
+      per(m.ts_mode_bytes), per(m.value_mode_bytes), per(m.first_value_bytes), per(m.length_bytes),
+      bits(m.padding_bits));
+  static constexpr const char* kTimeModes[] = {"shared", "delta-of-delta", "step", "schedule"};
+  std::int64_t ts_bits = 0;
+  for (int t = 0; t < collector::BlockBreakdown::kTimestampModes; ++t) ts_bits += m.ts_bits[t];
+  std::printf("  timestamps %.3f:", bits(ts_bits));
+  for (int t = 0; t < collector::BlockBreakdown::kTimestampModes; ++t)
+    if (m.ts_series[t] > 0)
+      std::printf(" %s %.3f (%lld series, %lld samples, %.2f bits a sample)", kTimeModes[t],
+                  bits(m.ts_bits[t]), static_cast<long long>(m.ts_series[t]),
+                  static_cast<long long>(m.ts_samples[t]),
+                  static_cast<double>(m.ts_bits[t]) / static_cast<double>(m.ts_samples[t]));
+  std::printf("\n");
+  std::int64_t value_bits = 0;
+  for (int v = 0; v < collector::BlockBreakdown::kValueModes; ++v) value_bits += m.value_bits[v];
+  std::printf("  values %.3f:", bits(value_bits));
+  for (int v = 0; v < collector::BlockBreakdown::kValueModes; ++v) {
+    if (m.value_series[v] == 0) continue;
+    const bool frame = v >= 15;
+    const int k = frame ? v - 15 : v - 1;
+    const std::string name = v == 0 ? "xor"
+                                    : std::string(frame ? (k % 2 ? "frame-delta" : "frame")
+                                                        : (k % 2 ? "dod" : "delta")) +
+                                          "/" + std::to_string(k / 2) + "dec";
+    std::printf(" %s %.3f (%lld series, %lld samples, %.2f bits a sample)", name.c_str(),
+                bits(m.value_bits[v]), static_cast<long long>(m.value_series[v]),
+                static_cast<long long>(m.value_samples[v]),
+                static_cast<double>(m.value_bits[v]) / static_cast<double>(m.value_samples[v]));
+  }
+  std::printf("\n");
+}
+
 int main(int argc, char** argv) {
   std::string workload = "realistic";
   int agents = 100;
@@ -238,6 +301,7 @@ int main(int argc, char** argv) {
   std::filesystem::path db = std::filesystem::temp_directory_path() / "vigie-bench-storage.db";
   bool keep = false;
   std::filesystem::path upgrade;
+  std::filesystem::path breakdown;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -258,11 +322,21 @@ int main(int argc, char** argv) {
       keep = true;
     } else if (a == "--upgrade") {
       upgrade = value();
+    } else if (a == "--breakdown") {
+      breakdown = value();
     } else {
       fail("unknown option " + a);
     }
   }
   if (!upgrade.empty()) return upgrade_database(upgrade);
+  if (!breakdown.empty()) {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(breakdown.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+      fail("open " + breakdown.string());
+    print_breakdown(raw);
+    sqlite3_close(raw);
+    return 0;
+  }
   if (workload != "realistic" && workload != "random") fail("--workload: realistic or random");
   if (agents < 1 || hours < 2 || queries < 1) fail("--agents, --queries >= 1, --hours >= 2");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
@@ -389,7 +463,6 @@ int main(int argc, char** argv) {
     used += sqlite3_column_int64(stmt, 1);
   }
   sqlite3_finalize(stmt);
-  sqlite3_close(raw);
   const auto file = static_cast<std::int64_t>(std::filesystem::file_size(db));
 
   const auto per = [&](std::int64_t bytes) {
@@ -429,6 +502,8 @@ int main(int argc, char** argv) {
       percentile(hourly_ms, 0.5), percentile(hourly_ms, 0.99),
       static_cast<double>(hourly_points) / queries, percentile(five_ms, 0.5),
       percentile(five_ms, 0.99));
+  print_breakdown(raw);
+  sqlite3_close(raw);
   if (!keep)
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
   return 0;

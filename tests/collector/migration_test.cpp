@@ -132,13 +132,13 @@ TEST_CASE("Migration: sample blocks of a version 8 database read the same once r
   CHECK(after->points[2] == SeriesPoint{t0, 3600, 3600, 3600, 1});
 
   (*storage)->close();
-  // Fewer blocks, one per hour, each of encoding 2.
+  // Fewer blocks, one per hour, each of encoding 3.
   auto rows = testing::run(
       {"/usr/bin/sqlite3", db.string(),
        "SELECT count(*), min(level), max(level), group_concat(DISTINCT hex(substr(samples,1,1)))"
        " FROM sample_blocks"});
   REQUIRE(rows.exit_code == 0);
-  CHECK(testing::trim(rows.out) == "3|2|2|02");
+  CHECK(testing::trim(rows.out) == "3|2|2|03");
 }
 
 TEST_CASE("Migration: the rollups of a version 9 database read the same once packed",

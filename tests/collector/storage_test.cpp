@@ -314,7 +314,7 @@ TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every samp
   REQUIRE(f.storage->housekeep().is_ok());
   // Not rolled up yet: the fresh pass merged the reports (16 or more) into one block.
   std::vector<std::string> rows = block_rows(f);
-  CHECK(rows == std::vector<std::string>{"1 02"});
+  CHECK(rows == std::vector<std::string>{"1 03"});
 
   const auto check_raw = [&](int n) {
     const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
@@ -345,7 +345,7 @@ TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every samp
   REQUIRE(f.storage->housekeep().is_ok());
   rows = block_rows(f);
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0] == "2 02");
+  CHECK(rows[0] == "2 03");
   check_raw(40);
 
   // A late sample of that hour joins the hour's block and its buckets.
@@ -353,7 +353,7 @@ TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every samp
   REQUIRE(f.storage->housekeep().is_ok());
   rows = block_rows(f);
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0] == "2 02");
+  CHECK(rows[0] == "2 03");
   const SeriesData raw = f.query("raw", hour, hour + kHourMs - 1);
   REQUIRE(raw.points.size() == 41);
   CHECK(raw.points[0] == SeriesPoint{hour + 60'000, 5, 5, 5, 1});
@@ -379,7 +379,7 @@ TEST_CASE("SqliteStorage: compaction keeps agents and hours apart",
   f.now = hour + 4 * kHourMs;
   REQUIRE(f.storage->housekeep().is_ok());
   const std::vector<std::string> rows = block_rows(f);
-  CHECK(rows == std::vector<std::string>(6, "2 02"));
+  CHECK(rows == std::vector<std::string>(6, "2 03"));
   const SeriesData raw = f.query("raw", hour, hour + 3 * kHourMs);
   REQUIRE(raw.points.size() == 18);
   for (int i = 0; i < 18; ++i)
