@@ -154,6 +154,14 @@ void Notifier::reseed_agent(const std::string& agent, std::int64_t now_ms) {
   planner_.reseed_agent(agent, now_ms);
 }
 
+Monitor::Alerting Notifier::hooks() {
+  return {.plan = [this](StateDelta& delta, std::int64_t now_ms,
+                         bool tick) { plan(delta, now_ms, tick); },
+          .reseed = [this](std::int64_t now_ms) { reseed(now_ms); },
+          .reseed_agent = [this](const std::string& agent,
+                                 std::int64_t now_ms) { reseed_agent(agent, now_ms); }};
+}
+
 void Notifier::plan(StateDelta& delta, std::int64_t now_ms, bool tick) {
   std::vector<std::pair<std::string, std::int64_t>> delivered;
   {

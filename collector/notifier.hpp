@@ -33,6 +33,7 @@
 
 #include "collector/alert_config.hpp"
 #include "collector/alert_planner.hpp"
+#include "collector/monitor.hpp"
 #include "collector/state.hpp"
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
@@ -75,6 +76,8 @@ class Notifier {
   // Writer thread: the engine read `agent`'s states again (another collector changed
   // them), under the agent's row lock, before applying what comes next.
   void reseed_agent(const std::string& agent, std::int64_t now_ms);
+  // plan, reseed and reseed_agent, for Monitor::set_alerting.
+  Monitor::Alerting hooks();
   // Stops the delivery threads; a webhook request under way is aborted, a mail ends
   // first (within the relay's timeout). Rows not delivered stay in the outbox for the
   // next start.

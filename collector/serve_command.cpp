@@ -528,13 +528,7 @@ int serve(const Options& options) {
   std::unique_ptr<Notifier> notifier;
   if (options.alerts) {
     notifier = std::make_unique<Notifier>(*options.alerts, **storage, (*monitor)->engine());
-    (*monitor)->set_alerting(
-        {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
-                                      bool tick) { n->plan(delta, now_ms, tick); },
-         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); },
-         .reseed_agent = [n = notifier.get()](
-                             const std::string& agent,
-                             std::int64_t now_ms) { n->reseed_agent(agent, now_ms); }});
+    (*monitor)->set_alerting(notifier->hooks());
     log::notice("alerts: " + std::to_string(options.alerts->channels.size()) + " channels, " +
                 std::to_string(options.alerts->rules.size()) + " rules");
   }

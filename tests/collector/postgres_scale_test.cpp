@@ -446,13 +446,7 @@ struct Alerting {
   Alerting(Collector& c, const AlertConfig& config, NotifierOptions options)
       : collector(c),
         notifier(std::make_unique<Notifier>(config, *c.storage, c.monitor->engine(), options)) {
-    c.monitor->set_alerting(
-        {.plan = [n = notifier.get()](StateDelta& delta, std::int64_t now_ms,
-                                      bool tick) { n->plan(delta, now_ms, tick); },
-         .reseed = [n = notifier.get()](std::int64_t now_ms) { n->reseed(now_ms); },
-         .reseed_agent = [n = notifier.get()](
-                             const std::string& agent,
-                             std::int64_t now_ms) { n->reseed_agent(agent, now_ms); }});
+    c.monitor->set_alerting(notifier->hooks());
   }
   ~Alerting() {
     collector.monitor->stop();
