@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/replay_guard.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "collector/storage.hpp"
@@ -183,11 +184,26 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
   sqlite->stop(false);
   const std::string file = sqlite->db();
   {
-    // The collector's housekeeping to the end: what it rolled up in its tiers (the last
-    // minutes stay raw, not rolled up yet), its blocks compacted.
-    auto storage = collector::open_sqlite_storage({.path = file});
-    REQUIRE(storage.is_ok());
-    REQUIRE((*storage)->housekeep().is_ok());
+    // The collector's housekeeping to the end, as it runs while the last report's samples
+    // fill their 5-minute bucket: what is over rolled up in its tiers, the last report's
+    // samples still raw, and the blocks compacted. (Housekeeping a little later finds
+    // the bucket closed whenever a 5-minute boundary fell in between.)
+    auto conn = sqlite::open(file, SQLITE_OPEN_READWRITE);
+    REQUIRE(conn.is_ok());
+    const std::int64_t last_sample = now - kMinute + 1000;
+    for (bool more = true; more;) {
+      REQUIRE(sqlite::exec(conn->get(), "BEGIN IMMEDIATE").is_ok());
+      REQUIRE(collector::housekeeping_slice(conn->get(), {}, last_sample, &more).is_ok());
+      REQUIRE(sqlite::exec(conn->get(), "COMMIT").is_ok());
+    }
+    auto cursor = collector::rollup_cursor(conn->get());
+    REQUIRE(cursor.is_ok());
+    auto blocks =
+        sqlite::Statement::prepare(conn->get(), "SELECT count(*) FROM sample_blocks WHERE id > ?1");
+    REQUIRE(blocks.is_ok());
+    blocks->bind(1, *cursor);
+    REQUIRE(blocks->step() == SQLITE_ROW);
+    CHECK(blocks->int64(0) > 0);
   }
   {
     // The replay guard's rows folded into ranges of seqs, as housekeeping does once
