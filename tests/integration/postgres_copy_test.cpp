@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -153,15 +154,19 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
       json{{"site", "copy-site-b"}, {"comment", "new switch"}, {"duration", "2h"}}.dump(), op);
   INFO(downtime.body);
   REQUIRE(downtime.status == 201);
-  auto weekly =
-      sqlite->post("/api/v1/downtimes",
-                   json{{"site", "copy-site"},
-                        {"agent", "copy-agent-1"},
-                        {"comment", "nightly backup window"},
-                        {"duration", "1h"},
-                        {"weekly", {{"days", "daily"}, {"at", "01:00"}, {"time_zone", "UTC"}}}}
-                       .dump(),
-                   op);
+  // A weekly downtime, every day for an hour, half a day away from now: were it to start
+  // or end while the test runs, each collector would record the change at its own tick
+  // (a downtime_start event of its own time), and their answers would differ.
+  char at[8];
+  std::snprintf(at, sizeof at, "%02d:00", static_cast<int>((now / kHour + 12) % 24));
+  auto weekly = sqlite->post("/api/v1/downtimes",
+                             json{{"site", "copy-site"},
+                                  {"agent", "copy-agent-1"},
+                                  {"comment", "backup window"},
+                                  {"duration", "1h"},
+                                  {"weekly", {{"days", "daily"}, {"at", at}, {"time_zone", "UTC"}}}}
+                                 .dump(),
+                             op);
   INFO(weekly.body);
   REQUIRE(weekly.status == 201);
   // A central configuration: a template, and a site's values for it.
