@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -353,13 +354,22 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
       }
     }
   }
-  // The reports, read from each database.
+  // The reports, read from each database, over the 7 days before the test's UTC day:
+  // by default each would end at the start of the day it runs, a day apart when a UTC
+  // midnight falls between the two runs.
+  char end[16];
+  {
+    const std::time_t t = static_cast<std::time_t>(now / 1000);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    std::strftime(end, sizeof end, "%Y-%m-%d", &utc);
+  }
   for (const std::vector<std::string>& report :
        {std::vector<std::string>{"backup", "--format", "json", "--period", "7d"},
         std::vector<std::string>{"availability", "--format", "json", "--period", "7d"}}) {
     std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "report"};
     argv.insert(argv.end(), report.begin(), report.end());
-    argv.insert(argv.end(), {"--out", "-", "--tz", "UTC", "--lang", "en", "--db"});
+    argv.insert(argv.end(), {"--end", end, "--out", "-", "--tz", "UTC", "--lang", "en", "--db"});
     auto on_sqlite = argv, on_pg = argv;
     on_sqlite.push_back(file);
     on_pg.push_back(conninfo);
