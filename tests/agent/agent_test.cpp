@@ -271,7 +271,9 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
       r.name = "c" + std::to_string(i);
       r.check = "test/fake";
       r.summary = "#" + std::to_string(i);
-      r.ts_ms = wall_ms() - 30'000;
+      // 3 hours old: "3h" then "3h1m"..., the same first figure for an hour however
+      // slowly the command below starts (30 s old read "30s" for 10 s only).
+      r.ts_ms = wall_ms() - 3 * 3'600'000;
       r.interval_s = 60;
       (*spool)->add(r);
     }
@@ -283,7 +285,7 @@ TEST_CASE("Agent: spool shows what waits, what was dropped and what was quaranti
   const auto shown = agent({"spool", "--config", config, "--state-dir", state});
   INFO(shown.err);
   CHECK(shown.code == 0);
-  CHECK_THAT(shown.out, Contains("waiting      2 results, the oldest 3"));
+  CHECK_THAT(shown.out, Contains("waiting      2 results, the oldest 3h"));
   CHECK_THAT(shown.out, Contains("dropped      0 results"));
   CHECK_THAT(shown.out, Contains("quarantined  1 results refused by the collector, 1 kept"));
   CHECK_THAT(shown.out, Contains("  c1, seq "));

@@ -43,7 +43,9 @@ class Fixture {
   explicit Fixture(const testing::TestBackend& backend,
                    std::size_t max_checks = ApiOptions{}.max_checks_per_agent,
                    std::int64_t max_series = SqliteOptions{}.max_series_per_agent) {
-    auto s = backend.open({.max_series_per_agent = max_series});
+    // The storage on the API's clock too: on the wall clock, its housekeeping (a second
+    // after it opens) would find this 2023 data past every retention and delete it.
+    auto s = backend.open({.now_ms = [] { return kNow; }, .max_series_per_agent = max_series});
     REQUIRE(s.is_ok());
     storage_ = std::move(*s);
     auto m = Monitor::open(*storage_, {.now_ms = [] { return kNow; }, .run_thread = false});

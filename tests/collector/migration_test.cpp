@@ -27,9 +27,22 @@ std::filesystem::path database_from(const testing::TempDir& dir, const std::stri
   return db;
 }
 
+// The fixtures were written around 2026-11-29; this is an hour after their last sample.
+// A storage opened on one runs its housekeeping (every second in the background) as of
+// then: at the wall clock, days later, it would find their samples past the raw
+// retention (8 days) and delete them while the test reads them.
+constexpr std::int64_t kFixturesNow = 1'796'000'000'000;
+
+Result<std::unique_ptr<Storage>> open_fixture(const testing::TempDir& dir,
+                                              const std::string& fixture) {
+  SqliteOptions options{.path = database_from(dir, fixture)};
+  options.now_ms = [] { return kFixturesNow; };
+  return open_sqlite_storage(options);
+}
+
 TEST_CASE("Migration: a version 1 database opens and keeps its data", "[migration]") {
   testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = database_from(dir, "v1.sql")});
+  auto storage = open_fixture(dir, "v1.sql");
   REQUIRE(storage.is_ok());
 
   auto state = (*storage)->load_state(0);
@@ -60,7 +73,7 @@ TEST_CASE("Migration: a version 1 database opens and keeps its data", "[migratio
 TEST_CASE("Migration: a version 2 database keeps its states, acknowledgements and downtimes",
           "[migration]") {
   testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = database_from(dir, "v2.sql")});
+  auto storage = open_fixture(dir, "v2.sql");
   REQUIRE(storage.is_ok());
   auto state = (*storage)->load_state(0);
   REQUIRE(state.is_ok());
@@ -88,7 +101,7 @@ TEST_CASE("Migration: a version 2 database keeps its states, acknowledgements an
 
 TEST_CASE("Migration: a version 3 database keeps its notification history", "[migration]") {
   testing::TempDir dir;
-  auto storage = open_sqlite_storage({.path = database_from(dir, "v3.sql")});
+  auto storage = open_fixture(dir, "v3.sql");
   REQUIRE(storage.is_ok());
   auto state = (*storage)->load_state(0);
   REQUIRE(state.is_ok());
@@ -283,7 +296,7 @@ TEST_CASE(
   for (const char* fixture : {"v1.sql", "v2.sql", "v3.sql"}) {
     INFO(fixture);
     testing::TempDir dir;
-    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    auto storage = open_fixture(dir, fixture);
     REQUIRE(storage.is_ok());
     auto state = (*storage)->load_state(0);
     REQUIRE(state.is_ok());
@@ -302,7 +315,7 @@ TEST_CASE("Migration: a version 6 database keeps its traps, and older ones' even
           "[migration]") {
   {
     testing::TempDir dir;
-    auto storage = open_sqlite_storage({.path = database_from(dir, "v6.sql")});
+    auto storage = open_fixture(dir, "v6.sql");
     REQUIRE(storage.is_ok());
     auto traps = (*storage)->events({.agent = "fixture-agent",
                                      .check = "backup/restic:/srv",
@@ -319,7 +332,7 @@ TEST_CASE("Migration: a version 6 database keeps its traps, and older ones' even
   for (const char* fixture : {"v2.sql", "v3.sql"}) {
     INFO(fixture);
     testing::TempDir dir;
-    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    auto storage = open_fixture(dir, fixture);
     REQUIRE(storage.is_ok());
     auto events = (*storage)->events({});
     REQUIRE(events.is_ok());
@@ -335,7 +348,7 @@ TEST_CASE("Migration: an older database gets an empty notification history", "[m
   for (const char* fixture : {"v1.sql", "v2.sql"}) {
     INFO(fixture);
     testing::TempDir dir;
-    auto storage = open_sqlite_storage({.path = database_from(dir, fixture)});
+    auto storage = open_fixture(dir, fixture);
     REQUIRE(storage.is_ok());
     auto history = (*storage)->notifications({});
     REQUIRE(history.is_ok());

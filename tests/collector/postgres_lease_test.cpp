@@ -68,7 +68,15 @@ TEST_CASE("PostgreSQL lease: one leader, and one that cannot confirm fences itse
                        "BEGIN; LOCK TABLE vigie_lead IN ACCESS EXCLUSIVE MODE;"
                        " SELECT pg_sleep(1.2); COMMIT;");
   });
-  std::this_thread::sleep_for(50ms);  // the lock taken
+  // The lock seen taken, however long psql takes to start and connect: were it taken
+  // after locked_at, the leader would confirm meanwhile and lead past the bound below.
+  REQUIRE(eventually(
+      [&] {
+        return server.psql(db,
+                           "SELECT count(*) FROM pg_locks WHERE relation = 'vigie_lead'::regclass"
+                           " AND mode = 'AccessExclusiveLock' AND granted") == "1";
+      },
+      10'000ms));
   const auto locked_at = Clock::now();
   CHECK(eventually([&] { return !leader.held(); }, 2 * kLease));
   CHECK(Clock::now() - locked_at <= kLease + 50ms);

@@ -15,6 +15,16 @@
 namespace vigie::collector {
 namespace {
 
+// The storage's clock where these tests' data is: their times are in the first seconds
+// of 1970. On the wall clock, the background housekeeping (a second after the open)
+// finds events, settled outbox rows and notifications past their retention and deletes
+// them under a test that has run for more than a second.
+SqliteOptions at_data_time() {
+  SqliteOptions options;
+  options.now_ms = [] { return 3'600'000; };
+  return options;
+}
+
 protocol::Report report(std::uint64_t seq, State status, std::int64_t ts) {
   protocol::Report r;
   r.agent = {"agent-1", "site-a", "host", "0.1"};
@@ -49,7 +59,7 @@ Result<IngestOutcome> submit(Storage& storage, protocol::Report r, StateEngine* 
 
 TEST_CASE("Storage: the engine's changes are stored with the report", "[storage]") {
   VIGIE_EACH_BACKEND(backend);
-  auto storage = backend.open();
+  auto storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -78,7 +88,7 @@ TEST_CASE("Storage: the engine's changes are stored with the report", "[storage]
 
 TEST_CASE("Storage: a checkpoint stores results that changed no state", "[storage]") {
   VIGIE_EACH_BACKEND(backend);
-  auto storage = backend.open();
+  auto storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   StateEngine engine;
   REQUIRE(submit(**storage, report(1, State::kOk, 1000), &engine).is_ok());
@@ -99,13 +109,13 @@ TEST_CASE("Storage: a checkpoint stores results that changed no state", "[storag
 TEST_CASE("Storage: data survives reopening, duplicates stay duplicates", "[storage]") {
   VIGIE_EACH_BACKEND(backend);
   {
-    auto storage = backend.open();
+    auto storage = backend.open(at_data_time());
     REQUIRE(storage.is_ok());
     auto first = submit(**storage, report(1, State::kWarning, 1000));
     REQUIRE(first.is_ok());
     CHECK(*first == IngestOutcome::kStored);
   }
-  auto storage = backend.open();
+  auto storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   StateEngine engine;
   auto again = submit(**storage, report(1, State::kWarning, 1000), &engine);
@@ -116,7 +126,7 @@ TEST_CASE("Storage: data survives reopening, duplicates stay duplicates", "[stor
 
 TEST_CASE("Storage: after close, submit fails instead of losing data silently", "[storage]") {
   VIGIE_EACH_BACKEND(backend);
-  auto storage = backend.open();
+  auto storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   (*storage)->close();
   auto outcome = submit(**storage, report(1, State::kOk, 1000));
@@ -731,7 +741,7 @@ OutboxRow row(const std::string& channel, const std::string& key, std::int64_t c
 TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
           "[storage][outbox]") {
   VIGIE_EACH_BACKEND(backend);
-  auto storage = backend.open();
+  auto storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   Storage& s = **storage;
   enqueue(s, {row("chat", "k1", 1000), row("mail", "k1", 1000), row("chat", "k2", 1500)});
@@ -797,7 +807,7 @@ TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
   // The rows survive a reopening (a restart): pending ones are claimed again.
   enqueue(s, {row("chat", "k4", 50'000)});
   s.close();
-  storage = backend.open();
+  storage = backend.open(at_data_time());
   REQUIRE(storage.is_ok());
   auto replayed = (*storage)->claim_outbox("chat", 60'000, 60'000, 100, 30'000);
   REQUIRE(replayed->size() == 1);

@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -153,15 +155,19 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
       json{{"site", "copy-site-b"}, {"comment", "new switch"}, {"duration", "2h"}}.dump(), op);
   INFO(downtime.body);
   REQUIRE(downtime.status == 201);
-  auto weekly =
-      sqlite->post("/api/v1/downtimes",
-                   json{{"site", "copy-site"},
-                        {"agent", "copy-agent-1"},
-                        {"comment", "nightly backup window"},
-                        {"duration", "1h"},
-                        {"weekly", {{"days", "daily"}, {"at", "01:00"}, {"time_zone", "UTC"}}}}
-                       .dump(),
-                   op);
+  // A weekly downtime, every day for an hour, half a day away from now: were it to start
+  // or end while the test runs, each collector would record the change at its own tick
+  // (a downtime_start event of its own time), and their answers would differ.
+  char at[8];
+  std::snprintf(at, sizeof at, "%02d:00", static_cast<int>((now / kHour + 12) % 24));
+  auto weekly = sqlite->post("/api/v1/downtimes",
+                             json{{"site", "copy-site"},
+                                  {"agent", "copy-agent-1"},
+                                  {"comment", "backup window"},
+                                  {"duration", "1h"},
+                                  {"weekly", {{"days", "daily"}, {"at", at}, {"time_zone", "UTC"}}}}
+                                 .dump(),
+                             op);
   INFO(weekly.body);
   REQUIRE(weekly.status == 201);
   // A central configuration: a template, and a site's values for it.
@@ -348,13 +354,22 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
       }
     }
   }
-  // The reports, read from each database.
+  // The reports, read from each database, over the 7 days before the test's UTC day:
+  // by default each would end at the start of the day it runs, a day apart when a UTC
+  // midnight falls between the two runs.
+  char end[16];
+  {
+    const std::time_t t = static_cast<std::time_t>(now / 1000);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    std::strftime(end, sizeof end, "%Y-%m-%d", &utc);
+  }
   for (const std::vector<std::string>& report :
        {std::vector<std::string>{"backup", "--format", "json", "--period", "7d"},
         std::vector<std::string>{"availability", "--format", "json", "--period", "7d"}}) {
     std::vector<std::string> argv = {VIGIE_COLLECTOR_BIN, "report"};
     argv.insert(argv.end(), report.begin(), report.end());
-    argv.insert(argv.end(), {"--out", "-", "--tz", "UTC", "--lang", "en", "--db"});
+    argv.insert(argv.end(), {"--end", end, "--out", "-", "--tz", "UTC", "--lang", "en", "--db"});
     auto on_sqlite = argv, on_pg = argv;
     on_sqlite.push_back(file);
     on_pg.push_back(conninfo);
