@@ -17,10 +17,10 @@ using bits::BitWriter;
 using bits::cheapest_frame;
 using bits::cheapest_window;
 using bits::Frame;
-using bits::varint_bytes;
 using bits::get_varint;
 using bits::put_varint;
 using bits::unzigzag;
+using bits::varint_bytes;
 using bits::zigzag;
 template <int... W>
 using Buckets = bits::Buckets<W...>;
