@@ -147,32 +147,72 @@ struct IntPlan {
   std::size_t bits = 0;
 };
 
-IntPlan cheapest_ints(const std::vector<std::uint64_t>& xs) {
-  const std::size_t head = 8 * (1 + bits::varint_bytes(zigzag(xs[0])));
-  if (std::all_of(xs.begin(), xs.end(), [&](std::uint64_t x) { return x == xs[0]; }))
-    return {Kind::kConstant, {}, head};
-  // The stream's length: a byte or two.
-  const std::size_t stream_head = head + 16;
-  std::vector<std::uint64_t> later(xs.begin() + 1, xs.end());
-  std::vector<std::uint64_t> deltas(later.size());
-  std::size_t delta_bits = stream_head;
-  std::size_t dod_bits = stream_head;
-  std::uint64_t prev_delta = 0;
-  for (std::size_t i = 1; i < xs.size(); ++i) {
-    const std::uint64_t delta = xs[i] - xs[i - 1];
-    deltas[i - 1] = delta;
-    delta_bits += static_cast<std::size_t>(DecimalBuckets::cost(zigzag(delta)));
-    dod_bits += static_cast<std::size_t>(DecimalBuckets::cost(zigzag(delta - prev_delta)));
-    prev_delta = delta;
+// A column's cheapest plan, its x's absolute or `relative` (when given): exact costs for
+// a constant, deltas and delta-of-delta of both; a frame searched for the one sequence
+// (of x's or of their changes) whose middle 90 % is narrowest, as the search is most of
+// the encoder's time.
+struct Choice {
+  IntPlan plan{Kind::kConstant, {}, SIZE_MAX};
+  bool relative = false;
+};
+
+Choice cheapest_column(const std::vector<std::uint64_t>& absolute,
+                       const std::vector<std::uint64_t>* relative) {
+  Choice best;
+  struct Candidate {
+    std::vector<std::int64_t> sorted;
+    Kind kind;
+    bool relative;
+    std::size_t head;
+  };
+  std::vector<Candidate> frames;
+  for (const bool is_relative : {false, true}) {
+    const std::vector<std::uint64_t>* xs = is_relative ? relative : &absolute;
+    if (xs == nullptr) continue;
+    const auto consider = [&](const IntPlan& plan) {
+      if (plan.bits < best.plan.bits) best = {plan, is_relative};
+    };
+    const std::size_t head = 8 * (1 + bits::varint_bytes(zigzag((*xs)[0])));
+    if (std::all_of(xs->begin(), xs->end(), [&](std::uint64_t x) { return x == (*xs)[0]; })) {
+      consider({Kind::kConstant, {}, head});
+      continue;
+    }
+    // The stream's length: a byte or two.
+    const std::size_t stream_head = head + 16;
+    std::vector<std::uint64_t> later(xs->begin() + 1, xs->end());
+    std::vector<std::uint64_t> deltas(later.size());
+    std::size_t delta_bits = stream_head;
+    std::size_t dod_bits = stream_head;
+    std::uint64_t prev_delta = 0;
+    for (std::size_t i = 1; i < xs->size(); ++i) {
+      const std::uint64_t delta = (*xs)[i] - (*xs)[i - 1];
+      deltas[i - 1] = delta;
+      delta_bits += static_cast<std::size_t>(DecimalBuckets::cost(zigzag(delta)));
+      dod_bits += static_cast<std::size_t>(DecimalBuckets::cost(zigzag(delta - prev_delta)));
+      prev_delta = delta;
+    }
+    consider({Kind::kDelta, {}, delta_bits});
+    consider({Kind::kDeltaOfDelta, {}, dod_bits});
+    // A frame takes a bit a value at least, and its header: none can win when the
+    // changes cost about as little (a gauge that seldom moves).
+    if (std::min(delta_bits, dod_bits) <= stream_head + later.size() + 8) continue;
+    frames.push_back({bits::ascending(later), Kind::kFrame, is_relative, stream_head});
+    frames.push_back({bits::ascending(deltas), Kind::kFrameOfDeltas, is_relative, stream_head});
   }
-  IntPlan best{Kind::kDelta, {}, delta_bits};
-  if (dod_bits < best.bits) best = {Kind::kDeltaOfDelta, {}, dod_bits};
-  for (const auto& [kind, values] :
-       {std::pair{Kind::kFrame, &later}, std::pair{Kind::kFrameOfDeltas, &deltas}}) {
+  const Candidate* pick = nullptr;
+  std::size_t pick_estimate = SIZE_MAX;
+  for (const Candidate& c : frames) {
+    const std::size_t estimate = c.head + bits::frame_estimate(c.sorted);
+    if (estimate < pick_estimate) {
+      pick = &c;
+      pick_estimate = estimate;
+    }
+  }
+  if (pick != nullptr) {
     std::size_t bits = 0;
-    const Frame frame = bits::cheapest_frame(*values, bits);
-    if (bits != SIZE_MAX && stream_head + bits < best.bits)
-      best = {kind, frame, stream_head + bits};
+    const Frame frame = bits::cheapest_frame_of(pick->sorted, bits);
+    if (bits != SIZE_MAX && pick->head + bits < best.plan.bits)
+      best = {{pick->kind, frame, pick->head + bits}, pick->relative};
   }
   return best;
 }
@@ -202,18 +242,11 @@ void put_ints(std::string& out, const std::vector<std::uint64_t>& xs, const IntP
   out += stream;
 }
 
-// Writes the cheaper of `absolute` and `relative` (when given).
-void put_cheaper(std::string& out, const std::vector<std::uint64_t>& absolute,
-                 const std::vector<std::uint64_t>* relative) {
-  const IntPlan a = cheapest_ints(absolute);
-  if (relative != nullptr) {
-    const IntPlan r = cheapest_ints(*relative);
-    if (r.bits < a.bits) {
-      put_ints(out, *relative, r, true);
-      return;
-    }
-  }
-  put_ints(out, absolute, a, false);
+// Writes the cheapest of `absolute` and `relative` (when given).
+void put_cheapest(std::string& out, const std::vector<std::uint64_t>& absolute,
+                  const std::vector<std::uint64_t>* relative) {
+  const Choice choice = cheapest_column(absolute, relative);
+  put_ints(out, choice.relative ? *relative : absolute, choice.plan, choice.relative);
 }
 
 Status corrupt(const char* what) {
@@ -403,13 +436,13 @@ std::string encode_rollups(const std::vector<RollupBucket>& buckets, std::int64_
   // max before it (a counter: one step on), its max to its min (a bucket's spread),
   // its sum to n times its min. Unsigned arithmetic, exact modulo 2^64 both ways.
   std::vector<std::uint64_t> near(count);
-  put_cheaper(out, n, nullptr);
+  put_cheapest(out, n, nullptr);
   for (std::size_t i = 0; i < count; ++i) near[i] = i == 0 ? min[0] : min[i] - max[i - 1];
-  put_cheaper(out, min, &near);
+  put_cheapest(out, min, &near);
   for (std::size_t i = 0; i < count; ++i) near[i] = max[i] - min[i];
-  put_cheaper(out, max, &near);
+  put_cheapest(out, max, &near);
   for (std::size_t i = 0; i < count; ++i) near[i] = sum[i] - n[i] * min[i];
-  put_cheaper(out, sum, &near);
+  put_cheapest(out, sum, &near);
   return out;
 }
 
