@@ -1,14 +1,17 @@
 #pragma once
 // The packed form of a tier's buckets: one blob holds the buckets of one series over one
 // span of time (rollup_span), so that a tier costs a row per series and span instead of
-// a row per bucket. Its first byte names its encoding (1), then, all LEB128:
+// a row per bucket. Its first byte names its encoding (1 or 2), then, all LEB128:
 //
 // - the first bucket's slot (its start minus the span's, in bucket widths), the number
 //   of slots from the first bucket to the last, and the number of buckets; when buckets
 //   are missing in between, a bitmap of the slots follows (1: a bucket), ceil(slots / 8)
 //   bytes, least significant bit first. Bucket times are thus implied by the width.
-// - four columns, in this order: each bucket's count n, min, max and sum. A column is a
-//   mode, then its values:
+// - encoding 2 only: 0 when the columns follow as in encoding 1; else d + 1, when every
+//   min, max and sum is k / 10^d for an integer k (|k| < 2^53, d = 0..6), and the four
+//   columns are integers (below).
+// - encoding 1 (and 2 with 0): four columns, in this order: each bucket's count n, min,
+//   max and sum. A column is a mode, then its values:
 //   - 127 (max and sum only): the same values as the min column; nothing follows.
 //   - + 64 (constant): every value is the first; nothing follows it.
 //   - 0, XOR: the first value's 8 bytes (IEEE-754, little-endian), then a bit stream
@@ -21,6 +24,19 @@
 //     '110' + 12; '1110' + 20; '11110' + 32; '11111' + 64.
 //   - 2 + 2d, decimal delta-of-delta: the same with the change's change (counters).
 //   The encoder tries those that apply and keeps the shortest.
+// - encoding 2's integer columns, n then the k's of min, max and sum: a mode, + 8 when
+//   the column is relative (not n), the first x (zigzag), then for modes 3 and 4 a frame
+//   (zigzag(lo) * 64 + w), then, unless constant, a bit stream (its byte length, then the
+//   bytes) of every later x: 0, constant; 1, x's change (zigzag, in the buckets above);
+//   2, the change's change; 3, x in the frame: x - lo in w bits, the all-ones code
+//   followed by a bit (0: lo + 2^w - 1; 1: an escape and x - lo, zigzag, in the
+//   buckets); 4, x's change in the frame. A relative column's x is, for a bucket's min,
+//   its k minus the k of the previous bucket's max (the first bucket's: its k; a
+//   counter's min is one step on from the max before it); for its max, minus its min's
+//   k (the bucket's spread); for its sum, minus n times its min's k (all modulo 2^64).
+//   The encoder computes each column's cost absolute and relative for constant, deltas
+//   and delta-of-delta, and searches a frame for the one sequence (of x's or of their
+//   changes) whose middle 90 % is narrowest; it keeps the cheapest.
 //
 // Every value reads back bit for bit: a sum stored as a decimal is one that is exactly
 // k / 10^d (sum_exactly keeps the sums of decimals so).

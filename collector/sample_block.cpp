@@ -14,9 +14,13 @@ namespace {
 
 using bits::BitReader;
 using bits::BitWriter;
+using bits::cheapest_frame;
+using bits::cheapest_window;
+using bits::Frame;
 using bits::get_varint;
 using bits::put_varint;
 using bits::unzigzag;
+using bits::varint_bytes;
 using bits::zigzag;
 template <int... W>
 using Buckets = bits::Buckets<W...>;
@@ -32,12 +36,11 @@ constexpr double kTwoTo53 = 9007199254740992.0;
 // Encoding 3's value modes 15 + 2d and 16 + 2d: decimals in a frame of w bits.
 constexpr int kFirstFrameMode = 2 * kMaxDecimals + 3;
 constexpr int kLastFrameMode = kFirstFrameMode + 2 * kMaxDecimals + 1;
-constexpr int kMaxFrameWidth = 56;
 
 // Timestamps in milliseconds: jitter of a few ms, a late run, a missed interval.
 using TimestampBuckets = Buckets<4, 8, 14, 20>;
 // Scaled decimals: a gauge's small steps, a counter's rate changes.
-using DecimalBuckets = Buckets<6, 12, 20, 32>;
+using DecimalBuckets = bits::DecimalBuckets;
 
 void put_timestamp_dod(BitWriter& w, std::uint64_t zz) { TimestampBuckets::put(w, zz); }
 bool get_timestamp_dod(BitReader& r, std::uint64_t& zz) { return TimestampBuckets::get(r, zz); }
@@ -74,15 +77,6 @@ struct TimestampPlan {
     return zigzag(lo) * (kMaxScheduleWidth + 1) + static_cast<std::uint64_t>(width);
   }
 };
-
-std::size_t varint_bytes(std::uint64_t v) {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
 
 // Writes a run's timestamps after the first, sample by sample, in order; with no
 // BitWriter it only counts their bits.
@@ -168,46 +162,6 @@ std::size_t timestamp_cost(std::span<const Sample> run, const TimestampPlan& pla
   TimestampWriter writer(run, plan);
   for (std::size_t i = 1; i < run.size(); ++i) bits += writer.put(nullptr, i);
   return bits;
-}
-
-// The cheapest window [lo, lo + 2^w - 1] for a frame or a schedule, of `sorted` values:
-// widths from the one that holds them all down, each with the lo that holds the most,
-// until a width costs a bit a value more than the best (narrower ones escape more).
-// cost(lo, w) gives the bits, SIZE_MAX when the window cannot be written.
-template <typename Cost>
-std::pair<std::uint64_t, int> cheapest_window(const std::vector<std::int64_t>& sorted,
-                                              int max_width, std::size_t& best_bits, Cost cost) {
-  std::pair<std::uint64_t, int> best{0, 0};
-  best_bits = SIZE_MAX;
-  if (sorted.empty()) return best;
-  const std::uint64_t all =
-      static_cast<std::uint64_t>(sorted.back()) - static_cast<std::uint64_t>(sorted.front());
-  for (int width = std::min(max_width, static_cast<int>(std::bit_width(all))); width >= 0;
-       --width) {
-    const std::uint64_t span = (1ULL << width) - 1;
-    std::size_t best_a = 0;
-    std::size_t best_count = 0;
-    for (std::size_t a = 0, b = 0; a < sorted.size(); ++a) {
-      b = std::max(b, a);
-      while (b + 1 < sorted.size() &&
-             static_cast<std::uint64_t>(sorted[b + 1]) - static_cast<std::uint64_t>(sorted[a]) <=
-                 span)
-        ++b;
-      if (b - a + 1 > best_count) {
-        best_count = b - a + 1;
-        best_a = a;
-      }
-    }
-    const auto lo = static_cast<std::uint64_t>(sorted[best_a]);
-    const std::size_t bits = cost(lo, width);
-    if (bits < best_bits) {
-      best_bits = bits;
-      best = {lo, width};
-    } else if (best_bits != SIZE_MAX && bits != SIZE_MAX && bits > best_bits + sorted.size() + 64) {
-      break;
-    }
-  }
-  return best;
 }
 
 // The cheapest schedule for `run` with this step: for each width from 0 up to the one
@@ -396,66 +350,6 @@ Encoded encode_decimal(std::span<const Sample> run, const TimestampPlan& plan, i
   return e;
 }
 
-// A frame of reference for scaled decimals (encoding 3): each value's k, or each change
-// of k, as x - lo in `width` bits; the all-ones code is followed by a bit, 0 for
-// lo + 2^w - 1, 1 for an escape and x - lo in full (zigzag, decimal buckets).
-struct Frame {
-  std::uint64_t lo = 0;
-  int width = 0;
-
-  std::uint64_t header() const {
-    return zigzag(lo) * (kMaxFrameWidth + 8) + static_cast<std::uint64_t>(width);
-  }
-  std::size_t put(BitWriter* w, std::uint64_t x) const {
-    const std::uint64_t top = (1ULL << width) - 1;
-    const std::uint64_t code = x - lo;
-    const auto bits = static_cast<std::size_t>(width);
-    if (code < top) {
-      if (w != nullptr) w->put(code, width);
-      return bits;
-    }
-    if (w != nullptr) {
-      w->put(top, width);
-      w->put(code == top ? 0 : 1, 1);
-      if (code != top) put_decimal(*w, zigzag(code));
-    }
-    return bits + 1 +
-           (code == top ? 0 : static_cast<std::size_t>(DecimalBuckets::cost(zigzag(code))));
-  }
-  bool get(BitReader& r, std::uint64_t& x) const {
-    const std::uint64_t top = (1ULL << width) - 1;
-    std::uint64_t code = 0;
-    bool escape = false;
-    if (!r.get(width, code)) return false;
-    if (code == top && !r.bit(escape)) return false;
-    if (escape) {
-      std::uint64_t zz = 0;
-      if (!get_decimal(r, zz)) return false;
-      code = unzigzag(zz);
-    }
-    x = lo + code;
-    return true;
-  }
-};
-
-// The cheapest frame for `xs`: for each width up to the one that holds them all, the
-// lo that holds the most, each costed.
-Frame cheapest_frame(const std::vector<std::uint64_t>& xs, std::size_t& best_bits) {
-  std::vector<std::int64_t> sorted(xs.size());
-  std::transform(xs.begin(), xs.end(), sorted.begin(),
-                 [](std::uint64_t x) { return static_cast<std::int64_t>(x); });
-  std::sort(sorted.begin(), sorted.end());
-  const auto [lo, width] =
-      cheapest_window(sorted, kMaxFrameWidth, best_bits, [&](std::uint64_t l, int w) {
-        const Frame frame{l, w};
-        if (zigzag(l) >= (1ULL << 57)) return SIZE_MAX;  // lo must fit the header with w
-        std::size_t bits = 8 * varint_bytes(frame.header());
-        for (const std::uint64_t x : xs) bits += frame.put(nullptr, x);
-        return bits;
-      });
-  return {lo, width};
-}
-
 Encoded encode_frame(std::span<const Sample> run, const TimestampPlan& plan, int decimals,
                      bool on_deltas) {
   Encoded e;
@@ -585,9 +479,7 @@ Status read_values_and_stream(std::string_view& in, int encoding, Run& run, Bloc
   if (run.mode >= kFirstFrameMode) {
     std::uint64_t header = 0;
     if (!get_counted(in, header, m ? &m->first_value_bytes : nullptr)) return corrupt("truncated");
-    run.frame.width = static_cast<int>(header % (kMaxFrameWidth + 8));
-    run.frame.lo = unzigzag(header / (kMaxFrameWidth + 8));
-    if (run.frame.width > kMaxFrameWidth) return corrupt("bad value frame");
+    if (!Frame::from_header(header, run.frame)) return corrupt("bad value frame");
   }
   std::uint64_t length = 0;
   if (!get_counted(in, length, m ? &m->length_bytes : nullptr) || length > in.size())

@@ -492,6 +492,19 @@ int main(int argc, char** argv) {
       "raw samples (blocks and their indexes): %.2f bytes per sample; rollups: %.2f; replay guard:"
       " %.2f\n",
       per(blocks), per(rollups), per(guard));
+  // Each tier's blobs alone (their rows' keys and the indexes come on top).
+  if (sqlite3_prepare_v2(raw,
+                         "SELECT tier, count(*), sum(length(buckets)) FROM rollup_blocks"
+                         " GROUP BY tier ORDER BY tier",
+                         -1, &stmt, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::printf("  tier of %lld s: %lld rows, their blobs %.3f bytes per sample\n",
+                  static_cast<long long>(sqlite3_column_int64(stmt, 0) / 1000),
+                  static_cast<long long>(sqlite3_column_int64(stmt, 1)),
+                  per(sqlite3_column_int64(stmt, 2)));
+    }
+  }
+  sqlite3_finalize(stmt);
   std::printf(
       "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
       percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,

@@ -177,6 +177,94 @@ TEST_CASE("Rollup blocks: a constant or decimal series costs bits, not bytes, pe
   check_round_trip(single, start, kFive);
 }
 
+TEST_CASE("Rollup blocks: a counter, a noisy gauge and a latency cost a few bytes per bucket",
+          "[rollups][encoding]") {
+  // A day of the 5-minute tier of series sampled every minute (five samples a bucket):
+  // min, max and sum each relative to what they are near, in frames.
+  const std::int64_t start = 20'000 * kDay;
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> waver(0.9, 1.1);
+  std::uniform_int_distribution<int> load(0, 400);
+  std::uniform_int_distribution<int> rtt(200, 4'200);
+  std::vector<RollupBucket> counter, gauge, latency;
+  double bytes = 7e11;
+  const auto bucket_of = [&](std::int64_t i, const std::function<double()>& sample) {
+    RollupBucket b{start + i * kFive, 0, 0, 0, 5};
+    for (int j = 0; j < 5; ++j) {
+      const double v = sample();
+      b.min = j == 0 ? v : std::min(b.min, v);
+      b.max = j == 0 ? v : std::max(b.max, v);
+      b.sum = j == 0 ? v : sum_exactly(b.sum, v);
+    }
+    return b;
+  };
+  for (std::int64_t i = 0; i < 288; ++i) {
+    counter.push_back(bucket_of(i, [&] { return bytes += std::floor(2e6 * waver(rng)); }));
+    gauge.push_back(bucket_of(i, [&] { return load(rng) / 100.0; }));
+    latency.push_back(bucket_of(i, [&] { return rtt(rng) / 1000.0; }));
+  }
+  for (const auto* buckets : {&counter, &gauge, &latency}) check_round_trip(*buckets, start, kFive);
+  // A step wavers over 400,000 (19 bits): min, max and sum a step or a few each.
+  CHECK(encode_rollups(counter, start, kFive).size() < 288 * 8);
+  // 401 values (9 bits): min and max 9 bits, the sum 11.
+  CHECK(encode_rollups(gauge, start, kFive).size() < 288 * 4);
+  CHECK(encode_rollups(latency, start, kFive).size() < 288 * 5);
+}
+
+TEST_CASE("Rollup blocks: blocks of encoding 1 read as they were written", "[rollups][encoding]") {
+  // Written by the encoder of encoding 1: twelve 5-minute buckets but the sixth, of a
+  // gauge with two decimals, a counter, and floats with -0 sums.
+  const auto bytes = [](std::string_view hex) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+    return out;
+  };
+  const std::string gauge = bytes("01000c0bdf0f410a05d24004209044107f059ac3020422914450");
+  const std::string counter = bytes(
+      "01000c0bdf0f410a0280a8d6b90716f002218c767d0cfa19f433e86fa0cfa19f433e867d00028e82edba0716f002"
+      "21caf67d0cfa19f437d067d0cfa19f433e867d0002aad6f3a32520f00aa879b701388701388701388701f40701b5"
+      "87013887013887013887013880");
+  const std::string floats = bytes(
+      "01000c0bdf0f0202088242c341c221618000555555555555d53f4cdb95555555555555d79e666666666666eccf33"
+      "3333333333e71c71c71c71c7d3afe38e38e38e38f05e85e85e85e870edc48edc48eddbb1842108421084f6e5b91b"
+      "91b91b9063f03f03f03f0c00555555555555e53f4cdb95555555555555d5a73333333333337667999999999999f3"
+      "8e38e38e38e3ebcfc71c71c71c71e2f42f42f42f439db891db891dbb763084210842109edcb723723723720c7e07"
+      "e07e07e180400000000000000080");
+  const std::int64_t start = 20'000 * kDay;
+  std::vector<RollupBucket> want_gauge, want_counter, want_floats;
+  double k = 1e9;
+  for (std::int64_t i = 0; i < 12; ++i) {
+    if (i == 5) continue;
+    const double use = static_cast<double>(4137 + i / 3) / 100;
+    double sum = use;
+    for (int j = 0; j < 4; ++j) sum = sum_exactly(sum, use);
+    want_gauge.push_back({start + i * kFive, use, use, sum, 5});
+    const double lo = k;
+    k += 1234567 + static_cast<double>(i) * 1000;
+    const double hi = k;
+    k += 1000000;
+    want_counter.push_back({start + i * kFive, lo, hi, lo * 2 + hi * 3, 5});
+    want_floats.push_back({start + i * kFive, 1.0 / static_cast<double>(i + 3),
+                           2.0 / static_cast<double>(i + 3), -0.0, 1 + i % 3});
+  }
+  for (const auto& [block, want] :
+       {std::pair{&gauge, &want_gauge}, std::pair{&counter, &want_counter},
+        std::pair{&floats, &want_floats}}) {
+    std::vector<RollupBucket> got;
+    REQUIRE(decode_rollups(*block, start, kFive, got).is_ok());
+    REQUIRE(got.size() == want->size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO("bucket " << i);
+      CHECK(got[i].ts_ms == (*want)[i].ts_ms);
+      CHECK(got[i].n == (*want)[i].n);
+      CHECK(same(got[i].min, (*want)[i].min));
+      CHECK(same(got[i].max, (*want)[i].max));
+      CHECK(same(got[i].sum, (*want)[i].sum));
+    }
+  }
+}
+
 TEST_CASE("Rollup blocks: damaged bytes are refused, never read past", "[rollups][encoding]") {
   const std::int64_t start = 20'000 * kDay;
   std::vector<RollupBucket> buckets;
@@ -197,8 +285,9 @@ TEST_CASE("Rollup blocks: damaged bytes are refused, never read past", "[rollups
   CHECK(decode_rollups(wrong, start, kHour, out).code() == Code::kCorruption);
   // A count of 0 samples in a bucket is no bucket.
   std::string no_samples = encode_rollups({{start, 1, 1, 1, 1}}, start, kHour);
-  REQUIRE(no_samples.size() > 5);
-  no_samples[5] = 0;  // n's value: zigzag(1) = 2 becomes 0
+  // Encoding, first slot, slots, count, decimals + 1, n's mode (constant), n: zigzag(1) = 2.
+  REQUIRE(no_samples.substr(0, 7) == std::string("\x02\x00\x01\x01\x01\x00\x02", 7));
+  no_samples[6] = 0;  // n becomes 0
   CHECK(decode_rollups(no_samples, start, kHour, out).code() == Code::kCorruption);
   std::mt19937_64 rng(7);
   for (int i = 0; i < 2000; ++i) {
