@@ -160,7 +160,7 @@ Choice cheapest_column(const std::vector<std::uint64_t>& absolute,
                        const std::vector<std::uint64_t>* relative) {
   Choice best;
   struct Candidate {
-    std::vector<std::int64_t> sorted;
+    std::vector<std::int64_t> values;  // x's or changes, as signed numbers
     Kind kind;
     bool relative;
     std::size_t head;
@@ -196,21 +196,25 @@ Choice cheapest_column(const std::vector<std::uint64_t>& absolute,
     // A frame takes a bit a value at least, and its header: none can win when the
     // changes cost about as little (a gauge that seldom moves).
     if (std::min(delta_bits, dod_bits) <= stream_head + later.size() + 8) continue;
-    frames.push_back({bits::ascending(later), Kind::kFrame, is_relative, stream_head});
-    frames.push_back({bits::ascending(deltas), Kind::kFrameOfDeltas, is_relative, stream_head});
+    const auto as_signed = [](const std::vector<std::uint64_t>& v) {
+      return std::vector<std::int64_t>(v.begin(), v.end());
+    };
+    frames.push_back({as_signed(later), Kind::kFrame, is_relative, stream_head});
+    frames.push_back({as_signed(deltas), Kind::kFrameOfDeltas, is_relative, stream_head});
   }
-  const Candidate* pick = nullptr;
+  Candidate* pick = nullptr;
   std::size_t pick_estimate = SIZE_MAX;
-  for (const Candidate& c : frames) {
-    const std::size_t estimate = c.head + bits::frame_estimate(c.sorted);
+  for (Candidate& c : frames) {
+    const std::size_t estimate = c.head + bits::frame_estimate(c.values);
     if (estimate < pick_estimate) {
       pick = &c;
       pick_estimate = estimate;
     }
   }
   if (pick != nullptr) {
+    std::sort(pick->values.begin(), pick->values.end());
     std::size_t bits = 0;
-    const Frame frame = bits::cheapest_frame_of(pick->sorted, bits);
+    const Frame frame = bits::cheapest_frame_of(pick->values, bits);
     if (bits != SIZE_MAX && pick->head + bits < best.plan.bits)
       best = {{pick->kind, frame, pick->head + bits}, pick->relative};
   }

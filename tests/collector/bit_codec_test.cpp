@@ -1,5 +1,7 @@
 #include "collector/bit_codec.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <random>
 
@@ -45,6 +47,19 @@ TEST_CASE("Frames: the bits of a frame, from binary searches, are those put coun
       INFO("distance " << d << " w " << w);
       CHECK(frame_bits(values, 0, w) == counted(values, 0, w));
     }
+  }
+}
+
+TEST_CASE("Frames: the estimate reads the middle 90 % of the values, in any order", "[encoding]") {
+  std::mt19937_64 rng(GENERATE(1, 2, 3));
+  for (std::size_t n : {1, 2, 3, 19, 20, 21, 40, 288, 1000}) {
+    std::vector<std::int64_t> values(n);
+    for (auto& v : values) v = static_cast<std::int64_t>(rng() % 100'000) - 50'000;
+    std::vector<std::int64_t> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    const auto middle = static_cast<std::uint64_t>(sorted[n - 1 - n / 20] - sorted[n / 20]);
+    INFO("n " << n);
+    CHECK(frame_estimate(values) == n * static_cast<std::size_t>(std::bit_width(middle)));
   }
 }
 
