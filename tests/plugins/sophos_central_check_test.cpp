@@ -271,14 +271,15 @@ TEST_CASE("SophosCentralCheck: the token is renewed before it expires, and once 
   SECTION("short-lived tokens: renewed ahead, no request refused") {
     std::vector<json> tenants;
     json sites = json::object();
-    for (int i = 0; i < 6; ++i) {
-      const std::string id = "c0ffee00-0000-4000-8000-00000000001" + std::to_string(i);
+    for (int i = 0; i < 10; ++i) {
+      const std::string id = "c0ffee00-0000-4000-8000-0000000001" + std::to_string(10 + i);
       tenants.push_back(healthy(id, "T" + std::to_string(i), i % 2, 2));
       sites[id] = "s" + std::to_string(i);
     }
-    // 2 s tokens; each answer takes 0.15 s: the round (some 20 requests, two at a time)
-    // outlives several tokens.
-    Fixture f(scenario(tenants, {{"token_lifetime", 2}, {"delay", 0.15}}));
+    // 3 s tokens, renewed 0.75 s ahead; each answer takes 0.2 s: the round (some 35
+    // requests, two at a time) outlives a token or two. A request may take up to 0.75 s
+    // to reach the server before its token is refused: room for a loaded machine.
+    Fixture f(scenario(tenants, {{"token_lifetime", 3}, {"delay", 0.2}}));
     const Round round = f.run(f.params(sites, {{"concurrency", 2}}), 20s);
     for (const auto& o : round.outcomes) CHECK(o.status == State::kOk);
     CHECK(f.requests("/api/v2/oauth2/token").size() >= 2);

@@ -314,9 +314,11 @@ def make_handler(central, role):
             url = urllib.parse.urlsplit(self.path)
             entry = self.entry(url)
             query = entry["query"]
+            # The token is judged as the request arrives, as a gateway does, before the
+            # answer's delay.
+            why = central.token_ok(entry["token"])
             if scenario.get("delay"):
                 time.sleep(scenario["delay"])
-            why = central.token_ok(entry["token"])
             if why is not None:
                 entry["why"] = why
                 return self.reply(401, {"error": "Unauthorized", "correlationId": str(uuid.uuid4()),
