@@ -201,8 +201,12 @@ NotifierStats Notifier::stats() const {
 void Notifier::deliver(Worker& worker) {
   const AlertChannel& channel = config_.channels[worker.channel];
   // A claim holds its rows this long: past it, rows whose sender died are due again.
-  const std::int64_t lease_ms = 2 * std::max<std::int64_t>(channel.timeout.count(), 10'000) +
-                                (config_.smtp ? config_.smtp->timeout.count() : 0);
+  // Twice the longest one delivery may take (the request's timeout, the relay's for a
+  // mail): one that ends in time is recorded before another collector may take its rows.
+  const std::int64_t send_ms = channel.kind == AlertChannel::Kind::kEmail && config_.smtp
+                                   ? config_.smtp->timeout.count()
+                                   : channel.timeout.count();
+  const std::int64_t lease_ms = 2 * std::max<std::int64_t>(send_ms, 1'000);
   for (;;) {
     {
       std::unique_lock lock(mu_);
