@@ -237,11 +237,13 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // and a restart or a crash replays whatever was not marked sent. A backend keeps, per
   // row, what OutboxRow holds plus whether and when it was settled (sent or given up).
   //
-  // Claims up to `limit` rows of `channel` not settled with due_ms <= due_by_ms, oldest
-  // (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in the same
-  // transaction: nobody claims them again before the lease ends, and if the claimer
-  // dies before it settles them, they are due again then (at least once). Returned
-  // rows carry their due_ms as it was before the claim. Cheap when nothing is due (the
+  // Claims up to `limit` rows of `channel` not settled with due_ms <= now_ms, and those
+  // never claimed with due_ms <= due_by_ms (the rest of a burst, whose hold is not
+  // over), oldest (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in
+  // the same transaction: nobody claims them again before the lease ends (not even a
+  // claim looking ahead to due_by_ms), and if the claimer dies before it settles them,
+  // they are due again then (at least once). Returned rows carry their due_ms as it was
+  // before the claim. Cheap when nothing is due (the
   // notifier asks every few hundred ms). PostgreSQL: one UPDATE ... WHERE id IN
   // (SELECT id ... ORDER BY created_ms, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING.
   virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
@@ -261,9 +263,10 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // For each key, when a row of it was last settled as delivered ("sent" or "digest")
   // at or after since_ms: re-notifications count from there after a restart.
   virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
-  // For each of `keys`, when a row of it was last settled (delivered or given up) at or
-  // after since_ms, by whichever collector: the lead's reminders count from there when
-  // another collector delivered the last message.
+  // For each of `keys` with no row waiting (not settled), when a row of it was last
+  // settled (delivered or given up) at or after since_ms, by whichever collector: the
+  // lead's reminders count from there when another collector delivered the last
+  // message, and none comes while one waits (say, claimed by a collector that died).
   virtual Result<std::map<std::string, std::int64_t>> outbox_settled(
       const std::vector<std::string>& keys, std::int64_t since_ms) = 0;
 

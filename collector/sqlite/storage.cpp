@@ -252,7 +252,8 @@ Result<std::vector<OutboxRow>> SqliteStorage::claim_outbox(const std::string& ch
                                                            std::int64_t lease_ms) {
   // Asked every few hundred ms per channel: a read first, so that an idle outbox costs
   // no transaction of the writer.
-  auto due = with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, due_by_ms); });
+  auto due =
+      with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, now_ms, due_by_ms); });
   if (!due) return due.status();
   if (!*due) return std::vector<OutboxRow>{};
   std::vector<OutboxRow> rows;
