@@ -249,6 +249,15 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
                                                       std::int64_t now_ms, std::int64_t due_by_ms,
                                                       std::size_t limit, std::int64_t lease_ms) = 0;
+  // Renews a claim before sending what it holds: those of `ids` not settled whose due_ms
+  // is still held_until_ms (the end of this claim's lease, or of its last renewal:
+  // nobody claimed them since) move to until_ms. Returns the ids renewed; the others
+  // another collector claimed once the lease ran out (it sends them: this one must
+  // not). A claim holds up to storm.threshold messages sent one after the other, longer
+  // together than one lease.
+  virtual Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
+                                                         std::int64_t held_until_ms,
+                                                         std::int64_t until_ms) = 0;
   // Settles rows as delivered at now_ms ("sent"; "digest" when one message carried
   // several) and stores `history` (their NotificationRecords) in the same transaction.
   virtual Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,

@@ -539,6 +539,22 @@ Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& c
   return out;
 }
 
+Result<std::vector<std::int64_t>> renew_outbox(pq::Conn& conn, const std::vector<std::int64_t>& ids,
+                                               std::int64_t held_until_ms, std::int64_t until_ms) {
+  if (ids.empty()) return std::vector<std::int64_t>{};
+  pq::ArrayParams column;
+  for (const std::int64_t id : ids) column.append(Params().add(id));
+  auto rows = conn.query(
+      "UPDATE outbox SET due_ms = $3 WHERE id = ANY($1::bigint[]) AND done_ms = 0"
+      " AND due_ms = $2 RETURNING id",
+      column.params().add(held_until_ms).add(until_ms));
+  if (!rows) return rows.status().with_context("renew the claim of outbox rows");
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->int64(i, 0));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<std::int64_t> read_config_revision(pq::Conn& conn) {
   auto rows = conn.query("SELECT revision FROM config_revision WHERE id = 1");
   if (!rows) return rows.status();

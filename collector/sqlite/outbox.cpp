@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "common/sqlite.hpp"
 
 namespace vigie::collector {
@@ -59,6 +61,24 @@ Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string&
     if (lease->step() != SQLITE_DONE) return sqlite::error(db, "claim outbox rows");
   }
   return rows;
+}
+
+Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
+                                                    const std::vector<std::int64_t>& ids,
+                                                    std::int64_t held_until_ms,
+                                                    std::int64_t until_ms) {
+  auto stmt = Statement::prepare(
+      db, "UPDATE outbox SET due_ms = ?3 WHERE id = ?1 AND done_ms = 0 AND due_ms = ?2");
+  if (!stmt) return stmt.status();
+  std::vector<std::int64_t> renewed;
+  for (const std::int64_t id : ids) {
+    stmt->reset();
+    stmt->bind(1, id).bind(2, held_until_ms).bind(3, until_ms);
+    if (stmt->step() != SQLITE_DONE) return sqlite::error(db, "renew the claim of outbox rows");
+    if (sqlite3_changes(db) > 0) renewed.push_back(id);
+  }
+  std::sort(renewed.begin(), renewed.end());
+  return renewed;
 }
 
 Status settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids, std::int64_t now_ms,

@@ -21,6 +21,11 @@ namespace vigie::collector {
 // connection).
 Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t now_ms,
                             std::int64_t due_by_ms);
+// Storage::renew_outbox's writes.
+Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
+                                                    const std::vector<std::int64_t>& ids,
+                                                    std::int64_t held_until_ms,
+                                                    std::int64_t until_ms);
 // Storage::claim_outbox's writes.
 Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string& channel,
                                                  std::int64_t now_ms, std::int64_t due_by_ms,

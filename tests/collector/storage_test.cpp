@@ -827,6 +827,16 @@ TEST_CASE("Storage: a claim looking ahead takes a burst's rows, not rows another
   REQUIRE(expired->size() == 1);
   CHECK(expired->at(0).key == "k1");
 
+  // A claim renewed before its messages go, but only for rows nobody took since: k1 was
+  // claimed again once the first claim's lease ran out (until 63,000).
+  const std::int64_t k1 = first->at(0).id, k2 = burst->at(0).id, k3 = burst->at(1).id;
+  CHECK(*s.renew_outbox({k1}, 33'000, 70'000) == std::vector<std::int64_t>{});
+  CHECK(*s.renew_outbox({k3, k2}, 62'000, 70'000) == std::vector<std::int64_t>{k2, k3});
+  CHECK(s.claim_outbox("chat", 62'500, 62'500, 100, 30'000)->empty());          // held until 70,000
+  CHECK(*s.renew_outbox({k2}, 62'000, 80'000) == std::vector<std::int64_t>{});  // not its lease
+  CHECK(s.renew_outbox({}, 0, 0)->empty());
+  REQUIRE(s.renew_outbox({k2, k3}, 70'000, 62'000).is_ok());  // back as claimed
+
   // A key with a message still waiting is not settled, whatever was settled before.
   REQUIRE(s.outbox_sent({burst->at(0).id}, 34'000, "sent", {}).is_ok());
   CHECK(*s.outbox_settled({"k2"}, 0) == std::map<std::string, std::int64_t>{{"k2", 34'000}});

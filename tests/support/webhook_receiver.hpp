@@ -25,6 +25,7 @@ class WebhookReceiver {
     // Requests to these paths are kept (status 0) and never answered: the receiver
     // waits until the sender closes the connection (its timeout, or its death).
     std::vector<std::string> hold_paths;
+    std::chrono::milliseconds delay{0};  // every answer this long after the request
   };
   struct Request {
     std::int64_t time_ms = 0;  // when it arrived (wall clock)

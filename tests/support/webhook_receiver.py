@@ -7,7 +7,8 @@ sender got an answer sees the request. The listening port is written to PORT_FIL
 once it accepts. With --tls-cert/--tls-key it speaks HTTPS; --fail-first N answers
 500 to the first N requests, --always-fail to every one; a request to a --hold-path
 is logged with status 0 and never answered: the receiver waits until its sender
-closes the connection (gives up, or dies), as a peer that hangs.
+closes the connection (gives up, or dies), as a peer that hangs; --delay-ms N answers
+every request N ms after it arrived, as a slow peer.
 """
 import argparse
 import http.server
@@ -27,6 +28,7 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--always-fail", action="store_true")
     parser.add_argument("--hold-path", action="append", default=[])
+    parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
     lock = threading.Lock()
     state = {"count": 0}
@@ -58,6 +60,8 @@ def main():
                     pass
                 self.close_connection = True
                 return
+            if args.delay_ms > 0:
+                time.sleep(args.delay_ms / 1000.0)
             answer = b'{"error": "receiver down"}' if failing else b"ok"
             self.send_response(500 if failing else 200)
             self.send_header("Content-Length", str(len(answer)))
