@@ -103,7 +103,11 @@ void AlertPlanner::reseed_agent(const std::string& agent, std::int64_t now_ms) {
   }
   for (auto& [key, a] : problems) {
     const auto [it, added] = open_.try_emplace(key);
-    if (added) it->second.queued_ms = it->second.settled_ms = now_ms;
+    // New here: its message was queued by the collector that received the change, at
+    // the earliest when the problem began, and may still wait (a channel down, or
+    // claimed by a collector that died): unsettled until the outbox says otherwise, so
+    // that no reminder comes on top of it.
+    if (added) it->second.queued_ms = a.since_ms > 0 ? std::min(a.since_ms, now_ms) : now_ms;
     it->second.alert = std::move(a);
   }
 }

@@ -42,7 +42,8 @@ class AlertPlanner {
   // the engine now shows them (as seed() opens all), so that a recovery received here
   // of a problem another collector notified is sent, and a problem another collector
   // saw recover is closed. A problem already open keeps when it was last told; one new
-  // here counts as told at now_ms.
+  // here waits to be settled (unsettled(), from when it began): its reminders count
+  // from the delivery of the message the other collector queued.
   void reseed_agent(const std::string& agent, std::int64_t now_ms);
   // Committed events.
   void add(const std::vector<Event>& events, std::int64_t now_ms, Plan& plan);

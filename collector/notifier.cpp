@@ -201,8 +201,12 @@ NotifierStats Notifier::stats() const {
 void Notifier::deliver(Worker& worker) {
   const AlertChannel& channel = config_.channels[worker.channel];
   // A claim holds its rows this long: past it, rows whose sender died are due again.
-  const std::int64_t lease_ms = 2 * std::max<std::int64_t>(channel.timeout.count(), 10'000) +
-                                (config_.smtp ? config_.smtp->timeout.count() : 0);
+  // Twice the longest one delivery may take (the request's timeout, the relay's for a
+  // mail): one that ends in time is recorded before another collector may take its rows.
+  const std::int64_t send_ms = channel.kind == AlertChannel::Kind::kEmail && config_.smtp
+                                   ? config_.smtp->timeout.count()
+                                   : channel.timeout.count();
+  const std::int64_t lease_ms = 2 * std::max<std::int64_t>(send_ms, 1'000);
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -220,11 +224,42 @@ void Notifier::deliver(Worker& worker) {
         }
         return std::move(*rows);
       });
-      for (auto& message : messages) send(worker, message);
+      // The messages of one claim go one after the other, longer together than its lease
+      // (up to storm.threshold requests, each up to the timeout): each after the first
+      // renews its rows' claim, and leaves the rows another collector took once the
+      // lease ran out (it sends them).
+      const std::int64_t held_until = now + lease_ms;
+      for (std::size_t i = 0; i < messages.size(); ++i) {
+        if (i > 0 && !renew(worker, messages[i], held_until, lease_ms)) continue;
+        send(worker, messages[i]);
+      }
     } catch (const std::exception& e) {  // bad_alloc, or a bug: keep notifying
       log::error("notifier: " + channel.name + ": " + e.what());
     }
   }
+}
+
+bool Notifier::renew(Worker& worker, ChannelPacer::Message& message, std::int64_t held_until_ms,
+                     std::int64_t lease_ms) {
+  const AlertChannel& channel = config_.channels[worker.channel];
+  std::vector<std::int64_t> ids;
+  for (const auto& row : message.rows) ids.push_back(row.id);
+  auto renewed = storage_.renew_outbox(ids, held_until_ms, options_.now_ms() + lease_ms);
+  if (!renewed) {
+    // Unsure whether it still holds them: not sent now, due again when the lease ends.
+    if (renewed.status().code() != Code::kUnavailable)
+      log::error("notifier: " + channel.name + ": " + renewed.status().message());
+    return false;
+  }
+  if (renewed->size() < ids.size()) {
+    log::warning("notifier: " + channel.name + ": " + std::to_string(ids.size() - renewed->size()) +
+                 " alert(s) claimed by another collector once this one's lease ran out: not "
+                 "sent here");
+    std::erase_if(message.rows, [&](const OutboxRow& row) {
+      return !std::binary_search(renewed->begin(), renewed->end(), row.id);
+    });
+  }
+  return !message.rows.empty();
 }
 
 void Notifier::send(Worker& worker, ChannelPacer::Message& message) {

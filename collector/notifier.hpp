@@ -87,6 +87,10 @@ class Notifier {
  private:
   struct Worker;
   void deliver(Worker& worker);
+  // Renews the claim of a message's rows (held until held_until_ms) for another lease
+  // and drops those another collector claimed meanwhile; false when none is left.
+  bool renew(Worker& worker, ChannelPacer::Message& message, std::int64_t held_until_ms,
+             std::int64_t lease_ms);
   void send(Worker& worker, ChannelPacer::Message& message);
 
   AlertConfig config_;

@@ -237,16 +237,27 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // and a restart or a crash replays whatever was not marked sent. A backend keeps, per
   // row, what OutboxRow holds plus whether and when it was settled (sent or given up).
   //
-  // Claims up to `limit` rows of `channel` not settled with due_ms <= due_by_ms, oldest
-  // (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in the same
-  // transaction: nobody claims them again before the lease ends, and if the claimer
-  // dies before it settles them, they are due again then (at least once). Returned
-  // rows carry their due_ms as it was before the claim. Cheap when nothing is due (the
+  // Claims up to `limit` rows of `channel` not settled with due_ms <= now_ms, and those
+  // never claimed with due_ms <= due_by_ms (the rest of a burst, whose hold is not
+  // over), oldest (created_ms, id) first, and moves their due_ms to now_ms + lease_ms in
+  // the same transaction: nobody claims them again before the lease ends (not even a
+  // claim looking ahead to due_by_ms), and if the claimer dies before it settles them,
+  // they are due again then (at least once). Returned rows carry their due_ms as it was
+  // before the claim. Cheap when nothing is due (the
   // notifier asks every few hundred ms). PostgreSQL: one UPDATE ... WHERE id IN
   // (SELECT id ... ORDER BY created_ms, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING.
   virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
                                                       std::int64_t now_ms, std::int64_t due_by_ms,
                                                       std::size_t limit, std::int64_t lease_ms) = 0;
+  // Renews a claim before sending what it holds: those of `ids` not settled whose due_ms
+  // is still held_until_ms (the end of this claim's lease, or of its last renewal:
+  // nobody claimed them since) move to until_ms. Returns the ids renewed; the others
+  // another collector claimed once the lease ran out (it sends them: this one must
+  // not). A claim holds up to storm.threshold messages sent one after the other, longer
+  // together than one lease.
+  virtual Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
+                                                         std::int64_t held_until_ms,
+                                                         std::int64_t until_ms) = 0;
   // Settles rows as delivered at now_ms ("sent"; "digest" when one message carried
   // several) and stores `history` (their NotificationRecords) in the same transaction.
   virtual Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
@@ -261,9 +272,10 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // For each key, when a row of it was last settled as delivered ("sent" or "digest")
   // at or after since_ms: re-notifications count from there after a restart.
   virtual Result<std::map<std::string, std::int64_t>> outbox_last_sent(std::int64_t since_ms) = 0;
-  // For each of `keys`, when a row of it was last settled (delivered or given up) at or
-  // after since_ms, by whichever collector: the lead's reminders count from there when
-  // another collector delivered the last message.
+  // For each of `keys` with no row waiting (not settled), when a row of it was last
+  // settled (delivered or given up) at or after since_ms, by whichever collector: the
+  // lead's reminders count from there when another collector delivered the last
+  // message, and none comes while one waits (say, claimed by a collector that died).
   virtual Result<std::map<std::string, std::int64_t>> outbox_settled(
       const std::vector<std::string>& keys, std::int64_t since_ms) = 0;
 

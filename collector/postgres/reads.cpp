@@ -492,9 +492,10 @@ Result<std::map<std::string, std::int64_t>> read_outbox_settled(
   if (keys.empty()) return std::map<std::string, std::int64_t>{};
   pq::ArrayParams column;
   for (const std::string& key : keys) column.append(Params().add(key));
+  // A key with a row still waiting is not settled, whatever was settled before it.
   auto rows = conn.query(
       "SELECT alert_key, max(done_ms) FROM outbox WHERE alert_key = ANY($1::text[])"
-      " AND done_ms >= $2 AND done_ms <> 0 GROUP BY alert_key",
+      " AND (done_ms = 0 OR done_ms >= $2) GROUP BY alert_key HAVING min(done_ms) <> 0",
       column.params().add(since_ms));
   if (!rows) return rows.status();
   std::map<std::string, std::int64_t> out;
@@ -507,17 +508,20 @@ Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& c
                                             std::size_t limit, std::int64_t lease_ms) {
   // One statement, its own transaction: the rows are leased by the time it returns, and
   // SKIP LOCKED lets two collectors claim at once without waiting for, or taking, each
-  // other's rows.
+  // other's rows. Past now_ms only rows never claimed: a row another collector holds is
+  // due when its lease ends, not a hold earlier with a burst.
   auto rows = conn.query(
       "WITH picked AS (SELECT id, due_ms FROM outbox WHERE channel = $1 AND done_ms = 0"
-      " AND due_ms <= $2 ORDER BY created_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-      " UPDATE outbox o SET due_ms = $4 FROM picked p WHERE o.id = p.id"
+      " AND (due_ms <= $5 OR (status = '' AND due_ms <= $2))"
+      " ORDER BY created_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+      " UPDATE outbox o SET due_ms = $4, status = 'claimed' FROM picked p WHERE o.id = p.id"
       " RETURNING o.id, o.alert_key, o.alert, o.created_ms, p.due_ms, o.attempts, o.error",
       Params()
           .add(channel)
           .add(due_by_ms)
           .add(static_cast<std::int64_t>(limit))
-          .add(now_ms + lease_ms));
+          .add(now_ms + lease_ms)
+          .add(now_ms));
   if (!rows) return rows.status().with_context("claim outbox rows");
   std::vector<OutboxRow> out;
   for (int i = 0; i < rows->size(); ++i)
@@ -532,6 +536,22 @@ Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& c
   std::sort(out.begin(), out.end(), [](const OutboxRow& a, const OutboxRow& b) {
     return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
   });
+  return out;
+}
+
+Result<std::vector<std::int64_t>> renew_outbox(pq::Conn& conn, const std::vector<std::int64_t>& ids,
+                                               std::int64_t held_until_ms, std::int64_t until_ms) {
+  if (ids.empty()) return std::vector<std::int64_t>{};
+  pq::ArrayParams column;
+  for (const std::int64_t id : ids) column.append(Params().add(id));
+  auto rows = conn.query(
+      "UPDATE outbox SET due_ms = $3 WHERE id = ANY($1::bigint[]) AND done_ms = 0"
+      " AND due_ms = $2 RETURNING id",
+      column.params().add(held_until_ms).add(until_ms));
+  if (!rows) return rows.status().with_context("renew the claim of outbox rows");
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->int64(i, 0));
+  std::sort(out.begin(), out.end());
   return out;
 }
 

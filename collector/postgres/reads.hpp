@@ -37,6 +37,9 @@ Result<std::map<std::string, std::int64_t>> read_outbox_settled(
 Result<std::vector<OutboxRow>> claim_outbox(pq::Conn& conn, const std::string& channel,
                                             std::int64_t now_ms, std::int64_t due_by_ms,
                                             std::size_t limit, std::int64_t lease_ms);
+// Storage::renew_outbox, in one statement.
+Result<std::vector<std::int64_t>> renew_outbox(pq::Conn& conn, const std::vector<std::int64_t>& ids,
+                                               std::int64_t held_until_ms, std::int64_t until_ms);
 Result<std::int64_t> read_config_revision(pq::Conn& conn);
 Result<ConfigSnapshot> read_config_snapshot(pq::Conn& conn);
 Result<std::vector<AgentConfigReport>> read_agent_config_reports(pq::Conn& conn);

@@ -239,6 +239,12 @@ class PostgresStorage final : public Storage {
       return pg::claim_outbox(c, channel, now_ms, due_by_ms, limit, lease_ms);
     });
   }
+  Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
+                                                 std::int64_t held_until_ms,
+                                                 std::int64_t until_ms) override {
+    return primary_.with(
+        [&](pq::Conn& c) { return pg::renew_outbox(c, ids, held_until_ms, until_ms); });
+  }
   Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
                      const std::string& status, std::vector<NotificationRecord> history) override {
     return write([&](pg::Writes& w) {

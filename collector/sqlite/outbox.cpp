@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "common/sqlite.hpp"
 
 namespace vigie::collector {
@@ -9,11 +11,16 @@ namespace {
 using sqlite::Statement;
 }  // namespace
 
-Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t due_by_ms) {
-  auto stmt = Statement::prepare(
-      db, "SELECT 1 FROM outbox WHERE channel = ?1 AND done_ms = 0 AND due_ms <= ?2 LIMIT 1");
+// Due: by now_ms, or, for rows never claimed, by due_by_ms (a burst rides along with a
+// due row; a claimed row is due when its lease ends).
+constexpr const char* kDue =
+    " channel = ?1 AND done_ms = 0 AND (due_ms <= ?3 OR (status = '' AND due_ms <= ?2))";
+
+Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t now_ms,
+                            std::int64_t due_by_ms) {
+  auto stmt = Statement::prepare(db, std::string("SELECT 1 FROM outbox WHERE") + kDue + " LIMIT 1");
   if (!stmt) return stmt.status();
-  stmt->bind(1, channel).bind(2, due_by_ms);
+  stmt->bind(1, channel).bind(2, due_by_ms).bind(3, now_ms);
   const int rc = stmt->step();
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
@@ -24,11 +31,14 @@ Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string&
                                                  std::int64_t now_ms, std::int64_t due_by_ms,
                                                  std::size_t limit, std::int64_t lease_ms) {
   auto select = Statement::prepare(
-      db,
-      "SELECT id, alert_key, alert, created_ms, due_ms, attempts, error FROM outbox"
-      " WHERE channel = ?1 AND done_ms = 0 AND due_ms <= ?2 ORDER BY created_ms, id LIMIT ?3");
+      db, std::string("SELECT id, alert_key, alert, created_ms, due_ms, attempts, error FROM outbox"
+                      " WHERE") +
+              kDue + " ORDER BY created_ms, id LIMIT ?4");
   if (!select) return select.status();
-  select->bind(1, channel).bind(2, due_by_ms).bind(3, static_cast<std::int64_t>(limit));
+  select->bind(1, channel)
+      .bind(2, due_by_ms)
+      .bind(3, now_ms)
+      .bind(4, static_cast<std::int64_t>(limit));
   std::vector<OutboxRow> rows;
   int rc;
   while ((rc = select->step()) == SQLITE_ROW) {
@@ -42,7 +52,8 @@ Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string&
                     .error = select->text(6)});
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read the outbox");
-  auto lease = Statement::prepare(db, "UPDATE outbox SET due_ms = ?2 WHERE id = ?1");
+  auto lease =
+      Statement::prepare(db, "UPDATE outbox SET due_ms = ?2, status = 'claimed' WHERE id = ?1");
   if (!lease) return lease.status();
   for (const auto& row : rows) {
     lease->reset();
@@ -50,6 +61,24 @@ Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string&
     if (lease->step() != SQLITE_DONE) return sqlite::error(db, "claim outbox rows");
   }
   return rows;
+}
+
+Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
+                                                    const std::vector<std::int64_t>& ids,
+                                                    std::int64_t held_until_ms,
+                                                    std::int64_t until_ms) {
+  auto stmt = Statement::prepare(
+      db, "UPDATE outbox SET due_ms = ?3 WHERE id = ?1 AND done_ms = 0 AND due_ms = ?2");
+  if (!stmt) return stmt.status();
+  std::vector<std::int64_t> renewed;
+  for (const std::int64_t id : ids) {
+    stmt->reset();
+    stmt->bind(1, id).bind(2, held_until_ms).bind(3, until_ms);
+    if (stmt->step() != SQLITE_DONE) return sqlite::error(db, "renew the claim of outbox rows");
+    if (sqlite3_changes(db) > 0) renewed.push_back(id);
+  }
+  std::sort(renewed.begin(), renewed.end());
+  return renewed;
 }
 
 Status settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids, std::int64_t now_ms,
@@ -99,9 +128,11 @@ Result<std::map<std::string, std::int64_t>> read_outbox_last_sent(sqlite3* db,
 
 Result<std::map<std::string, std::int64_t>> read_outbox_settled(
     sqlite3* db, const std::vector<std::string>& keys, std::int64_t since_ms) {
+  // A key with a row still waiting is not settled, whatever was settled before it.
   auto stmt = Statement::prepare(db,
                                  "SELECT alert_key, MAX(done_ms) FROM outbox WHERE alert_key = ?1"
-                                 " AND done_ms >= ?2 AND done_ms != 0 GROUP BY alert_key");
+                                 " AND (done_ms = 0 OR done_ms >= ?2) GROUP BY alert_key"
+                                 " HAVING MIN(done_ms) != 0");
   if (!stmt) return stmt.status();
   std::map<std::string, std::int64_t> out;
   for (const std::string& key : keys) {

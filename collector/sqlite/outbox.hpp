@@ -17,8 +17,15 @@ struct sqlite3;
 
 namespace vigie::collector {
 
-// Whether a row of `channel` not settled is due at due_by_ms (any connection).
-Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t due_by_ms);
+// Whether a row of `channel` not settled is due, as Storage::claim_outbox says (any
+// connection).
+Result<bool> outbox_has_due(sqlite3* db, const std::string& channel, std::int64_t now_ms,
+                            std::int64_t due_by_ms);
+// Storage::renew_outbox's writes.
+Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
+                                                    const std::vector<std::int64_t>& ids,
+                                                    std::int64_t held_until_ms,
+                                                    std::int64_t until_ms);
 // Storage::claim_outbox's writes.
 Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string& channel,
                                                  std::int64_t now_ms, std::int64_t due_by_ms,

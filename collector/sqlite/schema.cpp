@@ -197,7 +197,8 @@ CREATE INDEX notifications_by_time ON notifications (ts_ms);
 
 // Version 4: the alert outbox (Storage's outbox operations), and the agents' replay
 // high-water marks. done_ms 0: still to
-// deliver; otherwise when it was settled, with status sent, digest or failed.
+// deliver (status '' until first claimed, then 'claimed'); otherwise when it was
+// settled, with status sent, digest or failed.
 constexpr const char* kSchemaV4 = R"sql(
 CREATE TABLE outbox (
   id         INTEGER PRIMARY KEY,

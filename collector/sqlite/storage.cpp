@@ -91,6 +91,9 @@ class SqliteStorage final : public Storage {
   Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
                                               std::int64_t due_by_ms, std::size_t limit,
                                               std::int64_t lease_ms) override;
+  Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
+                                                 std::int64_t held_until_ms,
+                                                 std::int64_t until_ms) override;
   Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
                      const std::string& status, std::vector<NotificationRecord> history) override;
   Status outbox_failed(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
@@ -252,7 +255,8 @@ Result<std::vector<OutboxRow>> SqliteStorage::claim_outbox(const std::string& ch
                                                            std::int64_t lease_ms) {
   // Asked every few hundred ms per channel: a read first, so that an idle outbox costs
   // no transaction of the writer.
-  auto due = with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, due_by_ms); });
+  auto due =
+      with_reader([&](sqlite3* db) { return outbox_has_due(db, channel, now_ms, due_by_ms); });
   if (!due) return due.status();
   if (!*due) return std::vector<OutboxRow>{};
   std::vector<OutboxRow> rows;
@@ -264,6 +268,21 @@ Result<std::vector<OutboxRow>> SqliteStorage::claim_outbox(const std::string& ch
   });
   if (!s) return s;
   return rows;
+}
+
+Result<std::vector<std::int64_t>> SqliteStorage::renew_outbox(const std::vector<std::int64_t>& ids,
+                                                              std::int64_t held_until_ms,
+                                                              std::int64_t until_ms) {
+  std::vector<std::int64_t> renewed;
+  if (ids.empty()) return renewed;
+  Status s = writer_.write([&]() -> Status {
+    auto done = renew_outbox_rows(writer_.db(), ids, held_until_ms, until_ms);
+    if (!done) return done.status();
+    renewed = std::move(*done);
+    return Status::ok();
+  });
+  if (!s) return s;
+  return renewed;
 }
 
 Status SqliteStorage::outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,

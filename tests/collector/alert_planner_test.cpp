@@ -213,6 +213,46 @@ TEST_CASE("Alerts: two collectors, a problem notified by one, its recovery by th
   CHECK(second->since_ms == b.now);
 }
 
+TEST_CASE("Alerts: a problem another collector queued gets no reminder before its delivery",
+          "[alert_planner]") {
+  AlertConfig c = two_channels();
+  c.renotify = std::chrono::minutes(30);
+  c.rules.resize(1);  // chat only
+  Fake lead(c);
+  Fake other(c);
+  lead.report("mairie-onesse", "a1", {{"system/load", State::kOk}});
+  // The other collector receives the failure and queues the problem; the lead follows
+  // (reads the agent again) but the message is not delivered: the collector that
+  // claimed it died, its lease runs.
+  report_after(lead, other, "a1", State::kCritical);
+  REQUIRE(other.outbox.size() == 1);
+  const std::string key = other.outbox[0].key;
+  const std::int64_t began = other.now;
+  lead.now = other.now + 1000;
+  lead.engine.reload_agent("a1", stored_agent(other, "a1"));
+  lead.planner.reseed_agent("a1", lead.now);
+  std::int64_t since = 0;
+  CHECK(lead.planner.unsettled(&since) == std::vector<std::string>{key});
+  CHECK(since == began);  // the outbox is asked from when the problem began
+  // The lead's ticks (the planner alone: the engine keeps the agent as it was read).
+  const auto reminders_at = [&](std::int64_t at) {
+    AlertPlanner::Plan plan;
+    lead.planner.tick(at, plan);
+    return plan.outbox;
+  };
+  for (int minute = 1; minute <= 40; ++minute)
+    REQUIRE(reminders_at(lead.now + minute * kMinute).empty());  // none on a message waiting
+
+  // Delivered at last (the outbox says so): reminders count from then.
+  const std::int64_t delivered = lead.now + 40 * kMinute;
+  lead.planner.settled(key, delivered);
+  CHECK(reminders_at(delivered + 29 * kMinute).empty());
+  const auto reminder = reminders_at(delivered + 30 * kMinute);
+  REQUIRE(reminder.size() == 1);
+  CHECK(alert_from_json(reminder[0].alert)->kind == "reminder");
+  CHECK(reminders_at(delivered + 31 * kMinute).empty());  // one at a time
+}
+
 TEST_CASE("Alerts: routing by site glob, family and severity", "[alert_planner]") {
   Fake f;
   auto route = [&](const std::string& site, const std::string& family, State state) {

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <future>
+#include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -513,6 +515,71 @@ TEST_CASE("PostgreSQL: reminders of a problem keep coming when another collector
   // Nothing else waits but the next reminder.
   CHECK(std::stoi(server.psql(db, "SELECT count(*) FROM outbox WHERE done_ms = 0").value_or("9")) <=
         1);
+}
+
+TEST_CASE("PostgreSQL: messages of one claim sent past its lease are not sent again by another",
+          "[postgres][postgres-scale][outbox]") {
+  auto& server = shared_postgres();
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string db = server.create_database();
+  REQUIRE_FALSE(db.empty());
+  testing::TempDir dir;
+  // A slow receiver: 700 ms an answer, under a 1 s timeout, so a claim's lease (2 s)
+  // ends while the third of four messages it holds is on its way.
+  testing::WebhookReceiver hook(dir.path(), {.delay = std::chrono::milliseconds(700)});
+  const nlohmann::json file = {
+      {"channels",
+       {{{"name", "desk"}, {"type", "webhook"}, {"url", hook.url("/desk")}, {"timeout", "1s"}}}},
+      {"rules", {{{"channels", {"desk"}}}}},
+      {"storm", {{"hold", "100ms"}}}};
+  auto config = parse_alert_config(file.dump(), "alerts.json");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
+  Collector a = open_collector(server.conninfo(db), true, {.tick = std::chrono::milliseconds(50)});
+  REQUIRE(eventually([&] { return a.storage->leads(); }));
+  Collector b = open_collector(server.conninfo(db), false);
+  // B alone delivers at first: it claims the four problems at once, as one burst.
+  std::optional<Alerting> b_alerts(std::in_place, b, *config,
+                                   NotifierOptions{.poll = std::chrono::milliseconds(50)});
+  protocol::Report failing = report(40, 1);
+  failing.results.clear();
+  for (int i = 0; i < 4; ++i) {
+    CheckResult c;
+    c.name = "disk-" + std::to_string(i);
+    c.check = "system/disk:/d" + std::to_string(i);
+    c.status = State::kCritical;
+    c.summary = "full";
+    c.ts_ms = wall_ms();
+    c.interval_s = 60;
+    c.max_attempts = 1;
+    failing.results.push_back(c);
+  }
+  REQUIRE(ingest(*b.monitor, failing));
+  REQUIRE(hook.wait_for(1, std::chrono::seconds(5)));
+  // A delivers too from now on, looking for due rows every 50 ms.
+  std::optional<Alerting> a_alerts(std::in_place, a, *config,
+                                   NotifierOptions{.poll = std::chrono::milliseconds(50)});
+  const auto problems = [&] {
+    std::map<std::string, int> out;
+    for (const auto& r : hook.requests())
+      out[nlohmann::json::parse(r.body).value("check", "")] += 1;
+    return out;
+  };
+  REQUIRE(testing::eventually([&] { return problems().size() == 4; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // time for doubles, were they sent
+  std::string told;
+  for (const auto& r : hook.requests()) told += r.body + "\n";
+  INFO("the webhook got:\n" << told << hook.log());
+  for (const auto& [check, count] : problems()) {
+    INFO(check);
+    CHECK(count == 1);
+  }
+  CHECK(server.psql(db, "SELECT count(*) FROM outbox WHERE status = 'sent'") == "4");
+  a_alerts.reset();
+  b_alerts.reset();
 }
 
 }  // namespace

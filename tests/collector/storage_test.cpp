@@ -814,5 +814,49 @@ TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
   CHECK((*replayed)[0].key == "k4");
 }
 
+TEST_CASE("Storage: a claim looking ahead takes a burst's rows, not rows another claim holds",
+          "[storage][outbox]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open();
+  REQUIRE(storage.is_ok());
+  Storage& s = **storage;
+  enqueue(s, {row("chat", "k1", 1000), row("chat", "k2", 1500)});  // due at 3000, 3500
+  auto first = s.claim_outbox("chat", 3000, 3000, 100, 30'000);
+  REQUIRE(first->size() == 1);  // k1, held until 33,000
+  CHECK(first->at(0).key == "k1");
+  // Later, k2 is due and k3 is held back with it (a burst): a claim looking 2 s ahead
+  // takes both, but not k1 before its claimer's lease ends, though due by then.
+  enqueue(s, {row("chat", "k3", 31'500)});  // due at 33,500
+  auto burst = s.claim_outbox("chat", 32'000, 34'000, 100, 30'000);
+  REQUIRE(burst.is_ok());
+  REQUIRE(burst->size() == 2);
+  CHECK(burst->at(0).key == "k2");
+  CHECK(burst->at(1).key == "k3");
+  CHECK(s.claim_outbox("chat", 32'999, 40'000, 100, 30'000)->empty());
+  auto expired = s.claim_outbox("chat", 33'000, 33'000, 100, 30'000);
+  REQUIRE(expired->size() == 1);
+  CHECK(expired->at(0).key == "k1");
+
+  // A claim renewed before its messages go, but only for rows nobody took since: k1 was
+  // claimed again once the first claim's lease ran out (until 63,000).
+  const std::int64_t k1 = first->at(0).id, k2 = burst->at(0).id, k3 = burst->at(1).id;
+  CHECK(*s.renew_outbox({k1}, 33'000, 70'000) == std::vector<std::int64_t>{});
+  CHECK(*s.renew_outbox({k3, k2}, 62'000, 70'000) == std::vector<std::int64_t>{k2, k3});
+  CHECK(s.claim_outbox("chat", 62'500, 62'500, 100, 30'000)->empty());          // held until 70,000
+  CHECK(*s.renew_outbox({k2}, 62'000, 80'000) == std::vector<std::int64_t>{});  // not its lease
+  CHECK(s.renew_outbox({}, 0, 0)->empty());
+  REQUIRE(s.renew_outbox({k2, k3}, 70'000, 62'000).is_ok());  // back as claimed
+
+  // A key with a message still waiting is not settled, whatever was settled before.
+  REQUIRE(s.outbox_sent({burst->at(0).id}, 34'000, "sent", {}).is_ok());
+  CHECK(*s.outbox_settled({"k2"}, 0) == std::map<std::string, std::int64_t>{{"k2", 34'000}});
+  enqueue(s, {row("chat", "k2", 35'000)});  // a reminder, queued
+  CHECK(s.outbox_settled({"k2"}, 0)->empty());
+  auto reminder = s.claim_outbox("chat", 37'000, 37'000, 100, 30'000);
+  REQUIRE(reminder->size() == 1);
+  REQUIRE(s.outbox_sent({reminder->at(0).id}, 37'500, "sent", {}).is_ok());
+  CHECK(*s.outbox_settled({"k2"}, 0) == std::map<std::string, std::int64_t>{{"k2", 37'500}});
+}
+
 }  // namespace
 }  // namespace vigie::collector

@@ -23,6 +23,9 @@ WebhookReceiver::WebhookReceiver(std::filesystem::path dir, Options options)
   if (options.fail_first > 0)
     argv.insert(argv.end(), {"--fail-first", std::to_string(options.fail_first)});
   if (options.always_fail) argv.emplace_back("--always-fail");
+  for (const auto& path : options.hold_paths) argv.insert(argv.end(), {"--hold-path", path});
+  if (options.delay.count() > 0)
+    argv.insert(argv.end(), {"--delay-ms", std::to_string(options.delay.count())});
   child_ = std::make_unique<Child>(argv, dir_ / "webhook.log");
   const auto port = wait_for_port_file(port_file, std::chrono::seconds(15));
   if (!port) throw std::runtime_error("the webhook receiver did not start:\n" + child_->log());
