@@ -243,8 +243,8 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   // the same transaction: nobody claims them again before the lease ends (not even a
   // claim looking ahead to due_by_ms), and if the claimer dies before it settles them,
   // they are due again then (at least once). Returned rows carry their due_ms as it was
-  // before the claim. Cheap when nothing is due (the
-  // notifier asks every few hundred ms). PostgreSQL: one UPDATE ... WHERE id IN
+  // before the claim. Cheap when nothing is due (the notifier asks every few hundred
+  // ms). PostgreSQL: one UPDATE ... WHERE id IN
   // (SELECT id ... ORDER BY created_ms, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING.
   virtual Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel,
                                                       std::int64_t now_ms, std::int64_t due_by_ms,
