@@ -67,6 +67,21 @@ struct PlainCollector {
 
 std::string get_health() { return "GET /healthz HTTP/1.1\r\nHost: vigie\r\n\r\n"; }
 
+// Whether a new connection to `url` is served /healthz within 10 s, asking again while
+// it is refused (a 503, or no room to accept: answered or closed at once); `answer` is
+// the last reply.
+bool served_soon(const std::string& url, std::string& answer) {
+  return testing::eventually(
+      [&] {
+        testing::RawConnection next(url);
+        if (!next.send(get_health())) return false;
+        next.wait_closed(3s);
+        answer = next.received();
+        return answer.rfind("HTTP/1.1 200", 0) == 0;
+      },
+      10s);
+}
+
 TEST_CASE("Collector: past --max-connections a new connection is answered 503",
           "[collector][limits]") {
   testing::TempDir dir;
@@ -89,15 +104,7 @@ TEST_CASE("Collector: past --max-connections a new connection is answered 503",
   // (a moment on a loaded machine: asked again until then, each answered 503 at once).
   held.pop_back();
   std::string answer;
-  const bool served = testing::eventually(
-      [&] {
-        testing::RawConnection next(c.url);
-        if (!next.send(get_health())) return false;
-        next.wait_closed(2s);
-        answer = next.received();
-        return answer.rfind("HTTP/1.1 200", 0) == 0;
-      },
-      10s);
+  const bool served = served_soon(c.url, answer);
   INFO(answer);
   CHECK(served);
 }
@@ -139,15 +146,7 @@ TEST_CASE("Collector: the open-file limit is raised, and running out of files ba
   held.clear();
   // Files again: served, once the collector's backed-off accept comes round.
   std::string answer;
-  const bool served = testing::eventually(
-      [&] {
-        testing::RawConnection after(c.url);
-        if (!after.send(get_health())) return false;
-        after.wait_closed(3s);
-        answer = after.received();
-        return answer.rfind("HTTP/1.1 200", 0) == 0;
-      },
-      10s);
+  const bool served = served_soon(c.url, answer);
   INFO(answer);
   CHECK(served);
   CHECK_THAT(c.child->log(), Catch::Contains("accept: Too many open files"));
