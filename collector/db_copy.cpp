@@ -63,8 +63,8 @@ const RowTable kRowTables[] = {
 // The source's other tables, copied otherwise: the tiers converted, the rollup cursor
 // as PostgreSQL's queue of blocks to roll up, the configurations' revision, the replay
 // guard's ranges of seqs as the batches rows PostgreSQL keeps instead.
-const std::set<std::string> kConvertedTables = {"rollup_blocks", "rollups", "housekeeping",
-                                                "config_revision", "batch_ranges"};
+const std::set<std::string> kConvertedTables = {"rollup_packs", "rollup_blocks",   "rollups",
+                                                "housekeeping", "config_revision", "batch_ranges"};
 // The target's tables that must be empty (those a collector writes; config_revision
 // must be at 0).
 const char* const kTargetTables[] = {"agents",         "batches",

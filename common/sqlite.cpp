@@ -100,4 +100,45 @@ std::string_view Statement::blob(int col) const {
            : std::string_view();
 }
 
+void BlobReader::CloseBlob::operator()(sqlite3_blob* b) const { sqlite3_blob_close(b); }
+
+Status BlobReader::open(sqlite3* db, const char* table, const char* column, std::int64_t rowid) {
+  if (blob_ && db_ == db && table_ == table && column_ == column &&
+      sqlite3_blob_reopen(blob_.get(), rowid) == SQLITE_OK) {
+    size_ = static_cast<std::size_t>(sqlite3_blob_bytes(blob_.get()));
+    return Status::ok();
+  }
+  close();
+  db_ = db;
+  table_ = table;
+  column_ = column;
+  sqlite3_blob* blob = nullptr;
+  const int rc = sqlite3_blob_open(db, "main", table, column, rowid, 0, &blob);
+  blob_.reset(blob);  // closed even when the open failed half way
+  if (rc != SQLITE_OK) {
+    const std::string why = sqlite3_errmsg(db);
+    close();
+    // SQLite says "no such rowid: N" for a row that is not there.
+    if ((rc & 0xff) == SQLITE_ERROR && why.starts_with("no such rowid"))
+      return Status::not_found(std::string(table) + ": " + why);
+    return Status::io_error("open a blob of " + std::string(table) + ": " + why);
+  }
+  size_ = static_cast<std::size_t>(sqlite3_blob_bytes(blob_.get()));
+  return Status::ok();
+}
+
+Status BlobReader::read(std::size_t offset, std::size_t n, std::string& out) {
+  out.clear();
+  if (!blob_ || offset > size_ || n > size_ - offset)
+    return Status::io_error("read a blob: past its end");
+  out.resize(n);
+  const int rc =
+      sqlite3_blob_read(blob_.get(), out.data(), static_cast<int>(n), static_cast<int>(offset));
+  if (rc != SQLITE_OK) {
+    out.clear();
+    return Status::io_error(std::string("read a blob: ") + sqlite3_errstr(rc));
+  }
+  return Status::ok();
+}
+
 }  // namespace vigie::sqlite

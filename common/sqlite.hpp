@@ -20,6 +20,7 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct sqlite3_blob;
 
 namespace vigie::sqlite {
 
@@ -80,6 +81,36 @@ class Statement {
     void operator()(sqlite3_stmt* s) const;
   };
   std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
+};
+
+// Reads parts of one column's blobs, row after row, without reading the rest of them
+// (SQLite's incremental blob I/O): a few hundred bytes of a blob spread over many
+// overflow pages read only those pages. Read-only; within the connection's current
+// transaction, or one of its own.
+class BlobReader {
+ public:
+  // Opens `table`.`column` of the row whose rowid is `rowid` (a reader already open on
+  // the same table and column moves to that row, which is cheaper). kNotFound when there is no such
+  // row, kIoError for other errors.
+  Status open(sqlite3* db, const char* table, const char* column, std::int64_t rowid);
+  std::size_t size() const { return size_; }
+  // The blob's bytes [offset, offset + n) into `out` (replaced); kIoError when past its
+  // end or when the row changed since open.
+  Status read(std::size_t offset, std::size_t n, std::string& out);
+  // Ends the read (and the transaction SQLite opened for it, if any).
+  void close() {
+    blob_.reset();
+    size_ = 0;
+  }
+
+ private:
+  struct CloseBlob {
+    void operator()(sqlite3_blob* b) const;
+  };
+  sqlite3* db_ = nullptr;
+  std::string table_, column_;  // of the open blob
+  std::unique_ptr<sqlite3_blob, CloseBlob> blob_;
+  std::size_t size_ = 0;
 };
 
 // Resets a statement when the scope ends, whatever path it takes.

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "collector/day_zone.hpp"
 #include "collector/report/command.hpp"
 #include "collector/rollup_block.hpp"
+#include "collector/rollup_pack.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
 
@@ -78,8 +80,13 @@ struct Stmt {
   }
 };
 
-// Writes `buckets` (ascending) of a tier as rows of its spans (collector/rollup_block.hpp).
-void store_tier(Stmt& insert, std::int64_t series, std::int64_t tier,
+// An agent's tiers as housekeeping stores them: a pack per tier and span
+// (collector/rollup_pack.hpp), its series added in ascending order.
+using Packs = std::map<std::pair<std::int64_t, std::int64_t>, collector::PackBuilder>;
+
+// Adds `buckets` (ascending) of a series' tier to the packs of their spans
+// (collector/rollup_block.hpp).
+void store_tier(Packs& packs, std::int64_t series, std::int64_t tier,
                 const std::vector<collector::RollupBucket>& buckets) {
   const std::int64_t span = collector::rollup_span(tier);
   std::size_t first = 0;
@@ -91,7 +98,7 @@ void store_tier(Stmt& insert, std::int64_t series, std::int64_t tier,
         buckets.begin() + static_cast<std::ptrdiff_t>(first),
         buckets.begin() + static_cast<std::ptrdiff_t>(end));
     const std::string blob = collector::encode_rollups(part, span_start, tier);
-    insert.i(1, tier).i(2, series).i(3, span_start).b(4, blob).run("rollup");
+    packs[{tier, span_start}].add(series, blob);
     first = end;
   }
 }
@@ -130,7 +137,7 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
   Stmt series(
       db, "INSERT INTO series (id, agent_id, check_id, metric, unit) VALUES (?1, ?2, ?3, ?4, ?5)");
   Stmt rollup(db,
-              "INSERT INTO rollup_blocks (tier, series_id, start_ms, buckets) VALUES (?1, ?2, ?3,"
+              "INSERT INTO rollup_packs (tier, agent_id, start_ms, buckets) VALUES (?1, ?2, ?3,"
               " ?4)");
   std::mt19937_64 rng(42);
   const std::int64_t start = (now / kHour) * kHour - static_cast<std::int64_t>(days) * kDay;
@@ -172,6 +179,7 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       }
     }
     const int backups = (s % 2 == 0) ? 2 : 1;
+    Packs packs;
     for (int b = 0; b < backups; ++b) {
       const std::string id =
           b == 0 ? "backup/restic:/srv/restic" : "backup/file-age:/srv/dumps/*.sql.gz";
@@ -233,8 +241,8 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       series.i(1, size_series).i(2, agent_id).t(3, id).t(4, "size").t(5, "B").run("series");
       series.i(1, age_series).i(2, agent_id).t(3, id).t(4, "age").t(5, "s").run("series");
       if (!rollups) continue;
-      // Hourly buckets of 3 samples each, stored as housekeeping stores them: a row per
-      // series and span of each tier (hourly, and daily made from the hours).
+      // Hourly buckets of 3 samples each, stored as housekeeping stores them: a pack per
+      // agent and span of each tier (hourly, and daily made from the hours).
       std::vector<collector::RollupBucket> size_hours, age_hours;
       for (std::int64_t t = start; t < now; t += kHour) {
         const double size =
@@ -245,7 +253,7 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
       }
       for (const auto& [id, hours] :
            {std::pair{size_series, &size_hours}, std::pair{age_series, &age_hours}}) {
-        store_tier(rollup, id, kHour, *hours);
+        store_tier(packs, id, kHour, *hours);
         std::vector<collector::RollupBucket> days;
         for (const auto& h : *hours) {
           const std::int64_t day = day_zone.day_of(h.ts_ms);
@@ -259,9 +267,11 @@ void seed(const std::filesystem::path& path, int sites, int days, std::int64_t n
           d.sum = collector::sum_exactly(d.sum, h.sum);
           d.n += h.n;
         }
-        store_tier(rollup, id, kDay, days);
+        store_tier(packs, id, kDay, days);
       }
     }
+    for (auto& [key, pack] : packs)
+      rollup.i(1, key.first).i(2, agent_id).i(3, key.second).b(4, pack.take()).run("rollup");
   }
   // The zone the daily tier's days are in (collector/sqlite/rollups.hpp).
   Stmt zone(db, "INSERT OR REPLACE INTO housekeeping (key, value) VALUES ('day_zone', ?1)");

@@ -481,7 +481,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, bytes] : by_name) {
     if (per(bytes) < 0.005) continue;
     std::printf("  %-28s %.2f bytes per sample\n", name.c_str(), per(bytes));
-    // rollups (schema 9 and before), rollup_blocks and their indexes.
+    // rollups (schema 9 and before), rollup_blocks (10 to 12), rollup_packs and their
+    // indexes.
     if (name.rfind("rollup", 0) == 0 || name.rfind("sqlite_autoindex_rollup", 0) == 0)
       rollups += bytes;
     if (name.rfind("sample_blocks", 0) == 0) blocks += bytes;
@@ -494,7 +495,7 @@ int main(int argc, char** argv) {
       per(blocks), per(rollups), per(guard));
   // Each tier's blobs alone (their rows' keys and the indexes come on top).
   if (sqlite3_prepare_v2(raw,
-                         "SELECT tier, count(*), sum(length(buckets)) FROM rollup_blocks"
+                         "SELECT tier, count(*), sum(length(buckets)) FROM rollup_packs"
                          " GROUP BY tier ORDER BY tier",
                          -1, &stmt, nullptr) == SQLITE_OK) {
     while (sqlite3_step(stmt) == SQLITE_ROW) {

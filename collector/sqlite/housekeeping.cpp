@@ -119,13 +119,13 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
        " WHERE t_max < ?1 AND id <= ?2 ORDER BY t_max LIMIT 2000)",
        now - retention.raw.count(), cursor},
       // A tier's row goes once its whole span is past the tier's retention.
-      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+      {"DELETE FROM rollup_packs WHERE id IN (SELECT id FROM rollup_packs"
        " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
        span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs), kFiveMinutesMs},
-      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+      {"DELETE FROM rollup_packs WHERE id IN (SELECT id FROM rollup_packs"
        " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
        span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
-      {"DELETE FROM rollup_blocks WHERE id IN (SELECT id FROM rollup_blocks"
+      {"DELETE FROM rollup_packs WHERE id IN (SELECT id FROM rollup_packs"
        " WHERE tier = ?2 AND start_ms < ?1 LIMIT 2000)",
        span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
       // Replay protection: rows past the raw retention (an older database's, not folded
@@ -436,7 +436,7 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   }
   if (Status s = compact_settled(db, *compactor, now_ms, *cursor, compact_until, more); !s)
     return s;
-  // The rows of a database of schema 9 or before, into the packed tiers.
+  // The tiers of a database of schema 12 or before, into the packs.
   const auto migrate_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (Status s = migrate_old_rollups(db, migrate_until, more); !s) return s;
   // The replay guard's rows past their first minutes, into ranges of seqs.

@@ -1,23 +1,28 @@
 #pragma once
-// The tiers on SQLite: table rollup_blocks, a row per (tier, series, span) whose blob
-// holds the span's buckets (rollup_block.hpp). Housekeeping merges new buckets into
-// them (RollupWriter); the series queries and reports read them (RollupReader).
+// The tiers on SQLite: table rollup_packs, a row per (tier, agent, span) whose blob
+// (rollup_pack.hpp) holds each of the agent's series' buckets of the span in a rollup
+// block (rollup_block.hpp). Housekeeping merges new buckets into them (RollupWriter,
+// store_buckets); the series queries and reports read them (RollupReader).
 //
-// Databases of schema version 9 and before kept a row per bucket in table `rollups`:
-// housekeeping moves those rows into rollup_blocks in bounded slices, oldest tier and
-// series first, adding the hourly ones to the daily tier as it goes, then drops the
-// table; until then every read adds the rows still there, so that a bucket reads the
-// same before, during and after.
+// Older databases are moved in bounded slices by housekeeping, every read adding what
+// is still in the old tables, so that a bucket reads the same before, during and after:
+// - schema 10 to 12 kept a row per (tier, series, span) in table rollup_blocks, each a
+//   rollup block: moved an agent at a time, the blocks copied into packs as they are;
+// - schema 9 and before kept a row per bucket in table rollups: moved oldest tier and
+//   series first, the hourly ones added to the daily tier as they go.
+// Each old table is dropped once empty.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "collector/day_zone.hpp"
 #include "collector/rollup_block.hpp"
+#include "collector/rollup_pack.hpp"
 #include "collector/storage.hpp"
 #include "common/sqlite.hpp"
 #include "common/status.hpp"
@@ -33,18 +38,48 @@ using BucketMap = std::map<std::int64_t, RollupBucket>;
 // Adds a bucket's aggregate into `into` (min, max, n added, the sum exactly).
 void merge_bucket(RollupBucket& into, const RollupBucket& add);
 
+// The agent of each series (table series), looked up once.
+class SeriesAgents {
+ public:
+  static Result<SeriesAgents> prepare(sqlite3* db);
+  // The agent's id; 0 when the series is not there.
+  Result<std::int64_t> of(std::int64_t series);
+
+ private:
+  explicit SeriesAgents(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  sqlite::Statement find_;
+  std::unordered_map<std::int64_t, std::int64_t> known_;
+};
+
 class RollupWriter {
  public:
   static Result<RollupWriter> prepare(sqlite3* db);
-  // Merges `buckets` (of one span of `tier`, any order) into the stored row.
-  Status merge(std::int64_t tier, std::int64_t series, std::int64_t span_start,
-               const std::vector<RollupBucket>& buckets);
+
+  // One series' part of a write: its buckets in the span, ascending, or when `block`
+  // is not empty, them encoded (a rollup block of the span, as an older row held it).
+  struct Part {
+    std::int64_t series = 0;
+    std::vector<RollupBucket> buckets;
+    std::string_view block;
+  };
+  enum class Mode {
+    kMerge,    // a part's buckets join those the pack holds (late samples add up)
+    kReplace,  // a part's buckets are the series' buckets in the span (none: removed)
+  };
+  // Writes `parts` (ascending, distinct series) into the pack of (tier, agent, span).
+  Status write(std::int64_t tier, std::int64_t agent, std::int64_t span_start,
+               const std::vector<Part>& parts, Mode mode);
 
  private:
   explicit RollupWriter(sqlite3* db) : db_(db) {}
+  Status take_part(const Part& part, std::int64_t tier, std::int64_t span_start);
   sqlite3* db_;
-  sqlite::Statement find_, insert_, update_;
-  std::vector<RollupBucket> stored_;
+  sqlite::Statement find_, insert_, update_, remove_;
+  std::string stored_pack_, encoded_;
+  std::vector<PackEntry> entries_;
+  std::vector<RollupBucket> stored_, added_;
+  PackBuilder builder_;
 };
 
 class RollupReader {
@@ -57,13 +92,21 @@ class RollupReader {
               std::vector<RollupBucket>& out);
 
  private:
-  explicit RollupReader(sqlite3* db) : db_(db) {}
+  explicit RollupReader(sqlite3* db, SeriesAgents agents) : db_(db), agents_(std::move(agents)) {}
+  // The series' buckets in the pack of row `id`, appended to decoded_.
+  Status read_pack(std::int64_t id, std::int64_t start, std::int64_t tier, std::int64_t series);
   sqlite3* db_;
-  sqlite::Statement blocks_, old_rows_;  // old_rows_: only while table rollups is there
+  SeriesAgents agents_;
+  sqlite::Statement packs_;
+  // While an older database's tiers are moved: its rows too (rollup_blocks, rollups).
+  sqlite::Statement old_blocks_, old_rows_;
+  sqlite::BlobReader blob_;
+  std::string head_, block_;
+  std::vector<PackEntry> entries_;
   std::vector<RollupBucket> decoded_;
 };
 
-// Groups buckets by (tier, series, span) and merges each group (RollupWriter).
+// Groups buckets by (tier, agent, span) and merges each group into its pack.
 Status store_buckets(sqlite3* db,
                      const std::map<std::pair<std::int64_t, std::int64_t>, BucketMap>& by_series);
 
@@ -86,16 +129,18 @@ struct DailyTierZone {
 Result<DailyTierZone> read_daily_tier_zone(sqlite3* db);
 
 // One slice of the daily tier's move to `zone` (the collector's --day-zone), until
-// `deadline`; sets *more when series are left. A series at a time: its daily buckets
-// made again from its hourly ones by local day, the days older than its first hour
-// kept as they were (the hourly tier's retention is shorter). Nothing to do when the
-// tier is already in `zone`. Housekeeping runs it before rolling new samples up, and
-// those go into `zone`'s days from then on.
+// `deadline`; sets *more when series are left. Each series' daily buckets are made
+// again from its hourly ones by local day, the days older than its first hour kept as
+// they were (the hourly tier's retention is shorter); up to 64 series a step, each
+// agent's packs rewritten once a step. Nothing to do when the tier is already in `zone`.
+// Housekeeping runs it before rolling new samples up, and those go into `zone`'s days
+// from then on. It waits for an older database's tiers to be moved first.
 Status rebuild_daily_tier(sqlite3* db, const DayZone& zone,
                           std::chrono::steady_clock::time_point deadline, bool* more);
 
-// One slice of the move of table rollups (schema 9 and before) into rollup_blocks, until
-// `deadline`; sets *more when rows are left. Drops the table once empty.
+// One slice of the move of an older database's tiers into rollup_packs (table
+// rollup_blocks, an agent at a time, then table rollups), until `deadline`; sets *more
+// when rows are left. Drops each table once empty.
 Status migrate_old_rollups(sqlite3* db, std::chrono::steady_clock::time_point deadline, bool* more);
 
 }  // namespace vigie::collector

@@ -321,13 +321,31 @@ constexpr const char* kSchemaV12 = R"sql(
 -- the blobs' encodings only
 )sql";
 
+// Version 13: the tiers packed by agent (rollups.hpp, rollup_pack.hpp): a row per tier,
+// agent and span whose blob holds every series' rollup block, instead of a row per
+// series. Housekeeping moves the rows of rollup_blocks into it an agent at a time, then
+// drops the table; its time index is of no use meanwhile.
+constexpr const char* kSchemaV13 = R"sql(
+DROP INDEX rollup_blocks_by_time;
+CREATE TABLE rollup_packs (
+  id       INTEGER PRIMARY KEY,
+  tier     INTEGER NOT NULL,  -- bucket width in ms: 300000, 3600000, 86400000
+  agent_id INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,  -- the span's start (rollup_span)
+  buckets  BLOB NOT NULL      -- rollup_pack.hpp
+);
+CREATE UNIQUE INDEX rollup_packs_by_agent ON rollup_packs (tier, agent_id, start_ms);
+-- Retention, by tier and age.
+CREATE INDEX rollup_packs_by_time ON rollup_packs (tier, start_ms);
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2,  kSchemaV3,  kSchemaV4,
-                                       kSchemaV5, kSchemaV6,  kSchemaV7,  kSchemaV8,
-                                       kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
+constexpr const char* kMigrations[] = {kSchemaV1,  kSchemaV2,  kSchemaV3, kSchemaV4, kSchemaV5,
+                                       kSchemaV6,  kSchemaV7,  kSchemaV8, kSchemaV9, kSchemaV10,
+                                       kSchemaV11, kSchemaV12, kSchemaV13};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

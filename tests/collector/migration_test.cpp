@@ -154,23 +154,24 @@ TEST_CASE("Migration: sample blocks of a version 8 database read the same once r
   CHECK(testing::trim(rows.out) == "3|2|2|03");
 }
 
-TEST_CASE("Migration: the rollups of a version 9 database read the same once packed",
-          "[migration][rollups]") {
-  testing::TempDir dir;
-  // 90 series over two hours, their 5-minute and hourly buckets a row each (table
-  // rollups), as that version's housekeeping wrote them.
-  const auto db = database_from(dir, "v9.sql");
-  const std::int64_t t0 = 1'728'000'000'000;
-  // What that version stored, every value to the bit (17 digits read back exactly).
+// The v9 fixture's 90 series over two hours, their 5-minute and hourly buckets a row
+// each (table rollups), as that version's housekeeping wrote them, every value to the
+// bit (17 digits read back exactly); and the daily buckets they make.
+using TierKey = std::tuple<std::int64_t, std::string, std::string>;
+struct V9Buckets {
+  std::map<TierKey, std::vector<SeriesPoint>> stored;
+  std::map<TierKey, std::map<std::int64_t, SeriesPoint>> days;  // the hourly rows by day
+};
+constexpr std::int64_t kV9Start = 1'728'000'000'000;
+
+V9Buckets v9_buckets(const std::filesystem::path& v9) {
   auto rows =
-      testing::run({"/usr/bin/sqlite3", db.string(),
+      testing::run({"/usr/bin/sqlite3", v9.string(),
                     "SELECT r.tier, s.check_id, s.metric, r.bucket_ms, printf('%!.17g', min_value),"
                     " printf('%!.17g', max_value), printf('%!.17g', sum_value), n FROM rollups r"
                     " JOIN series s ON s.id = r.series_id ORDER BY 1, 2, 3, 4"});
   REQUIRE(rows.exit_code == 0);
-  using Key = std::tuple<std::int64_t, std::string, std::string>;
-  std::map<Key, std::vector<SeriesPoint>> stored;
-  std::map<Key, std::map<std::int64_t, SeriesPoint>> days;  // the hourly rows summed by day
+  V9Buckets out;
   std::istringstream lines(rows.out);
   std::string line;
   std::size_t count = 0;
@@ -182,10 +183,10 @@ TEST_CASE("Migration: the rollups of a version 9 database read the same once pac
     const std::int64_t tier = std::stoll(f[0]);
     const SeriesPoint p{std::stoll(f[3]), std::stod(f[4]), std::stod(f[5]),
                         std::stod(f[6]) / std::stod(f[7]), std::stoll(f[7])};
-    stored[{tier, f[1], f[2]}].push_back(p);
+    out.stored[{tier, f[1], f[2]}].push_back(p);
     ++count;
     if (tier != 3'600'000) continue;
-    SeriesPoint& d = days[{86'400'000, f[1], f[2]}][p.ts_ms / 86'400'000 * 86'400'000];
+    SeriesPoint& d = out.days[{86'400'000, f[1], f[2]}][p.ts_ms / 86'400'000 * 86'400'000];
     d.ts_ms = p.ts_ms / 86'400'000 * 86'400'000;
     d.min = d.count == 0 ? p.min : std::min(d.min, p.min);
     d.max = d.count == 0 ? p.max : std::max(d.max, p.max);
@@ -193,100 +194,139 @@ TEST_CASE("Migration: the rollups of a version 9 database read the same once pac
     d.count += p.count;
   }
   REQUIRE(count == 2340);
-  REQUIRE(stored.size() == 180);
+  REQUIRE(out.stored.size() == 180);
+  return out;
+}
 
-  SqliteOptions options{.path = db};
-  options.now_ms = [&] { return t0 + 3 * 3'600'000; };
-  auto storage = open_sqlite_storage(options);
-  REQUIRE(storage.is_ok());
-  const auto read = [&](const Key& key) {
-    const auto& [tier, check, metric] = key;
-    auto data = (*storage)->series({.agent = "agent-0",
-                                    .check = check,
-                                    .metric = metric,
-                                    .from_ms = t0 - 86'400'000,
-                                    .to_ms = t0 + 86'400'000,
-                                    .tier = tier == 300'000     ? "5m"
-                                            : tier == 3'600'000 ? "1h"
-                                                                : "1d"});
-    REQUIRE(data.is_ok());
-    return data->points;
-  };
-  // Before housekeeping moves them (the old table read as it is), and after.
-  for (const auto& [key, points] : stored) {
+// Reads a tier's buckets of one of the fixture's series.
+std::vector<SeriesPoint> read_tier(Storage& storage, const TierKey& key) {
+  const auto& [tier, check, metric] = key;
+  auto data = storage.series({.agent = "agent-0",
+                              .check = check,
+                              .metric = metric,
+                              .from_ms = kV9Start - 86'400'000,
+                              .to_ms = kV9Start + 86'400'000,
+                              .tier = tier == 300'000     ? "5m"
+                                      : tier == 3'600'000 ? "1h"
+                                                          : "1d"});
+  REQUIRE(data.is_ok());
+  return data->points;
+}
+
+// Every tier of the fixture's series reads as `want`.
+void check_tiers(Storage& storage, const V9Buckets& want) {
+  for (const auto& [key, points] : want.stored) {
     INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
-    CHECK(read(key) == points);
+    CHECK(read_tier(storage, key) == points);
   }
-  // A late sample for buckets the old table holds (a constant series, 192 a minute):
-  // housekeeping rolls it up into the packed tiers, then moves the old rows into the
-  // same buckets, which then hold both.
-  const std::int64_t late = t0 + 30 * 60'000 + 1000;
-  {
-    protocol::Report r;
-    r.agent = {"agent-0", "site-0", "host", "0.1"};
-    r.seq = 1'000'000;
-    CheckResult c;
-    c.name = "late";
-    c.check = "family/check:0";
-    c.status = State::kOk;
-    c.ts_ms = late;
-    c.interval_s = 60;
-    c.metrics.push_back(Metric{.label = "m0", .value = 200.0});
-    r.results.push_back(c);
-    std::promise<Result<IngestOutcome>> done;
-    auto stored_future = done.get_future();
-    (*storage)->submit(
-        std::move(r), t0 + 3 * 3'600'000, {},
-        [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
-    REQUIRE(stored_future.get().is_ok());
+  for (const auto& [key, by_day] : want.days) {
+    INFO(std::get<1>(key) << " " << std::get<2>(key));
+    const auto points = read_tier(storage, key);
+    REQUIRE(points.size() == by_day.size());
+    for (const SeriesPoint& p : points) {
+      const SeriesPoint& d = by_day.at(p.ts_ms);
+      CHECK(p.min == d.min);
+      CHECK(p.max == d.max);
+      CHECK(p.count == d.count);
+      CHECK(p.avg == Approx(d.avg / static_cast<double>(d.count)).epsilon(1e-12));
+    }
   }
-  const auto add_late = [&](SeriesPoint& p) {
-    REQUIRE(p.min == 192);
-    REQUIRE(p.max == 192);
-    p.avg = (192.0 * static_cast<double>(p.count) + 200) / static_cast<double>(p.count + 1);
-    p.max = 200;
-    ++p.count;
-  };
+}
+
+// A late sample (200) for buckets the fixture holds of a constant series (192 a minute),
+// stored; `want` then holds it too.
+void add_late_sample(Storage& storage, V9Buckets& want) {
+  const std::int64_t late = kV9Start + 30 * 60'000 + 1000;
+  protocol::Report r;
+  r.agent = {"agent-0", "site-0", "host", "0.1"};
+  r.seq = 1'000'000;
+  CheckResult c;
+  c.name = "late";
+  c.check = "family/check:0";
+  c.status = State::kOk;
+  c.ts_ms = late;
+  c.interval_s = 60;
+  c.metrics.push_back(Metric{.label = "m0", .value = 200.0});
+  r.results.push_back(c);
+  std::promise<Result<IngestOutcome>> done;
+  auto stored_future = done.get_future();
+  storage.submit(
+      std::move(r), kV9Start + 3 * 3'600'000, {},
+      [&](Result<IngestOutcome> o, std::vector<Event>) { done.set_value(std::move(o)); });
+  REQUIRE(stored_future.get().is_ok());
   for (const std::int64_t tier : {300'000, 3'600'000}) {
-    auto& points = stored[{tier, "family/check:0", "m0"}];
+    auto& points = want.stored[{tier, "family/check:0", "m0"}];
     auto it = std::find_if(points.begin(), points.end(),
                            [&](const SeriesPoint& p) { return p.ts_ms == late / tier * tier; });
     REQUIRE(it != points.end());
-    add_late(*it);
+    REQUIRE(it->min == 192);
+    REQUIRE(it->max == 192);
+    it->avg = (192.0 * static_cast<double>(it->count) + 200) / static_cast<double>(it->count + 1);
+    it->max = 200;
+    ++it->count;
   }
-  {
-    SeriesPoint& d = days[{86'400'000, "family/check:0", "m0"}].at(late / 86'400'000 * 86'400'000);
-    d.max = 200;
-    d.avg += 200;  // the sum
-    ++d.count;
-  }
-  REQUIRE((*storage)->housekeep().is_ok());
-  for (const auto& [key, points] : stored) {
-    INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
-    CHECK(read(key) == points);
-  }
-  // The daily tier, made from the hourly rows (and the late sample).
-  for (const auto& [key, by_day] : days) {
-    INFO(std::get<1>(key) << " " << std::get<2>(key));
-    const auto points = read(key);
-    REQUIRE(points.size() == by_day.size());
-    for (const SeriesPoint& p : points) {
-      const SeriesPoint& want = by_day.at(p.ts_ms);
-      CHECK(p.min == want.min);
-      CHECK(p.max == want.max);
-      CHECK(p.count == want.count);
-      CHECK(p.avg == Approx(want.avg / static_cast<double>(want.count)).epsilon(1e-12));
-    }
-  }
-  (*storage)->close();
+  SeriesPoint& d =
+      want.days[{86'400'000, "family/check:0", "m0"}].at(late / 86'400'000 * 86'400'000);
+  d.max = 200;
+  d.avg += 200;  // the sum
+  ++d.count;
+}
+
+// What is left of the older tables, the packs' rows and the schema version.
+std::string tier_tables(const std::filesystem::path& db) {
   auto tables = testing::run(
       {"/usr/bin/sqlite3", db.string(),
-       "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'rollups'),"
-       " (SELECT count(*) FROM rollup_blocks), (SELECT count(DISTINCT"
-       " series_id) FROM rollup_blocks), (SELECT user_version FROM pragma_user_version)"});
+       "SELECT (SELECT count(*) FROM sqlite_master WHERE name IN ('rollups', 'rollup_blocks')),"
+       " (SELECT count(*) FROM rollup_packs), (SELECT count(DISTINCT agent_id) FROM rollup_packs),"
+       " (SELECT user_version FROM pragma_user_version)"});
   REQUIRE(tables.exit_code == 0);
-  // 90 series a row each in each of the three tiers: the old table is gone.
-  CHECK(testing::trim(tables.out) == "0|270|90|" + std::to_string(kSchemaVersion));
+  return testing::trim(tables.out);
+}
+
+TEST_CASE("Migration: the rollups of a version 9 database read the same once packed",
+          "[migration][rollups]") {
+  testing::TempDir dir;
+  const auto db = database_from(dir, "v9.sql");
+  V9Buckets want = v9_buckets(db);
+  SqliteOptions options{.path = db};
+  options.now_ms = [&] { return kV9Start + 3 * 3'600'000; };
+  auto storage = open_sqlite_storage(options);
+  REQUIRE(storage.is_ok());
+  // Before housekeeping moves them (the old table read as it is; no daily tier yet).
+  for (const auto& [key, points] : want.stored) {
+    INFO(std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key));
+    CHECK(read_tier(**storage, key) == points);
+  }
+  // A late sample for buckets the old table holds: housekeeping rolls it up into the
+  // packs, then moves the old rows into the same buckets, which then hold both.
+  add_late_sample(**storage, want);
+  REQUIRE((*storage)->housekeep().is_ok());
+  check_tiers(**storage, want);
+  (*storage)->close();
+  // One agent, a pack in each of the three tiers: the old tables are gone.
+  CHECK(tier_tables(db) == "0|3|1|" + std::to_string(kSchemaVersion));
+}
+
+TEST_CASE("Migration: the tiers of a version 12 database read the same once packed by agent",
+          "[migration][rollups]") {
+  // The v12 fixture is the v9 one as that version's housekeeping moved it: a row per
+  // tier, series and span (table rollup_blocks), the daily tier made from the hours.
+  testing::TempDir v9_dir, dir;
+  V9Buckets want = v9_buckets(database_from(v9_dir, "v9.sql"));
+  const auto db = database_from(dir, "v12.sql");
+  SqliteOptions options{.path = db};
+  options.now_ms = [&] { return kV9Start + 3 * 3'600'000; };
+  auto storage = open_sqlite_storage(options);
+  REQUIRE(storage.is_ok());
+  // Read from the old rows before housekeeping moves them.
+  check_tiers(**storage, want);
+  // A late sample: rolled up into a pack before the old rows of the same buckets are
+  // moved into it; both count.
+  add_late_sample(**storage, want);
+  REQUIRE((*storage)->housekeep().is_ok());
+  check_tiers(**storage, want);
+  (*storage)->close();
+  CHECK(tier_tables(db) == "0|3|1|" + std::to_string(kSchemaVersion));
 }
 
 TEST_CASE(

@@ -81,7 +81,10 @@ TEST_CASE("SQLite: housekeeping gives the pages it frees back to the file system
   const std::int64_t pages_after = pragma(path, "page_count");
   INFO(pages_before << " pages before, " << pages_after << " after, " << free_pages << " free, of "
                     << page_size << " bytes");
-  CHECK(free_pages <= std::max<std::int64_t>(16, pages_before / 64));  // a few kept
+  // A few kept: a 64th of the pages the file had when they were given back (16 at
+  // least), which includes what this housekeeping wrote before deleting: bounded here by
+  // a 32nd of the file before.
+  CHECK(free_pages <= std::max<std::int64_t>(16, pages_before / 32));
   CHECK(pages_after * 4 < pages_before * 3);  // the raw blocks' pages, most of the file
   storage.close();
 }
