@@ -25,6 +25,18 @@ Result<bool> has_table(sqlite3* db, const char* name) {
   return stmt->int64(0) != 0;
 }
 
+// Sets a row of table housekeeping to `text`, or when it is null to `n`.
+Status set_housekeeping(sqlite3* db, const char* key, const std::string* text, std::int64_t n) {
+  return sqlite::exec(db,
+                      "INSERT INTO housekeeping (key, value) VALUES (?1, ?2)"
+                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      [&](Statement& st) {
+                        st.bind(1, std::string(key));
+                        if (text != nullptr) st.bind(2, *text);
+                        else st.bind(2, n);
+                      });
+}
+
 // Merges `add` (ascending) into `into` (ascending), bucket by bucket.
 void merge_sorted(std::vector<RollupBucket>& into, const std::vector<RollupBucket>& add) {
   for (const RollupBucket& b : add) {
@@ -415,11 +427,7 @@ Status migrate_rollup_blocks(sqlite3* db, std::chrono::steady_clock::time_point 
     if (Status s = pack_agent_blocks(db, *writer, *read, *remove, after, &moved); !s) return s;
     if (std::chrono::steady_clock::now() >= deadline) {
       *more = true;
-      return sqlite::exec(
-          db,
-          "INSERT INTO housekeeping (key, value) VALUES (?1, ?2)"
-          " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-          [&](Statement& st) { st.bind(1, std::string_view(kPackCursor)).bind(2, after); });
+      return set_housekeeping(db, kPackCursor, nullptr, after);
     }
   }
   next->reset();
@@ -536,17 +544,6 @@ Result<DailyTierZone> read_daily_tier_zone(sqlite3* db) {
 }
 
 namespace {
-
-Status set_housekeeping(sqlite3* db, const char* key, const std::string* text, std::int64_t n) {
-  return sqlite::exec(db,
-                      "INSERT INTO housekeeping (key, value) VALUES (?1, ?2)"
-                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                      [&](Statement& st) {
-                        st.bind(1, std::string(key));
-                        if (text != nullptr) st.bind(2, *text);
-                        else st.bind(2, n);
-                      });
-}
 
 // Series rebuilt a step.
 constexpr int kRebuildSeries = 64;

@@ -14,6 +14,7 @@
 #include "collector/sqlite/rollups.hpp"
 #include "collector/storage.hpp"
 #include "common/sqlite.hpp"
+#include "tests/support/collector_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
@@ -82,6 +83,18 @@ std::int64_t count(sqlite3* db, const char* sql) {
   REQUIRE(st.is_ok());
   REQUIRE(st->step() == SQLITE_ROW);
   return st->int64(0);
+}
+
+// Every tier's buckets of every series, as a reader on `db` reads them.
+std::map<std::pair<std::int64_t, std::int64_t>, std::vector<RollupBucket>> everything(sqlite3* db) {
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<RollupBucket>> out;
+  auto ids = sqlite::Statement::prepare(db, "SELECT id FROM series ORDER BY id");
+  REQUIRE(ids.is_ok());
+  std::vector<std::int64_t> series;
+  while (ids->step() == SQLITE_ROW) series.push_back(ids->int64(0));
+  for (const std::int64_t id : series)
+    for (const std::int64_t tier : kTiers) out[{tier, id}] = read(db, id, tier);
+  return out;
 }
 
 }  // namespace
@@ -179,6 +192,63 @@ TEST_CASE("SQLite tiers: an agent's series share a pack per span, each read back
     // Series 301's first day was lost with the damaged pack; its second day is there.
     CHECK(read(db.get(), 301).size() == stored[{kFiveMinutesMs, 301}].size() / 2);
   }
+}
+
+TEST_CASE("SQLite tiers: a version 12 database's rows move an agent a slice, read the same between",
+          "[storage][rollups][migration]") {
+  testing::TempDir dir;
+  const auto path = dir.path() / "collector.db";
+  // The version 12 fixture (one agent's 90 series, a row per tier, series and span),
+  // migrated to this schema by a storage that is closed before its housekeeping runs.
+  auto loaded =
+      testing::run({"/usr/bin/sqlite3", path.string(),
+                    ".read " + std::string(VIGIE_SOURCE_DIR) + "/tests/fixtures/schema/v12.sql"});
+  REQUIRE(loaded.exit_code == 0);
+  {
+    auto storage = open_sqlite_storage({.path = path,
+                                        .housekeeping_every = std::chrono::hours(1),
+                                        .now_ms = [] { return 1'728'010'800'000; }});
+    REQUIRE(storage.is_ok());
+    (*storage)->close();
+  }
+  auto db = sqlite::open(path.string(), SQLITE_OPEN_READWRITE);
+  REQUIRE(db.is_ok());
+  // A second agent with the same rows under series of its own.
+  REQUIRE(sqlite::exec(db->get(),
+                       "INSERT INTO series (agent_id, check_id, metric, unit) SELECT 2, check_id,"
+                       " metric || '-b', unit FROM series WHERE agent_id = 1;"
+                       "INSERT INTO rollup_blocks (tier, series_id, start_ms, buckets)"
+                       " SELECT b.tier, t.id, b.start_ms, b.buckets FROM rollup_blocks b"
+                       " JOIN series s ON s.id = b.series_id JOIN series t ON t.agent_id = 2"
+                       " AND t.check_id = s.check_id AND t.metric = s.metric || '-b'")
+              .is_ok());
+  const std::int64_t rows = count(db->get(), "SELECT count(*) FROM rollup_blocks");
+  REQUIRE(rows == 540);
+  const auto before = everything(db->get());
+  REQUIRE(before.size() == 180 * 3);
+  REQUIRE_FALSE(before.at({kHourMs, 1}).empty());
+
+  // A slice whose deadline has passed moves one agent, keeps its place, and says more.
+  bool more = false;
+  REQUIRE(sqlite::exec(db->get(), "BEGIN").is_ok());
+  REQUIRE(migrate_old_rollups(db->get(), std::chrono::steady_clock::now(), &more).is_ok());
+  REQUIRE(sqlite::exec(db->get(), "COMMIT").is_ok());
+  CHECK(more);
+  CHECK(count(db->get(), "SELECT count(*) FROM rollup_blocks") == rows / 2);
+  CHECK(count(db->get(), "SELECT count(DISTINCT agent_id) FROM rollup_packs") == 1);
+  CHECK(everything(db->get()) == before);
+
+  // The next slice moves the other agent and drops the table.
+  more = false;
+  REQUIRE(sqlite::exec(db->get(), "BEGIN").is_ok());
+  REQUIRE(migrate_old_rollups(db->get(), std::chrono::steady_clock::now() + std::chrono::hours(1),
+                              &more)
+              .is_ok());
+  REQUIRE(sqlite::exec(db->get(), "COMMIT").is_ok());
+  CHECK_FALSE(more);
+  CHECK(count(db->get(), "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_blocks'") == 0);
+  CHECK(count(db->get(), "SELECT count(*) FROM rollup_packs") == 6);
+  CHECK(everything(db->get()) == before);
 }
 
 }  // namespace vigie::collector
