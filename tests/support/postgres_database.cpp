@@ -13,8 +13,10 @@ std::optional<PostgresDatabase> postgres_database(PostgresDatabaseOptions option
     return std::nullopt;
   }
   const std::string name = server.create_database();
-  INFO(server.why());
-  REQUIRE_FALSE(name.empty());
+  {
+    INFO(server.why());
+    REQUIRE_FALSE(name.empty());
+  }
   PostgresDatabase database{server, name, server.conninfo(name)};
   if (options.migrate) {
     auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", database.conninfo});
