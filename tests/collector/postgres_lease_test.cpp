@@ -11,14 +11,13 @@
 
 #include "collector/postgres/lease.hpp"
 #include "collector/storage.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testing::shared_postgres;
 
 constexpr auto kLease = 300ms;
 
@@ -33,14 +32,9 @@ bool eventually(Pred pred, std::chrono::milliseconds within) {
 }
 
 TEST_CASE("PostgreSQL lease: one leader, and one that cannot confirm fences itself", "[postgres]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   REQUIRE(migrate_postgres(conninfo));
 
   std::atomic<int> changes{0};

@@ -11,13 +11,12 @@
 #include "collector/monitor.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::shared_postgres;
 
 protocol::Report report(const std::string& agent, std::uint64_t seq, State status) {
   protocol::Report r;
@@ -88,13 +87,9 @@ bool eventually(Pred pred, std::chrono::milliseconds within) {
 
 TEST_CASE("PostgreSQL: a long-poll on one collector wakes on an event made through another",
           "[postgres][live]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   Collector a = open_collector(server.conninfo(db));
   Collector b = open_collector(server.conninfo(db));
   // Let both LISTEN connections come up.

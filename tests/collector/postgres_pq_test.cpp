@@ -5,18 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include "collector/postgres/pq.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector::pq {
 namespace {
 
-using testing::shared_postgres;
-
-std::unique_ptr<Conn> connect_fresh() {
-  auto& server = shared_postgres();
-  const std::string database = server.create_database();
-  REQUIRE_FALSE(database.empty());
-  auto conn = Conn::connect(server.conninfo(database));
+// A connection to `conninfo` (a fresh database), with an empty table t.
+std::unique_ptr<Conn> connect_fresh(const std::string& conninfo) {
+  auto conn = Conn::connect(conninfo);
   REQUIRE(conn.is_ok());
   REQUIRE((*conn)->exec("CREATE TABLE t (k bigint PRIMARY KEY, v text NOT NULL)"));
   return std::move(*conn);
@@ -29,11 +25,9 @@ std::int64_t count(Conn& conn) {
 }
 
 TEST_CASE("pq pipeline: statements run in order, their rows come back in order", "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   Batch batch;
   for (int k = 0; k < 200; ++k)
     batch.add("INSERT INTO t (k, v) VALUES ($1, $2) RETURNING k * 2",
@@ -50,11 +44,9 @@ TEST_CASE("pq pipeline: statements run in order, their rows come back in order",
 
 TEST_CASE("pq pipeline: a failing statement stops those after it, the connection goes on",
           "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   SECTION("outside a transaction, the statements commit together or not at all") {
     Batch batch;
     batch.add("INSERT INTO t (k, v) VALUES (1, 'a')")
@@ -91,11 +83,9 @@ TEST_CASE("pq pipeline: a failing statement stops those after it, the connection
 
 TEST_CASE("pq pipeline: a statement that cannot be prepared fails before anything is sent",
           "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   auto rows = conn->pipeline(
       Batch().add("INSERT INTO t (k, v) VALUES (1, 'a')").add("INSERT INTO nowhere VALUES (1)"));
   REQUIRE_FALSE(rows.is_ok());
@@ -104,11 +94,9 @@ TEST_CASE("pq pipeline: a statement that cannot be prepared fails before anythin
 }
 
 TEST_CASE("pq arrays: rows sent as one array a column come back as they were", "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   const std::vector<std::string> texts = {"",
                                           "NULL",
                                           "null",
@@ -146,11 +134,9 @@ TEST_CASE("pq arrays: rows sent as one array a column come back as they were", "
 
 TEST_CASE("pq COPY: rows in binary go in whole, or not at all with the server's reason",
           "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   REQUIRE(conn->exec("CREATE TABLE b (k bigint PRIMARY KEY, data bytea NOT NULL)"));
   const std::string copy = "COPY b (k, data) FROM STDIN BINARY";
   CopyRows rows;
@@ -182,11 +168,9 @@ TEST_CASE("pq COPY: rows in binary go in whole, or not at all with the server's 
 }
 
 TEST_CASE("pq commit: a transaction that failed is not reported committed", "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
-  auto conn = connect_fresh();
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = connect_fresh(postgres->conninfo);
   REQUIRE(conn->exec("BEGIN; INSERT INTO t (k, v) VALUES (1, 'a')"));
   REQUIRE_FALSE(conn->exec("INSERT INTO t (k, v) VALUES (1, 'again')"));
   // PostgreSQL answers COMMIT of a failed transaction with the tag ROLLBACK, no error.

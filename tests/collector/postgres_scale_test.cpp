@@ -23,14 +23,13 @@
 #include "collector/storage.hpp"
 #include "common/time.hpp"
 #include "tests/support/child.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
 namespace vigie::collector {
 namespace {
-
-using testing::shared_postgres;
 
 constexpr int kAgents = 8;
 constexpr int kReports = 6;
@@ -82,14 +81,10 @@ Collector open_collector(const std::string& conninfo, bool follow = true,
 
 TEST_CASE("PostgreSQL: two collectors ingesting at once give the events of one",
           "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, single, conninfo] = *postgres;
   // The same stream through one collector, for reference.
-  const std::string single = server.create_database();
-  REQUIRE_FALSE(single.empty());
   {
     Collector one = open_collector(server.conninfo(single));
     for (int a = 0; a < kAgents; ++a)
@@ -176,13 +171,9 @@ TEST_CASE(
     "PostgreSQL: one agent's reports alternating between two collectors give the states "
     "and events of one",
     "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string single = server.create_database();
-  REQUIRE_FALSE(single.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, single, conninfo] = *postgres;
   {
     Collector one = open_collector(server.conninfo(single), false);
     for (std::size_t i = 0; i < kStream.size(); ++i)
@@ -211,11 +202,9 @@ TEST_CASE(
     "PostgreSQL: acknowledgements and downtimes made through one collector, reports "
     "through another, give what one collector gives",
     "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, single, conninfo] = *postgres;
   const auto run = [&](const std::string& db, bool two) {
     Collector a = open_collector(server.conninfo(db), false);
     Collector b = two ? open_collector(server.conninfo(db), false) : Collector{};
@@ -250,9 +239,7 @@ TEST_CASE(
     if (two) b.monitor->stop();
     a.monitor->stop();
   };
-  const std::string single = server.create_database();
   const std::string db = server.create_database();
-  REQUIRE_FALSE(single.empty());
   REQUIRE_FALSE(db.empty());
   run(single, false);
   run(db, true);
@@ -264,13 +251,9 @@ TEST_CASE(
 
 TEST_CASE("PostgreSQL: downtimes made through two collectors at once get ids of their own",
           "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   Collector a = open_collector(server.conninfo(db), false);
   Collector b = open_collector(server.conninfo(db), false);
   constexpr int kEach = 5;
@@ -300,13 +283,9 @@ TEST_CASE("PostgreSQL: downtimes made through two collectors at once get ids of 
 
 TEST_CASE("PostgreSQL: a long-poll on one collector passes no event another commits",
           "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   Collector a = open_collector(server.conninfo(db));
   Collector b = open_collector(server.conninfo(db));
   // A reader follows A's stream with its cursor while both collectors ingest.
@@ -356,13 +335,9 @@ bool eventually(Predicate seen) {
 
 TEST_CASE("PostgreSQL: a collector follows another's report by reading that agent alone",
           "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   Collector a = open_collector(server.conninfo(db));
   Collector b = open_collector(server.conninfo(db));
   auto shown_by_b = [&](int agent, State state) {
@@ -404,13 +379,9 @@ TEST_CASE("PostgreSQL: a collector follows another's report by reading that agen
 TEST_CASE(
     "PostgreSQL: the lead sweeps an agent reporting through another collector by reading it alone",
     "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   // A leads and sweeps every 50 ms; B only ingests.
   Collector a = open_collector(server.conninfo(db), true, {.tick = std::chrono::milliseconds(50)});
   REQUIRE(eventually([&] { return a.storage->leads(); }));
@@ -461,13 +432,9 @@ struct Alerting {
 
 TEST_CASE("PostgreSQL: reminders of a problem keep coming when another collector delivers them",
           "[postgres][postgres-scale]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   testing::TempDir dir;
   testing::WebhookReceiver hook(dir.path());
   const nlohmann::json file = {
@@ -519,13 +486,9 @@ TEST_CASE("PostgreSQL: reminders of a problem keep coming when another collector
 
 TEST_CASE("PostgreSQL: messages of one claim sent past its lease are not sent again by another",
           "[postgres][postgres-scale][outbox]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   testing::TempDir dir;
   // A slow receiver: 700 ms an answer, under a 1 s timeout, so a claim's lease (2 s)
   // ends while the third of four messages it holds is on its way.

@@ -18,6 +18,7 @@
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
 #include "tests/support/child.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -25,16 +26,6 @@ namespace vigie::collector {
 namespace {
 
 using testing::shared_postgres;
-
-// A fresh database of the shared server, or a skip when PostgreSQL is not installed.
-#define VIGIE_POSTGRES_DATABASE(name)                \
-  auto& server = shared_postgres();                  \
-  if (!server.available()) {                         \
-    WARN("skipped: " << server.why());               \
-    return;                                          \
-  }                                                  \
-  const std::string name = server.create_database(); \
-  REQUIRE_FALSE(name.empty())
 
 protocol::Report report(const std::string& agent, std::uint64_t seq) {
   protocol::Report r;
@@ -111,7 +102,9 @@ TEST_CASE("PostgreSQL: a --db value names the backend", "[postgres]") {
 }
 
 TEST_CASE("PostgreSQL: the password comes from a password file", "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   testing::TempDir dir;
   // Over TCP the server asks for the password: none given, none in a file, refused.
   ::unsetenv("PGPASSFILE");
@@ -145,8 +138,9 @@ TEST_CASE("PostgreSQL: an unreachable server is an error that says where", "[pos
 }
 
 TEST_CASE("PostgreSQL: migrations run once, and a newer schema is refused", "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
-  const std::string conninfo = server.conninfo(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   // Told not to migrate, a collector refuses an empty database.
   auto unmigrated = open_postgres_storage({.conninfo = conninfo, .migrate = false});
   REQUIRE_FALSE(unmigrated.is_ok());
@@ -177,7 +171,9 @@ TEST_CASE("PostgreSQL: migrations run once, and a newer schema is refused", "[po
 }
 
 TEST_CASE("PostgreSQL: a report sent to two collectors at once is stored once", "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   auto a = open_postgres_storage({.conninfo = server.conninfo(db)});
   auto b = open_postgres_storage({.conninfo = server.conninfo(db)});
   REQUIRE(a.is_ok());
@@ -212,7 +208,9 @@ TEST_CASE("PostgreSQL: a report sent to two collectors at once is stored once", 
 }
 
 TEST_CASE("PostgreSQL: writes wait out a server restart and carry on", "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   auto storage = open_postgres_storage({.conninfo = server.conninfo(db)});
   REQUIRE(storage.is_ok());
   REQUIRE(submit(**storage, report("agent-1", 1)).is_ok());
@@ -231,7 +229,9 @@ TEST_CASE("PostgreSQL: writes wait out a server restart and carry on", "[postgre
 
 TEST_CASE("PostgreSQL: --read-db reads from a streaming standby made by pg_basebackup -R",
           "[postgres][standby]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   testing::PostgresServer standby(server);
   INFO(standby.why() << standby.log());
   REQUIRE(standby.available());
@@ -305,7 +305,9 @@ std::string blocks_by_partition(testing::PostgresServer& server, const std::stri
 
 TEST_CASE("PostgreSQL: raw samples go to daily partitions, dropped whole by retention",
           "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   const std::int64_t day = (wall_ms() / kDayMs + 30) * kDayMs;
   std::atomic<std::int64_t> now{day + 12 * kHourMs};
   PostgresOptions options{.conninfo = server.conninfo(db)};
@@ -374,7 +376,9 @@ TEST_CASE(
     "PostgreSQL: blocks stored by schema version 1 are read, and dropped whole, after "
     "the migration to daily partitions",
     "[postgres]") {
-  VIGIE_POSTGRES_DATABASE(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   auto conn = pq::Conn::connect(server.conninfo(db));
   REQUIRE(conn.is_ok());
   REQUIRE(pg::migrate(**conn, 1).is_ok());

@@ -8,12 +8,10 @@
 #include "collector/postgres/schema.hpp"
 #include "collector/postgres/writes.hpp"
 #include "collector/sample_block.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector::pg {
 namespace {
-
-using testing::shared_postgres;
 
 protocol::Report report(const std::string& agent, std::uint64_t seq, int metrics) {
   protocol::Report r;
@@ -37,19 +35,20 @@ std::string sql(pq::Conn& conn, const std::string& query) {
   return rows->text(0, 0);
 }
 
+// A connection to `conninfo` (a fresh database), migrated to this collector's schema.
+std::unique_ptr<pq::Conn> migrated_connection(const std::string& conninfo) {
+  auto conn = pq::Conn::connect(conninfo);
+  REQUIRE(conn.is_ok());
+  REQUIRE(migrate(**conn));
+  return std::move(*conn);
+}
+
 TEST_CASE("PostgreSQL writes: a group's samples go in one COPY, a failed job's with it",
           "[postgres]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string database = server.create_database();
-  REQUIRE_FALSE(database.empty());
-  auto conn = pq::Conn::connect(server.conninfo(database));
-  REQUIRE(conn.is_ok());
-  pq::Conn& c = **conn;
-  REQUIRE(migrate(c));
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
   Writes writes(c, 0);
 
   REQUIRE(c.exec("BEGIN"));
@@ -114,17 +113,10 @@ TEST_CASE("PostgreSQL writes: a group's samples go in one COPY, a failed job's w
 
 TEST_CASE("PostgreSQL writes: a replayed report changes nothing, not even its series",
           "[postgres]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string database = server.create_database();
-  REQUIRE_FALSE(database.empty());
-  auto conn = pq::Conn::connect(server.conninfo(database));
-  REQUIRE(conn.is_ok());
-  pq::Conn& c = **conn;
-  REQUIRE(migrate(c));
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
   Writes writes(c, 0);
   auto store = [&](const protocol::Report& r) {
     REQUIRE(c.exec("BEGIN"));
@@ -154,17 +146,10 @@ TEST_CASE(
     "PostgreSQL writes: an agent's series are read in one statement and its new ones written in "
     "one, after a restart too",
     "[postgres]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string database = server.create_database();
-  REQUIRE_FALSE(database.empty());
-  auto conn = pq::Conn::connect(server.conninfo(database));
-  REQUIRE(conn.is_ok());
-  pq::Conn& c = **conn;
-  REQUIRE(migrate(c));
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
   // The round trips store() waited for, and the series ids of the block it wrote.
   const auto store = [&](Writes& writes, const protocol::Report& r) {
     REQUIRE(c.exec("BEGIN"));
@@ -213,7 +198,7 @@ TEST_CASE(
   // Another collector writes a series of a1 meanwhile; this one learns its id from the
   // upsert. One unit changes, a metric comes twice with two units (the last wins).
   {
-    auto other_conn = pq::Conn::connect(server.conninfo(database));
+    auto other_conn = pq::Conn::connect(postgres->conninfo);
     REQUIRE(other_conn.is_ok());
     Writes other(**other_conn, 200);
     REQUIRE((*other_conn)->exec("BEGIN"));
@@ -247,17 +232,10 @@ TEST_CASE(
 
 TEST_CASE("PostgreSQL writes: a roll-up of many blocks writes its buckets in a few statements",
           "[postgres]") {
-  auto& server = shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string database = server.create_database();
-  REQUIRE_FALSE(database.empty());
-  auto conn = pq::Conn::connect(server.conninfo(database));
-  REQUIRE(conn.is_ok());
-  pq::Conn& c = **conn;
-  REQUIRE(migrate(c));
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
   Writes writes(c, 0);
   // 300 agents' reports of 3 metrics, a minute apart for two agents in ten: 300 blocks,
   // 900 samples in 5-minute and hourly buckets long closed.

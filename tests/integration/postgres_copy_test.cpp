@@ -30,6 +30,7 @@
 #include "common/time.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -108,14 +109,9 @@ std::string count(testing::PostgresServer& server, const std::string& db, const 
 }
 
 TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "[postgres-copy]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
 
   // The SQLite collector, fed three days of reports by two agents.
   testing::TempDir dir;
@@ -443,14 +439,9 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
 
 TEST_CASE("db copy: a source of another schema version is refused, the target untouched",
           "[postgres-copy]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   testing::TempDir dir;
 
   // Older: a database of schema version 9, as a released collector left it.

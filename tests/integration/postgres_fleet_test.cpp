@@ -28,7 +28,7 @@
 #include "collector/postgres/pq.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -106,18 +106,10 @@ std::string describe(const AlertId& a) {
 
 TEST_CASE("PostgreSQL: three collectors, SIGKILLs and a server restart, nothing lost or doubled",
           "[.][postgres-fleet]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   REQUIRE(bench::ingest::init_http().is_ok());
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
-  auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", conninfo});
-  INFO(migrated.err);
-  REQUIRE(migrated.exit_code == 0);
   const std::size_t server_log_from = server.log().size();
 
   // One CA for the three (make-certs keeps files that exist): agents trust one.

@@ -17,7 +17,7 @@
 #include "common/time.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie {
@@ -124,17 +124,9 @@ json report(const std::string& agent, std::uint64_t seq) {
 
 TEST_CASE("PostgreSQL: one leader among three collectors, taken over when it dies or is cut off",
           "[postgres-lead]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
-  auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", conninfo});
-  INFO(migrated.err);
-  REQUIRE(migrated.exit_code == 0);
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
 
   LockSampler sampler(conninfo);
   testing::TempDir dirs[3];

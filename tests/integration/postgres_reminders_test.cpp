@@ -18,7 +18,7 @@
 #include "common/time.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -97,17 +97,9 @@ TEST_CASE(
     "PostgreSQL: a collector killed while delivering, its messages go out once after the lease "
     "and the reminders go on",
     "[postgres-reminders]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
-  auto migrated = run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", conninfo});
-  INFO(migrated.err);
-  REQUIRE(migrated.exit_code == 0);
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
 
   testing::TempDir hook_dir;
   testing::WebhookReceiver hook(hook_dir.path(), {.hold_paths = {"/killed"}});

@@ -20,6 +20,7 @@
 #include "console/model.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -66,16 +67,9 @@ TEST_CASE(
     "PostgreSQL standby: the console's views read a pg_basebackup -R standby while ingest "
     "runs",
     "[postgres-standby]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  REQUIRE(
-      testing::run({VIGIE_COLLECTOR_BIN, "db", "migrate", "--db", server.conninfo(db)}).exit_code ==
-      0);
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
   // Rows the test updates and vacuums on the primary all along: each VACUUM's cleanup,
   // replayed on the standby, cancels the queries there whose snapshot predates it (no
   // delay allowed), whichever table they read.

@@ -10,7 +10,7 @@
 #include "collector/postgres/schema.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
-#include "tests/support/postgres_server.hpp"
+#include "tests/support/postgres_database.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie {
@@ -45,14 +45,9 @@ std::string agent_config(const Collector& collector, const std::filesystem::path
 
 TEST_CASE("PostgreSQL: db migrate, the real agent through a collector on PostgreSQL, a SIGKILL",
           "[postgres-e2e]") {
-  auto& server = testing::shared_postgres();
-  if (!server.available()) {
-    WARN("skipped: " << server.why());
-    return;
-  }
-  const std::string db = server.create_database();
-  REQUIRE_FALSE(db.empty());
-  const std::string conninfo = server.conninfo(db);
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
 
   // A password on the command line is refused before anything is sent.
   auto with_password =
