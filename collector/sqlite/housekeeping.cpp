@@ -178,6 +178,10 @@ constexpr int kLevelFresh = 1;
 constexpr int kLevelSettled = 2;
 // A block that did not decode: kept as it is, never merged again.
 constexpr int kLevelDamaged = 3;
+constexpr int kLevelDay = 4;
+// How long after a UTC day ends its hours are merged: its last hour's late reports
+// have come by then, and been settled.
+constexpr std::int64_t kDaySettleMs = kHourMs;
 // Blocks the settled pass looks at in one query.
 constexpr int kSettledScan = 512;
 
@@ -205,6 +209,10 @@ class Compactor {
         {&c.settled_of_hour_,
          "SELECT id FROM sample_blocks WHERE agent_id = ?1 AND t_max >= ?2 AND level = 2"
          " AND t_min >= ?2 AND t_min < ?3"},
+        {&c.day_of_,
+         "SELECT id FROM sample_blocks WHERE agent_id = ?1 AND t_max >= ?2 AND level = 4"
+         " AND t_min >= ?2 AND t_min < ?3"},
+        {&c.promote_, "UPDATE sample_blocks SET level = ?2 WHERE id = ?1"},
     };
     for (const auto& entry : table) {
       auto stmt = Statement::prepare(db, entry.sql);
@@ -270,20 +278,37 @@ class Compactor {
 
   // The level-2 block of `agent` for the hour starting at `hour`, if any.
   Result<std::vector<std::int64_t>> settled_of_hour(std::int64_t agent, std::int64_t hour) {
-    std::vector<std::int64_t> ids;
-    settled_of_hour_.reset();
-    settled_of_hour_.bind(1, agent).bind(2, hour).bind(3, hour + kHourMs);
-    int rc;
-    while ((rc = settled_of_hour_.step()) == SQLITE_ROW) ids.push_back(settled_of_hour_.int64(0));
-    settled_of_hour_.reset();
-    if (rc != SQLITE_DONE) return sqlite::error(db_, "read settled blocks");
-    return ids;
+    return ids_of(settled_of_hour_, agent, hour, hour + kHourMs);
+  }
+  // The level-4 block of `agent` for the UTC day starting at `day`, if any.
+  Result<std::vector<std::int64_t>> day_of(std::int64_t agent, std::int64_t day) {
+    return ids_of(day_of_, agent, day, day + kDayMs);
+  }
+  // A block alone in its day becomes that day's block as it is.
+  Status promote(std::int64_t id, int level) {
+    promote_.reset();
+    promote_.bind(1, id).bind(2, static_cast<std::int64_t>(level));
+    const int rc = promote_.step();
+    promote_.reset();
+    if (rc != SQLITE_DONE) return sqlite::error(db_, "mark a day's block");
+    return Status::ok();
   }
 
  private:
   explicit Compactor(sqlite3* db) : db_(db) {}
+  Result<std::vector<std::int64_t>> ids_of(Statement& query, std::int64_t agent, std::int64_t from,
+                                           std::int64_t to) {
+    std::vector<std::int64_t> ids;
+    query.reset();
+    query.bind(1, agent).bind(2, from).bind(3, to);
+    int rc;
+    while ((rc = query.step()) == SQLITE_ROW) ids.push_back(query.int64(0));
+    query.reset();
+    if (rc != SQLITE_DONE) return sqlite::error(db_, "read compacted blocks");
+    return ids;
+  }
   sqlite3* db_;
-  Statement read_, remove_, insert_, mark_damaged_, settled_of_hour_;
+  Statement read_, remove_, insert_, mark_damaged_, settled_of_hour_, day_of_, promote_;
   std::vector<Sample> samples_;
   std::vector<std::int64_t> merged_;
 };
@@ -336,6 +361,47 @@ Status compact_settled(sqlite3* db, Compactor& compactor, std::int64_t now, std:
     if (!settled) return settled.status();
     ids.insert(ids.end(), settled->begin(), settled->end());
     if (Status s = compactor.merge(key.first, ids, kLevelSettled, kLevelSettled); !s) return s;
+  }
+  if (rows == kSettledScan) *more = true;
+  return Status::ok();
+}
+
+// The day pass: an agent's hour blocks (level 2) of a UTC day over for kDaySettleMs,
+// merged into one block for that agent and day (level 4), with the one already there
+// when late samples come. A day's block holds 24 times the samples of an hour's for
+// the same per-series headers (the first value, the timestamps' and values' modes).
+Status compact_days(sqlite3* db, Compactor& compactor, std::int64_t now, std::int64_t cursor,
+                    Clock::time_point deadline, bool* more) {
+  const std::int64_t days_before = bucket_of(now - kDaySettleMs, kDayMs);
+  auto scan = Statement::prepare(db,
+                                 "SELECT id, agent_id, t_min FROM sample_blocks"
+                                 " WHERE level = 2 AND t_max < ?1 AND id <= ?2"
+                                 " ORDER BY t_max LIMIT 512");
+  if (!scan) return scan.status();
+  scan->bind(1, days_before).bind(2, cursor);
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
+  int rows = 0;
+  int rc;
+  while ((rc = scan->step()) == SQLITE_ROW) {
+    ++rows;
+    groups[{scan->int64(1), bucket_of(scan->int64(2), kDayMs)}].push_back(scan->int64(0));
+  }
+  if (rc != SQLITE_DONE) return sqlite::error(db, "read blocks to compact");
+  scan->reset();
+  for (auto& [key, ids] : groups) {
+    if (Clock::now() >= deadline) {
+      *more = true;
+      return Status::ok();
+    }
+    auto day = compactor.day_of(key.first, key.second);
+    if (!day) return day.status();
+    ids.insert(ids.end(), day->begin(), day->end());
+    // An hour alone in its day (an agent that reported for an hour) is its day's block.
+    if (ids.size() == 1) {
+      if (Status s = compactor.promote(ids.front(), kLevelDay); !s) return s;
+      continue;
+    }
+    if (Status s = compactor.merge(key.first, ids, kLevelDay, kLevelDay); !s) return s;
   }
   if (rows == kSettledScan) *more = true;
   return Status::ok();
@@ -436,6 +502,7 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   }
   if (Status s = compact_settled(db, *compactor, now_ms, *cursor, compact_until, more); !s)
     return s;
+  if (Status s = compact_days(db, *compactor, now_ms, *cursor, compact_until, more); !s) return s;
   // The tiers of a database of schema 12 or before, into the packs.
   const auto migrate_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (Status s = migrate_old_rollups(db, migrate_until, more); !s) return s;

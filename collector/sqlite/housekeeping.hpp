@@ -13,7 +13,11 @@
 //   busy agent), those blocks become one (level 1);
 // - settled: the blocks of an agent whose samples start in an hour that is over and
 //   that are rolled up become one block for that agent and hour (level 2), merged
-//   with the one already there when late samples come.
+//   with the one already there when late samples come;
+// - day: an hour after a UTC day is over, an agent's hour blocks of that day become
+//   one block for the agent and day (level 4), merged with the one already there when
+//   late samples come: the per-series headers (first value, modes, lengths) once a
+//   day instead of once an hour. A one-hour read decodes that series' day.
 // The merged block takes the largest id of the blocks it replaces, all of them on one
 // side of the rollup cursor: what was rolled up stays so, what was not is rolled up
 // once. Blocks written by earlier versions (level 0, encoding 1) go the same way.

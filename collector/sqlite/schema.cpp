@@ -339,13 +339,20 @@ CREATE UNIQUE INDEX rollup_packs_by_agent ON rollup_packs (tier, agent_id, start
 CREATE INDEX rollup_packs_by_time ON rollup_packs (tier, start_ms);
 )sql";
 
+// Version 14: the compaction's day pass (housekeeping.hpp): an agent's hour blocks
+// (level 2) of a day that is over become one block for the agent and day (level 4); its
+// scan finds the hour blocks among the days' blocks through this index.
+constexpr const char* kSchemaV14 = R"sql(
+CREATE INDEX sample_blocks_settled ON sample_blocks (t_max) WHERE level = 2;
+)sql";
+
 // The schema's history: entry N-1 takes a database from version N-1 to N. A new
 // version appends its step here and never edits an earlier one; each step runs in one
 // transaction with the user_version bump. tests/fixtures/schema/ keeps a database of
 // every released version, and a test migrates each to the current one.
-constexpr const char* kMigrations[] = {kSchemaV1,  kSchemaV2,  kSchemaV3, kSchemaV4, kSchemaV5,
-                                       kSchemaV6,  kSchemaV7,  kSchemaV8, kSchemaV9, kSchemaV10,
-                                       kSchemaV11, kSchemaV12, kSchemaV13};
+constexpr const char* kMigrations[] = {kSchemaV1,  kSchemaV2,  kSchemaV3,  kSchemaV4, kSchemaV5,
+                                       kSchemaV6,  kSchemaV7,  kSchemaV8,  kSchemaV9, kSchemaV10,
+                                       kSchemaV11, kSchemaV12, kSchemaV13, kSchemaV14};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 }  // namespace

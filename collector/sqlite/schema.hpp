@@ -19,7 +19,7 @@ struct sqlite3;
 namespace vigie::collector {
 
 // The version this collector writes and reads (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 13;
+inline constexpr std::int64_t kSchemaVersion = 14;
 // PRAGMA application_id of a collector database: "vigc" (the agent's spool is "vigS").
 inline constexpr std::int64_t kApplicationId = 0x76696763;
 

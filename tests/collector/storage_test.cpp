@@ -372,6 +372,70 @@ TEST_CASE("SqliteStorage: an agent's blocks are compacted per series, every samp
   CHECK(hourly.points[0].count == 41);
 }
 
+TEST_CASE(
+    "SqliteStorage: an agent's hours of a day that is over become one block, late samples join it",
+    "[storage][series][compaction]") {
+  testing::TestBackend backend("sqlite");
+  SeriesFixture f(backend);
+  const std::int64_t day = kT0 - 2 * kDay;  // a UTC midnight
+  // Two agents, a sample every 10 minutes for the day and the first hour of the next.
+  std::uint64_t seq = 0;
+  const auto value = [](int i) { return (i % 37) * 0.25 - 3; };
+  for (int i = 0; i < 150; ++i) {
+    for (const char* agent : {"agent-1", "agent-2"}) {
+      protocol::Report r = load_report(++seq, day + i * 600'000, value(i));
+      r.agent.id = agent;
+      REQUIRE(submit(*f.storage, r).is_ok());
+    }
+  }
+  // Within the hour after the day: its hours are blocks of their own still.
+  f.now = day + kDay + 30 * 60'000;
+  REQUIRE(f.storage->housekeep().is_ok());
+  std::vector<std::string> rows = block_rows(f);
+  CHECK(std::count(rows.begin(), rows.end(), "2 03") == 48);
+  CHECK(std::count(rows.begin(), rows.end(), "4 03") == 0);
+
+  const auto check_day = [&](int late) {
+    const SeriesData raw = f.query("raw", day, day + kDay - 1);
+    REQUIRE(raw.points.size() == static_cast<std::size_t>(144 + late));
+    std::size_t at = 0;
+    for (int i = 0; i < 144; ++i) {
+      if (late > 0 && day + i * 600'000 > day + 5 * kHourMs + 60'000 && at == 31) ++at;
+      INFO("sample " << i);
+      CHECK(raw.points[at++] == SeriesPoint{day + i * 600'000, value(i), value(i), value(i), 1});
+    }
+    // An hour in the middle of the day reads from the day's block.
+    const SeriesData hour = f.query("raw", day + 7 * kHourMs, day + 8 * kHourMs - 1);
+    REQUIRE(hour.points.size() == 6);
+    CHECK(hour.points[0] == SeriesPoint{day + 7 * kHourMs, value(42), value(42), value(42), 1});
+    // The tiers count each sample once.
+    const SeriesData hourly = f.query("1h", day, day + kDay - 1);
+    REQUIRE(hourly.points.size() == 24);
+    for (const SeriesPoint& p : hourly.points)
+      CHECK(p.count == (late > 0 && p.ts_ms == day + 5 * kHourMs ? 7 : 6));
+  };
+  // An hour after: one block per agent for the day; the next day's hour as it was.
+  f.now = day + kDay + 2 * kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  CHECK(std::count(rows.begin(), rows.end(), "4 03") == 2);
+  CHECK(std::count(rows.begin(), rows.end(), "2 03") == 2);
+  CHECK(rows.size() == 4);
+  check_day(0);
+
+  // A late sample of that day joins the day's block (through an hour block of its own).
+  REQUIRE(submit(*f.storage, load_report(++seq, day + 5 * kHourMs + 60'000, 99)).is_ok());
+  f.now = day + kDay + 3 * kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  rows = block_rows(f);
+  CHECK(std::count(rows.begin(), rows.end(), "4 03") == 2);
+  CHECK(rows.size() == 4);
+  check_day(1);
+  const SeriesData raw = f.query("raw", day + 5 * kHourMs, day + 6 * kHourMs - 1);
+  REQUIRE(raw.points.size() == 7);
+  CHECK(raw.points[1] == SeriesPoint{day + 5 * kHourMs + 60'000, 99, 99, 99, 1});
+}
+
 TEST_CASE("SqliteStorage: compaction keeps agents and hours apart",
           "[storage][series][compaction]") {
   testing::TestBackend backend("sqlite");
