@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -212,6 +213,9 @@ class Compactor {
         {&c.day_of_,
          "SELECT id FROM sample_blocks WHERE agent_id = ?1 AND t_max >= ?2 AND level = 4"
          " AND t_min >= ?2 AND t_min < ?3"},
+        {&c.hours_of_day_,
+         "SELECT id FROM sample_blocks WHERE agent_id = ?1 AND t_max >= ?2 AND level = 2"
+         " AND t_min >= ?2 AND t_min < ?3 AND id <= ?4"},
         {&c.promote_, "UPDATE sample_blocks SET level = ?2 WHERE id = ?1"},
     };
     for (const auto& entry : table) {
@@ -284,6 +288,19 @@ class Compactor {
   Result<std::vector<std::int64_t>> day_of(std::int64_t agent, std::int64_t day) {
     return ids_of(day_of_, agent, day, day + kDayMs);
   }
+  // The hour blocks (level 2) of `agent` whose samples start in the UTC day starting at
+  // `day`, rolled up (up to `cursor`).
+  Result<std::vector<std::int64_t>> hours_of_day(std::int64_t agent, std::int64_t day,
+                                                 std::int64_t cursor) {
+    std::vector<std::int64_t> ids;
+    hours_of_day_.reset();
+    hours_of_day_.bind(1, agent).bind(2, day).bind(3, day + kDayMs).bind(4, cursor);
+    int rc;
+    while ((rc = hours_of_day_.step()) == SQLITE_ROW) ids.push_back(hours_of_day_.int64(0));
+    hours_of_day_.reset();
+    if (rc != SQLITE_DONE) return sqlite::error(db_, "read compacted blocks");
+    return ids;
+  }
   // A block alone in its day becomes that day's block as it is.
   Status promote(std::int64_t id, int level) {
     promote_.reset();
@@ -308,7 +325,8 @@ class Compactor {
     return ids;
   }
   sqlite3* db_;
-  Statement read_, remove_, insert_, mark_damaged_, settled_of_hour_, day_of_, promote_;
+  Statement read_, remove_, insert_, mark_damaged_, settled_of_hour_, day_of_, hours_of_day_,
+      promote_;
   std::vector<Sample> samples_;
   std::vector<std::int64_t> merged_;
 };
@@ -370,38 +388,43 @@ Status compact_settled(sqlite3* db, Compactor& compactor, std::int64_t now, std:
 // merged into one block for that agent and day (level 4), with the one already there
 // when late samples come. A day's block holds 24 times the samples of an hour's for
 // the same per-series headers (the first value, the timestamps' and values' modes).
+// The scan finds the days to merge; each is merged whole, once, all its hours at once.
 Status compact_days(sqlite3* db, Compactor& compactor, std::int64_t now, std::int64_t cursor,
                     Clock::time_point deadline, bool* more) {
   const std::int64_t days_before = bucket_of(now - kDaySettleMs, kDayMs);
   auto scan = Statement::prepare(db,
-                                 "SELECT id, agent_id, t_min FROM sample_blocks"
+                                 "SELECT agent_id, t_min FROM sample_blocks"
                                  " WHERE level = 2 AND t_max < ?1 AND id <= ?2"
                                  " ORDER BY t_max LIMIT 512");
   if (!scan) return scan.status();
   scan->bind(1, days_before).bind(2, cursor);
-  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
+  std::set<std::pair<std::int64_t, std::int64_t>> days;  // agent, day
   int rows = 0;
   int rc;
   while ((rc = scan->step()) == SQLITE_ROW) {
     ++rows;
-    groups[{scan->int64(1), bucket_of(scan->int64(2), kDayMs)}].push_back(scan->int64(0));
+    const std::int64_t day = bucket_of(scan->int64(1), kDayMs);
+    if (day < days_before) days.emplace(scan->int64(0), day);
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read blocks to compact");
   scan->reset();
-  for (auto& [key, ids] : groups) {
+  for (const auto& [agent, day] : days) {
     if (Clock::now() >= deadline) {
       *more = true;
       return Status::ok();
     }
-    auto day = compactor.day_of(key.first, key.second);
-    if (!day) return day.status();
-    ids.insert(ids.end(), day->begin(), day->end());
+    auto ids = compactor.hours_of_day(agent, day, cursor);
+    if (!ids) return ids.status();
+    if (ids->empty()) continue;
+    auto merged = compactor.day_of(agent, day);
+    if (!merged) return merged.status();
+    ids->insert(ids->end(), merged->begin(), merged->end());
     // An hour alone in its day (an agent that reported for an hour) is its day's block.
-    if (ids.size() == 1) {
-      if (Status s = compactor.promote(ids.front(), kLevelDay); !s) return s;
+    if (ids->size() == 1) {
+      if (Status s = compactor.promote(ids->front(), kLevelDay); !s) return s;
       continue;
     }
-    if (Status s = compactor.merge(key.first, ids, kLevelDay, kLevelDay); !s) return s;
+    if (Status s = compactor.merge(agent, *ids, kLevelDay, kLevelDay); !s) return s;
   }
   if (rows == kSettledScan) *more = true;
   return Status::ok();
