@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -292,14 +293,7 @@ class Compactor {
   // `day`, rolled up (up to `cursor`).
   Result<std::vector<std::int64_t>> hours_of_day(std::int64_t agent, std::int64_t day,
                                                  std::int64_t cursor) {
-    std::vector<std::int64_t> ids;
-    hours_of_day_.reset();
-    hours_of_day_.bind(1, agent).bind(2, day).bind(3, day + kDayMs).bind(4, cursor);
-    int rc;
-    while ((rc = hours_of_day_.step()) == SQLITE_ROW) ids.push_back(hours_of_day_.int64(0));
-    hours_of_day_.reset();
-    if (rc != SQLITE_DONE) return sqlite::error(db_, "read compacted blocks");
-    return ids;
+    return ids_of(hours_of_day_, agent, day, day + kDayMs, cursor);
   }
   // A block alone in its day becomes that day's block as it is.
   Status promote(std::int64_t id, int level) {
@@ -313,11 +307,15 @@ class Compactor {
 
  private:
   explicit Compactor(sqlite3* db) : db_(db) {}
+  // The ids `query` finds for (agent, from, to), and `up_to` as its fourth parameter if
+  // it has one.
   Result<std::vector<std::int64_t>> ids_of(Statement& query, std::int64_t agent, std::int64_t from,
-                                           std::int64_t to) {
+                                           std::int64_t to,
+                                           std::optional<std::int64_t> up_to = std::nullopt) {
     std::vector<std::int64_t> ids;
     query.reset();
     query.bind(1, agent).bind(2, from).bind(3, to);
+    if (up_to) query.bind(4, *up_to);
     int rc;
     while ((rc = query.step()) == SQLITE_ROW) ids.push_back(query.int64(0));
     query.reset();
