@@ -545,7 +545,11 @@ Status decode_run(const Run& run, std::int64_t series, const std::vector<std::in
                   std::vector<Sample>& out, BlockBreakdown* m) {
   if (run.times.mode == TimeMode::kShared && (shared == nullptr || shared->size() != run.count))
     return corrupt("shared timestamps missing");
-  out.reserve(out.size() + run.count);
+  // Room for the run, growing geometrically: `out` gathers many runs (a day's block, or
+  // the blocks a compaction merges), and room for exactly one more run each time would
+  // copy everything before it again for every run.
+  if (out.capacity() < out.size() + run.count)
+    out.reserve(std::max<std::size_t>(out.size() + run.count, 2 * out.capacity()));
   BitReader r(run.stream);
   TimestampReader times(run.times, run.first_ts, shared);
   std::uint64_t ts = run.first_ts;
