@@ -440,7 +440,9 @@ Status migrate_rollup_blocks(sqlite3* db, std::chrono::steady_clock::time_point 
   if (orphans > 0)
     log::warning("storage: " + std::to_string(orphans) + " rollup blocks of no series dropped");
   if (Status s = sqlite::exec(db, "DROP TABLE rollup_blocks"); !s) return s;
-  if (Status s = sqlite::exec(db, "DELETE FROM housekeeping WHERE key = 'rollup_packs_agent'"); !s)
+  if (Status s = sqlite::exec(db, "DELETE FROM housekeeping WHERE key = ?1",
+                              [](Statement& st) { st.bind(1, std::string_view(kPackCursor)); });
+      !s)
     return s;
   // (A new database made the table on its way to this version: nothing to say.)
   if (moved > 0 || resumed)

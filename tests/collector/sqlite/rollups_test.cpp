@@ -236,6 +236,9 @@ TEST_CASE("SQLite tiers: a version 12 database's rows move an agent a slice, rea
   CHECK(more);
   CHECK(count(db->get(), "SELECT count(*) FROM rollup_blocks") == rows / 2);
   CHECK(count(db->get(), "SELECT count(DISTINCT agent_id) FROM rollup_packs") == 1);
+  // Its place: the last agent moved, for the next slice.
+  CHECK(count(db->get(), "SELECT count(*) FROM housekeeping WHERE key = 'rollup_packs_agent'") ==
+        1);
   CHECK(everything(db->get()) == before);
 
   // The next slice moves the other agent and drops the table.
@@ -248,6 +251,8 @@ TEST_CASE("SQLite tiers: a version 12 database's rows move an agent a slice, rea
   CHECK_FALSE(more);
   CHECK(count(db->get(), "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_blocks'") == 0);
   CHECK(count(db->get(), "SELECT count(*) FROM rollup_packs") == 6);
+  CHECK(count(db->get(), "SELECT count(*) FROM housekeeping WHERE key = 'rollup_packs_agent'") ==
+        0);
   CHECK(everything(db->get()) == before);
 }
 
