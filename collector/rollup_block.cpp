@@ -367,6 +367,13 @@ Status get_ints(std::string_view& in, std::size_t count, bool may_be_relative,
 
 }  // namespace
 
+void merge_bucket(RollupBucket& into, const RollupBucket& add) {
+  into.min = std::min(into.min, add.min);
+  into.max = std::max(into.max, add.max);
+  into.sum = sum_exactly(into.sum, add.sum);
+  into.n += add.n;
+}
+
 std::int64_t rollup_span(std::int64_t width_ms) {
   if (width_ms == 300'000) return kDayMs;
   if (width_ms == 3'600'000) return 7 * kDayMs;

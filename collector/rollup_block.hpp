@@ -59,6 +59,15 @@ struct RollupBucket {
   bool operator==(const RollupBucket&) const = default;
 };
 
+// The start of the bucket of `width` ms that holds `ts`: floor, also before 1970.
+inline std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
+  const std::int64_t b = ts / width * width;
+  return ts < 0 && b != ts ? b - width : b;
+}
+
+// Adds a bucket's aggregate into `into` (min, max, n added, the sum exactly).
+void merge_bucket(RollupBucket& into, const RollupBucket& add);
+
 // The span of time one blob of a tier covers: a day of 5-minute buckets, a week of
 // hourly ones, 128 days of daily ones (a tier of another width: 256 buckets).
 std::int64_t rollup_span(std::int64_t width_ms);

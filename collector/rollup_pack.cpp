@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "collector/bit_codec.hpp"
+#include "common/log.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -16,6 +17,16 @@ constexpr std::size_t kMaxEntryBytes = 2 * 10;
 
 Status not_a_pack(std::string_view why) {
   return Status::corruption("rollup pack: " + std::string(why));
+}
+
+// Merges `add` (ascending) into `into` (ascending), bucket by bucket.
+void merge_sorted(std::vector<RollupBucket>& into, const std::vector<RollupBucket>& add) {
+  for (const RollupBucket& b : add) {
+    auto it = std::lower_bound(into.begin(), into.end(), b.ts_ms,
+                               [](const RollupBucket& s, std::int64_t ts) { return s.ts_ms < ts; });
+    if (it != into.end() && it->ts_ms == b.ts_ms) merge_bucket(*it, b);
+    else into.insert(it, b);
+  }
 }
 
 }  // namespace
@@ -99,6 +110,75 @@ std::string PackBuilder::take() {
   lengths_.clear();
   blocks_.clear();
   return out;
+}
+
+void add_to_packs(PackParts& packs, std::int64_t tier, std::int64_t agent, std::int64_t series,
+                  const std::vector<RollupBucket>& buckets) {
+  const std::int64_t span = rollup_span(tier);
+  for (const RollupBucket& b : buckets) {
+    auto& parts = packs[{tier, agent, bucket_of(b.ts_ms, span)}];
+    if (parts.empty() || parts.back().series != series) parts.push_back({.series = series});
+    parts.back().buckets.push_back(b);
+  }
+}
+
+Status PackMerger::take_part(const PackPart& part, std::int64_t tier, std::int64_t span_start) {
+  added_.clear();
+  if (part.block.empty()) {
+    added_ = part.buckets;
+    return Status::ok();
+  }
+  return decode_rollups(part.block, span_start, tier, added_);
+}
+
+std::string PackMerger::merge(std::string_view stored_pack, std::int64_t tier,
+                              std::int64_t span_start, const std::vector<PackPart>& parts,
+                              Mode mode, std::string_view where) {
+  entries_.clear();
+  const auto say = [&](std::string_view what, const Status& s) {
+    log::error("storage: rollups of " + std::string(where) + std::string(what) + ": " +
+               s.message());
+  };
+  if (!stored_pack.empty()) {
+    if (Status d = parse_pack(stored_pack, stored_pack.size(), entries_); !d) say("", d);
+  }
+  const auto stored_block = [&](const PackEntry& entry) {
+    return stored_pack.substr(entry.offset, entry.length);
+  };
+  const auto of_series = [](std::int64_t series) { return ", series " + std::to_string(series); };
+  std::size_t e = 0;
+  for (const PackPart& part : parts) {
+    // The stored series before this part's: kept as they are.
+    for (; e < entries_.size() && entries_[e].series < part.series; ++e)
+      builder_.add(entries_[e].series, stored_block(entries_[e]));
+    const PackEntry* stored =
+        e < entries_.size() && entries_[e].series == part.series ? &entries_[e++] : nullptr;
+    // A damaged part (an older row's block) is not written; what is stored stays.
+    if (Status t = take_part(part, tier, span_start); !t) {
+      say(of_series(part.series), t);
+      if (stored != nullptr) builder_.add(part.series, stored_block(*stored));
+      continue;
+    }
+    const bool merge = stored != nullptr && mode == Mode::kMerge;
+    if (merge) {
+      stored_.clear();
+      if (Status d = decode_rollups(stored_block(*stored), span_start, tier, stored_); !d) {
+        say(of_series(part.series), d);
+        stored_.clear();
+      }
+      merge_sorted(stored_, added_);
+      added_.swap(stored_);
+    }
+    if (added_.empty()) continue;
+    if (!part.block.empty() && !merge) {
+      builder_.add(part.series, part.block);  // as it was (it decoded)
+    } else {
+      encoded_ = encode_rollups(added_, span_start, tier);
+      builder_.add(part.series, encoded_);
+    }
+  }
+  for (; e < entries_.size(); ++e) builder_.add(entries_[e].series, stored_block(entries_[e]));
+  return builder_.empty() ? std::string() : builder_.take();
 }
 
 }  // namespace vigie::collector

@@ -13,11 +13,14 @@
 // does not read every series' buckets.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "collector/rollup_block.hpp"
 #include "common/status.hpp"
 
 namespace vigie::collector {
@@ -57,6 +60,49 @@ class PackBuilder {
   std::vector<std::int64_t> series_;
   std::vector<std::size_t> lengths_;
   std::string blocks_;
+};
+
+// One series' part of a pack's rewrite: its buckets in the span, ascending, or when
+// `block` is not empty, them encoded (a rollup block of the span, as an older row held
+// it).
+struct PackPart {
+  std::int64_t series = 0;
+  std::vector<RollupBucket> buckets;
+  std::string_view block;
+};
+
+// The packs a rewrite touches, (tier, agent, span start), each with its parts in
+// ascending series.
+using PackKey = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+using PackParts = std::map<PackKey, std::vector<PackPart>>;
+
+// Adds a series' buckets (ascending, of one tier) to the parts of the packs of their
+// spans. Series must be added in ascending order within each pack.
+void add_to_packs(PackParts& packs, std::int64_t tier, std::int64_t agent, std::int64_t series,
+                  const std::vector<RollupBucket>& buckets);
+
+// Rewrites packs, whatever stores them: what a pack of (tier, span) holds with parts
+// merged into it or replacing what it held of their series. A damaged stored pack or
+// part is logged with `where` (the agent, tier and span) and left out: what it held is
+// lost either way, and the rest is written.
+class PackMerger {
+ public:
+  enum class Mode {
+    kMerge,    // a part's buckets join those the pack holds (late samples add up)
+    kReplace,  // a part's buckets are the series' buckets in the span (none: removed)
+  };
+  // The new pack from `stored` (a pack's bytes, empty when there is none) and `parts`
+  // (ascending, distinct series): empty when no series has buckets left.
+  std::string merge(std::string_view stored, std::int64_t tier, std::int64_t span_start,
+                    const std::vector<PackPart>& parts, Mode mode, std::string_view where);
+
+ private:
+  // The part's buckets into added_, decoded from its block if it has one.
+  Status take_part(const PackPart& part, std::int64_t tier, std::int64_t span_start);
+  std::string encoded_;
+  std::vector<PackEntry> entries_;
+  std::vector<RollupBucket> stored_, added_;
+  PackBuilder builder_;
 };
 
 }  // namespace vigie::collector

@@ -75,12 +75,6 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
 // The last sample block rolled up (0: none yet): later blocks are not in the tiers.
 Result<std::int64_t> rollup_cursor(sqlite3* db);
 
-// The start of the bucket of `width` ms that holds `ts`: floor, also before 1970.
-inline std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
-  const std::int64_t b = ts / width * width;
-  return ts < 0 && b != ts ? b - width : b;
-}
-
 // What a bucket keeps of its samples.
 struct Aggregate {
   double min = std::numeric_limits<double>::infinity();

@@ -37,28 +37,11 @@ Status set_housekeeping(sqlite3* db, const char* key, const std::string* text, s
                       });
 }
 
-// Merges `add` (ascending) into `into` (ascending), bucket by bucket.
-void merge_sorted(std::vector<RollupBucket>& into, const std::vector<RollupBucket>& add) {
-  for (const RollupBucket& b : add) {
-    auto it = std::lower_bound(into.begin(), into.end(), b.ts_ms,
-                               [](const RollupBucket& s, std::int64_t ts) { return s.ts_ms < ts; });
-    if (it != into.end() && it->ts_ms == b.ts_ms) merge_bucket(*it, b);
-    else into.insert(it, b);
-  }
-}
-
 // A pack's first bytes read at once: the directory of a hundred series or so, and often
 // the block wanted with it.
 constexpr std::size_t kPackHeadBytes = 1024;
 
 }  // namespace
-
-void merge_bucket(RollupBucket& into, const RollupBucket& add) {
-  into.min = std::min(into.min, add.min);
-  into.max = std::max(into.max, add.max);
-  into.sum = sum_exactly(into.sum, add.sum);
-  into.n += add.n;
-}
 
 Result<SeriesAgents> SeriesAgents::prepare(sqlite3* db) {
   SeriesAgents a(db);
@@ -103,16 +86,6 @@ Result<RollupWriter> RollupWriter::prepare(sqlite3* db) {
   return w;
 }
 
-// The part's buckets into added_, decoded from its block if it has one.
-Status RollupWriter::take_part(const Part& part, std::int64_t tier, std::int64_t span_start) {
-  added_.clear();
-  if (part.block.empty()) {
-    added_ = part.buckets;
-    return Status::ok();
-  }
-  return decode_rollups(part.block, span_start, tier, added_);
-}
-
 Status RollupWriter::write(std::int64_t tier, std::int64_t agent, std::int64_t span_start,
                            const std::vector<Part>& parts, Mode mode) {
   find_.reset();
@@ -123,62 +96,17 @@ Status RollupWriter::write(std::int64_t tier, std::int64_t agent, std::int64_t s
   stored_pack_.clear();
   if (rc == SQLITE_ROW) stored_pack_ = find_.blob(1);
   find_.reset();
-  entries_.clear();
-  const auto where = [&](std::int64_t series) {
-    return "storage: rollups of series " + std::to_string(series) + ", tier " +
-           std::to_string(tier) + " at " + std::to_string(span_start) + ": ";
-  };
-  // A damaged pack cannot be merged into: it is replaced by the new buckets (what it
-  // held is lost either way), and the loss is logged.
-  if (id != 0) {
-    if (Status d = parse_pack(stored_pack_, stored_pack_.size(), entries_); !d)
-      log::error("storage: rollups of agent " + std::to_string(agent) + ", tier " +
-                 std::to_string(tier) + " at " + std::to_string(span_start) + ": " + d.message());
-  }
-  const auto stored_block = [&](const PackEntry& entry) {
-    return std::string_view(stored_pack_).substr(entry.offset, entry.length);
-  };
-  std::size_t e = 0;
-  for (const Part& part : parts) {
-    // The stored series before this part's: kept as they are.
-    for (; e < entries_.size() && entries_[e].series < part.series; ++e)
-      builder_.add(entries_[e].series, stored_block(entries_[e]));
-    const PackEntry* stored =
-        e < entries_.size() && entries_[e].series == part.series ? &entries_[e++] : nullptr;
-    // A damaged part (an older row's block) is not written; what is stored stays.
-    if (Status t = take_part(part, tier, span_start); !t) {
-      log::error(where(part.series) + t.message());
-      if (stored != nullptr) builder_.add(part.series, stored_block(*stored));
-      continue;
-    }
-    const bool merge = stored != nullptr && mode == Mode::kMerge;
-    if (merge) {
-      stored_.clear();
-      if (Status d = decode_rollups(stored_block(*stored), span_start, tier, stored_); !d) {
-        log::error(where(part.series) + d.message());
-        stored_.clear();
-      }
-      merge_sorted(stored_, added_);
-      added_.swap(stored_);
-    }
-    if (added_.empty()) continue;
-    if (!part.block.empty() && !merge) {
-      builder_.add(part.series, part.block);  // as it was (it decoded)
-    } else {
-      encoded_ = encode_rollups(added_, span_start, tier);
-      builder_.add(part.series, encoded_);
-    }
-  }
-  for (; e < entries_.size(); ++e) builder_.add(entries_[e].series, stored_block(entries_[e]));
+  const std::string pack =
+      merger_.merge(stored_pack_, tier, span_start, parts, mode,
+                    "agent " + std::to_string(agent) + ", tier " + std::to_string(tier) + " at " +
+                        std::to_string(span_start));
   Statement* write = nullptr;
-  std::string pack;
-  if (builder_.empty()) {
+  if (pack.empty()) {
     if (id == 0) return Status::ok();
     write = &remove_;
     write->reset();
     write->bind(1, id);
   } else {
-    pack = builder_.take();
     write = id != 0 ? &update_ : &insert_;
     write->reset();
     if (id != 0) write->bind(1, id).bind_blob(2, pack);
@@ -319,9 +247,9 @@ Status store_buckets(sqlite3* db,
   if (!agents) return agents.status();
   // (tier, agent, span) -> its series' parts; by_series iterates series in ascending
   // order within a tier, so each group's parts ascend.
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::vector<RollupWriter::Part>>
-      groups;
-  for (const auto& [key, buckets] : by_series) {
+  PackParts groups;
+  std::vector<RollupBucket> buckets;
+  for (const auto& [key, by_time] : by_series) {
     const auto [tier, series] = key;
     auto agent = agents->of(series);
     if (!agent) return agent.status();
@@ -330,12 +258,9 @@ Status store_buckets(sqlite3* db,
                  ", which is not in table series: dropped");
       continue;
     }
-    const std::int64_t span = rollup_span(tier);
-    for (const auto& [ts, b] : buckets) {
-      auto& parts = groups[{tier, *agent, bucket_of(ts, span)}];
-      if (parts.empty() || parts.back().series != series) parts.push_back({.series = series});
-      parts.back().buckets.push_back(b);
-    }
+    buckets.clear();
+    for (const auto& [ts, b] : by_time) buckets.push_back(b);
+    add_to_packs(groups, tier, *agent, series, buckets);
   }
   for (const auto& [key, parts] : groups) {
     const auto [tier, agent, span_start] = key;

@@ -35,9 +35,6 @@ inline constexpr std::int64_t kTiers[] = {kFiveMinutesMs, kHourMs, kDayMs};
 // A bucket's start and what it holds, merged from wherever it is stored.
 using BucketMap = std::map<std::int64_t, RollupBucket>;
 
-// Adds a bucket's aggregate into `into` (min, max, n added, the sum exactly).
-void merge_bucket(RollupBucket& into, const RollupBucket& add);
-
 // The agent of each series (table series), looked up once.
 class SeriesAgents {
  public:
@@ -56,30 +53,18 @@ class RollupWriter {
  public:
   static Result<RollupWriter> prepare(sqlite3* db);
 
-  // One series' part of a write: its buckets in the span, ascending, or when `block`
-  // is not empty, them encoded (a rollup block of the span, as an older row held it).
-  struct Part {
-    std::int64_t series = 0;
-    std::vector<RollupBucket> buckets;
-    std::string_view block;
-  };
-  enum class Mode {
-    kMerge,    // a part's buckets join those the pack holds (late samples add up)
-    kReplace,  // a part's buckets are the series' buckets in the span (none: removed)
-  };
+  using Part = PackPart;
+  using Mode = PackMerger::Mode;
   // Writes `parts` (ascending, distinct series) into the pack of (tier, agent, span).
   Status write(std::int64_t tier, std::int64_t agent, std::int64_t span_start,
                const std::vector<Part>& parts, Mode mode);
 
  private:
   explicit RollupWriter(sqlite3* db) : db_(db) {}
-  Status take_part(const Part& part, std::int64_t tier, std::int64_t span_start);
   sqlite3* db_;
   sqlite::Statement find_, insert_, update_, remove_;
-  std::string stored_pack_, encoded_;
-  std::vector<PackEntry> entries_;
-  std::vector<RollupBucket> stored_, added_;
-  PackBuilder builder_;
+  std::string stored_pack_;
+  PackMerger merger_;
 };
 
 class RollupReader {
