@@ -14,6 +14,7 @@
 #include "collector/postgres/schema.hpp"
 #include "collector/postgres/writes.hpp"
 #include "collector/rollup_block.hpp"
+#include "collector/rollup_pack.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/rollups.hpp"
 #include "collector/sqlite/schema.hpp"
@@ -74,7 +75,7 @@ const char* const kTargetTables[] = {"agents",         "batches",
                                      "notifications",  "outbox",
                                      "rollups",        "rollup_pending",
                                      "config_entries", "agent_config_reports",
-                                     "sample_blocks"};
+                                     "sample_blocks",  "rollup_packs"};
 
 enum class Type { kInt8, kInt4, kInt2, kBool, kFloat8, kText, kBytea };
 
@@ -321,62 +322,73 @@ Status Copier::make_partitions() {
 Status Copier::queue_rollups() {
   auto cursor = rollup_cursor(src_);
   if (!cursor) return cursor.status().with_context("read the source's rollup cursor");
-  auto queued =
-      dst_.query("INSERT INTO rollup_pending (block_id) SELECT id FROM sample_blocks WHERE id > $1",
-                 pq::Params().add(*cursor));
+  auto queued = dst_.query(
+      "INSERT INTO rollup_pending (block_id, agent_id, t_max)"
+      " SELECT id, agent_id, t_max FROM sample_blocks WHERE id > $1",
+      pq::Params().add(*cursor));
   if (!queued) return queued.status().with_context("queue the blocks not rolled up");
   counted("rollup_pending", queued->affected());
   return Status::ok();
 }
 
+// The tiers, an agent at a time: its series' buckets read through the source's reader
+// (whatever its schema keeps them in), made into packs as PostgreSQL keeps them (the same
+// format: rollup_pack.hpp), written by COPY.
 Status Copier::copy_tiers() {
-  std::vector<std::int64_t> series;
+  std::vector<std::pair<std::int64_t, std::int64_t>> series;  // (agent, series)
   {
-    auto ids = prepare(src_, "SELECT id FROM series ORDER BY id");
+    auto ids = prepare(src_, "SELECT agent_id, id FROM series ORDER BY agent_id, id");
     if (!ids) return ids.status();
     int rc;
     while ((rc = sqlite3_step(ids->get())) == SQLITE_ROW)
-      series.push_back(sqlite3_column_int64(ids->get(), 0));
+      series.emplace_back(sqlite3_column_int64(ids->get(), 0), sqlite3_column_int64(ids->get(), 1));
     if (rc != SQLITE_DONE) return sqlite::error(src_, "read series");
   }
   auto reader = RollupReader::prepare(src_);
   if (!reader) return reader.status();
   const std::string copy =
-      "COPY rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-      " FROM STDIN BINARY";
+      "COPY rollup_packs (tier, agent_id, start_ms, buckets) FROM STDIN BINARY";
   // Far enough from the ends of int64 that a span's start is computed without overflow.
   constexpr std::int64_t kEver = std::int64_t{1} << 60;
   pq::CopyRows rows;
-  std::vector<RollupBucket> buckets;
-  std::int64_t count = 0;
+  PackMerger merger;
+  std::int64_t count = 0, packs_count = 0;
   auto last_said = Clock::now();
-  for (std::size_t i = 0; i < series.size(); ++i) {
-    for (const std::int64_t tier : kTiers) {
-      if (Status s = reader->read(tier, series[i], -kEver, kEver, buckets); !s)
-        return s.with_context("read the source's tiers");
-      for (const RollupBucket& b : buckets) {
-        rows.row(7)
-            .add_int32(static_cast<std::int32_t>(tier))
-            .add(series[i])
-            .add(b.ts_ms)
-            .add_double(b.min)
-            .add_double(b.max)
-            .add_double(b.sum)
-            .add(b.n);
-        ++count;
+  for (std::size_t i = 0; i < series.size();) {
+    const std::int64_t agent = series[i].first;
+    // Each tier's buckets of every series of the agent (the parts' buckets are copied).
+    PackParts packs;
+    std::vector<RollupBucket> buckets;
+    for (; i < series.size() && series[i].first == agent; ++i) {
+      for (const std::int64_t tier : kTiers) {
+        if (Status s = reader->read(tier, series[i].second, -kEver, kEver, buckets); !s)
+          return s.with_context("read the source's tiers");
+        add_to_packs(packs, tier, agent, series[i].second, buckets);
+        count += static_cast<std::int64_t>(buckets.size());
       }
+    }
+    for (const auto& [key, parts] : packs) {
+      const auto [tier, pack_agent, start] = key;
+      const std::string pack =
+          merger.merge({}, tier, start, parts, PackMerger::Mode::kMerge,
+                       "agent " + std::to_string(agent) + ", tier " + std::to_string(tier));
+      if (pack.empty()) continue;
+      rows.row(4).add_int32(static_cast<std::int32_t>(tier)).add(pack_agent).add(start);
+      rows.add_bytes(pack);
+      ++packs_count;
     }
     if (rows.bytes() >= kChunkBytes) {
       if (Status s = flush(copy, rows); !s) return s.with_context("copy rollups");
       if (Clock::now() - last_said >= kProgressEvery) {
-        say("rollups: " + std::to_string(count) + " buckets so far (series " +
-            std::to_string(i + 1) + " of " + std::to_string(series.size()) + ")");
+        say("rollups: " + std::to_string(count) + " buckets so far (series " + std::to_string(i) +
+            " of " + std::to_string(series.size()) + ")");
         last_said = Clock::now();
       }
     }
   }
   if (Status s = flush(copy, rows); !s) return s.with_context("copy rollups");
-  counted("rollups", count);
+  say("rollups: " + std::to_string(count) + " buckets");
+  counted("rollup_packs", packs_count);
   return Status::ok();
 }
 

@@ -31,8 +31,8 @@
 
 namespace vigie::collector::pg {
 
-// vigie's advisory lock key for the lead (the migrations take 7612001, the partitions
-// 7612002, both per transaction).
+// vigie's advisory lock key for the lead (per transaction, the migrations take 7612001,
+// the partitions 7612002, db copy 7612004, the rollup packs' writers 7612005).
 inline constexpr std::int64_t kLeadLock = 7612003;
 
 class Lease {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "collector/rollup_pack.hpp"
 #include "collector/sample_block.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/schema.hpp"
@@ -159,6 +160,103 @@ Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64
   return Status::ok();
 }
 
+// A pack's first bytes read with its size: the directory of a hundred series or so,
+// and often the block wanted with it.
+constexpr std::int64_t kPackHeadBytes = 1024;
+
+// The buckets of `series` (of `agent`) in `tier` starting in [from, to], ascending, each
+// once: from its packs (their first bytes, then only the blocks those do not hold) and,
+// while an older database's rows are moved into packs, from table rollups. Inside a
+// snapshot (in_snapshot), so that the blocks read are those the directories name.
+Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int64_t series,
+                 std::int64_t from, std::int64_t to, std::vector<RollupBucket>& out) {
+  out.clear();
+  const auto where = [&](std::int64_t start) {
+    return "series " + std::to_string(series) + ", tier " + std::to_string(tier) + " at " +
+           std::to_string(start);
+  };
+  std::map<std::int64_t, RollupBucket> merged;
+  std::vector<RollupBucket> decoded;
+  const auto add_block = [&](std::string_view block, std::int64_t start) -> Status {
+    decoded.clear();
+    if (Status d = decode_rollups(block, start, tier, decoded); !d)
+      return d.with_context(where(start));
+    for (const RollupBucket& b : decoded) {
+      if (b.ts_ms < from || b.ts_ms > to) continue;
+      auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
+      if (!fresh) merge_bucket(it->second, b);
+    }
+    return Status::ok();
+  };
+  const std::int64_t first_span = bucket_of(from, rollup_span(tier));
+  auto heads = conn.query(
+      "SELECT start_ms, length(buckets), substring(buckets FROM 1 FOR $5) FROM rollup_packs"
+      " WHERE tier = $1 AND agent_id = $2 AND start_ms >= $3 AND start_ms <= $4",
+      Params().add(tier).add(agent).add(first_span).add(to).add(kPackHeadBytes));
+  if (!heads) return heads.status();
+  std::vector<PackEntry> entries;
+  pq::ArrayParams far;  // (span start, offset from 1, length) of blocks past the head
+  for (int i = 0; i < heads->size(); ++i) {
+    const std::int64_t start = heads->int64(i, 0);
+    const auto size = static_cast<std::size_t>(heads->int64(i, 1));
+    std::string head = heads->bytes(i, 2);
+    const auto directory = pack_directory_bytes(head, size);
+    if (!directory)
+      return Status::corruption("rollup pack: unknown format").with_context(where(start));
+    if (*directory > head.size()) {  // many series: a longer directory, read whole
+      auto longer = conn.query(
+          "SELECT substring(buckets FROM 1 FOR $4) FROM rollup_packs"
+          " WHERE tier = $1 AND agent_id = $2 AND start_ms = $3",
+          Params().add(tier).add(agent).add(start).add(static_cast<std::int64_t>(*directory)));
+      if (!longer) return longer.status();
+      if (longer->size() == 1) head = longer->bytes(0, 0);
+    }
+    if (Status s = parse_pack(head, size, entries); !s) return s.with_context(where(start));
+    const PackEntry* entry = find_in_pack(entries, series);
+    if (entry == nullptr) continue;
+    if (entry->offset + entry->length <= head.size()) {
+      if (Status s = add_block(std::string_view(head).substr(entry->offset, entry->length), start);
+          !s)
+        return s;
+    } else {
+      far.append(Params()
+                     .add(start)
+                     .add(static_cast<std::int64_t>(entry->offset) + 1)
+                     .add(static_cast<std::int64_t>(entry->length)));
+    }
+  }
+  if (far.rows() > 0) {
+    Params params = Params().add(tier).add(agent);
+    const Params columns = far.params();
+    for (const auto& column : columns.values()) params.add(*column);
+    auto blocks = conn.query(
+        "SELECT w.start_ms, substring(p.buckets FROM w.off FOR w.len) FROM"
+        " unnest($3::bigint[], $4::integer[], $5::integer[]) AS w(start_ms, off, len)"
+        " JOIN rollup_packs p ON p.tier = $1 AND p.agent_id = $2 AND p.start_ms = w.start_ms",
+        params);
+    if (!blocks) return blocks.status();
+    for (int i = 0; i < blocks->size(); ++i) {
+      if (Status s = add_block(blocks->bytes(i, 1), blocks->int64(i, 0)); !s) return s;
+    }
+  }
+  // Rows of a database of schema version 5 or before, not moved into packs yet.
+  auto rows = conn.query(
+      "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
+      " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms <= $4",
+      Params().add(tier).add(series).add(from).add(to));
+  if (!rows) return rows.status();
+  for (int i = 0; i < rows->size(); ++i) {
+    const RollupBucket b{rows->int64(i, 0), rows->real(i, 1), rows->real(i, 2), rows->real(i, 3),
+                         rows->int64(i, 4)};
+    if (b.n <= 0) continue;
+    auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
+    if (!fresh) merge_bucket(it->second, b);
+  }
+  out.reserve(merged.size());
+  for (const auto& [ts, b] : merged) out.push_back(b);
+  return Status::ok();
+}
+
 Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const SeriesPlan& plan) {
   auto found = conn.query(
       "SELECT s.id, s.agent_id, s.unit FROM series s JOIN agents a ON a.id = s.agent_id"
@@ -183,14 +281,9 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
       return s;
   } else {
     const std::int64_t from = bucket_of(q.from_ms, plan.tier);
-    auto rows = conn.query(
-        "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-        " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms <= $4",
-        Params().add(plan.tier).add(series).add(from).add(q.to_ms));
-    if (!rows) return rows.status();
-    for (int i = 0; i < rows->size(); ++i)
-      merged.add(rows->int64(i, 0), rows->real(i, 1), rows->real(i, 2), rows->real(i, 3),
-                 rows->int64(i, 4));
+    std::vector<RollupBucket> buckets;
+    if (Status s = read_tier(conn, plan.tier, agent, series, from, q.to_ms, buckets); !s) return s;
+    for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
     // Blocks not rolled up yet (the last minutes, at least) are bucketed here, so that
     // the newest bucket is never missing.
     auto tail = conn.query(
@@ -270,27 +363,24 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
                    Params().add(agent).add(check).add(q.from_ms).add(q.to_ms));
     if (!period) return period.status();
     append_events(*period, h.events);
+    std::vector<RollupBucket> hourly;
     for (const std::string& metric : q.metrics) {
       auto series =
           conn.query("SELECT id FROM series WHERE agent_id = $1 AND check_id = $2 AND metric = $3",
                      Params().add(agent_id).add(check).add(metric));
       if (!series) return series.status();
       if (series->size() == 0) continue;  // a metric the check never had is left out
-      auto hourly = conn.query(
-          "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-          " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms < $4"
-          " ORDER BY bucket_ms",
-          Params().add(kHourMs).add(series->int64(0, 0)).add(q.from_ms).add(q.to_ms));
-      if (!hourly) return hourly.status();
+      if (Status s = read_tier(conn, kHourMs, agent_id, series->int64(0, 0), q.from_ms, q.to_ms - 1,
+                               hourly);
+          !s)
+        return s;
       std::vector<SeriesPoint>& points = h.series[metric];
-      for (int j = 0; j < hourly->size(); ++j) {
-        const std::int64_t n = hourly->int64(j, 4);
-        if (n <= 0) continue;
-        points.push_back({.ts_ms = hourly->int64(j, 0),
-                          .min = hourly->real(j, 1),
-                          .max = hourly->real(j, 2),
-                          .avg = hourly->real(j, 3) / static_cast<double>(n),
-                          .count = n});
+      for (const RollupBucket& b : hourly) {
+        points.push_back({.ts_ms = b.ts_ms,
+                          .min = b.min,
+                          .max = b.max,
+                          .avg = b.sum / static_cast<double>(b.n),
+                          .count = b.n});
       }
     }
     if (q.silences) {

@@ -321,9 +321,38 @@ CREATE TABLE downtimes_revision (
 INSERT INTO downtimes_revision (id, revision) VALUES (1, 0);
 )sql";
 
+// Version 6: the tiers packed as SQLite packs them (rollup_pack.hpp), a row per tier,
+// agent and span holding each of the agent's series' buckets of the span, where a row
+// per bucket took about 150 bytes with its keys. The packs are compressed already: they
+// are stored out of line as they are (EXTERNAL), so that a read takes a pack's
+// directory and then one series' block (substring) without the rest. Table rollups
+// (version 5 and before) moves into packs in housekeeping slices, each read adding
+// what it still holds; it stays, empty. The rollup queue knows each block's agent and
+// end, so that housekeeping rolls an agent's blocks up together (each pack rewritten
+// once for all of them) without reading the blocks to choose.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE rollup_packs (
+  tier     integer NOT NULL,  -- bucket width in ms
+  agent_id bigint NOT NULL,
+  start_ms bigint NOT NULL,   -- the span's start (rollup_span)
+  buckets  bytea NOT NULL,
+  PRIMARY KEY (tier, agent_id, start_ms)
+);
+ALTER TABLE rollup_packs ALTER COLUMN buckets SET STORAGE EXTERNAL;
+CREATE INDEX rollup_packs_by_time ON rollup_packs (tier, start_ms);
+ALTER TABLE rollup_pending ADD COLUMN agent_id bigint, ADD COLUMN t_max bigint;
+UPDATE rollup_pending p SET agent_id = b.agent_id, t_max = b.t_max
+  FROM sample_blocks b WHERE b.id = p.block_id;
+DELETE FROM rollup_pending WHERE agent_id IS NULL;
+ALTER TABLE rollup_pending ALTER COLUMN agent_id SET NOT NULL,
+  ALTER COLUMN t_max SET NOT NULL;
+CREATE INDEX rollup_pending_by_agent ON rollup_pending (agent_id, block_id);
+)sql";
+
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step
 // and bumps kSchemaVersion; a released step is never edited.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                       kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another.

@@ -11,7 +11,7 @@
 namespace vigie::collector::pg {
 
 // The version this collector writes and reads (table vigie_schema).
-inline constexpr std::int64_t kSchemaVersion = 5;
+inline constexpr std::int64_t kSchemaVersion = 6;
 
 // The database's version; 0 for an empty database.
 Result<std::int64_t> schema_version(pq::Conn& conn);

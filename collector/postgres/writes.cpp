@@ -32,6 +32,20 @@ constexpr std::int64_t kDayMs = 86'400'000;
 constexpr std::int64_t kPartitionDaysAhead = 3;
 // Held while partitions are made or dropped, so that two collectors never race on them.
 constexpr const char* kPartitionLock = "SELECT pg_advisory_xact_lock(7612002)";
+// Held while packs are rewritten (the roll-up, the move of older rows into packs), so
+// that two collectors never merge into the same pack at once.
+constexpr const char* kRollupLock = "SELECT pg_advisory_xact_lock(7612005)";
+// A roll-up takes the agents of the oldest this many blocks due, and this many of
+// their blocks at most, at a time.
+constexpr std::int64_t kRollupAgents = 64;
+constexpr std::int64_t kRollupBlocks = 4096;
+
+// The start of the oldest span of `tier` a retention cutoff keeps: every pack before it
+// ends before the cutoff.
+std::int64_t span_cutoff(std::int64_t cutoff, std::int64_t tier) {
+  return bucket_of(cutoff, rollup_span(tier));
+}
+
 // How long a partition's drop may wait for the writers' locks before it gives way to
 // them (and is tried again at the next slice): ingest waits no longer than this.
 constexpr const char* kDropLockTimeout = "SET LOCAL lock_timeout = '100ms'";
@@ -215,20 +229,39 @@ Result<IngestOutcome> Writes::store(const protocol::Report& report, std::int64_t
 
 Status Writes::flush_blocks() {
   if (blocks_.empty()) return Status::ok();
-  // Their ids, taken from the blocks' sequence as they join the rollup queue; then the
-  // blocks themselves, in one COPY (each to its day's partition).
-  auto ids = conn_.query(
-      "INSERT INTO rollup_pending (block_id) SELECT nextval('sample_blocks_id_seq')"
-      " FROM generate_series(1, $1) RETURNING block_id",
-      Params().add(static_cast<std::int64_t>(blocks_.size())));
-  if (!ids) return ids.status().with_context("store samples");
-  if (ids->size() != static_cast<int>(blocks_.size()))
-    return Status::internal("store samples: " + std::to_string(ids->size()) + " ids for " +
+  // Their ids, taken from the blocks' sequence as they join the rollup queue (with
+  // their agent and end, which the roll-up chooses by); then the blocks themselves, in
+  // one COPY (each to its day's partition).
+  pq::ArrayParams queued;
+  for (const PendingBlock& b : blocks_) queued.append(Params().add(b.agent).add(b.t_max));
+  auto rows_ids = conn_.query(
+      "INSERT INTO rollup_pending (block_id, agent_id, t_max)"
+      " SELECT nextval('sample_blocks_id_seq'), a, t FROM unnest($1::bigint[], $2::bigint[])"
+      " AS u(a, t) RETURNING block_id, agent_id, t_max",
+      queued.params());
+  if (!rows_ids) return rows_ids.status().with_context("store samples");
+  if (rows_ids->size() != static_cast<int>(blocks_.size()))
+    return Status::internal("store samples: " + std::to_string(rows_ids->size()) + " ids for " +
                             std::to_string(blocks_.size()) + " blocks");
+  // Each block takes the id of a queue row of its agent and end (blocks alike in both
+  // are alike to the queue, whichever id each takes).
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> ids_by_key;
+  for (int i = rows_ids->size() - 1; i >= 0; --i)
+    ids_by_key[{rows_ids->int64(i, 1), rows_ids->int64(i, 2)}].push_back(rows_ids->int64(i, 0));
+  std::vector<std::int64_t> ids;
+  ids.reserve(blocks_.size());
+  for (const PendingBlock& b : blocks_) {
+    auto it = ids_by_key.find({b.agent, b.t_max});
+    if (it == ids_by_key.end() || it->second.empty())
+      return Status::internal("store samples: no queued id for a block of agent " +
+                              std::to_string(b.agent));
+    ids.push_back(it->second.back());
+    it->second.pop_back();
+  }
   pq::CopyRows rows;
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     const PendingBlock& b = blocks_[i];
-    rows.row(5).add(ids->int64(static_cast<int>(i), 0)).add(b.agent).add(b.t_min).add(b.t_max);
+    rows.row(5).add(ids[i]).add(b.agent).add(b.t_min).add(b.t_max);
     rows.add_bytes(b.samples);
   }
   Status s = conn_.copy_in(
@@ -800,64 +833,165 @@ Result<TokenRecord> Writes::enroll(const Enrollment& e) {
 
 // Housekeeping ---------------------------------------------------------------------
 
-// Rolls up the pending blocks whose 5-minute buckets are over (or whose clock is far
-// ahead), 256 at a time until `stop`: their samples join the tiers' buckets (late
-// samples merge into buckets already there) and they leave the queue, in the same
-// transaction. SKIP LOCKED: two collectors never roll up the same block.
+// Rolls up the pending blocks of the hours that are over (or whose clock is far ahead),
+// until `stop`: each time the agents of the oldest such blocks, up to kRollupAgents,
+// with all their blocks due (up to kRollupBlocks), so that each of their packs is
+// rewritten once for an hour of blocks rather than once a block. Their samples join the
+// tiers' buckets (late samples merge into buckets already there) and they leave the
+// queue, in the same transaction. Until then, reads add the queued blocks themselves.
 Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
-  const std::int64_t closed_before = bucket_of(now, kFiveMinutesMs);
+  const std::int64_t closed_before = bucket_of(now, kHourMs);
+  // Packs are read, merged and written back: one writer at a time.
+  if (Status s = conn_.exec(kRollupLock); !s) return s;
   std::vector<Sample> samples;
   for (;;) {
     auto blocks = conn_.query(
-        "WITH picked AS (SELECT p.block_id FROM rollup_pending p"
-        " JOIN sample_blocks b ON b.id = p.block_id"
-        " WHERE b.t_max < $1 OR b.t_max > $2 ORDER BY p.block_id LIMIT 256"
-        " FOR UPDATE OF p SKIP LOCKED),"
+        "WITH due AS (SELECT DISTINCT agent_id FROM (SELECT agent_id FROM rollup_pending"
+        " WHERE t_max < $1 OR t_max > $2 ORDER BY block_id LIMIT $3) oldest),"
+        " picked AS (SELECT block_id, t_max FROM rollup_pending"
+        " WHERE agent_id IN (SELECT agent_id FROM due) AND (t_max < $1 OR t_max > $2)"
+        " ORDER BY block_id LIMIT $4 FOR UPDATE SKIP LOCKED),"
         " gone AS (DELETE FROM rollup_pending WHERE block_id IN (SELECT block_id FROM picked)"
-        " RETURNING block_id)"
-        " SELECT b.id, b.t_min, b.samples FROM sample_blocks b JOIN gone g ON g.block_id = b.id",
-        Params().add(closed_before).add(now + kFutureSlackMs));
+        " RETURNING block_id, t_max)"
+        " SELECT b.id, b.agent_id, b.t_min, b.samples FROM sample_blocks b"
+        " JOIN gone g ON g.block_id = b.id AND g.t_max = b.t_max",
+        Params()
+            .add(closed_before)
+            .add(now + kFutureSlackMs)
+            .add(kRollupAgents)
+            .add(kRollupBlocks));
     if (!blocks) return blocks.status().with_context("read sample blocks");
-    std::unordered_map<BucketKey, Aggregate, BucketKeyHash> buckets;
+    // (tier, agent, series, bucket): in the order the packs take them.
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, Aggregate> buckets;
     for (int i = 0; i < blocks->size(); ++i) {
       samples.clear();
       // A damaged block cannot be rolled up; say so and move past it.
-      if (Status d = decode_samples(blocks->bytes(i, 2), blocks->int64(i, 1), samples); !d)
+      if (Status d = decode_samples(blocks->bytes(i, 3), blocks->int64(i, 2), samples); !d)
         log::error("storage: sample block " + std::to_string(blocks->int64(i, 0)) + ": " +
                    d.message());
+      const std::int64_t agent = blocks->int64(i, 1);
       for (const auto& sample : samples) {
         for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
-          buckets[{tier, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
+          buckets[{tier, agent, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
       }
     }
-    // The pick's buckets in one statement (a statement each took seconds a pick: 256
-    // reports of 90 series make 46,080 buckets in the two tiers).
-    if (!buckets.empty()) {
-      pq::ArrayParams rows;
-      for (const auto& [key, agg] : buckets) {
-        rows.append(Params()
-                        .add(key.tier)
-                        .add(key.series)
-                        .add(key.bucket)
-                        .add(agg.min)
-                        .add(agg.max)
-                        .add(agg.sum)
-                        .add(agg.n));
+    PackParts packs;
+    std::vector<RollupBucket> series_buckets;
+    for (auto it = buckets.begin(); it != buckets.end();) {
+      const auto [tier, agent, series, bucket] = it->first;
+      series_buckets.clear();
+      for (; it != buckets.end() && std::get<0>(it->first) == tier &&
+             std::get<2>(it->first) == series;
+           ++it) {
+        const Aggregate& a = it->second;
+        series_buckets.push_back({std::get<3>(it->first), a.min, a.max, a.sum, a.n});
       }
-      Status s =
-          run(conn_,
-              "INSERT INTO rollups (tier, series_id, bucket_ms, min_value, max_value, sum_value, n)"
-              " SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[],"
-              " $4::double precision[], $5::double precision[], $6::double precision[],"
-              " $7::bigint[])"
-              " ON CONFLICT (tier, series_id, bucket_ms) DO UPDATE SET"
-              " min_value = least(rollups.min_value, excluded.min_value),"
-              " max_value = greatest(rollups.max_value, excluded.max_value),"
-              " sum_value = rollups.sum_value + excluded.sum_value, n = rollups.n + excluded.n",
-              rows.params());
-      if (!s) return s.with_context("store rollups");
+      add_to_packs(packs, tier, agent, series, series_buckets);
     }
-    if (blocks->size() < 256) return Status::ok();
+    if (Status s = write_packs(packs); !s) return s.with_context("store rollups");
+    if (blocks->size() == 0) return Status::ok();
+    if (Clock::now() >= stop) {
+      *more = true;
+      return Status::ok();
+    }
+  }
+}
+
+Status Writes::write_packs(const PackParts& packs) {
+  if (packs.empty()) return Status::ok();
+  pq::ArrayParams keys;
+  for (const auto& [key, parts] : packs) {
+    const auto [tier, agent, start] = key;
+    keys.append(Params().add(tier).add(agent).add(start));
+  }
+  auto stored = conn_.query(
+      "SELECT tier, agent_id, start_ms, buckets FROM rollup_packs"
+      " WHERE (tier, agent_id, start_ms) IN"
+      " (SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[])) FOR UPDATE",
+      keys.params());
+  if (!stored) return stored.status();
+  std::map<PackKey, int> row_of;
+  for (int i = 0; i < stored->size(); ++i)
+    row_of[{stored->int64(i, 0), stored->int64(i, 1), stored->int64(i, 2)}] = i;
+  pq::ArrayParams writes, removes;
+  std::string pack;
+  for (const auto& [key, parts] : packs) {
+    const auto [tier, agent, start] = key;
+    auto row = row_of.find(key);
+    if (row != row_of.end()) pack = stored->bytes(row->second, 3);
+    else pack.clear();
+    const std::string merged =
+        merger_.merge(pack, tier, start, parts, PackMerger::Mode::kMerge,
+                      "agent " + std::to_string(agent) + ", tier " + std::to_string(tier) + " at " +
+                          std::to_string(start));
+    if (!merged.empty()) writes.append(Params().add(tier).add(agent).add(start).add_bytes(merged));
+    else if (row != row_of.end()) removes.append(Params().add(tier).add(agent).add(start));
+  }
+  if (writes.rows() > 0) {
+    if (Status s = run(conn_,
+                       "INSERT INTO rollup_packs (tier, agent_id, start_ms, buckets)"
+                       " SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[],"
+                       " $4::bytea[]) ON CONFLICT (tier, agent_id, start_ms)"
+                       " DO UPDATE SET buckets = excluded.buckets",
+                       writes.params());
+        !s)
+      return s;
+  }
+  if (removes.rows() > 0) {
+    return run(conn_,
+               "DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN"
+               " (SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[]))",
+               removes.params());
+  }
+  return Status::ok();
+}
+
+// One slice of the move of table rollups (schema version 5 and before) into packs, a
+// pack at a time until `stop` (one at least): the first row left names a tier, a series and a span;
+// every row of that tier and span of the series' agent moves at once, merged into the
+// pack (whose buckets rolled up since may already be there), and leaves the table in
+// the same transaction. Rows of a series no longer in table series are dropped.
+Status Writes::move_old_rollups(Clock::time_point stop, bool* more) {
+  for (;;) {
+    auto first = conn_.query(
+        "SELECT r.tier, r.series_id, r.bucket_ms, s.agent_id FROM rollups r"
+        " LEFT JOIN series s ON s.id = r.series_id ORDER BY r.tier, r.series_id, r.bucket_ms"
+        " LIMIT 1");
+    if (!first) return first.status().with_context("read rollups");
+    if (first->size() == 0) return Status::ok();
+    const std::int64_t tier = first->int64(0, 0);
+    const std::int64_t series = first->int64(0, 1);
+    if (first->null(0, 3)) {
+      log::error("storage: rollups of series " + std::to_string(series) +
+                 ", which is not in table series: dropped");
+      if (Status s = run(conn_, "DELETE FROM rollups WHERE series_id = $1", Params().add(series));
+          !s)
+        return s;
+      continue;
+    }
+    const std::int64_t agent = first->int64(0, 3);
+    const std::int64_t span = rollup_span(tier);
+    const std::int64_t start = bucket_of(first->int64(0, 2), span);
+    auto rows = conn_.query(
+        "DELETE FROM rollups WHERE tier = $1 AND series_id IN"
+        " (SELECT id FROM series WHERE agent_id = $2) AND bucket_ms >= $3 AND bucket_ms < $4"
+        " RETURNING series_id, bucket_ms, min_value, max_value, sum_value, n",
+        Params().add(tier).add(agent).add(start).add(start + span));
+    if (!rows) return rows.status().with_context("move rollups");
+    std::map<std::int64_t, std::vector<RollupBucket>> by_series;
+    for (int i = 0; i < rows->size(); ++i) {
+      if (rows->int64(i, 5) <= 0) continue;  // no sample: no bucket
+      by_series[rows->int64(i, 0)].push_back({rows->int64(i, 1), rows->real(i, 2), rows->real(i, 3),
+                                              rows->real(i, 4), rows->int64(i, 5)});
+    }
+    PackParts packs;
+    for (auto& [id, buckets] : by_series) {
+      std::sort(buckets.begin(), buckets.end(),
+                [](const RollupBucket& a, const RollupBucket& b) { return a.ts_ms < b.ts_ms; });
+      add_to_packs(packs, tier, agent, id, buckets);
+    }
+    if (Status s = write_packs(packs); !s) return s.with_context("move rollups");
+    // A pack a slice at least, so that the move always gets on.
     if (Clock::now() >= stop) {
       *more = true;
       return Status::ok();
@@ -960,6 +1094,10 @@ Status Writes::drop_partitions(std::int64_t cutoff, bool* more) {
   return Status::ok();
 }
 
+constexpr const char* kOldRollupsDelete =
+    "DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+    " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)";
+
 Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clock::time_point stop,
                                bool* more) {
   const struct {
@@ -973,17 +1111,22 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
        " WHERE b.t_max < $1 AND $2 = 0 AND NOT EXISTS"
        " (SELECT 1 FROM rollup_pending p WHERE p.block_id = b.id) LIMIT 2000)",
        now - retention.raw.count(), 0},
-      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
-       now - retention.five_minutes.count(), kFiveMinutesMs},
-      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
-       now - retention.hour.count(), kHourMs},
+      // A pack goes once its whole span is past its tier's retention.
+      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
+       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
+       span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs), kFiveMinutesMs},
+      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
+       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
+       span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
       // The daily buckets a SQLite collector's `db copy` brought (PostgreSQL rolls up
       // into the 5-minute and hourly tiers only).
-      {"DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-       " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)",
-       now - retention.day.count(), kDayMs},
+      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
+       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
+       span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
+      // Rows of table rollups not moved into packs yet (schema version 5 and before).
+      {kOldRollupsDelete, now - retention.five_minutes.count(), kFiveMinutesMs},
+      {kOldRollupsDelete, now - retention.hour.count(), kHourMs},
+      {kOldRollupsDelete, now - retention.day.count(), kDayMs},
       // Replay protection: the batches of the last 8 days, and for older ones each
       // agent's high-water mark, raised before they go.
       {"UPDATE agents SET pruned_seq = greatest(agents.pruned_seq, old.seq),"
@@ -1025,6 +1168,7 @@ Status Writes::housekeeping_slice(const Retention& retention, std::chrono::milli
   *more = false;
   if (Status s = make_partitions(now_ms); !s) return s;
   if (Status s = roll_up(now_ms, start + budget / 2, more); !s) return s;
+  if (Status s = move_old_rollups(start + budget * 3 / 4, more); !s) return s;
   return apply_retention(retention, now_ms, start + budget, more);
 }
 

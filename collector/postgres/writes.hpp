@@ -14,6 +14,7 @@
 
 #include "collector/config_store.hpp"
 #include "collector/postgres/pq.hpp"
+#include "collector/rollup_pack.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
 #include "common/protocol.hpp"
@@ -138,6 +139,10 @@ class Writes {
   void stage_notification(pq::Batch& batch, const NotificationRecord& notification);
   void stage_outbox(pq::Batch& batch, const OutboxRow& row);
   Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
+  // Merges `packs`' parts into the stored packs (locked FOR UPDATE while read) and
+  // writes them back: a statement to read them, one to write them.
+  Status write_packs(const PackParts& packs);
+  Status move_old_rollups(std::chrono::steady_clock::time_point stop, bool* more);
   Status make_partition(std::int64_t from_ms);
   Status drop_partitions(std::int64_t cutoff_ms, bool* more);
   Status apply_retention(const Retention& retention, std::int64_t now_ms,
@@ -175,6 +180,7 @@ class Writes {
     std::string unit;
   };
   std::unordered_map<std::string, SeriesEntry> series_ids_;
+  PackMerger merger_;
 };
 
 }  // namespace vigie::collector::pg

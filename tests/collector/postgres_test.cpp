@@ -357,9 +357,9 @@ TEST_CASE("PostgreSQL: raw samples go to daily partitions, dropped whole by rete
   CHECK(server.psql(db, "SELECT to_regclass('sample_blocks_legacy') IS NULL") == "t");
   CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks_default") == "0");
   CHECK(server.psql(db, "SELECT count(*) FROM sample_blocks") == "1");  // day + 4
-  CHECK(server.psql(db, "SELECT count(*) FROM rollups WHERE tier = 3600000 AND bucket_ms >= " +
-                            std::to_string(day) + " AND bucket_ms < " +
-                            std::to_string(day + kDayMs)) == "2");
+  CHECK(server.psql(db, "SELECT count(*) FROM rollup_packs WHERE tier = 3600000 AND start_ms <= " +
+                            std::to_string(day) + " AND start_ms + 604800000 > " +
+                            std::to_string(day)) == "1");
   auto hourly = s.series({.agent = "agent-p",
                           .check = "system/load",
                           .metric = "load1",

@@ -240,7 +240,7 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
   {
     auto locker = collector::pq::Conn::connect(conninfo);
     REQUIRE(locker.is_ok());
-    REQUIRE((*locker)->exec("BEGIN; LOCK TABLE rollups IN SHARE MODE").is_ok());
+    REQUIRE((*locker)->exec("BEGIN; LOCK TABLE rollup_packs IN SHARE MODE").is_ok());
     testing::Child copy({VIGIE_COLLECTOR_BIN, "db", "copy", "--from", file, "--to", conninfo},
                         dir / "killed-copy.log");
     const bool at_tiers = testing::eventually(
@@ -253,7 +253,7 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
     copy.stop(SIGKILL);
     REQUIRE((*locker)->exec("ROLLBACK").is_ok());
   }
-  for (const char* table : {"agents", "checks", "events", "tokens", "sample_blocks", "rollups",
+  for (const char* table : {"agents", "checks", "events", "tokens", "sample_blocks", "rollup_packs",
                             "rollup_pending", "sample_partitions", "downtimes"})
     CHECK(count(server, db, std::string("SELECT count(*) FROM ") + table) == "0");
 
@@ -263,9 +263,9 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
   REQUIRE(copied.exit_code == 0);
   CHECK_THAT(copied.err, Catch::Contains("done in"));
   CHECK_THAT(copied.err, Catch::Contains("agents: 2"));
-  // The tiers as rows, the raw blocks in their days' partitions (none in the default),
+  // The tiers in packs, the raw blocks in their days' partitions (none in the default),
   // and the last minutes' blocks queued for PostgreSQL's rollups.
-  CHECK(count(server, db, "SELECT count(DISTINCT tier) FROM rollups") == "3");
+  CHECK(count(server, db, "SELECT count(DISTINCT tier) FROM rollup_packs") == "3");
   CHECK(count(server, db, "SELECT count(*) FROM sample_blocks_default") == "0");
   // A partition for each day from the blocks' first t_max to their last: the reports
   // span 73 hours, and an hour's block ends in the next day when it starts after 23:20.
