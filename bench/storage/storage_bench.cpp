@@ -353,11 +353,13 @@ struct Taken {
 
 // The information the generated samples hold, beside what the database takes for them,
 // in bytes a sample. Each floor is what no lossless coding of those figures goes under
-// (bench/storage/information.hpp says why); the tiers' are each on its own: a coarser
-// tier is a function of a finer one, and every tier of the raw samples, so that in a
-// database holding all of them the raw samples' floor is the floor of the whole. The
-// tiers are kept apart because they outlive the raw samples; kept apart, the 5-minute
-// tier's floor comes on top (the coarser tiers add nothing more while it is kept).
+// (bench/storage/information.hpp says why); the tiers' are each on its own. A coarser
+// tier is a function of a finer one, and every tier of the raw samples, so the raw
+// samples' floor is the floor of the whole database: a coding may store each tier
+// against the coarser one and the raw samples against their 5-minute buckets, each
+// still readable once what it is coded against outlives it. When the raw samples are
+// coded apart from the tiers instead (as vigie codes them), each readable alone, the
+// 5-minute tier's floor comes on top (the coarser tiers add nothing while it is kept).
 void print_floor(const bench::storage::InformationFloor& floor, std::int64_t samples,
                  const Taken& taken) {
   static constexpr std::int64_t kWidths[] = {5 * kMinute, kHour, 24 * kHour};
@@ -375,14 +377,14 @@ void print_floor(const bench::storage::InformationFloor& floor, std::int64_t sam
       bytes(raw), bits(f.value_bits), bits(f.timestamp_bits), bits(f.empirical_bits),
       per(taken.blocks));
   std::printf(
-      "  tiers, each kept apart from the raw samples, (min, max) of independent samples'"
+      "  tiers, each coded apart from the raw samples, (min, max) of independent samples'"
       " buckets only: 5-minute %.3f, hourly %.3f, daily %.3f; vigie (all three) %.3f\n",
       bytes(f.tier_bits[0]), bytes(f.tier_bits[1]), bytes(f.tier_bits[2]), per(taken.rollups));
   std::printf("  rest (replay guard, states, free pages): floor 0; vigie %.3f\n",
               per(taken.file - taken.blocks - taken.rollups));
   std::printf(
-      "  in all: floor %.3f with the raw samples alone (the tiers derive from them), %.3f with"
-      " the 5-minute tier kept apart; vigie %.3f\n",
+      "  in all: floor %.3f (the tiers derive from the raw samples), %.3f with the raw samples"
+      " and the 5-minute tier coded apart; vigie %.3f\n",
       bytes(raw), bytes(raw + f.tier_bits[0]), per(taken.file));
 }
 
