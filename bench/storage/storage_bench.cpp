@@ -23,7 +23,9 @@
 // Prints the database's size per sample (file, and each table and index from SQLite's
 // dbstat), ingest and housekeeping time, and the median and p99 of a one-hour raw query
 // of one metric, of a 90-day hourly one and of a day of its 5-minute buckets, and
-// where the raw blocks' bytes go (collector::measure_block).
+// where the raw blocks' bytes go (collector::measure_block). Beside the sizes, the
+// information the generated samples hold (bench/storage/information.hpp): the floor no
+// lossless coding of them goes under, for the raw samples and for the tiers.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -40,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/storage/information.hpp"
 #include "collector/sample_block.hpp"
 #include "collector/storage.hpp"
 
@@ -82,7 +85,8 @@ double round_to(double v, int decimals) {
 
 class Agent {
  public:
-  Agent(int index, bool random, std::mt19937_64& rng) : id_("agent-" + std::to_string(index)) {
+  Agent(int index, bool random, std::mt19937_64& rng, bench::storage::InformationFloor& floor)
+      : id_("agent-" + std::to_string(index)), floor_(&floor) {
     std::uniform_real_distribution<double> u(0, 1);
     for (std::size_t c = 0; c < checks_.size(); ++c) {
       for (std::size_t m = 0; m < 3; ++m) {
@@ -108,6 +112,7 @@ class Agent {
           s = {Kind::kLatency, 5 + u(rng) * 40, 2, 3, 0, 0};
         }
         series_.push_back(s);
+        add_to_floor(s);
       }
     }
     offset_ms_ = static_cast<std::int64_t>(rng() % 60'000);
@@ -126,6 +131,9 @@ class Agent {
       result.name = checks_[c].id;
       result.status = State::kOk;
       result.ts_ms = t0 + minute * kMinute + offset_ms_ + static_cast<std::int64_t>(rng() % 8);
+      // The schedule and the agent's offset say the rest: the jitter's 8 equally likely
+      // values, once a result (its metrics share its timestamp).
+      floor_->add_timestamp_bits(3);
       result.interval_s = checks_[c].interval_min * 60;
       for (std::size_t m = 0; m < 3; ++m) {
         SeriesModel& s = series_[c * 3 + m];
@@ -146,6 +154,7 @@ class Agent {
             break;
           case Kind::kLatency: v = round_to(s.value + s.rate * u(rng), 3); break;
         }
+        floor_->add_sample(floor_series_[c * 3 + m], result.ts_ms, v);
         result.metrics.push_back(Metric{.label = checks_[c].metrics[m], .value = v});
       }
       r.results.push_back(std::move(result));
@@ -155,9 +164,49 @@ class Agent {
   const std::string& id() const { return id_; }
 
  private:
+  // What each sample of `s` holds given the one before it and the series' parameters
+  // (its range, centre or rate, drawn once and left out, which only lowers the floor),
+  // as report() draws it; and, for samples drawn independently, how many equally likely
+  // values their range holds, for the floor of the tiers' buckets.
+  void add_to_floor(const SeriesModel& s) {
+    using bench::storage::rounded_uniform_bits;
+    double bits = 0;
+    double iid_values = 0;
+    switch (s.kind) {
+      case Kind::kConstant: break;
+      case Kind::kSlowGauge: {
+        // Unchanged with probability 0.8, else 0.01 down or up, as likely.
+        static constexpr double kStep[] = {0.8, 0.1, 0.1};
+        bits = bench::storage::choice_bits(kStep);
+        break;
+      }
+      case Kind::kCounter:
+        // The increment, uniform in 0.9 to 1.1 times the rate, rounded to an integer.
+        bits = rounded_uniform_bits(0.9 * s.rate, 1.1 * s.rate, 0);
+        break;
+      case Kind::kNoisyGauge:
+        if (s.lo != s.hi) {
+          bits = rounded_uniform_bits(s.lo, s.hi, s.decimals);
+          iid_values = (s.hi - s.lo) * std::pow(10.0, s.decimals);
+        } else {
+          // value + rate (u - 0.5), never under 0 (value >= 0.5), two decimals.
+          bits = rounded_uniform_bits(s.value - s.rate / 2, s.value + s.rate / 2, 2);
+          iid_values = s.rate * 100;
+        }
+        break;
+      case Kind::kLatency:
+        bits = rounded_uniform_bits(s.value, s.value + s.rate, 3);
+        iid_values = s.rate * 1000;
+        break;
+    }
+    floor_series_.push_back(floor_->add_series(bits, iid_values));
+  }
+
   std::string id_;
   std::vector<CheckModel> checks_ = catalogue();
   std::vector<SeriesModel> series_;
+  bench::storage::InformationFloor* floor_;
+  std::vector<int> floor_series_;  // series_[i]'s index in *floor_
   std::int64_t offset_ms_ = 0;
 };
 
@@ -293,6 +342,54 @@ void print_breakdown(sqlite3* raw) {
   std::printf("\n");
 }
 
+namespace {
+
+// What the database takes, in bytes, as split above.
+struct Taken {
+  std::int64_t file = 0;
+  std::int64_t blocks = 0;   // the raw samples' blocks and their indexes
+  std::int64_t rollups = 0;  // the tiers, rows and indexes
+};
+
+// The information the generated samples hold, beside what the database takes for them,
+// in bytes a sample. Each floor is what no lossless coding of those figures goes under
+// (bench/storage/information.hpp says why); the tiers' are each on its own. A coarser
+// tier is a function of a finer one, and every tier of the raw samples, so the raw
+// samples' floor is the floor of the whole database: a coding may store each tier
+// against the coarser one and the raw samples against their 5-minute buckets, each
+// still readable once what it is coded against outlives it. When the raw samples are
+// coded apart from the tiers instead (as vigie codes them), each readable alone, the
+// 5-minute tier's floor comes on top (the coarser tiers add nothing while it is kept).
+void print_floor(const bench::storage::InformationFloor& floor, std::int64_t samples,
+                 const Taken& taken) {
+  static constexpr std::int64_t kWidths[] = {5 * kMinute, kHour, 24 * kHour};
+  const bench::storage::InformationFloor::Figures f = floor.figures(kWidths);
+  if (f.samples != samples) fail("the floor saw another number of samples");
+  const auto n = static_cast<double>(samples);
+  const auto bits = [&](double b) { return b / n; };
+  const auto bytes = [&](double b) { return b / 8 / n; };
+  const auto per = [&](std::int64_t b) { return static_cast<double>(b) / n; };
+  const double raw = f.value_bits + f.timestamp_bits;
+  std::printf(
+      "information (floors of any lossless coding, bytes a sample unless bits are said):\n"
+      "  raw samples: floor %.3f (values %.2f bits, the generator's model; timestamps %.2f"
+      " bits); model-free values %.2f bits (each series' own frequencies); vigie %.3f\n",
+      bytes(raw), bits(f.value_bits), bits(f.timestamp_bits), bits(f.empirical_bits),
+      per(taken.blocks));
+  std::printf(
+      "  tiers, each coded apart from the raw samples, (min, max) of independent samples'"
+      " buckets only: 5-minute %.3f, hourly %.3f, daily %.3f; vigie (all three) %.3f\n",
+      bytes(f.tier_bits[0]), bytes(f.tier_bits[1]), bytes(f.tier_bits[2]), per(taken.rollups));
+  std::printf("  rest (replay guard, states, free pages): floor 0; vigie %.3f\n",
+              per(taken.file - taken.blocks - taken.rollups));
+  std::printf(
+      "  in all: floor %.3f (the tiers derive from the raw samples), %.3f with the raw samples"
+      " and the 5-minute tier coded apart; vigie %.3f\n",
+      bytes(raw), bytes(raw + f.tier_bits[0]), per(taken.file));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string workload = "realistic";
   int agents = 100;
@@ -352,8 +449,9 @@ int main(int argc, char** argv) {
   collector::Storage& storage = **opened;
 
   std::mt19937_64 rng(42);
+  bench::storage::InformationFloor floor;
   std::vector<Agent> fleet;
-  for (int i = 0; i < agents; ++i) fleet.emplace_back(i, workload == "random", rng);
+  for (int i = 0; i < agents; ++i) fleet.emplace_back(i, workload == "random", rng, floor);
 
   std::mutex mu;
   std::condition_variable cv;
@@ -506,6 +604,7 @@ int main(int argc, char** argv) {
     }
   }
   sqlite3_finalize(stmt);
+  print_floor(floor, samples, {.file = file, .blocks = blocks, .rollups = rollups});
   std::printf(
       "one-hour raw query of one metric: median %.3f ms, p99 %.3f ms (%d queries, %.1f points)\n",
       percentile(query_ms, 0.5), percentile(query_ms, 0.99), queries,
