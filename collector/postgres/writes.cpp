@@ -40,6 +40,12 @@ constexpr const char* kRollupLock = "SELECT pg_advisory_xact_lock(7612005)";
 constexpr std::int64_t kRollupAgents = 64;
 constexpr std::int64_t kRollupBlocks = 4096;
 
+// Retention in table rollups (schema version 5 and before) while its rows wait to move
+// into packs: a tier's ($2) buckets older than $1.
+constexpr const char* kOldRollupsDelete =
+    "DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
+    " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)";
+
 // The start of the oldest span of `tier` a retention cutoff keeps: every pack before it
 // ends before the cutoff.
 std::int64_t span_cutoff(std::int64_t cutoff, std::int64_t tier) {
@@ -1093,10 +1099,6 @@ Status Writes::drop_partitions(std::int64_t cutoff, bool* more) {
   }
   return Status::ok();
 }
-
-constexpr const char* kOldRollupsDelete =
-    "DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-    " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)";
 
 Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clock::time_point stop,
                                bool* more) {

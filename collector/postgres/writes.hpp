@@ -142,6 +142,7 @@ class Writes {
   // Merges `packs`' parts into the stored packs (locked FOR UPDATE while read) and
   // writes them back: a statement to read them, one to write them.
   Status write_packs(const PackParts& packs);
+  // One slice of the move of table rollups (schema 5 and before) into packs.
   Status move_old_rollups(std::chrono::steady_clock::time_point stop, bool* more);
   Status make_partition(std::int64_t from_ms);
   Status drop_partitions(std::int64_t cutoff_ms, bool* more);
