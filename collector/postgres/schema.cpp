@@ -329,7 +329,9 @@ INSERT INTO downtimes_revision (id, revision) VALUES (1, 0);
 // (version 5 and before) moves into packs in housekeeping slices, each read adding
 // what it still holds; it stays, empty. The rollup queue knows each block's agent and
 // end, so that housekeeping rolls an agent's blocks up together (each pack rewritten
-// once for all of them) without reading the blocks to choose.
+// once for all of them) without reading the blocks to choose: the oldest ends first
+// (by end, however long the queue: an hour of blocks waits in it), then those agents'
+// blocks due (by agent and end).
 constexpr const char* kSchemaV6 = R"sql(
 CREATE TABLE rollup_packs (
   tier     integer NOT NULL,  -- bucket width in ms
@@ -346,7 +348,8 @@ UPDATE rollup_pending p SET agent_id = b.agent_id, t_max = b.t_max
 DELETE FROM rollup_pending WHERE agent_id IS NULL;
 ALTER TABLE rollup_pending ALTER COLUMN agent_id SET NOT NULL,
   ALTER COLUMN t_max SET NOT NULL;
-CREATE INDEX rollup_pending_by_agent ON rollup_pending (agent_id, block_id);
+CREATE INDEX rollup_pending_by_end ON rollup_pending (t_max);
+CREATE INDEX rollup_pending_by_agent ON rollup_pending (agent_id, t_max);
 )sql";
 
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step

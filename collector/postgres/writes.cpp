@@ -35,7 +35,7 @@ constexpr const char* kPartitionLock = "SELECT pg_advisory_xact_lock(7612002)";
 // Held while packs are rewritten (the roll-up, the move of older rows into packs), so
 // that two collectors never merge into the same pack at once.
 constexpr const char* kRollupLock = "SELECT pg_advisory_xact_lock(7612005)";
-// A roll-up takes the agents of the oldest this many blocks due, and this many of
+// A roll-up takes the agents of the first this many blocks due (by end), and this many of
 // their blocks at most, at a time.
 constexpr std::int64_t kRollupAgents = 64;
 constexpr std::int64_t kRollupBlocks = 4096;
@@ -66,16 +66,6 @@ std::string partition_name(std::int64_t from_ms) {
                 day.tm_mday);
   return name;
 }
-
-struct BucketKey {
-  std::int64_t tier, series, bucket;
-  bool operator==(const BucketKey&) const = default;
-};
-struct BucketKeyHash {
-  std::size_t operator()(const BucketKey& k) const {
-    return std::hash<std::int64_t>()(k.series * 1'000'003 + k.bucket / 1000 + k.tier);
-  }
-};
 
 Status run(pq::Conn& conn, const std::string& sql, const Params& params) {
   auto rows = conn.query(sql, params);
@@ -840,7 +830,8 @@ Result<TokenRecord> Writes::enroll(const Enrollment& e) {
 // Housekeeping ---------------------------------------------------------------------
 
 // Rolls up the pending blocks of the hours that are over (or whose clock is far ahead),
-// until `stop`: each time the agents of the oldest such blocks, up to kRollupAgents,
+// until `stop`: each time the agents of the blocks that end first (and last, of those
+// far ahead), up to kRollupAgents,
 // with all their blocks due (up to kRollupBlocks), so that each of their packs is
 // rewritten once for an hour of blocks rather than once a block. Their samples join the
 // tiers' buckets (late samples merge into buckets already there) and they leave the
@@ -852,8 +843,9 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
   std::vector<Sample> samples;
   for (;;) {
     auto blocks = conn_.query(
-        "WITH due AS (SELECT DISTINCT agent_id FROM (SELECT agent_id FROM rollup_pending"
-        " WHERE t_max < $1 OR t_max > $2 ORDER BY block_id LIMIT $3) oldest),"
+        "WITH due AS (SELECT DISTINCT agent_id FROM ((SELECT agent_id FROM rollup_pending"
+        " WHERE t_max < $1 ORDER BY t_max LIMIT $3) UNION ALL (SELECT agent_id"
+        " FROM rollup_pending WHERE t_max > $2 ORDER BY t_max DESC LIMIT $3)) oldest),"
         " picked AS (SELECT block_id, t_max FROM rollup_pending"
         " WHERE agent_id IN (SELECT agent_id FROM due) AND (t_max < $1 OR t_max > $2)"
         " ORDER BY block_id LIMIT $4 FOR UPDATE SKIP LOCKED),"
