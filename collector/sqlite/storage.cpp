@@ -109,7 +109,11 @@ class SqliteStorage final : public Storage {
   Result<SeriesData> series(const SeriesQuery& query) override {
     auto plan = plan_series(query, options_.retention, now_ms(), /*daily_tier=*/true);
     if (!plan) return plan.status();
-    return with_reader([&](sqlite3* db) { return read_series(db, query, *plan); });
+    // One snapshot for the tiers, the rollup cursor and the samples after it: a slice of
+    // housekeeping committed between them would count a block twice or not at all.
+    return with_reader([&](sqlite3* db) {
+      return in_read_transaction(db, [&] { return read_series(db, query, *plan); });
+    });
   }
   Result<HistoryData> history(const HistoryQuery& query) override {
     return with_reader([&](sqlite3* db) {
