@@ -637,7 +637,7 @@ TEST_CASE("Api: a report's traps are kept once, in their check's history and the
 }
 
 TEST_CASE(
-    "Api: a trap storm keeps a burst per device and check, counted; the history keeps "
+    "Api: a trap storm keeps a burst per device and check, counted, and the history keeps "
     "its state changes",
     "[api][traps]") {
   VIGIE_EACH_BACKEND(backend);
