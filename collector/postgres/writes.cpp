@@ -40,6 +40,10 @@ constexpr const char* kRollupLock = "SELECT pg_advisory_xact_lock(7612005)";
 constexpr std::int64_t kRollupAgents = 64;
 constexpr std::int64_t kRollupBlocks = 4096;
 
+// Retention in a tier ($2): its packs that start before $1, 2000 at a time.
+constexpr const char* kPacksDelete =
+    "DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
+    " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)";
 // Retention in table rollups (schema version 5 and before) while its rows wait to move
 // into packs: a tier's ($2) buckets older than $1.
 constexpr const char* kOldRollupsDelete =
@@ -1106,17 +1110,12 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
        " (SELECT 1 FROM rollup_pending p WHERE p.block_id = b.id) LIMIT 2000)",
        now - retention.raw.count(), 0},
       // A pack goes once its whole span is past its tier's retention.
-      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
-       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
-       span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs), kFiveMinutesMs},
-      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
-       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
-       span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
+      {kPacksDelete, span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs),
+       kFiveMinutesMs},
+      {kPacksDelete, span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
       // The daily buckets a SQLite collector's `db copy` brought (PostgreSQL rolls up
       // into the 5-minute and hourly tiers only).
-      {"DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
-       " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)",
-       span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
+      {kPacksDelete, span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
       // Rows of table rollups not moved into packs yet (schema version 5 and before).
       {kOldRollupsDelete, now - retention.five_minutes.count(), kFiveMinutesMs},
       {kOldRollupsDelete, now - retention.hour.count(), kHourMs},
