@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "collector/postgres/pq.hpp"
 #include "collector/postgres/reads.hpp"
@@ -14,6 +16,7 @@
 #include "collector/postgres/writes.hpp"
 #include "collector/rollup_pack.hpp"
 #include "collector/sample_block.hpp"
+#include "tests/support/child.hpp"
 #include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector::pg {
@@ -405,6 +408,79 @@ TEST_CASE(
   CHECK(std::count_if(buckets.begin(), buckets.end(),
                       [](const RollupBucket& b) { return b.n == 6 && b.max == 4.5; }) == 1);
   CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "6");
+}
+
+TEST_CASE(
+    "PostgreSQL writes: a roll-up whose connection dies half-way leaves its blocks queued, "
+    "and the next one counts them once",
+    "[postgres]") {
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
+  Writes writes(c, 0);
+  const std::int64_t hour = report("x", 0, 0).results[0].ts_ms;
+  const auto store = [&](const protocol::Report& r) {
+    REQUIRE(c.exec("BEGIN"));
+    writes.new_transaction();
+    writes.job_starts();
+    REQUIRE(writes.store(r, 1000).is_ok());
+    REQUIRE(writes.flush_blocks());
+    REQUIRE(c.commit());
+  };
+  const auto roll_up = [&](pq::Conn& on, Writes& w) {
+    bool more = false;
+    Status s = on.exec("BEGIN");
+    if (s) s = w.housekeeping_slice({}, std::chrono::seconds(30), hour + 2 * 3'600'000, &more);
+    if (s) s = on.commit();
+    return s;
+  };
+  // Two agents' hour of reports (2 metrics, 0.5 each for m1), rolled up into packs.
+  for (const char* agent : {"k0", "k1"}) {
+    for (std::uint64_t seq = 0; seq < 60; ++seq) store(report(agent, seq, 2));
+  }
+  REQUIRE(roll_up(c, writes));
+  // A late report of that hour for each agent: the next roll-up merges into their packs.
+  for (const char* agent : {"k0", "k1"}) {
+    auto late = report(agent, 60, 2);
+    late.results[0].ts_ms = hour + 20 * 60'000 + 30'000;
+    store(late);
+  }
+  CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "2");
+
+  // Another session holds the packs, so that the roll-up of a second connection takes
+  // the queued blocks, then waits for the packs' row locks; its backend is terminated
+  // there, as a collector dies or a server drops its connection.
+  auto holder = pq::Conn::connect(postgres->conninfo);
+  REQUIRE(holder.is_ok());
+  REQUIRE((*holder)->exec("BEGIN"));
+  REQUIRE((*holder)->query("SELECT tier FROM rollup_packs FOR UPDATE").is_ok());
+  auto doomed = pq::Conn::connect(postgres->conninfo);
+  REQUIRE(doomed.is_ok());
+  const std::string pid = sql(**doomed, "SELECT pg_backend_pid()");
+  Writes doomed_writes(**doomed, 0);
+  Status doomed_status;
+  std::thread rolling([&] { doomed_status = roll_up(**doomed, doomed_writes); });
+  const bool waiting = testing::eventually(
+      [&] {
+        return sql(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
+                          " AND wait_event_type = 'Lock'") == "1";
+      },
+      std::chrono::seconds(10));
+  if (waiting) CHECK(sql(c, "SELECT pg_terminate_backend(" + pid + ")") == "t");
+  REQUIRE((*holder)->exec("ROLLBACK"));
+  rolling.join();
+  REQUIRE(waiting);
+  CHECK_FALSE(doomed_status.is_ok());
+  // Its transaction is gone: the blocks are queued again, the packs as they were.
+  CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "2");
+  CHECK(totals(packed(c, "m1")) == "240 0.5..0.5:120");
+
+  // The next roll-up counts each late sample once, in both tiers.
+  REQUIRE(roll_up(c, writes));
+  CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
+  CHECK(totals(packed(c, "m1")) == "244 0.5..0.5:122");
+  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "4");
 }
 
 TEST_CASE(
