@@ -567,7 +567,7 @@ TEST_CASE(
 
 TEST_CASE(
     "PostgreSQL writes: the tiers of a version 5 database move into packs a slice at a time "
-    "and read the same throughout",
+    "and read the same throughout, a move whose connection dies half-way included",
     "[postgres]") {
   auto postgres = testing::postgres_database();
   if (!postgres) return;
@@ -626,11 +626,62 @@ TEST_CASE(
                        .hour = std::chrono::hours(24 * 3650),
                        .day = std::chrono::hours(24 * 3650)};
   bool more = false;
-  while (sql(c, "SELECT count(*) FROM rollups") != "0" && slices < 200) {
+  const auto slice = [&](pq::Conn& on, Writes& w) {
+    Status s = on.exec("BEGIN");
+    if (s) s = w.housekeeping_slice(keep, std::chrono::milliseconds(0), day0 + 4 * kDayMs, &more);
+    if (s) s = on.commit();
+    return s;
+  };
+  // A report of v5-a on the second day, rolled up by the first slice: its pack of that
+  // day exists when the move comes to it (the first slice moves the first day's).
+  {
     REQUIRE(c.exec("BEGIN"));
-    REQUIRE(
-        writes.housekeeping_slice(keep, std::chrono::milliseconds(0), day0 + 4 * kDayMs, &more));
+    writes.new_transaction();
+    writes.job_starts();
+    auto r = report("v5-a", 1, 2);
+    r.results[0].ts_ms = day0 + kDayMs + 30 * 60'000;
+    REQUIRE(writes.store(r, 1000).is_ok());
+    REQUIRE(writes.flush_blocks());
     REQUIRE(c.commit());
+  }
+  REQUIRE(slice(c, writes));
+  ++slices;
+  CHECK(read_all() == before);
+  // The next move merges into that pack: another session holds it, so that the move of
+  // a second connection deletes the day's rows and then waits; its backend is
+  // terminated there. Nothing of it stays: the rows are all there, read the same.
+  {
+    const std::string rows_left = sql(c, "SELECT count(*) FROM rollups");
+    auto holder = pq::Conn::connect(postgres->conninfo);
+    REQUIRE(holder.is_ok());
+    REQUIRE((*holder)->exec("BEGIN"));
+    REQUIRE((*holder)
+                ->query("SELECT p.tier FROM rollup_packs p JOIN agents a ON a.id = p.agent_id"
+                        " WHERE a.name = 'v5-a' AND p.tier = 300000 AND p.start_ms = " +
+                        std::to_string(day0 + kDayMs) + " FOR UPDATE")
+                .is_ok());
+    auto doomed = pq::Conn::connect(postgres->conninfo);
+    REQUIRE(doomed.is_ok());
+    const std::string pid = sql(**doomed, "SELECT pg_backend_pid()");
+    Writes doomed_writes(**doomed, 0);
+    Status doomed_status;
+    std::thread moving([&] { doomed_status = slice(**doomed, doomed_writes); });
+    const bool waiting = testing::eventually(
+        [&] {
+          return sql(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
+                            " AND wait_event_type = 'Lock'") == "1";
+        },
+        std::chrono::seconds(10));
+    if (waiting) CHECK(sql(c, "SELECT pg_terminate_backend(" + pid + ")") == "t");
+    REQUIRE((*holder)->exec("ROLLBACK"));
+    moving.join();
+    REQUIRE(waiting);
+    CHECK_FALSE(doomed_status.is_ok());
+    CHECK(sql(c, "SELECT count(*) FROM rollups") == rows_left);
+    CHECK(read_all() == before);
+  }
+  while (sql(c, "SELECT count(*) FROM rollups") != "0" && slices < 200) {
+    REQUIRE(slice(c, writes));
     ++slices;
     // Each slice moves a pack at least; what is read does not change.
     if (slices % 3 == 1) CHECK(read_all() == before);
