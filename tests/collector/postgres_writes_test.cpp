@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -81,6 +82,36 @@ std::string totals(const std::vector<RollupBucket>& buckets) {
   std::ostringstream out;
   out << n << ' ' << lo << ".." << hi << ':' << sum;
   return out.str();
+}
+
+// Runs `work` on a connection of its own while another session holds the rows `lock_rows`
+// selects FOR UPDATE, and terminates its backend once it waits for them (seen by
+// `watcher`), as when a collector dies or a server drops its connection: what `work`
+// returned.
+Status terminated_while_waiting(const std::string& conninfo, pq::Conn& watcher,
+                                const std::string& lock_rows,
+                                const std::function<Status(pq::Conn&, Writes&)>& work) {
+  auto holder = pq::Conn::connect(conninfo);
+  REQUIRE(holder.is_ok());
+  REQUIRE((*holder)->exec("BEGIN"));
+  REQUIRE((*holder)->query(lock_rows + " FOR UPDATE").is_ok());
+  auto doomed = pq::Conn::connect(conninfo);
+  REQUIRE(doomed.is_ok());
+  const std::string pid = sql(**doomed, "SELECT pg_backend_pid()");
+  Writes doomed_writes(**doomed, 0);
+  Status doomed_status;
+  std::thread working([&] { doomed_status = work(**doomed, doomed_writes); });
+  const bool waiting = testing::eventually(
+      [&] {
+        return sql(watcher, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
+                                " AND wait_event_type = 'Lock'") == "1";
+      },
+      std::chrono::seconds(10));
+  if (waiting) CHECK(sql(watcher, "SELECT pg_terminate_backend(" + pid + ")") == "t");
+  REQUIRE((*holder)->exec("ROLLBACK"));
+  working.join();
+  REQUIRE(waiting);
+  return doomed_status;
 }
 
 // A connection to `conninfo` (a fresh database), migrated to this collector's schema.
@@ -451,27 +482,9 @@ TEST_CASE(
   // Another session holds the packs, so that the roll-up of a second connection takes
   // the queued blocks, then waits for the packs' row locks; its backend is terminated
   // there, as a collector dies or a server drops its connection.
-  auto holder = pq::Conn::connect(postgres->conninfo);
-  REQUIRE(holder.is_ok());
-  REQUIRE((*holder)->exec("BEGIN"));
-  REQUIRE((*holder)->query("SELECT tier FROM rollup_packs FOR UPDATE").is_ok());
-  auto doomed = pq::Conn::connect(postgres->conninfo);
-  REQUIRE(doomed.is_ok());
-  const std::string pid = sql(**doomed, "SELECT pg_backend_pid()");
-  Writes doomed_writes(**doomed, 0);
-  Status doomed_status;
-  std::thread rolling([&] { doomed_status = roll_up(**doomed, doomed_writes); });
-  const bool waiting = testing::eventually(
-      [&] {
-        return sql(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
-                          " AND wait_event_type = 'Lock'") == "1";
-      },
-      std::chrono::seconds(10));
-  if (waiting) CHECK(sql(c, "SELECT pg_terminate_backend(" + pid + ")") == "t");
-  REQUIRE((*holder)->exec("ROLLBACK"));
-  rolling.join();
-  REQUIRE(waiting);
-  CHECK_FALSE(doomed_status.is_ok());
+  CHECK_FALSE(
+      terminated_while_waiting(postgres->conninfo, c, "SELECT tier FROM rollup_packs", roll_up)
+          .is_ok());
   // Its transaction is gone: the blocks are queued again, the packs as they were.
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "2");
   CHECK(totals(packed(c, "m1")) == "240 0.5..0.5:120");
@@ -652,31 +665,13 @@ TEST_CASE(
   // terminated there. Nothing of it stays: the rows are all there, read the same.
   {
     const std::string rows_left = sql(c, "SELECT count(*) FROM rollups");
-    auto holder = pq::Conn::connect(postgres->conninfo);
-    REQUIRE(holder.is_ok());
-    REQUIRE((*holder)->exec("BEGIN"));
-    REQUIRE((*holder)
-                ->query("SELECT p.tier FROM rollup_packs p JOIN agents a ON a.id = p.agent_id"
-                        " WHERE a.name = 'v5-a' AND p.tier = 300000 AND p.start_ms = " +
-                        std::to_string(day0 + kDayMs) + " FOR UPDATE")
-                .is_ok());
-    auto doomed = pq::Conn::connect(postgres->conninfo);
-    REQUIRE(doomed.is_ok());
-    const std::string pid = sql(**doomed, "SELECT pg_backend_pid()");
-    Writes doomed_writes(**doomed, 0);
-    Status doomed_status;
-    std::thread moving([&] { doomed_status = slice(**doomed, doomed_writes); });
-    const bool waiting = testing::eventually(
-        [&] {
-          return sql(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
-                            " AND wait_event_type = 'Lock'") == "1";
-        },
-        std::chrono::seconds(10));
-    if (waiting) CHECK(sql(c, "SELECT pg_terminate_backend(" + pid + ")") == "t");
-    REQUIRE((*holder)->exec("ROLLBACK"));
-    moving.join();
-    REQUIRE(waiting);
-    CHECK_FALSE(doomed_status.is_ok());
+    CHECK_FALSE(terminated_while_waiting(
+                    postgres->conninfo, c,
+                    "SELECT p.tier FROM rollup_packs p JOIN agents a ON a.id = p.agent_id"
+                    " WHERE a.name = 'v5-a' AND p.tier = 300000 AND p.start_ms = " +
+                        std::to_string(day0 + kDayMs),
+                    slice)
+                    .is_ok());
     CHECK(sql(c, "SELECT count(*) FROM rollups") == rows_left);
     CHECK(read_all() == before);
   }
