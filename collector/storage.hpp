@@ -135,9 +135,10 @@ struct CheckHistory {
   // that happened in the period, preceded by the last hard state change and the last
   // stale or fresh event before it (which give the state when the period starts).
   std::vector<Event> events;
-  // Points of each metric asked for, in time order: hourly ones (the 1-hour tier), and
-  // a point a day (at the local day's start) for the whole days of HistoryQuery::day_zone
-  // when the daily tier has them (SQLite).
+  // Points of each metric asked for, in time order: hourly ones (the 1-hour tier, and in
+  // the period's last hours the samples not rolled up yet), each hour whole when it
+  // starts in the period, and a point a day (at the local day's start) for the whole
+  // days of HistoryQuery::day_zone when the daily tier has them (SQLite).
   std::map<std::string, std::vector<SeriesPoint>> series;
   // With HistoryQuery::silences: the events that start and end its acknowledgements
   // (acknowledged, ack_removed, ack_expired) and the downtimes over it, its agent or its

@@ -148,7 +148,8 @@ Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64
   std::vector<Sample> samples;
   for (int i = 0; i < blocks.size(); ++i) {
     samples.clear();
-    if (Status d = decode_samples(blocks.bytes(i, 1), blocks.int64(i, 0), samples); !d) return d;
+    if (Status d = decode_series(blocks.bytes(i, 1), blocks.int64(i, 0), series, samples); !d)
+      return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
       merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
@@ -257,6 +258,17 @@ Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int
   return Status::ok();
 }
 
+// The blocks of `agent` in the rollup queue (not in the tiers yet: the hour under way,
+// at least, since an hour is rolled up once it is over) that hold samples in [from, to].
+Result<pq::Rows> read_pending_blocks(pq::Conn& conn, std::int64_t agent, std::int64_t from,
+                                     std::int64_t to) {
+  return conn.query(
+      "SELECT b.t_min, b.samples FROM sample_blocks b"
+      " JOIN rollup_pending p ON p.block_id = b.id"
+      " WHERE b.agent_id = $1 AND b.t_max >= $2 AND b.t_min <= $3",
+      Params().add(agent).add(from).add(to));
+}
+
 Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const SeriesPlan& plan) {
   auto found = conn.query(
       "SELECT s.id, s.agent_id, s.unit FROM series s JOIN agents a ON a.id = s.agent_id"
@@ -284,13 +296,9 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
     std::vector<RollupBucket> buckets;
     if (Status s = read_tier(conn, plan.tier, agent, series, from, q.to_ms, buckets); !s) return s;
     for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
-    // Blocks not rolled up yet (the last minutes, at least) are bucketed here, so that
+    // Blocks not rolled up yet (the hour under way, at least) are bucketed here, so that
     // the newest bucket is never missing.
-    auto tail = conn.query(
-        "SELECT b.t_min, b.samples FROM sample_blocks b"
-        " JOIN rollup_pending p ON p.block_id = b.id"
-        " WHERE b.agent_id = $1 AND b.t_max >= $2 AND b.t_min <= $3",
-        Params().add(agent).add(from).add(q.to_ms));
+    auto tail = read_pending_blocks(conn, agent, from, q.to_ms);
     if (!tail) return tail.status();
     if (Status s = add_block_samples(*tail, series, from, q.to_ms, plan.tier, false, merged); !s)
       return s;
@@ -303,6 +311,9 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
 
 Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
   HistoryData out;
+  std::vector<RollupBucket> hourly;
+  pq::Rows pending;  // the rollup queue's blocks of agent pending_agent in the period
+  std::int64_t pending_agent = -1;
   auto agents = conn.query(
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
       " FROM agents WHERE ($1 = '' OR site = $1)"
@@ -363,25 +374,33 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
                    Params().add(agent).add(check).add(q.from_ms).add(q.to_ms));
     if (!period) return period.status();
     append_events(*period, h.events);
-    std::vector<RollupBucket> hourly;
     for (const std::string& metric : q.metrics) {
       auto series =
           conn.query("SELECT id FROM series WHERE agent_id = $1 AND check_id = $2 AND metric = $3",
                      Params().add(agent_id).add(check).add(metric));
       if (!series) return series.status();
       if (series->size() == 0) continue;  // a metric the check never had is left out
-      if (Status s = read_tier(conn, kHourMs, agent_id, series->int64(0, 0), q.from_ms, q.to_ms - 1,
-                               hourly);
+      const std::int64_t series_id = series->int64(0, 0);
+      if (Status s = read_tier(conn, kHourMs, agent_id, series_id, q.from_ms, q.to_ms - 1, hourly);
           !s)
         return s;
-      std::vector<SeriesPoint>& points = h.series[metric];
-      for (const RollupBucket& b : hourly) {
-        points.push_back({.ts_ms = b.ts_ms,
-                          .min = b.min,
-                          .max = b.max,
-                          .avg = b.sum / static_cast<double>(b.n),
-                          .count = b.n});
+      Merged merged(kHourMs);
+      for (const RollupBucket& b : hourly) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+      // The samples not rolled up yet, in their hours, whole as the tier's (those that
+      // start in the period), read once an agent (its checks come together).
+      const std::int64_t first_hour = bucket_of(q.from_ms + kHourMs - 1, kHourMs);
+      const std::int64_t last_ms = bucket_of(q.to_ms - 1, kHourMs) + kHourMs - 1;
+      if (pending_agent != agent_id) {
+        auto blocks = read_pending_blocks(conn, agent_id, first_hour, last_ms);
+        if (!blocks) return blocks.status();
+        pending = std::move(*blocks);
+        pending_agent = agent_id;
       }
+      if (Status s =
+              add_block_samples(pending, series_id, first_hour, last_ms, kHourMs, false, merged);
+          !s)
+        return s;
+      h.series[metric] = merged.points();
     }
     if (q.silences) {
       // The check's own, then its agent's and its site's.

@@ -406,6 +406,8 @@ Status read_family_checks(sqlite3* db, const HistoryQuery& q, std::vector<CheckH
 // is about, not with the events table.
 struct PerCheckStatements {
   Statement last_hard, last_stale, in_period, find_series, silences;
+  Statement tail;           // an agent's blocks after the rollup cursor, in a range
+  std::int64_t cursor = 0;  // the rollup cursor
   RollupReader rollups;
   std::vector<RollupBucket> buckets;
   DailyTierZone daily;
@@ -416,7 +418,10 @@ struct PerCheckStatements {
     if (!rollups) return rollups.status();
     auto daily = read_daily_tier_zone(db);
     if (!daily) return daily.status();
-    PerCheckStatements s{.rollups = std::move(*rollups), .daily = std::move(*daily)};
+    auto cursor = rollup_cursor(db);
+    if (!cursor) return cursor.status();
+    PerCheckStatements s{
+        .cursor = *cursor, .rollups = std::move(*rollups), .daily = std::move(*daily)};
     if (!q.day_zone.empty()) {
       auto zone = DayZone::named(q.day_zone);
       if (!zone) return zone.status();
@@ -439,6 +444,9 @@ struct PerCheckStatements {
              " ORDER BY id"},
         {&s.find_series,
          "SELECT id FROM series WHERE agent_id = ?1 AND check_id = ?2 AND metric = ?3"},
+        {&s.tail,
+         "SELECT t_min, samples FROM sample_blocks"
+         " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3 AND id > ?4"},
         // The check's own, then its agent's and its site's (agent and check_id '' in
         // the same index), through the (agent, check_id, id) index.
         {&s.silences,
@@ -497,6 +505,22 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
       }
       return Status::ok();
     };
+    // The period's last hours, with the samples not rolled up yet (the last minutes, at
+    // least) in their hours, so that a report made now counts what just came. Hours are
+    // whole, as the tier's: those that start in [from, to].
+    const auto add_last_hours = [&](std::int64_t from, std::int64_t to) -> Status {
+      if (Status st = s.rollups.read(kHourMs, series, from, to, s.buckets); !st) return st;
+      Merged merged(kHourMs);
+      for (const RollupBucket& b : s.buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+      const std::int64_t first = bucket_of(from + kHourMs - 1, kHourMs);
+      const std::int64_t last = bucket_of(to, kHourMs) + kHourMs - 1;
+      s.tail.bind(1, agent_id).bind(2, first).bind(3, last).bind(4, s.cursor);
+      Status st = add_block_samples(db, s.tail, series, first, last, kHourMs, false, merged);
+      s.tail.reset();
+      if (!st) return st;
+      for (const SeriesPoint& p : merged.points()) points.push_back(p);
+      return Status::ok();
+    };
     // The whole local days of the period from the daily tier when its days are the
     // period's (its zone, for this series), the hours of the partial days at its edges.
     std::int64_t first = 0, end = 0;
@@ -507,12 +531,12 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
       end = s.days->day_of(q.to_ms);  // the days before it end by q.to_ms
     }
     if (!daily || first >= end) {
-      if (Status st = add(kHourMs, q.from_ms, q.to_ms - 1); !st) return st;
+      if (Status st = add_last_hours(q.from_ms, q.to_ms - 1); !st) return st;
       continue;
     }
     if (Status st = add(kHourMs, q.from_ms, s.days->start_of(first) - 1); !st) return st;
     if (Status st = add(kDayMs, first, end - kDayMs); !st) return st;
-    if (Status st = add(kHourMs, s.days->start_of(end), q.to_ms - 1); !st) return st;
+    if (Status st = add_last_hours(s.days->start_of(end), q.to_ms - 1); !st) return st;
   }
   return Status::ok();
 }

@@ -292,6 +292,40 @@ TEST_CASE("Storage: a bucket still filling is rolled up once it closes, and show
   CHECK(hour.points[0].count == 1);
 }
 
+TEST_CASE("Storage: a report's history counts the hour under way, rolled up or not",
+          "[storage][series][history]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
+  // A sample a minute from the last whole hour to 31 minutes into the next: the last
+  // hour is over, the next one is not (PostgreSQL rolls an hour up once it is over,
+  // SQLite a 5-minute bucket once it is over).
+  const std::int64_t hour = kT0 - kHourMs;
+  StateEngine engine;  // the history lists the checks it knows
+  for (int i = 0; i < 92; ++i)
+    REQUIRE(submit(*f.storage, load_report(i + 1, hour + i * 60'000, i), &engine).is_ok());
+  f.now = hour + kHourMs + 31 * 60'000 + 30'000;
+  REQUIRE(f.storage->housekeep().is_ok());
+  const auto history = [&](std::int64_t from, std::int64_t to) {
+    auto h = f.storage->history(
+        {.check_prefix = "system/", .from_ms = from, .to_ms = to, .metrics = {"load1"}});
+    REQUIRE(h.is_ok());
+    REQUIRE(h->checks.size() == 1);
+    return h->checks[0].series["load1"];
+  };
+  const std::vector<SeriesPoint> points = history(kT0 - kDay, kT0 + kDay);
+  REQUIRE(points.size() == 2);
+  CHECK(points[0] == SeriesPoint{hour, 0, 59, 29.5, 60});
+  CHECK(points[1] == SeriesPoint{kT0, 60, 91, 75.5, 32});
+  // Hours are whole, rolled up or not: a period that starts inside an hour leaves it
+  // out, one that ends inside it counts it.
+  CHECK(history(hour + 60'000, kT0 + kDay) == std::vector<SeriesPoint>{{kT0, 60, 91, 75.5, 32}});
+  CHECK(history(hour, kT0 + 10 * 60'000) == points);
+  // Once rolled up, the same.
+  f.now = kT0 + 2 * kHourMs;
+  REQUIRE(f.storage->housekeep().is_ok());
+  CHECK(history(kT0 - kDay, kT0 + kDay) == points);
+}
+
 // The sample blocks as rows "level encoding samples-bytes", by id, read with the sqlite3
 // program beside the collector's connection.
 std::vector<std::string> block_rows(const SeriesFixture& f) {
