@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/duration.hpp"
+#include "common/json_integer.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -250,17 +251,19 @@ Result<Alert> alert_from_json(const std::string& text) {
     a.check = j.at("check").get<std::string>();
     a.family = j.at("family").get<std::string>();
     a.kind = j.at("kind").get<std::string>();
-    const auto state = state_from_code(j.at("state").get<long long>());
-    const auto from = state_from_code(j.at("from").get<long long>());
+    const auto state = state_from_code(json_integer<long long>(j.at("state")));
+    const auto from = state_from_code(json_integer<long long>(j.at("from")));
     if (!state || !from) return Status::invalid("an outbox row has an unknown state");
     a.state = *state;
     a.from = *from;
     a.summary = j.at("summary").get<std::string>();
-    a.ts_ms = j.at("ts").get<std::int64_t>();
-    a.since_ms = j.at("since").get<std::int64_t>();
-    a.event_id = j.at("event").get<std::int64_t>();
+    a.ts_ms = json_integer<std::int64_t>(j.at("ts"));
+    a.since_ms = json_integer<std::int64_t>(j.at("since"));
+    a.event_id = json_integer<std::int64_t>(j.at("event"));
     return a;
   } catch (const json::exception& e) {
+    return Status::invalid(std::string("an outbox row: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::invalid(std::string("an outbox row: ") + e.what());
   }
 }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_integer.hpp"
 #include "plugins/net/probe.hpp"
 
 namespace vigie::plugins::net {
@@ -27,7 +28,7 @@ json status_json(const Status& s) {
 // Throws json's exceptions on a wrong shape: the callers turn them into a Status.
 Status read_status(const json& j) {
   if (j.is_null()) return Status::ok();
-  const int code = j.at("code").get<int>();
+  const int code = json_integer<int>(j.at("code"));
   if (code <= 0 || code > static_cast<int>(Code::kInternal))
     throw std::out_of_range("status code " + std::to_string(code));
   return Status(static_cast<Code>(code), j.at("message").get<std::string>());
@@ -46,8 +47,8 @@ Certificate read_certificate(const json& j) {
   Certificate c;
   if (j.is_null()) return c;
   c.seen = true;
-  c.not_before = j.at("not_before").get<std::int64_t>();
-  c.not_after = j.at("not_after").get<std::int64_t>();
+  c.not_before = json_integer<std::int64_t>(j.at("not_before"));
+  c.not_after = json_integer<std::int64_t>(j.at("not_after"));
   c.subject = j.at("subject").get<std::string>();
   c.issuer = j.at("issuer").get<std::string>();
   c.verify_error = j.at("verify_error").get<std::string>();
@@ -58,7 +59,7 @@ template <class Answer, class Read>
 Result<std::size_t> decode(std::string_view line, Answer& out, Read read) {
   try {
     const json j = json::parse(line);
-    const std::size_t job = j.at("job").get<std::size_t>();
+    const std::size_t job = json_integer<std::size_t>(j.at("job"));
     out.error = read_status(j.at("error"));
     read(j, out);
     return job;
@@ -93,7 +94,7 @@ Result<ProbeRequest> decode_request(std::string_view text) {
     const json j = json::parse(text);
     ProbeRequest request;
     request.kind = j.at("kind").get<std::string>();
-    request.budget = std::chrono::milliseconds(j.at("budget_ms").get<std::int64_t>());
+    request.budget = std::chrono::milliseconds(json_integer<std::int64_t>(j.at("budget_ms")));
     if (request.budget.count() < 0) return Status::invalid("probe request: negative budget_ms");
     for (const json& job : j.at("jobs")) {
       if (request.kind == "http") {
@@ -104,7 +105,7 @@ Result<ProbeRequest> decode_request(std::string_view text) {
       } else if (request.kind == "tls") {
         TlsProbe p;
         p.host = job.at("host").get<std::string>();
-        p.port = job.at("port").get<int>();
+        p.port = json_integer<int>(job.at("port"));
         const auto s = job.at("starttls").get<std::string>();
         if (s == "smtp") p.starttls = StartTls::kSmtp;
         else if (s == "imap") p.starttls = StartTls::kImap;
@@ -165,16 +166,16 @@ std::string encode_answer(std::size_t job, const DnsAnswer& a) {
 
 Result<std::size_t> decode_answer(std::string_view line, HttpAnswer& out) {
   return decode(line, out, [](const json& j, HttpAnswer& a) {
-    a.curl_code = j.at("curl_code").get<int>();
-    a.status = j.at("status").get<long>();
+    a.curl_code = json_integer<int>(j.at("curl_code"));
+    a.status = json_integer<long>(j.at("status"));
     a.final_url = j.at("final_url").get<std::string>();
-    a.redirects = j.at("redirects").get<long>();
+    a.redirects = json_integer<long>(j.at("redirects"));
     a.total_ms = j.at("total_ms").get<double>();
     a.connect_ms = j.at("connect_ms").get<double>();
     a.tls_ms = j.at("tls_ms").get<double>();
     a.first_byte_ms = j.at("first_byte_ms").get<double>();
-    a.body_bytes = j.at("body_bytes").get<std::uint64_t>();
-    a.matched = j.at("matched").get<int>();
+    a.body_bytes = json_integer<std::uint64_t>(j.at("body_bytes"));
+    a.matched = json_integer<int>(j.at("matched"));
     a.certificate = read_certificate(j.at("certificate"));
     a.tls_version = j.at("tls_version").get<std::string>();
   });
@@ -182,7 +183,7 @@ Result<std::size_t> decode_answer(std::string_view line, HttpAnswer& out) {
 
 Result<std::size_t> decode_answer(std::string_view line, TlsAnswer& out) {
   return decode(line, out, [](const json& j, TlsAnswer& a) {
-    a.curl_code = j.at("curl_code").get<int>();
+    a.curl_code = json_integer<int>(j.at("curl_code"));
     a.connect_ms = j.at("connect_ms").get<double>();
     a.handshake_ms = j.at("handshake_ms").get<double>();
     a.certificate = read_certificate(j.at("certificate"));

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_integer.hpp"
+
 namespace vigie::plugins::snmp {
 namespace {
 
@@ -18,30 +20,6 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr char kHex[] = "0123456789abcdef";
-
-// A number of the wire that is not an integer of the field's type.
-struct BadInteger : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// `j` as an integer of type T, exactly: a fraction, an exponent or a value out of T's range
-// is refused (nlohmann's get<T>() would cast 1e41 to an integer: undefined behaviour), as
-// is anything but a number.
-template <class T>
-T integer(const json& j) {
-  if (j.is_number_unsigned()) {
-    const auto v = j.get<std::uint64_t>();
-    if (std::in_range<T>(v)) return static_cast<T>(v);
-  } else if (j.is_number_integer()) {
-    const auto v = j.get<std::int64_t>();
-    if (std::in_range<T>(v)) return static_cast<T>(v);
-  } else if (!j.is_number()) {
-    throw BadInteger(std::string("expected an integer, got ") + j.type_name());
-  }
-  throw BadInteger(j.dump() + " is not an integer within " +
-                   std::to_string(std::numeric_limits<T>::min()) + ".." +
-                   std::to_string(std::numeric_limits<T>::max()));
-}
 
 std::string hex(std::string_view bytes) {
   std::string out;
@@ -111,11 +89,11 @@ Result<Value> read_value(int type, const json& payload) {
   Value v;
   v.type = static_cast<Type>(type);
   switch (v.type) {
-    case Type::kInteger: v.integer = integer<std::int64_t>(payload); break;
+    case Type::kInteger: v.integer = json_integer<std::int64_t>(payload); break;
     case Type::kCounter32:
     case Type::kGauge32:
     case Type::kTimeTicks:
-    case Type::kCounter64: v.number = integer<std::uint64_t>(payload); break;
+    case Type::kCounter64: v.number = json_integer<std::uint64_t>(payload); break;
     case Type::kOctetString:
     case Type::kOpaque:
     case Type::kIpAddress: {
@@ -170,15 +148,15 @@ Result<PollRequest> decode_request(std::string_view text) {
   PollRequest out;
   try {
     const json doc = json::parse(text);
-    out.budget = milliseconds(integer<std::int64_t>(doc.at("budget_ms")));
-    out.max_varbinds = integer<std::size_t>(doc.at("max_varbinds"));
-    out.max_in_flight = integer<std::size_t>(doc.at("max_in_flight"));
+    out.budget = milliseconds(json_integer<std::int64_t>(doc.at("budget_ms")));
+    out.max_varbinds = json_integer<std::size_t>(doc.at("max_varbinds"));
+    out.max_in_flight = json_integer<std::size_t>(doc.at("max_in_flight"));
     if (out.budget < milliseconds(0)) return Status::invalid("poll request: budget_ms < 0");
     for (const json& job : doc.at("jobs")) {
       const json& t = job.at("target");
       PollRequest::Job j;
       j.target.host = t.at("host").get<std::string>();
-      j.target.port = integer<std::uint16_t>(t.at("port"));
+      j.target.port = json_integer<std::uint16_t>(t.at("port"));
       const std::string version = t.at("version").get<std::string>();
       if (version != "2c" && version != "3") {
         return Status::invalid("poll request: version \"" + version + "\"");
@@ -196,9 +174,9 @@ Result<PollRequest> decode_request(std::string_view text) {
       }
       j.target.auth_protocol = t.at("auth_protocol").get<std::string>();
       j.target.priv_protocol = t.at("priv_protocol").get<std::string>();
-      j.target.timeout = milliseconds(integer<std::int64_t>(t.at("timeout_ms")));
-      j.target.retries = integer<int>(t.at("retries"));
-      j.target.bulk_size = integer<int>(t.at("bulk_size"));
+      j.target.timeout = milliseconds(json_integer<std::int64_t>(t.at("timeout_ms")));
+      j.target.retries = json_integer<int>(t.at("retries"));
+      j.target.bulk_size = json_integer<int>(t.at("bulk_size"));
       auto scalars = read_oids(job.at("scalars"), "poll request: scalars");
       if (!scalars) return scalars.status();
       auto subtrees = read_oids(job.at("subtrees"), "poll request: subtrees");
@@ -241,9 +219,9 @@ Result<JobResult> decode_result(std::string_view text) {
     if (!line.at("job").is_number_unsigned()) {
       return Status::corruption("SNMP helper's answer: job is not a job number");
     }
-    out.job = integer<std::size_t>(line.at("job"));
+    out.job = json_integer<std::size_t>(line.at("job"));
     if (const auto code = line.find("code"); code != line.end()) {
-      const int number = integer<int>(*code);
+      const int number = json_integer<int>(*code);
       if (number <= 0 || number > static_cast<int>(Code::kInternal)) {
         return Status::corruption("SNMP helper's answer: error code " + std::to_string(number));
       }
@@ -254,14 +232,14 @@ Result<JobResult> decode_result(std::string_view text) {
     for (const json& entry : line.at("values")) {
       auto name = parse_oid(entry.at(0).get<std::string>());
       if (!name) return Status::corruption("SNMP helper's answer: " + name.status().message());
-      auto value = read_value(integer<int>(entry.at(1)), entry.at(2));
+      auto value = read_value(json_integer<int>(entry.at(1)), entry.at(2));
       if (!value) return Status::corruption("SNMP helper's answer: " + value.status().message());
       snapshot.add(std::move(*name), std::move(*value));
     }
     snapshot.taken = std::chrono::steady_clock::time_point(
-        std::chrono::steady_clock::duration(integer<std::int64_t>(line.at("taken"))));
+        std::chrono::steady_clock::duration(json_integer<std::int64_t>(line.at("taken"))));
     snapshot.taken_wall = std::chrono::system_clock::time_point(
-        std::chrono::system_clock::duration(integer<std::int64_t>(line.at("taken_wall"))));
+        std::chrono::system_clock::duration(json_integer<std::int64_t>(line.at("taken_wall"))));
     out.result = std::move(snapshot);
   } catch (const json::exception& e) {
     return Status::corruption(std::string("SNMP helper's answer: ") + e.what());
@@ -333,10 +311,10 @@ Result<TrapListenOptions> decode_trap_options(std::string_view line) {
     if (!engine || engine->size() < 5 || engine->size() > 32)
       return Status::invalid("trap options: engine_id is not 5 to 32 bytes of hexadecimal");
     out.engine_id = std::move(*engine);
-    out.boots = doc.at("boots").get<std::uint32_t>();
+    out.boots = json_integer<std::uint32_t>(doc.at("boots"));
     out.rate = doc.at("rate").get<double>();
     out.burst = doc.at("burst").get<double>();
-    out.counters_every = milliseconds(doc.at("counters_every_ms").get<std::int64_t>());
+    out.counters_every = milliseconds(json_integer<std::int64_t>(doc.at("counters_every_ms")));
     if (!(out.rate > 0) || !(out.burst >= 1))
       return Status::invalid("trap options: rate must be > 0 and burst >= 1");
     for (const json& d : doc.at("devices")) {
@@ -365,6 +343,8 @@ Result<TrapListenOptions> decode_trap_options(std::string_view line) {
       out.devices.push_back(std::move(device));
     }
   } catch (const json::exception& e) {
+    return Status::invalid(std::string("trap options: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::invalid(std::string("trap options: ") + e.what());
   }
   return out;
@@ -420,15 +400,18 @@ Result<TrapLine> decode_trap_line(std::string_view text) {
     } else if (const auto c = line.find("counters"); c != line.end()) {
       out.kind = TrapLine::Kind::kCounters;
       TrapCounters& n = out.counters;
-      n.accepted = c->at("accepted").get<std::uint64_t>();
-      n.unknown_source = c->at("unknown_source").get<std::uint64_t>();
-      n.bad_community = c->at("bad_community").get<std::uint64_t>();
-      n.bad_user = c->at("bad_user").get<std::uint64_t>();
-      n.auth_failed = c->at("auth_failed").get<std::uint64_t>();
-      n.rate_limited = c->at("rate_limited").get<std::uint64_t>();
-      n.malformed = c->at("malformed").get<std::uint64_t>();
-      n.rate_limited_by_device =
-          c->at("rate_limited_by_device").get<std::map<std::string, std::uint64_t>>();
+      n.accepted = json_integer<std::uint64_t>(c->at("accepted"));
+      n.unknown_source = json_integer<std::uint64_t>(c->at("unknown_source"));
+      n.bad_community = json_integer<std::uint64_t>(c->at("bad_community"));
+      n.bad_user = json_integer<std::uint64_t>(c->at("bad_user"));
+      n.auth_failed = json_integer<std::uint64_t>(c->at("auth_failed"));
+      n.rate_limited = json_integer<std::uint64_t>(c->at("rate_limited"));
+      n.malformed = json_integer<std::uint64_t>(c->at("malformed"));
+      const json& by_device = c->at("rate_limited_by_device");
+      if (!by_device.is_object())
+        return Status::corruption("trap helper's line: rate_limited_by_device is not an object");
+      for (const auto& [device, count] : by_device.items())
+        n.rate_limited_by_device[device] = json_integer<std::uint64_t>(count);
     } else if (const auto warning = line.find("warning"); warning != line.end()) {
       out.kind = TrapLine::Kind::kWarning;
       out.message = warning->get<std::string>();
@@ -436,6 +419,8 @@ Result<TrapLine> decode_trap_line(std::string_view text) {
       return Status::corruption("trap helper's line: unknown member " + line.begin().key());
     }
   } catch (const json::exception& e) {
+    return Status::corruption(std::string("trap helper's line: ") + e.what());
+  } catch (const BadInteger& e) {
     return Status::corruption(std::string("trap helper's line: ") + e.what());
   }
   return out;

@@ -1,8 +1,9 @@
 // libFuzzer target: the wire format between the agent and its SNMP helper
-// (plugins/snmp/wire.hpp): the helper reads a request from the agent, the agent reads
-// the helper's answer lines, and either may be broken or hostile. Whatever the text: no
-// crash, no undefined behaviour; what decodes encodes to text that decodes the same
-// (the second encoding equals the first).
+// (plugins/snmp/wire.hpp): the helper reads a poll request or the trap receiver's
+// options from the agent, the agent reads the helper's answer lines and trap lines, and
+// either may be broken or hostile. Whatever the text: no crash, no undefined behaviour;
+// what decodes encodes to text that decodes the same (the second encoding equals the
+// first).
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     VIGIE_FUZZ_CHECK(again.is_ok());
     VIGIE_FUZZ_CHECK(again->job == line->job);
     VIGIE_FUZZ_CHECK(snmp::encode_result(again->job, again->result) == once);
+  }
+  if (const auto options = snmp::decode_trap_options(text)) {
+    const std::string once = snmp::encode_trap_options(*options);
+    const auto again = snmp::decode_trap_options(once);
+    VIGIE_FUZZ_CHECK(again.is_ok());
+    VIGIE_FUZZ_CHECK(snmp::encode_trap_options(*again) == once);
+  }
+  if (const auto line = snmp::decode_trap_line(text);
+      line && line->kind == snmp::TrapLine::Kind::kCounters) {
+    const auto again = snmp::decode_trap_line(snmp::encode_counters(line->counters));
+    VIGIE_FUZZ_CHECK(again.is_ok());
+    VIGIE_FUZZ_CHECK(again->counters == line->counters);
   }
   return 0;
 }

@@ -236,6 +236,21 @@ TEST_CASE("SNMP helper protocol: trap options go through whole, secrets of any b
   auto bad = decode_trap_options(R"({"listen": "0.0.0.0:10162"})");
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.status().message(), Contains("trap options"));
+  // Numbers that are no integers of their fields: refused with the reason, not cast.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {R"("boots":42)", R"("boots":1e300)"},
+           {R"("boots":42)", R"("boots":4294967296)"},
+           {R"("counters_every_ms":1000)", R"("counters_every_ms":1e19)"},
+       }) {
+    std::string text = line;
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    INFO(text);
+    auto r = decode_trap_options(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Contains("trap options: ") && Contains("not an integer"));
+  }
 }
 
 TEST_CASE("SNMP helper protocol: the receiver's lines", "[snmp][wire]") {
@@ -275,6 +290,25 @@ TEST_CASE("SNMP helper protocol: the receiver's lines", "[snmp][wire]") {
     auto r = decode_trap_line(garbage);
     REQUIRE_FALSE(r);
     CHECK(r.status().code() == Code::kCorruption);
+  }
+  // A counter that is no integer of its field: refused, not cast (1e30 to an integer
+  // was undefined behaviour).
+  const std::string counters_text = encode_counters(counters);
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {R"("accepted":3)", R"("accepted":1e30)"},
+           {R"("bad_community":1)", R"("bad_community":-1)"},
+           {R"("bad_community":1)", R"("bad_community":0.5)"},
+           {R"({"fw":9950})", R"({"fw":1e300})"},
+           {R"({"fw":9950})", R"([9950])"},
+       }) {
+    std::string line = counters_text;
+    REQUIRE(line.find(from) != std::string::npos);
+    line.replace(line.find(from), from.size(), to);
+    INFO(line);
+    auto r = decode_trap_line(line);
+    REQUIRE_FALSE(r);
+    CHECK(r.status().code() == Code::kCorruption);
+    CHECK_THAT(r.status().message(), Contains("trap helper's line"));
   }
 }
 
