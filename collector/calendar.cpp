@@ -47,9 +47,16 @@ int weekday_index(cctz::weekday day) {  // Monday 0
   return 0;
 }
 
+// The instants a calendar answers for: the years 1 to 9999 UTC (the API takes 1970 to
+// 9999). One outside is read as the nearest within, so that no conversion to local
+// time, and no sum of a day's minutes, overflows at the ends of int64.
+constexpr std::int64_t kFirstMs = -62'135'596'800'000;  // 0001-01-01T00:00:00Z
+constexpr std::int64_t kEndMs = 253'402'300'800'000;    // 10000-01-01T00:00:00Z
+std::int64_t within_years(std::int64_t ms) { return std::clamp(ms, kFirstMs, kEndMs - 1); }
+
 Seconds to_seconds(std::int64_t ms) {
   // Floor division: an instant before the epoch belongs to the second that contains it.
-  const std::int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  const std::int64_t s = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
   return Seconds(cctz::seconds(s));
 }
 std::int64_t to_ms(const Seconds& t) {
@@ -381,7 +388,7 @@ std::optional<std::string> Calendar::day_off(const Date& date) const {
   return data_->day_off(date);
 }
 
-Date Calendar::date_at(std::int64_t ms) const { return date_of(data_->day_at(ms)); }
+Date Calendar::date_at(std::int64_t ms) const { return date_of(data_->day_at(within_years(ms))); }
 
 std::optional<Holiday> Calendar::public_holiday_at(std::int64_t ms) const {
   const Date date = date_at(ms);
@@ -399,6 +406,7 @@ std::optional<Holiday> Calendar::public_holiday_at(std::int64_t ms) const {
 }
 
 bool Calendar::working_at(std::int64_t ms) const {
+  ms = within_years(ms);
   for (const auto& [from, to] : data_->windows(data_->day_at(ms))) {
     if (from <= ms && ms < to) return true;
   }
@@ -407,6 +415,8 @@ bool Calendar::working_at(std::int64_t ms) const {
 
 std::int64_t Calendar::working_ms_between(std::int64_t from_ms, std::int64_t to_ms) const {
   if (to_ms <= from_ms) return 0;
+  from_ms = within_years(from_ms);
+  to_ms = within_years(to_ms);
   if (to_ms - from_ms > kMaxSpanMs) to_ms = from_ms + kMaxSpanMs;
   std::int64_t total = 0;
   const cctz::civil_day last = data_->day_at(to_ms);
@@ -420,6 +430,8 @@ std::int64_t Calendar::working_ms_between(std::int64_t from_ms, std::int64_t to_
 }
 
 std::optional<std::int64_t> Calendar::next_change(std::int64_t ms) const {
+  if (ms >= kEndMs - 1) return std::nullopt;  // no change past the last instant answered for
+  ms = within_years(ms);
   const bool now = working_at(ms);
   const cctz::civil_day first = data_->day_at(ms);
   for (cctz::civil_day day = first; day <= first + 370; ++day) {

@@ -4,7 +4,8 @@
 // closures (date ranges). Alert routes, downtimes and the availability report ask it
 // whether an instant is working time, and how much working time lies between two.
 //
-// Dates are civil dates in the calendar's zone; instants are ms since the epoch. cctz
+// Dates are civil dates in the calendar's zone; instants are ms since the epoch, read as
+// the nearest instant of the years 1 to 9999 when outside them. cctz
 // reads the system's zoneinfo, so daylight-saving changes follow the zone's rules: a
 // desk open 08:30-17:30 is open 08:30-17:30 local time on both sides of a change.
 //

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -164,6 +165,29 @@ TEST_CASE("Calendar: the next change of working state", "[calendar]") {
   CHECK_FALSE(closed->next_change(utc(2027, 1, 1)));
   CHECK_FALSE(closed->working_at(utc(2027, 1, 4, 10)));
   CHECK(closed->holidays(2027).size() == 11);
+}
+
+TEST_CASE("Calendar: instants past the years 1 to 9999 read as the nearest within them",
+          "[calendar]") {
+  // Found by fuzzing (tests/fuzz/corpus/desk_files): at the ends of int64 the floor
+  // division to seconds negated INT64_MIN, and a working time's period overflowed.
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const Calendar c = desk();
+  CHECK(c.date_at(kMin) == Date{1, 1, 1});
+  CHECK(c.date_at(kMax) == Date{10000, 1, 1});  // 9999-12-31 23:59 UTC, in Paris
+  CHECK_FALSE(c.working_at(kMin));
+  CHECK_FALSE(c.next_change(kMax));
+  CHECK(c.next_change(kMin) == c.next_change(utc(1, 1, 1)));
+  // At most 20 years of working time, however long the period; none when it is empty.
+  const std::int64_t all = c.working_ms_between(kMin, kMax);
+  CHECK(all > 0);
+  CHECK(all <= std::int64_t{20} * 366 * 24 * kHour);
+  CHECK(c.working_ms_between(kMax, kMin) == 0);
+  CHECK(c.working_ms_between(kMax - 1, kMax) == 0);
+  // Within the years, unchanged: an hour of a working Monday.
+  CHECK(c.working_ms_between(utc(2027, 1, 4, 9), utc(2027, 1, 4, 10)) == kHour);
+  CHECK(c.date_at(-1) == Date{1970, 1, 1});  // 1969-12-31 23:59:59.999 UTC, in Paris
 }
 
 TEST_CASE("Calendar: a configuration error names the field", "[calendar]") {
