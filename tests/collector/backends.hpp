@@ -3,13 +3,15 @@
 // folder, and PostgreSQL in a fresh database of the test program's server
 // (tests/support/postgres_server.hpp). Use VIGIE_EACH_BACKEND(name) at the top of a
 // test: the test runs once per backend, and is skipped with a warning for PostgreSQL
-// when it is not installed.
+// when it is not installed or does not start (a failure under VIGIE_REQUIRE_PEERS=1,
+// tests/support/peers.hpp).
 
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 
 #include "collector/storage.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -60,8 +62,7 @@ class TestBackend {
 #define VIGIE_EACH_BACKEND(name)                                                       \
   const std::string name##_kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
   ::vigie::testing::TestBackend name(name##_kind);                                     \
-  if (!name.available()) {                                                             \
-    WARN("skipped on " << name##_kind << ": " << name.why());                          \
-    return;                                                                            \
-  }                                                                                    \
+  if (!name.available())                                                               \
+    VIGIE_SKIP_TEST(::vigie::testing::Absent::kPackage,                                \
+                    "on " << name##_kind << ": " << name.why());                       \
   INFO("backend: " << name##_kind)

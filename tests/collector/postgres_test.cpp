@@ -18,6 +18,7 @@
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
 #include "tests/support/child.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -452,10 +453,8 @@ TEST_CASE("PostgreSQL test server: a program that starts one and is killed", "[.
 
 TEST_CASE("PostgreSQL test server: a test killed by SIGKILL leaves no server behind",
           "[postgres]") {
-  if (!shared_postgres().available()) {
-    WARN("skipped: " << shared_postgres().why());
-    return;
-  }
+  if (!shared_postgres().available())
+    VIGIE_SKIP_TEST(testing::Absent::kPackage, shared_postgres().why());
   testing::TempDir dir;
   const auto pid_file = dir.path() / "postmaster.pid";
   ::setenv("VIGIE_TEST_PID_FILE", pid_file.c_str(), 1);

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "plugins/process.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie {
@@ -44,10 +45,9 @@ plugins::ProcessResult analyze(std::vector<std::string> argv) {
 
 TEST_CASE("systemd: vigie-agent.service passes systemd-analyze verify without a warning",
           "[systemd]") {
-  if (!std::filesystem::exists(kAnalyze)) {
-    WARN("systemd-analyze is not installed (Debian package systemd): skipped");
-    return;
-  }
+  if (!std::filesystem::exists(kAnalyze))
+    VIGIE_SKIP_TEST(testing::Absent::kPackage,
+                    kAnalyze << " is not installed (scripts/bootstrap installs systemd)");
   testing::TempDir dir;
   const auto unit = unit_copy(dir);
   const auto verified = analyze({"verify", unit.string()});
@@ -65,10 +65,9 @@ TEST_CASE("systemd: vigie-agent.service passes systemd-analyze verify without a 
 
 TEST_CASE("systemd: vigie-agent.service has its own user and no capability by default",
           "[systemd]") {
-  if (!std::filesystem::exists(kAnalyze)) {
-    WARN("systemd-analyze is not installed (Debian package systemd): skipped");
-    return;
-  }
+  if (!std::filesystem::exists(kAnalyze))
+    VIGIE_SKIP_TEST(testing::Absent::kPackage,
+                    kAnalyze << " is not installed (scripts/bootstrap installs systemd)");
   testing::TempDir dir;
   const auto unit = unit_copy(dir);
   const std::string text = read(unit);

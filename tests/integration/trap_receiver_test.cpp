@@ -21,6 +21,7 @@
 #include "plugins/snmp/wire.hpp"
 #include "tests/support/collector_fixture.hpp"
 #include "tests/support/net_namespace.hpp"
+#include "tests/support/peers.hpp"
 
 namespace vigie {
 namespace {
@@ -404,10 +405,11 @@ TEST_CASE(
   // Two namespaces joined by a veth pair: the agent's host and a device.
   testing::NetNamespace host("traphost");
   testing::NetNamespace device("trapdev");
-  if (!host.created() || !device.created()) {
-    WARN("cannot create network namespaces (" << host.error() << device.error() << "): skipped");
-    return;
-  }
+  if (!host.created())
+    VIGIE_SKIP_TEST(host.absent(), "cannot create a network namespace (" << host.error() << ")");
+  if (!device.created())
+    VIGIE_SKIP_TEST(device.absent(),
+                    "cannot create a network namespace (" << device.error() << ")");
   testing::TempDir dir;
   const auto rules = dir.write("vigie-traps.nft", kRedirect);
   std::string error;

@@ -23,6 +23,7 @@
 #include "plugins/process.hpp"
 #include "tests/plugins/check_test_util.hpp"
 #include "tests/support/child.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::plugins::antivirus {
@@ -93,10 +94,9 @@ Outcome run_clamd(const json& params, std::chrono::milliseconds budget = 5s) {
 }
 
 TEST_CASE("ClamdCheck: a real clamd, its signature age, then stopped", "[clamd]") {
-  if (!std::filesystem::exists(kClamd)) {
-    WARN("clamd is not installed (scripts/bootstrap installs clamav-daemon): skipped");
-    return;
-  }
+  if (!std::filesystem::exists(kClamd))
+    VIGIE_SKIP_TEST(testing::Absent::kPackage,
+                    kClamd << " is not installed (scripts/bootstrap installs clamav-daemon)");
   testing::TempDir dir;
   const auto db = dir.path() / "db";
   const std::time_t built = std::time(nullptr) - 3 * 86400 - 600;  // 3 days and 10 minutes

@@ -12,6 +12,7 @@
 
 #include "common/protocol.hpp"
 #include "tests/plugins/check_test_util.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::plugins::external {
@@ -214,10 +215,8 @@ TEST_CASE("ExternalCheck: env adds to the minimal environment", "[external]") {
 }
 
 TEST_CASE("ExternalCheck: user runs the plugin as that user, with its groups", "[external]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot switch users here");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot switch users here");
   testing::TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
   const auto script = dir.write(
@@ -243,10 +242,8 @@ TEST_CASE("ExternalCheck: user runs the plugin as that user, with its groups", "
 }
 
 TEST_CASE("ExternalCheck: an agent that may not switch users says so, UNKNOWN", "[external]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot drop to another user here");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot drop to another user here");
   // A child that became nobody (no capabilities left) runs the check as daemon.
   int fds[2];
   REQUIRE(::pipe(fds) == 0);

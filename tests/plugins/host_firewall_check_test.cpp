@@ -10,6 +10,7 @@
 
 #include "plugins/process.hpp"
 #include "tests/plugins/check_test_util.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::plugins::firewall {
@@ -66,15 +67,11 @@ Outcome run_firewall(const json& params) {
 
 TEST_CASE("HostFirewallCheck: nftables in a network namespace: off, drop policy, changed",
           "[firewall]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot create a network namespace, skipped");
-    return;
-  }
-  NetNamespace ns;
-  if (!ns.created()) {
-    WARN("ip netns add failed (" << ns.error() << "): skipped");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot create a network namespace");
+  NetNamespace ns;  // a missing ip (iproute2) fails in run_command: refused is the host's
+  if (!ns.created())
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "ip netns add failed (" << ns.error() << ")");
   testing::TempDir dir;
   const auto state = (dir / "firewall.state").string();
   const json params = {{"nft", ns.exec({"nft"})}, {"state_file", state}};
@@ -139,15 +136,11 @@ TEST_CASE("HostFirewallCheck: nftables in a network namespace: off, drop policy,
 }
 
 TEST_CASE("HostFirewallCheck: iptables-save in a network namespace", "[firewall]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot create a network namespace, skipped");
-    return;
-  }
-  NetNamespace ns;
-  if (!ns.created()) {
-    WARN("ip netns add failed (" << ns.error() << "): skipped");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot create a network namespace");
+  NetNamespace ns;  // a missing ip (iproute2) fails in run_command: refused is the host's
+  if (!ns.created())
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "ip netns add failed (" << ns.error() << ")");
   testing::TempDir dir;
   const json params = {{"backend", "iptables"},
                        {"iptables_save", ns.exec({"iptables-save"})},

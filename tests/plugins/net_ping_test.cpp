@@ -8,6 +8,7 @@
 
 #include "tests/plugins/check_test_util.hpp"
 #include "tests/support/net_namespace.hpp"
+#include "tests/support/peers.hpp"
 
 namespace vigie::plugins::net {
 namespace {
@@ -100,21 +101,19 @@ TEST_CASE("PingCheck: a name that does not resolve is UNKNOWN, the others are ju
 struct Silent {
   testing::NetNamespace ns{"ping"};
   bool ready = false;
+  std::string error;  // why not ready
   Silent() {
+    error = ns.error();
     if (!ns.created()) return;
-    std::string error;
     ready = ns.run({"ip", "route", "add", "192.0.2.0/24", "dev", "lo"}, &error) &&
             ns.run({"ip", "route", "add", "blackhole", "198.51.100.0/24"}, &error);
-    if (!ready) WARN("network namespace set-up failed: " << error);
   }
 };
 
 TEST_CASE("PingCheck: hosts that do not answer are CRITICAL, within the round", "[ping]") {
   Silent net;
-  if (!net.ready) {
-    WARN("cannot create a network namespace (" << net.ns.error() << "): skipped");
-    return;
-  }
+  if (!net.ready)
+    VIGIE_SKIP_TEST(net.ns.absent(), "cannot set up a network namespace (" << net.error << ")");
   testing::NetNamespace::Inside inside(net.ns);
   const auto start = std::chrono::steady_clock::now();
   const auto outcomes = ping(fast({{"targets", {"192.0.2.2", "198.51.100.7", "127.0.0.1"}}}));
@@ -136,10 +135,8 @@ TEST_CASE("PingCheck: hosts that do not answer are CRITICAL, within the round", 
 
 TEST_CASE("PingCheck: the run ends by its deadline, however long the options ask for", "[ping]") {
   Silent net;
-  if (!net.ready) {
-    WARN("cannot create a network namespace (" << net.ns.error() << "): skipped");
-    return;
-  }
+  if (!net.ready)
+    VIGIE_SKIP_TEST(net.ns.absent(), "cannot set up a network namespace (" << net.error << ")");
   testing::NetNamespace::Inside inside(net.ns);
   const auto start = std::chrono::steady_clock::now();
   // 10 requests a second apart and 5 s for a reply would take 15 s: the round shrinks.
@@ -159,10 +156,8 @@ TEST_CASE("PingCheck: the run ends by its deadline, however long the options ask
 
 TEST_CASE("PingCheck: lost requests against the loss thresholds", "[ping]") {
   Silent net;
-  if (!net.ready) {
-    WARN("cannot create a network namespace (" << net.ns.error() << "): skipped");
-    return;
-  }
+  if (!net.ready)
+    VIGIE_SKIP_TEST(net.ns.absent(), "cannot set up a network namespace (" << net.error << ")");
   // nftables drops 2 echo requests of every 5 to 127.0.0.2 (40 %), and 1 of every 10 to
   // 127.0.0.3 (10 %), counted in order.
   std::string error;
@@ -178,8 +173,12 @@ TEST_CASE("PingCheck: lost requests against the loss thresholds", "[ping]") {
                   "numgen inc mod 10 < 1 drop"},
                  &error);
   if (!rules) {
-    WARN("nft failed (" << error << "): skipped");
-    return;
+    // nft missing is a package's absence (nftables); nft refused, the kernel's (no
+    // nf_tables).
+    if (!std::filesystem::exists("/usr/sbin/nft"))
+      VIGIE_SKIP_TEST(testing::Absent::kPackage,
+                      "/usr/sbin/nft is not installed (scripts/bootstrap installs nftables)");
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "nft failed (" << error << ")");
   }
   testing::NetNamespace::Inside inside(net.ns);
   const auto outcomes = ping({{"targets", {"127.0.0.2", "127.0.0.3"}},
@@ -207,10 +206,8 @@ TEST_CASE("PingCheck: lost requests against the loss thresholds", "[ping]") {
 
 TEST_CASE("PingCheck: unprivileged ICMP sockets when ping_group_range allows, else raw", "[ping]") {
   testing::NetNamespace ns("icmp");
-  if (!ns.created()) {
-    WARN("cannot create a network namespace (" << ns.error() << "): skipped");
-    return;
-  }
+  if (!ns.created())
+    VIGIE_SKIP_TEST(ns.absent(), "cannot create a network namespace (" << ns.error() << ")");
   // A new namespace starts with ping_group_range "1 0": nobody may.
   {
     testing::NetNamespace::Inside inside(ns);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/peers.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::plugins {
@@ -276,10 +277,8 @@ TEST_CASE("run_process: run_as switches to the user, with the same rules", "[pro
   REQUIRE(nobody.is_ok());
   CHECK(nobody->uid == 65534);
   CHECK(find_user("no-such-user-here").status().code() == Code::kNotFound);
-  if (::geteuid() != 0) {
-    WARN("not root: cannot switch users here");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot switch users here");
   ProcessOptions options;
   options.run_as = *nobody;
   auto r = run_process({"id", "-u"}, options);  // found in PATH
@@ -349,10 +348,8 @@ std::string as_unprivileged_agent(const std::function<std::string()>& body) {
 
 TEST_CASE("run_process: a program run as another user dies with its group at the timeout",
           "[process]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot switch users here");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot switch users here");
   // The caller may not signal daemon's processes (EPERM): the group is killed all the same.
   const std::string text = as_unprivileged_agent([] {
     auto daemon = find_user("daemon");
@@ -376,10 +373,8 @@ TEST_CASE("run_process: a program run as another user dies with its group at the
 
 TEST_CASE("run_process: a program gets no capability of the caller's but those it is given",
           "[process]") {
-  if (::geteuid() != 0) {
-    WARN("not root: cannot switch users here");
-    return;
-  }
+  if (::geteuid() != 0)
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "not root: cannot switch users here");
   const std::string text = as_unprivileged_agent([] {
     const std::vector<std::string> caps = {
         "sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/$$/status | tr -d '\\t' | tr '\\n' ' '"};

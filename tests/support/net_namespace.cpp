@@ -11,13 +11,17 @@
 namespace vigie::testing {
 namespace {
 
-bool run_command(const std::vector<std::string>& argv, std::string* error) {
+// Runs argv; false with the reason in `error` when it fails, and `not_found` set when the
+// program itself is not installed.
+bool run_command(const std::vector<std::string>& argv, std::string* error,
+                 bool* not_found = nullptr) {
   plugins::ProcessOptions options;
   options.timeout = std::chrono::seconds(10);
   options.environment = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"};
   const auto result = plugins::run_process(argv, options);
   if (!result) {
     if (error != nullptr) *error = result.status().message();
+    if (not_found != nullptr) *not_found = result.status().code() == Code::kNotFound;
     return false;
   }
   if (result->ending != plugins::ProcessResult::Ending::kExited || result->exit_code != 0) {
@@ -35,7 +39,12 @@ NetNamespace::NetNamespace(const std::string& tag)
     error_ = "not root";
     return;
   }
-  created_ = run_command({"ip", "netns", "add", name_}, &error_);
+  bool not_found = false;
+  created_ = run_command({"ip", "netns", "add", name_}, &error_, &not_found);
+  if (not_found) {
+    absent_ = Absent::kPackage;
+    error_ = "ip is not installed (scripts/bootstrap installs iproute2): " + error_;
+  }
   if (created_ && !run({"ip", "link", "set", "lo", "up"}, &error_)) {
     run_command({"ip", "netns", "delete", name_}, nullptr);
     created_ = false;

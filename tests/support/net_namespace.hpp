@@ -1,10 +1,13 @@
 #pragma once
 // A network namespace of the test's own (ip netns), deleted at the end: its interfaces,
 // routes and sysctls are the test's, and nothing it does touches the machine's
-// network. Needs root; created() says whether it could be made.
+// network. Needs root; created() says whether it could be made, absent() what its absence
+// means to the test (tests/support/peers.hpp).
 
 #include <string>
 #include <vector>
+
+#include "tests/support/peers.hpp"
 
 namespace vigie::testing {
 
@@ -18,6 +21,9 @@ class NetNamespace {
 
   bool created() const { return created_; }
   const std::string& error() const { return error_; }
+  // When not created: kPackage when ip (iproute2) is not installed, else kRefusal (not
+  // root, or the kernel refused).
+  Absent absent() const { return absent_; }
   const std::string& name() const { return name_; }
 
   // Runs argv inside the namespace ("ip netns exec NAME ..."); false with the error
@@ -40,6 +46,7 @@ class NetNamespace {
   std::string name_;
   bool created_ = false;
   std::string error_;
+  Absent absent_ = Absent::kRefusal;
 };
 
 }  // namespace vigie::testing

@@ -3,13 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/peers.hpp"
 
 namespace vigie::testing {
 
 std::optional<PostgresDatabase> postgres_database(PostgresDatabaseOptions options) {
   auto& server = shared_postgres();
   if (!server.available()) {
-    WARN("skipped: " << server.why());
+    skip_test(Absent::kPackage, server.why());
     return std::nullopt;
   }
   const std::string name = server.create_database();
