@@ -25,6 +25,7 @@
 #include "tests/support/child.hpp"
 #include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
+#include "tests/support/smtp_server.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -541,6 +542,131 @@ TEST_CASE("PostgreSQL: messages of one claim sent past its lease are not sent ag
     CHECK(count == 1);
   }
   CHECK(server.psql(db, "SELECT count(*) FROM outbox WHERE status = 'sent'") == "4");
+  a_alerts.reset();
+  b_alerts.reset();
+}
+
+TEST_CASE(
+    "PostgreSQL: mails of one claim under way when the database goes away go once each and none "
+    "while it is away",
+    "[postgres][postgres-scale][outbox]") {
+  // A server of its own: the test stops it.
+  testing::PostgresServer server;
+  if (!server.available()) {
+    WARN("skipped: " << server.why());
+    return;
+  }
+  const std::string db = server.create_database();
+  INFO(server.why());
+  REQUIRE_FALSE(db.empty());
+  testing::TempDir dir;
+  // The SMTP server keeps the first mail, then holds its answer until released: the
+  // database goes away while the collector that claimed the batch waits for it, before
+  // it records the mail and renews the claim of the next ones.
+  testing::SmtpServer smtp(dir.path(), {.hold_first = true});
+  constexpr int kChecks = 4;
+  // The relay's timeout (4 s) outlasts the hold (a fast shutdown), and sets a claim's
+  // lease: 8 s.
+  const nlohmann::json file = {
+      {"smtp",
+       {{"url", "smtp://127.0.0.1:" + std::to_string(smtp.port())},
+        {"tls", "none"},
+        {"from", "vigie@example.org"},
+        {"timeout", "4s"}}},
+      {"channels",
+       {{{"name", "oncall"}, {"type", "email"}, {"to", {"astreinte@example.org"}}}}},
+      {"rules", {{{"channels", {"oncall"}}}}},
+      {"storm", {{"hold", "100ms"}}}};
+  auto config = parse_alert_config(file.dump(), "alerts.json");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
+  // Both collectors deliver, looking for due rows every 50 ms: whichever claims the
+  // burst holds its four mails, and the other is there to take what the lease frees.
+  Collector a = open_collector(server.conninfo(db), true, {.tick = std::chrono::milliseconds(50)});
+  REQUIRE(eventually([&] { return a.storage->leads(); }));
+  Collector b = open_collector(server.conninfo(db), false);
+  std::optional<Alerting> a_alerts(std::in_place, a, *config,
+                                   NotifierOptions{.poll = std::chrono::milliseconds(50)});
+  std::optional<Alerting> b_alerts(std::in_place, b, *config,
+                                   NotifierOptions{.poll = std::chrono::milliseconds(50)});
+  protocol::Report failing = report(50, 1);
+  failing.results.clear();
+  for (int i = 0; i < kChecks; ++i) {
+    CheckResult c;
+    c.name = "disk-" + std::to_string(i);
+    c.check = "system/disk:/d" + std::to_string(i);
+    c.status = State::kCritical;
+    c.summary = "full";
+    c.ts_ms = wall_ms();
+    c.interval_s = 60;
+    c.max_attempts = 1;
+    failing.results.push_back(c);
+  }
+  REQUIRE(ingest(*b.monitor, failing));
+  const auto mails = [&] {
+    std::map<std::string, int> out;
+    for (const std::string& mail : smtp.messages())
+      for (int i = 0; i < kChecks; ++i)
+        if (mail.find("system/disk:/d" + std::to_string(i)) != std::string::npos)
+          out["/d" + std::to_string(i)] += 1;
+    return out;
+  };
+  const auto sent = [&] {
+    const NotifierStats sa = a_alerts->notifier->stats();
+    const NotifierStats sb = b_alerts->notifier->stats();
+    return sa.sent[1] + sb.sent[1];
+  };
+  const auto told = [&] {
+    std::string out;
+    for (const std::string& mail : smtp.messages()) {
+      const std::size_t at = mail.find("Subject: ");
+      out += mail.substr(at, mail.find('\n', at) - at) + "\n";
+    }
+    return "the SMTP server got:\n" + out + smtp.log();
+  };
+
+  // The first mail is kept, its answer held: one collector claimed all four rows.
+  REQUIRE(smtp.wait_for(1, std::chrono::seconds(10)));
+  CHECK(server.psql(db, "SELECT count(*) FROM outbox WHERE status = 'claimed'") ==
+        std::to_string(kChecks));
+  REQUIRE(server.stop());
+  smtp.release();
+  // The mail is answered: the collector tries to record it, then to renew the claim of
+  // the next three, and cannot. It must send none of them: once the lease runs out the
+  // other collector would send them too. A message goes within milliseconds of its
+  // renewal (the SMTP server answers at once): 500 ms after the first is done, any sent
+  // would be there.
+  REQUIRE(testing::eventually([&] { return sent() == 1; }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  {
+    INFO(told());
+    CHECK(smtp.messages().size() == 1);
+  }
+  REQUIRE(server.start());
+
+  // Back: every mail goes, each once, the first recorded as sent by the collector that
+  // sent it, the other three once their claim's lease runs out (8 s after the claim).
+  const bool all =
+      testing::eventually([&] { return mails().size() == kChecks; }, std::chrono::seconds(15));
+  const bool settled = testing::eventually(
+      [&] {
+        return server.psql(db, "SELECT count(*) FROM outbox WHERE done_ms = 0") == "0";
+      },
+      std::chrono::seconds(5));
+  // Time for a second claim of any row left claimable, were one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  INFO(told());
+  REQUIRE(all);
+  CHECK(settled);
+  for (const auto& [check, count] : mails()) {
+    INFO(check);
+    CHECK(count == 1);
+  }
+  CHECK(smtp.messages().size() == kChecks);
+  CHECK(server.psql(db, "SELECT string_agg(status, ',') FROM outbox") ==
+        "sent,sent,sent,sent");
+  CHECK(server.psql(db, "SELECT count(*) FROM notifications WHERE status = 'sent'") ==
+        std::to_string(kChecks));
   a_alerts.reset();
   b_alerts.reset();
 }

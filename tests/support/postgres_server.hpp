@@ -46,8 +46,10 @@ class PostgresServer {
 
   // Stops (fast shutdown) and starts the server again on the same port.
   bool restart();
-  // Stops it (fast shutdown).
+  // Stops it (fast shutdown): connections are cut, and refused until start().
   bool stop();
+  // Starts it again after stop(), on the same port and socket.
+  bool start();
   // Runs a psql command on `database` as the superuser; returns its output (trimmed,
   // unaligned, tuples only), or nullopt with why() set when psql fails.
   std::optional<std::string> psql(const std::string& database, const std::string& sql);
@@ -55,7 +57,6 @@ class PostgresServer {
  private:
   bool find_binaries_and_own_folder();
   bool run_as_server_user(const std::string& what, std::vector<std::string> argv);
-  bool start();
   // Sends the postmaster `signal` and reaps it; true when it exited 0.
   bool signal_and_wait(int signal);
 

@@ -25,6 +25,10 @@ SmtpServer::SmtpServer(std::filesystem::path dir, Options options) : dir_(std::m
     argv.insert(argv.end(), {"--user", options.user, "--password", options.password});
   }
   if (options.refuse) argv.emplace_back("--refuse");
+  if (options.hold_first) {
+    fs::remove(dir_ / "release");
+    argv.insert(argv.end(), {"--hold-first-until", (dir_ / "release").string()});
+  }
   child_ = std::make_unique<Child>(argv, dir_ / "smtp.log");
   const auto port = wait_for_port_file(port_file, std::chrono::seconds(15));
   if (!port) throw std::runtime_error("the SMTP server did not start:\n" + child_->log());
@@ -54,6 +58,8 @@ std::vector<std::string> SmtpServer::messages() const {
 bool SmtpServer::wait_for(std::size_t n, std::chrono::milliseconds limit) const {
   return eventually([&] { return messages().size() >= n; }, limit);
 }
+
+void SmtpServer::release() { std::ofstream(dir_ / "release") << "go\n"; }
 
 void SmtpServer::stop() {
   if (child_) child_->stop(SIGTERM);

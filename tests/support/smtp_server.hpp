@@ -23,6 +23,9 @@ class SmtpServer {
     std::string user;  // non-empty: require AUTH with user and password
     std::string password;
     bool refuse = false;  // answer 550 to every recipient
+    // Hold the answer to the first message, once it is kept (messages() shows it), until
+    // release() (30 s at most): the sender waits for it meanwhile.
+    bool hold_first = false;
   };
 
   // Starts the server with its files under `dir` (which must exist) and waits until it
@@ -36,6 +39,8 @@ class SmtpServer {
   std::vector<std::string> messages() const;
   // True once at least `n` messages have arrived, false after `limit`.
   bool wait_for(std::size_t n, std::chrono::milliseconds limit) const;
+  // Lets the first message's answer go (Options::hold_first).
+  void release();
   // Stops the server: later connections are refused.
   void stop();
   std::string log() const;

@@ -4,7 +4,9 @@
 Every message accepted is written whole (headers and MIME body, as received) to
 MAILDIR/NNNNNN.eml, through a temporary file and a rename so that a reader never
 sees half a message. The listening port is written to PORT_FILE once it accepts.
-Options make it demand STARTTLS, demand a login, or refuse every recipient.
+Options make it demand STARTTLS, demand a login, or refuse every recipient, or hold
+its answer to the first message (once written) until a file appears, so that a test
+acts while the sender waits for it.
 """
 import argparse
 import asyncio
@@ -15,9 +17,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, maildir, refuse):
+    def __init__(self, maildir, refuse, hold_until):
         self.maildir = maildir
         self.refuse = refuse
+        self.hold_until = hold_until
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -33,6 +36,12 @@ class Handler:
         with open(name + ".tmp", "wb") as out:
             out.write(content)
         os.rename(name + ".tmp", name)
+        if self.hold_until and self.count == 1:
+            # Bounded: 30 s at most, then the answer goes anyway.
+            for _ in range(1500):
+                if os.path.exists(self.hold_until):
+                    break
+                await asyncio.sleep(0.02)
         return "250 Message accepted"
 
 
@@ -45,6 +54,7 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--refuse", action="store_true")
+    parser.add_argument("--hold-first-until")
     args = parser.parse_args()
 
     context = None
@@ -58,7 +68,7 @@ def main():
               and auth_data.password == args.password.encode())
         return AuthResult(success=ok, handled=False)
 
-    handler = Handler(args.maildir, args.refuse)
+    handler = Handler(args.maildir, args.refuse, args.hold_first_until)
 
     def factory():
         return SMTP(handler, hostname="vigie-test-smtp", tls_context=context,
