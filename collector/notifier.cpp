@@ -102,8 +102,23 @@ Status send_mail(const mail::Relay& relay, const AlertChannel& channel, const Ou
 }  // namespace
 
 struct Notifier::Worker {
+  // A message delivered, to record as such (Storage::outbox_sent).
+  struct Delivered {
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> keys;
+    std::int64_t done_ms = 0;
+    std::string status;  // "sent" or "digest"
+    std::vector<NotificationRecord> history;
+    bool told = false;  // its record was said to wait for the database
+  };
+
   std::size_t channel = 0;
   std::unique_ptr<ChannelPacer> pacer;
+  // Delivered while the database could not be reached: their rows stay claimed by this
+  // collector, due again when the lease ends. Recorded before anything more is claimed,
+  // so that, the database back within the lease, nobody (this collector included)
+  // claims them and sends them again.
+  std::vector<Delivered> unrecorded;
   std::condition_variable cv;
   std::thread thread;
 };
@@ -214,6 +229,7 @@ void Notifier::deliver(Worker& worker) {
       if (stopping_) return;
     }
     try {
+      if (!record_delivered(worker)) continue;  // the database is still away
       const std::int64_t now = options_.now_ms();
       auto messages = worker.pacer->next(now, [&](std::int64_t due_by) {
         auto rows = storage_.claim_outbox(channel.name, now, due_by, options_.max_claim, lease_ms);
@@ -343,20 +359,52 @@ void Notifier::send(Worker& worker, ChannelPacer::Message& message) {
                    : out.digest ? "one message for " + std::to_string(out.alerts.size()) + " alerts"
                                 : std::string()});
   }
-  // Settled in the transaction that stores the history: "sent" is written only for
-  // what was sent. Should it fail, the rows are sent again once their claim runs out.
-  const Status settled =
-      status
-          ? storage_.outbox_sent(ids, done_ms, out.digest ? "digest" : "sent", std::move(records))
-          : storage_.outbox_failed(ids, done_ms, 0, status.message(), std::move(records));
-  if (!settled) log::error("notifier: " + channel.name + ": " + settled.message());
-  std::lock_guard lock(mu_);
-  if (!status) ++stats_.failed[kind];
-  else if (out.digest) ++stats_.digests[kind];
-  else ++stats_.sent[kind];
-  if (settled) {
-    for (const auto& row : message.rows) delivered_.emplace_back(row.key, done_ms);
+  {
+    std::lock_guard lock(mu_);
+    if (!status) ++stats_.failed[kind];
+    else if (out.digest) ++stats_.digests[kind];
+    else ++stats_.sent[kind];
   }
+  // Settled in the transaction that stores the history: "sent" is written only for
+  // what was sent. A give-up not recorded is tried again once the claim runs out.
+  if (!status) {
+    const Status settled =
+        storage_.outbox_failed(ids, done_ms, 0, status.message(), std::move(records));
+    if (!settled) log::error("notifier: " + channel.name + ": " + settled.message());
+    return;
+  }
+  Worker::Delivered delivered{.ids = std::move(ids),
+                              .done_ms = done_ms,
+                              .status = out.digest ? "digest" : "sent",
+                              .history = std::move(records)};
+  for (const auto& row : message.rows) delivered.keys.push_back(row.key);
+  worker.unrecorded.push_back(std::move(delivered));
+  (void)record_delivered(worker);
+}
+
+bool Notifier::record_delivered(Worker& worker) {
+  const AlertChannel& channel = config_.channels[worker.channel];
+  while (!worker.unrecorded.empty()) {
+    Worker::Delivered& d = worker.unrecorded.front();
+    const Status settled = storage_.outbox_sent(d.ids, d.done_ms, d.status, d.history);
+    if (!settled && settled.code() == Code::kUnavailable) {
+      if (!d.told) {
+        d.told = true;
+        log::warning(
+            "notifier: " + channel.name + ": " + std::to_string(d.ids.size()) +
+            " alert(s) delivered, recorded once the database can be reached: " + settled.message());
+      }
+      return false;
+    }
+    if (!settled) {
+      log::error("notifier: " + channel.name + ": " + settled.message());
+    } else {
+      std::lock_guard lock(mu_);
+      for (const auto& key : d.keys) delivered_.emplace_back(key, d.done_ms);
+    }
+    worker.unrecorded.erase(worker.unrecorded.begin());
+  }
+  return true;
 }
 
 }  // namespace vigie::collector

@@ -92,6 +92,9 @@ class Notifier {
   bool renew(Worker& worker, ChannelPacer::Message& message, std::int64_t held_until_ms,
              std::int64_t lease_ms);
   void send(Worker& worker, ChannelPacer::Message& message);
+  // Records as sent the messages delivered whose record the database could not take
+  // (kUnavailable), oldest first; false while some are left.
+  bool record_delivered(Worker& worker);
 
   AlertConfig config_;
   Storage& storage_;
