@@ -13,8 +13,10 @@
 // `storm.threshold` messages within `storm.window`) into one digest per window, sends,
 // and marks the rows sent, or due again after an exponential backoff, or failed after
 // the channel's attempts. A dead channel only holds its own rows. What a crash or a
-// stop leaves unsent is sent after the restart. Every outcome (sent, failed,
-// suppressed with its reason, part of a digest) goes to the notification history.
+// stop leaves unsent is sent after the restart. A delivery the database could not
+// record (unreachable) is recorded once it can, before the channel claims anything
+// more. Every outcome (sent, failed, suppressed with its reason, part of a digest) goes
+// to the notification history.
 //
 // The alerts file is read by alert_config.hpp, messages are written by
 // alert_message.hpp, and the decisions live in AlertPlanner and ChannelPacer
