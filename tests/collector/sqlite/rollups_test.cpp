@@ -256,4 +256,35 @@ TEST_CASE("SQLite tiers: a version 12 database's rows move an agent a slice, rea
   CHECK(everything(db->get()) == before);
 }
 
+TEST_CASE(
+    "SQLite tiers: a new database drops its empty rollup_blocks in one slice, many agents or none",
+    "[storage][rollups][migration]") {
+  testing::TempDir dir;
+  const auto path = dir.path() / "collector.db";
+  {  // made by the storage, closed before its first housekeeping
+    auto storage = open_sqlite_storage({.path = path, .housekeeping_every = std::chrono::hours(1)});
+    REQUIRE(storage.is_ok());
+    (*storage)->close();
+  }
+  auto db = sqlite::open(path.string(), SQLITE_OPEN_READWRITE);
+  REQUIRE(db.is_ok());
+  // Agents and series enrolled before the first slice: nothing of theirs to move.
+  REQUIRE(
+      sqlite::exec(db->get(),
+                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)"
+                   " INSERT INTO series (agent_id, check_id, metric, unit)"
+                   " SELECT i, 'system/load', 'load1', '' FROM n")
+          .is_ok());
+  REQUIRE(count(db->get(), "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_blocks'") == 1);
+  bool more = false;
+  REQUIRE(sqlite::exec(db->get(), "BEGIN").is_ok());
+  // A slice whose deadline has passed: it walked one agent and said more before.
+  REQUIRE(migrate_old_rollups(db->get(), std::chrono::steady_clock::now(), &more).is_ok());
+  REQUIRE(sqlite::exec(db->get(), "COMMIT").is_ok());
+  CHECK_FALSE(more);
+  CHECK(count(db->get(), "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_blocks'") == 0);
+  CHECK(count(db->get(), "SELECT count(*) FROM housekeeping WHERE key = 'rollup_packs_agent'") ==
+        0);
+}
+
 }  // namespace vigie::collector
