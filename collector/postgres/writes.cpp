@@ -669,18 +669,33 @@ void Writes::stage_outbox(pq::Batch& batch, const OutboxRow& row) {
 Status Writes::settle_outbox(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
                              const std::string& status, const std::string& error,
                              std::int64_t retry_at_ms, std::vector<NotificationRecord> history) {
+  std::int64_t changed = 0;
   for (const std::int64_t id : ids) {
-    Status s = retry_at_ms != 0
-                   ? run(conn_,
-                         "UPDATE outbox SET due_ms = $2, error = $3, attempts = attempts + 1"
-                         " WHERE id = $1 AND done_ms = 0",
-                         Params().add(id).add(retry_at_ms).add(error))
-                   : run(conn_,
-                         "UPDATE outbox SET done_ms = $2, status = $3, error = $4,"
-                         " attempts = attempts + CASE WHEN $3 = 'failed' THEN 1 ELSE 0 END"
-                         " WHERE id = $1 AND done_ms = 0",
-                         Params().add(id).add(now_ms).add(status).add(error));
-    if (!s) return s.with_context("settle outbox rows");
+    auto rows = retry_at_ms != 0
+                    ? conn_.query(
+                          "UPDATE outbox SET due_ms = $2, error = $3, attempts = attempts + 1"
+                          " WHERE id = $1 AND done_ms = 0",
+                          Params().add(id).add(retry_at_ms).add(error))
+                    : conn_.query(
+                          "UPDATE outbox SET done_ms = $2, status = $3, error = $4,"
+                          " attempts = attempts + CASE WHEN $3 = 'failed' THEN 1 ELSE 0 END"
+                          " WHERE id = $1 AND done_ms = 0",
+                          Params().add(id).add(now_ms).add(status).add(error));
+    if (!rows) return rows.status().with_context("settle outbox rows");
+    changed += rows->affected();
+  }
+  // This very record made before (no row changed, each settled at now_ms with this
+  // status): its sender could not learn whether its commit went through (a connection
+  // lost at COMMIT) and records again; the history it carries is in already.
+  if (retry_at_ms == 0 && changed == 0 && !ids.empty()) {
+    bool again = true;
+    for (const std::int64_t id : ids) {
+      auto same = conn_.query("SELECT 1 FROM outbox WHERE id = $1 AND done_ms = $2 AND status = $3",
+                              Params().add(id).add(now_ms).add(status));
+      if (!same) return same.status().with_context("read outbox rows");
+      again = again && same->size() == 1;
+    }
+    if (again) return Status::ok();
   }
   StateDelta delta;
   delta.notifications = std::move(history);

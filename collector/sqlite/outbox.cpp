@@ -81,19 +81,32 @@ Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
   return renewed;
 }
 
-Status settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids, std::int64_t now_ms,
-                          const std::string& status, const std::string& error) {
+Result<bool> settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,
+                                std::int64_t now_ms, const std::string& status,
+                                const std::string& error) {
   auto stmt =
       Statement::prepare(db,
                          "UPDATE outbox SET done_ms = ?2, status = ?3, error = ?4,"
                          " attempts = attempts + (?3 = 'failed') WHERE id = ?1 AND done_ms = 0");
   if (!stmt) return stmt.status();
+  int changed = 0;
   for (const std::int64_t id : ids) {
     stmt->reset();
     stmt->bind(1, id).bind(2, now_ms).bind(3, status).bind(4, error);
     if (stmt->step() != SQLITE_DONE) return sqlite::error(db, "settle outbox rows");
+    changed += sqlite3_changes(db);
   }
-  return Status::ok();
+  if (changed > 0 || ids.empty()) return false;
+  auto same = Statement::prepare(
+      db, "SELECT count(*) FROM outbox WHERE id = ?1 AND done_ms = ?2 AND status = ?3");
+  if (!same) return same.status();
+  for (const std::int64_t id : ids) {
+    same->reset();
+    same->bind(1, id).bind(2, now_ms).bind(3, status);
+    if (same->step() != SQLITE_ROW) return sqlite::error(db, "read outbox rows");
+    if (same->int64(0) == 0) return false;
+  }
+  return true;
 }
 
 Status retry_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,

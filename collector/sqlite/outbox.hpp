@@ -30,9 +30,13 @@ Result<std::vector<std::int64_t>> renew_outbox_rows(sqlite3* db,
 Result<std::vector<OutboxRow>> claim_outbox_rows(sqlite3* db, const std::string& channel,
                                                  std::int64_t now_ms, std::int64_t due_by_ms,
                                                  std::size_t limit, std::int64_t lease_ms);
-// Settles rows with `status` ("sent", "digest" or "failed") at now_ms.
-Status settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids, std::int64_t now_ms,
-                          const std::string& status, const std::string& error);
+// Settles rows with `status` ("sent", "digest" or "failed") at now_ms. True when this
+// very record was made before (no row changed, each is settled at now_ms with `status`):
+// a sender that could not learn whether its commit went through records again, and the
+// history it carries is in already.
+Result<bool> settle_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,
+                                std::int64_t now_ms, const std::string& status,
+                                const std::string& error);
 // A failed attempt to be retried at retry_at_ms.
 Status retry_outbox_rows(sqlite3* db, const std::vector<std::int64_t>& ids,
                          std::int64_t retry_at_ms, const std::string& error);

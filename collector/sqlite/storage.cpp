@@ -293,7 +293,9 @@ Status SqliteStorage::outbox_sent(const std::vector<std::int64_t>& ids, std::int
                                   const std::string& status,
                                   std::vector<NotificationRecord> history) {
   return writer_.write([&]() -> Status {
-    if (Status s = settle_outbox_rows(writer_.db(), ids, now_ms, status, ""); !s) return s;
+    auto again = settle_outbox_rows(writer_.db(), ids, now_ms, status, "");
+    if (!again) return again.status();
+    if (*again) return Status::ok();  // recorded before, history included
     StateDelta delta;
     delta.notifications = std::move(history);
     return ingest_->persist(delta);
@@ -304,9 +306,13 @@ Status SqliteStorage::outbox_failed(const std::vector<std::int64_t>& ids, std::i
                                     std::int64_t retry_at_ms, const std::string& error,
                                     std::vector<NotificationRecord> history) {
   return writer_.write([&]() -> Status {
-    Status s = retry_at_ms == 0 ? settle_outbox_rows(writer_.db(), ids, now_ms, "failed", error)
-                                : retry_outbox_rows(writer_.db(), ids, retry_at_ms, error);
-    if (!s) return s;
+    if (retry_at_ms == 0) {
+      auto again = settle_outbox_rows(writer_.db(), ids, now_ms, "failed", error);
+      if (!again) return again.status();
+      if (*again) return Status::ok();  // recorded before, history included
+    } else if (Status s = retry_outbox_rows(writer_.db(), ids, retry_at_ms, error); !s) {
+      return s;
+    }
     StateDelta delta;
     delta.notifications = std::move(history);
     return ingest_->persist(delta);

@@ -936,6 +936,20 @@ TEST_CASE("Storage: the alert outbox claims, leases, retries and settles rows",
   REQUIRE(history.is_ok());
   REQUIRE(history->size() == 1);
   CHECK(history->at(0).status == "sent");
+  // The same record again (its commit's outcome was unknown to the sender, who records
+  // it once more): the history has it once.
+  REQUIRE(s.outbox_sent({k1, k2}, 41'000, "sent",
+                        {{.ts_ms = 41'000, .site = "x", .channel = "webhook", .status = "sent"}})
+              .is_ok());
+  CHECK(s.notifications({})->size() == 1);
+  // Rows settled otherwise (another sender, its lease run out, at another time): this
+  // send is in the history too.
+  REQUIRE(s.outbox_sent({k1}, 42'000, "sent",
+                        {{.ts_ms = 42'000, .site = "x", .channel = "webhook", .status = "sent"}})
+              .is_ok());
+  CHECK(s.notifications({})->size() == 2);
+  CHECK(*s.outbox_last_sent(0) ==
+        std::map<std::string, std::int64_t>{{"k1", 41'000}, {"k2", 41'000}});
 
   // Given up: settled as failed, not counted as sent.
   auto mail = s.claim_outbox("mail", 5000, 5000, 100, 30'000);
