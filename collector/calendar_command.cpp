@@ -23,6 +23,11 @@ Alsace-Moselle). A calendar's listed days off are holidays; its closures are not
 )",
 };
 
+std::string no_calendars_file_note() {
+  return std::string("; no calendars file: ") + kDefaultCalendarsFile +
+         " does not exist (--calendars FILE names another)";
+}
+
 namespace {
 
 int usage_error(const std::string& message) {
@@ -69,13 +74,15 @@ int calendar_command(const std::vector<std::string_view>& args) {
 
   CalendarSet calendars;
   std::error_code ec;
-  if (!file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec)) {
+  const bool read = !file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec);
+  if (read) {
     auto loaded = CalendarSet::load(file.empty() ? kDefaultCalendarsFile : file);
     if (!loaded) return usage_error(loaded.status().message());
     calendars = std::move(*loaded);
   }
   auto calendar = calendars.resolve(name);
-  if (!calendar) return usage_error(calendar.status().message());
+  if (!calendar)
+    return usage_error(calendar.status().message() + (read ? "" : no_calendars_file_note()));
   for (const Holiday& h : calendar->holidays(year))
     std::cout << date_text(h.date) << ' ' << h.name << '\n';
   std::cout << std::flush;

@@ -187,7 +187,9 @@ int availability_command(const std::vector<std::string_view>& args) {
   if (!a.calendar.empty()) {
     CalendarSet calendars;
     std::error_code ec;
-    if (!a.calendars_file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec)) {
+    const bool read =
+        !a.calendars_file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec);
+    if (read) {
       auto loaded =
           CalendarSet::load(a.calendars_file.empty() ? kDefaultCalendarsFile : a.calendars_file);
       if (!loaded) return fail(2, loaded.status().message());
@@ -195,8 +197,8 @@ int availability_command(const std::vector<std::string_view>& args) {
     }
     const Calendar* found = calendars.find(a.calendar);
     if (!found)
-      return fail(2, "--calendar " + quote(a.calendar) +
-                         ": no such calendar (calendars: " + calendars.names() + ")");
+      return fail(2, "--calendar " + quote(a.calendar) + ": no such calendar (calendars: " +
+                         calendars.names() + ")" + (read ? "" : no_calendars_file_note()));
     calendar = *found;
   }
   // Days are the calendar's, unless told otherwise.

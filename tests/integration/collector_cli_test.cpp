@@ -1,7 +1,9 @@
 // vigie-collector's command line: its commands and their help; a bad serve option is
 // named and nothing starts (exit 2).
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -268,6 +270,37 @@ TEST_CASE("Collector: calendar show prints a year's public holidays, one a line"
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains(bad_file.string() + ": calendars.desk.hours.mon: expected "
                                                           "HH:MM-HH:MM"));
+}
+
+TEST_CASE("Collector: a calendar named while no calendars file exists says where it was looked for",
+          "[collector-cli][calendar]") {
+  std::error_code ec;
+  if (std::filesystem::exists("/etc/vigie/calendars.json", ec))
+    VIGIE_SKIP_TEST(testing::Absent::kRefusal, "this machine has /etc/vigie/calendars.json");
+  testing::TempDir dir;
+  const std::string note =
+      "no calendars file: /etc/vigie/calendars.json does not exist (--calendars FILE names "
+      "another)";
+  const auto show = testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "desk"});
+  CHECK(show.exit_code == 2);
+  CHECK_THAT(show.err, Catch::Contains("no calendar named \"desk\"") && Catch::Contains(note));
+
+  // The README's availability report, on a machine without the file: the calendar is
+  // refused before the database is read.
+  const auto report =
+      testing::run({VIGIE_COLLECTOR_BIN, "report", "availability", "--period", "2026-11",
+                    "--calendar", "desk", "--db", (dir.path() / "collector.db").string()});
+  CHECK(report.exit_code == 2);
+  CHECK_THAT(report.err, Catch::Contains("--calendar \"desk\": no such calendar (calendars: "
+                                         "none); " +
+                                         note));
+
+  // A file that was read names its calendars, and no note about the default one.
+  const auto file = dir.write("calendars.json", R"({"calendars": {"desk": {}}})");
+  const auto other =
+      testing::run({VIGIE_COLLECTOR_BIN, "calendar", "show", "dsek", "--calendars", file.string()});
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.err, !Catch::Contains("no calendars file"));
 }
 
 // The number of lines of `token list` (its header aside).
