@@ -359,7 +359,14 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
   }
   if (!o.alerts_file.empty()) {
     auto config = load_alert_config(o.alerts_file, o.calendars ? *o.calendars : CalendarSet{});
-    if (!config) return config.status().with_context("--alerts");
+    if (!config) {
+      Status s = config.status();
+      // A rule naming a calendar while no calendars file was read: say where it was
+      // looked for, as `calendar show` does.
+      if (!o.calendars && s.message().find("(calendars: none)") != std::string::npos)
+        s = Status(s.code(), s.message() + no_calendars_file_note());
+      return s.with_context("--alerts");
+    }
     o.alerts = std::move(*config);
   }
   o.monitor.engine.calendars = o.calendars;

@@ -295,6 +295,16 @@ TEST_CASE("Collector: a calendar named while no calendars file exists says where
                                          "none); " +
                                          note));
 
+  // An alerts file whose rule names it: serve refuses to start, saying the same.
+  const auto alerts = dir.write(
+      "alerts.json",
+      R"({"channels": [{"name": "desk", "type": "webhook", "url": "http://127.0.0.1:9/"}],)"
+      R"( "rules": [{"channels": ["desk"], "when": "working-hours", "calendar": "desk"}]})");
+  const auto serve = testing::run({VIGIE_COLLECTOR_BIN, "serve", "--alerts", alerts.string(),
+                                   "--db", (dir.path() / "collector.db").string()});
+  CHECK(serve.exit_code == 2);
+  CHECK_THAT(serve.err, Catch::Contains("no calendar named \"desk\"") && Catch::Contains(note));
+
   // A file that was read names its calendars, and no note about the default one.
   const auto file = dir.write("calendars.json", R"({"calendars": {"desk": {}}})");
   const auto other =
