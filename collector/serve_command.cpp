@@ -349,6 +349,11 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     if (Status s = option->apply(args[++i], o); !s) return s;
   }
   if (Status s = check_options(o); !s) return s;
+  return o;
+}
+
+// The files the options name: the calendars, then the alerts file that names them.
+Status read_files(Options& o) {
   // The calendars first: alert rules name them.
   std::error_code ec;
   if (!o.calendars_file.empty() || std::filesystem::exists(kDefaultCalendarsFile, ec)) {
@@ -370,7 +375,7 @@ Result<Options> parse_args(const std::vector<std::string_view>& args) {
     o.alerts = std::move(*config);
   }
   o.monitor.engine.calendars = o.calendars;
-  return o;
+  return Status::ok();
 }
 
 Status write_port_file(const std::filesystem::path& path, std::uint16_t port) {
@@ -598,6 +603,11 @@ int serve_command(const std::vector<std::string_view>& args) {
   if (!options) {
     std::cerr << "vigie-collector: " << options.status().message() << "\n\n"
               << command_usage(kServeHelp);
+    return 2;
+  }
+  // A file that is wrong: its error alone, not buried under the usage.
+  if (Status s = read_files(*options); !s) {
+    std::cerr << "vigie-collector: " << s.message() << "\n";
     return 2;
   }
   return serve(*options);

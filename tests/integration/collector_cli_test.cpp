@@ -304,6 +304,7 @@ TEST_CASE("Collector: a calendar named while no calendars file exists says where
                                    "--db", (dir.path() / "collector.db").string()});
   CHECK(serve.exit_code == 2);
   CHECK_THAT(serve.err, Catch::Contains("no calendar named \"desk\"") && Catch::Contains(note));
+  CHECK_THAT(serve.err, !Catch::Contains("usage:"));  // the file's error alone, not buried
 
   // A file that was read names its calendars, and no note about the default one.
   const auto file = dir.write("calendars.json", R"({"calendars": {"desk": {}}})");
