@@ -76,7 +76,10 @@ void add_state(Lines& lines, const CheckRow& row, std::int64_t now, bool doubtfu
                                                  {"age", age(now - row.ack->created_ms)},
                                                  {"comment", sanitize(row.ack->comment)}});
     if (row.ack->expires_ms > 0) {
-      ack += " " + format("(expires in {age})", {{"age", age(row.ack->expires_ms - now)}});
+      // A time left: "3h 59m", not the "3h" of a column, one second after a 4h ack.
+      ack += " " +
+             format("(expires in {age})",
+                    {{"age", two_unit_age(std::chrono::milliseconds(row.ack->expires_ms - now))}});
     }
     lines.push_back({ack, Tone::kBold});
   }

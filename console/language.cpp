@@ -90,6 +90,19 @@ std::string short_age(std::chrono::milliseconds age) {
   return format(N_("{n}d"), {{"n", std::to_string(s / 86400)}});
 }
 
+std::string two_unit_age(std::chrono::milliseconds age) {
+  const std::int64_t s = age.count() < 0 ? 0 : age.count() / 1000;
+  const auto unit = [](const char* text, std::int64_t n) {
+    return format(text, {{"n", std::to_string(n)}});
+  };
+  const auto both = [&](const char* big, std::int64_t n, const char* small, std::int64_t m) {
+    return m == 0 ? unit(big, n) : unit(big, n) + " " + unit(small, m);
+  };
+  if (s < 3600) return short_age(age);
+  if (s < 86400) return both(N_("{n}h"), s / 3600, N_("{n}m"), s % 3600 / 60);
+  return both(N_("{n}d"), s / 86400, N_("{n}h"), s % 86400 / 3600);
+}
+
 std::string bytes(double value) {
   static constexpr const char* kUnits[] = {N_("B"),   N_("KiB"), N_("MiB"), N_("GiB"),
                                            N_("TiB"), N_("PiB"), N_("EiB")};

@@ -49,6 +49,9 @@ std::string short_state_label(State state);
 // For a narrow column, the largest whole unit: "12s", "3m", "2h", "4d" / "12s", "3min",
 // "2h", "4j". A negative age (the clocks disagree) reads as 0 s.
 std::string short_age(std::chrono::milliseconds age);
+// Where there is room and the next unit matters (a time left): the two largest units,
+// "3h 59m", "2d 4h", "45m" / "3h 59min", "2j 4h". Negative reads as 0 s.
+std::string two_unit_age(std::chrono::milliseconds age);
 // Powers of 1024, one decimal below 10: "3.4 GiB" / "3,4 Gio".
 std::string bytes(double value);
 // Four significant digits: "12.5" / "12,5".

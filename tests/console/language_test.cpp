@@ -52,6 +52,12 @@ TEST_CASE("Language: ages, sizes and numbers as each language writes them", "[la
   CHECK(short_age(milliseconds(2 * 3'600'000)) == "2h");
   CHECK(short_age(milliseconds(4 * 86'400'000LL)) == "4d");
   CHECK(short_age(milliseconds(-5'000)) == "0s");
+  // A time left, one second after a 4h acknowledgement: not "3h".
+  CHECK(two_unit_age(milliseconds(4 * 3'600'000 - 1'000)) == "3h 59m");
+  CHECK(two_unit_age(milliseconds(2 * 3'600'000)) == "2h");
+  CHECK(two_unit_age(milliseconds(2 * 86'400'000LL + 4 * 3'600'000 + 59 * 60'000)) == "2d 4h");
+  CHECK(two_unit_age(milliseconds(45 * 60'000 + 30'000)) == "45m");
+  CHECK(two_unit_age(milliseconds(-5'000)) == "0s");
   CHECK(bytes(3.4 * 1024 * 1024 * 1024) == "3.4 GiB");
   CHECK(number_text(12.5, "ms") == "12.5 ms");
   const LanguageScope french(Lang::kFrench);
@@ -59,6 +65,8 @@ TEST_CASE("Language: ages, sizes and numbers as each language writes them", "[la
   CHECK(short_age(milliseconds(59 * 60'000)) == "59min");
   CHECK(short_age(milliseconds(2 * 3'600'000)) == "2h");
   CHECK(short_age(milliseconds(4 * 86'400'000LL)) == "4j");
+  CHECK(two_unit_age(milliseconds(4 * 3'600'000 - 1'000)) == "3h 59min");
+  CHECK(two_unit_age(milliseconds(2 * 86'400'000LL + 4 * 3'600'000)) == "2j 4h");
   CHECK(bytes(3.4 * 1024 * 1024 * 1024) == "3,4 Gio");
   CHECK(bytes(512) == "512 o");
   CHECK(number_text(12.5, "ms") == "12,5 ms");
