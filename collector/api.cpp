@@ -1144,6 +1144,15 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
   append_metric(out, "vigie_writer_queue_depth", "gauge",
                 "Jobs (reports, state changes) waiting for the database writer.",
                 static_cast<double>(s.queue_depth));
+  append_histogram(out, "vigie_commit_seconds",
+                   "Time the database writer took to commit a group of jobs (reports, state "
+                   "changes), from its start to the end of its COMMIT.",
+                   s.commit_seconds);
+  append_histogram(out, "vigie_housekeeping_seconds",
+                   "Time the database writer took for a slice of housekeeping (rollups, "
+                   "compaction, partitions, retention) between its commits; reports wait "
+                   "meanwhile.",
+                   s.housekeeping_seconds);
   append_metric(out, "vigie_database_bytes", "gauge", "Database size on disk, WAL included.",
                 static_cast<double>(s.database_bytes));
   append_metric(out, "vigie_commits_total", "counter", "Database transactions committed.",

@@ -25,20 +25,28 @@ void Histogram::observe(double seconds) {
                         std::memory_order_relaxed);
 }
 
-void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+HistogramCounts Histogram::counts() const {
+  HistogramCounts c;
+  for (std::size_t i = 0; i < buckets_.size(); ++i)
+    c.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
+  c.count = count_.load(std::memory_order_relaxed);
+  c.sum = static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
+  return c;
+}
+
+void HistogramCounts::render(std::string& out, std::string_view name,
+                             std::string_view labels) const {
   const std::string sep = labels.empty() ? "" : ",";
   std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i <= kBounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    const std::string le = i < kBounds.size() ? number(kBounds[i]) : "+Inf";
+  for (std::size_t i = 0; i <= kHistogramBounds.size(); ++i) {
+    cumulative += buckets[i];
+    const std::string le = i < kHistogramBounds.size() ? number(kHistogramBounds[i]) : "+Inf";
     out += std::string(name) + "_bucket{" + std::string(labels) + sep + "le=\"" + le + "\"} " +
            std::to_string(cumulative) + "\n";
   }
   const std::string braces = labels.empty() ? "" : "{" + std::string(labels) + "}";
-  out += std::string(name) + "_sum" + braces + " " +
-         number(static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6) + "\n";
-  out += std::string(name) + "_count" + braces + " " +
-         std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
+  out += std::string(name) + "_sum" + braces + " " + number(sum) + "\n";
+  out += std::string(name) + "_count" + braces + " " + std::to_string(count) + "\n";
 }
 
 RequestMetrics::Route& RequestMetrics::route(std::string_view name) {
@@ -77,6 +85,13 @@ void RequestMetrics::render(std::string& out) const {
              "\"} " + std::to_string(n) + "\n";
     }
   }
+}
+
+void append_histogram(std::string& out, std::string_view name, std::string_view help,
+                      const HistogramCounts& counts) {
+  out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) +
+         " histogram\n";
+  counts.render(out, name, "");
 }
 
 void append_metric(std::string& out, std::string_view name, std::string_view type,

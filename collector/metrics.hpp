@@ -14,14 +14,28 @@
 
 namespace vigie::collector {
 
-// A latency histogram with fixed buckets (seconds), cheap to update from any thread.
+inline constexpr std::array<double, 14> kHistogramBounds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+// What a Histogram counted, copied out (StorageStats carries the writer's).
+struct HistogramCounts {
+  std::array<std::uint64_t, kHistogramBounds.size() + 1> buckets{};  // each bound's; last: +Inf
+  std::uint64_t count = 0;
+  double sum = 0;  // seconds
+  // Appends the _bucket, _sum and _count lines with `labels` ("route=\"/x\"", or "").
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+};
+
+// A latency histogram with fixed buckets (seconds, 1 ms to 30 s), cheap to update from
+// any thread.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
+  static constexpr auto kBounds = kHistogramBounds;
   void observe(double seconds);
-  // Appends the _bucket, _sum and _count lines with `labels` ("route=\"/x\"").
-  void render(std::string& out, std::string_view name, std::string_view labels) const;
+  HistogramCounts counts() const;
+  void render(std::string& out, std::string_view name, std::string_view labels) const {
+    counts().render(out, name, labels);
+  }
 
  private:
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // last: +Inf
@@ -46,6 +60,9 @@ class RequestMetrics {
   std::map<std::string, std::unique_ptr<Route>, std::less<>> routes_;
 };
 
+// A histogram's "# HELP/# TYPE" header and its lines, without labels.
+void append_histogram(std::string& out, std::string_view name, std::string_view help,
+                      const HistogramCounts& counts);
 // One "# HELP/# TYPE" header and its sample.
 void append_metric(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help, double value);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collector/config_store.hpp"
+#include "collector/metrics.hpp"
 #include "collector/state.hpp"
 #include "collector/token_store.hpp"
 #include "common/check_result.hpp"
@@ -112,6 +113,9 @@ struct StorageStats {
   // recovery on a standby (PostgreSQL; 0 on SQLite).
   std::int64_t reads_retried = 0;
   std::string synchronous;  // the writer's PRAGMA synchronous: "full" or "normal"
+  // The writer's group commits and housekeeping slices, by length (writer_times.hpp).
+  HistogramCounts commit_seconds;
+  HistogramCounts housekeeping_seconds;
 };
 
 // What a report reads about a family of checks over a period (report/backup.hpp).

@@ -26,6 +26,7 @@
 #include "collector/postgres/schema.hpp"
 #include "collector/postgres/writes.hpp"
 #include "collector/storage.hpp"
+#include "collector/writer_times.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 
@@ -355,6 +356,9 @@ class PostgresStorage final : public Storage {
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> commit_failures_{0};
   std::atomic<std::int64_t> refused_busy_{0};
+  WriterTimes times_;
+  // A housekeeping slice ran in the group being committed (writer thread).
+  bool slice_in_group_ = false;
   std::string synchronous_;  // read at start
   // This collector's name in its notifications (listen.hpp): random, so that two
   // collectors never take each other's for their own.
@@ -535,6 +539,8 @@ StorageStats PostgresStorage::stats() {
   s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
   s.synchronous = synchronous_;
+  s.commit_seconds = times_.commits();
+  s.housekeeping_seconds = times_.housekeeping();
   s.reads_retried = primary_.retried() + replica_.retried();
   if (auto bytes = primary_.with([](pq::Conn& c) { return pg::read_database_bytes(c); }))
     s.database_bytes = *bytes;
@@ -550,6 +556,7 @@ Job PostgresStorage::housekeeping_job(std::shared_ptr<bool> more, bool as_duty) 
                 return Status::ok();  // another collector's to do
               }
             }
+            slice_in_group_ = true;
             return w.housekeeping_slice(options_.retention, options_.housekeeping_budget, now_ms(),
                                         more.get());
           },
@@ -671,6 +678,8 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
                    [](const Job& a, const Job& b) { return a.agent < b.agent; });
   std::vector<Status> outcomes;
   outcomes.reserve(group.size());
+  const auto start = Clock::now();
+  slice_in_group_ = false;
   Status tx =
       connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
   if (tx) {
@@ -699,6 +708,9 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   }
   (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);
   if (!tx) log::error("storage: commit failed: " + tx.message());
+  const auto took = Clock::now() - start;
+  if (slice_in_group_ && writes_) times_.housekept(took, writes_->slice_work());
+  else times_.committed(took, group.size());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
 

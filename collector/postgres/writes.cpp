@@ -861,6 +861,7 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
   if (Status s = conn_.exec(kRollupLock); !s) return s;
   std::vector<Sample> samples;
   for (;;) {
+    const auto pick_start = Clock::now();
     auto blocks = conn_.query(
         "WITH due AS (SELECT DISTINCT agent_id FROM ((SELECT agent_id FROM rollup_pending"
         " WHERE t_max < $1 ORDER BY t_max LIMIT $3) UNION ALL (SELECT agent_id"
@@ -907,6 +908,12 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, bool* more) {
     }
     if (Status s = write_packs(packs); !s) return s.with_context("store rollups");
     if (blocks->size() == 0) return Status::ok();
+    std::set<std::int64_t> agents;
+    for (int i = 0; i < blocks->size(); ++i) agents.insert(blocks->int64(i, 1));
+    slice_work_.blocks_rolled_up += blocks->size();
+    slice_work_.rollup_agents += static_cast<std::int64_t>(agents.size());
+    ++slice_work_.rollup_picks;
+    slice_work_.longest_pick = std::max(slice_work_.longest_pick, Clock::now() - pick_start);
     if (Clock::now() >= stop) {
       *more = true;
       return Status::ok();
@@ -1008,6 +1015,7 @@ Status Writes::move_old_rollups(Clock::time_point stop, bool* more) {
       add_to_packs(packs, tier, agent, id, buckets);
     }
     if (Status s = write_packs(packs); !s) return s.with_context("move rollups");
+    slice_work_.packs_moved += static_cast<std::int64_t>(packs.size());
     // A pack a slice at least, so that the move always gets on.
     if (Clock::now() >= stop) {
       *more = true;
@@ -1039,6 +1047,7 @@ Status Writes::make_partition(std::int64_t from) {
     s = run(conn_, "INSERT INTO sample_partitions (name, from_ms, to_ms) VALUES ($1,$2,$3)",
             Params().add(name).add(from).add(to));
   if (!s) return s.with_context("make partition " + name);
+  ++slice_work_.partitions_made;
   log::info("storage: partition " + name + " made");
   return Status::ok();
 }
@@ -1106,6 +1115,7 @@ Status Writes::drop_partitions(std::int64_t cutoff, bool* more) {
       log::notice("storage: retention: partition " + name + " not dropped yet: " + s.message());
       return Status::ok();
     }
+    ++slice_work_.partitions_dropped;
     log::info("storage: retention: partition " + name + " dropped");
   }
   return Status::ok();
@@ -1156,7 +1166,10 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
        " AND $2 = 0 LIMIT 2000)",
        now - retention.outbox.count(), 0},
   };
+  const auto drop_start = Clock::now();
   if (Status s = drop_partitions(now - retention.raw.count(), more); !s) return s;
+  const auto deletes_start = Clock::now();
+  slice_work_.partitions += deletes_start - drop_start;
   for (const auto& d : deletes) {
     if (Clock::now() >= stop) {
       *more = true;
@@ -1164,19 +1177,28 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
     }
     auto rows = conn_.query(d.sql, Params().add(d.cutoff).add(d.extra));
     if (!rows) return rows.status().with_context("retention");
-    if (std::string_view(d.sql).starts_with("DELETE") && rows->affected() >= kDeleteChunk)
-      *more = true;
+    if (std::string_view(d.sql).starts_with("DELETE")) {
+      slice_work_.rows_deleted += rows->affected();
+      if (rows->affected() >= kDeleteChunk) *more = true;
+    }
   }
+  slice_work_.retention += Clock::now() - deletes_start;
   return Status::ok();
 }
 
 Status Writes::housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                                   std::int64_t now_ms, bool* more) {
   const auto start = Clock::now();
+  slice_work_ = {};
   *more = false;
   if (Status s = make_partitions(now_ms); !s) return s;
+  const auto rollup_start = Clock::now();
+  slice_work_.partitions += rollup_start - start;
   if (Status s = roll_up(now_ms, start + budget / 2, more); !s) return s;
+  const auto move_start = Clock::now();
+  slice_work_.rollup += move_start - rollup_start;
   if (Status s = move_old_rollups(start + budget * 3 / 4, more); !s) return s;
+  slice_work_.move += Clock::now() - move_start;
   return apply_retention(retention, now_ms, start + budget, more);
 }
 

@@ -17,6 +17,7 @@
 #include "collector/rollup_pack.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
+#include "collector/writer_times.hpp"
 #include "common/protocol.hpp"
 #include "common/status.hpp"
 
@@ -114,6 +115,8 @@ class Writes {
   // One slice of partitions, rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                             std::int64_t now_ms, bool* more);
+  // What the last housekeeping_slice() did, and how long each part took.
+  const SliceWork& slice_work() const { return slice_work_; }
 
  private:
   bool announce_ = false;
@@ -182,6 +185,7 @@ class Writes {
   };
   std::unordered_map<std::string, SeriesEntry> series_ids_;
   PackMerger merger_;
+  SliceWork slice_work_;
 };
 
 }  // namespace vigie::collector::pg

@@ -48,7 +48,7 @@ constexpr int kDeleteChunk = 2000;
 // `stop_reading` with *more set.
 Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, const DayZone& zone,
                                Clock::time_point stop_reading, std::int64_t* cursor,
-                               Buckets& buckets, bool* more) {
+                               Buckets& buckets, bool* more, std::int64_t* blocks_read) {
   const std::int64_t closed_before = bucket_of(now, kFiveMinutesMs);
   auto blocks = Statement::prepare(
       db,
@@ -65,6 +65,7 @@ Status aggregate_closed_blocks(sqlite3* db, std::int64_t now, const DayZone& zon
       const std::int64_t t_max = blocks->int64(2);
       if (t_max >= closed_before && t_max <= now + kFutureSlackMs) return Status::ok();
       ++rows;
+      ++*blocks_read;
       *cursor = blocks->int64(0);
       samples.clear();
       // A damaged block cannot be rolled up; say so and move past it.
@@ -111,7 +112,8 @@ std::int64_t span_cutoff(std::int64_t cutoff, std::int64_t tier) {
 // Retention, oldest first, in bounded deletes, until `deadline`. Raw blocks go only
 // once rolled up (up to `cursor`).
 Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now,
-                       std::int64_t cursor, Clock::time_point deadline, bool* more) {
+                       std::int64_t cursor, Clock::time_point deadline, bool* more,
+                       std::int64_t* deleted) {
   const struct {
     const char* sql;
     std::int64_t cutoff;
@@ -168,8 +170,10 @@ Status apply_retention(sqlite3* db, const Retention& retention, std::int64_t now
     Status s =
         sqlite::exec(db, d.sql, [&](Statement& st) { st.bind(1, d.cutoff).bind(2, d.extra); });
     if (!s) return s;
-    if (std::string_view(d.sql).starts_with("DELETE") && sqlite3_changes(db) >= kDeleteChunk)
-      *more = true;
+    if (std::string_view(d.sql).starts_with("DELETE")) {
+      *deleted += sqlite3_changes(db);
+      if (sqlite3_changes(db) >= kDeleteChunk) *more = true;
+    }
   }
   return Status::ok();
 }
@@ -278,8 +282,11 @@ class Compactor {
     insert_.bind(6, static_cast<std::int64_t>(level));
     if (insert_.step() != SQLITE_DONE) return sqlite::error(db_, "store compacted block");
     insert_.reset();
+    merged_blocks_ += static_cast<std::int64_t>(merged_.size());
     return Status::ok();
   }
+  // Blocks merged into others since prepare().
+  std::int64_t merged_blocks() const { return merged_blocks_; }
 
   // The level-2 block of `agent` for the hour starting at `hour`, if any.
   Result<std::vector<std::int64_t>> settled_of_hour(std::int64_t agent, std::int64_t hour) {
@@ -327,6 +334,7 @@ class Compactor {
       promote_;
   std::vector<Sample> samples_;
   std::vector<std::int64_t> merged_;
+  std::int64_t merged_blocks_ = 0;
 };
 
 // The fresh pass: agents with kFreshBlocks blocks written since, those not rolled up
@@ -494,7 +502,10 @@ Status return_free_pages(sqlite3* db, bool* more) {
 }  // namespace
 
 Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::int64_t now_ms,
-                          bool* more, FreshBlocks* fresh) {
+                          bool* more, FreshBlocks* fresh, SliceWork* work) {
+  SliceWork ignored;
+  if (work == nullptr) work = &ignored;
+  *work = {};
   const auto start = Clock::now();
   *more = false;
   // The daily tier into the collector's zone first (nothing to do once it is there):
@@ -504,14 +515,17 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   auto cursor = rollup_cursor(db);
   if (!cursor) return cursor.status();
   Buckets buckets;
+  const auto rollup_start = Clock::now();
   // Half the budget at most for reading, the rest for writing what was read.
   if (Status s = aggregate_closed_blocks(db, now_ms, limits.day_zone, start + limits.budget / 2,
-                                         &*cursor, buckets, more);
+                                         &*cursor, buckets, more, &work->blocks_rolled_up);
       !s)
     return s;
   if (!buckets.empty()) {
     if (Status s = store_rollups(db, buckets, *cursor); !s) return s;
   }
+  const auto compaction_start = Clock::now();
+  work->rollup = compaction_start - rollup_start;
   // Compaction: a quarter of the budget at most, so that reports waiting for the
   // writer wait little longer than without it (it catches up when ingest is idle,
   // when slices run back to back).
@@ -524,16 +538,20 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
   if (Status s = compact_settled(db, *compactor, now_ms, *cursor, compact_until, more); !s)
     return s;
   if (Status s = compact_days(db, *compactor, now_ms, *cursor, compact_until, more); !s) return s;
+  work->blocks_compacted = compactor->merged_blocks();
+  work->compaction = Clock::now() - compaction_start;
   // The tiers of a database of schema 12 or before, into the packs.
   const auto migrate_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (Status s = migrate_old_rollups(db, migrate_until, more); !s) return s;
   // The replay guard's rows past their first minutes, into ranges of seqs.
   const auto fold_until = std::min(Clock::now() + limits.budget / 4, start + limits.budget);
   if (Status s = fold_replay_guard(db, now_ms, limits.retention, fold_until, more); !s) return s;
-  if (Status s =
-          apply_retention(db, limits.retention, now_ms, *cursor, start + limits.budget, more);
+  const auto retention_start = Clock::now();
+  if (Status s = apply_retention(db, limits.retention, now_ms, *cursor, start + limits.budget, more,
+                                 &work->rows_deleted);
       !s)
     return s;
+  work->retention = Clock::now() - retention_start;
   return return_free_pages(db, more);
 }
 

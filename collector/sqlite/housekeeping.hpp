@@ -33,6 +33,7 @@
 #include "collector/day_zone.hpp"
 #include "collector/rollup_block.hpp"
 #include "collector/storage.hpp"
+#include "collector/writer_times.hpp"
 #include "common/status.hpp"
 
 struct sqlite3;
@@ -68,9 +69,10 @@ class FreshBlocks {
 };
 
 // One slice of rollups, compaction and retention on the writer's connection, inside
-// its transaction; sets *more when work is left for another slice. `fresh` may be null.
+// its transaction; sets *more when work is left for another slice, and *work (if not
+// null) to what it did. `fresh` may be null.
 Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::int64_t now_ms,
-                          bool* more, FreshBlocks* fresh = nullptr);
+                          bool* more, FreshBlocks* fresh = nullptr, SliceWork* work = nullptr);
 
 // The last sample block rolled up (0: none yet): later blocks are not in the tiers.
 Result<std::int64_t> rollup_cursor(sqlite3* db);

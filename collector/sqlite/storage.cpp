@@ -43,16 +43,18 @@ class SqliteStorage final : public Storage {
   SqliteStorage(SqliteOptions options, DayZone day_zone, Db db)
       : options_(std::move(options)),
         day_zone_(std::move(day_zone)),
-        writer_(std::move(db),
-                {.path = options_.path,
-                 .max_group = options_.max_batch_reports,
-                 .housekeeping_every = options_.housekeeping_every},
-                {.housekeeping = [this](bool* more) { return housekeeping_slice_now(more); },
-                 .rolled_back =
-                     [this] {
-                       ingest_->forget_cached_ids();
-                       fresh_blocks_.clear();
-                     }}) {}
+        writer_(
+            std::move(db),
+            {.path = options_.path,
+             .max_group = options_.max_batch_reports,
+             .housekeeping_every = options_.housekeeping_every},
+            {.housekeeping = [this](bool* more,
+                                    SliceWork* work) { return housekeeping_slice_now(more, work); },
+             .rolled_back =
+                 [this] {
+                   ingest_->forget_cached_ids();
+                   fresh_blocks_.clear();
+                 }}) {}
   ~SqliteStorage() override { close(); }
 
   Status start() {
@@ -161,12 +163,12 @@ class SqliteStorage final : public Storage {
 
  private:
   std::int64_t now_ms() const { return options_.now_ms ? options_.now_ms() : wall_ms(); }
-  Status housekeeping_slice_now(bool* more) {
+  Status housekeeping_slice_now(bool* more, SliceWork* work) {
     return housekeeping_slice(writer_.db(),
                               {.retention = options_.retention,
                                .budget = options_.housekeeping_budget,
                                .day_zone = day_zone_},
-                              now_ms(), more, &fresh_blocks_);
+                              now_ms(), more, &fresh_blocks_, work);
   }
 
   // Runs `read` on a connection of the pool, which it gives back after.
@@ -324,6 +326,8 @@ StorageStats SqliteStorage::stats() {
   s.queue_depth = writer_.queue_depth();
   s.commits = writer_.commits();
   s.commit_failures = writer_.commit_failures();
+  s.commit_seconds = writer_.times().commits();
+  s.housekeeping_seconds = writer_.times().housekeeping();
   s.refused_busy = refused_busy_.load(std::memory_order_relaxed);
   s.synchronous = synchronous_;
   for (const char* suffix : {"", "-wal"}) {

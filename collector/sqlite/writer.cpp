@@ -127,7 +127,10 @@ void SqliteWriter::writer_loop() {
 }
 
 SqliteWriter::Job SqliteWriter::housekeeping_job(std::shared_ptr<bool> more) {
-  return {[this, more] { return hooks_.housekeeping(more.get()); },
+  return {[this, more] {
+            slice_in_group_ = true;
+            return hooks_.housekeeping(more.get(), &slice_work_);
+          },
           [more](Status status) {
             if (!status) {
               log::error("storage: housekeeping failed: " + status.message());
@@ -171,6 +174,8 @@ Status SqliteWriter::apply_in_savepoint(const Job& job) {
 void SqliteWriter::commit_group(std::vector<Job>& group) {
   std::vector<Status> outcomes;
   outcomes.reserve(group.size());
+  const auto start = Clock::now();
+  slice_in_group_ = false;
   Status tx = sqlite::exec(db_.get(), "BEGIN IMMEDIATE");
   if (tx) {
     for (const auto& job : group) {
@@ -193,6 +198,9 @@ void SqliteWriter::commit_group(std::vector<Job>& group) {
   if (!tx) hooks_.rolled_back();
   (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);
   if (!tx) log::error("storage: commit failed: " + tx.message());
+  const auto took = Clock::now() - start;
+  if (slice_in_group_) times_.housekept(took, slice_work_);
+  else times_.committed(took, group.size());
   for (std::size_t i = 0; i < group.size(); ++i) group[i].done(tx ? std::move(outcomes[i]) : tx);
 }
 

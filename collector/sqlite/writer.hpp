@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "collector/writer_times.hpp"
 #include "common/sqlite.hpp"
 #include "common/status.hpp"
 
@@ -47,8 +48,8 @@ class SqliteWriter {
 
   struct Hooks {
     // One slice of housekeeping, inside the writer's transaction; sets *more when
-    // work is left for another slice.
-    std::function<Status(bool* more)> housekeeping;
+    // work is left for another slice, and *work to what it did.
+    std::function<Status(bool* more, SliceWork* work)> housekeeping;
     // After a job or a whole transaction rolled back.
     std::function<void()> rolled_back;
   };
@@ -79,6 +80,8 @@ class SqliteWriter {
   std::size_t queue_depth();
   std::int64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   std::int64_t commit_failures() const { return commit_failures_.load(std::memory_order_relaxed); }
+  // The lengths of its commits and housekeeping slices (any thread).
+  const WriterTimes& times() const { return times_; }
 
   // Commits everything queued and stops both threads. Idempotent.
   void close();
@@ -98,6 +101,11 @@ class SqliteWriter {
 
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> commit_failures_{0};
+  WriterTimes times_;
+  // A housekeeping slice ran in the group being committed, and what it did (writer
+  // thread).
+  bool slice_in_group_ = false;
+  SliceWork slice_work_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -124,6 +124,27 @@ TEST_CASE("Storage: data survives reopening, duplicates stay duplicates", "[stor
   CHECK(engine.agents().empty());  // a duplicate never reaches the engine
 }
 
+TEST_CASE("Storage: the writer's commits and housekeeping slices are counted by length",
+          "[storage]") {
+  VIGIE_EACH_BACKEND(backend);
+  auto storage = backend.open(at_data_time());
+  REQUIRE(storage.is_ok());
+  const StorageStats before = (*storage)->stats();
+  REQUIRE(submit(**storage, report(1, State::kOk, 1000)).is_ok());
+  REQUIRE(submit(**storage, report(2, State::kOk, 2000)).is_ok());
+  REQUIRE((*storage)->housekeep().is_ok());
+  const StorageStats after = (*storage)->stats();
+  // Each report waited for its own commit; housekeep() ran one slice at least.
+  CHECK(after.commit_seconds.count >= before.commit_seconds.count + 2);
+  CHECK(after.housekeeping_seconds.count >= before.housekeeping_seconds.count + 1);
+  for (const HistogramCounts* h : {&after.commit_seconds, &after.housekeeping_seconds}) {
+    std::uint64_t in_buckets = 0;
+    for (const std::uint64_t n : h->buckets) in_buckets += n;
+    CHECK(in_buckets == h->count);
+    CHECK(h->sum > 0);
+  }
+}
+
 TEST_CASE("Storage: after close, submit fails instead of losing data silently", "[storage]") {
   VIGIE_EACH_BACKEND(backend);
   auto storage = backend.open(at_data_time());

@@ -229,6 +229,13 @@ TEST_CASE("State API: /metrics is valid Prometheus text with the ingest figures"
   CHECK_THAT(metrics.body, Catch::Contains("vigie_results_stored_total 2"));
   CHECK_THAT(metrics.body, Catch::Contains("vigie_checks{state=\"CRITICAL\"} 1"));
   CHECK_THAT(metrics.body, Catch::Contains("vigie_writer_queue_depth"));
+  // The two reports' commits at least; a housekeeping slice once a second.
+  CHECK_THAT(metrics.body, Catch::Contains("vigie_commit_seconds_bucket{le=\"+Inf\"}"));
+  CHECK_THAT(metrics.body, Catch::Contains("vigie_housekeeping_seconds_bucket{le=\"0.001\"}"));
+  CHECK_THAT(metrics.body, Catch::Contains("# TYPE vigie_housekeeping_seconds histogram"));
+  const auto commits = metrics.body.find("vigie_commit_seconds_count ");
+  REQUIRE(commits != std::string::npos);
+  CHECK(std::stoull(metrics.body.substr(commits + 27)) >= 2);
   CHECK_THAT(metrics.body, Catch::Contains("vigie_database_bytes"));
   CHECK_THAT(
       metrics.body,

@@ -44,7 +44,7 @@ TEST_CASE("SQLite writer: a full database fails the whole group with the stateme
   sqlite3* raw = db.get();
   SqliteWriter writer(std::move(db), {.path = path},
                       {.housekeeping =
-                           [](bool* more) {
+                           [](bool* more, SliceWork*) {
                              *more = false;
                              return Status::ok();
                            },
@@ -97,7 +97,7 @@ TEST_CASE("SQLite writer: slow housekeeping with work left does not hold reports
   SqliteWriter writer(std::move(db),
                       {.path = path, .housekeeping_every = std::chrono::milliseconds(100)},
                       {.housekeeping =
-                           [&](bool* more) {
+                           [&](bool* more, SliceWork*) {
                              std::this_thread::sleep_for(kSlice);
                              ++slices;
                              *more = true;
