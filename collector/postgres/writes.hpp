@@ -112,6 +112,13 @@ class Writes {
   // made yet (under the partitions' advisory lock: two collectors never race).
   Status make_partitions(std::int64_t now_ms);
 
+  // A roll-up takes the due blocks of a few agents at a time (a pick): this many blocks
+  // in the first pick of a connection, then as many as the last pick's pace fits in the
+  // roll-up's share of a slice, twice the last at most and kLeastPick at least, so that a
+  // pick lasts about its share whatever the load.
+  static constexpr std::int64_t kFirstPick = 256;
+  static constexpr std::int64_t kLeastPick = 16;
+
   // One slice of partitions, rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                             std::int64_t now_ms, bool* more);
@@ -141,7 +148,13 @@ class Writes {
   void stage_audit(pq::Batch& batch, const AuditEntry& entry);
   void stage_notification(pq::Batch& batch, const NotificationRecord& notification);
   void stage_outbox(pq::Batch& batch, const OutboxRow& row);
-  Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop, bool* more);
+  // `pick_time`: how long one pick should take (the roll-up's share of a slice).
+  Status roll_up(std::int64_t now_ms, std::chrono::steady_clock::time_point stop,
+                 std::chrono::steady_clock::duration pick_time, bool* more);
+  // After a pick of `blocks` that took `took` (`full`: it took as many blocks or agents
+  // as it could): pick_blocks_ for the next one.
+  void size_next_pick(std::int64_t blocks, bool full, std::chrono::steady_clock::duration took,
+                      std::chrono::steady_clock::duration pick_time);
   // Merges `packs`' parts into the stored packs (locked FOR UPDATE while read) and
   // writes them back: a statement to read them, one to write them.
   Status write_packs(const PackParts& packs);
@@ -186,6 +199,7 @@ class Writes {
   std::unordered_map<std::string, SeriesEntry> series_ids_;
   PackMerger merger_;
   SliceWork slice_work_;
+  std::int64_t pick_blocks_ = kFirstPick;  // the next roll-up pick's blocks at most
 };
 
 }  // namespace vigie::collector::pg

@@ -351,6 +351,55 @@ TEST_CASE("PostgreSQL writes: a roll-up of many blocks writes its buckets in a f
 }
 
 TEST_CASE(
+    "PostgreSQL writes: a roll-up pick is sized by the time the last one took, so that an hour "
+    "of many agents' blocks is rolled up in picks that fit the slice, each sample once",
+    "[postgres]") {
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto conn = migrated_connection(postgres->conninfo);
+  pq::Conn& c = *conn;
+  Writes writes(c, 0);
+  // 10 agents, a report a minute for an hour, 3 metrics: 600 blocks due once it is over.
+  const std::int64_t hour = report("x", 0, 0).results[0].ts_ms;
+  REQUIRE(c.exec("BEGIN"));
+  writes.new_transaction();
+  for (int agent = 0; agent < 10; ++agent) {
+    for (std::uint64_t seq = 0; seq < 60; ++seq) {
+      writes.job_starts();
+      REQUIRE(writes.store(report("p" + std::to_string(agent), seq, 3), 1000).is_ok());
+    }
+  }
+  REQUIRE(writes.flush_blocks());
+  REQUIRE(c.commit());
+  const auto slice = [&](std::chrono::milliseconds budget) {
+    REQUIRE(c.exec("BEGIN"));
+    bool more = false;
+    REQUIRE(writes.housekeeping_slice({}, budget, hour + 2 * 3'600'000, &more));
+    REQUIRE(c.commit());
+    return std::pair{writes.slice_work(), more};
+  };
+  // No time at all: a slice makes one pick, the first of a few agents' blocks (not the
+  // 10 agents' whole hour), and the next ones shrink to the least.
+  const auto [first, more] = slice(std::chrono::milliseconds(0));
+  CHECK(more);
+  CHECK(first.rollup_picks == 1);
+  CHECK(first.blocks_rolled_up > 0);
+  CHECK(first.blocks_rolled_up <= Writes::kFirstPick);
+  const auto [second, more_again] = slice(std::chrono::milliseconds(0));
+  CHECK(more_again);
+  CHECK(second.rollup_picks == 1);
+  CHECK(second.blocks_rolled_up > 0);
+  CHECK(second.blocks_rolled_up <= Writes::kLeastPick);
+  // With time, the picks grow again and take the rest, each sample once.
+  bool left = true;
+  for (int i = 0; left && i < 100; ++i) left = slice(std::chrono::seconds(30)).second;
+  CHECK_FALSE(left);
+  CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
+  // 600 blocks of 0, 0.5 and 1 in both tiers.
+  CHECK(totals(packed(c)) == "3600 0..1:1800");
+}
+
+TEST_CASE(
     "PostgreSQL writes: an agent's hour of blocks is rolled up once the hour is over, each "
     "pack written once, late samples merged into it",
     "[postgres]") {
