@@ -859,8 +859,8 @@ Result<TokenRecord> Writes::enroll(const Enrollment& e) {
 // the queue, in the same transaction. Until then, reads add the queued blocks
 // themselves. The writer waits for a pick whole: its size follows the time the last one
 // took (size_next_pick), so that at the end of an hour, when every agent's blocks fall
-// due at once, a pick takes about `pick_time` rather than 64 agents' hours at once (0.35
-// s on a busy machine, seconds on a slower one, while every report waits).
+// due at once, a pick takes about `pick_time` rather than 64 agents' hours at once (0.1
+// to 0.5 s on 2 shared cores, docs/performance.md, while every report waits).
 Status Writes::roll_up(std::int64_t now, Clock::time_point stop, Clock::duration pick_time,
                        bool* more) {
   const std::int64_t closed_before = bucket_of(now, kHourMs);
