@@ -39,6 +39,23 @@ protocol::Report report(const std::string& agent, std::uint64_t seq, int metrics
   return r;
 }
 
+// Stores, in one transaction, `agents` agents' hour of reports a minute apart (seq 0..59,
+// from the hour report() starts at), each of `metrics` metrics; agents named `prefix`0,
+// `prefix`1, ...
+void store_hour(pq::Conn& conn, Writes& writes, const std::string& prefix, int agents,
+                int metrics) {
+  REQUIRE(conn.exec("BEGIN"));
+  writes.new_transaction();
+  for (int agent = 0; agent < agents; ++agent) {
+    for (std::uint64_t seq = 0; seq < 60; ++seq) {
+      writes.job_starts();
+      REQUIRE(writes.store(report(prefix + std::to_string(agent), seq, metrics), 1000).is_ok());
+    }
+  }
+  REQUIRE(writes.flush_blocks());
+  REQUIRE(conn.commit());
+}
+
 std::string sql(pq::Conn& conn, const std::string& query) {
   auto rows = conn.query(query);
   REQUIRE(rows.is_ok());
@@ -361,16 +378,7 @@ TEST_CASE(
   Writes writes(c, 0);
   // 10 agents, a report a minute for an hour, 3 metrics: 600 blocks due once it is over.
   const std::int64_t hour = report("x", 0, 0).results[0].ts_ms;
-  REQUIRE(c.exec("BEGIN"));
-  writes.new_transaction();
-  for (int agent = 0; agent < 10; ++agent) {
-    for (std::uint64_t seq = 0; seq < 60; ++seq) {
-      writes.job_starts();
-      REQUIRE(writes.store(report("p" + std::to_string(agent), seq, 3), 1000).is_ok());
-    }
-  }
-  REQUIRE(writes.flush_blocks());
-  REQUIRE(c.commit());
+  store_hour(c, writes, "p", 10, 3);
   const auto slice = [&](std::chrono::milliseconds budget) {
     REQUIRE(c.exec("BEGIN"));
     bool more = false;
@@ -410,16 +418,7 @@ TEST_CASE(
   Writes writes(c, 0);
   // Three agents, a report a minute for an hour (seq 0..59 from 00:00 UTC), 2 metrics.
   const std::int64_t hour = report("x", 0, 0).results[0].ts_ms;
-  REQUIRE(c.exec("BEGIN"));
-  writes.new_transaction();
-  for (int agent = 0; agent < 3; ++agent) {
-    for (std::uint64_t seq = 0; seq < 60; ++seq) {
-      writes.job_starts();
-      REQUIRE(writes.store(report("h" + std::to_string(agent), seq, 2), 1000).is_ok());
-    }
-  }
-  REQUIRE(writes.flush_blocks());
-  REQUIRE(c.commit());
+  store_hour(c, writes, "h", 3, 2);
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "180");
   const auto slice = [&](std::int64_t now) {
     // What the slice does to the packs: the backend's counts not sent to the
