@@ -165,12 +165,22 @@ Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64
 // and often the block wanted with it.
 constexpr std::int64_t kPackHeadBytes = 1024;
 
+// Whether table rollups holds rows (an older database's, not moved into packs yet): once
+// the move is over it never does again, and reads skip it.
+Result<bool> has_old_rollups(pq::Conn& conn) {
+  auto rows = conn.query("SELECT EXISTS (SELECT 1 FROM rollups)");
+  if (!rows) return rows.status();
+  return rows->text(0, 0) == "t";
+}
+
 // The buckets of `series` (of `agent`) in `tier` starting in [from, to], ascending, each
 // once: from its packs (their first bytes, then only the blocks those do not hold) and,
-// while an older database's rows are moved into packs, from table rollups. Inside a
-// snapshot (in_snapshot), so that the blocks read are those the directories name.
+// while an older database's rows are moved into packs (`old_rows`, has_old_rollups()),
+// from table rollups. Inside a snapshot (in_snapshot), so that the blocks read are those
+// the directories name.
 Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int64_t series,
-                 std::int64_t from, std::int64_t to, std::vector<RollupBucket>& out) {
+                 std::int64_t from, std::int64_t to, bool old_rows,
+                 std::vector<RollupBucket>& out) {
   out.clear();
   const auto where = [&](std::int64_t start) {
     return "series " + std::to_string(series) + ", tier " + std::to_string(tier) + " at " +
@@ -241,17 +251,19 @@ Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int
     }
   }
   // Rows of a database of schema version 5 or before, not moved into packs yet.
-  auto rows = conn.query(
-      "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-      " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms <= $4",
-      Params().add(tier).add(series).add(from).add(to));
-  if (!rows) return rows.status();
-  for (int i = 0; i < rows->size(); ++i) {
-    const RollupBucket b{rows->int64(i, 0), rows->real(i, 1), rows->real(i, 2), rows->real(i, 3),
-                         rows->int64(i, 4)};
-    if (b.n <= 0) continue;
-    auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
-    if (!fresh) merge_bucket(it->second, b);
+  if (old_rows) {
+    auto rows = conn.query(
+        "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
+        " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms <= $4",
+        Params().add(tier).add(series).add(from).add(to));
+    if (!rows) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      const RollupBucket b{rows->int64(i, 0), rows->real(i, 1), rows->real(i, 2), rows->real(i, 3),
+                           rows->int64(i, 4)};
+      if (b.n <= 0) continue;
+      auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
+      if (!fresh) merge_bucket(it->second, b);
+    }
   }
   out.reserve(merged.size());
   for (const auto& [ts, b] : merged) out.push_back(b);
@@ -294,7 +306,10 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
   } else {
     const std::int64_t from = bucket_of(q.from_ms, plan.tier);
     std::vector<RollupBucket> buckets;
-    if (Status s = read_tier(conn, plan.tier, agent, series, from, q.to_ms, buckets); !s) return s;
+    auto old_rows = has_old_rollups(conn);
+    if (!old_rows) return old_rows.status();
+    if (Status s = read_tier(conn, plan.tier, agent, series, from, q.to_ms, *old_rows, buckets); !s)
+      return s;
     for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
     // Blocks not rolled up yet (the hour under way, at least) are bucketed here, so that
     // the newest bucket is never missing.
@@ -314,6 +329,8 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
   std::vector<RollupBucket> hourly;
   pq::Rows pending;  // the rollup queue's blocks of agent pending_agent in the period
   std::int64_t pending_agent = -1;
+  auto old_rows = has_old_rollups(conn);
+  if (!old_rows) return old_rows.status();
   auto agents = conn.query(
       "SELECT name, site, hostname, version, first_seen_ms, last_seen_ms, lost_since_ms"
       " FROM agents WHERE ($1 = '' OR site = $1)"
@@ -381,7 +398,8 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
       if (!series) return series.status();
       if (series->size() == 0) continue;  // a metric the check never had is left out
       const std::int64_t series_id = series->int64(0, 0);
-      if (Status s = read_tier(conn, kHourMs, agent_id, series_id, q.from_ms, q.to_ms - 1, hourly);
+      if (Status s = read_tier(conn, kHourMs, agent_id, series_id, q.from_ms, q.to_ms - 1,
+                               *old_rows, hourly);
           !s)
         return s;
       Merged merged(kHourMs);
