@@ -374,6 +374,33 @@ void merge_bucket(RollupBucket& into, const RollupBucket& add) {
   into.n += add.n;
 }
 
+void merge_buckets(std::vector<RollupBucket>& into, const std::vector<RollupBucket>& add) {
+  if (add.empty()) return;
+  std::vector<RollupBucket> out;
+  out.reserve(into.size() + add.size());
+  auto a = into.begin();
+  auto b = add.begin();
+  while (a != into.end() || b != add.end()) {
+    if (b == add.end() || (a != into.end() && a->ts_ms < b->ts_ms)) {
+      out.push_back(*a++);
+    } else if (a == into.end() || b->ts_ms < a->ts_ms) {
+      out.push_back(*b++);
+    } else {
+      out.push_back(*a++);
+      merge_bucket(out.back(), *b++);
+    }
+  }
+  into = std::move(out);
+}
+
+void add_sample(std::map<std::int64_t, RollupBucket>& buckets, std::int64_t width,
+                std::int64_t ts_ms, double value) {
+  const std::int64_t start = bucket_of(ts_ms, width);
+  const RollupBucket one{start, value, value, value, 1};
+  auto [it, fresh] = buckets.try_emplace(start, one);
+  if (!fresh) merge_bucket(it->second, one);
+}
+
 std::int64_t rollup_span(std::int64_t width_ms) {
   if (width_ms == 300'000) return kDayMs;
   if (width_ms == 3'600'000) return 7 * kDayMs;

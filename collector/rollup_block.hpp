@@ -42,6 +42,7 @@
 // k / 10^d (sum_exactly keeps the sums of decimals so).
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,12 @@ inline std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
 
 // Adds a bucket's aggregate into `into` (min, max, n added, the sum exactly).
 void merge_bucket(RollupBucket& into, const RollupBucket& add);
+// Merges `add` into `into`, both ascending with each bucket once: a bucket of both
+// becomes one (merge_bucket), the others keep their order.
+void merge_buckets(std::vector<RollupBucket>& into, const std::vector<RollupBucket>& add);
+// Adds one sample to the bucket of `width` that holds it, in `buckets` by start.
+void add_sample(std::map<std::int64_t, RollupBucket>& buckets, std::int64_t width,
+                std::int64_t ts_ms, double value);
 
 // The span of time one blob of a tier covers: a day of 5-minute buckets, a week of
 // hourly ones, 128 days of daily ones (a tier of another width: 256 buckets).

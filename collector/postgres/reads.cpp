@@ -270,6 +270,28 @@ Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int
   return Status::ok();
 }
 
+// Merges the samples of `series` in `blocks` (t_min, samples) that fall in [from, to]
+// into `hours` (ascending), in their hours.
+Status add_pending_hours(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
+                         std::int64_t to, std::vector<RollupBucket>& hours) {
+  std::map<std::int64_t, RollupBucket> pending;
+  std::vector<Sample> samples;
+  for (int i = 0; i < blocks.size(); ++i) {
+    samples.clear();
+    if (Status d = decode_series(blocks.bytes(i, 1), blocks.int64(i, 0), series, samples); !d)
+      return d;
+    for (const auto& sample : samples) {
+      if (sample.series == series && sample.ts_ms >= from && sample.ts_ms <= to)
+        add_sample(pending, kHourMs, sample.ts_ms, sample.value);
+    }
+  }
+  std::vector<RollupBucket> add;
+  add.reserve(pending.size());
+  for (const auto& [start, b] : pending) add.push_back(b);
+  merge_buckets(hours, add);
+  return Status::ok();
+}
+
 // The blocks of `agent` in the rollup queue (not in the tiers yet: the hour under way,
 // at least, since an hour is rolled up once it is over) that hold samples in [from, to].
 Result<pq::Rows> read_pending_blocks(pq::Conn& conn, std::int64_t agent, std::int64_t from,
@@ -402,8 +424,6 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
                                *old_rows, hourly);
           !s)
         return s;
-      Merged merged(kHourMs);
-      for (const RollupBucket& b : hourly) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
       // The samples not rolled up yet, in their hours, whole as the tier's (those that
       // start in the period), read once an agent (its checks come together).
       const std::int64_t first_hour = bucket_of(q.from_ms + kHourMs - 1, kHourMs);
@@ -414,11 +434,17 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
         pending = std::move(*blocks);
         pending_agent = agent_id;
       }
-      if (Status s =
-              add_block_samples(pending, series_id, first_hour, last_ms, kHourMs, false, merged);
-          !s)
+      if (Status s = add_pending_hours(pending, series_id, first_hour, last_ms, hourly); !s)
         return s;
-      h.series[metric] = merged.points();
+      std::vector<SeriesPoint>& points = h.series[metric];
+      points.reserve(hourly.size());
+      for (const RollupBucket& b : hourly) {
+        points.push_back({.ts_ms = b.ts_ms,
+                          .min = b.min,
+                          .max = b.max,
+                          .avg = b.sum / static_cast<double>(b.n),
+                          .count = b.n});
+      }
     }
     if (q.silences) {
       // The check's own, then its agent's and its site's.

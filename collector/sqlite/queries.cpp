@@ -510,15 +510,35 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
     // whole, as the tier's: those that start in [from, to].
     const auto add_last_hours = [&](std::int64_t from, std::int64_t to) -> Status {
       if (Status st = s.rollups.read(kHourMs, series, from, to, s.buckets); !st) return st;
-      Merged merged(kHourMs);
-      for (const RollupBucket& b : s.buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
       const std::int64_t first = bucket_of(from + kHourMs - 1, kHourMs);
       const std::int64_t last = bucket_of(to, kHourMs) + kHourMs - 1;
+      std::map<std::int64_t, RollupBucket> pending;
+      std::vector<Sample> samples;
       s.tail.bind(1, agent_id).bind(2, first).bind(3, last).bind(4, s.cursor);
-      Status st = add_block_samples(db, s.tail, series, first, last, kHourMs, false, merged);
+      int rc;
+      while ((rc = s.tail.step()) == SQLITE_ROW) {
+        samples.clear();
+        if (Status d = decode_series(s.tail.blob(1), s.tail.int64(0), series, samples); !d) {
+          s.tail.reset();
+          return d;
+        }
+        for (const Sample& sample : samples) {
+          if (sample.series == series && sample.ts_ms >= first && sample.ts_ms <= last)
+            add_sample(pending, kHourMs, sample.ts_ms, sample.value);
+        }
+      }
       s.tail.reset();
-      if (!st) return st;
-      for (const SeriesPoint& p : merged.points()) points.push_back(p);
+      if (rc != SQLITE_DONE) return sqlite::error(db, "read samples");
+      std::vector<RollupBucket> add;
+      for (const auto& [start, b] : pending) add.push_back(b);
+      merge_buckets(s.buckets, add);
+      for (const RollupBucket& b : s.buckets) {
+        points.push_back({.ts_ms = b.ts_ms,
+                          .min = b.min,
+                          .max = b.max,
+                          .avg = b.sum / static_cast<double>(b.n),
+                          .count = b.n});
+      }
       return Status::ok();
     };
     // The whole local days of the period from the daily tier when its days are the
