@@ -141,10 +141,11 @@ class Merged {
   std::map<std::int64_t, Aggregate> buckets_;
 };
 
-// Adds the samples of `series` in `blocks` (t_min, samples) that fall in [from, to].
-Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
-                         Merged& merged) {
+// Calls `add(sample)` for each sample of `series` in `blocks` (t_min, samples) that falls
+// in [from, to], block by block; stops at the first error `add` returns.
+template <class Add>
+Status each_sample(const pq::Rows& blocks, std::int64_t series, std::int64_t from, std::int64_t to,
+                   Add add) {
   std::vector<Sample> samples;
   for (int i = 0; i < blocks.size(); ++i) {
     samples.clear();
@@ -152,13 +153,23 @@ Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64
       return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
-      merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
-                 sample.value, sample.value, sample.value, 1);
+      if (Status s = add(sample); !s) return s;
     }
-    if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
-      return Status::invalid("more than 100000 raw samples in range; give a step");
   }
   return Status::ok();
+}
+
+// Adds the samples of `series` in `blocks` (t_min, samples) that fall in [from, to].
+Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
+                         Merged& merged) {
+  return each_sample(blocks, series, from, to, [&](const Sample& sample) {
+    merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
+               sample.value, sample.value, sample.value, 1);
+    if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
+      return Status::invalid("more than 100000 raw samples in range; give a step");
+    return Status::ok();
+  });
 }
 
 // A pack's first bytes read with its size: the directory of a hundred series or so,
@@ -275,16 +286,13 @@ Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int
 Status add_pending_hours(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
                          std::int64_t to, std::vector<RollupBucket>& hours) {
   std::map<std::int64_t, RollupBucket> pending;
-  std::vector<Sample> samples;
-  for (int i = 0; i < blocks.size(); ++i) {
-    samples.clear();
-    if (Status d = decode_series(blocks.bytes(i, 1), blocks.int64(i, 0), series, samples); !d)
-      return d;
-    for (const auto& sample : samples) {
-      if (sample.series == series && sample.ts_ms >= from && sample.ts_ms <= to)
-        add_sample(pending, kHourMs, sample.ts_ms, sample.value);
-    }
-  }
+  if (Status s = each_sample(blocks, series, from, to,
+                             [&](const Sample& sample) {
+                               add_sample(pending, kHourMs, sample.ts_ms, sample.value);
+                               return Status::ok();
+                             });
+      !s)
+    return s;
   std::vector<RollupBucket> add;
   add.reserve(pending.size());
   for (const auto& [start, b] : pending) add.push_back(b);

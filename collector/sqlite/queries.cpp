@@ -228,11 +228,12 @@ class Merged {
   std::map<std::int64_t, Aggregate> buckets_;
 };
 
-// Adds the samples of `series` from `blocks` (t_min, samples) that fall in [from, to],
-// each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
-Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
-                         const DayZone* days = nullptr) {
+// Calls `add(sample)` for each sample of `series` from `blocks` (t_min, samples, a
+// statement bound and not stepped yet) that falls in [from, to]; stops at the first
+// error `add` returns. Leaves the statement to the caller to reset.
+template <class Add>
+Status each_sample(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
+                   std::int64_t to, Add add) {
   std::vector<Sample> samples;
   int rc;
   while ((rc = blocks.step()) == SQLITE_ROW) {
@@ -240,16 +241,27 @@ Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, st
     if (Status d = decode_series(blocks.blob(1), blocks.int64(0), series, samples); !d) return d;
     for (const auto& sample : samples) {
       if (sample.series != series || sample.ts_ms < from || sample.ts_ms > to) continue;
-      const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
-                              : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
-                                                 : sample.ts_ms;
-      merged.add(at, sample.value, sample.value, sample.value, 1);
+      if (Status s = add(sample); !s) return s;
     }
-    if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
-      return Status::invalid("more than 100000 raw samples in range; give a step");
   }
   if (rc != SQLITE_DONE) return sqlite::error(db, "read samples");
   return Status::ok();
+}
+
+// Adds the samples of `series` from `blocks` (t_min, samples) that fall in [from, to],
+// each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
+Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
+                         const DayZone* days = nullptr) {
+  return each_sample(db, blocks, series, from, to, [&](const Sample& sample) {
+    const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
+                            : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
+                                               : sample.ts_ms;
+    merged.add(at, sample.value, sample.value, sample.value, 1);
+    if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
+      return Status::invalid("more than 100000 raw samples in range; give a step");
+    return Status::ok();
+  });
 }
 
 Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
@@ -513,22 +525,13 @@ Status read_check_series(sqlite3* db, PerCheckStatements& s, const HistoryQuery&
       const std::int64_t first = bucket_of(from + kHourMs - 1, kHourMs);
       const std::int64_t last = bucket_of(to, kHourMs) + kHourMs - 1;
       std::map<std::int64_t, RollupBucket> pending;
-      std::vector<Sample> samples;
       s.tail.bind(1, agent_id).bind(2, first).bind(3, last).bind(4, s.cursor);
-      int rc;
-      while ((rc = s.tail.step()) == SQLITE_ROW) {
-        samples.clear();
-        if (Status d = decode_series(s.tail.blob(1), s.tail.int64(0), series, samples); !d) {
-          s.tail.reset();
-          return d;
-        }
-        for (const Sample& sample : samples) {
-          if (sample.series == series && sample.ts_ms >= first && sample.ts_ms <= last)
-            add_sample(pending, kHourMs, sample.ts_ms, sample.value);
-        }
-      }
+      const Status read = each_sample(db, s.tail, series, first, last, [&](const Sample& sample) {
+        add_sample(pending, kHourMs, sample.ts_ms, sample.value);
+        return Status::ok();
+      });
       s.tail.reset();
-      if (rc != SQLITE_DONE) return sqlite::error(db, "read samples");
+      if (!read) return read;
       std::vector<RollupBucket> add;
       for (const auto& [start, b] : pending) add.push_back(b);
       merge_buckets(s.buckets, add);
