@@ -585,6 +585,53 @@ TEST_CASE("Storage: the query picks the finest tier that still covers the range"
   CHECK(f.query("", kT0 - kDay, kT0, kDay).step_ms == kDay);
 }
 
+TEST_CASE("Storage: a raw read of more than 100,000 samples without a step is refused",
+          "[storage][series]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
+  // 100,001 samples a second apart, 5,000 to a report (the protocol's most): some
+  // blocks rolled up and some not, so that both kinds of reads count.
+  constexpr int kSamples = 100'001;
+  const std::int64_t t0 = kT0 - 2 * kDay;
+  std::uint64_t seq = 0;
+  for (int first = 0; first < kSamples; first += 5000) {
+    protocol::Report r = load_report(++seq, 0, 0);
+    const CheckResult one = r.results[0];
+    r.results.clear();
+    for (int i = first; i < std::min(first + 5000, kSamples); ++i) {
+      r.results.push_back(one);
+      r.results.back().ts_ms = t0 + i * std::int64_t{1000};
+      r.results.back().metrics[0].value = i % 97;
+    }
+    REQUIRE(submit(*f.storage, std::move(r)).is_ok());
+    if (first == 50'000) REQUIRE(f.storage->housekeep().is_ok());
+  }
+  const std::int64_t last = t0 + (kSamples - 1) * std::int64_t{1000};
+  const auto raw = [&](std::int64_t to, std::int64_t step) {
+    return f.storage->series({.agent = "agent-1",
+                              .check = "system/load",
+                              .metric = "load1",
+                              .from_ms = t0,
+                              .to_ms = to,
+                              .step_ms = step,
+                              .tier = "raw"});
+  };
+  auto all = raw(last, 0);
+  CHECK(all.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(all.status().message(), Catch::Contains("more than 100000 raw samples"));
+  // One fewer is answered whole; a step answers the whole range.
+  auto most = raw(last - 1, 0);
+  REQUIRE(most.is_ok());
+  CHECK(most->points.size() == 100'000);
+  CHECK(most->points.back() == SeriesPoint{last - 1000, 99'999 % 97, 99'999 % 97, 99'999 % 97, 1});
+  auto minutes = raw(last, 60'000);
+  INFO(minutes.status().message());
+  REQUIRE(minutes.is_ok());
+  std::int64_t counted = 0;
+  for (const auto& point : minutes->points) counted += point.count;
+  CHECK(counted == kSamples);
+}
+
 TEST_CASE("Storage: the daily tier answers long steps and ranges beyond the hours (SQLite)",
           "[storage][series][rollups]") {
   VIGIE_EACH_BACKEND(backend);
