@@ -33,27 +33,32 @@ auto in_snapshot(pq::Conn& conn, Read read) -> decltype(read()) {
   return data;
 }
 
+// The columns of kEventColumns.
+constexpr int kEventFields = 16;
+
+Event event_from_row(const pq::Rows& rows, int i) {
+  Event e;
+  e.id = rows.int64(i, 0);
+  e.ts_ms = rows.int64(i, 1);
+  e.recorded_ms = rows.int64(i, 2);
+  e.kind = event_kind_from_name(rows.text(i, 3)).value_or(EventKind::kState);
+  e.site = rows.text(i, 4);
+  e.agent = rows.text(i, 5);
+  e.check = rows.text(i, 6);
+  e.from = state_from_code(rows.int64(i, 7)).value_or(State::kUnknown);
+  e.to = state_from_code(rows.int64(i, 8)).value_or(State::kUnknown);
+  e.type = rows.int64(i, 9) != 0 ? StateType::kHard : StateType::kSoft;
+  e.attempt = static_cast<int>(rows.int64(i, 10));
+  e.summary = rows.text(i, 11);
+  e.author = rows.text(i, 12);
+  e.notify = rows.int64(i, 13) != 0;
+  e.backfill = rows.int64(i, 14) != 0;
+  e.trap = rows.text(i, 15);
+  return e;
+}
+
 void append_events(const pq::Rows& rows, std::vector<Event>& into) {
-  for (int i = 0; i < rows.size(); ++i) {
-    Event e;
-    e.id = rows.int64(i, 0);
-    e.ts_ms = rows.int64(i, 1);
-    e.recorded_ms = rows.int64(i, 2);
-    e.kind = event_kind_from_name(rows.text(i, 3)).value_or(EventKind::kState);
-    e.site = rows.text(i, 4);
-    e.agent = rows.text(i, 5);
-    e.check = rows.text(i, 6);
-    e.from = state_from_code(rows.int64(i, 7)).value_or(State::kUnknown);
-    e.to = state_from_code(rows.int64(i, 8)).value_or(State::kUnknown);
-    e.type = rows.int64(i, 9) != 0 ? StateType::kHard : StateType::kSoft;
-    e.attempt = static_cast<int>(rows.int64(i, 10));
-    e.summary = rows.text(i, 11);
-    e.author = rows.text(i, 12);
-    e.notify = rows.int64(i, 13) != 0;
-    e.backfill = rows.int64(i, 14) != 0;
-    e.trap = rows.text(i, 15);
-    into.push_back(std::move(e));
-  }
+  for (int i = 0; i < rows.size(); ++i) into.push_back(event_from_row(rows, i));
 }
 
 TokenRecord token_from_row(const pq::Rows& rows, int i) {
@@ -141,13 +146,21 @@ class Merged {
   std::map<std::int64_t, Aggregate> buckets_;
 };
 
+// Rows [first, last) of an answer: one agent's blocks in an answer of several agents'.
+struct RowRange {
+  int first = 0;
+  int last = 0;
+};
+
+RowRange all_rows(const pq::Rows& rows) { return {0, rows.size()}; }
+
 // Calls `add(sample)` for each sample of `series` in `blocks` (t_min, samples) that falls
 // in [from, to], block by block; stops at the first error `add` returns.
 template <class Add>
-Status each_sample(const pq::Rows& blocks, std::int64_t series, std::int64_t from, std::int64_t to,
-                   Add add) {
+Status each_sample(const pq::Rows& blocks, RowRange range, std::int64_t series, std::int64_t from,
+                   std::int64_t to, Add add) {
   std::vector<Sample> samples;
-  for (int i = 0; i < blocks.size(); ++i) {
+  for (int i = range.first; i < range.last; ++i) {
     samples.clear();
     if (Status d = decode_series(blocks.bytes(i, 1), blocks.int64(i, 0), series, samples); !d)
       return d;
@@ -163,7 +176,7 @@ Status each_sample(const pq::Rows& blocks, std::int64_t series, std::int64_t fro
 Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
                          std::int64_t to, std::int64_t bucket_width, bool limit_raw,
                          Merged& merged) {
-  return each_sample(blocks, series, from, to, [&](const Sample& sample) {
+  return each_sample(blocks, all_rows(blocks), series, from, to, [&](const Sample& sample) {
     merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
                sample.value, sample.value, sample.value, 1);
     if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
@@ -184,109 +197,181 @@ Result<bool> has_old_rollups(pq::Conn& conn) {
   return rows->text(0, 0) == "t";
 }
 
-// The buckets of `series` (of `agent`) in `tier` starting in [from, to], ascending, each
-// once: from its packs (their first bytes, then only the blocks those do not hold) and,
+// A series of an agent whose buckets a read wants.
+struct TierWant {
+  std::int64_t agent = 0;
+  std::int64_t series = 0;
+};
+
+// Params with the columns of `arrays` first ($1, $2, ...), then `rest`.
+Params with_arrays(const pq::ArrayParams& arrays, const Params& rest) {
+  Params params = arrays.params();
+  for (const auto& value : rest.values()) {
+    if (value) params.add(*value);
+    else params.add_null();
+  }
+  return params;
+}
+
+// The buckets in `tier` starting in [from, to] of each series in `wants` (out[i], of
+// wants[i]), ascending, each once: from their agents' packs (the packs' first bytes in
+// one statement for every agent, then in one more the blocks those do not hold) and,
 // while an older database's rows are moved into packs (`old_rows`, has_old_rollups()),
 // from table rollups. Inside a snapshot (in_snapshot), so that the blocks read are those
 // the directories name.
-Status read_tier(pq::Conn& conn, std::int64_t tier, std::int64_t agent, std::int64_t series,
-                 std::int64_t from, std::int64_t to, bool old_rows,
-                 std::vector<RollupBucket>& out) {
-  out.clear();
-  const auto where = [&](std::int64_t start) {
-    return "series " + std::to_string(series) + ", tier " + std::to_string(tier) + " at " +
+Status read_tiers(pq::Conn& conn, std::int64_t tier, const std::vector<TierWant>& wants,
+                  std::int64_t from, std::int64_t to, bool old_rows,
+                  std::vector<std::vector<RollupBucket>>& out) {
+  out.assign(wants.size(), {});
+  if (wants.empty()) return Status::ok();
+  std::map<std::int64_t, std::vector<std::size_t>> by_agent;  // agent: its wants
+  for (std::size_t i = 0; i < wants.size(); ++i) by_agent[wants[i].agent].push_back(i);
+  const auto where = [&](std::int64_t agent, std::int64_t start) {
+    return "agent " + std::to_string(agent) + ", tier " + std::to_string(tier) + " at " +
            std::to_string(start);
   };
-  std::map<std::int64_t, RollupBucket> merged;
+  // Each want's buckets as read, in the packs' order; sorted and merged at the end.
+  std::vector<std::vector<RollupBucket>> read(wants.size());
   std::vector<RollupBucket> decoded;
-  const auto add_block = [&](std::string_view block, std::int64_t start) -> Status {
+  const auto add_block = [&](std::size_t want, std::string_view block,
+                             std::int64_t start) -> Status {
     decoded.clear();
     if (Status d = decode_rollups(block, start, tier, decoded); !d)
-      return d.with_context(where(start));
+      return d.with_context("series " + std::to_string(wants[want].series) + ", " +
+                            where(wants[want].agent, start));
     for (const RollupBucket& b : decoded) {
-      if (b.ts_ms < from || b.ts_ms > to) continue;
-      auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
-      if (!fresh) merge_bucket(it->second, b);
+      if (b.ts_ms >= from && b.ts_ms <= to) read[want].push_back(b);
     }
     return Status::ok();
   };
-  const std::int64_t first_span = bucket_of(from, rollup_span(tier));
+  pq::ArrayParams agents;
+  for (const auto& [agent, _] : by_agent) agents.append(Params().add(agent));
   auto heads = conn.query(
-      "SELECT start_ms, length(buckets), substring(buckets FROM 1 FOR $5) FROM rollup_packs"
-      " WHERE tier = $1 AND agent_id = $2 AND start_ms >= $3 AND start_ms <= $4",
-      Params().add(tier).add(agent).add(first_span).add(to).add(kPackHeadBytes));
+      "SELECT agent_id, start_ms, length(buckets), substring(buckets FROM 1 FOR $5)"
+      " FROM rollup_packs WHERE tier = $2 AND agent_id = ANY($1::bigint[])"
+      " AND start_ms >= $3 AND start_ms <= $4 ORDER BY agent_id, start_ms",
+      with_arrays(
+          agents,
+          Params().add(tier).add(bucket_of(from, rollup_span(tier))).add(to).add(kPackHeadBytes)));
   if (!heads) return heads.status();
-  std::vector<PackEntry> entries;
-  pq::ArrayParams far;  // (span start, offset from 1, length) of blocks past the head
+  // Each pack's directory: in its head, or read whole when longer (many series).
+  std::vector<std::string> directories(static_cast<std::size_t>(heads->size()));
+  pq::ArrayParams longer;  // (agent, span start, directory length)
+  std::vector<int> longer_rows;
   for (int i = 0; i < heads->size(); ++i) {
-    const std::int64_t start = heads->int64(i, 0);
-    const auto size = static_cast<std::size_t>(heads->int64(i, 1));
-    std::string head = heads->bytes(i, 2);
-    const auto directory = pack_directory_bytes(head, size);
+    directories[i] = heads->bytes(i, 3);
+    const auto size = static_cast<std::size_t>(heads->int64(i, 2));
+    const auto directory = pack_directory_bytes(directories[i], size);
     if (!directory)
-      return Status::corruption("rollup pack: unknown format").with_context(where(start));
-    if (*directory > head.size()) {  // many series: a longer directory, read whole
-      auto longer = conn.query(
-          "SELECT substring(buckets FROM 1 FOR $4) FROM rollup_packs"
-          " WHERE tier = $1 AND agent_id = $2 AND start_ms = $3",
-          Params().add(tier).add(agent).add(start).add(static_cast<std::int64_t>(*directory)));
-      if (!longer) return longer.status();
-      if (longer->size() == 1) head = longer->bytes(0, 0);
+      return Status::corruption("rollup pack: unknown format")
+          .with_context(where(heads->int64(i, 0), heads->int64(i, 1)));
+    if (*directory > directories[i].size()) {
+      longer.append(Params()
+                        .add(heads->int64(i, 0))
+                        .add(heads->int64(i, 1))
+                        .add(static_cast<std::int64_t>(*directory)));
+      longer_rows.push_back(i);
     }
-    if (Status s = parse_pack(head, size, entries); !s) return s.with_context(where(start));
-    const PackEntry* entry = find_in_pack(entries, series);
-    if (entry == nullptr) continue;
-    if (entry->offset + entry->length <= head.size()) {
-      if (Status s = add_block(std::string_view(head).substr(entry->offset, entry->length), start);
-          !s)
-        return s;
-    } else {
-      far.append(Params()
-                     .add(start)
-                     .add(static_cast<std::int64_t>(entry->offset) + 1)
-                     .add(static_cast<std::int64_t>(entry->length)));
+  }
+  if (longer.rows() > 0) {
+    auto read = conn.query(
+        "SELECT w.n, substring(p.buckets FROM 1 FOR w.len) FROM"
+        " unnest($1::bigint[], $2::bigint[], $3::integer[]) WITH ORDINALITY"
+        " AS w(agent_id, start_ms, len, n)"
+        " JOIN rollup_packs p ON p.tier = $4 AND p.agent_id = w.agent_id"
+        " AND p.start_ms = w.start_ms",
+        with_arrays(longer, Params().add(tier)));
+    if (!read) return read.status();
+    for (int i = 0; i < read->size(); ++i)
+      directories[longer_rows[read->int64(i, 0) - 1]] = read->bytes(i, 1);
+  }
+  std::vector<PackEntry> entries;
+  pq::ArrayParams far;  // (agent, span start, offset from 1, length) of blocks past the head
+  std::vector<std::size_t> far_wants;
+  for (int i = 0; i < heads->size(); ++i) {
+    const std::int64_t agent = heads->int64(i, 0);
+    const std::int64_t start = heads->int64(i, 1);
+    const std::string& head = directories[i];
+    if (Status s = parse_pack(head, static_cast<std::size_t>(heads->int64(i, 2)), entries); !s)
+      return s.with_context(where(agent, start));
+    const auto of_agent = by_agent.find(agent);
+    if (of_agent == by_agent.end()) continue;
+    for (const std::size_t want : of_agent->second) {
+      const PackEntry* entry = find_in_pack(entries, wants[want].series);
+      if (entry == nullptr) continue;
+      if (entry->offset + entry->length <= head.size()) {
+        if (Status s =
+                add_block(want, std::string_view(head).substr(entry->offset, entry->length), start);
+            !s)
+          return s;
+      } else {
+        far.append(Params()
+                       .add(agent)
+                       .add(start)
+                       .add(static_cast<std::int64_t>(entry->offset) + 1)
+                       .add(static_cast<std::int64_t>(entry->length)));
+        far_wants.push_back(want);
+      }
     }
   }
   if (far.rows() > 0) {
-    Params params = Params().add(tier).add(agent);
-    const Params columns = far.params();
-    for (const auto& column : columns.values()) params.add(*column);
     auto blocks = conn.query(
-        "SELECT w.start_ms, substring(p.buckets FROM w.off FOR w.len) FROM"
-        " unnest($3::bigint[], $4::integer[], $5::integer[]) AS w(start_ms, off, len)"
-        " JOIN rollup_packs p ON p.tier = $1 AND p.agent_id = $2 AND p.start_ms = w.start_ms",
-        params);
+        "SELECT w.n, w.start_ms, substring(p.buckets FROM w.off FOR w.len) FROM"
+        " unnest($1::bigint[], $2::bigint[], $3::integer[], $4::integer[]) WITH ORDINALITY"
+        " AS w(agent_id, start_ms, off, len, n)"
+        " JOIN rollup_packs p ON p.tier = $5 AND p.agent_id = w.agent_id"
+        " AND p.start_ms = w.start_ms",
+        with_arrays(far, Params().add(tier)));
     if (!blocks) return blocks.status();
     for (int i = 0; i < blocks->size(); ++i) {
-      if (Status s = add_block(blocks->bytes(i, 1), blocks->int64(i, 0)); !s) return s;
+      const std::size_t want = far_wants[blocks->int64(i, 0) - 1];
+      if (Status s = add_block(want, blocks->bytes(i, 2), blocks->int64(i, 1)); !s) return s;
     }
   }
   // Rows of a database of schema version 5 or before, not moved into packs yet.
   if (old_rows) {
+    std::map<std::int64_t, std::vector<std::size_t>> by_series;
+    pq::ArrayParams series;
+    for (std::size_t i = 0; i < wants.size(); ++i) {
+      if (by_series[wants[i].series].empty()) series.append(Params().add(wants[i].series));
+      by_series[wants[i].series].push_back(i);
+    }
     auto rows = conn.query(
-        "SELECT bucket_ms, min_value, max_value, sum_value, n FROM rollups"
-        " WHERE tier = $1 AND series_id = $2 AND bucket_ms >= $3 AND bucket_ms <= $4",
-        Params().add(tier).add(series).add(from).add(to));
+        "SELECT series_id, bucket_ms, min_value, max_value, sum_value, n FROM rollups"
+        " WHERE tier = $2 AND series_id = ANY($1::bigint[]) AND bucket_ms >= $3"
+        " AND bucket_ms <= $4",
+        with_arrays(series, Params().add(tier).add(from).add(to)));
     if (!rows) return rows.status();
     for (int i = 0; i < rows->size(); ++i) {
-      const RollupBucket b{rows->int64(i, 0), rows->real(i, 1), rows->real(i, 2), rows->real(i, 3),
-                           rows->int64(i, 4)};
+      const RollupBucket b{rows->int64(i, 1), rows->real(i, 2), rows->real(i, 3), rows->real(i, 4),
+                           rows->int64(i, 5)};
       if (b.n <= 0) continue;
-      auto [it, fresh] = merged.try_emplace(b.ts_ms, b);
-      if (!fresh) merge_bucket(it->second, b);
+      for (const std::size_t want : by_series[rows->int64(i, 0)]) read[want].push_back(b);
     }
   }
-  out.reserve(merged.size());
-  for (const auto& [ts, b] : merged) out.push_back(b);
+  // In time order, a bucket read twice (from a pack and an older row) merged into one.
+  const auto earlier = [](const RollupBucket& a, const RollupBucket& b) {
+    return a.ts_ms < b.ts_ms;
+  };
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    std::vector<RollupBucket>& buckets = read[i];
+    if (!std::is_sorted(buckets.begin(), buckets.end(), earlier))
+      std::stable_sort(buckets.begin(), buckets.end(), earlier);
+    out[i].reserve(buckets.size());
+    for (const RollupBucket& b : buckets) {
+      if (!out[i].empty() && out[i].back().ts_ms == b.ts_ms) merge_bucket(out[i].back(), b);
+      else out[i].push_back(b);
+    }
+  }
   return Status::ok();
 }
 
-// Merges the samples of `series` in `blocks` (t_min, samples) that fall in [from, to]
-// into `hours` (ascending), in their hours.
-Status add_pending_hours(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::vector<RollupBucket>& hours) {
+// Merges the samples of `series` in rows `range` of `blocks` (t_min, samples) that fall
+// in [from, to] into `hours` (ascending), in their hours.
+Status add_pending_hours(const pq::Rows& blocks, RowRange range, std::int64_t series,
+                         std::int64_t from, std::int64_t to, std::vector<RollupBucket>& hours) {
   std::map<std::int64_t, RollupBucket> pending;
-  if (Status s = each_sample(blocks, series, from, to,
+  if (Status s = each_sample(blocks, range, series, from, to,
                              [&](const Sample& sample) {
                                add_sample(pending, kHourMs, sample.ts_ms, sample.value);
                                return Status::ok();
@@ -300,15 +385,17 @@ Status add_pending_hours(const pq::Rows& blocks, std::int64_t series, std::int64
   return Status::ok();
 }
 
-// The blocks of `agent` in the rollup queue (not in the tiers yet: the hour under way,
-// at least, since an hour is rolled up once it is over) that hold samples in [from, to].
-Result<pq::Rows> read_pending_blocks(pq::Conn& conn, std::int64_t agent, std::int64_t from,
-                                     std::int64_t to) {
+// The blocks of `agents` in the rollup queue (not in the tiers yet: the hour under way,
+// at least, since an hour is rolled up once it is over) that hold samples in [from, to]:
+// t_min, samples and agent_id, by agent.
+Result<pq::Rows> read_pending_blocks(pq::Conn& conn, const pq::ArrayParams& agents,
+                                     std::int64_t from, std::int64_t to) {
   return conn.query(
-      "SELECT b.t_min, b.samples FROM sample_blocks b"
+      "SELECT b.t_min, b.samples, b.agent_id FROM sample_blocks b"
       " JOIN rollup_pending p ON p.block_id = b.id"
-      " WHERE b.agent_id = $1 AND b.t_max >= $2 AND b.t_min <= $3",
-      Params().add(agent).add(from).add(to));
+      " WHERE b.agent_id = ANY($1::bigint[]) AND b.t_max >= $2 AND b.t_min <= $3"
+      " ORDER BY b.agent_id",
+      with_arrays(agents, Params().add(from).add(to)));
 }
 
 Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const SeriesPlan& plan) {
@@ -335,15 +422,19 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
       return s;
   } else {
     const std::int64_t from = bucket_of(q.from_ms, plan.tier);
-    std::vector<RollupBucket> buckets;
+    std::vector<std::vector<RollupBucket>> buckets;
     auto old_rows = has_old_rollups(conn);
     if (!old_rows) return old_rows.status();
-    if (Status s = read_tier(conn, plan.tier, agent, series, from, q.to_ms, *old_rows, buckets); !s)
+    if (Status s =
+            read_tiers(conn, plan.tier, {{agent, series}}, from, q.to_ms, *old_rows, buckets);
+        !s)
       return s;
-    for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+    for (const RollupBucket& b : buckets[0]) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
     // Blocks not rolled up yet (the hour under way, at least) are bucketed here, so that
     // the newest bucket is never missing.
-    auto tail = read_pending_blocks(conn, agent, from, q.to_ms);
+    pq::ArrayParams one;
+    one.append(Params().add(agent));
+    auto tail = read_pending_blocks(conn, one, from, q.to_ms);
     if (!tail) return tail.status();
     if (Status s = add_block_samples(*tail, series, from, q.to_ms, plan.tier, false, merged); !s)
       return s;
@@ -354,11 +445,121 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
                     .points = merged.points()};
 }
 
+// How many checks a history reads together.
+constexpr int kHistoryChunk = 256;
+
+// For each check of `keys` (agent, check), into histories[its row]: the last hard state
+// and the last staleness change before [from_ms, to_ms), then those in it, in id order.
+Status read_check_events(pq::Conn& conn, const pq::ArrayParams& keys, std::int64_t from_ms,
+                         std::int64_t to_ms, CheckHistory* histories) {
+  const std::string each =
+      " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(agent, check_id, n)"
+      " CROSS JOIN LATERAL (" +
+      std::string(kEventColumns) + " WHERE agent = c.agent AND check_id = c.check_id AND ";
+  auto rows =
+      conn.query("SELECT e.*, c.n, 0 AS part" + each +
+                     "kind = 'state' AND state_type = 1 AND ts_ms < $3 ORDER BY id DESC LIMIT 1) e"
+                     " UNION ALL SELECT e.*, c.n, 0" +
+                     each +
+                     "kind IN ('stale', 'fresh') AND ts_ms < $3 ORDER BY id DESC LIMIT 1) e"
+                     " UNION ALL SELECT e.*, c.n, 1" +
+                     each +
+                     "ts_ms >= $3 AND ts_ms < $4"
+                     " AND ((kind = 'state' AND state_type = 1) OR kind IN ('stale', 'fresh'))) e"
+                     " ORDER BY n, part, id",
+                 with_arrays(keys, Params().add(from_ms).add(to_ms)));
+  if (!rows) return rows.status();
+  for (int i = 0; i < rows->size(); ++i)
+    histories[rows->int64(i, kEventFields) - 1].events.push_back(event_from_row(*rows, i));
+  return Status::ok();
+}
+
+// For each check of `keys` (agent, check, site), into histories[its row].silences, in id
+// order: the events before to_ms that start and end its acknowledgements and downtimes,
+// its own, then its agent's and its site's.
+Status read_check_silences(pq::Conn& conn, const pq::ArrayParams& keys, std::int64_t to_ms,
+                           CheckHistory* histories) {
+  auto rows = conn.query(
+      "SELECT e.*, c.n FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+      " AS c(agent, check_id, site, n) CROSS JOIN LATERAL (" +
+          std::string(kEventColumns) +
+          " WHERE ((agent = c.agent AND check_id = c.check_id AND kind IN ('acknowledged',"
+          " 'ack_removed', 'ack_expired', 'downtime_start', 'downtime_end'))"
+          " OR (agent = c.agent AND check_id = '' AND kind IN ('downtime_start', 'downtime_end'))"
+          " OR (agent = '' AND check_id = '' AND site = c.site"
+          " AND kind IN ('downtime_start', 'downtime_end')))"
+          " AND ts_ms < $4) e ORDER BY c.n, e.id",
+      with_arrays(keys, Params().add(to_ms)));
+  if (!rows) return rows.status();
+  for (int i = 0; i < rows->size(); ++i)
+    histories[rows->int64(i, kEventFields) - 1].silences.push_back(event_from_row(*rows, i));
+  return Status::ok();
+}
+
+// For each check of a history (histories[i], of agent agent_ids[i]), the hourly points of
+// each of q.metrics it has: the hourly tier, and the samples not rolled up yet in their
+// hours, whole as the tier's (those that start in the period).
+Status read_check_hours(pq::Conn& conn, const HistoryQuery& q, bool old_rows,
+                        const std::vector<std::int64_t>& agent_ids, CheckHistory* histories) {
+  if (q.metrics.empty()) return Status::ok();
+  pq::ArrayParams keys;  // (agent, check, metric)
+  for (std::size_t i = 0; i < agent_ids.size(); ++i) {
+    for (const std::string& metric : q.metrics)
+      keys.append(Params().add(agent_ids[i]).add(histories[i].state.last.check).add(metric));
+  }
+  auto found = conn.query(
+      "SELECT c.n, s.id FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY"
+      " AS c(agent_id, check_id, metric, n) JOIN series s ON s.agent_id = c.agent_id"
+      " AND s.check_id = c.check_id AND s.metric = c.metric ORDER BY c.n",
+      keys.params());
+  if (!found) return found.status();
+  // A metric the check never had is left out.
+  std::vector<TierWant> wants;
+  std::vector<std::pair<std::size_t, const std::string*>> of_want;  // (check, metric)
+  pq::ArrayParams agents;
+  for (int i = 0; i < found->size(); ++i) {
+    const auto key = static_cast<std::size_t>(found->int64(i, 0) - 1);
+    const std::size_t check = key / q.metrics.size();
+    if (wants.empty() || wants.back().agent != agent_ids[check])
+      agents.append(Params().add(agent_ids[check]));  // an agent twice is harmless
+    wants.push_back({agent_ids[check], found->int64(i, 1)});
+    of_want.emplace_back(check, &q.metrics[key % q.metrics.size()]);
+  }
+  if (wants.empty()) return Status::ok();
+  std::vector<std::vector<RollupBucket>> hourly;
+  if (Status s = read_tiers(conn, kHourMs, wants, q.from_ms, q.to_ms - 1, old_rows, hourly); !s)
+    return s;
+  const std::int64_t first_hour = bucket_of(q.from_ms + kHourMs - 1, kHourMs);
+  const std::int64_t last_ms = bucket_of(q.to_ms - 1, kHourMs) + kHourMs - 1;
+  auto pending = read_pending_blocks(conn, agents, first_hour, last_ms);
+  if (!pending) return pending.status();
+  std::map<std::int64_t, RowRange> blocks_of;  // agent: its rows of `pending`
+  for (int i = 0; i < pending->size(); ++i) {
+    auto [it, fresh] = blocks_of.try_emplace(pending->int64(i, 2), RowRange{i, i});
+    it->second.last = i + 1;
+  }
+  for (std::size_t w = 0; w < wants.size(); ++w) {
+    if (auto blocks = blocks_of.find(wants[w].agent); blocks != blocks_of.end()) {
+      if (Status s = add_pending_hours(*pending, blocks->second, wants[w].series, first_hour,
+                                       last_ms, hourly[w]);
+          !s)
+        return s;
+    }
+    std::vector<SeriesPoint>& points = histories[of_want[w].first].series[*of_want[w].second];
+    points.reserve(hourly[w].size());
+    for (const RollupBucket& b : hourly[w]) {
+      points.push_back({.ts_ms = b.ts_ms,
+                        .min = b.min,
+                        .max = b.max,
+                        .avg = b.sum / static_cast<double>(b.n),
+                        .count = b.n});
+    }
+  }
+  return Status::ok();
+}
+
 Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
   HistoryData out;
-  std::vector<RollupBucket> hourly;
-  pq::Rows pending;  // the rollup queue's blocks of agent pending_agent in the period
-  std::int64_t pending_agent = -1;
   auto old_rows = has_old_rollups(conn);
   if (!old_rows) return old_rows.status();
   auto agents = conn.query(
@@ -381,7 +582,8 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
     a.lost_since_ms = agents->int64(i, 6);
     a.lost = a.lost_since_ms != 0;
     out.agents.push_back(std::move(a));
-  }  // A check is filed under its own site when it names one (a central poller's), else
+  }
+  // A check is filed under its own site when it names one (a central poller's), else
   // under its agent's.
   auto checks = conn.query(std::string(kCheckColumns) +
                                " WHERE starts_with(c.check_id, $1)"
@@ -390,85 +592,33 @@ Result<HistoryData> read_history_now(pq::Conn& conn, const HistoryQuery& q) {
                                " a.name COLLATE \"C\", c.check_id COLLATE \"C\"",
                            Params().add(q.check_prefix).add(q.site));
   if (!checks) return checks.status();
-  for (int i = 0; i < checks->size(); ++i) {
-    CheckHistory h;
-    h.state = check_from_row(*checks, i);
-    h.state.last.details.clear();  // as SQLite's report query: not read
-    h.state.last.duration_ms = 0;
-    h.state.max_attempts = CheckState{}.max_attempts;
-    h.state.history = 0;
-    h.state.history_len = 0;
-    h.state.flap_percent = 0;
-    const std::int64_t agent_id = checks->int64(i, 27);
-    const std::string& agent = h.state.agent;
-    const std::string& check = h.state.last.check;
-    for (const char* before : {" WHERE agent = $1 AND check_id = $2 AND kind = 'state'"
-                               " AND state_type = 1 AND ts_ms < $3 ORDER BY id DESC LIMIT 1",
-                               " WHERE agent = $1 AND check_id = $2 AND kind IN ('stale', 'fresh')"
-                               " AND ts_ms < $3 ORDER BY id DESC LIMIT 1"}) {
-      auto rows = conn.query(std::string(kEventColumns) + before,
-                             Params().add(agent).add(check).add(q.from_ms));
-      if (!rows) return rows.status();
-      append_events(*rows, h.events);
+  // Then kHistoryChunk checks at a time, each step in one statement for all of them.
+  for (int first = 0; first < checks->size(); first += kHistoryChunk) {
+    const int last = std::min(checks->size(), first + kHistoryChunk);
+    const std::size_t base = out.checks.size();
+    std::vector<std::int64_t> agent_ids;
+    pq::ArrayParams keys;      // (agent, check)
+    pq::ArrayParams in_sites;  // (agent, check, site)
+    for (int i = first; i < last; ++i) {
+      CheckHistory h;
+      h.state = check_from_row(*checks, i);
+      h.state.last.details.clear();  // as SQLite's report query: not read
+      h.state.last.duration_ms = 0;
+      h.state.max_attempts = CheckState{}.max_attempts;
+      h.state.history = 0;
+      h.state.history_len = 0;
+      h.state.flap_percent = 0;
+      agent_ids.push_back(checks->int64(i, 27));
+      keys.append(Params().add(h.state.agent).add(h.state.last.check));
+      in_sites.append(Params().add(h.state.agent).add(h.state.last.check).add(h.state.site));
+      out.checks.push_back(std::move(h));
     }
-    std::sort(h.events.begin(), h.events.end(),
-              [](const Event& a, const Event& b) { return a.id < b.id; });
-    auto period =
-        conn.query(std::string(kEventColumns) +
-                       " WHERE agent = $1 AND check_id = $2 AND ts_ms >= $3 AND ts_ms < $4"
-                       " AND ((kind = 'state' AND state_type = 1) OR kind IN ('stale', 'fresh'))"
-                       " ORDER BY id",
-                   Params().add(agent).add(check).add(q.from_ms).add(q.to_ms));
-    if (!period) return period.status();
-    append_events(*period, h.events);
-    for (const std::string& metric : q.metrics) {
-      auto series =
-          conn.query("SELECT id FROM series WHERE agent_id = $1 AND check_id = $2 AND metric = $3",
-                     Params().add(agent_id).add(check).add(metric));
-      if (!series) return series.status();
-      if (series->size() == 0) continue;  // a metric the check never had is left out
-      const std::int64_t series_id = series->int64(0, 0);
-      if (Status s = read_tier(conn, kHourMs, agent_id, series_id, q.from_ms, q.to_ms - 1,
-                               *old_rows, hourly);
-          !s)
-        return s;
-      // The samples not rolled up yet, in their hours, whole as the tier's (those that
-      // start in the period), read once an agent (its checks come together).
-      const std::int64_t first_hour = bucket_of(q.from_ms + kHourMs - 1, kHourMs);
-      const std::int64_t last_ms = bucket_of(q.to_ms - 1, kHourMs) + kHourMs - 1;
-      if (pending_agent != agent_id) {
-        auto blocks = read_pending_blocks(conn, agent_id, first_hour, last_ms);
-        if (!blocks) return blocks.status();
-        pending = std::move(*blocks);
-        pending_agent = agent_id;
-      }
-      if (Status s = add_pending_hours(pending, series_id, first_hour, last_ms, hourly); !s)
-        return s;
-      std::vector<SeriesPoint>& points = h.series[metric];
-      points.reserve(hourly.size());
-      for (const RollupBucket& b : hourly) {
-        points.push_back({.ts_ms = b.ts_ms,
-                          .min = b.min,
-                          .max = b.max,
-                          .avg = b.sum / static_cast<double>(b.n),
-                          .count = b.n});
-      }
-    }
+    CheckHistory* histories = &out.checks[base];
+    if (Status s = read_check_events(conn, keys, q.from_ms, q.to_ms, histories); !s) return s;
     if (q.silences) {
-      // The check's own, then its agent's and its site's.
-      auto silences = conn.query(
-          std::string(kEventColumns) +
-              " WHERE ((agent = $1 AND check_id = $2 AND kind IN ('acknowledged', 'ack_removed',"
-              " 'ack_expired', 'downtime_start', 'downtime_end'))"
-              " OR (agent = $1 AND check_id = '' AND kind IN ('downtime_start', 'downtime_end'))"
-              " OR (agent = '' AND check_id = '' AND site = $3"
-              " AND kind IN ('downtime_start', 'downtime_end')))"
-              " AND ts_ms < $4 ORDER BY id",
-          Params().add(agent).add(check).add(h.state.site).add(q.to_ms));
-      if (!silences) return silences.status();
-      append_events(*silences, h.silences);
+      if (Status s = read_check_silences(conn, in_sites, q.to_ms, histories); !s) return s;
     }
-    out.checks.push_back(std::move(h));
+    if (Status s = read_check_hours(conn, q, *old_rows, agent_ids, histories); !s) return s;
   }
   return out;
 }

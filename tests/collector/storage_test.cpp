@@ -347,6 +347,82 @@ TEST_CASE("Storage: a report's history counts the hour under way, rolled up or n
   CHECK(history(kT0 - kDay, kT0 + kDay) == points);
 }
 
+TEST_CASE("Storage: a history of hundreds of checks gives each its own events and points",
+          "[storage][series][history]") {
+  VIGIE_EACH_BACKEND(backend);
+  SeriesFixture f(backend);
+  // 3 agents of 200 backup checks each (more than PostgreSQL reads together), each
+  // check's size its own; every third fails in the second hour. The first hour rolled
+  // up, the second not yet (and its events not past their retention: the submits'
+  // events are recorded at 1 s after the epoch).
+  constexpr int kAgents = 3;
+  constexpr int kChecks = 200;
+  const auto size_of = [](int agent, int check) { return agent * 1000.0 + check; };
+  StateEngine engine;
+  std::uint64_t seq = 0;
+  for (int hour = 2; hour >= 1; --hour) {
+    for (int a = 0; a < kAgents; ++a) {
+      protocol::Report r;
+      r.agent = {"agent-" + std::to_string(a), "site-" + std::to_string(a), "host", "0.1"};
+      r.seq = ++seq;
+      for (int c = 0; c < kChecks; ++c) {
+        CheckResult result;
+        result.name = "backup";
+        result.check = "backup/file-age:/srv/" + std::to_string(c);
+        result.status = hour == 1 && c % 3 == 0 ? State::kCritical : State::kOk;
+        result.max_attempts = 1;
+        result.ts_ms = kT0 - hour * kHourMs;
+        result.interval_s = 3600;
+        result.metrics.push_back(Metric{.label = "size", .value = size_of(a, c), .unit = "B"});
+        r.results.push_back(std::move(result));
+      }
+      REQUIRE(submit(*f.storage, std::move(r), &engine).is_ok());
+    }
+    if (hour == 2) REQUIRE(f.storage->housekeep().is_ok());
+  }
+  auto h = f.storage->history({.check_prefix = "backup/",
+                               .from_ms = kT0 - kDay,
+                               .to_ms = kT0,
+                               .metrics = {"size", "never"},
+                               .silences = true});
+  REQUIRE(h.is_ok());
+  REQUIRE(h->checks.size() == kAgents * kChecks);
+  int failed = 0;
+  for (const CheckHistory& check : h->checks) {
+    const std::string& id = check.state.last.check;
+    INFO(check.state.agent << " " << id);
+    const int a = std::stoi(check.state.agent.substr(6));
+    const int c = std::stoi(id.substr(id.rfind('/') + 1));
+    for (const Event& e : check.events) {
+      CHECK(e.agent == check.state.agent);
+      CHECK(e.check == id);
+    }
+    if (c % 3 == 0) {
+      REQUIRE(check.events.size() == 1);
+      CHECK(check.events[0].to == State::kCritical);
+      ++failed;
+    } else {
+      CHECK(check.events.empty());  // a check that has always been OK has none
+    }
+    CHECK(check.silences.empty());
+    REQUIRE(check.series.size() == 1);  // the metric it never had is left out
+    const std::vector<SeriesPoint>& points = check.series.at("size");
+    REQUIRE(points.size() == 2);
+    CHECK(points[0].ts_ms == kT0 - 2 * kHourMs);
+    CHECK(points[1].ts_ms == kT0 - kHourMs);
+    CHECK(points[0].avg == size_of(a, c));
+    CHECK(points[1].avg == size_of(a, c));
+  }
+  CHECK(failed == kAgents * ((kChecks + 2) / 3));
+  // Metrics that no check has: no points, and no error.
+  auto none = f.storage->history(
+      {.check_prefix = "backup/", .from_ms = kT0 - kDay, .to_ms = kT0, .metrics = {"never"}});
+  INFO(none.status().message());
+  REQUIRE(none.is_ok());
+  REQUIRE(none->checks.size() == kAgents * kChecks);
+  CHECK(none->checks[0].series.empty());
+}
+
 // The sample blocks as rows "level encoding samples-bytes", by id, read with the sqlite3
 // program beside the collector's connection.
 std::vector<std::string> block_rows(const SeriesFixture& f) {
