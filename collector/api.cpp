@@ -1163,6 +1163,14 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 "Database reads run again after a broken connection or a conflict with "
                 "recovery on a standby (PostgreSQL).",
                 static_cast<double>(s.reads_retried));
+  append_metric(out, "vigie_rollup_due_blocks", "gauge",
+                "Raw sample blocks whose hour is over, not rolled up into the tiers yet "
+                "(PostgreSQL; 0 on SQLite).",
+                static_cast<double>(s.rollup_due_blocks));
+  append_metric(out, "vigie_rollup_oldest_due_seconds", "gauge",
+                "Seconds since the oldest block not rolled up yet of an hour that is over "
+                "ended (PostgreSQL; 0 when none, and on SQLite).",
+                s.rollup_oldest_due_seconds);
   append_metric(out, "vigie_leader", "gauge",
                 "1 while this collector leads (runs the sweeps and housekeeping; always on "
                 "SQLite), else 0.",

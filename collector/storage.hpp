@@ -113,6 +113,11 @@ struct StorageStats {
   // recovery on a standby (PostgreSQL; 0 on SQLite).
   std::int64_t reads_retried = 0;
   std::string synchronous;  // the writer's PRAGMA synchronous: "full" or "normal"
+  // Raw sample blocks whose hour is over and not rolled up into the tiers yet, and how
+  // long ago the oldest one ended, in seconds (0 when none): PostgreSQL's roll-up queue,
+  // which the lead empties within minutes of an hour's end; 0 on SQLite.
+  std::int64_t rollup_due_blocks = 0;
+  double rollup_oldest_due_seconds = 0;
   // The writer's group commits and housekeeping slices, by length (writer_times.hpp).
   HistogramCounts commit_seconds;
   HistogramCounts housekeeping_seconds;

@@ -42,8 +42,15 @@ bool Lease::held() const {
 
 std::int64_t Lease::term() const { return held() ? term_.load() : 0; }
 
+void Lease::give_up(std::int64_t term) {
+  if (term == 0 || term_.load() != term) return;
+  give_up_ = term;
+  stop_.wake();
+}
+
 bool Lease::pause(std::chrono::milliseconds ms, int socket) {
   (void)stop_.wait(ms, socket);
+  stop_.clear();  // a give_up() that came too late for its term: one wait cut short at most
   return !stop_.stopping();
 }
 
@@ -108,6 +115,12 @@ void Lease::run() {
       while (Clock::now() < due && !stop_.stopping()) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now());
         if (!pause(std::max(left, std::chrono::milliseconds(1)), conn->socket())) break;
+        if (give_up_.exchange(0) == term_.load()) {
+          s = Status(Code::kFailedPrecondition,
+                     "its duties were refused: the database holds another term than its " +
+                         std::to_string(term_.load()));
+          break;
+        }
         if (!conn->consume_input() || !conn->ok()) {
           s = Status::unavailable("the lease's connection was lost");
           break;

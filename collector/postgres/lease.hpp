@@ -11,12 +11,11 @@
 // - leading, it confirms every third of the lease, with a cheap query answered within
 //   a third of the lease, that its session (hence the lock) and its term still stand,
 //   and watches the connection's socket between confirmations;
-// - it stops leading (fences itself) the moment the connection breaks or a
-//   confirmation fails, and held() turns false by itself once no confirmation came
-//   for a whole lease, even if the thread were stuck: a collector cut off from the
-//   server stops its duties within the lease, while the server frees the lock of a
-//   dead session (a killed collector, a terminated backend) at once, so another leads
-//   within twice the lease.
+// - it stops leading (fences itself) the moment the connection breaks, a confirmation
+//   fails or the writer finds the lead's term gone (give_up), and held() turns false by itself once
+//   no confirmation came for a whole lease, even if the thread were stuck: a collector cut off from
+//   the server stops its duties within the lease, while the server frees the lock of a dead session
+//   (a killed collector, a terminated backend) at once, so another leads within twice the lease.
 //
 // Each change of lead is logged and passed to `changed`, on the Lease's thread.
 
@@ -48,6 +47,11 @@ class Lease {
   bool held() const;
   // The term it leads in (vigie_lead.term); 0 when it does not lead.
   std::int64_t term() const;
+  // The database refused `term` to a duty's transaction (vigie_lead holds another):
+  // if it still leads in that term, the Lease's thread stops leading at once, closes
+  // its connection (the lock goes with it) and competes again, rather than leading
+  // on until its next confirmation while its duties are refused. Any thread.
+  void give_up(std::int64_t term);
 
  private:
   void run();
@@ -64,6 +68,8 @@ class Lease {
   std::atomic<std::int64_t> term_{0};
   // steady_clock nanoseconds of the last confirmation.
   std::atomic<std::int64_t> confirmed_{0};
+  // The term give_up() was called for, until the Lease's thread takes it (0: none).
+  std::atomic<std::int64_t> give_up_{0};
   StopSignal stop_;
   std::thread thread_;
 };

@@ -921,6 +921,14 @@ Result<std::string> read_synchronous(pq::Conn& conn) {
                                           : std::string("full");
 }
 
+Result<RollupBacklog> read_rollup_backlog(pq::Conn& conn, std::int64_t now_ms) {
+  auto rows =
+      conn.query("SELECT count(*), coalesce(min(t_max), 0) FROM rollup_pending WHERE t_max < $1",
+                 Params().add(bucket_of(now_ms, kHourMs)));
+  if (!rows) return rows.status().with_context("read the roll-up's queue");
+  return RollupBacklog{.blocks = rows->int64(0, 0), .oldest_ms = rows->int64(0, 1)};
+}
+
 Result<std::int64_t> read_database_bytes(pq::Conn& conn) {
   auto rows = conn.query("SELECT pg_database_size(current_database())");
   if (!rows) return rows.status();

@@ -47,5 +47,13 @@ Result<std::vector<AgentConfigReport>> read_agent_config_reports(pq::Conn& conn)
 Result<std::string> read_synchronous(pq::Conn& conn);
 // The database's size on disk (pg_database_size).
 Result<std::int64_t> read_database_bytes(pq::Conn& conn);
+// The raw blocks queued for the roll-up whose hour is over at `now_ms` (rollup_pending):
+// how many, and the end of the oldest (0 when none). The queue's index by end answers
+// the oldest at once and counts only the blocks due, which the lead keeps near none.
+struct RollupBacklog {
+  std::int64_t blocks = 0;
+  std::int64_t oldest_ms = 0;
+};
+Result<RollupBacklog> read_rollup_backlog(pq::Conn& conn, std::int64_t now_ms);
 
 }  // namespace vigie::collector::pg

@@ -1,7 +1,8 @@
 #pragma once
 // A stop flag that a thread waiting in poll() hears at once: stop() sets it and writes
 // a byte to a pipe whose read end is among what wait() polls. The background
-// connections' threads (listen.hpp, lease.hpp) wait on it instead of sleeping.
+// connections' threads (listen.hpp, lease.hpp) wait on it instead of sleeping; wake()
+// ends a wait without stopping (the lease's, asked to give the lead up).
 
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +36,21 @@ class StopSignal {
     }
   }
   bool stopping() const { return stopping_; }
+  // Ends the current or next wait() early, without stopping; the waiter calls
+  // clear() before it waits again.
+  void wake() {
+    if (pipe_[1] >= 0) {
+      const char byte = 1;
+      (void)!::write(pipe_[1], &byte, 1);
+    }
+  }
+  // Drops what wake() wrote, so that wait() waits again; not once stopping (its byte
+  // must keep every later wait short).
+  void clear() {
+    char bytes[16];
+    while (!stopping_ && pipe_[0] >= 0 && ::read(pipe_[0], bytes, sizeof bytes) > 0) {
+    }
+  }
 
   // Waits up to `timeout` (negative: for ever) for stop(), or for `socket` (when >= 0)
   // to be readable, its poll events then in *events. Returns poll()'s result.

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -320,6 +321,23 @@ class PostgresStorage final : public Storage {
     std::lock_guard lock(lease_mu_);
     return lease_ ? lease_->term() : 0;
   }
+  // That this collector still leads, in the writer's transaction (Writes::confirm_lead).
+  // A term the lease holds but the database does not (another collector bumped it,
+  // this one's lock lost and not noticed yet) is said once per term and given up at
+  // once: the lease competes again, and this collector or another runs the duties,
+  // where they would otherwise be refused in silence until the lease's next
+  // confirmation (writer thread).
+  Status confirm_lead(pg::Writes& w) {
+    const std::int64_t term = lead_term();
+    Status s = w.confirm_lead(term);
+    if (s || term == 0 || s.code() != Code::kFailedPrecondition) return s;
+    if (std::exchange(refused_term_, term) != term)
+      log::warning("lead: the duties of this collector's term are refused (" + s.message() +
+                   "): it gives the lead up and competes again");
+    std::lock_guard lock(lease_mu_);
+    if (lease_) lease_->give_up(term);
+    return s;
+  }
   // This collector in vigie_lead.holder: its host, process and name.
   std::string holder_name() const {
     char host[256] = {};
@@ -363,7 +381,8 @@ class PostgresStorage final : public Storage {
   // This collector's name in its notifications (listen.hpp): random, so that two
   // collectors never take each other's for their own.
   const std::string self_ = random_name();
-  std::int64_t epoch_ = 0;  // writer thread
+  std::int64_t epoch_ = 0;         // writer thread
+  std::int64_t refused_term_ = 0;  // the last term confirm_lead() found refused (writer thread)
   std::mutex listener_mu_;
   std::unique_ptr<pg::Listener> listener_;
   std::mutex lease_mu_;
@@ -499,7 +518,7 @@ void PostgresStorage::duty_agents(std::vector<std::string> agents, AgentsChange 
   enqueue({"",
            [this, agents, delta, make = std::move(make)](pg::Writes& w) -> Status {
              // The lead first (as duty()), then the agents' rows in name order.
-             if (Status s = w.confirm_lead(lead_term()); !s) return s;
+             if (Status s = confirm_lead(w); !s) return s;
              auto stored = lock_agents(w, agents);
              if (!stored) return stored.status();
              auto made = make(*stored);
@@ -517,7 +536,7 @@ void PostgresStorage::duty(Change make, ChangeDone done) {
   auto delta = std::make_shared<StateDelta>();
   enqueue({"",
            [this, delta, make = std::move(make)](pg::Writes& w) -> Status {
-             if (Status s = w.confirm_lead(lead_term()); !s) return s;
+             if (Status s = confirm_lead(w); !s) return s;
              auto made = make();
              if (!made) return made.status();
              *delta = std::move(*made);
@@ -544,6 +563,12 @@ StorageStats PostgresStorage::stats() {
   s.reads_retried = primary_.retried() + replica_.retried();
   if (auto bytes = primary_.with([](pq::Conn& c) { return pg::read_database_bytes(c); }))
     s.database_bytes = *bytes;
+  const std::int64_t now = now_ms();
+  if (auto backlog = primary_.with([&](pq::Conn& c) { return pg::read_rollup_backlog(c, now); })) {
+    s.rollup_due_blocks = backlog->blocks;
+    if (backlog->blocks > 0)
+      s.rollup_oldest_due_seconds = static_cast<double>(now - backlog->oldest_ms) / 1000.0;
+  }
   return s;
 }
 
@@ -551,7 +576,7 @@ Job PostgresStorage::housekeeping_job(std::shared_ptr<bool> more, bool as_duty) 
   return {"",
           [this, more, as_duty](pg::Writes& w) {
             if (as_duty) {
-              if (Status s = w.confirm_lead(lead_term()); !s) {
+              if (Status s = confirm_lead(w); !s) {
                 *more = false;
                 return Status::ok();  // another collector's to do
               }

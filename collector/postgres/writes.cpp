@@ -548,8 +548,11 @@ void Writes::stage_notification(pq::Batch& batch, const NotificationRecord& n) {
 Status Writes::confirm_lead(std::int64_t term) {
   auto row = conn_.query("SELECT term FROM vigie_lead WHERE id = 1 FOR SHARE");
   if (!row) return row.status().with_context("confirm the lead");
-  if (term == 0 || row->size() != 1 || row->int64(0, 0) != term)
-    return Status(Code::kFailedPrecondition, "this collector does not lead");
+  if (term == 0) return Status(Code::kFailedPrecondition, "this collector does not lead");
+  if (row->size() != 1) return Status(Code::kFailedPrecondition, "no row in vigie_lead");
+  if (row->int64(0, 0) != term)
+    return Status(Code::kFailedPrecondition,
+                  "the lead's term is " + row->text(0, 0) + ", not " + std::to_string(term));
   return Status::ok();
 }
 
