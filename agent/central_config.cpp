@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 #include "common/log.hpp"
 #include "common/utf8.hpp"
 
@@ -27,7 +28,7 @@ std::string origin_of(const std::string& version) {
 // The collector's reason in an error reply, or the reply's start.
 std::string reason_of(const HttpReply& reply) {
   if (reply.status == 0) return reply.error;
-  const auto body = json::parse(reply.body, nullptr, false);
+  const auto body = parse_json_or_discarded(reply.body);
   if (body.is_object() && body.contains("error") && body["error"].is_string())
     return "HTTP " + std::to_string(reply.status) + ": " + body["error"].get<std::string>();
   return "HTTP " + std::to_string(reply.status) + ": " + cut_utf8(reply.body, 200);
@@ -40,7 +41,7 @@ Result<std::optional<CentralDocument>> read_central_file(const std::filesystem::
   if (!std::filesystem::exists(path, ec)) return std::optional<CentralDocument>();
   auto text = read_file(path.string(), kMaxFileBytes);
   if (!text) return text.status();
-  const auto root = json::parse(*text, nullptr, false);
+  const auto root = parse_json_or_discarded(*text);
   if (!root.is_object() || !root.contains("version") || !root["version"].is_string() ||
       !root.contains("config") || !(root["config"].is_null() || root["config"].is_object())) {
     return Status::invalid(path.string() +
@@ -157,7 +158,7 @@ void CentralPoller::poll_once() {
   const HttpReply reply = exchange_(request, options_.request_timeout);
   std::string problem;
   if (reply.status == 200) {
-    auto body = json::parse(reply.body, nullptr, false);
+    auto body = parse_json_or_discarded(reply.body);
     if (body.is_object() && body.contains("version") && body["version"].is_string() &&
         body.contains("config")) {
       take(body);

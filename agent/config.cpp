@@ -18,6 +18,7 @@
 #include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 #include "common/protocol.hpp"
 #include "plugins/registry.hpp"
 #include "plugins/snmp/devices.hpp"
@@ -453,15 +454,14 @@ std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size
 
 // The JSON of a configuration file, or where and why it is not JSON.
 Result<json> parse_json(std::string_view text, std::string_view origin) {
-  try {
-    return json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    const auto [line, column] = line_column(text, e.byte);
-    return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ":" +
-                           std::to_string(column) + ": " + parse_error_reason(e.what()));
-  } catch (const json::exception& e) {
-    return Status::invalid(std::string(origin) + ": " + parse_error_reason(e.what()));
-  }
+  std::size_t byte = 0;
+  auto parsed = vigie::parse_json(text, {.comments = true, .error_byte = &byte});
+  if (parsed) return parsed;
+  const std::string reason = parse_error_reason(parsed.status().message());
+  if (byte == 0) return Status::invalid(std::string(origin) + ": " + reason);  // too deep
+  const auto [line, column] = line_column(text, byte);
+  return Status::invalid(std::string(origin) + ":" + std::to_string(line) + ":" +
+                         std::to_string(column) + ": " + reason);
 }
 
 // parse_document's result, an error placed in `text` by its line.

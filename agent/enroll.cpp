@@ -12,6 +12,7 @@
 #include "agent/output.hpp"
 #include "agent/shipper.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 #include "common/protocol.hpp"
 
 namespace vigie::agent {
@@ -54,7 +55,7 @@ Status enroll(const EnrollOptions& o) {
                   "the collector refused the enrollment (HTTP " + std::to_string(reply.status) +
                       "): " + reply_reason(reply.body));
   }
-  const auto answer = nlohmann::json::parse(reply.body, nullptr, false);
+  const auto answer = parse_json_or_discarded(reply.body);
   if (!answer.is_object() || !answer.contains("token") || !answer["token"].is_string() ||
       answer["token"].get<std::string>().empty())
     return Status::invalid("the collector's reply holds no token: " + reply_reason(reply.body));

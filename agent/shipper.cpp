@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
@@ -82,7 +83,7 @@ Result<std::string> read_token(const std::string& path) {
 // collector's: {"field": "results[N].ts", "skew_ms": ...}), not about the batch.
 bool clock_refused(long http_status, const std::string& body) {
   if (http_status != 400) return false;
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const auto json = parse_json_or_discarded(body);
   if (!json.is_object() || !json.contains("skew_ms") || !json.contains("field")) return false;
   const auto& field = json["field"];
   return field.is_string() && field.get<std::string>().starts_with("results[") &&
@@ -92,7 +93,7 @@ bool clock_refused(long http_status, const std::string& body) {
 // The reason in a collector's error reply: {"error": "..."} or {"error": {"message":
 // "..."}}, else the reply itself.
 std::string collector_reason(const std::string& body) {
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const auto json = parse_json_or_discarded(body);
   std::string reason = body;
   if (json.is_object() && json.contains("error")) {
     const auto& error = json["error"];
@@ -484,7 +485,7 @@ HttpReply post_once(const ShipperOptions& options, std::string_view path,
 std::string reply_reason(const std::string& body) { return collector_reason(body); }
 
 std::string reply_field(const std::string& body) {
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const auto json = parse_json_or_discarded(body);
   if (!json.is_object()) return {};
   const auto field = json.find("field");
   if (field == json.end() || !field->is_string()) return {};

@@ -6,6 +6,7 @@
 #include "collector/alert_message.hpp"
 #include "common/config_fields.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -258,12 +259,10 @@ Status parse_document(const json& root, const CalendarSet& calendars, AlertConfi
 
 Result<AlertConfig> parse_alert_config(std::string_view text, std::string_view where,
                                        const CalendarSet& calendars) {
-  json root;
-  try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::exception& e) {
-    return Status::invalid(std::string(where) + ": not valid JSON: " + e.what());
-  }
+  auto parsed = parse_json(text, {.comments = true});
+  if (!parsed)
+    return Status::invalid(std::string(where) + ": not valid JSON: " + parsed.status().message());
+  const json root = std::move(*parsed);
   AlertConfig config;
   Status s;
   try {

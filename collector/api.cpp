@@ -12,6 +12,7 @@
 #include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/gzip.hpp"
+#include "common/json_parse.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
@@ -255,9 +256,9 @@ std::string param(const HttpRequest& request, const char* name) {
 // The request's JSON object body, or the error reply to send.
 Result<json> object_body(const HttpRequest& request) {
   if (request.body.size() > 64 * 1024) return Status::too_large("body larger than 64 KiB");
-  auto body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
-    return Status::invalid("malformed JSON: expected an object");
+  auto body = parse_json(request.body);
+  if (!body) return Status::invalid("malformed JSON: " + body.status().message());
+  if (!body->is_object()) return Status::invalid("malformed JSON: expected an object");
   return body;
 }
 
@@ -579,9 +580,10 @@ void Api::post_enroll(const HttpRequest& request, const TokenRecord&, Respond re
         error_response(401, "missing \"Authorization: Bearer <enrollment token>\" header"));
   }
   if (request.body.size() > 64 * 1024) return respond(error_response(413, "body too large"));
-  const auto body = nlohmann::json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
-    return respond(error_response(400, "malformed JSON: expected an object"));
+  auto parsed = parse_json(request.body);
+  if (!parsed) return respond(error_response(400, "malformed JSON: " + parsed.status().message()));
+  const json& body = *parsed;
+  if (!body.is_object()) return respond(error_response(400, "malformed JSON: expected an object"));
   const auto agent = body.find("agent");
   if (agent == body.end() || !agent->is_object())
     return respond(error_response(400, "agent: missing or not an object"));
@@ -1014,9 +1016,10 @@ void Api::change_configs(const HttpRequest& request, const TokenRecord& caller, 
   if (!remove) {
     if (request.body.size() > 1024 * 1024)
       return respond(error_response(413, "body larger than 1 MiB"));
-    auto parsed = json::parse(request.body, nullptr, false, /*ignore_comments=*/true);
-    if (parsed.is_discarded()) return respond(error_response(400, "malformed JSON"));
-    document = std::move(parsed);
+    auto parsed = parse_json(request.body, {.comments = true});
+    if (!parsed)
+      return respond(error_response(400, "malformed JSON: " + parsed.status().message()));
+    document = std::move(*parsed);
   }
   auto plan = dry_run ? configs_.plan(*kind, name, document, author_of(caller), options_.now_ms())
                       : configs_.apply(*kind, name, document, author_of(caller), options_.now_ms());

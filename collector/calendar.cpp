@@ -15,6 +15,7 @@
 
 #include "common/config_fields.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 
 namespace vigie::collector {
 namespace {
@@ -445,12 +446,10 @@ std::optional<std::int64_t> Calendar::next_change(std::int64_t ms) const {
 }
 
 Result<CalendarSet> CalendarSet::parse(std::string_view text, std::string_view where) {
-  json root;
-  try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::exception& e) {
-    return Status::invalid(std::string(where) + ": not valid JSON: " + e.what());
-  }
+  auto parsed = parse_json(text, {.comments = true});
+  if (!parsed)
+    return Status::invalid(std::string(where) + ": not valid JSON: " + parsed.status().message());
+  const json root = std::move(*parsed);
   CalendarSet set;
   const Fields top{root};
   Status s = check_keys(top, {"calendars"});

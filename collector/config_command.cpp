@@ -15,6 +15,7 @@
 #include "collector/central_config.hpp"
 #include "collector/storage.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 #include "common/time.hpp"
 
 namespace vigie::collector {
@@ -104,11 +105,9 @@ Result<json> read_document(const std::string& path) {
     if (!read) return read.status();
     text = std::move(*read);
   }
-  try {
-    return json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::exception& e) {  // third-party exception: a status here
-    return Status::invalid(path + ": " + e.what());
-  }
+  auto document = parse_json(text, {.comments = true});
+  if (!document) return document.status().with_context(path);
+  return document;
 }
 
 void print_plan(const ConfigPlan& plan) {

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.hpp"
 #include "console/language.hpp"
 #include "console/text.hpp"
 
@@ -51,7 +52,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 // The "error" message of a {"error": "..."} reply, cut and made printable; "" if the
 // body is not such a reply (an HTML page from a proxy, say).
 std::string error_message(std::string_view body) {
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const auto json = parse_json_or_discarded(body);
   if (!json.is_object()) return "";
   const auto it = json.find("error");
   if (it == json.end() || !it->is_string()) return "";

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.hpp"
 #include "common/time.hpp"
 #include "console/api_client.hpp"
 #include "console/curses_screen.hpp"
@@ -93,7 +94,7 @@ int run_command(const ClientOptions& client_options, const Options& options) {
       print_error(body.status().message());
       return kExitFailure;
     }
-    auto document = nlohmann::json::parse(*body, nullptr, false);
+    auto document = parse_json_or_discarded(*body);
     if (document.is_discarded() || !document.is_object() ||
         (!member.empty() && !document.contains(member))) {
       print_error(tr("the collector's reply is malformed"));

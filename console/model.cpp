@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.hpp"
 #include "common/protocol.hpp"
 #include "console/text.hpp"
 
@@ -299,12 +300,19 @@ Result<AgentRow> agent_from_json(const json& object, const std::string& path) {
   return agent;
 }
 
+// How deep the careful reader takes a reply: it reads the members it knows and skips
+// the others however nested (a newer collector's), so its bound is far past the fast
+// reader's; it only keeps a hostile reply from building what a copy would overflow on.
+constexpr int kCarefulDepth = 1000;
+
 // Parses `body` as JSON and hands the document to `read`, turning the library's
 // exceptions into a Status.
 template <class Read>
 auto parse_with(std::string_view body, Read read) -> decltype(read(json())) {
+  auto parsed = parse_json(body, {.max_depth = kCarefulDepth});
+  if (!parsed) return Status::invalid("malformed JSON: " + parsed.status().message());
   try {
-    const json document = json::parse(body);
+    const json& document = *parsed;
     if (!document.is_object()) return wrong("reply", "an object", document);
     return read(document);
   } catch (const json::exception& e) {
@@ -386,8 +394,10 @@ void sort_problems(std::vector<CheckRow>& rows) {
 }
 
 Result<ChecksReply> detail::parse_checks_careful(std::string_view body) {
+  auto parsed = parse_json(body, {.max_depth = kCarefulDepth});
+  if (!parsed) return Status::invalid("malformed JSON: " + parsed.status().message());
   try {
-    return reply_from_json(json::parse(body));
+    return reply_from_json(*parsed);
   } catch (const json::exception& e) {
     return Status::invalid(std::string("malformed JSON: ") + e.what());
   }

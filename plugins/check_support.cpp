@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/duration.hpp"
+#include "common/json_parse.hpp"
 
 namespace vigie::plugins {
 namespace {
@@ -60,11 +61,6 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
-
-// Aborts a JSON parse that nests too deep; caught in parse_json_output.
-struct TooDeep : std::runtime_error {
-  TooDeep() : std::runtime_error("too deep") {}
-};
 
 }  // namespace
 
@@ -252,20 +248,12 @@ std::vector<std::string> split_words(std::string_view text) {
 Result<nlohmann::json> parse_json_output(std::string_view text, std::string_view what,
                                          int max_depth) {
   if (trim(text).empty()) return Status(Code::kCorruption, std::string(what) + ": empty output");
-  try {
-    const nlohmann::json::parser_callback_t guard =
-        [max_depth](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          if (depth > max_depth) throw TooDeep();
-          return true;
-        };
-    return nlohmann::json::parse(text.begin(), text.end(), guard);
-  } catch (const TooDeep&) {
-    return Status(Code::kCorruption, std::string(what) + ": JSON nested deeper than " +
-                                         std::to_string(max_depth) + " levels");
-  } catch (const std::exception& e) {
-    return Status(Code::kCorruption,
-                  std::string(what) + ": not valid JSON (" + cut(e.what(), 200) + ")");
-  }
+  auto parsed = parse_json(text, {.max_depth = max_depth});
+  if (parsed) return parsed;
+  const std::string& why = parsed.status().message();
+  if (why.starts_with("nested"))
+    return Status(Code::kCorruption, std::string(what) + ": JSON " + why);
+  return Status(Code::kCorruption, std::string(what) + ": not valid JSON (" + cut(why, 200) + ")");
 }
 
 std::optional<std::int64_t> parse_timestamp(std::string_view text, bool local_if_no_zone) {

@@ -6,19 +6,17 @@
 
 #include "collector/mail.hpp"
 #include "common/file.hpp"
+#include "common/json_parse.hpp"
 
 namespace vigie::collector {
 
 Result<MailSettings> load_mail_settings(const std::string& path) {
   auto text = read_file(path, 1 << 20);
   if (!text) return text.status().with_context("--smtp");
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/true,
-                                 /*ignore_comments=*/true);
-  } catch (const nlohmann::json::exception& e) {
-    return Status::invalid("--smtp " + path + ": not valid JSON: " + e.what());
-  }
+  auto parsed = parse_json(*text, {.comments = true});
+  if (!parsed)
+    return Status::invalid("--smtp " + path + ": not valid JSON: " + parsed.status().message());
+  const nlohmann::json root = std::move(*parsed);
   if (!root.is_object()) return Status::invalid("--smtp " + path + ": expected a JSON object");
   const bool nested = root.contains("smtp");
   auto relay = mail::parse_relay(nested ? root["smtp"] : root, nested ? path + ": smtp" : path);

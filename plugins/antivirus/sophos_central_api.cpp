@@ -5,6 +5,7 @@
 #include <exception>
 #include <thread>
 
+#include "common/json_parse.hpp"
 namespace vigie::plugins::antivirus::central {
 namespace {
 
@@ -31,7 +32,7 @@ std::string seconds_text(Clock::duration d) {
 // What an error body says: Sophos' API writes {"error", "message"}, its token endpoint
 // {"errorCode", "message"}. "" when it says nothing readable.
 std::string said(const std::string& body) {
-  const json j = json::parse(body, nullptr, false);
+  const json j = parse_json_or_discarded(body);
   if (!j.is_object()) return {};
   std::string out;
   for (const char* key : {"errorCode", "error", "message"}) {
@@ -170,11 +171,13 @@ std::optional<bool> lenient_bool(const json& value) {
 }
 
 Result<json> read_json(std::string_view body, std::string_view what) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) {
-    return Status::corruption(std::string(what) + ": not JSON: " + std::string(body.substr(0, 60)) +
+  auto parsed = parse_json(body);
+  if (!parsed) {
+    return Status::corruption(std::string(what) + ": not JSON (" + parsed.status().message() +
+                              "): " + std::string(body.substr(0, 60)) +
                               (body.size() > 60 ? "..." : ""));
   }
+  json j = std::move(*parsed);
   if (!j.is_object()) return Status::corruption(std::string(what) + ": not a JSON object");
   return j;
 }

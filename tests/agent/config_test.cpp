@@ -160,6 +160,14 @@ TEST_CASE("Config: malformed JSON gives file:line:column and the parser's reason
   CHECK_THAT(error_of(""), StartsWith(std::string(kFile) + ":1:1: "));
 }
 
+TEST_CASE("Config: a file nested past any configuration's depth is refused, not built",
+          "[config]") {
+  // 100,000 levels (what a walk of it would overflow the stack on).
+  const std::string deep = R"({"agent": {"id": "a", "site": "s", "extra": )" +
+                           std::string(100'000, '[') + std::string(100'000, ']') + "}}";
+  CHECK(error_of(deep) == std::string(kFile) + ": nested deeper than 64 levels");
+}
+
 TEST_CASE("Config: comments are allowed", "[config]") {
   auto config = parse_config(document("[ /* none yet */ {\"name\": \"load\", // the load\n"
                                       "\"type\": \"system/load\"} ]"),

@@ -371,6 +371,11 @@ TEST_CASE("parse replies: unknown members are skipped, however nested", "[model_
   reply["deeper"] = nested;  // deeper than the fast reader checks: the careful reader's
   CHECK_FALSE(detail::parse_checks_fast(reply.dump()));
   CHECK(parse_checks_reply(reply.dump()).is_ok());
+  // Not without end: what would overflow a stack once copied is refused, not built.
+  const std::string abyss = R"({"now": 1, "checks": [], "extra": )" + std::string(100'000, '[') +
+                            std::string(100'000, ']') + "}";
+  auto refused = parse_checks_reply(abyss);
+  CHECK(refused.status().message() == "malformed JSON: nested deeper than 1000 levels");
 }
 
 TEST_CASE("parse_checks_reply: a reply larger than the kept buffer reads the same",

@@ -249,5 +249,36 @@ TEST_CASE("CentralConfig: two managed agents follow the centre's template withou
   }
 }
 
+TEST_CASE("CentralConfig: a document nested too deep is refused with its reason, the collector up",
+          "[central-config]") {
+  Fixture f;
+  // 100,000 nested arrays (200 KB): walking them recursively overflows a stack.
+  const std::string deep =
+      R"({"checks": )" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  const auto file = f.dir.write("deep.json", deep);
+  const auto set = run({VIGIE_COLLECTOR_BIN, "config", "set", "template", "deep", file.string(),
+                        "--db", f.collector.db()});
+  INFO(set.out << set.err);
+  CHECK(set.exit_code == 2);  // as for any file that cannot be read
+  CHECK_THAT(set.err, Catch::Contains("deep.json: nested deeper than 64 levels"));
+  for (const char* path : {"/api/v1/configs?kind=template&name=deep",
+                           "/api/v1/configs/diff?kind=template&name=deep"}) {
+    const auto reply = f.collector.call(
+        std::string(path).find("diff") != std::string::npos ? "POST" : "PUT", path, f.admin, deep);
+    INFO(path << ": " << reply.body);
+    CHECK(reply.status == 400);
+    CHECK_THAT(reply.body, Catch::Contains("nested deeper than 64 levels"));
+  }
+  // A body the API reads as an object, as deep (an acknowledgement's).
+  const auto ack = f.collector.call(
+      "POST", "/api/v1/acks", f.admin,
+      R"({"comment": )" + std::string(30'000, '[') + std::string(30'000, ']') + "}");
+  CHECK(ack.status == 400);
+  CHECK_THAT(ack.body, Catch::Contains("nested deeper than 64 levels"));
+  CHECK(f.collector.get("/healthz", f.viewer).status == 200);
+  const auto list = run({VIGIE_COLLECTOR_BIN, "config", "list", "--db", f.collector.db()});
+  CHECK(list.out.find("deep") == std::string::npos);  // nothing stored
+}
+
 }  // namespace
 }  // namespace vigie
