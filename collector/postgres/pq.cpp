@@ -19,7 +19,7 @@ Code code_of_sqlstate(std::string_view state) {
   if (state == "40001" || state == "40P01") return Code::kUnavailable;  // retry the transaction
   if (state.starts_with("57P")) return Code::kUnavailable;  // admin shutdown, cannot connect now
   if (state == "23505") return Code::kAlreadyExists;
-  if (state == "28P01" || state == "28000") return Code::kUnauthenticated;
+  if (state.starts_with("28")) return Code::kUnavailable;  // the collector's credentials
   return Code::kInternal;
 }
 
@@ -242,11 +242,10 @@ Result<std::unique_ptr<Conn>> Conn::connect(const std::string& conninfo) {
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = trimmed(PQerrorMessage(conn));
     PQfinish(conn);
-    // "password authentication failed", "no password supplied": the credentials,
-    // which waiting will not fix; anything else may be the server being down.
-    const Code code =
-        message.find("password") != std::string::npos ? Code::kUnauthenticated : Code::kUnavailable;
-    return Status(code, "database \"" + describe(conninfo) + "\": " + message);
+    // Refused credentials ("password authentication failed") too: whoever asked the
+    // collector meets a database it cannot use, and is answered 503, never 401 (an
+    // agent answered 401 takes its own token as rejected and stops sending).
+    return Status(Code::kUnavailable, "database \"" + describe(conninfo) + "\": " + message);
   }
   // Text as UTF-8 whatever the server's encoding.
   PQsetClientEncoding(conn, "UTF8");

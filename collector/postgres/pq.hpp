@@ -147,8 +147,8 @@ class Batch {
 
 class Conn {
  public:
-  // Connects; kUnavailable when the server cannot be reached, kUnauthenticated when it
-  // refuses the credentials.
+  // Connects; kUnavailable when the server cannot be reached or refuses the
+  // credentials (the message says which).
   static Result<std::unique_ptr<Conn>> connect(const std::string& conninfo);
   ~Conn();
   Conn(const Conn&) = delete;

@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "collector/http.hpp"
 #include "collector/postgres/listen.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/postgres/schema.hpp"
@@ -114,7 +115,8 @@ TEST_CASE("PostgreSQL: the password comes from a password file", "[postgres]") {
   const auto nowhere = dir / "no-such-passfile";
   auto refused = open_postgres_storage({.conninfo = tcp + " passfile=" + nowhere.string()});
   REQUIRE_FALSE(refused.is_ok());
-  CHECK(refused.status().code() == Code::kUnauthenticated);
+  CHECK(refused.status().code() == Code::kUnavailable);
+  CHECK_THAT(refused.status().message(), Catch::Contains("no password supplied"));
 
   const auto passfile =
       dir.write_secret("pgpass", "127.0.0.1:" + std::to_string(server.port()) + ":" + db +
@@ -127,6 +129,34 @@ TEST_CASE("PostgreSQL: the password comes from a password file", "[postgres]") {
   auto by_environment = open_postgres_storage({.conninfo = server.tcp_conninfo(db)});
   ::unsetenv("PGPASSFILE");
   REQUIRE(by_environment.is_ok());
+}
+
+// The database refusing the collector's own credentials (a password changed on the
+// server, a password file edited) is the collector's trouble, not its client's: an agent
+// answered 401 takes its token as rejected and stops sending until enrolled again.
+TEST_CASE("PostgreSQL: a password refused mid-run makes reads unavailable (503), not 401",
+          "[postgres]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  testing::TempDir dir;
+  const std::string line = "127.0.0.1:" + std::to_string(server.port()) + ":" + db + ":vigie:";
+  const auto passfile = dir.write_secret("pgpass", line + testing::PostgresServer::password());
+  auto storage = open_postgres_storage(
+      {.conninfo = server.tcp_conninfo(db) + "?passfile=" + passfile.string()});
+  REQUIRE(storage.is_ok());
+  CHECK((*storage)->find_token("no-such-hash").status().code() == Code::kNotFound);
+
+  dir.write_secret("pgpass", line + "not-the-password");
+  REQUIRE(server.psql(db,
+                      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                      "datname = current_database() AND pid <> pg_backend_pid()"));
+  const auto refused = (*storage)->find_token("no-such-hash");
+  REQUIRE_FALSE(refused.is_ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("password authentication failed"));
+  CHECK(refused.status().code() == Code::kUnavailable);
+  CHECK(http_status_for(refused.status().code()) == 503);
+  (*storage)->close();
 }
 
 TEST_CASE("PostgreSQL: an unreachable server is an error that says where", "[postgres]") {
