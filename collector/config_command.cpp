@@ -1,5 +1,6 @@
 #include "collector/config_command.hpp"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -77,6 +78,11 @@ Result<ConfigArgs> parse_config_args(const std::vector<std::string_view>& args) 
   if (c.author.empty()) {
     const char* user = std::getenv("SUDO_USER");
     if (user == nullptr || *user == '\0') user = std::getenv("USER");
+    // A job started by systemd or `env -i` has no USER: the account itself, then.
+    if (user == nullptr || *user == '\0') {
+      const passwd* account = ::getpwuid(::geteuid());
+      if (account != nullptr) user = account->pw_name;
+    }
     c.author = std::string(user != nullptr && *user != '\0' ? user : "someone") + " (command line)";
   }
   return c;

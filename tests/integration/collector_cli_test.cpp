@@ -1,6 +1,9 @@
 // vigie-collector's command line: its commands and their help; a bad serve option is
 // named and nothing starts (exit 2).
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -373,6 +376,25 @@ TEST_CASE("Collector: enroll-token create --sites gives one token per line, as C
     CHECK(wrong.out.empty());
     CHECK(token_count(collector) == before);
   }
+}
+
+TEST_CASE("Collector: config set names the account running it without USER or SUDO_USER",
+          "[collector][config]") {
+  // A job under systemd or a bare `env -i` has no USER: the audit trail still names the
+  // account ("by default the user", docs/operations.md), not "someone".
+  testing::TempDir dir;
+  const auto db = (dir / "collector.db").string();
+  const auto file = dir.write("townhall.json", R"({"checks": []})");
+  const auto set = testing::run({"/usr/bin/env", "-u", "USER", "-u", "SUDO_USER", "-u", "LOGNAME",
+                                 VIGIE_COLLECTOR_BIN, "config", "set", "template", "townhall",
+                                 file.string(), "--db", db});
+  INFO(set.err);
+  REQUIRE(set.exit_code == 0);
+  const passwd* account = ::getpwuid(::geteuid());
+  REQUIRE(account != nullptr);
+  const auto list = testing::run({VIGIE_COLLECTOR_BIN, "config", "list", "--db", db});
+  CHECK_THAT(list.out, Catch::Contains(std::string(account->pw_name) + " (command line)"));
+  CHECK_THAT(list.out, !Catch::Contains("someone"));
 }
 
 }  // namespace
