@@ -1,7 +1,12 @@
 #include "collector/http.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
+#include "common/log.hpp"
 #include "common/protocol.hpp"
 
 namespace vigie::collector {
@@ -29,6 +34,31 @@ std::string url_decode(std::string_view s) {
     }
   }
   return out;
+}
+
+// A failure of the collector's own database (its messages start "database", as pq.hpp
+// and sqlite.hpp write them) says where the database is, who the collector logs in as,
+// which password file it reads, and the server's words: for the operator's log, not
+// for whoever sent the request. Logged once every 10 s at most (a database down fails
+// every request), with how many more failed meanwhile.
+std::string private_failure(const Status& status) {
+  static std::atomic<std::int64_t> last_logged{0};
+  static std::atomic<std::int64_t> unlogged{0};
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = last_logged.load();
+  if (now - last >= 10'000 && last_logged.compare_exchange_strong(last, now)) {
+    const std::int64_t more = unlogged.exchange(0);
+    log::warning("api: a request failed: " + status.message() +
+                 (more > 0 ? " (and " + std::to_string(more) + " more since the last such line)"
+                           : std::string()));
+  } else {
+    unlogged.fetch_add(1);
+  }
+  return status.code() == Code::kUnavailable
+             ? "the database cannot be used now; try again later (the collector's log says why)"
+             : "the database failed this request (the collector's log says why)";
 }
 
 }  // namespace
@@ -65,10 +95,13 @@ HttpResponse error_response(int http_status, std::string_view message) {
 }
 
 HttpResponse error_response(const Status& status) {
+  const int http_status = http_status_for(status.code());
+  if (http_status >= 500 && status.message().find("database") != std::string::npos)
+    return json_response(http_status, nlohmann::json{{"error", private_failure(status)}});
   nlohmann::json body = {{"error", status.message()}};
   // A decoder error starts with the path of the bad field: give it on its own too.
   if (std::string field = protocol::error_field(status); !field.empty()) body["field"] = field;
-  return json_response(http_status_for(status.code()), body);
+  return json_response(http_status, body);
 }
 
 void split_target(std::string_view target, std::string& path,

@@ -155,7 +155,14 @@ TEST_CASE("PostgreSQL: a password refused mid-run makes reads unavailable (503),
   REQUIRE_FALSE(refused.is_ok());
   CHECK_THAT(refused.status().message(), Catch::Contains("password authentication failed"));
   CHECK(refused.status().code() == Code::kUnavailable);
-  CHECK(http_status_for(refused.status().code()) == 503);
+  // Whoever asked is told the database cannot be used, not where it is nor how the
+  // collector logs in (those go to the collector's log).
+  const HttpResponse reply = error_response(refused.status());
+  CHECK(reply.status == 503);
+  CHECK_THAT(reply.body, Catch::Contains("the database cannot be used"));
+  for (const std::string& secret : {passfile.string(), std::string("127.0.0.1"), db,
+                                    std::string("password"), std::string("vigie")})
+    CHECK_THAT(reply.body, !Catch::Contains(secret));
   (*storage)->close();
 }
 
