@@ -1,6 +1,7 @@
 #include "collector/db_copy.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "collector/rollup_block.hpp"
 #include "collector/rollup_pack.hpp"
 #include "collector/sqlite/housekeeping.hpp"
+#include "collector/sqlite/owner_lock.hpp"
 #include "collector/sqlite/rollups.hpp"
 #include "collector/sqlite/schema.hpp"
 #include "collector/storage.hpp"
@@ -486,6 +488,19 @@ Result<CopySummary> copy_sqlite_to_postgres(
   std::error_code ec;
   if (!std::filesystem::is_regular_file(from, ec))
     return Status::not_found("--from: no database file " + from.string());
+  // Owned for the copy's time: a collector serving the file would write what the copy
+  // misses (it is refused), and one starting meanwhile is refused.
+  auto owned = lock_database(from, LockMode::kRead);
+  if (!owned) {
+    if (owned.status().code() != Code::kFailedPrecondition) return owned.status();
+    return Status(Code::kFailedPrecondition,
+                  "--from: " + owned.status().message() +
+                      ": stop it first (what it would write during the copy would not be copied)");
+  }
+  struct Release {
+    int fd;
+    ~Release() { ::close(fd); }
+  } release{*owned};
   auto db = sqlite::open(from.string(), SQLITE_OPEN_READONLY);
   if (!db) return db.status();
   sqlite3* src = db->get();

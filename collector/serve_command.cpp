@@ -1,11 +1,7 @@
 #include "collector/serve_command.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +26,7 @@
 #include "collector/monitor.hpp"
 #include "collector/notifier.hpp"
 #include "collector/server.hpp"
+#include "collector/sqlite/owner_lock.hpp"
 #include "collector/storage.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
@@ -426,54 +423,6 @@ std::thread start_watchdog(Storage& storage, const std::atomic<bool>& stopping) 
   });
 }
 
-// The device and inode of an open file, as /proc/locks writes them ("08:01:1234").
-std::string lock_id(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return {};
-  char id[64];
-  std::snprintf(id, sizeof id, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
-                static_cast<unsigned long long>(st.st_ino));
-  return id;
-}
-
-// The process holding a lock on the file `fd` is open on, from /proc/locks; 0 if unknown.
-long lock_holder(int fd) {
-  const std::string id = lock_id(fd);
-  std::ifstream locks("/proc/locks");
-  std::string line;
-  while (std::getline(locks, line)) {
-    std::istringstream fields(line);
-    std::string number, kind, mode, access, pid, where;
-    if (!(fields >> number >> kind)) continue;
-    if (kind == "->") fields >> kind;  // a waiter
-    if (fields >> mode >> access >> pid >> where && kind == "FLOCK" && where == id)
-      return std::strtol(pid.c_str(), nullptr, 10);
-  }
-  return 0;
-}
-
-// One collector serves a SQLite database: two would both write events and fail every
-// report. An exclusive flock(2) on the database file, held until exit, says which
-// (SQLite's own locks are fcntl(2) locks, which flock locks do not touch on Linux).
-Result<int> lock_database(const std::filesystem::path& path) {
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(path.parent_path(), ec);
-  }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::io_error("cannot open " + path.string() + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-  const int error = errno;
-  const long holder = lock_holder(fd);
-  ::close(fd);
-  if (error != EWOULDBLOCK)
-    return Status::io_error("cannot lock " + path.string() + ": " + std::strerror(error));
-  return Status(Code::kFailedPrecondition,
-                "database " + path.string() + " is served by another collector" +
-                    (holder > 0 ? " (process " + std::to_string(holder) + ")" : std::string()) +
-                    ": not starting a second one on it");
-}
-
 // The soft limit on open files raised to the hard one: each connection is one, and the
 // default soft limit (1024) is below what a fleet holds open.
 void raise_file_limit(std::size_t wanted) {
@@ -512,7 +461,9 @@ int serve(const Options& options) {
     }
     auto locked = lock_database(options.db);
     if (!locked) {
-      log::error(locked.status().message());
+      log::error(locked.status().message() + (locked.status().code() == Code::kFailedPrecondition
+                                                  ? ": not starting a second one on it"
+                                                  : ""));
       return 1;
     }
     lock = *locked;

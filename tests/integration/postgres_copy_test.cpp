@@ -446,6 +446,27 @@ TEST_CASE("db copy: a SQLite collector moved to PostgreSQL answers as before", "
   sqlite.reset();
 }
 
+TEST_CASE("db copy: a SQLite database a collector still serves is refused, the target untouched",
+          "[postgres-copy]") {
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  testing::TempDir dir;
+  Collector serving(dir);
+  (void)serving.token("viewer");  // the file holds a schema and a row
+  auto copy = run({VIGIE_COLLECTOR_BIN, "db", "copy", "--from", serving.db(), "--to", conninfo});
+  CHECK(copy.exit_code == 1);
+  CHECK_THAT(copy.err, Catch::Contains("is served by another collector (process " +
+                                       std::to_string(serving.child().pid()) + ")") &&
+                           Catch::Contains("stop it first"));
+  CHECK(count(server, db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0");
+  // Stopped, it is copied.
+  serving.stop(false);
+  auto copied = run({VIGIE_COLLECTOR_BIN, "db", "copy", "--from", serving.db(), "--to", conninfo});
+  INFO(copied.err);
+  CHECK(copied.exit_code == 0);
+}
+
 TEST_CASE("db copy: a source of another schema version is refused, the target untouched",
           "[postgres-copy]") {
   auto postgres = testing::postgres_database();
