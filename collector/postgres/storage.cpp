@@ -771,6 +771,17 @@ Result<std::unique_ptr<Storage>> open_postgres_storage(const PostgresOptions& op
   if (Status s = options.migrate ? pg::migrate(**conn) : pg::check_version(**conn); !s) return s;
   auto storage = std::make_unique<PostgresStorage>(options);
   if (Status s = storage->start(std::move(*conn)); !s) return s;
+  // The reads' database (a standby) asked once now, so that one that cannot answer is
+  // said at start rather than at the first read. Not a reason to stop: ingest needs the
+  // primary only, and each read connects again.
+  if (!options.read_conninfo.empty()) {
+    auto read = pq::Conn::connect(options.read_conninfo);
+    const Status s = read ? pg::check_version(**read) : read.status();
+    if (!s)
+      log::warning("--read-db: " + s.message() +
+                   ": the query API, the console and the reports fail until it answers;"
+                   " reports are stored meanwhile");
+  }
   return std::unique_ptr<Storage>(std::move(storage));
 }
 

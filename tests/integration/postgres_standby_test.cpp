@@ -216,5 +216,25 @@ TEST_CASE(
                    << " reports behind");
 }
 
+TEST_CASE(
+    "PostgreSQL standby: a --read-db that cannot answer is said at start, and reports are stored",
+    "[postgres-standby]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  testing::TempDir dir;
+  // A standby that is not there: a socket folder where no server listens.
+  const std::string absent = "host=" + (dir / "no-server").string() + " port=5432 dbname=" + db;
+  std::filesystem::create_directories(dir / "no-server");
+  Collector collector(dir, {"--read-db", absent}, server.conninfo(db));
+  const std::string agent_token = collector.enroll(kAgent, "standby-site");
+  CHECK(collector.post("/api/v1/reports", report(1), agent_token).status == 200);
+  CHECK(server.psql(db, "SELECT count(*) FROM batches") == "1");
+  const std::string log = collector.child().log();
+  CHECK_THAT(log, Catch::Contains("--read-db: ") &&
+                      Catch::Contains("the query API, the console and the reports fail until it "
+                                      "answers"));
+}
+
 }  // namespace
 }  // namespace vigie
