@@ -36,11 +36,11 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-// A failure of the collector's own database (its messages start "database", as pq.hpp
-// and sqlite.hpp write them) says where the database is, who the collector logs in as,
-// which password file it reads, and the server's words: for the operator's log, not
-// for whoever sent the request. Logged once every 10 s at most (a database down fails
-// every request), with how many more failed meanwhile.
+// A failure of the collector's own database (PostgreSQL's messages say "database", as
+// pq.cpp writes them, and so do SQLite's about its file: "database is locked") says
+// where the database is, who the collector logs in as, which password file it reads,
+// and the server's words: for the operator's log, not for whoever sent the request. Logged once
+// every 10 s at most (a database down fails every request), with how many more failed meanwhile.
 std::string private_failure(const Status& status) {
   static std::atomic<std::int64_t> last_logged{0};
   static std::atomic<std::int64_t> unlogged{0};
