@@ -236,5 +236,57 @@ TEST_CASE(
                                       "answers"));
 }
 
+TEST_CASE(
+    "PostgreSQL failover: a standby promoted, a collector naming both servers goes on, "
+    "every report stored once",
+    "[postgres-standby]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  testing::PostgresServer standby(server);
+  INFO(standby.why());
+  REQUIRE(standby.available());
+  // Both servers in --db, as docs/operations.md says: libpq takes the one that writes.
+  const std::string both = "host=" + server.folder().string() + "," + standby.folder().string() +
+                           " port=" + std::to_string(server.port()) + "," +
+                           std::to_string(standby.port()) + " user=vigie dbname=" + db +
+                           " target_session_attrs=read-write connect_timeout=2";
+  testing::TempDir dir;
+  Collector collector(dir, {}, both);
+  const std::string agent_token = collector.enroll(kAgent, "standby-site");
+  const std::string viewer = collector.token("viewer");
+  // As an agent: a report sent again, under the same seq, until it is answered 200.
+  int refused = 0;
+  const auto send = [&](std::int64_t seq) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (collector.post("/api/v1/reports", report(seq), agent_token).status == 200) return true;
+      ++refused;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  std::int64_t seq = 0;
+  for (int i = 0; i < 20; ++i) REQUIRE(send(++seq));
+  // The primary goes (a fast shutdown sends the standby every commit first), and the
+  // standby is promoted, as Patroni or repmgr would.
+  REQUIRE(server.stop());
+  REQUIRE(standby.psql("postgres", "SELECT pg_promote()") == "t");
+  for (int i = 0; i < 20; ++i) REQUIRE(send(++seq));
+  INFO("reports refused while the primary moved: " << refused);
+  CHECK(standby.psql(db, "SELECT count(*), count(DISTINCT seq), max(seq) FROM batches") ==
+        "40|40|40");
+  // The new primary's state is the last report's, and the collector leads there again.
+  const auto check = collector.get(std::string("/api/v1/checks?agent=") + kAgent, viewer);
+  REQUIRE(check.status == 200);
+  CHECK(json::parse(check.body)["checks"][0]["status"] == 0);  // OK, as seq 40 says
+  CHECK(testing::eventually(
+      [&] {
+        const auto metrics = collector.get("/metrics", viewer);
+        return metrics.status == 200 && metric_value(metrics.body, "vigie_leader") == 1;
+      },
+      15s));
+}
+
 }  // namespace
 }  // namespace vigie
