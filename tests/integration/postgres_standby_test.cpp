@@ -20,6 +20,7 @@
 #include "console/model.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/collector_fixture.hpp"
+#include "tests/support/peers.hpp"
 #include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -240,9 +241,14 @@ TEST_CASE(
     "PostgreSQL failover: a standby promoted, a collector naming both servers goes on, "
     "every report stored once",
     "[postgres-standby]") {
-  auto postgres = testing::postgres_database({.migrate = true});
-  if (!postgres) return;
-  auto& [server, db, conninfo] = *postgres;
+  // A primary of its own: the test stops it (the program's shared server serves the
+  // tests after it).
+  testing::PostgresServer server;
+  if (!server.available())
+    VIGIE_SKIP_TEST(testing::Absent::kPackage, "PostgreSQL: " << server.why());
+  const std::string db = server.create_database();
+  INFO(server.why());
+  REQUIRE_FALSE(db.empty());
   testing::PostgresServer standby(server);
   INFO(standby.why());
   REQUIRE(standby.available());
