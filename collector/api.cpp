@@ -1178,6 +1178,11 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 "1 while this collector leads (runs the sweeps and housekeeping; always on "
                 "SQLite), else 0.",
                 storage_.leads() ? 1 : 0);
+  append_metric(out, "vigie_schema_outdated", "gauge",
+                "1 once a newer collector migrated the shared PostgreSQL database under this "
+                "one: it writes nothing more, answers reports 503 and /healthz fails (upgrade "
+                "it), else 0.",
+                storage_.health() ? 0 : 1);
   append_metric(out, "vigie_reports_refused_busy_total", "counter",
                 "Reports answered 503 because the writer's queue was full.",
                 static_cast<double>(s.refused_busy));
@@ -1263,6 +1268,9 @@ void Api::get_notifications(const HttpRequest& request, const TokenRecord&, Resp
 }
 
 void Api::get_health(const HttpRequest&, const TokenRecord&, Respond respond) const {
+  // Failing, so that a balancer sends the agents elsewhere (to upgraded collectors).
+  if (Status health = storage_.health(); !health)
+    return respond(json_response(503, {{"status", "failing"}, {"error", health.message()}}));
   respond(json_response(200, {{"status", "ok"}}));
 }
 

@@ -335,6 +335,11 @@ class Storage : public HistoryReader, public TokenStore, public ConfigStore {
   }
 
   virtual StorageStats stats() = 0;
+  // Whether this collector may serve (GET /healthz), without a round trip to the
+  // database: kFailedPrecondition, saying why and what to do, once a newer collector
+  // migrated a shared PostgreSQL database under it (it then writes nothing more and no
+  // longer leads). SQLite, which one collector owns, is always fine.
+  virtual Status health() { return Status::ok(); }
 
   // Samples of one series between from and to, from the finest tier that still covers
   // `from` and is no finer than `step`: raw (8 days), 5-minute (90 days), 1-hour.

@@ -48,6 +48,15 @@ void Lease::give_up(std::int64_t term) {
   stop_.wake();
 }
 
+void Lease::retire(std::string why) {
+  {
+    std::lock_guard lock(retired_mu_);
+    if (!retired_.empty()) return;
+    retired_ = std::move(why);
+  }
+  stop_.stop();
+}
+
 bool Lease::pause(std::chrono::milliseconds ms, int socket) {
   (void)stop_.wait(ms, socket);
   stop_.clear();  // a give_up() that came too late for its term: one wait cut short at most
@@ -142,15 +151,18 @@ void Lease::run() {
     // The duties stop before the connection goes (and with it the lock, if the server
     // still holds it for this collector): never two leaders at once.
     if (term_.load() != 0)
-      fence(stop_.stopping() ? std::string("the collector stops")
-            : s              ? std::string("stopped")
-                             : s.message());
+      fence(stop_.stopping() ? stopping_reason() : s ? std::string("stopped") : s.message());
     conn.reset();
     if (stop_.stopping()) break;
     if (!s) log::warning("lead: " + s.message() + "; connecting again");
     if (!pause(std::min(lease_, std::chrono::milliseconds(1000)))) break;
   }
-  if (term_.load() != 0) fence("the collector stops");
+  if (term_.load() != 0) fence(stopping_reason());
+}
+
+std::string Lease::stopping_reason() {
+  std::lock_guard lock(retired_mu_);
+  return retired_.empty() ? std::string("the collector stops") : retired_;
 }
 
 }  // namespace vigie::collector::pg

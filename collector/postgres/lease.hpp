@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -52,6 +53,10 @@ class Lease {
   // its connection (the lock goes with it) and competes again, rather than leading
   // on until its next confirmation while its duties are refused. Any thread.
   void give_up(std::int64_t term);
+  // Stops leading and competing for good, without waiting for the Lease's thread (which
+  // may be the caller): for a collector that must run no duty any more (a database
+  // migrated under it). `why` is logged if it led. Any thread.
+  void retire(std::string why);
 
  private:
   void run();
@@ -60,6 +65,8 @@ class Lease {
   bool pause(std::chrono::milliseconds ms, int socket = -1);
   void lead(std::int64_t term);
   void fence(const std::string& why);
+  // Why the thread stops: retire()'s reason, or the collector stopping.
+  std::string stopping_reason();
 
   const std::string conninfo_;
   const std::string self_;
@@ -70,6 +77,8 @@ class Lease {
   std::atomic<std::int64_t> confirmed_{0};
   // The term give_up() was called for, until the Lease's thread takes it (0: none).
   std::atomic<std::int64_t> give_up_{0};
+  std::mutex retired_mu_;
+  std::string retired_;  // retire()'s `why`; "" until then
   StopSignal stop_;
   std::thread thread_;
 };

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/postgres/schema.hpp"
 #include "common/log.hpp"
 
 namespace vigie::collector::pg {
@@ -60,8 +62,11 @@ std::optional<Storage::OthersChanged> read_payload(std::string_view payload,
   return changed;
 }
 
-Listener::Listener(std::string conninfo, std::string self, Changed changed)
-    : conninfo_(std::move(conninfo)), self_(std::move(self)), changed_(std::move(changed)) {
+Listener::Listener(std::string conninfo, std::string self, Changed changed, Migrated migrated)
+    : conninfo_(std::move(conninfo)),
+      self_(std::move(self)),
+      changed_(std::move(changed)),
+      migrated_(std::move(migrated)) {
   if (!stop_.ready()) {
     log::error("live changes: cannot make a pipe; other collectors' changes are not followed");
     return;
@@ -85,8 +90,12 @@ void Listener::run() {
   while (!stop_.stopping()) {
     auto made = pq::Conn::connect(conninfo_);
     Status s = made ? (*made)->exec("SET application_name = 'vigie-listen'; LISTEN " +
-                                    std::string(kChannel))
+                                    std::string(kChannel) + "; LISTEN " + kSchemaChannel)
                     : made.status();
+    // Read once listening: a migration committed after it is notified, one before it is
+    // read here.
+    Result<std::int64_t> version = s ? schema_version(**made) : Result<std::int64_t>(s);
+    if (!version) s = version.status();
     if (!s) {
       if (!lost) log::warning("live changes: " + s.message() + "; trying again");
       lost = true;
@@ -96,6 +105,7 @@ void Listener::run() {
     }
     std::unique_ptr<pq::Conn> conn = std::move(*made);
     delay = kFirstRetry;
+    if (migrated_) migrated_(*version);
     if (lost) {
       log::notice("live changes: listening again");
       changed_(kAll);  // what others committed meanwhile is read again
@@ -110,8 +120,16 @@ void Listener::run() {
       const bool up = conn->consume_input() && conn->ok();
       // Those read at once are merged: one call reads their agents together.
       std::optional<Storage::OthersChanged> others;
-      for (const auto& text : conn->notifications()) {
-        auto changed = read_payload(text, self_);
+      for (const auto& notification : conn->notifications()) {
+        if (notification.channel == kSchemaChannel) {
+          std::int64_t version = 0;
+          const std::string& text = notification.payload;
+          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+          if (ec == std::errc() && end == text.data() + text.size() && migrated_)
+            migrated_(version);
+          continue;
+        }
+        auto changed = read_payload(notification.payload, self_);
         if (!changed) continue;
         if (!others) {
           others = std::move(*changed);

@@ -10,8 +10,14 @@
 // When the connection drops it is made again with a growing delay (0.1 s up to 5 s),
 // and `changed` is called with `all` once it is back: what was committed meanwhile is
 // then read again from the database, so nothing is missed.
+//
+// The same connection listens on the schema's channel (schema.hpp): each migration
+// step notifies it, and once listening (at each connection) the Listener reads the
+// database's version; both are passed to `migrated`, so that a collector hears within
+// a moment that a newer one migrated the database under it.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -37,7 +43,9 @@ class Listener {
  public:
   // `self`: this collector's name in the notifications (its own are ignored).
   using Changed = std::function<void(const Storage::OthersChanged&)>;
-  Listener(std::string conninfo, std::string self, Changed changed);
+  // The database's schema version, as read or notified (may be the one it knows).
+  using Migrated = std::function<void(std::int64_t version)>;
+  Listener(std::string conninfo, std::string self, Changed changed, Migrated migrated);
   ~Listener();  // stops the thread
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -48,6 +56,7 @@ class Listener {
   const std::string conninfo_;
   const std::string self_;
   const Changed changed_;
+  const Migrated migrated_;
   StopSignal stop_;
   std::thread thread_;
 };

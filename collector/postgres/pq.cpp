@@ -266,10 +266,10 @@ int Conn::socket() const { return PQsocket(conn_); }
 
 bool Conn::consume_input() { return PQconsumeInput(conn_) == 1; }
 
-std::vector<std::string> Conn::notifications() {
-  std::vector<std::string> out;
+std::vector<Conn::Notification> Conn::notifications() {
+  std::vector<Notification> out;
   while (PGnotify* n = PQnotifies(conn_)) {
-    out.emplace_back(n->extra ? n->extra : "");
+    out.push_back({n->relname ? n->relname : "", n->extra ? n->extra : ""});
     PQfreemem(n);
   }
   return out;

@@ -183,8 +183,12 @@ class Conn {
   int server_version() const;
   // The socket, to wait for notifications on.
   int socket() const;
-  // The payloads of the notifications received so far (LISTEN), consumed.
-  std::vector<std::string> notifications();
+  // The notifications received so far (LISTEN), consumed.
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  std::vector<Notification> notifications();
   // Reads what the server sent without blocking; false when the connection broke.
   bool consume_input();
 

@@ -358,8 +358,10 @@ constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
                                        kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
-// Held while migrating, so that collectors started at once migrate one after another.
-constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7612001)";
+// Held while migrating, so that collectors started at once migrate one after another,
+// and that writers' transactions (begin_writes()) never run across a step.
+const std::string kMigrationLock =
+    "SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLock) + ")";
 
 Status too_new(std::int64_t version) {
   return Status(Code::kFailedPrecondition, "database schema version " + std::to_string(version) +
@@ -390,6 +392,33 @@ Status check_version(pq::Conn& conn) {
   return Status::ok();
 }
 
+Result<std::int64_t> begin_writes(pq::Conn& conn) {
+  // Two statements: the version is read by a statement whose snapshot is taken once the
+  // lock is held, after the migration that held it committed.
+  auto answered = conn.pipeline(
+      pq::Batch()
+          .add("BEGIN")
+          .add("SELECT pg_advisory_xact_lock_shared($1)", pq::Params().add(kSchemaLock))
+          .add("SELECT version FROM vigie_schema"));
+  if (!answered) return answered.status();
+  const pq::Rows& version = answered->back();
+  if (version.size() != 1) return Status::internal("vigie_schema holds no version");
+  return version.int64(0, 0);
+}
+
+std::string migrated_under(std::int64_t version) {
+  const std::string stops =
+      ": it writes nothing more (reports are answered 503: agents keep them and send them "
+      "again) and no longer leads";
+  if (version < kSchemaVersion)
+    return "the database's schema version went back to " + std::to_string(version) +
+           " under this collector, which knows " + std::to_string(kSchemaVersion) + stops +
+           ": see what restored the database, then start the collector again (it migrates)";
+  return "the database was migrated to schema version " + std::to_string(version) +
+         " by a newer collector; this one knows " + std::to_string(kSchemaVersion) + stops +
+         ": upgrade it (then start it again)";
+}
+
 Status migrate(pq::Conn& conn, std::int64_t target) {
   for (;;) {
     if (Status s = conn.exec("BEGIN"); !s) return s;
@@ -410,6 +439,10 @@ Status migrate(pq::Conn& conn, std::int64_t target) {
     const std::int64_t next = *version + 1;
     s = conn.exec(kMigrations[next - 1]);
     if (s) s = conn.exec("UPDATE vigie_schema SET version = " + std::to_string(next));
+    // Collectors still running on the database hear of it when it commits.
+    if (s)
+      s = conn.exec("SELECT pg_notify('" + std::string(kSchemaChannel) + "', '" +
+                    std::to_string(next) + "')");
     if (s) s = conn.exec("COMMIT");
     if (!s) {
       (void)conn.exec("ROLLBACK");

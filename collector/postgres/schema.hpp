@@ -13,6 +13,15 @@ namespace vigie::collector::pg {
 // The version this collector writes and reads (table vigie_schema).
 inline constexpr std::int64_t kSchemaVersion = 6;
 
+// vigie's advisory lock key for the schema: each migration step holds it exclusively
+// (pg_advisory_xact_lock), each writer's transaction shared (begin_writes()), so that no
+// transaction of a collector runs across a migration made by another.
+inline constexpr std::int64_t kSchemaLock = 7612001;
+// The channel each migration step notifies on, its payload the version it brings the
+// database to: collectors already running on the database hear of it within a
+// moment (listen.hpp) rather than at their next write.
+inline constexpr const char* kSchemaChannel = "vigie_schema";
+
 // The database's version; 0 for an empty database.
 Result<std::int64_t> schema_version(pq::Conn& conn);
 
@@ -24,5 +33,18 @@ Status migrate(pq::Conn& conn, std::int64_t target = kSchemaVersion);
 // kFailedPrecondition unless the database is at kSchemaVersion (what a collector
 // checks before it serves, when it was told not to migrate).
 Status check_version(pq::Conn& conn);
+
+// Opens a writer's transaction: BEGIN, the schema lock taken shared until it ends (a
+// migration waits for the transaction; the transaction waits for a migration under
+// way), then the database's version read after the lock, in one round trip. A writer
+// commits nothing when the version is not kSchemaVersion: the database was migrated
+// since this collector started (a rolling upgrade), and what it would write assumes
+// a layout that is gone. The transaction is left open either way; on failure it is in
+// an unknown state (ROLLBACK it).
+Result<std::int64_t> begin_writes(pq::Conn& conn);
+
+// What a collector running on a database migrated under it says and does (the error
+// its log shows once, its /healthz reply).
+std::string migrated_under(std::int64_t version);
 
 }  // namespace vigie::collector::pg

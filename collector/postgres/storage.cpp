@@ -153,7 +153,9 @@ class PostgresStorage final : public Storage {
     std::lock_guard lock(listener_mu_);
     listener_.reset();
     if (changed)
-      listener_ = std::make_unique<pg::Listener>(options_.conninfo, self_, std::move(changed));
+      listener_ =
+          std::make_unique<pg::Listener>(options_.conninfo, self_, std::move(changed),
+                                         [this](std::int64_t version) { found_schema(version); });
   }
   void lead(std::function<void(bool)> changed) override {
     std::unique_ptr<pg::Lease> old;
@@ -162,13 +164,18 @@ class PostgresStorage final : public Storage {
       old = std::move(lease_);
     }
     old.reset();  // stops leading before another lease starts
-    if (!changed) return;
+    if (!changed || outdated_.load() != 0) return;
     auto lease = std::make_unique<pg::Lease>(options_.conninfo, holder_name(), options_.lease,
                                              std::move(changed));
     std::lock_guard lock(lease_mu_);
     lease_ = std::move(lease);
   }
-  bool leads() override { return lead_term() != 0; }
+  bool leads() override { return outdated_.load() == 0 && lead_term() != 0; }
+  Status health() override {
+    const std::int64_t found = outdated_.load();
+    if (found == 0) return Status::ok();
+    return Status(Code::kFailedPrecondition, pg::migrated_under(found));
+  }
   bool shared() const override { return true; }
   void duty(Change make, ChangeDone done) override;
   void duty_agents(std::vector<std::string> agents, AgentsChange make, ChangeDone done) override;
@@ -237,6 +244,8 @@ class PostgresStorage final : public Storage {
   Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
                                               std::int64_t due_by_ms, std::size_t limit,
                                               std::int64_t lease_ms) override {
+    // Claims write to the outbox outside the writer: refused here once the schema moved.
+    if (outdated_.load() != 0) return outdated_status();
     return primary_.with([&](pq::Conn& c) {
       return pg::claim_outbox(c, channel, now_ms, due_by_ms, limit, lease_ms);
     });
@@ -244,6 +253,7 @@ class PostgresStorage final : public Storage {
   Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
                                                  std::int64_t held_until_ms,
                                                  std::int64_t until_ms) override {
+    if (outdated_.load() != 0) return outdated_status();
     return primary_.with(
         [&](pq::Conn& c) { return pg::renew_outbox(c, ids, held_until_ms, until_ms); });
   }
@@ -338,6 +348,25 @@ class PostgresStorage final : public Storage {
     if (lease_) lease_->give_up(term);
     return s;
   }
+  // The database's schema version, as the writer or the Listener found it (any thread).
+  // Another than this collector's (a newer collector migrated the database under it,
+  // during a rolling upgrade): it stops for good what assumes its schema: writes (the
+  // writer commits nothing more, jobs are refused as unavailable: agents keep their
+  // reports and send them again, to an upgraded collector behind the balancer) and the
+  // lead; /healthz fails. Said once, at error.
+  void found_schema(std::int64_t version) {
+    if (version == pg::kSchemaVersion) return;
+    std::int64_t none = 0;
+    if (!outdated_.compare_exchange_strong(none, version)) return;
+    log::error("storage: " + pg::migrated_under(version));
+    std::lock_guard lock(lease_mu_);
+    if (lease_) lease_->retire("the database was migrated under it by a newer collector");
+  }
+  Status outdated_status() const {
+    return Status::unavailable("the database's schema version is now " +
+                               std::to_string(outdated_.load()) + ", this collector's " +
+                               std::to_string(pg::kSchemaVersion) + ": it writes nothing more");
+  }
   // This collector in vigie_lead.holder: its host, process and name.
   std::string holder_name() const {
     char host[256] = {};
@@ -362,6 +391,7 @@ class PostgresStorage final : public Storage {
                                                const std::vector<std::string>& agents);
   void writer_loop();
   bool connected();
+  Status begin();
   void commit_group(std::vector<Job>& group);
   // `first`: the transaction's first job.
   Status apply_in_savepoint(const Job& job, bool first);
@@ -374,6 +404,9 @@ class PostgresStorage final : public Storage {
   std::atomic<std::int64_t> commits_{0};
   std::atomic<std::int64_t> commit_failures_{0};
   std::atomic<std::int64_t> refused_busy_{0};
+  // The schema version found when it is not kSchemaVersion (found_schema()); 0 while
+  // it is.
+  std::atomic<std::int64_t> outdated_{0};
   WriterTimes times_;
   // A housekeeping slice ran in the group being committed (writer thread).
   bool slice_in_group_ = false;
@@ -396,6 +429,7 @@ class PostgresStorage final : public Storage {
 };
 
 void PostgresStorage::enqueue(Job job) {
+  if (outdated_.load() != 0) return job.done(outdated_status());
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
@@ -620,6 +654,14 @@ void PostgresStorage::close() {
   if (writer_.joinable()) writer_.join();
 }
 
+// BEGIN, refused on a database another collector migrated since this one started.
+Status PostgresStorage::begin() {
+  auto version = pg::begin_writes(*conn_);
+  if (!version) return version.status();
+  found_schema(*version);
+  return outdated_.load() == 0 ? Status::ok() : outdated_status();
+}
+
 // The writer's connection, made again after it broke.
 bool PostgresStorage::connected() {
   if (conn_ && conn_->ok()) return true;
@@ -705,8 +747,7 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
   outcomes.reserve(group.size());
   const auto start = Clock::now();
   slice_in_group_ = false;
-  Status tx =
-      connected() ? conn_->exec("BEGIN") : Status::unavailable("the database cannot be reached");
+  Status tx = connected() ? begin() : Status::unavailable("the database cannot be reached");
   if (tx) {
     writes_->new_transaction();
     for (const auto& job : group) outcomes.push_back(apply_in_savepoint(job, outcomes.empty()));
@@ -732,7 +773,8 @@ void PostgresStorage::commit_group(std::vector<Job>& group) {
     if (tx.code() != Code::kUnavailable) tx = Status::unavailable(tx.message());
   }
   (tx ? commits_ : commit_failures_).fetch_add(1, std::memory_order_relaxed);
-  if (!tx) log::error("storage: commit failed: " + tx.message());
+  // A group refused for the schema is said once, by found_schema().
+  if (!tx && outdated_.load() == 0) log::error("storage: commit failed: " + tx.message());
   const auto took = Clock::now() - start;
   if (slice_in_group_ && writes_) times_.housekept(took, writes_->slice_work());
   else times_.committed(took, group.size());
