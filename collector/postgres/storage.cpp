@@ -125,7 +125,8 @@ class PostgresStorage final : public Storage {
     // housekeeping on: a block of a day with no partition goes to the default one, and
     // one routed there while the lead attaches its day's partition is refused
     // ("violates partition constraint"). A check of one row once they are made.
-    Status made = conn_->exec("BEGIN");
+    // Opened as every writer's transaction is (begin()): not across a migration.
+    Status made = begin();
     if (made) made = writes_->make_partitions(now_ms());
     if (made) made = conn_->commit();
     if (!made) {
