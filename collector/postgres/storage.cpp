@@ -658,9 +658,15 @@ void PostgresStorage::close() {
 // BEGIN, refused on a database another collector migrated since this one started.
 Status PostgresStorage::begin() {
   auto version = pg::begin_writes(*conn_);
-  if (!version) return version.status();
-  found_schema(*version);
-  return outdated_.load() == 0 ? Status::ok() : outdated_status();
+  Status s = version ? Status::ok() : version.status();
+  if (version) {
+    found_schema(*version);
+    if (outdated_.load() != 0) s = outdated_status();
+  }
+  // Refused, the transaction is not left open: idle, it would hold the schema's lock,
+  // which the next migration waits for, and its snapshot.
+  if (!s) (void)conn_->exec("ROLLBACK");
+  return s;
 }
 
 // The writer's connection, made again after it broke.

@@ -134,6 +134,13 @@ TEST_CASE("PostgreSQL: a writer commits nothing across a migration it did not he
   CHECK(server.psql(db, "SELECT count(*) FROM batches").value_or("psql failed") == *batches);
   CHECK(health(*old.api) == 503);
   CHECK(eventually([&] { return !old.storage->leads(); }, 3s));
+  // It holds no transaction open: the next migration does not wait on it.
+  const auto idle = server.psql(db,
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                " current_database() AND state LIKE 'idle in transaction%'");
+  CHECK(idle.value_or("psql failed") == "0");
+  INFO(server.why());
+  CHECK(server.psql(db, "SET lock_timeout = '2s'; " + newer_migration(false)).has_value());
 }
 
 TEST_CASE("PostgreSQL: a writer's transaction and a migration never overlap",
