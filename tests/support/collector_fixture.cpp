@@ -1,9 +1,15 @@
 #include "tests/support/collector_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace vigie::testing {
 
@@ -20,8 +26,37 @@ std::string trim(std::string s) {
   return s;
 }
 
+namespace {
+
+// A free port of 127.0.0.1 below the kernel's ephemeral range. A collector restarted by
+// a test listens on its port again; one the kernel had handed out (port 0) may by then
+// be the local port of another test's connection, and the restart fails ("Address
+// already in use"). Below the range, only a listener takes it.
+int port_below_ephemeral() {
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  const int first = std::max(1024, low - 12'000);
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(first, std::max(first, low - 1));
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int port = pick(random);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  return 0;  // the kernel's pick, then
+}
+
+}  // namespace
+
 Collector::Collector(const TempDir& dir, std::vector<std::string> extra, std::string db)
-    : dir_(dir), extra_(std::move(extra)), db_(std::move(db)) {
+    : dir_(dir), extra_(std::move(extra)), db_(std::move(db)), port_(port_below_ephemeral()) {
   auto certs = run({std::string(VIGIE_SOURCE_DIR) + "/scripts/make-certs", (dir / "tls").string()});
   REQUIRE(certs.exit_code == 0);
   start();
