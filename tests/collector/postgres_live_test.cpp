@@ -11,6 +11,7 @@
 #include "collector/monitor.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
+#include "tests/collector/monitor_ingest.hpp"
 #include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector {
@@ -33,13 +34,7 @@ protocol::Report report(const std::string& agent, std::uint64_t seq, State statu
   return r;
 }
 
-Status ingest(Monitor& monitor, protocol::Report r) {
-  std::promise<Status> done;
-  auto future = done.get_future();
-  monitor.ingest(std::move(r), wall_ms(),
-                 [&](Result<IngestOutcome> o) { done.set_value(o ? Status::ok() : o.status()); });
-  return future.get();
-}
+using testing_support::ingest;
 
 struct Poll {
   std::future<std::vector<Event>> events;

@@ -22,6 +22,7 @@
 #include "collector/notifier.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
+#include "tests/collector/monitor_ingest.hpp"
 #include "tests/support/child.hpp"
 #include "tests/support/postgres_database.hpp"
 #include "tests/support/postgres_server.hpp"
@@ -51,13 +52,7 @@ protocol::Report report(int agent, int seq) {
   return r;
 }
 
-Status ingest(Monitor& monitor, protocol::Report r) {
-  std::promise<Status> done;
-  auto future = done.get_future();
-  monitor.ingest(std::move(r), wall_ms(),
-                 [&](Result<IngestOutcome> o) { done.set_value(o ? Status::ok() : o.status()); });
-  return future.get();
-}
+using testing_support::ingest;
 
 struct Collector {
   std::unique_ptr<Storage> storage;

@@ -16,6 +16,7 @@
 #include "collector/postgres/schema.hpp"
 #include "collector/storage.hpp"
 #include "common/time.hpp"
+#include "tests/collector/monitor_ingest.hpp"
 #include "tests/support/postgres_database.hpp"
 
 namespace vigie::collector {
@@ -38,13 +39,7 @@ protocol::Report report(std::uint64_t seq) {
   return r;
 }
 
-Status ingest(Monitor& monitor, protocol::Report r) {
-  std::promise<Status> done;
-  auto future = done.get_future();
-  monitor.ingest(std::move(r), wall_ms(),
-                 [&](Result<IngestOutcome> o) { done.set_value(o ? Status::ok() : o.status()); });
-  return future.get();
-}
+using testing_support::ingest;
 
 int health(const Api& api) {
   std::promise<int> answered;
