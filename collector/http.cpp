@@ -1,6 +1,5 @@
 #include "collector/http.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -42,20 +41,11 @@ std::string url_decode(std::string_view s) {
 // and the server's words: for the operator's log, not for whoever sent the request. Logged once
 // every 10 s at most (a database down fails every request), with how many more failed meanwhile.
 std::string private_failure(const Status& status) {
-  static std::atomic<std::int64_t> last_logged{0};
-  static std::atomic<std::int64_t> unlogged{0};
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  std::int64_t last = last_logged.load();
-  if (now - last >= 10'000 && last_logged.compare_exchange_strong(last, now)) {
-    const std::int64_t more = unlogged.exchange(0);
+  static log::Throttle throttle(std::chrono::seconds(10));
+  if (const auto held = throttle.pass(std::chrono::steady_clock::now()))
     log::warning("api: a request failed: " + status.message() +
-                 (more > 0 ? " (and " + std::to_string(more) + " more since the last such line)"
-                           : std::string()));
-  } else {
-    unlogged.fetch_add(1);
-  }
+                 (*held > 0 ? " (and " + std::to_string(*held) + " more since the last such line)"
+                            : std::string()));
   return status.code() == Code::kUnavailable
              ? "the database cannot be used now; try again later (the collector's log says why)"
              : "the database failed this request (the collector's log says why)";

@@ -33,4 +33,16 @@ void write(Level lvl, std::string_view message) {
   }
 }
 
+std::optional<std::int64_t> Throttle::pass(std::chrono::steady_clock::time_point now) {
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::int64_t last = last_ms_.load();
+  // One caller among those arriving together wins the slot; the others are counted.
+  if ((last == kNever || now_ms - last >= interval_.count()) &&
+      last_ms_.compare_exchange_strong(last, now_ms))
+    return held_.exchange(0);
+  held_.fetch_add(1);
+  return std::nullopt;
+}
+
 }  // namespace vigie::log

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/json_parse.hpp"
+
 namespace vigie::plugins::antivirus::central {
 namespace {
 
@@ -17,7 +18,8 @@ constexpr milliseconds kRequestTimeout{30'000};  // one request, at most
 constexpr int kMaxWaits = 5;                     // 429s and 503s waited out per request
 constexpr seconds kMaxBackoff{30};
 constexpr std::size_t kMaxBody = 32 * 1024 * 1024;  // a page of 500 full endpoints is ~1.5 MB
-constexpr std::size_t kMaxDepth = 32;
+// Nesting, as every JSON vigie reads from outside (json_parse.hpp); replies nest about 5.
+constexpr std::size_t kMaxDepth = kMaxJsonDepth;
 
 // The time left before `deadline`, at most kRequestTimeout: one request's timeout.
 milliseconds request_timeout(Clock::time_point deadline) {

@@ -404,6 +404,22 @@ TEST_CASE("SophosCentralCheck: malformed replies, missing fields and unknown val
                                      "understood)\n"));
 }
 
+TEST_CASE("SophosCentralCheck: a reply nested 100 000 levels deep is refused, naming it",
+          "[sophos-central]") {
+  json deep_endpoints = healthy(kMairie, "Mairie", 0);
+  deep_endpoints["deep"] = "endpoints";
+  json deep_alerts = healthy(kCcas, "CCAS", 1);
+  deep_alerts["deep"] = "alerts";
+  Fixture f(scenario({deep_endpoints, deep_alerts,
+                      healthy("c0ffee00-0000-4000-8000-000000000003", "Syndicat", 1)}));
+  const Round round = f.run(f.params({{kMairie, "a"}, {kCcas, "b"}, {"Syndicat", "c"}}));
+  CHECK(round.of(kMairie).status == State::kUnknown);
+  CHECK(round.of(kMairie).summary == "endpoints page 1: invalid JSON nested deeper than 64 levels");
+  CHECK(round.of(kCcas).status == State::kUnknown);
+  CHECK(round.of(kCcas).summary == "alerts page 1: invalid JSON nested deeper than 64 levels");
+  CHECK(round.of("Syndicat").status == State::kOk);  // the others read as ever
+}
+
 TEST_CASE("SophosCentralCheck: an endpoint list that never ends stops at the bound, saying so",
           "[sophos-central]") {
   json endless = healthy(kMairie, "Mairie", 0);

@@ -22,6 +22,7 @@ What it serves comes from a scenario file (JSON):
                 "rate_limit": 2,            # the first N endpoint requests get 429
                 "retry_after": "1",         # their Retry-After header; null: none
                 "malformed": "endpoints" | "alerts",   # invalid JSON there
+                "deep": "endpoints" | "alerts",  # valid JSON nested 100,000 levels there
                 "endless": true,            # the endpoint list never ends
                 "delay": 0,                 # seconds before each of its answers
                 "endpoints": [spec, ...], "alerts": [spec, ...]}]}
@@ -238,6 +239,12 @@ class Central:
         return out
 
 
+def deep_items(levels=100000):
+    """A list whose one item is an array nested `levels` deep: valid JSON (200 KB) that a
+    reader walking it a level a call would overflow its stack on."""
+    return b'{"items": [' + b"[" * levels + b"]" * levels + b'], "pages": {}}'
+
+
 def page_key(offset):
     return base64.urlsafe_b64encode(json.dumps({"o": offset, "s": "k"}).encode()).decode()
 
@@ -378,6 +385,8 @@ def make_handler(central, role):
                                             "correlationId": str(uuid.uuid4()),
                                             "requestId": str(uuid.uuid4())},
                                       headers=headers, entry=entry)
+                if tenant.get("deep") == "endpoints":
+                    return self.reply(200, deep_items(), entry=entry)
                 if tenant.get("malformed") == "endpoints":
                     return self.reply(200, b'{"items": [{"id": "a24b74a2", "hostname": "SRV',
                                       entry=entry)
@@ -385,6 +394,8 @@ def make_handler(central, role):
                                   entry, endless=tenant.get("endless", False), tenant=tenant,
                                   full=query.get("view") == "full")
             if url.path == "/common/v1/alerts":
+                if tenant.get("deep") == "alerts":
+                    return self.reply(200, deep_items(), entry=entry)
                 if tenant.get("malformed") == "alerts":
                     return self.reply(200, b"<html>Bad Gateway</html>", entry=entry)
                 return self.keyed(tenant["_alerts"], query, scenario.get("alert_page_size", 100),
