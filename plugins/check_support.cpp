@@ -194,6 +194,20 @@ State above(double value, double warn, double crit, std::string_view unit, std::
   return State::kOk;
 }
 
+State older_than(std::int64_t age_seconds, std::chrono::seconds warn, std::chrono::seconds crit,
+                 std::string& note) {
+  if (age_seconds > crit.count()) {
+    note = " (CRITICAL > " + format_duration(crit) + ")";
+    return State::kCritical;
+  }
+  if (age_seconds > warn.count()) {
+    note = " (WARNING > " + format_duration(warn) + ")";
+    return State::kWarning;
+  }
+  note.clear();
+  return State::kOk;
+}
+
 Status check_order(std::chrono::milliseconds warn, std::chrono::milliseconds crit,
                    std::string_view warn_path, std::string_view crit_key) {
   if (warn <= crit) return Status::ok();

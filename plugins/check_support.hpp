@@ -95,6 +95,11 @@ std::string number_text(double value);
 // The state a value above "warn" / "crit" gives, and " (WARNING > 90%)" or "" to say so.
 State above(double value, double warn, double crit, std::string_view unit, std::string& note);
 
+// The state an age (seconds) above "warn" / "crit" gives, and " (WARNING > 2d)" or "" to
+// say so.
+State older_than(std::int64_t age_seconds, std::chrono::seconds warn, std::chrono::seconds crit,
+                 std::string& note);
+
 // An UNKNOWN outcome with `summary`.
 Outcome unknown_outcome(std::string summary, std::string details = {});
 

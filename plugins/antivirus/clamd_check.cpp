@@ -352,17 +352,11 @@ Outcome ClamdCheck::run(const RunContext& context) {
                         static_cast<double>(warn_.count()), static_cast<double>(crit_.count())),
        threshold_metric("signature_version", static_cast<double>(*version->daily), "", std::nullopt,
                         std::nullopt)});
-  outcome.status = State::kOk;
+  std::string note;
+  outcome.status = older_than(age, warn_, crit_, note);
   outcome.summary = "ClamAV " + version->engine + " up, signatures " +
                     std::to_string(*version->daily) + " of " + utc_text(*version->time) + " (" +
-                    age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " old)";
-  if (age > crit_.count()) {
-    outcome.status = State::kCritical;
-    outcome.summary += " (CRITICAL > " + format_duration(crit_) + ")";
-  } else if (age > warn_.count()) {
-    outcome.status = State::kWarning;
-    outcome.summary += " (WARNING > " + format_duration(warn_) + ")";
-  }
+                    age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " old)" + note;
   return outcome;
 }
 

@@ -176,16 +176,10 @@ Outcome SignatureAgeCheck::run(const RunContext& context) {
         "signature_version", static_cast<double>(*found->version), "", std::nullopt, std::nullopt));
     what += " " + std::to_string(*found->version);
   }
+  std::string note;
+  outcome.status = older_than(age, warn_, crit_, note);
   outcome.summary = what + " of " + utc_text(found->time) + " (" +
-                    age_text(std::chrono::seconds(shown)) + " old) in " + found->file;
-  outcome.status = State::kOk;
-  if (age > crit_.count()) {
-    outcome.status = State::kCritical;
-    outcome.summary += " (CRITICAL > " + format_duration(crit_) + ")";
-  } else if (age > warn_.count()) {
-    outcome.status = State::kWarning;
-    outcome.summary += " (WARNING > " + format_duration(warn_) + ")";
-  }
+                    age_text(std::chrono::seconds(shown)) + " old) in " + found->file + note;
   return outcome;
 }
 

@@ -194,15 +194,9 @@ Outcome SophosLinuxCheck::run(const RunContext&) {
     outcome.metrics.push_back(threshold_metric("update_age", static_cast<double>(age), "s",
                                                static_cast<double>(update_warn_.count()),
                                                static_cast<double>(update_crit_.count())));
-    std::string text = "updated " + age_text(std::chrono::seconds(age)) + " ago";
-    if (age > update_crit_.count()) {
-      state = State::kCritical;
-      text += " (CRITICAL > " + format_duration(update_crit_) + ")";
-    } else if (age > update_warn_.count()) {
-      state = worst(state, State::kWarning);
-      text += " (WARNING > " + format_duration(update_warn_) + ")";
-    }
-    parts.push_back(text);
+    std::string note;
+    state = worst(state, older_than(age, update_warn_, update_crit_, note));
+    parts.push_back("updated " + age_text(std::chrono::seconds(age)) + " ago" + note);
   }
   if (failure && (!success || failure->first > *success)) {
     state = worst(state, State::kWarning);

@@ -247,15 +247,8 @@ Part AvamarServerCheck::checkpoints(std::string_view out) const {
     return part;
   }
   const std::int64_t age = std::max<std::int64_t>(0, now() - *validated);
-  State state = State::kOk;
   std::string note;
-  if (age > checkpoint_crit_.count()) {
-    state = State::kCritical;
-    note = " (CRITICAL > " + format_duration(checkpoint_crit_) + ")";
-  } else if (age > checkpoint_warn_.count()) {
-    state = State::kWarning;
-    note = " (WARNING > " + format_duration(checkpoint_warn_) + ")";
-  }
+  const State state = older_than(age, checkpoint_warn_, checkpoint_crit_, note);
   std::string text = "last validated checkpoint " + validated_tag + " " +
                      age_text(std::chrono::seconds(age)) + " ago" + note;
   if (newest_tag != validated_tag) {

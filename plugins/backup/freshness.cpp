@@ -54,15 +54,10 @@ Outcome judge_freshness(std::string_view noun, std::uint64_t count,
     summary += "dated " + age_text(std::chrono::seconds(-age)) + " in the future (" +
                utc_text(latest->time) + "): check the clocks (WARNING)";
   } else {
+    std::string note;
+    state = older_than(age, policy.warn, policy.crit, note);
     summary += age_text(std::chrono::seconds(std::max<std::int64_t>(age, 0))) + " ago (" +
-               utc_text(latest->time) + ")";
-    if (age > policy.crit.count()) {
-      state = State::kCritical;
-      summary += " (CRITICAL > " + format_duration(policy.crit) + ")";
-    } else if (age > policy.warn.count()) {
-      state = State::kWarning;
-      summary += " (WARNING > " + format_duration(policy.warn) + ")";
-    }
+               utc_text(latest->time) + ")" + note;
   }
   summary += ", " + plural(count, noun);
 

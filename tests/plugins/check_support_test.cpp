@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,20 @@ TEST_CASE("split_words: words between any blanks, none for a blank text", "[chec
   CHECK(split_words("one") == Words{"one"});
   CHECK(split_words("").empty());
   CHECK(split_words(" \t\n ").empty());
+}
+
+TEST_CASE("older_than: an age past warn or crit, said with the threshold", "[check-support]") {
+  using std::chrono::seconds;
+  std::string note = "left over";
+  CHECK(older_than(3600, seconds(3600), seconds(7200), note) == State::kOk);  // not past warn
+  CHECK(note.empty());
+  CHECK(older_than(3601, seconds(3600), seconds(7200), note) == State::kWarning);
+  CHECK(note == " (WARNING > 1h)");
+  CHECK(older_than(7201, seconds(3600), seconds(7200), note) == State::kCritical);
+  CHECK(note == " (CRITICAL > 2h)");
+  CHECK(older_than(-60, seconds(0), seconds(0), note) == State::kOk);  // a clock ahead
+  CHECK(older_than(2 * 86400 + 1, seconds(86400), seconds(2 * 86400), note) == State::kCritical);
+  CHECK(note == " (CRITICAL > 2d)");
 }
 
 }  // namespace
