@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <iostream>
 #include <string>
 #include <system_error>
@@ -13,7 +12,9 @@
 #include "collector/report/backup.hpp"
 #include "collector/report/i18n.hpp"
 #include "collector/report/mailing.hpp"
+#include "collector/report/options.hpp"
 #include "collector/storage.hpp"
+#include "common/config_fields.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
@@ -70,119 +71,45 @@ exit codes: 0 written (and mailed), 1 not written, 2 bad usage, 3 written but no
 namespace {
 
 struct ReportArgs {
-  std::string out;
-  std::string format;
   int days = 7;
   std::string end;
-  std::string site;
-  Lang lang = Lang::kFrench;
-  std::string tz;
-  char separator = ',';
-  std::string db = std::string(kDefaultDatabase);
-  std::vector<std::string> mail_to;
-  std::string smtp;
-  int attempts = 3;
-  std::chrono::milliseconds retry_wait{10'000};
+  ReportOutput output;
 };
-
-// A mail address as a relay takes it: something@domain, nothing that could end the
-// SMTP command or the header it goes in.
-bool plausible_address(std::string_view a) {
-  const auto at = a.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= a.size()) return false;
-  return a.find_first_of(" \t\r\n<>,;\"()") == std::string_view::npos;
-}
 
 Result<ReportArgs> parse_report_args(const std::vector<std::string_view>& args) {
   if (args.size() < 2) return Status::invalid("report: which report? (backup, availability)");
   if (args[1] != "backup")
-    return Status::invalid("report: unknown report \"" + std::string(args[1]) +
-                           "\" (known: backup, availability)");
+    return Status::invalid("report: unknown report " + quote(args[1]) +
+                           " (known: backup, availability)");
   ReportArgs r;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string_view a = args[i];
     if (i + 1 >= args.size()) {
-      if (a.rfind("--", 0) == 0) return Status::invalid(std::string(a) + ": missing value");
-      return Status::invalid("unexpected argument \"" + std::string(a) + "\"");
+      if (a.starts_with("--")) return Status::invalid(std::string(a) + ": missing value");
+      return Status::invalid("unexpected argument " + quote(a));
     }
     const std::string_view v = args[++i];
-    if (a == "--out") {
-      r.out = std::string(v);
-    } else if (a == "--format") {
-      if (v != "html" && v != "csv" && v != "json" && v != "md")
-        return Status::invalid("--format \"" + std::string(v) +
-                               "\": expected html, csv, json or md");
-      r.format = std::string(v);
-    } else if (a == "--period") {
+    if (a == "--period") {
       auto d = parse_duration(v);
       if (!d) return d.status().with_context("--period");
       constexpr std::int64_t kDay = 86'400'000;
       if (d->count() <= 0 || d->count() % kDay != 0)
-        return Status::invalid("--period \"" + std::string(v) +
-                               "\": give whole days (7d, 30d, 2w)");
+        return Status::invalid("--period " + quote(v) + ": give whole days (7d, 30d, 2w)");
       if (d->count() / kDay > 400)
-        return Status::invalid("--period \"" + std::string(v) +
-                               "\": at most 400d (events are kept 400 days)");
+        return Status::invalid("--period " + quote(v) +
+                               ": at most 400d (events are kept 400 days)");
       r.days = static_cast<int>(d->count() / kDay);
     } else if (a == "--end") {
       r.end = std::string(v);
-    } else if (a == "--site") {
-      if (v.empty()) return Status::invalid("--site: empty site name");
-      r.site = std::string(v);
-    } else if (a == "--lang") {
-      auto lang = parse_lang(v);
-      if (!lang) return lang.status();
-      r.lang = *lang;
-    } else if (a == "--tz") {
-      r.tz = std::string(v);
-    } else if (a == "--csv-separator") {
-      if (v != "," && v != ";")
-        return Status::invalid("--csv-separator \"" + std::string(v) +
-                               "\": expected \",\" or \";\"");
-      r.separator = v[0];
-    } else if (a == "--db") {
-      r.db = std::string(v);
-    } else if (a == "--mail-to") {
-      std::string_view rest = v;
-      while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        std::string_view one = rest.substr(0, comma);
-        while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
-        while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
-        if (!plausible_address(one))
-          return Status::invalid("--mail-to: \"" + std::string(one) + "\" is not a mail address");
-        r.mail_to.emplace_back(one);
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
-      }
-      if (r.mail_to.empty()) return Status::invalid("--mail-to: no address");
-    } else if (a == "--smtp") {
-      r.smtp = std::string(v);
-    } else if (a == "--mail-attempts") {
-      int n = 0;
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 20)
-        return Status::invalid("--mail-attempts \"" + std::string(v) + "\": expected 1 to 20");
-      r.attempts = n;
-    } else if (a == "--mail-retry-wait") {
-      auto d = parse_duration(v);
-      if (!d) return d.status().with_context("--mail-retry-wait");
-      r.retry_wait = *d;
     } else {
-      return Status::invalid("report backup: unknown option \"" + std::string(a) + "\"");
+      auto taken = r.output.take(a, v);
+      if (!taken) return taken.status();
+      if (!*taken) return Status::invalid("report backup: unknown option " + quote(a));
     }
   }
-  if (r.out.empty())
+  if (r.output.out.empty())
     return Status::invalid("report backup: --out FILE is required (\"-\" for standard output)");
-  if (r.format.empty()) {
-    const auto dot = r.out.rfind('.');
-    const std::string ext = dot == std::string::npos ? "" : r.out.substr(dot + 1);
-    r.format = (ext == "csv" || ext == "json" || ext == "md") ? ext : "html";
-  }
-  if (!r.mail_to.empty() && r.smtp.empty())
-    return Status::invalid("--mail-to needs --smtp FILE (the relay to send through)");
-  if (r.mail_to.empty() && !r.smtp.empty())
-    return Status::invalid("--smtp is only used with --mail-to");
+  if (Status s = r.output.finish(); !s) return s;
   return r;
 }
 
@@ -233,9 +160,10 @@ int report_command(const std::vector<std::string_view>& args) {
               << "\n(vigie-collector report --help lists the options)\n";
     return 2;
   }
-  const ReportArgs& a = *parsed;
+  const ReportArgs& args_read = *parsed;
+  const ReportOutput& a = args_read.output;
   const std::int64_t now = wall_ms();
-  auto period = make_period(a.days, a.end, a.tz, now);
+  auto period = make_period(args_read.days, args_read.end, a.tz, now);
   if (!period) {
     std::cerr << "vigie-collector: " << period.status().message() << "\n";
     return 2;
@@ -247,18 +175,10 @@ int report_command(const std::vector<std::string_view>& args) {
   }
   const Locale locale(a.lang, std::move(*catalogue));
 
-  // The relay is read before the long work, so that a bad file is a usage error.
-  std::optional<MailSettings> mail;
-  if (!a.mail_to.empty()) {
-    auto settings = load_mail_settings(a.smtp);
-    if (!settings) {
-      std::cerr << "vigie-collector: " << settings.status().message() << "\n";
-      return 2;
-    }
-    settings->to = a.mail_to;
-    settings->attempts = a.attempts;
-    settings->retry_wait = a.retry_wait;
-    mail = std::move(*settings);
+  auto mail = a.mail_settings();
+  if (!mail) {
+    std::cerr << "vigie-collector: " << mail.status().message() << "\n";
+    return 2;
   }
 
   auto reader = open_reader(a.db);
@@ -283,24 +203,17 @@ int report_command(const std::vector<std::string_view>& args) {
   else if (a.format == "json") content = render_json(report, locale);
   else content = render_markdown(report, locale);
 
-  if (a.out == "-") {
-    std::cout << content << std::flush;
-  } else {
-    if (Status s = write_atomically(a.out, content); !s) {
-      std::cerr << "vigie-collector: " << s.message() << "\n";
-      return 1;
-    }
-    log::info("backup report written to " + a.out + " (" + std::to_string(report.sites.size()) +
-              " sites)");
+  if (Status s = a.write(content, "backup report", report.sites.size()); !s) {
+    std::cerr << "vigie-collector: " << s.message() << "\n";
+    return 1;
   }
-
-  if (mail) {
-    if (Status s = mail_report(*mail, report, locale, a.separator); !s) {
+  if (*mail) {
+    if (Status s = mail_report(**mail, report, locale, a.separator); !s) {
       log::error("backup report not mailed: " + s.message());
       return 3;
     }
     std::string to;
-    for (const auto& t : mail->to) to += (to.empty() ? "" : ", ") + t;
+    for (const auto& t : (*mail)->to) to += (to.empty() ? "" : ", ") + t;
     log::info("backup report mailed to " + to);
   }
   return 0;
