@@ -116,6 +116,7 @@ class Copier {
   Status make_partitions();
   Status queue_rollups();
   Status copy_tiers();
+  Status copy_day_zone();
   Status copy_config_revision();
   Status copy_batch_ranges();
   Status set_sequences();
@@ -330,6 +331,19 @@ Status Copier::queue_rollups() {
       pq::Params().add(*cursor));
   if (!queued) return queued.status().with_context("queue the blocks not rolled up");
   counted("rollup_pending", queued->affected());
+  return Status::ok();
+}
+
+// The zone of the daily tier's days the source's housekeeping rows record (and its
+// rebuild into another, if under way), as the target's table daily_tier records it: a
+// collector started on the copy with the same --day-zone goes on with its days.
+Status Copier::copy_day_zone() {
+  auto zone = read_daily_tier_zone(src_);
+  if (!zone) return zone.status().with_context("read the source's daily tier zone");
+  auto set = dst_.query("UPDATE daily_tier SET zone = $1, next_zone = $2, rebuilt_through = $3",
+                        pq::Params().add(zone->zone).add(zone->next).add(zone->rebuilt_through));
+  if (!set) return set.status().with_context("record the daily tier's zone");
+  say("daily tier: days in " + zone->target());
   return Status::ok();
 }
 
@@ -551,6 +565,7 @@ Result<CopySummary> copy_sqlite_to_postgres(
   }
   if (s) s = copier.queue_rollups();
   if (s) s = copier.copy_tiers();
+  if (s) s = copier.copy_day_zone();
   if (s) s = copier.copy_config_revision();
   if (s) s = copier.set_sequences();
   if (s) {

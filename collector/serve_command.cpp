@@ -88,7 +88,8 @@ SIGTERM or SIGINT.
                         config/calendars.example.json); a bad file stops the start
   --day-zone ZONE       the time zone of the daily tier's days (default UTC), e.g.
                         Europe/Paris: the reports' --tz, whose whole days are then read
-                        from it; a change rebuilds the tier in the background (SQLite)
+                        from it; a change rebuilds the tier in the background (on
+                        PostgreSQL, the leading collector's zone: start all the same)
   --verbose             log debug messages
 )",
 };
@@ -451,7 +452,8 @@ int serve(const Options& options) {
                                      .read_conninfo = options.read_db,
                                      .max_queued_reports = options.max_queued_reports,
                                      .max_series_per_agent = options.max_series_per_agent,
-                                     .lease = options.lease});
+                                     .lease = options.lease,
+                                     .day_zone = options.day_zone});
   } else if (!options.read_db.empty()) {
     storage = Status::invalid("--read-db needs a PostgreSQL --db");
   } else {

@@ -48,7 +48,8 @@ struct Retention {
 
 inline constexpr std::int64_t kFiveMinutesMs = 300'000;
 inline constexpr std::int64_t kHourMs = 3'600'000;
-// The daily tier's buckets: days in SqliteOptions::day_zone (day_zone.hpp).
+// The daily tier's buckets: days in the collector's --day-zone (SqliteOptions::day_zone,
+// PostgresOptions::day_zone; day_zone.hpp).
 inline constexpr std::int64_t kDayMs = 86'400'000;
 
 struct SeriesQuery {
@@ -147,7 +148,7 @@ struct CheckHistory {
   // Points of each metric asked for, in time order: hourly ones (the 1-hour tier, and in
   // the period's last hours the samples not rolled up yet), each hour whole when it
   // starts in the period, and a point a day (at the local day's start) for the whole
-  // days of HistoryQuery::day_zone when the daily tier has them (SQLite).
+  // days of HistoryQuery::day_zone when the daily tier has them (its days in that zone).
   std::map<std::string, std::vector<SeriesPoint>> series;
   // With HistoryQuery::silences: the events that start and end its acknowledgements
   // (acknowledged, ack_removed, ack_expired) and the downtimes over it, its agent or its
@@ -425,6 +426,12 @@ struct PostgresOptions {
   // it, and how long the leader goes on without confirming it (it confirms every
   // third of it). Another collector leads within twice this after the leader died.
   std::chrono::milliseconds lease{5000};
+  // The time zone of the daily tier's days, as SqliteOptions::day_zone ("" : UTC). The
+  // database records the zone its days are in; the collector that leads rolls up into
+  // its own, and rebuilds the tier into it when the database's differs (the lead's zone
+  // wins: collectors sharing a database are started with the same --day-zone, and one
+  // started with another says so at start).
+  std::string day_zone;
 };
 
 // True when `db` names a PostgreSQL database (a postgresql:// or postgres:// URI, or a

@@ -15,7 +15,8 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& db, SqliteOptio
                                   .housekeeping_every = tuning.housekeeping_every,
                                   .housekeeping_budget = tuning.housekeeping_budget,
                                   .now_ms = tuning.now_ms,
-                                  .max_series_per_agent = tuning.max_series_per_agent});
+                                  .max_series_per_agent = tuning.max_series_per_agent,
+                                  .day_zone = tuning.day_zone});
   }
   tuning.path = db;
   return open_sqlite_storage(tuning);

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
+#include "collector/day_zone.hpp"
 #include "collector/rollup_pack.hpp"
 #include "collector/sample_block.hpp"
 #include "collector/sqlite/housekeeping.hpp"
@@ -133,16 +135,21 @@ class Merged {
     a.n += n;
   }
   std::size_t size() const { return buckets_.size(); }
+  // Buckets added by local day key (day_zone.hpp): answered at their days' starts.
+  void by_days_of(DayZone zone) { days_ = std::move(zone); }
   std::vector<SeriesPoint> points() const {
     std::vector<SeriesPoint> out;
     out.reserve(buckets_.size());
-    for (const auto& [ts, a] : buckets_)
-      out.push_back({ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
+    for (const auto& [ts, a] : buckets_) {
+      out.push_back(
+          {days_ ? days_->start_of(ts) : ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
+    }
     return out;
   }
 
  private:
   std::int64_t step_ms_;
+  std::optional<DayZone> days_;
   std::map<std::int64_t, Aggregate> buckets_;
 };
 
@@ -172,13 +179,16 @@ Status each_sample(const pq::Rows& blocks, RowRange range, std::int64_t series, 
   return Status::ok();
 }
 
-// Adds the samples of `series` in `blocks` (t_min, samples) that fall in [from, to].
+// Adds the samples of `series` in `blocks` (t_min, samples) that fall in [from, to],
+// each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
 Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
-                         Merged& merged) {
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
+                         const DayZone* days = nullptr) {
   return each_sample(blocks, all_rows(blocks), series, from, to, [&](const Sample& sample) {
-    merged.add(bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width) : sample.ts_ms,
-               sample.value, sample.value, sample.value, 1);
+    const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
+                            : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
+                                               : sample.ts_ms;
+    merged.add(at, sample.value, sample.value, sample.value, 1);
     if (limit_raw && static_cast<std::int64_t>(merged.size()) > kMaxPoints)
       return Status::invalid("more than 100000 raw samples in range; give a step");
     return Status::ok();
@@ -196,12 +206,6 @@ Result<bool> has_old_rollups(pq::Conn& conn) {
   if (!rows) return rows.status();
   return rows->text(0, 0) == "t";
 }
-
-// A series of an agent whose buckets a read wants.
-struct TierWant {
-  std::int64_t agent = 0;
-  std::int64_t series = 0;
-};
 
 // Params with the columns of `arrays` first ($1, $2, ...), then `rest`.
 Params with_arrays(const pq::ArrayParams& arrays, const Params& rest) {
@@ -398,6 +402,43 @@ Result<pq::Rows> read_pending_blocks(pq::Conn& conn, const pq::ArrayParams& agen
       with_arrays(agents, Params().add(from).add(to)));
 }
 
+// The local days (day_zone.hpp) of the daily tier's zone that hold [q.from_ms, q.to_ms],
+// as SQLite reads them: its buckets, or while the tier is being rebuilt into that zone
+// and the series' days are not yet, its hourly buckets by local day; then the samples
+// not rolled up yet.
+Status read_day_series(pq::Conn& conn, const SeriesQuery& q, std::int64_t agent,
+                       std::int64_t series, Merged& merged) {
+  auto state = read_daily_tier_zone(conn);
+  if (!state) return state.status();
+  const std::string_view in = state->zone_of(series);
+  auto zone = DayZone::named(in.empty() ? std::string_view(state->target()) : in);
+  if (!zone) return zone.status();
+  const std::int64_t first = zone->day_of(q.from_ms);
+  const std::int64_t last = zone->day_of(q.to_ms);
+  const std::int64_t from = zone->start_of(first);
+  auto old_rows = has_old_rollups(conn);
+  if (!old_rows) return old_rows.status();
+  std::vector<std::vector<RollupBucket>> buckets;
+  if (in.empty()) {
+    if (Status s = read_tiers(conn, kHourMs, {{agent, series}}, from, q.to_ms, *old_rows, buckets);
+        !s)
+      return s;
+    for (RollupBucket& b : buckets[0]) b.ts_ms = zone->day_of(b.ts_ms);
+  } else {
+    if (Status s = read_tiers(conn, kDayMs, {{agent, series}}, first, last, *old_rows, buckets); !s)
+      return s;
+  }
+  for (const RollupBucket& b : buckets[0]) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+  pq::ArrayParams one;
+  one.append(Params().add(agent));
+  auto tail = read_pending_blocks(conn, one, from, q.to_ms);
+  if (!tail) return tail.status();
+  if (Status s = add_block_samples(*tail, series, from, q.to_ms, kDayMs, false, merged, &*zone); !s)
+    return s;
+  merged.by_days_of(*zone);
+  return Status::ok();
+}
+
 Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const SeriesPlan& plan) {
   auto found = conn.query(
       "SELECT s.id, s.agent_id, s.unit FROM series s JOIN agents a ON a.id = s.agent_id"
@@ -420,6 +461,8 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
             add_block_samples(*blocks, series, q.from_ms, q.to_ms, 0, plan.step_ms == 0, merged);
         !s)
       return s;
+  } else if (plan.tier == kDayMs) {
+    if (Status s = read_day_series(conn, q, agent, series, merged); !s) return s;
   } else {
     const std::int64_t from = bucket_of(q.from_ms, plan.tier);
     std::vector<std::vector<RollupBucket>> buckets;
@@ -496,9 +539,10 @@ Status read_check_silences(pq::Conn& conn, const pq::ArrayParams& keys, std::int
   return Status::ok();
 }
 
-// For each check of a history (histories[i], of agent agent_ids[i]), the hourly points of
-// each of q.metrics it has: the hourly tier, and the samples not rolled up yet in their
-// hours, whole as the tier's (those that start in the period).
+// For each check of a history (histories[i], of agent agent_ids[i]), the points of each
+// of q.metrics it has: the hourly tier, and the samples not rolled up yet in their hours,
+// whole as the tier's (those that start in the period); or when the daily tier's days
+// are q.day_zone's, a point a day of its whole days and the hours of the others.
 Status read_check_hours(pq::Conn& conn, const HistoryQuery& q, bool old_rows,
                         const std::vector<std::int64_t>& agent_ids, CheckHistory* histories) {
   if (q.metrics.empty()) return Status::ok();
@@ -516,38 +560,104 @@ Status read_check_hours(pq::Conn& conn, const HistoryQuery& q, bool old_rows,
   // A metric the check never had is left out.
   std::vector<TierWant> wants;
   std::vector<std::pair<std::size_t, const std::string*>> of_want;  // (check, metric)
-  pq::ArrayParams agents;
   for (int i = 0; i < found->size(); ++i) {
     const auto key = static_cast<std::size_t>(found->int64(i, 0) - 1);
     const std::size_t check = key / q.metrics.size();
-    if (wants.empty() || wants.back().agent != agent_ids[check])
-      agents.append(Params().add(agent_ids[check]));  // an agent twice is harmless
     wants.push_back({agent_ids[check], found->int64(i, 1)});
     of_want.emplace_back(check, &q.metrics[key % q.metrics.size()]);
   }
   if (wants.empty()) return Status::ok();
-  std::vector<std::vector<RollupBucket>> hourly;
-  if (Status s = read_tiers(conn, kHourMs, wants, q.from_ms, q.to_ms - 1, old_rows, hourly); !s)
-    return s;
-  const std::int64_t first_hour = bucket_of(q.from_ms + kHourMs - 1, kHourMs);
-  const std::int64_t last_ms = bucket_of(q.to_ms - 1, kHourMs) + kHourMs - 1;
-  auto pending = read_pending_blocks(conn, agents, first_hour, last_ms);
-  if (!pending) return pending.status();
-  std::map<std::int64_t, RowRange> blocks_of;  // agent: its rows of `pending`
-  for (int i = 0; i < pending->size(); ++i) {
-    auto [it, fresh] = blocks_of.try_emplace(pending->int64(i, 2), RowRange{i, i});
-    it->second.last = i + 1;
+  // The whole local days of the period from the daily tier when its days are the
+  // period's (its zone, for the series: not one being rebuilt), as SQLite reads them,
+  // and the hours of the partial days at its edges; the hourly tier alone otherwise.
+  std::optional<DayZone> days;
+  DailyTierZone daily;
+  std::int64_t first = 0, end = 0;  // day keys: the first whole day, the one after the last
+  if (!q.day_zone.empty()) {
+    auto zone = DayZone::named(q.day_zone);
+    if (!zone) return zone.status();
+    auto state = read_daily_tier_zone(conn);
+    if (!state) return state.status();
+    days = std::move(*zone);
+    daily = std::move(*state);
+    first = days->day_of(q.from_ms);
+    if (days->start_of(first) < q.from_ms) first += kDayMs;
+    end = days->day_of(q.to_ms);  // the days before it end by q.to_ms
+  }
+  // Each want's points, ascending, their times those of the answer.
+  std::vector<std::vector<RollupBucket>> buckets(wants.size());
+  std::vector<std::size_t> by_hours, by_days;  // indexes into wants
+  for (std::size_t w = 0; w < wants.size(); ++w) {
+    const bool whole_days =
+        days && first < end && daily.zone_of(wants[w].series) == std::string_view(days->name());
+    (whole_days ? by_days : by_hours).push_back(w);
+  }
+  std::vector<std::vector<RollupBucket>> read;
+  // The hourly tier's buckets of wants `which` that start in [from, to], added to theirs.
+  const auto add_hours = [&](const std::vector<std::size_t>& which, std::int64_t from,
+                             std::int64_t to) -> Status {
+    std::vector<TierWant> some;
+    for (const std::size_t w : which) some.push_back(wants[w]);
+    if (Status s = read_tiers(conn, kHourMs, some, from, to, old_rows, read); !s) return s;
+    for (std::size_t i = 0; i < which.size(); ++i)
+      buckets[which[i]].insert(buckets[which[i]].end(), read[i].begin(), read[i].end());
+    return Status::ok();
+  };
+  // The period's last hours, [from, to], with the samples not rolled up yet in their
+  // hours, so that a report made now counts what just came. Hours are whole, as the
+  // tier's: those that start in [from, to].
+  const auto add_last_hours = [&](const std::vector<std::size_t>& which, std::int64_t from,
+                                  std::int64_t to) -> Status {
+    if (which.empty()) return Status::ok();
+    std::vector<std::vector<RollupBucket>> hourly(which.size());
+    std::vector<TierWant> some;
+    pq::ArrayParams agents;
+    for (const std::size_t w : which) {
+      if (some.empty() || some.back().agent != wants[w].agent)
+        agents.append(Params().add(wants[w].agent));  // an agent twice is harmless
+      some.push_back(wants[w]);
+    }
+    if (Status s = read_tiers(conn, kHourMs, some, from, to, old_rows, hourly); !s) return s;
+    const std::int64_t first_hour = bucket_of(from + kHourMs - 1, kHourMs);
+    const std::int64_t last_ms = bucket_of(to, kHourMs) + kHourMs - 1;
+    auto pending = read_pending_blocks(conn, agents, first_hour, last_ms);
+    if (!pending) return pending.status();
+    std::map<std::int64_t, RowRange> blocks_of;  // agent: its rows of `pending`
+    for (int i = 0; i < pending->size(); ++i) {
+      auto [it, fresh] = blocks_of.try_emplace(pending->int64(i, 2), RowRange{i, i});
+      it->second.last = i + 1;
+    }
+    for (std::size_t i = 0; i < which.size(); ++i) {
+      if (auto blocks = blocks_of.find(some[i].agent); blocks != blocks_of.end()) {
+        if (Status s = add_pending_hours(*pending, blocks->second, some[i].series, first_hour,
+                                         last_ms, hourly[i]);
+            !s)
+          return s;
+      }
+      auto& into = buckets[which[i]];
+      into.insert(into.end(), hourly[i].begin(), hourly[i].end());
+    }
+    return Status::ok();
+  };
+  if (Status s = add_last_hours(by_hours, q.from_ms, q.to_ms - 1); !s) return s;
+  if (!by_days.empty()) {
+    if (Status s = add_hours(by_days, q.from_ms, days->start_of(first) - 1); !s) return s;
+    std::vector<TierWant> some;
+    for (const std::size_t w : by_days) some.push_back(wants[w]);
+    if (Status s = read_tiers(conn, kDayMs, some, first, end - kDayMs, old_rows, read); !s)
+      return s;
+    for (std::size_t i = 0; i < by_days.size(); ++i) {
+      for (RollupBucket b : read[i]) {
+        b.ts_ms = days->start_of(b.ts_ms);  // a point a day, at the local day's start
+        buckets[by_days[i]].push_back(b);
+      }
+    }
+    if (Status s = add_last_hours(by_days, days->start_of(end), q.to_ms - 1); !s) return s;
   }
   for (std::size_t w = 0; w < wants.size(); ++w) {
-    if (auto blocks = blocks_of.find(wants[w].agent); blocks != blocks_of.end()) {
-      if (Status s = add_pending_hours(*pending, blocks->second, wants[w].series, first_hour,
-                                       last_ms, hourly[w]);
-          !s)
-        return s;
-    }
     std::vector<SeriesPoint>& points = histories[of_want[w].first].series[*of_want[w].second];
-    points.reserve(hourly[w].size());
-    for (const RollupBucket& b : hourly[w]) {
+    points.reserve(buckets[w].size());
+    for (const RollupBucket& b : buckets[w]) {
       points.push_back({.ts_ms = b.ts_ms,
                         .min = b.min,
                         .max = b.max,
@@ -927,6 +1037,23 @@ Result<RollupBacklog> read_rollup_backlog(pq::Conn& conn, std::int64_t now_ms) {
                  Params().add(bucket_of(now_ms, kHourMs)));
   if (!rows) return rows.status().with_context("read the roll-up's queue");
   return RollupBacklog{.blocks = rows->int64(0, 0), .oldest_ms = rows->int64(0, 1)};
+}
+
+Result<DailyTierZone> read_daily_tier_zone(pq::Conn& conn) {
+  auto rows = conn.query("SELECT zone, next_zone, rebuilt_through FROM daily_tier");
+  if (!rows) return rows.status().with_context("read the daily tier's zone");
+  if (rows->size() != 1) return Status::internal("daily_tier holds no row");
+  DailyTierZone z;
+  z.zone = rows->text(0, 0);
+  z.next = rows->text(0, 1);
+  z.rebuilt_through = rows->int64(0, 2);
+  return z;
+}
+
+Status read_tier_buckets(pq::Conn& conn, std::int64_t tier, const std::vector<TierWant>& wants,
+                         std::int64_t from, std::int64_t to,
+                         std::vector<std::vector<RollupBucket>>& out) {
+  return read_tiers(conn, tier, wants, from, to, /*old_rows=*/false, out);
 }
 
 Result<std::int64_t> read_database_bytes(pq::Conn& conn) {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/rollup_block.hpp"
 #include "collector/sqlite/queries.hpp"
+#include "collector/sqlite/rollups.hpp"
 #include "collector/state.hpp"
 #include "collector/storage.hpp"
 #include "common/status.hpp"
@@ -55,5 +57,21 @@ struct RollupBacklog {
   std::int64_t oldest_ms = 0;
 };
 Result<RollupBacklog> read_rollup_backlog(pq::Conn& conn, std::int64_t now_ms);
+
+// The zone of the daily tier's days (table daily_tier, schema version 7), in SQLite's
+// terms (sqlite/rollups.hpp): `zone` "" until a lead first rolled it up in its zone.
+Result<DailyTierZone> read_daily_tier_zone(pq::Conn& conn);
+
+// A series of an agent whose buckets a read wants.
+struct TierWant {
+  std::int64_t agent = 0;
+  std::int64_t series = 0;
+};
+// The buckets in `tier` starting in [from, to] of each series in `wants` (out[i], of
+// wants[i]), ascending, each once, from the packs (not table rollups of an older
+// database); on `conn` as it is (the writer's transaction).
+Status read_tier_buckets(pq::Conn& conn, std::int64_t tier, const std::vector<TierWant>& wants,
+                         std::int64_t from, std::int64_t to,
+                         std::vector<std::vector<RollupBucket>>& out);
 
 }  // namespace vigie::collector::pg

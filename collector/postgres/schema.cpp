@@ -352,10 +352,29 @@ CREATE INDEX rollup_pending_by_end ON rollup_pending (t_max);
 CREATE INDEX rollup_pending_by_agent ON rollup_pending (agent_id, t_max);
 )sql";
 
+// Version 7: the daily tier rolled up on PostgreSQL too, in the local days of the
+// leading collector's --day-zone (day_zone.hpp), and the zone its days are in, as
+// SQLite's housekeeping rows day_zone, day_zone_next and day_zone_series record it:
+// while the lead rebuilds the tier from the hourly one into another zone, next_zone
+// names that zone and rebuilt_through the last series rebuilt (by id). The daily
+// buckets of a database before this version came from a SQLite collector's `db copy`,
+// in a zone it did not record, and end where the copy did: zone '' (none), so that the
+// lead's housekeeping rebuilds them in its zone's days (a new database has no series:
+// at once).
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE daily_tier (
+  id              integer PRIMARY KEY CHECK (id = 1),
+  zone            text NOT NULL,               -- a tz database name; '' : none yet
+  next_zone       text NOT NULL DEFAULT '',    -- '' unless a rebuild is under way
+  rebuilt_through bigint NOT NULL DEFAULT 0    -- series ids up to this one are in next_zone
+);
+INSERT INTO daily_tier (id, zone) VALUES (1, '');
+)sql";
+
 // Entry N-1 takes a database from version N-1 to N. A new version appends its step
 // and bumps kSchemaVersion; a released step is never edited.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                       kSchemaV4, kSchemaV5, kSchemaV6};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                       kSchemaV5, kSchemaV6, kSchemaV7};
 static_assert(std::size(kMigrations) == kSchemaVersion, "a new schema version is a new step");
 
 // Held while migrating, so that collectors started at once migrate one after another,

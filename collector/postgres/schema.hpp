@@ -11,7 +11,7 @@
 namespace vigie::collector::pg {
 
 // The version this collector writes and reads (table vigie_schema).
-inline constexpr std::int64_t kSchemaVersion = 6;
+inline constexpr std::int64_t kSchemaVersion = 7;
 
 // vigie's advisory lock key for the schema: each migration step holds it exclusively
 // (pg_advisory_xact_lock), each writer's transaction shared (begin_writes()), so that no

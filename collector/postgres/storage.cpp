@@ -19,6 +19,7 @@
 
 #include <unistd.h>
 
+#include "collector/day_zone.hpp"
 #include "collector/housekeeping_pacer.hpp"
 #include "collector/postgres/lease.hpp"
 #include "collector/postgres/listen.hpp"
@@ -115,9 +116,12 @@ class PostgresStorage final : public Storage {
   ~PostgresStorage() override { close(); }
 
   Status start(std::unique_ptr<pq::Conn> conn) {
+    auto day_zone = DayZone::named(options_.day_zone);
+    if (!day_zone) return day_zone.status().with_context("--day-zone");
     conn_ = std::move(conn);
     writes_ = std::make_unique<pg::Writes>(*conn_, options_.max_series_per_agent);
     writes_->set_cache_token(cache_token());
+    writes_->set_day_zone(*day_zone);
     auto synchronous = pg::read_synchronous(*conn_);
     if (!synchronous) return synchronous.status();
     synchronous_ = *synchronous;
@@ -133,6 +137,17 @@ class PostgresStorage final : public Storage {
       (void)conn_->exec("ROLLBACK");
       return made.with_context("make the days' partitions");
     }
+    // The daily tier's days are those of the collector that leads (PostgresOptions::
+    // day_zone): one started with another zone says so now, not when it takes the lead.
+    auto daily = pg::read_daily_tier_zone(*conn_);
+    if (!daily) return daily.status();
+    if (!daily->target().empty() && daily->target() != day_zone->name())
+      log::warning("storage: --day-zone " + day_zone->name() +
+                   ", but the database's daily tier is in " + daily->target() +
+                   "'s days: they stay so while a collector of that zone leads; this one, "
+                   "when it leads, rebuilds them in " +
+                   day_zone->name() +
+                   " (collectors sharing a database are started with the same --day-zone)");
     writer_ = std::thread([this] { writer_loop(); });
     return Status::ok();
   }
@@ -197,7 +212,7 @@ class PostgresStorage final : public Storage {
     return replica_.with([&](pq::Conn& c) { return pg::read_notifications(c, query); });
   }
   Result<SeriesData> series(const SeriesQuery& query) override {
-    auto plan = plan_series(query, options_.retention, now_ms());
+    auto plan = plan_series(query, options_.retention, now_ms(), /*daily_tier=*/true);
     if (!plan) return plan.status();
     return replica_.with([&](pq::Conn& c) { return pg::read_series(c, query, *plan); });
   }

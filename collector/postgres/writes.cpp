@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "collector/alert_message.hpp"
+#include "collector/postgres/reads.hpp"
 #include "collector/sample_block.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/schema.hpp"
@@ -903,6 +904,9 @@ Status Writes::roll_up(std::int64_t now, Clock::time_point stop, Clock::duration
       for (const auto& sample : samples) {
         for (std::int64_t tier : {kFiveMinutesMs, kHourMs})
           buckets[{tier, agent, sample.series, bucket_of(sample.ts_ms, tier)}].add(sample.value);
+        // The daily tier's days are local ones (day_zone.hpp): the database's, which
+        // rebuild_daily_tier() made day_zone_ at the start of the slice.
+        buckets[{kDayMs, agent, sample.series, day_zone_.day_of(sample.ts_ms)}].add(sample.value);
       }
     }
     PackParts packs;
@@ -952,7 +956,7 @@ void Writes::size_next_pick(std::int64_t blocks, bool full, Clock::duration took
   }
 }
 
-Status Writes::write_packs(const PackParts& packs) {
+Status Writes::write_packs(const PackParts& packs, PackMerger::Mode mode) {
   if (packs.empty()) return Status::ok();
   pq::ArrayParams keys;
   for (const auto& [key, parts] : packs) {
@@ -976,7 +980,7 @@ Status Writes::write_packs(const PackParts& packs) {
     if (row != row_of.end()) pack = stored->bytes(row->second, 3);
     else pack.clear();
     const std::string merged =
-        merger_.merge(pack, tier, start, parts, PackMerger::Mode::kMerge,
+        merger_.merge(pack, tier, start, parts, mode,
                       "agent " + std::to_string(agent) + ", tier " + std::to_string(tier) + " at " +
                           std::to_string(start));
     if (!merged.empty()) writes.append(Params().add(tier).add(agent).add(start).add_bytes(merged));
@@ -1051,6 +1055,135 @@ Status Writes::move_old_rollups(Clock::time_point stop, bool* more) {
     if (Clock::now() >= stop) {
       *more = true;
       return Status::ok();
+    }
+  }
+}
+
+namespace {
+
+// Series rebuilt a step of the daily tier's rebuild (as SQLite's).
+constexpr std::int64_t kRebuildSeries = 64;
+constexpr std::int64_t kAllTime = std::int64_t{1} << 60;
+
+std::string zone_said(const std::string& zone) { return zone.empty() ? "no zone" : zone; }
+
+}  // namespace
+
+// As SQLite's rebuild_daily_tier (sqlite/rollups.hpp), the progress in table daily_tier:
+// under the roll-up's lock, so that no roll-up merges into the packs a step rewrites.
+// A step replaces (PackMerger's kReplace) its series' parts of each daily pack of their
+// agents: done twice (a slice repeated after a rollback), it writes the same packs.
+Status Writes::rebuild_daily_tier(Clock::time_point stop, bool* more) {
+  auto state = read_daily_tier_zone(conn_);
+  if (!state) return state.status();
+  const std::string& zone = day_zone_.name();
+  if (state->next.empty() && state->zone == zone) return Status::ok();
+  if (Status s = conn_.exec(kRollupLock); !s) return s;
+  // Read again under the lock: another lead's slice may have moved it on meanwhile.
+  state = read_daily_tier_zone(conn_);
+  if (!state) return state.status();
+  if (state->next.empty() && state->zone == zone) return Status::ok();
+  // No hourly or daily bucket yet (a new database): nothing to rebuild.
+  auto empty = conn_.query(
+      "SELECT NOT EXISTS (SELECT 1 FROM rollup_packs WHERE tier IN ($1, $2))"
+      " AND NOT EXISTS (SELECT 1 FROM rollups)",
+      Params().add(kHourMs).add(kDayMs));
+  if (!empty) return empty.status();
+  if (empty->text(0, 0) == "t") {
+    return run(conn_, "UPDATE daily_tier SET zone = $1, next_zone = '', rebuilt_through = 0",
+               Params().add(zone));
+  }
+  if (state->next != zone) {
+    // A new rebuild (or one towards another zone than the one under way, that of a
+    // collector that led before with another --day-zone): from the first series. From
+    // now on new samples go into `zone`'s days.
+    if (Status s = run(conn_, "UPDATE daily_tier SET next_zone = $1, rebuilt_through = 0",
+                       Params().add(zone));
+        !s)
+      return s;
+    state->rebuilt_through = 0;
+    log::notice("storage: the daily tier's days move from " + zone_said(state->zone) + " to " +
+                zone);
+  }
+  // An older database's rows (table rollups) are moved into packs first.
+  auto old = conn_.query("SELECT EXISTS (SELECT 1 FROM rollups)");
+  if (!old) return old.status();
+  if (old->text(0, 0) == "t") {
+    *more = true;
+    return Status::ok();
+  }
+  std::int64_t cursor = state->rebuilt_through;
+  std::vector<TierWant> wants;
+  std::vector<std::vector<RollupBucket>> hours, days;
+  for (;;) {
+    auto ids = conn_.query("SELECT id, agent_id FROM series WHERE id > $1 ORDER BY id LIMIT $2",
+                           Params().add(cursor).add(kRebuildSeries));
+    if (!ids) return ids.status().with_context("read series");
+    wants.clear();
+    for (int i = 0; i < ids->size(); ++i) wants.push_back({ids->int64(i, 1), ids->int64(i, 0)});
+    if (Status s = read_tier_buckets(conn_, kHourMs, wants, -kAllTime, kAllTime, hours); !s)
+      return s;
+    if (Status s = read_tier_buckets(conn_, kDayMs, wants, -kAllTime, kAllTime, days); !s) return s;
+    // Each series' new days (days older than its first hour as they were), and every
+    // daily pack of its agent's: each gets the series' days in its span, or loses them.
+    std::map<std::int64_t, std::map<std::int64_t, std::vector<RollupBucket>>> by_agent;
+    for (std::size_t w = 0; w < wants.size(); ++w) {
+      std::map<std::int64_t, RollupBucket> rebuilt;
+      const std::int64_t first =
+          hours[w].empty() ? kAllTime : day_zone_.day_of(hours[w].front().ts_ms);
+      for (const RollupBucket& d : days[w])
+        if (d.ts_ms < first) rebuilt.emplace(d.ts_ms, d);
+      for (RollupBucket h : hours[w]) {
+        h.ts_ms = day_zone_.day_of(h.ts_ms);
+        auto [it, fresh] = rebuilt.try_emplace(h.ts_ms, h);
+        if (!fresh) merge_bucket(it->second, h);
+      }
+      auto& into = by_agent[wants[w].agent][wants[w].series];
+      for (const auto& [key, b] : rebuilt) into.push_back(b);
+    }
+    PackParts packs;
+    if (!by_agent.empty()) {
+      pq::ArrayParams agents;
+      for (const auto& [agent, _] : by_agent) agents.append(Params().add(agent));
+      Params params = agents.params();
+      params.add(kDayMs);
+      auto spans = conn_.query(
+          "SELECT agent_id, start_ms FROM rollup_packs WHERE tier = $2"
+          " AND agent_id = ANY($1::bigint[])",
+          params);
+      if (!spans) return spans.status().with_context("read daily rollups");
+      for (int i = 0; i < spans->size(); ++i)
+        packs[{kDayMs, spans->int64(i, 0), spans->int64(i, 1)}];
+    }
+    const std::int64_t width = rollup_span(kDayMs);
+    for (const auto& [agent, series] : by_agent)
+      for (const auto& [id, buckets] : series)
+        for (const RollupBucket& b : buckets) packs[{kDayMs, agent, bucket_of(b.ts_ms, width)}];
+    for (auto& [key, parts] : packs) {
+      const std::int64_t agent = std::get<1>(key);
+      const std::int64_t start = std::get<2>(key);
+      for (const auto& [id, buckets] : by_agent[agent]) {
+        PackPart& part = parts.emplace_back(PackPart{.series = id});
+        for (const RollupBucket& b : buckets)
+          if (b.ts_ms >= start && b.ts_ms < start + width) part.buckets.push_back(b);
+      }
+    }
+    if (Status s = write_packs(packs, PackMerger::Mode::kReplace); !s)
+      return s.with_context("store daily rollups");
+    if (!wants.empty()) cursor = wants.back().series;
+    if (wants.size() < static_cast<std::size_t>(kRebuildSeries)) {
+      // Every series done: the tier is in `zone`.
+      if (Status s =
+              run(conn_, "UPDATE daily_tier SET zone = $1, next_zone = '', rebuilt_through = 0",
+                  Params().add(zone));
+          !s)
+        return s;
+      log::notice("storage: the daily tier's days are in " + zone);
+      return Status::ok();
+    }
+    if (Clock::now() >= stop) {
+      *more = true;
+      return run(conn_, "UPDATE daily_tier SET rebuilt_through = $1", Params().add(cursor));
     }
   }
 }
@@ -1169,8 +1302,6 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
       {kPacksDelete, span_cutoff(now - retention.five_minutes.count(), kFiveMinutesMs),
        kFiveMinutesMs},
       {kPacksDelete, span_cutoff(now - retention.hour.count(), kHourMs), kHourMs},
-      // The daily buckets a SQLite collector's `db copy` brought (PostgreSQL rolls up
-      // into the 5-minute and hourly tiers only).
       {kPacksDelete, span_cutoff(now - retention.day.count(), kDayMs), kDayMs},
       // Rows of table rollups not moved into packs yet (schema version 5 and before).
       {kOldRollupsDelete, now - retention.five_minutes.count(), kFiveMinutesMs},
@@ -1226,8 +1357,14 @@ Status Writes::housekeeping_slice(const Retention& retention, std::chrono::milli
   slice_work_ = {};
   *more = false;
   if (Status s = make_partitions(now_ms); !s) return s;
+  const auto rebuild_start = Clock::now();
+  slice_work_.partitions += rebuild_start - start;
+  // The daily tier into this collector's zone first (nothing to do once it is there):
+  // the samples rolled up below go into that zone's days.
+  if (Status s = rebuild_daily_tier(start + budget / 4, more); !s)
+    return s.with_context("rebuild the daily tier");
   const auto rollup_start = Clock::now();
-  slice_work_.partitions += rollup_start - start;
+  slice_work_.rollup += rollup_start - rebuild_start;
   if (Status s = roll_up(now_ms, start + budget / 2, budget / 2, more); !s) return s;
   const auto move_start = Clock::now();
   slice_work_.rollup += move_start - rollup_start;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collector/config_store.hpp"
+#include "collector/day_zone.hpp"
 #include "collector/postgres/pq.hpp"
 #include "collector/rollup_pack.hpp"
 #include "collector/state.hpp"
@@ -119,7 +120,13 @@ class Writes {
   static constexpr std::int64_t kFirstPick = 256;
   static constexpr std::int64_t kLeastPick = 16;
 
-  // One slice of partitions, rollups and retention; sets *more when work is left.
+  // The zone of the daily tier's days this collector rolls up into when it leads
+  // (--day-zone; UTC until set). A database whose days are in another zone (table
+  // daily_tier) has them rebuilt into this one by housekeeping_slice().
+  void set_day_zone(DayZone zone) { day_zone_ = std::move(zone); }
+
+  // One slice of partitions, the daily tier's rebuild into day_zone_ when under way,
+  // rollups and retention; sets *more when work is left.
   Status housekeeping_slice(const Retention& retention, std::chrono::milliseconds budget,
                             std::int64_t now_ms, bool* more);
   // What the last housekeeping_slice() did, and how long each part took.
@@ -155,9 +162,15 @@ class Writes {
   // as it could): pick_blocks_ for the next one.
   void size_next_pick(std::int64_t blocks, bool full, std::chrono::steady_clock::duration took,
                       std::chrono::steady_clock::duration pick_time);
-  // Merges `packs`' parts into the stored packs (locked FOR UPDATE while read) and
-  // writes them back: a statement to read them, one to write them.
-  Status write_packs(const PackParts& packs);
+  // Merges `packs`' parts into the stored packs (locked FOR UPDATE while read), or with
+  // kReplace puts them in place of what those hold of their series, and writes them
+  // back: a statement to read them, one to write them.
+  Status write_packs(const PackParts& packs, PackMerger::Mode mode = PackMerger::Mode::kMerge);
+  // One slice of the daily tier's move into day_zone_'s days (nothing to do once the
+  // database's days are in it), until `stop`: up to kRebuildSeries series a step, each
+  // one's days made again from its hourly buckets (those older than its first hour kept
+  // as they were), their agents' daily packs rewritten once a step.
+  Status rebuild_daily_tier(std::chrono::steady_clock::time_point stop, bool* more);
   // One slice of the move of table rollups (schema 5 and before) into packs.
   Status move_old_rollups(std::chrono::steady_clock::time_point stop, bool* more);
   Status make_partition(std::int64_t from_ms);
@@ -198,6 +211,7 @@ class Writes {
   };
   std::unordered_map<std::string, SeriesEntry> series_ids_;
   PackMerger merger_;
+  DayZone day_zone_;
   SliceWork slice_work_;
   std::int64_t pick_blocks_ = kFirstPick;  // the next roll-up pick's blocks at most
 };

@@ -1,22 +1,33 @@
-// The daily tier in the collector's time zone (--day-zone): local days of 23 and 25
-// hours, the backup report's whole days read from it, and a database whose daily tier
-// is in UTC days (every one before --day-zone) rebuilt in local days.
+// The daily tier in the collector's time zone (--day-zone), on both backends: local days
+// of 23 and 25 hours, the backup report's whole days read from it, a database whose daily
+// tier is in UTC days (every one before --day-zone) rebuilt in local days, and on
+// PostgreSQL a roll-up rolled back or a rebuild's slice repeated counting nothing twice,
+// and collectors sharing a database with different zones (the lead's wins).
 #include <cctz/civil_time.h>
 #include <cctz/time_zone.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 
 #include "collector/day_zone.hpp"
+#include "collector/postgres/pq.hpp"
+#include "collector/postgres/schema.hpp"
+#include "collector/postgres/writes.hpp"
 #include "collector/report/backup.hpp"
 #include "collector/sqlite/rollups.hpp"
 #include "collector/state_engine.hpp"
 #include "collector/storage.hpp"
 #include "common/sqlite.hpp"
+#include "tests/collector/backends.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace vigie::collector {
@@ -44,7 +55,9 @@ std::int64_t paris_day_start(std::int64_t ms) {
   return paris_ms(static_cast<int>(day.year()), day.month(), day.day());
 }
 
-protocol::Report backup_report(std::uint64_t seq, std::int64_t ts, double size) {
+// Metrics of the check besides size and age, each the size again (`extra`): series
+// enough for a rebuild of more than one step.
+protocol::Report backup_report(std::uint64_t seq, std::int64_t ts, double size, int extra = 0) {
   protocol::Report r;
   r.agent = {"agent-1", "site-a", "host", "0.1"};
   r.seq = seq;
@@ -57,6 +70,8 @@ protocol::Report backup_report(std::uint64_t seq, std::int64_t ts, double size) 
   c.interval_s = 1800;
   c.metrics.push_back(Metric{.label = "size", .value = size, .unit = "B"});
   c.metrics.push_back(Metric{.label = "age", .value = 60, .unit = "s"});
+  for (int i = 0; i < extra; ++i)
+    c.metrics.push_back(Metric{.label = "copy" + std::to_string(i), .value = size, .unit = "B"});
   r.results.push_back(c);
   return r;
 }
@@ -107,30 +122,36 @@ std::map<std::int64_t, Expected> by_paris_day(const std::vector<Sample>& samples
   return out;
 }
 
+// A collector on `backend` (PostgreSQL: one that does not lead, its housekeeping run
+// by the test alone).
 struct Collector {
-  testing::TempDir dir;
+  explicit Collector(const testing::TestBackend& on) : backend(on) {}
+  const testing::TestBackend& backend;
   std::atomic<std::int64_t> now{0};
   std::unique_ptr<Storage> storage;
   StateEngine engine;
   std::uint64_t seq = 0;
 
+  bool postgres() const { return backend.kind() == "postgresql"; }
   void open(const std::string& zone) {
     storage.reset();
-    SqliteOptions options{.path = dir / "collector.db"};
+    SqliteOptions options;
     options.now_ms = [this] { return now.load(); };
     options.housekeeping_every = std::chrono::hours(1);  // only when the test asks
     options.day_zone = zone;
-    auto s = open_sqlite_storage(options);
+    auto s = backend.open(options);
     REQUIRE(s.is_ok());
     storage = std::move(*s);
   }
-  void send(const std::vector<Sample>& samples) {
-    for (const Sample& s : samples) submit(*storage, engine, backup_report(++seq, s.ts, s.value));
+  void send(const std::vector<Sample>& samples, int extra = 0) {
+    for (const Sample& s : samples)
+      submit(*storage, engine, backup_report(++seq, s.ts, s.value, extra));
   }
-  SeriesData days(std::int64_t from, std::int64_t to, std::string tier = "") {
+  SeriesData days(std::int64_t from, std::int64_t to, std::string tier = "",
+                  std::string metric = "size") {
     auto data = storage->series({.agent = "agent-1",
                                  .check = "backup/restic:/srv",
-                                 .metric = "size",
+                                 .metric = std::move(metric),
                                  .from_ms = from,
                                  .to_ms = to,
                                  .step_ms = kDay,
@@ -155,8 +176,9 @@ void check_days(const SeriesData& data, const std::map<std::int64_t, Expected>& 
 }
 
 TEST_CASE("Daily tier: Europe/Paris days run local midnight to midnight, 23 and 25 hours",
-          "[storage][rollups][daily]") {
-  Collector c;
+          "[storage][rollups][daily][postgres]") {
+  VIGIE_EACH_BACKEND(backend);
+  Collector c(backend);
   c.open("Europe/Paris");
   // Around the spring change (2026-03-29, 23 hours) and the autumn one (2026-10-25, 25).
   const auto spring = samples_between(paris_ms(2026, 3, 28), paris_ms(2026, 3, 31));
@@ -219,8 +241,9 @@ void check_same_report(Storage& storage, const Period& period, std::int64_t now)
 }
 
 TEST_CASE("Daily tier: a backup report over DST changes equals the one from hourly buckets",
-          "[storage][rollups][daily][report]") {
-  Collector c;
+          "[storage][rollups][daily][report][postgres]") {
+  VIGIE_EACH_BACKEND(backend);
+  Collector c(backend);
   c.open("Europe/Paris");
   c.send(samples_between(paris_ms(2026, 3, 24), paris_ms(2026, 4, 3)));
   c.send(samples_between(paris_ms(2026, 10, 20), paris_ms(2026, 10, 30)));
@@ -268,7 +291,8 @@ TEST_CASE("Daily tier: a backup report over DST changes equals the one from hour
 
 TEST_CASE("Daily tier: UTC days of an older database are rebuilt in the local zone",
           "[storage][rollups][daily][migration]") {
-  Collector c;
+  testing::TestBackend backend("sqlite");
+  Collector c(backend);
   // Written as every collector before --day-zone did: UTC days.
   c.open("");
   const auto samples = samples_between(paris_ms(2026, 3, 26), paris_ms(2026, 4, 2));
@@ -286,7 +310,7 @@ TEST_CASE("Daily tier: UTC days of an older database are rebuilt in the local zo
   // One slice moves one series, then stops (its deadline is past): the other series
   // (age) is not moved yet, and reads from its hours by local day meanwhile.
   {
-    auto db = sqlite::open((c.dir / "collector.db").string(), SQLITE_OPEN_READWRITE);
+    auto db = sqlite::open(backend.db(), SQLITE_OPEN_READWRITE);
     REQUIRE(db.is_ok());
     auto zone = DayZone::named("Europe/Paris");
     REQUIRE(zone.is_ok());
@@ -330,6 +354,182 @@ TEST_CASE("Daily tier: UTC days of an older database are rebuilt in the local zo
   REQUIRE(c.storage->housekeep().is_ok());
   const SeriesData again = c.days(from, to);
   CHECK(again.points == utc.points);
+}
+
+// The first row of a PostgreSQL query's answer, its first column.
+std::string pg_text(const std::string& conninfo, const std::string& sql) {
+  auto conn = pq::Conn::connect(conninfo);
+  REQUIRE(conn.is_ok());
+  auto rows = (*conn)->query(sql);
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->size() >= 1);
+  return rows->text(0, 0);
+}
+
+// One housekeeping slice of a collector of `zone` on PostgreSQL, as the lead's, with no
+// time to spare (a step of each part, then it stops): committed, or rolled back as a
+// collector killed before its commit leaves it. Whether work is left.
+bool pg_slice(const std::string& conninfo, const std::string& zone, std::int64_t now, bool commit) {
+  auto conn = pq::Conn::connect(conninfo);
+  REQUIRE(conn.is_ok());
+  pg::Writes writes(**conn, 0);
+  auto day_zone = DayZone::named(zone);
+  REQUIRE(day_zone.is_ok());
+  writes.set_day_zone(*day_zone);
+  REQUIRE(pg::begin_writes(**conn).is_ok());
+  writes.new_transaction();
+  bool more = false;
+  REQUIRE(writes.housekeeping_slice(Retention{}, std::chrono::milliseconds(0), now, &more).is_ok());
+  REQUIRE((*conn)->exec(commit ? "COMMIT" : "ROLLBACK"));
+  return more;
+}
+
+// What `run` writes to the standard error (the log).
+template <class Run>
+std::string stderr_of(Run run) {
+  testing::TempDir dir;
+  const std::string path = (dir / "stderr").string();
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  run();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE(
+    "Daily tier on PostgreSQL: a roll-up rolled back half-way, then done again, counts each "
+    "sample once in the days",
+    "[storage][rollups][daily][postgres]") {
+  testing::TestBackend backend("postgresql");
+  if (!backend.available())
+    VIGIE_SKIP_TEST(testing::Absent::kPackage, "on postgresql: " << backend.why());
+  Collector c(backend);
+  c.open("Europe/Paris");
+  const auto samples = samples_between(paris_ms(2026, 3, 27), paris_ms(2026, 4, 1));
+  c.send(samples);
+  c.now = paris_ms(2026, 4, 2);
+  // The lead's slice dies before its commit (killed, its connection lost): nothing of it
+  // stays. Then one commits its first pick, and housekeeping does the rest.
+  pg_slice(backend.db(), "Europe/Paris", c.now, false);
+  CHECK(pg_text(backend.db(), "SELECT count(*) FROM rollup_packs") == "0");
+  pg_slice(backend.db(), "Europe/Paris", c.now, true);
+  REQUIRE(c.storage->housekeep().is_ok());
+  CHECK(pg_text(backend.db(), "SELECT count(*) FROM rollup_pending") == "0");
+  const std::int64_t from = paris_ms(2026, 3, 27);
+  const std::int64_t to = paris_ms(2026, 4, 1) - 1;
+  const SeriesData days = c.days(from, to);
+  CHECK(days.tier == "1d");
+  check_days(days, by_paris_day(samples));
+  CHECK(days.points[2].ts_ms == paris_ms(2026, 3, 29));
+  CHECK(days.points[2].count == 46);
+  // Housekeeping again (nothing due) changes nothing.
+  REQUIRE(c.storage->housekeep().is_ok());
+  CHECK(c.days(from, to).points == days.points);
+}
+
+TEST_CASE(
+    "Daily tier on PostgreSQL: a --day-zone change rebuilds the days from the hourly tier in "
+    "bounded slices, a slice repeated counting nothing twice",
+    "[storage][rollups][daily][postgres]") {
+  testing::TestBackend backend("postgresql");
+  if (!backend.available())
+    VIGIE_SKIP_TEST(testing::Absent::kPackage, "on postgresql: " << backend.why());
+  const std::string& db = backend.db();
+  Collector c(backend);
+  c.open("");
+  // 72 series (size, age and 70 copies of size): more than a step of the rebuild (64).
+  const auto samples = samples_between(paris_ms(2026, 3, 26), paris_ms(2026, 4, 2));
+  c.send(samples, 70);
+  c.now = paris_ms(2026, 4, 5);
+  REQUIRE(c.storage->housekeep().is_ok());
+  CHECK(pg_text(db, "SELECT zone || '/' || next_zone FROM daily_tier") == "UTC/");
+  const std::int64_t from = paris_ms(2026, 3, 27);
+  const std::int64_t to = paris_ms(2026, 4, 1) - 1;
+  const SeriesData utc = c.days(from, to);
+  CHECK(utc.tier == "1d");
+  REQUIRE_FALSE(utc.points.empty());
+  CHECK(utc.points[0].ts_ms % kDay == 0);  // UTC midnights
+  c.storage.reset();
+
+  // A slice of a collector of Europe/Paris moves 64 series, then stops (its time is
+  // up): the others are not moved yet, and read from their hours by local day meanwhile.
+  CHECK(pg_slice(db, "Europe/Paris", c.now, true));
+  CHECK(pg_text(db, "SELECT zone || '/' || next_zone FROM daily_tier") == "UTC/Europe/Paris");
+  CHECK(pg_text(db,
+                "SELECT rebuilt_through = (SELECT id FROM series ORDER BY id OFFSET 63 LIMIT 1)"
+                " FROM daily_tier") == "t");
+  const std::string moved =
+      pg_text(db, "SELECT metric FROM series WHERE metric <> 'age' ORDER BY id LIMIT 1");
+  const std::string waiting =
+      pg_text(db, "SELECT metric FROM series WHERE metric <> 'age' ORDER BY id DESC LIMIT 1");
+  c.open("Europe/Paris");
+  std::map<std::int64_t, Expected> expected;
+  for (const auto& [day, e] : by_paris_day(samples))
+    if (day >= from && day <= to) expected[day] = e;
+  for (const std::string& metric : {moved, waiting}) {
+    INFO(metric);
+    check_days(c.days(from, to, "", metric), expected);
+  }
+
+  // The slice done again from the first series (a lead that took over from one that
+  // had not recorded its progress): the days it rewrites are the same, not doubled.
+  REQUIRE(pg_text(db, "UPDATE daily_tier SET rebuilt_through = 0 RETURNING 1") == "1");
+  REQUIRE(c.storage->housekeep().is_ok());
+  CHECK(pg_text(db, "SELECT zone || '/' || next_zone FROM daily_tier") == "Europe/Paris/");
+  for (const std::string& metric : {moved, waiting, std::string("size")}) {
+    INFO(metric);
+    check_days(c.days(from, to, "", metric), expected);
+  }
+  // The backup report reads the rebuilt days.
+  auto period = make_period(5, "2026-04-01", "Europe/Paris", c.now);
+  REQUIRE(period.is_ok());
+  check_same_report(*c.storage, *period, c.now);
+  // And a collector set back to UTC rebuilds them in UTC days again.
+  c.open("");
+  REQUIRE(c.storage->housekeep().is_ok());
+  CHECK(c.days(from, to).points == utc.points);
+}
+
+TEST_CASE(
+    "Daily tier on PostgreSQL: collectors sharing a database with different --day-zone, the "
+    "days are the zone of the one that leads, and the other says so at start",
+    "[storage][rollups][daily][postgres]") {
+  testing::TestBackend backend("postgresql");
+  if (!backend.available())
+    VIGIE_SKIP_TEST(testing::Absent::kPackage, "on postgresql: " << backend.why());
+  Collector paris(backend);
+  paris.open("Europe/Paris");
+  const auto samples = samples_between(paris_ms(2026, 3, 27), paris_ms(2026, 4, 1));
+  paris.send(samples);
+  paris.now = paris_ms(2026, 4, 2);
+  // Housekeeping is the lead's duty: this collector's, here.
+  REQUIRE(paris.storage->housekeep().is_ok());
+  const std::int64_t from = paris_ms(2026, 3, 27);
+  const std::int64_t to = paris_ms(2026, 4, 1) - 1;
+  const SeriesData local = paris.days(from, to);
+  check_days(local, by_paris_day(samples));
+
+  Collector utc(backend);
+  utc.now = paris.now.load();
+  const std::string said = stderr_of([&] { utc.open("UTC"); });
+  CHECK_THAT(said, Catch::Contains("--day-zone UTC, but the database's daily tier is in "
+                                   "Europe/Paris's days"));
+  // Its reads answer the database's days, whichever collector is asked.
+  CHECK(utc.days(from, to).points == local.points);
+  // It takes the lead: the days move into its zone, for both.
+  REQUIRE(utc.storage->housekeep().is_ok());
+  CHECK(pg_text(backend.db(), "SELECT zone || '/' || next_zone FROM daily_tier") == "UTC/");
+  const SeriesData days = paris.days(from, to);
+  REQUIRE_FALSE(days.points.empty());
+  CHECK(days.points[0].ts_ms % kDay == 0);
+  CHECK(utc.days(from, to).points == days.points);
 }
 
 TEST_CASE("Daily tier: an unknown --day-zone is refused", "[storage][daily]") {

@@ -63,7 +63,7 @@ std::string sql(pq::Conn& conn, const std::string& query) {
 }
 
 // Every bucket the rollup packs hold of the series whose metric is `metric` (all when
-// empty), both tiers together.
+// empty), every tier together.
 std::vector<RollupBucket> packed(pq::Conn& conn, const std::string& metric = {}) {
   auto ids =
       conn.query("SELECT id FROM series WHERE $1 = '' OR metric = $1", pq::Params().add(metric));
@@ -358,13 +358,13 @@ TEST_CASE("PostgreSQL writes: a roll-up of many blocks writes its buckets in a f
   // trips in all before the rows were batched).
   CHECK(trips <= 90);
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
-  // An agent's pack in each tier; a bucket per sample in each.
-  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "600");
+  // An agent's pack in each of the three tiers; a bucket per sample in each.
+  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "900");
   const auto buckets = packed(c);
-  CHECK(buckets.size() == 1800);
-  CHECK(totals(buckets).starts_with("1800 "));
+  CHECK(buckets.size() == 2700);
+  CHECK(totals(buckets).starts_with("2700 "));
   // m2's samples are 1.0 each, whichever the agent.
-  CHECK(totals(packed(c, "m2")) == "600 1..1:600");
+  CHECK(totals(packed(c, "m2")) == "900 1..1:900");
 }
 
 TEST_CASE(
@@ -403,8 +403,8 @@ TEST_CASE(
   for (int i = 0; left && i < 100; ++i) left = slice(std::chrono::seconds(30)).second;
   CHECK_FALSE(left);
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
-  // 600 blocks of 0, 0.5 and 1 in both tiers.
-  CHECK(totals(packed(c)) == "3600 0..1:1800");
+  // 600 blocks of 0, 0.5 and 1 in the three tiers.
+  CHECK(totals(packed(c)) == "5400 0..1:2700");
 }
 
 TEST_CASE(
@@ -459,18 +459,19 @@ TEST_CASE(
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "180");
   CHECK(five_minutes() == "12 buckets, 60");
   // Over: every block at once, a pack per agent and tier, each written once.
-  CHECK(slice(hour + 3'600'000) == "6 inserted, 0 updated");
+  CHECK(slice(hour + 3'600'000) == "9 inserted, 0 updated");
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
   CHECK(five_minutes() == "12 buckets, 60");
   auto buckets = packed(c, "m1");  // 0.5 each
-  CHECK(totals(buckets) == "360 0.5..0.5:180");
-  // 12 five-minute buckets of 5 samples and one hourly bucket of 60, for each agent.
+  CHECK(totals(buckets) == "540 0.5..0.5:270");
+  // 12 five-minute buckets of 5 samples, one hourly bucket of 60 and one daily, for each
+  // agent.
   CHECK(std::count_if(buckets.begin(), buckets.end(),
                       [](const RollupBucket& b) { return b.n == 5; }) == 36);
   CHECK(std::count_if(buckets.begin(), buckets.end(),
-                      [](const RollupBucket& b) { return b.n == 60; }) == 3);
+                      [](const RollupBucket& b) { return b.n == 60; }) == 6);
 
-  // A late sample of that hour (an agent's spool) joins its buckets: its agent's two
+  // A late sample of that hour (an agent's spool) joins its buckets: its agent's three
   // packs are rewritten, nothing is added beside them.
   REQUIRE(c.exec("BEGIN"));
   writes.new_transaction();
@@ -481,12 +482,12 @@ TEST_CASE(
   REQUIRE(writes.store(late, 1000).is_ok());
   REQUIRE(writes.flush_blocks());
   REQUIRE(c.commit());
-  CHECK(slice(hour + 2 * 3'600'000) == "0 inserted, 2 updated");
+  CHECK(slice(hour + 2 * 3'600'000) == "0 inserted, 3 updated");
   buckets = packed(c, "m1");
-  CHECK(totals(buckets) == "362 0.5..4.5:189");
+  CHECK(totals(buckets) == "543 0.5..4.5:283.5");
   CHECK(std::count_if(buckets.begin(), buckets.end(),
                       [](const RollupBucket& b) { return b.n == 6 && b.max == 4.5; }) == 1);
-  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "6");
+  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "9");
 }
 
 TEST_CASE(
@@ -535,13 +536,13 @@ TEST_CASE(
           .is_ok());
   // Its transaction is gone: the blocks are queued again, the packs as they were.
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "2");
-  CHECK(totals(packed(c, "m1")) == "240 0.5..0.5:120");
+  CHECK(totals(packed(c, "m1")) == "360 0.5..0.5:180");
 
-  // The next roll-up counts each late sample once, in both tiers.
+  // The next roll-up counts each late sample once, in the three tiers.
   REQUIRE(roll_up(c, writes));
   CHECK(sql(c, "SELECT count(*) FROM rollup_pending") == "0");
-  CHECK(totals(packed(c, "m1")) == "244 0.5..0.5:122");
-  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "4");
+  CHECK(totals(packed(c, "m1")) == "366 0.5..0.5:183");
+  CHECK(sql(c, "SELECT count(*) FROM rollup_packs") == "6");
 }
 
 TEST_CASE(

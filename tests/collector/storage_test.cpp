@@ -708,7 +708,7 @@ TEST_CASE("Storage: a raw read of more than 100,000 samples without a step is re
   CHECK(counted == kSamples);
 }
 
-TEST_CASE("Storage: the daily tier answers long steps and ranges beyond the hours (SQLite)",
+TEST_CASE("Storage: the daily tier answers long steps and ranges beyond the hours",
           "[storage][series][rollups]") {
   VIGIE_EACH_BACKEND(backend);
   SeriesFixture f(backend);
@@ -720,18 +720,6 @@ TEST_CASE("Storage: the daily tier answers long steps and ranges beyond the hour
   }
   f.now = kT0 + kHourMs;
   REQUIRE(f.storage->housekeep().is_ok());
-  if (backend.kind() != "sqlite") {
-    // PostgreSQL keeps the 5-minute and hourly tiers only.
-    auto refused = f.storage->series({.agent = "agent-1",
-                                      .check = "system/load",
-                                      .metric = "load1",
-                                      .from_ms = kT0 - 2 * kDay,
-                                      .to_ms = kT0,
-                                      .tier = "1d"});
-    CHECK(refused.status().code() == Code::kInvalidArgument);
-    CHECK(f.query("", kT0 - 2 * kDay, kT0, kDay).tier == "1h");
-    return;
-  }
   const SeriesData days = f.query("", kT0 - 2 * kDay, kT0, kDay);
   CHECK(days.tier == "1d");
   CHECK(days.step_ms == kDay);
@@ -784,8 +772,7 @@ TEST_CASE("Storage: housekeeping keeps each tier's retention", "[storage][series
   f.now = kT0 + 730 * kDay + 7 * kDay + kDay / 2;
   REQUIRE(f.storage->housekeep().is_ok());
   CHECK(count("1h") == 0);
-  if (backend.kind() != "sqlite") return;
-  // Days 5 years (128 days a row).
+  // Days 5 years (128 days a row), on both backends.
   CHECK(count("1d") == 1);
   f.now = kT0 + 1830 * kDay - kDay;
   REQUIRE(f.storage->housekeep().is_ok());
