@@ -60,7 +60,7 @@ struct SeriesQuery {
   std::int64_t to_ms = 0;
   // Width of the returned buckets; 0 returns raw samples when the raw tier is used.
   std::int64_t step_ms = 0;
-  std::string tier;  // "raw", "5m", "1h" or "1d" (SQLite) to force a tier; "" picks one
+  std::string tier;  // "raw", "5m", "1h" or "1d" to force a tier; "" picks one
 };
 
 struct SeriesPoint {
