@@ -439,6 +439,14 @@ std::string migrated_under(std::int64_t version) {
 }
 
 Status migrate(pq::Conn& conn, std::int64_t target) {
+  // Most starts have nothing to migrate: the version is read first under no lock, so
+  // that such a start waits for no writer's transaction (each holds the lock shared)
+  // and holds none up (a request of the exclusive lock queues every later shared one
+  // behind it). A step under way is not seen (not committed yet): the version is then
+  // older than the target, and read again under the exclusive lock, after the step.
+  auto found = schema_version(conn);
+  if (!found) return found.status().with_context("migrate the database");
+  if (*found >= target) return *found > kSchemaVersion ? too_new(*found) : Status::ok();
   for (;;) {
     if (Status s = conn.exec("BEGIN"); !s) return s;
     Status s = conn.exec(kMigrationLock);

@@ -27,7 +27,8 @@ Result<std::int64_t> schema_version(pq::Conn& conn);
 
 // Brings the database to kSchemaVersion (or to `target`, older: for tests of a
 // migration). kFailedPrecondition when it is newer than this collector: an older
-// collector must not write to a schema it does not know.
+// collector must not write to a schema it does not know. A database already there is
+// only read: the migrations' lock is taken (exclusively) only when a step is to run.
 Status migrate(pq::Conn& conn, std::int64_t target = kSchemaVersion);
 
 // kFailedPrecondition unless the database is at kSchemaVersion (what a collector

@@ -162,6 +162,81 @@ TEST_CASE("PostgreSQL: a writer's transaction and a migration never overlap",
   CHECK(sent.get().code() == Code::kUnavailable);
 }
 
+// Whether a request of the migrations' lock waits on the database (pg_locks: not granted).
+bool schema_lock_waited_for(testing::PostgresServer& server, const std::string& db) {
+  return server
+             .psql(db,
+                   "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                   " AND objid = " +
+                       std::to_string(pg::kSchemaLock) +
+                       " AND database = (SELECT oid FROM pg_database"
+                       " WHERE datname = current_database())")
+             .value_or("psql failed") != "0";
+}
+
+TEST_CASE(
+    "PostgreSQL: a collector that starts with nothing to migrate waits for no writer's "
+    "transaction and holds none up",
+    "[postgres][upgrade]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  // Another collector's writer: its transaction holds the migrations' lock shared.
+  auto writing = pq::Conn::connect(conninfo);
+  REQUIRE(writing.is_ok());
+  REQUIRE(pg::begin_writes(**writing).is_ok());
+
+  auto started = std::async(std::launch::async, [&] {
+    return open_postgres_storage({.conninfo = conninfo, .lease = 300ms});
+  });
+  const auto start_done = [&] {
+    return started.wait_for(0s) == std::future_status::ready;
+  };
+  // Started, or waiting for the lock (which the old code did, for the exclusive lock).
+  (void)eventually([&] { return start_done() || schema_lock_waited_for(server, db); }, 5s);
+  // Meanwhile another writer's transaction begins at once: it is queued behind no
+  // request of the exclusive lock.
+  auto second = pq::Conn::connect(conninfo);
+  REQUIRE(second.is_ok());
+  REQUIRE((*second)->exec("SET lock_timeout = '1s'"));
+  const auto opened = pg::begin_writes(**second);
+  CHECK(opened.is_ok());
+  REQUIRE((*second)->exec("ROLLBACK"));
+  // The start is over while the first writer's transaction is still open.
+  CHECK(eventually(start_done, 5s));
+  CHECK_FALSE(schema_lock_waited_for(server, db));
+  REQUIRE((*writing)->exec("ROLLBACK"));  // (a start that waited goes on: it is not left hanging)
+  auto storage = started.get();
+  REQUIRE(storage.is_ok());
+  CHECK((*storage)->health().is_ok());
+}
+
+TEST_CASE("PostgreSQL: a collector that must migrate still does, under the exclusive lock",
+          "[postgres][upgrade]") {
+  auto postgres = testing::postgres_database();
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  auto made = pq::Conn::connect(conninfo);
+  REQUIRE(made.is_ok());
+  REQUIRE(pg::migrate(**made, pg::kSchemaVersion - 1));
+  // A writer's transaction open: the step waits for it, then runs.
+  auto writing = pq::Conn::connect(conninfo);
+  REQUIRE(writing.is_ok());
+  REQUIRE((*writing)->exec("BEGIN; SELECT pg_advisory_xact_lock_shared(" +
+                           std::to_string(pg::kSchemaLock) + ")"));
+  auto started = std::async(std::launch::async, [&] {
+    return open_postgres_storage({.conninfo = conninfo, .lease = 300ms});
+  });
+  CHECK(eventually([&] { return schema_lock_waited_for(server, db); }, 5s));
+  CHECK(started.wait_for(0s) == std::future_status::timeout);
+  REQUIRE((*writing)->exec("ROLLBACK"));
+  REQUIRE(started.wait_for(10s) == std::future_status::ready);
+  auto storage = started.get();
+  REQUIRE(storage.is_ok());
+  CHECK(server.psql(db, "SELECT version FROM vigie_schema").value_or("psql failed") ==
+        std::to_string(pg::kSchemaVersion));
+}
+
 TEST_CASE("PostgreSQL: each migration step notifies the collectors on the database",
           "[postgres][upgrade]") {
   auto postgres = testing::postgres_database();
