@@ -155,7 +155,7 @@ class PostgresStorage final : public Storage {
   void submit(protocol::Report report, std::int64_t received_ms, OnStored on_stored,
               Stored done) override;
   Result<std::int64_t> new_downtime_id() override {
-    return primary_.with([](pq::Conn& c) -> Result<std::int64_t> {
+    return pool_write([](pq::Conn& c) -> Result<std::int64_t> {
       auto id = c.query("SELECT nextval('downtimes_id_seq')");
       if (!id) return id.status().with_context("number a downtime");
       return id->int64(0, 0);
@@ -255,22 +255,19 @@ class PostgresStorage final : public Storage {
   }
 
   // The outbox: claimed in one statement on a connection of the pool (SKIP LOCKED:
-  // collectors claiming at once take different rows), settled by the writer with the
-  // notification history.
+  // collectors claiming at once take different rows), in a transaction opened as the
+  // writer's (pool_write()); settled by the writer with the notification history.
   Result<std::vector<OutboxRow>> claim_outbox(const std::string& channel, std::int64_t now_ms,
                                               std::int64_t due_by_ms, std::size_t limit,
                                               std::int64_t lease_ms) override {
-    // Claims write to the outbox outside the writer: refused here once the schema moved.
-    if (outdated_.load() != 0) return outdated_status();
-    return primary_.with([&](pq::Conn& c) {
+    return pool_write([&](pq::Conn& c) {
       return pg::claim_outbox(c, channel, now_ms, due_by_ms, limit, lease_ms);
     });
   }
   Result<std::vector<std::int64_t>> renew_outbox(const std::vector<std::int64_t>& ids,
                                                  std::int64_t held_until_ms,
                                                  std::int64_t until_ms) override {
-    if (outdated_.load() != 0) return outdated_status();
-    return primary_.with(
+    return pool_write(
         [&](pq::Conn& c) { return pg::renew_outbox(c, ids, held_until_ms, until_ms); });
   }
   Status outbox_sent(const std::vector<std::int64_t>& ids, std::int64_t now_ms,
@@ -377,6 +374,34 @@ class PostgresStorage final : public Storage {
     log::error("storage: " + pg::migrated_under(version));
     std::lock_guard lock(lease_mu_);
     if (lease_) lease_->retire("the database was migrated under it by a newer collector");
+  }
+  // A write on a connection of the pool, outside the writer (an outbox claim or renewal,
+  // a downtime's id), in a transaction opened as the writer's (pg::begin_writes()): not
+  // across a migration, and refused, as the writer's, once the database's version is
+  // not this collector's, which it then knows (found_schema()), notified or not.
+  template <class Write>
+  auto pool_write(Write write) -> decltype(write(std::declval<pq::Conn&>())) {
+    using Written = decltype(write(std::declval<pq::Conn&>()));
+    if (outdated_.load() != 0) return outdated_status();
+    Written written = primary_.with([&](pq::Conn& c) -> Written {
+      auto version = pg::begin_writes(c);
+      if (version) found_schema(*version);
+      if (!version || outdated_.load() != 0) {
+        (void)c.exec("ROLLBACK");
+        // Refused for the schema: not an outage, which the pool would try again.
+        if (version) return Status(Code::kFailedPrecondition, "the schema moved");
+        return version.status();
+      }
+      Written done = write(c);
+      Status s = done ? c.commit() : done.status();
+      if (!s) {
+        (void)c.exec("ROLLBACK");
+        return s;
+      }
+      return done;
+    });
+    if (!written && outdated_.load() != 0) return outdated_status();
+    return written;
   }
   Status outdated_status() const {
     return Status::unavailable("the database's schema version is now " +

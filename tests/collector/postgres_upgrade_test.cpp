@@ -237,6 +237,66 @@ TEST_CASE("PostgreSQL: a collector that must migrate still does, under the exclu
         std::to_string(pg::kSchemaVersion));
 }
 
+// An outbox row due now, as an alert's transaction writes it.
+void queue_alert(testing::PostgresServer& server, const std::string& db, const std::string& key,
+                 std::int64_t now_ms) {
+  const std::string now = std::to_string(now_ms);
+  REQUIRE(server.psql(db,
+                      "INSERT INTO outbox (channel, alert_key, alert, created_ms, due_ms)"
+                      " VALUES ('ops', '" +
+                          key + "', '{}', " + now + ", " + now + ")"));
+}
+
+TEST_CASE(
+    "PostgreSQL: outbox claims and renewals are refused on a database migrated under the "
+    "collector, the migration not heard of yet",
+    "[postgres][upgrade]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  // A collector with no Listener (no watch()): as one whose listening connection is
+  // down, or before the notification reaches it.
+  auto opened = open_postgres_storage({.conninfo = conninfo, .lease = 300ms});
+  REQUIRE(opened.is_ok());
+  Storage& storage = **opened;
+  const std::int64_t now = wall_ms();
+  constexpr std::int64_t kLeaseMs = 60'000;
+  queue_alert(server, db, "held", now);
+  auto held = storage.claim_outbox("ops", now, now, 1, kLeaseMs);
+  REQUIRE(held.is_ok());
+  REQUIRE(held->size() == 1);
+  queue_alert(server, db, "due", now);
+  const auto outbox = [&] {
+    return server.psql(db, "SELECT id, due_ms, status FROM outbox ORDER BY id")
+        .value_or("psql failed");
+  };
+  const std::string before = outbox();
+
+  REQUIRE(server.psql(db, newer_migration(false)));
+  SECTION("a claim") {
+    auto claimed = storage.claim_outbox("ops", now, now, 10, kLeaseMs);
+    CHECK(claimed.status().code() == Code::kUnavailable);
+  }
+  SECTION("a renewal") {
+    auto renewed = storage.renew_outbox({held->front().id}, now + kLeaseMs, now + 2 * kLeaseMs);
+    CHECK(renewed.status().code() == Code::kUnavailable);
+  }
+  SECTION("a downtime's id") {
+    const auto sequence = [&] {
+      return server.psql(db, "SELECT last_value, is_called FROM downtimes_id_seq")
+          .value_or("psql failed");
+    };
+    const std::string numbered = sequence();
+    CHECK(storage.new_downtime_id().status().code() == Code::kUnavailable);
+    CHECK(sequence() == numbered);
+  }
+  // Nothing claimed or renewed, and the collector knows: it writes nothing more.
+  CHECK(outbox() == before);
+  CHECK(storage.health().code() == Code::kFailedPrecondition);
+  CHECK(storage.claim_outbox("ops", now, now, 10, kLeaseMs).status().code() ==
+        Code::kUnavailable);
+}
+
 TEST_CASE("PostgreSQL: each migration step notifies the collectors on the database",
           "[postgres][upgrade]") {
   auto postgres = testing::postgres_database();
