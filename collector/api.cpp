@@ -1167,8 +1167,10 @@ void Api::get_metrics(const HttpRequest&, const TokenRecord&, Respond respond) c
                 "recovery on a standby (PostgreSQL).",
                 static_cast<double>(s.reads_retried));
   append_metric(out, "vigie_rollup_due_blocks", "gauge",
-                "Raw sample blocks whose hour is over, not rolled up into the tiers yet "
-                "(PostgreSQL; 0 on SQLite).",
+                "Raw sample blocks whose hour is over, not rolled up into the tiers yet, "
+                "counted up to " +
+                    std::to_string(kRollupDueCounted) +
+                    ": that value means at least that many (PostgreSQL; 0 on SQLite).",
                 static_cast<double>(s.rollup_due_blocks));
   append_metric(out, "vigie_rollup_oldest_due_seconds", "gauge",
                 "Seconds since the oldest block not rolled up yet of an hour that is over "

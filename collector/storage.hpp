@@ -104,6 +104,10 @@ struct AuditQuery {
   std::size_t limit = 1000;
 };
 
+// The most due roll-up blocks StorageStats::rollup_due_blocks counts: a longer backlog
+// is said to be that long (at least), rather than read whole at each scrape of /metrics.
+inline constexpr std::int64_t kRollupDueCounted = 10'000;
+
 struct StorageStats {
   std::size_t queue_depth = 0;      // jobs waiting for the writer
   std::int64_t database_bytes = 0;  // on disk, write-ahead log included
@@ -114,9 +118,10 @@ struct StorageStats {
   // recovery on a standby (PostgreSQL; 0 on SQLite).
   std::int64_t reads_retried = 0;
   std::string synchronous;  // the writer's PRAGMA synchronous: "full" or "normal"
-  // Raw sample blocks whose hour is over and not rolled up into the tiers yet, and how
-  // long ago the oldest one ended, in seconds (0 when none): PostgreSQL's roll-up queue,
-  // which the lead empties within minutes of an hour's end; 0 on SQLite.
+  // Raw sample blocks whose hour is over and not rolled up into the tiers yet (counted up
+  // to kRollupDueCounted: at least that many when it says so), and how long ago the
+  // oldest one ended, in seconds (0 when none): PostgreSQL's roll-up queue, which the
+  // lead empties within minutes of an hour's end; 0 on SQLite.
   std::int64_t rollup_due_blocks = 0;
   double rollup_oldest_due_seconds = 0;
   // The writer's group commits and housekeeping slices, by length (writer_times.hpp).

@@ -1032,9 +1032,14 @@ Result<std::string> read_synchronous(pq::Conn& conn) {
 }
 
 Result<RollupBacklog> read_rollup_backlog(pq::Conn& conn, std::int64_t now_ms) {
-  auto rows =
-      conn.query("SELECT count(*), coalesce(min(t_max), 0) FROM rollup_pending WHERE t_max < $1",
-                 Params().add(bucket_of(now_ms, kHourMs)));
+  // The due blocks in the order of the queue's index by end, the first kRollupDueCounted
+  // only: the oldest is the first of them, and a backlog of millions (an hour of a large
+  // fleet, just over) is not read whole at each scrape. A plan that scans the table
+  // would read every block queued, due or not.
+  auto rows = conn.query(
+      "SELECT count(*), coalesce(min(t_max), 0) FROM (SELECT t_max FROM rollup_pending"
+      " WHERE t_max < $1 ORDER BY t_max LIMIT $2) due",
+      Params().add(bucket_of(now_ms, kHourMs)).add(kRollupDueCounted));
   if (!rows) return rows.status().with_context("read the roll-up's queue");
   return RollupBacklog{.blocks = rows->int64(0, 0), .oldest_ms = rows->int64(0, 1)};
 }

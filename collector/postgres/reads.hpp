@@ -50,8 +50,9 @@ Result<std::string> read_synchronous(pq::Conn& conn);
 // The database's size on disk (pg_database_size).
 Result<std::int64_t> read_database_bytes(pq::Conn& conn);
 // The raw blocks queued for the roll-up whose hour is over at `now_ms` (rollup_pending):
-// how many, and the end of the oldest (0 when none). The queue's index by end answers
-// the oldest at once and counts only the blocks due, which the lead keeps near none.
+// how many, up to kRollupDueCounted, and the end of the oldest (0 when none). The
+// queue's index by end answers the oldest at once and reads kRollupDueCounted entries
+// at most, however long the queue.
 struct RollupBacklog {
   std::int64_t blocks = 0;
   std::int64_t oldest_ms = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/postgres/reads.hpp"
 #include "collector/postgres/schema.hpp"
 #include "collector/postgres/writes.hpp"
 #include "collector/rollup_pack.hpp"
@@ -166,6 +167,58 @@ TEST_CASE(
   CHECK(gained >= 2);
   CHECK(s.leads());
   CHECK(hourly_samples(conninfo) == 1200);
+}
+
+TEST_CASE(
+    "PostgreSQL roll-up backlog: counted up to a bound, the oldest found through the queue's "
+    "index by end, however long the queue",
+    "[postgres]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  // More blocks due than the bound (the hour before kNow's, and one of five hours
+  // before), and more of the hour under way (not due: kNow is its start).
+  const std::int64_t due = kRollupDueCounted + 5'000;
+  const std::int64_t oldest = kHourStart - 5 * kHourMs + 1;
+  REQUIRE(server.psql(
+      db, "INSERT INTO rollup_pending (block_id, agent_id, t_max) SELECT i, i % 100, " +
+              std::to_string(kHourStart + kHourMs) + " + i % " + std::to_string(kHourMs) +
+              " FROM generate_series(1, " + std::to_string(due - 1) +
+              ") i;"
+              " INSERT INTO rollup_pending (block_id, agent_id, t_max) SELECT i, i % 100, " +
+              std::to_string(kNow) + " + i % " + std::to_string(kHourMs) +
+              " FROM generate_series(" + std::to_string(due) + ", " + std::to_string(due + 50'000) +
+              ") i;"
+              " INSERT INTO rollup_pending (block_id, agent_id, t_max) VALUES (0, 7, " +
+              std::to_string(oldest) + ")"));
+
+  // Every plan the statement runs with is logged (auto_explain): before the table is
+  // analyzed, after, and the generic plan a prepared statement takes from its sixth run.
+  auto made = pq::Conn::connect(conninfo);
+  REQUIRE(made.is_ok());
+  pq::Conn& conn = **made;
+  REQUIRE(conn.exec("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0"));
+  const std::size_t mark = server.log().size();
+  for (int run = 0; run < 8; ++run) {
+    if (run == 4) REQUIRE(conn.exec("ANALYZE rollup_pending"));
+    auto backlog = pg::read_rollup_backlog(conn, kNow);
+    REQUIRE(backlog.is_ok());
+    CHECK(backlog->blocks == kRollupDueCounted);
+    CHECK(backlog->oldest_ms == oldest);
+  }
+  const std::string plans = server.log().substr(mark);
+  INFO(plans);
+  CHECK(plans.find("Index Only Scan using rollup_pending_by_end") != std::string::npos);
+  CHECK(plans.find("Seq Scan") == std::string::npos);
+
+  // What /metrics shows, through the collector's storage.
+  PostgresOptions options{.conninfo = conninfo};
+  options.now_ms = [] { return kNow; };
+  auto storage = open_postgres_storage(options);
+  REQUIRE(storage.is_ok());
+  const StorageStats stats = (*storage)->stats();
+  CHECK(stats.rollup_due_blocks == kRollupDueCounted);
+  CHECK(stats.rollup_oldest_due_seconds == Approx((kNow - oldest) / 1000.0));
 }
 
 }  // namespace

@@ -189,9 +189,7 @@ TEST_CASE(
   auto started = std::async(std::launch::async, [&] {
     return open_postgres_storage({.conninfo = conninfo, .lease = 300ms});
   });
-  const auto start_done = [&] {
-    return started.wait_for(0s) == std::future_status::ready;
-  };
+  const auto start_done = [&] { return started.wait_for(0s) == std::future_status::ready; };
   // Started, or waiting for the lock (which the old code did, for the exclusive lock).
   (void)eventually([&] { return start_done() || schema_lock_waited_for(server, db); }, 5s);
   // Meanwhile another writer's transaction begins at once: it is queued behind no
@@ -293,8 +291,7 @@ TEST_CASE(
   // Nothing claimed or renewed, and the collector knows: it writes nothing more.
   CHECK(outbox() == before);
   CHECK(storage.health().code() == Code::kFailedPrecondition);
-  CHECK(storage.claim_outbox("ops", now, now, 10, kLeaseMs).status().code() ==
-        Code::kUnavailable);
+  CHECK(storage.claim_outbox("ops", now, now, 10, kLeaseMs).status().code() == Code::kUnavailable);
 }
 
 TEST_CASE("PostgreSQL: each migration step notifies the collectors on the database",
