@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "collector/postgres/pq.hpp"
+#include "collector/postgres/schema.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 
@@ -17,11 +18,12 @@ std::int64_t ticks() { return Clock::now().time_since_epoch().count(); }
 }  // namespace
 
 Lease::Lease(std::string conninfo, std::string self, std::chrono::milliseconds lease,
-             std::function<void(bool)> changed)
+             std::function<void(bool)> changed, std::function<void(std::int64_t)> migrated)
     : conninfo_(std::move(conninfo)),
       self_(std::move(self)),
       lease_(std::max(lease, std::chrono::milliseconds(30))),
-      changed_(std::move(changed)) {
+      changed_(std::move(changed)),
+      migrated_(std::move(migrated)) {
   if (!stop_.ready()) {
     log::error("lead: cannot make a pipe; this collector never leads");
     return;
@@ -108,15 +110,12 @@ void Lease::run() {
           if (!conn->consume_input() || !conn->ok()) s = Status::unavailable("connection lost");
           continue;
         }
-        auto term = conn->query_within(
-            "UPDATE vigie_lead SET term = term + 1, holder = $1, since_ms = $2 WHERE id = 1"
-            " RETURNING term",
-            pq::Params().add(self_).add(wall_ms()), step);
-        if (!term || term->size() != 1) {
-          s = term ? Status::internal("no row in vigie_lead") : term.status();
+        auto term = take_term(*conn, step);
+        if (!term) {
+          s = term.status();
           break;  // the connection is closed below, which frees the lock
         }
-        lead(term->int64(0, 0));
+        lead(*term);
         continue;
       }
       // Leading: the socket watched until the next confirmation is due.
@@ -158,6 +157,37 @@ void Lease::run() {
     if (!pause(std::min(lease_, std::chrono::milliseconds(1000)))) break;
   }
   if (term_.load() != 0) fence(stopping_reason());
+}
+
+Result<std::int64_t> Lease::take_term(pq::Conn& conn, std::chrono::milliseconds step) {
+  // In a transaction opened as a writer's (begin_writes(): the migrations' lock shared,
+  // then the version read), each statement answered within `step`: the term is a write
+  // outside the writer, not to be made on a schema this collector does not know.
+  Status s = conn.query_within("BEGIN", pq::Params(), step).status();
+  if (s)
+    s = conn.query_within("SELECT pg_advisory_xact_lock_shared($1)", pq::Params().add(kSchemaLock),
+                          step)
+            .status();
+  auto version = s ? conn.query_within("SELECT version FROM vigie_schema", pq::Params(), step)
+                   : Result<pq::Rows>(s);
+  if (version && version->size() != 1) version = Status::internal("vigie_schema holds no version");
+  if (version && version->int64(0, 0) != kSchemaVersion) {
+    const std::int64_t found = version->int64(0, 0);
+    (void)conn.query_within("ROLLBACK", pq::Params(), step);
+    if (migrated_) migrated_(found);
+    return Status(Code::kFailedPrecondition, "the database's schema version is " +
+                                                 std::to_string(found) + ", not " +
+                                                 std::to_string(kSchemaVersion));
+  }
+  auto term = version ? conn.query_within(
+                            "UPDATE vigie_lead SET term = term + 1, holder = $1, since_ms = $2"
+                            " WHERE id = 1 RETURNING term",
+                            pq::Params().add(self_).add(wall_ms()), step)
+                      : Result<pq::Rows>(version.status());
+  if (term && term->size() != 1) term = Status::internal("no row in vigie_lead");
+  if (term) s = conn.query_within("COMMIT", pq::Params(), step).status();
+  if (!term || !s) return term ? s : term.status();
+  return term->int64(0, 0);
 }
 
 std::string Lease::stopping_reason() {

@@ -7,7 +7,9 @@
 //
 // - not leading, it tries to take the lock every `lease`;
 // - on taking it, it bumps the term of table vigie_lead (its fencing token: the duties'
-//   transactions check it, writes.hpp), then leads;
+//   transactions check it, writes.hpp), in a transaction opened as a writer's (the
+//   migrations' lock shared, the schema's version read: none taken on a database
+//   migrated under this collector), then leads;
 // - leading, it confirms every third of the lease, with a cheap query answered within
 //   a third of the lease, that its session (hence the lock) and its term still stand,
 //   and watches the connection's socket between confirmations;
@@ -27,7 +29,9 @@
 #include <string>
 #include <thread>
 
+#include "collector/postgres/pq.hpp"
 #include "collector/postgres/stop_signal.hpp"
+#include "common/status.hpp"
 
 namespace vigie::collector::pg {
 
@@ -37,9 +41,12 @@ inline constexpr std::int64_t kLeadLock = 7612003;
 
 class Lease {
  public:
-  // `self`: this collector, as written in vigie_lead.holder.
+  // `self`: this collector, as written in vigie_lead.holder. `migrated`: called (on the
+  // Lease's thread) with the database's schema version when it is not this collector's
+  // as the Lease would take a term; it then takes none, and competes again.
   Lease(std::string conninfo, std::string self, std::chrono::milliseconds lease,
-        std::function<void(bool leading)> changed);
+        std::function<void(bool leading)> changed,
+        std::function<void(std::int64_t version)> migrated = {});
   ~Lease();  // stops the thread, and leading (the connection closed frees the lock)
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -64,6 +71,9 @@ class Lease {
   // when stopping.
   bool pause(std::chrono::milliseconds ms, int socket = -1);
   void lead(std::int64_t term);
+  // Bumps vigie_lead's term, in a transaction opened as a writer's (schema.hpp): refused
+  // (kFailedPrecondition, `migrated_` told) when the schema is not this collector's.
+  Result<std::int64_t> take_term(pq::Conn& conn, std::chrono::milliseconds step);
   void fence(const std::string& why);
   // Why the thread stops: retire()'s reason, or the collector stopping.
   std::string stopping_reason();
@@ -72,6 +82,7 @@ class Lease {
   const std::string self_;
   const std::chrono::milliseconds lease_;
   const std::function<void(bool)> changed_;
+  const std::function<void(std::int64_t)> migrated_;
   std::atomic<std::int64_t> term_{0};
   // steady_clock nanoseconds of the last confirmation.
   std::atomic<std::int64_t> confirmed_{0};

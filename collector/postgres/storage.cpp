@@ -181,8 +181,9 @@ class PostgresStorage final : public Storage {
     }
     old.reset();  // stops leading before another lease starts
     if (!changed || outdated_.load() != 0) return;
-    auto lease = std::make_unique<pg::Lease>(options_.conninfo, holder_name(), options_.lease,
-                                             std::move(changed));
+    auto lease = std::make_unique<pg::Lease>(
+        options_.conninfo, holder_name(), options_.lease, std::move(changed),
+        [this](std::int64_t version) { found_schema(version); });
     std::lock_guard lock(lease_mu_);
     lease_ = std::move(lease);
   }

@@ -5,6 +5,7 @@
 // /healthz, whether it heard of the migration (each step notifies) or not (its writer
 // reads the version in each transaction, under the migrations' lock).
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -292,6 +293,32 @@ TEST_CASE(
   CHECK(outbox() == before);
   CHECK(storage.health().code() == Code::kFailedPrecondition);
   CHECK(storage.claim_outbox("ops", now, now, 10, kLeaseMs).status().code() == Code::kUnavailable);
+}
+
+TEST_CASE(
+    "PostgreSQL: a collector takes no lead term on a database migrated under it, the "
+    "migration not heard of yet",
+    "[postgres][upgrade]") {
+  auto postgres = testing::postgres_database({.migrate = true});
+  if (!postgres) return;
+  auto& [server, db, conninfo] = *postgres;
+  // No Listener (no watch()), no report: only the lease meets the database.
+  auto opened = open_postgres_storage({.conninfo = conninfo, .lease = 300ms});
+  REQUIRE(opened.is_ok());
+  Storage& storage = **opened;
+  const auto lead = [&] {
+    return server.psql(db, "SELECT term, holder FROM vigie_lead").value_or("psql failed");
+  };
+  const std::string before = lead();
+  REQUIRE(server.psql(db, newer_migration(false)));
+  std::atomic<int> led{0};
+  storage.lead([&](bool leading) { led += leading ? 1 : 0; });
+  // The lease finds the version as it would take the lead, and takes nothing.
+  CHECK(eventually([&] { return !storage.health().is_ok(); }, 3s));
+  std::this_thread::sleep_for(600ms);  // two leases more
+  CHECK(led == 0);
+  CHECK_FALSE(storage.leads());
+  CHECK(lead() == before);
 }
 
 TEST_CASE("PostgreSQL: each migration step notifies the collectors on the database",
