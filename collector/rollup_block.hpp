@@ -41,7 +41,9 @@
 // Every value reads back bit for bit: a sum stored as a decimal is one that is exactly
 // k / 10^d (sum_exactly keeps the sums of decimals so).
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -66,6 +68,25 @@ inline std::int64_t bucket_of(std::int64_t ts, std::int64_t width) {
   return ts < 0 && b != ts ? b - width : b;
 }
 
+// a + b, exactly when both are decimals of at most 6 places (k / 10^6 with |k| < 2^53)
+// and so is their sum: the double nearest the true sum, so that sums of decimal samples
+// stay decimals (which the encoding above stores in a few bits). Otherwise a + b.
+double sum_exactly(double a, double b);
+
+// What a bucket keeps of its samples while they are gathered.
+struct Aggregate {
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  double sum = 0;
+  std::int64_t n = 0;
+  void add(double v, std::int64_t count = 1) {
+    min = std::min(min, v);
+    max = std::max(max, v);
+    sum = sum_exactly(sum, v * static_cast<double>(count));
+    n += count;
+  }
+};
+
 // Adds a bucket's aggregate into `into` (min, max, n added, the sum exactly).
 void merge_bucket(RollupBucket& into, const RollupBucket& add);
 // Merges `add` into `into`, both ascending with each bucket once: a bucket of both
@@ -88,10 +109,5 @@ std::string encode_rollups(const std::vector<RollupBucket>& buckets, std::int64_
 // are not such a block (nothing appended then).
 Status decode_rollups(std::string_view block, std::int64_t start_ms, std::int64_t width_ms,
                       std::vector<RollupBucket>& out);
-
-// a + b, exactly when both are decimals of at most 6 places (k / 10^6 with |k| < 2^53)
-// and so is their sum: the double nearest the true sum, so that sums of decimal samples
-// stay decimals (which the encoding above stores in a few bits). Otherwise a + b.
-double sum_exactly(double a, double b);
 
 }  // namespace vigie::collector

@@ -7,6 +7,7 @@
 #include "collector/day_zone.hpp"
 #include "collector/rollup_pack.hpp"
 #include "collector/sample_block.hpp"
+#include "collector/series_merge.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/schema.hpp"
 
@@ -123,36 +124,6 @@ CheckState check_from_row(const pq::Rows& r, int i) {
   return c;
 }
 
-// (bucket start, aggregate) pairs of a series answer, in time order.
-class Merged {
- public:
-  explicit Merged(std::int64_t step_ms) : step_ms_(step_ms) {}
-  void add(std::int64_t ts, double min, double max, double sum, std::int64_t n) {
-    Aggregate& a = buckets_[step_ms_ > 0 ? bucket_of(ts, step_ms_) : ts];
-    a.min = std::min(a.min, min);
-    a.max = std::max(a.max, max);
-    a.sum = sum_exactly(a.sum, sum);  // as SQLite's reads: sums of decimals stay exact
-    a.n += n;
-  }
-  std::size_t size() const { return buckets_.size(); }
-  // Buckets added by local day key (day_zone.hpp): answered at their days' starts.
-  void by_days_of(DayZone zone) { days_ = std::move(zone); }
-  std::vector<SeriesPoint> points() const {
-    std::vector<SeriesPoint> out;
-    out.reserve(buckets_.size());
-    for (const auto& [ts, a] : buckets_) {
-      out.push_back(
-          {days_ ? days_->start_of(ts) : ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
-    }
-    return out;
-  }
-
- private:
-  std::int64_t step_ms_;
-  std::optional<DayZone> days_;
-  std::map<std::int64_t, Aggregate> buckets_;
-};
-
 // Rows [first, last) of an answer: one agent's blocks in an answer of several agents'.
 struct RowRange {
   int first = 0;
@@ -182,8 +153,8 @@ Status each_sample(const pq::Rows& blocks, RowRange range, std::int64_t series, 
 // Adds the samples of `series` in `blocks` (t_min, samples) that fall in [from, to],
 // each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
 Status add_block_samples(const pq::Rows& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
-                         const DayZone* days = nullptr) {
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
+                         SeriesMerge& merged, const DayZone* days = nullptr) {
   return each_sample(blocks, all_rows(blocks), series, from, to, [&](const Sample& sample) {
     const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
                             : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
@@ -407,7 +378,7 @@ Result<pq::Rows> read_pending_blocks(pq::Conn& conn, const pq::ArrayParams& agen
 // and the series' days are not yet, its hourly buckets by local day; then the samples
 // not rolled up yet.
 Status read_day_series(pq::Conn& conn, const SeriesQuery& q, std::int64_t agent,
-                       std::int64_t series, Merged& merged) {
+                       std::int64_t series, SeriesMerge& merged) {
   auto state = read_daily_tier_zone(conn);
   if (!state) return state.status();
   const std::string_view in = state->zone_of(series);
@@ -450,7 +421,7 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
                              "\", metric \"" + q.metric + "\"");
   const std::int64_t series = found->int64(0, 0);
   const std::int64_t agent = found->int64(0, 1);
-  Merged merged(plan.step_ms);
+  SeriesMerge merged(plan.step_ms);
   if (plan.tier == 0) {
     auto blocks = conn.query(
         "SELECT t_min, samples FROM sample_blocks WHERE agent_id = $1 AND t_max >= $2"

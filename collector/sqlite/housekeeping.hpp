@@ -22,10 +22,8 @@
 // side of the rollup cursor: what was rolled up stays so, what was not is rolled up
 // once. Blocks written by earlier versions (level 0, encoding 1) go the same way.
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <limits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -76,19 +74,5 @@ Status housekeeping_slice(sqlite3* db, const HousekeepingLimits& limits, std::in
 
 // The last sample block rolled up (0: none yet): later blocks are not in the tiers.
 Result<std::int64_t> rollup_cursor(sqlite3* db);
-
-// What a bucket keeps of its samples.
-struct Aggregate {
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-  double sum = 0;
-  std::int64_t n = 0;
-  void add(double v, std::int64_t count = 1) {
-    min = std::min(min, v);
-    max = std::max(max, v);
-    sum = sum_exactly(sum, v * static_cast<double>(count));
-    n += count;
-  }
-};
 
 }  // namespace vigie::collector

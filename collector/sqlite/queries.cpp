@@ -8,6 +8,7 @@
 #include <string>
 
 #include "collector/sample_block.hpp"
+#include "collector/series_merge.hpp"
 #include "collector/sqlite/housekeeping.hpp"
 #include "collector/sqlite/rollups.hpp"
 #include "collector/sqlite/schema.hpp"
@@ -198,36 +199,6 @@ Result<SeriesRow> find_series(sqlite3* db, const SeriesQuery& q) {
   return SeriesRow{find->int64(0), find->int64(1), find->text(2)};
 }
 
-// (bucket start, aggregate) pairs of the answer, in time order.
-class Merged {
- public:
-  explicit Merged(std::int64_t step_ms) : step_ms_(step_ms) {}
-  void add(std::int64_t ts, double min, double max, double sum, std::int64_t n) {
-    Aggregate& a = buckets_[step_ms_ > 0 ? bucket_of(ts, step_ms_) : ts];
-    a.min = std::min(a.min, min);
-    a.max = std::max(a.max, max);
-    a.sum = sum_exactly(a.sum, sum);
-    a.n += n;
-  }
-  std::size_t size() const { return buckets_.size(); }
-  // Buckets added by local day key (day_zone.hpp): answered at their days' starts.
-  void by_days_of(DayZone zone) { days_ = std::move(zone); }
-  std::vector<SeriesPoint> points() const {
-    std::vector<SeriesPoint> out;
-    out.reserve(buckets_.size());
-    for (const auto& [ts, a] : buckets_) {
-      out.push_back(
-          {days_ ? days_->start_of(ts) : ts, a.min, a.max, a.sum / static_cast<double>(a.n), a.n});
-    }
-    return out;
-  }
-
- private:
-  std::int64_t step_ms_;
-  std::optional<DayZone> days_;
-  std::map<std::int64_t, Aggregate> buckets_;
-};
-
 // Calls `add(sample)` for each sample of `series` from `blocks` (t_min, samples, a
 // statement bound and not stepped yet) that falls in [from, to]; stops at the first
 // error `add` returns. Leaves the statement to the caller to reset.
@@ -251,8 +222,8 @@ Status each_sample(sqlite3* db, Statement& blocks, std::int64_t series, std::int
 // Adds the samples of `series` from `blocks` (t_min, samples) that fall in [from, to],
 // each in the bucket of `bucket_width` (0: as it is), or of its local day in `days`.
 Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, std::int64_t from,
-                         std::int64_t to, std::int64_t bucket_width, bool limit_raw, Merged& merged,
-                         const DayZone* days = nullptr) {
+                         std::int64_t to, std::int64_t bucket_width, bool limit_raw,
+                         SeriesMerge& merged, const DayZone* days = nullptr) {
   return each_sample(db, blocks, series, from, to, [&](const Sample& sample) {
     const std::int64_t at = days != nullptr    ? days->day_of(sample.ts_ms)
                             : bucket_width > 0 ? bucket_of(sample.ts_ms, bucket_width)
@@ -265,7 +236,7 @@ Status add_block_samples(sqlite3* db, Statement& blocks, std::int64_t series, st
 }
 
 Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
-                       const SeriesPlan& plan, Merged& merged) {
+                       const SeriesPlan& plan, SeriesMerge& merged) {
   auto blocks = Statement::prepare(db,
                                    "SELECT t_min, samples FROM sample_blocks"
                                    " WHERE agent_id = ?1 AND t_max >= ?2 AND t_min <= ?3");
@@ -278,7 +249,7 @@ Status read_raw_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
 // their samples from `from` to the query's end are bucketed here, `width` wide (by
 // `days`' local days when given), so that the newest bucket is never missing.
 Status add_tail_samples(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, std::int64_t from,
-                        std::int64_t width, Merged& merged, const DayZone* days = nullptr) {
+                        std::int64_t width, SeriesMerge& merged, const DayZone* days = nullptr) {
   auto cursor = rollup_cursor(db);
   if (!cursor) return cursor.status();
   auto tail =
@@ -293,7 +264,8 @@ Status add_tail_samples(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
 // The local days (day_zone.hpp) of the daily tier's zone that hold [from, to]: its
 // buckets, or while the tier is being rebuilt into that zone and the series' days are
 // not yet, its hourly buckets by local day; then the samples not rolled up yet.
-Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, Merged& merged) {
+Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
+                       SeriesMerge& merged) {
   auto state = read_daily_tier_zone(db);
   if (!state) return state.status();
   const std::string_view in = state->zone_of(row.id);
@@ -318,7 +290,7 @@ Status read_day_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row, 
 }
 
 Status read_tier_series(sqlite3* db, const SeriesQuery& q, const SeriesRow& row,
-                        const SeriesPlan& plan, Merged& merged) {
+                        const SeriesPlan& plan, SeriesMerge& merged) {
   if (plan.tier == kDayMs) return read_day_series(db, q, row, merged);
   const std::int64_t tier = plan.tier;
   const std::int64_t from = bucket_of(q.from_ms, tier);
@@ -691,7 +663,7 @@ Result<SeriesPlan> plan_series(const SeriesQuery& q, const Retention& retention,
 Result<SeriesData> read_series(sqlite3* db, const SeriesQuery& q, const SeriesPlan& plan) {
   auto row = find_series(db, q);
   if (!row) return row.status();
-  Merged merged(plan.step_ms);
+  SeriesMerge merged(plan.step_ms);
   Status read = plan.tier == 0 ? read_raw_series(db, q, *row, plan, merged)
                                : read_tier_series(db, q, *row, plan, merged);
   if (!read) return read;
