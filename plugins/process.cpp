@@ -511,6 +511,19 @@ Reaped reap(pid_t pid, const Fd& pidfd, int& wait_status, int& error) {
 
 }  // namespace
 
+Result<std::string> read_request(int fd) {
+  std::string input;
+  char buffer[65536];
+  while (input.size() <= kMaxInput) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::io_error("cannot read the request: " + errno_text(errno));
+    if (n == 0) return input;
+    input.append(buffer, static_cast<std::size_t>(n));
+  }
+  return Status::too_large("the request is larger than " + std::to_string(kMaxInput) + " bytes");
+}
+
 Result<RunAs> find_user(const std::string& name) {
   if (name.empty()) return Status::invalid("empty user name");
   long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);

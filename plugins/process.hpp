@@ -92,6 +92,11 @@ struct ProcessOptions {
 // The most ProcessOptions::input may hold: the system's largest pipe by default.
 inline constexpr std::size_t kMaxInput = 1024 * 1024;
 
+// What a helper the agent runs (vigie-snmp, vigie-probe) reads of its request: all of
+// `fd` to its end, at most kMaxInput bytes; kInvalidArgument when there is more (read no
+// further), kIoError naming the error when a read fails.
+Result<std::string> read_request(int fd);
+
 struct ProcessResult {
   enum class Ending { kExited, kSignaled, kTimedOut };
   Ending ending = Ending::kExited;

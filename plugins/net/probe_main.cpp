@@ -30,19 +30,12 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  std::string input;
-  char buffer[65536];
-  while (input.size() <= vigie::plugins::kMaxInput) {
-    const std::size_t n = std::fread(buffer, 1, sizeof buffer, stdin);
-    if (n == 0) break;
-    input.append(buffer, n);
-  }
-  if (input.size() > vigie::plugins::kMaxInput) {
-    std::fprintf(stderr, "vigie-probe: the request is larger than %zu bytes\n",
-                 vigie::plugins::kMaxInput);
+  auto input = vigie::plugins::read_request(STDIN_FILENO);
+  if (!input) {
+    std::fprintf(stderr, "vigie-probe: %s\n", input.status().message().c_str());
     return 2;
   }
-  auto request = net::decode_request(input);
+  auto request = net::decode_request(*input);
   if (!request) {
     std::fprintf(stderr, "vigie-probe: %s\n", request.status().message().c_str());
     return 2;

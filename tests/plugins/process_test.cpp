@@ -198,6 +198,50 @@ TEST_CASE("run_process: the input, when given, is the child's stdin, then end of
   CHECK(r.status().code() == Code::kTooLarge);
 }
 
+// What read_request makes of `input` written into a pipe by another thread and closed.
+Result<std::string> read_through_pipe(const std::string& input) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread writer([&] {
+    std::size_t done = 0;
+    while (done < input.size()) {
+      const ssize_t n = ::write(fds[1], input.data() + done, input.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fds[1]);
+  });
+  auto read = read_request(fds[0]);
+  writer.join();
+  ::close(fds[0]);
+  return read;
+}
+
+TEST_CASE("read_request: a helper's request is read whole up to kMaxInput, refused beyond",
+          "[process]") {
+  auto empty = read_through_pipe("");
+  REQUIRE(empty);
+  CHECK(empty->empty());
+
+  const std::string largest(kMaxInput, 'r');
+  auto whole = read_through_pipe(largest);
+  REQUIRE(whole);
+  CHECK(*whole == largest);
+
+  auto over = read_through_pipe(largest + "!");
+  REQUIRE_FALSE(over);
+  CHECK(over.status().code() == Code::kTooLarge);
+  CHECK(over.status().message() == "the request is larger than 1048576 bytes");
+
+  const int closed = ::dup(STDERR_FILENO);
+  REQUIRE(closed >= 0);
+  ::close(closed);
+  auto failed = read_request(closed);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.status().code() == Code::kIoError);
+  CHECK(failed.status().message() == "cannot read the request: Bad file descriptor");
+}
+
 TEST_CASE("run_process: works when the caller's stdin and stderr are closed", "[process]") {
   // The new pipes then land on 0 and 2, the very descriptors the child's stdio replaces.
   const int saved_in = ::dup(STDIN_FILENO);
