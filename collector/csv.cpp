@@ -1,5 +1,8 @@
 #include "collector/csv.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace vigie::collector {
 
 Result<std::vector<CsvRecord>> parse_csv(std::string_view text) {
@@ -57,23 +60,58 @@ Result<std::vector<CsvRecord>> parse_csv(std::string_view text) {
   return records;
 }
 
+std::string csv_field(std::string_view field, char separator) {
+  const bool quote =
+      field.find_first_of(std::string("\"\r\n") + separator) != std::string_view::npos ||
+      (!field.empty() && (field.front() == ' ' || field.back() == ' '));
+  if (!quote) return std::string(field);
+  std::string out = "\"";
+  for (const char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 std::string csv_line(const std::vector<std::string>& fields) {
   std::string out;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out += ',';
-    const std::string& f = fields[i];
-    if (f.find_first_of(",\"\r\n") == std::string::npos) {
-      out += f;
-      continue;
-    }
-    out += '"';
-    for (const char c : f) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    out += '"';
+    out += csv_field(fields[i]);
   }
   return out + "\r\n";
+}
+
+namespace {
+
+// Whether `v` is a number as the reports write them ("-3", "1.5", "1,5").
+bool is_number_text(std::string_view v) {
+  std::size_t i = v.starts_with('-') || v.starts_with('+') ? 1 : 0;
+  if (i == v.size()) return false;
+  bool digits = false;
+  for (; i < v.size(); ++i) {
+    if (v[i] >= '0' && v[i] <= '9') digits = true;
+    else if (v[i] != '.' && v[i] != ',') return false;
+  }
+  return digits;
+}
+
+}  // namespace
+
+std::string spreadsheet_field(std::string_view text, char separator) {
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos &&
+      !is_number_text(text)) {
+    return csv_field("'" + std::string(text), separator);
+  }
+  return csv_field(text, separator);
+}
+
+std::string spreadsheet_number(double v, int decimals, char separator) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  if (separator == ';') std::replace(s.begin(), s.end(), '.', ',');
+  return s;
 }
 
 }  // namespace vigie::collector

@@ -23,8 +23,22 @@ struct CsvRecord {
 // line.
 Result<std::vector<CsvRecord>> parse_csv(std::string_view text);
 
+// One field: as it is, or quoted when it holds `separator`, a quote or a line break, or
+// starts or ends with a space (which a reader could trim).
+std::string csv_field(std::string_view field, char separator = ',');
+
 // One line of CSV (ending with CRLF, as RFC 4180 says), each field quoted when it must
 // be.
 std::string csv_line(const std::vector<std::string>& fields);
+
+// A field of a report that a spreadsheet opens: text it would run as a formula (starting
+// with =, +, -, @, a tab or a carriage return) starts with an apostrophe instead, so that
+// text from agents is never run; numbers as the reports write them ("-3", "1,5") keep
+// their sign. Then quoted as csv_field.
+std::string spreadsheet_field(std::string_view text, char separator);
+
+// `v` with `decimals` places, with a decimal comma when the separator is ';' (the
+// spreadsheets of locales that write 1,5).
+std::string spreadsheet_number(double v, int decimals, char separator);
 
 }  // namespace vigie::collector

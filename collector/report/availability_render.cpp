@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collector/csv.hpp"
 #include "collector/report/availability.hpp"
 
 namespace vigie::collector {
@@ -132,26 +133,6 @@ std::string md(std::string_view s) {
   return out;
 }
 
-std::string csv_field(std::string_view v, char sep) {
-  const bool quote = v.find_first_of(std::string("\"\r\n") + sep) != std::string_view::npos ||
-                     (!v.empty() && (v.front() == ' ' || v.back() == ' '));
-  if (!quote) return std::string(v);
-  std::string out = "\"";
-  for (const char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string csv_number(double v, int decimals, char sep) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  if (sep == ';') std::replace(s.begin(), s.end(), '.', ',');
-  return s;
-}
-
 const char* ratio_color(const Availability& a) {
   const auto ratio = a.ratio();
   if (!ratio) return "#6b7280";
@@ -218,14 +199,15 @@ std::string render_availability_csv(const AvailabilityReport& r, const Locale& l
   header.push_back(loc.tr("Outage time (h)"));
   header.push_back(loc.tr("Longest outage (h)"));
   for (std::size_t i = 0; i < header.size(); ++i)
-    o += (i ? std::string(1, sep) : std::string()) + csv_field(header[i], sep);
+    o += (i ? std::string(1, sep) : std::string()) + spreadsheet_field(header[i], sep);
   o += "\r\n";
-  const auto hours = [&](std::int64_t ms) { return csv_number(ms / 3'600'000.0, 3, sep); };
+  const auto hours = [&](std::int64_t ms) { return spreadsheet_number(ms / 3'600'000.0, 3, sep); };
   for (const auto& site : r.sites) {
     for_each_row(site, [&](std::string_view family, const Availability& a) {
       const auto ratio = a.ratio();
-      o += csv_field(site.site, sep) + sep + csv_field(loc.tr(family_label(family)), sep) + sep +
-           (ratio ? csv_number(*ratio * 100, 3, sep) : std::string());
+      o += spreadsheet_field(site.site, sep) + sep +
+           spreadsheet_field(loc.tr(family_label(family)), sep) + sep +
+           (ratio ? spreadsheet_number(*ratio * 100, 3, sep) : std::string());
       for (const Slice s : kAllSlices) o += sep + hours(a.time(s));
       o += sep + std::to_string(a.outages) + sep + hours(a.outage_ms) + sep +
            hours(a.longest_outage_ms) + "\r\n";

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collector/csv.hpp"
 #include "collector/report/backup.hpp"
 
 namespace vigie::collector {
@@ -400,52 +401,6 @@ std::string render_html(const BackupReport& r, const Locale& loc) {
 
 // --- CSV --------------------------------------------------------------------------
 
-namespace {
-
-// Whether `v` is a number as the report writes them ("-3", "1.5", "1,5"): those keep
-// their sign.
-bool is_number_text(std::string_view v) {
-  std::size_t i = v.starts_with('-') || v.starts_with('+') ? 1 : 0;
-  if (i == v.size()) return false;
-  bool digits = false;
-  for (; i < v.size(); ++i) {
-    if (v[i] >= '0' && v[i] <= '9') digits = true;
-    else if (v[i] != '.' && v[i] != ',') return false;
-  }
-  return digits;
-}
-
-std::string csv_field(std::string_view text, char sep) {
-  // A cell a spreadsheet would read as a formula (=, +, -, @, or a tab or CR before
-  // one) starts with an apostrophe instead: text from agents is never run.
-  std::string neutral;
-  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos &&
-      !is_number_text(text)) {
-    neutral = "'" + std::string(text);
-    text = neutral;
-  }
-  const std::string_view v = text;
-  const bool quote = v.find_first_of(std::string("\"\r\n") + sep) != std::string_view::npos ||
-                     (!v.empty() && (v.front() == ' ' || v.back() == ' '));
-  if (!quote) return std::string(v);
-  std::string out = "\"";
-  for (const char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string csv_number(double v, int decimals, char sep) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  if (sep == ';') std::replace(s.begin(), s.end(), '.', ',');
-  return s;
-}
-
-}  // namespace
-
 std::string render_csv(const BackupReport& r, const Locale& loc, char sep) {
   std::string o = "\xEF\xBB\xBF";  // UTF-8 byte-order mark: spreadsheets then read UTF-8
   std::vector<std::string> header;
@@ -459,7 +414,7 @@ std::string render_csv(const BackupReport& r, const Locale& loc, char sep) {
   auto line = [&](const std::vector<std::string>& fields) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
       if (i > 0) o += sep;
-      o += csv_field(fields[i], sep);
+      o += spreadsheet_field(fields[i], sep);
     }
     o += "\r\n";  // RFC 4180
   };
@@ -483,13 +438,14 @@ std::string render_csv(const BackupReport& r, const Locale& loc, char sep) {
           c.name,
           loc.tr(state_label(c.state)),
           c.last_success_ms ? iso_local(r, *c.last_success_ms) : std::string(),
-          c.last_success_ms ? csv_number((r.generated_ms - *c.last_success_ms) / 3.6e6, 1, sep)
-                            : std::string(),
+          c.last_success_ms
+              ? spreadsheet_number((r.generated_ms - *c.last_success_ms) / 3.6e6, 1, sep)
+              : std::string(),
           std::to_string(c.ok_days),
           std::to_string(c.data_days),
-          c.data_days > 0 ? csv_number(c.ratio() * 100.0, 1, sep) : std::string(),
-          c.size_now ? csv_number(*c.size_now, 0, sep) : std::string(),
-          c.size_change ? csv_number(*c.size_change * 100.0, 1, sep) : std::string(),
+          c.data_days > 0 ? spreadsheet_number(c.ratio() * 100.0, 1, sep) : std::string(),
+          c.size_now ? spreadsheet_number(*c.size_now, 0, sep) : std::string(),
+          c.size_change ? spreadsheet_number(*c.size_change * 100.0, 1, sep) : std::string(),
           c.problem() ? iso_local(r, c.since_ms) : std::string(),
           c.problem() ? c.summary : std::string(),
           c.ack ? c.ack->author : std::string(),

@@ -43,5 +43,34 @@ TEST_CASE("Csv: csv_line quotes what must be and reads back the same", "[csv]") 
   CHECK(back->front().fields == fields);
 }
 
+TEST_CASE("Csv: a field with spaces at an end is quoted and reads back with them", "[csv]") {
+  const std::vector<std::string> fields = {" lead", "trail ", "in side"};
+  const std::string line = csv_line(fields);
+  CHECK(line == "\" lead\",\"trail \",in side\r\n");
+  const auto back = parse_csv(line);
+  REQUIRE(back);
+  REQUIRE(back->size() == 1);
+  CHECK(back->front().fields == fields);
+  CHECK(csv_field("a;b", ';') == "\"a;b\"");
+  CHECK(csv_field("a;b", ',') == "a;b");
+}
+
+TEST_CASE("Csv: a spreadsheet's field never starts a formula, a number keeps its sign", "[csv]") {
+  CHECK(spreadsheet_field("=1+1", ',') == "'=1+1");
+  CHECK(spreadsheet_field("+1+cmd", ',') == "'+1+cmd");
+  CHECK(spreadsheet_field("-1+cmd", ',') == "'-1+cmd");
+  CHECK(spreadsheet_field("@SUM(A1)", ',') == "'@SUM(A1)");
+  CHECK(spreadsheet_field("\t=1", ',') == "'\t=1");
+  CHECK(spreadsheet_field("\r=1", ',') == "\"'\r=1\"");
+  CHECK(spreadsheet_field("=A1,B1", ',') == "\"'=A1,B1\"");
+  CHECK(spreadsheet_field("-3", ',') == "-3");
+  CHECK(spreadsheet_field("-1,5", ';') == "-1,5");
+  CHECK(spreadsheet_field("+", ',') == "'+");
+  CHECK(spreadsheet_field("mairie = ok", ',') == "mairie = ok");
+  CHECK(spreadsheet_number(-12.345, 1, ',') == "-12.3");
+  CHECK(spreadsheet_number(99.95, 3, ';') == "99,950");
+  CHECK(spreadsheet_number(0, 0, ',') == "0");
+}
+
 }  // namespace
 }  // namespace vigie::collector

@@ -151,4 +151,22 @@ TEST_CASE("Availability: with a calendar, only working time counts", "[availabil
   CHECK(a.outage_ms == kHour);
 }
 
+TEST_CASE("Availability: CSV cells a spreadsheet would run as formulas are neutralised",
+          "[availability][csv]") {
+  // A site's name comes from its agents: one that reads as a formula is written as text.
+  for (const auto& [site, cell] : std::vector<std::pair<std::string, std::string>>{
+           {"=HYPERLINK(\"http://evil.example\",\"x\")", "\"'=HYPERLINK("},
+           {"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
+           {"@SUM(1+1)", "'@SUM(1+1)"},
+           {"-1", "-1"}}) {  // a number keeps its sign
+    INFO(site);
+    AvailabilityReport r = make({check("antivirus/clamd", {state(1, 0, State::kOk)})});
+    REQUIRE(r.sites.size() == 1);
+    r.sites[0].site = site;
+    const std::string csv = render_availability_csv(r, Locale(), ',');
+    CHECK(csv.find("\n" + cell) != std::string::npos);
+    if (cell != site) CHECK(csv.find("\n" + site) == std::string::npos);
+  }
+}
+
 }  // namespace vigie::collector
