@@ -447,6 +447,19 @@ Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
   return outcome;
 }
 
+Result<Rows> Conn::query_planned_now(const std::string& sql, const Params& params) {
+  const auto values = value_pointers(params);
+  ++round_trips_;
+  pg_result* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), nullptr, nullptr, 0);
+  if (!succeeded(result)) {
+    Status error = error_of(result, "database");
+    if (result) PQclear(result);
+    return error;
+  }
+  return Rows(result);
+}
+
 Result<Rows> Conn::query_within(const std::string& sql, const Params& params,
                                 std::chrono::milliseconds limit) {
   using Clock = std::chrono::steady_clock;

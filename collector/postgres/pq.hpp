@@ -161,6 +161,12 @@ class Conn {
   Status commit();
   // Runs one statement with parameters ($1, $2...), prepared on first use.
   Result<Rows> query(const std::string& sql, const Params& params = {});
+  // The same, never prepared: planned at each run for its values and the tables as they
+  // are then. For statements run seldom whose best plan depends on a table's size: the
+  // generic plan PostgreSQL keeps for a prepared one after five runs is made for the size
+  // its statistics said then, and one made while a table was empty scans it whole, for
+  // ever after, however large it grows.
+  Result<Rows> query_planned_now(const std::string& sql, const Params& params = {});
   // Runs the statements of `batch` in order, each prepared on first use, in one round
   // trip (libpq's pipeline mode): their rows in the same order, or the first failure
   // (the statements after it are not run). Outside a transaction they are one

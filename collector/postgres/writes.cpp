@@ -44,15 +44,20 @@ constexpr std::int64_t kBlocksPerAgent = 64;
 constexpr std::int64_t kRollupAgents = 64;
 constexpr std::int64_t kRollupBlocks = 4096;
 
-// Retention in a tier ($2): its packs that start before $1, 2000 at a time.
+// Retention in a tier ($2): its packs that start before $1, 2000 at a time, the oldest
+// first in the order of the index by time (as the deletes of apply_retention(): without
+// ORDER BY, a table autovacuum has not analyzed yet was read whole, with the dead
+// versions every roll-up leaves, at every slice, to find that nothing was due).
 constexpr const char* kPacksDelete =
     "DELETE FROM rollup_packs WHERE (tier, agent_id, start_ms) IN (SELECT tier, agent_id,"
-    " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 LIMIT 2000)";
+    " start_ms FROM rollup_packs WHERE tier = $2 AND start_ms < $1 ORDER BY start_ms"
+    " LIMIT 2000)";
 // Retention in table rollups (schema version 5 and before) while its rows wait to move
-// into packs: a tier's ($2) buckets older than $1.
+// into packs: a tier's ($2) buckets older than $1, by the index by time as above.
 constexpr const char* kOldRollupsDelete =
     "DELETE FROM rollups WHERE (tier, series_id, bucket_ms) IN (SELECT tier, series_id,"
-    " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 LIMIT 2000)";
+    " bucket_ms FROM rollups WHERE tier = $2 AND bucket_ms < $1 ORDER BY bucket_ms"
+    " LIMIT 2000)";
 
 // The start of the oldest span of `tier` a retention cutoff keeps: every pack before it
 // ends before the cutoff.
@@ -1340,7 +1345,9 @@ Status Writes::apply_retention(const Retention& retention, std::int64_t now, Clo
       *more = true;
       break;
     }
-    auto rows = conn_.query(d.sql, Params().add(d.cutoff).add(d.extra));
+    // Planned at each slice (a few statements a second at most): a plan kept from a new
+    // database's first slices, made for empty tables, would read them whole (pq.hpp).
+    auto rows = conn_.query_planned_now(d.sql, Params().add(d.cutoff).add(d.extra));
     if (!rows) return rows.status().with_context("retention");
     if (std::string_view(d.sql).starts_with("DELETE")) {
       slice_work_.rows_deleted += rows->affected();
