@@ -287,15 +287,7 @@ Status Conn::error_of(pg_result* result, std::string_view what) const {
 
 Status Conn::exec(const std::string& sql) {
   ++round_trips_;
-  pg_result* result = PQexec(conn_, sql.c_str());
-  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    Status error = error_of(result, "database");
-    if (result) PQclear(result);
-    return error;
-  }
-  PQclear(result);
-  return Status::ok();
+  return rows_of(PQexec(conn_, sql.c_str())).status();
 }
 
 Status Conn::commit() {
@@ -348,19 +340,22 @@ bool succeeded(pg_result* result) {
 
 }  // namespace
 
-Result<Rows> Conn::query(const std::string& sql, const Params& params) {
-  auto name = prepared(sql);
-  if (!name) return name.status();
-  const auto values = value_pointers(params);
-  ++round_trips_;
-  pg_result* result = PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
-                                     values.data(), nullptr, nullptr, 0);
+Result<Rows> Conn::rows_of(pg_result* result) const {
   if (!succeeded(result)) {
     Status error = error_of(result, "database");
     if (result) PQclear(result);
     return error;
   }
   return Rows(result);
+}
+
+Result<Rows> Conn::query(const std::string& sql, const Params& params) {
+  auto name = prepared(sql);
+  if (!name) return name.status();
+  const auto values = value_pointers(params);
+  ++round_trips_;
+  return rows_of(PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, 0));
 }
 
 Result<std::vector<Rows>> Conn::pipeline(const Batch& batch) {
@@ -450,14 +445,8 @@ Status Conn::copy_in(const std::string& copy, const CopyRows& rows) {
 Result<Rows> Conn::query_planned_now(const std::string& sql, const Params& params) {
   const auto values = value_pointers(params);
   ++round_trips_;
-  pg_result* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0);
-  if (!succeeded(result)) {
-    Status error = error_of(result, "database");
-    if (result) PQclear(result);
-    return error;
-  }
-  return Rows(result);
+  return rows_of(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
 }
 
 Result<Rows> Conn::query_within(const std::string& sql, const Params& params,

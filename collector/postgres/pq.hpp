@@ -201,6 +201,8 @@ class Conn {
  private:
   explicit Conn(pg_conn* conn) : conn_(conn) {}
   Status error_of(pg_result* result, std::string_view what) const;
+  // The rows of a statement's `result`, or its error (the result freed then).
+  Result<Rows> rows_of(pg_result* result) const;
   // The name of `sql` prepared on this connection, prepared now if it is new.
   Result<std::string> prepared(const std::string& sql);
   pg_conn* conn_;

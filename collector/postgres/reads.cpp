@@ -373,6 +373,21 @@ Result<pq::Rows> read_pending_blocks(pq::Conn& conn, const pq::ArrayParams& agen
       with_arrays(agents, Params().add(from).add(to)));
 }
 
+// A series' points from a tier's `buckets` (starts, or day keys with `days`), then from
+// its agent's samples not rolled up yet in [from, to], each in the bucket of `width` (or
+// the local day of `days`) that holds it, so that the newest bucket is never missing.
+Status merge_tier_and_pending(pq::Conn& conn, const std::vector<RollupBucket>& buckets,
+                              std::int64_t agent, std::int64_t series, std::int64_t from,
+                              std::int64_t to, std::int64_t width, SeriesMerge& merged,
+                              const DayZone* days = nullptr) {
+  for (const RollupBucket& b : buckets) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
+  pq::ArrayParams one;
+  one.append(Params().add(agent));
+  auto tail = read_pending_blocks(conn, one, from, to);
+  if (!tail) return tail.status();
+  return add_block_samples(*tail, series, from, to, width, false, merged, days);
+}
+
 // The local days (day_zone.hpp) of the daily tier's zone that hold [q.from_ms, q.to_ms],
 // as SQLite reads them: its buckets, or while the tier is being rebuilt into that zone
 // and the series' days are not yet, its hourly buckets by local day; then the samples
@@ -399,12 +414,9 @@ Status read_day_series(pq::Conn& conn, const SeriesQuery& q, std::int64_t agent,
     if (Status s = read_tiers(conn, kDayMs, {{agent, series}}, first, last, *old_rows, buckets); !s)
       return s;
   }
-  for (const RollupBucket& b : buckets[0]) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
-  pq::ArrayParams one;
-  one.append(Params().add(agent));
-  auto tail = read_pending_blocks(conn, one, from, q.to_ms);
-  if (!tail) return tail.status();
-  if (Status s = add_block_samples(*tail, series, from, q.to_ms, kDayMs, false, merged, &*zone); !s)
+  if (Status s = merge_tier_and_pending(conn, buckets[0], agent, series, from, q.to_ms, kDayMs,
+                                        merged, &*zone);
+      !s)
     return s;
   merged.by_days_of(*zone);
   return Status::ok();
@@ -443,14 +455,9 @@ Result<SeriesData> read_series_now(pq::Conn& conn, const SeriesQuery& q, const S
             read_tiers(conn, plan.tier, {{agent, series}}, from, q.to_ms, *old_rows, buckets);
         !s)
       return s;
-    for (const RollupBucket& b : buckets[0]) merged.add(b.ts_ms, b.min, b.max, b.sum, b.n);
-    // Blocks not rolled up yet (the hour under way, at least) are bucketed here, so that
-    // the newest bucket is never missing.
-    pq::ArrayParams one;
-    one.append(Params().add(agent));
-    auto tail = read_pending_blocks(conn, one, from, q.to_ms);
-    if (!tail) return tail.status();
-    if (Status s = add_block_samples(*tail, series, from, q.to_ms, plan.tier, false, merged); !s)
+    if (Status s = merge_tier_and_pending(conn, buckets[0], agent, series, from, q.to_ms, plan.tier,
+                                          merged);
+        !s)
       return s;
   }
   return SeriesData{.tier = plan.tier_name,
